@@ -1,0 +1,177 @@
+"""What a running block sees: its run, its scope, and the services of the runtime."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.references import Compiled, Scope, compile_value
+
+if TYPE_CHECKING:
+    import asyncpg
+    import httpx
+
+    from engine.database import Database
+    from engine.functions import FunctionPool
+    from engine.graph import Plan
+    from engine.model import BlockModel
+    from engine.runstore import RunRecorder
+    from engine.transactions import Transactions
+
+
+@dataclass
+class Services:
+    """Long-lived things a runtime owns and every run shares."""
+
+    db: Database
+    functions: FunctionPool
+    workspace: str = "."
+    _http: httpx.AsyncClient | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One pooled HTTP client per runtime (keep-alive across runs)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                timeout=30.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+class RunContext:
+    """State of one run: inputs, secrets seen, the recorder and transaction groups."""
+
+    def __init__(
+        self,
+        execution_id: str,
+        plan: Plan,
+        input: dict[str, Any],
+        services: Services,
+        recorder: RunRecorder,
+        transactions: Transactions,
+        restored: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.plan = plan
+        self.workflow = plan.workflow
+        self.input = input
+        self.services = services
+        self.recorder = recorder
+        self.transactions = transactions
+        self.secrets: set[str] = set()
+        self.restored = restored or {}
+        self.env = os.environ
+
+    def note_secret(self, value: Any) -> None:
+        if isinstance(value, str) and value:
+            self.secrets.add(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.secrets.add(str(value))
+
+
+class Frame(Scope):
+    """A scope of names: the outputs of a region's blocks, loop variables, and a parent."""
+
+    __slots__ = ("run", "outputs", "variables", "parent")
+
+    def __init__(
+        self,
+        run: RunContext,
+        parent: Frame | None = None,
+        variables: dict[str, Any] | None = None,
+    ) -> None:
+        self.run = run
+        self.parent = parent
+        self.outputs: dict[str, Any] = {}
+        self.variables = variables or {}
+
+    def lookup(self, root: str) -> Any:
+        frame: Frame | None = self
+        while frame is not None:
+            if root in frame.variables:
+                return frame.variables[root]
+            if root in frame.outputs:
+                return frame.outputs[root]
+            frame = frame.parent
+        run = self.run
+        if root == "input":
+            return run.input
+        if root == "env":
+            return run.env
+        if root == "workflow":
+            return {"execution_id": run.execution_id, "name": run.workflow.name}
+        raise KeyError(root)
+
+    def note_secret(self, value: Any) -> None:
+        self.run.note_secret(value)
+
+    def visible(self) -> dict[str, Any]:
+        """Every name this frame can see (outer first), for Function blocks' ``input``."""
+        chain = []
+        frame: Frame | None = self
+        while frame is not None:
+            chain.append(frame)
+            frame = frame.parent
+        merged: dict[str, Any] = dict(self.run.input) if isinstance(self.run.input, dict) else {}
+        for f in reversed(chain):
+            merged.update(f.outputs)
+            merged.update(f.variables)
+        return merged
+
+
+class BlockContext:
+    """Handed to a handler's ``run``: who it is, where it runs, and the services."""
+
+    __slots__ = ("run", "block", "frame", "path", "attempt", "inputs", "_executor")
+
+    def __init__(self, run: RunContext, block: BlockModel, frame: Frame, path: str, attempt: int, executor: Any) -> None:
+        self.run = run
+        self.block = block
+        self.frame = frame
+        self.path = path
+        self.attempt = attempt
+        self.inputs: dict[str, Any] = {}
+        self._executor = executor
+
+    @property
+    def execution_id(self) -> str:
+        return self.run.execution_id
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries and resumes: execution id + block path."""
+        return f"{self.run.execution_id}:{self.path}"
+
+    @property
+    def services(self) -> Services:
+        return self.run.services
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve references in a raw value (or an already compiled one)."""
+        compiled = value if isinstance(value, Compiled) else compile_value(value, self.run.plan.known_roots)
+        return compiled.resolve(self.frame)
+
+    async def run_body(self, group: str, variables: dict[str, Any], label: str) -> Any:
+        """Run this container's body ``group`` once, with ``variables`` in scope.
+
+        Returns the body's output (its one sink's output, or a mapping sink → output).
+        ``label`` names the iteration in block paths: ``loop[3].add``.
+        """
+        return await self._executor.run_body(self, group, variables, label)
+
+    @asynccontextmanager
+    async def transaction(self, name: str) -> AsyncIterator[asyncpg.Connection]:
+        """The connection of transaction group ``name`` (BEGIN on first use)."""
+        async with self.run.transactions.use(name) as conn:
+            yield conn

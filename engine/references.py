@@ -1,0 +1,322 @@
+"""``<block.field>`` references: parsed once per workflow, resolved per run.
+
+Every string in a block's config is compiled at load time into one of three
+shapes: a constant (no reference), a lone reference (keeps the value's type), or
+an interpolation (text with references rendered as text, JSON for dicts/lists).
+Code, SQL and expressions are not interpolated: references there become
+variables or bind parameters (see :func:`rewrite_sql`, :func:`rewrite_code`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# `<root.path.to.0.field?>`: a root name, dotted segments, an optional `?`.
+# Spaces are not allowed inside, so `a < b and c > d` is never a reference.
+REFERENCE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)(\?)?>")
+
+#: Roots that are not block ids.
+SPECIAL_ROOTS = frozenset({"input", "env", "workflow", "loop", "state"})
+
+
+class MissingReference(LookupError):
+    """A reference could not be resolved (missing block output or field)."""
+
+    def __init__(self, ref: Reference, reason: str) -> None:
+        super().__init__(f"reference {ref.text} {reason}")
+        self.ref = ref
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    root: str
+    path: tuple[str, ...]
+    optional: bool
+    text: str
+
+    @property
+    def is_secret(self) -> bool:
+        return self.root == "env"
+
+
+class Scope(Protocol):
+    def lookup(self, root: str) -> Any:
+        """The value of a root name, or raise KeyError."""
+
+    def note_secret(self, value: Any) -> None:
+        """Remember a value read from ``<env.…>`` so run records can redact it."""
+
+
+def parse(text: str, known_roots: Iterable[str] | None = None) -> list[tuple[int, int, Reference]]:
+    """Find the references in ``text`` as (start, end, reference).
+
+    With ``known_roots``, a bare ``<name>`` whose root is unknown (HTML such as
+    ``<b>``) is literal text; a dotted one is still returned so that a typo in a
+    block id is reported rather than silently sent as text.
+    """
+    known = None if known_roots is None else set(known_roots)
+    found = []
+    for m in REFERENCE_RE.finditer(text):
+        root, dotted, q = m.group(1), m.group(2), m.group(3)
+        if known is not None and root not in known and not dotted:
+            continue
+        path = tuple(dotted[1:].split(".")) if dotted else ()
+        found.append((m.start(), m.end(), Reference(root, path, bool(q), m.group(0))))
+    return found
+
+
+def walk(value: Any, ref: Reference, start: int = 0) -> Any:
+    for i, seg in enumerate(ref.path[start:], start):
+        if isinstance(value, dict):
+            if seg in value:
+                value = value[seg]
+                continue
+        elif isinstance(value, (list, tuple)) and _is_index(seg):
+            idx = int(seg)
+            if -len(value) <= idx < len(value):
+                value = value[idx]
+                continue
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            # Attribute-style objects (rare: values produced inside Function code).
+            if hasattr(value, seg) and not seg.startswith("_"):
+                value = getattr(value, seg)
+                continue
+        if ref.optional:
+            return None
+        where = ".".join((ref.root, *ref.path[:i])) or ref.root
+        raise MissingReference(ref, f"has no field {seg!r} in <{where}>")
+    return value
+
+
+def _is_index(seg: str) -> bool:
+    return seg.isdigit() or (seg.startswith("-") and seg[1:].isdigit())
+
+
+def resolve(ref: Reference, scope: Scope) -> Any:
+    try:
+        root = scope.lookup(ref.root)
+    except KeyError:
+        if ref.optional:
+            return None
+        raise MissingReference(ref, f"names {ref.root!r}, which has no value here") from None
+    if ref.root == "env":
+        value = walk(root, ref)
+        if value is not None:
+            scope.note_secret(value)
+        return value
+    return walk(root, ref)
+
+
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return str(value)
+
+
+# -- compiled values ------------------------------------------------------------
+
+
+class Compiled:
+    """A config value with its references parsed; ``resolve`` is cheap."""
+
+    __slots__ = ()
+    references: tuple[Reference, ...] = ()
+
+    def resolve(self, scope: Scope) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Const(Compiled):
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def resolve(self, scope: Scope) -> Any:
+        return self.value
+
+
+class LoneRef(Compiled):
+    __slots__ = ("ref", "references")
+
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        self.references = (ref,)
+
+    def resolve(self, scope: Scope) -> Any:
+        return resolve(self.ref, scope)
+
+
+class Interpolation(Compiled):
+    __slots__ = ("parts", "references")
+
+    def __init__(self, parts: list[str | Reference]) -> None:
+        self.parts = parts
+        self.references = tuple(p for p in parts if isinstance(p, Reference))
+
+    def resolve(self, scope: Scope) -> str:
+        return "".join(p if isinstance(p, str) else to_text(resolve(p, scope)) for p in self.parts)
+
+
+class MappingValue(Compiled):
+    __slots__ = ("items", "references")
+
+    def __init__(self, items: dict[str, Compiled]) -> None:
+        self.items = items
+        self.references = tuple(r for c in items.values() for r in c.references)
+
+    def resolve(self, scope: Scope) -> dict[str, Any]:
+        return {k: c.resolve(scope) for k, c in self.items.items()}
+
+
+class ListValue(Compiled):
+    __slots__ = ("items", "references")
+
+    def __init__(self, items: list[Compiled]) -> None:
+        self.items = items
+        self.references = tuple(r for c in items for r in c.references)
+
+    def resolve(self, scope: Scope) -> list[Any]:
+        return [c.resolve(scope) for c in self.items]
+
+
+def compile_value(value: Any, known_roots: Iterable[str] | None = None) -> Compiled:
+    if isinstance(value, str):
+        refs = parse(value, known_roots)
+        if not refs:
+            return Const(value)
+        if len(refs) == 1 and refs[0][0] == 0 and refs[0][1] == len(value):
+            return LoneRef(refs[0][2])
+        parts: list[str | Reference] = []
+        pos = 0
+        for start, end, ref in refs:
+            if start > pos:
+                parts.append(value[pos:start])
+            parts.append(ref)
+            pos = end
+        if pos < len(value):
+            parts.append(value[pos:])
+        return Interpolation(parts)
+    if isinstance(value, dict):
+        items = {str(k): compile_value(v, known_roots) for k, v in value.items()}
+        if all(isinstance(c, Const) for c in items.values()):
+            return Const(value)
+        return MappingValue(items)
+    if isinstance(value, list):
+        seq = [compile_value(v, known_roots) for v in value]
+        if all(isinstance(c, Const) for c in seq):
+            return Const(value)
+        return ListValue(seq)
+    return Const(value)
+
+
+def references_in(value: Any, known_roots: Iterable[str] | None = None) -> Iterator[Reference]:
+    """Every reference in a raw config value (strings, nested dicts and lists)."""
+    if isinstance(value, str):
+        for _, _, ref in parse(value, known_roots):
+            yield ref
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from references_in(v, known_roots)
+    elif isinstance(value, list):
+        for v in value:
+            yield from references_in(v, known_roots)
+
+
+# -- code, expressions, SQL -----------------------------------------------------
+
+
+def rewrite_code(code: str, known_roots: Iterable[str] | None = None) -> tuple[str, list[Reference]]:
+    """Replace each reference in code with a variable ``__ref_N``; same reference, same N."""
+    refs: list[Reference] = []
+    index: dict[str, int] = {}
+    out: list[str] = []
+    pos = 0
+    for start, end, ref in parse(code, known_roots):
+        if ref.text not in index:
+            index[ref.text] = len(refs)
+            refs.append(ref)
+        out.append(code[pos:start])
+        out.append(f"__ref_{index[ref.text]}")
+        pos = end
+    out.append(code[pos:])
+    return "".join(out), refs
+
+
+_SQL_TOKEN_RE = re.compile(
+    r"""
+    (?P<quoted>'(?:[^']|'')*')(?P<jsonb>::jsonb\b)?   # a string literal, maybe cast to jsonb
+    | (?P<comment>--[^\n]*|/\*.*?\*/)                 # comments are kept as they are
+    | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$)  # dollar-quoted bodies (seed SQL)
+    | (?P<ident>"(?:[^"]|"")*")                       # quoted identifiers
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str, list[Reference]]:
+    """Turn every reference in SQL into a bind parameter; never splice text.
+
+    ``'<ref>'`` → ``$n``, ``'<ref>'::jsonb`` → ``$n::jsonb``, bare ``<ref>`` → ``$n``,
+    and a reference inside a longer literal ``'a-<ref>'`` → ``('a-' || $n)``.
+    Literals, comments and dollar-quoted bodies without references are untouched,
+    so seed-style SQL runs unchanged.
+    """
+    known = list(known_roots) if known_roots is not None else None
+    refs: list[Reference] = []
+    index: dict[str, int] = {}
+
+    def param(ref: Reference) -> str:
+        if ref.text not in index:
+            refs.append(ref)
+            index[ref.text] = len(refs)
+        return f"${index[ref.text]}"
+
+    def bare(text: str) -> str:
+        pieces, pos = [], 0
+        for start, end, ref in parse(text, known):
+            pieces.append(text[pos:start])
+            pieces.append(param(ref))
+            pos = end
+        pieces.append(text[pos:])
+        return "".join(pieces)
+
+    out: list[str] = []
+    pos = 0
+    for m in _SQL_TOKEN_RE.finditer(sql):
+        out.append(bare(sql[pos : m.start()]))
+        pos = m.end()
+        if m.group("quoted") is None:
+            out.append(m.group(0))
+            continue
+        literal = m.group("quoted")
+        body = literal[1:-1]
+        found = parse(body.replace("''", "'"), known)
+        cast = m.group("jsonb") or ""
+        if not found:
+            out.append(m.group(0))
+        elif len(found) == 1 and found[0][0] == 0 and found[0][1] == len(body):
+            out.append(param(found[0][2]) + cast)
+        else:
+            text = body.replace("''", "'")
+            pieces, p = [], 0
+            for start, end, ref in found:
+                if start > p:
+                    pieces.append("'" + text[p:start].replace("'", "''") + "'")
+                pieces.append(param(ref) + "::text")
+                p = end
+            if p < len(text):
+                pieces.append("'" + text[p:].replace("'", "''") + "'")
+            out.append("(" + " || ".join(pieces) + ")" + cast)
+    out.append(bare(sql[pos:]))
+    return "".join(out), refs

@@ -1,0 +1,102 @@
+"""Block handlers and the registry that maps a workflow ``type`` to one.
+
+A block type is one subclass of :class:`BlockHandler` in its own module under
+``blocks/``, decorated with :func:`register`. The handler class carries what the
+validator, the editor palette and the JSON Schema need (``config_schema``,
+``ports``, ``outputs``); an instance is made once per block per loaded workflow
+(``prepare`` work such as compiling code happens there), and ``run`` is called
+once per attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from engine.context import BlockContext
+    from engine.model import BlockModel, Problem
+
+
+@dataclass(slots=True)
+class Result:
+    """What a handler returns when it needs more than a plain output dict."""
+
+    output: Any
+    port: str = "default"
+    inputs: dict[str, Any] | None = None  # shown in the run viewer instead of the config
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerBody:
+    """A container's sub-graphs: one per parallel branch, or a single ``body``."""
+
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+
+class BlockHandler:
+    type: ClassVar[str] = ""
+    category: ClassVar[str] = "action"  # trigger | action | logic | container
+    description: ClassVar[str] = ""
+    #: JSON Schema ``properties`` for the block's own config keys.
+    config_schema: ClassVar[dict[str, Any]] = {}
+    required: ClassVar[tuple[str, ...]] = ()
+    #: Keys that are not reference-resolved before ``run`` (code, SQL, expressions, bodies).
+    raw_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Output fields, for the editor's reference autocomplete and the docs.
+    outputs: ClassVar[tuple[str, ...]] = ()
+    #: True when the block acts outside the run (HTTP, SQL, mail): the run log is
+    #: flushed before it starts, so a crash can never hide that it was attempted.
+    side_effects: ClassVar[bool] = False
+    #: Default per-attempt timeout in seconds (None: no limit).
+    default_timeout: ClassVar[float | None] = None
+
+    def __init__(self, block: BlockModel) -> None:
+        self.block = block
+        self.config = block.config
+
+    # -- load time -------------------------------------------------------
+    def problems(self) -> list[Problem]:
+        """Extra validation beyond the JSON Schema (expressions, SQL, bodies)."""
+        return []
+
+    def ports(self) -> tuple[str, ...]:
+        """Output ports an edge may name (``route.true``); ``error`` is always allowed."""
+        return ("default",)
+
+    def body(self) -> ContainerBody | None:
+        """Containers (loop, parallel) name their body blocks here."""
+        return None
+
+    def references_in_raw(self) -> list[Any]:
+        """Raw values that still contain references, for the upstream check."""
+        return [self.config[k] for k in self.raw_keys if k in self.config]
+
+    # -- run time --------------------------------------------------------
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
+        """Run one attempt; ``config`` has every non-raw key resolved.
+
+        Return the output (a dict; anything else becomes ``{"result": value}``) or
+        a :class:`Result` to choose a port.
+        """
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[BlockHandler]] = {}
+
+
+def register(cls: type[BlockHandler]) -> type[BlockHandler]:
+    if not cls.type:
+        raise TypeError(f"{cls.__name__} has no block type name")
+    if cls.type in _REGISTRY and _REGISTRY[cls.type] is not cls:
+        raise ValueError(f"block type {cls.type!r} is registered twice")
+    _REGISTRY[cls.type] = cls
+    return cls
+
+
+def handler_for(type_name: str) -> type[BlockHandler] | None:
+    return _REGISTRY.get(type_name)
+
+
+def block_types() -> dict[str, type[BlockHandler]]:
+    return dict(_REGISTRY)

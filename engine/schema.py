@@ -1,0 +1,90 @@
+"""The JSON Schema of the workflow format, generated from the block registry.
+
+``docs/workflow.schema.json`` is this schema written out (a test keeps the file
+in sync); the validator, the editor and ``flowyard validate`` all use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.registry import block_types
+
+_DURATION = {"type": "number", "minimum": 0}
+
+COMMON_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "description": "Display name in the editor."},
+    "description": {"type": "string"},
+    "retries": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Extra attempts after a failure."},
+    "retry_backoff": {**_DURATION, "description": "Seconds before the first retry; doubles each retry."},
+    "timeout": {**_DURATION, "description": "Seconds per attempt."},
+    "on_error": {
+        "enum": ["fail", "continue"],
+        "description": "continue: the output is {error: …} and the `error` port is taken.",
+    },
+}
+
+
+def block_schema(type_name: str) -> dict[str, Any]:
+    handler = block_types()[type_name]
+    props = {"type": {"const": type_name}, **COMMON_PROPERTIES, **handler.config_schema}
+    return {
+        "type": "object",
+        "title": type_name,
+        "description": handler.description,
+        "properties": props,
+        "required": ["type", *handler.required],
+        "additionalProperties": False,
+    }
+
+
+def workflow_schema() -> dict[str, Any]:
+    types = sorted(block_types())
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://flowyard.dev/workflow.schema.json",
+        "title": "flowyard workflow",
+        "type": "object",
+        "required": ["name", "blocks"],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"const": 1},
+            "name": {"type": "string", "minLength": 1},
+            "description": {"type": "string"},
+            "blocks": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "additionalProperties": {"$ref": "#/$defs/block"},
+            },
+            "edges": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "pattern": r"^\s*[a-z][a-z0-9_]*(\.[A-Za-z0-9_\-]+)?\s*->\s*[a-z][a-z0-9_]*\s*$",
+                },
+            },
+            "output": {"description": "A reference (or a mapping of references): the run's result."},
+            "layout": {
+                "type": "object",
+                "description": "Editor positions only.",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "minItems": 2,
+                    "maxItems": 4,
+                },
+            },
+        },
+        "$defs": {
+            "block": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"enum": types}},
+                "allOf": [
+                    {"if": {"properties": {"type": {"const": t}}}, "then": {"$ref": f"#/$defs/{t}"}}
+                    for t in types
+                ],
+            },
+            **{t: block_schema(t) for t in types},
+        },
+    }

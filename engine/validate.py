@@ -1,0 +1,216 @@
+"""Validation before anything runs: JSON Schema, then graph and reference checks.
+
+Every problem names the file, the block and the field; all of them are
+collected and reported together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jsonschema
+import networkx as nx
+
+from engine.graph import Plan, build_plan, upstream_of
+from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
+from engine.references import SPECIAL_ROOTS, references_in
+from engine.registry import block_types
+from engine.schema import workflow_schema
+
+_validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    key = tuple(sorted(block_types()))
+    v = _validator_cache.get(key)
+    if v is None:
+        v = jsonschema.Draft202012Validator(workflow_schema())
+        _validator_cache.clear()
+        _validator_cache[key] = v
+    return v
+
+
+_UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected")
+
+
+def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
+    problems = []
+    known_types = block_types()
+    for err in _validator().iter_errors(doc):
+        path = list(err.absolute_path)
+        block = str(path[1]) if len(path) >= 2 and path[0] == "blocks" else None
+        field = ".".join(str(p) for p in path[2:]) or None
+        message = err.message
+        if err.validator == "additionalProperties":
+            keys = _UNEXPECTED_RE.findall(message) or [""]
+            for key in keys:
+                if block is None and not path:
+                    problems.append(Problem(f"unknown key {key!r}", file, None, key))
+                elif block is not None:
+                    btype = doc["blocks"][block].get("type") if isinstance(doc["blocks"][block], dict) else None
+                    problems.append(
+                        Problem(f"unknown key {key!r} for a {btype} block", file, block, ".".join(filter(None, [field, key])))
+                    )
+                else:
+                    problems.append(Problem(f"unknown key {key!r}", file, block, field))
+            continue
+        if err.validator == "enum" and field == "type" and block is not None:
+            message = f"unknown block type {err.instance!r} (known: {', '.join(sorted(known_types))})"
+        elif err.validator in ("allOf", "if"):
+            continue  # the nested errors are reported on their own
+        if block is None and path:
+            field = ".".join(str(p) for p in path)
+        problems.append(Problem(message, file, block, field))
+    # jsonschema reports nested `then` errors under allOf; surface them directly.
+    return _dedupe(problems + _nested_block_problems(doc, file))
+
+
+def _nested_block_problems(doc: dict[str, Any], file: str) -> list[Problem]:
+    """Errors inside each block's own schema (jsonschema folds them into allOf)."""
+    problems: list[Problem] = []
+    blocks = doc.get("blocks")
+    if not isinstance(blocks, dict):
+        return problems
+    schema = workflow_schema()
+    for bid, block in blocks.items():
+        if not isinstance(block, dict) or block.get("type") not in schema["$defs"]:
+            continue
+        sub = jsonschema.Draft202012Validator(schema["$defs"][block["type"]])
+        for err in sub.iter_errors(block):
+            field = ".".join(str(p) for p in err.absolute_path) or None
+            if err.validator == "additionalProperties":
+                for key in _UNEXPECTED_RE.findall(err.message):
+                    problems.append(
+                        Problem(f"unknown key {key!r} for a {block['type']} block", file, str(bid), ".".join(filter(None, [field, key])))
+                    )
+            elif err.validator == "required":
+                key = err.message.split("'")[1] if "'" in err.message else None
+                problems.append(Problem(f"missing required key {key!r}", file, str(bid), key))
+            else:
+                problems.append(Problem(err.message, file, str(bid), field))
+    return problems
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
+    """Validate a parsed workflow document and return its runnable Workflow."""
+    problems = schema_problems(doc, file)
+    blocks_doc = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
+    known_types = block_types()
+
+    blocks: dict[str, BlockModel] = {}
+    for bid, raw in blocks_doc.items():
+        if not isinstance(raw, dict) or raw.get("type") not in known_types:
+            continue
+        cfg = {k: v for k, v in raw.items() if k not in ("type", "retries", "retry_backoff", "timeout", "on_error", "name", "description")}
+        blocks[str(bid)] = BlockModel(
+            id=str(bid),
+            type=raw["type"],
+            config=cfg,
+            retries=int(raw.get("retries", 0) or 0) if isinstance(raw.get("retries", 0), int) else 0,
+            retry_backoff=float(raw.get("retry_backoff", 0.5)) if isinstance(raw.get("retry_backoff", 0.5), (int, float)) else 0.5,
+            timeout=float(raw["timeout"]) if isinstance(raw.get("timeout"), (int, float)) else None,
+            on_error=raw.get("on_error", "fail") if raw.get("on_error") in ("fail", "continue") else "fail",
+        )
+
+    edges = []
+    for i, text in enumerate(doc.get("edges") or []):
+        edge = parse_edge(text) if isinstance(text, str) else None
+        if edge is None:
+            if isinstance(text, str):
+                problems.append(Problem(f"edge {text!r} is not of the form 'a -> b' or 'a.port -> b'", file, None, f"edges.{i}"))
+            continue
+        for end in (edge.source, edge.target):
+            if end not in blocks_doc:
+                problems.append(Problem(f"edge {edge} names missing block {end!r}", file, end, "edges"))
+        if edge.source in blocks_doc and edge.target in blocks_doc:
+            edges.append(edge)
+
+    wf = Workflow(
+        name=str(doc.get("name") or ""),
+        blocks=blocks,
+        edges=[e for e in edges if e.source in blocks and e.target in blocks],
+        description=str(doc.get("description") or ""),
+        output=doc.get("output"),
+        layout=doc.get("layout") or {},
+        version=doc.get("version", 1),
+        file=file,
+        source=doc,
+    )
+    plan = build_plan(wf, problems)
+    problems.extend(_graph_problems(plan))
+    for h in plan.handlers.values():
+        problems.extend(p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems())
+    if not any(p.message.startswith("edges form a cycle") for p in problems):
+        problems.extend(_reference_problems(plan))
+    problems = _dedupe(problems)
+    if problems:
+        raise WorkflowError(problems)
+    wf.plan = plan
+    return wf
+
+
+def _graph_problems(plan: Plan) -> list[Problem]:
+    file = plan.workflow.file
+    problems = []
+    for region in plan.regions.values():
+        g = region.graph()
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = nx.find_cycle(g)
+            path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
+            problems.append(Problem(f"edges form a cycle: {path}", file, cycle[0][0], "edges"))
+    for edge in plan.workflow.edges:
+        h = plan.handlers.get(edge.source)
+        if h is None or edge.port is None or edge.port == "error":
+            continue
+        if edge.port not in h.ports():
+            problems.append(
+                Problem(
+                    f"edge {edge}: a {h.type} block has no port {edge.port!r} (ports: {', '.join(h.ports())})",
+                    file,
+                    edge.source,
+                    "edges",
+                )
+            )
+    return problems
+
+
+def _reference_problems(plan: Plan) -> list[Problem]:
+    wf = plan.workflow
+    problems = []
+    for bid, h in plan.handlers.items():
+        allowed = upstream_of(plan, bid) | SPECIAL_ROOTS | _loop_names_around(plan, bid)
+        for key, value in h.config.items():
+            for ref in references_in(value, plan.known_roots):
+                if ref.root in allowed:
+                    continue
+                if ref.root in wf.blocks:
+                    why = "is not upstream of this block"
+                    if wf.blocks[ref.root].parent is not None and wf.blocks[ref.root].parent != wf.blocks[bid].parent:
+                        why = f"is inside the body of {wf.blocks[ref.root].parent!r}; use <{wf.blocks[ref.root].parent}.results>"
+                    problems.append(Problem(f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key))
+                else:
+                    problems.append(Problem(f"reference {ref.text} names unknown block {ref.root!r}", wf.file, bid, key))
+    if wf.output is not None:
+        for ref in references_in(wf.output, plan.known_roots):
+            if ref.root not in SPECIAL_ROOTS and (ref.root not in wf.blocks or wf.blocks[ref.root].parent):
+                problems.append(Problem(f"reference {ref.text} must name a top-level block", wf.file, None, "output"))
+    return problems
+
+
+def _loop_names_around(plan: Plan, block_id: str) -> set[str]:
+    names = set()
+    cur = plan.workflow.blocks[block_id].parent
+    while cur is not None:
+        names.add(str(plan.workflow.blocks[cur].config.get("as") or "item"))
+        cur = plan.workflow.blocks[cur].parent
+    return names
