@@ -165,8 +165,9 @@ class BlockContext:
     async def run_body(self, group: str, variables: dict[str, Any], label: str) -> Any:
         """Run this container's body ``group`` once, with ``variables`` in scope.
 
-        Returns the body's output (its one sink's output, or a mapping sink → output).
-        ``label`` names the iteration in block paths: ``loop[3].add``.
+        Returns a ``BodyResult``: ``.output`` is the body's output (its one sink's
+        output, or a mapping sink → output) and ``.frame`` its scope, for resolving
+        references into the body. ``label`` names the iteration: ``loop[3].add``.
         """
         return await self._executor.run_body(self, group, variables, label)
 

@@ -14,6 +14,7 @@ import networkx as nx
 from engine.model import BlockModel, Edge, Problem, Workflow
 from engine.references import Compiled, SPECIAL_ROOTS, compile_value
 from engine.registry import BlockHandler, handler_for
+from engine.transactions import transaction_groups
 
 RegionKey = tuple[str | None, str | None]  # (container id, group) ; (None, None) is the top
 TOP: RegionKey = (None, None)
@@ -47,6 +48,7 @@ class Plan:
     regions: dict[RegionKey, Region]
     known_roots: frozenset[str]
     output: Compiled | None = None
+    transaction_groups: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
 
     @property
     def top(self) -> Region:
@@ -126,7 +128,8 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
         raw = h.raw_keys
         compiled[bid] = compile_value({k: v for k, v in h.config.items() if k not in raw}, known)
     output = compile_value(workflow.output, known) if workflow.output is not None else None
-    return Plan(workflow, handlers, compiled, regions, known, output)
+    groups = transaction_groups(workflow.blocks.values())
+    return Plan(workflow, handlers, compiled, regions, known, output, groups)
 
 
 def _assign_parents(workflow: Workflow, handlers: dict[str, BlockHandler], problems: list[Problem]) -> None:

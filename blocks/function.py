@@ -1,0 +1,89 @@
+"""Function: the user's Python (or JavaScript) as the body of a function of ``input``.
+
+References in the code become variables holding their values, never source text.
+Python runs in the runtime's worker-process pool, so ``timeout`` can kill it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from engine.context import BlockContext
+from engine.model import Problem
+from engine.references import resolve, rewrite_code
+from engine.registry import BlockHandler, register
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+@register
+class Function(BlockHandler):
+    type = "function"
+    category = "action"
+    description = "Run Python code: the body of a function receiving `input`; `return` gives the output."
+    config_schema = {
+        "code": {"type": "string", "description": "Function body; `input.block.field` reads upstream outputs."},
+        "language": {"enum": ["python", "javascript"], "default": "python"},
+    }
+    required = ("code",)
+    raw_keys = frozenset({"code"})
+    outputs = ("result", "stdout")
+    default_timeout = DEFAULT_TIMEOUT_S
+
+    def __init__(self, block: Any) -> None:
+        super().__init__(block)
+        self.language = self.config.get("language", "python")
+        self.source: str | None = None
+        self.refs: list[Any] = []
+
+    def problems(self) -> list[Problem]:
+        code = self.config.get("code")
+        if not isinstance(code, str) or self.language != "python":
+            return []
+        source, _ = rewrite_code(code)
+        try:
+            compile("def _f(input):\n" + "\n".join("    " + line for line in source.splitlines()) + "\n    pass\n", "<function>", "exec")
+        except SyntaxError as exc:
+            line = (exc.lineno or 2) - 1
+            return [Problem(f"Python syntax error on line {line}: {exc.msg}", block=self.block.id, field="code")]
+        return []
+
+    def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
+        if self.source is None:
+            self.source, self.refs = rewrite_code(self.config["code"], known_roots)
+        return self.source, self.refs
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
+        source, refs = self._compiled(ctx.run.plan.known_roots)
+        args = [resolve(ref, ctx.frame) for ref in refs]
+        ctx.inputs = {ref.text: value for ref, value in zip(refs, args, strict=True)}
+        timeout = self.block.timeout or DEFAULT_TIMEOUT_S
+        visible = ctx.frame.visible()
+        if self.language == "javascript":
+            from blocks._javascript import run_js
+
+            names = [f"__ref_{i}" for i in range(len(refs))]
+            value = await asyncio.to_thread(run_js, source, {**visible, **dict(zip(names, args, strict=True))}, timeout)
+            stdout = ""
+        else:
+            value, stdout = await ctx.services.functions.call(
+                source,
+                [f"__ref_{i}" for i in range(len(refs))],
+                args,
+                visible,
+                self._lib_dirs(ctx),
+                timeout + 1.0,  # the engine's wait_for fires first; this is the kill deadline
+            )
+        output = value if isinstance(value, dict) else {"result": value}
+        if stdout and "stdout" not in output:
+            output = {**output, "stdout": stdout}
+        return output
+
+    def _lib_dirs(self, ctx: BlockContext) -> list[str]:
+        """Shared Python modules next to the workflow: ``lib/`` beside it or one level up."""
+        if not ctx.run.workflow.file:
+            return []
+        here = Path(ctx.run.workflow.file).resolve().parent
+        return [str(d) for d in (here / "lib", here.parent / "lib") if d.is_dir()]

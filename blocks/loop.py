@@ -1,0 +1,106 @@
+"""Loop: run the body once per item (forEach), ``count`` times, or ``while`` an
+expression holds, optionally folding a ``state`` through the iterations.
+
+Each iteration is a sub-execution of the body's blocks (DESIGN.md 2). Only what
+``results`` and ``state`` need is kept, so memory stays flat for big loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.context import BlockContext, Frame
+from engine.expressions import Expression, ExpressionError
+from engine.model import Problem
+from engine.references import compile_value
+from engine.registry import BlockHandler, ContainerBody, register
+
+DEFAULT_MAX_ITERATIONS = 10_000
+
+
+@register
+class Loop(BlockHandler):
+    type = "loop"
+    category = "container"
+    description = "Run the body blocks for each item, a count of times, or while an expression holds."
+    config_schema = {
+        "items": {"description": "A list (usually a reference) to iterate over."},
+        "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "description": "Name of the loop variable (default item)."},
+        "count": {"type": ["integer", "string"], "description": "Run the body this many times."},
+        "while": {"type": "string", "description": "Expression checked before each iteration."},
+        "body": {"type": "array", "items": {"type": "string"}, "description": "Block ids inside the loop."},
+        "accumulate": {
+            "type": "object",
+            "required": ["next"],
+            "additionalProperties": False,
+            "properties": {
+                "initial": {"description": "The first <state>."},
+                "next": {"type": "string", "description": "Reference inside the body: the next <state>."},
+            },
+        },
+        "max_iterations": {"type": "integer", "minimum": 1},
+    }
+    required = ("body",)
+    raw_keys = frozenset({"body", "while", "accumulate"})
+    outputs = ("results", "state", "iterations")
+
+    def __init__(self, block: Any) -> None:
+        super().__init__(block)
+        self.var = str(self.config.get("as") or "item")
+        self._while: Expression | None = None
+        self._error: Problem | None = None
+        if "while" in self.config:
+            try:
+                self._while = Expression(str(self.config["while"]))
+            except ExpressionError as exc:
+                self._error = Problem(str(exc), block=block.id, field="while")
+        acc = self.config.get("accumulate") or {}
+        self._initial = compile_value(acc.get("initial"))
+        self._next = compile_value(acc.get("next")) if acc.get("next") is not None else None
+
+    def body(self) -> ContainerBody:
+        return ContainerBody({"body": [str(b) for b in self.config.get("body") or []]})
+
+    def problems(self) -> list[Problem]:
+        problems = [self._error] if self._error else []
+        modes = [k for k in ("items", "count", "while") if k in self.config]
+        if len(modes) != 1:
+            problems.append(Problem("give exactly one of `items`, `count` or `while`", block=self.block.id, field="items"))
+        if not self.config.get("body"):
+            problems.append(Problem("a loop needs at least one block in `body`", block=self.block.id, field="body"))
+        return problems
+
+    def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
+        if "items" in self.config:
+            items = config.get("items")
+            if items is None:
+                return
+            if isinstance(items, dict):
+                items = [{"key": k, "value": v} for k, v in items.items()]
+            if not isinstance(items, (list, tuple)):
+                raise TypeError(f"loop `items` must be a list, got {type(items).__name__}")
+            yield from items
+        elif "count" in self.config:
+            yield from range(int(config["count"]))
+        else:
+            i = 0
+            while True:
+                yield i
+                i += 1
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        limit = int(config.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
+        state = self._initial.resolve(ctx.frame)
+        results: list[Any] = []
+        for index, item in enumerate(self._iterations(config)):
+            variables = {self.var: item, "loop": {"index": index, "iteration": index + 1}, "state": state}
+            if self._while is not None and not self._while.evaluate(Frame(ctx.run, ctx.frame, variables)):
+                break
+            if index >= limit:
+                raise RuntimeError(f"loop stopped after max_iterations={limit}")
+            body = await ctx.run_body("body", variables, str(index))
+            results.append(body.output)
+            if self._next is not None:
+                state = self._next.resolve(body.frame)
+        return {"results": results, "state": state, "iterations": len(results)}

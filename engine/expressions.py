@@ -1,0 +1,61 @@
+"""Safe expressions for ``if``, ``while`` and ``cases``, evaluated by simpleeval.
+
+References inside an expression are bound as values (``<a.b> == "x"`` becomes
+``__ref_0 == "x"``), never pasted as source. Parsed once at load time.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
+
+from engine.references import Reference, Scope, resolve, rewrite_code
+
+FUNCTIONS = {
+    **DEFAULT_FUNCTIONS,
+    "len": len,
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "round": round,
+    "sum": sum,
+    "any": any,
+    "all": all,
+    "bool": bool,
+    "lower": lambda s: str(s).lower(),
+    "upper": lambda s: str(s).upper(),
+}
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+class Expression:
+    """A compiled expression: source with references turned into names."""
+
+    __slots__ = ("text", "source", "refs", "_tree")
+
+    def __init__(self, text: str, known_roots: Any = None) -> None:
+        self.text = text
+        self.source, self.refs = rewrite_code(str(text), known_roots)
+        try:
+            self._tree = ast.parse(self.source.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+
+    @property
+    def references(self) -> list[Reference]:
+        return self.refs
+
+    def evaluate(self, scope: Scope, extra: dict[str, Any] | None = None) -> Any:
+        names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}
+        if extra:
+            names.update(extra)
+        evaluator = EvalWithCompoundTypes(names=names, functions=FUNCTIONS)
+        try:
+            return evaluator.eval(self.source, previously_parsed=self._tree)
+        except InvalidExpression as exc:
+            raise ExpressionError(f"expression {self.text!r}: {exc}") from None

@@ -1,0 +1,160 @@
+"""Python Function blocks, run in a pool of pre-started worker processes.
+
+A worker can be killed, so a ``timeout`` really stops runaway code (``while
+True: pass``): the pool kills the worker, starts a replacement and fails the
+block. Inputs and outputs cross as JSON. Each worker compiles a code string once
+and caches the function (DESIGN.md 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+class FunctionError(Exception):
+    """The user's code raised; ``message`` carries its exception and line."""
+
+    def __init__(self, kind: str, message: str, stdout: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.stdout = stdout
+
+
+class _Worker:
+    """One ``python -m engine._function_worker`` process and its two pipes.
+
+    A plain subprocess rather than multiprocessing: it never re-imports the
+    parent's ``__main__``, so any program embedding the runtime can use it.
+    """
+
+    __slots__ = ("process", "conn", "_out")
+
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine._function_worker", str(to_child_r), str(from_child_w)],
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.conn = Connection(from_child_r, writable=False)
+        self._out = Connection(to_child_w, readable=False)
+
+    def send(self, payload: bytes) -> None:
+        self._out.send_bytes(payload)
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.wait(timeout=2)
+        finally:
+            self.conn.close()
+            self._out.close()
+
+
+class FunctionPool:
+    """A fixed set of worker processes; ``call`` borrows one per invocation."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or max(2, min(8, (os.cpu_count() or 2)))
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._all: set[_Worker] = set()
+
+    async def start(self) -> None:
+        if self._idle is not None:
+            return
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        workers = await loop.run_in_executor(None, lambda: [_Worker() for _ in range(self.size)])
+        for w in workers:
+            self._all.add(w)
+            self._idle.put_nowait(w)
+
+    async def close(self) -> None:
+        for w in list(self._all):
+            w.kill()
+        self._all.clear()
+        self._idle = None
+
+    async def call(
+        self,
+        code: str,
+        arg_names: list[str],
+        args: list[Any],
+        input: dict[str, Any],
+        lib_dirs: list[str],
+        timeout: float,
+    ) -> tuple[Any, str]:
+        """Run ``code`` as a function body; return (value, stdout)."""
+        if self._idle is None:
+            await self.start()
+        assert self._idle is not None
+        payload = json.dumps(
+            {"code": code, "arg_names": arg_names, "args": args, "input": input, "lib_dirs": lib_dirs},
+            default=str,
+        ).encode()
+        worker = await self._idle.get()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            try:
+                fut.set_result(worker.conn.recv_bytes())
+            except (EOFError, OSError) as exc:
+                fut.set_exception(exc)
+
+        healthy = False
+        try:
+            worker.send(payload)
+            loop.add_reader(fd, readable)
+            try:
+                raw = await asyncio.wait_for(fut, timeout)
+            except TimeoutError:
+                raise FunctionError("TimeoutError", f"function exceeded its timeout of {timeout:g} s") from None
+            except (EOFError, OSError):
+                raise FunctionError("WorkerDied", "the function's worker process died (out of memory or killed)") from None
+            healthy = True
+        finally:
+            if not fut.done():
+                loop.remove_reader(fd)
+            if healthy:
+                self._idle.put_nowait(worker)
+            else:
+                self._replace(worker)
+        reply = json.loads(raw)
+        if reply.get("error"):
+            err = reply["error"]
+            raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
+        return reply.get("value"), reply.get("stdout", "")
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a timed-out or dead worker and start another in the background."""
+        self._all.discard(worker)
+        worker.kill()
+        loop = asyncio.get_running_loop()
+
+        async def respawn() -> None:
+            fresh = await loop.run_in_executor(None, _Worker)
+            if self._idle is None:
+                fresh.kill()
+                return
+            self._all.add(fresh)
+            self._idle.put_nowait(fresh)
+
+        loop.create_task(respawn())

@@ -1,0 +1,97 @@
+"""Transaction groups: database blocks of one run that share ``transaction: NAME``.
+
+One connection per group, ``BEGIN`` when its first member starts, members
+serialized on it, ``COMMIT`` once every member has settled (succeeded or
+skipped), ``ROLLBACK`` if the run fails or is cancelled. This is what makes a
+``SELECT … FOR UPDATE`` in one block protect the write in a later one
+(DESIGN.md 3). Members inside a loop or parallel body settle many times, so
+such a group commits when the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from engine.model import BlockModel
+
+
+@dataclass
+class _Group:
+    members: frozenset[str]  # top-level member ids still to settle before COMMIT
+    nested: bool  # a member lives in a container body: commit at the end of the run
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    conn: asyncpg.Connection | None = None
+    tx: asyncpg.transaction.Transaction | None = None
+    settled: set[str] = field(default_factory=set)
+
+
+class Transactions:
+    def __init__(self, pool: asyncpg.Pool, groups: dict[str, tuple[frozenset[str], bool]]) -> None:
+        self._pool = pool
+        self._groups = {name: _Group(members, nested) for name, (members, nested) in groups.items()}
+        self._by_member = {m: name for name, (members, _) in groups.items() for m in members}
+
+    @asynccontextmanager
+    async def use(self, name: str) -> AsyncIterator[asyncpg.Connection]:
+        group = self._groups.get(name)
+        if group is None:  # a group named only at run time (shouldn't happen)
+            group = self._groups[name] = _Group(frozenset(), True)
+        async with group.lock:
+            if group.conn is None:
+                group.conn = await self._pool.acquire()
+                group.tx = group.conn.transaction()
+                await group.tx.start()
+            yield group.conn
+
+    async def settled(self, block_id: str) -> None:
+        """A top-level block settled; commit its group if it was the last member."""
+        name = self._by_member.get(block_id)
+        if name is None:
+            return
+        group = self._groups[name]
+        group.settled.add(block_id)
+        if not group.nested and group.settled >= group.members:
+            await self._end(group, commit=True)
+
+    async def commit_all(self) -> None:
+        for group in self._groups.values():
+            await self._end(group, commit=True)
+
+    async def rollback_all(self) -> None:
+        for group in self._groups.values():
+            await self._end(group, commit=False)
+
+    async def _end(self, group: _Group, commit: bool) -> None:
+        async with group.lock:
+            conn, tx = group.conn, group.tx
+            if conn is None or tx is None:
+                return
+            group.conn = group.tx = None
+            try:
+                if commit:
+                    await tx.commit()
+                else:
+                    await tx.rollback()
+            finally:
+                await self._pool.release(conn)
+
+
+def transaction_groups(blocks: Iterable[BlockModel]) -> dict[str, tuple[frozenset[str], bool]]:
+    """Group membership, computed once per plan: name → (top-level members, nested?)."""
+    groups: dict[str, tuple[set[str], bool]] = {}
+    for block in blocks:
+        name = block.config.get("transaction") if block.type == "database" else None
+        if not name:
+            continue
+        members, nested = groups.get(str(name), (set(), False))
+        if block.parent is None:
+            members.add(block.id)
+        else:
+            nested = True
+        groups[str(name)] = (members, nested)
+    return {k: (frozenset(m), n) for k, (m, n) in groups.items()}
