@@ -1,0 +1,144 @@
+"""Shipped workflow templates: list them, copy one into a workspace, find their SQL.
+
+A template is a folder under ``templates/`` with a ``workflow.yaml`` (its
+``name`` and ``description`` are the listing's), an optional ``README.md`` and
+optional SQL. Templates share Python code through ``templates/lib/``; a Function
+block finds it because the engine adds ``<workflow dir>/lib`` to the import path,
+so :func:`instantiate` copies ``lib/`` next to the workflow file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+LIB = ROOT / "lib"
+
+#: SQL files of a template that ``flowyard db init`` applies; the analytics
+#: queries are read-only examples and are copied, not applied.
+_SCHEMA_NAMES = ("schema.sql",)
+
+#: Templates that run on another template's tables: the replay and agent variants
+#: all read and write the Order Processing event store.
+_USES_SCHEMA_OF: dict[str, tuple[str, ...]] = {
+    "replay_events": ("order_processing",),
+    "order_processing_agent": ("order_processing",),
+    "replay_events_agent": ("order_processing",),
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _template_dirs() -> list[Path]:
+    return sorted(p for p in ROOT.iterdir() if p.is_dir() and (p / "workflow.yaml").is_file())
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def list_templates() -> list[dict[str, Any]]:
+    """Every shipped template as ``{id, name, description, path}``, by id."""
+    out = []
+    for d in _template_dirs():
+        doc = _read_header(d / "workflow.yaml")
+        out.append(
+            {
+                "id": d.name,
+                "name": str(doc.get("name") or d.name),
+                "description": str(doc.get("description") or "").strip(),
+                "path": str(d / "workflow.yaml"),
+            }
+        )
+    return out
+
+
+def template_dir(template_id: str) -> Path:
+    d = ROOT / template_id
+    if not _NAME_RE.match(template_id) or not (d / "workflow.yaml").is_file():
+        known = ", ".join(t["id"] for t in list_templates())
+        raise KeyError(f"unknown template {template_id!r} (known: {known})")
+    return d
+
+
+def instantiate(template_id: str, workflows_dir: Path, name: str | None = None) -> Path:
+    """Copy a template into ``workflows_dir`` and return the new workflow file.
+
+    Writes ``<workflows_dir>/<name>.yaml`` (``name`` defaults to the template id),
+    the template's SQL and README as ``<name>.<file>`` beside it, and refreshes
+    ``<workflows_dir>/lib/`` with the shared Python the Function blocks import.
+    Refuses to overwrite an existing workflow file: it may hold the user's edits.
+    """
+    src = template_dir(template_id)
+    stem = name or template_id
+    if stem.endswith((".yaml", ".yml")):
+        stem = stem.rsplit(".", 1)[0]
+    if not _NAME_RE.match(stem) or "/" in stem:
+        raise ValueError(f"invalid workflow name {stem!r}")
+    workflows_dir = Path(workflows_dir)
+    workflows_dir.mkdir(parents=True, exist_ok=True)
+    target = workflows_dir / f"{stem}.yaml"
+    if target.exists():
+        raise FileExistsError(f"{target} already exists")
+    shutil.copyfile(src / "workflow.yaml", target)
+    for extra in sorted(src.iterdir()):
+        if extra.suffix in (".sql", ".md") and extra.is_file():
+            shutil.copyfile(extra, workflows_dir / f"{stem}.{extra.name}")
+    for sql in _shared_schema(src):
+        dest = workflows_dir / f"{stem}.{sql.name}"
+        if not dest.exists():
+            shutil.copyfile(sql, dest)
+    copy_lib(workflows_dir)
+    return target
+
+
+def copy_lib(workflows_dir: Path) -> Path:
+    """Copy ``templates/lib`` to ``<workflows_dir>/lib`` (the reducer must match
+    the shipped templates, so it is replaced as a whole, caches excluded)."""
+    dest = Path(workflows_dir) / "lib"
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in LIB.iterdir():
+        if f.is_file() and f.suffix == ".py":
+            shutil.copyfile(f, dest / f.name)
+    return dest
+
+
+def _shared_schema(template: Path) -> list[Path]:
+    """SQL of another template whose tables this one uses (copied along)."""
+    return [ROOT / other / "schema.sql" for other in _USES_SCHEMA_OF.get(template.name, ())]
+
+
+def schema_files() -> list[Path]:
+    """The SQL ``flowyard db init`` applies, each file once, in a stable order.
+
+    Every file is idempotent (``IF NOT EXISTS`` / ``CREATE OR REPLACE``).
+    """
+    seen: dict[Path, None] = {}
+    for d in sorted(p for p in ROOT.iterdir() if p.is_dir()):
+        for nm in _SCHEMA_NAMES:
+            if (d / nm).is_file():
+                seen[(d / nm).resolve()] = None
+        for p in _shared_schema(d):
+            seen[p.resolve()] = None
+    return list(seen)
+
+
+async def apply_schemas(conn: Any) -> list[Path]:
+    """Apply :func:`schema_files` on an asyncpg connection (one transaction per
+    file, under an advisory lock so two processes running ``db init`` at once do
+    not race on CREATE OR REPLACE)."""
+    applied = []
+    for path in schema_files():
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('flowyard:db-init', 0))"
+            )
+            await conn.execute(path.read_text(encoding="utf-8"))
+        applied.append(path)
+    return applied
