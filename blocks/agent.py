@@ -1,0 +1,226 @@
+"""Agent block: one chat completion from any OpenAI-compatible server.
+
+The key comes from the block's ``api_key`` (normally ``<env.SOMETHING>``) or
+``OPENAI_API_KEY``; the server from ``base_url`` or ``OPENAI_BASE_URL``. A key read
+here is registered as a run secret so no run record can carry it, and it is never
+part of the output or the recorded inputs.
+
+With ``response_format: json`` (or a JSON Schema) the reply is parsed, and checked
+against the schema; a reply that does not parse is a block error that carries the
+raw text, so the run viewer shows what the model said.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import jsonschema
+
+from engine.context import BlockContext
+from engine.model import Problem
+from engine.registry import BlockHandler, register
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+#: USD per million tokens (input, output), from the providers' public price lists.
+#: Dated snapshots (gpt-4o-mini-2024-07-18) match by prefix; the longest prefix wins.
+PRICES: dict[str, tuple[str, str]] = {
+    "gpt-4o-mini": ("0.15", "0.60"),
+    "gpt-4o": ("2.50", "10.00"),
+    "gpt-4.1-nano": ("0.10", "0.40"),
+    "gpt-4.1-mini": ("0.40", "1.60"),
+    "gpt-4.1": ("2.00", "8.00"),
+    "gpt-4-turbo": ("10.00", "30.00"),
+    "gpt-3.5-turbo": ("0.50", "1.50"),
+    "o3-mini": ("1.10", "4.40"),
+    "o4-mini": ("1.10", "4.40"),
+}
+
+_FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
+RAW_EXCERPT = 4000
+
+
+class AgentError(RuntimeError):
+    kind = "AgentError"
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """The call's price, or None for a model we have no price for."""
+    match = max(
+        (m for m in PRICES if model == m or model.startswith(m + "-")), key=len, default=None
+    )
+    if match is None:
+        return None
+    p_in, p_out = (Decimal(x) for x in PRICES[match])
+    total = (p_in * prompt_tokens + p_out * completion_tokens) / Decimal(1_000_000)
+    return float(round(total, 8))
+
+
+def schema_of(response_format: Any) -> tuple[str, dict[str, Any] | None]:
+    """``text`` | ``json`` | a JSON Schema (bare, ``{json_schema: …}`` or OpenAI's shape)."""
+    if response_format in (None, "", "text"):
+        return "text", None
+    if response_format in ("json", "json_object"):
+        return "json", None
+    if isinstance(response_format, dict):
+        inner = response_format.get("json_schema", response_format)
+        if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
+            return "json_schema", inner  # OpenAI's {name, schema, strict}
+        if isinstance(inner, dict):
+            return "json_schema", {"name": "response", "schema": inner}
+    raise ValueError("response_format must be text, json, or a JSON Schema")
+
+
+def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
+    """The reply as JSON (code fences tolerated), validated against ``schema``."""
+    m = _FENCE_RE.match(text)
+    candidate = m.group(1) if m else text
+    try:
+        value = json.loads(candidate)
+    except ValueError as exc:
+        raise AgentError(
+            f"the reply is not valid JSON ({exc}); raw reply: {text[:RAW_EXCERPT]}"
+        ) from None
+    if schema is not None:
+        try:
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise AgentError(
+                f"the reply does not match the schema at {where}: {exc.message}; raw reply: {text[:RAW_EXCERPT]}"
+            ) from None
+    return value
+
+
+def _client(ctx: BlockContext, api_key: str, base_url: str | None) -> Any:
+    """One AsyncOpenAI per (server, key) per runtime: connections are reused across runs."""
+    from openai import AsyncOpenAI
+
+    cache: dict[tuple[str | None, str], Any] = ctx.services.extras.setdefault("agent_clients", {})
+    client = cache.get((base_url, api_key))
+    if client is None:
+        client = cache[(base_url, api_key)] = AsyncOpenAI(
+            api_key=api_key, base_url=base_url or None
+        )
+    return client
+
+
+@register
+class AgentBlock(BlockHandler):
+    type = "agent"
+    category = "action"
+    description = "Ask an LLM (any OpenAI-compatible API); optionally get JSON back."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "model": {"type": "string", "default": DEFAULT_MODEL},
+        "system": {"type": "string"},
+        "prompt": {"type": "string"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "response_format": {
+            "description": "text | json | a JSON Schema ({json_schema: {...}} or OpenAI's {name, schema})",
+            "anyOf": [
+                {"type": "string", "enum": ["text", "json", "json_object"]},
+                {"type": "object"},
+            ],
+        },
+        "base_url": {
+            "type": "string",
+            "description": "OpenAI-compatible server; default OPENAI_BASE_URL",
+        },
+        "api_key": {
+            "type": "string",
+            "description": "Default OPENAI_API_KEY; use <env.NAME>, never a literal",
+        },
+    }
+    required = ("prompt",)
+    outputs = ("content", "model", "usage", "cost_usd")
+    side_effects = True
+    default_timeout = 120.0
+
+    def problems(self) -> list[Problem]:
+        try:
+            schema_of(self.config.get("response_format"))
+        except ValueError as exc:
+            return [Problem(str(exc), block=self.block.id, field="response_format")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        import openai
+
+        api_key = config.get("api_key") or os.environ.get("OPENAI_API_KEY")
+        if not api_key:
+            raise AgentError(
+                "no API key: set OPENAI_API_KEY (or the block's api_key, e.g. <env.MY_KEY>)"
+            )
+        ctx.run.note_secret(str(api_key))
+        base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
+        model = str(config.get("model") or DEFAULT_MODEL)
+        kind, schema = schema_of(config.get("response_format"))
+
+        messages: list[dict[str, str]] = []
+        if config.get("system"):
+            messages.append({"role": "system", "content": str(config["system"])})
+        messages.append({"role": "user", "content": str(config.get("prompt") or "")})
+        kwargs: dict[str, Any] = {"model": model, "messages": messages}
+        if config.get("temperature") is not None:
+            kwargs["temperature"] = float(config["temperature"])
+        if config.get("max_tokens") is not None:
+            kwargs["max_tokens"] = int(config["max_tokens"])
+        if kind == "json":
+            kwargs["response_format"] = {"type": "json_object"}
+            # OpenAI refuses json_object unless a message mentions JSON.
+            if not any("json" in m["content"].lower() for m in messages):
+                messages.insert(0, {"role": "system", "content": "Respond with a JSON object."})
+        elif kind == "json_schema" and schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": schema.get("name", "response"),
+                    "schema": schema["schema"],
+                    "strict": bool(schema.get("strict", False)),
+                },
+            }
+        # Recorded inputs: what was asked, never the key.
+        ctx.inputs = {k: v for k, v in kwargs.items() if k != "messages"} | {
+            "messages": messages,
+            "base_url": base_url,
+        }
+
+        try:
+            reply = await _client(ctx, str(api_key), base_url).chat.completions.create(**kwargs)
+        except openai.AuthenticationError as exc:
+            raise AgentError(f"the provider refused the API key (401): {exc.message}") from None
+        except openai.APIStatusError as exc:
+            raise AgentError(f"the provider answered {exc.status_code}: {exc.message}") from None
+        except openai.APIConnectionError as exc:
+            raise AgentError(f"cannot reach {base_url or 'the OpenAI API'}: {exc}") from None
+
+        text = (reply.choices[0].message.content or "") if reply.choices else ""
+        usage = reply.usage
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        used = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": int(
+                getattr(usage, "total_tokens", 0) or prompt_tokens + completion_tokens
+            ),
+        }
+        content: Any = (
+            text if kind == "text" else parse_reply(text, schema["schema"] if schema else None)
+        )
+        answered_model = reply.model or model
+        return {
+            "content": content,
+            "model": answered_model,
+            "usage": used,
+            # A dated or renamed model in the reply may be unknown where the asked one is not.
+            "cost_usd": cost_usd(answered_model, prompt_tokens, completion_tokens)
+            if cost_usd(answered_model, 0, 0) is not None
+            else cost_usd(model, prompt_tokens, completion_tokens),
+            "finish_reason": reply.choices[0].finish_reason if reply.choices else None,
+        }

@@ -1,0 +1,195 @@
+"""Database Query block: one SQL statement on PostgreSQL, references bound as parameters.
+
+``query`` is a raw key: its references are never resolved into text. They are
+rewritten once into ``$n`` bind parameters (``engine.references.rewrite_sql``), and
+each run binds the referenced values, coerced to the type the server infers for
+each position (see ``blocks._sql``). Seed-style SQL such as
+``WHERE aggregate_id = '<function.order_id>'`` therefore runs unchanged and a value
+like ``'; DROP TABLE x; --`` is stored as the text it is.
+
+``transaction: NAME`` runs the block on the run's connection for group NAME (see
+``engine.transactions``): a ``SELECT … FOR UPDATE`` in one block keeps its lock until
+the last block of the group settles.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import asyncpg
+
+from blocks._sql import (
+    CoercionError,
+    bind_named,
+    coerce_all,
+    jsonable,
+    row_count_from_status,
+    scrub,
+)
+from engine.context import BlockContext
+from engine.model import BlockModel, Problem
+from engine.references import Reference, resolve, rewrite_sql
+from engine.registry import BlockHandler, register
+
+
+class DatabaseError(RuntimeError):
+    """A failed statement: the server's message, SQLSTATE and the SQL with ``$n`` positions.
+
+    Parameter values are never part of the message (they may be secrets); a server
+    detail that quotes one has it replaced by ``…``.
+    """
+
+    def __init__(self, message: str, sql: str, sqlstate: str | None = None) -> None:
+        self.sql = sql
+        self.sqlstate = sqlstate
+        code = f" [SQLSTATE {sqlstate}]" if sqlstate else ""
+        super().__init__(f"{message}{code}\nSQL: {sql}")
+
+    @classmethod
+    def from_postgres(
+        cls, exc: asyncpg.PostgresError, sql: str, values: list[Any]
+    ) -> DatabaseError:
+        parts = [str(getattr(exc, "message", None) or exc)]
+        detail = getattr(exc, "detail", None)
+        if detail:
+            parts.append(f"Detail: {scrub(detail, values)}")
+        hint = getattr(exc, "hint", None)
+        if hint:
+            parts.append(f"Hint: {hint}")
+        return cls("\n".join(parts), sql, getattr(exc, "sqlstate", None))
+
+
+async def _prepare(conn: Any, sql: str) -> Any:
+    """A prepared statement from the connection's statement cache.
+
+    ``Connection.prepare`` always round-trips (Parse/Describe) and a PreparedStatement
+    cannot outlive a pool acquisition, so reusing asyncpg's own per-connection LRU
+    cache (``_prepare(use_cache=True)``, what ``fetch`` uses internally) makes a
+    repeated query cost one round trip, as a plain ``conn.fetch`` would.
+    """
+    inner = getattr(conn, "_prepare", None)
+    if inner is not None:
+        try:
+            return await inner(sql, use_cache=True)
+        except TypeError:  # a future asyncpg without the keyword
+            pass
+    return await conn.prepare(sql)
+
+
+@register
+class DatabaseBlock(BlockHandler):
+    type = "database"
+    category = "action"
+    description = "Run one SQL statement on PostgreSQL; references become bind parameters."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "query": {
+            "type": "string",
+            "description": "One SQL statement; <refs> become $n parameters.",
+        },
+        "params": {
+            "type": ["object", "array"],
+            "description": "Extra parameters: a mapping used as :name, or a list used as $1, $2…",
+        },
+        "connection": {
+            "type": "string",
+            "description": "PostgreSQL URL (or a reference such as <env.OTHER_DB>); default the runner's database.",
+        },
+        "transaction": {
+            "type": "string",
+            "description": "Transaction group: blocks of one run with the same name share one transaction.",
+        },
+    }
+    required = ("query",)
+    raw_keys = frozenset({"query"})
+    outputs = ("rows", "row_count", "row")
+    side_effects = True
+
+    def __init__(self, block: BlockModel) -> None:
+        super().__init__(block)
+        self._rewritten: tuple[str, list[Reference]] | None = None
+
+    def problems(self) -> list[Problem]:
+        query = self.config.get("query")
+        if isinstance(query, str) and not query.strip():
+            return [Problem("the query is empty", block=self.block.id, field="query")]
+        params = self.config.get("params")
+        if isinstance(params, list) and isinstance(query, str) and "<" in query:
+            sql, refs = rewrite_sql(query)
+            if refs:
+                return [
+                    Problem(
+                        "a list of params (used as $1, $2…) cannot be mixed with references in the "
+                        "query; use a mapping of params (used as :name) instead",
+                        block=self.block.id,
+                        field="params",
+                    )
+                ]
+        return []
+
+    def rewritten(self, known_roots: Any) -> tuple[str, list[Reference]]:
+        """The query with references as ``$n``, computed once per loaded workflow."""
+        if self._rewritten is None:
+            self._rewritten = rewrite_sql(str(self.config["query"]), known_roots)
+        return self._rewritten
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        sql, refs = self.rewritten(ctx.run.plan.known_roots)
+        values = [resolve(ref, ctx.frame) for ref in refs]
+        labels = [ref.text for ref in refs]
+        params = config.get("params")
+        if isinstance(params, dict) and params:
+            sql, names = bind_named(sql, params, len(refs) + 1)
+            values += [params[n] for n in names]
+            labels += [f":{n}" for n in names]
+        elif isinstance(params, list):
+            values += params
+            labels += [f"${i + 1}" for i in range(len(refs), len(refs) + len(params))]
+        # Recorded as the block's input; the engine redacts <env.…> values in it.
+        ctx.inputs = {"sql": sql, "params": values}
+
+        group = config.get("transaction")
+        url = config.get("connection") or None
+        db = ctx.services.db
+        if group:
+            if url and url != db.url:
+                raise DatabaseError(
+                    "a transaction group runs on the runner's database; remove `connection` "
+                    "or `transaction`",
+                    sql,
+                )
+            async with ctx.transaction(str(group)) as conn:
+                return await self._execute(conn, sql, values, labels)
+        pool = await db.pool_for(url)
+        async with pool.acquire() as conn:
+            return await self._execute(conn, sql, values, labels)
+
+    async def _execute(
+        self, conn: Any, sql: str, values: list[Any], labels: list[str]
+    ) -> dict[str, Any]:
+        try:
+            stmt = await _prepare(conn, sql)
+            types = [t.name for t in stmt.get_parameters()]
+            if len(types) != len(values):
+                raise DatabaseError(
+                    f"the statement has {len(types)} parameter(s) but {len(values)} value(s) "
+                    "were given",
+                    sql,
+                )
+            args = coerce_all(values, types, labels)
+            records = await stmt.fetch(*args)
+            status = stmt.get_statusmsg()
+        except asyncpg.PostgresError as exc:
+            raise DatabaseError.from_postgres(exc, sql, values) from None
+        except CoercionError as exc:
+            raise DatabaseError(str(exc), sql) from None
+        except asyncpg.InterfaceError as exc:
+            # Client-side encoding errors quote the offending value: scrub it.
+            raise DatabaseError(scrub(str(exc), values), sql) from None
+        rows = [jsonable(dict(r.items())) for r in records]
+        first = rows[0] if rows else None
+        return {
+            **(first or {}),
+            "rows": rows,
+            "row_count": row_count_from_status(status, len(rows)),
+            "row": first,
+        }

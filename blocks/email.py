@@ -1,0 +1,173 @@
+"""Email block: send one message over SMTP (smtplib in a worker thread).
+
+Server settings come from the environment (``SMTP_HOST``, ``SMTP_PORT``,
+``SMTP_USER``, ``SMTP_PASSWORD``; ``SMTP_FROM`` for the default sender), so
+credentials never sit in a workflow file or a run record. STARTTLS is used whenever
+the server offers it, and port 465 means implicit TLS.
+
+The ``Message-ID`` is derived from the execution id and block path: a retried or
+resumed send carries the same id, so a receiving system can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, getaddresses
+from typing import Any, ClassVar
+
+from engine.context import BlockContext
+from engine.model import Problem
+from engine.registry import BlockHandler, register
+
+
+class EmailError(RuntimeError):
+    kind = "EmailError"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    sender: str | None
+    tls_verify: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SmtpSettings:
+        env = os.environ if env is None else env
+        host = env.get("SMTP_HOST")
+        if not host:
+            raise EmailError("SMTP_HOST is not set: the Email block needs an SMTP server")
+        try:
+            port = int(env.get("SMTP_PORT") or 587)
+        except ValueError:
+            raise EmailError("SMTP_PORT is not a number") from None
+        return cls(
+            host=host,
+            port=port,
+            user=env.get("SMTP_USER") or None,
+            password=env.get("SMTP_PASSWORD") or None,
+            sender=env.get("SMTP_FROM") or None,
+            tls_verify=(env.get("SMTP_TLS_VERIFY", "true").lower() not in ("0", "false", "no")),
+        )
+
+
+def addresses(value: Any) -> list[str]:
+    """``"a@x, B <b@y>"`` or a list of them → the bare addresses."""
+    if value in (None, ""):
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [addr for _, addr in getaddresses([str(v) for v in items]) if addr]
+
+
+def message_id(idempotency_key: str, host: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@flowyard.{host or 'localhost'}>"
+
+
+def send_message(
+    settings: SmtpSettings, msg: EmailMessage, recipients: list[str], timeout: float
+) -> list[str]:
+    """Blocking send; returns the recipients the server accepted."""
+    context = ssl.create_default_context()
+    if not settings.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    smtp: smtplib.SMTP
+    if settings.port == 465:
+        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+    with smtp:
+        smtp.ehlo()
+        if settings.port != 465 and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+        refused = smtp.send_message(msg, to_addrs=recipients)
+    return [r for r in recipients if r not in refused]
+
+
+@register
+class EmailBlock(BlockHandler):
+    type = "email"
+    category = "action"
+    description = "Send an email over SMTP (server from SMTP_* environment variables)."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "to": {
+            "type": ["string", "array"],
+            "description": "Recipient(s): an address, a comma-separated list or a list",
+        },
+        "cc": {"type": ["string", "array"]},
+        "bcc": {"type": ["string", "array"]},
+        "from": {"type": "string", "description": "Sender; default SMTP_FROM, then SMTP_USER"},
+        "reply_to": {"type": "string"},
+        "subject": {"type": "string"},
+        "text": {"type": "string", "description": "Plain-text body"},
+        "html": {"type": "string", "description": "HTML body (sent with text as the alternative)"},
+    }
+    required = ("to", "subject")
+    outputs = ("message_id", "accepted")
+    side_effects = True
+    default_timeout = 60.0
+
+    def problems(self) -> list[Problem]:
+        if "text" not in self.config and "html" not in self.config:
+            return [Problem("give a text or html body", block=self.block.id, field="text")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        settings = SmtpSettings.from_env()
+        if settings.password:
+            ctx.run.note_secret(settings.password)
+        to, cc, bcc = (
+            addresses(config.get("to")),
+            addresses(config.get("cc")),
+            addresses(config.get("bcc")),
+        )
+        if not to:
+            raise EmailError("no recipient: `to` is empty")
+        sender = str(config.get("from") or settings.sender or settings.user or "flowyard@localhost")
+        msg = EmailMessage()
+        msg["From"] = sender
+        msg["To"] = ", ".join(formataddr(("", a)) for a in to)
+        if cc:
+            msg["Cc"] = ", ".join(cc)
+        if config.get("reply_to"):
+            msg["Reply-To"] = str(config["reply_to"])
+        msg["Subject"] = str(config.get("subject") or "")
+        msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
+        text, html = config.get("text"), config.get("html")
+        msg.set_content(str(text) if text is not None else "This message has an HTML body.")
+        if html is not None:
+            msg.add_alternative(str(html), subtype="html")
+        recipients = to + cc + bcc
+        ctx.inputs = {
+            "from": sender,
+            "to": to,
+            "cc": cc,
+            "bcc": bcc,
+            "subject": msg["Subject"],
+            "smtp": f"{settings.host}:{settings.port}",
+        }
+        timeout = ctx.block.timeout or self.default_timeout or 60.0
+        try:
+            accepted = await asyncio.to_thread(send_message, settings, msg, recipients, timeout)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise EmailError(f"every recipient was refused: {sorted(exc.recipients)}") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise EmailError(f"SMTP login failed ({exc.smtp_code})") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise EmailError(
+                f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}"
+            ) from None
+        return {"message_id": msg["Message-ID"], "accepted": accepted}

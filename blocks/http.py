@@ -1,0 +1,213 @@
+"""HTTP Request block: one request through the runtime's pooled ``httpx.AsyncClient``.
+
+Retries are the engine's (``retries``, ``retry_backoff``), so each attempt is in the
+run log. This block only decides what is worth retrying: connection errors, timeouts,
+429 and 5xx are; any other status is final (a 400 will not turn into a 200). A
+``Retry-After`` on 429/503 is honoured by waiting before the engine's next attempt.
+
+Non-GET requests carry ``Idempotency-Key: <execution_id>:<block path>``, the same on
+every retry and after a resume, so a payment capture retried by us is not charged
+twice by a peer that honours the header (Stripe does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from typing import Any, ClassVar
+
+import httpx
+
+from engine.context import BlockContext
+from engine.executor import BlockFailed
+from engine.model import Problem
+from engine.registry import BlockHandler, register
+
+#: Longest Retry-After we sleep for inside an attempt; longer ones fail the attempt now.
+MAX_RETRY_AFTER = 60.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class HttpError(RuntimeError):
+    """A request that failed; ``retriable`` says whether another attempt can help."""
+
+    kind = "HttpError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retriable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def parse_body(response: httpx.Response) -> Any:
+    """JSON when the response says so (or looks like it), otherwise text."""
+    ctype = response.headers.get("content-type", "")
+    text = response.text
+    if "json" in ctype or text[:1] in ("{", "["):
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            pass
+    return text
+
+
+def status_error(response: httpx.Response, body: Any) -> HttpError:
+    excerpt = body if isinstance(body, str) else json.dumps(body, default=str)
+    if len(excerpt) > 500:
+        excerpt = excerpt[:500] + "…"
+    status = response.status_code
+    retriable = status == 429 or status >= 500
+    retry_after = (
+        parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+    )
+    return HttpError(
+        f"{response.request.method} {response.request.url.copy_with(query=None)} returned {status}: {excerpt}",
+        retriable=retriable,
+        status=status,
+        retry_after=retry_after,
+    )
+
+
+async def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
+    """What to raise for a failed attempt, after any wait the peer asked for.
+
+    A final failure is raised as the engine's ``BlockFailed`` so it is not retried.
+    Before a retriable one that will be retried, wait out ``Retry-After`` (minus the
+    engine's own backoff, which follows).
+    """
+    if not exc.retriable:
+        return BlockFailed({"type": exc.kind, "message": str(exc), "block": ctx.path})
+    block = ctx.block
+    if exc.retry_after and ctx.attempt <= block.retries:
+        engine_delay = block.retry_backoff * (2 ** (ctx.attempt - 1))
+        wait = min(exc.retry_after, MAX_RETRY_AFTER) - engine_delay
+        if wait > 0:
+            await asyncio.sleep(wait)
+    return exc
+
+
+async def send(
+    ctx: BlockContext, method: str, url: str, *, timeout: float | None = None, **kwargs: Any
+) -> httpx.Response:
+    """One request; transport failures become a retriable :class:`HttpError`."""
+    try:
+        return await ctx.services.http.request(method, url, timeout=timeout, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise HttpError(
+            f"{method} {url}: timed out ({type(exc).__name__})", retriable=True
+        ) from None
+    except httpx.TransportError as exc:
+        raise HttpError(f"{method} {url}: {type(exc).__name__}: {exc}", retriable=True) from None
+    except httpx.InvalidURL as exc:
+        raise HttpError(f"invalid URL: {exc}", retriable=False) from None
+
+
+@register
+class HttpBlock(BlockHandler):
+    type = "http"
+    category = "action"
+    description = "Send an HTTP request (JSON, form or raw body) and parse the response."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "method": {"type": "string", "enum": METHODS, "default": "GET"},
+        "url": {"type": "string"},
+        "headers": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+        "query": {"type": "object"},
+        "json": {"description": "A JSON body (any JSON value)."},
+        "form": {"type": "object", "description": "A form-encoded body."},
+        "body": {"type": "string", "description": "A raw text body."},
+        "fail_on_status": {"type": "boolean", "default": True},
+    }
+    required = ("url",)
+    outputs = ("status", "ok", "headers", "body")
+    side_effects = True
+    default_timeout = 30.0
+
+    def problems(self) -> list[Problem]:
+        bodies = [k for k in ("json", "form", "body") if k in self.config]
+        if len(bodies) > 1:
+            return [
+                Problem(
+                    f"use one of json, form and body, not {' and '.join(bodies)}",
+                    block=self.block.id,
+                    field=bodies[1],
+                )
+            ]
+        method = self.config.get("method")
+        if isinstance(method, str) and method.upper() not in METHODS:
+            return [Problem(f"unknown method {method!r}", block=self.block.id, field="method")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        method = str(config.get("method") or "GET").upper()
+        url = str(config.get("url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise BlockFailed(
+                {
+                    "type": "HttpError",
+                    "message": f"the url must start with http:// or https://, got {url[:80]!r}",
+                    "block": ctx.path,
+                }
+            )
+        headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
+        if method not in SAFE_METHODS and not any(k.lower() == "idempotency-key" for k in headers):
+            headers["Idempotency-Key"] = ctx.idempotency_key
+        kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
+        if config.get("query"):
+            kwargs["params"] = {
+                k: v if isinstance(v, (str, int, float)) else json.dumps(v)
+                for k, v in config["query"].items()
+                if v is not None
+            }
+        if "json" in config:
+            kwargs["json"] = config["json"]
+        elif "form" in config:
+            kwargs["data"] = {
+                k: "" if v is None else str(v) for k, v in (config["form"] or {}).items()
+            }
+        elif "body" in config:
+            body = config["body"]
+            kwargs["content"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        timeout = ctx.block.timeout if ctx.block.timeout is not None else self.default_timeout
+        try:
+            response = await send(ctx, method, url, timeout=timeout, **kwargs)
+            body_out = parse_body(response)
+            if config.get("fail_on_status", True) and not response.is_success:
+                raise status_error(response, body_out)
+        except HttpError as exc:
+            raise await settle_failure(ctx, exc) from None
+        return {
+            "status": response.status_code,
+            "ok": response.is_success,
+            "headers": dict(response.headers.items()),
+            "body": body_out,
+        }

@@ -1,0 +1,224 @@
+"""Schedule trigger: the block, and the scheduler loop ``flowyard serve`` runs.
+
+Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC ISO>``.
+The run store's unique index on that key is what makes a tick run once however many
+processes run the scheduler, with no leader election. After downtime, only the most
+recent missed tick is submitted (once), never one run per missed tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from croniter import croniter
+
+from engine.context import BlockContext
+from engine.model import BlockModel, Problem
+from engine.registry import BlockHandler, register
+
+log = logging.getLogger("flowyard.schedule")
+
+
+@register
+class ScheduleBlock(BlockHandler):
+    type = "schedule"
+    category = "trigger"
+    description = "Start the workflow on a cron schedule."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "cron": {"type": "string", "description": "Five-field cron expression, e.g. */5 * * * *"},
+        "timezone": {
+            "type": "string",
+            "default": "UTC",
+            "description": "IANA zone, e.g. Europe/Berlin",
+        },
+        "input": {"type": "object", "description": "The run's input (besides scheduled_for)"},
+        "catch_up": {
+            "type": "boolean",
+            "default": True,
+            "description": "On start, run the most recent tick missed while no scheduler ran (once)",
+        },
+    }
+    required = ("cron",)
+    outputs = ("scheduled_for",)
+
+    def problems(self) -> list[Problem]:
+        out = []
+        cron = self.config.get("cron")
+        if isinstance(cron, str) and not croniter.is_valid(cron):
+            out.append(
+                Problem(f"not a valid cron expression: {cron!r}", block=self.block.id, field="cron")
+            )
+        tz = self.config.get("timezone")
+        if isinstance(tz, str):
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                out.append(
+                    Problem(f"unknown time zone {tz!r}", block=self.block.id, field="timezone")
+                )
+        return out
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        run_input = ctx.run.input if isinstance(ctx.run.input, dict) else {}
+        info = run_input.get("schedule") if isinstance(run_input.get("schedule"), dict) else {}
+        when = info.get("scheduled_for") or run_input.get("scheduled_for")
+        if not when:  # run by hand: "now", in the block's zone
+            when = dt.datetime.now(_zone(config.get("timezone"))).isoformat()
+        return {"scheduled_for": when}
+
+
+def _zone(name: Any) -> dt.tzinfo:
+    return zoneinfo.ZoneInfo(str(name)) if name else dt.UTC
+
+
+def previous_tick(cron: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
+    """The latest tick at or before ``now``."""
+    local = now.astimezone(tz)
+    it = croniter(cron, local + dt.timedelta(microseconds=1))
+    return it.get_prev(dt.datetime)
+
+
+def next_tick(cron: str, tz: dt.tzinfo, after: dt.datetime) -> dt.datetime:
+    return croniter(cron, after.astimezone(tz)).get_next(dt.datetime)
+
+
+def tick_key(workflow: str, tick: dt.datetime) -> str:
+    return f"schedule:{workflow}:{tick.astimezone(dt.UTC).isoformat()}"
+
+
+@dataclass
+class _Entry:
+    workflow: str
+    block: str
+    cron: str
+    tz: dt.tzinfo
+    input: dict[str, Any]
+    signature: str
+    next_due: dt.datetime
+    pending: dt.datetime | None = None  # a tick to submit (catch-up, or a failed submit)
+
+
+class Scheduler:
+    """The state of one scheduler loop: the next due tick of each schedule block."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.entries: dict[tuple[str, str], _Entry] = {}
+        self._scanned = False
+
+    def rescan(self, now: dt.datetime) -> None:
+        """Pick up new, changed and removed workflows. The first scan catches up."""
+        seen: set[tuple[str, str]] = set()
+        for name in self.runtime.workflow_names():
+            try:
+                wf = self.runtime.load_workflow(name)
+            except Exception as exc:  # an invalid file must not stop the other schedules
+                log.debug("scheduler skips %s: %s", name, exc)
+                continue
+            for block in wf.blocks.values():
+                if block.type != "schedule" or block.parent is not None:
+                    continue
+                key = (wf.name, block.id)
+                seen.add(key)
+                signature = json.dumps(block.config, sort_keys=True, default=str)
+                current = self.entries.get(key)
+                if current is not None and current.signature == signature:
+                    continue
+                self.entries[key] = self._entry(
+                    wf.name, block, signature, now, catch_up=not self._scanned
+                )
+        for key in set(self.entries) - seen:
+            del self.entries[key]
+        self._scanned = True
+
+    def _entry(
+        self, workflow: str, block: BlockModel, signature: str, now: dt.datetime, catch_up: bool
+    ) -> _Entry:
+        cfg = block.config
+        tz = _zone(cfg.get("timezone"))
+        cron = str(cfg["cron"])
+        entry = _Entry(
+            workflow,
+            block.id,
+            cron,
+            tz,
+            dict(cfg.get("input") or {}),
+            signature,
+            next_due=next_tick(cron, tz, now),
+        )
+        # A schedule that was already known before this process started may have
+        # missed its last tick while nothing ran: submit that one tick now. If
+        # another process (or an earlier life of this one) ran it, the idempotency
+        # key makes this a no-op.
+        if catch_up and cfg.get("catch_up", True):
+            entry.pending = previous_tick(cron, tz, now)
+        return entry
+
+    async def fire_due(self, now: dt.datetime) -> list[str]:
+        """Submit every tick that is due; returns the execution ids of new runs."""
+        started = []
+        for entry in list(self.entries.values()):
+            if entry.next_due <= now:
+                # Several ticks due at once (the loop was starved): run the latest only.
+                tick = entry.next_due
+                while (following := next_tick(entry.cron, entry.tz, tick)) <= now:
+                    tick = following
+                entry.pending = tick
+                entry.next_due = next_tick(entry.cron, entry.tz, now)
+            if entry.pending is not None:
+                eid = await self._submit(entry, entry.pending)
+                if eid is not False:
+                    entry.pending = None
+                    if eid:
+                        started.append(eid)
+        return started
+
+    async def _submit(self, entry: _Entry, tick: dt.datetime) -> str | None | bool:
+        """The new run's id, None for a tick that already ran, False when submitting failed."""
+        try:
+            wf = self.runtime.load_workflow(entry.workflow)
+            iso = tick.astimezone(entry.tz).isoformat()
+            run_input = {
+                **entry.input,
+                "schedule": {"scheduled_for": iso, "cron": entry.cron, "timezone": str(entry.tz)},
+                "workflow": {"name": wf.name},
+            }
+            sub = await self.runtime.submit(
+                wf, run_input, trigger="schedule", idempotency_key=tick_key(wf.name, tick)
+            )
+        except Exception:
+            log.exception("scheduler: cannot submit %s at %s; will retry", entry.workflow, tick)
+            return False
+        return str(sub.execution_id) if sub.created else None
+
+    def next_wakeup(self, now: dt.datetime, ceiling: float) -> float:
+        if any(e.pending for e in self.entries.values()):
+            return min(ceiling, 1.0)
+        soonest = min((e.next_due for e in self.entries.values()), default=None)
+        if soonest is None:
+            return ceiling
+        return max(0.05, min(ceiling, (soonest - now).total_seconds()))
+
+
+async def run_scheduler(runtime: Any, stop: asyncio.Event, *, rescan_every: float = 10.0) -> None:
+    """Submit scheduled runs until ``stop`` is set (``flowyard serve`` starts this)."""
+    scheduler = Scheduler(runtime)
+    last_scan = -rescan_every
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        now = dt.datetime.now(dt.UTC)
+        if loop.time() - last_scan >= rescan_every:
+            scheduler.rescan(now)
+            last_scan = loop.time()
+        await scheduler.fire_due(now)
+        wait = scheduler.next_wakeup(dt.datetime.now(dt.UTC), rescan_every)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        except TimeoutError:
+            pass

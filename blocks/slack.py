@@ -1,0 +1,71 @@
+"""Slack block: post a message to a Slack incoming webhook.
+
+Failures follow the HTTP block's rules (429/5xx and connection errors are retried by
+the engine when ``retries`` is set; Slack's ``Retry-After`` is honoured).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from blocks.http import HttpError, parse_body, send, settle_failure, status_error
+from engine.context import BlockContext
+from engine.executor import BlockFailed
+from engine.model import Problem
+from engine.registry import BlockHandler, register
+
+
+@register
+class SlackBlock(BlockHandler):
+    type = "slack"
+    category = "action"
+    description = "Post a message to a Slack incoming webhook."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "webhook_url": {
+            "type": "string",
+            "description": "The incoming-webhook URL, usually <env.SLACK_WEBHOOK_URL>",
+        },
+        "text": {"type": "string", "description": "Message text (Slack mrkdwn)."},
+        "blocks": {"type": ["array", "string"], "description": "Block Kit blocks."},
+        "channel": {"type": "string", "description": "Override channel (legacy webhooks only)."},
+        "username": {"type": "string"},
+        "icon_emoji": {"type": "string"},
+    }
+    required = ("webhook_url",)
+    outputs = ("status", "ok")
+    side_effects = True
+    default_timeout = 30.0
+
+    def problems(self) -> list[Problem]:
+        if "text" not in self.config and "blocks" not in self.config:
+            return [Problem("give text or blocks (or both)", block=self.block.id, field="text")]
+        return []
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        url = str(config.get("webhook_url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise BlockFailed(
+                {
+                    "type": "SlackError",
+                    "message": "webhook_url is empty or not an http(s) URL",
+                    "block": ctx.path,
+                }
+            )
+        # The URL is the credential (anyone holding it can post): keep it out of records.
+        ctx.run.note_secret(url)
+        message: dict[str, Any] = {}
+        for key in ("text", "blocks", "channel", "username", "icon_emoji"):
+            if config.get(key) not in (None, ""):
+                message[key] = config[key]
+        if isinstance(message.get("blocks"), str):
+            message["blocks"] = json.loads(message["blocks"])
+        ctx.inputs = dict(message)
+        try:
+            response = await send(ctx, "POST", url, json=message)
+            body = parse_body(response)
+            if not response.is_success:
+                raise status_error(response, body)
+        except HttpError as exc:
+            raise await settle_failure(ctx, exc) from None
+        return {"status": response.status_code, "ok": True, "body": body}

@@ -1,0 +1,336 @@
+"""Webhook trigger: the block, and the delivery logic the ``POST /webhooks/<path>`` route calls.
+
+:func:`accept` does everything between "bytes arrived" and "202": find the workflow,
+check the signature, parse the body, derive the idempotency key, and submit the run
+durably (the runtime inserts the run and its key in one statement before we answer).
+The Flask route only reads the request, enforces the size limit and calls it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from engine.context import BlockContext
+from engine.model import BlockModel, Problem
+from engine.references import MissingReference, compile_value, parse
+from engine.registry import BlockHandler, register
+
+log = logging.getLogger("flowyard.webhook")
+
+#: Standard Webhooks: signatures older (or newer) than this are refused as replays.
+TOLERANCE_SECONDS = 5 * 60
+#: Request headers kept out of run records: credentials, not data.
+REDACTED_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie"})
+
+
+@dataclass(slots=True)
+class WebhookResponse:
+    status: int
+    body: Any = field(default_factory=dict)
+
+
+@register
+class WebhookBlock(BlockHandler):
+    type = "webhook"
+    category = "trigger"
+    description = "Start the workflow when an HTTP request arrives at /webhooks/<path>."
+    config_schema: ClassVar[dict[str, Any]] = {
+        "path": {"type": "string", "description": "URL path under /webhooks/, e.g. orders/events"},
+        "method": {
+            "type": "string",
+            "enum": ["POST", "PUT", "PATCH", "GET", "DELETE"],
+            "default": "POST",
+        },
+        "secret": {
+            "type": "string",
+            "description": "HMAC secret (X-Flowyard-Signature), or whsec_… for Standard Webhooks; may be <env.NAME>",
+        },
+        "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
+        "idempotency_key": {
+            "type": "string",
+            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the Idempotency-Key or webhook-id header",
+        },
+    }
+    required = ("path",)
+    # `secret` is read at delivery time from the environment and never enters a run
+    # record; `idempotency_key` refers to this block's own output, which only exists
+    # once the request has been turned into a payload.
+    raw_keys = frozenset({"secret", "idempotency_key"})
+    outputs = ("body", "headers", "query", "method", "path", "received_at")
+
+    def problems(self) -> list[Problem]:
+        out = []
+        path = self.config.get("path")
+        if isinstance(path, str) and not path.strip("/"):
+            out.append(Problem("the path is empty", block=self.block.id, field="path"))
+        key = self.config.get("idempotency_key")
+        if isinstance(key, str) and not parse(key):
+            out.append(
+                Problem(
+                    "must be a reference into the request, e.g. <webhook.body.event_id>",
+                    block=self.block.id,
+                    field="idempotency_key",
+                )
+            )
+        return out
+
+    def references_in_raw(self) -> list[Any]:
+        return []  # only <env.…> (secret) and this block's own payload (idempotency_key)
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        run_input = ctx.run.input if isinstance(ctx.run.input, dict) else {}
+        payload = run_input.get("webhook")
+        if isinstance(payload, dict):
+            return payload
+        # Run by hand (CLI/API) with a plain input: treat that input as the body.
+        return {
+            "body": run_input,
+            "headers": {},
+            "query": {},
+            "method": str(self.config.get("method", "POST")).upper(),
+            "path": normalize_path(str(self.config.get("path", ""))),
+            "received_at": _now_iso(),
+        }
+
+
+def normalize_path(path: str) -> str:
+    return path.strip().strip("/")
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+# -- signatures -------------------------------------------------------------------
+
+
+class SignatureError(ValueError):
+    """Why a delivery's signature was refused (said in the 401 body)."""
+
+
+def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """A ``secret`` as configured: literal text, with ``<env.NAME>`` read from the environment."""
+    environ = os.environ if environ is None else environ
+    out, pos = [], 0
+    for start, end, ref in parse(value):
+        if ref.root != "env" or len(ref.path) != 1:
+            raise SignatureError("the webhook secret may only use <env.NAME> references")
+        if ref.path[0] not in environ:
+            raise LookupError(f"environment variable {ref.path[0]} (webhook secret) is not set")
+        out += [value[pos:start], environ[ref.path[0]]]
+        pos = end
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def flowyard_signature(secret: str, body: bytes) -> str:
+    """The ``X-Flowyard-Signature`` header value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureError("the webhook secret is not valid whsec_<base64>") from None
+    return secret.encode()
+
+
+def standard_webhooks_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """One ``webhook-signature`` entry (``v1,<base64>``) as a Standard Webhooks sender makes it."""
+    signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+    digest = hmac.new(standard_webhooks_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_signature(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> None:
+    """Raise :class:`SignatureError` unless the delivery is signed with ``secret``.
+
+    ``headers`` must have lower-case names. Standard Webhooks headers win when present;
+    otherwise ``X-Flowyard-Signature`` is required. Comparisons are constant-time.
+    """
+    if "webhook-signature" in headers:
+        msg_id = headers.get("webhook-id", "")
+        stamp = headers.get("webhook-timestamp", "")
+        if not msg_id or not stamp:
+            raise SignatureError("webhook-id and webhook-timestamp headers are required")
+        try:
+            sent = int(stamp)
+        except ValueError:
+            raise SignatureError("webhook-timestamp is not a Unix time") from None
+        now = time.time() if now is None else now
+        if abs(now - sent) > TOLERANCE_SECONDS:
+            raise SignatureError("webhook-timestamp is outside the 5-minute tolerance (replayed?)")
+        expected = standard_webhooks_signature(secret, msg_id, stamp, body).encode()
+        # The header may carry several space-separated signatures (key rotation).
+        for candidate in headers["webhook-signature"].split():
+            if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
+                return
+        raise SignatureError("webhook-signature does not match")
+    given = headers.get("x-flowyard-signature")
+    if not given:
+        raise SignatureError("missing X-Flowyard-Signature (or Standard Webhooks) header")
+    if not hmac.compare_digest(given.strip().encode(), flowyard_signature(secret, body).encode()):
+        raise SignatureError("X-Flowyard-Signature does not match")
+
+
+# -- delivery ---------------------------------------------------------------------
+
+
+def header_key(name: str) -> str:
+    """``User-Agent`` → ``user_agent``: headers as reference-friendly field names."""
+    return name.lower().replace("-", "_")
+
+
+def parse_body(raw: bytes, content_type: str) -> Any:
+    """JSON (the default) or a form; raises ValueError for a body that is neither."""
+    if not raw.strip():
+        return {}
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    return json.loads(raw)
+
+
+def build_payload(
+    path: str, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: Any
+) -> dict[str, Any]:
+    return {
+        "body": body,
+        "headers": {
+            header_key(k): ("[redacted]" if header_key(k) in REDACTED_HEADERS else v)
+            for k, v in headers.items()
+        },
+        "query": dict(query),
+        "method": method.upper(),
+        "path": normalize_path(path),
+        "received_at": _now_iso(),
+    }
+
+
+class _PayloadScope:
+    """Resolves ``idempotency_key`` references against the request being delivered."""
+
+    def __init__(self, block_id: str, payload: dict[str, Any], workflow: str) -> None:
+        self.names = {
+            block_id: payload,
+            "webhook": payload,
+            "input": {"webhook": payload, "workflow": {"name": workflow}},
+        }
+
+    def lookup(self, root: str) -> Any:
+        return self.names[root]
+
+    def note_secret(self, value: Any) -> None:
+        pass
+
+
+def idempotency_key(
+    template: str | None,
+    block_id: str,
+    payload: dict[str, Any],
+    lower_headers: Mapping[str, str],
+    workflow: str,
+) -> str | None:
+    """The delivery's dedup key, or None when the request carries none."""
+    if template:
+        try:
+            value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
+        except MissingReference:
+            value = None
+        if value not in (None, ""):
+            return str(value)
+    return lower_headers.get("idempotency-key") or lower_headers.get("webhook-id") or None
+
+
+def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:
+    found = runtime.find_webhook(path, method)
+    if found is None:
+        return None, None
+    if isinstance(found, tuple):
+        return found[0], found[1]
+    wf = found
+    for block in wf.blocks.values():
+        if block.type == "webhook" and normalize_path(str(block.config.get("path", ""))) == path:
+            return wf, block
+    return wf, wf.trigger()
+
+
+async def accept(
+    runtime: Any,
+    path: str,
+    method: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    raw_body: bytes,
+) -> WebhookResponse:
+    """Verify, parse and durably submit one delivery; the route turns the result into HTTP."""
+    path = normalize_path(path)
+    workflow, block = _find(runtime, path, method.upper())
+    if workflow is None or block is None:
+        return WebhookResponse(
+            404, {"error": f"no workflow listens on {method.upper()} /webhooks/{path}"}
+        )
+    config = block.config
+    lower = {k.lower(): v for k, v in headers.items()}
+
+    secret = config.get("secret")
+    if secret:
+        try:
+            verify_signature(resolve_secret(str(secret)), lower, raw_body)
+        except SignatureError as exc:
+            return WebhookResponse(401, {"error": "invalid signature", "reason": str(exc)})
+        except LookupError as exc:
+            # Fail closed, and keep the variable's name out of the caller's sight.
+            log.error("workflow %r: %s", workflow.name, exc)
+            return WebhookResponse(500, {"error": "the webhook secret is not configured"})
+
+    try:
+        body = parse_body(raw_body, lower.get("content-type", ""))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return WebhookResponse(400, {"error": f"the body is not valid JSON: {exc}"})
+
+    payload = build_payload(path, method, headers, query, body)
+    key = idempotency_key(config.get("idempotency_key"), block.id, payload, lower, workflow.name)
+    run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
+    sub = await runtime.submit(
+        workflow,
+        run_input,
+        trigger="webhook",
+        # The run store's unique index is per workflow, so the raw key is enough.
+        idempotency_key=key,
+    )
+    execution_id = str(sub.execution_id)
+    if str(config.get("respond", "async")) == "sync":
+        result = await runtime.wait(execution_id)
+        if result.get("status") != "succeeded":
+            return WebhookResponse(
+                500,
+                {
+                    "execution_id": execution_id,
+                    "status": result.get("status"),
+                    "error": result.get("error"),
+                },
+            )
+        return WebhookResponse(200, result.get("output"))
+    body_out: dict[str, Any] = {
+        "execution_id": execution_id,
+        "status_url": f"/api/runs/{execution_id}",
+    }
+    if not sub.created:
+        body_out["duplicate"] = True
+    return WebhookResponse(202, body_out)
