@@ -1,0 +1,282 @@
+"""The REST API: health, workflows CRUD, block types, templates, OpenAPI.
+
+Runs and the live stream are in :mod:`ui.api_runs` (same blueprint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, Response, request, url_for
+
+from ui import workflow_files as wf
+from ui.app import bridge, settings
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger("flowyard.ui")
+
+CONTAINER_TYPES = ("loop", "parallel")
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    if isinstance(obj, UUID | Path):
+        return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def jresponse(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """JSON with ISO datetimes (Flask's default would write HTTP dates)."""
+    body = json.dumps(obj, default=_default, ensure_ascii=False)
+    return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    return jresponse({"error": message, **extra}, status)
+
+
+def runtime() -> Any:
+    return bridge().runtime
+
+
+# -- health --------------------------------------------------------------------
+@bp.get("/health")
+def health() -> Response:
+    try:
+        pool = runtime().db.pool
+        bridge().call(pool.fetchval("SELECT 1"), timeout=3)
+        return jresponse({"status": "ok", "database": "ok"})
+    except Exception as exc:  # any failure means "not healthy"; say which part
+        log.warning("health check: database unavailable: %s", type(exc).__name__)
+        return jresponse({"status": "degraded", "database": "unavailable"}, 503)
+
+
+# -- workflows -----------------------------------------------------------------
+@bp.get("/workflows")
+def list_workflows() -> Response:
+    items = [wf.summary(p) for p in wf.list_files(settings().workflows_dir)]
+    for item in items:
+        item["url"] = url_for("api.get_workflow", name=item["name"])
+        item["editor_url"] = url_for("pages.editor", name=item["name"])
+    return jresponse({"workflows": items})
+
+
+def _wants_yaml() -> bool:
+    best = request.accept_mimetypes.best_match(
+        ["application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
+    )
+    return (
+        best is not None
+        and best != "application/json"
+        and "json" not in request.args.get("format", "")
+    )
+
+
+@bp.get("/workflows/<name>")
+def get_workflow(name: str) -> Response:
+    path = wf.find(settings().workflows_dir, name)
+    if path is None:
+        return error(404, f"no workflow named {name!r}")
+    text = path.read_text(encoding="utf-8")
+    if request.args.get("format") == "yaml" or (_wants_yaml() and "format" not in request.args):
+        if path.suffix == ".json":
+            text = wf.render(wf.parse(text, path.name), ".yaml")
+        return Response(text, mimetype="application/yaml")
+    try:
+        doc = wf.parse(text, path.name)
+    except ValueError as exc:
+        return error(
+            422,
+            "the file cannot be parsed",
+            problems=[{"file": path.name, "block": None, "field": None, "message": str(exc)}],
+        )
+    return jresponse({"name": name, "file": path.name, "document": doc})
+
+
+def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response | None]:
+    ctype = (request.mimetype or "").lower()
+    raw = request.get_data(as_text=True)
+    try:
+        if "json" in ctype:
+            doc = json.loads(raw or "null")
+            if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
+                doc = doc["document"]  # the shape GET returns, for round trips
+        else:
+            doc = wf.parse(raw, f"{name}.yaml")
+    except (ValueError, TypeError) as exc:
+        problem = {
+            "file": f"{name}.yaml",
+            "block": None,
+            "field": None,
+            "message": f"cannot parse: {exc}",
+        }
+        return None, error(422, "invalid workflow", problems=[problem])
+    except Exception as exc:  # yaml.YAMLError and friends
+        problem = {
+            "file": f"{name}.yaml",
+            "block": None,
+            "field": None,
+            "message": f"cannot parse: {exc}",
+        }
+        return None, error(422, "invalid workflow", problems=[problem])
+    if not isinstance(doc, dict):
+        problem = {
+            "file": f"{name}.yaml",
+            "block": None,
+            "field": None,
+            "message": "a workflow must be a mapping",
+        }
+        return None, error(422, "invalid workflow", problems=[problem])
+    return doc, None
+
+
+@bp.put("/workflows/<name>")
+def save_workflow(name: str) -> Response:
+    if not wf.valid_name(name):
+        return error(400, "a workflow name is letters, digits, '_' and '-'")
+    doc, err = _document_from_request(name)
+    if err is not None or doc is None:
+        return err  # type: ignore[return-value]
+    existing = wf.find(settings().workflows_dir, name)
+    path = existing or settings().workflows_dir / f"{name}.yaml"
+    problems = wf.validate(doc, path.name)
+    if problems:
+        return error(422, "invalid workflow", problems=problems)
+    text = wf.render(doc, path.suffix)
+    wf.write_atomic(path, text)
+    status = 200 if existing else 201
+    return jresponse({"name": name, "file": path.name, "saved": True}, status)
+
+
+@bp.post("/workflows/<name>/validate")
+def validate_workflow(name: str) -> Response:
+    doc, err = _document_from_request(name)
+    if err is not None or doc is None:
+        return err  # type: ignore[return-value]
+    problems = wf.validate(doc, f"{name}.yaml")
+    return jresponse({"valid": not problems, "problems": problems}, 422 if problems else 200)
+
+
+@bp.delete("/workflows/<name>")
+def delete_workflow(name: str) -> Response:
+    path = wf.find(settings().workflows_dir, name)
+    if path is None:
+        return error(404, f"no workflow named {name!r}")
+    path.unlink()
+    return Response(status=204)
+
+
+# -- block types and schema ----------------------------------------------------
+def _ports(handler: type) -> list[str]:
+    from engine.model import BlockModel
+
+    try:
+        return list(handler(BlockModel(id="x", type=handler.type, config={})).ports())
+    except Exception:  # a handler that needs config to list ports: the default
+        return ["default"]
+
+
+@bp.get("/block-types")
+def list_block_types() -> Response:
+    from engine.registry import block_types
+    from engine.schema import COMMON_PROPERTIES
+
+    wf.ensure_blocks_registered()
+    out = {}
+    for name, h in sorted(block_types().items()):
+        ports = _ports(h)
+        if name == "condition" and ports == ["default"]:
+            ports = ["true", "false"]
+        out[name] = {
+            "type": name,
+            "category": getattr(h, "category", "action"),
+            "description": getattr(h, "description", ""),
+            "config_schema": getattr(h, "config_schema", {}),
+            "required": list(getattr(h, "required", ())),
+            "outputs": list(getattr(h, "outputs", ())),
+            "ports": ports,
+            "container": name in CONTAINER_TYPES or getattr(h, "category", "") == "container",
+        }
+    return jresponse({"block_types": out, "common": COMMON_PROPERTIES})
+
+
+@bp.get("/schema")
+def get_schema() -> Response:
+    from engine.schema import workflow_schema
+
+    wf.ensure_blocks_registered()
+    return jresponse(workflow_schema())
+
+
+# -- templates -------------------------------------------------------------------
+def _templates_module() -> Any:
+    import templates
+
+    return templates
+
+
+@bp.get("/templates")
+def list_templates() -> Response:
+    try:
+        items = _templates_module().list_templates()
+    except (ImportError, AttributeError):
+        return jresponse({"templates": [], "note": "templates are not installed"})
+    return jresponse({"templates": [_template_dict(t) for t in items]})
+
+
+def _template_dict(t: Any) -> dict[str, Any]:
+    if isinstance(t, dict):
+        return t
+    if dataclasses.is_dataclass(t) and not isinstance(t, type):
+        return dataclasses.asdict(t)
+    return {
+        k: getattr(t, k) for k in ("id", "name", "title", "description", "variant") if hasattr(t, k)
+    }
+
+
+@bp.post("/templates/<template_id>/instantiate")
+def instantiate_template(template_id: str) -> Response:
+    body = request.get_json(silent=True) or {}
+    name = body.get("name") or request.form.get("name") or None
+    if name is not None and not wf.valid_name(str(name)):
+        return error(400, "a workflow name is letters, digits, '_' and '-'")
+    try:
+        path = _templates_module().instantiate(template_id, settings().workflows_dir, name=name)
+    except (KeyError, LookupError) as exc:
+        return error(404, f"no template {template_id!r}", detail=str(exc))
+    except FileExistsError:
+        return error(409, f"a workflow named {name or template_id!r} already exists")
+    except (ImportError, AttributeError):
+        return error(503, "templates are not installed")
+    path = Path(path)
+    return jresponse(
+        {
+            "name": path.stem,
+            "file": path.name,
+            "editor_url": url_for("pages.editor", name=path.stem),
+        },
+        201,
+    )
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from ui.openapi import document
+
+    return jresponse(document())
+
+
+from ui import api_runs  # noqa: E402,F401  (registers the run routes on ``bp``)

@@ -1,0 +1,188 @@
+"""Runs: start, list, show, events, the live SSE stream, re-run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, url_for
+
+from ui import workflow_files as wf
+from ui.api import bp, error, jresponse, runtime
+from ui.app import bridge, settings
+
+FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
+RUN_STATUSES = frozenset({"queued", "running", "succeeded", "failed", "cancelled"})
+HEARTBEAT_S = 15.0
+
+
+def _load(name: str) -> tuple[Any, Response | None]:
+    from engine.model import WorkflowError
+
+    path = wf.find(settings().workflows_dir, name) or wf.find_by_title(
+        settings().workflows_dir, name
+    )
+    if path is None:
+        return None, error(404, f"no workflow named {name!r}")
+    wf.ensure_blocks_registered()
+    try:
+        return runtime().load_workflow(path), None
+    except WorkflowError as exc:
+        return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
+
+
+def _links(execution_id: str) -> dict[str, str]:
+    return {
+        "status_url": url_for("api.get_run", execution_id=execution_id),
+        "stream_url": url_for("api.stream_run", execution_id=execution_id),
+        "run_url": url_for("pages.run_page", execution_id=execution_id),
+    }
+
+
+def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
+    sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
+    eid = str(sub.execution_id)
+    if wait:
+        result = bridge().call(runtime().wait(eid), timeout=None)
+        return jresponse({**result, **_links(eid)}, 200)
+    return jresponse({"execution_id": eid, **_links(eid)}, 202)
+
+
+@bp.post("/workflows/<name>/runs")
+def start_run(name: str) -> Response:
+    """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
+    raw = request.get_data(as_text=True)
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        return error(400, f"the body is not JSON: {exc}")
+    if not isinstance(data, dict):
+        return error(400, "the run input must be a JSON object")
+    workflow, err = _load(name)
+    if err is not None:
+        return err
+    return _submit(workflow, data, request.args.get("wait") in ("1", "true", "yes"))
+
+
+@bp.get("/runs")
+def list_runs() -> Response:
+    status = request.args.get("status") or None
+    if status is not None and status not in RUN_STATUSES:
+        return error(400, f"status is one of {', '.join(sorted(RUN_STATUSES))}")
+    try:
+        limit = max(1, min(int(request.args.get("limit", 50)), 500))
+    except ValueError:
+        return error(400, "limit must be a number")
+    workflow = request.args.get("workflow") or None
+    runs = bridge().call(runtime().list_runs(workflow=workflow, status=status, limit=limit))
+    # Runs record the workflow's name; pages link to its file (the editor's name).
+    files = {wf.summary(p)["title"]: p.stem for p in wf.list_files(settings().workflows_dir)}
+    for run in runs:
+        run["file"] = files.get(run.get("workflow"))
+    return jresponse({"runs": runs})
+
+
+@bp.get("/runs/<execution_id>")
+def get_run(execution_id: str) -> Response:
+    result = bridge().call(runtime().run_result(execution_id))
+    if result is None:
+        return error(404, f"no run {execution_id!r}")
+    return jresponse(result)
+
+
+def _after() -> int:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        return 0
+
+
+@bp.get("/runs/<execution_id>/events")
+def get_run_events(execution_id: str) -> Response:
+    events = bridge().call(runtime().run_events(execution_id, after=_after()))
+    if not events and bridge().call(runtime().run_result(execution_id)) is None:
+        return error(404, f"no run {execution_id!r}")
+    return jresponse({"events": events})
+
+
+def _sse(event: dict[str, Any]) -> str:
+    payload = json.dumps(event, default=str, ensure_ascii=False)
+    return f"id: {event.get('seq', '')}\nevent: run_event\ndata: {payload}\n\n"
+
+
+@bp.get("/runs/<execution_id>/stream")
+def stream_run(execution_id: str) -> Response:
+    """Server-sent events: every run event after ``Last-Event-ID``/``after``, in order.
+
+    It polls the append-only event log (~100 ms) rather than holding a database
+    listener per client: simple, and the log is the single source of truth. The
+    stream ends with an ``end`` event after the run's final event.
+    """
+    b, rt, poll = bridge(), runtime(), settings().stream_poll
+    if b.call(rt.run_result(execution_id)) is None:
+        return error(404, f"no run {execution_id!r}")
+    after = _after()
+
+    def generate() -> Iterator[str]:
+        last, beat = after, time.monotonic()
+        yield "retry: 1000\n\n"
+        while True:
+            events = b.call(rt.run_events(execution_id, after=last))
+            for ev in events:
+                last = max(last, int(ev.get("seq", last)))
+                yield _sse(ev)
+                if ev.get("type") in FINAL_EVENTS:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+            if not events:
+                result = b.call(rt.run_result(execution_id))
+                # A run finished before we subscribed past its final event.
+                if (
+                    result
+                    and result.get("status") in ("succeeded", "failed", "cancelled")
+                    and last > 0
+                ):
+                    tail = b.call(rt.run_events(execution_id, after=last))
+                    if not tail:
+                        yield "event: end\ndata: {}\n\n"
+                        return
+                if time.monotonic() - beat > HEARTBEAT_S:
+                    beat = time.monotonic()
+                    yield ": keep-alive\n\n"
+                time.sleep(poll)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return Response(generate(), mimetype="text/event-stream", headers=headers)
+
+
+def _run_input(execution_id: str) -> dict[str, Any]:
+    # The facade has no accessor for a run's input yet: read the run row directly.
+    pool = runtime().db.pool
+    value = bridge().call(
+        pool.fetchval("SELECT input FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id)
+    )
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+@bp.post("/runs/<execution_id>/rerun")
+def rerun(execution_id: str) -> Response:
+    """Run again with the same input; from the failed block when the engine can."""
+    result = bridge().call(runtime().run_result(execution_id))
+    if result is None:
+        return error(404, f"no run {execution_id!r}")
+    rt = runtime()
+    from_failed = (request.get_json(silent=True) or {}).get("from_failed", True)
+    if from_failed and hasattr(rt, "rerun"):
+        sub = bridge().call(rt.rerun(execution_id, from_failed=True))
+        eid = str(sub.execution_id)
+        return jresponse({"execution_id": eid, "from_failed": True, **_links(eid)}, 202)
+    workflow, err = _load(str(result.get("workflow", "")))
+    if err is not None:
+        return err
+    resp = _submit(workflow, _run_input(execution_id), wait=False)
+    return resp

@@ -1,0 +1,130 @@
+"""The Flask application factory: blueprints, auth hook, security headers, limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ui.bridge import EngineBridge
+
+DEFAULT_MAX_BODY = 1024 * 1024
+
+# Only our own origin: no inline script or style (the X6 CSS is a static file),
+# data: images for X6's grid background, no framing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def max_body_from_env() -> int:
+    raw = os.environ.get("FLOWYARD_MAX_BODY", "")
+    try:
+        return int(raw) if raw.strip() else DEFAULT_MAX_BODY
+    except ValueError:
+        return DEFAULT_MAX_BODY
+
+
+@dataclass(slots=True)
+class UIConfig:
+    bridge: EngineBridge
+    token: str
+    secret_key: str
+    workflows_dir: Path
+    max_body: int = DEFAULT_MAX_BODY
+    #: poll interval of the SSE stream over the run event log
+    stream_poll: float = 0.1
+
+
+def bridge() -> EngineBridge:
+    return current_app.extensions["flowyard"].bridge
+
+
+def settings() -> UIConfig:
+    return current_app.extensions["flowyard"]
+
+
+def create_app(
+    bridge_or_config: EngineBridge | UIConfig,
+    token: str | None = None,
+    secret_key: str | None = None,
+    workflows_dir: Path | None = None,
+) -> Flask:
+    if isinstance(bridge_or_config, UIConfig):
+        cfg = bridge_or_config
+    else:
+        if not token or not secret_key or workflows_dir is None:
+            raise ValueError("create_app needs token, secret_key and workflows_dir")
+        cfg = UIConfig(
+            bridge_or_config, token, secret_key, Path(workflows_dir), max_body_from_env()
+        )
+    if not cfg.token:
+        raise ValueError("an empty token would let anyone in")
+
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.secret_key = cfg.secret_key
+    app.config.update(
+        FLOWYARD_TOKEN=cfg.token,
+        MAX_CONTENT_LENGTH=cfg.max_body,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="flowyard_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["flowyard"] = cfg
+
+    from ui import api, auth, pages, webhooks
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    app.before_request(_limit_body)
+    app.before_request(auth.check_request)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    return app
+
+
+def _limit_body() -> Any:
+    # Refuse before reading: Content-Length says it all. Chunked bodies without a
+    # length are cut off by MAX_CONTENT_LENGTH when read (also a 413).
+    length = request.content_length
+    if length is not None and length > settings().max_body:
+        return _too_large()
+    return None
+
+
+def _too_large() -> tuple[Any, int]:
+    return jsonify(error="payload too large", max_bytes=settings().max_body), 413
+
+
+def _security_headers(resp: Response) -> Response:
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.path.startswith("/api/") and "Cache-Control" not in resp.headers:
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if status == 413:
+        return _too_large()
+    if request.path.startswith(("/api/", "/webhooks/")):
+        return jsonify(error=exc.name.lower(), message=exc.description), status
+    return render_template("error.html", status=status, message=exc.description), status

@@ -1,0 +1,153 @@
+"""Token authentication, login sessions and CSRF protection.
+
+Everything but ``/webhooks/*``, ``/api/health``, ``/login`` and static files needs
+``Authorization: Bearer <token>`` or a session cookie set by logging in with the
+token. Cookie-authenticated requests that change state also need the session's
+CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``); bearer
+requests do not, since a browser never attaches that header on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+bp = Blueprint("auth", __name__)
+
+PUBLIC_PREFIXES = ("/webhooks/", "/static/")
+PUBLIC_PATHS = frozenset({"/api/health", "/login"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _fingerprint(token: str) -> str:
+    # The session stores a keyed hash of the token, never the token itself, and a
+    # new token (restart with another FLOWYARD_TOKEN) invalidates old sessions.
+    key = current_app.secret_key
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
+    return hmac.new(key_bytes, token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token() -> str:
+    tok = session.get("csrf")
+    if not tok:
+        tok = secrets.token_urlsafe(32)
+        session["csrf"] = tok
+    return tok
+
+
+def _bearer_ok() -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False
+    given = header[7:].strip()
+    return hmac.compare_digest(given.encode(), current_app.config["FLOWYARD_TOKEN"].encode())
+
+
+def _session_ok() -> bool:
+    fp = session.get("auth")
+    return bool(fp) and hmac.compare_digest(fp, _fingerprint(current_app.config["FLOWYARD_TOKEN"]))
+
+
+def _csrf_ok() -> bool:
+    expected = session.get("csrf")
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    return bool(expected) and hmac.compare_digest(str(given), expected)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def check_request() -> Response | tuple[Any, int] | None:
+    """``before_request`` hook: None lets the request through."""
+    if is_public(request.path):
+        if request.path == "/login" and request.method == "POST" and not _csrf_ok():
+            return _forbidden("CSRF token missing or invalid")
+        return None
+    if _bearer_ok():
+        return None
+    if _session_ok():
+        if request.method not in SAFE_METHODS and not _csrf_ok():
+            return _forbidden("CSRF token missing or invalid")
+        return None
+    return _unauthorized()
+
+
+def _wants_html() -> bool:
+    if request.path.startswith("/api/"):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "text/html"
+
+
+def _unauthorized() -> Response | tuple[Any, int]:
+    if _wants_html():
+        # A page answers 401 with the login form itself (next= brings the user back),
+        # so "no token → 401" holds for pages as well as for the API.
+        body = render_template("login.html", next=_safe_next(request.full_path), error=None)
+        resp = Response(body, status=401, mimetype="text/html")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="flowyard"'
+        return resp
+    resp = jsonify(error="unauthorized", message="send Authorization: Bearer <token> or log in")
+    resp.status_code = 401
+    resp.headers["WWW-Authenticate"] = 'Bearer realm="flowyard"'
+    return resp
+
+
+def _forbidden(message: str) -> tuple[Any, int]:
+    if _wants_html():
+        return render_template("error.html", status=403, message=message), 403
+    return jsonify(error="forbidden", message=message), 403
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths, so login cannot be used as an open redirect."""
+    if not target:
+        return "/"
+    target = target.rstrip("?")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if target.startswith("/login"):
+        return "/"
+    return target
+
+
+@bp.get("/login")
+def login_form() -> str:
+    return render_template("login.html", next=_safe_next(request.args.get("next")), error=None)
+
+
+@bp.post("/login")
+def login() -> Any:
+    token = request.form.get("token", "")
+    nxt = _safe_next(request.form.get("next"))
+    if not hmac.compare_digest(token.encode(), current_app.config["FLOWYARD_TOKEN"].encode()):
+        return render_template("login.html", next=nxt, error="That token is not valid."), 401
+    # A fresh session on login (session fixation), with a new CSRF token.
+    session.clear()
+    session["auth"] = _fingerprint(current_app.config["FLOWYARD_TOKEN"])
+    session.permanent = True
+    csrf_token()
+    return redirect(nxt)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login_form"))

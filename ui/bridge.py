@@ -1,0 +1,68 @@
+"""The bridge between Flask's request threads and the engine's asyncio loop.
+
+One event loop per server process runs in a background thread and owns the
+engine (its asyncpg pool, executor, workers). Request threads hand coroutines to
+it with ``run_coroutine_threadsafe`` and wait only as long as the response needs
+(DESIGN.md section 6); nothing in a view ever blocks the loop itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class EngineBridge:
+    """Runs an engine Runtime on a private event loop in a daemon thread."""
+
+    def __init__(self, runtime: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.runtime = runtime
+        self._own_loop = loop is None
+        self.loop = loop or asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self, start_runtime: bool = True, timeout: float = 120.0) -> EngineBridge:
+        if self._own_loop and self._thread is None:
+            ready = threading.Event()
+
+            def _run() -> None:
+                asyncio.set_event_loop(self.loop)
+                self.loop.call_soon(ready.set)
+                self.loop.run_forever()
+
+            self._thread = threading.Thread(target=_run, name="flowyard-engine", daemon=True)
+            self._thread.start()
+            ready.wait(timeout)
+        if start_runtime:
+            self.call(self.runtime.start(), timeout=timeout)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        try:
+            self.call(self.runtime.close(), timeout=timeout)
+        finally:
+            if self._own_loop and self._thread is not None:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(timeout)
+                self._thread = None
+
+    # -- calls from request threads -----------------------------------------
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        """Run ``coro`` on the engine loop and wait for its result in this thread."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def call_fn(self, fn: Callable[[], Awaitable[T]], timeout: float | None = 30.0) -> T:
+        async def _wrap() -> T:
+            return await fn()
+
+        return self.call(_wrap(), timeout)

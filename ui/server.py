@@ -1,0 +1,98 @@
+"""``flowyard serve``: the engine on a background asyncio loop + Flask under waitress."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from ui.app import UIConfig, create_app, max_body_from_env
+from ui.bridge import EngineBridge
+
+log = logging.getLogger("flowyard.ui")
+
+WAITRESS_THREADS = 16  # each live SSE stream holds one thread while it lasts
+
+
+def _stored_secret(workspace: Path, filename: str, env_var: str) -> tuple[str, bool]:
+    """The value of ``env_var``, else one generated once and kept under ``.flowyard/``.
+
+    Returns (value, created_now). The file is 0600 so other local users cannot read it.
+    """
+    value = os.environ.get(env_var, "").strip()
+    if value:
+        return value, False
+    folder = workspace / ".flowyard"
+    path = folder / filename
+    if path.is_file():
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored, False
+    folder.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    return value, True
+
+
+def resolve_token(workspace: Path) -> tuple[str, bool]:
+    return _stored_secret(workspace, "token", "FLOWYARD_TOKEN")
+
+
+def resolve_secret_key(workspace: Path) -> str:
+    return _stored_secret(workspace, "secret_key", "FLOWYARD_SECRET_KEY")[0]
+
+
+def make_runtime(workflows_dir: Path, workspace: Path) -> Any:
+    import blocks  # noqa: F401  (registers every block type)
+    from engine.runtime import Runtime
+
+    return Runtime(
+        workflows_dir=workflows_dir,
+        database_url=os.environ.get("DATABASE_URL"),
+        workspace=workspace,
+    )
+
+
+def build(
+    workflows_dir: Path, workspace: Path, runtime: Any | None = None
+) -> tuple[Any, EngineBridge, str]:
+    """Start the engine on its loop and make the WSGI app; returns (app, bridge, token)."""
+    workflows_dir = Path(workflows_dir).resolve()
+    workspace = Path(workspace).resolve()
+    token, created = resolve_token(workspace)
+    if created:
+        # Printed once, on the terminal only (never logged): the one time it is shown.
+        print(
+            f"flowyard: generated an access token (stored in {workspace / '.flowyard' / 'token'}):\n  {token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    bridge = EngineBridge(runtime or make_runtime(workflows_dir, workspace)).start()
+    cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body_from_env())
+    return create_app(cfg), bridge, token
+
+
+def serve(host: str, port: int, workflows_dir: Path, workspace: Path) -> None:
+    from waitress import create_server
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    app, bridge, _ = build(workflows_dir, workspace)
+    server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS, ident="flowyard")
+    print(
+        f"flowyard: serving {workflows_dir} on http://{host}:{port}/", file=sys.stderr, flush=True
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        bridge.stop()

@@ -1,0 +1,49 @@
+// Same-origin JSON helpers. The session cookie authenticates; state-changing
+// requests carry the CSRF token from the page's <meta> tag.
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+
+export async function api(method, url, body, { accept = 'application/json' } = {}) {
+  const headers = { Accept: accept };
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
+  let payload;
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const resp = await fetch(url, { method, headers, body: payload, credentials: 'same-origin' });
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  return { ok: resp.ok, status: resp.status, data };
+}
+
+export const getJSON = (url) => api('GET', url);
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+export function pretty(value) {
+  if (value === undefined) return '';
+  try { return JSON.stringify(value, null, 2); } catch { return String(value); }
+}
+
+// "fold[3].add" -> "add": the block id of an event's block path.
+export function blockIdOf(path) {
+  if (!path) return null;
+  const last = String(path).split('.').pop();
+  return last.replace(/\[\d+\]$/, '');
+}

@@ -1,0 +1,168 @@
+// Workflow document <-> graph. Keeps the document's block and edge order so a
+// save from the editor diffs as the logic change alone (layout is written last
+// by the server).
+import { addBlock, BLOCK_H, BLOCK_W, CONTAINER_H, CONTAINER_W, findByBid, syncPorts } from './graph.js';
+
+const EDGE_RE = /^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$/;
+const DERIVED_KEYS = new Set(['type', 'body']); // body comes from what the container holds
+
+export function parseEdge(text) {
+  const m = EDGE_RE.exec(String(text));
+  return m ? { source: m[1], port: m[2] ?? null, target: m[3] } : null;
+}
+
+function childrenOf(blocks) {
+  const parent = {};
+  for (const [bid, b] of Object.entries(blocks)) {
+    if (!b || typeof b !== 'object') continue;
+    if (Array.isArray(b.body)) for (const c of b.body) parent[c] = bid;
+    if (b.branches && typeof b.branches === 'object') {
+      for (const list of Object.values(b.branches)) if (Array.isArray(list)) for (const c of list) parent[c] = bid;
+    }
+  }
+  return parent;
+}
+
+// Positions for blocks without a layout entry: columns by depth along edges.
+function autoLayout(doc, parent) {
+  const blocks = doc.blocks ?? {};
+  const edges = (doc.edges ?? []).map(parseEdge).filter(Boolean);
+  const depth = {};
+  const ids = Object.keys(blocks);
+  for (const id of ids) depth[id] = 0;
+  for (let pass = 0; pass < ids.length; pass += 1) {
+    let changed = false;
+    for (const e of edges) {
+      if (depth[e.source] === undefined || depth[e.target] === undefined) continue;
+      if (parent[e.source] !== parent[e.target]) continue;
+      if (depth[e.target] < depth[e.source] + 1 && depth[e.source] < ids.length) {
+        depth[e.target] = depth[e.source] + 1;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const pos = {};
+  const rows = {};
+  const sizes = {};
+  // Inner blocks first so containers know how big to be.
+  const order = [...ids].sort((a, b) => (parent[b] ? 1 : 0) - (parent[a] ? 1 : 0));
+  for (const id of order) {
+    const scope = parent[id] ?? '';
+    const key = `${scope}/${depth[id]}`;
+    rows[key] = (rows[key] ?? 0) + 1;
+    const row = rows[key] - 1;
+    pos[id] = { dx: depth[id] * (BLOCK_W + 60), dy: row * (BLOCK_H + 40) };
+    if (scope) {
+      const s = (sizes[scope] ??= { w: CONTAINER_W, h: CONTAINER_H });
+      s.w = Math.max(s.w, pos[id].dx + BLOCK_W + 60);
+      s.h = Math.max(s.h, pos[id].dy + BLOCK_H + 70);
+    }
+  }
+  return { pos, sizes };
+}
+
+export function docToGraph(graph, doc, types) {
+  const blocks = doc.blocks && typeof doc.blocks === 'object' ? doc.blocks : {};
+  const layout = doc.layout && typeof doc.layout === 'object' ? doc.layout : {};
+  const parent = childrenOf(blocks);
+  const { pos, sizes } = autoLayout(doc, parent);
+  const nodes = {};
+  // Top-level blocks laid out in a grid of columns; a container's children relative to it.
+  const absolute = (id) => {
+    if (Array.isArray(layout[id])) return { x: layout[id][0], y: layout[id][1], w: layout[id][2], h: layout[id][3] };
+    if (parent[id]) {
+      const p = absolute(parent[id]);
+      return { x: p.x + 20 + pos[id].dx, y: p.y + 50 + pos[id].dy };
+    }
+    let shiftY = 0;
+    for (const [other, s] of Object.entries(sizes)) if (other !== id && !parent[other] && pos[other].dy < pos[id].dy) shiftY += s.h - BLOCK_H;
+    return { x: 40 + pos[id].dx, y: 40 + pos[id].dy + Math.max(0, shiftY) };
+  };
+  graph.batchUpdate(() => {
+    for (const [bid, b] of Object.entries(blocks)) {
+      if (!b || typeof b !== 'object') continue;
+      const { type, ...rest } = b;
+      const config = {};
+      for (const [k, v] of Object.entries(rest)) if (!(k === 'body' && types[type]?.container)) config[k] = v;
+      const p = absolute(bid);
+      const s = sizes[bid];
+      nodes[bid] = addBlock(graph, { bid, type, config, x: p.x, y: p.y, w: p.w ?? s?.w, h: p.h ?? s?.h }, types[type]);
+    }
+    for (const [child, par] of Object.entries(parent)) {
+      if (nodes[child] && nodes[par]) nodes[par].addChild(nodes[child]);
+    }
+    for (const text of doc.edges ?? []) {
+      const e = parseEdge(text);
+      if (!e || !nodes[e.source] || !nodes[e.target]) continue;
+      const port = e.port ?? 'out';
+      if (!nodes[e.source].hasPort(port)) nodes[e.source].addPort({ id: port, group: 'out', attrs: { text: { text: port } } });
+      graph.addEdge({
+        source: { cell: nodes[e.source].id, port },
+        target: { cell: nodes[e.target].id, port: 'in' },
+        attrs: { line: { stroke: '#5f6b7a', strokeWidth: 1.6, targetMarker: { name: 'classic', size: 7 } } },
+        zIndex: 50,
+      });
+    }
+  });
+  return nodes;
+}
+
+function edgeText(graph, edge) {
+  const src = graph.getCellById(edge.getSourceCellId());
+  const tgt = graph.getCellById(edge.getTargetCellId());
+  if (!src || !tgt) return null;
+  const port = edge.getSourcePortId();
+  const s = src.getData().bid + (port && port !== 'out' ? `.${port}` : '');
+  return `${s} -> ${tgt.getData().bid}`;
+}
+
+function ordered(list, previous) {
+  const rank = new Map(previous.map((v, i) => [v, i]));
+  return [...list].sort((a, b) => (rank.get(a) ?? 1e9) - (rank.get(b) ?? 1e9));
+}
+
+export function graphToDoc(graph, base, types) {
+  const doc = {};
+  for (const [k, v] of Object.entries(base ?? {})) if (!['blocks', 'edges', 'layout'].includes(k)) doc[k] = v;
+  doc.version ??= 1;
+  const baseBlocks = Object.keys(base?.blocks ?? {});
+  const nodes = graph.getNodes();
+  const byBid = new Map(nodes.map((n) => [n.getData().bid, n]));
+  const blocks = {};
+  const layout = {};
+  for (const bid of ordered([...byBid.keys()], baseBlocks)) {
+    const node = byBid.get(bid);
+    const { type, config } = node.getData();
+    const block = { type };
+    for (const [k, v] of Object.entries(config ?? {})) {
+      if (!DERIVED_KEYS.has(k) && v !== undefined && v !== '') block[k] = v;
+    }
+    if (types[type]?.container) {
+      const prev = base?.blocks?.[bid] ?? {};
+      const kids = (node.getChildren() ?? []).filter((c) => c.isNode()).map((c) => c.getData().bid);
+      if (block.branches && typeof block.branches === 'object') {
+        const assigned = new Set();
+        for (const [name, list] of Object.entries(block.branches)) {
+          block.branches[name] = (Array.isArray(list) ? list : []).filter((c) => kids.includes(c));
+          block.branches[name].forEach((c) => assigned.add(c));
+        }
+        const first = Object.keys(block.branches)[0];
+        if (first) block.branches[first].push(...kids.filter((c) => !assigned.has(c)));
+      } else {
+        block.body = ordered(kids, Array.isArray(prev.body) ? prev.body : []);
+      }
+    }
+    blocks[bid] = block;
+    const { x, y } = node.getPosition();
+    const { width, height } = node.getSize();
+    layout[bid] = types[type]?.container ? [Math.round(x), Math.round(y), Math.round(width), Math.round(height)] : [Math.round(x), Math.round(y)];
+  }
+  doc.blocks = blocks;
+  const edges = graph.getEdges().map((e) => edgeText(graph, e)).filter(Boolean);
+  doc.edges = ordered([...new Set(edges)], (base?.edges ?? []).map((t) => String(t).replace(/\s+/g, ' ').trim()));
+  doc.layout = layout;
+  return doc;
+}
+
+export { findByBid, syncPorts };

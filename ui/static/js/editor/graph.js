@@ -1,0 +1,186 @@
+// The X6 graph: node shapes with ports, containers (loop/parallel) that embed
+// blocks, history (undo/redo), selection and run-status colouring.
+/* global X6 */
+
+export const BLOCK_W = 170;
+export const BLOCK_H = 54;
+export const CONTAINER_W = 420;
+export const CONTAINER_H = 240;
+
+const COLORS = {
+  trigger: '#e8f1ff', action: '#ffffff', logic: '#fff6e0', container: '#f5f0ff',
+};
+export const STATUS_FILL = {
+  running: '#fff3bf', succeeded: '#d3f9d8', failed: '#ffc9c9', skipped: '#e9ecef', retrying: '#ffe8cc',
+};
+
+const portAttrs = {
+  circle: { r: 6, magnet: true, stroke: '#5f6b7a', strokeWidth: 1.5, fill: '#fff' },
+};
+const PORT_GROUPS = {
+  in: { position: 'left', attrs: { circle: { ...portAttrs.circle, magnet: 'passive' } } },
+  out: {
+    position: 'right',
+    attrs: { circle: portAttrs.circle, text: { fontSize: 10, fill: '#5f6b7a' } },
+    label: { position: { name: 'right', args: { x: 8 } } },
+  },
+};
+
+// Ports a block offers right now: condition ports follow its `cases` config,
+// any block with on_error: continue also offers `error`.
+export function outPorts(type, config, typeInfo) {
+  let ports = typeInfo?.ports?.length ? [...typeInfo.ports] : ['default'];
+  if (type === 'condition') {
+    const cases = Array.isArray(config?.cases) ? config.cases : null;
+    ports = cases
+      ? [...cases.map((c) => String(c?.name ?? '')).filter(Boolean), ...(config.else !== undefined ? ['else'] : [])]
+      : ['true', 'false'];
+  }
+  ports = ports.map((p) => (p === 'default' ? 'out' : p));
+  if (config?.on_error === 'continue' && !ports.includes('error')) ports.push('error');
+  return ports;
+}
+
+function portItems(ports, hasIn) {
+  const items = hasIn ? [{ id: 'in', group: 'in' }] : [];
+  for (const p of ports) {
+    items.push({ id: p, group: 'out', attrs: { text: { text: p === 'out' ? '' : p } } });
+  }
+  return items;
+}
+
+export function createGraph(container) {
+  const graph = new X6.Graph({
+    container,
+    autoResize: true,
+    grid: { size: 10, visible: true },
+    panning: { enabled: true, eventTypes: ['rightMouseDown'] },
+    mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], minScale: 0.2, maxScale: 2 },
+    connecting: {
+      snap: { radius: 24 },
+      allowBlank: false,
+      allowLoop: false,
+      allowNode: false,
+      allowEdge: false,
+      allowMulti: false,
+      highlight: true,
+      router: { name: 'normal' },
+      connector: { name: 'smooth' },
+      createEdge() {
+        return this.createEdge({
+          shape: 'edge',
+          attrs: { line: { stroke: '#5f6b7a', strokeWidth: 1.6, targetMarker: { name: 'classic', size: 7 } } },
+          zIndex: 50,
+        });
+      },
+      validateConnection({ sourcePort, targetPort, sourceCell, targetCell }) {
+        return targetPort === 'in' && sourcePort !== 'in' && sourceCell !== targetCell;
+      },
+    },
+    embedding: {
+      enabled: true,
+      findParent({ node }) {
+        const box = node.getBBox();
+        return this.getNodes().filter(
+          (n) => n !== node && n.getData()?.container && n.getBBox().containsRect(box),
+        );
+      },
+    },
+    highlighting: {
+      embedding: { name: 'stroke', args: { padding: -1, attrs: { stroke: '#2f9e44', 'stroke-width': 3 } } },
+      magnetAvailable: { name: 'stroke', args: { attrs: { stroke: '#1971c2', 'stroke-width': 2 } } },
+    },
+  });
+  graph.use(new X6.History({ enabled: true, beforeAddCommand: (_e, args) => !args?.options?.ignoreHistory }));
+  graph.use(new X6.Selection({ enabled: true, multiple: true, rubberband: false, showNodeSelectionBox: true }));
+  graph.use(new X6.Snapline({ enabled: true }));
+  graph.use(new X6.Keyboard({ enabled: true, global: false }));
+  graph.bindKey(['backspace', 'delete'], () => {
+    const cells = graph.getSelectedCells();
+    if (cells.length) graph.removeCells(cells);
+    return false;
+  });
+  return graph;
+}
+
+export function labelFor(bid, type) {
+  return `${bid}\n${type}`;
+}
+
+// One block on the canvas. The X6 cell id is the block id at creation; the block
+// id proper lives in data.bid so renaming never rewires edges.
+export function addBlock(graph, { bid, type, config, x, y, w, h }, typeInfo) {
+  const container = !!typeInfo?.container;
+  const category = typeInfo?.category ?? 'action';
+  const hasIn = category !== 'trigger';
+  const width = w ?? (container ? CONTAINER_W : BLOCK_W);
+  const height = h ?? (container ? CONTAINER_H : BLOCK_H);
+  const node = graph.addNode({
+    id: graph.getCellById(bid) ? undefined : bid,
+    shape: 'rect',
+    x, y, width, height,
+    zIndex: container ? 1 : 10,
+    attrs: {
+      body: {
+        fill: COLORS[category] ?? '#fff', stroke: '#5f6b7a', strokeWidth: 1.2, rx: 6, ry: 6,
+        ...(container ? { strokeDasharray: '6 3' } : {}),
+      },
+      label: container
+        ? { text: labelFor(bid, type), refX: 10, refY: 10, textAnchor: 'start', textVerticalAnchor: 'top', fontSize: 12, fontWeight: 600 }
+        : { text: labelFor(bid, type), fontSize: 12 },
+    },
+    ports: { groups: PORT_GROUPS, items: portItems(outPorts(type, config, typeInfo), hasIn) },
+    data: { bid, type, config: config ?? {}, container },
+  }, { ignoreHistory: false });
+  return node;
+}
+
+// Re-sync a node's ports with its config (condition cases, on_error), dropping
+// edges that hung off a port that no longer exists.
+export function syncPorts(graph, node, typeInfo) {
+  const { type, config } = node.getData();
+  const wanted = outPorts(type, config, typeInfo);
+  const have = node.getPorts().filter((p) => p.group === 'out').map((p) => p.id);
+  for (const id of have) {
+    if (!wanted.includes(id)) {
+      for (const e of graph.getConnectedEdges(node, { outgoing: true })) {
+        if (e.getSourcePortId() === id) e.remove();
+      }
+      node.removePort(id);
+    }
+  }
+  for (const id of wanted) {
+    if (!have.includes(id)) node.addPort({ id, group: 'out', attrs: { text: { text: id === 'out' ? '' : id } } });
+  }
+}
+
+export function findByBid(graph, bid) {
+  return graph.getNodes().find((n) => n.getData()?.bid === bid) ?? null;
+}
+
+export function uniqueBid(graph, base) {
+  const clean = String(base).toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^[^a-z]+/, '') || 'block';
+  const taken = new Set(graph.getNodes().map((n) => n.getData()?.bid));
+  if (!taken.has(clean) && !graph.getCellById(clean)) return clean;
+  for (let i = 2; ; i += 1) {
+    const c = `${clean}_${i}`;
+    if (!taken.has(c) && !graph.getCellById(c)) return c;
+  }
+}
+
+// Grow a container so a child dropped near its edge stays inside it.
+export function fitParent(parent, child) {
+  const p = parent.getBBox();
+  const c = child.getBBox();
+  const right = Math.max(p.x + p.width, c.x + c.width + 20);
+  const bottom = Math.max(p.y + p.height, c.y + c.height + 20);
+  if (right !== p.x + p.width || bottom !== p.y + p.height) parent.resize(right - p.x, bottom - p.y);
+}
+
+export function setStatus(node, status) {
+  if (!node) return;
+  const fill = STATUS_FILL[status];
+  if (!node.getData()?.baseFill) node.setData({ baseFill: node.attr('body/fill') }, { silent: true, ignoreHistory: true });
+  node.attr('body/fill', fill ?? node.getData().baseFill, { ignoreHistory: true });
+  node.attr('body/data-status', status ?? '', { ignoreHistory: true });
+}

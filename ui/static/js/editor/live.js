@@ -1,0 +1,36 @@
+// Run from the editor and watch blocks light up: an EventSource on the run's
+// event stream colours each block as its events arrive.
+import { blockIdOf } from '../api.js';
+import { findByBid, setStatus } from './graph.js';
+
+const BLOCK_STATUS = {
+  block_started: 'running', block_retrying: 'retrying', block_succeeded: 'succeeded',
+  block_failed: 'failed', block_skipped: 'skipped',
+};
+const FINAL = new Set(['run_succeeded', 'run_failed', 'run_cancelled']);
+
+export function clearStatus(graph) {
+  for (const n of graph.getNodes()) setStatus(n, null);
+}
+
+export function watchRun(graph, streamUrl, { onRunStatus, onDone } = {}) {
+  clearStatus(graph);
+  const source = new EventSource(streamUrl, { withCredentials: true });
+  source.addEventListener('run_event', (msg) => {
+    const ev = JSON.parse(msg.data);
+    const status = BLOCK_STATUS[ev.type];
+    if (status && ev.block) {
+      const node = findByBid(graph, blockIdOf(ev.block));
+      // Iterations of a loop body re-run the same block: keep the latest state.
+      setStatus(node, status);
+    } else if (ev.type?.startsWith('run_')) {
+      onRunStatus?.(ev.type.slice(4), ev);
+      if (FINAL.has(ev.type)) {
+        source.close();
+        onDone?.(ev.type.slice(4));
+      }
+    }
+  });
+  source.addEventListener('end', () => source.close());
+  return source;
+}

@@ -1,0 +1,142 @@
+// The properties panel: one form per selected block, built from its type's
+// config schema, with reference autocomplete and the server's inline errors.
+import { el } from '../api.js';
+import { attachAutocomplete, suggestions } from './autocomplete.js';
+import { labelFor, syncPorts } from './graph.js';
+
+const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body']);
+const HIDDEN = new Set(['type']);
+const ID_RE = /^[a-z][a-z0-9_]*$/;
+
+function schemaType(s) {
+  if (!s) return 'any';
+  if (s.enum) return 'enum';
+  const t = Array.isArray(s.type) ? s.type.find((x) => x !== 'null') : s.type;
+  return t ?? 'any';
+}
+
+function toText(value, kind) {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (kind === 'object' || kind === 'array' || kind === 'any' || typeof value === 'object') return JSON.stringify(value, null, 2);
+  return String(value);
+}
+
+// Text from a field back to a config value. References stay strings whatever the
+// schema says (`count: <x.n>` is valid), so only plain literals are converted.
+function fromText(text, kind) {
+  const t = text.trim();
+  if (t === '') return undefined;
+  if (kind === 'integer' || kind === 'number') return /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : text;
+  if (kind === 'boolean') return t === 'true' ? true : t === 'false' ? false : text;
+  if (kind === 'object' || kind === 'array' || kind === 'any') {
+    if (/^[[{]/.test(t)) {
+      try { return JSON.parse(t); } catch { return text; }
+    }
+    if (kind === 'any' && /^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+    return text;
+  }
+  return text;
+}
+
+export class PropsPanel {
+  constructor(root, graph, types, common, onChange) {
+    Object.assign(this, { root, graph, types, common, onChange });
+    this.node = null;
+    this.problems = [];
+  }
+
+  setProblems(problems) {
+    this.problems = problems;
+    this.render(this.node);
+  }
+
+  render(node) {
+    this.node = node && this.graph.hasCell(node.id) ? node : null;
+    if (!this.node) {
+      this.root.replaceChildren(el('p', { class: 'muted', text: 'Select a block to edit it, or drag one from the palette.' }));
+      return;
+    }
+    const { bid, type, config } = this.node.getData();
+    const info = this.types[type] ?? { config_schema: {}, required: [] };
+    const mine = this.problems.filter((p) => p.block === bid);
+    const form = el('form', { class: 'props-form', id: 'props-form', onsubmit: (e) => e.preventDefault() });
+    form.append(el('h2', {}, el('span', { text: bid }), ' ', el('small', { class: 'muted', text: type })));
+    if (info.description) form.append(el('p', { class: 'muted', text: info.description }));
+    form.append(this.idField(bid));
+    const general = mine.filter((p) => !p.field || !(p.field.split('.')[0] in { ...info.config_schema, ...this.common }));
+    for (const p of general) form.append(el('p', { class: 'field-error', role: 'alert', text: p.message }));
+    for (const [key, schema] of Object.entries(info.config_schema ?? {})) {
+      if (HIDDEN.has(key) || (info.container && key === 'body')) continue;
+      form.append(this.field(key, schema, config?.[key], (info.required ?? []).includes(key), mine));
+    }
+    const adv = el('details', { class: 'advanced', open: Object.keys(this.common).some((k) => config?.[k] !== undefined) || undefined });
+    adv.append(el('summary', { text: 'Retries, timeout, errors' }));
+    for (const [key, schema] of Object.entries(this.common)) {
+      if (key === 'name' || key === 'description') continue;
+      adv.append(this.field(key, schema, config?.[key], false, mine));
+    }
+    form.append(adv);
+    form.append(el('button', { type: 'button', class: 'danger', id: 'delete-block', text: 'Delete block', onclick: () => this.graph.removeCell(this.node) }));
+    this.root.replaceChildren(form);
+  }
+
+  idField(bid) {
+    const input = el('input', { id: 'prop-id', value: bid, spellcheck: 'false', 'data-field': '__id' });
+    const err = el('span', { class: 'field-error', hidden: true });
+    input.addEventListener('change', () => {
+      const v = input.value.trim();
+      const taken = this.graph.getNodes().some((n) => n !== this.node && n.getData().bid === v);
+      if (!ID_RE.test(v) || taken) {
+        err.hidden = false;
+        err.textContent = taken ? 'another block has this id' : 'ids are lower-case letters, digits and _';
+        return;
+      }
+      err.hidden = true;
+      this.node.setData({ bid: v });
+      this.node.attr('label/text', labelFor(v, this.node.getData().type));
+      this.onChange?.();
+    });
+    return el('label', { class: 'field' }, el('span', { text: 'id' }), input, err);
+  }
+
+  field(key, schema, value, required, problems) {
+    const kind = schemaType(schema);
+    const id = `prop-${key}`;
+    let input;
+    if (kind === 'enum') {
+      input = el('select', { id }, el('option', { value: '', text: '—' }),
+        schema.enum.map((v) => el('option', { value: String(v), text: String(v), selected: String(value) === String(v) || undefined })));
+    } else if (kind === 'boolean') {
+      input = el('select', { id }, ['', 'true', 'false'].map((v) => el('option', { value: v, text: v || '—', selected: String(value ?? '') === v || undefined })));
+    } else if (MULTILINE.has(key) || kind === 'object' || kind === 'array' || (typeof value === 'string' && value.includes('\n'))) {
+      input = el('textarea', { id, rows: key === 'code' || key === 'query' ? 8 : 3, spellcheck: 'false' });
+      input.value = toText(value, kind);
+    } else {
+      input = el('input', { id, value: toText(value, kind), spellcheck: 'false', autocomplete: 'off' });
+    }
+    input.dataset.field = key;
+    const commit = () => this.update(key, fromText(input.value, kind));
+    input.addEventListener('change', commit);
+    if (input.tagName !== 'SELECT') {
+      attachAutocomplete(input, () => suggestions(this.graph, this.node, this.types), commit);
+    }
+    const errs = problems.filter((p) => p.field && (p.field === key || p.field.startsWith(`${key}.`)));
+    const label = el('label', { class: `field${errs.length ? ' has-error' : ''}`, title: schema?.description ?? '' },
+      el('span', {}, key, required ? el('b', { class: 'req', text: ' *' }) : null), input);
+    if (schema?.description) label.append(el('small', { class: 'muted', text: schema.description }));
+    for (const p of errs) label.append(el('span', { class: 'field-error', role: 'alert', dataset: { field: key }, text: p.message }));
+    return label;
+  }
+
+  update(key, value) {
+    const data = this.node.getData();
+    const config = { ...(data.config ?? {}) };
+    if (value === undefined) delete config[key];
+    else config[key] = value;
+    // overwrite: a removed key must disappear, not be deep-merged back.
+    this.node.setData({ ...data, config }, { overwrite: true });
+    if (key === 'cases' || key === 'else' || key === 'on_error') syncPorts(this.graph, this.node, this.types[data.type]);
+    this.onChange?.();
+  }
+}

@@ -1,0 +1,61 @@
+"""``/webhooks/<path>``: hand the raw request to the webhook block's delivery logic.
+
+Public (no token): a webhook authenticates with its own signature, checked by
+``blocks.webhook.accept``. The body size is checked here, before reading it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ui.api import jresponse
+from ui.app import bridge, settings
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = logging.getLogger("flowyard.ui")
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: a sync webhook waits for the whole run; past this the caller gets a 504
+SYNC_TIMEOUT_S = 300.0
+
+
+def _read_limited(limit: int) -> bytes | None:
+    """The raw body, or None when it is over ``limit`` (also without Content-Length)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    stream = request.environ.get("wsgi.input")
+    if length is None and stream is not None and request.environ.get("HTTP_TRANSFER_ENCODING"):
+        data = stream.read(limit + 1)
+        return None if len(data) > limit else data
+    return request.get_data(cache=False)
+
+
+@bp.route("/<path:path>", methods=METHODS)
+def deliver(path: str) -> Response:
+    max_body = settings().max_body
+    raw = _read_limited(max_body)
+    if raw is None:
+        return jresponse({"error": "payload too large", "max_bytes": max_body}, 413)
+    try:
+        from blocks import webhook
+    except ImportError:
+        return jresponse({"error": "webhook delivery is not available"}, 503)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    query: dict[str, Any] = {k: (v if len(v) > 1 else v[0]) for k, v in request.args.lists()}
+    try:
+        resp = bridge().call(
+            webhook.accept(bridge().runtime, path, request.method, headers, query, raw),
+            timeout=SYNC_TIMEOUT_S,
+        )
+    except TimeoutError:
+        return jresponse({"error": "the run did not finish in time"}, 504)
+    status = int(getattr(resp, "status", 500))
+    body = getattr(resp, "body", None)
+    extra = getattr(resp, "headers", None) or {}
+    if isinstance(body, bytes | str) and not isinstance(body, dict):
+        return Response(body, status=status, headers=extra)
+    return jresponse(body, status, headers=extra)
