@@ -50,6 +50,7 @@ function portItems(ports, hasIn) {
 }
 
 export function createGraph(container) {
+  X6.Config.autoInsertCSS = false; // x6.css is a static file: the CSP forbids inline <style>
   const graph = new X6.Graph({
     container,
     autoResize: true,
@@ -91,12 +92,18 @@ export function createGraph(container) {
       magnetAvailable: { name: 'stroke', args: { attrs: { stroke: '#1971c2', 'stroke-width': 2 } } },
     },
   });
-  graph.use(new X6.History({ enabled: true, beforeAddCommand: (_e, args) => !args?.options?.ignoreHistory }));
-  graph.use(new X6.Selection({ enabled: true, multiple: true, rubberband: false, showNodeSelectionBox: true }));
+  // The UMD build drops the plugins' Graph.prototype helpers (graph.undo() etc.),
+  // so the editor talks to the plugin instances, kept on graph.fy.
+  const history = new X6.History({ enabled: true, beforeAddCommand: (_e, args) => !args?.options?.ignoreHistory });
+  const selection = new X6.Selection({ enabled: true, multiple: true, rubberband: false, showNodeSelectionBox: true });
+  const keyboard = new X6.Keyboard({ enabled: true, global: false });
+  graph.use(history);
+  graph.use(selection);
   graph.use(new X6.Snapline({ enabled: true }));
-  graph.use(new X6.Keyboard({ enabled: true, global: false }));
-  graph.bindKey(['backspace', 'delete'], () => {
-    const cells = graph.getSelectedCells();
+  graph.use(keyboard);
+  graph.fy = { history, selection, keyboard };
+  keyboard.bindKey(['backspace', 'delete'], () => {
+    const cells = selection.getSelectedCells();
     if (cells.length) graph.removeCells(cells);
     return false;
   });

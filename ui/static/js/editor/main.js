@@ -28,8 +28,8 @@ function setProblems(problems) {
 }
 
 function select(node) {
-  state.graph.cleanSelection();
-  if (node) state.graph.select(node);
+  state.graph.fy.selection.clean();
+  if (node) state.graph.fy.selection.select(node);
   state.props.render(node);
 }
 
@@ -81,18 +81,19 @@ async function run(input) {
 
 function wireToolbar() {
   const g = state.graph;
+  const { history, keyboard } = g.fy;
   const refreshHistory = () => {
-    $('btn-undo').disabled = !g.canUndo();
-    $('btn-redo').disabled = !g.canRedo();
+    $('btn-undo').disabled = !history.canUndo();
+    $('btn-redo').disabled = !history.canRedo();
   };
   g.on('history:change', () => { refreshHistory(); setDirty(true); });
   g.on('history:undo', () => state.props.render(state.props.node));
   g.on('history:redo', () => state.props.render(state.props.node));
-  $('btn-undo').addEventListener('click', () => g.undo());
-  $('btn-redo').addEventListener('click', () => g.redo());
+  $('btn-undo').addEventListener('click', () => history.undo());
+  $('btn-redo').addEventListener('click', () => history.redo());
   $('btn-save').addEventListener('click', save);
-  g.bindKey(['meta+z', 'ctrl+z'], () => { g.undo(); return false; });
-  g.bindKey(['meta+shift+z', 'ctrl+shift+z', 'ctrl+y'], () => { g.redo(); return false; });
+  keyboard.bindKey(['meta+z', 'ctrl+z'], () => { history.undo(); return false; });
+  keyboard.bindKey(['meta+shift+z', 'ctrl+shift+z', 'ctrl+y'], () => { history.redo(); return false; });
   document.addEventListener('keydown', (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); save(); }
   });
@@ -134,10 +135,10 @@ async function main() {
   state.graph = graph;
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true));
   renderPalette($('palette'), state.types);
-  graph.disableHistory();
+  graph.fy.history.disable();
   docToGraph(graph, state.base, state.types);
-  graph.enableHistory();
-  graph.cleanHistory();
+  graph.fy.history.enable();
+  graph.fy.history.clean();
   if (graph.getNodes().length) graph.zoomToFit({ padding: 40, maxScale: 1 });
   enableDrop(graph, $('canvas'), state.types, (node) => select(node));
   graph.on('node:click', ({ node }) => select(node));

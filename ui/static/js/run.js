@@ -1,0 +1,137 @@
+// The run viewer: live over SSE, a Gantt timeline, per-block input/output/error,
+// skipped blocks marked skipped, loop/parallel iterations grouped, re-run.
+import { api, el, getJSON, pretty } from './api.js';
+import { RunModel } from './run/model.js';
+
+const root = document.getElementById('run-viewer');
+const eid = root.dataset.executionId;
+const $ = (id) => document.getElementById(id);
+const model = new RunModel();
+let scheduled = false;
+
+function fmtMs(ms) {
+  if (ms === null || ms === undefined) return '';
+  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function ganttRow(rec, label, span, cls = '') {
+  const width = span.end - span.start;
+  const track = el('div', { class: 'gantt-track' });
+  for (const s of rec.segments) {
+    const end = s.end ?? span.end;
+    const bar = el('div', { class: `gantt-bar ${s.kind}`, title: `${s.kind} ${fmtMs(end - s.start)}` });
+    bar.style.left = `${(100 * (s.start - span.start)) / width}%`;
+    bar.style.width = `${Math.max(0.3, (100 * (end - s.start)) / width)}%`;
+    track.append(bar);
+  }
+  const attempts = rec.attempts > 1 ? ` ×${rec.attempts}` : '';
+  return el('div', { class: `gantt-row ${cls}`, dataset: { block: rec.path, status: rec.status } },
+    el('span', { text: label }), track, el('span', { class: 'muted', text: `${fmtMs(rec.durationMs)}${attempts}` }));
+}
+
+function renderGantt(tree, span) {
+  const rows = [];
+  const walk = (entries, depth) => {
+    for (const { rec, iterations } of entries) {
+      rows.push(ganttRow(rec, `${'  '.repeat(depth)}${rec.path.split('.').pop()}`, span, iterations.length ? 'group' : ''));
+      for (const it of iterations) {
+        const fake = { path: it.key, status: '', attempts: 0, durationMs: null, segments: it.blocks.flatMap((b) => b.segments) };
+        rows.push(ganttRow(fake, `${'  '.repeat(depth + 1)}${it.label}`, span, 'iteration'));
+        walk(it.children ?? [], depth + 2);
+      }
+    }
+  };
+  walk(tree, 0);
+  $('gantt').replaceChildren(...rows);
+}
+
+function section(title, value) {
+  if (value === undefined || value === null) return null;
+  return [el('h4', { text: title }), el('pre', { class: 'json', text: pretty(value) })];
+}
+
+function blockDetails(entry, openPaths) {
+  const { rec, iterations } = entry;
+  const d = el('details', { class: 'block', dataset: { block: rec.path, status: rec.status }, open: openPaths.has(rec.path) || undefined });
+  d.append(el('summary', {},
+    el('strong', { text: rec.path.split('.').pop() }),
+    el('span', { class: `badge ${rec.status}`, text: rec.status }),
+    rec.port && rec.port !== 'default' ? el('span', { class: 'muted', text: `→ ${rec.port}` }) : null,
+    el('span', { class: 'muted', text: `${fmtMs(rec.durationMs)}${rec.attempts > 1 ? ` · ${rec.attempts} attempts` : ''}` })));
+  if (rec.status === 'skipped') d.append(el('p', { class: 'muted', text: 'Skipped: no active incoming edge (an untaken branch).' }));
+  d.append(...(section('Input', rec.inputs) ?? []), ...(section('Output', rec.output) ?? []), ...(section('Error', rec.error) ?? []));
+  for (const it of iterations) {
+    const idet = el('details', { class: 'iteration', dataset: { block: it.key }, open: openPaths.has(it.key) || undefined });
+    const failed = it.blocks.some((b) => b.status === 'failed');
+    idet.append(el('summary', {}, el('span', { text: it.label }), el('span', { class: `badge ${failed ? 'failed' : 'succeeded'}`, text: `${it.blocks.length} block(s)` })));
+    for (const child of it.children ?? []) idet.append(blockDetails(child, openPaths));
+    d.append(idet);
+  }
+  return d;
+}
+
+function render() {
+  scheduled = false;
+  const status = $('run-status');
+  status.textContent = model.status;
+  status.className = `badge ${model.status}`;
+  root.dataset.status = model.status;
+  const tree = model.tree();
+  renderGantt(tree, model.span());
+  const openPaths = new Set([...document.querySelectorAll('#blocks details[open]')].map((d) => d.dataset.block));
+  $('blocks').replaceChildren(...tree.map((e) => blockDetails(e, openPaths)));
+  if (model.output !== undefined) $('run-output').textContent = pretty(model.output);
+  if (model.error) {
+    $('run-error').hidden = false;
+    $('run-error').textContent = `${model.error.block ? `${model.error.block}: ` : ''}${model.error.message ?? pretty(model.error)}`;
+  }
+  $('rerun').disabled = !['succeeded', 'failed', 'cancelled'].includes(model.status);
+  $('rerun').textContent = model.status === 'failed' ? 'Re-run from failed block' : 'Re-run';
+}
+
+function schedule() {
+  if (!scheduled) {
+    scheduled = true;
+    requestAnimationFrame(render);
+  }
+}
+
+function stream() {
+  $('run-live').textContent = 'live';
+  const source = new EventSource(`/api/runs/${encodeURIComponent(eid)}/stream?after=${model.lastSeq}`);
+  source.addEventListener('run_event', (msg) => {
+    if (model.apply(JSON.parse(msg.data))) schedule();
+  });
+  source.addEventListener('end', () => {
+    source.close();
+    $('run-live').textContent = '';
+    root.dataset.done = 'true';
+  });
+  source.onerror = () => {
+    // EventSource retries by itself with Last-Event-ID; just say so.
+    $('run-live').textContent = 'reconnecting…';
+  };
+}
+
+async function main() {
+  const r = await getJSON(`/api/runs/${encodeURIComponent(eid)}`);
+  if (!r.ok) {
+    $('run-status').textContent = r.status === 404 ? 'not found' : 'error';
+    return;
+  }
+  const wf = r.data.workflow;
+  $('run-workflow').textContent = wf;
+  const runs = await getJSON(`/api/runs?workflow=${encodeURIComponent(wf)}&limit=1`);
+  const file = runs.data?.runs?.[0]?.file;
+  if (file) $('run-workflow').href = `/editor/${encodeURIComponent(file)}`;
+  $('rerun').addEventListener('click', async () => {
+    $('rerun').disabled = true;
+    const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/rerun`, { from_failed: true });
+    if (resp.ok) window.location.assign(resp.data.run_url);
+    else $('run-live').textContent = `re-run failed: ${resp.data?.error ?? resp.status}`;
+  });
+  stream();
+  schedule();
+}
+
+main();
