@@ -259,6 +259,8 @@ def instantiate_template(template_id: str) -> Response:
         return error(404, f"no template {template_id!r}", detail=str(exc))
     except FileExistsError:
         return error(409, f"a workflow named {name or template_id!r} already exists")
+    except ValueError as exc:
+        return error(400, str(exc))
     except (ImportError, AttributeError):
         return error(503, "templates are not installed")
     path = Path(path)

@@ -121,6 +121,9 @@ def _safe_next(target: str | None) -> str:
         return "/"
     target = target.rstrip("?")
     parts = urlsplit(target)
+    # Browsers read "/\\host" as "//host": refuse backslashes and control characters too.
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return "/"
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     if target.startswith("/login"):

@@ -1,0 +1,201 @@
+"""UI fixtures: a real engine Runtime on the server's background loop (as `serve`
+runs it), the Flask app over it, and a live waitress server for the browser tests.
+
+The Runtime uses the session's embedded PostgreSQL (``database_url`` from
+``tests/conftest.py``) but its own event loop thread, exactly like production;
+the lead's loop-bound ``runtime`` fixture cannot serve synchronous Flask threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ui.app import UIConfig, create_app
+from ui.bridge import EngineBridge
+
+TOKEN = "test-token-0123456789"
+SECRET_KEY = "test-secret-key"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+HELLO = """\
+version: 1
+name: hello
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    code: |
+      return {"sum": 1 + 2}
+  check:
+    type: condition
+    if: <add.sum> == 3
+  on_true:
+    type: function
+    code: |
+      return {"ok": True}
+  on_false:
+    type: function
+    code: |
+      return {"ok": False}
+edges:
+  - start -> add
+  - add -> check
+  - check.true -> on_true
+  - check.false -> on_false
+layout: {start: [40, 80], add: [260, 80]}
+"""
+
+HOOKS = """\
+version: 1
+name: hooks
+blocks:
+  async_hook:
+    type: webhook
+    path: test/async
+  echo:
+    type: function
+    code: |
+      return {"got": input.async_hook.body}
+edges:
+  - async_hook -> echo
+"""
+
+SYNC_HOOK = """\
+version: 1
+name: sync_hooks
+blocks:
+  hook:
+    type: webhook
+    path: test/sync
+    respond: sync
+  double:
+    type: function
+    code: |
+      return {"double": input.hook.body.n * 2}
+edges:
+  - hook -> double
+"""
+
+SIGNED_HOOK = """\
+version: 1
+name: signed_hooks
+blocks:
+  hook:
+    type: webhook
+    path: test/signed
+    secret: s3cret
+  noop:
+    type: function
+    code: |
+      return {"ok": True}
+edges:
+  - hook -> noop
+"""
+
+LOOP = """\
+version: 1
+name: looper
+blocks:
+  start:
+    type: manual
+  fold:
+    type: loop
+    items: [1, 2, 3]
+    as: n
+    body: [square]
+  square:
+    type: function
+    code: |
+      return {"sq": <n> * <n>}
+edges:
+  - start -> fold
+"""
+
+SEED_WORKFLOWS = {
+    "hello": HELLO,
+    "hooks": HOOKS,
+    "sync_hooks": SYNC_HOOK,
+    "signed_hooks": SIGNED_HOOK,
+    "looper": LOOP,
+}
+
+
+@pytest.fixture(scope="session")
+def ui_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("ui-workspace")
+    wf = ws / "workflows"
+    wf.mkdir()
+    for name, text in SEED_WORKFLOWS.items():
+        (wf / f"{name}.yaml").write_text(textwrap.dedent(text))
+    return ws
+
+
+@pytest.fixture(scope="session")
+def engine_bridge(ui_workspace: Path, database_url: str) -> Iterator[EngineBridge]:
+    import blocks  # noqa: F401
+    from engine.runtime import Runtime
+
+    rt = Runtime(
+        ui_workspace / "workflows", database_url, ui_workspace, function_workers=2, resume=False
+    )
+    bridge = EngineBridge(rt).start()
+    yield bridge
+    bridge.stop()
+
+
+@pytest.fixture(scope="session")
+def app(engine_bridge: EngineBridge, ui_workspace: Path) -> Flask:
+    cfg = UIConfig(
+        engine_bridge, TOKEN, SECRET_KEY, ui_workspace / "workflows", max_body=1024 * 1024
+    )
+    return create_app(cfg)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def workflows_dir(ui_workspace: Path) -> Path:
+    return ui_workspace / "workflows"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The app under waitress on a free port, as `flowyard serve` runs it."""
+    from waitress import create_server
+
+    server: Any = create_server(app, host="127.0.0.1", port=_free_port(), threads=16)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,135 @@
+"""Token auth, login sessions, CSRF and security headers over HTTP."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.ui.conftest import TOKEN
+
+PUBLIC = ("/webhooks/", "/static/")
+PUBLIC_EXACT = {"/api/health", "/login"}
+SAMPLE = {
+    "name": "hello",
+    "execution_id": "00000000-0000-0000-0000-000000000000",
+    "template_id": "order_processing",
+    "path": "x/y",
+    "filename": "css/app.css",
+}
+
+
+def _routes(app: Flask) -> list[tuple[str, str]]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: SAMPLE[m.group(1)], rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out.append((method, url))
+    return out
+
+
+def _csrf(client: FlaskClient, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "the login form carries a CSRF token"
+    return m.group(1)
+
+
+def _login(client: FlaskClient) -> None:
+    resp = client.post("/login", data={"token": TOKEN, "csrf_token": _csrf(client), "next": "/"})
+    assert resp.status_code == 302
+
+
+def test_every_route_needs_the_token(app: Flask, client: FlaskClient) -> None:
+    checked = 0
+    for method, url in _routes(app):
+        if url in PUBLIC_EXACT or url.startswith(PUBLIC):
+            continue
+        for accept in ("application/json", "text/html"):
+            resp = client.open(
+                url, method=method, headers={"Accept": accept}, json={} if method != "GET" else None
+            )
+            assert resp.status_code == 401, (method, url, accept, resp.status_code)
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        checked += 1
+    assert checked >= 20
+
+
+def test_wrong_token_is_refused(client: FlaskClient) -> None:
+    assert client.get("/api/workflows", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/workflows", headers={"Authorization": TOKEN}).status_code == 401
+
+
+def test_public_routes(client: FlaskClient) -> None:
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/health").get_json() == {"status": "ok", "database": "ok"}
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/css/app.css").status_code == 200
+    assert client.post("/webhooks/nothing/here", json={}).status_code == 404
+
+
+def test_page_without_session_shows_login_with_401(client: FlaskClient) -> None:
+    resp = client.get("/editor/hello", headers={"Accept": "text/html"})
+    assert resp.status_code == 401
+    body = resp.get_data(as_text=True)
+    assert 'name="token"' in body and 'value="/editor/hello"' in body
+
+
+def test_login_session_and_csrf(client: FlaskClient) -> None:
+    # Login itself is CSRF-protected (login CSRF) and a wrong token is a 401.
+    assert client.post("/login", data={"token": TOKEN}).status_code == 403
+    assert (
+        client.post("/login", data={"token": "bad", "csrf_token": _csrf(client)}).status_code == 401
+    )
+    _login(client)
+    assert client.get("/").status_code == 200
+    assert client.get("/api/workflows").status_code == 200
+    # A state-changing request on the cookie needs the CSRF header...
+    assert (
+        client.post("/api/workflows/hello/validate", json={"name": "x", "blocks": {}}).status_code
+        == 403
+    )
+    token = _csrf(client, "/")
+    resp = client.post(
+        "/api/workflows/hello/validate",
+        json={"name": "x", "blocks": {}},
+        headers={"X-CSRF-Token": token},
+    )
+    assert resp.status_code in (200, 422)
+    # ...and logging out ends the session.
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/api/workflows").status_code == 401
+
+
+def test_login_never_redirects_off_site(client: FlaskClient) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil"):
+        resp = client.post(
+            "/login", data={"token": TOKEN, "csrf_token": _csrf(client), "next": target}
+        )
+        assert resp.status_code == 302
+        assert resp.headers["Location"] == "/"
+
+
+def test_security_headers(client: FlaskClient, auth: dict[str, Any]) -> None:
+    for resp in (
+        client.get("/login"),
+        client.get("/api/workflows", headers=auth),
+        client.get("/api/health"),
+    ):
+        csp = resp.headers["Content-Security-Policy"]
+        assert (
+            "default-src 'self'" in csp
+            and "script-src 'self'" in csp
+            and "unsafe-inline" not in csp
+        )
+        assert "frame-ancestors 'none'" in csp
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_token_is_never_rendered(client: FlaskClient) -> None:
+    _login(client)
+    for path in ("/", "/editor/hello", "/runs", "/events", "/login"):
+        assert TOKEN not in client.get(path).get_data(as_text=True), path

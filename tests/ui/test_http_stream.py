@@ -1,0 +1,73 @@
+"""The SSE stream delivers a run's events in order and ends after the final one."""
+
+from __future__ import annotations
+
+import json
+
+from flask.testing import FlaskClient
+
+
+def _parse(stream: str) -> list[tuple[str, dict]]:
+    out = []
+    for chunk in stream.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1)
+            for line in chunk.splitlines()
+            if ": " in line and not line.startswith(":")
+        )
+        if "data" in fields:
+            out.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return out
+
+
+def test_stream_delivers_block_events_in_order(client: FlaskClient, auth: dict[str, str]) -> None:
+    eid = client.post("/api/workflows/looper/runs", json={}, headers=auth).get_json()[
+        "execution_id"
+    ]
+    resp = client.get(f"/api/runs/{eid}/stream", headers=auth)
+    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+    events = _parse(resp.get_data(as_text=True))  # the test client reads until the stream ends
+    assert events[-1][0] == "end"
+    run_events = [data for kind, data in events if kind == "run_event"]
+    seqs = [e["seq"] for e in run_events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] == 1
+    types = [e["type"] for e in run_events]
+    assert types[0] == "run_queued" and types[-1] == "run_succeeded"
+    started = {e["block"]: i for i, e in enumerate(run_events) if e["type"] == "block_started"}
+    done = {e["block"]: i for i, e in enumerate(run_events) if e["type"] == "block_succeeded"}
+    assert {"start", "fold", "fold[0].square", "fold[1].square", "fold[2].square"} <= set(done)
+    assert all(started[b] < done[b] for b in done)
+    assert (
+        done["start"]
+        < started["fold"]
+        < done["fold[0].square"]
+        < done["fold[2].square"]
+        < done["fold"]
+    )
+
+
+def test_stream_resumes_after_last_event_id(client: FlaskClient, auth: dict[str, str]) -> None:
+    eid = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()[
+        "execution_id"
+    ]
+    full = [
+        d
+        for k, d in _parse(
+            client.get(f"/api/runs/{eid}/stream", headers=auth).get_data(as_text=True)
+        )
+        if k == "run_event"
+    ]
+    tail = client.get(
+        f"/api/runs/{eid}/stream", headers={**auth, "Last-Event-ID": str(full[3]["seq"])}
+    )
+    rest = [d for k, d in _parse(tail.get_data(as_text=True)) if k == "run_event"]
+    assert [e["seq"] for e in rest] == [e["seq"] for e in full[4:]]
+
+
+def test_stream_of_unknown_run_is_404(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert (
+        client.get(
+            "/api/runs/00000000-0000-0000-0000-000000000000/stream", headers=auth
+        ).status_code
+        == 404
+    )

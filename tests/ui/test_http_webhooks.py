@@ -1,0 +1,73 @@
+"""Webhook status codes: 202, 200 (sync), 400, 401, 404, 413."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from flask.testing import FlaskClient
+
+
+def test_async_delivery_is_accepted(client: FlaskClient, auth: dict[str, str]) -> None:
+    resp = client.post("/webhooks/test/async", json={"order_id": 7})
+    assert resp.status_code == 202
+    body = resp.get_json()
+    assert body["execution_id"] and body["status_url"]
+    run = client.get(f"/api/runs/{body['execution_id']}", headers=auth)
+    assert run.status_code == 200
+
+
+def test_sync_delivery_returns_the_output(client: FlaskClient) -> None:
+    resp = client.post("/webhooks/test/sync", json={"n": 21})
+    assert resp.status_code == 200
+    assert resp.get_json() == {"double": 42}
+
+
+def test_bad_json_is_400(client: FlaskClient) -> None:
+    resp = client.post(
+        "/webhooks/test/async", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400
+
+
+def test_signature(client: FlaskClient) -> None:
+    raw = json.dumps({"a": 1}).encode()
+    bad = client.post(
+        "/webhooks/test/signed",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Flowyard-Signature": "sha256=00"},
+    )
+    assert bad.status_code == 401
+    missing = client.post(
+        "/webhooks/test/signed", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert missing.status_code == 401
+    sig = "sha256=" + hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+    ok = client.post(
+        "/webhooks/test/signed",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Flowyard-Signature": sig},
+    )
+    assert ok.status_code == 202
+
+
+def test_unknown_path_is_404(client: FlaskClient) -> None:
+    assert client.post("/webhooks/no/such/path", json={}).status_code == 404
+
+
+def test_two_mib_body_is_413(client: FlaskClient, auth: dict[str, str]) -> None:
+    big = b"x" * (2 * 1024 * 1024)
+    resp = client.post(
+        "/webhooks/test/async", data=big, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
+    assert resp.get_json()["max_bytes"] == 1024 * 1024
+    # The API has the same limit (checked before auth, so nothing reads the body).
+    assert (
+        client.put(
+            "/api/workflows/hello", data=big, headers={**auth, "Content-Type": "application/yaml"}
+        ).status_code
+        == 413
+    )
+    assert client.post("/api/workflows/hello/runs", data=big).status_code == 413
