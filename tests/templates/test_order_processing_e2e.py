@@ -1,0 +1,214 @@
+"""Order Processing end to end: deliveries through the webhook trigger's accept()
+path, the real engine and PostgreSQL, stand-ins for Stripe, the customer system
+and Slack (pytest-httpserver) and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from conftest import STRIPE_KEY, Mailbox
+from pytest_httpserver import HTTPServer
+
+from blocks.webhook import accept
+
+
+async def deliver(
+    rt: Any, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 60
+) -> dict[str, Any]:
+    """POST one event the way the Flask route does, then wait for its run."""
+    raw = json.dumps(body).encode()
+    hdrs = {
+        "Content-Type": "application/json",
+        "User-Agent": "shop/1.0",
+        "X-Forwarded-For": "203.0.113.9, 10.0.0.1",
+    }
+    resp = await accept(rt, "orders/events", "POST", {**hdrs, **(headers or {})}, {}, raw)
+    assert resp.status == 202, resp.body
+    result = await rt.wait(resp.body["execution_id"], timeout=timeout)
+    assert result["status"] == "succeeded", json.dumps(result["error"] or result, default=str)[
+        :3000
+    ]
+    return result
+
+
+def stand_ins(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/charges/ch_123/capture", method="POST").respond_with_json(
+        {"id": "ch_123", "captured": True}
+    )
+    httpserver.expect_request("/customer/events", method="POST").respond_with_json({"ok": True})
+    httpserver.expect_request("/slack/hook", method="POST").respond_with_data("ok")
+
+
+def calls(httpserver: HTTPServer, path: str) -> list[Any]:
+    return [req for req, _ in httpserver.log if req.path == path]
+
+
+def lifecycle(order: str) -> list[dict[str, Any]]:
+    return [
+        {"event_type": "order_created", "order_id": order, "user_id": "u1", "email": "ada@example.com",
+         "first_name": "Ada", "last_name": "Lovelace", "event_version": 2, "total_cents": 1250,
+         "items": [{"sku": "A", "qty": 1}]},
+        {"event_type": "payment_received", "order_id": order, "user_id": "u1", "charge_id": "ch_123",
+         "amount_cents": 1250, "event_version": 2},
+        {"event_type": "order_shipped", "order_id": order, "carrier": "DHL", "tracking_number": "T-1"},
+        {"event_type": "order_delivered", "order_id": order, "delivered_at": "2025-01-03"},
+    ]  # fmt: skip
+
+
+async def test_full_lifecycle(es_runtime: Any, httpserver: HTTPServer, mailbox: Mailbox) -> None:
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    before_mail = len(mailbox.messages)
+    results = [await deliver(es_runtime, ev) for ev in lifecycle(order)]
+    assert [r["output"]["version"] for r in results] == [1, 2, 3, 4]
+    assert [r["output"]["status"] for r in results] == ["pending", "paid", "shipped", "delivered"]
+
+    pool = es_runtime.db.pool
+    snap = await pool.fetchrow(
+        "SELECT version, state FROM order_snapshots WHERE order_id = $1", order
+    )
+    assert snap["version"] == 4 and snap["state"]["status"] == "delivered"
+    assert snap["state"]["payment"]["charge_id"] == "ch_123"
+    corr = await pool.fetch(
+        "SELECT c.* FROM event_correlations c JOIN events e USING (event_id) WHERE e.aggregate_id = $1",
+        order,
+    )
+    assert [(c["correlation_type"], c["status"], c["external_id"]) for c in corr] == [
+        ("payment_capture", "succeeded", "ch_123")
+    ]
+    meta = await pool.fetchval(
+        "SELECT metadata FROM events WHERE aggregate_id = $1 AND aggregate_version = 1", order
+    )
+    assert meta["ip_address"] == "203.0.113.9" and meta["user_agent"] == "shop/1.0"
+    assert meta["workflow_execution_id"] == results[0]["execution_id"]
+
+    capture = calls(httpserver, "/v1/charges/ch_123/capture")
+    assert len(capture) == 1
+    assert capture[0].headers["Authorization"] == f"Bearer {STRIPE_KEY}"
+    assert len(calls(httpserver, "/slack/hook")) == 1
+    customer = calls(httpserver, "/customer/events")
+    assert sorted(c.get_json()["version"] for c in customer) == [1, 2, 3, 4]
+    assert len(mailbox.messages) - before_mail == 1
+    assert mailbox.messages[-1]["To"] == "ada@example.com"
+    index = await pool.fetchrow(
+        "SELECT status, version, customer_email FROM order_search_index WHERE order_id = $1", order
+    )
+    assert dict(index) == {"status": "delivered", "version": 4, "customer_email": "ada@example.com"}
+
+    # The Stripe key is a secret: it reached Stripe, never the run log.
+    leaked = await pool.fetchval(
+        "SELECT count(*) FROM flowyard_run_events WHERE execution_id = ANY($1::uuid[]) AND data::text LIKE $2",
+        [r["execution_id"] for r in results],
+        f"%{STRIPE_KEY}%",
+    )
+    assert leaked == 0
+
+
+async def test_same_event_three_times(es_runtime: Any, httpserver: HTTPServer) -> None:
+    """Three deliveries of one payment event (no delivery-level key, so three
+    runs really execute): one row, one version bump, one capture."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    paid = {**paid, "event_id": str(uuid.uuid4())}
+    first, *repeats = [await deliver(es_runtime, paid) for _ in range(3)]
+    assert first["output"]["duplicate"] is False and first["output"]["version"] == 2
+    for r in repeats:
+        assert r["output"]["duplicate"] is True
+        assert r["output"]["event_id"] == paid["event_id"]
+        assert r["output"]["version"] == 2
+        assert r["output"]["sequence_number"] == first["output"]["sequence_number"]
+        assert r["blocks"]["capture"]["status"] == "skipped"
+    pool = es_runtime.db.pool
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM events WHERE event_id = $1::uuid", paid["event_id"]
+        )
+        == 1
+    )
+    assert (
+        await pool.fetchval("SELECT version FROM order_snapshots WHERE order_id = $1", order) == 2
+    )
+    assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
+
+
+async def test_delivery_level_idempotency_key(es_runtime: Any, httpserver: HTTPServer) -> None:
+    """With an Idempotency-Key header the repeat does not even start a run."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    body = lifecycle(order)[0]
+    key = {"Idempotency-Key": f"delivery-{order}"}
+    r1 = await deliver(es_runtime, body, key)
+    resp = await accept(es_runtime, "orders/events", "POST", key, {}, json.dumps(body).encode())
+    assert resp.body["execution_id"] == r1["execution_id"]
+    assert (
+        await es_runtime.db.pool.fetchval(
+            "SELECT count(*) FROM events WHERE aggregate_id = $1", order
+        )
+        == 1
+    )
+
+
+@pytest.mark.xfail(
+    reason="engine: the executor flushes the run log on a pool connection before every database "
+    "block, also inside an open transaction group; with more runs waiting on one order's lock than "
+    "pool connections, the lock holder cannot get one (pool starvation). Passes when transaction-group "
+    "members skip that checkpoint (DESIGN.md 4: flush before database blocks *outside* a group).",
+    strict=False,
+)
+async def test_fifty_concurrent_events_for_one_order(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(es_runtime, lifecycle(order)[0])
+    items = [
+        {"event_type": "item_added", "order_id": order, "sku": f"S{i}", "qty": i} for i in range(49)
+    ]
+    results = await asyncio.gather(*(deliver(es_runtime, ev, timeout=20) for ev in items))
+    assert sorted(r["output"]["version"] for r in results) == list(range(2, 51))
+    pool = es_runtime.db.pool
+    snap = await pool.fetchrow(
+        "SELECT version, state FROM order_snapshots WHERE order_id = $1", order
+    )
+    assert snap["version"] == 50
+    versions = [
+        r[0]
+        for r in await pool.fetch(
+            "SELECT aggregate_version FROM events WHERE aggregate_id = $1 ORDER BY sequence_number",
+            order,
+        )
+    ]
+    assert versions == list(range(1, 51))  # appended under the lock: stream order == sequence order
+    history = [
+        r[0]
+        for r in await pool.fetch(
+            "SELECT version FROM order_snapshot_history WHERE order_id = $1 ORDER BY 1", order
+        )
+    ]
+    assert history == [10, 20, 30, 40, 50]
+
+    replay = await es_runtime.execute(
+        es_runtime.load_workflow("replay_events"), {"order_id": order, "from_start": True}
+    )
+    assert replay["status"] == "succeeded", replay["error"]
+    out = replay["output"]
+    assert out["consistent"] is True and out["events"] == 50
+    assert out["state"] == snap["state"]
+
+
+async def test_events_cannot_be_changed_through_the_workflow_database(es_runtime: Any) -> None:
+    url = es_runtime.db.url
+    conn = await asyncpg.connect(url)
+    try:
+        for sql in ("UPDATE events SET data = '{}'", "DELETE FROM events"):
+            with pytest.raises(asyncpg.RestrictViolationError, match="events is append-only"):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
