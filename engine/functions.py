@@ -114,6 +114,8 @@ class FunctionPool:
 
         def readable() -> None:
             loop.remove_reader(fd)
+            if fut.done():
+                return
             try:
                 fut.set_result(worker.conn.recv_bytes())
             except (EOFError, OSError) as exc:
@@ -131,8 +133,9 @@ class FunctionPool:
                 raise FunctionError("WorkerDied", "the function's worker process died (out of memory or killed)") from None
             healthy = True
         finally:
-            if not fut.done():
-                loop.remove_reader(fd)
+            # Always unregister (a cancelled future is "done" too): a stale reader on a
+            # closed fd would fire for whatever pipe reuses that number next.
+            loop.remove_reader(fd)
             if healthy:
                 self._idle.put_nowait(worker)
             else:

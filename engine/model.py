@@ -93,17 +93,49 @@ class Workflow:
         return None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that reports duplicate keys (PyYAML keeps the last silently)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int, int]] = []  # (key, line, depth)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                self.duplicates.append((str(key), key_node.start_mark.line + 1, key_node.start_mark.column))
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_document(text: str, file: str = "") -> dict[str, Any]:
     """Parse YAML or JSON text into a mapping; a syntax error is a Problem."""
+    duplicates: list[tuple[str, int, int]] = []
     try:
         if file.endswith(".json"):
             doc = json.loads(text)
         else:
-            doc = yaml.safe_load(text)
+            loader = _StrictLoader(text)
+            try:
+                doc = loader.get_single_data()
+                duplicates = loader.duplicates
+            finally:
+                loader.dispose()
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise WorkflowError([Problem(f"cannot parse: {exc}", file)]) from None
     if not isinstance(doc, dict):
         raise WorkflowError([Problem("a workflow file must be a mapping", file)])
+    if duplicates:
+        blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
+        problems = [
+            Problem(f"duplicate block id {key!r} (line {line})", file, key, "blocks")
+            if key in blocks and col <= 4
+            else Problem(f"duplicate key {key!r} (line {line})", file)
+            for key, line, col in duplicates
+        ]
+        raise WorkflowError(problems)
     return doc
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,7 +71,7 @@ def parse(text: str, known_roots: Iterable[str] | None = None) -> list[tuple[int
 
 def walk(value: Any, ref: Reference, start: int = 0) -> Any:
     for i, seg in enumerate(ref.path[start:], start):
-        if isinstance(value, dict):
+        if isinstance(value, (dict, Mapping)):
             if seg in value:
                 value = value[seg]
                 continue

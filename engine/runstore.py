@@ -8,6 +8,7 @@ is live, and when it ends ("checkpoint before side effects", DESIGN.md 4).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -139,6 +140,12 @@ class RunRecorder:
         self._buf: list[tuple[int, str, str | None, str, float]] = []
         self._started_at: float | None = None
         self._start_pending = False
+        # Flushes are serialized so events commit in seq order (live readers poll by seq).
+        self._lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
 
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
         text = dumps(data or {})
@@ -163,23 +170,25 @@ class RunRecorder:
         ]
 
     async def flush(self) -> None:
-        if not self._buf:
-            return
-        cols, self._buf = self._columns(), []
-        if self._start_pending:
-            self._start_pending = False
-            await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
-        else:
-            await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
+        async with self._lock:
+            if not self._buf:
+                return
+            cols, self._buf = self._columns(), []
+            if self._start_pending:
+                self._start_pending = False
+                await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
+            else:
+                await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
 
     async def finish(self, status: str, output: Any, error: Any) -> None:
         """Write the remaining events and the run's final status in one statement."""
         out_text = self.redact(dumps(output)) if output is not None else None
         err_text = self.redact(dumps(error)) if error is not None else None
-        cols, self._buf = self._columns(), []
-        await self.pool.execute(
-            _FINISH_RUN, self.execution_id, *cols, status, out_text, err_text, self._started_at or time.time()
-        )
+        async with self._lock:
+            cols, self._buf = self._columns(), []
+            await self.pool.execute(
+                _FINISH_RUN, self.execution_id, *cols, status, out_text, err_text, self._started_at or time.time()
+            )
 
 
 def _iso(value: datetime | None) -> str | None:

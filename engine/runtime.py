@@ -33,6 +33,7 @@ log = logging.getLogger("flowyard.runtime")
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 HEARTBEAT_S = 10.0
+FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at least this often
 STALE_AFTER_S = 60.0
 
 
@@ -73,6 +74,7 @@ class Runtime:
         self.owner = _owner_id()
         self._function_workers = function_workers
         self._active: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._recorders: dict[str, RunRecorder] = {}
         self._known_versions: set[str] = set()
         self._cache: dict[Path, tuple[float, Workflow]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -89,6 +91,7 @@ class Runtime:
         await functions.start()
         self.services = Services(db=self.db, functions=functions, workspace=str(self.workspace))
         self._tasks.append(asyncio.create_task(self._heartbeat()))
+        self._tasks.append(asyncio.create_task(self._flusher()))
         if self.resume_on_start:
             await self.resume_unfinished()
 
@@ -245,10 +248,13 @@ class Runtime:
         run.secrets = secrets
         recorder.started()
         executor = Executor(run)
+        self._recorders[eid] = recorder
         try:
             status, output, error = await executor.execute()
         except asyncio.CancelledError:
             status, output, error = "cancelled", None, {"type": "Cancelled", "message": "the run was cancelled", "block": None}
+        finally:
+            self._recorders.pop(eid, None)
         recorder.add(f"run_{status}", None, {"output": output, "error": error})
         await asyncio.shield(recorder.finish(status, output, error))
         result = {
@@ -319,6 +325,16 @@ class Runtime:
             self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
             resumed.append(eid)
         return resumed
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            for recorder in list(self._recorders.values()):
+                if recorder.pending:
+                    try:
+                        await recorder.flush()
+                    except Exception:  # the run's own final write reports real trouble
+                        log.exception("flushing run events failed")
 
     async def _heartbeat(self) -> None:
         while True:

@@ -35,61 +35,28 @@ _UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected")
 
 
 def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
+    """JSON Schema errors, each turned into a Problem that names block and field."""
     problems = []
-    known_types = block_types()
+    blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
     for err in _validator().iter_errors(doc):
-        path = list(err.absolute_path)
-        block = str(path[1]) if len(path) >= 2 and path[0] == "blocks" else None
-        field = ".".join(str(p) for p in path[2:]) or None
-        message = err.message
+        path = [str(p) for p in err.absolute_path]
+        in_block = len(path) >= 2 and path[0] == "blocks"
+        block = path[1] if in_block else None
+        inner = path[2:] if in_block else path
+        btype = blocks.get(block, {}).get("type") if in_block and isinstance(blocks.get(block), dict) else None
         if err.validator == "additionalProperties":
-            keys = _UNEXPECTED_RE.findall(message) or [""]
-            for key in keys:
-                if block is None and not path:
-                    problems.append(Problem(f"unknown key {key!r}", file, None, key))
-                elif block is not None:
-                    btype = doc["blocks"][block].get("type") if isinstance(doc["blocks"][block], dict) else None
-                    problems.append(
-                        Problem(f"unknown key {key!r} for a {btype} block", file, block, ".".join(filter(None, [field, key])))
-                    )
-                else:
-                    problems.append(Problem(f"unknown key {key!r}", file, block, field))
-            continue
-        if err.validator == "enum" and field == "type" and block is not None:
-            message = f"unknown block type {err.instance!r} (known: {', '.join(sorted(known_types))})"
-        elif err.validator in ("allOf", "if"):
-            continue  # the nested errors are reported on their own
-        if block is None and path:
-            field = ".".join(str(p) for p in path)
-        problems.append(Problem(message, file, block, field))
-    # jsonschema reports nested `then` errors under allOf; surface them directly.
-    return _dedupe(problems + _nested_block_problems(doc, file))
-
-
-def _nested_block_problems(doc: dict[str, Any], file: str) -> list[Problem]:
-    """Errors inside each block's own schema (jsonschema folds them into allOf)."""
-    problems: list[Problem] = []
-    blocks = doc.get("blocks")
-    if not isinstance(blocks, dict):
-        return problems
-    schema = workflow_schema()
-    for bid, block in blocks.items():
-        if not isinstance(block, dict) or block.get("type") not in schema["$defs"]:
-            continue
-        sub = jsonschema.Draft202012Validator(schema["$defs"][block["type"]])
-        for err in sub.iter_errors(block):
-            field = ".".join(str(p) for p in err.absolute_path) or None
-            if err.validator == "additionalProperties":
-                for key in _UNEXPECTED_RE.findall(err.message):
-                    problems.append(
-                        Problem(f"unknown key {key!r} for a {block['type']} block", file, str(bid), ".".join(filter(None, [field, key])))
-                    )
-            elif err.validator == "required":
-                key = err.message.split("'")[1] if "'" in err.message else None
-                problems.append(Problem(f"missing required key {key!r}", file, str(bid), key))
-            else:
-                problems.append(Problem(err.message, file, str(bid), field))
-    return problems
+            for key in _UNEXPECTED_RE.findall(err.message):
+                what = f" for a {btype} block" if btype and len(inner) == 0 else ""
+                problems.append(Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, key])))
+        elif err.validator == "required":
+            key = err.message.split("'")[1] if "'" in err.message else ""
+            problems.append(Problem(f"missing required key {key!r}", file, block, ".".join([*inner, key])))
+        elif err.validator == "enum" and inner == ["type"]:
+            known = ", ".join(sorted(block_types()))
+            problems.append(Problem(f"unknown block type {err.instance!r} (known: {known})", file, block, "type"))
+        else:
+            problems.append(Problem(err.message, file, block, ".".join(inner) or None))
+    return _dedupe(problems)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -132,7 +99,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         for end in (edge.source, edge.target):
             if end not in blocks_doc:
                 problems.append(Problem(f"edge {edge} names missing block {end!r}", file, end, "edges"))
-        if edge.source in blocks_doc and edge.target in blocks_doc:
+        if edge.source in blocks_doc and edge.target in blocks_doc and edge not in edges:
             edges.append(edge)
 
     wf = Workflow(

@@ -1,0 +1,115 @@
+"""Every kind of validation error names the file, the block and the field."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import blocks  # noqa: F401 - registers the block types
+from engine.model import WorkflowError, load_file
+from engine.schema import workflow_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(WorkflowError) as info:
+        load_file(path)
+    out = [str(p) for p in info.value.problems]
+    assert all(s.startswith(str(path)) for s in out), out
+    return out
+
+
+def one(tmp_path: Path, text: str) -> str:
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+BASE = "name: t\nblocks:\n  start: {type: manual}\n"
+
+
+def test_unknown_block_type(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  x: {type: teleport}\n")
+    assert "block 'x'" in msg and "field 'type'" in msg and "unknown block type 'teleport'" in msg
+
+
+def test_unknown_key(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  f: {type: function, code: 'return 1', colour: red}\n")
+    assert "block 'f'" in msg and "field 'colour'" in msg and "unknown key 'colour'" in msg
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  f: {type: function}\n")
+    assert "block 'f'" in msg and "'code'" in msg
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  start: {type: manual}\n")
+    assert "duplicate block id 'start'" in msg
+
+
+def test_edge_to_missing_block(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "edges: [start -> ghost]\n")
+    assert "block 'ghost'" in msg and "missing block 'ghost'" in msg
+
+
+def test_cycle(tmp_path: Path) -> None:
+    text = BASE + "  a: {type: function, code: 'return 1'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b, b -> a]\n"
+    msg = one(tmp_path, text)
+    assert "cycle" in msg and "field 'edges'" in msg
+
+
+def test_reference_to_block_not_upstream(tmp_path: Path) -> None:
+    text = BASE + "  a: {type: function, code: 'return <b.x>'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b]\n"
+    msg = one(tmp_path, text)
+    assert "block 'a'" in msg and "field 'code'" in msg and "<b.x>" in msg and "not upstream" in msg
+
+
+def test_reference_to_unknown_block(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  a: {type: function, code: 'return <nope.x>'}\nedges: [start -> a]\n")
+    assert "unknown block 'nope'" in msg
+
+
+def test_bad_expression(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  c: {type: condition, if: '<start.x> ==== 3'}\nedges: [start -> c]\n")
+    assert "block 'c'" in msg and "field 'if'" in msg and "bad expression" in msg
+
+
+def test_bad_port(tmp_path: Path) -> None:
+    text = BASE + "  c: {type: condition, if: 'True'}\n  a: {type: function, code: 'return 1'}\nedges: [start -> c, c.maybe -> a]\n"
+    assert "no port 'maybe'" in one(tmp_path, text)
+
+
+def test_python_syntax_error(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  f: {type: function, code: 'return (('}\n")
+    assert "block 'f'" in msg and "field 'code'" in msg and "syntax error" in msg
+
+
+def test_all_problems_reported_together(tmp_path: Path) -> None:
+    text = BASE + "  x: {type: teleport}\n  f: {type: function, code: 'return 1', colour: red}\nedges: [start -> ghost]\n"
+    assert len(problems(tmp_path, text)) == 3
+
+
+def test_cli_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + "  x: {type: teleport}\nedges: [start -> ghost]\n")
+    proc = subprocess.run([sys.executable, "-m", "ui.cli", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1
+    assert "teleport" in proc.stderr and "ghost" in proc.stderr
+
+
+def test_published_schema_is_in_sync() -> None:
+    published = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
+    assert published == workflow_schema(), "run: flowyard schema > docs/workflow.schema.json"
+
+
+def test_example_workflows_validate() -> None:
+    for path in sorted((ROOT / "workflows").glob("*.yaml")):
+        load_file(path)

@@ -1,0 +1,254 @@
+"""The ``flowyard`` command line.
+
+It lives in ``ui/`` because it is the application layer: it wires the engine,
+the block types and (for ``serve``) the Flask app together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from engine import runstore
+from engine.database import embedded_url, stop_embedded
+from engine.model import WorkflowError, load_file
+from engine.runtime import Runtime
+
+
+def _workflows_dir(args: argparse.Namespace) -> Path:
+    return Path(
+        getattr(args, "workflows", None) or os.environ.get("FLOWYARD_WORKFLOWS") or "workflows"
+    )
+
+
+def _with_runtime(
+    args: argparse.Namespace, body: Callable[[Runtime], Awaitable[int]], resume: bool = True
+) -> int:
+    async def main() -> int:
+        rt = Runtime(
+            _workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), resume=resume
+        )
+        await rt.start()
+        try:
+            code = await body(rt)
+            await rt.drain()  # runs resumed at start finish before we exit
+            return code
+        finally:
+            await rt.close()
+
+    return asyncio.run(main())
+
+
+def _read_input(spec: str | None) -> dict[str, Any]:
+    if not spec:
+        return {}
+    text = Path(spec[1:]).read_text() if spec.startswith("@") else spec
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        payload = _read_input(args.input)
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
+        return 2
+
+    async def body(rt: Runtime) -> int:
+        try:
+            wf = rt.load_workflow(args.workflow)
+        except WorkflowError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        result = await rt.execute(wf, payload)
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            _print_blocks(result["blocks"])
+            print(f"\nrun {result['execution_id']} {result['status']}")
+            if result["error"]:
+                print(f"error: {result['error']['message']} (block {result['error'].get('block')})")
+            print(json.dumps(result["output"], indent=2, default=str))
+        return 0 if result["status"] == "succeeded" else 1
+
+    return _with_runtime(args, body)
+
+
+def _fmt_ms(ms: Any) -> str:
+    return f"{ms:.1f} ms" if isinstance(ms, (int, float)) else "-"
+
+
+def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
+    width = max([len(b) for b in blocks] + [5])
+    print(f"{'block':<{width}}  {'status':<10} {'duration':>10}  attempts  error")
+    for bid, rec in blocks.items():
+        err = (rec.get("error") or {}).get("message", "") if rec.get("error") else ""
+        print(
+            f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {err[:80]}"
+        )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import blocks  # noqa: F401 - registers the block types
+
+    failed = 0
+    for f in args.files:
+        try:
+            load_file(f)
+            print(f"{f}: ok")
+        except WorkflowError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    async def body(rt: Runtime) -> int:
+        if args.action == "show":
+            result = await rt.run_result(args.id)
+            if result is None:
+                print(f"no run {args.id}", file=sys.stderr)
+                return 1
+            events = await rt.run_events(args.id)
+            print(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
+            print(f"started {result['started_at']}  finished {result['finished_at']}\n")
+            _print_blocks(runstore.blocks_from_events(events, top_level_only=False))
+            if result["error"]:
+                print(f"\nerror: {result['error']['message']}")
+            return 0
+        if args.action == "resume":
+            resumed = await rt.resume_unfinished()
+            await rt.drain()
+            for eid in resumed:
+                print(f"{eid} {(await rt.run_result(eid))['status']}")
+            return 0
+        for r in await rt.list_runs(args.workflow, args.status, args.limit):
+            print(f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<30} {r['created_at']}")
+        return 0
+
+    return _with_runtime(args, body, resume=args.action == "resume")
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.action in ("url", "start"):
+        url = os.environ.get("DATABASE_URL") or embedded_url(Path.cwd())
+        print(url)
+        return 0
+    if args.action == "stop":
+        print("stopped" if stop_embedded(Path.cwd()) else "not running")
+        return 0
+
+    async def body(rt: Runtime) -> int:  # init: flowyard's tables (on start) + template schemas
+        import templates
+
+        for sql in templates.schema_files():
+            await rt.db.pool.execute(Path(sql).read_text())
+            print(f"applied {sql}")
+        return 0
+
+    return _with_runtime(args, body, resume=False)
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    import templates
+
+    for t in templates.list_templates():
+        print(f"{t['id']:<28} {t['name']}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    import templates
+
+    try:
+        path = templates.instantiate(args.template, _workflows_dir(args), args.name)
+    except (KeyError, FileExistsError, ValueError) as exc:
+        print(f"flowyard new: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.server import serve
+
+    serve(args.host, args.port, _workflows_dir(args), Path.cwd())
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import blocks  # noqa: F401
+    from engine.schema import workflow_schema
+
+    print(json.dumps(workflow_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowyard", description="Run workflows of blocks kept as YAML files."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the editor, API and webhooks")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("run", help="run a workflow and print its result")
+    s.add_argument("workflow", help="a workflow file or a name in the workflows folder")
+    s.add_argument("--input", help="JSON, or @file.json")
+    s.add_argument("--json", action="store_true", help="print the run result as JSON")
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("validate", help="validate workflow files; print every problem")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("runs", help="list runs, show one, or resume unfinished ones")
+    s.add_argument("action", nargs="?", choices=["list", "show", "resume"], default="list")
+    s.add_argument("id", nargs="?")
+    s.add_argument("--workflow")
+    s.add_argument("--status")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
+    s.add_argument("action", choices=["init", "url", "start", "stop"])
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_db)
+
+    s = sub.add_parser("templates", help="list the shipped templates")
+    s.set_defaults(fn=cmd_templates)
+
+    s = sub.add_parser("new", help="copy a template into the workflows folder")
+    s.add_argument("template")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_new)
+
+    s = sub.add_parser("schema", help="print the workflow JSON Schema")
+    s.set_defaults(fn=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "runs" and args.action == "show" and not args.id:
+        print("flowyard runs show: give a run id", file=sys.stderr)
+        return 2
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
