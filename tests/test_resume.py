@@ -1,0 +1,85 @@
+"""A run whose process is killed with -9 is resumed and completed blocks do not run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.runtime import Runtime
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+WORKFLOW = """
+name: crashy
+blocks:
+  start: {{type: manual}}
+  count:
+    type: function
+    code: |
+      with open({log!r}, "a") as f:
+          f.write("count\\n")
+      return {{"counted": True}}
+  slow:
+    type: function
+    code: |
+      import time
+      with open({log!r}, "a") as f:
+          f.write("slow\\n")
+      time.sleep(<start.sleep>)
+      return {{"slept": True}}
+  after:
+    type: function
+    code: |
+      with open({log!r}, "a") as f:
+          f.write("after\\n")
+      return {{"done": <count.counted>}}
+edges: [start -> count, count -> slow, slow -> after]
+"""
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+async def test_kill_9_mid_run_then_resume(tmp_path: Path, database_url: str, runtime: Runtime) -> None:
+    log = tmp_path / "log.txt"
+    wf = tmp_path / "crashy.yaml"
+    wf.write_text(WORKFLOW.format(log=str(log)))
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cli = [sys.executable, "-m", "ui.cli"]
+    root = Path(__file__).resolve().parent.parent
+
+    proc = subprocess.Popen([*cli, "run", str(wf), "--input", '{"sleep": 2}'], cwd=root, env=env)
+    _wait_for(lambda: log.exists() and "slow" in log.read_text())
+    time.sleep(0.8)  # let the run log's periodic flush record that `count` completed
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    eid = await runtime.db.pool.fetchval(
+        "SELECT execution_id::text FROM flowyard_runs WHERE workflow = 'crashy' ORDER BY created_at DESC LIMIT 1"
+    )
+    assert await runtime.db.pool.fetchval("SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", eid) == "running"
+
+    resumed = subprocess.run([*cli, "runs", "resume"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{eid} succeeded" in resumed.stdout
+
+    lines = log.read_text().split()
+    assert lines.count("count") == 1  # completed before the crash: not run again
+    assert lines.count("after") == 1
+    assert lines.count("slow") == 2  # interrupted mid-way: run again on resume
+    result = await runtime.run_result(eid)
+    assert result["status"] == "succeeded"
+    assert result["output"] == {"done": True}
+    types = [e["type"] for e in await runtime.run_events(eid)]
+    assert types.count("run_started") == 2 and types[-1] == "run_succeeded"
