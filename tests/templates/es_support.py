@@ -1,0 +1,72 @@
+"""Helpers shared by the template end-to-end tests (a module of its own, so that
+test files never import each other or a conftest)."""
+
+from __future__ import annotations
+
+import email
+import json
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+
+from blocks.webhook import accept
+
+#: Settings of the templates, pointed at the stand-ins. SNAPSHOT_EVERY is read by
+#: the Function workers when they start, so it is set before the runtime starts.
+SNAPSHOT_EVERY = 10
+STRIPE_KEY = "sk_test_flowyard_e2e_secret"
+
+
+class Mailbox:
+    """aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+async def deliver(
+    rt: Any, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 60
+) -> dict[str, Any]:
+    """POST one event the way the Flask route does, then wait for its run."""
+    raw = json.dumps(body).encode()
+    hdrs = {
+        "Content-Type": "application/json",
+        "User-Agent": "shop/1.0",
+        "X-Forwarded-For": "203.0.113.9, 10.0.0.1",
+    }
+    resp = await accept(rt, "orders/events", "POST", {**hdrs, **(headers or {})}, {}, raw)
+    assert resp.status == 202, resp.body
+    result = await rt.wait(resp.body["execution_id"], timeout=timeout)
+    assert result["status"] == "succeeded", json.dumps(result["error"] or result, default=str)[
+        :3000
+    ]
+    return result
+
+
+def stand_ins(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/charges/ch_123/capture", method="POST").respond_with_json(
+        {"id": "ch_123", "captured": True}
+    )
+    httpserver.expect_request("/customer/events", method="POST").respond_with_json({"ok": True})
+    httpserver.expect_request("/slack/hook", method="POST").respond_with_data("ok")
+
+
+def calls(httpserver: HTTPServer, path: str) -> list[Any]:
+    return [req for req, _ in httpserver.log if req.path == path]
+
+
+def lifecycle(order: str) -> list[dict[str, Any]]:
+    return [
+        {"event_type": "order_created", "order_id": order, "user_id": "u1", "email": "ada@example.com",
+         "first_name": "Ada", "last_name": "Lovelace", "event_version": 2, "total_cents": 1250,
+         "items": [{"sku": "A", "qty": 1}]},
+        {"event_type": "payment_received", "order_id": order, "user_id": "u1", "charge_id": "ch_123",
+         "amount_cents": 1250, "event_version": 2},
+        {"event_type": "order_shipped", "order_id": order, "carrier": "DHL", "tracking_number": "T-1"},
+        {"event_type": "order_delivered", "order_id": order, "delivered_at": "2025-01-03"},
+    ]  # fmt: skip
