@@ -107,6 +107,12 @@ class DatabaseBlock(BlockHandler):
     def __init__(self, block: BlockModel) -> None:
         super().__init__(block)
         self._rewritten: tuple[str, list[Reference]] | None = None
+        # DESIGN 4: a member of a transaction group changes nothing outside the run
+        # until the group commits, so the executor need not checkpoint the run log
+        # before it. That also keeps the log's flush from needing a pool connection
+        # while the group's connections hold row locks (with as many concurrent
+        # groups as pool connections, that wait would never end).
+        self.side_effects = not block.config.get("transaction")
 
     def problems(self) -> list[Problem]:
         query = self.config.get("query")
