@@ -6,10 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 async def test_select_outputs_rows_row_and_columns(run_yaml: Any) -> None:
     result = await run_yaml(
