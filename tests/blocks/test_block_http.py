@@ -1,0 +1,210 @@
+"""HTTP and Slack blocks against a recording stand-in server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from standins.recording import RecordingServer, Scripted
+
+
+def capture_workflow(url: str, extra: str = "") -> str:
+    return f"""
+        version: 1
+        name: http_capture
+        blocks:
+          capture:
+            type: http
+            method: POST
+            url: {url}/v1/charges/<input.charge_id>/capture
+            headers: {{Authorization: "Bearer <input.token>"}}
+            json: {{amount: <input.amount>}}
+            {extra}
+        """
+
+
+async def test_post_sends_json_and_a_stable_idempotency_key(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond("/v1/charges/ch_1/capture", Scripted(200, {"id": "ch_1", "captured": True}))
+    result = await run_yaml(
+        capture_workflow(recorder.url), {"charge_id": "ch_1", "token": "sk_x", "amount": 1250}
+    )
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["status"] == 200 and out["ok"] is True
+    assert out["body"] == {"id": "ch_1", "captured": True}
+    assert out["headers"]["content-type"] == "application/json"
+    [req] = recorder.requests
+    assert req.method == "POST" and req.json == {"amount": 1250}
+    assert req.headers["authorization"] == "Bearer sk_x"
+    assert req.headers["idempotency-key"] == f"{result['execution_id']}:capture"
+
+
+async def test_retries_on_503_keep_the_idempotency_key_and_honour_retry_after(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond(
+        "/v1/charges/ch_2/capture",
+        Scripted(503, {"error": "busy"}, {"Retry-After": "1"}),
+        Scripted(200, {"captured": True}),
+    )
+    started = time.monotonic()
+    result = await run_yaml(
+        capture_workflow(recorder.url, "retries: 2\n            retry_backoff: 0.01"),
+        {"charge_id": "ch_2", "token": "t", "amount": 1},
+    )
+    elapsed = time.monotonic() - started
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["capture"]["attempts"] == 2
+    keys = {r.headers["idempotency-key"] for r in recorder.requests}
+    assert (
+        len(recorder.requests) == 2 and len(keys) == 1
+    )  # the retry is the same request to the peer
+    assert elapsed >= 0.9  # waited for Retry-After, not just the 10 ms backoff
+
+
+async def test_4xx_fails_without_retrying(run_yaml: Any, recorder: RecordingServer) -> None:
+    recorder.respond(
+        "/v1/charges/ch_3/capture", Scripted(402, {"error": {"message": "card declined"}})
+    )
+    result = await run_yaml(
+        capture_workflow(recorder.url, "retries: 3\n            retry_backoff: 0.01"),
+        {"charge_id": "ch_3", "token": "t", "amount": 1},
+    )
+    assert result["status"] == "failed"
+    assert "402" in result["error"]["message"] and "card declined" in result["error"]["message"]
+    assert len(recorder.requests) == 1
+
+
+async def test_fail_on_status_false_returns_the_response(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond("/missing", Scripted(404, "nope"))
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: http_404
+        blocks:
+          get:
+            type: http
+            url: {recorder.url}/missing
+            query: {{page: 2, q: <input.q>}}
+            fail_on_status: false
+        """,
+        {"q": "a b"},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["status"] == 404 and result["output"]["ok"] is False
+    assert result["output"]["body"] == "nope"
+    [req] = recorder.requests
+    assert req.method == "GET" and req.query == {"page": "2", "q": "a b"}
+    assert "idempotency-key" not in req.headers  # GET is safe to repeat
+
+
+async def test_form_body_and_own_idempotency_key(run_yaml: Any, recorder: RecordingServer) -> None:
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: http_form
+        blocks:
+          post:
+            type: http
+            method: POST
+            url: {recorder.url}/form
+            headers: {{Idempotency-Key: "order-<input.id>"}}
+            form: {{id: <input.id>, note: hello}}
+        """,
+        {"id": 7},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    assert req.text == "id=7&note=hello"
+    assert req.headers["idempotency-key"] == "order-7"
+
+
+async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: http_refused
+        blocks:
+          get:
+            type: http
+            url: http://127.0.0.1:{port}/
+            retries: 2
+            retry_backoff: 0.01
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["blocks"]["get"]["attempts"] == 3
+    assert "ConnectError" in result["error"]["message"]
+
+
+async def test_on_error_continue_takes_the_error_port(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond("/down", Scripted(500, "boom"))
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: http_error_port
+        blocks:
+          call:
+            type: http
+            method: POST
+            url: {recorder.url}/down
+            on_error: continue
+          handled:
+            type: function
+            code: |
+              return {{"handled": True}}
+        edges:
+          - call.error -> handled
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"handled": True}
+
+
+# -- Slack --------------------------------------------------------------------------
+
+
+async def test_slack_posts_the_message(run_yaml: Any, recorder: RecordingServer) -> None:
+    recorder.respond("/services/T0/B0/XYZ", Scripted(200, "ok"))
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: slack_post
+        blocks:
+          alert:
+            type: slack
+            webhook_url: {recorder.url}/services/T0/B0/XYZ
+            text: "Order <input.order_id> shipped"
+            blocks: [{{type: section, text: {{type: mrkdwn, text: "*<input.order_id>*"}}}}]
+        """,
+        {"order_id": "o-9"},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["status"] == 200 and result["output"]["ok"] is True
+    [req] = recorder.requests
+    assert req.json["text"] == "Order o-9 shipped"
+    assert req.json["blocks"][0]["text"]["text"] == "*o-9*"
+
+
+async def test_slack_failure_is_a_block_error(run_yaml: Any, recorder: RecordingServer) -> None:
+    recorder.respond("/services/bad", Scripted(403, "invalid_token"))
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: slack_fail
+        blocks:
+          alert: {{type: slack, webhook_url: "{recorder.url}/services/bad", text: hi}}
+        """
+    )
+    assert result["status"] == "failed"
+    assert "403" in result["error"]["message"] and "invalid_token" in result["error"]["message"]
