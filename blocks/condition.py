@@ -16,17 +16,26 @@ class Condition(BlockHandler):
     category = "logic"
     description = "Take the true/false port, or the port of the first case whose `if` holds."
     config_schema = {
-        "if": {"type": ["string", "boolean"], "description": "Expression, e.g. <function.event_type> == \"paid\"."},
+        "if": {
+            "type": ["string", "boolean"],
+            "description": 'Expression, e.g. <function.event_type> == "paid".',
+        },
         "cases": {
             "type": "array",
             "items": {
                 "type": "object",
                 "required": ["name", "if"],
                 "additionalProperties": False,
-                "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]+$"}, "if": {"type": ["string", "boolean"]}},
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]+$"},
+                    "if": {"type": ["string", "boolean"]},
+                },
             },
         },
-        "else": {"type": "string", "description": "Port taken when no case matches (default: else)."},
+        "else": {
+            "type": "string",
+            "description": "Port taken when no case matches (default: else).",
+        },
     }
     raw_keys = frozenset({"if", "cases"})
     outputs = ("branch", "value")
@@ -39,11 +48,13 @@ class Condition(BlockHandler):
         try:
             if "if" in self.config:
                 self._if = Expression(str(self.config["if"]))
-            for i, case in enumerate(self.config.get("cases") or []):
+            for case in self.config.get("cases") or []:
                 if isinstance(case, dict) and "if" in case:
                     self._cases.append((str(case.get("name")), Expression(str(case["if"]))))
         except ExpressionError as exc:
-            field = "if" if self._if is None and "if" in self.config else f"cases.{len(self._cases)}.if"
+            field = (
+                "if" if self._if is None and "if" in self.config else f"cases.{len(self._cases)}.if"
+            )
             self._errors.append(Problem(str(exc), block=block.id, field=field))
 
     def problems(self) -> list[Problem]:
@@ -54,7 +65,9 @@ class Condition(BlockHandler):
 
     def ports(self) -> tuple[str, ...]:
         if self._cases or "cases" in self.config:
-            names = [str(c.get("name")) for c in self.config.get("cases") or [] if isinstance(c, dict)]
+            names = [
+                str(c.get("name")) for c in self.config.get("cases") or [] if isinstance(c, dict)
+            ]
             return (*names, str(self.config.get("else", "else")))
         return ("true", "false")
 

@@ -22,9 +22,14 @@ DEFAULT_TIMEOUT_S = 30.0
 class Function(BlockHandler):
     type = "function"
     category = "action"
-    description = "Run Python code: the body of a function receiving `input`; `return` gives the output."
+    description = (
+        "Run Python code: the body of a function receiving `input`; `return` gives the output."
+    )
     config_schema = {
-        "code": {"type": "string", "description": "Function body; `input.block.field` reads upstream outputs."},
+        "code": {
+            "type": "string",
+            "description": "Function body; `input.block.field` reads upstream outputs.",
+        },
         "language": {"enum": ["python", "javascript"], "default": "python"},
     }
     required = ("code",)
@@ -44,10 +49,22 @@ class Function(BlockHandler):
             return []
         source, _ = rewrite_code(code)
         try:
-            compile("def _f(input):\n" + "\n".join("    " + line for line in source.splitlines()) + "\n    pass\n", "<function>", "exec")
+            compile(
+                "def _f(input):\n"
+                + "\n".join("    " + line for line in source.splitlines())
+                + "\n    pass\n",
+                "<function>",
+                "exec",
+            )
         except SyntaxError as exc:
             line = (exc.lineno or 2) - 1
-            return [Problem(f"Python syntax error on line {line}: {exc.msg}", block=self.block.id, field="code")]
+            return [
+                Problem(
+                    f"Python syntax error on line {line}: {exc.msg}",
+                    block=self.block.id,
+                    field="code",
+                )
+            ]
         return []
 
     def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
@@ -65,7 +82,9 @@ class Function(BlockHandler):
             from blocks._javascript import run_js
 
             names = [f"__ref_{i}" for i in range(len(refs))]
-            value = await asyncio.to_thread(run_js, source, {**visible, **dict(zip(names, args, strict=True))}, timeout)
+            value = await asyncio.to_thread(
+                run_js, source, {**visible, **dict(zip(names, args, strict=True))}, timeout
+            )
             stdout = ""
         else:
             value, stdout = await ctx.services.functions.call(

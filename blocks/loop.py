@@ -23,20 +23,33 @@ DEFAULT_MAX_ITERATIONS = 10_000
 class Loop(BlockHandler):
     type = "loop"
     category = "container"
-    description = "Run the body blocks for each item, a count of times, or while an expression holds."
+    description = (
+        "Run the body blocks for each item, a count of times, or while an expression holds."
+    )
     config_schema = {
         "items": {"description": "A list (usually a reference) to iterate over."},
-        "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "description": "Name of the loop variable (default item)."},
+        "as": {
+            "type": "string",
+            "pattern": "^[a-z_][a-z0-9_]*$",
+            "description": "Name of the loop variable (default item).",
+        },
         "count": {"type": ["integer", "string"], "description": "Run the body this many times."},
         "while": {"type": "string", "description": "Expression checked before each iteration."},
-        "body": {"type": "array", "items": {"type": "string"}, "description": "Block ids inside the loop."},
+        "body": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Block ids inside the loop.",
+        },
         "accumulate": {
             "type": "object",
             "required": ["next"],
             "additionalProperties": False,
             "properties": {
                 "initial": {"description": "The first <state>."},
-                "next": {"type": "string", "description": "Reference inside the body: the next <state>."},
+                "next": {
+                    "type": "string",
+                    "description": "Reference inside the body: the next <state>.",
+                },
             },
         },
         "max_iterations": {"type": "integer", "minimum": 1},
@@ -66,9 +79,19 @@ class Loop(BlockHandler):
         problems = [self._error] if self._error else []
         modes = [k for k in ("items", "count", "while") if k in self.config]
         if len(modes) != 1:
-            problems.append(Problem("give exactly one of `items`, `count` or `while`", block=self.block.id, field="items"))
+            problems.append(
+                Problem(
+                    "give exactly one of `items`, `count` or `while`",
+                    block=self.block.id,
+                    field="items",
+                )
+            )
         if not self.config.get("body"):
-            problems.append(Problem("a loop needs at least one block in `body`", block=self.block.id, field="body"))
+            problems.append(
+                Problem(
+                    "a loop needs at least one block in `body`", block=self.block.id, field="body"
+                )
+            )
         return problems
 
     def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
@@ -94,8 +117,14 @@ class Loop(BlockHandler):
         state = self._initial.resolve(ctx.frame)
         results: list[Any] = []
         for index, item in enumerate(self._iterations(config)):
-            variables = {self.var: item, "loop": {"index": index, "iteration": index + 1}, "state": state}
-            if self._while is not None and not self._while.evaluate(Frame(ctx.run, ctx.frame, variables)):
+            variables = {
+                self.var: item,
+                "loop": {"index": index, "iteration": index + 1},
+                "state": state,
+            }
+            if self._while is not None and not self._while.evaluate(
+                Frame(ctx.run, ctx.frame, variables)
+            ):
                 break
             if index >= limit:
                 raise RuntimeError(f"loop stopped after max_iterations={limit}")

@@ -16,7 +16,9 @@ class ManualTrigger(BlockHandler):
     type = "manual"
     category = "trigger"
     description = "Start a run by hand (editor, CLI, API) with a JSON input."
-    config_schema = {"input_schema": {"type": "object", "description": "JSON Schema the input must match."}}
+    config_schema = {
+        "input_schema": {"type": "object", "description": "JSON Schema the input must match."}
+    }
     raw_keys = frozenset({"input_schema"})
     outputs = ()
 
@@ -27,7 +29,13 @@ class ManualTrigger(BlockHandler):
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
-            return [Problem(f"not a valid JSON Schema: {exc.message}", block=self.block.id, field="input_schema")]
+            return [
+                Problem(
+                    f"not a valid JSON Schema: {exc.message}",
+                    block=self.block.id,
+                    field="input_schema",
+                )
+            ]
         return []
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
@@ -36,5 +44,7 @@ class ManualTrigger(BlockHandler):
         if schema is not None:
             errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=str)
             if errors:
-                raise ValueError("input does not match input_schema: " + "; ".join(e.message for e in errors[:5]))
+                raise ValueError(
+                    "input does not match input_schema: " + "; ".join(e.message for e in errors[:5])
+                )
         return given

@@ -33,12 +33,23 @@ class Parallel(BlockHandler):
 
     def body(self) -> ContainerBody:
         if "branches" in self.config:
-            return ContainerBody({str(k): [str(b) for b in v or []] for k, v in (self.config.get("branches") or {}).items()})
+            return ContainerBody(
+                {
+                    str(k): [str(b) for b in v or []]
+                    for k, v in (self.config.get("branches") or {}).items()
+                }
+            )
         return ContainerBody({"body": [str(b) for b in self.config.get("body") or []]})
 
     def problems(self) -> list[Problem]:
         if ("branches" in self.config) == ("items" in self.config or "body" in self.config):
-            return [Problem("give either `branches`, or `items` with `body`", block=self.block.id, field="branches")]
+            return [
+                Problem(
+                    "give either `branches`, or `items` with `body`",
+                    block=self.block.id,
+                    field="branches",
+                )
+            ]
         if "body" in self.config and "items" not in self.config:
             return [Problem("`body` needs `items`", block=self.block.id, field="items")]
         return []
@@ -65,13 +76,16 @@ class Parallel(BlockHandler):
             names = list(self.body().groups)
             outcomes = await _gather(one(n, n, {}) for n in names)
             results = {n: out for n, (out, _) in zip(names, outcomes, strict=True)}
-            errors = {n: err for n, (_, err) in zip(names, outcomes, strict=True) if err is not None}
+            errors = {
+                n: err for n, (_, err) in zip(names, outcomes, strict=True) if err is not None
+            }
         else:
             items = config.get("items") or []
             if not isinstance(items, (list, tuple)):
                 raise TypeError(f"parallel `items` must be a list, got {type(items).__name__}")
             outcomes = await _gather(
-                one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}}) for i, item in enumerate(items)
+                one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}})
+                for i, item in enumerate(items)
             )
             results = [out for out, _ in outcomes]
             errors = [{"index": i, **err} for i, (_, err) in enumerate(outcomes) if err is not None]

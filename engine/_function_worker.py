@@ -21,7 +21,9 @@ class AttrDict(dict):
         try:
             return wrap(self[name])
         except KeyError:
-            raise AttributeError(f"input has no field {name!r} (available: {', '.join(map(str, self)) or 'none'})") from None
+            raise AttributeError(
+                f"input has no field {name!r} (available: {', '.join(map(str, self)) or 'none'})"
+            ) from None
 
     def __getitem__(self, key: Any) -> Any:
         return wrap(dict.__getitem__(self, key))
@@ -40,7 +42,9 @@ def wrap(value: Any) -> Any:
 
 def compile_function(code: str, arg_names: list[str]) -> Any:
     params = ", ".join(["input", *arg_names])
-    source = f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
+    source = (
+        f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
+    )
     namespace: dict[str, Any] = {}
     exec(compile(source, "<function>", "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
     return namespace["__flowyard_function__"]
@@ -63,7 +67,10 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         tb = traceback.extract_tb(exc.__traceback__)
         lines = [f.lineno - 1 for f in tb if f.filename == "<function>" and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""
-        return {"error": {"type": type(exc).__name__, "message": f"{exc}{where}"}, "stdout": out.getvalue()}
+        return {
+            "error": {"type": type(exc).__name__, "message": f"{exc}{where}"},
+            "stdout": out.getvalue(),
+        }
 
 
 def worker_main(conn: Connection, out: Connection) -> None:
@@ -77,9 +84,13 @@ def worker_main(conn: Connection, out: Connection) -> None:
         try:
             data = json.dumps(reply, default=str)
         except (TypeError, ValueError) as exc:
-            data = json.dumps({"error": {"type": "TypeError", "message": f"output is not JSON: {exc}"}})
+            data = json.dumps(
+                {"error": {"type": "TypeError", "message": f"output is not JSON: {exc}"}}
+            )
         out.send_bytes(data.encode())
 
 
 if __name__ == "__main__":
-    worker_main(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    worker_main(
+        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+    )

@@ -78,7 +78,9 @@ class Activation:
         while stack:
             current, current_port = stack.pop()
             for edge in self._outgoing[current]:
-                self.states[edge] = EdgeState.ACTIVE if edge_taken(edge, current_port) else EdgeState.INACTIVE
+                self.states[edge] = (
+                    EdgeState.ACTIVE if edge_taken(edge, current_port) else EdgeState.INACTIVE
+                )
                 target = edge.target
                 decision = readiness(self.state(e) for e in self._incoming[target])
                 if decision is Readiness.RUN:

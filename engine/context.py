@@ -135,7 +135,15 @@ class BlockContext:
 
     __slots__ = ("run", "block", "frame", "path", "attempt", "inputs", "_executor")
 
-    def __init__(self, run: RunContext, block: BlockModel, frame: Frame, path: str, attempt: int, executor: Any) -> None:
+    def __init__(
+        self,
+        run: RunContext,
+        block: BlockModel,
+        frame: Frame,
+        path: str,
+        attempt: int,
+        executor: Any,
+    ) -> None:
         self.run = run
         self.block = block
         self.frame = frame
@@ -159,7 +167,11 @@ class BlockContext:
 
     def resolve(self, value: Any) -> Any:
         """Resolve references in a raw value (or an already compiled one)."""
-        compiled = value if isinstance(value, Compiled) else compile_value(value, self.run.plan.known_roots)
+        compiled = (
+            value
+            if isinstance(value, Compiled)
+            else compile_value(value, self.run.plan.known_roots)
+        )
         return compiled.resolve(self.frame)
 
     async def run_body(self, group: str, variables: dict[str, Any], label: str) -> Any:

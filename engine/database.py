@@ -74,7 +74,11 @@ class Database:
 
     @classmethod
     async def open(
-        cls, url: str | None = None, workspace: str | Path = ".", min_size: int = 2, max_size: int = 20
+        cls,
+        url: str | None = None,
+        workspace: str | Path = ".",
+        min_size: int = 2,
+        max_size: int = 20,
     ) -> Database:
         url = resolve_url(workspace, url)
         pool = await asyncpg.create_pool(

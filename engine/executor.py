@@ -17,6 +17,10 @@ from engine.graph import TOP, Region
 from engine.references import MissingReference
 from engine.registry import Result
 
+#: Buffered run events that force a flush: bounds memory in big loops, where the
+#: body never yields to the event loop and the periodic flusher cannot run.
+FLUSH_AT_EVENTS = 5000
+
 
 class BlockFailed(Exception):
     """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
@@ -91,7 +95,13 @@ class Executor:
                 await asyncio.gather(*running, return_exceptions=True)
 
     async def _after(
-        self, node: str, port: str | None, activation: Activation, ready: list[str], prefix: str, top: bool
+        self,
+        node: str,
+        port: str | None,
+        activation: Activation,
+        ready: list[str],
+        prefix: str,
+        top: bool,
     ) -> None:
         before = len(activation.skipped)
         ready.extend(activation.settle(node, port))
@@ -99,12 +109,22 @@ class Executor:
         for skipped in newly_skipped:
             self.run.recorder.add("block_skipped", prefix + skipped)
             if top:
-                self.top_blocks[skipped] = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
-        if top:
+                self.top_blocks[skipped] = {
+                    "status": "skipped",
+                    "attempts": 0,
+                    "duration_ms": None,
+                    "output": None,
+                    "error": None,
+                }
+        if top and self.plan.transaction_groups:
             for settled in (node, *newly_skipped):
                 await self.run.transactions.settled(settled)
+        if self.run.recorder.pending >= FLUSH_AT_EVENTS:
+            await self.run.recorder.flush()
 
-    async def run_body(self, ctx: BlockContext, group: str, variables: dict[str, Any], label: str) -> BodyResult:
+    async def run_body(
+        self, ctx: BlockContext, group: str, variables: dict[str, Any], label: str
+    ) -> BodyResult:
         region = self.plan.regions[(ctx.block.id, group)]
         frame = Frame(self.run, ctx.frame, variables)
         await self.execute_region(region, frame, f"{ctx.path}[{label}].")
@@ -150,17 +170,33 @@ class Executor:
                 retriable = not isinstance(exc, (MissingReference, BlockFailed))
                 if retriable and attempt <= block.retries:
                     delay = block.retry_backoff * (2 ** (attempt - 1))
-                    recorder.add("block_retrying", path, {"attempt": attempt, "error": error, "delay_s": delay})
+                    recorder.add(
+                        "block_retrying",
+                        path,
+                        {"attempt": attempt, "error": error, "delay_s": delay},
+                    )
                     await asyncio.sleep(delay)
                     continue
                 duration = (time.perf_counter() - t0) * 1000
                 recorder.add(
                     "block_failed",
                     path,
-                    {"error": error, "attempts": attempt, "duration_ms": duration, "inputs": ctx.inputs, "handled": block.on_error == "continue"},
+                    {
+                        "error": error,
+                        "attempts": attempt,
+                        "duration_ms": duration,
+                        "inputs": ctx.inputs,
+                        "handled": block.on_error == "continue",
+                    },
                 )
                 if top:
-                    self.top_blocks[node] = {"status": "failed", "attempts": attempt, "duration_ms": duration, "output": None, "error": error}
+                    self.top_blocks[node] = {
+                        "status": "failed",
+                        "attempts": attempt,
+                        "duration_ms": duration,
+                        "output": None,
+                        "error": error,
+                    }
                 if block.on_error != "continue":
                     raise BlockFailed(error) from exc
                 output = {"error": error}
@@ -179,13 +215,18 @@ class Executor:
             output = {"result": output}
         duration = (time.perf_counter() - t0) * 1000
         frame.outputs[node] = output
-        recorder.add(
-            "block_succeeded",
-            path,
-            {"output": output, "port": port, "attempts": attempt, "duration_ms": duration, "inputs": ctx.inputs},
-        )
+        record = {"output": output, "port": port, "attempts": attempt, "duration_ms": duration}
+        if ctx.inputs:
+            record["inputs"] = ctx.inputs
+        recorder.add("block_succeeded", path, record)
         if top:
-            self.top_blocks[node] = {"status": "succeeded", "attempts": attempt, "duration_ms": duration, "output": output, "error": None}
+            self.top_blocks[node] = {
+                "status": "succeeded",
+                "attempts": attempt,
+                "duration_ms": duration,
+                "output": output,
+                "error": None,
+            }
         return port
 
     # -- the whole run ----------------------------------------------------------
@@ -195,7 +236,11 @@ class Executor:
         frame = Frame(run)
         try:
             await self.execute_region(self.plan.top, frame)
-            output = self.plan.output.resolve(frame) if self.plan.output is not None else sink_output(self.plan.top, frame.outputs)
+            output = (
+                self.plan.output.resolve(frame)
+                if self.plan.output is not None
+                else sink_output(self.plan.top, frame.outputs)
+            )
             await run.transactions.commit_all()
             return "succeeded", output, None
         except BlockFailed as exc:

@@ -36,7 +36,7 @@ class ExpressionError(ValueError):
 class Expression:
     """A compiled expression: source with references turned into names."""
 
-    __slots__ = ("text", "source", "refs", "_tree")
+    __slots__ = ("text", "source", "refs", "_tree", "_evaluator")
 
     def __init__(self, text: str, known_roots: Any = None) -> None:
         self.text = text
@@ -45,6 +45,9 @@ class Expression:
             self._tree = ast.parse(self.source.strip(), mode="eval").body
         except SyntaxError as exc:
             raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+        # Building an evaluator costs more than evaluating: keep one, swap its names.
+        # Safe because evaluation is synchronous on the event loop's thread.
+        self._evaluator = EvalWithCompoundTypes(names={}, functions=FUNCTIONS)
 
     @property
     def references(self) -> list[Reference]:
@@ -54,7 +57,8 @@ class Expression:
         names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}
         if extra:
             names.update(extra)
-        evaluator = EvalWithCompoundTypes(names=names, functions=FUNCTIONS)
+        evaluator = self._evaluator
+        evaluator.names = names
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
         except InvalidExpression as exc:

@@ -41,7 +41,10 @@ class _Worker:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine._function_worker", str(to_child_r), str(from_child_w)],
             pass_fds=(to_child_r, from_child_w),
@@ -104,7 +107,13 @@ class FunctionPool:
             await self.start()
         assert self._idle is not None
         payload = json.dumps(
-            {"code": code, "arg_names": arg_names, "args": args, "input": input, "lib_dirs": lib_dirs},
+            {
+                "code": code,
+                "arg_names": arg_names,
+                "args": args,
+                "input": input,
+                "lib_dirs": lib_dirs,
+            },
             default=str,
         ).encode()
         worker = await self._idle.get()
@@ -128,9 +137,13 @@ class FunctionPool:
             try:
                 raw = await asyncio.wait_for(fut, timeout)
             except TimeoutError:
-                raise FunctionError("TimeoutError", f"function exceeded its timeout of {timeout:g} s") from None
+                raise FunctionError(
+                    "TimeoutError", f"function exceeded its timeout of {timeout:g} s"
+                ) from None
             except (EOFError, OSError):
-                raise FunctionError("WorkerDied", "the function's worker process died (out of memory or killed)") from None
+                raise FunctionError(
+                    "WorkerDied", "the function's worker process died (out of memory or killed)"
+                ) from None
             healthy = True
         finally:
             # Always unregister (a cancelled future is "done" too): a stale reader on a

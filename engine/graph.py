@@ -7,12 +7,11 @@ Built once when a workflow is loaded; runs only read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
 from engine.model import BlockModel, Edge, Problem, Workflow
-from engine.references import Compiled, SPECIAL_ROOTS, compile_value
+from engine.references import SPECIAL_ROOTS, Compiled, compile_value
 from engine.registry import BlockHandler, handler_for
 from engine.transactions import transaction_groups
 
@@ -132,7 +131,9 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
     return Plan(workflow, handlers, compiled, regions, known, output, groups)
 
 
-def _assign_parents(workflow: Workflow, handlers: dict[str, BlockHandler], problems: list[Problem]) -> None:
+def _assign_parents(
+    workflow: Workflow, handlers: dict[str, BlockHandler], problems: list[Problem]
+) -> None:
     for cid, h in handlers.items():
         body = h.body()
         if not body:
@@ -142,9 +143,13 @@ def _assign_parents(workflow: Workflow, handlers: dict[str, BlockHandler], probl
                 field_name = "body" if group == "body" else f"branches.{group}"
                 block: BlockModel | None = workflow.blocks.get(member)
                 if block is None:
-                    problems.append(Problem(f"names unknown block {member!r}", workflow.file, cid, field_name))
+                    problems.append(
+                        Problem(f"names unknown block {member!r}", workflow.file, cid, field_name)
+                    )
                 elif member == cid:
-                    problems.append(Problem("a container cannot contain itself", workflow.file, cid, field_name))
+                    problems.append(
+                        Problem("a container cannot contain itself", workflow.file, cid, field_name)
+                    )
                 elif block.parent is not None:
                     problems.append(
                         Problem(
@@ -197,4 +202,3 @@ def _descendants_in_body(plan: Plan, cid: str) -> set[str]:
                 break
             p = plan.workflow.blocks[p].parent
     return found
-

@@ -35,7 +35,12 @@ class Problem:
         return f"{': '.join(where)}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "block": self.block, "field": self.field, "message": self.message}
+        return {
+            "file": self.file,
+            "block": self.block,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 class WorkflowError(ValueError):
@@ -105,7 +110,9 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if key in seen:
-                self.duplicates.append((str(key), key_node.start_mark.line + 1, key_node.start_mark.column))
+                self.duplicates.append(
+                    (str(key), key_node.start_mark.line + 1, key_node.start_mark.column)
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -177,7 +184,11 @@ def dump_yaml(doc: dict[str, Any]) -> str:
             out[k] = v
     if "blocks" in out and isinstance(out["blocks"], dict):
         out["blocks"] = {
-            bid: ({"type": b["type"], **{k: v for k, v in b.items() if k != "type"}} if isinstance(b, dict) and "type" in b else b)
+            bid: (
+                {"type": b["type"], **{k: v for k, v in b.items() if k != "type"}}
+                if isinstance(b, dict) and "type" in b
+                else b
+            )
             for bid, b in out["blocks"].items()
         }
     if "layout" in doc:

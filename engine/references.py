@@ -236,7 +236,9 @@ def references_in(value: Any, known_roots: Iterable[str] | None = None) -> Itera
 # -- code, expressions, SQL -----------------------------------------------------
 
 
-def rewrite_code(code: str, known_roots: Iterable[str] | None = None) -> tuple[str, list[Reference]]:
+def rewrite_code(
+    code: str, known_roots: Iterable[str] | None = None
+) -> tuple[str, list[Reference]]:
     """Replace each reference in code with a variable ``__ref_N``; same reference, same N."""
     refs: list[Reference] = []
     index: dict[str, int] = {}

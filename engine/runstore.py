@@ -87,8 +87,11 @@ def new_execution_id() -> str:
     return str(uuid.uuid4())
 
 
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 class Redactor:
@@ -115,24 +118,26 @@ _INSERT_EVENTS = """
     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS u(s, t, b, d, a)
 """
 
-_FINISH_RUN = """
-    WITH ev AS ({insert})
+_FINISH_RUN = f"""
+    WITH ev AS ({_INSERT_EVENTS.strip()})
     UPDATE flowyard_runs SET status = $7, output = $8::text::jsonb, error = $9::text::jsonb,
         started_at = COALESCE(started_at, to_timestamp($10)), finished_at = clock_timestamp()
     WHERE execution_id = $1::uuid
-""".format(insert=_INSERT_EVENTS.strip())
+"""
 
-_START_RUN = """
-    WITH ev AS ({insert})
+_START_RUN = f"""
+    WITH ev AS ({_INSERT_EVENTS.strip()})
     UPDATE flowyard_runs SET status = 'running', started_at = COALESCE(started_at, to_timestamp($7))
     WHERE execution_id = $1::uuid AND status IN ('queued', 'running')
-""".format(insert=_INSERT_EVENTS.strip())
+"""
 
 
 class RunRecorder:
     """Buffers one run's events and writes them in one statement per flush."""
 
-    def __init__(self, pool: asyncpg.Pool, execution_id: str, secrets: set[str], next_seq: int = 1) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, execution_id: str, secrets: set[str], next_seq: int = 1
+    ) -> None:
         self.pool = pool
         self.execution_id = execution_id
         self.redact = Redactor(secrets)
@@ -148,7 +153,7 @@ class RunRecorder:
         return len(self._buf)
 
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
-        text = dumps(data or {})
+        text = dumps(data) if data else "{}"
         if self.redact.secrets:
             text = self.redact(text)
         self._buf.append((self.seq, type_, block, text, time.time()))
@@ -187,7 +192,13 @@ class RunRecorder:
         async with self._lock:
             cols, self._buf = self._columns(), []
             await self.pool.execute(
-                _FINISH_RUN, self.execution_id, *cols, status, out_text, err_text, self._started_at or time.time()
+                _FINISH_RUN,
+                self.execution_id,
+                *cols,
+                status,
+                out_text,
+                err_text,
+                self._started_at or time.time(),
             )
 
 
@@ -195,7 +206,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def fetch_events(pool: asyncpg.Pool, execution_id: str, after: int = 0, limit: int = 10000) -> list[dict[str, Any]]:
+async def fetch_events(
+    pool: asyncpg.Pool, execution_id: str, after: int = 0, limit: int = 10000
+) -> list[dict[str, Any]]:
     rows = await pool.fetch(
         "SELECT seq, type, block, data, at FROM flowyard_run_events"
         " WHERE execution_id = $1::uuid AND seq > $2 ORDER BY seq LIMIT $3",
@@ -203,7 +216,16 @@ async def fetch_events(pool: asyncpg.Pool, execution_id: str, after: int = 0, li
         after,
         limit,
     )
-    return [{"seq": r["seq"], "type": r["type"], "block": r["block"], "data": r["data"], "at": _iso(r["at"])} for r in rows]
+    return [
+        {
+            "seq": r["seq"],
+            "type": r["type"],
+            "block": r["block"],
+            "data": r["data"],
+            "at": _iso(r["at"]),
+        }
+        for r in rows
+    ]
 
 
 async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record | None:
@@ -211,7 +233,9 @@ async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record
         uuid.UUID(str(execution_id))
     except ValueError:
         return None
-    return await pool.fetchrow("SELECT * FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id)
+    return await pool.fetchrow(
+        "SELECT * FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+    )
 
 
 def run_summary(row: asyncpg.Record) -> dict[str, Any]:
@@ -227,7 +251,9 @@ def run_summary(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def blocks_from_events(events: list[dict[str, Any]], top_level_only: bool = True) -> dict[str, dict[str, Any]]:
+def blocks_from_events(
+    events: list[dict[str, Any]], top_level_only: bool = True
+) -> dict[str, dict[str, Any]]:
     """Fold block events into per-block records (status, attempts, timings, output, error)."""
     blocks: dict[str, dict[str, Any]] = {}
     for ev in events:
@@ -236,7 +262,15 @@ def blocks_from_events(events: list[dict[str, Any]], top_level_only: bool = True
             continue
         rec = blocks.setdefault(
             path,
-            {"status": "pending", "attempts": 0, "duration_ms": None, "started_at": None, "output": None, "error": None, "inputs": None},
+            {
+                "status": "pending",
+                "attempts": 0,
+                "duration_ms": None,
+                "started_at": None,
+                "output": None,
+                "error": None,
+                "inputs": None,
+            },
         )
         data = ev["data"] or {}
         kind = ev["type"]

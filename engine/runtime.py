@@ -114,7 +114,11 @@ class Runtime:
     def workflow_names(self) -> list[str]:
         if not self.workflows_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.workflows_dir.iterdir() if p.suffix in WORKFLOW_SUFFIXES and p.is_file())
+        return sorted(
+            p.stem
+            for p in self.workflows_dir.iterdir()
+            if p.suffix in WORKFLOW_SUFFIXES and p.is_file()
+        )
 
     def workflow_path(self, name: str) -> Path:
         for suffix in WORKFLOW_SUFFIXES:
@@ -131,7 +135,13 @@ class Runtime:
         if not p.exists():
             from engine.model import Problem
 
-            raise WorkflowError([Problem(f"no workflow named {str(name_or_path)!r} in {self.workflows_dir}", str(p))])
+            raise WorkflowError(
+                [
+                    Problem(
+                        f"no workflow named {str(name_or_path)!r} in {self.workflows_dir}", str(p)
+                    )
+                ]
+            )
         mtime = p.stat().st_mtime
         hit = self._cache.get(p)
         if hit is None or hit[0] != mtime:
@@ -166,7 +176,9 @@ class Runtime:
         version = await self._ensure_version(workflow)
         eid = runstore.new_execution_id()
         pool = self.db.pool
-        row = await pool.fetchrow(_SUBMIT, eid, workflow.name, version, trigger, input, idempotency_key, self.owner)
+        row = await pool.fetchrow(
+            _SUBMIT, eid, workflow.name, version, trigger, input, idempotency_key, self.owner
+        )
         if row is None:  # a repeated delivery: hand back the first run, start nothing
             first = await pool.fetchval(
                 "SELECT execution_id FROM flowyard_runs WHERE workflow = $1 AND idempotency_key = $2",
@@ -177,7 +189,9 @@ class Runtime:
         self._spawn(eid, workflow, input)
         return Submission(eid, True)
 
-    async def execute(self, workflow: Workflow, input: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    async def execute(
+        self, workflow: Workflow, input: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
         sub = await self.submit(workflow, input, **kw)
         return await self.wait(sub.execution_id)
 
@@ -210,7 +224,9 @@ class Runtime:
     async def run_events(self, execution_id: str, after: int = 0) -> list[dict[str, Any]]:
         return await runstore.fetch_events(self.db.pool, execution_id, after)
 
-    async def list_runs(self, workflow: str | None = None, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    async def list_runs(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         rows = await self.db.pool.fetch(
             "SELECT * FROM flowyard_runs WHERE ($1::text IS NULL OR workflow = $1)"
             " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
@@ -244,7 +260,15 @@ class Runtime:
         plan = workflow.plan
         secrets: set[str] = set()
         recorder = RunRecorder(self.db.pool, eid, secrets, next_seq)
-        run = RunContext(eid, plan, input, self.services, recorder, Transactions(self.db.pool, plan.transaction_groups), restored)
+        run = RunContext(
+            eid,
+            plan,
+            input,
+            self.services,
+            recorder,
+            Transactions(self.db.pool, plan.transaction_groups),
+            restored,
+        )
         run.secrets = secrets
         recorder.started()
         executor = Executor(run)
@@ -252,7 +276,11 @@ class Runtime:
         try:
             status, output, error = await executor.execute()
         except asyncio.CancelledError:
-            status, output, error = "cancelled", None, {"type": "Cancelled", "message": "the run was cancelled", "block": None}
+            status, output, error = (
+                "cancelled",
+                None,
+                {"type": "Cancelled", "message": "the run was cancelled", "block": None},
+            )
         finally:
             self._recorders.pop(eid, None)
         recorder.add(f"run_{status}", None, {"output": output, "error": error})
@@ -288,10 +316,13 @@ class Runtime:
     async def resume_unfinished(self) -> list[str]:
         """Claim runs whose process died and continue them from their last completed block."""
         pool = self.db.pool
-        owners = [r["owner"] for r in await pool.fetch(
-            "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1",
-            self.owner,
-        )]
+        owners = [
+            r["owner"]
+            for r in await pool.fetch(
+                "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1",
+                self.owner,
+            )
+        ]
         dead = [o for o in owners if _owner_dead(o)]
         rows = await pool.fetch(
             "UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()"
@@ -305,7 +336,10 @@ class Runtime:
         resumed = []
         for row in rows:
             eid = str(row["execution_id"])
-            version = await pool.fetchrow("SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", row["workflow_hash"])
+            version = await pool.fetchrow(
+                "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
+                row["workflow_hash"],
+            )
             events = await runstore.fetch_events(pool, eid)
             next_seq = (events[-1]["seq"] + 1) if events else 2
             try:

@@ -15,8 +15,16 @@ _DURATION = {"type": "number", "minimum": 0}
 COMMON_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string", "description": "Display name in the editor."},
     "description": {"type": "string"},
-    "retries": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Extra attempts after a failure."},
-    "retry_backoff": {**_DURATION, "description": "Seconds before the first retry; doubles each retry."},
+    "retries": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+        "description": "Extra attempts after a failure.",
+    },
+    "retry_backoff": {
+        **_DURATION,
+        "description": "Seconds before the first retry; doubles each retry.",
+    },
     "timeout": {**_DURATION, "description": "Seconds per attempt."},
     "on_error": {
         "enum": ["fail", "continue"],
@@ -63,7 +71,9 @@ def workflow_schema() -> dict[str, Any]:
                     "pattern": r"^\s*[a-z][a-z0-9_]*(\.[A-Za-z0-9_\-]+)?\s*->\s*[a-z][a-z0-9_]*\s*$",
                 },
             },
-            "output": {"description": "A reference (or a mapping of references): the run's result."},
+            "output": {
+                "description": "A reference (or a mapping of references): the run's result."
+            },
             "layout": {
                 "type": "object",
                 "description": "Editor positions only.",

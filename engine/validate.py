@@ -43,17 +43,29 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
         in_block = len(path) >= 2 and path[0] == "blocks"
         block = path[1] if in_block else None
         inner = path[2:] if in_block else path
-        btype = blocks.get(block, {}).get("type") if in_block and isinstance(blocks.get(block), dict) else None
+        btype = (
+            blocks.get(block, {}).get("type")
+            if in_block and isinstance(blocks.get(block), dict)
+            else None
+        )
         if err.validator == "additionalProperties":
             for key in _UNEXPECTED_RE.findall(err.message):
                 what = f" for a {btype} block" if btype and len(inner) == 0 else ""
-                problems.append(Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, key])))
+                problems.append(
+                    Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, key]))
+                )
         elif err.validator == "required":
             key = err.message.split("'")[1] if "'" in err.message else ""
-            problems.append(Problem(f"missing required key {key!r}", file, block, ".".join([*inner, key])))
+            problems.append(
+                Problem(f"missing required key {key!r}", file, block, ".".join([*inner, key]))
+            )
         elif err.validator == "enum" and inner == ["type"]:
             known = ", ".join(sorted(block_types()))
-            problems.append(Problem(f"unknown block type {err.instance!r} (known: {known})", file, block, "type"))
+            problems.append(
+                Problem(
+                    f"unknown block type {err.instance!r} (known: {known})", file, block, "type"
+                )
+            )
         else:
             problems.append(Problem(err.message, file, block, ".".join(inner) or None))
     return _dedupe(problems)
@@ -78,15 +90,34 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     for bid, raw in blocks_doc.items():
         if not isinstance(raw, dict) or raw.get("type") not in known_types:
             continue
-        cfg = {k: v for k, v in raw.items() if k not in ("type", "retries", "retry_backoff", "timeout", "on_error", "name", "description")}
+        cfg = {
+            k: v
+            for k, v in raw.items()
+            if k
+            not in (
+                "type",
+                "retries",
+                "retry_backoff",
+                "timeout",
+                "on_error",
+                "name",
+                "description",
+            )
+        }
         blocks[str(bid)] = BlockModel(
             id=str(bid),
             type=raw["type"],
             config=cfg,
-            retries=int(raw.get("retries", 0) or 0) if isinstance(raw.get("retries", 0), int) else 0,
-            retry_backoff=float(raw.get("retry_backoff", 0.5)) if isinstance(raw.get("retry_backoff", 0.5), (int, float)) else 0.5,
+            retries=int(raw.get("retries", 0) or 0)
+            if isinstance(raw.get("retries", 0), int)
+            else 0,
+            retry_backoff=float(raw.get("retry_backoff", 0.5))
+            if isinstance(raw.get("retry_backoff", 0.5), (int, float))
+            else 0.5,
             timeout=float(raw["timeout"]) if isinstance(raw.get("timeout"), (int, float)) else None,
-            on_error=raw.get("on_error", "fail") if raw.get("on_error") in ("fail", "continue") else "fail",
+            on_error=raw.get("on_error", "fail")
+            if raw.get("on_error") in ("fail", "continue")
+            else "fail",
         )
 
     edges = []
@@ -94,11 +125,20 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         edge = parse_edge(text) if isinstance(text, str) else None
         if edge is None:
             if isinstance(text, str):
-                problems.append(Problem(f"edge {text!r} is not of the form 'a -> b' or 'a.port -> b'", file, None, f"edges.{i}"))
+                problems.append(
+                    Problem(
+                        f"edge {text!r} is not of the form 'a -> b' or 'a.port -> b'",
+                        file,
+                        None,
+                        f"edges.{i}",
+                    )
+                )
             continue
         for end in (edge.source, edge.target):
             if end not in blocks_doc:
-                problems.append(Problem(f"edge {edge} names missing block {end!r}", file, end, "edges"))
+                problems.append(
+                    Problem(f"edge {edge} names missing block {end!r}", file, end, "edges")
+                )
         if edge.source in blocks_doc and edge.target in blocks_doc and edge not in edges:
             edges.append(edge)
 
@@ -116,7 +156,9 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     plan = build_plan(wf, problems)
     problems.extend(_graph_problems(plan))
     for h in plan.handlers.values():
-        problems.extend(p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems())
+        problems.extend(
+            p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems()
+        )
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
     problems = _dedupe(problems)
@@ -162,15 +204,35 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     continue
                 if ref.root in wf.blocks:
                     why = "is not upstream of this block"
-                    if wf.blocks[ref.root].parent is not None and wf.blocks[ref.root].parent != wf.blocks[bid].parent:
+                    if (
+                        wf.blocks[ref.root].parent is not None
+                        and wf.blocks[ref.root].parent != wf.blocks[bid].parent
+                    ):
                         why = f"is inside the body of {wf.blocks[ref.root].parent!r}; use <{wf.blocks[ref.root].parent}.results>"
-                    problems.append(Problem(f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key))
+                    problems.append(
+                        Problem(
+                            f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key
+                        )
+                    )
                 else:
-                    problems.append(Problem(f"reference {ref.text} names unknown block {ref.root!r}", wf.file, bid, key))
+                    problems.append(
+                        Problem(
+                            f"reference {ref.text} names unknown block {ref.root!r}",
+                            wf.file,
+                            bid,
+                            key,
+                        )
+                    )
     if wf.output is not None:
         for ref in references_in(wf.output, plan.known_roots):
-            if ref.root not in SPECIAL_ROOTS and (ref.root not in wf.blocks or wf.blocks[ref.root].parent):
-                problems.append(Problem(f"reference {ref.text} must name a top-level block", wf.file, None, "output"))
+            if ref.root not in SPECIAL_ROOTS and (
+                ref.root not in wf.blocks or wf.blocks[ref.root].parent
+            ):
+                problems.append(
+                    Problem(
+                        f"reference {ref.text} must name a top-level block", wf.file, None, "output"
+                    )
+                )
     return problems
 
 

@@ -57,7 +57,9 @@ def write_workflow(tmp_path: Path) -> Callable[[str], Workflow]:
 
 
 @pytest.fixture
-def run_yaml(runtime: Runtime, write_workflow: Callable[[str], Workflow]) -> Callable[..., Awaitable[dict[str, Any]]]:
+def run_yaml(
+    runtime: Runtime, write_workflow: Callable[[str], Workflow]
+) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Run a workflow given as YAML text; returns the run result."""
 
     async def run(text: str, input: dict[str, Any] | None = None) -> dict[str, Any]:

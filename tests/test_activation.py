@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from engine.activation import Activation, EdgeState, Readiness, choose_error_port, edge_taken, readiness
+from engine.activation import (
+    Activation,
+    EdgeState,
+    Readiness,
+    choose_error_port,
+    edge_taken,
+    readiness,
+)
 from engine.model import Edge, parse_edge
 
 
@@ -24,11 +31,11 @@ def test_edge_taken_by_port() -> None:
 
 
 def test_readiness() -> None:
-    A, I, P = EdgeState.ACTIVE, EdgeState.INACTIVE, EdgeState.PENDING
-    assert readiness([A, I]) is Readiness.RUN
-    assert readiness([I, I]) is Readiness.SKIP
+    A, N, P = EdgeState.ACTIVE, EdgeState.INACTIVE, EdgeState.PENDING
+    assert readiness([A, N]) is Readiness.RUN
+    assert readiness([N, N]) is Readiness.SKIP
     assert readiness([A, P]) is Readiness.WAIT
-    assert readiness([I, P]) is Readiness.WAIT
+    assert readiness([N, P]) is Readiness.WAIT
 
 
 def test_condition_skips_untaken_side_and_join_still_runs() -> None:

@@ -187,11 +187,15 @@ async def test_timeout_kills_runaway_code(run_yaml, runtime: Runtime) -> None:
     assert result["error"]["type"] == "TimeoutError"
     assert elapsed < 1 + 1  # the SPEC's bound: timeout + 1 s
     # the pool replaced the killed worker: functions still run
-    again = await run_yaml("name: ok\nblocks:\n  s: {type: manual}\n  f: {type: function, code: 'return 2'}\nedges: [s -> f]\n")
+    again = await run_yaml(
+        "name: ok\nblocks:\n  s: {type: manual}\n  f: {type: function, code: 'return 2'}\nedges: [s -> f]\n"
+    )
     assert again["output"] == {"result": 2}
 
 
-async def test_secrets_are_redacted_in_stored_events(run_yaml, runtime: Runtime, monkeypatch) -> None:
+async def test_secrets_are_redacted_in_stored_events(
+    run_yaml, runtime: Runtime, monkeypatch
+) -> None:
     monkeypatch.setenv("FLOWYARD_TEST_SECRET", "sk_live_very_secret_value")
     wf = """
     name: secretive
@@ -207,12 +211,16 @@ async def test_secrets_are_redacted_in_stored_events(run_yaml, runtime: Runtime,
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["auth"] == "Bearer ***"
     rows = await runtime.db.pool.fetch(
-        "SELECT data::text AS d FROM flowyard_run_events WHERE execution_id = $1::uuid", result["execution_id"]
+        "SELECT data::text AS d FROM flowyard_run_events WHERE execution_id = $1::uuid",
+        result["execution_id"],
     )
     stored = " ".join(r["d"] for r in rows)
     assert "sk_live_very_secret_value" not in stored
     assert "***" in stored
-    row = await runtime.db.pool.fetchval("SELECT output::text FROM flowyard_runs WHERE execution_id = $1::uuid", result["execution_id"])
+    row = await runtime.db.pool.fetchval(
+        "SELECT output::text FROM flowyard_runs WHERE execution_id = $1::uuid",
+        result["execution_id"],
+    )
     assert "sk_live_very_secret_value" not in row
 
 
@@ -221,16 +229,25 @@ async def test_run_log_is_append_only(run_yaml, runtime: Runtime) -> None:
 
     result = await run_yaml("name: a\nblocks:\n  s: {type: manual}\n")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
-        await runtime.db.pool.execute("UPDATE flowyard_run_events SET type = 'x' WHERE execution_id = $1::uuid", result["execution_id"])
+        await runtime.db.pool.execute(
+            "UPDATE flowyard_run_events SET type = 'x' WHERE execution_id = $1::uuid",
+            result["execution_id"],
+        )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
-        await runtime.db.pool.execute("DELETE FROM flowyard_run_events WHERE execution_id = $1::uuid", result["execution_id"])
+        await runtime.db.pool.execute(
+            "DELETE FROM flowyard_run_events WHERE execution_id = $1::uuid", result["execution_id"]
+        )
 
 
 async def test_run_result_read_back_matches(run_yaml, runtime: Runtime) -> None:
-    result = await run_yaml("name: rb\nblocks:\n  s: {type: manual}\n  f: {type: function, code: 'return {\"x\": 1}'}\nedges: [s -> f]\n")
+    result = await run_yaml(
+        "name: rb\nblocks:\n  s: {type: manual}\n  f: {type: function, code: 'return {\"x\": 1}'}\nedges: [s -> f]\n"
+    )
     stored = await runtime.run_result(result["execution_id"])
     assert stored["status"] == "succeeded"
     assert stored["output"] == {"x": 1}
-    assert stored["blocks"]["f"]["status"] == "succeeded" and stored["blocks"]["f"]["output"] == {"x": 1}
+    assert stored["blocks"]["f"]["status"] == "succeeded" and stored["blocks"]["f"]["output"] == {
+        "x": 1
+    }
     types = [e["type"] for e in await runtime.run_events(result["execution_id"])]
     assert types[0] == "run_queued" and types[1] == "run_started" and types[-1] == "run_succeeded"

@@ -32,7 +32,12 @@ class DictScope:
         self.secrets.add(value)
 
 
-SCOPE = DictScope({"db": {"rows": [{"id": 7, "tags": ["a"]}], "n": 3, "obj": {"k": "v"}}, "env": {"KEY": "s3cret"}})
+SCOPE = DictScope(
+    {
+        "db": {"rows": [{"id": 7, "tags": ["a"]}], "n": 3, "obj": {"k": "v"}},
+        "env": {"KEY": "s3cret"},
+    }
+)
 
 
 def test_lone_reference_keeps_type() -> None:
@@ -44,7 +49,9 @@ def test_lone_reference_keeps_type() -> None:
 def test_reference_in_text_renders_text_and_json() -> None:
     assert compile_value("n=<db.n>").resolve(SCOPE) == "n=3"
     assert compile_value("o=<db.obj>").resolve(SCOPE) == 'o={"k":"v"}'
-    assert compile_value({"a": ["x <db.n>", "<db.rows.0.tags>"]}).resolve(SCOPE) == {"a": ["x 3", ["a"]]}
+    assert compile_value({"a": ["x <db.n>", "<db.rows.0.tags>"]}).resolve(SCOPE) == {
+        "a": ["x 3", ["a"]]
+    }
 
 
 def test_optional_reference_is_null() -> None:
@@ -106,8 +113,16 @@ segment = st.one_of(ident, st.integers(0, 99).map(str))
 texts = st.text(alphabet=string.ascii_letters + string.digits + " .,;:'\"()=!", max_size=30)
 
 
-@given(root=ident, path=st.lists(segment, max_size=4), optional=st.booleans(), before=texts, after=texts)
-def test_parser_finds_any_reference_embedded_in_text(root: str, path: list[str], optional: bool, before: str, after: str) -> None:
+@given(
+    root=ident,
+    path=st.lists(segment, max_size=4),
+    optional=st.booleans(),
+    before=texts,
+    after=texts,
+)
+def test_parser_finds_any_reference_embedded_in_text(
+    root: str, path: list[str], optional: bool, before: str, after: str
+) -> None:
     ref_text = "<" + ".".join([root, *path]) + ("?" if optional else "") + ">"
     found = parse(before + ref_text + after)
     assert len(found) == 1
@@ -121,8 +136,13 @@ def test_text_without_angle_brackets_is_constant(text: str) -> None:
     assert compile_value(text).resolve(SCOPE) == text
 
 
-@given(st.recursive(st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none()),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(ident, c, max_size=3), max_leaves=10))
+@given(
+    st.recursive(
+        st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none()),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(ident, c, max_size=3),
+        max_leaves=10,
+    )
+)
 def test_lone_reference_round_trips_any_json_value(value: Any) -> None:
     assert compile_value("<db.v>").resolve(DictScope({"db": {"v": value}})) == value
 

@@ -51,7 +51,9 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-async def test_kill_9_mid_run_then_resume(tmp_path: Path, database_url: str, runtime: Runtime) -> None:
+async def test_kill_9_mid_run_then_resume(
+    tmp_path: Path, database_url: str, runtime: Runtime
+) -> None:
     log = tmp_path / "log.txt"
     wf = tmp_path / "crashy.yaml"
     wf.write_text(WORKFLOW.format(log=str(log)))
@@ -68,9 +70,16 @@ async def test_kill_9_mid_run_then_resume(tmp_path: Path, database_url: str, run
     eid = await runtime.db.pool.fetchval(
         "SELECT execution_id::text FROM flowyard_runs WHERE workflow = 'crashy' ORDER BY created_at DESC LIMIT 1"
     )
-    assert await runtime.db.pool.fetchval("SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", eid) == "running"
+    assert (
+        await runtime.db.pool.fetchval(
+            "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", eid
+        )
+        == "running"
+    )
 
-    resumed = subprocess.run([*cli, "runs", "resume"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [*cli, "runs", "resume"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"{eid} succeeded" in resumed.stdout
 

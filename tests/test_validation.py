@@ -61,29 +61,42 @@ def test_edge_to_missing_block(tmp_path: Path) -> None:
 
 
 def test_cycle(tmp_path: Path) -> None:
-    text = BASE + "  a: {type: function, code: 'return 1'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b, b -> a]\n"
+    text = (
+        BASE
+        + "  a: {type: function, code: 'return 1'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b, b -> a]\n"
+    )
     msg = one(tmp_path, text)
     assert "cycle" in msg and "field 'edges'" in msg
 
 
 def test_reference_to_block_not_upstream(tmp_path: Path) -> None:
-    text = BASE + "  a: {type: function, code: 'return <b.x>'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b]\n"
+    text = (
+        BASE
+        + "  a: {type: function, code: 'return <b.x>'}\n  b: {type: function, code: 'return 1'}\nedges: [start -> a, a -> b]\n"
+    )
     msg = one(tmp_path, text)
     assert "block 'a'" in msg and "field 'code'" in msg and "<b.x>" in msg and "not upstream" in msg
 
 
 def test_reference_to_unknown_block(tmp_path: Path) -> None:
-    msg = one(tmp_path, BASE + "  a: {type: function, code: 'return <nope.x>'}\nedges: [start -> a]\n")
+    msg = one(
+        tmp_path, BASE + "  a: {type: function, code: 'return <nope.x>'}\nedges: [start -> a]\n"
+    )
     assert "unknown block 'nope'" in msg
 
 
 def test_bad_expression(tmp_path: Path) -> None:
-    msg = one(tmp_path, BASE + "  c: {type: condition, if: '<start.x> ==== 3'}\nedges: [start -> c]\n")
+    msg = one(
+        tmp_path, BASE + "  c: {type: condition, if: '<start.x> ==== 3'}\nedges: [start -> c]\n"
+    )
     assert "block 'c'" in msg and "field 'if'" in msg and "bad expression" in msg
 
 
 def test_bad_port(tmp_path: Path) -> None:
-    text = BASE + "  c: {type: condition, if: 'True'}\n  a: {type: function, code: 'return 1'}\nedges: [start -> c, c.maybe -> a]\n"
+    text = (
+        BASE
+        + "  c: {type: condition, if: 'True'}\n  a: {type: function, code: 'return 1'}\nedges: [start -> c, c.maybe -> a]\n"
+    )
     assert "no port 'maybe'" in one(tmp_path, text)
 
 
@@ -93,14 +106,22 @@ def test_python_syntax_error(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_together(tmp_path: Path) -> None:
-    text = BASE + "  x: {type: teleport}\n  f: {type: function, code: 'return 1', colour: red}\nedges: [start -> ghost]\n"
+    text = (
+        BASE
+        + "  x: {type: teleport}\n  f: {type: function, code: 'return 1', colour: red}\nedges: [start -> ghost]\n"
+    )
     assert len(problems(tmp_path, text)) == 3
 
 
 def test_cli_validate_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE + "  x: {type: teleport}\nedges: [start -> ghost]\n")
-    proc = subprocess.run([sys.executable, "-m", "ui.cli", "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1
     assert "teleport" in proc.stderr and "ghost" in proc.stderr
 

@@ -133,7 +133,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<30} {r['created_at']}")
         return 0
 
-    return _with_runtime(args, body, resume=False)  # `runs resume` claims runs itself, to report them
+    return _with_runtime(
+        args, body, resume=False
+    )  # `runs resume` claims runs itself, to report them
 
 
 def cmd_db(args: argparse.Namespace) -> int:
