@@ -51,7 +51,9 @@ class RecordingServer:
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def respond(self, path: str, *responses: Scripted) -> None:
         """Answer requests to ``path`` with these responses in turn (the last repeats)."""

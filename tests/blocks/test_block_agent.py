@@ -1,0 +1,152 @@
+"""Agent block through the real openai SDK against the chat-completions stand-in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from standins.openai_standin import ChatCompletionsStandIn
+
+from blocks.agent import cost_usd
+
+
+@pytest.fixture
+def openai_env(
+    chat_standin: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> ChatCompletionsStandIn:
+    monkeypatch.setenv("OPENAI_API_KEY", chat_standin.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_standin.base_url)
+    return chat_standin
+
+
+def agent_workflow(extra: str = "") -> str:
+    return f"""
+        version: 1
+        name: agent_wf
+        blocks:
+          ask:
+            type: agent
+            model: gpt-4o-mini
+            system: You apply order events to a state.
+            prompt: "Event: <input.event>"
+            temperature: 0
+            max_tokens: 200
+            {extra}
+        """
+
+
+async def _stored_text(runtime: Any, execution_id: str) -> str:
+    pool = runtime.db.pool
+    run = await pool.fetchval(
+        "SELECT row_to_json(r)::text FROM flowyard_runs r WHERE execution_id = $1", execution_id
+    )
+    events = await pool.fetchval(
+        "SELECT coalesce(string_agg(data::text, ' '), '') FROM flowyard_run_events WHERE execution_id = $1",
+        execution_id,
+    )
+    return run + events
+
+
+async def test_text_reply_usage_cost_and_no_key_in_records(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, runtime: Any
+) -> None:
+    openai_env.reply_with("The order is now paid.")
+    result = await run_yaml(agent_workflow(), {"event": {"type": "payment_received"}})
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["content"] == "The order is now paid."
+    assert out["model"] == "gpt-4o-mini"
+    usage = out["usage"]
+    assert usage["completion_tokens"] == 5 and usage["total_tokens"] == usage["prompt_tokens"] + 5
+    assert out["cost_usd"] == pytest.approx((usage["prompt_tokens"] * 0.15 + 5 * 0.60) / 1e6)
+    # What the provider got: the key, the prompt with the reference resolved, the options.
+    [request] = openai_env.requests
+    assert openai_env.authorizations == [f"Bearer {openai_env.api_key}"]
+    assert request["messages"][1]["content"] == 'Event: {"type":"payment_received"}'
+    assert request["temperature"] == 0 and request["max_tokens"] == 200
+    # What we stored: usage yes, the key never.
+    stored = await _stored_text(runtime, result["execution_id"])
+    assert openai_env.api_key not in stored
+    assert '"total_tokens"' in stored
+
+
+async def test_json_reply_is_parsed(run_yaml: Any, openai_env: ChatCompletionsStandIn) -> None:
+    openai_env.reply_with('```json\n{"status": "paid", "version": 2}\n```')
+    result = await run_yaml(agent_workflow("response_format: json"), {"event": "x"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["content"] == {"status": "paid", "version": 2}
+    assert openai_env.requests[0]["response_format"] == {"type": "json_object"}
+
+
+async def test_json_schema_is_sent_and_enforced(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    schema = "response_format: {json_schema: {type: object, required: [status], properties: {status: {type: string}}}}"
+    openai_env.reply_with('{"status": "shipped"}', '{"state": "shipped"}')
+    ok = await run_yaml(agent_workflow(schema), {"event": "x"})
+    assert ok["status"] == "succeeded", ok["error"]
+    assert ok["output"]["content"] == {"status": "shipped"}
+    sent = openai_env.requests[0]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["status"]
+    bad = await run_yaml(agent_workflow(schema), {"event": "x"})
+    assert bad["status"] == "failed"
+    assert "does not match the schema" in bad["error"]["message"]
+    assert '{"state": "shipped"}' in bad["error"]["message"]
+
+
+async def test_unparsable_reply_is_an_error_with_the_raw_text(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    openai_env.reply_with("Sure! The status is paid.")
+    result = await run_yaml(agent_workflow("response_format: json"), {"event": "x"})
+    assert result["status"] == "failed"
+    assert "not valid JSON" in result["error"]["message"]
+    assert "Sure! The status is paid." in result["error"]["message"]
+
+
+async def test_missing_key_names_openai_api_key(
+    run_yaml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = await run_yaml(agent_workflow(), {"event": "x"})
+    assert result["status"] == "failed"
+    assert "OPENAI_API_KEY" in result["error"]["message"]
+
+
+async def test_wrong_key_is_a_clear_error_without_the_key(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-value")
+    result = await run_yaml(agent_workflow(), {"event": "x"})
+    assert result["status"] == "failed"
+    assert "401" in result["error"]["message"]
+    assert "sk-wrong-key-value" not in json.dumps(result)
+
+
+async def test_base_url_and_api_key_from_config(
+    run_yaml: Any, chat_standin: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    chat_standin.model = "some-local-model"
+    result = await run_yaml(
+        agent_workflow(f"base_url: {chat_standin.base_url}\n            api_key: <input.key>"),
+        {"event": "x", "key": chat_standin.api_key},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["model"] == "some-local-model"
+    assert result["output"]["cost_usd"] == pytest.approx(cost_usd("gpt-4o-mini", *_tokens(result)))
+    assert chat_standin.api_key not in json.dumps(result)
+
+
+def _tokens(result: dict[str, Any]) -> tuple[int, int]:
+    usage = result["output"]["usage"]
+    return usage["prompt_tokens"], usage["completion_tokens"]
+
+
+def test_cost_table() -> None:
+    assert cost_usd("gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert cost_usd("gpt-4o-mini-2024-07-18", 1_000_000, 0) == pytest.approx(0.15)
+    assert cost_usd("gpt-4o", 1_000_000, 0) == pytest.approx(2.5)
+    assert cost_usd("llama-3-8b", 10, 10) is None

@@ -1,0 +1,183 @@
+"""Email block against a real SMTP server (aiosmtpd) on 127.0.0.1, with and without STARTTLS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and refuses *@refused.test."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.Message]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.endswith("@refused.test"):
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _self_signed(tmp: Path) -> ssl.SSLContext:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    return ctx
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(port))
+    monkeypatch.delenv("SMTP_USER", raising=False)
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("SMTP_FROM", "orders@shop.test")
+    yield inbox
+    controller.stop()
+
+
+MAIL = """
+version: 1
+name: email_send
+blocks:
+  confirm:
+    type: email
+    to: <input.to>
+    subject: "Order <input.order_id> confirmed"
+    text: "Thanks! Your order <input.order_id> is on its way."
+    html: "<p>Thanks! Order <b><input.order_id></b></p>"
+"""
+
+
+async def test_sends_text_and_html(run_yaml: Any, smtp: Inbox) -> None:
+    result = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-1"})
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["accepted"] == ["ann@shop.test"]
+    [(rcpts, msg)] = smtp.messages
+    assert rcpts == ["ann@shop.test"]
+    assert msg["Subject"] == "Order o-1 confirmed" and msg["From"] == "orders@shop.test"
+    assert msg["Message-ID"] == out["message_id"]
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in msg.walk()
+        if not p.is_multipart()
+    }
+    assert "o-1 is on its way" in parts["text/plain"]
+    assert "<b>o-1</b>" in parts["text/html"]  # <b> is HTML, not a reference
+
+
+async def test_message_id_is_stable_per_run_and_block(run_yaml: Any, smtp: Inbox) -> None:
+    a = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-2"})
+    b = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-2"})
+    assert a["output"]["message_id"] != b["output"]["message_id"]  # different runs
+    from blocks.email import message_id
+
+    assert a["output"]["message_id"] == message_id(f"{a['execution_id']}:confirm", "127.0.0.1")
+
+
+async def test_partly_refused_recipients(run_yaml: Any, smtp: Inbox) -> None:
+    result = await run_yaml(MAIL, {"to": ["ann@shop.test", "bob@refused.test"], "order_id": "o-3"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["accepted"] == ["ann@shop.test"]
+    all_refused = await run_yaml(MAIL, {"to": "bob@refused.test", "order_id": "o-3"})
+    assert all_refused["status"] == "failed" and "refused" in all_refused["error"]["message"]
+
+
+async def test_missing_smtp_host_is_a_clear_error(
+    run_yaml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    result = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-4"})
+    assert result["status"] == "failed" and "SMTP_HOST" in result["error"]["message"]
+
+
+async def test_starttls_and_login(
+    run_yaml: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    inbox = Inbox()
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"smtp-pass-123")
+
+    port = _free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=_self_signed(tmp_path),
+        require_starttls=True,  # the server refuses anything before STARTTLS
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SMTP_PORT", str(port))
+        monkeypatch.setenv("SMTP_USER", "mailer")
+        monkeypatch.setenv("SMTP_PASSWORD", "smtp-pass-123")
+        monkeypatch.setenv("SMTP_TLS_VERIFY", "false")  # the test certificate is self-signed
+        result = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-5"})
+    finally:
+        controller.stop()
+    assert result["status"] == "succeeded", result["error"]
+    assert logins == [("mailer", "smtp-pass-123")]
+    assert len(inbox.messages) == 1
+    assert "smtp-pass-123" not in json.dumps(result)
