@@ -81,6 +81,8 @@ _WRAPPER = """
 """
 
 
+_REF_NAME = re.compile(r"^__ref_\d+$")
+
 # Line of the wrapped source where the user's code starts, for error line numbers.
 _CODE_LINE = _WRAPPER[: _WRAPPER.index("%(code)s")].count("\n")
 
@@ -121,7 +123,11 @@ def run_js(
             "JavaScript Function blocks need the optional extra: pip install 'flowyard[js]'"
         ) from exc
 
-    source = _wrap(code, input, variables or {})
+    if variables is None:
+        # Callers that pass rewritten references inside `input` (as `__ref_N` keys)
+        # still get them bound as the variables the rewritten code names.
+        variables = {k: v for k, v in input.items() if isinstance(k, str) and _REF_NAME.match(k)}
+    source = _wrap(code, input, variables)
     deadline = time.monotonic() + timeout
     ctx = MiniRacer()
     try:

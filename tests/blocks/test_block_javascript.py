@@ -1,0 +1,117 @@
+"""JavaScript for Function blocks (mini-racer): the seed's snippet runs unchanged."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+pytest.importorskip("py_mini_racer")
+
+from blocks._javascript import JavaScriptError, run_js, run_js_async  # noqa: E402
+
+# The seed's enrichment step, as written for Sim (JavaScript function block).
+SEED_SNIPPET = """
+const body = input.webhook.body;
+const headers = input.webhook.headers;
+return {
+  event_id: crypto.randomUUID(),
+  event_type: body.event_type,
+  aggregate_id: body.order_id,
+  aggregate_type: "order",
+  data: body,
+  metadata: {
+    user_id: body.user_id,
+    ip_address: headers.x_forwarded_for,
+    user_agent: headers.user_agent,
+    timestamp: new Date().toISOString(),
+    workflow_execution_id: input.workflow.execution_id,
+  },
+  version: 1,
+};
+"""
+
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def _input() -> dict:
+    return {
+        "webhook": {
+            "body": {
+                "event_type": "order_created",
+                "order_id": "o-1",
+                "user_id": "u-1",
+                "total": 12.5,
+            },
+            "headers": {"x_forwarded_for": "203.0.113.9", "user_agent": "shop/1.0"},
+        },
+        "workflow": {"execution_id": "exec-1", "name": "orders"},
+    }
+
+
+def test_seed_snippet_runs_unchanged() -> None:
+    out = run_js(SEED_SNIPPET, _input(), timeout=5)
+    assert UUID4.match(out["event_id"])
+    assert out["event_type"] == "order_created" and out["aggregate_id"] == "o-1"
+    assert out["data"]["total"] == 12.5
+    assert out["metadata"]["ip_address"] == "203.0.113.9"
+    assert out["metadata"]["workflow_execution_id"] == "exec-1"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", out["metadata"]["timestamp"])
+    assert out["stdout"] == ""
+    assert run_js(SEED_SNIPPET, _input(), timeout=5)["event_id"] != out["event_id"]
+
+
+def test_console_output_non_object_results_and_variables() -> None:
+    out = run_js("console.log('n =', input.n, {a: 1}); return input.n * 2", {"n": 21}, timeout=5)
+    assert out == {"result": 42, "stdout": 'n = 21 {"a":1}'}
+    assert run_js("return __ref_0 + 1", {}, timeout=5, variables={"__ref_0": 1})["result"] == 2
+    assert run_js("await null; return [1, 'two']", {}, timeout=5)["result"] == [1, "two"]
+
+
+def test_code_cannot_break_out_of_the_input_literal() -> None:
+    tricky = {"s": '"); throw new Error("injected"); ("', "u": "\u2028"}
+    assert (
+        run_js("return input.s + input.u", tricky, timeout=5)["result"] == tricky["s"] + tricky["u"]
+    )
+
+
+def test_errors_and_timeouts() -> None:
+    with pytest.raises(JavaScriptError, match="Error: out of stock"):
+        run_js("throw new Error('out of stock')", {}, timeout=5)
+    with pytest.raises(JavaScriptError, match="SyntaxError"):
+        run_js("return (", {}, timeout=5)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        run_js("while (true) {}", {}, timeout=0.3)
+    assert time.monotonic() - started < 3
+
+
+def test_runs_do_not_share_globals() -> None:
+    run_js("globalThis.leak = 1; return 0", {}, timeout=5)
+    assert run_js("return typeof leak", {}, timeout=5)["result"] == "undefined"
+
+
+async def test_async_wrapper_does_not_block_the_loop() -> None:
+    out = await run_js_async("return {ok: true}", {}, timeout=5)
+    assert out["ok"] is True
+
+
+async def test_function_block_with_javascript_and_references(run_yaml) -> None:  # type: ignore[no-untyped-def]
+    result = await run_yaml(
+        """
+        version: 1
+        name: js_function
+        blocks:
+          enrich:
+            type: function
+            language: javascript
+            code: |
+              return {id: crypto.randomUUID(), order: <input.order_id>, again: input.order_id,
+                      at: new Date().toISOString()};
+        """,
+        {"order_id": "o-7"},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["order"] == "o-7" and out["again"] == "o-7" and UUID4.match(out["id"])

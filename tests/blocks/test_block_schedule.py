@@ -1,0 +1,135 @@
+"""Schedule trigger: due ticks, catch-up after downtime (once, not N times), and
+exactly-once ticks across several scheduler processes (the idempotency key)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from blocks.schedule import Scheduler, previous_tick, run_scheduler, tick_key
+
+EVERY_MINUTE = """
+version: 1
+name: NAME
+blocks:
+  tick:
+    type: schedule
+    cron: "* * * * *"
+    timezone: Europe/Berlin
+    input: {report: daily}
+  work:
+    type: function
+    code: |
+      return {"at": input.tick.scheduled_for, "report": input.report}
+edges: [tick -> work]
+"""
+
+
+async def _runs(runtime: Any, workflow: str) -> list[dict[str, Any]]:
+    rows = await runtime.db.pool.fetch(
+        "SELECT execution_id, idempotency_key, trigger FROM flowyard_runs WHERE workflow = $1 ORDER BY created_at",
+        workflow,
+    )
+    return [dict(r) for r in rows]
+
+
+def _only(scheduler: Scheduler, workflow: str) -> None:
+    """Keep the scheduler to this test's workflow (the folder is shared by tests)."""
+    for key in [k for k in scheduler.entries if k[0] != workflow]:
+        del scheduler.entries[key]
+
+
+async def test_missed_tick_runs_once_on_start_and_due_ticks_run(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    wf = install_workflow(EVERY_MINUTE)
+    start = dt.datetime(2030, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+
+    first = Scheduler(blocks_runtime)
+    first.rescan(start)
+    _only(first, wf.name)
+    started = await first.fire_due(start)
+    # The 12:00 tick (missed while no scheduler ran) is submitted once on start.
+    assert len(started) == 1
+    result = await blocks_runtime.wait(started[0], timeout=30)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"at": "2030-01-01T13:00:00+01:00", "report": "daily"}
+
+    # A second process starting at the same moment finds the tick taken.
+    second = Scheduler(blocks_runtime)
+    second.rescan(start)
+    _only(second, wf.name)
+    assert await second.fire_due(start) == []
+
+    # Down for five minutes: only the latest due tick runs, not five.
+    later = start + dt.timedelta(minutes=5)
+    started = await first.fire_due(later)
+    assert len(started) == 1
+    await blocks_runtime.wait(started[0], timeout=30)
+    assert await second.fire_due(later) == []  # the other process: same tick, no new run
+
+    runs = await _runs(blocks_runtime, wf.name)
+    assert [r["idempotency_key"] for r in runs] == [
+        tick_key(wf.name, dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)),
+        tick_key(wf.name, dt.datetime(2030, 1, 1, 12, 5, tzinfo=dt.UTC)),
+    ]
+    assert {r["trigger"] for r in runs} == {"schedule"}
+
+
+async def test_workflow_added_while_running_does_not_catch_up(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    now = dt.datetime(2031, 3, 1, 8, 0, 30, tzinfo=dt.UTC)
+    scheduler = Scheduler(blocks_runtime)
+    scheduler.rescan(now)  # the first scan: whatever exists now may catch up
+    scheduler.entries.clear()
+    wf = install_workflow(EVERY_MINUTE)
+    scheduler.rescan(now)
+    _only(scheduler, wf.name)
+    assert await scheduler.fire_due(now) == []
+    assert len(await scheduler.fire_due(now + dt.timedelta(seconds=30))) == 1
+
+
+async def test_run_scheduler_loop_submits_and_stops(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    wf = install_workflow(EVERY_MINUTE)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_scheduler(blocks_runtime, stop, rescan_every=0.2))
+    try:
+        for _ in range(100):
+            if await _runs(blocks_runtime, wf.name):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    runs = await _runs(blocks_runtime, wf.name)
+    tick = previous_tick("* * * * *", dt.UTC, dt.datetime.now(dt.UTC))
+    assert runs and runs[0]["idempotency_key"] in {
+        tick_key(wf.name, tick),
+        tick_key(wf.name, tick - dt.timedelta(minutes=1)),  # the minute turned meanwhile
+    }
+    for r in runs:
+        await blocks_runtime.wait(str(r["execution_id"]), timeout=30)
+
+
+async def test_manual_run_of_a_scheduled_workflow(run_yaml: Any) -> None:
+    result = await run_yaml(EVERY_MINUTE.replace("NAME", "sched_manual"), {"report": "adhoc"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["report"] == "adhoc" and result["output"]["at"]
+
+
+async def test_invalid_cron_and_zone_are_validation_errors(write_workflow: Any) -> None:
+    import pytest
+
+    from engine.model import WorkflowError
+
+    bad = EVERY_MINUTE.replace('"* * * * *"', '"every day"').replace(
+        "Europe/Berlin", "Mars/Olympus"
+    )
+    with pytest.raises(WorkflowError) as info:
+        write_workflow(bad.replace("NAME", "sched_bad"))
+    text = str(info.value)
+    assert "cron" in text and "Mars/Olympus" in text
