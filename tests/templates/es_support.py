@@ -30,7 +30,11 @@ class Mailbox:
 
 
 async def deliver(
-    rt: Any, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 60
+    rt: Any,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+    path: str = "orders/events",
 ) -> dict[str, Any]:
     """POST one event the way the Flask route does, then wait for its run."""
     raw = json.dumps(body).encode()
@@ -39,7 +43,7 @@ async def deliver(
         "User-Agent": "shop/1.0",
         "X-Forwarded-For": "203.0.113.9, 10.0.0.1",
     }
-    resp = await accept(rt, "orders/events", "POST", {**hdrs, **(headers or {})}, {}, raw)
+    resp = await accept(rt, path, "POST", {**hdrs, **(headers or {})}, {}, raw)
     assert resp.status == 202, resp.body
     result = await rt.wait(resp.body["execution_id"], timeout=timeout)
     assert result["status"] == "succeeded", json.dumps(result["error"] or result, default=str)[

@@ -1,0 +1,53 @@
+-- Analytics over the event store, for dashboards and the UI's charts.
+-- Read-only, each query independent, no parameters (edit the time windows).
+
+-- name: most_common_event_types
+-- The event types seen in the last 7 days, most frequent first.
+SELECT event_type, count(*) AS events
+  FROM events
+ WHERE created_at >= now() - interval '7 days'
+ GROUP BY event_type
+ ORDER BY events DESC, event_type;
+
+-- name: events_per_hour
+-- Appends per hour over the last 48 hours (hours without events are shown as 0).
+SELECT h.hour, count(e.sequence_number) AS events
+  FROM generate_series(date_trunc('hour', now()) - interval '47 hours', date_trunc('hour', now()), interval '1 hour') AS h(hour)
+  LEFT JOIN events e ON e.created_at >= h.hour AND e.created_at < h.hour + interval '1 hour'
+ GROUP BY h.hour
+ ORDER BY h.hour;
+
+-- name: processing_latency
+-- From webhook receipt (metadata.timestamp, the trigger's received_at) to the
+-- event's commit-time stamp, per event type over the last 24 hours.
+SELECT event_type,
+       count(*) AS events,
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms))::numeric, 1) AS p50_ms,
+       round((percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms))::numeric, 1) AS p95_ms,
+       round(max(latency_ms)::numeric, 1) AS max_ms
+  FROM (SELECT event_type,
+               extract(epoch FROM created_at - (metadata->>'timestamp')::timestamptz) * 1000 AS latency_ms
+          FROM events
+         WHERE created_at >= now() - interval '24 hours'
+           AND metadata ? 'timestamp') AS t
+ GROUP BY event_type
+ ORDER BY event_type;
+
+-- name: failed_correlations
+-- External effects (payment captures ...) that did not succeed, newest first,
+-- with the order they belong to: the list to retry by hand.
+SELECT c.created_at, e.aggregate_id AS order_id, c.correlation_type, c.external_id,
+       c.http_status, c.response, c.event_id
+  FROM event_correlations c
+  JOIN events e ON e.event_id = c.event_id
+ WHERE c.status <> 'succeeded'
+ ORDER BY c.created_at DESC
+ LIMIT 100;
+
+-- name: consistency_failures
+-- Replay checks that found a snapshot disagreeing with its events.
+SELECT checked_at, order_id, replayed_version, snapshot_version, repaired, execution_id
+  FROM consistency_checks
+ WHERE NOT consistent
+ ORDER BY checked_at DESC
+ LIMIT 100;
