@@ -96,19 +96,6 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
     return value
 
 
-def _client(ctx: BlockContext, api_key: str, base_url: str | None) -> Any:
-    """One AsyncOpenAI per (server, key) per runtime: connections are reused across runs."""
-    from openai import AsyncOpenAI
-
-    cache: dict[tuple[str | None, str], Any] = ctx.services.extras.setdefault("agent_clients", {})
-    client = cache.get((base_url, api_key))
-    if client is None:
-        client = cache[(base_url, api_key)] = AsyncOpenAI(
-            api_key=api_key, base_url=base_url or None
-        )
-    return client
-
-
 @register
 class AgentBlock(BlockHandler):
     type = "agent"
@@ -191,7 +178,10 @@ class AgentBlock(BlockHandler):
         }
 
         try:
-            reply = await _client(ctx, str(api_key), base_url).chat.completions.create(**kwargs)
+            # A client per call: a model call takes far longer than a TLS handshake,
+            # and nothing is left open when the runtime stops.
+            async with openai.AsyncOpenAI(api_key=str(api_key), base_url=base_url) as client:
+                reply = await client.chat.completions.create(**kwargs)
         except openai.AuthenticationError as exc:
             raise AgentError(f"the provider refused the API key (401): {exc.message}") from None
         except openai.APIStatusError as exc:
