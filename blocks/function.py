@@ -31,6 +31,13 @@ class Function(BlockHandler):
             "description": "Function body; `input.block.field` reads upstream outputs.",
         },
         "language": {"enum": ["python", "javascript"], "default": "python"},
+        "isolation": {
+            "enum": ["process", "inline"],
+            "default": "process",
+            "description": "process: a worker process that a timeout can kill. inline: no process "
+            "round trip, for small trusted code; its timeout interrupts Python code but not a "
+            "blocking call such as time.sleep.",
+        },
     }
     required = ("code",)
     raw_keys = frozenset({"code"})
@@ -86,6 +93,11 @@ class Function(BlockHandler):
                 run_js, source, {**visible, **dict(zip(names, args, strict=True))}, timeout
             )
             stdout = ""
+        elif self.config.get("isolation") == "inline":
+            names = [f"__ref_{i}" for i in range(len(refs))]
+            value, stdout = ctx.services.functions.inline.call(
+                source, names, args, visible, self._lib_dirs(ctx), timeout
+            )
         else:
             value, stdout = await ctx.services.functions.call(
                 source,

@@ -9,10 +9,13 @@ and caches the function (DESIGN.md 5).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,7 @@ class FunctionPool:
         self.size = size or max(2, min(8, (os.cpu_count() or 2)))
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
+        self.inline = InlineRunner()
 
     async def start(self) -> None:
         if self._idle is not None:
@@ -174,3 +178,89 @@ class FunctionPool:
             self._idle.put_nowait(fresh)
 
         loop.create_task(respawn())
+
+
+class InlineTimeout(BaseException):
+    """Raised inside runaway inline code by the watchdog (BaseException: user code's
+    ``except Exception`` cannot swallow it)."""
+
+
+class InlineRunner:
+    """Runs small, trusted functions on the caller's thread: no process round trip.
+
+    Still bounded in time: a watchdog thread raises :class:`InlineTimeout` in the
+    running thread once the deadline passes. That interrupts Python code
+    (``while True: pass``) but not a blocking C call such as ``time.sleep``;
+    functions that may block belong in the process pool. Inputs are handed over
+    as copy-on-access views and the output is copied through JSON, so user code
+    cannot reach the run's own data structures.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+        self._cond = threading.Condition()
+        self._armed: tuple[int, float] | None = None  # (thread id, deadline)
+        self._fired = False
+        self._thread: threading.Thread | None = None
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                if self._armed is None:
+                    self._cond.wait()
+                    continue
+                tid, deadline = self._armed
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(tid), ctypes.py_object(InlineTimeout)
+                )
+                self._armed, self._fired = None, True
+
+    def call(
+        self,
+        code: str,
+        arg_names: list[str],
+        args: list[Any],
+        input: dict[str, Any],
+        lib_dirs: list[str],
+        timeout: float,
+    ) -> tuple[Any, str]:
+        from engine._function_worker import call as run_request
+
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._watch, name="flowyard-inline-watchdog", daemon=True
+            )
+            self._thread.start()
+        tid = threading.get_ident()
+        request = {
+            "code": code,
+            "arg_names": arg_names,
+            "args": args,
+            "input": input,
+            "lib_dirs": lib_dirs,
+        }
+        timed_out = False
+        try:
+            with self._cond:
+                self._armed, self._fired = (tid, time.monotonic() + timeout), False
+                self._cond.notify()
+            reply = run_request(self._cache, request)
+        except InlineTimeout:
+            timed_out = True
+        finally:
+            with self._cond:
+                self._armed = None
+                if self._fired and not timed_out:
+                    # Fired just as the code finished: cancel the still-pending exception.
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
+                    timed_out = True
+        if timed_out:
+            raise FunctionError("TimeoutError", f"function exceeded its timeout of {timeout:g} s")
+        if reply.get("error"):
+            err = reply["error"]
+            raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
+        return json.loads(json.dumps(reply.get("value"), default=str)), reply.get("stdout", "")

@@ -251,3 +251,32 @@ async def test_run_result_read_back_matches(run_yaml, runtime: Runtime) -> None:
     }
     types = [e["type"] for e in await runtime.run_events(result["execution_id"])]
     assert types[0] == "run_queued" and types[1] == "run_started" and types[-1] == "run_succeeded"
+
+
+async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(run_yaml) -> None:
+    wf = """
+    name: inline
+    blocks:
+      start: {type: manual}
+      quick:
+        type: function
+        isolation: inline
+        code: |
+          data = dict(input.start)
+          data["seen"] = True
+          print("inline")
+          return {"n": <start.n> + 1, "data": data}
+      spin: {type: function, isolation: inline, timeout: 0.5, code: "while True: pass"}
+    edges: [start -> quick, quick -> spin]
+    """
+    result = await run_yaml(wf, {"n": 1})
+    assert result["blocks"]["quick"]["output"] == {
+        "n": 2,
+        "data": {"n": 1, "seen": True},
+        "stdout": "inline\n",
+    }
+    assert result["blocks"]["start"]["output"] == {
+        "n": 1
+    }  # the function's copy was changed, not the run's
+    assert result["status"] == "failed" and result["error"]["type"] == "TimeoutError"
+    assert result["error"]["block"] == "spin"
