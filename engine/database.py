@@ -65,11 +65,16 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Database:
-    """The runtime's connection pool and where it came from."""
+    """The runtime's connection pools and where they came from.
 
-    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+    ``pool`` serves Database blocks; ``log_pool`` serves flowyard's own run log, so
+    recording a run never waits behind user transactions holding every connection.
+    """
+
+    def __init__(self, url: str, pool: asyncpg.Pool, log_pool: asyncpg.Pool) -> None:
         self.url = url
         self.pool = pool
+        self.log_pool = log_pool
         self._extra_pools: dict[str, asyncpg.Pool] = {}
 
     @classmethod
@@ -84,7 +89,10 @@ class Database:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
         )
-        return cls(url, pool)
+        log_pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=8, init=init_connection, command_timeout=60
+        )
+        return cls(url, pool, log_pool)
 
     async def pool_for(self, url: str | None) -> asyncpg.Pool:
         """The pool for a Database block's ``connection`` (default: the runtime's)."""
@@ -99,4 +107,5 @@ class Database:
     async def close(self) -> None:
         for pool in self._extra_pools.values():
             await pool.close()
+        await self.log_pool.close()
         await self.pool.close()

@@ -176,7 +176,7 @@ class RunRecorder:
 
     async def flush(self) -> None:
         async with self._lock:
-            if not self._buf:
+            if not self._buf and not self._start_pending:
                 return
             cols, self._buf = self._columns(), []
             if self._start_pending:
@@ -184,6 +184,17 @@ class RunRecorder:
                 await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
             else:
                 await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
+
+    async def write_in(self, conn: asyncpg.Connection, type_: str, data: dict[str, Any]) -> None:
+        """Append the buffer and one more event on ``conn``, inside the caller's transaction.
+
+        Uses the caller's connection, not the pool: a transaction about to commit
+        must never wait for a pool connection that other runs' transactions hold.
+        """
+        async with self._lock:
+            self.add(type_, None, data)
+            cols, self._buf = self._columns(), []
+            await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
 
     async def finish(self, status: str, output: Any, error: Any) -> None:
         """Write the remaining events and the run's final status in one statement."""

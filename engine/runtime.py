@@ -25,6 +25,7 @@ from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.model import BlockModel, Workflow, WorkflowError, load_file
+from engine.recovery import restorable
 from engine.runstore import FINAL_STATUSES, RunRecorder
 from engine.transactions import Transactions
 from engine.validate import validate_document
@@ -86,7 +87,7 @@ class Runtime:
         import blocks  # noqa: F401 - registers the block types
 
         self.db = await Database.open(self.database_url, self.workspace)
-        await runstore.migrate(self.db.pool)
+        await runstore.migrate(self.db.log_pool)
         functions = FunctionPool(self._function_workers)
         await functions.start()
         self.services = Services(db=self.db, functions=functions, workspace=str(self.workspace))
@@ -175,7 +176,7 @@ class Runtime:
         input = input or {}
         version = await self._ensure_version(workflow)
         eid = runstore.new_execution_id()
-        pool = self.db.pool
+        pool = self.db.log_pool
         row = await pool.fetchrow(
             _SUBMIT, eid, workflow.name, version, trigger, input, idempotency_key, self.owner
         )
@@ -219,15 +220,15 @@ class Runtime:
         return True
 
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:
-        return await runstore.run_result(self.db.pool, execution_id)
+        return await runstore.run_result(self.db.log_pool, execution_id)
 
     async def run_events(self, execution_id: str, after: int = 0) -> list[dict[str, Any]]:
-        return await runstore.fetch_events(self.db.pool, execution_id, after)
+        return await runstore.fetch_events(self.db.log_pool, execution_id, after)
 
     async def list_runs(
         self, workflow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
-        rows = await self.db.pool.fetch(
+        rows = await self.db.log_pool.fetch(
             "SELECT * FROM flowyard_runs WHERE ($1::text IS NULL OR workflow = $1)"
             " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
             workflow,
@@ -259,16 +260,13 @@ class Runtime:
     ) -> dict[str, Any]:
         plan = workflow.plan
         secrets: set[str] = set()
-        recorder = RunRecorder(self.db.pool, eid, secrets, next_seq)
-        run = RunContext(
-            eid,
-            plan,
-            input,
-            self.services,
-            recorder,
-            Transactions(self.db.pool, plan.transaction_groups),
-            restored,
-        )
+        recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq)
+
+        async def mark_committed(group: str, conn: Any) -> None:
+            await recorder.write_in(conn, "transaction_committed", {"group": group})
+
+        transactions = Transactions(self.db.pool, plan.transaction_groups, mark_committed)
+        run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.secrets = secrets
         recorder.started()
         executor = Executor(run)
@@ -301,7 +299,7 @@ class Runtime:
         text = json.dumps(workflow.source, sort_keys=True, default=str)
         version = hashlib.sha256((workflow.file + "\0" + text).encode()).hexdigest()[:32]
         if version not in self._known_versions:
-            await self.db.pool.execute(
+            await self.db.log_pool.execute(
                 "INSERT INTO flowyard_workflow_versions (hash, name, file, source) VALUES ($1, $2, $3, $4::jsonb)"
                 " ON CONFLICT (hash) DO NOTHING",
                 version,
@@ -315,7 +313,7 @@ class Runtime:
     # -- crash recovery ---------------------------------------------------------------
     async def resume_unfinished(self) -> list[str]:
         """Claim runs whose process died and continue them from their last completed block."""
-        pool = self.db.pool
+        pool = self.db.log_pool
         owners = [
             r["owner"]
             for r in await pool.fetch(
@@ -350,11 +348,7 @@ class Runtime:
                 recorder.add("run_failed", None, {"error": error})
                 await recorder.finish("failed", None, error)
                 continue
-            restored = {
-                ev["block"]: {"status": "succeeded", **ev["data"]}
-                for ev in events
-                if ev["type"] == "block_succeeded"
-            }
+            restored = restorable(workflow.plan, events)
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
             self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
             resumed.append(eid)
@@ -374,7 +368,7 @@ class Runtime:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await self.db.pool.execute(
+                await self.db.log_pool.execute(
                     "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1 AND status IN ('queued', 'running')",
                     self.owner,
                 )

@@ -11,7 +11,7 @@ such a group commits when the run ends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -22,6 +22,7 @@ from engine.model import BlockModel
 
 @dataclass
 class _Group:
+    name: str
     members: frozenset[str]  # top-level member ids still to settle before COMMIT
     nested: bool  # a member lives in a container body: commit at the end of the run
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -31,16 +32,26 @@ class _Group:
 
 
 class Transactions:
-    def __init__(self, pool: asyncpg.Pool, groups: dict[str, tuple[frozenset[str], bool]]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        groups: dict[str, tuple[frozenset[str], bool]],
+        before_commit: Callable[[str, asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> None:
         self._pool = pool
-        self._groups = {name: _Group(members, nested) for name, (members, nested) in groups.items()}
+        # Writes `transaction_committed` to the run log inside the transaction itself,
+        # so the log says "committed" exactly when the data did (see engine/recovery.py).
+        self._before_commit = before_commit
+        self._groups = {
+            name: _Group(name, members, nested) for name, (members, nested) in groups.items()
+        }
         self._by_member = {m: name for name, (members, _) in groups.items() for m in members}
 
     @asynccontextmanager
     async def use(self, name: str) -> AsyncIterator[asyncpg.Connection]:
         group = self._groups.get(name)
         if group is None:  # a group named only at run time (shouldn't happen)
-            group = self._groups[name] = _Group(frozenset(), True)
+            group = self._groups[name] = _Group(name, frozenset(), True)
         async with group.lock:
             if group.conn is None:
                 group.conn = await self._pool.acquire()
@@ -74,6 +85,8 @@ class Transactions:
             group.conn = group.tx = None
             try:
                 if commit:
+                    if self._before_commit is not None:
+                        await self._before_commit(group.name, conn)
                     await tx.commit()
                 else:
                     await tx.rollback()
