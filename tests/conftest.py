@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+import blocks  # noqa: F401 - registers the block types
 from engine.model import Workflow, load_file
 from engine.runtime import Runtime
 
