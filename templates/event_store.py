@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -114,62 +115,85 @@ async def append_batch(
     batch = [dict(e) for e in events]
     orders = sorted({str(e["aggregate_id"]) for e in batch})
     async with conn.transaction():
-        # Locks in a fixed order: two batches can never deadlock on each other.
-        for order in orders:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _lock_key(order)
-            )
-        ids = [uuid.UUID(str(e["event_id"])) if e.get("event_id") else uuid.uuid4() for e in batch]
-        known = {
-            r[0]
-            for r in await conn.fetch(
-                "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", ids
-            )
-        }
+        # One statement, locks taken in a fixed order: two batches cannot deadlock.
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+            " FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS s",
+            [_lock_key(o) for o in orders],
+        )
+        given = [uuid.UUID(str(e["event_id"])) for e in batch if e.get("event_id")]
+        known = set()
+        if given:
+            known = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", given
+                )
+            }
         snaps = {
             r["order_id"]: (r["version"], r["state"])
             for r in await conn.fetch(
-                "SELECT order_id, version, state FROM order_snapshots WHERE order_id = ANY($1::text[]) FOR UPDATE",
+                "SELECT order_id, version, state FROM order_snapshots"
+                " WHERE order_id = ANY($1::text[]) FOR UPDATE",
                 orders,
             )
         }
-        records, kept = [], []
-        for ev, eid in zip(batch, ids, strict=True):
-            if eid in known:
-                continue
-            known.add(eid)
-            order = str(ev["aggregate_id"])
-            v, state = snaps.get(order, (0, None))
-            v += 1
-            full = {**ev, "event_id": str(eid), "event_version": int(ev.get("event_version") or 1)}
-            state = order_events.apply_event(state, full)
-            snaps[order] = (v, state)
-            if v % snapshot_every == 0:
-                kept.append((order, v, state))
-            records.append(
-                (
-                    eid,
-                    full["event_type"],
-                    full["event_version"],
-                    order,
-                    "order",
-                    v,
-                    json.dumps(full.get("data") or {}),
-                    json.dumps(full.get("metadata") or {}),
+        kept: list[tuple[str, int, Any]] = []
+        touched: set[str] = set()
+        counter = [0]
+
+        async def rows() -> AsyncIterator[bytes]:
+            """COPY text rows, built in chunks while the server ingests the last."""
+            fresh = os.urandom(16 * len(batch))
+            chunk: list[str] = []
+            for i, ev in enumerate(batch):
+                raw = ev.get("event_id")
+                eid = (
+                    uuid.UUID(str(raw))
+                    if raw
+                    else uuid.UUID(bytes=fresh[16 * i : 16 * i + 16], version=4)
                 )
-            )
-        if not records:
-            return 0
+                if eid in known:
+                    continue
+                known.add(eid)
+                order = str(ev["aggregate_id"])
+                v, state = snaps.get(order, (0, None))
+                v += 1
+                ev["event_id"], ev["event_version"] = str(eid), int(ev.get("event_version") or 1)
+                state = order_events.apply_event(state, ev)
+                snaps[order] = (v, state)
+                touched.add(order)
+                if v % snapshot_every == 0:
+                    kept.append((order, v, state))
+                meta = ev.get("metadata")
+                chunk.append(
+                    f"{eid}\t{_text(ev['event_type'])}\t{ev['event_version']}\t{_text(order)}\torder\t{v}"
+                    f"\t{_json(ev.get('data') or {})}\t{_json(meta) if meta else '{}'}\n"
+                )
+                counter[0] += 1
+                if len(chunk) >= 5000:
+                    yield "".join(chunk).encode()
+                    chunk = []
+            if chunk:
+                yield "".join(chunk).encode()
+
         # COPY's text format: independent of the codecs set on this connection.
-        await conn.copy_to_table(
-            "events", source=_copy_text(records), columns=_COPY_COLUMNS, format="text"
-        )
-        touched = {r[3] for r in records}
-        await _write_snapshots(conn, {o: snaps[o] for o in touched}, kept)
-    return len(records)
+        await conn.copy_to_table("events", source=rows(), columns=_COPY_COLUMNS, format="text")
+        if touched:
+            await _write_snapshots(conn, {o: snaps[o] for o in touched}, kept)
+    return counter[0]
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: Any) -> str:
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _json(value: Any) -> str:
+    # json.dumps escapes control characters itself; only backslashes need doubling.
+    return json.dumps(value, separators=(",", ":")).replace("\\", "\\\\")
 
 
 def _copy_text(records: list[tuple[Any, ...]]) -> io.BytesIO:

