@@ -44,10 +44,12 @@ export function suggestions(graph, node, types) {
 }
 
 let box = null;
+let boxOwner = null;
 
 function close() {
   box?.remove();
   box = null;
+  boxOwner = null;
 }
 
 // Show suggestions while the text before the caret ends in an open `<…`.
@@ -92,10 +94,15 @@ export function attachAutocomplete(field, getSuggestions, onPick) {
     box.style.top = `${r.bottom + window.scrollY + 2}px`;
     box.style.minWidth = `${Math.max(r.width, 220)}px`;
     document.body.append(box);
+    boxOwner = field;
   };
   field.addEventListener('input', () => { active = 0; render(); });
   field.addEventListener('click', render);
-  field.addEventListener('blur', () => setTimeout(close, 120));
+  // Close late (a click on an option lands first), and only this field's box: a
+  // stale timer from the previous field must not close the next field's list.
+  field.addEventListener('blur', () => setTimeout(() => {
+    if (boxOwner === field && document.activeElement !== field) close();
+  }, 120));
   field.addEventListener('keydown', (e) => {
     if (!box) return;
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {

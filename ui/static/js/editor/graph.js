@@ -95,7 +95,7 @@ export function createGraph(container) {
   // The UMD build drops the plugins' Graph.prototype helpers (graph.undo() etc.),
   // so the editor talks to the plugin instances, kept on graph.fy.
   const history = new X6.History({ enabled: true, beforeAddCommand: (_e, args) => !args?.options?.ignoreHistory });
-  const selection = new X6.Selection({ enabled: true, multiple: true, rubberband: false, showNodeSelectionBox: true });
+  const selection = new X6.Selection({ enabled: true, multiple: true, rubberband: false, showNodeSelectionBox: false });
   const keyboard = new X6.Keyboard({ enabled: true, global: false });
   graph.use(history);
   graph.use(selection);
@@ -182,6 +182,14 @@ export function fitParent(parent, child) {
   const right = Math.max(p.x + p.width, c.x + c.width + 20);
   const bottom = Math.max(p.y + p.height, c.y + c.height + 20);
   if (right !== p.x + p.width || bottom !== p.y + p.height) parent.resize(right - p.x, bottom - p.y);
+}
+
+// The selected block gets a blue outline (X6's selection box would sit on top of
+// the ports and swallow the drag that starts an edge).
+export function markSelected(node, selected) {
+  if (!node || node.getData()?.invalid) return;
+  node.attr('body/stroke', selected ? '#1971c2' : '#5f6b7a', { ignoreHistory: true });
+  node.attr('body/strokeWidth', selected ? 2.5 : 1.2, { ignoreHistory: true });
 }
 
 export function setStatus(node, status) {

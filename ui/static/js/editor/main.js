@@ -2,7 +2,7 @@
 // properties panel, toolbar (save, undo/redo, run) and keyboard shortcuts.
 import { api, el, getJSON } from '../api.js';
 import { docToGraph, graphToDoc } from './convert.js';
-import { createGraph, fitParent } from './graph.js';
+import { createGraph, fitParent, markSelected } from './graph.js';
 import { watchRun } from './live.js';
 import { enableDrop, renderPalette } from './palette.js';
 import { showProblems } from './problems.js';
@@ -28,8 +28,13 @@ function setProblems(problems) {
 }
 
 function select(node) {
+  const prev = state.props.node;
+  if (prev && state.graph.hasCell(prev.id)) markSelected(prev, false);
   state.graph.fy.selection.clean();
-  if (node) state.graph.fy.selection.select(node);
+  if (node) {
+    state.graph.fy.selection.select(node);
+    markSelected(node, true);
+  }
   state.props.render(node);
 }
 
@@ -51,6 +56,7 @@ async function save() {
     return false;
   }
   state.base = doc;
+  root.dataset.exists = 'true';
   setProblems([]);
   setDirty(false);
   status('Saved', 'ok');

@@ -15,10 +15,12 @@ function schemaType(s) {
   return t ?? 'any';
 }
 
-function toText(value, kind) {
+function toText(value, kind, multiline = true) {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
-  if (kind === 'object' || kind === 'array' || kind === 'any' || typeof value === 'object') return JSON.stringify(value, null, 2);
+  if (kind === 'object' || kind === 'array' || kind === 'any' || typeof value === 'object') {
+    return multiline ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+  }
   return String(value);
 }
 
@@ -60,7 +62,7 @@ export class PropsPanel {
     const { bid, type, config } = this.node.getData();
     const info = this.types[type] ?? { config_schema: {}, required: [] };
     const mine = this.problems.filter((p) => p.block === bid);
-    const form = el('form', { class: 'props-form', id: 'props-form', onsubmit: (e) => e.preventDefault() });
+    const form = el('form', { class: 'props-form', id: 'props-form', dataset: { bid }, onsubmit: (e) => e.preventDefault() });
     form.append(el('h2', {}, el('span', { text: bid }), ' ', el('small', { class: 'muted', text: type })));
     if (info.description) form.append(el('p', { class: 'muted', text: info.description }));
     form.append(this.idField(bid));
@@ -113,7 +115,7 @@ export class PropsPanel {
       input = el('textarea', { id, rows: key === 'code' || key === 'query' ? 8 : 3, spellcheck: 'false' });
       input.value = toText(value, kind);
     } else {
-      input = el('input', { id, value: toText(value, kind), spellcheck: 'false', autocomplete: 'off' });
+      input = el('input', { id, value: toText(value, kind, false), spellcheck: 'false', autocomplete: 'off' });
     }
     input.dataset.field = key;
     const commit = () => this.update(key, fromText(input.value, kind));
