@@ -9,9 +9,13 @@ Keeping them would lose the event the transaction was appending.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
+import asyncpg
 import networkx as nx
+import psutil
 
 from engine.graph import Plan
 
@@ -50,3 +54,53 @@ def _root_container(plan: Plan, block_id: str) -> str:
     while plan.workflow.blocks[cur].parent is not None:
         cur = plan.workflow.blocks[cur].parent
     return cur
+
+
+# -- who owns a run ------------------------------------------------------------------
+
+STALE_AFTER_S = 60.0  # a run whose owner has not beaten for this long may be taken over
+
+
+def owner_id() -> str:
+    """This process, as a run owner: ``host:pid:process-start`` (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{int(psutil.Process().create_time())}"
+
+
+def owner_dead(owner: str | None) -> bool:
+    """Whether a run's owner is a process of this host that no longer exists."""
+    if not owner:
+        return True
+    try:
+        host, pid_s, started = owner.rsplit(":", 2)
+        pid = int(pid_s)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False  # another machine: rely on its heartbeat going stale
+    try:
+        return int(psutil.Process(pid).create_time()) != int(started)
+    except psutil.NoSuchProcess:
+        return True
+
+
+_CLAIM = """
+    UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
+     WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
+       AND ($4::uuid IS NULL OR execution_id = $4::uuid)
+       AND (owner IS NULL OR owner = ANY($2::text[]) OR heartbeat_at < now() - make_interval(secs => $3))
+    RETURNING execution_id, workflow_hash, input
+"""
+
+
+async def claim(
+    pool: asyncpg.Pool, me: str, execution_id: str | None = None
+) -> list[asyncpg.Record]:
+    """Take over unowned runs and runs of dead or silent owners (all, or one)."""
+    owners = await pool.fetch(
+        "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running')"
+        " AND owner IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR execution_id = $2::uuid)",
+        me,
+        execution_id,
+    )
+    dead = [r["owner"] for r in owners if r["owner"] and owner_dead(r["owner"])]
+    return await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id)

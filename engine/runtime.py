@@ -11,31 +11,27 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from engine import runstore
 from engine.context import RunContext, Services
 from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
-from engine.model import BlockModel, Workflow, WorkflowError, load_file
-from engine.recovery import restorable
+from engine.model import BlockModel, Workflow, WorkflowError
+from engine.queue import DEFER_CTE, RunQueue
+from engine.recovery import claim, owner_id, restorable
 from engine.runstore import FINAL_STATUSES, RunRecorder
 from engine.transactions import Transactions
 from engine.validate import validate_document
+from engine.workflows import WorkflowStore
 
 log = logging.getLogger("flowyard.runtime")
 
-WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 HEARTBEAT_S = 10.0
 FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at least this often
-STALE_AFTER_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +55,19 @@ _SUBMIT = """
 """
 
 
+_SUBMIT_QUEUED = _SUBMIT.replace(
+    "    SELECT execution_id FROM ins", DEFER_CTE + "    SELECT execution_id FROM ins"
+)
+
+
 class Runtime:
+    """Owns the pools and the runs in flight.
+
+    ``local=True`` (the default): an accepted run executes in this process, right
+    after the INSERT that accepts it. ``local=False`` with a ``queue``: the run is
+    inserted together with a procrastinate job, and a worker executes it.
+    """
+
     def __init__(
         self,
         workflows_dir: str | Path = "workflows",
@@ -67,18 +75,24 @@ class Runtime:
         workspace: str | Path = ".",
         function_workers: int | None = None,
         resume: bool = True,
+        queue: bool = False,
+        local: bool = True,
     ) -> None:
-        self.workflows_dir = Path(workflows_dir)
+        self.workflows = WorkflowStore(workflows_dir)
+        self.workflows_dir = self.workflows.folder
         self.workspace = Path(workspace)
         self.database_url = database_url
         self.resume_on_start = resume
-        self.owner = _owner_id()
+        self.use_queue = queue
+        self.local = local or not queue
+        self.owner = owner_id()
         self._function_workers = function_workers
         self._active: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._recorders: dict[str, RunRecorder] = {}
+        self._key_tails: dict[str, asyncio.Task[Any]] = {}
         self._known_versions: set[str] = set()
-        self._cache: dict[Path, tuple[float, Workflow]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        self.queue: RunQueue | None = None
         self.db: Database
         self.services: Services
 
@@ -91,10 +105,18 @@ class Runtime:
         functions = FunctionPool(self._function_workers)
         await functions.start()
         self.services = Services(db=self.db, functions=functions, workspace=str(self.workspace))
+        if self.use_queue:
+            self.queue = RunQueue(self.db.url)
+            await self.queue.open(self.db.log_pool)
         self._tasks.append(asyncio.create_task(self._heartbeat()))
         self._tasks.append(asyncio.create_task(self._flusher()))
-        if self.resume_on_start:
+        if self.resume_on_start and self.local:
             await self.resume_unfinished()
+
+    async def work(self, concurrency: int, stop: asyncio.Event) -> None:
+        """Execute queued runs (procrastinate jobs) until ``stop`` is set."""
+        assert self.queue is not None, "Runtime(queue=True) is needed to work a queue"
+        await self.queue.work(self.execute_claimed, concurrency, stop)
 
     async def drain(self) -> None:
         """Wait for every run in flight (resumed ones included) to finish."""
@@ -107,61 +129,24 @@ class Runtime:
         for task in list(self._active.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._active.values(), return_exceptions=True)
+        if self.queue is not None:
+            await self.queue.close()
         await self.services.aclose()
         await self.services.functions.close()
         await self.db.close()
 
     # -- workflows ----------------------------------------------------------------
     def workflow_names(self) -> list[str]:
-        if not self.workflows_dir.is_dir():
-            return []
-        return sorted(
-            p.stem
-            for p in self.workflows_dir.iterdir()
-            if p.suffix in WORKFLOW_SUFFIXES and p.is_file()
-        )
+        return self.workflows.names()
 
     def workflow_path(self, name: str) -> Path:
-        for suffix in WORKFLOW_SUFFIXES:
-            p = self.workflows_dir / f"{name}{suffix}"
-            if p.exists():
-                return p
-        return self.workflows_dir / f"{name}.yaml"
+        return self.workflows.path(name)
 
     def load_workflow(self, name_or_path: str | Path) -> Workflow:
-        """Load (cached by mtime) a workflow by file path or by name in the workspace."""
-        p = Path(name_or_path)
-        if not (p.suffix in WORKFLOW_SUFFIXES and p.exists()):
-            p = self.workflow_path(str(name_or_path))
-        if not p.exists():
-            from engine.model import Problem
-
-            raise WorkflowError(
-                [
-                    Problem(
-                        f"no workflow named {str(name_or_path)!r} in {self.workflows_dir}", str(p)
-                    )
-                ]
-            )
-        mtime = p.stat().st_mtime
-        hit = self._cache.get(p)
-        if hit is None or hit[0] != mtime:
-            hit = (mtime, load_file(p))
-            self._cache[p] = hit
-        return hit[1]
+        return self.workflows.load(name_or_path)
 
     def find_webhook(self, path: str, method: str = "POST") -> tuple[Workflow, BlockModel] | None:
-        path = path.strip("/")
-        for name in self.workflow_names():
-            try:
-                wf = self.load_workflow(name)
-            except WorkflowError:
-                continue
-            for b in wf.blocks.values():
-                if b.type == "webhook" and str(b.config.get("path", "")).strip("/") == path:
-                    if str(b.config.get("method", "POST")).upper() == method.upper():
-                        return wf, b
-        return None
+        return self.workflows.find_webhook(path, method)
 
     # -- runs ---------------------------------------------------------------------
     async def submit(
@@ -171,15 +156,24 @@ class Runtime:
         *,
         trigger: str = "manual",
         idempotency_key: str | None = None,
+        concurrency_key: str | None = None,
     ) -> Submission:
-        """Durably accept a run (one INSERT), then execute it in this process."""
+        """Durably accept a run (one statement), then execute it here or enqueue it.
+
+        Runs sharing a ``concurrency_key`` (per workflow) execute one at a time, in
+        the order they were accepted.
+        """
         input = input or {}
         version = await self._ensure_version(workflow)
         eid = runstore.new_execution_id()
         pool = self.db.log_pool
-        row = await pool.fetchrow(
-            _SUBMIT, eid, workflow.name, version, trigger, input, idempotency_key, self.owner
-        )
+        key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
+        if self.local:
+            args = (eid, workflow.name, version, trigger, input, idempotency_key, self.owner)
+            row = await pool.fetchrow(_SUBMIT, *args)
+        else:
+            args = (eid, workflow.name, version, trigger, input, idempotency_key, None, key)
+            row = await pool.fetchrow(_SUBMIT_QUEUED, *args)
         if row is None:  # a repeated delivery: hand back the first run, start nothing
             first = await pool.fetchval(
                 "SELECT execution_id FROM flowyard_runs WHERE workflow = $1 AND idempotency_key = $2",
@@ -187,7 +181,8 @@ class Runtime:
                 idempotency_key,
             )
             return Submission(str(first), False)
-        self._spawn(eid, workflow, input)
+        if self.local:
+            self._spawn(eid, workflow, input, key=key)
         return Submission(eid, True)
 
     async def execute(
@@ -245,10 +240,20 @@ class Runtime:
         input: dict[str, Any],
         restored: dict[str, dict[str, Any]] | None = None,
         next_seq: int = 2,
-    ) -> None:
-        task = asyncio.create_task(self._execute(eid, workflow, input, restored, next_seq))
+        key: str | None = None,
+    ) -> asyncio.Task[dict[str, Any]]:
+        run = self._execute(eid, workflow, input, restored, next_seq)
+        if key is not None:  # after the previous run with this key, in arrival order
+            run = _after(self._key_tails.get(key), run)
+        task = asyncio.create_task(run)
         self._active[eid] = task
         task.add_done_callback(lambda _t: self._active.pop(eid, None))
+        if key is not None:
+            self._key_tails[key] = task
+            task.add_done_callback(
+                lambda t: self._key_tails.pop(key) if self._key_tails.get(key) is t else None
+            )
+        return task
 
     async def _execute(
         self,
@@ -310,49 +315,45 @@ class Runtime:
             self._known_versions.add(version)
         return version
 
-    # -- crash recovery ---------------------------------------------------------------
+    # -- crash recovery and workers ---------------------------------------------------
     async def resume_unfinished(self) -> list[str]:
         """Claim runs whose process died and continue them from their last completed block."""
-        pool = self.db.log_pool
-        owners = [
-            r["owner"]
-            for r in await pool.fetch(
-                "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1",
-                self.owner,
-            )
-        ]
-        dead = [o for o in owners if _owner_dead(o)]
-        rows = await pool.fetch(
-            "UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()"
-            " WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1"
-            " AND (owner = ANY($2::text[]) OR heartbeat_at < now() - make_interval(secs => $3))"
-            " RETURNING execution_id, workflow_hash, input",
-            self.owner,
-            dead,
-            STALE_AFTER_S,
-        )
         resumed = []
-        for row in rows:
-            eid = str(row["execution_id"])
-            version = await pool.fetchrow(
-                "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
-                row["workflow_hash"],
-            )
-            events = await runstore.fetch_events(pool, eid)
-            next_seq = (events[-1]["seq"] + 1) if events else 2
-            try:
-                workflow = validate_document(version["source"], version["file"])
-            except WorkflowError as exc:
-                recorder = RunRecorder(pool, eid, set(), next_seq)
-                error = {"type": "WorkflowError", "message": str(exc), "block": None}
-                recorder.add("run_failed", None, {"error": error})
-                await recorder.finish("failed", None, error)
-                continue
-            restored = restorable(workflow.plan, events)
-            log.info("resuming run %s (%d blocks already done)", eid, len(restored))
-            self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
-            resumed.append(eid)
+        for row in await claim(self.db.log_pool, self.owner):
+            if await self._continue(row) is not None:
+                resumed.append(str(row["execution_id"]))
         return resumed
+
+    async def execute_claimed(self, execution_id: str) -> None:
+        """A queue worker's job: claim the run and execute it (resuming if it had started)."""
+        rows = await claim(self.db.log_pool, self.owner, execution_id)
+        if not rows:
+            return  # finished already, or a live process owns it
+        task = await self._continue(rows[0])
+        if task is not None:
+            await task
+
+    async def _continue(self, row: Any) -> asyncio.Task[dict[str, Any]] | None:
+        pool = self.db.log_pool
+        eid = str(row["execution_id"])
+        version = await pool.fetchrow(
+            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
+            row["workflow_hash"],
+        )
+        events = await runstore.fetch_events(pool, eid)
+        next_seq = (events[-1]["seq"] + 1) if events else 2
+        try:
+            workflow = validate_document(version["source"], version["file"])
+        except WorkflowError as exc:
+            recorder = RunRecorder(pool, eid, set(), next_seq)
+            error = {"type": "WorkflowError", "message": str(exc), "block": None}
+            recorder.add("run_failed", None, {"error": error})
+            await recorder.finish("failed", None, error)
+            return None
+        restored = restorable(workflow.plan, events)
+        if restored:
+            log.info("resuming run %s (%d blocks already done)", eid, len(restored))
+        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
 
     async def _flusher(self) -> None:
         while True:
@@ -376,23 +377,7 @@ class Runtime:
                 log.exception("heartbeat failed")
 
 
-def _owner_id() -> str:
-    proc = psutil.Process()
-    return f"{socket.gethostname()}:{os.getpid()}:{int(proc.create_time())}"
-
-
-def _owner_dead(owner: str | None) -> bool:
-    """Whether a run's owner is a process of this host that no longer exists."""
-    if not owner:
-        return True
-    try:
-        host, pid_s, started = owner.rsplit(":", 2)
-        pid = int(pid_s)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return False  # another machine: rely on its heartbeat going stale
-    try:
-        return int(psutil.Process(pid).create_time()) != int(started)
-    except psutil.NoSuchProcess:
-        return True
+async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:
+    if previous is not None and not previous.done():
+        await asyncio.wait([previous])
+    return await run

@@ -1,0 +1,132 @@
+"""Scale-out: runs as procrastinate jobs on the same PostgreSQL (no broker).
+
+A run accepted in queue mode is inserted together with its job in ONE statement
+(``procrastinate_defer_jobs_v1``, procrastinate's versioned SQL API), so there is
+no moment where a run exists without a job or a job without its run. A worker
+claims the run and executes it from its last completed block, so a job retried
+after its worker died resumes rather than restarts. A ``concurrency_key``
+becomes the job's procrastinate ``lock``: runs with the same key execute one at a
+time in arrival order, other keys in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger("flowyard.queue")
+
+QUEUE = "flowyard"
+TASK = "flowyard.execute_run"
+
+#: Appended to the run-accepting statement (engine/runtime.py) in queue mode.
+DEFER_CTE = f"""
+    , job AS (
+        SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
+            '{QUEUE}', '{TASK}', 0, $8::text, NULL,
+            jsonb_build_object('execution_id', execution_id::text), NULL
+        )::procrastinate_job_to_defer_v1]) FROM ins
+    )
+"""
+
+
+def _settings() -> dict[str, float]:
+    """Heartbeat and stall detection (seconds); tests shorten them."""
+    return {
+        "heartbeat": float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT", "5")),
+        "stalled_after": float(os.environ.get("FLOWYARD_WORKER_STALLED_AFTER", "20")),
+    }
+
+
+async def ensure_schema(pool: asyncpg.Pool) -> None:
+    """Install procrastinate's schema once per database (serialized across processes)."""
+    from procrastinate.schema import SchemaManager
+
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7146002)")
+        if await conn.fetchval("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"):
+            return
+        await conn.execute(SchemaManager.get_schema())
+
+
+class RunQueue:
+    """The procrastinate app flowyard uses: one task, ``execute_run(execution_id)``."""
+
+    def __init__(self, url: str) -> None:
+        from procrastinate import App, PsycopgConnector
+
+        self.url = url
+        self.app = App(connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10))
+        self._handler: Callable[[str], Awaitable[Any]] | None = None
+
+        @self.app.task(name=TASK, queue=QUEUE)
+        async def execute_run(execution_id: str) -> None:
+            assert self._handler is not None, "no runtime is working this queue"
+            await self._handler(execution_id)
+
+        self.task = execute_run
+        self._opened = False
+
+    async def open(self, pool: asyncpg.Pool) -> None:
+        await ensure_schema(pool)
+        await self.app.open_async()
+        self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.app.close_async()
+            self._opened = False
+
+    async def work(
+        self, handler: Callable[[str], Awaitable[Any]], concurrency: int, stop: asyncio.Event
+    ) -> None:
+        """Run a worker until ``stop`` is set, retrying jobs of workers that died."""
+        self._handler = handler
+        s = _settings()
+        worker = asyncio.create_task(
+            self.app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=concurrency,
+                install_signal_handlers=False,
+                update_heartbeat_interval=s["heartbeat"],
+                stalled_worker_timeout=s["stalled_after"],
+                fetch_job_polling_interval=1.0,
+                delete_jobs="successful",
+            )
+        )
+        reaper = asyncio.create_task(self._retry_stalled(s))
+        await stop.wait()
+        for task in (reaper, worker):
+            task.cancel()
+        for task in (reaper, worker):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _retry_stalled(self, s: dict[str, float]) -> None:
+        """Jobs whose worker stopped beating are put back; another worker resumes them."""
+        while True:
+            await asyncio.sleep(s["heartbeat"])
+            try:
+                stalled = await self.app.job_manager.get_stalled_jobs(
+                    queue=QUEUE, seconds_since_heartbeat=s["stalled_after"]
+                )
+                for job in stalled:
+                    log.warning(
+                        "retrying job %s of a stalled worker (run %s)", job.id, job.task_kwargs
+                    )
+                    await self.app.job_manager.retry_job(job)
+            except Exception:  # the next round tries again
+                log.exception("checking for stalled jobs failed")
+
+    async def depth(self, pool: asyncpg.Pool) -> dict[str, int]:
+        rows = await pool.fetch(
+            "SELECT status::text, count(*) AS n FROM procrastinate_jobs WHERE queue_name = $1 GROUP BY status",
+            QUEUE,
+        )
+        return {r["status"]: r["n"] for r in rows}
