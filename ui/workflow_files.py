@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's loader when present: a 300-block file parses several times faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -79,7 +82,7 @@ def summary(path: Path) -> dict[str, Any]:
 def parse(text: str, file: str = "") -> dict[str, Any]:
     """YAML or JSON text to a mapping; any syntax error is a ValueError."""
     try:
-        doc = json.loads(text) if file.endswith(".json") else yaml.safe_load(text)
+        doc = json.loads(text) if file.endswith(".json") else yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
     except yaml.YAMLError as exc:
         raise ValueError(str(exc)) from None
     if not isinstance(doc, dict):

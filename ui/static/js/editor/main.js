@@ -142,7 +142,16 @@ async function main() {
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true));
   renderPalette($('palette'), state.types);
   graph.fy.history.disable();
+  const t1 = performance.now();
   docToGraph(graph, state.base, state.types);
+  const t2 = performance.now();
+  // X6 draws asynchronously in batches: "ready" means every block is on screen.
+  const total = graph.getNodes().length;
+  const canvas = $('canvas');
+  await new Promise((resolve) => {
+    const check = () => (canvas.querySelectorAll('g.x6-node').length >= total ? resolve() : requestAnimationFrame(check));
+    check();
+  });
   graph.fy.history.enable();
   graph.fy.history.clean();
   if (graph.getNodes().length) graph.zoomToFit({ padding: 40, maxScale: 1 });
@@ -156,6 +165,7 @@ async function main() {
   state.loadMs = performance.now() - t0;
   root.dataset.ready = 'true';
   root.dataset.loadMs = String(Math.round(state.loadMs));
+  root.dataset.timings = JSON.stringify({ fetch: Math.round(t1 - t0), build: Math.round(t2 - t1), draw: Math.round(performance.now() - t2), sinceNavigation: Math.round(performance.now()) });
 }
 
 main().catch((err) => status(`Editor error: ${err.message ?? err}`, 'error'));
