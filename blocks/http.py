@@ -27,6 +27,9 @@ from engine.registry import BlockHandler, register
 
 #: Longest Retry-After we sleep for inside an attempt; longer ones fail the attempt now.
 MAX_RETRY_AFTER = 60.0
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -181,6 +184,16 @@ class HttpBlock(BlockHandler):
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
         if method not in SAFE_METHODS and not any(k.lower() == "idempotency-key" for k in headers):
             headers["Idempotency-Key"] = ctx.idempotency_key
+        # The run viewer shows what was sent, but not credentials that did not come
+        # from <env.…> (those the engine redacts anyway).
+        ctx.inputs = {
+            **config,
+            "method": method,
+            "headers": {
+                k: "[redacted]" if k.lower() in CREDENTIAL_HEADERS else v
+                for k, v in headers.items()
+            },
+        }
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
             kwargs["params"] = {

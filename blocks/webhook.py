@@ -185,7 +185,9 @@ def verify_signature(
     given = headers.get("x-flowyard-signature")
     if not given:
         raise SignatureError("missing X-Flowyard-Signature (or Standard Webhooks) header")
-    if not hmac.compare_digest(given.strip().encode(), flowyard_signature(secret, body).encode()):
+    if not hmac.compare_digest(
+        given.strip().lower().encode(), flowyard_signature(secret, body).encode()
+    ):
         raise SignatureError("X-Flowyard-Signature does not match")
 
 

@@ -246,7 +246,8 @@ async def test_without_transaction_updates_are_lost(
     connection, so the FOR UPDATE lock ends before the UPDATE runs and concurrent
     runs overwrite each other. This documents why `transaction:` exists (it is the
     bug in the seed's step 4/6, and Sim's behaviour)."""
-    assert await _run_counter(run_yaml, pg, table_name, with_transaction=False) < 20
+    final = await _run_counter(run_yaml, pg, table_name, with_transaction=False)
+    assert final < 20, f"expected lost updates without a transaction, got {final}"
 
 
 async def test_failure_after_transactional_insert_leaves_no_row(

@@ -25,7 +25,7 @@ def capture_workflow(url: str, extra: str = "") -> str:
 
 
 async def test_post_sends_json_and_a_stable_idempotency_key(
-    run_yaml: Any, recorder: RecordingServer
+    run_yaml: Any, recorder: RecordingServer, runtime: Any
 ) -> None:
     recorder.respond("/v1/charges/ch_1/capture", Scripted(200, {"id": "ch_1", "captured": True}))
     result = await run_yaml(
@@ -40,6 +40,11 @@ async def test_post_sends_json_and_a_stable_idempotency_key(
     assert req.method == "POST" and req.json == {"amount": 1250}
     assert req.headers["authorization"] == "Bearer sk_x"
     assert req.headers["idempotency-key"] == f"{result['execution_id']}:capture"
+    # A credential that did not come from <env.…> is still kept out of the run record.
+    events = await runtime.run_events(result["execution_id"])
+    inputs = [e for e in events if e.get("type") == "block_succeeded"][0]["data"]["inputs"]
+    assert inputs["headers"]["Authorization"] == "[redacted]"
+    assert inputs["json"] == {"amount": 1250}
 
 
 async def test_retries_on_503_keep_the_idempotency_key_and_honour_retry_after(
