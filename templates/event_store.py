@@ -82,8 +82,8 @@ async def replay(
     rows = await conn.fetch(sql, *_bind(names, values))
     state = base["state"] if base else None
     apply = order_events.apply_event
-    for row in rows:
-        state = apply(state, order_events.event_from_row(row))
+    for row in rows:  # a Record is a read-only mapping: the reducer takes it as it is
+        state = apply(state, row)
     start = base["version"] if base else 0
     return {
         "state": state,
