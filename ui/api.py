@@ -281,4 +281,4 @@ def openapi() -> Response:
     return jresponse(document())
 
 
-from ui import api_runs  # noqa: E402,F401  (registers the run routes on ``bp``)
+from ui import api_events, api_runs  # noqa: E402,F401  (they register their routes on ``bp``)

@@ -207,6 +207,30 @@ def document() -> dict[str, Any]:
                 )
             },
             "/api/openapi.json": {"get": _op("this document", ok)},
+            "/api/events/orders": {
+                "get": _op(
+                    "orders in the event store, newest first",
+                    {**ok, "404": {"description": "no event store"}},
+                    query=["limit"],
+                )
+            },
+            "/api/events/orders/{order_id}": {
+                "get": _op("an order's events in order", {**ok, "404": _404}, params=["order_id"])
+            },
+            "/api/events/orders/{order_id}/replay": {
+                "post": _op(
+                    "the order's state as of a time or version (runs Replay Events)",
+                    {**ok, "404": _404},
+                    body=True,
+                    params=["order_id"],
+                )
+            },
+            "/api/events/analytics": {
+                "get": _op(
+                    "chart data from the template's analytics queries",
+                    {**ok, "404": {"description": "no event store"}},
+                )
+            },
             "/login": {
                 "get": _op("login page", {"200": _HTML}, public=True),
                 "post": _op(

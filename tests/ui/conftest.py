@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import textwrap
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,31 @@ def live_server(app: Flask) -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def order_id(engine_bridge: EngineBridge) -> str:
+    """Three events of one fresh order in the runtime's database (schema applied, idempotently)."""
+    from templates import apply_schemas
+
+    oid = f"ui-{uuid.uuid4().hex[:10]}"
+    pool = engine_bridge.runtime.db.pool
+
+    async def setup() -> None:
+        async with pool.acquire() as conn:
+            await apply_schemas(conn)
+            for version, kind in enumerate(
+                ("order_created", "payment_received", "order_shipped"), start=1
+            ):
+                await conn.execute(
+                    "INSERT INTO events (event_id, event_type, aggregate_id, aggregate_version, data)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb)",
+                    uuid.uuid4(),
+                    kind,
+                    oid,
+                    version,
+                    {"order_id": oid, "amount": 10 * version},  # the pool encodes jsonb itself
+                )
+
+    engine_bridge.call(setup())
+    return oid

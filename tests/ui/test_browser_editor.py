@@ -14,7 +14,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from tests.ui.conftest import TOKEN
+from tests.ui.conftest import ARTIFACTS, TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -229,3 +229,25 @@ def test_undo_redo_and_existing_workflow(page: Any) -> None:
     page.click("#btn-redo")
     node(page, "http").wait_for()
     assert page.is_visible("#dirty")
+
+
+def test_events_page_time_travel(page: Any, order_id: str, live_server: str) -> None:
+    page.request.post(
+        "/api/templates/replay_events/instantiate",
+        data={"name": "replay_for_events"},
+        headers={"X-CSRF-Token": page.get_attribute("meta[name='csrf-token']", "content") or ""},
+    )
+    page.goto("/events")
+    page.fill("#order-id", order_id)
+    page.click("#order-form button")
+    expect(page.locator("#event-list li")).to_have_count(3)
+    expect(page.locator("#time-slider")).to_be_enabled()
+    page.locator("#time-slider").fill("1")
+    expect(page.locator("#event-list li.current")).to_have_count(1)
+    expect(page.locator("#as-of")).to_contain_text("v1")
+    expect(page.locator("#state[data-version='1']")).to_contain_text(
+        "order_created", timeout=30_000
+    )
+    assert "order_shipped" not in page.inner_text("#state")
+    page.wait_for_selector("#chart-types")
+    page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)

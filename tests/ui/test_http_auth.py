@@ -13,6 +13,7 @@ from tests.ui.conftest import TOKEN
 PUBLIC = ("/webhooks/", "/static/")
 PUBLIC_EXACT = {"/api/health", "/login"}
 SAMPLE = {
+    "order_id": "o-1",
     "name": "hello",
     "execution_id": "00000000-0000-0000-0000-000000000000",
     "template_id": "order_processing",

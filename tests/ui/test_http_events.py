@@ -1,0 +1,30 @@
+"""The events page's API over the Order Processing template's event store."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+
+def test_order_stream_in_order(client: FlaskClient, auth: dict[str, str], order_id: str) -> None:
+    body = client.get(f"/api/events/orders/{order_id}", headers=auth).get_json()
+    assert [e["event_type"] for e in body["events"]] == [
+        "order_created",
+        "payment_received",
+        "order_shipped",
+    ]
+    assert [e["aggregate_version"] for e in body["events"]] == [1, 2, 3]
+    orders = client.get("/api/events/orders?limit=500", headers=auth).get_json()["orders"]
+    assert order_id in {o["order_id"] for o in orders}
+    assert client.get("/api/events/orders/no-such-order", headers=auth).status_code == 404
+
+
+def test_analytics_for_the_charts(client: FlaskClient, auth: dict[str, str], order_id: str) -> None:
+    body = client.get("/api/events/analytics", headers=auth).get_json()
+    types = {row["event_type"]: row["events"] for row in body["most_common_event_types"]}
+    assert types.get("payment_received", 0) >= 1
+    assert len(body["events_per_hour"]) == 48
+
+
+def test_events_page_renders(client: FlaskClient, auth: dict[str, str]) -> None:
+    html = client.get("/events", headers=auth).get_data(as_text=True)
+    assert 'id="time-slider"' in html and "chart.umd.min.js" in html

@@ -1,0 +1,120 @@
+"""The events page's API: an order's event stream, time travel, analytics charts.
+
+Reads the Order Processing template's event store (``events``) in the runtime's
+database; time travel runs the Replay Events workflow with ``as_of``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Response, request
+
+from ui import workflow_files as wf
+from ui.api import bp, error, jresponse, runtime
+from ui.app import bridge, settings
+
+ANALYTICS_SQL = (
+    Path(__file__).resolve().parents[1] / "templates" / "order_processing" / "analytics.sql"
+)
+CHART_QUERIES = ("most_common_event_types", "events_per_hour")
+REPLAY_TITLE = "Replay Events"
+NOT_SET_UP = "the event store is not set up: create a workflow from the Order Processing template and run `flowyard db init`"
+
+
+def _fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    rows = bridge().call(runtime().db.pool.fetch(sql, *args))
+    return [dict(r) for r in rows]
+
+
+def _store_missing(exc: Exception) -> bool:
+    return type(exc).__name__ in ("UndefinedTableError", "UndefinedColumnError")
+
+
+def analytics_queries(path: Path = ANALYTICS_SQL) -> dict[str, str]:
+    """``-- name: x`` sections of the template's analytics.sql, by name."""
+    if not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+    for chunk in re.split(r"^-- name:\s*", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
+        name, _, body = chunk.partition("\n")
+        out[name.strip()] = body.strip()
+    return out
+
+
+@bp.get("/events/orders")
+def event_orders() -> Response:
+    try:
+        limit = max(1, min(int(request.args.get("limit", 50)), 500))
+    except ValueError:
+        return error(400, "limit must be a number")
+    try:
+        rows = _fetch(
+            "SELECT aggregate_id AS order_id, max(aggregate_version) AS version, max(created_at) AS last_event_at"
+            " FROM events GROUP BY aggregate_id ORDER BY max(created_at) DESC LIMIT $1",
+            limit,
+        )
+    except Exception as exc:
+        if _store_missing(exc):
+            return error(404, NOT_SET_UP)
+        raise
+    return jresponse({"orders": rows})
+
+
+@bp.get("/events/orders/<order_id>")
+def event_stream(order_id: str) -> Response:
+    try:
+        rows = _fetch(
+            "SELECT sequence_number, aggregate_version, event_type, event_version, data, metadata, created_at"
+            " FROM events WHERE aggregate_id = $1 ORDER BY aggregate_version",
+            order_id,
+        )
+    except Exception as exc:
+        if _store_missing(exc):
+            return error(404, NOT_SET_UP)
+        raise
+    if not rows:
+        return error(404, f"no events for order {order_id!r}")
+    return jresponse({"order_id": order_id, "events": rows})
+
+
+@bp.post("/events/orders/<order_id>/replay")
+def event_replay(order_id: str) -> Response:
+    """The order's state as of a point in time, by running Replay Events (waits)."""
+    body = request.get_json(silent=True) or {}
+    path = wf.find_by_title(settings().workflows_dir, REPLAY_TITLE)
+    if path is None:
+        return error(404, "no Replay Events workflow: use the replay_events template first")
+    data: dict[str, Any] = {"order_id": order_id}
+    for key in ("as_of", "version"):
+        if body.get(key) is not None:
+            data[key] = body[key]
+    workflow = runtime().load_workflow(path)
+    sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
+    result = bridge().call(runtime().wait(str(sub.execution_id)), timeout=120)
+    return jresponse(
+        {
+            "execution_id": str(sub.execution_id),
+            "status": result.get("status"),
+            "output": result.get("output"),
+            "error": result.get("error"),
+        }
+    )
+
+
+@bp.get("/events/analytics")
+def event_analytics() -> Response:
+    queries = analytics_queries()
+    out: dict[str, Any] = {}
+    for name in CHART_QUERIES:
+        if name not in queries:
+            continue
+        try:
+            out[name] = _fetch(queries[name])
+        except Exception as exc:
+            if _store_missing(exc):
+                return error(404, NOT_SET_UP)
+            raise
+    return jresponse(out)

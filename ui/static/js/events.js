@@ -1,0 +1,86 @@
+// Events page: an order's event stream, its state at any point (time travel via
+// the Replay Events workflow) on a slider, and charts from the analytics queries.
+/* global Chart */
+import { api, el, getJSON, pretty } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+let events = [];
+let timer = null;
+let latest = 0; // replays can finish out of order: only the newest request may paint
+
+function say(text) { $('events-status').textContent = text; }
+
+async function charts() {
+  const r = await getJSON('/api/events/analytics');
+  if (!r.ok) { say(r.data?.error ?? 'no analytics'); return; }
+  const types = r.data.most_common_event_types ?? [];
+  new Chart($('chart-types'), {
+    type: 'bar',
+    data: { labels: types.map((t) => t.event_type), datasets: [{ label: 'events (7 days)', data: types.map((t) => t.events) }] },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false }, title: { display: true, text: 'Most common event types' } } },
+  });
+  const hours = r.data.events_per_hour ?? [];
+  new Chart($('chart-timeline'), {
+    type: 'line',
+    data: { labels: hours.map((h) => String(h.hour).slice(11, 16)), datasets: [{ label: 'events per hour', data: hours.map((h) => h.events), tension: 0.2 }] },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false }, title: { display: true, text: 'Events per hour (48 h)' } } },
+  });
+}
+
+async function orders() {
+  const r = await getJSON('/api/events/orders?limit=100');
+  if (!r.ok) return;
+  const list = el('datalist', { id: 'order-ids' }, r.data.orders.map((o) => el('option', { value: o.order_id })));
+  document.body.append(list);
+  $('order-id').setAttribute('list', 'order-ids');
+  if (!$('order-id').value && r.data.orders[0]) $('order-id').value = r.data.orders[0].order_id;
+}
+
+function showUpTo(version) {
+  for (const li of $('event-list').children) li.classList.toggle('current', Number(li.dataset.version) <= version);
+  const ev = events.find((e) => e.aggregate_version === version);
+  $('as-of').textContent = ev ? `v${version} · ${ev.created_at}` : '—';
+}
+
+async function replay(version) {
+  const ev = events.find((e) => e.aggregate_version === version);
+  if (!ev) return;
+  $('state').textContent = 'replaying…';
+  const mine = ++latest;
+  const r = await api('POST', `/api/events/orders/${encodeURIComponent($('order-id').value)}/replay`, { as_of: ev.created_at });
+  if (mine !== latest) return;
+  if (!r.ok) { $('state').textContent = r.data?.error ?? `error ${r.status}`; return; }
+  $('state').dataset.version = String(version);
+  $('state').textContent = pretty(r.data.output?.state ?? r.data.output ?? r.data.error);
+}
+
+async function load(e) {
+  e?.preventDefault();
+  const id = $('order-id').value.trim();
+  if (!id) return;
+  say('loading…');
+  const r = await getJSON(`/api/events/orders/${encodeURIComponent(id)}`);
+  if (!r.ok) { say(r.data?.error ?? `error ${r.status}`); return; }
+  events = r.data.events;
+  say(`${events.length} events`);
+  $('event-list').replaceChildren(...events.map((ev) => el('li', { dataset: { version: ev.aggregate_version } },
+    el('strong', { text: `v${ev.aggregate_version} ${ev.event_type}` }), ' ', el('small', { class: 'muted', text: ev.created_at }),
+    el('pre', { class: 'json', text: pretty(ev.data) }))));
+  const slider = $('time-slider');
+  slider.min = String(events[0].aggregate_version);
+  slider.max = String(events.at(-1).aggregate_version);
+  slider.value = slider.max;
+  slider.disabled = false;
+  showUpTo(Number(slider.value));
+  replay(Number(slider.value));
+}
+
+$('order-form').addEventListener('submit', load);
+$('time-slider').addEventListener('input', (e) => {
+  const v = Number(e.target.value);
+  showUpTo(v);
+  clearTimeout(timer);
+  timer = setTimeout(() => replay(v), 250); // one replay per pause, not per pixel
+});
+orders();
+charts();
