@@ -22,17 +22,25 @@ import asyncpg
 
 log = logging.getLogger("flowyard.queue")
 
-QUEUE = "flowyard"
 TASK = "flowyard.execute_run"
 
-#: Appended to the run-accepting statement (engine/runtime.py) in queue mode.
-DEFER_CTE = f"""
+
+def queue_name() -> str:
+    """The procrastinate queue (FLOWYARD_QUEUE): separate deployments sharing one
+    database, or test sessions, use separate queues."""
+    return os.environ.get("FLOWYARD_QUEUE") or "flowyard"
+
+
+#: Ends the run-accepting statement (engine/runtime.py) in queue mode. The job CTE
+#: is a SELECT, which PostgreSQL only evaluates when referenced: hence the join.
+DEFER_TAIL = f"""
     , job AS (
         SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
-            '{QUEUE}', '{TASK}', 0, $8::text, NULL,
+            $9::text, '{TASK}', 0, $8::text, NULL,
             jsonb_build_object('execution_id', execution_id::text), NULL
-        )::procrastinate_job_to_defer_v1]) FROM ins
+        )::procrastinate_job_to_defer_v1]) AS ids FROM ins
     )
+    SELECT execution_id FROM ins JOIN job ON true
 """
 
 
@@ -58,14 +66,15 @@ async def ensure_schema(pool: asyncpg.Pool) -> None:
 class RunQueue:
     """The procrastinate app flowyard uses: one task, ``execute_run(execution_id)``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str | None = None) -> None:
         from procrastinate import App, PsycopgConnector
 
         self.url = url
+        self.name = name or queue_name()
         self.app = App(connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10))
         self._handler: Callable[[str], Awaitable[Any]] | None = None
 
-        @self.app.task(name=TASK, queue=QUEUE)
+        @self.app.task(name=TASK, queue=self.name)
         async def execute_run(execution_id: str) -> None:
             assert self._handler is not None, "no runtime is working this queue"
             await self._handler(execution_id)
@@ -91,7 +100,7 @@ class RunQueue:
         s = _settings()
         worker = asyncio.create_task(
             self.app.run_worker_async(
-                queues=[QUEUE],
+                queues=[self.name],
                 concurrency=concurrency,
                 install_signal_handlers=False,
                 update_heartbeat_interval=s["heartbeat"],
@@ -114,7 +123,7 @@ class RunQueue:
             await asyncio.sleep(s["heartbeat"])
             try:
                 stalled = await self.app.job_manager.get_stalled_jobs(
-                    queue=QUEUE, seconds_since_heartbeat=s["stalled_after"]
+                    queue=self.name, seconds_since_heartbeat=s["stalled_after"]
                 )
                 for job in stalled:
                     log.warning(
@@ -127,6 +136,6 @@ class RunQueue:
     async def depth(self, pool: asyncpg.Pool) -> dict[str, int]:
         rows = await pool.fetch(
             "SELECT status::text, count(*) AS n FROM procrastinate_jobs WHERE queue_name = $1 GROUP BY status",
-            QUEUE,
+            self.name,
         )
         return {r["status"]: r["n"] for r in rows}

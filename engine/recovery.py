@@ -87,7 +87,9 @@ _CLAIM = """
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
      WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
        AND ($4::uuid IS NULL OR execution_id = $4::uuid)
-       AND (owner IS NULL OR owner = ANY($2::text[]) OR heartbeat_at < now() - make_interval(secs => $3))
+       AND ((owner IS NULL AND $4::uuid IS NOT NULL)  -- a queued run, claimed by its job only
+            OR owner = ANY($2::text[])
+            OR (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $3)))
     RETURNING execution_id, workflow_hash, input
 """
 

@@ -61,8 +61,13 @@ MIGRATIONS: list[str] = [
         UNIQUE (execution_id, seq)
     );
     -- The run log is append-only: history is evidence, so changing it is an error.
+    -- The one exception is retention (engine/retention.py), which deletes whole old
+    -- runs inside a transaction that sets flowyard.pruning.
     CREATE OR REPLACE FUNCTION flowyard_run_events_append_only() RETURNS trigger AS $$
     BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('flowyard.pruning', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
         RAISE EXCEPTION 'flowyard_run_events is append-only: % is not allowed', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END $$ LANGUAGE plpgsql;

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.model import BlockModel, Workflow, WorkflowError
-from engine.queue import DEFER_CTE, RunQueue
+from engine.queue import DEFER_TAIL, RunQueue
 from engine.recovery import claim, owner_id, restorable
+from engine.retention import DEFAULT_RETENTION, parse_duration, prune
 from engine.runstore import FINAL_STATUSES, RunRecorder
 from engine.transactions import Transactions
 from engine.validate import validate_document
@@ -55,9 +57,7 @@ _SUBMIT = """
 """
 
 
-_SUBMIT_QUEUED = _SUBMIT.replace(
-    "    SELECT execution_id FROM ins", DEFER_CTE + "    SELECT execution_id FROM ins"
-)
+_SUBMIT_QUEUED = _SUBMIT.replace("    SELECT execution_id FROM ins\n", DEFER_TAIL)
 
 
 class Runtime:
@@ -110,6 +110,7 @@ class Runtime:
             await self.queue.open(self.db.log_pool)
         self._tasks.append(asyncio.create_task(self._heartbeat()))
         self._tasks.append(asyncio.create_task(self._flusher()))
+        self._tasks.append(asyncio.create_task(self._retention()))
         if self.resume_on_start and self.local:
             await self.resume_unfinished()
 
@@ -172,7 +173,18 @@ class Runtime:
             args = (eid, workflow.name, version, trigger, input, idempotency_key, self.owner)
             row = await pool.fetchrow(_SUBMIT, *args)
         else:
-            args = (eid, workflow.name, version, trigger, input, idempotency_key, None, key)
+            assert self.queue is not None
+            args = (
+                eid,
+                workflow.name,
+                version,
+                trigger,
+                input,
+                idempotency_key,
+                None,
+                key,
+                self.queue.name,
+            )
             row = await pool.fetchrow(_SUBMIT_QUEUED, *args)
         if row is None:  # a repeated delivery: hand back the first run, start nothing
             first = await pool.fetchval(
@@ -364,6 +376,18 @@ class Runtime:
                         await recorder.flush()
                     except Exception:  # the run's own final write reports real trouble
                         log.exception("flushing run events failed")
+
+    async def _retention(self) -> None:
+        """Prune old run records hourly (FLOWYARD_RUN_RETENTION, default 30d)."""
+        keep = parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
+        while True:
+            try:
+                runs, _ = await prune(self.db.log_pool, keep)
+                if runs:
+                    log.info("retention: pruned %d runs older than %s s", runs, keep)
+            except Exception:
+                log.exception("retention pruning failed")
+            await asyncio.sleep(3600)
 
     async def _heartbeat(self) -> None:
         while True:

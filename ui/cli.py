@@ -18,6 +18,7 @@ from typing import Any
 from engine import runstore
 from engine.database import embedded_url, stop_embedded
 from engine.model import WorkflowError, load_file
+from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 
 
@@ -123,6 +124,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if result["error"]:
                 print(f"\nerror: {result['error']['message']}")
             return 0
+        if args.action == "prune":
+            runs, events = await prune(rt.db.log_pool, parse_duration(args.older_than))
+            print(f"pruned {runs} runs ({events} run events) older than {args.older_than}")
+            return 0
         if args.action == "resume":
             resumed = await rt.resume_unfinished()
             await rt.drain()
@@ -178,6 +183,30 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
+    import signal
+
+    async def main() -> int:
+        rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
+        await rt.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"flowyard worker {rt.owner}: working the queue (concurrency {args.concurrency})",
+            flush=True,
+        )
+        try:
+            await rt.work(args.concurrency, stop)
+        finally:
+            await rt.close()
+        return 0
+
+    return asyncio.run(main())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
@@ -217,13 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("runs", help="list runs, show one, or resume unfinished ones")
-    s.add_argument("action", nargs="?", choices=["list", "show", "resume"], default="list")
+    s.add_argument("action", nargs="?", choices=["list", "show", "resume", "prune"], default="list")
     s.add_argument("id", nargs="?")
     s.add_argument("--workflow")
     s.add_argument("--status")
     s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--older-than", default="30d", help="for prune: e.g. 7d, 12h")
     s.add_argument("--workflows")
     s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser("worker", help="execute queued runs (scale-out; see docs/deploy.md)")
+    s.add_argument("--concurrency", type=int, default=16)
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
     s.add_argument("action", choices=["init", "url", "start", "stop"])

@@ -1,0 +1,47 @@
+"""Retention: old run records are deleted, whole runs at a time.
+
+Only flowyard's own run log (``flowyard_runs``, ``flowyard_run_events``) is pruned;
+the templates' ``events`` table is business data and is never touched here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+DEFAULT_RETENTION = "30d"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` → seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> tuple[int, int]:
+    """Delete finished runs older than the cutoff; returns (runs, events) deleted."""
+    runs = events = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL flowyard.pruning = 'on'")
+            ids = await conn.fetch(
+                "SELECT execution_id FROM flowyard_runs WHERE status IN ('succeeded', 'failed', 'cancelled')"
+                " AND finished_at < now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED",
+                older_than_s,
+                batch,
+            )
+            if not ids:
+                return runs, events
+            keys = [r["execution_id"] for r in ids]
+            deleted = await conn.execute(
+                "DELETE FROM flowyard_run_events WHERE execution_id = ANY($1::uuid[])", keys
+            )
+            events += int(deleted.split()[-1])
+            await conn.execute(
+                "DELETE FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])", keys
+            )
+            runs += len(keys)

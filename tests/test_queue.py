@@ -1,0 +1,125 @@
+"""Queue mode (procrastinate on the same PostgreSQL), per-key ordering, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from engine.retention import parse_duration, prune
+from engine.runtime import Runtime
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ORDERED = """
+name: ordered_{suffix}
+blocks:
+  start: {{type: manual}}
+  note:
+    type: function
+    isolation: inline
+    code: |
+      import time
+      time.sleep(0.02 if <start.n> % 2 else 0.0)  # uneven work: order must come from the lock
+      with open({log!r}, "a") as f:
+          f.write(f"{{<start.key>}}:{{<start.n>}}\\n")
+      return {{"n": <start.n>}}
+edges: [start -> note]
+"""
+
+
+def _per_key(log: Path) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for line in log.read_text().split():
+        key, n = line.split(":")
+        seen.setdefault(key, []).append(int(n))
+    return seen
+
+
+async def test_local_runs_with_a_key_execute_in_arrival_order(
+    runtime: Runtime, write_workflow, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    wf = write_workflow(ORDERED.format(suffix="local", log=str(log)))
+    subs = [
+        await runtime.submit(wf, {"key": k, "n": n}, concurrency_key=k)
+        for n in range(12)
+        for k in ("a", "b")
+    ]
+    results = await asyncio.gather(*(runtime.wait(s.execution_id) for s in subs))
+    assert all(r["status"] == "succeeded" for r in results)
+    assert _per_key(log) == {"a": list(range(12)), "b": list(range(12))}
+
+
+async def test_queued_runs_are_executed_by_a_worker_in_key_order(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")  # no other session's worker
+    log = tmp_path / "log"
+    wf = write_workflow(ORDERED.format(suffix="queued", log=str(log)))
+    server = Runtime(
+        workspace / "workflows",
+        database_url,
+        workspace,
+        function_workers=1,
+        resume=False,
+        queue=True,
+        local=False,
+    )
+    worker = Runtime(
+        workspace / "workflows",
+        database_url,
+        workspace,
+        function_workers=1,
+        resume=False,
+        queue=True,
+    )
+    await server.start()
+    await worker.start()
+    stop = asyncio.Event()
+    working = asyncio.create_task(worker.work(8, stop))
+    try:
+        subs = [
+            await server.submit(wf, {"key": k, "n": n}, concurrency_key=k)
+            for n in range(10)
+            for k in ("x", "y")
+        ]
+        assert all(s.created for s in subs)
+        results = await asyncio.gather(*(server.wait(s.execution_id, timeout=60) for s in subs))
+        assert [r["status"] for r in results] == ["succeeded"] * 20
+        assert _per_key(log) == {"x": list(range(10)), "y": list(range(10))}
+        owners = {
+            r["owner"]
+            for r in await server.db.log_pool.fetch(
+                "SELECT owner FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])",
+                [s.execution_id for s in subs],
+            )
+        }
+        assert owners == {worker.owner}  # the worker ran them, not the accepting process
+    finally:
+        stop.set()
+        await working
+        await worker.close()
+        await server.close()
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("7d") == 7 * 86400
+    assert parse_duration("12h") == 43200
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("soon")
+
+
+async def test_prune_deletes_old_runs_only(runtime: Runtime, run_yaml) -> None:
+    old = await run_yaml("name: prune_me\nblocks:\n  s: {type: manual}\n")
+    fresh = await run_yaml("name: keep_me\nblocks:\n  s: {type: manual}\n")
+    pool = runtime.db.log_pool
+    await pool.execute(
+        "UPDATE flowyard_runs SET finished_at = now() - interval '40 days' WHERE execution_id = $1::uuid",
+        old["execution_id"],
+    )
+    runs, events = await prune(pool, parse_duration("30d"))
+    assert runs >= 1 and events >= 3
+    assert await runtime.run_result(old["execution_id"]) is None
+    assert (await runtime.run_result(fresh["execution_id"]))["status"] == "succeeded"
