@@ -138,8 +138,7 @@ class HttpBlock(BlockHandler):
     category = "action"
     description = "Send an HTTP request (JSON, form or raw body) and parse the response."
     config_schema: ClassVar[dict[str, Any]] = {
-        # Any case (`post` too); problems() checks the name.
-        "method": {"type": "string", "default": "GET", "examples": METHODS},
+        "method": {"type": "string", "enum": METHODS, "default": "GET"},
         "url": {"type": "string"},
         "headers": {
             "type": "object",
