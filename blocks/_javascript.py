@@ -136,6 +136,9 @@ def run_js(
             promise = ctx.eval(source, timeout_sec=timeout)
             raw = promise.get(timeout=max(0.001, deadline - time.monotonic()))
         except js_exc.JSTimeoutException as exc:
+            # V8 reports the terminated evaluation back a moment later; closing the
+            # context before that makes mini-racer call into a closed loop.
+            time.sleep(0.05)
             raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
         except js_exc.JSEvalException as exc:
             raise JavaScriptError(_clean(str(exc))) from None
