@@ -138,7 +138,8 @@ class HttpBlock(BlockHandler):
     category = "action"
     description = "Send an HTTP request (JSON, form or raw body) and parse the response."
     config_schema: ClassVar[dict[str, Any]] = {
-        "method": {"type": "string", "enum": METHODS, "default": "GET"},
+        # Any case (`post` too); problems() checks the name.
+        "method": {"type": "string", "default": "GET", "examples": METHODS},
         "url": {"type": "string"},
         "headers": {
             "type": "object",

@@ -50,8 +50,8 @@ class WebhookBlock(BlockHandler):
         "path": {"type": "string", "description": "URL path under /webhooks/, e.g. orders/events"},
         "method": {
             "type": "string",
-            "enum": ["POST", "PUT", "PATCH", "GET", "DELETE"],
             "default": "POST",
+            "examples": ["POST", "PUT", "PATCH", "GET", "DELETE"],
         },
         "secret": {
             "type": "string",
@@ -75,6 +75,15 @@ class WebhookBlock(BlockHandler):
         path = self.config.get("path")
         if isinstance(path, str) and not path.strip("/"):
             out.append(Problem("the path is empty", block=self.block.id, field="path"))
+        method = self.config.get("method")
+        if isinstance(method, str) and method.upper() not in (
+            "POST",
+            "PUT",
+            "PATCH",
+            "GET",
+            "DELETE",
+        ):
+            out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         key = self.config.get("idempotency_key")
         if isinstance(key, str) and not parse(key):
             out.append(
