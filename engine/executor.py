@@ -14,6 +14,7 @@ from typing import Any
 from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
+from engine.metrics import Metrics
 from engine.references import MissingReference
 from engine.registry import Result
 
@@ -61,8 +62,9 @@ class BodyResult:
 
 
 class Executor:
-    def __init__(self, run: RunContext) -> None:
+    def __init__(self, run: RunContext, metrics: Metrics | None = None) -> None:
         self.run = run
+        self.metrics = metrics
         self.plan = run.plan
         self.top_blocks: dict[str, dict[str, Any]] = {}  # the run result's `blocks`
 
@@ -189,6 +191,8 @@ class Executor:
                         "handled": block.on_error == "continue",
                     },
                 )
+                if self.metrics is not None:
+                    self.metrics.block_finished(block.type, "failed", duration)
                 if top:
                     self.top_blocks[node] = {
                         "status": "failed",
@@ -215,6 +219,8 @@ class Executor:
             output = {"result": output}
         duration = (time.perf_counter() - t0) * 1000
         frame.outputs[node] = output
+        if self.metrics is not None:
+            self.metrics.block_finished(block.type, "succeeded", duration)
         record = {"output": output, "port": port, "attempts": attempt, "duration_ms": duration}
         if ctx.inputs:
             record["inputs"] = ctx.inputs

@@ -21,6 +21,7 @@ from engine.context import RunContext, Services
 from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
+from engine.metrics import Metrics
 from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import DEFER_TAIL, RunQueue
 from engine.recovery import claim, owner_id, restorable
@@ -93,6 +94,7 @@ class Runtime:
         self._known_versions: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self.queue: RunQueue | None = None
+        self.metrics = Metrics()
         self.db: Database
         self.services: Services
 
@@ -286,7 +288,7 @@ class Runtime:
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.secrets = secrets
         recorder.started()
-        executor = Executor(run)
+        executor = Executor(run, self.metrics)
         self._recorders[eid] = recorder
         try:
             status, output, error = await executor.execute()
@@ -298,6 +300,7 @@ class Runtime:
             )
         finally:
             self._recorders.pop(eid, None)
+        self.metrics.run_finished(workflow.name, status)
         recorder.add(f"run_{status}", None, {"output": output, "error": error})
         await asyncio.shield(recorder.finish(status, output, error))
         result = {

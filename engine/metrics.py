@@ -1,0 +1,93 @@
+"""Prometheus text metrics: in-process counters plus a few database gauges.
+
+Counters are per process (the Prometheus way: scrape each process); the gauges
+(runs by status, queue depth) come from the shared database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+# Upper bounds (ms) of the block duration histogram.
+BUCKETS_MS = (1, 5, 10, 50, 100, 500, 1000, 5000, 30000)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.runs_finished: dict[tuple[str, str], int] = defaultdict(int)  # (workflow, status)
+        self.block_count: dict[tuple[str, str], int] = defaultdict(int)  # (type, status)
+        self.block_ms_sum: dict[str, float] = defaultdict(float)
+        self.block_buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS_MS) + 1))
+
+    def run_finished(self, workflow: str, status: str) -> None:
+        self.runs_finished[(workflow, status)] += 1
+
+    def block_finished(self, block_type: str, status: str, duration_ms: float) -> None:
+        self.block_count[(block_type, status)] += 1
+        self.block_ms_sum[block_type] += duration_ms
+        buckets = self.block_buckets[block_type]
+        for i, bound in enumerate(BUCKETS_MS):
+            if duration_ms <= bound:
+                buckets[i] += 1
+                return
+        buckets[-1] += 1
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+async def render(runtime: Runtime) -> str:
+    m = runtime.metrics
+    out = [
+        "# HELP flowyard_runs Runs in the database by status.",
+        "# TYPE flowyard_runs gauge",
+    ]
+    for row in await runtime.db.log_pool.fetch(
+        "SELECT status, count(*) AS n FROM flowyard_runs GROUP BY status"
+    ):
+        out.append(f'flowyard_runs{{status="{_label(row["status"])}"}} {row["n"]}')
+    out += [
+        "# HELP flowyard_runs_finished_total Runs this process finished.",
+        "# TYPE flowyard_runs_finished_total counter",
+    ]
+    for (wf, status), n in sorted(m.runs_finished.items()):
+        out.append(f'flowyard_runs_finished_total{{workflow="{_label(wf)}",status="{status}"}} {n}')
+    out += [
+        "# HELP flowyard_block_duration_ms Block durations in this process.",
+        "# TYPE flowyard_block_duration_ms histogram",
+    ]
+    for btype, buckets in sorted(m.block_buckets.items()):
+        cumulative = 0
+        for bound, n in zip((*BUCKETS_MS, "+Inf"), buckets, strict=True):
+            cumulative += n
+            out.append(
+                f'flowyard_block_duration_ms_bucket{{type="{btype}",le="{bound}"}} {cumulative}'
+            )
+        out.append(f'flowyard_block_duration_ms_sum{{type="{btype}"}} {m.block_ms_sum[btype]:.3f}')
+        out.append(f'flowyard_block_duration_ms_count{{type="{btype}"}} {cumulative}')
+    out += [
+        "# HELP flowyard_blocks_total Blocks this process settled.",
+        "# TYPE flowyard_blocks_total counter",
+    ]
+    for (btype, status), n in sorted(m.block_count.items()):
+        out.append(f'flowyard_blocks_total{{type="{btype}",status="{status}"}} {n}')
+    if runtime.queue is not None:
+        out += [
+            "# HELP flowyard_queue_jobs Jobs in the run queue by status.",
+            "# TYPE flowyard_queue_jobs gauge",
+        ]
+        for status, n in sorted((await runtime.queue.depth(runtime.db.log_pool)).items()):
+            out.append(
+                f'flowyard_queue_jobs{{queue="{_label(runtime.queue.name)}",status="{status}"}} {n}'
+            )
+    out += [
+        "# HELP flowyard_runs_in_flight Runs executing in this process.",
+        "# TYPE flowyard_runs_in_flight gauge",
+    ]
+    out.append(f"flowyard_runs_in_flight {len(runtime._active)}")
+    return "\n".join(out) + "\n"
