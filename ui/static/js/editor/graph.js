@@ -55,7 +55,7 @@ export function createGraph(container) {
     container,
     autoResize: true,
     grid: { size: 10, visible: true },
-    panning: { enabled: true, eventTypes: ['rightMouseDown'] },
+    panning: { enabled: true, eventTypes: ['leftMouseDown', 'rightMouseDown'] }, // drag the blank canvas to pan
     mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], minScale: 0.2, maxScale: 2 },
     connecting: {
       snap: { radius: 24 },

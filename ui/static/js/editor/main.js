@@ -154,7 +154,14 @@ async function main() {
   });
   graph.fy.history.enable();
   graph.fy.history.clean();
-  if (graph.getNodes().length) graph.zoomToFit({ padding: 40, maxScale: 1 });
+  if (graph.getNodes().length) {
+    graph.zoomToFit({ padding: 40, maxScale: 1 });
+    // A long workflow would shrink to unreadable: keep it legible, start at its left end.
+    if (graph.zoom() < 0.6) {
+      graph.zoomTo(0.7);
+      graph.positionContent('left', { padding: 40 });
+    }
+  }
   enableDrop(graph, $('canvas'), state.types, (node) => select(node));
   graph.on('node:click', ({ node }) => select(node));
   graph.on('blank:click', () => select(null));
