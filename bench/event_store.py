@@ -13,10 +13,12 @@ Best of --repeat runs, on the embedded PostgreSQL (a throw-away server under a t
   as shipped (xid8 column, no lock)  vs  with a global advisory lock (the
   alternative DESIGN.md 7 lists);
 - batched appends/s: bare ``COPY``  vs  ``templates.event_store.append_batch``
-  (dedup, per-order versions, reducer, snapshots, COPY), goal >= 100k/s;
-- replay of a 10k-event order: bare fetch + fold  vs  the Replay Events SQL +
-  upcast + fold, goal >= 0.8x; and replay from the newest kept snapshot vs from
-  event 1, goal >= 100x.
+  (dedup, per-order versions, reducer, snapshots, COPY), goal >= 100k/s, and
+  a COPY of ready rows into ``events`` (what its indexes alone allow);
+- replay of a 10k-event order: a hand-written fetch (the columns the reducer
+  reads, by sequence) + fold  vs  Replay Events' SQL (kept-snapshot lookup,
+  version/as_of bounds) + upcast + fold, same answer asserted, goal >= 0.8x;
+  and replay from the newest kept snapshot vs from event 1, goal >= 100x.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.database import init_connection  # noqa: E402
 from templates import LIB, apply_schemas  # noqa: E402
+from templates.event_store import _COPY_COLUMNS as EVENT_COLUMNS  # noqa: E402
 from templates.event_store import _copy_text, append_batch, replay, workflow_sql  # noqa: E402
 
 sys.path.insert(0, str(LIB))
@@ -132,7 +134,9 @@ async def ordering_cost(pool: asyncpg.Pool, per_conn: int, conns: int = 8) -> tu
     return await run(False), await run(True)
 
 
-async def batched(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
+async def batched(conn: asyncpg.Connection, n: int) -> tuple[float, float, float]:
+    """Events/s: bare COPY, append_batch, and COPY of ready rows into `events`
+    itself (the table's own ceiling: its 7 indexes, no Python work)."""
     order = f"batch-{uuid.uuid4().hex[:8]}"
     t0 = time.perf_counter()
     rows = [(order, "item_added", json.dumps({"sku": f"S{i}"})) for i in range(n)]
@@ -151,7 +155,25 @@ async def batched(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     assert await append_batch(conn, events) == n
     ours = n / (time.perf_counter() - t0)
-    return ours, bare
+    ready = _copy_text(
+        [
+            (
+                uuid.uuid4(),
+                "item_added",
+                1,
+                f"{order}-raw-{i % 1000}",
+                "order",
+                i // 1000 + 1,
+                json.dumps({"sku": i}),
+                "{}",
+            )
+            for i in range(n)
+        ]
+    )
+    t0 = time.perf_counter()
+    await conn.copy_to_table("events", source=ready, columns=EVENT_COLUMNS, format="text")
+    ceiling = n / (time.perf_counter() - t0)
+    return ours, bare, ceiling
 
 
 def order_history(order: str, n: int, growing: bool) -> list[dict[str, Any]]:
@@ -190,21 +212,26 @@ async def replays(
         "bare_events", source=_copy_text(rows), columns=BARE_COLUMNS, format="text"
     )
 
+    bare_state: list[Any] = []
+
     async def bare() -> float:
+        """The hand-written loop: one query for what the reducer reads, one fold."""
         t0 = time.perf_counter()
         rows = await conn.fetch(
-            "SELECT event_type, data FROM bare_events WHERE aggregate_id = $1 ORDER BY seq", order
+            "SELECT event_id::text AS event_id, event_type, aggregate_id, data, metadata"
+            " FROM events WHERE aggregate_id = $1 ORDER BY sequence_number",
+            order,
         )
         state = None
         for r in rows:
-            state = apply_event(state, {"event_type": r[0], "data": r[1]})
-        assert state is not None
+            state = apply_event(state, r)
+        bare_state[:] = [state]
         return n / (time.perf_counter() - t0)
 
     async def full() -> float:
         t0 = time.perf_counter()
         out = await replay(conn, order, from_start=True)
-        assert out["replayed"] == n
+        assert out["replayed"] == n and out["state"] == bare_state[0]  # same answer
         return n / (time.perf_counter() - t0)
 
     async def timed(**kw: Any) -> float:
@@ -213,16 +240,15 @@ async def replays(
         return time.perf_counter() - t0
 
     res = {"bare": await best_of(repeat, bare), "full": await best_of(repeat, full)}
-    t_full = statistics.median([await timed(from_start=True) for _ in range(repeat)])
-    res["speedup_head"] = t_full / statistics.median([await timed() for _ in range(repeat)])
+    # Fastest of several: a shared machine's scheduling noise is larger than a
+    # millisecond-long snapshot replay.
+    tries = max(7, repeat)
+    t_full = min([await timed(from_start=True) for _ in range(tries)])
+    res["speedup_head"] = t_full / min([await timed() for _ in range(tries)])
     # The worst point for snapshots: just before the next one is kept (99 events to fold).
     worst = n - 1 if n % 100 == 0 else n
-    t_worst_full = statistics.median(
-        [await timed(version=worst, from_start=True) for _ in range(repeat)]
-    )
-    res["speedup_worst"] = t_worst_full / statistics.median(
-        [await timed(version=worst) for _ in range(repeat)]
-    )
+    t_worst_full = min([await timed(version=worst, from_start=True) for _ in range(tries)])
+    res["speedup_worst"] = t_worst_full / min([await timed(version=worst) for _ in range(tries)])
     return res
 
 
@@ -266,12 +292,20 @@ async def main(args: argparse.Namespace) -> None:
         async with pool.acquire() as conn:
             results = [await batched(conn, args.batch) for _ in range(args.repeat)]
             ours, bare = max(r[0] for r in results), max(r[1] for r in results)
+            ceiling = max(r[2] for r in results)
             line(
                 f"batched append, {args.batch:,} events (COPY)",
                 ours,
                 bare,
                 "ev/s",
                 "goal >= 100,000 ev/s",
+            )
+            line(
+                "  COPY of ready rows into `events` (ceiling)",
+                ceiling,
+                bare,
+                "ev/s",
+                "(7 indexes vs 2)",
             )
             for growing in (False, True):
                 r = await replays(conn, args.replay, args.repeat, growing)
