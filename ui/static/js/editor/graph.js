@@ -54,6 +54,7 @@ export function createGraph(container) {
   const graph = new X6.Graph({
     container,
     autoResize: true,
+    async: false, // one synchronous draw on load beats X6's frame-sliced batches here
     grid: { size: 10, visible: true },
     panning: { enabled: true, eventTypes: ['leftMouseDown', 'rightMouseDown'] }, // drag the blank canvas to pan
     mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], minScale: 0.2, maxScale: 2 },
@@ -70,7 +71,7 @@ export function createGraph(container) {
       createEdge() {
         return this.createEdge({
           shape: 'edge',
-          attrs: { line: { stroke: '#5f6b7a', strokeWidth: 1.6, targetMarker: { name: 'classic', size: 7 } } },
+          attrs: EDGE_ATTRS,
           zIndex: 50,
         });
       },
@@ -116,16 +117,17 @@ export function labelFor(bid, type) {
 
 // One block on the canvas. The X6 cell id is the block id at creation; the block
 // id proper lives in data.bid so renaming never rewires edges.
-export function addBlock(graph, { bid, type, config, x, y, w, h }, typeInfo) {
+// The X6 metadata of one block (used by addBlock, and in bulk when loading).
+export function blockMeta({ bid, type, config, x, y, w, h }, typeInfo) {
   const container = !!typeInfo?.container;
   const category = typeInfo?.category ?? 'action';
   const hasIn = category !== 'trigger';
-  const width = w ?? (container ? CONTAINER_W : BLOCK_W);
-  const height = h ?? (container ? CONTAINER_H : BLOCK_H);
-  const node = graph.addNode({
-    id: graph.getCellById(bid) ? undefined : bid,
+  return {
+    id: bid,
     shape: 'rect',
-    x, y, width, height,
+    x, y,
+    width: w ?? (container ? CONTAINER_W : BLOCK_W),
+    height: h ?? (container ? CONTAINER_H : BLOCK_H),
     zIndex: container ? 1 : 10,
     attrs: {
       body: {
@@ -138,9 +140,16 @@ export function addBlock(graph, { bid, type, config, x, y, w, h }, typeInfo) {
     },
     ports: { groups: PORT_GROUPS, items: portItems(outPorts(type, config, typeInfo), hasIn) },
     data: { bid, type, config: config ?? {}, container },
-  }, { ignoreHistory: false });
-  return node;
+  };
 }
+
+export function addBlock(graph, spec, typeInfo) {
+  const meta = blockMeta(spec, typeInfo);
+  if (graph.getCellById(meta.id)) delete meta.id; // a renamed block kept the old cell id
+  return graph.addNode(meta);
+}
+
+export const EDGE_ATTRS = { line: { stroke: '#5f6b7a', strokeWidth: 1.6, targetMarker: { name: 'classic', size: 7 } } };
 
 // Re-sync a node's ports with its config (condition cases, on_error), dropping
 // edges that hung off a port that no longer exists.
