@@ -88,10 +88,8 @@ class Function(BlockHandler):
         if self.language == "javascript":
             from blocks._javascript import run_js
 
-            names = [f"__ref_{i}" for i in range(len(refs))]
-            value = await asyncio.to_thread(
-                run_js, source, {**visible, **dict(zip(names, args, strict=True))}, timeout
-            )
+            variables = {f"__ref_{i}": a for i, a in enumerate(args)}
+            value = await asyncio.to_thread(run_js, source, visible, timeout, variables=variables)
             stdout = ""
         elif self.config.get("isolation") == "inline":
             names = [f"__ref_{i}" for i in range(len(refs))]

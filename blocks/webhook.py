@@ -95,8 +95,8 @@ class WebhookBlock(BlockHandler):
             )
         return out
 
-    def references_in_raw(self) -> list[Any]:
-        return []  # only <env.…> (secret) and this block's own payload (idempotency_key)
+    def references_in_raw(self) -> dict[str, Any]:
+        return {}  # only <env.…> (secret) and this block's own payload (idempotency_key)
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         run_input = ctx.run.input if isinstance(ctx.run.input, dict) else {}

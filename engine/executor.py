@@ -169,9 +169,16 @@ class Executor:
                 error = error_dict(exc, path)
                 if isinstance(exc, TimeoutError) and timeout:
                     error["message"] = f"timed out after {timeout:g} s"
-                retriable = not isinstance(exc, (MissingReference, BlockFailed))
+                # A handler can say another attempt cannot help (a 400 from an API),
+                # or how long the peer asked us to wait (Retry-After).
+                retriable = not isinstance(exc, (MissingReference, BlockFailed)) and getattr(
+                    exc, "retriable", True
+                )
                 if retriable and attempt <= block.retries:
-                    delay = block.retry_backoff * (2 ** (attempt - 1))
+                    delay = max(
+                        block.retry_backoff * (2 ** (attempt - 1)),
+                        getattr(exc, "retry_after", None) or 0,
+                    )
                     recorder.add(
                         "block_retrying",
                         path,

@@ -68,9 +68,12 @@ class BlockHandler:
         """Containers (loop, parallel) name their body blocks here."""
         return None
 
-    def references_in_raw(self) -> list[Any]:
-        """Raw values that still contain references, for the upstream check."""
-        return [self.config[k] for k in self.raw_keys if k in self.config]
+    def references_in_raw(self) -> dict[str, Any]:
+        """Raw values (key → value) whose references must name upstream blocks.
+
+        A handler leaves out keys whose references mean something else (a webhook's
+        ``idempotency_key`` points into its own request)."""
+        return {k: self.config[k] for k in self.raw_keys if k in self.config}
 
     # -- run time --------------------------------------------------------
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:

@@ -198,7 +198,8 @@ def _reference_problems(plan: Plan) -> list[Problem]:
     problems = []
     for bid, h in plan.handlers.items():
         allowed = upstream_of(plan, bid) | SPECIAL_ROOTS | _loop_names_around(plan, bid)
-        for key, value in h.config.items():
+        checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
+        for key, value in checked.items():
             for ref in references_in(value, plan.known_roots):
                 if ref.root in allowed:
                     continue
