@@ -147,6 +147,11 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
     select(page, "loop", {"x": 260, "y": 8})
     set_field(page, "items", "[1, 2]")
     connect(page, "function_2", "loop")
+    # Nothing selected: the panel edits the workflow itself (its output here).
+    page.locator("#canvas").click(position={"x": 860, "y": 700})
+    page.wait_for_selector("#workflow-form")
+    page.fill("#wf-output", "<loop.results>")
+    page.dispatch_event("#wf-output", "change")
 
     save(page)
     assert page.inner_text("#status") == "Saved", (
@@ -167,6 +172,7 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
         "function_2 -> loop",
     }
     assert set(doc["layout"]) == set(doc["blocks"])
+    assert doc["output"] == "<loop.results>"
 
     # Run with an input; blocks light up live, then the run viewer shows them all succeeded.
     page.click("#btn-run")
@@ -193,6 +199,7 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
     assert all(s == "succeeded" for _, s in statuses), statuses
     assert page.locator("#blocks details.iteration").count() == 2
     assert page.locator("#gantt .gantt-row").count() >= 6
+    assert '"i": 2' in page.inner_text("#run-output")
     page.screenshot(path=str(artifacts / "run-viewer.png"), full_page=True)
 
 

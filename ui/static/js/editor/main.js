@@ -140,7 +140,9 @@ async function main() {
   const graph = createGraph($('canvas'));
   state.graph = graph;
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true));
+  state.props.getDoc = () => state.base;
   renderPalette($('palette'), state.types);
+  state.props.render(null);
   graph.fy.history.disable();
   const t1 = performance.now();
   docToGraph(graph, state.base, state.types);

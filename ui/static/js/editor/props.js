@@ -56,7 +56,7 @@ export class PropsPanel {
   render(node) {
     this.node = node && this.graph.hasCell(node.id) ? node : null;
     if (!this.node) {
-      this.root.replaceChildren(el('p', { class: 'muted', text: 'Select a block to edit it, or drag one from the palette.' }));
+      this.renderWorkflow();
       return;
     }
     const { bid, type, config } = this.node.getData();
@@ -81,6 +81,44 @@ export class PropsPanel {
     form.append(adv);
     form.append(el('button', { type: 'button', class: 'danger', id: 'delete-block', text: 'Delete block', onclick: () => this.graph.removeCell(this.node) }));
     this.root.replaceChildren(form);
+  }
+
+  // Nothing selected: the workflow's own fields (name, description, output).
+  renderWorkflow() {
+    const doc = this.getDoc?.();
+    const form = el('form', { class: 'props-form', id: 'workflow-form', onsubmit: (e) => e.preventDefault() });
+    form.append(el('h2', { text: 'Workflow' }), el('p', { class: 'muted', text: 'Select a block to edit it, or drag one from the palette.' }));
+    if (!doc) { this.root.replaceChildren(form); return; }
+    const top = this.problems.filter((p) => !p.block);
+    for (const [key, multiline, help] of [['name', false, 'Display name'], ['description', true, 'Free text'], ['output', false, "The run's result: a reference, e.g. <last_block.field>"]]) {
+      const value = doc[key] === undefined || doc[key] === null ? '' : typeof doc[key] === 'string' ? doc[key] : JSON.stringify(doc[key]);
+      const input = multiline ? el('textarea', { id: `wf-${key}`, rows: 3 }) : el('input', { id: `wf-${key}`, spellcheck: 'false', autocomplete: 'off' });
+      input.value = value;
+      input.dataset.field = key;
+      const commit = () => {
+        const v = input.value.trim();
+        if (v === '' && key !== 'name') delete doc[key];
+        else doc[key] = key === 'output' && /^[[{]/.test(v) ? (() => { try { return JSON.parse(v); } catch { return v; } })() : v;
+        this.onChange?.();
+      };
+      input.addEventListener('change', commit);
+      if (key === 'output') attachAutocomplete(input, () => this.allRefs(), commit);
+      const label = el('label', { class: 'field' }, el('span', { text: key }), input, el('small', { class: 'muted', text: help }));
+      for (const p of top.filter((q) => q.field && q.field.split('.')[0] === key)) label.append(el('span', { class: 'field-error', role: 'alert', text: p.message }));
+      form.append(label);
+    }
+    this.root.replaceChildren(form);
+  }
+
+  allRefs() {
+    const refs = [];
+    for (const n of this.graph.getNodes()) {
+      if (n.getParent()) continue; // only top-level blocks are visible to `output`
+      const { bid, type } = n.getData();
+      refs.push({ ref: `<${bid}>`, hint: type });
+      for (const f of this.types[type]?.outputs ?? []) refs.push({ ref: `<${bid}.${f}>`, hint: type });
+    }
+    return refs;
   }
 
   idField(bid) {
