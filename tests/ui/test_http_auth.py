@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -134,3 +135,18 @@ def test_token_is_never_rendered(client: FlaskClient) -> None:
     _login(client)
     for path in ("/", "/editor/hello", "/runs", "/events", "/login"):
         assert TOKEN not in client.get(path).get_data(as_text=True), path
+
+
+def test_template_form_needs_csrf(client: FlaskClient, workflows_dir: Path) -> None:
+    _login(client)
+    assert (
+        client.post("/templates/order_processing/use", data={"name": "from_form"}).status_code
+        == 403
+    )
+    token = _csrf(client, "/")
+    resp = client.post(
+        "/templates/order_processing/use", data={"name": "from_form", "csrf_token": token}
+    )
+    assert resp.status_code == 302 and resp.headers["Location"] == "/editor/from_form"
+    assert (workflows_dir / "from_form.yaml").is_file()
+    assert client.get("/editor/from_form").status_code == 200
