@@ -51,3 +51,16 @@ SELECT checked_at, order_id, replayed_version, snapshot_version, repaired, execu
  WHERE NOT consistent
  ORDER BY checked_at DESC
  LIMIT 100;
+
+-- name: payments_without_capture
+-- payment_received events older than 5 minutes with no capture recorded at all.
+-- Normally empty. A row means the run stopped between committing the event and
+-- calling the processor (see docs/event-sourcing.md, "Crash windows"): capture it by hand.
+SELECT e.created_at, e.aggregate_id AS order_id, e.event_id, e.data->>'charge_id' AS charge_id
+  FROM events e
+ WHERE e.event_type = 'payment_received'
+   AND e.created_at < now() - interval '5 minutes'
+   AND NOT EXISTS (SELECT 1 FROM event_correlations c
+                    WHERE c.event_id = e.event_id AND c.correlation_type = 'payment_capture')
+ ORDER BY e.created_at DESC
+ LIMIT 100;
