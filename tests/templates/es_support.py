@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import email
 import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pytest_httpserver import HTTPServer
 
 from blocks.webhook import accept
+from templates import apply_schemas
 
 #: Settings of the templates, pointed at the stand-ins. SNAPSHOT_EVERY is read by
 #: the Function workers when they start, so it is set before the runtime starts.
@@ -74,3 +83,63 @@ def lifecycle(order: str) -> list[dict[str, Any]]:
         {"event_type": "order_shipped", "order_id": order, "carrier": "DHL", "tracking_number": "T-1"},
         {"event_type": "order_delivered", "order_id": order, "delivered_at": "2025-01-03"},
     ]  # fmt: skip
+
+
+def _with_database(uri: str, name: str) -> str:
+    base, _, query = uri.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{name}" + (f"?{query}" if query else "")
+
+
+async def new_database(pg_uri: str) -> str:
+    name = f"es_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_uri)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return _with_database(pg_uri, name)
+
+
+@asynccontextmanager
+async def template_workspace(
+    pg_uri: str, peers_base: str, mailbox: Mailbox
+) -> AsyncIterator[tuple[str, Path]]:
+    """A fresh database with the event store, a workspace where `flowyard new`
+    put the templates, and the templates' settings pointed at the stand-ins
+    (set before any Runtime starts: SNAPSHOT_EVERY is read by the Function
+    workers when they start). Yields (database url, workflows dir)."""
+    from templates import instantiate
+
+    url = await new_database(pg_uri)
+    conn = await asyncpg.connect(url)
+    try:
+        await apply_schemas(conn)
+    finally:
+        await conn.close()
+    workspace = Path(tempfile.mkdtemp(prefix="flowyard-es-ws-"))  # see pg_uri
+    workflows = workspace / "workflows"
+    for template in ("order_processing", "replay_events"):
+        instantiate(template, workflows)
+    base = peers_base.rstrip("/")
+    env = {
+        "SNAPSHOT_EVERY": str(SNAPSHOT_EVERY),
+        "STRIPE_API_BASE": base,
+        "STRIPE_SECRET_KEY": STRIPE_KEY,
+        "CUSTOMER_WEBHOOK_URL": f"{base}/customer/events",
+        "SLACK_WEBHOOK_URL": f"{base}/slack/hook",
+        "ORDER_EMAIL_FROM": "orders@shop.example",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mailbox.port),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield url, workflows
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -157,7 +157,10 @@ async def test_analytics_queries(es_runtime: Any, httpserver: HTTPServer) -> Non
     await pool.fetch(queries["failed_correlations"])
     await pool.fetch(queries["consistency_failures"])
     # Every payment of this store was captured (or its failure recorded).
-    assert await pool.fetch(queries["payments_without_capture"].replace("5 minutes", "0 seconds")) == []
+    assert (
+        await pool.fetch(queries["payments_without_capture"].replace("5 minutes", "0 seconds"))
+        == []
+    )
 
 
 async def test_fifty_concurrent_events_for_one_order(

@@ -1,0 +1,77 @@
+"""The full lifecycle once more, through the Flask route `POST /webhooks/orders/events`
+of the real app (engine on its background loop, as `flowyard serve` runs it)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from es_support import Mailbox, calls, lifecycle, stand_ins, template_workspace
+from pytest_httpserver import HTTPServer
+
+from ui.app import create_app
+from ui.bridge import EngineBridge
+
+
+@pytest.fixture(scope="module")
+async def served(
+    pg_uri: str, make_httpserver: Any, mailbox: Mailbox
+) -> AsyncIterator[tuple[Any, EngineBridge]]:
+    from engine.runtime import Runtime
+
+    async with template_workspace(pg_uri, make_httpserver.url_for(""), mailbox) as (url, workflows):
+        bridge = EngineBridge(
+            Runtime(workflows, url, workflows.parent, function_workers=2, resume=False)
+        ).start()
+        try:
+            app = create_app(bridge, token="t0ken", secret_key="k" * 32, workflows_dir=workflows)
+            yield app.test_client(), bridge
+        finally:
+            bridge.stop()
+
+
+async def test_lifecycle_through_the_flask_route(
+    served: tuple[Any, EngineBridge], httpserver: HTTPServer, mailbox: Mailbox
+) -> None:
+    client, bridge = served
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    before = len(mailbox.messages)
+    outputs = []
+    for ev in lifecycle(order):
+        resp = client.post(
+            "/webhooks/orders/events",
+            data=json.dumps(ev),
+            headers={"Content-Type": "application/json"},
+        )
+        assert resp.status_code == 202, resp.get_data(as_text=True)
+        result = bridge.call(
+            bridge.runtime.wait(resp.get_json()["execution_id"], timeout=60), timeout=70
+        )
+        assert result["status"] == "succeeded", result["error"]
+        outputs.append(result["output"])
+    assert [o["version"] for o in outputs] == [1, 2, 3, 4] and outputs[-1]["status"] == "delivered"
+    assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
+    assert len(calls(httpserver, "/slack/hook")) == 1
+    assert len(calls(httpserver, "/customer/events")) == 4
+    assert len(mailbox.messages) - before == 1
+    # An event with its own id, then a redelivery of it: appended once.
+    resp = client.post(
+        "/webhooks/orders/events",
+        data=json.dumps(lifecycle(order)[1] | {"event_id": str(uuid.uuid4())}),
+        headers={"Content-Type": "application/json"},
+    )
+    dup = bridge.call(bridge.runtime.wait(resp.get_json()["execution_id"], timeout=60), timeout=70)
+    assert dup["output"]["version"] == 5 and dup["output"]["duplicate"] is False
+    resp2 = client.post(
+        "/webhooks/orders/events",
+        data=json.dumps(lifecycle(order)[1] | {"event_id": dup["output"]["event_id"]}),
+        headers={"Content-Type": "application/json"},
+    )
+    again = bridge.call(
+        bridge.runtime.wait(resp2.get_json()["execution_id"], timeout=60), timeout=70
+    )
+    assert again["output"]["duplicate"] is True and again["output"]["version"] == 5
