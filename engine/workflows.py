@@ -34,6 +34,9 @@ class WorkflowStore:
         if not (p.suffix in WORKFLOW_SUFFIXES and p.exists()):
             p = self.path(str(name_or_path))
         if not p.exists():
+            by_name = self._by_display_name(str(name_or_path))
+            if by_name is not None:
+                return by_name
             raise WorkflowError(
                 [Problem(f"no workflow named {str(name_or_path)!r} in {self.folder}", str(p))]
             )
@@ -43,6 +46,17 @@ class WorkflowStore:
             hit = (mtime, load_file(p))
             self._cache[p] = hit
         return hit[1]
+
+    def _by_display_name(self, name: str) -> Workflow | None:
+        """A workflow whose ``name:`` (not its file name) is ``name``."""
+        for stem in self.names():
+            try:
+                wf = self.load(stem)
+            except WorkflowError:
+                continue
+            if wf.name == name:
+                return wf
+        return None
 
     def find_webhook(self, path: str, method: str = "POST") -> tuple[Workflow, BlockModel] | None:
         path = path.strip("/")

@@ -198,8 +198,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
             f"flowyard worker {rt.owner}: working the queue (concurrency {args.concurrency})",
             flush=True,
         )
+        from blocks.schedule import run_scheduler
+
+        # Every worker evaluates the schedules; a tick's idempotency key makes it run once.
+        scheduler = asyncio.create_task(run_scheduler(rt, stop))
         try:
             await rt.work(args.concurrency, stop)
+            await scheduler
         finally:
             await rt.close()
         return 0
