@@ -155,9 +155,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     async def body(rt: Runtime) -> int:  # init: flowyard's tables (on start) + template schemas
         import templates
 
-        for sql in templates.schema_files():
-            await rt.db.pool.execute(Path(sql).read_text())
-            print(f"applied {sql}")
+        async with rt.db.pool.acquire() as conn:
+            for path in await templates.apply_schemas(conn):
+                print(f"applied {path}")
         return 0
 
     return _with_runtime(args, body, resume=False)
