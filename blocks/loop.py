@@ -53,6 +53,11 @@ class Loop(BlockHandler):
             },
         },
         "max_iterations": {"type": "integer", "minimum": 1},
+        "collect": {
+            "type": "boolean",
+            "description": "Keep each iteration's output in `results` (default true); a fold "
+            "that only needs `state` sets false to keep memory flat.",
+        },
     }
     required = ("body",)
     raw_keys = frozenset({"body", "while", "accumulate"})
@@ -115,7 +120,9 @@ class Loop(BlockHandler):
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         limit = int(config.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
         state = self._initial.resolve(ctx.frame)
+        collect = config.get("collect", True) is not False
         results: list[Any] = []
+        iterations = 0
         for index, item in enumerate(self._iterations(config)):
             variables = {
                 self.var: item,
@@ -129,7 +136,9 @@ class Loop(BlockHandler):
             if index >= limit:
                 raise RuntimeError(f"loop stopped after max_iterations={limit}")
             body = await ctx.run_body("body", variables, str(index))
-            results.append(body.output)
+            iterations += 1
+            if collect:
+                results.append(body.output)
             if self._next is not None:
                 state = self._next.resolve(body.frame)
-        return {"results": results, "state": state, "iterations": len(results)}
+        return {"results": results, "state": state, "iterations": iterations}

@@ -96,6 +96,7 @@ async def test_loop_count_while_and_max_iterations(run_yaml) -> None:
       idx: {type: function, code: "return {'i': <loop.index>}"}
       grow:
         type: loop
+        collect: false
         while: "<state> < 100"
         body: [double]
         accumulate: {initial: 1, next: <double.v>}
@@ -107,6 +108,8 @@ async def test_loop_count_while_and_max_iterations(run_yaml) -> None:
     result = await run_yaml(wf)
     assert result["blocks"]["twice"]["output"]["results"] == [{"i": 0}, {"i": 1}, {"i": 2}]
     assert result["blocks"]["grow"]["output"]["state"] == 128
+    assert result["blocks"]["grow"]["output"]["results"] == []  # collect: false keeps only the fold
+    assert result["blocks"]["grow"]["output"]["iterations"] == 7
     assert result["status"] == "failed"
     assert "max_iterations=5" in result["error"]["message"]
 
