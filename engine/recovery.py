@@ -87,7 +87,7 @@ _CLAIM = """
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
      WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
        AND ($4::uuid IS NULL OR execution_id = $4::uuid)
-       AND ((owner IS NULL AND $4::uuid IS NOT NULL)  -- a queued run, claimed by its job only
+       AND ((owner IS NULL AND $5::bool)  -- a queued run: claimed by its job only
             OR owner = ANY($2::text[])
             OR (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $3)))
     RETURNING execution_id, workflow_hash, input
@@ -95,9 +95,10 @@ _CLAIM = """
 
 
 async def claim(
-    pool: asyncpg.Pool, me: str, execution_id: str | None = None
+    pool: asyncpg.Pool, me: str, execution_id: str | None = None, queued: bool = False
 ) -> list[asyncpg.Record]:
-    """Take over unowned runs and runs of dead or silent owners (all, or one)."""
+    """Take over runs of dead or silent owners (all, or one); with ``queued``, also
+    an unowned queued run (a queue job claiming its run)."""
     owners = await pool.fetch(
         "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running')"
         " AND owner IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR execution_id = $2::uuid)",
@@ -105,4 +106,4 @@ async def claim(
         execution_id,
     )
     dead = [r["owner"] for r in owners if r["owner"] and owner_dead(r["owner"])]
-    return await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id)
+    return await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued)

@@ -331,17 +331,18 @@ class Runtime:
         return version
 
     # -- crash recovery and workers ---------------------------------------------------
-    async def resume_unfinished(self) -> list[str]:
-        """Claim runs whose process died and continue them from their last completed block."""
+    async def resume_unfinished(self, execution_id: str | None = None) -> list[str]:
+        """Claim runs whose process died (all, or one) and continue them from their
+        last completed block."""
         resumed = []
-        for row in await claim(self.db.log_pool, self.owner):
+        for row in await claim(self.db.log_pool, self.owner, execution_id, queued=False):
             if await self._continue(row) is not None:
                 resumed.append(str(row["execution_id"]))
         return resumed
 
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
-        rows = await claim(self.db.log_pool, self.owner, execution_id)
+        rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
         if not rows:
             return  # finished already, or a live process owns it
         task = await self._continue(rows[0])

@@ -86,17 +86,18 @@ def test_sql_rewriting_forms() -> None:
     assert sql == "SELECT ('id-' || $1::text || '-end'), $tag$ <a.y> $tag$"
 
 
-async def test_sql_injection_value_is_stored_verbatim(database_url: str) -> None:
-    evil = "x'); DROP TABLE refs_victim; --"
+async def test_sql_injection_value_is_stored_verbatim(database_url: str, tmp_path) -> None:
+    table = f"refs_victim_{abs(hash(str(tmp_path))) % 10**8}"
+    evil = f"x'); DROP TABLE {table}; --"
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("DROP TABLE IF EXISTS refs_victim; CREATE TABLE refs_victim (v text)")
-        sql, refs = rewrite_sql("INSERT INTO refs_victim (v) VALUES ('<a.v>') RETURNING v")
+        await conn.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v text)")
+        sql, refs = rewrite_sql(f"INSERT INTO {table} (v) VALUES ('<a.v>') RETURNING v")
         row = await conn.fetchrow(sql, *[resolve(r, DictScope({"a": {"v": evil}})) for r in refs])
         assert row["v"] == evil
-        assert await conn.fetchval("SELECT count(*) FROM refs_victim") == 1
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 1
     finally:
-        await conn.execute("DROP TABLE IF EXISTS refs_victim")
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.close()
 
 

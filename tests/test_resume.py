@@ -78,7 +78,12 @@ async def test_kill_9_mid_run_then_resume(
     )
 
     resumed = subprocess.run(
-        [*cli, "runs", "resume"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        [*cli, "runs", "resume", eid],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"{eid} succeeded" in resumed.stdout

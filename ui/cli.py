@@ -129,7 +129,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"pruned {runs} runs ({events} run events) older than {args.older_than}")
             return 0
         if args.action == "resume":
-            resumed = await rt.resume_unfinished()
+            resumed = await rt.resume_unfinished(args.id)
             await rt.drain()
             for eid in resumed:
                 print(f"{eid} {(await rt.run_result(eid))['status']}")
