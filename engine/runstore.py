@@ -314,6 +314,10 @@ async def run_result(pool: asyncpg.Pool, execution_id: str) -> dict[str, Any] | 
         return None
     events = await fetch_events(pool, execution_id)
     result = run_summary(row)
+    result["file"] = await pool.fetchval(
+        "SELECT file FROM flowyard_workflow_versions WHERE hash = $1", row["workflow_hash"]
+    )
+    result["input"] = row["input"]
     result["output"] = row["output"]
     result["blocks"] = blocks_from_events(events)
     return result

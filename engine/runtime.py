@@ -160,6 +160,7 @@ class Runtime:
         trigger: str = "manual",
         idempotency_key: str | None = None,
         concurrency_key: str | None = None,
+        reuse: dict[str, dict[str, Any]] | None = None,
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
@@ -196,8 +197,28 @@ class Runtime:
             )
             return Submission(str(first), False)
         if self.local:
-            self._spawn(eid, workflow, input, key=key)
+            self._spawn(eid, workflow, input, reuse, key=key)
         return Submission(eid, True)
+
+    async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
+        """Run a finished run again with its input and workflow version.
+
+        ``from_failed``: blocks that succeeded (and whose transactions committed) are
+        not run again; their outputs are carried over and recorded as reused.
+        """
+        pool = self.db.log_pool
+        row = await runstore.fetch_run_row(pool, execution_id)
+        if row is None:
+            raise KeyError(f"no run {execution_id}")
+        version = await pool.fetchrow(
+            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", row["workflow_hash"]
+        )
+        workflow = validate_document(version["source"], version["file"])
+        reused = None
+        if from_failed:
+            events = await runstore.fetch_events(pool, execution_id)
+            reused = {p: {**rec, "reused_from": execution_id} for p, rec in restorable(workflow.plan, events).items()}
+        return await self.submit(workflow, row["input"] or {}, trigger="rerun", reuse=reused)
 
     async def execute(
         self, workflow: Workflow, input: dict[str, Any] | None = None, **kw: Any

@@ -283,3 +283,37 @@ async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(run_
     }  # the function's copy was changed, not the run's
     assert result["status"] == "failed" and result["error"]["type"] == "TimeoutError"
     assert result["error"]["block"] == "spin"
+
+
+async def test_rerun_from_the_failed_block_reuses_what_succeeded(run_yaml, runtime: Runtime, tmp_path: Path) -> None:
+    count, gate = tmp_path / "count", tmp_path / "gate"
+    wf = f"""
+    name: rerunnable
+    blocks:
+      start: {{type: manual}}
+      once:
+        type: function
+        code: |
+          with open({str(count)!r}, "a") as f:
+              f.write("x")
+          return {{"token": <start.token>}}
+      gated:
+        type: function
+        code: |
+          import os
+          if not os.path.exists({str(gate)!r}):
+              raise RuntimeError("gate closed")
+          return {{"got": <once.token>}}
+    edges: [start -> once, once -> gated]
+    """
+    first = await run_yaml(wf, {"token": "t-1"})
+    assert first["status"] == "failed" and first["error"]["block"] == "gated"
+    gate.write_text("open")
+    sub = await runtime.rerun(first["execution_id"], from_failed=True)
+    again = await runtime.wait(sub.execution_id)
+    assert again["status"] == "succeeded"
+    assert again["output"] == {"got": "t-1"}  # same input, carried-over output
+    assert count.read_text() == "x"  # the block that had succeeded did not run again
+    stored = await runtime.run_result(sub.execution_id)
+    assert stored["blocks"]["once"]["status"] == "succeeded"
+    assert stored["input"] == {"token": "t-1"} and stored["file"].endswith(".yaml")

@@ -158,31 +158,13 @@ def stream_run(execution_id: str) -> Response:
     return Response(generate(), mimetype="text/event-stream", headers=headers)
 
 
-def _run_input(execution_id: str) -> dict[str, Any]:
-    # The facade has no accessor for a run's input yet: read the run row directly.
-    pool = runtime().db.pool
-    value = bridge().call(
-        pool.fetchval("SELECT input FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id)
-    )
-    if isinstance(value, str):
-        value = json.loads(value)
-    return value if isinstance(value, dict) else {}
-
-
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
     """Run again with the same input; from the failed block when the engine can."""
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
-    rt = runtime()
-    from_failed = (request.get_json(silent=True) or {}).get("from_failed", True)
-    if from_failed and hasattr(rt, "rerun"):
-        sub = bridge().call(rt.rerun(execution_id, from_failed=True))
-        eid = str(sub.execution_id)
-        return jresponse({"execution_id": eid, "from_failed": True, **_links(eid)}, 202)
-    workflow, err = _load(str(result.get("workflow", "")))
-    if err is not None:
-        return err
-    resp = _submit(workflow, _run_input(execution_id), wait=False)
-    return resp
+    from_failed = bool((request.get_json(silent=True) or {}).get("from_failed", True))
+    sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
+    eid = str(sub.execution_id)
+    return jresponse({"execution_id": eid, "from_failed": from_failed, **_links(eid)}, 202)
