@@ -82,12 +82,13 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["flowyard"] = cfg
 
-    from ui import api, auth, pages, webhooks
+    from ui import api, auth, metrics, pages, webhooks
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(metrics.bp)
 
     app.before_request(_limit_body)
     app.before_request(auth.check_request)

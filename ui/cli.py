@@ -187,6 +187,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
     import signal
 
+    from ui.logs import configure_logging
+
+    configure_logging(args.log_format)
+
     async def main() -> int:
         rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
         await rt.start()
@@ -215,7 +219,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
-    serve(args.host, args.port, _workflows_dir(args), Path.cwd())
+    serve(
+        args.host,
+        args.port,
+        _workflows_dir(args),
+        Path.cwd(),
+        worker=not args.no_worker,
+        concurrency=args.concurrency,
+        log_format=args.log_format,
+    )
     return 0
 
 
@@ -237,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workflows")
+    s.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="accept runs into the queue; `flowyard worker` runs them",
+    )
+    s.add_argument(
+        "--concurrency", type=int, default=32, help="queued runs the in-process worker runs at once"
+    )
+    s.add_argument("--log-format", choices=["text", "json"], default="text")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("run", help="run a workflow and print its result")
@@ -262,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("worker", help="execute queued runs (scale-out; see docs/deploy.md)")
     s.add_argument("--concurrency", type=int, default=16)
+    s.add_argument("--log-format", choices=["text", "json"], default="text")
     s.add_argument("--workflows")
     s.set_defaults(fn=cmd_worker)
 

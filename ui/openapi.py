@@ -103,6 +103,9 @@ def document() -> dict[str, Any]:
             "/webhooks/{path}": {
                 m.lower(): _webhook_op(m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
             },
+            "/metrics": {
+                "get": _op("Prometheus metrics: runs by status, block durations, queue depth", ok)
+            },
             "/api/health": {
                 "get": _op(
                     "database health",

@@ -47,7 +47,9 @@ def resolve_secret_key(workspace: Path) -> str:
     return _stored_secret(workspace, "secret_key", "FLOWYARD_SECRET_KEY")[0]
 
 
-def make_runtime(workflows_dir: Path, workspace: Path) -> Any:
+def make_runtime(workflows_dir: Path, workspace: Path, worker: bool = True) -> Any:
+    """The server's runtime: with ``worker`` it executes what it accepts (the fast path)
+    and works the queue too; without, it only accepts runs into the queue."""
     import blocks  # noqa: F401  (registers every block type)
     from engine.runtime import Runtime
 
@@ -55,11 +57,31 @@ def make_runtime(workflows_dir: Path, workspace: Path) -> Any:
         workflows_dir=workflows_dir,
         database_url=os.environ.get("DATABASE_URL"),
         workspace=workspace,
+        queue=True,
+        local=worker,
     )
 
 
+def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> Any:
+    """Schedules (every process; a tick's idempotency key makes it run once) and, with
+    ``worker``, an in-process queue worker. Returns the coroutine-safe stop event."""
+    import asyncio
+
+    from blocks.schedule import run_scheduler
+
+    async def launch() -> asyncio.Event:
+        stop = asyncio.Event()
+        rt = bridge.runtime
+        asyncio.create_task(run_scheduler(rt, stop))
+        if worker:
+            asyncio.create_task(rt.work(concurrency, stop))
+        return stop
+
+    return bridge.call(launch())
+
+
 def build(
-    workflows_dir: Path, workspace: Path, runtime: Any | None = None
+    workflows_dir: Path, workspace: Path, runtime: Any | None = None, worker: bool = True
 ) -> tuple[Any, EngineBridge, str]:
     """Start the engine on its loop and make the WSGI app; returns (app, bridge, token)."""
     workflows_dir = Path(workflows_dir).resolve()
@@ -72,22 +94,33 @@ def build(
             file=sys.stderr,
             flush=True,
         )
-    bridge = EngineBridge(runtime or make_runtime(workflows_dir, workspace)).start()
+    bridge = EngineBridge(runtime or make_runtime(workflows_dir, workspace, worker)).start()
     cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body_from_env())
     return create_app(cfg), bridge, token
 
 
-def serve(host: str, port: int, workflows_dir: Path, workspace: Path) -> None:
+def serve(
+    host: str,
+    port: int,
+    workflows_dir: Path,
+    workspace: Path,
+    worker: bool = True,
+    concurrency: int = 32,
+    log_format: str = "text",
+) -> None:
     from waitress import create_server
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    app, bridge, _ = build(workflows_dir, workspace)
+    from ui.logs import configure_logging
+
+    configure_logging(log_format)
+    app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+    stop = start_background(bridge, worker, concurrency)
     server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS, ident="flowyard")
+    mode = "accepting and running" if worker else "accepting only (--no-worker)"
     print(
-        f"flowyard: serving {workflows_dir} on http://{host}:{port}/", file=sys.stderr, flush=True
+        f"flowyard: serving {workflows_dir} on http://{host}:{port}/ ({mode})",
+        file=sys.stderr,
+        flush=True,
     )
     try:
         server.run()
@@ -95,4 +128,5 @@ def serve(host: str, port: int, workflows_dir: Path, workspace: Path) -> None:
         pass
     finally:
         server.close()
+        bridge.loop.call_soon_threadsafe(stop.set)
         bridge.stop()
