@@ -62,12 +62,17 @@ class WebhookBlock(BlockHandler):
             "type": "string",
             "description": "Reference into the request, e.g. <webhook.body.event_id>; default the Idempotency-Key or webhook-id header",
         },
+        "concurrency_key": {
+            "type": "string",
+            "description": "Reference into the request, e.g. <webhook.body.order_id>: runs with the same "
+            "key execute one at a time, in arrival order; other keys run in parallel",
+        },
     }
     required = ("path",)
     # `secret` is read at delivery time from the environment and never enters a run
     # record; `idempotency_key` refers to this block's own output, which only exists
     # once the request has been turned into a payload.
-    raw_keys = frozenset({"secret", "idempotency_key"})
+    raw_keys = frozenset({"secret", "idempotency_key", "concurrency_key"})
     outputs = ("body", "headers", "query", "method", "path", "received_at")
 
     def problems(self) -> list[Problem]:
@@ -84,19 +89,20 @@ class WebhookBlock(BlockHandler):
             "DELETE",
         ):
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
-        key = self.config.get("idempotency_key")
-        if isinstance(key, str) and not parse(key):
-            out.append(
-                Problem(
-                    "must be a reference into the request, e.g. <webhook.body.event_id>",
-                    block=self.block.id,
-                    field="idempotency_key",
+        for key_field in ("idempotency_key", "concurrency_key"):
+            key = self.config.get(key_field)
+            if isinstance(key, str) and not parse(key):
+                out.append(
+                    Problem(
+                        "must be a reference into the request, e.g. <webhook.body.order_id>",
+                        block=self.block.id,
+                        field=key_field,
+                    )
                 )
-            )
         return out
 
     def references_in_raw(self) -> dict[str, Any]:
-        return {}  # only <env.…> (secret) and this block's own payload (idempotency_key)
+        return {}  # only <env.…> (secret) and this block's own payload (the two keys)
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         run_input = ctx.run.input if isinstance(ctx.run.input, dict) else {}
@@ -258,14 +264,23 @@ def idempotency_key(
     workflow: str,
 ) -> str | None:
     """The delivery's dedup key, or None when the request carries none."""
-    if template:
-        try:
-            value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
-        except MissingReference:
-            value = None
-        if value not in (None, ""):
-            return str(value)
+    value = request_value(template, block_id, payload, workflow)
+    if value is not None:
+        return value
     return lower_headers.get("idempotency-key") or lower_headers.get("webhook-id") or None
+
+
+def request_value(
+    template: str | None, block_id: str, payload: dict[str, Any], workflow: str
+) -> str | None:
+    """A key read from the request by a reference (``<webhook.body.order_id>``)."""
+    if not template:
+        return None
+    try:
+        value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
+    except MissingReference:
+        return None
+    return None if value in (None, "") else str(value)
 
 
 def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:
@@ -324,6 +339,9 @@ async def accept(
         trigger="webhook",
         # The run store's unique index is per workflow, so the raw key is enough.
         idempotency_key=key,
+        concurrency_key=request_value(
+            config.get("concurrency_key"), block.id, payload, workflow.name
+        ),
     )
     execution_id = str(sub.execution_id)
     if str(config.get("respond", "async")) == "sync":
