@@ -141,7 +141,9 @@ class Executor:
         if restored is not None and restored["status"] == "succeeded":
             frame.outputs[node] = restored.get("output")
             if "reused_from" in restored:  # a re-run carries this over from an earlier run
-                run.recorder.add("block_succeeded", path, {k: v for k, v in restored.items() if k != "status"})
+                run.recorder.add(
+                    "block_succeeded", path, {k: v for k, v in restored.items() if k != "status"}
+                )
             if top:
                 self.top_blocks[node] = {**restored, "duration_ms": restored.get("duration_ms")}
             return restored.get("port") or "default"

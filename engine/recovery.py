@@ -78,7 +78,9 @@ def owner_dead(owner: str | None) -> bool:
     if host != socket.gethostname():
         return False  # another machine: rely on its heartbeat going stale
     try:
-        return int(psutil.Process(pid).create_time()) != int(started)
+        proc = psutil.Process(pid)
+        # A killed process not yet reaped by its parent is a zombie: dead all the same.
+        return int(proc.create_time()) != int(started) or proc.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
 

@@ -211,13 +211,17 @@ class Runtime:
         if row is None:
             raise KeyError(f"no run {execution_id}")
         version = await pool.fetchrow(
-            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", row["workflow_hash"]
+            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
+            row["workflow_hash"],
         )
         workflow = validate_document(version["source"], version["file"])
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
-            reused = {p: {**rec, "reused_from": execution_id} for p, rec in restorable(workflow.plan, events).items()}
+            reused = {
+                p: {**rec, "reused_from": execution_id}
+                for p, rec in restorable(workflow.plan, events).items()
+            }
         return await self.submit(workflow, row["input"] or {}, trigger="rerun", reuse=reused)
 
     async def execute(
@@ -365,7 +369,14 @@ class Runtime:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
         rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
         if not rows:
-            return  # finished already, or a live process owns it
+            status = await self.db.log_pool.fetchval(
+                "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+            )
+            if status in ("queued", "running"):
+                # A live process owns it (its worker was wrongly taken for dead): fail the
+                # job loudly; the owner finishes the run, or it is resumed once it goes silent.
+                raise RuntimeError(f"run {execution_id} is owned by a live process")
+            return  # finished already
         task = await self._continue(rows[0])
         if task is not None:
             await task

@@ -86,3 +86,140 @@ async def test_two_workers_one_tick_one_run(
     assert keys, "no scheduled run was started: " + (tmp_path / "w0.log").read_text()[-2000:]
     assert len(keys) == len(set(keys))  # each tick exactly once across both workers
     assert all(k.startswith(f"schedule:{name}:") for k in keys)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
+    scaleout_env: dict[str, str], tmp_path: Path, database_url: str, httpserver
+) -> None:
+    """500 order events over 50 orders through `serve --no-worker` and two workers;
+    one worker is SIGKILLed halfway. Every delivery ends in a succeeded run, each
+    event is stored once, each order's events are applied in arrival order, and
+    every order's replay equals its snapshot."""
+    import asyncio
+    import json
+    import signal
+    import uuid
+
+    import asyncpg
+    import httpx
+
+    from engine.database import init_connection
+    from templates import apply_schemas, instantiate
+    from templates.event_store import replay
+
+    httpserver.expect_request("/v1/charges/ch_scale/capture", method="POST").respond_with_json(
+        {"captured": True}
+    )
+    # A database of its own: the template tables and counts belong to this test alone.
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    base, _, query = database_url.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    conn = await asyncpg.connect(url)
+    await init_connection(conn)
+    await apply_schemas(conn)
+    workflows = tmp_path / "workflows"
+    instantiate("order_processing", workflows)
+    port = _free_port()
+    env = {
+        **scaleout_env,
+        "DATABASE_URL": url,
+        "FLOWYARD_WORKFLOWS": str(workflows),
+        "FLOWYARD_TOKEN": "scale-token",
+        "STRIPE_API_BASE": httpserver.url_for("/").rstrip("/"),
+        "STRIPE_SECRET_KEY": "sk_test_scale",
+    }
+    server = start(
+        ["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log"
+    )
+    workers = [
+        start(["worker", "--concurrency", "8"], env, tmp_path, tmp_path / f"worker{i}.log")
+        for i in range(2)
+    ]
+    procs = [server, *workers]
+    orders = [f"scale-{tmp_path.name[-6:]}-{i:02d}" for i in range(50)]
+    kinds = ["order_created", "payment_received", "order_shipped", "order_delivered"] + [
+        "note_added"
+    ] * 6
+    accepted: list[str] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/api/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            async def post_stream(order: str) -> None:
+                for n, kind in enumerate(
+                    kinds
+                ):  # one order's events in sequence: its arrival order
+                    body = {
+                        "event_type": kind,
+                        "order_id": order,
+                        "user_id": "u1",
+                        "n": n,
+                        "charge_id": "ch_scale",
+                    }
+                    resp = await client.post("/webhooks/orders/events", json=body)
+                    assert resp.status_code == 202, resp.text
+                    accepted.append(resp.json()["execution_id"])
+                    if len(accepted) == 250:
+                        workers[0].send_signal(
+                            signal.SIGKILL
+                        )  # halfway: one worker dies mid-stream
+                        workers[0].wait()
+
+            await asyncio.gather(*(post_stream(o) for o in orders))
+        assert len(accepted) == 500
+
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            done = await conn.fetchval(
+                "SELECT count(*) FROM flowyard_runs WHERE execution_id = ANY($1::uuid[]) AND status = 'succeeded'",
+                accepted,
+            )
+            if done == 500:
+                break
+            await asyncio.sleep(0.5)
+        statuses = await conn.fetch(
+            "SELECT status, count(*) AS n FROM flowyard_runs WHERE execution_id = ANY($1::uuid[]) GROUP BY status",
+            accepted,
+        )
+        assert {r["status"]: r["n"] for r in statuses} == {"succeeded": 500}, (
+            tmp_path / "worker1.log"
+        ).read_text()[-3000:]
+        assert await conn.fetchval("SELECT count(*) FROM events") == 500
+        for order in orders:
+            rows = await conn.fetch(
+                "SELECT aggregate_version, data FROM events WHERE aggregate_id = $1 ORDER BY aggregate_version",
+                order,
+            )
+            data = [
+                json.loads(r["data"]) if isinstance(r["data"], str) else r["data"] for r in rows
+            ]
+            assert [r["aggregate_version"] for r in rows] == list(range(1, 11)), (
+                order
+            )  # consecutive versions
+            assert [d["n"] for d in data] == list(range(10)), order  # applied in arrival order
+            snapshot = await conn.fetchrow(
+                "SELECT version, state FROM order_snapshots WHERE order_id = $1", order
+            )
+            rebuilt = await replay(conn, order, from_start=True)
+            assert snapshot["version"] == rebuilt["version"] == 10
+            assert snapshot["state"] == rebuilt["state"], order
+    finally:
+        stop(procs)
+        await conn.close()
