@@ -42,13 +42,15 @@ class Function(BlockHandler):
     required = ("code",)
     raw_keys = frozenset({"code"})
     outputs = ("result", "stdout")
-    default_timeout = DEFAULT_TIMEOUT_S
+    # No engine-level timer by default: the worker pool (and the inline watchdog)
+    # enforce DEFAULT_TIMEOUT_S themselves; a `timeout:` set on the block still applies.
 
     def __init__(self, block: Any) -> None:
         super().__init__(block)
         self.language = self.config.get("language", "python")
         self.source: str | None = None
         self.refs: list[Any] = []
+        self._libs: list[str] | None = None
 
     def problems(self) -> list[Problem]:
         code = self.config.get("code")
@@ -103,7 +105,7 @@ class Function(BlockHandler):
                 args,
                 visible,
                 self._lib_dirs(ctx),
-                timeout + 1.0,  # the engine's wait_for fires first; this is the kill deadline
+                timeout,  # the worker is killed at this deadline
             )
         output = value if isinstance(value, dict) else {"result": value}
         if stdout and "stdout" not in output:
@@ -112,7 +114,10 @@ class Function(BlockHandler):
 
     def _lib_dirs(self, ctx: BlockContext) -> list[str]:
         """Shared Python modules next to the workflow: ``lib/`` beside it or one level up."""
-        if not ctx.run.workflow.file:
-            return []
-        here = Path(ctx.run.workflow.file).resolve().parent
-        return [str(d) for d in (here / "lib", here.parent / "lib") if d.is_dir()]
+        if self._libs is None:
+            if not ctx.run.workflow.file:
+                self._libs = []
+            else:
+                here = Path(ctx.run.workflow.file).resolve().parent
+                self._libs = [str(d) for d in (here / "lib", here.parent / "lib") if d.is_dir()]
+        return self._libs

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 log = logging.getLogger("flowyard.database")
 
@@ -55,13 +56,16 @@ def resolve_url(workspace: str | Path, url: str | None = None) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(value, default=str, separators=(",", ":"))
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     """dicts in, dicts out for json and jsonb."""
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(typ, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
 class Database:
@@ -89,9 +93,9 @@ class Database:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
         )
-        log_pool = await asyncpg.create_pool(
-            url, min_size=1, max_size=8, init=init_connection, command_timeout=60
-        )
+        # No command_timeout on the run log: its statements are short, and a timer per
+        # statement is measurable on the hot path.
+        log_pool = await asyncpg.create_pool(url, min_size=1, max_size=8, init=init_connection)
         return cls(url, pool, log_pool)
 
     async def pool_for(self, url: str | None) -> asyncpg.Pool:

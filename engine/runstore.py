@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 MIGRATIONS: list[str] = [
     """
@@ -93,10 +94,16 @@ def new_execution_id() -> str:
 
 
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """Compact JSON; orjson for speed (recording is on every run's hot path), the
+    standard library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return _ENCODER.encode(value)
 
 
 class Redactor:
