@@ -90,12 +90,20 @@ class Database:
         max_size: int = 20,
     ) -> Database:
         url = resolve_url(workspace, url)
+        # max_inactive_connection_lifetime=0: no idle timer armed on every release.
         pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=init_connection,
+            command_timeout=60,
+            max_inactive_connection_lifetime=0,
         )
         # No command_timeout on the run log: its statements are short, and a timer per
         # statement is measurable on the hot path.
-        log_pool = await asyncpg.create_pool(url, min_size=1, max_size=8, init=init_connection)
+        log_pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=8, init=init_connection, max_inactive_connection_lifetime=0
+        )
         return cls(url, pool, log_pool)
 
     async def pool_for(self, url: str | None) -> asyncpg.Pool:

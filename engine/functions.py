@@ -20,6 +20,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from engine.runstore import dumps
+
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -263,4 +267,6 @@ class InlineRunner:
         if reply.get("error"):
             err = reply["error"]
             raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
-        return json.loads(json.dumps(reply.get("value"), default=str)), reply.get("stdout", "")
+        # A copy through JSON: the output must be JSON anyway, and the run keeps no
+        # reference into objects the user's code may still hold.
+        return orjson.loads(dumps(reply.get("value"))), reply.get("stdout", "")
