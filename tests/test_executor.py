@@ -9,8 +9,6 @@ import pytest
 
 from engine.runtime import Runtime
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 async def test_condition_skips_a_branch_and_the_join_runs(run_yaml) -> None:
     wf = """
@@ -285,7 +283,9 @@ async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(run_
     assert result["error"]["block"] == "spin"
 
 
-async def test_rerun_from_the_failed_block_reuses_what_succeeded(run_yaml, runtime: Runtime, tmp_path: Path) -> None:
+async def test_rerun_from_the_failed_block_reuses_what_succeeded(
+    run_yaml, runtime: Runtime, tmp_path: Path
+) -> None:
     count, gate = tmp_path / "count", tmp_path / "gate"
     wf = f"""
     name: rerunnable

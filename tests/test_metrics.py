@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from engine.metrics import render
 from engine.runtime import Runtime
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_metrics_count_runs_and_blocks(runtime: Runtime, run_yaml) -> None:

@@ -10,8 +10,6 @@ import pytest
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 ORDERED = """
 name: ordered_{suffix}
 blocks:

@@ -9,11 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from engine.runtime import Runtime
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 WORKFLOW = """
 name: crashy

@@ -13,8 +13,6 @@ import pytest
 
 from engine.runtime import Runtime
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
