@@ -9,6 +9,7 @@ is live, and when it ends ("checkpoint before side effects", DESIGN.md 4).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -18,79 +19,109 @@ from typing import Any
 import asyncpg
 import orjson
 
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE IF NOT EXISTS flowyard_workflow_versions (
-        hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        file TEXT NOT NULL,
-        source JSONB NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-    );
-    CREATE TABLE IF NOT EXISTS flowyard_runs (
-        execution_id UUID PRIMARY KEY,
-        workflow TEXT NOT NULL,
-        workflow_hash TEXT,
-        status TEXT NOT NULL,
-        trigger TEXT NOT NULL DEFAULT 'manual',
-        input JSONB,
-        idempotency_key TEXT,
-        output JSONB,
-        error JSONB,
-        owner TEXT,
-        heartbeat_at TIMESTAMPTZ,
-        created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-        started_at TIMESTAMPTZ,
-        finished_at TIMESTAMPTZ
-    );
-    -- A repeated delivery (same workflow, same key) finds the first run.
-    CREATE UNIQUE INDEX IF NOT EXISTS flowyard_runs_idempotency
-        ON flowyard_runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS flowyard_runs_by_workflow ON flowyard_runs (workflow, created_at DESC);
-    CREATE INDEX IF NOT EXISTS flowyard_runs_created ON flowyard_runs (created_at DESC);
-    CREATE INDEX IF NOT EXISTS flowyard_runs_unfinished
-        ON flowyard_runs (status) WHERE status IN ('queued', 'running');
-
-    CREATE TABLE IF NOT EXISTS flowyard_run_events (
-        id BIGSERIAL PRIMARY KEY,
-        execution_id UUID NOT NULL,
-        seq INTEGER NOT NULL,
-        type TEXT NOT NULL,
-        block TEXT,
-        data JSONB,
-        at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-        UNIQUE (execution_id, seq)
-    );
-    -- The run log is append-only: history is evidence, so changing it is an error.
-    -- The one exception is retention (engine/retention.py), which deletes whole old
-    -- runs inside a transaction that sets flowyard.pruning.
-    CREATE OR REPLACE FUNCTION flowyard_run_events_append_only() RETURNS trigger AS $$
-    BEGIN
-        IF TG_OP = 'DELETE' AND current_setting('flowyard.pruning', true) = 'on' THEN
-            RETURN OLD;
-        END IF;
-        RAISE EXCEPTION 'flowyard_run_events is append-only: % is not allowed', TG_OP
-            USING ERRCODE = 'insufficient_privilege';
-    END $$ LANGUAGE plpgsql;
-    DROP TRIGGER IF EXISTS flowyard_run_events_no_change ON flowyard_run_events;
-    CREATE TRIGGER flowyard_run_events_no_change BEFORE UPDATE OR DELETE ON flowyard_run_events
-        FOR EACH ROW EXECUTE FUNCTION flowyard_run_events_append_only();
-    """,
-]
+from engine.queue import DEFER_TAIL
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 
-async def migrate(pool: asyncpg.Pool) -> None:
-    """Apply flowyard's own schema; idempotent, serialized across processes."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7146001)")
-        for sql in MIGRATIONS:
-            await conn.execute(sql)
-
-
 def new_execution_id() -> str:
     return str(uuid.uuid4())
+
+
+_ACCEPT = """
+    WITH ins AS (
+        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
+                                   idempotency_key, owner, heartbeat_at)
+        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now())
+        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING execution_id
+    ), ev AS (
+        INSERT INTO flowyard_run_events (execution_id, seq, type, data)
+        SELECT execution_id, 1, 'run_queued', jsonb_build_object('trigger', $4::text) FROM ins
+    )
+    SELECT execution_id FROM ins
+"""
+_ACCEPT_QUEUED = _ACCEPT.replace("    SELECT execution_id FROM ins\n", DEFER_TAIL)
+
+
+async def accept(
+    pool: asyncpg.Pool,
+    workflow: str,
+    version: str,
+    trigger: str,
+    input: dict[str, Any],
+    idempotency_key: str | None,
+    owner: str | None,
+    queue: tuple[str, str | None] | None = None,
+) -> tuple[str, bool]:
+    """Durably accept a run in one statement: the run row and its `run_queued` event
+    (and, with ``queue=(name, lock)``, its procrastinate job). Returns (execution id,
+    created); a repeated idempotency key returns the first run's id and False."""
+    eid = new_execution_id()
+    if queue is None:
+        row = await pool.fetchrow(
+            _ACCEPT, eid, workflow, version, trigger, input, idempotency_key, owner
+        )
+    else:
+        name, lock = queue
+        row = await pool.fetchrow(
+            _ACCEPT_QUEUED,
+            eid,
+            workflow,
+            version,
+            trigger,
+            input,
+            idempotency_key,
+            owner,
+            lock,
+            name,
+        )
+    if row is not None:
+        return eid, True
+    first = await pool.fetchval(
+        "SELECT execution_id FROM flowyard_runs WHERE workflow = $1 AND idempotency_key = $2",
+        workflow,
+        idempotency_key,
+    )
+    return str(first), False
+
+
+async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> str:
+    """Store the workflow document by content hash (once; ``known`` caches what is stored),
+    so a run always executes — and resumes with — the version it was accepted with."""
+    text = json.dumps(workflow.source, sort_keys=True, default=str)
+    version = hashlib.sha256((workflow.file + "\0" + text).encode()).hexdigest()[:32]
+    if version not in known:
+        await pool.execute(
+            "INSERT INTO flowyard_workflow_versions (hash, name, file, source) VALUES ($1, $2, $3, $4::jsonb)"
+            " ON CONFLICT (hash) DO NOTHING",
+            version,
+            workflow.name,
+            workflow.file,
+            workflow.source,
+        )
+        known.add(version)
+    return version
+
+
+async def beat(pool: asyncpg.Pool, owner: str) -> None:
+    await pool.execute(
+        "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1 AND status IN ('queued', 'running')",
+        owner,
+    )
+
+
+async def list_runs(
+    pool: asyncpg.Pool, workflow: str | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT * FROM flowyard_runs WHERE ($1::text IS NULL OR workflow = $1)"
+        " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
+        workflow,
+        status,
+        max(1, min(int(limit), 1000)),
+    )
+    return [run_summary(r) for r in rows]
 
 
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)

@@ -8,7 +8,6 @@ goes through :meth:`Runtime.submit`, the one seam a queue can replace.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -22,8 +21,9 @@ from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.metrics import Metrics
+from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
-from engine.queue import DEFER_TAIL, RunQueue
+from engine.queue import RunQueue
 from engine.recovery import claim, owner_id, restorable
 from engine.retention import DEFAULT_RETENTION, parse_duration, prune
 from engine.runstore import FINAL_STATUSES, RunRecorder
@@ -41,24 +41,6 @@ FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at le
 class Submission:
     execution_id: str
     created: bool  # False: an earlier delivery with the same idempotency key owns the run
-
-
-_SUBMIT = """
-    WITH ins AS (
-        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now())
-        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING execution_id
-    ), ev AS (
-        INSERT INTO flowyard_run_events (execution_id, seq, type, data)
-        SELECT execution_id, 1, 'run_queued', jsonb_build_object('trigger', $4::text) FROM ins
-    )
-    SELECT execution_id FROM ins
-"""
-
-
-_SUBMIT_QUEUED = _SUBMIT.replace("    SELECT execution_id FROM ins\n", DEFER_TAIL)
 
 
 class Runtime:
@@ -103,7 +85,7 @@ class Runtime:
         import blocks  # noqa: F401 - registers the block types
 
         self.db = await Database.open(self.database_url, self.workspace)
-        await runstore.migrate(self.db.log_pool)
+        await migrate(self.db.log_pool)
         functions = FunctionPool(self._function_workers)
         await functions.start()
         self.services = Services(db=self.db, functions=functions, workspace=str(self.workspace))
@@ -168,34 +150,16 @@ class Runtime:
         the order they were accepted.
         """
         input = input or {}
-        version = await self._ensure_version(workflow)
-        eid = runstore.new_execution_id()
-        pool = self.db.log_pool
+        version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
         key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
-        if self.local:
-            args = (eid, workflow.name, version, trigger, input, idempotency_key, self.owner)
-            row = await pool.fetchrow(_SUBMIT, *args)
-        else:
-            assert self.queue is not None
-            args = (
-                eid,
-                workflow.name,
-                version,
-                trigger,
-                input,
-                idempotency_key,
-                None,
-                key,
-                self.queue.name,
-            )
-            row = await pool.fetchrow(_SUBMIT_QUEUED, *args)
-        if row is None:  # a repeated delivery: hand back the first run, start nothing
-            first = await pool.fetchval(
-                "SELECT execution_id FROM flowyard_runs WHERE workflow = $1 AND idempotency_key = $2",
-                workflow.name,
-                idempotency_key,
-            )
-            return Submission(str(first), False)
+        queue = None if self.local else self.queue
+        eid, created = await runstore.accept(
+            self.db.log_pool, workflow.name, version, trigger, input, idempotency_key,
+            owner=self.owner if self.local else None,
+            queue=(queue.name, key) if queue is not None else None,
+        )  # fmt: skip
+        if not created:  # a repeated delivery: hand back the first run, start nothing
+            return Submission(eid, False)
         if self.local:
             self._spawn(eid, workflow, input, reuse, key=key)
         return Submission(eid, True)
@@ -262,14 +226,7 @@ class Runtime:
     async def list_runs(
         self, workflow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
-        rows = await self.db.log_pool.fetch(
-            "SELECT * FROM flowyard_runs WHERE ($1::text IS NULL OR workflow = $1)"
-            " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
-            workflow,
-            status,
-            max(1, min(int(limit), 1000)),
-        )
-        return [runstore.run_summary(r) for r in rows]
+        return await runstore.list_runs(self.db.log_pool, workflow, status, limit)
 
     # -- execution ------------------------------------------------------------------
     def _spawn(
@@ -339,21 +296,6 @@ class Runtime:
         if secrets:  # what the caller sees is redacted like what is stored
             result = json.loads(recorder.redact(runstore.dumps(result)))
         return result
-
-    async def _ensure_version(self, workflow: Workflow) -> str:
-        text = json.dumps(workflow.source, sort_keys=True, default=str)
-        version = hashlib.sha256((workflow.file + "\0" + text).encode()).hexdigest()[:32]
-        if version not in self._known_versions:
-            await self.db.log_pool.execute(
-                "INSERT INTO flowyard_workflow_versions (hash, name, file, source) VALUES ($1, $2, $3, $4::jsonb)"
-                " ON CONFLICT (hash) DO NOTHING",
-                version,
-                workflow.name,
-                workflow.file,
-                workflow.source,
-            )
-            self._known_versions.add(version)
-        return version
 
     # -- crash recovery and workers ---------------------------------------------------
     async def resume_unfinished(self, execution_id: str | None = None) -> list[str]:
@@ -429,10 +371,7 @@ class Runtime:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await self.db.log_pool.execute(
-                    "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1 AND status IN ('queued', 'running')",
-                    self.owner,
-                )
+                await runstore.beat(self.db.log_pool, self.owner)
             except Exception:  # the next beat will try again
                 log.exception("heartbeat failed")
 
