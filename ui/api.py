@@ -264,6 +264,7 @@ def instantiate_template(template_id: str) -> Response:
     except (ImportError, AttributeError):
         return error(503, "templates are not installed")
     path = Path(path)
+    _apply_template_schemas()
     return jresponse(
         {
             "name": path.stem,
@@ -272,6 +273,16 @@ def instantiate_template(template_id: str) -> Response:
         },
         201,
     )
+
+
+def _apply_template_schemas() -> None:
+    """A template is ready to run once created: its tables exist (idempotent DDL)."""
+
+    async def apply() -> None:
+        async with runtime().db.pool.acquire() as conn:
+            await _templates_module().apply_schemas(conn)
+
+    bridge().call(apply(), timeout=60)
 
 
 @bp.get("/openapi.json")

@@ -180,7 +180,13 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"flowyard new: {exc}", file=sys.stderr)
         return 1
     print(f"created {path}")
-    return 0
+
+    async def body(rt: Runtime) -> int:  # its tables too, so the template runs right away
+        async with rt.db.pool.acquire() as conn:
+            await templates.apply_schemas(conn)
+        return 0
+
+    return _with_runtime(args, body, resume=False)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
