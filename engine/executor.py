@@ -202,22 +202,12 @@ class Executor:
                         "handled": block.on_error == "continue",
                     },
                 )
-                if self.metrics is not None:
-                    self.metrics.block_finished(block.type, "failed", duration)
-                if top:
-                    self.top_blocks[node] = {
-                        "status": "failed",
-                        "attempts": attempt,
-                        "duration_ms": duration,
-                        "output": None,
-                        "error": error,
-                    }
-                if block.on_error != "continue":
+                handled = block.on_error == "continue"
+                output = {"error": error} if handled else None
+                self._settled(node, block.type, top, "failed", attempt, duration, output, error)
+                if not handled:
                     raise BlockFailed(error) from exc
-                output = {"error": error}
                 frame.outputs[node] = output
-                if top:
-                    self.top_blocks[node]["output"] = output
                 return choose_error_port(self.plan.region_of(node).outgoing[node])
 
         if isinstance(value, Result):
@@ -230,21 +220,35 @@ class Executor:
             output = {"result": output}
         duration = (time.perf_counter() - t0) * 1000
         frame.outputs[node] = output
-        if self.metrics is not None:
-            self.metrics.block_finished(block.type, "succeeded", duration)
         record = {"output": output, "port": port, "attempts": attempt, "duration_ms": duration}
         if ctx.inputs:
             record["inputs"] = ctx.inputs
         recorder.add("block_succeeded", path, record)
+        self._settled(node, block.type, top, "succeeded", attempt, duration, output, None)
+        return port
+
+    def _settled(
+        self,
+        node: str,
+        block_type: str,
+        top: bool,
+        status: str,
+        attempts: int,
+        duration: float,
+        output: Any,
+        error: Any,
+    ) -> None:
+        """Count the block in the metrics and, at the top level, in the run result."""
+        if self.metrics is not None:
+            self.metrics.block_finished(block_type, status, duration)
         if top:
             self.top_blocks[node] = {
-                "status": "succeeded",
-                "attempts": attempt,
+                "status": status,
+                "attempts": attempts,
                 "duration_ms": duration,
                 "output": output,
-                "error": None,
+                "error": error,
             }
-        return port
 
     # -- the whole run ----------------------------------------------------------
     async def execute(self) -> tuple[str, Any, dict[str, Any] | None]:

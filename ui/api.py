@@ -116,15 +116,7 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
                 doc = doc["document"]  # the shape GET returns, for round trips
         else:
             doc = wf.parse(raw, f"{name}.yaml")
-    except (ValueError, TypeError) as exc:
-        problem = {
-            "file": f"{name}.yaml",
-            "block": None,
-            "field": None,
-            "message": f"cannot parse: {exc}",
-        }
-        return None, error(422, "invalid workflow", problems=[problem])
-    except Exception as exc:  # yaml.YAMLError and friends
+    except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
         problem = {
             "file": f"{name}.yaml",
             "block": None,
