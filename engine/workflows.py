@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
@@ -10,9 +11,16 @@ WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class WorkflowStore:
+    #: How long the webhook route table is trusted before the folder is looked at
+    #: again: a delivery must not stat every workflow file.
+    INDEX_TTL_S = 1.0
+
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self._cache: dict[Path, tuple[float, Workflow]] = {}
+        self._hooks: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
+        self._hooks_at = -1e9
+        self._folder_mtime = 0
 
     def names(self) -> list[str]:
         if not self.folder.is_dir():
@@ -59,14 +67,37 @@ class WorkflowStore:
         return None
 
     def find_webhook(self, path: str, method: str = "POST") -> tuple[Workflow, BlockModel] | None:
-        path = path.strip("/")
+        key = (path.strip("/"), method.upper())
+        now = time.monotonic()
+        # Rebuilt when stale, or on a miss after files were added or renamed (the
+        # folder's mtime moved), so a new workflow answers at once.
+        if now - self._hooks_at > self.INDEX_TTL_S or (
+            key not in self._hooks and self._folder_changed()
+        ):
+            self._hooks = self._webhook_index()
+            self._hooks_at = now
+        return self._hooks.get(key)
+
+    def _folder_changed(self) -> bool:
+        try:
+            mtime = self.folder.stat().st_mtime_ns
+        except OSError:
+            return False
+        changed, self._folder_mtime = mtime != self._folder_mtime, mtime
+        return changed
+
+    def _webhook_index(self) -> dict[tuple[str, str], tuple[Workflow, BlockModel]]:
+        index: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
         for name in self.names():
             try:
                 wf = self.load(name)
             except WorkflowError:
                 continue
             for b in wf.blocks.values():
-                if b.type == "webhook" and str(b.config.get("path", "")).strip("/") == path:
-                    if str(b.config.get("method", "POST")).upper() == method.upper():
-                        return wf, b
-        return None
+                if b.type == "webhook":
+                    key = (
+                        str(b.config.get("path", "")).strip("/"),
+                        str(b.config.get("method", "POST")).upper(),
+                    )
+                    index.setdefault(key, (wf, b))  # the first file (by name) wins a clash
+        return index
