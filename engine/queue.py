@@ -49,6 +49,10 @@ def _settings() -> dict[str, float]:
     return {
         "heartbeat": float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT", "5")),
         "stalled_after": float(os.environ.get("FLOWYARD_WORKER_STALLED_AFTER", "20")),
+        # procrastinate wakes on NOTIFY when a job is inserted, but not when a job
+        # finishes and frees the next one of its lock (one order's next event):
+        # those are found by polling, so the interval bounds a keyed chain's step.
+        "poll": float(os.environ.get("FLOWYARD_WORKER_POLL", "0.05")),
     }
 
 
@@ -105,7 +109,7 @@ class RunQueue:
                 install_signal_handlers=False,
                 update_heartbeat_interval=s["heartbeat"],
                 stalled_worker_timeout=s["stalled_after"],
-                fetch_job_polling_interval=1.0,
+                fetch_job_polling_interval=s["poll"],
                 delete_jobs="successful",
             )
         )

@@ -74,6 +74,7 @@ class Runtime:
         self._recorders: dict[str, RunRecorder] = {}
         self._key_tails: dict[str, asyncio.Task[Any]] = {}
         self._known_versions: set[str] = set()
+        self._versions: dict[str, Workflow] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.queue: RunQueue | None = None
         self.metrics = Metrics()
@@ -174,11 +175,7 @@ class Runtime:
         row = await runstore.fetch_run_row(pool, execution_id)
         if row is None:
             raise KeyError(f"no run {execution_id}")
-        version = await pool.fetchrow(
-            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
-            row["workflow_hash"],
-        )
-        workflow = validate_document(version["source"], version["file"])
+        workflow = await self._version(row["workflow_hash"])
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
@@ -326,14 +323,10 @@ class Runtime:
     async def _continue(self, row: Any) -> asyncio.Task[dict[str, Any]] | None:
         pool = self.db.log_pool
         eid = str(row["execution_id"])
-        version = await pool.fetchrow(
-            "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1",
-            row["workflow_hash"],
-        )
         events = await runstore.fetch_events(pool, eid)
         next_seq = (events[-1]["seq"] + 1) if events else 2
         try:
-            workflow = validate_document(version["source"], version["file"])
+            workflow = await self._version(row["workflow_hash"])
         except WorkflowError as exc:
             recorder = RunRecorder(pool, eid, set(), next_seq)
             error = {"type": "WorkflowError", "message": str(exc), "block": None}
@@ -344,6 +337,16 @@ class Runtime:
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
+
+    async def _version(self, version: str) -> Workflow:
+        """The workflow a run was accepted with, validated once per process."""
+        workflow = self._versions.get(version)
+        if workflow is None:
+            row = await self.db.log_pool.fetchrow(
+                "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", version
+            )
+            workflow = self._versions[version] = validate_document(row["source"], row["file"])
+        return workflow
 
     async def _flusher(self) -> None:
         while True:
