@@ -14,7 +14,9 @@ from ui.bridge import EngineBridge
 
 log = logging.getLogger("flowyard.ui")
 
-WAITRESS_THREADS = 16  # each live SSE stream holds one thread while it lasts
+#: Each live SSE stream holds one thread while it lasts; more threads also means more
+#: contention for the GIL with the engine loop (FLOWYARD_THREADS to tune).
+WAITRESS_THREADS = int(os.environ.get("FLOWYARD_THREADS", "16"))
 
 
 def _stored_secret(workspace: Path, filename: str, env_var: str) -> tuple[str, bool]:
