@@ -82,7 +82,13 @@ class Activation:
                     EdgeState.ACTIVE if edge_taken(edge, current_port) else EdgeState.INACTIVE
                 )
                 target = edge.target
-                decision = readiness(self.state(e) for e in self._incoming[target])
+                incoming = self._incoming[target]
+                if len(incoming) == 1:  # the common case (a chain): this edge decides alone
+                    decision = (
+                        Readiness.RUN if self.states[edge] is EdgeState.ACTIVE else Readiness.SKIP
+                    )
+                else:
+                    decision = readiness(self.state(e) for e in incoming)
                 if decision is Readiness.RUN:
                     ready.append(target)
                 elif decision is Readiness.SKIP:

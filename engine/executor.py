@@ -159,7 +159,7 @@ class Executor:
         t0 = time.perf_counter()
         while True:
             attempt += 1
-            recorder.add("block_started", path, {"attempt": attempt})
+            recorder.started_block(path, attempt)
             ctx = BlockContext(run, block, frame, path, attempt, self)
             try:
                 config = compiled.resolve(frame)

@@ -6,6 +6,7 @@ Counters are per process (the Prometheus way: scrape each process); the gauges
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -29,12 +30,7 @@ class Metrics:
     def block_finished(self, block_type: str, status: str, duration_ms: float) -> None:
         self.block_count[(block_type, status)] += 1
         self.block_ms_sum[block_type] += duration_ms
-        buckets = self.block_buckets[block_type]
-        for i, bound in enumerate(BUCKETS_MS):
-            if duration_ms <= bound:
-                buckets[i] += 1
-                return
-        buckets[-1] += 1
+        self.block_buckets[block_type][bisect_left(BUCKETS_MS, duration_ms)] += 1
 
 
 def _label(value: str) -> str:

@@ -202,6 +202,11 @@ class RunRecorder:
         self._buf.append((self.seq, type_, block, text, time.time()))
         self.seq += 1
 
+    def started_block(self, path: str, attempt: int) -> None:
+        """``block_started``: the most frequent event, its text built without an encoder."""
+        self._buf.append((self.seq, "block_started", path, f'{{"attempt":{attempt}}}', time.time()))
+        self.seq += 1
+
     def started(self) -> None:
         self._started_at = time.time()
         self._start_pending = True
