@@ -39,7 +39,7 @@ class Services:
             import httpx
 
             self._http = httpx.AsyncClient(
-                timeout=30.0, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+                timeout=30.0, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
             )
         return self._http
 
