@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.references import Compiled, Scope, compile_value
@@ -28,9 +28,7 @@ class Services:
 
     db: Database
     functions: FunctionPool
-    workspace: str = "."
     _http: httpx.AsyncClient | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -11,7 +11,7 @@ from typing import Any
 
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
-from engine.references import Reference, Scope, resolve, rewrite_code
+from engine.references import Scope, resolve, rewrite_code
 
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,
@@ -48,10 +48,6 @@ class Expression:
         # Building an evaluator costs more than evaluating: keep one, swap its names.
         # Safe because evaluation is synchronous on the event loop's thread.
         self._evaluator = EvalWithCompoundTypes(names={}, functions=FUNCTIONS)
-
-    @property
-    def references(self) -> list[Reference]:
-        return self.refs
 
     def evaluate(self, scope: Scope, extra: dict[str, Any] | None = None) -> Any:
         names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}

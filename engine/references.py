@@ -130,7 +130,6 @@ class Compiled:
     """A config value with its references parsed; ``resolve`` is cheap."""
 
     __slots__ = ()
-    references: tuple[Reference, ...] = ()
 
     def resolve(self, scope: Scope) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -147,44 +146,40 @@ class Const(Compiled):
 
 
 class LoneRef(Compiled):
-    __slots__ = ("ref", "references")
+    __slots__ = ("ref",)
 
     def __init__(self, ref: Reference) -> None:
         self.ref = ref
-        self.references = (ref,)
 
     def resolve(self, scope: Scope) -> Any:
         return resolve(self.ref, scope)
 
 
 class Interpolation(Compiled):
-    __slots__ = ("parts", "references")
+    __slots__ = ("parts",)
 
     def __init__(self, parts: list[str | Reference]) -> None:
         self.parts = parts
-        self.references = tuple(p for p in parts if isinstance(p, Reference))
 
     def resolve(self, scope: Scope) -> str:
         return "".join(p if isinstance(p, str) else to_text(resolve(p, scope)) for p in self.parts)
 
 
 class MappingValue(Compiled):
-    __slots__ = ("items", "references")
+    __slots__ = ("items",)
 
     def __init__(self, items: dict[str, Compiled]) -> None:
         self.items = items
-        self.references = tuple(r for c in items.values() for r in c.references)
 
     def resolve(self, scope: Scope) -> dict[str, Any]:
         return {k: c.resolve(scope) for k, c in self.items.items()}
 
 
 class ListValue(Compiled):
-    __slots__ = ("items", "references")
+    __slots__ = ("items",)
 
     def __init__(self, items: list[Compiled]) -> None:
         self.items = items
-        self.references = tuple(r for c in items for r in c.references)
 
     def resolve(self, scope: Scope) -> list[Any]:
         return [c.resolve(scope) for c in self.items]

@@ -89,7 +89,7 @@ class Runtime:
         await migrate(self.db.log_pool)
         functions = FunctionPool(self._function_workers)
         await functions.start()
-        self.services = Services(db=self.db, functions=functions, workspace=str(self.workspace))
+        self.services = Services(db=self.db, functions=functions)
         if self.use_queue:
             self.queue = RunQueue(self.db.url)
             await self.queue.open(self.db.log_pool)

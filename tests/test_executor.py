@@ -317,3 +317,25 @@ async def test_rerun_from_the_failed_block_reuses_what_succeeded(
     stored = await runtime.run_result(sub.execution_id)
     assert stored["blocks"]["once"]["status"] == "succeeded"
     assert stored["input"] == {"token": "t-1"} and stored["file"].endswith(".yaml")
+
+
+async def test_cancel_ends_the_run_cancelled_and_rolls_back(runtime: Runtime, write_workflow) -> None:
+    import asyncio
+
+    wf = write_workflow(
+        """
+        name: cancellable
+        blocks:
+          start: {type: manual}
+          hold: {type: database, transaction: t, query: "SELECT pg_sleep(5) AS slept"}
+        edges: [start -> hold]
+        """
+    )
+    sub = await runtime.submit(wf, {})
+    await asyncio.sleep(0.5)
+    assert await runtime.cancel(sub.execution_id)
+    result = await runtime.wait(sub.execution_id, timeout=10)
+    assert result["status"] == "cancelled"
+    stored = await runtime.run_result(sub.execution_id)
+    assert stored["status"] == "cancelled"
+    assert not await runtime.cancel(sub.execution_id)  # nothing left to cancel
