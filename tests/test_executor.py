@@ -319,7 +319,9 @@ async def test_rerun_from_the_failed_block_reuses_what_succeeded(
     assert stored["input"] == {"token": "t-1"} and stored["file"].endswith(".yaml")
 
 
-async def test_cancel_ends_the_run_cancelled_and_rolls_back(runtime: Runtime, write_workflow) -> None:
+async def test_cancel_ends_the_run_cancelled_and_rolls_back(
+    runtime: Runtime, write_workflow
+) -> None:
     import asyncio
 
     wf = write_workflow(
