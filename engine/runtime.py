@@ -76,6 +76,7 @@ class Runtime:
         self._known_versions: set[str] = set()
         self._versions: dict[str, Workflow] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
         self.queue: RunQueue | None = None
         self.metrics = Metrics()
         self.db: Database
@@ -110,6 +111,7 @@ class Runtime:
             await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
     async def close(self) -> None:
+        self._closing = True
         for task in self._tasks:
             task.cancel()
         for task in list(self._active.values()):
@@ -272,6 +274,11 @@ class Runtime:
         try:
             status, output, error = await executor.execute()
         except asyncio.CancelledError:
+            if self._closing:
+                # Shutting down is not cancelling: the run stays unfinished (its
+                # transactions rolled back) and the next start resumes it.
+                await asyncio.shield(recorder.flush())
+                raise
             status, output, error = (
                 "cancelled",
                 None,

@@ -93,3 +93,45 @@ async def test_kill_9_mid_run_then_resume(
     assert result["output"] == {"done": True}
     types = [e["type"] for e in await runtime.run_events(eid)]
     assert types.count("run_started") == 2 and types[-1] == "run_succeeded"
+
+
+async def test_shutting_down_leaves_runs_to_resume_not_cancelled(
+    workspace: Path, database_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+    import socket
+
+    wf_file = tmp_path / "slow.yaml"
+    wf_file.write_text(
+        "name: slow_shutdown\nblocks:\n  s: {type: manual}\n"
+        "  wait: {type: function, code: 'import time; time.sleep(1); return 1'}\n"
+        "  after: {type: condition, if: 'True'}\nedges: [s -> wait, wait -> after]\n"
+    )
+    first = Runtime(
+        workspace / "workflows", database_url, workspace, function_workers=1, resume=False
+    )
+    await first.start()
+    sub = await first.submit(first.load_workflow(wf_file), {})
+    await asyncio.sleep(0.3)
+    await first.close()  # a deploy or restart, mid-run
+    second = Runtime(
+        workspace / "workflows", database_url, workspace, function_workers=1, resume=False
+    )
+    await second.start()
+    try:
+        status = await second.db.log_pool.fetchval(
+            "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", sub.execution_id
+        )
+        assert status == "running"  # not cancelled: it is waiting to be resumed
+        # The first runtime's owner id is this (live) test process; after a real restart
+        # it would be a dead process of this host, which is what this stands for.
+        await second.db.log_pool.execute(
+            "UPDATE flowyard_runs SET owner = $2 WHERE execution_id = $1::uuid",
+            sub.execution_id,
+            f"{socket.gethostname()}:1:1",
+        )
+        assert await second.resume_unfinished(sub.execution_id) == [sub.execution_id]
+        result = await second.wait(sub.execution_id, timeout=30)
+        assert result["status"] == "succeeded"
+    finally:
+        await second.close()
