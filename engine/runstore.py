@@ -9,10 +9,12 @@ is live, and when it ends ("checkpoint before side effects", DESIGN.md 4).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -212,26 +214,27 @@ class RunRecorder:
         self._start_pending = True
         self.add("run_started")
 
-    def _columns(self) -> list[Any]:
-        buf = self._buf
-        return [
-            [e[0] for e in buf],
-            [e[1] for e in buf],
-            [e[2] for e in buf],
-            [e[3] for e in buf],
-            [e[4] for e in buf],
-        ]
+    @contextlib.contextmanager
+    def _taking(self) -> Iterator[list[Any]]:
+        """The buffer as columns; put back in front of newer events if the write fails,
+        so a transient database error loses nothing (the next flush retries it)."""
+        rows, self._buf = self._buf, []
+        try:
+            yield [[e[i] for e in rows] for i in range(5)]
+        except BaseException:
+            self._buf = rows + self._buf
+            raise
 
     async def flush(self) -> None:
         async with self._lock:
             if not self._buf and not self._start_pending:
                 return
-            cols, self._buf = self._columns(), []
-            if self._start_pending:
-                self._start_pending = False
-                await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
-            else:
-                await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
+            with self._taking() as cols:
+                if self._start_pending:
+                    await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
+                    self._start_pending = False
+                else:
+                    await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
 
     async def write_in(self, conn: asyncpg.Connection, type_: str, data: dict[str, Any]) -> None:
         """Append the buffer and one more event on ``conn``, inside the caller's transaction.
@@ -241,24 +244,24 @@ class RunRecorder:
         """
         async with self._lock:
             self.add(type_, None, data)
-            cols, self._buf = self._columns(), []
-            await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
+            with self._taking() as cols:
+                await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
 
     async def finish(self, status: str, output: Any, error: Any) -> None:
         """Write the remaining events and the run's final status in one statement."""
         out_text = self.redact(dumps(output)) if output is not None else None
         err_text = self.redact(dumps(error)) if error is not None else None
         async with self._lock:
-            cols, self._buf = self._columns(), []
-            await self.pool.execute(
-                _FINISH_RUN,
-                self.execution_id,
-                *cols,
-                status,
-                out_text,
-                err_text,
-                self._started_at or time.time(),
-            )
+            with self._taking() as cols:
+                await self.pool.execute(
+                    _FINISH_RUN,
+                    self.execution_id,
+                    *cols,
+                    status,
+                    out_text,
+                    err_text,
+                    self._started_at or time.time(),
+                )
 
 
 def _iso(value: datetime | None) -> str | None:

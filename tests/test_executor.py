@@ -341,3 +341,32 @@ async def test_cancel_ends_the_run_cancelled_and_rolls_back(
     stored = await runtime.run_result(sub.execution_id)
     assert stored["status"] == "cancelled"
     assert not await runtime.cancel(sub.execution_id)  # nothing left to cancel
+
+
+async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
+    from engine.runstore import RunRecorder
+
+    class FlakyPool:
+        """Fails the first write, then behaves like the real pool."""
+
+        def __init__(self, pool) -> None:
+            self.pool, self.calls = pool, 0
+
+        async def execute(self, *args):
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("connection reset")
+            return await self.pool.execute(*args)
+
+    import uuid
+
+    eid = str(uuid.uuid4())
+    pool = FlakyPool(runtime.db.log_pool)
+    recorder = RunRecorder(pool, eid, set(), next_seq=1)
+    recorder.add("block_started", "a", {"attempt": 1})
+    with pytest.raises(ConnectionError):
+        await recorder.flush()
+    recorder.add("block_succeeded", "a", {"output": {}})
+    await recorder.flush()
+    events = await runtime.run_events(eid)
+    assert [(e["seq"], e["type"]) for e in events] == [(1, "block_started"), (2, "block_succeeded")]
