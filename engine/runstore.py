@@ -209,6 +209,10 @@ class RunRecorder:
         self._buf.append((self.seq, "block_started", path, f'{{"attempt":{attempt}}}', time.time()))
         self.seq += 1
 
+    @property
+    def started_at(self) -> float | None:
+        return self._started_at
+
     def started(self) -> None:
         self._started_at = time.time()
         self._start_pending = True

@@ -11,7 +11,9 @@ import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +295,8 @@ class Runtime:
             "execution_id": eid,
             "workflow": workflow.name,
             "status": status,
+            "started_at": _iso(recorder.started_at),
+            "finished_at": _iso(time.time()),
             "output": output,
             "error": error,
             "blocks": executor.top_blocks,
@@ -384,6 +388,10 @@ class Runtime:
                 await runstore.beat(self.db.log_pool, self.owner)
             except Exception:  # the next beat will try again
                 log.exception("heartbeat failed")
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:

@@ -32,6 +32,7 @@ async def test_condition_skips_a_branch_and_the_join_runs(run_yaml) -> None:
     """
     result = await run_yaml(wf, {"amount": 5})
     assert result["status"] == "succeeded"
+    assert result["started_at"] <= result["finished_at"]  # ISO timestamps, as the SPEC's result
     assert result["blocks"]["big"]["status"] == "skipped"
     assert result["blocks"]["small"]["status"] == "succeeded"
     assert result["output"] == {"label": "small"}
