@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -97,6 +98,7 @@ def main() -> None:
     from engine.model import dump_yaml
     from ui.server import build
 
+    temporary = opts.workspace is None
     workspace = opts.workspace or Path(tempfile.mkdtemp(prefix="flowyard-bench-"))
     workflows = workspace / "workflows"
     workflows.mkdir(parents=True, exist_ok=True)
@@ -135,6 +137,11 @@ def main() -> None:
     finally:
         server.close()
         bridge.stop()
+        if temporary and not os.environ.get("DATABASE_URL"):
+            from engine.database import stop_embedded
+
+            stop_embedded(workspace)  # its own PostgreSQL: stop it, then drop the folder
+            shutil.rmtree(workspace, ignore_errors=True)
     ready_ms, in_page_ms = ready_ms[1:], in_page_ms[1:]
     print(
         f"editor load, {len(doc['blocks'])} blocks ({count} drawn), {len(doc['edges'])} edges, {opts.runs} runs:"
