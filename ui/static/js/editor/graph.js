@@ -33,7 +33,8 @@ export function outPorts(type, config, typeInfo) {
   if (type === 'condition') {
     const cases = Array.isArray(config?.cases) ? config.cases : null;
     ports = cases
-      ? [...cases.map((c) => String(c?.name ?? '')).filter(Boolean), ...(config.else !== undefined ? ['else'] : [])]
+      ? // as the engine: the case names, then the `else` port (named by `else:`, default "else")
+        [...cases.map((c) => String(c?.name ?? '')).filter(Boolean), String(config.else ?? 'else')]
       : ['true', 'false'];
   }
   ports = ports.map((p) => (p === 'default' ? 'out' : p));
