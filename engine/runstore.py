@@ -114,12 +114,16 @@ async def beat(pool: asyncpg.Pool, owner: str) -> None:
 
 
 async def list_runs(
-    pool: asyncpg.Pool, workflow: str | None = None, status: str | None = None, limit: int = 50
+    pool: asyncpg.Pool,
+    workflows: list[str] | None = None,
+    status: str | None = None,
+    limit: int = 50,
 ) -> list[dict[str, Any]]:
+    """Newest first; ``workflows``: the names a workflow is known by (any of them)."""
     rows = await pool.fetch(
-        "SELECT * FROM flowyard_runs WHERE ($1::text IS NULL OR workflow = $1)"
+        "SELECT * FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
         " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
-        workflow,
+        workflows,
         status,
         max(1, min(int(limit), 1000)),
     )

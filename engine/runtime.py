@@ -227,7 +227,15 @@ class Runtime:
     async def list_runs(
         self, workflow: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
-        return await runstore.list_runs(self.db.log_pool, workflow, status, limit)
+        """Runs, newest first; ``workflow`` may be its `name:` or its file name."""
+        names = None
+        if workflow is not None:
+            names = [workflow]
+            try:
+                names.append(self.load_workflow(workflow).name)
+            except WorkflowError:
+                pass  # runs of a workflow whose file is gone are still listed by name
+        return await runstore.list_runs(self.db.log_pool, names, status, limit)
 
     # -- execution ------------------------------------------------------------------
     def _spawn(
