@@ -7,6 +7,7 @@ Python runs in the runtime's worker-process pool, so ``timeout`` can kill it.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,21 @@ from engine.references import resolve, rewrite_code
 from engine.registry import BlockHandler, register
 
 DEFAULT_TIMEOUT_S = 30.0
+
+_INPUT_USE_RE = re.compile(r"\binput\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*(['\"])([^'\"]+)\2\s*\])?")
+_DICT_METHODS = frozenset(dir(dict))
+
+
+def input_names(code: str) -> frozenset[str] | None:
+    """The fields of ``input`` the code reads (``input.x``, ``input["x"]``), or None
+    when it uses ``input`` as a whole (``dict(input)``, ``input.get(...)``, ``input[k]``)."""
+    names = set()
+    for m in _INPUT_USE_RE.finditer(code):
+        name = m.group(1) or m.group(3)
+        if name is None or name in _DICT_METHODS:
+            return None
+        names.add(name)
+    return frozenset(names)
 
 
 @register
@@ -51,6 +67,7 @@ class Function(BlockHandler):
         self.source: str | None = None
         self.refs: list[Any] = []
         self._libs: list[str] | None = None
+        self._input_names: frozenset[str] | None = None
 
     def problems(self) -> list[Problem]:
         code = self.config.get("code")
@@ -79,6 +96,7 @@ class Function(BlockHandler):
     def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
         if self.source is None:
             self.source, self.refs = rewrite_code(self.config["code"], known_roots)
+            self._input_names = input_names(self.source)
         return self.source, self.refs
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
@@ -87,6 +105,10 @@ class Function(BlockHandler):
         ctx.inputs = {ref.text: value for ref, value in zip(refs, args, strict=True)}
         timeout = self.block.timeout or DEFAULT_TIMEOUT_S
         visible = ctx.frame.visible()
+        if self._input_names is not None and self.language == "python":
+            # Only what the code reads of `input` crosses to the worker, so a loop body
+            # does not ship a whole upstream result list on every iteration.
+            visible = {k: visible[k] for k in self._input_names if k in visible}
         if self.language == "javascript":
             from blocks._javascript import run_js
 

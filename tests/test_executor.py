@@ -371,3 +371,14 @@ async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
     await recorder.flush()
     events = await runtime.run_events(eid)
     assert [(e["seq"], e["type"]) for e in events] == [(1, "block_started"), (2, "block_succeeded")]
+
+
+def test_function_ships_only_the_input_fields_its_code_reads() -> None:
+    from blocks.function import input_names
+
+    assert input_names('return input.webhook.body.x + input["start"].n') == {"webhook", "start"}
+    assert input_names("return 1") == frozenset()
+    # `input` used as a whole: everything visible is sent
+    assert input_names("return dict(input)") is None
+    assert input_names('return input.get("a")') is None
+    assert input_names("return input[key]") is None
