@@ -8,6 +8,7 @@ server and the tests of one workspace share it; ``flowyard db stop`` stops it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -116,8 +117,11 @@ class Database:
             self._extra_pools[url] = pool
         return pool
 
-    async def close(self) -> None:
-        for pool in self._extra_pools.values():
-            await pool.close()
-        await self.log_pool.close()
-        await self.pool.close()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close every pool; a connection still held after ``timeout`` is cut."""
+        for pool in (*self._extra_pools.values(), self.log_pool, self.pool):
+            try:
+                await asyncio.wait_for(pool.close(), timeout)
+            except TimeoutError:
+                log.warning("closing the database pool timed out; terminating its connections")
+                pool.terminate()

@@ -55,7 +55,11 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine._function_worker", str(to_child_r), str(from_child_w)],
             pass_fds=(to_child_r, from_child_w),
+            # Not the host's stdout/stderr: print() is captured inside the worker, and a
+            # worker outliving its host must not hold the host's output pipes open.
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env=env,
             close_fds=True,
         )
