@@ -103,30 +103,41 @@ class _StrictLoader(yaml.SafeLoader):
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self.duplicates: list[tuple[str, int, int]] = []  # (key, line, depth)
+        self.blocks_node: yaml.Node | None = None  # the `blocks:` mapping, once composed
+        self.block_of: dict[int, str] = {}  # id(a block's mapping node) -> block id
+        self.duplicates: list[tuple[str, int, str | None, bool]] = []  # key, line, block, is id
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if key in seen:
-                self.duplicates.append(
-                    (str(key), key_node.start_mark.line + 1, key_node.start_mark.column)
-                )
+                line = key_node.start_mark.line + 1
+                is_id = node is self.blocks_node
+                block = str(key) if is_id else self.block_of.get(id(node))
+                self.duplicates.append((str(key), line, block, is_id))
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def load(self) -> Any:
+        node = self.get_single_node()
+        if isinstance(node, yaml.MappingNode):
+            self.blocks_node = next((v for k, v in node.value if k.value == "blocks"), None)
+            if isinstance(self.blocks_node, yaml.MappingNode):
+                self.block_of = {id(v): str(k.value) for k, v in self.blocks_node.value}
+        return None if node is None else self.construct_document(node)
 
 
 def read_document(text: str, file: str = "") -> dict[str, Any]:
     """Parse YAML or JSON text into a mapping; a syntax error is a Problem."""
-    duplicates: list[tuple[str, int, int]] = []
+    duplicates: list[tuple[str, int, str | None, bool]] = []
     try:
         if file.endswith(".json"):
             doc = json.loads(text)
         else:
             loader = _StrictLoader(text)
             try:
-                doc = loader.get_single_data()
+                doc = loader.load()
                 duplicates = loader.duplicates
             finally:
                 loader.dispose()
@@ -135,14 +146,16 @@ def read_document(text: str, file: str = "") -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise WorkflowError([Problem("a workflow file must be a mapping", file)])
     if duplicates:
-        blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
-        problems = [
-            Problem(f"duplicate block id {key!r} (line {line})", file, key, "blocks")
-            if key in blocks and col <= 4
-            else Problem(f"duplicate key {key!r} (line {line})", file)
-            for key, line, col in duplicates
-        ]
-        raise WorkflowError(problems)
+        raise WorkflowError(
+            [
+                Problem(f"duplicate block id {key!r} (line {line})", file, key, "blocks")
+                if is_id
+                else Problem(
+                    f"duplicate key {key!r} (line {line})", file, block, key if block else None
+                )
+                for key, line, block, is_id in duplicates
+            ]
+        )
     return doc
 
 

@@ -55,6 +55,11 @@ def test_duplicate_id(tmp_path: Path) -> None:
     assert "duplicate block id 'start'" in msg
 
 
+def test_duplicate_key_inside_a_block_names_the_block(tmp_path: Path) -> None:
+    msg = one(tmp_path, BASE + "  f: {type: function, code: 'return 1', code: 'return 2'}\n")
+    assert "block 'f'" in msg and "field 'code'" in msg and "duplicate key 'code'" in msg
+
+
 def test_edge_to_missing_block(tmp_path: Path) -> None:
     msg = one(tmp_path, BASE + "edges: [start -> ghost]\n")
     assert "block 'ghost'" in msg and "missing block 'ghost'" in msg
