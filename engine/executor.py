@@ -80,7 +80,9 @@ class Executor:
                 if len(ready) == 1 and not running:
                     node = ready.pop()
                     port = await self._run_block(node, frame, prefix)
-                    await self._after(node, port, activation, ready, prefix, top)
+                    skipped = self._settle(node, port, activation, ready, prefix, top)
+                    if self._after_needed(top):
+                        await self._after(node, skipped, top)
                     continue
                 for node in ready:
                     running[asyncio.ensure_future(self._run_block(node, frame, prefix))] = node
@@ -89,14 +91,16 @@ class Executor:
                 for task in done:
                     node = running.pop(task)
                     port = task.result()  # raises BlockFailed: the finally cancels the rest
-                    await self._after(node, port, activation, ready, prefix, top)
+                    skipped = self._settle(node, port, activation, ready, prefix, top)
+                    if self._after_needed(top):
+                        await self._after(node, skipped, top)
         finally:
             for task in running:
                 task.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
 
-    async def _after(
+    def _settle(
         self,
         node: str,
         port: str | None,
@@ -104,7 +108,8 @@ class Executor:
         ready: list[str],
         prefix: str,
         top: bool,
-    ) -> None:
+    ) -> list[str]:
+        """Apply the activation rule for a settled block; record what it skipped."""
         before = len(activation.skipped)
         ready.extend(activation.settle(node, port))
         newly_skipped = activation.skipped[before:]
@@ -118,8 +123,19 @@ class Executor:
                     "output": None,
                     "error": None,
                 }
+        return newly_skipped
+
+    def _after_needed(self, top: bool) -> bool:
+        # Checked before awaiting _after, so a plain chain creates no extra coroutine.
+        return (
+            top and bool(self.plan.transaction_groups)
+        ) or self.run.recorder.pending >= FLUSH_AT_EVENTS
+
+    async def _after(self, node: str, skipped: list[str], top: bool) -> None:
+        """What a settled block may need the database for: committing its transaction
+        group, and flushing a run log that grew large (big loops never yield)."""
         if top and self.plan.transaction_groups:
-            for settled in (node, *newly_skipped):
+            for settled in (node, *skipped):
                 await self.run.transactions.settled(settled)
         if self.run.recorder.pending >= FLUSH_AT_EVENTS:
             await self.run.recorder.flush()
