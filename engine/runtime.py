@@ -64,7 +64,6 @@ class Runtime:
         local: bool = True,
     ) -> None:
         self.workflows = WorkflowStore(workflows_dir)
-        self.workflows_dir = self.workflows.folder
         self.workspace = Path(workspace)
         self.database_url = database_url
         self.resume_on_start = resume
@@ -126,6 +125,10 @@ class Runtime:
         await self.db.close()
 
     # -- workflows ----------------------------------------------------------------
+    @property
+    def workflows_dir(self) -> Path:
+        return self.workflows.folder
+
     def workflow_names(self) -> list[str]:
         return self.workflows.names()
 

@@ -186,7 +186,6 @@ def list_block_types() -> Response:
     from engine.registry import block_types
     from engine.schema import COMMON_PROPERTIES
 
-    wf.ensure_blocks_registered()
     out = {}
     for name, h in sorted(block_types().items()):
         ports = _ports(h)
@@ -209,7 +208,6 @@ def list_block_types() -> Response:
 def get_schema() -> Response:
     from engine.schema import workflow_schema
 
-    wf.ensure_blocks_registered()
     return jresponse(workflow_schema())
 
 

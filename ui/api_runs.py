@@ -26,7 +26,6 @@ def _load(name: str) -> tuple[Any, Response | None]:
     )
     if path is None:
         return None, error(404, f"no workflow named {name!r}")
-    wf.ensure_blocks_registered()
     try:
         return runtime().load_workflow(path), None
     except WorkflowError as exc:

@@ -15,19 +15,13 @@ from typing import Any
 
 import yaml
 
+import blocks  # noqa: F401 - registers the block types the validator and palette need
+
 # libyaml's loader when present: a 300-block file parses several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def ensure_blocks_registered() -> None:
-    """Block types register themselves on import of the ``blocks`` package."""
-    try:
-        import blocks  # noqa: F401
-    except ImportError:  # the blocks package is optional while it is being written
-        pass
 
 
 def valid_name(name: str) -> bool:
@@ -72,9 +66,9 @@ def summary(path: Path) -> dict[str, Any]:
         return info
     info["title"] = str(doc.get("name") or path.stem)
     info["description"] = str(doc.get("description") or "")
-    blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
-    info["blocks"] = len(blocks)
-    types = [b.get("type") for b in blocks.values() if isinstance(b, dict)]
+    doc_blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
+    info["blocks"] = len(doc_blocks)
+    types = [b.get("type") for b in doc_blocks.values() if isinstance(b, dict)]
     info["trigger"] = next((t for t in types if t in ("webhook", "schedule", "manual")), None)
     return info
 
@@ -102,11 +96,11 @@ def render(doc: dict[str, Any], suffix: str) -> str:
 
 def validate(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
     """Every problem the engine finds, as dicts; an empty list means valid."""
-    from engine.model import WorkflowError, load_text
+    from engine.model import WorkflowError
+    from engine.validate import validate_document
 
-    ensure_blocks_registered()
     try:
-        load_text(render(doc, ".yaml"), file)
+        validate_document(doc, file)  # the document as given: no YAML round trip
     except WorkflowError as exc:
         return [p.to_dict() for p in exc.problems]
     return []
