@@ -104,11 +104,9 @@ class Function(BlockHandler):
         args = [resolve(ref, ctx.frame) for ref in refs]
         ctx.inputs = {ref.text: value for ref, value in zip(refs, args, strict=True)}
         timeout = self.block.timeout or DEFAULT_TIMEOUT_S
-        visible = ctx.frame.visible()
-        if self._input_names is not None and self.language == "python":
-            # Only what the code reads of `input` crosses to the worker, so a loop body
-            # does not ship a whole upstream result list on every iteration.
-            visible = {k: visible[k] for k in self._input_names if k in visible}
+        # Only what Python code reads of `input` is gathered (and crosses to the worker),
+        # so a loop body does not ship a whole upstream result list every iteration.
+        visible = ctx.frame.visible(self._input_names if self.language == "python" else None)
         if self.language == "javascript":
             from blocks._javascript import run_js
 

@@ -114,14 +114,30 @@ class Frame(Scope):
     def note_secret(self, value: Any) -> None:
         self.run.note_secret(value)
 
-    def visible(self) -> dict[str, Any]:
-        """Every name this frame can see (outer first), for Function blocks' ``input``."""
+    def visible(self, names: frozenset[str] | None = None) -> dict[str, Any]:
+        """Every name this frame can see (outer first), for Function blocks' ``input``;
+        with ``names``, only those (what the code reads), without merging the rest."""
         chain = []
         frame: Frame | None = self
         while frame is not None:
             chain.append(frame)
             frame = frame.parent
-        merged: dict[str, Any] = dict(self.run.input) if isinstance(self.run.input, dict) else {}
+        run_input = self.run.input if isinstance(self.run.input, dict) else {}
+        if names is not None:
+            found: dict[str, Any] = {}
+            for name in names:
+                for f in chain:  # innermost first: the nearest definition wins
+                    if name in f.variables:
+                        found[name] = f.variables[name]
+                        break
+                    if name in f.outputs:
+                        found[name] = f.outputs[name]
+                        break
+                else:
+                    if name in run_input:
+                        found[name] = run_input[name]
+            return found
+        merged: dict[str, Any] = dict(run_input)
         for f in reversed(chain):
             merged.update(f.outputs)
             merged.update(f.variables)
