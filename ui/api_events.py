@@ -52,8 +52,9 @@ def event_orders() -> Response:
         return error(400, "limit must be a number")
     try:
         rows = _fetch(
-            "SELECT aggregate_id AS order_id, max(aggregate_version) AS version, max(created_at) AS last_event_at"
-            " FROM events GROUP BY aggregate_id ORDER BY max(created_at) DESC LIMIT $1",
+            # The snapshots hold each order's head: no scan of the whole log.
+            "SELECT order_id, version, last_event_at FROM order_snapshots"
+            " ORDER BY last_event_at DESC NULLS LAST LIMIT $1",
             limit,
         )
     except Exception as exc:
@@ -68,7 +69,8 @@ def event_stream(order_id: str) -> Response:
     try:
         rows = _fetch(
             "SELECT sequence_number, aggregate_version, event_type, event_version, data, metadata, created_at"
-            " FROM events WHERE aggregate_id = $1 ORDER BY aggregate_version",
+            " FROM events WHERE aggregate_type = 'order' AND aggregate_id = $1"
+            " ORDER BY aggregate_version",
             order_id,
         )
     except Exception as exc:

@@ -62,3 +62,33 @@ async def test_batch_append_then_replay(event_db: str) -> None:
         assert (await replay(conn, b))["version"] == 30
     finally:
         await conn.close()
+
+
+async def test_batch_gives_new_events_increasing_uuid7_ids(event_db: str) -> None:
+    conn = await asyncpg.connect(event_db)
+    await init_connection(conn)
+    try:
+        order = f"batch-{uuid.uuid4().hex[:6]}"
+        evs = [
+            {"event_type": "item_added", "aggregate_id": order, "data": {"sku": i}}
+            for i in range(150)
+        ]
+        assert await append_batch(conn, evs) == 150
+        ids = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT event_id FROM events WHERE aggregate_type = 'order'"
+                " AND aggregate_id = $1 ORDER BY aggregate_version",
+                order,
+            )
+        ]
+        assert len(set(ids)) == 150 and {u.version for u in ids} == {7}
+        assert ids == sorted(ids)  # time-ordered: appended at the index's right edge
+        kept = await conn.fetchval(
+            "SELECT state FROM order_snapshot_history WHERE order_id = $1 AND version = 100", order
+        )
+        assert kept == (await replay(conn, order, version=100, from_start=True))["state"]
+        head = await conn.fetchval("SELECT state FROM order_snapshots WHERE order_id = $1", order)
+        assert head == (await replay(conn, order, from_start=True))["state"]
+    finally:
+        await conn.close()

@@ -204,27 +204,23 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def order_id(engine_bridge: EngineBridge) -> str:
-    """Three events of one fresh order in the runtime's database (schema applied, idempotently)."""
+    """Three events of one fresh order in the runtime's database (schema applied,
+    idempotently), appended the template's way: events and the order's snapshot."""
     from templates import apply_schemas
+    from templates.event_store import append_batch
 
     oid = f"ui-{uuid.uuid4().hex[:10]}"
     pool = engine_bridge.runtime.db.pool
+    kinds = ("order_created", "payment_received", "order_shipped")
+    events = [
+        {"event_type": kind, "aggregate_id": oid, "data": {"order_id": oid, "amount": 10 * v}}
+        for v, kind in enumerate(kinds, start=1)
+    ]
 
     async def setup() -> None:
         async with pool.acquire() as conn:
             await apply_schemas(conn)
-            for version, kind in enumerate(
-                ("order_created", "payment_received", "order_shipped"), start=1
-            ):
-                await conn.execute(
-                    "INSERT INTO events (event_id, event_type, aggregate_id, aggregate_version, data)"
-                    " VALUES ($1, $2, $3, $4, $5::jsonb)",
-                    uuid.uuid4(),
-                    kind,
-                    oid,
-                    version,
-                    {"order_id": oid, "amount": 10 * version},  # the pool encodes jsonb itself
-                )
+            assert await append_batch(conn, events) == 3
 
     engine_bridge.call(setup())
     return oid
