@@ -34,11 +34,9 @@ class Services:
     def http(self) -> httpx.AsyncClient:
         """One pooled HTTP client per runtime (keep-alive across runs)."""
         if self._http is None:
-            import httpx
+            from engine._http import new_client
 
-            self._http = httpx.AsyncClient(
-                timeout=30.0, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
-            )
+            self._http = new_client()
         return self._http
 
     async def aclose(self) -> None:

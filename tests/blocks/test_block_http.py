@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from standins.recording import RecordingServer, Scripted
 
 
@@ -148,6 +153,73 @@ async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
     assert result["status"] == "failed"
     assert result["blocks"]["get"]["attempts"] == 3
     assert "ConnectError" in result["error"]["message"]
+
+
+@pytest.fixture
+def silent_peer() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A TCP peer that accepts connections and reads requests; the test decides
+    whether it ever answers (never) or hangs up (close the accepted sockets)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                conn.recv(65536)
+                accepted.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def _get(url: str, extra: str) -> str:
+    return f"""
+        version: 1
+        name: http_peer
+        blocks:
+          get:
+            type: http
+            url: {url}/
+            retries: 1
+            retry_backoff: 0.01
+            {extra}
+        """
+
+
+async def test_a_peer_that_never_answers_times_out_and_is_retried(
+    run_yaml: Any, silent_peer: tuple[str, list[socket.socket]]
+) -> None:
+    url, _ = silent_peer
+    result = await run_yaml(_get(url, "timeout: 0.3"))
+    assert result["status"] == "failed"
+    assert result["blocks"]["get"]["attempts"] == 2
+    assert "timed out" in result["error"]["message"]
+
+
+async def test_a_peer_that_hangs_up_is_a_network_error_not_a_timeout(
+    run_yaml: Any, silent_peer: tuple[str, list[socket.socket]]
+) -> None:
+    url, accepted = silent_peer
+
+    async def hang_up() -> None:
+        while True:
+            while accepted:
+                accepted.pop().close()
+            await asyncio.sleep(0.01)
+
+    closer = asyncio.create_task(hang_up())
+    try:
+        result = await run_yaml(_get(url, "timeout: 5"))
+    finally:
+        closer.cancel()
+    assert result["status"] == "failed"
+    assert result["blocks"]["get"]["attempts"] == 2
+    assert "timed out" not in result["error"]["message"]
+    assert "Error" in result["error"]["message"]
 
 
 async def test_on_error_continue_takes_the_error_port(
