@@ -169,9 +169,16 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
                STRIPE_SECRET_KEY="sk_test_bench", CUSTOMER_WEBHOOK_URL=f"http://127.0.0.1:{stub_port}/customer")  # fmt: skip
     for var in ("SLACK_WEBHOOK_URL", "ORDER_EMAIL_FROM"):
         env.pop(var, None)
-    server = procs.start(
-        py + ["-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(fy_port),
-              "--workflows", str(wfdir)], tmp / "serve.log", cwd=tmp, env=env)  # fmt: skip
+    serve = py + ["-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(fy_port),
+                  "--workflows", str(wfdir)]  # fmt: skip
+    if args.workers:  # the web process accepts into the queue; worker processes run
+        serve.append("--no-worker")
+    server = procs.start(serve, tmp / "serve.log", cwd=tmp, env=env)
+    for i in range(args.workers):
+        procs.start(
+            py + ["-m", "ui.cli", "worker", "--workflows", str(wfdir)],
+            tmp / f"worker{i}.log", cwd=tmp, env=env,
+        )  # fmt: skip
     fy = f"http://127.0.0.1:{fy_port}"
     wait_http(fy + "/api/health")
 
@@ -288,6 +295,12 @@ def main() -> int:
         "--profile", action="store_true", help="py-spy the server in an extra async run"
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp workspace (logs)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve --no-worker plus N `flowyard worker` processes",
+    )
     args = ap.parse_args()
     if args.quick:
         args.duration = 3.0

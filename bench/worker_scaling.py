@@ -81,6 +81,7 @@ async def run_workers(workspace: Path, url: str, workers: int, n: int, concurren
             **os.environ,
             "DATABASE_URL": url,
             "FLOWYARD_WORKFLOWS": str(workspace / "workflows"),
+            "PYTHONPATH": str(ROOT),  # this checkout, whatever is installed
         }
         cmd = [sys.executable, "-m", "ui.cli", "worker", "--concurrency", str(concurrency)]
         procs = [

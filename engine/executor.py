@@ -169,7 +169,9 @@ class Executor:
         compiled = self.plan.compiled[node]
         recorder = run.recorder
         if handler.side_effects:
-            await recorder.flush()  # checkpoint: a crash can never hide that this started
+            # Checkpoint: what this block's inputs came from is durable before the
+            # effect, so a resume repeats it with the same inputs and idempotency key.
+            await recorder.flush(checkpoint=True)
         timeout = block.timeout if block.timeout is not None else handler.default_timeout
         attempt = 0
         t0 = time.perf_counter()

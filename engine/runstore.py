@@ -192,6 +192,9 @@ class RunRecorder:
         self.redact = Redactor(secrets)
         self.seq = next_seq
         self._buf: list[tuple[int, str, str | None, str, float]] = []
+        # Buffered events a resume would reuse (all but block_started): what a
+        # checkpoint before a side effect has to make durable.
+        self._reusable = 0
         self._started_at: float | None = None
         self._start_pending = False
         # Flushes are serialized so events commit in seq order (live readers poll by seq).
@@ -207,6 +210,7 @@ class RunRecorder:
             text = self.redact(text)
         self._buf.append((self.seq, type_, block, text, time.time()))
         self.seq += 1
+        self._reusable += 1
 
     def started_block(self, path: str, attempt: int) -> None:
         """``block_started``: the most frequent event, its text built without an encoder."""
@@ -227,14 +231,21 @@ class RunRecorder:
         """The buffer as columns; put back in front of newer events if the write fails,
         so a transient database error loses nothing (the next flush retries it)."""
         rows, self._buf = self._buf, []
+        reusable, self._reusable = self._reusable, 0
         try:
             yield [[e[i] for e in rows] for i in range(5)]
         except BaseException:
             self._buf = rows + self._buf
+            self._reusable += reusable
             raise
 
-    async def flush(self) -> None:
+    async def flush(self, checkpoint: bool = False) -> None:
+        """Write the buffered events. A ``checkpoint`` (before a side effect) only
+        writes when something a resume would reuse is waiting: sibling branches
+        starting side effects at once then cost one write, not one each."""
         async with self._lock:
+            if checkpoint and not self._reusable and not self._start_pending:
+                return
             if not self._buf and not self._start_pending:
                 return
             with self._taking() as cols:
