@@ -87,6 +87,7 @@ class Workflow:
     file: str = ""
     source: dict[str, Any] = field(default_factory=dict)  # the document as loaded
     plan: Any = None  # engine.graph.Plan, built once at load time
+    content_hash: str = ""  # of file + source; set once by engine.runstore.save_version
 
     def trigger(self) -> BlockModel | None:
         from engine.registry import handler_for

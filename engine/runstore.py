@@ -91,8 +91,11 @@ async def accept(
 async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> str:
     """Store the workflow document by content hash (once; ``known`` caches what is stored),
     so a run always executes — and resumes with — the version it was accepted with."""
-    text = json.dumps(workflow.source, sort_keys=True, default=str)
-    version = hashlib.sha256((workflow.file + "\0" + text).encode()).hexdigest()[:32]
+    version = workflow.content_hash
+    if not version:  # once per loaded workflow, not once per run
+        text = json.dumps(workflow.source, sort_keys=True, default=str)
+        version = hashlib.sha256((workflow.file + "\0" + text).encode()).hexdigest()[:32]
+        workflow.content_hash = version
     if version not in known:
         await pool.execute(
             "INSERT INTO flowyard_workflow_versions (hash, name, file, source) VALUES ($1, $2, $3, $4::jsonb)"

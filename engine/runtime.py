@@ -8,7 +8,6 @@ goes through :meth:`Runtime.submit`, the one seam a queue can replace.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from engine import runstore
 from engine.context import RunContext, Services
@@ -313,7 +314,7 @@ class Runtime:
             "blocks": executor.top_blocks,
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            result = json.loads(recorder.redact(runstore.dumps(result)))
+            result = orjson.loads(recorder.redact(runstore.dumps(result)))
         return result
 
     # -- crash recovery and workers ---------------------------------------------------

@@ -373,6 +373,22 @@ async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
     assert [(e["seq"], e["type"]) for e in events] == [(1, "block_started"), (2, "block_succeeded")]
 
 
+async def test_a_checkpoint_writes_only_what_a_resume_would_reuse(runtime: Runtime) -> None:
+    import uuid
+
+    from engine.runstore import RunRecorder
+
+    eid = str(uuid.uuid4())
+    recorder = RunRecorder(runtime.db.log_pool, eid, set(), next_seq=1)
+    recorder.add("block_succeeded", "a", {"output": {}})
+    await recorder.flush(checkpoint=True)  # a result: written before the side effect
+    recorder.started_block("b", 1)
+    await recorder.flush(checkpoint=True)  # only a start: nothing a resume reuses
+    assert [e["type"] for e in await runtime.run_events(eid)] == ["block_succeeded"]
+    await recorder.flush()  # the periodic flush writes it all the same
+    assert [e["seq"] for e in await runtime.run_events(eid)] == [1, 2]
+
+
 def test_function_ships_only_the_input_fields_its_code_reads() -> None:
     from blocks.function import input_names
 
