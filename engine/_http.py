@@ -40,6 +40,19 @@ class _Transport(AiohttpTransport):
             raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
 
 
+def _session() -> aiohttp.ClientSession:
+    """aiohttp's pool, made on first use (inside the runtime's event loop).
+
+    ``trust_env``: HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply, as they did with
+    httpx's own transport (httpx ignores them once a transport is given)."""
+    connector = aiohttp.TCPConnector(
+        limit=LIMITS.max_connections or 0,
+        keepalive_timeout=LIMITS.keepalive_expiry,
+        ssl=httpx.create_ssl_context(),
+    )
+    return aiohttp.ClientSession(connector=connector, trust_env=True)
+
+
 def new_client() -> httpx.AsyncClient:
     """A pooled client (keep-alive across runs); one per runtime."""
-    return httpx.AsyncClient(timeout=30.0, limits=LIMITS, transport=_Transport(limits=LIMITS))
+    return httpx.AsyncClient(timeout=30.0, transport=_Transport(client=_session))

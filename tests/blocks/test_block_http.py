@@ -285,3 +285,29 @@ async def test_slack_failure_is_a_block_error(run_yaml: Any, recorder: Recording
     )
     assert result["status"] == "failed"
     assert "403" in result["error"]["message"] and "invalid_token" in result["error"]["message"]
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine._http import new_client
+
+    request_lines: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_lines.append((await reader.readline()).decode().strip())
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    client = new_client()
+    try:
+        response = await client.get("http://shop.invalid/orders")
+    finally:
+        await client.aclose()
+        server.close()
+    assert (response.status_code, response.text) == (200, "ok")
+    assert request_lines == ["GET http://shop.invalid/orders HTTP/1.1"]
