@@ -223,8 +223,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         raw = ROOT / "bench" / "results" / f"profile-async-c{c}.txt"
         raw.parent.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen(
-            ["py-spy", "record", "-p", str(server.pid), "--subprocesses", "--nonblocking",
-             "--rate", "100", "--format", "raw", "-o", str(raw), "--duration", str(round(args.duration))],
+            ["py-spy", "record", "-p", str(server.pid), "--subprocesses", "--nonblocking", "--gil",
+             "--rate", "200", "--format", "raw", "-o", str(raw), "--duration", str(round(args.duration))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         w = run_wrk(script, fy, "/webhooks/" + ASYNC_PATH, f"p{c}", c, args.duration)
         spy.wait(timeout=args.duration + 60)

@@ -10,6 +10,9 @@ of a whole Order Processing run, and aiohttp's HTTP/1.1 client a fraction of it
 
 from __future__ import annotations
 
+import urllib.request
+from collections.abc import Mapping
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -41,18 +44,45 @@ class _Transport(AiohttpTransport):
 
 
 def _session() -> aiohttp.ClientSession:
-    """aiohttp's pool, made on first use (inside the runtime's event loop).
-
-    ``trust_env``: HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply, as they did with
-    httpx's own transport (httpx ignores them once a transport is given)."""
+    """aiohttp's pool, made on first use (inside the runtime's event loop)."""
     connector = aiohttp.TCPConnector(
         limit=LIMITS.max_connections or 0,
         keepalive_timeout=LIMITS.keepalive_expiry,
         ssl=httpx.create_ssl_context(),
     )
-    return aiohttp.ClientSession(connector=connector, trust_env=True)
+    return aiohttp.ClientSession(connector=connector)
+
+
+def proxy_mounts(env: Mapping[str, str]) -> dict[str, str | None]:
+    """httpx mount patterns for HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY
+    (``urllib.request.getproxies()`` form): proxy URL, or None to go direct.
+
+    httpx ignores these variables once a transport is given, and aiohttp's own
+    ``trust_env`` reads the whole environment again on every request; reading
+    them once, here, keeps proxies working at no cost per request.
+    """
+    mounts: dict[str, str | None] = {}
+    for scheme in ("http", "https", "all"):
+        if env.get(scheme):
+            mounts[f"{scheme}://"] = env[scheme]
+    for host in (h.strip() for h in env.get("no", "").split(",")):
+        if host == "*":
+            return {}
+        if "://" in host:
+            mounts[host] = None
+        elif ":" in host:  # an IPv6 address
+            mounts[f"all://[{host}]"] = None
+        elif host == "localhost" or host.replace(".", "").isdigit():
+            mounts[f"all://{host}"] = None
+        elif host:  # a domain: itself and its subdomains, as httpx reads it
+            mounts[f"all://*{host}"] = None
+    return mounts
 
 
 def new_client() -> httpx.AsyncClient:
     """A pooled client (keep-alive across runs); one per runtime."""
-    return httpx.AsyncClient(timeout=30.0, transport=_Transport(client=_session))
+    mounts = {
+        pattern: _Transport(client=_session, proxy=httpx.Proxy(url) if url else None)
+        for pattern, url in proxy_mounts(urllib.request.getproxies()).items()
+    }
+    return httpx.AsyncClient(timeout=30.0, transport=_Transport(client=_session), mounts=mounts)

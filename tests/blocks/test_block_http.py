@@ -302,7 +302,10 @@ async def test_requests_go_through_the_proxy_the_environment_names(
         writer.close()
 
     server = await asyncio.start_server(proxy, "127.0.0.1", 0)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
     client = new_client()
     try:
         response = await client.get("http://shop.invalid/orders")
@@ -311,3 +314,17 @@ async def test_requests_go_through_the_proxy_the_environment_names(
         server.close()
     assert (response.status_code, response.text) == (200, "ok")
     assert request_lines == ["GET http://shop.invalid/orders HTTP/1.1"]
+
+
+def test_proxy_variables_become_httpx_mounts_once() -> None:
+    from engine._http import proxy_mounts
+
+    env = {"https": "http://proxy:3128", "no": "localhost, .internal,10.0.0.1,shop.test"}
+    assert proxy_mounts(env) == {
+        "https://": "http://proxy:3128",
+        "all://localhost": None,
+        "all://*.internal": None,
+        "all://10.0.0.1": None,
+        "all://*shop.test": None,
+    }
+    assert proxy_mounts({"http": "http://proxy:1", "no": "*"}) == {}
