@@ -8,6 +8,7 @@ goes through :meth:`Runtime.submit`, the one seam a queue can replace.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from engine import runstore
 from engine.context import RunContext, Services
@@ -314,7 +313,7 @@ class Runtime:
             "blocks": executor.top_blocks,
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            result = orjson.loads(recorder.redact(runstore.dumps(result)))
+            result = json.loads(recorder.redact(runstore.dumps(result)))
         return result
 
     # -- crash recovery and workers ---------------------------------------------------
