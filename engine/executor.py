@@ -155,11 +155,9 @@ class Executor:
         top = not prefix
         restored = run.restored.get(path)
         if restored is not None and restored["status"] == "succeeded":
+            # Kept from before a crash, or carried over by a re-run (recorded when the
+            # run was accepted: engine.recovery.carried_events): nothing to record.
             frame.outputs[node] = restored.get("output")
-            if "reused_from" in restored:  # a re-run carries this over from an earlier run
-                run.recorder.add(
-                    "block_succeeded", path, {k: v for k, v in restored.items() if k != "status"}
-                )
             if top:
                 self.top_blocks[node] = {**restored, "duration_ms": restored.get("duration_ms")}
             return restored.get("port") or "default"

@@ -49,6 +49,29 @@ def restorable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, 
     return {path: rec for path, rec in done.items() if _top_level(path) not in invalid}
 
 
+def carried_events(
+    plan: Plan, reuse: dict[str, dict[str, Any]]
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The events that record a re-run's carried-over blocks in the new run.
+
+    Written when the run is accepted (not when it executes), so a worker in
+    another process, or a resume after a crash, reuses them too instead of
+    repeating effects that already happened. ``reuse`` came from
+    :func:`restorable`, which keeps transaction-group members only when their
+    group committed: the new run records that commit as well, or its own resume
+    would discard them.
+    """
+    blocks = {path.rsplit(".", 1)[-1].split("[", 1)[0] for path in reuse}
+    groups = [name for name, (members, _) in plan.transaction_groups.items() if members & blocks]
+    return [
+        *(("transaction_committed", None, {"group": g, "carried": True}) for g in sorted(groups)),
+        *(
+            ("block_succeeded", path, {k: v for k, v in rec.items() if k != "status"})
+            for path, rec in reuse.items()
+        ),
+    ]
+
+
 def _root_container(plan: Plan, block_id: str) -> str:
     cur = block_id
     while plan.workflow.blocks[cur].parent is not None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +43,24 @@ _ACCEPT = """
     )
     SELECT execution_id FROM ins
 """
-_ACCEPT_QUEUED = _ACCEPT.replace("    SELECT execution_id FROM ins\n", DEFER_TAIL)
+_TAIL = "    SELECT execution_id FROM ins\n"
+#: A re-run's carried-over records (type, block, data as text), seq 2, 3, … after
+#: `run_queued`: written with the run, so whoever executes or resumes it reuses them.
+_CARRIED = """
+    , carried AS (
+        INSERT INTO flowyard_run_events (execution_id, seq, type, block, data)
+        SELECT execution_id, 1 + c.n, c.type, c.block, c.data::jsonb
+          FROM ins, unnest(${0}::text[], ${1}::text[], ${2}::text[])
+               WITH ORDINALITY AS c(type, block, data, n)
+    )
+"""
+
+
+def _accept_sql(queued: bool, carried: bool) -> str:
+    head = _ACCEPT.removesuffix(_TAIL)
+    first = 10 if queued else 8  # the parameters after the accept's (and the job's)
+    extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
+    return head + extra + (DEFER_TAIL if queued else _TAIL)
 
 
 async def accept(
@@ -55,29 +72,20 @@ async def accept(
     idempotency_key: str | None,
     owner: str | None,
     queue: tuple[str, str | None] | None = None,
+    carried: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
 ) -> tuple[str, bool]:
     """Durably accept a run in one statement: the run row and its `run_queued` event
-    (and, with ``queue=(name, lock)``, its procrastinate job). Returns (execution id,
-    created); a repeated idempotency key returns the first run's id and False."""
+    (with ``queue=(name, lock)``, its procrastinate job; with ``carried``, events
+    a re-run takes over). Returns (execution id, created); a repeated idempotency
+    key returns the first run's id and False."""
     eid = new_execution_id()
-    if queue is None:
-        row = await pool.fetchrow(
-            _ACCEPT, eid, workflow, version, trigger, input, idempotency_key, owner
-        )
-    else:
+    args: list[Any] = [eid, workflow, version, trigger, input, idempotency_key, owner]
+    if queue is not None:
         name, lock = queue
-        row = await pool.fetchrow(
-            _ACCEPT_QUEUED,
-            eid,
-            workflow,
-            version,
-            trigger,
-            input,
-            idempotency_key,
-            owner,
-            lock,
-            name,
-        )
+        args += [lock, name]
+    if carried:
+        args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
+    row = await pool.fetchrow(_accept_sql(queue is not None, bool(carried)), *args)
     if row is not None:
         return eid, True
     first = await pool.fetchval(

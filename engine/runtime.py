@@ -26,7 +26,7 @@ from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
-from engine.recovery import claim, owner_id, restorable
+from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import DEFAULT_RETENTION, parse_duration, prune
 from engine.runstore import FINAL_STATUSES, RunRecorder
 from engine.transactions import Transactions
@@ -161,15 +161,16 @@ class Runtime:
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
         key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
         queue = None if self.local else self.queue
+        carried = carried_events(workflow.plan, reuse) if reuse else []
         eid, created = await runstore.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key,
             owner=self.owner if self.local else None,
-            queue=(queue.name, key) if queue is not None else None,
+            queue=(queue.name, key) if queue is not None else None, carried=carried,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
         if self.local:
-            self._spawn(eid, workflow, input, reuse, key=key)
+            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried), key=key)
         return Submission(eid, True)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:

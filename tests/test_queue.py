@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,61 @@ async def test_queued_runs_are_executed_by_a_worker_in_key_order(
             )
         }
         assert owners == {worker.owner}  # the worker ran them, not the accepting process
+    finally:
+        stop.set()
+        await working
+        await worker.close()
+        await server.close()
+
+
+RERUN = """
+name: rerun_queued
+blocks:
+  start: {{type: manual}}
+  once:
+    type: database
+    transaction: effects
+    query: INSERT INTO rerun_effects (token) VALUES ('<start.token>') RETURNING token
+  gated:
+    type: function
+    isolation: inline
+    code: |
+      import os
+      if not os.path.exists({gate!r}):
+          raise RuntimeError("gate closed")
+      return {{"got": <once.row.token>}}
+edges: [start -> once, once -> gated]
+"""
+
+
+async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch
+) -> None:
+    """The carried-over blocks are written with the run, so the worker that executes
+    it (not the process that accepted it) does not repeat the committed insert."""
+    monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")
+    gate = tmp_path / "gate"
+    wf = write_workflow(RERUN.format(gate=str(gate)))
+    args = (workspace / "workflows", database_url, workspace)
+    server = Runtime(*args, function_workers=1, resume=False, queue=True, local=False)
+    worker = Runtime(*args, function_workers=1, resume=False, queue=True)
+    await server.start()
+    await worker.start()
+    await server.db.pool.execute("CREATE TABLE IF NOT EXISTS rerun_effects (token text)")
+    stop = asyncio.Event()
+    working = asyncio.create_task(worker.work(4, stop))
+    token = uuid.uuid4().hex  # the table outlives test sessions
+    try:
+        first = await server.wait((await server.submit(wf, {"token": token})).execution_id, 60)
+        assert first["status"] == "failed" and first["error"]["block"] == "gated"
+        gate.write_text("open")
+        again = await server.wait((await server.rerun(first["execution_id"])).execution_id, 60)
+        assert again["status"] == "succeeded" and again["output"] == {"got": token}
+        inserted = "SELECT count(*) FROM rerun_effects WHERE token = $1"
+        assert await server.db.pool.fetchval(inserted, token) == 1  # not inserted again
+        events = await server.run_events(again["execution_id"])
+        [once] = [e for e in events if e["block"] == "once"]
+        assert once["data"]["reused_from"] == first["execution_id"]
     finally:
         stop.set()
         await working
