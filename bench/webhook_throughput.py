@@ -173,6 +173,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
                   "--workflows", str(wfdir)]  # fmt: skip
     if args.workers:  # the web process accepts into the queue; worker processes run
         serve.append("--no-worker")
+    if args.engine_process:
+        serve.append("--engine-process")
     server = procs.start(serve, tmp / "serve.log", cwd=tmp, env=env)
     for i in range(args.workers):
         procs.start(
@@ -301,6 +303,7 @@ def main() -> int:
         default=0,
         help="serve --no-worker plus N `flowyard worker` processes",
     )
+    ap.add_argument("--engine-process", action="store_true", help="serve --engine-process")
     args = ap.parse_args()
     if args.quick:
         args.duration = 3.0

@@ -62,6 +62,9 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER flowyard_run_events_no_change BEFORE UPDATE OR DELETE ON flowyard_run_events
         FOR EACH ROW EXECUTE FUNCTION flowyard_run_events_append_only();
     """,
+    # The run's concurrency key, kept with it: a process other than the accepting one
+    # (serve --engine-process) orders runs by it.
+    "ALTER TABLE flowyard_runs ADD COLUMN IF NOT EXISTS concurrency_key TEXT;",
 ]
 
 

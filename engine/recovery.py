@@ -115,7 +115,7 @@ _CLAIM = """
        AND ((owner IS NULL AND $5::bool)  -- a queued run: claimed by its job only
             OR owner = ANY($2::text[])
             OR (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $3)))
-    RETURNING execution_id, workflow_hash, input
+    RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
 """
 
 

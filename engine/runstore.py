@@ -33,8 +33,8 @@ def new_execution_id() -> str:
 _ACCEPT = """
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now())
+                                   idempotency_key, owner, heartbeat_at, concurrency_key)
+        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8)
         ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING execution_id
     ), ev AS (
@@ -44,6 +44,11 @@ _ACCEPT = """
     SELECT execution_id FROM ins
 """
 _TAIL = "    SELECT execution_id FROM ins\n"
+#: Handing the run to an engine process (serve --engine-process): NOTIFY is sent
+#: on commit, so it never announces a run that is not there.
+_NOTIFY_TAIL = (
+    "    SELECT execution_id FROM ins, pg_notify('flowyard_accepted', execution_id::text) AS n\n"
+)
 #: A re-run's carried-over records (type, block, data as text), seq 2, 3, … after
 #: `run_queued`: written with the run, so whoever executes or resumes it reuses them.
 _CARRIED = """
@@ -56,11 +61,11 @@ _CARRIED = """
 """
 
 
-def _accept_sql(queued: bool, carried: bool) -> str:
+def _accept_sql(queued: bool, carried: bool, notify: bool) -> str:
     head = _ACCEPT.removesuffix(_TAIL)
-    first = 10 if queued else 8  # the parameters after the accept's (and the job's)
+    first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
-    return head + extra + (DEFER_TAIL if queued else _TAIL)
+    return head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
 
 
 async def accept(
@@ -71,21 +76,24 @@ async def accept(
     input: dict[str, Any],
     idempotency_key: str | None,
     owner: str | None,
-    queue: tuple[str, str | None] | None = None,
+    key: str | None = None,
+    queue: str | None = None,
+    notify: bool = False,
     carried: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
 ) -> tuple[str, bool]:
-    """Durably accept a run in one statement: the run row and its `run_queued` event
-    (with ``queue=(name, lock)``, its procrastinate job; with ``carried``, events
-    a re-run takes over). Returns (execution id, created); a repeated idempotency
-    key returns the first run's id and False."""
+    """Durably accept a run in one statement: the run row (with its concurrency
+    ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
+    (``key`` as the job's lock); with ``notify``, a NOTIFY for the engine process
+    it is handed to; with ``carried``, events a re-run takes over. Returns
+    (execution id, created); a repeated idempotency key returns the first run's id
+    and False."""
     eid = new_execution_id()
-    args: list[Any] = [eid, workflow, version, trigger, input, idempotency_key, owner]
+    args: list[Any] = [eid, workflow, version, trigger, input, idempotency_key, owner, key]
     if queue is not None:
-        name, lock = queue
-        args += [lock, name]
+        args.append(queue)
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
-    row = await pool.fetchrow(_accept_sql(queue is not None, bool(carried)), *args)
+    row = await pool.fetchrow(_accept_sql(queue is not None, bool(carried), notify), *args)
     if row is not None:
         return eid, True
     first = await pool.fetchval(
@@ -178,11 +186,16 @@ _INSERT_EVENTS = """
     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS u(s, t, b, d, a)
 """
 
-_FINISH_RUN = f"""
-    WITH ev AS ({_INSERT_EVENTS.strip()})
+_FINISH_UPDATE = """
     UPDATE flowyard_runs SET status = $7, output = $8::text::jsonb, error = $9::text::jsonb,
         started_at = COALESCE(started_at, to_timestamp($10)), finished_at = clock_timestamp()
     WHERE execution_id = $1::uuid
+"""
+_FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
+#: The same, announcing the end to the web process waiting for it (serve --engine-process).
+_FINISH_RUN_NOTIFY = f"""
+    WITH ev AS ({_INSERT_EVENTS.strip()}), fin AS ({_FINISH_UPDATE} RETURNING execution_id)
+    SELECT pg_notify('flowyard_finished', execution_id::text) FROM fin
 """
 
 _START_RUN = f"""
@@ -196,9 +209,15 @@ class RunRecorder:
     """Buffers one run's events and writes them in one statement per flush."""
 
     def __init__(
-        self, pool: asyncpg.Pool, execution_id: str, secrets: set[str], next_seq: int = 1
+        self,
+        pool: asyncpg.Pool,
+        execution_id: str,
+        secrets: set[str],
+        next_seq: int = 1,
+        notify_finish: bool = False,
     ) -> None:
         self.pool = pool
+        self._finish_sql = _FINISH_RUN_NOTIFY if notify_finish else _FINISH_RUN
         self.execution_id = execution_id
         self.redact = Redactor(secrets)
         self.seq = next_seq
@@ -284,7 +303,7 @@ class RunRecorder:
         async with self._lock:
             with self._taking() as cols:
                 await self.pool.execute(
-                    _FINISH_RUN,
+                    self._finish_sql,
                     self.execution_id,
                     *cols,
                     status,

@@ -22,6 +22,7 @@ from engine.context import RunContext, Services
 from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
+from engine.handoff import HANDOFF, FinishWatcher
 from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
@@ -79,6 +80,11 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self.queue: RunQueue | None = None
+        # serve --engine-process (engine/handoff.py): the web process hands its runs
+        # over (`handoff`) and waits on `finished`; the engine process announces ends.
+        self.handoff = False
+        self.finished: FinishWatcher | None = None
+        self.notify_finish = False
         self.metrics = Metrics()
         self.db: Database
         self.services: Services
@@ -120,6 +126,8 @@ class Runtime:
         await asyncio.gather(*self._tasks, *self._active.values(), return_exceptions=True)
         if self.queue is not None:
             await self.queue.close()
+        if self.finished is not None:
+            await self.finished.close()
         await self.services.aclose()
         await self.services.functions.close()
         await self.db.close()
@@ -160,12 +168,14 @@ class Runtime:
         input = input or {}
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
         key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
-        queue = None if self.local else self.queue
+        handoff = self.handoff and not self.local
+        queue = None if self.local or handoff else self.queue
+        owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
         eid, created = await runstore.accept(
-            self.db.log_pool, workflow.name, version, trigger, input, idempotency_key,
-            owner=self.owner if self.local else None,
-            queue=(queue.name, key) if queue is not None else None, carried=carried,
+            self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
+            key=key, queue=queue.name if queue is not None else None, notify=handoff,
+            carried=carried,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
@@ -206,6 +216,8 @@ class Runtime:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
+            # Registered before the status is read: an end announced meanwhile still wakes us.
+            ended = self.finished.expect(execution_id) if self.finished else None
             result = await self.run_result(execution_id)
             if result is None:
                 raise KeyError(f"no run {execution_id}")
@@ -213,7 +225,11 @@ class Runtime:
                 return result
             if deadline is not None and loop.time() > deadline:
                 raise TimeoutError(f"run {execution_id} is still {result['status']}")
-            await asyncio.sleep(0.1)
+            if ended is None:
+                await asyncio.sleep(0.1)
+            else:  # a missed NOTIFY (a reconnect) costs a second, not the answer
+                await asyncio.wait({ended}, timeout=1.0)
+                ended.cancel()
 
     async def cancel(self, execution_id: str) -> bool:
         task = self._active.get(execution_id)
@@ -274,7 +290,7 @@ class Runtime:
     ) -> dict[str, Any]:
         plan = workflow.plan
         secrets: set[str] = set()
-        recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq)
+        recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq, self.notify_finish)
 
         async def mark_committed(group: str, conn: Any) -> None:
             await recorder.write_in(conn, "transaction_committed", {"group": group})
@@ -322,10 +338,22 @@ class Runtime:
         """Claim runs whose process died (all, or one) and continue them from their
         last completed block."""
         resumed = []
-        for row in await claim(self.db.log_pool, self.owner, execution_id, queued=False):
-            if await self._continue(row) is not None:
+        rows = await claim(self.db.log_pool, self.owner, execution_id, queued=False)
+        for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
+            if await self._continue(row) is not None:  # a key's runs chained in arrival order
                 resumed.append(str(row["execution_id"]))
         return resumed
+
+    async def take(self, row: Any) -> None:
+        """Start a run handed to this process (engine/handoff.py), unless already started."""
+        eid = str(row["execution_id"])
+        if eid in self._active:
+            return
+        if row["trigger"] == "rerun":  # its carried-over records are in its events
+            await self._continue(row)
+            return
+        workflow = await self._version(row["workflow_hash"])
+        self._spawn(eid, workflow, row["input"] or {}, key=row["concurrency_key"])
 
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
@@ -359,7 +387,8 @@ class Runtime:
         restored = restorable(workflow.plan, events)
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
-        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq)
+        key = row.get("concurrency_key")
+        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq, key=key)
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""

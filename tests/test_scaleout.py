@@ -221,3 +221,106 @@ async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
     finally:
         stop(procs)
         await conn.close()
+
+
+KEYED = """
+name: {name}
+blocks:
+  hook:
+    type: webhook
+    path: {path}
+    respond: {respond}
+    concurrency_key: <hook.body.key>
+  note:
+    type: function
+    isolation: inline
+    code: |
+      import time
+      time.sleep(0.02 if <hook.body.n> % 2 else 0.0)  # uneven work: order must be kept
+      with open({log!r}, "a") as f:
+          f.write(f"{{<hook.body.key>}}:{{<hook.body.n>}}\\n")
+      return {{"n": <hook.body.n>}}
+edges: [hook -> note]
+"""
+
+
+async def test_serve_engine_process_keeps_key_order_answers_sync_and_survives_a_kill(
+    scaleout_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    """`serve --engine-process`: the web process accepts, the engine process runs,
+    per-key order is kept across the hand-off, a sync webhook gets its run's output,
+    and an engine process killed with SIGKILL is replaced and its runs resumed."""
+    import asyncio
+    import signal
+
+    import httpx
+    import psutil
+
+    log = tmp_path / "log"
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    tag = tmp_path.name[-8:].replace("-", "_")
+    for respond in ("async", "sync"):
+        (workflows / f"keyed_{respond}.yaml").write_text(
+            KEYED.format(
+                name=f"keyed_{respond}_{tag}",
+                path=f"keyed-{tag}/{respond}",
+                respond=respond,
+                log=str(log),
+            )  # fmt: skip
+        )
+    port = _free_port()
+    env = {**scaleout_env, "FLOWYARD_WORKFLOWS": str(workflows), "FLOWYARD_TOKEN": "t"}
+    server = start(
+        ["serve", "--port", str(port), "--engine-process"], env, tmp_path, tmp_path / "serve.log"
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/api/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            async def stream(key: str, numbers: range) -> list[str]:
+                ids = []
+                for n in numbers:
+                    resp = await client.post(
+                        f"/webhooks/keyed-{tag}/async", json={"key": key, "n": n}
+                    )
+                    assert resp.status_code == 202, resp.text
+                    ids.append(resp.json()["execution_id"])
+                return ids
+
+            ids = sum(await asyncio.gather(*(stream(k, range(10)) for k in "ab")), [])
+            sync = await client.post(f"/webhooks/keyed-{tag}/sync", json={"key": "c", "n": 1})
+            assert sync.status_code == 200, sync.text
+            assert sync.json() == {"n": 1}  # the run's output, from the engine process
+
+            def engine_processes() -> list[psutil.Process]:
+                return [c for c in psutil.Process(server.pid).children() if "engine" in c.cmdline()]
+
+            [engine] = engine_processes()
+            engine.send_signal(signal.SIGKILL)
+            ids += await stream("a", range(10, 15))  # accepted while the engine restarts
+        rt = Runtime(workflows, database_url, tmp_path, resume=False)
+        await rt.start()
+        try:
+            results = [await rt.wait(eid, timeout=60) for eid in ids]
+        finally:
+            await rt.close()
+        assert {r["status"] for r in results} == {"succeeded"}
+        per_key: dict[str, list[int]] = {}
+        for line in log.read_text().split():
+            key, n = line.split(":")
+            seen = per_key.setdefault(key, [])
+            # A run cut off by the kill after its Function wrote runs again (at least
+            # once, like any effect a Function has): a repeat, never a reordering.
+            if not seen or seen[-1] != int(n):
+                seen.append(int(n))
+        assert per_key["a"] == list(range(15)) and per_key["b"] == list(range(10))
+        assert [c.pid for c in engine_processes()] not in ([], [engine.pid])  # replaced
+    finally:
+        stop([server])

@@ -222,6 +222,47 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_engine(args: argparse.Namespace) -> int:
+    """The engine process of `serve --engine-process`: runs what the web process hands it."""
+    import signal
+
+    from engine.handoff import take_handoffs
+    from ui.logs import configure_logging
+
+    configure_logging(args.log_format)
+
+    async def main() -> int:
+        rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
+        rt.notify_finish = True
+        await rt.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        taking = asyncio.create_task(take_handoffs(rt))
+        orphaned = asyncio.create_task(_when_orphaned(stop))
+        print(f"engine {rt.owner}", flush=True)  # tells the web process it is running
+        try:
+            await stop.wait()
+        finally:
+            for task in (taking, orphaned):
+                task.cancel()
+            await asyncio.gather(taking, orphaned, return_exceptions=True)
+            await rt.close()  # runs in flight are left to resume, as on any stop
+        return 0
+
+    return asyncio.run(main())
+
+
+async def _when_orphaned(stop: asyncio.Event) -> None:
+    """Stop when the web process that started us is gone (killed without telling us):
+    an engine process nobody hands runs to must not keep claiming them."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    stop.set()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
@@ -233,6 +274,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         worker=not args.no_worker,
         concurrency=args.concurrency,
         log_format=args.log_format,
+        engine_process=args.engine_process,
     )
     return 0
 
@@ -263,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--concurrency", type=int, default=32, help="queued runs the in-process worker runs at once"
     )
+    s.add_argument(
+        "--engine-process",
+        action="store_true",
+        help="run workflows in a second process (uses two cores; see docs/deploy.md)",
+    )
     s.add_argument("--log-format", choices=["text", "json"], default="text")
     s.set_defaults(fn=cmd_serve)
 
@@ -292,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-format", choices=["text", "json"], default="text")
     s.add_argument("--workflows")
     s.set_defaults(fn=cmd_worker)
+
+    s = sub.add_parser("engine", help="the engine process of `serve --engine-process`")
+    s.add_argument("--log-format", choices=["text", "json"], default="text")
+    s.add_argument("--workflows")
+    s.set_defaults(fn=cmd_engine)
 
     s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
     s.add_argument("action", choices=["init", "url", "start", "stop"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,21 +110,27 @@ def serve(
     worker: bool = True,
     concurrency: int = 32,
     log_format: str = "text",
+    engine_process: bool = False,
 ) -> None:
     from waitress import create_server
 
     from ui.logs import configure_logging
 
     configure_logging(log_format)
+    worker = worker and not engine_process  # this process only accepts, then
     app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+    engine = _start_engine_process(bridge, workflows_dir, workspace) if engine_process else None
     stop = start_background(bridge, worker, concurrency)
     server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS, ident="flowyard")
     mode = "accepting and running" if worker else "accepting only (--no-worker)"
+    if engine is not None:
+        mode = "accepting; running in the engine process"
     print(
         f"flowyard: serving {workflows_dir} on http://{host}:{port}/ ({mode})",
         file=sys.stderr,
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: engine process too
     try:
         server.run()
     except KeyboardInterrupt:
@@ -131,4 +138,24 @@ def serve(
     finally:
         server.close()
         bridge.loop.call_soon_threadsafe(stop.set)
+        if engine is not None:
+            engine.stop()
         bridge.stop()
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_engine_process(bridge: EngineBridge, workflows_dir: Path, workspace: Path) -> Any:
+    """Start ``flowyard engine``; this runtime hands it every run it accepts."""
+    from engine.handoff import FinishWatcher
+    from ui.engine_process import EngineProcess
+
+    runtime = bridge.runtime
+    watcher = FinishWatcher()
+    bridge.call(watcher.start(runtime.db.url))
+    runtime.finished, runtime.handoff = watcher, True
+    engine = EngineProcess(Path(workflows_dir).resolve(), Path(workspace).resolve(), runtime.db.url)
+    engine.start()
+    return engine

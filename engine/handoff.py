@@ -1,0 +1,102 @@
+"""Runs handed from a web process to an engine process (``serve --engine-process``).
+
+The web process accepts a run as usual (one statement: the run row, owned by
+``HANDOFF`` until an engine process claims it, and its ``run_queued`` event) and
+adds a NOTIFY that PostgreSQL sends on commit. The engine process listens,
+claims the announced runs in one statement and starts them in the order they
+were accepted, keeping per-``concurrency_key`` order with the same in-process
+chains as a single process. Runs accepted while no engine process was listening
+(it was starting, or being replaced after a crash) wait as ``HANDOFF`` and are
+claimed, in order, when one starts. The web process learns that a run ended from
+a second NOTIFY, sent by the statement that records the end.
+
+Why not procrastinate for this: its per-job work (the fetch with its lock check,
+the finish, its events) halved the engine's throughput on 2 cores
+(bench/worker_scaling.py); here a run costs the engine one extra read, shared by
+every run announced at once. Scale-out across machines still uses the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+
+ACCEPTED = "flowyard_accepted"  # payload: execution id (engine/runstore.py, accept)
+FINISHED = "flowyard_finished"  # payload: execution id (engine/runstore.py, finish)
+HANDOFF = "handoff"  # the owner of an accepted run no engine process has claimed yet
+SWEEP_S = 5.0  # also claim waiting runs nobody announced to this process
+
+_CLAIM = f"""
+    UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
+     WHERE owner = '{HANDOFF}' AND status = 'queued'
+       AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
+    RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
+"""
+
+
+async def take_handoffs(runtime: Any) -> None:
+    """In the engine process: start every run handed to it, until cancelled."""
+    arrived: asyncio.Queue[str] = asyncio.Queue()
+    conn = await asyncpg.connect(runtime.db.url)
+    await conn.add_listener(ACCEPTED, lambda _c, _pid, _ch, eid: arrived.put_nowait(eid))
+    try:
+        await _take(runtime, None)  # whatever waited while no engine process listened
+        while True:
+            try:
+                first = await asyncio.wait_for(arrived.get(), SWEEP_S)
+            except TimeoutError:
+                await _take(runtime, None)
+                continue
+            eids = [first]
+            while not arrived.empty():
+                eids.append(arrived.get_nowait())
+            await _take(runtime, eids)
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+
+async def _take(runtime: Any, eids: list[str] | None) -> None:
+    rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
+    for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
+        await runtime.take(row)
+
+
+class FinishWatcher:
+    """In the web process: wakes whoever waits for a run the engine process ends."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._conn: asyncpg.Connection | None = None
+
+    async def start(self, url: str) -> None:
+        self._conn = await asyncpg.connect(url)
+        await self._conn.add_listener(FINISHED, self._finished)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    def expect(self, execution_id: str) -> asyncio.Future[None]:
+        """A future set when ``execution_id`` ends; register before reading its status."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self._waiters.setdefault(execution_id, set())
+        waiting.add(future)
+        future.add_done_callback(lambda f: self._forget(execution_id, f))
+        return future
+
+    def _forget(self, execution_id: str, future: asyncio.Future[None]) -> None:
+        waiting = self._waiters.get(execution_id)
+        if waiting is not None:
+            waiting.discard(future)
+            if not waiting:
+                del self._waiters[execution_id]
+
+    def _finished(self, _conn: Any, _pid: int, _channel: str, execution_id: str) -> None:
+        for future in list(self._waiters.get(execution_id, ())):
+            if not future.done():
+                future.set_result(None)
