@@ -6,11 +6,15 @@ the templates' ``events`` table is business data and is never touched here.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import re
 
 import asyncpg
 
 DEFAULT_RETENTION = "30d"
+log = logging.getLogger("flowyard.retention")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -45,3 +49,17 @@ async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> t
                 "DELETE FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])", keys
             )
             runs += len(keys)
+
+
+async def prune_hourly(pool: asyncpg.Pool) -> None:
+    """A runtime's background task: prune old run records every hour
+    (FLOWYARD_RUN_RETENTION, default 30d)."""
+    keep = parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
+    while True:
+        try:
+            runs, _ = await prune(pool, keep)
+            if runs:
+                log.info("retention: pruned %d runs older than %s s", runs, keep)
+        except Exception:
+            log.exception("retention pruning failed")
+        await asyncio.sleep(3600)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
 from engine.recovery import carried_events, claim, owner_id, restorable
-from engine.retention import DEFAULT_RETENTION, parse_duration, prune
+from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES, RunRecorder
 from engine.transactions import Transactions
 from engine.validate import validate_document
@@ -103,7 +102,7 @@ class Runtime:
             await self.queue.open(self.db.log_pool)
         self._tasks.append(asyncio.create_task(self._heartbeat()))
         self._tasks.append(asyncio.create_task(self._flusher()))
-        self._tasks.append(asyncio.create_task(self._retention()))
+        self._tasks.append(asyncio.create_task(prune_hourly(self.db.log_pool)))
         if self.resume_on_start and self.local:
             await self.resume_unfinished()
 
@@ -409,18 +408,6 @@ class Runtime:
                         await recorder.flush()
                     except Exception:  # the run's own final write reports real trouble
                         log.exception("flushing run events failed")
-
-    async def _retention(self) -> None:
-        """Prune old run records hourly (FLOWYARD_RUN_RETENTION, default 30d)."""
-        keep = parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
-        while True:
-            try:
-                runs, _ = await prune(self.db.log_pool, keep)
-                if runs:
-                    log.info("retention: pruned %d runs older than %s s", runs, keep)
-            except Exception:
-                log.exception("retention pruning failed")
-            await asyncio.sleep(3600)
 
     async def _heartbeat(self) -> None:
         while True:
