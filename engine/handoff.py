@@ -29,10 +29,17 @@ FINISHED = "flowyard_finished"  # payload: execution id (engine/runstore.py, fin
 HANDOFF = "handoff"  # the owner of an accepted run no engine process has claimed yet
 SWEEP_S = 5.0  # also claim waiting runs nobody announced to this process
 
+BATCH = 500  # runs claimed per statement: a long backlog is taken a batch at a time
+
 _CLAIM = f"""
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
-     WHERE owner = '{HANDOFF}' AND status = 'queued'
-       AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
+     WHERE execution_id IN (
+           SELECT execution_id FROM flowyard_runs
+            WHERE owner = '{HANDOFF}' AND status = 'queued'
+              AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
+            ORDER BY created_at, execution_id
+            LIMIT {BATCH}
+              FOR UPDATE SKIP LOCKED)
     RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
 """
 
@@ -60,9 +67,12 @@ async def take_handoffs(runtime: Any) -> None:
 
 
 async def _take(runtime: Any, eids: list[str] | None) -> None:
-    rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
-    for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
-        await runtime.take(row)
+    while True:
+        rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
+        for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
+            await runtime.take(row)
+        if len(rows) < BATCH:
+            return
 
 
 class FinishWatcher:

@@ -23,8 +23,11 @@ log = logging.getLogger("flowyard.ui")
 class EngineProcess:
     """Starts ``flowyard engine`` and starts it again whenever it exits."""
 
-    def __init__(self, workflows_dir: Path, workspace: Path, database_url: str) -> None:
-        self._cmd = [sys.executable, "-m", "ui.cli", "engine", "--workflows", str(workflows_dir)]
+    def __init__(
+        self, workflows_dir: Path, workspace: Path, database_url: str, log_format: str = "text"
+    ) -> None:
+        self._cmd = [sys.executable, "-m", "ui.cli", "engine", "--workflows", str(workflows_dir),
+                     "--log-format", log_format]  # fmt: skip
         self._env = {**os.environ, "DATABASE_URL": database_url}
         self._cwd = workspace
         self._proc: subprocess.Popen[str] | None = None

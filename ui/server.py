@@ -119,7 +119,9 @@ def serve(
     configure_logging(log_format)
     worker = worker and not engine_process  # this process only accepts, then
     app, bridge, _ = build(workflows_dir, workspace, worker=worker)
-    engine = _start_engine_process(bridge, workflows_dir, workspace) if engine_process else None
+    engine = None
+    if engine_process:
+        engine = _start_engine_process(bridge, workflows_dir, workspace, log_format)
     stop = start_background(bridge, worker, concurrency)
     server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS, ident="flowyard")
     mode = "accepting and running" if worker else "accepting only (--no-worker)"
@@ -147,7 +149,9 @@ def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _start_engine_process(bridge: EngineBridge, workflows_dir: Path, workspace: Path) -> Any:
+def _start_engine_process(
+    bridge: EngineBridge, workflows_dir: Path, workspace: Path, log_format: str
+) -> Any:
     """Start ``flowyard engine``; this runtime hands it every run it accepts."""
     from engine.handoff import FinishWatcher
     from ui.engine_process import EngineProcess
@@ -156,6 +160,7 @@ def _start_engine_process(bridge: EngineBridge, workflows_dir: Path, workspace: 
     watcher = FinishWatcher()
     bridge.call(watcher.start(runtime.db.url))
     runtime.finished, runtime.handoff = watcher, True
-    engine = EngineProcess(Path(workflows_dir).resolve(), Path(workspace).resolve(), runtime.db.url)
+    folders = Path(workflows_dir).resolve(), Path(workspace).resolve()
+    engine = EngineProcess(*folders, runtime.db.url, log_format)
     engine.start()
     return engine
