@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import asyncpg
+
+log = logging.getLogger("flowyard.handoff")
 
 ACCEPTED = "flowyard_accepted"  # payload: execution id (engine/runstore.py, accept)
 FINISHED = "flowyard_finished"  # payload: execution id (engine/runstore.py, finish)
@@ -45,10 +48,21 @@ _CLAIM = f"""
 
 
 async def take_handoffs(runtime: Any) -> None:
-    """In the engine process: start every run handed to it, until cancelled."""
+    """In the engine process: start every run handed to it, until cancelled. A lost
+    database connection is reconnected (and what was announced meanwhile is swept)."""
+    while True:
+        try:
+            await _listen_and_take(runtime)
+        except Exception:
+            log.exception("taking handed-over runs failed; trying again in 1 s")
+            await asyncio.sleep(1.0)
+
+
+async def _listen_and_take(runtime: Any) -> None:
     arrived: asyncio.Queue[str] = asyncio.Queue()
     conn = await asyncpg.connect(runtime.db.url)
     await conn.add_listener(ACCEPTED, lambda _c, _pid, _ch, eid: arrived.put_nowait(eid))
+    conn.add_termination_listener(lambda _c: arrived.put_nowait(""))  # "": listen again
     try:
         await _take(runtime, None)  # whatever waited while no engine process listened
         while True:
@@ -60,6 +74,8 @@ async def take_handoffs(runtime: Any) -> None:
             eids = [first]
             while not arrived.empty():
                 eids.append(arrived.get_nowait())
+            if "" in eids:
+                raise ConnectionError("the LISTEN connection was closed")
             await _take(runtime, eids)
     finally:
         with contextlib.suppress(Exception):
