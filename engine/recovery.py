@@ -18,6 +18,7 @@ import networkx as nx
 import psutil
 
 from engine.graph import Plan
+from engine.handoff import HANDOFF
 
 
 def _top_level(path: str) -> str:
@@ -108,13 +109,14 @@ def owner_dead(owner: str | None) -> bool:
         return True
 
 
-_CLAIM = """
+_CLAIM = f"""
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
      WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
        AND ($4::uuid IS NULL OR execution_id = $4::uuid)
        AND ((owner IS NULL AND $5::bool)  -- a queued run: claimed by its job only
             OR owner = ANY($2::text[])
-            OR (owner IS NOT NULL AND heartbeat_at < now() - make_interval(secs => $3)))
+            -- a silent owner; a run waiting for the engine process is claimed by it only
+            OR (owner <> '{HANDOFF}' AND heartbeat_at < now() - make_interval(secs => $3)))
     RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
 """
 

@@ -40,3 +40,35 @@ def test_committed_group_is_kept(write_workflow) -> None:
     ]
     events.append(ev("transaction_committed", None, group="t"))
     assert sorted(restorable(plan, events)) == ["compute", "lock", "pre", "save", "start"]
+
+
+async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtime) -> None:
+    """A handed-over run that waited long (a backlog, the engine process restarting)
+    is not taken by another process's resume: only an engine process claims it, in order."""
+    import uuid
+
+    from engine.handoff import HANDOFF
+    from engine.recovery import STALE_AFTER_S, claim
+
+    eid = str(uuid.uuid4())
+    pool = runtime.db.log_pool
+    await pool.execute(
+        "INSERT INTO flowyard_runs (execution_id, workflow, status, owner, heartbeat_at)"
+        " VALUES ($1::uuid, 'waiting', 'queued', $2, now() - make_interval(secs => $3))",
+        eid,
+        HANDOFF,
+        STALE_AFTER_S * 10,
+    )
+    assert eid not in {str(r["execution_id"]) for r in await claim(pool, "someone:1:1")}
+    assert (
+        await pool.fetchval("SELECT owner FROM flowyard_runs WHERE execution_id = $1::uuid", eid)
+        == HANDOFF
+    )
+    # the same row with an ordinary silent owner is taken over
+    await pool.execute(
+        "UPDATE flowyard_runs SET owner = 'gone:1:1' WHERE execution_id = $1::uuid", eid
+    )
+    assert eid in {str(r["execution_id"]) for r in await claim(pool, "someone:1:1", eid)}
+    await pool.execute(
+        "UPDATE flowyard_runs SET status = 'cancelled' WHERE execution_id = $1::uuid", eid
+    )
