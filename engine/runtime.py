@@ -24,7 +24,7 @@ from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
 from engine.metrics import Metrics
 from engine.migrations import migrate
-from engine.model import BlockModel, Workflow, WorkflowError
+from engine.model import BlockModel, Problem, Workflow, WorkflowError
 from engine.queue import RunQueue
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
@@ -396,6 +396,9 @@ class Runtime:
             row = await self.db.log_pool.fetchrow(
                 "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", version
             )
+            if row is None:  # the run then fails; it must not stop this process resuming others
+                stored = Problem(f"the run's workflow version {version!r} is not stored")
+                raise WorkflowError([stored])
             workflow = self._versions[version] = validate_document(row["source"], row["file"])
         return workflow
 

@@ -52,6 +52,7 @@ async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtim
 
     eid = str(uuid.uuid4())
     pool = runtime.db.log_pool
+    owner = "SELECT owner FROM flowyard_runs WHERE execution_id = $1::uuid"
     await pool.execute(
         "INSERT INTO flowyard_runs (execution_id, workflow, status, owner, heartbeat_at)"
         " VALUES ($1::uuid, 'waiting', 'queued', $2, now() - make_interval(secs => $3))",
@@ -59,16 +60,32 @@ async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtim
         HANDOFF,
         STALE_AFTER_S * 10,
     )
-    assert eid not in {str(r["execution_id"]) for r in await claim(pool, "someone:1:1")}
-    assert (
-        await pool.fetchval("SELECT owner FROM flowyard_runs WHERE execution_id = $1::uuid", eid)
-        == HANDOFF
+    try:  # claim only this run: other sessions' processes resume what they find
+        assert not await claim(pool, "someone:1:1", eid)
+        assert await pool.fetchval(owner, eid) == HANDOFF
+        # the same row with an ordinary silent owner is taken over
+        await pool.execute(
+            "UPDATE flowyard_runs SET owner = 'gone:1:1' WHERE execution_id = $1::uuid", eid
+        )
+        assert [str(r["execution_id"]) for r in await claim(pool, "someone:1:1", eid)] == [eid]
+    finally:  # never leave a row for a later resume to find
+        await pool.execute(
+            "UPDATE flowyard_runs SET status = 'cancelled' WHERE execution_id = $1::uuid", eid
+        )
+
+
+async def test_resuming_a_run_whose_workflow_version_is_gone_fails_that_run_only(runtime) -> None:
+    import socket
+    import uuid
+
+    eid = str(uuid.uuid4())
+    dead = f"{socket.gethostname()}:999999999:1"  # a pid that does not exist
+    await runtime.db.log_pool.execute(
+        "INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, owner,"
+        " heartbeat_at) VALUES ($1::uuid, 'vanished', 'no-such-version', 'running', $2, now())",
+        eid,
+        dead,
     )
-    # the same row with an ordinary silent owner is taken over
-    await pool.execute(
-        "UPDATE flowyard_runs SET owner = 'gone:1:1' WHERE execution_id = $1::uuid", eid
-    )
-    assert eid in {str(r["execution_id"]) for r in await claim(pool, "someone:1:1", eid)}
-    await pool.execute(
-        "UPDATE flowyard_runs SET status = 'cancelled' WHERE execution_id = $1::uuid", eid
-    )
+    assert await runtime.resume_unfinished(eid) == []  # no exception: the others still resume
+    result = await runtime.run_result(eid)
+    assert result["status"] == "failed" and "not stored" in result["error"]["message"]
