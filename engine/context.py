@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from engine.functions import FunctionPool
     from engine.graph import Plan
     from engine.model import BlockModel
-    from engine.runstore import RunRecorder
+    from engine.recorder import RunRecorder
     from engine.transactions import Transactions
 
 

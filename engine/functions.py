@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from engine.runstore import dumps
+from engine.recorder import dumps
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 

@@ -1,27 +1,22 @@
 """The run log: ``flowyard_runs`` (one row per run, for fast status) and
-``flowyard_run_events`` (append-only; every run and block transition).
-
-Writes are buffered per run and flushed in one multi-row statement: before a
-block with effects outside the run starts, every ``FLUSH_INTERVAL`` while a run
-is live, and when it ends ("checkpoint before side effects", DESIGN.md 4).
+``flowyard_run_events`` (append-only; every run and block transition): accepting
+a run, storing workflow versions, and reading runs back. Writing a live run's
+events is engine/recorder.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from engine.queue import DEFER_TAIL
+from engine.recorder import dumps
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
@@ -147,170 +142,6 @@ async def list_runs(
         max(1, min(int(limit), 1000)),
     )
     return [run_summary(r) for r in rows]
-
-
-_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON; orjson for speed (recording is on every run's hot path), the
-    standard library for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
-    except TypeError:
-        return _ENCODER.encode(value)
-
-
-class Redactor:
-    """Replaces secret values (as they appear in JSON text) with ``***``."""
-
-    __slots__ = ("secrets",)
-
-    def __init__(self, secrets: set[str]) -> None:
-        self.secrets = secrets
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if len(secret) < 4:
-                continue  # too short to redact without mangling unrelated text
-            escaped = json.dumps(secret)[1:-1]
-            if escaped in text:
-                text = text.replace(escaped, "***")
-        return text
-
-
-_INSERT_EVENTS = """
-    INSERT INTO flowyard_run_events (execution_id, seq, type, block, data, at)
-    SELECT $1::uuid, s, t, b, d::jsonb, to_timestamp(a)
-    FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS u(s, t, b, d, a)
-"""
-
-_FINISH_UPDATE = """
-    UPDATE flowyard_runs SET status = $7, output = $8::text::jsonb, error = $9::text::jsonb,
-        started_at = COALESCE(started_at, to_timestamp($10)), finished_at = clock_timestamp()
-    WHERE execution_id = $1::uuid
-"""
-_FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
-#: The same, announcing the end to the web process waiting for it (serve --engine-process).
-_FINISH_RUN_NOTIFY = f"""
-    WITH ev AS ({_INSERT_EVENTS.strip()}), fin AS ({_FINISH_UPDATE} RETURNING execution_id)
-    SELECT pg_notify('flowyard_finished', execution_id::text) FROM fin
-"""
-
-_START_RUN = f"""
-    WITH ev AS ({_INSERT_EVENTS.strip()})
-    UPDATE flowyard_runs SET status = 'running', started_at = COALESCE(started_at, to_timestamp($7))
-    WHERE execution_id = $1::uuid AND status IN ('queued', 'running')
-"""
-
-
-class RunRecorder:
-    """Buffers one run's events and writes them in one statement per flush."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        execution_id: str,
-        secrets: set[str],
-        next_seq: int = 1,
-        notify_finish: bool = False,
-    ) -> None:
-        self.pool = pool
-        self._finish_sql = _FINISH_RUN_NOTIFY if notify_finish else _FINISH_RUN
-        self.execution_id = execution_id
-        self.redact = Redactor(secrets)
-        self.seq = next_seq
-        self._buf: list[tuple[int, str, str | None, str, float]] = []
-        # Buffered events a resume would reuse (all but block_started): what a
-        # checkpoint before a side effect has to make durable.
-        self._reusable = 0
-        self._started_at: float | None = None
-        self._start_pending = False
-        # Flushes are serialized so events commit in seq order (live readers poll by seq).
-        self._lock = asyncio.Lock()
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
-        text = dumps(data) if data else "{}"
-        if self.redact.secrets:
-            text = self.redact(text)
-        self._buf.append((self.seq, type_, block, text, time.time()))
-        self.seq += 1
-        self._reusable += 1
-
-    def started_block(self, path: str, attempt: int) -> None:
-        """``block_started``: the most frequent event, its text built without an encoder."""
-        self._buf.append((self.seq, "block_started", path, f'{{"attempt":{attempt}}}', time.time()))
-        self.seq += 1
-
-    @property
-    def started_at(self) -> float | None:
-        return self._started_at
-
-    def started(self) -> None:
-        self._started_at = time.time()
-        self._start_pending = True
-        self.add("run_started")
-
-    @contextlib.contextmanager
-    def _taking(self) -> Iterator[list[Any]]:
-        """The buffer as columns; put back in front of newer events if the write fails,
-        so a transient database error loses nothing (the next flush retries it)."""
-        rows, self._buf = self._buf, []
-        reusable, self._reusable = self._reusable, 0
-        try:
-            yield [[e[i] for e in rows] for i in range(5)]
-        except BaseException:
-            self._buf = rows + self._buf
-            self._reusable += reusable
-            raise
-
-    async def flush(self, checkpoint: bool = False) -> None:
-        """Write the buffered events. A ``checkpoint`` (before a side effect) only
-        writes when something a resume would reuse is waiting: sibling branches
-        starting side effects at once then cost one write, not one each."""
-        async with self._lock:
-            if checkpoint and not self._reusable and not self._start_pending:
-                return
-            if not self._buf and not self._start_pending:
-                return
-            with self._taking() as cols:
-                if self._start_pending:
-                    await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
-                    self._start_pending = False
-                else:
-                    await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
-
-    async def write_in(self, conn: asyncpg.Connection, type_: str, data: dict[str, Any]) -> None:
-        """Append the buffer and one more event on ``conn``, inside the caller's transaction.
-
-        Uses the caller's connection, not the pool: a transaction about to commit
-        must never wait for a pool connection that other runs' transactions hold.
-        """
-        async with self._lock:
-            self.add(type_, None, data)
-            with self._taking() as cols:
-                await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
-
-    async def finish(self, status: str, output: Any, error: Any) -> None:
-        """Write the remaining events and the run's final status in one statement."""
-        out_text = self.redact(dumps(output)) if output is not None else None
-        err_text = self.redact(dumps(error)) if error is not None else None
-        async with self._lock:
-            with self._taking() as cols:
-                await self.pool.execute(
-                    self._finish_sql,
-                    self.execution_id,
-                    *cols,
-                    status,
-                    out_text,
-                    err_text,
-                    self._started_at or time.time(),
-                )
 
 
 def _iso(value: datetime | None) -> str | None:

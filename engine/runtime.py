@@ -26,9 +26,10 @@ from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Problem, Workflow, WorkflowError
 from engine.queue import RunQueue
+from engine.recorder import RunRecorder, dumps
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
-from engine.runstore import FINAL_STATUSES, RunRecorder
+from engine.runstore import FINAL_STATUSES
 from engine.transactions import Transactions
 from engine.validate import validate_document
 from engine.workflows import WorkflowStore
@@ -329,7 +330,7 @@ class Runtime:
             "blocks": executor.top_blocks,
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            result = json.loads(recorder.redact(runstore.dumps(result)))
+            result = json.loads(recorder.redact(dumps(result)))
         return result
 
     # -- crash recovery and workers ---------------------------------------------------

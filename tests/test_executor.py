@@ -345,7 +345,7 @@ async def test_cancel_ends_the_run_cancelled_and_rolls_back(
 
 
 async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
-    from engine.runstore import RunRecorder
+    from engine.recorder import RunRecorder
 
     class FlakyPool:
         """Fails the first write, then behaves like the real pool."""
@@ -376,7 +376,7 @@ async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
 async def test_a_checkpoint_writes_only_what_a_resume_would_reuse(runtime: Runtime) -> None:
     import uuid
 
-    from engine.runstore import RunRecorder
+    from engine.recorder import RunRecorder
 
     eid = str(uuid.uuid4())
     recorder = RunRecorder(runtime.db.log_pool, eid, set(), next_seq=1)
