@@ -17,7 +17,8 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+MAX_CONNECTIONS = 100  # in flight at once, across every run of the runtime
+KEEPALIVE_S = 5.0  # an idle connection is closed after this (httpx's default)
 
 
 class _Transport(AiohttpTransport):
@@ -46,9 +47,7 @@ class _Transport(AiohttpTransport):
 def _session() -> aiohttp.ClientSession:
     """aiohttp's pool, made on first use (inside the runtime's event loop)."""
     connector = aiohttp.TCPConnector(
-        limit=LIMITS.max_connections or 0,
-        keepalive_timeout=LIMITS.keepalive_expiry,
-        ssl=httpx.create_ssl_context(),
+        limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S, ssl=httpx.create_ssl_context()
     )
     return aiohttp.ClientSession(connector=connector)
 
