@@ -58,19 +58,58 @@ MIGRATIONS: list[str] = [
         RAISE EXCEPTION 'flowyard_run_events is append-only: % is not allowed', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END $$ LANGUAGE plpgsql;
-    DROP TRIGGER IF EXISTS flowyard_run_events_no_change ON flowyard_run_events;
-    CREATE TRIGGER flowyard_run_events_no_change BEFORE UPDATE OR DELETE ON flowyard_run_events
-        FOR EACH ROW EXECUTE FUNCTION flowyard_run_events_append_only();
+    -- Every start runs this file: DDL that locks a table (CREATE TRIGGER, ALTER
+    -- TABLE) only runs when needed, or each start would wait behind, and then block,
+    -- every running server's run-log writes.
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                        WHERE tgname = 'flowyard_run_events_no_change'
+                          AND tgrelid = 'flowyard_run_events'::regclass) THEN
+            CREATE TRIGGER flowyard_run_events_no_change BEFORE UPDATE OR DELETE
+                ON flowyard_run_events
+                FOR EACH ROW EXECUTE FUNCTION flowyard_run_events_append_only();
+        END IF;
+        -- The run's concurrency key, kept with it: a process other than the accepting
+        -- one (serve --engine-process, a resume) orders runs by it.
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema()
+                          AND table_name = 'flowyard_runs' AND column_name = 'concurrency_key') THEN
+            ALTER TABLE flowyard_runs ADD COLUMN concurrency_key TEXT;
+        END IF;
+    END
+    $$;
     """,
-    # The run's concurrency key, kept with it: a process other than the accepting one
-    # (serve --engine-process) orders runs by it.
-    "ALTER TABLE flowyard_runs ADD COLUMN IF NOT EXISTS concurrency_key TEXT;",
 ]
 
 
+#: Raised whenever MIGRATIONS changes, so every database applies it once.
+SCHEMA_VERSION = 2
+
+
 async def migrate(pool: asyncpg.Pool) -> None:
-    """Apply flowyard's own schema; idempotent, serialized across processes."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7146001)")
-        for sql in MIGRATIONS:
-            await conn.execute(sql)
+    """Apply flowyard's own schema once per version; serialized across processes.
+
+    Every process runs this on start, and even ``CREATE INDEX IF NOT EXISTS`` takes a
+    lock on its table: a start would wait for, and then hold up, the run-log writes
+    of every running server. A database already at ``SCHEMA_VERSION`` is left alone.
+    """
+    async with pool.acquire() as conn:
+        if await _current(conn):
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7146001)")
+            if await _current(conn):
+                return
+            for sql in MIGRATIONS:
+                await conn.execute(sql)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS flowyard_schema (version INTEGER PRIMARY KEY);"
+                f"INSERT INTO flowyard_schema VALUES ({SCHEMA_VERSION}) ON CONFLICT DO NOTHING"
+            )
+
+
+async def _current(conn: asyncpg.Connection) -> bool:
+    if not await conn.fetchval("SELECT to_regclass('flowyard_schema') IS NOT NULL"):
+        return False
+    return (await conn.fetchval("SELECT max(version) FROM flowyard_schema")) >= SCHEMA_VERSION

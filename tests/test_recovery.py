@@ -89,3 +89,25 @@ async def test_resuming_a_run_whose_workflow_version_is_gone_fails_that_run_only
     assert await runtime.resume_unfinished(eid) == []  # no exception: the others still resume
     result = await runtime.run_result(eid)
     assert result["status"] == "failed" and "not stored" in result["error"]["message"]
+
+
+async def test_a_start_does_not_lock_the_run_log_once_the_schema_is_current(
+    runtime, database_url: str
+) -> None:
+    """Every process migrates on start; a current schema must not wait for (and then
+    block) the run-log writes of the servers already running."""
+    import asyncio
+
+    import asyncpg
+
+    from engine.migrations import migrate
+
+    writer = await asyncpg.connect(database_url)
+    writing = writer.transaction()
+    await writing.start()
+    await writer.execute("UPDATE flowyard_runs SET heartbeat_at = heartbeat_at WHERE false")
+    try:
+        await asyncio.wait_for(migrate(runtime.db.log_pool), 10)
+    finally:
+        await writing.rollback()
+        await writer.close()
