@@ -104,6 +104,7 @@ function stream() {
   });
   source.addEventListener('end', () => {
     source.close();
+    render(); // the final state is on the page before the page says it is done
     $('run-live').textContent = '';
     root.dataset.done = 'true';
   });
