@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +87,21 @@ async def test_two_workers_one_tick_one_run(
     assert all(k.startswith(f"schedule:{name}:") for k in keys)
 
 
+async def _until_healthy(client: Any, attempts: int = 300) -> None:
+    """Wait (up to 30 s) until the server started by the test answers /api/health."""
+    import asyncio
+
+    import httpx
+
+    for _ in range(attempts):
+        try:
+            if (await client.get("/api/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+
+
 def _free_port() -> int:
     import socket
 
@@ -152,13 +168,7 @@ async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
     accepted: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/api/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await _until_healthy(client)
 
             async def post_stream(order: str) -> None:
                 for n, kind in enumerate(
@@ -276,13 +286,7 @@ async def test_serve_engine_process_keeps_key_order_answers_sync_and_survives_a_
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/api/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await _until_healthy(client)
 
             async def stream(key: str, numbers: range) -> list[str]:
                 ids = []
