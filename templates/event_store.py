@@ -109,9 +109,21 @@ async def append_batch(
     ``event_id`` already stored (or repeated in the batch) is skipped, as in the
     live workflow. The orders' snapshots and kept snapshots are written in the
     same transaction, so the live path continues at the right version.
+
+    Rows are stored grouped by order (orders sorted, each order's events in the
+    order given), so an order's events take consecutive sequence numbers.
+    Nothing can observe the interleaving the batch arrived in (it commits as
+    one transaction), and grouped rows go into the two per-order indexes at one
+    spot per order instead of a different page for nearly every row: 81k vs
+    128k events/s for a COPY of the same rows into the same table.
     """
-    events = list(events)
-    orders = sorted({str(e["aggregate_id"]) for e in events})
+    by_order: dict[str, list[Mapping[str, Any]]] = {}
+    given: list[uuid.UUID] = []
+    for e in events:
+        by_order.setdefault(str(e["aggregate_id"]), []).append(e)
+        if e.get("event_id"):
+            given.append(uuid.UUID(str(e["event_id"])))
+    orders = sorted(by_order)
     async with conn.transaction():
         # One statement, locks taken in a fixed order: two batches cannot deadlock.
         await conn.execute(
@@ -119,7 +131,6 @@ async def append_batch(
             " FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS s",
             [_lock_key(o) for o in orders],
         )
-        given = [uuid.UUID(str(e["event_id"])) for e in events if e.get("event_id")]
         known: set[str] = set()
         if given:
             known = {
@@ -136,7 +147,10 @@ async def append_batch(
         batch = _Batch(snapshots, known, snapshot_every)
         # COPY's text format: independent of the codecs set on this connection.
         await conn.copy_to_table(
-            "events", source=batch.copy_rows(events), columns=_COPY_COLUMNS, format="text"
+            "events",
+            source=batch.copy_rows(orders, by_order),
+            columns=_COPY_COLUMNS,
+            format="text",
         )
         if batch.appended:
             await _write_snapshots(conn, batch)
@@ -150,44 +164,54 @@ class _Batch:
         self.heads: dict[str, tuple[int, Any]] = {
             r["order_id"]: (r["version"], r["state"]) for r in snapshots
         }
-        self.touched: set[str] = set()
-        self.kept: list[tuple[str, int, str]] = []  # (order, version, state as JSON)
+        # (order, version) -> [state as JSON, is the order's new head, is kept]
+        self.snapshots: dict[tuple[str, int], list[Any]] = {}
         self.appended = 0
         self._known = known
         self._every = every
 
-    async def copy_rows(self, events: Iterable[Mapping[str, Any]]) -> AsyncIterator[bytes]:
-        """COPY text rows, yielded in chunks so the server ingests one while the
-        next is built."""
+    async def copy_rows(
+        self, orders: Iterable[str], by_order: Mapping[str, list[Mapping[str, Any]]]
+    ) -> AsyncIterator[bytes]:
+        """COPY text rows, order by order, yielded in chunks so the server
+        ingests one while the next is built. An order's snapshots are encoded
+        as soon as its last event is applied, while COPY runs."""
         fresh = new_event_ids()
         escaped = _Escaped()
-        apply, heads, known = order_events.apply_event, self.heads, self._known
+        apply, heads, known, every = order_events.apply_event, self.heads, self._known, self._every
         chunk: list[str] = []
-        for e in events:
-            raw = e.get("event_id")
-            eid = str(uuid.UUID(str(raw))) if raw else next(fresh)
-            if eid in known:
-                continue
-            known.add(eid)
-            order = str(e["aggregate_id"])
-            data, meta = e.get("data") or {}, e.get("metadata") or {}
-            ev = {"event_id": eid, "event_type": e["event_type"],
-                  "event_version": int(e.get("event_version") or 1),
-                  "aggregate_id": order, "data": data, "metadata": meta}  # fmt: skip
+        for order in orders:
             v, state = heads.get(order, (0, None))
-            v += 1
-            heads[order] = (v, state := apply(state, ev))
-            self.touched.add(order)
-            if v % self._every == 0:  # final now: encode it while COPY runs
-                self.kept.append((order, v, orjson.dumps(state).decode()))
-            chunk.append(
-                f"{eid}\t{escaped[ev['event_type']]}\t{ev['event_version']}\t{escaped[order]}"
-                f"\torder\t{v}\t{_json(data)}\t{_json(meta) if meta else '{}'}\n"
-            )
-            self.appended += 1
-            if len(chunk) >= 2000:
-                yield "".join(chunk).encode()
-                chunk = []
+            start, order_text = v, escaped[order]
+            for e in by_order[order]:
+                raw = e.get("event_id")
+                eid = str(uuid.UUID(str(raw))) if raw else next(fresh)
+                if eid in known:
+                    continue
+                known.add(eid)
+                data, meta = e.get("data") or {}, e.get("metadata") or {}
+                ev = {"event_id": eid, "event_type": e["event_type"],
+                      "event_version": int(e.get("event_version") or 1),
+                      "aggregate_id": order, "data": data, "metadata": meta}  # fmt: skip
+                v += 1
+                state = apply(state, ev)
+                if v % every == 0:
+                    self.snapshots[(order, v)] = [orjson.dumps(state).decode(), False, True]
+                chunk.append(
+                    f"{eid}\t{escaped[ev['event_type']]}\t{ev['event_version']}\t{order_text}"
+                    f"\torder\t{v}\t{_json(data)}\t{_json(meta) if meta else '{}'}\n"
+                )
+                if len(chunk) >= 2000:
+                    yield "".join(chunk).encode()
+                    chunk = []
+            if v > start:
+                heads[order] = (v, state)
+                self.appended += v - start
+                kept = self.snapshots.get((order, v))
+                if kept:
+                    kept[1] = True
+                else:
+                    self.snapshots[(order, v)] = [orjson.dumps(state).decode(), True, False]
         if chunk:
             yield "".join(chunk).encode()
 
@@ -239,42 +263,41 @@ def _copy_text(records: list[tuple[Any, ...]]) -> io.BytesIO:
 
 
 async def _write_snapshots(conn: Any, batch: _Batch) -> None:
-    heads = {order: batch.heads[order] for order in batch.touched}
-    encoded = {(order, v): state for order, v, state in batch.kept}
-    # Each snapshot looks its event up by index: a LATERAL with LIMIT (which
-    # keeps the planner from turning it back into a join). A plain join is
-    # planned from statistics that predate the batch just copied in, and hashed
-    # the whole table: 100-150 ms per 100k-event batch instead of a few.
+    # Each touched order's head and the kept snapshots in one statement; a state
+    # that is both (an order ending the batch on a multiple of the snapshot
+    # interval) is sent and parsed once.
+    # Each row looks its event up by index: a LATERAL with LIMIT (which keeps
+    # the planner from turning it back into a join). A plain join is planned
+    # from statistics that predate the batch just copied in, and hashed the
+    # whole table: 100-150 ms per 100k-event batch instead of a few.
     await conn.execute(
         """
-        INSERT INTO order_snapshots AS s (order_id, version, state, last_event_sequence,
-                                          last_event_id, last_event_at, updated_at)
-        SELECT u.order_id, u.version, u.state::jsonb, e.sequence_number,
-               e.event_id, e.created_at, clock_timestamp()
-          FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(order_id, version, state)
-         CROSS JOIN LATERAL (SELECT sequence_number, event_id, created_at FROM events
-                              WHERE aggregate_type = 'order' AND aggregate_id = u.order_id
-                                AND aggregate_version = u.version LIMIT 1) AS e
-        ON CONFLICT (order_id) DO UPDATE
-           SET version = EXCLUDED.version, state = EXCLUDED.state,
-               last_event_sequence = EXCLUDED.last_event_sequence,
-               last_event_id = EXCLUDED.last_event_id,
-               last_event_at = EXCLUDED.last_event_at, updated_at = EXCLUDED.updated_at
-        """,
-        list(heads),
-        [v for v, _ in heads.values()],
-        [encoded.get((o, v)) or orjson.dumps(st).decode() for o, (v, st) in heads.items()],
-    )
-    if batch.kept:
-        await conn.execute(
-            """
-            INSERT INTO order_snapshot_history (order_id, version, state, last_event_sequence, last_event_at)
-            SELECT u.order_id, u.version, u.state::jsonb, e.sequence_number, e.created_at
-              FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(order_id, version, state)
-             CROSS JOIN LATERAL (SELECT sequence_number, created_at FROM events
+        WITH s AS (
+            SELECT u.order_id, u.version, u.state::jsonb AS state, u.head, u.kept,
+                   e.sequence_number, e.event_id, e.created_at
+              FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bool[], $5::bool[])
+                   AS u(order_id, version, state, head, kept)
+             CROSS JOIN LATERAL (SELECT sequence_number, event_id, created_at FROM events
                                   WHERE aggregate_type = 'order' AND aggregate_id = u.order_id
                                     AND aggregate_version = u.version LIMIT 1) AS e
-            ON CONFLICT (order_id, version) DO NOTHING
-            """,
-            *map(list, zip(*batch.kept, strict=True)),
+        ), heads AS (
+            INSERT INTO order_snapshots AS o (order_id, version, state, last_event_sequence,
+                                              last_event_id, last_event_at, updated_at)
+            SELECT order_id, version, state, sequence_number, event_id, created_at,
+                   clock_timestamp()
+              FROM s WHERE head
+            ON CONFLICT (order_id) DO UPDATE
+               SET version = EXCLUDED.version, state = EXCLUDED.state,
+                   last_event_sequence = EXCLUDED.last_event_sequence,
+                   last_event_id = EXCLUDED.last_event_id,
+                   last_event_at = EXCLUDED.last_event_at, updated_at = EXCLUDED.updated_at
         )
+        INSERT INTO order_snapshot_history (order_id, version, state, last_event_sequence,
+                                            last_event_at)
+        SELECT order_id, version, state, sequence_number, created_at FROM s WHERE kept
+        ON CONFLICT (order_id, version) DO NOTHING
+        """,
+        [order for order, _ in batch.snapshots],
+        [v for _, v in batch.snapshots],
+        *map(list, zip(*batch.snapshots.values(), strict=True)),
+    )

