@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import sys
@@ -44,7 +45,6 @@ from engine.database import init_connection, start_embedded  # noqa: E402
 from templates import LIB, apply_schemas  # noqa: E402
 from templates.event_store import _COPY_COLUMNS as EVENT_COLUMNS  # noqa: E402
 from templates.event_store import (  # noqa: E402
-    _copy_text,
     append_batch,
     new_event_ids,
     replay,
@@ -53,6 +53,15 @@ from templates.event_store import (  # noqa: E402
 
 sys.path.insert(0, str(LIB))
 from order_events import apply_event  # noqa: E402
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(records: list[tuple[Any, ...]]) -> io.BytesIO:
+    """Rows in COPY text format (tab-separated, backslash escapes), for the baselines."""
+    lines = ("\t".join(str(v).translate(_COPY_ESCAPES) for v in r) for r in records)
+    return io.BytesIO(("\n".join(lines) + "\n").encode())
+
 
 BARE = """
 CREATE TABLE IF NOT EXISTS bare_events (

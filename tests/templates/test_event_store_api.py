@@ -92,3 +92,34 @@ async def test_batch_gives_new_events_increasing_uuid7_ids(event_db: str) -> Non
         assert head == (await replay(conn, order, from_start=True))["state"]
     finally:
         await conn.close()
+
+
+async def test_batch_stores_each_order_together_in_the_order_given(event_db: str) -> None:
+    conn = await asyncpg.connect(event_db)
+    await init_connection(conn)
+    try:
+        a, b = f"mix-{uuid.uuid4().hex[:6]}-a", f"mix-{uuid.uuid4().hex[:6]}-b"
+        meta = {"user_id": "u-ü", "ip_address": "10.0.0.1"}
+        evs = [
+            {"event_type": "item_added", "aggregate_id": order, "event_version": 2,
+             "data": {"sku": f"{order}-{i}", "name": "Grüße ✓ \"quoted\""}, "metadata": meta}
+            for i in range(5)
+            for order in (a, b)  # interleaved on the way in
+        ]  # fmt: skip
+        assert await append_batch(conn, evs) == 10
+        rows = await conn.fetch(
+            "SELECT aggregate_id, aggregate_version, sequence_number, event_version, data, metadata"
+            " FROM events WHERE aggregate_id = ANY($1::text[]) ORDER BY sequence_number",
+            [a, b],
+        )
+        assert [r["aggregate_id"] for r in rows] == [a] * 5 + [b] * 5  # grouped by order
+        for order in (a, b):
+            mine = [r for r in rows if r["aggregate_id"] == order]
+            assert [r["data"]["sku"] for r in mine] == [f"{order}-{i}" for i in range(5)]
+            assert [r["aggregate_version"] for r in mine] == [1, 2, 3, 4, 5]
+            seqs = [r["sequence_number"] for r in mine]
+            assert seqs == list(range(seqs[0], seqs[0] + 5))  # consecutive positions
+        assert {r["event_version"] for r in rows} == {2}
+        assert rows[0]["data"]["name"] == 'Grüße ✓ "quoted"' and rows[0]["metadata"] == meta
+    finally:
+        await conn.close()
