@@ -98,7 +98,8 @@ async def test_batch_stores_each_order_together_in_the_order_given(event_db: str
     conn = await asyncpg.connect(event_db)
     await init_connection(conn)
     try:
-        a, b = f"mix-{uuid.uuid4().hex[:6]}-a", f"mix-{uuid.uuid4().hex[:6]}-b"
+        prefix = f"mix-{uuid.uuid4().hex[:6]}"
+        a, b = f"{prefix}-a", f"{prefix}-b"  # stored in this order: orders sorted
         meta = {"user_id": "u-ü", "ip_address": "10.0.0.1"}
         evs = [
             {"event_type": "item_added", "aggregate_id": order, "event_version": 2,
