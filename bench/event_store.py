@@ -149,10 +149,9 @@ async def ordering_cost(pool: asyncpg.Pool, per_conn: int, conns: int = 8) -> tu
 
 
 async def batched(conn: asyncpg.Connection, n: int, repeat: int) -> tuple[float, float, float]:
-    """Events/s, best of ``repeat``: append_batch, bare COPY, and COPY of ready
-    rows into `events` itself (the table's own ceiling: its indexes, no Python
-    work). Each is repeated on its own, so none is timed while the server still
-    writes out the previous one's pages and WAL."""
+    """Events/s, best of ``repeat`` each: append_batch, bare COPY, and COPY of
+    ready rows into `events` itself (the table's own ceiling: its indexes, no
+    Python work; rows grouped by order, as append_batch stores them)."""
 
     async def ours() -> float:
         order = f"batch-{uuid.uuid4().hex[:8]}"
@@ -184,7 +183,7 @@ async def batched(conn: asyncpg.Connection, n: int, repeat: int) -> tuple[float,
                     next(ids),
                     "item_added",
                     1,
-                    f"{order}-raw-{i // per_order}",  # grouped by order, as append_batch stores them
+                    f"{order}-raw-{i // per_order}",
                     "order",
                     i % per_order + 1,
                     json.dumps({"sku": i}),
