@@ -191,8 +191,6 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
-    import signal
-
     from ui.logs import configure_logging
 
     configure_logging(args.log_format)
@@ -200,10 +198,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     async def main() -> int:
         rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
         await rt.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         print(
             f"flowyard worker {rt.owner}: working the queue (concurrency {args.concurrency})",
             flush=True,
@@ -224,8 +219,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     """The engine process of `serve --engine-process`: runs what the web process hands it."""
-    import signal
-
     from engine.handoff import take_handoffs
     from ui.logs import configure_logging
 
@@ -235,10 +228,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
         rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
         rt.notify_finish = True
         await rt.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         taking = asyncio.create_task(take_handoffs(rt))
         orphaned = asyncio.create_task(_when_orphaned(stop))
         print(f"engine {rt.owner}", flush=True)  # tells the web process it is running
@@ -252,6 +242,17 @@ def cmd_engine(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(main())
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT or SIGTERM sets, so a process can finish its work and close."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def _when_orphaned(stop: asyncio.Event) -> None:
