@@ -15,6 +15,9 @@ from ui.bridge import EngineBridge
 
 log = logging.getLogger("flowyard.ui")
 
+#: What a new workspace starts with (the README's first command serves them).
+FIRST_RUN_TEMPLATES = ("order_processing", "replay_events")
+
 #: Each live SSE stream holds one thread while it lasts; more threads also means more
 #: contention for the GIL with the engine loop (FLOWYARD_THREADS to tune).
 WAITRESS_THREADS = int(os.environ.get("FLOWYARD_THREADS", "16"))
@@ -118,7 +121,16 @@ def serve(
 
     configure_logging(log_format)
     worker = worker and not engine_process  # this process only accepts, then
+    installed = _install_templates_if_new(workflows_dir)
     app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+    if installed:
+        bridge.call(_apply_template_schemas(bridge.runtime))
+        print(
+            f"flowyard: a new workspace: {', '.join(installed)} installed in {workflows_dir}"
+            " (POST /webhooks/orders/events starts Order Processing)",
+            file=sys.stderr,
+            flush=True,
+        )
     engine = None
     if engine_process:
         engine = _start_engine_process(bridge, workflows_dir, workspace, log_format)
@@ -143,6 +155,24 @@ def serve(
         if engine is not None:
             engine.stop()
         bridge.stop()
+
+
+def _install_templates_if_new(workflows_dir: Path) -> list[str]:
+    """A workspace without a workflows folder starts with the shipped templates, so
+    the first ``flowyard serve`` answers order webhooks. A folder that exists, even
+    empty, is left as it is: its owner may have removed them on purpose."""
+    import templates
+
+    if workflows_dir.exists():
+        return []
+    return [templates.instantiate(t, workflows_dir).stem for t in FIRST_RUN_TEMPLATES]
+
+
+async def _apply_template_schemas(runtime: Any) -> None:
+    import templates
+
+    async with runtime.db.pool.acquire() as conn:
+        await templates.apply_schemas(conn)
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
