@@ -28,7 +28,7 @@ import asyncpg
 log = logging.getLogger("flowyard.handoff")
 
 ACCEPTED = "flowyard_accepted"  # payload: execution id (engine/runstore.py, accept)
-FINISHED = "flowyard_finished"  # payload: execution id (engine/runstore.py, finish)
+FINISHED = "flowyard_finished"  # payload: execution id (engine/recorder.py, finish)
 HANDOFF = "handoff"  # the owner of an accepted run no engine process has claimed yet
 SWEEP_S = 5.0  # also claim waiting runs nobody announced to this process
 
@@ -43,8 +43,17 @@ _CLAIM = f"""
             ORDER BY created_at, execution_id
             LIMIT {BATCH}
               FOR UPDATE SKIP LOCKED)
-    RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
+    RETURNING execution_id, workflow_hash, input, concurrency_key, created_at,
+              -- events past `run_queued`: a re-run's carried-over blocks, to reuse
+              EXISTS (SELECT 1 FROM flowyard_run_events e
+                       WHERE e.execution_id = flowyard_runs.execution_id AND e.seq > 1) AS recorded
 """
+
+
+def in_acceptance_order(rows: list[Any]) -> list[Any]:
+    """Claimed run rows in the order they were accepted: a key's runs then chain
+    as they arrived (UPDATE ... RETURNING promises no order)."""
+    return sorted(rows, key=lambda r: (r["created_at"], r["execution_id"]))
 
 
 async def take_handoffs(runtime: Any) -> None:
@@ -85,7 +94,7 @@ async def _listen_and_take(runtime: Any) -> None:
 async def _take(runtime: Any, eids: list[str] | None) -> None:
     while True:
         rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
-        for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
+        for row in in_acceptance_order(rows):
             await runtime.take(row)
         if len(rows) < BATCH:
             return

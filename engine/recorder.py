@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from engine.handoff import FINISHED
+
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -64,7 +66,7 @@ _FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
 #: The same, announcing the end to the web process waiting for it (serve --engine-process).
 _FINISH_RUN_NOTIFY = f"""
     WITH ev AS ({_INSERT_EVENTS.strip()}), fin AS ({_FINISH_UPDATE} RETURNING execution_id)
-    SELECT pg_notify('flowyard_finished', execution_id::text) FROM fin
+    SELECT pg_notify('{FINISHED}', execution_id::text) FROM fin
 """
 
 _START_RUN = f"""

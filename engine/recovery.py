@@ -18,7 +18,7 @@ import networkx as nx
 import psutil
 
 from engine.graph import Plan
-from engine.handoff import HANDOFF
+from engine.handoff import HANDOFF, in_acceptance_order
 
 
 def _top_level(path: str) -> str:
@@ -117,15 +117,15 @@ _CLAIM = f"""
             OR owner = ANY($2::text[])
             -- a silent owner; a run waiting for the engine process is claimed by it only
             OR (owner <> '{HANDOFF}' AND heartbeat_at < now() - make_interval(secs => $3)))
-    RETURNING execution_id, workflow_hash, input, concurrency_key, trigger, created_at
+    RETURNING execution_id, workflow_hash, input, concurrency_key, created_at
 """
 
 
 async def claim(
     pool: asyncpg.Pool, me: str, execution_id: str | None = None, queued: bool = False
 ) -> list[asyncpg.Record]:
-    """Take over runs of dead or silent owners (all, or one); with ``queued``, also
-    an unowned queued run (a queue job claiming its run)."""
+    """Take over runs of dead or silent owners (all, or one), in acceptance order;
+    with ``queued``, also an unowned queued run (a queue job claiming its run)."""
     owners = await pool.fetch(
         "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running')"
         " AND owner IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR execution_id = $2::uuid)",
@@ -133,4 +133,6 @@ async def claim(
         execution_id,
     )
     dead = [r["owner"] for r in owners if r["owner"] and owner_dead(r["owner"])]
-    return await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued)
+    return in_acceptance_order(
+        await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued)
+    )

@@ -6,6 +6,7 @@ events is engine/recorder.py.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.handoff import ACCEPTED
 from engine.queue import DEFER_TAIL
 from engine.recorder import dumps
 
@@ -42,7 +44,7 @@ _TAIL = "    SELECT execution_id FROM ins\n"
 #: Handing the run to an engine process (serve --engine-process): NOTIFY is sent
 #: on commit, so it never announces a run that is not there.
 _NOTIFY_TAIL = (
-    "    SELECT execution_id FROM ins, pg_notify('flowyard_accepted', execution_id::text) AS n\n"
+    f"    SELECT execution_id FROM ins, pg_notify('{ACCEPTED}', execution_id::text) AS n\n"
 )
 #: A re-run's carried-over records (type, block, data as text), seq 2, 3, … after
 #: `run_queued`: written with the run, so whoever executes or resumes it reuses them.
@@ -56,6 +58,7 @@ _CARRIED = """
 """
 
 
+@functools.cache  # one text per combination, built once (accepting is the hot path)
 def _accept_sql(queued: bool, carried: bool, notify: bool) -> str:
     head = _ACCEPT.removesuffix(_TAIL)
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)

@@ -338,8 +338,7 @@ class Runtime:
         """Claim runs whose process died (all, or one) and continue them from their
         last completed block."""
         resumed = []
-        rows = await claim(self.db.log_pool, self.owner, execution_id, queued=False)
-        for row in sorted(rows, key=lambda r: (r["created_at"], r["execution_id"])):
+        for row in await claim(self.db.log_pool, self.owner, execution_id, queued=False):
             if await self._continue(row) is not None:  # a key's runs chained in arrival order
                 resumed.append(str(row["execution_id"]))
         return resumed
@@ -349,7 +348,7 @@ class Runtime:
         eid = str(row["execution_id"])
         if eid in self._active:
             return
-        if row["trigger"] == "rerun":  # its carried-over records are in its events
+        if row["recorded"]:  # it carries records to reuse (a re-run): read them first
             await self._continue(row)
             return
         workflow = await self._version(row["workflow_hash"])

@@ -142,3 +142,9 @@ async def apply_schemas(conn: Any) -> list[Path]:
             await conn.execute(path.read_text(encoding="utf-8"))
         applied.append(path)
     return applied
+
+
+async def apply_schemas_in(pool: Any) -> list[Path]:
+    """:func:`apply_schemas` on a connection of an asyncpg ``pool``."""
+    async with pool.acquire() as conn:
+        return await apply_schemas(conn)

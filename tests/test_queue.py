@@ -123,22 +123,26 @@ edges: [start -> once, once -> gated]
 """
 
 
+@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
 async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
-    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
 ) -> None:
-    """The carried-over blocks are written with the run, so the worker that executes
-    it (not the process that accepted it) does not repeat the committed insert."""
+    """The carried-over blocks are written with the run, so the worker (or the engine
+    process of serve --engine-process) that executes it, not the process that
+    accepted it, does not repeat the committed insert."""
     monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")
     gate = tmp_path / "gate"
     wf = write_workflow(RERUN.format(gate=str(gate)))
     args = (workspace / "workflows", database_url, workspace)
+    queue = hand_over == "queue"
     server = Runtime(*args, function_workers=1, resume=False, queue=True, local=False)
-    worker = Runtime(*args, function_workers=1, resume=False, queue=True)
+    server.handoff = not queue  # accepts only: a queue job, or a run handed over
+    worker = Runtime(*args, function_workers=1, resume=False, queue=queue)
     await server.start()
     await worker.start()
     await server.db.pool.execute("CREATE TABLE IF NOT EXISTS rerun_effects (token text)")
     stop = asyncio.Event()
-    working = asyncio.create_task(worker.work(4, stop))
+    working = asyncio.create_task(worker.work(4, stop) if queue else _take_until(worker, stop))
     token = uuid.uuid4().hex  # the table outlives test sessions
     try:
         first = await server.wait((await server.submit(wf, {"token": token})).execution_id, 60)
@@ -177,3 +181,12 @@ async def test_prune_deletes_old_runs_only(runtime: Runtime, run_yaml) -> None:
     assert runs >= 1 and events >= 3
     assert await runtime.run_result(old["execution_id"]) is None
     assert (await runtime.run_result(fresh["execution_id"]))["status"] == "succeeded"
+
+
+async def _take_until(engine: Runtime, stop: asyncio.Event) -> None:
+    from engine.handoff import take_handoffs
+
+    taking = asyncio.create_task(take_handoffs(engine))
+    await stop.wait()
+    taking.cancel()
+    await asyncio.gather(taking, return_exceptions=True)

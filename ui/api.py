@@ -268,11 +268,7 @@ def instantiate_template(template_id: str) -> Response:
 def _apply_template_schemas() -> None:
     """A template is ready to run once created: its tables exist (idempotent DDL)."""
 
-    async def apply() -> None:
-        async with runtime().db.pool.acquire() as conn:
-            await _templates_module().apply_schemas(conn)
-
-    bridge().call(apply(), timeout=60)
+    bridge().call(_templates_module().apply_schemas_in(runtime().db.pool), timeout=60)
 
 
 @bp.get("/openapi.json")

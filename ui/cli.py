@@ -155,9 +155,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     async def body(rt: Runtime) -> int:  # init: flowyard's tables (on start) + template schemas
         import templates
 
-        async with rt.db.pool.acquire() as conn:
-            for path in await templates.apply_schemas(conn):
-                print(f"applied {path}")
+        for path in await templates.apply_schemas_in(rt.db.pool):
+            print(f"applied {path}")
         return 0
 
     return _with_runtime(args, body, resume=False)
@@ -182,8 +181,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     print(f"created {path}")
 
     async def body(rt: Runtime) -> int:  # its tables too, so the template runs right away
-        async with rt.db.pool.acquire() as conn:
-            await templates.apply_schemas(conn)
+        await templates.apply_schemas_in(rt.db.pool)
         return 0
 
     return _with_runtime(args, body, resume=False)

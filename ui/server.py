@@ -124,7 +124,9 @@ def serve(
     installed = _install_templates_if_new(workflows_dir)
     app, bridge, _ = build(workflows_dir, workspace, worker=worker)
     if installed:
-        bridge.call(_apply_template_schemas(bridge.runtime))
+        import templates
+
+        bridge.call(templates.apply_schemas_in(bridge.runtime.db.pool), timeout=60)
         print(
             f"flowyard: a new workspace: {', '.join(installed)} installed in {workflows_dir}"
             " (POST /webhooks/orders/events starts Order Processing)",
@@ -166,13 +168,6 @@ def _install_templates_if_new(workflows_dir: Path) -> list[str]:
     if workflows_dir.exists():
         return []
     return [templates.instantiate(t, workflows_dir).stem for t in FIRST_RUN_TEMPLATES]
-
-
-async def _apply_template_schemas(runtime: Any) -> None:
-    import templates
-
-    async with runtime.db.pool.acquire() as conn:
-        await templates.apply_schemas(conn)
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
