@@ -4,82 +4,55 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+from processes import free_port, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _new_database(url: str) -> str:
+async def _new_database(url: str) -> str:
     """An empty database on the tests' server: the templates' tables must come from serve."""
     name = f"first_run_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
     base, _, query = url.partition("?")
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
-def test_a_new_workspace_serves_order_webhooks(database_url: str, tmp_path: Path) -> None:
-    port, token = _free_port(), "first-run-token"
-    env = {**os.environ, "DATABASE_URL": _new_database(database_url), "FLOWYARD_TOKEN": token,
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+async def test_a_new_workspace_serves_order_webhooks(database_url: str, tmp_path: Path) -> None:
+    port, token = free_port(), "first-run-token"
+    env = {**os.environ, "DATABASE_URL": await _new_database(database_url),
+           "FLOWYARD_TOKEN": token, "PYTHONPATH": str(ROOT)}  # fmt: skip
     env.pop("FLOWYARD_WORKFLOWS", None)
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server = start(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/api/health").status_code == 200:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            await until_healthy(client)
+            order = f"first-run-{uuid.uuid4().hex[:8]}"
+            resp = await client.post(
+                "/webhooks/orders/events",
+                json={"event_type": "order_created", "order_id": order, "user_id": "u1"},
+            )
+            assert resp.status_code == 202, resp.text
+            client.headers["Authorization"] = f"Bearer {token}"
+            run: dict = {}
+            for _ in range(300):
+                run = (await client.get(resp.json()["status_url"])).json()
+                if run.get("status") in ("succeeded", "failed"):
                     break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        order = f"first-run-{uuid.uuid4().hex[:8]}"
-        resp = httpx.post(
-            base + "/webhooks/orders/events",
-            json={"event_type": "order_created", "order_id": order, "user_id": "u1"},
-        )
-        assert resp.status_code == 202, resp.text
-        auth = {"Authorization": f"Bearer {token}"}
-        run: dict = {}
-        while time.monotonic() < deadline:
-            run = httpx.get(base + resp.json()["status_url"], headers=auth).json()
-            if run.get("status") in ("succeeded", "failed"):
-                break
-            time.sleep(0.2)
-        assert run["status"] == "succeeded", run
-        names = {
-            w["name"] for w in httpx.get(base + "/api/workflows", headers=auth).json()["workflows"]
-        }
-        assert {"order_processing", "replay_events"} <= names
+                await asyncio.sleep(0.1)
+            assert run["status"] == "succeeded", run
+            names = {w["name"] for w in (await client.get("/api/workflows")).json()["workflows"]}
+            assert {"order_processing", "replay_events"} <= names
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        stop([server])
     assert (
         "a new workspace: order_processing, replay_events installed"
         in (tmp_path / "serve.log").read_text()

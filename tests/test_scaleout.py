@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from processes import free_port, start, stop, until_healthy
 
 from engine.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
-    out = log.open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 @pytest.fixture
@@ -87,29 +63,6 @@ async def test_two_workers_one_tick_one_run(
     assert all(k.startswith(f"schedule:{name}:") for k in keys)
 
 
-async def _until_healthy(client: Any, attempts: int = 300) -> None:
-    """Wait (up to 30 s) until the server started by the test answers /api/health."""
-    import asyncio
-
-    import httpx
-
-    for _ in range(attempts):
-        try:
-            if (await client.get("/api/health")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
     scaleout_env: dict[str, str], tmp_path: Path, database_url: str, httpserver
 ) -> None:
@@ -144,7 +97,7 @@ async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
     await apply_schemas(conn)
     workflows = tmp_path / "workflows"
     instantiate("order_processing", workflows)
-    port = _free_port()
+    port = free_port()
     env = {
         **scaleout_env,
         "DATABASE_URL": url,
@@ -168,7 +121,7 @@ async def test_server_and_two_workers_survive_a_worker_killed_mid_stream(
     accepted: list[str] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await _until_healthy(client)
+            await until_healthy(client)
 
             async def post_stream(order: str) -> None:
                 for n, kind in enumerate(
@@ -279,14 +232,14 @@ async def test_serve_engine_process_keeps_key_order_answers_sync_and_survives_a_
                 log=str(log),
             )  # fmt: skip
         )
-    port = _free_port()
+    port = free_port()
     env = {**scaleout_env, "FLOWYARD_WORKFLOWS": str(workflows), "FLOWYARD_TOKEN": "t"}
     server = start(
         ["serve", "--port", str(port), "--engine-process"], env, tmp_path, tmp_path / "serve.log"
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await _until_healthy(client)
+            await until_healthy(client)
 
             async def stream(key: str, numbers: range) -> list[str]:
                 ids = []
