@@ -336,8 +336,13 @@ async def main(args: argparse.Namespace) -> None:
                     "ev/s",
                     "goal ratio >= 0.8x",
                 )
+                # The goal is for an order's usual shape; when the state grows with the
+                # history, loading the snapshot costs what folding it would have.
+                note = (
+                    "(no goal: the state is as big as its history)" if growing else "(goal >= 100x)"
+                )
                 print(
-                    f"    from the newest kept snapshot, at head: {r['speedup_head']:6.0f}x faster than from event 1 (goal >= 100x)"
+                    f"    from the newest kept snapshot, at head: {r['speedup_head']:6.0f}x faster than from event 1 {note}"
                 )
                 print(
                     f"    worst point (99 events past a snapshot): {r['speedup_worst']:5.0f}x faster"
