@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import warnings
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
+
+from engine._json import dumps, loads
 
 log = logging.getLogger("flowyard.database")
 
@@ -118,17 +118,10 @@ def resolve_url(workspace: str | Path, url: str | None = None) -> str:
     return url or os.environ.get("DATABASE_URL") or embedded_url(workspace)
 
 
-def _dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(value, default=str, separators=(",", ":"))
-
-
 async def init_connection(conn: asyncpg.Connection) -> None:
     """dicts in, dicts out for json and jsonb."""
     for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+        await conn.set_type_codec(typ, encoder=dumps, decoder=loads, schema="pg_catalog")
 
 
 class _RunLogConnection(asyncpg.Connection):

@@ -20,9 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from engine.recorder import dumps
+from engine._json import dumps, loads
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -273,4 +271,4 @@ class InlineRunner:
             raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
         # A copy through JSON: the output must be JSON anyway, and the run keeps no
         # reference into objects the user's code may still hold.
-        return orjson.loads(dumps(reply.get("value"))), reply.get("stdout", "")
+        return loads(dumps(reply.get("value"))), reply.get("stdout", "")

@@ -16,21 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-import orjson
 
+from engine._json import dumps
 from engine.handoff import FINISHED
-
-_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON; orjson for speed (recording is on every run's hot path), the
-    standard library for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
-    except TypeError:
-        return _ENCODER.encode(value)
 
 
 class Redactor:

@@ -16,9 +16,9 @@ from typing import Any
 
 import asyncpg
 
+from engine._json import dumps
 from engine.handoff import ACCEPTED
 from engine.queue import DEFER_TAIL
-from engine.recorder import dumps
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 

@@ -8,7 +8,6 @@ goes through :meth:`Runtime.submit`, the one seam a queue can replace.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import runstore
+from engine._json import dumps, loads
 from engine.context import RunContext, Services
 from engine.database import Database
 from engine.executor import Executor
@@ -26,7 +26,7 @@ from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Problem, Workflow, WorkflowError
 from engine.queue import RunQueue
-from engine.recorder import RunRecorder, dumps
+from engine.recorder import RunRecorder
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES
@@ -330,7 +330,7 @@ class Runtime:
             "blocks": executor.top_blocks,
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            result = json.loads(recorder.redact(dumps(result)))
+            result = loads(recorder.redact(dumps(result)))
         return result
 
     # -- crash recovery and workers ---------------------------------------------------

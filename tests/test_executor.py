@@ -398,3 +398,32 @@ def test_function_ships_only_the_input_fields_its_code_reads() -> None:
     assert input_names("return dict(input)") is None
     assert input_names('return input.get("a")') is None
     assert input_names("return input[key]") is None
+
+
+@pytest.mark.parametrize("isolation", ["inline", "process"])
+async def test_integers_beyond_64_bits_stay_exact(run_yaml, runtime: Runtime, isolation) -> None:
+    """An amount or id never comes back as a float: not from a Function's return,
+    a jsonb column, or the stored run record (orjson alone reads 2**70 + 1 as 1.18e21)."""
+    wf = f"""
+    name: big_numbers_{isolation}
+    blocks:
+      start: {{type: manual}}
+      f:
+        type: function
+        isolation: {isolation}
+        code: |
+          return {{"n": 2**70 + 1, "m": input.start.m}}
+      q:
+        type: database
+        query: |
+          SELECT '{{"id": 123456789012345678901234567}}'::jsonb AS doc
+    edges: [start -> f, f -> q]
+    """
+    result = await run_yaml(wf, {"m": 18446744073709551617})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["f"]["output"] == {"n": 2**70 + 1, "m": 18446744073709551617}
+    assert result["blocks"]["q"]["output"]["doc"] == {"id": 123456789012345678901234567}
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["blocks"]["f"]["output"]["n"] == 2**70 + 1
+    assert stored["input"] == {"m": 18446744073709551617}
+    assert stored["blocks"]["q"]["output"]["doc"]["id"] == 123456789012345678901234567
