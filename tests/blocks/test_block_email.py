@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from processes import free_port
 
 
 class Inbox:
@@ -33,12 +33,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
         return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _self_signed(tmp: Path) -> ssl.SSLContext:
@@ -76,7 +70,7 @@ def _self_signed(tmp: Path) -> ssl.SSLContext:
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
@@ -158,7 +152,7 @@ async def test_starttls_and_login(
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"smtp-pass-123")
 
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         inbox,
         hostname="127.0.0.1",

@@ -4,7 +4,6 @@ fresh database per test module with the template schema applied."""
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from es_support import Mailbox, new_database, template_workspace
+from processes import free_port
 
 from engine.database import start_embedded
 from templates import apply_schemas
@@ -79,16 +79,10 @@ def lib_path_session() -> object:
 # -- end to end: a Runtime on its own database, stand-in peers on 127.0.0.1 -------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox()
-    box.port = _free_port()
+    box.port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
     controller.start()
     try:

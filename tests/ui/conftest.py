@@ -8,7 +8,6 @@ the lead's loop-bound ``runtime`` fixture cannot serve synchronous Flask threads
 
 from __future__ import annotations
 
-import socket
 import textwrap
 import threading
 import uuid
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from processes import free_port
 
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
@@ -178,18 +178,12 @@ def workflows_dir(ui_workspace: Path) -> Path:
     return ui_workspace / "workflows"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(app: Flask) -> Iterator[str]:
     """The app under waitress on a free port, as `flowyard serve` runs it."""
     from waitress import create_server
 
-    server: Any = create_server(app, host="127.0.0.1", port=_free_port(), threads=16)
+    server: Any = create_server(app, host="127.0.0.1", port=free_port(), threads=16)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
