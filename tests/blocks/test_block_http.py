@@ -52,6 +52,26 @@ async def test_post_sends_json_and_a_stable_idempotency_key(
     assert inputs["json"] == {"amount": 1250}
 
 
+async def test_a_cookie_one_run_receives_is_never_sent_by_another(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """The runtime's client is shared by every run of every workflow: a session
+    cookie a peer sets for one run must not ride along on the next run's request."""
+    recorder.respond(
+        "/v1/charges/ch_c/capture",
+        Scripted(200, {"id": "ch_c"}, {"Set-Cookie": "session=run-one-secret; Path=/"}),
+        Scripted(200, {"id": "ch_c"}),
+    )
+    for token in ("sk_one", "sk_two"):
+        result = await run_yaml(
+            capture_workflow(recorder.url), {"charge_id": "ch_c", "token": token, "amount": 1}
+        )
+        assert result["status"] == "succeeded", result["error"]
+    first, second = recorder.requests
+    assert first.headers["authorization"] == "Bearer sk_one"
+    assert "cookie" not in second.headers
+
+
 async def test_retries_on_503_keep_the_idempotency_key_and_honour_retry_after(
     run_yaml: Any, recorder: RecordingServer
 ) -> None:
