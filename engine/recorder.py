@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -33,10 +34,20 @@ class Redactor:
         for secret in self.secrets:
             if len(secret) < 4:
                 continue  # too short to redact without mangling unrelated text
-            escaped = json.dumps(secret)[1:-1]
-            if escaped in text:
-                text = text.replace(escaped, "***")
+            for form in _in_json(secret):
+                if form in text:
+                    text = text.replace(form, "***")
         return text
+
+
+@functools.lru_cache(maxsize=4096)  # a run's few secrets, looked up for every event
+def _in_json(secret: str) -> tuple[str, ...]:
+    """How ``secret`` appears inside JSON text: as engine._json writes it (non-ASCII
+    as is: an ASCII-only form would miss "pässwort" in the run log) and, should any
+    text come from an encoder that escapes it, ASCII-escaped."""
+    written = json.dumps(secret, ensure_ascii=False)[1:-1]
+    escaped = json.dumps(secret)[1:-1]
+    return (written,) if written == escaped else (written, escaped)
 
 
 _INSERT_EVENTS = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -195,10 +196,16 @@ async def test_timeout_kills_runaway_code(run_yaml, runtime: Runtime) -> None:
     assert again["output"] == {"result": 2}
 
 
+@pytest.mark.parametrize(
+    "secret",
+    ["sk_live_very_secret_value", "pässwört-geheim-123", 'quote"and\\backslash-secret'],
+    ids=["ascii", "non-ascii", "json-escaped"],
+)
 async def test_secrets_are_redacted_in_stored_events(
-    run_yaml, runtime: Runtime, monkeypatch
+    run_yaml, runtime: Runtime, monkeypatch, secret: str
 ) -> None:
-    monkeypatch.setenv("FLOWYARD_TEST_SECRET", "sk_live_very_secret_value")
+    monkeypatch.setenv("FLOWYARD_TEST_SECRET", secret)
+    as_stored = json.dumps(secret, ensure_ascii=False)[1:-1]  # how JSON text holds it
     wf = """
     name: secretive
     blocks:
@@ -217,13 +224,13 @@ async def test_secrets_are_redacted_in_stored_events(
         result["execution_id"],
     )
     stored = " ".join(r["d"] for r in rows)
-    assert "sk_live_very_secret_value" not in stored
+    assert as_stored not in stored and secret not in stored
     assert "***" in stored
     row = await runtime.db.pool.fetchval(
         "SELECT output::text FROM flowyard_runs WHERE execution_id = $1::uuid",
         result["execution_id"],
     )
-    assert "sk_live_very_secret_value" not in row
+    assert as_stored not in row and secret not in row
 
 
 async def test_run_log_is_append_only(run_yaml, runtime: Runtime) -> None:
