@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from blocks.http import CREDENTIAL_HEADERS
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import MissingReference, compile_value, parse
@@ -31,8 +32,9 @@ log = logging.getLogger("flowyard.webhook")
 
 #: Standard Webhooks: signatures older (or newer) than this are refused as replays.
 TOLERANCE_SECONDS = 5 * 60
-#: Request headers kept out of run records: credentials, not data.
-REDACTED_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie"})
+#: Request headers kept out of run records: credentials, not data (the same
+#: names the HTTP block keeps out of its recorded inputs, in header_key form).
+REDACTED_HEADERS = frozenset(h.replace("-", "_") for h in CREDENTIAL_HEADERS)
 
 
 @dataclass(slots=True)

@@ -281,7 +281,11 @@ async def test_credentials_in_headers_are_not_recorded(
     blocks_runtime: Any, install_workflow: Any
 ) -> None:
     wf = install_workflow(WORKFLOW.format(extra="respond: sync"))
-    headers = _headers(Authorization="Bearer do-not-store-me", Cookie="session=do-not-store-me")
+    headers = _headers(
+        Authorization="Bearer do-not-store-me",
+        Cookie="session=do-not-store-me",
+        **{"X-Api-Key": "do-not-store-me", "Api-Key": "do-not-store-me"},
+    )
     response = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, BODY)
     assert response.status == 200
     stored = await blocks_runtime.db.pool.fetchval(
