@@ -212,10 +212,15 @@ def row_count_from_status(status: str | None, fetched: int) -> int:
     return fetched
 
 
-def scrub(text: str, values: Sequence[Any]) -> str:
-    """Remove parameter values from a server message (e.g. a unique violation's detail)."""
+def scrub(text: str, values: Sequence[Any], quoted: bool = False) -> str:
+    """Remove parameter values from a server message (e.g. a unique violation's detail).
+
+    ``quoted``: only where the text quotes one (``"…"``), as the primary message of
+    an error does (``invalid input syntax for type integer: "…"``): its prose must
+    not lose a word that happens to equal a value.
+    """
     for v in values:
         s = v if isinstance(v, str) else None if v is None or isinstance(v, bool) else str(v)
         if s and len(s) >= 3:
-            text = text.replace(s, "…")
+            text = text.replace(f'"{s}"', '"…"') if quoted else text.replace(s, "…")
     return text

@@ -49,13 +49,14 @@ class DatabaseError(RuntimeError):
     def from_postgres(
         cls, exc: asyncpg.PostgresError, sql: str, values: list[Any]
     ) -> DatabaseError:
-        parts = [str(getattr(exc, "message", None) or exc)]
+        # The message itself may quote a value too, not only the detail.
+        parts = [scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)]
         detail = getattr(exc, "detail", None)
         if detail:
             parts.append(f"Detail: {scrub(detail, values)}")
         hint = getattr(exc, "hint", None)
         if hint:
-            parts.append(f"Hint: {hint}")
+            parts.append(f"Hint: {scrub(hint, values, quoted=True)}")
         return cls("\n".join(parts), sql, getattr(exc, "sqlstate", None))
 
 

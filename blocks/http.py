@@ -30,8 +30,18 @@ MAX_RETRY_AFTER = 60.0
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
 )
+#: Words that make any other header a credential too: vendors name their own
+#: (GitLab's PRIVATE-TOKEN and X-Gitlab-Token, Telegram's X-Telegram-Bot-Api-Secret-Token).
+CREDENTIAL_WORDS = ("token", "secret", "password", "api-key", "apikey")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header carries a credential, by its name in any case, with ``-``
+    or ``_`` (``X-Api-Key``, ``x_gitlab_token``)."""
+    key = name.lower().replace("_", "-")
+    return key in CREDENTIAL_HEADERS or any(word in key for word in CREDENTIAL_WORDS)
 
 
 class HttpError(RuntimeError):
@@ -98,6 +108,13 @@ def status_error(response: httpx.Response, body: Any) -> HttpError:
     )
 
 
+def _scheme_of(url: str) -> str:
+    """What a refused URL starts with, for its error: never the rest of it. Part of
+    a URL cut short may be part of a token the engine can no longer recognise."""
+    scheme, sep, _ = url.partition("://")
+    return f"not {scheme}://" if sep and scheme.isalnum() else "and this one has no scheme"
+
+
 async def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
     """What to raise for a failed attempt, after any wait the peer asked for.
 
@@ -129,7 +146,10 @@ async def send(
     except httpx.TransportError as exc:
         raise HttpError(f"{method} {url}: {type(exc).__name__}: {exc}", retriable=True) from None
     except httpx.InvalidURL as exc:
-        raise HttpError(f"invalid URL: {exc}", retriable=False) from None
+        # What is wrong, not the part of the URL httpx quotes ("Invalid port: '…'"):
+        # a password with an unencoded `#` or `/` ends up there, cut where the
+        # engine can no longer recognise it as the secret it is part of.
+        raise HttpError(f"invalid URL: {str(exc).split(':', 1)[0]}", retriable=False) from None
 
 
 @register
@@ -174,27 +194,27 @@ class HttpBlock(BlockHandler):
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         method = str(config.get("method") or "GET").upper()
         url = str(config.get("url") or "")
-        if not url.startswith(("http://", "https://")):
-            raise BlockFailed(
-                {
-                    "type": "HttpError",
-                    "message": f"the url must start with http:// or https://, got {url[:80]!r}",
-                    "block": ctx.path,
-                }
-            )
         headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
         if method not in SAFE_METHODS and not any(k.lower() == "idempotency-key" for k in headers):
             headers["Idempotency-Key"] = ctx.idempotency_key
         # The run viewer shows what was sent, but not credentials that did not come
-        # from <env.…> (those the engine redacts anyway).
+        # from <env.…> (those the engine redacts anyway). Set before anything can
+        # fail: a failed block's record carries its inputs too.
         ctx.inputs = {
             **config,
             "method": method,
             "headers": {
-                k: "[redacted]" if k.lower() in CREDENTIAL_HEADERS else v
-                for k, v in headers.items()
+                k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()
             },
         }
+        if not url.startswith(("http://", "https://")):
+            raise BlockFailed(
+                {
+                    "type": "HttpError",
+                    "message": f"the url must start with http:// or https://, {_scheme_of(url)}",
+                    "block": ctx.path,
+                }
+            )
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
             kwargs["params"] = {

@@ -44,6 +44,9 @@ class SlackBlock(BlockHandler):
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         url = str(config.get("webhook_url") or "")
+        # The URL is the credential (anyone holding it can post): keep it out of
+        # records, also those of a URL refused below (a failed block records its inputs).
+        ctx.run.note_secret(url)
         if not url.startswith(("http://", "https://")):
             raise BlockFailed(
                 {
@@ -52,8 +55,6 @@ class SlackBlock(BlockHandler):
                     "block": ctx.path,
                 }
             )
-        # The URL is the credential (anyone holding it can post): keep it out of records.
-        ctx.run.note_secret(url)
         message: dict[str, Any] = {}
         for key in ("text", "blocks", "channel", "username", "icon_emoji"):
             if config.get(key) not in (None, ""):

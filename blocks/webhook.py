@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from blocks.http import CREDENTIAL_HEADERS
+from blocks.http import is_credential_header
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import MissingReference, compile_value, parse
@@ -32,9 +32,6 @@ log = logging.getLogger("flowyard.webhook")
 
 #: Standard Webhooks: signatures older (or newer) than this are refused as replays.
 TOLERANCE_SECONDS = 5 * 60
-#: Request headers kept out of run records: credentials, not data (the same
-#: names the HTTP block keeps out of its recorded inputs, in header_key form).
-REDACTED_HEADERS = frozenset(h.replace("-", "_") for h in CREDENTIAL_HEADERS)
 
 
 @dataclass(slots=True)
@@ -231,7 +228,9 @@ def build_payload(
     return {
         "body": body,
         "headers": {
-            header_key(k): ("[redacted]" if header_key(k) in REDACTED_HEADERS else v)
+            # Credentials, not data, are kept out of run records: the headers the
+            # HTTP block keeps out of its recorded inputs.
+            header_key(k): ("[redacted]" if is_credential_header(k) else v)
             for k, v in headers.items()
         },
         "query": dict(query),

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import asyncpg
 
@@ -40,14 +41,37 @@ class Redactor:
         return text
 
 
+#: What httpx (the runtime's HTTP client) leaves unencoded in a URL path, besides
+#: letters, digits and ``-._~``: a secret in a path is sent, and quoted, in this form.
+_URL_PATH_SAFE = "!$&'()*+,;=:@/[\\]^|"
+
+
 @functools.lru_cache(maxsize=4096)  # a run's few secrets, looked up for every event
 def _in_json(secret: str) -> tuple[str, ...]:
-    """How ``secret`` appears inside JSON text: as engine._json writes it (non-ASCII
-    as is: an ASCII-only form would miss "pässwort" in the run log) and, should any
-    text come from an encoder that escapes it, ASCII-escaped."""
-    written = json.dumps(secret, ensure_ascii=False)[1:-1]
-    escaped = json.dumps(secret)[1:-1]
-    return (written,) if written == escaped else (written, escaped)
+    """How ``secret`` appears inside JSON text, longest first (a longer form may
+    contain a shorter one).
+
+    As engine._json writes it (non-ASCII as is: an ASCII-only form would miss
+    "pässwort" in the run log) and, should any text come from an encoder that
+    escapes it, ASCII-escaped; and so for each form a value may already hold it
+    in: JSON text as a string (a payload built with json.dumps, a peer's JSON error
+    body quoted in a message), Python's quoting (a KeyError, ``{x!r}``), and
+    percent-encoded as a URL or a form carries it (an HTTP error quoting the URL it
+    requested, a peer echoing its path). A plain ASCII token has one form only.
+    """
+    inner = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote(secret, safe=_URL_PATH_SAFE),
+        quote_plus(secret, safe=""),
+    }
+    forms = {
+        f for s in inner for f in (json.dumps(s, ensure_ascii=False)[1:-1], json.dumps(s)[1:-1])
+    }
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 _INSERT_EVENTS = """
