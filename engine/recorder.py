@@ -9,11 +9,10 @@ before side effects", DESIGN.md 4). The rows themselves: engine/runstore.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -150,18 +149,38 @@ class RunRecorder:
         self._start_pending = True
         self.add("run_started")
 
-    @contextlib.contextmanager
-    def _taking(self) -> Iterator[list[Any]]:
-        """The buffer as columns; put back in front of newer events if the write fails,
-        so a transient database error loses nothing (the next flush retries it)."""
+    def _take(self) -> tuple[list[Any], int, list[list[Any]]]:
+        """The buffer (emptied), its reusable count, and its events as columns."""
         rows, self._buf = self._buf, []
         reusable, self._reusable = self._reusable, 0
-        try:
-            yield [[e[i] for e in rows] for i in range(5)]
-        except BaseException:
-            self._buf = rows + self._buf
-            self._reusable += reusable
-            raise
+        return rows, reusable, [[e[i] for e in rows] for i in range(5)]
+
+    def _put_back(self, rows: list[Any], reusable: int) -> None:
+        """Unwritten events go back in front of newer ones: a transient database
+        error loses nothing (the next flush retries them)."""
+        self._buf = rows + self._buf
+        self._reusable += reusable
+
+    async def _write(self, rows: list[Any], reusable: int, write: Awaitable[Any]) -> None:
+        """Run ``write`` to its end, even if the caller is cancelled meanwhile (a
+        sibling block failed): the statement may commit all the same, and rows put
+        back after they were written would be written again by ``finish``, which
+        then fails on (execution_id, seq) and leaves the run `running` for good.
+        So the outcome decides what is put back; a cancellation is re-raised after."""
+        task = asyncio.ensure_future(write)
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                cancelled = True
+        error = asyncio.CancelledError() if task.cancelled() else task.exception()
+        if error is not None:
+            self._put_back(rows, reusable)
+        if cancelled:
+            raise asyncio.CancelledError
+        if error is not None:
+            raise error
 
     async def flush(self, checkpoint: bool = False) -> None:
         """Write the buffered events. A ``checkpoint`` (before a side effect) only
@@ -172,36 +191,46 @@ class RunRecorder:
                 return
             if not self._buf and not self._start_pending:
                 return
-            with self._taking() as cols:
-                if self._start_pending:
-                    await self.pool.execute(_START_RUN, self.execution_id, *cols, self._started_at)
-                    self._start_pending = False
-                else:
-                    await self.pool.execute(_INSERT_EVENTS, self.execution_id, *cols)
+            rows, reusable, cols = self._take()
+            if self._start_pending:
+                start = (_START_RUN, self.execution_id, *cols, self._started_at)
+                await self._write(rows, reusable, self.pool.execute(*start))
+                self._start_pending = False
+            else:
+                insert = (_INSERT_EVENTS, self.execution_id, *cols)
+                await self._write(rows, reusable, self.pool.execute(*insert))
 
     async def write_in(self, conn: asyncpg.Connection, type_: str, data: dict[str, Any]) -> None:
         """Append the buffer and one more event on ``conn``, inside the caller's transaction.
 
         Uses the caller's connection, not the pool: a transaction about to commit
         must never wait for a pool connection that other runs' transactions hold.
+        Whatever goes wrong here, the transaction does not commit, so the events
+        are put back.
         """
         async with self._lock:
             self.add(type_, None, data)
-            with self._taking() as cols:
+            rows, reusable, cols = self._take()
+            try:
                 await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
+            except BaseException:
+                self._put_back(rows, reusable)
+                raise
 
     async def finish(self, status: str, output: Any, error: Any) -> None:
         """Write the remaining events and the run's final status in one statement."""
         out_text = self.redact(dumps(output)) if output is not None else None
         err_text = self.redact(dumps(error)) if error is not None else None
+        started_at = self._started_at or time.time()
         async with self._lock:
-            with self._taking() as cols:
-                await self.pool.execute(
-                    self._finish_sql,
-                    self.execution_id,
-                    *cols,
-                    status,
-                    out_text,
-                    err_text,
-                    self._started_at or time.time(),
-                )
+            rows, reusable, cols = self._take()
+            end = (
+                self._finish_sql,
+                self.execution_id,
+                *cols,
+                status,
+                out_text,
+                err_text,
+                started_at,
+            )
+            await self._write(rows, reusable, self.pool.execute(*end))

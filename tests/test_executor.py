@@ -380,6 +380,45 @@ async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
     assert [(e["seq"], e["type"]) for e in events] == [(1, "block_started"), (2, "block_succeeded")]
 
 
+async def test_a_flush_cancelled_after_its_write_committed_is_not_written_twice(
+    runtime: Runtime,
+) -> None:
+    """A sibling block's failure cancels a checkpoint whose INSERT may already have
+    committed. Its events must not be put back: `finish` would write them again,
+    fail on (execution_id, seq), and the run would stay `running` for good."""
+    import asyncio
+    import uuid
+
+    from engine.recorder import RunRecorder
+
+    committed = asyncio.Event()
+
+    class SlowReplyPool:
+        """Commits at once, answers late: the window in which a cancel arrives."""
+
+        def __init__(self, pool) -> None:
+            self.pool = pool
+
+        async def execute(self, *args):
+            result = await self.pool.execute(*args)
+            committed.set()
+            await asyncio.sleep(0.3)
+            return result
+
+    eid = str(uuid.uuid4())
+    recorder = RunRecorder(SlowReplyPool(runtime.db.log_pool), eid, set(), next_seq=1)
+    recorder.add("block_succeeded", "a", {"output": {}})
+    checkpoint = asyncio.create_task(recorder.flush(checkpoint=True))
+    await committed.wait()
+    checkpoint.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await checkpoint
+    recorder.add("run_failed", None, {"error": {"message": "a sibling failed"}})
+    await recorder.finish("failed", None, {"message": "a sibling failed"})
+    events = await runtime.run_events(eid)
+    assert [(e["seq"], e["type"]) for e in events] == [(1, "block_succeeded"), (2, "run_failed")]
+
+
 async def test_a_checkpoint_writes_only_what_a_resume_would_reuse(runtime: Runtime) -> None:
     import uuid
 
