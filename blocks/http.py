@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import re
 import time
 from typing import Any, ClassVar
 
@@ -106,6 +107,10 @@ def status_error(response: httpx.Response, body: Any) -> HttpError:
         status=status,
         retry_after=retry_after,
     )
+
+
+#: ``user:password@`` after the scheme: basic-auth credentials, kept out of records.
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
 
 
 def _scheme_of(url: str) -> str:
@@ -202,6 +207,7 @@ class HttpBlock(BlockHandler):
         # fail: a failed block's record carries its inputs too.
         ctx.inputs = {
             **config,
+            "url": _USERINFO.sub(r"\1[redacted]@", url),
             "method": method,
             "headers": {
                 k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()

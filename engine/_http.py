@@ -22,7 +22,7 @@ KEEPALIVE_S = 5.0  # an idle connection is closed after this (httpx's default)
 
 
 class _Transport(AiohttpTransport):
-    """Errors named for what happened.
+    """Errors named for what happened, and credentials in a URL sent once.
 
     The library maps every aiohttp connection error to ``ConnectTimeout``; a
     refused or dropped connection would then tell the user their peer is slow
@@ -31,6 +31,10 @@ class _Transport(AiohttpTransport):
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.userinfo:
+            # httpx has turned `user:password@` into an Authorization header;
+            # aiohttp refuses a URL that still carries them beside it.
+            request.url = request.url.copy_with(userinfo=b"")
         try:
             return await super().handle_async_request(request)
         except httpx.TimeoutException as exc:

@@ -72,6 +72,25 @@ async def test_a_cookie_one_run_receives_is_never_sent_by_another(
     assert "cookie" not in second.headers
 
 
+async def test_credentials_in_the_url_are_sent_as_basic_auth(
+    run_yaml: Any, recorder: RecordingServer, runtime: Any
+) -> None:
+    """`https://user:password@host/…` is how many APIs take basic auth."""
+    import base64
+
+    recorder.respond("/v1/charges/ch_u/capture", Scripted(200, {"id": "ch_u"}))
+    url = recorder.url.replace("http://", "http://shop%40example:p%23ss@")
+    wf = capture_workflow(url).replace('headers: {Authorization: "Bearer <input.token>"}', "")
+    result = await run_yaml(wf, {"charge_id": "ch_u", "token": "unused", "amount": 1})
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    expected = base64.b64encode(b"shop@example:p#ss").decode()
+    assert req.headers["authorization"] == f"Basic {expected}"
+    stored = await runtime.run_result(result["execution_id"])
+    recorded = stored["blocks"]["capture"]["inputs"]["url"]
+    assert recorded.startswith("http://[redacted]@127.0.0.1:") and "p%23ss" not in recorded
+
+
 async def test_retries_on_503_keep_the_idempotency_key_and_honour_retry_after(
     run_yaml: Any, recorder: RecordingServer
 ) -> None:
