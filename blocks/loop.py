@@ -14,7 +14,7 @@ from engine.context import BlockContext, Frame
 from engine.expressions import Expression, ExpressionError
 from engine.model import Problem
 from engine.references import compile_value
-from engine.registry import BlockHandler, ContainerBody, register
+from engine.registry import BlockHandler, ContainerBody, block_ids, register
 
 DEFAULT_MAX_ITERATIONS = 10_000
 
@@ -78,7 +78,7 @@ class Loop(BlockHandler):
         self._next = compile_value(acc.get("next")) if acc.get("next") is not None else None
 
     def body(self) -> ContainerBody:
-        return ContainerBody({"body": [str(b) for b in self.config.get("body") or []]})
+        return ContainerBody({"body": block_ids(self.config.get("body"))})
 
     def problems(self) -> list[Problem]:
         problems = [self._error] if self._error else []

@@ -9,7 +9,7 @@ from typing import Any
 from engine.context import BlockContext
 from engine.executor import BlockFailed, error_dict
 from engine.model import Problem
-from engine.registry import BlockHandler, ContainerBody, register
+from engine.registry import BlockHandler, ContainerBody, block_ids, register
 
 
 @register
@@ -33,13 +33,11 @@ class Parallel(BlockHandler):
 
     def body(self) -> ContainerBody:
         if "branches" in self.config:
-            return ContainerBody(
-                {
-                    str(k): [str(b) for b in v or []]
-                    for k, v in (self.config.get("branches") or {}).items()
-                }
-            )
-        return ContainerBody({"body": [str(b) for b in self.config.get("body") or []]})
+            branches = self.config.get("branches")
+            if not isinstance(branches, dict):
+                return ContainerBody({})  # the wrong type is reported by the JSON Schema
+            return ContainerBody({str(k): block_ids(v) for k, v in branches.items()})
+        return ContainerBody({"body": block_ids(self.config.get("body"))})
 
     def problems(self) -> list[Problem]:
         if ("branches" in self.config) == ("items" in self.config or "body" in self.config):
@@ -52,7 +50,27 @@ class Parallel(BlockHandler):
             ]
         if "body" in self.config and "items" not in self.config:
             return [Problem("`body` needs `items`", block=self.block.id, field="items")]
-        return []
+        # As for a loop: an empty body or branch is a mistake, not work to skip.
+        if "branches" in self.config and not self.config["branches"]:
+            return [
+                Problem(
+                    "a parallel needs at least one branch in `branches`",
+                    block=self.block.id,
+                    field="branches",
+                )
+            ]
+        groups = self.body().groups
+        empty = [name for name, members in groups.items() if not members]
+        return [
+            Problem(
+                "a parallel needs at least one block in `body`"
+                if name == "body"
+                else f"branch {name!r} has no blocks",
+                block=self.block.id,
+                field="body" if name == "body" else f"branches.{name}",
+            )
+            for name in empty
+        ]
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         limit = asyncio.Semaphore(int(config.get("max_concurrency") or 64))

@@ -34,10 +34,15 @@ log = logging.getLogger("flowyard.webhook")
 TOLERANCE_SECONDS = 5 * 60
 
 
+#: The methods a webhook block may listen on.
+METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
+
+
 @dataclass(slots=True)
 class WebhookResponse:
     status: int
     body: Any = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @register
@@ -80,13 +85,7 @@ class WebhookBlock(BlockHandler):
         if isinstance(path, str) and not path.strip("/"):
             out.append(Problem("the path is empty", block=self.block.id, field="path"))
         method = self.config.get("method")
-        if isinstance(method, str) and method.upper() not in (
-            "POST",
-            "PUT",
-            "PATCH",
-            "GET",
-            "DELETE",
-        ):
+        if isinstance(method, str) and method.upper() not in METHODS:
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
@@ -309,6 +308,15 @@ async def accept(
     path = normalize_path(path)
     workflow, block = _find(runtime, path, method.upper())
     if workflow is None or block is None:
+        # A known path asked with another method is a 405 naming the right one (a GET
+        # from a browser on a POST hook), not a 404 that says the path does not exist.
+        allowed = [m for m in METHODS if _find(runtime, path, m)[0] is not None]
+        if allowed:
+            return WebhookResponse(
+                405,
+                {"error": f"/webhooks/{path} accepts {', '.join(allowed)}, not {method.upper()}"},
+                {"Allow": ", ".join(allowed)},
+            )
         return WebhookResponse(
             404, {"error": f"no workflow listens on {method.upper()} /webhooks/{path}"}
         )
@@ -332,7 +340,19 @@ async def accept(
         return WebhookResponse(400, {"error": f"the body is not valid JSON: {exc}"})
 
     payload = build_payload(path, method, headers, query, body)
-    key = idempotency_key(config.get("idempotency_key"), block.id, payload, lower, workflow.name)
+    configured = config.get("idempotency_key")
+    key = idempotency_key(configured, block.id, payload, lower, workflow.name)
+    if configured and key is None and "?>" not in str(configured):
+        # The workflow asked for deduplication; a delivery without its key would run
+        # again on every retry (a second payment capture), so it is refused. A key
+        # written as optional (`<webhook.body.id?>`) lets such a delivery run unkeyed.
+        return WebhookResponse(
+            400,
+            {
+                "error": f"no idempotency key: {configured} is missing or empty in the request "
+                "(and there is no Idempotency-Key or webhook-id header)"
+            },
+        )
     run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
     sub = await runtime.submit(
         workflow,

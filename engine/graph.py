@@ -81,7 +81,10 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
         try:
             handlers[bid] = cls(block)
         except Exception as exc:  # a handler's prepare step rejected the config
-            problems.append(Problem(str(exc), file, bid))
+            # A config the JSON Schema already flagged (`accumulate: 3`) trips the handler
+            # as a side effect: its "'int' object has no attribute 'get'" adds nothing.
+            if not any(p.block == bid for p in problems):
+                problems.append(Problem(f"invalid config: {exc}", file, bid))
 
     _assign_parents(workflow, handlers, problems)
 

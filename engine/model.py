@@ -126,6 +126,12 @@ class _StrictLoader(yaml.SafeLoader):
             self.blocks_node = next((v for k, v in node.value if k.value == "blocks"), None)
             if isinstance(self.blocks_node, yaml.MappingNode):
                 self.block_of = {id(v): str(k.value) for k, v in self.blocks_node.value}
+                for key_node, _ in self.blocks_node.value:
+                    # A block id is text as written: YAML 1.1 would read `on:`, `no:` or
+                    # `1:` as a bool or an int, and the block would then vanish from
+                    # edges ("names missing block 'on'") or dodge the id pattern.
+                    if isinstance(key_node, yaml.ScalarNode):
+                        key_node.tag = "tag:yaml.org,2002:str"
         return None if node is None else self.construct_document(node)
 
 
@@ -169,6 +175,10 @@ def load_file(path: str | Path) -> Workflow:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise WorkflowError([Problem(f"cannot read: {exc.strerror}", str(p))]) from None
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(
+            [Problem(f"cannot read: not UTF-8 text (byte {exc.start})", str(p))]
+        ) from None
     return validate_document(read_document(text, str(p)), str(p))
 
 

@@ -85,6 +85,12 @@ class BlockHandler:
         raise NotImplementedError
 
 
+def block_ids(value: Any) -> list[str]:
+    """A container's list of body block ids; anything but a list is none (the JSON
+    Schema reports the wrong type, so validation must not trip over it first)."""
+    return [str(b) for b in value] if isinstance(value, list) else []
+
+
 _REGISTRY: dict[str, type[BlockHandler]] = {}
 
 

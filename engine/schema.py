@@ -91,7 +91,12 @@ def workflow_schema() -> dict[str, Any]:
                 "required": ["type"],
                 "properties": {"type": {"enum": types}},
                 "allOf": [
-                    {"if": {"properties": {"type": {"const": t}}}, "then": {"$ref": f"#/$defs/{t}"}}
+                    # `required` in the `if`: a block without `type` matches no branch
+                    # (else every type's schema applies and each reports its own keys).
+                    {
+                        "if": {"properties": {"type": {"const": t}}, "required": ["type"]},
+                        "then": {"$ref": f"#/$defs/{t}"},
+                    }
                     for t in types
                 ],
             },

@@ -48,7 +48,19 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
             if in_block and isinstance(blocks.get(block), dict)
             else None
         )
-        if err.validator == "additionalProperties":
+        if err.validator == "pattern" and path[:1] == ["edges"]:
+            continue  # validate_document says it in words, not as a regex
+        if err.validator == "pattern" and path == ["blocks"]:
+            problems.append(
+                Problem(
+                    f"block id {err.instance!r} must be lower-case letters, digits and '_', "
+                    "starting with a letter",
+                    file,
+                    str(err.instance),
+                    "blocks",
+                )
+            )
+        elif err.validator == "additionalProperties":
             for key in _UNEXPECTED_RE.findall(err.message):
                 what = f" for a {btype} block" if btype and len(inner) == 0 else ""
                 problems.append(
@@ -121,7 +133,9 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
 
     edges = []
-    for i, text in enumerate(doc.get("edges") or []):
+    # Only a list holds edges: a string would be walked character by character.
+    raw_edges = doc.get("edges") if isinstance(doc.get("edges"), list) else []
+    for i, text in enumerate(raw_edges):
         edge = parse_edge(text) if isinstance(text, str) else None
         if edge is None:
             if isinstance(text, str):

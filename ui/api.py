@@ -106,16 +106,36 @@ def get_workflow(name: str) -> Response:
     return jresponse({"name": name, "file": path.name, "document": doc})
 
 
+def request_text() -> str | None:
+    """The body as UTF-8 text, or None when it is not UTF-8.
+
+    Flask's ``get_data(as_text=True)`` would swap bad bytes for U+FFFD, and a
+    saved workflow or a run input would silently lose them.
+    """
+    try:
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response | None]:
+    from engine.model import WorkflowError, read_document
+
     ctype = (request.mimetype or "").lower()
-    raw = request.get_data(as_text=True)
+    raw = request_text()
+    if raw is None:
+        return None, error(400, "the body is not UTF-8 text")
     try:
         if "json" in ctype:
             doc = json.loads(raw or "null")
             if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
                 doc = doc["document"]  # the shape GET returns, for round trips
         else:
-            doc = wf.parse(raw, f"{name}.yaml")
+            # The engine's strict loader: a duplicate block id or key is an error
+            # naming the block, not the last copy silently replacing the first.
+            doc = read_document(raw, f"{name}.yaml")
+    except WorkflowError as exc:
+        return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
     except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
         problem = {
             "file": f"{name}.yaml",
@@ -240,8 +260,10 @@ def _template_dict(t: Any) -> dict[str, Any]:
 @bp.post("/templates/<template_id>/instantiate")
 def instantiate_template(template_id: str) -> Response:
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        return error(400, 'the body must be a JSON object such as {"name": "orders"}')
     name = body.get("name") or request.form.get("name") or None
-    if name is not None and not wf.valid_name(str(name)):
+    if name is not None and not (isinstance(name, str) and wf.valid_name(name)):
         return error(400, "a workflow name is letters, digits, '_' and '-'")
     try:
         path = _templates_module().instantiate(template_id, settings().workflows_dir, name=name)

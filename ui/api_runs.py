@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request, url_for
 
 from ui import workflow_files as wf
-from ui.api import bp, error, jresponse, runtime
+from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import bridge, settings
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
@@ -49,10 +50,31 @@ def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
     return jresponse({"execution_id": eid, **_links(eid)}, 202)
 
 
+def _input_problems(workflow: Any, data: dict[str, Any]) -> list[str]:
+    """Why ``data`` does not match the manual trigger's ``input_schema`` (none: it does)."""
+    from blocks.manual import input_errors
+
+    trigger = workflow.trigger()
+    if trigger is None or trigger.type != "manual":
+        return []
+    return input_errors(trigger.config.get("input_schema"), data)
+
+
+def _is_run_id(execution_id: str) -> bool:
+    """Run ids are UUIDs; anything else is an unknown run (404), not a database error."""
+    try:
+        uuid.UUID(execution_id)
+    except ValueError:
+        return False
+    return True
+
+
 @bp.post("/workflows/<name>/runs")
 def start_run(name: str) -> Response:
     """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
-    raw = request.get_data(as_text=True)
+    raw = request_text()
+    if raw is None:
+        return error(400, "the body is not UTF-8 text")
     try:
         data = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
@@ -62,6 +84,9 @@ def start_run(name: str) -> Response:
     workflow, err = _load(name)
     if err is not None:
         return err
+    problems = _input_problems(workflow, data)
+    if problems:
+        return error(422, "the input does not match the workflow's input_schema", problems=problems)
     return _submit(workflow, data, request.args.get("wait") in ("1", "true", "yes"))
 
 
@@ -71,9 +96,12 @@ def list_runs() -> Response:
     if status is not None and status not in RUN_STATUSES:
         return error(400, f"status is one of {', '.join(sorted(RUN_STATUSES))}")
     try:
-        limit = max(1, min(int(request.args.get("limit", 50)), 500))
+        limit = int(request.args.get("limit", 50))
     except ValueError:
         return error(400, "limit must be a number")
+    if limit < 1:
+        return error(400, "limit must be at least 1")
+    limit = min(limit, 500)  # more is capped, as list APIs do
     workflow = request.args.get("workflow") or None
     runs = bridge().call(runtime().list_runs(workflow=workflow, status=status, limit=limit))
     # Runs record the workflow's name; pages link to its file (the editor's name).
@@ -85,6 +113,8 @@ def list_runs() -> Response:
 
 @bp.get("/runs/<execution_id>")
 def get_run(execution_id: str) -> Response:
+    if not _is_run_id(execution_id):
+        return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
@@ -101,6 +131,8 @@ def _after() -> int:
 
 @bp.get("/runs/<execution_id>/events")
 def get_run_events(execution_id: str) -> Response:
+    if not _is_run_id(execution_id):
+        return error(404, f"no run {execution_id!r}")
     events = bridge().call(runtime().run_events(execution_id, after=_after()))
     if not events and bridge().call(runtime().run_result(execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
@@ -121,7 +153,7 @@ def stream_run(execution_id: str) -> Response:
     stream ends with an ``end`` event after the run's final event.
     """
     b, rt, poll = bridge(), runtime(), settings().stream_poll
-    if b.call(rt.run_result(execution_id)) is None:
+    if not _is_run_id(execution_id) or b.call(rt.run_result(execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
     after = _after()
 
@@ -160,10 +192,15 @@ def stream_run(execution_id: str) -> Response:
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
     """Run again with the same input; from the failed block when the engine can."""
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict) or not isinstance(body.get("from_failed", True), bool):
+        return error(400, 'the body is a JSON object such as {"from_failed": false}')
+    if not _is_run_id(execution_id):
+        return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
-    from_failed = bool((request.get_json(silent=True) or {}).get("from_failed", True))
+    from_failed = body.get("from_failed", True)
     sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
     eid = str(sub.execution_id)
     return jresponse({"execution_id": eid, "from_failed": from_failed, **_links(eid)}, 202)

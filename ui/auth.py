@@ -103,10 +103,21 @@ def _unauthorized() -> Response | tuple[Any, int]:
         resp = Response(body, status=401, mimetype="text/html")
         resp.headers["WWW-Authenticate"] = 'Bearer realm="flowyard"'
         return resp
-    resp = jsonify(error="unauthorized", message="send Authorization: Bearer <token> or log in")
+    resp = jsonify(error="unauthorized", message=_unauthorized_reason())
     resp.status_code = 401
     resp.headers["WWW-Authenticate"] = 'Bearer realm="flowyard"'
     return resp
+
+
+def _unauthorized_reason() -> str:
+    """Say which of "no token", "not a bearer header" and "wrong token" it was,
+    so a client with a stale token is not told to send one it already sends."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return "send Authorization: Bearer <token> or log in"
+    if not header.lower().startswith("bearer "):
+        return "the Authorization header must be 'Bearer <token>'"
+    return "the bearer token is not valid (see FLOWYARD_TOKEN)"
 
 
 def _forbidden(message: str) -> tuple[Any, int]:

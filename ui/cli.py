@@ -49,7 +49,7 @@ def _with_runtime(
 def _read_input(spec: str | None) -> dict[str, Any]:
     if not spec:
         return {}
-    text = Path(spec[1:]).read_text() if spec.startswith("@") else spec
+    text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
     value = json.loads(text)
     return value if isinstance(value, dict) else {"value": value}
 
@@ -57,7 +57,7 @@ def _read_input(spec: str | None) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         payload = _read_input(args.input)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or a file that is not UTF-8
         print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,152 @@
+"""Bad workflow files and bad CLI input: a clear error naming file, block and field,
+never a traceback, a pile of unrelated messages, or a silently changed workflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import blocks  # noqa: F401 - registers the block types
+from engine.model import WorkflowError, load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE = "name: t\nblocks:\n  start: {type: manual}\n  work: {type: function, code: 'return 1'}\n"
+
+
+def problems(tmp_path: Path, text: str, name: str = "bad.yaml") -> list[str]:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(WorkflowError) as info:
+        load_file(path)
+    out = [str(p) for p in info.value.problems]
+    assert all(s.startswith(str(path)) for s in out), out
+    return out
+
+
+def test_block_ids_yaml_would_read_as_bools_stay_text(tmp_path: Path) -> None:
+    # YAML 1.1 reads `on:` as True: the block then "went missing" from its own edge.
+    path = tmp_path / "on.yaml"
+    path.write_text(
+        "name: t\nblocks:\n  start: {type: manual}\n  on: {type: function, code: 'return 1'}\n"
+        "edges: [start -> on]\n"
+    )
+    assert list(load_file(path).blocks) == ["start", "on"]
+
+
+def test_a_numeric_block_id_is_named_as_a_bad_id(tmp_path: Path) -> None:
+    # `1:` was an int key, which the id pattern did not check: it loaded silently.
+    found = problems(tmp_path, "name: t\nblocks:\n  1: {type: manual}\n")
+    assert len(found) == 1 and "block '1'" in found[0] and "block id '1' must" in found[0], found
+
+
+def test_a_block_without_type_is_one_problem(tmp_path: Path) -> None:
+    # It was eleven: every block type's required and unknown keys, one after another.
+    found = problems(tmp_path, BASE + "  x: {code: 'return 1'}\n")
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'x': field 'type': missing required key 'type'"
+    ]
+
+
+def test_edges_as_one_string_is_one_problem(tmp_path: Path) -> None:
+    # It was walked character by character: "edge '-' is not of the form …" and so on.
+    found = problems(tmp_path, BASE + "edges: 'start -> work'\n")
+    assert len(found) == 1 and "field 'edges'" in found[0] and "not of type 'array'" in found[0]
+
+
+def test_an_edge_without_arrow_is_said_once_in_words(tmp_path: Path) -> None:
+    found = problems(tmp_path, BASE + "edges: ['start work']\n")
+    assert len(found) == 1, found  # not also the schema's regular expression
+    assert "field 'edges.0'" in found[0] and "'a -> b'" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ("{type: parallel, branches: [work]}", "branches"),
+        ("{type: parallel, branches: {a: 1}}", "branches.a"),
+        ("{type: parallel, items: [1], body: 3}", "body"),
+        ("{type: loop, items: [1], body: 3}", "body"),
+        ("{type: loop, items: [1], body: [work], accumulate: 3}", "accumulate"),
+        ("{type: condition, cases: 3}", "cases"),
+    ],
+)
+def test_a_container_config_of_the_wrong_type_is_a_problem_not_a_crash(
+    tmp_path: Path, block: str, field: str
+) -> None:
+    found = problems(tmp_path, BASE + f"  c: {block}\nedges: [start -> c]\n")
+    assert any(f"block 'c': field '{field}'" in p for p in found), found
+    # ...and not also the handler tripping over it ("'int' object has no attribute 'get'").
+    assert not any("object" in p and "not of type" not in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ("{type: parallel, branches: {}}", "branches"),
+        ("{type: parallel, branches: {a: [work], b: []}}", "branches.b"),
+        ("{type: parallel, items: [1], body: []}", "body"),
+    ],
+)
+def test_a_parallel_with_an_empty_body_is_refused_like_a_loop(
+    tmp_path: Path, block: str, field: str
+) -> None:
+    found = problems(tmp_path, BASE + f"  c: {block}\nedges: [start -> c]\n")
+    assert len(found) == 1 and f"block 'c': field '{field}'" in found[0], found
+
+
+def test_a_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9\nblocks: {start: {type: manual}}\n".encode("latin-1"))
+    with pytest.raises(WorkflowError) as info:
+        load_file(path)
+    assert str(info.value).startswith(str(path)) and "not UTF-8" in str(info.value)
+
+
+# -- the CLI ---------------------------------------------------------------------------
+
+
+def cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_validate_reports_a_malformed_container_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(BASE + "  c: {type: parallel, branches: [work]}\n")
+    (tmp_path / "u.yaml").write_bytes(b"name: \xff\nblocks: {}\n")
+    proc = cli(["validate", "p.yaml", "u.yaml"], tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "p.yaml: block 'c': field 'branches'" in proc.stderr
+    assert "u.yaml: cannot read: not UTF-8" in proc.stderr
+
+
+def test_cli_run_input_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "in.json").write_bytes(b'{"name": "\xff"}')
+    proc = cli(["run", "anything", "--input", "@in.json"], tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("flowyard run: bad --input:") and proc.stderr.count("\n") == 1
+
+
+def test_cli_run_exit_codes_follow_the_run(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "ok.yaml").write_text(BASE + "edges: [start -> work]\n")
+    (tmp_path / "boom.yaml").write_text(
+        "name: boom\nblocks:\n  start: {type: manual}\n"
+        "  work: {type: function, code: 'raise ValueError(\"no stock\")'}\n"
+        "edges: [start -> work]\n"
+    )
+    ok = cli(["run", "ok.yaml"], tmp_path, DATABASE_URL=database_url)
+    assert ok.returncode == 0, ok.stderr
+    boom = cli(["run", "boom.yaml"], tmp_path, DATABASE_URL=database_url)
+    assert boom.returncode == 1 and "no stock" in boom.stdout, boom.stdout + boom.stderr

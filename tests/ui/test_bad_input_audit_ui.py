@@ -1,0 +1,204 @@
+"""Bad requests to the API and the webhooks: a 4xx JSON error with a reason, nothing
+saved or started, never a 500, a stack trace or a silently altered workflow."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+
+YAML = {"Content-Type": "application/yaml"}
+
+
+def _write(workflows_dir: Path, text: str) -> str:
+    name = f"audit_{uuid.uuid4().hex[:8]}"
+    (workflows_dir / f"{name}.yaml").write_text(textwrap.dedent(text).replace("NAME", name))
+    return name
+
+
+# -- saving workflows ---------------------------------------------------------------------
+
+
+def test_put_yaml_with_a_duplicate_block_id_is_422_and_saves_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # The API's loader kept the second `work` and dropped the first, then saved: 201.
+    text = (
+        "name: dup\nblocks:\n  start: {type: manual}\n"
+        "  work: {type: function, code: 'return 1'}\n"
+        "  work: {type: function, code: 'return 2'}\n"
+        "edges: [start -> work]\n"
+    )
+    resp = client.put("/api/workflows/audit_dup", data=text, headers={**auth, **YAML})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    [problem] = resp.get_json()["problems"]
+    assert problem["block"] == "work" and "duplicate block id 'work' (line 5)" in problem["message"]
+    assert not (workflows_dir / "audit_dup.yaml").exists()
+
+
+def test_put_a_body_that_is_not_utf8_is_400_and_saves_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # It was decoded with U+FFFD replacements and saved (201): the bytes were lost.
+    body = "name: caf\xe9\nblocks: {start: {type: manual}}\n".encode("latin-1")
+    resp = client.put("/api/workflows/audit_latin1", data=body, headers={**auth, **YAML})
+    assert resp.status_code == 400 and "UTF-8" in resp.get_json()["error"]
+    assert not (workflows_dir / "audit_latin1.yaml").exists()
+
+
+@pytest.mark.parametrize("branches", ["[start]", "{a: 1}"])
+def test_put_a_parallel_with_malformed_branches_is_422_not_500(
+    client: FlaskClient, auth: dict[str, str], branches: str
+) -> None:
+    text = f"name: p\nblocks:\n  start: {{type: manual}}\n  p: {{type: parallel, branches: {branches}}}\n"
+    resp = client.put("/api/workflows/audit_par", data=text, headers={**auth, **YAML})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert any(p["block"] == "p" for p in resp.get_json()["problems"])
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("GET", ""), ("GET", "/events"), ("GET", "/stream"), ("POST", "/rerun")]
+)
+def test_a_run_id_that_is_not_a_uuid_is_404(
+    client: FlaskClient, auth: dict[str, str], method: str, suffix: str
+) -> None:
+    # /events answered 500 (the database refused the id as a UUID).
+    resp = client.open(f"/api/runs/not-a-uuid{suffix}", method=method, headers=auth)
+    assert resp.status_code == 404 and resp.get_json() == {"error": "no run 'not-a-uuid'"}
+
+
+@pytest.mark.parametrize("limit", ["0", "-5"])
+def test_a_limit_below_one_is_400(client: FlaskClient, auth: dict[str, str], limit: str) -> None:
+    resp = client.get(f"/api/runs?limit={limit}", headers=auth)
+    assert resp.status_code == 400 and "limit" in resp.get_json()["error"]
+
+
+def test_a_run_input_that_is_not_utf8_is_400(client: FlaskClient, auth: dict[str, str]) -> None:
+    resp = client.post(
+        "/api/workflows/hello/runs",
+        data=b'{"name": "caf\xe9"}',
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400 and "UTF-8" in resp.get_json()["error"]
+
+
+def test_a_manual_input_against_input_schema_is_422_and_starts_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # It was a 202 and a run that failed a moment later.
+    name = _write(
+        workflows_dir,
+        """\
+        name: NAME
+        blocks:
+          start:
+            type: manual
+            input_schema:
+              type: object
+              required: [order_id]
+              properties: {order_id: {type: integer}}
+          work: {type: function, code: 'return 1'}
+        edges: [start -> work]
+        """,
+    )
+    resp = client.post(f"/api/workflows/{name}/runs", json={"order_id": "x"}, headers=auth)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json()["problems"] == ["order_id: 'x' is not of type 'integer'"]
+    assert client.get(f"/api/runs?workflow={name}", headers=auth).get_json()["runs"] == []
+    ok = client.post(f"/api/workflows/{name}/runs?wait=1", json={"order_id": 7}, headers=auth)
+    assert ok.status_code == 200 and ok.get_json()["status"] == "succeeded"
+
+
+def test_rerun_with_a_body_that_is_not_an_object_is_400(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    run = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()
+    for body in ([1], {"from_failed": "no"}):
+        resp = client.post(f"/api/runs/{run['execution_id']}/rerun", json=body, headers=auth)
+        assert resp.status_code == 400, (body, resp.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("body", [[1], {"name": 5}])
+def test_instantiate_with_a_bad_body_is_400(
+    client: FlaskClient, auth: dict[str, str], body: object
+) -> None:
+    # A list was a 500; a number as the name was a 503 "templates are not installed".
+    resp = client.post("/api/templates/order_processing/instantiate", json=body, headers=auth)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+
+
+def test_401_says_which_part_of_the_credentials_is_wrong(client: FlaskClient) -> None:
+    def reason(headers: dict[str, str]) -> str:
+        resp = client.get("/api/workflows", headers=headers)
+        assert resp.status_code == 401
+        return resp.get_json()["message"]
+
+    assert "send Authorization" in reason({})
+    assert "must be 'Bearer <token>'" in reason({"Authorization": "Basic eDp5"})
+    assert "token is not valid" in reason({"Authorization": "Bearer stale"})
+
+
+# -- webhooks -----------------------------------------------------------------------------
+
+
+def test_a_webhook_asked_with_the_wrong_method_is_405_naming_the_right_one(
+    client: FlaskClient,
+) -> None:
+    # It was a 404 "no workflow listens", though the path exists.
+    resp = client.get("/webhooks/test/async")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "POST"
+    assert "accepts POST, not GET" in resp.get_json()["error"]
+    assert client.get("/webhooks/no/such/path").status_code == 404
+
+
+def test_a_delivery_without_its_idempotency_key_is_400(
+    client: FlaskClient, workflows_dir: Path
+) -> None:
+    # It started a run with no key at all, so every retry of it would run again.
+    name = _write(
+        workflows_dir,
+        """\
+        name: NAME
+        blocks:
+          hook: {type: webhook, path: audit/NAME, idempotency_key: '<hook.body.event_id>'}
+          work: {type: function, code: 'return 1'}
+        edges: [hook -> work]
+        """,
+    )
+    resp = client.post(f"/webhooks/audit/{name}", json={"order": 1})
+    assert resp.status_code == 400 and "<hook.body.event_id>" in resp.get_json()["error"]
+    first = client.post(f"/webhooks/audit/{name}", json={"event_id": "e-1"})
+    again = client.post(f"/webhooks/audit/{name}", json={"event_id": "e-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.get_json()["execution_id"] == first.get_json()["execution_id"]
+    # The header fallback still counts as a key.
+    header = client.post(f"/webhooks/audit/{name}", json={}, headers={"Idempotency-Key": "k-9"})
+    assert header.status_code == 202
+    # Written as optional, the key may be missing: the delivery runs without one.
+    optional = _write(
+        workflows_dir,
+        """\
+        name: NAME
+        blocks:
+          hook: {type: webhook, path: audit/NAME, idempotency_key: '<hook.body.event_id?>'}
+          work: {type: function, code: 'return 1'}
+        edges: [hook -> work]
+        """,
+    )
+    assert client.post(f"/webhooks/audit/{optional}", json={"order": 1}).status_code == 202
+
+
+def test_a_chunked_body_over_the_limit_is_413(live_server: str) -> None:
+    def chunks():  # no Content-Length: httpx sends Transfer-Encoding: chunked
+        for _ in range(3):
+            yield b"x" * (512 * 1024)
+
+    resp = httpx.post(f"{live_server}/webhooks/test/async", content=chunks(), timeout=30)
+    assert resp.status_code == 413 and resp.json()["max_bytes"] == 1024 * 1024
