@@ -60,6 +60,10 @@ class DatabaseError(RuntimeError):
         return cls("\n".join(parts), sql, getattr(exc, "sqlstate", None))
 
 
+#: SQLSTATE active_sql_transaction: "… cannot run inside a transaction block".
+_IN_A_TRANSACTION_BLOCK = "25001"
+
+
 async def _prepare(conn: Any, sql: str) -> Any:
     """A prepared statement from the connection's statement cache.
 
@@ -165,10 +169,37 @@ class DatabaseBlock(BlockHandler):
                     sql,
                 )
             async with ctx.transaction(str(group)) as conn:
-                return await self._execute(conn, sql, values, labels)
+                if not self._may_go_on_after_failing():
+                    return await self._execute(conn, sql, values, labels)
+                # A savepoint: a failed or timed-out attempt is undone on its own (even
+                # if the server completed it), leaving the group's transaction usable
+                # for the retry or the blocks after a handled error, never applied twice.
+                async with conn.transaction():
+                    return await self._execute(conn, sql, values, labels)
         pool = await db.pool_for(url)
         async with pool.acquire() as conn:
-            return await self._execute(conn, sql, values, labels)
+            if not self.block.retries:
+                return await self._execute(conn, sql, values, labels)
+            return await self._execute_alone(conn, sql, values, labels)
+
+    def _may_go_on_after_failing(self) -> bool:
+        """Whether the run may go on after an attempt of this block fails."""
+        return bool(self.block.retries) or self.block.on_error == "continue"
+
+    async def _execute_alone(
+        self, conn: Any, sql: str, values: list[Any], labels: list[str]
+    ) -> dict[str, Any]:
+        """One attempt of a block that may be retried, in a transaction of its own: an
+        attempt that timed out after the server completed its statement is rolled
+        back, so the retry does not apply it a second time."""
+        try:
+            async with conn.transaction():
+                return await self._execute(conn, sql, values, labels)
+        except DatabaseError as exc:
+            if exc.sqlstate != _IN_A_TRANSACTION_BLOCK:
+                raise
+        # VACUUM, CREATE INDEX CONCURRENTLY and the like cannot run in a transaction.
+        return await self._execute(conn, sql, values, labels)
 
     async def _execute(
         self, conn: Any, sql: str, values: list[Any], labels: list[str]

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -128,12 +128,18 @@ class RunRecorder:
         return len(self._buf)
 
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
+        self._buf.append(self._event(type_, block, data))
+        self._reusable += 1
+
+    def _event(
+        self, type_: str, block: str | None, data: dict[str, Any] | None
+    ) -> tuple[int, str, str | None, str, float]:
+        """One event row, taking the next seq."""
         text = dumps(data) if data else "{}"
         if self.redact.secrets:
             text = self.redact(text)
-        self._buf.append((self.seq, type_, block, text, time.time()))
         self.seq += 1
-        self._reusable += 1
+        return (self.seq - 1, type_, block, text, time.time())
 
     def started_block(self, path: str, attempt: int) -> None:
         """``block_started``: the most frequent event, its text built without an encoder."""
@@ -200,20 +206,36 @@ class RunRecorder:
                 insert = (_INSERT_EVENTS, self.execution_id, *cols)
                 await self._write(rows, reusable, self.pool.execute(*insert))
 
-    async def write_in(self, conn: asyncpg.Connection, type_: str, data: dict[str, Any]) -> None:
-        """Append the buffer and one more event on ``conn``, inside the caller's transaction.
+    async def commit_in(
+        self,
+        conn: asyncpg.Connection,
+        commit: Callable[[], Awaitable[Any]],
+        type_: str,
+        data: dict[str, Any],
+    ) -> None:
+        """Append the buffer and a marker event on ``conn`` inside the caller's
+        transaction, then ``commit`` it: the log holds the marker exactly when the
+        transaction's data is committed (see engine/recovery.py).
 
         Uses the caller's connection, not the pool: a transaction about to commit
         must never wait for a pool connection that other runs' transactions hold.
-        Whatever goes wrong here, the transaction does not commit, so the events
-        are put back.
+        The marker is never put back: a later flush would record a commit that did
+        not happen, and a re-run would then skip work that was rolled back. The
+        buffered events are put back when the transaction surely did not commit:
+        the INSERT failed, or the server refused the COMMIT (a deferred constraint).
         """
         async with self._lock:
-            self.add(type_, None, data)
             rows, reusable, cols = self._take()
+            marker = self._event(type_, None, data)
+            with_marker = [[*col, value] for col, value in zip(cols, marker, strict=True)]
             try:
-                await conn.execute(_INSERT_EVENTS, self.execution_id, *cols)
+                await conn.execute(_INSERT_EVENTS, self.execution_id, *with_marker)
             except BaseException:
+                self._put_back(rows, reusable)
+                raise
+            try:
+                await commit()
+            except asyncpg.PostgresError:
                 self._put_back(rows, reusable)
                 raise
 

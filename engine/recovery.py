@@ -40,9 +40,7 @@ def restorable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, 
             continue
         invalid |= members
         if nested:  # members inside bodies: the containers holding them run again
-            for block in plan.workflow.blocks.values():
-                if block.type == "database" and block.config.get("transaction") == name:
-                    invalid.add(_root_container(plan, block.id))
+            invalid |= {_root_container(plan, b) for b in _group_blocks(plan, name)}
     top = plan.top.graph()
     for node in list(invalid):
         if node in top:
@@ -63,7 +61,7 @@ def carried_events(
     would discard them.
     """
     blocks = {path.rsplit(".", 1)[-1].split("[", 1)[0] for path in reuse}
-    groups = [name for name, (members, _) in plan.transaction_groups.items() if members & blocks]
+    groups = [name for name in plan.transaction_groups if _group_blocks(plan, name) & blocks]
     return [
         *(("transaction_committed", None, {"group": g, "carried": True}) for g in sorted(groups)),
         *(
@@ -71,6 +69,16 @@ def carried_events(
             for path, rec in reuse.items()
         ),
     ]
+
+
+def _group_blocks(plan: Plan, name: str) -> set[str]:
+    """Every member of group ``name``, in container bodies too (the plan's
+    membership holds only top-level ones: they decide when it commits)."""
+    return {
+        block.id
+        for block in plan.workflow.blocks.values()
+        if block.type == "database" and block.config.get("transaction") == name
+    }
 
 
 def _root_container(plan: Plan, block_id: str) -> str:

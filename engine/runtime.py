@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,11 @@ class Runtime:
         self.owner = owner_id()
         self._function_workers = function_workers
         self._active: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        # Runs whose execution has begun (the rest wait for their task's first step
+        # or their turn after a run with the same concurrency key), and runs
+        # cancelled before that: they must not begin at all.
+        self._executing: set[str] = set()
+        self._cancelled_early: set[str] = set()
         self._recorders: dict[str, RunRecorder] = {}
         self._key_tails: dict[str, asyncio.Task[Any]] = {}
         self._known_versions: set[str] = set()
@@ -233,10 +239,30 @@ class Runtime:
 
     async def cancel(self, execution_id: str) -> bool:
         task = self._active.get(execution_id)
-        if task is None:
+        if task is None or task.done():
             return False
-        task.cancel()
+        if execution_id in self._executing:
+            task.cancel()  # the run records `cancelled` and rolls its transactions back
+            return True
+        # Not begun (its task has not taken a step yet, or it waits for its turn behind
+        # a run with the same key): cancelling the task would end it without a word,
+        # leaving it `queued` for the next start to resume and execute. So the end is
+        # recorded here, and the task, left in the key's chain so later runs keep their
+        # order, returns at once when its turn comes.
+        self._cancelled_early.add(execution_id)
+        self._active.pop(execution_id, None)
+        await self._record_cancelled(execution_id)
         return True
+
+    async def _record_cancelled(self, execution_id: str) -> None:
+        """Record the end of a run cancelled before it began."""
+        pool = self.db.log_pool
+        last = await pool.fetchval(
+            "SELECT max(seq) FROM flowyard_run_events WHERE execution_id = $1::uuid", execution_id
+        )
+        recorder = RunRecorder(pool, execution_id, set(), (last or 1) + 1, self.notify_finish)
+        recorder.add("run_cancelled", None, {"output": None, "error": _cancelled_error()})
+        await recorder.finish("cancelled", None, _cancelled_error())
 
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:
         return await runstore.run_result(self.db.log_pool, execution_id)
@@ -272,13 +298,19 @@ class Runtime:
             run = _after(self._key_tails.get(key), run)
         task = asyncio.create_task(run)
         self._active[eid] = task
-        task.add_done_callback(lambda _t: self._active.pop(eid, None))
+        task.add_done_callback(lambda _t: self._forget(eid))
         if key is not None:
             self._key_tails[key] = task
             task.add_done_callback(
                 lambda t: self._key_tails.pop(key) if self._key_tails.get(key) is t else None
             )
         return task
+
+    def _forget(self, eid: str) -> None:
+        """A run's task ended."""
+        self._active.pop(eid, None)
+        self._executing.discard(eid)
+        self._cancelled_early.discard(eid)
 
     async def _execute(
         self,
@@ -288,14 +320,19 @@ class Runtime:
         restored: dict[str, dict[str, Any]] | None,
         next_seq: int,
     ) -> dict[str, Any]:
+        if eid in self._cancelled_early:  # its end is recorded already (see cancel)
+            return _cancelled_result(eid, workflow.name)
+        self._executing.add(eid)
         plan = workflow.plan
         secrets: set[str] = set()
         recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq, self.notify_finish)
 
-        async def mark_committed(group: str, conn: Any) -> None:
-            await recorder.write_in(conn, "transaction_committed", {"group": group})
+        async def commit_group(
+            group: str, conn: Any, commit: Callable[[], Awaitable[None]]
+        ) -> None:
+            await recorder.commit_in(conn, commit, "transaction_committed", {"group": group})
 
-        transactions = Transactions(self.db.pool, plan.transaction_groups, mark_committed)
+        transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.secrets = secrets
         recorder.started()
@@ -309,11 +346,7 @@ class Runtime:
                 # transactions rolled back) and the next start resumes it.
                 await asyncio.shield(recorder.flush())
                 raise
-            status, output, error = (
-                "cancelled",
-                None,
-                {"type": "Cancelled", "message": "the run was cancelled", "block": None},
-            )
+            status, output, error = "cancelled", None, _cancelled_error()
         finally:
             self._recorders.pop(eid, None)
         self.metrics.run_finished(workflow.name, status)
@@ -419,6 +452,22 @@ class Runtime:
                 await runstore.beat(self.db.log_pool, self.owner)
             except Exception:  # the next beat will try again
                 log.exception("heartbeat failed")
+
+
+def _cancelled_error() -> dict[str, Any]:
+    return {"type": "Cancelled", "message": "the run was cancelled", "block": None}
+
+
+def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
+    """The result of a run cancelled before it began."""
+    return {
+        "execution_id": eid,
+        "workflow": workflow,
+        "status": "cancelled",
+        "output": None,
+        "error": _cancelled_error(),
+        "blocks": {},
+    }
 
 
 def _iso(epoch: float | None) -> str | None:

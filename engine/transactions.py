@@ -19,6 +19,10 @@ import asyncpg
 
 from engine.model import BlockModel
 
+#: Commits group ``name``'s transaction on ``conn`` by calling ``commit``, writing
+#: what must commit with it first.
+Committer = Callable[[str, asyncpg.Connection, Callable[[], Awaitable[None]]], Awaitable[None]]
+
 
 @dataclass
 class _Group:
@@ -36,12 +40,13 @@ class Transactions:
         self,
         pool: asyncpg.Pool,
         groups: dict[str, tuple[frozenset[str], bool]],
-        before_commit: Callable[[str, asyncpg.Connection], Awaitable[None]] | None = None,
+        committer: Committer | None = None,
     ) -> None:
         self._pool = pool
-        # Writes `transaction_committed` to the run log inside the transaction itself,
-        # so the log says "committed" exactly when the data did (see engine/recovery.py).
-        self._before_commit = before_commit
+        # Commits a group: writes `transaction_committed` to the run log inside the
+        # transaction, then commits, so the log says "committed" exactly when the
+        # data did (see engine/recovery.py and RunRecorder.commit_in).
+        self._committer = committer
         self._groups = {
             name: _Group(name, members, nested) for name, (members, nested) in groups.items()
         }
@@ -84,9 +89,9 @@ class Transactions:
                 return
             group.conn = group.tx = None
             try:
-                if commit:
-                    if self._before_commit is not None:
-                        await self._before_commit(group.name, conn)
+                if commit and self._committer is not None:
+                    await self._committer(group.name, conn, tx.commit)
+                elif commit:
                     await tx.commit()
                 else:
                     await tx.rollback()
