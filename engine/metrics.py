@@ -85,5 +85,5 @@ async def render(runtime: Runtime) -> str:
         "# HELP flowyard_runs_in_flight Runs executing in this process.",
         "# TYPE flowyard_runs_in_flight gauge",
     ]
-    out.append(f"flowyard_runs_in_flight {len(runtime._active)}")
+    out.append(f"flowyard_runs_in_flight {runtime.runs_in_flight}")
     return "\n".join(out) + "\n"

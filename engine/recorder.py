@@ -256,3 +256,23 @@ class RunRecorder:
                 started_at,
             )
             await self._write(rows, reusable, self.pool.execute(*end))
+
+
+async def record_end(
+    pool: asyncpg.Pool,
+    execution_id: str,
+    status: str,
+    error: dict[str, Any],
+    notify_finish: bool = False,
+    next_seq: int | None = None,
+) -> None:
+    """Record the end of a run that is not executed: cancelled before it began, or
+    its workflow version is gone. ``next_seq``: read from its log when not known."""
+    if next_seq is None:
+        last = await pool.fetchval(
+            "SELECT max(seq) FROM flowyard_run_events WHERE execution_id = $1::uuid", execution_id
+        )
+        next_seq = (last or 1) + 1
+    recorder = RunRecorder(pool, execution_id, set(), next_seq, notify_finish)
+    recorder.add(f"run_{status}", None, {"output": None, "error": error})
+    await recorder.finish(status, None, error)

@@ -23,11 +23,12 @@ from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
+from engine.inflight import InFlight
 from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Problem, Workflow, WorkflowError
 from engine.queue import RunQueue
-from engine.recorder import RunRecorder
+from engine.recorder import RunRecorder, record_end
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES
@@ -73,14 +74,8 @@ class Runtime:
         self.local = local or not queue
         self.owner = owner_id()
         self._function_workers = function_workers
-        self._active: dict[str, asyncio.Task[dict[str, Any]]] = {}
-        # Runs whose execution has begun (the rest wait for their task's first step
-        # or their turn after a run with the same concurrency key), and runs
-        # cancelled before that: they must not begin at all.
-        self._executing: set[str] = set()
-        self._cancelled_early: set[str] = set()
+        self._runs = InFlight()
         self._recorders: dict[str, RunRecorder] = {}
-        self._key_tails: dict[str, asyncio.Task[Any]] = {}
         self._known_versions: set[str] = set()
         self._versions: dict[str, Workflow] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -120,16 +115,16 @@ class Runtime:
 
     async def drain(self) -> None:
         """Wait for every run in flight (resumed ones included) to finish."""
-        while self._active:
-            await asyncio.gather(*list(self._active.values()), return_exceptions=True)
+        while self._runs.tasks:
+            await asyncio.gather(*list(self._runs.tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
         self._closing = True
         for task in self._tasks:
             task.cancel()
-        for task in list(self._active.values()):
+        for task in list(self._runs.tasks.values()):
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._active.values(), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._runs.tasks.values(), return_exceptions=True)
         if self.queue is not None:
             await self.queue.close()
         if self.finished is not None:
@@ -216,7 +211,7 @@ class Runtime:
         return await self.wait(sub.execution_id)
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> dict[str, Any]:
-        task = self._active.get(execution_id)
+        task = self._runs.tasks.get(execution_id)
         if task is not None:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         loop = asyncio.get_running_loop()
@@ -238,31 +233,15 @@ class Runtime:
                 ended.cancel()
 
     async def cancel(self, execution_id: str) -> bool:
-        task = self._active.get(execution_id)
-        if task is None or task.done():
-            return False
-        if execution_id in self._executing:
-            task.cancel()  # the run records `cancelled` and rolls its transactions back
-            return True
-        # Not begun (its task has not taken a step yet, or it waits for its turn behind
-        # a run with the same key): cancelling the task would end it without a word,
-        # leaving it `queued` for the next start to resume and execute. So the end is
-        # recorded here, and the task, left in the key's chain so later runs keep their
-        # order, returns at once when its turn comes.
-        self._cancelled_early.add(execution_id)
-        self._active.pop(execution_id, None)
-        await self._record_cancelled(execution_id)
-        return True
-
-    async def _record_cancelled(self, execution_id: str) -> None:
-        """Record the end of a run cancelled before it began."""
-        pool = self.db.log_pool
-        last = await pool.fetchval(
-            "SELECT max(seq) FROM flowyard_run_events WHERE execution_id = $1::uuid", execution_id
-        )
-        recorder = RunRecorder(pool, execution_id, set(), (last or 1) + 1, self.notify_finish)
-        recorder.add("run_cancelled", None, {"output": None, "error": _cancelled_error()})
-        await recorder.finish("cancelled", None, _cancelled_error())
+        """Cancel a run this process holds: a running one records `cancelled` and rolls
+        its transactions back; one that has not begun is recorded `cancelled` here
+        and never begins (engine/inflight.py)."""
+        begun = self._runs.cancel(execution_id)
+        if begun is False:
+            await record_end(
+                self.db.log_pool, execution_id, "cancelled", _cancelled_error(), self.notify_finish
+            )
+        return begun is not None
 
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:
         return await runstore.run_result(self.db.log_pool, execution_id)
@@ -284,6 +263,10 @@ class Runtime:
         return await runstore.list_runs(self.db.log_pool, names, status, limit)
 
     # -- execution ------------------------------------------------------------------
+    @property
+    def runs_in_flight(self) -> int:
+        return len(self._runs.tasks)
+
     def _spawn(
         self,
         eid: str,
@@ -293,24 +276,7 @@ class Runtime:
         next_seq: int = 2,
         key: str | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
-        run = self._execute(eid, workflow, input, restored, next_seq)
-        if key is not None:  # after the previous run with this key, in arrival order
-            run = _after(self._key_tails.get(key), run)
-        task = asyncio.create_task(run)
-        self._active[eid] = task
-        task.add_done_callback(lambda _t: self._forget(eid))
-        if key is not None:
-            self._key_tails[key] = task
-            task.add_done_callback(
-                lambda t: self._key_tails.pop(key) if self._key_tails.get(key) is t else None
-            )
-        return task
-
-    def _forget(self, eid: str) -> None:
-        """A run's task ended."""
-        self._active.pop(eid, None)
-        self._executing.discard(eid)
-        self._cancelled_early.discard(eid)
+        return self._runs.spawn(eid, self._execute(eid, workflow, input, restored, next_seq), key)
 
     async def _execute(
         self,
@@ -320,9 +286,8 @@ class Runtime:
         restored: dict[str, dict[str, Any]] | None,
         next_seq: int,
     ) -> dict[str, Any]:
-        if eid in self._cancelled_early:  # its end is recorded already (see cancel)
+        if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return _cancelled_result(eid, workflow.name)
-        self._executing.add(eid)
         plan = workflow.plan
         secrets: set[str] = set()
         recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq, self.notify_finish)
@@ -379,7 +344,7 @@ class Runtime:
     async def take(self, row: Any) -> None:
         """Start a run handed to this process (engine/handoff.py), unless already started."""
         eid = str(row["execution_id"])
-        if eid in self._active:
+        if eid in self._runs.tasks:
             return
         if row["recorded"]:  # it carries records to reuse (a re-run): read them first
             await self._continue(row)
@@ -411,10 +376,8 @@ class Runtime:
         try:
             workflow = await self._version(row["workflow_hash"])
         except WorkflowError as exc:
-            recorder = RunRecorder(pool, eid, set(), next_seq)
             error = {"type": "WorkflowError", "message": str(exc), "block": None}
-            recorder.add("run_failed", None, {"error": error})
-            await recorder.finish("failed", None, error)
+            await record_end(pool, eid, "failed", error, self.notify_finish, next_seq)
             return None
         restored = restorable(workflow.plan, events)
         if restored:
@@ -472,9 +435,3 @@ def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
 
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
-
-
-async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:
-    if previous is not None and not previous.done():
-        await asyncio.wait([previous])
-    return await run

@@ -1,0 +1,72 @@
+"""The runs one process executes: a task each, chained per concurrency key.
+
+Runs sharing a key run one at a time, in the order they were spawned (the order
+they were accepted, or resumed in). A run cancelled before it began — its task has
+not taken a step yet, or it waits for its turn behind a run with the same key — is
+withdrawn rather than its task cancelled: a cancelled task would end without a
+word, leaving the run `queued` for the next start to resume and execute, and the
+runs after it in the key's chain would stop waiting for the one ahead. So its
+task stays in the chain and returns at once when its turn comes, and the caller
+records the run's end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self.tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
+        self._begun: set[str] = set()
+        self._withdrawn: set[str] = set()
+
+    def spawn(
+        self, eid: str, run: Coroutine[Any, Any, dict[str, Any]], key: str | None
+    ) -> asyncio.Task[dict[str, Any]]:
+        """Start ``run`` as a task; with a ``key``, after the previous run with it."""
+        if key is not None:
+            run = _after(self._tails.get(key), run)
+        task = asyncio.create_task(run)
+        self.tasks[eid] = task
+        task.add_done_callback(lambda _t: self._forget(eid))
+        if key is not None:
+            self._tails[key] = task
+            task.add_done_callback(
+                lambda t: self._tails.pop(key) if self._tails.get(key) is t else None
+            )
+        return task
+
+    def begin(self, eid: str) -> bool:
+        """Called by a run as it begins: False when it was withdrawn meanwhile."""
+        if eid in self._withdrawn:
+            return False
+        self._begun.add(eid)
+        return True
+
+    def cancel(self, eid: str) -> bool | None:
+        """None: no such run here. True: it had begun, its task is cancelled (the run
+        records its own end). False: withdrawn before it began (record its end)."""
+        task = self.tasks.get(eid)
+        if task is None or task.done():
+            return None
+        if eid in self._begun:
+            task.cancel()
+            return True
+        self._withdrawn.add(eid)
+        self.tasks.pop(eid, None)
+        return False
+
+    def _forget(self, eid: str) -> None:
+        self.tasks.pop(eid, None)
+        self._begun.discard(eid)
+        self._withdrawn.discard(eid)
+
+
+async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:
+    if previous is not None and not previous.done():
+        await asyncio.wait([previous])
+    return await run
