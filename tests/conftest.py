@@ -67,3 +67,11 @@ def run_yaml(
         return await runtime.execute(write_workflow(text), input or {})
 
     return run
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def table(runtime: Runtime) -> AsyncIterator[str]:
+    """A fresh table name for a test's own rows; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+    await runtime.db.pool.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
