@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.context import BlockContext
+from engine.graph import upstream_of
 from engine.model import Problem
 from engine.references import resolve, rewrite_code
 from engine.registry import BlockHandler, register
@@ -68,6 +69,7 @@ class Function(BlockHandler):
         self.refs: list[Any] = []
         self._libs: list[str] | None = None
         self._input_names: frozenset[str] | None = None
+        self._upstream: frozenset[str] | None = None
 
     def problems(self) -> list[Problem]:
         code = self.config.get("code")
@@ -106,7 +108,8 @@ class Function(BlockHandler):
         timeout = self.block.timeout or DEFAULT_TIMEOUT_S
         # Only what Python code reads of `input` is gathered (and crosses to the worker),
         # so a loop body does not ship a whole upstream result list every iteration.
-        visible = ctx.frame.visible(self._input_names if self.language == "python" else None)
+        names = self._input_names if self.language == "python" else None
+        visible = ctx.frame.visible(self._upstream_of(ctx), names)
         if self.language == "javascript":
             from blocks._javascript import run_js
 
@@ -131,6 +134,12 @@ class Function(BlockHandler):
         if stdout and "stdout" not in output:
             output = {**output, "stdout": stdout}
         return output
+
+    def _upstream_of(self, ctx: BlockContext) -> frozenset[str]:
+        """The blocks whose outputs ``input`` may hold (computed once per loaded workflow)."""
+        if self._upstream is None:
+            self._upstream = frozenset(upstream_of(ctx.run.plan, self.block.id))
+        return self._upstream
 
     def _lib_dirs(self, ctx: BlockContext) -> list[str]:
         """Shared Python modules next to the workflow: ``lib/`` beside it or one level up."""

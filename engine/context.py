@@ -107,14 +107,24 @@ class Frame(Scope):
             return run.env
         if root == "workflow":
             return {"execution_id": run.execution_id, "name": run.workflow.name}
+        if root == "state" and self.parent is not None:
+            # In a body with no accumulator around it (a parallel's): null, as in a
+            # loop without `accumulate` (validation refuses `<state>` outside bodies).
+            return None
         raise KeyError(root)
 
     def note_secret(self, value: Any) -> None:
         self.run.note_secret(value)
 
-    def visible(self, names: frozenset[str] | None = None) -> dict[str, Any]:
+    def visible(
+        self, upstream: frozenset[str], names: frozenset[str] | None = None
+    ) -> dict[str, Any]:
         """Every name this frame can see (outer first), for Function blocks' ``input``;
-        with ``names``, only those (what the code reads), without merging the rest."""
+        with ``names``, only those (what the code reads), without merging the rest.
+
+        Block outputs are limited to ``upstream``: a block that merely finished
+        earlier (a sibling branch) is not an input (SPEC: "a run's blocks see only
+        upstream outputs"), and must not appear or vanish with timing."""
         chain = []
         frame: Frame | None = self
         while frame is not None:
@@ -128,7 +138,7 @@ class Frame(Scope):
                     if name in f.variables:
                         found[name] = f.variables[name]
                         break
-                    if name in f.outputs:
+                    if name in f.outputs and name in upstream:
                         found[name] = f.outputs[name]
                         break
                 else:
@@ -137,7 +147,7 @@ class Frame(Scope):
             return found
         merged: dict[str, Any] = dict(run_input)
         for f in reversed(chain):
-            merged.update(f.outputs)
+            merged.update((k, v) for k, v in f.outputs.items() if k in upstream)
             merged.update(f.variables)
         return merged
 

@@ -15,7 +15,7 @@ from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
-from engine.references import MissingReference
+from engine.references import MissingReference, NotRun
 from engine.registry import Result
 
 #: Buffered run events that force a flush: bounds memory in big loops, where the
@@ -49,6 +49,30 @@ def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
     if not ran:
         return None
     return {s: outputs[s] for s in ran}
+
+
+class _OutputScope:
+    """The run's top-level scope, as the workflow's ``output:`` reads it.
+
+    A block skipped on an untaken branch reads as null rather than failing a run
+    whose blocks all succeeded: the SPEC's own example ends ``output:
+    <capture.status>`` with ``capture`` behind a condition. A missing field of a
+    block that ran is still an error naming the reference."""
+
+    __slots__ = ("frame", "blocks")
+
+    def __init__(self, frame: Frame, blocks: dict[str, dict[str, Any]]) -> None:
+        self.frame = frame
+        self.blocks = blocks
+
+    def lookup(self, root: str) -> Any:
+        record = self.blocks.get(root)
+        if record is not None and record["status"] == "skipped":
+            raise NotRun(root)
+        return self.frame.lookup(root)
+
+    def note_secret(self, value: Any) -> None:
+        self.frame.note_secret(value)
 
 
 class BodyResult:
@@ -184,6 +208,7 @@ class Executor:
                 value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
                 break
             except asyncio.CancelledError:
+                self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)
                 raise
             except Exception as exc:
                 error = error_dict(exc, path)
@@ -204,7 +229,11 @@ class Executor:
                         path,
                         {"attempt": attempt, "error": error, "delay_s": delay},
                     )
-                    await asyncio.sleep(delay)
+                    try:
+                        await asyncio.sleep(delay)
+                    except asyncio.CancelledError:
+                        self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)
+                        raise
                     continue
                 duration = (time.perf_counter() - t0) * 1000
                 recorder.add(
@@ -243,6 +272,28 @@ class Executor:
         self._settled(node, block.type, top, "succeeded", attempt, duration, output, None)
         return port
 
+    def _interrupted(
+        self,
+        node: str,
+        block_type: str,
+        path: str,
+        top: bool,
+        attempt: int,
+        t0: float,
+        inputs: dict[str, Any],
+    ) -> None:
+        """A block stopped mid-attempt (a sibling failed, a container timed out, the run
+        was cancelled or its process is shutting down).
+
+        Its record must still end: the SPEC's block statuses end in succeeded, failed
+        or skipped, and a finished run showing a block `running` forever misleads the
+        run viewer. A resume ignores this record (it reuses successes only)."""
+        error = {"type": "Cancelled", "message": "interrupted before it finished", "block": path}
+        duration = (time.perf_counter() - t0) * 1000
+        data = {"error": error, "attempts": attempt, "duration_ms": duration, "inputs": inputs}
+        self.run.recorder.add("block_failed", path, data)
+        self._settled(node, block_type, top, "failed", attempt, duration, None, error)
+
     def _settled(
         self,
         node: str,
@@ -274,7 +325,7 @@ class Executor:
         try:
             await self.execute_region(self.plan.top, frame)
             output = (
-                self.plan.output.resolve(frame)
+                self.plan.output.resolve(_OutputScope(frame, self.top_blocks))
                 if self.plan.output is not None
                 else sink_output(self.plan.top, frame.outputs)
             )

@@ -29,8 +29,44 @@ FUNCTIONS = {
 }
 
 
+#: Methods an expression may call: they read, never change, the value they are
+#: called on. References are bound to the upstream blocks' own outputs, so a call
+#: such as ``<a.items>.clear()`` would corrupt what later blocks see.
+SAFE_METHODS = frozenset(
+    {
+        # str
+        "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split",
+        "rsplit", "splitlines", "replace", "join", "find", "rfind", "index", "count",
+        "isdigit", "isalpha", "isalnum", "isspace", "isnumeric", "isdecimal", "islower",
+        "isupper", "title", "capitalize", "casefold", "removeprefix", "removesuffix",
+        "partition", "rpartition",
+        # dict (list.index and list.count are named above)
+        "get", "keys", "values", "items",
+    }
+)  # fmt: skip
+
+
 class ExpressionError(ValueError):
     pass
+
+
+def _check_calls(tree: ast.AST, text: str) -> None:
+    """The SPEC's "no calls but an allow-list", checked when the workflow loads (so
+    `flowyard validate` reports it): functions from FUNCTIONS, methods from
+    SAFE_METHODS, and no dunder or private attributes."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ExpressionError(f"bad expression {text!r}: no access to {node.attr!r}")
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in FUNCTIONS:
+            continue
+        if isinstance(func, ast.Attribute) and func.attr in SAFE_METHODS:
+            continue
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        what = f"{name}() is not allowed" if name else "only named functions can be called"
+        raise ExpressionError(f"bad expression {text!r}: {what}")
 
 
 class Expression:
@@ -45,6 +81,7 @@ class Expression:
             self._tree = ast.parse(self.source.strip(), mode="eval").body
         except SyntaxError as exc:
             raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+        _check_calls(self._tree, text)
         # Building an evaluator costs more than evaluating: keep one, swap its names.
         # Safe because evaluation is synchronous on the event loop's thread.
         self._evaluator = EvalWithCompoundTypes(names={}, functions=FUNCTIONS)

@@ -31,6 +31,11 @@ class MissingReference(LookupError):
         self.ref = ref
 
 
+class NotRun(KeyError):
+    """Raised by a scope's ``lookup`` for a block that was skipped where such a
+    block reads as null (the run's ``output:``, see engine/executor.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     root: str
@@ -99,6 +104,8 @@ def _is_index(seg: str) -> bool:
 def resolve(ref: Reference, scope: Scope) -> Any:
     try:
         root = scope.lookup(ref.root)
+    except NotRun:
+        return None
     except KeyError:
         if ref.optional:
             return None

@@ -223,6 +223,9 @@ def blocks_from_events(
             rec["status"] = "running"
             rec["attempts"] = data.get("attempt", rec["attempts"] + 1)
             rec["started_at"] = rec["started_at"] or ev["at"]
+            # Started again after an interruption (a resume): the old end is history.
+            rec["error"] = None
+            rec.pop("finished_at", None)
         elif kind in ("block_succeeded", "block_failed"):
             rec["status"] = "succeeded" if kind == "block_succeeded" else "failed"
             for key in ("output", "error", "duration_ms", "inputs", "attempts", "port"):

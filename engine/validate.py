@@ -96,6 +96,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     """Validate a parsed workflow document and return its runnable Workflow."""
     problems = schema_problems(doc, file)
     blocks_doc = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
+    problems += _reserved_id_problems(blocks_doc, file)
     known_types = block_types()
 
     blocks: dict[str, BlockModel] = {}
@@ -207,11 +208,46 @@ def _graph_problems(plan: Plan) -> list[Problem]:
     return problems
 
 
+#: What each run root means, for the message refusing it as a block id.
+_RUN_ROOT_MEANING = {
+    "input": "the run's input",
+    "env": "an environment variable",
+    "workflow": "the run itself",
+}
+#: Roots every block can read, wherever it is.
+RUN_ROOTS = frozenset(_RUN_ROOT_MEANING)
+#: Roots that exist only inside a container body (`<loop.index>`, `<state>`).
+BODY_ROOTS = SPECIAL_ROOTS - RUN_ROOTS
+
+
+def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem]:
+    """A block named like a run root would hide it (Frame.lookup reads block outputs
+    first): `<env.KEY>` would read the block, and `<input.x>` no longer the input."""
+    return [
+        Problem(
+            f"block id {bid!r} is reserved: <{bid}.…> means {_RUN_ROOT_MEANING[bid]}",
+            file,
+            bid,
+            "blocks",
+        )
+        for bid in blocks_doc
+        if bid in RUN_ROOTS
+    ]
+
+
+def _in_a_body(plan: Plan, block_id: str) -> bool:
+    """Whether loop variables can exist for this block: it sits in a body, or is a
+    container (its `while` and `accumulate.next` are read in its body's scope)."""
+    h = plan.handlers.get(block_id)
+    return plan.workflow.blocks[block_id].parent is not None or bool(h and h.body())
+
+
 def _reference_problems(plan: Plan) -> list[Problem]:
     wf = plan.workflow
     problems = []
     for bid, h in plan.handlers.items():
-        allowed = upstream_of(plan, bid) | SPECIAL_ROOTS | _loop_names_around(plan, bid)
+        roots = SPECIAL_ROOTS if _in_a_body(plan, bid) else RUN_ROOTS
+        allowed = upstream_of(plan, bid) | roots | _loop_names_around(plan, bid)
         checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
         for key, value in checked.items():
             for ref in references_in(value, plan.known_roots):
@@ -229,6 +265,8 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                             f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key
                         )
                     )
+                elif ref.root in BODY_ROOTS:
+                    problems.append(_outside_a_body(ref.text, wf.file, bid, key))
                 else:
                     problems.append(
                         Problem(
@@ -240,7 +278,9 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
     if wf.output is not None:
         for ref in references_in(wf.output, plan.known_roots):
-            if ref.root not in SPECIAL_ROOTS and (
+            if ref.root in BODY_ROOTS and ref.root not in wf.blocks:
+                problems.append(_outside_a_body(ref.text, wf.file, None, "output"))
+            elif ref.root not in SPECIAL_ROOTS and (
                 ref.root not in wf.blocks or wf.blocks[ref.root].parent
             ):
                 problems.append(
@@ -249,6 +289,10 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:
+    return Problem(f"reference {text} exists only inside a loop or parallel body", file, block, key)
 
 
 def _loop_names_around(plan: Plan, block_id: str) -> set[str]:
