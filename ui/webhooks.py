@@ -56,6 +56,7 @@ def deliver(path: str) -> Response:
     status = int(getattr(resp, "status", 500))
     body = getattr(resp, "body", None)
     extra = getattr(resp, "headers", None) or {}
-    if isinstance(body, bytes | str) and not isinstance(body, dict):
-        return Response(body, status=status, headers=extra)
+    # Always JSON, a sync run's output included when it is a bare string: the body
+    # is the output's JSON value (as `GET /api/runs/<id>` shows it), and a string
+    # served as text/html would render a caller's input as a page on our origin.
     return jresponse(body, status, headers=extra)
