@@ -15,10 +15,19 @@ from ui.bridge import EngineBridge
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
-# Only our own origin: no inline script or style (the X6 CSS is a static file),
-# data: images for X6's grid background, no framing.
+# X6's Selection and Snapline plugins insert their CSS as a <style> element even
+# with autoInsertCSS off. The same rules are in vendor/x6.css; allowing exactly
+# these two texts by hash keeps the browser from refusing (and reporting) them.
+# (tests/ui/test_ui_security.py recomputes them from vendor/x6.min.js.)
+X6_PLUGIN_STYLE_HASHES = (
+    "'sha256-VkxowOVAlzxuSf/1AbtEFLdncjkOHvgEaOPGs9/N+2w='",  # selection
+    "'sha256-clajVm1iTbc9FbK8pB6sgIupxwaBzILP64MpCEhlXLs='",  # snapline
+)
+# Only our own origin: no inline script, no inline style but those two, data:
+# images for X6's grid background, no framing.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; "
+    f"style-src 'self' {' '.join(X6_PLUGIN_STYLE_HASHES)}; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
@@ -67,6 +76,9 @@ def create_app(
         )
     if not cfg.token:
         raise ValueError("an empty token would let anyone in")
+    if not cfg.secret_key:
+        # Flask has no session without a key: every login would be a 500.
+        raise ValueError("an empty secret key leaves no way to sign sessions")
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.secret_key = cfg.secret_key
@@ -84,6 +96,7 @@ def create_app(
 
     from ui import api, auth, metrics, pages, webhooks
 
+    app.extensions["flowyard_ended_sessions"] = auth.EndedSessions()
     app.register_blueprint(auth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)

@@ -5,6 +5,10 @@ Everything but ``/webhooks/*``, ``/api/health``, ``/login`` and static files nee
 token. Cookie-authenticated requests that change state also need the session's
 CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``); bearer
 requests do not, since a browser never attaches that header on its own.
+
+Sessions are signed cookies, so logging out cannot delete them on the server:
+each login gets a random session id, and logout remembers that id as ended
+(in this process, until the cookie would have expired anyway).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +38,30 @@ bp = Blueprint("auth", __name__)
 PUBLIC_PREFIXES = ("/webhooks/", "/static/")
 PUBLIC_PATHS = frozenset({"/api/health", "/login"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class EndedSessions:
+    """Ids of sessions logged out before their cookie expired, so a copy of the
+    cookie (another tab, a stolen one) stops working at logout too."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def end(self, sid: str, lifetime: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            # Past its lifetime the signed cookie is refused anyway: forget it.
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            self._until[sid] = now + lifetime
+
+    def __contains__(self, sid: object) -> bool:
+        with self._lock:
+            return sid in self._until
+
+
+def _ended() -> EndedSessions:
+    return current_app.extensions["flowyard_ended_sessions"]
 
 
 def _fingerprint(token: str) -> str:
@@ -60,13 +90,20 @@ def _bearer_ok() -> bool:
 
 def _session_ok() -> bool:
     fp = session.get("auth")
-    return bool(fp) and hmac.compare_digest(fp, _fingerprint(current_app.config["FLOWYARD_TOKEN"]))
+    sid = session.get("sid")
+    if not fp or not sid or sid in _ended():
+        return False
+    return hmac.compare_digest(
+        str(fp).encode(), _fingerprint(current_app.config["FLOWYARD_TOKEN"]).encode()
+    )
 
 
 def _csrf_ok() -> bool:
     expected = session.get("csrf")
     given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(str(given), expected)
+    # Bytes: compare_digest raises TypeError on str with non-ASCII characters,
+    # which made a crafted token a 500 instead of a 403.
+    return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
 def is_public(path: str) -> bool:
@@ -156,6 +193,7 @@ def login() -> Any:
     # A fresh session on login (session fixation), with a new CSRF token.
     session.clear()
     session["auth"] = _fingerprint(current_app.config["FLOWYARD_TOKEN"])
+    session["sid"] = secrets.token_urlsafe(16)
     session.permanent = True
     csrf_token()
     return redirect(nxt)
@@ -163,5 +201,9 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    sid = session.get("sid")
+    if sid:
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        _ended().end(str(sid), lifetime)
     session.clear()
     return redirect(url_for("auth.login_form"))

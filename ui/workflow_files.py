@@ -25,7 +25,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
+    # fullmatch: with match, `$` also matched before a trailing newline ("a\n").
+    return bool(NAME_RE.fullmatch(name))
 
 
 def find(workflows_dir: Path, name: str) -> Path | None:
