@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-import requests
 
 from tests.ui.conftest import TOKEN
 
@@ -119,7 +119,7 @@ def xss_run(workflows_dir: Path, live_server: str) -> Iterator[str]:
     """A run of a workflow whose name, output and error carry XSS."""
     path = workflows_dir / "xss_hook.yaml"
     path.write_text(XSS_HOOK % {"xss": QUOTED})
-    resp = requests.post(f"{live_server}/webhooks/test/xss", json={"html": XSS}, timeout=30)
+    resp = httpx.post(f"{live_server}/webhooks/test/xss", json={"html": XSS}, timeout=30)
     assert resp.status_code == 202, resp.text
     yield resp.json()["execution_id"]
     path.unlink(missing_ok=True)
