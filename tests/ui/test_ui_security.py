@@ -5,15 +5,13 @@ constant-time comparisons, escaping, workflow names and login redirects."""
 from __future__ import annotations
 
 import hmac
-import re
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from ui_security_support import PAGE_ENDPOINTS_PREFIX, app_routes, csrf_token
 
 from tests.ui.conftest import SECRET_KEY, TOKEN
 from ui.app import UIConfig, create_app
@@ -21,40 +19,15 @@ from ui.app import UIConfig, create_app
 # The only endpoints anyone may call without the token: a new public route must be
 # added here on purpose, or test_every_route_is_guarded_and_works_with_the_token fails.
 PUBLIC_ENDPOINTS = {"webhooks.deliver", "api.health", "auth.login_form", "auth.login", "static"}
-PAGE_ENDPOINTS_PREFIX = "pages."
-# URL values that hit real handlers but change nothing (names that do not exist).
-SAMPLE = {
-    "name": "no_such_workflow_sec",
-    "execution_id": "00000000-0000-0000-0000-000000000000",
-    "template_id": "no_such_template_sec",
-    "path": "no/such/hook",
-    "filename": "css/app.css",
-}
-XSS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
-
-
-def _routes(app: Flask, order_id: str) -> list[tuple[str, str, str]]:
-    values = {**SAMPLE, "order_id": order_id}
-    out = []
-    for rule in app.url_map.iter_rules():
-        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            out.append((rule.endpoint, method, url))
-    return out
-
-
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, f"{path} carries a CSRF token"
-    return m.group(1)
 
 
 def _login(client: FlaskClient) -> str:
     """Log in with the token; returns the session's CSRF token."""
-    resp = client.post("/login", data={"token": TOKEN, "csrf_token": _csrf(client), "next": "/"})
+    resp = client.post(
+        "/login", data={"token": TOKEN, "csrf_token": csrf_token(client), "next": "/"}
+    )
     assert resp.status_code == 302
-    return _csrf(client, "/")
+    return csrf_token(client, "/")
 
 
 def _session_cookie(client: FlaskClient) -> str:
@@ -69,7 +42,7 @@ def _session_cookie(client: FlaskClient) -> str:
 def test_every_route_is_guarded_and_works_with_the_token(
     app: Flask, client: FlaskClient, auth: dict[str, str], order_id: str
 ) -> None:
-    routes = _routes(app, order_id)
+    routes = app_routes(app, order_id)
     assert {endpoint for endpoint, _, _ in routes} >= PUBLIC_ENDPOINTS
     checked = 0
     for endpoint, method, url in routes:
@@ -131,7 +104,9 @@ def test_a_public_prefix_does_not_open_a_private_route(client: FlaskClient, path
 
 
 def test_session_cookie_flags(client: FlaskClient) -> None:
-    resp = client.post("/login", data={"token": TOKEN, "csrf_token": _csrf(client), "next": "/"})
+    resp = client.post(
+        "/login", data={"token": TOKEN, "csrf_token": csrf_token(client), "next": "/"}
+    )
     cookies = resp.headers.getlist("Set-Cookie")
     assert cookies, "login sets the session cookie"
     flags = cookies[0].lower()
@@ -142,7 +117,7 @@ def test_session_cookie_flags(client: FlaskClient) -> None:
 
 
 def test_login_starts_a_fresh_session(client: FlaskClient) -> None:
-    before = _csrf(client)
+    before = csrf_token(client)
     cookie_before = _session_cookie(client)
     after = _login(client)
     assert after != before, "a new CSRF token on login (session fixation)"
@@ -189,7 +164,7 @@ def test_a_cross_site_request_on_the_cookie_is_refused(
 def test_a_non_ascii_csrf_token_is_403_not_500(client: FlaskClient, given: str) -> None:
     # hmac.compare_digest refuses str with non-ASCII characters (TypeError): a
     # crafted form field or header made a 500 instead of a clear 403.
-    _csrf(client)  # the session has a CSRF token to compare with
+    csrf_token(client)  # the session has a CSRF token to compare with
     resp = client.post("/login", data={"token": TOKEN, "csrf_token": given})
     assert resp.status_code == 403
     _login(client)
@@ -288,7 +263,7 @@ class _HmacProxy:
 def test_tokens_are_compared_in_constant_time(client: FlaskClient, spy: _Spy) -> None:
     client.get("/api/workflows", headers={"Authorization": "Bearer guess-1"})
     assert spy.saw("guess-1"), "bearer token"
-    client.post("/login", data={"token": "guess-2", "csrf_token": _csrf(client)})
+    client.post("/login", data={"token": "guess-2", "csrf_token": csrf_token(client)})
     assert spy.saw("guess-2"), "login token"
     client.post("/login", data={"token": TOKEN, "csrf_token": "guess-3"})
     assert spy.saw("guess-3"), "CSRF token"
@@ -315,176 +290,3 @@ def test_webhook_signatures_are_compared_in_constant_time(client: FlaskClient, s
     )
     assert resp.status_code == 401
     assert spy.saw("v1,guess5")
-
-
-# -- escaping ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def xss_workflow(workflows_dir: Path) -> Iterator[str]:
-    path = workflows_dir / "xss_title.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """\
-            version: 1
-            name: "%s"
-            description: "%s"
-            blocks:
-              start:
-                type: manual
-            """
-        )
-        % (XSS, XSS)
-    )
-    yield "xss_title"
-    path.unlink(missing_ok=True)
-
-
-def _assert_escaped(html: str) -> None:
-    assert "<script>window.__xss" not in html and "<img src=x" not in html
-
-
-def test_pages_escape_what_they_render(
-    client: FlaskClient, auth: dict[str, str], xss_workflow: str
-) -> None:
-    html = client.get("/", headers=auth).get_data(as_text=True)
-    assert "&lt;script&gt;window.__xss=1" in html, "the title is shown, escaped"
-    _assert_escaped(html)
-    for path in (
-        f"/runs?workflow={XSS}",
-        f"/runs/{XSS.replace('/', '')}",
-        '/runs?workflow="><script>alert(1)</script>',
-    ):
-        html = client.get(path, headers=auth).get_data(as_text=True)
-        _assert_escaped(html)
-        assert "<script>alert(1)" not in html
-    html = client.get('/login?next=/x"><script>alert(1)</script>').get_data(as_text=True)
-    assert "<script>alert(1)" not in html
-    html = client.get("/new?name=<script>alert(1)</script>", headers=auth).get_data(as_text=True)
-    assert "<script>alert(1)" not in html
-
-
-def test_jinja_autoescapes_every_template(app: Flask) -> None:
-    for name in app.jinja_env.list_templates():
-        if name.endswith(".html"):
-            assert app.jinja_env.autoescape is True or app.jinja_env.autoescape(name), name
-
-
-def test_templates_mark_nothing_safe() -> None:
-    root = Path(__file__).resolve().parents[2] / "ui" / "templates"
-    for path in root.glob("*.html"):
-        text = path.read_text()
-        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, path
-
-
-# -- security headers ------------------------------------------------------------------
-
-
-def test_every_page_has_the_security_headers(
-    app: Flask, client: FlaskClient, auth: dict[str, str], order_id: str
-) -> None:
-    pages = [
-        url
-        for endpoint, method, url in _routes(app, order_id)
-        if method == "GET" and endpoint.startswith(PAGE_ENDPOINTS_PREFIX)
-    ]
-    responses = [client.get(url, headers=auth) for url in pages]
-    responses += [
-        client.get("/login"),
-        client.get("/", headers={"Accept": "text/html"}),  # the 401 login page
-        client.get("/editor/no such", headers=auth),  # an error page
-        client.get("/static/js/run.js"),
-        client.get("/api/health"),
-    ]
-    for resp in responses:
-        csp = resp.headers.get("Content-Security-Policy", "")
-        directives = dict(
-            (d.split(" ", 1) + [""])[:2] for d in (p.strip() for p in csp.split(";")) if d
-        )
-        assert directives.get("script-src") == "'self'", (resp.request.path, csp)
-        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
-        assert directives.get("frame-ancestors") == "'none'"
-        assert directives.get("object-src") == "'none'"
-        assert directives.get("base-uri") == "'self'"
-        assert resp.headers.get("X-Frame-Options") == "DENY"
-        assert resp.headers.get("X-Content-Type-Options") == "nosniff"
-
-
-def test_the_csp_allows_the_x6_plugin_styles_the_editor_uses() -> None:
-    """X6's Selection and Snapline insert a <style> whatever autoInsertCSS says: the
-    CSP allows exactly their text by hash. A new vendored X6 changes the text."""
-    import base64
-    import hashlib
-    import json
-
-    from ui.app import CSP
-
-    vendor = Path(__file__).resolve().parents[2] / "ui" / "static" / "vendor" / "x6.min.js"
-    source = vendor.read_text()
-    for plugin in ("selection", "snapline"):
-        m = re.search(
-            rf'this\.name="{plugin}".{{0,200}}?\(this\.name,("(?:[^"\\]|\\.)*")\)', source
-        )
-        assert m, plugin
-        css = json.loads(m.group(1))
-        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in CSP, plugin
-
-
-# -- workflow names and redirects --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "..%2F..%2Fetc%2Fpasswd",
-        "..",
-        "%2e%2e",
-        ".hidden",
-        "hello%0A",  # `$` in the name pattern matched before a trailing newline
-        "hello%00",
-        "hello.yaml",
-        "-rf",
-        "a" * 101,
-    ],
-)
-def test_a_bad_workflow_name_is_404_on_the_editor_page(
-    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, name: str
-) -> None:
-    resp = client.get(f"/editor/{name}", headers=auth)
-    assert resp.status_code == 404, (name, resp.status_code)
-    # Not creatable through the API either (the editor's Save calls it).
-    resp = client.put(f"/api/workflows/{name}", headers=auth, json={"name": "x", "blocks": {}})
-    assert resp.status_code in (400, 404, 405, 422), (name, resp.status_code)
-    assert sorted(p.name for p in workflows_dir.iterdir() if "\n" in p.name) == []
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        "//evil.example/",
-        "https://evil.example/",
-        "http:evil.example",
-        "/\\evil.example",
-        "\\\\evil.example",
-        "/\t/evil.example",  # browsers drop tabs and newlines: "//evil.example"
-        "/\n/evil.example",
-        " //evil.example",
-        "javascript:alert(1)",
-        "/login?next=//evil.example",
-    ],
-)
-def test_login_next_never_leaves_the_site(client: FlaskClient, target: str) -> None:
-    resp = client.post("/login", data={"token": TOKEN, "csrf_token": _csrf(client), "next": target})
-    assert resp.status_code == 302
-    assert resp.headers["Location"] == "/"
-    html = client.get("/login", query_string={"next": target}).get_data(as_text=True)
-    assert 'name="next" value="/"' in html
-
-
-def test_login_next_keeps_a_local_path(client: FlaskClient) -> None:
-    resp = client.post(
-        "/login",
-        data={"token": TOKEN, "csrf_token": _csrf(client), "next": "/runs?workflow=hello"},
-    )
-    assert resp.headers["Location"] == "/runs?workflow=hello"
