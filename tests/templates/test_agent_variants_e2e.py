@@ -85,3 +85,20 @@ async def test_agent_variants_process_and_replay(
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["consistent"] is True and result["output"]["events"] == 4
     assert result["blocks"]["fold"]["output"]["iterations"] == 4
+
+
+async def test_agent_replay_catches_a_snapshot_ahead_of_the_events(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    """The agent variant's check uses the events' head, as Replay Events does: a
+    snapshot claiming more versions than the stream holds is a mismatch."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order):
+        await deliver(rt, ev, path="orders/agent-events")
+    await rt.db.pool.execute("UPDATE order_snapshots SET version = 10 WHERE order_id = $1", order)
+    replay = rt.load_workflow("replay_events_agent")
+    result = await rt.execute(replay, {"order_id": order, "as_of": "2999-01-01T00:00:00Z"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["checked"] is True and result["output"]["consistent"] is False
