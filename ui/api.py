@@ -167,8 +167,15 @@ def save_workflow(name: str) -> Response:
     problems = wf.validate(doc, path.name)
     if problems:
         return error(422, "invalid workflow", problems=problems)
-    text = wf.render(doc, path.suffix)
-    wf.write_atomic(path, text)
+    if existing is None:
+        wf.write_atomic(path, wf.render(doc, path.suffix))
+    else:
+        # Only what changed is rewritten: an unchanged save leaves the file
+        # (comments and all) byte-identical, and is not written at all.
+        old_text = existing.read_text(encoding="utf-8")
+        text = wf.render_update(old_text, doc, path.suffix)
+        if text != old_text:
+            wf.write_atomic(path, text)
     status = 200 if existing else 201
     return jresponse({"name": name, "file": path.name, "saved": True}, status)
 

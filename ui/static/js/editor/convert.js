@@ -89,6 +89,9 @@ export function docToGraph(graph, doc, types) {
     const p = absolute(bid);
     const s = sizes[bid];
     nodes[bid] = blockMeta({ bid, type, config, x: p.x, y: p.y, w: p.w ?? s?.w, h: p.h ?? s?.h }, types[type]);
+    // Placed by autoLayout, not by the file: remembered so a save does not write
+    // a position the user never chose (the block gets one once it is moved).
+    if (!Array.isArray(layout[bid])) nodes[bid].data.autoBox = boxOf(nodes[bid]);
     cells.push(nodes[bid]);
   }
   for (const [child, par] of Object.entries(parent)) {
@@ -106,6 +109,10 @@ export function docToGraph(graph, doc, types) {
   }
   graph.fromJSON({ cells });
   return nodes;
+}
+
+function boxOf({ x, y, width, height }) {
+  return [x, y, width, height].map(Math.round).join(',');
 }
 
 function edgeText(graph, edge) {
@@ -156,12 +163,14 @@ export function graphToDoc(graph, base, types) {
     blocks[bid] = block;
     const { x, y } = node.getPosition();
     const { width, height } = node.getSize();
+    if (node.getData().autoBox === boxOf({ x, y, width, height })) continue; // still where autoLayout put it
     layout[bid] = types[type]?.container ? [Math.round(x), Math.round(y), Math.round(width), Math.round(height)] : [Math.round(x), Math.round(y)];
   }
   doc.blocks = blocks;
   const edges = graph.getEdges().map((e) => edgeText(graph, e)).filter(Boolean);
   doc.edges = ordered([...new Set(edges)], (base?.edges ?? []).map((t) => String(t).replace(/\s+/g, ' ').trim()));
-  doc.layout = layout;
+  // In the file's order, new blocks last (as blocks are), so a save diffs as the move alone.
+  if (Object.keys(layout).length || base?.layout) doc.layout = Object.fromEntries(ordered(Object.keys(layout), Object.keys(base?.layout ?? {})).map((k) => [k, layout[k]]));
   return doc;
 }
 

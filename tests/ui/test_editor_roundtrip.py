@@ -1,0 +1,164 @@
+"""Saving through `PUT /api/workflows/<name>` the way the editor does (the JSON
+document `GET` returned, possibly edited): an unchanged save leaves the file
+byte-identical, comments included; an edit rewrites only what it changed.
+(SPEC: "Saving from the editor writes YAML with stable key order and block
+order, and keeps `layout` last, so a diff shows the logic change alone".)
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from flask.testing import FlaskClient
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "templates").glob("*/workflow.yaml"))
+
+COMMENTED = """\
+# A hand-written workflow: the comments are the team's notes.
+version: 1
+name: commented
+blocks:
+  start:
+    type: manual  # the form in the editor
+  # Doubles the number; see the ticket.
+  double:
+    type: function
+    timeout: 5
+    code: |
+      return {"n": 2}   # two
+  check:
+    type: condition
+    if: <double.n> == 2
+edges:
+  - start -> double
+  - double -> check
+layout: {start: [40, 80], double: [260, 80]}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cleanup(workflows_dir: Path) -> Iterator[None]:
+    # The workspace is shared: template copies would add a second workflow
+    # with the template's title and webhook path for the tests that follow.
+    yield
+    for path in workflows_dir.glob("rt_*.yaml"):
+        path.unlink()
+
+
+def _get(client: FlaskClient, auth: dict[str, str], name: str) -> dict[str, Any]:
+    resp = client.get(f"/api/workflows/{name}?format=json", headers=auth)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["document"]
+
+
+def _put(client: FlaskClient, auth: dict[str, str], name: str, doc: dict[str, Any]) -> None:
+    resp = client.put(f"/api/workflows/{name}", json=doc, headers=auth)
+    assert resp.status_code in (200, 201), resp.get_json()
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+@pytest.mark.parametrize("template", SHIPPED, ids=lambda p: p.parent.name)
+def test_unchanged_save_of_a_shipped_template_is_byte_identical(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, template: Path
+) -> None:
+    name = f"rt_{template.parent.name}"
+    original = template.read_text(encoding="utf-8")
+    (workflows_dir / f"{name}.yaml").write_text(original, encoding="utf-8")
+    _put(client, auth, name, _get(client, auth, name))
+    assert (workflows_dir / f"{name}.yaml").read_text(encoding="utf-8") == original
+
+
+def test_unchanged_save_keeps_comments_and_flow_style(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    (workflows_dir / "rt_commented.yaml").write_text(COMMENTED)
+    _put(client, auth, "rt_commented", _get(client, auth, "rt_commented"))
+    assert (workflows_dir / "rt_commented.yaml").read_text() == COMMENTED
+
+
+def test_a_config_edit_touches_only_that_blocks_lines(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    path = workflows_dir / "rt_edit.yaml"
+    original = (ROOT / "templates" / "order_processing" / "workflow.yaml").read_text()
+    path.write_text(original)
+    doc = _get(client, auth, "rt_edit")
+    doc["blocks"]["capture"]["retries"] = 5
+    _put(client, auth, "rt_edit", doc)
+    after = path.read_text()
+    assert _changed_lines(original, after) == ["-    retries: 3", "+    retries: 5"]
+    # The comments elsewhere (and the one right above the edited block) survive.
+    assert "# 8. The Idempotency-Key is the event's id" in after
+    assert "# One order's events run one at a time" in after
+    assert yaml.safe_load(after) == doc
+
+
+def test_moving_a_block_changes_only_its_layout_line(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    path = workflows_dir / "rt_move.yaml"
+    original = (ROOT / "templates" / "order_processing" / "workflow.yaml").read_text()
+    path.write_text(original)
+    doc = _get(client, auth, "rt_move")
+    doc["layout"]["route"] = [520, 210]
+    _put(client, auth, "rt_move", doc)
+    after = path.read_text()
+    assert _changed_lines(original, after) == ["-  route: [500, 200]", "+  route: [520, 210]"]
+    assert list(yaml.safe_load(after))[-1] == "layout"
+
+
+def test_edit_in_a_commented_file_keeps_other_blocks_and_key_order(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    path = workflows_dir / "rt_commented_edit.yaml"
+    path.write_text(COMMENTED)
+    doc = _get(client, auth, "rt_commented_edit")
+    edited = copy.deepcopy(doc)
+    edited["blocks"]["double"]["timeout"] = 9
+    # A new block and edge, as the editor adds them: appended, layout stays last.
+    edited["blocks"]["done"] = {"type": "function", "code": "return {}"}
+    edited["edges"].append("check.true -> done")
+    edited["layout"]["done"] = [480, 80]
+    _put(client, auth, "rt_commented_edit", edited)
+    after = path.read_text()
+    loaded = yaml.safe_load(after)
+    assert loaded == edited
+    assert list(loaded) == ["version", "name", "blocks", "edges", "layout"]
+    assert list(loaded["blocks"]) == ["start", "double", "check", "done"]
+    assert list(loaded["blocks"]["double"]) == ["type", "timeout", "code"]
+    # Unchanged blocks keep their text, comments included; the edited block's
+    # own comment line above it is kept too (it is not inside the block).
+    assert "    type: manual  # the form in the editor\n" in after
+    assert "  # Doubles the number; see the ticket.\n  double:\n" in after
+    assert after.startswith("# A hand-written workflow")
+
+
+def test_the_editor_forms_follow_the_published_schema(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    # The properties panel builds each block's form from /api/block-types: its
+    # fields must be exactly the published docs/workflow.schema.json's.
+    import json
+
+    published = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
+    data = client.get("/api/block-types", headers=auth).get_json()
+    assert sorted(data["block_types"]) == sorted(
+        published["$defs"]["block"]["properties"]["type"]["enum"]
+    )
+    for name, info in data["block_types"].items():
+        props = dict(published["$defs"][name]["properties"])
+        props.pop("type")
+        assert {**info["config_schema"], **data["common"]} == props, name
+        assert ["type", *info["required"]] == published["$defs"][name]["required"], name
+    assert client.get("/api/schema", headers=auth).get_json() == published
