@@ -88,16 +88,45 @@ class WorkflowStore:
 
     def _webhook_index(self) -> dict[tuple[str, str], tuple[Workflow, BlockModel]]:
         index: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
+        for wf in self._loadable():
+            for key, b in webhook_keys(wf):
+                index.setdefault(key, (wf, b))  # the first file (by name) wins a clash
+        return index
+
+    def _loadable(self) -> list[Workflow]:
+        out = []
         for name in self.names():
             try:
-                wf = self.load(name)
+                out.append(self.load(name))
             except WorkflowError:
                 continue
-            for b in wf.blocks.values():
-                if b.type == "webhook":
-                    key = (
-                        str(b.config.get("path", "")).strip("/"),
-                        str(b.config.get("method", "POST")).upper(),
-                    )
-                    index.setdefault(key, (wf, b))  # the first file (by name) wins a clash
-        return index
+        return out
+
+    def webhook_clashes(self, workflow: Workflow) -> list[Problem]:
+        """Webhook blocks of ``workflow`` whose path and method another file of the
+        folder already serves: only one of the two would ever receive deliveries."""
+        own = Path(workflow.file).name
+        taken: dict[tuple[str, str], str] = {}
+        for other in self._loadable():
+            if Path(other.file).name != own:
+                for key, _ in webhook_keys(other):
+                    taken.setdefault(key, Path(other.file).name)
+        return [
+            Problem(
+                f"{method} /webhooks/{path} is already the webhook of {taken[(path, method)]}",
+                workflow.file,
+                b.id,
+                "path",
+            )
+            for (path, method), b in webhook_keys(workflow)
+            if (path, method) in taken
+        ]
+
+
+def webhook_keys(workflow: Workflow) -> list[tuple[tuple[str, str], BlockModel]]:
+    """(path, METHOD) of each webhook block, as deliveries are matched."""
+    return [
+        ((str(b.config.get("path", "")).strip("/"), str(b.config.get("method", "POST")).upper()), b)
+        for b in workflow.blocks.values()
+        if b.type == "webhook"
+    ]

@@ -164,7 +164,7 @@ def save_workflow(name: str) -> Response:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
-    problems = wf.validate(doc, path.name)
+    problems = wf.validate(doc, path.name) or _webhook_clashes(doc, path.name)
     if problems:
         return error(422, "invalid workflow", problems=problems)
     if existing is None:
@@ -178,6 +178,15 @@ def save_workflow(name: str) -> Response:
             wf.write_atomic(path, text)
     status = 200 if existing else 201
     return jresponse({"name": name, "file": path.name, "saved": True}, status)
+
+
+def _webhook_clashes(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
+    """A webhook path and method another workflow file already serves (the first
+    file by name would take every delivery, silently)."""
+    from engine.validate import validate_document
+
+    clashes = runtime().workflows.webhook_clashes(validate_document(doc, file))
+    return [p.to_dict() for p in clashes]
 
 
 @bp.post("/workflows/<name>/validate")

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine import runstore
 from engine.database import embedded_url, stop_embedded
-from engine.model import WorkflowError, load_file
+from engine.model import Problem, WorkflowError, load_file
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 
@@ -97,16 +97,27 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     import blocks  # noqa: F401 - registers the block types
+    from engine.workflows import webhook_keys
 
     failed = 0
+    served: dict[tuple[str, str], str] = {}  # (path, METHOD) -> the first file with it
     for f in args.files:
         try:
-            load_file(f)
-            print(f"{f}: ok")
+            workflow = load_file(f)
         except WorkflowError as exc:
             failed += 1
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
+            continue
+        clashes = [(key, b) for key, b in webhook_keys(workflow) if key in served]
+        for (path, method), b in clashes:
+            taken = f"{method} /webhooks/{path} is already the webhook of {served[(path, method)]}"
+            print(Problem(taken, f, b.id, "path"), file=sys.stderr)
+        for key, _ in webhook_keys(workflow):
+            served.setdefault(key, f)
+        failed += bool(clashes)
+        if not clashes:
+            print(f"{f}: ok")
     return 1 if failed else 0
 
 

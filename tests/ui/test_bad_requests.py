@@ -40,6 +40,26 @@ def test_put_yaml_with_a_duplicate_block_id_is_422_and_saves_nothing(
     assert not (workflows_dir / "audit_dup.yaml").exists()
 
 
+def test_put_a_webhook_path_another_workflow_serves_is_422_and_saves_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # It was saved (201), and only the first file by name ever got the deliveries.
+    path = f"clash/{uuid.uuid4().hex[:8]}"
+    first = f"name: taken\nblocks:\n  hook: {{type: webhook, path: {path}}}\n"
+    assert (
+        client.put("/api/workflows/aa_taken", data=first, headers={**auth, **YAML}).status_code
+        == 201
+    )
+    second = first.replace("name: taken", "name: taker")
+    resp = client.put("/api/workflows/zz_taker", data=second, headers={**auth, **YAML})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    [problem] = resp.get_json()["problems"]
+    assert (problem["block"], problem["field"]) == ("hook", "path")
+    assert "is already the webhook of aa_taken.yaml" in problem["message"]
+    assert not (workflows_dir / "zz_taker.yaml").exists()
+    (workflows_dir / "aa_taken.yaml").unlink()
+
+
 def test_put_a_body_that_is_not_utf8_is_400_and_saves_nothing(
     client: FlaskClient, auth: dict[str, str], workflows_dir: Path
 ) -> None:
