@@ -171,6 +171,31 @@ def bind_named(sql: str, names: Mapping[str, Any], first: int) -> tuple[str, lis
     return _NAMED_RE.sub(sub, sql), order
 
 
+# -- statements -----------------------------------------------------------------
+
+# What a statement separator can never be inside, or a `;` outside all of them.
+_SEPARATOR_RE = re.compile(
+    r"""
+    '(?:[^']|'')*' | "(?:[^"]|"")*" | --[^\n]* | /\*.*?\*/
+    | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$.*?\$(?P=tag)?\$ | (?P<semi>;)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def statement_count(sql: str) -> int:
+    """Statements in ``sql``: pieces between top-level semicolons that hold more
+    than whitespace and comments (a trailing ``;`` adds none)."""
+    pieces, pos = [], 0
+    for m in _SEPARATOR_RE.finditer(sql):
+        if m.group("semi"):
+            pieces.append(sql[pos : m.start()])
+            pos = m.end()
+    pieces.append(sql[pos:])
+    return sum(1 for piece in pieces if _COMMENT_RE.sub("", piece).strip())
+
+
 # -- results --------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from blocks._sql import (
     jsonable,
     row_count_from_status,
     scrub,
+    statement_count,
 )
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
@@ -123,6 +124,18 @@ class DatabaseBlock(BlockHandler):
         query = self.config.get("query")
         if isinstance(query, str) and not query.strip():
             return [Problem("the query is empty", block=self.block.id, field="query")]
+        if isinstance(query, str) and (count := statement_count(query)) > 1:
+            # PostgreSQL refuses several commands in one prepared statement: say so
+            # now, not when a run reaches the block.
+            return [
+                Problem(
+                    f"the query holds {count} statements; a Database block runs one "
+                    "(one block per statement, sharing a `transaction` if they must "
+                    "commit together)",
+                    block=self.block.id,
+                    field="query",
+                )
+            ]
         params = self.config.get("params")
         if isinstance(params, list) and isinstance(query, str) and "<" in query:
             sql, refs = rewrite_sql(query)
