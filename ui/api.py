@@ -118,6 +118,17 @@ def request_text() -> str | None:
         return None
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice: json.loads would keep the last
+    copy (a second block with one id would silently replace the first)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
 def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response | None]:
     from engine.model import WorkflowError, read_document
 
@@ -127,7 +138,7 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
         return None, error(400, "the body is not UTF-8 text")
     try:
         if "json" in ctype:
-            doc = json.loads(raw or "null")
+            doc = json.loads(raw or "null", object_pairs_hook=_no_duplicate_keys)
             if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
                 doc = doc["document"]  # the shape GET returns, for round trips
         else:

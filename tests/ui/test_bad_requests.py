@@ -60,6 +60,22 @@ def test_put_a_webhook_path_another_workflow_serves_is_422_and_saves_nothing(
     (workflows_dir / "aa_taken.yaml").unlink()
 
 
+def test_put_json_with_a_duplicate_block_id_is_422_and_saves_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # json.loads kept the second `work` and dropped the first, then saved: 201.
+    text = (
+        '{"name": "dupj", "blocks": {"start": {"type": "manual"},'
+        ' "work": {"type": "function", "code": "return 1"},'
+        ' "work": {"type": "function", "code": "return 2"}}, "edges": ["start -> work"]}'
+    )
+    headers = {**auth, "Content-Type": "application/json"}
+    resp = client.put("/api/workflows/audit_dupj", data=text, headers=headers)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert "duplicate key 'work'" in resp.get_json()["problems"][0]["message"]
+    assert not (workflows_dir / "audit_dupj.yaml").exists()
+
+
 def test_put_a_body_that_is_not_utf8_is_400_and_saves_nothing(
     client: FlaskClient, auth: dict[str, str], workflows_dir: Path
 ) -> None:
