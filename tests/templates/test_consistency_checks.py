@@ -1,4 +1,4 @@
-"""Audit of the event-sourcing templates: the consistency check must never say
+"""The event-sourcing templates' checks: the consistency check must never say
 "consistent" for a snapshot that disagrees with its events, a reused event_id
 must not silently drop a different event, and a point in time must not depend
 on the database session's time zone. End to end, through the workflows."""
