@@ -4,6 +4,8 @@ Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC
 The run store's unique index on that key is what makes a tick run once however many
 processes run the scheduler, with no leader election. After downtime, only the most
 recent missed tick is submitted (once), never one run per missed tick.
+A fixed-hour job runs once on the day the clocks fall back (the first occurrence of
+the repeated wall time); see docs/blocks/schedule.md.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class ScheduleBlock(BlockHandler):
     def problems(self) -> list[Problem]:
         out = []
         cron = self.config.get("cron")
-        if isinstance(cron, str) and not croniter.is_valid(cron):
+        if isinstance(cron, str) and not _is_five_field_cron(cron):
             out.append(
                 Problem(f"not a valid cron expression: {cron!r}", block=self.block.id, field="cron")
             )
@@ -73,19 +75,53 @@ class ScheduleBlock(BlockHandler):
         return {"scheduled_for": when}
 
 
+def _is_five_field_cron(cron: str) -> bool:
+    """croniter also takes a sixth (seconds) and seventh (year) field: ``0 0 2 * * *``
+    written Quartz-style would then run every second of a minute. Allow five fields
+    (or an ``@daily``-style alias) only."""
+    fields = cron.split()
+    five = len(fields) == 5 or (len(fields) == 1 and fields[0].startswith("@"))
+    return five and croniter.is_valid(cron)
+
+
 def _zone(name: Any) -> dt.tzinfo:
     return zoneinfo.ZoneInfo(str(name)) if name else dt.UTC
+
+
+def _every_hour(cron: str) -> bool:
+    """True when the hour field is a wildcard (``*``, ``*/2``): such a job runs in
+    each real hour, so also in both copies of the hour the clocks fall back over."""
+    fields = cron.split()
+    return fields[:1] == ["@hourly"] or (len(fields) >= 2 and fields[1].startswith("*"))
+
+
+def _is_repeat(tick: dt.datetime) -> bool:
+    """True for the second occurrence of a wall time the clocks fall back over."""
+    return tick.fold == 1 and tick.utcoffset() != tick.replace(fold=0).utcoffset()
 
 
 def previous_tick(cron: str, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
     """The latest tick at or before ``now``."""
     local = now.astimezone(tz)
-    it = croniter(cron, local + dt.timedelta(microseconds=1))
-    return it.get_prev(dt.datetime)
+    tick: dt.datetime = croniter(cron, local + dt.timedelta(microseconds=1)).get_prev(dt.datetime)
+    # croniter's get_prev lands a day early in the repeated autumn hour; walk
+    # forward with next_tick, which is right there, so catch-up never misses a tick.
+    while (following := next_tick(cron, tz, tick)) <= now:
+        tick = following
+    if _is_repeat(tick) and not _every_hour(cron):
+        tick = tick.replace(fold=0)  # the slot's one run is the first occurrence
+    return tick
 
 
 def next_tick(cron: str, tz: dt.tzinfo, after: dt.datetime) -> dt.datetime:
-    return croniter(cron, after.astimezone(tz)).get_next(dt.datetime)
+    """The first tick after ``after``. A fixed-hour job (``30 2 * * *``) whose wall
+    time repeats when the clocks fall back runs at the first occurrence only; the
+    repeat has another UTC time, so the idempotency key alone would not stop it."""
+    it = croniter(cron, after.astimezone(tz))
+    tick: dt.datetime = it.get_next(dt.datetime)
+    while _is_repeat(tick) and not _every_hour(cron):
+        tick = it.get_next(dt.datetime)
+    return tick
 
 
 def tick_key(workflow: str, tick: dt.datetime) -> str:
