@@ -16,9 +16,12 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from procrastinate import RetryStrategy
 
 log = logging.getLogger("flowyard.queue")
 
@@ -56,6 +59,21 @@ def _settings() -> dict[str, float]:
     }
 
 
+def _retry_strategy() -> RetryStrategy:
+    """A failed job comes back until its run can be claimed or has ended.
+
+    A job fails when its run is owned by a process that still looks alive: a
+    worker on another machine that died is only taken for dead once its run's
+    heartbeat is stale (recovery.STALE_AFTER_S, 60 s), while procrastinate retries
+    the job of a stalled worker sooner (``stalled_after``, 20 s). A job that failed
+    for good would leave that run ``running`` with nobody to resume it; a retried
+    one claims it later, or returns once the live owner has finished it.
+    """
+    from procrastinate import RetryStrategy  # noqa: F811 - imported lazily, like App
+
+    return RetryStrategy(wait=max(1, round(_settings()["heartbeat"])))
+
+
 async def ensure_schema(pool: asyncpg.Pool) -> None:
     """Install procrastinate's schema once per database (serialized across processes)."""
     from procrastinate.schema import SchemaManager
@@ -78,7 +96,7 @@ class RunQueue:
         self.app = App(connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10))
         self._handler: Callable[[str], Awaitable[Any]] | None = None
 
-        @self.app.task(name=TASK, queue=self.name)
+        @self.app.task(name=TASK, queue=self.name, retry=_retry_strategy())
         async def execute_run(execution_id: str) -> None:
             assert self._handler is not None, "no runtime is working this queue"
             await self._handler(execution_id)

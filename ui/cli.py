@@ -144,6 +144,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             await rt.drain()
             for eid in resumed:
                 print(f"{eid} {(await rt.run_result(eid))['status']}")
+            if args.id and not resumed:
+                return await _not_resumed(rt, args.id)
             return 0
         for r in await rt.list_runs(args.workflow, args.status, args.limit):
             print(f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<30} {r['created_at']}")
@@ -152,6 +154,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return _with_runtime(
         args, body, resume=False
     )  # `runs resume` claims runs itself, to report them
+
+
+async def _not_resumed(rt: Runtime, execution_id: str) -> int:
+    """Why `runs resume ID` left the run alone (exit 1): silence would read as
+    "resumed" to an operator, while the run may belong to a live process."""
+    row = await runstore.fetch_run_row(rt.db.log_pool, execution_id)
+    if row is None:
+        why = "no such run"
+    elif row["status"] not in ("queued", "running"):
+        why = f"it already ended ({row['status']})"
+    else:
+        why = (
+            f"it is {row['status']} and owned by a live process ({row['owner'] or 'its queue job'})"
+        )
+    print(f"{execution_id} not resumed: {why}", file=sys.stderr)
+    return 1
 
 
 def cmd_db(args: argparse.Namespace) -> int:
