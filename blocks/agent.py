@@ -8,6 +8,10 @@ part of the output or the recorded inputs.
 With ``response_format: json`` (or a JSON Schema) the reply is parsed, and checked
 against the schema; a reply that does not parse is a block error that carries the
 raw text, so the run viewer shows what the model said.
+
+Retries are the engine's (the SDK's are off): connection errors, timeouts, 408/409/429
+and 5xx can pass on another attempt (``Retry-After`` honoured); other 4xx and a
+missing key cannot, so they fail at once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, ClassVar
 
 import jsonschema
 
+from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
@@ -45,7 +50,29 @@ RAW_EXCERPT = 4000
 
 
 class AgentError(RuntimeError):
+    """A failed call; ``retriable`` and ``retry_after`` tell the engine's retry loop
+    whether another attempt can help and how long the provider asked us to wait."""
+
     kind = "AgentError"
+
+    def __init__(
+        self, message: str, *, retriable: bool = True, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+        self.retry_after = retry_after
+
+
+def status_failure(status: int, message: str, retry_after_header: str | None) -> AgentError:
+    """The provider's non-2xx answer: 408/409/429 and 5xx can pass, others will not
+    (a 400 or 401 stays one however often it is asked)."""
+    retriable = status in (408, 409, 429) or status >= 500
+    wait = parse_retry_after(retry_after_header) if retriable else None
+    return AgentError(
+        f"the provider answered {status}: {message}",
+        retriable=retriable,
+        retry_after=min(wait, MAX_RETRY_AFTER) if wait is not None else None,
+    )
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -58,6 +85,16 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     p_in, p_out = (Decimal(x) for x in PRICES[match])
     total = (p_in * prompt_tokens + p_out * completion_tokens) / Decimal(1_000_000)
     return float(round(total, 8))
+
+
+def call_cost(answered_model: str, asked_model: str, used: dict[str, int]) -> float | None:
+    """The price by the model that answered, else by the one asked: a dated or
+    renamed model in the reply may be unknown where the asked one is not."""
+    for name in (answered_model, asked_model):
+        price = cost_usd(name, used["prompt_tokens"], used["completion_tokens"])
+        if price is not None:
+            return price
+    return None
 
 
 def schema_of(response_format: Any) -> tuple[str, dict[str, Any] | None]:
@@ -141,7 +178,8 @@ class AgentBlock(BlockHandler):
         api_key = config.get("api_key") or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             raise AgentError(
-                "no API key: set OPENAI_API_KEY (or the block's api_key, e.g. <env.MY_KEY>)"
+                "no API key: set OPENAI_API_KEY (or the block's api_key, e.g. <env.MY_KEY>)",
+                retriable=False,
             )
         ctx.run.note_secret(str(api_key))
         base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
@@ -179,13 +217,21 @@ class AgentBlock(BlockHandler):
 
         try:
             # A client per call: a model call takes far longer than a TLS handshake,
-            # and nothing is left open when the runtime stops.
-            async with openai.AsyncOpenAI(api_key=str(api_key), base_url=base_url) as client:
+            # and nothing is left open when the runtime stops. max_retries=0: retries are
+            # the engine's (`retries`), so each attempt is in the run log and
+            # `retries: 0` means one call, not the SDK's three.
+            async with openai.AsyncOpenAI(
+                api_key=str(api_key), base_url=base_url, max_retries=0
+            ) as client:
                 reply = await client.chat.completions.create(**kwargs)
         except openai.AuthenticationError as exc:
-            raise AgentError(f"the provider refused the API key (401): {exc.message}") from None
+            raise AgentError(
+                f"the provider refused the API key (401): {exc.message}", retriable=False
+            ) from None
         except openai.APIStatusError as exc:
-            raise AgentError(f"the provider answered {exc.status_code}: {exc.message}") from None
+            raise status_failure(
+                exc.status_code, exc.message, exc.response.headers.get("retry-after")
+            ) from None
         except openai.APIConnectionError as exc:
             raise AgentError(f"cannot reach {base_url or 'the OpenAI API'}: {exc}") from None
 
@@ -208,9 +254,7 @@ class AgentBlock(BlockHandler):
             "content": content,
             "model": answered_model,
             "usage": used,
-            # A dated or renamed model in the reply may be unknown where the asked one is not.
-            "cost_usd": cost_usd(answered_model, prompt_tokens, completion_tokens)
-            if cost_usd(answered_model, 0, 0) is not None
-            else cost_usd(model, prompt_tokens, completion_tokens),
+            # A server that reports no usage: the cost is unknown, not $0.
+            "cost_usd": call_cost(answered_model, model, used) if usage is not None else None,
             "finish_reason": reply.choices[0].finish_reason if reply.choices else None,
         }

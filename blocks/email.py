@@ -7,6 +7,8 @@ the server offers it, and port 465 means implicit TLS.
 
 The ``Message-ID`` is derived from the execution id and block path: a retried or
 resumed send carries the same id, so a receiving system can drop the duplicate.
+Header fields are refused when they hold a line break (no injected Bcc), and a
+permanent (5xx) SMTP answer is not retried.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import os
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
@@ -28,7 +30,23 @@ from engine.registry import BlockHandler, register
 
 
 class EmailError(RuntimeError):
+    """A failed send; ``retriable`` is False when another attempt cannot help."""
+
     kind = "EmailError"
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+def single_line(field: str, value: Any) -> str:
+    """``value`` as header text, refused when it holds a line break: a reference
+    resolving to an address, a CR/LF and ``Bcc: someone`` must not add a recipient
+    (getaddresses reads both lines) or a header."""
+    text = str(value)
+    if "\r" in text or "\n" in text:
+        raise EmailError(f"`{field}` contains a line break", retriable=False)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +78,12 @@ class SmtpSettings:
         )
 
 
-def addresses(value: Any) -> list[str]:
+def addresses(field: str, value: Any) -> list[str]:
     """``"a@x, B <b@y>"`` or a list of them → the bare addresses."""
     if value in (None, ""):
         return []
     items = value if isinstance(value, (list, tuple)) else [value]
-    return [addr for _, addr in getaddresses([str(v) for v in items]) if addr]
+    return [addr for _, addr in getaddresses([single_line(field, v) for v in items]) if addr]
 
 
 def message_id(idempotency_key: str, host: str) -> str:
@@ -95,6 +113,11 @@ def send_message(
             smtp.login(settings.user, settings.password or "")
         refused = smtp.send_message(msg, to_addrs=recipients)
     return [r for r in recipients if r not in refused]
+
+
+def all_transient(replies: Iterable[tuple[int, bytes]]) -> bool:
+    """Whether every refusal was a 4xx (try later) rather than a 5xx (never)."""
+    return all(400 <= code < 500 for code, _ in replies)
 
 
 @register
@@ -130,21 +153,23 @@ class EmailBlock(BlockHandler):
         if settings.password:
             ctx.run.note_secret(settings.password)
         to, cc, bcc = (
-            addresses(config.get("to")),
-            addresses(config.get("cc")),
-            addresses(config.get("bcc")),
+            addresses("to", config.get("to")),
+            addresses("cc", config.get("cc")),
+            addresses("bcc", config.get("bcc")),
         )
         if not to:
-            raise EmailError("no recipient: `to` is empty")
-        sender = str(config.get("from") or settings.sender or settings.user or "flowyard@localhost")
+            raise EmailError("no recipient: `to` is empty", retriable=False)
+        sender = single_line(
+            "from", config.get("from") or settings.sender or settings.user or "flowyard@localhost"
+        )
         msg = EmailMessage()
         msg["From"] = sender
         msg["To"] = ", ".join(formataddr(("", a)) for a in to)
         if cc:
             msg["Cc"] = ", ".join(cc)
         if config.get("reply_to"):
-            msg["Reply-To"] = str(config["reply_to"])
-        msg["Subject"] = str(config.get("subject") or "")
+            msg["Reply-To"] = single_line("reply_to", config["reply_to"])
+        msg["Subject"] = single_line("subject", config.get("subject") or "")
         msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
         text, html = config.get("text"), config.get("html")
         msg.set_content(str(text) if text is not None else "This message has an HTML body.")
@@ -163,11 +188,17 @@ class EmailBlock(BlockHandler):
         try:
             accepted = await asyncio.to_thread(send_message, settings, msg, recipients, timeout)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise EmailError(f"every recipient was refused: {sorted(exc.recipients)}") from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise EmailError(f"SMTP login failed ({exc.smtp_code})") from None
-        except (smtplib.SMTPException, OSError) as exc:
             raise EmailError(
-                f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}"
+                f"every recipient was refused: {sorted(exc.recipients)}",
+                retriable=all_transient(exc.recipients.values()),
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            # Not retried: repeating a refused login can lock the account.
+            raise EmailError(f"SMTP login failed ({exc.smtp_code})", retriable=False) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            code = getattr(exc, "smtp_code", None)
+            raise EmailError(
+                f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}",
+                retriable=not (isinstance(code, int) and code >= 500),
             ) from None
         return {"message_id": msg["Message-ID"], "accepted": accepted}

@@ -16,6 +16,20 @@ from engine.model import Problem
 from engine.registry import BlockHandler, register
 
 
+def without_url(exc: HttpError) -> HttpError:
+    """The status error without the URL it names. That URL is httpx's normal form
+    (`:443` dropped, the host lower-cased), which the run's redaction of the
+    webhook URL as given does not recognise, and its path is the token."""
+    status = exc.status
+    detail = str(exc).split(f"returned {status}: ", 1)[-1]
+    return HttpError(
+        f"Slack webhook returned {status}: {detail}",
+        retriable=exc.retriable,
+        status=status,
+        retry_after=exc.retry_after,
+    )
+
+
 @register
 class SlackBlock(BlockHandler):
     type = "slack"
@@ -66,7 +80,7 @@ class SlackBlock(BlockHandler):
             response = await send(ctx, "POST", url, json=message)
             body = parse_body(response)
             if not response.is_success:
-                raise status_error(response, body)
+                raise without_url(status_error(response, body))
         except HttpError as exc:
             raise await settle_failure(ctx, exc) from None
         return {"status": response.status_code, "ok": True, "body": body}
