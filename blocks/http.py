@@ -12,7 +12,6 @@ twice by a peer that honours the header (Stripe does).
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import re
@@ -26,7 +25,7 @@ from engine.executor import BlockFailed
 from engine.model import Problem
 from engine.registry import BlockHandler, register
 
-#: Longest Retry-After we sleep for inside an attempt; longer ones fail the attempt now.
+#: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
 MAX_RETRY_AFTER = 60.0
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
@@ -120,21 +119,18 @@ def _scheme_of(url: str) -> str:
     return f"not {scheme}://" if sep and scheme.isalnum() else "and this one has no scheme"
 
 
-async def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
-    """What to raise for a failed attempt, after any wait the peer asked for.
+def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
+    """What to raise for a failed attempt.
 
     A final failure is raised as the engine's ``BlockFailed`` so it is not retried.
-    Before a retriable one that will be retried, wait out ``Retry-After`` (minus the
-    engine's own backoff, which follows).
+    A retriable one is raised as it is, its ``Retry-After`` capped at
+    ``MAX_RETRY_AFTER``: the engine waits max(its backoff, Retry-After) before the
+    next attempt (engine/executor.py), so waiting here as well would wait twice.
     """
     if not exc.retriable:
         return BlockFailed({"type": exc.kind, "message": str(exc), "block": ctx.path})
-    block = ctx.block
-    if exc.retry_after and ctx.attempt <= block.retries:
-        engine_delay = block.retry_backoff * (2 ** (ctx.attempt - 1))
-        wait = min(exc.retry_after, MAX_RETRY_AFTER) - engine_delay
-        if wait > 0:
-            await asyncio.sleep(wait)
+    if exc.retry_after is not None:
+        exc.retry_after = min(exc.retry_after, MAX_RETRY_AFTER)
     return exc
 
 
@@ -244,7 +240,7 @@ class HttpBlock(BlockHandler):
             if config.get("fail_on_status", True) and not response.is_success:
                 raise status_error(response, body_out)
         except HttpError as exc:
-            raise await settle_failure(ctx, exc) from None
+            raise settle_failure(ctx, exc) from None
         return {
             "status": response.status_code,
             "ok": response.is_success,

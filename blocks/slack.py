@@ -82,5 +82,5 @@ class SlackBlock(BlockHandler):
             if not response.is_success:
                 raise without_url(status_error(response, body))
         except HttpError as exc:
-            raise await settle_failure(ctx, exc) from None
+            raise settle_failure(ctx, exc) from None
         return {"status": response.status_code, "ok": True, "body": body}

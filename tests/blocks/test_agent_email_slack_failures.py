@@ -1,4 +1,4 @@
-"""Audit of the side-effect blocks (agent, email, slack) against real stand-ins.
+"""How the side-effect blocks (agent, email, slack) fail and retry, against real stand-ins.
 
 The defect tests failed before their fix: the openai SDK's own retries hidden from the
 run log, permanent failures (400, missing key, refused login, 550) retried, a CR/LF

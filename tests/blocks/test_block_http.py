@@ -367,3 +367,19 @@ def test_proxy_variables_become_httpx_mounts_once() -> None:
         "all://*shop.test": None,
     }
     assert proxy_mounts({"http": "http://proxy:1", "no": "*"}) == {}
+
+
+def test_retry_after_is_left_to_the_engine_and_capped() -> None:
+    """The block used to sleep out Retry-After inside the attempt, and then the engine
+    waited max(backoff, Retry-After) again: twice what the peer asked. Now the block
+    only caps it (the engine's wait is the one wait), and a final failure is final."""
+    from types import SimpleNamespace
+
+    from blocks.http import MAX_RETRY_AFTER, HttpError, settle_failure
+    from engine.executor import BlockFailed
+
+    ctx: Any = SimpleNamespace(path="capture")
+    busy = HttpError("503", retriable=True, status=503, retry_after=3600.0)
+    assert settle_failure(ctx, busy) is busy and busy.retry_after == MAX_RETRY_AFTER
+    final = settle_failure(ctx, HttpError("400", retriable=False, status=400))
+    assert isinstance(final, BlockFailed) and final.error["block"] == "capture"
