@@ -209,7 +209,7 @@ class HttpBlock(BlockHandler):
                 k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()
             },
         }
-        if not url.startswith(("http://", "https://")):
+        if not url.lower().startswith(("http://", "https://")):
             raise BlockFailed(
                 {
                     "type": "HttpError",

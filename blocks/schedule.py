@@ -147,6 +147,7 @@ class Scheduler:
         self.runtime = runtime
         self.entries: dict[tuple[str, str], _Entry] = {}
         self._scanned = False
+        self._unloadable: dict[str, str] = {}  # workflow name -> why it cannot load
 
     def rescan(self, now: dt.datetime) -> None:
         """Pick up new, changed and removed workflows. The first scan catches up."""
@@ -155,8 +156,12 @@ class Scheduler:
             try:
                 wf = self.runtime.load_workflow(name)
             except Exception as exc:  # an invalid file must not stop the other schedules
-                log.debug("scheduler skips %s: %s", name, exc)
+                # Said once per problem, loudly: its ticks do not run until it is fixed.
+                if self._unloadable.get(name) != str(exc):
+                    log.warning("schedules of %s do not run: %s", name, exc)
+                self._unloadable[name] = str(exc)
                 continue
+            self._unloadable.pop(name, None)
             for block in wf.blocks.values():
                 if block.type != "schedule" or block.parent is not None:
                     continue

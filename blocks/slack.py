@@ -61,7 +61,7 @@ class SlackBlock(BlockHandler):
         # The URL is the credential (anyone holding it can post): keep it out of
         # records, also those of a URL refused below (a failed block records its inputs).
         ctx.run.note_secret(url)
-        if not url.startswith(("http://", "https://")):
+        if not url.lower().startswith(("http://", "https://")):
             raise BlockFailed(
                 {
                     "type": "SlackError",

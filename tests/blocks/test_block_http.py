@@ -312,6 +312,24 @@ async def test_slack_posts_the_message(run_yaml: Any, recorder: RecordingServer)
     assert req.json["blocks"][0]["text"]["text"] == "*o-9*"
 
 
+async def test_an_upper_case_scheme_is_a_url_like_any_other(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """Schemes are case-insensitive (RFC 3986): `HTTPS://hooks…` was refused."""
+    recorder.respond("/services/T0/B0/UPPER", Scripted(200, "ok"))
+    url = recorder.url.replace("http://", "HTTP://")
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: slack_upper
+        blocks:
+          alert: {{type: slack, webhook_url: "{url}/services/T0/B0/UPPER", text: hi}}
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert [r.path for r in recorder.requests] == ["/services/T0/B0/UPPER"]
+
+
 async def test_slack_failure_is_a_block_error(run_yaml: Any, recorder: RecordingServer) -> None:
     recorder.respond("/services/bad", Scripted(403, "invalid_token"))
     result = await run_yaml(
