@@ -17,6 +17,7 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for `standins`
 
 from standins import ChatCompletionsStandIn, RecordingServer  # noqa: E402
+from standins.smtp import Inbox, serving  # noqa: E402
 
 from engine.model import Workflow  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
@@ -26,6 +27,19 @@ from engine.runtime import Runtime  # noqa: E402
 def recorder() -> Iterator[RecordingServer]:
     with RecordingServer() as server:
         yield server
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A plain SMTP server the Email block is pointed at (no login, no TLS)."""
+    inbox = Inbox()
+    with serving(inbox) as port:
+        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SMTP_PORT", str(port))
+        monkeypatch.delenv("SMTP_USER", raising=False)
+        monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+        monkeypatch.setenv("SMTP_FROM", "orders@shop.test")
+        yield inbox
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from processes import free_port
 from standins.recording import RecordingServer, Scripted
-from test_block_email import Inbox, _self_signed
+from standins.smtp import Inbox, serving, starttls_with_login
 
 CHAT = "/v1/chat/completions"
 
@@ -177,21 +175,6 @@ blocks:
 """
 
 
-@pytest.fixture
-def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    box = Inbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    monkeypatch.delenv("SMTP_USER", raising=False)
-    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
-    monkeypatch.setenv("SMTP_FROM", "orders@shop.test")
-    yield box
-    controller.stop()
-
-
 def mail(retries: int = 0) -> str:
     return MAIL.replace("RETRIES", str(retries))
 
@@ -218,26 +201,13 @@ async def test_email_auth_failure_is_final_and_has_no_password(
         sessions.add(id(session))
         return AuthResult(success=False, handled=False)  # the server answers 535
 
-    port = free_port()
-    controller = Controller(
-        Inbox(),
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=_self_signed(tmp_path),
-        require_starttls=True,
-        authenticator=authenticator,
-        auth_require_tls=True,
-    )
-    controller.start()
-    try:
+    with serving(Inbox(), **starttls_with_login(tmp_path, authenticator)) as port:
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SMTP_PORT", str(port))
         monkeypatch.setenv("SMTP_USER", "mailer")
         monkeypatch.setenv("SMTP_PASSWORD", "pw-never-shown-42")
         monkeypatch.setenv("SMTP_TLS_VERIFY", "false")  # the test certificate is self-signed
         result = await run_yaml(mail(retries=2), {"to": "ann@shop.test", "order_id": "o-2"})
-    finally:
-        controller.stop()
     assert result["status"] == "failed"
     assert "login failed" in result["error"]["message"]
     assert "pw-never-shown-42" not in json.dumps(result)
@@ -245,39 +215,39 @@ async def test_email_auth_failure_is_final_and_has_no_password(
     assert len(sessions) == 1  # one connection tried to log in
 
 
-async def test_email_all_recipients_refused_is_final(run_yaml: Any, inbox: Inbox) -> None:
+async def test_email_all_recipients_refused_is_final(run_yaml: Any, smtp: Inbox) -> None:
     result = await run_yaml(mail(retries=2), {"to": "bob@refused.test", "order_id": "o-3"})
     assert result["status"] == "failed" and "refused" in result["error"]["message"]
     assert result["blocks"]["send"]["attempts"] == 1
 
 
-async def test_email_header_injection_in_subject_is_refused(run_yaml: Any, inbox: Inbox) -> None:
+async def test_email_header_injection_in_subject_is_refused(run_yaml: Any, smtp: Inbox) -> None:
     result = await run_yaml(
         mail(retries=2), {"to": "ann@shop.test", "order_id": "o-4\r\nBcc: evil@evil.test"}
     )
     assert result["status"] == "failed"
     assert result["blocks"]["send"]["attempts"] == 1  # the same input will fail again
-    assert inbox.messages == []
+    assert smtp.messages == []
 
 
-async def test_email_header_injection_in_to_is_refused(run_yaml: Any, inbox: Inbox) -> None:
+async def test_email_header_injection_in_to_is_refused(run_yaml: Any, smtp: Inbox) -> None:
     result = await run_yaml(
         mail(), {"to": "ann@shop.test\r\nBcc: evil@evil.test", "order_id": "o-5"}
     )
-    assert all("evil@evil.test" not in rcpts for rcpts, _ in inbox.messages)
+    assert all("evil@evil.test" not in rcpts for rcpts, _ in smtp.messages)
     assert (
         result["status"] == "failed" and "`to` contains a line break" in result["error"]["message"]
     )
-    assert inbox.messages == []
+    assert smtp.messages == []
 
 
-async def test_email_multiple_recipients_and_non_ascii_subject(run_yaml: Any, inbox: Inbox) -> None:
+async def test_email_multiple_recipients_and_non_ascii_subject(run_yaml: Any, smtp: Inbox) -> None:
     result = await run_yaml(
         mail(), {"to": "ann@shop.test, Bob Ö <bob@shop.test>", "order_id": "bestätigt — 注文"}
     )
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["accepted"] == ["ann@shop.test", "bob@shop.test"]
-    [(rcpts, msg)] = inbox.messages
+    [(rcpts, msg)] = smtp.messages
     assert rcpts == ["ann@shop.test", "bob@shop.test"]
     assert str(make_header(decode_header(msg["Subject"]))) == "Order bestätigt — 注文"
     assert msg["Message-ID"] == result["output"]["message_id"]

@@ -2,85 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email
 import json
-import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from processes import free_port
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and refuses *@refused.test."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.Message]] = []
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address.endswith("@refused.test"):
-            return "550 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 Message accepted"
-
-
-def _self_signed(tmp: Path) -> ssl.SSLContext:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
-    return ctx
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(port))
-    monkeypatch.delenv("SMTP_USER", raising=False)
-    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
-    monkeypatch.setenv("SMTP_FROM", "orders@shop.test")
-    yield inbox
-    controller.stop()
-
+from standins.smtp import Inbox, serving, starttls_with_login
 
 MAIL = """
 version: 1
@@ -152,26 +80,13 @@ async def test_starttls_and_login(
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"smtp-pass-123")
 
-    port = free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=_self_signed(tmp_path),
-        require_starttls=True,  # the server refuses anything before STARTTLS
-        authenticator=authenticator,
-        auth_require_tls=True,
-    )
-    controller.start()
-    try:
+    with serving(inbox, **starttls_with_login(tmp_path, authenticator)) as port:
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SMTP_PORT", str(port))
         monkeypatch.setenv("SMTP_USER", "mailer")
         monkeypatch.setenv("SMTP_PASSWORD", "smtp-pass-123")
         monkeypatch.setenv("SMTP_TLS_VERIFY", "false")  # the test certificate is self-signed
         result = await run_yaml(MAIL, {"to": "ann@shop.test", "order_id": "o-5"})
-    finally:
-        controller.stop()
     assert result["status"] == "succeeded", result["error"]
     assert logins == [("mailer", "smtp-pass-123")]
     assert len(inbox.messages) == 1

@@ -11,9 +11,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiosmtpd.controller import Controller
 from es_support import Mailbox, new_database, template_workspace
-from processes import free_port
+from standins.smtp import serving
 
 from engine.database import start_embedded
 from templates import apply_schemas
@@ -82,13 +81,8 @@ def lib_path_session() -> object:
 @pytest.fixture(scope="session")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox()
-    box.port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    try:
+    with serving(box) as box.port:
         yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
