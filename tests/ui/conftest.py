@@ -8,6 +8,7 @@ the lead's loop-bound ``runtime`` fixture cannot serve synchronous Flask threads
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 import threading
 import uuid
@@ -218,3 +219,62 @@ def order_id(engine_bridge: EngineBridge) -> str:
 
     engine_bridge.call(setup())
     return oid
+
+
+# -- a real browser: Debian's chromium driven by Playwright (never `playwright install`) --
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Every browser test module: ``pytestmark = BROWSER_TESTS``.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright  # imported only where chromium runs
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def logged_in_page(browser: Any, live_server: str, init_script: str | None = None) -> Iterator[Any]:
+    """A page logged in with the token; fails the test on any JavaScript error
+    (collected in ``page.js_errors``)."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1440, "height": 900})
+    if init_script:
+        context.add_init_script(init_script)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto("/login")
+    pg.fill("#token", TOKEN)
+    pg.click("#login-submit")
+    pg.wait_for_url(f"{live_server}/")
+    pg.js_errors = errors
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    with logged_in_page(browser, live_server) as pg:
+        yield pg

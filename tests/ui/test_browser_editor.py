@@ -6,58 +6,15 @@ Never `playwright install`: these tests use /usr/bin/chromium and are skipped
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from playwright.sync_api import expect
 
-from tests.ui.conftest import ARTIFACTS, TOKEN
+from tests.ui.conftest import ARTIFACTS, BROWSER_TESTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright  # noqa: F401  (kept local: see skipif)
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any, live_server: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server, viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto("/login")
-    pg.fill("#token", TOKEN)
-    pg.click("#login-submit")
-    pg.wait_for_url(f"{live_server}/")
-    pg.js_errors = errors  # type: ignore[attr-defined]
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+pytestmark = BROWSER_TESTS
 
 
 def open_editor(page: Any, name: str) -> None:

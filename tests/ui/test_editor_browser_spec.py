@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.ui import test_browser_editor as _browser_tests
+from tests.ui.conftest import BROWSER_TESTS
 from tests.ui.test_browser_editor import (
-    CHROMIUM,
     connect,
     drop,
     node,
@@ -27,17 +26,7 @@ from tests.ui.test_browser_editor import (
     set_field,
 )
 
-# The same logged-in chromium page fixtures as test_browser_editor.py.
-browser = _browser_tests.browser
-page = _browser_tests.page
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_YAML = ROOT / "templates" / "order_processing" / "workflow.yaml"

@@ -16,22 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ui.conftest import TOKEN
+from tests.ui.conftest import BROWSER_TESTS, logged_in_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
+pytestmark = BROWSER_TESTS
 
 # Every way untrusted text could run if a page wrote it as HTML: a script element,
 # an event handler, an SVG one (X6 draws in SVG).
@@ -87,31 +74,12 @@ edges:
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser: Any, live_server: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server, viewport={"width": 1440, "height": 900})
-    context.add_init_script(WATCH)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
-    pg.goto("/login")
-    pg.fill("#token", TOKEN)
-    pg.click("#login-submit")
-    pg.wait_for_url(f"{live_server}/")
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    """Logged in, watching for injected script (WATCH); a dialog is an error too."""
+    with logged_in_page(browser, live_server, init_script=WATCH) as pg:
+        pg.on("dialog", lambda d: (pg.js_errors.append(f"dialog: {d.message}"), d.dismiss()))
+        yield pg
 
 
 @pytest.fixture
