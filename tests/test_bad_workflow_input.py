@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
 from engine.model import WorkflowError, load_file
@@ -16,16 +17,6 @@ from engine.model import WorkflowError, load_file
 ROOT = Path(__file__).resolve().parent.parent
 
 BASE = "name: t\nblocks:\n  start: {type: manual}\n  work: {type: function, code: 'return 1'}\n"
-
-
-def problems(tmp_path: Path, text: str, name: str = "bad.yaml") -> list[str]:
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(WorkflowError) as info:
-        load_file(path)
-    out = [str(p) for p in info.value.problems]
-    assert all(s.startswith(str(path)) for s in out), out
-    return out
 
 
 def test_block_ids_yaml_would_read_as_bools_stay_text(tmp_path: Path) -> None:

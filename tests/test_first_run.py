@@ -7,28 +7,16 @@ import os
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
+from db_helpers import new_database
 from processes import free_port, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def _new_database(url: str) -> str:
-    """An empty database on the tests' server: the templates' tables must come from serve."""
-    name = f"first_run_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base, _, query = url.partition("?")
-    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-
-
 async def test_a_new_workspace_serves_order_webhooks(database_url: str, tmp_path: Path) -> None:
     port, token = free_port(), "first-run-token"
-    env = {**os.environ, "DATABASE_URL": await _new_database(database_url),
+    env = {**os.environ, "DATABASE_URL": await new_database(database_url, "first_run"),
            "FLOWYARD_TOKEN": token, "PYTHONPATH": str(ROOT)}  # fmt: skip
     env.pop("FLOWYARD_WORKFLOWS", None)
     server = start(["serve", "--port", str(port)], env, tmp_path, tmp_path / "serve.log")

@@ -7,23 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
-from engine.model import WorkflowError, load_file
+from engine.model import load_file
 from engine.schema import workflow_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    with pytest.raises(WorkflowError) as info:
-        load_file(path)
-    out = [str(p) for p in info.value.problems]
-    assert all(s.startswith(str(path)) for s in out), out
-    return out
 
 
 def one(tmp_path: Path, text: str) -> str:

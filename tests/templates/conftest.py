@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from es_support import Mailbox, new_database, template_workspace
+from db_helpers import new_database
+from es_support import Mailbox, template_workspace
 from standins.smtp import serving
 
 from engine.database import start_embedded
@@ -37,7 +38,7 @@ def pg_uri() -> Iterator[str]:
 async def event_db(pg_uri: str) -> AsyncIterator[str]:
     """URI of a new database holding the template schema (applied twice, to
     prove it is idempotent)."""
-    uri = await new_database(pg_uri)
+    uri = await new_database(pg_uri, "es")
     conn = await asyncpg.connect(uri)
     try:
         await apply_schemas(conn)

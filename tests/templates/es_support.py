@@ -8,13 +8,13 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from db_helpers import new_database
 from pytest_httpserver import HTTPServer
 
 from blocks.webhook import accept
@@ -85,20 +85,15 @@ def lifecycle(order: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _with_database(uri: str, name: str) -> str:
-    base, _, query = uri.partition("?")
-    root = base.rsplit("/", 1)[0]
-    return f"{root}/{name}" + (f"?{query}" if query else "")
-
-
-async def new_database(pg_uri: str) -> str:
-    name = f"es_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_uri)
+async def new_event_store(pg_uri: str) -> str:
+    """A new database holding the templates' tables."""
+    url = await new_database(pg_uri, "es")
+    conn = await asyncpg.connect(url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await apply_schemas(conn)
     finally:
-        await admin.close()
-    return _with_database(pg_uri, name)
+        await conn.close()
+    return url
 
 
 @asynccontextmanager
@@ -111,12 +106,7 @@ async def template_workspace(
     workers when they start). Yields (database url, workflows dir)."""
     from templates import instantiate
 
-    url = await new_database(pg_uri)
-    conn = await asyncpg.connect(url)
-    try:
-        await apply_schemas(conn)
-    finally:
-        await conn.close()
+    url = await new_event_store(pg_uri)
     workspace = Path(tempfile.mkdtemp(prefix="flowyard-es-ws-"))  # see pg_uri
     workflows = workspace / "workflows"
     for template in ("order_processing", "replay_events"):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from es_support import new_database
+from db_helpers import new_database
+from es_support import new_event_store
 from processes import free_port, start, stop
 
 from templates import ROOT as TEMPLATES
@@ -153,21 +154,15 @@ async def test_email_without_an_smtp_server_is_skipped_not_failed(
     import shutil
     import tempfile
 
-    import asyncpg
     from es_support import deliver
 
     from engine.runtime import Runtime
-    from templates import apply_schemas, instantiate
+    from templates import instantiate
 
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ORDER_EMAIL_FROM", "orders@shop.example")
-    url = await new_database(pg_uri)
-    conn = await asyncpg.connect(url)
-    try:
-        await apply_schemas(conn)
-    finally:
-        await conn.close()
+    url = await new_event_store(pg_uri)
     workspace = Path(tempfile.mkdtemp(prefix="flowyard-spec-email-"))
     instantiate("order_processing", workspace / "workflows")
     rt = Runtime(workspace / "workflows", url, workspace, function_workers=1, resume=False)
