@@ -175,7 +175,7 @@ def save_workflow(name: str) -> Response:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
-    problems = wf.validate(doc, path.name) or _webhook_clashes(doc, path.name)
+    problems = wf.validate(doc, path.name, runtime().workflows)
     if problems:
         return error(422, "invalid workflow", problems=problems)
     if existing is None:
@@ -191,21 +191,13 @@ def save_workflow(name: str) -> Response:
     return jresponse({"name": name, "file": path.name, "saved": True}, status)
 
 
-def _webhook_clashes(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
-    """A webhook path and method another workflow file already serves (the first
-    file by name would take every delivery, silently)."""
-    from engine.validate import validate_document
-
-    clashes = runtime().workflows.webhook_clashes(validate_document(doc, file))
-    return [p.to_dict() for p in clashes]
-
-
 @bp.post("/workflows/<name>/validate")
 def validate_workflow(name: str) -> Response:
     doc, err = _document_from_request(name)
     if err is not None or doc is None:
         return err  # type: ignore[return-value]
-    problems = wf.validate(doc, f"{name}.yaml")
+    path = wf.find(settings().workflows_dir, name) or settings().workflows_dir / f"{name}.yaml"
+    problems = wf.validate(doc, path.name, runtime().workflows)
     return jresponse({"valid": not problems, "problems": problems}, 422 if problems else 200)
 
 

@@ -11,11 +11,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
+
+if TYPE_CHECKING:
+    from engine.workflows import WorkflowStore
 
 # libyaml's loader when present: a 300-block file parses several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -209,16 +212,23 @@ def _is_note(line: str, depth: int) -> bool:
     return not stripped.strip() or (stripped.startswith("#") and len(line) - len(stripped) <= depth)
 
 
-def validate(doc: dict[str, Any], file: str) -> list[dict[str, Any]]:
-    """Every problem the engine finds, as dicts; an empty list means valid."""
+def validate(
+    doc: dict[str, Any], file: str, folder: WorkflowStore | None = None
+) -> list[dict[str, Any]]:
+    """Every problem the engine finds, as dicts; an empty list means valid.
+
+    With ``folder`` (the runtime's WorkflowStore), also a webhook path and method
+    another file of it already serves: the first file by name would take every
+    delivery, silently."""
     from engine.model import WorkflowError
     from engine.validate import validate_document
 
     try:
-        validate_document(doc, file)  # the document as given: no YAML round trip
+        workflow = validate_document(doc, file)  # the document as given: no YAML round trip
     except WorkflowError as exc:
         return [p.to_dict() for p in exc.problems]
-    return []
+    clashes = folder.webhook_clashes(workflow) if folder is not None else []
+    return [p.to_dict() for p in clashes]
 
 
 def write_atomic(path: Path, text: str) -> None:
