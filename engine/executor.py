@@ -15,6 +15,7 @@ from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
+from engine.recorder import OwnershipLost
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
 
@@ -337,7 +338,7 @@ class Executor:
         except MissingReference as exc:
             await run.transactions.rollback_all()
             return "failed", None, {"type": "MissingReference", "message": str(exc), "block": None}
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, OwnershipLost):
             await asyncio.shield(run.transactions.rollback_all())
             raise
         except Exception as exc:  # an engine bug must still end the run cleanly

@@ -1,4 +1,5 @@
-"""The runs one process executes: a task each, chained per concurrency key.
+"""The runs one process executes: a task each, chained per concurrency key; their
+heartbeat, which stops any another process has taken over; their logs' flushes.
 
 Runs sharing a key run one at a time, in the order they were spawned (the order
 they were accepted, or resumed in). A run cancelled before it began — its task has
@@ -13,8 +14,16 @@ records the run's end.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any
+
+import asyncpg
+
+from engine import runstore
+from engine.recorder import OwnershipLost, RunRecorder
+
+log = logging.getLogger("flowyard.runtime")
 
 
 class InFlight:
@@ -23,6 +32,7 @@ class InFlight:
         self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
         self._begun: set[str] = set()
         self._withdrawn: set[str] = set()
+        self.recorders: dict[str, RunRecorder] = {}  # the runs executing, by id
 
     def spawn(
         self, eid: str, run: Coroutine[Any, Any, dict[str, Any]], key: str | None
@@ -60,6 +70,15 @@ class InFlight:
         self.tasks.pop(eid, None)
         return False
 
+    def lose(self, eid: str) -> None:
+        """Another process took run ``eid`` over: stop executing it here, writing
+        nothing more (its task ends in the OwnershipLost path of Runtime._execute)."""
+        recorder = self.recorders.get(eid)
+        task = self.tasks.get(eid)
+        if recorder is not None and task is not None:
+            recorder.lost = True
+            task.cancel()
+
     def _forget(self, eid: str) -> None:
         self.tasks.pop(eid, None)
         self._begun.discard(eid)
@@ -70,3 +89,33 @@ async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:
     if previous is not None and not previous.done():
         await asyncio.wait([previous])
     return await run
+
+
+async def flush(runs: InFlight, interval: float) -> None:
+    """Write buffered run events at least every ``interval`` s (live progress)."""
+    while True:
+        await asyncio.sleep(interval)
+        for recorder in list(runs.recorders.values()):
+            if recorder.pending:
+                try:
+                    await recorder.flush()
+                except OwnershipLost:
+                    runs.lose(recorder.execution_id)
+                except Exception:  # the run's own final write reports real trouble
+                    log.exception("flushing run events failed")
+
+
+async def beat(runs: InFlight, pool: asyncpg.Pool, owner: str, interval: float) -> None:
+    """Mark ``owner``'s runs alive every ``interval`` s; stop those another process
+    has taken over meanwhile (it found this one silent: a pause, a cut network)."""
+    while True:
+        await asyncio.sleep(interval)
+        executing = list(runs.recorders)  # before the beat: later runs are not in it
+        try:
+            owned = await runstore.beat(pool, owner)
+        except Exception:  # the next beat will try again
+            log.exception("heartbeat failed")
+            continue
+        for eid in executing:
+            if eid not in owned:
+                runs.lose(eid)

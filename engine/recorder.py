@@ -73,16 +73,27 @@ def _in_json(secret: str) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-_INSERT_EVENTS = """
+#: Every write to a run's log is fenced by its owner: once another process has taken
+#: the run over (this one was silent past recovery.STALE_AFTER_S: a paused VM, a cut
+#: network), this one's writes change nothing and it stops (OwnershipLost). The
+#: check is one primary-key lookup inside each statement, not an extra round trip.
+_OWNED = "SELECT 1 FROM flowyard_runs WHERE execution_id = $1::uuid AND owner = $2"
+
+_EVENT_ROWS = """
     INSERT INTO flowyard_run_events (execution_id, seq, type, block, data, at)
     SELECT $1::uuid, s, t, b, d::jsonb, to_timestamp(a)
-    FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS u(s, t, b, d, a)
+    FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::float8[]) AS u(s, t, b, d, a)
 """
+_INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
+#: Inside a transaction group, the run's row stays share-locked until COMMIT: a
+#: takeover (an UPDATE of the owner) waits for it, then reads the commit marker and
+#: does not run the group again; or it went first, and the group rolls back.
+_INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
 
 _FINISH_UPDATE = """
-    UPDATE flowyard_runs SET status = $7, output = $8::text::jsonb, error = $9::text::jsonb,
-        started_at = COALESCE(started_at, to_timestamp($10)), finished_at = clock_timestamp()
-    WHERE execution_id = $1::uuid
+    UPDATE flowyard_runs SET status = $8, output = $9::text::jsonb, error = $10::text::jsonb,
+        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = clock_timestamp()
+    WHERE execution_id = $1::uuid AND owner = $2
 """
 _FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
 #: The same, announcing the end to the web process waiting for it (serve --engine-process).
@@ -93,9 +104,20 @@ _FINISH_RUN_NOTIFY = f"""
 
 _START_RUN = f"""
     WITH ev AS ({_INSERT_EVENTS.strip()})
-    UPDATE flowyard_runs SET status = 'running', started_at = COALESCE(started_at, to_timestamp($7))
-    WHERE execution_id = $1::uuid AND status IN ('queued', 'running')
+    UPDATE flowyard_runs SET status = 'running', started_at = COALESCE(started_at, to_timestamp($8))
+    WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
 """
+
+
+class OwnershipLost(BaseException):
+    """Another process has taken this run over: stop executing it and write nothing
+    more, its log and its end are the new owner's. A BaseException, like
+    CancelledError: no block's error handling or retry may catch it."""
+
+
+def _written(status: str) -> bool:
+    """Whether a fenced statement wrote: its status tag ends with the row count."""
+    return not status.endswith(" 0")
 
 
 class RunRecorder:
@@ -106,10 +128,15 @@ class RunRecorder:
         pool: asyncpg.Pool,
         execution_id: str,
         secrets: set[str],
+        owner: str,
         next_seq: int = 1,
         notify_finish: bool = False,
     ) -> None:
         self.pool = pool
+        self.owner = owner
+        #: Set when a write found the run taken over (or the heartbeat did): every
+        #: later write raises at once, without a round trip.
+        self.lost = False
         self._finish_sql = _FINISH_RUN_NOTIFY if notify_finish else _FINISH_RUN
         self.execution_id = execution_id
         self.redact = Redactor(secrets)
@@ -167,13 +194,24 @@ class RunRecorder:
         self._buf = rows + self._buf
         self._reusable += reusable
 
-    async def _write(self, rows: list[Any], reusable: int, write: Awaitable[Any]) -> None:
-        """Run ``write`` to its end, even if the caller is cancelled meanwhile (a
-        sibling block failed): the statement may commit all the same, and rows put
+    def _check_owned(self) -> None:
+        if self.lost:
+            raise OwnershipLost(self.execution_id)
+
+    def _fenced(self, status: str) -> None:
+        """After a fenced statement: raise if it found the run taken over."""
+        if not _written(status):
+            self.lost = True
+            raise OwnershipLost(self.execution_id)
+
+    async def _write(self, rows: list[Any], reusable: int, sql: str, *args: Any) -> None:
+        """Run the fenced statement to its end, even if the caller is cancelled
+        meanwhile (a sibling block failed): it may commit all the same, and rows put
         back after they were written would be written again by ``finish``, which
         then fails on (execution_id, seq) and leaves the run `running` for good.
         So the outcome decides what is put back; a cancellation is re-raised after."""
-        task = asyncio.ensure_future(write)
+        self._check_owned()
+        task = asyncio.ensure_future(self.pool.execute(sql, self.execution_id, self.owner, *args))
         cancelled = False
         while not task.done():
             try:
@@ -187,6 +225,7 @@ class RunRecorder:
             raise asyncio.CancelledError
         if error is not None:
             raise error
+        self._fenced(task.result())
 
     async def flush(self, checkpoint: bool = False) -> None:
         """Write the buffered events. A ``checkpoint`` (before a side effect) only
@@ -199,12 +238,10 @@ class RunRecorder:
                 return
             rows, reusable, cols = self._take()
             if self._start_pending:
-                start = (_START_RUN, self.execution_id, *cols, self._started_at)
-                await self._write(rows, reusable, self.pool.execute(*start))
+                await self._write(rows, reusable, _START_RUN, *cols, self._started_at)
                 self._start_pending = False
             else:
-                insert = (_INSERT_EVENTS, self.execution_id, *cols)
-                await self._write(rows, reusable, self.pool.execute(*insert))
+                await self._write(rows, reusable, _INSERT_EVENTS, *cols)
 
     async def commit_in(
         self,
@@ -223,13 +260,17 @@ class RunRecorder:
         not happen, and a re-run would then skip work that was rolled back. The
         buffered events are put back when the transaction surely did not commit:
         the INSERT failed, or the server refused the COMMIT (a deferred constraint).
+        A run taken over by another process commits nothing (OwnershipLost: the
+        caller's release rolls the transaction back).
         """
         async with self._lock:
+            self._check_owned()
             rows, reusable, cols = self._take()
             marker = self._event(type_, None, data)
             with_marker = [[*col, value] for col, value in zip(cols, marker, strict=True)]
             try:
-                await conn.execute(_INSERT_EVENTS, self.execution_id, *with_marker)
+                args = (self.execution_id, self.owner, *with_marker)
+                self._fenced(await conn.execute(_INSERT_EVENTS_LOCKED, *args))
             except BaseException:
                 self._put_back(rows, reusable)
                 raise
@@ -246,21 +287,14 @@ class RunRecorder:
         started_at = self._started_at or time.time()
         async with self._lock:
             rows, reusable, cols = self._take()
-            end = (
-                self._finish_sql,
-                self.execution_id,
-                *cols,
-                status,
-                out_text,
-                err_text,
-                started_at,
-            )
-            await self._write(rows, reusable, self.pool.execute(*end))
+            end = (*cols, status, out_text, err_text, started_at)
+            await self._write(rows, reusable, self._finish_sql, *end)
 
 
 async def record_end(
     pool: asyncpg.Pool,
     execution_id: str,
+    owner: str,
     status: str,
     error: dict[str, Any],
     notify_finish: bool = False,
@@ -273,6 +307,6 @@ async def record_end(
             "SELECT max(seq) FROM flowyard_run_events WHERE execution_id = $1::uuid", execution_id
         )
         next_seq = (last or 1) + 1
-    recorder = RunRecorder(pool, execution_id, set(), next_seq, notify_finish)
+    recorder = RunRecorder(pool, execution_id, set(), owner, next_seq, notify_finish)
     recorder.add(f"run_{status}", None, {"output": None, "error": error})
     await recorder.finish(status, None, error)

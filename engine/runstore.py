@@ -123,11 +123,14 @@ async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> st
     return version
 
 
-async def beat(pool: asyncpg.Pool, owner: str) -> None:
-    await pool.execute(
-        "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1 AND status IN ('queued', 'running')",
+async def beat(pool: asyncpg.Pool, owner: str) -> set[str]:
+    """Mark ``owner`` alive; the unfinished runs it still owns."""
+    rows = await pool.fetch(
+        "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1"
+        " AND status IN ('queued', 'running') RETURNING execution_id",
         owner,
     )
+    return {str(r["execution_id"]) for r in rows}
 
 
 async def list_runs(

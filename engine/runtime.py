@@ -23,12 +23,12 @@ from engine.database import Database
 from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
-from engine.inflight import InFlight
+from engine.inflight import InFlight, beat, flush
 from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Problem, Workflow, WorkflowError
 from engine.queue import RunQueue
-from engine.recorder import RunRecorder, record_end
+from engine.recorder import OwnershipLost, RunRecorder, record_end
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES
@@ -75,7 +75,6 @@ class Runtime:
         self.owner = owner_id()
         self._function_workers = function_workers
         self._runs = InFlight()
-        self._recorders: dict[str, RunRecorder] = {}
         self._known_versions: set[str] = set()
         self._versions: dict[str, Workflow] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -102,8 +101,9 @@ class Runtime:
         if self.use_queue:
             self.queue = RunQueue(self.db.url)
             await self.queue.open(self.db.log_pool)
-        self._tasks.append(asyncio.create_task(self._heartbeat()))
-        self._tasks.append(asyncio.create_task(self._flusher()))
+        pool = self.db.log_pool
+        self._tasks.append(asyncio.create_task(beat(self._runs, pool, self.owner, HEARTBEAT_S)))
+        self._tasks.append(asyncio.create_task(flush(self._runs, FLUSH_INTERVAL_S)))
         self._tasks.append(asyncio.create_task(prune_hourly(self.db.log_pool)))
         if self.resume_on_start and self.local:
             await self.resume_unfinished()
@@ -214,6 +214,10 @@ class Runtime:
         task = self._runs.tasks.get(execution_id)
         if task is not None:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
+        return await self._stored_end(execution_id, timeout)
+
+    async def _stored_end(self, execution_id: str, timeout: float | None) -> dict[str, Any]:
+        """The run's result once its log says it ended (another process executes it)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -238,9 +242,13 @@ class Runtime:
         and never begins (engine/inflight.py)."""
         begun = self._runs.cancel(execution_id)
         if begun is False:
-            await record_end(
-                self.db.log_pool, execution_id, "cancelled", _cancelled_error(), self.notify_finish
-            )
+            try:
+                await record_end(
+                    self.db.log_pool, execution_id, self.owner, "cancelled", _cancelled_error(),
+                    self.notify_finish,
+                )  # fmt: skip
+            except OwnershipLost:  # taken over meanwhile: the new owner runs it
+                return False
         return begun is not None
 
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:
@@ -290,7 +298,9 @@ class Runtime:
             return _cancelled_result(eid, workflow.name)
         plan = workflow.plan
         secrets: set[str] = set()
-        recorder = RunRecorder(self.db.log_pool, eid, secrets, next_seq, self.notify_finish)
+        recorder = RunRecorder(
+            self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish
+        )
 
         async def commit_group(
             group: str, conn: Any, commit: Callable[[], Awaitable[None]]
@@ -302,21 +312,27 @@ class Runtime:
         run.secrets = secrets
         recorder.started()
         executor = Executor(run, self.metrics)
-        self._recorders[eid] = recorder
+        self._runs.recorders[eid] = recorder
         try:
-            status, output, error = await executor.execute()
-        except asyncio.CancelledError:
-            if self._closing:
-                # Shutting down is not cancelling: the run stays unfinished (its
-                # transactions rolled back) and the next start resumes it.
-                await asyncio.shield(recorder.flush())
-                raise
-            status, output, error = "cancelled", None, _cancelled_error()
-        finally:
-            self._recorders.pop(eid, None)
-        self.metrics.run_finished(workflow.name, status)
-        recorder.add(f"run_{status}", None, {"output": output, "error": error})
-        await asyncio.shield(recorder.finish(status, output, error))
+            try:
+                status, output, error = await executor.execute()
+            except asyncio.CancelledError:
+                if recorder.lost:  # the heartbeat found the run taken over
+                    raise OwnershipLost(eid) from None
+                if self._closing:
+                    # Shutting down is not cancelling: the run stays unfinished (its
+                    # transactions rolled back) and the next start resumes it.
+                    await asyncio.shield(recorder.flush())
+                    raise
+                status, output, error = "cancelled", None, _cancelled_error()
+            finally:
+                self._runs.recorders.pop(eid, None)
+            self.metrics.run_finished(workflow.name, status)
+            recorder.add(f"run_{status}", None, {"output": output, "error": error})
+            await asyncio.shield(recorder.finish(status, output, error))
+        except OwnershipLost:
+            log.warning("run %s was taken over by another process: stopped here", eid)
+            return await self._stored_end(eid, None)
         result = {
             "execution_id": eid,
             "workflow": workflow.name,
@@ -377,7 +393,7 @@ class Runtime:
             workflow = await self._version(row["workflow_hash"])
         except WorkflowError as exc:
             error = {"type": "WorkflowError", "message": str(exc), "block": None}
-            await record_end(pool, eid, "failed", error, self.notify_finish, next_seq)
+            await record_end(pool, eid, self.owner, "failed", error, self.notify_finish, next_seq)
             return None
         restored = restorable(workflow.plan, events)
         if restored:
@@ -397,24 +413,6 @@ class Runtime:
                 raise WorkflowError([stored])
             workflow = self._versions[version] = validate_document(row["source"], row["file"])
         return workflow
-
-    async def _flusher(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL_S)
-            for recorder in list(self._recorders.values()):
-                if recorder.pending:
-                    try:
-                        await recorder.flush()
-                    except Exception:  # the run's own final write reports real trouble
-                        log.exception("flushing run events failed")
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            try:
-                await runstore.beat(self.db.log_pool, self.owner)
-            except Exception:  # the next beat will try again
-                log.exception("heartbeat failed")
 
 
 def _cancelled_error() -> dict[str, Any]:

@@ -11,6 +11,7 @@ such a group commits when the run ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -95,6 +96,13 @@ class Transactions:
                     await tx.commit()
                 else:
                     await tx.rollback()
+            except BaseException:
+                # The commit did not happen (its marker failed, or the run was taken
+                # over): roll back here rather than leave it to the pool's reset.
+                if conn.is_in_transaction():
+                    with contextlib.suppress(Exception):
+                        await tx.rollback()
+                raise
             finally:
                 await self._pool.release(conn)
 

@@ -4,10 +4,25 @@ every form they take, numbers kept exact (real embedded PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
 from engine.runtime import Runtime
+
+OWNER = "test-owner"
+
+
+async def _owned_run(pool) -> str:
+    """A run row owned by OWNER: the recorder's writes are fenced by the owner."""
+    eid = str(uuid.uuid4())
+    await pool.execute(
+        "INSERT INTO flowyard_runs (execution_id, workflow, status, owner)"
+        " VALUES ($1::uuid, 'log_test', 'running', $2)",
+        eid,
+        OWNER,
+    )
+    return eid
 
 
 @pytest.mark.parametrize(
@@ -77,11 +92,9 @@ async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
                 raise ConnectionError("connection reset")
             return await self.pool.execute(*args)
 
-    import uuid
-
-    eid = str(uuid.uuid4())
+    eid = await _owned_run(runtime.db.log_pool)
     pool = FlakyPool(runtime.db.log_pool)
-    recorder = RunRecorder(pool, eid, set(), next_seq=1)
+    recorder = RunRecorder(pool, eid, set(), OWNER, next_seq=1)
     recorder.add("block_started", "a", {"attempt": 1})
     with pytest.raises(ConnectionError):
         await recorder.flush()
@@ -98,7 +111,6 @@ async def test_a_flush_cancelled_after_its_write_committed_is_not_written_twice(
     committed. Its events must not be put back: `finish` would write them again,
     fail on (execution_id, seq), and the run would stay `running` for good."""
     import asyncio
-    import uuid
 
     from engine.recorder import RunRecorder
 
@@ -116,8 +128,8 @@ async def test_a_flush_cancelled_after_its_write_committed_is_not_written_twice(
             await asyncio.sleep(0.3)
             return result
 
-    eid = str(uuid.uuid4())
-    recorder = RunRecorder(SlowReplyPool(runtime.db.log_pool), eid, set(), next_seq=1)
+    eid = await _owned_run(runtime.db.log_pool)
+    recorder = RunRecorder(SlowReplyPool(runtime.db.log_pool), eid, set(), OWNER, next_seq=1)
     recorder.add("block_succeeded", "a", {"output": {}})
     checkpoint = asyncio.create_task(recorder.flush(checkpoint=True))
     await committed.wait()
@@ -131,12 +143,10 @@ async def test_a_flush_cancelled_after_its_write_committed_is_not_written_twice(
 
 
 async def test_a_checkpoint_writes_only_what_a_resume_would_reuse(runtime: Runtime) -> None:
-    import uuid
-
     from engine.recorder import RunRecorder
 
-    eid = str(uuid.uuid4())
-    recorder = RunRecorder(runtime.db.log_pool, eid, set(), next_seq=1)
+    eid = await _owned_run(runtime.db.log_pool)
+    recorder = RunRecorder(runtime.db.log_pool, eid, set(), OWNER, next_seq=1)
     recorder.add("block_succeeded", "a", {"output": {}})
     await recorder.flush(checkpoint=True)  # a result: written before the side effect
     recorder.started_block("b", 1)
