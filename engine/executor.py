@@ -18,6 +18,7 @@ from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
+from engine.transactions import GroupNotCommitted
 
 #: Buffered run events that force a flush: bounds memory in big loops, where the
 #: body never yields to the event loop and the periodic flusher cannot run.
@@ -335,9 +336,9 @@ class Executor:
         except BlockFailed as exc:
             await run.transactions.rollback_all()
             return "failed", None, exc.error
-        except MissingReference as exc:
+        except (MissingReference, GroupNotCommitted) as exc:
             await run.transactions.rollback_all()
-            return "failed", None, {"type": "MissingReference", "message": str(exc), "block": None}
+            return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
         except (asyncio.CancelledError, OwnershipLost):
             await asyncio.shield(run.transactions.rollback_all())
             raise

@@ -25,6 +25,17 @@ from engine.model import BlockModel
 Committer = Callable[[str, asyncpg.Connection, Callable[[], Awaitable[None]]], Awaitable[None]]
 
 
+class GroupNotCommitted(Exception):
+    """The server refused a group's COMMIT (a deferred constraint, a serialization
+    failure): the run fails, naming the group. Without the server's detail, which
+    quotes the values involved."""
+
+    def __init__(self, group: str, exc: asyncpg.PostgresError) -> None:
+        message = getattr(exc, "message", None) or str(exc)
+        code = f" (SQLSTATE {exc.sqlstate})" if getattr(exc, "sqlstate", None) else ""
+        super().__init__(f"transaction group {group!r} did not commit: {message}{code}")
+
+
 @dataclass
 class _Group:
     name: str
@@ -96,6 +107,13 @@ class Transactions:
                     await tx.commit()
                 else:
                     await tx.rollback()
+            except asyncpg.PostgresError as exc:
+                if conn.is_in_transaction():
+                    with contextlib.suppress(Exception):
+                        await tx.rollback()
+                if commit:
+                    raise GroupNotCommitted(group.name, exc) from exc
+                raise
             except BaseException:
                 # The commit did not happen (its marker failed, or the run was taken
                 # over): roll back here rather than leave it to the pool's reset.
