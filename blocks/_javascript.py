@@ -15,13 +15,21 @@ extra; it is imported lazily so the engine works without it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import json
 import os
 import re
 import time
 from typing import Any
 
-__all__ = ["JavaScriptError", "JavaScriptUnavailable", "run_js", "run_js_async"]
+__all__ = [
+    "JavaScriptError",
+    "JavaScriptUnavailable",
+    "run_js",
+    "run_js_async",
+    "syntax_error",
+]
 
 
 class JavaScriptError(RuntimeError):
@@ -100,6 +108,72 @@ def _wrap(code: str, input: Any, variables: dict[str, Any]) -> str:
     }
 
 
+def _mini_racer() -> tuple[Any, Any]:
+    """mini-racer's MiniRacer class and its exceptions module."""
+    try:
+        from py_mini_racer import MiniRacer
+        from py_mini_racer import _exc as js_exc
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise JavaScriptUnavailable(
+            "JavaScript Function blocks need the optional extra: pip install 'flowyard[js]'"
+        ) from exc
+    return MiniRacer, js_exc
+
+
+def syntax_error(
+    code: str, names: list[str], timeout: float = 2.0
+) -> tuple[int | None, str] | None:
+    """V8's syntax error in ``code`` as ``run_js`` would wrap it: (line in ``code``, or
+    None when V8 only stumbled past its last line; message), or None when it parses.
+
+    The wrapped source is compiled inside a function that is never called, so the
+    snippet does not run. ``names`` are the variables the code is given
+    (``__ref_N``). Raises :class:`JavaScriptUnavailable` without mini-racer.
+    """
+    _mini_racer()  # JavaScriptUnavailable here, in the caller's thread
+    return _checker().submit(_syntax_error, code, names, timeout).result()
+
+
+@functools.cache
+def _checker() -> concurrent.futures.ThreadPoolExecutor:
+    """The thread syntax checks run on. mini-racer adopts the event loop running in
+    the thread that creates a context and then refuses a timeout (validation runs
+    inside the engine's loop); a thread of our own has none."""
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="flowyard-js-check")
+
+
+def _syntax_error(code: str, names: list[str], timeout: float) -> tuple[int | None, str] | None:
+    mini_racer, js_exc = _mini_racer()
+    # The wrapper starts with a newline: prefixing keeps V8's line numbers the same
+    # as at run time, so _CODE_LINE maps them back to the user's code.
+    source = "(function () {" + _wrap(code, None, dict.fromkeys(names)) + "});\ntrue"
+    ctx = mini_racer()
+    try:
+        ctx.eval(source, timeout_sec=timeout)
+    except js_exc.JSParseException as exc:
+        return _syntax_message(str(exc), code)
+    except js_exc.JSTimeoutException:
+        # Only code that closed the wrapper's braces itself runs here; at run time
+        # it would run the same way, so validation has nothing to say about it.
+        time.sleep(0.05)  # see run_js: let V8 report the termination before closing
+        return None
+    except js_exc.JSEvalException:
+        return None  # it parsed; something outside a function body threw
+    finally:
+        ctx.close()
+    return None
+
+
+def _syntax_message(message: str, code: str) -> tuple[int | None, str]:
+    m = re.search(r"<anonymous>:(\d+): (?:SyntaxError: )?(.+)", message)
+    if m is None:
+        return None, message.strip().splitlines()[0] if message.strip() else "syntax error"
+    line = int(m.group(1)) - _CODE_LINE
+    # Past the last line: V8 read on into the wrapper's text, so something in the
+    # code was left open (bracket, string, expression) or a brace closed it early.
+    return (line if 0 < line <= max(1, len(code.splitlines())) else None), m.group(2)
+
+
 def run_js(
     code: str,
     input: dict[str, Any],
@@ -115,14 +189,7 @@ def run_js(
     ``engine.references.rewrite_code``). Raises :class:`TimeoutError` past ``timeout``
     seconds and :class:`JavaScriptError` when the snippet fails.
     """
-    try:
-        from py_mini_racer import MiniRacer
-        from py_mini_racer import _exc as js_exc
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise JavaScriptUnavailable(
-            "JavaScript Function blocks need the optional extra: pip install 'flowyard[js]'"
-        ) from exc
-
+    MiniRacer, js_exc = _mini_racer()  # noqa: N806 - a class
     if variables is None:
         # Callers that pass rewritten references inside `input` (as `__ref_N` keys)
         # still get them bound as the variables the rewritten code names.

@@ -7,6 +7,8 @@ Python runs in the runtime's worker-process pool, so ``timeout`` can kill it.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from engine.references import resolve, rewrite_code
 from engine.registry import BlockHandler, register
 
 DEFAULT_TIMEOUT_S = 30.0
+
+log = logging.getLogger("flowyard.blocks.function")
 
 _INPUT_USE_RE = re.compile(r"\binput\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*(['\"])([^'\"]+)\2\s*\])?")
 _DICT_METHODS = frozenset(dir(dict))
@@ -33,6 +37,16 @@ def input_names(code: str) -> frozenset[str] | None:
             return None
         names.add(name)
     return frozenset(names)
+
+
+@functools.cache
+def _say_javascript_unchecked() -> None:
+    """Once per process: without mini-racer nothing can parse JavaScript. Validation
+    goes on (the block's run says what to install); the syntax check is skipped."""
+    log.warning(
+        "JavaScript Function blocks are not syntax-checked: mini-racer is not installed "
+        "(pip install 'flowyard[js]')"
+    )
 
 
 @register
@@ -73,7 +87,11 @@ class Function(BlockHandler):
 
     def problems(self) -> list[Problem]:
         code = self.config.get("code")
-        if not isinstance(code, str) or self.language != "python":
+        if not isinstance(code, str):
+            return []
+        if self.language == "javascript":
+            return self._javascript_problems(code)
+        if self.language != "python":
             return []
         source, _ = rewrite_code(code)
         try:
@@ -94,6 +112,31 @@ class Function(BlockHandler):
                 )
             ]
         return []
+
+    def _javascript_problems(self, code: str) -> list[Problem]:
+        """V8's syntax check of the code as it would run (references as variables),
+        so a typo is found at validation rather than when a run reaches the block."""
+        from blocks._javascript import JavaScriptUnavailable, syntax_error
+
+        source, refs = rewrite_code(code)
+        try:
+            found = syntax_error(source, [f"__ref_{i}" for i in range(len(refs))])
+        except JavaScriptUnavailable:
+            _say_javascript_unchecked()
+            return []
+        if found is None:
+            return []
+        line, message = found
+        if line is None:
+            # V8 stopped on the wrapper's text after the code, and its message names
+            # that text (a '}' the user never wrote): say what it means instead.
+            message = (
+                "JavaScript syntax error at the end of the code: something is left open "
+                "(a bracket, brace, quote, comment or expression) or closed once too often"
+            )
+        else:
+            message = f"JavaScript syntax error on line {line}: {message}"
+        return [Problem(message, block=self.block.id, field="code")]
 
     def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
         if self.source is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
@@ -98,6 +100,57 @@ def test_bad_port(tmp_path: Path) -> None:
 def test_python_syntax_error(tmp_path: Path) -> None:
     msg = one(tmp_path, BASE + "  f: {type: function, code: 'return (('}\n")
     assert "block 'f'" in msg and "field 'code'" in msg and "syntax error" in msg
+
+
+def _js(code: str) -> str:
+    block = "  f:\n    type: function\n    language: javascript\n    code: |\n"
+    body = "".join(f"      {line}\n" for line in code.splitlines())
+    return BASE + block + body + "edges: [start -> f]\n"
+
+
+def test_javascript_syntax_error_names_block_field_and_line(tmp_path: Path) -> None:
+    pytest.importorskip("py_mini_racer")
+    msg = one(tmp_path, _js("const a = 1;\nreturn {a: a,, b: 2};"))
+    assert "block 'f'" in msg and "field 'code'" in msg, msg
+    assert "JavaScript syntax error on line 2: Unexpected token ','" in msg, msg
+
+
+def test_javascript_code_cut_short_is_a_syntax_error(tmp_path: Path) -> None:
+    pytest.importorskip("py_mini_racer")
+    msg = one(tmp_path, _js("const a = [1, 2;\nreturn a;"))
+    assert "block 'f'" in msg and "field 'code'" in msg and "JavaScript syntax error" in msg, msg
+    msg = one(tmp_path, _js("return (1 +"))
+    assert "JavaScript syntax error at the end of the code: something is left open" in msg, msg
+    msg = one(tmp_path, _js("if (true) {\n  return 1;\n}}"))
+    assert "JavaScript syntax error at the end of the code" in msg and "closed once too" in msg
+
+
+def test_javascript_is_checked_not_run_at_validation(tmp_path: Path) -> None:
+    pytest.importorskip("py_mini_racer")
+    path = tmp_path / "loops.yaml"
+    # References become variables as at run time; `await` is allowed (an async body).
+    path.write_text(_js("await null;\nconst n = <start.n> + 1;\nwhile (true) {}"))
+    started = time.monotonic()
+    assert list(load_file(path).blocks) == ["start", "f"]
+    assert time.monotonic() - started < 5
+
+
+def test_javascript_is_not_checked_without_a_javascript_runtime(tmp_path: Path) -> None:
+    # An interpreter where mini-racer cannot be imported (the [js] extra not installed):
+    # loading must not fail because of that; running the block says what to install.
+    path = tmp_path / "js.yaml"
+    path.write_text(_js("return (("))
+    check = (
+        "import sys; sys.modules['py_mini_racer'] = None\n"
+        "import blocks\nfrom engine.model import load_file\n"
+        f"print(sorted(load_file({str(path)!r}).blocks))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['f', 'start']"
+    assert "JavaScript Function blocks are not syntax-checked" in proc.stderr
 
 
 def test_all_problems_reported_together(tmp_path: Path) -> None:
