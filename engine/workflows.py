@@ -1,13 +1,22 @@
-"""The workflows folder: names, paths, loading (cached by mtime), webhook lookup."""
+"""The workflows folder: names, paths, loading (cached by mtime), webhook lookup.
+
+Two files may not share a webhook path and method, nor a ``name:``: saving or
+validating such a pair is refused. A pair already on disk (edited by hand, two
+copies of a template) is logged when loaded; lookups by ``name:`` then take the
+first file by file name, as deliveries to a shared webhook path do.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
+
+log = logging.getLogger("flowyard.workflows")
 
 
 class WorkflowStore:
@@ -21,6 +30,7 @@ class WorkflowStore:
         self._hooks: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
         self._hooks_at = -1e9
         self._folder_mtime = 0
+        self._clashes_said: set[tuple[str, frozenset[str]]] = set()
 
     def names(self) -> list[str]:
         if not self.folder.is_dir():
@@ -53,18 +63,52 @@ class WorkflowStore:
         if hit is None or hit[0] != mtime:
             hit = (mtime, load_file(p))
             self._cache[p] = hit
+            self._say_shared_name(hit[1])
         return hit[1]
 
     def _by_display_name(self, name: str) -> Workflow | None:
-        """A workflow whose ``name:`` (not its file name) is ``name``."""
-        for stem in self.names():
-            try:
-                wf = self.load(stem)
-            except WorkflowError:
-                continue
+        """A workflow whose ``name:`` (not its file name) is ``name``: the first file
+        by file name when several have it (each load says so, see _say_shared_name)."""
+        for wf in self._loadable():
             if wf.name == name:
                 return wf
         return None
+
+    def say_shared_name(self, workflow: Workflow) -> None:
+        """Log (once) that another file of the folder has ``workflow``'s ``name:``.
+        Reads every file of the folder (cached), so a clash is seen whichever way
+        ``workflow`` was found."""
+        self._loadable()
+        self._say_shared_name(workflow)
+
+    def _say_shared_name(self, workflow: Workflow) -> None:
+        """Log, once per set of files, that ``workflow``'s ``name:`` is another loaded
+        file's too. Only the cache is looked at (no extra reads): serving loads every
+        file soon after start (schedules, webhooks), and a lookup by name loads all."""
+        folder = self.folder.resolve()
+        # In the order lookups try them: by stem, as names() lists the folder.
+        files = sorted(
+            {
+                p.name
+                for p, (mtime, wf) in self._cache.items()
+                if wf.name == workflow.name and p.resolve().parent == folder and _same(p, mtime)
+            },
+            key=lambda f: (Path(f).stem, f),
+        )
+        key = (workflow.name, frozenset(files))
+        if len(files) < 2 or key in self._clashes_said:
+            return
+        self._clashes_said.add(key)
+        log.warning(
+            "workflow name %r is in %s files of %s: %s. A lookup by that name uses %s "
+            "(the first by file name), and their runs are recorded under one name; "
+            "give each file its own `name:`",
+            workflow.name,
+            len(files),
+            self.folder,
+            ", ".join(files),
+            files[0],
+        )
 
     def find_webhook(self, path: str, method: str = "POST") -> tuple[Workflow, BlockModel] | None:
         key = (path.strip("/"), method.upper())
@@ -102,6 +146,22 @@ class WorkflowStore:
                 continue
         return out
 
+    def name_clashes(self, workflow: Workflow) -> list[Problem]:
+        """The ``name:`` of ``workflow`` when another file of the folder has it: a
+        lookup by name would find one of them, and their runs would mix."""
+        own = Path(workflow.file).name
+        taken = next(
+            (
+                Path(other.file).name
+                for other in self._loadable()
+                if other.name == workflow.name and Path(other.file).name != own
+            ),
+            None,
+        )
+        if taken is None:
+            return []
+        return [name_clash(workflow, taken)]
+
     def webhook_clashes(self, workflow: Workflow) -> list[Problem]:
         """Webhook blocks of ``workflow`` whose path and method another file of the
         folder already serves: only one of the two would ever receive deliveries."""
@@ -130,3 +190,21 @@ def webhook_keys(workflow: Workflow) -> list[tuple[tuple[str, str], BlockModel]]
         for b in workflow.blocks.values()
         if b.type == "webhook"
     ]
+
+
+def _same(path: Path, mtime: float) -> bool:
+    """Whether the file is still there as it was cached (not since edited or deleted)."""
+    try:
+        return path.stat().st_mtime == mtime
+    except OSError:
+        return False
+
+
+def name_clash(workflow: Workflow, taken_by: str) -> Problem:
+    """The problem of ``workflow`` having the ``name:`` that file ``taken_by`` has."""
+    return Problem(
+        f"workflow name {workflow.name!r} is already the name of {taken_by}",
+        workflow.file,
+        None,
+        "name",
+    )

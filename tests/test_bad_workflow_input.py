@@ -141,3 +141,26 @@ def test_cli_run_exit_codes_follow_the_run(tmp_path: Path, database_url: str) ->
     assert ok.returncode == 0, ok.stderr
     boom = cli(["run", "boom.yaml"], tmp_path, DATABASE_URL=database_url)
     assert boom.returncode == 1 and "no stock" in boom.stdout, boom.stdout + boom.stderr
+
+
+@pytest.mark.parametrize("given", ["[1]", "7", '"text"', "null", "@list.json"])
+def test_cli_run_input_that_is_not_an_object_is_a_usage_error(
+    tmp_path: Path, database_url: str, given: str
+) -> None:
+    # `[1]` was wrapped as {"value": [1]} and run, while the API answers 400 for it.
+    (tmp_path / "ok.yaml").write_text(BASE + "edges: [start -> work]\n")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    proc = cli(["run", "ok.yaml", "--input", given], tmp_path, DATABASE_URL=database_url)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("flowyard run: bad --input:"), proc.stderr
+    assert "must be a JSON object" in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.stdout == ""  # nothing ran
+
+
+def test_cli_run_empty_input_is_an_empty_object_as_in_the_api(
+    tmp_path: Path, database_url: str
+) -> None:
+    (tmp_path / "ok.yaml").write_text(BASE + "edges: [start -> work]\n")
+    (tmp_path / "empty.json").write_text("  \n")
+    proc = cli(["run", "ok.yaml", "--input", "@empty.json"], tmp_path, DATABASE_URL=database_url)
+    assert proc.returncode == 0, proc.stderr

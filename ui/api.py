@@ -175,7 +175,8 @@ def save_workflow(name: str) -> Response:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
-    problems = wf.validate(doc, path.name, runtime().workflows)
+    was_named = _name_on_disk(existing)
+    problems, warnings = wf.check(doc, path.name, runtime().workflows, was_named=was_named)
     if problems:
         return error(422, "invalid workflow", problems=problems)
     if existing is None:
@@ -188,7 +189,18 @@ def save_workflow(name: str) -> Response:
         if text != old_text:
             wf.write_atomic(path, text)
     status = 200 if existing else 201
-    return jresponse({"name": name, "file": path.name, "saved": True}, status)
+    body: dict[str, Any] = {"name": name, "file": path.name, "saved": True}
+    if warnings:  # a name clash the file already had: saved, and said
+        body["warnings"] = warnings
+    return jresponse(body, status)
+
+
+def _name_on_disk(path: Path | None) -> str | None:
+    """The ``name:`` the file has now (None: no file, or one that does not parse)."""
+    if path is None:
+        return None
+    info = wf.summary(path)
+    return None if info.get("broken") else info["title"]
 
 
 @bp.post("/workflows/<name>/validate")
@@ -196,8 +208,9 @@ def validate_workflow(name: str) -> Response:
     doc, err = _document_from_request(name)
     if err is not None or doc is None:
         return err  # type: ignore[return-value]
-    path = wf.find(settings().workflows_dir, name) or settings().workflows_dir / f"{name}.yaml"
-    problems = wf.validate(doc, path.name, runtime().workflows)
+    existing = wf.find(settings().workflows_dir, name)
+    path = existing or settings().workflows_dir / f"{name}.yaml"
+    problems = wf.validate(doc, path.name, runtime().workflows, was_named=_name_on_disk(existing))
     return jresponse({"valid": not problems, "problems": problems}, 422 if problems else 200)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,10 @@ from typing import Any
 
 from engine import runstore
 from engine.database import embedded_url, stop_embedded
-from engine.model import Problem, WorkflowError, load_file
+from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
+from ui.cli_workflows import cmd_validate, read_input
 
 
 def _workflows_dir(args: argparse.Namespace) -> Path:
@@ -46,17 +48,12 @@ def _with_runtime(
     return asyncio.run(main())
 
 
-def _read_input(spec: str | None) -> dict[str, Any]:
-    if not spec:
-        return {}
-    text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {"value": value}
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    # Warnings (a `name:` two files share) on stderr, one line each, without a
+    # timestamp; `serve` and `worker` set up their own logging.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        payload = _read_input(args.input)
+        payload = read_input(args.input)
     except (OSError, ValueError) as exc:  # ValueError: bad JSON, or a file that is not UTF-8
         print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except WorkflowError as exc:
             print(exc, file=sys.stderr)
             return 1
+        rt.workflows.say_shared_name(wf)  # which file runs, when another has its name:
         result = await rt.execute(wf, payload)
         if args.json:
             print(json.dumps(result, indent=2, default=str))
@@ -93,32 +91,6 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
         print(
             f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {err[:80]}"
         )
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    import blocks  # noqa: F401 - registers the block types
-    from engine.workflows import webhook_keys
-
-    failed = 0
-    served: dict[tuple[str, str], str] = {}  # (path, METHOD) -> the first file with it
-    for f in args.files:
-        try:
-            workflow = load_file(f)
-        except WorkflowError as exc:
-            failed += 1
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-            continue
-        clashes = [(key, b) for key, b in webhook_keys(workflow) if key in served]
-        for (path, method), b in clashes:
-            taken = f"{method} /webhooks/{path} is already the webhook of {served[(path, method)]}"
-            print(Problem(taken, f, b.id, "path"), file=sys.stderr)
-        for key, _ in webhook_keys(workflow):
-            served.setdefault(key, f)
-        failed += bool(clashes)
-        if not clashes:
-            print(f"{f}: ok")
-    return 1 if failed else 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

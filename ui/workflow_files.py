@@ -43,8 +43,11 @@ def find(workflows_dir: Path, name: str) -> Path | None:
 
 
 def find_by_title(workflows_dir: Path, title: str) -> Path | None:
-    """The file whose ``name:`` is ``title`` (runs record the workflow's name, not its file)."""
-    for p in list_files(workflows_dir):
+    """The file whose ``name:`` is ``title`` (runs record the workflow's name, not its file).
+
+    When several have it, the first by stem, as the engine's WorkflowStore picks
+    (and logs the clash when it loads them)."""
+    for p in sorted(list_files(workflows_dir), key=lambda p: p.stem):
         if summary(p).get("title") == title:
             return p
     return None
@@ -213,22 +216,45 @@ def _is_note(line: str, depth: int) -> bool:
 
 
 def validate(
-    doc: dict[str, Any], file: str, folder: WorkflowStore | None = None
+    doc: dict[str, Any],
+    file: str,
+    folder: WorkflowStore | None = None,
+    *,
+    was_named: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every problem the engine finds, as dicts; an empty list means valid.
+    """Every problem the engine finds, as dicts; an empty list means valid (see ``check``)."""
+    return check(doc, file, folder, was_named=was_named)[0]
+
+
+def check(
+    doc: dict[str, Any],
+    file: str,
+    folder: WorkflowStore | None = None,
+    *,
+    was_named: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(problems, warnings) of a document about to be saved as ``file``, as dicts.
 
     With ``folder`` (the runtime's WorkflowStore), also a webhook path and method
-    another file of it already serves: the first file by name would take every
-    delivery, silently."""
+    another file of it already serves (the first file by name would take every
+    delivery, silently), and a ``name:`` another file already has (a lookup by
+    name would find one of them, and their runs would mix). ``was_named`` is the
+    name the file has on disk: keeping it is no new clash but a warning, or two
+    copies of a template could never be saved again."""
     from engine.model import WorkflowError
     from engine.validate import validate_document
 
     try:
         workflow = validate_document(doc, file)  # the document as given: no YAML round trip
     except WorkflowError as exc:
-        return [p.to_dict() for p in exc.problems]
-    clashes = folder.webhook_clashes(workflow) if folder is not None else []
-    return [p.to_dict() for p in clashes]
+        return [p.to_dict() for p in exc.problems], []
+    if folder is None:
+        return [], []
+    problems = folder.webhook_clashes(workflow)
+    names = [p.to_dict() for p in folder.name_clashes(workflow)]
+    if workflow.name == was_named:
+        return [p.to_dict() for p in problems], names
+    return [p.to_dict() for p in problems] + names, []
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,72 @@
+"""`flowyard` commands and options about workflow files and run inputs, without a
+runtime: `validate`, and reading `run --input` (kept apart from ui/cli.py, which
+wires the runtime, so each stays short)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.model import Problem, WorkflowError, load_file
+
+
+def read_input(spec: str | None) -> dict[str, Any]:
+    """The run input: a JSON object, as ``POST /api/workflows/<name>/runs`` takes it
+    (nothing, or only blanks, is ``{}``). Anything else is a ValueError: wrapping it
+    in some object would run the workflow on an input nobody wrote."""
+    if not spec:
+        return {}
+    text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
+    if not text.strip():
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        kind = _JSON_KINDS.get(type(value), "null")
+        raise ValueError(f'the run input must be a JSON object such as {{"x": 1}}, not {kind}')
+    return value
+
+
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}  # fmt: skip
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Every problem of each file, then what clashes between the files given (a
+    webhook path and method, a `name:`): only one of such a pair would be found."""
+    import blocks  # noqa: F401 - registers the block types
+    from engine.workflows import name_clash, webhook_keys
+
+    failed = 0
+    served: dict[tuple[str, str], str] = {}  # (path, METHOD) -> the first file with it
+    named: dict[str, str] = {}  # name: -> the first file with it
+    for f in args.files:
+        try:
+            workflow = load_file(f)
+        except WorkflowError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            continue
+        clashes = [
+            Problem(
+                f"{method} /webhooks/{path} is already the webhook of {served[(path, method)]}",
+                f,
+                b.id,
+                "path",
+            )
+            for (path, method), b in webhook_keys(workflow)
+            if (path, method) in served
+        ]
+        if workflow.name in named:
+            clashes.append(name_clash(workflow, named[workflow.name]))
+        for problem in clashes:
+            print(problem, file=sys.stderr)
+        for key, _ in webhook_keys(workflow):
+            served.setdefault(key, f)
+        named.setdefault(workflow.name, f)
+        failed += bool(clashes)
+        if not clashes:
+            print(f"{f}: ok")
+    return 1 if failed else 0
