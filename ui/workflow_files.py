@@ -104,6 +104,7 @@ def render(doc: dict[str, Any], suffix: str) -> str:
 # A top-level key at column 0, a block id at column 2 (the layout `render` writes).
 _TOP_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
 _BLOCK_KEY = re.compile(r"  ([a-z][a-z0-9_]*):(?:\s|$)")
+_FIELD_KEY = re.compile(r"    ([A-Za-z_][\w-]*):(?:\s|$)")
 
 
 def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
@@ -111,9 +112,9 @@ def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
 
     Saving what was loaded returns ``old_text`` itself: the file stays
     byte-identical, comments and flow style included. Otherwise only the
-    top-level sections and blocks whose value changed are rewritten; the rest
+    top-level sections, blocks and block fields whose value changed are rewritten; the rest
     (with the comments above and inside them) keep their text, so a diff shows
-    the change alone. Comments inside a rewritten block are lost. Whenever the
+    the change alone. Comments inside a rewritten field are lost. Whenever the
     patched text would not load back as exactly ``doc`` in the canonical order,
     the whole file is written the canonical way instead.
     """
@@ -162,9 +163,34 @@ def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any) -> list[str]:
         prefix, own = sections.get(bid, ([], []))
         if own and bid in old and old[bid] == block:
             out += prefix + own
-        else:
-            out += prefix + _dump({"blocks": {bid: block}})[1:]  # without "blocks:"
+            continue
+        fields = _patch_fields(own, old.get(bid), block) if own else None
+        out += prefix + (fields or _dump({"blocks": {bid: block}})[1:])  # without "blocks:"
     return out
+
+
+def _patch_fields(own: list[str], old: Any, new: Any) -> list[str] | None:
+    """A changed block written one field per line: only the fields whose value
+    changed are rewritten, so ``body: [a, b]`` beside an edited ``max_iterations``
+    keeps its flow style and comments. None when the block is not written so."""
+    if not (isinstance(old, dict) and isinstance(new, dict) and own[0].rstrip().endswith(":")):
+        return None
+    head, fields = _sections(own[1:], _FIELD_KEY)
+    if any(not _is_note(line, 4) for line in head):
+        return None
+    out = [own[0], *head]
+    for key, value in _dump_order(new):
+        prefix, lines = fields.get(key, ([], []))
+        if lines and key in old and old[key] == value:
+            out += prefix + lines
+        else:
+            out += prefix + _dump({"blocks": {"b": {key: value}}})[2:]  # the field's lines
+    return out
+
+
+def _dump_order(block: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A block's fields in the order dump_yaml writes them: ``type`` first."""
+    return sorted(block.items(), key=lambda kv: kv[0] != "type")
 
 
 def _dump(doc: dict[str, Any], indent_items: bool = False) -> list[str]:
