@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+import asyncpg
+
 from blocks.http import is_credential_header
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
@@ -36,6 +38,21 @@ TOLERANCE_SECONDS = 5 * 60
 
 #: The methods a webhook block may listen on.
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
+
+#: Seconds a sender is asked to wait (``Retry-After``) when the database is unreachable.
+RETRY_AFTER_S = 5
+
+#: "PostgreSQL cannot be reached", not "this delivery is wrong": refused or dropped
+#: sockets and connect timeouts (OSError), class 08 errors, a server shutting down or
+#: starting up, no free connection slot.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
 
 
 @dataclass(slots=True)
@@ -283,6 +300,22 @@ def request_value(
     return None if value in (None, "") else str(value)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the run store cannot be reached (worth a retry later)."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    # asyncpg's InterfaceError also covers misuse; only a closed pool/connection is an outage.
+    return isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc)
+
+
+def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:
+    # Logged, not answered: the endpoint is public and the error names the database host.
+    log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
+    reason = "the run could not be stored; nothing was accepted, retry later"
+    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:
     found = runtime.find_webhook(path, method)
     if found is None:
@@ -354,16 +387,23 @@ async def accept(
             },
         )
     run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
-    sub = await runtime.submit(
-        workflow,
-        run_input,
-        trigger="webhook",
-        # The run store's unique index is per workflow, so the raw key is enough.
-        idempotency_key=key,
-        concurrency_key=request_value(
-            config.get("concurrency_key"), block.id, payload, workflow.name
-        ),
-    )
+    try:
+        sub = await runtime.submit(
+            workflow,
+            run_input,
+            trigger="webhook",
+            # The run store's unique index is per workflow, so the raw key is enough.
+            idempotency_key=key,
+            concurrency_key=request_value(
+                config.get("concurrency_key"), block.id, payload, workflow.name
+            ),
+        )
+    except Exception as exc:
+        # Only an outage is a 503 the sender should retry; any other failure is a
+        # bug that must stay a 500 with its traceback in the log.
+        if not database_unavailable(exc):
+            raise
+        return _unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)
     if str(config.get("respond", "async")) == "sync":
         result = await runtime.wait(execution_id)

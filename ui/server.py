@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -105,6 +106,49 @@ def build(
     return create_app(cfg), bridge, token
 
 
+def make_server(app: Any, host: str, port: int) -> Any:
+    """The waitress server ``serve`` runs ``app`` on (listening once this returns)."""
+    from waitress import create_server
+
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=WAITRESS_THREADS,
+        ident="flowyard",
+        # Waitress 3 deletes X-Forwarded-*/Forwarded from every request that does not
+        # come from a trusted proxy; a webhook's run is meant to see them (SPEC:
+        # `headers.x_forwarded_for`). They pass through as data only: no proxy is
+        # trusted, so REMOTE_ADDR and the URL scheme are never taken from them.
+        clear_untrusted_proxy_headers=False,
+    )
+
+
+class _LateApp:
+    """The WSGI app of a server that listens before the engine is up: ``serve`` binds
+    its port first and sets ``app`` before it accepts the first request."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+def listen(app: Any, host: str, port: int) -> Any:
+    """``make_server``, or one line on stderr and exit 1 when the address cannot be
+    had (a port in use is an operator's mistake, not a traceback)."""
+    try:
+        return make_server(app, host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = f"port {port} on {host} is already in use"
+        else:
+            reason = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        print(f"flowyard serve: {reason}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
 def serve(
     host: str,
     port: int,
@@ -115,14 +159,20 @@ def serve(
     log_format: str = "text",
     engine_process: bool = False,
 ) -> None:
-    from waitress import create_server
-
     from ui.logs import configure_logging
 
     configure_logging(log_format)
-    worker = worker and not engine_process  # this process only accepts, then
-    installed = _install_templates_if_new(workflows_dir)
-    app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+    # Bound before anything starts: a port in use then leaves no engine, database
+    # pool, engine process, new token or installed templates behind.
+    late = _LateApp()
+    server = listen(late, host, port)
+    try:
+        worker = worker and not engine_process  # this process only accepts, then
+        installed = _install_templates_if_new(workflows_dir)
+        late.app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+    except BaseException:
+        server.close()
+        raise
     if installed:
         import templates
 
@@ -137,7 +187,6 @@ def serve(
     if engine_process:
         engine = _start_engine_process(bridge, workflows_dir, workspace, log_format)
     stop = start_background(bridge, worker, concurrency)
-    server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS, ident="flowyard")
     mode = "accepting and running" if worker else "accepting only (--no-worker)"
     if engine is not None:
         mode = "accepting; running in the engine process"

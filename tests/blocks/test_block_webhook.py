@@ -11,11 +11,13 @@ import json
 import time
 from typing import Any
 
+import asyncpg
 import pytest
 
 from blocks.webhook import (
     SignatureError,
     accept,
+    database_unavailable,
     flowyard_signature,
     standard_webhooks_signature,
     verify_signature,
@@ -72,6 +74,33 @@ def test_standard_webhooks_matches_the_reference_vector() -> None:
     body = b'{"test": 2432232314}'
     sig = standard_webhooks_signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body)
     assert sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+async def test_only_an_unreachable_database_makes_a_delivery_unavailable(
+    database_url: str,
+) -> None:
+    # A 503 asks the sender to retry: right for an outage, wrong for a bug or a
+    # refused statement, which must stay 500s (HTTP test: tests/ui/test_server_database_down.py).
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    await pool.close()
+    with pytest.raises(asyncpg.InterfaceError) as closed:
+        await pool.fetchval("SELECT 1")
+    outages = [
+        closed.value,  # asyncpg's own wording for a closed pool
+        ConnectionRefusedError(111, "Connect call failed"),
+        ConnectionError("unexpected connection_lost() call"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection (administrator command)"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+    ]
+    assert [e for e in outages if not database_unavailable(e)] == []
+    bugs = [
+        ValueError("bad"),
+        KeyError("x"),
+        asyncpg.UniqueViolationError("duplicate key"),
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+    ]
+    assert [e for e in bugs if database_unavailable(e)] == []
 
 
 # -- delivery through accept() -------------------------------------------------------
