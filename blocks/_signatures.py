@@ -1,0 +1,93 @@
+"""Webhook signatures: ``X-Flowyard-Signature`` (HMAC-SHA256 of the raw body) and
+Standard Webhooks (``webhook-id``/``-timestamp``/``-signature``, ``whsec_`` secrets).
+Every comparison is constant-time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Mapping
+
+from engine.references import parse
+
+#: Standard Webhooks: signatures older (or newer) than this are refused as replays.
+TOLERANCE_SECONDS = 5 * 60
+
+
+class SignatureError(ValueError):
+    """Why a delivery's signature was refused (said in the 401 body)."""
+
+
+def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """A ``secret`` as configured: literal text, with ``<env.NAME>`` read from the environment."""
+    environ = os.environ if environ is None else environ
+    out, pos = [], 0
+    for start, end, ref in parse(value):
+        if ref.root != "env" or len(ref.path) != 1:
+            raise SignatureError("the webhook secret may only use <env.NAME> references")
+        if ref.path[0] not in environ:
+            raise LookupError(f"environment variable {ref.path[0]} (webhook secret) is not set")
+        out += [value[pos:start], environ[ref.path[0]]]
+        pos = end
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def flowyard_signature(secret: str, body: bytes) -> str:
+    """The ``X-Flowyard-Signature`` header value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureError("the webhook secret is not valid whsec_<base64>") from None
+    return secret.encode()
+
+
+def standard_webhooks_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """One ``webhook-signature`` entry (``v1,<base64>``) as a Standard Webhooks sender makes it."""
+    signed = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+    digest = hmac.new(standard_webhooks_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_signature(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> None:
+    """Raise :class:`SignatureError` unless the delivery is signed with ``secret``.
+
+    ``headers`` must have lower-case names. Standard Webhooks headers win when present;
+    otherwise ``X-Flowyard-Signature`` is required. Comparisons are constant-time.
+    """
+    if "webhook-signature" in headers:
+        msg_id = headers.get("webhook-id", "")
+        stamp = headers.get("webhook-timestamp", "")
+        if not msg_id or not stamp:
+            raise SignatureError("webhook-id and webhook-timestamp headers are required")
+        try:
+            sent = int(stamp)
+        except ValueError:
+            raise SignatureError("webhook-timestamp is not a Unix time") from None
+        now = time.time() if now is None else now
+        if abs(now - sent) > TOLERANCE_SECONDS:
+            raise SignatureError("webhook-timestamp is outside the 5-minute tolerance (replayed?)")
+        expected = standard_webhooks_signature(secret, msg_id, stamp, body).encode()
+        # The header may carry several space-separated signatures (key rotation).
+        for candidate in headers["webhook-signature"].split():
+            if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
+                return
+        raise SignatureError("webhook-signature does not match")
+    given = headers.get("x-flowyard-signature")
+    if not given:
+        raise SignatureError("missing X-Flowyard-Signature (or Standard Webhooks) header")
+    if not hmac.compare_digest(
+        given.strip().lower().encode(), flowyard_signature(secret, body).encode()
+    ):
+        raise SignatureError("X-Flowyard-Signature does not match")
