@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.context import BlockContext
-from engine.expressions import Expression, ExpressionError
+from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
 from engine.registry import BlockHandler, Result, register
 
@@ -17,7 +17,7 @@ class Condition(BlockHandler):
     description = "Take the true/false port, or the port of the first case whose `if` holds."
     config_schema = {
         "if": {
-            "type": ["string", "boolean"],
+            **EXPRESSION_SCHEMA,
             "description": 'Expression, e.g. <function.event_type> == "paid".',
         },
         "cases": {
@@ -28,7 +28,7 @@ class Condition(BlockHandler):
                 "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]+$"},
-                    "if": {"type": ["string", "boolean"]},
+                    "if": EXPRESSION_SCHEMA,
                 },
             },
         },
@@ -43,19 +43,30 @@ class Condition(BlockHandler):
     def __init__(self, block: Any) -> None:
         super().__init__(block)
         self._errors: list[Problem] = []
+        #: Each compiled expression by its field (`if`, `cases.0.if`).
+        self.expressions: dict[str, Expression] = {}
         self._if: Expression | None = None
         self._cases: list[tuple[str, Expression]] = []
+        if "if" in self.config:
+            self._if = self._compile(self.config["if"], "if")
+        cases = self.config.get("cases")
+        for i, case in enumerate(cases if isinstance(cases, list) else []):
+            if isinstance(case, dict) and "if" in case:
+                expr = self._compile(case["if"], f"cases.{i}.if")
+                if expr is not None:
+                    self._cases.append((str(case.get("name")), expr))
+
+    def _compile(self, value: Any, field: str) -> Expression | None:
+        """The expression of one field, or None with its problem noted (a value of
+        the wrong type is left to the JSON Schema's message)."""
+        if not isinstance(value, (str, bool, int, float)):
+            return None
         try:
-            if "if" in self.config:
-                self._if = Expression(str(self.config["if"]))
-            for case in self.config.get("cases") or []:
-                if isinstance(case, dict) and "if" in case:
-                    self._cases.append((str(case.get("name")), Expression(str(case["if"]))))
+            expr = self.expressions[field] = Expression(value)
         except ExpressionError as exc:
-            field = (
-                "if" if self._if is None and "if" in self.config else f"cases.{len(self._cases)}.if"
-            )
-            self._errors.append(Problem(str(exc), block=block.id, field=field))
+            self._errors.append(Problem(str(exc), block=self.block.id, field=field))
+            return None
+        return expr
 
     def problems(self) -> list[Problem]:
         problems = list(self._errors)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from engine.context import BlockContext, Frame
-from engine.expressions import Expression, ExpressionError
+from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
 from engine.references import compile_value
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
@@ -34,7 +34,7 @@ class Loop(BlockHandler):
             "description": "Name of the loop variable (default item).",
         },
         "count": {"type": ["integer", "string"], "description": "Run the body this many times."},
-        "while": {"type": "string", "description": "Expression checked before each iteration."},
+        "while": {**EXPRESSION_SCHEMA, "description": "Expression checked before each iteration."},
         "body": {
             "type": "array",
             "items": {"type": "string"},
@@ -68,9 +68,12 @@ class Loop(BlockHandler):
         self.var = str(self.config.get("as") or "item")
         self._while: Expression | None = None
         self._error: Problem | None = None
-        if "while" in self.config:
+        #: The compiled `while`, by field, for validation.
+        self.expressions: dict[str, Expression] = {}
+        # A `while` of the wrong type (null, a list) is left to the JSON Schema's message.
+        if isinstance(self.config.get("while"), (str, bool, int, float)):
             try:
-                self._while = Expression(str(self.config["while"]))
+                self._while = self.expressions["while"] = Expression(self.config["while"])
             except ExpressionError as exc:
                 self._error = Problem(str(exc), block=block.id, field="while")
         acc = self.config.get("accumulate") or {}

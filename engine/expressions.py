@@ -1,17 +1,21 @@
 """Safe expressions for ``if``, ``while`` and ``cases``, evaluated by simpleeval.
 
 References inside an expression are bound as values (``<a.b> == "x"`` becomes
-``__ref_0 == "x"``), never pasted as source. Parsed once at load time.
+``__ref_0 == "x"``), never pasted as source; inside a string literal a reference
+is plain text. Parsed and checked once at load time, so ``flowyard validate``
+reports what the evaluator would refuse: a call outside the allow-list, syntax it
+cannot run, a name that would be undefined.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
-from engine.references import Scope, resolve, rewrite_code
+from engine.references import Scope, resolve, rewrite_python
 
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,
@@ -26,7 +30,18 @@ FUNCTIONS = {
     "bool": bool,
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
+    # EvalWithCompoundTypes adds these to whatever dict it is given; named here so the
+    # allow-list is the same whether or not an evaluator was built before.
+    "list": list,
+    "tuple": tuple,
+    "dict": dict,
+    "set": set,
 }
+
+#: JSON Schema of a config value that is an expression. A YAML boolean or number
+#: (`while: true`) is one too, meaning what the same text means; null is refused
+#: (an empty `if:` is more likely a slip than a wish for "never").
+EXPRESSION_SCHEMA: dict[str, Any] = {"type": ["string", "boolean", "number"]}
 
 
 #: Methods an expression may call: they read, never change, the value they are
@@ -69,22 +84,111 @@ def _check_calls(tree: ast.AST, text: str) -> None:
         raise ExpressionError(f"bad expression {text!r}: {what}")
 
 
+#: Syntax the evaluator has no rule for, in the user's words.
+_SYNTAX_WORDS = {
+    ast.Lambda: "lambda",
+    ast.SetComp: "a set comprehension (use a list: [x for x in …])",
+    ast.NamedExpr: "the := operator",
+    ast.Starred: "* unpacking outside a list",
+    ast.MatMult: "the @ operator",
+}
+_EVALUATOR_NODES = frozenset(EvalWithCompoundTypes(names={}, functions={}).nodes)
+_EVALUATOR_OPERATORS = frozenset(EvalWithCompoundTypes(names={}, functions={}).operators)
+
+
+def _check_syntax(tree: ast.AST, text: str) -> None:
+    """Refuse what simpleeval would refuse only when a run evaluates it."""
+    listed: set[int] = set()  # `[*a, *b]` is the one place simpleeval takes a `*`
+    for node in ast.walk(tree):  # breadth first: a list is seen before its items
+        if isinstance(node, ast.List):
+            listed.update(id(e) for e in node.elts if isinstance(e, ast.Starred))
+        ops = []
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            ops = [node.op]
+        elif isinstance(node, ast.Compare):
+            ops = node.ops
+        bad: Any = next((op for op in ops if type(op) not in _EVALUATOR_OPERATORS), None)
+        if bad is None and isinstance(node, ast.expr) and type(node) not in _EVALUATOR_NODES:
+            bad = None if id(node) in listed else node
+        if bad is not None:
+            what = _SYNTAX_WORDS.get(type(bad), type(bad).__name__)
+            raise ExpressionError(f"bad expression {text!r}: {what} is not supported")
+
+
+#: Names written as in JSON or YAML, and what the expression means by them.
+_NAME_HINTS = {"true": "True", "false": "False", "null": "None", "none": "None"}
+
+
+def _check_names(tree: ast.AST, text: str, defined: frozenset[str]) -> None:
+    """Every name must be bound when the run evaluates the expression: a reference
+    (``__ref_N``), a function of the allow-list, or a comprehension's variable."""
+    for name in _free_names(tree, defined):
+        hint = _NAME_HINTS.get(name.lower())
+        why = (
+            f"did you mean {hint}?"
+            if hint and hint != name
+            else "a value is written as a reference, e.g. <block.field> or <item>"
+        )
+        raise ExpressionError(f"bad expression {text!r}: {name!r} is not defined; {why}")
+
+
+def _free_names(node: ast.AST, bound: frozenset[str]) -> Iterator[str]:
+    if isinstance(node, ast.Name):
+        if node.id not in bound:
+            yield node.id
+        return
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)):
+        # As in Python: the first `in` is read outside the comprehension; each `for`
+        # binds its variables for the conditions, the later `for`s and the element.
+        scope = bound
+        for gen in node.generators:
+            yield from _free_names(gen.iter, scope)
+            scope = scope | {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+            for cond in gen.ifs:
+                yield from _free_names(cond, scope)
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        for part in parts:
+            yield from _free_names(part, scope)
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _free_names(child, bound)
+
+
 class Expression:
-    """A compiled expression: source with references turned into names."""
+    """A compiled expression: source with references turned into names.
+
+    ``text`` may be a YAML boolean or number (``while: true``): it means what the
+    same expression text means. ``names`` are extra names the caller will pass to
+    :meth:`evaluate` as ``extra``.
+    """
 
     __slots__ = ("text", "source", "refs", "_tree", "_evaluator")
 
-    def __init__(self, text: str, known_roots: Any = None) -> None:
+    def __init__(
+        self, text: str | bool | float, known_roots: Any = None, names: Iterable[str] = ()
+    ) -> None:
         self.text = text
-        self.source, self.refs = rewrite_code(str(text), known_roots)
-        try:
-            self._tree = ast.parse(self.source.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
-        _check_calls(self._tree, text)
+        if isinstance(text, (bool, int, float)):
+            self.source, self.refs = repr(text), []
+            self._tree: ast.expr = ast.Constant(text)
+        elif isinstance(text, str):
+            self.source, self.refs = rewrite_python(text, known_roots)
+            try:
+                self._tree = ast.parse(self.source.strip(), mode="eval").body
+            except SyntaxError as exc:
+                raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+        else:
+            raise ExpressionError(
+                f"bad expression {text!r}: an expression is text, true/false or a number"
+            )
+        _check_syntax(self._tree, str(text))
+        _check_calls(self._tree, str(text))
+        refs = {f"__ref_{i}" for i in range(len(self.refs))}
+        _check_names(self._tree, str(text), frozenset(FUNCTIONS) | refs | frozenset(names))
         # Building an evaluator costs more than evaluating: keep one, swap its names.
-        # Safe because evaluation is synchronous on the event loop's thread.
-        self._evaluator = EvalWithCompoundTypes(names={}, functions=FUNCTIONS)
+        # Safe because evaluation is synchronous on the event loop's thread. A copy of
+        # FUNCTIONS: the evaluator adds to the dict it is given.
+        self._evaluator = EvalWithCompoundTypes(names={}, functions=dict(FUNCTIONS))
 
     def evaluate(self, scope: Scope, extra: dict[str, Any] | None = None) -> Any:
         names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}

@@ -14,7 +14,12 @@ import networkx as nx
 
 from engine.graph import Plan, build_plan, upstream_of
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.references import SPECIAL_ROOTS, references_in
+from engine.references import (
+    SPECIAL_ROOTS,
+    StringReference,
+    references_in,
+    references_in_python_strings,
+)
 from engine.registry import block_types
 from engine.schema import workflow_schema
 
@@ -176,6 +181,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
+    problems.extend(_string_literal_problems(plan))
     problems = _dedupe(problems)
     if problems:
         raise WorkflowError(problems)
@@ -289,6 +295,44 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _string_literal_problems(plan: Plan) -> list[Problem]:
+    """References inside string literals of Python code (Function code, expressions).
+
+    There a reference is text, not the value: `return "<input.s>"` cannot mean what
+    it seems to. Refused with the way to write it, rather than run with a string
+    that silently holds something else than the user wrote.
+    """
+    problems = []
+    for bid, h in plan.handlers.items():
+        # Condition and loop blocks expose their compiled expressions by field.
+        sources = {field: e.text for field, e in getattr(h, "expressions", {}).items()}
+        code = h.config.get("code")
+        if h.type == "function" and h.config.get("language", "python") == "python":
+            sources["code"] = code
+        for field, text in sources.items():
+            if not isinstance(text, str):
+                continue
+            for found in references_in_python_strings(text, plan.known_roots):
+                many_lines = field == "code" or "\n" in text.strip()
+                message = _in_a_string(found, f" on line {found.line}" if many_lines else "")
+                problems.append(Problem(message, plan.workflow.file, bid, field))
+    return problems
+
+
+def _in_a_string(found: StringReference, where: str) -> str:
+    ref = found.ref.text
+    if found.fstring:
+        return (
+            f"reference {ref} is in the text of an f-string{where}, where it is not "
+            f'replaced: put it in braces, f"…{{{ref}}}…"'
+        )
+    return (
+        f"reference {ref} is inside a string literal{where}: in code a reference is a "
+        f'variable holding the value, not text; write it outside the quotes, e.g. "…" + '
+        f'str({ref}) or f"…{{{ref}}}…"'
+    )
 
 
 def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:

@@ -1,0 +1,158 @@
+"""A reference inside a Python string literal (Function code, expressions) is text,
+not code: the engine never rewrites it into the variable's name, and validation
+refuses it with a pointer to f-strings and concatenation. A reference inside an
+f-string's braces is code, as anywhere else."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from workflow_problems import problems
+
+import blocks  # noqa: F401 - registers the block types
+from engine.expressions import Expression
+from engine.references import references_in_python_strings, rewrite_python
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "name: t\nblocks:\n  start: {type: manual}\n"
+
+
+def one(tmp_path: Path, text: str) -> str:
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def function(code: str) -> str:
+    body = "".join(f"      {line}\n" for line in code.splitlines())
+    return BASE + f"  f:\n    type: function\n    code: |\n{body}edges: [start -> f]\n"
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+def test_a_reference_in_a_string_literal_of_function_code_is_refused(tmp_path: Path) -> None:
+    msg = one(tmp_path, function('x = 1\nreturn "<input.s>" + "|" + <input.s>'))
+    assert "bad.yaml" in msg and "block 'f'" in msg and "field 'code'" in msg
+    assert "<input.s>" in msg and "line 2" in msg and "string literal" in msg
+    assert 'f"…{<input.s>}…"' in msg  # the way to write it
+
+
+def test_a_reference_in_the_text_of_an_fstring_is_refused(tmp_path: Path) -> None:
+    msg = one(tmp_path, function('return f"s=<input.s> n={<input.n>}"'))
+    assert "<input.s>" in msg and "<input.n>" not in msg and "braces" in msg
+
+
+def test_every_reference_in_strings_is_reported(tmp_path: Path) -> None:
+    found = problems(tmp_path, function("return ['<input.a>', b'<input.b>', '''\n<input.c>''']"))
+    assert len(found) == 3, found
+    assert "line 1" in found[0] and "line 1" in found[1] and "line 2" in found[2]
+
+
+def test_a_reference_in_a_string_of_an_expression_is_refused(tmp_path: Path) -> None:
+    text = BASE + "  c: {type: condition, if: '<start.s> == \"<start.s>\"'}\nedges: [start -> c]\n"
+    msg = one(tmp_path, text)
+    assert "block 'c'" in msg and "field 'if'" in msg and "string literal" in msg
+
+
+def test_html_and_comments_in_function_code_are_not_references(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(function('# reads <input.s>\nreturn "<b>" + <input.s> + "</b>"'))
+    from engine.model import load_file
+
+    load_file(path)
+
+
+async def test_function_code_reads_references_in_fstring_braces_and_code(run_yaml) -> None:
+    wf = """
+    name: fstrings
+    blocks:
+      start: {type: manual}
+      f:
+        type: function
+        code: |
+          return f"{<start.s>}|{<start.n> + 1:03d}|" + <start.s> + "<b>"
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf, {"s": "hi", "n": 1})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"result": "hi|002|hi<b>"}
+
+
+# -- the scanner -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ('return "<a.b>" + <a.b>', [(1, "<a.b>", False)]),
+        ("return f'{<a.b>}'", []),
+        ("return f'x <a.b> {<a.c>}'", [(1, "<a.b>", True)]),
+        ("return f\"{d['<a.b>']}\"", [(1, "<a.b>", False)]),  # a string inside the braces
+        ("return rb'<a.b>' + F'''\n\n<a.c>'''", [(1, "<a.b>", False), (3, "<a.c>", True)]),
+        ("# <a.b>\nreturn <a.b>", []),
+        ("return '<b>' + '<p>'", []),  # HTML: not a known root, not dotted
+        ("return '<loop.index>'", [(1, "<loop.index>", False)]),
+        ("return '''unterminated <a.b>", []),  # a syntax error: the syntax check says it
+    ],
+)
+def test_references_in_python_strings(code: str, expected: list[tuple[int, str, bool]]) -> None:
+    found = references_in_python_strings(code, {"a", "loop"})
+    assert [(s.line, s.ref.text, s.fstring) for s in found] == expected
+
+
+def test_rewrite_python_leaves_string_literals_alone() -> None:
+    code = "return '<a.b>' + <a.b> + f'<a.c>{<a.c>}{<a.b>!r}' + <a.c>"
+    source, refs = rewrite_python(code)
+    assert source == "return '<a.b>' + __ref_0 + f'<a.c>{__ref_1}{__ref_0!r}' + __ref_1"
+    assert [r.text for r in refs] == ["<a.b>", "<a.c>"]
+
+
+def test_an_expression_keeps_text_in_quotes_as_text() -> None:
+    class Scope:
+        def lookup(self, root: str) -> Any:
+            return {"html": "<p><b>x</b></p>", "s": "hi"}
+
+        def note_secret(self, value: Any) -> None:
+            pass
+
+    assert Expression('"<b>" in <a.html>').evaluate(Scope()) is True
+    assert Expression('f"{<a.s>}!" == "hi!"').evaluate(Scope()) is True
+
+
+def _other_python() -> str | None:
+    """An interpreter whose tokenizer reads f-strings the other way: 3.12 splits an
+    f-string into FSTRING_START/MIDDLE/END tokens, 3.11 keeps one STRING token."""
+    name = "python3.12" if sys.version_info < (3, 12) else "python3.11"
+    found = [
+        shutil.which(name),
+        *glob.glob(f"{Path.home()}/.pyenv/versions/{name[6:]}*/bin/{name}"),
+    ]
+    for exe in filter(None, found):
+        probe = subprocess.run([exe, "-c", "pass"], capture_output=True, timeout=30)
+        if probe.returncode == 0:  # a pyenv shim without that version fails here
+            return exe
+    return None
+
+
+def test_the_scanner_reads_fstrings_the_same_on_the_other_tokenizer() -> None:
+    other = _other_python()
+    if other is None:
+        pytest.skip("no Python with the other f-string tokenizer is installed")
+    code = (
+        "from engine.references import references_in_python_strings as f, rewrite_python as r\n"
+        "c = \"return f'x <a.b> {<a.c>} {d[\\\"<a.d>\\\"]}' + '<a.e>'\"\n"
+        "print([(s.line, s.ref.text, s.fstring) for s in f(c)], r(c)[0])\n"
+    )
+    done = subprocess.run([other, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "[(1, '<a.b>', True), (1, '<a.d>', False), (1, '<a.e>', False)] "
+        "return f'x <a.b> {__ref_0} {d[\"<a.d>\"]}' + '<a.e>'"
+    )
