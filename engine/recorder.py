@@ -13,6 +13,7 @@ import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -20,6 +21,17 @@ import asyncpg
 
 from engine._json import dumps
 from engine.handoff import FINISHED
+
+
+def _now() -> float:
+    """The time of an event, in whole microseconds (what PostgreSQL keeps): a value
+    written with to_timestamp() reads back as the very time kept here (``_iso``)."""
+    return time.time_ns() // 1000 / 1e6
+
+
+def _iso(epoch: float) -> str:
+    """A time kept here as the stored run shows it (engine.runstore._iso)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 class Redactor:
@@ -90,9 +102,12 @@ _INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
 #: does not run the group again; or it went first, and the group rolls back.
 _INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
 
+#: The run ends at its final event's time ($12), decided once in ``finish``: the run
+#: row, the log (what the run viewer reads) and the result handed to a waiting caller
+#: tell the same end, to the microsecond.
 _FINISH_UPDATE = """
     UPDATE flowyard_runs SET status = $8, output = $9::text::jsonb, error = $10::text::jsonb,
-        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = clock_timestamp()
+        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = to_timestamp($12)
     WHERE execution_id = $1::uuid AND owner = $2
 """
 _FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
@@ -131,6 +146,7 @@ class RunRecorder:
         owner: str,
         next_seq: int = 1,
         notify_finish: bool = False,
+        started_at: float | None = None,
     ) -> None:
         self.pool = pool
         self.owner = owner
@@ -145,7 +161,8 @@ class RunRecorder:
         # Buffered events a resume would reuse (all but block_started): what a
         # checkpoint before a side effect has to make durable.
         self._reusable = 0
-        self._started_at: float | None = None
+        # When the run first started: set for a resumed run, whose row keeps that start.
+        self._started_at: float | None = started_at
         self._start_pending = False
         # Flushes are serialized so events commit in seq order (live readers poll by seq).
         self._lock = asyncio.Lock()
@@ -159,18 +176,18 @@ class RunRecorder:
         self._reusable += 1
 
     def _event(
-        self, type_: str, block: str | None, data: dict[str, Any] | None
+        self, type_: str, block: str | None, data: dict[str, Any] | None, at: float | None = None
     ) -> tuple[int, str, str | None, str, float]:
         """One event row, taking the next seq."""
         text = dumps(data) if data else "{}"
         if self.redact.secrets:
             text = self.redact(text)
         self.seq += 1
-        return (self.seq - 1, type_, block, text, time.time())
+        return (self.seq - 1, type_, block, text, _now() if at is None else at)
 
     def started_block(self, path: str, attempt: int) -> None:
         """``block_started``: the most frequent event, its text built without an encoder."""
-        self._buf.append((self.seq, "block_started", path, f'{{"attempt":{attempt}}}', time.time()))
+        self._buf.append((self.seq, "block_started", path, f'{{"attempt":{attempt}}}', _now()))
         self.seq += 1
 
     @property
@@ -178,9 +195,13 @@ class RunRecorder:
         return self._started_at
 
     def started(self) -> None:
-        self._started_at = time.time()
+        # A fresh run: one time for the event and the run row (the run viewer reads the
+        # one, the API the other). A resumed run's row keeps its first start.
+        now = _now()
+        self._started_at = self._started_at or now
         self._start_pending = True
-        self.add("run_started")
+        self._buf.append(self._event("run_started", None, None, now))
+        self._reusable += 1
 
     def _take(self) -> tuple[list[Any], int, list[list[Any]]]:
         """The buffer (emptied), its reusable count, and its events as columns."""
@@ -280,15 +301,22 @@ class RunRecorder:
                 self._put_back(rows, reusable)
                 raise
 
-    async def finish(self, status: str, output: Any, error: Any) -> None:
-        """Write the remaining events and the run's final status in one statement."""
+    async def finish(self, status: str, output: Any, error: Any) -> dict[str, str]:
+        """Write the remaining events and the run's final status in one statement.
+
+        The run ends at the time of its final event, `run_<status>`, which the caller
+        adds last. Returns ``started_at`` and ``finished_at`` as stored, for the result
+        handed to the run's caller: no read back, the times are decided here."""
         out_text = self.redact(dumps(output)) if output is not None else None
         err_text = self.redact(dumps(error)) if error is not None else None
-        started_at = self._started_at or time.time()
         async with self._lock:
             rows, reusable, cols = self._take()
-            end = (*cols, status, out_text, err_text, started_at)
+            final = rows and rows[-1][1] == f"run_{status}"
+            ended_at = rows[-1][4] if final else _now()
+            started_at = self._started_at or ended_at
+            end = (*cols, status, out_text, err_text, started_at, ended_at)
             await self._write(rows, reusable, self._finish_sql, *end)
+        return {"started_at": _iso(started_at), "finished_at": _iso(ended_at)}
 
 
 async def record_end(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import json
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -186,6 +188,13 @@ async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record
     )
 
 
+def first_start(events: list[dict[str, Any]]) -> float | None:
+    """When a run first started, from its log (None: it has not): a resumed run's row
+    keeps that start, and so does the result its caller gets."""
+    at = next((e["at"] for e in events if e["type"] == "run_started"), None)
+    return datetime.fromisoformat(at).timestamp() if at else None
+
+
 def run_summary(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "execution_id": str(row["execution_id"]),
@@ -199,6 +208,82 @@ def run_summary(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def unstarted_record() -> dict[str, Any]:
+    """A stored block record before anything happened to it. Every record has these
+    keys, whatever its status, so a client reads them without checking for each."""
+    return {
+        "status": "pending",
+        "attempts": 0,
+        "duration_ms": None,
+        "started_at": None,
+        "finished_at": None,
+        "output": None,
+        "error": None,
+        "inputs": None,
+        "port": None,
+    }
+
+
+#: The same in the result of a run its caller waited for (the executor's shape).
+UNSTARTED_RESULT: Mapping[str, Any] = {
+    "status": "pending",
+    "attempts": 0,
+    "duration_ms": None,
+    "output": None,
+    "error": None,
+}
+
+
+def top_order(plan: Any) -> tuple[str, ...]:
+    """A plan's top-level blocks in flow order: upstream first, ties by id. The file's
+    order is not kept: a stored version is JSONB, which sorts keys its own way.
+    (Kahn's sort on the plan's own edge lists: every run's result is built with it.)"""
+    region = plan.top
+    waits_for = {n: {e.source for e in region.incoming[n]} for n in region.nodes}
+    ready = [n for n, sources in waits_for.items() if not sources]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        node = heapq.heappop(ready)
+        order.append(node)
+        for target in {e.target for e in region.outgoing[node]}:
+            waits_for[target].discard(node)
+            if not waits_for[target]:
+                heapq.heappush(ready, target)
+    return tuple(order)
+
+
+def every_block(
+    top: Sequence[str], records: dict[str, dict[str, Any]], unstarted: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The run's top-level blocks in flow order (``top``: rows do not move while a run
+    goes on), each with its record or a copy of ``unstarted``: a block is `pending`
+    until it starts, and stays so in a run that ended before reaching it
+    (docs/engine.md, "Run records"). Records the plan does not name follow."""
+    listed = {bid: records.get(bid) or dict(unstarted) for bid in top}
+    listed.update((bid, rec) for bid, rec in records.items() if bid not in listed)
+    return listed
+
+
+def with_paths_inside(
+    top: dict[str, dict[str, Any]], every: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``top`` (a run's blocks) with, after each, the records of the paths inside it
+    (``fold[3].add``) from ``every`` (blocks_from_events(..., top_level_only=False))."""
+    inside: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for path, rec in every.items():
+        root = re.split(r"[.\[]", path, maxsplit=1)[0]
+        if root != path:
+            inside.setdefault(root, []).append((path, rec))
+    listed: dict[str, dict[str, Any]] = {}
+    for bid, rec in top.items():
+        listed[bid] = rec
+        listed.update(inside.pop(bid, []))
+    for rest in inside.values():
+        listed.update(rest)
+    return listed
+
+
 def blocks_from_events(
     events: list[dict[str, Any]], top_level_only: bool = True
 ) -> dict[str, dict[str, Any]]:
@@ -208,18 +293,9 @@ def blocks_from_events(
         path = ev["block"]
         if path is None or (top_level_only and ("[" in path or "." in path)):
             continue
-        rec = blocks.setdefault(
-            path,
-            {
-                "status": "pending",
-                "attempts": 0,
-                "duration_ms": None,
-                "started_at": None,
-                "output": None,
-                "error": None,
-                "inputs": None,
-            },
-        )
+        rec = blocks.get(path)
+        if rec is None:
+            rec = blocks[path] = unstarted_record()
         data = ev["data"] or {}
         kind = ev["type"]
         if kind == "block_started":
@@ -228,7 +304,7 @@ def blocks_from_events(
             rec["started_at"] = rec["started_at"] or ev["at"]
             # Started again after an interruption (a resume): the old end is history.
             rec["error"] = None
-            rec.pop("finished_at", None)
+            rec["finished_at"] = None
         elif kind in ("block_succeeded", "block_failed"):
             rec["status"] = "succeeded" if kind == "block_succeeded" else "failed"
             for key in ("output", "error", "duration_ms", "inputs", "attempts", "port"):
@@ -242,17 +318,55 @@ def blocks_from_events(
     return blocks
 
 
+#: Per workflow version (hash): its file and its top-level blocks, in order. A stored
+#: version never changes, so a run is read without a query for it once it was seen
+#: (the live run viewer and `runs show` read runs over and over).
+_VERSIONS: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+_VERSIONS_KEPT = 1024
+
+
+async def _version_shape(
+    pool: asyncpg.Pool, version: str | None
+) -> tuple[str | None, tuple[str, ...]]:
+    """The file of a run's workflow version and its top-level blocks (none known when
+    the version is not stored, or no longer loads: then a run lists what its events say)."""
+    shape = _VERSIONS.get(version) if version else None
+    if shape is not None or not version:
+        return shape or (None, ())
+    row = await pool.fetchrow(
+        "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", version
+    )
+    if row is None:
+        return None, ()
+    shape = (row["file"], _top_blocks(row["source"], row["file"]))
+    if len(_VERSIONS) >= _VERSIONS_KEPT:
+        del _VERSIONS[next(iter(_VERSIONS))]  # the oldest seen
+    _VERSIONS[version] = shape
+    return shape
+
+
+def _top_blocks(source: dict[str, Any], file: str) -> tuple[str, ...]:
+    """The top-level blocks as the engine plans them (a container's body is not)."""
+    import blocks  # noqa: F401 - registers the block types a plan is built from
+    from engine.model import WorkflowError
+    from engine.validate import validate_document
+
+    try:
+        return top_order(validate_document(source, file).plan)
+    except WorkflowError:  # a block type gone since: such a run cannot be resumed either
+        return ()
+
+
 async def run_result(pool: asyncpg.Pool, execution_id: str) -> dict[str, Any] | None:
-    """The SPEC's run result, read back from the run row and its events."""
+    """The SPEC's run result, read back from the run row and its events; ``blocks``
+    lists every top-level block of the run's workflow version."""
     row = await fetch_run_row(pool, execution_id)
     if row is None:
         return None
     events = await fetch_events(pool, execution_id)
     result = run_summary(row)
-    result["file"] = await pool.fetchval(
-        "SELECT file FROM flowyard_workflow_versions WHERE hash = $1", row["workflow_hash"]
-    )
+    result["file"], top = await _version_shape(pool, row["workflow_hash"])
     result["input"] = row["input"]
     result["output"] = row["output"]
-    result["blocks"] = blocks_from_events(events)
+    result["blocks"] = every_block(top, blocks_from_events(events), unstarted_record())
     return result

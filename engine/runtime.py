@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, RunRecorder, record_end
 from engine.recovery import carried_events, claim, owner_id, restorable
 from engine.retention import prune_hourly
-from engine.runstore import FINAL_STATUSES
+from engine.runstore import FINAL_STATUSES, UNSTARTED_RESULT, top_order
 from engine.transactions import Transactions
 from engine.validate import validate_document
 from engine.workflows import WorkflowStore
@@ -283,8 +281,10 @@ class Runtime:
         restored: dict[str, dict[str, Any]] | None = None,
         next_seq: int = 2,
         key: str | None = None,
+        started_at: float | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
-        return self._runs.spawn(eid, self._execute(eid, workflow, input, restored, next_seq), key)
+        run = self._execute(eid, workflow, input, restored, next_seq, started_at)
+        return self._runs.spawn(eid, run, key)
 
     async def _execute(
         self,
@@ -293,13 +293,14 @@ class Runtime:
         input: dict[str, Any],
         restored: dict[str, dict[str, Any]] | None,
         next_seq: int,
+        started_at: float | None = None,  # a resumed run's first start
     ) -> dict[str, Any]:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return _cancelled_result(eid, workflow.name)
         plan = workflow.plan
         secrets: set[str] = set()
         recorder = RunRecorder(
-            self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish
+            self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish, started_at
         )
 
         async def commit_group(
@@ -329,7 +330,8 @@ class Runtime:
                 self._runs.recorders.pop(eid, None)
             self.metrics.run_finished(workflow.name, status)
             recorder.add(f"run_{status}", None, {"output": output, "error": error})
-            await asyncio.shield(recorder.finish(status, output, error))
+            # The times as stored (a resumed run keeps its first start): one run, one record.
+            times = await asyncio.shield(recorder.finish(status, output, error))
         except OwnershipLost:
             log.warning("run %s was taken over by another process: stopped here", eid)
             return await self._stored_end(eid, None)
@@ -337,11 +339,10 @@ class Runtime:
             "execution_id": eid,
             "workflow": workflow.name,
             "status": status,
-            "started_at": _iso(recorder.started_at),
-            "finished_at": _iso(time.time()),
+            **times,
             "output": output,
             "error": error,
-            "blocks": executor.top_blocks,
+            "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
         }
         if secrets:  # what the caller sees is redacted like what is stored
             result = loads(recorder.redact(dumps(result)))
@@ -398,8 +399,8 @@ class Runtime:
         restored = restorable(workflow.plan, events)
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
-        key = row.get("concurrency_key")
-        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq, key=key)
+        key, started_at = row.get("concurrency_key"), runstore.first_start(events)
+        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq, key, started_at)
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""
@@ -429,7 +430,3 @@ def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
         "error": _cancelled_error(),
         "blocks": {},
     }
-
-
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()

@@ -153,7 +153,9 @@ async def test_failure_after_retries_fails_the_run_with_the_error(run_yaml) -> N
     assert result["error"]["block"] == "boom" and result["error"]["type"] == "ValueError"
     assert "no luck" in result["error"]["message"]
     assert result["blocks"]["boom"]["attempts"] == 2
-    assert "after" not in result["blocks"]
+    # Never reached: still `pending` (SPEC: pending → running → …), never run.
+    assert result["blocks"]["after"]["status"] == "pending"
+    assert result["blocks"]["after"]["attempts"] == 0
 
 
 async def test_on_error_continue_takes_the_error_port(run_yaml) -> None:

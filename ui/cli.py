@@ -103,7 +103,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             events = await rt.run_events(args.id)
             print(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
             print(f"started {result['started_at']}  finished {result['finished_at']}\n")
-            _print_blocks(runstore.blocks_from_events(events, top_level_only=False))
+            # Every top-level block (those not started: pending), each followed by its paths.
+            every = runstore.blocks_from_events(events, top_level_only=False)
+            _print_blocks(runstore.with_paths_inside(result["blocks"], every))
             if result["error"]:
                 print(f"\nerror: {result['error']['message']}")
             return 0
