@@ -9,8 +9,11 @@ so :func:`instantiate` copies ``lib/`` next to the workflow file.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,21 +62,64 @@ def list_templates() -> list[dict[str, Any]]:
     return out
 
 
+class UnknownTemplate(KeyError):
+    """No shipped template has that id. A KeyError (callers catch that), but its
+    text is the message itself: ``str(KeyError("m"))`` is ``"'m'"``, in quotes."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def template_dir(template_id: str) -> Path:
     d = ROOT / template_id
     if not _NAME_RE.match(template_id) or not (d / "workflow.yaml").is_file():
         known = ", ".join(t["id"] for t in list_templates())
-        raise KeyError(f"unknown template {template_id!r} (known: {known})")
+        raise UnknownTemplate(f"unknown template {template_id!r} (known: {known})")
     return d
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a copy does differently from its template, and why (``message`` is the
+    clash it avoids, as ``flowyard validate`` would have named it)."""
+
+    block: str | None
+    field: str
+    was: str
+    now: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TemplateCopy:
+    path: Path
+    title: str
+    webhooks: list[tuple[str, str, str]]  # (block id, METHOD, path) as the copy serves them
+    changes: list[Change]
+
+
 def instantiate(template_id: str, workflows_dir: Path, name: str | None = None) -> Path:
-    """Copy a template into ``workflows_dir`` and return the new workflow file.
+    """Copy a template into ``workflows_dir`` and return the new workflow file
+    (:func:`copy_template` also says what had to change)."""
+    return copy_template(template_id, workflows_dir, name).path
+
+
+def copy_template(template_id: str, workflows_dir: Path, name: str | None = None) -> TemplateCopy:
+    """Copy a template into ``workflows_dir``.
 
     Writes ``<workflows_dir>/<name>.yaml`` (``name`` defaults to the template id),
     the template's SQL and README as ``<name>.<file>`` beside it, and refreshes
     ``<workflows_dir>/lib/`` with the shared Python the Function blocks import.
     Refuses to overwrite an existing workflow file: it may hold the user's edits.
+
+    The copy is the template byte for byte unless another workflow of the folder
+    already serves one of its webhook paths or has its ``name:``: the first file
+    by name would keep every delivery and lookup, silently. Then (only) those
+    change: the path to ``<name>/<last segment>`` (``op_copy/events``), the name
+    to ``<template name> (<name>)``; see docs/templates.md.
     """
     src = template_dir(template_id)
     stem = name or template_id
@@ -86,7 +132,17 @@ def instantiate(template_id: str, workflows_dir: Path, name: str | None = None) 
     target = workflows_dir / f"{stem}.yaml"
     if target.exists():
         raise FileExistsError(f"{target} already exists")
-    shutil.copyfile(src / "workflow.yaml", target)
+    text = (src / "workflow.yaml").read_text(encoding="utf-8")
+    doc, changes, webhooks = _without_clashes(_read_header(src / "workflow.yaml"), target, stem)
+    if changes:  # only the changed lines rewritten: the copy keeps its comments
+        from engine.workflow_text import render_update
+
+        # URLs in descriptions and comments moved in the text itself, which keeps
+        # their folded style; then the name and paths, field by field.
+        text = render_update(_move_urls(text, _moved_paths(changes)), doc, ".yaml")
+        target.write_text(text, encoding="utf-8")
+    else:
+        shutil.copyfile(src / "workflow.yaml", target)
     for extra in sorted(src.iterdir()):
         if extra.suffix in (".sql", ".md") and extra.is_file():
             shutil.copyfile(extra, workflows_dir / f"{stem}.{extra.name}")
@@ -95,7 +151,67 @@ def instantiate(template_id: str, workflows_dir: Path, name: str | None = None) 
         if not dest.exists():
             shutil.copyfile(sql, dest)
     copy_lib(workflows_dir)
-    return target
+    return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes)
+
+
+def _without_clashes(
+    doc: dict[str, Any], target: Path, stem: str
+) -> tuple[dict[str, Any], list[Change], list[tuple[str, str, str]]]:
+    """The template's document with each clash with the folder's workflows moved
+    aside, the changes made, and the webhooks the result serves."""
+    import blocks  # noqa: F401 - registers the block types the folder's files use
+    from engine.validate import validate_document
+    from engine.workflows import WorkflowStore, webhook_keys
+
+    store = WorkflowStore(target.parent)
+    doc = copy.deepcopy(doc)
+    changes: dict[tuple[str | None, str], Change] = {}
+    for attempt in range(1, 100):  # a later try only when a derived value is taken too
+        workflow = validate_document(doc, str(target))
+        clashes = store.webhook_clashes(workflow) + store.name_clashes(workflow)
+        if not clashes:
+            break
+        tag = stem if attempt == 1 else f"{stem}-{attempt}"
+        for problem in clashes:
+            key = (problem.block, problem.field or "name")
+            first = changes.get(key)
+            if problem.block is None:
+                was = first.was if first else str(doc.get("name"))
+                doc["name"] = now = f"{was} ({tag})"
+            else:
+                block = doc["blocks"][problem.block]
+                was = first.was if first else str(block["path"])
+                block["path"] = now = f"{tag}/{was.strip('/').rsplit('/', 1)[-1]}"
+            message = first.message if first else problem.message
+            changes[key] = Change(problem.block, key[1], was, now, message)
+    else:
+        raise ValueError(f"no free webhook path or name for a copy named {stem!r}")
+    hooks = [(b.id, method, path) for (path, method), b in webhook_keys(workflow)]
+    made = list(changes.values())
+    return _with_urls_moved(doc, _moved_paths(made)), made, hooks
+
+
+def _moved_paths(changes: list[Change]) -> dict[str, str]:
+    """Old webhook path → the copy's."""
+    return {c.was.strip("/"): c.now for c in changes if c.block is not None}
+
+
+def _with_urls_moved(value: Any, moved: dict[str, str]) -> Any:
+    """``value`` with each ``/webhooks/<old path>`` (a description's, a curl's)
+    pointing at the copy's new path."""
+    if isinstance(value, str):
+        return _move_urls(value, moved)
+    if isinstance(value, dict):
+        return {k: _with_urls_moved(v, moved) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_urls_moved(v, moved) for v in value]
+    return value
+
+
+def _move_urls(text: str, moved: dict[str, str]) -> str:
+    for old, new in moved.items():
+        text = re.sub(rf"/webhooks/{re.escape(old)}(?![\w/.-])", f"/webhooks/{new}", text)
+    return text
 
 
 def copy_lib(workflows_dir: Path) -> Path:

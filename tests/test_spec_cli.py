@@ -177,6 +177,32 @@ def test_new_copies_the_template_with_its_sql(ws: tuple[Path, dict[str, str]]) -
     assert unknown.returncode == 1 and "order_processing" in unknown.stderr
 
 
+def test_new_unknown_template_prints_the_message_itself(ws: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = ws
+    proc = cli(["new", "nosuch"], cwd, env)
+    assert proc.returncode == 1
+    # Not the KeyError's repr ("…" in quotes): the message, as a user reads it.
+    assert proc.stderr.startswith("flowyard new: unknown template 'nosuch' (known: "), proc.stderr
+    assert proc.stderr.rstrip().endswith(")")
+
+
+def test_new_beside_the_installed_template_gives_the_copy_its_own_path_and_name(
+    ws: tuple[Path, dict[str, str]],
+) -> None:
+    cwd, env = ws
+    folder = cwd / "workflows"
+    assert cli(["new", "order_processing"], cwd, env).returncode == 0
+    proc = cli(["new", "order_processing", "op2"], cwd, env)
+    assert proc.returncode == 0, proc.stderr
+    # The output says what changed and where the copy's webhook now answers.
+    assert "POST /webhooks/op2/events" in proc.stdout
+    assert "Order Processing with Event Sourcing (op2)" in proc.stdout
+    assert "already the webhook of order_processing.yaml" in proc.stdout
+    both = [str(folder / "order_processing.yaml"), str(folder / "op2.yaml")]
+    checked = cli(["validate", *both], cwd, env)
+    assert checked.returncode == 0, checked.stderr
+
+
 # -- runs ------------------------------------------------------------------------------------
 
 

@@ -103,7 +103,9 @@ def get_workflow(name: str) -> Response:
             "the file cannot be parsed",
             problems=[{"file": path.name, "block": None, "field": None, "message": str(exc)}],
         )
-    return jresponse({"name": name, "file": path.name, "document": doc})
+    # The workflow itself, as the YAML answer holds it: saved as a .json file it
+    # is a workflow file again (`flowyard validate`, PUT) — no envelope around it.
+    return jresponse(doc)
 
 
 def request_text() -> str | None:
@@ -140,7 +142,7 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
         if "json" in ctype:
             doc = json.loads(raw or "null", object_pairs_hook=_no_duplicate_keys)
             if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
-                doc = doc["document"]  # the shape GET returns, for round trips
+                doc = doc["document"]  # the envelope GET once returned: still accepted
         else:
             # The engine's strict loader: a duplicate block id or key is an error
             # naming the block, not the last copy silently replacing the first.
@@ -297,26 +299,42 @@ def instantiate_template(template_id: str) -> Response:
     name = body.get("name") or request.form.get("name") or None
     if name is not None and not (isinstance(name, str) and wf.valid_name(name)):
         return error(400, "a workflow name is letters, digits, '_' and '-'")
-    try:
-        path = _templates_module().instantiate(template_id, settings().workflows_dir, name=name)
-    except (KeyError, LookupError) as exc:
-        return error(404, f"no template {template_id!r}", detail=str(exc))
-    except FileExistsError:
-        return error(409, f"a workflow named {name or template_id!r} already exists")
-    except ValueError as exc:
-        return error(400, str(exc))
-    except (ImportError, AttributeError):
-        return error(503, "templates are not installed")
-    path = Path(path)
+    made, err = copy_template(template_id, name)
+    if err is not None or made is None:
+        return err  # type: ignore[return-value]
     _apply_template_schemas()
+    path = Path(made.path)
     return jresponse(
         {
             "name": path.stem,
             "file": path.name,
+            "title": made.title,
             "editor_url": url_for("pages.editor", name=path.stem),
+            # Where the copy answers, and what was changed so it clashes with no
+            # other file (its path and name: otherwise the template's own).
+            "webhooks": [
+                {"block": block, "method": method, "path": hook, "url": f"/webhooks/{hook}"}
+                for block, method, hook in made.webhooks
+            ],
+            "changes": [c.to_dict() for c in made.changes],
         },
         201,
     )
+
+
+def copy_template(template_id: str, name: str | None) -> tuple[Any, Response | None]:
+    """``templates.copy_template`` into the workflows folder, or the error response."""
+    try:
+        made = _templates_module().copy_template(template_id, settings().workflows_dir, name=name)
+    except (KeyError, LookupError) as exc:
+        return None, error(404, f"no template {template_id!r}", detail=str(exc))
+    except FileExistsError:
+        return None, error(409, f"a workflow named {name or template_id!r} already exists")
+    except ValueError as exc:
+        return None, error(400, str(exc))
+    except (ImportError, AttributeError):
+        return None, error(503, "templates are not installed")
+    return made, None
 
 
 def _apply_template_schemas() -> None:

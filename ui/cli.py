@@ -177,11 +177,18 @@ def cmd_new(args: argparse.Namespace) -> int:
     import templates
 
     try:
-        path = templates.instantiate(args.template, _workflows_dir(args), args.name)
+        made = templates.copy_template(args.template, _workflows_dir(args), args.name)
     except (KeyError, FileExistsError, ValueError) as exc:
         print(f"flowyard new: {exc}", file=sys.stderr)
         return 1
-    print(f"created {path}")
+    print(f"created {made.path}")
+    # What differs from the template (so the copy clashes with no other file), and
+    # where it answers: a user copying beside the original must POST elsewhere.
+    for c in made.changes:
+        now = f"named {c.now!r}" if c.block is None else f"block {c.block!r} is on {c.now}"
+        print(f"  {c.message}: in the copy, {now}")
+    for _block, method, hook in made.webhooks:
+        print(f"  webhook: {method} /webhooks/{hook}")
 
     async def body(rt: Runtime) -> int:  # its tables too, so the template runs right away
         await templates.apply_schemas_in(rt.db.pool)

@@ -116,8 +116,19 @@ def document() -> dict[str, Any]:
             "/api/workflows": {"get": _op("list workflows", ok)},
             "/api/workflows/{name}": {
                 "get": _op(
-                    "read a workflow: YAML or JSON by Accept (or ?format=yaml|json)",
-                    {**ok, "404": _404},
+                    "read a workflow: YAML or JSON by Accept (or ?format=yaml|json); either"
+                    " is the workflow document itself (the format of GET /api/schema)",
+                    {
+                        "200": {
+                            "description": "the workflow",
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "application/yaml": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "404": _404,
+                        "422": _PROBLEMS,
+                    },
                     params=["name"],
                     query=["format"],
                 ),
@@ -199,9 +210,15 @@ def document() -> dict[str, Any]:
             "/api/templates": {"get": _op("list templates", ok)},
             "/api/templates/{template_id}/instantiate": {
                 "post": _op(
-                    "create a workflow from a template",
+                    "create a workflow from a template; a webhook path or name another"
+                    " workflow has is changed in the copy (docs/templates.md)",
                     {
-                        "201": {"description": "created"},
+                        "201": {
+                            "description": "created: {name, file, title, editor_url,"
+                            " webhooks: [{block, method, path, url}],"
+                            " changes: [{block, field, was, now, message}]}",
+                            "content": _JSON,
+                        },
                         "404": _404,
                         "409": {"description": "exists"},
                     },

@@ -55,7 +55,7 @@ def _cleanup(workflows_dir: Path) -> Iterator[None]:
 def _get(client: FlaskClient, auth: dict[str, str], name: str) -> dict[str, Any]:
     resp = client.get(f"/api/workflows/{name}?format=json", headers=auth)
     assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["document"]
+    return resp.get_json()
 
 
 def _put(client: FlaskClient, auth: dict[str, str], name: str, doc: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ def test_list_and_read(client: FlaskClient, auth: dict[str, str]) -> None:
     as_json = client.get(
         "/api/workflows/hello", headers={**auth, "Accept": "application/json"}
     ).get_json()
-    assert as_json["document"]["blocks"]["check"]["type"] == "condition"
+    assert as_json["blocks"]["check"]["type"] == "condition"
     assert client.get("/api/workflows/missing", headers=auth).status_code == 404
     assert client.get("/api/workflows/..%2Fsecret", headers=auth).status_code == 404
 

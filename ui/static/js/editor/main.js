@@ -136,7 +136,7 @@ async function main() {
     return;
   }
   state.types = typesResp.data.block_types;
-  state.base = wfResp?.ok ? wfResp.data.document : { version: 1, name, blocks: {}, edges: [] };
+  state.base = wfResp?.ok ? wfResp.data : { version: 1, name, blocks: {}, edges: [] };
   const graph = createGraph($('canvas'));
   state.graph = graph;
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true));

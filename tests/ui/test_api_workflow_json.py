@@ -1,0 +1,46 @@
+"""`GET /api/workflows/<name>` as JSON is the workflow itself (SPEC "HTTP": read,
+YAML or JSON by `Accept`): the same document the YAML answer holds, so a
+downloaded JSON file is a workflow file `flowyard validate` accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from flask.testing import FlaskClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_json_read_is_the_document_the_yaml_read_is(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, tmp_path: Path
+) -> None:
+    as_yaml = client.get("/api/workflows/hello", headers={**auth, "Accept": "application/yaml"})
+    document = yaml.safe_load(as_yaml.get_data(as_text=True))
+    by_accept = client.get("/api/workflows/hello", headers={**auth, "Accept": "application/json"})
+    assert by_accept.status_code == 200 and by_accept.mimetype == "application/json"
+    assert by_accept.get_json() == document
+    # The editor asks with ?format=json: the same shape.
+    assert client.get("/api/workflows/hello?format=json", headers=auth).get_json() == document
+
+    downloaded = tmp_path / "hello.json"
+    downloaded.write_bytes(by_accept.get_data())
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "validate", str(downloaded)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # What was read saves back unchanged: the file is not rewritten.
+    before = (workflows_dir / "hello.yaml").read_bytes()
+    saved = client.put("/api/workflows/hello", data=by_accept.get_data(), headers={**auth, "Content-Type": "application/json"})  # fmt: skip
+    assert saved.status_code == 200, saved.get_json()
+    # The older wrapped shape ({"document": …}) is still accepted on save.
+    wrapped = client.put("/api/workflows/hello", json={"document": document}, headers=auth)
+    assert wrapped.status_code == 200, wrapped.get_json()
+    assert (workflows_dir / "hello.yaml").read_bytes() == before

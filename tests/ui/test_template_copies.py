@@ -1,0 +1,167 @@
+"""Copying a template beside a workflow that already serves its webhook path or has
+its `name:` (docs/templates.md): the copy gets its own path and name, says so, and
+the installed original keeps its deliveries. Nothing else of the copy changes."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from flask.testing import FlaskClient
+
+from engine.workflows import WorkflowStore
+from templates import instantiate
+from ui.bridge import EngineBridge
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "templates"
+ORDERS = "Order Processing with Event Sourcing"
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def _validate(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", "validate", *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_copy_in_a_fresh_folder_is_the_shipped_files_byte_for_byte(tmp_path: Path) -> None:
+    # What `serve` installs on first run, and `flowyard new` where nothing clashes.
+    folder = tmp_path / "workflows"
+    instantiate("order_processing", folder)
+    instantiate("replay_events", folder)
+    instantiate("order_processing_agent", folder, name="agent")
+    pairs = {
+        "order_processing.yaml": "order_processing/workflow.yaml",
+        "order_processing.schema.sql": "order_processing/schema.sql",
+        "order_processing.analytics.sql": "order_processing/analytics.sql",
+        "order_processing.README.md": "order_processing/README.md",
+        "replay_events.yaml": "replay_events/workflow.yaml",
+        "replay_events.README.md": "replay_events/README.md",
+        "agent.yaml": "order_processing_agent/workflow.yaml",
+        "lib/order_events.py": "lib/order_events.py",
+    }
+    for copied, shipped in pairs.items():
+        assert (folder / copied).read_bytes() == (SHIPPED / shipped).read_bytes(), copied
+
+
+def test_a_second_copy_gets_its_own_webhook_path_and_name(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    original = instantiate("order_processing", folder)
+    copy = instantiate("order_processing", folder, name="op_copy")
+    doc = yaml.safe_load(copy.read_text())
+    assert doc["blocks"]["webhook"]["path"] == "op_copy/events"
+    assert doc["name"] == f"{ORDERS} (op_copy)"
+    # Only those lines (and the description's URL) differ: comments and all stay.
+    assert _changed_lines(original.read_text(), copy.read_text()) == [
+        f"-name: {ORDERS}",
+        f"+name: {ORDERS} (op_copy)",
+        "-  Append each order event (POST /webhooks/orders/events) to an append-only event",
+        "+  Append each order event (POST /webhooks/op_copy/events) to an append-only event",
+        "-    path: orders/events",
+        "+    path: op_copy/events",
+    ]
+    for sql in ("schema.sql", "analytics.sql"):
+        assert (folder / f"op_copy.{sql}").read_bytes() == (SHIPPED / "order_processing" / sql).read_bytes()  # fmt: skip
+    # Deliveries: the original keeps its path; the copy answers on its own.
+    store = WorkflowStore(folder)
+    assert Path(store.find_webhook("orders/events")[0].file) == original  # type: ignore[index]
+    assert Path(store.find_webhook("op_copy/events")[0].file) == copy  # type: ignore[index]
+    # A third copy clashes with neither.
+    third = instantiate("order_processing", folder, name="op_third")
+    assert yaml.safe_load(third.read_text())["blocks"]["webhook"]["path"] == "op_third/events"
+    # A template without a webhook: only its name: changes.
+    replay = instantiate("replay_events", folder)
+    replay_copy = instantiate("replay_events", folder, name="replay_copy")
+    assert _changed_lines(replay.read_text(), replay_copy.read_text()) == [
+        "-name: Replay Events",
+        "+name: Replay Events (replay_copy)",
+    ]
+    # `flowyard validate` finds no clash of path or name among them.
+    proc = _validate(original, copy, third, replay, replay_copy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def stems(workflows_dir: Path) -> Iterator[list[str]]:
+    """Unique workflow names; their files (and SQL, README) are removed afterwards:
+    the workspace is shared, and a copy left behind would take the template's path."""
+    made: list[str] = []
+    yield made
+    for stem in made:
+        for path in workflows_dir.glob(f"{stem}.*"):
+            path.unlink()
+
+
+def test_instantiate_beside_the_original_answers_the_copy_s_path_and_name(
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    engine_bridge: EngineBridge,
+    stems: list[str],
+) -> None:
+    orig, copy = f"tc_orig_{uuid.uuid4().hex[:6]}", f"tc_copy_{uuid.uuid4().hex[:6]}"
+    stems += [orig, copy]
+    url = "/api/templates/order_processing/instantiate"
+    assert client.post(url, json={"name": orig}, headers=auth).status_code == 201
+    resp = client.post(url, json={"name": copy}, headers=auth)
+    assert resp.status_code == 201, resp.get_json()
+    # The original's path: orders/events, unless a file of the shared workspace had it.
+    served = yaml.safe_load((workflows_dir / f"{orig}.yaml").read_text())["blocks"]["webhook"]
+    copied = yaml.safe_load((workflows_dir / f"{copy}.yaml").read_text())
+    assert copied["blocks"]["webhook"]["path"] == f"{copy}/events" != served["path"]
+    runtime = engine_bridge.runtime
+    assert Path(runtime.find_webhook(served["path"])[0].file).name == f"{orig}.yaml"
+    assert Path(runtime.find_webhook(f"{copy}/events")[0].file).name == f"{copy}.yaml"
+
+    body = resp.get_json()
+    assert body["name"] == copy and body["title"] == copied["name"] != ORDERS
+    hook = {"block": "webhook", "method": "POST", "path": f"{copy}/events"}
+    assert body["webhooks"] == [{**hook, "url": f"/webhooks/{copy}/events"}]
+    changes = {c["field"]: c for c in body["changes"]}
+    assert changes["path"]["block"] == "webhook" and changes["path"]["now"] == f"{copy}/events"
+    # The clash named is with the file that serves the template's path (the original,
+    # or one the shared workspace already had).
+    owner = Path(runtime.find_webhook("orders/events")[0].file).name
+    assert f"already the webhook of {owner}" in changes["path"]["message"]
+    assert changes["name"]["was"] == ORDERS and changes["name"]["now"] == copied["name"]
+    # The copy saves with neither a problem nor a warning.
+    doc = client.get(f"/api/workflows/{copy}?format=json", headers=auth).get_json()
+    saved = client.put(f"/api/workflows/{copy}", json=doc, headers=auth)
+    assert saved.status_code == 200 and "warnings" not in saved.get_json()
+
+
+def test_the_page_s_use_template_form_makes_a_copy_that_does_not_clash(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, stems: list[str]
+) -> None:
+    orig, copy = f"tp_orig_{uuid.uuid4().hex[:6]}", f"tp_copy_{uuid.uuid4().hex[:6]}"
+    stems += [orig, copy]
+    for stem in (orig, copy):
+        resp = client.post("/templates/order_processing/use", data={"name": stem}, headers=auth)
+        assert resp.status_code == 302 and resp.location.endswith(f"/editor/{stem}")
+    proc = _validate(workflows_dir / f"{orig}.yaml", workflows_dir / f"{copy}.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_an_unknown_template_s_message_has_no_stray_quotes(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    resp = client.post("/api/templates/nosuch/instantiate", json={}, headers=auth)
+    assert resp.status_code == 404
+    detail = resp.get_json()["detail"]
+    assert detail.startswith("unknown template 'nosuch' (known: "), detail
+    assert "order_processing" in detail and not detail.endswith('"')
