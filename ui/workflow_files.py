@@ -6,22 +6,19 @@ names are restricted so a URL can never point outside the folder.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 import blocks  # noqa: F401 - registers the block types the validator and palette need
+from engine.workflow_text import parse, render, render_update
+
+__all__ = ["parse", "render", "render_update"]  # the file text, from the engine
 
 if TYPE_CHECKING:
     from engine.workflows import WorkflowStore
-
-# libyaml's loader when present: a 300-block file parses several times faster.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -78,167 +75,6 @@ def summary(path: Path) -> dict[str, Any]:
     types = [b.get("type") for b in doc_blocks.values() if isinstance(b, dict)]
     info["trigger"] = next((t for t in types if t in ("webhook", "schedule", "manual")), None)
     return info
-
-
-def parse(text: str, file: str = "") -> dict[str, Any]:
-    """YAML or JSON text to a mapping; any syntax error is a ValueError."""
-    try:
-        doc = json.loads(text) if file.endswith(".json") else yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
-    if not isinstance(doc, dict):
-        raise ValueError("a workflow file must be a mapping")
-    return doc
-
-
-def render(doc: dict[str, Any], suffix: str) -> str:
-    """Serialize with stable key order and ``layout`` last (YAML via the engine)."""
-    from engine.model import dump_yaml
-
-    if suffix == ".json":
-        text = dump_yaml(doc)  # reuse the engine's ordering, then emit JSON
-        return json.dumps(yaml.safe_load(text), indent=2, ensure_ascii=False) + "\n"
-    return dump_yaml(doc)
-
-
-# A top-level key at column 0, a block id at column 2 (the layout `render` writes).
-_TOP_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
-_BLOCK_KEY = re.compile(r"  ([a-z][a-z0-9_]*):(?:\s|$)")
-_FIELD_KEY = re.compile(r"    ([A-Za-z_][\w-]*):(?:\s|$)")
-
-
-def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
-    """The text to save ``doc`` over a file that holds ``old_text``.
-
-    Saving what was loaded returns ``old_text`` itself: the file stays
-    byte-identical, comments and flow style included. Otherwise only the
-    top-level sections, blocks and block fields whose value changed are rewritten; the rest
-    (with the comments above and inside them) keep their text, so a diff shows
-    the change alone. Comments inside a rewritten field are lost. Whenever the
-    patched text would not load back as exactly ``doc`` in the canonical order,
-    the whole file is written the canonical way instead.
-    """
-    full = render(doc, suffix)
-    try:
-        old = parse(old_text, f"x{suffix}")
-    except ValueError:
-        return full
-    if old == doc:
-        return old_text
-    if suffix == ".json":
-        return full
-    patched = _patch(old_text, old, doc, full)
-    return patched if patched is not None else full
-
-
-def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -> str | None:
-    canonical = yaml.load(full, Loader=_Loader)  # noqa: S506 (safe loader)
-    if not old_text.endswith("\n"):
-        old_text += "\n"
-    head, top = _sections(old_text.splitlines(keepends=True), _TOP_KEY)
-    out = list(head)
-    for key in canonical:
-        prefix, own = top.get(key, ([], []))
-        if own and key in old and old[key] == doc[key]:
-            out += prefix + own
-        elif key == "blocks" and own and own[0].strip() == "blocks:" and isinstance(old[key], dict):
-            out += prefix + [own[0]] + _patch_blocks(own[1:], old[key], doc[key])
-        else:
-            out += prefix + _dump({key: doc[key]}, _indents_items(own))
-    text = "".join(out)
-    try:
-        saved = yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
-    except yaml.YAMLError:
-        return None
-    same_order = isinstance(saved, dict) and list(saved) == list(canonical)
-    if same_order and "blocks" in saved:
-        same_order = list(saved["blocks"] or {}) == list(canonical["blocks"] or {})
-    return text if same_order and saved == doc else None
-
-
-def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any) -> list[str]:
-    head, sections = _sections(lines, _BLOCK_KEY)
-    out = list(head)
-    for bid, block in (new or {}).items():
-        prefix, own = sections.get(bid, ([], []))
-        if own and bid in old and old[bid] == block:
-            out += prefix + own
-            continue
-        fields = _patch_fields(own, old.get(bid), block) if own else None
-        out += prefix + (fields or _dump({"blocks": {bid: block}})[1:])  # without "blocks:"
-    return out
-
-
-def _patch_fields(own: list[str], old: Any, new: Any) -> list[str] | None:
-    """A changed block written one field per line: only the fields whose value
-    changed are rewritten, so ``body: [a, b]`` beside an edited ``max_iterations``
-    keeps its flow style and comments. None when the block is not written so."""
-    if not (isinstance(old, dict) and isinstance(new, dict) and own[0].rstrip().endswith(":")):
-        return None
-    head, fields = _sections(own[1:], _FIELD_KEY)
-    if any(not _is_note(line, 4) for line in head):
-        return None
-    out = [own[0], *head]
-    for key, value in _dump_order(new):
-        prefix, lines = fields.get(key, ([], []))
-        if lines and key in old and old[key] == value:
-            out += prefix + lines
-        else:
-            out += prefix + _dump({"blocks": {"b": {key: value}}})[2:]  # the field's lines
-    return out
-
-
-def _dump_order(block: dict[str, Any]) -> list[tuple[str, Any]]:
-    """A block's fields in the order dump_yaml writes them: ``type`` first."""
-    return sorted(block.items(), key=lambda kv: kv[0] != "type")
-
-
-def _dump(doc: dict[str, Any], indent_items: bool = False) -> list[str]:
-    from engine.model import dump_yaml
-
-    lines = dump_yaml(doc).splitlines(keepends=True)
-    if indent_items and len(lines) > 1 and lines[1].startswith("- "):
-        # The file indents its list items ("  - a -> b"): follow it, or adding
-        # one edge would re-indent every other edge line in the diff.
-        lines[1:] = ["  " + line if line.strip() else line for line in lines[1:]]
-    return lines
-
-
-def _indents_items(own: list[str]) -> bool:
-    return len(own) > 1 and own[1].startswith("  - ")
-
-
-def _sections(
-    lines: list[str], key_re: re.Pattern[str]
-) -> tuple[list[str], dict[str, tuple[list[str], list[str]]]]:
-    """Split at each key line: (lines before the first key, {key: (prefix, own lines)}).
-
-    A key's prefix is the run of blank lines and comments right above it, no
-    deeper than the key itself: a comment above a block describes that block
-    and stays with it even when the block is rewritten.
-    """
-    head: list[str] = []
-    sections: dict[str, tuple[list[str], list[str]]] = {}
-    body = head
-    for line in lines:
-        m = key_re.match(line)
-        if m is None or m.group(1) in sections:
-            body.append(line)
-            continue
-        depth = len(line) - len(line.lstrip(" "))
-        cut = len(body)
-        while cut > 0 and _is_note(body[cut - 1], depth):
-            cut -= 1
-        prefix = body[cut:]
-        del body[cut:]
-        body = [line]
-        sections[m.group(1)] = (prefix, body)
-    return head, sections
-
-
-def _is_note(line: str, depth: int) -> bool:
-    stripped = line.lstrip(" ")
-    return not stripped.strip() or (stripped.startswith("#") and len(line) - len(stripped) <= depth)
 
 
 def validate(

@@ -244,13 +244,13 @@ class _Spy:
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> _Spy:
-    import blocks.webhook
+    import blocks._signatures
     import ui.auth
 
     s = _Spy()
     # Both modules call hmac.compare_digest through their own `hmac` name.
     monkeypatch.setattr(ui.auth, "hmac", _HmacProxy(s))
-    monkeypatch.setattr(blocks.webhook, "hmac", _HmacProxy(s))
+    monkeypatch.setattr(blocks._signatures, "hmac", _HmacProxy(s))
     return s
 
 
