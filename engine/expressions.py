@@ -15,7 +15,8 @@ from typing import Any
 
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
-from engine.references import Scope, resolve, rewrite_python
+from engine.python_refs import rewrite_python
+from engine.references import Scope, resolve
 
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,

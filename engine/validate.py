@@ -14,12 +14,8 @@ import networkx as nx
 
 from engine.graph import Plan, build_plan, upstream_of
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.references import (
-    SPECIAL_ROOTS,
-    StringReference,
-    references_in,
-    references_in_python_strings,
-)
+from engine.python_refs import StringReference, references_in_python_strings
+from engine.references import SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import workflow_schema
 

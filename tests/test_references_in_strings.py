@@ -17,7 +17,7 @@ from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
 from engine.expressions import Expression
-from engine.references import references_in_python_strings, rewrite_python
+from engine.python_refs import references_in_python_strings, rewrite_python
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "name: t\nblocks:\n  start: {type: manual}\n"
@@ -146,7 +146,7 @@ def test_the_scanner_reads_fstrings_the_same_on_the_other_tokenizer() -> None:
     if other is None:
         pytest.skip("no Python with the other f-string tokenizer is installed")
     code = (
-        "from engine.references import references_in_python_strings as f, rewrite_python as r\n"
+        "from engine.python_refs import references_in_python_strings as f, rewrite_python as r\n"
         "c = \"return f'x <a.b> {<a.c>} {d[\\\"<a.d>\\\"]}' + '<a.e>'\"\n"
         "print([(s.line, s.ref.text, s.fstring) for s in f(c)], r(c)[0])\n"
     )
