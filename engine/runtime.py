@@ -16,6 +16,7 @@ from typing import Any
 
 from engine import runstore
 from engine._json import dumps, loads
+from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import RunContext, Services
 from engine.database import Database
 from engine.executor import Executor
@@ -103,6 +104,7 @@ class Runtime:
         self._tasks.append(asyncio.create_task(beat(self._runs, pool, self.owner, HEARTBEAT_S)))
         self._tasks.append(asyncio.create_task(flush(self._runs, FLUSH_INTERVAL_S)))
         self._tasks.append(asyncio.create_task(prune_hourly(self.db.log_pool)))
+        self._tasks.append(asyncio.create_task(listen_for_cancels(self)))
         if self.resume_on_start and self.local:
             await self.resume_unfinished()
 
@@ -234,6 +236,10 @@ class Runtime:
                 await asyncio.wait({ended}, timeout=1.0)
                 ended.cancel()
 
+    async def request_cancel(self, execution_id: str) -> str | None:
+        """Cancel a run wherever it executes (engine/cancels.py)."""
+        return await request_cancel(self, execution_id)
+
     async def cancel(self, execution_id: str) -> bool:
         """Cancel a run this process holds: a running one records `cancelled` and rolls
         its transactions back; one that has not begun is recorded `cancelled` here
@@ -242,7 +248,7 @@ class Runtime:
         if begun is False:
             try:
                 await record_end(
-                    self.db.log_pool, execution_id, self.owner, "cancelled", _cancelled_error(),
+                    self.db.log_pool, execution_id, self.owner, "cancelled", cancelled_error(),
                     self.notify_finish,
                 )  # fmt: skip
             except OwnershipLost:  # taken over meanwhile: the new owner runs it
@@ -325,7 +331,7 @@ class Runtime:
                     # transactions rolled back) and the next start resumes it.
                     await asyncio.shield(recorder.flush())
                     raise
-                status, output, error = "cancelled", None, _cancelled_error()
+                status, output, error = "cancelled", None, cancelled_error()
             finally:
                 self._runs.recorders.pop(eid, None)
             self.metrics.run_finished(workflow.name, status)
@@ -416,10 +422,6 @@ class Runtime:
         return workflow
 
 
-def _cancelled_error() -> dict[str, Any]:
-    return {"type": "Cancelled", "message": "the run was cancelled", "block": None}
-
-
 def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
     """The result of a run cancelled before it began."""
     return {
@@ -427,6 +429,6 @@ def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
         "workflow": workflow,
         "status": "cancelled",
         "output": None,
-        "error": _cancelled_error(),
+        "error": cancelled_error(),
         "blocks": {},
     }

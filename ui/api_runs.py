@@ -189,6 +189,21 @@ def stream_run(execution_id: str) -> Response:
     return Response(generate(), mimetype="text/event-stream", headers=headers)
 
 
+@bp.post("/runs/<execution_id>/cancel")
+def cancel(execution_id: str) -> Response:
+    """Stop a run wherever it executes: 202 while its process stops it, 200 once it
+    is cancelled (asking again is fine), 409 when it had already ended otherwise."""
+    if not _is_run_id(execution_id):
+        return error(404, f"no run {execution_id!r}")
+    status = bridge().call(runtime().request_cancel(execution_id))
+    if status is None:
+        return error(404, f"no run {execution_id!r}")
+    if status in ("succeeded", "failed"):
+        return jresponse({"error": f"the run already {status}", "status": status}, 409)
+    body = {"execution_id": execution_id, "status": status, **_links(execution_id)}
+    return jresponse(body, 202 if status == "cancelling" else 200)
+
+
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
     """Run again with the same input; from the failed block when the engine can."""

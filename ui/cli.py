@@ -109,6 +109,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if result["error"]:
                 print(f"\nerror: {result['error']['message']}")
             return 0
+        if args.action == "cancel":
+            status = await rt.request_cancel(args.id)
+            if status not in ("cancelling", "cancelled"):
+                said = "no such run" if status is None else f"the run already {status}"
+                print(f"flowyard runs cancel: {args.id}: {said}", file=sys.stderr)
+                return 1
+            print(f"{args.id} {status}")
+            return 0
         if args.action == "prune":
             runs, events = await prune(rt.db.log_pool, parse_duration(args.older_than))
             print(f"pruned {runs} runs ({events} run events) older than {args.older_than}")
@@ -333,8 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+")
     s.set_defaults(fn=cmd_validate)
 
-    s = sub.add_parser("runs", help="list runs, show one, or resume unfinished ones")
-    s.add_argument("action", nargs="?", choices=["list", "show", "resume", "prune"], default="list")
+    s = sub.add_parser("runs", help="list runs, show one, resume or cancel unfinished ones")
+    s.add_argument(
+        "action", nargs="?", choices=["list", "show", "resume", "cancel", "prune"], default="list"
+    )
     s.add_argument("id", nargs="?")
     s.add_argument("--workflow")
     s.add_argument("--status")
@@ -375,8 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "runs" and args.action == "show" and not args.id:
-        print("flowyard runs show: give a run id", file=sys.stderr)
+    if args.command == "runs" and args.action in ("show", "cancel") and not args.id:
+        print(f"flowyard runs {args.action}: give a run id", file=sys.stderr)
         return 2
     return int(args.fn(args) or 0)
 

@@ -197,6 +197,18 @@ def document() -> dict[str, Any]:
                     query=["after"],
                 )
             },
+            "/api/runs/{execution_id}/cancel": {
+                "post": _op(
+                    "stop a run wherever it executes (docs/engine.md, Cancelling)",
+                    {
+                        "200": {"description": "cancelled (asking again is fine)"},
+                        "202": {"description": "cancelling: its process stops it"},
+                        "404": _404,
+                        "409": {"description": "the run had already succeeded or failed"},
+                    },
+                    params=run,
+                )
+            },
             "/api/runs/{execution_id}/rerun": {
                 "post": _op(
                     "run again with the same input",

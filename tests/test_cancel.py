@@ -1,0 +1,148 @@
+"""Cancelling a run wherever it executes: in this process, in another one (a NOTIFY
+reaches it), or not begun by anyone (ended in the database); `flowyard runs cancel`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from engine.runtime import Runtime
+
+HELD = """
+name: cancel_{suffix}
+blocks:
+  start: {{type: manual}}
+  hold:
+    type: function
+    timeout: 120
+    code: |
+      import os, time
+      with open({log!r}, "a") as f:
+          f.write("hold\\n")
+      while not os.path.exists({gate!r}):
+          time.sleep(0.05)
+      return {{"held": True}}
+  after:
+    type: function
+    code: |
+      with open({log!r}, "a") as f:
+          f.write("after\\n")
+      return {{}}
+edges: [start -> hold, hold -> after]
+"""
+
+
+async def _until(check, attempts: int = 300) -> bool:
+    for _ in range(attempts):
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def _held(tmp_path: Path, write_workflow):
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    wf = write_workflow(HELD.format(suffix=uuid.uuid4().hex[:8], log=str(log), gate=str(gate)))
+    return wf, log, gate
+
+
+async def _status(runtime: Runtime, eid: str) -> str:
+    return await runtime.db.log_pool.fetchval(
+        "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", eid
+    )
+
+
+async def test_a_run_this_process_holds_is_cancelled(
+    runtime: Runtime, write_workflow, tmp_path: Path
+) -> None:
+    wf, log, gate = _held(tmp_path, write_workflow)
+    eid = (await runtime.submit(wf, {})).execution_id
+    try:
+        assert await _until(lambda: _async(log.exists()))
+        assert await runtime.request_cancel(eid) == "cancelling"
+        result = await asyncio.wait_for(runtime.wait(eid), 30)
+    finally:
+        gate.write_text("open")
+    assert result["status"] == "cancelled"
+    assert result["error"]["type"] == "Cancelled"
+    assert await runtime.request_cancel(eid) == "cancelled"  # asking again is fine
+    assert log.read_text().split() == ["hold"]  # `after` never ran
+
+
+async def test_a_run_another_process_executes_is_cancelled_there(
+    runtime: Runtime, database_url: str, write_workflow, tmp_path: Path
+) -> None:
+    """`flowyard run` in another process holds the run; this one asks (NOTIFY)."""
+    wf, log, gate = _held(tmp_path, write_workflow)
+    env = {**os.environ, "DATABASE_URL": database_url}
+    other = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "run", wf.file, "--json"],
+        cwd=runtime.workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert await _until(lambda: _async(log.exists())), "the other process never began"
+        eid = await runtime.db.log_pool.fetchval(
+            "SELECT execution_id::text FROM flowyard_runs WHERE workflow = $1", wf.name
+        )
+        assert await runtime.request_cancel(eid) == "cancelling"
+        out, err = await asyncio.to_thread(other.communicate, timeout=60)
+    finally:
+        gate.write_text("open")
+        if other.poll() is None:
+            other.kill()
+            other.wait()
+    assert other.returncode == 1, err  # the run did not succeed
+    assert await _status(runtime, eid) == "cancelled"
+    assert log.read_text().split() == ["hold"]
+
+
+async def test_a_run_nobody_has_begun_is_cancelled_at_once(
+    runtime: Runtime, workspace: Path, database_url: str, write_workflow, tmp_path: Path
+) -> None:
+    """Queued for a worker (no owner yet): ended in the database; no worker runs it."""
+    wf, log, _gate = _held(tmp_path, write_workflow)
+    queued = Runtime(
+        workspace / "workflows", database_url, workspace,
+        function_workers=1, resume=False, queue=True, local=False,
+    )  # fmt: skip
+    await queued.start()
+    try:
+        eid = (await queued.submit(wf, {})).execution_id
+        assert await _status(runtime, eid) == "queued"
+        assert await runtime.request_cancel(eid) == "cancelled"
+    finally:
+        await queued.close()
+    assert await _status(runtime, eid) == "cancelled"
+    types = [e["type"] for e in await runtime.run_events(eid)]
+    assert types == ["run_queued", "run_cancelled"]
+    assert not log.exists()
+
+
+async def test_a_finished_run_is_not_cancelled(runtime: Runtime, write_workflow) -> None:
+    wf = write_workflow("name: cancel_done\nblocks:\n  s: {type: manual}\n")
+    result = await runtime.execute(wf, {})
+    assert await runtime.request_cancel(result["execution_id"]) == "succeeded"
+    assert await runtime.request_cancel(str(uuid.uuid4())) is None
+
+
+def test_cli_runs_cancel_says_what_happened(database_url: str, workspace: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    unknown = str(uuid.uuid4())
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "runs", "cancel", unknown],
+        cwd=workspace, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"{unknown}: no such run" in done.stderr
+
+
+async def _async(value: bool) -> bool:
+    return value
