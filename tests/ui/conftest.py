@@ -182,9 +182,9 @@ def workflows_dir(ui_workspace: Path) -> Path:
 @pytest.fixture(scope="session")
 def live_server(app: Flask) -> Iterator[str]:
     """The app under waitress on a free port, as `flowyard serve` runs it."""
-    from waitress import create_server
+    from ui.server import make_server
 
-    server: Any = create_server(app, host="127.0.0.1", port=free_port(), threads=16)
+    server: Any = make_server(app, "127.0.0.1", free_port())
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
