@@ -2,8 +2,10 @@
 
 For imports, back-fills and benchmarks; live events go through the Order
 Processing workflow. Both paths keep the same invariants: per-order lock,
-``aggregate_version`` = snapshot version + 1, idempotent ``event_id``, snapshot
-and kept snapshots written in the append's transaction, one reducer.
+``aggregate_version`` = snapshot version + 1 only while the snapshot is at the
+last stored event (else the append fails), idempotent ``event_id``, no event
+version newer than the reducer reads, snapshot and kept snapshots written in
+the append's transaction, one reducer.
 
 The replay SQL is read from the Replay Events workflow file (and its references
 bound exactly as the Database block binds them), so what is measured here is
@@ -110,6 +112,11 @@ async def append_batch(
     live workflow. The orders' snapshots and kept snapshots are written in the
     same transaction, so the live path continues at the right version.
 
+    Raises ValueError, and stores nothing of the batch, for an event version
+    newer than the reducer reads, or when an order with new events has a
+    snapshot that is not at its last stored event (ahead, behind or missing):
+    appending after it would leave a gap in the order's versions or collide.
+
     Rows are stored grouped by order (orders sorted, each order's events in the
     order given), so an order's events take consecutive sequence numbers.
     Nothing can observe the interleaving the batch arrived in (it commits as
@@ -139,9 +146,15 @@ async def append_batch(
                     "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", given
                 )
             }
+        # Each order's snapshot and where its events really end (one index probe
+        # per order), in the one statement that loaded the snapshots anyway.
         snapshots = await conn.fetch(
-            "SELECT order_id, version, state FROM order_snapshots"
-            " WHERE order_id = ANY($1::text[]) FOR UPDATE",
+            "SELECT o.order_id, s.version, s.state,"
+            "       (SELECT COALESCE(max(aggregate_version), 0) FROM events"
+            "         WHERE aggregate_type = 'order' AND aggregate_id = o.order_id) AS head"
+            "  FROM unnest($1::text[]) AS o(order_id)"
+            "  LEFT JOIN LATERAL (SELECT version, state FROM order_snapshots"
+            "                      WHERE order_id = o.order_id FOR UPDATE) AS s ON true",
             orders,
         )
         batch = _Batch(snapshots, known, snapshot_every)
@@ -161,9 +174,18 @@ class _Batch:
     """One batch's versions and states, worked out while COPY sends its rows."""
 
     def __init__(self, snapshots: Iterable[Mapping[str, Any]], known: set[str], every: int):
-        self.heads: dict[str, tuple[int, Any]] = {
-            r["order_id"]: (r["version"], r["state"]) for r in snapshots
-        }
+        self.heads: dict[str, tuple[int, Any]] = {}
+        # order -> why appending to it would not continue its stream
+        self.off_head: dict[str, str] = {}
+        for r in snapshots:
+            if r["version"] is not None:
+                self.heads[r["order_id"]] = (r["version"], r["state"])
+            if (r["version"] or 0) != r["head"]:
+                at = "missing" if r["version"] is None else f"at version {r['version']}"
+                self.off_head[r["order_id"]] = (
+                    f"order {r['order_id']}: its snapshot is {at} but its last stored event"
+                    f" is at version {r['head']}"
+                )
         # (order, version) -> [state as JSON, is the order's new head, is kept]
         self.snapshots: dict[tuple[str, int], list[Any]] = {}
         self.appended = 0
@@ -187,7 +209,7 @@ class _Batch:
         chunk: list[bytes] = [_BINARY_HEADER]
         for order in orders:
             v, state = heads.get(order, (0, None))
-            start, order_bytes = v, order.encode()
+            start, order_bytes, off_head = v, order.encode(), self.off_head.get(order)
             for e in by_order[order]:
                 raw = e.get("event_id")
                 if raw:
@@ -196,12 +218,20 @@ class _Batch:
                 else:
                     eid = next(fresh)
                     eid_bytes = bytes.fromhex(eid.replace("-", ""))
+                # Raising here aborts the COPY; the transaction rolls back. (Every
+                # type reads v1, so most events skip the lookup.)
+                version = int(e.get("event_version") or 1)
+                if version > 1 and (
+                    too_new := order_events.version_error(e["event_type"], version)
+                ):
+                    raise ValueError(f"event {eid} for order {order}: {too_new}; {_REFUSED}")
                 if eid in known:
-                    continue
+                    continue  # as the live path: a repeat is answered, not refused
+                if off_head:
+                    raise ValueError(f"{off_head}: event {eid} {_REFUSED}; {_REPAIR}")
                 known.add(eid)
                 data, meta = e.get("data") or {}, e.get("metadata") or {}
-                ev = {"event_id": eid, "event_type": e["event_type"],
-                      "event_version": int(e.get("event_version") or 1),
+                ev = {"event_id": eid, "event_type": e["event_type"], "event_version": version,
                       "aggregate_id": order, "data": data, "metadata": meta}  # fmt: skip
                 v += 1
                 state = apply(state, ev)
@@ -231,6 +261,12 @@ class _Batch:
         chunk.append(_BINARY_TRAILER)
         yield b"".join(chunk)
 
+
+_REFUSED = "not appended (nor anything else in this batch)"
+_REPAIR = (
+    "restore the missing events, or rebuild the snapshot from the events with Replay Events"
+    " (repair: true)"
+)
 
 # COPY's binary format: a signature and two empty header fields; each row is
 # its field count, then each field's byte length and bytes (in _COPY_COLUMNS'

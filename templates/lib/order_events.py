@@ -21,12 +21,15 @@ Rules that keep the reducer safe to replay forever:
 Upcasting: events are stored as they were received, with ``event_version``.
 On read, :func:`upcast` rewrites old payloads into the current shape, one
 version step at a time, so v1 and v2 events of the same fact replay alike and
-the stored history is never rewritten.
+the stored history is never rewritten. A version newer than ``CURRENT_VERSION``
+cannot be read by this code at all: appends refuse it (:func:`version_error`)
+and the reducer keeps a stored one as an anomaly instead of guessing its shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 Event = dict[str, Any]
@@ -61,15 +64,42 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("payment_received", 1): upcast_payment_received_v1_v2,
 }
 
-#: The version each event type is written in today (what the reducer expects).
-CURRENT_VERSION: dict[str, int] = {"order_created": 2, "payment_received": 2}
+#: The version each event type is written in today: what the reducer expects, and
+#: the newest it can read. Every type the reducer handles is listed (tested), so
+#: a newer version of any of them is caught rather than read as this one.
+CURRENT_VERSION: dict[str, int] = {
+    "order_created": 2,
+    "item_added": 1,
+    "payment_received": 2,
+    "order_shipped": 1,
+    "tracking_updated": 1,
+    "order_delivered": 1,
+    "order_cancelled": 1,
+}
+
+
+def version_error(event_type: str, event_version: int) -> str | None:
+    """Why this code cannot read ``event_type`` at ``event_version``, or None.
+
+    A newer version comes from a newer release (or one rolled back since): its
+    payload may mean something else, and folding it as the newest known shape
+    would be a silent guess. Unknown types are not judged here: the reducer
+    already keeps them as anomalies, whatever their version.
+    """
+    known = CURRENT_VERSION.get(event_type)
+    if known is None or event_version <= known:
+        return None
+    return (
+        f"{event_type} event_version {event_version} is newer than this reducer reads"
+        f" (up to {known})"
+    )
 
 
 def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """Return ``event`` with its ``data`` in the current version of its type.
 
     Applies ``UPCASTERS`` step by step (v1 → v2 → v3 …). An event that is
-    already current (or of a type without upcasters) is returned as it is:
+    already current (or newer: see :func:`version_error`) is returned as it is:
     nothing here or in the reducer mutates an event, and replay of a long
     history should not copy every event once more.
     """
@@ -109,6 +139,8 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
     handler = _HANDLERS.get(etype)
     if handler is None:
         _anomaly(new, ev, f"unknown event type {etype!r}")
+    elif too_new := version_error(etype, int(ev.get("event_version") or 1)):
+        _anomaly(new, ev, f"{too_new}: not applied")
     else:
         expected = _ALLOWED_FROM.get(etype)
         if expected is not None and new.get("status") not in expected:
@@ -145,6 +177,40 @@ def replay_step(state: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Stat
     if row.get("is_snapshot"):
         return row["state"]
     return apply_event(state, row)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Whether two decoded JSON values are the same JSON (the consistency check).
+
+    Python's ``==`` is not that: ``True == 1`` and ``False == 0`` (bool is an
+    int), so a snapshot holding ``true`` where the events give ``1`` would pass
+    as consistent. Here true, false and null equal only themselves.
+
+    Numbers are equal when they are the same number, whatever their Python type
+    (``1 == 1.0``): JSON has one number type, and a state round-trips through
+    jsonb, which stores every number as ``numeric`` and prints it in its own
+    form: a float ``1e20`` the reducer wrote reads back as the integer
+    100000000000000000000 (and a decoder that keeps numeric's precision gives
+    Decimals). PostgreSQL's own jsonb ``=`` also says ``1 = 1.0``. Python
+    compares int, float and Decimal exactly, so two different numbers are never
+    taken as one.
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, Mapping):
+        return (
+            isinstance(b, Mapping)
+            and a.keys() == b.keys()
+            and all(json_equal(v, b[k]) for k, v in a.items())
+        )
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(json_equal, a, b))
+    if isinstance(a, _NUMBERS):
+        return isinstance(b, _NUMBERS) and a == b
+    return type(a) is type(b) and a == b
+
+
+_NUMBERS = (int, float, Decimal)
 
 
 def _anomaly(s: State, ev: Mapping[str, Any], reason: str) -> None:

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_support import deliver, lifecycle, stand_ins
+from es_support import calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from blocks.webhook import accept
 from templates import instantiate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates" / "lib"))
-from order_events import apply_event  # noqa: E402
+from order_events import CURRENT_VERSION, apply_event  # noqa: E402
 
 
 def _section(text: str, label: str) -> Any:
@@ -36,7 +37,12 @@ def chat_completion(request: Request) -> Response:
     body = request.get_json()
     assert body["model"] == "gpt-4o-mini" and body["response_format"] == {"type": "json_object"}
     prompt = body["messages"][-1]["content"]
-    state = apply_event(_section(prompt, "Current state:"), _section(prompt, "Event:"))
+    event = _section(prompt, "Event:")
+    # A model knows no event versions: it reads any payload as the newest shape it
+    # was told about, which is the guess the workflows must not let it make.
+    newest = CURRENT_VERSION.get(event["event_type"], event["event_version"])
+    event["event_version"] = min(event["event_version"], newest)
+    state = apply_event(_section(prompt, "Current state:"), event)
     reply = {
         "id": "chatcmpl-standin",
         "object": "chat.completion",
@@ -100,5 +106,107 @@ async def test_agent_replay_catches_a_snapshot_ahead_of_the_events(
     await rt.db.pool.execute("UPDATE order_snapshots SET version = 10 WHERE order_id = $1", order)
     replay = rt.load_workflow("replay_events_agent")
     result = await rt.execute(replay, {"order_id": order, "as_of": "2999-01-01T00:00:00Z"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["checked"] is True and result["output"]["consistent"] is False
+
+
+def model_saw(httpserver: HTTPServer, event_id: str) -> bool:
+    """Whether any prompt sent to the stand-in model held this event."""
+    return any(
+        event_id in req.get_json()["messages"][-1]["content"]
+        for req in calls(httpserver, "/v1/chat/completions")
+    )
+
+
+async def attempt(rt: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Deliver one event to the agent variant and return its run, whatever its status."""
+    raw = json.dumps(body).encode()
+    resp = await accept(rt, "orders/agent-events", "POST", {}, {}, raw)
+    assert resp.status == 202, resp.body
+    return await rt.wait(resp.body["execution_id"], timeout=60)
+
+
+async def test_agent_append_refuses_an_event_version_newer_than_the_reducer(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path="orders/agent-events")
+    event_id = str(uuid.uuid4())
+    result = await attempt(rt, {**paid, "event_id": event_id, "event_version": 3})
+    assert result["status"] == "failed"
+    assert event_id in result["error"]["message"]
+    assert "event_version 3" in result["error"]["message"]
+    assert not model_saw(httpserver, event_id)
+    assert (
+        await rt.db.pool.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 1
+    )
+
+
+async def test_agent_append_refuses_to_continue_from_a_snapshot_ahead_of_its_events(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order):
+        await deliver(rt, ev, path="orders/agent-events")
+    pool = rt.db.pool
+    await pool.execute("UPDATE order_snapshots SET version = 6 WHERE order_id = $1", order)
+    event_id = str(uuid.uuid4())
+    result = await attempt(
+        rt, {"event_type": "item_added", "order_id": order, "event_id": event_id, "sku": "Z"}
+    )
+    assert result["status"] == "failed"
+    assert order in result["error"]["message"] and "not appended" in result["error"]["message"]
+    assert not model_saw(httpserver, event_id)
+    assert (
+        await pool.fetchval(
+            "SELECT max(aggregate_version) FROM events WHERE aggregate_id = $1", order
+        )
+        == 4
+    )
+
+
+async def test_agent_replay_keeps_a_stored_too_new_event_as_an_anomaly(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order)[:2]:
+        await deliver(rt, ev, path="orders/agent-events")
+    event_id = uuid.uuid4()
+    await rt.db.pool.execute(
+        "INSERT INTO events (event_id, event_type, event_version, aggregate_id, aggregate_version,"
+        " data) VALUES ($1, 'order_shipped', 2, $2, 3, $3)",
+        event_id,
+        order,
+        {"carrier": "DHL"},
+    )
+    result = await rt.execute(rt.load_workflow("replay_events_agent"), {"order_id": order})
+    assert result["status"] == "succeeded", result["error"]
+    state = result["output"]["state"]
+    assert state["status"] == "paid" and "shipping" not in state
+    assert [a["event_id"] for a in state["anomalies"]] == [str(event_id)]
+
+
+async def test_agent_replay_tells_a_boolean_from_a_number(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0], path="orders/agent-events")
+    item = {"event_type": "item_added", "order_id": order, "sku": "G", "gift": True}
+    await deliver(rt, item, path="orders/agent-events")
+    await rt.db.pool.execute(
+        "UPDATE order_snapshots SET state = jsonb_set(state, '{items,1,gift}', '1')"
+        " WHERE order_id = $1",
+        order,
+    )
+    result = await rt.execute(rt.load_workflow("replay_events_agent"), {"order_id": order})
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["checked"] is True and result["output"]["consistent"] is False

@@ -100,8 +100,9 @@ async def test_batch_stores_each_order_together_in_the_order_given(
     prefix = f"mix-{uuid.uuid4().hex[:6]}"
     a, b = f"{prefix}-a", f"{prefix}-b"  # stored in this order: orders sorted
     meta = {"user_id": "u-ü", "ip_address": "10.0.0.1"}
-    evs = [
-        {"event_type": "item_added", "aggregate_id": order, "event_version": 2,
+    evs = [  # each order starts with a v2 event: the version is stored as given, not defaulted
+        {"event_type": "item_added" if i else "order_created", "aggregate_id": order,
+         "event_version": 1 if i else 2,
          "data": {"sku": f"{order}-{i}", "name": "Grüße ✓ \"quoted\""}, "metadata": meta}
         for i in range(5)
         for order in (a, b)  # interleaved on the way in
@@ -119,5 +120,5 @@ async def test_batch_stores_each_order_together_in_the_order_given(
         assert [r["aggregate_version"] for r in mine] == [1, 2, 3, 4, 5]
         seqs = [r["sequence_number"] for r in mine]
         assert seqs == list(range(seqs[0], seqs[0] + 5))  # consecutive positions
-    assert {r["event_version"] for r in rows} == {2}
+    assert [r["event_version"] for r in rows] == [2, 1, 1, 1, 1] * 2
     assert rows[0]["data"]["name"] == 'Grüße ✓ "quoted"' and rows[0]["metadata"] == meta

@@ -1,0 +1,120 @@
+"""An append continues an order's stream only where its events end: a snapshot
+whose version is not the last stored event's (ahead after an events row was lost
+or restored from an older backup, behind, or missing) fails the append loudly
+instead of writing an event after a gap (or colliding with a stored one)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from es_support import deliver, lifecycle, stand_ins
+from pytest_httpserver import HTTPServer
+
+from blocks.webhook import accept
+from engine.database import init_connection
+from templates.event_store import append_batch
+
+BREAK_SNAPSHOT = {
+    "ahead": "UPDATE order_snapshots SET version = version + 2 WHERE order_id = $1",
+    "behind": "UPDATE order_snapshots SET version = version - 1 WHERE order_id = $1",
+    "missing": "DELETE FROM order_snapshots WHERE order_id = $1",
+}
+
+
+async def attempt(rt: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Deliver one event and return its run, whatever its status."""
+    resp = await accept(
+        rt, "orders/events", "POST", {"Content-Type": "application/json"}, {},
+        json.dumps(body).encode(),
+    )  # fmt: skip
+    assert resp.status == 202, resp.body
+    return await rt.wait(resp.body["execution_id"], timeout=60)
+
+
+@pytest.mark.parametrize("how", sorted(BREAK_SNAPSHOT))
+async def test_live_append_refuses_to_continue_from_a_snapshot_that_is_not_at_the_head(
+    es_runtime: Any, httpserver: HTTPServer, how: str
+) -> None:
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order):
+        await deliver(es_runtime, ev)
+    pool = es_runtime.db.pool
+    await pool.execute(BREAK_SNAPSHOT[how], order)
+    result = await attempt(es_runtime, {"event_type": "item_added", "order_id": order, "sku": "Z"})
+    assert result["status"] == "failed", how
+    message = result["error"]["message"]
+    assert order in message and "snapshot" in message and "not appended" in message, message
+    versions = await pool.fetch(
+        "SELECT aggregate_version FROM events WHERE aggregate_id = $1 ORDER BY 1", order
+    )
+    assert [r[0] for r in versions] == [1, 2, 3, 4]
+
+
+async def test_a_redelivery_is_still_a_duplicate_while_the_snapshot_is_ahead(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created = {**lifecycle(order)[0], "event_id": str(uuid.uuid4())}
+    await deliver(es_runtime, created)
+    await es_runtime.db.pool.execute(BREAK_SNAPSHOT["ahead"], order)
+    again = await deliver(es_runtime, created)
+    assert again["output"]["duplicate"] is True and again["output"]["version"] == 1
+
+
+@pytest.fixture
+async def conn(event_db: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(event_db)
+    await init_connection(connection)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("how", sorted(BREAK_SNAPSHOT))
+async def test_batch_refuses_to_continue_from_a_snapshot_that_is_not_at_the_head(
+    conn: asyncpg.Connection, how: str
+) -> None:
+    order, healthy = (f"batch-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    first = [
+        {"event_type": "item_added", "aggregate_id": o, "data": {"sku": i}}
+        for o in (order, healthy)
+        for i in range(4)
+    ]
+    assert await append_batch(conn, first) == 8
+    await conn.execute(BREAK_SNAPSHOT[how], order)
+    more = [
+        {"event_type": "item_added", "aggregate_id": o, "data": {"sku": "Z"}}
+        for o in (healthy, order)
+    ]
+    with pytest.raises(ValueError, match=rf"{order}.*snapshot.*not appended"):
+        await append_batch(conn, more)
+    # One transaction: the healthy order's event is not stored either.
+    versions = await conn.fetch(
+        "SELECT aggregate_id, max(aggregate_version) FROM events"
+        " WHERE aggregate_id = ANY($1::text[]) GROUP BY 1",
+        [order, healthy],
+    )
+    assert dict(versions) == {order: 4, healthy: 4}
+
+
+async def test_batch_repeating_stored_events_appends_nothing_while_the_snapshot_is_ahead(
+    conn: asyncpg.Connection,
+) -> None:
+    """As the live path answers a redelivery: nothing new, nothing refused."""
+    order = f"batch-{uuid.uuid4().hex[:6]}"
+    evs = [
+        {"event_type": "item_added", "aggregate_id": order, "event_id": str(uuid.uuid4()),
+         "data": {"sku": i}}
+        for i in range(3)
+    ]  # fmt: skip
+    assert await append_batch(conn, evs) == 3
+    await conn.execute(BREAK_SNAPSHOT["ahead"], order)
+    assert await append_batch(conn, evs) == 0
