@@ -9,56 +9,105 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ui import workflow_files as wf
-from ui.api import _template_dict, _templates_module
+from ui.api import _apply_template_schemas, _template_dict, _templates_module
 from ui.app import settings
 
 bp = Blueprint("pages", __name__)
 
+#: The rule of a workflow name (wf.NAME_RE), as the pages say it.
+NAME_RULE = "Letters, digits, '_' and '-', starting with a letter or digit (e.g. my_first_flow)."
+#: Flashed messages: ``notice`` is shown by base.html on the next page (the editor,
+#: after a template copy); ``new`` and ``template:<id>`` next to that form on `/`.
+NOTICE = "notice"
+
+
+def _free_name(stem: str) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``… : the first no workflow file has, so the
+    gallery's suggestion can be used as it is (the template id is usually taken by
+    the copy `serve` installs)."""
+    folder = settings().workflows_dir
+    for n in range(1, 1000):
+        name = stem if n == 1 else f"{stem}_{n}"
+        if wf.find(folder, name) is None and not (folder / f"{name}.yaml").exists():
+            return name
+    return stem  # the copy then answers "already exists", on the page
+
 
 def _templates() -> list[dict[str, Any]]:
     try:
-        return [_template_dict(t) for t in _templates_module().list_templates()]
+        items = [_template_dict(t) for t in _templates_module().list_templates()]
     except (ImportError, AttributeError):
         return []
+    return [{**t, "suggested": _free_name(str(t.get("id")))} for t in items]
 
 
 @bp.get("/")
 def index() -> str:
     workflows = [wf.summary(p) for p in wf.list_files(settings().workflows_dir)]
-    return render_template("index.html", workflows=workflows, templates=_templates())
+    return render_template(
+        "index.html", workflows=workflows, templates=_templates(), name_rule=NAME_RULE
+    )
+
+
+def _back_to_index(category: str, message: str, anchor: str) -> Any:
+    """A form's problem, said next to that form on `/` (not a bare error page)."""
+    flash(message, category)
+    return redirect(url_for("pages.index", _anchor=anchor))
 
 
 @bp.get("/new")
 def new_workflow() -> Any:
     name = (request.args.get("name") or "").strip()
     if not wf.valid_name(name):
-        return render_template(
-            "error.html", status=400, message="A workflow name is letters, digits, '_' and '-'."
-        ), 400
+        return _back_to_index(
+            "new", f"{name!r} is not a workflow name: {NAME_RULE}", "new-workflow"
+        )
     return redirect(url_for("pages.editor", name=name))
 
 
 @bp.post("/templates/<template_id>/use")
 def use_template(template_id: str) -> Any:
-    name = (request.form.get("name") or "").strip() or None
-    if name is not None and not wf.valid_name(name):
-        return render_template(
-            "error.html", status=400, message="A workflow name is letters, digits, '_' and '-'."
-        ), 400
+    templates = _templates_module()
     try:
-        path = Path(
-            _templates_module().instantiate(template_id, settings().workflows_dir, name=name)
-        )
-    except FileExistsError:
-        return render_template(
-            "error.html", status=409, message="A workflow with that name already exists."
-        ), 409
+        templates.template_dir(template_id)
     except (KeyError, LookupError):
         abort(404)
-    return redirect(url_for("pages.editor", name=path.stem))
+    here = ("template:" + template_id, f"template-{template_id}")
+    # An empty field takes the name the field suggests (free when the page was shown).
+    name = (request.form.get("name") or "").strip() or _free_name(template_id)
+    if not wf.valid_name(name):
+        return _back_to_index(here[0], f"{name!r} is not a workflow name: {NAME_RULE}", here[1])
+    try:
+        made = templates.copy_template(template_id, settings().workflows_dir, name=name)
+    except FileExistsError:
+        # The field comes back with a free name filled in (see _templates).
+        message = f"A workflow named {name!r} already exists: choose another name."
+        return _back_to_index(here[0], message, here[1])
+    except ValueError as exc:  # no free webhook path or name for the copy
+        return _back_to_index(here[0], str(exc), here[1])
+    # Ready to run, as after the API and `flowyard new`: its tables exist.
+    _apply_template_schemas()
+    _say_what_changed(made)
+    return redirect(url_for("pages.editor", name=Path(made.path).stem))
+
+
+def _say_what_changed(made: Any) -> None:
+    """A copy beside a workflow with the template's webhook path or name gets its
+    own (docs/templates.md): the editor page says so, as `flowyard new` prints it."""
+    if not made.changes:
+        return
+    flash(
+        f"{Path(made.path).name} differs from the template, so it clashes with no other workflow:",
+        NOTICE,
+    )
+    for c in made.changes:
+        now = f"named {c.now!r}" if c.block is None else f"block {c.block!r} is on {c.now}"
+        flash(f"{c.message}: in the copy, {now}.", NOTICE)
+    for _block, method, hook in made.webhooks:
+        flash(f"Its webhook: {method} /webhooks/{hook}", NOTICE)
 
 
 @bp.get("/editor/<name>")

@@ -1,6 +1,10 @@
-// The run viewer: live over SSE, a Gantt timeline, per-block input/output/error,
-// skipped blocks marked skipped, loop/parallel iterations grouped, re-run.
+// The run viewer: every top-level block from GET /api/runs/<id>, then live over SSE;
+// a header (start, duration, trigger, input), a Gantt timeline, per-block
+// input/output/error, skipped / not run / reused blocks said as such, loop/parallel
+// iterations grouped, re-run.
 import { api, el, getJSON, pretty } from './api.js';
+import { fmtMs } from './run/format.js';
+import { renderHeader } from './run/header.js';
 import { RunModel } from './run/model.js';
 
 const root = document.getElementById('run-viewer');
@@ -8,11 +12,7 @@ const eid = root.dataset.executionId;
 const $ = (id) => document.getElementById(id);
 const model = new RunModel();
 let scheduled = false;
-
-function fmtMs(ms) {
-  if (ms === null || ms === undefined) return '';
-  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
+let ticking = null;
 
 function ganttRow(rec, label, span, cls = '') {
   const width = span.end - span.start;
@@ -25,8 +25,10 @@ function ganttRow(rec, label, span, cls = '') {
     track.append(bar);
   }
   const attempts = rec.attempts > 1 ? ` ×${rec.attempts}` : '';
+  // A reused block's duration is the earlier run's: this run did not spend it.
+  const took = rec.reusedFrom ? 'reused' : `${fmtMs(rec.durationMs)}${attempts}`;
   return el('div', { class: `gantt-row ${cls}`, dataset: { block: rec.path, status: rec.status } },
-    el('span', { text: label }), track, el('span', { class: 'muted', text: `${fmtMs(rec.durationMs)}${attempts}` }));
+    el('span', { text: label }), track, el('span', { class: 'muted', text: took }));
 }
 
 function renderGantt(tree, span) {
@@ -50,15 +52,37 @@ function section(title, value) {
   return [el('h4', { text: title }), el('pre', { class: 'json', text: pretty(value) })];
 }
 
+// What a block's badge says: `pending` blocks of a run that ended were never run
+// (not `skipped`, which is a routing decision); reused ones were not run this time.
+function badge(rec) {
+  if (rec.reusedFrom && rec.status === 'succeeded') return { cls: 'reused', text: 'reused' };
+  if (rec.status === 'pending' && model.final) return { cls: 'pending not-run', text: 'not run' };
+  return { cls: rec.status, text: rec.status };
+}
+
+function note(rec) {
+  if (rec.status === 'skipped') return el('p', { class: 'muted', text: 'Skipped: no active incoming edge (an untaken branch).' });
+  if (rec.status === 'pending' && model.final) return el('p', { class: 'muted', text: 'Not run: the run ended before reaching it.' });
+  if (rec.reusedFrom) {
+    return el('p', { class: 'muted' }, 'Reused from run ',
+      el('a', { class: 'reused-from', href: `/runs/${encodeURIComponent(rec.reusedFrom)}`, text: rec.reusedFrom.slice(0, 8) }),
+      ': not run again, its output carried over.');
+  }
+  return null;
+}
+
 function blockDetails(entry, openPaths) {
   const { rec, iterations } = entry;
   const d = el('details', { class: 'block', dataset: { block: rec.path, status: rec.status }, open: openPaths.has(rec.path) || undefined });
+  const b = badge(rec);
+  const took = rec.reusedFrom ? '' : `${fmtMs(rec.durationMs)}${rec.attempts > 1 ? ` · ${rec.attempts} attempts` : ''}`;
   d.append(el('summary', {},
     el('strong', { text: rec.path.split('.').pop() }),
-    el('span', { class: `badge ${rec.status}`, text: rec.status }),
+    el('span', { class: `badge ${b.cls}`, text: b.text }),
     rec.port && rec.port !== 'default' ? el('span', { class: 'muted', text: `→ ${rec.port}` }) : null,
-    el('span', { class: 'muted', text: `${fmtMs(rec.durationMs)}${rec.attempts > 1 ? ` · ${rec.attempts} attempts` : ''}` })));
-  if (rec.status === 'skipped') d.append(el('p', { class: 'muted', text: 'Skipped: no active incoming edge (an untaken branch).' }));
+    el('span', { class: 'muted', text: took })));
+  const said = note(rec);
+  if (said) d.append(said);
   d.append(...(section('Input', rec.inputs) ?? []), ...(section('Output', rec.output) ?? []), ...(section('Error', rec.error) ?? []));
   for (const it of iterations) {
     const idet = el('details', { class: 'iteration', dataset: { block: it.key }, open: openPaths.has(it.key) || undefined });
@@ -76,6 +100,7 @@ function render() {
   status.textContent = model.status;
   status.className = `badge ${model.status}`;
   root.dataset.status = model.status;
+  renderHeader(model);
   const tree = model.tree();
   renderGantt(tree, model.span());
   const openPaths = new Set([...document.querySelectorAll('#blocks details[open]')].map((d) => d.dataset.block));
@@ -104,6 +129,7 @@ function stream() {
   });
   source.addEventListener('end', () => {
     source.close();
+    clearInterval(ticking);
     render(); // the final state is on the page before the page says it is done
     $('run-live').textContent = '';
     root.dataset.done = 'true';
@@ -120,6 +146,7 @@ async function main() {
     $('run-status').textContent = r.status === 404 ? 'not found' : 'error';
     return;
   }
+  model.seed(r.data);
   const wf = r.data.workflow;
   $('run-workflow').textContent = wf;
   const runs = await getJSON(`/api/runs?workflow=${encodeURIComponent(wf)}&limit=1`);
@@ -133,6 +160,8 @@ async function main() {
   });
   stream();
   schedule();
+  // The duration counts while the run goes on; events alone may be far apart.
+  ticking = setInterval(() => { if (!model.final) renderHeader(model); }, 1000);
 }
 
 main();

@@ -3,24 +3,55 @@
 
 const ts = (at) => (at ? Date.parse(at) : null);
 
+const FINAL = ['succeeded', 'failed', 'cancelled'];
+
 export class RunModel {
   constructor() {
-    this.blocks = new Map(); // path -> record, in order of first event
+    this.blocks = new Map(); // path -> record: seeded in flow order, then in order of first event
     this.status = 'queued';
-    this.startedAt = null;
+    this.startedAt = null; // ms, the Gantt's span (from the run's first event)
     this.finishedAt = null;
+    this.runStartedAt = null; // ISO, the header's: the run's first start, its end
+    this.runFinishedAt = null;
+    this.trigger = null;
+    this.input = undefined;
     this.output = undefined;
     this.error = null;
     this.lastSeq = 0;
   }
 
+  get final() {
+    return FINAL.includes(this.status);
+  }
+
   record(path) {
     let rec = this.blocks.get(path);
     if (!rec) {
-      rec = { path, status: 'pending', attempts: 0, segments: [], inputs: undefined, output: undefined, error: null, port: null, durationMs: null };
+      rec = { path, status: 'pending', attempts: 0, segments: [], inputs: undefined, output: undefined, error: null, port: null, durationMs: null, reusedFrom: null };
       this.blocks.set(path, rec);
     }
     return rec;
+  }
+
+  // The run as GET /api/runs/<id> reports it. Its `blocks` lists every top-level
+  // block in flow order, those not reached yet as `pending`: seeding them first
+  // keeps that order and shows blocks the event log never mentions. The stream
+  // then replays the log from the start (segments, attempts and iterations are
+  // only there), so attempts start from 0 here.
+  seed(run) {
+    this.status = run.status ?? this.status;
+    this.runStartedAt = run.started_at ?? null;
+    this.runFinishedAt = run.finished_at ?? null;
+    this.trigger = run.trigger ?? null;
+    this.input = run.input;
+    if (run.output !== undefined && run.output !== null) this.output = run.output;
+    this.error = run.error ?? null;
+    for (const [path, b] of Object.entries(run.blocks ?? {})) {
+      const rec = this.record(path);
+      rec.status = b.status ?? rec.status;
+      rec.durationMs = b.duration_ms ?? null;
+      for (const k of ['inputs', 'output', 'error', 'port']) if (b[k] !== undefined && b[k] !== null) rec[k] = b[k];
+    }
   }
 
   apply(ev) {
@@ -29,11 +60,13 @@ export class RunModel {
     const at = ts(ev.at);
     const data = ev.data ?? {};
     if (!ev.block) {
-      if (ev.type === 'run_started') { this.status = 'running'; this.startedAt ??= at; }
-      if (ev.type === 'run_queued') { this.status = 'queued'; this.startedAt ??= at; }
+      // Replaying the log of a run seeded as ended must not make it look live again.
+      if (ev.type === 'run_started') { if (!this.final) this.status = 'running'; this.startedAt ??= at; this.runStartedAt ??= ev.at; }
+      if (ev.type === 'run_queued') { if (!this.final) this.status = 'queued'; this.startedAt ??= at; }
       if (['run_succeeded', 'run_failed', 'run_cancelled'].includes(ev.type)) {
         this.status = ev.type.slice(4);
         this.finishedAt = at;
+        this.runFinishedAt ??= ev.at;
         if ('output' in data) this.output = data.output;
         this.error = data.error ?? null;
       }
@@ -60,6 +93,8 @@ export class RunModel {
         if (data.attempts) rec.attempts = data.attempts;
         if (data.duration_ms !== undefined) rec.durationMs = data.duration_ms;
         if (rec.status === 'succeeded') rec.error = data.error ?? null;
+        // Carried over by a re-run from the failed block: it did not run in this run.
+        if (data.reused_from) rec.reusedFrom = data.reused_from;
         break;
       case 'block_skipped':
         rec.status = 'skipped';

@@ -1,0 +1,89 @@
+"""The runs list (/runs) in a real browser: readable local times (the ISO value kept
+in `datetime` and `title`), one line each at 1024 px, a duration and a trigger column.
+
+Never `playwright install`: skipped without /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask.testing import FlaskClient
+
+from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.pages_support import browser_page, write_workflow
+
+pytestmark = BROWSER_TESTS
+
+QUICK = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    code: |
+      return {{"sum": 1 + 2}}
+edges:
+  - start -> add
+"""
+
+
+def test_runs_list_shows_local_times_duration_and_trigger_on_one_line(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    artifacts: Path,
+) -> None:
+    stem = f"rl_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, stem, QUICK.format(name=stem))
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
+        assert resp.get_json()["status"] == "succeeded"
+        run = client.get(f"/api/runs/{resp.get_json()['execution_id']}", headers=auth).get_json()
+
+        with browser_page(browser, live_server, width=1024) as page:
+            page.goto(f"/runs?workflow={stem}")
+            row = page.locator("#runs tbody tr").first
+            row.wait_for()
+            headers = page.locator("#runs thead th").all_inner_texts()
+            assert "Duration" in headers and "Trigger" in headers, headers
+            cell = {h: row.locator("td").nth(i) for i, h in enumerate(headers)}
+
+            for column, iso in (("Started", run["started_at"]), ("Finished", run["finished_at"])):
+                time = cell[column].locator("time")
+                assert time.get_attribute("datetime") == iso
+                assert time.get_attribute("title") == iso
+                text = time.inner_text()
+                local = datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Tokyo"))
+                assert local.strftime("%H:%M:%S") in text, (text, iso)
+                assert "T" not in text and "+00:00" not in text and "." not in text, text
+                # One line: an inline element has a client rect per line it takes.
+                assert time.evaluate("t => t.getClientRects().length") == 1, text
+
+            took = (
+                datetime.fromisoformat(run["finished_at"])
+                - datetime.fromisoformat(run["started_at"])
+            ).total_seconds()
+            duration = cell["Duration"].inner_text()
+            assert re.fullmatch(r"[\d.]+ (ms|s)", duration), duration
+            shown = float(duration.split()[0]) / (1000 if duration.endswith("ms") else 1)
+            assert abs(shown - took) < 0.01 + took * 0.01, (duration, took)
+            assert cell["Trigger"].inner_text() == "manual"
+            # Nothing in the row wraps, the table fits the page.
+            heights = row.locator("td").evaluate_all(
+                "tds => tds.map(td => td.getBoundingClientRect().height)"
+            )
+            assert max(heights) < 40, heights
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+            page.screenshot(path=str(artifacts / "pages-runs-list-1024.png"))
+    finally:
+        path.unlink()
