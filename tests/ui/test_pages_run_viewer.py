@@ -232,3 +232,36 @@ def test_a_live_run_lists_blocks_not_reached_yet_as_pending_then_updates(
     finally:
         flag.touch()
         path.unlink()
+
+
+def test_stop_cancels_a_running_run_from_the_viewer(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    tmp_path: Path,
+) -> None:
+    stem = f"pv_stop_{uuid.uuid4().hex[:8]}"
+    flag = tmp_path / "flag"
+    path = write_workflow(workflows_dir, stem, HOLD.format(name=stem, flag=str(flag)))
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs", json={}, headers=auth)
+        eid = resp.get_json()["execution_id"]
+        with browser_page(browser, live_server) as page:
+            page.goto(f"/runs/{eid}")
+            page.wait_for_selector(
+                "#blocks details.block[data-block='hold'][data-status='running']",
+                timeout=30_000,
+            )
+            page.click("#cancel")
+            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            assert page.inner_text("#run-status") == "cancelled"
+            assert page.locator("#cancel").is_hidden()  # nothing left to stop
+            after = page.locator("#blocks details.block[data-block='after']")
+            assert after.locator("summary .badge").inner_text() == "not run"
+        run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
+        assert run["status"] == "cancelled"
+    finally:
+        flag.touch()
+        path.unlink()

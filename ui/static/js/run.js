@@ -112,6 +112,7 @@ function render() {
   }
   $('rerun').disabled = !['succeeded', 'failed', 'cancelled'].includes(model.status);
   $('rerun').textContent = model.status === 'failed' ? 'Re-run from failed block' : 'Re-run';
+  $('cancel').hidden = model.final; // only a run still going can be stopped
 }
 
 function schedule() {
@@ -157,6 +158,13 @@ async function main() {
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/rerun`, { from_failed: true });
     if (resp.ok) window.location.assign(resp.data.run_url);
     else $('run-live').textContent = `re-run failed: ${resp.data?.error ?? resp.status}`;
+  });
+  $('cancel').addEventListener('click', async () => {
+    $('cancel').disabled = true;
+    const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/cancel`);
+    // The stream shows the end; until then say that it was asked.
+    $('run-live').textContent = resp.ok ? 'stopping…' : `stop failed: ${resp.data?.error ?? resp.status}`;
+    if (!resp.ok) $('cancel').disabled = false;
   });
   stream();
   schedule();
