@@ -113,6 +113,7 @@ export function attachAutocomplete(field, getSuggestions, onPick) {
       e.preventDefault();
       pick(items[active].ref);
     } else if (e.key === 'Escape') {
+      e.preventDefault(); // closes the list only: a code field would leave on Escape
       close();
     }
   });

@@ -1,7 +1,7 @@
 // Workflow document <-> graph. Keeps the document's block and edge order so a
 // save from the editor diffs as the logic change alone (layout is written last
 // by the server).
-import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, findByBid, syncPorts } from './graph.js';
+import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, EDGE_Z, findByBid, syncPorts } from './graph.js';
 
 const EDGE_RE = /^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$/;
 const DERIVED_KEYS = new Set(['type', 'body']); // body comes from what the container holds
@@ -62,6 +62,15 @@ function autoLayout(doc, parent) {
   return { pos, sizes };
 }
 
+// What the canvas cannot show, so a save would drop it from the file: said to the
+// user on load (main.js) instead of lost silently.
+function droppedItem(what, why) {
+  return { block: null, field: what.startsWith('edge') ? 'edges' : null, dropped: true, what, message: `${what} is not drawn (${why}): saving removes it from the file` };
+}
+
+const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+// Draws the document; returns what it could not draw (see droppedItem).
 export function docToGraph(graph, doc, types) {
   const blocks = doc.blocks && typeof doc.blocks === 'object' ? doc.blocks : {};
   const layout = doc.layout && typeof doc.layout === 'object' ? doc.layout : {};
@@ -81,8 +90,12 @@ export function docToGraph(graph, doc, types) {
   };
   // One fromJSON call for the whole document: far cheaper than a node at a time.
   const cells = [];
+  const dropped = [];
   for (const [bid, b] of Object.entries(blocks)) {
-    if (!b || typeof b !== 'object') continue;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) {
+      dropped.push(droppedItem(`block ${bid}`, 'it is not a mapping'));
+      continue;
+    }
     const { type, ...rest } = b;
     const config = {};
     for (const [k, v] of Object.entries(rest)) if (!(k === 'body' && types[type]?.container)) config[k] = v;
@@ -95,20 +108,32 @@ export function docToGraph(graph, doc, types) {
     cells.push(nodes[bid]);
   }
   for (const [child, par] of Object.entries(parent)) {
-    if (!nodes[child] || !nodes[par]) continue;
+    if (!nodes[par]) continue;
+    if (!nodes[child]) {
+      dropped.push(droppedItem(`${child} in ${par}'s body`, `no block '${child}'`));
+      continue;
+    }
     nodes[child].parent = par;
     (nodes[par].children ??= []).push(child);
   }
-  for (const text of doc.edges ?? []) {
+  for (const text of Array.isArray(doc.edges) ? doc.edges : []) {
     const e = parseEdge(text);
-    if (!e || !nodes[e.source] || !nodes[e.target]) continue;
+    if (!e) {
+      dropped.push(droppedItem(`edge ${shown(text)}`, 'not "block[.port] -> block"'));
+      continue;
+    }
+    const missing = [e.source, e.target].filter((b) => !nodes[b]);
+    if (missing.length) {
+      dropped.push(droppedItem(`edge ${shown(text).trim()}`, `no block ${missing.map((b) => `'${b}'`).join(' or ')}`));
+      continue;
+    }
     const port = e.port ?? 'out';
     const items = nodes[e.source].ports.items;
     if (!items.some((i) => i.id === port)) items.push({ id: port, group: 'out', attrs: { text: { text: port } } });
-    cells.push({ shape: 'edge', source: { cell: e.source, port }, target: { cell: e.target, port: 'in' }, attrs: EDGE_ATTRS, zIndex: 50 });
+    cells.push({ shape: 'edge', source: { cell: e.source, port }, target: { cell: e.target, port: 'in' }, attrs: EDGE_ATTRS, zIndex: EDGE_Z });
   }
   graph.fromJSON({ cells });
-  return nodes;
+  return dropped;
 }
 
 function boxOf({ x, y, width, height }) {

@@ -1,11 +1,18 @@
 // The X6 graph: node shapes with ports, containers (loop/parallel) that embed
 // blocks, history (undo/redo), selection and run-status colouring.
 /* global X6 */
+import { MAX_SCALE, MIN_SCALE } from './view.js';
 
 export const BLOCK_W = 170;
 export const BLOCK_H = 54;
 export const CONTAINER_W = 420;
 export const CONTAINER_H = 240;
+// Stacking: containers at the back, then edges, then blocks on top, so a click on
+// a block selects it even where an edge crosses it (and edges inside a container
+// still show above its body).
+const CONTAINER_Z = 1;
+export const EDGE_Z = 5;
+const BLOCK_Z = 10;
 
 const COLORS = {
   trigger: '#e8f1ff', action: '#ffffff', logic: '#fff6e0', container: '#f5f0ff',
@@ -58,7 +65,7 @@ export function createGraph(container) {
     async: false, // one synchronous draw on load beats X6's frame-sliced batches here
     grid: { size: 10, visible: true },
     panning: { enabled: true, eventTypes: ['leftMouseDown', 'rightMouseDown'] }, // drag the blank canvas to pan
-    mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], minScale: 0.2, maxScale: 2 },
+    mousewheel: { enabled: true, modifiers: ['ctrl', 'meta'], minScale: MIN_SCALE, maxScale: MAX_SCALE },
     connecting: {
       snap: { radius: 24 },
       allowBlank: false,
@@ -73,7 +80,7 @@ export function createGraph(container) {
         return this.createEdge({
           shape: 'edge',
           attrs: EDGE_ATTRS,
-          zIndex: 50,
+          zIndex: EDGE_Z,
         });
       },
       validateConnection({ sourcePort, targetPort, sourceCell, targetCell }) {
@@ -129,7 +136,7 @@ export function blockMeta({ bid, type, config, x, y, w, h }, typeInfo) {
     x, y,
     width: w ?? (container ? CONTAINER_W : BLOCK_W),
     height: h ?? (container ? CONTAINER_H : BLOCK_H),
-    zIndex: container ? 1 : 10,
+    zIndex: container ? CONTAINER_Z : BLOCK_Z,
     attrs: {
       body: {
         fill: COLORS[category] ?? '#fff', stroke: '#5f6b7a', strokeWidth: 1.2, rx: 6, ry: 6,

@@ -4,30 +4,34 @@ import { api, el, getJSON } from '../api.js';
 import { docToGraph, graphToDoc } from './convert.js';
 import { createGraph, fitParent, markSelected } from './graph.js';
 import { watchRun } from './live.js';
-import { enableDrop, renderPalette } from './palette.js';
+import { enableDrop, lockPalette, renderPalette } from './palette.js';
 import { showProblems } from './problems.js';
 import { PropsPanel } from './props.js';
+import { initialView, wireZoom } from './view.js';
 
 const root = document.getElementById('editor');
 const name = root.dataset.name;
 const $ = (id) => document.getElementById(id);
 const status = (text, cls = '') => { $('status').textContent = text; $('status').className = cls || 'muted'; };
 
-const state = { base: null, types: {}, dirty: false, graph: null, props: null, problems: [] };
+const state = { base: null, types: {}, dirty: false, edits: 0, saves: 0, graph: null, props: null, problems: [], dropped: [] };
 window.flowyardEditor = state; // handy for the benchmark and for debugging in devtools
 
 function setDirty(dirty) {
+  if (dirty) state.edits += 1; // a save only clears the edits it sent
   state.dirty = dirty;
   $('dirty').hidden = !dirty;
 }
 
+// The server's problems, and until a save what the canvas could not draw.
 function setProblems(problems) {
   state.problems = problems;
-  showProblems($('problems'), state.graph, problems, (node) => select(node));
+  showProblems($('problems'), state.graph, [...problems, ...state.dropped], (node) => select(node));
   state.props.setProblems(problems);
 }
 
 function select(node) {
+  if (state.locked) return; // the panel keeps saying why nothing can be edited
   const prev = state.props.node;
   if (prev && state.graph.hasCell(prev.id)) markSelected(prev, false);
   state.graph.fy.selection.clean();
@@ -43,7 +47,18 @@ function currentDoc() {
 }
 
 async function save() {
+  if (state.locked) {
+    status('Not saved: the file did not load, and saving would replace it', 'error');
+    return false;
+  }
+  // What is on screen, including the field still being typed in (it commits on blur).
+  if (!state.props.flush()) {
+    status('Not saved: fix the field being edited first', 'error');
+    return false;
+  }
   status('Saving…');
+  const edits = state.edits;
+  state.saves += 1;
   const doc = currentDoc();
   const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc);
   if (r.status === 422) {
@@ -57,9 +72,11 @@ async function save() {
   }
   state.base = doc;
   root.dataset.exists = 'true';
+  const removed = state.dropped.map((p) => p.what);
+  state.dropped = []; // gone from the file now, as the list said it would be
   setProblems([]);
-  setDirty(false);
-  status('Saved', 'ok');
+  if (state.edits === edits) setDirty(false); // typed on while it saved: still unsaved
+  status(removed.length ? `Saved · removed ${removed.join(', ')}` : 'Saved', 'ok');
   return true;
 }
 
@@ -125,6 +142,40 @@ function wireToolbar() {
   refreshHistory();
 }
 
+// Nothing (or not all) loaded: no Save, Run, undo or palette.
+function noEditing() {
+  state.locked = true;
+  for (const id of ['btn-save', 'btn-run', 'btn-undo', 'btn-redo']) $(id).disabled = true;
+  lockPalette($('palette'));
+}
+
+// The file did not load (a YAML syntax error, say): the canvas is empty, not the
+// file, so nothing may save over it. The parser's message says what to fix.
+function lock(resp) {
+  noEditing();
+  const problems = (resp.data?.problems ?? []).map((p) => ({
+    ...p, message: String(p.message ?? '').replaceAll('in "<unicode string>", ', ''),
+  }));
+  if (!problems.length) problems.push({ block: null, field: null, message: String(resp.data?.error ?? `HTTP ${resp.status}`) });
+  setProblems(problems);
+  $('props').replaceChildren(el('p', { class: 'error', id: 'load-error', text: 'This file cannot be edited here until it loads: fix it in a text editor (the YAML link shows it), then reload.' }));
+  status(`Cannot load: ${resp.data?.error ?? resp.status}`, 'error');
+}
+
+// An invalid file shows its problems when it opens, not at the first save. Runs
+// after "ready": the canvas does not wait for it.
+async function validateOnLoad() {
+  const saves = state.saves;
+  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/validate`, state.base);
+  if (state.saves === saves) { // a save since has newer problems
+    const problems = r.status === 422 ? (r.data?.problems ?? []) : [];
+    setProblems(problems);
+    const n = problems.length + state.dropped.length;
+    if (n) status(`This file has ${n} problem${n > 1 ? 's' : ''}`, 'error');
+  }
+  root.dataset.validated = 'true';
+}
+
 async function main() {
   const t0 = performance.now();
   const [typesResp, wfResp] = await Promise.all([
@@ -132,6 +183,7 @@ async function main() {
     root.dataset.exists === 'true' ? getJSON(`/api/workflows/${encodeURIComponent(name)}?format=json`) : Promise.resolve(null),
   ]);
   if (!typesResp.ok) {
+    noEditing();
     status('Cannot load block types', 'error');
     return;
   }
@@ -139,13 +191,13 @@ async function main() {
   state.base = wfResp?.ok ? wfResp.data : { version: 1, name, blocks: {}, edges: [] };
   const graph = createGraph($('canvas'));
   state.graph = graph;
-  state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true));
+  state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true), () => setDirty(true));
   state.props.getDoc = () => state.base;
-  renderPalette($('palette'), state.types);
+  renderPalette($('palette'), state.types, (type) => state.addBlock?.(type));
   state.props.render(null);
   graph.fy.history.disable();
   const t1 = performance.now();
-  docToGraph(graph, state.base, state.types);
+  state.dropped = docToGraph(graph, state.base, state.types);
   const t2 = performance.now();
   // X6 draws asynchronously in batches: "ready" means every block is on screen.
   const total = graph.getNodes().length;
@@ -156,25 +208,24 @@ async function main() {
   });
   graph.fy.history.enable();
   graph.fy.history.clean();
-  if (graph.getNodes().length) {
-    graph.zoomToFit({ padding: 40, maxScale: 1 });
-    // A long workflow would shrink to unreadable: keep it legible, start at its left end.
-    if (graph.zoom() < 0.6) {
-      graph.zoomTo(0.7);
-      graph.positionContent('left', { padding: 40 });
-    }
-  }
-  enableDrop(graph, $('canvas'), state.types, (node) => select(node));
+  initialView(graph);
+  wireZoom(graph, { zoomIn: $('btn-zoom-in'), zoomOut: $('btn-zoom-out'), fit: $('btn-fit') });
+  if (wfResp?.ok !== false) state.addBlock = enableDrop(graph, $('canvas'), state.types, (node) => select(node));
   graph.on('node:click', ({ node }) => select(node));
   graph.on('blank:click', () => select(null));
   graph.on('cell:removed', ({ cell }) => { if (state.props.node === cell) select(null); });
   graph.on('node:embedded', ({ node, currentParent }) => { if (currentParent) fitParent(currentParent, node); });
   wireToolbar();
-  if (wfResp && !wfResp.ok) status(`Cannot load: ${wfResp.data?.error ?? wfResp.status}`, 'error');
+  if (wfResp && !wfResp.ok) lock(wfResp);
+  else if (wfResp) validateOnLoad().catch(() => { root.dataset.validated = 'true'; }); // offline: the save will tell
+  else root.dataset.validated = 'true';
   state.loadMs = performance.now() - t0;
   root.dataset.ready = 'true';
   root.dataset.loadMs = String(Math.round(state.loadMs));
   root.dataset.timings = JSON.stringify({ fetch: Math.round(t1 - t0), build: Math.round(t2 - t1), draw: Math.round(performance.now() - t2), sinceNavigation: Math.round(performance.now()) });
 }
 
-main().catch((err) => status(`Editor error: ${err.message ?? err}`, 'error'));
+main().catch((err) => {
+  noEditing(); // half set up: a save could write a half-loaded workflow
+  status(`Editor error: ${err.message ?? err}`, 'error');
+});

@@ -27,7 +27,7 @@ export function showProblems(root, graph, problems, onSelect) {
     }
     const where = [p.block, p.field].filter(Boolean).join(' · ');
     list.append(el('li', {
-      class: 'problem',
+      class: p.dropped ? 'problem dropped' : 'problem',
       dataset: { block: p.block ?? '', field: p.field ?? '' },
       onclick: () => node && onSelect?.(node),
     }, where ? el('strong', { text: `${where}: ` }) : null, p.message));

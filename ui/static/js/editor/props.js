@@ -2,9 +2,12 @@
 // config schema, with reference autocomplete and the server's inline errors.
 import { el } from '../api.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
+import { makeCodeField } from './codefield.js';
 import { labelFor, syncPorts } from './graph.js';
 
 const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body']);
+// Multi-line fields holding code (the JSON of object/array fields too); the rest is prose.
+const CODE = new Set(['code', 'query', 'if', 'while', 'html']);
 const HIDDEN = new Set(['type']);
 const ID_RE = /^[a-z][a-z0-9_]*$/;
 
@@ -41,9 +44,15 @@ function fromText(text, kind) {
   return text;
 }
 
+// A field commits on `change` (blur), so what is being typed lives only in the
+// field: `commits` lets Save commit it first (PropsPanel.flush).
+const commits = new WeakMap();
+
 export class PropsPanel {
-  constructor(root, graph, types, common, onChange) {
-    Object.assign(this, { root, graph, types, common, onChange });
+  // onChange: a committed edit; onInput: a keystroke not yet committed (the
+  // workflow is unsaved from the first one, so leaving the page warns).
+  constructor(root, graph, types, common, onChange, onInput) {
+    Object.assign(this, { root, graph, types, common, onChange, onInput });
     this.node = null;
     this.problems = [];
   }
@@ -53,7 +62,40 @@ export class PropsPanel {
     this.render(this.node);
   }
 
+  // Commit the field being edited. False when its text cannot be committed (an
+  // invalid block id): saving then would not save what is on screen.
+  flush() {
+    const active = document.activeElement;
+    if (!active || !this.root.contains(active)) return true;
+    return commits.get(active)?.() !== false;
+  }
+
+  // Tie a field to its commit: on change, on Save (flush), and typing marks unsaved.
+  bind(input, commit) {
+    commits.set(input, commit);
+    input.addEventListener('change', commit);
+    input.addEventListener('input', () => this.onInput?.());
+  }
+
   render(node) {
+    // A re-render (after a save, say) must not take the field away from the typist.
+    const active = document.activeElement;
+    const was = this.node;
+    const keep = active && this.root.contains(active) && active.dataset.field
+      ? { field: active.dataset.field, start: active.selectionStart, end: active.selectionEnd, top: active.scrollTop, left: active.scrollLeft }
+      : null;
+    this.renderForm(node);
+    if (!keep || this.node !== was) return;
+    const again = [...this.root.querySelectorAll('[data-field]')].find((f) => f.dataset.field === keep.field);
+    if (!again) return;
+    again.focus();
+    if (keep.start !== null && keep.start !== undefined && again.setSelectionRange) {
+      try { again.setSelectionRange(keep.start, keep.end); } catch { /* not a text field */ }
+    }
+    Object.assign(again, { scrollTop: keep.top, scrollLeft: keep.left });
+  }
+
+  renderForm(node) {
     this.node = node && this.graph.hasCell(node.id) ? node : null;
     if (!this.node) {
       this.renderWorkflow();
@@ -97,11 +139,13 @@ export class PropsPanel {
       input.dataset.field = key;
       const commit = () => {
         const v = input.value.trim();
+        const before = JSON.stringify(doc[key]);
         if (v === '' && key !== 'name') delete doc[key];
         else doc[key] = key === 'output' && /^[[{]/.test(v) ? (() => { try { return JSON.parse(v); } catch { return v; } })() : v;
-        this.onChange?.();
+        // Committed twice (Save, then blur) is one edit: the second is no change.
+        if (JSON.stringify(doc[key]) !== before) this.onChange?.();
       };
-      input.addEventListener('change', commit);
+      this.bind(input, commit);
       if (key === 'output') attachAutocomplete(input, () => this.allRefs(), commit);
       const label = el('label', { class: 'field' }, el('span', { text: key }), input, el('small', { class: 'muted', text: help }));
       for (const p of top.filter((q) => q.field && q.field.split('.')[0] === key)) label.append(el('span', { class: 'field-error', role: 'alert', text: p.message }));
@@ -124,18 +168,20 @@ export class PropsPanel {
   idField(bid) {
     const input = el('input', { id: 'prop-id', value: bid, spellcheck: 'false', 'data-field': '__id' });
     const err = el('span', { class: 'field-error', hidden: true });
-    input.addEventListener('change', () => {
+    this.bind(input, () => {
       const v = input.value.trim();
       const taken = this.graph.getNodes().some((n) => n !== this.node && n.getData().bid === v);
       if (!ID_RE.test(v) || taken) {
         err.hidden = false;
         err.textContent = taken ? 'another block has this id' : 'ids are lower-case letters, digits and _';
-        return;
+        return false;
       }
       err.hidden = true;
+      if (v === this.node.getData().bid) return true;
       this.node.setData({ bid: v });
       this.node.attr('label/text', labelFor(v, this.node.getData().type));
       this.onChange?.();
+      return true;
     });
     return el('label', { class: 'field' }, el('span', { text: 'id' }), input, err);
   }
@@ -157,10 +203,12 @@ export class PropsPanel {
     }
     input.dataset.field = key;
     const commit = () => this.update(key, fromText(input.value, kind));
-    input.addEventListener('change', commit);
+    this.bind(input, commit);
     if (input.tagName !== 'SELECT') {
       attachAutocomplete(input, () => suggestions(this.graph, this.node, this.types), commit);
     }
+    // After the autocomplete: its open list keeps Tab / Escape (codefield.js).
+    if (input.tagName === 'TEXTAREA' && (CODE.has(key) || ['object', 'array', 'any'].includes(kind))) makeCodeField(input);
     const errs = problems.filter((p) => p.field && (p.field === key || p.field.startsWith(`${key}.`)));
     const label = el('label', { class: `field${errs.length ? ' has-error' : ''}`, title: schema?.description ?? '' },
       el('span', {}, key, required ? el('b', { class: 'req', text: ' *' }) : null), input);
@@ -171,6 +219,8 @@ export class PropsPanel {
 
   update(key, value) {
     const data = this.node.getData();
+    // Committed twice (Save, then blur) is one edit: the second is no change.
+    if (JSON.stringify(data.config?.[key]) === JSON.stringify(value)) return;
     const config = { ...(data.config ?? {}) };
     if (value === undefined) delete config[key];
     else config[key] = value;

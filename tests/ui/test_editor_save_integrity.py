@@ -1,0 +1,192 @@
+"""The editor never loses or invents file content, in a real browser (Debian's
+chromium, as in test_browser_editor.py):
+
+- an edit still being typed is unsaved at once, and Save / Ctrl+S commit it first;
+- a file that cannot be parsed locks the editor (no Save, Run or palette) and shows
+  the parser's message, so one click can no longer replace it with an empty workflow;
+- an invalid file shows its problems on load, and an edge the canvas cannot draw
+  is reported before a save removes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.test_browser_editor import node, open_editor, select
+
+pytestmark = BROWSER_TESTS
+
+SMALL = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    code: |
+      return {{"sum": 1 + 2}}
+edges:
+  - start -> add
+"""
+
+
+@pytest.fixture
+def scratch(workflows_dir: Path) -> Iterator[Callable[[str, str], Path]]:
+    """Write ``workflows/<name>.yaml`` (``{name}`` in the text is the name);
+    removed after the test."""
+    made: list[Path] = []
+
+    def write(name: str, text: str) -> Path:
+        path = workflows_dir / f"{name}.yaml"
+        path.write_text(text.format(name=name), encoding="utf-8")
+        made.append(path)
+        return path
+
+    yield write
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def saved_code(path: Path) -> str:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["blocks"]["add"]["code"]
+
+
+def test_typing_marks_unsaved_and_the_first_save_click_saves_it(page: Any, scratch: Any) -> None:
+    path = scratch("typing_click", SMALL)
+    open_editor(page, "typing_click")
+    select(page, "add")
+    code = page.locator("#props-form [data-field='code']")
+    code.fill('return {"sum": 40 + 2}')  # typed: the field still has the focus
+    expect(page.locator("#dirty")).to_be_visible()
+    assert page.evaluate("document.activeElement.dataset.field") == "code"
+
+    page.click("#btn-save")  # one click
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert saved_code(path) == 'return {"sum": 40 + 2}'
+    expect(page.locator("#dirty")).to_be_hidden()
+
+
+def test_ctrl_s_while_typing_saves_what_is_on_screen(page: Any, scratch: Any) -> None:
+    path = scratch("typing_ctrl_s", SMALL)
+    open_editor(page, "typing_ctrl_s")
+    select(page, "add")
+    code = page.locator("#props-form [data-field='code']")
+    code.fill('return {"sum": 20 + 22}')
+    expect(page.locator("#dirty")).to_be_visible()
+    code.press("Control+s")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert saved_code(path) == 'return {"sum": 20 + 22}'
+    expect(page.locator("#dirty")).to_be_hidden()
+    # The panel redrawn after the save gives the field back: typing goes on.
+    assert page.evaluate("document.activeElement.dataset.field") == "code"
+    # Leaving the field afterwards commits the same text again: still nothing unsaved.
+    page.locator("#canvas").click(position={"x": 600, "y": 600})
+    page.wait_for_selector("#workflow-form")
+    expect(page.locator("#dirty")).to_be_hidden()
+
+    # The workflow's own fields too: typing is unsaved at once, Ctrl+S saves it.
+    page.fill("#wf-description", "typed, not blurred")
+    expect(page.locator("#dirty")).to_be_visible()
+    page.press("#wf-description", "Control+s")
+    expect(page.locator("#dirty")).to_be_hidden()
+    assert yaml.safe_load(path.read_text())["description"] == "typed, not blurred"
+
+
+BROKEN = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: [manual
+edges: []
+"""
+
+
+def test_a_file_that_cannot_be_parsed_cannot_be_overwritten(page: Any, scratch: Any) -> None:
+    path = scratch("cannot_parse", BROKEN)
+    before = path.read_bytes()
+    open_editor(page, "cannot_parse")
+    expect(page.locator("#btn-save")).to_be_disabled()
+    expect(page.locator("#btn-run")).to_be_disabled()
+    # The parser's own message, with where it failed.
+    expect(page.locator("#problem-list")).to_contain_text("line 5, column")
+    expect(page.locator("#status")).to_contain_text("Cannot load")
+    # Neither a palette click nor a drop adds a block, and Ctrl+S saves nothing.
+    item = page.locator(".palette-item[data-type='function']")
+    expect(item).to_have_attribute("aria-disabled", "true")
+    item.click(force=True)  # aria-disabled: Playwright would wait for it to enable
+    page.drag_and_drop(
+        ".palette-item[data-type='function']", "#canvas", target_position={"x": 200, "y": 200}
+    )
+    expect(page.locator("g.x6-node")).to_have_count(0)
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_contain_text("Not saved")
+    assert path.read_bytes() == before
+
+
+INVALID = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  f:
+    type: function
+    code: 'return {{"x": 1}}'
+    bogus: 3
+  z:
+    type: nosuchtype
+edges:
+  - start -> f
+  - f -> ghost
+  - f -> z
+"""
+
+
+def test_problems_of_an_invalid_file_show_on_load(page: Any, scratch: Any) -> None:
+    scratch("invalid_on_load", INVALID)
+    open_editor(page, "invalid_on_load")
+    problems = page.locator("#problem-list")
+    expect(problems).to_contain_text("unknown key 'bogus'")
+    expect(problems).to_contain_text("unknown block type 'nosuchtype'")
+    expect(problems).to_contain_text("missing block 'ghost'")
+    # The edge the canvas cannot draw is said to be left out, and what a save does.
+    warning = page.locator("#problem-list li.dropped")
+    expect(warning).to_have_count(1)
+    expect(warning).to_contain_text("f -> ghost")
+    expect(warning).to_contain_text("saving removes it")
+    assert node(page, "z").locator("rect").first.get_attribute("stroke") == "#e03131"
+    assert node(page, "f").locator("rect").first.get_attribute("stroke") == "#e03131"
+
+
+GHOST_EDGE = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  f:
+    type: function
+    code: 'return {{"x": 1}}'
+edges:
+  - start -> f
+  - f -> ghost
+"""
+
+
+def test_an_edge_to_a_missing_block_is_not_removed_silently(page: Any, scratch: Any) -> None:
+    path = scratch("ghost_edge", GHOST_EDGE)
+    open_editor(page, "ghost_edge")
+    expect(page.locator("#problem-list li.dropped")).to_contain_text("f -> ghost")
+    page.click("#btn-save")
+    # The save that drops it says so.
+    expect(page.locator("#status")).to_contain_text("removed edge f -> ghost")
+    assert yaml.safe_load(path.read_text())["edges"] == ["start -> f"]
