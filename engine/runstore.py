@@ -221,6 +221,9 @@ def unstarted_record() -> dict[str, Any]:
         "error": None,
         "inputs": None,
         "port": None,
+        # The run this block's result was carried over from (a re-run from the
+        # failed block), or None: it ran in this run.
+        "reused_from": None,
     }
 
 
@@ -307,7 +310,15 @@ def blocks_from_events(
             rec["finished_at"] = None
         elif kind in ("block_succeeded", "block_failed"):
             rec["status"] = "succeeded" if kind == "block_succeeded" else "failed"
-            for key in ("output", "error", "duration_ms", "inputs", "attempts", "port"):
+            for key in (
+                "output",
+                "error",
+                "duration_ms",
+                "inputs",
+                "attempts",
+                "port",
+                "reused_from",
+            ):
                 if key in data:
                     rec[key] = data[key]
             rec["finished_at"] = ev["at"]

@@ -271,6 +271,9 @@ async def test_rerun_from_the_failed_block_reuses_what_succeeded(
     assert count.read_text() == "x"  # the block that had succeeded did not run again
     stored = await runtime.run_result(sub.execution_id)
     assert stored["blocks"]["once"]["status"] == "succeeded"
+    # The record says where the result came from (the API and `runs show` read it).
+    assert stored["blocks"]["once"]["reused_from"] == first["execution_id"]
+    assert stored["blocks"]["gated"]["reused_from"] is None
     assert stored["input"] == {"token": "t-1"} and stored["file"].endswith(".yaml")
 
 

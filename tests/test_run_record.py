@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: A stored block record, whatever its status: every entry has these keys and no other.
 RECORD_KEYS = {
     "status", "attempts", "duration_ms", "started_at", "finished_at", "output", "error",
-    "inputs", "port",
+    "inputs", "port", "reused_from",
 }  # fmt: skip
 
 HELD = """
@@ -148,7 +148,7 @@ async def test_an_unfinished_run_lists_every_top_level_block(
             assert blocks[bid] == {
                 "status": "pending", "attempts": 0, "duration_ms": None, "started_at": None,
                 "finished_at": None, "output": None, "error": None, "inputs": None,
-                "port": None,
+                "port": None, "reused_from": None,
             }  # fmt: skip
         for rec in blocks.values():
             assert set(rec) == RECORD_KEYS
