@@ -135,6 +135,21 @@ class _StrictLoader(yaml.SafeLoader):
         return None if node is None else self.construct_document(node)
 
 
+def syntax_error_text(exc: Exception) -> str:
+    """A YAML or JSON syntax error as a person reads it: where, then what
+    (PyYAML's own text says ``in "<unicode string>"`` twice)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        text = f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+        if exc.context and exc.context_mark is not None:
+            ctx = exc.context_mark
+            text += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
+        return text
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    return str(exc)
+
+
 def read_document(text: str, file: str = "") -> dict[str, Any]:
     """Parse YAML or JSON text into a mapping; a syntax error is a Problem."""
     duplicates: list[tuple[str, int, str | None, bool]] = []
@@ -149,7 +164,7 @@ def read_document(text: str, file: str = "") -> dict[str, Any]:
             finally:
                 loader.dispose()
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise WorkflowError([Problem(f"cannot parse: {exc}", file)]) from None
+        raise WorkflowError([Problem(f"cannot parse: {syntax_error_text(exc)}", file)]) from None
     if not isinstance(doc, dict):
         raise WorkflowError([Problem("a workflow file must be a mapping", file)])
     if duplicates:

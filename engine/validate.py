@@ -155,7 +155,9 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
                 problems.append(
                     Problem(f"edge {edge} names missing block {end!r}", file, end, "edges")
                 )
-        if edge.source in blocks_doc and edge.target in blocks_doc and edge not in edges:
+        if edge in edges:  # kept once, it would vanish from the file at the next save
+            problems.append(Problem(f"edge {edge} is listed twice", file, None, f"edges.{i}"))
+        elif edge.source in blocks_doc and edge.target in blocks_doc:
             edges.append(edge)
 
     wf = Workflow(

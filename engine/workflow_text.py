@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from engine.model import dump_yaml
+from engine.model import dump_yaml, syntax_error_text
 
 # libyaml's loader when present: a 300-block file parses several times faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -23,8 +23,8 @@ def parse(text: str, file: str = "") -> dict[str, Any]:
     """YAML or JSON text to a mapping; any syntax error is a ValueError."""
     try:
         doc = json.loads(text) if file.endswith(".json") else yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ValueError(syntax_error_text(exc)) from None
     if not isinstance(doc, dict):
         raise ValueError("a workflow file must be a mapping")
     return doc

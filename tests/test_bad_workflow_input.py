@@ -49,6 +49,23 @@ def test_edges_as_one_string_is_one_problem(tmp_path: Path) -> None:
     assert len(found) == 1 and "field 'edges'" in found[0] and "not of type 'array'" in found[0]
 
 
+def test_a_yaml_syntax_error_says_where_in_words(tmp_path: Path) -> None:
+    # PyYAML's own text said `in "<unicode string>", line 1, column 4` twice.
+    found = problems(tmp_path, "name: t\nblocks: [1,\nedges: []\n")
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: cannot parse: line 4, column 1: expected ',' or ']', "
+        "but got '<stream end>' (while parsing a flow sequence at line 2, column 9)"
+    ]
+
+
+def test_an_edge_listed_twice_is_a_problem(tmp_path: Path) -> None:
+    # It was kept once in silence: the editor's next save then dropped a line of the file.
+    found = problems(tmp_path, BASE + "edges: [start -> work, start -> work]\n")
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: field 'edges.1': edge start -> work is listed twice"
+    ]
+
+
 def test_an_edge_without_arrow_is_said_once_in_words(tmp_path: Path) -> None:
     found = problems(tmp_path, BASE + "edges: ['start work']\n")
     assert len(found) == 1, found  # not also the schema's regular expression

@@ -153,9 +153,7 @@ function noEditing() {
 // file, so nothing may save over it. The parser's message says what to fix.
 function lock(resp) {
   noEditing();
-  const problems = (resp.data?.problems ?? []).map((p) => ({
-    ...p, message: String(p.message ?? '').replaceAll('in "<unicode string>", ', ''),
-  }));
+  const problems = [...(resp.data?.problems ?? [])];
   if (!problems.length) problems.push({ block: null, field: null, message: String(resp.data?.error ?? `HTTP ${resp.status}`) });
   setProblems(problems);
   $('props').replaceChildren(el('p', { class: 'error', id: 'load-error', text: 'This file cannot be edited here until it loads: fix it in a text editor (the YAML link shows it), then reload.' }));
