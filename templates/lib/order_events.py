@@ -78,6 +78,15 @@ CURRENT_VERSION: dict[str, int] = {
 }
 
 
+def read_version(raw: Any) -> int:
+    """``event_version`` as a sender wrote it: a whole number from 1 (a JSON number,
+    or its digits as text). Anything else is refused rather than guessed at."""
+    whole = isinstance(raw, int) and not isinstance(raw, bool)
+    if not (whole or (isinstance(raw, str) and raw.isdigit())) or int(raw) < 1:
+        raise ValueError(f"event_version must be a whole number from 1, not {raw!r}")
+    return int(raw)
+
+
 def version_error(event_type: str, event_version: int) -> str | None:
     """Why this code cannot read ``event_type`` at ``event_version``, or None.
 

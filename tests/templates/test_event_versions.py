@@ -82,6 +82,32 @@ async def test_live_append_refuses_an_event_version_newer_than_the_reducer(
     assert calls(httpserver, "/v1/charges/ch_123/capture") == []
 
 
+@pytest.mark.parametrize("version", ["abc", 0, -1, 2.5, True])
+async def test_live_append_refuses_an_event_version_that_is_not_a_whole_number(
+    es_runtime: Any, httpserver: HTTPServer, version: Any
+) -> None:
+    # It was int(...): "abc" failed with a bare ValueError, 0 and -1 were stored.
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created = {**lifecycle(order)[0], "event_version": version}
+    resp = await accept(
+        es_runtime,
+        "orders/events",
+        "POST",
+        {"Content-Type": "application/json"},
+        {},
+        json.dumps(created).encode(),
+    )
+    result = await es_runtime.wait(resp.body["execution_id"], timeout=60)
+    assert result["status"] == "failed"
+    assert (
+        f"event_version must be a whole number from 1, not {version!r}"
+        in (result["error"]["message"])
+    )
+    pool = es_runtime.db.pool
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 0
+
+
 async def test_replay_keeps_a_stored_too_new_event_as_an_anomaly(
     es_runtime: Any, httpserver: HTTPServer
 ) -> None:
