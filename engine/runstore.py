@@ -368,6 +368,14 @@ def _top_blocks(source: dict[str, Any], file: str) -> tuple[str, ...]:
         return ()
 
 
+async def run_status(pool: asyncpg.Pool, execution_id: str) -> str | None:
+    """Only the run's status (None: no such run): what a poller needs, without
+    reading and folding every event of a long run."""
+    return await pool.fetchval(
+        "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+    )
+
+
 async def run_result(pool: asyncpg.Pool, execution_id: str) -> dict[str, Any] | None:
     """The SPEC's run result, read back from the run row and its events; ``blocks``
     lists every top-level block of the run's workflow version."""

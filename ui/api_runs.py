@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, request, url_for
 
+from engine import runstore
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import bridge, settings
@@ -153,7 +154,8 @@ def stream_run(execution_id: str) -> Response:
     stream ends with an ``end`` event after the run's final event.
     """
     b, rt, poll = bridge(), runtime(), settings().stream_poll
-    if not _is_run_id(execution_id) or b.call(rt.run_result(execution_id)) is None:
+    pool = rt.db.log_pool
+    if not _is_run_id(execution_id) or b.call(runstore.run_status(pool, execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
     after = _after()
 
@@ -169,13 +171,10 @@ def stream_run(execution_id: str) -> Response:
                     yield "event: end\ndata: {}\n\n"
                     return
             if not events:
-                result = b.call(rt.run_result(execution_id))
-                # A run finished before we subscribed past its final event.
-                if (
-                    result
-                    and result.get("status") in ("succeeded", "failed", "cancelled")
-                    and last > 0
-                ):
+                # A run finished before we subscribed past its final event. Its status
+                # alone: re-reading a long run's whole log every poll would not scale.
+                status = b.call(runstore.run_status(pool, execution_id))
+                if status in ("succeeded", "failed", "cancelled") and last > 0:
                     tail = b.call(rt.run_events(execution_id, after=last))
                     if not tail:
                         yield "event: end\ndata: {}\n\n"
