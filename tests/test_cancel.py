@@ -10,38 +10,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from held_runs import HELD, until
+
 from engine.runtime import Runtime
-
-HELD = """
-name: cancel_{suffix}
-blocks:
-  start: {{type: manual}}
-  hold:
-    type: function
-    timeout: 120
-    code: |
-      import os, time
-      with open({log!r}, "a") as f:
-          f.write("hold\\n")
-      while not os.path.exists({gate!r}):
-          time.sleep(0.05)
-      return {{"held": True}}
-  after:
-    type: function
-    code: |
-      with open({log!r}, "a") as f:
-          f.write("after\\n")
-      return {{}}
-edges: [start -> hold, hold -> after]
-"""
-
-
-async def _until(check, attempts: int = 300) -> bool:
-    for _ in range(attempts):
-        if await check():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 def _held(tmp_path: Path, write_workflow):
@@ -62,7 +33,7 @@ async def test_a_run_this_process_holds_is_cancelled(
     wf, log, gate = _held(tmp_path, write_workflow)
     eid = (await runtime.submit(wf, {})).execution_id
     try:
-        assert await _until(lambda: _async(log.exists()))
+        assert await until(log.exists)
         assert await runtime.request_cancel(eid) == "cancelling"
         result = await asyncio.wait_for(runtime.wait(eid), 30)
     finally:
@@ -88,7 +59,7 @@ async def test_a_run_another_process_executes_is_cancelled_there(
         text=True,
     )
     try:
-        assert await _until(lambda: _async(log.exists())), "the other process never began"
+        assert await until(log.exists), "the other process never began"
         eid = await runtime.db.log_pool.fetchval(
             "SELECT execution_id::text FROM flowyard_runs WHERE workflow = $1", wf.name
         )
@@ -142,7 +113,3 @@ def test_cli_runs_cancel_says_what_happened(database_url: str, workspace: Path) 
     )  # fmt: skip
     assert done.returncode == 1
     assert f"{unknown}: no such run" in done.stderr
-
-
-async def _async(value: bool) -> bool:
-    return value

@@ -9,20 +9,12 @@ import sys
 import uuid
 from pathlib import Path
 
+from held_runs import HELD, until
 from standins.recording import RecordingServer
 
 from engine.runtime import Runtime
 
 SIMPLE = "name: audit_{suffix}\nblocks:\n  s: {{type: manual}}\n"
-
-
-async def _until(check, attempts: int = 300) -> bool:
-    """Poll ``check`` (up to ~30 s); True once it holds."""
-    for _ in range(attempts):
-        if await check():
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def test_a_job_finding_its_run_owned_by_a_silent_remote_worker_is_retried(
@@ -61,7 +53,7 @@ async def test_a_job_finding_its_run_owned_by_a_silent_remote_worker_is_retried(
             )
             return bool(attempts)
 
-        assert await _until(job_tried)
+        assert await until(job_tried)
         # The remote owner stays silent: its heartbeat is now stale.
         await pool.execute(
             "UPDATE flowyard_runs SET heartbeat_at = now() - interval '10 minutes'"
@@ -75,7 +67,7 @@ async def test_a_job_finding_its_run_owned_by_a_silent_remote_worker_is_retried(
             )
             return status == "succeeded"
 
-        assert await _until(finished), "the run was left unfinished: its job was dropped"
+        assert await until(finished), "the run was left unfinished: its job was dropped"
     finally:
         stop.set()
         if working is not None:
@@ -83,29 +75,6 @@ async def test_a_job_finding_its_run_owned_by_a_silent_remote_worker_is_retried(
         await worker.close()
         await server.close()
 
-
-HELD = """
-name: audit_held_{suffix}
-blocks:
-  start: {{type: manual}}
-  hold:
-    type: function
-    timeout: 120
-    code: |
-      import os, time
-      with open({log!r}, "a") as f:
-          f.write("hold\\n")
-      while not os.path.exists({gate!r}):
-          time.sleep(0.05)
-      return {{"held": True}}
-  after:
-    type: function
-    code: |
-      with open({log!r}, "a") as f:
-          f.write("after\\n")
-      return {{"done": <hold.held>}}
-edges: [start -> hold, hold -> after]
-"""
 
 #: Effects on both sides of the pause: a row written in a transaction group that
 #: commits after it, and an HTTP call after it.
@@ -164,7 +133,7 @@ async def test_an_owner_that_comes_back_after_a_takeover_applies_nothing_twice(
         async def held_by(n: int) -> bool:
             return log.exists() and log.read_text().split().count("hold") >= n
 
-        assert await _until(lambda: held_by(1))
+        assert await until(lambda: held_by(1))
         # This process goes silent: its heartbeat is stale, another process takes over.
         await pool.execute(
             "UPDATE flowyard_runs SET heartbeat_at = now() - interval '10 minutes'"
@@ -181,7 +150,7 @@ async def test_an_owner_that_comes_back_after_a_takeover_applies_nothing_twice(
             text=True,
         )
         try:
-            assert await _until(lambda: held_by(2)), "the run was not taken over"
+            assert await until(lambda: held_by(2)), "the run was not taken over"
             assert (await pool.fetchrow(row, eid))["owner"] != runtime.owner
             gate.write_text("open")  # both come back
             out, _ = await asyncio.to_thread(resumer.communicate, timeout=60)
@@ -216,7 +185,7 @@ async def test_a_run_taken_over_is_stopped_before_its_next_block(
     try:
         wf = write_workflow(HELD.format(suffix="beat", log=str(log), gate=str(gate)))
         eid = (await rt.submit(wf, {})).execution_id
-        assert await _until(lambda: _async(log.exists()))
+        assert await until(log.exists)
         pool = rt.db.log_pool
         # Another process took the run over (its claim: a new owner).
         await pool.execute(
@@ -226,7 +195,7 @@ async def test_a_run_taken_over_is_stopped_before_its_next_block(
         async def stopped() -> bool:
             return "taken over by another process" in caplog.text
 
-        assert await _until(stopped), "the heartbeat did not notice the takeover"
+        assert await until(stopped), "the heartbeat did not notice the takeover"
         gate.write_text("open")
         # The new owner ends the run; the first one answers with that end.
         await pool.execute(
@@ -252,7 +221,7 @@ async def test_resume_of_a_run_owned_by_a_live_process_is_refused_loudly(
     wf = write_workflow(HELD.format(suffix="live", log=str(log), gate=str(gate)))
     eid = (await runtime.submit(wf, {})).execution_id
     try:
-        assert await _until(lambda: _async(log.exists()))
+        assert await until(log.exists)
         env = {**os.environ, "DATABASE_URL": database_url}
         done = await asyncio.to_thread(
             subprocess.run,
@@ -273,7 +242,3 @@ async def test_resume_of_a_run_owned_by_a_live_process_is_refused_loudly(
         gate.write_text("open")
         await asyncio.wait_for(runtime.wait(eid), 60)
     assert log.read_text().split() == ["hold", "after"]
-
-
-async def _async(value: bool) -> bool:
-    return value
