@@ -302,7 +302,7 @@ class Runtime:
         started_at: float | None = None,  # a resumed run's first start
     ) -> dict[str, Any]:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
-            return _cancelled_result(eid, workflow.name)
+            return await self._stored_end(eid, None)  # as the canceller recorded it
         plan = workflow.plan
         secrets: set[str] = set()
         recorder = RunRecorder(
@@ -420,15 +420,3 @@ class Runtime:
                 raise WorkflowError([stored])
             workflow = self._versions[version] = validate_document(row["source"], row["file"])
         return workflow
-
-
-def _cancelled_result(eid: str, workflow: str) -> dict[str, Any]:
-    """The result of a run cancelled before it began."""
-    return {
-        "execution_id": eid,
-        "workflow": workflow,
-        "status": "cancelled",
-        "output": None,
-        "error": cancelled_error(),
-        "blocks": {},
-    }
