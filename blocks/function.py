@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.context import BlockContext
 from engine.graph import upstream_of
+from engine.javascript_refs import rewrite_javascript
 from engine.model import Problem
 from engine.references import resolve, rewrite_code
 from engine.registry import BlockHandler, register
@@ -118,7 +119,7 @@ class Function(BlockHandler):
         so a typo is found at validation rather than when a run reaches the block."""
         from blocks._javascript import JavaScriptUnavailable, syntax_error
 
-        source, refs = rewrite_code(code)
+        source, refs = rewrite_javascript(code)
         try:
             found = syntax_error(source, [f"__ref_{i}" for i in range(len(refs))])
         except JavaScriptUnavailable:
@@ -140,7 +141,10 @@ class Function(BlockHandler):
 
     def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
         if self.source is None:
-            self.source, self.refs = rewrite_code(self.config["code"], known_roots)
+            # JavaScript leaves comments (and literals, refused at validation) as
+            # written, so a reference a comment mentions is never resolved.
+            rewrite = rewrite_javascript if self.language == "javascript" else rewrite_code
+            self.source, self.refs = rewrite(self.config["code"], known_roots)
             self._input_names = input_names(self.source)
         return self.source, self.refs
 

@@ -13,6 +13,7 @@ import jsonschema
 import networkx as nx
 
 from engine.graph import Plan, build_plan, upstream_of
+from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
 from engine.python_refs import StringReference, references_in_python_strings
 from engine.references import SPECIAL_ROOTS, references_in
@@ -296,7 +297,8 @@ def _reference_problems(plan: Plan) -> list[Problem]:
 
 
 def _string_literal_problems(plan: Plan) -> list[Problem]:
-    """References inside string literals of Python code (Function code, expressions).
+    """References inside string literals of Python code (Function code, expressions)
+    and of JavaScript Function code.
 
     There a reference is text, not the value: `return "<input.s>"` cannot mean what
     it seems to. Refused with the way to write it, rather than run with a string
@@ -309,6 +311,11 @@ def _string_literal_problems(plan: Plan) -> list[Problem]:
         code = h.config.get("code")
         if h.type == "function" and h.config.get("language", "python") == "python":
             sources["code"] = code
+        elif h.type == "function" and h.config.get("language") == "javascript":
+            # JavaScript: a literal's text is text too (strings, template text, regexes).
+            for found in references_in_javascript_literals(str(code or ""), plan.known_roots):
+                message = _in_a_javascript_literal(found)
+                problems.append(Problem(message, plan.workflow.file, bid, "code"))
         for field, text in sources.items():
             if not isinstance(text, str):
                 continue
@@ -330,6 +337,25 @@ def _in_a_string(found: StringReference, where: str) -> str:
         f"reference {ref} is inside a string literal{where}: in code a reference is a "
         f'variable holding the value, not text; write it outside the quotes, e.g. "…" + '
         f'str({ref}) or f"…{{{ref}}}…"'
+    )
+
+
+def _in_a_javascript_literal(found: LiteralReference) -> str:
+    ref, where = found.ref.text, f" on line {found.line}"
+    if found.where == "template":
+        return (
+            f"reference {ref} is in the text of a template literal{where}, where it is not "
+            f"replaced: put it in ${{…}}, `…${{{ref}}}…`"
+        )
+    if found.where == "regex":
+        return (
+            f"reference {ref} is inside a regular expression literal{where}, where it is "
+            f'only text: build the pattern from the value, e.g. new RegExp("…" + {ref})'
+        )
+    return (
+        f"reference {ref} is inside a string literal{where}: in code a reference is a "
+        f'variable holding the value, not text; write it outside the quotes, e.g. "…" + '
+        f"{ref} or `…${{{ref}}}…`"
     )
 
 
