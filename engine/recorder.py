@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -32,6 +33,20 @@ def _now() -> float:
 def _iso(epoch: float) -> str:
     """A time kept here as the stored run shows it (engine.runstore._iso)."""
     return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+#: A NUL escape in JSON text, not preceded by an escaped backslash (``\\u0000`` is
+#: the six characters, not a NUL).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def storable(text: str) -> str:
+    """JSON text PostgreSQL can store: jsonb cannot hold U+0000, so a NUL a block
+    returned (a binary field, a peer's odd body) is recorded as U+FFFD instead of
+    failing the run log's write and leaving the run unfinished for good."""
+    if "\\u0000" not in text:
+        return text
+    return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
 
 
 class Redactor:
@@ -66,12 +81,16 @@ def _in_json(secret: str) -> tuple[str, ...]:
     "pässwort" in the run log) and, should any text come from an encoder that
     escapes it, ASCII-escaped; and so for each form a value may already hold it
     in: JSON text as a string (a payload built with json.dumps, a peer's JSON error
-    body quoted in a message), Python's quoting (a KeyError, ``{x!r}``), and
+    body quoted in a message), Python's quoting (a KeyError, ``{x!r}``),
     percent-encoded as a URL or a form carries it (an HTTP error quoting the URL it
-    requested, a peer echoing its path). A plain ASCII token has one form only.
+    requested, a peer echoing its path), and lower-cased as a URL's host. A plain
+    lower-case ASCII token has one form only.
     """
     inner = {
         secret,
+        # Host names are case-insensitive: HTTP clients lower-case a secret in the
+        # host part of a URL they quote in an error.
+        secret.lower(),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
         repr(secret)[1:-1],
@@ -179,9 +198,16 @@ class RunRecorder:
         self, type_: str, block: str | None, data: dict[str, Any] | None, at: float | None = None
     ) -> tuple[int, str, str | None, str, float]:
         """One event row, taking the next seq."""
-        text = dumps(data) if data else "{}"
+        text = storable(dumps(data)) if data else "{}"
         if self.redact.secrets:
-            text = self.redact(text)
+            redacted = self.redact(text)
+            if redacted != text and type_ == "block_succeeded" and data and "output" in data:
+                output = storable(dumps(data["output"]))
+                if self.redact(output) != output:
+                    # The output a resume or a re-run would reuse lost a secret: they
+                    # run the block again instead (engine/recovery.py).
+                    redacted = self.redact(storable(dumps({**data, "redacted": True})))
+            text = redacted
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)
 
@@ -307,8 +333,8 @@ class RunRecorder:
         The run ends at the time of its final event, `run_<status>`, which the caller
         adds last. Returns ``started_at`` and ``finished_at`` as stored, for the result
         handed to the run's caller: no read back, the times are decided here."""
-        out_text = self.redact(dumps(output)) if output is not None else None
-        err_text = self.redact(dumps(error)) if error is not None else None
+        out_text = self.redact(storable(dumps(output))) if output is not None else None
+        err_text = self.redact(storable(dumps(error))) if error is not None else None
         async with self._lock:
             rows, reusable, cols = self._take()
             final = rows and rows[-1][1] == f"run_{status}"

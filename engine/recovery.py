@@ -4,7 +4,8 @@ A ``block_succeeded`` event is proof that a block finished — unless the block
 wrote inside a transaction group that never committed: its writes were rolled
 back with the dead connection. Such blocks, and every block downstream of them
 (their outputs may have been computed from the rolled-back reads), run again.
-Keeping them would lose the event the transaction was appending.
+Keeping them would lose the event the transaction was appending. Nor is a record
+whose output had a secret redacted (``***``): that block runs again.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ def _top_level(path: str) -> str:
 
 def restorable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Completed block records (path → output, port, …) a resumed run can reuse."""
+    # A record whose output had a secret redacted (``***`` where the value was) is
+    # not a result anyone can reuse: that block runs again.
     done = {
         ev["block"]: {"status": "succeeded", **(ev["data"] or {})}
         for ev in events
-        if ev["type"] == "block_succeeded"
+        if ev["type"] == "block_succeeded" and not (ev["data"] or {}).get("redacted")
     }
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
     invalid: set[str] = set()

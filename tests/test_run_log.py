@@ -183,3 +183,25 @@ async def test_integers_beyond_64_bits_stay_exact(run_yaml, runtime: Runtime, is
     assert stored["blocks"]["f"]["output"]["n"] == 2**70 + 1
     assert stored["input"] == {"m": 18446744073709551617}
     assert stored["blocks"]["q"]["output"]["doc"]["id"] == 123456789012345678901234567
+
+
+async def test_a_nul_in_a_block_output_is_recorded_and_the_run_ends(run_yaml, runtime) -> None:
+    """PostgreSQL's jsonb cannot hold U+0000: the run log's write failed, and the run
+    stayed `queued` or `running` for good (and failed again on every restart)."""
+    wf = """
+    name: nul_output
+    blocks:
+      start: {type: manual}
+      f:
+        type: function
+        code: |
+          return {"s": "a" + chr(0) + "b", "kept": "\\\\u0000 stays text"}
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["s"] == "a\x00b"  # the run itself saw the value
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["status"] == "succeeded"
+    assert stored["output"] == {"s": "a\ufffdb", "kept": "\\u0000 stays text"}
+    assert stored["blocks"]["f"]["output"]["s"] == "a\ufffdb"
