@@ -30,9 +30,9 @@ def _now() -> float:
     return time.time_ns() // 1000 / 1e6
 
 
-def _iso(epoch: float) -> str:
+def _iso(epoch: float | None) -> str | None:
     """A time kept here as the stored run shows it (engine.runstore._iso)."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 #: A NUL escape in JSON text, not preceded by an escaped backslash (``\\u0000`` is
@@ -327,7 +327,7 @@ class RunRecorder:
                 self._put_back(rows, reusable)
                 raise
 
-    async def finish(self, status: str, output: Any, error: Any) -> dict[str, str]:
+    async def finish(self, status: str, output: Any, error: Any) -> dict[str, str | None]:
         """Write the remaining events and the run's final status in one statement.
 
         The run ends at the time of its final event, `run_<status>`, which the caller
@@ -339,7 +339,7 @@ class RunRecorder:
             rows, reusable, cols = self._take()
             final = rows and rows[-1][1] == f"run_{status}"
             ended_at = rows[-1][4] if final else _now()
-            started_at = self._started_at or ended_at
+            started_at = self._started_at  # None: it never began (cancelled while queued)
             end = (*cols, status, out_text, err_text, started_at, ended_at)
             await self._write(rows, reusable, self._finish_sql, *end)
         return {"started_at": _iso(started_at), "finished_at": _iso(ended_at)}

@@ -94,6 +94,8 @@ async def test_a_run_nobody_has_begun_is_cancelled_at_once(
     assert await _status(runtime, eid) == "cancelled"
     types = [e["type"] for e in await runtime.run_events(eid)]
     assert types == ["run_queued", "run_cancelled"]
+    stored = await runtime.run_result(eid)
+    assert stored["started_at"] is None and stored["finished_at"]  # it never began
     assert not log.exists()
 
 
