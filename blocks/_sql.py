@@ -111,7 +111,9 @@ def coerce(value: Any, type_name: str) -> Any:
 
 
 def _parse_datetime(text: str) -> dt.datetime:
-    text = text.strip()
+    # RFC 3339 lets the T and Z be lower case (PostgreSQL reads them so);
+    # fromisoformat only takes the upper case. An ISO time has no other letters.
+    text = text.strip().upper()
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:

@@ -75,3 +75,24 @@ async def test_lifecycle_through_the_flask_route(
         bridge.runtime.wait(resp2.get_json()["execution_id"], timeout=60), timeout=70
     )
     assert again["output"]["duplicate"] is True and again["output"]["version"] == 5
+
+
+def test_replay_input_out_of_range_is_a_422_and_a_date_that_does_not_exist_fails_first(
+    served: tuple[Any, EngineBridge],
+) -> None:
+    client, _ = served
+    auth = {"Authorization": "Bearer t0ken"}
+    url = "/api/workflows/replay_events/runs?wait=1"
+    # Past the events table's BIGINT: refused by input_schema before a run starts.
+    resp = client.post(url, json={"order_id": "o1", "version": 10**20}, headers=auth)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json()["problems"] == [
+        "version: 100000000000000000000 is greater than the maximum of 9223372036854775807"
+    ]
+    # The schema's pattern passes this shape; the first step refuses it, before any SQL.
+    resp = client.post(url, json={"order_id": "o1", "as_of": "2030-13-45T99:99:99Z"}, headers=auth)
+    run = resp.get_json()
+    assert run["status"] == "failed" and run["error"]["block"] == "check_input", run
+    assert run["error"]["message"].startswith(
+        "as_of '2030-13-45T99:99:99Z' is not a real time: month must be in 1..12"
+    )
