@@ -55,9 +55,13 @@ def input_errors(schema: Any, given: Any) -> list[str]:
     if schema is None:
         return []
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=str)
-    return [
-        f"{'.'.join(str(p) for p in e.absolute_path)}: {e.message}"
-        if e.absolute_path
-        else e.message
-        for e in errors[:5]
-    ]
+    return [_reason(e) for e in errors[:5]]
+
+
+def _reason(e: jsonschema.ValidationError) -> str:
+    message = e.message
+    if e.validator == "pattern" and isinstance(e.schema, dict) and e.schema.get("description"):
+        # A regular expression says what is wrong to few readers: say what is wanted.
+        message = f"{e.instance!r} is not {e.schema['description']}"
+    where = ".".join(str(p) for p in e.absolute_path)
+    return f"{where}: {message}" if where else message

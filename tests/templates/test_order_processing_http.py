@@ -89,6 +89,13 @@ def test_replay_input_out_of_range_is_a_422_and_a_date_that_does_not_exist_fails
     assert resp.get_json()["problems"] == [
         "version: 100000000000000000000 is greater than the maximum of 9223372036854775807"
     ]
+    # A time without an offset: the 422 says what is wanted, not the regular expression.
+    resp = client.post(url, json={"order_id": "o1", "as_of": "2030-01-02 10:00"}, headers=auth)
+    assert resp.status_code == 422
+    assert resp.get_json()["problems"] == [
+        "as_of: '2030-01-02 10:00' is not ISO timestamp with Z or an offset: the state as it"
+        " was then (events at or before it)"
+    ]
     # The schema's pattern passes this shape; the first step refuses it, before any SQL.
     resp = client.post(url, json={"order_id": "o1", "as_of": "2030-13-45T99:99:99Z"}, headers=auth)
     run = resp.get_json()
