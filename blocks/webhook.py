@@ -9,7 +9,6 @@ The Flask route only reads the request, enforces the size limit and calls it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from blocks._signatures import (
     verify_signature,
 )
 from blocks.http import is_credential_header
+from engine._json import strict_loads, unstorable
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import MissingReference, compile_value, parse
@@ -112,6 +112,9 @@ class WebhookBlock(BlockHandler):
         path = self.config.get("path")
         if isinstance(path, str) and not path.strip("/"):
             out.append(Problem("the path is empty", block=self.block.id, field="path"))
+        elif isinstance(path, str) and (why := unreachable(normalize_path(path))):
+            message = f"{path!r} is not a path a request can reach ({why}): {PATH_RULE}"
+            out.append(Problem(message, block=self.block.id, field="path"))
         method = self.config.get("method")
         if isinstance(method, str) and method.upper() not in METHODS:
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
@@ -150,6 +153,32 @@ def normalize_path(path: str) -> str:
     return path.strip().strip("/")
 
 
+#: What a webhook path may be made of: RFC 3986's unreserved characters, which every
+#: client sends as they are, so the path a sender is given is the path that arrives.
+PATH_RULE = (
+    "use letters, digits, '-', '_', '.', '~', and '/' between non-empty segments, "
+    "with no '.' or '..' segment"
+)
+_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/")
+
+
+def unreachable(path: str) -> str | None:
+    """Why no ordinary request arrives at ``/webhooks/<path>`` (None: one does)."""
+    for char in path:
+        if char == "?":
+            return "'?' starts the query string"
+        if char == "#":
+            return "'#' starts a fragment, which is never sent"
+        if char not in _PATH_CHARS:
+            return f"{char!r} would arrive only percent-encoded"
+    segments = path.split("/")
+    if "" in segments:
+        return "an empty segment: '//' is merged into '/'"
+    if "." in segments or ".." in segments:
+        return "clients resolve '.' and '..' segments away before sending"
+    return None
+
+
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -168,7 +197,8 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         return {}
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    return json.loads(raw)
+    # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
+    return strict_loads(raw)
 
 
 def build_payload(
@@ -304,6 +334,14 @@ async def accept(
         body = parse_body(raw_body, lower.get("content-type", ""))
     except (ValueError, UnicodeDecodeError) as exc:
         return WebhookResponse(400, {"error": f"the body is not valid JSON: {exc}"})
+    # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
+    refused = (
+        unstorable(body, "the body", raw_body)
+        or unstorable(dict(query), "the query")
+        or unstorable(dict(headers), "the headers")
+    )
+    if refused:
+        return WebhookResponse(400, {"error": refused})
 
     payload = build_payload(path, method, headers, query, body)
     configured = config.get("idempotency_key")

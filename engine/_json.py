@@ -12,6 +12,7 @@ exact integers.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -39,3 +40,108 @@ def loads(text: str | bytes) -> Any:
     if pattern.search(text):
         return json.loads(text)
     return orjson.loads(text)
+
+
+# -- what a run may be started with -------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (strict JSON has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text} is too large: it overflows to infinity")
+    return value
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON as RFC 8259 has it, integers of any size kept exact: ValueError for
+    ``NaN``, ``Infinity`` and a number that overflows to infinity (``1e999999``).
+
+    The standard library reads those as floats a run would then store as null; orjson
+    refuses them but in words that do not name the value, so its refusal sends the
+    text to the standard library with hooks that say what is wrong.
+    """
+    pattern = _LONG_DIGITS_B if isinstance(text, bytes) else _LONG_DIGITS
+    if not pattern.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # parsed again below, for the standard library's verdict and wording
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:  # a caller's input, not our bug: no 500 for "[[[[…"
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+#: How text that cannot be stored can be spelled in what it is parsed from: a NUL as
+#: itself, a JSON escape or a percent-escape (forms, query strings); a surrogate as a
+#: JSON escape (either case). Raw text holding none of them (nor, for ``str``, a
+#: surrogate itself: a command line's undecodable bytes) parses into storable text.
+_SPELLINGS = ("\x00", "u0000", "%00", "\\ud", "\\uD")
+_SPELLINGS_B = tuple(s.encode() for s in _SPELLINGS)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _spells_unstorable(raw: str | bytes) -> bool:
+    # Substring tests, not one regular expression: several times faster on a large body.
+    if isinstance(raw, bytes):
+        return any(s in raw for s in _SPELLINGS_B)
+    if any(s in raw for s in _SPELLINGS):
+        return True
+    return not raw.isascii() and _SURROGATE.search(raw) is not None
+
+
+def unstorable(value: Any, what: str, raw: str | bytes | None = None) -> str | None:
+    """Why ``value`` cannot be stored, or None. PostgreSQL text and jsonb have no
+    U+0000, and a lone UTF-16 surrogate (JSON's ``"\\ud800"``, which Python reads
+    as is) is not encodable as UTF-8: either in any string or key failed the run's
+    INSERT (a 500, or a traceback in the CLI) instead of saying what is wrong.
+
+    ``raw`` is the text ``value`` was parsed from: when it spells neither, the walk
+    is skipped, so an ordinary body costs a few substring searches.
+    """
+    if raw is not None and not _spells_unstorable(raw):
+        return None
+    found = _bad_text_at(value, ())
+    if found is None:
+        return None
+    kind, where = found
+    return f"{what} contains {kind}{where}, which cannot be stored"
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "a NUL character (\\u0000)"
+    lone = _SURROGATE.search(text)
+    if lone:
+        return f"a lone UTF-16 surrogate (\\u{ord(lone.group()):04x})"
+    return None
+
+
+def _bad_text_at(value: Any, path: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first unstorable text: what it is, and where (`` at a.b.0``, `` in a key``)."""
+    if isinstance(value, str):
+        kind = _bad_text(value)
+        return None if kind is None else (kind, _at(path))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            kind = _bad_text(name)
+            if kind is not None:
+                return kind, f" in a key{_at(path)}"
+            found = _bad_text_at(item, (*path, name))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _bad_text_at(item, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+def _at(path: tuple[str, ...]) -> str:
+    return f" at {'.'.join(path)}" if path else ""

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, request, url_for
 
 from engine import runstore
+from engine._json import strict_loads, unstorable
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import bridge, settings
@@ -77,11 +78,16 @@ def start_run(name: str) -> Response:
     if raw is None:
         return error(400, "the body is not UTF-8 text")
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
+        data = strict_loads(raw) if raw.strip() else {}
     except ValueError as exc:
         return error(400, f"the body is not JSON: {exc}")
     if not isinstance(data, dict):
         return error(400, "the run input must be a JSON object")
+    # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
+    refused = unstorable(data, "the run input", raw)
+    if refused:
+        return error(400, refused)
     workflow, err = _load(name)
     if err is not None:
         return err

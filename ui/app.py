@@ -139,6 +139,7 @@ def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status == 413:
         return _too_large()
-    if request.path.startswith(("/api/", "/webhooks/")):
+    # `/webhooks` itself too: a sender without a path reads JSON like any other.
+    if request.path.startswith(("/api/", "/webhooks/")) or request.path == "/webhooks":
         return jsonify(error=exc.name.lower(), message=exc.description), status
     return render_template("error.html", status=status, message=exc.description), status

@@ -36,7 +36,8 @@ from flask import (
 bp = Blueprint("auth", __name__)
 
 PUBLIC_PREFIXES = ("/webhooks/", "/static/")
-PUBLIC_PATHS = frozenset({"/api/health", "/login"})
+# "/webhooks" itself: a sender without a path is told so (404), not sent to the login page.
+PUBLIC_PATHS = frozenset({"/api/health", "/login", "/webhooks"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

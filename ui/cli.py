@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -388,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "runs" and args.action in ("show", "cancel") and not args.id:
         print(f"flowyard runs {args.action}: give a run id", file=sys.stderr)
         return 2
+    if args.command == "runs" and args.action in ("show", "cancel", "resume") and args.id:
+        try:  # run ids are UUIDs; the database refuses others with a traceback
+            uuid.UUID(args.id)
+        except ValueError:
+            print(f"no run {args.id}", file=sys.stderr)
+            return 1
     return int(args.fn(args) or 0)
 
 

@@ -5,11 +5,11 @@ wires the runtime, so each stays short)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from engine._json import strict_loads, unstorable
 from engine.model import Problem, WorkflowError, load_file
 
 
@@ -19,13 +19,21 @@ def read_input(spec: str | None) -> dict[str, Any]:
     in some object would run the workflow on an input nobody wrote."""
     if not spec:
         return {}
-    text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
+    if spec == "@":  # else Path("") reads as ".", and the error says "Is a directory"
+        raise ValueError("a file name is needed after @ (--input @FILE)")
+    # utf-8-sig: a file some Windows editors began with a byte-order mark is still JSON.
+    text = Path(spec[1:]).read_text(encoding="utf-8-sig") if spec.startswith("@") else spec
     if not text.strip():
         return {}
-    value = json.loads(text)
+    # Strict, as the API and webhooks parse: NaN and 1e999999 would be stored as null.
+    value = strict_loads(text)
     if not isinstance(value, dict):
         kind = _JSON_KINDS.get(type(value), "null")
         raise ValueError(f'the run input must be a JSON object such as {{"x": 1}}, not {kind}')
+    # Said here in one line, not as a traceback from the run's INSERT (a NUL, a surrogate).
+    refused = unstorable(value, "the run input", text)
+    if refused:
+        raise ValueError(refused)
     return value
 
 

@@ -34,6 +34,10 @@ def _read_limited(limit: int) -> bytes | None:
     return request.get_data(cache=False)
 
 
+# `/webhooks` and `/webhooks/` too (one rule, no redirect between them: not every
+# sender follows one with its POST): a sender that forgot the path gets the JSON 404
+# of a wrong path, not the login page or a Flask page of another shape.
+@bp.route("/", defaults={"path": ""}, methods=METHODS, strict_slashes=False)
 @bp.route("/<path:path>", methods=METHODS)
 def deliver(path: str) -> Response:
     max_body = settings().max_body

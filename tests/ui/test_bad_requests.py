@@ -238,3 +238,72 @@ def test_a_chunked_body_over_the_limit_is_413(live_server: str) -> None:
 
     resp = httpx.post(f"{live_server}/webhooks/test/async", content=chunks(), timeout=30)
     assert resp.status_code == 413 and resp.json()["max_bytes"] == 1024 * 1024
+
+
+# -- what PostgreSQL cannot store, what strict JSON does not have ---------------------------
+
+NUL_HOOK = """\
+name: NAME
+blocks:
+  hook: {type: webhook, path: audit/NAME}
+  work: {type: function, code: 'return 1'}
+edges: [hook -> work]
+"""
+
+
+def test_a_nul_in_a_webhook_body_or_query_is_400_and_starts_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # Each was a 500 with a traceback: jsonb and text cannot hold U+0000.
+    name = _write(workflows_dir, NUL_HOOK)
+    body = client.post(f"/webhooks/audit/{name}", json={"order_id": "o\u0000x"})
+    assert body.status_code == 400, body.get_data(as_text=True)
+    assert body.get_json()["error"] == (
+        "the body contains a NUL character (\\u0000) at order_id, which cannot be stored"
+    )
+    query = client.post(f"/webhooks/audit/{name}?a=%00", json={})
+    assert query.status_code == 400, query.get_data(as_text=True)
+    assert "the query contains a NUL character" in query.get_json()["error"]
+    assert client.get(f"/api/runs?workflow={name}", headers=auth).get_json()["runs"] == []
+
+
+def test_a_nul_in_a_run_input_is_400_and_starts_nothing(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    before = client.get("/api/runs?workflow=hello&limit=500", headers=auth).get_json()["runs"]
+    resp = client.post("/api/workflows/hello/runs", json={"a": {"b": ["\u0000"]}}, headers=auth)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.get_json()["error"] == (
+        "the run input contains a NUL character (\\u0000) at a.b.0, which cannot be stored"
+    )
+    after = client.get("/api/runs?workflow=hello&limit=500", headers=auth).get_json()["runs"]
+    assert len(after) == len(before)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999999"])
+def test_nan_and_infinite_numbers_are_400_bad_json(
+    client: FlaskClient, auth: dict[str, str], number: str
+) -> None:
+    # Both were accepted and the run stored null in the number's place.
+    text = f'{{"amount": {number}}}'
+    json_type = {"Content-Type": "application/json"}
+    hook = client.post("/webhooks/test/async", data=text, headers=json_type)
+    assert hook.status_code == 400, hook.get_data(as_text=True)
+    assert number in hook.get_json()["error"] and "not valid JSON" in hook.get_json()["error"]
+    run = client.post("/api/workflows/hello/runs", data=text, headers={**auth, **json_type})
+    assert run.status_code == 400, run.get_data(as_text=True)
+    assert number in run.get_json()["error"] and "not JSON" in run.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/webhooks", "/webhooks/"])
+def test_webhooks_without_a_path_is_a_json_404_without_a_token(
+    client: FlaskClient, path: str
+) -> None:
+    # `POST /webhooks` was a 401 with the HTML login page: webhooks need no token.
+    resp = client.post(path, json={}, headers={"Accept": "text/html"})
+    assert resp.status_code == 404, resp.get_data(as_text=True)
+    assert resp.get_json() == {"error": "no workflow listens on POST /webhooks/"}
+    # A method no webhook takes: a JSON error as under /webhooks/<path>, not an HTML page
+    # (404 on `/webhooks`: werkzeug matches a rule without strict slashes only by method).
+    other = client.open(path, method="TRACE", headers={"Accept": "text/html"})
+    assert other.status_code in (404, 405) and other.is_json, other.get_data(as_text=True)
