@@ -103,6 +103,15 @@ def document() -> dict[str, Any]:
             "/webhooks/{path}": {
                 m.lower(): _webhook_op(m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
             },
+            # No path: no workflow can listen there; a JSON 404, like an unknown path.
+            "/webhooks/": {
+                m.lower(): _op(
+                    "no webhook path: always 404",
+                    {"404": {"description": "no workflow listens on /webhooks/"}},
+                    public=True,
+                )
+                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            },
             "/metrics": {
                 "get": _op("Prometheus metrics: runs by status, block durations, queue depth", ok)
             },
