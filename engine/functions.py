@@ -145,7 +145,11 @@ class FunctionPool:
             worker.send(payload)
             loop.add_reader(fd, readable)
             try:
-                raw = await asyncio.wait_for(fut, timeout)
+                # Not wait_for: on Python 3.11 it returns the result when the caller is
+                # cancelled just as the reply arrives, losing the cancel (a loop's
+                # timeout then let the loop run on to its end).
+                async with asyncio.timeout(timeout):
+                    raw = await fut
             except TimeoutError:
                 raise FunctionError(
                     "TimeoutError", f"function exceeded its timeout of {timeout:g} s"
