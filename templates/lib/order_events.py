@@ -25,15 +25,13 @@ the stored history is never rewritten. A version newer than ``CURRENT_VERSION``
 cannot be read by this code at all: appends refuse it (:func:`version_error`)
 and the reducer keeps a stored one as an anomaly instead of guessing its shape.
 
-The templates' inputs are read here too (:func:`read_envelope`, :func:`read_as_of`),
-so a template and its Agent variant refuse the same inputs with the same words.
+The templates' inputs are read in ``order_inputs`` (beside this module), so a
+template and its Agent variant refuse the same inputs with the same words.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -81,95 +79,6 @@ CURRENT_VERSION: dict[str, int] = {
     "order_delivered": 1,
     "order_cancelled": 1,
 }
-
-
-def read_version(raw: Any) -> int:
-    """``event_version`` as a sender wrote it: a whole number from 1 (a JSON number,
-    or its digits as text). Anything else is refused rather than guessed at."""
-    whole = isinstance(raw, int) and not isinstance(raw, bool)
-    if not (whole or (isinstance(raw, str) and raw.isdigit())) or int(raw) < 1:
-        raise ValueError(f"event_version must be a whole number from 1, not {raw!r}")
-    return int(raw)
-
-
-def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
-    """``(event_type, order_id, the rest of the body)`` of an Order Processing webhook.
-
-    Checked before anything is stored or sent: an ``order_id`` that was an object
-    was stored as the text of a Python dict, an order nobody can name again. A
-    whole-number ``order_id`` is its digits (shops number their orders: ``42`` and
-    ``"42"`` are one order); a fraction is refused (``42.0`` would be another).
-    """
-    problem = None
-    if not isinstance(body, dict):
-        problem = "it is null" if body is None else f"it is a JSON {_json_kind(body)}"
-    elif not body:
-        problem = "it is empty"
-    else:
-        for key in ("event_type", "order_id"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                continue
-            if key == "order_id" and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if key not in body:
-                problem = f"{key} is missing"
-            elif value is None:
-                problem = f"{key} is null"
-            elif isinstance(value, str):
-                problem = f"{key} is empty"
-            else:
-                problem = f"{key} is a JSON {_json_kind(value)}"
-            break
-    if problem:
-        raise ValueError(
-            "the body must be a JSON object with event_type and order_id (non-empty text)"
-            f": {problem}; nothing was stored"
-        )
-    rest = {k: v for k, v in body.items() if k not in ("event_type", "order_id")}
-    return body["event_type"], str(body["order_id"]), rest
-
-
-def _json_kind(value: Any) -> str:
-    kinds = (("boolean", bool), ("number", (int, float, Decimal)), ("string", str), ("array", list))
-    return next((kind for kind, types in kinds if isinstance(value, types)), "object")
-
-
-# The input_schema's pattern for Replay Events' `as_of`, with its parts named.
-_AS_OF = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"
-    r"\s*(?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)"
-)
-
-
-def read_as_of(raw: Any) -> str | None:
-    """Replay Events' ``as_of`` as one ISO form (``2030-01-02T10:00:00+00:00``), or None.
-
-    The input_schema's pattern checks the shape only: ``2030-13-45T99:99:99Z``
-    matches it. Read here, such a time is refused naming ``as_of`` before any SQL.
-    The offset is required, as in the pattern: PostgreSQL would read a time
-    without one in the session's time zone.
-    """
-    if raw is None:
-        return None
-    match = _AS_OF.fullmatch(raw.strip()) if isinstance(raw, str) else None
-    if match is None:
-        raise ValueError(
-            f"as_of {raw!r} is not a time with Z or an offset, such as 2025-01-02T10:00:00Z"
-            " (a time without one would be read in the database's time zone)"
-        )
-    zone = match["zone"].upper()
-    # fromisoformat takes any offset under 24 hours, minutes included: +05:99 would
-    # quietly be +06:39.
-    if zone != "Z" and (int(zone[1:3]) > 23 or (len(zone) > 3 and int(zone[-2:]) > 59)):
-        raise ValueError(
-            f"as_of {raw!r} is not a real time: the offset {zone} is not between -23:59 and +23:59"
-        )
-    try:
-        stamp = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
-    except ValueError as exc:  # month 13, day 45, hour 99, year 0 …
-        raise ValueError(f"as_of {raw!r} is not a real time: {exc}") from None
-    return stamp.isoformat()
 
 
 def version_error(event_type: str, event_version: int) -> str | None:
@@ -234,7 +143,7 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
     if handler is None:
         _anomaly(new, ev, f"unknown event type {etype!r}")
     elif too_new := version_error(etype, int(ev.get("event_version") or 1)):
-        _anomaly(new, ev, f"{too_new}: not applied")
+        _anomaly(new, ev, f"{too_new}: not applied", unreadable=True)
     else:
         expected = _ALLOWED_FROM.get(etype)
         if expected is not None and new.get("status") not in expected:
@@ -307,8 +216,25 @@ def json_equal(a: Any, b: Any) -> bool:
 _NUMBERS = (int, float, Decimal)
 
 
-def _anomaly(s: State, ev: Mapping[str, Any], reason: str) -> None:
-    s["anomalies"] = [*s["anomalies"], {"event_id": ev.get("event_id"), "reason": reason}]
+def _anomaly(s: State, ev: Mapping[str, Any], reason: str, unreadable: bool = False) -> None:
+    found = {"event_id": ev.get("event_id"), "reason": reason}
+    if unreadable:  # not applied: a state folded without it lacks its effect
+        found["unreadable"] = True
+    s["anomalies"] = [*s["anomalies"], found]
+
+
+def repair_refusal(state: Mapping[str, Any] | None) -> str | None:
+    """Why a snapshot must not be rebuilt from ``state``, or None: an event this code
+    cannot read was left out of it, and a snapshot without its effect would pass for
+    the order's state until a release that reads it replays the order."""
+    unread = [a for a in (state or {}).get("anomalies", []) if a.get("unreadable")]
+    if not unread:
+        return None
+    first = unread[0]
+    return (
+        f"not repaired: event {first['event_id']} could not be read ({first['reason']});"
+        " rebuild the snapshot with a release that reads it"
+    )
 
 
 def _created(s: State, d: dict[str, Any]) -> None:

@@ -133,6 +133,17 @@ async def test_replay_keeps_a_stored_too_new_event_as_an_anomaly(
     assert out["state"]["status"] == "paid" and "shipping" not in out["state"]
     [anomaly] = out["state"]["anomalies"]
     assert anomaly["event_id"] == str(event_id) and "event_version 2" in anomaly["reason"]
+    # A repair would write a snapshot without the shipped event's effect, at its
+    # version: that snapshot would then pass every check of this release. Refused.
+    snapshot = "SELECT version, state FROM order_snapshots WHERE order_id = $1"
+    before = await es_runtime.db.pool.fetchrow(snapshot, order)
+    repair = await es_runtime.execute(
+        es_runtime.load_workflow("replay_events"), {"order_id": order, "repair": True}
+    )
+    assert repair["status"] == "succeeded", repair["error"]
+    assert repair["output"]["repaired"] is False and repair["output"]["consistent"] is False
+    assert repair["output"]["repair_refused"].startswith(f"not repaired: event {event_id}")
+    assert await es_runtime.db.pool.fetchrow(snapshot, order) == before
 
 
 @pytest.fixture
