@@ -184,7 +184,7 @@ def run_js(
     """Run ``code`` as the body of ``function (input) {…}``; return the block output.
 
     The output is the returned object (a non-object value becomes ``{"result": value}``)
-    plus ``stdout`` (console output) unless the object already has that key.
+    plus ``stdout`` (console output, when there is any) unless the object already has that key.
     ``variables`` binds extra names (e.g. ``__ref_0`` for references rewritten by
     ``engine.references.rewrite_code``). Raises :class:`TimeoutError` past ``timeout``
     seconds and :class:`JavaScriptError` when the snippet fails.
@@ -220,7 +220,8 @@ def run_js(
     result = json.loads(raw)
     value, stdout = result.get("value"), result.get("stdout", "")
     output: dict[str, Any] = value if isinstance(value, dict) else {"result": value}
-    output.setdefault("stdout", stdout)
+    if stdout:  # as Python's: `stdout` only when something was printed
+        output.setdefault("stdout", stdout)
     return output
 
 
