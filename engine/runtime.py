@@ -25,14 +25,14 @@ from engine.handoff import HANDOFF, FinishWatcher
 from engine.inflight import InFlight, beat, flush
 from engine.metrics import Metrics
 from engine.migrations import migrate
-from engine.model import BlockModel, Problem, Workflow, WorkflowError
+from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, RunRecorder, record_end
-from engine.recovery import carried_events, claim, owner_id, restorable
+from engine.recovery import carried_events, owner_id, restorable
+from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES, UNSTARTED_RESULT, top_order
 from engine.transactions import Transactions
-from engine.validate import validate_document
 from engine.workflows import WorkflowStore
 
 log = logging.getLogger("flowyard.runtime")
@@ -47,7 +47,7 @@ class Submission:
     created: bool  # False: an earlier delivery with the same idempotency key owns the run
 
 
-class Runtime:
+class Runtime(Resumption):
     """Owns the pools and the runs in flight.
 
     ``local=True`` (the default): an accepted run executes in this process, right
@@ -353,70 +353,3 @@ class Runtime:
         if secrets:  # what the caller sees is redacted like what is stored
             result = loads(recorder.redact(dumps(result)))
         return result
-
-    # -- crash recovery and workers ---------------------------------------------------
-    async def resume_unfinished(self, execution_id: str | None = None) -> list[str]:
-        """Claim runs whose process died (all, or one) and continue them from their
-        last completed block."""
-        resumed = []
-        for row in await claim(self.db.log_pool, self.owner, execution_id, queued=False):
-            if await self._continue(row) is not None:  # a key's runs chained in arrival order
-                resumed.append(str(row["execution_id"]))
-        return resumed
-
-    async def take(self, row: Any) -> None:
-        """Start a run handed to this process (engine/handoff.py), unless already started."""
-        eid = str(row["execution_id"])
-        if eid in self._runs.tasks:
-            return
-        if row["recorded"]:  # it carries records to reuse (a re-run): read them first
-            await self._continue(row)
-            return
-        workflow = await self._version(row["workflow_hash"])
-        self._spawn(eid, workflow, row["input"] or {}, key=row["concurrency_key"])
-
-    async def execute_claimed(self, execution_id: str) -> None:
-        """A queue worker's job: claim the run and execute it (resuming if it had started)."""
-        rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
-        if not rows:
-            status = await self.db.log_pool.fetchval(
-                "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
-            )
-            if status in ("queued", "running"):
-                # A live process owns it (its worker was wrongly taken for dead): fail the
-                # job loudly; the owner finishes the run, or it is resumed once it goes silent.
-                raise RuntimeError(f"run {execution_id} is owned by a live process")
-            return  # finished already
-        task = await self._continue(rows[0])
-        if task is not None:
-            await task
-
-    async def _continue(self, row: Any) -> asyncio.Task[dict[str, Any]] | None:
-        pool = self.db.log_pool
-        eid = str(row["execution_id"])
-        events = await runstore.fetch_events(pool, eid)
-        next_seq = (events[-1]["seq"] + 1) if events else 2
-        try:
-            workflow = await self._version(row["workflow_hash"])
-        except WorkflowError as exc:
-            error = {"type": "WorkflowError", "message": str(exc), "block": None}
-            await record_end(pool, eid, self.owner, "failed", error, self.notify_finish, next_seq)
-            return None
-        restored = restorable(workflow.plan, events)
-        if restored:
-            log.info("resuming run %s (%d blocks already done)", eid, len(restored))
-        key, started_at = row.get("concurrency_key"), runstore.first_start(events)
-        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq, key, started_at)
-
-    async def _version(self, version: str) -> Workflow:
-        """The workflow a run was accepted with, validated once per process."""
-        workflow = self._versions.get(version)
-        if workflow is None:
-            row = await self.db.log_pool.fetchrow(
-                "SELECT file, source FROM flowyard_workflow_versions WHERE hash = $1", version
-            )
-            if row is None:  # the run then fails; it must not stop this process resuming others
-                stored = Problem(f"the run's workflow version {version!r} is not stored")
-                raise WorkflowError([stored])
-            workflow = self._versions[version] = validate_document(row["source"], row["file"])
-        return workflow
