@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -40,13 +41,52 @@ def wrap(value: Any) -> Any:
     return value
 
 
+#: Names a field may share with a dict method: `input.webhook.body.items` (an order's
+#: items) read as attribute access would be dict.items.
+_METHOD_NAMES = frozenset(n for n in dir(dict) if not n.startswith("_"))
+
+
+def field_or_attribute(value: Any, name: str) -> Any:
+    """``value.name`` in user code, where ``name`` is also a dict method and the code
+    does not call it: the field when a mapping has one, else the attribute."""
+    if isinstance(value, dict) and name in value:
+        return wrap(dict.__getitem__(value, name))
+    return getattr(value, name)
+
+
+class _Fields(ast.NodeTransformer):
+    """``x.items`` not called becomes ``field_or_attribute(x, "items")``: the field
+    of that name when there is one, so ``len(input.body.items)`` counts the items
+    while ``input.body.items()`` stays the method."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        node.args = [self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        if isinstance(func, ast.Attribute):  # a method call: keep it, visit its object
+            func.value = self.visit(func.value)
+        else:
+            node.func = self.visit(func)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr not in _METHOD_NAMES or not isinstance(node.ctx, ast.Load):
+            return node
+        call = ast.Call(
+            ast.Name("__flowyard_field__", ast.Load()), [node.value, ast.Constant(node.attr)], []
+        )
+        return ast.copy_location(call, node)
+
+
 def compile_function(code: str, arg_names: list[str]) -> Any:
     params = ", ".join(["input", *arg_names])
     source = (
         f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<function>", "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
+    tree = ast.fix_missing_locations(_Fields().visit(ast.parse(source, "<function>")))
+    namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
+    exec(compile(tree, "<function>", "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
     return namespace["__flowyard_function__"]
 
 

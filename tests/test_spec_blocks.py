@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.runtime import Runtime
 
 # -- Blocks: loop, parallel, condition, function ------------------------------------------
@@ -241,3 +243,31 @@ async def test_a_block_interrupted_by_a_shutdown_and_resumed_ends_clean(
     wait = stored["blocks"]["wait"]
     assert wait["status"] == "succeeded" and wait["error"] is None
     assert wait["output"] == {"result": 1}
+
+
+@pytest.mark.parametrize("isolation", ["inline", "process"])
+async def test_a_field_named_like_a_dict_method_is_the_field(run_yaml, isolation: str) -> None:
+    """SPEC: `input` has attribute access. An order's `items` (or `keys`, `values`) is
+    the field when the code reads it, while a call stays the dict method: it was
+    dict.items, so len(input.webhook.body.items) failed, and `input.a.keys` returned
+    "<built-in method keys …>"."""
+    wf = f"""
+    name: method_named_fields_{isolation}
+    blocks:
+      start: {{type: manual}}
+      f:
+        type: function
+        isolation: {isolation}
+        code: |
+          pairs = sorted((k, str(v)) for k, v in input.start.items())
+          return {{"n": len(input.start.items), "keys": input.start.keys,
+                  "first": input.start.items[0].sku, "got": input.start.get("values"),
+                  "pairs": len(pairs), "plain": [1, 2].copy()}}
+    edges: [start -> f]
+    """
+    body = {"items": [{"sku": "a"}, {"sku": "b"}], "keys": "k", "values": 3}
+    result = await run_yaml(wf, body)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {
+        "n": 2, "keys": "k", "first": "a", "got": 3, "pairs": 3, "plain": [1, 2]
+    }  # fmt: skip
