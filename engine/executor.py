@@ -218,9 +218,12 @@ class Executor:
                     error["message"] = f"timed out after {timeout:g} s"
                 # A handler can say another attempt cannot help (a 400 from an API),
                 # or how long the peer asked us to wait (Retry-After).
-                retriable = not isinstance(exc, (MissingReference, BlockFailed)) and getattr(
-                    exc, "retriable", True
+                # A body's failure (BlockFailed) is retried with its container: its
+                # `retries` run the whole body again (SPEC: every block accepts them).
+                settled = isinstance(exc, MissingReference) or (
+                    isinstance(exc, BlockFailed) and handler.category != "container"
                 )
+                retriable = not settled and getattr(exc, "retriable", True)
                 if retriable and attempt <= block.retries:
                     delay = max(
                         block.retry_backoff * (2 ** (attempt - 1)),

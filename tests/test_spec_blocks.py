@@ -271,3 +271,34 @@ async def test_a_field_named_like_a_dict_method_is_the_field(run_yaml, isolation
     assert result["output"] == {
         "n": 2, "keys": "k", "first": "a", "got": 3, "pairs": 3, "plain": [1, 2]
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("container", ["loop", "parallel"])
+async def test_retries_on_a_container_run_its_body_again(
+    run_yaml, container: str, tmp_path: Path
+) -> None:
+    """SPEC: every block accepts `retries`. On a loop or parallel they were ignored:
+    a body failure failed the container at its first attempt."""
+    count = tmp_path / "count"
+    shape = "count: 1" if container == "loop" else "items: [0]"
+    wf = f"""
+    name: container_retries_{container}
+    blocks:
+      start: {{type: manual}}
+      c: {{type: {container}, {shape}, retries: 3, retry_backoff: 0.01, body: [s]}}
+      s:
+        type: function
+        code: |
+          import os
+          p = {str(count)!r}
+          n = int(open(p).read()) if os.path.exists(p) else 0
+          open(p, "w").write(str(n + 1))
+          if n < 2:
+              raise RuntimeError(f"attempt {{n}}")
+          return {{"n": n}}
+    edges: [start -> c]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["c"]["attempts"] == 3
+    assert count.read_text() == "3"
