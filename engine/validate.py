@@ -7,6 +7,7 @@ collected and reported together.
 from __future__ import annotations
 
 import re
+import textwrap
 from typing import Any
 
 import jsonschema
@@ -16,7 +17,7 @@ from engine.graph import Plan, build_plan, upstream_of
 from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
 from engine.python_refs import StringReference, references_in_python_strings
-from engine.references import SPECIAL_ROOTS, references_in
+from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in, rewrite_code
 from engine.registry import block_types
 from engine.schema import workflow_schema
 
@@ -181,6 +182,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
     problems.extend(_string_literal_problems(plan))
+    problems.extend(_bare_name_problems(plan))
     problems = _dedupe(problems)
     if problems:
         raise WorkflowError(problems)
@@ -323,6 +325,33 @@ def _string_literal_problems(plan: Plan) -> list[Problem]:
                 many_lines = field == "code" or "\n" in text.strip()
                 message = _in_a_string(found, f" on line {found.line}" if many_lines else "")
                 problems.append(Problem(message, plan.workflow.file, bid, field))
+    return problems
+
+
+def _bare_name_problems(plan: Plan) -> list[Problem]:
+    """``<nosuch>`` as Python Function code: not a reference (no such block or
+    variable, so it is left as written, like an HTML tag) and not Python either —
+    found here, naming it, rather than as a SyntaxError when a run reaches it."""
+    problems = []
+    for bid, h in plan.handlers.items():
+        code = h.config.get("code")
+        if h.type != "function" or h.config.get("language", "python") != "python":
+            continue
+        if not isinstance(code, str):
+            continue
+        source, _ = rewrite_code(code, plan.known_roots)
+        try:
+            compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")
+        except SyntaxError as exc:
+            line = code.splitlines()[(exc.lineno or 2) - 2] if exc.lineno else ""
+            for m in REFERENCE_RE.finditer(line):
+                if m.group(1) not in plan.known_roots:
+                    message = (
+                        f"<{m.group(1)}{m.group(2)}> on line {(exc.lineno or 2) - 1} names no "
+                        "block upstream, nor a loop variable here"
+                    )
+                    problems.append(Problem(message, plan.workflow.file, bid, "code"))
+                    break
     return problems
 
 

@@ -181,3 +181,19 @@ def test_cli_run_empty_input_is_an_empty_object_as_in_the_api(
     (tmp_path / "empty.json").write_text("  \n")
     proc = cli(["run", "ok.yaml", "--input", "@empty.json"], tmp_path, DATABASE_URL=database_url)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_bare_name_that_is_no_block_in_function_code_is_named(tmp_path: Path) -> None:
+    # `<nosuch>` is no reference (no such block), so it stayed as written: validation
+    # said ok and the run failed with "invalid syntax". HTML in strings and comments
+    # stays allowed.
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  start: {type: manual}\n  f:\n    type: function\n    code: |\n"
+        "      # returns <b>bold</b> markup\n      s = '<b>'\n      return <nosuch>\n"
+        "edges: [start -> f]\n",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'f': field 'code': <nosuch> on line 3 names no block"
+        " upstream, nor a loop variable here"
+    ]
