@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import py_mini_racer  # noqa: F401 - a test extra: missing, these tests must fail, not skip
 import pytest
 from workflow_problems import problems
 
@@ -69,7 +70,6 @@ def test_html_and_comments_in_javascript_are_not_references(tmp_path: Path) -> N
 
 
 async def test_javascript_reads_references_in_template_braces_and_code(run_yaml) -> None:
-    pytest.importorskip("py_mini_racer")
     wf = """
     name: js-templates
     blocks:

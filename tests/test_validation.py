@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+import py_mini_racer  # noqa: F401 - a test extra: missing, these tests must fail, not skip
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
@@ -109,14 +109,12 @@ def _js(code: str) -> str:
 
 
 def test_javascript_syntax_error_names_block_field_and_line(tmp_path: Path) -> None:
-    pytest.importorskip("py_mini_racer")
     msg = one(tmp_path, _js("const a = 1;\nreturn {a: a,, b: 2};"))
     assert "block 'f'" in msg and "field 'code'" in msg, msg
     assert "JavaScript syntax error on line 2: Unexpected token ','" in msg, msg
 
 
 def test_javascript_code_cut_short_is_a_syntax_error(tmp_path: Path) -> None:
-    pytest.importorskip("py_mini_racer")
     msg = one(tmp_path, _js("const a = [1, 2;\nreturn a;"))
     assert "block 'f'" in msg and "field 'code'" in msg and "JavaScript syntax error" in msg, msg
     msg = one(tmp_path, _js("return (1 +"))
@@ -126,7 +124,6 @@ def test_javascript_code_cut_short_is_a_syntax_error(tmp_path: Path) -> None:
 
 
 def test_javascript_is_checked_not_run_at_validation(tmp_path: Path) -> None:
-    pytest.importorskip("py_mini_racer")
     path = tmp_path / "loops.yaml"
     # References become variables as at run time; `await` is allowed (an async body).
     path.write_text(_js("await null;\nconst n = <start.n> + 1;\nwhile (true) {}"))

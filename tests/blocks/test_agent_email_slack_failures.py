@@ -15,6 +15,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
+import cryptography  # noqa: F401 - a test extra: missing, these tests must fail, not skip
 import pytest
 from aiosmtpd.smtp import AuthResult
 from processes import free_port
@@ -192,7 +193,6 @@ async def test_email_auth_failure_is_final_and_has_no_password(
     run_yaml: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A refused login is not retried (repeated bad logins can lock the account)."""
-    pytest.importorskip("cryptography", reason="makes the test's self-signed certificate")
     sessions: set[int] = set()
 
     def authenticator(
