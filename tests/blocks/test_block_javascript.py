@@ -8,7 +8,7 @@ import time
 import py_mini_racer  # noqa: F401 - a test extra: missing, these tests must fail, not skip
 import pytest
 
-from blocks._javascript import JavaScriptError, run_js, run_js_async  # noqa: E402
+from blocks._javascript import JavaScriptError, run_js, run_js_async
 
 # The seed's enrichment step, as written for Sim (JavaScript function block).
 SEED_SNIPPET = """
