@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from engine.references import Reference, _as_variables, parse
+from engine.references import Reference, _as_variables, masked, parse
 
 # After these words an expression starts, so a `/` there opens a regex.
 _KEYWORDS = frozenset(
@@ -69,10 +69,7 @@ def _located(
     found = parse(code, known_roots)
     # Masked as a same-length name, a reference reads as a value (a `/` after it is
     # division) and its `<` `>` are not operators; offsets stay the same.
-    masked = list(code)
-    for start, end, _ in found:
-        masked[start:end] = "_" * (end - start)
-    spans = _spans("".join(masked))
+    spans = _spans(masked(code, found))
     return [(s, e, r, next((k for a, b, k in spans if a <= s < b), None)) for s, e, r in found]
 
 

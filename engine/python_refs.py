@@ -11,7 +11,7 @@ import tokenize
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from engine.references import Reference, _as_variables, parse
+from engine.references import Reference, _as_variables, masked, parse
 
 
 class StringReference(NamedTuple):
@@ -52,10 +52,7 @@ def _python_references(
     found = parse(code, known_roots)
     # Masked as a same-length identifier, a reference cannot trip the tokenizer
     # (`<a.rows.0.id>` outside a string is not Python); offsets stay the same.
-    masked = list(code)
-    for start, end, _ in found:
-        masked[start:end] = "_" * (end - start)
-    spans = _string_spans("".join(masked))
+    spans = _string_spans(masked(code, found))
     located: list[tuple[int, int, Reference, bool | None]] = []
     for span_start, span_end, is_f in spans:
         inside = [(s, e, r) for s, e, r in found if span_start <= s < span_end]

@@ -246,6 +246,16 @@ def rewrite_code(
     return _as_variables(code, parse(code, known_roots))
 
 
+def masked(code: str, found: Iterable[tuple[int, int, Reference]]) -> str:
+    """``code`` with each reference found in it replaced by underscores of the same
+    length: a language's tokenizer then reads it as a name (not as ``<``/``>``
+    operators), and every offset stays the same."""
+    chars = list(code)
+    for start, end, _ in found:
+        chars[start:end] = "_" * (end - start)
+    return "".join(chars)
+
+
 def _as_variables(
     code: str, found: Iterable[tuple[int, int, Reference]]
 ) -> tuple[str, list[Reference]]:
