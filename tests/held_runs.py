@@ -8,11 +8,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-#: `hold` writes "hold" to {log} and waits for {gate}; `after` writes "after".
-HELD = """
-name: held_{suffix}
-blocks:
-  start: {{type: manual}}
+#: A block that writes "hold" to {log} and waits for {gate} (workflows add it as
+#: their `hold` block).
+HOLD = """
   hold:
     type: function
     timeout: 120
@@ -22,7 +20,16 @@ blocks:
           f.write("hold\\n")
       while not os.path.exists({gate!r}):
           time.sleep(0.05)
-      return {{"held": True}}
+      return {{"held": True}}"""
+
+#: `hold` writes "hold" to {log} and waits for {gate}; `after` writes "after".
+HELD = (
+    """
+name: held_{suffix}
+blocks:
+  start: {{type: manual}}"""
+    + HOLD
+    + """
   after:
     type: function
     code: |
@@ -31,6 +38,7 @@ blocks:
       return {{"done": <hold.held>}}
 edges: [start -> hold, hold -> after]
 """
+)
 
 
 async def until(check: Callable[[], Any], attempts: int = 300) -> bool:

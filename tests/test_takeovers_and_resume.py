@@ -9,7 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from held_runs import HELD, until
+from held_runs import HELD, HOLD, until
 from standins.recording import RecordingServer
 
 from engine.runtime import Runtime
@@ -78,24 +78,17 @@ async def test_a_job_finding_its_run_owned_by_a_silent_remote_worker_is_retried(
 
 #: Effects on both sides of the pause: a row written in a transaction group that
 #: commits after it, and an HTTP call after it.
-HELD_EFFECTS = """
+HELD_EFFECTS = (
+    """
 name: audit_taken_{suffix}
 blocks:
   start: {{type: manual}}
   write:
     type: database
     transaction: tx
-    query: "INSERT INTO {table} (run) VALUES (<workflow.execution_id>)"
-  hold:
-    type: function
-    timeout: 120
-    code: |
-      import os, time
-      with open({log!r}, "a") as f:
-          f.write("hold\\n")
-      while not os.path.exists({gate!r}):
-          time.sleep(0.05)
-      return {{"held": True}}
+    query: INSERT INTO {table} (run) VALUES (<workflow.execution_id>)"""
+    + HOLD
+    + """
   close:
     type: database
     transaction: tx
@@ -107,6 +100,7 @@ blocks:
     json: {{run: "<workflow.execution_id>"}}
 edges: [start -> write, write -> hold, hold -> close, close -> notify]
 """
+)
 
 
 async def test_an_owner_that_comes_back_after_a_takeover_applies_nothing_twice(
