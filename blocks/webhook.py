@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-import asyncpg
-
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -28,6 +26,7 @@ from blocks._signatures import (
 from blocks.http import is_credential_header
 from engine._json import strict_loads, unstorable
 from engine.context import BlockContext
+from engine.database import server_unreachable
 from engine.model import BlockModel, Problem
 from engine.references import MissingReference, compile_value, parse
 from engine.registry import BlockHandler, register
@@ -52,18 +51,6 @@ METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 
 #: Seconds a sender is asked to wait (``Retry-After``) when the database is unreachable.
 RETRY_AFTER_S = 5
-
-#: "PostgreSQL cannot be reached", not "this delivery is wrong": refused or dropped
-#: sockets and connect timeouts (OSError), class 08 errors, a server shutting down or
-#: starting up, no free connection slot.
-_UNREACHABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 
 
 @dataclass(slots=True)
@@ -263,14 +250,6 @@ def request_value(
     return None if value in (None, "") else str(value)
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """True when ``exc`` says the run store cannot be reached (worth a retry later)."""
-    if isinstance(exc, _UNREACHABLE):
-        return True
-    # asyncpg's InterfaceError also covers misuse; only a closed pool/connection is an outage.
-    return isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc)
-
-
 def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:
     # Logged, not answered: the endpoint is public and the error names the database host.
     log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
@@ -372,7 +351,7 @@ async def accept(
     except Exception as exc:
         # Only an outage is a 503 the sender should retry; any other failure is a
         # bug that must stay a 500 with its traceback in the log.
-        if not database_unavailable(exc):
+        if not server_unreachable(exc):
             raise
         return _unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)

@@ -196,3 +196,24 @@ class Database:
             except TimeoutError:
                 log.warning("closing the database pool timed out; terminating its connections")
                 pool.terminate()
+
+
+#: "PostgreSQL cannot be reached", not "this delivery is wrong": refused or dropped
+#: sockets and connect timeouts (OSError), class 08 errors, a server shutting down or
+#: starting up, no free connection slot.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def server_unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says PostgreSQL cannot be reached (worth a retry later)."""
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    # asyncpg's InterfaceError also covers misuse; only a closed pool/connection is an outage.
+    return isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc)

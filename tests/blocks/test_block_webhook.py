@@ -17,11 +17,11 @@ import pytest
 from blocks.webhook import (
     SignatureError,
     accept,
-    database_unavailable,
     flowyard_signature,
     standard_webhooks_signature,
     verify_signature,
 )
+from engine.database import server_unreachable
 
 SECRET = "s3cret-for-tests"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -93,14 +93,14 @@ async def test_only_an_unreachable_database_makes_a_delivery_unavailable(
         asyncpg.exceptions.AdminShutdownError("terminating connection (administrator command)"),
         asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
     ]
-    assert [e for e in outages if not database_unavailable(e)] == []
+    assert [e for e in outages if not server_unreachable(e)] == []
     bugs = [
         ValueError("bad"),
         KeyError("x"),
         asyncpg.UniqueViolationError("duplicate key"),
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
     ]
-    assert [e for e in bugs if database_unavailable(e)] == []
+    assert [e for e in bugs if server_unreachable(e)] == []
 
 
 # -- delivery through accept() -------------------------------------------------------
