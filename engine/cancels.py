@@ -23,7 +23,7 @@ import asyncpg
 from engine.handoff import HANDOFF
 from engine.recorder import OwnershipLost, record_end
 from engine.recovery import claim
-from engine.runstore import FINAL_STATUSES
+from engine.runstore import FINAL_STATUSES, run_status
 
 log = logging.getLogger("flowyard.runtime")
 
@@ -48,9 +48,7 @@ async def request_cancel(runtime: Any, execution_id: str) -> str | None:
     if await runtime.cancel(execution_id):
         return "cancelling"
     pool = runtime.db.log_pool
-    status = await pool.fetchval(
-        "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
-    )
+    status = await run_status(pool, execution_id)
     if status is None or status in FINAL_STATUSES:
         return status
     # Nobody has begun it (queued for a worker or the engine process), or its

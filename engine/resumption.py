@@ -54,9 +54,7 @@ class Resumption:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
         rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
         if not rows:
-            status = await self.db.log_pool.fetchval(
-                "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
-            )
+            status = await runstore.run_status(self.db.log_pool, execution_id)
             if status in ("queued", "running"):
                 # A live process owns it (its worker was wrongly taken for dead): fail the
                 # job loudly; the owner finishes the run, or it is resumed once it goes silent.
