@@ -186,7 +186,7 @@ def run_js(
     The output is the returned object (a non-object value becomes ``{"result": value}``)
     plus ``stdout`` (console output, when there is any) unless the object already has that key.
     ``variables`` binds extra names (e.g. ``__ref_0`` for references rewritten by
-    ``engine.references.rewrite_code``). Raises :class:`TimeoutError` past ``timeout``
+    ``engine.javascript_refs.rewrite_javascript``). Raises :class:`TimeoutError` past ``timeout``
     seconds and :class:`JavaScriptError` when the snippet fails.
     """
     MiniRacer, js_exc = _mini_racer()  # noqa: N806 - a class

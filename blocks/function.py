@@ -17,7 +17,8 @@ from engine.context import BlockContext
 from engine.graph import upstream_of
 from engine.javascript_refs import rewrite_javascript
 from engine.model import Problem
-from engine.references import resolve, rewrite_code
+from engine.python_refs import rewrite_python
+from engine.references import resolve
 from engine.registry import BlockHandler, register
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -94,7 +95,7 @@ class Function(BlockHandler):
             return self._javascript_problems(code)
         if self.language != "python":
             return []
-        source, _ = rewrite_code(code)
+        source, _ = rewrite_python(code)
         try:
             compile(
                 "def _f(input):\n"
@@ -139,12 +140,23 @@ class Function(BlockHandler):
             message = f"JavaScript syntax error on line {line}: {message}"
         return [Problem(message, block=self.block.id, field="code")]
 
+    def references_in_raw(self) -> dict[str, Any]:
+        code = self.config.get("code")
+        if not isinstance(code, str):
+            return super().references_in_raw()
+        # A reference a comment mentions is never resolved: it need not name a block
+        # upstream (one in a string literal is refused by validation on its own).
+        return {"code": [ref.text for ref in self._rewrite(code, None)[1]]}
+
+    def _rewrite(self, code: str, known_roots: Any) -> tuple[str, list[Any]]:
+        # Both leave comments (and literals, refused at validation) as written, so a
+        # reference a comment mentions is never resolved.
+        rewrite = rewrite_javascript if self.language == "javascript" else rewrite_python
+        return rewrite(code, known_roots)
+
     def _compiled(self, known_roots: Any) -> tuple[str, list[Any]]:
         if self.source is None:
-            # JavaScript leaves comments (and literals, refused at validation) as
-            # written, so a reference a comment mentions is never resolved.
-            rewrite = rewrite_javascript if self.language == "javascript" else rewrite_code
-            self.source, self.refs = rewrite(self.config["code"], known_roots)
+            self.source, self.refs = self._rewrite(self.config["code"], known_roots)
             self._input_names = input_names(self.source)
         return self.source, self.refs
 

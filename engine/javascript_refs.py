@@ -44,7 +44,7 @@ class LiteralReference(NamedTuple):
 def rewrite_javascript(
     code: str, known_roots: Iterable[str] | None = None
 ) -> tuple[str, list[Reference]]:
-    """:func:`engine.references.rewrite_code` for JavaScript: only a reference in
+    """:func:`engine.python_refs.rewrite_python` for JavaScript: only a reference in
     code becomes ``__ref_N``; one in a literal or a comment stays as written, so a
     comment is never resolved (a reference it mentions cannot fail the run)."""
     located = _located(code, known_roots)

@@ -4,8 +4,8 @@ Every string in a block's config is compiled at load time into one of three
 shapes: a constant (no reference), a lone reference (keeps the value's type), or
 an interpolation (text with references rendered as text, JSON for dicts/lists).
 Code, SQL and expressions are not interpolated: references there become
-variables or bind parameters (see :func:`rewrite_sql`, :func:`rewrite_code`,
-engine.python_refs.rewrite_python).
+variables or bind parameters (see :func:`rewrite_sql`,
+engine.python_refs.rewrite_python, engine.javascript_refs.rewrite_javascript).
 """
 
 from __future__ import annotations
@@ -237,13 +237,6 @@ def references_in(value: Any, known_roots: Iterable[str] | None = None) -> Itera
 
 
 # -- code, expressions, SQL -----------------------------------------------------
-
-
-def rewrite_code(
-    code: str, known_roots: Iterable[str] | None = None
-) -> tuple[str, list[Reference]]:
-    """Replace each reference in code with a variable ``__ref_N``; same reference, same N."""
-    return _as_variables(code, parse(code, known_roots))
 
 
 def masked(code: str, found: Iterable[tuple[int, int, Reference]]) -> str:

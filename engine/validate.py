@@ -16,8 +16,8 @@ import networkx as nx
 from engine.graph import Plan, build_plan, upstream_of
 from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.python_refs import StringReference, references_in_python_strings
-from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in, rewrite_code
+from engine.python_refs import StringReference, references_in_python_strings, rewrite_python
+from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import workflow_schema
 
@@ -339,7 +339,7 @@ def _bare_name_problems(plan: Plan) -> list[Problem]:
             continue
         if not isinstance(code, str):
             continue
-        source, _ = rewrite_code(code, plan.known_roots)
+        source, _ = rewrite_python(code, plan.known_roots)
         try:
             compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")
         except SyntaxError as exc:

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.python_refs import rewrite_python
 from engine.references import (
     MissingReference,
     compile_value,
     parse,
     resolve,
-    rewrite_code,
     rewrite_sql,
 )
 
@@ -102,7 +102,7 @@ async def test_sql_injection_value_is_stored_verbatim(database_url: str, tmp_pat
 
 
 def test_code_gets_variables_not_source() -> None:
-    code, refs = rewrite_code("return <a.b> + <a.b> * <c.d>")
+    code, refs = rewrite_python("return <a.b> + <a.b> * <c.d>")
     assert code == "return __ref_0 + __ref_0 * __ref_1"
     assert [r.text for r in refs] == ["<a.b>", "<c.d>"]
 

@@ -70,6 +70,45 @@ def test_html_and_comments_in_function_code_are_not_references(tmp_path: Path) -
     load_file(path)
 
 
+def test_a_comment_may_mention_a_block_that_is_not_upstream(tmp_path: Path) -> None:
+    text = BASE + (
+        "  f:\n    type: function\n    code: |\n"
+        "      # was <later.total> before the split\n      return 1\n"
+        "  later: {type: function, code: return 2}\n"
+        "edges: [start -> f, f -> later]\n"
+    )
+    path = tmp_path / "ok.yaml"
+    path.write_text(text)
+    from engine.model import load_file
+
+    load_file(path)
+
+
+async def test_a_reference_in_a_python_comment_is_never_resolved(run_yaml) -> None:
+    wf = """
+    name: comments
+    blocks:
+      start: {type: manual}
+      f:
+        type: function
+        code: |
+          # was `<start.gone>`: a comment is not resolved, so a missing field is no error
+          x = <start.s>  # and <start.also_gone> after code
+          return x
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf, {"s": "hi"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"result": "hi"}
+    assert result["blocks"]["f"]["output"] == {"result": "hi"}
+
+
+def test_rewrite_python_leaves_comments_alone() -> None:
+    source, refs = rewrite_python("# <a.b> '\nreturn <a.c>  # <a.d>")
+    assert source == "# <a.b> '\nreturn __ref_0  # <a.d>"
+    assert [r.text for r in refs] == ["<a.c>"]
+
+
 async def test_function_code_reads_references_in_fstring_braces_and_code(run_yaml) -> None:
     wf = """
     name: fstrings
