@@ -208,5 +208,5 @@ class BlockContext:
     @asynccontextmanager
     async def transaction(self, name: str) -> AsyncIterator[asyncpg.Connection]:
         """The connection of transaction group ``name`` (BEGIN on first use)."""
-        async with self.run.transactions.use(name) as conn:
+        async with self.run.transactions.use(name, self.path) as conn:
             yield conn

@@ -337,14 +337,26 @@ class Executor:
             await run.transactions.commit_all()
             return "succeeded", output, None
         except BlockFailed as exc:
-            await run.transactions.rollback_all()
+            await self._roll_back()
             return "failed", None, exc.error
         except (MissingReference, GroupNotCommitted) as exc:
-            await run.transactions.rollback_all()
+            await self._roll_back()
             return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
         except (asyncio.CancelledError, OwnershipLost):
-            await asyncio.shield(run.transactions.rollback_all())
+            await asyncio.shield(self._roll_back())
             raise
         except Exception as exc:  # an engine bug must still end the run cleanly
-            await run.transactions.rollback_all()
+            await self._roll_back()
             return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
+
+    async def _roll_back(self) -> None:
+        """Roll back the run's open transaction groups. Their members' records would
+        still say `succeeded`, so the log names the blocks whose writes went with each
+        group (`transaction_rolled_back`), and so does the run's result."""
+        for group, paths in await self.run.transactions.rollback_all():
+            self.run.recorder.add(
+                "transaction_rolled_back", None, {"group": group, "blocks": paths}
+            )
+            for path in paths:
+                if path in self.top_blocks:
+                    self.top_blocks[path]["rolled_back"] = True

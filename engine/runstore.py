@@ -224,6 +224,9 @@ def unstarted_record() -> dict[str, Any]:
         # The run this block's result was carried over from (a re-run from the
         # failed block), or None: it ran in this run.
         "reused_from": None,
+        # Its writes were undone with its transaction group when the run failed or
+        # was cancelled: `succeeded` says it ran, not that its effect is kept.
+        "rolled_back": False,
     }
 
 
@@ -294,6 +297,11 @@ def blocks_from_events(
     blocks: dict[str, dict[str, Any]] = {}
     for ev in events:
         path = ev["block"]
+        if ev["type"] == "transaction_rolled_back":
+            for member in (ev["data"] or {}).get("blocks", ()):
+                if member in blocks:
+                    blocks[member]["rolled_back"] = True
+            continue
         if path is None or (top_level_only and ("[" in path or "." in path)):
             continue
         rec = blocks.get(path)
@@ -308,6 +316,7 @@ def blocks_from_events(
             # Started again after an interruption (a resume): the old end is history.
             rec["error"] = None
             rec["finished_at"] = None
+            rec["rolled_back"] = False
         elif kind in ("block_succeeded", "block_failed"):
             rec["status"] = "succeeded" if kind == "block_succeeded" else "failed"
             for key in (

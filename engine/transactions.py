@@ -45,6 +45,7 @@ class _Group:
     conn: asyncpg.Connection | None = None
     tx: asyncpg.transaction.Transaction | None = None
     settled: set[str] = field(default_factory=set)
+    used_by: dict[str, None] = field(default_factory=dict)  # block paths, in first-use order
 
 
 class Transactions:
@@ -65,7 +66,8 @@ class Transactions:
         self._by_member = {m: name for name, (members, _) in groups.items() for m in members}
 
     @asynccontextmanager
-    async def use(self, name: str) -> AsyncIterator[asyncpg.Connection]:
+    async def use(self, name: str, path: str) -> AsyncIterator[asyncpg.Connection]:
+        """Group ``name``'s connection for the block at ``path`` (BEGIN on first use)."""
         group = self._groups.get(name)
         if group is None:  # a group named only at run time (shouldn't happen)
             group = self._groups[name] = _Group(name, frozenset(), True)
@@ -74,6 +76,8 @@ class Transactions:
                 group.conn = await self._pool.acquire()
                 group.tx = group.conn.transaction()
                 await group.tx.start()
+                group.used_by.clear()
+            group.used_by[path] = None
             yield group.conn
 
     async def settled(self, block_id: str) -> None:
@@ -90,15 +94,22 @@ class Transactions:
         for group in self._groups.values():
             await self._end(group, commit=True)
 
-    async def rollback_all(self) -> None:
+    async def rollback_all(self) -> list[tuple[str, list[str]]]:
+        """Roll back every open group; returns each one rolled back with the paths of
+        the blocks whose statements it undid (a run record says so of them)."""
+        undone = []
         for group in self._groups.values():
-            await self._end(group, commit=False)
+            used_by = list(group.used_by)
+            if await self._end(group, commit=False):
+                undone.append((group.name, used_by))
+        return undone
 
-    async def _end(self, group: _Group, commit: bool) -> None:
+    async def _end(self, group: _Group, commit: bool) -> bool:
+        """Commit or roll back ``group``'s transaction; False when none was open."""
         async with group.lock:
             conn, tx = group.conn, group.tx
             if conn is None or tx is None:
-                return
+                return False
             group.conn = group.tx = None
             try:
                 if commit and self._committer is not None:
@@ -123,6 +134,7 @@ class Transactions:
                 raise
             finally:
                 await self._pool.release(conn)
+            return True
 
 
 def transaction_groups(blocks: Iterable[BlockModel]) -> dict[str, tuple[frozenset[str], bool]]:

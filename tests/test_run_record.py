@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: A stored block record, whatever its status: every entry has these keys and no other.
 RECORD_KEYS = {
     "status", "attempts", "duration_ms", "started_at", "finished_at", "output", "error",
-    "inputs", "port", "reused_from",
+    "inputs", "port", "reused_from", "rolled_back",
 }  # fmt: skip
 
 HELD = """
@@ -148,7 +148,7 @@ async def test_an_unfinished_run_lists_every_top_level_block(
             assert blocks[bid] == {
                 "status": "pending", "attempts": 0, "duration_ms": None, "started_at": None,
                 "finished_at": None, "output": None, "error": None, "inputs": None,
-                "port": None, "reused_from": None,
+                "port": None, "reused_from": None, "rolled_back": False,
             }  # fmt: skip
         for rec in blocks.values():
             assert set(rec) == RECORD_KEYS
@@ -240,3 +240,24 @@ async def test_the_end_is_written_fenced_and_with_the_times_it_reports(
             assert await asyncio.wait_for(heard.get(), 30) == eid
     finally:
         await listener.close()
+
+
+def test_a_rollback_marks_the_blocks_it_undid_until_they_run_again() -> None:
+    """`transaction_rolled_back` marks the records it names — inside a body too —
+    and a block started again (a resume after the rollback) is not marked any more."""
+
+    def ev(seq: int, type_: str, block: str | None, **data: Any) -> dict[str, Any]:
+        return {"seq": seq, "type": type_, "block": block, "data": data, "at": f"t{seq}"}
+
+    events = [
+        ev(1, "block_started", "ins"),
+        ev(2, "block_succeeded", "ins", output={}),
+        ev(3, "block_started", "lp[0].add"),
+        ev(4, "block_succeeded", "lp[0].add", output={}),
+        ev(5, "transaction_rolled_back", None, group="tx", blocks=["ins", "lp[0].add"]),
+    ]
+    every = runstore.blocks_from_events(events, top_level_only=False)
+    assert every["ins"]["rolled_back"] is True and every["lp[0].add"]["rolled_back"] is True
+    assert every["ins"]["status"] == "succeeded"
+    again = runstore.blocks_from_events([*events, ev(6, "block_started", "ins")])
+    assert again["ins"]["rolled_back"] is False

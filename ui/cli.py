@@ -89,6 +89,8 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
     print(f"{'block':<{width}}  {'status':<10} {'duration':>10}  attempts  error")
     for bid, rec in blocks.items():
         err = (rec.get("error") or {}).get("message", "") if rec.get("error") else ""
+        if rec.get("rolled_back"):
+            err = f"(rolled back with its transaction) {err}".rstrip()
         print(
             f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {err[:80]}"
         )

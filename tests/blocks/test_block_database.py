@@ -283,6 +283,52 @@ async def test_failure_after_transactional_insert_leaves_no_row(
     assert await pg.fetchval(f"SELECT count(*) FROM {table_name}") == 0
 
 
+async def test_a_run_record_says_which_succeeded_blocks_were_rolled_back(
+    run_yaml: Any, runtime: Any, pg: Any, table_name: str
+) -> None:
+    """`succeeded` says a member ran; when its group then rolled back, its record says
+    so too — in the waited result, the stored run and its event log — while a member
+    of a group that had committed before the failure keeps its effect."""
+    await pg.execute(f"CREATE TABLE {table_name} (id int)")
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: db_rolled_back
+        blocks:
+          kept:
+            type: database
+            transaction: first
+            query: INSERT INTO {table_name} VALUES (1)
+          ins:
+            type: database
+            transaction: tx
+            query: INSERT INTO {table_name} VALUES (2)
+          boom:
+            type: function
+            code: |
+              raise ValueError("payment declined")
+          snap:
+            type: database
+            transaction: tx
+            query: INSERT INTO {table_name} VALUES (3)
+        edges: [kept -> ins, ins -> boom, boom -> snap]
+        """
+    )
+    assert result["status"] == "failed"
+    assert await pg.fetchval(f"SELECT array_agg(id) FROM {table_name}") == [1]
+    assert result["blocks"]["ins"] | {"rolled_back": True} == result["blocks"]["ins"]
+    assert result["blocks"]["ins"]["status"] == "succeeded"
+    assert not result["blocks"]["kept"].get("rolled_back")
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["blocks"]["ins"]["rolled_back"] is True
+    assert stored["blocks"]["kept"]["rolled_back"] is False
+    assert stored["blocks"]["boom"]["rolled_back"] is False
+    events = await runtime.run_events(result["execution_id"])
+    undone = [e["data"] for e in events if e["type"] == "transaction_rolled_back"]
+    assert undone == [{"group": "tx", "blocks": ["ins"]}]
+    assert [e["type"] for e in events][-2:] == ["transaction_rolled_back", "run_failed"]
+
+
 async def test_failing_statement_in_group_rolls_back_earlier_insert(
     run_yaml: Any, pg: Any, table_name: str
 ) -> None:

@@ -152,6 +152,51 @@ def test_a_failed_run_lists_the_blocks_it_never_reached_and_its_header(
         page.screenshot(path=str(artifacts / "pages-run-failed.png"), full_page=True)
 
 
+#: `ins` succeeds in group `tx`, then `boom` fails the run before the group's last
+#: member: the group rolls back.
+ROLLED_BACK = """\
+version: 1
+name: {name}
+blocks:
+  start: {{type: manual}}
+  ins: {{type: database, transaction: tx, query: "SELECT 1 AS one"}}
+  boom: {{type: function, code: "raise ValueError('declined')"}}
+  last: {{type: database, transaction: tx, query: "SELECT 2 AS two"}}
+edges: [start -> ins, ins -> boom, boom -> last]
+"""
+
+
+def test_a_block_whose_transaction_rolled_back_says_so(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    artifacts: Path,
+) -> None:
+    stem = f"pv_rolled_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, stem, ROLLED_BACK.format(name=stem))
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
+        assert resp.get_json()["status"] == "failed", resp.get_json()
+        eid = resp.get_json()["execution_id"]
+        with browser_page(browser, live_server) as page:
+            page.goto(f"/runs/{eid}")
+            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            assert _blocks(page) == [
+                ("start", "succeeded", "succeeded"),
+                ("ins", "succeeded", "succeeded · rolled back"),
+                ("boom", "failed", "failed"),
+                ("last", "pending", "not run"),
+            ]
+            ins = page.locator("#blocks details.block[data-block='ins']")
+            ins.click()
+            expect(ins).to_contain_text("undone with transaction group 'tx'")
+            page.screenshot(path=str(artifacts / "pages-run-rolled-back.png"), full_page=True)
+    finally:
+        path.unlink()
+
+
 def test_a_rerun_from_the_failed_block_says_what_it_reused(
     browser: Any,
     live_server: str,

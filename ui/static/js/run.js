@@ -55,6 +55,7 @@ function section(title, value) {
 // What a block's badge says: `pending` blocks of a run that ended were never run
 // (not `skipped`, which is a routing decision); reused ones were not run this time.
 function badge(rec) {
+  if (rec.rolledBack) return { cls: 'rolled-back', text: `${rec.status} · rolled back` };
   if (rec.reusedFrom && rec.status === 'succeeded') return { cls: 'reused', text: 'reused' };
   if (rec.status === 'pending' && model.final) return { cls: 'pending not-run', text: 'not run' };
   return { cls: rec.status, text: rec.status };
@@ -63,6 +64,9 @@ function badge(rec) {
 function note(rec) {
   if (rec.status === 'skipped') return el('p', { class: 'muted', text: 'Skipped: no active incoming edge (an untaken branch).' });
   if (rec.status === 'pending' && model.final) return el('p', { class: 'muted', text: 'Not run: the run ended before reaching it.' });
+  if (rec.rolledBack) {
+    return el('p', { class: 'muted', text: `Rolled back: its writes were undone with transaction group '${rec.rolledBack}' when the run ended ${model.status}.` });
+  }
   if (rec.reusedFrom) {
     return el('p', { class: 'muted' }, 'Reused from run ',
       el('a', { class: 'reused-from', href: `/runs/${encodeURIComponent(rec.reusedFrom)}`, text: rec.reusedFrom.slice(0, 8) }),

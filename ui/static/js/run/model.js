@@ -27,7 +27,7 @@ export class RunModel {
   record(path) {
     let rec = this.blocks.get(path);
     if (!rec) {
-      rec = { path, status: 'pending', attempts: 0, segments: [], inputs: undefined, output: undefined, error: null, port: null, durationMs: null, reusedFrom: null };
+      rec = { path, status: 'pending', attempts: 0, segments: [], inputs: undefined, output: undefined, error: null, port: null, durationMs: null, reusedFrom: null, rolledBack: null };
       this.blocks.set(path, rec);
     }
     return rec;
@@ -59,6 +59,11 @@ export class RunModel {
     this.lastSeq = ev.seq;
     const at = ts(ev.at);
     const data = ev.data ?? {};
+    if (ev.type === 'transaction_rolled_back') {
+      // The group's writes were undone: its members' `succeeded` is not a kept effect.
+      for (const path of data.blocks ?? []) this.record(path).rolledBack = data.group;
+      return true;
+    }
     if (!ev.block) {
       // Replaying the log of a run seeded as ended must not make it look live again.
       if (ev.type === 'run_started') { if (!this.final) this.status = 'running'; this.startedAt ??= at; this.runStartedAt ??= ev.at; }
@@ -77,6 +82,7 @@ export class RunModel {
     switch (ev.type) {
       case 'block_started':
         rec.status = 'running';
+        rec.rolledBack = null; // started again after an interruption: that rollback is history
         rec.attempts = data.attempt ?? rec.attempts + 1;
         rec.segments.push({ start: at, end: null, kind: 'running' });
         break;
