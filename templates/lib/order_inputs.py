@@ -58,6 +58,31 @@ def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
     return body["event_type"], str(body["order_id"]), rest
 
 
+#: A processor's object id as Stripe writes them (``ch_3MmlLrLkdIwHu7ix0snN0B15``,
+#: ``pi_…``): letters, digits and underscores, nothing that means something in a URL.
+_CHARGE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+
+
+def read_charge_id(data: dict[str, Any]) -> None:
+    """Refuse a ``charge_id`` that is not a plain processor id.
+
+    It is put into the capture's URL (``/v1/charges/<charge_id>/capture``), which
+    is sent with the shop's secret key: a ``/``, ``?``, ``#`` or ``..`` in it
+    would point that authenticated POST at another path of the processor's API
+    (a refund, say). Refused rather than percent-encoded: a real charge id
+    never holds such characters, so one that does is not a charge to capture.
+    """
+    if "charge_id" not in data:
+        return
+    raw = data["charge_id"]
+    if not (isinstance(raw, str) and _CHARGE_ID.fullmatch(raw)):
+        shown = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:77] + "..."
+        raise ValueError(
+            f"charge_id must be a processor id of letters, digits and underscores"
+            f" (such as ch_3MmlLrLkdIwHu7ix), not {shown}"
+        )
+
+
 def _json_kind(value: Any) -> str:
     kinds = (("boolean", bool), ("number", (int, float, Decimal)), ("string", str), ("array", list))
     return next((kind for kind, types in kinds if isinstance(value, types)), "object")

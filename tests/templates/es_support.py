@@ -61,6 +61,20 @@ async def deliver(
     return result
 
 
+async def submit(
+    rt: Any,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    path: str = "orders/events",
+) -> dict[str, Any]:
+    """POST one event and return its finished run, whatever its status (for the
+    deliveries a template must refuse)."""
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    resp = await accept(rt, path, "POST", hdrs, {}, json.dumps(body).encode())
+    assert resp.status == 202, resp.body
+    return await rt.wait(resp.body["execution_id"], timeout=60)
+
+
 def stand_ins(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/v1/charges/ch_123/capture", method="POST").respond_with_json(
         {"id": "ch_123", "captured": True}
