@@ -27,6 +27,7 @@ from blocks.http import is_credential_header
 from engine._json import strict_loads, unstorable
 from engine.context import BlockContext
 from engine.database import server_unreachable
+from engine.intake import IdempotencyConflict, same_json
 from engine.model import BlockModel, Problem
 from engine.references import MissingReference, compile_value, parse
 from engine.registry import BlockHandler, register
@@ -347,7 +348,10 @@ async def accept(
             concurrency_key=request_value(
                 config.get("concurrency_key"), block.id, payload, workflow.name
             ),
+            same_request=_same_delivery,
         )
+    except IdempotencyConflict as exc:
+        return WebhookResponse(409, {"error": str(exc), "execution_id": exc.execution_id})
     except Exception as exc:
         # Only an outage is a 503 the sender should retry; any other failure is a
         # bug that must stay a 500 with its traceback in the log.
@@ -373,4 +377,13 @@ async def accept(
     }
     if not sub.created:
         body_out["duplicate"] = True
+    if sub.retry_of:
+        body_out["retry_of"] = sub.retry_of
     return WebhookResponse(202, body_out)
+
+
+def _same_delivery(first: dict[str, Any], again: dict[str, Any]) -> bool:
+    """A sender's retry carries the same body and query; its headers (a new
+    signature, a timestamp) and the time it arrived may differ."""
+    a, b = first.get("webhook") or {}, again.get("webhook") or {}
+    return same_json(a.get("body"), b.get("body")) and same_json(a.get("query"), b.get("query"))

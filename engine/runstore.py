@@ -1,12 +1,11 @@
 """The run log: ``flowyard_runs`` (one row per run, for fast status) and
-``flowyard_run_events`` (append-only; every run and block transition): accepting
-a run, storing workflow versions, and reading runs back. Writing a live run's
-events is engine/recorder.py.
+``flowyard_run_events`` (append-only; every run and block transition): storing
+workflow versions and reading runs back. Accepting a run is engine/intake.py;
+writing a live run's events is engine/recorder.py.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import heapq
 import json
@@ -18,90 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from engine._json import dumps
-from engine.handoff import ACCEPTED
-from engine.queue import DEFER_TAIL
-
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
-
-
-def new_execution_id() -> str:
-    return str(uuid.uuid4())
-
-
-_ACCEPT = """
-    WITH ins AS (
-        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at, concurrency_key)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8)
-        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING execution_id
-    ), ev AS (
-        INSERT INTO flowyard_run_events (execution_id, seq, type, data)
-        SELECT execution_id, 1, 'run_queued', jsonb_build_object('trigger', $4::text) FROM ins
-    )
-    SELECT execution_id FROM ins
-"""
-_TAIL = "    SELECT execution_id FROM ins\n"
-#: Handing the run to an engine process (serve --engine-process): NOTIFY is sent
-#: on commit, so it never announces a run that is not there.
-_NOTIFY_TAIL = (
-    f"    SELECT execution_id FROM ins, pg_notify('{ACCEPTED}', execution_id::text) AS n\n"
-)
-#: A re-run's carried-over records (type, block, data as text), seq 2, 3, … after
-#: `run_queued`: written with the run, so whoever executes or resumes it reuses them.
-_CARRIED = """
-    , carried AS (
-        INSERT INTO flowyard_run_events (execution_id, seq, type, block, data)
-        SELECT execution_id, 1 + c.n, c.type, c.block, c.data::jsonb
-          FROM ins, unnest(${0}::text[], ${1}::text[], ${2}::text[])
-               WITH ORDINALITY AS c(type, block, data, n)
-    )
-"""
-
-
-@functools.cache  # one text per combination, built once (accepting is the hot path)
-def _accept_sql(queued: bool, carried: bool, notify: bool) -> str:
-    head = _ACCEPT.removesuffix(_TAIL)
-    first = 10 if queued else 9  # the parameters after the accept's (and the job's)
-    extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
-    return head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
-
-
-async def accept(
-    pool: asyncpg.Pool,
-    workflow: str,
-    version: str,
-    trigger: str,
-    input: dict[str, Any],
-    idempotency_key: str | None,
-    owner: str | None,
-    key: str | None = None,
-    queue: str | None = None,
-    notify: bool = False,
-    carried: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
-) -> tuple[str, bool]:
-    """Durably accept a run in one statement: the run row (with its concurrency
-    ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
-    (``key`` as the job's lock); with ``notify``, a NOTIFY for the engine process
-    it is handed to; with ``carried``, events a re-run takes over. Returns
-    (execution id, created); a repeated idempotency key returns the first run's id
-    and False."""
-    eid = new_execution_id()
-    args: list[Any] = [eid, workflow, version, trigger, input, idempotency_key, owner, key]
-    if queue is not None:
-        args.append(queue)
-    if carried:
-        args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
-    row = await pool.fetchrow(_accept_sql(queue is not None, bool(carried), notify), *args)
-    if row is not None:
-        return eid, True
-    first = await pool.fetchval(
-        "SELECT execution_id FROM flowyard_runs WHERE workflow = $1 AND idempotency_key = $2",
-        workflow,
-        idempotency_key,
-    )
-    return str(first), False
 
 
 async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> str:

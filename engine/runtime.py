@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import runstore
+from engine import intake, runstore
 from engine._json import dumps, loads
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import RunContext, Services
@@ -23,6 +23,7 @@ from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
 from engine.inflight import InFlight, beat, flush
+from engine.intake import SameRequest
 from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
@@ -45,6 +46,7 @@ FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at le
 class Submission:
     execution_id: str
     created: bool  # False: an earlier delivery with the same idempotency key owns the run
+    retry_of: str | None = None  # the failed or cancelled run a webhook's retry replaces
 
 
 class Runtime(Resumption):
@@ -160,11 +162,13 @@ class Runtime(Resumption):
         idempotency_key: str | None = None,
         concurrency_key: str | None = None,
         reuse: dict[str, dict[str, Any]] | None = None,
+        same_request: SameRequest | None = None,
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
         Runs sharing a ``concurrency_key`` (per workflow) execute one at a time, in
-        the order they were accepted.
+        the order they were accepted. ``same_request``: a webhook's rules for a
+        repeated idempotency key (engine/intake.py).
         """
         input = input or {}
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
@@ -173,16 +177,16 @@ class Runtime(Resumption):
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
-        eid, created = await runstore.accept(
+        eid, created, retry_of = await intake.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=key, queue=queue.name if queue is not None else None, notify=handoff,
-            carried=carried,
+            carried=carried, same_request=same_request,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
         if self.local:
             self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried), key=key)
-        return Submission(eid, True)
+        return Submission(eid, True, retry_of)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
         """Run a finished run again with its input and workflow version.

@@ -56,6 +56,7 @@ def _webhook_op(method: str) -> dict[str, Any]:
             "400": {"description": "bad JSON"},
             "401": {"description": "bad signature"},
             "404": {"description": "unknown path"},
+            "409": {"description": "the idempotency key was already used for a different request"},
             "413": {"description": "body over FLOWYARD_MAX_BODY"},
         },
         body=True,

@@ -1,0 +1,133 @@
+"""A webhook sender's retry with the same idempotency key: after a failed (or
+cancelled) run it starts a new run — the event is not lost — and a key reused for a
+different request is refused, not silently answered with another event's run.
+
+``accept`` is what the Flask route calls, on a real runtime (real PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from blocks.webhook import accept
+from engine import intake
+
+#: `gate` fails until its flag file exists: the sender's first delivery fails.
+FLAKY = """
+version: 1
+name: NAME
+blocks:
+  hook: {{type: webhook, path: test/NAME}}
+  gate:
+    type: function
+    code: |
+      import pathlib
+      if not pathlib.Path({flag!r}).exists():
+          raise RuntimeError("the customer system is down")
+      return {{"order": input.hook.body.order_id}}
+edges: [hook -> gate]
+"""
+
+
+def _post(key: str, body: dict[str, Any], **headers: str) -> tuple[dict[str, str], bytes]:
+    h = {"Content-Type": "application/json", "Idempotency-Key": key, **headers}
+    return h, json.dumps(body).encode()
+
+
+async def _deliver(rt: Any, wf: Any, key: str, body: dict[str, Any], **headers: str) -> Any:
+    h, raw = _post(key, body, **headers)
+    return await accept(rt, f"test/{wf.name}", "POST", h, {}, raw)
+
+
+async def _runs(rt: Any, workflow: str) -> list[tuple[str, str, str | None]]:
+    rows = await rt.db.pool.fetch(
+        "SELECT execution_id::text, status, idempotency_key FROM flowyard_runs"
+        " WHERE workflow = $1 ORDER BY created_at",
+        workflow,
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_retry_after_a_failed_run_runs_again_and_then_is_a_repeat(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    flag = tmp_path / "up"
+    wf = install_workflow(FLAKY.format(flag=str(flag)))
+    body = {"order_id": "o-1", "event_type": "paid"}
+    first = await _deliver(blocks_runtime, wf, "k-1", body)
+    assert first.status == 202
+    failed = await blocks_runtime.wait(first.body["execution_id"], timeout=30)
+    assert failed["status"] == "failed"
+
+    flag.write_text("up")  # the operator fixed it; the sender retries, same key and body
+    retry = await _deliver(blocks_runtime, wf, "k-1", body, **{"X-Retry": "1"})
+    assert retry.status == 202, retry.body
+    assert retry.body["execution_id"] != first.body["execution_id"]
+    assert retry.body["retry_of"] == first.body["execution_id"]
+    assert "duplicate" not in retry.body
+    done = await blocks_runtime.wait(retry.body["execution_id"], timeout=30)
+    assert done["status"] == "succeeded" and done["output"] == {"order": "o-1"}
+
+    again = await _deliver(blocks_runtime, wf, "k-1", body)  # now a repeat of a success
+    assert again.status == 202 and again.body["duplicate"] is True
+    assert again.body["execution_id"] == retry.body["execution_id"]
+    assert await _runs(blocks_runtime, wf.name) == [
+        (first.body["execution_id"], "failed", None),  # the key moved to the retry
+        (retry.body["execution_id"], "succeeded", "k-1"),
+    ]
+
+
+async def test_concurrent_retries_of_a_failed_run_start_one_run(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    flag = tmp_path / "up"
+    wf = install_workflow(FLAKY.format(flag=str(flag)))
+    body = {"order_id": "o-2"}
+    first = await _deliver(blocks_runtime, wf, "k-2", body)
+    await blocks_runtime.wait(first.body["execution_id"], timeout=30)
+    flag.write_text("up")
+    answers = await asyncio.gather(*(_deliver(blocks_runtime, wf, "k-2", body) for _ in range(6)))
+    assert {a.status for a in answers} == {202}
+    started = {a.body["execution_id"] for a in answers}
+    assert len(started) == 1 and first.body["execution_id"] not in started
+    assert sum("duplicate" not in a.body for a in answers) == 1
+    (eid,) = started
+    assert (await blocks_runtime.wait(eid, timeout=30))["status"] == "succeeded"
+    assert len(await _runs(blocks_runtime, wf.name)) == 2
+
+
+async def test_a_key_reused_for_a_different_request_is_refused(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "up").write_text("up")
+    wf = install_workflow(FLAKY.format(flag=str(tmp_path / "up")))
+    first = await _deliver(blocks_runtime, wf, "shared", {"order_id": "o-3", "n": 1})
+    await blocks_runtime.wait(first.body["execution_id"], timeout=30)
+    # The same request again, its numbers and key order as another sender may write
+    # them and with other headers (a new signature): a repeat.
+    same = await _deliver(blocks_runtime, wf, "shared", {"n": 1.0, "order_id": "o-3"}, X_Sig="2")
+    assert same.status == 202 and same.body["duplicate"] is True
+    other = await _deliver(blocks_runtime, wf, "shared", {"order_id": "o-4", "n": 1})
+    assert other.status == 409
+    assert "shared" in other.body["error"] and "different request" in other.body["error"]
+    assert other.body["execution_id"] == first.body["execution_id"]
+    truthy = await _deliver(blocks_runtime, wf, "shared", {"order_id": "o-3", "n": True})
+    assert truthy.status == 409  # `true` is not the number 1
+    assert len(await _runs(blocks_runtime, wf.name)) == 1
+
+
+async def test_other_callers_keep_the_first_run_whatever_became_of_it(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    """A schedule's tick (or any caller without a webhook's retry rules) is answered
+    with its first run even when that run failed: a tick runs once."""
+    wf = install_workflow(FLAKY.format(flag=str(tmp_path / "never")))
+    first = await blocks_runtime.submit(wf, {}, trigger="schedule", idempotency_key="tick-1")
+    assert (await blocks_runtime.wait(first.execution_id, timeout=30))["status"] == "failed"
+    again = await blocks_runtime.submit(wf, {}, trigger="schedule", idempotency_key="tick-1")
+    assert (again.execution_id, again.created) == (first.execution_id, False)
+    assert intake.same_json({"a": [1, {"b": 2.0}]}, {"a": [1.0, {"b": 2}]})
+    assert not intake.same_json({"a": 1}, {"a": "1"}) and not intake.same_json([0], [False])
