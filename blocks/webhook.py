@@ -293,6 +293,13 @@ async def accept(
                 {"error": f"/webhooks/{path} accepts {', '.join(allowed)}, not {method.upper()}"},
                 {"Allow": ", ".join(allowed)},
             )
+        if runtime.broken_webhook(path, method) is not None:
+            # The file's errors are logged, not answered: the endpoint is public.
+            reason = (
+                "the workflow behind this webhook has errors; nothing was accepted, retry later"
+            )
+            body = {"error": "workflow unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
+            return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
         return WebhookResponse(
             404, {"error": f"no workflow listens on {method.upper()} /webhooks/{path}"}
         )

@@ -152,6 +152,9 @@ class Runtime(Resumption):
     def find_webhook(self, path: str, method: str = "POST") -> tuple[Workflow, BlockModel] | None:
         return self.workflows.find_webhook(path, method)
 
+    def broken_webhook(self, path: str, method: str = "POST") -> str | None:
+        return self.workflows.broken_webhook(path, method)
+
     # -- runs ---------------------------------------------------------------------
     async def submit(
         self,

@@ -4,6 +4,10 @@ Two files may not share a webhook path and method, nor a ``name:``: saving or
 validating such a pair is refused. A pair already on disk (edited by hand, two
 copies of a template) is logged when loaded; lookups by ``name:`` then take the
 first file by file name, as deliveries to a shared webhook path do.
+
+A file that stops loading (a typo saved while serving) keeps its webhook paths
+known as *broken*: deliveries there are refused with a 503 the sender retries, not a
+404 many senders take as final — the events arrive once the file is fixed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+
+import yaml
 
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
 
@@ -28,6 +34,8 @@ class WorkflowStore:
         self.folder = Path(folder)
         self._cache: dict[Path, tuple[float, Workflow]] = {}
         self._hooks: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
+        self._broken: dict[tuple[str, str], str] = {}  # route → file that no longer loads
+        self._broken_said: set[tuple[str, float]] = set()
         self._hooks_at = -1e9
         self._folder_mtime = 0
         self._clashes_said: set[tuple[str, frozenset[str]]] = set()
@@ -122,6 +130,11 @@ class WorkflowStore:
             self._hooks_at = now
         return self._hooks.get(key)
 
+    def broken_webhook(self, path: str, method: str = "POST") -> str | None:
+        """The file whose webhook this route is but which no longer loads, as of the
+        last :meth:`find_webhook`; None when no such file declares it."""
+        return self._broken.get((path.strip("/"), method.upper()))
+
     def _folder_changed(self) -> bool:
         try:
             mtime = self.folder.stat().st_mtime_ns
@@ -132,10 +145,41 @@ class WorkflowStore:
 
     def _webhook_index(self) -> dict[tuple[str, str], tuple[Workflow, BlockModel]]:
         index: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
-        for wf in self._loadable():
+        broken: dict[tuple[str, str], str] = {}
+        for name in self.names():
+            try:
+                wf = self.load(name)
+            except WorkflowError as exc:
+                file = self.path(name)
+                for key in self._routes_of_broken(file, exc):
+                    broken.setdefault(key, file.name)
+                continue
             for key, b in webhook_keys(wf):
                 index.setdefault(key, (wf, b))  # the first file (by name) wins a clash
+        self._broken = {k: f for k, f in broken.items() if k not in index}
         return index
+
+    def _routes_of_broken(self, file: Path, exc: WorkflowError) -> list[tuple[str, str]]:
+        """The webhook routes a file that does not load meant to serve: what its text
+        still says when it parses, else what its last good version (cached) said. Logged
+        once per version of the file."""
+        routes = _declared_routes(file)
+        cached = self._cache.get(file)
+        if routes is None:
+            routes = [key for key, _ in webhook_keys(cached[1])] if cached else []
+        try:
+            version = (str(file), file.stat().st_mtime)
+        except OSError:
+            return routes
+        if routes and version not in self._broken_said:
+            self._broken_said.add(version)
+            log.error(
+                "%s does not load, so its webhooks (%s) answer 503 until it is fixed: %s",
+                file,
+                ", ".join(f"{m} /webhooks/{p}" for p, m in routes),
+                exc.problems[0] if exc.problems else exc,
+            )
+        return routes
 
     def _loadable(self) -> list[Workflow]:
         out = []
@@ -189,6 +233,23 @@ def webhook_keys(workflow: Workflow) -> list[tuple[tuple[str, str], BlockModel]]
         ((str(b.config.get("path", "")).strip("/"), str(b.config.get("method", "POST")).upper()), b)
         for b in workflow.blocks.values()
         if b.type == "webhook"
+    ]
+
+
+def _declared_routes(file: Path) -> list[tuple[str, str]] | None:
+    """(path, METHOD) of each webhook block a workflow file declares, read leniently
+    (it failed validation); None when its text does not even parse."""
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))  # JSON parses as YAML too
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    blocks = doc.get("blocks") if isinstance(doc, dict) else None
+    if not isinstance(blocks, dict):
+        return None
+    return [
+        (str(b.get("path", "")).strip("/"), str(b.get("method", "POST")).upper())
+        for b in blocks.values()
+        if isinstance(b, dict) and b.get("type") == "webhook"
     ]
 
 

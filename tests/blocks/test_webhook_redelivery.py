@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,40 @@ async def test_other_callers_keep_the_first_run_whatever_became_of_it(
     assert (again.execution_id, again.created) == (first.execution_id, False)
     assert intake.same_json({"a": [1, {"b": 2.0}]}, {"a": [1.0, {"b": 2}]})
     assert not intake.same_json({"a": 1}, {"a": "1"}) and not intake.same_json([0], [False])
+
+
+async def test_a_webhook_whose_file_broke_answers_503_until_it_is_fixed(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    """A typo saved while serving must not turn deliveries into 404s (which many
+    senders treat as final): the route is known to be broken, the sender is told to
+    retry, the log says which file, and the events arrive once it is fixed."""
+    monkeypatch.setattr(blocks_runtime.workflows, "INDEX_TTL_S", 0.0)
+    (tmp_path / "up").write_text("up")
+    wf = install_workflow(FLAKY.format(flag=str(tmp_path / "up")))
+    file = Path(wf.file)
+    good = file.read_text()
+    assert (await _deliver(blocks_runtime, wf, "b-1", {"order_id": "o-5"})).status == 202
+
+    def write(text: str) -> None:
+        file.write_text(text)
+        stat = file.stat()  # a new mtime even within the filesystem's granularity
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    for broken in (good.replace("edges: [", "edges: [[", 1), good + "oops: 1\n"):
+        write(broken)  # a YAML syntax error, then a valid YAML with an unknown key
+        answer = await _deliver(blocks_runtime, wf, "b-2", {"order_id": "o-6"})
+        assert answer.status == 503, answer.body
+        assert answer.headers["Retry-After"] and "retry later" in answer.body["reason"]
+        assert file.name not in str(answer.body)  # said in the log, not to the sender
+    assert any(file.name in r.getMessage() and "503" in r.getMessage() for r in caplog.records)
+    h, raw = _post("b-3", {})
+    other = await accept(blocks_runtime, "test/nobody-here", "POST", h, {}, raw)
+    assert other.status == 404
+
+    write(good)
+    fixed = await _deliver(blocks_runtime, wf, "b-2", {"order_id": "o-6"})
+    assert fixed.status == 202 and "duplicate" not in fixed.body
+    assert (await blocks_runtime.wait(fixed.body["execution_id"], timeout=30))[
+        "status"
+    ] == "succeeded"
