@@ -12,11 +12,12 @@ from typing import Any
 import asyncpg
 import pytest
 from db_helpers import new_database
-from es_support import Mailbox, template_workspace
+from es_support import Mailbox, StandInModel, template_workspace
+from pytest_httpserver import HTTPServer
 from standins.smtp import serving
 
 from engine.database import start_embedded
-from templates import apply_schemas
+from templates import apply_schemas, instantiate
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +99,27 @@ async def es_runtime(pg_uri: str, make_httpserver: Any, mailbox: Mailbox) -> Asy
             yield rt
         finally:
             await rt.close()
+
+
+@pytest.fixture
+def stand_in_model() -> StandInModel:
+    return StandInModel()
+
+
+@pytest.fixture
+def agent_workflows(
+    es_runtime: Any,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    stand_in_model: StandInModel,
+) -> Any:
+    """The runtime with the Agent variants installed, their model a stand-in."""
+    for template in ("order_processing_agent", "replay_events_agent"):
+        if not (es_runtime.workflows_dir / f"{template}.yaml").exists():
+            instantiate(template, es_runtime.workflows_dir)
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(
+        stand_in_model
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-standin-not-a-real-key")
+    return es_runtime

@@ -7,8 +7,9 @@ import email
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,14 @@ from typing import Any
 import asyncpg
 from db_helpers import new_database
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from blocks.webhook import accept
-from templates import apply_schemas
+from templates import LIB, apply_schemas
+
+if str(LIB) not in sys.path:
+    sys.path.append(str(LIB))
+from order_events import CURRENT_VERSION, apply_event  # noqa: E402 - the templates' lib/
 
 #: Settings of the templates, pointed at the stand-ins. SNAPSHOT_EVERY is read by
 #: the Function workers when they start, so it is set before the runtime starts.
@@ -147,3 +153,52 @@ async def template_workspace(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# -- an OpenAI-compatible stand-in for the Agent variants ---------------------------
+
+
+def _section(text: str, label: str) -> Any:
+    for line in text.splitlines():
+        if line.startswith(label):
+            raw = line[len(label) :].strip()
+            return json.loads(raw) if raw else None
+    raise AssertionError(f"no {label!r} line in the prompt")
+
+
+class StandInModel:
+    """Answers chat completions by applying the prompt's event with the
+    deterministic reducer, so tests check the wiring, not a model. ``twist``
+    (event, correct state) -> reply makes it answer something else, as a real
+    model may."""
+
+    def __init__(self) -> None:
+        self.twist: Callable[[dict[str, Any], Any], Any] | None = None
+
+    def __call__(self, request: Request) -> Response:
+        body = request.get_json()
+        assert body["model"] == "gpt-4o-mini"
+        assert body["response_format"] == {"type": "json_object"}
+        prompt = body["messages"][-1]["content"]
+        event = _section(prompt, "Event:")
+        # A model knows no event versions: it reads any payload as the newest shape
+        # it was told about, which is the guess the workflows must not let it make.
+        newest = CURRENT_VERSION.get(event["event_type"], event["event_version"])
+        event["event_version"] = min(event["event_version"], newest)
+        state = apply_event(_section(prompt, "Current state:"), event)
+        answer = {"state": state} if self.twist is None else self.twist(event, state)
+        reply = {
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": json.dumps(answer)},
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
+        return Response(json.dumps(reply), content_type="application/json")

@@ -8,71 +8,13 @@ checks the wiring — prompt in, JSON state out, snapshot and replay — not a m
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-import pytest
 from es_support import calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from blocks.webhook import accept
-from templates import instantiate
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "templates" / "lib"))
-from order_events import CURRENT_VERSION, apply_event  # noqa: E402
-
-
-def _section(text: str, label: str) -> Any:
-    for line in text.splitlines():
-        if line.startswith(label):
-            raw = line[len(label) :].strip()
-            return json.loads(raw) if raw else None
-    raise AssertionError(f"no {label!r} line in the prompt")
-
-
-def chat_completion(request: Request) -> Response:
-    body = request.get_json()
-    assert body["model"] == "gpt-4o-mini" and body["response_format"] == {"type": "json_object"}
-    prompt = body["messages"][-1]["content"]
-    event = _section(prompt, "Event:")
-    # A model knows no event versions: it reads any payload as the newest shape it
-    # was told about, which is the guess the workflows must not let it make.
-    newest = CURRENT_VERSION.get(event["event_type"], event["event_version"])
-    event["event_version"] = min(event["event_version"], newest)
-    state = apply_event(_section(prompt, "Current state:"), event)
-    reply = {
-        "id": "chatcmpl-standin",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "gpt-4o-mini",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": json.dumps({"state": state})},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    }
-    return Response(json.dumps(reply), content_type="application/json")
-
-
-@pytest.fixture
-def agent_workflows(
-    es_runtime: Any, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> Any:
-    for template in ("order_processing_agent", "replay_events_agent"):
-        if not (es_runtime.workflows_dir / f"{template}.yaml").exists():
-            instantiate(template, es_runtime.workflows_dir)
-    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(
-        chat_completion
-    )
-    monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-standin-not-a-real-key")
-    return es_runtime
 
 
 async def test_agent_variants_process_and_replay(

@@ -1,0 +1,77 @@
+"""Replay Events (Agent) never writes a model's answer into ``order_snapshots``.
+
+Black-box report D3: with ``repair: true`` the model's reply (``{"answer": 42}``,
+or a well-formed but wrong state) replaced a correct live snapshot, and the
+order's next live event was applied on top of it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from es_support import StandInModel, calls, deliver, lifecycle, stand_ins
+from pytest_httpserver import HTTPServer
+
+
+async def agent_replay(rt: Any, **input: Any) -> dict[str, Any]:
+    return await rt.execute(rt.load_workflow("replay_events_agent"), input)
+
+
+@pytest.mark.parametrize("twist", [{"answer": 42}, "bogus"])
+async def test_agent_replay_refuses_repair_and_leaves_the_snapshot_alone(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel, twist: Any
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order)[:3]:
+        await deliver(rt, ev)  # the deterministic template: a correct snapshot
+    pool = rt.db.pool
+    before = await pool.fetchrow("SELECT * FROM order_snapshots WHERE order_id = $1", order)
+    stand_in_model.twist = (
+        (lambda ev, state: twist)
+        if isinstance(twist, dict)
+        else (lambda ev, state: {"state": {**state, "status": "bogus_shipped"}})
+    )
+    asked = len(calls(httpserver, "/v1/chat/completions"))
+    result = await agent_replay(rt, order_id=order, repair=True, from_start=True)
+    assert result["status"] == "failed"
+    assert result["error"]["block"] == "check_input"
+    assert "Repair with the deterministic Replay Events" in result["error"]["message"]
+    assert len(calls(httpserver, "/v1/chat/completions")) == asked  # no model was asked
+    after = await pool.fetchrow("SELECT * FROM order_snapshots WHERE order_id = $1", order)
+    assert dict(after) == dict(before)
+
+
+async def test_agent_replay_reports_a_wrong_model_state_as_a_mismatch(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """Without repair it still checks: the model's wrong state is a mismatch, and
+    the snapshot stays what the reducer made."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order)[:3]:
+        await deliver(rt, ev)
+    stand_in_model.twist = lambda ev, state: {"state": {**state, "status": "bogus_shipped"}}
+    result = await agent_replay(rt, order_id=order, from_start=True)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["consistent"] is False and result["output"]["repaired"] is False
+    status = await rt.db.pool.fetchval(
+        "SELECT state->>'status' FROM order_snapshots WHERE order_id = $1", order
+    )
+    assert status == "shipped"
+
+
+async def test_agent_replay_refuses_a_reply_that_is_not_an_order_state(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0])
+    stand_in_model.twist = lambda ev, state: {"answer": 42}
+    result = await agent_replay(rt, order_id=order, from_start=True)
+    assert result["status"] == "failed"
+    assert "did not return an order state with a status" in result["error"]["message"]
