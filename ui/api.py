@@ -6,6 +6,7 @@ Runs and the live stream are in :mod:`ui.api_runs` (same blueprint).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from datetime import date, datetime
@@ -91,10 +92,11 @@ def get_workflow(name: str) -> Response:
     if path is None:
         return error(404, f"no workflow named {name!r}")
     text = path.read_text(encoding="utf-8")
+    tag = {"ETag": _etag(text)}
     if request.args.get("format") == "yaml" or (_wants_yaml() and "format" not in request.args):
         if path.suffix == ".json":
             text = wf.render(wf.parse(text, path.name), ".yaml")
-        return Response(text, mimetype="application/yaml")
+        return Response(text, mimetype="application/yaml", headers=tag)
     try:
         doc = wf.parse(text, path.name)
     except ValueError as exc:
@@ -105,7 +107,37 @@ def get_workflow(name: str) -> Response:
         )
     # The workflow itself, as the YAML answer holds it: saved as a .json file it
     # is a workflow file again (`flowyard validate`, PUT) — no envelope around it.
-    return jresponse(doc)
+    response = jresponse(doc)
+    response.headers.update(tag)
+    return response
+
+
+def _etag(text: str) -> str:
+    """The file's version as read: a PUT with ``If-Match`` saves only over it."""
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20] + '"'
+
+
+def _stale(existing: Path | None) -> Response | None:
+    """412 when ``If-Match`` names another version of the file than the one on disk
+    (a `git pull` or another tab saved since the client read it): last write wins
+    would undo that change without a word. No ``If-Match``: saved as before."""
+    wanted = request.headers.get("If-Match")
+    if wanted is None:
+        return None
+    tags = {t.strip() for t in wanted.split(",")}
+    if existing is None:
+        if "*" not in tags:
+            return error(412, "the workflow file was deleted since it was read")
+        return error(412, "no workflow file to save over (If-Match: *)")
+    current = _etag(existing.read_text(encoding="utf-8"))
+    if "*" in tags or current in tags:
+        return None
+    return error(
+        412,
+        "the workflow file changed since it was read (saved elsewhere, or edited on disk): "
+        "reload it, then apply your change again",
+        etag=current,
+    )
 
 
 def request_text() -> str | None:
@@ -177,24 +209,32 @@ def save_workflow(name: str) -> Response:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
+    stale = _stale(existing)
+    if stale is not None:
+        return stale
     was_named = _name_on_disk(existing)
     problems, warnings = wf.check(doc, path.name, runtime().workflows, was_named=was_named)
     if problems:
         return error(422, "invalid workflow", problems=problems)
-    if existing is None:
-        wf.write_atomic(path, wf.render(doc, path.suffix))
+    old_text = existing.read_text(encoding="utf-8") if existing else None
+    if "json" not in (request.mimetype or "").lower() and path.suffix != ".json":
+        # YAML sent is the file (a script syncing files from git): kept as written,
+        # comments and all, once it validates.
+        text = request_text() or ""
+    elif old_text is None:
+        text = wf.render(doc, path.suffix)
     else:
         # Only what changed is rewritten: an unchanged save leaves the file
         # (comments and all) byte-identical, and is not written at all.
-        old_text = existing.read_text(encoding="utf-8")
         text = wf.render_update(old_text, doc, path.suffix)
-        if text != old_text:
-            wf.write_atomic(path, text)
-    status = 200 if existing else 201
+    if text != old_text:
+        wf.write_atomic(path, text)
     body: dict[str, Any] = {"name": name, "file": path.name, "saved": True}
     if warnings:  # a name clash the file already had: saved, and said
         body["warnings"] = warnings
-    return jresponse(body, status)
+    response = jresponse(body, 200 if existing else 201)
+    response.headers["ETag"] = _etag(text)
+    return response
 
 
 def _name_on_disk(path: Path | None) -> str | None:

@@ -5,7 +5,9 @@ chromium, as in test_browser_editor.py):
 - a file that cannot be parsed locks the editor (no Save, Run or palette) and shows
   the parser's message, so one click can no longer replace it with an empty workflow;
 - an invalid file shows its problems on load, and an edge the canvas cannot draw
-  is reported before a save removes it.
+  is reported before a save removes it;
+- a file changed on disk after the page loaded it (a `git pull`) is not overwritten
+  by the page's next save.
 """
 
 from __future__ import annotations
@@ -98,6 +100,31 @@ def test_ctrl_s_while_typing_saves_what_is_on_screen(page: Any, scratch: Any) ->
     page.press("#wf-description", "Control+s")
     expect(page.locator("#dirty")).to_be_hidden()
     assert yaml.safe_load(path.read_text())["description"] == "typed, not blurred"
+
+
+def test_a_save_does_not_undo_a_change_made_on_disk_meanwhile(page: Any, scratch: Any) -> None:
+    path = scratch("pulled", SMALL)
+    open_editor(page, "pulled")
+    pulled = path.read_text().replace("1 + 2", "1 + 2 + 3")  # a `git pull` lands
+    path.write_text(pulled)
+    select(page, "add")
+    page.locator("#props-form [data-field='code']").fill('return {"sum": 99}')
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_contain_text("Not saved: the file changed since")
+    assert path.read_text() == pulled  # the pulled change stands
+    expect(page.locator("#dirty")).to_be_visible()  # and the page's edit is still unsaved
+
+    page.reload()  # as the message says: reload, then apply the change again
+    page.wait_for_selector("#editor[data-ready='true']")
+    select(page, "add")
+    page.locator("#props-form [data-field='code']").fill('return {"sum": 99}')
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert saved_code(path) == 'return {"sum": 99}'
+    page.locator("#props-form [data-field='code']").fill('return {"sum": 100}')
+    page.click("#btn-save")  # its own save is the version it now holds: saved again
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert saved_code(path) == 'return {"sum": 100}'
 
 
 BROKEN = """\

@@ -2,8 +2,9 @@
 // requests carry the CSRF token from the page's <meta> tag.
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
 
-export async function api(method, url, body, { accept = 'application/json' } = {}) {
+export async function api(method, url, body, { accept = 'application/json', ifMatch } = {}) {
   const headers = { Accept: accept };
+  if (ifMatch) headers['If-Match'] = ifMatch;
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
   let payload;
   if (body !== undefined) {
@@ -14,7 +15,7 @@ export async function api(method, url, body, { accept = 'application/json' } = {
   const text = await resp.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  return { ok: resp.ok, status: resp.status, data };
+  return { ok: resp.ok, status: resp.status, data, etag: resp.headers.get('ETag') };
 }
 
 export const getJSON = (url) => api('GET', url);

@@ -14,7 +14,7 @@ const name = root.dataset.name;
 const $ = (id) => document.getElementById(id);
 const status = (text, cls = '') => { $('status').textContent = text; $('status').className = cls || 'muted'; };
 
-const state = { base: null, types: {}, dirty: false, edits: 0, saves: 0, graph: null, props: null, problems: [], dropped: [] };
+const state = { base: null, etag: null, types: {}, dirty: false, edits: 0, saves: 0, graph: null, props: null, problems: [], dropped: [] };
 window.flowyardEditor = state; // handy for the benchmark and for debugging in devtools
 
 function setDirty(dirty) {
@@ -60,7 +60,13 @@ async function save() {
   const edits = state.edits;
   state.saves += 1;
   const doc = currentDoc();
-  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc);
+  // Saved only over the version this page read: a `git pull` or another tab since
+  // then is not undone silently (412).
+  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ifMatch: state.etag });
+  if (r.status === 412) {
+    status('Not saved: the file changed since this page loaded it (edited on disk or saved elsewhere). Copy your change, reload, and apply it again', 'error');
+    return false;
+  }
   if (r.status === 422) {
     setProblems(r.data?.problems ?? []);
     status(`Not saved: ${state.problems.length} problem(s)`, 'error');
@@ -71,6 +77,7 @@ async function save() {
     return false;
   }
   state.base = doc;
+  state.etag = r.etag ?? state.etag;
   root.dataset.exists = 'true';
   const removed = state.dropped.map((p) => p.what);
   state.dropped = []; // gone from the file now, as the list said it would be
@@ -187,6 +194,7 @@ async function main() {
   }
   state.types = typesResp.data.block_types;
   state.base = wfResp?.ok ? wfResp.data : { version: 1, name, blocks: {}, edges: [] };
+  state.etag = wfResp?.ok ? wfResp.etag : null;
   const graph = createGraph($('canvas'));
   state.graph = graph;
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true), () => setDirty(true));

@@ -1,0 +1,84 @@
+"""Saving workflow files over the API as a team keeping them in git does:
+
+- `GET` gives the file's version as an `ETag`; a `PUT` with `If-Match` saves only
+  over that version — a `git pull` or another tab's save since then is answered
+  412, the file left as it is (without `If-Match`, last write wins, as before);
+- a YAML `PUT` is the file: it is written as sent, comments and all, once valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+TEXT = """\
+# Owned by the payments team: see RUNBOOK.md
+version: 1
+name: {name}
+blocks:
+  start: {{type: manual}}
+  add:
+    type: function
+    code: return 1   # one, for now
+edges: [start -> add]
+"""
+
+
+@pytest.fixture
+def named(workflows_dir: Path) -> Iterator[tuple[str, Path]]:
+    name = f"saves_{uuid.uuid4().hex[:8]}"
+    path = workflows_dir / f"{name}.yaml"
+    path.write_text(TEXT.format(name=name))
+    yield name, path
+    path.unlink(missing_ok=True)
+
+
+def test_a_save_over_a_version_changed_since_it_was_read_is_412(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    name, path = named
+    read = client.get(f"/api/workflows/{name}?format=json", headers=auth)
+    etag = read.headers["ETag"]
+    as_yaml = client.get(f"/api/workflows/{name}", headers={**auth, "Accept": "application/yaml"})
+    assert as_yaml.headers["ETag"] == etag  # one file, one version, whichever form
+    doc = read.get_json()
+
+    pulled = path.read_text().replace("return 1", "return 2")  # a `git pull` lands
+    path.write_text(pulled)
+    doc["description"] = "the page's edit"
+    stale = client.put(f"/api/workflows/{name}", json=doc, headers={**auth, "If-Match": etag})
+    assert stale.status_code == 412, stale.get_json()
+    assert "changed since it was read" in stale.get_json()["error"]
+    assert path.read_text() == pulled
+
+    reread = client.get(f"/api/workflows/{name}?format=json", headers=auth)
+    fresh, doc = reread.headers["ETag"], {**reread.get_json(), "description": "the page's edit"}
+    assert fresh != etag and stale.get_json()["etag"] == fresh
+    saved = client.put(f"/api/workflows/{name}", json=doc, headers={**auth, "If-Match": fresh})
+    assert saved.status_code == 200, saved.get_json()
+    assert "the page's edit" in path.read_text() and "return 2" in path.read_text()
+    assert (
+        saved.headers["ETag"] == client.get(f"/api/workflows/{name}", headers=auth).headers["ETag"]
+    )
+    # No If-Match: saved as before (last write wins); `*` needs a file to exist.
+    assert client.put(f"/api/workflows/{name}", json=doc, headers=auth).status_code == 200
+    gone = client.put("/api/workflows/saves_none", json=doc, headers={**auth, "If-Match": "*"})
+    assert gone.status_code == 412
+
+
+def test_a_yaml_save_is_written_as_sent(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    name, path = named
+    sent = TEXT.format(name=name).replace("# one, for now", "# two: the refund rule") + "# end\n"
+    sent = sent.replace("return 1", "return 2")
+    yaml_type = {**auth, "Content-Type": "application/yaml"}
+    saved = client.put(f"/api/workflows/{name}", data=sent, headers=yaml_type)
+    assert saved.status_code == 200, saved.get_json()
+    assert path.read_text() == sent  # comments and all
+    invalid = client.put(f"/api/workflows/{name}", data=sent + "oops: 1\n", headers=yaml_type)
+    assert invalid.status_code == 422 and path.read_text() == sent
