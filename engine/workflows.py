@@ -38,7 +38,7 @@ class WorkflowStore:
         self._broken_said: set[tuple[str, float]] = set()
         self._hooks_at = -1e9
         self._folder_mtime = 0
-        self._clashes_said: set[tuple[str, frozenset[str]]] = set()
+        self._clashes_said: set[tuple[str, frozenset[str]]] = set()  # logged once each
 
     def names(self) -> list[str]:
         if not self.folder.is_dir():
@@ -155,9 +155,27 @@ class WorkflowStore:
                     broken.setdefault(key, file.name)
                 continue
             for key, b in webhook_keys(wf):
-                index.setdefault(key, (wf, b))  # the first file (by name) wins a clash
+                first = index.setdefault(key, (wf, b))  # the first file (by name) wins
+                if first[0] is not wf:
+                    self._say_shared_route(key, first[0], wf)
         self._broken = {k: f for k, f in broken.items() if k not in index}
         return index
+
+    def _say_shared_route(self, key: tuple[str, str], first: Workflow, other: Workflow) -> None:
+        """Log, once per pair of files, a webhook route two files declare: only the
+        first by file name receives its deliveries."""
+        said = (f"{key[1]} /webhooks/{key[0]}", frozenset((first.file, other.file)))
+        if said in self._clashes_said:
+            return
+        self._clashes_said.add(said)
+        log.warning(
+            "%s is the webhook of %s and of %s: deliveries go to %s (the first by file "
+            "name); give each its own path",
+            said[0],
+            Path(first.file).name,
+            Path(other.file).name,
+            Path(first.file).name,
+        )
 
     def _routes_of_broken(self, file: Path, exc: WorkflowError) -> list[tuple[str, str]]:
         """The webhook routes a file that does not load meant to serve: what its text

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
+from typing import Any
 
 from engine.model import load_file
 from engine.workflows import WorkflowStore
@@ -39,6 +40,24 @@ def test_the_store_names_the_file_already_serving_a_path(tmp_path: Path) -> None
     assert store.webhook_clashes(load_file(_hook(tmp_path, "third", path, "PUT"))) == []
     (tmp_path / "second.yaml").unlink()
     assert store.webhook_clashes(load_file(tmp_path / "first.yaml")) == []
+
+
+def test_a_clash_already_on_disk_is_logged_once_naming_who_gets_the_deliveries(
+    tmp_path: Path, caplog: Any
+) -> None:
+    path = f"clash/{uuid.uuid4().hex[:6]}"
+    _hook(tmp_path, "bbb", path)
+    store = WorkflowStore(tmp_path)
+    assert store.find_webhook(path)[0].name == "bbb"
+    _hook(tmp_path, "aaa", path)  # copied in while serving: it takes the deliveries
+    store.INDEX_TTL_S = 0.0
+    for _ in range(3):
+        assert store.find_webhook(path)[0].name == "aaa"
+    said = [r.getMessage() for r in caplog.records if f"/webhooks/{path}" in r.getMessage()]
+    assert said == [
+        f"POST /webhooks/{path} is the webhook of aaa.yaml and of bbb.yaml: deliveries go "
+        "to aaa.yaml (the first by file name); give each its own path"
+    ]
 
 
 def test_flowyard_validate_reports_a_clash_between_the_files_given(tmp_path: Path) -> None:
