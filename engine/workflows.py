@@ -1,4 +1,4 @@
-"""The workflows folder: names, paths, loading (cached by mtime), webhook lookup.
+"""The workflows folder: names, paths, loading (cached per file version), webhook lookup.
 
 Two files may not share a webhook path and method, nor a ``name:``: saving or
 validating such a pair is refused. A pair already on disk (edited by hand, two
@@ -32,10 +32,10 @@ class WorkflowStore:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self._cache: dict[Path, tuple[float, Workflow]] = {}
+        self._cache: dict[Path, tuple[FileVersion, Workflow]] = {}
         self._hooks: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
         self._broken: dict[tuple[str, str], str] = {}  # route → file that no longer loads
-        self._broken_said: set[tuple[str, float]] = set()
+        self._broken_said: set[tuple[str, FileVersion]] = set()
         self._hooks_at = -1e9
         self._folder_mtime = 0
         self._clashes_said: set[tuple[str, frozenset[str]]] = set()  # logged once each
@@ -66,10 +66,10 @@ class WorkflowStore:
             raise WorkflowError(
                 [Problem(f"no workflow named {str(name_or_path)!r} in {self.folder}", str(p))]
             )
-        mtime = p.stat().st_mtime
+        version = file_version(p)
         hit = self._cache.get(p)
-        if hit is None or hit[0] != mtime:
-            hit = (mtime, load_file(p))
+        if hit is None or hit[0] != version:
+            hit = (version, load_file(p))
             self._cache[p] = hit
             self._say_shared_name(hit[1])
         return hit[1]
@@ -98,8 +98,8 @@ class WorkflowStore:
         files = sorted(
             {
                 p.name
-                for p, (mtime, wf) in self._cache.items()
-                if wf.name == workflow.name and p.resolve().parent == folder and _same(p, mtime)
+                for p, (version, wf) in self._cache.items()
+                if wf.name == workflow.name and p.resolve().parent == folder and _same(p, version)
             },
             key=lambda f: (Path(f).stem, f),
         )
@@ -186,7 +186,7 @@ class WorkflowStore:
         if routes is None:
             routes = [key for key, _ in webhook_keys(cached[1])] if cached else []
         try:
-            version = (str(file), file.stat().st_mtime)
+            version = (str(file), file_version(file))
         except OSError:
             return routes
         if routes and version not in self._broken_said:
@@ -271,10 +271,20 @@ def _declared_routes(file: Path) -> list[tuple[str, str]] | None:
     ]
 
 
-def _same(path: Path, mtime: float) -> bool:
+#: What tells one version of a file from the next: the modification time, the
+#: change time (which `cp -p`, `rsync -t` or `touch -r` cannot set back) and the size.
+FileVersion = tuple[int, int, int]
+
+
+def file_version(path: Path) -> FileVersion:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_ctime_ns, st.st_size
+
+
+def _same(path: Path, version: FileVersion) -> bool:
     """Whether the file is still there as it was cached (not since edited or deleted)."""
     try:
-        return path.stat().st_mtime == mtime
+        return file_version(path) == version
     except OSError:
         return False
 
