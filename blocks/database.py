@@ -29,7 +29,7 @@ from blocks._sql import (
 )
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
-from engine.references import Reference, resolve, rewrite_sql
+from engine.references import Reference, resolve, rewrite_sql, sql_text_only_references
 from engine.registry import BlockHandler, register
 
 
@@ -136,6 +136,17 @@ class DatabaseBlock(BlockHandler):
                     field="query",
                 )
             ]
+        if isinstance(query, str) and "<" in query:
+            for where, ref in sql_text_only_references(query):
+                return [
+                    Problem(
+                        f"{ref.text} is inside {where}, where it cannot become a bind "
+                        f"parameter (and is never spliced in as text): write it outside, "
+                        f"e.g. E'\\n' || {ref.text}",
+                        block=self.block.id,
+                        field="query",
+                    )
+                ]
         params = self.config.get("params")
         if isinstance(params, list) and isinstance(query, str) and "<" in query:
             sql, refs = rewrite_sql(query)

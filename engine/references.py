@@ -269,13 +269,37 @@ def _as_variables(
 
 _SQL_TOKEN_RE = re.compile(
     r"""
-    (?P<quoted>'(?:[^']|'')*')(?P<jsonb>::jsonb\b)?   # a string literal, maybe cast to jsonb
+    (?P<estring>(?<![\w$])[Ee]'(?:[^'\\]|\\.|'')*')  # E'…' (backslash escapes): kept as is
+    | (?P<quoted>'(?:[^']|'')*')(?P<jsonb>::jsonb\b)?   # a string literal, maybe cast to jsonb
     | (?P<comment>--[^\n]*|/\*.*?\*/)                 # comments are kept as they are
     | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$)  # dollar-quoted bodies (seed SQL)
     | (?P<ident>"(?:[^"]|"")*")                       # quoted identifiers
     """,
     re.VERBOSE | re.DOTALL,
 )
+
+
+#: Where a reference in SQL stays text (no bind parameter can go there), by token kind.
+_SQL_TEXT_ONLY = {
+    "estring": "an E'…' string",
+    "dollar": "a dollar-quoted $$…$$ body",
+    "ident": 'a quoted "…" identifier',
+}
+
+
+def sql_text_only_references(
+    sql: str, known_roots: Iterable[str] | None = None
+) -> list[tuple[str, Reference]]:
+    """References :func:`rewrite_sql` leaves as written, each with where it sits: it
+    cannot make a bind parameter there, and splicing text is what it never does."""
+    known = list(known_roots) if known_roots is not None else None
+    return [
+        (where, ref)
+        for m in _SQL_TOKEN_RE.finditer(sql)
+        for kind, where in _SQL_TEXT_ONLY.items()
+        if m.group(kind) is not None
+        for _, _, ref in parse(m.group(kind), known)
+    ]
 
 
 def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str, list[Reference]]:

@@ -415,3 +415,46 @@ def test_a_query_of_two_statements_is_refused_at_validation(write_workflow: Any)
     [problem] = info.value.problems
     assert (problem.block, problem.field) == ("q", "query")
     assert "2 statements" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("query", "where"),
+    [
+        ("select E'x <f.s>' as v", "an E'…' string"),
+        ("select $$<f.s>$$ as v", "a dollar-quoted $$…$$ body"),
+        ('select 1 as "<f.s>"', 'a quoted "…" identifier'),
+    ],
+)
+def test_a_reference_where_no_bind_parameter_can_go_is_refused(
+    tmp_path: Any, query: str, where: str
+) -> None:
+    """Such a reference used to become invalid SQL at run time (`E$1`), or stay as
+    literal text without a word."""
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "wf.yaml"
+    file.write_text(
+        "name: q\nblocks:\n  f: {type: function, code: 'return {\"s\": 1}'}\n"
+        f"  d: {{type: database, query: {json.dumps(query)}}}\nedges: [f -> d]\n"
+    )
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    [problem] = info.value.problems
+    assert (problem.block, problem.field) == ("d", "query")
+    assert f"<f.s> is inside {where}" in problem.message
+
+
+async def test_an_escape_string_is_kept_whole_around_references(run_yaml: Any) -> None:
+    result = await run_yaml(
+        """
+        name: estrings
+        blocks:
+          f: {type: function, code: 'return {"s": "x"}'}
+          d:
+            type: database
+            query: "select E'it\\\\'s' || '<f.s>' as v"
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["v"] == "it'sx"
