@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import re
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,37 @@ def input_names(code: str) -> frozenset[str] | None:
             return None
         names.add(name)
     return frozenset(names)
+
+
+_NOT_STATEMENTS = frozenset(
+    {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENCODING,
+        tokenize.ENDMARKER,
+    }
+)
+
+
+def _has_statement(code: str, language: str) -> bool:
+    """Whether the code holds anything but blanks and comments."""
+    if language == "javascript":
+        from engine.javascript_refs import _spans
+
+        comments = [(a, b) for a, b, kind in _spans(code) if kind == "comment"]
+        for a, b in reversed(comments):
+            code = code[:a] + " " + code[b:]
+        return bool(code.strip())
+    try:
+        return any(
+            t.type not in _NOT_STATEMENTS
+            for t in tokenize.generate_tokens(io.StringIO(code).readline)
+        )
+    except (tokenize.TokenError, SyntaxError):  # unfinished code is not empty code
+        return True
 
 
 @functools.cache
@@ -91,6 +124,19 @@ class Function(BlockHandler):
         code = self.config.get("code")
         if not isinstance(code, str):
             return []
+        if not _has_statement(code, self.language):
+            # Refused rather than run as `return None`: the editor starts a new block
+            # with empty code to show what to fill in, and Python code holding only
+            # comments would not compile when the run reaches it.
+            return [
+                Problem(
+                    "code is empty (no statement, only blanks or comments): write the "
+                    f"function body; `return {'null' if self.language == 'javascript' else 'None'}`"
+                    " for a block whose output is null",
+                    block=self.block.id,
+                    field="code",
+                )
+            ]
         if self.language == "javascript":
             return self._javascript_problems(code)
         if self.language != "python":

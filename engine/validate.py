@@ -343,7 +343,9 @@ def _bare_name_problems(plan: Plan) -> list[Problem]:
         try:
             compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")
         except SyntaxError as exc:
-            line = code.splitlines()[(exc.lineno or 2) - 2] if exc.lineno else ""
+            # The error may sit past the code's last line (empty code, an open bracket).
+            lines, at = code.splitlines(), (exc.lineno or 2) - 2
+            line = lines[at] if 0 <= at < len(lines) else ""
             for m in REFERENCE_RE.finditer(line):
                 if m.group(1) not in plan.known_roots:
                     message = (

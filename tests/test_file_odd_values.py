@@ -1,0 +1,98 @@
+"""Odd values in a workflow file are validation problems, never a traceback: an
+exception escaping validation failed `flowyard validate` for the files after it, and
+on the server every webhook answered 500 while such a file was in the folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from workflow_problems import problems
+
+import blocks  # noqa: F401 - registers the block types
+from engine.model import WorkflowError
+from engine.registry import block_types
+from engine.validate import validate_document
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = "name: t\nblocks:\n  start: {type: manual}\n"
+
+
+@pytest.mark.parametrize("language", ["python", "javascript"])
+@pytest.mark.parametrize("code", ["", "   ", "\n\n", "  \n\t\n"])
+def test_empty_code_is_a_problem_naming_block_and_field(
+    tmp_path: Path, code: str, language: str
+) -> None:
+    found = problems(
+        tmp_path,
+        HEAD + f"  f: {{type: function, language: {language}, code: {json.dumps(code)}}}\n"
+        "edges: [start -> f]\n",
+    )
+    assert len(found) == 1, found
+    assert "block 'f': field 'code': code is empty" in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("language", "code"), [("python", "# later\n# more"), ("javascript", "// later\n/* x */")]
+)
+def test_code_of_only_comments_is_empty_code(tmp_path: Path, language: str, code: str) -> None:
+    # Python code of comments alone passed validation, then failed to compile in the run.
+    found = problems(
+        tmp_path,
+        HEAD + f"  f: {{type: function, language: {language}, code: {json.dumps(code)}}}\n"
+        "edges: [start -> f]\n",
+    )
+    assert len(found) == 1 and "code is empty" in found[0], found
+
+
+def test_validate_goes_on_to_the_next_file_after_empty_code(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "name: a\nblocks:\n  hook: {type: webhook, path: e/one}\n"
+        "  f: {type: function, code: ''}\nedges: [hook -> f]\n"
+    )
+    (tmp_path / "b.yaml").write_text(HEAD.replace("name: t", "name: b"))
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "validate", "a.yaml", "b.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "a.yaml: block 'f': field 'code': code is empty" in done.stderr
+    assert "b.yaml: ok" in done.stdout
+
+
+ODD = ["", " ", "\n", None, [], [""], [None], {}, {"": 1}, 0, -1, 1.5, True, "<", "<x.>", "<start..x>", [[]], [{}]]  # fmt: skip
+FILLED = {"body": ["x"], "code": "return 1", "branches": {"a": ["x"]}, "to": "a@b.c"}
+
+
+def _document(type_name: str, field: str, value: object) -> dict:
+    handler = block_types()[type_name]
+    block = {"type": type_name, **{k: FILLED.get(k, "x") for k in handler.required if k != field}}
+    block[field] = value
+    x = {"type": "function", "code": "return 1"}
+    if handler.category == "trigger":
+        return {"name": "t", "blocks": {"b": block, "x": x}, "edges": ["b -> x"]}
+    edges = ["start -> b"] if type_name in ("loop", "parallel") else ["start -> b", "b -> x"]
+    return {
+        "name": "t",
+        "blocks": {"start": {"type": "manual"}, "b": block, "x": x},
+        "edges": edges,
+    }
+
+
+def test_no_config_value_makes_validation_raise() -> None:
+    # Every field of every block type, with values of every odd shape.
+    for type_name, handler in sorted(block_types().items()):
+        for field in [*handler.config_schema, "retries", "timeout", "on_error", "name"]:
+            for value in ODD:
+                try:
+                    validate_document(_document(type_name, field, value), "t.yaml")
+                except WorkflowError:
+                    pass
