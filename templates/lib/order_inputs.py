@@ -6,7 +6,7 @@ reads (and a template and its Agent variant refuse it alike)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -122,4 +122,12 @@ def read_as_of(raw: Any) -> str | None:
         stamp = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
     except ValueError as exc:  # month 13, day 45, hour 99, year 0 …
         raise ValueError(f"as_of {raw!r} is not a real time: {exc}") from None
-    return stamp.isoformat()
+    # Handed to SQL in UTC: 9999-12-31T23:59:59-23:59 is in year 10000 there and
+    # 0001-01-01T00:00:00+23:59 in year 0, which PostgreSQL refused with an error
+    # quoting the whole query.
+    try:
+        return stamp.astimezone(timezone.utc).isoformat()
+    except OverflowError:
+        raise ValueError(
+            f"as_of {raw!r} is not a real time: in UTC it is outside the years 1 to 9999"
+        ) from None

@@ -67,6 +67,9 @@ async def test_lower_case_t_and_z_are_read_as_rfc_3339(
         ("2030-01-02T10:00:00+99:00", "the offset +99:00 is not between"),
         ("2030-01-02T10:00:00+05:99", "the offset +05:99 is not between"),  # not +06:39
         ("0000-01-02T10:00:00Z", "year 0 is out of range"),
+        # In UTC these are in years 10000 and 0: PostgreSQL refused them quoting the query.
+        ("9999-12-31T23:59:59-23:59", "in UTC it is outside the years 1 to 9999"),
+        ("0001-01-01T00:00:00+23:59", "in UTC it is outside the years 1 to 9999"),
     ],
 )
 async def test_a_time_that_does_not_exist_is_refused_before_any_sql(
