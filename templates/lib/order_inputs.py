@@ -6,7 +6,7 @@ reads (and a template and its Agent variant refuse it alike)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -126,7 +126,7 @@ def read_as_of(raw: Any) -> str | None:
     # 0001-01-01T00:00:00+23:59 in year 0, which PostgreSQL refused with an error
     # quoting the whole query.
     try:
-        return stamp.astimezone(timezone.utc).isoformat()
+        return stamp.astimezone(UTC).isoformat()
     except OverflowError:
         raise ValueError(
             f"as_of {raw!r} is not a real time: in UTC it is outside the years 1 to 9999"
