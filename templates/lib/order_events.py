@@ -182,6 +182,33 @@ def replay_step(state: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Stat
     return apply_event(state, row)
 
 
+def kept_snapshot_fixes(
+    rows: Iterable[Mapping[str, Any]], kept: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The kept snapshots (``order_snapshot_history`` rows) that the events contradict,
+    each as ``{version, state}`` with the state the events give at that version.
+
+    ``rows`` is a replay stream from event 1 (no kept snapshot in it); a kept
+    snapshot past its last event has no such state and is listed with state None
+    (to be dropped). A wrong kept snapshot is otherwise trusted for ever: every
+    default replay and time travel starts from it, and a repair of the live
+    snapshot alone leaves it to be folded on again.
+    """
+    wanted = {int(k["version"]): k["state"] for k in kept}
+    found: dict[int, Any] = {}
+    state: State | None = None
+    for row in rows:
+        state = replay_step(state, row)
+        version = int(row["aggregate_version"])
+        if version in wanted:
+            found[version] = state
+    return [
+        {"version": v, "state": found.get(v)}
+        for v, kept_state in sorted(wanted.items())
+        if v not in found or not json_equal(kept_state, found[v])
+    ]
+
+
 def json_equal(a: Any, b: Any) -> bool:
     """Whether two decoded JSON values are the same JSON (the consistency check).
 

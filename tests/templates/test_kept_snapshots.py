@@ -1,0 +1,144 @@
+"""Kept snapshots (``order_snapshot_history``) and the repair, end to end.
+
+Black-box report D4: a wrong kept snapshot made the default replay say
+"consistent" and time travel answer its state for ever, and ``repair: true``
+(which folded from that kept snapshot) put a wrong state back after a
+``from_start`` repair had fixed it. D15: a snapshot with no events could not be
+repaired, so every new event of the order failed. N5: an order that never
+existed was recorded as a passed check."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from es_support import SNAPSHOT_EVERY, deliver, lifecycle, stand_ins
+from pytest_httpserver import HTTPServer
+
+
+async def replay(rt: Any, **input: Any) -> dict[str, Any]:
+    result = await rt.execute(rt.load_workflow("replay_events"), input)
+    assert result["status"] == "succeeded", result["error"]
+    return result["output"]
+
+
+async def order_with_a_kept_snapshot(rt: Any, httpserver: HTTPServer) -> str:
+    """An order of SNAPSHOT_EVERY + 2 events: one kept snapshot, two events after it."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0])
+    for i in range(SNAPSHOT_EVERY + 1):
+        await deliver(rt, {"event_type": "item_added", "order_id": order, "sku": f"S{i}"})
+    return order
+
+
+async def test_a_wrong_kept_snapshot_is_found_by_from_start_and_repaired_for_good(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    rt = es_runtime
+    order = await order_with_a_kept_snapshot(rt, httpserver)
+    pool = rt.db.pool
+    # What a model (or an older reducer) leaves behind: the kept snapshot and the
+    # live one built on it agree with each other, not with the events.
+    bogus = "jsonb_set(state, '{total_cents}', '999999')"
+    await pool.execute(
+        f"UPDATE order_snapshot_history SET state = {bogus} WHERE order_id = $1", order
+    )
+    await pool.execute(f"UPDATE order_snapshots SET state = {bogus} WHERE order_id = $1", order)
+    # A kept snapshot past the last event (events restored from an older backup).
+    await pool.execute(
+        "INSERT INTO order_snapshot_history (order_id, version, state, last_event_sequence,"
+        " last_event_at) SELECT order_id, 50, state, last_event_sequence, last_event_at"
+        " FROM order_snapshot_history WHERE order_id = $1",
+        order,
+    )
+
+    trusting = await replay(rt, order_id=order)  # documented: trusts the kept snapshot
+    assert trusting["from_version"] == SNAPSHOT_EVERY and trusting["consistent"] is True
+    audit = await replay(rt, order_id=order, from_start=True)
+    assert audit["consistent"] is False
+    assert audit["kept_mismatches"] == [SNAPSHOT_EVERY, 50]
+    assert audit["state"]["total_cents"] == 1250
+
+    fixed = await replay(rt, order_id=order, repair=True)  # no from_start needed
+    assert fixed["repaired"] is True and fixed["from_version"] is None
+    assert fixed["state"]["total_cents"] == 1250
+    kept = await pool.fetch(
+        "SELECT version, (state->>'total_cents')::int FROM order_snapshot_history"
+        " WHERE order_id = $1 ORDER BY version",
+        order,
+    )
+    assert [tuple(k) for k in kept] == [(SNAPSHOT_EVERY, 1250)]
+    live = await pool.fetchval(
+        "SELECT (state->>'total_cents')::int FROM order_snapshots WHERE order_id = $1", order
+    )
+    assert live == 1250
+    # Every later replay, a second repair and time travel agree with the events.
+    for check in (
+        await replay(rt, order_id=order),
+        await replay(rt, order_id=order, from_start=True),
+        await replay(rt, order_id=order, repair=True),
+    ):
+        assert check["consistent"] is True and check["state"]["total_cents"] == 1250
+    past = await replay(rt, order_id=order, version=SNAPSHOT_EVERY)
+    assert past["from_version"] == SNAPSHOT_EVERY and past["state"]["total_cents"] == 1250
+
+
+async def test_the_agent_variant_keeps_no_snapshot_history(
+    agent_workflows: Any, httpserver: HTTPServer
+) -> None:
+    """A model's state is not kept for replays to start from: the deterministic
+    Replay of an agent-built order folds every event with the reducer."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0], path="orders/agent-events")
+    for i in range(SNAPSHOT_EVERY):
+        item = {"event_type": "item_added", "order_id": order, "sku": f"S{i}"}
+        await deliver(rt, item, path="orders/agent-events")
+    pool = rt.db.pool
+    kept = await pool.fetchval(
+        "SELECT count(*) FROM order_snapshot_history WHERE order_id = $1", order
+    )
+    assert kept == 0
+    out = await replay(rt, order_id=order)
+    assert out["from_version"] is None and out["replayed"] == SNAPSHOT_EVERY + 1
+    assert out["consistent"] is True
+
+
+async def test_a_snapshot_without_events_is_removed_by_repair(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """What restoring the events from a backup older than the order leaves: the
+    way out the append's error names (repair, then resend) must work."""
+    rt = es_runtime
+    stand_ins(httpserver)
+    order = f"ord-orphan-{uuid.uuid4().hex[:8]}"
+    pool = rt.db.pool
+    await pool.execute(
+        "INSERT INTO order_snapshots (order_id, version, state) VALUES ($1, 2, $2)",
+        order,
+        {"status": "paid", "items": [], "anomalies": []},
+    )
+    found = await replay(rt, order_id=order)
+    assert found["checked"] is True and found["consistent"] is False
+    fixed = await replay(rt, order_id=order, repair=True)
+    assert fixed["repaired"] is True and fixed["repair_refused"] is None
+    assert (
+        await pool.fetchval("SELECT count(*) FROM order_snapshots WHERE order_id = $1", order) == 0
+    )
+    created = await deliver(rt, lifecycle(order)[0])
+    assert created["output"]["version"] == 1
+    assert (await replay(rt, order_id=order))["consistent"] is True
+
+
+async def test_an_order_that_never_existed_is_not_recorded_as_consistent(
+    es_runtime: Any,
+) -> None:
+    order = f"no-such-order-{uuid.uuid4().hex[:8]}"
+    out = await replay(es_runtime, order_id=order)
+    assert out["found"] is False and out["checked"] is False and out["check_id"] is None
+    recorded = await es_runtime.db.pool.fetchval(
+        "SELECT count(*) FROM consistency_checks WHERE order_id = $1", order
+    )
+    assert recorded == 0
