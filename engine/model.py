@@ -99,42 +99,6 @@ class Workflow:
         return None
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A YAML loader that reports duplicate keys (PyYAML keeps the last silently)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.blocks_node: yaml.Node | None = None  # the `blocks:` mapping, once composed
-        self.block_of: dict[int, str] = {}  # id(a block's mapping node) -> block id
-        self.duplicates: list[tuple[str, int, str | None, bool]] = []  # key, line, block, is id
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                is_id = node is self.blocks_node
-                block = str(key) if is_id else self.block_of.get(id(node))
-                self.duplicates.append((str(key), line, block, is_id))
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-    def load(self) -> Any:
-        node = self.get_single_node()
-        if isinstance(node, yaml.MappingNode):
-            self.blocks_node = next((v for k, v in node.value if k.value == "blocks"), None)
-            if isinstance(self.blocks_node, yaml.MappingNode):
-                self.block_of = {id(v): str(k.value) for k, v in self.blocks_node.value}
-                for key_node, _ in self.blocks_node.value:
-                    # A block id is text as written: YAML 1.1 would read `on:`, `no:` or
-                    # `1:` as a bool or an int, and the block would then vanish from
-                    # edges ("names missing block 'on'") or dodge the id pattern.
-                    if isinstance(key_node, yaml.ScalarNode):
-                        key_node.tag = "tag:yaml.org,2002:str"
-        return None if node is None else self.construct_document(node)
-
-
 def syntax_error_text(exc: Exception) -> str:
     """A YAML or JSON syntax error as a person reads it: where, then what
     (PyYAML's own text says ``in "<unicode string>"`` twice)."""
@@ -150,35 +114,62 @@ def syntax_error_text(exc: Exception) -> str:
     return str(exc)
 
 
+class Document(dict):  # type: ignore[type-arg]
+    """A parsed workflow document; ``written`` keeps the text of each plain scalar
+    that is not a string (by path), so a message can quote what the file says."""
+
+    written: dict[tuple[str, ...], str]
+
+
+#: Deeper than this, a value is refused: validation and runs walk values recursively.
+MAX_DEPTH = 100
+
+
 def read_document(text: str, file: str = "") -> dict[str, Any]:
-    """Parse YAML or JSON text into a mapping; a syntax error is a Problem."""
-    duplicates: list[tuple[str, int, str | None, bool]] = []
+    """Parse YAML (1.2 core schema) or JSON text into a mapping; a syntax error, a
+    duplicate key or a key that is not text is a Problem (see engine.strict_load)."""
+    from engine.strict_load import Loaded, load_yaml
+
     try:
-        if file.endswith(".json"):
-            doc = json.loads(text)
-        else:
-            loader = _StrictLoader(text)
-            try:
-                doc = loader.load()
-                duplicates = loader.duplicates
-            finally:
-                loader.dispose()
+        loaded = Loaded(json.loads(text), [], {}) if file.endswith(".json") else load_yaml(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise WorkflowError([Problem(f"cannot parse: {syntax_error_text(exc)}", file)]) from None
-    if not isinstance(doc, dict):
-        raise WorkflowError([Problem("a workflow file must be a mapping", file)])
-    if duplicates:
+    except RecursionError:
         raise WorkflowError(
-            [
-                Problem(f"duplicate block id {key!r} (line {line})", file, key, "blocks")
-                if is_id
-                else Problem(
-                    f"duplicate key {key!r} (line {line})", file, block, key if block else None
-                )
-                for key, line, block, is_id in duplicates
-            ]
-        )
+            [Problem("cannot parse: the file is nested too deeply", file)]
+        ) from None
+    if not isinstance(loaded.doc, dict):
+        raise WorkflowError([Problem("a workflow file must be a mapping", file)])
+    found = [Problem(f.message, file, f.block, f.field) for f in loaded.found]
+    found += _shape_problems(loaded.doc, file)
+    if found:
+        raise WorkflowError(found)
+    doc = Document(loaded.doc)
+    doc.written = loaded.written
     return doc
+
+
+def _shape_problems(doc: dict[str, Any], file: str) -> list[Problem]:
+    """A value that holds itself (a YAML anchor used inside itself) or is nested past
+    MAX_DEPTH: named here, not a RecursionError from the schema check or a run."""
+    todo: list[tuple[Any, tuple[str, ...], frozenset[int]]] = [(doc, (), frozenset())]
+    while todo:
+        value, path, above = todo.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        block = path[1] if len(path) >= 2 and path[0] == "blocks" else None
+        field = ".".join(path[2:] if block else path) or None
+        if id(value) in above:
+            return [
+                Problem(
+                    "a value contains itself (a YAML anchor used inside itself)", file, block, field
+                )
+            ]
+        if len(path) > MAX_DEPTH:
+            return [Problem(f"nested more than {MAX_DEPTH} levels deep", file, block, field)]
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        todo += [(v, (*path, str(k)), above | {id(value)}) for k, v in items]
+    return []
 
 
 def load_file(path: str | Path) -> Workflow:
@@ -250,5 +241,14 @@ def _list_presenter(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
+# Quote text that a YAML 1.2 reader (a linter, a Go or JavaScript tool in CI, our own
+# loader) would read as a number or a boolean, not only what YAML 1.1 would: `1e3`,
+# `0o17`, `y`. Unquoted, such text would come back as something else.
+for _tag, _regex, _first in (
+    ("float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$", "-+0123456789."),
+    ("int", r"^0o[0-7]+$", "0"),
+    ("bool", r"^(?:y|Y|n|N)$", "yYnN"),
+):
+    _Dumper.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regex), list(_first))
 _Dumper.add_representer(str, _str_presenter)
 _Dumper.add_representer(list, _list_presenter)

@@ -20,6 +20,7 @@ from engine.python_refs import StringReference, references_in_python_strings, re
 from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import workflow_schema
+from engine.validate_keys import schema_message
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
@@ -82,7 +83,7 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
                 )
             )
         else:
-            problems.append(Problem(err.message, file, block, ".".join(inner) or None))
+            problems.append(Problem(schema_message(err, doc), file, block, ".".join(inner) or None))
     return _dedupe(problems)
 
 

@@ -1,0 +1,123 @@
+"""Workflow YAML is read as YAML 1.2's core schema has it, and every key is text.
+
+PyYAML follows YAML 1.1: a block id `on` became True (it validated, ran, and then
+could not be saved from the editor), `yes:` inside a JSON body became true, `name:
+0123` was said to be 83, and a list as a key was a TypeError traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from workflow_problems import problems
+
+import blocks  # noqa: F401 - registers the block types
+from engine.model import dump_yaml, load_file, load_text, read_document
+
+HEAD = "name: t\nblocks:\n  start: {type: manual}\n"
+
+
+def _load(tmp_path: Path, text: str):  # noqa: ANN202 - a Workflow
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    return load_file(path)
+
+
+def test_yaml_11_words_are_text(tmp_path: Path) -> None:
+    wf = _load(
+        tmp_path,
+        "name: yes\nblocks:\n  start: {type: manual}\n  on: {type: function, code: 'return 5'}\n"
+        "  h: {type: http, url: 'http://x', json: {on: 1, off: 2, yes: 3, no: 4, y: 5, n: Y}}\n"
+        "edges: [start -> on, on -> h]\n",
+    )
+    assert wf.name == "yes"
+    assert list(wf.blocks) == ["start", "on", "h"]
+    assert wf.blocks["h"].config["json"] == {"on": 1, "off": 2, "yes": 3, "no": 4, "y": 5, "n": "Y"}
+
+
+def test_only_true_and_false_are_booleans_and_nothing_is_a_date(tmp_path: Path) -> None:
+    wf = _load(
+        tmp_path,
+        "name: t\ndescription: 2024-01-01\nblocks:\n  start: {type: manual}\n"
+        "  h: {type: http, url: 'http://x', fail_on_status: FALSE,"
+        " json: {a: True, b: 0123, c: 0o17, d: 1:20, e: 1_000, f: ~}}\n"
+        "edges: [start -> h]\n",
+    )
+    assert wf.description == "2024-01-01"
+    assert wf.blocks["h"].config["fail_on_status"] is False
+    assert wf.blocks["h"].config["json"] == {
+        "a": True, "b": 123, "c": 15, "d": "1:20", "e": "1_000", "f": None,
+    }  # fmt: skip
+
+
+def test_an_unknown_key_in_a_block_is_unknown_whatever_it_looks_like(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, HEAD + "  f: {type: function, code: 'return 5', on: 1}\nedges: [start -> f]\n"
+    )
+    assert len(found) == 1 and "block 'f': field 'on': unknown key 'on'" in found[0], found
+    found = problems(
+        tmp_path, HEAD + "  f: {type: function, code: 'return 5', 12: x}\nedges: [start -> f]\n"
+    )
+    assert len(found) == 1 and "block 'f': field '12': unknown key 12 (line 4" in found[0], found
+
+
+def test_a_key_that_is_not_text_is_named_at_top_level(tmp_path: Path) -> None:
+    found = problems(tmp_path, HEAD + "1: x\n")
+    assert len(found) == 1 and "field '1': unknown key 1 (line 4" in found[0], found
+
+
+def test_a_list_as_a_key_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    found = problems(tmp_path, HEAD + "layout: {? [a] : [1, 2]}\n")
+    assert len(found) == 1 and "field 'layout': key [a] (line 4" in found[0], found
+
+
+def test_no_false_duplicate_between_yes_and_1(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        HEAD + "  h: {type: http, url: 'http://x', json: {yes: 1, 1: 2}}\nedges: [start -> h]\n",
+    )
+    assert not any("duplicate key" in p for p in found), found
+    assert len(found) == 1 and "block 'h': field 'json': key 1 (line 4" in found[0], found
+
+
+def test_null_or_true_as_a_block_id_is_refused(tmp_path: Path) -> None:
+    for word in ("null", "true", "false"):
+        found = problems(tmp_path, HEAD + f"  {word}: {{type: function, code: 'return 1'}}\n")
+        assert len(found) == 1 and f"block id {word} (line 4" in found[0], found
+    # Quoted, it is text like any id.
+    assert "null" in _load(tmp_path, HEAD + "  'null': {type: function, code: 'return 1'}\n").blocks
+
+
+def test_a_number_as_text_says_what_was_written(tmp_path: Path) -> None:
+    found = problems(tmp_path, "name: 0123\nblocks:\n  start: {type: manual}\n")
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: field 'name': 0123 is read as a number (123), not text: "
+        "write it in quotes ('0123') to keep it as text"
+    ]
+
+
+def test_merge_keys_are_refused_in_words(tmp_path: Path) -> None:
+    found = problems(tmp_path, "d: &d {type: manual}\nname: t\nblocks:\n  start: {<<: *d}\n")
+    assert len(found) == 1 and "merge keys (`<<: *anchor`, line 4) are not supported" in found[0]
+
+
+def test_a_value_holding_itself_or_nested_too_deep_is_a_problem(tmp_path: Path) -> None:
+    for value in ("&x [*x]", "&x {a: *x}", "[" * 3000 + "]" * 3000, "[" * 150 + "]" * 150):
+        found = problems(
+            tmp_path,
+            HEAD + f"  h: {{type: http, url: 'http://x', json: {value}}}\nedges: [start -> h]\n",
+        )
+        assert len(found) == 1, found
+        assert "contains itself" in found[0] or "nested" in found[0], found
+
+
+def test_text_a_yaml_12_reader_sees_as_a_number_is_written_quoted() -> None:
+    doc = {"name": "t", "json": {"a": "1e3", "b": "0o17", "c": "y", "d": "on", "e": "0123"}}
+    text = dump_yaml(doc)
+    assert "a: '1e3'" in text and "b: '0o17'" in text and "c: 'y'" in text
+    assert read_document(text) == doc and yaml.safe_load(text) == doc
+
+
+def test_the_saved_form_of_a_yaml_11_word_loads_back() -> None:
+    doc = read_document(HEAD + "  on: {type: function, code: 'return 5'}\nedges: [start -> on]\n")
+    assert load_text(dump_yaml(doc), "t.yaml").blocks.keys() == {"start", "on"}
