@@ -128,12 +128,14 @@ MAX_DEPTH = 100
 def read_document(text: str, file: str = "") -> dict[str, Any]:
     """Parse YAML (1.2 core schema) or JSON text into a mapping; a syntax error, a
     duplicate key or a key that is not text is a Problem (see engine.strict_load)."""
-    from engine.strict_load import Loaded, load_yaml
+    from engine.strict_load import load_json, load_yaml
 
     try:
-        loaded = Loaded(json.loads(text), [], {}) if file.endswith(".json") else load_yaml(text)
+        loaded = load_json(text) if file.endswith(".json") else load_yaml(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise WorkflowError([Problem(f"cannot parse: {syntax_error_text(exc)}", file)]) from None
+    except ValueError as exc:  # JSON's NaN or Infinity
+        raise WorkflowError([Problem(f"cannot parse: {exc}", file)]) from None
     except RecursionError:
         raise WorkflowError(
             [Problem("cannot parse: the file is nested too deeply", file)]

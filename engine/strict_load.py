@@ -1,5 +1,5 @@
-"""Reading a workflow file's YAML strictly: as YAML 1.2's core schema has it, and
-every key a piece of text written once.
+"""Reading a workflow file's text strictly: YAML as YAML 1.2's core schema has it,
+JSON as RFC 8259 has it, and every key a piece of text written once.
 
 Why YAML 1.2: PyYAML follows YAML 1.1, where `on`, `off`, `yes`, `no` are booleans,
 `0123` is the octal 83 and `2024-01-01` a date. A block id `on` then "went missing"
@@ -13,6 +13,7 @@ not turned into something else on the next save (nor a TypeError, for a list).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, NamedTuple
 
@@ -21,8 +22,22 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
+from engine._json import _finite_float, _refuse_constant
+
 STR = "tag:yaml.org,2002:str"
 MERGE = "tag:yaml.org,2002:merge"
+_SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+#: An explicit tag on a scalar is fine when the text is one of its forms.
+_JSON_SCALARS = {
+    f"tag:yaml.org,2002:{tag}": {f"tag:yaml.org,2002:{form}" for form in forms}
+    for tag, forms in (
+        ("int", ["int"]),
+        ("float", ["int", "float"]),
+        ("bool", ["bool"]),
+        ("null", ["null"]),
+    )
+}
+_COLLECTION = {_SEQ: "a list", _MAP: "a mapping"}
 _BLOCK_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -152,6 +167,7 @@ class _StrictLoader(_Base):
         todo = [(node, path)]
         while todo:
             node, path = todo.pop()
+            self._check_tag(node, path)
             if isinstance(node, ScalarNode):
                 if node.style is None and node.tag != STR:
                     self.written.setdefault(path, node.value)
@@ -163,6 +179,40 @@ class _StrictLoader(_Base):
                     ]
                 elif isinstance(node, SequenceNode):
                     todo += [(v, (*path, str(i))) for i, v in enumerate(node.value)]
+
+    def _check_tag(self, node: Node, path: tuple[str, ...]) -> None:
+        """Only JSON's kinds of value, each tagged as what it is: `!!set`, `!!binary`,
+        `!!timestamp` have no JSON form, and `!!bool maybe` or `!!map [1]` made the
+        constructor raise a TypeError or KeyError. Refused, then read as plain text
+        or a plain list or mapping so that reading can go on to find the rest."""
+        if isinstance(node, ScalarNode):
+            if (
+                node.tag in (STR, MERGE)
+                or node.style is None
+                and node.tag == self.resolve(ScalarNode, node.value, (True, False))
+            ):
+                return
+            implicit = self.resolve(ScalarNode, node.value, (True, False))
+            fine = _JSON_SCALARS.get(node.tag)
+            if fine is not None and implicit in fine:
+                return
+            plain = STR
+        else:
+            plain = _SEQ if isinstance(node, SequenceNode) else _MAP
+            if node.tag == plain:
+                return
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        line = node.start_mark.line + 1
+        if node.tag in _JSON_SCALARS or node.tag in (STR, _SEQ, _MAP):
+            what = repr(node.value) if isinstance(node, ScalarNode) else _COLLECTION[plain]
+            message = f"{shown} (line {line}) does not fit {what}"
+        else:
+            message = (
+                f"{shown} (line {line}) is not a value a workflow can hold: only text, "
+                "numbers, true/false, null, lists and mappings"
+            )
+        self.found.append(Found(message, *_where(path)))
+        node.tag = plain
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         path = self.path_of.get(id(node), ())
@@ -252,3 +302,46 @@ def load_yaml(text: str) -> Loaded:
     finally:
         loader.dispose()
     return Loaded(doc, loader.found, loader.written)
+
+
+def load_json(text: str) -> Loaded:
+    """Parse workflow JSON strictly: a duplicate key is found naming the key and its
+    block (the standard library keeps the last silently); NaN, Infinity and a number
+    that overflows to infinity are a ValueError (JSON has none of them)."""
+    dups: dict[int, list[str]] = {}
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                dups.setdefault(id(out), []).append(key)
+            out[key] = value
+        return out
+
+    doc = json.loads(
+        text,
+        object_pairs_hook=pairs,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+    )
+    found: list[Found] = []
+    if dups:
+        _json_duplicates(doc, dups, found)
+    return Loaded(doc, found, {})
+
+
+def _json_duplicates(doc: Any, dups: dict[int, list[str]], found: list[Found]) -> None:
+    todo: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while todo:
+        value, path = todo.pop(0)
+        if isinstance(value, dict):
+            block, _ = _where(path)
+            for key in dups.get(id(value), []):
+                if path == ("blocks",):
+                    found.append(Found(f"duplicate block id {key!r}", key, "blocks"))
+                else:
+                    inner = ".".join([*path[2:], key]) if block else None
+                    found.append(Found(f"duplicate key {key!r}", block, inner))
+            todo += [(v, (*path, k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(v, (*path, str(i))) for i, v in enumerate(value)]

@@ -96,3 +96,14 @@ def test_no_config_value_makes_validation_raise() -> None:
                     validate_document(_document(type_name, field, value), "t.yaml")
                 except WorkflowError:
                     pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["!!timestamp x", "!!set [1]", "!!map [1]", "!!bool maybe", "!!binary aGk=", "!foo x"],
+)
+def test_an_odd_yaml_tag_is_a_problem_not_a_traceback(tmp_path: Path, value: str) -> None:
+    # `!!timestamp x` was an AttributeError, `!!set [1]` a TypeError, `!!bool maybe` a
+    # KeyError; `!!binary` gave bytes, which JSON (the editor, the API) cannot hold.
+    found = problems(tmp_path, HEAD + f"description: {value}\n")
+    assert len(found) == 1 and "field 'description': !" in found[0], found
