@@ -49,7 +49,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     served: dict[tuple[str, str], str] = {}  # (path, METHOD) -> the first file with it
     named: dict[str, str] = {}  # name: -> the first file with it
+    # A file given twice (`a.yaml ./a.yaml`, an overlapping glob) is checked once:
+    # it would otherwise clash with itself over its name and its webhook path.
+    once: dict[Path, str] = {}
     for f in args.files:
+        once.setdefault(Path(f).resolve(), f)
+    for f in once.values():
         try:
             workflow = load_file(f)
         except WorkflowError as exc:

@@ -1,0 +1,37 @@
+"""`flowyard validate` and `flowyard run` about the files they are given."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK = "name: a\nblocks:\n  hook: {type: webhook, path: a/one}\n"
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+
+
+def test_a_file_given_twice_does_not_clash_with_itself(tmp_path: Path) -> None:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "a.yaml").write_text(HOOK)
+    done = cli(["validate", "workflows/a.yaml", "./workflows/a.yaml", "workflows/../workflows/a.yaml"], tmp_path)  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout == "workflows/a.yaml: ok\n"
+
+
+def test_two_files_still_clash(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(HOOK)
+    (tmp_path / "b.yaml").write_text(HOOK)
+    done = cli(["validate", "a.yaml", "b.yaml"], tmp_path)
+    assert done.returncode == 1
+    assert "b.yaml: field 'name': workflow name 'a' is already the name of a.yaml" in done.stderr
