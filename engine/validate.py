@@ -20,7 +20,7 @@ from engine.python_refs import StringReference, references_in_python_strings, re
 from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import workflow_schema
-from engine.validate_keys import schema_message
+from engine.validate_keys import loop_variable_problems, schema_message
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
@@ -174,6 +174,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         file=file,
         source=doc,
     )
+    problems += loop_variable_problems(wf)
     plan = build_plan(wf, problems)
     problems.extend(_graph_problems(plan))
     for h in plan.handlers.values():

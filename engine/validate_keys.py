@@ -1,5 +1,6 @@
 """Checks beside engine.validate (kept apart so each module stays short): what a
-schema error says about a value YAML read as something else than the text written."""
+schema error says about a value YAML read as something else than the text written,
+and loop variables that would hide a block or a reference root."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 import jsonschema
 
+from engine.model import Problem, Workflow
+from engine.references import SPECIAL_ROOTS
 from engine.strict_load import _kind
 
 
@@ -29,3 +32,34 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
             f"{text} is read as {read}, not text: write it in quotes ('{text}') to keep it as text"
         )
     return f"{text} is read as {read}, not of type {' or '.join(map(repr, expected))}"
+
+
+#: What each reference root means, for a loop variable named like one.
+_ROOT_MEANING = {
+    "input": "the run's input",
+    "env": "the environment variables",
+    "workflow": "the run itself",
+    "loop": "the loop's index",
+    "state": "the loop's accumulated state",
+}
+
+
+def loop_variable_problems(workflow: Workflow) -> list[Problem]:
+    """A loop or parallel `as:` named like a block or a reference root would hide it
+    in the body (variables are looked up before block outputs and roots): `<f>` would
+    give the item, not block f's output; `as: input` would make `<input.x>` the item.
+    Refused as block ids named `input` are."""
+    problems = []
+    for bid, block in workflow.blocks.items():
+        name = block.config.get("as")
+        if block.type not in ("loop", "parallel") or not isinstance(name, str):
+            continue
+        if name in SPECIAL_ROOTS:
+            hidden = f"<{name}.…> ({_ROOT_MEANING.get(name, 'a reference root')})"
+        elif name in workflow.blocks:
+            hidden = f"block {name!r} (<{name}> would be the item, not the block's output)"
+        else:
+            continue
+        message = f"loop variable {name!r} would hide {hidden} in the body; choose another name"
+        problems.append(Problem(message, workflow.file, bid, "as"))
+    return problems
