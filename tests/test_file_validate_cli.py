@@ -35,3 +35,10 @@ def test_two_files_still_clash(tmp_path: Path) -> None:
     done = cli(["validate", "a.yaml", "b.yaml"], tmp_path)
     assert done.returncode == 1
     assert "b.yaml: field 'name': workflow name 'a' is already the name of a.yaml" in done.stderr
+
+
+def test_run_of_a_missing_path_says_no_such_file(tmp_path: Path) -> None:
+    # It appended .yaml and looked for a workflow *named* '/tmp/x/missing.yaml'.
+    for spec in (str(tmp_path / "x" / "missing.yaml"), "missing.yaml", "sub/missing"):
+        done = cli(["run", spec], tmp_path)
+        assert (done.returncode, done.stderr) == (1, f"{spec}: no such file\n"), done.stderr

@@ -22,7 +22,7 @@ from engine.database import embedded_url, stop_embedded
 from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
-from ui.cli_workflows import cmd_validate, read_input
+from ui.cli_workflows import cmd_validate, missing_file, read_input
 
 
 def _workflows_dir(args: argparse.Namespace) -> Path:
@@ -58,6 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # ValueError: bad JSON, or a file that is not UTF-8
         print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
         return 2
+    missing = missing_file(args.workflow)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
 
     async def body(rt: Runtime) -> int:
         try:

@@ -40,6 +40,17 @@ def read_input(spec: str | None) -> dict[str, Any]:
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}  # fmt: skip
 
 
+def missing_file(spec: str) -> str | None:
+    """The message for `flowyard run FILE` when FILE looks like a path (a `/`, or a
+    workflow file's suffix) and does not exist; None otherwise. Looked up as a
+    workflow name instead, it said "no workflow named '/tmp/x/a.yaml'" about a
+    `/tmp/x/a.yaml.yaml` nobody wrote."""
+    looks_like_a_path = "/" in spec or Path(spec).suffix in (".yaml", ".yml", ".json")
+    if looks_like_a_path and not Path(spec).exists():
+        return f"{spec}: no such file"
+    return None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Every problem of each file, then what clashes between the files given (a
     webhook path and method, a `name:`): only one of such a pair would be found."""
