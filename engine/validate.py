@@ -155,8 +155,9 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
             continue
         for end in (edge.source, edge.target):
             if end not in blocks_doc:
+                # Located at the edge, not "block 'ghost'": that block is what is missing.
                 problems.append(
-                    Problem(f"edge {edge} names missing block {end!r}", file, end, "edges")
+                    Problem(f"edge {edge} names missing block {end!r}", file, None, f"edges.{i}")
                 )
         if edge in edges:  # kept once, it would vanish from the file at the next save
             problems.append(Problem(f"edge {edge} is listed twice", file, None, f"edges.{i}"))

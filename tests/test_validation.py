@@ -54,7 +54,8 @@ def test_duplicate_key_inside_a_block_names_the_block(tmp_path: Path) -> None:
 
 def test_edge_to_missing_block(tmp_path: Path) -> None:
     msg = one(tmp_path, BASE + "edges: [start -> ghost]\n")
-    assert "block 'ghost'" in msg and "missing block 'ghost'" in msg
+    # Located at the edge: "block 'ghost': …" named the missing block as where it is.
+    assert msg.endswith(": field 'edges.0': edge start -> ghost names missing block 'ghost'"), msg
 
 
 def test_cycle(tmp_path: Path) -> None:
