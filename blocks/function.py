@@ -20,7 +20,7 @@ from engine.graph import upstream_of
 from engine.javascript_refs import rewrite_javascript
 from engine.model import Problem
 from engine.python_refs import rewrite_python
-from engine.references import resolve
+from engine.references import REFERENCE_RE, resolve
 from engine.registry import BlockHandler, register
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -29,6 +29,8 @@ log = logging.getLogger("flowyard.blocks.function")
 
 _INPUT_USE_RE = re.compile(r"\binput\b(?:\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*(['\"])([^'\"]+)\2\s*\])?")
 _DICT_METHODS = frozenset(dir(dict))
+#: What looks like a reference with a broken path: `<start..x>`, `<start.>`, `<a.b c>`.
+_MALFORMED_REF_RE = re.compile(r"<[A-Za-z_][A-Za-z0-9_]*\.[^<>\n]*>")
 
 
 def input_names(code: str) -> frozenset[str] | None:
@@ -152,6 +154,18 @@ class Function(BlockHandler):
             )
         except SyntaxError as exc:
             line = (exc.lineno or 2) - 1
+            lines = code.splitlines()
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            found = _MALFORMED_REF_RE.finditer(text)
+            bad = next((m for m in found if not REFERENCE_RE.fullmatch(m.group(0))), None)
+            if bad:
+                # `<start..x>` is no reference, so it stayed as text and broke the Python:
+                # say what is wrong with it rather than "invalid syntax".
+                message = (
+                    f"{bad.group(0)} on line {line} is not a valid reference: its path is "
+                    "names or list indexes joined by single dots, e.g. <start.x> or <start.rows.0>"
+                )
+                return [Problem(message, block=self.block.id, field="code")]
             return [
                 Problem(
                     f"Python syntax error on line {line}: {exc.msg}",

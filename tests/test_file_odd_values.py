@@ -107,3 +107,25 @@ def test_an_odd_yaml_tag_is_a_problem_not_a_traceback(tmp_path: Path, value: str
     # KeyError; `!!binary` gave bytes, which JSON (the editor, the API) cannot hold.
     found = problems(tmp_path, HEAD + f"description: {value}\n")
     assert len(found) == 1 and "field 'description': !" in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("code", "ref", "line"),
+    [
+        ("return <start..x>", "<start..x>", 1),
+        ("x = 1\nreturn <start.>", "<start.>", 2),
+        ("return <start.x> + <start.y.>", "<start.y.>", 1),
+    ],
+)
+def test_a_broken_reference_in_code_is_named(
+    tmp_path: Path, code: str, ref: str, line: int
+) -> None:
+    # It was "Python syntax error on line 1: invalid syntax".
+    found = problems(
+        tmp_path, HEAD + f"  f: {{type: function, code: {json.dumps(code)}}}\nedges: [start -> f]\n"
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'f': field 'code': {ref} on line {line} is not a valid "
+        "reference: its path is names or list indexes joined by single dots, e.g. <start.x> or "
+        "<start.rows.0>"
+    ]
