@@ -5,6 +5,7 @@ reads (and a template and its Agent variant refuse it alike)."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -81,6 +82,45 @@ def read_charge_id(data: dict[str, Any]) -> None:
             f"charge_id must be a processor id of letters, digits and underscores"
             f" (such as ch_3MmlLrLkdIwHu7ix), not {shown}"
         )
+
+
+_INT64 = 2**63 - 1
+
+
+def read_data(data: dict[str, Any]) -> None:
+    """Refuse event data the reducer cannot apply as meant, before it is stored.
+
+    A stored event is replayed for ever: ``"items": 5`` or ``"amount": "12,50"``
+    made the reducer fail (an order nobody can replay), ``"items": {…}`` turned
+    into the object's key names (in an order jsonb does not keep), and a
+    ``total_cents`` past BIGINT or with a fraction failed the search index on
+    every later event of the order. ``null`` is taken as absent.
+    """
+    read_charge_id(data)
+    items = data.get("items")
+    if items is not None and not isinstance(items, list):
+        raise ValueError(f"items must be a JSON array, not a JSON {_json_kind(items)}")
+    for key in ("amount_cents", "total_cents"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > _INT64:
+            raise ValueError(f"{key} must be a whole number of cents, not {value!r:.40}")
+    amount = data.get("amount")  # v1 payment_received: major units (12.5)
+    if amount is not None and (
+        isinstance(amount, bool)
+        or not isinstance(amount, (int, float, Decimal))
+        or not math.isfinite(amount)
+        or abs(amount) > _INT64 // 100
+    ):
+        raise ValueError(f"amount must be a number (such as 12.5), not {amount!r:.40}")
+
+
+def slack_text(value: Any) -> str:
+    """``value`` as text for a Slack message: ``&``, ``<`` and ``>`` escaped, as Slack
+    asks, so an order id such as ``<!channel>`` or ``<https://x|refund>`` is shown,
+    not turned into a mention or a link."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _json_kind(value: Any) -> str:

@@ -19,7 +19,9 @@ SELECT h.hour, count(e.sequence_number) AS events
 
 -- name: processing_latency
 -- From webhook receipt (metadata.timestamp, the trigger's received_at) to the
--- event's commit-time stamp, per event type over the last 24 hours.
+-- event's created_at, per event type over the last 24 hours. created_at is
+-- taken at INSERT (clock_timestamp(), under the order's lock), not at COMMIT:
+-- the Agent variant commits after its model call, seconds later.
 SELECT event_type,
        count(*) AS events,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms))::numeric, 1) AS p50_ms,

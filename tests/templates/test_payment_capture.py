@@ -7,14 +7,18 @@ carrying the shop's secret key at any path of the processor's API."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
-from es_support import lifecycle, stand_ins, submit
+from es_support import STRIPE_KEY, calls, deliver, lifecycle, stand_ins, submit
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from templates import instantiate
+
+OK = {"id": "ch_123", "captured": True}
 
 PATHS = ("orders/events", "orders/agent-events")
 
@@ -76,3 +80,125 @@ async def test_a_plain_charge_id_is_captured_at_its_own_path(
     for ev in (created, paid):
         assert (await submit(es_runtime, ev))["status"] == "succeeded"
     assert processor_calls(httpserver) == ["/v1/charges/ch_123/capture?"]
+
+
+def answers(*replies: tuple[int, dict[str, Any]]) -> Any:
+    """A processor stand-in answering each request with the next reply (the
+    last one for ever), echoing the request's headers as some proxies do."""
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        status, body = replies[min(len(seen), len(replies) - 1)]
+        seen.append(request)
+        echoed = {**body, "request_headers": dict(request.headers)}
+        return Response(json.dumps(echoed), status=status, content_type="application/json")
+
+    handler.seen = seen  # type: ignore[attr-defined]
+    return handler
+
+
+async def pay(rt: Any, order: str, charge: str) -> dict[str, Any]:
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created)
+    return await deliver(rt, {**paid, "charge_id": charge})
+
+
+def slack_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_texts(httpserver: HTTPServer, order: str) -> list[str]:
+    texts = [req.get_json()["text"] for req in calls(httpserver, "/slack/hook")]
+    return [t for t in texts if slack_text(order) in t]
+
+
+async def correlation(rt: Any, event_id: str) -> Any:
+    return await rt.db.pool.fetchrow(
+        "SELECT status, http_status, response::text AS response FROM event_correlations"
+        " WHERE event_id = $1",
+        uuid.UUID(event_id),
+    )
+
+
+async def test_a_capture_answered_5xx_or_429_is_retried_until_it_succeeds(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """D5: with fail_on_status off, a 500 was a success and never retried."""
+    stand_ins(httpserver)
+    handler = answers((503, {"error": "busy"}), (429, {"error": "slow down"}), (200, OK))
+    httpserver.expect_request("/v1/charges/ch_flaky/capture").respond_with_handler(handler)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    result = await pay(es_runtime, order, "ch_flaky")
+    assert len(handler.seen) == 3
+    assert {r.headers["Idempotency-Key"] for r in handler.seen} == {
+        f"capture-{result['output']['event_id']}"
+    }
+    assert result["output"]["capture"] == "succeeded"
+    row = await correlation(es_runtime, result["output"]["event_id"])
+    assert (row["status"], row["http_status"]) == ("succeeded", 200)
+    assert STRIPE_KEY not in row["response"]  # N8: the echoed headers are not kept
+    assert json.loads(row["response"]) == {"id": "ch_123", "captured": True}
+    assert [t.endswith("ready for fulfillment.") for t in slack_texts(httpserver, order)] == [True]
+
+
+async def test_a_failed_capture_is_said_in_the_output_and_to_slack_not_ready_for_fulfillment(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """D6: the run said status paid and Slack 'ready for fulfillment' for a
+    charge that was never captured."""
+    stand_ins(httpserver)
+    handler = answers((500, {"error": "processor down"}))
+    httpserver.expect_request("/v1/charges/ch_down/capture").respond_with_handler(handler)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    result = await pay(es_runtime, order, "ch_down")
+    assert len(handler.seen) == 4  # the first attempt and its 3 retries
+    out = result["output"]
+    assert out["status"] == "paid"  # the event is a fact: the order's state says so
+    assert out["capture"] == "failed" and out["capture_http_status"] == 500
+    row = await correlation(es_runtime, out["event_id"])
+    assert (row["status"], row["http_status"]) == ("failed", 500)
+    assert STRIPE_KEY not in row["response"]  # N8
+    [text] = slack_texts(httpserver, order)
+    assert "FAILED" in text and "not ready for fulfillment" in text
+    assert "ready for fulfillment." not in text.replace("not ready for fulfillment", "")
+
+
+async def test_a_payment_for_a_cancelled_order_is_stored_but_not_captured(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """D7: the charge was captured, Slack announced fulfilment and the cancelled
+    order became paid."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    cancel = {"event_type": "order_cancelled", "order_id": order, "reason": "customer request"}
+    await deliver(es_runtime, cancel)
+    result = await deliver(es_runtime, paid)
+    out = result["output"]
+    assert out["status"] == "cancelled" and out["version"] == 3
+    assert out["capture"] == "refused" and out["capture_refused"] == "the order is cancelled"
+    assert processor_calls(httpserver) == []
+    [text] = slack_texts(httpserver, order)
+    assert "NOT captured" in text and "ready for fulfillment" not in text
+    state = await es_runtime.db.pool.fetchval(
+        "SELECT state FROM order_snapshots WHERE order_id = $1", order
+    )
+    assert "payment" not in state
+    assert state["anomalies"][-1]["reason"] == "payment_received while cancelled: not applied"
+    replay = await es_runtime.execute(
+        es_runtime.load_workflow("replay_events"), {"order_id": order}
+    )
+    assert replay["output"]["consistent"] is True
+
+
+async def test_text_from_the_body_is_escaped_in_slack(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """N1: an order id '<!channel> <https://evil.example|refund portal>' pinged
+    the channel and posted a link."""
+    stand_ins(httpserver)
+    order = f"<!channel> <https://evil.example|refund portal> {uuid.uuid4().hex[:8]}"
+    await pay(es_runtime, order, "ch_123")
+    [text] = slack_texts(httpserver, order)
+    assert "<" not in text and "&lt;!channel&gt; &lt;https://evil.example|refund portal&gt;" in text
