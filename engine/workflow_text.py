@@ -14,17 +14,23 @@ from typing import Any
 import yaml
 
 from engine.model import dump_yaml, syntax_error_text
+from engine.strict_load import load_yaml
 
-# libyaml's loader when present: a 300-block file parses several times faster.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _load(text: str) -> Any:
+    """YAML as the engine reads a workflow file (1.2 core: `on:` is the text "on"),
+    so what the editor is given and what a save compares is what runs."""
+    return load_yaml(text).doc
 
 
 def parse(text: str, file: str = "") -> dict[str, Any]:
     """YAML or JSON text to a mapping; any syntax error is a ValueError."""
     try:
-        doc = json.loads(text) if file.endswith(".json") else yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
+        doc = json.loads(text) if file.endswith(".json") else _load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ValueError(syntax_error_text(exc)) from None
+    except RecursionError:
+        raise ValueError("the file nests too deeply to read") from None
     if not isinstance(doc, dict):
         raise ValueError("a workflow file must be a mapping")
     return doc
@@ -69,7 +75,7 @@ def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
 
 
 def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -> str | None:
-    canonical = yaml.load(full, Loader=_Loader)  # noqa: S506 (safe loader)
+    canonical = _load(full)
     if not old_text.endswith("\n"):
         old_text += "\n"
     head, top = _sections(old_text.splitlines(keepends=True), _TOP_KEY)
@@ -84,8 +90,8 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
             out += prefix + _dump({key: doc[key]}, _indents_items(own))
     text = "".join(out)
     try:
-        saved = yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
-    except yaml.YAMLError:
+        saved = _load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
         return None
     same_order = isinstance(saved, dict) and list(saved) == list(canonical)
     if same_order and "blocks" in saved:

@@ -82,3 +82,25 @@ def test_a_yaml_save_is_written_as_sent(
     assert path.read_text() == sent  # comments and all
     invalid = client.put(f"/api/workflows/{name}", data=sent + "oops: 1\n", headers=yaml_type)
     assert invalid.status_code == 422 and path.read_text() == sent
+
+
+def test_a_block_named_like_a_yaml_11_boolean_reads_and_saves_as_written(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The editor reads files as the engine does (YAML 1.2: `on` is text), so a
+    block `on` comes back as `on` and the document saves back unchanged."""
+    name = f"saves_{uuid.uuid4().hex[:8]}"
+    path = workflows_dir / f"{name}.yaml"
+    text = f"name: {name}\nblocks:\n  start: {{type: manual}}\n  on: {{type: function, code: return 5}}\nedges: [start -> on]\n"
+    path.write_text(text)
+    try:
+        doc = client.get(f"/api/workflows/{name}?format=json", headers=auth).get_json()
+        assert list(doc["blocks"]) == ["start", "on"] and doc["edges"] == ["start -> on"]
+        saved = client.put(f"/api/workflows/{name}", json=doc, headers=auth)
+        assert saved.status_code == 200, saved.get_json()
+        assert path.read_text() == text  # nothing changed: not rewritten
+        doc["description"] = "now described"
+        assert client.put(f"/api/workflows/{name}", json=doc, headers=auth).status_code == 200
+        assert "  on: {type: function, code: return 5}" in path.read_text()
+    finally:
+        path.unlink(missing_ok=True)
