@@ -9,156 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-from engine import runstore
 from engine.database import embedded_url, stop_embedded
-from engine.model import WorkflowError
-from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
-from ui.cli_workflows import cmd_validate, missing_file, read_input
-
-
-def _workflows_dir(args: argparse.Namespace) -> Path:
-    return Path(
-        getattr(args, "workflows", None) or os.environ.get("FLOWYARD_WORKFLOWS") or "workflows"
-    )
-
-
-def _with_runtime(
-    args: argparse.Namespace, body: Callable[[Runtime], Awaitable[int]], resume: bool = True
-) -> int:
-    async def main() -> int:
-        rt = Runtime(
-            _workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), resume=resume
-        )
-        await rt.start()
-        try:
-            code = await body(rt)
-            await rt.drain()  # runs resumed at start finish before we exit
-            return code
-        finally:
-            await rt.close()
-
-    return asyncio.run(main())
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    # Warnings (a `name:` two files share) on stderr, one line each, without a
-    # timestamp; `serve` and `worker` set up their own logging.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        payload = read_input(args.input)
-    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or a file that is not UTF-8
-        print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
-        return 2
-    missing = missing_file(args.workflow)
-    if missing:
-        print(missing, file=sys.stderr)
-        return 1
-
-    async def body(rt: Runtime) -> int:
-        try:
-            wf = rt.load_workflow(args.workflow)
-        except WorkflowError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        rt.workflows.say_shared_name(wf)  # which file runs, when another has its name:
-        result = await rt.execute(wf, payload)
-        if args.json:
-            print(json.dumps(result, indent=2, default=str))
-        else:
-            _print_blocks(result["blocks"])
-            print(f"\nrun {result['execution_id']} {result['status']}")
-            if result["error"]:
-                print(f"error: {result['error']['message']} (block {result['error'].get('block')})")
-            print(json.dumps(result["output"], indent=2, default=str))
-        return 0 if result["status"] == "succeeded" else 1
-
-    return _with_runtime(args, body)
-
-
-def _fmt_ms(ms: Any) -> str:
-    return f"{ms:.1f} ms" if isinstance(ms, (int, float)) else "-"
-
-
-def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
-    width = max([len(b) for b in blocks] + [5])
-    print(f"{'block':<{width}}  {'status':<10} {'duration':>10}  attempts  error")
-    for bid, rec in blocks.items():
-        err = (rec.get("error") or {}).get("message", "") if rec.get("error") else ""
-        if rec.get("rolled_back"):
-            err = f"(rolled back with its transaction) {err}".rstrip()
-        print(
-            f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {err[:80]}"
-        )
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    async def body(rt: Runtime) -> int:
-        if args.action == "show":
-            result = await rt.run_result(args.id)
-            if result is None:
-                print(f"no run {args.id}", file=sys.stderr)
-                return 1
-            events = await rt.run_events(args.id)
-            print(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
-            print(f"started {result['started_at']}  finished {result['finished_at']}\n")
-            # Every top-level block (those not started: pending), each followed by its paths.
-            every = runstore.blocks_from_events(events, top_level_only=False)
-            _print_blocks(runstore.with_paths_inside(result["blocks"], every))
-            if result["error"]:
-                print(f"\nerror: {result['error']['message']}")
-            return 0
-        if args.action == "cancel":
-            status = await rt.request_cancel(args.id)
-            if status not in ("cancelling", "cancelled"):
-                said = "no such run" if status is None else f"the run already {status}"
-                print(f"flowyard runs cancel: {args.id}: {said}", file=sys.stderr)
-                return 1
-            print(f"{args.id} {status}")
-            return 0
-        if args.action == "prune":
-            runs, events = await prune(rt.db.log_pool, parse_duration(args.older_than))
-            print(f"pruned {runs} runs ({events} run events) older than {args.older_than}")
-            return 0
-        if args.action == "resume":
-            resumed = await rt.resume_unfinished(args.id)
-            await rt.drain()
-            for eid in resumed:
-                print(f"{eid} {(await rt.run_result(eid))['status']}")
-            if args.id and not resumed:
-                return await _not_resumed(rt, args.id)
-            return 0
-        for r in await rt.list_runs(args.workflow, args.status, args.limit):
-            print(f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<30} {r['created_at']}")
-        return 0
-
-    return _with_runtime(
-        args, body, resume=False
-    )  # `runs resume` claims runs itself, to report them
-
-
-async def _not_resumed(rt: Runtime, execution_id: str) -> int:
-    """Why `runs resume ID` left the run alone (exit 1): silence would read as
-    "resumed" to an operator, while the run may belong to a live process."""
-    row = await runstore.fetch_run_row(rt.db.log_pool, execution_id)
-    if row is None:
-        why = "no such run"
-    elif row["status"] not in ("queued", "running"):
-        why = f"it already ended ({row['status']})"
-    else:
-        why = (
-            f"it is {row['status']} and owned by a live process ({row['owner'] or 'its queue job'})"
-        )
-    print(f"{execution_id} not resumed: {why}", file=sys.stderr)
-    return 1
+from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
+from ui.cli_workflows import cmd_validate
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -177,7 +36,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             print(f"applied {path}")
         return 0
 
-    return _with_runtime(args, body, resume=False)
+    return with_runtime(args, body, resume=False)
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
@@ -192,7 +51,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     import templates
 
     try:
-        made = templates.copy_template(args.template, _workflows_dir(args), args.name)
+        made = templates.copy_template(args.template, workflows_dir(args), args.name)
     except (KeyError, FileExistsError, ValueError) as exc:
         print(f"flowyard new: {exc}", file=sys.stderr)
         return 1
@@ -209,7 +68,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         await templates.apply_schemas_in(rt.db.pool)
         return 0
 
-    return _with_runtime(args, body, resume=False)
+    return with_runtime(args, body, resume=False)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -219,7 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging(args.log_format)
 
     async def main() -> int:
-        rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
+        rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
         await rt.start()
         stop = _stop_on_signals()
         print(
@@ -248,7 +107,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     configure_logging(args.log_format)
 
     async def main() -> int:
-        rt = Runtime(_workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
+        rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
         rt.notify_finish = True
         await rt.start()
         stop = _stop_on_signals()
@@ -293,7 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve(
         args.host,
         args.port,
-        _workflows_dir(args),
+        workflows_dir(args),
         Path.cwd(),
         worker=not args.no_worker,
         concurrency=args.concurrency,
