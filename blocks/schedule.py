@@ -16,9 +16,10 @@ import json
 import logging
 import zoneinfo
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
@@ -56,6 +57,9 @@ class ScheduleBlock(BlockHandler):
             out.append(
                 Problem(f"not a valid cron expression: {cron!r}", block=self.block.id, field="cron")
             )
+        elif isinstance(cron, str) and not _ever_fires(cron):
+            message = f"the cron expression {cron!r} never fires (no such date, e.g. February 31)"
+            out.append(Problem(message, block=self.block.id, field="cron"))
         tz = self.config.get("timezone")
         if isinstance(tz, str):
             try:
@@ -82,6 +86,14 @@ def _is_five_field_cron(cron: str) -> bool:
     fields = cron.split()
     five = len(fields) == 5 or (len(fields) == 1 and fields[0].startswith("@"))
     return five and croniter.is_valid(cron)
+
+
+def _ever_fires(cron: str) -> bool:
+    try:
+        croniter(cron, dt.datetime.now(dt.UTC)).get_next(dt.datetime)
+    except CroniterBadDateError:  # croniter looked years ahead and found no such day
+        return False
+    return True
 
 
 def _zone(name: Any) -> dt.tzinfo:
@@ -122,6 +134,14 @@ def next_tick(cron: str, tz: dt.tzinfo, after: dt.datetime) -> dt.datetime:
     while _is_repeat(tick) and not _every_hour(cron):
         tick = it.get_next(dt.datetime)
     return tick
+
+
+def _written_at(file: str) -> dt.datetime:
+    """When the workflow file was last written (now, if it cannot be told)."""
+    try:
+        return dt.datetime.fromtimestamp(Path(file).stat().st_mtime, dt.UTC)
+    except (OSError, ValueError):
+        return dt.datetime.now(dt.UTC)
 
 
 def tick_key(workflow: str, tick: dt.datetime) -> str:
@@ -171,21 +191,25 @@ class Scheduler:
                 current = self.entries.get(key)
                 if current is not None and current.signature == signature:
                     continue
-                self.entries[key] = self._entry(
-                    wf.name, block, signature, now, catch_up=not self._scanned
-                )
+                try:
+                    self.entries[key] = self._entry(
+                        wf, block, signature, now, catch_up=not self._scanned
+                    )
+                except Exception:  # validation should have refused it: say so, skip it
+                    self.entries.pop(key, None)
+                    log.exception("schedule %s.%s cannot be planned; skipped", wf.name, block.id)
         for key in set(self.entries) - seen:
             del self.entries[key]
         self._scanned = True
 
     def _entry(
-        self, workflow: str, block: BlockModel, signature: str, now: dt.datetime, catch_up: bool
+        self, wf: Any, block: BlockModel, signature: str, now: dt.datetime, catch_up: bool
     ) -> _Entry:
         cfg = block.config
         tz = _zone(cfg.get("timezone"))
         cron = str(cfg["cron"])
         entry = _Entry(
-            workflow,
+            wf.name,
             block.id,
             cron,
             tz,
@@ -196,22 +220,31 @@ class Scheduler:
         # A schedule that was already known before this process started may have
         # missed its last tick while nothing ran: submit that one tick now. If
         # another process (or an earlier life of this one) ran it, the idempotency
-        # key makes this a no-op.
+        # key makes this a no-op. A tick from before the file was last written is
+        # not this schedule's to catch up: it did not exist then (deployed by a
+        # restart, it waits for its next tick, as one added while serving does).
         if catch_up and cfg.get("catch_up", True):
-            entry.pending = previous_tick(cron, tz, now)
+            missed = previous_tick(cron, tz, now)
+            if _written_at(wf.file) <= missed:
+                entry.pending = missed
         return entry
 
     async def fire_due(self, now: dt.datetime) -> list[str]:
         """Submit every tick that is due; returns the execution ids of new runs."""
         started = []
-        for entry in list(self.entries.values()):
+        for key, entry in list(self.entries.items()):
             if entry.next_due <= now:
-                # Several ticks due at once (the loop was starved): run the latest only.
-                tick = entry.next_due
-                while (following := next_tick(entry.cron, entry.tz, tick)) <= now:
-                    tick = following
+                try:
+                    # Several ticks due at once (the loop was starved): run the latest only.
+                    tick = entry.next_due
+                    while (following := next_tick(entry.cron, entry.tz, tick)) <= now:
+                        tick = following
+                    entry.next_due = next_tick(entry.cron, entry.tz, now)
+                except CroniterBadDateError:  # it has no next date: this one stops
+                    log.error("schedule %s.%s has no next tick; stopped", *key)
+                    del self.entries[key]
+                    continue
                 entry.pending = tick
-                entry.next_due = next_tick(entry.cron, entry.tz, now)
             if entry.pending is not None:
                 eid = await self._submit(entry, entry.pending)
                 if eid is not False:
@@ -254,11 +287,15 @@ async def run_scheduler(runtime: Any, stop: asyncio.Event, *, rescan_every: floa
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         now = dt.datetime.now(dt.UTC)
-        if loop.time() - last_scan >= rescan_every:
-            scheduler.rescan(now)
-            last_scan = loop.time()
-        await scheduler.fire_due(now)
-        wait = scheduler.next_wakeup(dt.datetime.now(dt.UTC), rescan_every)
+        try:
+            if loop.time() - last_scan >= rescan_every:
+                scheduler.rescan(now)
+                last_scan = loop.time()
+            await scheduler.fire_due(now)
+            wait = scheduler.next_wakeup(dt.datetime.now(dt.UTC), rescan_every)
+        except Exception:  # one bad schedule must never stop every other one
+            log.exception("scheduler: unexpected error; going on")
+            wait = 1.0
         try:
             await asyncio.wait_for(stop.wait(), timeout=wait)
         except TimeoutError:

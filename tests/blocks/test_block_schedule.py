@@ -4,8 +4,13 @@ exactly-once ticks across several scheduler processes (the idempotency key)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import os
+import time
 from typing import Any
+
+import pytest
 
 from blocks.schedule import Scheduler, previous_tick, run_scheduler, tick_key
 
@@ -95,6 +100,7 @@ async def test_run_scheduler_loop_submits_and_stops(
     blocks_runtime: Any, install_workflow: Any
 ) -> None:
     wf = install_workflow(EVERY_MINUTE)
+    _written_an_hour_ago(wf)  # a schedule that existed before this start: it catches up
     stop = asyncio.Event()
     task = asyncio.create_task(run_scheduler(blocks_runtime, stop, rescan_every=0.2))
     try:
@@ -113,6 +119,57 @@ async def test_run_scheduler_loop_submits_and_stops(
     }
     for r in runs:
         await blocks_runtime.wait(str(r["execution_id"]), timeout=30)
+
+
+def _written_an_hour_ago(wf: Any) -> None:
+    hour_ago = time.time() - 3600
+    os.utime(wf.file, (hour_ago, hour_ago))
+
+
+async def test_a_schedule_deployed_by_a_restart_does_not_run_a_tick_from_before_it(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    """Catch-up is for a tick missed while no scheduler ran, by a schedule that
+    existed then: a file written after that tick waits for its next one."""
+    wf = install_workflow(EVERY_MINUTE.replace('"* * * * *"', '"0 3 * * *"'))
+    now = dt.datetime.now(dt.UTC)
+    scheduler = Scheduler(blocks_runtime)
+    scheduler.rescan(now)  # the first scan after a start
+    _only(scheduler, wf.name)
+    assert await scheduler.fire_due(now) == []
+    assert scheduler.entries[(wf.name, "tick")].next_due > now
+
+
+async def test_one_schedule_without_a_next_tick_does_not_stop_the_others(
+    blocks_runtime: Any, install_workflow: Any, caplog: Any
+) -> None:
+    wf = install_workflow(EVERY_MINUTE)
+    start = dt.datetime(2032, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+    scheduler = Scheduler(blocks_runtime)
+    scheduler.rescan(start)
+    _only(scheduler, wf.name)
+    # One that validation would refuse now, planned from an older release's check.
+    good = scheduler.entries[(wf.name, "tick")]
+    scheduler.entries[("never", "tick")] = dataclasses.replace(
+        good, workflow="never", cron="0 0 31 2 *", pending=None, next_due=start
+    )
+    started = await scheduler.fire_due(start)
+    assert len(started) == 1  # the good one's catch-up tick
+    assert ("never", "tick") not in scheduler.entries
+    assert any("never.tick has no next tick" in r.getMessage() for r in caplog.records)
+    await blocks_runtime.wait(started[0], timeout=30)
+
+
+def test_a_cron_that_never_fires_is_refused(tmp_path: Any) -> None:
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "never.yaml"
+    file.write_text(EVERY_MINUTE.replace("NAME", "never").replace("* * * * *", "0 0 31 2 *"))
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    [problem] = info.value.problems
+    assert (problem.block, problem.field) == ("tick", "cron")
+    assert "never fires" in problem.message
 
 
 async def test_manual_run_of_a_scheduled_workflow(run_yaml: Any) -> None:
