@@ -18,6 +18,7 @@ from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
 from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
 from ui.cli_workflows import cmd_validate
+from ui.config import require_database
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -50,6 +51,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     import templates
 
+    # Checked before copying: a copy without its tables fails on its first run
+    # ("relation does not exist") with nothing saying `db init` is missing.
+    url = require_database("new", Path.cwd())
     try:
         made = templates.copy_template(args.template, workflows_dir(args), args.name)
     except (KeyError, FileExistsError, ValueError) as exc:
@@ -68,7 +72,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         await templates.apply_schemas_in(rt.db.pool)
         return 0
 
-    return with_runtime(args, body, resume=False)
+    return with_runtime(args, body, resume=False, database_url=url)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -76,9 +80,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ui.logs import configure_logging
 
     configure_logging(args.log_format)
+    url = require_database("worker", Path.cwd())
 
     async def main() -> int:
-        rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), queue=True)
+        rt = Runtime(workflows_dir(args), url, Path.cwd(), queue=True)
         await rt.start()
         stop = _stop_on_signals()
         print(

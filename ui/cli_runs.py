@@ -19,6 +19,7 @@ from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 from ui.cli_workflows import missing_file, read_input
+from ui.config import require_database
 
 
 def workflows_dir(args: argparse.Namespace) -> Path:
@@ -28,10 +29,17 @@ def workflows_dir(args: argparse.Namespace) -> Path:
 
 
 def with_runtime(
-    args: argparse.Namespace, body: Callable[[Runtime], Awaitable[int]], resume: bool = True
+    args: argparse.Namespace,
+    body: Callable[[Runtime], Awaitable[int]],
+    resume: bool = True,
+    database_url: str | None = None,
 ) -> int:
+    """Run ``body`` on a started runtime. The database is checked first (unless the
+    caller did, ``database_url``): one that does not answer is one line, exit 1."""
+    url = database_url or require_database(args.command, Path.cwd())
+
     async def main() -> int:
-        rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd(), resume=resume)
+        rt = Runtime(workflows_dir(args), url, Path.cwd(), resume=resume)
         await rt.start()
         try:
             code = await body(rt)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ui.app import UIConfig, create_app, max_body_from_env
 from ui.bridge import EngineBridge
+from ui.config import require_database
 
 log = logging.getLogger("flowyard.ui")
 
@@ -54,7 +55,9 @@ def resolve_secret_key(workspace: Path) -> str:
     return _stored_secret(workspace, "secret_key", "FLOWYARD_SECRET_KEY")[0]
 
 
-def make_runtime(workflows_dir: Path, workspace: Path, worker: bool = True) -> Any:
+def make_runtime(
+    workflows_dir: Path, workspace: Path, worker: bool = True, database_url: str | None = None
+) -> Any:
     """The server's runtime: with ``worker`` it executes what it accepts (the fast path)
     and works the queue too; without, it only accepts runs into the queue."""
     import blocks  # noqa: F401  (registers every block type)
@@ -62,7 +65,7 @@ def make_runtime(workflows_dir: Path, workspace: Path, worker: bool = True) -> A
 
     return Runtime(
         workflows_dir=workflows_dir,
-        database_url=os.environ.get("DATABASE_URL"),
+        database_url=database_url or os.environ.get("DATABASE_URL"),
         workspace=workspace,
         queue=True,
         local=worker,
@@ -88,7 +91,11 @@ def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> An
 
 
 def build(
-    workflows_dir: Path, workspace: Path, runtime: Any | None = None, worker: bool = True
+    workflows_dir: Path,
+    workspace: Path,
+    runtime: Any | None = None,
+    worker: bool = True,
+    database_url: str | None = None,
 ) -> tuple[Any, EngineBridge, str]:
     """Start the engine on its loop and make the WSGI app; returns (app, bridge, token)."""
     workflows_dir = Path(workflows_dir).resolve()
@@ -101,7 +108,8 @@ def build(
             file=sys.stderr,
             flush=True,
         )
-    bridge = EngineBridge(runtime or make_runtime(workflows_dir, workspace, worker)).start()
+    runtime = runtime or make_runtime(workflows_dir, workspace, worker, database_url)
+    bridge = EngineBridge(runtime).start()
     cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body_from_env())
     return create_app(cfg), bridge, token
 
@@ -163,13 +171,16 @@ def serve(
 
     configure_logging(log_format)
     # Bound before anything starts: a port in use then leaves no engine, database
-    # pool, engine process, new token or installed templates behind.
+    # pool, engine process, new token or installed templates behind. The database
+    # is checked next, for the same reason: templates installed without their
+    # tables would never get them (a later serve sees `workflows/` and installs nothing).
     late = _LateApp()
     server = listen(late, host, port)
     try:
+        url = require_database("serve", workspace)
         worker = worker and not engine_process  # this process only accepts, then
         installed = _install_templates_if_new(workflows_dir)
-        late.app, bridge, _ = build(workflows_dir, workspace, worker=worker)
+        late.app, bridge, _ = build(workflows_dir, workspace, worker=worker, database_url=url)
     except BaseException:
         server.close()
         raise

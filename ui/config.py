@@ -1,0 +1,69 @@
+"""What the commands read from the environment, checked before anything starts:
+a wrong value is one line on stderr and exit 1, not a traceback half-way through."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+#: how long the start-up check waits for PostgreSQL to answer
+CONNECT_TIMEOUT_S = 10.0
+
+
+# -- the database --------------------------------------------------------------------
+
+
+def where(url: str) -> str:
+    """``host:port/dbname`` of a PostgreSQL URL, without its user or password."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        host = parts.hostname or query.get("host", [""])[0] or "localhost"
+        port = parts.port or query.get("port", [""])[0] or 5432
+    except ValueError:  # a port that is not a number, a broken [IPv6] address
+        return "the URL given"
+    name = parts.path.lstrip("/")
+    return f"{host}:{port}/{name}" if name else f"{host}:{port}"
+
+
+def database_problem(url: str) -> str | None:
+    """Why flowyard cannot use the database at ``url`` (one line), or None when it can.
+
+    One connection of its own, so that whatever fails here is about connecting
+    (a refused or unknown host, a password, a database that does not exist, a
+    malformed URL) and never mistaken for some other error of the engine.
+    """
+    import asyncpg
+
+    from engine.database import server_unreachable
+
+    async def connect() -> None:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        await conn.close()
+
+    try:
+        asyncio.run(connect())
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if server_unreachable(exc):
+            return f"cannot reach the database at {where(url)}: {reason}"
+        return f"cannot use the database at {where(url)}: {reason}"
+    return None
+
+
+def require_database(command: str, workspace: Path) -> str:
+    """The database URL (DATABASE_URL, or the workspace's embedded server, started),
+    once it answers; otherwise one line on stderr and exit 1, before the command has
+    written anything (no token, no templates, no run)."""
+    from engine.database import resolve_url
+
+    url = resolve_url(workspace)
+    problem = database_problem(url)
+    if problem is not None:
+        source = " (DATABASE_URL)" if os.environ.get("DATABASE_URL") else ""
+        print(f"flowyard {command}: {problem}{source}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+    return url
