@@ -106,13 +106,15 @@ async def flush(runs: InFlight, interval: float) -> None:
 
 
 async def beat(runs: InFlight, pool: asyncpg.Pool, owner: str, interval: float) -> None:
-    """Mark ``owner``'s runs alive every ``interval`` s; stop those another process
-    has taken over meanwhile (it found this one silent: a pause, a cut network)."""
+    """Mark the runs ``owner`` holds alive every ``interval`` s; stop those another
+    process has taken over meanwhile (it found this one silent: a pause, a cut network)."""
     while True:
         await asyncio.sleep(interval)
         executing = list(runs.recorders)  # before the beat: later runs are not in it
         try:
-            owned = await runstore.beat(pool, owner)
+            # Only runs held here: one whose task died of a bug must go stale, so a
+            # restart, `runs resume` or another process can take it over.
+            owned = await runstore.beat(pool, owner, list(runs.tasks))
         except Exception:  # the next beat will try again
             log.exception("heartbeat failed")
             continue

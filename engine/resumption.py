@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import runstore
+from engine.cancels import cancelled_error
+from engine.database import server_unreachable
 from engine.inflight import InFlight
 from engine.model import Problem, Workflow, WorkflowError
 from engine.recorder import record_end
@@ -21,12 +23,22 @@ from engine.validate import validate_document
 log = logging.getLogger("flowyard.runtime")
 
 
+#: A run this process still owns and that has not ended, as _continue reads it.
+_HELD_ROW = """
+    SELECT execution_id, workflow_hash, input, concurrency_key FROM flowyard_runs
+     WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
+"""
+
+
 class Resumption:
     # Set by Runtime (engine/runtime.py).
     db: Any
     owner: str
     notify_finish: bool
+    _closing: bool
     _runs: InFlight
+    _execute: Callable[..., Any]
+    _stored_end: Callable[..., Any]
     _versions: dict[str, Workflow]
     _spawn: Callable[..., asyncio.Task[dict[str, Any]]]
 
@@ -64,7 +76,71 @@ class Resumption:
         if task is not None:
             await task
 
+    async def _or_continued_later(self, eid: str, run: Any) -> dict[str, Any]:
+        """Run ``run`` (a run's execution). If PostgreSQL stops answering under it (a
+        restart, a failover), the run stays this process's and goes on from its log
+        once the database answers — in this same task, so its heartbeat holds, runs
+        after it with its concurrency key keep waiting, and its waiters get its end.
+        A cancel meanwhile ends it; shutting down leaves it for the next start."""
+        try:
+            return await run
+        except Exception as exc:
+            if not server_unreachable(exc) or self._closing:
+                raise
+            log.error("run %s stopped, the database cannot be reached: %r; it goes on "
+                      "once the database answers", eid, exc)  # fmt: skip
+        wait = 1.0
+        while True:
+            try:
+                await asyncio.sleep(wait)
+                row = await self.db.log_pool.fetchrow(_HELD_ROW, eid, self.owner)
+                if row is None:  # ended meanwhile, or taken over: its end is the log's
+                    return await self._stored_end(eid, None)
+                again = await self._continuation(row)
+            except asyncio.CancelledError:
+                if self._closing:
+                    raise
+                return await self._cancelled_when_reachable(eid)
+            except Exception as exc:
+                if not server_unreachable(exc):
+                    raise
+                wait = min(wait * 2, 30.0)
+                continue
+            if again is None:  # its workflow version is gone: the run ended failed
+                return await self._stored_end(eid, None)
+            return await self._or_continued_later(eid, self._execute(*again))
+
+    async def _cancelled_when_reachable(self, eid: str) -> dict[str, Any]:
+        """Record the end of a run cancelled while the database was away, as soon as
+        it answers (asking again meanwhile changes nothing)."""
+        wait = 1.0
+        while True:
+            try:
+                await record_end(self.db.log_pool, eid, self.owner, "cancelled",
+                                 cancelled_error(), self.notify_finish)  # fmt: skip
+                return await self._stored_end(eid, None)
+            except asyncio.CancelledError:
+                if self._closing:
+                    raise
+            except Exception as exc:
+                if not server_unreachable(exc):
+                    raise
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:  # asked again: it is being recorded
+                if self._closing:
+                    raise
+            wait = min(wait * 2, 30.0)
+
     async def _continue(self, row: Any) -> asyncio.Task[dict[str, Any]] | None:
+        args = await self._continuation(row)
+        if args is None:
+            return None
+        return self._spawn(*args[:5], row.get("concurrency_key"), args[5])
+
+    async def _continuation(self, row: Any) -> tuple[Any, ...] | None:
+        """What executing run ``row`` from its log takes (``_execute``'s arguments),
+        or None when it cannot be (its end is recorded)."""
         pool = self.db.log_pool
         eid = str(row["execution_id"])
         events = await runstore.fetch_events(pool, eid)
@@ -78,8 +154,8 @@ class Resumption:
         restored = restorable(workflow.plan, events)
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
-        key, started_at = row.get("concurrency_key"), runstore.first_start(events)
-        return self._spawn(eid, workflow, row["input"] or {}, restored, next_seq, key, started_at)
+        started_at = runstore.first_start(events)
+        return eid, workflow, row["input"] or {}, restored, next_seq, started_at
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""

@@ -41,12 +41,14 @@ async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> st
     return version
 
 
-async def beat(pool: asyncpg.Pool, owner: str) -> set[str]:
-    """Mark ``owner`` alive; the unfinished runs it still owns."""
+async def beat(pool: asyncpg.Pool, owner: str, held: Sequence[str]) -> set[str]:
+    """Mark the runs ``owner`` holds alive; those of them it still owns."""
     rows = await pool.fetch(
         "UPDATE flowyard_runs SET heartbeat_at = now() WHERE owner = $1"
-        " AND status IN ('queued', 'running') RETURNING execution_id",
+        " AND execution_id = ANY($2::uuid[]) AND status IN ('queued', 'running')"
+        " RETURNING execution_id",
         owner,
+        list(held),
     )
     return {str(r["execution_id"]) for r in rows}
 

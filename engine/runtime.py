@@ -297,7 +297,7 @@ class Runtime(Resumption):
         started_at: float | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
         run = self._execute(eid, workflow, input, restored, next_seq, started_at)
-        return self._runs.spawn(eid, run, key)
+        return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
 
     async def _execute(
         self,

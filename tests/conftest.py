@@ -5,15 +5,18 @@ Set DATABASE_URL to run the suite against another PostgreSQL instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from db_helpers import new_database
+from relay import Relay, relay_to
 
 import blocks  # noqa: F401 - registers the block types
 from engine.model import Workflow, load_file
@@ -75,3 +78,12 @@ async def table(runtime: Runtime) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:10]}"
     yield name
     await runtime.db.pool.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def relayed_url(database_url: str) -> Iterator[tuple[str, str, Relay]]:
+    """(a new database's URL, the same through a relay the test can cut, the relay)."""
+    direct = asyncio.run(new_database(database_url, "relayed"))
+    through, relay = relay_to(direct)
+    yield direct, through, relay
+    relay.cut(missing_ok=True)

@@ -1,0 +1,126 @@
+"""A run in flight when PostgreSQL stops answering (a restart, a failover, a cut
+network) is not left `running` forever: its process keeps it (and its waiters),
+continues it from its log once the database is back, and a cancel asked meanwhile
+ends it. A run whose
+task died of anything else is no longer kept alive by the heartbeat, so a restart,
+`runs resume` or another process can take it over.
+
+The runtime reaches PostgreSQL through a relay the test cuts (tests/relay.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from held_runs import HELD, until
+
+from engine import runstore
+from engine.model import load_file
+from engine.runtime import Runtime
+
+
+async def _status(direct: str, eid: str) -> str | None:
+    conn = await asyncpg.connect(direct)
+    try:
+        return await conn.fetchval(
+            "SELECT status FROM flowyard_runs WHERE execution_id = $1::uuid", eid
+        )
+    finally:
+        await conn.close()
+
+
+def _ended(direct: str, eid: str, status: str) -> Any:
+    async def check() -> bool:
+        return await _status(direct, eid) == status
+
+    return check
+
+
+async def _held_run(rt: Runtime, tmp_path: Path) -> tuple[str, Path, Path]:
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    wf_file = tmp_path / "held.yaml"
+    wf_file.write_text(HELD.format(suffix=uuid.uuid4().hex[:8], log=str(log), gate=str(gate)))
+    eid = (await rt.submit(load_file(wf_file), {})).execution_id
+    assert await until(log.exists), "the run never reached `hold`"
+    return eid, log, gate
+
+
+async def test_a_run_cut_off_from_the_database_goes_on_once_it_is_back(
+    relayed_url: tuple[str, str, Any], tmp_path: Path
+) -> None:
+    direct, through, relay = relayed_url
+    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
+    await rt.start()
+    try:
+        eid, log, gate = await _held_run(rt, tmp_path)
+        waiter = asyncio.create_task(rt.wait(eid))
+        relay.cut()  # PostgreSQL is gone while `hold` runs
+        gate.write_text("open")  # `hold` returns; the run's end cannot be written
+        assert await until(lambda: "after" in log.read_text()), "the run did not go on"
+        await asyncio.sleep(1.5)
+        assert eid in rt._runs.tasks and not waiter.done()  # still held here, still awaited
+        relay.restore()
+        result = await asyncio.wait_for(waiter, 60)  # the waiter gets the run's real end
+        assert result["status"] == "succeeded", result["error"]
+        assert await _status(direct, eid) == "succeeded"
+        # Continued from its log: what never reached it ran again (pure blocks).
+        assert log.read_text().split()[-2:] == ["hold", "after"]
+        assert log.read_text().split().count("hold") == 2
+    finally:
+        await rt.close()
+
+
+async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(
+    relayed_url: tuple[str, str, Any], tmp_path: Path
+) -> None:
+    direct, through, relay = relayed_url
+    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
+    await rt.start()
+    try:
+        eid, log, gate = await _held_run(rt, tmp_path)
+        relay.cut()
+        gate.write_text("open")
+        assert await until(lambda: "after" in log.read_text()), "the run did not go on"
+        await asyncio.sleep(1.5)
+        assert await rt.request_cancel(eid) == "cancelling"  # asked while it is away
+        relay.restore()
+        assert await until(_ended(direct, eid, "cancelled"))
+        await asyncio.sleep(2.0)
+        assert await _status(direct, eid) == "cancelled"
+        assert log.read_text().split().count("hold") == 1  # it was not continued
+    finally:
+        await rt.close()
+
+
+async def test_the_heartbeat_keeps_only_the_runs_this_process_holds(
+    runtime: Runtime, write_workflow: Any
+) -> None:
+    """A run this process owns on paper but no longer executes (its task died of a
+    bug) is not beaten: it goes stale, and can be taken over."""
+    pool = runtime.db.log_pool
+    wf = write_workflow("name: beat_held\nblocks:\n  s: {type: manual}\n")
+    version = await runstore.save_version(pool, wf, set())
+    from engine import intake
+
+    eid, _, _ = await intake.accept(pool, wf.name, version, "manual", {}, None, runtime.owner)
+    await pool.execute(
+        "UPDATE flowyard_runs SET status = 'running',"
+        " heartbeat_at = now() - interval '10 minutes' WHERE execution_id = $1::uuid",
+        eid,
+    )
+    owned = await runstore.beat(pool, runtime.owner, [])
+    assert eid not in owned
+    stale = await pool.fetchval(
+        "SELECT heartbeat_at < now() - interval '5 minutes' FROM flowyard_runs"
+        " WHERE execution_id = $1::uuid",
+        eid,
+    )
+    assert stale is True
+    assert eid in await runstore.beat(pool, runtime.owner, [eid])  # held: beaten
+    await pool.execute(
+        "UPDATE flowyard_runs SET status = 'failed' WHERE execution_id = $1::uuid", eid
+    )
