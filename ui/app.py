@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +15,9 @@ from werkzeug.exceptions import HTTPException
 from ui.bridge import EngineBridge
 
 DEFAULT_MAX_BODY = 1024 * 1024
+#: seconds a client is told to wait while the database is unreachable (as webhooks say)
+RETRY_AFTER_S = 5
+log = logging.getLogger("flowyard.ui")
 
 # X6's Selection and Snapline plugins insert their CSS as a <style> element even
 # with autoInsertCSS off. The same rules are in vendor/x6.css; allowing exactly
@@ -107,6 +111,7 @@ def create_app(
     app.before_request(auth.check_request)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _database_outage)
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     return app
 
@@ -133,6 +138,27 @@ def _security_headers(resp: Response) -> Response:
     if request.path.startswith("/api/") and "Cache-Control" not in resp.headers:
         resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _database_outage(exc: Exception) -> Any:
+    """A request that failed because PostgreSQL cannot be reached (stopped, the
+    network down, no free connection slot): 503 with Retry-After, as a webhook
+    delivery and /api/health answer then, so a client retries instead of reading a
+    500 as a bug. One handler for every route; any other exception is re-raised to
+    Flask's own handling (logged with its traceback, a 500)."""
+    from engine.database import server_unreachable
+
+    if not server_unreachable(exc):
+        raise exc
+    # Logged without a traceback: an outage is not a bug, and one line per request is enough.
+    log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if request.path.startswith("/api/"):
+        reason = "the database cannot be reached; retry later"
+        body = jsonify(error="database unavailable", reason=reason, retry_after=RETRY_AFTER_S)
+        return body, 503, headers
+    message = "The database cannot be reached; try again in a moment."
+    return render_template("error.html", status=503, message=message), 503, headers
 
 
 def _http_error(exc: HTTPException) -> Any:
