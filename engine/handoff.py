@@ -33,6 +33,10 @@ HANDOFF = "handoff"  # the owner of an accepted run no engine process has claime
 SWEEP_S = 5.0  # also claim waiting runs nobody announced to this process
 
 BATCH = 500  # runs claimed per statement: a long backlog is taken a batch at a time
+#: Held (shared) by every engine process while it takes handed-over runs: when
+#: nobody holds it, runs waiting for an engine process are stranded (serve restarted
+#: without --engine-process), and a process that executes runs takes them itself.
+ENGINE_LOCK = 0x666C7977  # "flyw"
 
 _CLAIM = f"""
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
@@ -70,6 +74,7 @@ async def take_handoffs(runtime: Any) -> None:
 async def _listen_and_take(runtime: Any) -> None:
     arrived: asyncio.Queue[str] = asyncio.Queue()
     conn = await asyncpg.connect(runtime.db.url)
+    await conn.execute("SELECT pg_advisory_lock_shared($1)", ENGINE_LOCK)  # released on close
     await conn.add_listener(ACCEPTED, lambda _c, _pid, _ch, eid: arrived.put_nowait(eid))
     conn.add_termination_listener(lambda _c: arrived.put_nowait(""))  # "": listen again
     try:
@@ -98,6 +103,24 @@ async def _take(runtime: Any, eids: list[str] | None) -> None:
             await runtime.take(row)
         if len(rows) < BATCH:
             return
+
+
+async def claim_stranded(
+    pool: asyncpg.Pool, owner: str, execution_id: str | None = None
+) -> list[asyncpg.Record]:
+    """Runs handed to an engine process while none runs (all, or one), claimed by
+    ``owner``; none while an engine process holds ENGINE_LOCK. One that starts
+    meanwhile waits for this claim to commit, then finds them taken."""
+    eids = None if execution_id is None else [execution_id]
+    rows: list[asyncpg.Record] = []
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ENGINE_LOCK):
+            return []
+        while True:
+            batch = await conn.fetch(_CLAIM, owner, eids)
+            rows += batch
+            if len(batch) < BATCH:
+                return in_acceptance_order(rows)
 
 
 class FinishWatcher:

@@ -14,6 +14,7 @@ from typing import Any
 from engine import runstore
 from engine.cancels import cancelled_error
 from engine.database import server_unreachable
+from engine.handoff import claim_stranded, in_acceptance_order
 from engine.inflight import InFlight
 from engine.model import Problem, Workflow, WorkflowError
 from engine.recorder import record_end
@@ -43,10 +44,12 @@ class Resumption:
     _spawn: Callable[..., asyncio.Task[dict[str, Any]]]
 
     async def resume_unfinished(self, execution_id: str | None = None) -> list[str]:
-        """Claim runs whose process died (all, or one) and continue them from their
-        last completed block."""
-        resumed = []
-        for row in await claim(self.db.log_pool, self.owner, execution_id, queued=False):
+        """Claim runs whose process died (all, or one) — and runs left for an engine
+        process when none runs — and continue them from their last completed block."""
+        pool, resumed = self.db.log_pool, []
+        rows = await claim(pool, self.owner, execution_id, queued=False)
+        rows += await claim_stranded(pool, self.owner, execution_id)
+        for row in in_acceptance_order(rows):
             if await self._continue(row) is not None:  # a key's runs chained in arrival order
                 resumed.append(str(row["execution_id"]))
         return resumed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.recovery import restorable
+from engine.runtime import Runtime
 
 WORKFLOW = """
 name: tx
@@ -44,7 +45,8 @@ def test_committed_group_is_kept(write_workflow) -> None:
 
 async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtime) -> None:
     """A handed-over run that waited long (a backlog, the engine process restarting)
-    is not taken by another process's resume: only an engine process claims it, in order."""
+    is not taken over as a silent owner's run: an engine process claims it, in order
+    (or, when none runs, a process that executes runs: the test below)."""
     import uuid
 
     from engine.handoff import HANDOFF
@@ -72,6 +74,39 @@ async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtim
         await pool.execute(
             "UPDATE flowyard_runs SET status = 'cancelled' WHERE execution_id = $1::uuid", eid
         )
+
+
+async def test_a_run_left_for_an_engine_process_when_none_runs_is_taken(
+    runtime, workspace, database_url, write_workflow, monkeypatch, tmp_path
+) -> None:
+    """serve --engine-process accepted it, then serve was started without the flag:
+    no engine process will ever claim it. A process that executes runs takes it on
+    start (or `runs resume`) — but not while an engine process is there to."""
+    import asyncpg
+
+    from engine.handoff import ENGINE_LOCK
+
+    monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")
+    web = Runtime(workspace / "workflows", database_url, workspace, function_workers=1,
+                  resume=False, queue=True, local=False)  # fmt: skip
+    web.handoff = True  # accepts and hands over, as the web process of --engine-process
+    await web.start()
+    try:
+        wf = write_workflow(
+            "name: stranded\nblocks:\n  s: {type: manual}\n  f: {type: function, code: return 7}\nedges: [s -> f]\n"
+        )
+        eid = (await web.submit(wf, {})).execution_id
+    finally:
+        await web.close()
+    engine = await asyncpg.connect(database_url)  # an engine process, as far as the lock says
+    try:
+        await engine.execute("SELECT pg_advisory_lock_shared($1)", ENGINE_LOCK)
+        assert await runtime.resume_unfinished(eid) == []  # it is the engine process's
+    finally:
+        await engine.close()
+    assert await runtime.resume_unfinished(eid) == [eid]  # nobody else will take it
+    result = await runtime.wait(eid, 30)
+    assert result["status"] == "succeeded" and result["output"] == {"result": 7}
 
 
 async def test_resuming_a_run_whose_workflow_version_is_gone_fails_that_run_only(runtime) -> None:
