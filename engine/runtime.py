@@ -120,7 +120,14 @@ class Runtime(Resumption):
         while self._runs.tasks:
             await asyncio.gather(*list(self._runs.tasks.values()), return_exceptions=True)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop. Runs in flight get ``grace`` seconds to end; those still going are
+        interrupted — they stay unfinished, their transactions roll back, and the next
+        start resumes them. A deploy wants a grace: an interrupted block whose effect
+        had already happened (its INSERT committed outside a group, its request sent)
+        runs again on resume, while one let finish is recorded done."""
+        if grace > 0 and self._runs.tasks:
+            await asyncio.wait(list(self._runs.tasks.values()), timeout=grace)
         self._closing = True
         for task in self._tasks:
             task.cancel()
