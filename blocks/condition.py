@@ -72,6 +72,10 @@ class Condition(BlockHandler):
         problems = list(self._errors)
         if ("if" in self.config) == ("cases" in self.config):
             problems.append(Problem("give either `if` or `cases`", block=self.block.id, field="if"))
+        elif self.config.get("cases") == []:  # every run would take `else`
+            problems.append(
+                Problem("`cases` needs at least one case", block=self.block.id, field="cases")
+            )
         return problems
 
     def ports(self) -> tuple[str, ...]:

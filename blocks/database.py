@@ -122,7 +122,8 @@ class DatabaseBlock(BlockHandler):
 
     def problems(self) -> list[Problem]:
         query = self.config.get("query")
-        if isinstance(query, str) and not query.strip():
+        if isinstance(query, str) and (not query.strip() or statement_count(query) == 0):
+            # Only blanks, semicolons or comments: nothing PostgreSQL would run.
             return [Problem("the query is empty", block=self.block.id, field="query")]
         if isinstance(query, str) and (count := statement_count(query)) > 1:
             # PostgreSQL refuses several commands in one prepared statement: say so

@@ -190,6 +190,9 @@ class HttpBlock(BlockHandler):
         method = self.config.get("method")
         if isinstance(method, str) and method.upper() not in METHODS:
             return [Problem(f"unknown method {method!r}", block=self.block.id, field="method")]
+        url = self.config.get("url")
+        if isinstance(url, str) and not url.strip():
+            return [Problem("the url is empty", block=self.block.id, field="url")]
         return []
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
-from engine.references import compile_value
+from engine.references import compile_value, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 
 DEFAULT_MAX_ITERATIONS = 10_000
@@ -100,6 +100,16 @@ class Loop(BlockHandler):
                     "a loop needs at least one block in `body`", block=self.block.id, field="body"
                 )
             )
+        count = self.config.get("count")
+        if (isinstance(count, int) and count < 0) or (
+            isinstance(count, str) and not _one_reference(count)
+        ):
+            message = f"`count` is a number of times (0 or more) or one reference, not {count!r}"
+            problems.append(Problem(message, block=self.block.id, field="count"))
+        nxt = (self.config.get("accumulate") or {}).get("next")
+        if isinstance(nxt, str) and not _one_reference(nxt):
+            message = f"`accumulate.next` is one reference into the body (<add.total>), not {nxt!r}"
+            problems.append(Problem(message, block=self.block.id, field="accumulate"))
         return problems
 
     def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
@@ -145,3 +155,8 @@ class Loop(BlockHandler):
             if self._next is not None:
                 state = self._next.resolve(body.frame)
         return {"results": results, "state": state, "iterations": iterations}
+
+
+def _one_reference(text: str) -> bool:
+    found = parse(text.strip())
+    return len(found) == 1 and found[0][0] == 0 and found[0][1] == len(text.strip())

@@ -252,6 +252,9 @@ def _in_a_body(plan: Plan, block_id: str) -> bool:
     return plan.workflow.blocks[block_id].parent is not None or bool(h and h.body())
 
 
+WORKFLOW_FIELDS = ("execution_id", "name")  # what <workflow.…> holds
+
+
 def _reference_problems(plan: Plan) -> list[Problem]:
     wf = plan.workflow
     problems = []
@@ -261,6 +264,9 @@ def _reference_problems(plan: Plan) -> list[Problem]:
         checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
         for key, value in checked.items():
             for ref in references_in(value, plan.known_roots):
+                if ref.root == "workflow" and ref.path and ref.path[0] not in WORKFLOW_FIELDS:
+                    why = "<workflow.execution_id> and <workflow.name> are the workflow's fields"
+                    problems.append(Problem(f"{ref.text}: {why}", wf.file, bid, key))
                 if ref.root in allowed:
                     continue
                 if ref.root in wf.blocks:

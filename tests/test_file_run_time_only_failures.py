@@ -1,0 +1,51 @@
+"""Values validation used to accept although they could only fail, or mean nothing,
+when a run reached them: each is now a problem naming file, block and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from workflow_problems import problems
+
+BASE = "name: t\nblocks:\n  s: {type: manual}\n"
+
+
+@pytest.mark.parametrize(
+    ("blocks", "block", "field", "says"),
+    [
+        ('  l: {type: loop, count: "three", body: [x]}\n  x: {type: function, code: return 1}\nedges: [s -> l]\n',
+         "l", "count", "not 'three'"),
+        ("  l: {type: loop, count: -1, body: [x]}\n  x: {type: function, code: return 1}\nedges: [s -> l]\n",
+         "l", "count", "0 or more"),
+        ('  l: {type: loop, items: [1], body: [x], accumulate: {initial: 0, next: ""}}\n'
+         "  x: {type: function, code: return 1}\nedges: [s -> l]\n", "l", "accumulate", "one reference"),
+        ("  c: {type: condition, cases: []}\nedges: [s -> c]\n", "c", "cases", "at least one case"),
+        ('  h: {type: http, url: "  "}\nedges: [s -> h]\n', "h", "url", "the url is empty"),
+        ('  d: {type: database, query: " ; -- nothing\\n ; "}\nedges: [s -> d]\n', "d", "query",
+         "the query is empty"),
+        ('  f: {type: function, code: "return <workflow.nope>"}\nedges: [s -> f]\n', "f", "code",
+         "<workflow.nope>: <workflow.execution_id> and <workflow.name>"),
+    ],
+)  # fmt: skip
+def test_a_value_that_can_only_fail_at_run_time_is_refused(
+    tmp_path: Path, blocks: str, block: str, field: str, says: str
+) -> None:
+    [problem] = problems(tmp_path, BASE + blocks)
+    assert f"block '{block}'" in problem and f"field '{field}'" in problem
+    assert says in problem
+
+
+def test_what_those_fields_accept_still_loads(tmp_path: Path) -> None:
+    from engine.model import load_file
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        BASE
+        + "  n: {type: function, code: 'return {\"n\": 2}'}\n"
+        + "  l: {type: loop, count: <n.n>, body: [x], accumulate: {initial: 0, next: <x.v>}}\n"
+        + '  x: {type: function, code: "return {\\"v\\": <workflow.name>}"}\n'
+        + "  z: {type: loop, count: 0, body: [y]}\n  y: {type: function, code: return 1}\n"
+        + "edges: [s -> n, n -> l, s -> z]\n"
+    )
+    load_file(path)
