@@ -154,9 +154,13 @@ async def _when_orphaned(stop: asyncio.Event) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
+    bad = _bad_address(args.host, args.port)
+    if bad:
+        print(f"flowyard serve: {bad}", file=sys.stderr)
+        return 2
     serve(
         args.host,
-        args.port,
+        int(args.port),
         workflows_dir(args),
         Path.cwd(),
         worker=not args.no_worker,
@@ -165,6 +169,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine_process=args.engine_process,
     )
     return 0
+
+
+def _bad_address(host: str, port: str | int) -> str | None:
+    """What is wrong with ``--host``/``--port`` (None: nothing). Checked here, not by
+    the server: waitress took 99999 modulo 65536 (and said it served on 99999), and a
+    negative port or a host no resolver knows was a traceback."""
+    import socket
+
+    port = str(port)
+    if not (port.strip().isdigit() and 1 <= int(port) <= 65535):
+        return f"bad --port {port!r}: give a number from 1 to 65535"
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a label over 63 characters
+        return f"bad --host {host!r}: not an address or a known host name ({exc})"
+    return None
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -183,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve the editor, API and webhooks")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", default=8080)  # a string when given: cmd_serve checks it
     s.add_argument("--workflows")
     s.add_argument(
         "--no-worker",

@@ -148,6 +148,9 @@ def listen(app: Any, host: str, port: int) -> Any:
     had (a port in use is an operator's mistake, not a traceback)."""
     try:
         return make_server(app, host, port)
+    except ValueError as exc:  # waitress: an address it cannot resolve or use
+        print(f"flowyard serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             reason = f"port {port} on {host} is already in use"

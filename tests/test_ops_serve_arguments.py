@@ -1,0 +1,45 @@
+"""`flowyard serve` with a `--port` or `--host` it cannot listen on as given: one
+usage line on stderr and exit 2, before anything starts, never a traceback and
+never a server on another port than the one asked for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _serve(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Nobody answers there: were the address not refused first, it would say so instead.
+    env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/postgres"
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", "serve", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a server that started after all fails the test, not the run
+    )
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "-1", "abc", "80.5", ""])
+def test_a_port_outside_1_to_65535_is_a_usage_error(port: str, tmp_path: Path) -> None:
+    done = _serve(["--port", port], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"flowyard serve: bad --port {port!r}: give a number from 1 to 65535\n"
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("host", ["256.1.1.1", "no-such-host.invalid", ""])
+def test_a_host_that_is_no_address_is_a_usage_error(host: str, tmp_path: Path) -> None:
+    done = _serve(["--host", host, "--port", "8080"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"flowyard serve: bad --host {host!r}: not an address")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
