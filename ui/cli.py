@@ -22,6 +22,18 @@ from ui.config import require_database
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.action in ("start", "stop") and os.environ.get("DATABASE_URL"):
+        # Every command then uses DATABASE_URL, never the embedded server: `start`
+        # printed that URL and started nothing, while `stop` stopped the embedded
+        # one anyway. Both say so now, rather than report a success that changes
+        # nothing (start) or cut a server the operator did not mean (stop).
+        print(
+            f"flowyard db {args.action}: DATABASE_URL is set, so the workspace's embedded"
+            f" PostgreSQL is not used; `db {args.action}` manages only that one (unset"
+            " DATABASE_URL to use it)",
+            file=sys.stderr,
+        )
+        return 1
     if args.action in ("url", "start"):
         url = os.environ.get("DATABASE_URL") or embedded_url(Path.cwd())
         print(url)
