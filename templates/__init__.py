@@ -35,6 +35,10 @@ _USES_SCHEMA_OF: dict[str, tuple[str, ...]] = {
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: The workflow names the API and pages can address (ui/workflow_files.py NAME_RE,
+#: docs/ui-security.md): a copy named otherwise would run from the CLI but be
+#: missing from the workflow list and a 404 in the editor.
+_WORKFLOW_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,99}")
 
 
 def _template_dirs() -> list[Path]:
@@ -122,11 +126,17 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
     to ``<template name> (<name>)``; see docs/templates.md.
     """
     src = template_dir(template_id)
-    stem = name or template_id
+    # "" is a name given (and refused), not "no name": it copied to the template's id.
+    stem = template_id if name is None else name
     if stem.endswith((".yaml", ".yml")):
         stem = stem.rsplit(".", 1)[0]
-    if not _NAME_RE.match(stem) or "/" in stem:
-        raise ValueError(f"invalid workflow name {stem!r}")
+    if not stem:
+        raise ValueError("a workflow name cannot be empty")
+    if not _WORKFLOW_NAME_RE.fullmatch(stem):
+        raise ValueError(
+            f"invalid workflow name {stem!r}: letters, digits, '_' and '-', starting with"
+            " a letter or digit, at most 100 characters"
+        )
     workflows_dir = Path(workflows_dir)
     workflows_dir.mkdir(parents=True, exist_ok=True)
     target = workflows_dir / f"{stem}.yaml"
