@@ -13,6 +13,39 @@ from urllib.parse import parse_qs, urlsplit
 CONNECT_TIMEOUT_S = 10.0
 
 
+class SettingError(ValueError):
+    """A setting that cannot be used; the message is the one line to print."""
+
+
+def secret_key_setting() -> str | None:
+    """FLOWYARD_SECRET_KEY, None when unset (a key is then generated per workspace).
+
+    Set but blank is refused (docs/ui-security.md): it is a key someone meant to
+    give and lost (an empty variable in a compose file), not a request for a new
+    one; taking the stored key instead would sign sessions with a key they never set.
+    """
+    raw = os.environ.get("FLOWYARD_SECRET_KEY")
+    if raw is None:
+        return None
+    if not raw.strip():
+        raise SettingError(
+            "FLOWYARD_SECRET_KEY is set but empty: give a key, or unset it to use the"
+            " one generated in .flowyard/secret_key"
+        )
+    return raw.strip()
+
+
+def check_start_settings(command: str) -> None:
+    """Every setting ``command`` reads, checked before it starts anything (binds
+    a port, writes a token): a wrong one is one line on stderr and exit 1."""
+    try:
+        if command == "serve":
+            secret_key_setting()
+    except SettingError as exc:
+        print(f"flowyard {command}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
 # -- the database --------------------------------------------------------------------
 
 

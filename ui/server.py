@@ -13,7 +13,7 @@ from typing import Any
 
 from ui.app import UIConfig, create_app, max_body_from_env
 from ui.bridge import EngineBridge
-from ui.config import require_database
+from ui.config import check_start_settings, require_database, secret_key_setting
 
 log = logging.getLogger("flowyard.ui")
 
@@ -52,6 +52,11 @@ def resolve_token(workspace: Path) -> tuple[str, bool]:
 
 
 def resolve_secret_key(workspace: Path) -> str:
+    """FLOWYARD_SECRET_KEY, else the workspace's generated key; set but blank is a
+    SettingError (ui/config.py), never silently the stored key."""
+    given = secret_key_setting()
+    if given is not None:
+        return given
     return _stored_secret(workspace, "secret_key", "FLOWYARD_SECRET_KEY")[0]
 
 
@@ -173,6 +178,7 @@ def serve(
     from ui.logs import configure_logging
 
     configure_logging(log_format)
+    check_start_settings("serve")  # before the port, the database, the token
     # Bound before anything starts: a port in use then leaves no engine, database
     # pool, engine process, new token or installed templates behind. The database
     # is checked next, for the same reason: templates installed without their
