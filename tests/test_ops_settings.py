@@ -16,14 +16,15 @@ from processes import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _serve(cwd: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+def _serve(cwd: Path, command: str = "serve", **settings: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **settings}
     # Nobody answers there: a setting let through would end in that error instead.
     env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/postgres"
     for name in ("FLOWYARD_TOKEN", "FLOWYARD_WORKFLOWS"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "ui.cli", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "ui.cli", command]
+        + (["--port", str(free_port())] if command == "serve" else []),
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -41,3 +42,40 @@ def test_an_empty_secret_key_is_refused_at_start(key: str, tmp_path: Path) -> No
         " to use the one generated in .flowyard/secret_key\n"
     )
     assert list(tmp_path.iterdir()) == []  # no token, key or templates written
+
+
+@pytest.mark.parametrize("limit", ["abc", "1MiB", "0", "-1", "1.5"])
+def test_a_max_body_that_is_no_positive_number_of_bytes_is_refused(
+    limit: str, tmp_path: Path
+) -> None:
+    # It fell back to 1 MiB unsaid, and 0 or -1 answered every delivery 413.
+    done = _serve(tmp_path, FLOWYARD_MAX_BODY=limit)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard serve: FLOWYARD_MAX_BODY={limit!r} is not a number of bytes of at least 1"
+        " (unset, it is 1048576: 1 MiB)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path) -> None:
+    # Accepted, it killed the hourly pruning task on its first line: retention off.
+    done = _serve(tmp_path, command, FLOWYARD_RUN_RETENTION="bogus")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard {command}: FLOWYARD_RUN_RETENTION: not a duration: 'bogus'"
+        " (use e.g. 7d, 12h, 30m)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_max_body_and_retention_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui.config import max_body, run_retention
+
+    monkeypatch.setenv("FLOWYARD_MAX_BODY", " 2048 ")
+    monkeypatch.setenv("FLOWYARD_RUN_RETENTION", "12h")
+    assert (max_body(), run_retention()) == (2048, 12 * 3600)
+    monkeypatch.setenv("FLOWYARD_MAX_BODY", "")
+    monkeypatch.delenv("FLOWYARD_RUN_RETENTION")
+    assert (max_body(), run_retention()) == (1024 * 1024, 30 * 86400)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +12,8 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from werkzeug.exceptions import HTTPException
 
 from ui.bridge import EngineBridge
+from ui.config import DEFAULT_MAX_BODY
 
-DEFAULT_MAX_BODY = 1024 * 1024
 #: seconds a client is told to wait while the database is unreachable (as webhooks say)
 RETRY_AFTER_S = 5
 log = logging.getLogger("flowyard.ui")
@@ -38,11 +37,10 @@ CSP = (
 
 
 def max_body_from_env() -> int:
-    raw = os.environ.get("FLOWYARD_MAX_BODY", "")
-    try:
-        return int(raw) if raw.strip() else DEFAULT_MAX_BODY
-    except ValueError:
-        return DEFAULT_MAX_BODY
+    """FLOWYARD_MAX_BODY, checked (ui/config.py): a bad value is a SettingError."""
+    from ui.config import max_body
+
+    return max_body()
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
 from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
 from ui.cli_workflows import cmd_validate
-from ui.config import require_database
+from ui.config import check_start_settings, require_database
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -92,6 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ui.logs import configure_logging
 
     configure_logging(args.log_format)
+    check_start_settings("worker")
     url = require_database("worker", Path.cwd())
 
     async def main() -> int:

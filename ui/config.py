@@ -9,12 +9,42 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+DEFAULT_MAX_BODY = 1024 * 1024
 #: how long the start-up check waits for PostgreSQL to answer
 CONNECT_TIMEOUT_S = 10.0
 
 
 class SettingError(ValueError):
     """A setting that cannot be used; the message is the one line to print."""
+
+
+def max_body() -> int:
+    """FLOWYARD_MAX_BODY: the largest request body in bytes (unset or blank: 1 MiB).
+
+    Anything but a positive number of bytes is refused: `1MiB` or `abc` fell back to
+    1 MiB unsaid, and 0 or less answered every webhook delivery 413.
+    """
+    raw = os.environ.get("FLOWYARD_MAX_BODY", "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY
+    if not (raw.isdigit() and int(raw) >= 1):
+        raise SettingError(
+            f"FLOWYARD_MAX_BODY={raw!r} is not a number of bytes of at least 1"
+            f" (unset, it is {DEFAULT_MAX_BODY}: 1 MiB)"
+        )
+    return int(raw)
+
+
+def run_retention() -> float:
+    """FLOWYARD_RUN_RETENTION in seconds (default 30d). The engine's hourly pruning
+    reads it again; a bad value there only killed that task, leaving retention off."""
+    from engine.retention import DEFAULT_RETENTION, parse_duration
+
+    raw = os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise SettingError(f"FLOWYARD_RUN_RETENTION: {exc}") from None
 
 
 def secret_key_setting() -> str | None:
@@ -39,8 +69,10 @@ def check_start_settings(command: str) -> None:
     """Every setting ``command`` reads, checked before it starts anything (binds
     a port, writes a token): a wrong one is one line on stderr and exit 1."""
     try:
+        run_retention()  # every process that runs an engine prunes
         if command == "serve":
             secret_key_setting()
+            max_body()
     except SettingError as exc:
         print(f"flowyard {command}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
