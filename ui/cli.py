@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("id", nargs="?")
     s.add_argument("--workflow")
     s.add_argument("--status")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", default=50)  # checked by cmd_runs, in one line
     s.add_argument("--older-than", default="30d", help="for prune: e.g. 7d, 12h")
     s.add_argument("--workflows")
     s.set_defaults(fn=cmd_runs)

@@ -102,7 +102,35 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
         )
 
 
+#: what `--status` takes: a run's statuses (as `GET /api/runs?status=` checks them)
+RUN_STATUSES = ("queued", "running", *runstore.FINAL_STATUSES)
+
+
+def runs_usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with `runs` options (None: nothing), said before the database
+    is opened, as the API answers 400: `--status bogus` listed nothing and exited 0,
+    `--limit 0` listed one run, `prune --older-than abc` was a traceback."""
+    if args.status is not None and args.status not in RUN_STATUSES:
+        return f"bad --status {args.status!r}: one of {', '.join(RUN_STATUSES)}"
+    limit = str(args.limit).strip()
+    if not (limit.isdigit() and int(limit) >= 1):
+        return f"bad --limit {args.limit!r}: a number of at least 1"
+    args.limit = int(limit)
+    if args.action == "prune":
+        try:
+            args.older_than_s = parse_duration(args.older_than)
+        except ValueError as exc:
+            return f"bad --older-than: {exc}"
+    return None
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
+    bad = runs_usage_problem(args)
+    if bad:
+        command = "runs" if args.action == "list" else f"runs {args.action}"
+        print(f"flowyard {command}: {bad}", file=sys.stderr)
+        return 2
+
     async def body(rt: Runtime) -> int:
         if args.action == "show":
             result = await rt.run_result(args.id)
@@ -127,7 +155,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{args.id} {status}")
             return 0
         if args.action == "prune":
-            runs, events = await prune(rt.db.log_pool, parse_duration(args.older_than))
+            runs, events = await prune(rt.db.log_pool, args.older_than_s)
             print(f"pruned {runs} runs ({events} run events) older than {args.older_than}")
             return 0
         if args.action == "resume":
@@ -138,8 +166,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if args.id and not resumed:
                 return await _not_resumed(rt, args.id)
             return 0
-        for r in await rt.list_runs(args.workflow, args.status, args.limit):
-            print(f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<30} {r['created_at']}")
+        runs = await rt.list_runs(args.workflow, args.status, args.limit)
+        # As wide as the longest name listed: a fixed 30 ran longer names into the date.
+        width = max([30] + [len(r["workflow"]) for r in runs])
+        for r in runs:
+            print(
+                f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<{width}} {r['created_at']}"
+            )
         return 0
 
     return with_runtime(

@@ -1,0 +1,83 @@
+"""`flowyard runs` options checked as the API checks them (`GET /api/runs` answers
+400): a bad `--status`, a `--limit` under 1 or no number, a `prune --older-than`
+that is no duration are one usage line and exit 2, before the database is opened;
+and the listing keeps its columns with workflow names over 30 characters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ECHO = """\
+name: NAME
+blocks:
+  start: {type: manual}
+  echo: {type: function, code: "return 1"}
+edges: [start -> echo]
+"""
+
+
+def _cli(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    env.pop("FLOWYARD_WORKFLOWS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# Nobody answers there: an option let through would end in that error instead.
+NOBODY = "postgresql://postgres@127.0.0.1:1/postgres"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--status", "bogus"], "flowyard runs: bad --status 'bogus': one of queued, running,"),
+        (["--limit", "0"], "flowyard runs: bad --limit '0': a number of at least 1"),
+        (["--limit", "-1"], "flowyard runs: bad --limit '-1': a number of at least 1"),
+        (["--limit", "abc"], "flowyard runs: bad --limit 'abc': a number of at least 1"),
+        (
+            ["prune", "--older-than", "abc"],
+            "flowyard runs prune: bad --older-than: not a duration: 'abc'",
+        ),
+    ],
+)
+def test_bad_runs_options_are_one_usage_line(args: list[str], said: str, tmp_path: Path) -> None:
+    done = _cli(["runs", *args], tmp_path, NOBODY)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(said) and done.stderr.count("\n") == 1, done.stderr
+    assert done.stdout == ""
+
+
+def test_long_workflow_names_keep_the_date_column_apart(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "workflows").mkdir()
+    tag = uuid.uuid4().hex[:8]
+    names = [f"short {tag}", f"Order Processing (a copy for the EU shop) {tag}"]
+    ids = []
+    for i, name in enumerate(names):
+        (tmp_path / "workflows" / f"w{i}.yaml").write_text(ECHO.replace("NAME", name))
+        ran = _cli(["run", f"w{i}", "--json"], tmp_path, database_url)
+        assert ran.returncode == 0, ran.stderr
+        ids.append(ran.stdout.split('"execution_id": "')[1][:36])
+    listed = _cli(["runs", "--limit", "100"], tmp_path, database_url)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stdout.splitlines() if line[:36] in ids]
+    assert len(lines) == 2, listed.stdout
+    # The date (an ISO time, the last field) starts at one column in both lines,
+    # after each whole name and at least one space.
+    date_at = {line.rindex(" ") + 1 for line in lines}
+    assert len(date_at) == 1, lines
+    for line in lines:
+        shown = line[: line.rindex(" ")].rstrip()
+        assert any(shown.endswith(name) for name in names), line
