@@ -197,11 +197,10 @@ def serve(
         import templates
 
         bridge.call(templates.apply_schemas_in(bridge.runtime.db.pool), timeout=60)
-        print(
-            f"flowyard: a new workspace: {', '.join(installed)} installed in {workflows_dir}"
+        _say(
+            f"a new workspace: {', '.join(installed)} installed in {workflows_dir}"
             " (POST /webhooks/orders/events starts Order Processing)",
-            file=sys.stderr,
-            flush=True,
+            log_format,
         )
     engine = None
     if engine_process:
@@ -210,11 +209,7 @@ def serve(
     mode = "accepting and running" if worker else "accepting only (--no-worker)"
     if engine is not None:
         mode = "accepting; running in the engine process"
-    print(
-        f"flowyard: serving {workflows_dir} on http://{host}:{port}/ ({mode})",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"serving {workflows_dir} on http://{host}:{port}/ ({mode})", log_format)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: engine process too
     try:
         server.run()
@@ -226,6 +221,15 @@ def serve(
         if engine is not None:
             engine.stop()
         bridge.stop()
+
+
+def _say(message: str, log_format: str) -> None:
+    """A start-up line: with ``--log-format json`` a log record like every other line
+    (a log collector parses each line as JSON), else plain ``flowyard: …`` on stderr."""
+    if log_format == "json":
+        log.info(message)
+    else:
+        print(f"flowyard: {message}", file=sys.stderr, flush=True)
 
 
 def _install_templates_if_new(workflows_dir: Path) -> list[str]:
