@@ -42,9 +42,10 @@ class EngineBridge:
             self.call(self.runtime.start(), timeout=timeout)
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0, grace: float = 0.0) -> None:
+        """Close the runtime, its runs in flight given ``grace`` seconds to end."""
         try:
-            self.call(self.runtime.close(), timeout=timeout)
+            self.call(self.runtime.close(grace), timeout=timeout + grace)
         finally:
             if self._own_loop and self._thread is not None:
                 self.loop.call_soon_threadsafe(self.loop.stop)

@@ -18,7 +18,7 @@ from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
 from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
 from ui.cli_workflows import cmd_validate
-from ui.config import check_start_settings, require_database
+from ui.config import check_start_settings, require_database, shutdown_grace
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -138,7 +138,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
             for task in (taking, orphaned):
                 task.cancel()
             await asyncio.gather(taking, orphaned, return_exceptions=True)
-            await rt.close()  # runs in flight are left to resume, as on any stop
+            await rt.close(shutdown_grace())  # then what is still going is left to resume
         return 0
 
     return asyncio.run(main())

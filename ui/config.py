@@ -65,11 +65,34 @@ def secret_key_setting() -> str | None:
     return raw.strip()
 
 
+DEFAULT_SHUTDOWN_GRACE_S = 10.0
+
+
+def shutdown_grace() -> float:
+    """FLOWYARD_SHUTDOWN_GRACE: seconds a stopping process (SIGTERM, Ctrl-C) lets its
+    runs in flight end before it interrupts them (default 10; 0: at once). A run let
+    end is recorded done; one interrupted is resumed by the next start, repeating the
+    block it was in — an INSERT outside a transaction group, a request sent."""
+    raw = os.environ.get("FLOWYARD_SHUTDOWN_GRACE", "").strip()
+    if not raw:
+        return DEFAULT_SHUTDOWN_GRACE_S
+    try:
+        grace = float(raw)
+    except ValueError:
+        grace = -1.0
+    if not 0 <= grace <= 3600:
+        raise SettingError(
+            f"FLOWYARD_SHUTDOWN_GRACE={raw!r} is not a number of seconds from 0 to 3600"
+        )
+    return grace
+
+
 def check_start_settings(command: str) -> None:
     """Every setting ``command`` reads, checked before it starts anything (binds
     a port, writes a token): a wrong one is one line on stderr and exit 1."""
     try:
         run_retention()  # every process that runs an engine prunes
+        shutdown_grace()  # and every one stops
         if command == "serve":
             secret_key_setting()
             max_body()

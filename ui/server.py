@@ -13,7 +13,12 @@ from typing import Any
 
 from ui.app import UIConfig, create_app, max_body_from_env
 from ui.bridge import EngineBridge
-from ui.config import check_start_settings, require_database, secret_key_setting
+from ui.config import (
+    check_start_settings,
+    require_database,
+    secret_key_setting,
+    shutdown_grace,
+)
 
 log = logging.getLogger("flowyard.ui")
 
@@ -218,9 +223,10 @@ def serve(
     finally:
         server.close()
         bridge.loop.call_soon_threadsafe(stop.set)
+        grace = shutdown_grace()  # checked at start
         if engine is not None:
-            engine.stop()
-        bridge.stop()
+            engine.stop(timeout=30.0 + grace)
+        bridge.stop(grace=grace)
 
 
 def _say(message: str, log_format: str) -> None:
