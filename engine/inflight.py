@@ -33,6 +33,9 @@ class InFlight:
         self._begun: set[str] = set()
         self._withdrawn: set[str] = set()
         self.recorders: dict[str, RunRecorder] = {}  # the runs executing, by id
+        # Runs asked to cancel while executing: one whose end could not be written
+        # (the database went away) is ended cancelled, never continued.
+        self.cancel_asked: set[str] = set()
 
     def spawn(
         self, eid: str, run: Coroutine[Any, Any, dict[str, Any]], key: str | None
@@ -64,6 +67,7 @@ class InFlight:
         if task is None or task.done():
             return None
         if eid in self._begun:
+            self.cancel_asked.add(eid)
             task.cancel()
             return True
         self._withdrawn.add(eid)
@@ -81,6 +85,7 @@ class InFlight:
 
     def _forget(self, eid: str) -> None:
         self.tasks.pop(eid, None)
+        self.cancel_asked.discard(eid)
         self._begun.discard(eid)
         self._withdrawn.discard(eid)
 

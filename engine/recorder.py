@@ -354,13 +354,21 @@ async def record_end(
     notify_finish: bool = False,
     next_seq: int | None = None,
 ) -> None:
-    """Record the end of a run that is not executed: cancelled before it began, or
-    its workflow version is gone. ``next_seq``: read from its log when not known."""
+    """Record the end of a run that is not executing: cancelled before it began or
+    while the database was away, or its workflow version is gone. ``next_seq``: read
+    from its log when not known — and then a block its log shows still running (its
+    end never reached the log) is ended too: no finished run shows a block running."""
+    interrupted: dict[str, int] = {}
     if next_seq is None:
-        last = await pool.fetchval(
-            "SELECT max(seq) FROM flowyard_run_events WHERE execution_id = $1::uuid", execution_id
-        )
-        next_seq = (last or 1) + 1
+        from engine import runstore
+
+        events = await runstore.fetch_events(pool, execution_id)
+        next_seq = (events[-1]["seq"] + 1) if events else 2
+        every = runstore.blocks_from_events(events, top_level_only=False)
+        interrupted = {p: r["attempts"] for p, r in every.items() if r["status"] == "running"}
     recorder = RunRecorder(pool, execution_id, set(), owner, next_seq, notify_finish)
+    for path, attempts in interrupted.items():
+        why = {"type": "Cancelled", "message": "interrupted before it finished", "block": path}
+        recorder.add("block_failed", path, {"error": why, "attempts": attempts})
     recorder.add(f"run_{status}", None, {"output": None, "error": error})
     await recorder.finish(status, None, error)

@@ -90,6 +90,8 @@ class Resumption:
         except Exception as exc:
             if not server_unreachable(exc) or self._closing:
                 raise
+            if eid in self._runs.cancel_asked:  # its cancelled end could not be written
+                return await self._cancelled_when_reachable(eid)
             log.error("run %s stopped, the database cannot be reached: %r; it goes on "
                       "once the database answers", eid, exc)  # fmt: skip
         wait = 1.0

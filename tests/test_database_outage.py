@@ -46,6 +46,11 @@ async def _held_run(rt: Runtime, tmp_path: Path) -> tuple[str, Path, Path]:
     wf_file.write_text(HELD.format(suffix=uuid.uuid4().hex[:8], log=str(log), gate=str(gate)))
     eid = (await rt.submit(load_file(wf_file), {})).execution_id
     assert await until(log.exists), "the run never reached `hold`"
+
+    async def hold_logged() -> bool:  # its start reached the log (flushed every 0.2 s)
+        return (await rt.run_result(eid))["blocks"]["hold"]["status"] == "running"
+
+    assert await until(hold_logged)
     return eid, log, gate
 
 
@@ -92,6 +97,35 @@ async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(
         await asyncio.sleep(2.0)
         assert await _status(direct, eid) == "cancelled"
         assert log.read_text().split().count("hold") == 1  # it was not continued
+        # No block of the finished run is left `running` (its end never reached the log).
+        blocks = (await rt.run_result(eid))["blocks"]
+        assert {b["status"] for b in blocks.values()} <= {"succeeded", "failed", "pending"}
+    finally:
+        await rt.close()
+
+
+async def test_a_cancel_while_a_block_runs_and_the_database_is_away_is_kept(
+    relayed_url: tuple[str, str, Any], tmp_path: Path
+) -> None:
+    """The cancel stops the block; the run's cancelled end cannot be written yet. Once
+    the database answers, that end is written — the run is not continued."""
+    direct, through, relay = relayed_url
+    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
+    await rt.start()
+    try:
+        eid, log, gate = await _held_run(rt, tmp_path)
+        relay.cut()
+        assert await rt.request_cancel(eid) == "cancelling"  # `hold` is still holding
+        await asyncio.sleep(1.5)
+        gate.write_text("open")
+        relay.restore()
+        assert await until(_ended(direct, eid, "cancelled"))
+        await asyncio.sleep(2.5)  # long enough for a continuation to have begun
+        assert await _status(direct, eid) == "cancelled"
+        assert log.read_text().split() == ["hold"]  # not run again, `after` never
+        blocks = (await rt.run_result(eid))["blocks"]
+        assert blocks["hold"]["status"] == "failed" and blocks["after"]["status"] == "pending"
+        assert blocks["hold"]["error"]["type"] == "Cancelled"
     finally:
         await rt.close()
 
