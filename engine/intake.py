@@ -136,26 +136,52 @@ async def accept(
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     sql = _accept_sql(queue is not None, bool(carried), notify)
-    retry_of = None
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
-            return Accepted(eid, True, retry_of)
-        first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
-        if first is None:
-            continue  # the key was just released: try again
-        first_id = str(first["execution_id"])
+            return Accepted(eid, True)
         if same_request is None:
-            return Accepted(first_id, False)
+            first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
+            if first is not None:
+                return Accepted(str(first["execution_id"]), False)
+            continue  # released meanwhile (a webhook's retry took it): try again
+        accepted = await _repeat(pool, sql, args, workflow, idempotency_key, input, same_request)
+        if accepted is not None:
+            return accepted
+    # Each round lost to a concurrent delivery of the key whose run then failed too:
+    # nothing was accepted, and the sender's next retry is answered anew.
+    raise RuntimeError(f"the idempotency key {idempotency_key!r} kept changing hands; retry")
+
+
+async def _repeat(
+    pool: asyncpg.Pool,
+    sql: str,
+    args: list[Any],
+    workflow: str,
+    idempotency_key: str | None,
+    input: dict[str, Any],
+    same_request: SameRequest,
+) -> Accepted | None:
+    """A webhook's repeat: the first run, a conflict, or — its run failed or was
+    cancelled — a new run taking the key over. The first run's row stays locked from
+    the check to the new run's insert, so a concurrent delivery of the same key (the
+    same request or another) waits and then judges against the new run: a different
+    body can never slip in between and take the key from the sender's retries.
+    None: the key was released meanwhile; try again."""
+    async with pool.acquire() as conn, conn.transaction():
+        first = await conn.fetchrow(_FIRST + " FOR UPDATE", workflow, idempotency_key)
+        if first is None:
+            return None
+        first_id = str(first["execution_id"])
         if not same_request(first["input"] or {}, input):
             raise IdempotencyConflict(str(idempotency_key), first_id)
         if first["status"] not in ("failed", "cancelled"):
             return Accepted(first_id, False)
-        await pool.execute(_RELEASE, first["execution_id"], idempotency_key)
-        retry_of = first_id
-    # Each round lost to a concurrent delivery of the key whose run then failed too:
-    # nothing was accepted, and the sender's next retry is answered anew.
-    raise RuntimeError(f"the idempotency key {idempotency_key!r} kept changing hands; retry")
+        await conn.execute(_RELEASE, first["execution_id"], idempotency_key)
+        args[0] = eid = new_execution_id()
+        if await conn.fetchrow(sql, *args) is None:
+            return None  # cannot happen while the row is locked; judged again if it does
+        return Accepted(eid, True, first_id)
 
 
 def same_json(a: Any, b: Any) -> bool:

@@ -100,6 +100,33 @@ async def test_concurrent_retries_of_a_failed_run_start_one_run(
     assert len(await _runs(blocks_runtime, wf.name)) == 2
 
 
+async def test_a_different_body_racing_the_retries_never_takes_the_key(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    """Retries of a failed delivery and other bodies under the same key, all at once:
+    the retries start exactly one run, every other body is 409 — none of them takes
+    the key between the failed run's release and the retry's insert."""
+    flag = tmp_path / "up"
+    wf = install_workflow(FLAKY.format(flag=str(flag)))
+    for round_ in range(5):
+        key, order = f"race-{round_}", f"o-9{round_}"
+        flag.unlink(missing_ok=True)
+        first = await _deliver(blocks_runtime, wf, key, {"order_id": order, "x": 1})
+        await blocks_runtime.wait(first.body["execution_id"], timeout=30)
+        flag.write_text("up")
+        bodies = [{"order_id": order, "x": 2 - n % 2} for n in range(30)]
+        answers = await asyncio.gather(*(_deliver(blocks_runtime, wf, key, b) for b in bodies))
+        retries = [a for b, a in zip(bodies, answers, strict=True) if b["x"] == 1]
+        others = [a for b, a in zip(bodies, answers, strict=True) if b["x"] == 2]
+        assert {a.status for a in others} == {409}, round_
+        assert {a.status for a in retries} == {202}, round_
+        started = {a.body["execution_id"] for a in retries if "duplicate" not in a.body}
+        assert len(started) == 1 and {a.body["execution_id"] for a in retries} == started
+        (eid,) = started
+        assert (await blocks_runtime.wait(eid, timeout=30))["output"] == {"order": order}
+    assert len(await _runs(blocks_runtime, wf.name)) == 10
+
+
 async def test_a_key_reused_for_a_different_request_is_refused(
     blocks_runtime: Any, install_workflow: Any, tmp_path: Path
 ) -> None:
