@@ -104,3 +104,43 @@ def test_a_block_named_like_a_yaml_11_boolean_reads_and_saves_as_written(
         assert "  on: {type: function, code: return 5}" in path.read_text()
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_concurrent_saves_over_one_version_write_one(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    """Eight saves sent at once with the same If-Match: one is written, the others are
+    412 — none undoes another unseen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name, path = named
+    etag = client.get(f"/api/workflows/{name}", headers=auth).headers["ETag"]
+    yaml_type = {**auth, "Content-Type": "application/yaml", "If-Match": etag}
+    texts = [TEXT.format(name=name).replace("return 1", f"return {n + 10}") for n in range(8)]
+
+    def put(text: str) -> int:
+        return client.put(f"/api/workflows/{name}", data=text, headers=yaml_type).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(put, texts))
+    assert sorted(codes) == [200] + [412] * 7, codes
+    assert path.read_text() == texts[codes.index(200)]
+
+
+def test_a_file_with_crlf_line_endings_keeps_one_version(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    name, path = named
+    crlf = TEXT.format(name=name).replace("\n", "\r\n")
+    yaml_type = {**auth, "Content-Type": "application/yaml"}
+    saved = client.put(f"/api/workflows/{name}", data=crlf, headers=yaml_type)
+    assert saved.status_code == 200 and path.read_bytes() == crlf.encode()
+    read = client.get(f"/api/workflows/{name}", headers={**auth, "Accept": "application/yaml"})
+    assert read.headers["ETag"] == saved.headers["ETag"]
+    assert read.get_data() == crlf.encode()  # the file as it is
+    again = client.put(
+        f"/api/workflows/{name}",
+        data=crlf,
+        headers={**yaml_type, "If-Match": saved.headers["ETag"]},
+    )
+    assert again.status_code == 200, again.get_json()

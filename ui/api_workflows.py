@@ -1,0 +1,219 @@
+"""The workflow files over HTTP: list, read (YAML or JSON, with the file's version as
+an ETag), save (validated; If-Match guarded; YAML kept as sent), validate, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Response, request, url_for
+
+from ui import workflow_files as wf
+from ui.api import bp, error, jresponse, request_text, runtime
+from ui.app import settings
+
+
+@bp.get("/workflows")
+def list_workflows() -> Response:
+    items = [wf.summary(p) for p in wf.list_files(settings().workflows_dir)]
+    for item in items:
+        item["url"] = url_for("api.get_workflow", name=item["name"])
+        item["editor_url"] = url_for("pages.editor", name=item["name"])
+    return jresponse({"workflows": items})
+
+
+def _wants_yaml() -> bool:
+    best = request.accept_mimetypes.best_match(
+        ["application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
+    )
+    return (
+        best is not None
+        and best != "application/json"
+        and "json" not in request.args.get("format", "")
+    )
+
+
+@bp.get("/workflows/<name>")
+def get_workflow(name: str) -> Response:
+    path = wf.find(settings().workflows_dir, name)
+    if path is None:
+        return error(404, f"no workflow named {name!r}")
+    text = _file_text(path)
+    tag = {"ETag": _etag(text)}
+    if request.args.get("format") == "yaml" or (_wants_yaml() and "format" not in request.args):
+        if path.suffix == ".json":
+            text = wf.render(wf.parse(text, path.name), ".yaml")
+        return Response(text, mimetype="application/yaml", headers=tag)
+    try:
+        doc = wf.parse(text, path.name)
+    except ValueError as exc:
+        return error(
+            422,
+            "the file cannot be parsed",
+            problems=[{"file": path.name, "block": None, "field": None, "message": str(exc)}],
+        )
+    # The workflow itself, as the YAML answer holds it: saved as a .json file it
+    # is a workflow file again (`flowyard validate`, PUT) — no envelope around it.
+    response = jresponse(doc)
+    response.headers.update(tag)
+    return response
+
+
+def _file_text(path: Path) -> str:
+    """The file as it is, line endings included (read_text would turn CRLF into LF,
+    and the version a client read would never match the file)."""
+    return path.read_bytes().decode("utf-8")
+
+
+def _etag(text: str) -> str:
+    """The file's version as read: a PUT with ``If-Match`` saves only over it."""
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20] + '"'
+
+
+def _stale(existing: Path | None) -> Response | None:
+    """412 when ``If-Match`` names another version of the file than the one on disk
+    (a `git pull` or another tab saved since the client read it): last write wins
+    would undo that change without a word. No ``If-Match``: saved as before."""
+    wanted = request.headers.get("If-Match")
+    if wanted is None:
+        return None
+    tags = {t.strip() for t in wanted.split(",")}
+    if existing is None:
+        if "*" not in tags:
+            return error(412, "the workflow file was deleted since it was read")
+        return error(412, "no workflow file to save over (If-Match: *)")
+    current = _etag(_file_text(existing))
+    if "*" in tags or current in tags:
+        return None
+    return error(
+        412,
+        "the workflow file changed since it was read (saved elsewhere, or edited on disk): "
+        "reload it, then apply your change again",
+        etag=current,
+    )
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice: json.loads would keep the last
+    copy (a second block with one id would silently replace the first)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response | None]:
+    from engine.model import WorkflowError, read_document
+
+    ctype = (request.mimetype or "").lower()
+    raw = request_text()
+    if raw is None:
+        return None, error(400, "the body is not UTF-8 text")
+    try:
+        if "json" in ctype:
+            doc = json.loads(raw or "null", object_pairs_hook=_no_duplicate_keys)
+            if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
+                doc = doc["document"]  # the envelope GET once returned: still accepted
+        else:
+            # The engine's strict loader: a duplicate block id or key is an error
+            # naming the block, not the last copy silently replacing the first.
+            doc = read_document(raw, f"{name}.yaml")
+    except WorkflowError as exc:
+        return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
+    except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
+        problem = {
+            "file": f"{name}.yaml",
+            "block": None,
+            "field": None,
+            "message": f"cannot parse: {exc}",
+        }
+        return None, error(422, "invalid workflow", problems=[problem])
+    if not isinstance(doc, dict):
+        problem = {
+            "file": f"{name}.yaml",
+            "block": None,
+            "field": None,
+            "message": "a workflow must be a mapping",
+        }
+        return None, error(422, "invalid workflow", problems=[problem])
+    return doc, None
+
+
+@bp.put("/workflows/<name>")
+def save_workflow(name: str) -> Response:
+    if not wf.valid_name(name):
+        return error(400, "a workflow name is letters, digits, '_' and '-'")
+    doc, err = _document_from_request(name)
+    if err is not None or doc is None:
+        return err  # type: ignore[return-value]
+    # One save at a time, from the If-Match check to the write: two saves over the same
+    # version must not both pass the check (the second would undo the first unseen).
+    with _SAVING:
+        return _save(name, doc)
+
+
+_SAVING = threading.Lock()
+
+
+def _save(name: str, doc: dict[str, Any]) -> Response:
+    existing = wf.find(settings().workflows_dir, name)
+    path = existing or settings().workflows_dir / f"{name}.yaml"
+    stale = _stale(existing)
+    if stale is not None:
+        return stale
+    was_named = _name_on_disk(existing)
+    problems, warnings = wf.check(doc, path.name, runtime().workflows, was_named=was_named)
+    if problems:
+        return error(422, "invalid workflow", problems=problems)
+    old_text = _file_text(existing) if existing else None
+    if "json" not in (request.mimetype or "").lower() and path.suffix != ".json":
+        # YAML sent is the file (a script syncing files from git): kept as written,
+        # comments and all, once it validates.
+        text = request_text() or ""
+    elif old_text is None:
+        text = wf.render(doc, path.suffix)
+    else:
+        # Only what changed is rewritten: an unchanged save leaves the file
+        # (comments and all) byte-identical, and is not written at all.
+        text = wf.render_update(old_text, doc, path.suffix)
+    if text != old_text:
+        wf.write_atomic(path, text)
+    body: dict[str, Any] = {"name": name, "file": path.name, "saved": True}
+    if warnings:  # a name clash the file already had: saved, and said
+        body["warnings"] = warnings
+    response = jresponse(body, 200 if existing else 201)
+    response.headers["ETag"] = _etag(text)
+    return response
+
+
+def _name_on_disk(path: Path | None) -> str | None:
+    """The ``name:`` the file has now (None: no file, or one that does not parse)."""
+    if path is None:
+        return None
+    info = wf.summary(path)
+    return None if info.get("broken") else info["title"]
+
+
+@bp.post("/workflows/<name>/validate")
+def validate_workflow(name: str) -> Response:
+    doc, err = _document_from_request(name)
+    if err is not None or doc is None:
+        return err  # type: ignore[return-value]
+    existing = wf.find(settings().workflows_dir, name)
+    path = existing or settings().workflows_dir / f"{name}.yaml"
+    problems = wf.validate(doc, path.name, runtime().workflows, was_named=_name_on_disk(existing))
+    return jresponse({"valid": not problems, "problems": problems}, 422 if problems else 200)
+
+
+@bp.delete("/workflows/<name>")
+def delete_workflow(name: str) -> Response:
+    path = wf.find(settings().workflows_dir, name)
+    if path is None:
+        return error(404, f"no workflow named {name!r}")
+    path.unlink()
+    return Response(status=204)
