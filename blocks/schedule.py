@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,11 @@ class ScheduleBlock(BlockHandler):
             out.append(
                 Problem(f"not a valid cron expression: {cron!r}", block=self.block.id, field="cron")
             )
+        elif isinstance(cron, str) and (same := _SAME_ENDS.search(cron)):
+            # croniter reads a range whose ends are equal as the whole field: `5-5 0 * * *`
+            # would run every minute of hour 0, `0 9-9 * * *` every hour.
+            message = f"the range {same.group(0)} in {cron!r} is one value: write {same.group(1)}"
+            out.append(Problem(message, block=self.block.id, field="cron"))
         elif isinstance(cron, str) and not _ever_fires(cron):
             message = f"the cron expression {cron!r} never fires (no such date, e.g. February 31)"
             out.append(Problem(message, block=self.block.id, field="cron"))
@@ -86,6 +92,9 @@ def _is_five_field_cron(cron: str) -> bool:
     fields = cron.split()
     five = len(fields) == 5 or (len(fields) == 1 and fields[0].startswith("@"))
     return five and croniter.is_valid(cron)
+
+
+_SAME_ENDS = re.compile(r"(?<![\w/-])(\d+)-0*\1(?![\w-])")
 
 
 def _ever_fires(cron: str) -> bool:

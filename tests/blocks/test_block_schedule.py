@@ -160,6 +160,19 @@ async def test_one_schedule_without_a_next_tick_does_not_stop_the_others(
     await blocks_runtime.wait(started[0], timeout=30)
 
 
+@pytest.mark.parametrize("cron", ["5-5 0 * * *", "0 9-9 * * *", "0 0 * * 1-1", "0 0 31 2-2 *"])
+def test_a_range_with_equal_ends_is_refused(tmp_path: Any, cron: str) -> None:
+    """croniter reads `5-5` as the whole field (every minute, every hour, …)."""
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "same.yaml"
+    file.write_text(EVERY_MINUTE.replace("NAME", "same").replace("* * * * *", cron))
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    [problem] = info.value.problems
+    assert problem.field == "cron" and "is one value: write" in problem.message
+
+
 def test_a_cron_that_never_fires_is_refused(tmp_path: Any) -> None:
     from engine.model import WorkflowError, load_file
 
