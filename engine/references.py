@@ -270,6 +270,7 @@ def _as_variables(
 _SQL_TOKEN_RE = re.compile(
     r"""
     (?P<estring>(?<![\w$])[Ee]'(?:[^'\\]|\\.|'')*')  # E'…' (backslash escapes): kept as is
+    | (?P<prefixed>(?<![\w$])(?:[BbXxNn]|[Uu]&)'(?:[^']|'')*')  # B'…' X'…' N'…' U&'…': as is
     | (?P<quoted>'(?:[^']|'')*')(?P<jsonb>::jsonb\b)?   # a string literal, maybe cast to jsonb
     | (?P<comment>--[^\n]*|/\*.*?\*/)                 # comments are kept as they are
     | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$)  # dollar-quoted bodies (seed SQL)
@@ -282,6 +283,7 @@ _SQL_TOKEN_RE = re.compile(
 #: Where a reference in SQL stays text (no bind parameter can go there), by token kind.
 _SQL_TEXT_ONLY = {
     "estring": "an E'…' string",
+    "prefixed": "a B'…', X'…', N'…' or U&'…' literal",
     "dollar": "a dollar-quoted $$…$$ body",
     "ident": 'a quoted "…" identifier',
 }

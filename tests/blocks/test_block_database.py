@@ -423,6 +423,8 @@ def test_a_query_of_two_statements_is_refused_at_validation(write_workflow: Any)
         ("select E'x <f.s>' as v", "an E'…' string"),
         ("select $$<f.s>$$ as v", "a dollar-quoted $$…$$ body"),
         ('select 1 as "<f.s>"', 'a quoted "…" identifier'),
+        ("select U&'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
+        ("select B'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
     ],
 )
 def test_a_reference_where_no_bind_parameter_can_go_is_refused(
