@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from blocks._delivery_keys import idempotency_key, request_value, same_delivery
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -27,9 +28,9 @@ from blocks.http import is_credential_header
 from engine._json import strict_loads, unstorable
 from engine.context import BlockContext
 from engine.database import server_unreachable
-from engine.intake import IdempotencyConflict, same_json
+from engine.intake import IdempotencyConflict
 from engine.model import BlockModel, Problem
-from engine.references import MissingReference, compile_value, parse
+from engine.references import parse
 from engine.registry import BlockHandler, register
 
 log = logging.getLogger("flowyard.webhook")
@@ -207,50 +208,6 @@ def build_payload(
     }
 
 
-class _PayloadScope:
-    """Resolves ``idempotency_key`` references against the request being delivered."""
-
-    def __init__(self, block_id: str, payload: dict[str, Any], workflow: str) -> None:
-        self.names = {
-            block_id: payload,
-            "webhook": payload,
-            "input": {"webhook": payload, "workflow": {"name": workflow}},
-        }
-
-    def lookup(self, root: str) -> Any:
-        return self.names[root]
-
-    def note_secret(self, value: Any) -> None:
-        pass
-
-
-def idempotency_key(
-    template: str | None,
-    block_id: str,
-    payload: dict[str, Any],
-    lower_headers: Mapping[str, str],
-    workflow: str,
-) -> str | None:
-    """The delivery's dedup key, or None when the request carries none."""
-    value = request_value(template, block_id, payload, workflow)
-    if value is not None:
-        return value
-    return lower_headers.get("idempotency-key") or lower_headers.get("webhook-id") or None
-
-
-def request_value(
-    template: str | None, block_id: str, payload: dict[str, Any], workflow: str
-) -> str | None:
-    """A key read from the request by a reference (``<webhook.body.order_id>``)."""
-    if not template:
-        return None
-    try:
-        value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
-    except MissingReference:
-        return None
-    return None if value in (None, "") else str(value)
-
-
 def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:
     # Logged, not answered: the endpoint is public and the error names the database host.
     log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
@@ -355,7 +312,7 @@ async def accept(
             concurrency_key=request_value(
                 config.get("concurrency_key"), block.id, payload, workflow.name
             ),
-            same_request=_same_delivery,
+            same_request=same_delivery,
         )
     except IdempotencyConflict as exc:
         return WebhookResponse(409, {"error": str(exc), "execution_id": exc.execution_id})
@@ -387,10 +344,3 @@ async def accept(
     if sub.retry_of:
         body_out["retry_of"] = sub.retry_of
     return WebhookResponse(202, body_out)
-
-
-def _same_delivery(first: dict[str, Any], again: dict[str, Any]) -> bool:
-    """A sender's retry carries the same body and query; its headers (a new
-    signature, a timestamp) and the time it arrived may differ."""
-    a, b = first.get("webhook") or {}, again.get("webhook") or {}
-    return same_json(a.get("body"), b.get("body")) and same_json(a.get("query"), b.get("query"))
