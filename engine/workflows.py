@@ -145,20 +145,24 @@ class WorkflowStore:
 
     def _webhook_index(self) -> dict[tuple[str, str], tuple[Workflow, BlockModel]]:
         index: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
-        broken: dict[tuple[str, str], str] = {}
+        failing: list[tuple[Path, WorkflowError]] = []
         for name in self.names():
             try:
                 wf = self.load(name)
             except WorkflowError as exc:
-                file = self.path(name)
-                for key in self._routes_of_broken(file, exc):
-                    broken.setdefault(key, file.name)
+                failing.append((self.path(name), exc))
                 continue
             for key, b in webhook_keys(wf):
                 first = index.setdefault(key, (wf, b))  # the first file (by name) wins
                 if first[0] is not wf:
                     self._say_shared_route(key, first[0], wf)
-        self._broken = {k: f for k, f in broken.items() if k not in index}
+        broken: dict[tuple[str, str], str] = {}
+        for file, exc in failing:  # a route a loading file serves is not down
+            routes = [k for k in self._routes_of_broken(file) if k not in index]
+            self._say_broken(file, exc, routes)
+            for key in routes:
+                broken.setdefault(key, file.name)
+        self._broken = broken
         return index
 
     def _say_shared_route(self, key: tuple[str, str], first: Workflow, other: Workflow) -> None:
@@ -177,18 +181,21 @@ class WorkflowStore:
             Path(first.file).name,
         )
 
-    def _routes_of_broken(self, file: Path, exc: WorkflowError) -> list[tuple[str, str]]:
+    def _routes_of_broken(self, file: Path) -> list[tuple[str, str]]:
         """The webhook routes a file that does not load meant to serve: what its text
-        still says when it parses, else what its last good version (cached) said. Logged
-        once per version of the file."""
+        still says when it parses, else what its last good version (cached) said."""
         routes = _declared_routes(file)
-        cached = self._cache.get(file)
         if routes is None:
+            cached = self._cache.get(file)
             routes = [key for key, _ in webhook_keys(cached[1])] if cached else []
+        return routes
+
+    def _say_broken(self, file: Path, exc: WorkflowError, routes: list[tuple[str, str]]) -> None:
+        """Log, once per version of the file, the webhooks it takes down."""
         try:
             version = (str(file), file_version(file))
         except OSError:
-            return routes
+            return
         if routes and version not in self._broken_said:
             self._broken_said.add(version)
             log.error(
@@ -197,7 +204,6 @@ class WorkflowStore:
                 ", ".join(f"{m} /webhooks/{p}" for p, m in routes),
                 exc.problems[0] if exc.problems else exc,
             )
-        return routes
 
     def _loadable(self) -> list[Workflow]:
         out = []

@@ -74,3 +74,21 @@ def test_flowyard_validate_reports_a_clash_between_the_files_given(tmp_path: Pat
     assert "block 'hook': field 'path': POST /webhooks/orders/in is already the webhook of" in (
         out.stderr
     )
+
+
+def test_a_broken_file_does_not_claim_a_route_another_file_serves(
+    tmp_path: Path, caplog: Any
+) -> None:
+    path = f"clash/{uuid.uuid4().hex[:6]}"
+    _hook(tmp_path, "aaa", path).write_text(
+        f"name: aaa\nblocks:\n  hook: {{type: webhook, path: {path}}}\noops: 1\n"
+    )
+    _hook(tmp_path, "bbb", path)
+    store = WorkflowStore(tmp_path)
+    assert store.find_webhook(path)[0].name == "bbb"  # served, so not down
+    assert store.broken_webhook(path) is None
+    assert not [r for r in caplog.records if "answer 503" in r.getMessage()]
+    (tmp_path / "bbb.yaml").unlink()  # now nobody serves it: aaa's route is down
+    store.INDEX_TTL_S = 0.0
+    assert store.find_webhook(path) is None and store.broken_webhook(path) == "aaa.yaml"
+    assert [r for r in caplog.records if "aaa.yaml does not load" in r.getMessage()]
