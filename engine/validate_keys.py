@@ -58,8 +58,20 @@ def loop_variable_problems(workflow: Workflow) -> list[Problem]:
             hidden = f"<{name}.…> ({_ROOT_MEANING.get(name, 'a reference root')})"
         elif name in workflow.blocks:
             hidden = f"block {name!r} (<{name}> would be the item, not the block's output)"
+        elif (outer := _outer_with_variable(workflow, block.parent, name)) is not None:
+            hidden = f"the item of the loop {outer!r} around it"
         else:
             continue
         message = f"loop variable {name!r} would hide {hidden} in the body; choose another name"
         problems.append(Problem(message, workflow.file, bid, "as"))
     return problems
+
+
+def _outer_with_variable(workflow: Workflow, parent: str | None, name: str) -> str | None:
+    """The container around a body (innermost first) whose variable is ``name``."""
+    while parent is not None:
+        outer = workflow.blocks[parent]
+        if str(outer.config.get("as") or "item") == name:
+            return parent
+        parent = outer.parent
+    return None

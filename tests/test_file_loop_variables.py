@@ -36,3 +36,17 @@ def test_another_name_is_fine(tmp_path: Path) -> None:
         + "  l: {type: loop, items: [1, 2], as: order, body: [x]}\nedges: [start -> f, f -> l]\n"
     )
     assert "l" in load_file(path).blocks
+
+
+def test_a_nested_loop_may_not_reuse_the_outer_loops_variable(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        HEAD + "  outer: {type: loop, items: [[1]], as: order, body: [inner]}\n"
+        "  inner: {type: loop, items: <order>, as: order, body: [x]}\n"
+        "edges: [start -> outer]\n",
+    )
+    assert len(found) == 1, found
+    assert (
+        "block 'inner': field 'as': loop variable 'order' would hide the item of the loop 'outer'"
+        in found[0]
+    )
