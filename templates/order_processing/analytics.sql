@@ -36,13 +36,17 @@ SELECT event_type,
  ORDER BY event_type;
 
 -- name: failed_correlations
--- External effects (payment captures ...) that did not succeed, newest first,
--- with the order they belong to: the list to retry by hand.
+-- External effects (payment captures ...) that failed, newest first, with the
+-- order they belong to. To retry a capture, fix the cause and resend the
+-- event's delivery (or POST the event again with its event_id in the body):
+-- the repeat captures it, with the same Idempotency-Key capture-<event_id>, and
+-- this row becomes its new outcome. 'refused' rows (a payment for a cancelled
+-- order, never captured) are not listed: release or refund those charges.
 SELECT c.created_at, e.aggregate_id AS order_id, c.correlation_type, c.external_id,
        c.http_status, c.response, c.event_id
   FROM event_correlations c
   JOIN events e ON e.event_id = c.event_id
- WHERE c.status <> 'succeeded'
+ WHERE c.status NOT IN ('succeeded', 'refused')
  ORDER BY c.created_at DESC
  LIMIT 100;
 
@@ -55,9 +59,13 @@ SELECT checked_at, order_id, replayed_version, snapshot_version, repaired, execu
  LIMIT 100;
 
 -- name: payments_without_capture
--- payment_received events older than 5 minutes with no capture recorded at all.
--- Normally empty. A row means the run stopped between committing the event and
--- calling the processor (see docs/event-sourcing.md, "Crash windows"): capture it by hand.
+-- payment_received events older than 5 minutes with no capture (or refusal)
+-- recorded at all. Normally empty. A row means the run that stored the event
+-- stopped before recording its capture (it failed, or crashed; see
+-- docs/event-sourcing.md, "Crash windows"): resend the event's delivery (or the
+-- event with its event_id) and the repeat captures it, once. A payment refused
+-- by a release that recorded no row for refusals is listed too; a repeat of it
+-- records the refusal and captures nothing.
 SELECT e.created_at, e.aggregate_id AS order_id, e.event_id, e.data->>'charge_id' AS charge_id
   FROM events e
  WHERE e.event_type = 'payment_received'

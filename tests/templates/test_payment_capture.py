@@ -141,21 +141,37 @@ async def test_a_capture_answered_5xx_or_429_is_retried_until_it_succeeds(
     assert [t.endswith("ready for fulfillment.") for t in slack_texts(httpserver, order)] == [True]
 
 
-async def test_a_failed_capture_is_said_in_the_output_and_to_slack_not_ready_for_fulfillment(
+async def test_a_failed_capture_fails_the_run_and_is_said_to_slack_not_ready_for_fulfillment(
     es_runtime: Any, httpserver: HTTPServer
 ) -> None:
     """D6: the run said status paid and Slack 'ready for fulfillment' for a
-    charge that was never captured."""
+    charge that was never captured. The run now fails (so a resend of the
+    delivery starts a new run that captures it: test_capture_recovery.py)."""
     stand_ins(httpserver)
     handler = answers((500, {"error": "processor down"}))
     httpserver.expect_request("/v1/charges/ch_down/capture").respond_with_handler(handler)
     order = f"ord-{uuid.uuid4().hex[:8]}"
-    result = await pay(es_runtime, order, "ch_down")
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    result = await submit(es_runtime, {**paid, "charge_id": "ch_down"})
     assert len(handler.seen) == 4  # the first attempt and its 3 retries
-    out = result["output"]
-    assert out["status"] == "paid"  # the event is a fact: the order's state says so
-    assert out["capture"] == "failed" and out["capture_http_status"] == 500
-    row = await correlation(es_runtime, out["event_id"])
+    assert result["status"] == "failed" and result["error"]["block"] == "result"
+    event_id = await es_runtime.db.pool.fetchval(
+        "SELECT event_id::text FROM events WHERE aggregate_id = $1 AND aggregate_version = 2",
+        order,
+    )
+    assert result["error"]["message"].startswith(
+        f"order {order}: capturing charge ch_down of payment {event_id} failed (HTTP 500;"
+    )
+    assert "the charge is NOT captured" in result["error"]["message"]
+    # The event is a fact: the order's state says paid.
+    assert (
+        await es_runtime.db.pool.fetchval(
+            "SELECT state->>'status' FROM order_snapshots WHERE order_id = $1", order
+        )
+        == "paid"
+    )
+    row = await correlation(es_runtime, event_id)
     assert (row["status"], row["http_status"]) == ("failed", 500)
     assert STRIPE_KEY not in row["response"]  # N8
     [text] = slack_texts(httpserver, order)
