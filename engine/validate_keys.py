@@ -58,7 +58,7 @@ def loop_variable_problems(workflow: Workflow) -> list[Problem]:
             hidden = f"<{name}.…> ({_ROOT_MEANING.get(name, 'a reference root')})"
         elif name in workflow.blocks:
             hidden = f"block {name!r} (<{name}> would be the item, not the block's output)"
-        elif (outer := _outer_with_variable(workflow, block.parent, name)) is not None:
+        elif (outer := _outer_with_variable(workflow, bid, name)) is not None:
             hidden = f"the item of the loop {outer!r} around it"
         else:
             continue
@@ -67,11 +67,27 @@ def loop_variable_problems(workflow: Workflow) -> list[Problem]:
     return problems
 
 
-def _outer_with_variable(workflow: Workflow, parent: str | None, name: str) -> str | None:
-    """The container around a body (innermost first) whose variable is ``name``."""
-    while parent is not None:
-        outer = workflow.blocks[parent]
-        if str(outer.config.get("as") or "item") == name:
-            return parent
-        parent = outer.parent
+def _outer_with_variable(workflow: Workflow, bid: str, name: str) -> str | None:
+    """The container around block ``bid`` (innermost first) whose variable is
+    ``name``. Read from the containers' bodies: parents are not set yet here."""
+    seen: set[str] = set()
+    while (outer := _container_of(workflow, bid)) is not None and outer not in seen:
+        seen.add(outer)
+        if str(workflow.blocks[outer].config.get("as") or "item") == name:
+            return outer
+        bid = outer
+    return None
+
+
+def _container_of(workflow: Workflow, bid: str) -> str | None:
+    for cid, block in workflow.blocks.items():
+        if block.type not in ("loop", "parallel"):
+            continue
+        body = block.config.get("body")
+        branches = block.config.get("branches")
+        members = list(body) if isinstance(body, list) else []
+        if isinstance(branches, dict):
+            members += [m for ids in branches.values() if isinstance(ids, list) for m in ids]
+        if bid in members:
+            return cid
     return None
