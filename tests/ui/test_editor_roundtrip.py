@@ -99,7 +99,7 @@ def test_a_config_edit_touches_only_that_blocks_lines(
     after = path.read_text()
     assert _changed_lines(original, after) == ["-    retries: 3", "+    retries: 5"]
     # The comments elsewhere (and the one right above the edited block) survive.
-    assert "# 8. The Idempotency-Key is the event's id" in after
+    assert "# 8. The Idempotency-Key is the stored event's id" in after
     assert "# One order's events run one at a time" in after
     assert yaml.safe_load(after) == doc
 
