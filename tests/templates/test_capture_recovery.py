@@ -283,7 +283,7 @@ async def test_a_refusal_stored_before_refusals_had_a_row_is_not_captured_by_a_r
     ],
 )  # fmt: skip
 def test_repeated_capture_rule(lib_path: Any, args: tuple[Any, ...], expected: Any) -> None:
-    from order_events import repeated_capture
+    from order_capture import repeated_capture
 
     decided = repeated_capture(*args)
     assert (decided["action"], decided["capture"]) == expected
