@@ -7,19 +7,17 @@ collected and reported together.
 from __future__ import annotations
 
 import re
-import textwrap
 from typing import Any
 
 import jsonschema
 import networkx as nx
 
 from engine.graph import Plan, build_plan, upstream_of
-from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.python_refs import StringReference, references_in_python_strings, rewrite_python
-from engine.references import REFERENCE_RE, SPECIAL_ROOTS, references_in
+from engine.references import SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import workflow_schema
+from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_keys import loop_variable_problems, schema_message
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
@@ -184,8 +182,8 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
-    problems.extend(_string_literal_problems(plan))
-    problems.extend(_bare_name_problems(plan))
+    problems.extend(string_literal_problems(plan))
+    problems.extend(bare_name_problems(plan))
     problems = _dedupe(problems)
     if problems:
         raise WorkflowError(problems)
@@ -305,98 +303,6 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
                 )
     return problems
-
-
-def _string_literal_problems(plan: Plan) -> list[Problem]:
-    """References inside string literals of Python code (Function code, expressions)
-    and of JavaScript Function code.
-
-    There a reference is text, not the value: `return "<input.s>"` cannot mean what
-    it seems to. Refused with the way to write it, rather than run with a string
-    that silently holds something else than the user wrote.
-    """
-    problems = []
-    for bid, h in plan.handlers.items():
-        # Condition and loop blocks expose their compiled expressions by field.
-        sources = {field: e.text for field, e in getattr(h, "expressions", {}).items()}
-        code = h.config.get("code")
-        if h.type == "function" and h.config.get("language", "python") == "python":
-            sources["code"] = code
-        elif h.type == "function" and h.config.get("language") == "javascript":
-            # JavaScript: a literal's text is text too (strings, template text, regexes).
-            for found in references_in_javascript_literals(str(code or ""), plan.known_roots):
-                message = _in_a_javascript_literal(found)
-                problems.append(Problem(message, plan.workflow.file, bid, "code"))
-        for field, text in sources.items():
-            if not isinstance(text, str):
-                continue
-            for found in references_in_python_strings(text, plan.known_roots):
-                many_lines = field == "code" or "\n" in text.strip()
-                message = _in_a_string(found, f" on line {found.line}" if many_lines else "")
-                problems.append(Problem(message, plan.workflow.file, bid, field))
-    return problems
-
-
-def _bare_name_problems(plan: Plan) -> list[Problem]:
-    """``<nosuch>`` as Python Function code: not a reference (no such block or
-    variable, so it is left as written, like an HTML tag) and not Python either —
-    found here, naming it, rather than as a SyntaxError when a run reaches it."""
-    problems = []
-    for bid, h in plan.handlers.items():
-        code = h.config.get("code")
-        if h.type != "function" or h.config.get("language", "python") != "python":
-            continue
-        if not isinstance(code, str):
-            continue
-        source, _ = rewrite_python(code, plan.known_roots)
-        try:
-            compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")
-        except SyntaxError as exc:
-            # The error may sit past the code's last line (empty code, an open bracket).
-            lines, at = code.splitlines(), (exc.lineno or 2) - 2
-            line = lines[at] if 0 <= at < len(lines) else ""
-            for m in REFERENCE_RE.finditer(line):
-                if m.group(1) not in plan.known_roots:
-                    message = (
-                        f"<{m.group(1)}{m.group(2)}> on line {(exc.lineno or 2) - 1} names no "
-                        "block upstream, nor a loop variable here"
-                    )
-                    problems.append(Problem(message, plan.workflow.file, bid, "code"))
-                    break
-    return problems
-
-
-def _in_a_string(found: StringReference, where: str) -> str:
-    ref = found.ref.text
-    if found.fstring:
-        return (
-            f"reference {ref} is in the text of an f-string{where}, where it is not "
-            f'replaced: put it in braces, f"…{{{ref}}}…"'
-        )
-    return (
-        f"reference {ref} is inside a string literal{where}: in code a reference is a "
-        f'variable holding the value, not text; write it outside the quotes, e.g. "…" + '
-        f'str({ref}) or f"…{{{ref}}}…"'
-    )
-
-
-def _in_a_javascript_literal(found: LiteralReference) -> str:
-    ref, where = found.ref.text, f" on line {found.line}"
-    if found.where == "template":
-        return (
-            f"reference {ref} is in the text of a template literal{where}, where it is not "
-            f"replaced: put it in ${{…}}, `…${{{ref}}}…`"
-        )
-    if found.where == "regex":
-        return (
-            f"reference {ref} is inside a regular expression literal{where}, where it is "
-            f'only text: build the pattern from the value, e.g. new RegExp("…" + {ref})'
-        )
-    return (
-        f"reference {ref} is inside a string literal{where}: in code a reference is a "
-        f'variable holding the value, not text; write it outside the quotes, e.g. "…" + '
-        f"{ref} or `…${{{ref}}}…`"
-    )
 
 
 def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:
