@@ -6,8 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
-
 
 async def test_select_outputs_rows_row_and_columns(run_yaml: Any) -> None:
     result = await run_yaml(
@@ -379,84 +377,3 @@ async def test_group_commits_when_its_last_member_succeeds(
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["seen"] == 1  # b sees a's uncommitted row: same transaction
     assert await pg.fetchval(f"SELECT count(*) FROM {table_name}") == 1
-
-
-@pytest.mark.parametrize(
-    ("sql", "count"),
-    [
-        ("SELECT 1;", 1),
-        ("SELECT ';' AS semi; -- done", 1),
-        ("DO $$ BEGIN PERFORM 1; PERFORM 2; END $$", 1),
-        ("/* a; b */ SELECT 'it''s;'", 1),
-        ("SELECT 1; SELECT 2", 2),
-        ("DO $fn$ BEGIN PERFORM 1; END $fn$; SELECT 1", 2),
-    ],
-)
-def test_statement_count_skips_literals_comments_and_bodies(sql: str, count: int) -> None:
-    from blocks._sql import statement_count
-
-    assert statement_count(sql) == count
-
-
-def test_a_query_of_two_statements_is_refused_at_validation(write_workflow: Any) -> None:
-    """PostgreSQL refuses several commands in one prepared statement; the run used to
-    find out only when it reached the block."""
-    from engine.model import WorkflowError
-
-    wf = """
-    name: two_statements
-    blocks:
-      start: {type: manual}
-      q: {type: database, query: "INSERT INTO t VALUES (1); DELETE FROM t"}
-    edges: [start -> q]
-    """
-    with pytest.raises(WorkflowError) as info:
-        write_workflow(wf)
-    [problem] = info.value.problems
-    assert (problem.block, problem.field) == ("q", "query")
-    assert "2 statements" in problem.message
-
-
-@pytest.mark.parametrize(
-    ("query", "where"),
-    [
-        ("select E'x <f.s>' as v", "an E'…' string"),
-        ("select $$<f.s>$$ as v", "a dollar-quoted $$…$$ body"),
-        ('select 1 as "<f.s>"', 'a quoted "…" identifier'),
-        ("select U&'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
-        ("select B'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
-    ],
-)
-def test_a_reference_where_no_bind_parameter_can_go_is_refused(
-    tmp_path: Any, query: str, where: str
-) -> None:
-    """Such a reference used to become invalid SQL at run time (`E$1`), or stay as
-    literal text without a word."""
-    from engine.model import WorkflowError, load_file
-
-    file = tmp_path / "wf.yaml"
-    file.write_text(
-        "name: q\nblocks:\n  f: {type: function, code: 'return {\"s\": 1}'}\n"
-        f"  d: {{type: database, query: {json.dumps(query)}}}\nedges: [f -> d]\n"
-    )
-    with pytest.raises(WorkflowError) as info:
-        load_file(file)
-    [problem] = info.value.problems
-    assert (problem.block, problem.field) == ("d", "query")
-    assert f"<f.s> is inside {where}" in problem.message
-
-
-async def test_an_escape_string_is_kept_whole_around_references(run_yaml: Any) -> None:
-    result = await run_yaml(
-        """
-        name: estrings
-        blocks:
-          f: {type: function, code: 'return {"s": "x"}'}
-          d:
-            type: database
-            query: "select E'it\\\\'s' || '<f.s>' as v"
-        edges: [f -> d]
-        """
-    )
-    assert result["status"] == "succeeded", result["error"]
-    assert result["output"]["v"] == "it'sx"
