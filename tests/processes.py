@@ -23,6 +23,19 @@ def start(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subproc
     )
 
 
+def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`flowyard ARGS` run to its end. A timeout only so that a command left hanging
+    fails the test instead of the run."""
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from processes import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,17 +35,6 @@ def ws(tmp_path: Path, database_url: str) -> tuple[Path, dict[str, str], str]:
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     env.pop("FLOWYARD_WORKFLOWS", None)
     return tmp_path, env, name
-
-
-def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _runs_listed(ws: tuple[Path, dict[str, str], str]) -> list[str]:

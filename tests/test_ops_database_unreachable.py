@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from processes import free_port
+from processes import cli, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,15 +20,7 @@ def _cli(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[st
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     for name in ("FLOWYARD_TOKEN", "FLOWYARD_WORKFLOWS"):
         env.pop(name, None)
-    # A timeout only so that a command left hanging fails the test instead of the run.
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(args, cwd, env)
 
 
 def _nobody_answers() -> tuple[str, int]:

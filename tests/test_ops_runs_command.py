@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from processes import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO = """\
@@ -26,14 +26,7 @@ edges: [start -> echo]
 def _cli(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     env.pop("FLOWYARD_WORKFLOWS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(args, cwd, env)
 
 
 # Nobody answers there: an option let through would end in that error instead.

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 import uuid
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from processes import free_port, start, stop
+from processes import cli, free_port, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KEYS = {"execution_id", "workflow", "status", "started_at", "finished_at", "output", "error", "blocks"}  # fmt: skip
@@ -58,17 +57,6 @@ def ws(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, dict[str, str]
     env.pop("FLOWYARD_WORKFLOWS", None)
     env.pop("FLOWYARD_TOKEN", None)
     yield tmp_path, env
-
-
-def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _write(folder: Path, text: str) -> str:
