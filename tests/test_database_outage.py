@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
+import pytest_asyncio
 from held_runs import HELD, until
 
 from engine import runstore
@@ -40,94 +42,88 @@ def _ended(direct: str, eid: str, status: str) -> Any:
     return check
 
 
-async def _held_run(rt: Runtime, tmp_path: Path) -> tuple[str, Path, Path]:
-    log, gate = tmp_path / "log", tmp_path / "gate"
-    wf_file = tmp_path / "held.yaml"
-    wf_file.write_text(HELD.format(suffix=uuid.uuid4().hex[:8], log=str(log), gate=str(gate)))
-    eid = (await rt.submit(load_file(wf_file), {})).execution_id
-    assert await until(log.exists), "the run never reached `hold`"
-
-    async def hold_logged() -> bool:  # its start reached the log (flushed every 0.2 s)
-        return (await rt.run_result(eid))["blocks"]["hold"]["status"] == "running"
-
-    assert await until(hold_logged)
-    return eid, log, gate
+class Held(NamedTuple):
+    direct: str  # the database's URL, not through the relay
+    relay: Any
+    rt: Runtime  # reaching the database through the relay
+    eid: str
+    log: Path
+    gate: Path
 
 
-async def test_a_run_cut_off_from_the_database_goes_on_once_it_is_back(
-    relayed_url: tuple[str, str, Any], tmp_path: Path
-) -> None:
+@pytest_asyncio.fixture(loop_scope="session")
+async def held(relayed_url: tuple[str, str, Any], tmp_path: Path) -> AsyncIterator[Held]:
+    """A runtime reaching PostgreSQL through the relay, with a run held in `hold`
+    (its start already in the log, flushed every 0.2 s)."""
     direct, through, relay = relayed_url
     rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
     await rt.start()
     try:
-        eid, log, gate = await _held_run(rt, tmp_path)
-        waiter = asyncio.create_task(rt.wait(eid))
-        relay.cut()  # PostgreSQL is gone while `hold` runs
-        gate.write_text("open")  # `hold` returns; the run's end cannot be written
-        assert await until(lambda: "after" in log.read_text()), "the run did not go on"
-        await asyncio.sleep(1.5)
-        assert eid in rt._runs.tasks and not waiter.done()  # still held here, still awaited
-        relay.restore()
-        result = await asyncio.wait_for(waiter, 60)  # the waiter gets the run's real end
-        assert result["status"] == "succeeded", result["error"]
-        assert await _status(direct, eid) == "succeeded"
-        # Continued from its log: what never reached it ran again (pure blocks).
-        assert log.read_text().split()[-2:] == ["hold", "after"]
-        assert log.read_text().split().count("hold") == 2
+        log, gate = tmp_path / "log", tmp_path / "gate"
+        wf_file = tmp_path / "held.yaml"
+        wf_file.write_text(HELD.format(suffix=uuid.uuid4().hex[:8], log=str(log), gate=str(gate)))
+        eid = (await rt.submit(load_file(wf_file), {})).execution_id
+        assert await until(log.exists), "the run never reached `hold`"
+
+        async def hold_logged() -> bool:
+            return (await rt.run_result(eid))["blocks"]["hold"]["status"] == "running"
+
+        assert await until(hold_logged)
+        yield Held(direct, relay, rt, eid, log, gate)
     finally:
         await rt.close()
 
 
-async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(
-    relayed_url: tuple[str, str, Any], tmp_path: Path
-) -> None:
-    direct, through, relay = relayed_url
-    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
-    await rt.start()
-    try:
-        eid, log, gate = await _held_run(rt, tmp_path)
-        relay.cut()
-        gate.write_text("open")
-        assert await until(lambda: "after" in log.read_text()), "the run did not go on"
-        await asyncio.sleep(1.5)
-        assert await rt.request_cancel(eid) == "cancelling"  # asked while it is away
-        relay.restore()
-        assert await until(_ended(direct, eid, "cancelled"))
-        await asyncio.sleep(2.0)
-        assert await _status(direct, eid) == "cancelled"
-        assert log.read_text().split().count("hold") == 1  # it was not continued
-        # No block of the finished run is left `running` (its end never reached the log).
-        blocks = (await rt.run_result(eid))["blocks"]
-        assert {b["status"] for b in blocks.values()} <= {"succeeded", "failed", "pending"}
-    finally:
-        await rt.close()
+async def test_a_run_cut_off_from_the_database_goes_on_once_it_is_back(held: Held) -> None:
+    direct, relay, rt, eid, log, gate = held
+    waiter = asyncio.create_task(rt.wait(eid))
+    relay.cut()  # PostgreSQL is gone while `hold` runs
+    gate.write_text("open")  # `hold` returns; the run's end cannot be written
+    assert await until(lambda: "after" in log.read_text()), "the run did not go on"
+    await asyncio.sleep(1.5)
+    assert eid in rt._runs.tasks and not waiter.done()  # still held here, still awaited
+    relay.restore()
+    result = await asyncio.wait_for(waiter, 60)  # the waiter gets the run's real end
+    assert result["status"] == "succeeded", result["error"]
+    assert await _status(direct, eid) == "succeeded"
+    # Continued from its log: what never reached it ran again (pure blocks).
+    assert log.read_text().split()[-2:] == ["hold", "after"]
+    assert log.read_text().split().count("hold") == 2
 
 
-async def test_a_cancel_while_a_block_runs_and_the_database_is_away_is_kept(
-    relayed_url: tuple[str, str, Any], tmp_path: Path
-) -> None:
+async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(held: Held) -> None:
+    direct, relay, rt, eid, log, gate = held
+    relay.cut()
+    gate.write_text("open")
+    assert await until(lambda: "after" in log.read_text()), "the run did not go on"
+    await asyncio.sleep(1.5)
+    assert await rt.request_cancel(eid) == "cancelling"  # asked while it is away
+    relay.restore()
+    assert await until(_ended(direct, eid, "cancelled"))
+    await asyncio.sleep(2.0)
+    assert await _status(direct, eid) == "cancelled"
+    assert log.read_text().split().count("hold") == 1  # it was not continued
+    # No block of the finished run is left `running` (its end never reached the log).
+    blocks = (await rt.run_result(eid))["blocks"]
+    assert {b["status"] for b in blocks.values()} <= {"succeeded", "failed", "pending"}
+
+
+async def test_a_cancel_while_a_block_runs_and_the_database_is_away_is_kept(held: Held) -> None:
     """The cancel stops the block; the run's cancelled end cannot be written yet. Once
     the database answers, that end is written — the run is not continued."""
-    direct, through, relay = relayed_url
-    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
-    await rt.start()
-    try:
-        eid, log, gate = await _held_run(rt, tmp_path)
-        relay.cut()
-        assert await rt.request_cancel(eid) == "cancelling"  # `hold` is still holding
-        await asyncio.sleep(1.5)
-        gate.write_text("open")
-        relay.restore()
-        assert await until(_ended(direct, eid, "cancelled"))
-        await asyncio.sleep(2.5)  # long enough for a continuation to have begun
-        assert await _status(direct, eid) == "cancelled"
-        assert log.read_text().split() == ["hold"]  # not run again, `after` never
-        blocks = (await rt.run_result(eid))["blocks"]
-        assert blocks["hold"]["status"] == "failed" and blocks["after"]["status"] == "pending"
-        assert blocks["hold"]["error"]["type"] == "Cancelled"
-    finally:
-        await rt.close()
+    direct, relay, rt, eid, log, gate = held
+    relay.cut()
+    assert await rt.request_cancel(eid) == "cancelling"  # `hold` is still holding
+    await asyncio.sleep(1.5)
+    gate.write_text("open")
+    relay.restore()
+    assert await until(_ended(direct, eid, "cancelled"))
+    await asyncio.sleep(2.5)  # long enough for a continuation to have begun
+    assert await _status(direct, eid) == "cancelled"
+    assert log.read_text().split() == ["hold"]  # not run again, `after` never
+    blocks = (await rt.run_result(eid))["blocks"]
+    assert blocks["hold"]["status"] == "failed" and blocks["after"]["status"] == "pending"
+    assert blocks["hold"]["error"]["type"] == "Cancelled"
 
 
 async def test_the_heartbeat_keeps_only_the_runs_this_process_holds(
