@@ -16,7 +16,10 @@ def read_version(raw: Any) -> int:
     """``event_version`` as a sender wrote it: a whole number from 1 (a JSON number,
     or its digits as text). Anything else is refused rather than guessed at."""
     whole = isinstance(raw, int) and not isinstance(raw, bool)
-    if not (whole or (isinstance(raw, str) and raw.isdigit())) or int(raw) < 1:
+    # ASCII digits only: str.isdigit also takes "１" (full-width, read as 1) and "²"
+    # (which int() then refuses with a bare Python error).
+    digits = isinstance(raw, str) and raw.isascii() and raw.isdigit()
+    if not (whole or digits) or int(raw) < 1:
         raise ValueError(f"event_version must be a whole number from 1, not {raw!r}")
     return int(raw)
 

@@ -82,7 +82,7 @@ async def test_live_append_refuses_an_event_version_newer_than_the_reducer(
     assert calls(httpserver, "/v1/charges/ch_123/capture") == []
 
 
-@pytest.mark.parametrize("version", ["abc", 0, -1, 2.5, True])
+@pytest.mark.parametrize("version", ["abc", 0, -1, 2.5, True, "１", "²"])
 async def test_live_append_refuses_an_event_version_that_is_not_a_whole_number(
     es_runtime: Any, httpserver: HTTPServer, version: Any
 ) -> None:
