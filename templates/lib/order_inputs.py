@@ -24,6 +24,9 @@ def read_version(raw: Any) -> int:
     return int(raw)
 
 
+MAX_ID_LENGTH = 200
+
+
 def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
     """``(event_type, order_id, the rest of the body)`` of an Order Processing webhook.
 
@@ -41,6 +44,12 @@ def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
         for key in ("event_type", "order_id"):
             value = body.get(key)
             if isinstance(value, str) and value.strip():
+                if value != value.strip():  # " 42" and "42" would be two orders
+                    problem = f"{key} has spaces around it"
+                    break
+                if len(value) > MAX_ID_LENGTH:  # an index entry has a size limit
+                    problem = f"{key} is longer than {MAX_ID_LENGTH} characters"
+                    break
                 continue
             if key == "order_id" and isinstance(value, int) and not isinstance(value, bool):
                 continue

@@ -44,6 +44,14 @@ def both(es_runtime: Any) -> Any:
         (as_json({"event_type": "item_added", "order_id": 42.5}), "order_id is a JSON number"),
         (as_json({"event_type": "item_added", "order_id": True}), "order_id is a JSON boolean"),
         (as_json({"event_type": "item_added", "order_id": "  "}), "order_id is empty"),
+        (
+            as_json({"event_type": "item_added", "order_id": " ord-1"}),
+            "order_id has spaces around it",
+        ),
+        (
+            as_json({"event_type": "item_added", "order_id": "o" * 201}),
+            "order_id is longer than 200 characters",
+        ),
         (as_json({"order_id": "ord-x"}), "event_type is missing"),
         (as_json({"event_type": None, "order_id": "ord-x"}), "event_type is null"),
         (
