@@ -46,7 +46,8 @@ def event_body(event_type: str, order_id: str, n: int) -> dict[str, Any]:
             "items": [{"sku": f"SKU-{n % 50}", "qty": 1 + n % 3, "price_cents": 1400}],
         }
     elif event_type == "payment_received":
-        body |= {"charge_id": f"ch_{order_id}", "amount_cents": 4200, "payment_method": "card"}
+        charge = "ch_" + order_id.replace("-", "_")  # a processor id: letters, digits, _
+        body |= {"charge_id": charge, "amount_cents": 4200, "payment_method": "card"}
     elif event_type == "order_shipped":
         body |= {"carrier": "DHL", "tracking_number": f"TRK{n}"}
     elif event_type == "order_cancelled":
@@ -82,7 +83,8 @@ local function body_for(etype, order, n)
       .. '"currency":"EUR","total_cents":%d,"items":[{"sku":"SKU-%d","qty":%d,"price_cents":1400}]}',
       n, n % 100, 4200 + n % 100, n % 50, 1 + n % 3)
   elseif etype == "payment_received" then
-    return head .. string.format(',"charge_id":"ch_%s","amount_cents":4200,"payment_method":"card"}', order)
+    return head .. string.format(',"charge_id":"ch_%s","amount_cents":4200,"payment_method":"card"}',
+      (string.gsub(order, "-", "_")))
   elseif etype == "order_shipped" then
     return head .. string.format(',"carrier":"DHL","tracking_number":"TRK%d"}', n)
   elseif etype == "order_cancelled" then
