@@ -75,8 +75,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def fetch_events(
-    pool: asyncpg.Pool, execution_id: str, after: int = 0, limit: int = 10000
+    pool: asyncpg.Pool, execution_id: str, after: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
+    """The run's events after ``after``, in order: all of them (resuming, cancelling,
+    re-running and reading a run need its whole log — a loop of 5,000 iterations
+    writes 10,000), or a page of ``limit`` for a client that pages."""
     rows = await pool.fetch(
         "SELECT seq, type, block, data, at FROM flowyard_run_events"
         " WHERE execution_id = $1::uuid AND seq > $2 ORDER BY seq LIMIT $3",

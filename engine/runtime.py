@@ -272,8 +272,10 @@ class Runtime(Resumption):
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:
         return await runstore.run_result(self.db.log_pool, execution_id)
 
-    async def run_events(self, execution_id: str, after: int = 0) -> list[dict[str, Any]]:
-        return await runstore.fetch_events(self.db.log_pool, execution_id, after)
+    async def run_events(
+        self, execution_id: str, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
 
     async def list_runs(
         self, workflow: str | None = None, status: str | None = None, limit: int = 50

@@ -261,3 +261,30 @@ def test_a_rollback_marks_the_blocks_it_undid_until_they_run_again() -> None:
     assert every["ins"]["status"] == "succeeded"
     again = runstore.blocks_from_events([*events, ev(6, "block_started", "ins")])
     assert again["ins"]["rolled_back"] is False
+
+
+async def test_a_run_of_more_than_ten_thousand_events_is_read_whole(
+    runtime: Runtime, write_workflow: Callable[..., Workflow]
+) -> None:
+    """A loop of 5,100 iterations writes over 10,000 run events. Its record, a resume,
+    a cancel and a re-run all read the whole log (reading stopped at 10,000: the
+    loop showed `running` in a finished run, and a resume re-ran half the loop)."""
+    wf = write_workflow(
+        """
+        name: record_long
+        blocks:
+          start: {type: manual}
+          lp: {type: loop, count: 5100, body: [add], collect: false}
+          add: {type: function, isolation: inline, code: "return 1"}
+        edges: [start -> lp]
+        """
+    )
+    result = await runtime.execute(wf, {})
+    assert result["status"] == "succeeded", result["error"]
+    events = await runtime.run_events(result["execution_id"])
+    assert len(events) > 10_200 and events[-1]["type"] == "run_succeeded"
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["blocks"]["lp"]["status"] == "succeeded"
+    assert stored["blocks"]["lp"]["output"]["iterations"] == 5100
+    page = await runtime.run_events(result["execution_id"], limit=10_000)
+    assert len(page) == 10_000  # a client that pages gets pages

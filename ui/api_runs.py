@@ -140,10 +140,18 @@ def _after() -> int:
 def get_run_events(execution_id: str) -> Response:
     if not _is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
-    events = bridge().call(runtime().run_events(execution_id, after=_after()))
+    page = EVENTS_PAGE
+    events = bridge().call(runtime().run_events(execution_id, after=_after(), limit=page))
     if not events and bridge().call(runtime().run_result(execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
-    return jresponse({"events": events})
+    body: dict[str, Any] = {"events": events}
+    if len(events) == page:  # there may be more: ask again with ?after=<next_after>
+        body["next_after"] = events[-1]["seq"]
+    return jresponse(body)
+
+
+#: Events per answer of /events and per read of the stream (a long run is paged).
+EVENTS_PAGE = 10_000
 
 
 def _sse(event: dict[str, Any]) -> str:
@@ -169,7 +177,7 @@ def stream_run(execution_id: str) -> Response:
         last, beat = after, time.monotonic()
         yield "retry: 1000\n\n"
         while True:
-            events = b.call(rt.run_events(execution_id, after=last))
+            events = b.call(rt.run_events(execution_id, after=last, limit=EVENTS_PAGE))
             for ev in events:
                 last = max(last, int(ev.get("seq", last)))
                 yield _sse(ev)
@@ -181,7 +189,7 @@ def stream_run(execution_id: str) -> Response:
                 # alone: re-reading a long run's whole log every poll would not scale.
                 status = b.call(runstore.run_status(pool, execution_id))
                 if status in ("succeeded", "failed", "cancelled") and last > 0:
-                    tail = b.call(rt.run_events(execution_id, after=last))
+                    tail = b.call(rt.run_events(execution_id, after=last, limit=1))
                     if not tail:
                         yield "event: end\ndata: {}\n\n"
                         return

@@ -187,7 +187,8 @@ def document() -> dict[str, Any]:
             },
             "/api/runs/{execution_id}/events": {
                 "get": _op(
-                    "the run's events after a sequence number",
+                    "the run's events after a sequence number, up to 10,000 per answer"
+                    " (`next_after` when there may be more: ask again with ?after=it)",
                     {**ok, "404": _404},
                     params=run,
                     query=["after"],
