@@ -49,6 +49,28 @@ def storable(text: str) -> str:
     return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
 
 
+#: The largest JSON text one run event or the run's output keeps. PostgreSQL's jsonb
+#: holds at most ~256 MB; a bigger value failed every write of the run's log, and the
+#: run stayed `running` and was resumed — run again — on every start.
+MAX_RECORDED_CHARS = 64 * 1024 * 1024
+
+
+def within_limit(text: str, data: Any) -> str:
+    """``text`` (``data`` as JSON), or when it is too big to keep, a note saying so in
+    its place: for an event's ``data``, its output is not kept and the record is
+    marked ``omitted`` (a resume or re-run runs the block again rather than reuse a
+    value it does not have); for a value (``data`` None), the note alone."""
+    if len(text) <= MAX_RECORDED_CHARS:
+        return text
+    note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
+    if isinstance(data, dict):
+        kept = {
+            k: v for k, v in data.items() if k in ("attempts", "duration_ms", "port", "attempt")
+        }
+        return dumps({**kept, "output": {"omitted": note}, "omitted": True})
+    return dumps({"omitted": note})
+
+
 class Redactor:
     """Replaces secret values (as they appear in JSON text) with ``***``."""
 
@@ -208,6 +230,7 @@ class RunRecorder:
                     # run the block again instead (engine/recovery.py).
                     redacted = self.redact(storable(dumps({**data, "redacted": True})))
             text = redacted
+        text = within_limit(text, data)
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)
 
@@ -333,7 +356,9 @@ class RunRecorder:
         The run ends at the time of its final event, `run_<status>`, which the caller
         adds last. Returns ``started_at`` and ``finished_at`` as stored, for the result
         handed to the run's caller: no read back, the times are decided here."""
-        out_text = self.redact(storable(dumps(output))) if output is not None else None
+        out_text = (
+            within_limit(self.redact(storable(dumps(output))), None) if output is not None else None
+        )
         err_text = self.redact(storable(dumps(error))) if error is not None else None
         async with self._lock:
             rows, reusable, cols = self._take()

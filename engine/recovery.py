@@ -34,7 +34,9 @@ def restorable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, 
     done = {
         ev["block"]: {"status": "succeeded", **(ev["data"] or {})}
         for ev in events
-        if ev["type"] == "block_succeeded" and not (ev["data"] or {}).get("redacted")
+        if ev["type"] == "block_succeeded"
+        and not (ev["data"] or {}).get("redacted")
+        and not (ev["data"] or {}).get("omitted")  # too big to keep: not there to reuse
     }
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
     invalid: set[str] = set()
