@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
 from engine.workflow_text import parse, render, render_update
+from engine.workflows import FileVersion, file_version
 
 __all__ = ["parse", "render", "render_update"]  # the file text, from the engine
 
@@ -60,8 +61,28 @@ def list_files(workflows_dir: Path) -> list[Path]:
     return list(seen.values())
 
 
+#: Summaries by file and file version: the runs list and the index ask for every
+#: file's on each call (the runs page polls every 3 s), and parsing 500 files took
+#: seconds of CPU per call. A file is read again only once it changed.
+_SUMMARIES: dict[Path, tuple[FileVersion, dict[str, Any]]] = {}
+_SUMMARIES_KEPT = 10_000
+
+
 def summary(path: Path) -> dict[str, Any]:
     """Name, title and trigger of a workflow file, without failing on a broken one."""
+    try:
+        version = file_version(path)
+    except OSError:
+        return {"name": path.stem, "file": path.name, "title": path.stem, "broken": True}
+    hit = _SUMMARIES.get(path)
+    if hit is None or hit[0] != version:
+        if len(_SUMMARIES) >= _SUMMARIES_KEPT:
+            _SUMMARIES.clear()
+        hit = _SUMMARIES[path] = (version, _summary(path))
+    return dict(hit[1])
+
+
+def _summary(path: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"name": path.stem, "file": path.name, "title": path.stem}
     try:
         doc = parse(path.read_text(encoding="utf-8"), path.name)
