@@ -64,6 +64,20 @@ def strict_loads(text: str | bytes) -> Any:
     refuses them but in words that do not name the value, so its refusal sends the
     text to the standard library with hooks that say what is wrong.
     """
+    value = _strict_parse(text)
+    if _may_nest_deeper(text) and _too_deep(value):
+        # A run stores its input as JSON: nested past what the encoders take, the
+        # delivery was accepted and its INSERT failed (a 500).
+        raise ValueError(f"the JSON is nested too deeply (more than {MAX_DEPTH} levels)")
+    return value
+
+
+#: How deep a run's input may nest: orjson writes 255 levels and the standard
+#: library's encoder, its fallback, stops near Python's recursion limit.
+MAX_DEPTH = 200
+
+
+def _strict_parse(text: str | bytes) -> Any:
     pattern = _LONG_DIGITS_B if isinstance(text, bytes) else _LONG_DIGITS
     if not pattern.search(text):
         try:
@@ -73,7 +87,26 @@ def strict_loads(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:  # a caller's input, not our bug: no 500 for "[[[[…"
-        raise ValueError("the JSON is nested too deeply") from None
+        raise ValueError(f"the JSON is nested too deeply (more than {MAX_DEPTH} levels)") from None
+
+
+def _may_nest_deeper(text: str | bytes) -> bool:
+    """Cheap: a text with fewer brackets than MAX_DEPTH cannot nest deeper."""
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{") > MAX_DEPTH
+    return text.count("[") + text.count("{") > MAX_DEPTH
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]  # iterative: a deep value must not exhaust the recursion limit
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 #: How text that cannot be stored can be spelled in what it is parsed from: a NUL as

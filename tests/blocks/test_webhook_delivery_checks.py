@@ -124,15 +124,30 @@ async def test_nan_infinity_and_overflowing_numbers_are_400_bad_json(
     assert await _runs_of(blocks_runtime, wf.name) == 0
 
 
+@pytest.mark.parametrize("depth", [1000, 100_000])
 async def test_json_nested_too_deeply_is_400_bad_json(
-    blocks_runtime: Any, install_workflow: Any
+    blocks_runtime: Any, install_workflow: Any, depth: int
 ) -> None:
-    # Python's parser raised RecursionError, which no handler expected: a 500.
+    # Python's parser raised RecursionError, which no handler expected: a 500; and a
+    # depth orjson still parsed (~960-1,023) was accepted, then its INSERT failed.
     wf = install_workflow(WORKFLOW)
-    body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    body = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
     response = await accept(blocks_runtime, f"test/{wf.name}", "POST", JSON, {}, body)
     assert response.status == 400, response.body
-    assert response.body["error"] == "the body is not valid JSON: the JSON is nested too deeply"
+    assert response.body["error"] == (
+        "the body is not valid JSON: the JSON is nested too deeply (more than 200 levels)"
+    )
+    assert await _runs_of(blocks_runtime, wf.name) == 0
+
+
+async def test_json_nested_as_deep_as_allowed_runs(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    wf = install_workflow(WORKFLOW)
+    body = b'{"a": ' + b"[" * 199 + b"]" * 199 + b"}"  # 200 levels with the object
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", JSON, {}, body)
+    assert response.status == 202, response.body
+    assert (await blocks_runtime.wait(response.body["execution_id"], 30))["status"] == "succeeded"
 
 
 async def test_large_and_exact_numbers_still_arrive_unchanged(
