@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from engine._json import strict_loads, unstorable
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import bridge, settings
+from ui.config import server_threads
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
 RUN_STATUSES = frozenset({"queued", "running", "succeeded", "failed", "cancelled"})
@@ -154,6 +157,14 @@ def get_run_events(execution_id: str) -> Response:
 EVENTS_PAGE = 10_000
 
 
+@functools.cache
+def _streams() -> threading.BoundedSemaphore:
+    """How many streams may stay open at once: half the server's threads, so viewers
+    of live runs never take the threads webhooks and the API need (16 open streams
+    on 16 threads made deliveries time out)."""
+    return threading.BoundedSemaphore(max(1, server_threads() // 2))
+
+
 def _sse(event: dict[str, Any]) -> str:
     payload = json.dumps(event, default=str, ensure_ascii=False)
     return f"id: {event.get('seq', '')}\nevent: run_event\ndata: {payload}\n\n"
@@ -174,6 +185,22 @@ def stream_run(execution_id: str) -> Response:
     after = _after()
 
     def generate() -> Iterator[str]:
+        if not _streams().acquire(blocking=False):
+            # Every thread a stream may hold is held: answer with what there is now and
+            # close; the browser reconnects after `retry` from the last event it got.
+            # Viewers then poll, and webhooks keep their threads.
+            yield "retry: 2000\n\n"
+            events = b.call(rt.run_events(execution_id, after=after, limit=EVENTS_PAGE))
+            yield from map(_sse, events)
+            if any(ev.get("type") in FINAL_EVENTS for ev in events):
+                yield "event: end\ndata: {}\n\n"
+            return
+        try:
+            yield from follow()
+        finally:
+            _streams().release()
+
+    def follow() -> Iterator[str]:
         last, beat = after, time.monotonic()
         yield "retry: 1000\n\n"
         while True:

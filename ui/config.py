@@ -65,6 +65,17 @@ def secret_key_setting() -> str | None:
     return raw.strip()
 
 
+def server_threads() -> int:
+    """FLOWYARD_THREADS: the web server's threads (default 16). A live run-viewer
+    stream holds one for as long as it is open; see ui/api_runs.py, stream_run."""
+    raw = os.environ.get("FLOWYARD_THREADS", "").strip()
+    if not raw:
+        return 16
+    if not (raw.isdigit() and 2 <= int(raw) <= 1024):
+        raise SettingError(f"FLOWYARD_THREADS={raw!r} is not a number of threads from 2 to 1024")
+    return int(raw)
+
+
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 
 
@@ -94,6 +105,7 @@ def check_start_settings(command: str) -> None:
         run_retention()  # every process that runs an engine prunes
         shutdown_grace()  # and every one stops
         if command == "serve":
+            server_threads()
             secret_key_setting()
             max_body()
     except SettingError as exc:

@@ -17,6 +17,7 @@ from ui.config import (
     check_start_settings,
     require_database,
     secret_key_setting,
+    server_threads,
     shutdown_grace,
 )
 
@@ -27,7 +28,6 @@ FIRST_RUN_TEMPLATES = ("order_processing", "replay_events")
 
 #: Each live SSE stream holds one thread while it lasts; more threads also means more
 #: contention for the GIL with the engine loop (FLOWYARD_THREADS to tune).
-WAITRESS_THREADS = int(os.environ.get("FLOWYARD_THREADS", "16"))
 
 
 def _stored_secret(workspace: Path, filename: str, env_var: str) -> tuple[str, bool]:
@@ -132,7 +132,7 @@ def make_server(app: Any, host: str, port: int) -> Any:
         app,
         host=host,
         port=port,
-        threads=WAITRESS_THREADS,
+        threads=server_threads(),
         ident="flowyard",
         # Waitress 3 deletes X-Forwarded-*/Forwarded from every request that does not
         # come from a trusted proxy; a webhook's run is meant to see them (SPEC:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask.testing import FlaskClient
 
@@ -71,3 +72,42 @@ def test_stream_of_unknown_run_is_404(client: FlaskClient, auth: dict[str, str])
         ).status_code
         == 404
     )
+
+
+def test_streams_past_the_cap_answer_what_there_is_and_close(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Any, monkeypatch: Any
+) -> None:
+    """Open streams hold a server thread each; past half the threads a stream answers
+    the events there are and closes (the browser reconnects from the last one), so
+    viewers of a live run cannot take the threads webhooks need."""
+    import threading
+
+    from ui import api_runs
+
+    gate = workflows_dir / "stream_gate"
+    (workflows_dir / "stream_held.yaml").write_text(
+        "name: stream_held\nblocks:\n  start: {type: manual}\n  hold:\n    type: function\n"
+        "    timeout: 60\n    code: |\n      import os, time\n"
+        f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
+        "      return 1\nedges: [start -> hold]\n"
+    )
+    one = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(api_runs, "_streams", lambda: one)
+    try:
+        started = client.post("/api/workflows/stream_held/runs", json={}, headers=auth)
+        assert started.status_code == 202, started.get_json()
+        eid = started.get_json()["execution_id"]
+        held = client.get(f"/api/runs/{eid}/stream", headers=auth, buffered=False)
+        chunks = iter(held.response)
+        assert "retry: 1000" in next(chunks).decode()  # this one holds the one slot
+        short = client.get(f"/api/runs/{eid}/stream", headers=auth)  # returns: not held
+        text = short.get_data(as_text=True)
+        assert text.startswith("retry: 2000") and "event: end" not in text
+        assert [e["seq"] for _, e in _parse(text)][:1] == [1]  # what there was, from the start
+        held.close()  # the slot is free again
+        gate.write_text("open")
+        again = client.get(f"/api/runs/{eid}/stream", headers=auth)
+        assert _parse(again.get_data(as_text=True))[-1][0] == "end"
+    finally:
+        gate.write_text("open")
+        (workflows_dir / "stream_held.yaml").unlink()
