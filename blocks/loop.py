@@ -112,6 +112,17 @@ class Loop(BlockHandler):
             problems.append(Problem(message, block=self.block.id, field="accumulate"))
         return problems
 
+    def _known_count(self, config: dict[str, Any]) -> int | None:
+        """How many iterations `items` or `count` make, when known up front (None for
+        `while`; a `while` beside them may stop earlier, so then it is not counted)."""
+        if self._while is not None:
+            return None
+        if "items" in self.config and isinstance(config.get("items"), (list, tuple, dict)):
+            return len(config["items"])
+        if "count" in self.config and isinstance(config.get("count"), int):
+            return config["count"]
+        return None
+
     def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
         if "items" in self.config:
             items = config.get("items")
@@ -134,6 +145,14 @@ class Loop(BlockHandler):
         limit = int(config.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
         state = self._initial.resolve(ctx.frame)
         collect = config.get("collect", True) is not False
+        known = self._known_count(config)
+        if known is not None and known > limit:
+            # Known before the first iteration: refused before any of it has run (the
+            # body's effects included), not after `limit` iterations of it.
+            raise RuntimeError(
+                f"the loop would run {known} times, over max_iterations={limit};"
+                " raise max_iterations or split the input"
+            )
         results: list[Any] = []
         iterations = 0
         for index, item in enumerate(self._iterations(config)):

@@ -302,3 +302,29 @@ async def test_retries_on_a_container_run_its_body_again(
     assert result["status"] == "succeeded", result["error"]
     assert result["blocks"]["c"]["attempts"] == 3
     assert count.read_text() == "3"
+
+
+async def test_a_loop_over_more_items_than_max_iterations_runs_none_of_them(
+    run_yaml, tmp_path
+) -> None:
+    """The count is known before the first iteration: refused up front, not after
+    `max_iterations` iterations of the body (and their effects) have run."""
+    log = tmp_path / "log"
+    wf = f"""
+    name: too_many
+    blocks:
+      start: {{type: manual}}
+      each: {{type: loop, items: <start.items>, max_iterations: 3, body: [note]}}
+      note:
+        type: function
+        code: |
+          with open({str(log)!r}, "a") as f:
+              f.write("x")
+          return 1
+    edges: [start -> each]
+    """
+    result = await run_yaml(wf, {"items": [1, 2, 3, 4]})
+    assert result["status"] == "failed"
+    assert "would run 4 times, over max_iterations=3" in result["error"]["message"]
+    assert not log.exists()
+    assert (await run_yaml(wf, {"items": [1, 2, 3]}))["status"] == "succeeded"
