@@ -58,14 +58,20 @@ async def list_runs(
     workflows: list[str] | None = None,
     status: str | None = None,
     limit: int = 50,
+    before: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``workflows``: the names a workflow is known by (any of them)."""
+    """Newest first; ``workflows``: the names a workflow is known by (any of them);
+    ``before``: only runs accepted before that run (the next page after it)."""
     rows = await pool.fetch(
         "SELECT * FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
-        " AND ($2::text IS NULL OR status = $2) ORDER BY created_at DESC LIMIT $3",
+        " AND ($2::text IS NULL OR status = $2) AND ($4::uuid IS NULL OR"
+        " (created_at, execution_id) < (SELECT created_at, execution_id FROM flowyard_runs"
+        " WHERE execution_id = $4::uuid))"
+        " ORDER BY created_at DESC, execution_id DESC LIMIT $3",
         workflows,
         status,
         max(1, min(int(limit), 1000)),
+        before,
     )
     return [run_summary(r) for r in rows]
 

@@ -278,7 +278,11 @@ class Runtime(Resumption):
         return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
 
     async def list_runs(
-        self, workflow: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[dict[str, Any]]:
         """Runs, newest first; ``workflow`` may be its `name:` or its file name."""
         names = None
@@ -288,7 +292,7 @@ class Runtime(Resumption):
                 names.append(self.load_workflow(workflow).name)
             except WorkflowError:
                 pass  # runs of a workflow whose file is gone are still listed by name
-        return await runstore.list_runs(self.db.log_pool, names, status, limit)
+        return await runstore.list_runs(self.db.log_pool, names, status, limit, before)
 
     # -- execution ------------------------------------------------------------------
     @property

@@ -112,13 +112,21 @@ def list_runs() -> Response:
     if limit < 1:
         return error(400, "limit must be at least 1")
     limit = min(limit, 500)  # more is capped, as list APIs do
+    before = request.args.get("before") or None
+    if before is not None and not _is_run_id(before):
+        return error(400, "before is a run's execution_id (the last of the previous page)")
     workflow = request.args.get("workflow") or None
-    runs = bridge().call(runtime().list_runs(workflow=workflow, status=status, limit=limit))
+    runs = bridge().call(
+        runtime().list_runs(workflow=workflow, status=status, limit=limit, before=before)
+    )
     # Runs record the workflow's name; pages link to its file (the editor's name).
     files = {wf.summary(p)["title"]: p.stem for p in wf.list_files(settings().workflows_dir)}
     for run in runs:
         run["file"] = files.get(run.get("workflow"))
-    return jresponse({"runs": runs})
+    body: dict[str, Any] = {"runs": runs}
+    if len(runs) == limit:  # there may be older ones: ?before=<next_before>
+        body["next_before"] = runs[-1]["execution_id"]
+    return jresponse(body)
 
 
 @bp.get("/runs/<execution_id>")

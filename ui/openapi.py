@@ -179,7 +179,14 @@ def document() -> dict[str, Any]:
                     query=["wait"],
                 )
             },
-            "/api/runs": {"get": _op("list runs", ok, query=["workflow", "status", "limit"])},
+            "/api/runs": {
+                "get": _op(
+                    "list runs, newest first (limit at most 500; `next_before` when there may"
+                    " be older ones: ask again with ?before=it)",
+                    ok,
+                    query=["workflow", "status", "limit", "before"],
+                )
+            },
             "/api/runs/{execution_id}": {
                 "get": _op(
                     "one run with its blocks (the run result)", {**ok, "404": _404}, params=run

@@ -161,3 +161,28 @@ def test_templates_gallery_and_instantiate(
     assert again.status_code == 409
     assert client.post("/api/templates/nope/instantiate", json={}, headers=auth).status_code == 404
     assert client.get("/", headers=auth).get_data(as_text=True).count("Use this template") >= 2
+
+
+def test_runs_page_through_older_ones_with_before(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """A list is capped (500 at most); `next_before` and `?before=` reach every older
+    run, page by page, none twice and none skipped."""
+    made = [
+        client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()[
+            "execution_id"
+        ]
+        for _ in range(5)
+    ]
+    seen: list[str] = []
+    page = client.get("/api/runs?workflow=hello&limit=2", headers=auth).get_json()
+    while True:
+        seen += [r["execution_id"] for r in page["runs"]]
+        if "next_before" not in page or set(made) <= set(seen):
+            break
+        page = client.get(
+            f"/api/runs?workflow=hello&limit=2&before={page['next_before']}", headers=auth
+        ).get_json()
+    assert len(seen) == len(set(seen))  # none twice
+    assert seen[: len(made)] == made[::-1]  # newest first, none skipped
+    assert client.get("/api/runs?before=nope", headers=auth).status_code == 400
