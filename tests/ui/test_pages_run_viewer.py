@@ -197,6 +197,43 @@ def test_a_block_whose_transaction_rolled_back_says_so(
         path.unlink()
 
 
+def test_a_loop_of_many_iterations_shows_the_first_and_the_failed_ones(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+) -> None:
+    """A loop of 100,000 iterations was a million page elements: the page shows the
+    first 100 iterations of a container, any that failed, and how many more there are."""
+    stem = f"pv_many_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(
+        workflows_dir,
+        stem,
+        f"version: 1\nname: {stem}\nblocks:\n  start: {{type: manual}}\n"
+        "  lp: {type: loop, count: 150, body: [sq]}\n"
+        "  sq:\n    type: function\n    isolation: inline\n    on_error: continue\n"
+        "    code: |\n      if <loop.index> == 140:\n          raise ValueError('odd one')\n"
+        "      return <loop.index>\n"
+        "edges: [start -> lp]\n",
+    )
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
+        eid = resp.get_json()["execution_id"]
+        with browser_page(browser, live_server) as page:
+            page.goto(f"/runs/{eid}")
+            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            shown = page.locator("#blocks details.block[data-block='lp'] > details.iteration")
+            assert shown.count() == 101  # the first 100 and the failed one (lp[140])
+            assert page.locator("details.iteration[data-block='lp[140]']").count() == 1
+            more = page.locator("#blocks details.block[data-block='lp'] > p.more-iterations")
+            assert "49 more iterations not shown" in more.text_content()
+            assert eid in more.text_content()
+            assert "49 more iterations" in page.locator("#gantt .more-iterations").text_content()
+    finally:
+        path.unlink()
+
+
 def test_a_rerun_from_the_failed_block_says_what_it_reused(
     browser: Any,
     live_server: str,

@@ -31,16 +31,34 @@ function ganttRow(rec, label, span, cls = '') {
     el('span', { text: label }), track, el('span', { class: 'muted', text: took }));
 }
 
+// A loop of 100,000 iterations would be a million page elements: the page shows the
+// first SHOWN_ITERATIONS of a container (and any that failed) and says how many more
+// there are; `flowyard runs show` and /api/runs/<id>/events have every one.
+const SHOWN_ITERATIONS = 100;
+
+function shownIterations(iterations) {
+  if (iterations.length <= SHOWN_ITERATIONS) return [iterations, 0];
+  const failed = (it) => it.blocks.some((b) => b.status === 'failed');
+  const list = iterations.filter((it, i) => i < SHOWN_ITERATIONS || failed(it));
+  return [list, iterations.length - list.length];
+}
+
+function moreIterations(hidden) {
+  return `… ${hidden} more iteration${hidden === 1 ? '' : 's'} not shown (flowyard runs show ${eid} lists every one)`;
+}
+
 function renderGantt(tree, span) {
   const rows = [];
   const walk = (entries, depth) => {
     for (const { rec, iterations } of entries) {
       rows.push(ganttRow(rec, `${'  '.repeat(depth)}${rec.path.split('.').pop()}`, span, iterations.length ? 'group' : ''));
-      for (const it of iterations) {
+      const [shown, hidden] = shownIterations(iterations);
+      for (const it of shown) {
         const fake = { path: it.key, status: '', attempts: 0, durationMs: null, segments: it.blocks.flatMap((b) => b.segments) };
         rows.push(ganttRow(fake, `${'  '.repeat(depth + 1)}${it.label}`, span, 'iteration'));
         walk(it.children ?? [], depth + 2);
       }
+      if (hidden) rows.push(el('div', { class: 'gantt-row more-iterations muted', text: `${'  '.repeat(depth + 1)}${moreIterations(hidden)}` }));
     }
   };
   walk(tree, 0);
@@ -88,13 +106,15 @@ function blockDetails(entry, openPaths) {
   const said = note(rec);
   if (said) d.append(said);
   d.append(...(section('Input', rec.inputs) ?? []), ...(section('Output', rec.output) ?? []), ...(section('Error', rec.error) ?? []));
-  for (const it of iterations) {
+  const [shown, hidden] = shownIterations(iterations);
+  for (const it of shown) {
     const idet = el('details', { class: 'iteration', dataset: { block: it.key }, open: openPaths.has(it.key) || undefined });
     const failed = it.blocks.some((b) => b.status === 'failed');
     idet.append(el('summary', {}, el('span', { text: it.label }), el('span', { class: `badge ${failed ? 'failed' : 'succeeded'}`, text: `${it.blocks.length} block(s)` })));
     for (const child of it.children ?? []) idet.append(blockDetails(child, openPaths));
     d.append(idet);
   }
+  if (hidden) d.append(el('p', { class: 'muted more-iterations', text: moreIterations(hidden) }));
   return d;
 }
 
