@@ -280,6 +280,13 @@ _SQL_TOKEN_RE = re.compile(
 )
 
 
+#: A type name written before a string literal (`date '2024-01-15'`, `interval '1 day'`).
+_TYPED_LITERAL_RE = re.compile(
+    r"(?<![\w.])(date|time|timestamp|timestamptz|interval|uuid|json|jsonb|numeric|"
+    r"boolean|bool|integer|int|bigint|text)\s+$",
+    re.IGNORECASE,
+)
+
 #: Where a reference in SQL stays text (no bind parameter can go there), by token kind.
 _SQL_TEXT_ONLY = {
     "estring": "an E'…' string",
@@ -334,18 +341,25 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
     out: list[str] = []
     pos = 0
     for m in _SQL_TOKEN_RE.finditer(sql):
-        out.append(bare(sql[pos : m.start()]))
+        before = sql[pos : m.start()]
         pos = m.end()
         if m.group("quoted") is None:
-            out.append(m.group(0))
+            out += [bare(before), m.group(0)]
             continue
         literal = m.group("quoted")
         body = literal[1:-1]
         found = parse(body.replace("''", "'"), known)
         cast = m.group("jsonb") or ""
+        whole = len(found) == 1 and found[0][0] == 0 and found[0][1] == len(body)
+        typed = _TYPED_LITERAL_RE.search(before) if whole and not cast else None
+        if typed:
+            # `date '<ref>'` is a typed literal; `date $1` would not parse: `$1::date`.
+            out += [bare(before[: typed.start()]), param(found[0][2]) + "::" + typed.group(1)]
+            continue
+        out.append(bare(before))
         if not found:
             out.append(m.group(0))
-        elif len(found) == 1 and found[0][0] == 0 and found[0][1] == len(body):
+        elif whole:
             out.append(param(found[0][2]) + cast)
         else:
             text = body.replace("''", "'")

@@ -88,3 +88,20 @@ async def test_an_escape_string_is_kept_whole_around_references(run_yaml: Any) -
     )
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["v"] == "it'sx"
+
+
+async def test_a_typed_literal_around_a_reference_becomes_a_cast(run_yaml: Any) -> None:
+    """`date '<f.d>'` is SQL's typed-literal form; as `date $1` it did not parse."""
+    result = await run_yaml(
+        """
+        name: typed_literals
+        blocks:
+          f: {type: function, code: 'return {"d": "2024-01-15", "days": 3}'}
+          d:
+            type: database
+            query: "select date '<f.d>' + integer '<f.days>' as due, DATE '<f.d>' < now() as past"
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["due"] == "2024-01-18" and result["output"]["past"] is True
