@@ -76,12 +76,15 @@ def workflow_schema() -> dict[str, Any]:
             },
             "layout": {
                 "type": "object",
-                "description": "Editor positions only.",
+                "description": "Editor positions only: [x, y], or [x, y, width, height] "
+                "for a container.",
                 "additionalProperties": {
                     "type": "array",
                     "items": {"type": "number"},
-                    "minItems": 2,
-                    "maxItems": 4,
+                    "anyOf": [
+                        {"minItems": 2, "maxItems": 2},
+                        {"minItems": 4, "maxItems": 4},
+                    ],
                 },
             },
         },

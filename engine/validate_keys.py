@@ -18,6 +18,8 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
     """The schema's message, quoting the file's text when YAML read it as a number, a
     boolean or null: `name: 0123` is "0123 is read as a number (123) …", where the
     schema alone said "123 is not of type 'string'", a value nobody wrote."""
+    if err.validator == "anyOf" and list(err.absolute_path)[:1] == ["layout"]:
+        return f"{err.instance!r} is not a position: write [x, y], or [x, y, width, height]"
     written = getattr(doc, "written", {})
     text = written.get(tuple(str(p) for p in err.absolute_path))
     if err.validator != "type" or text is None:

@@ -13,7 +13,7 @@ import pytest
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
-from engine.model import WorkflowError
+from engine.model import WorkflowError, load_file
 from engine.registry import block_types
 from engine.validate import validate_document
 
@@ -129,3 +129,13 @@ def test_a_broken_reference_in_code_is_named(
         "reference: its path is names or list indexes joined by single dots, e.g. <start.x> or "
         "<start.rows.0>"
     ]
+
+
+def test_a_layout_entry_is_two_or_four_numbers(tmp_path: Path) -> None:
+    base = "name: t\nblocks:\n  s: {type: manual}\nlayout: {s: POS}\n"
+    [problem] = problems(tmp_path, base.replace("POS", "[1, 2, 3]"))
+    assert "field 'layout.s'" in problem and "write [x, y], or [x, y, width, height]" in problem
+    for ok in ("[1, 2]", "[1, 2, 30, 40]"):
+        path = tmp_path / "ok.yaml"
+        path.write_text(base.replace("POS", ok))
+        load_file(path)
