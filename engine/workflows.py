@@ -22,6 +22,8 @@ from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
+Route = tuple[str, str]  # (path, METHOD) of a webhook, as deliveries are matched
+
 log = logging.getLogger("flowyard.workflows")
 
 
@@ -33,6 +35,10 @@ class WorkflowStore:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self._cache: dict[Path, tuple[FileVersion, Workflow]] = {}
+        # Files whose current version does not load: the error, and the webhook routes
+        # their text still declares (None: it does not parse). Read once per version,
+        # not again on every rebuild of the route table.
+        self._failed: dict[Path, tuple[FileVersion, WorkflowError, list[Route] | None]] = {}
         self._hooks: dict[tuple[str, str], tuple[Workflow, BlockModel]] = {}
         self._broken: dict[tuple[str, str], str] = {}  # route → file that no longer loads
         self._broken_said: set[tuple[str, FileVersion]] = set()
@@ -69,7 +75,15 @@ class WorkflowStore:
         version = file_version(p)
         hit = self._cache.get(p)
         if hit is None or hit[0] != version:
-            hit = (version, load_file(p))
+            failed = self._failed.get(p)
+            if failed is not None and failed[0] == version:
+                raise failed[1]
+            try:
+                hit = (version, load_file(p))
+            except WorkflowError as exc:
+                self._failed[p] = (version, exc, _declared_routes(p))
+                raise
+            self._failed.pop(p, None)
             self._cache[p] = hit
             self._say_shared_name(hit[1])
         return hit[1]
@@ -181,10 +195,11 @@ class WorkflowStore:
             Path(first.file).name,
         )
 
-    def _routes_of_broken(self, file: Path) -> list[tuple[str, str]]:
+    def _routes_of_broken(self, file: Path) -> list[Route]:
         """The webhook routes a file that does not load meant to serve: what its text
         still says when it parses, else what its last good version (cached) said."""
-        routes = _declared_routes(file)
+        failed = self._failed.get(file)
+        routes = failed[2] if failed is not None else None
         if routes is None:
             cached = self._cache.get(file)
             routes = [key for key, _ in webhook_keys(cached[1])] if cached else []
@@ -260,7 +275,7 @@ def webhook_keys(workflow: Workflow) -> list[tuple[tuple[str, str], BlockModel]]
     ]
 
 
-def _declared_routes(file: Path) -> list[tuple[str, str]] | None:
+def _declared_routes(file: Path) -> list[Route] | None:
     """(path, METHOD) of each webhook block a workflow file declares, read leniently
     (it failed validation); None when its text does not even parse."""
     try:
