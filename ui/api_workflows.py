@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
 
@@ -73,10 +73,11 @@ def _etag(text: str) -> str:
     return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20] + '"'
 
 
-def _stale(existing: Path | None) -> Response | None:
-    """412 when ``If-Match`` names another version of the file than the one on disk
-    (a `git pull` or another tab saved since the client read it): last write wins
-    would undo that change without a word. No ``If-Match``: saved as before."""
+def _stale(existing: Path | None, old_text: str | None) -> Response | None:
+    """412 when ``If-Match`` names another version than the file's text on disk
+    (``old_text``: a `git pull` or another tab saved since the client
+    read it): last write wins would undo that change without a word. No
+    ``If-Match``: saved as before."""
     wanted = request.headers.get("If-Match")
     if wanted is None:
         return None
@@ -85,7 +86,7 @@ def _stale(existing: Path | None) -> Response | None:
         if "*" not in tags:
             return error(412, "the workflow file was deleted since it was read")
         return error(412, "no workflow file to save over (If-Match: *)")
-    current = _etag(_file_text(existing))
+    current = _etag(old_text or "")
     if "*" in tags or current in tags:
         return None
     return error(
@@ -107,13 +108,19 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response | None]:
+class _Sent(NamedTuple):
+    doc: dict[str, Any] | None
+    error: Response | None
+    yaml: str | None  # the text as sent, when it was YAML (a save keeps it as written)
+
+
+def _document_from_request(name: str) -> _Sent:
     from engine.model import WorkflowError, read_document
 
     ctype = (request.mimetype or "").lower()
     raw = request_text()
     if raw is None:
-        return None, error(400, "the body is not UTF-8 text")
+        return _Sent(None, error(400, "the body is not UTF-8 text"), None)
     try:
         if "json" in ctype:
             doc = json.loads(raw or "null", object_pairs_hook=_no_duplicate_keys)
@@ -124,7 +131,8 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
             # naming the block, not the last copy silently replacing the first.
             doc = read_document(raw, f"{name}.yaml")
     except WorkflowError as exc:
-        return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
+        problems = [p.to_dict() for p in exc.problems]
+        return _Sent(None, error(422, "invalid workflow", problems=problems), None)
     except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
         problem = {
             "file": f"{name}.yaml",
@@ -132,7 +140,7 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
             "field": None,
             "message": f"cannot parse: {exc}",
         }
-        return None, error(422, "invalid workflow", problems=[problem])
+        return _Sent(None, error(422, "invalid workflow", problems=[problem]), None)
     if not isinstance(doc, dict):
         problem = {
             "file": f"{name}.yaml",
@@ -140,41 +148,42 @@ def _document_from_request(name: str) -> tuple[dict[str, Any] | None, Response |
             "field": None,
             "message": "a workflow must be a mapping",
         }
-        return None, error(422, "invalid workflow", problems=[problem])
-    return doc, None
+        return _Sent(None, error(422, "invalid workflow", problems=[problem]), None)
+    return _Sent(doc, None, None if "json" in ctype else raw)
 
 
 @bp.put("/workflows/<name>")
 def save_workflow(name: str) -> Response:
     if not wf.valid_name(name):
         return error(400, "a workflow name is letters, digits, '_' and '-'")
-    doc, err = _document_from_request(name)
-    if err is not None or doc is None:
-        return err  # type: ignore[return-value]
+    sent = _document_from_request(name)
+    if sent.error is not None or sent.doc is None:
+        return sent.error  # type: ignore[return-value]
     # One save at a time, from the If-Match check to the write: two saves over the same
     # version must not both pass the check (the second would undo the first unseen).
     with _SAVING:
-        return _save(name, doc)
+        return _save(name, sent)
 
 
 _SAVING = threading.Lock()
 
 
-def _save(name: str, doc: dict[str, Any]) -> Response:
+def _save(name: str, sent: _Sent) -> Response:
+    doc = sent.doc or {}
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
-    stale = _stale(existing)
+    old_text = _file_text(existing) if existing else None
+    stale = _stale(existing, old_text)
     if stale is not None:
         return stale
     was_named = _name_on_disk(existing)
     problems, warnings = wf.check(doc, path.name, runtime().workflows, was_named=was_named)
     if problems:
         return error(422, "invalid workflow", problems=problems)
-    old_text = _file_text(existing) if existing else None
-    if "json" not in (request.mimetype or "").lower() and path.suffix != ".json":
+    if sent.yaml is not None and path.suffix != ".json":
         # YAML sent is the file (a script syncing files from git): kept as written,
         # comments and all, once it validates.
-        text = request_text() or ""
+        text = sent.yaml
     elif old_text is None:
         text = wf.render(doc, path.suffix)
     else:
@@ -201,7 +210,7 @@ def _name_on_disk(path: Path | None) -> str | None:
 
 @bp.post("/workflows/<name>/validate")
 def validate_workflow(name: str) -> Response:
-    doc, err = _document_from_request(name)
+    doc, err, _ = _document_from_request(name)
     if err is not None or doc is None:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
