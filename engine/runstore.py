@@ -18,6 +18,16 @@ from typing import Any
 import asyncpg
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+RUN_STATUSES = ("queued", "running", *FINAL_STATUSES)
+
+
+def is_run_id(execution_id: str) -> bool:
+    """Run ids are UUIDs: anything else is an unknown run, not a database error."""
+    try:
+        uuid.UUID(str(execution_id))
+    except ValueError:
+        return False
+    return True
 
 
 async def save_version(pool: asyncpg.Pool, workflow: Any, known: set[str]) -> str:
@@ -106,9 +116,7 @@ async def fetch_events(
 
 
 async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record | None:
-    try:
-        uuid.UUID(str(execution_id))
-    except ValueError:
+    if not is_run_id(execution_id):
         return None
     return await pool.fetchrow(
         "SELECT * FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id

@@ -6,7 +6,6 @@ import functools
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,6 @@ from ui.app import bridge, settings
 from ui.config import server_threads
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
-RUN_STATUSES = frozenset({"queued", "running", "succeeded", "failed", "cancelled"})
 HEARTBEAT_S = 15.0
 
 
@@ -65,15 +63,6 @@ def _input_problems(workflow: Any, data: dict[str, Any]) -> list[str]:
     return input_errors(trigger.config.get("input_schema"), data)
 
 
-def _is_run_id(execution_id: str) -> bool:
-    """Run ids are UUIDs; anything else is an unknown run (404), not a database error."""
-    try:
-        uuid.UUID(execution_id)
-    except ValueError:
-        return False
-    return True
-
-
 @bp.post("/workflows/<name>/runs")
 def start_run(name: str) -> Response:
     """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
@@ -103,8 +92,8 @@ def start_run(name: str) -> Response:
 @bp.get("/runs")
 def list_runs() -> Response:
     status = request.args.get("status") or None
-    if status is not None and status not in RUN_STATUSES:
-        return error(400, f"status is one of {', '.join(sorted(RUN_STATUSES))}")
+    if status is not None and status not in runstore.RUN_STATUSES:
+        return error(400, f"status is one of {', '.join(sorted(runstore.RUN_STATUSES))}")
     try:
         limit = int(request.args.get("limit", 50))
     except ValueError:
@@ -113,7 +102,7 @@ def list_runs() -> Response:
         return error(400, "limit must be at least 1")
     limit = min(limit, 500)  # more is capped, as list APIs do
     before = request.args.get("before") or None
-    if before is not None and not _is_run_id(before):
+    if before is not None and not runstore.is_run_id(before):
         return error(400, "before is a run's execution_id (the last of the previous page)")
     workflow = request.args.get("workflow") or None
     runs = bridge().call(
@@ -131,7 +120,7 @@ def list_runs() -> Response:
 
 @bp.get("/runs/<execution_id>")
 def get_run(execution_id: str) -> Response:
-    if not _is_run_id(execution_id):
+    if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
@@ -149,7 +138,7 @@ def _after() -> int:
 
 @bp.get("/runs/<execution_id>/events")
 def get_run_events(execution_id: str) -> Response:
-    if not _is_run_id(execution_id):
+    if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     page = EVENTS_PAGE
     events = bridge().call(runtime().run_events(execution_id, after=_after(), limit=page))
@@ -188,7 +177,10 @@ def stream_run(execution_id: str) -> Response:
     """
     b, rt, poll = bridge(), runtime(), settings().stream_poll
     pool = rt.db.log_pool
-    if not _is_run_id(execution_id) or b.call(runstore.run_status(pool, execution_id)) is None:
+    if (
+        not runstore.is_run_id(execution_id)
+        or b.call(runstore.run_status(pool, execution_id)) is None
+    ):
         return error(404, f"no run {execution_id!r}")
     after = _after()
 
@@ -241,7 +233,7 @@ def stream_run(execution_id: str) -> Response:
 def cancel(execution_id: str) -> Response:
     """Stop a run wherever it executes: 202 while its process stops it, 200 once it
     is cancelled (asking again is fine), 409 when it had already ended otherwise."""
-    if not _is_run_id(execution_id):
+    if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     status = bridge().call(runtime().request_cancel(execution_id))
     if status is None:
@@ -258,7 +250,7 @@ def rerun(execution_id: str) -> Response:
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict) or not isinstance(body.get("from_failed", True), bool):
         return error(400, 'the body is a JSON object such as {"from_failed": false}')
-    if not _is_run_id(execution_id):
+    if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from werkzeug.exceptions import HTTPException
 
 from ui.bridge import EngineBridge
-from ui.config import DEFAULT_MAX_BODY
+from ui.config import DEFAULT_MAX_BODY, max_body
 
 #: seconds a client is told to wait while the database is unreachable (as webhooks say)
 RETRY_AFTER_S = 5
@@ -34,13 +34,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-
-
-def max_body_from_env() -> int:
-    """FLOWYARD_MAX_BODY, checked (ui/config.py): a bad value is a SettingError."""
-    from ui.config import max_body
-
-    return max_body()
 
 
 @dataclass(slots=True)
@@ -73,9 +66,7 @@ def create_app(
     else:
         if not token or not secret_key or workflows_dir is None:
             raise ValueError("create_app needs token, secret_key and workflows_dir")
-        cfg = UIConfig(
-            bridge_or_config, token, secret_key, Path(workflows_dir), max_body_from_env()
-        )
+        cfg = UIConfig(bridge_or_config, token, secret_key, Path(workflows_dir), max_body())
     if not cfg.token:
         raise ValueError("an empty token would let anyone in")
     if not cfg.secret_key:

@@ -11,9 +11,9 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 
+from engine import runstore
 from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
 from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
@@ -293,9 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flowyard runs {args.action}: give a run id", file=sys.stderr)
         return 2
     if args.command == "runs" and args.action in ("show", "cancel", "resume") and args.id:
-        try:  # run ids are UUIDs; the database refuses others with a traceback
-            uuid.UUID(args.id)
-        except ValueError:
+        if not runstore.is_run_id(args.id):  # the database refuses others with a traceback
             print(f"no run {args.id}", file=sys.stderr)
             return 1
     return int(args.fn(args) or 0)

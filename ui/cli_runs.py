@@ -103,15 +103,14 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
 
 
 #: what `--status` takes: a run's statuses (as `GET /api/runs?status=` checks them)
-RUN_STATUSES = ("queued", "running", *runstore.FINAL_STATUSES)
 
 
 def runs_usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `runs` options (None: nothing), said before the database
     is opened, as the API answers 400: `--status bogus` listed nothing and exited 0,
     `--limit 0` listed one run, `prune --older-than abc` was a traceback."""
-    if args.status is not None and args.status not in RUN_STATUSES:
-        return f"bad --status {args.status!r}: one of {', '.join(RUN_STATUSES)}"
+    if args.status is not None and args.status not in runstore.RUN_STATUSES:
+        return f"bad --status {args.status!r}: one of {', '.join(runstore.RUN_STATUSES)}"
     limit = str(args.limit).strip()
     if not (limit.isdigit() and int(limit) >= 1):
         return f"bad --limit {args.limit!r}: a number of at least 1"

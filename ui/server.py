@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ui.app import UIConfig, create_app, max_body_from_env
+from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
 from ui.config import (
     check_start_settings,
+    max_body,
     require_database,
     secret_key_setting,
     server_threads,
@@ -120,7 +121,7 @@ def build(
         )
     runtime = runtime or make_runtime(workflows_dir, workspace, worker, database_url)
     bridge = EngineBridge(runtime).start()
-    cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body_from_env())
+    cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body())
     return create_app(cfg), bridge, token
 
 
