@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from engine.strict_load import block_and_field
+
 BLOCK_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 EDGE_RE = re.compile(r"^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_\-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$")
 
@@ -159,8 +161,7 @@ def _shape_problems(doc: dict[str, Any], file: str) -> list[Problem]:
         value, path, above = todo.pop()
         if not isinstance(value, (dict, list)):
             continue
-        block = path[1] if len(path) >= 2 and path[0] == "blocks" else None
-        field = ".".join(path[2:] if block else path) or None
+        block, field = block_and_field(path)
         if id(value) in above:
             return [
                 Problem(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from typing import Any, NamedTuple
 
 import yaml
@@ -145,7 +146,7 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _where(path: tuple[str, ...]) -> tuple[str | None, str | None]:
+def block_and_field(path: tuple[str, ...]) -> tuple[str | None, str | None]:
     """(block, field) of a node at ``path``."""
     if len(path) >= 2 and path[0] == "blocks":
         return path[1], ".".join(path[2:]) or None
@@ -211,12 +212,12 @@ class _StrictLoader(_Base):
                 f"{shown} (line {line}) is not a value a workflow can hold: only text, "
                 "numbers, true/false, null, lists and mappings"
             )
-        self.found.append(Found(message, *_where(path)))
+        self.found.append(Found(message, *block_and_field(path)))
         node.tag = plain
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         path = self.path_of.get(id(node), ())
-        block, field = _where(path)
+        block, field = block_and_field(path)
         seen: set[str] = set()
         kept = []
         for key_node, value_node in node.value:
@@ -244,7 +245,7 @@ class _StrictLoader(_Base):
     def _not_text(self, key_node: Node, key: Any, path: tuple[str, ...], line: int) -> Found:
         text = key_node.value if isinstance(key_node, ScalarNode) else _flow(key)
         why = f"(line {line}; YAML reads it as {_kind(key)}, not text)"
-        block, field = _where(path)
+        block, field = block_and_field(path)
         if path == ("blocks",):
             return Found(
                 f"block id {text} {why}: quote it ('{text}') or choose another id",
@@ -331,11 +332,11 @@ def load_json(text: str) -> Loaded:
 
 
 def _json_duplicates(doc: Any, dups: dict[int, list[str]], found: list[Found]) -> None:
-    todo: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    todo: deque[tuple[Any, tuple[str, ...]]] = deque([(doc, ())])
     while todo:
-        value, path = todo.pop(0)
+        value, path = todo.popleft()  # in document order, as the problems are listed
         if isinstance(value, dict):
-            block, _ = _where(path)
+            block, _ = block_and_field(path)
             for key in dups.get(id(value), []):
                 if path == ("blocks",):
                     found.append(Found(f"duplicate block id {key!r}", key, "blocks"))

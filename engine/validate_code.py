@@ -26,9 +26,9 @@ def string_literal_problems(plan: Plan) -> list[Problem]:
         # Condition and loop blocks expose their compiled expressions by field.
         sources = {field: e.text for field, e in getattr(h, "expressions", {}).items()}
         code = h.config.get("code")
-        if h.type == "function" and h.config.get("language", "python") == "python":
+        if h.type == "function" and h.language == "python":
             sources["code"] = code
-        elif h.type == "function" and h.config.get("language") == "javascript":
+        elif h.type == "function" and h.language == "javascript":
             # JavaScript: a literal's text is text too (strings, template text, regexes).
             for found in references_in_javascript_literals(str(code or ""), plan.known_roots):
                 message = _in_a_javascript_literal(found)
@@ -50,7 +50,7 @@ def bare_name_problems(plan: Plan) -> list[Problem]:
     problems = []
     for bid, h in plan.handlers.items():
         code = h.config.get("code")
-        if h.type != "function" or h.config.get("language", "python") != "python":
+        if h.type != "function" or h.language != "python":
             continue
         if not isinstance(code, str):
             continue
