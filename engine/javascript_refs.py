@@ -19,6 +19,7 @@ Its limits, in code that is rare in a Function body:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -47,7 +48,7 @@ def rewrite_javascript(
     """:func:`engine.python_refs.rewrite_python` for JavaScript: only a reference in
     code becomes ``__ref_N``; one in a literal or a comment stays as written, so a
     comment is never resolved (a reference it mentions cannot fail the run)."""
-    located = _located(code, known_roots)
+    located = _scanned(code, _roots(known_roots))
     return _as_variables(code, [(s, e, r) for s, e, r, where in located if where is None])
 
 
@@ -57,13 +58,13 @@ def references_in_javascript_literals(
     """The references that sit inside string, template or regex literals of ``code``."""
     return [
         LiteralReference(code.count("\n", 0, start) + 1, ref, where)
-        for start, _, ref, where in _located(code, known_roots)
+        for start, _, ref, where in _scanned(code, _roots(known_roots))
         if where not in (None, "comment")
     ]
 
 
 def _located(
-    code: str, known_roots: Iterable[str] | None
+    code: str, known_roots: frozenset[str] | None
 ) -> list[tuple[int, int, Reference, str | None]]:
     """Each reference with where it sits: None in code, else the kind of its span."""
     found = parse(code, known_roots)
@@ -152,3 +153,17 @@ def _quoted(code: str, i: int, quote: str) -> int:
         elif c == quote and not in_class:
             return i
     return min(i, len(code))
+
+
+@functools.lru_cache(maxsize=1024)
+def _scanned(
+    code: str, known_roots: frozenset[str] | None
+) -> tuple[tuple[int, int, Reference, str | None], ...]:
+    """``_located``, once per code text: validation asks several questions of
+    the same code (which references are code, which sit in literals), and each
+    scanned it whole again."""
+    return tuple(_located(code, known_roots))
+
+
+def _roots(known_roots: Iterable[str] | None) -> frozenset[str] | None:
+    return None if known_roots is None else frozenset(known_roots)

@@ -17,6 +17,7 @@ import pytest
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
+from engine import python_refs
 from engine.expressions import Expression
 from engine.python_refs import references_in_python_strings, rewrite_python
 
@@ -216,6 +217,7 @@ def test_the_scanner_reads_fstrings_the_same_with_either_tokenizer(monkeypatch) 
         monkeypatch.setattr(tokenize, "FSTRING_START", 60, raising=False)
         monkeypatch.setattr(tokenize, "FSTRING_END", 62, raising=False)
         monkeypatch.setattr(tokenize, "generate_tokens", _as_312_tokens(tokenize.generate_tokens))
+        python_refs._scanned.cache_clear()  # scanned again, with these tokens
         again = [
             (s.line, s.ref.text, s.fstring) for s in references_in_python_strings(FSTRING_CASE)
         ]
