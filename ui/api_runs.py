@@ -142,7 +142,8 @@ def get_run_events(execution_id: str) -> Response:
         return error(404, f"no run {execution_id!r}")
     page = EVENTS_PAGE
     events = bridge().call(runtime().run_events(execution_id, after=_after(), limit=page))
-    if not events and bridge().call(runtime().run_result(execution_id)) is None:
+    pool = runtime().db.log_pool
+    if not events and bridge().call(runstore.run_status(pool, execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
     body: dict[str, Any] = {"events": events}
     if len(events) == page:  # there may be more: ask again with ?after=<next_after>
@@ -215,7 +216,7 @@ def stream_run(execution_id: str) -> Response:
                 # A run finished before we subscribed past its final event. Its status
                 # alone: re-reading a long run's whole log every poll would not scale.
                 status = b.call(runstore.run_status(pool, execution_id))
-                if status in ("succeeded", "failed", "cancelled") and last > 0:
+                if status in runstore.FINAL_STATUSES and last > 0:
                     tail = b.call(rt.run_events(execution_id, after=last, limit=1))
                     if not tail:
                         yield "event: end\ndata: {}\n\n"
