@@ -63,3 +63,9 @@ def write_workflow(workflows_dir: Path, name: str, text: str) -> Path:
     path = workflows_dir / f"{name}.yaml"
     path.write_text(textwrap.dedent(text))
     return path
+
+
+def open_run(page: Any, execution_id: str) -> None:
+    """Open the run viewer and wait until it shows the run's final state."""
+    page.goto(f"/runs/{execution_id}")
+    page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import expect
 
 from tests.ui.conftest import BROWSER_TESTS
-from tests.ui.pages_support import browser_page, write_workflow
+from tests.ui.pages_support import browser_page, open_run, write_workflow
 
 pytestmark = BROWSER_TESTS
 
@@ -119,8 +119,7 @@ def test_a_failed_run_lists_the_blocks_it_never_reached_and_its_header(
     run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
 
     with browser_page(browser, live_server) as page:
-        page.goto(f"/runs/{eid}")
-        page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+        open_run(page, eid)
         assert _blocks(page) == [
             ("start", "succeeded", "succeeded"),
             ("prep", "succeeded", "succeeded"),
@@ -181,8 +180,7 @@ def test_a_block_whose_transaction_rolled_back_says_so(
         assert resp.get_json()["status"] == "failed", resp.get_json()
         eid = resp.get_json()["execution_id"]
         with browser_page(browser, live_server) as page:
-            page.goto(f"/runs/{eid}")
-            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            open_run(page, eid)
             assert _blocks(page) == [
                 ("start", "succeeded", "succeeded"),
                 ("ins", "succeeded", "succeeded · rolled back"),
@@ -221,8 +219,7 @@ def test_a_loop_of_many_iterations_shows_the_first_and_the_failed_ones(
         resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
         eid = resp.get_json()["execution_id"]
         with browser_page(browser, live_server) as page:
-            page.goto(f"/runs/{eid}")
-            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            open_run(page, eid)
             shown = page.locator("#blocks details.block[data-block='lp'] > details.iteration")
             assert shown.count() == 101  # the first 100 and the failed one (lp[140])
             assert page.locator("details.iteration[data-block='lp[140]']").count() == 1
@@ -249,8 +246,7 @@ def test_a_rerun_from_the_failed_block_says_what_it_reused(
     flag.touch()  # the failed block succeeds this time
 
     with browser_page(browser, live_server) as page:
-        page.goto(f"/runs/{first}")
-        page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+        open_run(page, first)
         expect(page.locator("#rerun")).to_have_text("Re-run from failed block")
         page.click("#rerun")
         page.wait_for_url(re.compile(r"/runs/(?!" + first + r")[0-9a-f-]{36}$"))

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.ui.conftest import BROWSER_TESTS, logged_in_page
+from tests.ui.pages_support import open_run
 
 pytestmark = BROWSER_TESTS
 
@@ -106,8 +107,7 @@ def assert_no_csp_violations(page: Any) -> None:
 
 
 def test_the_run_viewer_shows_a_script_from_a_webhook_body_as_text(page: Any, xss_run: str) -> None:
-    page.goto(f"/runs/{xss_run}")
-    page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+    open_run(page, xss_run)
     assert page.inner_text("#run-status") == "failed"
     page.click("#blocks details[data-block='echo'] summary")
     page.click("#blocks details[data-block='boom'] summary")
