@@ -51,10 +51,15 @@ async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> t
             runs += len(keys)
 
 
+def retention_s() -> float:
+    """FLOWYARD_RUN_RETENTION (default 30d) in seconds; ValueError when it is no duration."""
+    return parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
+
+
 async def prune_hourly(pool: asyncpg.Pool) -> None:
     """A runtime's background task: prune old run records every hour
     (FLOWYARD_RUN_RETENTION, default 30d)."""
-    keep = parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
+    keep = retention_s()
     while True:
         try:
             runs, _ = await prune(pool, keep)

@@ -38,11 +38,10 @@ def max_body() -> int:
 def run_retention() -> float:
     """FLOWYARD_RUN_RETENTION in seconds (default 30d). The engine's hourly pruning
     reads it again; a bad value there only killed that task, leaving retention off."""
-    from engine.retention import DEFAULT_RETENTION, parse_duration
+    from engine.retention import retention_s
 
-    raw = os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION
     try:
-        return parse_duration(raw)
+        return retention_s()
     except ValueError as exc:
         raise SettingError(f"FLOWYARD_RUN_RETENTION: {exc}") from None
 
