@@ -206,8 +206,13 @@ class Executor:
             try:
                 config = compiled.resolve(frame)
                 ctx.inputs = config
-                coro = handler.run(ctx, config)
-                value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
+                if timeout:
+                    # Not wait_for: on Python 3.11 it wraps the handler in a task of its
+                    # own, a measurable cost for every block with a default timeout.
+                    async with asyncio.timeout(timeout):
+                        value = await handler.run(ctx, config)
+                else:
+                    value = await handler.run(ctx, config)
                 break
             except asyncio.CancelledError:
                 self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)

@@ -371,5 +371,8 @@ class Runtime(Resumption):
             "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            result = loads(recorder.redact(dumps(result)))
+            text = dumps(result)
+            redacted = recorder.redact(text)
+            if redacted != text:  # most results hold no secret: no copy to decode
+                result = loads(redacted)
         return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.runtime import Runtime
 
 
@@ -209,11 +211,15 @@ async def test_run_result_read_back_matches(run_yaml, runtime: Runtime) -> None:
     assert types[0] == "run_queued" and types[1] == "run_started" and types[-1] == "run_succeeded"
 
 
-async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(run_yaml) -> None:
-    wf = """
+# 0.5 s wakes the idle watchdog; 1.5 s is past its next look, so it is armed silently.
+@pytest.mark.parametrize("timeout", [0.5, 1.5])
+async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(
+    run_yaml, timeout: float
+) -> None:
+    wf = f"""
     name: inline
     blocks:
-      start: {type: manual}
+      start: {{type: manual}}
       quick:
         type: function
         isolation: inline
@@ -221,8 +227,8 @@ async def test_inline_function_runs_and_its_timeout_interrupts_runaway_code(run_
           data = dict(input.start)
           data["seen"] = True
           print("inline")
-          return {"n": <start.n> + 1, "data": data}
-      spin: {type: function, isolation: inline, timeout: 0.5, code: "while True: pass"}
+          return {{"n": <start.n> + 1, "data": data}}
+      spin: {{type: function, isolation: inline, timeout: {timeout}, code: "while True: pass"}}
     edges: [start -> quick, quick -> spin]
     """
     result = await run_yaml(wf, {"n": 1})
