@@ -9,19 +9,17 @@ before side effects", DESIGN.md 4). The rows themselves: engine/runstore.py.
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import asyncpg
 
 from engine._json import dumps
 from engine.handoff import FINISHED
+from engine.redaction import Redactor
 
 
 def _now() -> float:
@@ -69,61 +67,6 @@ def within_limit(text: str, data: Any) -> str:
         }
         return dumps({**kept, "output": {"omitted": note}, "omitted": True})
     return dumps({"omitted": note})
-
-
-class Redactor:
-    """Replaces secret values (as they appear in JSON text) with ``***``."""
-
-    __slots__ = ("secrets",)
-
-    def __init__(self, secrets: set[str]) -> None:
-        self.secrets = secrets
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if len(secret) < 4:
-                continue  # too short to redact without mangling unrelated text
-            for form in _in_json(secret):
-                if form in text:
-                    text = text.replace(form, "***")
-        return text
-
-
-#: What httpx (the runtime's HTTP client) leaves unencoded in a URL path, besides
-#: letters, digits and ``-._~``: a secret in a path is sent, and quoted, in this form.
-_URL_PATH_SAFE = "!$&'()*+,;=:@/[\\]^|"
-
-
-@functools.lru_cache(maxsize=4096)  # a run's few secrets, looked up for every event
-def _in_json(secret: str) -> tuple[str, ...]:
-    """How ``secret`` appears inside JSON text, longest first (a longer form may
-    contain a shorter one).
-
-    As engine._json writes it (non-ASCII as is: an ASCII-only form would miss
-    "pässwort" in the run log) and, should any text come from an encoder that
-    escapes it, ASCII-escaped; and so for each form a value may already hold it
-    in: JSON text as a string (a payload built with json.dumps, a peer's JSON error
-    body quoted in a message), Python's quoting (a KeyError, ``{x!r}``),
-    percent-encoded as a URL or a form carries it (an HTTP error quoting the URL it
-    requested, a peer echoing its path), and lower-cased as a URL's host. A plain
-    lower-case ASCII token has one form only.
-    """
-    inner = {
-        secret,
-        # Host names are case-insensitive: HTTP clients lower-case a secret in the
-        # host part of a URL they quote in an error.
-        secret.lower(),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        repr(secret)[1:-1],
-        quote(secret, safe=""),
-        quote(secret, safe=_URL_PATH_SAFE),
-        quote_plus(secret, safe=""),
-    }
-    forms = {
-        f for s in inner for f in (json.dumps(s, ensure_ascii=False)[1:-1], json.dumps(s)[1:-1])
-    }
-    return tuple(sorted(forms, key=len, reverse=True))
 
 
 #: Every write to a run's log is fenced by its owner: once another process has taken

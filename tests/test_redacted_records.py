@@ -4,6 +4,7 @@ PostgreSQL, a recording HTTP peer on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,47 @@ async def test_a_secret_in_a_url_host_is_redacted_as_the_client_lower_cases_it(
     text = str(result)
     assert result["blocks"]["call"]["output"]["error"]  # it failed, and said so
     assert secret not in text and secret.lower() not in text, text
+
+
+@pytest.mark.parametrize("secret", ["true", "null", "false", "12345678"])
+async def test_a_secret_that_reads_as_json_keeps_the_record_json(
+    run_yaml, runtime: Runtime, monkeypatch, secret: str
+) -> None:
+    """Replaced in raw JSON text, `true` became a bare `***`: PostgreSQL refused the
+    run's events, the run stayed unrecorded and its effects repeated on restart."""
+    monkeypatch.setenv("FLOWYARD_TEST_FLAG", secret)
+    wf = """
+    name: secret_token
+    blocks:
+      start: {type: manual}
+      check: {type: condition, if: '<env.FLOWYARD_TEST_FLAG> == "true"'}
+      f:
+        type: function
+        code: |
+          import json
+          raw = <env.FLOWYARD_TEST_FLAG>
+          return {"as_json": json.loads(raw), "text": raw, "other": 123456789, "t": True}
+    edges: [start -> check, check.true -> f, check.false -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    stored = await runtime.run_result(result["execution_id"])
+    out = stored["blocks"]["f"]["output"]
+    assert out["text"] == "***" and out["other"] == 123456789 and out["t"] is True
+    # The number that is the secret is replaced; true, false and null stay what they are.
+    assert out["as_json"] == ("***" if secret == "12345678" else json.loads(secret))
+    assert stored["error"] is None
+    assert stored["status"] == "succeeded" and stored["output"] == {**out}
+
+
+async def test_an_upper_cased_secret_is_redacted(run_yaml, monkeypatch) -> None:
+    monkeypatch.setenv("FLOWYARD_TEST_TOKEN", "Tok3nValue99")
+    wf = """
+    name: secret_upper
+    blocks:
+      start: {type: manual}
+      f: {type: function, code: 'return {"u": <env.FLOWYARD_TEST_TOKEN>.upper()}'}
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["blocks"]["f"]["output"] == {"u": "***"}
