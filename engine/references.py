@@ -321,13 +321,13 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
     """
     known = list(known_roots) if known_roots is not None else None
     refs: list[Reference] = []
-    index: dict[str, int] = {}
 
     def param(ref: Reference) -> str:
-        if ref.text not in index:
-            refs.append(ref)
-            index[ref.text] = len(refs)
-        return f"${index[ref.text]}"
+        # One parameter per occurrence, even of the same reference: PostgreSQL gives
+        # a parameter one type, and `'id-<n>'` (text) with `<n>` (integer) in one
+        # statement needs two.
+        refs.append(ref)
+        return f"${len(refs)}"
 
     def bare(text: str) -> str:
         pieces, pos = [], 0

@@ -80,8 +80,8 @@ def test_html_is_not_a_reference_but_dotted_typos_are() -> None:
 
 def test_sql_rewriting_forms() -> None:
     sql, refs = rewrite_sql("SELECT '<a.x>', '<a.y>'::jsonb, <a.z>, '<a.x>' -- '<a.q>'")
-    assert sql == "SELECT $1, $2::jsonb, $3, $1 -- '<a.q>'"
-    assert [r.text for r in refs] == ["<a.x>", "<a.y>", "<a.z>"]
+    assert sql == "SELECT $1, $2::jsonb, $3, $4 -- '<a.q>'"
+    assert [r.text for r in refs] == ["<a.x>", "<a.y>", "<a.z>", "<a.x>"]
     sql, refs = rewrite_sql("SELECT 'id-<a.x>-end', $tag$ <a.y> $tag$")
     assert sql == "SELECT ('id-' || $1::text || '-end'), $tag$ <a.y> $tag$"
 

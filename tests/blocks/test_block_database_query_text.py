@@ -105,3 +105,27 @@ async def test_a_typed_literal_around_a_reference_becomes_a_cast(run_yaml: Any) 
     )
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["due"] == "2024-01-18" and result["output"]["past"] is True
+
+
+async def test_one_reference_used_as_text_and_as_a_number_gets_two_parameters(
+    run_yaml: Any,
+) -> None:
+    """One `$n` per reference gave the two uses one type: "column v is of type
+    integer but expression is of type text", "operator does not exist: text + integer"."""
+    result = await run_yaml(
+        """
+        name: one_ref_two_types
+        blocks:
+          f: {type: function, code: 'return {"n": 5, "d": {"a": 1}}'}
+          d:
+            type: database
+            query: |
+              SELECT 'id-<f.n>' AS k, <f.n> + 1 AS next, 'n=' || <f.n> AS s,
+                     '<f.d>'::jsonb AS j, '<f.d>' AS t
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["k"] == "id-5" and result["output"]["next"] == 6
+    assert result["output"]["s"] == "n=5"
+    assert result["output"]["j"] == {"a": 1} and result["output"]["t"] == '{"a":1}'
