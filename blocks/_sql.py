@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import ipaddress
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -203,8 +204,10 @@ def statement_count(sql: str) -> int:
 
 def jsonable(value: Any) -> Any:
     """A database value as something JSON (and the run log) can hold."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if value is None or isinstance(value, (str, bool, int)):
         return value
+    if isinstance(value, float):  # float8 'NaN' and 'Infinity' have no JSON form
+        return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
         if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**53:
             return int(value)

@@ -16,7 +16,6 @@ missing key cannot, so they fail at once.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from decimal import Decimal
@@ -25,6 +24,7 @@ from typing import Any, ClassVar
 import jsonschema
 
 from blocks.http import MAX_RETRY_AFTER, parse_retry_after
+from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
@@ -117,7 +117,7 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
     m = _FENCE_RE.match(text)
     candidate = m.group(1) if m else text
     try:
-        value = json.loads(candidate)
+        value = loads_finite(candidate)
     except ValueError as exc:
         raise AgentError(
             f"the reply is not valid JSON ({exc}); raw reply: {text[:RAW_EXCERPT]}"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
@@ -85,7 +86,7 @@ def parse_body(response: httpx.Response) -> Any:
     text = response.text
     if "json" in ctype or text[:1] in ("{", "["):
         try:
-            return json.loads(text) if text else None
+            return loads_finite(text) if text else None
         except ValueError:
             pass
     return text

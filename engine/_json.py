@@ -42,6 +42,17 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
+def loads_finite(text: str | bytes) -> Any:
+    """JSON as peers and Python's own encoder write it: ``NaN`` and ``±Infinity``
+    (which strict JSON has not) read as null, as the run log stores them, so a run's
+    result is the same JSON for its caller and in its record."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    return None
+
+
 # -- what a run may be started with -------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine._json import dumps, loads
+from engine._json import dumps, loads, loads_finite
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -167,7 +167,7 @@ class FunctionPool:
                 self._idle.put_nowait(worker)
             else:
                 self._replace(worker)
-        reply = json.loads(raw)
+        reply = loads_finite(raw)
         if reply.get("error"):
             err = reply["error"]
             raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
