@@ -15,6 +15,7 @@ from uuid import UUID
 
 from flask import Blueprint, Response, request, url_for
 
+from engine._json import strict_loads
 from ui import workflow_files as wf
 from ui.app import bridge, settings
 
@@ -144,7 +145,15 @@ def _template_dict(t: Any) -> dict[str, Any]:
 
 @bp.post("/templates/<template_id>/instantiate")
 def instantiate_template(template_id: str) -> Response:
-    body = request.get_json(silent=True) or {}
+    body: Any = {}
+    raw = "" if request.form else request_text()
+    if raw is None:
+        return error(400, "the body is not UTF-8 text")
+    if raw.strip():
+        try:  # a malformed body was taken as none: the default name, or a false 409
+            body = strict_loads(raw)
+        except ValueError as exc:
+            return error(400, f"the body is not JSON: {exc}")
     if not isinstance(body, dict):
         return error(400, 'the body must be a JSON object such as {"name": "orders"}')
     name = body.get("name") or request.form.get("name") or None

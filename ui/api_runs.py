@@ -63,6 +63,9 @@ def _input_problems(workflow: Any, data: dict[str, Any]) -> list[str]:
     return input_errors(trigger.config.get("input_schema"), data)
 
 
+_WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
+
+
 @bp.post("/workflows/<name>/runs")
 def start_run(name: str) -> Response:
     """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
@@ -86,7 +89,10 @@ def start_run(name: str) -> Response:
     problems = _input_problems(workflow, data)
     if problems:
         return error(422, "the input does not match the workflow's input_schema", problems=problems)
-    return _submit(workflow, data, request.args.get("wait") in ("1", "true", "yes"))
+    wait = request.args.get("wait", "").lower()
+    if wait not in _WAIT_VALUES:
+        return error(400, f"wait is 1 or 0 (true/false, yes/no), not {wait!r}")
+    return _submit(workflow, data, wait in ("1", "true", "yes"))
 
 
 @bp.get("/runs")

@@ -43,18 +43,25 @@ def get_workflow(name: str) -> Response:
         return error(404, f"no workflow named {name!r}")
     text = _file_text(path)
     tag = {"ETag": _etag(text)}
-    if request.args.get("format") == "yaml" or (_wants_yaml() and "format" not in request.args):
-        if path.suffix == ".json":
-            text = wf.render(wf.parse(text, path.name), ".yaml")
-        return Response(text, mimetype="application/yaml", headers=tag)
+    as_yaml = request.args.get("format") == "yaml" or (
+        _wants_yaml() and "format" not in request.args
+    )
     try:
+        if why := _unreadable(text):
+            raise ValueError(why)
+        if as_yaml and path.suffix != ".json":
+            return Response(text, mimetype="application/yaml", headers=tag)
         doc = wf.parse(text, path.name)
     except ValueError as exc:
-        return error(
+        refused = error(
             422,
             "the file cannot be parsed",
             problems=[{"file": path.name, "block": None, "field": None, "message": str(exc)}],
         )
+        refused.headers.update(tag)  # a save over it may still name the version it read
+        return refused
+    if as_yaml:
+        return Response(wf.render(doc, ".yaml"), mimetype="application/yaml", headers=tag)
     # The workflow itself, as the YAML answer holds it: saved as a .json file it
     # is a workflow file again (`flowyard validate`, PUT) — no envelope around it.
     response = jresponse(doc)
@@ -64,13 +71,25 @@ def get_workflow(name: str) -> Response:
 
 def _file_text(path: Path) -> str:
     """The file as it is, line endings included (read_text would turn CRLF into LF,
-    and the version a client read would never match the file)."""
-    return path.read_bytes().decode("utf-8")
+    and the version a client read would never match the file). Bytes that are not
+    UTF-8 (a Latin-1 file from another editor) are kept as surrogate escapes: the
+    file still has a version, and a save may replace it."""
+    return path.read_bytes().decode("utf-8", errors="surrogateescape")
+
+
+def _unreadable(text: str) -> str | None:
+    """Why ``text`` (as _file_text reads it) is not a workflow file's text, if it is not."""
+    try:
+        text.encode("utf-8", errors="surrogateescape").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"cannot read: not UTF-8 text (byte {exc.start})"
+    return None
 
 
 def _etag(text: str) -> str:
     """The file's version as read: a PUT with ``If-Match`` saves only over it."""
-    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20] + '"'
+    digest = hashlib.sha256(text.encode("utf-8", errors="surrogateescape")).hexdigest()
+    return '"' + digest[:20] + '"'
 
 
 def _stale(existing: Path | None, old_text: str | None) -> Response | None:

@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from engine import runstore
 from ui import workflow_files as wf
-from ui.api import _apply_template_schemas, _template_dict, _templates_module
-from ui.app import settings
+from ui.api import _apply_template_schemas, _template_dict, _templates_module, runtime
+from ui.app import bridge, settings
 
 bp = Blueprint("pages", __name__)
 
@@ -125,6 +126,11 @@ def runs_page() -> str:
 
 @bp.get("/runs/<execution_id>")
 def run_page(execution_id: str) -> str:
+    if not runstore.is_run_id(execution_id):
+        abort(404)
+    pool = runtime().db.log_pool
+    if bridge().call(runstore.run_status(pool, execution_id)) is None:
+        abort(404)  # the shell would poll a run that is not there
     return render_template("run.html", execution_id=execution_id)
 
 
