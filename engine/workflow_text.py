@@ -61,17 +61,43 @@ def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
     patched text would not load back as exactly ``doc`` in the canonical order,
     the whole file is written the canonical way instead.
     """
-    full = render(doc, suffix)
     try:
         old = parse(old_text, f"x{suffix}")
     except ValueError:
-        return full
+        return render(doc, suffix)
     if old == doc:
         return old_text
+    doc = in_order_of(old, doc)
+    full = render(doc, suffix)
     if suffix == ".json":
         return full
     patched = _patch(old_text, old, doc, full)
     return patched if patched is not None else full
+
+
+def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with the keys ``old`` has in ``old``'s order, new ones after them: at
+    the top level, the blocks, each block's fields and ``layout``. A client that
+    sends the same workflow with its keys in another order (a JSON PUT built from a
+    dict) changes only what it changed. Deeper mappings keep the order sent: a
+    parallel's ``branches`` order is the order of its results."""
+
+    def ordered(before: Any, after: Any) -> Any:
+        if not (isinstance(before, dict) and isinstance(after, dict)):
+            return after
+        return {
+            **{k: after[k] for k in before if k in after},
+            **{k: v for k, v in after.items() if k not in before},
+        }
+
+    out = ordered(old, doc)
+    if isinstance(out.get("blocks"), dict):
+        blocks = ordered(old.get("blocks"), out["blocks"])
+        old_blocks = old.get("blocks") if isinstance(old.get("blocks"), dict) else {}
+        out["blocks"] = {bid: ordered(old_blocks.get(bid), b) for bid, b in blocks.items()}
+    if "layout" in out:
+        out["layout"] = ordered(old.get("layout"), out["layout"])
+    return out
 
 
 def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -> str | None:

@@ -104,6 +104,34 @@ def test_a_config_edit_touches_only_that_blocks_lines(
     assert yaml.safe_load(after) == doc
 
 
+def test_an_edit_sent_with_its_keys_in_another_order_changes_only_the_edit(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A client building the JSON from its own dicts sends keys in its own order:
+    the save followed it (`code` moved below `on_error`, layout reordered)."""
+    path = workflows_dir / "rt_reordered.yaml"
+    original = (ROOT / "templates" / "order_processing" / "workflow.yaml").read_text()
+    path.write_text(original)
+    doc = _get(client, auth, "rt_reordered")
+
+    def reversed_keys(d: dict[str, Any]) -> dict[str, Any]:
+        return dict(reversed(list(d.items())))
+
+    doc["blocks"] = reversed_keys({k: reversed_keys(b) for k, b in doc["blocks"].items()})
+    doc["layout"] = reversed_keys(doc["layout"])
+    doc["blocks"]["capture"]["retries"] = 5
+    doc["layout"]["new_note"] = [10, 10]
+    doc["blocks"]["new_note"] = {"on_error": "continue", "type": "function", "code": "return 1"}
+    doc["edges"].append("result -> new_note")
+    _put(client, auth, "rt_reordered", reversed_keys(doc))
+    after = path.read_text()
+    assert _changed_lines(original, after)[:2] == ["-    retries: 3", "+    retries: 5"]
+    saved = yaml.safe_load(after)
+    assert list(saved["blocks"])[-1] == "new_note" and list(saved)[-1] == "layout"
+    assert list(saved["blocks"]["new_note"]) == ["type", "on_error", "code"]
+    assert list(saved["layout"])[-1] == "new_note"
+
+
 def test_moving_a_block_changes_only_its_layout_line(
     client: FlaskClient, auth: dict[str, str], workflows_dir: Path
 ) -> None:
