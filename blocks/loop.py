@@ -106,6 +106,16 @@ class Loop(BlockHandler):
         ):
             message = f"`count` is a number of times (0 or more) or one reference, not {count!r}"
             problems.append(Problem(message, block=self.block.id, field="count"))
+        if self._while is not None:
+            inside = set(block_ids(self.config.get("body")))
+            for _, _, ref in parse(str(self.config["while"])):
+                if ref.root in inside:
+                    message = (
+                        f"{ref.text}: `while` is checked before each iteration, where the "
+                        "body's blocks have no value yet; carry the value in `accumulate` "
+                        "(next: <body_block.field>) and test <state>"
+                    )
+                    problems.append(Problem(message, block=self.block.id, field="while"))
         nxt = (self.config.get("accumulate") or {}).get("next")
         if isinstance(nxt, str) and not _one_reference(nxt):
             message = f"`accumulate.next` is one reference into the body (<add.total>), not {nxt!r}"

@@ -180,3 +180,16 @@ def test_published_schema_is_in_sync() -> None:
 def test_example_workflows_validate() -> None:
     for path in sorted((ROOT / "workflows").glob("*.yaml")):
         load_file(path)
+
+
+def test_a_while_naming_a_body_block_is_refused(tmp_path: Path) -> None:
+    # Accepted, it failed every run ("names 'lb2', which has no value here"); with
+    # `?` it silently ran to max_iterations.
+    text = BASE + (
+        "  lp: {type: loop, while: '<lb2.result?> < 3', body: [lb2]}\n"
+        "  lb2: {type: function, code: 'return 1'}\n"
+        "edges: [start -> lp]\n"
+    )
+    found = one(tmp_path, text)
+    assert "lp" in found and "while" in found and "<lb2.result?>" in found, found
+    assert "<state>" in found
