@@ -8,6 +8,7 @@ from engine.context import BlockContext
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
 from engine.registry import BlockHandler, Result, register
+from engine.schema import one_of_keys
 
 
 @register
@@ -38,6 +39,7 @@ class Condition(BlockHandler):
         },
     }
     raw_keys = frozenset({"if", "cases"})
+    schema_rules = (one_of_keys("if", "cases"),)
     outputs = ("branch", "value")
 
     def __init__(self, block: Any) -> None:

@@ -178,6 +178,10 @@ class HttpBlock(BlockHandler):
     side_effects = True
     default_timeout = 30.0
 
+    schema_rules = (
+        {"properties": {"method": {"enum": [*METHODS, *(m.lower() for m in METHODS)]}}},
+    )
+
     def problems(self) -> list[Problem]:
         bodies = [k for k in ("json", "form", "body") if k in self.config]
         if len(bodies) > 1:

@@ -15,6 +15,7 @@ from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
 from engine.references import compile_value, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
+from engine.schema import one_of_keys
 
 DEFAULT_MAX_ITERATIONS = 10_000
 
@@ -61,6 +62,15 @@ class Loop(BlockHandler):
     }
     required = ("body",)
     raw_keys = frozenset({"body", "while", "accumulate"})
+    schema_rules = (
+        one_of_keys("items", "count", "while"),
+        {
+            "properties": {
+                "body": {"minItems": 1},
+                "count": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
+            }
+        },
+    )
     outputs = ("results", "state", "iterations")
 
     def __init__(self, block: Any) -> None:

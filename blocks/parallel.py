@@ -10,6 +10,7 @@ from engine.context import BlockContext
 from engine.executor import BlockFailed, error_dict
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
+from engine.schema import one_of_keys
 
 
 @register
@@ -38,6 +39,11 @@ class Parallel(BlockHandler):
                 return ContainerBody({})  # the wrong type is reported by the JSON Schema
             return ContainerBody({str(k): block_ids(v) for k, v in branches.items()})
         return ContainerBody({"body": block_ids(self.config.get("body"))})
+
+    schema_rules = (
+        one_of_keys("branches", "items"),
+        {"properties": {"body": {"minItems": 1}, "branches": {"minProperties": 1}}},
+    )
 
     def problems(self) -> list[Problem]:
         if ("branches" in self.config) == ("items" in self.config or "body" in self.config):

@@ -41,6 +41,10 @@ class BlockHandler:
     #: JSON Schema ``properties`` for the block's own config keys.
     config_schema: ClassVar[dict[str, Any]] = {}
     required: ClassVar[tuple[str, ...]] = ()
+    #: Rules across keys (exactly one of `if`/`cases`) as JSON Schema, published for
+    #: the editor and other tools. ``problems()`` says each in words, so the
+    #: validator skips what these report (engine.schema.said_in_words).
+    schema_rules: ClassVar[tuple[dict[str, Any], ...]] = ()
     #: Keys that are not reference-resolved before ``run`` (code, SQL, expressions, bodies).
     raw_keys: ClassVar[frozenset[str]] = frozenset()
     #: Output fields, for the editor's reference autocomplete and the docs.

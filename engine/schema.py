@@ -10,6 +10,9 @@ from typing import Any
 
 from engine.registry import block_types
 
+#: Block ids that would hide a reference root (<input.…>, <env.…>, <workflow.…>).
+RESERVED_IDS = frozenset({"input", "env", "workflow"})
+
 _DURATION = {"type": "number", "minimum": 0}
 
 COMMON_PROPERTIES: dict[str, Any] = {
@@ -33,10 +36,34 @@ COMMON_PROPERTIES: dict[str, Any] = {
 }
 
 
+#: Marks a schema fragment whose failures the validator leaves to a clearer message
+#: of its own (a handler's ``problems()``, the reserved-id check).
+IN_WORDS = "flowyard validate says this in words"
+
+
+def in_words(rule: dict[str, Any]) -> dict[str, Any]:
+    """``rule`` with every mapping in it marked :data:`IN_WORDS`."""
+    if isinstance(rule, dict):
+        return {"$comment": IN_WORDS, **{k: in_words(v) for k, v in rule.items()}}
+    if isinstance(rule, list):
+        return [in_words(v) for v in rule]
+    return rule
+
+
+def said_in_words(schema: Any) -> bool:
+    """Whether a failing schema fragment is one of :func:`in_words`'s."""
+    return isinstance(schema, dict) and schema.get("$comment") == IN_WORDS
+
+
+def one_of_keys(*keys: str) -> dict[str, Any]:
+    """Exactly one of ``keys`` is given."""
+    return {"oneOf": [{"required": [k]} for k in keys]}
+
+
 def block_schema(type_name: str) -> dict[str, Any]:
     handler = block_types()[type_name]
     props = {"type": {"const": type_name}, **COMMON_PROPERTIES, **handler.config_schema}
-    return {
+    schema = {
         "type": "object",
         "title": type_name,
         "description": handler.description,
@@ -44,6 +71,9 @@ def block_schema(type_name: str) -> dict[str, Any]:
         "required": ["type", *handler.required],
         "additionalProperties": False,
     }
+    if handler.schema_rules:
+        schema["allOf"] = [in_words(rule) for rule in handler.schema_rules]
+    return schema
 
 
 def workflow_schema() -> dict[str, Any]:
@@ -61,7 +91,10 @@ def workflow_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "blocks": {
                 "type": "object",
-                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "propertyNames": {
+                    "pattern": "^[a-z][a-z0-9_]*$",
+                    "allOf": [in_words({"not": {"enum": sorted(RESERVED_IDS)}})],
+                },
                 "additionalProperties": {"$ref": "#/$defs/block"},
             },
             "edges": {

@@ -16,7 +16,7 @@ from engine.graph import Plan, build_plan, upstream_of
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
 from engine.references import SPECIAL_ROOTS, references_in
 from engine.registry import block_types
-from engine.schema import workflow_schema
+from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_keys import loop_variable_problems, schema_message
 
@@ -41,6 +41,8 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
     problems = []
     blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
     for err in _validator().iter_errors(doc):
+        if said_in_words(err.schema):
+            continue
         path = [str(p) for p in err.absolute_path]
         in_block = len(path) >= 2 and path[0] == "blocks"
         block = path[1] if in_block else None
@@ -223,7 +225,8 @@ _RUN_ROOT_MEANING = {
     "workflow": "the run itself",
 }
 #: Roots every block can read, wherever it is.
-RUN_ROOTS = frozenset(_RUN_ROOT_MEANING)
+RUN_ROOTS = RESERVED_IDS
+assert set(_RUN_ROOT_MEANING) == RUN_ROOTS
 #: Roots that exist only inside a container body (`<loop.index>`, `<state>`).
 BODY_ROOTS = SPECIAL_ROOTS - RUN_ROOTS
 

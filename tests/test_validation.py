@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import py_mini_racer  # noqa: F401 - a test extra: missing, these tests must fail, not skip
+import pytest
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
@@ -193,3 +194,30 @@ def test_a_while_naming_a_body_block_is_refused(tmp_path: Path) -> None:
     found = one(tmp_path, text)
     assert "lp" in found and "while" in found and "<lb2.result?>" in found, found
     assert "<state>" in found
+
+
+SCHEMA_ALSO_REFUSES = {
+    "if_and_cases": "  c: {type: condition, if: '1 == 1', cases: [{name: a, if: '1 == 1'}]}\n",
+    "neither_if_nor_cases": "  c: {type: condition}\n",
+    "two_loop_modes": "  c: {type: loop, items: [1], count: 2, body: [b]}\n  b: {type: manual}\n",
+    "no_loop_mode": "  c: {type: loop, body: [b]}\n  b: {type: manual}\n",
+    "empty_body": "  c: {type: loop, count: 1, body: []}\n",
+    "negative_count": "  c: {type: loop, count: -1, body: [b]}\n  b: {type: manual}\n",
+    "branches_and_items": "  c: {type: parallel, branches: {x: [b]}, items: [1], body: [b]}\n"
+    "  b: {type: manual}\n",
+    "unknown_method": "  c: {type: http, method: FETCH, url: 'http://x'}\n",
+    "reserved_id": "  input: {type: manual}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEMA_ALSO_REFUSES))
+def test_the_published_schema_refuses_what_validate_refuses(tmp_path: Path, case: str) -> None:
+    """Editors and CI linters read docs/workflow.schema.json: it accepted all these."""
+    import jsonschema
+    import yaml
+
+    text = BASE + SCHEMA_ALSO_REFUSES[case]
+    assert one(tmp_path, text)  # validate: one problem, in words (not twice)
+    schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text)))
+    assert errors, case
