@@ -80,6 +80,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _query_value(value: Any) -> Any:
+    """A query parameter's value: a list is the parameter repeated (``?l=1&l=2``, as
+    httpx sends it), booleans are ``true``/``false``, a mapping is its JSON text."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return value  # httpx writes True as "true", None as ""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def parse_body(response: httpx.Response) -> Any:
     """JSON when the response says so (or looks like it), otherwise text."""
     ctype = response.headers.get("content-type", "")
@@ -228,7 +236,7 @@ class HttpBlock(BlockHandler):
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
             kwargs["params"] = {
-                k: v if isinstance(v, (str, int, float)) else json.dumps(v)
+                k: [_query_value(x) for x in v] if isinstance(v, list) else _query_value(v)
                 for k, v in config["query"].items()
                 if v is not None
             }

@@ -173,6 +173,23 @@ async def test_form_body_and_own_idempotency_key(run_yaml: Any, recorder: Record
     assert req.headers["idempotency-key"] == "order-7"
 
 
+async def test_query_lists_repeat_the_parameter(run_yaml: Any, recorder: RecordingServer) -> None:
+    # A list was sent as Python's text of it: ?l=[1, 2].
+    result = await run_yaml(
+        f"""
+        name: http_query
+        blocks:
+          get:
+            type: http
+            url: {recorder.url}/q
+            query: {{l: [1, "a b"], flag: true, obj: {{k: 1}}, gone: null}}
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    assert req.raw_query == "l=1&l=a+b&flag=true&obj=%7B%22k%22:1%7D"
+
+
 async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -24,6 +24,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    raw_query: str = ""  # as sent: repeated parameters kept
 
     @property
     def json(self) -> Any:
@@ -72,6 +73,7 @@ class RecordingServer:
             query=dict(request.args),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=request.get_data(),
+            raw_query=request.query_string.decode(),
         )
         with self._lock:
             self.requests.append(recorded)
