@@ -21,6 +21,8 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
+import orjson
+
 #: Shorter secrets are not redacted: "***" would replace unrelated text everywhere.
 MIN_SECRET_CHARS = 4
 
@@ -44,10 +46,21 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         secrets = [s for s in self.secrets if len(s) >= MIN_SECRET_CHARS]
-        # The common case, a text holding no secret, costs a substring search per form.
-        if not any(form in text for s in secrets for form in _in_json(s)):
-            return text
-        return _TOKEN.sub(functools.partial(_redact_token, tuple(secrets)), text)
+        redacted = text
+        for secret in secrets:
+            for form in _in_json(secret):
+                if form in redacted:
+                    redacted = redacted.replace(form, "***")
+        if redacted is text:
+            return text  # the common case: a substring search per form, nothing found
+        # Replaced in the raw text (fast) and still JSON: every match was inside a
+        # string. Otherwise (a bare `true`, a number, an escape cut in two) token by
+        # token, about 30 times slower.
+        try:
+            orjson.loads(redacted)
+        except orjson.JSONDecodeError:
+            return _TOKEN.sub(functools.partial(_redact_token, tuple(secrets)), text)
+        return redacted
 
 
 def _redact_token(secrets: tuple[str, ...], match: re.Match[str]) -> str:

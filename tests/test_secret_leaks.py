@@ -262,7 +262,7 @@ async def test_a_secret_in_sql_is_a_bind_parameter_redacted_in_the_inputs(
     assert result["output"]["k"] == "***" and result["output"]["h"] == "Bearer ***"
     events = await runtime.run_events(result["execution_id"])
     [done] = [e for e in events if e["type"] == "block_succeeded"]
-    assert done["data"]["inputs"]["params"] == ["***"]
+    assert done["data"]["inputs"]["params"] == ["***", "***"]  # one per occurrence
     assert "$1" in done["data"]["inputs"]["sql"] and "<env." not in done["data"]["inputs"]["sql"]
     assert_absent(secret, await recorded_text(runtime, result))
 
