@@ -78,7 +78,25 @@ class Condition(BlockHandler):
             problems.append(
                 Problem("`cases` needs at least one case", block=self.block.id, field="cases")
             )
+        elif "cases" in self.config:
+            problems += self._port_name_problems()
         return problems
+
+    def _port_name_problems(self) -> list[Problem]:
+        """Each case's port once, none of them `error` (the port a failed block takes)."""
+        seen: set[str] = set()
+        for i, name in enumerate(self.ports()):
+            field = "else" if i == len(self.ports()) - 1 else f"cases.{i}.name"
+            if name == "error":
+                why = "`error` is the port a failed block takes (on_error: continue)"
+                return [
+                    Problem(f"{why}; name the case otherwise", block=self.block.id, field=field)
+                ]
+            if name in seen:
+                why = f"two ports named {name!r}: the second could never be told apart"
+                return [Problem(why, block=self.block.id, field=field)]
+            seen.add(name)
+        return []
 
     def ports(self) -> tuple[str, ...]:
         if self._cases or "cases" in self.config:

@@ -221,3 +221,16 @@ def test_the_published_schema_refuses_what_validate_refuses(tmp_path: Path, case
     schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text)))
     assert errors, case
+
+
+@pytest.mark.parametrize(
+    ("cases", "said"),
+    [
+        ("[{name: a, if: '1 == 1'}, {name: a, if: '2 == 2'}]", "two ports named 'a'"),
+        ("[{name: error, if: '1 == 1'}]", "`error` is the port a failed block takes"),
+        ("[{name: a, if: '1 == 1'}], else: a", "two ports named 'a'"),
+    ],
+)
+def test_case_ports_are_distinct_and_not_error(tmp_path: Path, cases: str, said: str) -> None:
+    text = BASE + f"  c: {{type: condition, cases: {cases}}}\nedges: [start -> c]\n"
+    assert said in one(tmp_path, text)
