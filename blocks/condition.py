@@ -85,8 +85,9 @@ class Condition(BlockHandler):
     def _port_name_problems(self) -> list[Problem]:
         """Each case's port once, none of them `error` (the port a failed block takes)."""
         seen: set[str] = set()
-        for i, name in enumerate(self.ports()):
-            field = "else" if i == len(self.ports()) - 1 else f"cases.{i}.name"
+        ports = self.ports()
+        for i, name in enumerate(ports):
+            field = "else" if i == len(ports) - 1 else f"cases.{i}.name"
             if name == "error":
                 why = "`error` is the port a failed block takes (on_error: continue)"
                 return [

@@ -31,6 +31,10 @@ class Parallel(BlockHandler):
     }
     raw_keys = frozenset({"branches", "body"})
     outputs = ("results", "errors")
+    schema_rules = (
+        one_of_keys("branches", "items"),
+        {"properties": {"body": {"minItems": 1}, "branches": {"minProperties": 1}}},
+    )
 
     def body(self) -> ContainerBody:
         if "branches" in self.config:
@@ -39,11 +43,6 @@ class Parallel(BlockHandler):
                 return ContainerBody({})  # the wrong type is reported by the JSON Schema
             return ContainerBody({str(k): block_ids(v) for k, v in branches.items()})
         return ContainerBody({"body": block_ids(self.config.get("body"))})
-
-    schema_rules = (
-        one_of_keys("branches", "items"),
-        {"properties": {"body": {"minItems": 1}, "branches": {"minProperties": 1}}},
-    )
 
     def problems(self) -> list[Problem]:
         if ("branches" in self.config) == ("items" in self.config or "body" in self.config):
