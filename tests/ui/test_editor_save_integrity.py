@@ -102,6 +102,22 @@ def test_ctrl_s_while_typing_saves_what_is_on_screen(page: Any, scratch: Any) ->
     assert yaml.safe_load(path.read_text())["description"] == "typed, not blurred"
 
 
+def test_clicking_save_with_an_invalid_block_id_typed_saves_nothing(
+    page: Any, scratch: Any
+) -> None:
+    """The click blurs the id field first: its refused commit was forgotten, the old
+    id saved and "Saved" shown, the rename lost without a word (Ctrl+S refused it)."""
+    path = scratch("bad_id_click", SMALL)
+    before = path.read_text()
+    open_editor(page, "bad_id_click")
+    select(page, "add")
+    page.fill("#prop-id", "Bad Id")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Not saved: fix the field being edited first")
+    assert path.read_text() == before
+    expect(page.locator("#prop-id")).to_have_value("Bad Id")  # what was typed stays
+
+
 def test_a_save_does_not_undo_a_change_made_on_disk_meanwhile(page: Any, scratch: Any) -> None:
     path = scratch("pulled", SMALL)
     open_editor(page, "pulled")

@@ -64,16 +64,24 @@ export class PropsPanel {
 
   // Commit the field being edited. False when its text cannot be committed (an
   // invalid block id): saving then would not save what is on screen.
+  // The field may have lost the focus already: clicking Save blurs it, and its
+  // refused commit must still stop the save (it had saved the old id as "Saved").
   flush() {
     const active = document.activeElement;
-    if (!active || !this.root.contains(active)) return true;
-    return commits.get(active)?.() !== false;
+    const field = active && this.root.contains(active) ? active : this.refused;
+    if (!field || !field.isConnected) return true;
+    return commits.get(field)?.() !== false;
   }
 
   // Tie a field to its commit: on change, on Save (flush), and typing marks unsaved.
   bind(input, commit) {
-    commits.set(input, commit);
-    input.addEventListener('change', commit);
+    const tracked = () => {
+      const ok = commit() !== false;
+      this.refused = ok ? null : input;
+      return ok;
+    };
+    commits.set(input, tracked);
+    input.addEventListener('change', tracked);
     input.addEventListener('input', () => this.onInput?.());
   }
 
