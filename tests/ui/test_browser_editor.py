@@ -213,5 +213,12 @@ def test_events_page_time_travel(page: Any, order_id: str, live_server: str) -> 
         "order_created", timeout=30_000
     )
     assert "order_shipped" not in page.inner_text("#state")
+    # An order with no events clears what the previous one showed.
+    page.fill("#order-id", "no-such-order")
+    page.click("#order-form button")
+    expect(page.locator("#events-status")).not_to_have_text("loading…")
+    expect(page.locator("#event-list li")).to_have_count(0)
+    expect(page.locator("#state")).to_have_text("")
+    expect(page.locator("#time-slider")).to_be_disabled()
     page.wait_for_selector("#chart-types")
     page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)

@@ -8,6 +8,9 @@ let events = [];
 let timer = null;
 let latest = 0; // replays can finish out of order: only the newest request may paint
 
+// Counts: from zero, whole numbers (no 0.4 events, no -1 axis when empty).
+const COUNTS = { y: { beginAtZero: true, suggestedMax: 1, ticks: { precision: 0 } } };
+
 function say(text) { $('events-status').textContent = text; }
 
 async function charts() {
@@ -17,13 +20,13 @@ async function charts() {
   new Chart($('chart-types'), {
     type: 'bar',
     data: { labels: types.map((t) => t.event_type), datasets: [{ label: 'events (7 days)', data: types.map((t) => t.events) }] },
-    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false }, title: { display: true, text: 'Most common event types' } } },
+    options: { animation: false, maintainAspectRatio: false, scales: COUNTS, plugins: { legend: { display: false }, title: { display: true, text: 'Most common event types' } } },
   });
   const hours = r.data.events_per_hour ?? [];
   new Chart($('chart-timeline'), {
     type: 'line',
     data: { labels: hours.map((h) => String(h.hour).slice(11, 16)), datasets: [{ label: 'events per hour', data: hours.map((h) => h.events), tension: 0.2 }] },
-    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false }, title: { display: true, text: 'Events per hour (48 h)' } } },
+    options: { animation: false, maintainAspectRatio: false, scales: COUNTS, plugins: { legend: { display: false }, title: { display: true, text: 'Events per hour (48 h)' } } },
   });
 }
 
@@ -54,15 +57,28 @@ async function replay(version) {
   $('state').textContent = pretty(r.data.output?.state ?? r.data.output ?? r.data.error);
 }
 
+// The previous order's stream and state go before the next one loads: a lookup
+// that found nothing had left them on screen under "no events for order …".
+function clear() {
+  latest += 1; // a replay still running for the previous order paints nothing
+  events = [];
+  $('event-list').replaceChildren();
+  $('state').textContent = '';
+  $('as-of').textContent = '—';
+  $('time-slider').disabled = true;
+}
+
 async function load(e) {
   e?.preventDefault();
   const id = $('order-id').value.trim();
   if (!id) return;
   say('loading…');
+  clear();
   const r = await getJSON(`/api/events/orders/${encodeURIComponent(id)}`);
   if (!r.ok) { say(r.data?.error ?? `error ${r.status}`); return; }
   events = r.data.events;
   say(`${events.length} events`);
+  if (!events.length) return;
   $('event-list').replaceChildren(...events.map((ev) => el('li', { dataset: { version: ev.aggregate_version } },
     el('strong', { text: `v${ev.aggregate_version} ${ev.event_type}` }), ' ', el('small', { class: 'muted', text: ev.created_at }),
     el('pre', { class: 'json', text: pretty(ev.data) }))));
