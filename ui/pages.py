@@ -121,7 +121,15 @@ def editor(name: str) -> str:
 
 @bp.get("/runs")
 def runs_page() -> str:
-    return render_template("runs.html", workflow=request.args.get("workflow", ""))
+    status = request.args.get("status", "")
+    before = request.args.get("before", "")
+    return render_template(
+        "runs.html",
+        workflow=request.args.get("workflow", ""),
+        status=status if status in runstore.RUN_STATUSES else "",
+        statuses=runstore.RUN_STATUSES,
+        before=before if runstore.is_run_id(before) else "",
+    )
 
 
 @bp.get("/runs/<execution_id>")

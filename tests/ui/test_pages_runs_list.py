@@ -87,3 +87,52 @@ def test_runs_list_shows_local_times_duration_and_trigger_on_one_line(
             page.screenshot(path=str(artifacts / "pages-runs-list-1024.png"))
     finally:
         path.unlink()
+
+
+FAILS_ON_ODD = """\
+version: 1
+name: {name}
+blocks:
+  start: {{type: manual}}
+  check:
+    type: function
+    code: |
+      if <start.n> % 2:
+          raise ValueError("odd")
+      return {{"n": <start.n>}}
+edges:
+  - start -> check
+"""
+
+
+def test_runs_list_filters_by_status_and_pages_to_older_runs(
+    browser: Any, live_server: str, client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """`?status=failed` was ignored, and runs past the newest 100 were out of reach."""
+    stem = f"rf_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, stem, FAILS_ON_ODD.format(name=stem))
+    try:
+        for n in range(102):  # 51 failed, 51 succeeded
+            client.post(f"/api/workflows/{stem}/runs?wait=1", json={"n": n}, headers=auth)
+        with browser_page(browser, live_server) as page:
+            page.goto(f"/runs?workflow={stem}&status=failed")
+            rows = page.locator("#runs tbody tr")
+            rows.first.wait_for()
+            assert rows.count() == 51
+            assert set(page.locator("#runs tbody .badge").all_inner_texts()) == {"failed"}
+            assert page.locator("#filter-status").input_value() == "failed"
+            assert page.locator("#runs-older").is_hidden()
+
+            page.goto(f"/runs?workflow={stem}")
+            rows.first.wait_for()
+            assert rows.count() == 100
+            page.click("#runs-older")
+            page.wait_for_url(re.compile(r"before="))
+            page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 2")
+            assert page.locator("#runs-empty").is_hidden()
+
+            page.goto(f"/runs?workflow={stem}&status=cancelled")
+            page.locator("#runs-empty").wait_for()
+            assert rows.count() == 0
+    finally:
+        path.unlink()

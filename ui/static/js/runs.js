@@ -3,7 +3,8 @@ import { el, getJSON } from './api.js';
 import { fmtBetween, timeEl } from './run/format.js';
 
 const table = document.getElementById('runs');
-const workflow = table.dataset.workflow;
+const { workflow, status, before } = table.dataset;
+const PAGE = 100;
 
 function row(run) {
   const done = Boolean(run.finished_at);
@@ -18,12 +19,29 @@ function row(run) {
     el('td', { class: 'when', text: done ? fmtBetween(run.started_at ?? run.created_at, run.finished_at) : '' }));
 }
 
+// The filter as the page got it: the API's query, and the next page's link.
+function query(extra) {
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (workflow) q.set('workflow', workflow);
+  if (status) q.set('status', status);
+  for (const [k, v] of Object.entries(extra)) if (v) q.set(k, v);
+  return q;
+}
+
 async function refresh() {
-  const q = workflow ? `?workflow=${encodeURIComponent(workflow)}&limit=100` : '?limit=100';
-  const r = await getJSON(`/api/runs${q}`);
+  const r = await getJSON(`/api/runs?${query({ before })}`);
   if (!r.ok) return;
   table.tBodies[0].replaceChildren(...r.data.runs.map(row));
+  document.getElementById('runs-empty').hidden = r.data.runs.length > 0;
+  const older = document.getElementById('runs-older');
+  older.hidden = !r.data.next_before;
+  if (r.data.next_before) {
+    const q = query({ before: r.data.next_before });
+    q.delete('limit');
+    older.href = `/runs?${q}`;
+  }
 }
 
 refresh();
-setInterval(() => { if (!document.hidden) refresh(); }, 3000);
+// The newest page follows new runs; an older page stays as it is.
+if (!before) setInterval(() => { if (!document.hidden) refresh(); }, 3000);
