@@ -193,6 +193,18 @@ def test_undo_redo_and_existing_workflow(page: Any) -> None:
     page.click("#btn-redo")
     node(page, "http").wait_for()
     assert page.is_visible("#dirty")
+    # Deleting a wired block is one step: one Undo brings it back with its edges.
+    for delete in ("button", "key"):
+        select(page, "check")
+        if delete == "button":
+            page.click("#delete-block")
+        else:
+            page.keyboard.press("Delete")
+        expect(node(page, "check")).to_have_count(0)
+        expect(page.locator("g.x6-edge")).to_have_count(1)
+        page.click("#btn-undo")
+        node(page, "check").wait_for()
+        expect(page.locator("g.x6-edge")).to_have_count(4)
 
 
 def test_events_page_time_travel(page: Any, order_id: str, live_server: str) -> None:

@@ -112,11 +112,19 @@ export function createGraph(container) {
   graph.use(keyboard);
   graph.fy = { history, selection, keyboard };
   keyboard.bindKey(['backspace', 'delete'], () => {
-    const cells = selection.getSelectedCells();
-    if (cells.length) graph.removeCells(cells);
+    removeAsOneStep(graph, selection.getSelectedCells());
     return false;
   });
   return graph;
+}
+
+// Removing a block removes its edges too: one undo step brings all of them back
+// (each edge had been a step of its own, and one Undo restored a block unwired).
+export function removeAsOneStep(graph, cells) {
+  if (!cells.length) return;
+  graph.startBatch('remove');
+  graph.removeCells(cells);
+  graph.stopBatch('remove');
 }
 
 export function labelFor(bid, type) {

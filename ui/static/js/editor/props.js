@@ -3,7 +3,7 @@
 import { el } from '../api.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
-import { labelFor, syncPorts } from './graph.js';
+import { labelFor, removeAsOneStep, syncPorts } from './graph.js';
 
 const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body']);
 // Multi-line fields holding code (the JSON of object/array fields too); the rest is prose.
@@ -129,7 +129,7 @@ export class PropsPanel {
       adv.append(this.field(key, schema, config?.[key], false, mine));
     }
     form.append(adv);
-    form.append(el('button', { type: 'button', class: 'danger', id: 'delete-block', text: 'Delete block', onclick: () => this.graph.removeCell(this.node) }));
+    form.append(el('button', { type: 'button', class: 'danger', id: 'delete-block', text: 'Delete block', onclick: () => removeAsOneStep(this.graph, [this.node]) }));
     this.root.replaceChildren(form);
   }
 
