@@ -231,6 +231,40 @@ def test_a_loop_of_many_iterations_shows_the_first_and_the_failed_ones(
         path.unlink()
 
 
+def test_a_parallels_branch_blocks_are_grouped_under_it(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+) -> None:
+    """Branch blocks (`pa[left].a`) were listed as top-level rows after the last block."""
+    stem = f"pv_par_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(
+        workflows_dir,
+        stem,
+        f"version: 1\nname: {stem}\nblocks:\n  start: {{type: manual}}\n"
+        "  pa: {type: parallel, branches: {left: [a], right: [b]}}\n"
+        "  a: {type: function, isolation: inline, code: 'return 1'}\n"
+        "  b: {type: function, isolation: inline, code: 'return 2'}\n"
+        "edges: [start -> pa]\n",
+    )
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
+        eid = resp.get_json()["execution_id"]
+        with browser_page(browser, live_server) as page:
+            open_run(page, eid)
+            assert [b for b, _, _ in _blocks(page)] == ["start", "pa"]
+            groups = page.locator("#blocks details.block[data-block='pa'] > details.iteration")
+            assert groups.evaluate_all("els => els.map(e => e.dataset.block)") == [
+                "pa[left]",
+                "pa[right]",
+            ]
+            assert "pa · left" in groups.first.locator("summary").first.text_content()
+    finally:
+        path.unlink()
+
+
 def test_a_rerun_from_the_failed_block_says_what_it_reused(
     browser: Any,
     live_server: str,

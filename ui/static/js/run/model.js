@@ -117,7 +117,9 @@ export class RunModel {
     const top = [];
     const byContainer = new Map();
     for (const rec of this.blocks.values()) {
-      const m = /^(.*)\[(\d+)\]\.([^.[\]]+)$/.exec(rec.path);
+      // `fold[3].add`: iteration 3 of a loop (or an item of a parallel);
+      // `publish[slack].notify`: the `slack` branch of a parallel.
+      const m = /^(.*)\[([^\]]+)\]\.([^.[\]]+)$/.exec(rec.path);
       if (!m) {
         top.push({ rec, iterations: [] });
         continue;
@@ -126,7 +128,11 @@ export class RunModel {
       const key = `${container}[${index}]`;
       let iters = byContainer.get(container);
       if (!iters) { iters = new Map(); byContainer.set(container, iters); }
-      if (!iters.has(key)) iters.set(key, { key, label: `${container.split('.').pop()} · iteration ${index}`, index: Number(index), blocks: [] });
+      if (!iters.has(key)) {
+        const numbered = /^\d+$/.test(index);
+        const label = `${container.split('.').pop()} · ${numbered ? `iteration ${index}` : index}`;
+        iters.set(key, { key, label, index: numbered ? Number(index) : iters.size, blocks: [] });
+      }
       iters.get(key).blocks.push(rec);
     }
     const attach = (entry) => {
