@@ -78,6 +78,12 @@ def test_runs_list_shows_local_times_duration_and_trigger_on_one_line(
             shown = float(duration.split()[0]) / (1000 if duration.endswith("ms") else 1)
             assert abs(shown - took) < 0.01 + took * 0.01, (duration, took)
             assert cell["Trigger"].inner_text() == "manual"
+            # The API's microseconds count: 0.74 ms read as "0.00 ms" or "1.00 ms".
+            between = page.evaluate(
+                "async () => (await import('/static/js/run/format.js')).fmtBetween("
+                "'2026-11-27T04:00:00.122716+00:00', '2026-11-27T04:00:00.123456+00:00')"
+            )
+            assert between == "0.74 ms"
             # Nothing in the row wraps, the table fits the page.
             heights = row.locator("td").evaluate_all(
                 "tds => tds.map(td => td.getBoundingClientRect().height)"

@@ -25,10 +25,18 @@ export function fmtMs(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+// An ISO time in ms, keeping the microseconds Date.parse drops: a run of 0.74 ms
+// read as 0.00 or 1.00 ms, shown with two decimals it did not have.
+function preciseMs(iso) {
+  const t = Date.parse(iso);
+  const frac = /\.(\d{4,})/.exec(iso);
+  return frac ? t + Number(`0.${frac[1].slice(3)}`) : t;
+}
+
 // From one ISO time to another (or to now: a run still going), '' without a start.
 export function fmtBetween(startIso, endIso) {
-  const start = startIso ? Date.parse(startIso) : NaN;
+  const start = startIso ? preciseMs(startIso) : NaN;
   if (Number.isNaN(start)) return '';
-  const end = endIso ? Date.parse(endIso) : Date.now();
+  const end = endIso ? preciseMs(endIso) : Date.now();
   return fmtMs(Math.max(0, end - start));
 }
