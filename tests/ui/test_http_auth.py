@@ -154,3 +154,10 @@ def test_template_form_needs_csrf(client: FlaskClient, workflows_dir: Path) -> N
     finally:  # the workspace is shared: a copy left here serves the template's webhook
         for path in workflows_dir.glob("from_form.*"):
             path.unlink()
+
+
+def test_the_login_page_links_to_no_page_that_needs_a_login(client: FlaskClient) -> None:
+    """Workflows, Runs and Events were offered to a logged-out user, each a 302 back."""
+    page = client.get("/login").get_data(as_text=True)
+    assert 'id="token"' in page
+    assert 'href="/runs"' not in page and 'href="/events"' not in page
