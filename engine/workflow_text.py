@@ -76,8 +76,8 @@ def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
 
 
 def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` with the keys ``old`` has in ``old``'s order, new ones after them: at
-    the top level, the blocks, each block's fields and ``layout``. A client that
+    """``doc`` with the keys ``old`` has in ``old``'s order, each new one after the
+    key sent before it: at the top level, the blocks, each block's fields and ``layout``. A client that
     sends the same workflow with its keys in another order (a JSON PUT built from a
     dict) changes only what it changed. Deeper mappings keep the order sent: a
     parallel's ``branches`` order is the order of its results."""
@@ -85,10 +85,20 @@ def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
     def ordered(before: Any, after: Any) -> Any:
         if not (isinstance(before, dict) and isinstance(after, dict)):
             return after
-        return {
-            **{k: after[k] for k in before if k in after},
-            **{k: v for k, v in after.items() if k not in before},
-        }
+        # A new key goes right after the key the client sent before it (a renamed
+        # block keeps its place; blocks added at the end stay there).
+        follows: dict[Any, list[Any]] = {}
+        previous = None
+        for k in after:
+            if k in before:
+                previous = k
+            else:
+                follows.setdefault(previous, []).append(k)
+        keys = [*follows.get(None, [])]
+        for k in before:
+            if k in after:
+                keys += [k, *follows.get(k, [])]
+        return {k: after[k] for k in keys}
 
     out = ordered(old, doc)
     if isinstance(out.get("blocks"), dict):

@@ -118,6 +118,49 @@ def test_clicking_save_with_an_invalid_block_id_typed_saves_nothing(
     expect(page.locator("#prop-id")).to_have_value("Bad Id")  # what was typed stays
 
 
+READERS = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    code: |
+      return {{"sum": 1 + 2}}
+  add_more:
+    type: function
+    code: |
+      return {{"sum": 5}}
+  check:
+    type: condition
+    if: <add.sum> == 3 and <add?> is not None and <add_more.sum> == 5
+edges:
+  - start -> add
+  - add -> add_more
+  - add_more -> check
+output: <add.sum>
+"""
+
+
+def test_renaming_a_block_renames_the_references_to_it(page: Any, scratch: Any) -> None:
+    """Every reader said "names unknown block 'add'" until fixed by hand."""
+    path = scratch("renames", READERS)
+    open_editor(page, "renames")
+    select(page, "add")
+    page.fill("#prop-id", "adder")
+    page.press("#prop-id", "Tab")  # commits the id
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    saved = yaml.safe_load(path.read_text())
+    assert list(saved["blocks"]) == ["start", "adder", "add_more", "check"]
+    # `<add_more.…>` names another block: untouched.
+    assert saved["blocks"]["check"]["if"] == (
+        "<adder.sum> == 3 and <adder?> is not None and <add_more.sum> == 5"
+    )
+    assert saved["output"] == "<adder.sum>"
+
+
 def test_a_save_does_not_undo_a_change_made_on_disk_meanwhile(page: Any, scratch: Any) -> None:
     path = scratch("pulled", SMALL)
     open_editor(page, "pulled")

@@ -4,6 +4,7 @@ import { el } from '../api.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
 import { labelFor, removeAsOneStep, syncPorts } from './graph.js';
+import { renameReferences } from './rename.js';
 
 const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body']);
 // Multi-line fields holding code (the JSON of object/array fields too); the rest is prose.
@@ -185,9 +186,13 @@ export class PropsPanel {
         return false;
       }
       err.hidden = true;
-      if (v === this.node.getData().bid) return true;
+      const was = this.node.getData().bid;
+      if (v === was) return true;
+      this.graph.startBatch('rename'); // one undo step, references included
       this.node.setData({ bid: v });
       this.node.attr('label/text', labelFor(v, this.node.getData().type));
+      renameReferences(this.graph, was, v, this.getDoc?.());
+      this.graph.stopBatch('rename');
       this.onChange?.();
       return true;
     });
