@@ -183,3 +183,56 @@ def test_a_click_on_a_palette_item_adds_the_block_in_view(page: Any, scratch: An
     assert node(page, "http_2").bounding_box() != node(page, "http").bounding_box()
     page.click("#btn-undo")
     expect(node(page, "http_2")).to_have_count(0)
+
+
+NO_LAYOUT = """\
+version: 1
+name: {name}
+blocks:
+  start: {{type: manual}}
+  lp: {{type: loop, count: 2, body: [a, b, c]}}
+  a: {{type: function, code: "return 1"}}
+  b: {{type: function, code: "return 2"}}
+  c: {{type: function, code: "return 3"}}
+  other: {{type: function, code: "return 4"}}
+  third: {{type: function, code: "return 5"}}
+  after: {{type: function, code: "return 6"}}
+edges:
+  - start -> lp
+  - start -> other
+  - start -> third
+  - a -> b
+  - lp -> after
+"""
+
+
+def test_blocks_without_a_layout_are_never_placed_over_a_container(
+    page: Any, scratch: Any
+) -> None:
+    """`other` (beside the loop in its column) was drawn inside the loop's box, and a
+    5 px drag made it a member of the body."""
+    scratch("no_layout", NO_LAYOUT.format(name="no_layout"))
+    open_editor(page, "no_layout")
+
+    def box(cell: str) -> dict[str, float]:
+        found = node(page, cell).bounding_box()
+        assert found is not None, cell
+        return found
+
+    def overlap(p: dict[str, float], q: dict[str, float]) -> bool:
+        return not (
+            p["x"] + p["width"] <= q["x"]
+            or q["x"] + q["width"] <= p["x"]
+            or p["y"] + p["height"] <= q["y"]
+            or q["y"] + q["height"] <= p["y"]
+        )
+
+    top = ["start", "lp", "other", "third", "after"]
+    for i, one in enumerate(top):
+        for other in top[i + 1 :]:
+            assert not overlap(box(one), box(other)), (one, other)
+    loop = box("lp")
+    for inner in ("a", "b", "c"):  # the body's blocks inside their container
+        b = box(inner)
+        assert loop["x"] < b["x"] and b["x"] + b["width"] < loop["x"] + loop["width"], inner
+        assert loop["y"] < b["y"] and b["y"] + b["height"] < loop["y"] + loop["height"], inner

@@ -43,21 +43,33 @@ function autoLayout(doc, parent) {
     if (!changed) break;
   }
   const pos = {};
-  const rows = {};
   const sizes = {};
-  // Inner blocks first so containers know how big to be.
-  const order = [...ids].sort((a, b) => (parent[b] ? 1 : 0) - (parent[a] ? 1 : 0));
-  for (const id of order) {
-    const scope = parent[id] ?? '';
-    const key = `${scope}/${depth[id]}`;
-    rows[key] = (rows[key] ?? 0) + 1;
-    const row = rows[key] - 1;
-    pos[id] = { dx: depth[id] * (BLOCK_W + 60), dy: row * (BLOCK_H + 40) };
-    if (scope) {
-      const s = (sizes[scope] ??= { w: CONTAINER_W, h: CONTAINER_H });
-      s.w = Math.max(s.w, pos[id].dx + BLOCK_W + 60);
-      s.h = Math.max(s.h, pos[id].dy + BLOCK_H + 70);
+  const nesting = (id) => (parent[id] ? 1 + nesting(parent[id]) : 0);
+  const scopes = [...new Set(ids.map((id) => parent[id] ?? ''))];
+  // The deepest bodies first, so each container knows its size before its own scope
+  // is laid out; columns as wide, and rows as tall, as what they hold (a container
+  // placed like a block had top-level blocks drawn inside it, one drag from joining).
+  scopes.sort((a, b) => (b ? nesting(b) + 1 : 0) - (a ? nesting(a) + 1 : 0));
+  for (const scope of scopes) {
+    const members = ids.filter((id) => (parent[id] ?? '') === scope);
+    const size = (id) => sizes[id] ?? { w: BLOCK_W, h: BLOCK_H };
+    const columns = [...new Set(members.map((id) => depth[id]))].sort((a, b) => a - b);
+    let x = 0;
+    let right = 0;
+    let bottom = 0;
+    for (const d of columns) {
+      let y = 0;
+      let width = BLOCK_W;
+      for (const id of members.filter((m) => depth[m] === d)) {
+        pos[id] = { dx: x, dy: y };
+        y += size(id).h + 40;
+        width = Math.max(width, size(id).w);
+        bottom = Math.max(bottom, pos[id].dy + size(id).h);
+      }
+      right = x + width;
+      x += width + 60;
     }
+    if (scope) sizes[scope] = { w: Math.max(CONTAINER_W, right + 60), h: Math.max(CONTAINER_H, bottom + 70) };
   }
   return { pos, sizes };
 }
@@ -84,9 +96,7 @@ export function docToGraph(graph, doc, types) {
       const p = absolute(parent[id]);
       return { x: p.x + 20 + pos[id].dx, y: p.y + 50 + pos[id].dy };
     }
-    let shiftY = 0;
-    for (const [other, s] of Object.entries(sizes)) if (other !== id && !parent[other] && pos[other].dy < pos[id].dy) shiftY += s.h - BLOCK_H;
-    return { x: 40 + pos[id].dx, y: 40 + pos[id].dy + Math.max(0, shiftY) };
+    return { x: 40 + pos[id].dx, y: 40 + pos[id].dy };
   };
   // One fromJSON call for the whole document: far cheaper than a node at a time.
   const cells = [];
