@@ -372,6 +372,10 @@ def test_stop_cancels_a_running_run_from_the_viewer(
             assert page.locator("#cancel").is_hidden()  # nothing left to stop
             after = page.locator("#blocks details.block[data-block='after']")
             assert after.locator("summary .badge").inner_text() == "not run"
+            # The block the cancel stopped: interrupted, not a red failure.
+            hold = page.locator("#blocks details.block[data-block='hold'] summary .badge")
+            assert hold.inner_text() == "failed · interrupted"
+            assert "cancelled" in (hold.get_attribute("class") or "")
         run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
         assert run["status"] == "cancelled"
     finally:

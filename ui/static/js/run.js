@@ -76,6 +76,9 @@ function badge(rec) {
   if (rec.rolledBack) return { cls: 'rolled-back', text: `${rec.status} · rolled back` };
   if (rec.reusedFrom && rec.status === 'succeeded') return { cls: 'reused', text: 'reused' };
   if (rec.status === 'pending' && model.final) return { cls: 'pending not-run', text: 'not run' };
+  // Stopped mid-attempt by a cancel or a sibling's failure: its record says failed
+  // (the SPEC's final block statuses), but nothing went wrong in it.
+  if (rec.status === 'failed' && rec.error?.type === 'Cancelled') return { cls: 'cancelled', text: 'failed · interrupted' };
   return { cls: rec.status, text: rec.status };
 }
 
