@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, getaddresses
+from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
 from engine.context import BlockContext
 from engine.model import Problem
+from engine.references import parse
 from engine.registry import BlockHandler, register
 
 
@@ -39,12 +41,17 @@ class EmailError(RuntimeError):
         self.retriable = retriable
 
 
+#: Every character Python's header code takes as a line break, not only CR and LF.
+_LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+")
+
+
 def single_line(field: str, value: Any) -> str:
     """``value`` as header text, refused when it holds a line break: a reference
     resolving to an address, a CR/LF and ``Bcc: someone`` must not add a recipient
     (getaddresses reads both lines) or a header."""
     text = str(value)
-    if "\r" in text or "\n" in text:
+    if any(c in _LINE_BREAKS for c in text):
         raise EmailError(f"`{field}` contains a line break", retriable=False)
     return text
 
@@ -63,11 +70,13 @@ class SmtpSettings:
         env = os.environ if env is None else env
         host = env.get("SMTP_HOST")
         if not host:
-            raise EmailError("SMTP_HOST is not set: the Email block needs an SMTP server")
+            raise EmailError(
+                "SMTP_HOST is not set: the Email block needs an SMTP server", retriable=False
+            )
         try:
             port = int(env.get("SMTP_PORT") or 587)
         except ValueError:
-            raise EmailError("SMTP_PORT is not a number") from None
+            raise EmailError("SMTP_PORT is not a number", retriable=False) from None
         return cls(
             host=host,
             port=port,
@@ -78,12 +87,34 @@ class SmtpSettings:
         )
 
 
-def addresses(field: str, value: Any) -> list[str]:
-    """``"a@x, B <b@y>"`` or a list of them → the bare addresses."""
+def addresses(field: str, value: Any, from_data: bool = False) -> list[str]:
+    """``"a@x, B <b@y>"`` or a list of them → the bare addresses.
+
+    ``from_data``: the field is a reference, so each value is one address. A
+    webhook's ``"a@x, victim@y"`` (or an RFC 2047 word hiding a comma) must not
+    send the message to more people than the workflow names."""
     if value in (None, ""):
         return []
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [addr for _, addr in getaddresses([single_line(field, v) for v in items]) if addr]
+    found = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        text = single_line(field, item)
+        parsed = [addr for _, addr in getaddresses([text]) if addr]
+        if from_data and len(parsed) != 1:
+            raise EmailError(
+                f"`{field}` comes from the data, so each value is one address, not {text!r}",
+                retriable=False,
+            )
+        for addr in parsed:
+            if not (addr.isascii() and _ADDRESS.fullmatch(addr)):
+                raise EmailError(f"`{field}`: {addr!r} is not an email address", retriable=False)
+        found += parsed
+    return found
+
+
+def _is_reference(raw: Any) -> bool:
+    """Whether a field's value, as the workflow file has it, holds a reference."""
+    items = raw if isinstance(raw, (list, tuple)) else [raw]
+    return any(isinstance(x, str) and parse(x) for x in items)
 
 
 def message_id(idempotency_key: str, host: str) -> str:
@@ -153,28 +184,31 @@ class EmailBlock(BlockHandler):
         if settings.password:
             ctx.run.note_secret(settings.password)
         to, cc, bcc = (
-            addresses("to", config.get("to")),
-            addresses("cc", config.get("cc")),
-            addresses("bcc", config.get("bcc")),
+            addresses(f, config.get(f), _is_reference(self.config.get(f)))
+            for f in ("to", "cc", "bcc")
         )
         if not to:
             raise EmailError("no recipient: `to` is empty", retriable=False)
         sender = single_line(
             "from", config.get("from") or settings.sender or settings.user or "flowyard@localhost"
         )
-        msg = EmailMessage()
-        msg["From"] = sender
-        msg["To"] = ", ".join(formataddr(("", a)) for a in to)
-        if cc:
-            msg["Cc"] = ", ".join(cc)
-        if config.get("reply_to"):
-            msg["Reply-To"] = single_line("reply_to", config["reply_to"])
-        msg["Subject"] = single_line("subject", config.get("subject") or "")
-        msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
         text, html = config.get("text"), config.get("html")
-        msg.set_content(str(text) if text is not None else "This message has an HTML body.")
-        if html is not None:
-            msg.add_alternative(str(html), subtype="html")
+        msg = EmailMessage()
+        try:
+            msg["From"] = sender
+            msg["To"] = ", ".join(formataddr(("", a)) for a in to)
+            if cc:
+                msg["Cc"] = ", ".join(cc)
+            if config.get("reply_to"):
+                msg["Reply-To"] = single_line("reply_to", config["reply_to"])
+            msg["Subject"] = single_line("subject", config.get("subject") or "")
+            msg["Date"] = formatdate(usegmt=True)  # RFC 5322; relays do not add it
+            msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
+            msg.set_content(str(text) if text is not None else "This message has an HTML body.")
+            if html is not None:
+                msg.add_alternative(str(html), subtype="html")
+        except (ValueError, TypeError) as exc:  # a header Python's email package refuses
+            raise EmailError(f"the message cannot be built: {exc}", retriable=False) from None
         recipients = to + cc + bcc
         ctx.inputs = {
             "from": sender,

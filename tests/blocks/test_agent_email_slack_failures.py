@@ -242,8 +242,9 @@ async def test_email_header_injection_in_to_is_refused(run_yaml: Any, smtp: Inbo
 
 
 async def test_email_multiple_recipients_and_non_ascii_subject(run_yaml: Any, smtp: Inbox) -> None:
+    # From the data, several recipients are a list, one address each.
     result = await run_yaml(
-        mail(), {"to": "ann@shop.test, Bob Ö <bob@shop.test>", "order_id": "bestätigt — 注文"}
+        mail(), {"to": ["ann@shop.test", "Bob Ö <bob@shop.test>"], "order_id": "bestätigt — 注文"}
     )
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["accepted"] == ["ann@shop.test", "bob@shop.test"]
@@ -251,6 +252,44 @@ async def test_email_multiple_recipients_and_non_ascii_subject(run_yaml: Any, sm
     assert rcpts == ["ann@shop.test", "bob@shop.test"]
     assert str(make_header(decode_header(msg["Subject"]))) == "Order bestätigt — 注文"
     assert msg["Message-ID"] == result["output"]["message_id"]
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "ann@shop.test, attacker@evil.test",  # a comma list in a webhook's field
+        "=?utf-8?q?a=0D=0ABcc:_e@evil.test?= <ann@shop.test>",  # an encoded word
+        "not an address",
+        "jü@exämple.test",
+        ["ann@shop.test", "b@x.test, c@y.test"],
+    ],
+)
+async def test_email_data_cannot_add_recipients(run_yaml: Any, smtp: Inbox, to: Any) -> None:
+    """`to: <input.to>` from a webhook body sent the confirmation to everyone listed."""
+    result = await run_yaml(mail(retries=2), {"to": to, "order_id": "o-1"})
+    assert result["status"] == "failed" and result["error"]["type"] == "EmailError"
+    assert "`to`" in result["error"]["message"]
+    assert result["blocks"]["send"]["attempts"] == 1  # nothing another attempt could change
+    assert smtp.messages == []
+
+
+async def test_email_has_a_date_and_refuses_unicode_line_breaks(run_yaml: Any, smtp: Inbox) -> None:
+    result = await run_yaml(mail(), {"to": "ann@shop.test", "order_id": "o-1"})
+    assert result["status"] == "succeeded", result["error"]
+    [(_, msg)] = smtp.messages
+    assert msg["Date"]  # RFC 5322 wants it; relays do not add it for remote clients
+    bad = await run_yaml(mail(), {"to": "ann@shop.test", "order_id": "o\u2028Bcc: x@evil.test"})
+    assert bad["status"] == "failed" and "line break" in bad["error"]["message"]
+    assert len(smtp.messages) == 1
+
+
+async def test_email_without_smtp_host_is_not_retried(
+    run_yaml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    result = await run_yaml(mail(retries=2), {"to": "ann@shop.test", "order_id": "o-1"})
+    assert result["status"] == "failed" and "SMTP_HOST" in result["error"]["message"]
+    assert result["blocks"]["send"]["attempts"] == 1
 
 
 # -- slack -----------------------------------------------------------------------------
