@@ -235,6 +235,14 @@ class AgentBlock(BlockHandler):
         except openai.APIConnectionError as exc:
             raise AgentError(f"cannot reach {base_url or 'the OpenAI API'}: {exc}") from None
 
+        if not hasattr(reply, "choices"):
+            # A 200 that is no chat completion: a proxy's or captive portal's page, or a
+            # base_url that is not an OpenAI-compatible API (the SDK hands back text).
+            raise AgentError(
+                "the provider's answer is not a chat completion (is base_url an "
+                f"OpenAI-compatible API?): {str(reply)[:RAW_EXCERPT]}",
+                retriable=False,
+            )
         text = (reply.choices[0].message.content or "") if reply.choices else ""
         usage = reply.usage
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -253,8 +261,8 @@ class AgentBlock(BlockHandler):
         return {
             "content": content,
             "model": answered_model,
-            "usage": used,
-            # A server that reports no usage: the cost is unknown, not $0.
+            # A server that reports no usage: usage and cost are unknown, not 0.
+            "usage": used if usage is not None else None,
             "cost_usd": call_cost(answered_model, model, used) if usage is not None else None,
             "finish_reason": reply.choices[0].finish_reason if reply.choices else None,
         }

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from standins.openai_standin import ChatCompletionsStandIn
+from standins.recording import Scripted
 
 from blocks.agent import cost_usd
 
@@ -150,3 +151,40 @@ def test_cost_table() -> None:
     assert cost_usd("gpt-4o-mini-2024-07-18", 1_000_000, 0) == pytest.approx(0.15)
     assert cost_usd("gpt-4o", 1_000_000, 0) == pytest.approx(2.5)
     assert cost_usd("llama-3-8b", 10, 10) is None
+
+
+def _peer_workflow(url: str) -> str:
+    return f"""
+        name: agent_peer
+        blocks:
+          ask: {{type: agent, base_url: "{url}/v1", api_key: sk-x, prompt: hi, retries: 2, retry_backoff: 0.01}}
+        """
+
+
+async def test_an_answer_that_is_no_chat_completion_is_a_clear_error(
+    run_yaml: Any, recorder: Any
+) -> None:
+    """A proxy's 200 HTML page gave "'str' object has no attribute 'choices'"."""
+    recorder.respond("/v1/chat/completions", Scripted(200, "<html>gateway</html>"))
+    result = await run_yaml(_peer_workflow(recorder.url))
+    assert result["status"] == "failed" and result["error"]["type"] == "AgentError"
+    assert "not a chat completion" in result["error"]["message"]
+    assert "gateway" in result["error"]["message"]
+    assert result["blocks"]["ask"]["attempts"] == 1  # a wrong base_url: retrying cannot help
+
+
+async def test_a_reply_without_usage_has_no_usage(run_yaml: Any, recorder: Any) -> None:
+    completion = {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+        ],
+    }
+    recorder.respond("/v1/chat/completions", Scripted(200, completion))
+    result = await run_yaml(_peer_workflow(recorder.url))
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["content"] == "ok" and out["usage"] is None and out["cost_usd"] is None
