@@ -11,7 +11,8 @@ import json
 import uuid
 from typing import Any
 
-from es_support import calls, deliver, lifecycle, stand_ins
+import pytest
+from es_support import StandInModel, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 from blocks.webhook import accept
@@ -152,3 +153,24 @@ async def test_agent_replay_tells_a_boolean_from_a_number(
     result = await rt.execute(rt.load_workflow("replay_events_agent"), {"order_id": order})
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["checked"] is True and result["output"]["consistent"] is False
+
+
+@pytest.mark.parametrize("status", [7, ["paid"], ""])
+async def test_agent_append_refuses_a_state_whose_status_is_not_text(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel, status: Any
+) -> None:
+    """`{"state": {"status": 7}}` was stored, snapshotted and indexed as status '7'."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path="orders/agent-events")
+    stand_in_model.twist = lambda ev, state: {"state": {**state, "status": status}}
+    result = await attempt(rt, paid)
+    assert result["status"] == "failed"
+    assert "did not return an order state with a status" in result["error"]["message"]
+    pool = rt.db.pool
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 1
+    state = await pool.fetchval("SELECT state FROM order_snapshots WHERE order_id = $1", order)
+    assert state["status"] == "pending"
+    assert not calls(httpserver, "/v1/charges/ch_123/capture")
