@@ -181,6 +181,11 @@ class Runtime(Resumption):
         repeated idempotency key (engine/intake.py).
         """
         input = input or {}
+        trigger_block = workflow.trigger()
+        if trigger == "manual" and trigger_block is not None and trigger_block.type == "schedule":
+            # Run by hand, a scheduled workflow gets the input its ticks get, what
+            # is given overriding it (`flowyard run report` of a daily report).
+            input = {**(trigger_block.config.get("input") or {}), **input}
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
         key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
         handoff = self.handoff and not self.local

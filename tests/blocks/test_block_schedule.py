@@ -189,6 +189,10 @@ async def test_manual_run_of_a_scheduled_workflow(run_yaml: Any) -> None:
     result = await run_yaml(EVERY_MINUTE.replace("NAME", "sched_manual"), {"report": "adhoc"})
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["report"] == "adhoc" and result["output"]["at"]
+    # Without an input, the schedule's own: `flowyard run` of it failed on <input.report>.
+    default = await run_yaml(EVERY_MINUTE.replace("NAME", "sched_manual"))
+    assert default["status"] == "succeeded", default["error"]
+    assert default["output"]["report"] == "daily"
 
 
 async def test_invalid_cron_and_zone_are_validation_errors(write_workflow: Any) -> None:
