@@ -46,6 +46,16 @@ class ManualTrigger(BlockHandler):
         return given
 
 
+def run_input_problems(workflow: Any, data: Any) -> list[str]:
+    """Why ``data`` cannot start ``workflow`` by hand: it does not match the manual
+    trigger's ``input_schema`` (none: it does, or there is no manual trigger). The
+    API (422) and ``flowyard run`` (exit 2) refuse such an input before any run."""
+    trigger = workflow.trigger()
+    if trigger is None or trigger.type != "manual":
+        return []
+    return input_errors(trigger.config.get("input_schema"), data)
+
+
 def input_errors(schema: Any, given: Any) -> list[str]:
     """Why ``given`` does not match ``schema`` (at most five reasons, each naming
     where: ``order_id: 'x' is not of type 'integer'``); empty when it matches.

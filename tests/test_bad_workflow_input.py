@@ -197,3 +197,22 @@ def test_a_bare_name_that_is_no_block_in_function_code_is_named(tmp_path: Path) 
         f"{tmp_path / 'bad.yaml'}: block 'f': field 'code': <nosuch> on line 3 names no block"
         " upstream, nor a loop variable here"
     ]
+
+
+def test_cli_run_input_against_input_schema_is_refused_before_any_run(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The API answers 422 and starts nothing; the CLI made a failed run of it."""
+    (tmp_path / "typed.yaml").write_text(
+        "name: typed_cli\nblocks:\n  start:\n    type: manual\n    input_schema:\n"
+        "      type: object\n      required: [order_id]\n"
+        "      properties: {order_id: {type: string}}\n"
+    )
+    proc = cli(
+        ["run", "typed.yaml", "--input", '{"order_id": 5}'], tmp_path, DATABASE_URL=database_url
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "input_schema" in proc.stderr and "order_id: 5 is not of type 'string'" in proc.stderr
+    assert proc.stdout == ""
+    runs = cli(["runs", "--workflow", "typed_cli"], tmp_path, DATABASE_URL=database_url)
+    assert "typed_cli" not in runs.stdout  # no run was made

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, request, url_for
 
+from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import strict_loads, unstorable
 from ui import workflow_files as wf
@@ -53,16 +54,6 @@ def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
     return jresponse({"execution_id": eid, **_links(eid)}, 202)
 
 
-def _input_problems(workflow: Any, data: dict[str, Any]) -> list[str]:
-    """Why ``data`` does not match the manual trigger's ``input_schema`` (none: it does)."""
-    from blocks.manual import input_errors
-
-    trigger = workflow.trigger()
-    if trigger is None or trigger.type != "manual":
-        return []
-    return input_errors(trigger.config.get("input_schema"), data)
-
-
 _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
 
 
@@ -86,7 +77,7 @@ def start_run(name: str) -> Response:
     workflow, err = _load(name)
     if err is not None:
         return err
-    problems = _input_problems(workflow, data)
+    problems = run_input_problems(workflow, data)
     if problems:
         return error(422, "the input does not match the workflow's input_schema", problems=problems)
     wait = request.args.get("wait", "").lower()

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from blocks.manual import run_input_problems
 from engine import runstore
 from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
@@ -72,6 +73,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 1
         rt.workflows.say_shared_name(wf)  # which file runs, when another has its name:
+        problems = run_input_problems(wf, payload)
+        if problems:  # refused before any run, as the API's 422
+            print(
+                "flowyard run: the input does not match the workflow's input_schema:",
+                file=sys.stderr,
+            )
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 2
         result = await rt.execute(wf, payload)
         if args.json:
             print(json.dumps(result, indent=2, default=str))
