@@ -206,9 +206,7 @@ edges:
 """
 
 
-def test_blocks_without_a_layout_are_never_placed_over_a_container(
-    page: Any, scratch: Any
-) -> None:
+def test_blocks_without_a_layout_are_never_placed_over_a_container(page: Any, scratch: Any) -> None:
     """`other` (beside the loop in its column) was drawn inside the loop's box, and a
     5 px drag made it a member of the body."""
     scratch("no_layout", NO_LAYOUT.format(name="no_layout"))
