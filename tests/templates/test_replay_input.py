@@ -13,8 +13,8 @@ import pytest
 from es_support import deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
+from blocks.manual import run_input_problems
 from templates import instantiate
-from ui.api_runs import _input_problems
 
 REPLAYS = ("replay_events", "replay_events_agent")
 BIGINT_MAX = 9223372036854775807
@@ -76,7 +76,7 @@ async def test_a_time_that_does_not_exist_is_refused_before_any_sql(
     replays: Any, workflow: str, as_of: str, why: str
 ) -> None:
     wf = replays.load_workflow(workflow)
-    assert _input_problems(wf, {"order_id": "o1", "as_of": as_of}) == []  # the pattern passes it
+    assert run_input_problems(wf, {"order_id": "o1", "as_of": as_of}) == []  # the pattern passes it
     result = await run(replays, workflow, order_id="o1", as_of=as_of)
     assert result["status"] == "failed"
     error = result["error"]
@@ -92,10 +92,10 @@ async def test_a_version_past_bigint_is_refused_by_the_schema(replays: Any, work
     wf = replays.load_workflow(workflow)
     # The API answers 422 with these problems before any run starts.
     too_big = {"order_id": "o1", "version": 99999999999999999999}
-    assert _input_problems(wf, too_big) == [
+    assert run_input_problems(wf, too_big) == [
         f"version: 99999999999999999999 is greater than the maximum of {BIGINT_MAX}"
     ]
-    assert _input_problems(wf, {"order_id": "o1", "version": BIGINT_MAX}) == []
+    assert run_input_problems(wf, {"order_id": "o1", "version": BIGINT_MAX}) == []
     # A run started any other way (CLI, editor) is refused by the trigger, no SQL run.
     result = await run(replays, workflow, **too_big)
     assert result["status"] == "failed" and result["error"]["block"] == "start"
