@@ -78,7 +78,7 @@ class Condition(BlockHandler):
             problems.append(
                 Problem("`cases` needs at least one case", block=self.block.id, field="cases")
             )
-        elif "cases" in self.config:
+        elif isinstance(self.config.get("cases"), list):  # another type: the schema says so
             problems += self._port_name_problems()
         return problems
 
