@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -203,8 +204,9 @@ def test_cli_run_input_against_input_schema_is_refused_before_any_run(
     tmp_path: Path, database_url: str
 ) -> None:
     """The API answers 422 and starts nothing; the CLI made a failed run of it."""
+    name = f"typed_{uuid.uuid4().hex[:8]}"  # the database is shared: a name of its own
     (tmp_path / "typed.yaml").write_text(
-        "name: typed_cli\nblocks:\n  start:\n    type: manual\n    input_schema:\n"
+        f"name: {name}\nblocks:\n  start:\n    type: manual\n    input_schema:\n"
         "      type: object\n      required: [order_id]\n"
         "      properties: {order_id: {type: string}}\n"
     )
@@ -214,5 +216,5 @@ def test_cli_run_input_against_input_schema_is_refused_before_any_run(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "input_schema" in proc.stderr and "order_id: 5 is not of type 'string'" in proc.stderr
     assert proc.stdout == ""
-    runs = cli(["runs", "--workflow", "typed_cli"], tmp_path, DATABASE_URL=database_url)
-    assert "typed_cli" not in runs.stdout  # no run was made
+    runs = cli(["runs", "--workflow", name], tmp_path, DATABASE_URL=database_url)
+    assert name not in runs.stdout  # no run was made
