@@ -130,6 +130,16 @@ class Loop(BlockHandler):
         if isinstance(nxt, str) and not _one_reference(nxt):
             message = f"`accumulate.next` is one reference into the body (<add.total>), not {nxt!r}"
             problems.append(Problem(message, block=self.block.id, field="accumulate"))
+        elif isinstance(nxt, str):
+            [(_, _, ref)] = parse(nxt.strip())
+            inside = {*block_ids(self.config.get("body")), self.var, "state", "loop"}
+            if ref.root not in inside:
+                # The same value every iteration: a fold that folds nothing.
+                message = (
+                    f"`accumulate.next` is a reference into the body (<add.total>); "
+                    f"{ref.text} is outside it"
+                )
+                problems.append(Problem(message, block=self.block.id, field="accumulate"))
         return problems
 
     def _known_count(self, config: dict[str, Any]) -> int | None:

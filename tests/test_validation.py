@@ -234,3 +234,14 @@ def test_the_published_schema_refuses_what_validate_refuses(tmp_path: Path, case
 def test_case_ports_are_distinct_and_not_error(tmp_path: Path, cases: str, said: str) -> None:
     text = BASE + f"  c: {{type: condition, cases: {cases}}}\nedges: [start -> c]\n"
     assert said in one(tmp_path, text)
+
+
+def test_accumulate_next_outside_the_body_is_refused(tmp_path: Path) -> None:
+    text = BASE + (
+        "  lp:\n    type: loop\n    count: 3\n    body: [add]\n"
+        "    accumulate: {initial: 0, next: <start.x>}\n"
+        "  add: {type: function, code: 'return {\"total\": 1}'}\n"
+        "edges: [start -> lp]\n"
+    )
+    found = one(tmp_path, text)
+    assert "accumulate.next" in found and "<start.x> is outside it" in found
