@@ -234,3 +234,15 @@ def test_blocks_without_a_layout_are_never_placed_over_a_container(page: Any, sc
         b = box(inner)
         assert loop["x"] < b["x"] and b["x"] + b["width"] < loop["x"] + loop["width"], inner
         assert loop["y"] < b["y"] and b["y"] + b["height"] < loop["y"] + loop["height"], inner
+
+
+def test_a_file_whose_bodies_contain_each_other_still_opens(page: Any, scratch: Any) -> None:
+    """Invalid, but it opens to be fixed: drawing it recursed until the page died."""
+    scratch(
+        "body_cycle",
+        "name: body_cycle\nblocks:\n  a: {type: loop, count: 1, body: [b]}\n"
+        "  b: {type: loop, count: 1, body: [a]}\n  c: {type: loop, count: 1, body: [c]}\n",
+    )
+    open_editor(page, "body_cycle")
+    for cell in ("a", "b", "c"):
+        assert node(page, cell).count() == 1, cell

@@ -20,6 +20,15 @@ function childrenOf(blocks) {
       for (const list of Object.values(b.branches)) if (Array.isArray(list)) for (const c of list) parent[c] = bid;
     }
   }
+  // A file whose bodies contain each other (`a` in b's body, `b` in a's) is invalid
+  // and still opens: the cycle is cut so drawing it cannot recurse for ever.
+  for (const id of Object.keys(parent)) {
+    const seen = new Set([id]);
+    for (let p = parent[id]; p !== undefined; p = parent[p]) {
+      if (seen.has(p)) { delete parent[id]; break; }
+      seen.add(p);
+    }
+  }
   return parent;
 }
 
