@@ -22,6 +22,10 @@ from engine.handoff import FINISHED
 from engine.redaction import Redactor
 
 
+def _storable_json(value: Any) -> str:
+    return storable(dumps(value))
+
+
 def _now() -> float:
     """The time of an event, in whole microseconds (what PostgreSQL keeps): a value
     written with to_timestamp() reads back as the very time kept here (``_iso``)."""
@@ -164,14 +168,15 @@ class RunRecorder:
     ) -> tuple[int, str, str | None, str, float]:
         """One event row, taking the next seq."""
         text = storable(dumps(data)) if data else "{}"
-        if self.redact.secrets:
-            redacted = self.redact(text)
-            if redacted != text and type_ == "block_succeeded" and data and "output" in data:
-                output = storable(dumps(data["output"]))
+        if self.redact.secrets and data:
+            encode = _storable_json
+            redacted = self.redact.fields(data, encode)
+            if redacted != text and type_ == "block_succeeded" and "output" in data:
+                output = encode(data["output"])
                 if self.redact(output) != output:
                     # The output a resume or a re-run would reuse lost a secret: they
                     # run the block again instead (engine/recovery.py).
-                    redacted = self.redact(storable(dumps({**data, "redacted": True})))
+                    redacted = self.redact.fields({**data, "redacted": True}, encode)
             text = redacted
         text = within_limit(text, data)
         self.seq += 1

@@ -19,9 +19,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import orjson
+
+from engine._json import dumps, loads
 
 #: Shorter secrets are not redacted: "***" would replace unrelated text everywhere.
 MIN_SECRET_CHARS = 4
@@ -36,6 +40,13 @@ _LITERALS = frozenset({"true", "false", "null"})
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s",:\[\]{}]+')
 
 
+#: The fields of a run's records that hold what its data made: outputs, resolved
+#: inputs, errors. The rest is the engine's own (statuses, times, ids, counts, ports)
+#: and is never redacted, so a secret that reads like part of it ("status", a PIN
+#: like 2026 inside every timestamp) cannot rewrite a record's structure.
+DATA_FIELDS = ("output", "inputs", "error")
+
+
 class Redactor:
     """Replaces secret values (as they appear in JSON text) with ``***``."""
 
@@ -43,6 +54,30 @@ class Redactor:
 
     def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
+
+    def fields(self, data: Mapping[str, Any], encode: Callable[[Any], str]) -> str:
+        """JSON text of an event's ``data``, each of its :data:`DATA_FIELDS` redacted
+        (``encode``: a value to its JSON text)."""
+        parts = []
+        for key, value in data.items():
+            text = encode(value)
+            parts.append(f"{encode(key)}:{self(text) if key in DATA_FIELDS else text}")
+        return "{" + ",".join(parts) + "}"
+
+    def result(self, result: dict[str, Any]) -> dict[str, Any]:
+        """A run's result (or one block's record in it) with its data fields redacted."""
+        out = dict(result)
+        for key in DATA_FIELDS:
+            if out.get(key) is not None:
+                text = dumps(out[key])
+                redacted = self(text)
+                if redacted != text:
+                    out[key] = loads(redacted)
+        if isinstance(out.get("blocks"), dict):
+            out["blocks"] = {
+                b: self.result(r) if isinstance(r, dict) else r for b, r in out["blocks"].items()
+            }
+        return out
 
     def __call__(self, text: str) -> str:
         secrets = [s for s in self.secrets if len(s) >= MIN_SECRET_CHARS]

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from engine import intake, runstore
-from engine._json import dumps, loads
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import RunContext, Services
 from engine.database import Database
@@ -376,8 +375,5 @@ class Runtime(Resumption):
             "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
         }
         if secrets:  # what the caller sees is redacted like what is stored
-            text = dumps(result)
-            redacted = recorder.redact(text)
-            if redacted != text:  # most results hold no secret: no copy to decode
-                result = loads(redacted)
+            result = recorder.redact.result(result)
         return result

@@ -134,3 +134,28 @@ async def test_an_upper_cased_secret_is_redacted(run_yaml, monkeypatch) -> None:
     """
     result = await run_yaml(wf)
     assert result["blocks"]["f"]["output"] == {"u": "***"}
+
+
+@pytest.mark.parametrize("secret", ["status", "succeeded", "2026", "attempts"])
+async def test_a_secret_that_reads_like_the_records_own_words_leaves_them_alone(
+    run_yaml, runtime: Runtime, monkeypatch, secret: str
+) -> None:
+    """The whole result was redacted as text: `"***": "succeeded"` for `status`, the
+    CLI crashed on it, and a PIN like 2026 cut every timestamp to `***-11-27…`."""
+    monkeypatch.setenv("FLOWYARD_TEST_WORD", secret)
+    wf = """
+    name: secret_word
+    blocks:
+      start: {type: manual}
+      f: {type: function, code: 'return {"v": <env.FLOWYARD_TEST_WORD>, "note": "status ok"}'}
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["started_at"].startswith("20") and result["finished_at"].startswith("20")
+    assert result["blocks"]["f"]["status"] == "succeeded"
+    assert result["blocks"]["f"]["attempts"] == 1
+    assert result["blocks"]["f"]["output"]["v"] == "***"  # the data is still redacted
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["status"] == "succeeded" and stored["blocks"]["f"]["attempts"] == 1
+    assert stored["blocks"]["f"]["output"]["v"] == "***"
