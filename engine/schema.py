@@ -41,13 +41,21 @@ COMMON_PROPERTIES: dict[str, Any] = {
 IN_WORDS = "flowyard validate says this in words"
 
 
-def in_words(rule: dict[str, Any]) -> dict[str, Any]:
-    """``rule`` with every mapping in it marked :data:`IN_WORDS`."""
-    if isinstance(rule, dict):
-        return {"$comment": IN_WORDS, **{k: in_words(v) for k, v in rule.items()}}
+def in_words(rule: Any) -> Any:
+    """``rule`` with every schema in it marked :data:`IN_WORDS` (a ``properties``
+    mapping is no schema: its values are, and a ``$comment`` key in it would be a
+    property of that name)."""
     if isinstance(rule, list):
         return [in_words(v) for v in rule]
-    return rule
+    if not isinstance(rule, dict):
+        return rule
+    marked: dict[str, Any] = {"$comment": IN_WORDS}
+    for key, value in rule.items():
+        if key == "properties" and isinstance(value, dict):
+            marked[key] = {name: in_words(schema) for name, schema in value.items()}
+        else:
+            marked[key] = in_words(value)
+    return marked
 
 
 def said_in_words(schema: Any) -> bool:

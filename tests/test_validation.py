@@ -245,3 +245,16 @@ def test_accumulate_next_outside_the_body_is_refused(tmp_path: Path) -> None:
     )
     found = one(tmp_path, text)
     assert "accumulate.next" in found and "<start.x> is outside it" in found
+
+
+def test_the_published_schema_is_a_valid_schema_and_dollar_comment_is_an_unknown_key(
+    tmp_path: Path,
+) -> None:
+    """Marking rules put "$comment" inside `properties`: 24 schema errors, and a block
+    with a `$comment` key crashed validation."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    text = BASE + "  lp: {type: loop, count: 2, body: [b], $comment: hi}\n  b: {type: manual}\n"
+    assert "unknown key '$comment'" in one(tmp_path, text)
