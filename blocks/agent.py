@@ -112,6 +112,15 @@ def schema_of(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     raise ValueError("response_format must be text, json, or a JSON Schema")
 
 
+def _count(value: Any) -> int:
+    """A token count as the server reported it; 0 for none, or for one that is not a
+    finite number (a server's NaN made int() raise a ValueError out of the block)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
     """The reply as JSON (code fences tolerated), validated against ``schema``."""
     m = _FENCE_RE.match(text)
@@ -245,14 +254,13 @@ class AgentBlock(BlockHandler):
             )
         text = (reply.choices[0].message.content or "") if reply.choices else ""
         usage = reply.usage
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        prompt_tokens = _count(getattr(usage, "prompt_tokens", 0))
+        completion_tokens = _count(getattr(usage, "completion_tokens", 0))
         used = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "total_tokens": int(
-                getattr(usage, "total_tokens", 0) or prompt_tokens + completion_tokens
-            ),
+            "total_tokens": _count(getattr(usage, "total_tokens", 0))
+            or prompt_tokens + completion_tokens,
         }
         content: Any = (
             text if kind == "text" else parse_reply(text, schema["schema"] if schema else None)

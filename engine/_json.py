@@ -44,13 +44,19 @@ def loads(text: str | bytes) -> Any:
 
 def loads_finite(text: str | bytes) -> Any:
     """JSON as peers and Python's own encoder write it: ``NaN`` and ``±Infinity``
-    (which strict JSON has not) read as null, as the run log stores them, so a run's
-    result is the same JSON for its caller and in its record."""
-    return json.loads(text, parse_constant=_no_constant)
+    (which strict JSON has not), and numbers too large for a float (``1e999``), read
+    as null, as the run log stores them, so a run's result is the same JSON for its
+    caller and in its record."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_or_none)
 
 
 def _no_constant(name: str) -> None:
     return None
+
+
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 # -- what a run may be started with -------------------------------------------------------

@@ -38,6 +38,8 @@ async def test_non_finite_numbers_are_null_for_the_caller_and_in_the_record(
 
 def test_a_peer_answering_nan_reads_as_null() -> None:
     response = httpx.Response(
-        200, headers={"content-type": "application/json"}, text='{"a": NaN, "b": [Infinity, 2]}'
+        200,
+        headers={"content-type": "application/json"},
+        text='{"a": NaN, "b": [Infinity, 2], "c": 1e999, "d": -1e999, "e": 1.5}',
     )
-    assert parse_body(response) == {"a": None, "b": [None, 2]}
+    assert parse_body(response) == {"a": None, "b": [None, 2], "c": None, "d": None, "e": 1.5}
