@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from engine.context import BlockContext
 from engine.model import Problem
-from engine.references import parse
+from engine.references import compile_value, parse
 from engine.registry import BlockHandler, register
 
 
@@ -179,14 +179,26 @@ class EmailBlock(BlockHandler):
             return [Problem("give a text or html body", block=self.block.id, field="text")]
         return []
 
+    def _recipients(self, ctx: BlockContext, field: str, value: Any) -> list[str]:
+        """The field's addresses: one per value a reference gives, any number in
+        text written in the file (``"ops@shop, <input.email>"`` splits first, so
+        the reference's part is held to one address and the written ones are not)."""
+        raw = self.config.get(field)
+        if isinstance(raw, str) and "," in raw and _is_reference(raw):
+            found = []
+            for part in (p.strip() for p in raw.split(",")):
+                if _is_reference(part):
+                    found += addresses(field, compile_value(part).resolve(ctx.frame), True)
+                else:
+                    found += addresses(field, part)
+            return found
+        return addresses(field, value, _is_reference(raw))
+
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         settings = SmtpSettings.from_env()
         if settings.password:
             ctx.run.note_secret(settings.password)
-        to, cc, bcc = (
-            addresses(f, config.get(f), _is_reference(self.config.get(f)))
-            for f in ("to", "cc", "bcc")
-        )
+        to, cc, bcc = (self._recipients(ctx, f, config.get(f)) for f in ("to", "cc", "bcc"))
         if not to:
             raise EmailError("no recipient: `to` is empty", retriable=False)
         sender = single_line(

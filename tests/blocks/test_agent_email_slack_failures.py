@@ -273,6 +273,21 @@ async def test_email_data_cannot_add_recipients(run_yaml: Any, smtp: Inbox, to: 
     assert smtp.messages == []
 
 
+async def test_email_written_addresses_and_references_mix_in_one_field(
+    run_yaml: Any, smtp: Inbox
+) -> None:
+    """Written text around references: the file's addresses may be several, each
+    reference's one address (that worked before, then was refused whole)."""
+    wf = mail().replace("to: <input.to>", 'to: "ops@shop.test, Ann B <ann@shop.test>, <input.to>"')
+    assert wf != mail()
+    result = await run_yaml(wf, {"to": "cy@shop.test", "order_id": "o-1"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["accepted"] == ["ops@shop.test", "ann@shop.test", "cy@shop.test"]
+    refused = await run_yaml(wf, {"to": "cy@shop.test, evil@x.test", "order_id": "o-2"})
+    assert refused["status"] == "failed" and "one address" in refused["error"]["message"]
+    assert len(smtp.messages) == 1
+
+
 async def test_email_has_a_date_and_refuses_unicode_line_breaks(run_yaml: Any, smtp: Inbox) -> None:
     result = await run_yaml(mail(), {"to": "ann@shop.test", "order_id": "o-1"})
     assert result["status"] == "succeeded", result["error"]
