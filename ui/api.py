@@ -143,10 +143,17 @@ def _template_dict(t: Any) -> dict[str, Any]:
     }
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 @bp.post("/templates/<template_id>/instantiate")
 def instantiate_template(template_id: str) -> Response:
     body: Any = {}
-    raw = "" if request.form else request_text()
+    # A form (the editor's own page posts `name`); anything else must be JSON: curl's
+    # `-d '{bad'` is form-typed and parsed as a form field named "{bad".
+    raw = request_text()  # read first: parsing the form would consume the body
+    if request.mimetype in _FORM_TYPES and set(request.form) <= {"name"}:
+        raw = ""
     if raw is None:
         return error(400, "the body is not UTF-8 text")
     if raw.strip():

@@ -38,6 +38,13 @@ def test_instantiate_with_malformed_json_is_400_and_copies_nothing(
     )
     assert resp.status_code == 400, resp.get_data(as_text=True)  # was 201, default name
     assert "not JSON" in resp.get_json()["error"]
+    # curl -d sends it form-typed: it was a form field named '{"name": …', then a 409.
+    form_typed = client.post(
+        "/api/templates/order_processing_agent/instantiate",
+        data='{"name": "agent_x", oops',
+        headers={**auth, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form_typed.status_code == 400, form_typed.get_data(as_text=True)
     assert sorted(p.name for p in workflows_dir.iterdir()) == before
 
 
