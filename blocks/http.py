@@ -235,11 +235,18 @@ class HttpBlock(BlockHandler):
             )
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
-            kwargs["params"] = {
-                k: [_query_value(x) for x in v] if isinstance(v, list) else _query_value(v)
+            params = {
+                k: [_query_value(x) for x in v if x is not None]
+                if isinstance(v, list)
+                else _query_value(v)
                 for k, v in config["query"].items()
                 if v is not None
             }
+            # Added to the url's own query (`?pre=1`), which httpx's params= replaced.
+            try:
+                url = str(httpx.URL(url).copy_merge_params(params))
+            except httpx.InvalidURL:
+                kwargs["params"] = params  # `send` says what is wrong, without the url
         if "json" in config:
             kwargs["json"] = config["json"]
         elif "form" in config:

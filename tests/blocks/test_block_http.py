@@ -181,13 +181,14 @@ async def test_query_lists_repeat_the_parameter(run_yaml: Any, recorder: Recordi
         blocks:
           get:
             type: http
-            url: {recorder.url}/q
-            query: {{l: [1, "a b"], flag: true, obj: {{k: 1}}, gone: null}}
+            url: {recorder.url}/q?pre=1
+            query: {{l: [1, "a b", null], flag: true, obj: {{k: 1}}, gone: null}}
         """
     )
     assert result["status"] == "succeeded", result["error"]
     [req] = recorder.requests
-    assert req.raw_query == "l=1&l=a+b&flag=true&obj=%7B%22k%22:1%7D"
+    # The url's own query kept (query: had replaced it); a null left out, in a list too.
+    assert req.raw_query == "pre=1&l=1&l=a+b&flag=true&obj=%7B%22k%22:1%7D"
 
 
 async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
