@@ -146,6 +146,7 @@ output: <add.sum>
 def test_renaming_a_block_renames_the_references_to_it(page: Any, scratch: Any) -> None:
     """Every reader said "names unknown block 'add'" until fixed by hand."""
     path = scratch("renames", READERS)
+    original = path.read_text()
     open_editor(page, "renames")
     select(page, "add")
     page.fill("#prop-id", "adder")
@@ -159,6 +160,55 @@ def test_renaming_a_block_renames_the_references_to_it(page: Any, scratch: Any) 
         "<adder.sum> == 3 and <adder?> is not None and <add_more.sum> == 5"
     )
     assert saved["output"] == "<adder.sum>"
+    assert saved["edges"] == ["start -> adder", "adder -> add_more", "add_more -> check"]
+    # Undo: the block, its edges and the output are back, the file as it was.
+    page.click("#btn-undo")
+    node(page, "add").wait_for()
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert path.read_text() == original
+
+
+LOOPED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  lp:
+    type: loop
+    count: 2
+    body: [step]
+    accumulate: {{initial: 0, next: <step.n>}}
+  step:
+    type: function
+    code: |
+      return {{"n": <state> + 1}}
+  after:
+    type: function
+    code: |
+      return {{"total": <lp.state>}}
+edges:
+  - start -> lp
+  - lp -> after
+output: <lp.state>
+"""
+
+
+def test_a_renamed_container_keeps_its_keys_edges_and_place(page: Any, scratch: Any) -> None:
+    path = scratch("rename_loop", LOOPED)
+    open_editor(page, "rename_loop")
+    select(page, "lp")
+    page.fill("#prop-id", "fold")
+    page.press("#prop-id", "Tab")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    saved = yaml.safe_load(path.read_text())
+    assert list(saved["blocks"]) == ["start", "fold", "step", "after"]
+    assert list(saved["blocks"]["fold"]) == ["type", "count", "body", "accumulate"]
+    assert saved["edges"] == ["start -> fold", "fold -> after"]
+    assert saved["blocks"]["after"]["code"] == 'return {"total": <fold.state>}\n'
+    assert saved["output"] == "<fold.state>"
 
 
 def test_a_save_does_not_undo_a_change_made_on_disk_meanwhile(page: Any, scratch: Any) -> None:

@@ -204,7 +204,9 @@ export function graphToDoc(graph, base, types) {
         block.body = ordered(kids, Array.isArray(prev.body) ? prev.body : []);
       }
     }
-    blocks[bid] = block;
+    // In the file's key order (a renamed container kept `body` where it was).
+    const fileKeys = Object.keys(base?.blocks?.[bid] ?? {});
+    blocks[bid] = Object.fromEntries(ordered(Object.keys(block), fileKeys).map((k) => [k, block[k]]));
     const { x, y } = node.getPosition();
     const { width, height } = node.getSize();
     if (node.getData().autoBox === boxOf({ x, y, width, height })) continue; // still where autoLayout put it

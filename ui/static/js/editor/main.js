@@ -7,6 +7,7 @@ import { watchRun } from './live.js';
 import { enableDrop, lockPalette, renderPalette } from './palette.js';
 import { showProblems } from './problems.js';
 import { PropsPanel } from './props.js';
+import { followRename } from './rename.js';
 import { initialView, wireZoom } from './view.js';
 
 const root = document.getElementById('editor');
@@ -217,6 +218,9 @@ async function main() {
   initialView(graph);
   wireZoom(graph, { zoomIn: $('btn-zoom-in'), zoomOut: $('btn-zoom-out'), fit: $('btn-fit') });
   if (wfResp?.ok !== false) state.addBlock = enableDrop(graph, $('canvas'), state.types, (node) => select(node));
+  graph.on('node:change:data', ({ current, previous }) => {
+    if (previous?.bid && current?.bid && previous.bid !== current.bid) followRename(state.base, previous.bid, current.bid);
+  });
   graph.on('node:click', ({ node }) => select(node));
   graph.on('blank:click', () => select(null));
   graph.on('cell:removed', ({ cell }) => { if (state.props.node === cell) select(null); });

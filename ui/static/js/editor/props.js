@@ -191,7 +191,7 @@ export class PropsPanel {
       this.graph.startBatch('rename'); // one undo step, references included
       this.node.setData({ bid: v });
       this.node.attr('label/text', labelFor(v, this.node.getData().type));
-      renameReferences(this.graph, was, v, this.getDoc?.());
+      renameReferences(this.graph, was, v);
       this.graph.stopBatch('rename');
       this.onChange?.();
       return true;

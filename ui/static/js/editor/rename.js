@@ -1,8 +1,8 @@
 // A renamed block keeps its readers, as n8n and Sim rename references:
-// `<old.field>`, `<old>` and `<old?>` in every block's config and in the workflow's
-// output name the new id, and a parallel's branches list it by its new id. Renaming
-// used to leave each of them "names unknown block 'old'" until fixed by hand.
-export function renameReferences(graph, from, to, doc) {
+// `<old.field>`, `<old>` and `<old?>` in every block's config name the new id, and
+// a parallel's branches list it by its new id. Renaming used to leave each of them
+// "names unknown block 'old'" until fixed by hand.
+const swapper = (from, to) => {
   const ref = new RegExp(`<${from}(?=[.?>])`, 'g'); // ids are [a-z0-9_]: no escaping
   const swap = (v) => {
     if (typeof v === 'string') return v.replace(ref, `<${to}`);
@@ -10,6 +10,11 @@ export function renameReferences(graph, from, to, doc) {
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]));
     return v;
   };
+  return swap;
+};
+
+export function renameReferences(graph, from, to) {
+  const swap = swapper(from, to);
   const member = (ids) => (Array.isArray(ids) ? ids.map((id) => (id === from ? to : id)) : ids);
   for (const node of graph.getNodes()) {
     const data = node.getData();
@@ -20,10 +25,18 @@ export function renameReferences(graph, from, to, doc) {
     }
     if (JSON.stringify(config) !== JSON.stringify(data.config)) node.setData({ ...data, config }, { overwrite: true });
   }
-  if (!doc) return;
-  if (doc.output !== undefined) doc.output = swap(doc.output);
-  // The loaded document orders the save (convert.js): the block keeps its place.
+}
+
+// The loaded document follows a block's id, whoever changes it (a rename, its Undo
+// or Redo): the block, its layout entry and its edges keep their places in the file,
+// and the workflow's `output` reads the block by its current id.
+export function followRename(doc, from, to) {
   const renamedKey = (obj) => (obj && from in obj ? Object.fromEntries(Object.entries(obj).map(([k, v]) => [k === from ? to : k, v])) : obj);
   doc.blocks = renamedKey(doc.blocks);
   doc.layout = renamedKey(doc.layout);
+  if (Array.isArray(doc.edges)) {
+    const end = new RegExp(`^(\\s*)${from}(?=[.\\s]|->)|(->\\s*)${from}(\\s*)$`, 'g');
+    doc.edges = doc.edges.map((e) => (typeof e === 'string' ? e.replace(end, (m, a, b, c) => (a !== undefined ? `${a}${to}` : `${b}${to}${c}`)) : e));
+  }
+  if (doc.output !== undefined) doc.output = swapper(from, to)(doc.output);
 }
