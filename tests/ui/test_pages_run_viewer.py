@@ -376,6 +376,8 @@ def test_stop_cancels_a_running_run_from_the_viewer(
             hold = page.locator("#blocks details.block[data-block='hold'] summary .badge")
             assert hold.inner_text() == "failed · interrupted"
             assert "cancelled" in (hold.get_attribute("class") or "")
+            bars = page.locator("#gantt .gantt-row[data-block='hold'] .gantt-bar")
+            assert "failed" not in (bars.last.get_attribute("class") or "")  # grey, not red
         run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
         assert run["status"] == "cancelled"
     finally:

@@ -14,12 +14,17 @@ const model = new RunModel();
 let scheduled = false;
 let ticking = null;
 
+// Stopped mid-attempt by a cancel or a sibling's failure: its record says failed
+// (the SPEC's final block statuses), but nothing went wrong in it.
+const interrupted = (rec) => rec.status === 'failed' && rec.error?.type === 'Cancelled';
+
 function ganttRow(rec, label, span, cls = '') {
   const width = span.end - span.start;
   const track = el('div', { class: 'gantt-track' });
   for (const s of rec.segments) {
     const end = s.end ?? span.end;
-    const bar = el('div', { class: `gantt-bar ${s.kind}`, title: `${s.kind} ${fmtMs(end - s.start)}` });
+    const kind = s.kind === 'failed' && interrupted(rec) ? 'cancelled' : s.kind;
+    const bar = el('div', { class: `gantt-bar ${kind}`, title: `${kind} ${fmtMs(end - s.start)}` });
     bar.style.left = `${(100 * (s.start - span.start)) / width}%`;
     bar.style.width = `${Math.max(0.3, (100 * (end - s.start)) / width)}%`;
     track.append(bar);
@@ -76,9 +81,7 @@ function badge(rec) {
   if (rec.rolledBack) return { cls: 'rolled-back', text: `${rec.status} · rolled back` };
   if (rec.reusedFrom && rec.status === 'succeeded') return { cls: 'reused', text: 'reused' };
   if (rec.status === 'pending' && model.final) return { cls: 'pending not-run', text: 'not run' };
-  // Stopped mid-attempt by a cancel or a sibling's failure: its record says failed
-  // (the SPEC's final block statuses), but nothing went wrong in it.
-  if (rec.status === 'failed' && rec.error?.type === 'Cancelled') return { cls: 'cancelled', text: 'failed · interrupted' };
+  if (interrupted(rec)) return { cls: 'cancelled', text: 'failed · interrupted' };
   return { cls: rec.status, text: rec.status };
 }
 
@@ -112,7 +115,7 @@ function blockDetails(entry, openPaths) {
   const [shown, hidden] = shownIterations(iterations);
   for (const it of shown) {
     const idet = el('details', { class: 'iteration', dataset: { block: it.key }, open: openPaths.has(it.key) || undefined });
-    const failed = it.blocks.some((b) => b.status === 'failed');
+    const failed = it.blocks.some((b) => b.status === 'failed' && !interrupted(b));
     idet.append(el('summary', {}, el('span', { text: it.label }), el('span', { class: `badge ${failed ? 'failed' : 'succeeded'}`, text: `${it.blocks.length} block(s)` })));
     for (const child of it.children ?? []) idet.append(blockDetails(child, openPaths));
     d.append(idet);
