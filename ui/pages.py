@@ -127,6 +127,7 @@ def runs_page() -> str:
         "runs.html",
         workflow=request.args.get("workflow", ""),
         status=status if status in runstore.RUN_STATUSES else "",
+        unknown_status=status if status and status not in runstore.RUN_STATUSES else "",
         statuses=runstore.RUN_STATUSES,
         before=before if runstore.is_run_id(before) else "",
     )

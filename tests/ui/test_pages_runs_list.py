@@ -137,6 +137,9 @@ def test_runs_list_filters_by_status_and_pages_to_older_runs(
             page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 2")
             assert page.locator("#runs-empty").is_hidden()
 
+            page.goto(f"/runs?workflow={stem}&status=bogus")  # was silently "any status"
+            assert "bogus" in page.locator("#runs-bad-status").inner_text()
+
             page.goto(f"/runs?workflow={stem}&status=cancelled")
             page.locator("#runs-empty").wait_for()
             assert rows.count() == 0
