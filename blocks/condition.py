@@ -86,18 +86,19 @@ class Condition(BlockHandler):
         """Each case's port once, none of them `error` (the port a failed block takes)."""
         seen: set[str] = set()
         ports = self.ports()
+        found = []
         for i, name in enumerate(ports):
             field = "else" if i == len(ports) - 1 else f"cases.{i}.name"
             if name == "error":
                 why = "`error` is the port a failed block takes (on_error: continue)"
-                return [
+                found.append(
                     Problem(f"{why}; name the case otherwise", block=self.block.id, field=field)
-                ]
-            if name in seen:
+                )
+            elif name in seen:
                 why = f"two ports named {name!r}: the second could never be told apart"
-                return [Problem(why, block=self.block.id, field=field)]
+                found.append(Problem(why, block=self.block.id, field=field))
             seen.add(name)
-        return []
+        return found
 
     def ports(self) -> tuple[str, ...]:
         if self._cases or "cases" in self.config:

@@ -258,3 +258,13 @@ def test_the_published_schema_is_a_valid_schema_and_dollar_comment_is_an_unknown
     jsonschema.Draft202012Validator.check_schema(schema)
     text = BASE + "  lp: {type: loop, count: 2, body: [b], $comment: hi}\n  b: {type: manual}\n"
     assert "unknown key '$comment'" in one(tmp_path, text)
+
+
+def test_every_bad_port_of_a_condition_is_reported(tmp_path: Path) -> None:
+    text = BASE + (
+        "  c: {type: condition, cases: [{name: error, if: '1 == 1'}], else: error}\n"
+        "edges: [start -> c]\n"
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 2 and all("`error` is the port" in f for f in found), found
+    assert "field 'cases.0.name'" in found[0] and "field 'else'" in found[1]
