@@ -103,3 +103,20 @@ async def test_a_version_past_bigint_is_refused_by_the_schema(replays: Any, work
     edge = await run(replays, workflow, order_id="no-such-order", version=BIGINT_MAX)
     assert edge["status"] == "succeeded", edge["error"]
     assert edge["output"]["events"] == 0
+
+
+@pytest.mark.parametrize("workflow", REPLAYS)
+async def test_a_numeric_order_id_replays_the_order_order_processing_stored(
+    replays: Any, httpserver: HTTPServer, workflow: str
+) -> None:
+    """Order Processing stores order 42 as "42"; Replay Events refused 42 (422)."""
+    stand_ins(httpserver)
+    number = int(uuid.uuid4().int % 10**12)
+    for ev in lifecycle(str(number))[:2]:
+        await deliver(replays, {**ev, "order_id": number})
+    assert run_input_problems(replays.load_workflow(workflow), {"order_id": number}) == []
+    assert run_input_problems(replays.load_workflow(workflow), {"order_id": True}) != []
+    if workflow == "replay_events":  # the agent variant would ask the model to fold
+        result = await run(replays, workflow, order_id=number)
+        assert result["status"] == "succeeded", result["error"]
+        assert result["output"]["events"] == 2 and result["output"]["consistent"] is True
