@@ -87,8 +87,8 @@ class SmtpSettings:
         )
 
 
-def addresses(field: str, value: Any, from_data: bool = False) -> list[str]:
-    """``"a@x, B <b@y>"`` or a list of them → the bare addresses.
+def addresses(field: str, value: Any, from_data: bool = False) -> list[tuple[str, str]]:
+    """``"a@x, B <b@y>"`` or a list of them → ``(display name, address)`` pairs.
 
     ``from_data``: the field is a reference, so each value is one address. A
     webhook's ``"a@x, victim@y"`` (or an RFC 2047 word hiding a comma) must not
@@ -98,13 +98,13 @@ def addresses(field: str, value: Any, from_data: bool = False) -> list[str]:
     found = []
     for item in value if isinstance(value, (list, tuple)) else [value]:
         text = single_line(field, item)
-        parsed = [addr for _, addr in getaddresses([text]) if addr]
+        parsed = [(name, addr) for name, addr in getaddresses([text]) if addr]
         if from_data and len(parsed) != 1:
             raise EmailError(
                 f"`{field}` comes from the data, so each value is one address, not {text!r}",
                 retriable=False,
             )
-        for addr in parsed:
+        for _, addr in parsed:
             if not (addr.isascii() and _ADDRESS.fullmatch(addr)):
                 raise EmailError(f"`{field}`: {addr!r} is not an email address", retriable=False)
         found += parsed
@@ -179,7 +179,7 @@ class EmailBlock(BlockHandler):
             return [Problem("give a text or html body", block=self.block.id, field="text")]
         return []
 
-    def _recipients(self, ctx: BlockContext, field: str, value: Any) -> list[str]:
+    def _recipients(self, ctx: BlockContext, field: str, value: Any) -> list[tuple[str, str]]:
         """The field's addresses: one per value a reference gives, any number in
         text written in the file (``"ops@shop, <input.email>"`` splits first, so
         the reference's part is held to one address and the written ones are not)."""
@@ -208,9 +208,10 @@ class EmailBlock(BlockHandler):
         msg = EmailMessage()
         try:
             msg["From"] = sender
-            msg["To"] = ", ".join(formataddr(("", a)) for a in to)
+            # Display names kept ("Ann B <ann@x>"), encoded by formataddr when not ASCII.
+            msg["To"] = ", ".join(formataddr(pair) for pair in to)
             if cc:
-                msg["Cc"] = ", ".join(cc)
+                msg["Cc"] = ", ".join(formataddr(pair) for pair in cc)
             if config.get("reply_to"):
                 msg["Reply-To"] = single_line("reply_to", config["reply_to"])
             msg["Subject"] = single_line("subject", config.get("subject") or "")
@@ -221,12 +222,12 @@ class EmailBlock(BlockHandler):
                 msg.add_alternative(str(html), subtype="html")
         except (ValueError, TypeError) as exc:  # a header Python's email package refuses
             raise EmailError(f"the message cannot be built: {exc}", retriable=False) from None
-        recipients = to + cc + bcc
+        recipients = [addr for _, addr in to + cc + bcc]
         ctx.inputs = {
             "from": sender,
-            "to": to,
-            "cc": cc,
-            "bcc": bcc,
+            "to": [addr for _, addr in to],
+            "cc": [addr for _, addr in cc],
+            "bcc": [addr for _, addr in bcc],
             "subject": msg["Subject"],
             "smtp": f"{settings.host}:{settings.port}",
         }

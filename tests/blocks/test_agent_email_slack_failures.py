@@ -283,6 +283,8 @@ async def test_email_written_addresses_and_references_mix_in_one_field(
     result = await run_yaml(wf, {"to": "cy@shop.test", "order_id": "o-1"})
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["accepted"] == ["ops@shop.test", "ann@shop.test", "cy@shop.test"]
+    [(_, msg)] = smtp.messages
+    assert msg["To"] == "ops@shop.test, Ann B <ann@shop.test>, cy@shop.test"  # names kept
     refused = await run_yaml(wf, {"to": "cy@shop.test, evil@x.test", "order_id": "o-2"})
     assert refused["status"] == "failed" and "one address" in refused["error"]["message"]
     assert len(smtp.messages) == 1
