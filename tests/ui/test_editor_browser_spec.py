@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from tests.ui.conftest import BROWSER_TESTS
 from tests.ui.test_browser_editor import (
@@ -140,6 +141,9 @@ def test_an_invalid_edit_names_the_block_and_the_field(
     select(page, "capture")
     set_field(page, "url", "<nowhere.url>")
     save(page)
+    # Says what the save answered if it was anything else (a CI run once timed out
+    # waiting for the list below, with no word of why).
+    expect(page.locator("#status")).to_have_text(re.compile(r"Not saved: \d+ problem"))
     page.wait_for_selector("#problem-list li")
     items = page.locator("#problem-list li").evaluate_all(
         "els => els.map(e => [e.dataset.block, e.dataset.field, e.textContent])"
