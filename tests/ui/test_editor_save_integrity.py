@@ -76,6 +76,31 @@ def test_typing_marks_unsaved_and_the_first_save_click_saves_it(page: Any, scrat
     expect(page.locator("#dirty")).to_be_hidden()
 
 
+def test_text_typed_while_the_check_on_load_answers_is_kept(page: Any, scratch: Any) -> None:
+    """The check on load re-drew the panel from the committed value: what was typed
+    meanwhile was lost, and the next Save saved the old text."""
+    path = scratch("typing_slow_check", SMALL)
+    released: list[Any] = []
+    page.route("**/validate", lambda route: released.append(route))  # held until typed
+    page.goto("/editor/typing_slow_check")
+    page.wait_for_selector("#editor[data-ready='true']")
+    select(page, "add")
+    code = page.locator("#props-form [data-field='code']")
+    code.fill('return {"sum": 5 + 5}')  # typed, not committed
+    for _ in range(100):  # the check's request, held since the page loaded
+        if released:
+            break
+        page.wait_for_timeout(50)
+    assert released, "the editor never asked to check the file"
+    for route in released:
+        route.continue_()
+    page.wait_for_selector("#editor[data-validated='true']")
+    assert code.input_value() == 'return {"sum": 5 + 5}'
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert saved_code(path) == 'return {"sum": 5 + 5}'
+
+
 def test_ctrl_s_while_typing_saves_what_is_on_screen(page: Any, scratch: Any) -> None:
     path = scratch("typing_ctrl_s", SMALL)
     open_editor(page, "typing_ctrl_s")

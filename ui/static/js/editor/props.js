@@ -91,12 +91,15 @@ export class PropsPanel {
     const active = document.activeElement;
     const was = this.node;
     const keep = active && this.root.contains(active) && active.dataset.field
-      ? { field: active.dataset.field, start: active.selectionStart, end: active.selectionEnd, top: active.scrollTop, left: active.scrollLeft }
+      ? { field: active.dataset.field, value: active.value, start: active.selectionStart, end: active.selectionEnd, top: active.scrollTop, left: active.scrollLeft }
       : null;
     this.renderForm(node);
     if (!keep || this.node !== was) return;
     const again = [...this.root.querySelectorAll('[data-field]')].find((f) => f.dataset.field === keep.field);
     if (!again) return;
+    // Nor the text typed and not yet committed: the problems of the check on load
+    // arriving while the user typed redrew the field with the committed value.
+    if (again.tagName !== 'SELECT' && keep.value !== undefined) again.value = keep.value;
     again.focus();
     if (keep.start !== null && keep.start !== undefined && again.setSelectionRange) {
       try { again.setSelectionRange(keep.start, keep.end); } catch { /* not a text field */ }
