@@ -19,12 +19,11 @@ Its limits, in code that is rare in a Function body:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from engine.references import Reference, _as_variables, masked, parse
+from engine.references import Reference, _as_variables, masked, parse, scanned_once
 
 # After these words an expression starts, so a `/` there opens a regex.
 _KEYWORDS = frozenset(
@@ -48,7 +47,7 @@ def rewrite_javascript(
     """:func:`engine.python_refs.rewrite_python` for JavaScript: only a reference in
     code becomes ``__ref_N``; one in a literal or a comment stays as written, so a
     comment is never resolved (a reference it mentions cannot fail the run)."""
-    located = _scanned(code, _roots(known_roots))
+    located = _scanned(code, known_roots)
     return _as_variables(code, [(s, e, r) for s, e, r, where in located if where is None])
 
 
@@ -58,7 +57,7 @@ def references_in_javascript_literals(
     """The references that sit inside string, template or regex literals of ``code``."""
     return [
         LiteralReference(code.count("\n", 0, start) + 1, ref, where)
-        for start, _, ref, where in _scanned(code, _roots(known_roots))
+        for start, _, ref, where in _scanned(code, known_roots)
         if where not in (None, "comment")
     ]
 
@@ -155,15 +154,4 @@ def _quoted(code: str, i: int, quote: str) -> int:
     return min(i, len(code))
 
 
-@functools.lru_cache(maxsize=1024)
-def _scanned(
-    code: str, known_roots: frozenset[str] | None
-) -> tuple[tuple[int, int, Reference, str | None], ...]:
-    """``_located``, once per code text: validation asks several questions of
-    the same code (which references are code, which sit in literals), and each
-    scanned it whole again."""
-    return tuple(_located(code, known_roots))
-
-
-def _roots(known_roots: Iterable[str] | None) -> frozenset[str] | None:
-    return None if known_roots is None else frozenset(known_roots)
+_scanned = scanned_once(_located)

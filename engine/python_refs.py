@@ -6,14 +6,13 @@ escaped quote is not a literal."""
 from __future__ import annotations
 
 import ast
-import functools
 import io
 import itertools
 import tokenize
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from engine.references import Reference, _as_variables, masked, parse
+from engine.references import Reference, _as_variables, masked, parse, scanned_once
 
 
 class StringReference(NamedTuple):
@@ -32,7 +31,7 @@ def rewrite_python(
     (rewriting it would put the variable's *name* in the string), and so does one in
     a comment (resolving it could fail the run for a note); one inside an
     f-string's braces is code and becomes ``__ref_N``."""
-    located = _scanned(code, _roots(known_roots))
+    located = _scanned(code, known_roots)
     return _as_variables(code, [(s, e, r) for s, e, r, where in located if where is None])
 
 
@@ -42,7 +41,7 @@ def references_in_python_strings(
     """The references that sit inside string literals of Python ``code``."""
     return [
         StringReference(code.count("\n", 0, start) + 1, ref, where == "fstring")
-        for start, _, ref, where in _scanned(code, _roots(known_roots))
+        for start, _, ref, where in _scanned(code, known_roots)
         if where in ("string", "fstring")
     ]
 
@@ -125,15 +124,4 @@ def _fstring_places(literal: str, refs: list[tuple[int, int]]) -> list[str | Non
     return places
 
 
-@functools.lru_cache(maxsize=1024)
-def _scanned(
-    code: str, known_roots: frozenset[str] | None
-) -> tuple[tuple[int, int, Reference, str | None], ...]:
-    """``_python_references``, once per code text: validation asks several questions of
-    the same code (which references are code, which sit in literals), and each
-    scanned it whole again."""
-    return tuple(_python_references(code, known_roots))
-
-
-def _roots(known_roots: Iterable[str] | None) -> frozenset[str] | None:
-    return None if known_roots is None else frozenset(known_roots)
+_scanned = scanned_once(_python_references)

@@ -10,9 +10,10 @@ engine.python_refs.rewrite_python, engine.javascript_refs.rewrite_javascript).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -374,3 +375,22 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
             out.append("(" + " || ".join(pieces) + ")" + cast)
     out.append(bare(sql[pos:]))
     return "".join(out), refs
+
+
+#: A code scanner's finding: (start, end, reference, where it sits or None for code).
+Located = tuple[int, int, Reference, str | None]
+
+
+def scanned_once(
+    scan: Callable[[str, frozenset[str] | None], Iterable[Located]],
+) -> Callable[[str, Iterable[str] | None], tuple[Located, ...]]:
+    """``scan`` of a Function's code, once per code text and known roots: validation
+    asks several questions of the same code (which references are code, which sit in
+    literals), and each scanned it whole again. ``.cache_clear()`` as lru_cache's."""
+    cached = functools.lru_cache(maxsize=1024)(lambda code, roots: tuple(scan(code, roots)))
+
+    def scanned(code: str, known_roots: Iterable[str] | None) -> tuple[Located, ...]:
+        return cached(code, None if known_roots is None else frozenset(known_roots))
+
+    scanned.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return scanned
