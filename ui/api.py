@@ -77,6 +77,19 @@ def request_text() -> str | None:
         return None
 
 
+def json_body() -> tuple[Any, str, Response | None]:
+    """The body as strict JSON (``{}`` when empty or blank), its text, and the 400 to
+    answer instead when it is not UTF-8 or not JSON. Strict: NaN, Infinity and
+    1e999999 are refused, not stored as null."""
+    raw = request_text()
+    if raw is None:
+        return None, "", error(400, "the body is not UTF-8 text")
+    try:
+        return (strict_loads(raw) if raw.strip() else {}), raw, None
+    except ValueError as exc:
+        return None, raw, error(400, f"the body is not JSON: {exc}")
+
+
 # -- block types and schema ----------------------------------------------------
 def _ports(handler: type) -> list[str]:
     from engine.model import BlockModel
@@ -148,19 +161,14 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 @bp.post("/templates/<template_id>/instantiate")
 def instantiate_template(template_id: str) -> Response:
-    body: Any = {}
     # A form (the editor's own page posts `name`); anything else must be JSON: curl's
-    # `-d '{bad'` is form-typed and parsed as a form field named "{bad".
-    raw = request_text()  # read first: parsing the form would consume the body
+    # `-d '{bad'` is form-typed and parsed as a form field named "{bad", and a
+    # malformed body was taken as none (the default name, or a false 409).
+    body, _, refused = json_body()  # read first: parsing the form would consume the body
     if request.mimetype in _FORM_TYPES and set(request.form) <= {"name"}:
-        raw = ""
-    if raw is None:
-        return error(400, "the body is not UTF-8 text")
-    if raw.strip():
-        try:  # a malformed body was taken as none: the default name, or a false 409
-            body = strict_loads(raw)
-        except ValueError as exc:
-            return error(400, f"the body is not JSON: {exc}")
+        body, refused = {}, None
+    if refused is not None:
+        return refused
     if not isinstance(body, dict):
         return error(400, 'the body must be a JSON object such as {"name": "orders"}')
     name = body.get("name") or request.form.get("name") or None

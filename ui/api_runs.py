@@ -13,9 +13,9 @@ from flask import Response, request, url_for
 
 from blocks.manual import run_input_problems
 from engine import runstore
-from engine._json import strict_loads, unstorable
+from engine._json import unstorable
 from ui import workflow_files as wf
-from ui.api import bp, error, jresponse, request_text, runtime
+from ui.api import bp, error, jresponse, json_body, runtime
 from ui.app import bridge, settings
 from ui.config import server_threads
 
@@ -60,14 +60,9 @@ _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
 @bp.post("/workflows/<name>/runs")
 def start_run(name: str) -> Response:
     """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
-    raw = request_text()
-    if raw is None:
-        return error(400, "the body is not UTF-8 text")
-    try:
-        # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
-        data = strict_loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        return error(400, f"the body is not JSON: {exc}")
+    data, raw, refused = json_body()
+    if refused is not None:
+        return refused
     if not isinstance(data, dict):
         return error(400, "the run input must be a JSON object")
     # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
