@@ -167,17 +167,16 @@ class RunRecorder:
         self, type_: str, block: str | None, data: dict[str, Any] | None, at: float | None = None
     ) -> tuple[int, str, str | None, str, float]:
         """One event row, taking the next seq."""
-        text = storable(dumps(data)) if data else "{}"
-        if self.redact.secrets and data:
-            encode = _storable_json
-            redacted = self.redact.fields(data, encode)
-            if redacted != text and type_ == "block_succeeded" and "output" in data:
-                output = encode(data["output"])
-                if self.redact(output) != output:
-                    # The output a resume or a re-run would reuse lost a secret: they
-                    # run the block again instead (engine/recovery.py).
-                    redacted = self.redact.fields({**data, "redacted": True}, encode)
-            text = redacted
+        if not data:
+            text = "{}"
+        elif self.redact.secrets:  # encoded once, field by field
+            text, lost = self.redact.fields(data, _storable_json)
+            if type_ == "block_succeeded" and "output" in lost:
+                # The output a resume or a re-run would reuse lost a secret: they
+                # run the block again instead (engine/recovery.py).
+                text, _ = self.redact.fields({**data, "redacted": True}, _storable_json)
+        else:
+            text = storable(dumps(data))
         text = within_limit(text, data)
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)

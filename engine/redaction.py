@@ -55,14 +55,21 @@ class Redactor:
     def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
 
-    def fields(self, data: Mapping[str, Any], encode: Callable[[Any], str]) -> str:
+    def fields(
+        self, data: Mapping[str, Any], encode: Callable[[Any], str]
+    ) -> tuple[str, frozenset[str]]:
         """JSON text of an event's ``data``, each of its :data:`DATA_FIELDS` redacted
-        (``encode``: a value to its JSON text)."""
-        parts = []
+        (``encode``: a value to its JSON text), and the fields that lost a secret."""
+        parts, lost = [], []
         for key, value in data.items():
             text = encode(value)
-            parts.append(f"{encode(key)}:{self(text) if key in DATA_FIELDS else text}")
-        return "{" + ",".join(parts) + "}"
+            if key in DATA_FIELDS:
+                redacted = self(text)
+                if redacted != text:
+                    text = redacted
+                    lost.append(key)
+            parts.append(f"{encode(key)}:{text}")
+        return "{" + ",".join(parts) + "}", frozenset(lost)
 
     def result(self, result: dict[str, Any]) -> dict[str, Any]:
         """A run's result (or one block's record in it) with its data fields redacted."""
