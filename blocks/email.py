@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from engine.context import BlockContext
 from engine.model import Problem
-from engine.references import compile_value, parse
+from engine.references import compile_value, references_in
 from engine.registry import BlockHandler, register
 
 
@@ -113,8 +113,7 @@ def addresses(field: str, value: Any, from_data: bool = False) -> list[tuple[str
 
 def _is_reference(raw: Any) -> bool:
     """Whether a field's value, as the workflow file has it, holds a reference."""
-    items = raw if isinstance(raw, (list, tuple)) else [raw]
-    return any(isinstance(x, str) and parse(x) for x in items)
+    return next(references_in(raw), None) is not None
 
 
 def message_id(idempotency_key: str, host: str) -> str:

@@ -185,10 +185,13 @@ def load_file(path: str | Path) -> Workflow:
     except OSError as exc:
         raise WorkflowError([Problem(f"cannot read: {exc.strerror}", str(p))]) from None
     except UnicodeDecodeError as exc:
-        raise WorkflowError(
-            [Problem(f"cannot read: not UTF-8 text (byte {exc.start})", str(p))]
-        ) from None
+        raise WorkflowError([Problem(not_utf8(exc), str(p))]) from None
     return validate_document(read_document(text, str(p)), str(p))
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """What a workflow file that is not UTF-8 is told (``flowyard validate``, the API)."""
+    return f"cannot read: not UTF-8 text (byte {exc.start})"
 
 
 def load_text(text: str, file: str = "") -> Workflow:

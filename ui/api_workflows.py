@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
 
+from engine.model import not_utf8
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import settings
@@ -82,7 +83,7 @@ def _unreadable(text: str) -> str | None:
     try:
         text.encode("utf-8", errors="surrogateescape").decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"cannot read: not UTF-8 text (byte {exc.start})"
+        return not_utf8(exc)
     return None
 
 
