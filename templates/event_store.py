@@ -31,6 +31,7 @@ from templates import LIB, ROOT
 if str(LIB) not in sys.path:
     sys.path.append(str(LIB))
 import order_events  # noqa: E402 - lives in templates/lib for the Function blocks
+import order_inputs  # noqa: E402
 
 DEFAULT_SNAPSHOT_EVERY = 100
 _COPY_COLUMNS = (
@@ -108,14 +109,19 @@ async def append_batch(
 
     Each event is ``{event_type, aggregate_id, data, metadata?, event_id?,
     event_version?}``. Events of one order are applied in the order given. An
-    ``event_id`` already stored (or repeated in the batch) is skipped, as in the
-    live workflow. The orders' snapshots and kept snapshots are written in the
-    same transaction, so the live path continues at the right version.
+    ``event_id`` already stored (or repeated in the batch) for the same event is
+    skipped, as in the live workflow. The orders' snapshots and kept snapshots
+    are written in the same transaction, so the live path continues at the
+    right version.
 
-    Raises ValueError, and stores nothing of the batch, for an event version
-    newer than the reducer reads, or when an order with new events has a
-    snapshot that is not at its last stored event (ahead, behind or missing):
-    appending after it would leave a gap in the order's versions or collide.
+    Raises ValueError, and stores nothing of the batch, for what the live
+    workflow refuses: an event it would not take (``order_inputs``: an order id
+    that is not text or a whole number, data the reducer cannot apply as
+    meant), an event version newer than the reducer reads, an ``event_id``
+    already stored (or given earlier in the batch) for a different event, or an
+    order with new events whose snapshot is not at its last stored event
+    (ahead, behind or missing): appending after it would leave a gap in the
+    order's versions or collide.
 
     Rows are stored grouped by order (orders sorted, each order's events in the
     order given), so an order's events take consecutive sequence numbers.
@@ -126,8 +132,10 @@ async def append_batch(
     """
     by_order: dict[str, list[Mapping[str, Any]]] = {}
     given: list[uuid.UUID] = []
+    envelopes: dict[tuple[Any, ...], str] = {}
     for e in events:
-        by_order.setdefault(str(e["aggregate_id"]), []).append(e)
+        order = _checked_order(e, envelopes)
+        by_order.setdefault(order, []).append(e)
         if e.get("event_id"):
             given.append(uuid.UUID(str(e["event_id"])))
     orders = sorted(by_order)
@@ -138,12 +146,16 @@ async def append_batch(
             " FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS s",
             [_lock_key(o) for o in orders],
         )
-        known: set[str] = set()
+        # What each already-stored id is: a repeat of it is skipped, another event
+        # under it refused (as the live workflow's `duplicate` step does).
+        known: dict[str, tuple[Any, ...]] = {}
         if given:
             known = {
-                str(r[0])
+                str(r[0]): (r[1], r[2], r[3], orjson.loads(r[4]))
                 for r in await conn.fetch(
-                    "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", given
+                    "SELECT event_id, event_type, aggregate_id, event_version, data::text"
+                    " FROM events WHERE event_id = ANY($1::uuid[])",
+                    given,
                 )
             }
         # Each order's snapshot and where its events really end (one index probe
@@ -173,7 +185,9 @@ async def append_batch(
 class _Batch:
     """One batch's versions and states, worked out while COPY sends its rows."""
 
-    def __init__(self, snapshots: Iterable[Mapping[str, Any]], known: set[str], every: int):
+    def __init__(
+        self, snapshots: Iterable[Mapping[str, Any]], known: dict[str, tuple[Any, ...]], every: int
+    ):
         self.heads: dict[str, tuple[int, Any]] = {}
         # order -> why appending to it would not continue its stream
         self.off_head: dict[str, str] = {}
@@ -225,12 +239,18 @@ class _Batch:
                     too_new := order_events.version_error(e["event_type"], version)
                 ):
                     raise ValueError(f"event {eid} for order {order}: {too_new}; {_REFUSED}")
-                if eid in known:
+                data, meta = e.get("data") or {}, e.get("metadata") or {}
+                stored = known.get(eid)
+                if stored is not None:
+                    if stored != (e["event_type"], order, version, data):
+                        raise ValueError(
+                            f"event_id {eid} is already stored for order {stored[1]} with a"
+                            f" different event: this {e['event_type']} for order {order} {_REFUSED}"
+                        )
                     continue  # as the live path: a repeat is answered, not refused
                 if off_head:
                     raise ValueError(f"{off_head}: event {eid} {_REFUSED}; {_REPAIR}")
-                known.add(eid)
-                data, meta = e.get("data") or {}, e.get("metadata") or {}
+                known[eid] = (e["event_type"], order, version, data)
                 ev = {"event_id": eid, "event_type": e["event_type"], "event_version": version,
                       "aggregate_id": order, "data": data, "metadata": meta}  # fmt: skip
                 v += 1
@@ -260,6 +280,36 @@ class _Batch:
                     self.snapshots[(order, v)] = [orjson.dumps(state).decode(), True, False]
         chunk.append(_BINARY_TRAILER)
         yield b"".join(chunk)
+
+
+def _checked_order(event: Mapping[str, Any], envelopes: dict[tuple[Any, ...], str]) -> str:
+    """The event's order id, once the event passes the live workflow's checks.
+    ``envelopes`` holds the (type, order) pairs already read: reading one again
+    was two thirds of the checks' cost in a batch of long orders."""
+    data = event.get("data") or {}
+    event_type, raw_order = event.get("event_type"), event.get("aggregate_id")
+    key = (event_type, type(raw_order), raw_order)  # 1 and True hash alike
+    try:
+        order = envelopes.get(key)
+    except TypeError:  # unhashable: refused below
+        order = None
+    try:
+        if order is None:
+            event_type, order, _ = order_inputs.read_envelope(
+                {"event_type": event_type, "order_id": raw_order}
+            )
+            envelopes[key] = order
+        if not isinstance(data, dict):
+            raise ValueError(f"data must be a JSON object, not {data!r:.40}")
+        version = event.get("event_version")
+        order_inputs.read_version(1 if version is None else version)
+        order_inputs.read_data(data, event_type)
+    except ValueError as exc:
+        raise ValueError(
+            f"event {event.get('event_id') or '(no id)'} for order"
+            f" {event.get('aggregate_id')!r:.60}: {exc}; {_REFUSED}"
+        ) from None
+    return order
 
 
 _REFUSED = "not appended (nor anything else in this batch)"

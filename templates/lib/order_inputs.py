@@ -19,9 +19,15 @@ def read_version(raw: Any) -> int:
     # ASCII digits only: str.isdigit also takes "１" (full-width, read as 1) and "²"
     # (which int() then refuses with a bare Python error).
     digits = isinstance(raw, str) and raw.isascii() and raw.isdigit()
-    if not (whole or digits) or int(raw) < 1:
-        raise ValueError(f"event_version must be a whole number from 1, not {raw!r}")
+    # Stored as an integer column: a bigger one failed the insert with an SQL error.
+    if not (whole or digits) or not 1 <= int(raw) <= _INT32:
+        raise ValueError(
+            f"event_version must be a whole number from 1 to {_INT32}, not {raw!r:.40}"
+        )
     return int(raw)
+
+
+_INT32 = 2**31 - 1
 
 
 MAX_ID_LENGTH = 200
@@ -99,16 +105,21 @@ def read_charge_id(data: dict[str, Any]) -> None:
 _INT64 = 2**63 - 1
 
 
-def read_data(data: dict[str, Any]) -> None:
+def read_data(data: dict[str, Any], event_type: str) -> None:
     """Refuse event data the reducer cannot apply as meant, before it is stored.
 
     A stored event is replayed for ever: ``"items": 5`` or ``"amount": "12,50"``
     made the reducer fail (an order nobody can replay), ``"items": {…}`` turned
     into the object's key names (in an order jsonb does not keep), and a
     ``total_cents`` past BIGINT or with a fraction failed the search index on
-    every later event of the order. ``null`` is taken as absent.
+    every later event of the order. Money is never negative, and a v1 ``amount``
+    has at most two decimals (``0.125`` was stored as 12 cents, rounded half to
+    even). ``null`` is taken as absent.
     """
     read_charge_id(data)
+    if event_type == "payment_received" and data.get("charge_id") is None:
+        # Stored, it set the order paid with a charge nobody can ever capture.
+        raise ValueError("a payment_received must carry the charge_id of the charge to capture")
     items = data.get("items")
     if items is not None and not isinstance(items, list):
         raise ValueError(f"items must be a JSON array, not a JSON {_json_kind(items)}")
@@ -116,16 +127,23 @@ def read_data(data: dict[str, Any]) -> None:
         value = data.get(key)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > _INT64:
-            raise ValueError(f"{key} must be a whole number of cents, not {value!r:.40}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _INT64:
+            raise ValueError(f"{key} must be a whole number of cents from 0, not {value!r:.40}")
     amount = data.get("amount")  # v1 payment_received: major units (12.5)
     if amount is not None and (
         isinstance(amount, bool)
         or not isinstance(amount, (int, float, Decimal))
         or not math.isfinite(amount)
-        or abs(amount) > _INT64 // 100
+        or not 0 <= amount <= _INT64 // 100
+        or Decimal(str(amount)).as_tuple().exponent < -2
     ):
-        raise ValueError(f"amount must be a number (such as 12.5), not {amount!r:.40}")
+        raise ValueError(
+            f"amount must be a number from 0 with at most two decimals (such as 12.5),"
+            f" not {amount!r:.40}"
+        )
+    name = data.get("name")  # v1 order_created: split into first and last name
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"name must be text, not a JSON {_json_kind(name)}")
 
 
 def slack_text(value: Any) -> str:

@@ -158,12 +158,16 @@ async def template_workspace(
 # -- an OpenAI-compatible stand-in for the Agent variants ---------------------------
 
 
-def _section(text: str, label: str) -> Any:
+def _line(text: str, label: str) -> str:
     for line in text.splitlines():
         if line.startswith(label):
-            raw = line[len(label) :].strip()
-            return json.loads(raw) if raw else None
+            return line[len(label) :].strip()
     raise AssertionError(f"no {label!r} line in the prompt")
+
+
+def _section(text: str, label: str) -> Any:
+    raw = _line(text, label)
+    return json.loads(raw) if raw else None
 
 
 class StandInModel:
@@ -174,13 +178,32 @@ class StandInModel:
 
     def __init__(self) -> None:
         self.twist: Callable[[dict[str, Any], Any], Any] | None = None
+        self.fail_next = 0  # answer this many requests with a 500 first
+        self.prompts: list[str] = []
 
     def __call__(self, request: Request) -> Response:
         body = request.get_json()
+        self.prompts.append(body["messages"][-1]["content"])
+        if self.fail_next:
+            self.fail_next -= 1
+            return Response('{"error": {"message": "overloaded"}}', status=500)
         assert body["model"] == "gpt-4o-mini"
         assert body["response_format"] == {"type": "json_object"}
         prompt = body["messages"][-1]["content"]
-        event = _section(prompt, "Event:")
+        # Replay Events (Agent) sends the stored event whole; Order Processing
+        # (Agent) field by field (its `enrich` also holds settings).
+        event = (
+            _section(prompt, "Event:")
+            if "\nEvent:" in prompt
+            else {
+                "event_id": _line(prompt, "Event id:"),
+                "event_type": _line(prompt, "Event type:"),
+                "event_version": int(_line(prompt, "Event version:")),
+                "aggregate_id": _line(prompt, "Order id:"),
+                "data": _section(prompt, "Event data:"),
+                "metadata": _section(prompt, "Event metadata:"),
+            }
+        )
         # A model knows no event versions: it reads any payload as the newest shape
         # it was told about, which is the guess the workflows must not let it make.
         newest = CURRENT_VERSION.get(event["event_type"], event["event_version"])

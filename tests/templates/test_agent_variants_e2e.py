@@ -8,6 +8,7 @@ checks the wiring — prompt in, JSON state out, snapshot and replay — not a m
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -174,3 +175,32 @@ async def test_agent_append_refuses_a_state_whose_status_is_not_text(
     state = await pool.fetchval("SELECT state FROM order_snapshots WHERE order_id = $1", order)
     assert state["status"] == "pending"
     assert not calls(httpserver, "/v1/charges/ch_123/capture")
+
+
+async def test_agent_apply_asks_again_after_a_provider_error(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """A 500 from the provider (asked once) failed the run after the 202: the
+    event, stored in the same transaction, was rolled back and never stored."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    stand_in_model.fail_next = 2
+    result = await deliver(rt, lifecycle(order)[0], path="orders/agent-events")
+    assert result["blocks"]["agent_apply"]["attempts"] == 3
+    count = "SELECT count(*) FROM events WHERE aggregate_id = $1"
+    assert await rt.db.pool.fetchval(count, order) == 1
+
+
+async def test_the_model_is_sent_the_event_not_the_settings(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """The prompt was `Event: <enrich>`, settings included: STRIPE_API_BASE, a
+    secret redacted in the run's records, went to the provider in clear."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0], path="orders/agent-events")
+    prompt = stand_in_model.prompts[-1]
+    assert f"Order id: {order}" in prompt and "Event type: order_created" in prompt
+    assert os.environ["STRIPE_API_BASE"] not in prompt and "snapshot_every" not in prompt

@@ -154,3 +154,22 @@ async def test_tampered_snapshot_is_detected_alerted_and_repaired(
 async def test_unknown_order_replays_to_nothing(es_runtime: Any) -> None:
     out = await replay(es_runtime, order_id="no-such-order")
     assert out["state"] is None and out["events"] == 0 and out["consistent"] is True
+
+
+async def test_the_mismatch_alert_shows_an_order_id_as_text(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """The alert put the order id into Slack's markup as it was: an id
+    `<https://evil.example/refund|ord-9>` was a link, `<!channel>` a ping."""
+    stand_ins(httpserver)
+    order = f"<https://evil.example/refund|{uuid.uuid4().hex[:6]}> <!channel>"
+    await deliver(es_runtime, lifecycle(order)[0])
+    await es_runtime.db.pool.execute(
+        "UPDATE order_snapshots SET state = jsonb_set(state, '{status}', '\"x\"') WHERE order_id = $1",
+        order,
+    )
+    found = await replay(es_runtime, order_id=order)
+    assert found["consistent"] is False
+    text = calls(httpserver, "/slack/hook")[-1].get_json()["text"]
+    shown = order.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert f"Order {shown}: the snapshot" in text and "<" not in text

@@ -118,3 +118,44 @@ async def test_batch_repeating_stored_events_appends_nothing_while_the_snapshot_
     assert await append_batch(conn, evs) == 3
     await conn.execute(BREAK_SNAPSHOT["ahead"], order)
     assert await append_batch(conn, evs) == 0
+
+
+async def test_batch_refuses_an_event_id_stored_for_another_event(
+    conn: asyncpg.Connection,
+) -> None:
+    """It skipped it as a repeat: the other event was lost without a word (the
+    live workflow fails the run in that case)."""
+    first, other = (f"batch-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    eid = str(uuid.uuid4())
+    assert await append_batch(conn, [{"event_type": "order_created", "aggregate_id": first,
+                                      "event_id": eid, "data": {}}]) == 1  # fmt: skip
+    twice = {"event_type": "item_added", "aggregate_id": other, "event_id": eid, "data": {}}
+    with pytest.raises(ValueError, match=f"event_id {eid} is already stored for order {first}"
+                       " with a different event: this item_added for order"):  # fmt: skip
+        await append_batch(conn, [twice])
+    in_batch = str(uuid.uuid4())
+    with pytest.raises(ValueError, match=f"event_id {in_batch} is already stored"):
+        await append_batch(conn, [{**twice, "event_id": in_batch},
+                                  {**twice, "event_id": in_batch, "data": {"sku": "B"}}])  # fmt: skip
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", other) == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "why"),
+    [
+        ({"aggregate_id": {"a": 1}}, "order_id is a JSON object"),
+        ({"data": {"items": 5}}, "items must be a JSON array"),
+        ({"data": {"charge_id": "ch/x"}}, "charge_id must be a processor id"),
+        ({"data": [1]}, "data must be a JSON object"),
+        ({"event_version": 0}, "event_version must be a whole number from 1"),
+    ],
+)
+async def test_batch_refuses_what_the_live_workflow_refuses(
+    conn: asyncpg.Connection, event: dict[str, Any], why: str
+) -> None:
+    """It stored `{"a": 1}` as the order "{'a': 1}", and data enrich refuses."""
+    order = f"batch-{uuid.uuid4().hex[:6]}"
+    good = {"event_type": "item_added", "aggregate_id": order, "data": {"sku": "A"}}
+    with pytest.raises(ValueError, match=why):
+        await append_batch(conn, [good, {**good, **event}])
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 0

@@ -1,0 +1,129 @@
+"""Order Processing's step 2, ``enrich``: the event to store, read from one webhook
+delivery, and the template's settings. Both Order Processing variants call
+:func:`read_event`, so they store and refuse alike.
+
+Everything here runs before anything is stored or sent: a refusal fails the run
+with words a person reads, and the event is not appended.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from order_events import version_error
+from order_inputs import read_data, read_envelope, read_version
+
+
+def read_event(
+    webhook: Mapping[str, Any],
+    execution_id: str,
+    stripe_api_base: str | None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """The event envelope and settings ``enrich`` returns, or ValueError.
+
+    ``stripe_api_base`` is ``<env.STRIPE_API_BASE?>`` (a reference, so the run
+    records redact it); the other settings are read from ``environ``.
+    """
+    # A body that is not an object with text event_type and order_id is refused
+    # (an object as order_id was stored as the text of a Python dict). `body` is
+    # the rest: the event's data.
+    event_type, order_id, body = read_envelope(webhook["body"])
+    headers = webhook["headers"]
+    event_id = _event_id(body, headers, execution_id, order_id)
+    # A version newer than the reducer reads would be folded as a guess at its
+    # shape (and replayed as an anomaly). Data the reducer cannot apply as meant
+    # ("items": 5) is refused too: a stored event is replayed for ever.
+    try:
+        event_version = read_version(body.pop("event_version", 1))
+        read_data(body, event_type)
+    except ValueError as exc:
+        raise ValueError(f"event {event_id} for order {order_id}: {exc}; not appended") from None
+    too_new = version_error(event_type, event_version)
+    if too_new:
+        raise ValueError(
+            f"event {event_id} for order {order_id}: {too_new}; not appended"
+            " (deploy the release that reads this version first)"
+        )
+    forwarded = str(headers.get("x_forwarded_for") or "")
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "event_version": event_version,
+        "aggregate_id": order_id,
+        "aggregate_type": "order",
+        "data": body,
+        "metadata": {
+            "user_id": body.get("user_id"),
+            "ip_address": forwarded.split(",")[0].strip() or None,
+            "user_agent": headers.get("user_agent"),
+            "timestamp": webhook["received_at"],
+            "workflow_execution_id": execution_id,
+        },
+        # Settings, read once per event. SNAPSHOT_EVERY and SMTP_HOST are not
+        # secrets, so not read as <env.…> (which would redact "100" wherever it
+        # appears in the run's records).
+        "snapshot_every": _snapshot_every(environ.get("SNAPSHOT_EVERY")),
+        "stripe_api_base": (stripe_api_base or "https://api.stripe.com").rstrip("/"),
+        "capture_problem": _capture_problem(environ, stripe_api_base),
+        # No SMTP server, no email: the step is skipped like any subscriber whose
+        # setting is unset.
+        "smtp_configured": bool(environ.get("SMTP_HOST", "").strip()),
+    }
+
+
+def _event_id(
+    body: dict[str, Any], headers: Mapping[str, Any], execution_id: str, order_id: str
+) -> str:
+    """The event's id as a UUID text. It comes from the sender (``event_id`` in
+    the body, else the delivery's Idempotency-Key or webhook-id header), so a
+    redelivery is the same event; without one it is derived from this run, never
+    random, so a resumed run recomputes the same id."""
+    raw: Any = body.pop("event_id", None)
+    if raw is None:
+        raw = headers.get("idempotency_key") or headers.get("webhook_id") or None
+    elif isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).strip():
+        # `0` is an id like `7`; `false`, `""` or `1.5` are none (read as "no id",
+        # every redelivery of such an event was appended and captured again).
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+        raise ValueError(
+            f"event for order {order_id}: event_id must be text or a whole number, not {shown};"
+            " not appended"
+        )
+    if raw is None:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:run:{execution_id}"))
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:order-event:{raw}"))
+
+
+def _snapshot_every(raw: str | None) -> int:
+    text = (raw or "").strip()
+    if not text:
+        return 100
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise ValueError(
+            f"the setting SNAPSHOT_EVERY must be a whole number from 1 (keep every N-th"
+            f" version of an order), not {raw!r}; nothing was stored"
+        )
+    return int(text)
+
+
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+
+
+def _capture_problem(environ: Mapping[str, str], stripe_api_base: str | None) -> str | None:
+    """Why a payment cannot be captured with these settings, or None. Named by
+    setting, never by value: both are secrets."""
+    if not environ.get("STRIPE_SECRET_KEY", "").strip():
+        return "the setting STRIPE_SECRET_KEY is not set, so no capture was sent"
+    if stripe_api_base and not _HTTP_URL.fullmatch(stripe_api_base.strip()):
+        return (
+            "the setting STRIPE_API_BASE is not an http:// or https:// URL, so no capture was sent"
+        )
+    return None
