@@ -6,8 +6,9 @@ run log. This block only decides what is worth retrying: connection errors, time
 ``Retry-After`` on 429/503 is honoured by waiting before the engine's next attempt.
 
 Non-GET requests carry ``Idempotency-Key: <execution_id>:<block path>``, the same on
-every retry and after a resume, so a payment capture retried by us is not charged
-twice by a peer that honours the header (Stripe does).
+every retry, after a resume and in a re-run from the failed block (the first run's
+execution id), so a payment capture retried by us is not charged twice by a peer
+that honours the header (Stripe does).
 """
 
 from __future__ import annotations

@@ -68,6 +68,11 @@ class RunContext:
         self.secrets: set[str] = set()
         self.restored = restored or {}
         self.env = os.environ
+        # Whose idempotency keys this run's effects send: its own, or for a re-run
+        # from the failed block, the run it re-runs (recorded on what it carried).
+        self.key_base = next(
+            (r["key_of"] for r in self.restored.values() if r.get("key_of")), execution_id
+        )
 
     def note_secret(self, value: Any) -> None:
         if isinstance(value, str) and value:
@@ -180,8 +185,9 @@ class BlockContext:
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across retries and resumes: execution id + block path."""
-        return f"{self.run.execution_id}:{self.path}"
+        """Stable across retries, resumes and re-runs from the failed block:
+        execution id (the first run's, for a re-run) + block path."""
+        return f"{self.run.key_base}:{self.path}"
 
     @property
     def services(self) -> Services:

@@ -216,9 +216,14 @@ class Runtime(Resumption):
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
+            done = restorable(workflow.plan, events)
+            # The blocks that run again send the earlier run's idempotency keys
+            # (a re-run of a re-run: the first run's): its HTTP POST may have
+            # reached the peer before the run failed (a timeout), and a new key
+            # would make the peer do it twice.
+            key_of = next((r["key_of"] for r in done.values() if r.get("key_of")), execution_id)
             reused = {
-                p: {**rec, "reused_from": execution_id}
-                for p, rec in restorable(workflow.plan, events).items()
+                p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()
             }
         return await self.submit(workflow, row["input"] or {}, trigger="rerun", reuse=reused)
 

@@ -80,12 +80,14 @@ def _event_id(
     body: dict[str, Any], headers: Mapping[str, Any], execution_id: str, order_id: str
 ) -> str:
     """The event's id as a UUID text. It comes from the sender (``event_id`` in
-    the body, else the delivery's Idempotency-Key or webhook-id header), so a
+    the body, else the delivery's webhook-id or Idempotency-Key header), so a
     redelivery is the same event; without one it is derived from this run, never
-    random, so a resumed run recomputes the same id."""
+    random, so a resumed run recomputes the same id. webhook-id comes first: it
+    is signed (Standard Webhooks), an Idempotency-Key beside it is not, and a
+    captured delivery resent with a new one was stored and captured again."""
     raw: Any = body.pop("event_id", None)
     if raw is None:
-        raw = headers.get("idempotency_key") or headers.get("webhook_id") or None
+        raw = headers.get("webhook_id") or headers.get("idempotency_key") or None
     elif isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).strip():
         # `0` is an id like `7`; `false`, `""` or `1.5` are none (read as "no id",
         # every redelivery of such an event was appended and captured again).

@@ -167,3 +167,25 @@ async def test_a_capture_without_its_settings_says_which_and_sends_nothing(
     again = await deliver(es_runtime, payment)
     assert again["output"]["duplicate"] is True and again["output"]["capture"] == "succeeded"
     assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
+
+
+async def test_a_signed_webhook_id_names_the_event_whatever_idempotency_key_comes_with_it(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    # The Idempotency-Key came first: a captured signed delivery (its webhook-id
+    # is signed, an Idempotency-Key is not) resent with a new key was stored and
+    # captured again.
+    stand_ins(httpserver)
+    order = _order()
+    await deliver(es_runtime, lifecycle(order)[0])
+    hook_id = f"msg_{order}"
+    first = await deliver(
+        es_runtime, lifecycle(order)[1], {"webhook-id": hook_id, "Idempotency-Key": "k-1"}
+    )
+    again = await deliver(
+        es_runtime, lifecycle(order)[1], {"webhook-id": hook_id, "Idempotency-Key": "k-2"}
+    )
+    assert again["output"]["duplicate"] is True
+    assert again["output"]["event_id"] == first["output"]["event_id"]
+    assert await _stored(es_runtime, order) == ["order_created", "payment_received"]
+    assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
