@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from engine.context import BlockContext
-from engine.executor import BlockFailed, error_dict
+from engine.executor import BlockFailed, error_dict, stop_reason
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
@@ -116,11 +116,15 @@ class Parallel(BlockHandler):
 
 
 async def _gather(coros: Any) -> list[Any]:
-    """Like gather, but a failure cancels the siblings instead of leaving them running."""
+    """Like gather, but a failure stops the siblings instead of leaving them running
+    (saying why: their blocks with effects outside the run finish first, as in
+    any region where a block failed)."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:
         return await asyncio.gather(*tasks)
-    finally:
+    except BaseException as exc:
+        reason = stop_reason(exc)
         for t in tasks:
-            t.cancel()
+            t.cancel(reason)
         await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -24,6 +24,10 @@ from engine.transactions import GroupNotCommitted
 #: body never yields to the event loop and the periodic flusher cannot run.
 FLUSH_AT_EVENTS = 5000
 
+#: Why a region stops its running blocks when one of them failed (the message of
+#: the cancellation, which reaches nested regions through their containers).
+SIBLING_FAILED = "a sibling block failed"
+
 
 class BlockFailed(Exception):
     """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
@@ -41,6 +45,14 @@ def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
     if isinstance(exc, TimeoutError) and not str(exc):
         message = "timed out"
     return {"type": kind, "message": message, "block": block}
+
+
+def stop_reason(exc: BaseException) -> str | None:
+    """Why a region is stopping: a failure in it (or, through a container, in an
+    enclosing region's block), or None for anything that must interrupt at once."""
+    if isinstance(exc, asyncio.CancelledError):
+        return exc.args[0] if exc.args and exc.args[0] == SIBLING_FAILED else None
+    return SIBLING_FAILED
 
 
 def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
@@ -93,6 +105,8 @@ class Executor:
         self.metrics = metrics
         self.plan = run.plan
         self.top_blocks: dict[str, dict[str, Any]] = {}  # the run result's `blocks`
+        # Paths of blocks whose effect outside the run is under way (see _stop).
+        self._effects_in_flight: set[str] = set()
 
     # -- regions ------------------------------------------------------------
     async def execute_region(self, region: Region, frame: Frame, prefix: str = "") -> None:
@@ -102,8 +116,14 @@ class Executor:
         top = region.key == TOP
         try:
             while ready or running:
-                # Run a lone ready block inline: a chain needs no task per block.
-                if len(ready) == 1 and not running:
+                # Run a lone ready block inline: a chain needs no task per block. A
+                # block with effects gets one all the same, so that a failure around
+                # it (a parallel's other branch) lets it finish (see _stop).
+                if (
+                    len(ready) == 1
+                    and not running
+                    and not self.plan.handlers[ready[0]].side_effects
+                ):
                     node = ready.pop()
                     port = await self._run_block(node, frame, prefix)
                     skipped = self._settle(node, port, activation, ready, prefix, top)
@@ -116,15 +136,30 @@ class Executor:
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     node = running.pop(task)
-                    port = task.result()  # raises BlockFailed: the finally cancels the rest
+                    port = task.result()  # raises BlockFailed: the except stops the rest
                     skipped = self._settle(node, port, activation, ready, prefix, top)
                     if self._after_needed(top):
                         await self._after(node, skipped, top)
-        finally:
-            for task in running:
-                task.cancel()
+        except BaseException as exc:
             if running:
-                await asyncio.gather(*running, return_exceptions=True)
+                await self._stop(running, prefix, stop_reason(exc))
+            raise
+
+    async def _stop(
+        self, running: dict[asyncio.Task[str | None], str], prefix: str, reason: str | None
+    ) -> None:
+        """Stop a region's running blocks. When a sibling failed, a block whose
+        effect outside the run is under way (an HTTP call, a statement outside a
+        transaction group, a message) is let finish instead: interrupted, its
+        effect may have happened all the same (an INSERT that committed was
+        recorded "interrupted", and a re-run inserted it again), and its record
+        would not say so. One that has not begun its effect does not begin it.
+        Anything else stops the run at once: cancelling it, shutting down, a
+        timeout."""
+        for task, node in running.items():
+            if reason != SIBLING_FAILED or prefix + node not in self._effects_in_flight:
+                task.cancel(reason)
+        await asyncio.gather(*running, return_exceptions=True)
 
     def _settle(
         self,
@@ -206,13 +241,19 @@ class Executor:
             try:
                 config = compiled.resolve(frame)
                 ctx.inputs = config
-                if timeout:
-                    # Not wait_for: on Python 3.11 it wraps the handler in a task of its
-                    # own, a measurable cost for every block with a default timeout.
-                    async with asyncio.timeout(timeout):
+                if handler.side_effects:
+                    self._effects_in_flight.add(path)
+                try:
+                    if timeout:
+                        # Not wait_for: on Python 3.11 it wraps the handler in a task
+                        # of its own, a measurable cost for every block with a timeout.
+                        async with asyncio.timeout(timeout):
+                            value = await handler.run(ctx, config)
+                    else:
                         value = await handler.run(ctx, config)
-                else:
-                    value = await handler.run(ctx, config)
+                finally:
+                    if handler.side_effects:
+                        self._effects_in_flight.discard(path)
                 break
             except asyncio.CancelledError:
                 self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)
