@@ -64,7 +64,7 @@ def event_orders() -> Response:
     return jresponse({"orders": rows})
 
 
-@bp.get("/events/orders/<order_id>")
+@bp.get("/events/orders/<path:order_id>")
 def event_stream(order_id: str) -> Response:
     try:
         rows = _fetch(
@@ -82,7 +82,7 @@ def event_stream(order_id: str) -> Response:
     return jresponse({"order_id": order_id, "events": rows})
 
 
-@bp.post("/events/orders/<order_id>/replay")
+@bp.post("/events/orders/<path:order_id>/replay")
 def event_replay(order_id: str) -> Response:
     """The order's state as of a point in time, by running Replay Events (waits)."""
     body = request.get_json(silent=True) or {}

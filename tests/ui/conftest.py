@@ -208,7 +208,11 @@ def order_id(engine_bridge: EngineBridge) -> str:
     pool = engine_bridge.runtime.db.pool
     kinds = ("order_created", "payment_received", "order_shipped")
     events = [
-        {"event_type": kind, "aggregate_id": oid, "data": {"order_id": oid, "amount": 10 * v}}
+        {
+            "event_type": kind,
+            "aggregate_id": oid,
+            "data": {"order_id": oid, "amount": 10 * v, "charge_id": "ch_ui"},
+        }
         for v, kind in enumerate(kinds, start=1)
     ]
 

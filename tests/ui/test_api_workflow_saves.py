@@ -144,3 +144,20 @@ def test_a_file_with_crlf_line_endings_keeps_one_version(
         headers={**yaml_type, "If-Match": saved.headers["ETag"]},
     )
     assert again.status_code == 200, again.get_json()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_a_save_keeps_the_files_mode(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path], mode: int
+) -> None:
+    """A save made the file 0600 (the temporary file's mode): a worker run as
+    another user, or a team's shared checkout, lost read access."""
+    name, path = named
+    path.chmod(mode)
+    edited = path.read_text().replace("return 1", "return 3")
+    resp = client.put(
+        f"/api/workflows/{name}", data=edited, headers={**auth, "Content-Type": "application/yaml"}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert "return 3" in path.read_text()
+    assert path.stat().st_mode & 0o777 == mode

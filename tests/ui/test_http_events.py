@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from urllib.parse import quote
+
 from flask.testing import FlaskClient
+
+from ui.bridge import EngineBridge
 
 
 def test_order_stream_in_order(client: FlaskClient, auth: dict[str, str], order_id: str) -> None:
@@ -28,3 +33,22 @@ def test_analytics_for_the_charts(client: FlaskClient, auth: dict[str, str], ord
 def test_events_page_renders(client: FlaskClient, auth: dict[str, str]) -> None:
     html = client.get("/events", headers=auth).get_data(as_text=True)
     assert 'id="time-slider"' in html and "chart.umd.min.js" in html
+
+
+def test_an_order_id_with_a_slash_has_its_stream(
+    client: FlaskClient, auth: dict[str, str], engine_bridge: EngineBridge
+) -> None:
+    """`2024/ord-7` was listed but its stream was a 404: the route took one segment."""
+    from templates.event_store import append_batch
+
+    oid = f"2024/ui-{uuid.uuid4().hex[:8]}"
+
+    async def setup() -> None:
+        async with engine_bridge.runtime.db.pool.acquire() as conn:
+            await append_batch(conn, [{"event_type": "order_created", "aggregate_id": oid}])
+
+    engine_bridge.call(setup())
+    resp = client.get(f"/api/events/orders/{quote(oid, safe='')}", headers=auth)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["order_id"] == oid
+    assert [e["event_type"] for e in resp.get_json()["events"]] == ["order_created"]
