@@ -71,8 +71,10 @@ def read_event(
         "stripe_api_base": (stripe_api_base or "https://api.stripe.com").rstrip("/"),
         "capture_problem": _capture_problem(environ, stripe_api_base),
         # No SMTP server, no email: the step is skipped like any subscriber whose
-        # setting is unset.
+        # setting is unset. The same for the customer system (its URL is a secret:
+        # only whether it is set is read here).
         "smtp_configured": bool(environ.get("SMTP_HOST", "").strip()),
+        "customer_configured": bool(environ.get("CUSTOMER_WEBHOOK_URL", "").strip()),
     }
 
 

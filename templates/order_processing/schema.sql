@@ -184,3 +184,19 @@ CREATE TABLE IF NOT EXISTS order_search_index (
     version        BIGINT NOT NULL,
     updated_at     TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
+
+-- The customer system's notifications (step 10) not yet taken, oldest first: the
+-- transaction that stores an event writes its notification here (so none is
+-- lost to a crash or a subscriber that is down), and a run deletes it once the
+-- customer system answered 2xx. What one order still holds is sent, in version
+-- order, before that order's next notification, and by any repeat of its events.
+CREATE TABLE IF NOT EXISTS subscriber_outbox (
+    subscriber  TEXT NOT NULL,
+    event_id    UUID NOT NULL REFERENCES events (event_id),
+    order_id    TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    payload     JSONB NOT NULL,
+    held_at     TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (subscriber, event_id)
+);
+CREATE INDEX IF NOT EXISTS subscriber_outbox_order_idx ON subscriber_outbox (subscriber, order_id, version);

@@ -121,7 +121,7 @@ async def test_unset_settings_skip_their_steps_and_defaults_apply(
             assert enrich["snapshot_every"] == 100
             events = (await http.get(f"/api/runs/{eid}/events", headers=auth)).json()["events"]
             final = {e["block"]: e["type"] for e in events if e["block"]}
-            for step in ("notify_customer", "notify_slack", "send_email"):
+            for step in ("notify_customers", "notify_slack", "send_email"):
                 [path] = [p for p in final if p.endswith(f".{step}") or p == step]
                 assert final[path] == "block_skipped", (step, final[path])
             assert any(p.endswith("index_search") and t == "block_succeeded" for p, t in final.items())  # fmt: skip
