@@ -1,0 +1,86 @@
+"""Secrets a peer echoes back in the form the engine sent them in are redacted
+(real embedded PostgreSQL, an echo peer on 127.0.0.1 handing back the request
+target and headers exactly as they arrived).
+
+The HTTP block sends through httpx over aiohttp: httpx percent-encodes a URL, then
+yarl, under aiohttp, quotes it again its own way, each differently in a path, an
+inline query and a ``query:`` mapping. A redactor that knew only
+``urllib.parse.quote``'s forms stored ``p@ss:w0rd/x+y`` and ``Tr0ub4dor%263!x`` in
+clear.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from standins.echo import EchoServer
+from test_secret_leaks import recorded_text
+
+from engine.runtime import Runtime
+
+#: Four secrets each, with the punctuation passwords and API keys are made of.
+SECRET_SETS = {
+    "base64_and_delimiters": ("AbC+dEf/GhIjK=", "p@ss:w0rd/x y", "Tr0ub4dor&3!x", "k3y/with?mark"),
+    "spaces_and_quotes": ("pa ss?word", "{pass} word", "pass`word x", 'ab"c\\d/e<f>'),
+    "non_ascii_and_percent": ("pässwörd", "50%off;ok", "semi;colon=x", "it's (a) *star*"),
+}
+
+ECHOED = """
+name: echoed_{name}
+blocks:
+  start: {{type: manual}}
+  h_urlq:
+    type: http
+    url: "{peer}/urlq?x=<env.FY_S1>&y=<env.FY_S2>&z=<env.FY_S3>&w=<env.FY_S4>"
+  h_param:
+    type: http
+    url: {peer}/param
+    query: {{x: "<env.FY_S1>", y: "<env.FY_S2>", z: "<env.FY_S3>", w: "<env.FY_S4>"}}
+  h_path:
+    type: http
+    url: "{peer}/path/<env.FY_S1>/<env.FY_S2>/<env.FY_S3>/<env.FY_S4>"
+  h_fail:
+    type: http
+    url: "{peer}/fail/<env.FY_S1>/<env.FY_S2>?z=<env.FY_S3>"
+    query: {{w: "<env.FY_S4>"}}
+    on_error: continue
+edges: [start -> h_urlq, start -> h_param, start -> h_path, start -> h_fail]
+"""
+
+
+@pytest.fixture
+def peer() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize("name", SECRET_SETS)
+async def test_secrets_a_peer_echoes_from_the_request_target_are_redacted(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer, monkeypatch: Any, name: str
+) -> None:
+    secrets = SECRET_SETS[name]
+    for i, secret in enumerate(secrets, 1):
+        monkeypatch.setenv(f"FY_S{i}", secret)
+    result = await run_yaml(ECHOED.format(name=name, peer=peer.url))
+    assert result["status"] == "succeeded", result["error"]
+    # The peer got the secrets themselves: the requests carried them.
+    [param] = [t for t in peer.targets if t.startswith("/param?")]
+    assert parse_qs(urlsplit(param).query) == {k: [s] for k, s in zip("xyzw", secrets, strict=True)}
+
+    stored = (await runtime.run_result(result["execution_id"]))["blocks"]
+    assert stored["h_urlq"]["output"]["body"]["path"] == "/urlq?x=***&y=***&z=***&w=***"
+    assert stored["h_param"]["output"]["body"]["path"] == "/param?x=***&y=***&z=***&w=***"
+    assert stored["h_path"]["output"]["body"]["path"] == "/path/***/***/***/***"
+    error = stored["h_fail"]["error"]["message"]
+    assert "returned 500: " in error, error
+    # A secret holding `&` splits the url's own query, into which `query:` is merged.
+    echoed = json.loads(error.split("returned 500: ", 1)[1])["path"]
+    assert echoed in ("/fail/***/***?z=***&w=***", "/fail/***/***?z=***=&w=***"), echoed
+
+    text = await recorded_text(runtime, result)
+    for target in peer.targets:  # each secret as it was on the wire, anywhere in a record
+        assert target not in text, f"{target!r} leaked"
