@@ -122,6 +122,25 @@ def status_error(response: httpx.Response, body: Any) -> HttpError:
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
 
 
+def note_basic_auth(ctx: BlockContext, url: str) -> None:
+    """Make the ``Authorization: Basic`` token httpx builds from ``user:password@`` in
+    ``url`` a secret of the run.
+
+    The token is the credentials, base64-encoded: a peer that echoes its request
+    headers (httpbin, an error body quoting them) hands them back readable by anyone.
+    Redacted whatever the credentials came from, as the recorded URL shows
+    ``[redacted]@`` for them: ``<env.…>``, a webhook's input, a literal.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return  # `send` refuses it: nothing is sent
+    if parsed.username or parsed.password:  # as httpx's client decides to send it
+        request = httpx.Request("GET", parsed)
+        flow = httpx.BasicAuth(parsed.username, parsed.password).auth_flow(request)
+        ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
+
+
 def _scheme_of(url: str) -> str:
     """What a refused URL starts with, for its error: never the rest of it. Part of
     a URL cut short may be part of a token the engine can no longer recognise."""
@@ -248,6 +267,7 @@ class HttpBlock(BlockHandler):
                 url = str(httpx.URL(url).copy_merge_params(params))
             except httpx.InvalidURL:
                 kwargs["params"] = params  # `send` says what is wrong, without the url
+        note_basic_auth(ctx, url)
         if "json" in config:
             kwargs["json"] = config["json"]
         elif "form" in config:

@@ -11,6 +11,7 @@ clear.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -84,3 +85,49 @@ async def test_secrets_a_peer_echoes_from_the_request_target_are_redacted(
     text = await recorded_text(runtime, result)
     for target in peer.targets:  # each secret as it was on the wire, anywhere in a record
         assert target not in text, f"{target!r} leaked"
+
+
+BASIC_AUTH = """
+name: echoed_basic_auth
+blocks:
+  start: {{type: manual}}
+  call: {{type: http, url: "{url}/echo"}}
+  fail: {{type: http, url: "{url}/fail/x", on_error: continue}}
+edges: [start -> call, start -> fail]
+"""
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        ("apiuser", "<env.FY_BASIC_PW>"),
+        ("<env.FY_BASIC_PW>", "x"),
+        ("apiuser", "<input.password>"),  # a webhook's payload: not a secret of the run
+        ("apiuser", "literal%40pw"),  # sent decoded: literal@pw
+    ],
+    ids=["env_password", "env_user", "input_password", "literal"],
+)
+async def test_basic_auth_the_engine_builds_from_a_url_is_redacted_when_echoed(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer, monkeypatch: Any, user: str, password: str
+) -> None:
+    """`http://user:<env.PW>@host` is sent as `Authorization: Basic base64(user:PW)`:
+    a peer echoing its request headers (httpbin, an error body) handed the credentials
+    back as base64, which anyone can decode."""
+    monkeypatch.setenv("FY_BASIC_PW", "supersecretvalue123")
+    base = peer.url.replace("http://", f"http://{user}:{password}@")
+    result = await run_yaml(BASIC_AUTH.format(url=base), {"password": "inputpassword456"})
+    assert result["status"] == "succeeded", result["error"]
+    credentials = (
+        f"{user}:{password}".replace("<env.FY_BASIC_PW>", "supersecretvalue123")
+        .replace("<input.password>", "inputpassword456")
+        .replace("%40", "@")
+    )
+    token = base64.b64encode(credentials.encode()).decode()
+    assert {h["authorization"] for h in peer.headers} == {f"Basic {token}"}
+
+    stored = (await runtime.run_result(result["execution_id"]))["blocks"]
+    echoed = {k.lower(): v for k, v in stored["call"]["output"]["body"]["headers"].items()}
+    assert echoed["authorization"] == "Basic ***"
+    assert "Basic ***" in stored["fail"]["error"]["message"]
+    assert stored["call"]["inputs"]["url"].startswith("http://[redacted]@127.0.0.1:")
+    assert token not in await recorded_text(runtime, result)
