@@ -200,9 +200,16 @@ class EmailBlock(BlockHandler):
         to, cc, bcc = (self._recipients(ctx, f, config.get(f)) for f in ("to", "cc", "bcc"))
         if not to:
             raise EmailError("no recipient: `to` is empty", retriable=False)
-        sender = single_line(
-            "from", config.get("from") or settings.sender or settings.user or "flowyard@localhost"
-        )
+        # SMTP_USER is a default sender only when it is an address: a login name
+        # (`mailer`, SendGrid's `apikey`) is not one.
+        login_address = settings.user if settings.user and "@" in settings.user else None
+        raw_sender = config.get("from") or settings.sender or login_address or "flowyard@localhost"
+        # One address, checked like a recipient's: `notanemail` went out as From.
+        senders = addresses("from", raw_sender)
+        if len(senders) != 1:
+            shown = single_line("from", raw_sender)
+            raise EmailError(f"`from` must be one email address, not {shown!r}", retriable=False)
+        sender = formataddr(senders[0])
         text, html = config.get("text"), config.get("html")
         msg = EmailMessage()
         try:

@@ -91,3 +91,25 @@ async def test_starttls_and_login(
     assert logins == [("mailer", "smtp-pass-123")]
     assert len(inbox.messages) == 1
     assert "smtp-pass-123" not in json.dumps(result)
+
+
+@pytest.mark.parametrize("sender", ["notanemail", "a@x, b@y", "Ann <not an address>"])
+async def test_a_sender_that_is_not_one_address_is_refused(
+    run_yaml: Any, smtp: Inbox, sender: str
+) -> None:
+    """`ORDER_EMAIL_FROM=notanemail` went out as `From: notanemail`."""
+    wf = MAIL.replace("    type: email\n", f"    type: email\n    from: {json.dumps(sender)}\n")
+    result = await run_yaml(wf, {"to": "ann@shop.test", "order_id": "o-5"})
+    assert result["status"] == "failed"
+    assert "`from`" in result["error"]["message"] and result["blocks"]["confirm"]["attempts"] == 1
+    assert smtp.messages == []
+
+
+async def test_a_sender_with_a_display_name_is_kept(run_yaml: Any, smtp: Inbox) -> None:
+    wf = MAIL.replace(
+        "    type: email\n", '    type: email\n    from: "Shop Orders <orders@shop.test>"\n'
+    )
+    result = await run_yaml(wf, {"to": "ann@shop.test", "order_id": "o-6"})
+    assert result["status"] == "succeeded", result["error"]
+    [(_, msg)] = smtp.messages
+    assert msg["From"] == "Shop Orders <orders@shop.test>"
