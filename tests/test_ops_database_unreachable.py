@@ -75,3 +75,13 @@ def test_a_database_that_refuses_us_is_one_line_too(tmp_path: Path, database_url
     assert done.stderr.startswith("flowyard runs: cannot use the database at "), done.stderr
     assert "flowyard_no_such_database" in done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("password", ["TopSecret99#x", "Pa/ssW0rd", "Pa?ssW0rd"])
+def test_a_malformed_url_never_shows_its_password(tmp_path: Path, password: str) -> None:
+    """asyncpg's own words quoted the piece it could not read: the password, in part."""
+    done = _cli(["runs"], tmp_path, f"postgresql://fy:{password}@127.0.0.1:1/db")
+    assert done.returncode == 1, done.stderr
+    assert "the URL is malformed" in done.stderr and done.stderr.count("\n") == 1
+    for piece in ("TopSecret", "Pa", "ssW0rd"):
+        assert piece not in done.stderr.replace("Password", ""), done.stderr

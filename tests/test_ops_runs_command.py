@@ -44,6 +44,18 @@ NOBODY = "postgresql://postgres@127.0.0.1:1/postgres"
             ["prune", "--older-than", "abc"],
             "flowyard runs prune: bad --older-than: not a duration: 'abc'",
         ),
+        # These pruned every finished run, whatever they named.
+        (
+            ["prune", "--workflow", "failing"],
+            "flowyard runs prune: prune takes only --older-than (it removes every finished"
+            " run older than that), not --workflow",
+        ),
+        (
+            ["prune", "38907b31-9715-4896-acc2-68c9ac50394d", "--status", "failed"],
+            "flowyard runs prune: prune takes only --older-than (it removes every finished"
+            " run older than that), not an id or --status",
+        ),
+        (["list", "extra"], "flowyard runs: list takes no id (got 'extra')"),
     ],
 )
 def test_bad_runs_options_are_one_usage_line(args: list[str], said: str, tmp_path: Path) -> None:

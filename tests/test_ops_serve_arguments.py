@@ -43,3 +43,14 @@ def test_a_host_that_is_no_address_is_a_usage_error(host: str, tmp_path: Path) -
     assert done.stderr.startswith(f"flowyard serve: bad --host {host!r}: not an address")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_workflows_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    """It started, and every save then answered "503 database unavailable"."""
+    (tmp_path / "notadir").write_text("")
+    done = _serve(["--workflows", "notadir", "--port", "8080"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "flowyard serve: bad --workflows 'notadir': it is a file, not a folder of workflows\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notadir"]

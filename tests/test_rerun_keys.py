@@ -27,7 +27,7 @@ async def test_a_rerun_of_a_failed_post_sends_the_first_runs_key(
     name: capture_once
     blocks:
       start: {{type: manual}}
-      capture: {{type: http, method: POST, url: "{httpserver.url_for('/capture')}", json: {{n: 1}}}}
+      capture: {{type: http, method: POST, url: "{httpserver.url_for("/capture")}", json: {{n: 1}}}}
     edges: [start -> capture]
     """
     first = await run_yaml(wf, {})

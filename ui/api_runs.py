@@ -97,6 +97,9 @@ def list_runs() -> Response:
     if before is not None and not runstore.is_run_id(before):
         return error(400, "before is a run's execution_id (the last of the previous page)")
     workflow = request.args.get("workflow") or None
+    refused = unstorable(workflow, "workflow")  # a NUL reached PostgreSQL: a 500
+    if refused:
+        return error(400, refused)
     runs = bridge().call(
         runtime().list_runs(workflow=workflow, status=status, limit=limit, before=before)
     )

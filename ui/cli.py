@@ -167,7 +167,7 @@ async def _when_orphaned(stop: asyncio.Event) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
-    bad = _bad_address(args.host, args.port)
+    bad = _bad_address(args.host, args.port) or _bad_workflows_dir(workflows_dir(args))
     if bad:
         print(f"flowyard serve: {bad}", file=sys.stderr)
         return 2
@@ -182,6 +182,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine_process=args.engine_process,
     )
     return 0
+
+
+def _bad_workflows_dir(path: Path) -> str | None:
+    """A workflows folder that exists but is no folder: serve started, and every save
+    then failed as "database unavailable"."""
+    if path.exists() and not path.is_dir():
+        return f"bad --workflows {str(path)!r}: it is a file, not a folder of workflows"
+    return None
 
 
 def _bad_address(host: str, port: str | int) -> str | None:

@@ -126,10 +126,20 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
         return f"bad --limit {args.limit!r}: a number of at least 1"
     args.limit = int(limit)
     if args.action == "prune":
+        # It took --workflow, --status and an id and pruned every finished run.
+        ignored = [f for f, v in (("an id", args.id), ("--workflow", args.workflow),
+                                  ("--status", args.status)) if v is not None]  # fmt: skip
+        if ignored:
+            return (
+                f"prune takes only --older-than (it removes every finished run older than"
+                f" that), not {' or '.join(ignored)}"
+            )
         try:
             args.older_than_s = parse_duration(args.older_than)
         except ValueError as exc:
             return f"bad --older-than: {exc}"
+    elif args.action == "list" and args.id is not None:
+        return f"list takes no id (got {args.id!r}); `flowyard runs show ID` shows one run"
     return None
 
 

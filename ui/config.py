@@ -147,6 +147,13 @@ def database_problem(url: str) -> str | None:
         asyncio.run(connect())
     except Exception as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if type(exc) is ValueError:
+            # asyncpg could not take the URL apart, and says so quoting a piece of
+            # it: a password holding `#`, `/` or `?` was printed in part.
+            reason = (
+                "the URL is malformed (characters such as # / ? @ in the user or password"
+                " must be percent-encoded: %23 %2F %3F %40)"
+            )
         if server_unreachable(exc):
             return f"cannot reach the database at {where(url)}: {reason}"
         return f"cannot use the database at {where(url)}: {reason}"

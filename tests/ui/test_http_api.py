@@ -108,6 +108,9 @@ def test_manual_run_and_runs_listing(client: FlaskClient, auth: dict[str, str]) 
     assert runs and all(r["workflow"] == "hello" and r["status"] == "succeeded" for r in runs)
     assert runs[0]["file"] == "hello"
     assert client.get("/api/runs?status=weird", headers=auth).status_code == 400
+    for name in ("%00", "a%00b"):  # a NUL reached PostgreSQL: a 500
+        bad = client.get(f"/api/runs?workflow={name}", headers=auth)
+        assert bad.status_code == 400 and "NUL" in bad.get_json()["error"], bad.get_json()
     assert (
         client.get("/api/runs/00000000-0000-0000-0000-000000000000", headers=auth).status_code
         == 404
