@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import ipaddress
 import json
 import math
@@ -21,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.references import to_text
+from engine.sql_lexer import IDENT_CONT, code_pieces, tokens
 
 _TEXT = {"text", "varchar", "bpchar", "name", "citext", "char", "xml", "unknown"}
 _INT = {"int2", "int4", "int8", "oid"}
@@ -143,60 +145,68 @@ def coerce_all(
 
 # -- named params ---------------------------------------------------------------
 
-# Skip what a placeholder can never be inside: literals, identifiers, comments,
-# dollar-quoted bodies, and `::` casts (so `x::jsonb` is not a param named jsonb).
+# In SQL proper (engine.sql_lexer: never inside literals, identifiers, comments or
+# dollar-quoted bodies): `::` casts and `:=` first, so `x::jsonb` is not a param
+# named jsonb; brackets, so `a[1:n]` is an array slice, not a placeholder.
 _NAMED_RE = re.compile(
-    r"""
-    '(?:[^']|'')*' | "(?:[^"]|"")*" | --[^\n]* | /\*.*?\*/
-    | \$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$ | ::[A-Za-z_]
-    | (?<![:\w]):(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    """,
-    re.VERBOSE | re.DOTALL,
+    r"::|:=|(?P<open>\[)|(?P<close>\])"
+    rf"|(?<![{IDENT_CONT}]):(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
 )
+
+
+@functools.lru_cache(maxsize=512)
+def named_placeholders(sql: str) -> tuple[tuple[int, int, str, bool], ...]:
+    """Each ``:name`` in SQL proper as (start, end, name, inside square brackets)."""
+    found, depth = [], 0
+    for start, end in code_pieces(sql):
+        for m in _NAMED_RE.finditer(sql, start, end):
+            if m.group("open"):
+                depth += 1
+            elif m.group("close"):
+                depth = max(depth - 1, 0)
+            elif m.group("name"):
+                found.append((m.start(), m.end(), m.group("name"), depth > 0))
+    return tuple(found)
 
 
 def bind_named(sql: str, names: Mapping[str, Any], first: int) -> tuple[str, list[str]]:
     """Replace ``:name`` placeholders (names from ``params``) with ``$first``, ``$first+1``…
 
     Returns the SQL and the parameter names in position order. Unknown ``:names`` are
-    left alone (they may be PostgreSQL syntax such as array slices ``a[1:n]``).
+    left alone (inside brackets they are array slices, ``a[1:n]``; elsewhere
+    validation refused them, see :func:`unknown_placeholders`).
     """
     order: list[str] = []
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group("name")
-        if name is None or name not in names:
-            return m.group(0)
+    pieces, pos = [], 0
+    for start, end, name, _ in named_placeholders(sql):
+        if name not in names:
+            continue
         if name not in order:
             order.append(name)
-        return f"${first + order.index(name)}"
-
-    return _NAMED_RE.sub(sub, sql), order
+        pieces += [sql[pos:start], f"${first + order.index(name)}"]
+        pos = end
+    pieces.append(sql[pos:])
+    return "".join(pieces), order
 
 
 # -- statements -----------------------------------------------------------------
-
-# What a statement separator can never be inside, or a `;` outside all of them.
-_SEPARATOR_RE = re.compile(
-    r"""
-    '(?:[^']|'')*' | "(?:[^"]|"")*" | --[^\n]* | /\*.*?\*/
-    | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$.*?\$(?P=tag)?\$ | (?P<semi>;)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 def statement_count(sql: str) -> int:
     """Statements in ``sql``: pieces between top-level semicolons that hold more
     than whitespace and comments (a trailing ``;`` adds none)."""
-    pieces, pos = [], 0
-    for m in _SEPARATOR_RE.finditer(sql):
-        if m.group("semi"):
-            pieces.append(sql[pos : m.start()])
-            pos = m.end()
-    pieces.append(sql[pos:])
-    return sum(1 for piece in pieces if _COMMENT_RE.sub("", piece).strip())
+    count, content = 0, False
+    for token in tokens(sql):
+        if token.kind == "comment":
+            continue
+        if token.kind != "code":
+            content = True
+            continue
+        for piece in sql[token.start : token.end].split(";")[:-1]:
+            count += content or bool(piece.strip())
+            content = False
+        content = content or bool(sql[token.start : token.end].rsplit(";", 1)[-1].strip())
+    return count + content
 
 
 # -- results --------------------------------------------------------------------

@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine import sql_lexer
+from engine.sql_lexer import Token
+
 # `<root.path.to.0.field?>`: a root name, dotted segments, an optional `?`.
 # Spaces are not allowed inside, so `a < b and c > d` is never a reference.
 REFERENCE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)(\?)?>")
@@ -268,19 +271,6 @@ def _as_variables(
     return "".join(out), refs
 
 
-_SQL_TOKEN_RE = re.compile(
-    r"""
-    (?P<estring>(?<![\w$])[Ee]'(?:[^'\\]|\\.|'')*')  # E'…' (backslash escapes): kept as is
-    | (?P<prefixed>(?<![\w$])(?:[BbXxNn]|[Uu]&)'(?:[^']|'')*')  # B'…' X'…' N'…' U&'…': as is
-    | (?P<quoted>'(?:[^']|'')*')(?P<jsonb>::jsonb\b)?   # a string literal, maybe cast to jsonb
-    | (?P<comment>--[^\n]*|/\*.*?\*/)                 # comments are kept as they are
-    | (?P<dollar>\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$)  # dollar-quoted bodies (seed SQL)
-    | (?P<ident>"(?:[^"]|"")*")                       # quoted identifiers
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
 #: A type name written before a string literal (`date '2024-01-15'`, `interval '1 day'`).
 _TYPED_LITERAL_RE = re.compile(
     r"(?<![\w.])(date|time|timestamp|timestamptz|interval|uuid|json|jsonb|numeric|"
@@ -297,18 +287,35 @@ _SQL_TEXT_ONLY = {
 }
 
 
+def _sql_tokens(
+    sql: str, known_roots: Iterable[str] | None
+) -> Iterator[tuple[Token, list[tuple[int, int, Reference]]]]:
+    """Each token of ``sql`` (engine.sql_lexer) with the references inside it.
+
+    The references are found first and masked for the lexer: their own characters
+    (a `-` in `<a.b-c>`) must not open a comment or close a literal.
+    """
+    found = parse(sql, known_roots)
+    pending = iter(found)
+    ref = next(pending, None)
+    for token in sql_lexer.tokens(masked(sql, found) if found else sql):
+        inside = []
+        while ref is not None and ref[0] < token.end:
+            inside.append(ref)
+            ref = next(pending, None)
+        yield token, inside
+
+
 def sql_text_only_references(
     sql: str, known_roots: Iterable[str] | None = None
 ) -> list[tuple[str, Reference]]:
     """References :func:`rewrite_sql` leaves as written, each with where it sits: it
     cannot make a bind parameter there, and splicing text is what it never does."""
-    known = list(known_roots) if known_roots is not None else None
     return [
-        (where, ref)
-        for m in _SQL_TOKEN_RE.finditer(sql)
-        for kind, where in _SQL_TEXT_ONLY.items()
-        if m.group(kind) is not None
-        for _, _, ref in parse(m.group(kind), known)
+        (_SQL_TEXT_ONLY[token.kind], ref)
+        for token, inside in _sql_tokens(sql, known_roots)
+        if token.kind in _SQL_TEXT_ONLY
+        for _, _, ref in inside
     ]
 
 
@@ -316,11 +323,11 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
     """Turn every reference in SQL into a bind parameter; never splice text.
 
     ``'<ref>'`` → ``$n``, ``'<ref>'::jsonb`` → ``$n::jsonb``, bare ``<ref>`` → ``$n``,
-    and a reference inside a longer literal ``'a-<ref>'`` → ``('a-' || $n)``.
-    Literals, comments and dollar-quoted bodies without references are untouched,
-    so seed-style SQL runs unchanged.
+    a typed literal ``date '<ref>'`` → ``$n::date``, and a reference inside a longer
+    literal ``'a-<ref>'`` → ``('a-' || $n::text)``. Literals, comments and
+    dollar-quoted bodies without references are untouched, so seed-style SQL runs
+    unchanged; references in comments stay as written.
     """
-    known = list(known_roots) if known_roots is not None else None
     refs: list[Reference] = []
 
     def param(ref: Reference) -> str:
@@ -330,50 +337,43 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
         refs.append(ref)
         return f"${len(refs)}"
 
-    def bare(text: str) -> str:
-        pieces, pos = [], 0
-        for start, end, ref in parse(text, known):
-            pieces.append(text[pos:start])
-            pieces.append(param(ref))
-            pos = end
-        pieces.append(text[pos:])
+    def spliced(start: int, end: int, found: list[tuple[int, int, Reference]]) -> str:
+        """sql[start:end] with each reference in ``found`` as a parameter."""
+        pieces, pos = [], start
+        for ref_start, ref_end, ref in found:
+            pieces += [sql[pos:ref_start], param(ref)]
+            pos = ref_end
+        pieces.append(sql[pos:end])
         return "".join(pieces)
 
     out: list[str] = []
-    pos = 0
-    for m in _SQL_TOKEN_RE.finditer(sql):
-        before = sql[pos : m.start()]
-        pos = m.end()
-        if m.group("quoted") is None:
-            out += [bare(before), m.group(0)]
-            continue
-        literal = m.group("quoted")
-        body = literal[1:-1]
-        found = parse(body.replace("''", "'"), known)
-        cast = m.group("jsonb") or ""
-        whole = len(found) == 1 and found[0][0] == 0 and found[0][1] == len(body)
-        typed = _TYPED_LITERAL_RE.search(before) if whole and not cast else None
-        if typed:
-            # `date '<ref>'` is a typed literal; `date $1` would not parse: `$1::date`.
-            out += [bare(before[: typed.start()]), param(found[0][2]) + "::" + typed.group(1)]
-            continue
-        out.append(bare(before))
-        if not found:
-            out.append(m.group(0))
-        elif whole:
-            out.append(param(found[0][2]) + cast)
+    for token, found in _sql_tokens(sql, known_roots):
+        if token.kind == "code":
+            out.append(spliced(token.start, token.end, found))
+        elif token.kind != "quoted" or not found or not token.closed:
+            out.append(sql[token.start : token.end])  # nothing in it is bound
+        elif found[0][:2] == (token.start + 1, token.end - 1):
+            # The whole literal: `'<ref>'`. After a type name it is a typed
+            # literal, `date '<ref>'`; `date $1` would not parse: `$1::date`.
+            before = out[-1] if out else ""
+            typed = _TYPED_LITERAL_RE.search(before)
+            if typed:
+                out[-1] = before[: typed.start()]
+                out.append(param(found[0][2]) + "::" + typed.group(1))
+            else:
+                out.append(param(found[0][2]))
         else:
-            text = body.replace("''", "'")
-            pieces, p = [], 0
-            for start, end, ref in found:
-                if start > p:
-                    pieces.append("'" + text[p:start].replace("'", "''") + "'")
+            # Text around the references: `('a-' || $1::text || '-b')`. The text
+            # pieces keep their doubled quotes, so each is a literal as written.
+            pieces, pos = [], token.start + 1
+            for ref_start, ref_end, ref in found:
+                if ref_start > pos:
+                    pieces.append("'" + sql[pos:ref_start] + "'")
                 pieces.append(param(ref) + "::text")
-                p = end
-            if p < len(text):
-                pieces.append("'" + text[p:].replace("'", "''") + "'")
-            out.append("(" + " || ".join(pieces) + ")" + cast)
-    out.append(bare(sql[pos:]))
+                pos = ref_end
+            if pos < token.end - 1:
+                pieces.append("'" + sql[pos : token.end - 1] + "'")
+            out.append("(" + " || ".join(pieces) + ")")
     return "".join(out), refs
 
 

@@ -18,6 +18,9 @@ import pytest
         ("/* a; b */ SELECT 'it''s;'", 1),
         ("SELECT 1; SELECT 2", 2),
         ("DO $fn$ BEGIN PERFORM 1; END $fn$; SELECT 1", 2),
+        ("DO $f1$ BEGIN PERFORM 1; PERFORM 2; END $f1$", 1),
+        ("/* a; /* b; */ c; */ SELECT 1", 1),
+        ("SELECT 1; /* a /* b */ */", 1),
     ],
 )
 def test_statement_count_skips_literals_comments_and_bodies(sql: str, count: int) -> None:
@@ -50,6 +53,7 @@ def test_a_query_of_two_statements_is_refused_at_validation(write_workflow: Any)
     [
         ("select E'x <f.s>' as v", "an E'…' string"),
         ("select $$<f.s>$$ as v", "a dollar-quoted $$…$$ body"),
+        ("select $a1$<f.s>$a1$ as v", "a dollar-quoted $$…$$ body"),
         ('select 1 as "<f.s>"', 'a quoted "…" identifier'),
         ("select U&'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
         ("select B'<f.s>' as v", "a B'…', X'…', N'…' or U&'…' literal"),
@@ -88,6 +92,33 @@ async def test_an_escape_string_is_kept_whole_around_references(run_yaml: Any) -
     )
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["v"] == "it'sx"
+
+
+def test_named_placeholders_inside_dollar_quotes_and_nested_comments_are_text() -> None:
+    from blocks._sql import bind_named
+
+    sql = "SELECT $a1$ :x $a1$, /* /* :x */ :x */ :x, a[1:x]"
+    assert bind_named(sql, {"x": 1}, 1) == (
+        "SELECT $a1$ :x $a1$, /* /* :x */ :x */ $1, a[1:x]",
+        ["x"],
+    )
+
+
+async def test_a_reference_in_a_nested_comment_is_not_a_parameter(run_yaml: Any) -> None:
+    """The comment pattern ended at the first `*/`: the reference after it became
+    `$1` inside the comment, and the run failed on "the statement has 0 parameter(s)
+    but 1 value(s) were given"."""
+    result = await run_yaml(
+        """
+        name: nested_comment
+        blocks:
+          f: {type: function, code: 'return {"s": "x"}'}
+          d: {type: database, query: "SELECT /* a /* b */ '<f.s>' */ 1 AS t"}
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["t"] == 1
 
 
 async def test_a_typed_literal_around_a_reference_becomes_a_cast(run_yaml: Any) -> None:
