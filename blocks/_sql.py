@@ -17,7 +17,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,15 +35,22 @@ class CoercionError(ValueError):
     """A value cannot stand for the parameter's type; names the parameter, not the value."""
 
 
-def coerce(value: Any, type_name: str) -> Any:
-    """Convert ``value`` to what asyncpg's codec for ``type_name`` accepts."""
+class ServerCast(str):
+    """Text the server converts to the parameter's type, in PostgreSQL's own input
+    syntax: an array literal ``'{1,2}'``, for which no Python value is needed.
+
+    The statement is then run with the parameter as text cast to its type
+    (:func:`cast_from_text`).
+    """
+
+
+def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
+    """Convert ``value`` to what asyncpg's codec for ``type_name`` accepts, or to a
+    :class:`ServerCast` when the server must read it from text."""
     if value is None:
         return None
-    if type_name.startswith("_"):  # an array type: _int4, _text, …
-        if isinstance(value, str):
-            return value  # '{1,2}' literal text: let the server parse it
-        if isinstance(value, Sequence):
-            return [coerce(v, type_name[1:]) for v in value]
+    if type_name.endswith("[]"):  # an array: int4[], text[], … (asyncpg's names)
+        return _array(value, type_name[:-2])
     if type_name in _TEXT:
         return value if isinstance(value, str) else to_text(value)
     if type_name in ("json", "jsonb"):
@@ -126,21 +133,104 @@ def _parse_datetime(text: str) -> dt.datetime:
         raise
 
 
-def coerce_all(
-    values: Sequence[Any], type_names: Sequence[str], labels: Sequence[str]
-) -> list[Any]:
-    """Coerce each value for its parameter; an error names ``$n`` and the reference."""
-    out = []
-    for i, (value, type_name) in enumerate(zip(values, type_names, strict=True)):
+def _array(value: Any, element: str) -> Any:
+    """A JSON list (or a string holding one) as a list of ``element``; any other
+    string as PostgreSQL's own array literal, ``'{1,2}'``, for the server to read."""
+    if isinstance(value, str):
+        if value.lstrip()[:1] != "[":
+            return ServerCast(value)
         try:
-            out.append(coerce(value, type_name))
+            value = json.loads(value)
+        except ValueError:
+            return ServerCast(value)  # the server says what is wrong with it
+    if not isinstance(value, (list, tuple)):
+        raise TypeError("not a list")
+    return [_array_element(v, element) for v in value]
+
+
+def _array_element(value: Any, element: str) -> Any:
+    if isinstance(value, (list, tuple)) and element not in ("json", "jsonb"):
+        return [_array_element(v, element) for v in value]  # a multidimensional array
+    return coerce(value, element)
+
+
+def unusable(position: int, value: Any, type_name: str, label: str) -> str:
+    """Why a value cannot be bound, naming the parameter and the types, never the
+    value itself (it may be a secret or personal data)."""
+    message = (
+        f"parameter ${position} ({label}) is a {type(value).__name__}"
+        f" that cannot be used as {type_name}"
+    )
+    if isinstance(value, (list, tuple)) and not type_name.endswith("[]"):
+        message += " (a list is bound as an array where one is expected: `= ANY(<ref>)`)"
+    return message
+
+
+def coerce_all(values: Sequence[Any], types: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+    """Coerce each value for its parameter (asyncpg ``Type``: ``name`` and ``kind``);
+    an error names ``$n`` and the reference."""
+    out = []
+    for i, (value, type_) in enumerate(zip(values, types, strict=True)):
+        try:
+            out.append(coerce(value, type_.name, type_.kind))
         except (ValueError, TypeError, ArithmeticError):
-            # Never the value itself: it may be a secret or personal data.
-            raise CoercionError(
-                f"parameter ${i + 1} ({labels[i]}) is a {type(value).__name__}"
-                f" that cannot be used as {type_name}"
-            ) from None
+            raise CoercionError(unusable(i + 1, value, type_.name, labels[i])) from None
     return out
+
+
+#: asyncpg's own message when a codec refuses a value: "invalid input for query
+#: argument $1: '<the value, cut at 40 characters>' (<the codec's reason>)", or for
+#: its InterfaceError "query argument $1: <reason>". Both may quote the value.
+_ARGUMENT_ERROR_RE = re.compile(r"^(?:invalid input for )?query argument \$(\d+)\b")
+
+
+def argument_error(
+    message: str, values: Sequence[Any], types: Sequence[Any], labels: Sequence[str]
+) -> str | None:
+    """asyncpg's refusal of a parameter, said without the value; None for any other
+    message."""
+    m = _ARGUMENT_ERROR_RE.match(message)
+    if m is None or not 0 < int(m.group(1)) <= min(len(values), len(types)):
+        return None
+    i = int(m.group(1)) - 1
+    return unusable(i + 1, values[i], types[i].name, labels[i])
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@functools.lru_cache(maxsize=256)
+def _cast_from_text(sql: str, casts: tuple[tuple[int, str], ...]) -> str:
+    targets = dict(casts)
+    pieces, pos = [], 0
+    for start, end in code_pieces(sql):
+        for m in _POSITIONAL_RE.finditer(sql, start, end):
+            target = targets.get(int(m.group(1)))
+            if target is not None:
+                pieces += [sql[pos : m.start()], f"({m.group(0)}::text::{target})"]
+                pos = m.end()
+    pieces.append(sql[pos:])
+    return "".join(pieces)
+
+
+_POSITIONAL_RE = re.compile(rf"(?<![{IDENT_CONT}])\$(\d+)")
+
+
+def cast_from_text(sql: str, casts: Mapping[int, Any]) -> str:
+    """``sql`` with each parameter ``$n`` of ``casts`` (position → asyncpg ``Type``)
+    bound as text and cast by the server: ``($n::text::"pg_catalog"."int4"[])``.
+
+    Quoted and schema-qualified, the name means exactly the type the server inferred
+    (an unquoted ``bit`` would mean ``bit(1)``).
+    """
+    targets = []
+    for position, type_ in sorted(casts.items()):
+        name, dims = type_.name, ""
+        while name.endswith("[]"):
+            name, dims = name[:-2], dims + "[]"
+        targets.append((position, f"{_quoted(type_.schema)}.{_quoted(name)}{dims}"))
+    return _cast_from_text(sql, tuple(targets))
 
 
 # -- named params ---------------------------------------------------------------
@@ -257,10 +347,20 @@ def scrub(text: str, values: Sequence[Any], quoted: bool = False) -> str:
 
     ``quoted``: only where the text quotes one (``"…"``), as the primary message of
     an error does (``invalid input syntax for type integer: "…"``): its prose must
-    not lose a word that happens to equal a value.
+    not lose a word that happens to equal a value. The items of a list or a mapping
+    count too: the server quotes the element of an array it refuses.
     """
-    for v in values:
-        s = v if isinstance(v, str) else None if v is None or isinstance(v, bool) else str(v)
-        if s and len(s) >= 3:
+    for s in _texts(values):
+        if len(s) >= 3:
             text = text.replace(f'"{s}"', '"…"') if quoted else text.replace(s, "…")
     return text
+
+
+def _texts(values: Any) -> Iterator[str]:
+    """The text of each value, and of each item of a list or value of a mapping."""
+    for v in values:
+        if isinstance(v, (list, tuple, Mapping)):
+            yield from _texts(v.values() if isinstance(v, Mapping) else v)
+            yield to_text(v)
+        elif v is not None and not isinstance(v, bool):
+            yield v if isinstance(v, str) else str(v)

@@ -20,7 +20,10 @@ import asyncpg
 
 from blocks._sql import (
     CoercionError,
+    ServerCast,
+    argument_error,
     bind_named,
+    cast_from_text,
     coerce_all,
     jsonable,
     row_count_from_status,
@@ -229,9 +232,10 @@ class DatabaseBlock(BlockHandler):
     async def _execute(
         self, conn: Any, sql: str, values: list[Any], labels: list[str]
     ) -> dict[str, Any]:
+        types: list[Any] = []
         try:
             stmt = await _prepare(conn, sql)
-            types = [t.name for t in stmt.get_parameters()]
+            types = list(stmt.get_parameters())
             if len(types) != len(values):
                 raise DatabaseError(
                     f"the statement has {len(types)} parameter(s) but {len(values)} value(s) "
@@ -239,15 +243,27 @@ class DatabaseBlock(BlockHandler):
                     sql,
                 )
             args = coerce_all(values, types, labels)
+            casts = {i + 1: types[i] for i, a in enumerate(args) if isinstance(a, ServerCast)}
+            if casts:
+                # Text only the server reads ('{1,2}' for an int4[]): bound as text and
+                # cast there, so it means what the literal would.
+                sql = cast_from_text(sql, casts)
+                stmt = await _prepare(conn, sql)
+                types = list(stmt.get_parameters())
+                args = [str(a) if isinstance(a, ServerCast) else a for a in args]
             records = await stmt.fetch(*args)
             status = stmt.get_statusmsg()
-        except asyncpg.PostgresError as exc:
-            raise DatabaseError.from_postgres(exc, sql, values) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # asyncpg's own refusal of a value quotes it: say which parameter instead.
+            refused = argument_error(str(exc), values, types, labels)
+            if refused is not None:
+                raise DatabaseError(refused, sql, getattr(exc, "sqlstate", None)) from None
+            if isinstance(exc, asyncpg.PostgresError):
+                raise DatabaseError.from_postgres(exc, sql, values) from None
+            # Other client-side errors may quote a value too: scrub it.
+            raise DatabaseError(scrub(str(exc), values), sql) from None
         except CoercionError as exc:
             raise DatabaseError(str(exc), sql) from None
-        except asyncpg.InterfaceError as exc:
-            # Client-side encoding errors quote the offending value: scrub it.
-            raise DatabaseError(scrub(str(exc), values), sql) from None
         rows = [jsonable(dict(r.items())) for r in records]
         first = rows[0] if rows else None
         return {
