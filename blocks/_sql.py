@@ -1,4 +1,4 @@
-"""SQL helpers for the Database block: parameter coercion, named params, result values.
+"""SQL helpers for the Database block: parameter coercion, named params, statements.
 
 References in SQL become bind parameters (``engine.references.rewrite_sql``). A bind
 parameter has a type the server infers from its position (``WHERE id = $1`` with a
@@ -9,12 +9,9 @@ expects for that type, so ``'<ref>'`` behaves like the literal it replaced.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import functools
-import ipaddress
 import json
-import math
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,11 +34,23 @@ class CoercionError(ValueError):
 
 class ServerCast(str):
     """Text the server converts to the parameter's type, in PostgreSQL's own input
-    syntax: an array literal ``'{1,2}'``, for which no Python value is needed.
+    syntax: an array literal ``'{1,2}'``, an interval ``'1 mon 2 days'`` (no Python
+    value stands for a month), a point ``'(1,2)'``.
 
     The statement is then run with the parameter as text cast to its type
     (:func:`cast_from_text`).
     """
+
+
+#: Types whose text form only the server reads (asyncpg wants a timedelta, a tuple,
+#: a Range, a BitString…): a string for one is bound as text and cast there, so it
+#: means what the literal would. By asyncpg's name, and by kind.
+_SERVER_READS = {
+    "interval",
+    *("point", "line", "lseg", "box", "path", "polygon", "circle"),
+    *("bit", "varbit", "tid", "txid_snapshot", "pg_snapshot", "pg_lsn"),
+}
+_SERVER_READS_KINDS = {"range", "multirange", "composite"}
 
 
 def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
@@ -51,6 +60,8 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
         return None
     if type_name.endswith("[]"):  # an array: int4[], text[], … (asyncpg's names)
         return _array(value, type_name[:-2])
+    if isinstance(value, str) and (type_name in _SERVER_READS or kind in _SERVER_READS_KINDS):
+        return ServerCast(value)
     if type_name in _TEXT:
         return value if isinstance(value, str) else to_text(value)
     if type_name in ("json", "jsonb"):
@@ -106,14 +117,17 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
     if type_name in ("time", "timetz"):
         return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
-    if type_name == "interval":
-        if isinstance(value, (int, float)):
+    if type_name == "interval":  # a string was cast by the server, above
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return dt.timedelta(seconds=value)
         return value
     if type_name == "bytea":
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value)
-        return str(value).encode()
+        text = value if isinstance(value, str) else to_text(value)
+        # Backslashes are bytea's own syntax ('\x0102' hex, '\\' escapes): the
+        # server reads them as the literal would. Other text is its UTF-8 bytes.
+        return ServerCast(text) if "\\" in text else text.encode()
     if type_name in ("inet", "cidr"):
         return str(value)
     # Enums, domains over text and other types asyncpg sends in text form.
@@ -145,13 +159,36 @@ def _array(value: Any, element: str) -> Any:
             return ServerCast(value)  # the server says what is wrong with it
     if not isinstance(value, (list, tuple)):
         raise TypeError("not a list")
-    return [_array_element(v, element) for v in value]
+    items = [_array_element(v, element) for v in value]
+    if _any_server_cast(items):
+        # Elements only the server reads (interval[]): the array as its literal.
+        return ServerCast(_array_literal(value))
+    return items
 
 
 def _array_element(value: Any, element: str) -> Any:
     if isinstance(value, (list, tuple)) and element not in ("json", "jsonb"):
         return [_array_element(v, element) for v in value]  # a multidimensional array
     return coerce(value, element)
+
+
+def _any_server_cast(items: list[Any]) -> bool:
+    return any(
+        isinstance(v, ServerCast) or (isinstance(v, list) and _any_server_cast(v)) for v in items
+    )
+
+
+def _array_literal(values: Sequence[Any]) -> str:
+    """PostgreSQL's array literal of JSON values: ``{"1 day",NULL,{"a","b"}}``."""
+
+    def item(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        if isinstance(v, (list, tuple)):
+            return _array_literal(v)
+        return '"' + to_text(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return "{" + ",".join(item(v) for v in values) + "}"
 
 
 def unusable(position: int, value: Any, type_name: str, label: str) -> str:
@@ -299,47 +336,7 @@ def statement_count(sql: str) -> int:
     return count + content
 
 
-# -- results --------------------------------------------------------------------
-
-
-def jsonable(value: Any) -> Any:
-    """A database value as something JSON (and the run log) can hold."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):  # float8 'NaN' and 'Infinity' have no JSON form
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**53:
-            return int(value)
-        as_float = float(value)
-        # Money must not drift: keep a float only when it reads back as the same number.
-        return as_float if value.is_finite() and Decimal(repr(as_float)) == value else str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return str(value)
-    if hasattr(value, "items"):  # asyncpg.Record of a composite type
-        return {str(k): jsonable(v) for k, v in value.items()}
-    return str(value)
-
-
-def row_count_from_status(status: str | None, fetched: int) -> int:
-    """``UPDATE 3`` → 3, ``INSERT 0 1`` → 1; a SELECT counts the rows it returned."""
-    if status:
-        last = status.rsplit(" ", 1)[-1]
-        if last.isdigit() and not status.startswith("SELECT"):
-            return int(last)
-    return fetched
+# -- messages -------------------------------------------------------------------
 
 
 def scrub(text: str, values: Sequence[Any], quoted: bool = False) -> str:

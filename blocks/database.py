@@ -25,11 +25,10 @@ from blocks._sql import (
     bind_named,
     cast_from_text,
     coerce_all,
-    jsonable,
-    row_count_from_status,
     scrub,
     statement_count,
 )
+from blocks._sql_results import jsonable, row_count_from_status
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import Reference, resolve, rewrite_sql, sql_text_only_references

@@ -1,0 +1,52 @@
+"""The Database block's results: database values as JSON, and rows counted."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import math
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """A database value as something JSON (and the run log) can hold."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):  # float8 'NaN' and 'Infinity' have no JSON form
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        as_float = float(value)
+        # Money must not drift: keep a float only when it reads back as the same number.
+        return as_float if value.is_finite() and Decimal(repr(as_float)) == value else str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return str(value)
+    if hasattr(value, "items"):  # asyncpg.Record of a composite type
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def row_count_from_status(status: str | None, fetched: int) -> int:
+    """``UPDATE 3`` → 3, ``INSERT 0 1`` → 1; a SELECT counts the rows it returned."""
+    if status:
+        last = status.rsplit(" ", 1)[-1]
+        if last.isdigit() and not status.startswith("SELECT"):
+            return int(last)
+    return fetched
