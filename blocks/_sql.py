@@ -279,20 +279,29 @@ _NAMED_RE = re.compile(
     r"::|:=|(?P<open>\[)|(?P<close>\])"
     rf"|(?<![{IDENT_CONT}]):(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
 )
+#: `ARRAY[`: the bracket of a constructor, where a colon is no slice.
+_ARRAY_RE = re.compile(rf"(?<![{IDENT_CONT}])array\s*$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=512)
 def named_placeholders(sql: str) -> tuple[tuple[int, int, str, bool], ...]:
-    """Each ``:name`` in SQL proper as (start, end, name, inside square brackets)."""
-    found, depth = [], 0
+    """Each ``:name`` in SQL proper as (start, end, name, inside a subscript).
+
+    Inside a subscript (``a[1:n]``, ``a[:n]``) a colon is an array slice, and an
+    unknown ``:n`` is the column ``n``; anywhere else PostgreSQL has no use for a
+    colon before a name.
+    """
+    found: list[tuple[int, int, str, bool]] = []
+    subscripts: list[bool] = []  # for each open bracket: a subscript (not ARRAY[)
     for start, end in code_pieces(sql):
         for m in _NAMED_RE.finditer(sql, start, end):
             if m.group("open"):
-                depth += 1
+                subscripts.append(not _ARRAY_RE.search(sql, max(m.start() - 200, 0), m.start()))
             elif m.group("close"):
-                depth = max(depth - 1, 0)
+                subscripts = subscripts[:-1]
             elif m.group("name"):
-                found.append((m.start(), m.end(), m.group("name"), depth > 0))
+                inside = bool(subscripts) and subscripts[-1]
+                found.append((m.start(), m.end(), m.group("name"), inside))
     return tuple(found)
 
 
@@ -300,8 +309,8 @@ def bind_named(sql: str, names: Mapping[str, Any], first: int) -> tuple[str, lis
     """Replace ``:name`` placeholders (names from ``params``) with ``$first``, ``$first+1``…
 
     Returns the SQL and the parameter names in position order. Unknown ``:names`` are
-    left alone (inside brackets they are array slices, ``a[1:n]``; elsewhere
-    validation refused them, see :func:`unknown_placeholders`).
+    left alone (in a subscript they are array slices, ``a[1:n]``; elsewhere
+    validation refused them, see :func:`named_placeholders`).
     """
     order: list[str] = []
     pieces, pos = [], 0

@@ -25,6 +25,7 @@ from blocks._sql import (
     bind_named,
     cast_from_text,
     coerce_all,
+    named_placeholders,
     scrub,
     statement_count,
 )
@@ -162,7 +163,40 @@ class DatabaseBlock(BlockHandler):
                         field="params",
                     )
                 ]
+        if isinstance(query, str) and ":" in query and (missing := self._missing_param(query)):
+            return [Problem(missing, block=self.block.id, field="query")]
+        if self.config.get("transaction") and self.config.get("connection"):
+            return [
+                Problem(
+                    "a transaction group runs on the runner's database; `connection` cannot be "
+                    "used with `transaction` (remove one of them)",
+                    block=self.block.id,
+                    field="connection",
+                )
+            ]
         return []
+
+    def _missing_param(self, query: str) -> str | None:
+        """Why a ``:name`` placeholder has no value in ``params``, or None.
+
+        PostgreSQL has no use for ``:name`` outside a subscript: left in, it fails
+        every run with `syntax error at or near ":"`. ``params`` given as a
+        reference is known at run time only.
+        """
+        params = self.config.get("params")
+        if params is not None and not isinstance(params, (dict, list)):
+            return None
+        names = params if isinstance(params, dict) else {}
+        for _, _, name, in_subscript in named_placeholders(rewrite_sql(query)[0]):
+            if in_subscript or name in names:
+                continue
+            placeholder = f":{name} is a named placeholder, but "
+            if params is None:
+                return placeholder + f"the block has no `params` (add `params: {{{name}: …}}`)"
+            if isinstance(params, list):
+                return placeholder + "`params` is a list (used as $1, $2…); make it a mapping"
+            return placeholder + f"`params` has no {name!r}"
+        return None
 
     def rewritten(self, known_roots: Any) -> tuple[str, list[Reference]]:
         """The query with references as ``$n``, computed once per loaded workflow."""
