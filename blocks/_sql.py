@@ -233,6 +233,20 @@ def argument_error(
     return unusable(i + 1, values[i], types[i].name, labels[i])
 
 
+#: PostgreSQL's word for a parameter whose position says nothing about its type:
+#: `jsonb_build_object('k', $1)`, `$1 IS NULL`, `format('%s', $1)`.
+_UNTYPED_RE = re.compile(r"^could not determine data type of parameter \$(\d+)$")
+
+
+def untyped_parameter(message: str, labels: Sequence[str]) -> str | None:
+    """That message naming the reference and the way out (a cast); None for others."""
+    m = _UNTYPED_RE.match(message)
+    if m is None or not 0 < int(m.group(1)) <= len(labels):
+        return None
+    label = labels[int(m.group(1)) - 1]
+    return f"{message} ({label}): give it a type with a cast, e.g. {label}::numeric"
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

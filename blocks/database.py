@@ -28,6 +28,7 @@ from blocks._sql import (
     named_placeholders,
     scrub,
     statement_count,
+    untyped_parameter,
 )
 from blocks._sql_results import jsonable, row_count_from_status
 from engine.context import BlockContext
@@ -51,10 +52,11 @@ class DatabaseError(RuntimeError):
 
     @classmethod
     def from_postgres(
-        cls, exc: asyncpg.PostgresError, sql: str, values: list[Any]
+        cls, exc: asyncpg.PostgresError, sql: str, values: list[Any], labels: list[str]
     ) -> DatabaseError:
         # The message itself may quote a value too, not only the detail.
-        parts = [scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)]
+        message = scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)
+        parts = [untyped_parameter(message, labels) or message]
         detail = getattr(exc, "detail", None)
         if detail:
             parts.append(f"Detail: {scrub(detail, values)}")
@@ -292,7 +294,7 @@ class DatabaseBlock(BlockHandler):
             if refused is not None:
                 raise DatabaseError(refused, sql, getattr(exc, "sqlstate", None)) from None
             if isinstance(exc, asyncpg.PostgresError):
-                raise DatabaseError.from_postgres(exc, sql, values) from None
+                raise DatabaseError.from_postgres(exc, sql, values, labels) from None
             # Other client-side errors may quote a value too: scrub it.
             raise DatabaseError(scrub(str(exc), values), sql) from None
         except CoercionError as exc:

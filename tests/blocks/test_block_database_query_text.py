@@ -160,3 +160,51 @@ async def test_one_reference_used_as_text_and_as_a_number_gets_two_parameters(
     assert result["output"]["k"] == "id-5" and result["output"]["next"] == 6
     assert result["output"]["s"] == "n=5"
     assert result["output"]["j"] == {"a": 1} and result["output"]["t"] == '{"a":1}'
+
+
+async def test_a_bare_reference_takes_the_type_of_its_position(run_yaml: Any) -> None:
+    """As docs/blocks/database.md says: a bare reference is `$n`, typed by where it
+    stands; with nothing there to say (`SELECT <f.n>`) PostgreSQL reads text, and a
+    cast gives it the type."""
+    result = await run_yaml(
+        """
+        name: bare_refs
+        blocks:
+          f: {type: function, code: 'return {"n": 1, "flag": True, "doc": {"a": [1]}}'}
+          d:
+            type: database
+            query: |
+              SELECT <f.n> AS as_text, <f.n>::int AS as_int, <f.n> + 1 AS next,
+                     jsonb_build_object('k', <f.n>::numeric) AS j,
+                     <f.flag>::boolean AS flag, <f.doc>::jsonb AS doc
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["row"] == {
+        "as_text": "1",
+        "as_int": 1,
+        "next": 2,
+        "j": {"k": 1},
+        "flag": True,
+        "doc": {"a": [1]},
+    }
+
+
+async def test_a_bare_reference_of_no_type_is_named_with_the_way_out(run_yaml: Any) -> None:
+    """PostgreSQL's "could not determine data type of parameter $1" did not say which
+    reference that was, nor what to do."""
+    result = await run_yaml(
+        """
+        name: untyped
+        blocks:
+          f: {type: function, code: 'return {"n": 1}'}
+          d: {type: database, query: "SELECT jsonb_build_object('k', <f.n>) AS j"}
+        edges: [f -> d]
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["error"]["message"].startswith(
+        "could not determine data type of parameter $1 (<f.n>): give it a type with a "
+        "cast, e.g. <f.n>::numeric [SQLSTATE 42P18]"
+    )
