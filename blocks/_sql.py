@@ -14,7 +14,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -215,38 +215,6 @@ def coerce_all(values: Sequence[Any], types: Sequence[Any], labels: Sequence[str
     return out
 
 
-#: asyncpg's own message when a codec refuses a value: "invalid input for query
-#: argument $1: '<the value, cut at 40 characters>' (<the codec's reason>)", or for
-#: its InterfaceError "query argument $1: <reason>". Both may quote the value.
-_ARGUMENT_ERROR_RE = re.compile(r"^(?:invalid input for )?query argument \$(\d+)\b")
-
-
-def argument_error(
-    message: str, values: Sequence[Any], types: Sequence[Any], labels: Sequence[str]
-) -> str | None:
-    """asyncpg's refusal of a parameter, said without the value; None for any other
-    message."""
-    m = _ARGUMENT_ERROR_RE.match(message)
-    if m is None or not 0 < int(m.group(1)) <= min(len(values), len(types)):
-        return None
-    i = int(m.group(1)) - 1
-    return unusable(i + 1, values[i], types[i].name, labels[i])
-
-
-#: PostgreSQL's word for a parameter whose position says nothing about its type:
-#: `jsonb_build_object('k', $1)`, `$1 IS NULL`, `format('%s', $1)`.
-_UNTYPED_RE = re.compile(r"^could not determine data type of parameter \$(\d+)$")
-
-
-def untyped_parameter(message: str, labels: Sequence[str]) -> str | None:
-    """That message naming the reference and the way out (a cast); None for others."""
-    m = _UNTYPED_RE.match(message)
-    if m is None or not 0 < int(m.group(1)) <= len(labels):
-        return None
-    label = labels[int(m.group(1)) - 1]
-    return f"{message} ({label}): give it a type with a cast, e.g. {label}::numeric"
-
-
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -357,30 +325,3 @@ def statement_count(sql: str) -> int:
             content = False
         content = content or bool(sql[token.start : token.end].rsplit(";", 1)[-1].strip())
     return count + content
-
-
-# -- messages -------------------------------------------------------------------
-
-
-def scrub(text: str, values: Sequence[Any], quoted: bool = False) -> str:
-    """Remove parameter values from a server message (e.g. a unique violation's detail).
-
-    ``quoted``: only where the text quotes one (``"…"``), as the primary message of
-    an error does (``invalid input syntax for type integer: "…"``): its prose must
-    not lose a word that happens to equal a value. The items of a list or a mapping
-    count too: the server quotes the element of an array it refuses.
-    """
-    for s in _texts(values):
-        if len(s) >= 3:
-            text = text.replace(f'"{s}"', '"…"') if quoted else text.replace(s, "…")
-    return text
-
-
-def _texts(values: Any) -> Iterator[str]:
-    """The text of each value, and of each item of a list or value of a mapping."""
-    for v in values:
-        if isinstance(v, (list, tuple, Mapping)):
-            yield from _texts(v.values() if isinstance(v, Mapping) else v)
-            yield to_text(v)
-        elif v is not None and not isinstance(v, bool):
-            yield v if isinstance(v, str) else str(v)

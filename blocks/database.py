@@ -21,15 +21,13 @@ import asyncpg
 from blocks._sql import (
     CoercionError,
     ServerCast,
-    argument_error,
     bind_named,
     cast_from_text,
     coerce_all,
     named_placeholders,
-    scrub,
     statement_count,
-    untyped_parameter,
 )
+from blocks._sql_messages import argument_error, scrub, untyped_parameter
 from blocks._sql_results import jsonable, row_count_from_status
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem

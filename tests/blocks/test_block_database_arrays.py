@@ -105,15 +105,22 @@ async def test_asyncpg_refusing_a_value_does_not_quote_it(
     assert message.startswith("parameter $1 (<start.v>) is a dict that cannot be used as")
 
 
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        ["gold", "alice@example.com"],
+        '["gold", "alice@example.com"]',  # a string holding a JSON list
+        '{gold,"alice@example.com"}',  # PostgreSQL's array literal
+    ],
+)
 async def test_an_array_element_the_server_refuses_is_not_quoted(
-    run_yaml: Any, pg: Any, table_name: str
+    run_yaml: Any, pg: Any, table_name: str, tiers: Any
 ) -> None:
     """The server quotes the element it refuses: `invalid input value for enum …:
     "alice@example.com"`; only whole values used to be scrubbed."""
     await pg.execute(f"CREATE TYPE {table_name} AS ENUM ('gold', 'silver')")
     result = await run_yaml(
-        workflow(f"SELECT '<start.tiers>'::{table_name}[] AS tiers"),
-        {"tiers": ["gold", "alice@example.com"]},
+        workflow(f"SELECT '<start.tiers>'::{table_name}[] AS tiers"), {"tiers": tiers}
     )
     assert result["status"] == "failed"
     message = result["error"]["message"]
