@@ -4,7 +4,10 @@ References in SQL become bind parameters (``engine.references.rewrite_sql``). A 
 parameter has a type the server infers from its position (``WHERE id = $1`` with a
 UUID column makes ``$1`` a uuid), while a reference's value is whatever the upstream
 block produced (often a string). :func:`coerce` converts the value to what asyncpg
-expects for that type, so ``'<ref>'`` behaves like the literal it replaced.
+expects for that type, so ``'<ref>'`` behaves like the literal it replaced; text
+only the server can read (an interval, an array literal) is cast there
+(:func:`cast_from_text`). Error messages: ``blocks._sql_messages``; result values:
+``blocks._sql_results``.
 """
 
 from __future__ import annotations

@@ -280,9 +280,9 @@ class DatabaseBlock(BlockHandler):
             if casts:
                 # Text only the server reads ('{1,2}' for an int4[]): bound as text and
                 # cast there, so it means what the literal would.
+                # (Errors still name the type the server inferred, kept in `types`.)
                 sql = cast_from_text(sql, casts)
                 stmt = await _prepare(conn, sql)
-                types = list(stmt.get_parameters())
                 args = [str(a) if isinstance(a, ServerCast) else a for a in args]
             records = await stmt.fetch(*args)
             status = stmt.get_statusmsg()
