@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine import sql_lexer
-from engine.sql_lexer import Token
+from engine.sql_lexer import TYPED_LITERAL_RE, Token
 
 # `<root.path.to.0.field?>`: a root name, dotted segments, an optional `?`.
 # Spaces are not allowed inside, so `a < b and c > d` is never a reference.
@@ -271,24 +271,6 @@ def _as_variables(
     return "".join(out), refs
 
 
-#: A type name written before a string literal (`date '2024-01-15'`, `interval '1 day'`).
-#: docs/blocks/database.md lists them; keep the two in step.
-TYPED_LITERAL_TYPES = (
-    "date",
-    *("time", "timetz", "time with time zone", "time without time zone"),
-    *("timestamp", "timestamptz", "timestamp with time zone", "timestamp without time zone"),
-    *("interval", "uuid", "json", "jsonb", "bytea", "inet", "cidr", "boolean", "bool"),
-    *("numeric", "decimal", "real", "double precision", "float4", "float8"),
-    *("smallint", "integer", "int", "bigint", "int2", "int4", "int8"),
-    *("text", "varchar", "character varying"),
-)
-_TYPED_LITERAL_RE = re.compile(
-    r"(?<![\w.$])("
-    + "|".join(t.replace(" ", r"\s+") for t in sorted(TYPED_LITERAL_TYPES, key=len, reverse=True))
-    + r")\s+$",
-    re.IGNORECASE,
-)
-
 #: Where a reference in SQL stays text (no bind parameter can go there), by token kind.
 _SQL_TEXT_ONLY = {
     "estring": "an E'…' string",
@@ -367,7 +349,7 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
             # The whole literal: `'<ref>'`. After a type name it is a typed
             # literal, `date '<ref>'`; `date $1` would not parse: `$1::date`.
             before = out[-1] if out else ""
-            typed = _TYPED_LITERAL_RE.search(before)
+            typed = TYPED_LITERAL_RE.search(before)
             if typed:
                 out[-1] = before[: typed.start()]
                 out.append(param(found[0][2]) + "::" + " ".join(typed.group(1).split()))

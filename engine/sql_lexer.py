@@ -53,6 +53,25 @@ _COMMENT_EDGE_RE = re.compile(r"/\*|\*/")
 _NEWLINE_RE = re.compile(r"[\n\r]")
 
 
+#: A type name written before a string literal (`date '2024-01-15'`, `interval '1 day'`).
+#: docs/blocks/database.md lists them; keep the two in step.
+TYPED_LITERAL_TYPES = (
+    "date",
+    *("time", "timetz", "time with time zone", "time without time zone"),
+    *("timestamp", "timestamptz", "timestamp with time zone", "timestamp without time zone"),
+    *("interval", "uuid", "json", "jsonb", "bytea", "inet", "cidr", "boolean", "bool"),
+    *("numeric", "decimal", "real", "double precision", "float4", "float8"),
+    *("smallint", "integer", "int", "bigint", "int2", "int4", "int8"),
+    *("text", "varchar", "character varying"),
+)
+TYPED_LITERAL_RE = re.compile(
+    r"(?<![\w.$])("
+    + "|".join(t.replace(" ", r"\s+") for t in sorted(TYPED_LITERAL_TYPES, key=len, reverse=True))
+    + r")\s+$",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """A piece of SQL text.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.references import TYPED_LITERAL_TYPES
+from engine.sql_lexer import TYPED_LITERAL_TYPES
 
 # type as written → (the reference's value, the block's output for it)
 TYPED = {
