@@ -82,7 +82,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 2
-        result = await rt.execute(wf, payload)
+        sub = await rt.submit(wf, payload)
+        try:
+            result = await rt.wait(sub.execution_id)
+        except asyncio.CancelledError:
+            # Ctrl-C: the run is cancelled, as its owner asked, not left unfinished
+            # for whichever later command starts to resume it silently.
+            await rt.cancel(sub.execution_id)
+            ended = await rt.wait(sub.execution_id, timeout=30)
+            print(
+                f"flowyard run: interrupted; run {sub.execution_id} {ended['status']}",
+                file=sys.stderr,
+            )
+            return 130
         if args.json:
             print(json.dumps(result, indent=2, default=str))
         else:
