@@ -14,6 +14,7 @@ from flask import Response, request, url_for
 from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
+from ui import webhooks
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, json_body, runtime
 from ui.app import bridge, settings
@@ -48,10 +49,25 @@ def _links(execution_id: str) -> dict[str, str]:
 def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
     sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
     eid = str(sub.execution_id)
-    if wait:
-        result = bridge().call(runtime().wait(eid), timeout=None)
-        return jresponse({**result, **_links(eid)}, 200)
-    return jresponse({"execution_id": eid, **_links(eid)}, 202)
+    accepted = jresponse({"execution_id": eid, **_links(eid)}, 202)
+    if not wait:
+        return accepted
+    # A wait holds a server thread like a live stream; they share one cap, or requests
+    # waiting for a run nobody executes (`serve --no-worker`, no worker up) took every
+    # thread, and /api/health and webhooks stopped answering. Past the cap the run is
+    # accepted all the same and answered as without `wait` (202, poll status_url): a
+    # 503 would have the caller retry a run that is already under way.
+    if not _long_requests().acquire(blocking=False):
+        return accepted
+    try:
+        # Bounded like a sync webhook's wait; the run goes on, its status_url tells.
+        result = bridge().call(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
+    except TimeoutError:
+        body = {"error": "the run did not finish in time", "execution_id": eid, **_links(eid)}
+        return jresponse(body, 504)
+    finally:
+        _long_requests().release()
+    return jresponse({**result, **_links(eid)}, 200)
 
 
 _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
@@ -151,10 +167,10 @@ EVENTS_PAGE = 10_000
 
 
 @functools.cache
-def _streams() -> threading.BoundedSemaphore:
-    """How many streams may stay open at once: half the server's threads, so viewers
-    of live runs never take the threads webhooks and the API need (16 open streams
-    on 16 threads made deliveries time out)."""
+def _long_requests() -> threading.BoundedSemaphore:
+    """How many requests may hold a server thread for long at once (live streams,
+    `?wait=1` runs): half the server's threads, so they never take the threads
+    webhooks and the API need (16 open streams on 16 threads made deliveries time out)."""
     return threading.BoundedSemaphore(max(1, server_threads() // 2))
 
 
@@ -181,8 +197,8 @@ def stream_run(execution_id: str) -> Response:
     after = _after()
 
     def generate() -> Iterator[str]:
-        if not _streams().acquire(blocking=False):
-            # Every thread a stream may hold is held: answer with what there is now and
+        if not _long_requests().acquire(blocking=False):
+            # Every thread streams and waits may hold is held: answer with what there is now and
             # close; the browser reconnects after `retry` from the last event it got.
             # Viewers then poll, and webhooks keep their threads.
             yield "retry: 2000\n\n"
@@ -194,7 +210,7 @@ def stream_run(execution_id: str) -> Response:
         try:
             yield from follow()
         finally:
-            _streams().release()
+            _long_requests().release()
 
     def follow() -> Iterator[str]:
         last, beat = after, time.monotonic()

@@ -66,7 +66,8 @@ def secret_key_setting() -> str | None:
 
 def server_threads() -> int:
     """FLOWYARD_THREADS: the web server's threads (default 16). A live run-viewer
-    stream holds one for as long as it is open; see ui/api_runs.py, stream_run."""
+    stream or a `?wait=1` run holds one for as long as it lasts; see ui/api_runs.py,
+    _long_requests."""
     raw = os.environ.get("FLOWYARD_THREADS", "").strip()
     if not raw:
         return 16

@@ -170,7 +170,11 @@ def document() -> dict[str, Any]:
                         "202": {
                             "description": "queued: {execution_id, status_url, stream_url, run_url}"
                         },
-                        "200": {"description": "?wait=1: the run result"},
+                        "200": {"description": "?wait=1: the run result, whatever its status"},
+                        "504": {
+                            "description": "?wait=1 and the run did not end within 300 s:"
+                            " {error, execution_id, status_url}; the run goes on"
+                        },
                         "404": _404,
                         "422": _PROBLEMS,
                     },

@@ -92,7 +92,7 @@ def test_streams_past_the_cap_answer_what_there_is_and_close(
         "      return 1\nedges: [start -> hold]\n"
     )
     one = threading.BoundedSemaphore(1)
-    monkeypatch.setattr(api_runs, "_streams", lambda: one)
+    monkeypatch.setattr(api_runs, "_long_requests", lambda: one)
     try:
         started = client.post("/api/workflows/stream_held/runs", json={}, headers=auth)
         assert started.status_code == 202, started.get_json()
