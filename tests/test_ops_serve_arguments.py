@@ -1,6 +1,7 @@
-"""`flowyard serve` with a `--port` or `--host` it cannot listen on as given: one
-usage line on stderr and exit 2, before anything starts, never a traceback and
-never a server on another port than the one asked for."""
+"""`flowyard serve` with a `--port` or `--host` it cannot listen on as given, or a
+`--concurrency` that runs nothing (`flowyard worker` too): one usage line on stderr and
+exit 2, before anything starts, never a traceback and never a server on another port
+than the one asked for."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _serve(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _serve(args: list[str], cwd: Path, command: str = "serve") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # Nobody answers there: were the address not refused first, it would say so instead.
     env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/postgres"
     return subprocess.run(
-        [sys.executable, "-m", "ui.cli", "serve", *args],
+        [sys.executable, "-m", "ui.cli", command, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -54,3 +55,15 @@ def test_a_workflows_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> N
         "flowyard serve: bad --workflows 'notadir': it is a file, not a folder of workflows\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notadir"]
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_a_concurrency_below_1_is_a_usage_error(command: str, value: str, tmp_path: Path) -> None:
+    # 0 or less started a worker that never ran a run, and said nothing.
+    done = _serve(["--concurrency", value], tmp_path, command)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"flowyard {command}: bad --concurrency {value!r}: give a number of runs of at least 1\n"
+    )
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []

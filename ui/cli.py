@@ -91,6 +91,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
     from ui.logs import configure_logging
 
+    bad = _bad_concurrency(args.concurrency)
+    if bad:
+        print(f"flowyard worker: {bad}", file=sys.stderr)
+        return 2
+    concurrency = int(args.concurrency)
     configure_logging(args.log_format)
     check_start_settings("worker")
     url = require_database("worker", Path.cwd())
@@ -100,7 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await rt.start()
         stop = _stop_on_signals()
         print(
-            f"flowyard worker {rt.owner}: working the queue (concurrency {args.concurrency})",
+            f"flowyard worker {rt.owner}: working the queue (concurrency {concurrency})",
             flush=True,
         )
         from blocks.schedule import run_scheduler
@@ -108,7 +113,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # Every worker evaluates the schedules; a tick's idempotency key makes it run once.
         scheduler = asyncio.create_task(run_scheduler(rt, stop))
         try:
-            await rt.work(args.concurrency, stop)
+            await rt.work(concurrency, stop)
             await scheduler
         finally:
             await rt.close()
@@ -167,7 +172,11 @@ async def _when_orphaned(stop: asyncio.Event) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
-    bad = _bad_address(args.host, args.port) or _bad_workflows_dir(workflows_dir(args))
+    bad = (
+        _bad_address(args.host, args.port)
+        or _bad_concurrency(args.concurrency)
+        or _bad_workflows_dir(workflows_dir(args))
+    )
     if bad:
         print(f"flowyard serve: {bad}", file=sys.stderr)
         return 2
@@ -177,7 +186,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workflows_dir(args),
         Path.cwd(),
         worker=not args.no_worker,
-        concurrency=args.concurrency,
+        concurrency=int(args.concurrency),
         log_format=args.log_format,
         engine_process=args.engine_process,
     )
@@ -208,6 +217,15 @@ def _bad_address(host: str, port: str | int) -> str | None:
     return None
 
 
+def _bad_concurrency(value: str | int) -> str | None:
+    """What is wrong with ``--concurrency`` (None: nothing): 0 or less started a worker
+    that never ran a run, and said nothing."""
+    text = str(value).strip()
+    if not (text.isdigit() and int(text) >= 1):
+        return f"bad --concurrency {str(value)!r}: give a number of runs of at least 1"
+    return None
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import blocks  # noqa: F401
     from engine.schema import workflow_schema
@@ -231,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept runs into the queue; `flowyard worker` runs them",
     )
-    s.add_argument(
-        "--concurrency", type=int, default=32, help="queued runs the in-process worker runs at once"
+    s.add_argument(  # a string when given: cmd_serve checks it, in one line
+        "--concurrency", default=32, help="queued runs the in-process worker runs at once"
     )
     s.add_argument(
         "--engine-process",
@@ -266,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_runs)
 
     s = sub.add_parser("worker", help="execute queued runs (scale-out; see docs/deploy.md)")
-    s.add_argument("--concurrency", type=int, default=16)
+    s.add_argument(  # a string when given: cmd_worker checks it, in one line
+        "--concurrency", default=16, help="runs this worker executes at once"
+    )
     s.add_argument("--log-format", choices=["text", "json"], default="text")
     s.add_argument("--workflows")
     s.set_defaults(fn=cmd_worker)
