@@ -47,16 +47,43 @@ DEFER_TAIL = f"""
 """
 
 
-def _settings() -> dict[str, float]:
-    """Heartbeat and stall detection (seconds); tests shorten them."""
-    return {
-        "heartbeat": float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT", "5")),
-        "stalled_after": float(os.environ.get("FLOWYARD_WORKER_STALLED_AFTER", "20")),
-        # procrastinate wakes on NOTIFY when a job is inserted, but not when a job
-        # finishes and frees the next one of its lock (one order's next event):
-        # those are found by polling, so the interval bounds a keyed chain's step.
-        "poll": float(os.environ.get("FLOWYARD_WORKER_POLL", "0.05")),
-    }
+#: The worker timings (seconds) and their defaults; tests shorten them.
+WORKER_SETTINGS = {
+    "heartbeat": ("FLOWYARD_WORKER_HEARTBEAT", 5.0),
+    "stalled_after": ("FLOWYARD_WORKER_STALLED_AFTER", 20.0),
+    # procrastinate wakes on NOTIFY when a job is inserted, but not when a job
+    # finishes and frees the next one of its lock (one order's next event):
+    # those are found by polling, so the interval bounds a keyed chain's step.
+    "poll": ("FLOWYARD_WORKER_POLL", 0.05),
+}
+MAX_WORKER_SETTING_S = 3600.0
+
+
+def worker_settings() -> dict[str, float]:
+    """Heartbeat, stall detection and polling (seconds); ValueError, with the line to
+    print, for a value that is no number of seconds above 0 (up to an hour), or a
+    stall limit not above the heartbeat: a worker that beats in time would then be
+    taken for stalled, and its running jobs retried elsewhere."""
+    out: dict[str, float] = {}
+    for key, (name, default) in WORKER_SETTINGS.items():
+        raw = os.environ.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = -1.0
+        if not 0 < value <= MAX_WORKER_SETTING_S:  # NaN fails too
+            raise ValueError(
+                f"{name}={raw!r} is not a number of seconds above 0 and at most"
+                f" {MAX_WORKER_SETTING_S:.0f} (unset, it is {default:g})"
+            )
+        out[key] = value
+    if out["stalled_after"] <= out["heartbeat"]:
+        raise ValueError(
+            f"FLOWYARD_WORKER_STALLED_AFTER ({out['stalled_after']:g} s) must be longer than"
+            f" FLOWYARD_WORKER_HEARTBEAT ({out['heartbeat']:g} s): a worker that beats in time"
+            " would be taken for stalled"
+        )
+    return out
 
 
 def _retry_strategy() -> RetryStrategy:
@@ -71,7 +98,7 @@ def _retry_strategy() -> RetryStrategy:
     """
     from procrastinate import RetryStrategy  # noqa: F811 - imported lazily, like App
 
-    return RetryStrategy(wait=max(1, round(_settings()["heartbeat"])))
+    return RetryStrategy(wait=max(1, round(worker_settings()["heartbeat"])))
 
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
@@ -119,7 +146,7 @@ class RunQueue:
     ) -> None:
         """Run a worker until ``stop`` is set, retrying jobs of workers that died."""
         self._handler = handler
-        s = _settings()
+        s = worker_settings()
         worker = asyncio.create_task(
             self.app.run_worker_async(
                 queues=[self.name],

@@ -70,6 +70,42 @@ def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("FLOWYARD_WORKER_POLL", "0.05"),
+        ("FLOWYARD_WORKER_HEARTBEAT", "5"),
+        ("FLOWYARD_WORKER_STALLED_AFTER", "20"),
+    ],
+)
+def test_a_worker_timing_that_is_no_positive_number_is_refused(
+    command: str, name: str, default: str, tmp_path: Path
+) -> None:
+    # A traceback (`could not convert string to float`) once `serve` had written its
+    # token and templates, or an in-process worker that silently never started.
+    for value in ("abc", "0"):
+        done = _serve(tmp_path, command, **{name: value})
+        assert done.returncode == 1, done.stderr
+        assert done.stderr == (
+            f"flowyard {command}: {name}={value!r} is not a number of seconds above 0"
+            f" and at most 3600 (unset, it is {default})\n"
+        )
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stall_limit_within_the_heartbeat_is_refused(tmp_path: Path) -> None:
+    # Live workers' running jobs would be taken for stalled and retried elsewhere.
+    done = _serve(tmp_path, FLOWYARD_WORKER_HEARTBEAT="5", FLOWYARD_WORKER_STALLED_AFTER="5")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        "flowyard serve: FLOWYARD_WORKER_STALLED_AFTER (5 s) must be longer than"
+        " FLOWYARD_WORKER_HEARTBEAT (5 s): a worker that beats in time would be taken for"
+        " stalled\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_body_and_retention_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.config import max_body, run_retention
 
@@ -79,3 +115,12 @@ def test_max_body_and_retention_read_as_documented(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FLOWYARD_MAX_BODY", "")
     monkeypatch.delenv("FLOWYARD_RUN_RETENTION")
     assert (max_body(), run_retention()) == (1024 * 1024, 30 * 86400)
+
+
+def test_worker_timings_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui.config import worker_timings
+
+    for name in ("FLOWYARD_WORKER_POLL", "FLOWYARD_WORKER_HEARTBEAT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLOWYARD_WORKER_STALLED_AFTER", " 7.5 ")
+    assert worker_timings() == {"heartbeat": 5.0, "stalled_after": 7.5, "poll": 0.05}

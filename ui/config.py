@@ -98,12 +98,25 @@ def shutdown_grace() -> float:
     return grace
 
 
+def worker_timings() -> dict[str, float]:
+    """FLOWYARD_WORKER_HEARTBEAT, _STALLED_AFTER and _POLL (docs/deploy.md), which
+    every process with a run queue reads: a bad one was a traceback after `serve` had
+    written its token and templates, or an in-process worker that never started."""
+    from engine.queue import worker_settings
+
+    try:
+        return worker_settings()
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+
+
 def check_start_settings(command: str) -> None:
     """Every setting ``command`` reads, checked before it starts anything (binds
     a port, writes a token): a wrong one is one line on stderr and exit 1."""
     try:
         run_retention()  # every process that runs an engine prunes
         shutdown_grace()  # and every one stops
+        worker_timings()  # both have a run queue (serve --no-worker too: its retry wait)
         if command == "serve":
             server_threads()
             secret_key_setting()
