@@ -258,8 +258,14 @@ def cancel(execution_id: str) -> Response:
 
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
-    """Run again with the same input; from the failed block when the engine can."""
-    body = request.get_json(silent=True) or {}
+    """Run a finished run again with the same input; from the failed block when the
+    engine can (``{"from_failed": false}``: every block again)."""
+    # Read as every JSON body is: `request.get_json(silent=True)` took a body sent
+    # without `Content-Type: application/json` (curl -d) or not JSON at all for none,
+    # so `{"from_failed": false}` re-ran from the failed block all the same.
+    body, _, refused = json_body()
+    if refused is not None:
+        return refused
     if not isinstance(body, dict) or not isinstance(body.get("from_failed", True), bool):
         return error(400, 'the body is a JSON object such as {"from_failed": false}')
     if not runstore.is_run_id(execution_id):
@@ -267,6 +273,11 @@ def rerun(execution_id: str) -> Response:
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
+    if result["status"] not in runstore.FINAL_STATUSES:
+        # Its blocks may still act: a second run beside it would repeat their effects.
+        status = result["status"]
+        body = {"error": f"the run is {status}: re-run it once it has ended", "status": status}
+        return jresponse(body, 409)
     from_failed = body.get("from_failed", True)
     sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
     eid = str(sub.execution_id)

@@ -233,8 +233,14 @@ def document() -> dict[str, Any]:
             },
             "/api/runs/{execution_id}/rerun": {
                 "post": _op(
-                    "run again with the same input",
-                    {"202": {"description": "queued"}, "404": _404},
+                    "run an ended run again with the same input; body"
+                    ' {"from_failed": bool} (default true: reuse the blocks that succeeded)',
+                    {
+                        "202": {"description": "queued"},
+                        "400": {"description": "the body is no such JSON object"},
+                        "404": _404,
+                        "409": {"description": "the run has not ended"},
+                    },
                     body=True,
                     params=run,
                 )

@@ -1,0 +1,65 @@
+"""`POST /api/runs/<id>/rerun`: the body read as every JSON body of the API, and only a
+run that has ended is run again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+
+def _failed_run(client: FlaskClient, auth: dict[str, str], workflows_dir: Path) -> str:
+    (workflows_dir / "rerun_fails.yaml").write_text(
+        "name: rerun_fails\nblocks:\n  start: {type: manual}\n"
+        "  one: {type: function, code: 'return {\"x\": 1}'}\n"
+        "  two: {type: function, code: 'raise ValueError(\"no\")'}\n"
+        "edges: [start -> one, one -> two]\n"
+    )
+    run = client.post("/api/workflows/rerun_fails/runs?wait=1", json={}, headers=auth)
+    assert run.get_json()["status"] == "failed"
+    return run.get_json()["execution_id"]
+
+
+def test_a_body_sent_without_a_json_content_type_is_read(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # `curl -d '{"from_failed": false}'` (a form's Content-Type) was taken for no body:
+    # the run was re-run from its failed block, reusing what the caller meant to redo.
+    eid = _failed_run(client, auth, workflows_dir)
+    again = client.post(f"/api/runs/{eid}/rerun", data='{"from_failed": false}', headers=auth)
+    assert again.status_code == 202 and again.get_json()["from_failed"] is False
+    rerun_id = again.get_json()["execution_id"]
+    blocks = client.get(f"/api/runs/{rerun_id}", headers=auth).get_json()["blocks"]
+    assert blocks["one"]["reused_from"] is None  # run again, not carried over
+
+
+def test_a_body_that_is_not_json_is_400(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    eid = _failed_run(client, auth, workflows_dir)
+    resp = client.post(f"/api/runs/{eid}/rerun", data="{bad", headers=auth)
+    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]
+
+
+def test_a_run_that_has_not_ended_is_409(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # Re-run beside it, its blocks (a payment capture) would act twice.
+    gate = workflows_dir / "rerun_gate"
+    (workflows_dir / "rerun_held.yaml").write_text(
+        "name: rerun_held\nblocks:\n  start: {type: manual}\n  hold:\n    type: function\n"
+        "    timeout: 60\n    code: |\n      import os, time\n"
+        f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
+        "      return 1\nedges: [start -> hold]\n"
+    )
+    try:
+        eid = client.post("/api/workflows/rerun_held/runs", json={}, headers=auth).get_json()[
+            "execution_id"
+        ]
+        resp = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+        assert resp.status_code == 409, resp.get_json()
+        assert resp.get_json()["status"] in ("queued", "running")
+    finally:
+        gate.write_text("open")
+    done = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth)
+    assert done.status_code == 200
