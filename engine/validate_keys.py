@@ -27,6 +27,10 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
     expected = (
         err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
     )
+    if not text.strip():
+        # `if:` with nothing after it. Quoting nothing ('') only makes it empty text,
+        # which no field that needs a value takes (`bad expression ''`).
+        return "is empty (YAML reads nothing after the colon as null): write a value"
     as_json = json.dumps(err.instance)
     read = _kind(err.instance) + ("" if as_json == text else f" ({as_json})")
     if "string" in expected:

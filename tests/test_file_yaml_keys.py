@@ -96,6 +96,19 @@ def test_a_number_as_text_says_what_was_written(tmp_path: Path) -> None:
     ]
 
 
+def test_an_empty_value_is_not_told_to_be_quoted(tmp_path: Path) -> None:
+    # It said "write it in quotes ('') to keep it as text", and `if: ''` is then
+    # `bad expression '': invalid syntax`.
+    for field in ("if: ", "if:"):
+        found = problems(
+            tmp_path, HEAD + f"  c:\n    type: condition\n    {field}\nedges: [start -> c]\n"
+        )
+        assert found == [
+            f"{tmp_path / 'bad.yaml'}: block 'c': field 'if': is empty (YAML reads nothing"
+            " after the colon as null): write a value"
+        ]
+
+
 def test_merge_keys_are_refused_in_words(tmp_path: Path) -> None:
     found = problems(tmp_path, "d: &d {type: manual}\nname: t\nblocks:\n  start: {<<: *d}\n")
     assert len(found) == 1 and "merge keys (`<<: *anchor`, line 4) are not supported" in found[0]
