@@ -54,10 +54,8 @@ class ScheduleBlock(BlockHandler):
     def problems(self) -> list[Problem]:
         out = []
         cron = self.config.get("cron")
-        if isinstance(cron, str) and not _is_five_field_cron(cron):
-            out.append(
-                Problem(f"not a valid cron expression: {cron!r}", block=self.block.id, field="cron")
-            )
+        if isinstance(cron, str) and (wrong := _not_five_field_cron(cron)):
+            out.append(Problem(wrong, block=self.block.id, field="cron"))
         elif isinstance(cron, str) and (same := _SAME_ENDS.search(cron)):
             # croniter reads a range whose ends are equal as the whole field: `5-5 0 * * *`
             # would run every minute of hour 0, `0 9-9 * * *` every hour.
@@ -85,13 +83,24 @@ class ScheduleBlock(BlockHandler):
         return {"scheduled_for": when}
 
 
-def _is_five_field_cron(cron: str) -> bool:
-    """croniter also takes a sixth (seconds) and seventh (year) field: ``0 0 2 * * *``
-    written Quartz-style would then run every second of a minute. Allow five fields
-    (or an ``@daily``-style alias) only."""
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
+
+
+def _not_five_field_cron(cron: str) -> str | None:
+    """Why ``cron`` is no five-field cron expression (or ``@daily``-style alias), None
+    when it is one. croniter also takes a sixth (seconds) and seventh (year) field:
+    ``0 0 2 * * *`` written Quartz-style would then run every second of a minute."""
     fields = cron.split()
-    five = len(fields) == 5 or (len(fields) == 1 and fields[0].startswith("@"))
-    return five and croniter.is_valid(cron)
+    if len(fields) == 1 and fields[0].startswith("@"):
+        return None if croniter.is_valid(cron) else f"not a valid cron expression: {cron!r}"
+    if len(fields) != 5:
+        return (
+            f"{cron!r} has {len(fields)} fields: a cron expression has five ({CRON_FIELDS});"
+            " seconds and years are not supported"
+        )
+    if not croniter.is_valid(cron):
+        return f"not a valid cron expression: {cron!r} (five fields: {CRON_FIELDS})"
+    return None
 
 
 _SAME_ENDS = re.compile(r"(?<![\w/-])(\d+)-0*\1(?![\w-])")

@@ -173,6 +173,23 @@ def test_a_range_with_equal_ends_is_refused(tmp_path: Any, cron: str) -> None:
     assert problem.field == "cron" and "is one value: write" in problem.message
 
 
+@pytest.mark.parametrize(("cron", "count"), [("0 0 2 * * *", 6), ("0 2 * *", 4)])
+def test_a_cron_without_five_fields_says_so(tmp_path: Any, cron: str, count: int) -> None:
+    """A Quartz-style six-field expression was only "not a valid cron expression"."""
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "fields.yaml"
+    file.write_text(EVERY_MINUTE.replace("NAME", "fields").replace("* * * * *", cron))
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    [problem] = info.value.problems
+    assert (problem.block, problem.field) == ("tick", "cron")
+    assert problem.message == (
+        f"{cron!r} has {count} fields: a cron expression has five (minute hour day-of-month"
+        " month day-of-week); seconds and years are not supported"
+    )
+
+
 def test_a_cron_that_never_fires_is_refused(tmp_path: Any) -> None:
     from engine.model import WorkflowError, load_file
 
