@@ -141,6 +141,10 @@ def note_basic_auth(ctx: BlockContext, url: str) -> None:
         ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
 
 
+def _http_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def _scheme_of(url: str) -> str:
     """What a refused URL starts with, for its error: never the rest of it. Part of
     a URL cut short may be part of a token the engine can no longer recognise."""
@@ -226,6 +230,11 @@ class HttpBlock(BlockHandler):
         url = self.config.get("url")
         if isinstance(url, str) and not url.strip():
             return [Problem("the url is empty", block=self.block.id, field="url")]
+        if isinstance(url, str) and not url.startswith("<") and not _http_url(url):
+            # Written out (no reference where the scheme goes), it can only fail at run
+            # time, as it did: `url: ftp://…` passed validate.
+            message = f"the url must start with http:// or https://, {_scheme_of(url)}"
+            return [Problem(message, block=self.block.id, field="url")]
         return []
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +254,7 @@ class HttpBlock(BlockHandler):
                 k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()
             },
         }
-        if not url.lower().startswith(("http://", "https://")):
+        if not _http_url(url):
             raise BlockFailed(
                 {
                     "type": "HttpError",

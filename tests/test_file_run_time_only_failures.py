@@ -22,6 +22,10 @@ BASE = "name: t\nblocks:\n  s: {type: manual}\n"
          "  x: {type: function, code: return 1}\nedges: [s -> l]\n", "l", "accumulate", "one reference"),
         ("  c: {type: condition, cases: []}\nedges: [s -> c]\n", "c", "cases", "at least one case"),
         ('  h: {type: http, url: "  "}\nedges: [s -> h]\n', "h", "url", "the url is empty"),
+        ("  h: {type: http, url: 'ftp://example.com/x'}\nedges: [s -> h]\n", "h", "url",
+         "the url must start with http:// or https://, not ftp://"),
+        ("  h: {type: http, url: 'example.com/<s.x>'}\nedges: [s -> h]\n", "h", "url",
+         "the url must start with http:// or https://, and this one has no scheme"),
         ('  d: {type: database, query: " ; -- nothing\\n ; "}\nedges: [s -> d]\n', "d", "query",
          "the query is empty"),
         ('  f: {type: function, code: "return <workflow.nope>"}\nedges: [s -> f]\n', "f", "code",
@@ -46,6 +50,9 @@ def test_what_those_fields_accept_still_loads(tmp_path: Path) -> None:
         + "  l: {type: loop, count: <n.n>, body: [x], accumulate: {initial: 0, next: <x.v>}}\n"
         + '  x: {type: function, code: "return {\\"v\\": <workflow.name>}"}\n'
         + "  z: {type: loop, count: 0, body: [y]}\n  y: {type: function, code: return 1}\n"
-        + "edges: [s -> n, n -> l, s -> z]\n"
+        # A url whose scheme comes from a reference is only known at run time.
+        + "  h: {type: http, url: '<env.FLOWYARD_TEST_BASE>/ok'}\n"
+        + "  k: {type: http, url: 'HTTPS://example.com/<n.n>'}\n"
+        + "edges: [s -> n, n -> l, s -> z, s -> h, n -> k]\n"
     )
     load_file(path)

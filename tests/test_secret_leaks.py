@@ -69,15 +69,19 @@ async def test_http_block_failing_on_its_url_keeps_a_literal_credential_header_o
     run_yaml: Any, runtime: Runtime
 ) -> None:
     credential = "Bearer literal-credential-4f1c"
+    # The scheme from the input: a url written out as ftp:// is refused by validation.
     result = await run_yaml(
         f"""
         name: http_bad_scheme
         blocks:
+          start: {{type: manual}}
           call:
             type: http
-            url: ftp://example.com/upload
+            url: <start.scheme>://example.com/upload
             headers: {{Authorization: "{credential}"}}
-        """
+        edges: [start -> call]
+        """,
+        {"scheme": "ftp"},
     )
     assert result["status"] == "failed"
     assert "http://" in result["error"]["message"]
@@ -132,10 +136,13 @@ async def test_http_url_error_does_not_quote_part_of_a_long_secret(
         """
         name: http_long_secret
         blocks:
+          start: {type: manual}
           call:
             type: http
-            url: ftp://example.com/?token=<env.FLOWYARD_LEAK_TOKEN>
-        """
+            url: <start.scheme>://example.com/?token=<env.FLOWYARD_LEAK_TOKEN>
+        edges: [start -> call]
+        """,
+        {"scheme": "ftp"},
     )
     assert result["status"] == "failed"
     assert_absent(secret[:24], await recorded_text(runtime, result))
