@@ -16,7 +16,7 @@ from pathlib import Path
 from engine import runstore
 from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
-from ui.cli_runs import cmd_run, cmd_runs, with_runtime, workflows_dir
+from ui.cli_runs import add_runs_parser, cmd_run, with_runtime, workflows_dir
 from ui.cli_workflows import cmd_validate
 from ui.config import check_start_settings, require_database, shutdown_grace
 
@@ -234,71 +234,83 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKFLOWS_HELP = "the folder of workflow files (default: $FLOWYARD_WORKFLOWS, else ./workflows)"
+
+
+def _add_log_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines as text or as JSON objects (default: %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowyard", description="Run workflows of blocks kept as YAML files."
     )
+    p.add_argument("--version", action="version", version=f"flowyard {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve the editor, API and webhooks")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", default=8080)  # a string when given: cmd_serve checks it
-    s.add_argument("--workflows")
+    s = sub.add_parser(
+        "serve",
+        help="serve the editor, API and webhooks",
+        description="Serve the editor, the API and webhooks (settings: docs/deploy.md).",
+    )
+    s.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    # --port and --concurrency are strings when given: cmd_serve checks them, in one line.
+    s.add_argument("--port", default=8080, help="port to listen on (default: %(default)s)")
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.add_argument(
         "--no-worker",
         action="store_true",
         help="accept runs into the queue; `flowyard worker` runs them",
     )
-    s.add_argument(  # a string when given: cmd_serve checks it, in one line
-        "--concurrency", default=32, help="queued runs the in-process worker runs at once"
+    s.add_argument(
+        "--concurrency",
+        default=32,
+        help="runs the in-process worker executes at once (default: %(default)s)",
     )
     s.add_argument(
         "--engine-process",
         action="store_true",
         help="run workflows in a second process (uses two cores; see docs/deploy.md)",
     )
-    s.add_argument("--log-format", choices=["text", "json"], default="text")
+    _add_log_format(s)
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("run", help="run a workflow and print its result")
     s.add_argument("workflow", help="a workflow file or a name in the workflows folder")
     s.add_argument("--input", help="JSON, or @file.json")
     s.add_argument("--json", action="store_true", help="print the run result as JSON")
-    s.add_argument("--workflows")
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("validate", help="validate workflow files; print every problem")
     s.add_argument("files", nargs="+")
     s.set_defaults(fn=cmd_validate)
 
-    s = sub.add_parser("runs", help="list runs, show one, resume or cancel unfinished ones")
-    s.add_argument(
-        "action", nargs="?", choices=["list", "show", "resume", "cancel", "prune"], default="list"
-    )
-    s.add_argument("id", nargs="?")
-    s.add_argument("--workflow")
-    s.add_argument("--status")
-    s.add_argument("--limit", default=50)  # checked by cmd_runs, in one line
-    s.add_argument("--older-than", default="30d", help="for prune: e.g. 7d, 12h")
-    s.add_argument("--workflows")
-    s.set_defaults(fn=cmd_runs)
+    add_runs_parser(sub, WORKFLOWS_HELP)
 
     s = sub.add_parser("worker", help="execute queued runs (scale-out; see docs/deploy.md)")
     s.add_argument(  # a string when given: cmd_worker checks it, in one line
-        "--concurrency", default=16, help="runs this worker executes at once"
+        "--concurrency", default=16, help="runs this worker executes at once (default: %(default)s)"
     )
-    s.add_argument("--log-format", choices=["text", "json"], default="text")
-    s.add_argument("--workflows")
+    _add_log_format(s)
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("engine", help="the engine process of `serve --engine-process`")
-    s.add_argument("--log-format", choices=["text", "json"], default="text")
-    s.add_argument("--workflows")
+    _add_log_format(s)
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_engine)
 
     s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
     s.add_argument("action", choices=["init", "url", "start", "stop"])
-    s.add_argument("--workflows")
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_db)
 
     s = sub.add_parser("templates", help="list the shipped templates")
@@ -307,12 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("new", help="copy a template into the workflows folder")
     s.add_argument("template")
     s.add_argument("name", nargs="?")
-    s.add_argument("--workflows")
+    s.add_argument("--workflows", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_new)
 
     s = sub.add_parser("schema", help="print the workflow JSON Schema")
     s.set_defaults(fn=cmd_schema)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flowyard")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -211,6 +211,52 @@ def cmd_runs(args: argparse.Namespace) -> int:
     )  # `runs resume` claims runs itself, to report them
 
 
+def add_runs_parser(sub: Any, workflows_help: str) -> None:
+    """`runs [list]`, `runs show ID`, `runs resume [ID]`, `runs cancel ID`, `runs prune`:
+    each with a help of its own (`runs show --help` printed the whole `runs` usage)."""
+    s = sub.add_parser(
+        "runs",
+        help="list runs, show one, resume or cancel unfinished ones, prune old ones",
+        description="Without an action: list recent runs, as `runs list`.",
+    )
+    _list_options(s)
+    s.add_argument("--workflows", help=workflows_help)
+    actions = s.add_subparsers(dest="action", metavar="ACTION")
+    # After add_subparsers, whose own default (None) it replaces: no action is `list`.
+    # Defaults too of what only some actions have; `list`'s options are SUPPRESSed,
+    # so that one given before the action (`runs --limit 5 list`) stays.
+    s.set_defaults(fn=cmd_runs, action="list", id=None, older_than="30d")
+
+    def action(name: str, text: str, run_id: str | None = None) -> argparse.ArgumentParser:
+        a = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        if run_id is not None:
+            a.add_argument("id", nargs="?", metavar="ID", help=run_id)
+        a.add_argument("--workflows", default=argparse.SUPPRESS, help=workflows_help)
+        return a
+
+    _list_options(action("list", "list recent runs, newest first"), suppress=True)
+    action("show", "show a run: its status and every block's", "the run's execution id")
+    action(
+        "resume",
+        "finish runs whose process died (every start does it too)",
+        "only this run (default: every such run)",
+    )
+    action("cancel", "stop a run, wherever it executes", "the run's execution id")
+    prune = action("prune", "delete the records of runs that ended long ago")
+    prune.add_argument(
+        "--older-than", default="30d", help="age of the runs to delete: e.g. 7d, 12h (default 30d)"
+    )
+
+
+def _list_options(p: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """`runs` and `runs list` take the same options; on `list` they only override."""
+    unset = argparse.SUPPRESS if suppress else None
+    p.add_argument("--workflow", default=unset, help="only the runs of this workflow")
+    p.add_argument("--status", default=unset, help="only runs with this status (queued, …)")
+    # a string when given: cmd_runs checks it, in one line
+    p.add_argument("--limit", default=unset or 50, help="at most this many runs (default 50)")
+
+
 async def _not_resumed(rt: Runtime, execution_id: str) -> int:
     """Why `runs resume ID` left the run alone (exit 1): silence would read as
     "resumed" to an operator, while the run may belong to a live process."""
