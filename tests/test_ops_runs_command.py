@@ -46,16 +46,10 @@ NOBODY = "postgresql://postgres@127.0.0.1:1/postgres"
         ),
         # These pruned every finished run, whatever they named.
         (
-            ["prune", "--workflow", "failing"],
+            ["--workflow", "failing", "--status", "failed", "prune"],
             "flowyard runs prune: prune takes only --older-than (it removes every finished"
-            " run older than that), not --workflow",
+            " run older than that), not --workflow or --status",
         ),
-        (
-            ["prune", "38907b31-9715-4896-acc2-68c9ac50394d", "--status", "failed"],
-            "flowyard runs prune: prune takes only --older-than (it removes every finished"
-            " run older than that), not an id or --status",
-        ),
-        (["list", "extra"], "flowyard runs: list takes no id (got 'extra')"),
     ],
 )
 def test_bad_runs_options_are_one_usage_line(args: list[str], said: str, tmp_path: Path) -> None:
@@ -86,3 +80,17 @@ def test_long_workflow_names_keep_the_date_column_apart(tmp_path: Path, database
     for line in lines:
         shown = line[: line.rindex(" ")].rstrip()
         assert any(shown.endswith(name) for name in names), line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["prune", "--workflow", "failing"],  # was read as --workflows, a folder
+        ["prune", "38907b31-9715-4896-acc2-68c9ac50394d"],
+        ["list", "extra"],
+    ],
+)
+def test_what_an_action_does_not_take_is_refused(args: list[str], tmp_path: Path) -> None:
+    done = _cli(["runs", *args], tmp_path, NOBODY)
+    assert done.returncode == 2, done.stderr
+    assert "unrecognized arguments" in done.stderr and "cannot reach" not in done.stderr

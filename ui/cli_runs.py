@@ -138,9 +138,9 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
         return f"bad --limit {args.limit!r}: a number of at least 1"
     args.limit = int(limit)
     if args.action == "prune":
-        # It took --workflow, --status and an id and pruned every finished run.
-        ignored = [f for f, v in (("an id", args.id), ("--workflow", args.workflow),
-                                  ("--status", args.status)) if v is not None]  # fmt: skip
+        # It took --workflow and --status (given before the action, `runs --workflow x
+        # prune`) and pruned every finished run.
+        ignored = [f for f in ("--workflow", "--status") if getattr(args, f[2:]) is not None]
         if ignored:
             return (
                 f"prune takes only --older-than (it removes every finished run older than"
@@ -150,8 +150,6 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
             args.older_than_s = parse_duration(args.older_than)
         except ValueError as exc:
             return f"bad --older-than: {exc}"
-    elif args.action == "list" and args.id is not None:
-        return f"list takes no id (got {args.id!r}); `flowyard runs show ID` shows one run"
     return None
 
 
@@ -228,7 +226,10 @@ def add_runs_parser(sub: Any, workflows_help: str) -> None:
     s.set_defaults(fn=cmd_runs, action="list", id=None, older_than="30d")
 
     def action(name: str, text: str, run_id: str | None = None) -> argparse.ArgumentParser:
-        a = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        # No abbreviations: `prune --workflow x` was read as --workflows (a folder).
+        a = actions.add_parser(
+            name, help=text, description=text[0].upper() + text[1:] + ".", allow_abbrev=False
+        )
         if run_id is not None:
             a.add_argument("id", nargs="?", metavar="ID", help=run_id)
         a.add_argument("--workflows", default=argparse.SUPPRESS, help=workflows_help)
