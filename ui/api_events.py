@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, request
 
+from ui import api_runs  # its wait_for_run, read when called (api_runs imports ui.api)
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, runtime
 from ui.app import bridge, settings
@@ -95,7 +96,10 @@ def event_replay(order_id: str) -> Response:
             data[key] = body[key]
     workflow = runtime().load_workflow(path)
     sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
-    result = bridge().call(runtime().wait(str(sub.execution_id)), timeout=120)
+    # Capped and bounded as any waiting request (it waited outside the cap).
+    result = api_runs.wait_for_run(str(sub.execution_id))
+    if isinstance(result, Response):
+        return result
     return jresponse(
         {
             "execution_id": str(sub.execution_id),

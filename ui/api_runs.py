@@ -49,25 +49,33 @@ def _links(execution_id: str) -> dict[str, str]:
 def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
     sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
     eid = str(sub.execution_id)
-    accepted = jresponse({"execution_id": eid, **_links(eid)}, 202)
     if not wait:
-        return accepted
-    # A wait holds a server thread like a live stream; they share one cap, or requests
-    # waiting for a run nobody executes (`serve --no-worker`, no worker up) took every
-    # thread, and /api/health and webhooks stopped answering. Past the cap the run is
-    # accepted all the same and answered as without `wait` (202, poll status_url): a
-    # 503 would have the caller retry a run that is already under way.
+        return jresponse({"execution_id": eid, **_links(eid)}, 202)
+    result = wait_for_run(eid)
+    if isinstance(result, Response):
+        return result
+    return jresponse({**result, **_links(eid)}, 200)
+
+
+def wait_for_run(eid: str) -> dict[str, Any] | Response:
+    """The run's result, or the answer to give instead: 202 when every thread waits
+    may hold is taken, 504 when the run is still going after a sync webhook's limit.
+
+    A wait holds a server thread like a live stream; they share one cap, or requests
+    waiting for a run nobody executes (`serve --no-worker`, no worker up) took every
+    thread, and /api/health and webhooks stopped answering. Past the cap the run is
+    accepted all the same and answered as without `wait` (202, poll status_url): a
+    503 would have the caller retry a run that is already under way."""
     if not _long_requests().acquire(blocking=False):
-        return accepted
+        return jresponse({"execution_id": eid, **_links(eid)}, 202)
     try:
         # Bounded like a sync webhook's wait; the run goes on, its status_url tells.
-        result = bridge().call(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
+        return bridge().call(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
     except TimeoutError:
         body = {"error": "the run did not finish in time", "execution_id": eid, **_links(eid)}
         return jresponse(body, 504)
     finally:
         _long_requests().release()
-    return jresponse({**result, **_links(eid)}, 200)
 
 
 _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
