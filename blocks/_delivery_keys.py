@@ -35,11 +35,19 @@ def idempotency_key(
     payload: dict[str, Any],
     lower_headers: Mapping[str, str],
     workflow: str,
+    signed_id: str | None = None,
 ) -> str | None:
-    """The delivery's dedup key, or None when the request carries none."""
+    """The delivery's dedup key, or None when the request carries none.
+
+    ``signed_id``: the ``webhook-id`` a verified Standard Webhooks signature covers.
+    It is then the key, and an ``Idempotency-Key`` header beside it is ignored: that
+    header is not signed, so whoever captured a delivery could resend it within the
+    5-minute tolerance under a new key and start it again (a second capture)."""
     value = request_value(template, block_id, payload, workflow)
     if value is not None:
         return value
+    if signed_id:
+        return signed_id
     return lower_headers.get("idempotency-key") or lower_headers.get("webhook-id") or None
 
 

@@ -60,11 +60,13 @@ def standard_webhooks_signature(secret: str, msg_id: str, timestamp: str, body: 
 
 def verify_signature(
     secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
-) -> None:
+) -> str | None:
     """Raise :class:`SignatureError` unless the delivery is signed with ``secret``.
 
     ``headers`` must have lower-case names. Standard Webhooks headers win when present;
     otherwise ``X-Flowyard-Signature`` is required. Comparisons are constant-time.
+    Returns the ``webhook-id`` a Standard Webhooks signature covers (the delivery's
+    signed identity), None for ``X-Flowyard-Signature``, which signs the body only.
     """
     if "webhook-signature" in headers:
         msg_id = headers.get("webhook-id", "")
@@ -82,7 +84,7 @@ def verify_signature(
         # The header may carry several space-separated signatures (key rotation).
         for candidate in headers["webhook-signature"].split():
             if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
-                return
+                return msg_id
         raise SignatureError("webhook-signature does not match")
     given = headers.get("x-flowyard-signature")
     if not given:
@@ -91,3 +93,4 @@ def verify_signature(
         given.strip().lower().encode(), flowyard_signature(secret, body).encode()
     ):
         raise SignatureError("X-Flowyard-Signature does not match")
+    return None

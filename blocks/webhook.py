@@ -81,7 +81,7 @@ class WebhookBlock(BlockHandler):
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
             "type": "string",
-            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the Idempotency-Key or webhook-id header",
+            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the signed webhook-id (Standard Webhooks), else the Idempotency-Key or webhook-id header",
         },
         "concurrency_key": {
             "type": "string",
@@ -264,9 +264,10 @@ async def accept(
     lower = {k.lower(): v for k, v in headers.items()}
 
     secret = config.get("secret")
+    signed_id = None
     if secret:
         try:
-            verify_signature(resolve_secret(str(secret)), lower, raw_body)
+            signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
         except SignatureError as exc:
             return WebhookResponse(401, {"error": "invalid signature", "reason": str(exc)})
         except LookupError as exc:
@@ -289,7 +290,7 @@ async def accept(
 
     payload = build_payload(path, method, headers, query, body)
     configured = config.get("idempotency_key")
-    key = idempotency_key(configured, block.id, payload, lower, workflow.name)
+    key = idempotency_key(configured, block.id, payload, lower, workflow.name, signed_id)
     if configured and key is None and "?>" not in str(configured):
         # The workflow asked for deduplication; a delivery without its key would run
         # again on every retry (a second payment capture), so it is refused. A key

@@ -1,0 +1,108 @@
+"""What names a webhook delivery and what may sign it: a signed ``webhook-id`` is not
+overridden by an unsigned header, a secret that is set but empty signs nothing, and
+a key too long to index is refused before a run exists.
+
+``accept`` is called on a real runtime (real PostgreSQL run store), as the route does.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from blocks.webhook import accept, flowyard_signature, standard_webhooks_signature
+
+WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+BODY = b'{"event_type": "payment_received", "order_id": "o-1", "amount": 10}'
+
+WORKFLOW = """
+version: 1
+name: NAME
+blocks:
+  hook:
+    type: webhook
+    path: test/NAME
+    {extra}
+  echo:
+    type: function
+    code: |
+      return {{"order": input.hook.body.order_id}}
+edges:
+  - hook -> echo
+"""
+
+
+def _signed(body: bytes, msg_id: str, secret: str = WHSEC, **extra: str) -> dict[str, str]:
+    sent = str(int(time.time()))
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": sent,
+        "webhook-signature": standard_webhooks_signature(secret, msg_id, sent, body),
+        **extra,
+    }
+
+
+async def _runs(runtime: Any, workflow: str) -> list[str]:
+    rows = await runtime.db.pool.fetch(
+        "SELECT execution_id::text FROM flowyard_runs WHERE workflow = $1", workflow
+    )
+    return [r[0] for r in rows]
+
+
+# -- 1: the signed webhook-id is the key ------------------------------------------------
+
+
+async def test_a_captured_standard_webhooks_delivery_resent_with_a_new_key_starts_nothing(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    wf = install_workflow(WORKFLOW.format(extra=f"secret: {WHSEC}"))
+    path = f"test/{wf.name}"
+    captured = _signed(BODY, "msg_capture")
+    first = await accept(blocks_runtime, path, "POST", captured, {}, BODY)
+    assert first.status == 202
+    eid = first.body["execution_id"]
+    # Replayed within the tolerance: same signed headers, plus an unsigned key.
+    for key in ("replay-1", "replay-2"):
+        again = await accept(
+            blocks_runtime, path, "POST", {**captured, "Idempotency-Key": key}, {}, BODY
+        )
+        assert again.status == 202, again.body
+        assert again.body["execution_id"] == eid and again.body["duplicate"] is True
+    await blocks_runtime.wait(eid, timeout=30)
+    assert await _runs(blocks_runtime, wf.name) == [eid]
+
+
+async def test_a_signed_delivery_sent_with_an_idempotency_key_is_keyed_by_its_webhook_id(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    wf = install_workflow(WORKFLOW.format(extra=f"secret: {WHSEC}"))
+    path = f"test/{wf.name}"
+    first = await accept(
+        blocks_runtime, path, "POST", _signed(BODY, "msg_k", **{"Idempotency-Key": "i-1"}), {}, BODY
+    )
+    retry = await accept(blocks_runtime, path, "POST", _signed(BODY, "msg_k"), {}, BODY)
+    assert retry.body["execution_id"] == first.body["execution_id"]
+    assert retry.body["duplicate"] is True
+    stored = await blocks_runtime.db.pool.fetchval(
+        "SELECT idempotency_key FROM flowyard_runs WHERE execution_id = $1::uuid",
+        first.body["execution_id"],
+    )
+    assert stored == "msg_k"
+
+
+async def test_without_a_standard_webhooks_signature_the_idempotency_key_header_still_counts(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    secret = "s3cret-for-tests"
+    wf = install_workflow(WORKFLOW.format(extra=f"secret: {secret}"))
+    path = f"test/{wf.name}"
+    headers = {"Content-Type": "application/json"}
+    headers["X-Flowyard-Signature"] = flowyard_signature(secret, BODY)
+    a = await accept(blocks_runtime, path, "POST", {**headers, "Idempotency-Key": "a"}, {}, BODY)
+    b = await accept(blocks_runtime, path, "POST", {**headers, "Idempotency-Key": "b"}, {}, BODY)
+    # The body-only HMAC signs no key: two keys are two deliveries (docs/blocks/webhook.md).
+    assert a.body["execution_id"] != b.body["execution_id"]
+    for r in (a, b):
+        await blocks_runtime.wait(r.body["execution_id"], timeout=30)
