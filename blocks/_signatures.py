@@ -23,18 +23,27 @@ class SignatureError(ValueError):
 
 
 def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
-    """A ``secret`` as configured: literal text, with ``<env.NAME>`` read from the environment."""
+    """A ``secret`` as configured: literal text, with ``<env.NAME>`` read from the environment.
+
+    Raises LookupError (the delivery is refused: fail closed) when a variable is unset,
+    and when the secret comes out blank (``NAME=`` in a compose file): anyone can
+    compute an HMAC with an empty key, so it would accept forged deliveries."""
     environ = os.environ if environ is None else environ
-    out, pos = [], 0
+    out, pos, names = [], 0, []
     for start, end, ref in parse(value):
         if ref.root != "env" or len(ref.path) != 1:
             raise SignatureError("the webhook secret may only use <env.NAME> references")
         if ref.path[0] not in environ:
             raise LookupError(f"environment variable {ref.path[0]} (webhook secret) is not set")
         out += [value[pos:start], environ[ref.path[0]]]
+        names.append(ref.path[0])
         pos = end
     out.append(value[pos:])
-    return "".join(out)
+    secret = "".join(out)
+    if not secret.strip() or secret.strip() == "whsec_":
+        where = f"environment variable {', '.join(names)}" if names else "the configured value"
+        raise LookupError(f"the webhook secret is empty ({where}): no signature can be checked")
+    return secret
 
 
 def flowyard_signature(secret: str, body: bytes) -> str:

@@ -11,6 +11,8 @@ import base64
 import time
 from typing import Any
 
+import pytest
+
 from blocks.webhook import accept, flowyard_signature, standard_webhooks_signature
 
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -106,3 +108,33 @@ async def test_without_a_standard_webhooks_signature_the_idempotency_key_header_
     assert a.body["execution_id"] != b.body["execution_id"]
     for r in (a, b):
         await blocks_runtime.wait(r.body["execution_id"], timeout=30)
+
+
+# -- 2: a secret set but empty is no secret: fail closed ---------------------------------
+
+
+def _forgeries(body: bytes) -> list[dict[str, str]]:
+    """Deliveries signed with an empty key, each scheme (and an empty whsec_)."""
+    return [
+        {"Content-Type": "application/json", "X-Flowyard-Signature": flowyard_signature("", body)},
+        _signed(body, "msg_forged", secret=""),
+        _signed(body, "msg_forged", secret="whsec_"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secret", "value"), [("<env.NAME>", ""), ("<env.NAME>", "  "), ("whsec_", None)]
+)
+async def test_an_empty_secret_refuses_every_delivery_as_unconfigured(
+    blocks_runtime: Any, install_workflow: Any, monkeypatch: Any, secret: str, value: str | None
+) -> None:
+    variable = "FLOWYARD_TEST_EMPTY_HOOK_SECRET"
+    if value is not None:
+        monkeypatch.setenv(variable, value)
+    wf = install_workflow(WORKFLOW.format(extra=f"secret: '{secret.replace('NAME', variable)}'"))
+    for headers in _forgeries(BODY):
+        response = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, BODY)
+        assert response.status == 500, (headers, response.body)
+        # The same answer as an unset variable, naming nothing of the configuration.
+        assert response.body == {"error": "the webhook secret is not configured"}
+    assert await _runs(blocks_runtime, wf.name) == []
