@@ -4,12 +4,27 @@ rules engine/intake.py applies to a repeated key."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from engine.intake import same_json
 from engine.references import MissingReference, compile_value
+
+#: Keys longer than this are stored and compared as their SHA-256 (`indexable`):
+#: PostgreSQL's unique index on (workflow, idempotency_key), and procrastinate's
+#: on a job's lock (the concurrency key), refuse rows over ~2.7 KB with an error.
+MAX_KEY_CHARS = 255
+
+
+def indexable(key: str | None) -> str | None:
+    """``key`` as the run store keeps it: as it is up to MAX_KEY_CHARS, else
+    ``sha256:<hex>`` of its UTF-8 — the same key always gives the same text, and a
+    sender's long id is deduplicated like a short one instead of failing the INSERT."""
+    if key is None or len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _PayloadScope:
@@ -47,21 +62,23 @@ def idempotency_key(
     if value is not None:
         return value
     if signed_id:
-        return signed_id
-    return lower_headers.get("idempotency-key") or lower_headers.get("webhook-id") or None
+        return indexable(signed_id)
+    header = lower_headers.get("idempotency-key") or lower_headers.get("webhook-id")
+    return indexable(header) or None
 
 
 def request_value(
     template: str | None, block_id: str, payload: dict[str, Any], workflow: str
 ) -> str | None:
-    """A key read from the request by a reference (``<webhook.body.order_id>``)."""
+    """A key read from the request by a reference (``<webhook.body.order_id>``), as
+    the run store keeps it (`indexable`)."""
     if not template:
         return None
     try:
         value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
     except MissingReference:
         return None
-    return None if value in (None, "") else _as_key(value)
+    return None if value in (None, "") else indexable(_as_key(value))
 
 
 def _as_key(value: Any) -> str:

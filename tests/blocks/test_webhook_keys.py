@@ -8,6 +8,8 @@ a key too long to index is refused before a run exists.
 from __future__ import annotations
 
 import base64
+import json
+import secrets
 import time
 from typing import Any
 
@@ -138,3 +140,80 @@ async def test_an_empty_secret_refuses_every_delivery_as_unconfigured(
         # The same answer as an unset variable, naming nothing of the configuration.
         assert response.body == {"error": "the webhook secret is not configured"}
     assert await _runs(blocks_runtime, wf.name) == []
+
+
+# -- 3: a key too long for the index is kept by its hash ---------------------------------
+
+
+async def _stored_key(runtime: Any, execution_id: str) -> str:
+    sql = "SELECT idempotency_key FROM flowyard_runs WHERE execution_id = $1::uuid"
+    return str(await runtime.db.pool.fetchval(sql, execution_id))
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+async def test_an_idempotency_key_of_kilobytes_deduplicates_like_a_short_one(
+    blocks_runtime: Any, install_workflow: Any, where: str
+) -> None:
+    extra = "idempotency_key: <webhook.body.event_id>" if where == "body" else ""
+    wf = install_workflow(WORKFLOW.format(extra=extra))
+    path = f"test/{wf.name}"
+
+    async def deliver(key: str) -> Any:
+        body = json.dumps({"order_id": "o-1", "event_id": key}).encode()
+        headers = {"Content-Type": "application/json"}
+        if where == "header":
+            headers["Idempotency-Key"] = key
+        return await accept(blocks_runtime, path, "POST", headers, {}, body)
+
+    # Random text (PostgreSQL compresses a repetitive key below its index limit), ~6 KB,
+    # past the ~2.7 KB the index takes: this was an unhandled 500.
+    long_key = secrets.token_urlsafe(4500)
+    other_key = long_key[:-1] + ("a" if long_key[-1] != "a" else "b")
+    first = await deliver(long_key)
+    assert first.status == 202, first.body
+    again = await deliver(long_key)
+    assert again.status == 202 and again.body["duplicate"] is True
+    assert again.body["execution_id"] == first.body["execution_id"]
+    other = await deliver(other_key)
+    assert other.status == 202 and "duplicate" not in other.body
+    stored = await _stored_key(blocks_runtime, first.body["execution_id"])
+    assert stored.startswith("sha256:") and len(stored) == 71
+    # Up to 255 characters a key is kept as it is.
+    short = await deliver("ü" * 255)
+    assert await _stored_key(blocks_runtime, short.body["execution_id"]) == "ü" * 255
+    for r in (first, other, short):
+        done = await blocks_runtime.wait(r.body["execution_id"], timeout=30)
+        assert done["status"] == "succeeded", done["error"]
+    assert len(await _runs(blocks_runtime, wf.name)) == 3
+
+
+async def test_a_concurrency_key_of_kilobytes_is_queued(
+    blocks_workflows: Any,
+    install_workflow: Any,
+    workspace: Any,
+    database_url: str,
+    monkeypatch: Any,
+) -> None:
+    """A server that only queues (serve --no-worker) defers a procrastinate job whose
+    lock, the concurrency key, procrastinate indexes: a long key failed that INSERT."""
+    from engine.runtime import Runtime
+
+    queue = f"test-keys-{secrets.token_hex(4)}"  # no worker of the session takes it
+    monkeypatch.setenv("FLOWYARD_QUEUE", queue)
+    wf = install_workflow(WORKFLOW.format(extra="concurrency_key: <webhook.body.order_id>"))
+    server = Runtime(
+        blocks_workflows, database_url, workspace, resume=False, queue=True, local=False
+    )
+    await server.start()
+    try:
+        body = json.dumps({"order_id": secrets.token_urlsafe(4500)}).encode()
+        headers = {"Content-Type": "application/json"}
+        response = await accept(server, f"test/{wf.name}", "POST", headers, {}, body)
+        assert response.status == 202, response.body
+        lock = await server.db.pool.fetchval(
+            "SELECT lock FROM procrastinate_jobs WHERE queue_name = $1", queue
+        )
+        assert lock == f"{wf.name}:sha256:" + lock.rsplit(":", 1)[1]
+    finally:
+        await server.db.pool.execute("DELETE FROM procrastinate_jobs WHERE queue_name = $1", queue)
+        await server.close()
