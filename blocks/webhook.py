@@ -28,7 +28,7 @@ from blocks.http import is_credential_header
 from engine._json import strict_loads, unstorable
 from engine.context import BlockContext
 from engine.database import server_unreachable
-from engine.intake import IdempotencyConflict
+from engine.intake import IdempotencyBusy, IdempotencyConflict
 from engine.model import BlockModel, Problem
 from engine.references import parse
 from engine.registry import BlockHandler, register
@@ -317,6 +317,10 @@ async def accept(
         )
     except IdempotencyConflict as exc:
         return WebhookResponse(409, {"error": str(exc), "execution_id": exc.execution_id})
+    except IdempotencyBusy as exc:
+        # Nothing was accepted: the sender's retry is judged anew.
+        body = {"error": str(exc), "retry_after": RETRY_AFTER_S}
+        return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
     except Exception as exc:
         # Only an outage is a 503 the sender should retry; any other failure is a
         # bug that must stay a 500 with its traceback in the log.

@@ -7,7 +7,13 @@ repeat is a *retry*, and two rules keep it from losing or mixing up events:
 
 - a retry of a delivery whose run **failed or was cancelled** starts a new run (the
   first stored nothing a resend would duplicate: its transactions rolled back), and
-  the key moves to the new run — the sender's standard retry is how it recovers;
+  the key moves to the new run — the sender's standard retry is how it recovers.
+  A repeat is judged by what its key's run was **when it arrived** (the snapshot of
+  its first statement): only a delivery that arrived after the run had failed is a
+  retry of it. Copies sent together with the first (a burst, a sender's impatient
+  resend) are repeats of that run even if it fails before they are judged, and
+  retries that arrive together start one run between them: each failed run is
+  retried once, by the first of them, and the others answer with its retry;
 - a repeat whose request is **not the same** (another body or query) is refused
   with :class:`IdempotencyConflict`: a key reused for a different event must not
   silently drop that event (what Stripe answers too: the key was used with other
@@ -30,9 +36,13 @@ from engine.queue import DEFER_TAIL
 #: Tells whether a repeated delivery (stored input, new input) is the same request.
 SameRequest = Callable[[dict[str, Any], dict[str, Any]], bool]
 
-#: How often a retry tries to take the key from a failed run before it gives up
-#: (each round loses only to a concurrent delivery of the same key, which then owns it).
-_ROUNDS = 3
+#: How often a repeat looks for its key's run again before it gives up: each round
+#: is lost only to a takeover of the key by a concurrent retry, committed between
+#: two of its statements (and one such run is then what it answers with).
+_ROUNDS = 5
+
+#: A run that ended without effect: a delivery that arrives after it may run again.
+_RETRYABLE = ("failed", "cancelled")
 
 
 def new_execution_id() -> str:
@@ -43,6 +53,15 @@ class Accepted(NamedTuple):
     execution_id: str
     created: bool  # False: an earlier delivery with the same key owns the run
     retry_of: str | None = None  # the failed or cancelled run this delivery retries
+
+
+class IdempotencyBusy(Exception):
+    """The key's run changed hands every time this delivery looked (retries of it
+    arriving and failing at that pace): nothing was accepted; the sender retries."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"the idempotency key {key!r} is being retried concurrently; retry")
 
 
 class IdempotencyConflict(Exception):
@@ -87,12 +106,31 @@ _CARRIED = """
 """
 
 
+#: With a webhook's rules, the accepting statement also returns the run that held
+#: the key as its snapshot saw it — the delivery's arrival — and that run's status
+#: then: a repeat is judged by that, however long it then waits for a row lock.
+#: Always one row; ``execution_id`` NULL when the key was taken. A holder committed
+#: after the snapshot (a concurrent copy's run) is not seen: NULL too.
+_SEEN = """
+    , accepted AS (SELECT {final})
+    SELECT a.execution_id, s.execution_id AS seen_id, s.status AS seen_status
+      FROM (SELECT 1) AS one
+      LEFT JOIN accepted AS a ON true
+      LEFT JOIN flowyard_runs AS s
+        ON a.execution_id IS NULL AND s.workflow = $2 AND s.idempotency_key = $6
+"""
+
+
 @functools.cache  # one text per combination, built once (accepting is the hot path)
-def _accept_sql(queued: bool, carried: bool, notify: bool) -> str:
+def _accept_sql(queued: bool, carried: bool, notify: bool, seen: bool = False) -> str:
     head = _ACCEPT.removesuffix(_TAIL)
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
-    return head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
+    sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
+    if not seen:
+        return sql
+    ctes, _, final = sql.rpartition("\n    SELECT ")  # every tail ends `SELECT … FROM ins …`
+    return ctes + _SEEN.format(final=final.strip())
 
 
 _FIRST = """
@@ -135,22 +173,53 @@ async def accept(
         args.append(queue)
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
+    if same_request is not None:
+        sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
+        return await _accept_delivery(
+            pool, sql, args, workflow, idempotency_key, input, same_request
+        )
     sql = _accept_sql(queue is not None, bool(carried), notify)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
             return Accepted(eid, True)
-        if same_request is None:
-            first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
-            if first is not None:
-                return Accepted(str(first["execution_id"]), False)
-            continue  # released meanwhile (a webhook's retry took it): try again
-        accepted = await _repeat(pool, sql, args, workflow, idempotency_key, input, same_request)
+        first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
+        if first is not None:
+            return Accepted(str(first["execution_id"]), False)
+        # released meanwhile (a webhook's retry took it): try again
+    raise IdempotencyBusy(str(idempotency_key))
+
+
+async def _accept_delivery(
+    pool: asyncpg.Pool,
+    sql: str,
+    args: list[Any],
+    workflow: str,
+    idempotency_key: str | None,
+    input: dict[str, Any],
+    same_request: SameRequest,
+) -> Accepted:
+    """A webhook delivery: a new run, or a repeat judged by what its key's run was
+    when the delivery arrived (the first statement's snapshot, ``seen_*``)."""
+    args[0] = eid = new_execution_id()
+    row = await pool.fetchrow(sql, *args)
+    if row["execution_id"] is not None:
+        return Accepted(eid, True)
+    # Only the run that had already failed (or been cancelled) when this delivery
+    # arrived may be retried by it; any other holder is answered as it is.
+    retry_of = str(row["seen_id"]) if row["seen_status"] in _RETRYABLE else None
+    for _ in range(_ROUNDS):
+        accepted = await _repeat(
+            pool, sql, args, workflow, idempotency_key, input, same_request, retry_of
+        )
         if accepted is not None:
             return accepted
-    # Each round lost to a concurrent delivery of the key whose run then failed too:
-    # nothing was accepted, and the sender's next retry is answered anew.
-    raise RuntimeError(f"the idempotency key {idempotency_key!r} kept changing hands; retry")
+        # The key was moved (or its run pruned) between two statements: whoever
+        # holds it now is found by the INSERT; if nobody does, this delivery runs.
+        args[0] = eid = new_execution_id()
+        if (await pool.fetchrow(sql, *args))["execution_id"] is not None:
+            return Accepted(eid, True)
+    raise IdempotencyBusy(str(idempotency_key))
 
 
 async def _repeat(
@@ -161,13 +230,16 @@ async def _repeat(
     idempotency_key: str | None,
     input: dict[str, Any],
     same_request: SameRequest,
+    retry_of: str | None,
 ) -> Accepted | None:
-    """A webhook's repeat: the first run, a conflict, or — its run failed or was
-    cancelled — a new run taking the key over. The first run's row stays locked from
-    the check to the new run's insert, so a concurrent delivery of the same key (the
-    same request or another) waits and then judges against the new run: a different
-    body can never slip in between and take the key from the sender's retries.
-    None: the key was released meanwhile; try again."""
+    """A webhook's repeat: the key's run, a conflict, or — ``retry_of`` still holds
+    the key: its run had failed or been cancelled when the delivery arrived — a new
+    run taking the key over. The holder's row stays locked from the check to the
+    new run's insert, so a concurrent delivery of the same key (the same request or
+    another) waits and then judges against the new run: a different body can never
+    slip in between and take the key from the sender's retries, and a concurrent
+    retry of the same failed run answers with this one's run instead of starting
+    another. None: nobody holds the key now (moved or pruned meanwhile)."""
     async with pool.acquire() as conn, conn.transaction():
         first = await conn.fetchrow(_FIRST + " FOR UPDATE", workflow, idempotency_key)
         if first is None:
@@ -175,11 +247,14 @@ async def _repeat(
         first_id = str(first["execution_id"])
         if not same_request(first["input"] or {}, input):
             raise IdempotencyConflict(str(idempotency_key), first_id)
-        if first["status"] not in ("failed", "cancelled"):
+        if first_id != retry_of or first["status"] not in _RETRYABLE:
+            # Queued, running or succeeded; or it failed after this delivery arrived
+            # (the delivery is a copy of the one that started it, not a retry); or it
+            # is a concurrent retry's new run.
             return Accepted(first_id, False)
         await conn.execute(_RELEASE, first["execution_id"], idempotency_key)
         args[0] = eid = new_execution_id()
-        if await conn.fetchrow(sql, *args) is None:
+        if (await conn.fetchrow(sql, *args))["execution_id"] is None:
             return None  # cannot happen while the row is locked; judged again if it does
         return Accepted(eid, True, first_id)
 
