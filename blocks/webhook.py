@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
 
 from blocks._delivery_keys import idempotency_key, request_value, same_delivery
+from blocks._form_data import parse_fields
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -181,13 +181,17 @@ def header_key(name: str) -> str:
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
-    """JSON (the default) or a form; raises ValueError for a body that is neither."""
+    """JSON (the default) or a form; raises ValueError, saying which it was read as,
+    for a body that is neither."""
     if not raw.strip():
         return {}
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
-    return strict_loads(raw)
+        return parse_fields(raw, "the body (a form, application/x-www-form-urlencoded)")
+    try:
+        # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
+        return strict_loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise ValueError(f"the body is not valid JSON: {exc}") from None
 
 
 def build_payload(
@@ -277,8 +281,8 @@ async def accept(
 
     try:
         body = parse_body(raw_body, lower.get("content-type", ""))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return WebhookResponse(400, {"error": f"the body is not valid JSON: {exc}"})
+    except ValueError as exc:
+        return WebhookResponse(400, {"error": str(exc)})
     # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
     refused = (
         unstorable(body, "the body", raw_body)

@@ -7,7 +7,6 @@ Public (no token): a webhook authenticates with its own signature, checked by
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -46,10 +45,16 @@ def deliver(path: str) -> Response:
         return jresponse({"error": "payload too large", "max_bytes": max_body}, 413)
     try:
         from blocks import webhook
+        from blocks._form_data import parse_fields
     except ImportError:
         return jresponse({"error": "webhook delivery is not available"}, 503)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    query: dict[str, Any] = {k: (v if len(v) > 1 else v[0]) for k, v in request.args.lists()}
+    try:
+        # As a form body is read: a repeated parameter is a list, and a value that
+        # is not UTF-8 (`%E4`) is refused, not turned into U+FFFD.
+        query = parse_fields(request.query_string, "the query string")
+    except ValueError as exc:
+        return jresponse({"error": str(exc)}, 400)
     try:
         resp = bridge().call(
             webhook.accept(bridge().runtime, path, request.method, headers, query, raw),

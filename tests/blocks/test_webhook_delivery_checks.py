@@ -99,6 +99,41 @@ async def test_escapes_that_are_text_are_accepted(
     assert result["output"] == {"body": {"note": "\\u0000 and 100%00", "smile": "\U0001f600"}}
 
 
+# -- forms: nothing dropped, nothing replaced ----------------------------------------------
+
+
+async def test_a_form_keeps_repeated_fields_as_a_list_as_the_query_does(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    # `a` was "2" (the first value dropped) and `%C3%A4` is ä, decoded.
+    wf = install_workflow(WORKFLOW)
+    body = b"a=1&a=2&c=%C3%A4&d=&e=x+y"
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", FORM, {}, body)
+    assert response.status == 202, response.body
+    result = await blocks_runtime.wait(response.body["execution_id"], timeout=30)
+    assert result["output"] == {"body": {"a": ["1", "2"], "c": "ä", "d": "", "e": "x y"}}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"a=1&b=%E4", "has a percent-encoded value that is not UTF-8 (%E4)"),
+        (b"b%FF=1", "has a percent-encoded value that is not UTF-8 (%FF)"),
+        (b"a=\xe4", "is not UTF-8 text (byte 2)"),
+    ],
+)
+async def test_a_form_that_is_not_utf8_is_400_named_as_a_form(
+    blocks_runtime: Any, install_workflow: Any, body: bytes, reason: str
+) -> None:
+    # `%E4` became U+FFFD in the run; raw non-UTF-8 was "the body is not valid JSON".
+    wf = install_workflow(WORKFLOW)
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", FORM, {}, body)
+    assert response.status == 400, response.body
+    form = "the body (a form, application/x-www-form-urlencoded)"
+    assert response.body == {"error": f"{form} {reason}"}
+    assert await _runs_of(blocks_runtime, wf.name) == 0
+
+
 # -- numbers strict JSON does not have --------------------------------------------------
 
 

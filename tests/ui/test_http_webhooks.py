@@ -71,3 +71,17 @@ def test_two_mib_body_is_413(client: FlaskClient, auth: dict[str, str]) -> None:
         == 413
     )
     assert client.post("/api/workflows/hello/runs", data=big).status_code == 413
+
+
+def test_a_query_string_keeps_repeats_and_refuses_what_is_not_utf8(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    bad = client.post("/webhooks/test/async?a=1&b=%E4", json={})
+    assert bad.status_code == 400
+    assert bad.get_json() == {
+        "error": "the query string has a percent-encoded value that is not UTF-8 (%E4)"
+    }
+    ok = client.post("/webhooks/test/async?a=1&a=2&c=%C3%A4", json={})
+    assert ok.status_code == 202
+    run = client.get(f"/api/runs/{ok.get_json()['execution_id']}", headers=auth)
+    assert run.get_json()["input"]["webhook"]["query"] == {"a": ["1", "2"], "c": "ä"}
