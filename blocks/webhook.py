@@ -54,6 +54,9 @@ METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 #: Seconds a sender is asked to wait (``Retry-After``) when the database is unreachable.
 RETRY_AFTER_S = 5
 
+#: How long a ``respond: sync`` delivery waits for its run; then a 504 naming the run.
+SYNC_TIMEOUT_S = 300.0
+
 
 @dataclass(slots=True)
 class WebhookResponse:
@@ -240,8 +243,11 @@ async def accept(
     headers: Mapping[str, str],
     query: Mapping[str, str],
     raw_body: bytes,
+    sync_timeout: float = SYNC_TIMEOUT_S,
 ) -> WebhookResponse:
-    """Verify, parse and durably submit one delivery; the route turns the result into HTTP."""
+    """Verify, parse and durably submit one delivery; the route turns the result into HTTP.
+
+    ``sync_timeout``: how long a ``respond: sync`` delivery waits for its run."""
     path = normalize_path(path)
     workflow, block = _find(runtime, path, method.upper())
     if workflow is None or block is None:
@@ -332,22 +338,19 @@ async def accept(
             raise
         return _unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)
+    the_run = {"execution_id": execution_id, "status_url": f"/api/runs/{execution_id}"}
     if str(config.get("respond", "async")) == "sync":
-        result = await runtime.wait(execution_id)
+        try:
+            result = await runtime.wait(execution_id, timeout=sync_timeout)
+        except TimeoutError:
+            # The run was accepted and goes on: say which, so the caller can follow it
+            # rather than resend (which would only be answered with this run).
+            return WebhookResponse(504, {"error": "the run did not finish in time", **the_run})
         if result.get("status") != "succeeded":
-            return WebhookResponse(
-                500,
-                {
-                    "execution_id": execution_id,
-                    "status": result.get("status"),
-                    "error": result.get("error"),
-                },
-            )
+            body = {**the_run, "status": result.get("status"), "error": result.get("error")}
+            return WebhookResponse(500, body)
         return WebhookResponse(200, result.get("output"))
-    body_out: dict[str, Any] = {
-        "execution_id": execution_id,
-        "status_url": f"/api/runs/{execution_id}",
-    }
+    body_out: dict[str, Any] = dict(the_run)
     if not sub.created:
         body_out["duplicate"] = True
     if sub.retry_of:

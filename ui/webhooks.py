@@ -17,8 +17,11 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("flowyard.ui")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-#: a sync webhook waits for the whole run; past this the caller gets a 504
+#: A sync webhook (and a manual run's `?wait=1`) waits this long for its run; past
+#: it ``accept`` answers 504 with the run's id and status_url.
 SYNC_TIMEOUT_S = 300.0
+#: The wait for ``accept`` itself past that: only a backstop for a loop that does not answer.
+BACKSTOP_S = 30.0
 
 
 def _read_limited(limit: int) -> bytes | None:
@@ -57,8 +60,10 @@ def deliver(path: str) -> Response:
         return jresponse({"error": str(exc)}, 400)
     try:
         resp = bridge().call(
-            webhook.accept(bridge().runtime, path, request.method, headers, query, raw),
-            timeout=SYNC_TIMEOUT_S,
+            webhook.accept(
+                bridge().runtime, path, request.method, headers, query, raw, SYNC_TIMEOUT_S
+            ),
+            timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
         )
     except TimeoutError:
         return jresponse({"error": "the run did not finish in time"}, 504)

@@ -321,3 +321,40 @@ async def test_credentials_in_headers_are_not_recorded(
         "SELECT input::text FROM flowyard_runs WHERE workflow = $1", wf.name
     )
     assert "do-not-store-me" not in stored
+
+
+async def test_a_sync_delivery_past_its_wait_is_504_naming_its_run(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Any
+) -> None:
+    gate = tmp_path / "gate"
+    wf = install_workflow(
+        f"""
+        version: 1
+        name: NAME
+        blocks:
+          hook: {{type: webhook, path: test/NAME, respond: sync}}
+          slow:
+            type: function
+            code: |
+              import os, time
+              while not os.path.exists({str(gate)!r}):
+                  time.sleep(0.05)
+              return {{"done": True}}
+        edges: [hook -> slow]
+        """
+    )
+    # The wait is 300 s in service; the run outlasts a short one here (it waits for
+    # the gate), so the answer is the 504 whatever the machine's speed.
+    response = await accept(
+        blocks_runtime, f"test/{wf.name}", "POST", _headers(), {}, BODY, sync_timeout=0.2
+    )
+    assert response.status == 504, response.body
+    eid = response.body["execution_id"]
+    assert response.body == {
+        "error": "the run did not finish in time",
+        "execution_id": eid,
+        "status_url": f"/api/runs/{eid}",
+    }
+    gate.write_text("open")  # the run was accepted and goes on
+    done = await blocks_runtime.wait(eid, timeout=30)
+    assert done["status"] == "succeeded" and done["output"] == {"done": True}
