@@ -125,6 +125,12 @@ def build(
     return create_app(cfg), bridge, token
 
 
+#: Bytes past FLOWYARD_MAX_BODY waitress still reads before it refuses a body itself:
+#: the app refuses those (its JSON 413), and a chunked body's framing (a size line
+#: per chunk) is not counted against a body within the limit.
+BODY_SLACK = 64 * 1024
+
+
 def make_server(app: Any, host: str, port: int) -> Any:
     """The waitress server ``serve`` runs ``app`` on (listening once this returns)."""
     from waitress import create_server
@@ -134,6 +140,11 @@ def make_server(app: Any, host: str, port: int) -> Any:
         host=host,
         port=port,
         threads=server_threads(),
+        # Waitress reads a whole body (spooled to a temporary file, up to 1 GiB by
+        # default) before the app sees its headers: a body far over the limit is
+        # refused by waitress as its Content-Length arrives, or as a chunked one
+        # passes it (413, plain text, connection closed), never read to the end.
+        max_request_body_size=max_body() + BODY_SLACK,
         ident="flowyard",
         # Waitress 3 deletes X-Forwarded-*/Forwarded from every request that does not
         # come from a trusted proxy; a webhook's run is meant to see them (SPEC:
