@@ -76,6 +76,80 @@ def server_threads() -> int:
     return int(raw)
 
 
+DEFAULT_CONNECTION_LIMIT = 1000
+#: Open files a server needs besides its clients' connections: database pools,
+#: function workers' pipes, log files, the listening socket.
+FILES_RESERVED = 256
+
+
+def connection_limit() -> int:
+    """FLOWYARD_CONNECTION_LIMIT: client connections the web server keeps open at once
+    (default 1000; waitress's own is 100). At the limit it accepts no more until one
+    closes — every request waits, ``/api/health`` included — so a hundred idle or
+    slow clients stopped the whole server."""
+    raw = os.environ.get("FLOWYARD_CONNECTION_LIMIT", "").strip()
+    if not raw:
+        return DEFAULT_CONNECTION_LIMIT
+    if not (raw.isdigit() and 10 <= int(raw) <= 100_000):
+        raise SettingError(
+            f"FLOWYARD_CONNECTION_LIMIT={raw!r} is not a number of connections from 10 to 100000"
+        )
+    return int(raw)
+
+
+def usable_connection_limit() -> int:
+    """``connection_limit()``, with the open-files limit (``ulimit -n``) raised to fit
+    it, as far as the hard limit allows: each connection is an open file, and one
+    accepted past the limit fails. A default that does not fit is lowered; a value
+    set that does not fit is a SettingError."""
+    wanted = connection_limit()
+    fits = _open_files_for(wanted + FILES_RESERVED) - FILES_RESERVED
+    if fits >= wanted:
+        return wanted
+    if os.environ.get("FLOWYARD_CONNECTION_LIMIT", "").strip():
+        raise SettingError(
+            f"FLOWYARD_CONNECTION_LIMIT={wanted} needs {wanted + FILES_RESERVED} open files;"
+            f" this process may open {fits + FILES_RESERVED} (raise `ulimit -Hn`, or set less)"
+        )
+    return max(fits, 10)
+
+
+def _open_files_for(wanted: int) -> int:
+    """Raise this process's soft open-files limit to ``wanted`` (up to the hard
+    limit); returns the limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: nothing to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    except (ValueError, OSError):
+        return soft
+    return raised
+
+
+DEFAULT_CHANNEL_TIMEOUT_S = 30
+
+
+def channel_timeout() -> int:
+    """FLOWYARD_CHANNEL_TIMEOUT: seconds a client connection may sit idle — no request
+    being answered, nothing received — before the server closes it (default 30;
+    waitress's own is 120). A request being answered (a sync webhook's wait, a live
+    run stream) is never cut by it."""
+    raw = os.environ.get("FLOWYARD_CHANNEL_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_CHANNEL_TIMEOUT_S
+    if not (raw.isdigit() and 1 <= int(raw) <= 3600):
+        raise SettingError(
+            f"FLOWYARD_CHANNEL_TIMEOUT={raw!r} is not a number of seconds from 1 to 3600"
+        )
+    return int(raw)
+
+
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 
 
@@ -121,6 +195,8 @@ def check_start_settings(command: str) -> None:
             server_threads()
             secret_key_setting()
             max_body()
+            usable_connection_limit()
+            channel_timeout()
     except SettingError as exc:
         print(f"flowyard {command}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

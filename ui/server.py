@@ -14,12 +14,14 @@ from typing import Any
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
 from ui.config import (
+    channel_timeout,
     check_start_settings,
     max_body,
     require_database,
     secret_key_setting,
     server_threads,
     shutdown_grace,
+    usable_connection_limit,
 )
 
 log = logging.getLogger("flowyard.ui")
@@ -135,6 +137,7 @@ def make_server(app: Any, host: str, port: int) -> Any:
     """The waitress server ``serve`` runs ``app`` on (listening once this returns)."""
     from waitress import create_server
 
+    idle = channel_timeout()
     return create_server(
         app,
         host=host,
@@ -145,6 +148,13 @@ def make_server(app: Any, host: str, port: int) -> Any:
         # refused by waitress as its Content-Length arrives, or as a chunked one
         # passes it (413, plain text, connection closed), never read to the end.
         max_request_body_size=max_body() + BODY_SLACK,
+        # Idle and slow clients each hold a connection: at waitress's 100 they shut
+        # everyone out (health checks too) for its 120 s channel timeout. poll(),
+        # not select(), which fails on a file descriptor past 1023.
+        connection_limit=usable_connection_limit(),
+        channel_timeout=idle,
+        cleanup_interval=max(1, min(30, idle // 2)),  # how often idle ones are found
+        asyncore_use_poll=True,
         ident="flowyard",
         # Waitress 3 deletes X-Forwarded-*/Forwarded from every request that does not
         # come from a trusted proxy; a webhook's run is meant to see them (SPEC:

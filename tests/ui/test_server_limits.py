@@ -9,8 +9,12 @@ socket timeouts only keep a broken server from hanging the test; nothing is time
 from __future__ import annotations
 
 import json
+import os
+import resource
 import select
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
+from processes import free_port
 
 from ui.server import make_server
 
@@ -101,3 +106,86 @@ def test_a_body_of_exactly_the_limit_still_reaches_the_app(
     over = httpx.post(url, content=body + b" ", headers=headers, timeout=GUARD_S)
     assert over.status_code == 413
     assert over.json() == {"error": "payload too large", "max_bytes": MAX_BODY}
+
+
+# -- connections: idle and slow clients do not shut the server ---------------------------
+
+
+def _stalled(address: tuple[str, int]) -> socket.socket:
+    """A client that sent its headers and one byte of a 100-byte body, then stalled."""
+    sock = _connect(address)
+    sock.sendall(b"POST /webhooks/test/async HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    return sock
+
+
+def test_more_stalled_clients_than_waitress_allowed_leave_health_answering(
+    served: tuple[str, int],
+) -> None:
+    # At 100 connections (waitress's default limit) the server stopped accepting:
+    # /api/health got no answer for as long as they stayed (120 s each, at least).
+    stalled = [_stalled(served) for _ in range(150)]
+    try:
+        health = httpx.get(f"http://{served[0]}:{served[1]}/api/health", timeout=GUARD_S)
+        assert health.status_code == 200, health.text
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_an_idle_connection_is_closed_after_the_channel_timeout(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWYARD_CHANNEL_TIMEOUT", "1")
+    server: Any = make_server(app, "127.0.0.1", 0)
+    threading.Thread(target=server.run, name="waitress-idle", daemon=True).start()
+    try:
+        with _stalled(("127.0.0.1", server.effective_port)) as sock:
+            try:
+                closed = sock.recv(4096) == b""  # the server hung up; no answer
+            except ConnectionResetError:
+                closed = True
+            assert closed
+    finally:
+        server.close()
+
+
+def _serve_with_open_files(limit: int, tmp_path: Any, **settings: str) -> Any:
+    """`flowyard serve` in a process that may open ``limit`` files at most."""
+    env = {**os.environ, **settings, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}
+    env.pop("FLOWYARD_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("FLOWYARD_CONNECTION_LIMIT", "5", "is not a number of connections from 10 to 100000"),
+        ("FLOWYARD_CONNECTION_LIMIT", "1e3", "is not a number of connections from 10 to 100000"),
+        ("FLOWYARD_CHANNEL_TIMEOUT", "0", "is not a number of seconds from 1 to 3600"),
+        ("FLOWYARD_CHANNEL_TIMEOUT", "30s", "is not a number of seconds from 1 to 3600"),
+        ("FLOWYARD_CONNECTION_LIMIT", "1000", "needs 1256 open files; this process may open 512"),
+    ],
+)
+def test_connection_settings_that_cannot_be_used_are_refused_at_start(
+    tmp_path: Any, name: str, value: str, says: str
+) -> None:
+    done = _serve_with_open_files(512, tmp_path, **{name: value})
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"flowyard serve: {name}="), done.stderr
+    assert says in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []  # no token, key or templates written
+
+
+def test_the_default_connection_limit_fits_the_open_files_there_are(tmp_path: Any) -> None:
+    # 512 open files leave 256 connections: it starts (and then finds no database).
+    done = _serve_with_open_files(512, tmp_path)
+    assert done.returncode == 1
+    assert "cannot reach the database" in done.stderr, done.stderr
