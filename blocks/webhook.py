@@ -236,6 +236,21 @@ def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]
     return wf, wf.trigger()
 
 
+def allowed_methods(runtime: Any, path: str) -> list[str]:
+    """The methods a workflow listens on at ``/webhooks/<path>`` (none: unknown path)."""
+    path = normalize_path(path)
+    return [m for m in METHODS if _find(runtime, path, m)[0] is not None]
+
+
+async def options(runtime: Any, path: str) -> WebhookResponse:
+    """``OPTIONS /webhooks/<path>``: the path's real methods in ``Allow``, or a 404."""
+    allowed = allowed_methods(runtime, path)
+    if not allowed:
+        error = f"no workflow listens on /webhooks/{normalize_path(path)}"
+        return WebhookResponse(404, {"error": error})
+    return WebhookResponse(204, None, {"Allow": ", ".join([*allowed, "OPTIONS"])})
+
+
 async def accept(
     runtime: Any,
     path: str,
@@ -253,7 +268,7 @@ async def accept(
     if workflow is None or block is None:
         # A known path asked with another method is a 405 naming the right one (a GET
         # from a browser on a POST hook), not a 404 that says the path does not exist.
-        allowed = [m for m in METHODS if _find(runtime, path, m)[0] is not None]
+        allowed = allowed_methods(runtime, path)
         if allowed:
             return WebhookResponse(
                 405,

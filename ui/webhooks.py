@@ -7,6 +7,7 @@ Public (no token): a webhook authenticates with its own signature, checked by
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -39,9 +40,16 @@ def _read_limited(limit: int) -> bytes | None:
 # `/webhooks` and `/webhooks/` too (one rule, no redirect between them: not every
 # sender follows one with its POST): a sender that forgot the path gets the JSON 404
 # of a wrong path, not the login page or a Flask page of another shape.
-@bp.route("/", defaults={"path": ""}, methods=METHODS, strict_slashes=False)
-@bp.route("/<path:path>", methods=METHODS)
+# OPTIONS is answered here, not by Flask, whose answer listed every method the route
+# has (PUT, PATCH, DELETE… on a POST hook) while they were a 405.
+_ROUTE: dict[str, Any] = {"methods": [*METHODS, "OPTIONS"], "provide_automatic_options": False}
+
+
+@bp.route("/", defaults={"path": ""}, strict_slashes=False, **_ROUTE)
+@bp.route("/<path:path>", **_ROUTE)
 def deliver(path: str) -> Response:
+    if request.method == "OPTIONS":
+        return _options(path)
     max_body = settings().max_body
     raw = _read_limited(max_body)
     if raw is None:
@@ -74,3 +82,12 @@ def deliver(path: str) -> Response:
     # is the output's JSON value (as `GET /api/runs/<id>` shows it), and a string
     # served as text/html would render a caller's input as a page on our origin.
     return jresponse(body, status, headers=extra)
+
+
+def _options(path: str) -> Response:
+    from blocks import webhook
+
+    resp = bridge().call(webhook.options(bridge().runtime, path))
+    if resp.status == 204:
+        return Response(status=204, headers=resp.headers)
+    return jresponse(resp.body, resp.status, headers=resp.headers)

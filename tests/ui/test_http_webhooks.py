@@ -85,3 +85,14 @@ def test_a_query_string_keeps_repeats_and_refuses_what_is_not_utf8(
     assert ok.status_code == 202
     run = client.get(f"/api/runs/{ok.get_json()['execution_id']}", headers=auth)
     assert run.get_json()["input"]["webhook"]["query"] == {"a": ["1", "2"], "c": "ä"}
+
+
+def test_options_names_the_methods_the_hook_listens_on(client: FlaskClient) -> None:
+    # It was Flask's 200 listing PUT, PATCH, DELETE, GET… while each was a 405.
+    resp = client.options("/webhooks/test/async")
+    assert resp.status_code == 204 and resp.headers["Allow"] == "POST, OPTIONS"
+    get = client.get("/webhooks/test/async")
+    assert get.status_code == 405 and get.headers["Allow"] == "POST"
+    unknown = client.options("/webhooks/no/such/path")
+    assert unknown.status_code == 404
+    assert unknown.get_json() == {"error": "no workflow listens on /webhooks/no/such/path"}
