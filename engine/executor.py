@@ -50,9 +50,8 @@ def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
 def stop_reason(exc: BaseException) -> str | None:
     """Why a region is stopping: a failure in it (or, through a container, in an
     enclosing region's block), or None for anything that must interrupt at once."""
-    if isinstance(exc, asyncio.CancelledError):
-        return exc.args[0] if exc.args and exc.args[0] == SIBLING_FAILED else None
-    return SIBLING_FAILED
+    cancelled = isinstance(exc, asyncio.CancelledError)
+    return SIBLING_FAILED if not cancelled or SIBLING_FAILED in exc.args else None
 
 
 def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
@@ -116,9 +115,8 @@ class Executor:
         top = region.key == TOP
         try:
             while ready or running:
-                # Run a lone ready block inline: a chain needs no task per block. A
-                # block with effects gets one all the same, so that a failure around
-                # it (a parallel's other branch) lets it finish (see _stop).
+                # Run a lone ready block inline: a chain needs no task per block. One
+                # with effects gets a task, so a failure around it lets it finish.
                 if (
                     len(ready) == 1
                     and not running
@@ -148,14 +146,10 @@ class Executor:
     async def _stop(
         self, running: dict[asyncio.Task[str | None], str], prefix: str, reason: str | None
     ) -> None:
-        """Stop a region's running blocks. When a sibling failed, a block whose
-        effect outside the run is under way (an HTTP call, a statement outside a
-        transaction group, a message) is let finish instead: interrupted, its
-        effect may have happened all the same (an INSERT that committed was
-        recorded "interrupted", and a re-run inserted it again), and its record
-        would not say so. One that has not begun its effect does not begin it.
-        Anything else stops the run at once: cancelling it, shutting down, a
-        timeout."""
+        """Stop a region's running blocks; when a sibling failed, one whose effect
+        outside the run is under way finishes instead (interrupted, a committed
+        INSERT was recorded "interrupted" and a re-run inserted it again). A
+        cancel, a shutdown or a timeout stops everything at once."""
         for task, node in running.items():
             if reason != SIBLING_FAILED or prefix + node not in self._effects_in_flight:
                 task.cancel(reason)
