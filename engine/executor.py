@@ -209,9 +209,10 @@ class Executor:
         path = prefix + node
         top = not prefix
         restored = run.restored.get(path)
-        if restored is not None and restored["status"] == "succeeded":
-            # Kept from before a crash, or carried over by a re-run (recorded when the
-            # run was accepted: engine.recovery.carried_events): nothing to record.
+        if restored is not None:
+            # Kept from before a crash (a success, or a failure `on_error: continue`
+            # handled), or carried over by a re-run (recorded when the run was
+            # accepted: engine.recovery.carried_events): nothing to record.
             frame.outputs[node] = restored.get("output")
             if top:
                 self.top_blocks[node] = {**restored, "duration_ms": restored.get("duration_ms")}
@@ -281,24 +282,24 @@ class Executor:
                         raise
                     continue
                 duration = (time.perf_counter() - t0) * 1000
-                recorder.add(
-                    "block_failed",
-                    path,
-                    {
-                        "error": error,
-                        "attempts": attempt,
-                        "duration_ms": duration,
-                        "inputs": ctx.inputs,
-                        "handled": block.on_error == "continue",
-                    },
-                )
                 handled = block.on_error == "continue"
                 output = {"error": error} if handled else None
+                data = {
+                    "error": error,
+                    "attempts": attempt,
+                    "duration_ms": duration,
+                    "inputs": ctx.inputs,
+                    "handled": handled,
+                }
+                if handled:  # the stored run shows what the run went on with; a resume reuses it
+                    port = choose_error_port(self.plan.region_of(node).outgoing[node])
+                    data.update(output=output, port=port)
+                recorder.add("block_failed", path, data)
                 self._settled(node, block.type, top, "failed", attempt, duration, output, error)
                 if not handled:
                     raise BlockFailed(error) from exc
                 frame.outputs[node] = output
-                return choose_error_port(self.plan.region_of(node).outgoing[node])
+                return port
 
         if isinstance(value, Result):
             output, port = value.output, value.port

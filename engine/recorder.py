@@ -171,7 +171,7 @@ class RunRecorder:
             text = "{}"
         elif self.redact.secrets:  # encoded once, field by field
             text, lost = self.redact.fields(data, _storable_json)
-            if type_ == "block_succeeded" and "output" in lost:
+            if type_ in ("block_succeeded", "block_failed") and "output" in lost:
                 # The output a resume or a re-run would reuse lost a secret: they
                 # run the block again instead (engine/recovery.py).
                 text, _ = self.redact.fields({**data, "redacted": True}, _storable_json)

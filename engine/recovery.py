@@ -27,17 +27,32 @@ def _top_level(path: str) -> str:
     return path.split("[", 1)[0].split(".", 1)[0]
 
 
-def restorable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Completed block records (path → output, port, …) a resumed run can reuse."""
+def restorable(
+    plan: Plan, events: list[dict[str, Any]], handled_failures: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Completed block records (path → output, port, …) a resumed run can reuse.
+
+    ``handled_failures``: also a failure its block handled (``on_error: continue``),
+    recorded with the ``{error: …}`` output and the port the run went on by. A
+    resume reuses it (the run had already gone on from it); a re-run "from the
+    failed block" does not (it runs failed blocks again)."""
     # A record whose output had a secret redacted (``***`` where the value was) is
     # not a result anyone can reuse: that block runs again.
-    done = {
-        ev["block"]: {"status": "succeeded", **(ev["data"] or {})}
-        for ev in events
-        if ev["type"] == "block_succeeded"
-        and not (ev["data"] or {}).get("redacted")
-        and not (ev["data"] or {}).get("omitted")  # too big to keep: not there to reuse
-    }
+    done: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        data = ev["data"] or {}
+        if ev["type"] == "block_succeeded":
+            status = "succeeded"
+        elif ev["type"] == "block_failed" and handled_failures and data.get("handled"):
+            # Recorded with its output and port (a record from before they were is
+            # not: ``port`` missing, the block runs again).
+            if "port" not in data:
+                continue
+            status = "failed"
+        else:
+            continue
+        if not data.get("redacted") and not data.get("omitted"):  # omitted: too big to keep
+            done[ev["block"]] = {"status": status, **data}
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
     invalid: set[str] = set()
     for name, (members, nested) in plan.transaction_groups.items():

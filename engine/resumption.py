@@ -156,7 +156,7 @@ class Resumption:
             error = {"type": "WorkflowError", "message": str(exc), "block": None}
             await record_end(pool, eid, self.owner, "failed", error, self.notify_finish, next_seq)
             return None
-        restored = restorable(workflow.plan, events)
+        restored = restorable(workflow.plan, events, handled_failures=True)
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         started_at = runstore.first_start(events)
