@@ -110,8 +110,10 @@ class Function(BlockHandler):
     required = ("code",)
     raw_keys = frozenset({"code"})
     outputs = ("result", "stdout")
-    # No engine-level timer by default: the worker pool (and the inline watchdog)
-    # enforce DEFAULT_TIMEOUT_S themselves; a `timeout:` set on the block still applies.
+    # No engine-level timer: the worker pool, the inline watchdog and the JavaScript
+    # runner enforce `timeout` (DEFAULT_TIMEOUT_S unset) from when the code starts, so
+    # the wait for a free worker (or thread) is not counted against it.
+    times_itself = True
 
     def __init__(self, block: Any) -> None:
         super().__init__(block)

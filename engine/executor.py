@@ -227,6 +227,8 @@ class Executor:
             # effect, so a resume repeats it with the same inputs and idempotency key.
             await recorder.flush(checkpoint=True)
         timeout = block.timeout if block.timeout is not None else handler.default_timeout
+        if handler.times_itself:
+            timeout = None
         attempt = 0
         t0 = time.perf_counter()
         while True:

@@ -78,11 +78,29 @@ class _Worker:
             self._out.close()
 
 
+def pool_size() -> int:
+    """FLOWYARD_FUNCTION_WORKERS: the Function worker processes of each engine process
+    (unset or blank: one per CPU, from 2 to 8). Raises ValueError for anything but a
+    number from 1 to 256 (ui/config.py says it before a command starts)."""
+    raw = os.environ.get("FLOWYARD_FUNCTION_WORKERS", "").strip()
+    if not raw:
+        return max(2, min(8, os.cpu_count() or 2))
+    if not (raw.isdigit() and 1 <= int(raw) <= 256):
+        raise ValueError(
+            f"FLOWYARD_FUNCTION_WORKERS={raw!r} is not a number of worker processes from 1 to 256"
+        )
+    return int(raw)
+
+
 class FunctionPool:
-    """A fixed set of worker processes; ``call`` borrows one per invocation."""
+    """A fixed set of worker processes; ``call`` borrows one per invocation.
+
+    A call waits its turn for a free worker (first come, first served); its
+    ``timeout`` starts once it has one, so it limits the code's own execution, not
+    the time other runs' functions keep every worker busy."""
 
     def __init__(self, size: int | None = None) -> None:
-        self.size = size or max(2, min(8, (os.cpu_count() or 2)))
+        self.size = size or pool_size()
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: set[_Worker] = set()
         self.inline = InlineRunner()

@@ -54,6 +54,10 @@ class BlockHandler:
     side_effects: ClassVar[bool] = False
     #: Default per-attempt timeout in seconds (None: no limit).
     default_timeout: ClassVar[float | None] = None
+    #: True when the handler enforces the block's ``timeout`` itself, over its own
+    #: execution only: the engine sets no timer around it (a Function block waiting
+    #: for a free worker of the pool is not running yet).
+    times_itself: ClassVar[bool] = False
 
     def __init__(self, block: BlockModel) -> None:
         self.block = block

@@ -23,7 +23,7 @@ def _serve(cwd: Path, command: str = "serve", **settings: str) -> subprocess.Com
     for name in ("FLOWYARD_TOKEN", "FLOWYARD_WORKFLOWS"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "ui.cli", command]
+        [sys.executable, "-m", "ui.cli", *command.split()]
         + (["--port", str(free_port())] if command == "serve" else []),
         cwd=cwd,
         env=env,
@@ -104,6 +104,22 @@ def test_a_stall_limit_within_the_heartbeat_is_refused(tmp_path: Path) -> None:
         " stalled\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "run"])
+@pytest.mark.parametrize("workers", ["0", "two", "-1", "1.5", "257"])
+def test_a_function_worker_count_that_is_no_number_of_processes_is_refused(
+    command: str, workers: str, tmp_path: Path
+) -> None:
+    (tmp_path / "wf.yaml").write_text("name: wf\nblocks:\n  s: {type: manual}\n")
+    args = {"run": "run wf.yaml"}.get(command, command)
+    done = _serve(tmp_path, args, FLOWYARD_FUNCTION_WORKERS=workers)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard {command}: FLOWYARD_FUNCTION_WORKERS={workers!r} is not a number of"
+        " worker processes from 1 to 256\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["wf.yaml"]
 
 
 def test_max_body_and_retention_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 from ui.cli_workflows import missing_file, read_input
-from ui.config import require_database
+from ui.config import check_start_settings, require_database
 
 
 def workflows_dir(args: argparse.Namespace) -> Path:
@@ -36,7 +36,9 @@ def with_runtime(
     database_url: str | None = None,
 ) -> int:
     """Run ``body`` on a started runtime. The database is checked first (unless the
-    caller did, ``database_url``): one that does not answer is one line, exit 1."""
+    caller did, ``database_url``): one that does not answer is one line, exit 1, as
+    is a setting the engine cannot use (ui/config.py)."""
+    check_start_settings(args.command)
     url = database_url or require_database(args.command, Path.cwd())
 
     async def main() -> int:

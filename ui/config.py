@@ -187,10 +187,16 @@ def worker_timings() -> dict[str, float]:
 def check_start_settings(command: str) -> None:
     """Every setting ``command`` reads, checked before it starts anything (binds
     a port, writes a token): a wrong one is one line on stderr and exit 1."""
+    from engine.functions import pool_size
+
     try:
         run_retention()  # every process that runs an engine prunes
         shutdown_grace()  # and every one stops
         worker_timings()  # both have a run queue (serve --no-worker too: its retry wait)
+        try:
+            pool_size()  # and starts its Function workers
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
         if command == "serve":
             server_threads()
             secret_key_setting()

@@ -1,0 +1,92 @@
+"""The Function block's worker processes, as runs share them: a block's `timeout`
+counts its own execution, not the wait for a free worker.
+
+Real worker processes (the session runtime has two) and the embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from held_runs import until
+
+from engine.functions import pool_size
+from engine.model import Workflow
+from engine.runtime import Runtime
+
+#: Two functions that hold both workers of the session runtime until {gate} exists.
+HOG = """
+name: hog
+blocks:
+  start: {{type: manual}}
+  one: {{type: function, timeout: 120, code: "{wait}\\nreturn 1"}}
+  two: {{type: function, timeout: 120, code: "{wait}\\nreturn 2"}}
+edges: [start -> one, start -> two]
+"""
+WAIT = "import os, time\\nwhile not os.path.exists({gate!r}): time.sleep(0.02)"
+
+
+async def _started(runtime: Runtime, eid: str, blocks: set[str]) -> bool:
+    events = await runtime.run_events(eid)
+    return blocks <= {e["block"] for e in events if e["type"] == "block_started"}
+
+
+async def test_the_wait_for_a_free_worker_does_not_count_against_the_timeout(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    hog = await runtime.submit(write_workflow(HOG.format(wait=WAIT.format(gate=str(gate)))), {})
+    victim = write_workflow(
+        """
+        name: victim
+        blocks:
+          start: {type: manual}
+          add: {type: function, timeout: 0.5, code: "return <start.n> + 1"}
+        edges: [start -> add]
+        """
+    )
+    try:
+        assert await until(lambda: _started(runtime, hog.execution_id, {"one", "two"}))
+        sub = await runtime.submit(victim, {"n": 1})
+        assert await until(lambda: _started(runtime, sub.execution_id, {"add"}))
+        await asyncio.sleep(1.0)  # twice its timeout, waiting for a worker
+    finally:
+        gate.touch()
+    result = await runtime.wait(sub.execution_id, timeout=60)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"result": 2}
+    assert (await runtime.wait(hog.execution_id, timeout=60))["status"] == "succeeded"
+
+
+async def test_the_timeout_still_stops_the_code_itself(
+    runtime: Runtime, write_workflow: Callable[..., Workflow]
+) -> None:
+    wf = write_workflow(
+        """
+        name: sleeper
+        blocks:
+          start: {type: manual}
+          nap: {type: function, timeout: 0.5, code: "import time\\ntime.sleep(60)"}
+        edges: [start -> nap]
+        """
+    )
+    result = await runtime.execute(wf, {})
+    assert result["status"] == "failed"
+    assert result["error"] == {
+        "type": "TimeoutError",
+        "message": "function exceeded its timeout of 0.5 s",
+        "block": "nap",
+    }
+
+
+def test_the_pool_size_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWYARD_FUNCTION_WORKERS", " 3 ")
+    assert pool_size() == 3
+    monkeypatch.setenv("FLOWYARD_FUNCTION_WORKERS", "")
+    assert 2 <= pool_size() <= 8
+    monkeypatch.setenv("FLOWYARD_FUNCTION_WORKERS", "0")
+    with pytest.raises(ValueError, match="FLOWYARD_FUNCTION_WORKERS='0'"):
+        pool_size()
