@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib
 import io
 import json
+import os
 import sys
 import textwrap
 import traceback
@@ -90,10 +92,35 @@ def compile_function(code: str, arg_names: list[str]) -> Any:
     return namespace["__flowyard_function__"]
 
 
-def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-    for d in request.get("lib_dirs") or []:
+#: The lib folders calls in this process named, and the lib version its modules
+#: from them were imported at (engine/function_libs.py).
+_lib_dirs: list[str] = []
+_lib_version: int | None = None
+
+
+def use_libs(dirs: list[str], version: int | None) -> None:
+    """Put ``dirs`` on the import path; when the lib version moved, forget every
+    module imported from a lib folder, so the next import reads the files again."""
+    global _lib_version
+    for d in dirs:
+        if d not in _lib_dirs:  # on sys.path before (PYTHONPATH) or not, its modules count
+            _lib_dirs.append(d)
         if d not in sys.path:
             sys.path.insert(0, d)
+    if version is None or version == _lib_version:  # None: the call has no lib folder
+        return
+    if _lib_version is not None and _lib_dirs:
+        under = tuple(os.path.join(d, "") for d in _lib_dirs)
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.startswith(under):
+                del sys.modules[name]
+        importlib.invalidate_caches()  # a new file in a folder already listed
+    _lib_version = version
+
+
+def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    use_libs(request.get("lib_dirs") or [], request.get("lib_version"))
     key = request["code"] + "\0" + ",".join(request["arg_names"])
     fn = cache.get(key)
     out = io.StringIO()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine._json import dumps, loads, loads_finite
+from engine.function_libs import WATCH
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -134,17 +135,21 @@ class FunctionPool:
         if self._idle is None:
             await self.start()
         assert self._idle is not None
-        payload = json.dumps(
-            {
-                "code": code,
-                "arg_names": arg_names,
-                "args": args,
-                "input": input,
-                "lib_dirs": lib_dirs,
-            },
-            default=str,
-        ).encode()
+        request = {
+            "code": code,
+            "arg_names": arg_names,
+            "args": args,
+            "input": input,
+            "lib_dirs": lib_dirs,
+        }
         worker = await self._idle.get()
+        try:
+            # Once a worker is free: a lib file changed during the wait is this call's.
+            request["lib_version"] = WATCH.current(lib_dirs) if lib_dirs else None
+            payload = json.dumps(request, default=str).encode()
+        except BaseException:
+            self._idle.put_nowait(worker)
+            raise
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
         fd = worker.conn.fileno()
@@ -275,6 +280,7 @@ class InlineRunner:
             "args": args,
             "input": input,
             "lib_dirs": lib_dirs,
+            "lib_version": WATCH.current(lib_dirs) if lib_dirs else None,
         }
         timed_out = False
         try:

@@ -7,6 +7,8 @@ Real worker processes (the session runtime has two) and the embedded PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,3 +92,72 @@ def test_the_pool_size_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWYARD_FUNCTION_WORKERS", "0")
     with pytest.raises(ValueError, match="FLOWYARD_FUNCTION_WORKERS='0'"):
         pool_size()
+
+
+# -- shared modules in lib/ ---------------------------------------------------------------
+
+#: Each of two items reaches the barrier before importing, so both workers of the
+#: session runtime import the module (a run per worker would depend on which one
+#: the pool hands out).
+BOTH_WORKERS = """
+name: lib_users_{suffix}
+blocks:
+  start: {{type: manual}}
+  fan: {{type: parallel, items: [a, b], as: who, body: [read]}}
+  read:
+    type: function
+    timeout: 60
+    code: |
+      import os, time
+      open(os.path.join(<start.barrier>, <who>), "w").close()
+      while len(os.listdir(<start.barrier>)) < 2:
+          time.sleep(0.01)
+      from {module} import VALUE
+      return VALUE
+  inline:
+    type: function
+    isolation: inline
+    code: |
+      from {module} import VALUE
+      return VALUE
+edges: [start -> fan, start -> inline]
+"""
+
+
+async def test_a_changed_lib_module_is_used_by_every_later_run(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], tmp_path: Path, monkeypatch
+) -> None:
+    """Both workers and inline functions (the engine's own process) imported the
+    module; after it is edited, every one of them uses the new version. The edit
+    keeps the file's size and modification time (`cp -p`, `rsync -t`): Python's
+    cached bytecode alone would not tell it from the old one."""
+    from engine import function_libs
+
+    # Looked at on every call: the test does not wait out the look interval.
+    monkeypatch.setattr(function_libs, "LOOK_EVERY_S", 0.0)
+    # Inline functions import in this process: let it cache bytecode, as a deployment
+    # does (the test environment may say not to).
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    module = f"shared_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / "lib").mkdir()
+    source = tmp_path / "lib" / f"{module}.py"
+    source.write_text("VALUE = 1\n")
+    os.utime(source, (1_700_000_000, 1_700_000_000))  # an older file: its bytecode is cached
+    wf = write_workflow(BOTH_WORKERS.format(suffix=tmp_path.name[-6:], module=module))
+
+    async def values(round_: str) -> list[int]:
+        barrier = tmp_path / round_
+        barrier.mkdir()
+        result = await runtime.execute(wf, {"barrier": str(barrier)})
+        assert result["status"] == "succeeded", result["error"]
+        fan = result["blocks"]["fan"]["output"]["results"]
+        return [r["result"] for r in fan] + [result["blocks"]["inline"]["output"]["result"]]
+
+    assert await values("before") == [1, 1, 1]
+    mtime = source.stat().st_mtime_ns
+    source.write_text("VALUE = 2\n")
+    os.utime(source, ns=(mtime, mtime))
+    assert await values("after") == [2, 2, 2]
+    (tmp_path / "lib" / "__init__.py").write_text("")  # a new file: a change too
+    source.write_text("VALUE = 3\n")
+    assert await values("again") == [3, 3, 3]
