@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from engine._function_worker import StateGuard
 from engine._json import dumps, loads, loads_finite
 from engine.function_libs import WATCH
 
@@ -243,6 +244,7 @@ class InlineRunner:
         self._fired = False
         self._thread: threading.Thread | None = None
         self._wake_at = 0.0  # when the watchdog next looks, unless notified
+        self._guard: StateGuard | None = None
 
     def _watch(self) -> None:
         with self._cond:
@@ -268,6 +270,8 @@ class InlineRunner:
     ) -> tuple[Any, str]:
         from engine._function_worker import call as run_request
 
+        if self._guard is None:
+            self._guard = StateGuard(worker=False)
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._watch, name="flowyard-inline-watchdog", daemon=True
@@ -283,6 +287,7 @@ class InlineRunner:
             "lib_version": WATCH.current(lib_dirs) if lib_dirs else None,
         }
         timed_out = False
+        environ = self._guard.before()
         try:
             with self._cond:
                 deadline = time.monotonic() + timeout
@@ -299,6 +304,8 @@ class InlineRunner:
                     # Fired just as the code finished: cancel the still-pending exception.
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
                     timed_out = True
+            # Disarmed first: no timeout can interrupt putting the state back.
+            self._guard.after(environ)
         if timed_out:
             raise FunctionError("TimeoutError", f"function exceeded its timeout of {timeout:g} s")
         if reply.get("error"):

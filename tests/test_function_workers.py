@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from held_runs import until
@@ -161,3 +162,62 @@ async def test_a_changed_lib_module_is_used_by_every_later_run(
     (tmp_path / "lib" / "__init__.py").write_text("")  # a new file: a change too
     source.write_text("VALUE = 3\n")
     assert await values("again") == [3, 3, 3]
+
+
+# -- what a call leaves behind --------------------------------------------------------------
+
+#: In both workers (the barrier, as above) and inline: {code}; {in_worker} in the workers
+#: only (inline code runs in the engine's process, whose working directory is its own).
+STATE = """
+name: state_{suffix}
+blocks:
+  start: {{type: manual}}
+  fan: {{type: parallel, items: [a, b], as: who, body: [worker]}}
+  worker:
+    type: function
+    timeout: 60
+    code: |
+      import builtins, os, time
+      open(os.path.join(<start.barrier>, <who>), "w").close()
+      while len(os.listdir(<start.barrier>)) < 2:
+          time.sleep(0.01)
+      {in_worker}
+      {code}
+  inline:
+    type: function
+    isolation: inline
+    code: |
+      import builtins, os
+      {code}
+edges: [start -> fan, start -> inline]
+"""
+LEAK = """builtins.flowyard_leak = 1
+      builtins.ascii = lambda _: "replaced"
+      os.environ["FLOWYARD_LEAK"] = "1"
+      os.environ.pop("PATH", None)
+      return 0"""
+LOOK = """return [hasattr(builtins, "flowyard_leak"), ascii("a"),
+              os.environ.get("FLOWYARD_LEAK"), "PATH" in os.environ, os.getcwd() != "/"]"""
+
+
+async def test_builtins_and_the_environment_a_function_changes_do_not_leak(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], tmp_path: Path, monkeypatch
+) -> None:
+    """One workflow's functions add and replace builtins, set and unset environment
+    variables (and change a worker's directory), in both workers and inline; another
+    workflow's functions, run after it in the same processes, see none of it
+    (JavaScript functions never could)."""
+    monkeypatch.setenv("FLOWYARD_KEPT", "yes")  # the host's own change (inline: same process)
+
+    async def run(name: str, code: str, in_worker: str = "pass") -> list[Any]:
+        barrier = tmp_path / name
+        barrier.mkdir()
+        wf = write_workflow(STATE.format(suffix=name, code=code, in_worker=in_worker))
+        result = await runtime.execute(wf, {"barrier": str(barrier)})
+        assert result["status"] == "succeeded", result["error"]
+        fan = result["blocks"]["fan"]["output"]["results"]
+        return [r["result"] for r in fan] + [result["blocks"]["inline"]["output"]["result"]]
+
+    assert await run("leak", LEAK, in_worker='os.chdir("/")') == [0, 0, 0]
+    assert await run("look", LOOK) == [[False, "'a'", None, True, True]] * 3
+    assert os.environ.get("FLOWYARD_LEAK") is None and os.environ["FLOWYARD_KEPT"] == "yes"
