@@ -18,7 +18,7 @@ from engine.references import SPECIAL_ROOTS, references_in
 from engine.registry import block_types
 from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
-from engine.validate_keys import loop_variable_problems, schema_message
+from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
@@ -184,6 +184,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
+        problems.extend(hidden_block_problems(plan))
     problems.extend(string_literal_problems(plan))
     problems.extend(bare_name_problems(plan))
     problems = _dedupe(problems)

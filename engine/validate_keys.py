@@ -1,6 +1,7 @@
 """Checks beside engine.validate (kept apart so each module stays short): what a
 schema error says about a value YAML read as something else than the text written,
-and loop variables that would hide a block or a reference root."""
+and loop variables that would hide a block or a reference root, or blocks hidden
+by a body's own names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from engine.graph import Plan, upstream_of
 from engine.model import Problem, Workflow
 from engine.references import SPECIAL_ROOTS
 from engine.strict_load import _kind
@@ -97,3 +99,59 @@ def _container_of(workflow: Workflow, bid: str) -> str | None:
         if bid in members:
             return cid
     return None
+
+
+#: What the names a body defines besides its `as` variable mean there.
+_BODY_NAME_MEANING = {
+    "loop": "<loop.index> and <loop.iteration>, the iteration's number",
+    "state": "the loop's accumulated state",
+}
+
+
+def hidden_block_problems(plan: Plan) -> list[Problem]:
+    """Blocks a body cannot see because one of its own names comes first: inside a
+    loop's body, ``item`` (the default ``as``), ``loop`` and ``state`` are looked up
+    before block outputs (a parallel over items: ``item`` and ``loop``). A block of
+    that name that the body could otherwise read — upstream of the container, or in
+    the body itself — is hidden there: `<item.y>` read the loop's item, and the run
+    failed with "no field 'y' in <item>" after validation said ok. An explicit
+    ``as`` named like a block is ``loop_variable_problems``' (any block)."""
+    wf = plan.workflow
+    problems = []
+    for cid, container in wf.blocks.items():
+        if container.type == "loop":
+            names = {"loop", "state"}
+        elif container.type == "parallel" and "items" in container.config:
+            names = {"loop"}
+        else:
+            continue
+        if not isinstance(container.config.get("as"), str):
+            names.add("item")
+        visible = {b.id for b in wf.blocks.values() if b.parent == cid}
+        visible |= {b for b in upstream_of(plan, cid) if wf.blocks[b].parent in _around(wf, cid)}
+        for name in sorted(names & visible):
+            if name == "item":
+                message = (
+                    "loop variable 'item' (the default of `as`) would hide block 'item' in "
+                    "the body (<item> would be the item, not the block's output); set `as` "
+                    "to another name, or rename the block"
+                )
+                problems.append(Problem(message, wf.file, cid, "as"))
+            else:
+                message = (
+                    f"block id {name!r} is hidden in the body of {cid!r}, where <{name}> is "
+                    f"{_BODY_NAME_MEANING[name]}: rename the block"
+                )
+                problems.append(Problem(message, wf.file, name, "blocks"))
+    return problems
+
+
+def _around(workflow: Workflow, cid: str) -> set[str | None]:
+    """The scopes a container's body sees blocks of: those around it (None: the top)."""
+    scopes: set[str | None] = set()
+    cur: str | None = workflow.blocks[cid].parent
+    while True:
+        scopes.add(cur)
+        if cur is None:
+            return scopes
+        cur = workflow.blocks[cur].parent

@@ -50,3 +50,63 @@ def test_a_nested_loop_may_not_reuse_the_outer_loops_variable(tmp_path: Path) ->
         "block 'inner': field 'as': loop variable 'order' would hide the item of the loop 'outer'"
         in found[0]
     )
+
+
+# -- blocks hidden by a body's own names (no `as` involved) ------------------------------
+
+
+@pytest.mark.parametrize("kind", ["loop", "parallel"])
+def test_a_block_named_item_is_hidden_by_the_default_variable(tmp_path: Path, kind: str) -> None:
+    """`<item.y>` in the body read the loop's item: validation said ok and the run
+    failed with "no field 'y' in <item>"."""
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        "  item: {type: function, code: \"return {'y': 5}\"}\n"
+        f"  each: {{type: {kind}, items: [1, 2], body: [use]}}\n"
+        "  use: {type: function, code: 'return <item.y>'}\n"
+        "edges: [start -> item, item -> each]\n",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'each': field 'as': loop variable 'item' (the default of"
+        " `as`) would hide block 'item' in the body (<item> would be the item, not the block's"
+        " output); set `as` to another name, or rename the block"
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind, name",
+    [("loop", "loop"), ("loop", "state"), ("parallel", "loop")],
+)
+def test_a_block_named_loop_or_state_is_hidden_in_a_body(
+    tmp_path: Path, kind: str, name: str
+) -> None:
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        f"  {name}: {{type: function, code: \"return {{'y': 5}}\"}}\n"
+        f"  each: {{type: {kind}, items: [1, 2], as: n, body: [use]}}\n"
+        f"  use: {{type: function, code: 'return <{name}.y>'}}\n"
+        f"edges: [start -> {name}, {name} -> each]\n",
+    )
+    assert len(found) == 1, found
+    assert found[0].startswith(
+        f"{tmp_path / 'bad.yaml'}: block '{name}': field 'blocks': block id '{name}' is hidden in"
+        f" the body of 'each', where <{name}> is "
+    ), found
+
+
+def test_a_block_the_body_cannot_see_is_not_hidden(tmp_path: Path) -> None:
+    """A loop block named `loop` (its body cannot read its output anyway), a `state`
+    block after it, and a `state` block beside a parallel (whose body has no <state>)."""
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "name: ok\nblocks:\n  start: {type: manual}\n"
+        "  loop: {type: loop, count: 2, body: [use]}\n"
+        "  use: {type: function, code: 'return <loop.index> + <item>'}\n"
+        "  state: {type: function, code: 'return <loop.iterations>'}\n"
+        "  fan: {type: parallel, items: [1], as: n, body: [again]}\n"
+        "  again: {type: function, code: 'return <n>'}\n"
+        "edges: [start -> loop, loop -> state, start -> fan]\n"
+    )
+    assert {"loop", "state", "fan"} <= set(load_file(path).blocks)
