@@ -7,6 +7,7 @@ Each iteration is a sub-execution of the body's blocks (DESIGN.md 2). Only what
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -149,9 +150,29 @@ class Loop(BlockHandler):
             return None
         if "items" in self.config and isinstance(config.get("items"), (list, tuple, dict)):
             return len(config["items"])
-        if "count" in self.config and isinstance(config.get("count"), int):
+        if "count" in self.config:
             return config["count"]
         return None
+
+    def _count(self, value: Any) -> int:
+        """`count` as resolved: a whole number from 0 (3.0 counts as 3, and text of
+        digits such as a query parameter's "3"). Anything else fails the loop saying
+        so, rather than int()'s words (null), or cutting 2.5 to 2 and true to 1."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        shown = (
+            json.dumps(value)
+            if isinstance(value, (str, int, float, bool, type(None)))
+            else (f"a {type(value).__name__}")
+        )
+        raise ValueError(
+            f"loop `count` must be a whole number of times, 0 or more: "
+            f"{self.config['count']} is {shown}"
+        )
 
     def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
         if "items" in self.config:
@@ -164,7 +185,7 @@ class Loop(BlockHandler):
                 raise TypeError(f"loop `items` must be a list, got {type(items).__name__}")
             yield from items
         elif "count" in self.config:
-            yield from range(int(config["count"]))
+            yield from range(config["count"])
         else:
             i = 0
             while True:
@@ -173,6 +194,8 @@ class Loop(BlockHandler):
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         limit = int(config.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
+        if "count" in self.config:
+            config = {**config, "count": self._count(config.get("count"))}
         state = self._initial.resolve(ctx.frame)
         collect = config.get("collect", True) is not False
         known = self._known_count(config)

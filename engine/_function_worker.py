@@ -131,12 +131,19 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         with contextlib.redirect_stdout(out):
             value = fn(AttrDict(request["input"]), *[wrap(a) for a in request["args"]])
         return {"value": value, "stdout": out.getvalue()}
-    except Exception as exc:  # report the user's error with its line in their code
+    # Report the user's error with its line in their code. SystemExit and
+    # KeyboardInterrupt too: raised through, they ended the worker ("died … out of
+    # memory or killed") or, inline, the engine's own event loop.
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         tb = traceback.extract_tb(exc.__traceback__)
         lines = [f.lineno - 1 for f in tb if f.filename == "<function>" and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""
+        if isinstance(exc, SystemExit):
+            said = f"the code called sys.exit({exc.code!r}){where}; a function returns its output"
+        else:
+            said = f"{str(exc) or 'raised ' + type(exc).__name__}{where}"
         return {
-            "error": {"type": type(exc).__name__, "message": f"{exc}{where}"},
+            "error": {"type": type(exc).__name__, "message": said},
             "stdout": out.getvalue(),
         }
 

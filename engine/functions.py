@@ -12,6 +12,7 @@ import asyncio
 import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -179,9 +180,7 @@ class FunctionPool:
                     "TimeoutError", f"function exceeded its timeout of {timeout:g} s"
                 ) from None
             except (EOFError, OSError):
-                raise FunctionError(
-                    "WorkerDied", "the function's worker process died (out of memory or killed)"
-                ) from None
+                raise FunctionError("WorkerDied", await _how_it_died(worker)) from None
             healthy = True
         finally:
             # Always unregister (a cancelled future is "done" too): a stale reader on a
@@ -212,6 +211,26 @@ class FunctionPool:
             self._idle.put_nowait(fresh)
 
         loop.create_task(respawn())
+
+
+async def _how_it_died(worker: _Worker) -> str:
+    """What ended a worker mid-call, in words: its pipe closed, so it is exiting."""
+    for _ in range(50):  # its exit status comes within moments (0.5 s at most here)
+        code = worker.process.poll()
+        if code is not None:
+            break
+        await asyncio.sleep(0.01)
+    said = "the function's worker process died"
+    if code is None:
+        return f"{said} (closed its pipe)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = " (the out-of-memory killer sends it)" if name == "SIGKILL" else ""
+        return f"{said}: killed by {name}{why}"
+    return f"{said}: it exited with code {code} (os._exit, or a crash in a C extension)"
 
 
 class InlineTimeout(BaseException):

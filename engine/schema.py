@@ -28,7 +28,11 @@ COMMON_PROPERTIES: dict[str, Any] = {
         **_DURATION,
         "description": "Seconds before the first retry; doubles each retry.",
     },
-    "timeout": {**_DURATION, "description": "Seconds per attempt."},
+    "timeout": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "description": "Seconds per attempt (more than 0; left out: the block's default).",
+    },
     "on_error": {
         "enum": ["fail", "continue"],
         "description": "continue: the output is {error: …} and the `error` port is taken.",

@@ -20,10 +20,22 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
     """The schema's message, quoting the file's text when YAML read it as a number, a
     boolean or null: `name: 0123` is "0123 is read as a number (123) …", where the
     schema alone said "123 is not of type 'string'", a value nobody wrote."""
-    if err.validator == "anyOf" and list(err.absolute_path)[:1] == ["layout"]:
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "anyOf" and path[:1] == ["layout"]:
         return f"{err.instance!r} is not a position: write [x, y], or [x, y, width, height]"
     written = getattr(doc, "written", {})
-    text = written.get(tuple(str(p) for p in err.absolute_path))
+    text = written.get(tuple(path))
+    field = path[2] if len(path) == 3 and path[0] == "blocks" else None
+    if field == "timeout" and err.validator == "exclusiveMinimum":
+        # 0 meant "no limit" to some blocks and the default to others (a Function's 30 s).
+        return (
+            f"timeout is the seconds an attempt may take, more than 0, not {text or err.instance}:"
+            " leave it out for the block's default"
+        )
+    if field == "count" and err.validator == "type" and _block_type(doc, path[1]) == "loop":
+        # Quoting it, as the general message below advises, makes text no loop counts.
+        shown = text or json.dumps(err.instance)
+        return f"`count` is a whole number of times (0 or more) or one reference, not {shown}"
     if err.validator != "type" or text is None:
         return err.message
     expected = (
@@ -40,6 +52,12 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
             f"{text} is read as {read}, not text: write it in quotes ('{text}') to keep it as text"
         )
     return f"{text} is read as {read}, not of type {' or '.join(map(repr, expected))}"
+
+
+def _block_type(doc: dict[str, Any], block: str) -> Any:
+    blocks = doc.get("blocks")
+    raw = blocks.get(block) if isinstance(blocks, dict) else None
+    return raw.get("type") if isinstance(raw, dict) else None
 
 
 #: What each reference root means, for a loop variable named like one.

@@ -221,3 +221,59 @@ async def test_builtins_and_the_environment_a_function_changes_do_not_leak(
     assert await run("leak", LEAK, in_worker='os.chdir("/")') == [0, 0, 0]
     assert await run("look", LOOK) == [[False, "'a'", None, True, True]] * 3
     assert os.environ.get("FLOWYARD_LEAK") is None and os.environ["FLOWYARD_KEPT"] == "yes"
+
+
+# -- how a function ended, in words ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("isolation", ["process", "inline"])
+@pytest.mark.parametrize(
+    ("code", "kind", "says"),
+    [
+        ("import sys\\nsys.exit(3)", "SystemExit", "the code called sys.exit(3) (line 2)"),
+        ("raise KeyboardInterrupt", "KeyboardInterrupt", "raised KeyboardInterrupt (line 1)"),
+    ],
+)
+async def test_exiting_code_fails_its_block_saying_so(
+    run_yaml, isolation: str, code: str, kind: str, says: str
+) -> None:
+    """The worker died ("out of memory or killed"); inline, the exception went through
+    the engine's event loop."""
+    result = await run_yaml(
+        f"""
+        name: exits
+        blocks:
+          start: {{type: manual}}
+          quit: {{type: function, isolation: {isolation}, code: "{code}"}}
+        edges: [start -> quit]
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == kind
+    assert result["error"]["message"].startswith(says), result["error"]
+    again = await run_yaml(
+        "name: after\nblocks:\n  s: {type: manual}\n"
+        f"  f: {{type: function, isolation: {isolation}, code: 'return 2'}}\nedges: [s -> f]\n"
+    )
+    assert again["output"] == {"result": 2}
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("import os\\nos._exit(3)", "it exited with code 3"),
+        ("import os, signal\\nos.kill(os.getpid(), signal.SIGKILL)", "killed by SIGKILL"),
+    ],
+)
+async def test_a_worker_that_dies_says_how(run_yaml, code: str, says: str) -> None:
+    result = await run_yaml(
+        f"""
+        name: dies
+        blocks:
+          start: {{type: manual}}
+          die: {{type: function, code: "{code}"}}
+        edges: [start -> die]
+        """
+    )
+    assert result["error"]["type"] == "WorkerDied"
+    assert says in result["error"]["message"], result["error"]

@@ -207,6 +207,7 @@ SCHEMA_ALSO_REFUSES = {
     "  b: {type: manual}\n",
     "unknown_method": "  c: {type: http, method: FETCH, url: 'http://x'}\n",
     "reserved_id": "  input: {type: manual}\n",
+    "zero_timeout": "  c: {type: function, timeout: 0, code: 'return 1'}\n",
 }
 
 
