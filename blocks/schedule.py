@@ -1,9 +1,12 @@
 """Schedule trigger: the block, and the scheduler loop ``flowyard serve`` runs.
 
-Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC ISO>``.
-The run store's unique index on that key is what makes a tick run once however many
-processes run the scheduler, with no leader election. After downtime, only the most
-recent missed tick is submitted (once), never one run per missed tick.
+Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC ISO>``
+and the block's last submitted tick (``flowyard_schedule_ticks``) is moved forward by
+the statement that accepts its run, which is only inserted if it did: that is what
+makes a tick run once however many processes run the scheduler, with no leader
+election — and after retention deleted the tick's run, and its key with it. After
+downtime, only the most recent missed tick is submitted (once), never one run per
+missed tick.
 A fixed-hour job runs once on the day the clocks fall back (the first occurrence of
 the repeated wall time); see docs/blocks/schedule.md.
 """
@@ -237,10 +240,11 @@ class Scheduler:
         )
         # A schedule that was already known before this process started may have
         # missed its last tick while nothing ran: submit that one tick now. If
-        # another process (or an earlier life of this one) ran it, the idempotency
-        # key makes this a no-op. A tick from before the file was last written is
-        # not this schedule's to catch up: it did not exist then (deployed by a
-        # restart, it waits for its next tick, as one added while serving does).
+        # another process (or an earlier life of this one) ran it, the block's last
+        # tick, kept when retention prunes the run, makes this a no-op. A tick from
+        # before the file was last written is not this schedule's to catch up: it
+        # did not exist then (deployed by a restart, it waits for its next tick,
+        # as one added while serving does).
         if catch_up and cfg.get("catch_up", True):
             missed = previous_tick(cron, tz, now)
             if _written_at(wf.file) <= missed:
@@ -282,7 +286,11 @@ class Scheduler:
                 "workflow": {"name": wf.name},
             }
             sub = await self.runtime.submit(
-                wf, run_input, trigger="schedule", idempotency_key=tick_key(wf.name, tick)
+                wf,
+                run_input,
+                trigger="schedule",
+                idempotency_key=tick_key(wf.name, tick),
+                tick=(entry.block, tick.astimezone(dt.UTC)),
             )
         except Exception:
             log.exception("scheduler: cannot submit %s at %s; will retry", entry.workflow, tick)

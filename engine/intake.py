@@ -22,6 +22,7 @@ repeat is a *retry*, and two rules keep it from losing or mixing up events:
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import uuid
 from collections.abc import Callable, Sequence
@@ -75,12 +76,32 @@ class IdempotencyConflict(Exception):
         )
 
 
-_ACCEPT = """
+_INSERT_RUN = """
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key)
         VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8)
-        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+"""
+#: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
+#: statement moved the schedule block's last tick forward. A concurrent accept of
+#: the same tick waits for that row's lock, then finds the tick taken.
+_INSERT_TICKED_RUN = """
+    WITH tick AS (
+        INSERT INTO flowyard_schedule_ticks AS last (workflow, block, tick, execution_id)
+        VALUES ($2, ${0}, ${1}, $1::uuid)
+        ON CONFLICT (workflow, block) DO UPDATE
+           SET tick = EXCLUDED.tick, execution_id = EXCLUDED.execution_id
+         WHERE last.tick < EXCLUDED.tick
+        RETURNING 1
+    ), ins AS (
+        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
+                                   idempotency_key, owner, heartbeat_at, concurrency_key)
+        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::jsonb, $6::text, $7::text,
+               now(), $8::text
+         WHERE EXISTS (SELECT FROM tick)
+"""
+#: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
+_ACCEPT = """        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING execution_id
     ), ev AS (
         INSERT INTO flowyard_run_events (execution_id, seq, type, data)
@@ -122,15 +143,29 @@ _SEEN = """
 
 
 @functools.cache  # one text per combination, built once (accepting is the hot path)
-def _accept_sql(queued: bool, carried: bool, notify: bool, seen: bool = False) -> str:
+def _accept_sql(
+    queued: bool, carried: bool, notify: bool, seen: bool = False, ticked: bool = False
+) -> str:
     head = _ACCEPT.removesuffix(_TAIL)
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
+    if ticked:  # its two parameters (block, tick) come last
+        after = first + (3 if carried else 0)
+        head = _INSERT_TICKED_RUN.format(after, after + 1) + head
+    else:
+        head = _INSERT_RUN + head
     sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
     if not seen:
         return sql
     ctes, _, final = sql.rpartition("\n    SELECT ")  # every tail ends `SELECT … FROM ins …`
     return ctes + _SEEN.format(final=final.strip())
+
+
+#: The block's last tick, when it is at or after the one being accepted.
+_TICK_TAKEN = """
+    SELECT execution_id FROM flowyard_schedule_ticks
+     WHERE workflow = $1 AND block = $2 AND tick >= $3
+"""
 
 
 _FIRST = """
@@ -158,11 +193,14 @@ async def accept(
     notify: bool = False,
     carried: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
     same_request: SameRequest | None = None,
+    tick: tuple[str, dt.datetime] | None = None,
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
     (``key`` as the job's lock); with ``notify``, a NOTIFY for the engine process
-    it is handed to; with ``carried``, events a re-run takes over.
+    it is handed to; with ``carried``, events a re-run takes over; with ``tick``
+    (a schedule block's id and tick), the block's last tick, and the run only if
+    that tick is later than the last one (``created`` False otherwise).
 
     A repeated idempotency key returns the first run (``created`` False). With
     ``same_request`` (a webhook's retry rules, above) a repeat of a failed or
@@ -178,7 +216,9 @@ async def accept(
         return await _accept_delivery(
             pool, sql, args, workflow, idempotency_key, input, same_request
         )
-    sql = _accept_sql(queue is not None, bool(carried), notify)
+    if tick is not None:
+        args += list(tick)
+    sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
@@ -186,6 +226,10 @@ async def accept(
         first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
         if first is not None:
             return Accepted(str(first["execution_id"]), False)
+        # The tick was taken, its run since pruned (retention): it runs once.
+        taken = tick and await pool.fetchrow(_TICK_TAKEN, workflow, *tick)
+        if taken:
+            return Accepted(str(taken["execution_id"]), False)
         # released meanwhile (a webhook's retry took it): try again
     raise IdempotencyBusy(str(idempotency_key))
 

@@ -80,11 +80,25 @@ MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # The last tick each schedule block submitted, written by the statement that
+    # accepts the tick's run (engine/intake.py). A tick's idempotency key only
+    # holds while its run exists: once retention deleted the run, a catch-up
+    # would submit the tick again. This row is never pruned; a tick at or before
+    # it is never submitted again.
+    """
+    CREATE TABLE IF NOT EXISTS flowyard_schedule_ticks (
+        workflow TEXT NOT NULL,
+        block TEXT NOT NULL,
+        tick TIMESTAMPTZ NOT NULL,
+        execution_id UUID NOT NULL,  -- the run accepted for it (it may be pruned since)
+        PRIMARY KEY (workflow, block)
+    );
+    """,
 ]
 
 
 #: Raised whenever MIGRATIONS changes, so every database applies it once.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 async def migrate(pool: asyncpg.Pool) -> None:

@@ -8,6 +8,7 @@ goes through :meth:`Runtime.submit`, the one seam a queue can replace.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -172,12 +173,16 @@ class Runtime(Resumption):
         concurrency_key: str | None = None,
         reuse: dict[str, dict[str, Any]] | None = None,
         same_request: SameRequest | None = None,
+        tick: tuple[str, dt.datetime] | None = None,
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
         Runs sharing a ``concurrency_key`` (per workflow) execute one at a time, in
         the order they were accepted. ``same_request``: a webhook's rules for a
-        repeated idempotency key (engine/intake.py).
+        repeated idempotency key (engine/intake.py). ``tick``: a schedule block's
+        id and tick, accepted only if later than the last tick that block submitted
+        (``created`` False otherwise), which still holds once retention has
+        deleted the earlier tick's run and its idempotency key with it.
         """
         input = input or {}
         trigger_block = workflow.trigger()
@@ -194,7 +199,7 @@ class Runtime(Resumption):
         eid, created, retry_of = await intake.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=key, queue=queue.name if queue is not None else None, notify=handoff,
-            carried=carried, same_request=same_request,
+            carried=carried, same_request=same_request, tick=tick,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
