@@ -62,13 +62,23 @@ def in_acceptance_order(rows: list[Any]) -> list[Any]:
 
 async def take_handoffs(runtime: Any) -> None:
     """In the engine process: start every run handed to it, until cancelled. A lost
-    database connection is reconnected (and what was announced meanwhile is swept)."""
-    while True:
-        try:
-            await _listen_and_take(runtime)
-        except Exception:
-            log.exception("taking handed-over runs failed; trying again in 1 s")
-            await asyncio.sleep(1.0)
+    database connection is reconnected (and what was announced meanwhile is swept).
+    Runs of other processes that die meanwhile are taken over too, every heartbeat
+    (Runtime.take_over_orphans)."""
+    from engine import runtime as runtime_module  # it imports this module
+
+    taking_over = asyncio.create_task(runtime.take_over_orphans(runtime_module.HEARTBEAT_S))
+    try:
+        while True:
+            try:
+                await _listen_and_take(runtime)
+            except Exception:
+                log.exception("taking handed-over runs failed; trying again in 1 s")
+                await asyncio.sleep(1.0)
+    finally:
+        taking_over.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await taking_over
 
 
 async def _listen_and_take(runtime: Any) -> None:

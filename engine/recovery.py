@@ -149,18 +149,32 @@ _CLAIM = f"""
 """
 
 
+#: The other owners of unfinished runs, and whether one has gone silent: a running
+#: process looks every heartbeat, so this read (on the unfinished-runs index) is
+#: all a look costs while there is nothing to take over. Runs nobody owns (queued
+#: for a worker) or handed to the engine process are never taken this way.
+_OWNERS = f"""
+    SELECT owner, bool_or(heartbeat_at < now() - make_interval(secs => $3)) AS silent
+      FROM flowyard_runs
+     WHERE status IN ('queued', 'running') AND owner <> $1 AND owner <> '{HANDOFF}'
+       AND ($2::uuid IS NULL OR execution_id = $2::uuid)
+     GROUP BY owner
+"""
+
+
 async def claim(
     pool: asyncpg.Pool, me: str, execution_id: str | None = None, queued: bool = False
 ) -> list[asyncpg.Record]:
     """Take over runs of dead or silent owners (all, or one), in acceptance order;
-    with ``queued``, also an unowned queued run (a queue job claiming its run)."""
-    owners = await pool.fetch(
-        "SELECT DISTINCT owner FROM flowyard_runs WHERE status IN ('queued', 'running')"
-        " AND owner IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR execution_id = $2::uuid)",
-        me,
-        execution_id,
-    )
+    with ``queued``, also an unowned queued run (a queue job claiming its run).
+
+    The claim is one UPDATE whose conditions are checked again on each row it
+    locks: of two processes claiming at once, the second waits for the first and
+    then finds the run owned by a live process, so it takes nothing."""
+    owners = await pool.fetch(_OWNERS, me, execution_id, STALE_AFTER_S)
     dead = [r["owner"] for r in owners if r["owner"] and owner_dead(r["owner"])]
+    if not (dead or queued or any(r["silent"] for r in owners)):
+        return []
     return in_acceptance_order(
         await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued)
     )

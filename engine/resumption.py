@@ -35,6 +35,8 @@ class Resumption:
     # Set by Runtime (engine/runtime.py).
     db: Any
     owner: str
+    resume_on_start: bool
+    local: bool
     notify_finish: bool
     _closing: bool
     _runs: InFlight
@@ -54,6 +56,31 @@ class Resumption:
                 resumed.append(str(row["execution_id"]))
         return resumed
 
+    async def take_over_orphans(self, interval: float) -> None:
+        """While this process works (a queue worker, the engine process): every
+        ``interval`` s, claim the runs of processes that died (this host, pid gone)
+        or went silent (no heartbeat for recovery.STALE_AFTER_S) and continue them.
+        A run executed in its accepting process has no queue job another worker
+        would retry: without this, it waited for a start or `runs resume`. Runs
+        handed to an engine process are left to the next engine process."""
+        if not (self.resume_on_start and self.local):
+            return  # a process that does not execute runs, or must not take others'
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                rows = await claim(self.db.log_pool, self.owner)
+            except Exception as exc:
+                if not server_unreachable(exc):  # an outage: the heartbeat says so
+                    log.exception("looking for runs of dead processes failed")
+                continue
+            for row in rows:  # in acceptance order: a key's runs chain as they arrived
+                eid = row["execution_id"]
+                log.warning("taking over run %s: its process died or went silent", eid)
+                try:
+                    await self._continue(row)
+                except Exception:  # unbeaten, it goes stale: another process takes it
+                    log.exception("run %s taken over cannot be continued", eid)
+
     async def take(self, row: Any) -> None:
         """Start a run handed to this process (engine/handoff.py), unless already started."""
         eid = str(row["execution_id"])
@@ -69,6 +96,10 @@ class Resumption:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
         rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
         if not rows:
+            taken = self._runs.tasks.get(execution_id)
+            if taken is not None:  # this process took it over already (take_over_orphans)
+                await asyncio.wait([taken])
+                return
             status = await runstore.run_status(self.db.log_pool, execution_id)
             if status in ("queued", "running"):
                 # A live process owns it (its worker was wrongly taken for dead): fail the

@@ -111,9 +111,15 @@ class Runtime(Resumption):
             await self.resume_unfinished()
 
     async def work(self, concurrency: int, stop: asyncio.Event) -> None:
-        """Execute queued runs (procrastinate jobs) until ``stop`` is set."""
+        """Execute queued runs (procrastinate jobs) until ``stop`` is set, and take
+        over the runs of processes that die meanwhile."""
         assert self.queue is not None, "Runtime(queue=True) is needed to work a queue"
-        await self.queue.work(self.execute_claimed, concurrency, stop)
+        taking_over = asyncio.create_task(self.take_over_orphans(HEARTBEAT_S))
+        try:
+            await self.queue.work(self.execute_claimed, concurrency, stop)
+        finally:
+            taking_over.cancel()
+            await asyncio.gather(taking_over, return_exceptions=True)
 
     async def drain(self) -> None:
         """Wait for every run in flight (resumed ones included) to finish."""
