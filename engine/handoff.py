@@ -66,8 +66,13 @@ async def take_handoffs(runtime: Any) -> None:
     Runs of other processes that die meanwhile are taken over too, every heartbeat
     (Runtime.take_over_orphans)."""
     from engine import runtime as runtime_module  # it imports this module
+    from engine.key_order import hold_key_order
 
-    taking_over = asyncio.create_task(runtime.take_over_orphans(runtime_module.HEARTBEAT_S))
+    beat = runtime_module.HEARTBEAT_S
+    taking_over = asyncio.create_task(runtime.take_over_orphans(beat))
+    # Runs of one key are chained here, in this process's memory: say so if another
+    # process does the same on this database.
+    ordering = asyncio.create_task(hold_key_order(runtime, "flowyard engine", True, beat))
     try:
         while True:
             try:
@@ -76,9 +81,9 @@ async def take_handoffs(runtime: Any) -> None:
                 log.exception("taking handed-over runs failed; trying again in 1 s")
                 await asyncio.sleep(1.0)
     finally:
-        taking_over.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await taking_over
+        for task in (taking_over, ordering):
+            task.cancel()
+        await asyncio.gather(taking_over, ordering, return_exceptions=True)
 
 
 async def _listen_and_take(runtime: Any) -> None:

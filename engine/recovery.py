@@ -142,7 +142,9 @@ _CLAIM = f"""
      WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
        AND ($4::uuid IS NULL OR execution_id = $4::uuid)
        AND ((owner IS NULL AND $5::bool)  -- a queued run: claimed by its job only
-            OR owner = ANY($2::text[])
+            -- a dead owner's run with a concurrency key: at once only by the process
+            -- that orders keys (engine/key_order.py), else once it is silent too
+            OR (owner = ANY($2::text[]) AND (concurrency_key IS NULL OR $6::bool))
             -- a silent owner; a run waiting for the engine process is claimed by it only
             OR (owner <> '{HANDOFF}' AND heartbeat_at < now() - make_interval(secs => $3)))
     RETURNING execution_id, workflow_hash, input, concurrency_key, created_at
@@ -163,10 +165,18 @@ _OWNERS = f"""
 
 
 async def claim(
-    pool: asyncpg.Pool, me: str, execution_id: str | None = None, queued: bool = False
+    pool: asyncpg.Pool,
+    me: str,
+    execution_id: str | None = None,
+    queued: bool = False,
+    keyed: bool = True,
 ) -> list[asyncpg.Record]:
     """Take over runs of dead or silent owners (all, or one), in acceptance order;
     with ``queued``, also an unowned queued run (a queue job claiming its run).
+    Without ``keyed``, a dead owner's runs with a concurrency key are left until
+    they are silent (STALE_AFTER_S): a process that does not order keys, looking
+    while it runs, leaves them to the one that does, or to a `serve` restarted at
+    once, which resumes them before it accepts the key's next run.
 
     The claim is one UPDATE whose conditions are checked again on each row it
     locks: of two processes claiming at once, the second waits for the first and
@@ -176,5 +186,5 @@ async def claim(
     if not (dead or queued or any(r["silent"] for r in owners)):
         return []
     return in_acceptance_order(
-        await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued)
+        await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued, keyed)
     )

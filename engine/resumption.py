@@ -37,6 +37,7 @@ class Resumption:
     owner: str
     resume_on_start: bool
     local: bool
+    orders_keys: bool
     notify_finish: bool
     _closing: bool
     _runs: InFlight
@@ -62,13 +63,15 @@ class Resumption:
         or went silent (no heartbeat for recovery.STALE_AFTER_S) and continue them.
         A run executed in its accepting process has no queue job another worker
         would retry: without this, it waited for a start or `runs resume`. Runs
-        handed to an engine process are left to the next engine process."""
+        handed to an engine process are left to the next engine process; a dead
+        process's runs with a concurrency key, to the process that orders keys
+        until they are silent (recovery.claim, engine/key_order.py)."""
         if not (self.resume_on_start and self.local):
             return  # a process that does not execute runs, or must not take others'
         while True:
             await asyncio.sleep(interval)
             try:
-                rows = await claim(self.db.log_pool, self.owner)
+                rows = await claim(self.db.log_pool, self.owner, keyed=self.orders_keys)
             except Exception as exc:
                 if not server_unreachable(exc):  # an outage: the heartbeat says so
                     log.exception("looking for runs of dead processes failed")

@@ -86,6 +86,9 @@ class Runtime(Resumption):
         self.handoff = False
         self.finished: FinishWatcher | None = None
         self.notify_finish = False
+        # This process keeps the order of runs by concurrency key for the database
+        # (engine/key_order.py): it takes over a dead process's keyed runs at once.
+        self.orders_keys = False
         self.metrics = Metrics()
         self.db: Database
         self.services: Services

@@ -91,6 +91,8 @@ def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> An
     import asyncio
 
     from blocks.schedule import run_scheduler
+    from engine.key_order import hold_key_order
+    from engine.runtime import HEARTBEAT_S
 
     async def launch() -> asyncio.Event:
         stop = asyncio.Event()
@@ -98,6 +100,9 @@ def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> An
         asyncio.create_task(run_scheduler(rt, stop))
         if worker:
             asyncio.create_task(rt.work(concurrency, stop))
+        if not rt.handoff:  # with --engine-process, the engine process orders keys
+            what = "flowyard serve" if worker else "flowyard serve --no-worker"
+            asyncio.create_task(hold_key_order(rt, what, worker, HEARTBEAT_S))
         return stop
 
     return bridge.call(launch())
