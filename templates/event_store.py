@@ -32,6 +32,7 @@ if str(LIB) not in sys.path:
     sys.path.append(str(LIB))
 import order_events  # noqa: E402 - lives in templates/lib for the Function blocks
 import order_inputs  # noqa: E402
+import order_intake  # noqa: E402
 
 DEFAULT_SNAPSHOT_EVERY = 100
 _COPY_COLUMNS = (
@@ -130,14 +131,14 @@ async def append_batch(
     spot per order instead of a different page for nearly every row: 81k vs
     128k events/s for a COPY of the same rows into the same table.
     """
-    by_order: dict[str, list[Mapping[str, Any]]] = {}
-    given: list[uuid.UUID] = []
+    by_order: dict[str, list[tuple[Mapping[str, Any], str | None]]] = {}
+    given: list[str] = []
     envelopes: dict[tuple[Any, ...], str] = {}
     for e in events:
-        order = _checked_order(e, envelopes)
-        by_order.setdefault(order, []).append(e)
-        if e.get("event_id"):
-            given.append(uuid.UUID(str(e["event_id"])))
+        order, eid = _checked_order(e, envelopes)
+        by_order.setdefault(order, []).append((e, eid))
+        if eid is not None:
+            given.append(eid)
     orders = sorted(by_order)
     async with conn.transaction():
         # One statement, locks taken in a fixed order: two batches cannot deadlock.
@@ -224,11 +225,9 @@ class _Batch:
         for order in orders:
             v, state = heads.get(order, (0, None))
             start, order_bytes, off_head = v, order.encode(), self.off_head.get(order)
-            for e in by_order[order]:
-                raw = e.get("event_id")
-                if raw:
-                    u = uuid.UUID(str(raw))
-                    eid, eid_bytes = str(u), u.bytes
+            for e, given_id in by_order[order]:
+                if given_id is not None:
+                    eid, eid_bytes = given_id, uuid.UUID(given_id).bytes
                 else:
                     eid = next(fresh)
                     eid_bytes = bytes.fromhex(eid.replace("-", ""))
@@ -282,8 +281,12 @@ class _Batch:
         yield b"".join(chunk)
 
 
-def _checked_order(event: Mapping[str, Any], envelopes: dict[tuple[Any, ...], str]) -> str:
-    """The event's order id, once the event passes the live workflow's checks.
+def _checked_order(
+    event: Mapping[str, Any], envelopes: dict[tuple[Any, ...], str]
+) -> tuple[str, str | None]:
+    """The event's order id and stored id (None: a new one is made), once the event
+    passes the live workflow's checks (ids as the webhook reads them: ``0`` is an
+    id, ``"evt-7"`` the UUIDv5 a delivery of it gets, ``""`` and ``false`` none).
     ``envelopes`` holds the (type, order) pairs already read: reading one again
     was two thirds of the checks' cost in a batch of long orders."""
     data = event.get("data") or {}
@@ -304,12 +307,13 @@ def _checked_order(event: Mapping[str, Any], envelopes: dict[tuple[Any, ...], st
         version = event.get("event_version")
         order_inputs.read_version(1 if version is None else version)
         order_inputs.read_data(data, event_type)
+        eid = order_intake.event_uuid(event.get("event_id"))
     except ValueError as exc:
         raise ValueError(
-            f"event {event.get('event_id') or '(no id)'} for order"
+            f"event {event.get('event_id', '(no id)')!r:.60} for order"
             f" {event.get('aggregate_id')!r:.60}: {exc}; {_REFUSED}"
         ) from None
-    return order
+    return order, eid
 
 
 _REFUSED = "not appended (nor anything else in this batch)"

@@ -105,16 +105,18 @@ def read_charge_id(data: dict[str, Any]) -> None:
 _INT64 = 2**63 - 1
 
 
-def read_data(data: dict[str, Any], event_type: str) -> None:
+def read_data(data: dict[str, Any], event_type: str | None = None) -> None:
     """Refuse event data the reducer cannot apply as meant, before it is stored.
 
     A stored event is replayed for ever: ``"items": 5`` or ``"amount": "12,50"``
     made the reducer fail (an order nobody can replay), ``"items": {…}`` turned
     into the object's key names (in an order jsonb does not keep), and a
     ``total_cents`` past BIGINT or with a fraction failed the search index on
-    every later event of the order. Money is never negative, and a v1 ``amount``
-    has at most two decimals (``0.125`` was stored as 12 cents, rounded half to
-    even). ``null`` is taken as absent.
+    every later event of the order. Money is never negative, and a v1 payment's
+    ``amount`` has at most two decimals (``0.125`` was stored as 12 cents, rounded
+    half to even). ``null`` is taken as absent. ``event_type`` may be left out
+    (a workflow copied before it was asked for): the rules of one type are then
+    not applied.
     """
     read_charge_id(data)
     if event_type == "payment_received" and data.get("charge_id") is None:
@@ -129,7 +131,9 @@ def read_data(data: dict[str, Any], event_type: str) -> None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _INT64:
             raise ValueError(f"{key} must be a whole number of cents from 0, not {value!r:.40}")
-    amount = data.get("amount")  # v1 payment_received: major units (12.5)
+    # What the upcasters read (v1 payment_received's `amount` in major units, v1
+    # order_created's `name`); the same keys in other events are the sender's own.
+    amount = data.get("amount") if event_type in (None, "payment_received") else None
     if amount is not None and (
         isinstance(amount, bool)
         or not isinstance(amount, (int, float, Decimal))
@@ -141,7 +145,7 @@ def read_data(data: dict[str, Any], event_type: str) -> None:
             f"amount must be a number from 0 with at most two decimals (such as 12.5),"
             f" not {amount!r:.40}"
         )
-    name = data.get("name")  # v1 order_created: split into first and last name
+    name = data.get("name") if event_type in (None, "order_created") else None
     if name is not None and not isinstance(name, str):
         raise ValueError(f"name must be text, not a JSON {_json_kind(name)}")
 

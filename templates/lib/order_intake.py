@@ -90,16 +90,24 @@ def _event_id(
     raw: Any = body.pop("event_id", None)
     if raw is None:
         raw = headers.get("webhook_id") or headers.get("idempotency_key") or None
-    elif isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).strip():
-        # `0` is an id like `7`; `false`, `""` or `1.5` are none (read as "no id",
-        # every redelivery of such an event was appended and captured again).
-        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
-        raise ValueError(
-            f"event for order {order_id}: event_id must be text or a whole number, not {shown};"
-            " not appended"
-        )
+    try:
+        given = event_uuid(raw)
+    except ValueError as exc:
+        raise ValueError(f"event for order {order_id}: {exc}; not appended") from None
+    return given or str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:run:{execution_id}"))
+
+
+def event_uuid(raw: Any) -> str | None:
+    """A sender's event id as the UUID it is stored under (None for none): a UUID
+    as itself, other text or a whole number hashed to a UUIDv5, so one event
+    sent by webhook and imported in a batch has one id. ``0`` is an id like
+    ``7``; ``false``, ``""`` or ``1.5`` are none and refused (read as "no id",
+    every redelivery of such an event was appended and captured again)."""
     if raw is None:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:run:{execution_id}"))
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).strip():
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+        raise ValueError(f"event_id must be text or a whole number, not {shown}")
     try:
         return str(uuid.UUID(str(raw)))
     except ValueError:

@@ -189,3 +189,24 @@ async def test_a_signed_webhook_id_names_the_event_whatever_idempotency_key_come
     assert again["output"]["event_id"] == first["output"]["event_id"]
     assert await _stored(es_runtime, order) == ["order_created", "payment_received"]
     assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
+
+
+async def test_other_events_may_carry_amount_and_name_of_their_own(es_runtime: Any) -> None:
+    """The v1 rules for `amount` and `name` were applied to every event type: an
+    item's `"name": {"en": …}` or `"amount": 0.125` (kg) was refused."""
+    order = _order()
+    await deliver(es_runtime, lifecycle(order)[0])
+    item = {"event_type": "item_added", "order_id": order, "sku": "mug",
+            "name": {"en": "Mug", "de": "Becher"}, "amount": 0.125, "unit": "kg"}  # fmt: skip
+    await deliver(es_runtime, item)
+    assert await _stored(es_runtime, order) == ["order_created", "item_added"]
+
+
+def test_a_lib_called_the_old_way_still_reads_data() -> None:
+    """A workflow copied before `event_type` was asked for calls read_data(body):
+    copying any template replaces the shared lib, and every event then failed."""
+    from order_inputs import read_data
+
+    read_data({"items": [], "amount_cents": 5})
+    with pytest.raises(ValueError, match="items must be a JSON array"):
+        read_data({"items": 5})

@@ -159,3 +159,23 @@ async def test_batch_refuses_what_the_live_workflow_refuses(
     with pytest.raises(ValueError, match=why):
         await append_batch(conn, [good, {**good, **event}])
     assert await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 0
+
+
+async def test_batch_reads_event_ids_as_the_webhook_does(conn: asyncpg.Connection) -> None:
+    """0 was read as no id (a re-import stored the event again), "" and false were
+    taken, and "evt-7" was a bare UUID error, where a delivery of it gets a UUIDv5."""
+    import order_intake
+
+    order = f"batch-{uuid.uuid4().hex[:6]}"
+    created = {"event_type": "order_created", "aggregate_id": order, "data": {}}
+    for raw in (0, f"evt-{order}"):
+        event = {**created, "event_id": raw}
+        assert await append_batch(conn, [event]) in (0, 1)
+        assert await append_batch(conn, [event]) == 0  # a re-import appends nothing
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE event_id = $1::uuid", order_intake.event_uuid(raw)
+        )
+        assert stored == 1
+    for bad in ("", False, 1.5):
+        with pytest.raises(ValueError, match="event_id must be text or a whole number"):
+            await append_batch(conn, [{**created, "event_id": bad}])
