@@ -15,7 +15,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.templates.es_support import deliver, lifecycle
+from tests.templates.es_support import deliver, lifecycle, submit
 
 
 def customer_down_for(httpserver: HTTPServer, failures: int) -> list[dict[str, Any]]:
@@ -51,8 +51,10 @@ async def test_a_notification_the_customer_missed_comes_before_the_next_one(
     taken = customer_down_for(httpserver, failures=2)  # the first event's two attempts
     order = f"ord-{uuid.uuid4().hex[:8]}"
     created, paid = lifecycle(order)[:2]
-    first = await deliver(es_runtime, created)
-    assert "customer" in first["output"]["subscriber_errors"]
+    first = await submit(es_runtime, created)
+    # Stored, its notification kept; the run fails so that a resend sends it.
+    assert first["status"] == "failed" and first["error"]["block"] == "result"
+    assert "the customer system did not take" in first["error"]["message"]
     assert await _held(es_runtime, order) == [1]
     await deliver(es_runtime, paid)
     assert [(t["version"], t["event_type"]) for t in taken] == [
@@ -64,18 +66,22 @@ async def test_a_notification_the_customer_missed_comes_before_the_next_one(
     assert await _held(es_runtime, order) == []
 
 
-async def test_a_repeat_sends_what_the_customer_has_not_taken(
+async def test_a_resend_sends_what_the_customer_has_not_taken(
     es_runtime: Any, httpserver: HTTPServer
 ) -> None:
+    """The last event of an order has no next one: its resend (the same delivery,
+    same Idempotency-Key) must send it, so its run fails while it is held (the key
+    of a succeeded run starts nothing)."""
     taken = customer_down_for(httpserver, failures=2)
     order = f"ord-{uuid.uuid4().hex[:8]}"
-    created = {**lifecycle(order)[0], "event_id": str(uuid.uuid4())}
-    await deliver(es_runtime, created)
+    key = {"Idempotency-Key": f"delivery-{order}"}
+    first = await submit(es_runtime, lifecycle(order)[0], key)
+    assert first["status"] == "failed"
     assert taken == [] and await _held(es_runtime, order) == [1]
-    again = await deliver(es_runtime, created)  # the sender's resend: a duplicate
+    again = await deliver(es_runtime, lifecycle(order)[0], key)  # the sender's resend
     assert again["output"]["duplicate"] is True
-    assert [t["event_id"] for t in taken] == [created["event_id"]]
+    assert [t["version"] for t in taken] == [1]
     assert await _held(es_runtime, order) == []
-    # Taken: a further repeat sends nothing.
-    await deliver(es_runtime, created)
+    # Taken: a further repeat of the event sends nothing.
+    await deliver(es_runtime, {**lifecycle(order)[0], "event_id": again["output"]["event_id"]})
     assert len(taken) == 1

@@ -107,8 +107,11 @@ async def test_a_stored_event_with_odd_data_replays(
         ({"total_cents": 123456789012345678901234567890}, "total_cents must be a whole number of cents"),
         ({"total_cents": 0.1}, "total_cents must be a whole number of cents"),
         ({"amount_cents": "100"}, "amount_cents must be a whole number of cents"),
-        ({"amount": "12,50"}, "amount must be a number"),
-        ({"amount": True}, "amount must be a number"),
+        # A v1 payment's amount (the upcaster reads it); other events' are their own.
+        ({"event_type": "payment_received", "charge_id": "ch_1", "amount": "12,50"},
+         "amount must be a number"),
+        ({"event_type": "payment_received", "charge_id": "ch_1", "amount": True},
+         "amount must be a number"),
     ],
 )  # fmt: skip
 async def test_data_the_reducer_cannot_apply_is_refused_before_it_is_stored(
@@ -143,11 +146,11 @@ async def test_a_hung_subscriber_holds_the_order_seconds_not_minutes(
     order = f"ord-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     try:
-        result = await deliver(es_runtime, lifecycle(order)[0], timeout=120)
+        result = await submit(es_runtime, lifecycle(order)[0])
         took = time.monotonic() - started
     finally:
         release.set()  # answer the hung requests now, not during the next test
         while len(httpserver.log) < len(hung):
             await asyncio.sleep(0.05)
     assert took < 15, took  # 2 attempts of 5 s and a 0.5 s backoff; it was 4 x 30 s
-    assert "customer" in result["output"]["subscriber_errors"]
+    assert "the customer system did not take" in result["error"]["message"]
