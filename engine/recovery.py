@@ -68,6 +68,20 @@ def restorable(
     return {path: rec for path, rec in done.items() if _top_level(path) not in invalid}
 
 
+def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What a re-run "from the failed block" carries over: :func:`restorable`'s
+    records, less every block downstream of one that runs again (it failed, or
+    its record cannot be reused). Those ran on what the failed one gave then: a
+    capture that now succeeds was recorded "failed" by the reused step after it,
+    and the run failed again for a charge that was captured."""
+    done = restorable(plan, events)
+    top = plan.top.graph()
+    ran = {_top_level(ev["block"]) for ev in events if ev["type"] == "block_started"}
+    again = {node for node in ran if node in top and node not in done}
+    stale = set().union(*(nx.descendants(top, node) for node in again)) if again else set()
+    return {path: rec for path, rec in done.items() if _top_level(path) not in stale}
+
+
 def carried_events(
     plan: Plan, reuse: dict[str, dict[str, Any]]
 ) -> list[tuple[str, str | None, dict[str, Any]]]:

@@ -29,7 +29,7 @@ from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, RunRecorder, record_end
-from engine.recovery import carried_events, owner_id, restorable
+from engine.recovery import carried_events, owner_id, rerun_reusable
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.runstore import FINAL_STATUSES, UNSTARTED_RESULT, top_order
@@ -230,7 +230,7 @@ class Runtime(Resumption):
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
-            done = restorable(workflow.plan, events)
+            done = rerun_reusable(workflow.plan, events)
             # The blocks that run again send the earlier run's idempotency keys
             # (a re-run of a re-run: the first run's): its HTTP POST may have
             # reached the peer before the run failed (a timeout), and a new key

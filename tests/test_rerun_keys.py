@@ -38,3 +38,39 @@ async def test_a_rerun_of_a_failed_post_sends_the_first_runs_key(
     third = await runtime.wait((await runtime.rerun(second["execution_id"])).execution_id)
     assert third["status"] == "succeeded", third["error"]
     assert keys == [f"{first['execution_id']}:capture"] * 3
+
+
+async def test_a_rerun_runs_again_what_came_after_the_failed_block(
+    run_yaml, runtime: Runtime, httpserver: HTTPServer
+) -> None:
+    """It carried over every block that had succeeded, downstream of the failed one
+    too: a call that now answered 200 was followed by the first run's "not ok"."""
+    answers = [500, 200]
+
+    def peer(request: Request) -> Response:
+        return Response("{}", status=answers.pop(0), content_type="application/json")
+
+    httpserver.expect_request("/call", method="POST").respond_with_handler(peer)
+    wf = f"""
+    name: stale_after_failure
+    blocks:
+      start: {{type: manual}}
+      before: {{type: function, code: "return {{'n': 1}}"}}
+      call: {{type: http, method: POST, url: "{httpserver.url_for("/call")}", on_error: continue}}
+      note: {{type: function, code: "return {{'call_ok': <call.ok?>}}"}}
+      check:
+        type: function
+        code: |
+          if not <note.call_ok>:
+              raise ValueError("the call failed")
+          return {{"ok": True}}
+    edges: [start -> before, before -> call, call -> note, call.error -> note, note -> check]
+    """
+    first = await run_yaml(wf, {})
+    assert first["status"] == "failed" and first["error"]["block"] == "check"
+    again = await runtime.wait((await runtime.rerun(first["execution_id"])).execution_id)
+    assert again["status"] == "succeeded", again["error"]
+    stored = await runtime.run_result(again["execution_id"])
+    assert stored["blocks"]["before"]["reused_from"] == first["execution_id"]
+    assert stored["blocks"]["note"]["reused_from"] is None
+    assert stored["blocks"]["note"]["output"] == {"call_ok": True}

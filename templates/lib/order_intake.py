@@ -26,8 +26,11 @@ def read_event(
 ) -> dict[str, Any]:
     """The event envelope and settings ``enrich`` returns, or ValueError.
 
-    ``stripe_api_base`` is ``<env.STRIPE_API_BASE?>`` (a reference, so the run
-    records redact it); the other settings are read from ``environ``.
+    ``stripe_api_base`` is ``<env.STRIPE_API_BASE?>``, checked here but not
+    returned: an output holding a secret is redacted in the run's records, and a
+    re-run cannot reuse it (this step would then run again, and a new run's id
+    would name a new event). The capture reads it itself (``stripe_url``). The
+    other settings are read from ``environ``.
     """
     # A body that is not an object with text event_type and order_id is refused
     # (an object as order_id was stored as the text of a Python dict). `body` is
@@ -68,7 +71,6 @@ def read_event(
         # secrets, so not read as <env.…> (which would redact "100" wherever it
         # appears in the run's records).
         "snapshot_every": _snapshot_every(environ.get("SNAPSHOT_EVERY")),
-        "stripe_api_base": (stripe_api_base or "https://api.stripe.com").rstrip("/"),
         "capture_problem": _capture_problem(environ, stripe_api_base),
         # No SMTP server, no email: the step is skipped like any subscriber whose
         # setting is unset. The same for the customer system (its URL is a secret:

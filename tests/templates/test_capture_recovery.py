@@ -287,3 +287,33 @@ def test_repeated_capture_rule(lib_path: Any, args: tuple[Any, ...], expected: A
 
     decided = repeated_capture(*args)
     assert (decided["action"], decided["capture"]) == expected
+
+
+async def test_a_rerun_after_a_failed_capture_captures_it_and_says_so(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """A re-run from the failed block (POST /api/runs/<id>/rerun) captured the charge
+    but carried over the first run's `correlate` (failed, 503) and failed again:
+    "the charge is NOT captured". Without an event_id, `enrich` (its output held
+    the secret STRIPE_API_BASE, so it ran again) named a new event and captured
+    under its key."""
+    rt, path = variant
+    charge = f"ch_rer_{uuid.uuid4().hex[:8]}"
+    stripe = processor(httpserver, charge)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path=path)
+    first = await post(rt, path, {**paid, "charge_id": charge})  # no event_id, no key
+    run1 = await rt.wait(first["execution_id"], timeout=60)
+    assert run1["status"] == "failed" and "NOT captured" in run1["error"]["message"]
+    [event] = await stored(rt, order)
+    stripe.down = False
+    sub = await rt.rerun(first["execution_id"])
+    run2 = await rt.wait(sub.execution_id, timeout=60)
+    assert run2["status"] == "succeeded", run2["error"]
+    assert run2["output"]["capture"] == "succeeded"
+    assert run2["blocks"]["enrich"]["reused_from"] == first["execution_id"]
+    assert set(stripe.keys()) == {f"capture-{event['event_id']}"}
+    row = await correlation(rt, event["event_id"])
+    assert (row["status"], row["http_status"]) == ("succeeded", 200)
+    assert len(await stored(rt, order)) == 1
