@@ -89,5 +89,7 @@ def _options(path: str) -> Response:
 
     resp = bridge().call(webhook.options(bridge().runtime, path))
     if resp.status == 204:
-        return Response(status=204, headers=resp.headers)
+        answer = Response(status=204, headers=resp.headers)
+        del answer.headers["Content-Type"]  # no body: Flask's text/html default said one
+        return answer
     return jresponse(resp.body, resp.status, headers=resp.headers)

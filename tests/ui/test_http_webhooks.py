@@ -91,6 +91,7 @@ def test_options_names_the_methods_the_hook_listens_on(client: FlaskClient) -> N
     # It was Flask's 200 listing PUT, PATCH, DELETE, GET… while each was a 405.
     resp = client.options("/webhooks/test/async")
     assert resp.status_code == 204 and resp.headers["Allow"] == "POST, OPTIONS"
+    assert "Content-Type" not in resp.headers  # no body, so no text/html either
     get = client.get("/webhooks/test/async")
     assert get.status_code == 405 and get.headers["Allow"] == "POST"
     unknown = client.options("/webhooks/no/such/path")
