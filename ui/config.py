@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 DEFAULT_MAX_BODY = 1024 * 1024
 #: how long the start-up check waits for PostgreSQL to answer
@@ -211,17 +212,73 @@ def check_start_settings(command: str) -> None:
 # -- the database --------------------------------------------------------------------
 
 
+#: what where() says when it cannot read host, port and database from the URL for certain
+SOME_URL = "the URL given"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+NOT_A_URL = (
+    "it is not a postgresql:// URL (write it postgresql://user:password@host:port/dbname;"
+    " a keyword DSN such as `host=… dbname=…` is not accepted)"
+)
+MALFORMED = (
+    "the URL is malformed (characters such as # / ? @ in the user or password"
+    " must be percent-encoded: %23 %2F %3F %40)"
+)
+
+
+def is_postgres_url(url: str) -> bool:
+    """``postgresql://…`` or ``postgres://…``: the only DSNs asyncpg takes."""
+    scheme, sep, rest = url.strip().partition(":")
+    return bool(sep) and scheme.lower() in POSTGRES_SCHEMES and rest.startswith("//")
+
+
 def where(url: str) -> str:
-    """``host:port/dbname`` of a PostgreSQL URL, without its user or password."""
+    """``host:port/dbname`` of a PostgreSQL URL, without its user or password; or
+    SOME_URL when these cannot be read from it for certain.
+
+    A URL whose password holds a raw ``@ / ? #`` is cut in the wrong place (and
+    urllib cuts it elsewhere than asyncpg does), so what reads as its host or
+    database may be a piece of the password: such a URL, a keyword DSN or one
+    without a scheme (whose "path" was the whole string, password and all) names
+    no place at all.
+    """
+    if not is_postgres_url(url) or "#" in url or url.count("@") > 1:
+        return SOME_URL
     try:
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
+        parts = urlsplit(url.strip())
+        if "@" in url and "@" not in parts.netloc:  # cut short before its userinfo ended
+            return SOME_URL
+        query = parse_qs(parts.query, strict_parsing=True) if parts.query else {}
         host = parts.hostname or query.get("host", [""])[0] or "localhost"
         port = parts.port or query.get("port", [""])[0] or 5432
-    except ValueError:  # a port that is not a number, a broken [IPv6] address
-        return "the URL given"
-    name = parts.path.lstrip("/")
-    return f"{host}:{port}/{name}" if name else f"{host}:{port}"
+    except ValueError:  # a port that is not a number, a broken [IPv6] address or query
+        return SOME_URL
+    name = parts.path[1:]
+    if "/" in name:  # a database name is one path segment
+        return SOME_URL
+    host = unquote(host)  # a socket directory written %2Fvar%2Frun%2Fpostgresql
+    host = f"[{host}]" if ":" in host else host
+    place = f"{host}:{port}/{unquote(name)}" if name else f"{host}:{port}"
+    return scrubbed(place, url)  # a database named after the password, say
+
+
+def url_secrets(url: str) -> set[str]:
+    """The password of a URL where() can read, as written and as read (percent- and
+    ``+``-decoded), from its userinfo and its ``?password=`` and ``?sslpassword=``."""
+    parts = urlsplit(url.strip())
+    found = {parts.password or ""}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in ("password", "sslpassword"):
+            found.add(value)
+    for raw in re.findall(r"(?:^|&)(?:ssl)?password=([^&]*)", parts.query):
+        found.add(raw)
+    return {s for piece in found for s in (piece, unquote(piece)) if s.strip()}
+
+
+def scrubbed(text: str, url: str) -> str:
+    """``text`` with any password of ``url`` in it replaced by ``***``."""
+    for secret in sorted(url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def database_problem(url: str) -> str | None:
@@ -229,11 +286,15 @@ def database_problem(url: str) -> str | None:
 
     One connection of its own, so that whatever fails here is about connecting
     (a refused or unknown host, a password, a database that does not exist, a
-    malformed URL) and never mistaken for some other error of the engine.
+    malformed URL) and never mistaken for some other error of the engine. The
+    line never holds the URL's password, however malformed the URL (where()).
     """
     import asyncpg
 
     from engine.database import server_unreachable
+
+    if not is_postgres_url(url):  # asyncpg's own words quote what it read as the scheme
+        return f"cannot use the database at {SOME_URL}: {NOT_A_URL}"
 
     async def connect() -> None:
         conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
@@ -242,17 +303,22 @@ def database_problem(url: str) -> str | None:
     try:
         asyncio.run(connect())
     except Exception as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        if type(exc) is ValueError:
+        place = where(url)
+        if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError is one
             # asyncpg could not take the URL apart, and says so quoting a piece of
             # it: a password holding `#`, `/` or `?` was printed in part.
+            reason = MALFORMED
+        elif place == SOME_URL:
+            # Its user, host and database names as read may hold pieces of the
+            # password, and the server's words quote them: say only what failed.
             reason = (
-                "the URL is malformed (characters such as # / ? @ in the user or password"
-                " must be percent-encoded: %23 %2F %3F %40)"
+                f"{type(exc).__name__} (the URL cannot be read for certain: # / ? @ in its"
+                " user or password must be percent-encoded: %23 %2F %3F %40)"
             )
-        if server_unreachable(exc):
-            return f"cannot reach the database at {where(url)}: {reason}"
-        return f"cannot use the database at {where(url)}: {reason}"
+        else:
+            reason = scrubbed(" ".join(str(exc).split()), url) or type(exc).__name__
+        verb = "reach" if server_unreachable(exc) else "use"
+        return f"cannot {verb} the database at {place}: {reason}"
     return None
 
 
