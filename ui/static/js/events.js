@@ -45,16 +45,47 @@ function showUpTo(version) {
   $('as-of').textContent = ev ? `v${version} · ${ev.created_at}` : '—';
 }
 
+const FINAL = ['succeeded', 'failed', 'cancelled'];
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// A message in the state panel, with a link to the replay's run when there is one.
+function note(text, runUrl) {
+  $('state').replaceChildren(text, ...(runUrl ? [' ', el('a', { href: runUrl, class: 'replay-run', text: 'see the run' })] : []));
+}
+
+function paint(version, result) {
+  $('state').dataset.version = String(version);
+  $('state').textContent = pretty(result.output?.state ?? result.output ?? result.error);
+}
+
+// The replay's run, polled at its status_url until it ends (or another replay or
+// order supersedes it): the server answers 202 without waiting when its waiting
+// requests are at their cap. Until then the panel says the run is still going.
+async function follow(version, accepted, mine) {
+  note('the replay is still running…', accepted.run_url);
+  for (let delay = 250; ; delay = Math.min(delay * 2, 3000)) {
+    await sleep(delay);
+    if (mine !== latest) return;
+    const r = await getJSON(accepted.status_url);
+    if (mine !== latest) return;
+    if (!r.ok) { note(r.data?.error ?? `error ${r.status}`, accepted.run_url); return; }
+    if (FINAL.includes(r.data.status)) { paint(version, r.data); return; }
+  }
+}
+
 async function replay(version) {
   const ev = events.find((e) => e.aggregate_version === version);
   if (!ev) return;
   $('state').textContent = 'replaying…';
+  delete $('state').dataset.version;
   const mine = ++latest;
   const r = await api('POST', `/api/events/orders/${encodeURIComponent($('order-id').value)}/replay`, { as_of: ev.created_at });
   if (mine !== latest) return;
-  if (!r.ok) { $('state').textContent = r.data?.error ?? `error ${r.status}`; return; }
-  $('state').dataset.version = String(version);
-  $('state').textContent = pretty(r.data.output?.state ?? r.data.output ?? r.data.error);
+  // 202: accepted but not waited for (every waiting request of the server taken).
+  if (r.status === 202 && r.data?.status_url) { await follow(version, r.data, mine); return; }
+  // 504 and every other error: its message; past the wait, the run goes on.
+  if (!r.ok) { note(r.data?.error ?? `error ${r.status}`, r.data?.run_url); return; }
+  paint(version, r.data);
 }
 
 // The previous order's stream and state go before the next one loads: a lookup
