@@ -35,7 +35,7 @@ def test_serve_help_gives_every_option_a_description_and_its_default() -> None:
         ("--port PORT", "(default: 8080)"),
         ("--concurrency CONCURRENCY", "(default: 32)"),
         ("--log-format {text,json}", "(default: text)"),
-        ("--workflows WORKFLOWS", "(default: $FLOWYARD_WORKFLOWS, else ./workflows)"),
+        ("--workflows DIR", "(default: $FLOWYARD_WORKFLOWS, else ./workflows)"),
     ]:
         described = text.split(f"{option} ", 1)[1].split(" --", 1)[0]
         assert described.endswith(default), (option, described)
@@ -57,6 +57,26 @@ def test_each_runs_action_has_a_help_of_its_own(action: str, says: str) -> None:
     text = _help("runs", action)
     assert text.startswith(f"usage: flowyard runs {action} ")
     assert says in text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[c] for c in ("serve", "run", "worker", "runs", "db", "new")]
+    + [["runs", a] for a in ("list", "show", "resume", "cancel", "prune")],
+)
+def test_workflows_is_described_on_its_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runs show --help` seemed to give --workflows no description: `--workflows
+    WORKFLOWS` was too long to share its line with it, which began on the next."""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = _help(*command)
+    line = next(line for line in text.splitlines() if line.lstrip().startswith("--workflows"))
+    assert line.split()[:4] == ["--workflows", "DIR", "the", "folder"], line
+    # The options only `runs` and `runs list` take are not offered by the other actions.
+    if command[0] == "runs" and command[1:] not in ([], ["list"]):
+        for option in ("--workflow ", "--status", "--limit"):
+            assert option not in text, (option, text)
 
 
 @pytest.mark.parametrize(

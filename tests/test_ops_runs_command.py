@@ -31,6 +31,11 @@ def _cli(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[st
 
 # Nobody answers there: an option let through would end in that error instead.
 NOBODY = "postgresql://postgres@127.0.0.1:1/postgres"
+RUN_ID = "38907b31-9715-4896-acc2-68c9ac50394d"
+PRUNE_TAKES = (
+    "flowyard runs prune: prune takes only --older-than (it removes every finished run"
+    " older than that)"
+)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,30 @@ NOBODY = "postgresql://postgres@127.0.0.1:1/postgres"
             ["--workflow", "failing", "--status", "failed", "prune"],
             "flowyard runs prune: prune takes only --older-than (it removes every finished"
             " run older than that), not --workflow or --status",
+        ),
+        # After the action, argparse's "unrecognized arguments" under the top-level usage.
+        (["prune", "--workflow", "failing"], f"{PRUNE_TAKES}, not --workflow\n"),
+        (["prune", "--status", "failed", "--older-than", "7d"], f"{PRUNE_TAKES}, not --status\n"),
+        (["prune", "--limit", "5"], f"{PRUNE_TAKES}, not --limit\n"),
+        (["--limit", "5", "prune"], f"{PRUNE_TAKES}, not --limit\n"),
+        # `show --limit 2 ID` read 2 as the id, and ID as unrecognized.
+        (
+            ["show", "--limit", "2", RUN_ID],
+            "flowyard runs show: show takes only a run id, not --limit\n",
+        ),
+        (
+            ["--limit", "2", "show", RUN_ID],
+            "flowyard runs show: show takes only a run id, not --limit\n",
+        ),
+        (["show", "--limit", "2"], "flowyard runs show: show takes only a run id, not --limit\n"),
+        (
+            ["cancel", RUN_ID, "--workflow", "w"],
+            "flowyard runs cancel: cancel takes only a run id, not --workflow\n",
+        ),
+        (
+            ["resume", "--status", "queued"],
+            "flowyard runs resume: resume takes only a run id (without one: every run whose"
+            " process died), not --status\n",
         ),
     ],
 )
@@ -85,8 +114,7 @@ def test_long_workflow_names_keep_the_date_column_apart(tmp_path: Path, database
 @pytest.mark.parametrize(
     "args",
     [
-        ["prune", "--workflow", "failing"],  # was read as --workflows, a folder
-        ["prune", "38907b31-9715-4896-acc2-68c9ac50394d"],
+        ["prune", RUN_ID],
         ["list", "extra"],
     ],
 )

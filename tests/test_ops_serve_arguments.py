@@ -46,15 +46,41 @@ def test_a_host_that_is_no_address_is_a_usage_error(host: str, tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_workflows_folder_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
-    """It started, and every save then answered "503 database unavailable"."""
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--port", "8080"],  # it started, and every save answered 503
+        ["worker"],  # these started, and found no workflow in it, run after run
+        ["run", "anything"],
+        ["new", "replay_events"],
+    ],
+)
+def test_a_workflows_folder_that_is_a_file_is_a_usage_error(
+    command: list[str], tmp_path: Path
+) -> None:
     (tmp_path / "notadir").write_text("")
-    done = _serve(["--workflows", "notadir", "--port", "8080"], tmp_path)
+    done = _serve(["--workflows", "notadir", *command[1:]], tmp_path, command[0])
     assert done.returncode == 2, done.stderr
     assert done.stderr == (
-        "flowyard serve: bad --workflows 'notadir': it is a file, not a folder of workflows\n"
+        f"flowyard {command[0]}: bad --workflows 'notadir': it is a file, not a folder of"
+        " workflows\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notadir"]
+
+
+def test_a_workflows_folder_not_given_is_named_as_it_came(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notadir").write_text("")
+    (tmp_path / "workflows").write_text("")
+    monkeypatch.setenv("FLOWYARD_WORKFLOWS", "notadir")
+    done = _serve([], tmp_path, "worker")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("flowyard worker: bad FLOWYARD_WORKFLOWS 'notadir': it is a file")
+    monkeypatch.delenv("FLOWYARD_WORKFLOWS")
+    done = _serve(["anything"], tmp_path, "run")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("flowyard run: bad workflows folder 'workflows': it is a file")
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])

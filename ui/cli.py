@@ -13,10 +13,15 @@ import os
 import sys
 from pathlib import Path
 
-from engine import runstore
 from engine.database import embedded_url, stop_embedded
 from engine.runtime import Runtime
-from ui.cli_runs import add_runs_parser, cmd_run, with_runtime, workflows_dir
+from ui.cli_runs import (
+    add_runs_parser,
+    bad_workflows_dir,
+    cmd_run,
+    with_runtime,
+    workflows_dir,
+)
 from ui.cli_workflows import cmd_validate
 from ui.config import check_start_settings, require_database, shutdown_grace
 
@@ -63,6 +68,10 @@ def cmd_templates(args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     import templates
 
+    bad = bad_workflows_dir(args)
+    if bad:
+        print(f"flowyard new: {bad}", file=sys.stderr)
+        return 2
     # Checked before copying: a copy without its tables fails on its first run
     # ("relation does not exist") with nothing saying `db init` is missing.
     url = require_database("new", Path.cwd())
@@ -91,7 +100,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
     from ui.logs import configure_logging
 
-    bad = _bad_concurrency(args.concurrency)
+    bad = _bad_concurrency(args.concurrency) or bad_workflows_dir(args)
     if bad:
         print(f"flowyard worker: {bad}", file=sys.stderr)
         return 2
@@ -175,7 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bad = (
         _bad_address(args.host, args.port)
         or _bad_concurrency(args.concurrency)
-        or _bad_workflows_dir(workflows_dir(args))
+        or bad_workflows_dir(args)
     )
     if bad:
         print(f"flowyard serve: {bad}", file=sys.stderr)
@@ -191,14 +200,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine_process=args.engine_process,
     )
     return 0
-
-
-def _bad_workflows_dir(path: Path) -> str | None:
-    """A workflows folder that exists but is no folder: serve started, and every save
-    then failed as "database unavailable"."""
-    if path.exists() and not path.is_dir():
-        return f"bad --workflows {str(path)!r}: it is a file, not a folder of workflows"
-    return None
 
 
 def _bad_address(host: str, port: str | int) -> str | None:
@@ -263,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # --port and --concurrency are strings when given: cmd_serve checks them, in one line.
     s.add_argument("--port", default=8080, help="port to listen on (default: %(default)s)")
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.add_argument(
         "--no-worker",
         action="store_true",
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("workflow", help="a workflow file or a name in the workflows folder")
     s.add_argument("--input", help="JSON, or @file.json")
     s.add_argument("--json", action="store_true", help="print the run result as JSON")
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("validate", help="validate workflow files; print every problem")
@@ -300,17 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", default=16, help="runs this worker executes at once (default: %(default)s)"
     )
     _add_log_format(s)
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("engine", help="the engine process of `serve --engine-process`")
     _add_log_format(s)
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_engine)
 
     s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
     s.add_argument("action", choices=["init", "url", "start", "stop"])
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_db)
 
     s = sub.add_parser("templates", help="list the shipped templates")
@@ -319,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("new", help="copy a template into the workflows folder")
     s.add_argument("template")
     s.add_argument("name", nargs="?")
-    s.add_argument("--workflows", help=WORKFLOWS_HELP)
+    s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_new)
 
     s = sub.add_parser("schema", help="print the workflow JSON Schema")
@@ -338,13 +339,6 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "runs" and args.action in ("show", "cancel") and not args.id:
-        print(f"flowyard runs {args.action}: give a run id", file=sys.stderr)
-        return 2
-    if args.command == "runs" and args.action in ("show", "cancel", "resume") and args.id:
-        if not runstore.is_run_id(args.id):  # the database refuses others with a traceback
-            print(f"no run {args.id}", file=sys.stderr)
-            return 1
     return int(args.fn(args) or 0)
 
 

@@ -29,6 +29,19 @@ def workflows_dir(args: argparse.Namespace) -> Path:
     )
 
 
+def bad_workflows_dir(args: argparse.Namespace) -> str | None:
+    """A workflows folder that exists but is no folder (None: nothing wrong): `serve`
+    started, and every save then failed as "database unavailable"; `worker` and `run`
+    found no workflow in it, run after run."""
+    path = workflows_dir(args)
+    if path.exists() and not path.is_dir():
+        given = "--workflows" if getattr(args, "workflows", None) else "FLOWYARD_WORKFLOWS"
+        if given == "FLOWYARD_WORKFLOWS" and not os.environ.get(given):
+            given = "workflows folder"  # ./workflows, a file
+        return f"bad {given} {str(path)!r}: it is a file, not a folder of workflows"
+    return None
+
+
 def with_runtime(
     args: argparse.Namespace,
     body: Callable[[Runtime], Awaitable[int]],
@@ -62,6 +75,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         payload = read_input(args.input)
     except (OSError, ValueError) as exc:  # ValueError: bad JSON, or a file that is not UTF-8
         print(f"flowyard run: bad --input: {exc}", file=sys.stderr)
+        return 2
+    bad = bad_workflows_dir(args)
+    if bad:
+        print(f"flowyard run: {bad}", file=sys.stderr)
         return 2
     missing = missing_file(args.workflow)
     if missing:
@@ -126,13 +143,35 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
         )
 
 
-#: what `--status` takes: a run's statuses (as `GET /api/runs?status=` checks them)
+#: The options of `runs` and `runs list`, which the other actions do not take.
+LIST_OPTIONS = ("--workflow", "--status", "--limit")
+#: What each other action takes, said when it is given one of LIST_OPTIONS.
+ACTION_TAKES = {
+    "show": "show takes only a run id",
+    "cancel": "cancel takes only a run id",
+    "resume": "resume takes only a run id (without one: every run whose process died)",
+    # It took --workflow and --status and pruned every finished run.
+    "prune": "prune takes only --older-than (it removes every finished run older than that)",
+}
+
+
+def _given(args: argparse.Namespace, option: str) -> bool:
+    # --limit defaults to the number 50; one given is the string typed.
+    value = getattr(args, option[2:])
+    return isinstance(value, str) if option == "--limit" else value is not None
 
 
 def runs_usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with `runs` options (None: nothing), said before the database
     is opened, as the API answers 400: `--status bogus` listed nothing and exited 0,
     `--limit 0` listed one run, `prune --older-than abc` was a traceback."""
+    if args.action != "list":
+        # Given before the action (`runs --workflow x prune`) or after it (`runs show
+        # --limit 2 ID`, which read 2 as the id), they were ignored or refused as
+        # "unrecognized arguments" under the top-level usage.
+        given = [f for f in LIST_OPTIONS if _given(args, f)]
+        if given:
+            return f"{ACTION_TAKES[args.action]}, not {' or '.join(given)}"
     if args.status is not None and args.status not in runstore.RUN_STATUSES:
         return f"bad --status {args.status!r}: one of {', '.join(runstore.RUN_STATUSES)}"
     limit = str(args.limit).strip()
@@ -140,14 +179,6 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
         return f"bad --limit {args.limit!r}: a number of at least 1"
     args.limit = int(limit)
     if args.action == "prune":
-        # It took --workflow and --status (given before the action, `runs --workflow x
-        # prune`) and pruned every finished run.
-        ignored = [f for f in ("--workflow", "--status") if getattr(args, f[2:]) is not None]
-        if ignored:
-            return (
-                f"prune takes only --older-than (it removes every finished run older than"
-                f" that), not {' or '.join(ignored)}"
-            )
         try:
             args.older_than_s = parse_duration(args.older_than)
         except ValueError as exc:
@@ -157,10 +188,16 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     bad = runs_usage_problem(args)
+    command = "runs" if args.action == "list" else f"runs {args.action}"
     if bad:
-        command = "runs" if args.action == "list" else f"runs {args.action}"
         print(f"flowyard {command}: {bad}", file=sys.stderr)
         return 2
+    if args.action in ("show", "cancel") and not args.id:
+        print(f"flowyard {command}: give a run id", file=sys.stderr)
+        return 2
+    if args.id and not runstore.is_run_id(args.id):  # the database refuses others with a traceback
+        print(f"no run {args.id}", file=sys.stderr)
+        return 1
 
     async def body(rt: Runtime) -> int:
         if args.action == "show":
@@ -220,7 +257,7 @@ def add_runs_parser(sub: Any, workflows_help: str) -> None:
         description="Without an action: list recent runs, as `runs list`.",
     )
     _list_options(s)
-    s.add_argument("--workflows", help=workflows_help)
+    s.add_argument("--workflows", metavar="DIR", help=workflows_help)
     actions = s.add_subparsers(dest="action", metavar="ACTION")
     # After add_subparsers, whose own default (None) it replaces: no action is `list`.
     # Defaults too of what only some actions have; `list`'s options are SUPPRESSed,
@@ -234,7 +271,10 @@ def add_runs_parser(sub: Any, workflows_help: str) -> None:
         )
         if run_id is not None:
             a.add_argument("id", nargs="?", metavar="ID", help=run_id)
-        a.add_argument("--workflows", default=argparse.SUPPRESS, help=workflows_help)
+        a.add_argument("--workflows", default=argparse.SUPPRESS, metavar="DIR", help=workflows_help)
+        if name != "list":  # read, so that runs_usage_problem says what the action takes
+            for option in LIST_OPTIONS:
+                a.add_argument(option, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return a
 
     _list_options(action("list", "list recent runs, newest first"), suppress=True)
