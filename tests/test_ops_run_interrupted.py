@@ -48,7 +48,7 @@ async def test_ctrl_c_cancels_the_run(tmp_path: Path, database_url: str) -> None
             await asyncio.sleep(0.1)
         assert eid is not None, proc.stderr.read() if proc.poll() is not None else "not started"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err
         assert err == f"flowyard run: interrupted; run {eid} cancelled\n"
         status = await conn.fetchval(

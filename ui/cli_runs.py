@@ -42,6 +42,10 @@ def bad_workflows_dir(args: argparse.Namespace) -> str | None:
     return None
 
 
+#: The exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
 def with_runtime(
     args: argparse.Namespace,
     body: Callable[[Runtime], Awaitable[int]],
@@ -59,7 +63,8 @@ def with_runtime(
         await rt.start()
         try:
             code = await body(rt)
-            await rt.drain()  # runs resumed at start finish before we exit
+            if code != INTERRUPTED:  # Ctrl-C stops now; what was resumed resumes later
+                await rt.drain()  # runs resumed at start finish before we exit
             return code
         finally:
             await rt.close()
@@ -113,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"flowyard run: interrupted; run {sub.execution_id} {ended['status']}",
                 file=sys.stderr,
             )
-            return 130
+            return INTERRUPTED
         if args.json:
             print(json.dumps(result, indent=2, default=str))
         else:
