@@ -29,6 +29,17 @@ FLUSH_AT_EVENTS = 5000
 SIBLING_FAILED = "a sibling block failed"
 
 
+def _record(status: str, attempts: int, duration: Any, output: Any, error: Any) -> dict[str, Any]:
+    """A block's entry in the run result's ``blocks``."""
+    return {
+        "status": status,
+        "attempts": attempts,
+        "duration_ms": duration,
+        "output": output,
+        "error": error,
+    }
+
+
 class BlockFailed(Exception):
     """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
 
@@ -104,8 +115,10 @@ class Executor:
         self.metrics = metrics
         self.plan = run.plan
         self.top_blocks: dict[str, dict[str, Any]] = {}  # the run result's `blocks`
-        # Paths of blocks whose effect outside the run is under way (see _stop).
+        # Paths of blocks whose effect outside the run is under way, and of those a
+        # stop lets finish that attempt and begin no other (see _stop).
         self._effects_in_flight: set[str] = set()
+        self._finishing: set[str] = set()
 
     # -- regions ------------------------------------------------------------
     async def execute_region(self, region: Region, frame: Frame, prefix: str = "") -> None:
@@ -147,13 +160,19 @@ class Executor:
         self, running: dict[asyncio.Task[str | None], str], prefix: str, reason: str | None
     ) -> None:
         """Stop a region's running blocks; when a sibling failed, one whose effect
-        outside the run is under way finishes instead (interrupted, a committed
-        INSERT was recorded "interrupted" and a re-run inserted it again). A
-        cancel, a shutdown or a timeout stops everything at once."""
+        outside the run is under way finishes that attempt and begins no other
+        (interrupted, a committed INSERT was recorded "interrupted" and a re-run
+        inserted it again). A cancel, a shutdown or a timeout stops everything."""
+        paths = {prefix + node for node in running.values()}
+        finishing = paths & self._effects_in_flight if reason == SIBLING_FAILED else set()
         for task, node in running.items():
-            if reason != SIBLING_FAILED or prefix + node not in self._effects_in_flight:
+            if prefix + node not in finishing:
                 task.cancel(reason)
-        await asyncio.gather(*running, return_exceptions=True)
+        self._finishing |= finishing
+        try:
+            await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            self._finishing -= finishing
 
     def _settle(
         self,
@@ -171,13 +190,7 @@ class Executor:
         for skipped in newly_skipped:
             self.run.recorder.add("block_skipped", prefix + skipped)
             if top:
-                self.top_blocks[skipped] = {
-                    "status": "skipped",
-                    "attempts": 0,
-                    "duration_ms": None,
-                    "output": None,
-                    "error": None,
-                }
+                self.top_blocks[skipped] = _record("skipped", 0, None, None, None)
         return newly_skipped
 
     def _after_needed(self, top: bool) -> bool:
@@ -253,7 +266,7 @@ class Executor:
                         self._effects_in_flight.discard(path)
                 break
             except asyncio.CancelledError:
-                self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)
+                self._interrupted(ctx, t0)
                 raise
             except Exception as exc:
                 error = error_dict(exc, path)
@@ -267,7 +280,7 @@ class Executor:
                     isinstance(exc, BlockFailed) and handler.category != "container"
                 )
                 retriable = not settled and getattr(exc, "retriable", True)
-                if retriable and attempt <= block.retries:
+                if retriable and attempt <= block.retries and path not in self._finishing:
                     delay = max(
                         block.retry_backoff * (2 ** (attempt - 1)),
                         getattr(exc, "retry_after", None) or 0,
@@ -279,8 +292,8 @@ class Executor:
                     )
                     try:
                         await asyncio.sleep(delay)
-                    except asyncio.CancelledError:
-                        self._interrupted(node, block.type, path, top, attempt, t0, ctx.inputs)
+                    except asyncio.CancelledError as stop:  # a sibling's failure: as it stands
+                        self._interrupted(ctx, t0, error if stop_reason(stop) else None)
                         raise
                     continue
                 duration = (time.perf_counter() - t0) * 1000
@@ -297,7 +310,7 @@ class Executor:
                     port = choose_error_port(self.plan.region_of(node).outgoing[node])
                     data.update(output=output, port=port)
                 recorder.add("block_failed", path, data)
-                self._settled(node, block.type, top, "failed", attempt, duration, output, error)
+                self._settled(ctx, "failed", attempt, duration, output, error)
                 if not handled:
                     raise BlockFailed(error) from exc
                 frame.outputs[node] = output
@@ -317,53 +330,34 @@ class Executor:
         if ctx.inputs:
             record["inputs"] = ctx.inputs
         recorder.add("block_succeeded", path, record)
-        self._settled(node, block.type, top, "succeeded", attempt, duration, output, None)
+        self._settled(ctx, "succeeded", attempt, duration, output, None)
         return port
 
     def _interrupted(
-        self,
-        node: str,
-        block_type: str,
-        path: str,
-        top: bool,
-        attempt: int,
-        t0: float,
-        inputs: dict[str, Any],
+        self, ctx: BlockContext, t0: float, error: dict[str, Any] | None = None
     ) -> None:
         """A block stopped mid-attempt (a sibling failed, a container timed out, the run
-        was cancelled or its process is shutting down).
+        was cancelled or its process is shutting down), or between attempts (``error``,
+        its last one's: a sibling's failure lets no new attempt begin).
 
         Its record must still end: the SPEC's block statuses end in succeeded, failed
         or skipped, and a finished run showing a block `running` forever misleads the
         run viewer. A resume ignores this record (it reuses successes only)."""
-        error = {"type": "Cancelled", "message": "interrupted before it finished", "block": path}
+        interrupted = "interrupted before it finished"
+        error = error or {"type": "Cancelled", "message": interrupted, "block": ctx.path}
         duration = (time.perf_counter() - t0) * 1000
-        data = {"error": error, "attempts": attempt, "duration_ms": duration, "inputs": inputs}
-        self.run.recorder.add("block_failed", path, data)
-        self._settled(node, block_type, top, "failed", attempt, duration, None, error)
+        data = {"error": error, "attempts": ctx.attempt, "duration_ms": duration}
+        self.run.recorder.add("block_failed", ctx.path, {**data, "inputs": ctx.inputs})
+        self._settled(ctx, "failed", ctx.attempt, duration, None, error)
 
     def _settled(
-        self,
-        node: str,
-        block_type: str,
-        top: bool,
-        status: str,
-        attempts: int,
-        duration: float,
-        output: Any,
-        error: Any,
+        self, ctx: BlockContext, status: str, attempts: int, took: float, output: Any, error: Any
     ) -> None:
         """Count the block in the metrics and, at the top level, in the run result."""
         if self.metrics is not None:
-            self.metrics.block_finished(block_type, status, duration)
-        if top:
-            self.top_blocks[node] = {
-                "status": status,
-                "attempts": attempts,
-                "duration_ms": duration,
-                "output": output,
-                "error": error,
-            }
+            self.metrics.block_finished(ctx.block.type, status, took)
+        if ctx.path == ctx.block.id:  # a top-level block
+            self.top_blocks[ctx.block.id] = _record(status, attempts, took, output, error)
 
     # -- the whole run ----------------------------------------------------------
     async def execute(self) -> tuple[str, Any, dict[str, Any] | None]:
