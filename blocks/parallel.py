@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from engine.context import BlockContext
-from engine.executor import BlockFailed, error_dict, stop_reason
+from engine.executor import BlockFailed, error_dict, stop_reason, wait_out
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
@@ -97,7 +97,7 @@ class Parallel(BlockHandler):
 
         if "branches" in self.config:
             names = list(self.body().groups)
-            outcomes = await _gather(one(n, n, {}) for n in names)
+            outcomes = await _gather(ctx.path, (one(n, n, {}) for n in names))
             results = {n: out for n, (out, _) in zip(names, outcomes, strict=True)}
             errors = {
                 n: err for n, (_, err) in zip(names, outcomes, strict=True) if err is not None
@@ -107,18 +107,21 @@ class Parallel(BlockHandler):
             if not isinstance(items, (list, tuple)):
                 raise TypeError(f"parallel `items` must be a list, got {type(items).__name__}")
             outcomes = await _gather(
-                one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}})
-                for i, item in enumerate(items)
+                ctx.path,
+                (
+                    one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}})
+                    for i, item in enumerate(items)
+                ),
             )
             results = [out for out, _ in outcomes]
             errors = [{"index": i, **err} for i, (_, err) in enumerate(outcomes) if err is not None]
         return {"results": results, "errors": errors}
 
 
-async def _gather(coros: Any) -> list[Any]:
+async def _gather(path: str, coros: Any) -> list[Any]:
     """Like gather, but a failure stops the siblings instead of leaving them running
-    (saying why: their blocks with effects outside the run finish first, as in
-    any region where a block failed)."""
+    (saying why: their blocks with effects outside the run finish first, as in any
+    region where a block failed; engine.executor.wait_out)."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:
         return await asyncio.gather(*tasks)
@@ -126,5 +129,5 @@ async def _gather(coros: Any) -> list[Any]:
         reason = stop_reason(exc)
         for t in tasks:
             t.cancel(reason)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await wait_out(tasks, exc, f"{path}[")
         raise

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Collection
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
 from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
@@ -18,7 +20,6 @@ from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
-from engine.transactions import GroupNotCommitted
 
 #: Buffered run events that force a flush: bounds memory in big loops, where the
 #: body never yields to the event loop and the periodic flusher cannot run.
@@ -28,16 +29,12 @@ FLUSH_AT_EVENTS = 5000
 #: the cancellation, which reaches nested regions through their containers).
 SIBLING_FAILED = "a sibling block failed"
 
+#: A skipped block's entry in the run result's ``blocks``.
+SKIPPED = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
 
-def _record(status: str, attempts: int, duration: Any, output: Any, error: Any) -> dict[str, Any]:
-    """A block's entry in the run result's ``blocks``."""
-    return {
-        "status": status,
-        "attempts": attempts,
-        "duration_ms": duration,
-        "output": output,
-        "error": error,
-    }
+#: The failures whose stop is under way, by where (a region's path prefix, ``par[`` for
+#: a parallel's bodies), for a timeout that cuts one short (Executor._stopped_by).
+_STOPS: ContextVar[dict[str, dict[str, Any]]] = ContextVar("flowyard_stops")
 
 
 class BlockFailed(Exception):
@@ -63,6 +60,32 @@ def stop_reason(exc: BaseException) -> str | None:
     enclosing region's block), or None for anything that must interrupt at once."""
     cancelled = isinstance(exc, asyncio.CancelledError)
     return SIBLING_FAILED if not cancelled or SIBLING_FAILED in exc.args else None
+
+
+async def wait_out(tasks: Collection[asyncio.Task[Any]], cause: BaseException, where: str) -> None:
+    """Wait for the tasks a stop for ``cause`` left to end (see Executor._stop).
+
+    A failure further out (a cancel saying SIBLING_FAILED) does not hurry them: they
+    are stopping already. Anything else (a cancel, a shutdown, a timeout) interrupts
+    them all; a container whose timeout it is then fails with ``cause`` instead."""
+    stops = None if isinstance(cause, asyncio.CancelledError) else _STOPS.get(None)
+    if stops is not None:
+        stops.setdefault(where, error_dict(cause, where))
+    ended = asyncio.gather(*tasks, return_exceptions=True)
+    stopped: asyncio.CancelledError | None = None  # raised once they end
+    while not ended.done():
+        try:
+            await asyncio.wait([ended])
+        except asyncio.CancelledError as cancel:
+            if stop_reason(cancel) is None:  # their records still end before it is raised
+                for task in tasks:
+                    task.cancel()
+            if stopped is None or stop_reason(cancel) is None:
+                stopped = cancel
+    if stops is not None and (stopped is None or stop_reason(stopped)):
+        stops.pop(where, None)
+    if stopped is not None:
+        raise stopped
 
 
 def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
@@ -99,14 +122,11 @@ class _OutputScope:
         self.frame.note_secret(value)
 
 
-class BodyResult:
+class BodyResult(NamedTuple):
     """One execution of a container body: its output, and its scope for later lookups."""
 
-    __slots__ = ("output", "frame")
-
-    def __init__(self, output: Any, frame: Frame) -> None:
-        self.output = output
-        self.frame = frame
+    output: Any
+    frame: Frame
 
 
 class Executor:
@@ -119,6 +139,7 @@ class Executor:
         # stop lets finish that attempt and begin no other (see _stop).
         self._effects_in_flight: set[str] = set()
         self._finishing: set[str] = set()
+        self._stops: dict[str, dict[str, Any]] = {}  # _STOPS in this run's tasks
 
     # -- regions ------------------------------------------------------------
     async def execute_region(self, region: Region, frame: Frame, prefix: str = "") -> None:
@@ -126,18 +147,15 @@ class Executor:
         ready: list[str] = list(region.entries)
         running: dict[asyncio.Task[str | None], str] = {}
         top = region.key == TOP
+        handlers = self.plan.handlers
         try:
             while ready or running:
                 # Run a lone ready block inline: a chain needs no task per block. One
                 # with effects gets a task, so a failure around it lets it finish.
-                if (
-                    len(ready) == 1
-                    and not running
-                    and not self.plan.handlers[ready[0]].side_effects
-                ):
+                if len(ready) == 1 and not running and not handlers[ready[0]].side_effects:
                     node = ready.pop()
                     port = await self._run_block(node, frame, prefix)
-                    skipped = self._settle(node, port, activation, ready, prefix, top)
+                    skipped = self._settle(node, port, activation, ready, prefix)
                     if self._after_needed(top):
                         await self._after(node, skipped, top)
                     continue
@@ -148,40 +166,34 @@ class Executor:
                 for task in done:
                     node = running.pop(task)
                     port = task.result()  # raises BlockFailed: the except stops the rest
-                    skipped = self._settle(node, port, activation, ready, prefix, top)
+                    skipped = self._settle(node, port, activation, ready, prefix)
                     if self._after_needed(top):
                         await self._after(node, skipped, top)
         except BaseException as exc:
             if running:
-                await self._stop(running, prefix, stop_reason(exc))
+                await self._stop(running, prefix, exc)
             raise
 
     async def _stop(
-        self, running: dict[asyncio.Task[str | None], str], prefix: str, reason: str | None
+        self, running: dict[asyncio.Task[str | None], str], prefix: str, cause: BaseException
     ) -> None:
         """Stop a region's running blocks; when a sibling failed, one whose effect
         outside the run is under way finishes that attempt and begins no other
         (interrupted, a committed INSERT was recorded "interrupted" and a re-run
         inserted it again). A cancel, a shutdown or a timeout stops everything."""
-        paths = {prefix + node for node in running.values()}
-        finishing = paths & self._effects_in_flight if reason == SIBLING_FAILED else set()
+        reason = stop_reason(cause)
+        finishing = {prefix + n for n in running.values() if reason} & self._effects_in_flight
         for task, node in running.items():
             if prefix + node not in finishing:
                 task.cancel(reason)
         self._finishing |= finishing
         try:
-            await asyncio.gather(*running, return_exceptions=True)
+            await wait_out(running, cause, prefix)
         finally:
             self._finishing -= finishing
 
     def _settle(
-        self,
-        node: str,
-        port: str | None,
-        activation: Activation,
-        ready: list[str],
-        prefix: str,
-        top: bool,
+        self, node: str, port: str | None, activation: Activation, ready: list[str], prefix: str
     ) -> list[str]:
         """Apply the activation rule for a settled block; record what it skipped."""
         before = len(activation.skipped)
@@ -189,8 +201,8 @@ class Executor:
         newly_skipped = activation.skipped[before:]
         for skipped in newly_skipped:
             self.run.recorder.add("block_skipped", prefix + skipped)
-            if top:
-                self.top_blocks[skipped] = _record("skipped", 0, None, None, None)
+            if not prefix:  # a top-level block
+                self.top_blocks[skipped] = dict(SKIPPED)
         return newly_skipped
 
     def _after_needed(self, top: bool) -> bool:
@@ -272,6 +284,7 @@ class Executor:
                 error = error_dict(exc, path)
                 if isinstance(exc, TimeoutError) and timeout:
                     error["message"] = f"timed out after {timeout:g} s"
+                    error = self._stopped_by(path) or error
                 # A handler can say another attempt cannot help (a 400 from an API),
                 # or how long the peer asked us to wait (Retry-After).
                 # A body's failure (BlockFailed) is retried with its container: its
@@ -281,15 +294,10 @@ class Executor:
                 )
                 retriable = not settled and getattr(exc, "retriable", True)
                 if retriable and attempt <= block.retries and path not in self._finishing:
-                    delay = max(
-                        block.retry_backoff * (2 ** (attempt - 1)),
-                        getattr(exc, "retry_after", None) or 0,
-                    )
-                    recorder.add(
-                        "block_retrying",
-                        path,
-                        {"attempt": attempt, "error": error, "delay_s": delay},
-                    )
+                    backoff = block.retry_backoff * (2 ** (attempt - 1))
+                    delay = max(backoff, getattr(exc, "retry_after", None) or 0)
+                    retrying = {"attempt": attempt, "error": error, "delay_s": delay}
+                    recorder.add("block_retrying", path, retrying)
                     try:
                         await asyncio.sleep(delay)
                     except asyncio.CancelledError as stop:  # a sibling's failure: as it stands
@@ -299,13 +307,8 @@ class Executor:
                 duration = (time.perf_counter() - t0) * 1000
                 handled = block.on_error == "continue"
                 output = {"error": error} if handled else None
-                data = {
-                    "error": error,
-                    "attempts": attempt,
-                    "duration_ms": duration,
-                    "inputs": ctx.inputs,
-                    "handled": handled,
-                }
+                data = {"error": error, "attempts": attempt, "duration_ms": duration}
+                data.update(inputs=ctx.inputs, handled=handled)
                 if handled:  # the stored run shows what the run went on with; a resume reuses it
                     port = choose_error_port(self.plan.region_of(node).outgoing[node])
                     data.update(output=output, port=port)
@@ -333,16 +336,20 @@ class Executor:
         self._settled(ctx, "succeeded", attempt, duration, output, None)
         return port
 
+    def _stopped_by(self, path: str) -> dict[str, Any] | None:
+        """The failure whose stop in container ``path`` its timeout cut short (the first
+        if several): the container fails with it, as it was failing before the timeout."""
+        failures = [self._stops.pop(w) for w in list(self._stops) if w.startswith(path + "[")]
+        return failures[0] if failures else None
+
     def _interrupted(
         self, ctx: BlockContext, t0: float, error: dict[str, Any] | None = None
     ) -> None:
         """A block stopped mid-attempt (a sibling failed, a container timed out, the run
         was cancelled or its process is shutting down), or between attempts (``error``,
-        its last one's: a sibling's failure lets no new attempt begin).
-
-        Its record must still end: the SPEC's block statuses end in succeeded, failed
-        or skipped, and a finished run showing a block `running` forever misleads the
-        run viewer. A resume ignores this record (it reuses successes only)."""
+        its last one's: a sibling's failure lets no new attempt begin). Its record must
+        still end: a finished run showing a block `running` forever misleads the run
+        viewer (SPEC: statuses end). A resume ignores it (it reuses successes only)."""
         interrupted = "interrupted before it finished"
         error = error or {"type": "Cancelled", "message": interrupted, "block": ctx.path}
         duration = (time.perf_counter() - t0) * 1000
@@ -357,13 +364,15 @@ class Executor:
         if self.metrics is not None:
             self.metrics.block_finished(ctx.block.type, status, took)
         if ctx.path == ctx.block.id:  # a top-level block
-            self.top_blocks[ctx.block.id] = _record(status, attempts, took, output, error)
+            record = {"status": status, "attempts": attempts, "duration_ms": took}
+            self.top_blocks[ctx.block.id] = {**record, "output": output, "error": error}
 
     # -- the whole run ----------------------------------------------------------
     async def execute(self) -> tuple[str, Any, dict[str, Any] | None]:
         """Run the workflow; return (status, output, error). Never raises for block errors."""
         run = self.run
         frame = Frame(run)
+        _STOPS.set(self._stops)
         try:
             await self.execute_region(self.plan.top, frame)
             output = (
@@ -376,13 +385,10 @@ class Executor:
         except BlockFailed as exc:
             await self._roll_back()
             return "failed", None, exc.error
-        except (MissingReference, GroupNotCommitted) as exc:
-            await self._roll_back()
-            return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
         except (asyncio.CancelledError, OwnershipLost):
             await asyncio.shield(self._roll_back())
             raise
-        except Exception as exc:  # an engine bug must still end the run cleanly
+        except Exception as exc:  # `output:`'s MissingReference, GroupNotCommitted, an engine bug
             await self._roll_back()
             return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
 

@@ -1,9 +1,11 @@
 """While a failure lets a sibling's effect under way finish (the drain), nothing new
-begins.
+begins and nothing else replaces the failure.
 
-A black-box round found an HTTP call with `retries: 3` that was under way when its
-sibling failed going on to send three more POSTs after the failure (the run failed
-12 s later).
+A black-box round found the drain's edges wrong: an HTTP call with `retries: 3` that
+was under way when its sibling failed went on to send three more POSTs after the
+failure (the run failed 12 s later); a parallel's `timeout` firing during the drain
+made the run fail with `TimeoutError` instead of the block that failed; and a second
+failure further out interrupted the effect being let finish.
 
 Each peer is a real HTTP server on 127.0.0.1 that counts the POSTs it gets and holds
 each one until the test releases it; a Function waits for a gate file. So every step
@@ -165,3 +167,92 @@ async def test_a_retry_waiting_when_a_sibling_fails_does_not_begin(
     assert result["error"]["type"] == "ValueError" and result["error"]["block"] == boom
     assert stand_in.posts == 1
     assert error_of(await events(runtime, sub.execution_id, call))["type"] == "HttpError"
+
+
+# A parallel whose timeout fires while it lets `call` finish after `boom` failed:
+# the failure stopping it in its own branch, or inside a loop in a branch.
+TIMED = {
+    "branch": """
+  par: {{type: parallel, timeout: 5, branches: {{a: [boom], b: [each]}}}}
+  each: {{type: loop, count: 1, body: [call]}}""",
+    "nested": """
+  par: {{type: parallel, timeout: 5, branches: {{a: [each]}}}}
+  each: {{type: loop, count: 1, body: [call, boom]}}""",
+}
+
+
+@pytest.mark.parametrize("shape", list(TIMED))
+async def test_a_timeout_during_the_drain_interrupts_it_and_the_failure_stands(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], peer, tmp_path: Path, shape: str
+) -> None:
+    stand_in = peer(200)  # held until the test ends: only the timeout ends the drain
+    gate = tmp_path / "gate"
+    wf = f"""
+name: timeout_during_drain_{shape}
+blocks:
+  start: {{type: manual}}{TIMED[shape].format()}
+  call: {{type: http, method: POST, url: '{stand_in.url}'}}{failing(gate)}
+edges: [start -> par]
+"""
+    sub = await runtime.submit(write_workflow(wf), {})
+    assert await until(lambda: stand_in.posts == 1)
+    gate.touch()
+    result = await runtime.wait(sub.execution_id, timeout=30)
+    boom = "par[a].boom" if shape == "branch" else "par[a].each[0].boom"
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "ValueError" and result["error"]["block"] == boom
+    assert result["blocks"]["par"]["error"]["type"] == "ValueError"
+    call = "par[b].each[0].call" if shape == "branch" else "par[a].each[0].call"
+    assert error_of(await events(runtime, sub.execution_id, call))["type"] == "Cancelled"
+    assert stand_in.posts == 1
+
+
+async def test_cancelling_during_the_drain_interrupts_it(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], peer, tmp_path: Path
+) -> None:
+    stand_in = peer(200)  # held until the test ends: only the cancel ends the drain
+    gate = tmp_path / "gate"
+    wf = f"""
+name: cancel_during_drain
+blocks:
+  start: {{type: manual}}
+  call: {{type: http, method: POST, url: '{stand_in.url}'}}{failing(gate)}
+edges: [start -> call, start -> boom]
+"""
+    sub = await runtime.submit(write_workflow(wf), {})
+    assert await until(lambda: stand_in.posts == 1)
+    gate.touch()
+    assert await until(lambda: failed(runtime, sub.execution_id, "boom"))
+    assert await runtime.cancel(sub.execution_id)
+    result = await runtime.wait(sub.execution_id, timeout=30)
+    assert result["status"] == "cancelled"
+    assert result["blocks"]["boom"]["error"]["type"] == "ValueError"
+    assert result["blocks"]["call"]["error"]["type"] == "Cancelled"
+    assert stand_in.posts == 1
+
+
+async def test_a_second_failure_further_out_lets_the_effect_finish_too(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], peer, tmp_path: Path
+) -> None:
+    stand_in = peer(200)
+    gate, later = tmp_path / "gate", tmp_path / "later"
+    wf = f"""
+name: second_failure_during_drain
+blocks:
+  start: {{type: manual}}
+  par: {{type: parallel, branches: {{a: [boom], b: [call]}}}}
+  call: {{type: http, method: POST, url: '{stand_in.url}'}}{failing(gate)}{failing(later, "late")}
+edges: [start -> par, start -> late]
+"""
+    sub = await runtime.submit(write_workflow(wf), {})
+    assert await until(lambda: stand_in.posts == 1)
+    gate.touch()  # boom fails: the parallel lets `call` finish
+    assert await until(lambda: failed(runtime, sub.execution_id, "par[a].boom"))
+    later.touch()  # then `late` fails beside the parallel: `call` still finishes
+    assert await until(lambda: failed(runtime, sub.execution_id, "late"))
+    stand_in.release.set()
+    result = await runtime.wait(sub.execution_id, timeout=30)
+    assert result["status"] == "failed"
+    recorded = await events(runtime, sub.execution_id, "par[b].call")
+    assert [kind for kind, _ in recorded] == ["block_started", "block_succeeded"]
+    assert stand_in.posts == 1
