@@ -116,13 +116,10 @@ async def append_batch(
     right version.
 
     Raises ValueError, and stores nothing of the batch, for what the live
-    workflow refuses: an event it would not take (``order_inputs``: an order id
-    that is not text or a whole number, data the reducer cannot apply as
-    meant), an event version newer than the reducer reads, an ``event_id``
-    already stored (or given earlier in the batch) for a different event, or an
-    order with new events whose snapshot is not at its last stored event
-    (ahead, behind or missing): appending after it would leave a gap in the
-    order's versions or collide.
+    workflow refuses (``order_inputs``, ``order_intake``; a version newer than
+    the reducer reads; an ``event_id`` stored or given earlier for a different
+    event), or for an order whose snapshot is not at its last stored event:
+    appending after it would leave a gap in its versions or collide.
 
     Rows are stored grouped by order (orders sorted, each order's events in the
     order given), so an order's events take consecutive sequence numbers.
