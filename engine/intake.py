@@ -245,10 +245,9 @@ async def _accept_delivery(
 ) -> Accepted:
     """A webhook delivery: a new run, or a repeat judged by what its key's run was
     when the delivery arrived (the first statement's snapshot, ``seen_*``)."""
-    args[0] = eid = new_execution_id()
-    row = await pool.fetchrow(sql, *args)
-    if row["execution_id"] is not None:
-        return Accepted(eid, True)
+    row, accepted = await _insert_new(pool, sql, args)
+    if accepted is not None:
+        return accepted
     # Only the run that had already failed (or been cancelled) when this delivery
     # arrived may be retried by it; any other holder is answered as it is.
     retry_of = str(row["seen_id"]) if row["seen_status"] in _RETRYABLE else None
@@ -260,10 +259,20 @@ async def _accept_delivery(
             return accepted
         # The key was moved (or its run pruned) between two statements: whoever
         # holds it now is found by the INSERT; if nobody does, this delivery runs.
-        args[0] = eid = new_execution_id()
-        if (await pool.fetchrow(sql, *args))["execution_id"] is not None:
-            return Accepted(eid, True)
+        _, accepted = await _insert_new(pool, sql, args)
+        if accepted is not None:
+            return accepted
     raise IdempotencyBusy(str(idempotency_key))
+
+
+async def _insert_new(
+    pool: asyncpg.Pool, sql: str, args: list[Any]
+) -> tuple[asyncpg.Record, Accepted | None]:
+    """The accepting statement under a new execution id: its row, and the new run
+    when it was inserted (None: the key has a holder, which the row names)."""
+    args[0] = eid = new_execution_id()
+    row = await pool.fetchrow(sql, *args)
+    return row, Accepted(eid, True) if row["execution_id"] is not None else None
 
 
 async def _repeat(
