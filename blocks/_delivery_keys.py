@@ -4,13 +4,14 @@ rules engine/intake.py applies to a repeated key."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from engine.intake import same_json
-from engine.references import MissingReference, compile_value
+from engine.references import MissingReference, Reference, parse, resolve
 
 #: Keys longer than this are stored and compared as their SHA-256 (`indexable`):
 #: PostgreSQL's unique index on (workflow, idempotency_key), and procrastinate's
@@ -70,21 +71,46 @@ def idempotency_key(
 def request_value(
     template: str | None, block_id: str, payload: dict[str, Any], workflow: str
 ) -> str | None:
-    """A key read from the request by a reference (``<webhook.body.order_id>``), as
-    the run store keeps it (`indexable`)."""
+    """A key read from the request by a reference (``<webhook.body.order_id>``), or
+    by text around references (``order:<webhook.body.order_id>``: a key of its own
+    beside other workflows' keys), as the run store keeps it (`indexable`). None
+    when a reference finds no value or an empty one: the request has no such key
+    (``order:`` alone would make every such request one key)."""
     if not template:
         return None
-    try:
-        value = compile_value(template).resolve(_PayloadScope(block_id, payload, workflow))
-    except MissingReference:
-        return None
-    return None if value in (None, "") else indexable(_as_key(value))
+    scope = _PayloadScope(block_id, payload, workflow)
+    text = []
+    for part in _parts(template):
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        try:
+            value = resolve(part, scope)
+        except MissingReference:
+            return None
+        if value in (None, ""):
+            return None
+        text.append(_as_key(value))
+    return indexable("".join(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parts(template: str) -> tuple[str | Reference, ...]:
+    """``template`` as its text and references, in order (parsed once per key field)."""
+    parts: list[str | Reference] = []
+    at = 0
+    for start, end, ref in parse(template):
+        parts += [template[at:start], ref] if start > at else [ref]
+        at = end
+    if at < len(template):
+        parts.append(template[at:])
+    return tuple(parts)
 
 
 def _as_key(value: Any) -> str:
-    """A key's text, the same for the same JSON value however it was written: `1` and
-    `1.0` are one key, `true` is not the text "True", an object's key order is not
-    part of it."""
+    """A key's text (or a referenced part of it), the same for the same JSON value
+    however it was written: `1` and `1.0` are one key, `true` is not the text
+    "True", an object's key order is not part of it."""
     if isinstance(value, str):
         return value
     if isinstance(value, float) and value.is_integer():

@@ -88,14 +88,15 @@ class WebhookBlock(BlockHandler):
         },
         "concurrency_key": {
             "type": "string",
-            "description": "Reference into the request, e.g. <webhook.body.order_id>: runs with the same "
-            "key execute one at a time, in arrival order; other keys run in parallel",
+            "description": "Reference into the request, with text around it if you like, e.g. "
+            "order:<webhook.body.order_id>: runs with the same key, of any workflow, execute one "
+            "at a time, in arrival order; other keys run in parallel",
         },
     }
     required = ("path",)
     # `secret` is read at delivery time from the environment and never enters a run
-    # record; `idempotency_key` refers to this block's own output, which only exists
-    # once the request has been turned into a payload.
+    # record; the two keys refer to this block's own output, which only exists once
+    # the request has been turned into a payload (blocks/_delivery_keys.py).
     raw_keys = frozenset({"secret", "idempotency_key", "concurrency_key"})
     outputs = ("body", "headers", "query", "method", "path", "received_at")
 
@@ -115,7 +116,8 @@ class WebhookBlock(BlockHandler):
             if isinstance(key, str) and not parse(key):
                 out.append(
                     Problem(
-                        "must be a reference into the request, e.g. <webhook.body.order_id>",
+                        "must hold a reference into the request, e.g. <webhook.body.order_id>"
+                        " (or order:<webhook.body.order_id>)",
                         block=self.block.id,
                         field=key_field,
                     )

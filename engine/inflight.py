@@ -1,8 +1,9 @@
 """The runs one process executes: a task each, chained per concurrency key; their
 heartbeat, which stops any another process has taken over; their logs' flushes.
 
-Runs sharing a key run one at a time, in the order they were spawned (the order
-they were accepted, or resumed in). A run cancelled before it began — its task has
+Runs sharing a key (of any workflow: a key is one for the database) run one at a
+time, in the order they were spawned (the order they were accepted, or resumed
+in). A run cancelled before it began — its task has
 not taken a step yet, or it waits for its turn behind a run with the same key — is
 withdrawn rather than its task cancelled: a cancelled task would end without a
 word, leaving the run `queued` for the next start to resume and execute, and the

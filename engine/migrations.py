@@ -97,8 +97,56 @@ MIGRATIONS: list[str] = [
 ]
 
 
-#: Raised whenever MIGRATIONS changes, so every database applies it once.
-SCHEMA_VERSION = 3
+#: Until version 4 a run's concurrency key was stored as ``<workflow>:<key>``: keys
+#: were one per workflow, and a template's copies, which write the same tables,
+#: ran one order's events at once. A run accepted then and not finished gets the
+#: key its workflow's next run gets (``<key>``, what the block's reference reads),
+#: and so does its queued job's lock: it keeps its place in that key's order. A
+#: finished run's key is history and stays as it was.
+GLOBAL_KEYS = """
+    CREATE TEMPORARY TABLE flowyard_keys_per_workflow ON COMMIT DROP AS
+        SELECT execution_id, concurrency_key AS old,
+               substr(concurrency_key, length(workflow) + 2) AS new
+          FROM flowyard_runs
+         WHERE status IN ('queued', 'running')
+           AND left(concurrency_key, length(workflow) + 1) = workflow || ':';
+    UPDATE flowyard_runs AS r SET concurrency_key = k.new
+      FROM flowyard_keys_per_workflow AS k WHERE r.execution_id = k.execution_id;
+    DO $$
+    DECLARE
+        job record;
+    BEGIN
+        IF to_regclass('procrastinate_jobs') IS NULL THEN
+            RETURN;
+        END IF;
+        UPDATE procrastinate_jobs AS j SET lock = k.new
+          FROM flowyard_keys_per_workflow AS k
+         WHERE j.task_name = 'flowyard.execute_run' AND j.status = 'todo'
+           AND j.args->>'execution_id' = k.execution_id::text AND j.lock = k.old;
+        -- A lock is unique among running jobs: two running at once for one key
+        -- (two workflows' keys, which are one from now on) cannot both have it.
+        FOR job IN
+            SELECT j.id, k.new FROM procrastinate_jobs AS j
+              JOIN flowyard_keys_per_workflow AS k ON j.args->>'execution_id' = k.execution_id::text
+             WHERE j.task_name = 'flowyard.execute_run' AND j.status = 'doing' AND j.lock = k.old
+             ORDER BY j.id
+        LOOP
+            BEGIN
+                UPDATE procrastinate_jobs SET lock = job.new WHERE id = job.id;
+            EXCEPTION WHEN unique_violation THEN
+                NULL;  -- the first of them has it; this one ends with its old lock
+            END;
+        END LOOP;
+    END
+    $$;
+"""
+
+#: Changes to rows, not to the schema: each is taken once, by a database whose
+#: version was below its own (taken again, it would cut a key a second time).
+UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
+
+#: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
+SCHEMA_VERSION = 4
 
 
 async def migrate(pool: asyncpg.Pool) -> None:
@@ -115,8 +163,12 @@ async def migrate(pool: asyncpg.Pool) -> None:
             await conn.execute("SELECT pg_advisory_xact_lock(7146001)")
             if await _current(conn):
                 return
+            was = await _version(conn)
             for sql in MIGRATIONS:
                 await conn.execute(sql)
+            for version, sql in sorted(UPGRADES.items()):
+                if was < version:
+                    await conn.execute(sql)
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS flowyard_schema (version INTEGER PRIMARY KEY);"
                 f"INSERT INTO flowyard_schema VALUES ({SCHEMA_VERSION}) ON CONFLICT DO NOTHING"
@@ -124,6 +176,11 @@ async def migrate(pool: asyncpg.Pool) -> None:
 
 
 async def _current(conn: asyncpg.Connection) -> bool:
+    return await _version(conn) >= SCHEMA_VERSION
+
+
+async def _version(conn: asyncpg.Connection) -> int:
+    """The schema version the database is at (0: none recorded, a new database)."""
     if not await conn.fetchval("SELECT to_regclass('flowyard_schema') IS NOT NULL"):
-        return False
-    return (await conn.fetchval("SELECT max(version) FROM flowyard_schema")) >= SCHEMA_VERSION
+        return 0
+    return await conn.fetchval("SELECT coalesce(max(version), 0) FROM flowyard_schema")

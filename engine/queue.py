@@ -5,8 +5,8 @@ A run accepted in queue mode is inserted together with its job in ONE statement
 no moment where a run exists without a job or a job without its run. A worker
 claims the run and executes it from its last completed block, so a job retried
 after its worker died resumes rather than restarts. A ``concurrency_key``
-becomes the job's procrastinate ``lock``: runs with the same key execute one at a
-time in arrival order, other keys in parallel.
+becomes the job's procrastinate ``lock``: runs with the same key, of any workflow,
+execute one at a time in arrival order, other keys in parallel.
 """
 
 from __future__ import annotations

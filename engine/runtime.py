@@ -186,12 +186,15 @@ class Runtime(Resumption):
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
-        Runs sharing a ``concurrency_key`` (per workflow) execute one at a time, in
-        the order they were accepted. ``same_request``: a webhook's rules for a
-        repeated idempotency key (engine/intake.py). ``tick``: a schedule block's
-        id and tick, accepted only if later than the last tick that block submitted
-        (``created`` False otherwise), which still holds once retention has
-        deleted the earlier tick's run and its idempotency key with it.
+        Runs sharing a ``concurrency_key`` execute one at a time, in the order they
+        were accepted, whichever workflow they belong to: a key is one for the
+        database (a template and its copies write the same tables, so their runs
+        for one order wait for each other; docs/deploy.md, "Ordering per key").
+        ``same_request``: a webhook's rules for a repeated idempotency key
+        (engine/intake.py). ``tick``: a schedule block's id and tick, accepted only
+        if later than the last tick that block submitted (``created`` False
+        otherwise), which still holds once retention has deleted the earlier
+        tick's run and its idempotency key with it.
         """
         input = input or {}
         trigger_block = workflow.trigger()
@@ -200,20 +203,19 @@ class Runtime(Resumption):
             # is given overriding it (`flowyard run report` of a daily report).
             input = {**(trigger_block.config.get("input") or {}), **input}
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
-        key = f"{workflow.name}:{concurrency_key}" if concurrency_key is not None else None
         handoff = self.handoff and not self.local
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
         eid, created, retry_of = await intake.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
-            key=key, queue=queue.name if queue is not None else None, notify=handoff,
+            key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,
             carried=carried, same_request=same_request, tick=tick,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
         if self.local:
-            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried), key=key)
+            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried), key=concurrency_key)
         return Submission(eid, True, retry_of)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:

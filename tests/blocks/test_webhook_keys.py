@@ -213,7 +213,57 @@ async def test_a_concurrency_key_of_kilobytes_is_queued(
         lock = await server.db.pool.fetchval(
             "SELECT lock FROM procrastinate_jobs WHERE queue_name = $1", queue
         )
-        assert lock == f"{wf.name}:sha256:" + lock.rsplit(":", 1)[1]
+        assert lock.startswith("sha256:") and len(lock) == 71  # one key for the database
     finally:
         await server.db.pool.execute("DELETE FROM procrastinate_jobs WHERE queue_name = $1", queue)
         await server.close()
+
+
+# -- keys with text around a reference ---------------------------------------------------
+
+
+async def _stored_keys(runtime: Any, execution_id: str) -> tuple[str | None, str | None]:
+    sql = "SELECT idempotency_key, concurrency_key FROM flowyard_runs WHERE execution_id = $1::uuid"
+    row = await runtime.db.pool.fetchrow(sql, execution_id)
+    return row["idempotency_key"], row["concurrency_key"]
+
+
+async def test_a_key_may_have_text_around_its_reference(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    """`order:<webhook.body.order_id>` (a key no other kind of thing uses, now that a
+    concurrency key is one for the database): a number is its digits, as a lone
+    reference reads it, so 42, 42.0 and "42" are one key; a reference that finds
+    nothing gives no key rather than the text around it (`evt:` would have made every
+    such delivery one, and its repeats duplicates)."""
+    keys = (
+        "concurrency_key: order:<webhook.body.order_id?>\n"
+        "    idempotency_key: evt:<webhook.body.event_id?>"
+    )
+    wf = install_workflow(WORKFLOW.format(extra=keys))
+
+    async def deliver(body: dict[str, Any]) -> tuple[str | None, str | None]:
+        headers = {"Content-Type": "application/json"}
+        raw = json.dumps(body).encode()
+        response = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, raw)
+        assert response.status == 202, response.body
+        assert "duplicate" not in response.body
+        eid = response.body["execution_id"]
+        await blocks_runtime.wait(eid, timeout=30)
+        return await _stored_keys(blocks_runtime, eid)
+
+    tag = secrets.token_hex(4)
+    assert await deliver({"order_id": 42, "event_id": f"{tag}-1"}) == (f"evt:{tag}-1", "order:42")
+    assert await deliver({"order_id": 42.0, "event_id": f"{tag}-2"}) == (f"evt:{tag}-2", "order:42")
+    assert await deliver({"order_id": "42", "event_id": f"{tag}-3"}) == (f"evt:{tag}-3", "order:42")
+    assert await deliver({"order_id": ""}) == (None, None)
+    assert await deliver({"order_id": None}) == (None, None)
+    assert await deliver({}) == (None, None)  # twice: not a duplicate of the first
+    assert await deliver({}) == (None, None)
+
+
+def test_a_key_without_a_reference_is_a_problem(install_workflow: Any) -> None:
+    from engine.model import WorkflowError
+
+    with pytest.raises(WorkflowError, match="must hold a reference into the request"):
+        install_workflow(WORKFLOW.format(extra="concurrency_key: order"))
