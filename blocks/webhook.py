@@ -30,7 +30,7 @@ from engine.context import BlockContext
 from engine.database import server_unreachable
 from engine.intake import IdempotencyBusy, IdempotencyConflict
 from engine.model import BlockModel, Problem
-from engine.references import parse
+from engine.references import Reference, parse
 from engine.registry import BlockHandler, register
 
 log = logging.getLogger("flowyard.webhook")
@@ -113,16 +113,36 @@ class WebhookBlock(BlockHandler):
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
-            if isinstance(key, str) and not parse(key):
-                out.append(
-                    Problem(
-                        "must hold a reference into the request, e.g. <webhook.body.order_id>"
-                        " (or order:<webhook.body.order_id>)",
-                        block=self.block.id,
-                        field=key_field,
-                    )
-                )
+            if not isinstance(key, str):
+                continue
+            refs = [ref for _, _, ref in parse(key)]
+            where = {"block": self.block.id, "field": key_field}
+            if not refs:
+                why = "must hold a reference into the request, e.g. <webhook.body.order_id>"
+                out.append(Problem(f"{why} (or order:<webhook.body.order_id>)", **where))
+            for ref in refs:
+                if not self._reads_request(ref):
+                    out.append(Problem(self._not_request(ref), **where))
         return out
+
+    def _reads_request(self, ref: Reference) -> bool:
+        """The keys are read from the request before any block runs (the run does not
+        exist yet): only this block's own output can be read, as
+        <ID.body.…>, <webhook.…> or <input.webhook.…>."""
+        if ref.root == "input" and ref.path[:2] == ("workflow", "name"):
+            return True
+        path = ref.path[1:] if ref.root == "input" and ref.path[:1] == ("webhook",) else None
+        if ref.root in (self.block.id, "webhook"):
+            path = ref.path
+        return path is not None and bool(path) and path[0] in self.outputs
+
+    def _not_request(self, ref: Reference) -> str:
+        fields = ", ".join(self.outputs)
+        return (
+            f"{ref.text} is not read from the request: the key is taken before any block "
+            f"runs, so it can only read this block's own {fields} "
+            f"(e.g. <{self.block.id}.body.order_id>)"
+        )
 
     def references_in_raw(self) -> dict[str, Any]:
         return {}  # only <env.…> (secret) and this block's own payload (the two keys)

@@ -267,3 +267,37 @@ def test_a_key_without_a_reference_is_a_problem(install_workflow: Any) -> None:
 
     with pytest.raises(WorkflowError, match="must hold a reference into the request"):
         install_workflow(WORKFLOW.format(extra="concurrency_key: order"))
+
+
+@pytest.mark.parametrize(
+    "key, names",
+    [
+        ("<f.x>", "<f.x>"),  # a block that runs after the key is taken
+        ("order:<nosuch.x>", "<nosuch.x>"),  # a misspelled block id
+        ("<hook.bodyy.order_id>", "<hook.bodyy.order_id>"),  # not a field of the request
+        ("<hook>", "<hook>"),
+        ("<input.order_id>", "<input.order_id>"),
+    ],
+)
+@pytest.mark.parametrize("field", ["idempotency_key", "concurrency_key"])
+def test_a_key_reading_anything_but_the_request_is_a_problem(
+    install_workflow: Any, key: str, names: str, field: str
+) -> None:
+    """Either key is taken from the request before the run exists: a reference to a
+    later block or a typo would otherwise pass validation and then refuse every
+    delivery (idempotency_key) or silently stop ordering (concurrency_key)."""
+    from engine.model import WorkflowError
+
+    with pytest.raises(WorkflowError) as refused:
+        install_workflow(WORKFLOW.format(extra=f'{field}: "{key}"'))
+    assert f"{names} is not read from the request" in str(refused.value)
+    assert field in str(refused.value)
+
+
+def test_keys_may_read_the_request_by_any_of_its_names(install_workflow: Any) -> None:
+    install_workflow(
+        WORKFLOW.format(
+            extra='idempotency_key: "<input.webhook.headers.x_id>"\n'
+            '    concurrency_key: "<hook.body.a>-<webhook.query.b>-<input.workflow.name>"'
+        )
+    )
