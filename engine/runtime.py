@@ -241,7 +241,12 @@ class Runtime(Resumption):
             reused = {
                 p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()
             }
-        return await self.submit(workflow, row["input"] or {}, trigger="rerun", reuse=reused)
+        # The key too: a re-run of an order's event waits its turn with that order's
+        # new events (and sends its outbox once), as the run it repeats did.
+        return await self.submit(
+            workflow, row["input"] or {}, trigger="rerun", reuse=reused,
+            concurrency_key=row["concurrency_key"],
+        )  # fmt: skip
 
     async def execute(
         self, workflow: Workflow, input: dict[str, Any] | None = None, **kw: Any

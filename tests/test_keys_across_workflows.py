@@ -116,6 +116,35 @@ async def test_two_workflows_with_one_key_run_one_at_a_time_in_acceptance_order(
     assert log.read_text().split() == expected  # never two at once; as accepted
 
 
+async def test_a_rerun_keeps_its_runs_key_and_waits_its_turn(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path
+) -> None:
+    """A re-run of an order's event is ordered with that order's other runs, as the
+    run it repeats was: without the key it ran beside the order's next event."""
+    log = tmp_path / "log"
+    tag = uuid.uuid4().hex[:8]
+    wf = write_workflow(STEP.format(name=f"again_{tag}", log=str(log)))
+    key = f"order:{tag}"
+    async with accepting_and_executing("in process", workspace, database_url) as (rt, _):
+        first = await rt.submit(wf, {"n": 1}, concurrency_key=key)
+        await rt.wait(first.execution_id, timeout=60)
+        long = await rt.submit(wf, {"n": 0}, concurrency_key=key)  # 0: the long one
+        again = await rt.rerun(first.execution_id, from_failed=False)
+        results = [await rt.wait(s.execution_id, timeout=60) for s in (long, again)]
+        row = await rt.db.log_pool.fetchrow(
+            "SELECT concurrency_key FROM flowyard_runs WHERE execution_id = $1::uuid",
+            again.execution_id,
+        )
+    assert [r["status"] for r in results] == ["succeeded"] * 2
+    assert row["concurrency_key"] == key
+    name = f"again_{tag}"
+    assert log.read_text().split() == [
+        f"{name}:1:start", f"{name}:1:end",
+        f"{name}:0:start", f"{name}:0:end",  # the re-run did not start beside it
+        f"{name}:1:start", f"{name}:1:end",
+    ]  # fmt: skip
+
+
 # -- runs accepted before keys were global ------------------------------------------
 
 
