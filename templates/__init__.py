@@ -4,13 +4,17 @@ A template is a folder under ``templates/`` with a ``workflow.yaml`` (its
 ``name`` and ``description`` are the listing's), an optional ``README.md`` and
 optional SQL. Templates share Python code through ``templates/lib/``; a Function
 block finds it because the engine adds ``<workflow dir>/lib`` to the import path,
-so :func:`instantiate` copies ``lib/`` next to the workflow file.
+so :func:`instantiate` copies ``lib/`` next to the workflow file (never over a
+file the user edited: :func:`copy_lib`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,6 +25,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent
 LIB = ROOT / "lib"
+#: In a workspace's ``lib/``: the sha256 of each file as flowyard last wrote it, so a
+#: later copy tells a file the user edited (kept) from one it wrote (updated).
+LIB_MANIFEST = ".flowyard-lib.json"
 
 #: SQL files of a template that ``flowyard db init`` applies; the analytics
 #: queries are read-only examples and are copied, not applied.
@@ -85,7 +92,9 @@ def template_dir(template_id: str) -> Path:
 @dataclass(frozen=True)
 class Change:
     """What a copy does differently from its template, and why (``message`` is the
-    clash it avoids, as ``flowyard validate`` would have named it)."""
+    clash it avoids, as ``flowyard validate`` would have named it). ``field`` is
+    ``name``, ``path`` (of ``block``), or ``lib/<file>``: a lib file the user edited,
+    kept (``was``/``now``: the sha256 of the template's and of the kept one)."""
 
     block: str | None
     field: str
@@ -95,6 +104,17 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def said(self) -> str:
+        """The change in a sentence, as `flowyard new` prints it and the editor shows it."""
+        if self.field.startswith("lib/"):
+            return self.message
+        now = (
+            f"named {self.now!r}"
+            if self.block is None
+            else f"block {self.block!r} is on {self.now}"
+        )
+        return f"{self.message}: in the copy, {now}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +136,8 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
 
     Writes ``<workflows_dir>/<name>.yaml`` (``name`` defaults to the template id),
     the template's SQL and README as ``<name>.<file>`` beside it, and refreshes
-    ``<workflows_dir>/lib/`` with the shared Python the Function blocks import.
+    ``<workflows_dir>/lib/`` with the shared Python the Function blocks import
+    (a lib file the user edited is kept, and listed in ``changes``: :func:`copy_lib`).
     Refuses to overwrite an existing workflow file: it may hold the user's edits.
 
     The copy is the template byte for byte unless another workflow of the folder
@@ -160,8 +181,8 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
         dest = workflows_dir / f"{stem}.{sql.name}"
         if not dest.exists():
             shutil.copyfile(sql, dest)
-    copy_lib(workflows_dir)
-    return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes)
+    kept = copy_lib(workflows_dir)
+    return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes + kept)
 
 
 def _without_clashes(
@@ -224,15 +245,68 @@ def _move_urls(text: str, moved: dict[str, str]) -> str:
     return text
 
 
-def copy_lib(workflows_dir: Path) -> Path:
-    """Copy ``templates/lib`` to ``<workflows_dir>/lib`` (the reducer must match
-    the shipped templates, so it is replaced as a whole, caches excluded)."""
+def copy_lib(workflows_dir: Path) -> list[Change]:
+    """Bring ``<workflows_dir>/lib`` to the shipped ``templates/lib``, file by file,
+    never over a user's edit; return a change for each file kept.
+
+    A file is written when it is missing or still what flowyard last wrote there
+    (its sha256 in :data:`LIB_MANIFEST`: unedited, maybe from an older release).
+    Any other content is the user's (the Order Processing README invites handlers
+    for new event types in ``order_events.py``): replacing it would silently change
+    the live reducer, so it is kept and reported. A workspace of a release before
+    the manifest has none: a file equal to the shipped one is recorded, a differing
+    one kept, since an edit and an older release's file cannot be told apart.
+    Files of the user's own (not shipped) are never touched.
+    """
     dest = Path(workflows_dir) / "lib"
     dest.mkdir(parents=True, exist_ok=True)
-    for f in LIB.iterdir():
-        if f.is_file() and f.suffix == ".py":
-            shutil.copyfile(f, dest / f.name)
-    return dest
+    written = _read_lib_manifest(dest)
+    kept: list[Change] = []
+    for f in sorted(LIB.iterdir()):
+        if not (f.is_file() and f.suffix == ".py"):
+            continue
+        shipped = f.read_bytes()
+        shipped_sum = _sha256(shipped)
+        target = dest / f.name
+        have = _sha256(target.read_bytes()) if target.is_file() else None
+        if have is None or (have != shipped_sum and have == written.get(f.name)):
+            _write_atomically(target, shipped)  # a run may import it meanwhile
+        elif have != shipped_sum:
+            message = (
+                f"kept your edited lib/{f.name}: the template's own (templates/lib/{f.name})"
+                " differs, and the copy runs with yours"
+            )
+            kept.append(
+                Change(None, f"lib/{f.name}", f"sha256:{shipped_sum}", f"sha256:{have}", message)
+            )
+            continue  # its entry stays what flowyard wrote: a revert is recognised
+        written[f.name] = shipped_sum
+    _write_atomically(
+        dest / LIB_MANIFEST, (json.dumps(written, indent=1, sort_keys=True) + "\n").encode()
+    )
+    return kept
+
+
+def _read_lib_manifest(lib: Path) -> dict[str, str]:
+    """What flowyard wrote into ``lib`` (empty when unreadable: then every differing
+    file is kept, the safe side)."""
+    try:
+        doc = json.loads((lib / LIB_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _shared_schema(template: Path) -> list[Path]:

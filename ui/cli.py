@@ -81,11 +81,11 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"flowyard new: {exc}", file=sys.stderr)
         return 1
     print(f"created {made.path}")
-    # What differs from the template (so the copy clashes with no other file), and
-    # where it answers: a user copying beside the original must POST elsewhere.
+    # What differs from the template (so the copy clashes with no other file, or a
+    # lib/ file the user edited was kept), and where it answers: a user copying
+    # beside the original must POST elsewhere.
     for c in made.changes:
-        now = f"named {c.now!r}" if c.block is None else f"block {c.block!r} is on {c.now}"
-        print(f"  {c.message}: in the copy, {now}")
+        print(f"  {c.said()}")
     for _block, method, hook in made.webhooks:
         print(f"  webhook: {method} /webhooks/{hook}")
 

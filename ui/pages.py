@@ -97,16 +97,20 @@ def use_template(template_id: str) -> Any:
 
 def _say_what_changed(made: Any) -> None:
     """A copy beside a workflow with the template's webhook path or name gets its
-    own (docs/templates.md): the editor page says so, as `flowyard new` prints it."""
-    if not made.changes:
+    own, and a lib/ file the user edited is kept (docs/templates.md): the editor
+    page says so, as `flowyard new` prints it."""
+    for c in made.changes:
+        if c.field.startswith("lib/"):
+            flash(f"{c.said()}.", NOTICE)
+    clashes = [c for c in made.changes if not c.field.startswith("lib/")]
+    if not clashes:
         return
     flash(
         f"{Path(made.path).name} differs from the template, so it clashes with no other workflow:",
         NOTICE,
     )
-    for c in made.changes:
-        now = f"named {c.now!r}" if c.block is None else f"block {c.block!r} is on {c.now}"
-        flash(f"{c.message}: in the copy, {now}.", NOTICE)
+    for c in clashes:
+        flash(f"{c.said()}.", NOTICE)
     for _block, method, hook in made.webhooks:
         flash(f"Its webhook: {method} /webhooks/{hook}", NOTICE)
 

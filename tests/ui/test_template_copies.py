@@ -165,3 +165,26 @@ def test_an_unknown_template_s_message_has_no_stray_quotes(
     detail = resp.get_json()["detail"]
     assert detail.startswith("unknown template 'nosuch' (known: "), detail
     assert "order_processing" in detail and not detail.endswith('"')
+
+
+def test_instantiate_keeps_an_edited_lib_file_and_lists_it_in_changes(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, stems: list[str]
+) -> None:
+    """A copy never overwrites a lib/ file the user edited (the live reducer): the
+    answer's `changes` says it was kept (docs/templates.md)."""
+    copy = f"tl_copy_{uuid.uuid4().hex[:6]}"
+    stems.append(copy)
+    reducer = workflows_dir / "lib" / "order_events.py"
+    before = reducer.read_bytes()
+    edited = before + b"\n\n# the user's handler for a new event type would go here\n"
+    reducer.write_bytes(edited)
+    try:
+        url = "/api/templates/replay_events/instantiate"
+        resp = client.post(url, json={"name": copy}, headers=auth)
+        assert resp.status_code == 201, resp.get_json()
+        assert reducer.read_bytes() == edited
+        kept = [c for c in resp.get_json()["changes"] if c["field"] == "lib/order_events.py"]
+        assert len(kept) == 1 and kept[0]["block"] is None
+        assert kept[0]["message"].startswith("kept your edited lib/order_events.py")
+    finally:
+        reducer.write_bytes(before)

@@ -1,0 +1,125 @@
+"""Copying a template never overwrites a `workflows/lib/` file the user edited
+(docs/templates.md). Black-box report: `flowyard new order_processing_agent agent2`
+replaced an edited `lib/order_events.py` (a handler for a new event type, as the
+Order Processing README invites) with the shipped one, silently changing the live
+reducer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from templates import LIB, LIB_MANIFEST, copy_template, instantiate
+
+ROOT = Path(__file__).resolve().parents[2]
+EDIT = "\n\ndef on_gift_wrapped(state, data):  # the user's own handler\n    return state\n"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _shipped(name: str) -> bytes:
+    return (LIB / name).read_bytes()
+
+
+def test_an_edited_lib_file_is_kept_and_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    instantiate("order_processing", folder)
+    reducer = folder / "lib" / "order_events.py"
+    edited = reducer.read_bytes() + EDIT.encode()
+    reducer.write_bytes(edited)
+    (folder / "lib" / "order_inputs.py").unlink()  # a missing file is copied
+
+    made = copy_template("order_processing_agent", folder, "agent2")
+
+    assert reducer.read_bytes() == edited
+    assert (folder / "lib" / "order_inputs.py").read_bytes() == _shipped("order_inputs.py")
+    kept = [c for c in made.changes if c.field.startswith("lib/")]
+    assert [c.to_dict() for c in kept] == [
+        {
+            "block": None,
+            "field": "lib/order_events.py",
+            "was": f"sha256:{_sha256(_shipped('order_events.py'))}",
+            "now": f"sha256:{_sha256(edited)}",
+            "message": (
+                "kept your edited lib/order_events.py: the template's own"
+                " (templates/lib/order_events.py) differs, and the copy runs with yours"
+            ),
+        }
+    ]
+    assert kept[0].said() == kept[0].message
+    # The manifest still holds what flowyard wrote: a later revert is recognised.
+    manifest = json.loads((folder / "lib" / LIB_MANIFEST).read_text())
+    assert manifest["order_events.py"] == _sha256(_shipped("order_events.py"))
+
+
+def test_an_unedited_file_of_an_older_release_is_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    instantiate("replay_events", folder)
+    lib = folder / "lib"
+    older = b"# the reducer as an older release shipped it\n"
+    (lib / "order_events.py").write_bytes(older)
+    manifest = json.loads((lib / LIB_MANIFEST).read_text())
+    (lib / LIB_MANIFEST).write_text(json.dumps({**manifest, "order_events.py": _sha256(older)}))
+
+    made = copy_template("order_processing", folder)
+
+    assert (lib / "order_events.py").read_bytes() == _shipped("order_events.py")
+    assert not [c for c in made.changes if c.field.startswith("lib/")]
+    recorded = json.loads((lib / LIB_MANIFEST).read_text())
+    assert recorded["order_events.py"] == _sha256(_shipped("order_events.py"))
+
+
+def test_a_workspace_of_a_release_without_the_manifest(tmp_path: Path) -> None:
+    """A file equal to the shipped one is taken as flowyard's; a differing one is
+    kept: an edit and an older release's file cannot be told apart."""
+    folder = tmp_path / "workflows"
+    lib = folder / "lib"
+    lib.mkdir(parents=True)
+    (lib / "order_intake.py").write_bytes(_shipped("order_intake.py"))
+    differing = _shipped("order_events.py") + EDIT.encode()
+    (lib / "order_events.py").write_bytes(differing)
+    (lib / "my_helpers.py").write_text("X = 1\n")  # the user's own module: never touched
+
+    made = copy_template("replay_events", folder)
+
+    assert (lib / "order_events.py").read_bytes() == differing
+    assert [c.field for c in made.changes] == ["lib/order_events.py"]
+    assert (lib / "my_helpers.py").read_text() == "X = 1\n"
+    recorded = json.loads((lib / LIB_MANIFEST).read_text())
+    assert "order_events.py" not in recorded  # never written by flowyard here
+    assert recorded["order_intake.py"] == _sha256(_shipped("order_intake.py"))
+    # Once the user reverts to the shipped file, later copies keep it up to date.
+    (lib / "order_events.py").write_bytes(_shipped("order_events.py"))
+    again = copy_template("replay_events", folder, "replay2")
+    assert not [c for c in again.changes if c.field.startswith("lib/")]
+    assert "order_events.py" in json.loads((lib / LIB_MANIFEST).read_text())
+
+
+def test_flowyard_new_says_it_kept_an_edited_lib_file(tmp_path: Path, database_url: str) -> None:
+    folder = tmp_path / "workflows"
+    instantiate("order_processing", folder)
+    reducer = folder / "lib" / "order_events.py"
+    edited = reducer.read_bytes() + EDIT.encode()
+    reducer.write_bytes(edited)
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env.pop("FLOWYARD_WORKFLOWS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "new", "order_processing_agent", "agent2"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert reducer.read_bytes() == edited
+    assert (
+        "  kept your edited lib/order_events.py: the template's own"
+        " (templates/lib/order_events.py) differs, and the copy runs with yours\n"
+    ) in done.stdout
