@@ -218,6 +218,7 @@ class _Batch:
         fresh = new_event_ids()
         types: dict[str, bytes] = {}
         apply, heads, known, every = order_events.apply_event, self.heads, self._known, self._every
+        same_json = order_events.json_equal  # true is not 1, 1 is 1.0
         chunk: list[bytes] = [_BINARY_HEADER]
         for order in orders:
             v, state = heads.get(order, (0, None))
@@ -238,7 +239,9 @@ class _Batch:
                 data, meta = e.get("data") or {}, e.get("metadata") or {}
                 stored = known.get(eid)
                 if stored is not None:
-                    if stored != (e["event_type"], order, version, data):
+                    # As JSON, as the live `duplicate` step's jsonb IS DISTINCT FROM:
+                    # with `!=`, {"gift": 0} passed for a repeat of {"gift": false}.
+                    if not same_json(stored, (e["event_type"], order, version, data)):
                         raise ValueError(
                             f"event_id {eid} is already stored for order {stored[1]} with a"
                             f" different event: this {e['event_type']} for order {order} {_REFUSED}"

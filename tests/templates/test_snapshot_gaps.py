@@ -141,6 +141,29 @@ async def test_batch_refuses_an_event_id_stored_for_another_event(
 
 
 @pytest.mark.parametrize(
+    ("stored", "given"),
+    [({"gift": False}, {"gift": 0}), ({"qty": 1}, {"qty": True}), ({"n": [0]}, {"n": [False]})],
+)
+async def test_batch_tells_true_from_1_in_an_event_id_s_data(
+    conn: asyncpg.Connection, stored: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """Compared with Python's `==` (where True == 1), another event under a stored
+    id was skipped as a repeat: lost without a word. The live path compares as
+    jsonb and refuses it; so does the batch now (and a true repeat is still one)."""
+    order = f"batch-{uuid.uuid4().hex[:6]}"
+    eid = str(uuid.uuid4())
+    event = {"event_type": "item_added", "aggregate_id": order, "event_id": eid, "data": stored}
+    assert await append_batch(conn, [event]) == 1
+    assert await append_batch(conn, [event]) == 0  # the same event: a repeat
+    with pytest.raises(ValueError, match=f"event_id {eid} is already stored for order {order}"):
+        await append_batch(conn, [{**event, "data": given}])
+    in_batch = {**event, "event_id": str(uuid.uuid4())}
+    with pytest.raises(ValueError, match=f"event_id {in_batch['event_id']} is already stored"):
+        await append_batch(conn, [in_batch, {**in_batch, "data": given}])
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = $1", order) == 1
+
+
+@pytest.mark.parametrize(
     ("event", "why"),
     [
         ({"aggregate_id": {"a": 1}}, "order_id is a JSON object"),
