@@ -75,3 +75,34 @@ async def test_agent_replay_refuses_a_reply_that_is_not_an_order_state(
     result = await agent_replay(rt, order_id=order, from_start=True)
     assert result["status"] == "failed"
     assert "did not return an order state with a status" in result["error"]["message"]
+
+
+async def test_a_repair_of_the_agent_s_state_rewrites_the_search_index_too(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """The Agent variant stored a model's wrong status at v4, in the snapshot and
+    the search index. The deterministic repair rewrote the snapshot, but the index
+    (upserted only by a newer version) kept saying `hallucinated|4`."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    stand_in_model.twist = lambda ev, state: {
+        "state": {**state, "status": "hallucinated", "customer": {"email": "x@evil.example"}}
+        if ev["event_type"] == "order_delivered"
+        else state
+    }
+    for ev in lifecycle(order):
+        await deliver(rt, ev, path="orders/agent-events")
+    index = "SELECT status, version, customer_email, customer_name, total_cents FROM order_search_index WHERE order_id = $1"  # fmt: skip
+    assert tuple(await rt.db.pool.fetchrow(index, order))[:2] == ("hallucinated", 4)
+
+    result = await rt.execute(
+        rt.load_workflow("replay_events"), {"order_id": order, "repair": True}
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["repaired"] is True
+    assert tuple(await rt.db.pool.fetchrow(index, order)) == (
+        "delivered", 4, "ada@example.com", "Lovelace", 1250,
+    )  # fmt: skip
+    again = await rt.execute(rt.load_workflow("replay_events"), {"order_id": order})
+    assert again["output"]["consistent"] is True

@@ -120,6 +120,10 @@ async def test_a_snapshot_without_events_is_removed_by_repair(
         order,
         {"status": "paid", "items": [], "anomalies": []},
     )
+    index = "SELECT status, version FROM order_search_index WHERE order_id = $1"
+    await pool.execute(
+        "INSERT INTO order_search_index (order_id, status, version) VALUES ($1, 'paid', 2)", order
+    )
     found = await replay(rt, order_id=order)
     assert found["checked"] is True and found["consistent"] is False
     fixed = await replay(rt, order_id=order, repair=True)
@@ -127,9 +131,13 @@ async def test_a_snapshot_without_events_is_removed_by_repair(
     assert (
         await pool.fetchval("SELECT count(*) FROM order_snapshots WHERE order_id = $1", order) == 0
     )
+    # Its search index row goes too: left at v2, it would have kept the next
+    # events' rows (v1, v2) out, as the index takes only a newer version.
+    assert await pool.fetchrow(index, order) is None
     created = await deliver(rt, lifecycle(order)[0])
     assert created["output"]["version"] == 1
     assert (await replay(rt, order_id=order))["consistent"] is True
+    assert tuple(await pool.fetchrow(index, order)) == ("pending", 1)
 
 
 async def test_an_order_that_never_existed_is_not_recorded_as_consistent(
