@@ -75,7 +75,7 @@ async def replay(
     ``compare`` step. ``conn`` needs the json/jsonb codecs (engine.database).
     """
     values = {
-        "<input.order_id>": order_id,
+        "<check_input.order_id>": order_inputs.read_order_id(order_id),
         "<input.as_of?>": as_of,
         "<input.version?>": version,
         "<input.from_start?>": from_start,

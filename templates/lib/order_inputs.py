@@ -32,16 +32,53 @@ _INT32 = 2**31 - 1
 
 MAX_ID_LENGTH = 200
 
+#: JavaScript's Number.MAX_SAFE_INTEGER: past it a number read as a float may not be
+#: the one sent (9007199254740993.0 reads as 9007199254740992).
+_EXACT_IN_A_FLOAT = 2**53 - 1
+
+
+def read_order_id(raw: Any) -> str:
+    """An ``order_id`` as the order templates store and look it up: text as it is,
+    a whole number as its digits. Shops number their orders: ``42``, ``"42"`` and
+    ``42.0`` (which JSON Schema calls an integer too, and a sender's float may
+    print as) are one order, ``"42"``.
+
+    Refused, saying what is accepted: a number with a fraction (``42.5``), one
+    written with a fraction or exponent past 2**53 - 1 (``1e20``: a float holds
+    no more digits, so it may not be the number sent), and any other JSON kind.
+    """
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, (float, Decimal)) and not isinstance(raw, bool):
+        if not (math.isfinite(raw) and raw == int(raw)):
+            raise ValueError(
+                f"order_id {raw!r:.40} is not a whole number (an order id is text, or a"
+                " whole number such as 42)"
+            )
+        if isinstance(raw, float) and abs(raw) > _EXACT_IN_A_FLOAT:
+            raise ValueError(
+                f"order_id {raw!r:.40} is past {_EXACT_IN_A_FLOAT} and has a fraction or an"
+                " exponent, so it may not be the number sent (send the order id as text, or"
+                " as digits alone)"
+            )
+        return str(int(raw))
+    raise ValueError(
+        f"order_id is a JSON {_json_kind(raw)} (an order id is text, or a whole number such as 42)"
+    )
+
 
 def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
     """``(event_type, order_id, the rest of the body)`` of an Order Processing webhook.
 
     Checked before anything is stored or sent: an ``order_id`` that was an object
     was stored as the text of a Python dict, an order nobody can name again. A
-    whole-number ``order_id`` is its digits (shops number their orders: ``42`` and
-    ``"42"`` are one order); a fraction is refused (``42.0`` would be another).
+    whole-number ``order_id`` is its digits (:func:`read_order_id`: ``42``,
+    ``42.0`` and ``"42"`` are one order); a fraction is refused.
     """
     problem = None
+    order_id = None
     if not isinstance(body, dict):
         problem = "it is null" if body is None else f"it is a JSON {_json_kind(body)}"
     elif not body:
@@ -57,7 +94,12 @@ def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
                     problem = f"{key} is longer than {MAX_ID_LENGTH} characters"
                     break
                 continue
-            if key == "order_id" and isinstance(value, int) and not isinstance(value, bool):
+            if key == "order_id" and _json_kind(value) == "number":
+                try:
+                    order_id = read_order_id(value)
+                except ValueError as exc:
+                    problem = str(exc)
+                    break
                 continue
             if key not in body:
                 problem = f"{key} is missing"
@@ -74,7 +116,7 @@ def read_envelope(body: Any) -> tuple[str, str, dict[str, Any]]:
             f": {problem}; nothing was stored"
         )
     rest = {k: v for k, v in body.items() if k not in ("event_type", "order_id")}
-    return body["event_type"], str(body["order_id"]), rest
+    return body["event_type"], body["order_id"] if order_id is None else order_id, rest
 
 
 #: A processor's object id as Stripe writes them (``ch_3MmlLrLkdIwHu7ix0snN0B15``,

@@ -120,3 +120,30 @@ async def test_a_numeric_order_id_replays_the_order_order_processing_stored(
         result = await run(replays, workflow, order_id=number)
         assert result["status"] == "succeeded", result["error"]
         assert result["output"]["events"] == 2 and result["output"]["consistent"] is True
+
+
+@pytest.mark.parametrize("workflow", REPLAYS)
+async def test_a_whole_float_order_id_is_its_digits_and_a_float_past_2_53_is_refused(
+    replays: Any, httpserver: HTTPServer, workflow: str
+) -> None:
+    """42.0 is an integer to the input_schema, but the queries looked for order
+    "42.0": `found: false` for an order that exists."""
+    stand_ins(httpserver)
+    number = int(uuid.uuid4().int % 10**12)
+    for ev in lifecycle(str(number))[:2]:
+        await deliver(replays, {**ev, "order_id": number})
+    wf = replays.load_workflow(workflow)
+    assert run_input_problems(wf, {"order_id": float(number)}) == []
+    # version 0: nothing folded, so the agent variant asks no model either.
+    result = await run(replays, workflow, order_id=float(number), version=0)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["found"] is True
+    if workflow == "replay_events":
+        head = await run(replays, workflow, order_id=float(number))
+        assert head["output"]["events"] == 2 and head["output"]["consistent"] is True
+    assert run_input_problems(wf, {"order_id": 42.5}) != []  # not an integer: a 422
+    past = await run(replays, workflow, order_id=1e20)
+    assert past["status"] == "failed" and past["error"]["block"] == "check_input"
+    assert past["error"]["message"].startswith(
+        "order_id 1e+20 is past 9007199254740991 and has a fraction or an exponent"
+    ), past["error"]["message"]
