@@ -147,17 +147,7 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
     to ``<template name> (<name>)``; see docs/templates.md.
     """
     src = template_dir(template_id)
-    # "" is a name given (and refused), not "no name": it copied to the template's id.
-    stem = template_id if name is None else name
-    if stem.endswith((".yaml", ".yml")):
-        stem = stem.rsplit(".", 1)[0]
-    if not stem:
-        raise ValueError("a workflow name cannot be empty")
-    if not _WORKFLOW_NAME_RE.fullmatch(stem):
-        raise ValueError(
-            f"invalid workflow name {stem!r}: letters, digits, '_' and '-', starting with"
-            " a letter or digit, at most 100 characters"
-        )
+    stem = copy_stem(template_id, name)
     workflows_dir = Path(workflows_dir)
     workflows_dir.mkdir(parents=True, exist_ok=True)
     target = workflows_dir / f"{stem}.yaml"
@@ -183,6 +173,25 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
             shutil.copyfile(sql, dest)
     kept = copy_lib(workflows_dir)
     return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes + kept)
+
+
+def copy_stem(template_id: str, name: Any) -> str:
+    """The copy's file name without ``.yaml``: ``name`` (a ``.yaml``/``.yml`` suffix
+    dropped) or, for None, the template id. ValueError, saying the rule, for a name
+    the API and pages cannot address: the one message `flowyard new` prints and
+    the instantiate API answers."""
+    # "" is a name given (and refused), not "no name": it copied to the template's id.
+    stem = template_id if name is None else name
+    if isinstance(stem, str) and stem.endswith((".yaml", ".yml")):
+        stem = stem.rsplit(".", 1)[0]
+    if stem == "":
+        raise ValueError("a workflow name cannot be empty")
+    if not (isinstance(stem, str) and _WORKFLOW_NAME_RE.fullmatch(stem)):
+        raise ValueError(
+            f"invalid workflow name {stem!r}: letters, digits, '_' and '-', starting with"
+            " a letter or digit, at most 100 characters"
+        )
+    return stem
 
 
 def _without_clashes(

@@ -16,7 +16,6 @@ from uuid import UUID
 from flask import Blueprint, Response, request, url_for
 
 from engine._json import strict_loads
-from ui import workflow_files as wf
 from ui.app import bridge, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -172,8 +171,8 @@ def instantiate_template(template_id: str) -> Response:
     if not isinstance(body, dict):
         return error(400, 'the body must be a JSON object such as {"name": "orders"}')
     name = body.get("name") or request.form.get("name") or None
-    if name is not None and not (isinstance(name, str) and wf.valid_name(name)):
-        return error(400, "a workflow name is letters, digits, '_' and '-'")
+    # A name is checked by templates.copy_stem, whose refusal (a 400) is the one
+    # `flowyard new` prints: the rule, its 100-character limit included.
     made, err = copy_template(template_id, name)
     if err is not None or made is None:
         return err  # type: ignore[return-value]

@@ -188,3 +188,33 @@ def test_instantiate_keeps_an_edited_lib_file_and_lists_it_in_changes(
         assert kept[0]["message"].startswith("kept your edited lib/order_events.py")
     finally:
         reducer.write_bytes(before)
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "x" + "a" * 100, "a b", "a.b", 5, ["x"]])
+def test_a_name_the_api_refuses_is_said_as_flowyard_new_says_it(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, name: object
+) -> None:
+    """The API's 400 named no length limit ("letters, digits, '_' and '-'") where
+    `flowyard new` says "at most 100 characters" (tests/test_ops_new_names.py)."""
+    before = sorted(p.name for p in workflows_dir.iterdir())
+    resp = client.post(
+        "/api/templates/order_processing/instantiate", json={"name": name}, headers=auth
+    )
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == (
+        f"invalid workflow name {name!r}: letters, digits, '_' and '-',"
+        " starting with a letter or digit, at most 100 characters"
+    )
+    assert sorted(p.name for p in workflows_dir.iterdir()) == before
+
+
+def test_the_api_takes_a_name_with_yaml_as_flowyard_new_does(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, stems: list[str]
+) -> None:
+    stem = f"ty_{uuid.uuid4().hex[:6]}"
+    stems.append(stem)
+    resp = client.post(
+        "/api/templates/replay_events/instantiate", json={"name": f"{stem}.yaml"}, headers=auth
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["name"] == stem and (workflows_dir / f"{stem}.yaml").is_file()
