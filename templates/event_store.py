@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -72,11 +73,12 @@ async def replay(
     """Fold an order's events from the newest kept snapshot at or before the point.
 
     Returns ``{state, version, replayed, from_version}`` like the workflow's
-    ``compare`` step. ``conn`` needs the json/jsonb codecs (engine.database).
+    ``compare`` step. ``as_of`` is text with Z or an offset, as Replay's input, or
+    an aware datetime. ``conn`` needs the json/jsonb codecs (engine.database).
     """
     values = {
         "<check_input.order_id>": order_inputs.read_order_id(order_id),
-        "<input.as_of?>": as_of,
+        "<check_input.as_of?>": _as_of(as_of),
         "<input.version?>": version,
         "<input.from_start?>": from_start,
     }
@@ -93,6 +95,17 @@ async def replay(
         "replayed": len(rows) - (base is not None),
         "from_version": base,
     }
+
+
+def _as_of(raw: Any) -> datetime | None:
+    """``as_of`` as the workflow's ``check_input`` reads it (text with Z or an offset,
+    or an aware datetime), for the query's timestamptz parameter."""
+    if isinstance(raw, datetime):
+        if raw.tzinfo is None:  # PostgreSQL would read it in the session's time zone
+            raise ValueError(f"as_of {raw!r} has no time zone")
+        return raw
+    text = order_inputs.read_as_of(raw)
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _lock_key(order_id: str) -> str:

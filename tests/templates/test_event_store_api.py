@@ -70,6 +70,24 @@ async def test_batch_append_then_replay(conn: asyncpg.Connection) -> None:
     assert (await replay(conn, b))["version"] == 30
 
 
+async def test_replay_as_of_folds_the_events_recorded_by_then(conn: asyncpg.Connection) -> None:
+    """`as_of` was bound under the workflow's old reference (<input.as_of?>) while
+    the query reads <check_input.as_of?>: it was ignored, and every replay was the head."""
+    order = f"batch-{uuid.uuid4().hex[:6]}"
+    evs = events_for(order, 3)
+    assert await append_batch(conn, evs[:2]) == 2
+    then = await conn.fetchval("SELECT max(created_at) FROM events WHERE aggregate_id = $1", order)
+    assert await append_batch(conn, evs[2:]) == 1
+    for as_of in (then, then.isoformat()):
+        past = await replay(conn, order, as_of=as_of)
+        assert past["version"] == 2 and len(past["state"]["items"]) == 1, as_of
+    assert (await replay(conn, order))["version"] == 3
+    with pytest.raises(
+        ValueError, match="as_of '2030-01-02 10:00' is not a time with Z or an offset"
+    ):
+        await replay(conn, order, as_of="2030-01-02 10:00")
+
+
 async def test_batch_gives_new_events_increasing_uuid7_ids(conn: asyncpg.Connection) -> None:
     order = f"batch-{uuid.uuid4().hex[:6]}"
     evs = [
