@@ -13,6 +13,7 @@ known as *broken*: deliveries there are refused with a 503 the sender retries, n
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -21,6 +22,17 @@ import yaml
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
+#: The workflow names the API and pages can address (a file stem that can never
+#: point outside the folder, docs/ui-security.md), and that rule in words: the one
+#: message of the API, the pages and `flowyard new`.
+WORKFLOW_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,99}")
+NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit, at most 100 characters"
+
+
+def valid_name(name: object) -> bool:
+    # fullmatch: with match, `$` also matched before a trailing newline ("a\n").
+    return isinstance(name, str) and bool(WORKFLOW_NAME_RE.fullmatch(name))
+
 
 Route = tuple[str, str]  # (path, METHOD) of a webhook, as deliveries are matched
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from engine.workflows import NAME_RULE, valid_name
+
 ROOT = Path(__file__).resolve().parent
 LIB = ROOT / "lib"
 #: In a workspace's ``lib/``: the sha256 of each file as flowyard last wrote it, so a
@@ -42,10 +44,6 @@ _USES_SCHEMA_OF: dict[str, tuple[str, ...]] = {
 }
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: The workflow names the API and pages can address (ui/workflow_files.py NAME_RE,
-#: docs/ui-security.md): a copy named otherwise would run from the CLI but be
-#: missing from the workflow list and a 404 in the editor.
-_WORKFLOW_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,99}")
 
 
 def _template_dirs() -> list[Path]:
@@ -186,11 +184,10 @@ def copy_stem(template_id: str, name: Any) -> str:
         stem = stem.rsplit(".", 1)[0]
     if stem == "":
         raise ValueError("a workflow name cannot be empty")
-    if not (isinstance(stem, str) and _WORKFLOW_NAME_RE.fullmatch(stem)):
-        raise ValueError(
-            f"invalid workflow name {stem!r}: letters, digits, '_' and '-', starting with"
-            " a letter or digit, at most 100 characters"
-        )
+    # Only names the API and pages can address: a copy named otherwise would run
+    # from the CLI but be missing from the workflow list and a 404 in the editor.
+    if not valid_name(stem):
+        raise ValueError(f"invalid workflow name {stem!r}: {NAME_RULE}")
     return stem
 
 

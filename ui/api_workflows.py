@@ -175,7 +175,7 @@ def _document_from_request(name: str) -> _Sent:
 @bp.put("/workflows/<name>")
 def save_workflow(name: str) -> Response:
     if not wf.valid_name(name):
-        return error(400, "a workflow name is letters, digits, '_' and '-'")
+        return error(400, f"invalid workflow name {name!r}: {wf.NAME_RULE}")
     sent = _document_from_request(name)
     if sent.error is not None or sent.doc is None:
         return sent.error  # type: ignore[return-value]

@@ -18,8 +18,8 @@ from ui.app import bridge, settings
 
 bp = Blueprint("pages", __name__)
 
-#: The rule of a workflow name (wf.NAME_RE), as the pages say it.
-NAME_RULE = "Letters, digits, '_' and '-', starting with a letter or digit (e.g. my_first_flow)."
+#: The rule of a workflow name, as the pages say it.
+NAME_RULE = f"{wf.NAME_RULE[0].upper()}{wf.NAME_RULE[1:]} (e.g. my_first_flow)."
 #: Flashed messages: ``notice`` is shown by base.html on the next page (the editor,
 #: after a template copy); ``new`` and ``template:<id>`` next to that form on `/`.
 NOTICE = "notice"

@@ -7,7 +7,6 @@ names are restricted so a URL can never point outside the folder.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path
@@ -15,20 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
 from engine.workflow_text import parse, render, render_update
-from engine.workflows import FileVersion, file_version
+from engine.workflows import NAME_RULE, FileVersion, file_version, valid_name
 
-__all__ = ["parse", "render", "render_update"]  # the file text, from the engine
+__all__ = ["NAME_RULE", "parse", "render", "render_update", "valid_name"]  # from the engine
 
 if TYPE_CHECKING:
     from engine.workflows import WorkflowStore
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$")
 SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def valid_name(name: str) -> bool:
-    # fullmatch: with match, `$` also matched before a trailing newline ("a\n").
-    return bool(NAME_RE.fullmatch(name))
 
 
 def find(workflows_dir: Path, name: str) -> Path | None:

@@ -218,3 +218,18 @@ def test_the_api_takes_a_name_with_yaml_as_flowyard_new_does(
     )
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["name"] == stem and (workflows_dir / f"{stem}.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", ["_x", "x" + "a" * 100])
+def test_a_name_put_refuses_is_said_as_the_template_copy_says_it(
+    client: FlaskClient, auth: dict[str, str], name: str
+) -> None:
+    """`PUT /api/workflows/_x` said "letters, digits, '_' and '-'" of a name made of
+    exactly those: the rule is one, said the same by every route."""
+    doc = {"version": 1, "name": "t", "blocks": {"start": {"type": "manual"}}}
+    resp = client.put(f"/api/workflows/{name}", json=doc, headers=auth)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == (
+        f"invalid workflow name {name!r}: letters, digits, '_' and '-',"
+        " starting with a letter or digit, at most 100 characters"
+    )
