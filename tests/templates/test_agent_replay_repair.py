@@ -58,6 +58,11 @@ async def test_agent_replay_reports_a_wrong_model_state_as_a_mismatch(
     result = await agent_replay(rt, order_id=order, from_start=True)
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["consistent"] is False and result["output"]["repaired"] is False
+    # The alert does not blame the snapshot: here it is the model that is wrong.
+    [alert] = [c.get_json()["text"] for c in calls(httpserver, "/slack/hook")
+               if order in c.get_json()["text"] and "match" in c.get_json()["text"]]  # fmt: skip
+    assert "the model's replay of its events" in alert, alert
+    assert "The model or the snapshot is wrong" in alert
     status = await rt.db.pool.fetchval(
         "SELECT state->>'status' FROM order_snapshots WHERE order_id = $1", order
     )
