@@ -191,11 +191,12 @@ def upstream_of(plan: Plan, block_id: str) -> set[str]:
         cur = plan.workflow.blocks[cur].parent
     h = plan.handlers.get(block_id)
     if h is not None and h.body():
-        out |= _descendants_in_body(plan, block_id)
+        out |= body_blocks(plan, block_id)
     return out
 
 
-def _descendants_in_body(plan: Plan, cid: str) -> set[str]:
+def body_blocks(plan: Plan, cid: str) -> set[str]:
+    """The blocks inside container ``cid``'s bodies, nested bodies included."""
     found = set()
     for b in plan.workflow.blocks.values():
         p = b.parent

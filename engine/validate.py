@@ -12,10 +12,10 @@ from typing import Any
 import jsonschema
 import networkx as nx
 
-from engine.graph import Plan, build_plan, upstream_of
+from engine.graph import Plan, body_blocks, build_plan, upstream_of
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
 from engine.references import SPECIAL_ROOTS, references_in
-from engine.registry import block_types
+from engine.registry import BlockHandler, block_ids, block_types
 from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
@@ -263,12 +263,16 @@ def _reference_problems(plan: Plan) -> list[Problem]:
     for bid, h in plan.handlers.items():
         roots = SPECIAL_ROOTS if _in_a_body(plan, bid) else RUN_ROOTS
         allowed = upstream_of(plan, bid) | roots | _loop_names_around(plan, bid)
-        checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
-        for key, value in checked.items():
+        inside = body_blocks(plan, bid) if h.body() else set()
+        for key, value, in_body_scope in _checked_fields(h):
             for ref in references_in(value, plan.known_roots):
                 if ref.root == "workflow" and ref.path and ref.path[0] not in WORKFLOW_FIELDS:
                     why = "<workflow.execution_id> and <workflow.name> are the workflow's fields"
                     problems.append(Problem(f"{ref.text}: {why}", wf.file, bid, key))
+                if ref.root in inside and not in_body_scope:
+                    if not _said_by_the_loop(h, key, ref.root):
+                        problems.append(_before_the_body(ref.text, ref.root, wf.file, bid, key))
+                    continue
                 if ref.root in allowed:
                     continue
                 if ref.root in wf.blocks:
@@ -307,6 +311,41 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _checked_fields(h: BlockHandler) -> list[tuple[str, Any, bool]]:
+    """(field, value, whether it is read in the body's scope) for each field whose
+    references must name blocks the field can see. A container resolves its fields
+    before its body runs (`items`, `count`, `max_concurrency`, `accumulate.initial`)
+    or checks them before each iteration (`while`): only `accumulate.next` is read
+    after an iteration, where the body's blocks have values."""
+    checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
+    fields = []
+    for key, value in checked.items():
+        if key == "accumulate" and isinstance(value, dict) and h.body():
+            rest = {k: v for k, v in value.items() if k != "next"}
+            fields += [(key, rest, False), (key, value.get("next"), True)]
+        else:
+            fields.append((key, value, False))
+    return fields
+
+
+def _said_by_the_loop(h: BlockHandler, key: str, root: str) -> bool:
+    """A loop's `while` naming one of its own body blocks is refused by the Loop
+    handler, with advice on carrying the value in `accumulate`."""
+    return h.type == "loop" and key == "while" and root in block_ids(h.config.get("body"))
+
+
+def _before_the_body(text: str, root: str, file: str, block: str, key: str) -> Problem:
+    when = (
+        "is checked before each iteration" if key == "while" else "is resolved before the body runs"
+    )
+    field = "accumulate.initial" if key == "accumulate" else key
+    message = (
+        f"reference {text}: `{field}` {when}, where block {root!r} of its body has no value "
+        "yet; a container's fields read only blocks upstream of it"
+    )
+    return Problem(message, file, block, key)
 
 
 def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:
