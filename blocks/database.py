@@ -29,6 +29,7 @@ from blocks._sql import (
 )
 from blocks._sql_messages import argument_error, scrub, untyped_parameter
 from blocks._sql_results import jsonable, row_count_from_status
+from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import Reference, resolve, rewrite_sql, sql_text_only_references
@@ -140,6 +141,12 @@ class DatabaseBlock(BlockHandler):
                     field="query",
                 )
             ]
+        group = self.config.get("transaction")
+        control = isinstance(query, str) and transaction_control_problem(
+            query, group if isinstance(group, str) and group else None
+        )
+        if control:
+            return [Problem(control, block=self.block.id, field="query")]
         if isinstance(query, str) and "<" in query:
             for where, ref in sql_text_only_references(query):
                 return [

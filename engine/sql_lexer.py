@@ -130,6 +130,32 @@ def _close(sql: str, kind: str, opened: re.Match[str]) -> tuple[int, bool]:
     return (found + len(delimiter), True) if found >= 0 else (len(sql), False)
 
 
+_LEADING_WORD_RE = re.compile(rf"\s*([A-Za-z_\x80-\U0010ffff][{IDENT_CONT}]*)")
+_BEFORE_THE_FIRST_WORD_RE = re.compile(r"[\s;]*")
+
+
+def leading_words(sql: str, count: int = 3) -> tuple[str, ...]:
+    """The first ``count`` words of ``sql``, upper-cased, comments skipped: what
+    statement it is (``("ROLLBACK", "TO", "SAVEPOINT")``). Fewer when a literal, a
+    quoted name or punctuation comes first; blanks and ``;`` before the first word
+    are skipped, as the server skips empty statements."""
+    words: list[str] = []
+    for token in tokens(sql):
+        if token.kind == "comment":
+            continue
+        if token.kind != "code":
+            break
+        pos = token.start
+        if not words and (blank := _BEFORE_THE_FIRST_WORD_RE.match(sql, pos, token.end)):
+            pos = blank.end()
+        while len(words) < count and (word := _LEADING_WORD_RE.match(sql, pos, token.end)):
+            words.append(word.group(1).upper())
+            pos = word.end()
+        if len(words) >= count or sql[pos : token.end].strip():
+            break  # a comment may separate words; anything else ends them
+    return tuple(words)
+
+
 def code_pieces(sql: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each piece of ``sql`` that is SQL proper."""
     for token in tokens(sql):

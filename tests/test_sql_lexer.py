@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from engine.references import rewrite_sql, sql_text_only_references
-from engine.sql_lexer import tokens
+from engine.sql_lexer import leading_words, tokens
 
 
 def kinds(sql: str) -> list[tuple[str, str]]:
@@ -38,6 +38,24 @@ def kinds(sql: str) -> list[tuple[str, str]]:
 )
 def test_tokens_follow_postgresql(sql: str, expected: list[tuple[str, str]]) -> None:
     assert kinds(sql) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("commit", ("COMMIT",)),
+        ("/* a /* b */ */ rollback -- c\n to s", ("ROLLBACK", "TO", "S")),
+        (" ;; end work", ("END", "WORK")),
+        ("ROLLBACK/**/PREPARED 'x'", ("ROLLBACK", "PREPARED")),
+        ("SELECT 'COMMIT'", ("SELECT",)),
+        ('"commit"', ()),
+        ("-- only a comment", ()),
+    ],
+)
+def test_leading_words_skip_comments_and_stop_at_anything_else(
+    sql: str, words: tuple[str, ...]
+) -> None:
+    assert leading_words(sql) == words
 
 
 def test_text_ending_inside_a_token_is_that_token_unclosed() -> None:
