@@ -205,6 +205,16 @@ def _graph_problems(plan: Plan) -> list[Problem]:
             problems.append(Problem(f"edges form a cycle: {path}", file, cycle[0][0], "edges"))
     for edge in plan.workflow.edges:
         h = plan.handlers.get(edge.source)
+        if edge.port == "error" and _fails_the_run(plan, edge.source):
+            problems.append(
+                Problem(
+                    f"edge {edge}: the error port is taken only with on_error: continue; "
+                    f"add `on_error: continue` to {edge.source}",
+                    file,
+                    edge.source,
+                    "edges",
+                )
+            )
         if h is None or edge.port is None or edge.port == "error":
             continue
         if edge.port not in h.ports():
@@ -217,6 +227,15 @@ def _graph_problems(plan: Plan) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _fails_the_run(plan: Plan, block_id: str) -> bool:
+    """Whether a failure of the block fails the run (its `error` port is never
+    taken). A misspelt `on_error` is the JSON Schema's to report, not this."""
+    blocks = plan.workflow.source.get("blocks")
+    raw = blocks.get(block_id) if isinstance(blocks, dict) else None
+    written = raw.get("on_error", "fail") if isinstance(raw, dict) else "fail"
+    return written == "fail"
 
 
 #: What each run root means, for the message refusing it as a block id.

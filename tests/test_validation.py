@@ -99,6 +99,29 @@ def test_bad_port(tmp_path: Path) -> None:
     assert "no port 'maybe'" in one(tmp_path, text)
 
 
+@pytest.mark.parametrize("on_error", ["", ", on_error: fail"])
+def test_an_error_edge_needs_on_error_continue(tmp_path: Path, on_error: str) -> None:
+    """Accepted, it could never be taken: the run failed at boom and e stayed pending."""
+    text = BASE + (
+        f"  boom: {{type: function, code: \"raise ValueError('x')\"{on_error}}}\n"
+        "  e: {type: function, code: 'return 1'}\n"
+        "edges: [start -> boom, boom.error -> e]\n"
+    )
+    assert one(tmp_path, text).endswith(
+        ": block 'boom': field 'edges': edge boom.error -> e: the error port is taken only "
+        "with on_error: continue; add `on_error: continue` to boom"
+    )
+
+
+def test_an_error_edge_from_a_misspelt_on_error_is_said_once(tmp_path: Path) -> None:
+    text = BASE + (
+        "  boom: {type: function, code: 'return 1', on_error: contine}\n"
+        "  e: {type: function, code: 'return 1'}\n"
+        "edges: [start -> boom, boom.error -> e]\n"
+    )
+    assert "field 'on_error': 'contine' is not one of" in one(tmp_path, text)
+
+
 def test_python_syntax_error(tmp_path: Path) -> None:
     msg = one(tmp_path, BASE + "  f: {type: function, code: 'return (('}\n")
     assert "block 'f'" in msg and "field 'code'" in msg and "syntax error" in msg
