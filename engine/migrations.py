@@ -49,7 +49,9 @@ MIGRATIONS: list[str] = [
     );
     -- The run log is append-only: history is evidence, so changing it is an error.
     -- The one exception is retention (engine/retention.py), which deletes whole old
-    -- runs inside a transaction that sets flowyard.pruning.
+    -- runs inside a transaction that sets flowyard.pruning. TRUNCATE (every run's
+    -- history at once, and no row trigger fires) is refused always: retention
+    -- never truncates.
     CREATE OR REPLACE FUNCTION flowyard_run_events_append_only() RETURNS trigger AS $$
     BEGIN
         IF TG_OP = 'DELETE' AND current_setting('flowyard.pruning', true) = 'on' THEN
@@ -69,6 +71,13 @@ MIGRATIONS: list[str] = [
             CREATE TRIGGER flowyard_run_events_no_change BEFORE UPDATE OR DELETE
                 ON flowyard_run_events
                 FOR EACH ROW EXECUTE FUNCTION flowyard_run_events_append_only();
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                        WHERE tgname = 'flowyard_run_events_no_truncate'
+                          AND tgrelid = 'flowyard_run_events'::regclass) THEN
+            CREATE TRIGGER flowyard_run_events_no_truncate BEFORE TRUNCATE
+                ON flowyard_run_events
+                FOR EACH STATEMENT EXECUTE FUNCTION flowyard_run_events_append_only();
         END IF;
         -- The run's concurrency key, kept with it: a process other than the accepting
         -- one (serve --engine-process, a resume) orders runs by it.
@@ -146,7 +155,7 @@ GLOBAL_KEYS = """
 UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 async def migrate(pool: asyncpg.Pool) -> None:

@@ -77,6 +77,48 @@ async def test_run_log_is_append_only(run_yaml, runtime: Runtime) -> None:
         )
 
 
+async def test_the_run_log_cannot_be_truncated(runtime: Runtime) -> None:
+    """UPDATE and DELETE were refused, but TRUNCATE (no row trigger fires) wiped
+    every run's history. Tried inside a transaction that is rolled back whatever
+    happens, so a missing trigger cannot cost the other tests their runs."""
+    import asyncpg
+
+    async with runtime.db.log_pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            with pytest.raises(
+                asyncpg.InsufficientPrivilegeError,
+                match="flowyard_run_events is append-only: TRUNCATE is not allowed",
+            ):
+                await conn.execute("TRUNCATE flowyard_run_events")
+        finally:
+            await tx.rollback()
+
+
+async def test_an_existing_run_log_is_given_the_truncate_trigger(database_url: str) -> None:
+    """A database migrated before the trigger existed gets it at the next start."""
+    import asyncpg
+    from db_helpers import new_database
+
+    from engine.migrations import SCHEMA_VERSION, migrate
+
+    pool = await asyncpg.create_pool(
+        await new_database(database_url, "runlog"), min_size=1, max_size=2
+    )
+    try:
+        await migrate(pool)
+        await pool.execute(  # as the previous schema version left it
+            "DROP TRIGGER IF EXISTS flowyard_run_events_no_truncate ON flowyard_run_events;"
+            f"DELETE FROM flowyard_schema; INSERT INTO flowyard_schema VALUES ({SCHEMA_VERSION - 1})"
+        )
+        await migrate(pool)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="TRUNCATE is not allowed"):
+            await pool.execute("TRUNCATE flowyard_run_events")
+    finally:
+        await pool.close()
+
+
 async def test_a_failed_run_log_write_loses_no_event(runtime: Runtime) -> None:
     from engine.recorder import RunRecorder
 
