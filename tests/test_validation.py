@@ -219,15 +219,18 @@ def test_a_while_naming_a_body_block_is_refused(tmp_path: Path) -> None:
     assert "<state>" in found
 
 
+#: A body's block (a trigger such as `manual` may not be in a body).
+BODY_BLOCK = "  b: {type: function, code: 'return 1'}\n"
+
 SCHEMA_ALSO_REFUSES = {
     "if_and_cases": "  c: {type: condition, if: '1 == 1', cases: [{name: a, if: '1 == 1'}]}\n",
     "neither_if_nor_cases": "  c: {type: condition}\n",
-    "two_loop_modes": "  c: {type: loop, items: [1], count: 2, body: [b]}\n  b: {type: manual}\n",
-    "no_loop_mode": "  c: {type: loop, body: [b]}\n  b: {type: manual}\n",
+    "two_loop_modes": "  c: {type: loop, items: [1], count: 2, body: [b]}\n" + BODY_BLOCK,
+    "no_loop_mode": "  c: {type: loop, body: [b]}\n" + BODY_BLOCK,
     "empty_body": "  c: {type: loop, count: 1, body: []}\n",
-    "negative_count": "  c: {type: loop, count: -1, body: [b]}\n  b: {type: manual}\n",
+    "negative_count": "  c: {type: loop, count: -1, body: [b]}\n" + BODY_BLOCK,
     "branches_and_items": "  c: {type: parallel, branches: {x: [b]}, items: [1], body: [b]}\n"
-    "  b: {type: manual}\n",
+    + BODY_BLOCK,
     "unknown_method": "  c: {type: http, method: FETCH, url: 'http://x'}\n",
     "reserved_id": "  input: {type: manual}\n",
     "zero_timeout": "  c: {type: function, timeout: 0, code: 'return 1'}\n",
@@ -280,7 +283,7 @@ def test_the_published_schema_is_a_valid_schema_and_dollar_comment_is_an_unknown
 
     schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    text = BASE + "  lp: {type: loop, count: 2, body: [b], $comment: hi}\n  b: {type: manual}\n"
+    text = BASE + "  lp: {type: loop, count: 2, body: [b], $comment: hi}\n" + BODY_BLOCK
     assert "unknown key '$comment'" in one(tmp_path, text)
 
 

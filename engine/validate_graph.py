@@ -1,0 +1,33 @@
+"""Where a block may sit in the graph, beside engine.validate's checks of edges
+and references (kept apart so each module stays short)."""
+
+from __future__ import annotations
+
+from engine.graph import Plan
+from engine.model import Problem
+
+
+def trigger_problems(plan: Plan) -> list[Problem]:
+    """A trigger block (manual, webhook, schedule) is where a run starts: an edge into
+    it made it run mid-run, and in a body it ran once per iteration as an empty event
+    (a webhook without a request). Both validated ok."""
+    wf, problems = plan.workflow, []
+    triggers = {bid: h.type for bid, h in plan.handlers.items() if h.category == "trigger"}
+    for edge in wf.edges:
+        if edge.target in triggers:
+            message = (
+                f"edge {edge}: a {triggers[edge.target]} block is a trigger, where a run "
+                "starts: no edge may lead into it"
+            )
+            problems.append(Problem(message, wf.file, edge.target, "edges"))
+    for bid, kind in triggers.items():
+        block = wf.blocks[bid]
+        if block.parent is None:
+            continue
+        field = "body" if block.group == "body" else f"branches.{block.group}"
+        message = (
+            f"{bid!r} is a {kind} block, a trigger, where a run starts: it cannot be "
+            "inside a body, which runs within a run"
+        )
+        problems.append(Problem(message, wf.file, block.parent, field))
+    return problems
