@@ -269,6 +269,14 @@ class DatabaseBlock(BlockHandler):
         # VACUUM, CREATE INDEX CONCURRENTLY and the like cannot run in a transaction.
         return await self._execute(conn, sql, values, labels)
 
+    def _statement_limit(self) -> float | None:
+        """The client-side limit of the statement: the pool's (None: STATEMENT_LIMIT),
+        or with a block `timeout`, a second past it, so that a timeout over the pool's
+        limit applies, and the engine's own timer strikes first and says "timed out
+        after N s"."""
+        timeout = self.block.timeout
+        return None if timeout is None else timeout + 1
+
     async def _execute(
         self, conn: Any, sql: str, values: list[Any], labels: list[str]
     ) -> dict[str, Any]:
@@ -291,7 +299,7 @@ class DatabaseBlock(BlockHandler):
                 sql = cast_from_text(sql, casts)
                 stmt = await _prepare(conn, sql)
                 args = [str(a) if isinstance(a, ServerCast) else a for a in args]
-            records = await stmt.fetch(*args)
+            records = await stmt.fetch(*args, timeout=self._statement_limit())
             status = stmt.get_statusmsg()
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # asyncpg's own refusal of a value quotes it: say which parameter instead.

@@ -35,6 +35,10 @@ def pgdata_dir(workspace: str | Path) -> Path:
 # 64 MB the WAL writer does it on the other core: a 100k-event batched append
 # measured 86-98k -> 97-107k events/s (median of 8, two runs each). Written to
 # `flowyard.conf` in the data directory, which postgresql.conf includes.
+#: Seconds a Database block's statement on the runner's database may take when the
+#: block sets no `timeout` (asyncpg's command_timeout; lock waits count).
+STATEMENT_LIMIT = 60.0
+
 EMBEDDED_SETTINGS = {
     "shared_buffers": "512MB",
     "wal_buffers": "64MB",
@@ -163,7 +167,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             init=init_connection,
-            command_timeout=60,
+            command_timeout=STATEMENT_LIMIT,
             max_inactive_connection_lifetime=0,
         )
         # No command_timeout on the run log: its statements are short, and a timer per
