@@ -22,6 +22,8 @@ ANALYTICS_SQL = (
 )
 CHART_QUERIES = ("most_common_event_types", "events_per_hour")
 REPLAY_TITLE = "Replay Events"
+#: What a time travel may ask for: one point in time (null or absent: now).
+REPLAY_KEYS = ("as_of", "version")
 NOT_SET_UP = "the event store is not set up: create a workflow from the Order Processing template and run `flowyard db init`"
 
 
@@ -85,16 +87,33 @@ def event_stream(order_id: str) -> Response:
 
 @bp.post("/events/orders/<path:order_id>/replay")
 def event_replay(order_id: str) -> Response:
-    """The order's state as of a point in time, by running Replay Events (waits)."""
-    body = request.get_json(silent=True) or {}
+    """The order's state as of a point in time, by running Replay Events (waits).
+
+    The body is read and checked as a manual run's input is (POST
+    /api/workflows/<name>/runs): an unreadable or misspelled point in time was
+    taken for none, and the current state answered as if it had been asked for."""
+    body, refused = api_runs.run_input()
+    if refused is not None:
+        return refused
+    unknown = sorted(set(body) - set(REPLAY_KEYS))
+    if unknown:
+        return error(
+            400,
+            f"unknown keys {', '.join(map(repr, unknown))}: the body is"
+            ' {"as_of": "<ISO time with an offset>"} or {"version": <n>} (or {} for now)',
+        )
     path = wf.find_by_title(settings().workflows_dir, REPLAY_TITLE)
     if path is None:
         return error(404, "no Replay Events workflow: use the replay_events template first")
+    workflow, refused = api_runs.load_workflow(path)
+    if refused is not None:
+        return refused
     data: dict[str, Any] = {"order_id": order_id}
-    for key in ("as_of", "version"):
-        if body.get(key) is not None:
-            data[key] = body[key]
-    workflow = runtime().load_workflow(path)
+    data.update((key, value) for key, value in body.items() if value is not None)
+    # Checked before a run is accepted: a bad as_of or version is a 422, not a failed run.
+    refused = api_runs.input_refused(workflow, data)
+    if refused is not None:
+        return refused
     sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
     # Capped and bounded as any waiting request (it waited outside the cap).
     result = api_runs.wait_for_run(str(sub.execution_id))

@@ -25,17 +25,46 @@ HEARTBEAT_S = 15.0
 
 
 def _load(name: str) -> tuple[Any, Response | None]:
-    from engine.model import WorkflowError
-
     path = wf.find(settings().workflows_dir, name) or wf.find_by_title(
         settings().workflows_dir, name
     )
     if path is None:
         return None, error(404, f"no workflow named {name!r}")
+    return load_workflow(path)
+
+
+def load_workflow(path: Any) -> tuple[Any, Response | None]:
+    """The workflow in ``path``, or the 422 naming its problems."""
+    from engine.model import WorkflowError
+
     try:
         return runtime().load_workflow(path), None
     except WorkflowError as exc:
         return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
+
+
+def run_input() -> tuple[dict[str, Any], Response | None]:
+    """The body as a manual run's input: a JSON object (``{}`` when empty), whatever
+    its Content-Type (curl's ``-d`` sends form-typed JSON), or the 400 to answer."""
+    data, raw, refused = json_body()
+    if refused is not None:
+        return {}, refused
+    if not isinstance(data, dict):
+        return {}, error(400, "the run input must be a JSON object")
+    # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
+    refused_why = unstorable(data, "the run input", raw)
+    if refused_why:
+        return {}, error(400, refused_why)
+    return data, None
+
+
+def input_refused(workflow: Any, data: dict[str, Any]) -> Response | None:
+    """The 422 for an input the workflow's manual trigger's ``input_schema`` refuses:
+    answered before any run is accepted, so none is recorded."""
+    problems = run_input_problems(workflow, data)
+    if problems:
+        return error(422, "the input does not match the workflow's input_schema", problems=problems)
+    return None
 
 
 def _links(execution_id: str) -> dict[str, str]:
@@ -84,21 +113,15 @@ _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
 @bp.post("/workflows/<name>/runs")
 def start_run(name: str) -> Response:
     """The JSON body is the run's input (``{}`` when empty); ``?wait=1`` waits for the result."""
-    data, raw, refused = json_body()
+    data, refused = run_input()
     if refused is not None:
         return refused
-    if not isinstance(data, dict):
-        return error(400, "the run input must be a JSON object")
-    # Refused here, not by the run's INSERT (a 500): a NUL or a lone surrogate.
-    refused = unstorable(data, "the run input", raw)
-    if refused:
-        return error(400, refused)
     workflow, err = _load(name)
     if err is not None:
         return err
-    problems = run_input_problems(workflow, data)
-    if problems:
-        return error(422, "the input does not match the workflow's input_schema", problems=problems)
+    refused = input_refused(workflow, data)
+    if refused is not None:
+        return refused
     wait = request.args.get("wait", "").lower()
     if wait not in _WAIT_VALUES:
         return error(400, f"wait is 1 or 0 (true/false, yes/no), not {wait!r}")
