@@ -175,6 +175,28 @@ UNSTARTED_RESULT: Mapping[str, Any] = {
 }
 
 
+#: The SPEC's run result: what a caller that waited for a run gets (`flowyard run
+#: --json`, a sync webhook, `?wait=1`), and its blocks' keys.
+RESULT_KEYS = ("execution_id", "workflow", "status", "started_at", "finished_at", "output", "error")
+RESULT_BLOCK_KEYS = tuple(UNSTARTED_RESULT)
+
+
+def waited_result(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The SPEC's run result of ``run``: the result the executor built (this process
+    ran it) or the stored record (``run_result``: another process ran it, or ended it).
+    One shape either way: the stored record's ``trigger``, ``file``, ``input`` and
+    per block ``inputs``, ``port``… are for `GET /api/runs/<id>`, not a waiter; a
+    block keeps ``rolled_back: true`` where its transaction group was undone."""
+    result = {key: run.get(key) for key in RESULT_KEYS}
+    blocks: dict[str, dict[str, Any]] = {}
+    for bid, rec in (run.get("blocks") or {}).items():
+        blocks[bid] = {key: rec.get(key) for key in RESULT_BLOCK_KEYS}
+        if rec.get("rolled_back"):
+            blocks[bid]["rolled_back"] = True
+    result["blocks"] = blocks
+    return result
+
+
 def top_order(plan: Any) -> tuple[str, ...]:
     """A plan's top-level blocks in flow order: upstream first, ties by id. The file's
     order is not kept: a stored version is JSONB, which sorts keys its own way.

@@ -255,10 +255,14 @@ class Runtime(Resumption):
         return await self.wait(sub.execution_id)
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """The run's result once it ended, in the SPEC's shape whether this process
+        ran it or another did (`serve --engine-process`, a worker): its stored record."""
         task = self._runs.tasks.get(execution_id)
         if task is not None:
-            return await asyncio.wait_for(asyncio.shield(task), timeout)
-        return await self._stored_end(execution_id, timeout)
+            run = await asyncio.wait_for(asyncio.shield(task), timeout)
+        else:
+            run = await self._stored_end(execution_id, timeout)
+        return runstore.waited_result(run)
 
     async def _stored_end(self, execution_id: str, timeout: float | None) -> dict[str, Any]:
         """The run's result once its log says it ended (another process executes it)."""

@@ -288,3 +288,52 @@ async def test_a_run_of_more_than_ten_thousand_events_is_read_whole(
     assert stored["blocks"]["lp"]["output"]["iterations"] == 5100
     page = await runtime.run_events(result["execution_id"], limit=10_000)
     assert len(page) == 10_000  # a client that pages gets pages
+
+
+# -- 4. the waited result: one shape, wherever the run executed ---------------------------
+
+SHAPES = """
+name: record_shape
+blocks:
+  start: {type: manual}
+  route: {type: condition, if: "<start.n> > 0"}
+  read: {type: database, transaction: g, query: "SELECT 1 AS one"}
+  untaken: {type: function, isolation: inline, code: "return 2"}
+  boom: {type: database, transaction: g, query: "SELECT 1 / 0 AS x"}
+  never: {type: function, isolation: inline, code: "return 3"}
+edges: [start -> route, route.true -> read, route.false -> untaken, read -> boom, boom -> never]
+"""
+#: The SPEC's run result (SPEC.md, "Run result") and its blocks' keys.
+RESULT_KEYS = [
+    "execution_id", "workflow", "status", "started_at", "finished_at", "output", "error", "blocks",
+]  # fmt: skip
+RESULT_BLOCK_KEYS = ["status", "attempts", "duration_ms", "output", "error"]
+
+
+async def test_a_run_waited_for_elsewhere_has_the_result_of_one_waited_for_here(
+    runtime: Runtime, write_workflow: Callable[..., Workflow], database_url: str, tmp_path: Path
+) -> None:
+    """`wait` on a run this process does not hold (serve --engine-process, a worker:
+    another process ran it) read its stored record back and handed that over: its
+    `trigger`, `file` (the server's path), `input`, and per block `inputs`, `port`,
+    `started_at`… The SPEC's run result instead, the same as the process that ran it
+    hands over: the same blocks, in the same order, with the same keys."""
+    here = await runtime.execute(write_workflow(SHAPES), {"n": 1})
+    other = Runtime(tmp_path, database_url, tmp_path, function_workers=1, resume=False)
+    await other.start()
+    try:
+        there = await other.wait(here["execution_id"], timeout=30)
+    finally:
+        await other.close()
+    for result in (here, there):
+        assert list(result) == RESULT_KEYS
+        assert list(result["blocks"]) == ["start", "route", "read", "boom", "never", "untaken"]
+        assert {bid: list(rec) for bid, rec in result["blocks"].items()} == {
+            bid: [*RESULT_BLOCK_KEYS, *(["rolled_back"] if bid in ("read", "boom") else [])]
+            for bid in result["blocks"]
+        }
+    assert [b["status"] for b in there["blocks"].values()] == [
+        "succeeded", "succeeded", "succeeded", "failed", "pending", "skipped",
+    ]  # fmt: skip
+    assert there["blocks"]["read"]["rolled_back"] is True  # the group was undone
+    assert there == here
