@@ -154,7 +154,11 @@ def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status == 413:
         return _too_large()
+    # The exception's own headers but its HTML Content-Type: a 405's `Allow`, which
+    # RFC 9110 requires (a client learns which methods the route has).
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     # `/webhooks` itself too: a sender without a path reads JSON like any other.
     if request.path.startswith(("/api/", "/webhooks/")) or request.path == "/webhooks":
-        return jsonify(error=exc.name.lower(), message=exc.description), status
-    return render_template("error.html", status=status, message=exc.description), status
+        return jsonify(error=exc.name.lower(), message=exc.description), status, headers
+    page = render_template("error.html", status=status, message=exc.description)
+    return page, status, headers

@@ -181,6 +181,28 @@ def test_401_says_which_part_of_the_credentials_is_wrong(client: FlaskClient) ->
     assert "token is not valid" in reason({"Authorization": "Bearer stale"})
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/runs", {"GET"}),
+        ("PUT", "/api/runs/00000000-0000-0000-0000-000000000000", {"GET"}),
+        ("GET", "/api/runs/00000000-0000-0000-0000-000000000000/cancel", {"POST"}),
+        ("POST", "/api/health", {"GET"}),
+        ("DELETE", "/runs", {"GET"}),  # a page: the HTML error page has it too
+    ],
+)
+def test_a_405_says_which_methods_the_route_has(
+    client: FlaskClient, auth: dict[str, str], method: str, path: str, allowed: set[str]
+) -> None:
+    """RFC 9110: a 405 carries `Allow`. The JSON error handler dropped the header
+    werkzeug's MethodNotAllowed has (the webhooks' own 405 sent it)."""
+    resp = client.open(path, method=method, headers=auth)
+    assert resp.status_code == 405
+    assert {m.strip() for m in resp.headers["Allow"].split(",")} - {"HEAD", "OPTIONS"} == allowed
+    if path.startswith("/api/"):
+        assert resp.is_json and resp.get_json()["error"] == "method not allowed"
+
+
 # -- webhooks -----------------------------------------------------------------------------
 
 
