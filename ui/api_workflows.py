@@ -132,6 +132,12 @@ class _Sent(NamedTuple):
     doc: dict[str, Any] | None
     error: Response | None
     yaml: str | None  # the text as sent, when it was YAML (a save keeps it as written)
+    #: why the body is no workflow at all (then ``error`` is the 422 saying so)
+    problems: list[dict[str, Any]] | None = None
+
+
+def _not_a_workflow(problems: list[dict[str, Any]]) -> _Sent:
+    return _Sent(None, error(422, "invalid workflow", problems=problems), None, problems)
 
 
 def _document_from_request(name: str) -> _Sent:
@@ -151,8 +157,7 @@ def _document_from_request(name: str) -> _Sent:
             # naming the block, not the last copy silently replacing the first.
             doc = read_document(raw, f"{name}.yaml")
     except WorkflowError as exc:
-        problems = [p.to_dict() for p in exc.problems]
-        return _Sent(None, error(422, "invalid workflow", problems=problems), None)
+        return _not_a_workflow([p.to_dict() for p in exc.problems])
     except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
         problem = {
             "file": f"{name}.yaml",
@@ -160,7 +165,7 @@ def _document_from_request(name: str) -> _Sent:
             "field": None,
             "message": f"cannot parse: {exc}",
         }
-        return _Sent(None, error(422, "invalid workflow", problems=[problem]), None)
+        return _not_a_workflow([problem])
     if not isinstance(doc, dict):
         problem = {
             "file": f"{name}.yaml",
@@ -168,7 +173,7 @@ def _document_from_request(name: str) -> _Sent:
             "field": None,
             "message": "a workflow must be a mapping",
         }
-        return _Sent(None, error(422, "invalid workflow", problems=[problem]), None)
+        return _not_a_workflow([problem])
     return _Sent(doc, None, None if "json" in ctype else raw)
 
 
@@ -230,13 +235,24 @@ def _name_on_disk(path: Path | None) -> str | None:
 
 @bp.post("/workflows/<name>/validate")
 def validate_workflow(name: str) -> Response:
-    doc, err, _ = _document_from_request(name)
+    """``{"valid", "problems"}``; an invalid workflow is a 422 in one shape, whether the
+    body parsed or not (a client reads ``valid`` and ``problems`` either way)."""
+    doc, err, _, problems = _document_from_request(name)
+    if problems:
+        return _validated(problems)
     if err is not None or doc is None:
         return err  # type: ignore[return-value]
     existing = wf.find(settings().workflows_dir, name)
     path = existing or settings().workflows_dir / f"{name}.yaml"
-    problems = wf.validate(doc, path.name, runtime().workflows, was_named=_name_on_disk(existing))
-    return jresponse({"valid": not problems, "problems": problems}, 422 if problems else 200)
+    return _validated(
+        wf.validate(doc, path.name, runtime().workflows, was_named=_name_on_disk(existing))
+    )
+
+
+def _validated(problems: list[dict[str, Any]]) -> Response:
+    if not problems:
+        return jresponse({"valid": True, "problems": []})
+    return error(422, "invalid workflow", valid=False, problems=problems)
 
 
 @bp.delete("/workflows/<name>")

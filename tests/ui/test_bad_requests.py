@@ -96,6 +96,37 @@ def test_put_a_parallel_with_malformed_branches_is_422_not_500(
     assert any(p["block"] == "p" for p in resp.get_json()["problems"])
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ("name: v\nblocks:\n  start: {type: nope}\n", YAML),  # parses, does not validate
+        ("", YAML),  # empty
+        ("name: [unclosed\n", YAML),  # not YAML
+        ("- a list\n", YAML),  # not a mapping
+        ("{bad", {"Content-Type": "application/json"}),  # not JSON
+        ("[1]", {"Content-Type": "application/json"}),
+    ],
+    ids=["invalid", "empty", "not-yaml", "a-list", "not-json", "json-list"],
+)
+def test_validate_answers_every_invalid_body_in_one_shape(
+    client: FlaskClient, auth: dict[str, str], body: str, headers: dict[str, str]
+) -> None:
+    """A body that parsed was `{"valid": false, "problems"}`, one that did not
+    `{"error": "invalid workflow", "problems"}` with no `valid`."""
+    resp = client.post("/api/workflows/audit_v/validate", data=body, headers={**auth, **headers})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    answer = resp.get_json()
+    assert list(answer) == ["error", "valid", "problems"]
+    assert answer["error"] == "invalid workflow" and answer["valid"] is False
+    assert answer["problems"] and all("message" in p for p in answer["problems"])
+
+
+def test_validate_answers_a_valid_workflow_valid(client: FlaskClient, auth: dict[str, str]) -> None:
+    text = "name: audit_v\nblocks:\n  start: {type: manual}\n"
+    resp = client.post("/api/workflows/audit_v/validate", data=text, headers={**auth, **YAML})
+    assert (resp.status_code, resp.get_json()) == (200, {"valid": True, "problems": []})
+
+
 # -- runs ---------------------------------------------------------------------------------
 
 
