@@ -299,6 +299,12 @@ def rerun(execution_id: str) -> Response:
         return refused
     if not isinstance(body, dict) or not isinstance(body.get("from_failed", True), bool):
         return error(400, 'the body is a JSON object such as {"from_failed": false}')
+    # A misspelled `from_faild: false` was ignored: a re-run from the failed block
+    # nobody asked for, its succeeded blocks' outputs carried over.
+    unknown = sorted(set(body) - {"from_failed"})
+    if unknown:
+        keys = ", ".join(map(repr, unknown))
+        return error(400, f'unknown keys {keys}: the body is {{"from_failed": true|false}}')
     if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))

@@ -192,6 +192,26 @@ def test_rerun_with_a_body_that_is_not_an_object_is_400(
         assert resp.status_code == 400, (body, resp.get_data(as_text=True))
 
 
+def test_rerun_with_an_unknown_key_is_400_naming_it(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """`{"from_faild": false}` was a 202 re-running from the failed block (`from_failed`
+    true): the opposite of what was asked, without a word."""
+    run = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()
+    url = f"/api/runs/{run['execution_id']}/rerun"
+    for body, named in (
+        ({"from_faild": False}, "'from_faild'"),
+        ({"from_failed": False, "input": {}, "also": 1}, "'also', 'input'"),
+    ):
+        resp = client.post(url, json=body, headers=auth)
+        assert resp.status_code == 400, resp.get_data(as_text=True)
+        assert resp.get_json()["error"].startswith(f"unknown keys {named}:")
+    [newest] = client.get("/api/runs?workflow=hello&limit=1", headers=auth).get_json()["runs"]
+    assert newest["execution_id"] == run["execution_id"]  # nothing re-run
+    ok = client.post(url, json={"from_failed": False}, headers=auth)
+    assert ok.status_code == 202 and ok.get_json()["from_failed"] is False
+
+
 @pytest.mark.parametrize("body", [[1], {"name": 5}])
 def test_instantiate_with_a_bad_body_is_400(
     client: FlaskClient, auth: dict[str, str], body: object
