@@ -170,20 +170,36 @@ def get_run(execution_id: str) -> Response:
     return jresponse(result)
 
 
-def _after() -> int:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+def _after() -> int | Response:
+    """The seq to answer events after: ``Last-Event-ID``, else ``?after=`` (none: 0).
+
+    A non-integer ``after`` is a 400, as a bad ``limit`` is: starting from 0 answered
+    another page than the one asked for, without a word. ``Last-Event-ID`` stays
+    lenient (a bad one is ignored): the browser's EventSource sends it by itself on a
+    reconnect, and a 400 would end the live view for good (it does not retry after
+    an error status), where replaying from ``after`` only repeats events."""
+    header = request.headers.get("Last-Event-ID")
+    if header:
+        try:
+            return max(0, int(header))
+        except ValueError:
+            pass
+    raw = request.args.get("after") or "0"
     try:
         return max(0, int(raw))
     except ValueError:
-        return 0
+        return error(400, f"after is a run event's seq, a whole number, not {raw!r}")
 
 
 @bp.get("/runs/<execution_id>/events")
 def get_run_events(execution_id: str) -> Response:
     if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
+    after = _after()
+    if isinstance(after, Response):
+        return after
     page = EVENTS_PAGE
-    events = bridge().call(runtime().run_events(execution_id, after=_after(), limit=page))
+    events = bridge().call(runtime().run_events(execution_id, after=after, limit=page))
     pool = runtime().db.log_pool
     if not events and bridge().call(runstore.run_status(pool, execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
@@ -226,6 +242,8 @@ def stream_run(execution_id: str) -> Response:
     ):
         return error(404, f"no run {execution_id!r}")
     after = _after()
+    if isinstance(after, Response):
+        return after
 
     def generate() -> Iterator[str]:
         if not _long_requests().acquire(blocking=False):

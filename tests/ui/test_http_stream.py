@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 
@@ -63,6 +64,41 @@ def test_stream_resumes_after_last_event_id(client: FlaskClient, auth: dict[str,
     )
     rest = [d for k, d in _parse(tail.get_data(as_text=True)) if k == "run_event"]
     assert [e["seq"] for e in rest] == [e["seq"] for e in full[4:]]
+
+
+@pytest.mark.parametrize("after", ["x", "zz", "1.5", "3abc"])
+def test_an_after_that_is_not_a_whole_number_is_400(
+    client: FlaskClient, auth: dict[str, str], after: str
+) -> None:
+    """`?after=x` started from 0 — another page than the one asked for — while a bad
+    `?limit=` was a 400."""
+    eid = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()[
+        "execution_id"
+    ]
+    for suffix in ("events", "stream"):
+        resp = client.get(f"/api/runs/{eid}/{suffix}?after={after}", headers=auth)
+        assert resp.status_code == 400, (suffix, resp.get_data(as_text=True))
+        assert resp.get_json() == {
+            "error": f"after is a run event's seq, a whole number, not {after!r}"
+        }
+    ok = client.get(f"/api/runs/{eid}/events?after=3", headers=auth).get_json()["events"]
+    assert ok and ok[0]["seq"] == 4
+
+
+def test_a_bad_last_event_id_is_ignored_for_after(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """The browser sends `Last-Event-ID` by itself on a reconnect: a bad one is not a
+    400 (EventSource would stop for good), the stream goes on from `?after=`."""
+    eid = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()[
+        "execution_id"
+    ]
+    resp = client.get(
+        f"/api/runs/{eid}/stream?after=2", headers={**auth, "Last-Event-ID": "garbage"}
+    )
+    assert resp.status_code == 200
+    seqs = [d["seq"] for k, d in _parse(resp.get_data(as_text=True)) if k == "run_event"]
+    assert seqs[0] == 3
 
 
 def test_stream_of_unknown_run_is_404(client: FlaskClient, auth: dict[str, str]) -> None:
