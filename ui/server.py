@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import logging
 import os
 import secrets
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,25 +88,41 @@ def make_runtime(
     )
 
 
-def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> Any:
-    """Schedules (every process; a tick's idempotency key makes it run once) and, with
-    ``worker``, an in-process queue worker. Returns the coroutine-safe stop event."""
-    import asyncio
+@dataclass(slots=True)
+class Background:
+    """What ``serve`` runs beside its requests, on the engine's loop."""
 
+    stop: asyncio.Event  # ends the scheduler and the queue worker
+    ordering: asyncio.Task[None] | None  # holds the key-order lock (engine/key_order.py)
+
+    async def close(self) -> None:
+        """Stop them. The key-order task is cancelled and awaited (its connection
+        closed, the lock released), as the engine process does: left pending, it died
+        with the loop and every stop logged `Task was destroyed but it is pending!`."""
+        self.stop.set()
+        if self.ordering is not None:
+            self.ordering.cancel()
+            await asyncio.gather(self.ordering, return_exceptions=True)
+
+
+def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> Background:
+    """Schedules (every process; a tick's idempotency key makes it run once) and, with
+    ``worker``, an in-process queue worker; ``close()`` stops them."""
     from blocks.schedule import run_scheduler
     from engine.key_order import hold_key_order
     from engine.runtime import HEARTBEAT_S
 
-    async def launch() -> asyncio.Event:
+    async def launch() -> Background:
         stop = asyncio.Event()
         rt = bridge.runtime
         asyncio.create_task(run_scheduler(rt, stop))
         if worker:
             asyncio.create_task(rt.work(concurrency, stop))
+        ordering = None
         if not rt.handoff:  # with --engine-process, the engine process orders keys
             what = "flowyard serve" if worker else "flowyard serve --no-worker"
-            asyncio.create_task(hold_key_order(rt, what, worker, HEARTBEAT_S))
-        return stop
+            ordering = asyncio.create_task(hold_key_order(rt, what, worker, HEARTBEAT_S))
+        return Background(stop, ordering)
 
     return bridge.call(launch())
 
@@ -237,7 +256,7 @@ def serve(
     engine = None
     if engine_process:
         engine = _start_engine_process(bridge, workflows_dir, workspace, log_format)
-    stop = start_background(bridge, worker, concurrency)
+    background = start_background(bridge, worker, concurrency)
     mode = "accepting and running" if worker else "accepting only (--no-worker)"
     if engine is not None:
         mode = "accepting; running in the engine process"
@@ -249,7 +268,8 @@ def serve(
         pass
     finally:
         server.close()
-        bridge.loop.call_soon_threadsafe(stop.set)
+        with contextlib.suppress(Exception):  # stopping goes on whatever it says
+            bridge.call(background.close(), timeout=10.0)
         grace = shutdown_grace()  # checked at start
         if engine is not None:
             engine.stop(timeout=30.0 + grace)
