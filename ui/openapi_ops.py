@@ -1,0 +1,136 @@
+"""The parts of the OpenAPI document (ui/openapi.py): an operation, the answers many
+operations share, and a webhook delivery's answers (docs/blocks/webhook.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = {"application/json": {"schema": {"type": "object"}}}
+PROBLEMS = {
+    "description": "invalid workflow: every problem found",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}},
+}
+UNAUTHORIZED = {"description": "no token and no logged-in session"}
+NO_CSRF = {"description": "a logged-in session's request without its CSRF token"}
+NOT_FOUND = {"description": "not found"}
+TOO_LARGE = {"description": "body over FLOWYARD_MAX_BODY: {error, max_bytes}"}
+RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
+#: Any route, while PostgreSQL cannot be reached (ui/app.py, _database_outage).
+UNAVAILABLE = {
+    "description": "the database cannot be reached: {error: 'database unavailable', reason,"
+    " retry_after} (an HTML page for pages); retry after Retry-After",
+    "headers": RETRY_AFTER,
+}
+HTML = {"description": "an HTML page", "content": {"text/html": {}}}
+UNSAFE = ("post", "put", "patch", "delete")
+
+
+def op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    body: bool = False,
+    public: bool = False,
+    params: list[str] | None = None,
+    query: list[str] | None = None,
+    headers: list[str] | None = None,
+) -> dict[str, Any]:
+    built: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
+    if not public:
+        built["responses"].setdefault("401", UNAUTHORIZED)
+    else:
+        built["security"] = []
+    built["responses"].setdefault("503", UNAVAILABLE)
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in params or []
+    ]
+    parameters += [
+        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        for q in query or []
+    ]
+    parameters += [
+        {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}
+        for h in headers or []
+    ]
+    if parameters:
+        built["parameters"] = parameters
+    if body:
+        built["requestBody"] = {"content": JSON}
+        built["responses"].setdefault("413", TOO_LARGE)
+    return built
+
+
+def bad(what: str) -> dict[str, Any]:
+    """A 400 (a request the route cannot read): why, in its ``error``."""
+    return {"description": f"{what}: {{error}}"}
+
+
+def with_csrf(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``paths`` with the 403 a logged-in session's unsafe request without its CSRF
+    token gets, on every operation that takes a token (ui/auth.py)."""
+    for ops in paths.values():
+        for method, operation in ops.items():
+            if method in UNSAFE and operation.get("security") != []:
+                operation["responses"].setdefault("403", NO_CSRF)
+    return paths
+
+
+def webhook_op(method: str) -> dict[str, Any]:
+    """A delivery's answers (docs/blocks/webhook.md, "Responses")."""
+    return op(
+        f"{method} a webhook delivery: start the workflow whose webhook block has this path",
+        {
+            "202": {"description": "accepted: {execution_id, status_url}", "content": JSON},
+            "200": {"description": "respond: sync — the run's final output", "content": JSON},
+            "400": {"description": "bad JSON, a bad form or query, no idempotency key"},
+            "401": {"description": "bad signature"},
+            "404": {"description": "unknown path"},
+            "405": {
+                "description": "a workflow listens on this path with another method",
+                "headers": {"Allow": {"schema": {"type": "string"}}},
+            },
+            "409": {"description": "the idempotency key was already used for a different request"},
+            "413": {"description": "body over FLOWYARD_MAX_BODY"},
+            "500": {
+                "description": "respond: sync and the run failed {execution_id, status_url,"
+                " status, error}; or the webhook secret is not configured"
+            },
+            "503": {
+                "description": "nothing accepted, retry after Retry-After: the database cannot"
+                " be reached, the workflow file no longer loads, or the idempotency key"
+                " changed hands",
+                "headers": RETRY_AFTER,
+            },
+            "504": {
+                "description": "respond: sync and the run did not end within 300 s:"
+                " {error, execution_id, status_url}; the run goes on"
+            },
+        },
+        body=True,
+        public=True,
+        params=["path"],
+    )
+
+
+def webhook_options() -> dict[str, Any]:
+    """``OPTIONS /webhooks/<path>``, which ui/webhooks.py answers itself."""
+    return op(
+        "the methods a workflow listens on at this path",
+        {
+            "204": {
+                "description": "Allow names them (POST, OPTIONS)",
+                "headers": {"Allow": {"schema": {"type": "string"}}},
+            },
+            "404": {"description": "no workflow listens on this path"},
+        },
+        public=True,
+        params=["path"],
+    )
+
+
+WAIT_504 = {
+    "description": "the run did not end within 300 s: {error, execution_id, status_url};"
+    " the run goes on"
+}
+BAD_AFTER = bad("after is not a whole number (a bad Last-Event-ID is ignored)")
