@@ -172,6 +172,9 @@ class AgentBlock(BlockHandler):
     required = ("prompt",)
     outputs = ("content", "model", "usage", "cost_usd")
     side_effects = True
+    # A chat completion changes nothing the provider keeps: asked again, it costs
+    # one more call (as a retry does) and may word its answer differently.
+    repeatable = True
     default_timeout = 120.0
 
     def problems(self) -> list[Problem]:

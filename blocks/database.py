@@ -113,6 +113,9 @@ class DatabaseBlock(BlockHandler):
     raw_keys = frozenset({"query"})
     outputs = ("rows", "row_count", "row")
     side_effects = True
+    # A committed statement would be applied again: nothing tells PostgreSQL it is
+    # a repeat (and a SELECT may call functions that write, or take nextval()).
+    repeatable = False
 
     def __init__(self, block: BlockModel) -> None:
         super().__init__(block)

@@ -171,6 +171,8 @@ class EmailBlock(BlockHandler):
     required = ("to", "subject")
     outputs = ("message_id", "accepted")
     side_effects = True
+    # Its Message-ID is the same on a repeat, but SMTP servers deliver it again.
+    repeatable = False
     default_timeout = 60.0
 
     def problems(self) -> list[Problem]:

@@ -208,6 +208,9 @@ class HttpBlock(BlockHandler):
     required = ("url",)
     outputs = ("status", "ok", "headers", "body")
     side_effects = True
+    # Sent again, a request carries the same Idempotency-Key (or is a GET, HEAD or
+    # OPTIONS, which change nothing): the peer drops the repeat.
+    repeatable = True
     default_timeout = 30.0
 
     schema_rules = (

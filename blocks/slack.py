@@ -49,6 +49,8 @@ class SlackBlock(BlockHandler):
     required = ("webhook_url",)
     outputs = ("status", "ok")
     side_effects = True
+    # Incoming webhooks have no idempotency key: a repeat posts the message again.
+    repeatable = False
     default_timeout = 30.0
 
     def problems(self) -> list[Problem]:

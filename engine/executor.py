@@ -18,6 +18,7 @@ from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
+from engine.recovery import not_resumable
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
 
@@ -373,6 +374,9 @@ class Executor:
         run = self.run
         frame = Frame(run)
         _STOPS.set(self._stops)
+        stuck = not_resumable(run.restored)
+        if stuck:
+            return self._not_resumable(stuck)
         try:
             await self.execute_region(self.plan.top, frame)
             output = (
@@ -391,6 +395,24 @@ class Executor:
         except Exception as exc:  # `output:`'s MissingReference, GroupNotCommitted, an engine bug
             await self._roll_back()
             return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
+
+    def _not_resumable(
+        self, stuck: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[str, Any, dict[str, Any]]:
+        """Fail, before anything runs, a run that cannot go past a block: it completed
+        before, its record lost its output, and running it again would apply its effect
+        twice (engine.recovery.not_resumable). Each such block is recorded failed, with
+        what it was given and what is left of its output, for whoever checks its effect."""
+        for node, rec in self.run.restored.items():
+            if "[" not in node and "." not in node:  # the run result's top-level blocks
+                self.top_blocks[node] = {**rec, "duration_ms": rec.get("duration_ms")}
+        for path, error in stuck:
+            rec = self.run.restored[path]
+            kept = {k: rec[k] for k in ("attempts", "duration_ms", "inputs", "output") if k in rec}
+            self.run.recorder.add("block_failed", path, {"error": error, **kept})
+            if path in self.top_blocks:
+                self.top_blocks[path].update(status="failed", error=error)
+        return "failed", None, stuck[0][1]
 
     async def _roll_back(self) -> None:
         """Roll back the run's open transaction groups. Their members' records would

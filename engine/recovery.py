@@ -4,8 +4,14 @@ A ``block_succeeded`` event is proof that a block finished — unless the block
 wrote inside a transaction group that never committed: its writes were rolled
 back with the dead connection. Such blocks, and every block downstream of them
 (their outputs may have been computed from the rolled-back reads), run again.
-Keeping them would lose the event the transaction was appending. Nor is a record
-whose output had a secret redacted (``***``): that block runs again.
+Keeping them would lose the event the transaction was appending.
+
+A record whose output had a secret redacted (``***``) or was too big to store
+cannot be restored. Its block runs again when that applies nothing twice (its
+handler is ``repeatable``: a Function, an HTTP request with its Idempotency-Key);
+any other (a Database statement, a Slack post, an email) is not run again: the
+record is kept as it is, and :func:`not_resumable` fails the run on it. The
+same rule holds for a re-run from the failed block (:func:`rerun_reusable`).
 """
 
 from __future__ import annotations
@@ -21,23 +27,40 @@ import psutil
 from engine.graph import Plan
 from engine.handoff import HANDOFF, in_acceptance_order
 
+#: The error type of a run that stopped on a block it can neither restore nor repeat.
+NOT_RESUMABLE = "NotResumable"
+
 
 def _top_level(path: str) -> str:
     """`fold[3].add` → `fold`; `lock` → `lock`."""
     return path.split("[", 1)[0].split(".", 1)[0]
 
 
+def _block_id(path: str) -> str:
+    """`fold[3].add` → `add`; `lock` → `lock`."""
+    return path.rsplit(".", 1)[-1].split("[", 1)[0]
+
+
+def _lost(data: dict[str, Any]) -> str | None:
+    """Why a block's record cannot be restored (its output is not in it), or None."""
+    if data.get("redacted"):
+        return "its output held a secret (a value read through <env.…>), so it was stored redacted"
+    if data.get("omitted"):
+        return "its output was too big to record"
+    return None
+
+
 def restorable(
     plan: Plan, events: list[dict[str, Any]], handled_failures: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """Completed block records (path → output, port, …) a resumed run can reuse.
+    """Completed block records (path → output, port, …) a resumed run can reuse —
+    and, kept as they are, the records of blocks it can neither reuse nor run again
+    (:func:`not_resumable` finds them).
 
     ``handled_failures``: also a failure its block handled (``on_error: continue``),
     recorded with the ``{error: …}`` output and the port the run went on by. A
     resume reuses it (the run had already gone on from it); a re-run "from the
     failed block" does not (it runs failed blocks again)."""
-    # A record whose output had a secret redacted (``***`` where the value was) is
-    # not a result anyone can reuse: that block runs again.
     done: dict[str, dict[str, Any]] = {}
     for ev in events:
         data = ev["data"] or {}
@@ -51,21 +74,67 @@ def restorable(
             status = "failed"
         else:
             continue
-        if not data.get("redacted") and not data.get("omitted"):  # omitted: too big to keep
-            done[ev["block"]] = {"status": status, **data}
+        if _lost(data):
+            # No output to hand on (``***`` where a secret was, or too big): its block
+            # runs again if that repeats nothing; any other's record is kept as it is.
+            handler = plan.handlers.get(_block_id(ev["block"]))
+            if handler is None or handler.repeatable:
+                continue
+        done[ev["block"]] = {"status": status, **data}
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
     invalid: set[str] = set()
+    rolled_back: set[str] = set()  # members of groups that did not commit
     for name, (members, nested) in plan.transaction_groups.items():
         if name in committed:
             continue
         invalid |= members
+        rolled_back |= _group_blocks(plan, name)
         if nested:  # members inside bodies: the containers holding them run again
             invalid |= {_root_container(plan, b) for b in _group_blocks(plan, name)}
     top = plan.top.graph()
     for node in list(invalid):
         if node in top:
             invalid |= nx.descendants(top, node)
-    return {path: rec for path, rec in done.items() if _top_level(path) not in invalid}
+    # A kept record that lost its output stays, unless its own writes were rolled
+    # back (running it again then writes them once): its effect stands.
+    return {
+        path: rec
+        for path, rec in done.items()
+        if _top_level(path) not in invalid or (_lost(rec) and _block_id(path) not in rolled_back)
+    }
+
+
+def not_resumable(restored: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The blocks a run cannot go on past, with their ``NotResumable`` errors: each
+    completed before (before a restart, or in the run a re-run repeats), its record
+    lost its output, and running it again would apply its effect twice. A block in
+    the body of a container whose record is kept is left out: it does not run."""
+    stuck = []
+    for path, rec in restored.items():
+        why = _lost(rec)
+        if why is None or _inside_kept(path, restored):
+            continue
+        earlier = rec.get("reused_from")
+        when = f"in run {earlier}, which this run re-runs" if earlier else "before the run stopped"
+        message = (
+            f"block {path!r} completed {when}, but {why} and cannot be restored. It is not "
+            "run again, since its effect would be applied twice: check what it did, then "
+            "run the workflow again"
+        )
+        stuck.append((path, {"type": NOT_RESUMABLE, "message": message, "block": path}))
+    return stuck
+
+
+def _inside_kept(path: str, restored: dict[str, dict[str, Any]]) -> bool:
+    """Whether a container holding ``path`` (`outer[0].inner[2].add`: `outer`,
+    `outer[0].inner`) has a record that is reused, so its body does not run."""
+    cut = path.find("[")
+    while cut != -1:
+        container = restored.get(path[:cut])
+        if container is not None and _lost(container) is None:
+            return True
+        cut = path.find("[", cut + 1)
+    return False
 
 
 def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -79,7 +148,9 @@ def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[s
     ran = {_top_level(ev["block"]) for ev in events if ev["type"] == "block_started"}
     again = {node for node in ran if node in top and node not in done}
     stale = set().union(*(nx.descendants(top, node) for node in again)) if again else set()
-    return {path: rec for path, rec in done.items() if _top_level(path) not in stale}
+    # A record that lost its output is kept all the same: its block cannot run again
+    # (not_resumable fails the re-run on it), and dropped it would.
+    return {path: rec for path, rec in done.items() if _top_level(path) not in stale or _lost(rec)}
 
 
 def carried_events(
@@ -94,7 +165,7 @@ def carried_events(
     group committed: the new run records that commit as well, or its own resume
     would discard them.
     """
-    blocks = {path.rsplit(".", 1)[-1].split("[", 1)[0] for path in reuse}
+    blocks = {_block_id(path) for path in reuse}
     groups = [name for name in plan.transaction_groups if _group_blocks(plan, name) & blocks]
     return [
         *(("transaction_committed", None, {"group": g, "carried": True}) for g in sorted(groups)),

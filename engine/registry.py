@@ -52,6 +52,15 @@ class BlockHandler:
     #: True when the block acts outside the run (HTTP, SQL, mail): the run log is
     #: flushed before it starts, so a crash can never hide that it was attempted.
     side_effects: ClassVar[bool] = False
+    #: Whether running the block again after it completed applies nothing twice: it
+    #: acts on nothing outside the run, or its effect carries a key the peer drops a
+    #: repeat by (HTTP's Idempotency-Key). A resume runs such a block again when its
+    #: record cannot be restored (its output held a secret, or was too big); any
+    #: other, it does not: the run fails (engine/recovery.py). A handler with
+    #: ``side_effects`` must say it (``register`` checks). It holds for every
+    #: instance, even one that turns ``side_effects`` off (a Database block in a
+    #: transaction group, whose writes stand once the group commits).
+    repeatable: ClassVar[bool] = True
     #: Default per-attempt timeout in seconds (None: no limit).
     default_timeout: ClassVar[float | None] = None
     #: True when the handler enforces the block's ``timeout`` itself, over its own
@@ -105,10 +114,18 @@ _REGISTRY: dict[str, type[BlockHandler]] = {}
 def register(cls: type[BlockHandler]) -> type[BlockHandler]:
     if not cls.type:
         raise TypeError(f"{cls.__name__} has no block type name")
+    if cls.side_effects and not _says_repeatable(cls):
+        # The default (True) is for blocks without effects: left unsaid, a resume
+        # would send a new effect's second copy (engine/recovery.py).
+        raise TypeError(f"{cls.__name__} has side effects: set `repeatable` (True or False)")
     if cls.type in _REGISTRY and _REGISTRY[cls.type] is not cls:
         raise ValueError(f"block type {cls.type!r} is registered twice")
     _REGISTRY[cls.type] = cls
     return cls
+
+
+def _says_repeatable(cls: type[BlockHandler]) -> bool:
+    return any("repeatable" in vars(c) for c in cls.__mro__ if c is not BlockHandler)
 
 
 def handler_for(type_name: str) -> type[BlockHandler] | None:
