@@ -337,9 +337,36 @@ def _version() -> str:
         return "unknown"
 
 
+#: The exit code of a command whose output was cut (`flowyard runs | head -3`): 128 +
+#: SIGPIPE, what a shell reports for `cat` stopped by `head` (and `set -o pipefail`
+#: treats alike).
+OUTPUT_CLOSED = 141
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        args = build_parser().parse_args(argv)
+        code = int(args.fn(args) or 0)
+        sys.stdout.flush()  # what is still buffered can find the reader gone too
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (a peer's socket): not ours to hide
+        # Python flushes stdout again on exit: point it at /dev/null, or that flush
+        # prints "Exception ignored … BrokenPipeError" after all.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OUTPUT_CLOSED
+    return code
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe nobody reads any more."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return True
+    poll = select.poll()
+    poll.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 if __name__ == "__main__":
