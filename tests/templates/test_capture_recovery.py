@@ -312,7 +312,8 @@ async def test_a_rerun_after_a_failed_capture_captures_it_and_says_so(
     run2 = await rt.wait(sub.execution_id, timeout=60)
     assert run2["status"] == "succeeded", run2["error"]
     assert run2["output"]["capture"] == "succeeded"
-    assert run2["blocks"]["enrich"]["reused_from"] == first["execution_id"]
+    stored_run2 = await rt.run_result(sub.execution_id)  # the record, with reused_from
+    assert stored_run2["blocks"]["enrich"]["reused_from"] == first["execution_id"]
     assert set(stripe.keys()) == {f"capture-{event['event_id']}"}
     row = await correlation(rt, event["event_id"])
     assert (row["status"], row["http_status"]) == ("succeeded", 200)
