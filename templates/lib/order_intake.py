@@ -72,12 +72,21 @@ def read_event(
         # appears in the run's records).
         "snapshot_every": _snapshot_every(environ.get("SNAPSHOT_EVERY")),
         "capture_problem": _capture_problem(environ, stripe_api_base),
-        # No SMTP server, no email: the step is skipped like any subscriber whose
-        # setting is unset. The same for the customer system (its URL is a secret:
-        # only whether it is set is read here).
-        "smtp_configured": bool(environ.get("SMTP_HOST", "").strip()),
-        "customer_configured": bool(environ.get("CUSTOMER_WEBHOOK_URL", "").strip()),
+        # Which subscribers are set up: one whose setting is unset is owed nothing
+        # (no subscriber_outbox row is written) and sent nothing. Only whether a
+        # setting is set is read here: the URLs and the sender are secrets.
+        "customer_configured": _is_set(environ, "CUSTOMER_WEBHOOK_URL"),
+        "slack_configured": _is_set(environ, "SLACK_WEBHOOK_URL"),
+        # No SMTP server or no sender, no email.
+        "email_configured": _is_set(environ, "ORDER_EMAIL_FROM") and _is_set(environ, "SMTP_HOST"),
+        # Read by workflow files copied before email_configured (lib/ is replaced
+        # whole by any `flowyard new`, their YAML is not).
+        "smtp_configured": _is_set(environ, "SMTP_HOST"),
     }
+
+
+def _is_set(environ: Mapping[str, str], name: str) -> bool:
+    return bool(environ.get(name, "").strip())
 
 
 def _event_id(

@@ -185,11 +185,14 @@ CREATE TABLE IF NOT EXISTS order_search_index (
     updated_at     TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 
--- The customer system's notifications (step 10) not yet taken, oldest first: the
--- transaction that stores an event writes its notification here (so none is
--- lost to a crash or a subscriber that is down), and a run deletes it once the
--- customer system answered 2xx. What one order still holds is sent, in version
--- order, before that order's next notification, and by any repeat of its events.
+-- Subscribers' messages (step 10) not yet taken, per subscriber ('customer',
+-- 'slack', 'email') and order, oldest first. A message is written in the same
+-- statement as what it reports (the customer's notification and the confirmation
+-- email with the event, Slack's with the capture's outcome), so none is lost to a
+-- crash or a subscriber that is down, and a run deletes it once the subscriber
+-- took it. What one order still holds for a subscriber is sent, in version order,
+-- before that order's next message to it, and by any repeat of its events. No
+-- row is written for a subscriber whose setting is unset.
 CREATE TABLE IF NOT EXISTS subscriber_outbox (
     subscriber  TEXT NOT NULL,
     event_id    UUID NOT NULL REFERENCES events (event_id),

@@ -1,0 +1,120 @@
+"""Order Processing's step 10 for the subscribers that keep their messages in
+``subscriber_outbox`` until they are taken: the customer system, Slack and the
+confirmation email. Both Order Processing variants send them alike.
+
+The messages are written with what they report (the customer's and the email's by
+``save_snapshot``, in the order's transaction; Slack's by ``correlate``, with the
+capture's outcome), so a crash or a peer that is down loses none. After the
+commit, each subscriber is sent what the order holds for it, oldest first, and a
+message is deleted once its peer took it; a failure stops that subscriber there,
+keeping the rest in order for the order's next event or a resend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from order_inputs import slack_text
+
+#: The subscribers with an outbox, in the order the run lists them (each is sent on
+#: its own, side by side; the names are the ``subscriber`` column's values).
+SUBSCRIBERS = ("customer", "slack", "email")
+
+#: Those whose message not taken fails the run, so that a resend of that delivery
+#: (a failed run's key starts a new run) sends it: a notification or an email the
+#: customer never gets is a promise broken to someone who cannot ask for it. A Slack
+#: message is the team's own alert: Slack being down does not fail order runs, and
+#: what it holds goes with the order's next event or any resend of one of its events.
+FAILS_THE_RUN = ("customer", "email")
+
+
+def held_messages(
+    pending: Mapping[str, Any] | None,
+    slack_after_capture: Sequence[Any] | None,
+    configured: Mapping[str, bool],
+) -> dict[str, Any]:
+    """What ``send_held`` sends: ``{"subscribers": [{"name", "messages"}]}``.
+
+    ``pending`` is what the order held per subscriber when the run read it
+    (``save_snapshot`` for a new event, ``duplicate`` for a repeat), this event's
+    messages included; ``slack_after_capture`` is Slack's list as ``correlate``
+    left it (None when no capture outcome was recorded), which adds or replaces
+    this event's message. A subscriber whose setting is unset now is not sent to:
+    what it holds from when it was set stays until it is set again.
+    """
+    lists = dict(pending or {})
+    if slack_after_capture is not None:
+        lists["slack"] = slack_after_capture
+    return {
+        "subscribers": [
+            {"name": name, "messages": list(lists[name])}
+            for name in SUBSCRIBERS
+            if configured.get(name) and lists.get(name)
+        ]
+    }
+
+
+def subscriber_errors(
+    subscribers: Sequence[Mapping[str, Any]] | None,
+    publish_results: Mapping[str, Any] | None,
+    publish_errors: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """``{subscriber: error}`` for the run's output: the search branch's error as
+    ``publish`` collected it, and each outbox subscriber's, which ``send_held``
+    collected by position in ``subscribers``."""
+    errors = dict(publish_errors or {})
+    sent = (publish_results or {}).get("outbox") or {}
+    for error in sent.get("errors") or []:
+        error = dict(error)
+        errors[(subscribers or [])[error.pop("index")]["name"]] = error
+    return errors
+
+
+def held_failure(order_id: str, event_id: str, errors: Mapping[str, Any]) -> str | None:
+    """Why the run fails because a message it had to deliver is still held, or None.
+    ``outbox`` is the whole outbox branch failing (nothing was sent)."""
+
+    def why(name: str) -> str:
+        error = errors[name]
+        return str(error.get("message", error) if isinstance(error, Mapping) else error)
+
+    if "customer" in errors or "outbox" in errors:
+        name = "customer" if "customer" in errors else "outbox"
+        return (
+            f"order {order_id}: the customer system did not take the order's notifications "
+            f"({why(name)}): event {event_id} is stored and its notification kept in "
+            f"subscriber_outbox. It is sent, in order, before the order's next one; resend "
+            f"this delivery to send it now"
+        )
+    if "email" in errors:
+        return (
+            f"order {order_id}: the confirmation email was not sent ({why('email')}): event "
+            f"{event_id} is stored and the email kept in subscriber_outbox. It is sent by the "
+            f"order's next event; resend this delivery to send it now"
+        )
+    return None
+
+
+def payment_note(message: Mapping[str, Any]) -> str:
+    """Slack's text for a payment's capture outcome, from its outbox message (what
+    ``correlate`` recorded): "ready for fulfillment" only when the charge was
+    captured; a failed or refused capture is said as such. Text from the event is
+    escaped for Slack (an order id ``<!channel>`` is shown, not a ping)."""
+    order = slack_text(message.get("order_id"))
+    charge = slack_text(message.get("charge_id"))
+    if message.get("capture") == "refused":
+        return (
+            f":warning: Order {order}: a payment (charge {charge}) arrived but"
+            f" {slack_text(message.get('refused'))}: it was NOT captured. Do not fulfil;"
+            " release or refund the charge."
+        )
+    if message.get("capture") == "succeeded":
+        return f"Order {order} is paid (charge {charge}): ready for fulfillment."
+    status = message.get("http_status")
+    why = f"HTTP {status}" if status else message.get("problem") or "no answer from the processor"
+    return (
+        f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)}): not"
+        " ready for fulfillment. Fix the cause, then resend the event's delivery: the capture"
+        " is retried, once."
+    )

@@ -1,0 +1,70 @@
+"""Step 10's rules (lib/order_outbox.py): who is sent what the order holds, which
+held message fails the run, and Slack's text from what `correlate` recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SLACK = {"event_id": "e2", "order_id": "o1", "version": 2, "charge_id": "ch_1",
+         "capture": "succeeded", "http_status": 200, "refused": None, "problem": None}  # fmt: skip
+
+
+def test_held_messages_lists_configured_subscribers_with_something_held(lib_path: Path) -> None:
+    from order_outbox import held_messages
+
+    pending = {"email": [{"event_id": "e1"}], "customer": [{"event_id": "e1"}, {"event_id": "e2"}]}
+    everyone = {"customer": True, "slack": True, "email": True}
+    listed = held_messages(pending, None, everyone)["subscribers"]
+    assert [(s["name"], len(s["messages"])) for s in listed] == [("customer", 2), ("email", 1)]
+    # Unset now: what it holds stays (not listed, so not sent nor deleted).
+    listed = held_messages(pending, None, {**everyone, "email": False})["subscribers"]
+    assert [s["name"] for s in listed] == ["customer"]
+    # After a capture, Slack's list is correlate's (this outcome's message included).
+    listed = held_messages({"slack": [{"old": 1}]}, [SLACK], everyone)["subscribers"]
+    assert listed == [{"name": "slack", "messages": [SLACK]}]
+    assert held_messages(None, [], everyone) == {"subscribers": []}
+
+
+def test_errors_are_named_by_subscriber_and_only_customer_and_email_fail_the_run(
+    lib_path: Path,
+) -> None:
+    from order_outbox import held_failure, subscriber_errors
+
+    subscribers = [{"name": "customer"}, {"name": "slack"}, {"name": "email"}]
+    slack_down = {"index": 1, "type": "HttpError", "message": "Slack webhook returned 503"}
+    errors = subscriber_errors(
+        subscribers, {"outbox": {"results": [], "errors": [slack_down]}}, {"search": {"m": 1}}
+    )
+    assert errors == {
+        "slack": {"type": "HttpError", "message": "Slack webhook returned 503"},
+        "search": {"m": 1},
+    }
+    assert held_failure("o1", "e2", errors) is None
+    smtp_down = {"index": 2, "message": "SMTP 127.0.0.1:25: ConnectionRefusedError"}
+    errors = subscriber_errors(subscribers, {"outbox": {"errors": [smtp_down]}}, None)
+    failure = held_failure("o1", "e2", errors)
+    assert failure is not None and failure.startswith(
+        "order o1: the confirmation email was not sent (SMTP 127.0.0.1:25: ConnectionRefusedError)"
+    )
+    customer = subscriber_errors(
+        subscribers, {"outbox": {"errors": [{"index": 0, "message": "x"}]}}, {}
+    )
+    assert "the customer system did not take" in (held_failure("o1", "e2", customer) or "")
+    assert subscriber_errors(None, None, None) == {}
+
+
+def test_slack_text_follows_the_recorded_outcome(lib_path: Path) -> None:
+    from order_outbox import payment_note
+
+    assert payment_note(SLACK) == "Order o1 is paid (charge ch_1): ready for fulfillment."
+    failed = payment_note({**SLACK, "capture": "failed", "http_status": 500})
+    assert "FAILED (HTTP 500): not ready for fulfillment" in failed
+    unset = payment_note({**SLACK, "capture": "failed", "http_status": None,
+                          "problem": "the setting STRIPE_SECRET_KEY is not set"})  # fmt: skip
+    assert "FAILED (the setting STRIPE_SECRET_KEY is not set)" in unset
+    assert "no answer from the processor" in payment_note({**SLACK, "capture": "failed",
+                                                          "http_status": None})  # fmt: skip
+    refused = payment_note({**SLACK, "capture": "refused", "refused": "the order is cancelled"})
+    assert "arrived but the order is cancelled: it was NOT captured" in refused
+    pinged = payment_note({**SLACK, "order_id": "<!channel>"})
+    assert "<" not in pinged and "&lt;!channel&gt;" in pinged
