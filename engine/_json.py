@@ -39,7 +39,15 @@ def loads(text: str | bytes) -> Any:
     pattern = _LONG_DIGITS_B if isinstance(text, bytes) else _LONG_DIGITS
     if pattern.search(text):
         return json.loads(text)
-    return orjson.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if isinstance(text, bytes) or text.isascii():
+            raise
+        # orjson refuses a str holding a lone surrogate (an inline Function's
+        # chr(0xD800), copied through JSON): the standard library reads it, as a worker's
+        # "\ud800" is read. The run log records it as U+FFFD (engine/recorder.py).
+        return json.loads(text)
 
 
 def loads_finite(text: str | bytes) -> Any:
@@ -132,7 +140,21 @@ def _too_deep(value: Any) -> bool:
 #: surrogate itself: a command line's undecodable bytes) parses into storable text.
 _SPELLINGS = ("\x00", "u0000", "%00", "\\ud", "\\uD")
 _SPELLINGS_B = tuple(s.encode() for s in _SPELLINGS)
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: A UTF-16 surrogate code point: Python text may hold one, UTF-8 cannot encode it.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any) -> Any:
+    """``value`` with each UTF-16 surrogate in its strings and keys replaced by U+FFFD,
+    as the run log records it (engine/recorder.py, ``storable``): for the result a
+    caller receives, which no encoder could write as UTF-8 otherwise."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_surrogates(item) for item in value]
+    return value
 
 
 def _spells_unstorable(raw: str | bytes) -> bool:
@@ -141,7 +163,7 @@ def _spells_unstorable(raw: str | bytes) -> bool:
         return any(s in raw for s in _SPELLINGS_B)
     if any(s in raw for s in _SPELLINGS):
         return True
-    return not raw.isascii() and _SURROGATE.search(raw) is not None
+    return not raw.isascii() and SURROGATE.search(raw) is not None
 
 
 def unstorable(value: Any, what: str, raw: str | bytes | None = None) -> str | None:
@@ -165,7 +187,7 @@ def unstorable(value: Any, what: str, raw: str | bytes | None = None) -> str | N
 def _bad_text(text: str) -> str | None:
     if "\x00" in text:
         return "a NUL character (\\u0000)"
-    lone = _SURROGATE.search(text)
+    lone = SURROGATE.search(text)
     if lone:
         return f"a lone UTF-16 surrogate (\\u{ord(lone.group()):04x})"
     return None

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from engine._json import dumps
+from engine._json import SURROGATE, dumps
 from engine.handoff import FINISHED
 from engine.redaction import Redactor
 
@@ -43,12 +43,23 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def storable(text: str) -> str:
-    """JSON text PostgreSQL can store: jsonb cannot hold U+0000, so a NUL a block
-    returned (a binary field, a peer's odd body) is recorded as U+FFFD instead of
-    failing the run log's write and leaving the run unfinished for good."""
-    if "\\u0000" not in text:
-        return text
-    return _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
+    """JSON text PostgreSQL can store, for every write of the run log (events, the
+    run row's output and error): jsonb cannot hold U+0000 and UTF-8 cannot encode a
+    lone UTF-16 surrogate (a peer's ``"\\ud800"``, Python's ``chr(0xD800)``), so a
+    NUL or a surrogate a block returned is recorded as U+FFFD instead of failing the
+    run log's write and leaving the run unfinished for good.
+
+    A surrogate is raw text here: orjson refuses it and engine._json.dumps falls back
+    to an encoder that writes non-ASCII as is. ASCII text (most) is not looked at;
+    other text is encoded once to find one (several times faster than a search)."""
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = SURROGATE.sub("\ufffd", text)
+    return text
 
 
 #: The largest JSON text one run event or the run's output keeps. PostgreSQL's jsonb
@@ -154,6 +165,9 @@ class RunRecorder:
         self._start_pending = False
         # Flushes are serialized so events commit in seq order (live readers poll by seq).
         self._lock = asyncio.Lock()
+        #: Set when storable() changed a text (a NUL, a lone surrogate): the result
+        #: handed to the run's caller is then made to match (Runtime._execute).
+        self.replaced = False
 
     @property
     def pending(self) -> int:
@@ -170,16 +184,24 @@ class RunRecorder:
         if not data:
             text = "{}"
         elif self.redact.secrets:  # encoded once, field by field
-            text, lost = self.redact.fields(data, _storable_json)
+            text, lost = self.redact.fields(data, self._json)
             if type_ in ("block_succeeded", "block_failed") and "output" in lost:
                 # The output a resume or a re-run would reuse lost a secret: they
                 # run the block again instead (engine/recovery.py).
-                text, _ = self.redact.fields({**data, "redacted": True}, _storable_json)
+                text, _ = self.redact.fields({**data, "redacted": True}, self._json)
         else:
-            text = storable(dumps(data))
+            text = self._json(data)
         text = within_limit(text, data)
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)
+
+    def _json(self, value: Any) -> str:
+        """``value`` as JSON text the run log can store (see ``replaced``)."""
+        text = dumps(value)
+        stored = storable(text)
+        if stored is not text:
+            self.replaced = True
+        return stored
 
     def started_block(self, path: str, attempt: int) -> None:
         """``block_started``: the most frequent event, its text built without an encoder."""
@@ -304,9 +326,9 @@ class RunRecorder:
         adds last. Returns ``started_at`` and ``finished_at`` as stored, for the result
         handed to the run's caller: no read back, the times are decided here."""
         out_text = (
-            within_limit(self.redact(storable(dumps(output))), None) if output is not None else None
+            within_limit(self.redact(self._json(output)), None) if output is not None else None
         )
-        err_text = self.redact(storable(dumps(error))) if error is not None else None
+        err_text = self.redact(self._json(error)) if error is not None else None
         async with self._lock:
             rows, reusable, cols = self._take()
             final = rows and rows[-1][1] == f"run_{status}"

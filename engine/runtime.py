@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import intake, runstore
+from engine._json import without_surrogates
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import RunContext, Services
 from engine.database import Database
@@ -406,4 +407,6 @@ class Runtime(Resumption):
         }
         if secrets:  # what the caller sees is redacted like what is stored
             result = recorder.redact.result(result)
+        if recorder.replaced:  # and has U+FFFD for a surrogate, as stored: no UTF-8 has one
+            result = without_surrogates(result)
         return result

@@ -1,0 +1,125 @@
+"""What a block made that the run log cannot store as it is: a lone UTF-16 surrogate
+(a Function's ``chr(0xD800)``, a peer's ``"\\ud800"``) is recorded as U+FFFD, like a
+NUL.
+
+A black-box round found such a run left `queued` or `running`: every write of its
+log failed on the same text (asyncpg: "surrogates not allowed"), `flowyard run` exited
+1 with a traceback, the run could not be cancelled, and every later start resumed it
+and sent its HTTP request again."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from db_helpers import new_database
+from processes import cli
+from pytest_httpserver import HTTPServer
+
+from engine.model import Workflow
+from engine.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The report's workflow, as JSON: YAML cannot carry a lone surrogate.
+SURROGATE_FUNCTION = {
+    "version": 1,
+    "name": "surr",
+    "blocks": {
+        "start": {"type": "manual"},
+        "f": {"type": "function", "code": 'return {"s": "\\ud800"}'},
+    },
+    "edges": ["start -> f"],
+}
+
+#: A peer answering valid JSON text whose string holds a lone surrogate escape.
+PEER_BODY = '{"s": "abc\\ud800def"}'
+
+
+async def _stored(url: str, name: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetch(
+            "SELECT execution_id, status, output FROM flowyard_runs WHERE workflow = $1", name
+        )
+    finally:
+        await conn.close()
+
+
+async def test_flowyard_run_records_a_lone_surrogate_and_a_later_start_resumes_nothing(
+    tmp_path: Path, database_url: str, httpserver: HTTPServer
+) -> None:
+    asked: list[str] = []
+
+    def peer(request: Any) -> Any:
+        from werkzeug import Response
+
+        asked.append(request.headers.get("Idempotency-Key", ""))
+        return Response(PEER_BODY, content_type="application/json")
+
+    httpserver.expect_request("/charge", method="POST").respond_with_handler(peer)
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "surr.json").write_text(json.dumps(SURROGATE_FUNCTION))
+    (folder / "peer.yaml").write_text(
+        "name: peer\nblocks:\n  start: {type: manual}\n"
+        f"  call: {{type: http, method: POST, url: '{httpserver.url_for('/charge')}', json: {{}}}}\n"
+        "edges: [start -> call]\n"
+    )
+    (folder / "noop.yaml").write_text("name: noop\nblocks:\n  start: {type: manual}\n")
+    url = await new_database(database_url, "surrogates")
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+
+    ran = cli(["run", "surr", "--json"], tmp_path, env)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["output"] == {"s": "\ufffd"}  # as the record has it
+
+    called = cli(["run", "peer", "--json"], tmp_path, env)
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout)["output"]["body"] == {"s": "abc\ufffddef"}
+    assert len(asked) == 1
+
+    # A later `flowyard run` takes over the unfinished runs of dead processes: none.
+    assert cli(["run", "noop"], tmp_path, env).returncode == 0
+    assert len(asked) == 1
+    for name, output in (("surr", {"s": "\ufffd"}), ("peer", None)):
+        (row,) = await _stored(url, name)
+        assert row["status"] == "succeeded"
+        if output is not None:
+            assert json.loads(row["output"]) == output
+
+
+async def test_the_run_saw_the_surrogate_its_record_and_caller_get_u_fffd(
+    runtime: Runtime, write_workflow: Callable[..., Workflow]
+) -> None:
+    wf = write_workflow(
+        """
+        name: surrogate_paths
+        blocks:
+          start: {type: manual}
+          f: {type: function, isolation: inline, code: "return {'s': 'a' + chr(0xD800), chr(0xDC00): 1}"}
+          seen: {type: function, isolation: inline, code: "return {'code': ord(<f.s>[1])}"}
+          odd:
+            type: function
+            isolation: inline
+            on_error: continue
+            code: "raise ValueError('bad ' + chr(0xD83D))"
+        edges: [start -> f, f -> seen, seen -> odd]
+        """
+    )
+    result = await runtime.execute(wf, {})
+    assert result["status"] == "succeeded", result["error"]
+    # The blocks after it got the value as it was (as with a NUL).
+    assert result["blocks"]["seen"]["output"] == {"code": 0xD800}
+    # The caller gets what the record has: UTF-8 cannot carry a lone surrogate.
+    assert result["blocks"]["f"]["output"] == {"s": "a\ufffd", "\ufffd": 1}
+    assert result["output"]["error"]["message"].startswith("bad \ufffd")
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["status"] == "succeeded"
+    assert stored["blocks"]["f"]["output"] == {"s": "a\ufffd", "\ufffd": 1}
+    assert stored["blocks"]["odd"]["error"]["message"].startswith("bad \ufffd")
+    assert stored["output"] == result["output"]
