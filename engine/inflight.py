@@ -102,7 +102,7 @@ async def flush(runs: InFlight, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         for recorder in list(runs.recorders.values()):
-            if recorder.pending:
+            if recorder.pending and recorder.refused is None:  # refused: its end writes them
                 try:
                     await recorder.flush()
                 except OwnershipLost:

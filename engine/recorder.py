@@ -20,6 +20,7 @@ import asyncpg
 from engine._json import SURROGATE, dumps
 from engine.handoff import FINISHED
 from engine.redaction import Redactor
+from engine.refusals import REFUSED, RunLogRefused, omitted, reason, refusal_error, salvage
 
 
 def _storable_json(value: Any) -> str:
@@ -77,11 +78,12 @@ def within_limit(text: str, data: Any) -> str:
         return text
     note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
     if isinstance(data, dict):
-        kept = {
-            k: v for k, v in data.items() if k in ("attempts", "duration_ms", "port", "attempt")
-        }
-        return dumps({**kept, "output": {"omitted": note}, "omitted": True})
+        return omitted(data, note)
     return dumps({"omitted": note})
+
+
+def _columns(rows: list[Any]) -> list[list[Any]]:
+    return [[e[i] for e in rows] for i in range(5)]
 
 
 #: Every write to a run's log is fenced by its owner: once another process has taken
@@ -168,6 +170,8 @@ class RunRecorder:
         #: Set when storable() changed a text (a NUL, a lone surrogate): the result
         #: handed to the run's caller is then made to match (Runtime._execute).
         self.replaced = False
+        #: Why, once the database refused part of the run's record (RunLogRefused).
+        self.refused: str | None = None
 
     @property
     def pending(self) -> int:
@@ -225,7 +229,7 @@ class RunRecorder:
         """The buffer (emptied), its reusable count, and its events as columns."""
         rows, self._buf = self._buf, []
         reusable, self._reusable = self._reusable, 0
-        return rows, reusable, [[e[i] for e in rows] for i in range(5)]
+        return rows, reusable, _columns(rows)
 
     def _put_back(self, rows: list[Any], reusable: int) -> None:
         """Unwritten events go back in front of newer ones: a transient database
@@ -271,16 +275,22 @@ class RunRecorder:
         writes when something a resume would reuse is waiting: sibling branches
         starting side effects at once then cost one write, not one each."""
         async with self._lock:
+            if self.refused is not None:  # the run stops: no side effect begins
+                raise RunLogRefused(self.refused)
             if checkpoint and not self._reusable and not self._start_pending:
                 return
             if not self._buf and not self._start_pending:
                 return
             rows, reusable, cols = self._take()
-            if self._start_pending:
-                await self._write(rows, reusable, _START_RUN, *cols, self._started_at)
-                self._start_pending = False
-            else:
-                await self._write(rows, reusable, _INSERT_EVENTS, *cols)
+            try:
+                if self._start_pending:
+                    await self._write(rows, reusable, _START_RUN, *cols, self._started_at)
+                    self._start_pending = False
+                else:
+                    await self._write(rows, reusable, _INSERT_EVENTS, *cols)
+            except REFUSED as exc:  # put back: ``finish`` writes what it can of them
+                self.refused = reason(exc)
+                raise RunLogRefused(self.refused) from exc
 
     async def commit_in(
         self,
@@ -319,24 +329,53 @@ class RunRecorder:
                 self._put_back(rows, reusable)
                 raise
 
-    async def finish(self, status: str, output: Any, error: Any) -> dict[str, str | None]:
+    async def finish(self, status: str, output: Any, error: Any) -> dict[str, Any]:
         """Write the remaining events and the run's final status in one statement.
 
         The run ends at the time of its final event, `run_<status>`, which the caller
-        adds last. Returns ``started_at`` and ``finished_at`` as stored, for the result
-        handed to the run's caller: no read back, the times are decided here."""
+        adds last. Returns the end as stored (``status``, ``started_at``,
+        ``finished_at``, ``output``, ``error``), for the result handed to the run's
+        caller: no read back, the times are decided here.
+
+        Once the database refused part of the record (a DataError: no retry can
+        help), the run would otherwise stay unfinished, resumed and run again on
+        every start: the events are written one group at a time instead, those it
+        refuses with a note in their place (engine/refusals.py), and the run ends
+        `failed` (unless cancelled) with an error naming what was not recorded."""
         out_text = (
             within_limit(self.redact(self._json(output)), None) if output is not None else None
         )
         err_text = self.redact(self._json(error)) if error is not None else None
         async with self._lock:
             rows, reusable, cols = self._take()
-            final = rows and rows[-1][1] == f"run_{status}"
-            ended_at = rows[-1][4] if final else _now()
+            final = rows[-1] if rows and rows[-1][1] == f"run_{status}" else None
+            ended_at = final[4] if final else _now()
             started_at = self._started_at  # None: it never began (cancelled while queued)
-            end = (*cols, status, out_text, err_text, started_at, ended_at)
-            await self._write(rows, reusable, self._finish_sql, *end)
-        return {"started_at": _iso(started_at), "finished_at": _iso(ended_at)}
+            end = (status, out_text, err_text, started_at, ended_at)
+            if self.refused is None:
+                try:
+                    await self._write(rows, reusable, self._finish_sql, *cols, *end)
+                except REFUSED as exc:
+                    self.refused = reason(exc)
+                    rows, _, _ = self._take()  # put back by _write
+            if self.refused is not None:
+                refused = await salvage(
+                    [r for r in rows if r is not final], self.refused, self._insert
+                )
+                if status != "cancelled":
+                    status, output, error = "failed", None, refusal_error(refused, self.refused)
+                last = self._event(
+                    f"run_{status}", None, {"output": None, "error": error}, ended_at
+                )
+                end = (status, None, self.redact(self._json(error)), started_at, ended_at)
+                await self._write([last], 1, self._finish_sql, *_columns([last]), *end)
+        times = {"started_at": _iso(started_at), "finished_at": _iso(ended_at)}
+        return {"status": status, **times, "output": output, "error": error}
+
+    async def _insert(self, rows: list[Any]) -> None:
+        """Append ``rows`` to the log, fenced; nothing put back (engine/refusals.py)."""
+        args = (self.execution_id, self.owner, *_columns(rows))
+        self._fenced(await self.pool.execute(_INSERT_EVENTS, *args))
 
 
 async def record_end(

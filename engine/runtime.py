@@ -391,18 +391,16 @@ class Runtime(Resumption):
                 self._runs.recorders.pop(eid, None)
             self.metrics.run_finished(workflow.name, status)
             recorder.add(f"run_{status}", None, {"output": output, "error": error})
-            # The times as stored (a resumed run keeps its first start): one run, one record.
-            times = await asyncio.shield(recorder.finish(status, output, error))
+            # The end as stored (a resumed run keeps its first start; one the database
+            # refused to record in part ended failed): one run, one record.
+            end = await asyncio.shield(recorder.finish(status, output, error))
         except OwnershipLost:
             log.warning("run %s was taken over by another process: stopped here", eid)
             return await self._stored_end(eid, None)
         result = {
             "execution_id": eid,
             "workflow": workflow.name,
-            "status": status,
-            **times,
-            "output": output,
-            "error": error,
+            **end,
             "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
         }
         if secrets:  # what the caller sees is redacted like what is stored

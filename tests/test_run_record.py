@@ -230,10 +230,13 @@ async def test_the_end_is_written_fenced_and_with_the_times_it_reports(
         recorder = RunRecorder(pool, eid, set(), "me", 2, notify)
         recorder.started()
         recorder.add("run_succeeded", None, {"output": {"x": 1}, "error": None})
-        times = await recorder.finish("succeeded", {"x": 1}, None)
+        end = await recorder.finish("succeeded", {"x": 1}, None)
         stored = await runstore.run_result(pool, eid)
         assert stored["status"] == "succeeded" and stored["output"] == {"x": 1}
-        assert times == {"started_at": stored["started_at"], "finished_at": stored["finished_at"]}
+        assert end == {key: stored[key] for key in ("status", "started_at", "finished_at")} | {
+            "output": {"x": 1},
+            "error": None,
+        }
         events = await runtime.run_events(eid)
         assert [e["type"] for e in events] == ["run_queued", "run_started", "run_succeeded"]
         if notify:

@@ -1,6 +1,7 @@
 """What a block made that the run log cannot store as it is: a lone UTF-16 surrogate
 (a Function's ``chr(0xD800)``, a peer's ``"\\ud800"``) is recorded as U+FFFD, like a
-NUL.
+NUL; and a run whose record the database refuses all the same ends `failed`, saying
+what was not recorded, instead of staying `running` for good.
 
 A black-box round found such a run left `queued` or `running`: every write of its
 log failed on the same text (asyncpg: "surrogates not allowed"), `flowyard run` exited
@@ -9,17 +10,22 @@ and sent its HTTP request again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from db_helpers import new_database
+from held_runs import HOLD, until
 from processes import cli
 from pytest_httpserver import HTTPServer
 
+import engine.recorder
 from engine.model import Workflow
 from engine.runtime import Runtime
 
@@ -123,3 +129,77 @@ async def test_the_run_saw_the_surrogate_its_record_and_caller_get_u_fffd(
     assert stored["blocks"]["f"]["output"] == {"s": "a\ufffd", "\ufffd": 1}
     assert stored["blocks"]["odd"]["error"]["message"].startswith("bad \ufffd")
     assert stored["output"] == result["output"]
+
+
+# -- what the database refuses all the same ----------------------------------------------
+#
+# The text the recorder writes is made storable (above); to have the database refuse a
+# record anyway, as it would a value nobody foresaw, these tests let a NUL through.
+
+
+@pytest.fixture
+def nul_reaches_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine.recorder, "storable", lambda text: text)
+
+
+async def test_a_record_the_database_refuses_ends_the_run_failed_before_its_next_effect(
+    runtime: Runtime,
+    write_workflow: Callable[..., Workflow],
+    httpserver: HTTPServer,
+    nul_reaches_the_database: None,
+) -> None:
+    httpserver.expect_request("/after").respond_with_json({})
+    wf = write_workflow(
+        f"""
+        name: refused_{uuid.uuid4().hex[:8]}
+        blocks:
+          start: {{type: manual}}
+          f: {{type: function, isolation: inline, code: "return {{'t': 'a' + chr(0) + 'b', 'n': 1}}"}}
+          call: {{type: http, method: POST, url: "{httpserver.url_for("/after")}", json: {{}}}}
+        edges: [start -> f, f -> call]
+        """
+    )
+    result = await runtime.execute(wf, {})
+    assert result["status"] == "failed"
+    error = result["error"]
+    assert error["type"] == "RunLogRefused" and error["block"] == "f"
+    assert error["message"].startswith("the run log could not record block_succeeded of f:")
+    assert "\\u0000" in error["message"]  # the database's words
+    assert httpserver.log == []  # the effect after it did not begin
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["status"] == "failed" and stored["error"] == error
+    f = stored["blocks"]["f"]
+    assert f["status"] == "succeeded" and f["attempts"] == 1
+    assert f["output"]["omitted"].startswith("not recorded: the database refused it")
+    assert stored["blocks"]["call"]["status"] == "pending"  # it never began
+
+
+async def test_a_run_whose_record_was_refused_can_be_cancelled(
+    runtime: Runtime,
+    write_workflow: Callable[..., Workflow],
+    tmp_path: Path,
+    nul_reaches_the_database: None,
+) -> None:
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    wf = write_workflow(
+        f"""
+        name: refused_held_{uuid.uuid4().hex[:8]}
+        blocks:
+          start: {{type: manual}}
+          f: {{type: function, isolation: inline, code: "return {{'t': chr(0)}}"}}"""
+        + HOLD.format(log=str(log), gate=str(gate)).replace("\n", "\n        ")
+        + """
+        edges: [start -> f, f -> hold]
+        """
+    )
+    eid = (await runtime.submit(wf, {})).execution_id
+    try:
+        assert await until(log.exists)
+        assert await runtime.request_cancel(eid) == "cancelling"
+        result = await asyncio.wait_for(runtime.wait(eid), 30)
+    finally:
+        gate.write_text("open")
+    assert result["status"] == "cancelled"
+    stored = await runtime.run_result(eid)
+    assert stored["status"] == "cancelled"
+    assert "omitted" in stored["blocks"]["f"]["output"]
