@@ -109,12 +109,16 @@ class Condition(BlockHandler):
         return ("true", "false")
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Result:
+        # Its inputs are what its expressions read, as a Function's are: a failed
+        # `<start.n> > 5` then shows the value that failed it. Secrets are redacted.
+        inputs: dict[str, Any] = {}
+        ctx.inputs = inputs
         if self._if is not None:
-            value = self._if.evaluate(ctx.frame)
+            value = self._if.evaluate(ctx.frame, inputs=inputs)
             port = "true" if value else "false"
             return Result({"branch": port, "value": value}, port=port)
-        for name, expr in self._cases:
-            value = expr.evaluate(ctx.frame)
+        for name, expr in self._cases:  # the cases evaluated: up to the one taken
+            value = expr.evaluate(ctx.frame, inputs=inputs)
             if value:
                 return Result({"branch": name, "value": value}, port=name)
         port = str(self.config.get("else", "else"))

@@ -206,6 +206,10 @@ class Loop(BlockHandler):
                 f"the loop would run {known} times, over max_iterations={limit};"
                 " raise max_iterations or split the input"
             )
+        if self._while is not None:
+            # Its inputs gain what `while` read at its last check: the one that ended
+            # the loop, or that failed (references bound to the body change each time).
+            ctx.inputs = dict(ctx.inputs)
         results: list[Any] = []
         iterations = 0
         for index, item in enumerate(self._iterations(config)):
@@ -215,7 +219,7 @@ class Loop(BlockHandler):
                 "state": state,
             }
             if self._while is not None and not self._while.evaluate(
-                Frame(ctx.run, ctx.frame, variables)
+                Frame(ctx.run, ctx.frame, variables), inputs=ctx.inputs
             ):
                 break
             if index >= limit:

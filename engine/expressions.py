@@ -163,7 +163,7 @@ class Expression:
     :meth:`evaluate` as ``extra``.
     """
 
-    __slots__ = ("text", "source", "refs", "_tree", "_evaluator")
+    __slots__ = ("text", "source", "refs", "_texts", "_tree", "_evaluator")
 
     def __init__(
         self, text: str | bool | float, known_roots: Any = None, names: Iterable[str] = ()
@@ -184,6 +184,7 @@ class Expression:
             )
         _check_syntax(self._tree, str(text))
         _check_calls(self._tree, str(text))
+        self._texts = tuple(ref.text for ref in self.refs)
         refs = {f"__ref_{i}" for i in range(len(self.refs))}
         _check_names(self._tree, str(text), frozenset(FUNCTIONS) | refs | frozenset(names))
         # Building an evaluator costs more than evaluating: keep one, swap its names.
@@ -191,8 +192,18 @@ class Expression:
         # FUNCTIONS: the evaluator adds to the dict it is given.
         self._evaluator = EvalWithCompoundTypes(names={}, functions=dict(FUNCTIONS))
 
-    def evaluate(self, scope: Scope, extra: dict[str, Any] | None = None) -> Any:
+    def evaluate(
+        self,
+        scope: Scope,
+        extra: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> Any:
+        """The expression's value. ``inputs``: filled with each reference's text and
+        value before the expression is evaluated, so a block records what it read
+        (SPEC: a block's resolved inputs), also when the evaluation then fails."""
         names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}
+        if inputs is not None:
+            inputs.update(zip(self._texts, names.values(), strict=True))
         if extra:
             names.update(extra)
         evaluator = self._evaluator
