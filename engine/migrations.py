@@ -108,17 +108,17 @@ MIGRATIONS: list[str] = [
 
 #: Until version 4 a run's concurrency key was stored as ``<workflow>:<key>``: keys
 #: were one per workflow, and a template's copies, which write the same tables,
-#: ran one order's events at once. A run accepted then and not finished gets the
-#: key its workflow's next run gets (``<key>``, what the block's reference reads),
-#: and so does its queued job's lock: it keeps its place in that key's order. A
-#: finished run's key is history and stays as it was.
+#: ran one order's events at once. Every run accepted then gets the key its
+#: workflow's next run gets (``<key>``, what the block's reference reads), and so
+#: does an unfinished one's queued job's lock: it keeps its place in that key's
+#: order. A finished run's too: a re-run keeps its run's key, and must wait its turn
+#: with that key's new runs.
 GLOBAL_KEYS = """
     CREATE TEMPORARY TABLE flowyard_keys_per_workflow ON COMMIT DROP AS
         SELECT execution_id, concurrency_key AS old,
                substr(concurrency_key, length(workflow) + 2) AS new
           FROM flowyard_runs
-         WHERE status IN ('queued', 'running')
-           AND left(concurrency_key, length(workflow) + 1) = workflow || ':';
+         WHERE left(concurrency_key, length(workflow) + 1) = workflow || ':';
     UPDATE flowyard_runs AS r SET concurrency_key = k.new
       FROM flowyard_keys_per_workflow AS k WHERE r.execution_id = k.execution_id;
     DO $$

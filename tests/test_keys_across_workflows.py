@@ -183,7 +183,7 @@ async def _as_before_version_4(
         await pool.execute(
             "UPDATE flowyard_runs SET owner = $2 WHERE execution_id = $1::uuid", executed, dead
         )
-        # A finished run's key is history: it stays as it was stored.
+        # A finished run gets the new key too: a re-run of it keeps its key.
         await pool.execute(
             "INSERT INTO flowyard_runs (execution_id, workflow, status, concurrency_key)"
             " VALUES (gen_random_uuid(), 'done', 'succeeded', 'done:42')"
@@ -194,7 +194,7 @@ async def _as_before_version_4(
     return executed, queued, both
 
 
-async def test_an_upgrade_gives_unfinished_runs_the_key_new_runs_get(
+async def test_an_upgrade_gives_earlier_runs_the_key_new_runs_get(
     own_database: str, workspace: Path, write_workflow, tmp_path: Path, monkeypatch
 ) -> None:
     """A database upgraded in place: the run of a process that died, accepted with
@@ -218,8 +218,8 @@ async def test_an_upgrade_gives_unfinished_runs_the_key_new_runs_get(
         runs = "SELECT execution_id::text, concurrency_key FROM flowyard_runs"
         keys = dict(await pool.fetch(runs + " WHERE workflow <> 'done'"))
         assert keys == {executed: "42", new: "42", queued: "42", both[0]: "7", both[1]: "7"}
-        [(_, kept)] = await pool.fetch(runs + " WHERE workflow = 'done'")
-        assert kept == "done:42"
+        [(_, finished)] = await pool.fetch(runs + " WHERE workflow = 'done'")
+        assert finished == "42"
         jobs = dict(
             await pool.fetch(
                 "SELECT args->>'execution_id', lock FROM procrastinate_jobs WHERE queue_name = $1",
