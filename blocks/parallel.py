@@ -7,10 +7,10 @@ import asyncio
 from typing import Any
 
 from engine.context import BlockContext
-from engine.executor import BlockFailed, error_dict, stop_reason, wait_out
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
+from engine.stops import BlockFailed, error_dict, stop_reason, wait_out
 
 
 @register
@@ -121,7 +121,7 @@ class Parallel(BlockHandler):
 async def _gather(path: str, coros: Any) -> list[Any]:
     """Like gather, but a failure stops the siblings instead of leaving them running
     (saying why: their blocks with effects outside the run finish first, as in any
-    region where a block failed; engine.executor.wait_out)."""
+    region where a block failed; engine.stops.wait_out)."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:
         return await asyncio.gather(*tasks)

@@ -2,15 +2,14 @@
 
 Loop and parallel containers are sub-executions: their handlers call
 :meth:`Executor.run_body`, which runs the body's region with a child scope, so
-nested containers need no extra code (DESIGN.md 2).
+nested containers need no extra code (DESIGN.md 2). How a failure stops the
+blocks running beside it (and lets an effect under way finish) is engine/stops.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
-from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 from engine.activation import Activation, choose_error_port
@@ -21,72 +20,14 @@ from engine.recorder import OwnershipLost
 from engine.recovery import not_resumable
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
+from engine.stops import BlockFailed, Stops, error_dict, stop_reason
 
 #: Buffered run events that force a flush: bounds memory in big loops, where the
 #: body never yields to the event loop and the periodic flusher cannot run.
 FLUSH_AT_EVENTS = 5000
 
-#: Why a region stops its running blocks when one of them failed (the message of
-#: the cancellation, which reaches nested regions through their containers).
-SIBLING_FAILED = "a sibling block failed"
-
 #: A skipped block's entry in the run result's ``blocks``.
 SKIPPED = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
-
-#: The failures whose stop is under way, by where (a region's path prefix, ``par[`` for
-#: a parallel's bodies), for a timeout that cuts one short (Executor._stopped_by).
-_STOPS: ContextVar[dict[str, dict[str, Any]]] = ContextVar("flowyard_stops")
-
-
-class BlockFailed(Exception):
-    """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error["message"])
-        self.error = error
-
-
-def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
-    if isinstance(exc, BlockFailed):
-        return exc.error
-    kind = getattr(exc, "kind", None) or type(exc).__name__
-    message = str(exc) or kind
-    if isinstance(exc, TimeoutError) and not str(exc):
-        message = "timed out"
-    return {"type": kind, "message": message, "block": block}
-
-
-def stop_reason(exc: BaseException) -> str | None:
-    """Why a region is stopping: a failure in it (or, through a container, in an
-    enclosing region's block), or None for anything that must interrupt at once."""
-    cancelled = isinstance(exc, asyncio.CancelledError)
-    return SIBLING_FAILED if not cancelled or SIBLING_FAILED in exc.args else None
-
-
-async def wait_out(tasks: Collection[asyncio.Task[Any]], cause: BaseException, where: str) -> None:
-    """Wait for the tasks a stop for ``cause`` left to end (see Executor._stop).
-
-    A failure further out (a cancel saying SIBLING_FAILED) does not hurry them: they
-    are stopping already. Anything else (a cancel, a shutdown, a timeout) interrupts
-    them all; a container whose timeout it is then fails with ``cause`` instead."""
-    stops = None if isinstance(cause, asyncio.CancelledError) else _STOPS.get(None)
-    if stops is not None:
-        stops.setdefault(where, error_dict(cause, where))
-    ended = asyncio.gather(*tasks, return_exceptions=True)
-    stopped: asyncio.CancelledError | None = None  # raised once they end
-    while not ended.done():
-        try:
-            await asyncio.wait([ended])
-        except asyncio.CancelledError as cancel:
-            if stop_reason(cancel) is None:  # their records still end before it is raised
-                for task in tasks:
-                    task.cancel()
-            if stopped is None or stop_reason(cancel) is None:
-                stopped = cancel
-    if stops is not None and (stopped is None or stop_reason(stopped)):
-        stops.pop(where, None)
-    if stopped is not None:
-        raise stopped
 
 
 def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
@@ -136,11 +77,7 @@ class Executor:
         self.metrics = metrics
         self.plan = run.plan
         self.top_blocks: dict[str, dict[str, Any]] = {}  # the run result's `blocks`
-        # Paths of blocks whose effect outside the run is under way, and of those a
-        # stop lets finish that attempt and begin no other (see _stop).
-        self._effects_in_flight: set[str] = set()
-        self._finishing: set[str] = set()
-        self._stops: dict[str, dict[str, Any]] = {}  # _STOPS in this run's tasks
+        self.stops = Stops()  # the stops a failure begins, and what they let finish
 
     # -- regions ------------------------------------------------------------
     async def execute_region(self, region: Region, frame: Frame, prefix: str = "") -> None:
@@ -172,26 +109,8 @@ class Executor:
                         await self._after(node, skipped, top)
         except BaseException as exc:
             if running:
-                await self._stop(running, prefix, exc)
+                await self.stops.stop(running, prefix, exc)
             raise
-
-    async def _stop(
-        self, running: dict[asyncio.Task[str | None], str], prefix: str, cause: BaseException
-    ) -> None:
-        """Stop a region's running blocks; when a sibling failed, one whose effect
-        outside the run is under way finishes that attempt and begins no other
-        (interrupted, a committed INSERT was recorded "interrupted" and a re-run
-        inserted it again). A cancel, a shutdown or a timeout stops everything."""
-        reason = stop_reason(cause)
-        finishing = {prefix + n for n in running.values() if reason} & self._effects_in_flight
-        for task, node in running.items():
-            if prefix + node not in finishing:
-                task.cancel(reason)
-        self._finishing |= finishing
-        try:
-            await wait_out(running, cause, prefix)
-        finally:
-            self._finishing -= finishing
 
     def _settle(
         self, node: str, port: str | None, activation: Activation, ready: list[str], prefix: str
@@ -265,7 +184,7 @@ class Executor:
                 config = compiled.resolve(frame)
                 ctx.inputs = config
                 if handler.side_effects:
-                    self._effects_in_flight.add(path)
+                    self.stops.effects_in_flight.add(path)
                 try:
                     if timeout:
                         # Not wait_for: on Python 3.11 it wraps the handler in a task
@@ -276,7 +195,7 @@ class Executor:
                         value = await handler.run(ctx, config)
                 finally:
                     if handler.side_effects:
-                        self._effects_in_flight.discard(path)
+                        self.stops.effects_in_flight.discard(path)
                 break
             except asyncio.CancelledError:
                 self._interrupted(ctx, t0)
@@ -285,7 +204,7 @@ class Executor:
                 error = error_dict(exc, path)
                 if isinstance(exc, TimeoutError) and timeout:
                     error["message"] = f"timed out after {timeout:g} s"
-                    error = self._stopped_by(path) or error
+                    error = self.stops.stopped_by(path) or error
                 # A handler can say another attempt cannot help (a 400 from an API),
                 # or how long the peer asked us to wait (Retry-After).
                 # A body's failure (BlockFailed) is retried with its container: its
@@ -294,7 +213,7 @@ class Executor:
                     isinstance(exc, BlockFailed) and handler.category != "container"
                 )
                 retriable = not settled and getattr(exc, "retriable", True)
-                if retriable and attempt <= block.retries and path not in self._finishing:
+                if retriable and attempt <= block.retries and path not in self.stops.finishing:
                     backoff = block.retry_backoff * (2 ** (attempt - 1))
                     delay = max(backoff, getattr(exc, "retry_after", None) or 0)
                     retrying = {"attempt": attempt, "error": error, "delay_s": delay}
@@ -337,12 +256,6 @@ class Executor:
         self._settled(ctx, "succeeded", attempt, duration, output, None)
         return port
 
-    def _stopped_by(self, path: str) -> dict[str, Any] | None:
-        """The failure whose stop in container ``path`` its timeout cut short (the first
-        if several): the container fails with it, as it was failing before the timeout."""
-        failures = [self._stops.pop(w) for w in list(self._stops) if w.startswith(path + "[")]
-        return failures[0] if failures else None
-
     def _interrupted(
         self, ctx: BlockContext, t0: float, error: dict[str, Any] | None = None
     ) -> None:
@@ -373,7 +286,7 @@ class Executor:
         """Run the workflow; return (status, output, error). Never raises for block errors."""
         run = self.run
         frame = Frame(run)
-        _STOPS.set(self._stops)
+        self.stops.record_here()
         stuck = not_resumable(run.restored)
         if stuck:
             return self._not_resumable(stuck)

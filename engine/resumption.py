@@ -32,7 +32,7 @@ _HELD_ROW = """
 
 
 class Resumption:
-    # Set by Runtime (engine/runtime.py).
+    # Set by Runtime (engine/runtime.py); _execute and _spawn are engine/run_execution.py's.
     db: Any
     owner: str
     resume_on_start: bool

@@ -1,26 +1,23 @@
 """The runtime: the engine's public facade for the CLI, the server and tests.
 
 It owns the database pool, the function worker pool and the runs in flight.
-Runs are accepted durably (one INSERT) and then executed in-process; every run
-goes through :meth:`Runtime.submit`, the one seam a queue can replace.
+Runs are accepted durably (one INSERT) and then executed in-process
+(engine/run_execution.py); every run goes through :meth:`Runtime.submit`, the one
+seam a queue can replace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine import intake, runstore
-from engine._json import without_surrogates
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
-from engine.context import RunContext, Services
+from engine.context import Services
 from engine.database import Database
-from engine.executor import Executor
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
 from engine.inflight import InFlight, beat, flush
@@ -29,15 +26,13 @@ from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
-from engine.recorder import OwnershipLost, RunRecorder, record_end
+from engine.recorder import OwnershipLost, record_end
 from engine.recovery import carried_events, owner_id, rerun_reusable
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
-from engine.runstore import FINAL_STATUSES, UNSTARTED_RESULT, top_order
-from engine.transactions import Transactions
+from engine.run_execution import RunExecution
+from engine.runstore import FINAL_STATUSES
 from engine.workflows import WorkflowStore
-
-log = logging.getLogger("flowyard.runtime")
 
 HEARTBEAT_S = 10.0
 FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at least this often
@@ -50,7 +45,7 @@ class Submission:
     retry_of: str | None = None  # the failed or cancelled run a webhook's retry replaces
 
 
-class Runtime(Resumption):
+class Runtime(RunExecution, Resumption):
     """Owns the pools and the runs in flight.
 
     ``local=True`` (the default): an accepted run executes in this process, right
@@ -329,82 +324,7 @@ class Runtime(Resumption):
                 pass  # runs of a workflow whose file is gone are still listed by name
         return await runstore.list_runs(self.db.log_pool, names, status, limit, before)
 
-    # -- execution ------------------------------------------------------------------
+    # -- execution (of one run: engine/run_execution.py) -----------------------------
     @property
     def runs_in_flight(self) -> int:
         return len(self._runs.tasks)
-
-    def _spawn(
-        self,
-        eid: str,
-        workflow: Workflow,
-        input: dict[str, Any],
-        restored: dict[str, dict[str, Any]] | None = None,
-        next_seq: int = 2,
-        key: str | None = None,
-        started_at: float | None = None,
-    ) -> asyncio.Task[dict[str, Any]]:
-        run = self._execute(eid, workflow, input, restored, next_seq, started_at)
-        return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
-
-    async def _execute(
-        self,
-        eid: str,
-        workflow: Workflow,
-        input: dict[str, Any],
-        restored: dict[str, dict[str, Any]] | None,
-        next_seq: int,
-        started_at: float | None = None,  # a resumed run's first start
-    ) -> dict[str, Any]:
-        if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
-            return await self._stored_end(eid, None)  # as the canceller recorded it
-        plan = workflow.plan
-        secrets: set[str] = set()
-        recorder = RunRecorder(
-            self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish, started_at
-        )
-
-        async def commit_group(
-            group: str, conn: Any, commit: Callable[[], Awaitable[None]]
-        ) -> None:
-            await recorder.commit_in(conn, commit, "transaction_committed", {"group": group})
-
-        transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
-        run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
-        run.secrets = secrets
-        recorder.started()
-        executor = Executor(run, self.metrics)
-        self._runs.recorders[eid] = recorder
-        try:
-            try:
-                status, output, error = await executor.execute()
-            except asyncio.CancelledError:
-                if recorder.lost:  # the heartbeat found the run taken over
-                    raise OwnershipLost(eid) from None
-                if self._closing:
-                    # Shutting down is not cancelling: the run stays unfinished (its
-                    # transactions rolled back) and the next start resumes it.
-                    await asyncio.shield(recorder.flush())
-                    raise
-                status, output, error = "cancelled", None, cancelled_error()
-            finally:
-                self._runs.recorders.pop(eid, None)
-            self.metrics.run_finished(workflow.name, status)
-            recorder.add(f"run_{status}", None, {"output": output, "error": error})
-            # The end as stored (a resumed run keeps its first start; one the database
-            # refused to record in part ended failed): one run, one record.
-            end = await asyncio.shield(recorder.finish(status, output, error))
-        except OwnershipLost:
-            log.warning("run %s was taken over by another process: stopped here", eid)
-            return await self._stored_end(eid, None)
-        result = {
-            "execution_id": eid,
-            "workflow": workflow.name,
-            **end,
-            "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
-        }
-        if secrets:  # what the caller sees is redacted like what is stored
-            result = recorder.redact.result(result)
-        if recorder.replaced:  # and has U+FFFD for a surrogate, as stored: no UTF-8 has one
-            result = without_surrogates(result)
-        return result

@@ -1,0 +1,119 @@
+"""Executing a run in this process, from its first step to its recorded end.
+
+A started run, a resumed one and one claimed from a queue or an engine process's
+handoff all execute here: the run's recorder, its transaction groups and the
+executor are set up, the end (succeeded, failed or cancelled; none when the process
+is shutting down or another took the run over) is recorded, and the caller gets
+the result as it was stored.
+
+A mixin of :class:`engine.runtime.Runtime`, kept apart so the facade stays short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from engine import runstore
+from engine._json import without_surrogates
+from engine.cancels import cancelled_error
+from engine.context import RunContext, Services
+from engine.executor import Executor
+from engine.inflight import InFlight
+from engine.metrics import Metrics
+from engine.model import Workflow
+from engine.recorder import OwnershipLost, RunRecorder
+from engine.runstore import UNSTARTED_RESULT, top_order
+from engine.transactions import Transactions
+
+log = logging.getLogger("flowyard.runtime")
+
+
+class RunExecution:
+    # Set by Runtime (engine/runtime.py); _or_continued_later is engine/resumption.py's.
+    db: Any
+    owner: str
+    notify_finish: bool
+    services: Services
+    metrics: Metrics
+    _closing: bool
+    _runs: InFlight
+    _stored_end: Callable[..., Awaitable[dict[str, Any]]]
+    _or_continued_later: Callable[..., Awaitable[dict[str, Any]]]
+
+    def _spawn(
+        self,
+        eid: str,
+        workflow: Workflow,
+        input: dict[str, Any],
+        restored: dict[str, dict[str, Any]] | None = None,
+        next_seq: int = 2,
+        key: str | None = None,
+        started_at: float | None = None,
+    ) -> asyncio.Task[dict[str, Any]]:
+        run = self._execute(eid, workflow, input, restored, next_seq, started_at)
+        return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
+
+    async def _execute(
+        self,
+        eid: str,
+        workflow: Workflow,
+        input: dict[str, Any],
+        restored: dict[str, dict[str, Any]] | None,
+        next_seq: int,
+        started_at: float | None = None,  # a resumed run's first start
+    ) -> dict[str, Any]:
+        if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
+            return await self._stored_end(eid, None)  # as the canceller recorded it
+        plan = workflow.plan
+        secrets: set[str] = set()
+        recorder = RunRecorder(
+            self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish, started_at
+        )
+
+        async def commit_group(
+            group: str, conn: Any, commit: Callable[[], Awaitable[None]]
+        ) -> None:
+            await recorder.commit_in(conn, commit, "transaction_committed", {"group": group})
+
+        transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
+        run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
+        run.secrets = secrets
+        recorder.started()
+        executor = Executor(run, self.metrics)
+        self._runs.recorders[eid] = recorder
+        try:
+            try:
+                status, output, error = await executor.execute()
+            except asyncio.CancelledError:
+                if recorder.lost:  # the heartbeat found the run taken over
+                    raise OwnershipLost(eid) from None
+                if self._closing:
+                    # Shutting down is not cancelling: the run stays unfinished (its
+                    # transactions rolled back) and the next start resumes it.
+                    await asyncio.shield(recorder.flush())
+                    raise
+                status, output, error = "cancelled", None, cancelled_error()
+            finally:
+                self._runs.recorders.pop(eid, None)
+            self.metrics.run_finished(workflow.name, status)
+            recorder.add(f"run_{status}", None, {"output": output, "error": error})
+            # The end as stored (a resumed run keeps its first start; one the database
+            # refused to record in part ended failed): one run, one record.
+            end = await asyncio.shield(recorder.finish(status, output, error))
+        except OwnershipLost:
+            log.warning("run %s was taken over by another process: stopped here", eid)
+            return await self._stored_end(eid, None)
+        result = {
+            "execution_id": eid,
+            "workflow": workflow.name,
+            **end,
+            "blocks": runstore.every_block(top_order(plan), executor.top_blocks, UNSTARTED_RESULT),
+        }
+        if secrets:  # what the caller sees is redacted like what is stored
+            result = recorder.redact.result(result)
+        if recorder.replaced:  # and has U+FFFD for a surrogate, as stored: no UTF-8 has one
+            result = without_surrogates(result)
+        return result
