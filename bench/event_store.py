@@ -8,7 +8,8 @@ Best of --repeat runs, on the embedded PostgreSQL (a throw-away server under a t
 - single appends/s, one connection, one event per transaction:
   bare ``INSERT`` into a table with a PK and JSONB  vs  the template's append
   transaction (lock_order + load_snapshot + store_event + reducer + save_snapshot,
-  SQL read from templates/order_processing/workflow.yaml);
+  SQL read from templates/order_processing/workflow.yaml, bound as the workflow
+  binds it with no subscriber set up: bench/_es_append.py);
 - ordering cost: 8 connections appending to different orders, events only,
   as shipped (xid8 column, no lock)  vs  with a global advisory lock (the
   alternative DESIGN.md 7 lists);
@@ -41,6 +42,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._es_append import append_one, append_statements, bind, stored_values  # noqa: E402
 from engine.database import init_connection, start_embedded  # noqa: E402
 from templates import LIB, apply_schemas  # noqa: E402
 from templates.event_store import _COPY_COLUMNS as EVENT_COLUMNS  # noqa: E402
@@ -69,7 +71,6 @@ CREATE TABLE IF NOT EXISTS bare_events (
 CREATE INDEX IF NOT EXISTS bare_events_agg ON bare_events (aggregate_id, seq);
 """
 BARE_COLUMNS = ("aggregate_id", "event_type", "data")
-APPEND_BLOCKS = ("lock_order", "load_snapshot", "store_event", "save_snapshot")
 
 
 def line(label: str, ours: float, bare: float, unit: str, goal: str = "") -> None:
@@ -85,7 +86,7 @@ async def best_of(repeat: int, fn: Callable[[], Awaitable[float]]) -> float:
 
 async def single_appends(conn: asyncpg.Connection, n: int) -> tuple[float, float]:
     """Events/s for the bare insert and for the template's append transaction."""
-    sql = {b: workflow_sql("order_processing", b) for b in APPEND_BLOCKS}
+    sql = append_statements()
     orders = [f"single-{uuid.uuid4().hex[:8]}-{i}" for i in range(100)]
 
     t0 = time.perf_counter()
@@ -100,45 +101,24 @@ async def single_appends(conn: asyncpg.Connection, n: int) -> tuple[float, float
 
     t0 = time.perf_counter()
     for i in range(n):
-        order = orders[i % 100]
-        ev = {"event_id": str(uuid.uuid4()), "event_type": "item_added", "event_version": 1,
-              "aggregate_id": order, "data": {"sku": f"S{i}"}, "metadata": {}}  # fmt: skip
-        vals: dict[str, Any] = {f"<enrich.{k}>": v for k, v in ev.items()}
-        async with conn.transaction():
-            await conn.fetch(sql["lock_order"][0], *[vals[r] for r in sql["lock_order"][1]])
-            snap = await conn.fetchrow(
-                sql["load_snapshot"][0], *[vals[r] for r in sql["load_snapshot"][1]]
-            )
-            vals["<load_snapshot.version?>"] = snap["version"] if snap else None
-            stored = await conn.fetchrow(
-                sql["store_event"][0], *[vals[r] for r in sql["store_event"][1]]
-            )
-            state = apply_event(snap["state"] if snap else None, ev)
-            vals |= {
-                "<apply.state>": state,
-                "<apply.keep_history>": stored["aggregate_version"] % 100 == 0,
-                "<store_event.sequence_number>": stored["sequence_number"],
-            }
-            await conn.fetch(sql["save_snapshot"][0], *[vals[r] for r in sql["save_snapshot"][1]])
+        await append_one(conn, sql, orders[i % 100], {"sku": f"S{i}"})
     ours = n / (time.perf_counter() - t0)
     return ours, bare
 
 
 async def ordering_cost(pool: asyncpg.Pool, per_conn: int, conns: int = 8) -> tuple[float, float]:
     """Events/s appending with the xid8 design (no lock) vs a global advisory lock."""
-    sql, names = workflow_sql("order_processing", "store_event")
+    statement = workflow_sql("order_processing", "store_event")
 
     async def worker(k: int, lock: bool) -> None:
         order = f"ord-{uuid.uuid4().hex[:8]}-{k}"
         async with pool.acquire() as conn:
             for v in range(1, per_conn + 1):
-                vals = {"<enrich.event_id>": str(uuid.uuid4()), "<enrich.event_type>": "item_added",
-                        "<enrich.event_version>": 1, "<enrich.aggregate_id>": order,
-                        "<load_snapshot.version?>": v - 1, "<enrich.data>": {"v": v}, "<enrich.metadata>": {}}  # fmt: skip
+                vals = stored_values(order, v)
                 async with conn.transaction():
                     if lock:
                         await conn.execute("SELECT pg_advisory_xact_lock(42)")
-                    await conn.fetch(sql, *[vals[n] for n in names])
+                    await conn.fetch(statement[0], *bind(statement, vals))
 
     async def run(lock: bool) -> float:
         t0 = time.perf_counter()
