@@ -51,7 +51,10 @@ def _lost(data: dict[str, Any]) -> str | None:
 
 
 def restorable(
-    plan: Plan, events: list[dict[str, Any]], handled_failures: bool = False
+    plan: Plan,
+    events: list[dict[str, Any]],
+    handled_failures: bool = False,
+    keep_lost: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Completed block records (path → output, port, …) a resumed run can reuse —
     and, kept as they are, the records of blocks it can neither reuse nor run again
@@ -60,7 +63,10 @@ def restorable(
     ``handled_failures``: also a failure its block handled (``on_error: continue``),
     recorded with the ``{error: …}`` output and the port the run went on by. A
     resume reuses it (the run had already gone on from it); a re-run "from the
-    failed block" does not (it runs failed blocks again)."""
+    failed block" does not (it runs failed blocks again).
+
+    ``keep_lost``: keep every record that lost its output, repeatable or not — what
+    succeeded and stands, restorable or not (:func:`rerun_reusable`)."""
     done: dict[str, dict[str, Any]] = {}
     for ev in events:
         data = ev["data"] or {}
@@ -78,7 +84,7 @@ def restorable(
             # No output to hand on (``***`` where a secret was, or too big): its block
             # runs again if that repeats nothing; any other's record is kept as it is.
             handler = plan.handlers.get(_block_id(ev["block"]))
-            if handler is None or handler.repeatable:
+            if not keep_lost and (handler is None or handler.repeatable):
                 continue
         done[ev["block"]] = {"status": status, **data}
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
@@ -139,14 +145,18 @@ def _inside_kept(path: str, restored: dict[str, dict[str, Any]]) -> bool:
 
 def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What a re-run "from the failed block" carries over: :func:`restorable`'s
-    records, less every block downstream of one that runs again (it failed, or
-    its record cannot be reused). Those ran on what the failed one gave then: a
-    capture that now succeeds was recorded "failed" by the reused step after it,
-    and the run failed again for a charge that was captured."""
+    records, less every block downstream of one that did not succeed (it failed,
+    or its transaction group rolled back). Those ran on what the failed one gave
+    then: a capture that now succeeds was recorded "failed" by the reused step
+    after it, and the run failed again for a charge that was captured. A block
+    that succeeded but runs again only because its record lost its output (a
+    Function whose output held a secret) gives what it gave: the records after it
+    stand, as a resume keeps them — else an INSERT after it was applied twice."""
     done = restorable(plan, events)
+    stands = restorable(plan, events, keep_lost=True)
     top = plan.top.graph()
     ran = {_top_level(ev["block"]) for ev in events if ev["type"] == "block_started"}
-    again = {node for node in ran if node in top and node not in done}
+    again = {node for node in ran if node in top and node not in stands}
     stale = set().union(*(nx.descendants(top, node) for node in again)) if again else set()
     # A record that lost its output is kept all the same: its block cannot run again
     # (not_resumable fails the re-run on it), and dropped it would.

@@ -389,3 +389,51 @@ def test_a_handler_with_side_effects_must_say_whether_it_may_run_again() -> None
     with pytest.raises(TypeError, match="repeatable"):
         register(Unsaid)
     assert "unsaid_effect_test" not in block_types()
+
+
+#: `fn`'s output holds the secret (its record is redacted, so a re-run runs it
+#: again); `ins` after it inserts; `gate` fails while its gate is closed.
+SECRET_BEFORE_INSERT = """
+name: fn_then_insert_{suffix}
+blocks:
+  start: {{type: manual}}
+  fn:
+    type: function
+    code: |
+      return {{"key": <env.FLOWYARD_TEST_STRIPE_KEY>, "k": input.start.k}}
+  ins:
+    type: database
+    query: INSERT INTO {table}(k, note) VALUES (<fn.k>, 'fn') RETURNING id
+  gate:
+    type: function
+    code: |
+      import os
+      if not os.path.exists({gate!r}):
+          raise RuntimeError("gate closed")
+      return {{"ok": True}}
+edges: [start -> fn, fn -> ins, ins -> gate]
+"""
+
+
+async def test_a_rerun_does_not_insert_again_after_a_redacted_function(
+    runtime: Runtime, write_workflow, table: str, tmp_path: Path, monkeypatch
+) -> None:
+    """`fn` runs again (its record lost its output) and gives what it gave; `ins`,
+    which succeeded on it, is carried over — it was inserted a second time."""
+    monkeypatch.setenv("FLOWYARD_TEST_STRIPE_KEY", SECRET)
+    await _make_table(runtime, table)
+    gate = tmp_path / "gate"
+    suffix = uuid.uuid4().hex[:8]
+    wf = write_workflow(SECRET_BEFORE_INSERT.format(suffix=suffix, table=table, gate=str(gate)))
+    first = await runtime.execute(wf, {"k": "a"})
+    assert first["status"] == "failed" and first["error"]["block"] == "gate"
+    gate.touch()
+
+    sub = await runtime.rerun(first["execution_id"], from_failed=True)
+    again = await runtime.wait(sub.execution_id, timeout=60)
+
+    assert again["status"] == "succeeded", again["error"]
+    assert await count_rows(runtime, table) == 1
+    stored = await runtime.run_result(sub.execution_id)
+    assert stored["blocks"]["ins"]["reused_from"] == first["execution_id"]
+    assert stored["blocks"]["fn"]["reused_from"] is None  # ran again, with the secret
