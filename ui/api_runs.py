@@ -181,14 +181,20 @@ def _after() -> int | Response:
     header = request.headers.get("Last-Event-ID")
     if header:
         try:
-            return max(0, int(header))
+            return _seq(int(header))
         except ValueError:
             pass
     raw = request.args.get("after") or "0"
     try:
-        return max(0, int(raw))
+        return _seq(int(raw))
     except ValueError:
         return error(400, f"after is a run event's seq, a whole number, not {raw!r}")
+
+
+def _seq(after: int) -> int:
+    """``after`` within a seq's range: past the last seq a run can have (an INTEGER
+    column) there are no events, where the value itself was a 500 from the driver."""
+    return min(max(0, after), 2**31 - 1)
 
 
 @bp.get("/runs/<execution_id>/events")

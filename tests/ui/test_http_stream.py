@@ -101,6 +101,24 @@ def test_a_bad_last_event_id_is_ignored_for_after(
     assert seqs[0] == 3
 
 
+@pytest.mark.parametrize("after", ["2147483648", "99999999999999999999999"])
+def test_an_after_past_every_seq_answers_no_events(
+    client: FlaskClient, auth: dict[str, str], after: str
+) -> None:
+    """An `after` past a seq's range (an INTEGER column) was a 500 from the driver
+    (the stream: a 200 cut short); there are no events after it."""
+    eid = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()[
+        "execution_id"
+    ]
+    resp = client.get(f"/api/runs/{eid}/events?after={after}", headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["events"] == []
+    for headers in ({}, {"Last-Event-ID": after}):
+        resp = client.get(f"/api/runs/{eid}/stream?after={after}", headers={**auth, **headers})
+        assert resp.status_code == 200
+        kinds = [k for k, _ in _parse(resp.get_data(as_text=True))]
+        assert "run_event" not in kinds and kinds[-1] == "end", kinds
+
+
 def test_stream_of_unknown_run_is_404(client: FlaskClient, auth: dict[str, str]) -> None:
     assert (
         client.get(
