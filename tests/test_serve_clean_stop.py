@@ -47,3 +47,61 @@ async def test_a_stopped_serve_logs_no_error(
     assert "serving" in text  # the log is the server's
     assert "Task was destroyed" not in text, text
     assert [line for line in text.splitlines() if " ERROR " in line] == [], text
+
+
+async def test_a_request_waiting_for_a_run_is_answered_when_serve_stops(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A `?wait=1` request whose run was still going when SIGTERM came got a 500 (its
+    wait cancelled) and the log two ERRORs; it is answered 202 with the run's links,
+    as past the wait cap: the run resumes at the next start."""
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    gate = tmp_path / "gate"
+    (workflows / "held.yaml").write_text(
+        "name: held\nblocks:\n  start: {type: manual}\n  hold:\n    type: function\n"
+        "    timeout: 120\n    code: |\n      import os, time\n"
+        f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
+        "      return 1\nedges: [start -> hold]\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
+        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
+        "FLOWYARD_SHUTDOWN_GRACE": "1", "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    log = tmp_path / "serve.log"
+    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            await until_healthy(client)
+            waiting = asyncio.create_task(
+                client.post(
+                    "/api/workflows/held/runs?wait=1",
+                    json={},
+                    headers={"Authorization": "Bearer t"},
+                )
+            )
+            while "block_started" not in await _events_so_far(client):
+                await asyncio.sleep(0.1)
+            server.send_signal(signal.SIGTERM)
+            answer = await waiting
+        code = await asyncio.to_thread(server.wait, 60)
+    finally:
+        gate.touch()
+        stop([server])
+    text = log.read_text()
+    assert answer.status_code == 202, answer.text
+    assert set(answer.json()) >= {"execution_id", "status_url"}
+    assert code == 0, text
+    assert [line for line in text.splitlines() if " ERROR " in line] == [], text
+
+
+async def _events_so_far(client: httpx.AsyncClient) -> str:
+    runs = (
+        await client.get("/api/runs?workflow=held", headers={"Authorization": "Bearer t"})
+    ).json()
+    if not runs["runs"]:
+        return ""
+    eid = runs["runs"][0]["execution_id"]
+    return (await client.get(f"/api/runs/{eid}/events", headers={"Authorization": "Bearer t"})).text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import json
 import threading
@@ -94,12 +95,16 @@ def wait_for_run(eid: str) -> dict[str, Any] | Response:
     waiting for a run nobody executes (`serve --no-worker`, no worker up) took every
     thread, and /api/health and webhooks stopped answering. Past the cap the run is
     accepted all the same and answered as without `wait` (202, poll status_url): a
-    503 would have the caller retry a run that is already under way."""
+    503 would have the caller retry a run that is already under way. So is a wait the
+    stopping server ends (``EngineBridge.release_waits``): the run resumes at the next
+    start, where a 500 (the wait cancelled) said it failed."""
     if not _long_requests().acquire(blocking=False):
         return jresponse({"execution_id": eid, **_links(eid)}, 202)
     try:
         # Bounded like a sync webhook's wait; the run goes on, its status_url tells.
-        return bridge().call(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
+        return bridge().wait(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
+    except concurrent.futures.CancelledError:
+        return jresponse({"execution_id": eid, **_links(eid)}, 202)
     except TimeoutError:
         body = {"error": "the run did not finish in time", "execution_id": eid, **_links(eid)}
         return jresponse(body, 504)

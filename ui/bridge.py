@@ -9,6 +9,7 @@ it with ``run_coroutine_threadsafe`` and wait only as long as the response needs
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ class EngineBridge:
         self._own_loop = loop is None
         self.loop = loop or asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
+        self._waits: set[concurrent.futures.Future[Any]] = set()
+        self._waits_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, start_runtime: bool = True, timeout: float = 120.0) -> EngineBridge:
@@ -61,6 +64,30 @@ class EngineBridge:
         except TimeoutError:
             future.cancel()
             raise
+
+    def wait(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """``call`` for a request that only waits for a run's end (``?wait=1``):
+        ``release_waits`` ends it with ``concurrent.futures.CancelledError`` when the
+        server stops, so it is answered while its connection is still open (the run
+        itself goes on, or resumes at the next start)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        with self._waits_lock:
+            self._waits.add(future)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+        finally:
+            with self._waits_lock:
+                self._waits.discard(future)
+
+    def release_waits(self) -> None:
+        """Answer every request waiting in ``wait`` now: the server is stopping."""
+        with self._waits_lock:
+            waits = list(self._waits)
+        for future in waits:
+            future.cancel()
 
     def call_fn(self, fn: Callable[[], Awaitable[T]], timeout: float | None = 30.0) -> T:
         async def _wrap() -> T:

@@ -261,7 +261,16 @@ def serve(
     if engine is not None:
         mode = "accepting; running in the engine process"
     _say(f"serving {workflows_dir} on http://{host}:{port}/ ({mode})", log_format)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: engine process too
+
+    def stopping(_signum: int, _frame: Any) -> None:
+        # Requests waiting for a run (`?wait=1`) are answered first: waitress then
+        # waits for its threads, and they end while their connections are open.
+        bridge.release_waits()
+        raise KeyboardInterrupt
+
+    # SIGTERM stops as Ctrl-C does, the engine process too.
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -294,10 +303,6 @@ def _install_templates_if_new(workflows_dir: Path) -> list[str]:
     if workflows_dir.exists():
         return []
     return [templates.instantiate(t, workflows_dir).stem for t in FIRST_RUN_TEMPLATES]
-
-
-def _interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _start_engine_process(
