@@ -142,18 +142,21 @@ _SPELLINGS = ("\x00", "u0000", "%00", "\\ud", "\\uD")
 _SPELLINGS_B = tuple(s.encode() for s in _SPELLINGS)
 #: A UTF-16 surrogate code point: Python text may hold one, UTF-8 cannot encode it.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNRECORDABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
-def without_surrogates(value: Any) -> Any:
-    """``value`` with each UTF-16 surrogate in its strings and keys replaced by U+FFFD,
-    as the run log records it (engine/recorder.py, ``storable``): for the result a
-    caller receives, which no encoder could write as UTF-8 otherwise."""
+def as_recorded(value: Any) -> Any:
+    """``value`` with each NUL and UTF-16 surrogate in its strings and keys replaced by
+    U+FFFD, as the run log records it (engine/recorder.py, ``storable``): the result a
+    caller receives is then the same whether it was handed over in process or read
+    back from the record (another process executed the run), and a surrogate, which
+    no encoder could write as UTF-8, is never in it."""
     if isinstance(value, str):
-        return SURROGATE.sub("\ufffd", value)
+        return _UNRECORDABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {without_surrogates(k): without_surrogates(v) for k, v in value.items()}
+        return {as_recorded(k): as_recorded(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [without_surrogates(item) for item in value]
+        return [as_recorded(item) for item in value]
     return value
 
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import runstore
-from engine._json import without_surrogates
+from engine._json import as_recorded
 from engine.cancels import cancelled_error
 from engine.context import RunContext, Services
 from engine.executor import Executor
@@ -114,6 +114,6 @@ class RunExecution:
         }
         if secrets:  # what the caller sees is redacted like what is stored
             result = recorder.redact.result(result)
-        if recorder.replaced:  # and has U+FFFD for a surrogate, as stored: no UTF-8 has one
-            result = without_surrogates(result)
+        if recorder.replaced:  # U+FFFD where the record has it, as read back elsewhere
+            result = as_recorded(result)
         return result
