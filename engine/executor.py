@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import Any, NamedTuple
 
+from engine import runstore
 from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
@@ -289,7 +290,7 @@ class Executor:
         self.stops.record_here()
         stuck = not_resumable(run.restored)
         if stuck:
-            return self._not_resumable(stuck)
+            return await self._not_resumable(stuck)
         try:
             await self.execute_region(self.plan.top, frame)
             output = (
@@ -309,13 +310,32 @@ class Executor:
             await self._roll_back()
             return "failed", None, {"type": type(exc).__name__, "message": str(exc), "block": None}
 
-    def _not_resumable(
+    async def _not_resumable(
         self, stuck: list[tuple[str, dict[str, Any]]]
     ) -> tuple[str, Any, dict[str, Any]]:
         """Fail, before anything runs, a run that cannot go past a block: it completed
         before, its record lost its output, and running it again would apply its effect
         twice (engine.recovery.not_resumable). Each such block is recorded failed, with
-        what it was given and what is left of its output, for whoever checks its effect."""
+        what it was given and what is left of its output, for whoever checks its effect;
+        a block the stopped process left running is recorded interrupted, as a run
+        cancelled while away is (no finished run shows a block running)."""
+        events = await runstore.fetch_events(self.run.recorder.pool, self.run.execution_id)
+        left = runstore.blocks_from_events(events, top_level_only=False)
+        for path, rec in left.items():
+            if rec["status"] == "running":
+                why = {
+                    "type": "Cancelled",
+                    "message": "interrupted before it finished",
+                    "block": path,
+                }
+                self.run.recorder.add(
+                    "block_failed", path, {"error": why, "attempts": rec["attempts"]}
+                )
+                if "[" not in path and "." not in path:  # the run result's top-level blocks
+                    self.top_blocks[path] = {
+                        "status": "failed", "attempts": rec["attempts"], "duration_ms": None,
+                        "output": None, "error": why,
+                    }  # fmt: skip
         for node, rec in self.run.restored.items():
             if "[" not in node and "." not in node:  # the run result's top-level blocks
                 self.top_blocks[node] = {**rec, "duration_ms": rec.get("duration_ms")}

@@ -104,6 +104,10 @@ async def test_an_insert_whose_output_held_a_secret_is_not_applied_again_on_resu
     assert stored["status"] == "failed" and stored["error"] == error
     assert stored["blocks"]["ins"]["status"] == "failed"
     assert stored["blocks"]["ins"]["error"] == error
+    # `hold`, running when the process died, is not left `running` in a run that ended.
+    for shown in (stored, result):
+        assert shown["blocks"]["hold"]["status"] == "failed", shown["blocks"]["hold"]
+        assert shown["blocks"]["hold"]["error"]["type"] == "Cancelled"
     events = await runtime.run_events(eid)
     starts = [i for i, e in enumerate(events) if e["type"] == "run_started"]
     assert len(starts) == 2
