@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from engine import _json
+
 # COPY's binary format: a signature and two empty header fields; each row is
 # its field count, then each field's byte length and bytes (in _COPY_COLUMNS'
 # order); -1 ends the data. jsonb values carry a format version byte (1).
@@ -24,8 +26,19 @@ EMPTY_JSONB = struct.pack(">ib", 3, 1) + b"{}"
 
 
 def jsonb(value: Any) -> bytes:
-    encoded = orjson.dumps(value)
+    encoded = json_bytes(value)
     return struct.pack(">ib", len(encoded) + 1, 1) + encoded
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as JSON, as the live path's jsonb parameters are written
+    (engine._json): orjson's bytes, or, for what orjson refuses (an integer beyond
+    64 bits, which jsonb keeps exactly), the engine's exact encoder. The batch's
+    hot loop inlines the same try."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _json.dumps(value).encode()
 
 
 def new_event_ids(limit: int | None = None) -> Iterator[str]:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import yaml
 
+from engine import _json
 from templates import LIB, ROOT
 from templates._pgcopy import (
     BINARY_HEADER,
@@ -33,6 +34,7 @@ from templates._pgcopy import (
     POSITION_AND_DATA,
     ROW_START,
     VERSION_AND_ORDER,
+    json_bytes,
     jsonb,
     new_event_ids,
 )
@@ -166,11 +168,13 @@ async def append_batch(
             [_lock_key(o) for o in orders],
         )
         # What each already-stored id is: a repeat of it is skipped, another event
-        # under it refused (as the live workflow's `duplicate` step does).
+        # under it refused (as the live workflow's `duplicate` step does). Read
+        # exactly: orjson reads an integer beyond 64 bits (which jsonb keeps) as a
+        # float, and a repeat of the event then passed for a different one.
         known: dict[str, tuple[Any, ...]] = {}
         if given:
             known = {
-                str(r[0]): (r[1], r[2], r[3], orjson.loads(r[4]))
+                str(r[0]): (r[1], r[2], r[3], _json.loads(r[4]))
                 for r in await conn.fetch(
                     "SELECT event_id, event_type, aggregate_id, event_version, data::text"
                     " FROM events WHERE event_id = ANY($1::uuid[])",
@@ -239,7 +243,7 @@ class _Batch:
         fresh = new_event_ids()
         types: dict[str, bytes] = {}
         apply, heads, known, every = order_events.apply_event, self.heads, self._known, self._every
-        same_json = order_events.json_equal  # true is not 1, 1 is 1.0
+        same_json = order_events.json_equal  # as jsonb: true is not 1, 1 is 1.0
         chunk: list[bytes] = [BINARY_HEADER]
         for order in orders:
             v, state = heads.get(order, (0, None))
@@ -276,11 +280,14 @@ class _Batch:
                 v += 1
                 state = apply(state, ev)
                 if v % every == 0:
-                    self.snapshots[(order, v)] = [orjson.dumps(state).decode(), False, True]
+                    self.snapshots[(order, v)] = [json_bytes(state).decode(), False, True]
                 type_bytes = types.get(ev["event_type"]) or types.setdefault(
                     ev["event_type"], str(ev["event_type"]).encode()
                 )
-                data_json = orjson.dumps(data)
+                try:  # json_bytes, inlined: this runs for every row
+                    data_json = orjson.dumps(data)
+                except TypeError:  # an integer beyond 64 bits: written exactly
+                    data_json = _json.dumps(data).encode()
                 chunk += (
                     ROW_START(8, 16, eid_bytes, len(type_bytes)), type_bytes,
                     VERSION_AND_ORDER(4, ev["event_version"], len(order_bytes)), order_bytes,
@@ -297,7 +304,7 @@ class _Batch:
                 if kept:
                     kept[1] = True
                 else:
-                    self.snapshots[(order, v)] = [orjson.dumps(state).decode(), True, False]
+                    self.snapshots[(order, v)] = [json_bytes(state).decode(), True, False]
         chunk.append(BINARY_TRAILER)
         yield b"".join(chunk)
 

@@ -236,14 +236,15 @@ def json_equal(a: Any, b: Any) -> bool:
     int), so a snapshot holding ``true`` where the events give ``1`` would pass
     as consistent. Here true, false and null equal only themselves.
 
-    Numbers are equal when they are the same number, whatever their Python type
+    Numbers are equal when jsonb calls them equal, whatever their Python type
     (``1 == 1.0``): JSON has one number type, and a state round-trips through
     jsonb, which stores every number as ``numeric`` and prints it in its own
-    form: a float ``1e20`` the reducer wrote reads back as the integer
-    100000000000000000000 (and a decoder that keeps numeric's precision gives
-    Decimals). PostgreSQL's own jsonb ``=`` also says ``1 = 1.0``. Python
-    compares int, float and Decimal exactly, so two different numbers are never
-    taken as one.
+    form: a float ``1e25`` the reducer wrote reads back as the integer
+    10000000000000000000000000 (and a decoder that keeps numeric's precision gives
+    Decimals). So a float is the number its JSON text spells (``repr``: what
+    jsonb stores for it), not its exact binary value, which Python's ``==`` uses:
+    ``1e25 != 10**25`` and ``float(2**60) == 2**60`` in Python, the other way
+    round in jsonb. Ints and Decimals compare exactly, as ``numeric`` does.
     """
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
@@ -256,11 +257,23 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(json_equal, a, b))
     if isinstance(a, _NUMBERS):
-        return isinstance(b, _NUMBERS) and a == b
+        return isinstance(b, _NUMBERS) and _same_number(a, b)
     return type(a) is type(b) and a == b
 
 
 _NUMBERS = (int, float, Decimal)
+
+
+def _same_number(a: int | float | Decimal, b: int | float | Decimal) -> bool:
+    if isinstance(a, float) is isinstance(b, float):  # both floats, or both exact
+        return a == b
+    return _as_stored(a) == _as_stored(b)
+
+
+def _as_stored(number: int | float | Decimal) -> int | Decimal:
+    """The number jsonb stores: a float's shortest text (``repr``, as JSON encoders
+    write it), an int or a Decimal exactly."""
+    return Decimal(repr(number)) if isinstance(number, float) else number
 
 
 def _anomaly(s: State, ev: Mapping[str, Any], reason: str, unreadable: bool = False) -> None:

@@ -34,7 +34,6 @@ def json_equal(lib_path: Path) -> Any:
         ({"a": 1}, {"a": 1, "b": None}),  # a missing key is not a null
         ([1, 2], [2, 1]),
         ("1", 1),
-        (0.1, Decimal("0.1")),  # the float is not exactly one tenth: not the same number
         (2**53 + 1, float(2**53)),
     ],
 )
@@ -51,6 +50,8 @@ def test_values_that_python_calls_equal_or_that_differ_are_not_the_same_json(
         (1, 1.0),  # JSON has one number type; see json_equal's docstring
         (10**20, 1e20),
         (Decimal("12.50"), 12.5),
+        # jsonb stores the float as the number its text spells (test_event_store_big_numbers)
+        (0.1, Decimal("0.1")),
         ({"x": [True, None, "s", 2]}, {"x": [True, None, "s", 2.0]}),
         ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
         (None, None),
