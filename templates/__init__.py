@@ -30,6 +30,10 @@ LIB = ROOT / "lib"
 #: In a workspace's ``lib/``: the sha256 of each file as flowyard last wrote it, so a
 #: later copy tells a file the user edited (kept) from one it wrote (updated).
 LIB_MANIFEST = ".flowyard-lib.json"
+#: The sha256 of every version of each ``lib/*.py`` flowyard shipped (rebuilt from
+#: git by ``python -m templates.lib_shipped``): a workspace file holding one of them
+#: is unedited, whether or not a manifest says flowyard wrote it.
+LIB_SHIPPED = ROOT / "lib_shipped.json"
 
 #: SQL files of a template that ``flowyard db init`` applies; the analytics
 #: queries are read-only examples and are copied, not applied.
@@ -255,18 +259,20 @@ def copy_lib(workflows_dir: Path) -> list[Change]:
     """Bring ``<workflows_dir>/lib`` to the shipped ``templates/lib``, file by file,
     never over a user's edit; return a change for each file kept.
 
-    A file is written when it is missing or still what flowyard last wrote there
-    (its sha256 in :data:`LIB_MANIFEST`: unedited, maybe from an older release).
+    A file is written when it is missing, still what flowyard last wrote there (its
+    sha256 in :data:`LIB_MANIFEST`), or any version flowyard ever shipped (its sha256
+    in :data:`LIB_SHIPPED`): unedited, from this or an older release. The second test
+    alone kept every file of a workspace made before the manifest (or with it lost):
+    the new copy then ran on the old lib, and failed reading what the old lib lacks.
     Any other content is the user's (the Order Processing README invites handlers
     for new event types in ``order_events.py``): replacing it would silently change
-    the live reducer, so it is kept and reported. A workspace of a release before
-    the manifest has none: a file equal to the shipped one is recorded, a differing
-    one kept, since an edit and an older release's file cannot be told apart.
-    Files of the user's own (not shipped) are never touched.
+    the live reducer, so it is kept and reported. Files of the user's own (not
+    shipped) are never touched.
     """
     dest = Path(workflows_dir) / "lib"
     dest.mkdir(parents=True, exist_ok=True)
     written = _read_lib_manifest(dest)
+    released = _shipped_lib_sums()
     kept: list[Change] = []
     for f in sorted(LIB.iterdir()):
         if not (f.is_file() and f.suffix == ".py"):
@@ -275,12 +281,14 @@ def copy_lib(workflows_dir: Path) -> list[Change]:
         shipped_sum = _sha256(shipped)
         target = dest / f.name
         have = _sha256(target.read_bytes()) if target.is_file() else None
-        if have is None or (have != shipped_sum and have == written.get(f.name)):
+        unedited = have == written.get(f.name) or have in released.get(f.name, ())
+        if have is None or (have != shipped_sum and unedited):
             _write_atomically(target, shipped)  # a run may import it meanwhile
         elif have != shipped_sum:
             message = (
-                f"kept your edited lib/{f.name}: the template's own (templates/lib/{f.name})"
-                " differs, and the copy runs with yours"
+                f"kept your edited lib/{f.name}: it is no version flowyard shipped, so the"
+                " copy runs with yours, and may fail until you merge the template's changes"
+                f" into it (compare it with {f})"
             )
             kept.append(
                 Change(None, f"lib/{f.name}", f"sha256:{shipped_sum}", f"sha256:{have}", message)
@@ -291,6 +299,18 @@ def copy_lib(workflows_dir: Path) -> list[Change]:
         dest / LIB_MANIFEST, (json.dumps(written, indent=1, sort_keys=True) + "\n").encode()
     )
     return kept
+
+
+def _shipped_lib_sums() -> dict[str, frozenset[str]]:
+    """:data:`LIB_SHIPPED` read (empty when unreadable: then only the manifest tells
+    flowyard's files, and a differing file is kept, the safe side)."""
+    try:
+        doc = json.loads(LIB_SHIPPED.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: frozenset(v) for k, v in doc.items() if isinstance(v, list)}
 
 
 def _read_lib_manifest(lib: Path) -> dict[str, str]:
