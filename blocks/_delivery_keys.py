@@ -36,6 +36,7 @@ class _PayloadScope:
             block_id: payload,
             "webhook": payload,
             "input": {"webhook": payload, "workflow": {"name": workflow}},
+            "workflow": {"name": workflow},
         }
 
     def lookup(self, root: str) -> Any:

@@ -128,8 +128,12 @@ class WebhookBlock(BlockHandler):
     def _reads_request(self, ref: Reference) -> bool:
         """The keys are read from the request before any block runs (the run does not
         exist yet): only this block's own output can be read, as
-        <ID.body.…>, <webhook.…> or <input.webhook.…>."""
-        if ref.root == "input" and ref.path[:2] == ("workflow", "name"):
+        <ID.body.…>, <webhook.…> or <input.webhook.…> — and the workflow's name."""
+        if (
+            ref.path[:2] == ("workflow", "name")
+            and ref.root == "input"
+            or (ref.root == "workflow" and ref.path == ("name",))
+        ):
             return True
         path = ref.path[1:] if ref.root == "input" and ref.path[:1] == ("webhook",) else None
         if ref.root in (self.block.id, "webhook"):

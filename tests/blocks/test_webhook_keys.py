@@ -298,6 +298,15 @@ def test_keys_may_read_the_request_by_any_of_its_names(install_workflow: Any) ->
     install_workflow(
         WORKFLOW.format(
             extra='idempotency_key: "<input.webhook.headers.x_id>"\n'
-            '    concurrency_key: "<hook.body.a>-<webhook.query.b>-<input.workflow.name>"'
+            '    concurrency_key: "<workflow.name>:<hook.body.a>-<webhook.query.b>-<input.workflow.name>"'
         )
     )
+
+
+def test_a_key_may_name_the_workflow() -> None:
+    """`<workflow.name>` is known before any block runs: a key of its own per workflow,
+    now that a key is one for the database. It validated, then failed every delivery."""
+    from blocks._delivery_keys import request_value
+
+    payload = {"body": {"a": 1}}
+    assert request_value("<workflow.name>:<webhook.body.a>", "hook", payload, "wf") == "wf:1"
