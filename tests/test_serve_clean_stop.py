@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from db_helpers import new_database
 from processes import free_port, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,9 @@ async def test_a_request_waiting_for_a_run_is_answered_when_serve_stops(
 ) -> None:
     """A `?wait=1` request whose run was still going when SIGTERM came got a 500 (its
     wait cancelled) and the log two ERRORs; it is answered 202 with the run's links,
-    as past the wait cap: the run resumes at the next start."""
+    as past the wait cap: the run resumes at the next start. (A database of its own:
+    the run is left unfinished, and another test's process would take it over.)"""
+    database_url = await new_database(database_url, "cleanstop")
     workflows = tmp_path / "workflows"
     workflows.mkdir()
     gate = tmp_path / "gate"
