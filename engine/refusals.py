@@ -44,8 +44,9 @@ def reason(exc: Exception) -> str:
 
 def omitted(data: dict[str, Any], note: str) -> str:
     """An event's data with its output (and what else a block made) replaced by
-    ``note``, marked ``omitted``: a resume or re-run runs the block again rather
-    than reuse a value its record does not have (engine/recovery.py)."""
+    ``note``, marked ``omitted``: a resume or re-run does not reuse a value its record
+    does not have — it runs a repeatable block again, and stops before any other
+    (``NotResumable``, engine/recovery.py)."""
     kept = {k: v for k, v in data.items() if k in ("attempts", "duration_ms", "port", "attempt")}
     return dumps({**kept, "output": {"omitted": note}, "omitted": True})
 
