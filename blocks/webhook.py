@@ -63,6 +63,9 @@ class WebhookResponse:
     status: int
     body: Any = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    #: A ``respond: sync`` delivery accepted by ``accept(..., wait=False)``: its run,
+    #: for the caller to wait for with ``sync_answer`` (body: the run's links).
+    waits_for: str | None = None
 
 
 @register
@@ -277,6 +280,22 @@ async def options(runtime: Any, path: str) -> WebhookResponse:
     return WebhookResponse(204, None, {"Allow": ", ".join([*allowed, "OPTIONS"])})
 
 
+async def sync_answer(
+    runtime: Any, the_run: dict[str, Any], sync_timeout: float = SYNC_TIMEOUT_S
+) -> WebhookResponse:
+    """A ``respond: sync`` delivery's answer: its run's output once it ends."""
+    try:
+        result = await runtime.wait(the_run["execution_id"], timeout=sync_timeout)
+    except TimeoutError:
+        # The run was accepted and goes on: say which, so the caller can follow it
+        # rather than resend (which would only be answered with this run).
+        return WebhookResponse(504, {"error": "the run did not finish in time", **the_run})
+    if result.get("status") != "succeeded":
+        body = {**the_run, "status": result.get("status"), "error": result.get("error")}
+        return WebhookResponse(500, body)
+    return WebhookResponse(200, result.get("output"))
+
+
 async def accept(
     runtime: Any,
     path: str,
@@ -285,10 +304,13 @@ async def accept(
     query: Mapping[str, str],
     raw_body: bytes,
     sync_timeout: float = SYNC_TIMEOUT_S,
+    wait: bool = True,
 ) -> WebhookResponse:
     """Verify, parse and durably submit one delivery; the route turns the result into HTTP.
 
-    ``sync_timeout``: how long a ``respond: sync`` delivery waits for its run."""
+    ``sync_timeout``: how long a ``respond: sync`` delivery waits for its run.
+    ``wait=False``: a sync delivery is answered once accepted, with ``waits_for``:
+    the route waits apart (``sync_answer``), a wait a stopping server can end."""
     path = normalize_path(path)
     workflow, block = _find(runtime, path, method.upper())
     if workflow is None or block is None:
@@ -381,16 +403,9 @@ async def accept(
     execution_id = str(sub.execution_id)
     the_run = {"execution_id": execution_id, "status_url": f"/api/runs/{execution_id}"}
     if str(config.get("respond", "async")) == "sync":
-        try:
-            result = await runtime.wait(execution_id, timeout=sync_timeout)
-        except TimeoutError:
-            # The run was accepted and goes on: say which, so the caller can follow it
-            # rather than resend (which would only be answered with this run).
-            return WebhookResponse(504, {"error": "the run did not finish in time", **the_run})
-        if result.get("status") != "succeeded":
-            body = {**the_run, "status": result.get("status"), "error": result.get("error")}
-            return WebhookResponse(500, body)
-        return WebhookResponse(200, result.get("output"))
+        if not wait:
+            return WebhookResponse(202, the_run, waits_for=execution_id)
+        return await sync_answer(runtime, the_run, sync_timeout)
     body_out: dict[str, Any] = dict(the_run)
     if not sub.created:
         body_out["duplicate"] = True

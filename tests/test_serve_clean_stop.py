@@ -50,19 +50,30 @@ async def test_a_stopped_serve_logs_no_error(
     assert [line for line in text.splitlines() if " ERROR " in line] == [], text
 
 
+@pytest.mark.parametrize(
+    "trigger, url, sig",
+    [
+        ("start: {type: manual}", "/api/workflows/held/runs?wait=1", signal.SIGTERM),
+        ("start: {type: webhook, path: held, respond: sync}", "/webhooks/held", signal.SIGTERM),
+        ("start: {type: manual}", "/api/workflows/held/runs?wait=1", signal.SIGINT),
+    ],
+    ids=["wait-sigterm", "sync-webhook-sigterm", "wait-sigint"],
+)
 async def test_a_request_waiting_for_a_run_is_answered_when_serve_stops(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, trigger: str, url: str, sig: signal.Signals
 ) -> None:
-    """A `?wait=1` request whose run was still going when SIGTERM came got a 500 (its
-    wait cancelled) and the log two ERRORs; it is answered 202 with the run's links,
-    as past the wait cap: the run resumes at the next start. (A database of its own:
-    the run is left unfinished, and another test's process would take it over.)"""
+    """A `?wait=1` request, or a `respond: sync` delivery, whose run was still going
+    when SIGTERM (or Ctrl-C) came got a 500 (its wait cancelled; a sender retries a
+    500, and an unkeyed delivery would start a second run) and the log two ERRORs; it
+    is answered 202 with the run's links, as past the wait cap: the run resumes at the
+    next start. (A database of its own: the run is left unfinished, and another
+    test's process would take it over.)"""
     database_url = await new_database(database_url, "cleanstop")
     workflows = tmp_path / "workflows"
     workflows.mkdir()
     gate = tmp_path / "gate"
     (workflows / "held.yaml").write_text(
-        "name: held\nblocks:\n  start: {type: manual}\n  hold:\n    type: function\n"
+        f"name: held\nblocks:\n  {trigger}\n  hold:\n    type: function\n"
         "    timeout: 120\n    code: |\n      import os, time\n"
         f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
         "      return 1\nedges: [start -> hold]\n"
@@ -79,15 +90,11 @@ async def test_a_request_waiting_for_a_run_is_answered_when_serve_stops(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await until_healthy(client)
             waiting = asyncio.create_task(
-                client.post(
-                    "/api/workflows/held/runs?wait=1",
-                    json={},
-                    headers={"Authorization": "Bearer t"},
-                )
+                client.post(url, json={}, headers={"Authorization": "Bearer t"})
             )
             while "block_started" not in await _events_so_far(client):
                 await asyncio.sleep(0.1)
-            server.send_signal(signal.SIGTERM)
+            server.send_signal(sig)
             answer = await waiting
         code = await asyncio.to_thread(server.wait, 60)
     finally:

@@ -6,6 +6,7 @@ Public (no token): a webhook authenticates with its own signature, checked by
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from typing import Any
 
@@ -66,13 +67,22 @@ def deliver(path: str) -> Response:
         query = parse_fields(request.query_string, "the query string")
     except ValueError as exc:
         return jresponse({"error": str(exc)}, 400)
+    runtime = bridge().runtime
     try:
         resp = bridge().call(
-            webhook.accept(
-                bridge().runtime, path, request.method, headers, query, raw, SYNC_TIMEOUT_S
-            ),
+            webhook.accept(runtime, path, request.method, headers, query, raw, wait=False),
             timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
         )
+        if resp.waits_for is not None:  # respond: sync, its run accepted
+            resp = bridge().wait(
+                webhook.sync_answer(runtime, resp.body, SYNC_TIMEOUT_S),
+                timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
+            )
+    except concurrent.futures.CancelledError:
+        # The server is stopping (EngineBridge.release_waits): the run is accepted and
+        # resumes at its next start. A 2xx with its links, not a 500 a sender retries
+        # (a delivery without an idempotency key would start a second run).
+        pass
     except TimeoutError:
         return jresponse({"error": "the run did not finish in time"}, 504)
     status = int(getattr(resp, "status", 500))
