@@ -17,7 +17,7 @@ from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
-from engine.recorder import OwnershipLost
+from engine.recorder import OwnershipLost, end_left_running
 from engine.recovery import not_resumable
 from engine.references import MissingReference, NotRun
 from engine.registry import Result
@@ -320,22 +320,9 @@ class Executor:
         a block the stopped process left running is recorded interrupted, as a run
         cancelled while away is (no finished run shows a block running)."""
         events = await runstore.fetch_events(self.run.recorder.pool, self.run.execution_id)
-        left = runstore.blocks_from_events(events, top_level_only=False)
-        for path, rec in left.items():
-            if rec["status"] == "running":
-                why = {
-                    "type": "Cancelled",
-                    "message": "interrupted before it finished",
-                    "block": path,
-                }
-                self.run.recorder.add(
-                    "block_failed", path, {"error": why, "attempts": rec["attempts"]}
-                )
-                if "[" not in path and "." not in path:  # the run result's top-level blocks
-                    self.top_blocks[path] = {
-                        "status": "failed", "attempts": rec["attempts"], "duration_ms": None,
-                        "output": None, "error": why,
-                    }  # fmt: skip
+        for path, ended in end_left_running(self.run.recorder, events).items():
+            if "[" not in path and "." not in path:  # the run result's top-level blocks
+                self.top_blocks[path] = ended
         for node, rec in self.run.restored.items():
             if "[" not in node and "." not in node:  # the run result's top-level blocks
                 self.top_blocks[node] = {**rec, "duration_ms": rec.get("duration_ms")}
