@@ -263,6 +263,17 @@ def test_case_ports_are_distinct_and_not_error(tmp_path: Path, cases: str, said:
     assert said in one(tmp_path, text)
 
 
+def test_a_case_named_error_with_its_edge_wired_is_one_problem(tmp_path: Path) -> None:
+    """The edge `c.error -> x` also got "add `on_error: continue` to c": a fix that
+    would not help, since the case's name is what is wrong."""
+    text = BASE + (
+        "  c: {type: condition, cases: [{name: error, if: '1 == 1'}]}\n"
+        "  x: {type: function, code: 'return 1'}\n"
+        "edges: [start -> c, c.error -> x]\n"
+    )
+    assert "`error` is the port a failed block takes" in one(tmp_path, text)
+
+
 def test_accumulate_next_outside_the_body_is_refused(tmp_path: Path) -> None:
     text = BASE + (
         "  lp:\n    type: loop\n    count: 3\n    body: [add]\n"

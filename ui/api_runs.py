@@ -326,8 +326,11 @@ def rerun(execution_id: str) -> Response:
     body, _, refused = json_body()
     if refused is not None:
         return refused
-    if not isinstance(body, dict) or not isinstance(body.get("from_failed", True), bool):
+    if not isinstance(body, dict):
         return error(400, 'the body is a JSON object such as {"from_failed": false}')
+    if not isinstance(body.get("from_failed", True), bool):
+        got = json.dumps(body["from_failed"])
+        return error(400, f"from_failed is true or false, not {got}")
     # A misspelled `from_faild: false` was ignored: a re-run from the failed block
     # nobody asked for, its succeeded blocks' outputs carried over.
     unknown = sorted(set(body) - {"from_failed"})

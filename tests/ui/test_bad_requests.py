@@ -187,9 +187,14 @@ def test_rerun_with_a_body_that_is_not_an_object_is_400(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
     run = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()
-    for body in ([1], {"from_failed": "no"}):
+    for body, says in (
+        ([1], 'the body is a JSON object such as {"from_failed": false}'),
+        ({"from_failed": "no"}, 'from_failed is true or false, not "no"'),
+        ({"from_failed": 1}, "from_failed is true or false, not 1"),
+    ):
         resp = client.post(f"/api/runs/{run['execution_id']}/rerun", json=body, headers=auth)
         assert resp.status_code == 400, (body, resp.get_data(as_text=True))
+        assert resp.get_json()["error"] == says
 
 
 def test_rerun_with_an_unknown_key_is_400_naming_it(
