@@ -8,14 +8,12 @@ The Flask route only reads the request, enforces the size limit and calls it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from blocks._delivery_keys import idempotency_key, request_value, same_delivery
-from blocks._form_data import parse_fields
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -24,8 +22,15 @@ from blocks._signatures import (
     standard_webhooks_signature,
     verify_signature,
 )
-from blocks.http import is_credential_header
-from engine._json import strict_loads, unstorable
+from blocks._webhook_request import (
+    PATH_RULE,
+    build_payload,
+    normalize_path,
+    now_iso,
+    parse_body,
+    unreachable,
+)
+from engine._json import unstorable
 from engine.context import BlockContext
 from engine.database import server_unreachable
 from engine.intake import IdempotencyBusy, IdempotencyConflict
@@ -166,82 +171,8 @@ class WebhookBlock(BlockHandler):
             "query": {},
             "method": str(self.config.get("method", "POST")).upper(),
             "path": normalize_path(str(self.config.get("path", ""))),
-            "received_at": _now_iso(),
+            "received_at": now_iso(),
         }
-
-
-def normalize_path(path: str) -> str:
-    return path.strip().strip("/")
-
-
-#: What a webhook path may be made of: RFC 3986's unreserved characters, which every
-#: client sends as they are, so the path a sender is given is the path that arrives.
-PATH_RULE = (
-    "use letters, digits, '-', '_', '.', '~', and '/' between non-empty segments, "
-    "with no '.' or '..' segment"
-)
-_PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/")
-
-
-def unreachable(path: str) -> str | None:
-    """Why no ordinary request arrives at ``/webhooks/<path>`` (None: one does)."""
-    for char in path:
-        if char == "?":
-            return "'?' starts the query string"
-        if char == "#":
-            return "'#' starts a fragment, which is never sent"
-        if char not in _PATH_CHARS:
-            return f"{char!r} would arrive only percent-encoded"
-    segments = path.split("/")
-    if "" in segments:
-        return "an empty segment: '//' is merged into '/'"
-    if "." in segments or ".." in segments:
-        return "clients resolve '.' and '..' segments away before sending"
-    return None
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-# -- delivery ---------------------------------------------------------------------
-
-
-def header_key(name: str) -> str:
-    """``User-Agent`` → ``user_agent``: headers as reference-friendly field names."""
-    return name.lower().replace("-", "_")
-
-
-def parse_body(raw: bytes, content_type: str) -> Any:
-    """JSON (the default) or a form; raises ValueError, saying which it was read as,
-    for a body that is neither."""
-    if not raw.strip():
-        return {}
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        return parse_fields(raw, "the body (a form, application/x-www-form-urlencoded)")
-    try:
-        # Strict: NaN, Infinity and 1e999999 are refused, not stored as null in the run.
-        return strict_loads(raw)
-    except ValueError as exc:  # UnicodeDecodeError too
-        raise ValueError(f"the body is not valid JSON: {exc}") from None
-
-
-def build_payload(
-    path: str, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: Any
-) -> dict[str, Any]:
-    return {
-        "body": body,
-        "headers": {
-            # Credentials, not data, are kept out of run records: the headers the
-            # HTTP block keeps out of its recorded inputs.
-            header_key(k): ("[redacted]" if is_credential_header(k) else v)
-            for k, v in headers.items()
-        },
-        "query": dict(query),
-        "method": method.upper(),
-        "path": normalize_path(path),
-        "received_at": _now_iso(),
-    }
 
 
 def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import engine.recorder
+import engine._recordable
 from engine.model import Workflow
 from engine.runtime import Runtime
 
@@ -25,7 +25,7 @@ edges: [start -> big, big -> fail]
 async def test_an_output_too_big_to_record_is_noted_and_not_reused(
     runtime: Runtime, write_workflow: Callable[..., Workflow], monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(engine.recorder, "MAX_RECORDED_CHARS", 2000)
+    monkeypatch.setattr(engine._recordable, "MAX_RECORDED_CHARS", 2000)
     result = await runtime.execute(write_workflow(BIG), {})
     assert result["status"] == "failed" and result["error"]["block"] == "fail"
     assert len(result["blocks"]["big"]["output"]["text"]) == 5000  # the run had the value
@@ -43,7 +43,7 @@ async def test_an_output_too_big_to_record_is_noted_and_not_reused(
 async def test_a_run_output_too_big_to_record_ends_the_run_all_the_same(
     runtime: Runtime, write_workflow: Callable[..., Workflow], monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(engine.recorder, "MAX_RECORDED_CHARS", 2000)
+    monkeypatch.setattr(engine._recordable, "MAX_RECORDED_CHARS", 2000)
     wf = write_workflow(
         BIG.replace("big -> fail", "start -> fail")
         .replace(

@@ -1,0 +1,52 @@
+"""What the run log can keep: JSON text PostgreSQL stores, within a size it holds."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine._json import SURROGATE, dumps
+from engine.refusals import omitted
+
+#: A NUL escape in JSON text, not preceded by an escaped backslash (``\\u0000`` is
+#: the six characters, not a NUL).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def storable(text: str) -> str:
+    """JSON text PostgreSQL can store, for every write of the run log (events, the
+    run row's output and error): jsonb cannot hold U+0000 and UTF-8 cannot encode a
+    lone UTF-16 surrogate (a peer's ``"\\ud800"``, Python's ``chr(0xD800)``), so a
+    NUL or a surrogate a block returned is recorded as U+FFFD instead of failing the
+    run log's write and leaving the run unfinished for good.
+
+    A surrogate is raw text here: orjson refuses it and engine._json.dumps falls back
+    to an encoder that writes non-ASCII as is. ASCII text (most) is not looked at;
+    other text is encoded once to find one (several times faster than a search)."""
+    if "\\u0000" in text:
+        text = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = SURROGATE.sub("\ufffd", text)
+    return text
+
+
+#: The largest JSON text one run event or the run's output keeps. PostgreSQL's jsonb
+#: holds at most ~256 MB; a bigger value failed every write of the run's log, and the
+#: run stayed `running` and was resumed — run again — on every start.
+MAX_RECORDED_CHARS = 64 * 1024 * 1024
+
+
+def within_limit(text: str, data: Any) -> str:
+    """``text`` (``data`` as JSON), or when it is too big to keep, a note saying so in
+    its place: for an event's ``data``, its output is not kept and the record is
+    marked ``omitted`` (a resume or re-run runs the block again rather than reuse a
+    value it does not have); for a value (``data`` None), the note alone."""
+    if len(text) <= MAX_RECORDED_CHARS:
+        return text
+    note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
+    if isinstance(data, dict):
+        return omitted(data, note)
+    return dumps({"omitted": note})
