@@ -102,9 +102,9 @@ class Condition(BlockHandler):
 
     def ports(self) -> tuple[str, ...]:
         if self._cases or "cases" in self.config:
-            names = [
-                str(c.get("name")) for c in self.config.get("cases") or [] if isinstance(c, dict)
-            ]
+            cases = self.config.get("cases")
+            cases = cases if isinstance(cases, list) else []  # a bad value: said by problems()
+            names = [str(c.get("name")) for c in cases if isinstance(c, dict)]
             return (*names, str(self.config.get("else", "else")))
         return ("true", "false")
 

@@ -209,8 +209,11 @@ def _graph_problems(plan: Plan) -> list[Problem]:
         h = plan.handlers.get(edge.source)
         # A condition case named `error` is refused on its own; saying "add on_error"
         # to its edge as well would point the user at the wrong fix.
-        claims_error = h is not None and "error" in h.ports()
-        if edge.port == "error" and not claims_error and _fails_the_run(plan, edge.source):
+        if (
+            edge.port == "error"
+            and not (h is not None and "error" in h.ports())
+            and _fails_the_run(plan, edge.source)
+        ):
             problems.append(
                 Problem(
                     f"edge {edge}: the error port is taken only with on_error: continue; "
