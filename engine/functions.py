@@ -88,7 +88,7 @@ def pool_size() -> int:
     raw = os.environ.get("FLOWYARD_FUNCTION_WORKERS", "").strip()
     if not raw:
         return max(2, min(8, os.cpu_count() or 2))
-    if not (raw.isdigit() and 1 <= int(raw) <= 256):
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 256):
         raise ValueError(
             f"FLOWYARD_FUNCTION_WORKERS={raw!r} is not a number of worker processes from 1 to 256"
         )

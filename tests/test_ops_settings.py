@@ -44,7 +44,7 @@ def test_an_empty_secret_key_is_refused_at_start(key: str, tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []  # no token, key or templates written
 
 
-@pytest.mark.parametrize("limit", ["abc", "1MiB", "0", "-1", "1.5"])
+@pytest.mark.parametrize("limit", ["abc", "1MiB", "0", "-1", "1.5", "²"])  # ²: isdigit(), not int()
 def test_a_max_body_that_is_no_positive_number_of_bytes_is_refused(
     limit: str, tmp_path: Path
 ) -> None:

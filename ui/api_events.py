@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, request
 
+from engine._json import unstorable
 from ui import api_runs  # its wait_for_run, read when called (api_runs imports ui.api)
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, runtime
@@ -67,8 +68,17 @@ def event_orders() -> Response:
     return jresponse({"orders": rows})
 
 
+def _unreadable(order_id: str) -> Response | None:
+    """A 400 for an order id PostgreSQL cannot hold (a NUL, a lone surrogate): it
+    reached the query and was a 500."""
+    why = unstorable(order_id, "the order id")
+    return None if why is None else error(400, why)
+
+
 @bp.get("/events/orders/<path:order_id>")
 def event_stream(order_id: str) -> Response:
+    if (refused := _unreadable(order_id)) is not None:
+        return refused
     try:
         rows = _fetch(
             "SELECT sequence_number, aggregate_version, event_type, event_version, data, metadata, created_at"
@@ -92,6 +102,8 @@ def event_replay(order_id: str) -> Response:
     The body is read and checked as a manual run's input is (POST
     /api/workflows/<name>/runs): an unreadable or misspelled point in time was
     taken for none, and the current state answered as if it had been asked for."""
+    if (refused := _unreadable(order_id)) is not None:
+        return refused
     body, refused = api_runs.run_input()
     if refused is not None:
         return refused

@@ -209,7 +209,7 @@ def _bad_address(host: str, port: str | int) -> str | None:
     import socket
 
     port = str(port)
-    if not (port.strip().isdigit() and 1 <= int(port) <= 65535):
+    if not (port.strip().isascii() and port.strip().isdigit() and 1 <= int(port) <= 65535):
         return f"bad --port {port!r}: give a number from 1 to 65535"
     try:
         socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -222,7 +222,7 @@ def _bad_concurrency(value: str | int) -> str | None:
     """What is wrong with ``--concurrency`` (None: nothing): 0 or less started a worker
     that never ran a run, and said nothing."""
     text = str(value).strip()
-    if not (text.isdigit() and int(text) >= 1):
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
         return f"bad --concurrency {str(value)!r}: give a number of runs of at least 1"
     return None
 

@@ -180,7 +180,7 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
     if args.status is not None and args.status not in runstore.RUN_STATUSES:
         return f"bad --status {args.status!r}: one of {', '.join(runstore.RUN_STATUSES)}"
     limit = str(args.limit).strip()
-    if not (limit.isdigit() and int(limit) >= 1):
+    if not (limit.isascii() and limit.isdigit() and int(limit) >= 1):
         return f"bad --limit {args.limit!r}: a number of at least 1"
     args.limit = int(limit)
     if args.action == "prune":

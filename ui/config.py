@@ -28,7 +28,7 @@ def max_body() -> int:
     raw = os.environ.get("FLOWYARD_MAX_BODY", "").strip()
     if not raw:
         return DEFAULT_MAX_BODY
-    if not (raw.isdigit() and int(raw) >= 1):
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
         raise SettingError(
             f"FLOWYARD_MAX_BODY={raw!r} is not a number of bytes of at least 1"
             f" (unset, it is {DEFAULT_MAX_BODY}: 1 MiB)"
@@ -72,7 +72,7 @@ def server_threads() -> int:
     raw = os.environ.get("FLOWYARD_THREADS", "").strip()
     if not raw:
         return 16
-    if not (raw.isdigit() and 2 <= int(raw) <= 1024):
+    if not (raw.isascii() and raw.isdigit() and 2 <= int(raw) <= 1024):
         raise SettingError(f"FLOWYARD_THREADS={raw!r} is not a number of threads from 2 to 1024")
     return int(raw)
 
@@ -91,7 +91,7 @@ def connection_limit() -> int:
     raw = os.environ.get("FLOWYARD_CONNECTION_LIMIT", "").strip()
     if not raw:
         return DEFAULT_CONNECTION_LIMIT
-    if not (raw.isdigit() and 10 <= int(raw) <= 100_000):
+    if not (raw.isascii() and raw.isdigit() and 10 <= int(raw) <= 100_000):
         raise SettingError(
             f"FLOWYARD_CONNECTION_LIMIT={raw!r} is not a number of connections from 10 to 100000"
         )
@@ -144,7 +144,7 @@ def channel_timeout() -> int:
     raw = os.environ.get("FLOWYARD_CHANNEL_TIMEOUT", "").strip()
     if not raw:
         return DEFAULT_CHANNEL_TIMEOUT_S
-    if not (raw.isdigit() and 1 <= int(raw) <= 3600):
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 3600):
         raise SettingError(
             f"FLOWYARD_CHANNEL_TIMEOUT={raw!r} is not a number of seconds from 1 to 3600"
         )

@@ -52,3 +52,15 @@ def test_an_order_id_with_a_slash_has_its_stream(
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.get_json()["order_id"] == oid
     assert [e["event_type"] for e in resp.get_json()["events"]] == ["order_created"]
+
+
+def test_an_order_id_with_a_nul_is_400_not_500(
+    client: FlaskClient, auth: dict[str, str], order_id: str
+) -> None:
+    """`/api/events/orders/%00` reached PostgreSQL, which has no NUL in text: a 500."""
+    for path in ("/api/events/orders/%00", f"/api/events/orders/{order_id}%00"):
+        resp = client.get(path, headers=auth)
+        assert resp.status_code == 400, resp.get_data(as_text=True)
+        assert "NUL" in resp.get_json()["error"]
+    replay = client.post("/api/events/orders/a%00b/replay", json={}, headers=auth)
+    assert replay.status_code == 400, replay.get_data(as_text=True)
