@@ -27,6 +27,7 @@ from croniter import CroniterBadDateError, croniter
 
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
+from engine.references import references_in
 from engine.registry import BlockHandler, register
 
 log = logging.getLogger("flowyard.schedule")
@@ -53,6 +54,12 @@ class ScheduleBlock(BlockHandler):
     }
     required = ("cron",)
     outputs = ("scheduled_for",)
+    #: `input` is each tick's run input as written: the scheduler gives it to the run,
+    #: and nothing resolves a reference in it.
+    raw_keys: ClassVar[frozenset[str]] = frozenset({"input"})
+
+    def references_in_raw(self) -> dict[str, Any]:
+        return {}  # those in `input` are refused by problems(), not checked as upstream
 
     def problems(self) -> list[Problem]:
         out = []
@@ -67,6 +74,14 @@ class ScheduleBlock(BlockHandler):
         elif isinstance(cron, str) and not _ever_fires(cron):
             message = f"the cron expression {cron!r} never fires (no such date, e.g. February 31)"
             out.append(Problem(message, block=self.block.id, field="cron"))
+        for ref in references_in(self.config.get("input")):
+            # `<env.X>` was stored as its own text in every tick's input, read as the
+            # value by nothing: a secret a user meant to pass never arrived.
+            message = (
+                f"{ref.text} is not resolved here: the input is given to each run as"
+                f" written; read {ref.text} in the block that uses it"
+            )
+            out.append(Problem(message, block=self.block.id, field="input"))
         tz = self.config.get("timezone")
         if isinstance(tz, str):
             try:

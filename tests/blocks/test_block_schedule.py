@@ -202,6 +202,23 @@ def test_a_cron_that_never_fires_is_refused(tmp_path: Any) -> None:
     assert "never fires" in problem.message
 
 
+def test_a_reference_in_the_input_is_refused(tmp_path: Any) -> None:
+    """`input: {key: <env.API_KEY>}` was stored as its own text in every tick's input:
+    nothing resolves the schedule's input, so the value never arrived."""
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "refs.yaml"
+    given = "{report: daily, key: <env.API_KEY>, at: '<tick.scheduled_for>', cmp: 'x < y > z'}"
+    file.write_text(EVERY_MINUTE.replace("NAME", "refs").replace("{report: daily}", given))
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    found = [(p.block, p.field, p.message.split(" is ")[0]) for p in info.value.problems]
+    assert found == [
+        ("tick", "input", "<env.API_KEY>"),
+        ("tick", "input", "<tick.scheduled_for>"),
+    ]
+
+
 async def test_manual_run_of_a_scheduled_workflow(run_yaml: Any) -> None:
     result = await run_yaml(EVERY_MINUTE.replace("NAME", "sched_manual"), {"report": "adhoc"})
     assert result["status"] == "succeeded", result["error"]
