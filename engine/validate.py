@@ -34,7 +34,18 @@ def _validator() -> jsonschema.Draft202012Validator:
     return v
 
 
-_UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected")
+def _unexpected_keys(err: Any) -> list[Any]:
+    """The keys an ``additionalProperties: false`` error is about, read from the schema
+    (jsonschema's message quotes a key with a ``'`` in it, or a number, otherwise, and
+    parsing it let ``time'out: 5`` pass as no problem at all)."""
+    named = err.schema.get("properties", {})
+    patterns = err.schema.get("patternProperties", {})
+    return [
+        key
+        for key in err.instance
+        if key not in named
+        and not (isinstance(key, str) and any(re.search(p, key) for p in patterns))
+    ]
 
 
 def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
@@ -66,10 +77,10 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
                 )
             )
         elif err.validator == "additionalProperties":
-            for key in _UNEXPECTED_RE.findall(err.message):
+            for key in _unexpected_keys(err):
                 what = f" for a {btype} block" if btype and len(inner) == 0 else ""
                 problems.append(
-                    Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, key]))
+                    Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, str(key)]))
                 )
         elif err.validator == "required":
             key = err.message.split("'")[1] if "'" in err.message else ""

@@ -263,6 +263,14 @@ def test_case_ports_are_distinct_and_not_error(tmp_path: Path, cases: str, said:
     assert said in one(tmp_path, text)
 
 
+def test_an_unknown_key_with_a_quote_in_it_is_named(tmp_path: Path) -> None:
+    """`time'out: 5` passed validation and was ignored: the key was read out of
+    jsonschema's message, which quotes such a key with double quotes."""
+    text = BASE + '  f: {type: function, code: "return 1", "time\'out": 5}\n'
+    found = one(tmp_path, text)
+    assert "block 'f'" in found and "unknown key \"time'out\" for a function block" in found
+
+
 def test_a_case_named_error_with_its_edge_wired_is_one_problem(tmp_path: Path) -> None:
     """The edge `c.error -> x` also got "add `on_error: continue` to c": a fix that
     would not help, since the case's name is what is wrong."""
