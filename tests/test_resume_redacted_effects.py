@@ -55,9 +55,9 @@ async def _make_table(runtime: Runtime, table: str) -> None:
     )
 
 
-async def _stored(runtime: Runtime, eid: str, block: str) -> bool:
+async def _stored(runtime: Runtime, eid: str, block: str, type_: str = "block_succeeded") -> bool:
     events = await runtime.run_events(eid)
-    return any(e["type"] == "block_succeeded" and e["block"] == block for e in events)
+    return any(e["type"] == type_ and e["block"] == block for e in events)
 
 
 async def test_an_insert_whose_output_held_a_secret_is_not_applied_again_on_resume(
@@ -81,6 +81,9 @@ async def test_an_insert_whose_output_held_a_secret_is_not_applied_again_on_resu
         # `ins` completed and its record is in the log; the run waits in `hold`.
         assert await until(lambda: _stored(runtime, eid, "ins"))
         assert await until(lambda: log.exists() and "hold" in log.read_text().split())
+        # ... and its start is in the log too (flushed within FLUSH_INTERVAL_S; on a
+        # busy machine the kill could come first, leaving `hold` pending, not running).
+        assert await until(lambda: _stored(runtime, eid, "hold", "block_started"))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

@@ -23,7 +23,8 @@ def list_workflows() -> Response:
     for item in items:
         item["url"] = url_for("api.get_workflow", name=item["name"])
         item["editor_url"] = url_for("pages.editor", name=item["name"])
-    return jresponse({"workflows": items})
+    ignored = wf.ignored_files(settings().workflows_dir)
+    return jresponse({"workflows": items, "ignored": ignored, "name_rule": wf.NAME_RULE})
 
 
 def _wants_yaml() -> bool:

@@ -47,9 +47,13 @@ def _templates() -> list[dict[str, Any]]:
 
 @bp.get("/")
 def index() -> str:
-    workflows = [wf.summary(p) for p in wf.list_files(settings().workflows_dir)]
+    folder = settings().workflows_dir
     return render_template(
-        "index.html", workflows=workflows, templates=_templates(), name_rule=NAME_RULE
+        "index.html",
+        workflows=[wf.summary(p) for p in wf.list_files(folder)],
+        ignored=wf.ignored_files(folder),
+        templates=_templates(),
+        name_rule=NAME_RULE,
     )
 
 

@@ -94,15 +94,20 @@ class Background:
 
     stop: asyncio.Event  # ends the scheduler and the queue worker
     ordering: asyncio.Task[None] | None  # holds the key-order lock (engine/key_order.py)
+    stopping: list[asyncio.Task[None]]  # the scheduler and the queue worker
 
     async def close(self) -> None:
-        """Stop them. The key-order task is cancelled and awaited (its connection
-        closed, the lock released), as the engine process does: left pending, it died
-        with the loop and every stop logged `Task was destroyed but it is pending!`."""
+        """Stop them, and wait for them to end. The key-order task is cancelled and
+        awaited (its connection closed, the lock released), as the engine process
+        does: left pending, it died with the loop and every stop logged `Task was
+        destroyed but it is pending!`. The scheduler and the worker end on ``stop``;
+        not awaited, a stop on a busy machine came before they did, and the worker's
+        coroutine was destroyed mid-way (`Exception ignored in: <coroutine object
+        Runtime.work>` on stderr)."""
         self.stop.set()
         if self.ordering is not None:
             self.ordering.cancel()
-            await asyncio.gather(self.ordering, return_exceptions=True)
+        await asyncio.gather(*self.stopping, *filter(None, [self.ordering]), return_exceptions=True)
 
 
 def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> Background:
@@ -115,14 +120,14 @@ def start_background(bridge: EngineBridge, worker: bool, concurrency: int) -> Ba
     async def launch() -> Background:
         stop = asyncio.Event()
         rt = bridge.runtime
-        asyncio.create_task(run_scheduler(rt, stop))
+        stopping = [asyncio.create_task(run_scheduler(rt, stop))]
         if worker:
-            asyncio.create_task(rt.work(concurrency, stop))
+            stopping.append(asyncio.create_task(rt.work(concurrency, stop)))
         ordering = None
         if not rt.handoff:  # with --engine-process, the engine process orders keys
             what = "flowyard serve" if worker else "flowyard serve --no-worker"
             ordering = asyncio.create_task(hold_key_order(rt, what, worker, HEARTBEAT_S))
-        return Background(stop, ordering)
+        return Background(stop, ordering, stopping)
 
     return bridge.call(launch())
 

@@ -55,6 +55,18 @@ def list_files(workflows_dir: Path) -> list[Path]:
     return list(seen.values())
 
 
+def ignored_files(workflows_dir: Path) -> list[str]:
+    """Workflow files no name can reach (``Ünï.yaml``, ``my flow.yaml``): listed where
+    the workflows are, since they were left out without a word."""
+    if not workflows_dir.is_dir():
+        return []
+    return [
+        p.name
+        for p in sorted(workflows_dir.iterdir())
+        if p.suffix in SUFFIXES and p.is_file() and not valid_name(p.stem)
+    ]
+
+
 #: Summaries by file and file version: the runs list and the index ask for every
 #: file's on each call (the runs page polls every 3 s), and parsing 500 files took
 #: seconds of CPU per call. A file is read again only once it changed.

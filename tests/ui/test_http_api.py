@@ -189,3 +189,20 @@ def test_runs_page_through_older_ones_with_before(
     assert len(seen) == len(set(seen))  # none twice
     assert seen[: len(made)] == made[::-1]  # newest first, none skipped
     assert client.get("/api/runs?before=nope", headers=auth).status_code == 400
+
+
+def test_a_file_whose_name_is_no_workflow_name_is_listed_as_ignored(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """`Ünï.yaml` was left out of `/` and `/api/workflows` without a word."""
+    odd = workflows_dir / "my flow.yaml"
+    odd.write_text("version: 1\nname: odd\nblocks: {start: {type: manual}}\n")
+    try:
+        listed = client.get("/api/workflows", headers=auth).get_json()
+        assert "my flow.yaml" in listed["ignored"]
+        assert "my flow" not in [w["name"] for w in listed["workflows"]]
+        page = client.get("/", headers=auth).get_data(as_text=True)
+        assert 'id="ignored-files"' in page and "my flow.yaml" in page
+    finally:
+        odd.unlink()
+    assert "my flow.yaml" not in client.get("/api/workflows", headers=auth).get_json()["ignored"]
