@@ -1,6 +1,10 @@
 """What identifies a webhook delivery: its idempotency key (a header, or a value a
 reference reads from the request) and when a repeat is the same request — the
-rules engine/intake.py applies to a repeated key."""
+rules engine/intake.py applies to a repeated key.
+
+Keys are read from the request as it arrived (blocks/_webhook_request.py,
+``as_received``), credential headers included — Twilio's idempotency id arrives in
+``I-Twilio-Idempotency-Token`` — and a key that reads one is kept only as its hash."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from blocks.http import is_credential_header
 from engine.intake import same_json
 from engine.references import MissingReference, Reference, parse, resolve
 
@@ -25,7 +30,32 @@ def indexable(key: str | None) -> str | None:
     sender's long id is deduplicated like a short one instead of failing the INSERT."""
     if key is None or len(key) <= MAX_KEY_CHARS:
         return key
+    return hashed(key)
+
+
+def hashed(key: str) -> str:
+    """``sha256:<hex>`` of ``key``'s UTF-8: the form a long key, or one read from a
+    credential header, is stored, compared and shown in (a 409's message) in."""
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def request_path(ref: Reference, block_id: str) -> tuple[str, ...] | None:
+    """What a key's reference reads of the webhook block's payload (``("body",
+    "order_id")``), by any of its names: ``<ID.…>``, ``<webhook.…>`` or
+    ``<input.webhook.…>``. None: not the request (``<workflow.name>``, another block)."""
+    if ref.root == "input" and ref.path[:1] == ("webhook",):
+        return ref.path[1:]
+    if ref.root in (block_id, "webhook"):
+        return ref.path
+    return None
+
+
+def reads_credential(ref: Reference, block_id: str) -> bool:
+    """Whether ``ref`` reads a credential header (or all the headers at once)."""
+    path = request_path(ref, block_id)
+    if not path or path[0] != "headers":
+        return False
+    return len(path) == 1 or is_credential_header(path[1])
 
 
 class _PayloadScope:
@@ -76,11 +106,15 @@ def request_value(
     by text around references (``order:<webhook.body.order_id>``: a key of its own
     beside other workflows' keys), as the run store keeps it (`indexable`). None
     when a reference finds no value or an empty one: the request has no such key
-    (``order:`` alone would make every such request one key)."""
+    (``order:`` alone would make every such request one key).
+
+    ``payload``: the request as received (``as_received``). A key that reads a
+    credential header is returned `hashed`, whatever its length: the run's row, a
+    job's lock and a 409's message then never hold the header's text."""
     if not template:
         return None
     scope = _PayloadScope(block_id, payload, workflow)
-    text = []
+    text, secret = [], False
     for part in _parts(template):
         if isinstance(part, str):
             text.append(part)
@@ -92,7 +126,8 @@ def request_value(
         if value in (None, ""):
             return None
         text.append(_as_key(value))
-    return indexable("".join(text))
+        secret = secret or reads_credential(part, block_id)
+    return hashed("".join(text)) if secret else indexable("".join(text))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -68,6 +68,8 @@ def parse_body(raw: bytes, content_type: str) -> Any:
 def build_payload(
     path: str, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: Any
 ) -> dict[str, Any]:
+    """The request as the run records it (its input's ``webhook``): credential
+    headers are ``[redacted]``. Keys are read from `as_received` instead."""
     return {
         "body": body,
         "headers": {
@@ -81,3 +83,11 @@ def build_payload(
         "path": normalize_path(path),
         "received_at": now_iso(),
     }
+
+
+def as_received(payload: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    """``payload`` with its headers as they arrived, credentials included: what the
+    delivery's keys are read from (a key read from ``[redacted]`` would make every
+    delivery one key). Never recorded: blocks/_delivery_keys.py hashes a key that
+    reads a credential header."""
+    return {**payload, "headers": {header_key(k): v for k, v in headers.items()}}

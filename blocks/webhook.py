@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from blocks._delivery_keys import idempotency_key, request_value, same_delivery
+from blocks._delivery_keys import idempotency_key, request_path, request_value, same_delivery
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -24,6 +24,7 @@ from blocks._signatures import (
 )
 from blocks._webhook_request import (
     PATH_RULE,
+    as_received,
     build_payload,
     normalize_path,
     now_iso,
@@ -143,10 +144,8 @@ class WebhookBlock(BlockHandler):
             or (ref.root == "workflow" and ref.path == ("name",))
         ):
             return True
-        path = ref.path[1:] if ref.root == "input" and ref.path[:1] == ("webhook",) else None
-        if ref.root in (self.block.id, "webhook"):
-            path = ref.path
-        return path is not None and bool(path) and path[0] in self.outputs
+        path = request_path(ref, self.block.id)
+        return bool(path) and path[0] in self.outputs
 
     def _not_request(self, ref: Reference) -> str:
         fields = ", ".join(self.outputs)
@@ -293,8 +292,11 @@ async def accept(
         return WebhookResponse(400, {"error": refused})
 
     payload = build_payload(path, method, headers, query, body)
+    # The keys read the request as it came: in the payload a credential header is
+    # `[redacted]`, the same text on every delivery (every event one key).
+    request = as_received(payload, headers)
     configured = config.get("idempotency_key")
-    key = idempotency_key(configured, block.id, payload, lower, workflow.name, signed_id)
+    key = idempotency_key(configured, block.id, request, lower, workflow.name, signed_id)
     if configured and key is None and "?>" not in str(configured):
         # The workflow asked for deduplication; a delivery without its key would run
         # again on every retry (a second payment capture), so it is refused. A key
@@ -315,7 +317,7 @@ async def accept(
             # The run store's unique index is per workflow, so the raw key is enough.
             idempotency_key=key,
             concurrency_key=request_value(
-                config.get("concurrency_key"), block.id, payload, workflow.name
+                config.get("concurrency_key"), block.id, request, workflow.name
             ),
             same_request=same_delivery,
         )
