@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from blocks.http import is_credential_header
+from blocks._webhook_request import is_secret_header
 from engine.intake import same_json
 from engine.references import MissingReference, Reference, parse, resolve
 
@@ -50,12 +50,12 @@ def request_path(ref: Reference, block_id: str) -> tuple[str, ...] | None:
     return None
 
 
-def reads_credential(ref: Reference, block_id: str) -> bool:
+def reads_credential(ref: Reference, block_id: str, secret_header: str | None = None) -> bool:
     """Whether ``ref`` reads a credential header (or all the headers at once)."""
     path = request_path(ref, block_id)
     if not path or path[0] != "headers":
         return False
-    return len(path) == 1 or is_credential_header(path[1])
+    return len(path) == 1 or is_secret_header(path[1], secret_header)
 
 
 class _PayloadScope:
@@ -83,6 +83,7 @@ def idempotency_key(
     lower_headers: Mapping[str, str],
     workflow: str,
     signed_id: str | None = None,
+    secret_header: str | None = None,
 ) -> str | None:
     """The delivery's dedup key, or None when the request carries none.
 
@@ -90,7 +91,7 @@ def idempotency_key(
     It is then the key, and an ``Idempotency-Key`` header beside it is ignored: that
     header is not signed, so whoever captured a delivery could resend it within the
     5-minute tolerance under a new key and start it again (a second capture)."""
-    value = request_value(template, block_id, payload, workflow)
+    value = request_value(template, block_id, payload, workflow, secret_header)
     if value is not None:
         return value
     if signed_id:
@@ -100,7 +101,11 @@ def idempotency_key(
 
 
 def request_value(
-    template: str | None, block_id: str, payload: dict[str, Any], workflow: str
+    template: str | None,
+    block_id: str,
+    payload: dict[str, Any],
+    workflow: str,
+    secret_header: str | None = None,
 ) -> str | None:
     """A key read from the request by a reference (``<webhook.body.order_id>``), or
     by text around references (``order:<webhook.body.order_id>``: a key of its own
@@ -109,8 +114,9 @@ def request_value(
     (``order:`` alone would make every such request one key).
 
     ``payload``: the request as received (``as_received``). A key that reads a
-    credential header is returned `hashed`, whatever its length: the run's row, a
-    job's lock and a 409's message then never hold the header's text."""
+    credential header (the block's ``secret_header`` too) is returned `hashed`,
+    whatever its length: the run's row, a job's lock and a 409's message then never
+    hold the header's text."""
     if not template:
         return None
     scope = _PayloadScope(block_id, payload, workflow)
@@ -126,7 +132,7 @@ def request_value(
         if value in (None, ""):
             return None
         text.append(_as_key(value))
-        secret = secret or reads_credential(part, block_id)
+        secret = secret or reads_credential(part, block_id, secret_header)
     return hashed("".join(text)) if secret else indexable("".join(text))
 
 

@@ -1,6 +1,7 @@
 """Webhook signatures: ``X-Flowyard-Signature`` (HMAC-SHA256 of the raw body) and
-Standard Webhooks (``webhook-id``/``-timestamp``/``-signature``, ``whsec_`` secrets).
-Every comparison is constant-time."""
+Standard Webhooks (``webhook-id``/``-timestamp``/``-signature``, ``whsec_`` secrets);
+and a shared token a sender puts in a header of its own (``secret_header``: GitLab,
+Telegram). Every comparison is constant-time."""
 
 from __future__ import annotations
 
@@ -103,3 +104,28 @@ def verify_signature(
     ):
         raise SignatureError("X-Flowyard-Signature does not match")
     return None
+
+
+def _as_sent(value: str) -> bytes:
+    """A header value as its bytes: WSGI hands them over as latin-1 text, so a
+    token sent as UTF-8 is compared with the secret's UTF-8, not its mojibake."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # a Python caller's text (blocks.webhook.accept)
+        return value.encode("utf-8", "surrogatepass")
+
+
+def verify_token(secret: str, header: str, headers: Mapping[str, str]) -> None:
+    """Raise :class:`SignatureError` unless header ``header`` carries ``secret``
+    itself: a shared token, as GitLab (``X-Gitlab-Token``) and Telegram
+    (``X-Telegram-Bot-Api-Secret-Token``) send one. ``headers`` have lower-case
+    names; ``-`` and ``_`` are one (``x_gitlab_token``, as references write it).
+    Their SHA-256 digests are compared, in constant time: neither the token's text
+    nor its length shows in how long a wrong one takes."""
+    wanted = header.lower().replace("_", "-")
+    given = next((v for k, v in headers.items() if k.replace("_", "-") == wanted), None)
+    if given is None:
+        raise SignatureError(f"missing {header} header")
+    sent = hashlib.sha256(_as_sent(given)).digest()
+    if not hmac.compare_digest(sent, hashlib.sha256(secret.encode("utf-8")).digest()):
+        raise SignatureError(f"{header} does not match")

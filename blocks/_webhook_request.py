@@ -65,17 +65,30 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise ValueError(f"the body is not valid JSON: {exc}") from None
 
 
+def is_secret_header(name: str, secret_header: str | None = None) -> bool:
+    """Whether header ``name`` holds a credential: one the HTTP block keeps out of its
+    recorded inputs (``Authorization``, ``X-Gitlab-Token``…), or the block's
+    ``secret_header``, which carries the secret itself whatever it is called."""
+    if secret_header and header_key(name) == header_key(secret_header):
+        return True
+    return is_credential_header(name)
+
+
 def build_payload(
-    path: str, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: Any
+    path: str,
+    method: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: Any,
+    secret_header: str | None = None,
 ) -> dict[str, Any]:
     """The request as the run records it (its input's ``webhook``): credential
     headers are ``[redacted]``. Keys are read from `as_received` instead."""
     return {
         "body": body,
         "headers": {
-            # Credentials, not data, are kept out of run records: the headers the
-            # HTTP block keeps out of its recorded inputs.
-            header_key(k): ("[redacted]" if is_credential_header(k) else v)
+            # Credentials, not data, are kept out of run records.
+            header_key(k): ("[redacted]" if is_secret_header(k, secret_header) else v)
             for k, v in headers.items()
         },
         "query": dict(query),

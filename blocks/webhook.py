@@ -21,6 +21,7 @@ from blocks._signatures import (
     resolve_secret,
     standard_webhooks_signature,
     verify_signature,
+    verify_token,
 )
 from blocks._webhook_request import (
     PATH_RULE,
@@ -53,6 +54,11 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
     "verify_signature",
 ]
 
+
+#: What a header's name is made of (RFC 9110's token), for `secret_header`.
+HEADER_NAME_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
+)
 
 #: The methods a webhook block may listen on.
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
@@ -90,6 +96,12 @@ class WebhookBlock(BlockHandler):
             "type": "string",
             "description": "HMAC secret (X-Flowyard-Signature), or whsec_… for Standard Webhooks; may be <env.NAME>",
         },
+        "secret_header": {
+            "type": "string",
+            "description": "A header that carries the secret itself, e.g. X-Gitlab-Token or "
+            "X-Telegram-Bot-Api-Secret-Token: the delivery must send the secret there "
+            "(a shared token; no signature is checked)",
+        },
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
             "type": "string",
@@ -104,9 +116,10 @@ class WebhookBlock(BlockHandler):
     }
     required = ("path",)
     # `secret` is read at delivery time from the environment and never enters a run
-    # record; the two keys refer to this block's own output, which only exists once
-    # the request has been turned into a payload (blocks/_delivery_keys.py).
-    raw_keys = frozenset({"secret", "idempotency_key", "concurrency_key"})
+    # record (nor does the header `secret_header` names: it is a name, not a value);
+    # the two keys refer to this block's own output, which only exists once the
+    # request has been turned into a payload (blocks/_delivery_keys.py).
+    raw_keys = frozenset({"secret", "secret_header", "idempotency_key", "concurrency_key"})
     outputs = ("body", "headers", "query", "method", "path", "received_at")
 
     def problems(self) -> list[Problem]:
@@ -120,6 +133,7 @@ class WebhookBlock(BlockHandler):
         method = self.config.get("method")
         if isinstance(method, str) and method.upper() not in METHODS:
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
+        out += self._secret_header_problems()
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
             if not isinstance(key, str):
@@ -133,6 +147,19 @@ class WebhookBlock(BlockHandler):
                 if not self._reads_request(ref):
                     out.append(Problem(self._not_request(ref), **where))
         return out
+
+    def _secret_header_problems(self) -> list[Problem]:
+        header = self.config.get("secret_header")
+        if not isinstance(header, str):
+            return []
+        where = {"block": self.block.id, "field": "secret_header"}
+        if not header or any(c not in HEADER_NAME_CHARS for c in header):
+            why = "is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
+            return [Problem(f"{header!r} {why}, e.g. X-Gitlab-Token", **where)]
+        if not self.config.get("secret"):
+            why = "needs a secret: the token the request must carry in that header"
+            return [Problem(f"secret_header {why} (e.g. secret: <env.GITLAB_TOKEN>)", **where)]
+        return []
 
     def _reads_request(self, ref: Reference) -> bool:
         """The keys are read from the request before any block runs (the run does not
@@ -267,12 +294,17 @@ async def accept(
     lower = {k.lower(): v for k, v in headers.items()}
 
     secret = config.get("secret")
+    secret_header = config.get("secret_header") or None
     signed_id = None
     if secret:
         try:
-            signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
+            if secret_header:
+                verify_token(resolve_secret(str(secret)), str(secret_header), lower)
+            else:
+                signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
         except SignatureError as exc:
-            return WebhookResponse(401, {"error": "invalid signature", "reason": str(exc)})
+            error = "invalid token" if secret_header else "invalid signature"
+            return WebhookResponse(401, {"error": error, "reason": str(exc)})
         except LookupError as exc:
             # Fail closed, and keep the variable's name out of the caller's sight.
             log.error("workflow %r: %s", workflow.name, exc)
@@ -291,12 +323,14 @@ async def accept(
     if refused:
         return WebhookResponse(400, {"error": refused})
 
-    payload = build_payload(path, method, headers, query, body)
+    payload = build_payload(path, method, headers, query, body, secret_header)
     # The keys read the request as it came: in the payload a credential header is
     # `[redacted]`, the same text on every delivery (every event one key).
     request = as_received(payload, headers)
     configured = config.get("idempotency_key")
-    key = idempotency_key(configured, block.id, request, lower, workflow.name, signed_id)
+    key = idempotency_key(
+        configured, block.id, request, lower, workflow.name, signed_id, secret_header
+    )
     if configured and key is None and "?>" not in str(configured):
         # The workflow asked for deduplication; a delivery without its key would run
         # again on every retry (a second payment capture), so it is refused. A key
@@ -317,7 +351,7 @@ async def accept(
             # The run store's unique index is per workflow, so the raw key is enough.
             idempotency_key=key,
             concurrency_key=request_value(
-                config.get("concurrency_key"), block.id, request, workflow.name
+                config.get("concurrency_key"), block.id, request, workflow.name, secret_header
             ),
             same_request=same_delivery,
         )

@@ -1,11 +1,16 @@
-"""Webhook status codes: 202, 200 (sync), 400, 401, 404, 413."""
+"""Webhook status codes: 202, 200 (sync), 400, 401, 404, 413; a shared token over HTTP."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
+import secrets
+import uuid
+from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 
@@ -97,3 +102,36 @@ def test_options_names_the_methods_the_hook_listens_on(client: FlaskClient) -> N
     unknown = client.options("/webhooks/no/such/path")
     assert unknown.status_code == 404
     assert unknown.get_json() == {"error": "no workflow listens on /webhooks/no/such/path"}
+
+
+def test_a_gitlab_token_sent_as_utf8_over_http_is_the_configured_secret(
+    live_server: str, workflows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`secret_header`: the header's bytes as sent (WSGI reads them as latin-1 text)
+    are compared with the secret's UTF-8; a token with an `ü` is not a mismatch."""
+    token = "grün-" + secrets.token_hex(8)
+    monkeypatch.setenv("FLOWYARD_TEST_GITLAB_TOKEN", token)
+    name = f"gitlab_{uuid.uuid4().hex[:8]}"
+    (workflows_dir / f"{name}.yaml").write_text(
+        f"name: {name}\nblocks:\n"
+        f"  hook: {{type: webhook, path: gitlab/{name}, secret: <env.FLOWYARD_TEST_GITLAB_TOKEN>,"
+        " secret_header: X-Gitlab-Token}\n"
+        "  work: {type: function, code: 'return 1'}\nedges: [hook -> work]\n"
+    )
+    host, port = live_server.removeprefix("http://").split(":")
+
+    def deliver(sent: bytes) -> int:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            conn.putrequest("POST", f"/webhooks/gitlab/{name}")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", "2")
+            conn.putheader("X-Gitlab-Token", sent)
+            conn.endheaders(b"{}")
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    assert deliver(token.encode("utf-8")) == 202
+    assert deliver(token.encode("latin-1")) == 401
+    assert deliver(b"wrong") == 401
