@@ -23,17 +23,51 @@ class SignatureError(ValueError):
     """Why a delivery's signature was refused (said in the 401 body)."""
 
 
-def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
+def secret_problem(value: str, token: bool = False) -> str | None:
+    """What is wrong with a ``secret`` as written in the file (None: nothing seen yet;
+    a variable's value is judged at delivery by `resolve_secret`). Never quotes it.
+
+    ``token``: the secret is a shared token (``secret_header``), compared as text,
+    so a ``whsec_`` prefix means nothing."""
+    refs = [ref for _, _, ref in parse(value)]
+    if any(ref.root != "env" or len(ref.path) != 1 for ref in refs):
+        return "the secret may only use <env.NAME> references, e.g. <env.ORDER_WEBHOOK_SECRET>"
+    if refs:
+        return None
+    if not value.strip() or value.strip() == "whsec_":
+        return "the secret is empty: no signature could be checked (use <env.NAME>)"
+    return None if token else whsec_problem(value)
+
+
+def whsec_problem(secret: str) -> str | None:
+    """Why ``secret`` is not a Standard Webhooks ``whsec_<base64>`` secret although it
+    says it is one (a truncated or mistyped copy); None for any other secret."""
+    if not secret.startswith("whsec_"):
+        return None
+    try:
+        base64.b64decode(secret[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError):
+        return "the secret starts with whsec_ but the rest is not base64 (whsec_<base64>)"
+    return None
+
+
+def resolve_secret(
+    value: str, environ: Mapping[str, str] | None = None, token: bool = False
+) -> str:
     """A ``secret`` as configured: literal text, with ``<env.NAME>`` read from the environment.
 
-    Raises LookupError (the delivery is refused: fail closed) when a variable is unset,
-    and when the secret comes out blank (``NAME=`` in a compose file): anyone can
-    compute an HMAC with an empty key, so it would accept forged deliveries."""
+    Raises LookupError (the delivery is refused: fail closed, 500) when a variable is
+    unset, and when the secret comes out blank (``NAME=`` in a compose file): anyone
+    can compute an HMAC with an empty key, so it would accept forged deliveries. Also
+    when it is not what it claims to be — ``whsec_`` with no base64 after it (unless
+    ``token``: a shared token is compared as text) — or uses another reference: the
+    server's configuration is wrong, which is its log's business, not a 401 that
+    tells the sender (who then stops retrying) why. The message never quotes it."""
     environ = os.environ if environ is None else environ
     out, pos, names = [], 0, []
     for start, end, ref in parse(value):
         if ref.root != "env" or len(ref.path) != 1:
-            raise SignatureError("the webhook secret may only use <env.NAME> references")
+            raise LookupError("the webhook secret may only use <env.NAME> references")
         if ref.path[0] not in environ:
             raise LookupError(f"environment variable {ref.path[0]} (webhook secret) is not set")
         out += [value[pos:start], environ[ref.path[0]]]
@@ -41,9 +75,11 @@ def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
         pos = end
     out.append(value[pos:])
     secret = "".join(out)
+    where = f"environment variable {', '.join(names)}" if names else "the configured value"
     if not secret.strip() or secret.strip() == "whsec_":
-        where = f"environment variable {', '.join(names)}" if names else "the configured value"
         raise LookupError(f"the webhook secret is empty ({where}): no signature can be checked")
+    if not token and (why := whsec_problem(secret)):
+        raise LookupError(f"the webhook secret is malformed ({where}): {why}")
     return secret
 
 

@@ -19,6 +19,7 @@ from blocks._signatures import (
     SignatureError,
     flowyard_signature,
     resolve_secret,
+    secret_problem,
     standard_webhooks_signature,
     verify_signature,
     verify_token,
@@ -133,6 +134,11 @@ class WebhookBlock(BlockHandler):
         method = self.config.get("method")
         if isinstance(method, str) and method.upper() not in METHODS:
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
+        secret = self.config.get("secret")
+        if isinstance(secret, str) and (
+            why := secret_problem(secret, token=bool(self.config.get("secret_header")))
+        ):
+            out.append(Problem(why, block=self.block.id, field="secret"))
         out += self._secret_header_problems()
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
@@ -156,7 +162,7 @@ class WebhookBlock(BlockHandler):
         if not header or any(c not in HEADER_NAME_CHARS for c in header):
             why = "is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
             return [Problem(f"{header!r} {why}, e.g. X-Gitlab-Token", **where)]
-        if not self.config.get("secret"):
+        if self.config.get("secret") is None:  # a blank one is a `secret` problem
             why = "needs a secret: the token the request must carry in that header"
             return [Problem(f"secret_header {why} (e.g. secret: <env.GITLAB_TOKEN>)", **where)]
         return []
@@ -296,10 +302,10 @@ async def accept(
     secret = config.get("secret")
     secret_header = config.get("secret_header") or None
     signed_id = None
-    if secret:
+    if secret is not None:  # set but blank: resolve_secret fails closed
         try:
             if secret_header:
-                verify_token(resolve_secret(str(secret)), str(secret_header), lower)
+                verify_token(resolve_secret(str(secret), token=True), str(secret_header), lower)
             else:
                 signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
         except SignatureError as exc:
