@@ -119,10 +119,11 @@ def verify_signature(
         stamp = headers.get("webhook-timestamp", "")
         if not msg_id or not stamp:
             raise SignatureError("webhook-id and webhook-timestamp headers are required")
-        try:
-            sent = int(stamp)
-        except ValueError:
-            raise SignatureError("webhook-timestamp is not a Unix time") from None
+        # ASCII digits only: int() also reads `1764_000_000`, blanks, `+` and other
+        # scripts' digits — spellings of a time no sender writes.
+        if not (stamp.isascii() and stamp.isdigit()):
+            raise SignatureError("webhook-timestamp is not a Unix time (ASCII digits)")
+        sent = int(stamp)
         now = time.time() if now is None else now
         if abs(now - sent) > TOLERANCE_SECONDS:
             raise SignatureError("webhook-timestamp is outside the 5-minute tolerance (replayed?)")

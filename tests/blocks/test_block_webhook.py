@@ -68,6 +68,38 @@ def test_standard_webhooks_valid_invalid_and_replayed() -> None:
     verify_signature(WHSEC, _standard_headers(WHSEC, BODY, now - 4 * 60), BODY)
 
 
+def _stamped(stamp: str) -> dict[str, str]:
+    """Headers signed over ``stamp`` exactly as written (the signature covers its text)."""
+    return {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": stamp,
+        "webhook-signature": standard_webhooks_signature(WHSEC, "msg_1", stamp, BODY),
+    }
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param(lambda now: f"{now[:4]}_{now[4:7]}_{now[7:]}", id="1764_000_000"),
+        pytest.param(lambda now: f" {now} ", id="blanks"),
+        pytest.param(lambda now: f"+{now}", id="plus"),
+        pytest.param(
+            lambda now: now.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+            id="arabic-indic-digits",
+        ),
+        pytest.param(lambda now: f"{now}.0", id="decimal"),
+        pytest.param(lambda now: "", id="empty"),
+    ],
+)
+def test_a_timestamp_is_ascii_digits_only(written: Any) -> None:
+    """A Unix time is its digits: Python's int() also took `_`, blanks, `+` and other
+    scripts' digits, so one time had many signed spellings."""
+    stamp = written(str(int(time.time())))
+    with pytest.raises(SignatureError, match="webhook-timestamp"):
+        verify_signature(WHSEC, _stamped(stamp), BODY)
+    verify_signature(WHSEC, _stamped(str(int(time.time()))), BODY)
+
+
 def test_standard_webhooks_matches_the_reference_vector() -> None:
     # From the Standard Webhooks specification's example.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
