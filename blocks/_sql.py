@@ -17,7 +17,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -131,9 +131,17 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
         # Backslashes are bytea's own syntax ('\x0102' hex, '\\' escapes): the
         # server reads them as the literal would. Other text is its UTF-8 bytes.
         return ServerCast(text) if "\\" in text else text.encode()
+    if (
+        isinstance(value, (list, tuple, Mapping))
+        and kind == "scalar"
+        and type_name not in _SERVER_READS
+    ):
+        # Its JSON text is no inet, enum label, macaddr…: refused here, with the way
+        # to match a list's items (unusable()), not by the server quoting it.
+        raise TypeError("a container for a scalar")
     if type_name in ("inet", "cidr"):
         return str(value)
-    # Enums, domains over text and other types asyncpg sends in text form.
+    # Enums and other types asyncpg sends in text form (a domain is its base type).
     return value if isinstance(value, str) else to_text(value)
 
 
@@ -206,11 +214,33 @@ def unusable(position: int, value: Any, type_name: str, label: str) -> str:
     return message
 
 
-def coerce_all(values: Sequence[Any], types: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+def in_list_item(position: int, value: Any, type_name: str, label: str) -> str:
+    """Why a list or a mapping cannot be an item of ``IN (…)``: compared with one
+    value, it would be compared as its JSON text and match nothing."""
+    message = (
+        f"parameter ${position} ({label}) is a {type(value).__name__} in `IN (…)`, which "
+        f"compares with one value; it cannot be used as {type_name} there"
+    )
+    if isinstance(value, (list, tuple)):
+        message += f" (to match any of its items, write `= ANY({label})`)"
+    return message
+
+
+def coerce_all(
+    values: Sequence[Any],
+    types: Sequence[Any],
+    labels: Sequence[str],
+    in_list: Collection[int] = frozenset(),
+) -> list[Any]:
     """Coerce each value for its parameter (asyncpg ``Type``: ``name`` and ``kind``);
-    an error names ``$n`` and the reference."""
+    an error names ``$n`` and the reference. ``in_list``: the positions that are
+    items of an ``IN (…)`` list (``blocks._sql_in_lists``), where a list or a
+    mapping is refused unless the parameter takes one (json, jsonb, an array)."""
     out = []
     for i, (value, type_) in enumerate(zip(values, types, strict=True)):
+        if i + 1 in in_list and isinstance(value, (list, tuple, Mapping)):
+            if not (type_.name.endswith("[]") or type_.name in ("json", "jsonb")):
+                raise CoercionError(in_list_item(i + 1, value, type_.name, labels[i]))
         try:
             out.append(coerce(value, type_.name, type_.kind))
         except (ValueError, TypeError, ArithmeticError):

@@ -27,6 +27,7 @@ from blocks._sql import (
     named_placeholders,
     statement_count,
 )
+from blocks._sql_in_lists import in_list_parameters
 from blocks._sql_messages import argument_error, scrub, untyped_parameter
 from blocks._sql_results import jsonable, row_count_from_status
 from blocks._sql_transaction_control import transaction_control_problem
@@ -293,7 +294,7 @@ class DatabaseBlock(BlockHandler):
                     "were given",
                     sql,
                 )
-            args = coerce_all(values, types, labels)
+            args = coerce_all(values, types, labels, in_list_parameters(sql))
             casts = {i + 1: types[i] for i, a in enumerate(args) if isinstance(a, ServerCast)}
             if casts:
                 # Text only the server reads ('{1,2}' for an int4[]): bound as text and

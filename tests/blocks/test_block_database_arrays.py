@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from blocks._sql_in_lists import in_list_parameters
+
 EMAILS = ["alice@example.com", "bob@example.com"]
 
 
@@ -125,3 +127,119 @@ async def test_an_array_element_the_server_refuses_is_not_quoted(
     assert result["status"] == "failed"
     message = result["error"]["message"]
     assert "invalid input value for enum" in message and "alice" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("query", "params"),
+    [
+        ("DELETE FROM {t} WHERE id IN (<start.ids>)", None),
+        ("DELETE FROM {t} WHERE id IN ('<start.ids>')", None),
+        ("DELETE FROM {t} WHERE id IN (:ids)", {"ids": "<start.ids>"}),
+        ("DELETE FROM {t} WHERE id IN ($1)", ["<start.ids>"]),
+        ("DELETE FROM {t} WHERE id NOT IN ('x', <start.ids>::text)", None),
+        ("DELETE FROM {t} WHERE id IN (<start.doc>)", None),
+    ],
+)
+async def test_a_list_in_an_in_list_of_text_is_an_error(
+    run_yaml: Any, pg: Any, table_name: str, query: str, params: Any
+) -> None:
+    """`IN (<input.ids>)` on a text column bound the list as its JSON text
+    '["o1","o2"]': the DELETE succeeded, deleting nothing (a row whose id was that
+    very text was the one it matched)."""
+    await pg.execute(f"CREATE TABLE {table_name} (id text, bal int)")
+    await pg.execute(
+        f"""INSERT INTO {table_name} VALUES ('o1', 1), ('o2', 2), ('["o1","o2"]', 3)"""
+    )
+    result = await run_yaml(
+        workflow(query.format(t=table_name), params),
+        {"ids": ["o1", "o2"], "doc": {"id": "o1"}},
+    )
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    assert "in `IN (…)`, which compares with one value; it cannot be used as text" in message
+    if "<start.doc>" not in query:
+        label = ":ids" if params == {"ids": "<start.ids>"} else "$1" if params else "<start.ids>"
+        assert f"write `= ANY({label})`" in message, message
+    assert "o1" not in message and "o2" not in message
+    assert await pg.fetchval(f"SELECT count(*) FROM {table_name}") == 3
+
+
+async def test_a_list_in_an_in_list_of_numbers_is_an_error(
+    run_yaml: Any, pg: Any, table_name: str
+) -> None:
+    await pg.execute(f"CREATE TABLE {table_name} AS SELECT generate_series(1, 4) AS n")
+    result = await run_yaml(
+        workflow(f"SELECT n FROM {table_name} WHERE n IN (<start.ids>)"), {"ids": [1, 3]}
+    )
+    assert result["status"] == "failed"
+    assert "write `= ANY(<start.ids>)`" in result["error"]["message"]
+
+
+async def test_lists_and_objects_are_still_json_text_for_text_elsewhere(
+    run_yaml: Any, pg: Any, table_name: str
+) -> None:
+    """docs/blocks/database.md: a dict or list bound as `text` is its JSON text;
+    only an item of `IN (…)` refuses it. A jsonb item takes it as JSON."""
+    await pg.execute(f"CREATE TABLE {table_name} (note text, doc jsonb)")
+    await pg.execute(f"""INSERT INTO {table_name} VALUES ('x', '{{"k": 1}}')""")
+    result = await run_yaml(
+        workflow(
+            f"WITH new AS (INSERT INTO {table_name} VALUES ('<start.doc>', NULL), "
+            "(<start.ids>, NULL) RETURNING note) "
+            f"SELECT array_agg(note ORDER BY note) AS notes, "
+            f"(SELECT count(*) FROM {table_name} WHERE doc IN ('<start.doc>'::jsonb, "
+            "'{}'::jsonb)) AS matched, "
+            f"(SELECT count(*) FROM {table_name} WHERE note IN "
+            "(SELECT jsonb_array_elements_text(<start.ids>::jsonb))) AS in_subquery "
+            "FROM new"
+        ),
+        {"doc": {"k": 1}, "ids": ["x", "y"]},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["notes"] == ['["x","y"]', '{"k":1}']
+    assert result["output"]["matched"] == 1
+    assert result["output"]["in_subquery"] == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("inet", ["10.0.0.1", "10.0.0.2"]),
+        ("macaddr", ["08:00:2b:01:02:03"]),
+        ("{enum}", ["gold", "silver"]),
+        ("inet", {"ip": "10.0.0.1"}),
+    ],
+)
+async def test_a_list_or_object_for_another_scalar_is_an_error(
+    run_yaml: Any, pg: Any, table_name: str, column: str, value: Any
+) -> None:
+    """Bound as its JSON text (an enum, macaddr) or its Python repr (inet), it was
+    refused by the server, which quoted it."""
+    await pg.execute(f"CREATE TYPE {table_name}_tier AS ENUM ('gold', 'silver')")
+    await pg.execute(f"CREATE TABLE {table_name} (v {column.format(enum=table_name + '_tier')})")
+    result = await run_yaml(
+        workflow(f"SELECT count(*) AS n FROM {table_name} WHERE v = <start.v>"), {"v": value}
+    )
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    kind = type(value).__name__
+    assert message.startswith(f"parameter $1 (<start.v>) is a {kind} that cannot be used as")
+    if kind == "list":
+        assert "= ANY(<ref>)" in message
+    assert "10.0" not in message and "gold" not in message and "08:00" not in message
+
+
+@pytest.mark.parametrize(
+    ("sql", "items"),
+    [
+        ("DELETE FROM t WHERE id IN ($1)", {1}),
+        ("SELECT 1 WHERE id not in('a', $1, $2::varchar(10), ('p-' || $3::text))", {1, 2}),
+        ("SELECT 1 WHERE id IN (lower($1), $2)", {2}),
+        ("SELECT 1 WHERE id IN (SELECT x FROM y WHERE z = $1)", set()),
+        ("SELECT 1 FROM a JOIN($1) b ON true WHERE login($2)", set()),
+        ("SELECT 'in ($1)', \"in ($2)\" /* in ($3) */ WHERE x = ANY($4)", set()),
+        ("SELECT 1 WHERE x IN ($1", set()),  # never closed: the server refuses it
+    ],
+)
+def test_which_parameters_are_items_of_an_in_list(sql: str, items: set[int]) -> None:
+    assert in_list_parameters(sql) == items
