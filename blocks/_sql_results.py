@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from engine.database import interval_iso8601
+
 
 def jsonable(value: Any) -> Any:
     """A database value as something JSON (and the run log) can hold."""
@@ -28,8 +30,8 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
+    if isinstance(value, dt.timedelta):  # the block's pools read intervals as text already
+        return interval_iso8601((0, value.days, value.seconds * 1_000_000 + value.microseconds))
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, Mapping):

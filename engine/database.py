@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
@@ -128,6 +129,66 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=dumps, decoder=loads, schema="pg_catalog")
 
 
+async def init_block_connection(conn: asyncpg.Connection) -> None:
+    """A connection of Database blocks: json as above, and intervals read as ISO 8601
+    text (``P1Y2M3DT4H``). asyncpg's own timedelta holds no months: it made
+    ``1 mon`` 30 days and ``1 year`` 365, so 12 months were not a year, and a value
+    written back was another interval."""
+    await init_connection(conn)
+    await conn.set_type_codec(
+        "interval",
+        schema="pg_catalog",
+        encoder=_interval_parts,
+        decoder=interval_iso8601,
+        format="tuple",
+    )
+
+
+def _interval_parts(value: Any) -> tuple[int, int, int]:
+    """(months, days, microseconds) of a timedelta (a number of seconds for an
+    interval parameter, see ``blocks._sql``) or of such a tuple."""
+    if isinstance(value, dt.timedelta):
+        return (0, value.days, value.seconds * 1_000_000 + value.microseconds)
+    months, days, microseconds = value
+    return (int(months), int(days), int(microseconds))
+
+
+_INT32_MIN, _INT32_MAX, _INT64_MIN, _INT64_MAX = -(2**31), 2**31 - 1, -(2**63), 2**63 - 1
+
+
+def _truncated(value: int, unit: int) -> tuple[int, int]:
+    """C's division: the quotient rounded toward zero, and what is left (same sign)."""
+    quotient = abs(value) // unit * (1 if value >= 0 else -1)
+    return quotient, value - quotient * unit
+
+
+def interval_iso8601(parts: tuple[int, int, int]) -> str:
+    """An interval as PostgreSQL writes it with ``intervalstyle = iso_8601``
+    (``EncodeInterval``): ``P1Y2M3DT4H5M6.5S``, each part with its own sign
+    (``P-1M2D``), ``PT0S`` for zero, ``infinity``/``-infinity``. PostgreSQL reads it
+    back as the same interval."""
+    months, days, time = parts
+    if (months, days, time) == (_INT32_MAX, _INT32_MAX, _INT64_MAX):
+        return "infinity"
+    if (months, days, time) == (_INT32_MIN, _INT32_MIN, _INT64_MIN):
+        return "-infinity"
+    years, months = _truncated(months, 12)
+    hours, time = _truncated(time, 3_600_000_000)
+    minutes, time = _truncated(time, 60_000_000)
+    if not (years or months or days or hours or minutes or time):
+        return "PT0S"
+    text = "P" + "".join(
+        f"{n}{unit}" for n, unit in ((years, "Y"), (months, "M"), (days, "D")) if n
+    )
+    if hours or minutes or time:
+        text += "T" + "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M")) if n)
+    if time:
+        seconds, fraction = divmod(abs(time), 1_000_000)
+        digits = f".{fraction:06d}".rstrip("0") if fraction else ""
+        text += f"{'-' if time < 0 else ''}{seconds}{digits}S"
+    return text
+
+
 class _RunLogConnection(asyncpg.Connection):
     """A connection of the run-log pool: only flowyard's own statements run on it,
     and none of them leaves session state behind (its locks and settings are
@@ -166,7 +227,7 @@ class Database:
             url,
             min_size=min_size,
             max_size=max_size,
-            init=init_connection,
+            init=init_block_connection,
             command_timeout=STATEMENT_LIMIT,
             max_inactive_connection_lifetime=0,
         )
@@ -188,7 +249,9 @@ class Database:
             return self.pool
         pool = self._extra_pools.get(url)
         if pool is None:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=10, init=init_connection)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=10, init=init_block_connection
+            )
             self._extra_pools[url] = pool
         return pool
 
