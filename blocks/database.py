@@ -27,6 +27,7 @@ from blocks._sql import (
     named_placeholders,
     statement_count,
 )
+from blocks._sql_connection import acquired, block_pool
 from blocks._sql_in_lists import in_list_parameters
 from blocks._sql_messages import argument_error, scrub, untyped_parameter
 from blocks._sql_results import jsonable, row_count_from_status
@@ -248,8 +249,8 @@ class DatabaseBlock(BlockHandler):
                 # for the retry or the blocks after a handled error, never applied twice.
                 async with conn.transaction():
                     return await self._execute(conn, sql, values, labels)
-        pool = await db.pool_for(url)
-        async with pool.acquire() as conn:
+        pool = await block_pool(db, url)
+        async with acquired(pool, url or db.url, own=not url) as conn:
             if not self.block.retries:
                 return await self._execute(conn, sql, values, labels)
             return await self._execute_alone(conn, sql, values, labels)
