@@ -5,7 +5,7 @@ asyncpg's own words name nothing (a Unix-socket folder that does not exist is a 
 ``FileNotFoundError: [Errno 2] No such file or directory``, an unknown host
 ``gaierror: [Errno -2] Name or service not known``), and for a malformed URL they
 quote a piece of it (``invalid literal for int() with base 10: 'Sup3r'``: the start
-of a password holding ``#``). The URL is described by ``ui.config.where``, the one
+of a password holding ``#``). The URL is described by ``engine.database_urls.where``, the one
 reader of a PostgreSQL URL that tells host, port and database from the password
 however the URL is cut (``flowyard`` says with it which database it cannot use).
 """
@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from engine.database import server_unreachable
-from ui.config import MALFORMED, NOT_A_URL, SOME_URL, is_postgres_url, scrubbed, where
+from engine.database_urls import MALFORMED, NOT_A_URL, SOME_URL, is_postgres_url, scrubbed, where
 
 
 class DatabaseConnectionError(RuntimeError):

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pytest
 from processes import cli, free_port
 
-from ui.config import SOME_URL, where
+from engine.database_urls import SOME_URL, where
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = free_port()  # nothing listens there
