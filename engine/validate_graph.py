@@ -31,3 +31,31 @@ def trigger_problems(plan: Plan) -> list[Problem]:
         )
         problems.append(Problem(message, wf.file, block.parent, field))
     return problems
+
+
+def container_retry_problems(plan: Plan) -> list[Problem]:
+    """`retries` on a loop or parallel run its whole body again, iterations that
+    succeeded included: a Database statement, a Slack post or an email in it (not
+    ``repeatable``) was applied once per attempt. Such a body retries its blocks
+    one by one instead."""
+    wf, problems = plan.workflow, []
+
+    def container_of(bid: str) -> list[str]:
+        chain, parent = [], wf.blocks[bid].parent
+        while parent is not None:
+            chain.append(parent)
+            parent = wf.blocks[parent].parent
+        return chain
+
+    for bid, handler in plan.handlers.items():
+        if handler.repeatable:
+            continue
+        for container in container_of(bid):
+            if wf.blocks[container].retries > 0:
+                message = (
+                    f"retries on {container!r} run its whole body again, and {bid!r} (a "
+                    f"{handler.type} block) would be applied again for the iterations that "
+                    f"succeeded: put `retries` on {bid!r} (or the blocks that can fail) instead"
+                )
+                problems.append(Problem(message, wf.file, container, "retries"))
+    return problems

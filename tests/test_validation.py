@@ -314,3 +314,25 @@ def test_every_bad_port_of_a_condition_is_reported(tmp_path: Path) -> None:
     found = problems(tmp_path, text)
     assert len(found) == 2 and all("`error` is the port" in f for f in found), found
     assert "field 'cases.0.name'" in found[0] and "field 'else'" in found[1]
+
+
+def test_retries_on_a_container_whose_body_has_an_effect_are_refused(tmp_path: Path) -> None:
+    """A loop's `retries` run its whole body again: an INSERT in it was applied again
+    for every iteration that had succeeded (three rows twice for one failure)."""
+    body = (
+        "  each:\n    type: loop\n    items: [1, 2]\n    retries: 2\n    body: [inner]\n"
+        "  inner:\n    type: parallel\n    branches: {a: [ins]}\n"
+        "  ins: {type: database, query: 'INSERT INTO t VALUES (<item>)'}\n"
+        "edges: [start -> each]\n"
+    )
+    found = problems(tmp_path, BASE + body)
+    assert len(found) == 1, found
+    assert "block 'each'" in found[0] and "field 'retries'" in found[0]
+    assert "'ins' (a database block) would be applied again" in found[0]
+    # Blocks that repeat safely (a Function; an HTTP request with its Idempotency-Key)
+    # keep the container's retries.
+    safe = body.replace(
+        "type: database, query: 'INSERT INTO t VALUES (<item>)'", "type: function, code: 'return 1'"
+    )
+    (tmp_path / "safe.yaml").write_text(BASE + safe)
+    assert load_file(tmp_path / "safe.yaml").blocks["each"].retries == 2
