@@ -27,6 +27,7 @@ from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
+from engine.references import to_text
 from engine.registry import BlockHandler, register
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -199,9 +200,11 @@ class AgentBlock(BlockHandler):
         kind, schema = schema_of(config.get("response_format"))
 
         messages: list[dict[str, str]] = []
-        if config.get("system"):
-            messages.append({"role": "system", "content": str(config["system"])})
-        messages.append({"role": "user", "content": str(config.get("prompt") or "")})
+        # A prompt that is one reference (`prompt: <a.order>`) is that value's text, as
+        # inside longer text: an order as JSON, not Python's `{'id': 1}`.
+        if config.get("system") not in (None, ""):
+            messages.append({"role": "system", "content": to_text(config["system"])})
+        messages.append({"role": "user", "content": to_text(config.get("prompt"))})
         kwargs: dict[str, Any] = {"model": model, "messages": messages}
         if config.get("temperature") is not None:
             kwargs["temperature"] = float(config["temperature"])

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from blocks._http_values import body_text, field_values, header_values
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.executor import BlockFailed
@@ -79,14 +80,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _query_value(value: Any) -> Any:
-    """A query parameter's value: a list is the parameter repeated (``?l=1&l=2``, as
-    httpx sends it), booleans are ``true``/``false``, a mapping is its JSON text."""
-    if isinstance(value, (str, int, float)) or value is None:
-        return value  # httpx writes True as "true", None as ""
-    return json.dumps(value, separators=(",", ":"))
 
 
 def parse_body(response: httpx.Response) -> Any:
@@ -243,8 +236,14 @@ class HttpBlock(BlockHandler):
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         method = str(config.get("method") or "GET").upper()
         url = str(config.get("url") or "")
-        headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}
-        if method not in SAFE_METHODS and not any(k.lower() == "idempotency-key" for k in headers):
+        headers = header_values(config.get("headers"))
+        if method not in SAFE_METHODS and not any(
+            k.lower() == "idempotency-key" and v for k, v in headers.items()
+        ):
+            # None set, or one that came out empty (`"<a.key?>"` inside text): the
+            # derived key, as an empty key would be every run's same key, and the
+            # peer would answer each later capture with the first one's response.
+            headers = {k: v for k, v in headers.items() if k.lower() != "idempotency-key"}
             headers["Idempotency-Key"] = ctx.idempotency_key
         # The run viewer shows what was sent, but not credentials that did not come
         # from <env.…> (those the engine redacts anyway). Set before anything can
@@ -267,13 +266,7 @@ class HttpBlock(BlockHandler):
             )
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
-            params = {
-                k: [_query_value(x) for x in v if x is not None]
-                if isinstance(v, list)
-                else _query_value(v)
-                for k, v in config["query"].items()
-                if v is not None
-            }
+            params = field_values(config["query"])
             # Added to the url's own query (`?pre=1`), which httpx's params= replaced.
             try:
                 url = str(httpx.URL(url).copy_merge_params(params))
@@ -283,12 +276,9 @@ class HttpBlock(BlockHandler):
         if "json" in config:
             kwargs["json"] = config["json"]
         elif "form" in config:
-            kwargs["data"] = {
-                k: "" if v is None else str(v) for k, v in (config["form"] or {}).items()
-            }
-        elif "body" in config:
-            body = config["body"]
-            kwargs["content"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["data"] = field_values(config["form"])
+        elif (body := body_text(config.get("body"))) is not None:
+            kwargs["content"] = body
         timeout = ctx.block.timeout if ctx.block.timeout is not None else self.default_timeout
         try:
             response = await send(ctx, method, url, timeout=timeout, **kwargs)

@@ -13,6 +13,7 @@ from blocks.http import HttpError, parse_body, send, settle_failure, status_erro
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
+from engine.references import to_text
 from engine.registry import BlockHandler, register
 
 
@@ -74,7 +75,9 @@ class SlackBlock(BlockHandler):
         message: dict[str, Any] = {}
         for key in ("text", "blocks", "channel", "username", "icon_emoji"):
             if config.get(key) not in (None, ""):
-                message[key] = config[key]
+                # Slack takes text: `text: <a.total>` is its text, as inside longer
+                # text (`1250`, `true`, an object as JSON), not a JSON number.
+                message[key] = config[key] if key == "blocks" else to_text(config[key])
         if isinstance(message.get("blocks"), str):
             message["blocks"] = json.loads(message["blocks"])
         ctx.inputs = dict(message)

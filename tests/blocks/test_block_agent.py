@@ -194,3 +194,15 @@ async def test_a_reply_without_usage_has_no_usage(run_yaml: Any, recorder: Any) 
     odd = await run_yaml(_peer_workflow(recorder.url))
     assert odd["status"] == "succeeded", odd["error"]
     assert odd["output"]["usage"] == {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
+
+
+async def test_a_prompt_that_is_one_reference_is_its_text(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """`prompt: <input.event>` was sent as Python's text of it: `{'type': 'paid'}`."""
+    wf = agent_workflow().replace('"Event: <input.event>"', "<input.event>")
+    wf = wf.replace("system: You apply order events to a state.", "system: <input.strict>")
+    result = await run_yaml(wf, {"event": {"type": "paid", "ok": True}, "strict": False})
+    assert result["status"] == "succeeded", result["error"]
+    [request] = openai_env.requests
+    assert [m["content"] for m in request["messages"]] == ["false", '{"type":"paid","ok":true}']

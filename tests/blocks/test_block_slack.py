@@ -59,3 +59,26 @@ async def test_slack_failure_is_a_block_error(run_yaml: Any, recorder: Recording
     )
     assert result["status"] == "failed"
     assert "403" in result["error"]["message"] and "invalid_token" in result["error"]["message"]
+
+
+async def test_a_value_that_is_not_text_is_posted_as_its_text(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """`text: <input.total>` was posted as a JSON number, an object as an object:
+    Slack takes text."""
+    recorder.respond("/services/T0/B0/TEXT", Scripted(200, "ok"))
+    result = await run_yaml(
+        f"""
+        name: slack_text_values
+        blocks:
+          alert:
+            type: slack
+            webhook_url: {recorder.url}/services/T0/B0/TEXT
+            text: <input.order>
+            username: <input.total>
+        """,
+        {"order": {"id": 7, "paid": True}, "total": 1250},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    assert req.json == {"text": '{"id":7,"paid":true}', "username": "1250"}
