@@ -245,6 +245,9 @@ class HttpBlock(BlockHandler):
             # peer would answer each later capture with the first one's response.
             headers = {k: v for k, v in headers.items() if k.lower() != "idempotency-key"}
             headers["Idempotency-Key"] = ctx.idempotency_key
+        body = body_text(config.get("body"))  # one of json, form and body (problems())
+        if body and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "text/plain; charset=utf-8"  # a header of yours wins
         # The run viewer shows what was sent, but not credentials that did not come
         # from <env.…> (those the engine redacts anyway). Set before anything can
         # fail: a failed block's record carries its inputs too.
@@ -277,7 +280,7 @@ class HttpBlock(BlockHandler):
             kwargs["json"] = config["json"]
         elif "form" in config:
             kwargs["data"] = field_values(config["form"])
-        elif (body := body_text(config.get("body"))) is not None:
+        elif body is not None:
             kwargs["content"] = body
         timeout = ctx.block.timeout if ctx.block.timeout is not None else self.default_timeout
         try:

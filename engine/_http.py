@@ -49,11 +49,15 @@ class _Transport(AiohttpTransport):
 
 
 def _session() -> aiohttp.ClientSession:
-    """aiohttp's pool, made on first use (inside the runtime's event loop)."""
+    """aiohttp's pool, made on first use (inside the runtime's event loop).
+
+    No Content-Type of aiohttp's own: httpx has set the one the body has (JSON, a
+    form), and aiohttp would add ``application/octet-stream`` to any other POST,
+    PUT or PATCH, a text body or none at all."""
     connector = aiohttp.TCPConnector(
         limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S, ssl=httpx.create_ssl_context()
     )
-    return aiohttp.ClientSession(connector=connector)
+    return aiohttp.ClientSession(connector=connector, skip_auto_headers=("Content-Type",))
 
 
 def proxy_mounts(env: Mapping[str, str]) -> dict[str, str | None]:

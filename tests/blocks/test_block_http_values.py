@@ -116,3 +116,38 @@ async def test_a_raw_body_from_a_reference_is_its_text_and_a_null_one_is_no_body
         result = await run_yaml(workflow, {"value": value})
         assert result["status"] == "succeeded", result["error"]
     assert [r.body for r in recorder.requests] == [b'{"a":1,"b":"x"}', b"true", b""]
+
+
+async def test_a_text_body_says_it_is_text_and_no_body_has_no_content_type(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """aiohttp added `Content-Type: application/octet-stream` to a text body and to a
+    POST, PUT or PATCH without one."""
+    recorder.respond("/t", Scripted(200, {}))
+    calls = {
+        "text": "method: POST\n    body: raw <input.x> text",
+        "own_type": "method: POST\n    body: <input.x>\n    headers: {content-type: application/xml}",
+        "json": "method: POST\n    json: {x: <input.x>}",
+        "form": "method: POST\n    form: {x: <input.x>}",
+        "put": "method: PUT",
+        "patch": "method: PATCH",
+        "post": "method: POST",
+    }
+    blocks = "".join(
+        f"\n  {name}:\n    type: http\n    url: {recorder.url}/t?c={name}\n    {spec}"
+        for name, spec in calls.items()
+    )
+    result = await run_yaml(f"name: http_content_types\nblocks:{blocks}", {"x": 1})
+    assert result["status"] == "succeeded", result["error"]
+    sent = {r.query["c"]: r.headers.get("content-type") for r in recorder.requests}
+    assert sent == {
+        "text": "text/plain; charset=utf-8",
+        "own_type": "application/xml",
+        "json": "application/json",
+        "form": "application/x-www-form-urlencoded",
+        "put": None,
+        "patch": None,
+        "post": None,
+    }
+    text = next(r for r in recorder.requests if r.query["c"] == "text")
+    assert text.body == b"raw 1 text"
