@@ -160,12 +160,58 @@ def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
     return exc
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _same_site(previous: httpx.URL, following: httpx.URL) -> bool:
+    """The same origin, or the same host moved from http to https (where httpx keeps
+    ``Authorization``, as browsers do)."""
+    was, now = _origin(previous), _origin(following)
+    return was == now or (was == ("http", now[1], 80) and now == ("https", was[1], 443))
+
+
+def redirect_headers(previous: httpx.Request, following: httpx.Request) -> None:
+    """Take out of the request a redirect makes what httpx leaves in and it must not
+    carry. A GET made of a POST (301/302/303) has no body: httpx drops the body, not
+    its ``Content-Type`` or the ``Idempotency-Key`` of the write it no longer is. A
+    request to another origin carries none of the credentials this block knows:
+    httpx drops ``Authorization`` only, an ``X-Api-Key`` went along to whatever host
+    the redirect named."""
+    if following.method == "GET" and previous.method != "GET":
+        for name in ("Content-Type", "Idempotency-Key"):
+            following.headers.pop(name, None)
+    if not _same_site(previous.url, following.url):
+        for name in [k for k in following.headers if is_credential_header(k)]:
+            del following.headers[name]
+
+
 async def send(
-    ctx: BlockContext, method: str, url: str, *, timeout: float | None = None, **kwargs: Any
+    ctx: BlockContext,
+    method: str,
+    url: str,
+    *,
+    timeout: float | None = None,
+    follow_redirects: bool = False,
+    **kwargs: Any,
 ) -> httpx.Response:
-    """One request; transport failures become a retriable :class:`HttpError`."""
+    """One request (and the redirects it is answered with, when ``follow_redirects``,
+    each request made by httpx and cleared by `redirect_headers`); transport failures
+    become a retriable :class:`HttpError`."""
+    client = ctx.services.http
     try:
-        return await ctx.services.http.request(method, url, timeout=timeout, **kwargs)
+        response = await client.request(
+            method, url, timeout=timeout, follow_redirects=False, **kwargs
+        )
+        followed = 0
+        while follow_redirects and response.next_request is not None:
+            if followed == client.max_redirects:
+                # A loop, or a chain no peer needs: another attempt goes the same way.
+                raise HttpError(f"{method} {url}: more than {followed} redirects", retriable=False)
+            followed += 1
+            redirect_headers(response.request, response.next_request)
+            response = await client.send(response.next_request, follow_redirects=False)
+        return response
     except httpx.TimeoutException as exc:
         raise HttpError(
             f"{method} {url}: timed out ({type(exc).__name__})", retriable=True

@@ -1,0 +1,96 @@
+"""What a followed redirect carries: a GET made of a POST no body headers, and a
+redirect to another origin none of the credentials the block knows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from standins.recording import RecordingServer, Scripted
+
+CREDENTIALS = {"Authorization": "Bearer sk_1", "X-Api-Key": "k_1", "X-Gitlab-Token": "g_1"}
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[RecordingServer]:
+    """Another origin (another port) a redirect can point to."""
+    with RecordingServer() as server:
+        yield server
+
+
+def post_to(url: str) -> str:
+    headers = ", ".join(f"{k}: {v}" for k, v in CREDENTIALS.items())
+    return f"""
+        name: http_redirect
+        blocks:
+          call:
+            type: http
+            method: POST
+            url: {url}
+            headers: {{{headers}}}
+            json: {{amount: 1}}
+        """
+
+
+@pytest.mark.parametrize("status", [302, 303])
+async def test_the_get_after_a_redirected_post_has_no_body_headers(
+    run_yaml: Any, recorder: RecordingServer, status: int
+) -> None:
+    """The GET kept `Content-Type: application/json` and the `Idempotency-Key`."""
+    recorder.respond("/start", Scripted(status, "", {"Location": "/next"}))
+    recorder.respond("/next", Scripted(200, {"done": True}))
+    result = await run_yaml(post_to(f"{recorder.url}/start"))
+    assert result["status"] == "succeeded", result["error"]
+    first, then = recorder.requests
+    assert (first.method, then.method, then.path, then.body) == ("POST", "GET", "/next", b"")
+    assert first.headers["content-type"] == "application/json"
+    assert "idempotency-key" in first.headers
+    assert "content-type" not in then.headers and "idempotency-key" not in then.headers
+    # The same origin: its credentials go along.
+    assert then.headers["x-api-key"] == "k_1" and then.headers["authorization"] == "Bearer sk_1"
+
+
+async def test_a_307_keeps_the_method_the_body_and_its_headers(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond("/start", Scripted(307, "", {"Location": "/next"}))
+    recorder.respond("/next", Scripted(200, {"done": True}))
+    result = await run_yaml(post_to(f"{recorder.url}/start"))
+    assert result["status"] == "succeeded", result["error"]
+    first, then = recorder.requests
+    assert (then.method, then.json) == ("POST", {"amount": 1})
+    for name in ("content-type", "idempotency-key", "x-api-key", "authorization"):
+        assert then.headers[name] == first.headers[name]
+
+
+@pytest.mark.parametrize("status", [302, 308])
+async def test_a_redirect_to_another_origin_sends_none_of_the_credentials(
+    run_yaml: Any, recorder: RecordingServer, elsewhere: RecordingServer, status: int
+) -> None:
+    """httpx drops `Authorization` only: `X-Api-Key` and the like went along."""
+    recorder.respond("/start", Scripted(status, "", {"Location": f"{elsewhere.url}/next"}))
+    elsewhere.respond("/next", Scripted(200, {"done": True}))
+    result = await run_yaml(post_to(f"{recorder.url}/start"))
+    assert result["status"] == "succeeded", result["error"]
+    [first] = recorder.requests
+    [then] = elsewhere.requests
+    assert all(first.headers[name.lower()] == value for name, value in CREDENTIALS.items())
+    assert not {name.lower() for name in CREDENTIALS} & set(then.headers)
+    assert then.method == ("POST" if status == 308 else "GET")
+
+
+async def test_redirects_past_the_limit_are_a_final_error(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    recorder.respond("/loop", Scripted(302, "", {"Location": "/loop"}))
+    result = await run_yaml(
+        f"""
+        name: http_redirect_loop
+        blocks:
+          call: {{type: http, url: "{recorder.url}/loop", retries: 2, retry_backoff: 0.01}}
+        """
+    )
+    assert result["status"] == "failed"
+    assert "redirect" in result["error"]["message"]
+    assert result["blocks"]["call"]["attempts"] == 1
