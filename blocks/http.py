@@ -134,11 +134,11 @@ def note_basic_auth(ctx: BlockContext, url: str) -> None:
         ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
 
 
-def _http_url(url: str) -> bool:
+def is_http_url(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
-def _scheme_of(url: str) -> str:
+def scheme_of(url: str) -> str:
     """What a refused URL starts with, for its error: never the rest of it. Part of
     a URL cut short may be part of a token the engine can no longer recognise."""
     scheme, sep, _ = url.partition("://")
@@ -272,10 +272,10 @@ class HttpBlock(BlockHandler):
         url = self.config.get("url")
         if isinstance(url, str) and not url.strip():
             return [Problem("the url is empty", block=self.block.id, field="url")]
-        if isinstance(url, str) and not url.startswith("<") and not _http_url(url):
+        if isinstance(url, str) and not url.startswith("<") and not is_http_url(url):
             # Written out (no reference where the scheme goes), it can only fail at run
             # time, as it did: `url: ftp://…` passed validate.
-            message = f"the url must start with http:// or https://, {_scheme_of(url)}"
+            message = f"the url must start with http:// or https://, {scheme_of(url)}"
             return [Problem(message, block=self.block.id, field="url")]
         return []
 
@@ -305,11 +305,11 @@ class HttpBlock(BlockHandler):
                 k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()
             },
         }
-        if not _http_url(url):
+        if not is_http_url(url):
             raise BlockFailed(
                 {
                     "type": "HttpError",
-                    "message": f"the url must start with http:// or https://, {_scheme_of(url)}",
+                    "message": f"the url must start with http:// or https://, {scheme_of(url)}",
                     "block": ctx.path,
                 }
             )

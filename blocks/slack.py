@@ -9,11 +9,19 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from blocks.http import HttpError, parse_body, send, settle_failure, status_error
+from blocks.http import (
+    HttpError,
+    is_http_url,
+    parse_body,
+    scheme_of,
+    send,
+    settle_failure,
+    status_error,
+)
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
-from engine.references import to_text
+from engine.references import references_in, to_text
 from engine.registry import BlockHandler, register
 
 
@@ -29,6 +37,29 @@ def without_url(exc: HttpError) -> HttpError:
         status=status,
         retry_after=exc.retry_after,
     )
+
+
+def message_blocks(value: Any) -> list[Any]:
+    """``blocks`` as Slack takes them: a list, or the JSON text of one; a ValueError
+    saying what is wrong (never the text itself: a reference may have put a secret in)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"blocks is not JSON ({exc})") from None
+    if not isinstance(value, list):
+        raise ValueError(
+            f"blocks must be a list of Block Kit blocks (or its JSON text), not {_kind(value)}"
+        )
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object (put it in a list: [{...}])"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, (int, float)) else "null"
 
 
 @register
@@ -57,7 +88,24 @@ class SlackBlock(BlockHandler):
     def problems(self) -> list[Problem]:
         if "text" not in self.config and "blocks" not in self.config:
             return [Problem("give text or blocks (or both)", block=self.block.id, field="text")]
-        return []
+        found = []
+        url = self.config.get("webhook_url")
+        if isinstance(url, str) and not url.strip():
+            found.append(
+                Problem("the webhook_url is empty", block=self.block.id, field="webhook_url")
+            )
+        elif isinstance(url, str) and not url.startswith("<") and not is_http_url(url):
+            # Written out, it can only fail at run time. The message quotes no more
+            # than the scheme: the URL is the credential.
+            message = f"the webhook_url must start with http:// or https://, {scheme_of(url)}"
+            found.append(Problem(message, block=self.block.id, field="webhook_url"))
+        blocks = self.config.get("blocks")
+        if isinstance(blocks, str) and not any(references_in(blocks)):
+            try:
+                message_blocks(blocks)
+            except ValueError as exc:
+                found.append(Problem(str(exc), block=self.block.id, field="blocks"))
+        return found
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         url = str(config.get("webhook_url") or "")
@@ -78,8 +126,13 @@ class SlackBlock(BlockHandler):
                 # Slack takes text: `text: <a.total>` is its text, as inside longer
                 # text (`1250`, `true`, an object as JSON), not a JSON number.
                 message[key] = config[key] if key == "blocks" else to_text(config[key])
-        if isinstance(message.get("blocks"), str):
-            message["blocks"] = json.loads(message["blocks"])
+        if "blocks" in message:
+            try:
+                message["blocks"] = message_blocks(message["blocks"])
+            except ValueError as exc:
+                raise BlockFailed(
+                    {"type": "SlackError", "message": str(exc), "block": ctx.path}
+                ) from None
         ctx.inputs = dict(message)
         try:
             response = await send(ctx, "POST", url, json=message)

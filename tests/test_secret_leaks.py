@@ -110,10 +110,13 @@ async def test_http_block_keeps_vendor_token_headers_out_of_its_inputs(
 
 
 async def test_slack_url_without_a_scheme_is_kept_out_of_the_record(
-    run_yaml: Any, runtime: Runtime
+    run_yaml: Any, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The webhook URL is the credential, however it is (mis)written."""
-    url = "hooks.example.com/services/T0AB/B0CD/SlackCredential9a7"
+    """The webhook URL is the credential, however it is (mis)written. Starting with a
+    reference, it is checked when the block runs (written out, validation refuses it,
+    quoting only what it starts with)."""
+    monkeypatch.setenv("FLOWYARD_SLACK_HOST", "hooks.example.com")
+    url = "<env.FLOWYARD_SLACK_HOST>/services/T0AB/B0CD/SlackCredential9a7"
     result = await run_yaml(
         f"""
         name: slack_no_scheme

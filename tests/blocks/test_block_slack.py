@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from standins.recording import RecordingServer, Scripted
+from workflow_problems import problems
 
 
 async def test_slack_posts_the_message(run_yaml: Any, recorder: RecordingServer) -> None:
@@ -82,3 +85,59 @@ async def test_a_value_that_is_not_text_is_posted_as_its_text(
     assert result["status"] == "succeeded", result["error"]
     [req] = recorder.requests
     assert req.json == {"text": '{"id":7,"paid":true}', "username": "1250"}
+
+
+def test_a_written_out_url_or_blocks_slack_cannot_take_fail_validation(tmp_path: Path) -> None:
+    """`ftp://…` and `blocks: "not json"` passed validate and failed at run time, the
+    second as a bare JSONDecodeError naming neither the field nor Slack."""
+    found = problems(
+        tmp_path,
+        """
+name: slack_bad
+blocks:
+  ftp: {type: slack, webhook_url: "ftp://x.test/T/B/secretpath", text: hi}
+  text: {type: slack, webhook_url: "https://hooks.slack.test/T/B/x", blocks: "not json"}
+  object: {type: slack, webhook_url: "https://hooks.slack.test/T/B/x", blocks: '{"a": 1}'}
+  fine: {type: slack, webhook_url: <env.SLACK_URL>, blocks: '[{"type": "<input.t>"}]'}
+""",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'ftp': field 'webhook_url': "
+        "the webhook_url must start with http:// or https://, not ftp://",
+        f"{tmp_path / 'bad.yaml'}: block 'text': field 'blocks': "
+        "blocks is not JSON (Expecting value: line 1 column 1 (char 0))",
+        f"{tmp_path / 'bad.yaml'}: block 'object': field 'blocks': "
+        "blocks must be a list of Block Kit blocks (or its JSON text), "
+        "not an object (put it in a list: [{...}])",
+    ]
+    assert not any("secretpath" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("not json", "blocks is not JSON (Expecting value: line 1 column 1 (char 0))"),
+        ({"type": "divider"}, "not an object (put it in a list: [{...}])"),
+        ('{"type": "divider"}', "not an object"),
+        (3, "not a number"),
+    ],
+)
+async def test_blocks_from_a_reference_slack_cannot_take_fail_naming_the_field(
+    run_yaml: Any, recorder: RecordingServer, value: Any, says: str
+) -> None:
+    """A dict was posted as it was; text that is not JSON failed as a bare
+    JSONDecodeError."""
+    result = await run_yaml(
+        f"""
+        name: slack_bad_blocks
+        blocks:
+          alert: {{type: slack, webhook_url: "{recorder.url}/services/T0/B0/X", blocks: <input.b>}}
+        """,
+        {"b": value},
+    )
+    assert result["status"] == "failed"
+    error = result["error"]
+    assert error["type"] == "SlackError" and error["message"].startswith("blocks ")
+    assert says in error["message"]
+    assert result["blocks"]["alert"]["attempts"] == 1
+    assert recorder.requests == []
