@@ -27,7 +27,7 @@ from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
-from engine.references import to_text
+from engine.references import references_in, to_text
 from engine.registry import BlockHandler, register
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -113,6 +113,33 @@ def schema_of(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     raise ValueError("response_format must be text, json, or a JSON Schema")
 
 
+def schema_field(response_format: dict[str, Any]) -> str:
+    """Where in ``response_format`` its JSON Schema is, named as a field."""
+    inner = response_format.get("json_schema", response_format)
+    where = "response_format.json_schema" if "json_schema" in response_format else "response_format"
+    return (
+        f"{where}.schema"
+        if isinstance(inner, dict) and isinstance(inner.get("schema"), dict)
+        else where
+    )
+
+
+def schema_problem(schema: dict[str, Any]) -> str | None:
+    """Why ``schema`` is no JSON Schema, in one line (jsonschema's own error is a
+    dump of the metaschema); None when it is one. Checked by the draft it names
+    (``$schema``), as the reply will be."""
+    if isinstance(schema.get("$schema", ""), str):
+        checker = jsonschema.validators.validator_for(schema)
+    else:
+        checker = jsonschema.Draft202012Validator  # which says what is wrong with it
+    try:
+        checker.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
+    return None
+
+
 def _count(value: Any) -> int:
     """A token count as the server reported it; 0 for none, or for one that is not a
     finite number (a server's NaN made int() raise a ValueError out of the block)."""
@@ -141,6 +168,24 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
                 f"the reply does not match the schema at {where}: {exc.message}; raw reply: {text[:RAW_EXCERPT]}"
             ) from None
     return value
+
+
+def _a_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("<") and any(references_in(value))
+
+
+def response_schema(response_format: Any) -> tuple[str, dict[str, Any] | None]:
+    """`schema_of` a resolved ``response_format``, its JSON Schema checked (it may
+    have come from a reference): an ``AgentError`` that will not pass on another
+    attempt, raised before the model is called (and paid for) rather than after."""
+    try:
+        kind, schema = schema_of(response_format)
+    except ValueError as exc:
+        raise AgentError(str(exc), retriable=False) from None  # it names response_format
+    problem = schema_problem(schema["schema"]) if schema is not None else None
+    if problem is not None:
+        raise AgentError(f"{schema_field(response_format)}: {problem}", retriable=False)
+    return kind, schema
 
 
 @register
@@ -179,11 +224,19 @@ class AgentBlock(BlockHandler):
     default_timeout = 120.0
 
     def problems(self) -> list[Problem]:
+        response_format = self.config.get("response_format")
+        if isinstance(response_format, dict) and _a_reference(response_format.get("json_schema")):
+            return []  # `{json_schema: <a.schema>}`: checked when the block runs
         try:
-            schema_of(self.config.get("response_format"))
+            kind, schema = schema_of(response_format)
         except ValueError as exc:
             return [Problem(str(exc), block=self.block.id, field="response_format")]
-        return []
+        if kind != "json_schema" or schema is None or any(references_in(response_format)):
+            return []  # one with references in it is checked when the block runs
+        problem = schema_problem(schema["schema"])
+        if problem is None:
+            return []
+        return [Problem(problem, block=self.block.id, field=schema_field(response_format))]
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         import openai
@@ -197,7 +250,7 @@ class AgentBlock(BlockHandler):
         ctx.run.note_secret(str(api_key))
         base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
         model = str(config.get("model") or DEFAULT_MODEL)
-        kind, schema = schema_of(config.get("response_format"))
+        kind, schema = response_schema(config.get("response_format"))
 
         messages: list[dict[str, str]] = []
         # A prompt that is one reference (`prompt: <a.order>`) is that value's text, as

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from standins.openai_standin import ChatCompletionsStandIn
 from standins.recording import Scripted
+from workflow_problems import problems
 
 from blocks.agent import cost_usd
 
@@ -206,3 +208,49 @@ async def test_a_prompt_that_is_one_reference_is_its_text(
     assert result["status"] == "succeeded", result["error"]
     [request] = openai_env.requests
     assert [m["content"] for m in request["messages"]] == ["false", '{"type":"paid","ok":true}']
+
+
+def test_a_written_out_schema_that_is_none_fails_validation(tmp_path: Path) -> None:
+    """`{json_schema: {type: objectt}}` passed validate; the run then paid for a model
+    call and failed with a many-line dump of jsonschema's metaschema."""
+    found = problems(
+        tmp_path,
+        """
+name: agent_bad_schema
+blocks:
+  e: {type: agent, prompt: hi, response_format: {json_schema: {type: objectt}}}
+  f:
+    type: agent
+    prompt: hi
+    response_format: {json_schema: {name: r, schema: {properties: {a: {minLength: -1}}}}}
+  g: {type: agent, prompt: hi, response_format: {required: yes}}
+""",
+    )
+    file = tmp_path / "bad.yaml"
+    assert found == [
+        f"{file}: block 'e': field 'response_format.json_schema': not a valid JSON Schema: "
+        "'objectt' is not valid under any of the given schemas (at type)",
+        f"{file}: block 'f': field 'response_format.json_schema.schema': not a valid JSON "
+        "Schema: -1 is less than the minimum of 0 (at properties.a.minLength)",
+        f"{file}: block 'g': field 'response_format': not a valid JSON Schema: "
+        "'yes' is not of type 'array' (at required)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "response_format",
+    ["{json_schema: <input.schema>}", "{json_schema: {type: object, required: <input.req>}}"],
+)
+async def test_a_schema_from_a_reference_is_checked_before_the_model_is_called(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, response_format: str
+) -> None:
+    result = await run_yaml(
+        agent_workflow(f"response_format: {response_format}\n            retries: 2"),
+        {"event": "x", "schema": {"type": "objectt"}, "req": "id"},
+    )
+    assert result["status"] == "failed"
+    assert openai_env.requests == []  # no paid call
+    assert result["blocks"]["ask"]["attempts"] == 1
+    message = result["error"]["message"]
+    assert message.startswith("response_format.json_schema: not a valid JSON Schema: ")
+    assert "\n" not in message
