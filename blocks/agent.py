@@ -16,10 +16,11 @@ missing key cannot, so they fail at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
@@ -29,6 +30,9 @@ from engine.context import BlockContext
 from engine.model import Problem
 from engine.references import references_in, to_text
 from engine.registry import BlockHandler, register
+
+if TYPE_CHECKING:
+    from engine.model import BlockModel
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -170,6 +174,22 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
     return value
 
 
+@functools.cache
+def warm_sdk() -> None:
+    """Import the openai SDK and build a first client, once per process, when a
+    workflow with an Agent block is loaded.
+
+    Done by the first call instead, it took 0.5-1 s (importing the SDK, then its
+    HTTP transport when the first client is built) out of that block's ``timeout``
+    before any request: ``timeout: 1`` timed out against a server answering at
+    once. Not at module import: every flowyard command, ``--help`` too, would
+    pay it (it doubles their start-up) for a block few workflows use."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1/")  # never sends
+    client.chat.completions  # noqa: B018 - imported on first use, as by the first call
+
+
 def _a_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("<") and any(references_in(value))
 
@@ -223,6 +243,10 @@ class AgentBlock(BlockHandler):
     repeatable = True
     default_timeout = 120.0
 
+    def __init__(self, block: BlockModel) -> None:
+        super().__init__(block)
+        warm_sdk()
+
     def problems(self) -> list[Problem]:
         response_format = self.config.get("response_format")
         if isinstance(response_format, dict) and _a_reference(response_format.get("json_schema")):
@@ -239,7 +263,7 @@ class AgentBlock(BlockHandler):
         return [Problem(problem, block=self.block.id, field=schema_field(response_format))]
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
-        import openai
+        import openai  # imported by warm_sdk() when the workflow was loaded
 
         api_key = config.get("api_key") or os.environ.get("OPENAI_API_KEY")
         if not api_key:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,43 @@ async def test_a_schema_from_a_reference_is_checked_before_the_model_is_called(
     message = result["error"]["message"]
     assert message.startswith("response_format.json_schema: not a valid JSON Schema: ")
     assert "\n" not in message
+
+
+_SDK_LOAD_CHECK = """
+import sys
+
+import blocks  # every block type, as a flowyard command has them
+from engine.model import load_file
+
+load_file(sys.argv[1])  # a workflow without an Agent block: nothing of the SDK's
+assert "openai" not in sys.modules, "the SDK is imported for a workflow that needs none"
+load_file(sys.argv[2])
+assert "openai" in sys.modules, "the SDK is not imported when the workflow is loaded"
+import openai
+
+loaded = set(sys.modules)
+client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
+client.chat.completions
+print(sorted(set(sys.modules) - loaded))
+"""
+
+
+def test_the_sdk_is_set_up_when_the_workflow_is_loaded_not_in_the_timed_call(
+    tmp_path: Path,
+) -> None:
+    """The first call in a process imported the SDK, and its HTTP transport when it
+    built the client, inside the block's `timeout`: 0.5-1 s before any request, so
+    `timeout: 1` timed out against a server answering at once. A fresh process, as
+    this one has imported the SDK already."""
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: plain\nblocks:\n  f: {type: function, code: 'return 1'}\n")
+    agent = tmp_path / "agent.yaml"
+    agent.write_text("name: agent\nblocks:\n  ask: {type: agent, prompt: hi}\n")
+    done = subprocess.run(
+        [sys.executable, "-c", _SDK_LOAD_CHECK, str(plain), str(agent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"  # building the client as run() does imports nothing
