@@ -209,8 +209,12 @@ async def send(
                 # A loop, or a chain no peer needs: another attempt goes the same way.
                 raise HttpError(f"{method} {url}: more than {followed} redirects", retriable=False)
             followed += 1
-            redirect_headers(response.request, response.next_request)
-            response = await client.send(response.next_request, follow_redirects=False)
+            following = response.next_request
+            redirect_headers(response.request, following)
+            # Its body read (none, or the 307/308 body kept): an unread one went out
+            # chunked, a GET with `Transfer-Encoding: chunked` some servers refuse.
+            await following.aread()
+            response = await client.send(following, follow_redirects=False)
         return response
     except httpx.TimeoutException as exc:
         raise HttpError(

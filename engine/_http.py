@@ -46,6 +46,11 @@ class _Transport(AiohttpTransport):
             raise httpx.ReadError(str(exc), request=request) from cause
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc) or "timed out", request=request) from exc
+        except aiohttp.ClientResponseError as exc:
+            # An answer aiohttp could not read (a malformed status line or framing):
+            # the library let it through as is, and the HTTP block failed with
+            # aiohttp's error instead of its own, retriable one.
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
 
 
 def _session() -> aiohttp.ClientSession:

@@ -94,3 +94,51 @@ async def test_redirects_past_the_limit_are_a_final_error(
     assert result["status"] == "failed"
     assert "redirect" in result["error"]["message"]
     assert result["blocks"]["call"]["attempts"] == 1
+
+
+async def test_the_request_a_redirect_makes_is_not_sent_chunked(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """The GET after a redirect went out with `Transfer-Encoding: chunked` and an empty
+    chunked body (its body stream unread): a server that refuses a GET with a body
+    broke the connection, and the block failed."""
+    recorder.respond("/start", Scripted(302, "", {"Location": "/next"}))
+    recorder.respond("/next", Scripted(200, {"done": True}))
+    get = f"""
+        name: http_redirect_get
+        blocks:
+          call: {{type: http, url: "{recorder.url}/start"}}
+        """
+    result = await run_yaml(get)
+    assert result["status"] == "succeeded", result["error"]
+    first, then = recorder.requests
+    assert (first.path, then.path, then.body) == ("/start", "/next", b"")
+    for request in (first, then):
+        assert "transfer-encoding" not in request.headers, request.headers
+
+
+async def test_an_answer_that_cannot_be_read_is_the_blocks_own_error(run_yaml: Any) -> None:
+    """A malformed answer failed the block with aiohttp's `ClientResponseError`, not
+    the retriable `HttpError` every other transport failure is."""
+    import asyncio
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}extra")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await run_yaml(
+            f"""
+            name: http_malformed
+            blocks:
+              call: {{type: http, url: "http://127.0.0.1:{port}/x"}}
+            """
+        )
+    assert result["status"] == "failed"
+    error = result["error"]
+    assert (error["type"], error["block"]) == ("HttpError", "call"), error
+    assert "RemoteProtocolError" in error["message"]
