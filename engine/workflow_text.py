@@ -137,15 +137,64 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
 
 def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any) -> list[str]:
     head, sections = _sections(lines, _BLOCK_KEY)
+    renamed = renames(old, new or {})
     out = list(head)
     for bid, block in (new or {}).items():
-        prefix, own = sections.get(bid, ([], []))
-        if own and bid in old and old[bid] == block:
+        was = renamed.get(bid, bid)
+        prefix, own = sections.get(was, ([], []))
+        if own and was != bid:  # the renamed block's text, under its new key
+            own = [f"  {bid}{own[0][2 + len(was) :]}", *own[1:]]
+        if own and was in old and old[was] == block:
             out += prefix + own
             continue
-        fields = _patch_fields(own, old.get(bid), block) if own else None
+        fields = _patch_fields(own, old.get(was), block) if own else None
         out += prefix + (fields or _dump({"blocks": {bid: block}})[1:])  # without "blocks:"
     return out
+
+
+def renames(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """The blocks a save renamed, ``{new id: old id}``: a renamed block keeps its
+    text (the comments above it, its unchanged fields) under the new key.
+
+    A rename is the same block under a new key: a new id whose block equals a
+    removed one's, wherever the client put it; or else a new id in a removed
+    block's place (after the same kept block) with its type, as the editor
+    renames (in place, the block perhaps edited in the same save). A block
+    added at the end is no rename of one deleted elsewhere."""
+    removed = [bid for bid in old if bid not in new]
+    added = [bid for bid in new if bid not in old]
+    old_places, new_places = _places(old, new), _places(new, old)
+
+    def same_block(was: str, bid: str) -> bool:
+        return bool(old[was] == new[bid])
+
+    def same_place(was: str, bid: str) -> bool:
+        return old_places[was] == new_places[bid] and _type_of(old[was]) == _type_of(new[bid])
+
+    pairs: dict[str, str] = {}
+    for fits in (same_block, same_place):
+        for bid in added:
+            taken = set(pairs.values())
+            was = next((r for r in removed if r not in taken and fits(r, bid)), None)
+            if bid not in pairs and was is not None:
+                pairs[bid] = was
+    return pairs
+
+
+def _places(blocks: dict[str, Any], other: dict[str, Any]) -> dict[str, str | None]:
+    """Each block ``other`` lacks: the last block before it that both have (None: first)."""
+    places: dict[str, str | None] = {}
+    kept = None
+    for bid in blocks:
+        if bid in other:
+            kept = bid
+        else:
+            places[bid] = kept
+    return places
+
+
+def _type_of(block: Any) -> Any:
+    return block.get("type") if isinstance(block, dict) else None
 
 
 def _patch_fields(own: list[str], old: Any, new: Any) -> list[str] | None:

@@ -175,6 +175,103 @@ def test_edit_in_a_commented_file_keeps_other_blocks_and_key_order(
     assert after.startswith("# A hand-written workflow")
 
 
+RENAMED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  # explains what old does
+  old:
+    type: function
+    timeout: 5  # five seconds is enough
+    code: |
+      return {{"x": 1}}
+  after:
+    type: function
+    code: |
+      return {{}}
+edges:
+  - start -> old
+  - old -> after
+"""
+
+
+def _renamed(doc: dict[str, Any], was: str, now: str) -> dict[str, Any]:
+    """``doc`` with block ``was`` named ``now`` in its place, edges following."""
+    out = copy.deepcopy(doc)
+    out["blocks"] = {(now if k == was else k): v for k, v in out["blocks"].items()}
+    out["edges"] = [e.replace(was, now) for e in out["edges"]]
+    return out
+
+
+def test_a_renamed_block_keeps_its_comments(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The same block under a new key: the comment above it and its fields' inline
+    comments stay, so the diff is the rename alone (they were dropped)."""
+    path = workflows_dir / "rt_rename.yaml"
+    original = RENAMED.format(name="rt_rename")
+    path.write_text(original)
+    _put(client, auth, "rt_rename", _renamed(_get(client, auth, "rt_rename"), "old", "renamed"))
+    assert _changed_lines(original, path.read_text()) == [
+        "-  old:",
+        "+  renamed:",
+        "-  - start -> old",
+        "-  - old -> after",
+        "+  - start -> renamed",
+        "+  - renamed -> after",
+    ]
+
+
+def test_a_block_renamed_and_edited_in_one_save_keeps_its_comments(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The editor renames in place: a field edited in the same save is rewritten
+    alone, the comments above the block and on its other fields stay."""
+    path = workflows_dir / "rt_rename_edit.yaml"
+    path.write_text(RENAMED.format(name="rt_rename_edit"))
+    doc = _renamed(_get(client, auth, "rt_rename_edit"), "old", "renamed")
+    doc["blocks"]["renamed"]["code"] = 'return {"x": 2}\n'
+    _put(client, auth, "rt_rename_edit", doc)
+    after = path.read_text()
+    assert "  # explains what old does\n  renamed:\n" in after
+    assert "    timeout: 5  # five seconds is enough\n" in after
+    assert yaml.safe_load(after) == doc
+
+
+def test_a_renamed_block_sent_last_keeps_its_comments_where_the_client_put_it(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A JSON client that pops the old key and adds the new one at the end."""
+    path = workflows_dir / "rt_rename_last.yaml"
+    path.write_text(RENAMED.format(name="rt_rename_last"))
+    doc = _renamed(_get(client, auth, "rt_rename_last"), "old", "renamed")
+    doc["blocks"]["renamed"] = doc["blocks"].pop("renamed")
+    _put(client, auth, "rt_rename_last", doc)
+    after = path.read_text()
+    assert list(yaml.safe_load(after)["blocks"]) == ["start", "after", "renamed"]
+    assert "  # explains what old does\n  renamed:\n" in after
+    assert "    timeout: 5  # five seconds is enough\n" in after
+
+
+def test_a_deleted_block_does_not_lend_its_comments_to_a_new_one(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """Another block of the same type added at the end is no rename of one deleted
+    elsewhere: the deleted block's notes go with it."""
+    path = workflows_dir / "rt_rename_not.yaml"
+    path.write_text(RENAMED.format(name="rt_rename_not"))
+    doc = _get(client, auth, "rt_rename_not")
+    del doc["blocks"]["old"]
+    doc["blocks"]["fresh"] = {"type": "function", "timeout": 5, "code": "return {}"}
+    doc["edges"] = ["start -> after", "after -> fresh"]
+    _put(client, auth, "rt_rename_not", doc)
+    after = path.read_text()
+    assert "explains what old does" not in after and "five seconds" not in after
+    assert yaml.safe_load(after) == doc
+
+
 def test_the_editor_forms_follow_the_published_schema(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:

@@ -1,0 +1,68 @@
+"""A block's id and display name in the editor, in a real browser (Debian's
+chromium, as in test_browser_editor.py): a rename keeps the block's comments in
+the file; the ids the palette gives are valid ones; a block's `name` is shown
+on the canvas and edited in the properties panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.test_browser_editor import open_editor, select
+
+pytestmark = BROWSER_TESTS
+
+COMMENTED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  # explains what old does
+  old:
+    type: function
+    timeout: 5  # five seconds is enough
+    code: |
+      return {{"x": 1}}
+edges:
+  - start -> old
+"""
+
+
+@pytest.fixture
+def scratch(workflows_dir: Path) -> Iterator[Callable[[str, str], Path]]:
+    """Write ``workflows/<name>.yaml`` (``{name}`` in the text is the name);
+    removed after the test."""
+    made: list[Path] = []
+
+    def write(name: str, text: str) -> Path:
+        path = workflows_dir / f"{name}.yaml"
+        path.write_text(text.format(name=name), encoding="utf-8")
+        made.append(path)
+        return path
+
+    yield write
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def test_renaming_a_block_keeps_its_comments(page: Any, scratch: Any) -> None:
+    """The comment above the block and its fields' inline comments were dropped:
+    the diff of a rename is now the id and the edge naming it."""
+    path = scratch("ids_rename", COMMENTED)
+    original = path.read_text()
+    open_editor(page, "ids_rename")
+    select(page, "old")
+    page.fill("#prop-id", "renamed")
+    page.press("#prop-id", "Tab")  # commits the id
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert path.read_text() == original.replace("  old:", "  renamed:").replace(
+        "-> old", "-> renamed"
+    )
