@@ -94,20 +94,21 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
     code.dispatch_event("change")
     assert code.input_value() == 'return {"m": <function>}'
 
-    # A Loop container, and a block dropped into it.
+    # A Loop container (`loop_1`: a block named `loop` would be hidden in the body
+    # of any loop after it), and a block dropped into it.
     drop(page, "loop", 200, 330)
-    node(page, "loop").wait_for()
+    node(page, "loop_1").wait_for()
     drop(page, "function", 330, 430)
     node(page, "function_3").wait_for()
     select(page, "function_3")
     set_field(page, "code", 'return {"i": <item>}')
-    select(page, "loop", {"x": 260, "y": 8})
+    select(page, "loop_1", {"x": 260, "y": 8})
     set_field(page, "items", "[1, 2]")
-    connect(page, "function_2", "loop")
+    connect(page, "function_2", "loop_1")
     # Nothing selected: the panel edits the workflow itself (its output here).
     page.locator("#canvas").click(position={"x": 860, "y": 700})
     page.wait_for_selector("#workflow-form")
-    page.fill("#wf-output", "<loop.results>")
+    page.fill("#wf-output", "<loop_1.results>")
     page.dispatch_event("#wf-output", "change")
 
     save(page)
@@ -119,17 +120,17 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
     text = (workflows_dir / "browser_flow.yaml").read_text()
     doc = yaml.safe_load(text)
     assert list(doc)[-1] == "layout"
-    assert set(doc["blocks"]) == {"manual", "function", "function_2", "loop", "function_3"}
-    assert doc["blocks"]["loop"]["body"] == ["function_3"]
-    assert doc["blocks"]["loop"]["items"] == [1, 2]
+    assert set(doc["blocks"]) == {"manual", "function", "function_2", "loop_1", "function_3"}
+    assert doc["blocks"]["loop_1"]["body"] == ["function_3"]
+    assert doc["blocks"]["loop_1"]["items"] == [1, 2]
     assert doc["blocks"]["function_2"]["code"] == 'return {"m": <function>}'
     assert set(doc["edges"]) == {
         "manual -> function",
         "function -> function_2",
-        "function_2 -> loop",
+        "function_2 -> loop_1",
     }
     assert set(doc["layout"]) == set(doc["blocks"])
-    assert doc["output"] == "<loop.results>"
+    assert doc["output"] == "<loop_1.results>"
 
     # Run with an input; blocks light up live, then the run viewer shows them all succeeded.
     page.click("#btn-run")
@@ -149,9 +150,9 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
         "manual",
         "function",
         "function_2",
-        "loop",
-        "loop[0].function_3",
-        "loop[1].function_3",
+        "loop_1",
+        "loop_1[0].function_3",
+        "loop_1[1].function_3",
     } <= paths
     assert all(s == "succeeded" for _, s in statuses), statuses
     assert page.locator("#blocks details.iteration").count() == 2

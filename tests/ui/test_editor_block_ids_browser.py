@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import expect
 
 from tests.ui.conftest import BROWSER_TESTS
-from tests.ui.test_browser_editor import open_editor, select
+from tests.ui.test_browser_editor import connect, drop, node, open_editor, select, set_field
 
 pytestmark = BROWSER_TESTS
 
@@ -66,3 +67,31 @@ def test_renaming_a_block_keeps_its_comments(page: Any, scratch: Any) -> None:
     assert path.read_text() == original.replace("  old:", "  renamed:").replace(
         "-> old", "-> renamed"
     )
+
+
+def test_two_loops_from_the_palette_get_ids_that_save(page: Any, workflows_dir: Path) -> None:
+    """The first loop was `loop`, which a second loop after it hides in its body
+    (`<loop>` there is the iteration's number): the save was refused until renamed."""
+    open_editor(page, "ids_two_loops")
+    try:
+        drop(page, "manual", 60, 60)
+        drop(page, "loop", 300, 40)
+        drop(page, "loop", 300, 340)
+        drop(page, "function", 420, 140)  # into loop_1's body
+        drop(page, "function", 420, 440)  # into loop_2's
+        for cell in ("manual", "loop_1", "loop_2", "function", "function_2"):
+            node(page, cell).wait_for()
+        for cell in ("function", "function_2"):
+            select(page, cell)
+            set_field(page, "code", "return {}")
+        connect(page, "manual", "loop_1")
+        connect(page, "loop_1", "loop_2")
+        for cell in ("loop_1", "loop_2"):
+            select(page, cell)
+            set_field(page, "items", "[1, 2]")
+        page.click("#btn-save")
+        expect(page.locator("#status")).to_have_text("Saved")
+        saved = yaml.safe_load((workflows_dir / "ids_two_loops.yaml").read_text())
+        assert saved["edges"] == ["manual -> loop_1", "loop_1 -> loop_2"]
+    finally:
+        (workflows_dir / "ids_two_loops.yaml").unlink(missing_ok=True)

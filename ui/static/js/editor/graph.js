@@ -190,13 +190,21 @@ export function findByBid(graph, bid) {
   return graph.getNodes().find((n) => n.getData()?.bid === bid) ?? null;
 }
 
+// Names no block the editor adds may get (the user may still type one, and is told
+// why it is refused): the reference roots (engine/schema.py RESERVED_IDS), and what a
+// loop's body, or a parallel's over items, reads before any block
+// (engine/validate_keys.py hidden_block_problems) — a palette loop named `loop` was
+// refused as soon as another loop followed it.
+const NOT_DEFAULT_IDS = new Set(['input', 'env', 'workflow', 'loop', 'state', 'item']);
+
 export function uniqueBid(graph, base) {
   const clean = String(base).toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^[^a-z]+/, '') || 'block';
   const taken = new Set(graph.getNodes().map((n) => n.getData()?.bid));
-  if (!taken.has(clean) && !graph.getCellById(clean)) return clean;
-  for (let i = 2; ; i += 1) {
+  const free = (c) => !taken.has(c) && !graph.getCellById(c);
+  if (!NOT_DEFAULT_IDS.has(clean) && free(clean)) return clean;
+  for (let i = NOT_DEFAULT_IDS.has(clean) ? 1 : 2; ; i += 1) {
     const c = `${clean}_${i}`;
-    if (!taken.has(c) && !graph.getCellById(c)) return c;
+    if (free(c)) return c;
   }
 }
 
