@@ -95,3 +95,58 @@ def test_two_loops_from_the_palette_get_ids_that_save(page: Any, workflows_dir: 
         assert saved["edges"] == ["manual -> loop_1", "loop_1 -> loop_2"]
     finally:
         (workflows_dir / "ids_two_loops.yaml").unlink(missing_ok=True)
+
+
+NAMED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    name: Add the fees
+    code: |
+      return {{"sum": 1 + 2}}
+edges:
+  - start -> add
+"""
+
+
+def label(page: Any, cell: str) -> list[str]:
+    """The lines of a block's label on the canvas."""
+    lines = node(page, cell).locator(":scope > text tspan").all_text_contents()
+    return [line.replace("\xa0", " ") for line in lines]
+
+
+def test_a_blocks_display_name_is_shown_and_edited(page: Any, scratch: Any) -> None:
+    """`name` ("Display name in the editor") was neither shown on the canvas nor
+    editable, and `description` not editable either."""
+    path = scratch("ids_named", NAMED)
+    open_editor(page, "ids_named")
+    assert label(page, "add") == ["Add the fees", "add · function"]
+    assert label(page, "start") == ["start", "manual"]  # no name: id and type
+
+    select(page, "add")
+    expect(page.locator("#prop-name")).to_have_value("Add the fees")
+    page.fill("#prop-name", "Add fees and tax")
+    page.press("#prop-name", "Tab")  # commits it
+    assert label(page, "add") == ["Add fees and tax", "add · function"]
+    page.click("#btn-undo")  # the label follows the block's data back and forth
+    assert label(page, "add") == ["Add the fees", "add · function"]
+    page.click("#btn-redo")
+    assert label(page, "add") == ["Add fees and tax", "add · function"]
+
+    select(page, "add")
+    page.fill("#prop-description", "Charged at checkout.")
+    page.locator("#prop-description").dispatch_event("change")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    block = yaml.safe_load(path.read_text())["blocks"]["add"]
+    assert block["name"] == "Add fees and tax"
+    assert block["description"] == "Charged at checkout."
+
+    select(page, "add")
+    page.fill("#prop-name", "")  # no name: the id is the label again
+    page.press("#prop-name", "Tab")
+    assert label(page, "add") == ["add", "function"]

@@ -127,8 +127,21 @@ export function removeAsOneStep(graph, cells) {
   graph.stopBatch('remove');
 }
 
-export function labelFor(bid, type) {
-  return `${bid}\n${type}`;
+// A block's `name` (its display name, when set) above its id and type; clipped to
+// what fits the block's width.
+const NAME_CHARS = 24;
+export function labelFor(bid, type, name) {
+  const shown = typeof name === 'string' ? name.trim().replace(/\s+/g, ' ') : '';
+  if (!shown) return `${bid}\n${type}`;
+  const clipped = shown.length > NAME_CHARS ? `${shown.slice(0, NAME_CHARS - 1)}…` : shown;
+  return `${clipped}\n${bid} · ${type}`;
+}
+
+// The label follows the block's data, whoever changes it (the panel, Undo, Redo).
+export function relabel(node) {
+  const { bid, type, config } = node.getData() ?? {};
+  const text = labelFor(bid, type, config?.name);
+  if (node.attr('label/text') !== text) node.attr('label/text', text, { ignoreHistory: true });
 }
 
 // One block on the canvas. The X6 cell id is the block id at creation; the block
@@ -151,8 +164,8 @@ export function blockMeta({ bid, type, config, x, y, w, h }, typeInfo) {
         ...(container ? { strokeDasharray: '6 3' } : {}),
       },
       label: container
-        ? { text: labelFor(bid, type), refX: 10, refY: 10, textAnchor: 'start', textVerticalAnchor: 'top', fontSize: 12, fontWeight: 600 }
-        : { text: labelFor(bid, type), fontSize: 12 },
+        ? { text: labelFor(bid, type, config?.name), refX: 10, refY: 10, textAnchor: 'start', textVerticalAnchor: 'top', fontSize: 12, fontWeight: 600 }
+        : { text: labelFor(bid, type, config?.name), fontSize: 12 },
     },
     ports: { groups: PORT_GROUPS, items: portItems(outPorts(type, config, typeInfo), hasIn) },
     data: { bid, type, config: config ?? {}, container },

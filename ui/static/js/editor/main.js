@@ -2,7 +2,7 @@
 // properties panel, toolbar (save, undo/redo, run) and keyboard shortcuts.
 import { api, el, getJSON } from '../api.js';
 import { docToGraph, graphToDoc } from './convert.js';
-import { createGraph, fitParent, markSelected } from './graph.js';
+import { createGraph, fitParent, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
 import { enableDrop, lockPalette, renderPalette } from './palette.js';
 import { showProblems } from './problems.js';
@@ -218,8 +218,9 @@ async function main() {
   initialView(graph);
   wireZoom(graph, { zoomIn: $('btn-zoom-in'), zoomOut: $('btn-zoom-out'), fit: $('btn-fit') });
   if (wfResp?.ok !== false) state.addBlock = enableDrop(graph, $('canvas'), state.types, (node) => select(node));
-  graph.on('node:change:data', ({ current, previous }) => {
+  graph.on('node:change:data', ({ node, current, previous }) => {
     if (previous?.bid && current?.bid && previous.bid !== current.bid) followRename(state.base, previous.bid, current.bid);
+    relabel(node);
   });
   graph.on('node:click', ({ node }) => select(node));
   graph.on('blank:click', () => select(null));

@@ -3,13 +3,16 @@
 import { el } from '../api.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
-import { labelFor, removeAsOneStep, syncPorts } from './graph.js';
+import { removeAsOneStep, syncPorts } from './graph.js';
 import { renameReferences } from './rename.js';
 
-const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body']);
+const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body', 'description']);
 // Multi-line fields holding code (the JSON of object/array fields too); the rest is prose.
 const CODE = new Set(['code', 'query', 'if', 'while', 'html']);
 const HIDDEN = new Set(['type']);
+const DESCRIBING = ['name', 'description']; // a block's own, shown below its id
+// Free text: no reference suggestions (nothing resolves a reference in them).
+const PLAIN = new Set(DESCRIBING);
 const ID_RE = /^[a-z][a-z0-9_]*$/;
 
 function schemaType(s) {
@@ -120,16 +123,19 @@ export class PropsPanel {
     form.append(el('h2', {}, el('span', { text: bid }), ' ', el('small', { class: 'muted', text: type })));
     if (info.description) form.append(el('p', { class: 'muted', text: info.description }));
     form.append(this.idField(bid));
+    // The block's display name (shown on the canvas) and notes: common keys, but
+    // about the block itself, so beside its id rather than with retries and timeouts.
+    for (const key of DESCRIBING) form.append(this.field(key, this.common[key], config?.[key], false, mine));
     const general = mine.filter((p) => !p.field || !(p.field.split('.')[0] in { ...info.config_schema, ...this.common }));
     for (const p of general) form.append(el('p', { class: 'field-error', role: 'alert', text: p.message }));
     for (const [key, schema] of Object.entries(info.config_schema ?? {})) {
       if (HIDDEN.has(key) || (info.container && key === 'body')) continue;
       form.append(this.field(key, schema, config?.[key], (info.required ?? []).includes(key), mine));
     }
-    const adv = el('details', { class: 'advanced', open: Object.keys(this.common).some((k) => config?.[k] !== undefined) || undefined });
+    const adv = el('details', { class: 'advanced', open: Object.keys(this.common).some((k) => !DESCRIBING.includes(k) && config?.[k] !== undefined) || undefined });
     adv.append(el('summary', { text: 'Retries, timeout, errors' }));
     for (const [key, schema] of Object.entries(this.common)) {
-      if (key === 'name' || key === 'description') continue;
+      if (DESCRIBING.includes(key)) continue;
       adv.append(this.field(key, schema, config?.[key], false, mine));
     }
     form.append(adv);
@@ -192,8 +198,7 @@ export class PropsPanel {
       const was = this.node.getData().bid;
       if (v === was) return true;
       this.graph.startBatch('rename'); // one undo step, references included
-      this.node.setData({ bid: v });
-      this.node.attr('label/text', labelFor(v, this.node.getData().type));
+      this.node.setData({ bid: v }); // the label follows (graph.js: relabel)
       renameReferences(this.graph, was, v);
       this.graph.stopBatch('rename');
       this.onChange?.();
@@ -220,7 +225,7 @@ export class PropsPanel {
     input.dataset.field = key;
     const commit = () => this.update(key, fromText(input.value, kind));
     this.bind(input, commit);
-    if (input.tagName !== 'SELECT') {
+    if (input.tagName !== 'SELECT' && !PLAIN.has(key)) {
       attachAutocomplete(input, () => suggestions(this.graph, this.node, this.types), commit);
     }
     // After the autocomplete: its open list keeps Tab / Escape (codefield.js).
