@@ -52,7 +52,7 @@ def get_workflow(name: str) -> Response:
         if why := _unreadable(text):
             raise ValueError(why)
         if as_yaml and path.suffix != ".json":
-            return Response(text, mimetype="application/yaml", headers=tag)
+            return _yaml_response(text, path, tag)
         doc = wf.parse(text, path.name)
     except ValueError as exc:
         refused = error(
@@ -63,12 +63,30 @@ def get_workflow(name: str) -> Response:
         refused.headers.update(tag)  # a save over it may still name the version it read
         return refused
     if as_yaml:
-        return Response(wf.render(doc, ".yaml"), mimetype="application/yaml", headers=tag)
+        return _yaml_response(wf.render(doc, ".yaml"), path, tag)
     # The workflow itself, as the YAML answer holds it: saved as a .json file it
     # is a workflow file again (`flowyard validate`, PUT) — no envelope around it.
     response = jresponse(doc)
     response.headers.update(tag)
     return response
+
+
+_YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def _yaml_response(text: str, path: Path, headers: dict[str, str]) -> Response:
+    """``application/yaml`` for a client that asks for YAML by ``Accept``; for
+    ``?format=yaml`` alone (the editor's YAML link) the same text as
+    ``text/plain``, inline: a browser shows that, where it saved an
+    ``application/yaml`` answer as a file named after the workflow, without a suffix."""
+    if any(value in _YAML_TYPES for value, _quality in request.accept_mimetypes):
+        return Response(text, mimetype="application/yaml", headers=headers)
+    shown = path.name if path.suffix in (".yaml", ".yml") else f"{path.stem}.yaml"
+    return Response(
+        text,
+        content_type="text/plain; charset=utf-8",
+        headers={**headers, "Content-Disposition": f'inline; filename="{shown}"'},
+    )
 
 
 def _file_text(path: Path) -> str:

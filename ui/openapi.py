@@ -96,6 +96,8 @@ def document() -> dict[str, Any]:
                             "content": {
                                 "application/json": {"schema": {"type": "object"}},
                                 "application/yaml": {"schema": {"type": "string"}},
+                                # ?format=yaml without a YAML Accept: a browser shows it
+                                "text/plain": {"schema": {"type": "string"}},
                             },
                         },
                         "404": NOT_FOUND,

@@ -44,3 +44,30 @@ def test_json_read_is_the_document_the_yaml_read_is(
     wrapped = client.put("/api/workflows/hello", json={"document": document}, headers=auth)
     assert wrapped.status_code == 200, wrapped.get_json()
     assert (workflows_dir / "hello.yaml").read_bytes() == before
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_format_yaml_alone_is_text_a_browser_shows(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The editor's YAML link: served as application/yaml, Chromium saved it as a
+    file named `hello`, without a suffix, instead of showing it."""
+    resp = client.get(
+        "/api/workflows/hello?format=yaml", headers={**auth, "Accept": BROWSER_ACCEPT}
+    )
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert resp.headers["Content-Disposition"] == 'inline; filename="hello.yaml"'
+    assert resp.get_data() == (workflows_dir / "hello.yaml").read_bytes()
+    assert resp.headers["ETag"] == client.get("/api/workflows/hello", headers=auth).headers["ETag"]
+
+
+def test_format_yaml_with_a_yaml_accept_is_still_application_yaml(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    for accept in ("application/yaml", "application/x-yaml", "text/yaml"):
+        resp = client.get("/api/workflows/hello?format=yaml", headers={**auth, "Accept": accept})
+        assert resp.mimetype == "application/yaml", accept
+        assert "Content-Disposition" not in resp.headers

@@ -172,3 +172,21 @@ def test_unchanged_save_keeps_blocks_without_a_position_unpositioned(
     save(page)
     layout = yaml.safe_load((workflows_dir / "spec_partial_layout.yaml").read_text())["layout"]
     assert set(layout) == {"start", "add", "on_true"}
+
+
+def test_the_yaml_link_shows_the_file_in_the_browser(
+    page: Any, workflows_dir: Path, scratch: Any
+) -> None:
+    """docs/editor.md: "the YAML link shows it". Served as application/yaml, the
+    browser saved a file named after the workflow instead."""
+    name = f"spec_yaml_{uuid.uuid4().hex[:6]}"
+    text = scratch(name, ORDER_YAML.read_text(encoding="utf-8"))
+    open_editor(page, name)
+    downloads: list[Any] = []
+    with page.context.expect_page() as opened:
+        page.click("#btn-yaml")  # target=_blank: a new tab
+    shown = opened.value
+    shown.on("download", lambda d: downloads.append(d))
+    shown.wait_for_load_state()
+    expect(shown.locator("pre")).to_have_text(text.rstrip("\n"))
+    assert not downloads
