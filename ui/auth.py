@@ -115,7 +115,7 @@ def check_request() -> Response | tuple[Any, int] | None:
     """``before_request`` hook: None lets the request through."""
     if is_public(request.path):
         if request.path == "/login" and request.method == "POST" and not _csrf_ok():
-            return _forbidden("CSRF token missing or invalid")
+            return _login_form_expired()
         return None
     if _bearer_ok():
         return None
@@ -124,6 +124,24 @@ def check_request() -> Response | tuple[Any, int] | None:
             return _forbidden("CSRF token missing or invalid")
         return None
     return _unauthorized()
+
+
+LOGIN_FORM_EXPIRED = (
+    "This login form expired (you logged in or out in another tab, or the cookies "
+    "were cleared): log in again."
+)
+
+
+def _login_form_expired() -> Response:
+    """A login form whose CSRF token is not the session's: opened before a login or
+    logout in another tab, or before the cookies were cleared. Already logged in:
+    on to the page it was for (nothing to do). Otherwise the form again, with a new
+    token and a word on why; not logged in either way (login CSRF stays refused)."""
+    nxt = _safe_next(request.form.get("next"))
+    if _session_ok():
+        return redirect(nxt)
+    body = render_template("login.html", next=nxt, error=LOGIN_FORM_EXPIRED)
+    return Response(body, status=403, mimetype="text/html")
 
 
 def _wants_html() -> bool:

@@ -326,9 +326,9 @@ def document() -> dict[str, Any]:
                 "post": op(
                     "log in with the token (form, CSRF)",
                     {
-                        "302": {"description": "logged in"},
+                        "302": {"description": "logged in (or already, in another tab)"},
                         "401": {"description": "bad token"},
-                        "403": {"description": "no CSRF token"},
+                        "403": {"description": "no CSRF token, or an expired one: the form again"},
                     },
                     public=True,
                 ),

@@ -5,6 +5,7 @@ constant-time comparisons, escaping, workflow names and login redirects."""
 from __future__ import annotations
 
 import hmac
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,38 @@ def test_logout_ends_only_its_own_session(client: FlaskClient) -> None:
     token = _login(client)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert other.get("/api/workflows").status_code == 200
+
+
+def test_a_login_form_from_before_a_login_elsewhere_goes_on_logged_in(
+    client: FlaskClient,
+) -> None:
+    """It was "403 · CSRF token missing or invalid"; the session is logged in
+    already (another tab), so the form has nothing to do but go on."""
+    stale = csrf_token(client)
+    _login(client)
+    cookie = _session_cookie(client)
+    resp = client.post("/login", data={"token": TOKEN, "csrf_token": stale, "next": "/runs"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/runs"
+    assert _session_cookie(client) == cookie  # the same session, not a new one
+    assert client.get("/api/workflows").status_code == 200
+
+
+def test_an_expired_login_form_is_shown_again_without_logging_in(client: FlaskClient) -> None:
+    """Cookies cleared after the form was shown: not logged in by a token the
+    session never gave (login CSRF), but the form again, saying why."""
+    stale = csrf_token(client)
+    client.delete_cookie("flowyard_session")
+    resp = client.post("/login", data={"token": TOKEN, "csrf_token": stale, "next": "/runs"})
+    assert resp.status_code == 403
+    page = resp.get_data(as_text=True)
+    assert "This login form expired" in page and 'name="token"' in page
+    assert 'name="next" value="/runs"' in page
+    assert client.get("/api/workflows").status_code == 401
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert fresh is not None and fresh.group(1) != stale
+    again = client.post("/login", data={"token": TOKEN, "csrf_token": fresh.group(1)})
+    assert again.status_code == 302
+    assert client.get("/api/workflows").status_code == 200
 
 
 def test_a_session_signed_with_another_key_is_refused(
