@@ -121,11 +121,15 @@ def check_request() -> Response | tuple[Any, int] | None:
         return None
     if _session_ok():
         if request.method not in SAFE_METHODS and not _csrf_ok():
-            return _forbidden("CSRF token missing or invalid")
+            return _forbidden(CSRF_REFUSED, reason="csrf")
         return None
     return _unauthorized()
 
 
+#: A state-changing request on the session without its CSRF token. A page whose
+#: token is stale (the session was renewed in another tab) asks ``GET /api/session``
+#: for the current one and sends the request again (static/js/session.js).
+CSRF_REFUSED = "CSRF token missing or invalid (the session changed: reload the page)"
 LOGIN_FORM_EXPIRED = (
     "This login form expired (you logged in or out in another tab, or the cookies "
     "were cleared): log in again."
@@ -176,10 +180,10 @@ def _unauthorized_reason() -> str:
     return "the bearer token is not valid (see FLOWYARD_TOKEN)"
 
 
-def _forbidden(message: str) -> tuple[Any, int]:
+def _forbidden(message: str, **extra: str) -> tuple[Any, int]:
     if _wants_html():
         return render_template("error.html", status=403, message=message), 403
-    return jsonify(error="forbidden", message=message), 403
+    return jsonify(error="forbidden", message=message, **extra), 403
 
 
 def _safe_next(target: str | None) -> str:
@@ -199,8 +203,27 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.get("/login")
-def login_form() -> str:
+def login_form() -> Any:
+    if _prefers_json():
+        # A page logging in again in place (static/js/session.js) needs the form's token.
+        return jsonify(csrf_token=csrf_token())
     return render_template("login.html", next=_safe_next(request.args.get("next")), error=None)
+
+
+def _prefers_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    )
+
+
+@bp.get("/api/session")
+def current_session() -> Response:
+    """The session's CSRF token, for a page whose ``<meta>`` copy is stale (a login
+    in another tab renewed the session). Needs the session itself, so it tells no
+    one else anything; a bearer client has no session and no token."""
+    resp = jsonify(csrf_token=csrf_token() if _session_ok() else None)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/login")

@@ -322,7 +322,11 @@ def document() -> dict[str, Any]:
                 )
             },
             "/login": {
-                "get": op("login page", {"200": HTML}, public=True),
+                "get": op(
+                    "login page; as JSON (Accept), {csrf_token} for the login form",
+                    {"200": {"description": "the page", "content": {**HTML["content"], **JSON}}},
+                    public=True,
+                ),
                 "post": op(
                     "log in with the token (form, CSRF)",
                     {
@@ -332,6 +336,12 @@ def document() -> dict[str, Any]:
                     },
                     public=True,
                 ),
+            },
+            "/api/session": {
+                "get": op(
+                    "{csrf_token}: the session's current CSRF token (null on a bearer token)",
+                    ok,
+                )
             },
             "/logout": {"post": op("log out (form, CSRF)", {"302": {"description": "logged out"}})},
             "/": {"get": op("workflow list and templates gallery", {"200": HTML})},

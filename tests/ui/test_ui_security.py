@@ -201,6 +201,41 @@ def test_logout_ends_only_its_own_session(client: FlaskClient) -> None:
     assert other.get("/api/workflows").status_code == 200
 
 
+def _log_out_and_in(client: FlaskClient, token: str) -> str:
+    """What another tab of the same browser does: the cookie is the same jar."""
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    return _login(client)
+
+
+def test_a_page_with_a_stale_csrf_token_gets_the_current_one_from_the_session(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """An open page's token after a login in another tab: refused as a CSRF
+    refusal the page can tell apart, and GET /api/session (which needs the
+    session itself) gives the current one."""
+    stale = _login(client)
+    current = _log_out_and_in(client, stale)
+    doc = {"version": 1, "name": "x", "blocks": {"start": {"type": "manual"}}}
+    url = "/api/workflows/hello/validate"
+    refused = client.post(url, json=doc, headers={"X-CSRF-Token": stale})
+    assert refused.status_code == 403 and refused.get_json()["reason"] == "csrf"
+    session = client.get("/api/session")
+    assert session.headers["Cache-Control"] == "no-store"
+    assert session.get_json() == {"csrf_token": current}
+    assert client.post(url, json=doc, headers={"X-CSRF-Token": current}).status_code == 200
+    # No session, no token: a 401 (and a bearer client has no session to have one).
+    assert FlaskClient(client.application).get("/api/session").status_code == 401
+    bearer = FlaskClient(client.application).get("/api/session", headers=auth)
+    assert bearer.get_json() == {"csrf_token": None}
+
+
+def test_the_login_forms_token_is_given_as_json_to_a_page_logging_in_again(
+    client: FlaskClient,
+) -> None:
+    as_json = client.get("/login", headers={"Accept": "application/json"}).get_json()
+    assert as_json == {"csrf_token": csrf_token(client)}
+
+
 def test_a_login_form_from_before_a_login_elsewhere_goes_on_logged_in(
     client: FlaskClient,
 ) -> None:

@@ -1,8 +1,27 @@
 // Same-origin JSON helpers. The session cookie authenticates; state-changing
 // requests carry the CSRF token from the page's <meta> tag.
-const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+import { csrf, freshCsrf, logInAgain } from './session.js';
 
-export async function api(method, url, body, { accept = 'application/json', ifMatch } = {}) {
+// A state-changing request refused for the session alone (ended: 401; renewed in
+// another tab, so the page's CSRF token is stale: 403) reached no handler: it is
+// sent once more with the session's current token, after logging in again in place
+// when it ended (session.js). Cancelled: the refusal is the answer.
+export async function api(method, url, body, options = {}) {
+  const r = await send(method, url, body, options);
+  if (method === 'GET') return r;
+  const stale = r.status === 403 && r.data?.reason === 'csrf';
+  if (!stale && r.status !== 401) return r;
+  const renewed = (stale && (await freshCsrf())) || (await logInAgain());
+  return renewed ? send(method, url, body, options) : r;
+}
+
+// Why a request failed, in words for a status line.
+export function failure(r) {
+  if (r.status === 401) return 'not logged in (log in again, then try again: nothing on this page is lost)';
+  return r.data?.error ?? `HTTP ${r.status}`;
+}
+
+async function send(method, url, body, { accept = 'application/json', ifMatch } = {}) {
   const headers = { Accept: accept };
   if (ifMatch) headers['If-Match'] = ifMatch;
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf();

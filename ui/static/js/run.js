@@ -2,7 +2,7 @@
 // a header (start, duration, trigger, input), a Gantt timeline, per-block
 // input/output/error, skipped / not run / reused blocks said as such, loop/parallel
 // iterations grouped, re-run.
-import { api, el, getJSON, pretty } from './api.js';
+import { api, el, failure, getJSON, pretty } from './api.js';
 import { fmtMs } from './run/format.js';
 import { renderHeader } from './run/header.js';
 import { RunModel } from './run/model.js';
@@ -187,13 +187,13 @@ async function main() {
     $('rerun').disabled = true;
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/rerun`, { from_failed: true });
     if (resp.ok) window.location.assign(resp.data.run_url);
-    else $('run-live').textContent = `re-run failed: ${resp.data?.error ?? resp.status}`;
+    else $('run-live').textContent = `re-run failed: ${failure(resp)}`;
   });
   $('cancel').addEventListener('click', async () => {
     $('cancel').disabled = true;
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/cancel`);
     // The stream shows the end; until then say that it was asked.
-    $('run-live').textContent = resp.ok ? 'stopping…' : `stop failed: ${resp.data?.error ?? resp.status}`;
+    $('run-live').textContent = resp.ok ? 'stopping…' : `stop failed: ${failure(resp)}`;
     if (!resp.ok) $('cancel').disabled = false;
   });
   stream();

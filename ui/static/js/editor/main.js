@@ -1,6 +1,6 @@
 // Editor bootstrap: load block types and the workflow, wire the canvas, palette,
 // properties panel, toolbar (save, undo/redo, run) and keyboard shortcuts.
-import { api, el, getJSON } from '../api.js';
+import { api, el, failure, getJSON } from '../api.js';
 import { docToGraph, graphToDoc } from './convert.js';
 import { createGraph, fitParent, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
@@ -74,7 +74,7 @@ async function save() {
     return false;
   }
   if (!r.ok) {
-    status(`Not saved: ${r.data?.error ?? r.status}`, 'error');
+    status(`Not saved: ${failure(r)}`, 'error');
     return false;
   }
   state.base = doc;
@@ -98,7 +98,7 @@ async function run(input) {
     return;
   }
   if (!r.ok) {
-    status(`Run failed to start: ${r.data?.error ?? r.status}`, 'error');
+    status(`Run failed to start: ${failure(r)}`, 'error');
     return;
   }
   const link = el('a', { id: 'run-link', href: r.data.run_url, text: 'open run viewer' });
