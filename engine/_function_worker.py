@@ -15,34 +15,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-
-class AttrDict(dict):
-    """``input.webhook.body.order_id``: attribute access over JSON dicts."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return wrap(self[name])
-        except KeyError:
-            raise AttributeError(
-                f"input has no field {name!r} (available: {', '.join(map(str, self)) or 'none'})"
-            ) from None
-
-    def __getitem__(self, key: Any) -> Any:
-        return wrap(dict.__getitem__(self, key))
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return wrap(dict.get(self, key, default))
-
-
-def wrap(value: Any) -> Any:
-    if isinstance(value, dict) and not isinstance(value, AttrDict):
-        return AttrDict(value)
-    if isinstance(value, list):
-        return [wrap(v) for v in value]
-    return value
-
+from engine._function_values import AttrDict
 
 #: Names a field may share with a dict method: `input.webhook.body.items` (an order's
 #: items) read as attribute access would be dict.items.
@@ -53,7 +26,7 @@ def field_or_attribute(value: Any, name: str) -> Any:
     """``value.name`` in user code, where ``name`` is also a dict method and the code
     does not call it: the field when a mapping has one, else the attribute."""
     if isinstance(value, dict) and name in value:
-        return wrap(dict.__getitem__(value, name))
+        return value[name]
     return getattr(value, name)
 
 
@@ -121,6 +94,8 @@ def use_libs(dirs: list[str], version: int | None) -> None:
 
 
 def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """Run one request. Its ``input`` and ``args`` are the call's own (AttrDict,
+    engine/_function_values.py): the code may change them as it likes."""
     use_libs(request.get("lib_dirs") or [], request.get("lib_version"))
     key = request["code"] + "\0" + ",".join(request["arg_names"])
     fn = cache.get(key)
@@ -129,7 +104,7 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         if fn is None:
             fn = cache[key] = compile_function(request["code"], request["arg_names"])
         with contextlib.redirect_stdout(out):
-            value = fn(AttrDict(request["input"]), *[wrap(a) for a in request["args"]])
+            value = fn(request["input"], *request["args"])
         return {"value": value, "stdout": out.getvalue()}
     # Report the user's error with its line in their code. SystemExit and
     # KeyboardInterrupt too: raised through, they ended the worker ("died … out of
@@ -213,7 +188,8 @@ def worker_main(conn: Connection, out: Connection) -> None:
             return
         environ = guard.before()
         try:
-            reply = call(cache, json.loads(raw))
+            # Parsed into the call's own objects once (reads need no wrapping).
+            reply = call(cache, json.loads(raw, object_hook=AttrDict))
         finally:  # before the reply is encoded, which uses builtins the code may have replaced
             guard.after(environ)
         try:

@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from engine._function_values import own
 from engine._function_worker import StateGuard
 from engine._json import dumps, loads, loads_finite
 from engine.function_libs import WATCH
@@ -251,9 +252,10 @@ class InlineRunner:
     Still bounded in time: a watchdog thread raises :class:`InlineTimeout` in the
     running thread once the deadline passes. That interrupts Python code
     (``while True: pass``) but not a blocking C call such as ``time.sleep``;
-    functions that may block belong in the process pool. Inputs are handed over
-    as copy-on-access views and the output is copied through JSON, so user code
-    cannot reach the run's own data structures.
+    functions that may block belong in the process pool. The code gets its own
+    deep copy of its inputs, as a worker parses its own from the request, and the
+    output is copied through JSON, so user code cannot reach the run's own data
+    structures.
     """
 
     def __init__(self) -> None:
@@ -300,8 +302,8 @@ class InlineRunner:
         request = {
             "code": code,
             "arg_names": arg_names,
-            "args": args,
-            "input": input,
+            "args": own(args),
+            "input": own(input),
             "lib_dirs": lib_dirs,
             "lib_version": WATCH.current(lib_dirs) if lib_dirs else None,
         }
