@@ -1,16 +1,26 @@
-"""What a Python Function is given (imported by the worker at spawn: standard
-library only).
+"""What a Python Function is given and what it gives back (imported by the worker
+at spawn: standard library only).
 
-The input and the references' values are the call's own objects, made once
+In: the input and the references' values are the call's own objects, made once
 when they arrive — parsed from the request (``object_hook=AttrDict``) in a worker,
 deep-copied (:func:`own`) inline — so reads return the same object every time,
 changes are seen by later reads and by the returned value, and no change reaches
 another block's output or the engine's data. (Copying once beats wrapping each
 read: a wrapper made per read loses changes to nested values.)
+
+Out: the returned value as JSON text (:func:`encode_output`). Dates and times become
+ISO 8601, UUIDs their text, a Decimal a number when a float holds it exactly (else
+its text, as the Database block), a tuple a list; a value JSON has no form for (a
+set, bytes, NaN, ±Infinity, any other object) fails the block, naming where it is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
+import uuid
+from decimal import Decimal
 from typing import Any
 
 
@@ -59,3 +69,136 @@ def own(value: Any) -> Any:
 
 
 _CONTAINERS = (dict, list, tuple)
+
+
+# -- out ---------------------------------------------------------------------------------
+
+
+def _as_json(value: Any) -> Any:
+    """The JSON form of a value the encoder has none for (its ``default``)."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()  # 2024-01-01T00:00:00: ISO 8601, as JSON dates are read
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        as_float = float(value)
+        # An amount must not drift: a float only when it reads back as the same number.
+        return as_float if Decimal(repr(as_float)) == value else str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+#: allow_nan=False: NaN and ±Infinity are refused (naming where), not written as
+#: JSON no reader takes. A worker's reply crosses a pipe as bytes: ASCII, so text
+#: holding a lone surrogate still encodes; inline text stays as it is.
+_ENCODERS = {
+    ascii_only: json.JSONEncoder(
+        allow_nan=False, default=_as_json, separators=(",", ":"), ensure_ascii=ascii_only
+    )
+    for ascii_only in (True, False)
+}
+
+
+class OutputNotJSON(Exception):
+    """The returned value holds something JSON has no form for; ``kind`` is the
+    exception type the block's error names."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def encode_output(value: Any, ascii_only: bool = False) -> str:
+    """The returned ``value`` as JSON text, or :class:`OutputNotJSON` saying where
+    and what is not JSON (looked for only once the encoder refused)."""
+    try:
+        return _ENCODERS[ascii_only].encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        found = _first_not_json(value, "" if isinstance(value, dict) else "result", set())
+        if found is None:  # not expected: the encoder's own words then
+            raise OutputNotJSON(type(exc).__name__, f"the output is not JSON: {exc}") from None
+        kind, where, what = found
+        place = f"field {where}" if where else "the returned value"
+        raise OutputNotJSON(kind, f"the output is not JSON: {place} {what}") from None
+
+
+#: How deep the search for what is not JSON goes (the encoder gives up near 1000).
+_MAX_DEPTH = 500
+
+#: (the exception type the block's error names, what is wrong): where is added.
+_Problem = tuple[str, str]
+
+
+def _first_not_json(value: Any, where: str, inside: set[int]) -> tuple[str, str, str] | None:
+    """(exception type, path, what is wrong) of the first value JSON cannot hold, in
+    the order the encoder writes; None when there is none. ``inside``: the ids of the
+    containers being walked, to name one that contains itself."""
+    if not isinstance(value, (dict, list, tuple)):
+        problem = _value_problem(value)
+        return None if problem is None else (problem[0], where, problem[1])
+    if id(value) in inside:
+        return "ValueError", where, "contains itself (a circular reference)"
+    if len(inside) >= _MAX_DEPTH:
+        return "ValueError", where, f"is nested too deeply (more than {_MAX_DEPTH} levels)"
+    inside.add(id(value))
+    try:
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            problem = _key_problem(key) if isinstance(value, dict) else None
+            if problem is not None:
+                return problem[0], where, problem[1]
+            found = _first_not_json(item, f"{where}.{key}" if where else str(key), inside)
+            if found is not None:
+                return found
+        return None
+    finally:
+        inside.discard(id(value))
+
+
+def _value_problem(value: Any) -> _Problem | None:
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return "ValueError", (
+            f"is {value!r}, which JSON has no number for: return None (null) or a finite "
+            "number (math.isfinite(x) tells them apart)"
+        )
+    kind = type(value).__name__
+    if isinstance(value, (set, frozenset)):
+        return "TypeError", f"is a {kind} ({_shown(value)}): return a list, e.g. sorted(…)"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "TypeError", (
+            f"is {kind} ({_shown(value)}): return text, e.g. ….decode() or "
+            "base64.b64encode(…).decode()"
+        )
+    try:
+        _as_json(value)
+        return None
+    except TypeError:
+        pass
+    if isinstance(value, Decimal):  # NaN or ±Infinity: a finite one is a number
+        return "ValueError", f"is Decimal({str(value)!r}), which JSON has no number for"
+    # No repr(): that would run the object's own code, outside the inline timeout.
+    return "TypeError", f"is a {kind} object, which has no JSON form: return a dict or text"
+
+
+def _key_problem(key: Any) -> _Problem | None:
+    """JSON keys are text; the encoder writes None, booleans and numbers as text too."""
+    if isinstance(key, float) and not math.isfinite(key):
+        return "ValueError", f"has the key {key!r}: JSON keys are text"
+    if key is None or isinstance(key, (str, int, float, bool)):
+        return None
+    return "TypeError", (
+        f"has a key that is a {type(key).__name__} ({_shown(key)}): JSON keys are text"
+    )
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # an element's own __repr__ may raise
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "…"

@@ -15,7 +15,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from engine._function_values import AttrDict
+from engine._function_values import AttrDict, OutputNotJSON, encode_output
 
 #: Names a field may share with a dict method: `input.webhook.body.items` (an order's
 #: items) read as attribute access would be dict.items.
@@ -192,13 +192,20 @@ def worker_main(conn: Connection, out: Connection) -> None:
             reply = call(cache, json.loads(raw, object_hook=AttrDict))
         finally:  # before the reply is encoded, which uses builtins the code may have replaced
             guard.after(environ)
-        try:
-            data = json.dumps(reply, default=str)
-        except (TypeError, ValueError) as exc:
-            data = json.dumps(
-                {"error": {"type": "TypeError", "message": f"output is not JSON: {exc}"}}
-            )
-        out.send_bytes(data.encode())
+        out.send_bytes(encode_reply(reply).encode())
+
+
+def encode_reply(reply: dict[str, Any]) -> str:
+    """A worker's reply as JSON text: the value checked by encode_output, so what is
+    not JSON is the block's error, naming where it is."""
+    if "error" in reply:
+        return json.dumps(reply)
+    stdout = json.dumps(reply["stdout"])
+    try:
+        return f'{{"value":{encode_output(reply["value"], ascii_only=True)},"stdout":{stdout}}}'
+    except OutputNotJSON as exc:
+        error = json.dumps({"type": exc.kind, "message": str(exc)})
+        return f'{{"error":{error},"stdout":{stdout}}}'
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Real worker processes and inline calls on the session runtime, embedded PostgreS
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.runtime import Runtime
@@ -115,3 +117,85 @@ async def test_a_missing_field_read_or_deleted_by_attribute_is_named(
     error = result["blocks"]["f"]["error"]
     assert error["type"] == "AttributeError"
     assert error["message"] == "no field 'owner' (fields: id, name) (line 1)"
+
+
+# -- what a function returns ---------------------------------------------------------------
+
+
+@ISOLATIONS
+async def test_dates_uuids_decimals_and_tuples_have_a_json_form(run_yaml, isolation: str) -> None:
+    """They were their str(): `2024-01-01 00:00:00`, not ISO 8601."""
+    wf = f"""
+    name: json_forms_{isolation}
+    blocks:
+      start: {{type: manual}}
+      f:
+        type: function
+        isolation: {isolation}
+        code: |
+          import datetime as dt, uuid
+          from decimal import Decimal
+          return {{"at": dt.datetime(2024, 1, 1), "utc": dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC),
+                  "day": dt.date(2024, 1, 31), "time": dt.time(9, 30), "id": uuid.UUID(int=5),
+                  "amounts": [Decimal("12.50"), Decimal("0.1"), Decimal("7"), Decimal("0.1000000000000000001")],
+                  "pair": (1, (2, "x"))}}
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["f"]["output"] == {
+        "at": "2024-01-01T00:00:00",
+        "utc": "2024-01-01T12:00:00+00:00",
+        "day": "2024-01-31",
+        "time": "09:30:00",
+        "id": "00000000-0000-0000-0000-000000000005",
+        "amounts": [12.5, 0.1, 7, "0.1000000000000000001"],  # exact, as the Database block
+        "pair": [1, [2, "x"]],
+    }
+
+
+@ISOLATIONS
+@pytest.mark.parametrize(
+    ("code", "kind", "says"),
+    [
+        ("return {1, 2}", "TypeError", "field result is a set ({1, 2}): return a list"),
+        (
+            "return b'abc'",
+            "TypeError",
+            "field result is bytes (b'abc'): return text, e.g. ….decode()",
+        ),
+        (
+            "return {'a': [1, {'b': float('nan')}]}",
+            "ValueError",
+            "field a.1.b is nan, which JSON has no number for: return None (null)",
+        ),
+        ("return {'x': -float('inf')}", "ValueError", "field x is -inf, which JSON has no number"),
+        ("class Row: pass\nreturn {'r': [Row()]}", "TypeError", "field r.0 is a Row object"),
+        (
+            "return {(1, 2): 3}",
+            "TypeError",
+            "the returned value has a key that is a tuple ((1, 2))",
+        ),
+        ("x = []\nx.append(x)\nreturn {'x': x}", "ValueError", "field x.0 contains itself"),
+    ],
+)
+async def test_a_value_json_has_no_form_for_fails_the_block_naming_it(
+    run_yaml, isolation: str, code: str, kind: str, says: str
+) -> None:
+    """A set, bytes, NaN or ±Infinity, or any other object was converted silently
+    ("{1, 2}", "b'abc'", null)."""
+    wf = f"""
+    name: not_json_{isolation}
+    blocks:
+      start: {{type: manual}}
+      f:
+        type: function
+        isolation: {isolation}
+        code: {json.dumps(code)}
+    edges: [start -> f]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "failed"
+    error = result["blocks"]["f"]["error"]
+    assert error["type"] == kind
+    assert error["message"].startswith(f"the output is not JSON: {says}"), error["message"]
