@@ -55,6 +55,13 @@ class Parallel(BlockHandler):
             ]
         if "body" in self.config and "items" not in self.config:
             return [Problem("`body` needs `items`", block=self.block.id, field="items")]
+        if "branches" in self.config and "as" in self.config:
+            # Each branch runs once: there is no item to name (nor <loop.index>).
+            message = (
+                "`as` names the item of a parallel over `items`; a parallel with "
+                "`branches` runs each branch once, with no item: remove `as`"
+            )
+            return [Problem(message, block=self.block.id, field="as")]
         # As for a loop: an empty body or branch is a mistake, not work to skip.
         if "branches" in self.config and not self.config["branches"]:
             return [

@@ -20,6 +20,7 @@ from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_graph import container_retry_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
+from engine.validate_scope import missing_name_problem, names_in_scope, reads_own_names
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
@@ -285,13 +286,6 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
     ]
 
 
-def _in_a_body(plan: Plan, block_id: str) -> bool:
-    """Whether loop variables can exist for this block: it sits in a body, or is a
-    container (its `while` and `accumulate.next` are read in its body's scope)."""
-    h = plan.handlers.get(block_id)
-    return plan.workflow.blocks[block_id].parent is not None or bool(h and h.body())
-
-
 WORKFLOW_FIELDS = ("execution_id", "name")  # what <workflow.…> holds
 
 
@@ -299,10 +293,11 @@ def _reference_problems(plan: Plan) -> list[Problem]:
     wf = plan.workflow
     problems = []
     for bid, h in plan.handlers.items():
-        roots = SPECIAL_ROOTS if _in_a_body(plan, bid) else RUN_ROOTS
-        allowed = upstream_of(plan, bid) | roots | _loop_names_around(plan, bid)
+        upstream = upstream_of(plan, bid) | RUN_ROOTS
         inside = body_blocks(plan, bid) if h.body() else set()
         for key, value, in_body_scope in _checked_fields(h):
+            # <loop.…>, <state> and `as` variables: given by the containers around it.
+            allowed = upstream | names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
             for ref in references_in(value, plan.known_roots):
                 if ref.root == "workflow" and ref.path and ref.path[0] not in WORKFLOW_FIELDS:
                     why = "<workflow.execution_id> and <workflow.name> are the workflow's fields"
@@ -325,8 +320,8 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                             f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key
                         )
                     )
-                elif ref.root in BODY_ROOTS:
-                    problems.append(_outside_a_body(ref.text, wf.file, bid, key))
+                elif missing := missing_name_problem(ref, wf, bid, key):
+                    problems.append(missing)
                 else:
                     problems.append(
                         Problem(
@@ -388,12 +383,3 @@ def _before_the_body(text: str, root: str, file: str, block: str, key: str) -> P
 
 def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:
     return Problem(f"reference {text} exists only inside a loop or parallel body", file, block, key)
-
-
-def _loop_names_around(plan: Plan, block_id: str) -> set[str]:
-    names = set()
-    cur = plan.workflow.blocks[block_id].parent
-    while cur is not None:
-        names.add(str(plan.workflow.blocks[cur].config.get("as") or "item"))
-        cur = plan.workflow.blocks[cur].parent
-    return names

@@ -110,3 +110,85 @@ def test_a_block_the_body_cannot_see_is_not_hidden(tmp_path: Path) -> None:
         "edges: [start -> loop, loop -> state, start -> fan]\n"
     )
     assert {"loop", "state", "fan"} <= set(load_file(path).blocks)
+
+
+# -- names a body has: a parallel's branches have no item and no index -------------------
+
+BRANCHES = (
+    "name: t\nblocks:\n  start: {type: manual}\n"
+    "  p: {type: parallel, branches: {a: [g], b: [h]}%s}\n"
+    '  g: {type: function, code: \'return {"i": <loop.index>, "s": <state>}\'}\n'
+    "  h: {type: function, code: 'return {\"v\": <item>}'}\n"
+)
+
+
+def test_a_branch_has_no_item_and_no_loop_index(tmp_path: Path) -> None:
+    """Validation said ok; the run failed with "names 'loop', which has no value here".
+    (`<state>` is null in any body, as documented.)"""
+    found = problems(tmp_path, BRANCHES % "" + "edges: [start -> p]\n")
+    file = tmp_path / "bad.yaml"
+    assert found == [
+        f"{file}: block 'g': field 'code': reference <loop.index> is the iteration's number and"
+        " exists only in the body of a loop or of a parallel over `items`; block 'g' is in"
+        " branch 'a' of parallel 'p', which runs each branch once, with no item and no index",
+        f"{file}: block 'h': field 'code': reference <item> names no block, and no loop (or"
+        " parallel over `items`) around this block calls its item 'item'; block 'h' is in"
+        " branch 'b' of parallel 'p', which runs each branch once, with no item and no index",
+    ]
+
+
+def test_as_on_a_parallel_with_branches_is_refused(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        "  p: {type: parallel, branches: {a: [g]}, as: order}\n"
+        "  g: {type: function, code: 'return 1'}\n"
+        "edges: [start -> p]\n",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'p': field 'as': `as` names the item of a parallel over"
+        " `items`; a parallel with `branches` runs each branch once, with no item: remove `as`"
+    ]
+
+
+def test_a_containers_own_fields_are_read_outside_its_body(tmp_path: Path) -> None:
+    """`items` and `accumulate.initial` are resolved before the body runs: a top-level
+    loop's <loop.index> or <state> there failed the run; `while` and
+    `accumulate.next` are read with the iteration's names."""
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        "  l: {type: loop, items: <loop.index>, body: [m],"
+        " accumulate: {initial: <state>, next: <m.result>}}\n"
+        "  m: {type: function, code: 'return 1'}\n"
+        "  w: {type: loop, while: '<loop.index> < <state>', body: [n],"
+        " accumulate: {initial: 3, next: <loop.index>}}\n"
+        "  n: {type: function, code: 'return <item>'}\n"
+        "edges: [start -> l, start -> w]\n",
+    )
+    file = tmp_path / "bad.yaml"
+    assert found == [
+        f"{file}: block 'l': field 'items': reference <loop.index> is the iteration's number"
+        " and exists only in the body of a loop or of a parallel over `items`",
+        f"{file}: block 'l': field 'accumulate': reference <state> exists only inside a loop"
+        " or parallel body",
+    ]
+
+
+async def test_in_a_branch_inside_a_loop_the_names_are_the_loops(run_yaml) -> None:
+    wf = """
+    name: branch_in_loop
+    blocks:
+      start: {type: manual}
+      outer: {type: loop, items: [x, y], body: [p]}
+      p: {type: parallel, branches: {a: [g]}}
+      g: {type: function, code: 'return {"i": <loop.index>, "item": <item>, "s": <state>}'}
+    edges: [start -> outer]
+    output: <outer.results>
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    assert [r["results"]["a"] for r in result["output"]] == [
+        {"i": 0, "item": "x", "s": None},
+        {"i": 1, "item": "y", "s": None},
+    ]

@@ -1,0 +1,87 @@
+"""Which names besides blocks a reference may use where it is written: the variables
+the containers around a block give their bodies. A part of engine.validate.
+
+A loop's body has its `as` variable (default ``item``), ``<loop.…>`` and
+``<state>``; a parallel's over ``items`` its `as` variable, ``<loop.…>`` and a null
+``<state>``; a parallel's ``branches`` only the null ``<state>`` (each branch runs
+once, with no item and no index), so there the others mean those of a container
+further out, or nothing: refused here, naming the block and field, rather than
+failing the run with "names 'loop', which has no value here" after validation said
+ok.
+"""
+
+from __future__ import annotations
+
+from engine.graph import loop_variable_names
+from engine.model import BlockModel, Problem, Workflow
+from engine.references import Reference
+from engine.registry import BlockHandler
+
+
+def body_names(container: BlockModel) -> set[str]:
+    """The names a container's body reads besides blocks."""
+    if container.type not in ("loop", "parallel"):
+        return set()
+    # <state> is null in a body with no accumulator (engine.context.Frame.lookup).
+    if container.type == "parallel" and "branches" in container.config:
+        return {"state"}
+    return {str(container.config.get("as") or "item"), "loop", "state"}
+
+
+def names_in_scope(workflow: Workflow, block_id: str, own: bool) -> set[str]:
+    """The container variables a field of ``block_id`` can read: those of every
+    container around it, and with ``own`` (a loop's ``while`` and
+    ``accumulate.next``, read in its body's scope) the block's own."""
+    block = workflow.blocks[block_id]
+    names = body_names(block) if own else set()
+    parent = block.parent
+    while parent is not None:
+        names |= body_names(workflow.blocks[parent])
+        parent = workflow.blocks[parent].parent
+    return names
+
+
+def reads_own_names(h: BlockHandler, key: str, in_body_scope: bool) -> bool:
+    """Whether a field of a block is read with its own body's names: a loop's
+    ``while`` (checked with the iteration's variables) and ``accumulate.next`` (read
+    after each iteration, ``in_body_scope``); not ``accumulate.initial``."""
+    return h.type == "loop" and (key == "while" or in_body_scope)
+
+
+def missing_name_problem(
+    ref: Reference, workflow: Workflow, block_id: str, key: str
+) -> Problem | None:
+    """Why ``<loop.…>``, ``<state>`` or a loop variable has no value for this field,
+    or None when ``ref`` names none of them (an unknown block then)."""
+    root, text = ref.root, ref.text
+    where = _where(workflow, block_id)
+    if root == "state":
+        said = f"reference {text} exists only inside a loop or parallel body"
+    elif root == "loop":
+        said = (
+            f"reference {text} is the iteration's number and exists only in the body of a "
+            "loop or of a parallel over `items`"
+        )
+    elif root in loop_variable_names(workflow):
+        said = (
+            f"reference {text} names no block, and no loop (or parallel over `items`) around "
+            f"this block calls its item {root!r}"
+        )
+    else:
+        return None
+    return Problem(f"{said}{where}", workflow.file, block_id, key)
+
+
+def _where(workflow: Workflow, block_id: str) -> str:
+    """Where the block sits, when that explains a missing name: a branch, or a body
+    without the name."""
+    block = workflow.blocks[block_id]
+    if block.parent is None:
+        return ""
+    container = workflow.blocks[block.parent]
+    if container.type == "parallel" and "branches" in container.config:
+        return (
+            f"; block {block_id!r} is in branch {block.group!r} of parallel {container.id!r}, "
+            "which runs each branch once, with no item and no index"
+        )
+    return f"; block {block_id!r} is in the body of {container.type} {container.id!r}"
