@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from blocks._items import items_to_run
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
@@ -176,14 +177,7 @@ class Loop(BlockHandler):
 
     def _iterations(self, config: dict[str, Any]) -> Iterator[Any]:
         if "items" in self.config:
-            items = config.get("items")
-            if items is None:
-                return
-            if isinstance(items, dict):
-                items = [{"key": k, "value": v} for k, v in items.items()]
-            if not isinstance(items, (list, tuple)):
-                raise TypeError(f"loop `items` must be a list, got {type(items).__name__}")
-            yield from items
+            yield from items_to_run(config.get("items"), "loop")
         elif "count" in self.config:
             yield from range(config["count"])
         else:

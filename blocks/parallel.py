@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from blocks._items import items_to_run
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
@@ -110,9 +111,7 @@ class Parallel(BlockHandler):
                 n: err for n, (_, err) in zip(names, outcomes, strict=True) if err is not None
             }
         else:
-            items = config.get("items") or []
-            if not isinstance(items, (list, tuple)):
-                raise TypeError(f"parallel `items` must be a list, got {type(items).__name__}")
+            items = items_to_run(config.get("items"), "parallel")
             outcomes = await _gather(
                 ctx.path,
                 (

@@ -1,0 +1,52 @@
+"""A loop and a parallel iterate `items` alike: a list as it is, a mapping as its
+`{key, value}` pairs in order, null as no items. A parallel refused a mapping that a
+loop over the same value iterated (real runs, embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+CONTAINERS = pytest.mark.parametrize("kind", ["loop", "parallel"])
+
+
+def _workflow(kind: str) -> str:
+    return f"""
+    name: items_{kind}
+    blocks:
+      start: {{type: manual}}
+      each: {{type: {kind}, items: <start.items>, as: pair, body: [show]}}
+      show: {{type: function, isolation: inline, code: "return {{'pair': <pair>, 'i': <loop.index>}}"}}
+    edges: [start -> each]
+    output: <each.results>
+    """
+
+
+@CONTAINERS
+async def test_a_mapping_is_its_key_value_pairs_in_order(run_yaml, kind: str) -> None:
+    result = await run_yaml(_workflow(kind), {"items": {"b": 2, "a": {"x": 1}, "c": None}})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == [
+        {"pair": {"key": "b", "value": 2}, "i": 0},
+        {"pair": {"key": "a", "value": {"x": 1}}, "i": 1},
+        {"pair": {"key": "c", "value": None}, "i": 2},
+    ]
+
+
+@CONTAINERS
+async def test_null_items_run_no_iteration(run_yaml, kind: str) -> None:
+    result = await run_yaml(_workflow(kind), {"items": None})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == []
+
+
+@CONTAINERS
+@pytest.mark.parametrize(("value", "kind_name"), [("abc", "str"), (0, "int"), (False, "bool")])
+async def test_other_items_fail_the_block_naming_what_they_are(
+    run_yaml, kind: str, value: object, kind_name: str
+) -> None:
+    """A parallel read a falsy value (0, "", false) as no items: `items or []`."""
+    result = await run_yaml(_workflow(kind), {"items": value})
+    assert result["status"] == "failed"
+    assert result["error"]["message"] == (
+        f"{kind} `items` must be a list, a mapping or null, got {kind_name}"
+    ), result["error"]
