@@ -18,6 +18,7 @@ from engine.model import Problem
 from engine.references import compile_value, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
+from engine.validate_keys import one_body_reference
 
 DEFAULT_MAX_ITERATIONS = 10_000
 
@@ -130,17 +131,16 @@ class Loop(BlockHandler):
                     problems.append(Problem(message, block=self.block.id, field="while"))
         nxt = (self.config.get("accumulate") or {}).get("next")
         if isinstance(nxt, str) and not _one_reference(nxt):
-            message = f"`accumulate.next` is one reference into the body (<add.total>), not {nxt!r}"
+            said = one_body_reference(self.config.get("body"))
+            message = f"`accumulate.next` is {said}, not {nxt!r}"
             problems.append(Problem(message, block=self.block.id, field="accumulate"))
         elif isinstance(nxt, str):
             [(_, _, ref)] = parse(nxt.strip())
             inside = {*block_ids(self.config.get("body")), self.var, "state", "loop"}
             if ref.root not in inside:
                 # The same value every iteration: a fold that folds nothing.
-                message = (
-                    f"`accumulate.next` is a reference into the body (<add.total>); "
-                    f"{ref.text} is outside it"
-                )
+                said = one_body_reference(self.config.get("body"))
+                message = f"`accumulate.next` is {said}; {ref.text} is outside it"
                 problems.append(Problem(message, block=self.block.id, field="accumulate"))
         return problems
 

@@ -36,6 +36,11 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
         # Quoting it, as the general message below advises, makes text no loop counts.
         shown = text or json.dumps(err.instance)
         return f"`count` is a whole number of times (0 or more) or one reference, not {shown}"
+    if path[2:] == ["accumulate", "next"] and err.validator == "type":
+        # Quoting it, as the general message below advises, makes text that is no reference.
+        body = _block_field(doc, path[1], "body")
+        shown = text or json.dumps(err.instance)
+        return f"`accumulate.next` is {one_body_reference(body)}, not {shown}"
     if err.validator != "type" or text is None:
         return err.message
     expected = (
@@ -52,6 +57,21 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
             f"{text} is read as {read}, not text: write it in quotes ('{text}') to keep it as text"
         )
     return f"{text} is read as {read}, not of type {' or '.join(map(repr, expected))}"
+
+
+def one_body_reference(body: Any) -> str:
+    """What a loop's `accumulate.next` is, with an example from the loop's own body
+    (its first block), not from the docs: "one reference into the body, such as
+    <add.field>"."""
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], str) else None
+    example = f", such as <{first}.field>" if first else " (<block.field>, a block of `body`)"
+    return f"one reference into the body{example}"
+
+
+def _block_field(doc: dict[str, Any], block: str, key: str) -> Any:
+    blocks = doc.get("blocks")
+    raw = blocks.get(block) if isinstance(blocks, dict) else None
+    return raw.get(key) if isinstance(raw, dict) else None
 
 
 def _block_type(doc: dict[str, Any], block: str) -> Any:

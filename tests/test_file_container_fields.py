@@ -70,3 +70,27 @@ def test_accumulate_next_and_fields_reading_upstream_still_validate(tmp_path: Pa
         "edges: [start -> n, n -> c]\n"
     )
     load_file(path)
+
+
+@pytest.mark.parametrize(
+    ("written", "field", "said"),
+    [
+        # Not "write it in quotes ('5')": quoted, it is text, still no reference.
+        ("5", "accumulate.next", "not 5"),
+        ("'5'", "accumulate", "not '5'"),
+        ("'<start.x>'", "accumulate", "<start.x> is outside it"),
+    ],
+)
+def test_accumulate_next_is_explained_with_a_block_of_the_file(
+    tmp_path: Path, written: str, field: str, said: str
+) -> None:
+    """The hint named <add.total>, a block of the docs' example, not of the file."""
+    [found] = problems(
+        tmp_path,
+        HEAD
+        + f"  c: {{type: loop, count: 2, body: [b], accumulate: {{initial: 0, next: {written}}}}}\n"
+        "edges: [start -> c]\n",
+    )
+    assert f"block 'c': field '{field}': `accumulate.next` is one reference into the body," in found
+    assert "such as <b.field>" in found and said in found, found
+    assert "quotes" not in found and "add" not in found, found
