@@ -7,6 +7,7 @@ from typing import Any
 from engine.context import BlockContext
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
+from engine.references import MissingReference
 from engine.registry import BlockHandler, Result, register
 from engine.schema import one_of_keys
 
@@ -118,8 +119,30 @@ class Condition(BlockHandler):
             port = "true" if value else "false"
             return Result({"branch": port, "value": value}, port=port)
         for name, expr in self._cases:  # the cases evaluated: up to the one taken
-            value = expr.evaluate(ctx.frame, inputs=inputs)
+            try:
+                value = expr.evaluate(ctx.frame, inputs=inputs)
+            except Exception as exc:
+                raise _in_case(name, exc) from exc
             if value:
                 return Result({"branch": name, "value": value}, port=name)
         port = str(self.config.get("else", "else"))
         return Result({"branch": port, "value": None}, port=port)
+
+
+class CaseFailed(Exception):
+    """A case's expression raised: its error, named as raised (``kind``), in the case."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _in_case(name: str, exc: Exception) -> Exception:
+    """``exc`` with its message saying which case raised it: ``case 'paid': division
+    by zero``. A missing reference stays one (it is not retried: engine/executor.py)."""
+    said = f"case {name!r}: {exc}"
+    if isinstance(exc, MissingReference):
+        exc.args = (said,)
+        return exc
+    kind = getattr(exc, "kind", None) or type(exc).__name__
+    return CaseFailed(kind, f"case {name!r}: {str(exc) or kind}")

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.references import Compiled, Scope, compile_value
+from engine.references import Compiled, Scope, Skipped, compile_value
 
 if TYPE_CHECKING:
     import asyncpg
@@ -116,6 +116,8 @@ class Frame(Scope):
             # In a body with no accumulator around it (a parallel's): null, as in a
             # loop without `accumulate` (validation refuses `<state>` outside bodies).
             return None
+        if root in run.workflow.blocks:
+            raise Skipped(root)
         raise KeyError(root)
 
     def note_secret(self, value: Any) -> None:

@@ -41,6 +41,12 @@ class NotRun(KeyError):
     block reads as null (the run's ``output:``, see engine/executor.py)."""
 
 
+class Skipped(KeyError):
+    """Raised by a scope's ``lookup`` for a block of the workflow that has no output
+    where it is read: validation lets a block read only blocks that settle before it,
+    so one that did not run was skipped (a join after an untaken branch)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     root: str
@@ -111,6 +117,15 @@ def resolve(ref: Reference, scope: Scope) -> Any:
         root = scope.lookup(ref.root)
     except NotRun:
         return None
+    except Skipped:
+        if ref.optional:
+            return None
+        optional = ref.text[:-1] + "?>"
+        raise MissingReference(
+            ref,
+            f"names block {ref.root!r}, which was skipped in this run (no edge into it was "
+            f"taken); {optional} reads null when it is",
+        ) from None
     except KeyError:
         if ref.optional:
             return None

@@ -1,0 +1,95 @@
+"""A run's error says where it comes from: the case of a condition whose expression
+raised, and a block read by a join that was skipped (real runs, embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+ROUTE = """
+name: cases_raise
+blocks:
+  start: {type: manual}
+  c:
+    type: condition
+    cases:
+      - {name: small, if: "<start.n> == 1"}
+      - {name: ratio, if: "1 / <start.n> > 0.1"}
+      - {name: field, if: "<start.nope> == 1"}
+  small: {type: function, isolation: inline, code: "return 1"}
+edges: [start -> c, c.small -> small]
+"""
+
+
+@pytest.mark.parametrize(
+    ("n", "kind", "message"),
+    [
+        (0, "ZeroDivisionError", "case 'ratio': division by zero"),
+        (
+            20,
+            "MissingReference",
+            "case 'field': reference <start.nope> has no field 'nope' in <start>",
+        ),
+    ],
+)
+async def test_a_case_that_raises_is_named(run_yaml, n: float, kind: str, message: str) -> None:
+    """It said {"type": "ZeroDivisionError", "message": "division by zero"}: which case?"""
+    result = await run_yaml(ROUTE, {"n": n})
+    assert result["status"] == "failed"
+    assert result["error"] == {"type": kind, "message": message, "block": "c"}
+    assert result["blocks"]["c"]["attempts"] == 1
+
+
+async def test_a_missing_reference_in_a_case_is_not_retried(run_yaml) -> None:
+    result = await run_yaml(
+        ROUTE.replace("type: condition", "type: condition\n    retries: 2\n    retry_backoff: 0"),
+        {"n": 20},
+    )
+    assert result["blocks"]["c"]["attempts"] == 1, result["blocks"]["c"]
+
+
+JOIN = """
+name: join_reads_skipped
+blocks:
+  start: {type: manual}
+  route: {type: condition, if: "<start.go>"}
+  a3: {type: function, isolation: inline, code: "return {'v': 3}"}
+  other: {type: function, isolation: inline, code: "return {'v': 0}"}
+  join: {type: function, isolation: inline, code: "return {'v': <a3.v>}"}
+  soft: {type: function, isolation: inline, code: "return {'v': <a3.v?>}"}
+edges: [start -> route, route.true -> a3, route.false -> other, a3 -> join, other -> join,
+        a3 -> soft, other -> soft]
+"""
+
+
+async def test_a_join_reading_a_skipped_block_says_it_was_skipped(run_yaml) -> None:
+    """It said "reference <a3.v> names 'a3', which has no value here"."""
+    result = await run_yaml(JOIN, {"go": False})
+    assert result["status"] == "failed"
+    assert result["error"] == {
+        "type": "MissingReference",
+        "message": "reference <a3.v> names block 'a3', which was skipped in this run (no edge"
+        " into it was taken); <a3.v?> reads null when it is",
+        "block": "join",
+    }
+    assert result["blocks"]["soft"]["output"] == {"v": None}
+
+
+async def test_a_skipped_body_block_read_by_accumulate_next_says_so(run_yaml) -> None:
+    wf = """
+    name: next_reads_skipped
+    blocks:
+      start: {type: manual}
+      each:
+        type: loop
+        items: [1, 2]
+        body: [check, add]
+        accumulate: {initial: 0, next: <add.total>}
+      check: {type: condition, if: "<item> == 1"}
+      add: {type: function, isolation: inline, code: "return {'total': <state> + <item>}"}
+    edges: [start -> each, check.true -> add]
+    """
+    result = await run_yaml(wf)
+    assert result["status"] == "failed"
+    assert result["error"]["message"].startswith(
+        "reference <add.total> names block 'add', which was skipped in this run"
+    ), result["error"]
