@@ -22,8 +22,10 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False)
 # 19 digits may already exceed 2**63; shorter runs always fit. (A long run inside
 # a string or a float's fraction merely takes the slower, equally correct path.)
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_B = re.compile(rb"\d{19}")
+# ASCII digits, which are all JSON numbers have: `\d` also tries every Unicode
+# digit, and searched a str ~1.6x slower (25 -> 16 us for 2 KB of an order's JSON).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_B = re.compile(rb"[0-9]{19}")
 
 
 def dumps(value: Any) -> str:
