@@ -5,8 +5,10 @@
 Every event of a run that read a secret is redacted, field by field
 (engine/recorder.py). Measures the event an Order Processing capture records
 (status, headers, a JSON body, resolved inputs), with no secret in it and with
-three, for a run with plain-token secrets and one with punctuated secrets (the
-kind that have many percent-encoded forms). With ``--against``, engine/redaction.py
+three, for a run with plain-token secrets, one with punctuated secrets (the
+kind that have many percent-encoded forms) and one with secrets JSON escapes (a
+``"``, a backslash, a PEM key's newlines), echoed in a peer's error body as the
+run log stores it: escaped three times. With ``--against``, engine/redaction.py
 as of that git revision is measured alternately with the working tree's.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,11 @@ SECRETS = {
         "https://api.example",
     },
     "punctuated": {"sk_test_51HqLyjWDarjtT1zdp7dcXsk", "AbC+dEf/GhIjK=", "p@ss:w0rd/x y"},
+    "JSON-escaped": {
+        "sk_test_51HqLyjWDarjtT1zdp7dcXsk",
+        "he\"llo\\wor'ld{9}",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+    },
 }
 PLAIN = {
     "output": {
@@ -57,6 +65,20 @@ ECHOED = {
         },
     },
 }
+
+
+#: The third set's secrets as a peer echoes the JSON request body it refused.
+_SENT = json.dumps({"key": sorted(SECRETS["JSON-escaped"])}, separators=(",", ":"))
+ESCAPED = {
+    **PLAIN,
+    "output": None,
+    "error": {
+        "type": "HttpError",
+        "message": "POST … returned 422: "
+        + json.dumps({"error": "invalid request", "received": _SENT}),
+    },
+}
+ECHOES = {"plain tokens": ECHOED, "punctuated": ECHOED, "JSON-escaped": ESCAPED}
 
 
 def redaction_at(rev: str) -> ModuleType:
@@ -94,7 +116,10 @@ def main() -> None:
     if args.against:
         modules = {args.against: redaction_at(args.against), **modules}
     for set_name, secrets in SECRETS.items():
-        for event_name, event in (("no secret in it", PLAIN), ("3 secrets in it", ECHOED)):
+        for event_name, event in (
+            ("no secret in it", PLAIN),
+            ("3 secrets in it", ECHOES[set_name]),
+        ):
             best = {name: float("inf") for name in modules}
             for _ in range(args.rounds):  # alternating, so load changes hit both alike
                 for name, module in modules.items():

@@ -10,6 +10,13 @@ would turn every boolean of the record into ``"***"``. Replacing in the raw text
 turned ``true`` into a bare ``***``, which PostgreSQL refused: the run could not be
 recorded, stayed running, and repeated its side effects on every restart.
 
+A value may hold a secret JSON-escaped any number of times: a peer's error body
+quoting the JSON request it got (the secret escaped once), inside the block's error
+message (twice), inside the stored JSON (three times). Each form of a secret is
+looked for at any depth of escaping: what escaping changes (``"``, ``\\``, control
+and non-ASCII characters) is matched with however many backslashes it got, so a
+depth needs no form of its own (:class:`_Form`).
+
 What is not tracked: a secret transformed other than by quoting, encoding or
 changing its case (sliced, reversed, hashed) is no longer that secret's text.
 """
@@ -56,22 +63,22 @@ DATA_FIELDS = ("output", "inputs", "error")
 class Redactor:
     """Replaces secret values (as they appear in JSON text) with ``***``."""
 
-    __slots__ = ("secrets", "_noted", "_secrets", "_json_forms", "_text_forms")
+    __slots__ = ("secrets", "_noted", "_secrets", "_forms_of")
 
     def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
         self._noted = -1  # how many secrets the forms below are of
 
-    def _forms(self) -> tuple[str, ...]:
-        """Every form of every secret in JSON text, longest first (one secret may hold
-        another). A run's secrets only grow, as its blocks read them: the forms are
-        collected again when their number changes, not for every event."""
+    def _forms(self) -> tuple[_Form, ...]:
+        """Every form of every secret, longest first (one secret may hold another).
+        A run's secrets may grow as its blocks read them: the forms are collected
+        again when their number changes, not for every event."""
         if self._noted != len(self.secrets):
             self._secrets = tuple(s for s in self.secrets if len(s) >= MIN_SECRET_CHARS)
-            self._json_forms = _longest_first(f for s in self._secrets for f in _in_json(s))
-            self._text_forms = _longest_first(f for s in self._secrets for f in _in_text(s))
+            forms = {f.text: f for s in self._secrets for f in _forms_of(s)}
+            self._forms_of = tuple(sorted(forms.values(), key=lambda f: len(f.text), reverse=True))
             self._noted = len(self.secrets)
-        return self._json_forms
+        return self._forms_of
 
     def fields(
         self, data: Mapping[str, Any], encode: Callable[[Any], str]
@@ -107,10 +114,10 @@ class Redactor:
     def __call__(self, text: str) -> str:
         redacted = text
         for form in self._forms():
-            if form in redacted:
-                redacted = redacted.replace(form, "***")
+            if form.needle in redacted:  # the common case: one substring search a form
+                redacted = form.out_of_json(redacted)
         if redacted is text:
-            return text  # the common case: a substring search per form, nothing found
+            return text
         # Replaced in the raw text (fast) and still JSON: every match was inside a
         # string. Otherwise (a bare `true`, a number, an escape cut in two) token by
         # token, about 30 times slower.
@@ -126,12 +133,83 @@ class Redactor:
             # true, false and null are never replaced: every boolean and null of the
             # record would become "***" for a one-bit "secret" like BB_DEBUG=true.
             return '"***"' if token in self._secrets and token not in _LITERALS else token
-        if not any(form in token for form in self._json_forms):
+        forms = [f for f in self._forms_of if f.needle in token]
+        if not forms:
             return token
         value = json.loads(token)
-        for form in self._text_forms:
-            value = value.replace(form, "***")
+        for form in forms:
+            value = form.out_of_text(value)
         return json.dumps(value)  # ASCII-escaped: a lone surrogate stays an escape
+
+
+#: What splits a text into the runs of characters no JSON encoder escapes (printable
+#: ASCII but ``"`` and ``\``): such a run of a form of a secret is in the text
+#: whatever the depth of escaping.
+_ESCAPABLE = re.compile(r"[^ -!#-\[\]-~]")
+
+_BACKSLASHES = re.compile(r"(\\+)")
+
+
+class _Form:
+    """One form of a secret (as a value holds it), found at any depth of JSON escaping.
+
+    JSON-escaping a text escapes each character on its own: ``"`` becomes ``\\"``, a
+    backslash two, a newline ``\\n``, ``ä`` stays or becomes ``\\u00e4``; escaping
+    again doubles each backslash and escapes each ``"``. So at any depth the form
+    reads as its escaped text once, with each run of backslashes longer. A run of
+    backslashes in the pattern matches any run of them (possessively: what follows
+    one never starts with a backslash, so giving one back could not help).
+    """
+
+    __slots__ = ("text", "needle", "_in_json", "_in_text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # The longest part no escaping changes: where it is absent, so is the form.
+        self.needle = max(_ESCAPABLE.split(text), key=len)
+        self._in_json: re.Pattern[str] | None = None
+        self._in_text: re.Pattern[str] | None = None
+        if self.needle != text:  # it has a character escaping changes
+            escaped = {_any_depth(json.dumps(text, ensure_ascii=a)[1:-1]) for a in (False, True)}
+            self._in_json = re.compile(_alternatives(escaped))
+            # In a value, the form may also be there as is (depth 0).
+            self._in_text = re.compile(_alternatives({*escaped, re.escape(text)}))
+
+    def out_of_json(self, text: str) -> str:
+        """``text`` (JSON text, where every string is escaped at least once) with
+        this form replaced by ``***``; the very object when it was not there."""
+        if self._in_json is None:
+            return text.replace(self.text, "***") if self.text in text else text
+        redacted, found = self._in_json.subn("***", text)
+        return redacted if found else text
+
+    def out_of_text(self, value: str) -> str:
+        """The same in a value (a decoded JSON string)."""
+        if self._in_text is None:
+            return value.replace(self.text, "***")
+        return self._in_text.sub("***", value)
+
+
+def _any_depth(escaped: str) -> str:
+    """A pattern for ``escaped`` (a JSON-escaped text) escaped again any number of
+    times: each run of backslashes, as long as it may have grown."""
+    parts = [r"\\++" if p[0] == "\\" else re.escape(p) for p in _BACKSLASHES.split(escaped) if p]
+    if parts and parts[0] == r"\\++":
+        # Starting with a run of backslashes: it starts where the run does (the
+        # escaped backslash of the character before may be taken with it). Else a
+        # long run would be searched again from each backslash in it.
+        parts.insert(0, r"(?<!\\)")
+    return "".join(parts)
+
+
+def _alternatives(patterns: set[str]) -> str:
+    return "|".join(sorted(patterns, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _forms_of(secret: str) -> tuple[_Form, ...]:
+    """Every form of ``secret`` (:func:`_in_text`), each to be found at any depth."""
+    return tuple(_Form(f) for f in _in_text(secret))
 
 
 def _longest_first(forms: Iterable[str]) -> tuple[str, ...]:
@@ -143,12 +221,12 @@ def _in_text(secret: str) -> tuple[str, ...]:
     """How ``secret`` appears inside a text value, longest first (a longer form may
     contain a shorter one).
 
-    As is, and in each form a value may already hold it in: JSON text as a string
-    (a payload built with json.dumps, a peer's JSON error body quoted in a message),
-    Python's quoting (a KeyError, ``{x!r}``), percent-encoded as a URL or a form
-    carries it (an HTTP error quoting the URL it requested, a peer echoing its
-    path: :func:`_in_url`), lower-cased as a URL's host, and upper-cased. A plain
-    lower-case ASCII token has one form only.
+    As is, and in each form a value may already hold it in: Python's quoting (a
+    KeyError, ``{x!r}``), percent-encoded as a URL or a form carries it (an HTTP
+    error quoting the URL it requested, a peer echoing its path: :func:`_in_url`),
+    lower-cased as a URL's host, and upper-cased. A plain lower-case ASCII token has
+    one form only. JSON-escaped (a payload built with json.dumps, a peer's JSON error
+    body quoted in a message), each of them is found by :class:`_Form`, at any depth.
     """
     forms = {
         secret,
@@ -156,8 +234,6 @@ def _in_text(secret: str) -> tuple[str, ...]:
         # host part of a URL they quote in an error.
         secret.lower(),
         secret.upper(),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
         repr(secret)[1:-1],
         quote_plus(secret, safe=""),
         *(quote(secret, safe=safe) for safe in _QUOTE_SAFE),
@@ -207,15 +283,3 @@ def _in_url(secret: str) -> set[str]:
         except ValueError:  # a value yarl refuses in that part
             pass
     return {f for f in forms if f}
-
-
-@functools.lru_cache(maxsize=4096)
-def _in_json(secret: str) -> tuple[str, ...]:
-    """How ``secret`` appears inside JSON text: each of its text forms as engine._json
-    writes it (non-ASCII as is: an ASCII-only form would miss "pässwort" in the run
-    log) and, should any text come from an encoder that escapes it, ASCII-escaped."""
-    return _longest_first(
-        f
-        for s in _in_text(secret)
-        for f in (json.dumps(s, ensure_ascii=False)[1:-1], json.dumps(s)[1:-1])
-    )

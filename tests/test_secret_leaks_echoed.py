@@ -18,8 +18,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pytest_httpserver import HTTPServer
 from standins.echo import EchoServer
 from test_secret_leaks import recorded_text
+from werkzeug import Response
 
 from engine.runtime import Runtime
 
@@ -131,3 +133,62 @@ async def test_basic_auth_the_engine_builds_from_a_url_is_redacted_when_echoed(
     assert "Basic ***" in stored["fail"]["error"]["message"]
     assert stored["call"]["inputs"]["url"].startswith("http://[redacted]@127.0.0.1:")
     assert token not in await recorded_text(runtime, result)
+
+
+def escaped(secret: str, depth: int) -> set[str]:
+    """``secret`` JSON-escaped ``depth`` times, each time with or without non-ASCII
+    escaped (the string's inside, no quotes around)."""
+    forms = {secret}
+    for _ in range(depth):
+        forms = {json.dumps(f, ensure_ascii=a)[1:-1] for f in forms for a in (False, True)}
+    return forms
+
+
+REFUSED_BODY = """
+name: echoed_refused_body
+blocks:
+  start: {{type: manual}}
+  call:
+    type: http
+    method: POST
+    url: {url}
+    json: {{api_password: "<env.FY_JSON_SECRET>"}}
+edges: [start -> call]
+"""
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["he\"llo\\wor'ld{9}", '-----BEGIN KEY-----\nMIIabc"dé/f+\n-----END KEY-----'],
+    ids=["quote_and_backslash", "pem_with_newlines"],
+)
+async def test_a_secret_a_peer_echoes_in_the_json_body_it_refused_is_redacted(
+    run_yaml: Any, runtime: Runtime, httpserver: HTTPServer, monkeypatch: Any, secret: str
+) -> None:
+    """A peer answering 422 with the request body it got, as JSON text: the secret is
+    JSON-escaped in the body sent, again in the peer's JSON, and again where the run
+    log stores the block's error message. The redactor knew two levels: it stored
+    ``\\"api_password\\":\\"he\\\\\\"llo…`` in the block's and the run's error."""
+    monkeypatch.setenv("FY_JSON_SECRET", secret)
+    httpserver.expect_request("/refuse", method="POST").respond_with_handler(
+        lambda request: Response(
+            json.dumps({"error": "invalid request", "received": request.get_data(as_text=True)}),
+            422,
+            content_type="application/json",
+        )
+    )
+    result = await run_yaml(REFUSED_BODY.format(url=httpserver.url_for("/refuse")))
+    assert result["status"] == "failed"
+    [(request, _)] = httpserver.log
+    assert request.get_json() == {"api_password": secret}  # the peer got the secret itself
+
+    stored = await runtime.run_result(result["execution_id"])
+    for error in (result["error"], stored["error"], stored["blocks"]["call"]["error"]):
+        message = error["message"]
+        assert " returned 422: " in message, message
+        echoed = json.loads(message.split(" returned 422: ", 1)[1])
+        assert json.loads(echoed["received"]) == {"api_password": "***"}
+    text = await recorded_text(runtime, result)
+    for depth in range(6):
+        for form in escaped(secret, depth):
+            assert form not in text, f"{form!r} (escaped {depth} times) leaked"
