@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from engine.model import BlockModel, Edge, Problem, Workflow
+from engine.redaction import env_names
 from engine.references import SPECIAL_ROOTS, Compiled, compile_value
 from engine.registry import BlockHandler, handler_for
 from engine.transactions import transaction_groups
@@ -48,6 +49,8 @@ class Plan:
     known_roots: frozenset[str]
     output: Compiled | None = None
     transaction_groups: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
+    #: Every ``<env.NAME>`` its blocks and output name: the run's secrets from its start.
+    env_names: frozenset[str] = frozenset()
 
     @property
     def top(self) -> Region:
@@ -131,7 +134,8 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
         compiled[bid] = compile_value({k: v for k, v in h.config.items() if k not in raw}, known)
     output = compile_value(workflow.output, known) if workflow.output is not None else None
     groups = transaction_groups(workflow.blocks.values())
-    return Plan(workflow, handlers, compiled, regions, known, output, groups)
+    names = env_names([*(b.config for b in workflow.blocks.values()), workflow.output])
+    return Plan(workflow, handlers, compiled, regions, known, output, groups, names)
 
 
 def _assign_parents(

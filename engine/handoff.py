@@ -47,7 +47,9 @@ _CLAIM = f"""
             ORDER BY created_at, execution_id
             LIMIT {BATCH}
               FOR UPDATE SKIP LOCKED)
-    RETURNING execution_id, workflow_hash, input, concurrency_key, created_at,
+    -- the input as it came, not as stored redacted (engine/intake.py)
+    RETURNING execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
+              concurrency_key, created_at,
               -- events past `run_queued`: a re-run's carried-over blocks, to reuse
               EXISTS (SELECT 1 FROM flowyard_run_events e
                        WHERE e.execution_id = flowyard_runs.execution_id AND e.seq > 1) AS recorded

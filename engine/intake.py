@@ -76,11 +76,15 @@ class IdempotencyConflict(Exception):
         )
 
 
+#: ``${raw}``, the last parameter: the input as accepted when ``$5`` is its redacted
+#: form, else NULL (engine/migrations.py, unredacted_input).
 _INSERT_RUN = """
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at, concurrency_key)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8)
+                                   idempotency_key, owner, heartbeat_at, concurrency_key,
+                                   unredacted_input, input_redacted)
+        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8,
+                ${raw}::jsonb, ${raw}::jsonb IS NOT NULL)
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
@@ -88,16 +92,17 @@ _INSERT_RUN = """
 _INSERT_TICKED_RUN = """
     WITH tick AS (
         INSERT INTO flowyard_schedule_ticks AS last (workflow, block, tick, execution_id)
-        VALUES ($2, ${0}, ${1}, $1::uuid)
+        VALUES ($2, ${block}, ${tick}, $1::uuid)
         ON CONFLICT (workflow, block) DO UPDATE
            SET tick = EXCLUDED.tick, execution_id = EXCLUDED.execution_id
          WHERE last.tick < EXCLUDED.tick
         RETURNING 1
     ), ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at, concurrency_key)
+                                   idempotency_key, owner, heartbeat_at, concurrency_key,
+                                   unredacted_input, input_redacted)
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::jsonb, $6::text, $7::text,
-               now(), $8::text
+               now(), $8::text, ${raw}::jsonb, ${raw}::jsonb IS NOT NULL
          WHERE EXISTS (SELECT FROM tick)
 """
 #: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
@@ -149,11 +154,11 @@ def _accept_sql(
     head = _ACCEPT.removesuffix(_TAIL)
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
-    if ticked:  # its two parameters (block, tick) come last
-        after = first + (3 if carried else 0)
-        head = _INSERT_TICKED_RUN.format(after, after + 1) + head
+    after = first + (3 if carried else 0)
+    if ticked:  # its two parameters (block, tick), then the unredacted input
+        head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2) + head
     else:
-        head = _INSERT_RUN + head
+        head = _INSERT_RUN.format(raw=after) + head
     sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
     if not seen:
         return sql
@@ -169,7 +174,7 @@ _TICK_TAKEN = """
 
 
 _FIRST = """
-    SELECT execution_id, status, input FROM flowyard_runs
+    SELECT execution_id, status, input, unredacted_input, input_redacted FROM flowyard_runs
      WHERE workflow = $1 AND idempotency_key = $2
 """
 #: The key leaves a run that ended without effect, so a retry can take it. Only if
@@ -194,6 +199,7 @@ async def accept(
     carried: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
     same_request: SameRequest | None = None,
     tick: tuple[str, dt.datetime] | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
@@ -205,19 +211,27 @@ async def accept(
     A repeated idempotency key returns the first run (``created`` False). With
     ``same_request`` (a webhook's retry rules, above) a repeat of a failed or
     cancelled run starts a new one, and a different request raises
-    :class:`IdempotencyConflict`."""
-    args: list[Any] = [None, workflow, version, trigger, input, idempotency_key, owner, key]
+    :class:`IdempotencyConflict`.
+
+    ``shown``: the input with the secrets it held redacted (engine/redaction.py),
+    stored as the run's input for every reader; ``input`` itself is then kept only
+    for executing the run, until its end (``unredacted_input``)."""
+    stored = input if shown is None else shown
+    raw = None if shown is None else input
+    args: list[Any] = [None, workflow, version, trigger, stored, idempotency_key, owner, key]
     if queue is not None:
         args.append(queue)
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     if same_request is not None:
         sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
+        args.append(raw)
         return await _accept_delivery(
-            pool, sql, args, workflow, idempotency_key, input, same_request
+            pool, sql, args, workflow, idempotency_key, (input, stored), same_request
         )
     if tick is not None:
         args += list(tick)
+    args.append(raw)
     sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
@@ -240,11 +254,12 @@ async def _accept_delivery(
     args: list[Any],
     workflow: str,
     idempotency_key: str | None,
-    input: dict[str, Any],
+    input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
 ) -> Accepted:
     """A webhook delivery: a new run, or a repeat judged by what its key's run was
-    when the delivery arrived (the first statement's snapshot, ``seen_*``)."""
+    when the delivery arrived (the first statement's snapshot, ``seen_*``).
+    ``input``: the delivery's input, as is and as stored (redacted)."""
     row, accepted = await _insert_new(pool, sql, args)
     if accepted is not None:
         return accepted
@@ -281,7 +296,7 @@ async def _repeat(
     args: list[Any],
     workflow: str,
     idempotency_key: str | None,
-    input: dict[str, Any],
+    input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
     retry_of: str | None,
 ) -> Accepted | None:
@@ -298,7 +313,7 @@ async def _repeat(
         if first is None:
             return None
         first_id = str(first["execution_id"])
-        if not same_request(first["input"] or {}, input):
+        if not same_request(*_compared(first, *input)):
             raise IdempotencyConflict(str(idempotency_key), first_id)
         if first_id != retry_of or first["status"] not in _RETRYABLE:
             # Queued, running or succeeded; or it failed after this delivery arrived
@@ -310,6 +325,19 @@ async def _repeat(
         if (await conn.fetchrow(sql, *args))["execution_id"] is None:
             return None  # cannot happen while the row is locked; judged again if it does
         return Accepted(eid, True, first_id)
+
+
+def _compared(
+    first: asyncpg.Record, input: dict[str, Any], stored: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first run's input and a repeat's, to tell whether they are one request: as
+    they came while the first run keeps its input as it came (it is unfinished, or
+    held no secret), else both as stored, redacted (its end cleared its input)."""
+    if first["unredacted_input"] is not None:
+        return first["unredacted_input"], input
+    if first["input_redacted"]:
+        return first["input"] or {}, stored
+    return first["input"] or {}, input
 
 
 def same_json(a: Any, b: Any) -> bool:

@@ -86,6 +86,16 @@ MIGRATIONS: list[str] = [
                           AND table_name = 'flowyard_runs' AND column_name = 'concurrency_key') THEN
             ALTER TABLE flowyard_runs ADD COLUMN concurrency_key TEXT;
         END IF;
+        -- A run's input as accepted, when `input` holds it redacted (a secret the
+        -- workflow names was in it): what the run executes with, kept only while it
+        -- is unfinished (engine/intake.py). Its end clears it (engine/recorder.py);
+        -- `input_redacted` stays, so a re-run knows the input was not kept.
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema()
+                          AND table_name = 'flowyard_runs' AND column_name = 'unredacted_input') THEN
+            ALTER TABLE flowyard_runs ADD COLUMN unredacted_input JSONB,
+                                      ADD COLUMN input_redacted BOOLEAN NOT NULL DEFAULT false;
+        END IF;
     END
     $$;
     """,
@@ -155,7 +165,8 @@ GLOBAL_KEYS = """
 UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
-SCHEMA_VERSION = 5
+#: 6: flowyard_runs.unredacted_input and input_redacted.
+SCHEMA_VERSION = 6
 
 
 async def migrate(pool: asyncpg.Pool) -> None:

@@ -57,10 +57,12 @@ _INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
 
 #: The run ends at its final event's time ($12), decided once in ``finish``: the run
 #: row, the log (what the run viewer reads) and the result handed to a waiting caller
-#: tell the same end, to the microsecond.
+#: tell the same end, to the microsecond. The input as it came, kept while the run
+#: could still execute (its stored input was redacted: engine/intake.py), goes with it.
 _FINISH_UPDATE = """
     UPDATE flowyard_runs SET status = $8, output = $9::text::jsonb, error = $10::text::jsonb,
-        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = to_timestamp($12)
+        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = to_timestamp($12),
+        unredacted_input = NULL
     WHERE execution_id = $1::uuid AND owner = $2
 """
 _FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"

@@ -242,7 +242,9 @@ _CLAIM = f"""
             OR (owner = ANY($2::text[]) AND (concurrency_key IS NULL OR $6::bool))
             -- a silent owner; a run waiting for the engine process is claimed by it only
             OR (owner <> '{HANDOFF}' AND heartbeat_at < now() - make_interval(secs => $3)))
-    RETURNING execution_id, workflow_hash, input, concurrency_key, created_at
+    -- the input as it came, not as stored redacted (engine/intake.py)
+    RETURNING execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
+              concurrency_key, created_at
 """
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,6 +36,7 @@ import orjson
 import yarl
 
 from engine._json import dumps, loads
+from engine.references import references_in
 
 #: Shorter secrets are not redacted: "***" would replace unrelated text everywhere.
 MIN_SECRET_CHARS = 4
@@ -58,6 +60,25 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s",:\[\]{}]+')
 #: and is never redacted, so a secret that reads like part of it ("status", a PIN
 #: like 2026 inside every timestamp) cannot rewrite a record's structure.
 DATA_FIELDS = ("output", "inputs", "error")
+
+
+def env_names(values: Iterable[Any]) -> frozenset[str]:
+    """The NAME of every ``<env.NAME…>`` written anywhere in these config values
+    (text, SQL, code, conditions, bodies; in a comment or a literal too: a name
+    written there is a secret all the same)."""
+    return frozenset(
+        ref.path[0]
+        for value in values
+        for ref in references_in(value)
+        if ref.is_secret and ref.path
+    )
+
+
+def secrets_of(names: Iterable[str]) -> set[str]:
+    """The values of the environment variables ``names`` that are set: a run's
+    secrets from its first event on, before any block has read them (a webhook's
+    body holding the token a later condition checks is stored redacted too)."""
+    return {value for name in names if (value := os.environ.get(name))}
 
 
 class Redactor:
@@ -110,6 +131,15 @@ class Redactor:
                 b: self.result(r) if isinstance(r, dict) else r for b, r in out["blocks"].items()
             }
         return out
+
+    def value(self, value: Any) -> tuple[Any, bool]:
+        """``value`` (JSON data: a run's input) with its secrets replaced, and
+        whether one was."""
+        if not self.secrets:
+            return value, False
+        text = dumps(value)
+        redacted = self(text)
+        return (value, False) if redacted is text else (loads(redacted), True)
 
     def __call__(self, text: str) -> str:
         redacted = text

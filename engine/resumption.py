@@ -24,9 +24,11 @@ from engine.validate import validate_document
 log = logging.getLogger("flowyard.runtime")
 
 
-#: A run this process still owns and that has not ended, as _continue reads it.
+#: A run this process still owns and that has not ended, as _continue reads it (its
+#: input as it came: the stored one may be redacted, engine/intake.py).
 _HELD_ROW = """
-    SELECT execution_id, workflow_hash, input, concurrency_key FROM flowyard_runs
+    SELECT execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
+           concurrency_key FROM flowyard_runs
      WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
 """
 

@@ -25,6 +25,7 @@ from engine.inflight import InFlight
 from engine.metrics import Metrics
 from engine.model import Workflow
 from engine.recorder import OwnershipLost, RunRecorder
+from engine.redaction import secrets_of
 from engine.runstore import UNSTARTED_RESULT, top_order
 from engine.transactions import Transactions
 
@@ -68,7 +69,10 @@ class RunExecution:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return await self._stored_end(eid, None)  # as the canceller recorded it
         plan = workflow.plan
-        secrets: set[str] = set()
+        # Every secret its blocks name, known from the first event on: a value that
+        # reaches the run before the block reading it runs (a webhook body's token a
+        # later condition checks) is redacted too. Blocks add what they read besides.
+        secrets = secrets_of(plan.env_names)
         recorder = RunRecorder(
             self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish, started_at
         )

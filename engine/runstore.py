@@ -63,6 +63,15 @@ async def beat(pool: asyncpg.Pool, owner: str, held: Sequence[str]) -> set[str]:
     return {str(r["execution_id"]) for r in rows}
 
 
+#: A run's row as every reader gets it: all but ``unredacted_input``, the input as
+#: it came, which only executing the run reads (engine/intake.py).
+_ROW = (
+    "execution_id, workflow, workflow_hash, status, trigger, input, input_redacted,"
+    " idempotency_key, output, error, owner, heartbeat_at, created_at, started_at,"
+    " finished_at, concurrency_key"
+)
+
+
 async def list_runs(
     pool: asyncpg.Pool,
     workflows: list[str] | None = None,
@@ -73,7 +82,7 @@ async def list_runs(
     """Newest first; ``workflows``: the names a workflow is known by (any of them);
     ``before``: only runs accepted before that run (the next page after it)."""
     rows = await pool.fetch(
-        "SELECT * FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
+        f"SELECT {_ROW} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
         " AND ($2::text IS NULL OR status = $2) AND ($4::uuid IS NULL OR"
         " (created_at, execution_id) < (SELECT created_at, execution_id FROM flowyard_runs"
         " WHERE execution_id = $4::uuid))"
@@ -119,7 +128,15 @@ async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record
     if not is_run_id(execution_id):
         return None
     return await pool.fetchrow(
-        "SELECT * FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+        f"SELECT {_ROW} FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+    )
+
+
+async def input_as_it_came(pool: asyncpg.Pool, execution_id: str) -> Any:
+    """The input of a run whose stored input is redacted, as it came: None once the
+    run has ended (its end cleared it)."""
+    return await pool.fetchval(
+        "SELECT unredacted_input FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
     )
 
 

@@ -28,6 +28,7 @@ from engine.model import BlockModel, Workflow, WorkflowError
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, record_end
 from engine.recovery import carried_events, owner_id, rerun_reusable
+from engine.redaction import Redactor, secrets_of
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.run_execution import RunExecution
@@ -36,6 +37,20 @@ from engine.workflows import WorkflowStore
 
 HEARTBEAT_S = 10.0
 FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at least this often
+
+
+class InputNotKept(Exception):
+    """A re-run of a run whose input held a secret: it was stored redacted, and the
+    input as it came was kept only until the run ended. Re-run with ``***`` in
+    place of the secret, the run would not be the one it repeats."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        super().__init__(
+            f"run {execution_id} cannot be re-run: its input held a secret (a value of an"
+            " <env.…> its workflow names), which is not kept once a run has ended; submit"
+            " the input again instead"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +218,13 @@ class Runtime(RunExecution, Resumption):
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
+        # Stored and shown with the workflow's secrets redacted, as its events are.
+        shown, redacted = Redactor(secrets_of(workflow.plan.env_names)).value(input)
         eid, created, retry_of = await intake.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,
             carried=carried, same_request=same_request, tick=tick,
+            shown=shown if redacted else None,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
@@ -224,6 +242,11 @@ class Runtime(RunExecution, Resumption):
         row = await runstore.fetch_run_row(pool, execution_id)
         if row is None:
             raise KeyError(f"no run {execution_id}")
+        input = row["input"] or {}
+        if row["input_redacted"]:  # kept as it came only while the run is unfinished
+            input = await runstore.input_as_it_came(pool, execution_id)
+            if input is None:
+                raise InputNotKept(execution_id)
         workflow = await self._version(row["workflow_hash"])
         reused = None
         if from_failed:
@@ -240,8 +263,7 @@ class Runtime(RunExecution, Resumption):
         # The key too: a re-run of an order's event waits its turn with that order's
         # new events (and sends its outbox once), as the run it repeats did.
         return await self.submit(
-            workflow, row["input"] or {}, trigger="rerun", reuse=reused,
-            concurrency_key=row["concurrency_key"],
+            workflow, input, trigger="rerun", reuse=reused, concurrency_key=row["concurrency_key"],
         )  # fmt: skip
 
     async def execute(

@@ -15,6 +15,7 @@ from flask import Response, request, url_for
 from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
+from engine.runtime import InputNotKept
 from ui import webhooks
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, json_body, runtime
@@ -348,6 +349,9 @@ def rerun(execution_id: str) -> Response:
         body = {"error": f"the run is {status}: re-run it once it has ended", "status": status}
         return jresponse(body, 409)
     from_failed = body.get("from_failed", True)
-    sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
+    try:
+        sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
+    except InputNotKept as exc:
+        return jresponse({"error": str(exc), "status": result["status"]}, 409)
     eid = str(sub.execution_id)
     return jresponse({"execution_id": eid, "from_failed": from_failed, **_links(eid)}, 202)

@@ -233,7 +233,10 @@ def document() -> dict[str, Any]:
                         "202": {"description": "queued"},
                         "400": bad("the body is no such JSON object (another key too)"),
                         "404": NOT_FOUND,
-                        "409": {"description": "the run has not ended"},
+                        "409": {
+                            "description": "the run has not ended, or its input held a"
+                            " secret, which is not kept once a run has ended"
+                        },
                     },
                     body=True,
                     params=run,

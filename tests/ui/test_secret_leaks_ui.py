@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -101,3 +104,85 @@ def test_a_webhook_token_header_is_not_recorded(
         assert "gitlab-hook-secret-6d1a" not in text and "telegram-hook-secret-0b7c" not in text
     recorded = client.get(f"/api/runs/{eid}", headers=auth).get_json()["input"]["webhook"]
     assert recorded["headers"]["x_gitlab_token"] == "[redacted]"
+
+
+VERIFY_TOKEN = "Plain9Secret7Token"
+
+#: The common "verify a shared token in the body" webhook: the token reaches the run
+#: (the webhook's output, the run's input) before the Condition reads the secret.
+VERIFY = """\
+version: 1
+name: wh_verify_early
+blocks:
+  webhook: {type: webhook, path: test/verify-early}
+  check: {type: condition, if: <webhook.body.token> == <env.FLOWYARD_UI_VERIFY>}
+  accept: {type: function, code: "return {\\"accepted\\": True, \\"event\\": <webhook.body.event>}"}
+edges: [webhook -> check, check.true -> accept]
+"""
+
+
+@pytest.fixture
+def verify(workflows_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FLOWYARD_UI_VERIFY", VERIFY_TOKEN)
+    path = workflows_dir / "wh_verify_early.yaml"
+    path.write_text(VERIFY)
+    yield
+    path.unlink(missing_ok=True)
+
+
+def _ended(client: FlaskClient, auth: dict[str, str], eid: str) -> dict:
+    for _ in range(600):
+        run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {eid} did not end")
+
+
+def test_a_token_the_body_carries_before_the_run_reads_the_secret_is_not_recorded(
+    client: FlaskClient, auth: dict[str, str], verify: None, engine_bridge: Any
+) -> None:
+    """Each event was redacted with the secrets read so far, and the run row's input
+    was stored as it came: the webhook's output, the run's input, its events and
+    stream kept the token the Condition only compared later."""
+    key = f"verify-{uuid.uuid4().hex[:8]}"
+    body = {"token": VERIFY_TOKEN, "event": "order_paid"}
+    resp = client.post("/webhooks/test/verify-early", json=body, headers={"Idempotency-Key": key})
+    assert resp.status_code == 202
+    eid = resp.get_json()["execution_id"]
+    run = _ended(client, auth, eid)
+    # The run compared the token as it came: the Condition took its true branch.
+    assert run["status"] == "succeeded" and run["output"] == {
+        "accepted": True, "event": "order_paid"
+    }  # fmt: skip
+    assert run["input"]["webhook"]["body"] == {"token": "***", "event": "order_paid"}
+    assert run["blocks"]["webhook"]["output"]["body"]["token"] == "***"
+    for url in (f"/api/runs/{eid}", f"/api/runs/{eid}/events", f"/api/runs/{eid}/stream",
+                f"/runs/{eid}", "/api/runs?workflow=wh_verify_early"):  # fmt: skip
+        page = client.get(url, headers=auth)
+        assert page.status_code == 200, url
+        assert VERIFY_TOKEN not in page.get_data(as_text=True), url
+    stored = engine_bridge.call(
+        engine_bridge.runtime.db.log_pool.fetchval(
+            "SELECT row_to_json(r)::text || (SELECT string_agg(data::text, ' ')"
+            " FROM flowyard_run_events e WHERE e.execution_id = r.execution_id)"
+            " FROM flowyard_runs r WHERE execution_id = $1::uuid",
+            eid,
+        )
+    )
+    assert "order_paid" in stored and VERIFY_TOKEN not in stored
+
+    # The sender's retry of that delivery is the same request, not a conflict: its
+    # body is compared with the stored one as that was stored, redacted.
+    again = client.post("/webhooks/test/verify-early", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 202 and again.get_json()["execution_id"] == eid
+    other = {"token": "another", "event": "order_paid"}
+    reused = client.post(
+        "/webhooks/test/verify-early", json=other, headers={"Idempotency-Key": key}
+    )
+    assert reused.status_code == 409
+
+    # A re-run would run with `***` for the token: refused, saying why.
+    rerun = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+    assert rerun.status_code == 409
+    assert "its input held a secret" in rerun.get_json()["error"]
