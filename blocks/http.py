@@ -13,6 +13,7 @@ that honours the header (Stripe does).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import re
@@ -171,6 +172,31 @@ def _same_site(previous: httpx.URL, following: httpx.URL) -> bool:
     return was == now or (was == ("http", now[1], 80) and now == ("https", was[1], 443))
 
 
+def shown_url(url: str | httpx.URL) -> str:
+    """The URL as an error message says it: no ``user:password@`` and no query (a key
+    or token often rides there), as a status error says it too."""
+    try:
+        return str(httpx.URL(url).copy_with(userinfo=b"", query=None))
+    except (httpx.InvalidURL, TypeError):
+        return "the URL"
+
+
+def _without_url(exc: httpx.TransportError, url: str) -> str:
+    """The transport's own words, without the query or credentials of the URL it may
+    quote (aiohttp names the URL it could not reach or read)."""
+    text = str(exc)
+    urls = [url]
+    with contextlib.suppress(RuntimeError):  # no request attached
+        urls.append(str(exc.request.url))
+    for each in urls:
+        with contextlib.suppress(httpx.InvalidURL, TypeError):
+            parsed = httpx.URL(each)
+            for piece in (parsed.query, parsed.userinfo):
+                if piece:
+                    text = text.replace(piece.decode(errors="replace"), "…")
+    return text
+
+
 def redirect_headers(previous: httpx.Request, following: httpx.Request) -> None:
     """Take out of the request a redirect makes what httpx leaves in and it must not
     carry. A GET made of a POST (301/302/303) has no body: httpx drops the body, not
@@ -199,6 +225,8 @@ async def send(
     each request made by httpx and cleared by `redirect_headers`); transport failures
     become a retriable :class:`HttpError`."""
     client = ctx.services.http
+    # A connection error quoted the URL as written, its password and query with it.
+    where = f"{method} {shown_url(url)}"
     try:
         response = await client.request(
             method, url, timeout=timeout, follow_redirects=False, **kwargs
@@ -207,7 +235,7 @@ async def send(
         while follow_redirects and response.next_request is not None:
             if followed == client.max_redirects:
                 # A loop, or a chain no peer needs: another attempt goes the same way.
-                raise HttpError(f"{method} {url}: more than {followed} redirects", retriable=False)
+                raise HttpError(f"{where}: more than {followed} redirects", retriable=False)
             followed += 1
             following = response.next_request
             redirect_headers(response.request, following)
@@ -217,11 +245,11 @@ async def send(
             response = await client.send(following, follow_redirects=False)
         return response
     except httpx.TimeoutException as exc:
-        raise HttpError(
-            f"{method} {url}: timed out ({type(exc).__name__})", retriable=True
-        ) from None
+        raise HttpError(f"{where}: timed out ({type(exc).__name__})", retriable=True) from None
     except httpx.TransportError as exc:
-        raise HttpError(f"{method} {url}: {type(exc).__name__}: {exc}", retriable=True) from None
+        raise HttpError(
+            f"{where}: {type(exc).__name__}: {_without_url(exc, url)}", retriable=True
+        ) from None
     except httpx.InvalidURL as exc:
         # What is wrong, not the part of the URL httpx quotes ("Invalid port: '…'"):
         # a password with an unencoded `#` or `/` ends up there, cut where the

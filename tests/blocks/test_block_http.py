@@ -362,3 +362,31 @@ def test_retry_after_is_left_to_the_engine_and_capped() -> None:
     assert settle_failure(ctx, busy) is busy and busy.retry_after == MAX_RETRY_AFTER
     final = settle_failure(ctx, HttpError("400", retriable=False, status=400))
     assert isinstance(final, BlockFailed) and final.error["block"] == "capture"
+
+
+async def test_a_connection_error_does_not_quote_the_urls_password_or_query(
+    run_yaml: Any,
+) -> None:
+    """A refused connection's error said `GET http://alice:s3cr3tpass@…/x?api_key=…:
+    ConnectError …`, stored in the run record, while the status error and the recorded
+    URL showed neither."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = await run_yaml(
+        f"""
+        name: http_refused_url
+        blocks:
+          start: {{type: manual}}
+          call:
+            type: http
+            url: "http://alice:s3cr3tpass@127.0.0.1:{port}/x?api_key=plain-key-in-query"
+            query: {{token: "tok-in-query-param"}}
+        edges: [start -> call]
+        """
+    )
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    assert message.startswith(f"GET http://127.0.0.1:{port}/x: ConnectError"), message
+    for secret in ("s3cr3tpass", "alice", "plain-key-in-query", "tok-in-query-param"):
+        assert secret not in str(result), secret
