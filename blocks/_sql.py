@@ -25,7 +25,9 @@ from engine.references import to_text
 from engine.sql_lexer import IDENT_CONT, code_pieces, tokens
 
 _TEXT = {"text", "varchar", "bpchar", "name", "citext", "char", "xml", "unknown"}
-_INT = {"int2", "int4", "int8", "oid"}
+#: Integers to asyncpg, transaction ids too: `events_after('0', 0, 1000)` bound '0'
+#: as text to an xid8, which asyncpg takes as an int only.
+_INT = {"int2", "int4", "int8", "oid", "xid", "xid8", "cid"}
 _FLOAT = {"float4", "float8"}
 _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}

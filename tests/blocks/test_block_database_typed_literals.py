@@ -131,3 +131,14 @@ async def test_a_string_the_server_refuses_is_not_quoted(run_yaml: Any) -> None:
     assert result["status"] == "failed"
     message = result["error"]["message"]
     assert "invalid input syntax for type interval" in message and "alice" not in message
+
+
+@pytest.mark.parametrize("value", ["0", 0, "759", 759])
+async def test_a_transaction_id_takes_text_or_a_number(run_yaml: Any, value: Any) -> None:
+    """`events_after('<start.xid>', …)` (docs/event-sourcing.md, "start from ('0', 0)")
+    failed: the text was bound to an xid8 as text, which asyncpg refuses, and so was
+    the integer the events' `transaction_id` reads back as."""
+    query = "SELECT '<start.v>'::xid8 AS x8, <start.v>::xid AS x, ('<start.v>'::xid8)::text AS t"
+    result = await run_yaml(workflow(query), {"v": value})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["row"] == {"x8": int(value), "x": int(value), "t": str(value)}
