@@ -51,9 +51,12 @@ def analytics_queries(path: Path = ANALYTICS_SQL) -> dict[str, str]:
 @bp.get("/events/orders")
 def event_orders() -> Response:
     try:
-        limit = max(1, min(int(request.args.get("limit", 50)), 500))
+        limit = int(request.args.get("limit", 50))
     except ValueError:
         return error(400, "limit must be a number")
+    if limit < 1:  # as GET /api/runs says it (0 or -3 listed one order)
+        return error(400, "limit must be at least 1")
+    limit = min(limit, 500)
     try:
         rows = _fetch(
             # The snapshots hold each order's head: no scan of the whole log.

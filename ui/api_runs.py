@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from flask import Response, request, url_for
@@ -42,7 +43,11 @@ def load_workflow(path: Any) -> tuple[Any, Response | None]:
     try:
         return runtime().load_workflow(path), None
     except WorkflowError as exc:
-        return None, error(422, "invalid workflow", problems=[p.to_dict() for p in exc.problems])
+        # The file by its name, as a save or validate names it: not the server's path.
+        problems = [
+            {**p.to_dict(), "file": Path(p.file).name if p.file else p.file} for p in exc.problems
+        ]
+        return None, error(422, "invalid workflow", problems=problems)
 
 
 def run_input() -> tuple[dict[str, Any], Response | None]:

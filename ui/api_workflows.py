@@ -196,10 +196,17 @@ def _document_from_request(name: str) -> _Sent:
     return _Sent(doc, None, None if "json" in ctype else raw)
 
 
+def _name_refused(name: str) -> Response | None:
+    """The 400 for a name no file can have (save and validate say it alike)."""
+    if wf.valid_name(name):
+        return None
+    return error(400, f"invalid workflow name {name!r}: {wf.NAME_RULE}")
+
+
 @bp.put("/workflows/<name>")
 def save_workflow(name: str) -> Response:
-    if not wf.valid_name(name):
-        return error(400, f"invalid workflow name {name!r}: {wf.NAME_RULE}")
+    if (refused := _name_refused(name)) is not None:
+        return refused
     sent = _document_from_request(name)
     if sent.error is not None or sent.doc is None:
         return sent.error  # type: ignore[return-value]
@@ -255,7 +262,10 @@ def _name_on_disk(path: Path | None) -> str | None:
 @bp.post("/workflows/<name>/validate")
 def validate_workflow(name: str) -> Response:
     """``{"valid", "problems"}``; an invalid workflow is a 422 in one shape, whether the
-    body parsed or not (a client reads ``valid`` and ``problems`` either way)."""
+    body parsed or not (a client reads ``valid`` and ``problems`` either way). A name
+    no file can have is the 400 a save gets: "valid" said otherwise."""
+    if (refused := _name_refused(name)) is not None:
+        return refused
     doc, err, _, problems = _document_from_request(name)
     if problems:
         return _validated(problems)

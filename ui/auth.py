@@ -149,7 +149,8 @@ def _login_form_expired() -> Response:
 
 
 def _wants_html() -> bool:
-    if request.path.startswith("/api/"):
+    # A scraper of /metrics sends `*/*` among its types: it got the login page.
+    if request.path.startswith("/api/") or request.path == "/metrics":
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "text/html"

@@ -76,7 +76,15 @@ def document() -> dict[str, Any]:
                 for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
             },
             "/metrics": {
-                "get": op("Prometheus metrics: runs by status, block durations, queue depth", ok)
+                "get": op(
+                    "Prometheus metrics: runs by status, block durations, queue depth",
+                    {
+                        "200": {
+                            "description": "Prometheus text exposition format 0.0.4",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                )
             },
             "/api/health": {
                 "get": op(

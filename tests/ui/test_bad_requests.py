@@ -127,6 +127,50 @@ def test_validate_answers_a_valid_workflow_valid(client: FlaskClient, auth: dict
     assert (resp.status_code, resp.get_json()) == (200, {"valid": True, "problems": []})
 
 
+@pytest.mark.parametrize("name", ["bad%20name", "a.b", "a" * 101])
+def test_validate_refuses_a_name_a_save_refuses(
+    client: FlaskClient, auth: dict[str, str], name: str
+) -> None:
+    """`validate` said valid for a name the save then refused with a 400."""
+    text = "name: audit_v\nblocks:\n  start: {type: manual}\n"
+    said = client.post(f"/api/workflows/{name}/validate", data=text, headers={**auth, **YAML})
+    saved = client.put(f"/api/workflows/{name}", data=text, headers={**auth, **YAML})
+    assert said.status_code == saved.status_code == 400, said.get_data(as_text=True)
+    assert said.get_json() == saved.get_json()
+
+
+def test_a_manual_run_of_an_invalid_file_names_the_file_not_its_path(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The 422 gave the server's absolute path, where a save and validate say the name."""
+    (workflows_dir / "audit_broken.yaml").write_text(
+        "name: audit_broken\nblocks:\n  start: {type: teleport}\n"
+    )
+    try:
+        resp = client.post("/api/workflows/audit_broken/runs", json={}, headers=auth)
+    finally:
+        (workflows_dir / "audit_broken.yaml").unlink()
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert {p["file"] for p in resp.get_json()["problems"]} == {"audit_broken.yaml"}
+
+
+def test_the_orders_list_refuses_a_limit_below_one(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    for limit in ("0", "-3"):
+        resp = client.get(f"/api/events/orders?limit={limit}", headers=auth)
+        assert resp.status_code == 400, resp.get_data(as_text=True)
+        assert resp.get_json()["error"] == "limit must be at least 1"
+
+
+def test_metrics_without_a_token_is_a_401_a_scraper_reads(client: FlaskClient) -> None:
+    """Prometheus sends `*/*` among its types: it got the login page's HTML."""
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    resp = client.get("/metrics", headers={"Accept": accept})
+    assert resp.status_code == 401 and resp.mimetype == "application/json"
+    assert resp.headers["WWW-Authenticate"] == 'Bearer realm="flowyard"'
+
+
 # -- runs ---------------------------------------------------------------------------------
 
 
