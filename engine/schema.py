@@ -99,7 +99,7 @@ def workflow_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "version": {"const": 1},
-            "name": {"type": "string", "minLength": 1},
+            "name": {"type": "string", "pattern": "\\S"},  # not empty, not blank
             "description": {"type": "string"},
             "blocks": {
                 "type": "object",

@@ -23,6 +23,8 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
     path = [str(p) for p in err.absolute_path]
     if err.validator == "anyOf" and path[:1] == ["layout"]:
         return f"{err.instance!r} is not a position: write [x, y], or [x, y, width, height]"
+    if path == ["name"] and err.validator == "pattern":  # `name: ''` or blanks
+        return "the workflow's name is empty: give it one (its title in lists and the editor)"
     written = getattr(doc, "written", {})
     text = written.get(tuple(path))
     field = path[2] if len(path) == 3 and path[0] == "blocks" else None

@@ -336,3 +336,10 @@ def test_retries_on_a_container_whose_body_has_an_effect_are_refused(tmp_path: P
     )
     (tmp_path / "safe.yaml").write_text(BASE + safe)
     assert load_file(tmp_path / "safe.yaml").blocks["each"].retries == 2
+
+
+@pytest.mark.parametrize("name", ["''", "'   '"])
+def test_a_blank_workflow_name_is_refused(tmp_path: Path, name: str) -> None:
+    """`name: '  '` passed the engine and the schema: a workflow with a blank title."""
+    found = one(tmp_path, f"name: {name}\nblocks:\n  start: {{type: manual}}\n")
+    assert "field 'name'" in found and "the workflow's name is empty" in found
