@@ -80,7 +80,16 @@ _WRAPPER = """
   const __fn = async function (input, %(names)s) {
 %(code)s
   };
-  const __value = await __fn(__args.input, ...__args.vars);
+  let __value;
+  try {
+    __value = await __fn(__args.input, ...__args.vars);
+  } catch (e) {
+    // A thrown object is no Error: the host showed its Python repr. Said as JSON.
+    if (e === null || typeof e !== "object" || e instanceof Error) throw e;
+    let shown;
+    try { shown = JSON.stringify(e); } catch (_) { shown = String(e); }
+    throw "threw " + shown;
+  }
   return JSON.stringify({
     value: __value === undefined ? null : __value,
     stdout: globalThis.__flowyard_stdout.join("\\n"),

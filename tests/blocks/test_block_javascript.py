@@ -86,6 +86,23 @@ def test_errors_and_timeouts() -> None:
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ('throw {code: "card_declined", n: 1};', 'threw {"code":"card_declined","n":1}'),
+        ("const a = {}; a.self = a; throw a;", "threw [object Object]"),
+        ('throw "plain words";', "plain words"),
+        ('throw new Error("an error");', "Error: an error (line 1)"),
+    ],
+)
+def test_a_thrown_object_is_said_as_json(code: str, said: str) -> None:
+    """`throw {…}` failed the block with `<py_mini_racer._objects.JSMappedObjectImpl
+    object at 0x…>`: the host's repr, not what was thrown."""
+    with pytest.raises(JavaScriptError) as info:
+        run_js(code, {})
+    assert str(info.value) == said
+
+
 def test_runs_do_not_share_globals() -> None:
     run_js("globalThis.leak = 1; return 0", {}, timeout=5)
     assert run_js("return typeof leak", {}, timeout=5)["result"] == "undefined"
