@@ -1,6 +1,6 @@
 """SQL helpers for the Database block: parameter coercion, named params, statements.
 
-References in SQL become bind parameters (``engine.references.rewrite_sql``). A bind
+References in SQL become bind parameters (``engine.sql_references.rewrite_sql``). A bind
 parameter has a type the server infers from its position (``WHERE id = $1`` with a
 UUID column makes ``$1`` a uuid), while a reference's value is whatever the upstream
 block produced (often a string). :func:`coerce` converts the value to what asyncpg

@@ -6,7 +6,7 @@ matches no row, and a ``DELETE … WHERE id IN (<input.ids>)`` then reports succ
 having deleted nothing. The parameter's type cannot tell this position from
 ``INSERT … VALUES ('<input.doc>')`` (JSON text into a text column, which users
 rely on): both are ``text``. The SQL can, read here after the engine rewrote the
-references (``engine.references.rewrite_sql``, ``blocks._sql.bind_named``): an item
+references (``engine.sql_references.rewrite_sql``, ``blocks._sql.bind_named``): an item
 that is a lone ``$n`` (``IN ($1)``, ``IN ('a', $2)``, ``IN ($3::text)``) is one.
 """
 

@@ -1,7 +1,7 @@
 """Database Query block: one SQL statement on PostgreSQL, references bound as parameters.
 
 ``query`` is a raw key: its references are never resolved into text. They are
-rewritten once into ``$n`` bind parameters (``engine.references.rewrite_sql``), and
+rewritten once into ``$n`` bind parameters (``engine.sql_references.rewrite_sql``), and
 each run binds the referenced values, coerced to the type the server infers for
 each position (see ``blocks._sql``). Seed-style SQL such as
 ``WHERE aggregate_id = '<function.order_id>'`` therefore runs unchanged and a value
@@ -34,8 +34,9 @@ from blocks._sql_results import jsonable, row_count_from_status
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
-from engine.references import Reference, resolve, rewrite_sql, sql_text_only_references
+from engine.references import Reference, resolve
 from engine.registry import BlockHandler, register
+from engine.sql_references import rewrite_sql, sql_text_only_references
 
 
 class DatabaseError(RuntimeError):

@@ -3,7 +3,7 @@ identifiers, comments and dollar-quoted bodies.
 
 A reference, a ``:name`` placeholder, a ``$n`` or a ``;`` inside one of those is
 text, not SQL. Several readers of a Database block's query ask that question
-(``engine.references.rewrite_sql``, ``blocks._sql``); they must agree with the
+(``engine.sql_references.rewrite_sql``, ``blocks._sql``); they must agree with the
 server's own lexer (``src/backend/parser/scan.l``), or a reference that validation
 took for text is sent as a parameter the statement does not have, or the reverse.
 Rules followed here that simple patterns get wrong:

@@ -61,7 +61,7 @@ _COPY_COLUMNS = (
 @cache
 def workflow_sql(template: str, block: str) -> tuple[str, tuple[str, ...]]:
     """A Database block's query as ``$n`` SQL plus the reference text per ``$n``."""
-    from engine.references import rewrite_sql
+    from engine.sql_references import rewrite_sql
 
     doc = yaml.safe_load((ROOT / template / "workflow.yaml").read_text(encoding="utf-8"))
     sql, refs = rewrite_sql(doc["blocks"][block]["query"])

@@ -11,13 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.python_refs import rewrite_python
-from engine.references import (
-    MissingReference,
-    compile_value,
-    parse,
-    resolve,
-    rewrite_sql,
-)
+from engine.references import MissingReference, compile_value, parse, resolve
+from engine.sql_references import rewrite_sql
 
 
 class DictScope:

@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine.references import rewrite_sql, sql_text_only_references
 from engine.sql_lexer import leading_words, tokens
+from engine.sql_references import rewrite_sql, sql_text_only_references
 
 
 def kinds(sql: str) -> list[tuple[str, str]]:
