@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
+from blocks._json_schemas import outside_refs_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
@@ -141,7 +142,7 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     except jsonschema.SchemaError as exc:
         where = ".".join(str(p) for p in exc.absolute_path)
         return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
-    return None
+    return outside_refs_problem(schema)
 
 
 def _count(value: Any) -> int:
@@ -165,8 +166,11 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
         ) from None
     if schema is not None:
         try:
-            jsonschema.validate(value, schema)
-        except jsonschema.ValidationError as exc:
+            errors = validation_errors(schema, value)
+        except ValueError as exc:  # a $ref it cannot read
+            raise AgentError(str(exc)) from None
+        if errors:
+            exc = jsonschema.exceptions.best_match(errors)
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise AgentError(
                 f"the reply does not match the schema at {where}: {exc.message}; raw reply: {text[:RAW_EXCERPT]}"

@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonschema
 
+from blocks._json_schemas import outside_refs_problem, validation_errors
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
@@ -36,6 +37,8 @@ class ManualTrigger(BlockHandler):
                     field="input_schema",
                 )
             ]
+        if (outside := outside_refs_problem(schema)) is not None:
+            return [Problem(outside, block=self.block.id, field="input_schema")]
         return []
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
@@ -64,7 +67,7 @@ def input_errors(schema: Any, given: Any) -> list[str]:
     that fails a moment later."""
     if schema is None:
         return []
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(given), key=str)
+    errors = sorted(validation_errors(schema, given), key=str)
     return [_reason(e) for e in errors[:5]]
 
 

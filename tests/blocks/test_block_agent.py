@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from standins.openai_standin import ChatCompletionsStandIn
-from standins.recording import Scripted
+from standins.recording import RecordingServer, Scripted
 from workflow_problems import problems
 
 from blocks.agent import cost_usd
@@ -296,3 +296,54 @@ def test_the_sdk_is_set_up_when_the_workflow_is_loaded_not_in_the_timed_call(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"  # building the client as run() does imports nothing
+
+
+async def test_a_schema_reaching_outside_itself_is_refused_and_nothing_is_fetched(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, recorder: RecordingServer
+) -> None:
+    """A `$ref` to a URL in a schema from the run's input (a webhook body) was fetched by
+    jsonschema with urllib, without a time limit, on the engine's loop: any URL the
+    sender named was requested, and one that never answered froze every run."""
+    schema = {"$ref": f"{recorder.url}/schema.json"}
+    result = await run_yaml(
+        agent_workflow("response_format: {json_schema: <input.schema>}"),
+        {"event": "x", "schema": schema},
+    )
+    assert result["status"] == "failed"
+    assert "points outside the schema" in result["error"]["message"]
+    assert recorder.requests == [] and openai_env.requests == []  # nothing fetched or paid
+    # A reference inside the schema is read as before.
+    local = {
+        "$defs": {"status": {"type": "string"}},
+        "type": "object",
+        "properties": {"status": {"$ref": "#/$defs/status"}},
+        "required": ["status"],
+    }
+    openai_env.reply_with('{"status": 7}')
+    bad = await run_yaml(
+        agent_workflow("response_format: {json_schema: <input.schema>}"),
+        {"event": "x", "schema": local},
+    )
+    assert "does not match the schema at status" in bad["error"]["message"]
+
+
+def test_a_written_out_schema_reaching_outside_itself_fails_validation(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+name: t
+blocks:
+  a: {type: manual, input_schema: {$ref: "http://127.0.0.1:9/in.json"}}
+  e:
+    type: agent
+    prompt: hi
+    response_format: {json_schema: {type: object, properties: {x: {$ref: "other.json"}}}}
+edges: [a -> e]
+""",
+    )
+    assert [p.split(": ", 1)[1] for p in found] == [
+        "block 'a': field 'input_schema': $ref 'http://127.0.0.1:9/in.json' points outside"
+        " the schema: only references inside it (#/$defs/…) are read, nothing is fetched",
+        "block 'e': field 'response_format.json_schema': $ref 'other.json' points outside"
+        " the schema: only references inside it (#/$defs/…) are read, nothing is fetched",
+    ]
