@@ -9,13 +9,12 @@ Keys are read from the request as it arrived (blocks/_webhook_request.py,
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from blocks._webhook_request import is_secret_header
-from engine.intake import same_json
+from engine.intake import hashed, same_json
 from engine.references import MissingReference, Reference, parse, resolve
 
 #: Keys longer than this are stored and compared as their SHA-256 (`indexable`):
@@ -31,12 +30,6 @@ def indexable(key: str | None) -> str | None:
     if key is None or len(key) <= MAX_KEY_CHARS:
         return key
     return hashed(key)
-
-
-def hashed(key: str) -> str:
-    """``sha256:<hex>`` of ``key``'s UTF-8: the form a long key, or one read from a
-    credential header, is stored, compared and shown in (a 409's message) in."""
-    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def request_path(ref: Reference, block_id: str) -> tuple[str, ...] | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -63,6 +64,13 @@ class IdempotencyBusy(Exception):
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"the idempotency key {key!r} is being retried concurrently; retry")
+
+
+def hashed(key: str) -> str:
+    """``sha256:<hex>`` of ``key``'s UTF-8: the form a key is stored, compared and shown
+    (a 409's message) in when it is too long to index, or holds a credential or one of
+    the run's secrets."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class IdempotencyConflict(Exception):

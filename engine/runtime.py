@@ -60,6 +60,13 @@ class Submission:
     retry_of: str | None = None  # the failed or cancelled run a webhook's retry replaces
 
 
+def _without_secret(key: str | None, redactor: Redactor) -> str | None:
+    """``key``, or its hash when it holds one of the run's secrets."""
+    if key is None or redactor(key) == key:
+        return key
+    return intake.hashed(key)
+
+
 class Runtime(RunExecution, Resumption):
     """Owns the pools and the runs in flight.
 
@@ -218,8 +225,14 @@ class Runtime(RunExecution, Resumption):
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
-        # Stored and shown with the workflow's secrets redacted, as its events are.
-        shown, redacted = Redactor(secrets_of(workflow.plan.env_names)).value(input)
+        # Stored and shown with the workflow's secrets redacted, as its events are; a
+        # key holding one (`evt:<webhook.body.token>`) is kept as its hash, as a key
+        # read from a credential header is: it was in clear in the run row, the
+        # job's lock and a 409's message.
+        redactor = Redactor(secrets_of(workflow.plan.env_names))
+        shown, redacted = redactor.value(input)
+        idempotency_key = _without_secret(idempotency_key, redactor)
+        concurrency_key = _without_secret(concurrency_key, redactor)
         eid, created, retry_of = await intake.accept(
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,

@@ -113,6 +113,43 @@ async def test_an_input_without_a_secret_is_stored_and_rerun_as_it_came(
     assert (await runtime.run_result(again.execution_id))["input"]["token"] == "wrong"
 
 
+async def test_keys_holding_a_secret_are_stored_as_their_hash(
+    runtime: Runtime, verify: Workflow
+) -> None:
+    """`idempotency_key: evt:<webhook.body.token>` (or a concurrency key, or the
+    `Idempotency-Key` header) holding the secret kept it in clear in the run row, the
+    job's lock and a 409's message, while the input showed `***`."""
+    from engine.intake import hashed
+
+    given = {"token": TOKEN, "event": "order_paid"}
+    first = await runtime.submit(
+        verify, given, idempotency_key=f"evt:{TOKEN}", concurrency_key=f"acct:{TOKEN}"
+    )
+    await runtime.wait(str(first.execution_id), timeout=30)
+    row = await runtime.db.log_pool.fetchrow(
+        "SELECT idempotency_key, concurrency_key FROM flowyard_runs WHERE execution_id = $1::uuid",
+        str(first.execution_id),
+    )
+    assert dict(row) == {
+        "idempotency_key": hashed(f"evt:{TOKEN}"),
+        "concurrency_key": hashed(f"acct:{TOKEN}"),
+    }
+    assert TOKEN not in await stored_text(runtime.db.log_pool, str(first.execution_id))
+    # The same key is the same run: a repeat starts nothing.
+    again = await runtime.submit(verify, given, idempotency_key=f"evt:{TOKEN}")
+    assert (again.execution_id, again.created) == (first.execution_id, False)
+    # A key without the secret is kept as it is.
+    plain = await runtime.submit(verify, {"token": "no"}, idempotency_key="evt:plain-1")
+    await runtime.wait(str(plain.execution_id), timeout=30)
+    assert (
+        await runtime.db.log_pool.fetchval(
+            "SELECT idempotency_key FROM flowyard_runs WHERE execution_id = $1::uuid",
+            str(plain.execution_id),
+        )
+        == "evt:plain-1"
+    )
+
+
 async def test_every_process_that_takes_a_run_over_executes_its_input_as_it_came(
     own_database: str, workspace: Path, verify: Workflow, tmp_path: Path, monkeypatch: Any
 ) -> None:
