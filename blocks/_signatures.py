@@ -42,8 +42,12 @@ def secret_problem(value: str, token: bool = False) -> str | None:
 def whsec_problem(secret: str) -> str | None:
     """Why ``secret`` is not a Standard Webhooks ``whsec_<base64>`` secret although it
     says it is one (a truncated or mistyped copy); None for any other secret."""
-    if not secret.startswith("whsec_"):
+    if not secret.strip().startswith("whsec_"):
         return None
+    if secret != secret.strip():
+        # ` whsec_…` (an env file's quoting slip) was taken as a plain HMAC key: every
+        # Standard Webhooks delivery a 401, while a trailing blank failed closed.
+        return "the whsec_ secret has blanks or a line break around it"
     try:
         base64.b64decode(secret[len("whsec_") :], validate=True)
     except (binascii.Error, ValueError):

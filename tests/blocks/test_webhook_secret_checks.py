@@ -124,3 +124,14 @@ async def test_a_malformed_whsec_secret_from_the_environment_refuses_every_deliv
     answer = await accept(blocks_runtime, f"test/{wf.name}", "POST", signed, {}, BODY)
     assert answer.status == 202, answer.body
     await blocks_runtime.wait(answer.body["execution_id"], timeout=30)
+
+
+@pytest.mark.parametrize("value", [" whsec_" + "QUJD" * 8, "whsec_" + "QUJD" * 8 + "\n"])
+def test_a_whsec_secret_with_blanks_around_it_fails_closed(value: str) -> None:
+    """A leading blank (an env file's quoting slip) made the secret a plain HMAC key:
+    every Standard Webhooks delivery got a 401 and nothing was logged, while a
+    trailing one failed closed. Both fail closed now, saying why."""
+    from blocks._signatures import resolve_secret
+
+    with pytest.raises(LookupError, match="has blanks or a line break around it"):
+        resolve_secret(f"<env.{VARIABLE}>", {VARIABLE: value})
