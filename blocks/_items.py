@@ -3,7 +3,10 @@ iterate the same way, so one workflow's loop and parallel over a value agree."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from engine.references import parse
 
 
 def items_to_run(value: Any, block_type: str) -> list[Any] | tuple[Any, ...]:
@@ -18,3 +21,18 @@ def items_to_run(value: Any, block_type: str) -> list[Any] | tuple[Any, ...]:
     raise TypeError(
         f"{block_type} `items` must be a list, a mapping or null, got {type(value).__name__}"
     )
+
+
+def written_items_problem(value: Any) -> str | None:
+    """Why ``items`` as written in the file can never be run over (a number, a
+    boolean, text that is not one reference), or None: said at validation, as for a
+    loop's ``count``, rather than by every run."""
+    if value is None or isinstance(value, (list, dict)):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        found = parse(text)
+        if len(found) == 1 and found[0][0] == 0 and found[0][1] == len(text):
+            return None
+    shown = json.dumps(value, ensure_ascii=False)
+    return f"`items` is a list, a mapping or one reference, not {shown}"

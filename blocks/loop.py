@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from blocks._items import items_to_run
+from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
@@ -113,6 +113,8 @@ class Loop(BlockHandler):
                     "a loop needs at least one block in `body`", block=self.block.id, field="body"
                 )
             )
+        if "items" in self.config and (why := written_items_problem(self.config["items"])):
+            problems.append(Problem(why, block=self.block.id, field="items"))
         count = self.config.get("count")
         if (isinstance(count, int) and count < 0) or (
             isinstance(count, str) and not _one_reference(count)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from blocks._items import items_to_run
+from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
@@ -72,6 +72,8 @@ class Parallel(BlockHandler):
                     field="branches",
                 )
             ]
+        if "items" in self.config and (why := written_items_problem(self.config["items"])):
+            return [Problem(why, block=self.block.id, field="items")]
         groups = self.body().groups
         empty = [name for name, members in groups.items() if not members]
         return [

@@ -182,7 +182,10 @@ def _value_problem(value: Any) -> _Problem | None:
     if isinstance(value, Decimal):  # NaN or ±Infinity: a finite one is a number
         return "ValueError", f"is Decimal({str(value)!r}), which JSON has no number for"
     # No repr(): that would run the object's own code, outside the inline timeout.
-    return "TypeError", f"is a {kind} object, which has no JSON form: return a dict or text"
+    return (
+        "TypeError",
+        f"is an object of type {kind}, which has no JSON form: return a dict or text",
+    )
 
 
 def _key_problem(key: Any) -> _Problem | None:

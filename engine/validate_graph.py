@@ -53,8 +53,8 @@ def container_retry_problems(plan: Plan) -> list[Problem]:
         for container in container_of(bid):
             if wf.blocks[container].retries > 0:
                 message = (
-                    f"retries on {container!r} run its whole body again, and {bid!r} (a "
-                    f"{handler.type} block) would be applied again for the iterations that "
+                    f"retries on {container!r} run its whole body again, and the "
+                    f"{handler.type} block {bid!r} would be applied again for the iterations that "
                     f"succeeded: put `retries` on {bid!r} (or the blocks that can fail) instead"
                 )
                 problems.append(Problem(message, wf.file, container, "retries"))

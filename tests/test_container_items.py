@@ -4,7 +4,10 @@ loop over the same value iterated (real runs, embedded PostgreSQL)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from workflow_problems import problems
 
 CONTAINERS = pytest.mark.parametrize("kind", ["loop", "parallel"])
 
@@ -50,3 +53,20 @@ async def test_other_items_fail_the_block_naming_what_they_are(
     assert result["error"]["message"] == (
         f"{kind} `items` must be a list, a mapping or null, got {kind_name}"
     ), result["error"]
+
+
+def test_written_items_that_can_never_run_are_refused_at_validation(tmp_path: Path) -> None:
+    """`items: 0`, `items: "abc"`, `items: false` validated ok, then failed every run."""
+
+    text = (
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        "  a: {type: loop, items: 0, body: [f]}\n  f: {type: function, code: 'return 1'}\n"
+        "  p: {type: parallel, items: abc, body: [g]}\n  g: {type: function, code: 'return 1'}\n"
+        "  q: {type: loop, items: '<start.xs>', body: [h]}\n  h: {type: function, code: 'return 1'}\n"
+        "edges: [start -> a, start -> p, start -> q]\n"
+    )
+    found = [p.split(": ", 1)[1] for p in problems(tmp_path, text)]
+    assert found == [
+        "block 'a': field 'items': `items` is a list, a mapping or one reference, not 0",
+        "block 'p': field 'items': `items` is a list, a mapping or one reference, not \"abc\"",
+    ]

@@ -170,7 +170,11 @@ async def test_dates_uuids_decimals_and_tuples_have_a_json_form(run_yaml, isolat
             "field a.1.b is nan, which JSON has no number for: return None (null)",
         ),
         ("return {'x': -float('inf')}", "ValueError", "field x is -inf, which JSON has no number"),
-        ("class Row: pass\nreturn {'r': [Row()]}", "TypeError", "field r.0 is a Row object"),
+        (
+            "class Row: pass\nreturn {'r': [Row()]}",
+            "TypeError",
+            "field r.0 is an object of type Row",
+        ),
         (
             "return {(1, 2): 3}",
             "TypeError",

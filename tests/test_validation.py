@@ -328,7 +328,7 @@ def test_retries_on_a_container_whose_body_has_an_effect_are_refused(tmp_path: P
     found = problems(tmp_path, BASE + body)
     assert len(found) == 1, found
     assert "block 'each'" in found[0] and "field 'retries'" in found[0]
-    assert "'ins' (a database block) would be applied again" in found[0]
+    assert "the database block 'ins' would be applied again" in found[0]
     # Blocks that repeat safely (a Function; an HTTP request with its Idempotency-Key)
     # keep the container's retries.
     safe = body.replace(
