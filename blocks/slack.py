@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+import httpx
+
 from blocks.http import (
     HttpError,
     is_http_url,
@@ -62,6 +64,14 @@ def _kind(value: Any) -> str:
     return "a number" if isinstance(value, (int, float)) else "null"
 
 
+def _has_host(url: str) -> bool:
+    """`http://` or `https:// x` passed as a URL: no request can be made of them."""
+    try:
+        return bool(httpx.URL(url).host) and not any(c.isspace() for c in url.strip())
+    except httpx.InvalidURL:
+        return False
+
+
 @register
 class SlackBlock(BlockHandler):
     type = "slack"
@@ -98,6 +108,9 @@ class SlackBlock(BlockHandler):
             # Written out, it can only fail at run time. The message quotes no more
             # than the scheme: the URL is the credential.
             message = f"the webhook_url must start with http:// or https://, {scheme_of(url)}"
+            found.append(Problem(message, block=self.block.id, field="webhook_url"))
+        elif isinstance(url, str) and not url.startswith("<") and not _has_host(url):
+            message = "the webhook_url names no host (https://hooks.slack.com/services/…)"
             found.append(Problem(message, block=self.block.id, field="webhook_url"))
         blocks = self.config.get("blocks")
         if isinstance(blocks, str) and not any(references_in(blocks)):

@@ -38,6 +38,12 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
         # Quoting it, as the general message below advises, makes text no loop counts.
         shown = text or json.dumps(err.instance)
         return f"`count` is a whole number of times (0 or more) or one reference, not {shown}"
+    if field == "blocks" and err.validator == "type" and _block_type(doc, path[1]) == "slack":
+        # Quoting it, as the general message below advises, makes text that is no JSON list.
+        shown = text or json.dumps(err.instance)
+        return (
+            f"`blocks` is a list of Block Kit blocks, its JSON text or one reference, not {shown}"
+        )
     if path[2:] == ["accumulate", "next"] and err.validator == "type":
         # Quoting it, as the general message below advises, makes text that is no reference.
         body = _block_field(doc, path[1], "body")

@@ -99,6 +99,7 @@ blocks:
   text: {type: slack, webhook_url: "https://hooks.slack.test/T/B/x", blocks: "not json"}
   object: {type: slack, webhook_url: "https://hooks.slack.test/T/B/x", blocks: '{"a": 1}'}
   fine: {type: slack, webhook_url: <env.SLACK_URL>, blocks: '[{"type": "<input.t>"}]'}
+  nohost: {type: slack, webhook_url: "https://", text: hi}
 """,
     )
     assert found == [
@@ -109,8 +110,23 @@ blocks:
         f"{tmp_path / 'bad.yaml'}: block 'object': field 'blocks': "
         "blocks must be a list of Block Kit blocks (or its JSON text), "
         "not an object (put it in a list: [{...}])",
+        f"{tmp_path / 'bad.yaml'}: block 'nohost': field 'webhook_url': "
+        "the webhook_url names no host (https://hooks.slack.com/services/…)",
     ]
     assert not any("secretpath" in p for p in found)
+
+
+@pytest.mark.parametrize("written", ["5", "null", "true"])
+def test_blocks_written_as_a_scalar_is_told_what_blocks_is(tmp_path: Path, written: str) -> None:
+    """`blocks: 5` was told to write it in quotes ('5'), which validation then refused."""
+    found = problems(
+        tmp_path,
+        f"name: s\nblocks:\n  a: {{type: slack, webhook_url: 'https://h.test/x', blocks: {written}}}\n",
+    )
+    assert [p.split(": ", 1)[1] for p in found] == [
+        "block 'a': field 'blocks': `blocks` is a list of Block Kit blocks, its JSON text"
+        f" or one reference, not {written}"
+    ]
 
 
 @pytest.mark.parametrize(
