@@ -173,10 +173,10 @@ def _same_site(previous: httpx.URL, following: httpx.URL) -> bool:
 
 
 def shown_url(url: str | httpx.URL) -> str:
-    """The URL as an error message says it: no ``user:password@`` and no query (a key
-    or token often rides there), as a status error says it too."""
+    """The URL as an error message says it: no ``user:password@``, query or fragment
+    (a key or token often rides there), as a status error says it too."""
     try:
-        return str(httpx.URL(url).copy_with(userinfo=b"", query=None))
+        return str(httpx.URL(url).copy_with(userinfo=b"", query=None, fragment=None))
     except (httpx.InvalidURL, TypeError):
         return "the URL"
 
@@ -191,7 +191,7 @@ def _without_url(exc: httpx.TransportError, url: str) -> str:
     for each in urls:
         with contextlib.suppress(httpx.InvalidURL, TypeError):
             parsed = httpx.URL(each)
-            for piece in (parsed.query, parsed.userinfo):
+            for piece in (parsed.query, parsed.userinfo, parsed.fragment.encode()):
                 if piece:
                     text = text.replace(piece.decode(errors="replace"), "…")
     return text

@@ -380,7 +380,7 @@ async def test_a_connection_error_does_not_quote_the_urls_password_or_query(
           start: {{type: manual}}
           call:
             type: http
-            url: "http://alice:s3cr3tpass@127.0.0.1:{port}/x?api_key=plain-key-in-query"
+            url: "http://alice:s3cr3tpass@127.0.0.1:{port}/x?api_key=plain-key-in-query#tok=frag-secret"
             query: {{token: "tok-in-query-param"}}
         edges: [start -> call]
         """
@@ -388,5 +388,11 @@ async def test_a_connection_error_does_not_quote_the_urls_password_or_query(
     assert result["status"] == "failed"
     message = result["error"]["message"]
     assert message.startswith(f"GET http://127.0.0.1:{port}/x: ConnectError"), message
-    for secret in ("s3cr3tpass", "alice", "plain-key-in-query", "tok-in-query-param"):
+    for secret in (
+        "s3cr3tpass",
+        "alice",
+        "plain-key-in-query",
+        "tok-in-query-param",
+        "frag-secret",
+    ):
         assert secret not in str(result), secret
