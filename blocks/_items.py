@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.references import parse
+from engine.references import is_one_reference
 
 
 def items_to_run(value: Any, block_type: str) -> list[Any] | tuple[Any, ...]:
@@ -29,10 +29,7 @@ def written_items_problem(value: Any) -> str | None:
     loop's ``count``, rather than by every run."""
     if value is None or isinstance(value, (list, dict)):
         return None
-    if isinstance(value, str):
-        text = value.strip()
-        found = parse(text)
-        if len(found) == 1 and found[0][0] == 0 and found[0][1] == len(text):
-            return None
+    if isinstance(value, str) and is_one_reference(value):
+        return None
     shown = json.dumps(value, ensure_ascii=False)
     return f"`items` is a list, a mapping or one reference, not {shown}"

@@ -34,9 +34,14 @@ def secret_problem(value: str, token: bool = False) -> str | None:
         return "the secret may only use <env.NAME> references, e.g. <env.ORDER_WEBHOOK_SECRET>"
     if refs:
         return None
-    if not value.strip() or value.strip() == "whsec_":
+    if _empty(value):
         return "the secret is empty: no signature could be checked (use <env.NAME>)"
     return None if token else whsec_problem(value)
+
+
+def _empty(secret: str) -> bool:
+    """Blank, or ``whsec_`` with nothing after it: no key anyone could not compute."""
+    return secret.strip() in ("", "whsec_")
 
 
 def whsec_problem(secret: str) -> str | None:
@@ -80,7 +85,7 @@ def resolve_secret(
     out.append(value[pos:])
     secret = "".join(out)
     where = f"environment variable {', '.join(names)}" if names else "the configured value"
-    if not secret.strip() or secret.strip() == "whsec_":
+    if _empty(secret):
         raise LookupError(f"the webhook secret is empty ({where}): no signature can be checked")
     if not token and (why := whsec_problem(secret)):
         raise LookupError(f"the webhook secret is malformed ({where}): {why}")

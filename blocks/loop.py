@@ -15,7 +15,7 @@ from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
-from engine.references import compile_value, parse
+from engine.references import compile_value, is_one_reference, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
 from engine.validate_keys import one_body_reference
@@ -117,7 +117,7 @@ class Loop(BlockHandler):
             problems.append(Problem(why, block=self.block.id, field="items"))
         count = self.config.get("count")
         if (isinstance(count, int) and count < 0) or (
-            isinstance(count, str) and not _one_reference(count)
+            isinstance(count, str) and not is_one_reference(count)
         ):
             message = f"`count` is a number of times (0 or more) or one reference, not {count!r}"
             problems.append(Problem(message, block=self.block.id, field="count"))
@@ -132,7 +132,7 @@ class Loop(BlockHandler):
                     )
                     problems.append(Problem(message, block=self.block.id, field="while"))
         nxt = (self.config.get("accumulate") or {}).get("next")
-        if isinstance(nxt, str) and not _one_reference(nxt):
+        if isinstance(nxt, str) and not is_one_reference(nxt):
             said = one_body_reference(self.config.get("body"))
             message = f"`accumulate.next` is {said}, not {nxt!r}"
             problems.append(Problem(message, block=self.block.id, field="accumulate"))
@@ -227,8 +227,3 @@ class Loop(BlockHandler):
             if self._next is not None:
                 state = self._next.resolve(body.frame)
         return {"results": results, "state": state, "iterations": iterations}
-
-
-def _one_reference(text: str) -> bool:
-    found = parse(text.strip())
-    return len(found) == 1 and found[0][0] == 0 and found[0][1] == len(text.strip())

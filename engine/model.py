@@ -91,6 +91,15 @@ class Workflow:
     plan: Any = None  # engine.graph.Plan, built once at load time
     content_hash: str = ""  # of file + source; set once by engine.runstore.save_version
 
+    def containers_of(self, block_id: str) -> list[str]:
+        """The loops and parallels around ``block_id``, innermost first (none: it is at
+        the top). Bodies nesting in a cycle are cut at plan time (engine.graph)."""
+        chain, parent = [], self.blocks[block_id].parent
+        while parent is not None:
+            chain.append(parent)
+            parent = self.blocks[parent].parent
+        return chain
+
     def trigger(self) -> BlockModel | None:
         from engine.registry import handler_for
 

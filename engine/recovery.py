@@ -197,10 +197,7 @@ def _group_blocks(plan: Plan, name: str) -> set[str]:
 
 
 def _root_container(plan: Plan, block_id: str) -> str:
-    cur = block_id
-    while plan.workflow.blocks[cur].parent is not None:
-        cur = plan.workflow.blocks[cur].parent
-    return cur
+    return [block_id, *plan.workflow.containers_of(block_id)][-1]
 
 
 # -- who owns a run ------------------------------------------------------------------

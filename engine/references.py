@@ -82,6 +82,14 @@ def parse(text: str, known_roots: Iterable[str] | None = None) -> list[tuple[int
     return found
 
 
+def is_one_reference(text: str) -> bool:
+    """Whether ``text`` (blanks around it aside) is exactly one reference: a value
+    of any type, not text around one."""
+    text = text.strip()
+    found = parse(text)
+    return len(found) == 1 and found[0][0] == 0 and found[0][1] == len(text)
+
+
 def walk(value: Any, ref: Reference, start: int = 0) -> Any:
     for i, seg in enumerate(ref.path[start:], start):
         if isinstance(value, (dict, Mapping)):

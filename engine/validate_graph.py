@@ -39,18 +39,10 @@ def container_retry_problems(plan: Plan) -> list[Problem]:
     ``repeatable``) was applied once per attempt. Such a body retries its blocks
     one by one instead."""
     wf, problems = plan.workflow, []
-
-    def container_of(bid: str) -> list[str]:
-        chain, parent = [], wf.blocks[bid].parent
-        while parent is not None:
-            chain.append(parent)
-            parent = wf.blocks[parent].parent
-        return chain
-
     for bid, handler in plan.handlers.items():
         if handler.repeatable:
             continue
-        for container in container_of(bid):
+        for container in wf.containers_of(bid):
             if wf.blocks[container].retries > 0:
                 message = (
                     f"retries on {container!r} run its whole body again, and the "

@@ -194,10 +194,4 @@ def hidden_block_problems(plan: Plan) -> list[Problem]:
 
 def _around(workflow: Workflow, cid: str) -> set[str | None]:
     """The scopes a container's body sees blocks of: those around it (None: the top)."""
-    scopes: set[str | None] = set()
-    cur: str | None = workflow.blocks[cid].parent
-    while True:
-        scopes.add(cur)
-        if cur is None:
-            return scopes
-        cur = workflow.blocks[cur].parent
+    return {None, *workflow.containers_of(cid)}

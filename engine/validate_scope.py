@@ -32,12 +32,9 @@ def names_in_scope(workflow: Workflow, block_id: str, own: bool) -> set[str]:
     """The container variables a field of ``block_id`` can read: those of every
     container around it, and with ``own`` (a loop's ``while`` and
     ``accumulate.next``, read in its body's scope) the block's own."""
-    block = workflow.blocks[block_id]
-    names = body_names(block) if own else set()
-    parent = block.parent
-    while parent is not None:
-        names |= body_names(workflow.blocks[parent])
-        parent = workflow.blocks[parent].parent
+    names = body_names(workflow.blocks[block_id]) if own else set()
+    for container in workflow.containers_of(block_id):
+        names |= body_names(workflow.blocks[container])
     return names
 
 
