@@ -12,7 +12,7 @@ import contextlib
 import textwrap
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +282,20 @@ def logged_in_page(browser: Any, live_server: str, init_script: str | None = Non
 def page(browser: Any, live_server: str) -> Iterator[Any]:
     with logged_in_page(browser, live_server) as pg:
         yield pg
+
+
+@pytest.fixture
+def scratch(workflows_dir: Path) -> Iterator[Callable[[str, str], Path]]:
+    """Write ``workflows/<name>.yaml`` (``{name}`` in the text is the name);
+    removed after the test."""
+    made: list[Path] = []
+
+    def write(name: str, text: str) -> Path:
+        path = workflows_dir / f"{name}.yaml"
+        path.write_text(text.format(name=name), encoding="utf-8")
+        made.append(path)
+        return path
+
+    yield write
+    for path in made:
+        path.unlink(missing_ok=True)

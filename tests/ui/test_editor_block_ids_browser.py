@@ -6,11 +6,9 @@ on the canvas and edited in the properties panel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from playwright.sync_api import expect
 
@@ -34,23 +32,6 @@ blocks:
 edges:
   - start -> old
 """
-
-
-@pytest.fixture
-def scratch(workflows_dir: Path) -> Iterator[Callable[[str, str], Path]]:
-    """Write ``workflows/<name>.yaml`` (``{name}`` in the text is the name);
-    removed after the test."""
-    made: list[Path] = []
-
-    def write(name: str, text: str) -> Path:
-        path = workflows_dir / f"{name}.yaml"
-        path.write_text(text.format(name=name), encoding="utf-8")
-        made.append(path)
-        return path
-
-    yield write
-    for path in made:
-        path.unlink(missing_ok=True)
 
 
 def test_renaming_a_block_keeps_its_comments(page: Any, scratch: Any) -> None:

@@ -12,11 +12,9 @@ chromium, as in test_browser_editor.py):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from playwright.sync_api import expect
 
@@ -38,23 +36,6 @@ blocks:
 edges:
   - start -> add
 """
-
-
-@pytest.fixture
-def scratch(workflows_dir: Path) -> Iterator[Callable[[str, str], Path]]:
-    """Write ``workflows/<name>.yaml`` (``{name}`` in the text is the name);
-    removed after the test."""
-    made: list[Path] = []
-
-    def write(name: str, text: str) -> Path:
-        path = workflows_dir / f"{name}.yaml"
-        path.write_text(text.format(name=name), encoding="utf-8")
-        made.append(path)
-        return path
-
-    yield write
-    for path in made:
-        path.unlink(missing_ok=True)
 
 
 def saved_code(path: Path) -> str:
