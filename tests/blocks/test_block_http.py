@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from processes import free_port
 from standins.recording import RecordingServer, Scripted
 
 
@@ -192,9 +193,7 @@ async def test_query_lists_repeat_the_parameter(run_yaml: Any, recorder: Recordi
 
 
 async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens on it
     result = await run_yaml(
         f"""
         version: 1
@@ -370,9 +369,7 @@ async def test_a_connection_error_does_not_quote_the_urls_password_or_query(
     """A refused connection's error said `GET http://alice:s3cr3tpass@…/x?api_key=…:
     ConnectError …`, stored in the run record, while the status error and the recorded
     URL showed neither."""
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     result = await run_yaml(
         f"""
         name: http_refused_url
