@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 # `<root.path.to.0.field?>`: a root name, dotted segments, an optional `?`.
-# Spaces are not allowed inside, so `a < b and c > d` is never a reference.
-REFERENCE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)(\?)?>")
+# Spaces are not allowed inside, so `a < b and c > d` is never a reference. A root
+# is ASCII (block ids are); a path segment is any word (`größe`, `数量`) or `-`, as
+# the keys of a German or Japanese shop's JSON are.
+REFERENCE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)((?:\.[\w\-]+)*)(\?)?>")
 
 #: Roots that are not block ids.
 SPECIAL_ROOTS = frozenset({"input", "env", "workflow", "loop", "state"})
@@ -114,7 +116,8 @@ def walk(value: Any, ref: Reference, start: int = 0) -> Any:
 
 
 def _is_index(seg: str) -> bool:
-    return seg.isdigit() or (seg.startswith("-") and seg[1:].isdigit())
+    # ASCII only: `²` and `٣` are digits to str.isdigit, and int("²") raises.
+    return seg.isascii() and (seg.isdigit() or (seg.startswith("-") and seg[1:].isdigit()))
 
 
 def resolve(ref: Reference, scope: Scope) -> Any:

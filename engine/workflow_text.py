@@ -28,7 +28,7 @@ def parse(text: str, file: str = "") -> dict[str, Any]:
     try:
         doc = json.loads(text) if file.endswith(".json") else _load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ValueError(syntax_error_text(exc)) from None
+        raise ValueError(syntax_error_text(exc, text)) from None
     except RecursionError:
         raise ValueError("the file nests too deeply to read") from None
     if not isinstance(doc, dict):

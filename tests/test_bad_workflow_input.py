@@ -218,3 +218,18 @@ def test_cli_run_input_against_input_schema_is_refused_before_any_run(
     assert proc.stdout == ""
     runs = cli(["runs", "--workflow", name], tmp_path, DATABASE_URL=database_url)
     assert name not in runs.stdout  # no run was made
+
+
+def test_an_optional_reference_in_a_flow_mapping_is_told_to_be_quoted(tmp_path: Path) -> None:
+    # libyaml reads `?` after a space in `{…}` as a key indicator: the bare message
+    # ("expected ',' or '}', but got '?'") gave no clue what to write instead.
+    text = "name: t\nblocks:\n  start: {type: manual}\noutput: {x: <start.a?>}\n"
+    (found,) = problems(tmp_path, text)
+    assert found.endswith('write a reference ending in ? in quotes: "<start.a?>"')
+
+
+def test_code_holding_a_colon_is_told_to_be_a_block(tmp_path: Path) -> None:
+    text = 'name: t\nblocks:\n  start: {type: manual}\n  f:\n    type: function\n    code: return {"a": 1}\n'
+    (found,) = problems(tmp_path, text)
+    assert "mapping values are not allowed here" in found
+    assert found.endswith("`key: |` with the text indented on the lines below")

@@ -49,6 +49,17 @@ def test_reference_in_text_renders_text_and_json() -> None:
     }
 
 
+def test_keys_in_any_script_are_path_segments() -> None:
+    # `<start.größe?>` was "not a valid reference": segments were ASCII only.
+    scope = DictScope({"order": {"größe": "XL", "数量": 2, "x²": [5]}})
+    assert compile_value("<order.größe>").resolve(scope) == "XL"
+    assert compile_value("Menge <order.数量>").resolve(scope) == "Menge 2"
+    # `²` is a digit to str.isdigit; it is a key, never a list index.
+    assert compile_value("<order.x².0>").resolve(scope) == 5
+    with pytest.raises(MissingReference, match="'²'"):
+        compile_value("<order.x².²>").resolve(scope)
+
+
 def test_optional_reference_is_null() -> None:
     assert compile_value("<db.missing?>").resolve(SCOPE) is None
     assert compile_value("<nothere.x?>").resolve(SCOPE) is None
