@@ -33,7 +33,7 @@ from blocks._sql_messages import argument_error, scrub, untyped_parameter
 from blocks._sql_results import jsonable, row_count_from_status
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
-from engine.model import BlockModel, Problem
+from engine.model import BlockModel, Problem, Workflow
 from engine.references import Reference, resolve
 from engine.registry import BlockHandler, register
 from engine.sql_references import rewrite_sql, sql_text_only_references
@@ -243,7 +243,7 @@ class DatabaseBlock(BlockHandler):
                     sql,
                 )
             async with ctx.transaction(str(group)) as conn:
-                if not self._may_go_on_after_failing():
+                if not self._may_go_on_after_failing(ctx.run.plan.workflow):
                     return await self._execute(conn, sql, values, labels)
                 # A savepoint: a failed or timed-out attempt is undone on its own (even
                 # if the server completed it), leaving the group's transaction usable
@@ -256,9 +256,16 @@ class DatabaseBlock(BlockHandler):
                 return await self._execute(conn, sql, values, labels)
             return await self._execute_alone(conn, sql, values, labels)
 
-    def _may_go_on_after_failing(self) -> bool:
-        """Whether the run may go on after an attempt of this block fails."""
-        return bool(self.block.retries) or self.block.on_error == "continue"
+    def _may_go_on_after_failing(self, workflow: Workflow) -> bool:
+        """Whether the run may go on after an attempt of this block fails: its own
+        `retries` or `on_error: continue`, or the `on_error: continue` of a loop or
+        parallel around it, which goes on without the failed iteration or branch (and
+        so does the group, which commits the rest). A container's `retries` cannot
+        hold a Database block (engine.validate_graph.container_retry_problems)."""
+        if self.block.retries:
+            return True
+        around = [workflow.blocks[c] for c in workflow.containers_of(self.block.id)]
+        return any(b.on_error == "continue" for b in (self.block, *around))
 
     async def _execute_alone(
         self, conn: Any, sql: str, values: list[Any], labels: list[str]

@@ -217,12 +217,14 @@ async def test_a_failed_commit_keeps_the_run_log_and_records_no_commit(
 async def test_a_group_that_could_not_commit_is_never_logged_committed(
     runtime: Runtime, write_workflow: Callable[..., Workflow], table: str
 ) -> None:
-    """A member in a parallel body fails and the parallel carries on
-    (`on_error: continue`): PostgreSQL has aborted the group's transaction, so it
-    cannot commit and the run fails. The log must not then say the group
-    committed, or a re-run would carry the rolled-back work over and lose it."""
+    """Members in a parallel body insert rows whose deferred foreign key fails at
+    COMMIT: the group cannot commit and the run fails. The log must not then say the
+    group committed, or a re-run would carry the rolled-back work over and lose it."""
     pool = runtime.db.pool
-    await pool.execute(f"CREATE TABLE {table} (id int); CREATE TABLE {table}_gate (x int)")
+    await pool.execute(
+        f"CREATE TABLE {table}_parent (id int PRIMARY KEY); INSERT INTO {table}_parent VALUES (1), (2);"
+        f"CREATE TABLE {table} (id int REFERENCES {table}_parent DEFERRABLE INITIALLY DEFERRED)"
+    )
     wf = write_workflow(
         f"""
         name: audit_aborted_group
@@ -230,23 +232,23 @@ async def test_a_group_that_could_not_commit_is_never_logged_committed(
           start: {{type: manual}}
           fan:
             type: parallel
-            items: [1, 2, 0]
+            items: [1, 2, 3]
             as: n
             body: [ins]
-            on_error: continue
           ins:
             type: database
             transaction: g
-            query: INSERT INTO {table} SELECT 10 / (<n> + (SELECT count(*) FROM {table}_gate))
+            query: INSERT INTO {table} VALUES (<n>)
         edges: [start -> fan]
         """
     )
     first = await runtime.execute(wf, {})
     assert first["status"] == "failed"
+    assert first["error"]["type"] == "GroupNotCommitted"
     assert await count_rows(runtime, table) == 0
     types = [e["type"] for e in await runtime.run_events(first["execution_id"])]
     assert "transaction_committed" not in types
-    await pool.execute(f"INSERT INTO {table}_gate VALUES (1)")
+    await pool.execute(f"INSERT INTO {table}_parent VALUES (3)")
     sub = await runtime.rerun(first["execution_id"])
     again = await runtime.wait(sub.execution_id, timeout=30)
     assert again["status"] == "succeeded", again["error"]
