@@ -48,7 +48,8 @@ class Plan:
     regions: dict[RegionKey, Region]
     known_roots: frozenset[str]
     output: Compiled | None = None
-    transaction_groups: dict[str, tuple[frozenset[str], bool]] = field(default_factory=dict)
+    #: Transaction group → the top-level blocks whose settling commits it.
+    transaction_groups: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Every ``<env.NAME>`` its blocks and output name: the run's secrets from its start.
     env_names: frozenset[str] = frozenset()
 
@@ -133,7 +134,7 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
         raw = h.raw_keys
         compiled[bid] = compile_value({k: v for k, v in h.config.items() if k not in raw}, known)
     output = compile_value(workflow.output, known) if workflow.output is not None else None
-    groups = transaction_groups(workflow.blocks.values())
+    groups = transaction_groups(workflow)
     names = env_names([*(b.config for b in workflow.blocks.values()), workflow.output])
     return Plan(workflow, handlers, compiled, regions, known, output, groups, names)
 

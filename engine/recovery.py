@@ -90,13 +90,13 @@ def restorable(
     committed = {ev["data"]["group"] for ev in events if ev["type"] == "transaction_committed"}
     invalid: set[str] = set()
     rolled_back: set[str] = set()  # members of groups that did not commit
-    for name, (members, nested) in plan.transaction_groups.items():
+    for name, units in plan.transaction_groups.items():
         if name in committed:
             continue
-        invalid |= members
+        # Its top-level members, and the outermost containers of the others: they
+        # run again, their bodies whole.
+        invalid |= units
         rolled_back |= _group_blocks(plan, name)
-        if nested:  # members inside bodies: the containers holding them run again
-            invalid |= {_root_container(plan, b) for b in _group_blocks(plan, name)}
     top = plan.top.graph()
     for node in list(invalid):
         if node in top:
@@ -188,16 +188,13 @@ def carried_events(
 
 def _group_blocks(plan: Plan, name: str) -> set[str]:
     """Every member of group ``name``, in container bodies too (the plan's
-    membership holds only top-level ones: they decide when it commits)."""
+    membership holds the top-level blocks that decide when it commits: members, and
+    the containers holding the others)."""
     return {
         block.id
         for block in plan.workflow.blocks.values()
         if block.type == "database" and block.config.get("transaction") == name
     }
-
-
-def _root_container(plan: Plan, block_id: str) -> str:
-    return [block_id, *plan.workflow.containers_of(block_id)][-1]
 
 
 # -- who owns a run ------------------------------------------------------------------

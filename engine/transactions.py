@@ -4,21 +4,29 @@ One connection per group, ``BEGIN`` when its first member starts, members
 serialized on it, ``COMMIT`` once every member has settled (succeeded or
 skipped), ``ROLLBACK`` if the run fails or is cancelled. This is what makes a
 ``SELECT … FOR UPDATE`` in one block protect the write in a later one
-(DESIGN.md 3). Members inside a loop or parallel body settle many times, so
-such a group commits when the run ends.
+(DESIGN.md 3).
+
+A member inside a loop or parallel body runs once per iteration or branch, so it
+is the top-level block holding it — its outermost container — that settles for
+it: once that has (every iteration and branch done) and so has every other
+top-level unit of the group, the group commits, before any block downstream of
+them starts (the executor awaits :meth:`Transactions.settled` before it starts
+the blocks a settled one made ready). Committing only at the end of the run made
+a block downstream read the data from before the group, or wait on its row locks
+until its statement timed out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
 
-from engine.model import BlockModel
+from engine.model import Workflow
 
 #: Commits group ``name``'s transaction on ``conn`` by calling ``commit``, writing
 #: what must commit with it first.
@@ -39,8 +47,10 @@ class GroupNotCommitted(Exception):
 @dataclass
 class _Group:
     name: str
-    members: frozenset[str]  # top-level member ids still to settle before COMMIT
-    nested: bool  # a member lives in a container body: commit at the end of the run
+    # The top-level blocks to settle before COMMIT: members, and the outermost
+    # containers of members in bodies. None: a group named only at run time, which
+    # commits when the run ends.
+    units: frozenset[str] | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     conn: asyncpg.Connection | None = None
     tx: asyncpg.transaction.Transaction | None = None
@@ -52,7 +62,7 @@ class Transactions:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        groups: dict[str, tuple[frozenset[str], bool]],
+        groups: dict[str, frozenset[str]],
         committer: Committer | None = None,
     ) -> None:
         self._pool = pool
@@ -60,17 +70,19 @@ class Transactions:
         # transaction, then commits, so the log says "committed" exactly when the
         # data did (see engine/recovery.py and RunRecorder.commit_in).
         self._committer = committer
-        self._groups = {
-            name: _Group(name, members, nested) for name, (members, nested) in groups.items()
-        }
-        self._by_member = {m: name for name, (members, _) in groups.items() for m in members}
+        self._groups = {name: _Group(name, units) for name, units in groups.items()}
+        # A container may hold members of several groups: each commits on its settling.
+        self._by_unit: dict[str, list[str]] = {}
+        for name, units in groups.items():
+            for unit in units:
+                self._by_unit.setdefault(unit, []).append(name)
 
     @asynccontextmanager
     async def use(self, name: str, path: str) -> AsyncIterator[asyncpg.Connection]:
         """Group ``name``'s connection for the block at ``path`` (BEGIN on first use)."""
         group = self._groups.get(name)
         if group is None:  # a group named only at run time (shouldn't happen)
-            group = self._groups[name] = _Group(name, frozenset(), True)
+            group = self._groups[name] = _Group(name, None)
         async with group.lock:
             if group.conn is None:
                 group.conn = await self._pool.acquire()
@@ -81,14 +93,13 @@ class Transactions:
             yield group.conn
 
     async def settled(self, block_id: str) -> None:
-        """A top-level block settled; commit its group if it was the last member."""
-        name = self._by_member.get(block_id)
-        if name is None:
-            return
-        group = self._groups[name]
-        group.settled.add(block_id)
-        if not group.nested and group.settled >= group.members:
-            await self._end(group, commit=True)
+        """A top-level block settled (a member, or a container holding members): commit
+        each group it was the last unit of."""
+        for name in self._by_unit.get(block_id, ()):
+            group = self._groups[name]
+            group.settled.add(block_id)
+            if group.units is not None and group.settled >= group.units:
+                await self._end(group, commit=True)
 
     async def commit_all(self) -> None:
         for group in self._groups.values():
@@ -137,17 +148,14 @@ class Transactions:
             return True
 
 
-def transaction_groups(blocks: Iterable[BlockModel]) -> dict[str, tuple[frozenset[str], bool]]:
-    """Group membership, computed once per plan: name → (top-level members, nested?)."""
-    groups: dict[str, tuple[set[str], bool]] = {}
-    for block in blocks:
+def transaction_groups(workflow: Workflow) -> dict[str, frozenset[str]]:
+    """Group membership, computed once per plan: name → the top-level blocks whose
+    settling commits it (its top-level members, and the outermost container of each
+    member inside a body)."""
+    groups: dict[str, set[str]] = {}
+    for block in workflow.blocks.values():
         name = block.config.get("transaction") if block.type == "database" else None
-        if not name:
-            continue
-        members, nested = groups.get(str(name), (set(), False))
-        if block.parent is None:
-            members.add(block.id)
-        else:
-            nested = True
-        groups[str(name)] = (members, nested)
-    return {k: (frozenset(m), n) for k, (m, n) in groups.items()}
+        if name:
+            unit = [block.id, *workflow.containers_of(block.id)][-1]
+            groups.setdefault(str(name), set()).add(unit)
+    return {name: frozenset(units) for name, units in groups.items()}

@@ -261,8 +261,8 @@ async def test_a_group_that_could_not_commit_is_never_logged_committed(
 async def test_a_rerun_records_the_commit_of_a_nested_group_it_carries_over(
     runtime: Runtime, write_workflow: Callable[..., Workflow], table: str
 ) -> None:
-    """A group whose members are in a loop body commits at the end of the run. A
-    re-run that carries the loop over must record that commit, or whoever executes
+    """A group whose members are in a loop body commits once the loop has settled.
+    A re-run that carries the loop over must record that commit, or whoever executes
     or resumes the re-run from its events (a queue worker, the engine process, a
     restart) runs the loop again and appends every row a second time."""
     await runtime.db.pool.execute(f"CREATE TABLE {table} (id int)")
