@@ -15,10 +15,11 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 def storable(text: str) -> str:
     """JSON text PostgreSQL can store, for every write of the run log (events, the
-    run row's output and error): jsonb cannot hold U+0000 and UTF-8 cannot encode a
-    lone UTF-16 surrogate (a peer's ``"\\ud800"``, Python's ``chr(0xD800)``), so a
-    NUL or a surrogate a block returned is recorded as U+FFFD instead of failing the
-    run log's write and leaving the run unfinished for good.
+    run row's output and error): PostgreSQL text cannot hold U+0000 (a json value
+    keeps the escape, but reading the string out of it fails; jsonb refuses it) and
+    UTF-8 cannot encode a lone UTF-16 surrogate (a peer's ``"\\ud800"``, Python's
+    ``chr(0xD800)``), so a NUL or a surrogate a block returned is recorded as U+FFFD
+    instead of failing the run log's write and leaving the run unfinished for good.
 
     A surrogate is raw text here: orjson refuses it and engine._json.dumps falls back
     to an encoder that writes non-ASCII as is. ASCII text (most) is not looked at;
@@ -34,8 +35,9 @@ def storable(text: str) -> str:
 
 
 #: The largest JSON text one run event or the run's output keeps. PostgreSQL's jsonb
-#: holds at most ~256 MB; a bigger value failed every write of the run's log, and the
-#: run stayed `running` and was resumed — run again — on every start.
+#: (the run log's type before schema version 7) held at most ~256 MB, json 1 GB; a
+#: bigger value failed every write of the run's log, and the run stayed `running` and
+#: was resumed — run again — on every start.
 MAX_RECORDED_CHARS = 64 * 1024 * 1024
 
 

@@ -91,8 +91,8 @@ _INSERT_RUN = """
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
                                    unredacted_input, input_redacted)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::jsonb, $6, $7, now(), $8,
-                ${raw}::jsonb, ${raw}::jsonb IS NOT NULL)
+        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::json, $6, $7, now(), $8,
+                ${raw}::json, ${raw}::json IS NOT NULL)
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
@@ -109,8 +109,8 @@ _INSERT_TICKED_RUN = """
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
                                    unredacted_input, input_redacted)
-        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::jsonb, $6::text, $7::text,
-               now(), $8::text, ${raw}::jsonb, ${raw}::jsonb IS NOT NULL
+        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
+               now(), $8::text, ${raw}::json, ${raw}::json IS NOT NULL
          WHERE EXISTS (SELECT FROM tick)
 """
 #: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
@@ -118,7 +118,7 @@ _ACCEPT = """        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_k
         RETURNING execution_id
     ), ev AS (
         INSERT INTO flowyard_run_events (execution_id, seq, type, data)
-        SELECT execution_id, 1, 'run_queued', jsonb_build_object('trigger', $4::text) FROM ins
+        SELECT execution_id, 1, 'run_queued', json_build_object('trigger', $4::text) FROM ins
     )
     SELECT execution_id FROM ins
 """
@@ -133,7 +133,7 @@ _NOTIFY_TAIL = (
 _CARRIED = """
     , carried AS (
         INSERT INTO flowyard_run_events (execution_id, seq, type, block, data)
-        SELECT execution_id, 1 + c.n, c.type, c.block, c.data::jsonb
+        SELECT execution_id, 1 + c.n, c.type, c.block, c.data::json
           FROM ins, unnest(${0}::text[], ${1}::text[], ${2}::text[])
                WITH ORDINALITY AS c(type, block, data, n)
     )

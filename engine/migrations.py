@@ -1,4 +1,13 @@
-"""flowyard's own tables (the run log), created idempotently on every start."""
+"""flowyard's own tables (the run log), created idempotently on every start.
+
+A run's values (its input, output, error, its events' data) are ``json``, not
+``jsonb``: ``json`` keeps the text as written, so a mapping comes back in its key
+order; ``jsonb`` sorts keys (shorter first), and whoever reads a run back — the
+engine process of ``serve --engine-process``, a worker, a resume, a re-run, a
+waiter in another process — got them reordered: a loop over a mapping went another
+way than in the process that accepted the run. Nothing in flowyard queries inside
+them; ``->`` and ``->>`` work on ``json`` as on ``jsonb``.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +28,10 @@ MIGRATIONS: list[str] = [
         workflow_hash TEXT,
         status TEXT NOT NULL,
         trigger TEXT NOT NULL DEFAULT 'manual',
-        input JSONB,
+        input JSON,
         idempotency_key TEXT,
-        output JSONB,
-        error JSONB,
+        output JSON,
+        error JSON,
         owner TEXT,
         heartbeat_at TIMESTAMPTZ,
         created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -43,7 +52,7 @@ MIGRATIONS: list[str] = [
         seq INTEGER NOT NULL,
         type TEXT NOT NULL,
         block TEXT,
-        data JSONB,
+        data JSON,
         at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
         UNIQUE (execution_id, seq)
     );
@@ -93,8 +102,25 @@ MIGRATIONS: list[str] = [
         IF NOT EXISTS (SELECT 1 FROM information_schema.columns
                         WHERE table_schema = current_schema()
                           AND table_name = 'flowyard_runs' AND column_name = 'unredacted_input') THEN
-            ALTER TABLE flowyard_runs ADD COLUMN unredacted_input JSONB,
+            ALTER TABLE flowyard_runs ADD COLUMN unredacted_input JSON,
                                       ADD COLUMN input_redacted BOOLEAN NOT NULL DEFAULT false;
+        END IF;
+        -- Schema version 7: a run's values keep their key order (json, above). A
+        -- database of an earlier version has them as jsonb: each table is rewritten
+        -- once (its rows' keys stay in jsonb's order: that order is all they kept).
+        IF EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'flowyard_runs'
+                      AND column_name = 'input' AND data_type = 'jsonb') THEN
+            ALTER TABLE flowyard_runs ALTER COLUMN input TYPE json USING input::json,
+                                      ALTER COLUMN unredacted_input TYPE json
+                                            USING unredacted_input::json,
+                                      ALTER COLUMN output TYPE json USING output::json,
+                                      ALTER COLUMN error TYPE json USING error::json;
+        END IF;
+        IF EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'flowyard_run_events'
+                      AND column_name = 'data' AND data_type = 'jsonb') THEN
+            ALTER TABLE flowyard_run_events ALTER COLUMN data TYPE json USING data::json;
         END IF;
     END
     $$;
@@ -165,8 +191,8 @@ GLOBAL_KEYS = """
 UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
-#: 6: flowyard_runs.unredacted_input and input_redacted.
-SCHEMA_VERSION = 6
+#: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values are json.
+SCHEMA_VERSION = 7
 
 
 async def migrate(pool: asyncpg.Pool) -> None:

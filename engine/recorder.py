@@ -46,7 +46,7 @@ _OWNED = "SELECT 1 FROM flowyard_runs WHERE execution_id = $1::uuid AND owner = 
 
 _EVENT_ROWS = """
     INSERT INTO flowyard_run_events (execution_id, seq, type, block, data, at)
-    SELECT $1::uuid, s, t, b, d::jsonb, to_timestamp(a)
+    SELECT $1::uuid, s, t, b, d::json, to_timestamp(a)
     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::float8[]) AS u(s, t, b, d, a)
 """
 _INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
@@ -60,7 +60,7 @@ _INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
 #: tell the same end, to the microsecond. The input as it came, kept while the run
 #: could still execute (its stored input was redacted: engine/intake.py), goes with it.
 _FINISH_UPDATE = """
-    UPDATE flowyard_runs SET status = $8, output = $9::text::jsonb, error = $10::text::jsonb,
+    UPDATE flowyard_runs SET status = $8, output = $9::text::json, error = $10::text::json,
         started_at = COALESCE(started_at, to_timestamp($11)), finished_at = to_timestamp($12),
         unredacted_input = NULL
     WHERE execution_id = $1::uuid AND owner = $2

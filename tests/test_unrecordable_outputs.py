@@ -134,11 +134,13 @@ async def test_the_run_saw_the_surrogate_its_record_and_caller_get_u_fffd(
 # -- what the database refuses all the same ----------------------------------------------
 #
 # The text the recorder writes is made storable (above); to have the database refuse a
-# record anyway, as it would a value nobody foresaw, these tests let a NUL through.
+# record anyway, as it would a value nobody foresaw, these tests let a lone surrogate
+# through, which no UTF-8 text can carry. (A NUL no longer does: the run log's json
+# columns keep its escape as written; jsonb refused it.)
 
 
 @pytest.fixture
-def nul_reaches_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+def surrogate_reaches_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine.recorder, "storable", lambda text: text)
 
 
@@ -146,7 +148,7 @@ async def test_a_record_the_database_refuses_ends_the_run_failed_before_its_next
     runtime: Runtime,
     write_workflow: Callable[..., Workflow],
     httpserver: HTTPServer,
-    nul_reaches_the_database: None,
+    surrogate_reaches_the_database: None,
 ) -> None:
     httpserver.expect_request("/after").respond_with_json({})
     wf = write_workflow(
@@ -154,7 +156,7 @@ async def test_a_record_the_database_refuses_ends_the_run_failed_before_its_next
         name: refused_{uuid.uuid4().hex[:8]}
         blocks:
           start: {{type: manual}}
-          f: {{type: function, isolation: inline, code: "return {{'t': 'a' + chr(0) + 'b', 'n': 1}}"}}
+          f: {{type: function, isolation: inline, code: "return {{'t': 'a' + chr(0xD800) + 'b', 'n': 1}}"}}
           call: {{type: http, method: POST, url: "{httpserver.url_for("/after")}", json: {{}}}}
         edges: [start -> f, f -> call]
         """
@@ -164,7 +166,7 @@ async def test_a_record_the_database_refuses_ends_the_run_failed_before_its_next
     error = result["error"]
     assert error["type"] == "RunLogRefused" and error["block"] == "f"
     assert error["message"].startswith("the run log could not record block_succeeded of f:")
-    assert "\\u0000" in error["message"]  # the database's words
+    assert "surrogates not allowed" in error["message"]  # the encoder's words
     assert httpserver.log == []  # the effect after it did not begin
     stored = await runtime.run_result(result["execution_id"])
     assert stored["status"] == "failed" and stored["error"] == error
@@ -178,7 +180,7 @@ async def test_a_run_whose_record_was_refused_can_be_cancelled(
     runtime: Runtime,
     write_workflow: Callable[..., Workflow],
     tmp_path: Path,
-    nul_reaches_the_database: None,
+    surrogate_reaches_the_database: None,
 ) -> None:
     log, gate = tmp_path / "log", tmp_path / "gate"
     wf = write_workflow(
@@ -186,7 +188,7 @@ async def test_a_run_whose_record_was_refused_can_be_cancelled(
         name: refused_held_{uuid.uuid4().hex[:8]}
         blocks:
           start: {{type: manual}}
-          f: {{type: function, isolation: inline, code: "return {{'t': chr(0)}}"}}"""
+          f: {{type: function, isolation: inline, code: "return {{'t': chr(0xD800)}}"}}"""
         + HOLD.format(log=str(log), gate=str(gate)).replace("\n", "\n        ")
         + """
         edges: [start -> f, f -> hold]

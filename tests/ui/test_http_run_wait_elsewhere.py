@@ -38,6 +38,8 @@ blocks:
   never: {{type: function, isolation: inline, code: "return 3"}}
 edges: [start -> route, route.true -> read, route.false -> untaken, read -> boom, boom -> never]
 """
+#: The run's input: a mapping whose key order jsonb would change (shorter keys first).
+INPUT = {"n": 1, "prices": {"zzz": 2, "a": 1, "cc": 3}}
 LINKS = ("status_url", "stream_url", "run_url")
 #: What differs from one run to the next; the rest of the answer must not.
 PER_RUN = ("execution_id", "started_at", "finished_at", *LINKS)
@@ -57,7 +59,7 @@ def in_process(
     path.write_text(SHAPES.format(name=workflow_name))
     try:
         answer = client.post(
-            f"/api/workflows/{workflow_name}/runs?wait=1", json={"n": 1}, headers=auth
+            f"/api/workflows/{workflow_name}/runs?wait=1", json=INPUT, headers=auth
         )
     finally:
         path.unlink()
@@ -133,7 +135,7 @@ def _without_per_run(result: dict[str, Any]) -> dict[str, Any]:
 def test_a_run_executed_elsewhere_is_answered_as_one_executed_here(
     in_process: dict[str, Any], elsewhere: httpx.Client, workflow_name: str
 ) -> None:
-    answer = elsewhere.post(f"/api/workflows/{workflow_name}/runs?wait=1", json={"n": 1})
+    answer = elsewhere.post(f"/api/workflows/{workflow_name}/runs?wait=1", json=INPUT)
     assert answer.status_code == 200, answer.text
     there = answer.json()
     # The SPEC's run result (SPEC.md, "Run result") and the links, in this order.
@@ -145,4 +147,8 @@ def test_a_run_executed_elsewhere_is_answered_as_one_executed_here(
     assert there["blocks"]["read"]["rolled_back"] is True  # where it applies, as here
     assert "rolled_back" not in there["blocks"]["start"]
     assert _without_per_run(there) == _without_per_run(in_process)
+    # The input's keys in the order sent: the other process read it back from the
+    # run log, where jsonb had sorted them (a, cc, zzz).
+    for answered in (there, in_process):
+        assert list(answered["blocks"]["start"]["output"]["prices"]) == ["zzz", "a", "cc"]
     assert there["status_url"] == f"/api/runs/{there['execution_id']}"
