@@ -131,13 +131,19 @@ class Frame(Scope):
 
         Block outputs are limited to ``upstream``: a block that merely finished
         earlier (a sibling branch) is not an input (SPEC: "a run's blocks see only
-        upstream outputs"), and must not appear or vanish with timing."""
+        upstream outputs"), and must not appear or vanish with timing.
+
+        A block id is never the run input's field of that name: a block that did not
+        run for this one (skipped, or not upstream) is absent, else a caller could
+        send ``{"approve": {"approved": true}}`` and stand in for an approval block
+        behind an untaken branch."""
         chain = []
         frame: Frame | None = self
         while frame is not None:
             chain.append(frame)
             frame = frame.parent
         run_input = self.run.input if isinstance(self.run.input, dict) else {}
+        blocks = self.run.workflow.blocks
         if names is not None:
             found: dict[str, Any] = {}
             for name in names:
@@ -149,10 +155,10 @@ class Frame(Scope):
                         found[name] = f.outputs[name]
                         break
                 else:
-                    if name in run_input:
+                    if name in run_input and name not in blocks:
                         found[name] = run_input[name]
             return found
-        merged: dict[str, Any] = dict(run_input)
+        merged: dict[str, Any] = {k: v for k, v in run_input.items() if k not in blocks}
         for f in reversed(chain):
             merged.update((k, v) for k, v in f.outputs.items() if k in upstream)
             merged.update(f.variables)
