@@ -27,6 +27,7 @@ __all__ = [
     "JavaScriptError",
     "JavaScriptUnavailable",
     "run_js",
+    "run_js_parts",
     "run_js_async",
     "syntax_error",
 ]
@@ -198,6 +199,22 @@ def run_js(
     ``engine.javascript_refs.rewrite_javascript``). Raises :class:`TimeoutError` past ``timeout``
     seconds and :class:`JavaScriptError` when the snippet fails.
     """
+    value, stdout = run_js_parts(code, input, timeout, variables=variables)
+    output: dict[str, Any] = value if isinstance(value, dict) else {"result": value}
+    if stdout:  # as Python's: `stdout` only when something was printed
+        output.setdefault("stdout", stdout)
+    return output
+
+
+def run_js_parts(
+    code: str,
+    input: dict[str, Any],
+    timeout: float = 30.0,
+    *,
+    variables: dict[str, Any] | None = None,
+) -> tuple[Any, str]:
+    """:func:`run_js`'s returned value and console output, apart (the Function block
+    puts them together itself, as for Python)."""
     MiniRacer, js_exc = _mini_racer()  # noqa: N806 - a class
     if variables is None:
         # Callers that pass rewritten references inside `input` (as `__ref_N` keys)
@@ -227,11 +244,7 @@ def run_js(
     if not isinstance(raw, str):
         raise JavaScriptError("the function returned a value that cannot be converted to JSON")
     result = json.loads(raw)
-    value, stdout = result.get("value"), result.get("stdout", "")
-    output: dict[str, Any] = value if isinstance(value, dict) else {"result": value}
-    if stdout:  # as Python's: `stdout` only when something was printed
-        output.setdefault("stdout", stdout)
-    return output
+    return result.get("value"), result.get("stdout", "")
 
 
 async def run_js_async(

@@ -123,6 +123,7 @@ class Function(BlockHandler):
         self._libs: list[str] | None = None
         self._input_names: frozenset[str] | None = None
         self._upstream: frozenset[str] | None = None
+        self._said_printed_lost = False
 
     def problems(self) -> list[Problem]:
         code = self.config.get("code")
@@ -232,11 +233,12 @@ class Function(BlockHandler):
         names = self._input_names if self.language == "python" else None
         visible = ctx.frame.visible(self._upstream_of(ctx), names)
         if self.language == "javascript":
-            from blocks._javascript import run_js
+            from blocks._javascript import run_js_parts
 
             variables = {f"__ref_{i}": a for i, a in enumerate(args)}
-            value = await asyncio.to_thread(run_js, source, visible, timeout, variables=variables)
-            stdout = ""
+            value, stdout = await asyncio.to_thread(
+                run_js_parts, source, visible, timeout, variables=variables
+            )
         elif self.config.get("isolation") == "inline":
             names = [f"__ref_{i}" for i in range(len(refs))]
             value, stdout = ctx.services.functions.inline.call(
@@ -251,9 +253,29 @@ class Function(BlockHandler):
                 self._lib_dirs(ctx),
                 timeout,  # the worker is killed at this deadline
             )
+        return self._output(ctx, value, stdout)
+
+    def _output(self, ctx: BlockContext, value: Any, stdout: str) -> dict[str, Any]:
+        """The returned value (a non-dict as ``result``), and what the code printed
+        as ``stdout`` when it printed anything and returned no ``stdout`` of its own.
+
+        The returned value is the output, as in Windmill or n8n (where printed text is
+        a log beside it): a returned ``stdout`` field is kept, and the printed text
+        has no place left. That is said once per block and process, by its size
+        only: printed text may hold a secret, which the log must not."""
         output = value if isinstance(value, dict) else {"result": value}
-        if stdout and "stdout" not in output:
-            output = {**output, "stdout": stdout}
+        if not stdout:
+            return output
+        if "stdout" not in output:
+            return {**output, "stdout": stdout}
+        if not self._said_printed_lost:
+            self._said_printed_lost = True
+            log.warning(
+                "block %r of workflow %r printed %d characters that are not in its output: "
+                "it returned a `stdout` field of its own, which is kept as returned "
+                "(docs/blocks/function.md, 'Output'); rename that field to see the text",
+                self.block.id, ctx.run.workflow.name, len(stdout),
+            )  # fmt: skip
         return output
 
     def _upstream_of(self, ctx: BlockContext) -> frozenset[str]:
