@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from engine._function_values import AttrDict, OutputNotJSON, encode_output
+from engine._worker_lifetime import arm_backstop, die_with_parent, disarm_backstop
 
 #: Names a field may share with a dict method: `input.webhook.body.items` (an order's
 #: items) read as attribute access would be dict.items.
@@ -187,12 +188,17 @@ def worker_main(conn: Connection, out: Connection) -> None:
         except (EOFError, OSError, KeyboardInterrupt):
             return
         environ = guard.before()
+        # Parsed into the call's own objects once (reads need no wrapping).
+        request = json.loads(raw, object_hook=AttrDict)
+        arm_backstop(request.get("timeout"))
         try:
-            # Parsed into the call's own objects once (reads need no wrapping).
-            reply = call(cache, json.loads(raw, object_hook=AttrDict))
+            reply = call(cache, request)
         finally:  # before the reply is encoded, which uses builtins the code may have replaced
             guard.after(environ)
-        out.send_bytes(encode_reply(reply).encode())
+        text = encode_reply(reply)
+        # Disarmed before the send: the engine reads a reply whole once it starts.
+        disarm_backstop()
+        out.send_bytes(text.encode())
 
 
 def encode_reply(reply: dict[str, Any]) -> str:
@@ -209,6 +215,7 @@ def encode_reply(reply: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
+    die_with_parent(int(sys.argv[3]))
     worker_main(
         Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
     )

@@ -13,20 +13,15 @@ import ctypes
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from engine._function_values import OutputNotJSON, encode_output, own
 from engine._function_worker import StateGuard
 from engine._json import loads_finite
+from engine._worker_processes import WorkerProcess, spawn
 from engine.function_libs import WATCH
-
-_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class FunctionError(Exception):
@@ -36,50 +31,6 @@ class FunctionError(Exception):
         super().__init__(message)
         self.kind = kind
         self.stdout = stdout
-
-
-class _Worker:
-    """One ``python -m engine._function_worker`` process and its two pipes.
-
-    A plain subprocess rather than multiprocessing: it never re-imports the
-    parent's ``__main__``, so any program embedding the runtime can use it.
-    """
-
-    __slots__ = ("process", "conn", "_out")
-
-    def __init__(self) -> None:
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine._function_worker", str(to_child_r), str(from_child_w)],
-            pass_fds=(to_child_r, from_child_w),
-            # Not the host's stdout/stderr: print() is captured inside the worker, and a
-            # worker outliving its host must not hold the host's output pipes open.
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            close_fds=True,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.conn = Connection(from_child_r, writable=False)
-        self._out = Connection(to_child_w, readable=False)
-
-    def send(self, payload: bytes) -> None:
-        self._out.send_bytes(payload)
-
-    def kill(self) -> None:
-        try:
-            self.process.kill()
-            self.process.wait(timeout=2)
-        finally:
-            self.conn.close()
-            self._out.close()
 
 
 def pool_size() -> int:
@@ -105,16 +56,15 @@ class FunctionPool:
 
     def __init__(self, size: int | None = None) -> None:
         self.size = size or pool_size()
-        self._idle: asyncio.Queue[_Worker] | None = None
-        self._all: set[_Worker] = set()
+        self._idle: asyncio.Queue[WorkerProcess] | None = None
+        self._all: set[WorkerProcess] = set()
         self.inline = InlineRunner()
 
     async def start(self) -> None:
         if self._idle is not None:
             return
         self._idle = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        workers = await loop.run_in_executor(None, lambda: [_Worker() for _ in range(self.size)])
+        workers = [await asyncio.wrap_future(f) for f in [spawn() for _ in range(self.size)]]
         for w in workers:
             self._all.add(w)
             self._idle.put_nowait(w)
@@ -144,6 +94,7 @@ class FunctionPool:
             "args": args,
             "input": input,
             "lib_dirs": lib_dirs,
+            "timeout": timeout,  # the worker's own backstop, should this process not act
         }
         worker = await self._idle.get()
         try:
@@ -197,14 +148,14 @@ class FunctionPool:
             raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
         return reply.get("value"), reply.get("stdout", "")
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: WorkerProcess) -> None:
         """Kill a timed-out or dead worker and start another in the background."""
         self._all.discard(worker)
         worker.kill()
         loop = asyncio.get_running_loop()
 
         async def respawn() -> None:
-            fresh = await loop.run_in_executor(None, _Worker)
+            fresh = await asyncio.wrap_future(spawn())
             if self._idle is None:
                 fresh.kill()
                 return
@@ -214,7 +165,7 @@ class FunctionPool:
         loop.create_task(respawn())
 
 
-async def _how_it_died(worker: _Worker) -> str:
+async def _how_it_died(worker: WorkerProcess) -> str:
     """What ended a worker mid-call, in words: its pipe closed, so it is exiting."""
     for _ in range(50):  # its exit status comes within moments (0.5 s at most here)
         code = worker.process.poll()
@@ -229,7 +180,10 @@ async def _how_it_died(worker: _Worker) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        why = " (the out-of-memory killer sends it)" if name == "SIGKILL" else ""
+        why = {
+            "SIGKILL": " (the out-of-memory killer sends it)",
+            "SIGALRM": " (it ends itself when it runs well past its timeout)",
+        }.get(name, "")
         return f"{said}: killed by {name}{why}"
     return f"{said}: it exited with code {code} (os._exit, or a crash in a C extension)"
 

@@ -1,0 +1,115 @@
+"""Function worker processes: how the engine starts and kills them.
+
+Each is a ``python -m engine._function_worker`` that ends itself when the engine
+process that started it dies (engine/_worker_lifetime.py).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import queue
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+class WorkerProcess:
+    """One ``python -m engine._function_worker`` process and its two pipes.
+
+    A plain subprocess rather than multiprocessing: it never re-imports the
+    parent's ``__main__``, so any program embedding the runtime can use it.
+    """
+
+    __slots__ = ("process", "conn", "_out")
+
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
+        }
+        # This process's pid: the worker ends itself once its parent is another
+        # (engine/_worker_lifetime.py), so it cannot outlive a killed engine.
+        args = [str(to_child_r), str(from_child_w), str(os.getpid())]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine._function_worker", *args],
+            pass_fds=(to_child_r, from_child_w),
+            # Not the host's stdout/stderr: print() is captured inside the worker, and a
+            # worker outliving its host must not hold the host's output pipes open.
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.conn = Connection(from_child_r, writable=False)
+        self._out = Connection(to_child_w, readable=False)
+
+    def send(self, payload: bytes) -> None:
+        self._out.send_bytes(payload)
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.wait(timeout=2)
+        finally:
+            self.conn.close()
+            self._out.close()
+
+
+class _Spawner:
+    """Starts every worker from one daemon thread that lives as long as its process.
+
+    On Linux a worker is killed when the *thread* that started it exits
+    (PR_SET_PDEATHSIG, engine/_worker_lifetime.py). Started from a thread of an
+    executor, it would die with that thread (``asyncio.run`` ends its loop's
+    executor); a daemon thread is never joined, so it exits only with the process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[concurrent.futures.Future[WorkerProcess]] | None = None
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """In a forked child: the thread was not copied (nor a lock held by another)."""
+        self._lock = threading.Lock()
+        self._jobs = None
+
+    def spawn(self) -> concurrent.futures.Future[WorkerProcess]:
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._serve,
+                    args=(self._jobs,),
+                    name="flowyard-worker-spawner",
+                    daemon=True,
+                ).start()
+            jobs = self._jobs
+        job: concurrent.futures.Future[WorkerProcess] = concurrent.futures.Future()
+        jobs.put(job)
+        return job
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[concurrent.futures.Future[WorkerProcess]]) -> None:
+        while True:
+            job = jobs.get()
+            if not job.set_running_or_notify_cancel():
+                continue
+            try:
+                job.set_result(WorkerProcess())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                job.set_exception(exc)
+
+
+#: Starts a worker process; the future is done once it runs.
+spawn = _Spawner().spawn
