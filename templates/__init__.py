@@ -60,7 +60,9 @@ def _read_header(path: Path) -> dict[str, Any]:
 
 
 def list_templates() -> list[dict[str, Any]]:
-    """Every shipped template as ``{id, name, description, path}``, by id."""
+    """Every shipped template as ``{id, name, description, path}``, by id. ``path`` is
+    relative to the templates folder (``order_processing/workflow.yaml``): the API
+    answers it, and the install's own location is nobody's business there."""
     out = []
     for d in _template_dirs():
         doc = _read_header(d / "workflow.yaml")
@@ -69,7 +71,7 @@ def list_templates() -> list[dict[str, Any]]:
                 "id": d.name,
                 "name": str(doc.get("name") or d.name),
                 "description": str(doc.get("description") or "").strip(),
-                "path": str(d / "workflow.yaml"),
+                "path": f"{d.name}/workflow.yaml",
             }
         )
     return out

@@ -161,8 +161,7 @@ def list_runs() -> Response:
     runs = bridge().call(
         runtime().list_runs(workflow=workflow, status=status, limit=limit, before=before)
     )
-    # Runs record the workflow's name; pages link to its file (the editor's name).
-    files = {wf.summary(p)["title"]: p.stem for p in wf.list_files(settings().workflows_dir)}
+    files = _api_names()
     for run in runs:
         run["file"] = files.get(run.get("workflow"))
     body: dict[str, Any] = {"runs": runs}
@@ -178,7 +177,17 @@ def get_run(execution_id: str) -> Response:
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
+    # The stored record's `file` is the path the run was started from (the server's,
+    # absolute for a webhook run): said as the list says it instead.
+    result["file"] = _api_names().get(result.get("workflow"))
     return jresponse(result)
+
+
+def _api_names() -> dict[str, str]:
+    """A run's `file`, by the workflow name runs record (its `name:`): the name the API
+    and the editor address its file by now (`/api/workflows/<file>`, `/editor/<file>`),
+    so a run of a file since renamed links to where it is."""
+    return {wf.summary(p)["title"]: p.stem for p in wf.list_files(settings().workflows_dir)}
 
 
 def _after() -> int | Response:

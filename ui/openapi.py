@@ -184,14 +184,15 @@ def document() -> dict[str, Any]:
             "/api/runs": {
                 "get": op(
                     "list runs, newest first (limit at most 500; `next_before` when there may"
-                    " be older ones: ask again with ?before=it)",
+                    " be older ones: ask again with ?before=it). A run's `file` is the name its"
+                    " workflow has here now (/api/workflows/{name}), null when no file has it",
                     {**ok, "400": bad("a bad limit, status or before")},
                     query=["workflow", "status", "limit", "before"],
                 )
             },
             "/api/runs/{execution_id}": {
                 "get": op(
-                    "one run with its blocks (the run result)",
+                    "one run with its blocks (the run result); `file` as the runs list says it",
                     {**ok, "404": NOT_FOUND},
                     params=run,
                 )
@@ -252,7 +253,13 @@ def document() -> dict[str, Any]:
             },
             "/api/block-types": {"get": op("block types for the editor palette", ok)},
             "/api/schema": {"get": op("the workflow format's JSON Schema", ok)},
-            "/api/templates": {"get": op("list templates", ok)},
+            "/api/templates": {
+                "get": op(
+                    "list templates: {templates: [{id, name, description, path}]}, path"
+                    " relative to the templates folder",
+                    ok,
+                )
+            },
             "/api/templates/{template_id}/instantiate": {
                 "post": op(
                     "create a workflow from a template; a webhook path or name another"

@@ -143,6 +143,8 @@ def test_a_failed_run_lists_the_blocks_it_never_reached_and_its_header(
         shown = float(duration.split()[0]) / (1000 if duration.endswith("ms") else 1)
         assert abs(shown - took) < 0.01 + took * 0.01, (duration, took)
         assert page.inner_text("#run-trigger") == "manual"
+        # The workflow's name links to its file in the editor, from the run's own `file`.
+        expect(page.locator("#run-workflow")).to_have_attribute("href", f"/editor/{stem}")
         details = page.locator("#run-input")
         assert details.get_attribute("open") is None, "the input starts collapsed"
         details.locator("summary").click()

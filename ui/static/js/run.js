@@ -180,9 +180,8 @@ async function main() {
   model.seed(r.data);
   const wf = r.data.workflow;
   $('run-workflow').textContent = wf;
-  const runs = await getJSON(`/api/runs?workflow=${encodeURIComponent(wf)}&limit=1`);
-  const file = runs.data?.runs?.[0]?.file;
-  if (file) $('run-workflow').href = `/editor/${encodeURIComponent(file)}`;
+  // `file`: the workflow's name in the editor now (null: no file has it any more).
+  if (r.data.file) $('run-workflow').href = `/editor/${encodeURIComponent(r.data.file)}`;
   $('rerun').addEventListener('click', async () => {
     $('rerun').disabled = true;
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/rerun`, { from_failed: true });
