@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
+from engine._function_values import OutputNotJSON, encode_output, first_not_json
 from engine.context import BlockContext
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
 from engine.model import Problem
@@ -116,33 +119,90 @@ class Condition(BlockHandler):
         ctx.inputs = inputs
         if self._if is not None:
             value = self._if.evaluate(ctx.frame, inputs=inputs)
+            try:
+                value = _json_value(value)
+            except ValueNotJSON as exc:
+                raise _named(f"if {self._if.text!r}", exc) from exc
             port = "true" if value else "false"
             return Result({"branch": port, "value": value}, port=port)
         for name, expr in self._cases:  # the cases evaluated: up to the one taken
             try:
                 value = expr.evaluate(ctx.frame, inputs=inputs)
+                if value:
+                    value = _json_value(value)
             except Exception as exc:
-                raise _in_case(name, exc) from exc
+                raise _named(f"case {name!r}", exc) from exc
             if value:
                 return Result({"branch": name, "value": value}, port=name)
         port = str(self.config.get("else", "else"))
         return Result({"branch": port, "value": None}, port=port)
 
 
-class CaseFailed(Exception):
-    """A case's expression raised: its error, named as raised (``kind``), in the case."""
+class ValueNotJSON(Exception):
+    """An expression's value has no JSON form, so it cannot be the block's ``value``
+    output; ``kind`` is the exception type the block's error names."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
 
-def _in_case(name: str, exc: Exception) -> Exception:
-    """``exc`` with its message saying which case raised it: ``case 'paid': division
-    by zero``. A missing reference stays one (it is not retried: engine/executor.py)."""
-    said = f"case {name!r}: {exc}"
+#: What an expression's value of these kinds can be turned into instead: the
+#: functions an expression may call (engine.expressions.FUNCTIONS).
+_AS_LIST = (set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as the block's output holds it: JSON, as a Function's output is
+    (engine._function_values: a tuple becomes a list, keys text) — for the caller
+    who waited for the run as in its record. A value JSON has no form for (NaN,
+    ±Infinity, a set, a dict view, a function not called) is refused, saying what it
+    is, rather than recorded as null or as Python's text of it."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value  # most values: nothing to look at
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    try:
+        return json.loads(encode_output(value))
+    except OutputNotJSON as exc:
+        found = first_not_json(value)
+        if found is None:  # not expected: the encoder's own words then
+            raise ValueNotJSON(exc.kind, str(exc)) from None
+        place = f"field {found.where} of its value" if found.where else "its value"
+        bad = _at(value, found.where)
+        hint = "; list(…) makes a list of it" if isinstance(bad, _AS_LIST) else ""
+        message = f"{place} {found.what}: the block's `value` output must be JSON{hint}"
+        raise ValueNotJSON(found.kind, message) from None
+
+
+def _at(value: Any, where: str) -> Any:
+    """The value at a path first_not_json gave (keys and list indexes as text)."""
+    for step in where.split(".") if where else ():
+        if isinstance(value, dict):
+            value = next((v for k, v in value.items() if str(k) == step), None)
+        elif isinstance(value, (list, tuple)) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return None
+    return value
+
+
+class ExpressionFailed(Exception):
+    """An expression raised: its error, named as raised (``kind``), in the field that
+    holds the expression."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _named(label: str, exc: Exception) -> Exception:
+    """``exc`` with its message saying which expression raised it: ``case 'paid':
+    division by zero``. A missing reference stays one (it is not retried:
+    engine/executor.py)."""
+    said = f"{label}: {exc}"
     if isinstance(exc, MissingReference):
         exc.args = (said,)
         return exc
     kind = getattr(exc, "kind", None) or type(exc).__name__
-    return CaseFailed(kind, f"case {name!r}: {str(exc) or kind}")
+    return ExpressionFailed(kind, f"{label}: {str(exc) or kind}")

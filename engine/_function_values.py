@@ -21,7 +21,7 @@ import json
 import math
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class AttrDict(dict):
@@ -115,39 +115,64 @@ def encode_output(value: Any, ascii_only: bool = False) -> str:
     try:
         return _ENCODERS[ascii_only].encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
-        found = _first_not_json(value, "" if isinstance(value, dict) else "result", set())
+        found = first_not_json(value, "" if isinstance(value, dict) else "result")
         if found is None:  # not expected: the encoder's own words then
             raise OutputNotJSON(type(exc).__name__, f"the output is not JSON: {exc}") from None
-        kind, where, what = found
-        place = f"field {where}" if where else "the returned value"
-        raise OutputNotJSON(kind, f"the output is not JSON: {place} {what}") from None
+        place = f"field {found.where}" if found.where else "the returned value"
+        fix = f": {found.fix}" if found.fix else ""
+        raise OutputNotJSON(
+            found.kind, f"the output is not JSON: {place} {found.what}{fix}"
+        ) from None
 
 
 #: How deep the search for what is not JSON goes (the encoder gives up near 1000).
 _MAX_DEPTH = 500
 
-#: (the exception type the block's error names, what is wrong): where is added.
-_Problem = tuple[str, str]
+
+class NotJSON(NamedTuple):
+    """The first value JSON has no form for, found inside a value."""
+
+    #: The exception type a block's error names (ValueError, TypeError).
+    kind: str
+    #: Its path (``stats.mean``), "" for the value itself.
+    where: str
+    #: What it is, as the rest of a sentence: ``is a set ({1, 2})``.
+    what: str
+    #: What a Function should return instead, "" when there is nothing to add: other
+    #: callers (a condition's expression) give advice in their own words.
+    fix: str
 
 
-def _first_not_json(value: Any, where: str, inside: set[int]) -> tuple[str, str, str] | None:
-    """(exception type, path, what is wrong) of the first value JSON cannot hold, in
-    the order the encoder writes; None when there is none. ``inside``: the ids of the
-    containers being walked, to name one that contains itself."""
+#: (the exception type the block's error names, what is wrong, what to return
+#: instead): where is added.
+_Problem = tuple[str, str, str]
+
+
+def first_not_json(value: Any, where: str = "") -> NotJSON | None:
+    """The first value inside ``value`` that JSON cannot hold, in the order the
+    encoder writes, or None when there is none. ``where``: the path of ``value``."""
+    return _first_not_json(value, where, set())
+
+
+def _first_not_json(value: Any, where: str, inside: set[int]) -> NotJSON | None:
+    """``inside``: the ids of the containers being walked, to name one that contains
+    itself."""
     if not isinstance(value, (dict, list, tuple)):
         problem = _value_problem(value)
-        return None if problem is None else (problem[0], where, problem[1])
+        return None if problem is None else NotJSON(problem[0], where, *problem[1:])
     if id(value) in inside:
-        return "ValueError", where, "contains itself (a circular reference)"
+        return NotJSON("ValueError", where, "contains itself (a circular reference)", "")
     if len(inside) >= _MAX_DEPTH:
-        return "ValueError", where, f"is nested too deeply (more than {_MAX_DEPTH} levels)"
+        return NotJSON(
+            "ValueError", where, f"is nested too deeply (more than {_MAX_DEPTH} levels)", ""
+        )
     inside.add(id(value))
     try:
         pairs = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in pairs:
             problem = _key_problem(key) if isinstance(value, dict) else None
             if problem is not None:
-                return problem[0], where, problem[1]
+                return NotJSON(problem[0], where, *problem[1:])
             found = _first_not_json(item, f"{where}.{key}" if where else str(key), inside)
             if found is not None:
                 return found
@@ -162,17 +187,19 @@ def _value_problem(value: Any) -> _Problem | None:
     if isinstance(value, float):
         if math.isfinite(value):
             return None
-        return "ValueError", (
-            f"is {value!r}, which JSON has no number for: return None (null) or a finite "
-            "number (math.isfinite(x) tells them apart)"
+        return (
+            "ValueError",
+            f"is {value!r}, which JSON has no number for",
+            "return None (null) or a finite number (math.isfinite(x) tells them apart)",
         )
     kind = type(value).__name__
     if isinstance(value, (set, frozenset)):
-        return "TypeError", f"is a {kind} ({_shown(value)}): return a list, e.g. sorted(…)"
+        return "TypeError", f"is a {kind} ({_shown(value)})", "return a list, e.g. sorted(…)"
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return "TypeError", (
-            f"is {kind} ({_shown(value)}): return text, e.g. ….decode() or "
-            "base64.b64encode(…).decode()"
+        return (
+            "TypeError",
+            f"is {kind} ({_shown(value)})",
+            "return text, e.g. ….decode() or base64.b64encode(…).decode()",
         )
     try:
         _as_json(value)
@@ -180,22 +207,25 @@ def _value_problem(value: Any) -> _Problem | None:
     except TypeError:
         pass
     if isinstance(value, Decimal):  # NaN or ±Infinity: a finite one is a number
-        return "ValueError", f"is Decimal({str(value)!r}), which JSON has no number for"
+        return "ValueError", f"is Decimal({str(value)!r}), which JSON has no number for", ""
     # No repr(): that would run the object's own code, outside the inline timeout.
     return (
         "TypeError",
-        f"is an object of type {kind}, which has no JSON form: return a dict or text",
+        f"is an object of type {kind}, which has no JSON form",
+        "return a dict or text",
     )
 
 
 def _key_problem(key: Any) -> _Problem | None:
     """JSON keys are text; the encoder writes None, booleans and numbers as text too."""
     if isinstance(key, float) and not math.isfinite(key):
-        return "ValueError", f"has the key {key!r}: JSON keys are text"
+        return "ValueError", f"has the key {key!r}: JSON keys are text", ""
     if key is None or isinstance(key, (str, int, float, bool)):
         return None
-    return "TypeError", (
-        f"has a key that is a {type(key).__name__} ({_shown(key)}): JSON keys are text"
+    return (
+        "TypeError",
+        f"has a key that is a {type(key).__name__} ({_shown(key)}): JSON keys are text",
+        "",
     )
 
 

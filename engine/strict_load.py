@@ -14,6 +14,7 @@ not turned into something else on the next save (nor a TypeError, for a list).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ from yaml.resolver import BaseResolver
 from engine._json import _finite_float, _refuse_constant
 
 STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
 MERGE = "tag:yaml.org,2002:merge"
 _SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 #: An explicit tag on a scalar is fine when the text is one of its forms.
@@ -169,6 +171,8 @@ class _StrictLoader(_Base):
         while todo:
             node, path = todo.pop()
             self._check_tag(node, path)
+            if isinstance(node, ScalarNode) and node.tag == _FLOAT:
+                self._check_finite(node, path)
             if isinstance(node, ScalarNode):
                 if node.style is None and node.tag != STR:
                     self.written.setdefault(path, node.value)
@@ -214,6 +218,23 @@ class _StrictLoader(_Base):
             )
         self.found.append(Found(message, *block_and_field(path)))
         node.tag = plain
+
+    def _check_finite(self, node: ScalarNode, path: tuple[str, ...]) -> None:
+        """NaN and ±Infinity (`.nan`, `.inf`, `1e999`) are refused, as in a JSON file
+        and a run's input: JSON has no number for them, so a value a run gave its
+        caller or a peer was not JSON (`"output": Infinity`), and its record held null.
+        Refused, then read as text so that reading can go on to find the rest."""
+        if self.resolve(ScalarNode, node.value, (True, False)) != _FLOAT:
+            return  # `!!float 12`, or not a number at all (the constructor says so)
+        try:
+            if math.isfinite(float(node.value)):
+                return
+            why = "is too large: it overflows to infinity, which JSON has no number for"
+        except ValueError:  # YAML's own spellings: .inf, -.Inf, .nan
+            why = "is not a JSON number (JSON has no NaN or Infinity)"
+        line = node.start_mark.line + 1
+        self.found.append(Found(f"{node.value} (line {line}) {why}", *block_and_field(path)))
+        node.tag = STR
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         path = self.path_of.get(id(node), ())
