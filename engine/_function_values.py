@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -182,8 +183,10 @@ def _first_not_json(value: Any, where: str, inside: set[int]) -> NotJSON | None:
 
 
 def _value_problem(value: Any) -> _Problem | None:
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return None
+    if isinstance(value, int):
+        return _int_problem(value)
     if isinstance(value, float):
         if math.isfinite(value):
             return None
@@ -214,6 +217,21 @@ def _value_problem(value: Any) -> _Problem | None:
         f"is an object of type {kind}, which has no JSON form",
         "return a dict or text",
     )
+
+
+def _int_problem(value: int) -> _Problem | None:
+    """An integer is a JSON number, but one of more digits than Python writes as text
+    (sys.get_int_max_str_digits, 4300 by default) cannot be written; 2000 bits are
+    fewer digits than the lowest limit Python allows (640)."""
+    if value.bit_length() < 2000:
+        return None
+    try:
+        repr(value)
+        return None
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        what = f"is an integer of more than {limit:,} digits, which Python will not write as text"
+        return "ValueError", what, ""
 
 
 def _key_problem(key: Any) -> _Problem | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine._function_values import first_not_json
 from engine._json import SURROGATE, dumps
 from engine.refusals import omitted
 
@@ -52,3 +53,26 @@ def within_limit(text: str, data: Any) -> str:
     if isinstance(data, dict):
         return omitted(data, note)
     return dumps({"omitted": note})
+
+
+class NotRecordable(Exception):
+    """A block's output the run log cannot hold, though JSON has a form for it (an
+    integer longer than Python writes as text): the block fails. ``kind``: the
+    exception type its error names."""
+
+    #: The same inputs give the same output: another attempt would meet it again.
+    retriable = False
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def not_recordable(output: Any, exc: Exception) -> NotRecordable:
+    """The block's error for ``exc``, raised encoding its event: where in ``output``
+    the value is and what it is, when that can be found, else the encoder's words."""
+    found = first_not_json(output)
+    if found is None:
+        return NotRecordable(type(exc).__name__, f"its output cannot be recorded: {exc}")
+    place = f"field {found.where} of its output" if found.where else "its output"
+    return NotRecordable(found.kind, f"{place} {found.what}, so it cannot be recorded")

@@ -41,6 +41,23 @@ def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
     return {s: outputs[s] for s in ran}
 
 
+def _success(value: Any, ctx: BlockContext, duration: float) -> dict[str, Any]:
+    """A handler's return as its ``block_succeeded`` record: output (a dict: another
+    value is its ``result``), port, attempts, duration and the inputs it read."""
+    if isinstance(value, Result):
+        output, port = value.output, value.port
+        if value.inputs is not None:
+            ctx.inputs = value.inputs
+    else:
+        output, port = value, "default"
+    if not isinstance(output, dict):
+        output = {"result": output}
+    record = {"output": output, "port": port, "attempts": ctx.attempt, "duration_ms": duration}
+    if ctx.inputs:
+        record["inputs"] = ctx.inputs
+    return record
+
+
 class _OutputScope:
     """The run's top-level scope, as the workflow's ``output:`` reads it.
 
@@ -197,6 +214,10 @@ class Executor:
                 finally:
                     if handler.side_effects:
                         self.stops.effects_in_flight.discard(path)
+                record = _success(value, ctx, (time.perf_counter() - t0) * 1000)
+                # Encoded within the attempt: an output the run log cannot hold fails
+                # this block, named (on_error applies), not the run outside any block.
+                succeeded = recorder.encoded("block_succeeded", path, record)
                 break
             except asyncio.CancelledError:
                 self._interrupted(ctx, t0)
@@ -240,22 +261,10 @@ class Executor:
                 frame.outputs[node] = output
                 return port
 
-        if isinstance(value, Result):
-            output, port = value.output, value.port
-            if value.inputs is not None:
-                ctx.inputs = value.inputs
-        else:
-            output, port = value, "default"
-        if not isinstance(output, dict):
-            output = {"result": output}
-        duration = (time.perf_counter() - t0) * 1000
-        frame.outputs[node] = output
-        record = {"output": output, "port": port, "attempts": attempt, "duration_ms": duration}
-        if ctx.inputs:
-            record["inputs"] = ctx.inputs
-        recorder.add("block_succeeded", path, record)
-        self._settled(ctx, "succeeded", attempt, duration, output, None)
-        return port
+        frame.outputs[node] = output = record["output"]
+        recorder.append(succeeded)
+        self._settled(ctx, "succeeded", attempt, record["duration_ms"], output, None)
+        return record["port"]
 
     def _interrupted(
         self, ctx: BlockContext, t0: float, error: dict[str, Any] | None = None

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from engine._json import dumps
-from engine._recordable import storable, within_limit
+from engine._recordable import not_recordable, storable, within_limit
 from engine.handoff import FINISHED
 from engine.redaction import Redactor
 from engine.refusals import REFUSED, RunLogRefused, reason, refusal_error, salvage
@@ -32,6 +32,10 @@ def _now() -> float:
 def _iso(epoch: float | None) -> str | None:
     """A time kept here as the stored run shows it (engine.runstore._iso)."""
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+#: One event row: seq, type, block, data (JSON text), time.
+Event = tuple[int, str, str | None, str, float]
 
 
 def _columns(rows: list[Any]) -> list[list[Any]]:
@@ -112,7 +116,7 @@ class RunRecorder:
         self.execution_id = execution_id
         self.redact = Redactor(secrets)
         self.seq = next_seq
-        self._buf: list[tuple[int, str, str | None, str, float]] = []
+        self._buf: list[Event] = []
         # Buffered events a resume would reuse (all but block_started): what a
         # checkpoint before a side effect has to make durable.
         self._reusable = 0
@@ -132,12 +136,26 @@ class RunRecorder:
         return len(self._buf)
 
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
-        self._buf.append(self._event(type_, block, data))
+        self.append(self._event(type_, block, data))
+
+    def encoded(self, type_: str, block: str, data: dict[str, Any]) -> Event:
+        """A block's event made ahead of ``append``, inside the block's own error
+        handling: a value the run log cannot hold (an integer too long to write)
+        then fails the block, named, instead of the run outside any block with the
+        block left `running` (engine/executor.py). ``append`` it at once: it has
+        taken the next seq."""
+        try:
+            return self._event(type_, block, data)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise not_recordable(data.get("output"), exc) from None
+
+    def append(self, event: Event) -> None:
+        self._buf.append(event)
         self._reusable += 1
 
     def _event(
         self, type_: str, block: str | None, data: dict[str, Any] | None, at: float | None = None
-    ) -> tuple[int, str, str | None, str, float]:
+    ) -> Event:
         """One event row, taking the next seq."""
         if not data:
             text = "{}"

@@ -205,3 +205,50 @@ async def test_a_run_whose_record_was_refused_can_be_cancelled(
     stored = await runtime.run_result(eid)
     assert stored["status"] == "cancelled"
     assert "omitted" in stored["blocks"]["f"]["output"]
+
+
+#: An integer JSON can hold but Python will not write as text (over 4300 digits).
+TOO_LONG_TO_WRITE = """
+name: too_long
+blocks:
+  start: {type: manual}
+  c: {type: condition, if: "<start.n> ** <start.e>"%s}
+  after: {type: function, isolation: inline, code: "return 1"}
+edges: [start -> c, c -> after]
+"""
+WRITE_ERROR = {
+    "type": "ValueError",
+    "message": "field value of its output is an integer of more than 4,300 digits, which "
+    "Python will not write as text, so it cannot be recorded",
+    "block": "c",
+}
+
+
+async def test_an_output_too_long_to_record_fails_its_block_not_the_run_around_it(
+    run_yaml: Callable[..., Any], runtime: Runtime
+) -> None:
+    # Was: the run failed with the encoder's ValueError and `"block": null`; its record
+    # showed `c` running (1 attempt) and the waited result `c` pending.
+    result = await run_yaml(TOO_LONG_TO_WRITE % ", retries: 2", {"n": 10, "e": 5000})
+    assert result["status"] == "failed"
+    assert result["error"] == WRITE_ERROR
+    assert result["blocks"]["c"]["status"] == "failed"
+    assert result["blocks"]["c"]["attempts"] == 1  # the same value again: not retried
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["error"] == WRITE_ERROR
+    assert {k: v["status"] for k, v in stored["blocks"].items()} == {
+        "start": "succeeded", "c": "failed", "after": "pending",
+    }  # fmt: skip
+    assert stored["blocks"]["c"]["error"] == WRITE_ERROR
+
+
+async def test_an_output_too_long_to_record_is_a_block_error_on_error_can_handle(
+    run_yaml: Callable[..., Any], runtime: Runtime
+) -> None:
+    result = await run_yaml(TOO_LONG_TO_WRITE % ", on_error: continue", {"n": 10, "e": 5000})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["c"]["output"] == {"error": WRITE_ERROR}
+    assert result["blocks"]["after"]["status"] == "succeeded"
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["blocks"]["c"]["status"] == "failed"
+    assert stored["blocks"]["c"]["output"] == {"error": WRITE_ERROR}
