@@ -8,9 +8,8 @@ from typing import Any
 
 from engine._function_values import OutputNotJSON, encode_output, first_not_json
 from engine.context import BlockContext
-from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
+from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
 from engine.model import Problem
-from engine.references import MissingReference
 from engine.registry import BlockHandler, Result, register
 from engine.schema import one_of_keys
 
@@ -118,11 +117,10 @@ class Condition(BlockHandler):
         inputs: dict[str, Any] = {}
         ctx.inputs = inputs
         if self._if is not None:
-            value = self._if.evaluate(ctx.frame, inputs=inputs)
             try:
-                value = _json_value(value)
-            except ValueNotJSON as exc:
-                raise _named(f"if {self._if.text!r}", exc) from exc
+                value = _json_value(self._if.evaluate(ctx.frame, inputs=inputs))
+            except Exception as exc:
+                raise named(f"if {self._if.text!r}", exc) from exc
             port = "true" if value else "false"
             return Result({"branch": port, "value": value}, port=port)
         for name, expr in self._cases:  # the cases evaluated: up to the one taken
@@ -131,7 +129,7 @@ class Condition(BlockHandler):
                 if value:
                     value = _json_value(value)
             except Exception as exc:
-                raise _named(f"case {name!r}", exc) from exc
+                raise named(f"case {name!r}", exc) from exc
             if value:
                 return Result({"branch": name, "value": value}, port=name)
         port = str(self.config.get("else", "else"))
@@ -185,24 +183,3 @@ def _at(value: Any, where: str) -> Any:
         else:
             return None
     return value
-
-
-class ExpressionFailed(Exception):
-    """An expression raised: its error, named as raised (``kind``), in the field that
-    holds the expression."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _named(label: str, exc: Exception) -> Exception:
-    """``exc`` with its message saying which expression raised it: ``case 'paid':
-    division by zero``. A missing reference stays one (it is not retried:
-    engine/executor.py)."""
-    said = f"{label}: {exc}"
-    if isinstance(exc, MissingReference):
-        exc.args = (said,)
-        return exc
-    kind = getattr(exc, "kind", None) or type(exc).__name__
-    return ExpressionFailed(kind, f"{label}: {str(exc) or kind}")

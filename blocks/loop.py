@@ -13,7 +13,7 @@ from typing import Any
 
 from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
-from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError
+from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
 from engine.model import Problem
 from engine.references import compile_value, is_one_reference, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
@@ -188,6 +188,16 @@ class Loop(BlockHandler):
                 yield i
                 i += 1
 
+    def _holds(self, ctx: BlockContext, variables: dict[str, Any]) -> bool:
+        """Whether `while` holds before this iteration; an error names the expression."""
+        assert self._while is not None
+        try:
+            return bool(
+                self._while.evaluate(Frame(ctx.run, ctx.frame, variables), inputs=ctx.inputs)
+            )
+        except Exception as exc:
+            raise named(f"while {self._while.text!r}", exc) from exc
+
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         limit = int(config.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
         if "count" in self.config:
@@ -214,9 +224,7 @@ class Loop(BlockHandler):
                 "loop": {"index": index, "iteration": index + 1},
                 "state": state,
             }
-            if self._while is not None and not self._while.evaluate(
-                Frame(ctx.run, ctx.frame, variables), inputs=ctx.inputs
-            ):
+            if self._while is not None and not self._holds(ctx, variables):
                 break
             if index >= limit:
                 raise RuntimeError(f"loop stopped after max_iterations={limit}")

@@ -16,7 +16,7 @@ from typing import Any
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
 from engine.python_refs import rewrite_python
-from engine.references import Scope, resolve
+from engine.references import MissingReference, Scope, resolve
 
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,
@@ -210,5 +210,26 @@ class Expression:
         evaluator.names = names
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
-        except InvalidExpression as exc:
-            raise ExpressionError(f"expression {self.text!r}: {exc}") from None
+        except InvalidExpression as exc:  # the caller names the expression (`named`)
+            raise ExpressionError(str(exc)) from None
+
+
+class ExpressionFailed(Exception):
+    """An expression raised: its error, named as raised (``kind``), with the field
+    that holds the expression."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def named(label: str, exc: Exception) -> Exception:
+    """``exc`` with its message saying which expression raised it, its type kept:
+    ``case 'paid': division by zero``, ``if '<a.n> / <a.d> > 1': division by zero``,
+    ``while '<state> + 1': …``. A missing reference stays one (it is not retried:
+    engine/executor.py)."""
+    if isinstance(exc, MissingReference):
+        exc.args = (f"{label}: {exc}",)
+        return exc
+    kind = getattr(exc, "kind", None) or type(exc).__name__
+    return ExpressionFailed(kind, f"{label}: {str(exc) or kind}")

@@ -1,4 +1,4 @@
-"""A run's error says where it comes from: the case of a condition whose expression
+"""A run's error says where it comes from: the case, `if` or `while` whose expression
 raised, and a block read by a join that was skipped (real runs, embedded PostgreSQL)."""
 
 from __future__ import annotations
@@ -45,6 +45,55 @@ async def test_a_missing_reference_in_a_case_is_not_retried(run_yaml) -> None:
         {"n": 20},
     )
     assert result["blocks"]["c"]["attempts"] == 1, result["blocks"]["c"]
+
+
+#: Each block's expression raises; `on_error: continue` lets the run show them all.
+IF_AND_WHILE = """
+name: if_while_raise
+blocks:
+  start: {type: manual}
+  ratio: {type: condition, on_error: continue, if: "<start.a> / <start.b> > 1"}
+  text: {type: function, isolation: inline, code: "return {'s': 'x'}"}
+  sum: {type: condition, on_error: continue, if: "<text.s> + 1"}
+  field: {type: condition, on_error: continue, if: "<start.nope> == 1"}
+  count:
+    type: loop
+    on_error: continue
+    while: "<state> + 1 < 3"
+    body: [step]
+    accumulate: {initial: "s", next: <step.result>}
+  step: {type: function, isolation: inline, code: "return 1"}
+edges: [start -> ratio, start -> text, text -> sum, start -> field, start -> count]
+"""
+
+
+async def test_a_failing_if_or_while_names_its_expression(run_yaml) -> None:
+    """It said only "division by zero", or the TypeError's words: which expression?"""
+    result = await run_yaml(IF_AND_WHILE, {"a": 1, "b": 0})
+    errors = {b: result["blocks"][b]["error"] for b in ("ratio", "sum", "field", "count")}
+    assert errors == {
+        "ratio": {
+            "type": "ZeroDivisionError",
+            "message": "if '<start.a> / <start.b> > 1': division by zero",
+            "block": "ratio",
+        },
+        "sum": {
+            "type": "TypeError",
+            "message": "if '<text.s> + 1': can only concatenate str (not \"int\") to str",
+            "block": "sum",
+        },
+        "field": {
+            "type": "MissingReference",
+            "message": "if '<start.nope> == 1': reference <start.nope> has no field 'nope' in"
+            " <start>",
+            "block": "field",
+        },
+        "count": {
+            "type": "TypeError",
+            "message": "while '<state> + 1 < 3': can only concatenate str (not \"int\") to str",
+            "block": "count",
+        },
+    }
 
 
 JOIN = """
