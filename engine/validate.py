@@ -335,14 +335,16 @@ def _reference_problems(plan: Plan) -> list[Problem]:
         for ref in references_in(wf.output, plan.known_roots):
             if ref.root in BODY_ROOTS and ref.root not in wf.blocks:
                 problems.append(_outside_a_body(ref.text, wf.file, None, "output"))
-            elif ref.root not in SPECIAL_ROOTS and (
-                ref.root not in wf.blocks or wf.blocks[ref.root].parent
-            ):
-                problems.append(
-                    Problem(
-                        f"reference {ref.text} must name a top-level block", wf.file, None, "output"
-                    )
+            elif ref.root not in SPECIAL_ROOTS and ref.root not in wf.blocks:
+                said = f"reference {ref.text} names unknown block {ref.root!r}"
+                problems.append(Problem(said, wf.file, None, "output"))
+            elif ref.root not in SPECIAL_ROOTS and wf.blocks[ref.root].parent:
+                top = wf.containers_of(ref.root)[-1]  # the top-level one, however deep
+                said = (
+                    f"reference {ref.text} must name a top-level block: block {ref.root!r} "
+                    f"is inside the body of {top!r}, whose output is <{top}.results>"
                 )
+                problems.append(Problem(said, wf.file, None, "output"))
     return problems
 
 
@@ -356,8 +358,9 @@ def _checked_fields(h: BlockHandler) -> list[tuple[str, Any, bool]]:
     fields = []
     for key, value in checked.items():
         if key == "accumulate" and isinstance(value, dict) and h.body():
-            rest = {k: v for k, v in value.items() if k != "next"}
-            fields += [(key, rest, False), (key, value.get("next"), True)]
+            # Only its two keys: another (a typo'd `nxt`) is an unknown key, said by
+            # the JSON Schema, and its references were blamed on `initial`.
+            fields += [(key, value.get("initial"), False), (key, value.get("next"), True)]
         else:
             fields.append((key, value, False))
     return fields

@@ -293,6 +293,39 @@ def test_accumulate_next_outside_the_body_is_refused(tmp_path: Path) -> None:
     assert "accumulate.next" in found and "<start.x> is outside it" in found
 
 
+def test_a_typo_in_accumulate_is_an_unknown_key_not_blamed_on_initial(tmp_path: Path) -> None:
+    # Was also: "`accumulate.initial` is resolved before the body runs, where block
+    # 'add' …", for a reference that sits in `nxt`.
+    text = BASE + (
+        "  lp:\n    type: loop\n    count: 3\n    body: [add]\n"
+        "    accumulate: {initial: 0, nxt: <add.total>}\n"
+        "  add: {type: function, code: 'return {\"total\": 1}'}\n"
+        "edges: [start -> lp]\n"
+    )
+    found = problems(tmp_path, text)
+    assert [p.split(": ", 1)[1] for p in found] == [
+        "block 'lp': field 'accumulate.next': missing required key 'next'",
+        "block 'lp': field 'accumulate.nxt': unknown key 'nxt'",
+    ], found
+
+
+def test_the_output_reading_no_block_says_there_is_none(tmp_path: Path) -> None:
+    # Was: "reference <b.x> must name a top-level block", as if `b` were in a body.
+    assert one(tmp_path, BASE + "output: <b.x>\n").endswith(
+        "field 'output': reference <b.x> names unknown block 'b'"
+    )
+    text = BASE + (
+        "  lp: {type: loop, count: 2, body: [inner]}\n"
+        "  inner: {type: loop, count: 2, body: [add]}\n"
+        "  add: {type: function, code: 'return 1'}\n"
+        "edges: [start -> lp]\noutput: <add.result>\n"
+    )
+    assert one(tmp_path, text).endswith(
+        "field 'output': reference <add.result> must name a top-level block: block 'add' is "
+        "inside the body of 'lp', whose output is <lp.results>"
+    )
+
+
 def test_the_published_schema_is_a_valid_schema_and_dollar_comment_is_an_unknown_key(
     tmp_path: Path,
 ) -> None:
