@@ -73,6 +73,9 @@ class RunContext:
         self.key_base = next(
             (r["key_of"] for r in self.restored.values() if r.get("key_of")), execution_id
         )
+        # The run a re-run repeats (the first of a chain of re-runs), else None:
+        # <workflow.rerun_of>. Unlike key_base, set for a re-run of every block too.
+        self.rerun_of: str | None = None
 
     def note_secret(self, value: Any) -> None:
         if isinstance(value, str) and value:
@@ -111,7 +114,11 @@ class Frame(Scope):
         if root == "env":
             return run.env
         if root == "workflow":
-            return {"execution_id": run.execution_id, "name": run.workflow.name}
+            return {
+                "execution_id": run.execution_id,
+                "name": run.workflow.name,
+                "rerun_of": run.rerun_of,
+            }
         if root == "state" and self.parent is not None:
             # In a body with no accumulator around it (a parallel's): null, as in a
             # loop without `accumulate` (validation refuses `<state>` outside bodies).

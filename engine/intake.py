@@ -84,15 +84,16 @@ class IdempotencyConflict(Exception):
         )
 
 
-#: ``${raw}``, the last parameter: the input as accepted when ``$5`` is its redacted
-#: form, else NULL (engine/migrations.py, unredacted_input).
+#: ``${raw}``: the input as accepted when ``$5`` is its redacted form, else NULL
+#: (engine/migrations.py, unredacted_input); ``${rerun}``, the last parameter: the
+#: run a re-run repeats, else NULL.
 _INSERT_RUN = """
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted)
+                                   unredacted_input, input_redacted, rerun_of)
         VALUES ($1::uuid, $2, $3, 'queued', $4, $5::json, $6, $7, now(), $8,
-                ${raw}::json, ${raw}::json IS NOT NULL)
+                ${raw}::json, ${raw}::json IS NOT NULL, ${rerun}::uuid)
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
@@ -166,7 +167,7 @@ def _accept_sql(
     if ticked:  # its two parameters (block, tick), then the unredacted input
         head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2) + head
     else:
-        head = _INSERT_RUN.format(raw=after) + head
+        head = _INSERT_RUN.format(raw=after, rerun=after + 1) + head
     sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
     if not seen:
         return sql
@@ -208,6 +209,7 @@ async def accept(
     same_request: SameRequest | None = None,
     tick: tuple[str, dt.datetime] | None = None,
     shown: dict[str, Any] | None = None,
+    rerun_of: str | None = None,
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
@@ -223,7 +225,10 @@ async def accept(
 
     ``shown``: the input with the secrets it held redacted (engine/redaction.py),
     stored as the run's input for every reader; ``input`` itself is then kept only
-    for executing the run, until its end (``unredacted_input``)."""
+    for executing the run, until its end (``unredacted_input``).
+
+    ``rerun_of``: the run a re-run repeats (``<workflow.rerun_of>``); never with a
+    ``tick``."""
     stored = input if shown is None else shown
     raw = None if shown is None else input
     args: list[Any] = [None, workflow, version, trigger, stored, idempotency_key, owner, key]
@@ -233,13 +238,14 @@ async def accept(
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     if same_request is not None:
         sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
-        args.append(raw)
+        args += [raw, rerun_of]
         return await _accept_delivery(
             pool, sql, args, workflow, idempotency_key, (input, stored), same_request
         )
     if tick is not None:
-        args += list(tick)
-    args.append(raw)
+        args += [*tick, raw]
+    else:
+        args += [raw, rerun_of]
     sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()

@@ -122,6 +122,14 @@ MIGRATIONS: list[str] = [
                       AND column_name = 'data' AND data_type = 'jsonb') THEN
             ALTER TABLE flowyard_run_events ALTER COLUMN data TYPE json USING data::json;
         END IF;
+        -- The run a re-run repeats (the first of a chain of re-runs), NULL for any
+        -- other run: <workflow.rerun_of>, so a re-run can name what the run it
+        -- repeats named (an event id derived from that run, engine/context.py).
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema()
+                          AND table_name = 'flowyard_runs' AND column_name = 'rerun_of') THEN
+            ALTER TABLE flowyard_runs ADD COLUMN rerun_of UUID;
+        END IF;
     END
     $$;
     """,
@@ -191,7 +199,8 @@ GLOBAL_KEYS = """
 UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
-#: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values are json.
+#: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values are json;
+#: flowyard_runs.rerun_of.
 SCHEMA_VERSION = 7
 
 

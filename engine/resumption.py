@@ -28,7 +28,7 @@ log = logging.getLogger("flowyard.runtime")
 #: input as it came: the stored one may be redacted, engine/intake.py).
 _HELD_ROW = """
     SELECT execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
-           concurrency_key FROM flowyard_runs
+           concurrency_key, rerun_of FROM flowyard_runs
      WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
 """
 
@@ -95,7 +95,8 @@ class Resumption:
             await self._continue(row)
             return
         workflow = await self._version(row["workflow_hash"])
-        self._spawn(eid, workflow, row["input"] or {}, key=row["concurrency_key"])
+        self._spawn(eid, workflow, row["input"] or {}, key=row["concurrency_key"],
+                    rerun_of=_rerun_of(row))  # fmt: skip
 
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
@@ -177,7 +178,7 @@ class Resumption:
         args = await self._continuation(row)
         if args is None:
             return None
-        return self._spawn(*args[:5], row.get("concurrency_key"), args[5])
+        return self._spawn(*args[:5], row.get("concurrency_key"), *args[5:])
 
     async def _continuation(self, row: Any) -> tuple[Any, ...] | None:
         """What executing run ``row`` from its log takes (``_execute``'s arguments),
@@ -196,7 +197,7 @@ class Resumption:
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         started_at = runstore.first_start(events)
-        return eid, workflow, row["input"] or {}, restored, next_seq, started_at
+        return eid, workflow, row["input"] or {}, restored, next_seq, started_at, _rerun_of(row)
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""
@@ -210,3 +211,9 @@ class Resumption:
                 raise WorkflowError([stored])
             workflow = self._versions[version] = validate_document(row["source"], row["file"])
         return workflow
+
+
+def _rerun_of(row: Any) -> str | None:
+    """The run a run re-runs, from its claimed row (engine/migrations.py, rerun_of)."""
+    rerun_of = row.get("rerun_of")
+    return None if rerun_of is None else str(rerun_of)

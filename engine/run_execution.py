@@ -53,8 +53,9 @@ class RunExecution:
         next_seq: int = 2,
         key: str | None = None,
         started_at: float | None = None,
+        rerun_of: str | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
-        run = self._execute(eid, workflow, input, restored, next_seq, started_at)
+        run = self._execute(eid, workflow, input, restored, next_seq, started_at, rerun_of)
         return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
 
     async def _execute(
@@ -65,6 +66,7 @@ class RunExecution:
         restored: dict[str, dict[str, Any]] | None,
         next_seq: int,
         started_at: float | None = None,  # a resumed run's first start
+        rerun_of: str | None = None,  # the run a re-run repeats (flowyard_runs.rerun_of)
     ) -> dict[str, Any]:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return await self._stored_end(eid, None)  # as the canceller recorded it
@@ -84,6 +86,7 @@ class RunExecution:
 
         transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
+        run.rerun_of = rerun_of
         run.secrets = secrets
         recorder.started()
         executor = Executor(run, self.metrics)

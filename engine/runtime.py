@@ -201,6 +201,7 @@ class Runtime(RunExecution, Resumption):
         reuse: dict[str, dict[str, Any]] | None = None,
         same_request: SameRequest | None = None,
         tick: tuple[str, dt.datetime] | None = None,
+        rerun_of: str | None = None,
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
@@ -212,7 +213,8 @@ class Runtime(RunExecution, Resumption):
         (engine/intake.py). ``tick``: a schedule block's id and tick, accepted only
         if later than the last tick that block submitted (``created`` False
         otherwise), which still holds once retention has deleted the earlier
-        tick's run and its idempotency key with it.
+        tick's run and its idempotency key with it. ``rerun_of``: the run a re-run
+        repeats (``<workflow.rerun_of>``).
         """
         input = input or {}
         trigger_block = workflow.trigger()
@@ -237,12 +239,13 @@ class Runtime(RunExecution, Resumption):
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,
             carried=carried, same_request=same_request, tick=tick,
-            shown=shown if redacted else None,
+            shown=shown if redacted else None, rerun_of=rerun_of,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
         if self.local:
-            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried), key=concurrency_key)
+            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
+                        key=concurrency_key, rerun_of=rerun_of)  # fmt: skip
         return Submission(eid, True, retry_of)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
@@ -274,9 +277,13 @@ class Runtime(RunExecution, Resumption):
                 p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()
             }
         # The key too: a re-run of an order's event waits its turn with that order's
-        # new events (and sends its outbox once), as the run it repeats did.
+        # new events (and sends its outbox once), as the run it repeats did. And the
+        # run it repeats (a re-run of a re-run: the first run), from_failed or not:
+        # <workflow.rerun_of> lets it name what that run named (an event id derived
+        # from the run's id, so a re-run of a delivery without one is the same event).
         return await self.submit(
             workflow, input, trigger="rerun", reuse=reused, concurrency_key=row["concurrency_key"],
+            rerun_of=str(row["rerun_of"] or execution_id),
         )  # fmt: skip
 
     async def execute(

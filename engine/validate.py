@@ -286,7 +286,7 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
     ]
 
 
-WORKFLOW_FIELDS = ("execution_id", "name")  # what <workflow.…> holds
+WORKFLOW_FIELDS = ("execution_id", "name", "rerun_of")  # what <workflow.…> holds
 
 
 def _reference_problems(plan: Plan) -> list[Problem]:
@@ -300,7 +300,10 @@ def _reference_problems(plan: Plan) -> list[Problem]:
             allowed = upstream | names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
             for ref in references_in(value, plan.known_roots):
                 if ref.root == "workflow" and ref.path and ref.path[0] not in WORKFLOW_FIELDS:
-                    why = "<workflow.execution_id> and <workflow.name> are the workflow's fields"
+                    why = (
+                        "<workflow.execution_id>, <workflow.name> and <workflow.rerun_of>"
+                        " are the workflow's fields"
+                    )
                     problems.append(Problem(f"{ref.text}: {why}", wf.file, bid, key))
                 if ref.root in inside and not in_body_scope:
                     if not _said_by_the_loop(h, key, ref.root):

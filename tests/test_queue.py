@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -123,16 +125,13 @@ edges: [start -> once, once -> gated]
 """
 
 
-@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
-async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
-    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
-) -> None:
-    """The carried-over blocks are written with the run, so the worker (or the engine
-    process of serve --engine-process) that executes it, not the process that
-    accepted it, does not repeat the committed insert."""
+@asynccontextmanager
+async def _accepted_here_executed_there(
+    workspace: Path, database_url: str, tmp_path: Path, monkeypatch, hand_over: str
+) -> AsyncIterator[Runtime]:
+    """A runtime that only accepts runs (yielded), and another that executes them:
+    a queue worker, or the engine process of serve --engine-process."""
     monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")
-    gate = tmp_path / "gate"
-    wf = write_workflow(RERUN.format(gate=str(gate)))
     args = (workspace / "workflows", database_url, workspace)
     queue = hand_over == "queue"
     server = Runtime(*args, function_workers=1, resume=False, queue=True, local=False)
@@ -140,11 +139,31 @@ async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
     worker = Runtime(*args, function_workers=1, resume=False, queue=queue)
     await server.start()
     await worker.start()
-    await server.db.pool.execute("CREATE TABLE IF NOT EXISTS rerun_effects (token text)")
     stop = asyncio.Event()
     working = asyncio.create_task(worker.work(4, stop) if queue else _take_until(worker, stop))
-    token = uuid.uuid4().hex  # the table outlives test sessions
     try:
+        yield server
+    finally:
+        stop.set()
+        await working
+        await worker.close()
+        await server.close()
+
+
+@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
+async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
+) -> None:
+    """The carried-over blocks are written with the run, so the worker (or the engine
+    process of serve --engine-process) that executes it, not the process that
+    accepted it, does not repeat the committed insert."""
+    gate = tmp_path / "gate"
+    wf = write_workflow(RERUN.format(gate=str(gate)))
+    async with _accepted_here_executed_there(
+        workspace, database_url, tmp_path, monkeypatch, hand_over
+    ) as server:
+        await server.db.pool.execute("CREATE TABLE IF NOT EXISTS rerun_effects (token text)")
+        token = uuid.uuid4().hex  # the table outlives test sessions
         first = await server.wait((await server.submit(wf, {"token": token})).execution_id, 60)
         assert first["status"] == "failed" and first["error"]["block"] == "gated"
         gate.write_text("open")
@@ -155,11 +174,34 @@ async def test_a_queued_rerun_reuses_what_succeeded_even_in_another_process(
         events = await server.run_events(again["execution_id"])
         [once] = [e for e in events if e["block"] == "once"]
         assert once["data"]["reused_from"] == first["execution_id"]
-    finally:
-        stop.set()
-        await working
-        await worker.close()
-        await server.close()
+
+
+LINEAGE = """
+name: rerun_lineage_elsewhere
+blocks:
+  start: {type: manual}
+  who: {type: function, isolation: inline, code: "return {'of': <workflow.rerun_of>}"}
+edges: [start -> who]
+output: <who>
+"""
+
+
+@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
+async def test_a_rerun_executed_in_another_process_knows_the_run_it_repeats(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
+) -> None:
+    """<workflow.rerun_of> is kept with the run (flowyard_runs.rerun_of), so whoever
+    executes a re-run of every block tells it too, not only the accepting process."""
+    wf = write_workflow(LINEAGE)
+    async with _accepted_here_executed_there(
+        workspace, database_url, tmp_path, monkeypatch, hand_over
+    ) as server:
+        first = await server.wait((await server.submit(wf, {})).execution_id, 60)
+        assert first["output"] == {"of": None}
+        sub = await server.rerun(first["execution_id"], from_failed=False)
+        again = await server.wait(sub.execution_id, 60)
+        assert again["status"] == "succeeded", again["error"]
+        assert again["output"] == {"of": first["execution_id"]}
 
 
 def test_parse_duration() -> None:

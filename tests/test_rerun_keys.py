@@ -74,3 +74,26 @@ async def test_a_rerun_runs_again_what_came_after_the_failed_block(
     assert stored["blocks"]["before"]["reused_from"] == first["execution_id"]
     assert stored["blocks"]["note"]["reused_from"] is None
     assert stored["blocks"]["note"]["output"] == {"call_ok": True}
+
+
+async def test_a_rerun_is_told_which_run_it_repeats(run_yaml, runtime: Runtime) -> None:
+    """<workflow.rerun_of>: null for a first run, the first run's id for a re-run of
+    it and for a re-run of that re-run."""
+    wf = """
+    name: rerun_lineage
+    blocks:
+      start: {type: manual}
+      who: {type: function, code: "return {'of': <workflow.rerun_of>, 'me': <workflow.execution_id>}"}
+    edges: [start -> who]
+    output: <who>
+    """
+    first = await run_yaml(wf, {})
+    assert first["output"] == {"of": None, "me": first["execution_id"]}
+    again = await runtime.wait(
+        (await runtime.rerun(first["execution_id"], from_failed=False)).execution_id
+    )
+    assert again["output"] == {"of": first["execution_id"], "me": again["execution_id"]}
+    third = await runtime.wait(
+        (await runtime.rerun(again["execution_id"], from_failed=False)).execution_id
+    )
+    assert third["output"] == {"of": first["execution_id"], "me": third["execution_id"]}

@@ -37,7 +37,8 @@ export function suggestions(graph, node, types) {
     if (type === 'loop' && config?.accumulate) refs.push({ ref: '<state>', hint: 'fold state' });
   }
   refs.push({ ref: '<input>', hint: 'run input' }, { ref: '<workflow.execution_id>', hint: 'run' },
-    { ref: '<workflow.name>', hint: 'run' }, { ref: '<env.NAME>', hint: 'secret' });
+    { ref: '<workflow.name>', hint: 'run' }, { ref: '<workflow.rerun_of>', hint: 'run re-run' },
+    { ref: '<env.NAME>', hint: 'secret' });
   const unique = new Map();
   for (const r of refs) if (!unique.has(r.ref)) unique.set(r.ref, r);
   return [...unique.values()];
