@@ -84,6 +84,36 @@ async def test_a_wrong_kept_snapshot_is_found_by_from_start_and_repaired_for_goo
     assert past["from_version"] == SNAPSHOT_EVERY and past["state"]["total_cents"] == 1250
 
 
+async def test_a_tampered_live_snapshot_escapes_the_default_check_once_kept(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """What the default replay covers (docs/event-sourcing.md, "Snapshots"): the
+    events since the newest kept snapshot. A hand edit of order_snapshots is caught
+    until the live workflow writes a kept snapshot from the edited state; from then
+    on only from_start finds it, and names that kept snapshot."""
+    rt = es_runtime
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(rt, lifecycle(order)[0])
+    for i in range(SNAPSHOT_EVERY - 2):  # up to the version before a kept one
+        await deliver(rt, {"event_type": "item_added", "order_id": order, "sku": f"S{i}"})
+    await rt.db.pool.execute(
+        "UPDATE order_snapshots SET state = jsonb_set(state, '{total_cents}', '999999')"
+        " WHERE order_id = $1",
+        order,
+    )
+    caught = await replay(rt, order_id=order)
+    assert caught["from_version"] is None and caught["consistent"] is False
+
+    await deliver(rt, {"event_type": "item_added", "order_id": order, "sku": "last"})
+    trusting = await replay(rt, order_id=order)
+    assert trusting["from_version"] == SNAPSHOT_EVERY and trusting["replayed"] == 0
+    assert trusting["consistent"] is True  # the documented blind spot
+    audit = await replay(rt, order_id=order, from_start=True)
+    assert audit["consistent"] is False and audit["kept_mismatches"] == [SNAPSHOT_EVERY]
+    assert audit["state"]["total_cents"] == 1250
+
+
 async def test_the_agent_variant_keeps_no_snapshot_history(
     agent_workflows: Any, httpserver: HTTPServer
 ) -> None:
