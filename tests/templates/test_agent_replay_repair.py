@@ -7,6 +7,7 @@ order's next live event was applied on top of it."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,42 @@ async def test_a_repair_of_the_agent_s_state_rewrites_the_search_index_too(
     )  # fmt: skip
     again = await rt.execute(rt.load_workflow("replay_events"), {"order_id": order})
     assert again["output"]["consistent"] is True
+
+
+async def test_the_agent_s_capture_decision_rests_on_its_earlier_answers(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """What the Agent README says a capture rests on: the capture rule is code, but
+    it reads the stored snapshot, which in this variant the model wrote. A model that
+    answered "shipped" for an order_cancelled had the next payment captured; the
+    deterministic Replay finds the order cancelled, and after its repair a payment
+    is refused."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    path = "orders/agent-events"
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    stand_in_model.twist = lambda ev, state: {
+        "state": {**state, "status": "shipped"} if ev["event_type"] == "order_cancelled" else state
+    }
+    await deliver(rt, created, path=path)
+    await deliver(
+        rt, {"event_type": "order_cancelled", "order_id": order, "reason": "x"}, path=path
+    )
+    taken = await deliver(rt, paid, path=path)
+    assert taken["output"]["capture"] == "succeeded"  # money taken for a cancelled order
+
+    replay = rt.load_workflow("replay_events")
+    check = (await rt.execute(replay, {"order_id": order}))["output"]
+    assert check["consistent"] is False and check["state"]["status"] == "cancelled"
+    fixed = (await rt.execute(replay, {"order_id": order, "repair": True}))["output"]
+    assert fixed["repaired"] is True
+    refused = await deliver(rt, {**paid, "event_id": str(uuid.uuid4())}, path=path)
+    assert refused["output"]["capture"] == "refused"
+    # The README's query for the captures to refund finds the one made.
+    readme = (Path(__file__).parents[2] / "templates/order_processing_agent/README.md").read_text()
+    query = readme.split("```sql\n", 1)[1].split("```", 1)[0]
+    listed = [r for r in await rt.db.pool.fetch(query) if r["order_id"] == order]
+    assert [(str(r["event_id"]), r["charge_id"]) for r in listed] == [
+        (taken["output"]["event_id"], "ch_123")
+    ]
