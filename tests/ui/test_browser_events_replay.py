@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,3 +119,41 @@ def test_a_replay_past_the_wait_says_so_and_links_its_run(
     )
     assert page.locator("#state").get_attribute("data-version") is None
     lock.release()
+
+
+#: A BIGINT's maximum, and its negative: a double reads them as ±9223372036854775808
+#: and JavaScript prints that as 9223372036854776000.
+BIG = 2**63 - 1
+
+
+@pytest.fixture
+def big_order(engine_bridge: EngineBridge) -> str:
+    """An order whose total and data hold integers past 2**53 (exact in the API)."""
+    from templates.event_store import append_batch
+
+    oid = f"ui-big-{uuid.uuid4().hex[:8]}"
+    data = {"email": "ada@example.com", "total_cents": BIG, "ref": -BIG, "rate": 0.5, "n": 7}
+    created = {"event_type": "order_created", "aggregate_id": oid, "event_version": 2, "data": data}
+
+    async def setup() -> None:
+        async with engine_bridge.runtime.db.pool.acquire() as conn:
+            assert await append_batch(conn, [created]) == 1
+
+    engine_bridge.call(setup())
+    return oid
+
+
+def test_integers_past_2_53_are_shown_exactly(events_page: Any, big_order: str) -> None:
+    """The page showed total_cents 9223372036854775807 as 9223372036854776000 (JSON.parse
+    reads numbers as doubles), in the event stream and in the replayed state."""
+    page = events_page
+    page.fill("#order-id", big_order)
+    page.click("#order-form button")
+    event = page.locator("#event-list li pre")
+    expect(event).to_contain_text(f'"total_cents": {BIG}')
+    expect(event).to_contain_text(f'"ref": -{BIG}')
+    expect(event).to_contain_text('"rate": 0.5')
+    expect(event).to_contain_text('"n": 7')
+    state = page.locator("#state[data-version='1']")
+    expect(state).to_contain_text(f'"total_cents": {BIG}', timeout=30_000)
+    assert "9223372036854776000" not in page.inner_text("#events-page")

@@ -1,5 +1,6 @@
 // Same-origin JSON helpers. The session cookie authenticates; state-changing
 // requests carry the CSRF token from the page's <meta> tag.
+import { parseExact } from './exact_json.js';
 import { csrf, freshCsrf, logInAgain } from './session.js';
 
 // A state-changing request refused for the session alone (ended: 401; renewed in
@@ -21,7 +22,9 @@ export function failure(r) {
   return r.data?.error ?? `HTTP ${r.status}`;
 }
 
-async function send(method, url, body, { accept = 'application/json', ifMatch } = {}) {
+// `exact`: integers past 2^53 are read as BigInt (exact_json.js), for a page that shows
+// them; every other caller gets JSON.parse's numbers.
+async function send(method, url, body, { accept = 'application/json', ifMatch, exact = false } = {}) {
   const headers = { Accept: accept };
   if (ifMatch) headers['If-Match'] = ifMatch;
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
@@ -33,11 +36,11 @@ async function send(method, url, body, { accept = 'application/json', ifMatch } 
   const resp = await fetch(url, { method, headers, body: payload, credentials: 'same-origin' });
   const text = await resp.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  try { data = text ? (exact ? parseExact(text) : JSON.parse(text)) : null; } catch { data = text; }
   return { ok: resp.ok, status: resp.status, data, etag: resp.headers.get('ETag') };
 }
 
-export const getJSON = (url) => api('GET', url);
+export const getJSON = (url, options = {}) => api('GET', url, undefined, options);
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

@@ -1,7 +1,13 @@
 // Events page: an order's event stream, its state at any point (time travel via
 // the Replay Events workflow) on a slider, and charts from the analytics queries.
 /* global Chart */
-import { api, el, getJSON, pretty } from './api.js';
+import { api, el, getJSON } from './api.js';
+import { prettyExact } from './exact_json.js';
+
+// An order's events and states are read and shown with their integers exact: a
+// BIGINT's 9223372036854775807 is not a double's 9223372036854776000.
+const EXACT = { exact: true };
+const pretty = (value) => (value === undefined ? '' : prettyExact(value));
 
 const $ = (id) => document.getElementById(id);
 let events = [];
@@ -66,7 +72,7 @@ async function follow(version, accepted, mine) {
   for (let delay = 250; ; delay = Math.min(delay * 2, 3000)) {
     await sleep(delay);
     if (mine !== latest) return;
-    const r = await getJSON(accepted.status_url);
+    const r = await getJSON(accepted.status_url, EXACT);
     if (mine !== latest) return;
     if (!r.ok) { note(r.data?.error ?? `error ${r.status}`, accepted.run_url); return; }
     if (FINAL.includes(r.data.status)) { paint(version, r.data); return; }
@@ -79,7 +85,7 @@ async function replay(version) {
   $('state').textContent = 'replaying…';
   delete $('state').dataset.version;
   const mine = ++latest;
-  const r = await api('POST', `/api/events/orders/${encodeURIComponent($('order-id').value)}/replay`, { as_of: ev.created_at });
+  const r = await api('POST', `/api/events/orders/${encodeURIComponent($('order-id').value)}/replay`, { as_of: ev.created_at }, EXACT);
   if (mine !== latest) return;
   // 202: accepted but not waited for (every waiting request of the server taken).
   if (r.status === 202 && r.data?.status_url) { await follow(version, r.data, mine); return; }
@@ -105,7 +111,7 @@ async function load(e) {
   if (!id) return;
   say('loading…');
   clear();
-  const r = await getJSON(`/api/events/orders/${encodeURIComponent(id)}`);
+  const r = await getJSON(`/api/events/orders/${encodeURIComponent(id)}`, EXACT);
   if (!r.ok) { say(r.data?.error ?? `error ${r.status}`); return; }
   events = r.data.events;
   say(`${events.length} events`);
