@@ -1,12 +1,13 @@
 """flowyard's own tables (the run log), created idempotently on every start.
 
-A run's values (its input, output, error, its events' data) are ``json``, not
-``jsonb``: ``json`` keeps the text as written, so a mapping comes back in its key
-order; ``jsonb`` sorts keys (shorter first), and whoever reads a run back — the
-engine process of ``serve --engine-process``, a worker, a resume, a re-run, a
-waiter in another process — got them reordered: a loop over a mapping went another
-way than in the process that accepted the run. Nothing in flowyard queries inside
-them; ``->`` and ``->>`` work on ``json`` as on ``jsonb``.
+A run's values (its input, output, error, its events' data) and a stored workflow
+version's ``source`` are ``json``, not ``jsonb``: ``json`` keeps the text as
+written, so a mapping comes back in its key order; ``jsonb`` sorts keys (shorter
+first), and whoever reads a run back — the engine process of ``serve
+--engine-process``, a worker, a resume, a re-run, a waiter in another process — got
+them reordered: a loop over a mapping went another way than in the process that
+accepted the run. Nothing in flowyard queries inside them; ``->`` and ``->>`` work
+on ``json`` as on ``jsonb``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ MIGRATIONS: list[str] = [
         hash TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         file TEXT NOT NULL,
-        source JSONB NOT NULL,
+        source JSON NOT NULL,
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     CREATE TABLE IF NOT EXISTS flowyard_runs (
@@ -130,6 +131,17 @@ MIGRATIONS: list[str] = [
                           AND table_name = 'flowyard_runs' AND column_name = 'rerun_of') THEN
             ALTER TABLE flowyard_runs ADD COLUMN rerun_of UUID;
         END IF;
+        -- The stored workflow versions too: the process executing a run rebuilds its
+        -- workflow from one, and a mapping in a block's config (a loop's literal
+        -- items, an HTTP body) or the output went in jsonb's order there. Old rows
+        -- stay, under their hashes, for the runs that name them.
+        IF EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema()
+                      AND table_name = 'flowyard_workflow_versions'
+                      AND column_name = 'source' AND data_type = 'jsonb') THEN
+            ALTER TABLE flowyard_workflow_versions ALTER COLUMN source TYPE json
+                                                  USING source::json;
+        END IF;
     END
     $$;
     """,
@@ -199,8 +211,8 @@ GLOBAL_KEYS = """
 UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
-#: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values are json;
-#: flowyard_runs.rerun_of.
+#: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
+#: stored workflow versions are json; flowyard_runs.rerun_of.
 SCHEMA_VERSION = 7
 
 

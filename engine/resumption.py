@@ -210,6 +210,9 @@ class Resumption:
                 stored = Problem(f"the run's workflow version {version!r} is not stored")
                 raise WorkflowError([stored])
             workflow = self._versions[version] = validate_document(row["source"], row["file"])
+            # Its hash is the one it is stored by: a re-run names the same version,
+            # also one stored before schema version 7, whose hash was of sorted keys.
+            workflow.content_hash = version
         return workflow
 
 

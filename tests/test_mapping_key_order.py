@@ -152,9 +152,12 @@ VERSION_6 = """
         ALTER COLUMN unredacted_input TYPE jsonb, ALTER COLUMN output TYPE jsonb,
         ALTER COLUMN error TYPE jsonb;
     ALTER TABLE flowyard_run_events ALTER COLUMN data TYPE jsonb;
+    ALTER TABLE flowyard_workflow_versions ALTER COLUMN source TYPE jsonb;
     DELETE FROM flowyard_schema; INSERT INTO flowyard_schema VALUES (6);
-    INSERT INTO flowyard_runs (execution_id, workflow, status, input, output)
-        VALUES ('00000000-0000-0000-0000-000000000007', 'old', 'succeeded',
+    INSERT INTO flowyard_workflow_versions (hash, name, file, source)
+        VALUES ('sorted-keys-hash', 'old', 'old.yaml', '{"name": "old", "blocks": {}}');
+    INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, input, output)
+        VALUES ('00000000-0000-0000-0000-000000000007', 'old', 'sorted-keys-hash', 'succeeded',
                 '{"zzz": 2, "a": 1}', '{"ok": true}');
     INSERT INTO flowyard_run_events (execution_id, seq, type, data)
         VALUES ('00000000-0000-0000-0000-000000000007', 1, 'run_queued', '{"n": 1}');
@@ -174,11 +177,18 @@ async def test_a_database_of_schema_version_6_gets_json_values_and_keeps_its_run
         types = await pool.fetch(
             "SELECT column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = current_schema() AND data_type IN ('json', 'jsonb')"
-            " AND table_name IN ('flowyard_runs', 'flowyard_run_events')"
+            " AND table_name IN ('flowyard_runs', 'flowyard_run_events',"
+            " 'flowyard_workflow_versions')"
         )
         assert {r["column_name"]: r["data_type"] for r in types} == dict.fromkeys(
-            ("input", "unredacted_input", "output", "error", "data"), "json"
+            ("input", "unredacted_input", "output", "error", "data", "source"), "json"
         )
+        # The stored version stays under its hash, for the run that names it.
+        version = await pool.fetchrow(
+            "SELECT v.source::text FROM flowyard_workflow_versions AS v"
+            " JOIN flowyard_runs AS r ON r.workflow_hash = v.hash"
+        )
+        assert json.loads(version["source"]) == {"name": "old", "blocks": {}}
         row = await pool.fetchrow("SELECT input::text, output::text FROM flowyard_runs")
         assert json.loads(row["input"]) == {"a": 1, "zzz": 2}  # in the order jsonb kept
         assert json.loads(row["output"]) == {"ok": True}
