@@ -32,8 +32,10 @@ template and its Agent variant refuse the same inputs with the same words.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from typing import Any
+
+# Re-exported: workflows (and copies made by earlier releases) import it from here.
+from _order_json import json_equal  # noqa: F401
 
 Event = dict[str, Any]
 State = dict[str, Any]
@@ -123,7 +125,25 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 # -- the reducer ----------------------------------------------------------------
 
-TERMINAL = frozenset({"delivered", "cancelled"})
+#: The statuses an order does not leave, each with the event types that may still
+#: move it out: an event that would take the order elsewhere is stored and listed
+#: as ``… while <status>: not applied``, and not applied. A cancelled order stays
+#: cancelled whatever arrives after it (a stray order_delivered once made it
+#: delivered, then paid, and its payment was captured). A delivered order can
+#: still be cancelled (a return, refunded by the shop), as before; a late
+#: order_shipped does not move it back.
+TERMINAL: dict[str, frozenset[str]] = {
+    "delivered": frozenset({"order_cancelled"}),
+    "cancelled": frozenset(),
+}
+
+
+def leaves_terminal(before: Any, after: Any, event_type: str) -> bool:
+    """Whether ``event_type`` took the order from the terminal status ``before`` to
+    another one, ``after``, which the terminal status does not allow."""
+    exits = TERMINAL.get(before) if isinstance(before, str) else None
+    return exits is not None and after != before and event_type not in exits
+
 
 #: What a handler raises on data it cannot use (``"items": 5``): the reducer is
 #: total, so such an event is kept as an anomaly instead.
@@ -155,20 +175,29 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
     elif status in NOT_APPLIED_FROM.get(etype, ()):
         _anomaly(new, ev, f"{etype} while {status}: not applied")
     else:
-        expected = _ALLOWED_FROM.get(etype)
-        if expected is not None and status not in expected:
-            _anomaly(new, ev, f"{etype} while {status}")
         # On a copy: a handler that fails on odd data (written before the
-        # templates refused it, or by another writer) leaves no half change.
+        # templates refused it, or by another writer) leaves no half change, and
+        # one that would take the order out of a terminal status is undone.
         trial = dict(new)
+        failed: Exception | None = None
         try:
             if unreadable_data is not None:
                 raise unreadable_data
             handler(trial, ev.get("data") or {})
         except _ODD_DATA as exc:
-            _anomaly(new, ev, f"{etype} could not be applied ({type(exc).__name__}: {exc})")
+            failed = exc
+        if failed is None and leaves_terminal(status, trial.get("status"), etype):
+            _anomaly(new, ev, f"{etype} while {status}: not applied")
         else:
-            new = trial
+            expected = _ALLOWED_FROM.get(etype)
+            unusual = expected is not None and status not in expected
+            if failed is None:
+                new = trial
+            if unusual:
+                _anomaly(new, ev, f"{etype} while {status}")
+            if failed is not None:
+                reason = f"{type(failed).__name__}: {failed}"
+                _anomaly(new, ev, f"{etype} could not be applied ({reason})")
     if ev.get("aggregate_id") is not None:
         new["order_id"] = ev["aggregate_id"]
     new["last_event_id"] = None if ev.get("event_id") is None else str(ev["event_id"])
@@ -229,53 +258,6 @@ def kept_snapshot_fixes(
     ]
 
 
-def json_equal(a: Any, b: Any) -> bool:
-    """Whether two decoded JSON values are the same JSON (the consistency check).
-
-    Python's ``==`` is not that: ``True == 1`` and ``False == 0`` (bool is an
-    int), so a snapshot holding ``true`` where the events give ``1`` would pass
-    as consistent. Here true, false and null equal only themselves.
-
-    Numbers are equal when jsonb calls them equal, whatever their Python type
-    (``1 == 1.0``): JSON has one number type, and a state round-trips through
-    jsonb, which stores every number as ``numeric`` and prints it in its own
-    form: a float ``1e25`` the reducer wrote reads back as the integer
-    10000000000000000000000000 (and a decoder that keeps numeric's precision gives
-    Decimals). So a float is the number its JSON text spells (``repr``: what
-    jsonb stores for it), not its exact binary value, which Python's ``==`` uses:
-    ``1e25 != 10**25`` and ``float(2**60) == 2**60`` in Python, the other way
-    round in jsonb. Ints and Decimals compare exactly, as ``numeric`` does.
-    """
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, Mapping):
-        return (
-            isinstance(b, Mapping)
-            and a.keys() == b.keys()
-            and all(json_equal(v, b[k]) for k, v in a.items())
-        )
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(json_equal, a, b))
-    if isinstance(a, _NUMBERS):
-        return isinstance(b, _NUMBERS) and _same_number(a, b)
-    return type(a) is type(b) and a == b
-
-
-_NUMBERS = (int, float, Decimal)
-
-
-def _same_number(a: int | float | Decimal, b: int | float | Decimal) -> bool:
-    if isinstance(a, float) is isinstance(b, float):  # both floats, or both exact
-        return a == b
-    return _as_stored(a) == _as_stored(b)
-
-
-def _as_stored(number: int | float | Decimal) -> int | Decimal:
-    """The number jsonb stores: a float's shortest text (``repr``, as JSON encoders
-    write it), an int or a Decimal exactly."""
-    return Decimal(repr(number)) if isinstance(number, float) else number
-
-
 def _anomaly(s: State, ev: Mapping[str, Any], reason: str, unreadable: bool = False) -> None:
     found = {"event_id": ev.get("event_id"), "reason": reason}
     if unreadable:  # not applied: a state folded without it lacks its effect
@@ -323,8 +305,15 @@ def _item_added(s: State, d: dict[str, Any]) -> None:
     s["items"] = [*s["items"], {k: v for k, v in d.items() if k not in ("order_id", "user_id")}]
 
 
+#: A payment arriving after the order shipped or was delivered (events out of order,
+#: or paid on delivery) records the payment and keeps the status: an order does not
+#: move back, and a delivered one does not leave its terminal status.
+_PAST_PAYMENT = frozenset({"shipped", "delivered"})
+
+
 def _paid(s: State, d: dict[str, Any]) -> None:
-    s["status"] = "paid"
+    if s.get("status") not in _PAST_PAYMENT:
+        s["status"] = "paid"
     s["payment"] = {
         "charge_id": d.get("charge_id"),
         "amount_cents": d.get("amount_cents"),

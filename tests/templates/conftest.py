@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from db_helpers import new_database
-from es_support import Mailbox, StandInModel, template_workspace
+from es_support import VARIANTS, Mailbox, StandInModel, template_workspace
 from pytest_httpserver import HTTPServer
 from standins.smtp import serving
 
@@ -123,3 +123,12 @@ def agent_workflows(
     monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-standin-not-a-real-key")
     return es_runtime
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, es_runtime: Any) -> tuple[Any, str]:
+    """(runtime, webhook path) for Order Processing and its Agent variant (whose
+    model stand-in is installed only when that variant is asked for)."""
+    if request.param == "orders/agent-events":
+        return request.getfixturevalue("agent_workflows"), request.param
+    return es_runtime, request.param

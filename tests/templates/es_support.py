@@ -31,6 +31,10 @@ from order_events import CURRENT_VERSION, apply_event  # noqa: E402 - the templa
 SNAPSHOT_EVERY = 10
 STRIPE_KEY = "sk_test_flowyard_e2e_secret"
 
+#: The webhook path of each Order Processing variant, and the Replay Events that
+#: checks the snapshots it writes (the ``variant`` fixture runs a test on both).
+VARIANTS = {"orders/events": "replay_events", "orders/agent-events": "replay_events_agent"}
+
 
 class Mailbox:
     """aiosmtpd handler that keeps every message it accepts."""
