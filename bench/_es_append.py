@@ -84,6 +84,7 @@ async def append_one(
             "<apply.status>": state["status"],
             "<apply.version>": version,
             "<apply.keep_history>": version % ev["snapshot_every"] == 0,
+            "<apply.confirm_to?>": None,  # an item_added owes no confirmation email
             "<store_event.sequence_number>": stored["sequence_number"],
         }
         await conn.fetch(sql["save_snapshot"][0], *bind(sql["save_snapshot"], vals))

@@ -7,18 +7,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from order_events import NOT_APPLIED_FROM
+from order_rules import NOT_APPLIED_FROM, payment_taken
+
+#: How a refusal for an order that already took its payment starts (the Slack note
+#: advises otherwise than for a cancelled order: the order's own payment stands).
+ALREADY_PAID = "the order is already paid"
 
 
 def capture_refusal(state: Mapping[str, Any] | None, event_type: str) -> str | None:
     """Why the charge of a ``payment_received`` applied to ``state`` (the order
     before it) must not be captured, or None. Decided from the stored state, not
-    from a model's answer, so both Order Processing variants refuse alike."""
+    from a model's answer, so both Order Processing variants refuse alike; the
+    reducer does not apply such a payment (order_events.not_applied).
+
+    A cancelled order takes no money, and a paid one is not paid twice: the same
+    payment sent again under a new id (a new Idempotency-Key) was captured again,
+    with a key of its own, and Slack said "ready for fulfillment" twice."""
     if event_type != "payment_received":
         return None
     status = (state or {}).get("status")
     if status in NOT_APPLIED_FROM["payment_received"]:
         return f"the order is {status}"
+    taken = payment_taken(state)
+    if taken is not None:
+        return f"{ALREADY_PAID} (charge {taken.get('charge_id')})"
     return None
 
 
@@ -48,11 +60,12 @@ def repeated_capture(
     if capture_status == "refused":
         return {"action": None, "capture": "refused", "capture_refused": refused_before}
     # Not captured yet (no row: the run stopped before its capture; 'failed': the
-    # processor said no). A payment the order did not take, or an order cancelled
-    # since, is not captured: money follows the order.
+    # processor said no). A payment the order did not take (cancelled, or already
+    # paid, when it arrived), or an order cancelled since, is not captured: money
+    # follows the order. (The status alone: the order's payment may be this one.)
     refusal = capture_refusal({"status": order_status}, event_type)
     if refusal is None and not_applied:
-        refusal = "the order was cancelled when the payment arrived"
+        refusal = "the order did not take this payment when it arrived (cancelled or already paid)"
     if refusal is not None:
         return {"action": "refuse", "capture": "refused", "capture_refused": refusal}
     return {"action": "capture", "capture": "due", "capture_refused": None}

@@ -37,6 +37,16 @@ from typing import Any
 # Re-exported: workflows (and copies made by earlier releases) import it from here.
 from _order_json import json_equal  # noqa: F401
 
+# The lifecycle rules the reducer applies (re-exported: they were defined here).
+from order_rules import (  # noqa: F401
+    ALLOWED_FROM,
+    NOT_APPLIED_FROM,
+    TERMINAL,
+    leaves_terminal,
+    not_applied,
+    payment_taken,
+)
+
 Event = dict[str, Any]
 State = dict[str, Any]
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -125,26 +135,6 @@ def upcast(event: Mapping[str, Any]) -> Mapping[str, Any]:
 
 # -- the reducer ----------------------------------------------------------------
 
-#: The statuses an order does not leave, each with the event types that may still
-#: move it out: an event that would take the order elsewhere is stored and listed
-#: as ``… while <status>: not applied``, and not applied. A cancelled order stays
-#: cancelled whatever arrives after it (a stray order_delivered once made it
-#: delivered, then paid, and its payment was captured). A delivered order can
-#: still be cancelled (a return, refunded by the shop), as before; a late
-#: order_shipped does not move it back.
-TERMINAL: dict[str, frozenset[str]] = {
-    "delivered": frozenset({"order_cancelled"}),
-    "cancelled": frozenset(),
-}
-
-
-def leaves_terminal(before: Any, after: Any, event_type: str) -> bool:
-    """Whether ``event_type`` took the order from the terminal status ``before`` to
-    another one, ``after``, which the terminal status does not allow."""
-    exits = TERMINAL.get(before) if isinstance(before, str) else None
-    return exits is not None and after != before and event_type not in exits
-
-
 #: What a handler raises on data it cannot use (``"items": 5``): the reducer is
 #: total, so such an event is kept as an anomaly instead.
 _ODD_DATA = (TypeError, ValueError, ArithmeticError, LookupError)
@@ -172,8 +162,8 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
         _anomaly(new, ev, f"unknown event type {etype!r}")
     elif too_new := version_error(etype, int(ev.get("event_version") or 1)):
         _anomaly(new, ev, f"{too_new}: not applied", unreadable=True)
-    elif status in NOT_APPLIED_FROM.get(etype, ()):
-        _anomaly(new, ev, f"{etype} while {status}: not applied")
+    elif refused := not_applied(new, etype):
+        _anomaly(new, ev, refused)
     else:
         # On a copy: a handler that fails on odd data (written before the
         # templates refused it, or by another writer) leaves no half change, and
@@ -189,7 +179,7 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
         if failed is None and leaves_terminal(status, trial.get("status"), etype):
             _anomaly(new, ev, f"{etype} while {status}: not applied")
         else:
-            expected = _ALLOWED_FROM.get(etype)
+            expected = ALLOWED_FROM.get(etype)
             unusual = expected is not None and status not in expected
             if failed is None:
                 new = trial
@@ -358,24 +348,6 @@ _HANDLERS: dict[str, Callable[[State, dict[str, Any]], None]] = {
     "tracking_updated": _tracking,
     "order_delivered": _delivered,
     "order_cancelled": _cancelled,
-}
-
-#: Statuses in which an event is recorded as an anomaly and NOT applied: a payment
-#: for a cancelled order does not make it paid (nor is the charge captured: see
-#: capture_refusal).
-NOT_APPLIED_FROM: dict[str, frozenset[str]] = {
-    "payment_received": frozenset({"cancelled"}),
-}
-
-#: Statuses from which a transition is normal; anything else is kept as an anomaly.
-_ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "order_created": frozenset({"new"}),
-    "item_added": frozenset({"new", "pending"}),
-    "payment_received": frozenset({"pending"}),
-    "order_shipped": frozenset({"paid"}),
-    "tracking_updated": frozenset({"shipped"}),
-    "order_delivered": frozenset({"shipped"}),
-    "order_cancelled": frozenset({"new", "pending", "paid"}),
 }
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from order_capture import ALREADY_PAID
 from order_inputs import slack_text
+from order_rules import TERMINAL
 
 #: The subscribers with an outbox, in the order the run lists them (each is sent on
 #: its own, side by side; the names are the ``subscriber`` column's values).
@@ -27,6 +29,34 @@ SUBSCRIBERS = ("customer", "slack", "email")
 #: message is the team's own alert: Slack being down does not fail order runs, and
 #: what it holds goes with the order's next event or any resend of one of its events.
 FAILS_THE_RUN = ("customer", "email")
+
+
+def confirmation(
+    state_before: Mapping[str, Any] | None, event_type: str, data: Mapping[str, Any]
+) -> dict[str, str | None]:
+    """Whether the event owes the customer a confirmation email: ``{"to": the
+    address, or None, "skipped": why an address it names gets none, or None}``.
+    ``save_snapshot`` writes the email to the outbox only with a ``to``.
+
+    Decided from the order as stored before the event (not from a model's answer,
+    so both variants decide alike). The confirmation goes with the order_created
+    that gives the order its address: the same creation sent again under a new id
+    (four deliveries sent four emails), or a late one, finds the address known and
+    sends none. Nor does a cancelled or delivered order get one: it says "we will
+    let you know when it ships".
+    """
+    address = data.get("email")
+    if event_type != "order_created" or not isinstance(address, str) or not address.strip():
+        return {"to": None, "skipped": None}
+    state = state_before if isinstance(state_before, Mapping) else {}
+    customer = state.get("customer")
+    if isinstance(customer, Mapping) and customer.get("email") is not None:
+        why = "the order already has an address: its confirmation goes once, with its first"
+        return {"to": None, "skipped": f"{why} order_created naming one"}
+    status = state.get("status")
+    if isinstance(status, str) and status in TERMINAL:
+        return {"to": None, "skipped": f"the order is {status}"}
+    return {"to": address, "skipped": None}
 
 
 def held_messages(
@@ -104,10 +134,16 @@ def payment_note(message: Mapping[str, Any]) -> str:
     order = slack_text(message.get("order_id"))
     charge = slack_text(message.get("charge_id"))
     if message.get("capture") == "refused":
+        refused = str(message.get("refused") or "")
+        advice = (
+            "The order's own payment stands: fulfil on it, and release this charge if it"
+            " is another one."
+            if refused.startswith(ALREADY_PAID)
+            else "Do not fulfil; release or refund the charge."
+        )
         return (
             f":warning: Order {order}: a payment (charge {charge}) arrived but"
-            f" {slack_text(message.get('refused'))}: it was NOT captured. Do not fulfil;"
-            " release or refund the charge."
+            f" {slack_text(refused)}: it was NOT captured. {advice}"
         )
     if message.get("capture") == "succeeded":
         return f"Order {order} is paid (charge {charge}): ready for fulfillment."

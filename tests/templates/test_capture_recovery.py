@@ -259,7 +259,9 @@ async def test_a_refusal_stored_before_refusals_had_a_row_is_not_captured_by_a_r
     )
     again = await deliver(rt, paid)
     assert again["output"]["capture"] == "refused"
-    assert again["output"]["capture_refused"] == "the order was cancelled when the payment arrived"
+    assert again["output"]["capture_refused"] == (
+        "the order did not take this payment when it arrived (cancelled or already paid)"
+    )
     assert stripe.seen == []
 
 
