@@ -19,6 +19,9 @@ from order_capture import ALREADY_PAID
 from order_inputs import slack_text
 from order_rules import TERMINAL
 
+# flowyard's own Email block: the rule that sends the confirmation decides what is queued.
+from blocks.email import EmailError, addresses
+
 #: The subscribers with an outbox, in the order the run lists them (each is sent on
 #: its own, side by side; the names are the ``subscriber`` column's values).
 SUBSCRIBERS = ("customer", "slack", "email")
@@ -41,9 +44,14 @@ def confirmation(
     Decided from the order as stored before the event (not from a model's answer,
     so both variants decide alike). The confirmation goes with the order_created
     that gives the order its address: the same creation sent again under a new id
-    (four deliveries sent four emails), or a late one, finds the address known and
-    sends none. Nor does a cancelled or delivered order get one: it says "we will
-    let you know when it ships".
+    (four deliveries sent four emails) finds the address known and sends none. Nor
+    does a cancelled or delivered order get one: it says "we will let you know when
+    it ships".
+
+    Nor does an address the Email block refuses (``zoë@exämple.com``, ``a@x, b@y``):
+    queued, that email failed every later run of the order, for good, since the
+    outbox sends an order's messages in order. The event is a fact and is stored;
+    ``skipped`` gives the Email block's own words, in the run's output.
     """
     address = data.get("email")
     if event_type != "order_created" or not isinstance(address, str) or not address.strip():
@@ -56,7 +64,21 @@ def confirmation(
     status = state.get("status")
     if isinstance(status, str) and status in TERMINAL:
         return {"to": None, "skipped": f"the order is {status}"}
+    refused = refused_address(address)
+    if refused is not None:
+        return {"to": None, "skipped": f"the Email block refuses the address ({refused})"}
     return {"to": address, "skipped": None}
+
+
+def refused_address(address: str) -> str | None:
+    """The Email block's words when it would refuse ``address`` as the
+    confirmation's ``to`` (a reference there, so one address per value), or None.
+    Its own check, called rather than copied, so the two cannot drift apart."""
+    try:
+        addresses("to", address, from_data=True)
+    except EmailError as exc:
+        return str(exc)
+    return None
 
 
 def held_messages(
