@@ -37,16 +37,18 @@ MAX_ID_LENGTH = 200
 _EXACT_IN_A_FLOAT = 2**53 - 1
 
 
-def read_order_id(raw: Any) -> str:
+def read_order_id(raw: Any, name: str = "order_id") -> str:
     """An ``order_id`` as the order templates store and look it up: text as it is,
     a whole number as its digits. Shops number their orders: ``42``, ``"42"`` and
     ``42.0`` (which JSON Schema calls an integer too, and a sender's float may
-    print as) are one order, ``"42"``.
+    print as) are one order, ``"42"``. ``name`` is the field read (an ``event_id``
+    follows the same rule: ``order_intake.event_uuid``).
 
     Refused, saying what is accepted: a number with a fraction (``42.5``), one
     written with a fraction or exponent past 2**53 - 1 (``1e20``: a float holds
     no more digits, so it may not be the number sent), and any other JSON kind.
     """
+    noun = name.replace("_", " ")
     if isinstance(raw, str):
         return raw
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -54,18 +56,18 @@ def read_order_id(raw: Any) -> str:
     if isinstance(raw, (float, Decimal)) and not isinstance(raw, bool):
         if not (math.isfinite(raw) and raw == int(raw)):
             raise ValueError(
-                f"order_id {raw!r:.40} is not a whole number (an order id is text, or a"
+                f"{name} {raw!r:.40} is not a whole number (an {noun} is text, or a"
                 " whole number such as 42)"
             )
         if isinstance(raw, float) and abs(raw) > _EXACT_IN_A_FLOAT:
             raise ValueError(
-                f"order_id {raw!r:.40} is past {_EXACT_IN_A_FLOAT} and has a fraction or an"
-                " exponent, so it may not be the number sent (send the order id as text, or"
+                f"{name} {raw!r:.40} is past {_EXACT_IN_A_FLOAT} and has a fraction or an"
+                f" exponent, so it may not be the number sent (send the {noun} as text, or"
                 " as digits alone)"
             )
         return str(int(raw))
     raise ValueError(
-        f"order_id is a JSON {_json_kind(raw)} (an order id is text, or a whole number such as 42)"
+        f"{name} is a JSON {_json_kind(raw)} (an {noun} is text, or a whole number such as 42)"
     )
 
 

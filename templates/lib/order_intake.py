@@ -12,10 +12,11 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from order_events import version_error
-from order_inputs import read_data, read_envelope, read_version
+from order_inputs import read_data, read_envelope, read_order_id, read_version
 
 
 def read_event(
@@ -113,14 +114,27 @@ def event_uuid(raw: Any) -> str | None:
     as itself, other text or a whole number hashed to a UUIDv5, so one event
     sent by webhook and imported in a batch has one id. ``0`` is an id like
     ``7``; ``false``, ``""`` or ``1.5`` are none and refused (read as "no id",
-    every redelivery of such an event was appended and captured again)."""
+    every redelivery of such an event was appended and captured again).
+
+    The rule of ``order_id`` (``order_inputs.read_order_id``): a whole number is
+    its digits, so ``7``, ``7.0`` and ``"7"`` are one event (``7.0`` was refused
+    while an order_id ``42.0`` was taken), and text is taken as sent, so text with
+    blanks around it is refused (``" 8 "`` was stored as another event than
+    ``"8"``, while an order_id with spaces around it was refused)."""
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).strip():
-        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        raw = read_order_id(raw, "event_id")
+    if not isinstance(raw, str) or not raw.strip():
         raise ValueError(f"event_id must be text or a whole number, not {shown}")
+    if raw != raw.strip():
+        raise ValueError(
+            f"event_id {shown} has spaces around it (an id is taken as sent, so it would"
+            " be another event than the id without them)"
+        )
     try:
-        return str(uuid.UUID(str(raw)))
+        return str(uuid.UUID(raw))
     except ValueError:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:order-event:{raw}"))
 

@@ -199,6 +199,9 @@ async def test_batch_reads_event_ids_as_the_webhook_does(conn: asyncpg.Connectio
             "SELECT count(*) FROM events WHERE event_id = $1::uuid", order_intake.event_uuid(raw)
         )
         assert stored == 1
-    for bad in ("", False, 1.5):
-        with pytest.raises(ValueError, match="event_id must be text or a whole number"):
+    for bad, why in (("", "event_id must be text or a whole number"),
+                     (False, "event_id must be text or a whole number"),
+                     (1.5, "event_id 1.5 is not a whole number"),
+                     (" 8 ", "event_id ' 8 ' has spaces around it")):  # fmt: skip
+        with pytest.raises(ValueError, match=why):
             await append_batch(conn, [{**created, "event_id": bad}])
