@@ -139,6 +139,46 @@ def event_uuid(raw: Any) -> str | None:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowyard:order-event:{raw}"))
 
 
+def not_at_head(
+    order_id: str,
+    event_type: str,
+    event_id: str,
+    snapshot_version: int | None,
+    head_version: int | None,
+    newest_versions: Mapping[str, Any] | None,
+) -> str:
+    """The run's error when the event was not appended because the order's snapshot
+    is not at its last stored event, with a way out that works for this order.
+
+    ``newest_versions`` is the newest ``event_version`` stored per event type of the
+    order. The way out is a rebuild of the snapshot (Replay Events, ``repair: true``),
+    which refuses an order holding an event this release cannot read
+    (``repair_refused``): for such an order the lib that reads it comes first, or
+    the advice sends people round in a circle.
+    """
+    where = "missing" if snapshot_version is None else f"at version {snapshot_version}"
+    said = (
+        f"order {order_id}: {event_type} {event_id} was not appended: the order's snapshot is"
+        f" {where} but its last stored event is at version {head_version or 0}."
+    )
+    unread = sorted(
+        why
+        for etype, version in (newest_versions or {}).items()
+        if (why := version_error(str(etype), int(version)))
+    )
+    if unread:
+        return (
+            f"{said} The order holds an event this release cannot read ({'; '.join(unread)}),"
+            " so Replay Events cannot rebuild its snapshot yet (repair: true answers"
+            " repair_refused). Update the template's lib/ to a release that reads it, then"
+            " rebuild the snapshot with Replay Events (repair: true), then resend"
+        )
+    return (
+        f"{said} Restore any missing events, or rebuild the snapshot from the events with"
+        " Replay Events (repair: true), then resend"
+    )
+
+
 def _snapshot_every(raw: str | None) -> int:
     text = (raw or "").strip()
     if not text:

@@ -56,6 +56,55 @@ async def test_live_append_refuses_to_continue_from_a_snapshot_that_is_not_at_th
     assert [r[0] for r in versions] == [1, 2, 3, 4]
 
 
+async def test_an_order_holding_an_event_this_release_cannot_read_is_told_what_works(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """Black-box report: with a stored event_version this release cannot read, the
+    refused append said to run Replay with repair: true and resend, and Replay then
+    refused the repair (repair_refused): advice nobody could follow."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order)[:2]:
+        await deliver(es_runtime, ev)
+    # Stored by a newer release (or another writer), without the snapshot.
+    await es_runtime.db.pool.execute(
+        "INSERT INTO events (event_id, event_type, event_version, aggregate_id, aggregate_version,"
+        " data) VALUES ($1, 'order_shipped', 2, $2, 3, $3)",
+        uuid.uuid4(),
+        order,
+        {"carrier": "DHL"},
+    )
+    event_id = str(uuid.uuid4())
+    item = {"event_type": "item_added", "order_id": order, "sku": "Z", "event_id": event_id}
+    result = await attempt(es_runtime, item)
+    assert result["status"] == "failed"
+    assert result["error"]["message"].startswith(
+        f"order {order}: item_added {event_id} was not appended: the order's snapshot is at"
+        " version 2 but its last stored event is at version 3. The order holds an event this"
+        " release cannot read (order_shipped event_version 2 is newer than this reducer reads"
+        " (up to 1)), so Replay Events cannot rebuild its snapshot yet (repair: true answers"
+        " repair_refused). Update the template's lib/ to a release that reads it, then rebuild"
+        " the snapshot with Replay Events (repair: true), then resend"
+    )
+    # What it says of the repair is so.
+    repair = await es_runtime.execute(
+        es_runtime.load_workflow("replay_events"), {"order_id": order, "repair": True}
+    )
+    assert repair["output"]["repaired"] is False
+    assert repair["output"]["repair_refused"].startswith("not repaired: event")
+
+
+def test_an_order_whose_events_this_release_reads_is_told_to_repair(lib_path: Any) -> None:
+    from order_intake import not_at_head
+
+    said = not_at_head("o1", "item_added", "e1", None, 4, {"order_created": 2, "item_added": 1})
+    assert said == (
+        "order o1: item_added e1 was not appended: the order's snapshot is missing but its last"
+        " stored event is at version 4. Restore any missing events, or rebuild the snapshot"
+        " from the events with Replay Events (repair: true), then resend"
+    )
+
+
 async def test_a_redelivery_is_still_a_duplicate_while_the_snapshot_is_ahead(
     es_runtime: Any, httpserver: HTTPServer
 ) -> None:
