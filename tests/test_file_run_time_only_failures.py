@@ -29,7 +29,7 @@ BASE = "name: t\nblocks:\n  s: {type: manual}\n"
         ('  d: {type: database, query: " ; -- nothing\\n ; "}\nedges: [s -> d]\n', "d", "query",
          "the query is empty"),
         ('  f: {type: function, code: "return <workflow.nope>"}\nedges: [s -> f]\n', "f", "code",
-         "<workflow.nope>: <workflow.execution_id> and <workflow.name>"),
+         "<workflow.nope>: <workflow.execution_id>, <workflow.name> and <workflow.rerun_of>"),
         # 0 meant no limit to some blocks and 30 s to a Function: no meaning is given to it.
         ("  f: {type: function, timeout: 0, code: 'while True: pass'}\nedges: [s -> f]\n", "f",
          "timeout", "timeout is the seconds an attempt may take, more than 0, not 0: leave it out"),
