@@ -2,8 +2,10 @@
 // a header (start, duration, trigger, input), a Gantt timeline, per-block
 // input/output/error, skipped / not run / reused blocks said as such, loop/parallel
 // iterations grouped, re-run.
-import { api, el, failure, getJSON, pretty } from './api.js';
+import { api, el, failure, getJSON } from './api.js';
+import { parseExact } from './exact_json.js';
 import { fmtMs } from './run/format.js';
+import { EXACT, pretty } from './run/exact.js';
 import { renderHeader } from './run/header.js';
 import { RunModel } from './run/model.js';
 
@@ -156,7 +158,7 @@ function stream() {
   $('run-live').textContent = 'live';
   const source = new EventSource(`/api/runs/${encodeURIComponent(eid)}/stream?after=${model.lastSeq}`);
   source.addEventListener('run_event', (msg) => {
-    if (model.apply(JSON.parse(msg.data))) schedule();
+    if (model.apply(parseExact(msg.data))) schedule();
   });
   source.addEventListener('end', () => {
     source.close();
@@ -172,7 +174,7 @@ function stream() {
 }
 
 async function main() {
-  const r = await getJSON(`/api/runs/${encodeURIComponent(eid)}`);
+  const r = await getJSON(`/api/runs/${encodeURIComponent(eid)}`, EXACT);
   if (!r.ok) {
     $('run-status').textContent = r.status === 404 ? 'not found' : 'error';
     return;

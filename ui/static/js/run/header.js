@@ -1,7 +1,7 @@
 // The run viewer's header facts: when the run started, how long it took (counting
 // while it runs), what triggered it and its input. Only what GET /api/runs/<id>
 // and the run's events say: the engine redacted the input before storing it.
-import { pretty } from '../api.js';
+import { pretty } from './exact.js';
 import { fmtBetween, timeEl } from './format.js';
 
 const $ = (id) => document.getElementById(id);
