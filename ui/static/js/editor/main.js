@@ -5,7 +5,7 @@ import { docToGraph, graphToDoc } from './convert.js';
 import { createGraph, fitParent, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
 import { enableDrop, lockPalette, renderPalette } from './palette.js';
-import { showProblems } from './problems.js';
+import { asProblem, showProblems } from './problems.js';
 import { PropsPanel } from './props.js';
 import { followRename } from './rename.js';
 import { initialView, wireZoom } from './view.js';
@@ -93,14 +93,17 @@ async function run(input) {
   root.dataset.exists = 'true';
   const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input);
   if (r.status === 422) {
-    setProblems(r.data?.problems ?? []);
-    status('Cannot run: fix the problems first', 'error');
+    // The workflow's problems, or the input's against the trigger's input_schema.
+    setProblems((r.data?.problems ?? []).map(asProblem));
+    const inputRefused = /input_schema/.test(r.data?.error ?? '');
+    status(inputRefused ? `Input refused: ${r.data.error}` : 'Cannot run: fix the problems first', 'error');
     return;
   }
   if (!r.ok) {
     status(`Run failed to start: ${failure(r)}`, 'error');
     return;
   }
+  setProblems([]); // a refused input's problems are history once a run starts
   const link = el('a', { id: 'run-link', href: r.data.run_url, text: 'open run viewer' });
   $('status').replaceChildren(`Run ${r.data.execution_id.slice(0, 8)}: queued · `, link);
   watchRun(state.graph, r.data.stream_url, {

@@ -3,6 +3,13 @@
 import { el } from '../api.js';
 import { findByBid } from './graph.js';
 
+// A problem as the list shows it. The API answers a workflow's problems as
+// {block, field, message} and an input its input_schema refuses as plain strings
+// ("n: 'seven' is not of type 'integer'", as `flowyard run` prints them).
+export function asProblem(p) {
+  return typeof p === 'string' ? { block: null, field: null, message: p } : p;
+}
+
 export function showProblems(root, graph, problems, onSelect) {
   for (const n of graph.getNodes()) {
     if (n.getData()?.invalid) {
@@ -18,7 +25,7 @@ export function showProblems(root, graph, problems, onSelect) {
   }
   root.hidden = false;
   const list = el('ul', { id: 'problem-list' });
-  for (const p of problems) {
+  for (const p of problems.map(asProblem)) {
     const node = p.block ? findByBid(graph, p.block) : null;
     if (node) {
       node.setData({ invalid: true }, { ignoreHistory: true });
