@@ -148,3 +148,22 @@ def test_runs_list_filters_by_status_and_pages_to_older_runs(
             assert rows.count() == 0
     finally:
         path.unlink()
+
+
+def test_the_workflow_filter_box_is_wide_enough_to_type_in(browser: Any, live_server: str) -> None:
+    """The status select took the form's width (width: 100%) and squeezed the
+    workflow box beside it to some 14 px."""
+    for width in (1024, 1440):
+        with browser_page(browser, live_server, width=width) as page:
+            page.goto("/runs?status=failed")
+            box = page.locator("#filter-workflow").bounding_box()
+            assert box is not None and box["width"] > 120, (width, box)
+            select = page.locator("#filter-status")
+            shown = select.bounding_box()
+            assert shown is not None
+            # The select still shows its option whole, and the row stays in the form.
+            assert shown["width"] >= select.evaluate("s => s.scrollWidth"), (width, shown)
+            form = page.locator("#runs-filter").bounding_box()
+            button = page.locator("#runs-filter button").bounding_box()
+            assert form is not None and button is not None
+            assert button["x"] + button["width"] <= form["x"] + form["width"] + 1, (form, button)
