@@ -4,6 +4,8 @@ list say when the Run… dialog's input is refused, and how the canvas colours a
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -59,3 +61,68 @@ def test_an_input_the_input_schema_refuses_is_said_and_cleared_by_a_later_run(
     expect(page.locator("#run-state.succeeded")).to_be_visible(timeout=30_000)
     expect(page.locator("#problems")).to_be_hidden()
     expect(page.locator("#problem-list li")).to_have_count(0)
+
+
+#: `hold` waits for its flag file (the run is seen running); its check then takes
+#: `true`, so the `fold` loop on `false` is skipped, `inner` in its body with it.
+SKIPS_A_LOOP = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  hold:
+    type: function
+    timeout: 30
+    code: |
+      import pathlib, time
+      for _ in range(250):
+          if pathlib.Path({flag!r}).exists():
+              return {{"n": 1}}
+          time.sleep(0.1)
+      raise RuntimeError("the flag file never came")
+  check:
+    type: condition
+    if: <hold.n> == 1
+  done:
+    type: function
+    code: |
+      return {{"ok": True}}
+  fold:
+    type: loop
+    items: [1, 2]
+    as: i
+    body: [inner]
+  inner:
+    type: function
+    code: |
+      return {{"i": <i>}}
+edges:
+  - start -> hold
+  - hold -> check
+  - check.true -> done
+  - check.false -> fold
+"""
+
+
+def status_of(page: Any, cell: str) -> Any:
+    return page.locator(f"g.x6-node[data-cell-id='{cell}'] [data-status]").first
+
+
+def test_the_run_badge_says_running_and_a_skipped_loop_greys_its_body(
+    page: Any, scratch: Any, tmp_path: Path
+) -> None:
+    """The badge said `started` (run_started's suffix) where the run viewer says
+    `running`; a skipped container's body blocks, which get no event, stayed
+    uncoloured."""
+    flag = tmp_path / "flag"
+    scratch("ed_skips_loop", SKIPS_A_LOOP.replace("{flag!r}", repr(str(flag))))
+    open_editor(page, "ed_skips_loop")
+    run_with(page, "{}")
+    expect(page.locator("#run-state")).to_have_text("running", timeout=30_000)
+    expect(page.locator("#run-state")).to_have_class(re.compile(r"\bbadge running\b"))
+    flag.touch()
+    expect(page.locator("#run-state")).to_have_text("succeeded", timeout=30_000)
+    expect(status_of(page, "done")).to_have_attribute("data-status", "succeeded")
+    expect(status_of(page, "fold")).to_have_attribute("data-status", "skipped")
+    expect(status_of(page, "inner")).to_have_attribute("data-status", "skipped")

@@ -7,6 +7,11 @@ const BLOCK_STATUS = {
   block_started: 'running', block_retrying: 'retrying', block_succeeded: 'succeeded',
   block_failed: 'failed', block_skipped: 'skipped',
 };
+// The run's status as the run viewer and the API say it: `run_started` is `running`.
+const RUN_STATUS = {
+  run_queued: 'queued', run_started: 'running', run_succeeded: 'succeeded',
+  run_failed: 'failed', run_cancelled: 'cancelled',
+};
 const FINAL = new Set(['run_succeeded', 'run_failed', 'run_cancelled']);
 
 export function clearStatus(graph) {
@@ -23,11 +28,14 @@ export function watchRun(graph, streamUrl, { onRunStatus, onDone } = {}) {
       const node = findByBid(graph, blockIdOf(ev.block));
       // Iterations of a loop body re-run the same block: keep the latest state.
       setStatus(node, status);
-    } else if (ev.type?.startsWith('run_')) {
-      onRunStatus?.(ev.type.slice(4), ev);
+      // A skipped container's events stop at the container: nothing in its body ran,
+      // and the body's blocks get no event of their own.
+      if (status === 'skipped' && node) for (const inner of node.getDescendants()) if (inner.isNode()) setStatus(inner, 'skipped');
+    } else if (RUN_STATUS[ev.type]) {
+      onRunStatus?.(RUN_STATUS[ev.type], ev);
       if (FINAL.has(ev.type)) {
         source.close();
-        onDone?.(ev.type.slice(4));
+        onDone?.(RUN_STATUS[ev.type]);
       }
     }
   });
