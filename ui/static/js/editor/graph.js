@@ -1,6 +1,7 @@
 // The X6 graph: node shapes with ports, containers (loop/parallel) that embed
 // blocks, history (undo/redo), selection and run-status colouring.
 /* global X6 */
+import { fitLabel } from './labels.js';
 import { MAX_SCALE, MIN_SCALE } from './view.js';
 
 export const BLOCK_W = 170;
@@ -137,11 +138,21 @@ export function labelFor(bid, type, name) {
   return `${clipped}\n${bid} · ${type}`;
 }
 
+// The label clipped to the block's width, and its whole id, type and name as the
+// block's tooltip (X6's `title` attribute: an SVG <title> in the block's body; the
+// label lets the pointer through to it).
+function labelAttrs(bid, type, name, width, container) {
+  const text = fitLabel(labelFor(bid, type, name), width, container ? 600 : 400);
+  const named = typeof name === 'string' && name.trim() ? `${name.trim()} — ` : '';
+  return { text, title: `${named}${bid} · ${type}` };
+}
+
 // The label follows the block's data, whoever changes it (the panel, Undo, Redo).
 export function relabel(node) {
-  const { bid, type, config } = node.getData() ?? {};
-  const text = labelFor(bid, type, config?.name);
+  const { bid, type, config, container } = node.getData() ?? {};
+  const { text, title } = labelAttrs(bid, type, config?.name, node.getSize().width, container);
   if (node.attr('label/text') !== text) node.attr('label/text', text, { ignoreHistory: true });
+  if (node.attr('body/title') !== title) node.attr('body/title', title, { ignoreHistory: true });
 }
 
 // One block on the canvas. The X6 cell id is the block id at creation; the block
@@ -151,21 +162,24 @@ export function blockMeta({ bid, type, config, x, y, w, h }, typeInfo) {
   const container = !!typeInfo?.container;
   const category = typeInfo?.category ?? 'action';
   const hasIn = category !== 'trigger';
+  const width = w ?? (container ? CONTAINER_W : BLOCK_W);
+  const label = labelAttrs(bid, type, config?.name, width, container);
   return {
     id: bid,
     shape: 'rect',
     x, y,
-    width: w ?? (container ? CONTAINER_W : BLOCK_W),
+    width,
     height: h ?? (container ? CONTAINER_H : BLOCK_H),
     zIndex: container ? CONTAINER_Z : BLOCK_Z,
     attrs: {
       body: {
+        title: label.title,
         fill: COLORS[category] ?? '#fff', stroke: '#5f6b7a', strokeWidth: 1.2, rx: 6, ry: 6,
         ...(container ? { strokeDasharray: '6 3' } : {}),
       },
       label: container
-        ? { text: labelFor(bid, type, config?.name), refX: 10, refY: 10, textAnchor: 'start', textVerticalAnchor: 'top', fontSize: 12, fontWeight: 600 }
-        : { text: labelFor(bid, type, config?.name), fontSize: 12 },
+        ? { text: label.text, pointerEvents: 'none', refX: 10, refY: 10, textAnchor: 'start', textVerticalAnchor: 'top', fontSize: 12, fontWeight: 600 }
+        : { text: label.text, pointerEvents: 'none', fontSize: 12 },
     },
     ports: { groups: PORT_GROUPS, items: portItems(outPorts(type, config, typeInfo), hasIn) },
     data: { bid, type, config: config ?? {}, container },
