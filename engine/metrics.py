@@ -81,6 +81,13 @@ async def render(runtime: Runtime) -> str:
             out.append(
                 f'flowyard_queue_jobs{{queue="{_label(runtime.queue.name)}",status="{status}"}} {n}'
             )
+        if runtime.queue.worker_state is not None:  # this process works the queue
+            out += [
+                "# HELP flowyard_queue_worker_restarts_total Times this process's queue"
+                " worker ended by itself (the database away too long) and was started again.",
+                "# TYPE flowyard_queue_worker_restarts_total counter",
+                f"flowyard_queue_worker_restarts_total {runtime.queue.worker_restarts}",
+            ]
     out += [
         "# HELP flowyard_runs_in_flight Runs executing in this process.",
         "# TYPE flowyard_runs_in_flight gauge",

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -55,15 +56,26 @@ WORKER_SETTINGS = {
     # finishes and frees the next one of its lock (one order's next event):
     # those are found by polling, so the interval bounds a keyed chain's step.
     "poll": ("FLOWYARD_WORKER_POLL", 0.05),
+    # How long procrastinate waits for a connection from its pool before the call
+    # fails: with the database away that long, its worker ends (and is started again).
+    "connection_wait": ("FLOWYARD_WORKER_CONNECTION_WAIT", 30.0),
 }
 MAX_WORKER_SETTING_S = 3600.0
 
+#: The pause before a worker that ended by itself is started again: the first one,
+#: doubled at each end in a row, up to the last. A worker that ran for the steady
+#: time before it ended is a new incident: its pause is the first again.
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+RESTART_STEADY_S = 60.0
+
 
 def worker_settings() -> dict[str, float]:
-    """Heartbeat, stall detection and polling (seconds); ValueError, with the line to
-    print, for a value that is no number of seconds above 0 (up to an hour), or a
-    stall limit not above the heartbeat: a worker that beats in time would then be
-    taken for stalled, and its running jobs retried elsewhere."""
+    """Heartbeat, stall detection, polling and the connection wait (seconds);
+    ValueError, with the line to print, for a value that is no number of seconds
+    above 0 (up to an hour), or a stall limit not above the heartbeat: a worker that
+    beats in time would then be taken for stalled, and its running jobs retried
+    elsewhere."""
     out: dict[str, float] = {}
     for key, (name, default) in WORKER_SETTINGS.items():
         raw = os.environ.get(name, "").strip()
@@ -120,7 +132,10 @@ class RunQueue:
 
         self.url = url
         self.name = name or queue_name()
-        self.app = App(connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10))
+        wait = worker_settings()["connection_wait"]
+        self.app = App(
+            connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10, timeout=wait)
+        )
         self._handler: Callable[[str], Awaitable[Any]] | None = None
 
         @self.app.task(name=TASK, queue=self.name, retry=_retry_strategy())
@@ -130,6 +145,10 @@ class RunQueue:
 
         self.task = execute_run
         self._opened = False
+        #: While this process works the queue: "running", or "restarting" between a
+        #: worker that ended by itself and the next one (GET /api/health shows it).
+        self.worker_state: str | None = None
+        self.worker_restarts = 0  # workers that ended by themselves (GET /metrics)
 
     async def open(self, pool: asyncpg.Pool) -> None:
         await ensure_schema(pool)
@@ -144,27 +163,71 @@ class RunQueue:
     async def work(
         self, handler: Callable[[str], Awaitable[Any]], concurrency: int, stop: asyncio.Event
     ) -> None:
-        """Run a worker until ``stop`` is set, retrying jobs of workers that died."""
+        """Run a worker until ``stop`` is set, retrying jobs of workers that died, and
+        starting it again whenever it ends by itself."""
         self._handler = handler
         s = worker_settings()
-        worker = asyncio.create_task(
-            self.app.run_worker_async(
-                queues=[self.name],
-                concurrency=concurrency,
-                install_signal_handlers=False,
-                update_heartbeat_interval=s["heartbeat"],
-                stalled_worker_timeout=s["stalled_after"],
-                fetch_job_polling_interval=s["poll"],
-                delete_jobs="successful",
-            )
-        )
         reaper = asyncio.create_task(self._retry_stalled(s))
-        await stop.wait()
-        for task in (reaper, worker):
-            task.cancel()
-        for task in (reaper, worker):
+        try:
+            await self._keep_working(concurrency, s, stop)
+        finally:
+            self.worker_state = None
+            reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await reaper
+
+    async def _keep_working(
+        self, concurrency: int, s: dict[str, float], stop: asyncio.Event
+    ) -> None:
+        """procrastinate's worker ends by itself when the database is away for longer
+        than its connection wait (its job fetch fails), and is meant to stop when its
+        listener or heartbeat fails (3.10 stops watching those once its periodic
+        deferrer, idle here, has returned: procrastinate issue #1597). Nothing else
+        starts it again: the process stayed alive with jobs left `todo` for good.
+
+        It ends only once the jobs it was running have ended (it waits for them), so
+        the next one never executes a run beside them; a job of theirs retried
+        meanwhile as a stalled worker's (no heartbeat while it waits) finds its run
+        owned by this live process, here or elsewhere (Resumption.execute_claimed)."""
+        pause = RESTART_FIRST_S
+        stopping = asyncio.create_task(stop.wait())
+        worker: asyncio.Task[None] | None = None
+        try:
+            while True:
+                self.worker_state = "running"
+                began = time.monotonic()
+                worker = asyncio.create_task(
+                    self.app.run_worker_async(
+                        queues=[self.name],
+                        concurrency=concurrency,
+                        install_signal_handlers=False,
+                        update_heartbeat_interval=s["heartbeat"],
+                        stalled_worker_timeout=s["stalled_after"],
+                        fetch_job_polling_interval=s["poll"],
+                        delete_jobs="successful",
+                    )
+                )
+                await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done():
+                    return
+                if time.monotonic() - began >= RESTART_STEADY_S:
+                    pause = RESTART_FIRST_S  # it had been working: a new incident
+                self.worker_state = "restarting"
+                self.worker_restarts += 1
+                reason, trace = _why_it_ended(worker)
+                log.error("the queue worker stopped: %s; starting it again in %g s",
+                          reason, pause, exc_info=trace)  # fmt: skip
+                await asyncio.wait({stopping}, timeout=pause)
+                if stopping.done():
+                    return
+                pause = min(pause * 2, RESTART_MAX_S)
+                log.info("starting the queue worker again")
+        finally:
+            stopping.cancel()
+            if worker is not None:
+                worker.cancel()  # procrastinate stops taking jobs, lets its jobs end
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
 
     async def _retry_stalled(self, s: dict[str, float]) -> None:
         """Jobs whose worker stopped beating are put back; another worker resumes them."""
@@ -188,3 +251,25 @@ class RunQueue:
             self.name,
         )
         return {r["status"]: r["n"] for r in rows}
+
+
+def _why_it_ended(worker: asyncio.Task[None]) -> tuple[str, BaseException | None]:
+    """What ended procrastinate's worker, in one line, and the exception whose
+    traceback is worth logging: not a database error's (the line says it all, and
+    an outage would repeat it at every attempt)."""
+    from procrastinate.exceptions import ConnectorException
+
+    if worker.cancelled():
+        return "it was cancelled", None
+    exc = worker.exception()
+    if exc is None:
+        # procrastinate stops its worker when its listener or heartbeat fails, and
+        # logs that failure itself.
+        return "it stopped by itself (a task of procrastinate's failed: see above)", None
+    causes = []
+    seen: BaseException | None = exc
+    while seen is not None and len(causes) < 4:
+        text = " ".join(str(seen).split())
+        causes.append(f"{type(seen).__name__}: {text}" if text else type(seen).__name__)
+        seen = seen.__cause__  # what it was raised from, not what it met on its way
+    return ", caused by ".join(causes), None if isinstance(exc, ConnectorException) else exc

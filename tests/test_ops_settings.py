@@ -77,6 +77,7 @@ def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path
         ("FLOWYARD_WORKER_POLL", "0.05"),
         ("FLOWYARD_WORKER_HEARTBEAT", "5"),
         ("FLOWYARD_WORKER_STALLED_AFTER", "20"),
+        ("FLOWYARD_WORKER_CONNECTION_WAIT", "30"),
     ],
 )
 def test_a_worker_timing_that_is_no_positive_number_is_refused(
@@ -139,4 +140,10 @@ def test_worker_timings_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> N
     for name in ("FLOWYARD_WORKER_POLL", "FLOWYARD_WORKER_HEARTBEAT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FLOWYARD_WORKER_STALLED_AFTER", " 7.5 ")
-    assert worker_timings() == {"heartbeat": 5.0, "stalled_after": 7.5, "poll": 0.05}
+    monkeypatch.setenv("FLOWYARD_WORKER_CONNECTION_WAIT", "")
+    assert worker_timings() == {
+        "heartbeat": 5.0,
+        "stalled_after": 7.5,
+        "poll": 0.05,
+        "connection_wait": 30.0,
+    }

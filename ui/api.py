@@ -55,13 +55,19 @@ def runtime() -> Any:
 # -- health --------------------------------------------------------------------
 @bp.get("/health")
 def health() -> Response:
+    # The queue worker of a `serve` that runs one: "restarting" between a worker that
+    # ended by itself (the database away too long) and the next. `status` stays the
+    # database's: a worker restarting is what it does to get well.
+    queue = runtime().queue
+    state = queue.worker_state if queue is not None else None
+    worker = {"queue_worker": state} if state else {}
     try:
         pool = runtime().db.pool
         bridge().call(pool.fetchval("SELECT 1"), timeout=3)
-        return jresponse({"status": "ok", "database": "ok"})
+        return jresponse({"status": "ok", "database": "ok", **worker})
     except Exception as exc:  # any failure means "not healthy"; say which part
         log.warning("health check: database unavailable: %s", type(exc).__name__)
-        return jresponse({"status": "degraded", "database": "unavailable"}, 503)
+        return jresponse({"status": "degraded", "database": "unavailable", **worker}, 503)
 
 
 def request_text() -> str | None:

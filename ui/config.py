@@ -181,9 +181,10 @@ def shutdown_grace() -> float:
 
 
 def worker_timings() -> dict[str, float]:
-    """FLOWYARD_WORKER_HEARTBEAT, _STALLED_AFTER and _POLL (docs/deploy.md), which
-    every process with a run queue reads: a bad one was a traceback after `serve` had
-    written its token and templates, or an in-process worker that never started."""
+    """FLOWYARD_WORKER_HEARTBEAT, _STALLED_AFTER, _POLL and _CONNECTION_WAIT
+    (docs/deploy.md), which every process with a run queue reads: a bad one was a
+    traceback after `serve` had written its token and templates, or an in-process
+    worker that never started."""
     from engine.queue import worker_settings
 
     try:
