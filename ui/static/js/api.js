@@ -1,6 +1,6 @@
 // Same-origin JSON helpers. The session cookie authenticates; state-changing
 // requests carry the CSRF token from the page's <meta> tag.
-import { parseExact } from './exact_json.js';
+import { parseExact, stringifyExact } from './exact_json.js';
 import { csrf, freshCsrf, logInAgain } from './session.js';
 
 // A state-changing request refused for the session alone (ended: 401; renewed in
@@ -22,8 +22,9 @@ export function failure(r) {
   return r.data?.error ?? `HTTP ${r.status}`;
 }
 
-// `exact`: integers past 2^53 are read as BigInt (exact_json.js), for a page that shows
-// them; every other caller gets JSON.parse's numbers.
+// `exact`: integers past 2^53 are read as BigInt (exact_json.js), and a BigInt in the
+// body is sent as its digits, for a page that shows them or saves them back (the
+// editor); every other caller gets JSON.parse's numbers.
 async function send(method, url, body, { accept = 'application/json', ifMatch, exact = false } = {}) {
   const headers = { Accept: accept };
   if (ifMatch) headers['If-Match'] = ifMatch;
@@ -31,7 +32,7 @@ async function send(method, url, body, { accept = 'application/json', ifMatch, e
   let payload;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
-    payload = JSON.stringify(body);
+    payload = exact ? stringifyExact(body) : JSON.stringify(body);
   }
   const resp = await fetch(url, { method, headers, body: payload, credentials: 'same-origin' });
   const text = await resp.text();

@@ -93,17 +93,43 @@ export function parseExact(text) {
 
 // `value` as JSON.stringify(value, null, 2) writes it, a BigInt as its digits.
 export function prettyExact(value, indent = '') {
+  return write(value, indent, '  ');
+}
+
+// `value` as JSON.stringify(value) writes it, a BigInt as its digits: a request body
+// (the editor's save) that sends such a number back as it was read.
+export function stringifyExact(value) {
+  return write(value, '', '');
+}
+
+// A number typed as text (a field of the editor): an integer past 2^53 as a BigInt,
+// any other number as Number() reads it.
+export function numberExact(text) {
+  const t = String(text).trim();
+  if (INTEGER.test(t)) {
+    const big = BigInt(t);
+    if (big > SAFE || big < -SAFE) return big;
+  }
+  return Number(t);
+}
+
+// `step` '' writes JSON.stringify's compact form; '  ' its two-space indented one.
+function write(value, indent, step) {
   if (typeof value === 'bigint') return value.toString();
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (typeof value.toJSON === 'function') return prettyExact(value.toJSON(), indent);
-  const inner = `${indent}  `;
+  if (typeof value.toJSON === 'function') return write(value.toJSON(), indent, step);
+  const inner = `${indent}${step}`;
+  const open = step ? '\n' : '';
+  const close = step ? `\n${indent}` : '';
+  const comma = step ? ',\n' : ',';
+  const colon = step ? ': ' : ':';
   if (Array.isArray(value)) {
     if (!value.length) return '[]';
-    const parts = value.map((v) => inner + (v === undefined || typeof v === 'function' ? 'null' : prettyExact(v, inner)));
-    return `[\n${parts.join(',\n')}\n${indent}]`;
+    const parts = value.map((v) => inner + (v === undefined || typeof v === 'function' ? 'null' : write(v, inner, step)));
+    return `[${open}${parts.join(comma)}${close}]`;
   }
   const parts = Object.keys(value)
     .filter((k) => value[k] !== undefined && typeof value[k] !== 'function')
-    .map((k) => `${inner}${JSON.stringify(k)}: ${prettyExact(value[k], inner)}`);
-  return parts.length ? `{\n${parts.join(',\n')}\n${indent}}` : '{}';
+    .map((k) => `${inner}${JSON.stringify(k)}${colon}${write(value[k], inner, step)}`);
+  return parts.length ? `{${open}${parts.join(comma)}${close}}` : '{}';
 }

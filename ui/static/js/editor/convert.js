@@ -1,6 +1,7 @@
 // Workflow document <-> graph. Keeps the document's block and edge order so a
 // save from the editor diffs as the logic change alone (layout is written last
 // by the server).
+import { stringifyExact } from '../exact_json.js';
 import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, EDGE_Z, findByBid, syncPorts } from './graph.js';
 
 const EDGE_RE = /^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$/;
@@ -89,7 +90,7 @@ function droppedItem(what, why) {
   return { block: null, field: what.startsWith('edge') ? 'edges' : null, dropped: true, what, message: `${what} is not drawn (${why}): saving removes it from the file` };
 }
 
-const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+const shown = (v) => (typeof v === 'string' ? v : stringifyExact(v));
 
 // Draws the document; returns what it could not draw (see droppedItem).
 export function docToGraph(graph, doc, types) {

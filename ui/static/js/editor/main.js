@@ -1,6 +1,7 @@
 // Editor bootstrap: load block types and the workflow, wire the canvas, palette,
 // properties panel, toolbar (save, undo/redo, run) and keyboard shortcuts.
 import { api, el, failure, getJSON } from '../api.js';
+import { parseExact } from '../exact_json.js';
 import { docToGraph, graphToDoc } from './convert.js';
 import { createGraph, fitParent, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
@@ -14,6 +15,12 @@ const root = document.getElementById('editor');
 const name = root.dataset.name;
 const $ = (id) => document.getElementById(id);
 const status = (text, cls = '') => { $('status').textContent = text; $('status').className = cls || 'muted'; };
+
+// The workflow is read and written with its integers exact (exact_json.js): JSON.parse
+// read a schema's `maximum: 9223372036854775807` as 9223372036854775808, and a save
+// with no edit rewrote the file with 9223372036854776000 (and lost the comments of
+// the section it thereby changed).
+const EXACT = { exact: true };
 
 const state = { base: null, etag: null, types: {}, dirty: false, edits: 0, saves: 0, graph: null, props: null, problems: [], dropped: [] };
 window.flowyardEditor = state; // handy for the benchmark and for debugging in devtools
@@ -63,7 +70,7 @@ async function save() {
   const doc = currentDoc();
   // Saved only over the version this page read: a `git pull` or another tab since
   // then is not undone silently (412).
-  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ifMatch: state.etag });
+  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ifMatch: state.etag, exact: true });
   if (r.status === 412) {
     status('Not saved: the file changed since this page loaded it (edited on disk or saved elsewhere). Copy your change, reload, and apply it again', 'error');
     return false;
@@ -91,7 +98,7 @@ async function save() {
 async function run(input) {
   if ((state.dirty || root.dataset.exists !== 'true') && !(await save())) return;
   root.dataset.exists = 'true';
-  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input);
+  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input, EXACT);
   if (r.status === 422) {
     // The workflow's problems, or the input's against the trigger's input_schema.
     setProblems((r.data?.problems ?? []).map(asProblem));
@@ -138,7 +145,7 @@ function wireToolbar() {
     e.preventDefault();
     let input;
     try {
-      input = JSON.parse($('run-input').value || '{}');
+      input = parseExact($('run-input').value || '{}');
       if (typeof input !== 'object' || Array.isArray(input) || input === null) throw new Error('the input must be a JSON object');
     } catch (err) {
       $('run-input-error').hidden = false;
@@ -175,7 +182,7 @@ function lock(resp) {
 // after "ready": the canvas does not wait for it.
 async function validateOnLoad() {
   const saves = state.saves;
-  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/validate`, state.base);
+  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/validate`, state.base, EXACT);
   if (state.saves === saves) { // a save since has newer problems
     const problems = r.status === 422 ? (r.data?.problems ?? []) : [];
     setProblems(problems);
@@ -189,7 +196,7 @@ async function main() {
   const t0 = performance.now();
   const [typesResp, wfResp] = await Promise.all([
     getJSON('/api/block-types'),
-    root.dataset.exists === 'true' ? getJSON(`/api/workflows/${encodeURIComponent(name)}?format=json`) : Promise.resolve(null),
+    root.dataset.exists === 'true' ? getJSON(`/api/workflows/${encodeURIComponent(name)}?format=json`, EXACT) : Promise.resolve(null),
   ]);
   if (!typesResp.ok) {
     noEditing();

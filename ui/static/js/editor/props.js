@@ -1,6 +1,7 @@
 // The properties panel: one form per selected block, built from its type's
 // config schema, with reference autocomplete and the server's inline errors.
 import { el } from '../api.js';
+import { numberExact, parseExact, prettyExact, stringifyExact } from '../exact_json.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
 import { removeAsOneStep, syncPorts } from './graph.js';
@@ -22,11 +23,13 @@ function schemaType(s) {
   return t ?? 'any';
 }
 
+// Values hold integers past 2^53 as BigInt (main.js reads the file exactly): shown
+// and read back with their digits (exact_json.js).
 function toText(value, kind, multiline = true) {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (kind === 'object' || kind === 'array' || kind === 'any' || typeof value === 'object') {
-    return multiline ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+    return multiline ? prettyExact(value) : stringifyExact(value);
   }
   return String(value);
 }
@@ -36,13 +39,13 @@ function toText(value, kind, multiline = true) {
 function fromText(text, kind) {
   const t = text.trim();
   if (t === '') return undefined;
-  if (kind === 'integer' || kind === 'number') return /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : text;
+  if (kind === 'integer' || kind === 'number') return /^-?\d+(\.\d+)?$/.test(t) ? numberExact(t) : text;
   if (kind === 'boolean') return t === 'true' ? true : t === 'false' ? false : text;
   if (kind === 'object' || kind === 'array' || kind === 'any') {
     if (/^[[{]/.test(t)) {
-      try { return JSON.parse(t); } catch { return text; }
+      try { return parseExact(t); } catch { return text; }
     }
-    if (kind === 'any' && /^-?\d+(\.\d+)?$/.test(t)) return Number(t);
+    if (kind === 'any' && /^-?\d+(\.\d+)?$/.test(t)) return numberExact(t);
     return text;
   }
   return text;
@@ -151,17 +154,17 @@ export class PropsPanel {
     if (!doc) { this.root.replaceChildren(form); return; }
     const top = this.problems.filter((p) => !p.block);
     for (const [key, multiline, help] of [['name', false, 'Display name'], ['description', true, 'Free text'], ['output', false, "The run's result: a reference, e.g. <last_block.field>"]]) {
-      const value = doc[key] === undefined || doc[key] === null ? '' : typeof doc[key] === 'string' ? doc[key] : JSON.stringify(doc[key]);
+      const value = doc[key] === undefined || doc[key] === null ? '' : typeof doc[key] === 'string' ? doc[key] : stringifyExact(doc[key]);
       const input = multiline ? el('textarea', { id: `wf-${key}`, rows: 3 }) : el('input', { id: `wf-${key}`, spellcheck: 'false', autocomplete: 'off' });
       input.value = value;
       input.dataset.field = key;
       const commit = () => {
         const v = input.value.trim();
-        const before = JSON.stringify(doc[key]);
+        const before = stringifyExact(doc[key]);
         if (v === '' && key !== 'name') delete doc[key];
-        else doc[key] = key === 'output' && /^[[{]/.test(v) ? (() => { try { return JSON.parse(v); } catch { return v; } })() : v;
+        else doc[key] = key === 'output' && /^[[{]/.test(v) ? (() => { try { return parseExact(v); } catch { return v; } })() : v;
         // Committed twice (Save, then blur) is one edit: the second is no change.
-        if (JSON.stringify(doc[key]) !== before) this.onChange?.();
+        if (stringifyExact(doc[key]) !== before) this.onChange?.();
       };
       this.bind(input, commit);
       if (key === 'output') attachAutocomplete(input, () => this.allRefs(), commit);
@@ -241,7 +244,7 @@ export class PropsPanel {
   update(key, value) {
     const data = this.node.getData();
     // Committed twice (Save, then blur) is one edit: the second is no change.
-    if (JSON.stringify(data.config?.[key]) === JSON.stringify(value)) return;
+    if (stringifyExact(data.config?.[key]) === stringifyExact(value)) return;
     const config = { ...(data.config ?? {}) };
     if (value === undefined) delete config[key];
     else config[key] = value;

@@ -2,6 +2,8 @@
 // `<old.field>`, `<old>` and `<old?>` in every block's config name the new id, and
 // a parallel's branches list it by its new id. Renaming used to leave each of them
 // "names unknown block 'old'" until fixed by hand.
+import { stringifyExact } from '../exact_json.js';
+
 const swapper = (from, to) => {
   const ref = new RegExp(`<${from}(?=[.?>])`, 'g'); // ids are [a-z0-9_]: no escaping
   const swap = (v) => {
@@ -23,7 +25,7 @@ export function renameReferences(graph, from, to) {
     if (config.branches && typeof config.branches === 'object' && !Array.isArray(config.branches)) {
       config.branches = Object.fromEntries(Object.entries(config.branches).map(([k, ids]) => [k, member(ids)]));
     }
-    if (JSON.stringify(config) !== JSON.stringify(data.config)) node.setData({ ...data, config }, { overwrite: true });
+    if (stringifyExact(config) !== stringifyExact(data.config)) node.setData({ ...data, config }, { overwrite: true });
   }
 }
 
