@@ -121,10 +121,20 @@ export function createGraph(container) {
 
 // Removing a block removes its edges too: one undo step brings all of them back
 // (each edge had been a step of its own, and one Undo restored a block unwired).
+// A container goes with what it holds, nested containers included, as in n8n and
+// Sim: its blocks had stayed behind as unconnected top-level blocks, run on every
+// run. Innermost first, so Undo adds each container back before its blocks.
 export function removeAsOneStep(graph, cells) {
   if (!cells.length) return;
+  const all = new Set();
+  const add = (cell) => {
+    if (all.has(cell)) return;
+    for (const child of cell.getChildren() ?? []) add(child);
+    all.add(cell);
+  };
+  cells.forEach(add);
   graph.startBatch('remove');
-  graph.removeCells(cells);
+  graph.removeCells([...all]);
   graph.stopBatch('remove');
 }
 
