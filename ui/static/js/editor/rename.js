@@ -1,8 +1,10 @@
 // A renamed block keeps its readers, as n8n and Sim rename references:
 // `<old.field>`, `<old>` and `<old?>` in every block's config name the new id, and
 // a parallel's branches list it by its new id. Renaming used to leave each of them
-// "names unknown block 'old'" until fixed by hand.
+// "names unknown block 'old'" until fixed by hand. Function code's `input.old`
+// follows too (input_reads.js).
 import { stringifyExact } from '../exact_json.js';
+import { renameInputReads } from './input_reads.js';
 
 const swapper = (from, to) => {
   const ref = new RegExp(`<${from}(?=[.?>])`, 'g'); // ids are [a-z0-9_]: no escaping
@@ -22,6 +24,7 @@ export function renameReferences(graph, from, to) {
     const data = node.getData();
     if (!data?.config) continue;
     const config = swap(data.config);
+    if (data.type === 'function' && typeof config.code === 'string') config.code = renameInputReads(config.code, config.language, from, to);
     if (config.branches && typeof config.branches === 'object' && !Array.isArray(config.branches)) {
       config.branches = Object.fromEntries(Object.entries(config.branches).map(([k, ids]) => [k, member(ids)]));
     }
