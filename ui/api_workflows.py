@@ -115,8 +115,10 @@ def _etag(text: str) -> str:
 def _stale(existing: Path | None, old_text: str | None) -> Response | None:
     """412 when ``If-Match`` names another version than the file's text on disk
     (``old_text``: a `git pull` or another tab saved since the client
-    read it): last write wins would undo that change without a word. No
-    ``If-Match``: saved as before."""
+    read it), or ``If-None-Match`` one it has (``*``: any): last write wins would
+    undo that change without a word. Neither header: saved as before."""
+    if (exists := _exists(existing, old_text)) is not None:
+        return exists
     wanted = request.headers.get("If-Match")
     if wanted is None:
         return None
@@ -132,6 +134,26 @@ def _stale(existing: Path | None, old_text: str | None) -> Response | None:
         412,
         "the workflow file changed since it was read (saved elsewhere, or edited on disk): "
         "reload it, then apply your change again",
+        etag=current,
+    )
+
+
+def _exists(existing: Path | None, old_text: str | None) -> Response | None:
+    """412 for ``If-None-Match: *`` (the editor's first save of a page opened on no
+    file) when the file exists: another tab, a template copy or a `git pull` created
+    it since, and this save would replace it unseen. With ETags: 412 when the file
+    is at one of those versions (RFC 9110)."""
+    unwanted = request.headers.get("If-None-Match")
+    if unwanted is None or existing is None:
+        return None
+    tags = {t.strip() for t in unwanted.split(",")}
+    current = _etag(old_text or "")
+    if "*" not in tags and current not in tags:
+        return None
+    return error(
+        412,
+        "a workflow file with this name exists (created since it was opened as new, or "
+        "saved elsewhere): reload it, then apply your change again",
         etag=current,
     )
 

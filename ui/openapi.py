@@ -116,7 +116,8 @@ def document() -> dict[str, Any]:
                 ),
                 "put": op(
                     "save (validated first); YAML or JSON body. If-Match: the ETag the"
-                    " workflow was read with (or *): saved only over that version",
+                    " workflow was read with (or *): saved only over that version."
+                    " If-None-Match: *: saved only when no file exists (a new workflow)",
                     {
                         "200": {"description": "saved; ETag: the saved version"},
                         "201": {"description": "created; ETag: the saved version"},
@@ -126,13 +127,14 @@ def document() -> dict[str, Any]:
                         ),
                         "412": {
                             "description": "If-Match names another version than the file's"
-                            " (changed or deleted since it was read): {error, etag}"
+                            " (changed or deleted since it was read), or If-None-Match: * and"
+                            " the file exists: {error, etag}"
                         },
                         "422": PROBLEMS,
                     },
                     body=True,
                     params=["name"],
-                    headers=["If-Match"],
+                    headers=["If-Match", "If-None-Match"],
                 ),
                 "delete": op(
                     "delete a workflow file",

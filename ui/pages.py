@@ -70,6 +70,14 @@ def new_workflow() -> Any:
         return _back_to_index(
             "new", f"{name!r} is not a workflow name: {NAME_RULE}", "new-workflow"
         )
+    # Not the existing file opened as if it were new (the template form refuses a
+    # taken name alike): it is one click away in the list.
+    if wf.find(settings().workflows_dir, name) is not None:
+        message = (
+            f"A workflow named {name!r} already exists (open it from the list): "
+            "choose another name."
+        )
+        return _back_to_index("new", message, "new-workflow")
     return redirect(url_for("pages.editor", name=name))
 
 

@@ -70,6 +70,40 @@ def test_a_save_over_a_version_changed_since_it_was_read_is_412(
     assert gone.status_code == 412
 
 
+def test_a_first_save_with_if_none_match_star_never_replaces_a_file(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    """The editor's first save of a page opened on no file: another tab created the
+    file since, and the header was ignored (200, the other tab's file replaced)."""
+    name, path = named
+    before = path.read_text()
+    doc = client.get(f"/api/workflows/{name}?format=json", headers=auth).get_json()
+    doc["description"] = "the second tab's workflow"
+    new_only = {**auth, "If-None-Match": "*"}
+    taken = client.put(f"/api/workflows/{name}", json=doc, headers=new_only)
+    assert taken.status_code == 412, taken.get_json()
+    assert "exists" in taken.get_json()["error"]
+    assert (
+        taken.get_json()["etag"]
+        == client.get(f"/api/workflows/{name}", headers=auth).headers["ETag"]
+    )
+    assert path.read_text() == before
+    # The file's own version named: refused alike; another version: saved.
+    current = {**auth, "If-None-Match": taken.get_json()["etag"]}
+    assert client.put(f"/api/workflows/{name}", json=doc, headers=current).status_code == 412
+    other = {**auth, "If-None-Match": '"0123456789abcdef0123"'}
+    assert client.put(f"/api/workflows/{name}", json=doc, headers=other).status_code == 200
+
+    fresh = f"{name}_new"
+    try:
+        made = client.put(f"/api/workflows/{fresh}", json={**doc, "name": fresh}, headers=new_only)
+        assert made.status_code == 201, made.get_json()
+        again = client.put(f"/api/workflows/{fresh}", json={**doc, "name": fresh}, headers=new_only)
+        assert again.status_code == 412
+    finally:
+        (path.parent / f"{fresh}.yaml").unlink(missing_ok=True)
+
+
 def test_a_yaml_save_is_written_as_sent(
     client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
 ) -> None:

@@ -242,6 +242,38 @@ def test_a_save_does_not_undo_a_change_made_on_disk_meanwhile(page: Any, scratch
     assert saved_code(path) == 'return {"sum": 100}'
 
 
+def test_a_new_workflow_saved_in_another_tab_first_is_not_overwritten(
+    page: Any, workflows_dir: Path
+) -> None:
+    """Two tabs opened on one new name: the second save replaced the first tab's
+    workflow without a word (no If-Match for a file that did not exist)."""
+    path = workflows_dir / "two_tabs_new.yaml"
+    other = page.context.new_page()
+    try:
+        open_editor(page, "two_tabs_new")
+        open_editor(other, "two_tabs_new")
+        page.click(".palette-item[data-type='manual']")
+        page.click("#btn-save")
+        expect(page.locator("#status")).to_have_text("Saved")
+        first = path.read_text()
+
+        other.click(".palette-item[data-type='manual']")
+        other.fill("#props-form [data-field='name']", "the second tab's")
+        other.click("#btn-save")
+        expect(other.locator("#status")).to_contain_text("Not saved: the file changed since")
+        assert path.read_text() == first
+        expect(other.locator("#dirty")).to_be_visible()
+        # The first tab goes on saving over its own version.
+        page.click(".palette-item[data-type='function']")
+        page.fill("#props-form [data-field='code']", "return {}")
+        page.click("#btn-save")
+        expect(page.locator("#status")).to_have_text("Saved")
+        assert list(yaml.safe_load(path.read_text())["blocks"]) == ["manual", "function"]
+    finally:
+        other.close()
+        path.unlink(missing_ok=True)
+
+
 BROKEN = """\
 version: 1
 name: {name}

@@ -99,6 +99,20 @@ def test_an_invalid_new_workflow_name_is_said_beside_the_field(
     assert "'My First Flow' is not a workflow name" in said and "letters, digits" in said.lower()
 
 
+def test_a_new_workflow_named_like_an_existing_one_is_refused_beside_the_field(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """It opened the existing file in the editor as if it were the new one."""
+    resp = client.get("/new?name=hello", headers=auth)
+    assert resp.status_code == 302 and resp.location == "/#new-workflow"
+    html = client.get("/", headers=auth).get_data(as_text=True)
+    start = html.index('id="new-name-hint"')
+    said = unescape(html[start : html.index("<table", start)])
+    assert "A workflow named 'hello' already exists" in said
+    fresh = client.get("/new?name=hello_fresh", headers=auth)
+    assert fresh.status_code == 302 and fresh.location == "/editor/hello_fresh"
+
+
 def in_chromium(test: Any) -> Any:
     """BROWSER_TESTS's marks (browser; skipped without chromium) on one test."""
     for mark in BROWSER_TESTS:

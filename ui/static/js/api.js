@@ -25,9 +25,10 @@ export function failure(r) {
 // `exact`: integers past 2^53 are read as BigInt (exact_json.js), and a BigInt in the
 // body is sent as its digits, for a page that shows them or saves them back (the
 // editor); every other caller gets JSON.parse's numbers.
-async function send(method, url, body, { accept = 'application/json', ifMatch, exact = false } = {}) {
+async function send(method, url, body, { accept = 'application/json', ifMatch, ifNoneMatch, exact = false } = {}) {
   const headers = { Accept: accept };
   if (ifMatch) headers['If-Match'] = ifMatch;
+  if (ifNoneMatch) headers['If-None-Match'] = ifNoneMatch;
   if (method !== 'GET') headers['X-CSRF-Token'] = csrf();
   let payload;
   if (body !== undefined) {

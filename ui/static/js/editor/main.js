@@ -69,10 +69,12 @@ async function save() {
   state.saves += 1;
   const doc = currentDoc();
   // Saved only over the version this page read: a `git pull` or another tab since
-  // then is not undone silently (412).
-  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ifMatch: state.etag, exact: true });
+  // then is not undone silently (412). A page opened on no file saves only while
+  // there is none: another tab that created it first is not overwritten unseen.
+  const guard = state.etag ? { ifMatch: state.etag } : { ifNoneMatch: '*' };
+  const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ...guard, exact: true });
   if (r.status === 412) {
-    status('Not saved: the file changed since this page loaded it (edited on disk or saved elsewhere). Copy your change, reload, and apply it again', 'error');
+    status('Not saved: the file changed since this page loaded it (created, edited on disk or saved elsewhere). Copy your change, reload, and apply it again', 'error');
     return false;
   }
   if (r.status === 422) {
