@@ -80,8 +80,14 @@ export class PropsPanel {
     return commits.get(field)?.() !== false;
   }
 
-  // Tie a field to its commit: on change, on Save (flush), and typing marks unsaved.
+  // Tie a field to its commit: on change, on leaving it, on Save (flush), and typing
+  // marks unsaved. Leaving commits too because `change` misses an edit: a reference
+  // picked from the list is set (and committed) from script, and deleted again by
+  // hand the text is back to what it was when the field got the focus, so no
+  // `change` fires and the picked reference stayed in the block. A commit of what is
+  // already committed is no edit (update, and the id and workflow fields, check).
   bind(input, commit) {
+    const owner = this.node;
     const tracked = () => {
       const ok = commit() !== false;
       this.refused = ok ? null : input;
@@ -89,6 +95,9 @@ export class PropsPanel {
     };
     commits.set(input, tracked);
     input.addEventListener('change', tracked);
+    // Only into the block the field was drawn for (a field taken away by a redraw
+    // for another block is not that block's).
+    input.addEventListener('blur', () => { if (this.node === owner && input.isConnected) tracked(); });
     input.addEventListener('input', () => this.onInput?.());
   }
 

@@ -1,0 +1,75 @@
+"""A save takes exactly what the fields show, in a real browser (Debian's chromium,
+as in test_browser_editor.py), however the text got there: typed, picked from the
+reference list, or picked and deleted again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from playwright.sync_api import expect
+
+from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.test_browser_editor import open_editor, select
+
+pytestmark = BROWSER_TESTS
+
+TWO = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  first:
+    type: function
+    code: |
+      return {{"n": 1}}
+  last:
+    type: function
+    code: 'return {{"m": 2}}'
+edges:
+  - start -> first
+  - first -> last
+"""
+
+
+def test_a_picked_reference_deleted_by_hand_is_not_saved(page: Any, scratch: Any) -> None:
+    """Picking set the field from script and committed it; deleting it again by hand
+    brought the text back to its value when the field got the focus, so no `change`
+    fired, and the save wrote the picked reference."""
+    path = scratch("pick_then_delete", TWO)
+    open_editor(page, "pick_then_delete")
+    select(page, "last")
+    code = page.locator("#props-form [data-field='code']")
+    code.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" + <fi")
+    expect(page.locator("#ref-suggest li").first).to_have_attribute("data-ref", "<first>")
+    page.keyboard.press("Enter")
+    expect(code).to_have_value('return {"m": 2} + <first>')
+    for _ in " + <first>":
+        page.keyboard.press("Backspace")
+    expect(code).to_have_value('return {"m": 2}')
+    page.locator("#canvas").click(position={"x": 700, "y": 500})  # leaves the field
+    page.wait_for_selector("#workflow-form")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert yaml.safe_load(path.read_text())["blocks"]["last"]["code"] == 'return {"m": 2}'
+
+
+def test_a_picked_reference_is_saved(page: Any, scratch: Any) -> None:
+    path = scratch("pick_and_keep", TWO)
+    open_editor(page, "pick_and_keep")
+    select(page, "last")
+    code = page.locator("#props-form [data-field='code']")
+    code.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" + <fi")
+    expect(page.locator("#ref-suggest li").first).to_have_attribute("data-ref", "<first>")
+    page.keyboard.press("Enter")
+    page.locator("#canvas").click(position={"x": 700, "y": 500})
+    page.wait_for_selector("#workflow-form")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    saved = yaml.safe_load(path.read_text())["blocks"]["last"]["code"]
+    assert saved == 'return {"m": 2} + <first>'
