@@ -257,9 +257,14 @@ export class PropsPanel {
     const config = { ...(data.config ?? {}) };
     if (value === undefined) delete config[key];
     else config[key] = value;
+    // One undo step for the edit and what follows from it: the ports it adds or
+    // removes and their edges (one Undo had brought back the port alone, unwired,
+    // with on_error still at fail; a save between the steps lost the edges).
+    this.graph.startBatch('update');
     // overwrite: a removed key must disappear, not be deep-merged back.
     this.node.setData({ ...data, config }, { overwrite: true });
     if (key === 'cases' || key === 'else' || key === 'on_error') syncPorts(this.graph, this.node, this.types[data.type]);
+    this.graph.stopBatch('update');
     this.onChange?.();
   }
 }
