@@ -115,13 +115,20 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
     if not old_text.endswith("\n"):
         old_text += "\n"
     head, top = _sections(old_text.splitlines(keepends=True), _TOP_KEY)
+    if top:  # the comment opening the file is the file's, whatever key comes first
+        first = next(iter(top))
+        head += top[first][0]
+        top[first] = ([], top[first][1])
     out = list(head)
-    for key in canonical:
+    order = _top_order(old, list(canonical))
+    for key in order:
         prefix, own = top.get(key, ([], []))
         if own and key in old and old[key] == doc[key]:
             out += prefix + own
         elif key == "blocks" and own and own[0].strip() == "blocks:" and isinstance(old[key], dict):
             out += prefix + [own[0]] + _patch_blocks(own[1:], old[key], doc[key])
+        elif key == "layout" and own and (lines := _patch_layout(own, old[key], doc[key])):
+            out += prefix + lines
         else:
             out += prefix + _dump({key: doc[key]}, _indents_items(own))
     text = "".join(out)
@@ -129,10 +136,49 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
         saved = _load(text)
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
-    same_order = isinstance(saved, dict) and list(saved) == list(canonical)
+    same_order = isinstance(saved, dict) and list(saved) == order
     if same_order and "blocks" in saved:
         same_order = list(saved["blocks"] or {}) == list(canonical["blocks"] or {})
     return text if same_order and saved == doc else None
+
+
+def _top_order(old: dict[str, Any], canonical: list[str]) -> list[str]:
+    """The top-level keys to write: the file's in the file's order (a hand-written
+    `layout` before `version` stays there), each new one after the key that comes
+    before it in the canonical order (`version` first, `layout` last)."""
+    order = [k for k in old if k in canonical]
+    for i, key in enumerate(canonical):
+        if key not in order:
+            before = next((k for k in reversed(canonical[:i]) if k in order), None)
+            order.insert(order.index(before) + 1 if before is not None else 0, key)
+    return order
+
+
+def _patch_layout(own: list[str], old: Any, new: Any) -> list[str] | None:
+    """A changed ``layout`` written as the file writes it: one line ``{…}`` stays one
+    line; one entry per line keeps each unchanged entry's line (and the comments
+    between them). None: neither, the section is written anew."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return None
+    value = own[0].split(":", 1)[1].strip()
+    if len(own) == 1 and value.startswith("{") and value.endswith("}"):
+        flow = yaml.safe_dump(
+            new, default_flow_style=True, width=10**9, sort_keys=False, allow_unicode=True
+        )
+        return [f"layout: {flow.strip()}\n"]
+    if value:
+        return None
+    head, entries = _sections(own[1:], _BLOCK_KEY)
+    if any(not _is_note(line, 2) for line in head):
+        return None
+    out = [own[0], *head]
+    for bid, box in new.items():
+        prefix, lines = entries.get(bid, ([], []))
+        if lines and bid in old and old[bid] == box:
+            out += prefix + lines
+        else:
+            out += prefix + _dump({"layout": {bid: box}})[1:]
+    return out
 
 
 def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any) -> list[str]:
