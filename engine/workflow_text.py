@@ -144,14 +144,15 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
 
 def _top_order(old: dict[str, Any], canonical: list[str]) -> list[str]:
     """The top-level keys to write: the file's in the file's order (a hand-written
-    `layout` before `version` stays there), each new one after the key that comes
-    before it in the canonical order (`version` first, `layout` last)."""
-    order = [k for k in old if k in canonical]
+    `name` before `version` stays there), each new one after the key that comes
+    before it in the canonical order (`version` first), and `layout` last wherever
+    the file had it (the SPEC: a save keeps `layout` last)."""
+    order = [k for k in old if k in canonical and k != "layout"]
     for i, key in enumerate(canonical):
-        if key not in order:
+        if key not in order and key != "layout":
             before = next((k for k in reversed(canonical[:i]) if k in order), None)
             order.insert(order.index(before) + 1 if before is not None else 0, key)
-    return order
+    return [*order, "layout"] if "layout" in canonical else order
 
 
 def _patch_layout(own: list[str], old: Any, new: Any) -> list[str] | None:

@@ -1,8 +1,8 @@
 """Saving the editor's document over a hand-written file keeps the file's own order
 and header (docs/editor.md: "Key order is the file's", "moving a block changes its
-layout line only"). Moving one block moved `version: 1` above the header comment
-(the top-level keys were written in the canonical order) and wrote the one-line
-`layout: {…}` out one entry per line."""
+layout line only"), but for `layout`, which a save keeps last (the SPEC). Moving one
+block moved `version: 1` above the header comment (the top-level keys were written
+in the canonical order) and wrote the one-line `layout: {…}` out one entry per line."""
 
 from __future__ import annotations
 
@@ -81,6 +81,9 @@ def test_moving_a_block_in_a_hand_written_file_changes_its_layout_line_only(
         "-layout: {start: [40, 80], add: [260, 80]}",
         "+layout: {start: [40, 80], add: [300, 90]}",
     ]
+    # The one line, moved last (the SPEC: "keeps `layout` last"); the rest in place.
+    assert after.startswith("# hand-written\nname: hand_moved\nversion: 1\n")
+    assert after.endswith("edges: [start -> add]\nlayout: {start: [40, 80], add: [300, 90]}\n")
 
 
 def test_moving_a_block_keeps_the_comments_between_layout_lines(
@@ -111,5 +114,10 @@ def test_a_key_the_file_lacks_goes_below_its_header_comment(
         after = path.read_text()
     finally:
         path.unlink()
-    assert changed_lines(original, after) == ["+version: 1", "+description: added"]
+    assert changed_lines(original, after) == [
+        "+version: 1",
+        "-layout: {start: [40, 80], add: [260, 80]}",
+        "+description: added",
+        "+layout: {start: [40, 80], add: [260, 80]}",
+    ]
     assert after.startswith("# hand-written\nversion: 1\nname: hand_no_version\ndescription:")
