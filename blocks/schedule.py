@@ -1,7 +1,9 @@
 """Schedule trigger: the block, and the scheduler loop ``flowyard serve`` runs.
 
 Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC ISO>``
-and the block's last submitted tick (``flowyard_schedule_ticks``) is moved forward by
+(``schedule:<workflow>:<block>:<tick>`` for any schedule block but the workflow's
+first: see tick_key), starts from its schedule block (the workflow's other trigger
+blocks are skipped: engine/triggers.py), and the block's last submitted tick (``flowyard_schedule_ticks``) is moved forward by
 the statement that accepts its run, which is only inserted if it did: that is what
 makes a tick run once however many processes run the scheduler, with no leader
 election — and after retention deleted the tick's run, and its key with it. After
@@ -180,8 +182,22 @@ def _written_at(file: str) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
 
-def tick_key(workflow: str, tick: dt.datetime) -> str:
-    return f"schedule:{workflow}:{tick.astimezone(dt.UTC).isoformat()}"
+def tick_key(workflow: str, tick: dt.datetime, block: str | None = None) -> str:
+    """The idempotency key of a tick: ``schedule:<workflow>:<tick in UTC ISO>`` for the
+    workflow's first schedule block (the key every earlier version gave a tick, so one
+    it accepted still finds its key taken), ``schedule:<workflow>:<block>:<tick>`` for
+    ``block``, any other: two blocks' ticks at one time are two runs."""
+    at = tick.astimezone(dt.UTC).isoformat()
+    return f"schedule:{workflow}:{block}:{at}" if block else f"schedule:{workflow}:{at}"
+
+
+def key_block(wf: Any, block_id: str) -> str | None:
+    """What ``block_id``'s tick keys name (:func:`tick_key`): None for the workflow's
+    first schedule block, in file order, else the block's id."""
+    first = next(
+        (b.id for b in wf.blocks.values() if b.type == "schedule" and b.parent is None), None
+    )
+    return None if block_id == first else block_id
 
 
 @dataclass
@@ -300,11 +316,12 @@ class Scheduler:
                 "schedule": {"scheduled_for": iso, "cron": entry.cron, "timezone": str(entry.tz)},
                 "workflow": {"name": wf.name},
             }
+            # The run starts from this block: the workflow's other triggers are skipped.
             sub = await self.runtime.submit(
                 wf,
                 run_input,
                 trigger="schedule",
-                idempotency_key=tick_key(wf.name, tick),
+                idempotency_key=tick_key(wf.name, tick, key_block(wf, entry.block)),
                 tick=(entry.block, tick.astimezone(dt.UTC)),
             )
         except Exception:

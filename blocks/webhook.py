@@ -360,6 +360,7 @@ async def accept(
                 config.get("concurrency_key"), block.id, request, workflow.name, secret_header
             ),
             same_request=same_delivery,
+            trigger_block=block.id,  # the workflow's other triggers are skipped
         )
     except IdempotencyConflict as exc:
         return WebhookResponse(409, {"error": str(exc), "execution_id": exc.execution_id})

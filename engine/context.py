@@ -76,6 +76,10 @@ class RunContext:
         # The run a re-run repeats (the first of a chain of re-runs), else None:
         # <workflow.rerun_of>. Unlike key_base, set for a re-run of every block too.
         self.rerun_of: str | None = None
+        # The trigger block the run starts from (engine/triggers.py): the workflow's
+        # other trigger blocks are skipped. None: every one runs (no trigger, or a
+        # run accepted before runs kept it).
+        self.trigger_block: str | None = None
 
     def note_secret(self, value: Any) -> None:
         if isinstance(value, str) and value:

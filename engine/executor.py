@@ -104,6 +104,8 @@ class Executor:
         running: dict[asyncio.Task[str | None], str] = {}
         top = region.key == TOP
         handlers = self.plan.handlers
+        if top:
+            ready = await self._skip_other_triggers(ready, activation)
         try:
             while ready or running:
                 # Run a lone ready block inline: a chain needs no task per block. One
@@ -129,6 +131,24 @@ class Executor:
             if running:
                 await self.stops.stop(running, prefix, exc)
             raise
+
+    async def _skip_other_triggers(self, entries: list[str], activation: Activation) -> list[str]:
+        """The entry blocks to run: a run starts from one trigger block (the tick's
+        schedule, the delivery's webhook: engine/triggers.py), and the workflow's
+        other trigger blocks are skipped, with what only they lead to."""
+        started = self.run.trigger_block
+        if started is None or started not in entries:
+            return entries  # no trigger named (a run accepted before): every one runs
+        handlers = self.plan.handlers
+        others = [n for n in entries if n != started and handlers[n].category == "trigger"]
+        ready = [n for n in entries if n not in others]
+        for node in others:
+            self.run.recorder.add("block_skipped", node)
+            self.top_blocks[node] = dict(SKIPPED)
+            skipped = self._settle(node, None, activation, ready, "")
+            if self._after_needed(True):
+                await self._after(node, skipped, True)
+        return ready
 
     def _settle(
         self, node: str, port: str | None, activation: Activation, ready: list[str], prefix: str

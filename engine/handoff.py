@@ -49,7 +49,7 @@ _CLAIM = f"""
               FOR UPDATE SKIP LOCKED)
     -- the input as it came, not as stored redacted (engine/intake.py)
     RETURNING execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
-              concurrency_key, created_at, rerun_of,
+              concurrency_key, created_at, rerun_of, trigger_block,
               -- events past `run_queued`: a re-run's carried-over blocks, to reuse
               EXISTS (SELECT 1 FROM flowyard_run_events e
                        WHERE e.execution_id = flowyard_runs.execution_id AND e.seq > 1) AS recorded

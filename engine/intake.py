@@ -85,19 +85,21 @@ class IdempotencyConflict(Exception):
 
 
 #: ``${raw}``: the input as accepted when ``$5`` is its redacted form, else NULL
-#: (engine/migrations.py, unredacted_input); ``${rerun}``, the last parameter: the
-#: run a re-run repeats, else NULL.
+#: (engine/migrations.py, unredacted_input); ``${rerun}``: the run a re-run repeats,
+#: else NULL; ``${start}``, the last parameter: the trigger block the run starts
+#: from (engine/triggers.py), NULL for all of them.
 _INSERT_RUN = """
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, rerun_of)
+                                   unredacted_input, input_redacted, rerun_of, trigger_block)
         VALUES ($1::uuid, $2, $3, 'queued', $4, $5::json, $6, $7, now(), $8,
-                ${raw}::json, ${raw}::json IS NOT NULL, ${rerun}::uuid)
+                ${raw}::json, ${raw}::json IS NOT NULL, ${rerun}::uuid, ${start}::text)
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
-#: the same tick waits for that row's lock, then finds the tick taken.
+#: the same tick waits for that row's lock, then finds the tick taken. The run
+#: starts from that schedule block (``trigger_block``).
 _INSERT_TICKED_RUN = """
     WITH tick AS (
         INSERT INTO flowyard_schedule_ticks AS last (workflow, block, tick, execution_id)
@@ -109,9 +111,9 @@ _INSERT_TICKED_RUN = """
     ), ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted)
+                                   unredacted_input, input_redacted, trigger_block)
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
-               now(), $8::text, ${raw}::json, ${raw}::json IS NOT NULL
+               now(), $8::text, ${raw}::json, ${raw}::json IS NOT NULL, ${block}::text
          WHERE EXISTS (SELECT FROM tick)
 """
 #: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
@@ -167,7 +169,7 @@ def _accept_sql(
     if ticked:  # its two parameters (block, tick), then the unredacted input
         head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2) + head
     else:
-        head = _INSERT_RUN.format(raw=after, rerun=after + 1) + head
+        head = _INSERT_RUN.format(raw=after, rerun=after + 1, start=after + 2) + head
     sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
     if not seen:
         return sql
@@ -210,6 +212,7 @@ async def accept(
     tick: tuple[str, dt.datetime] | None = None,
     shown: dict[str, Any] | None = None,
     rerun_of: str | None = None,
+    trigger_block: str | None = None,
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
@@ -228,7 +231,8 @@ async def accept(
     for executing the run, until its end (``unredacted_input``).
 
     ``rerun_of``: the run a re-run repeats (``<workflow.rerun_of>``); never with a
-    ``tick``."""
+    ``tick``. ``trigger_block``: the trigger block the run starts from (None: all
+    of them); a tick's is its schedule block, whatever is given."""
     stored = input if shown is None else shown
     raw = None if shown is None else input
     args: list[Any] = [None, workflow, version, trigger, stored, idempotency_key, owner, key]
@@ -238,14 +242,14 @@ async def accept(
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     if same_request is not None:
         sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
-        args += [raw, rerun_of]
+        args += [raw, rerun_of, trigger_block]
         return await _accept_delivery(
             pool, sql, args, workflow, idempotency_key, (input, stored), same_request
         )
     if tick is not None:
         args += [*tick, raw]
     else:
-        args += [raw, rerun_of]
+        args += [raw, rerun_of, trigger_block]
     sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()

@@ -131,6 +131,14 @@ MIGRATIONS: list[str] = [
                           AND table_name = 'flowyard_runs' AND column_name = 'rerun_of') THEN
             ALTER TABLE flowyard_runs ADD COLUMN rerun_of UUID;
         END IF;
+        -- The trigger block a run starts from (engine/triggers.py): the workflow's
+        -- other trigger blocks are skipped, by whichever process executes, resumes
+        -- or re-runs it. NULL (a run accepted before): every trigger block runs.
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema()
+                          AND table_name = 'flowyard_runs' AND column_name = 'trigger_block') THEN
+            ALTER TABLE flowyard_runs ADD COLUMN trigger_block TEXT;
+        END IF;
         -- The stored workflow versions too: the process executing a run rebuilds its
         -- workflow from one, and a mapping in a block's config (a loop's literal
         -- items, an HTTP body) or the output went in jsonb's order there. Old rows
@@ -212,7 +220,7 @@ UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
 #: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
-#: stored workflow versions are json; flowyard_runs.rerun_of.
+#: stored workflow versions are json; flowyard_runs.rerun_of and trigger_block.
 SCHEMA_VERSION = 7
 
 

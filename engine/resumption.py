@@ -28,7 +28,7 @@ log = logging.getLogger("flowyard.runtime")
 #: input as it came: the stored one may be redacted, engine/intake.py).
 _HELD_ROW = """
     SELECT execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
-           concurrency_key, rerun_of FROM flowyard_runs
+           concurrency_key, rerun_of, trigger_block FROM flowyard_runs
      WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
 """
 
@@ -96,7 +96,7 @@ class Resumption:
             return
         workflow = await self._version(row["workflow_hash"])
         self._spawn(eid, workflow, row["input"] or {}, key=row["concurrency_key"],
-                    rerun_of=_rerun_of(row))  # fmt: skip
+                    rerun_of=_rerun_of(row), trigger_block=row.get("trigger_block"))  # fmt: skip
 
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
@@ -197,7 +197,8 @@ class Resumption:
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         started_at = runstore.first_start(events)
-        return eid, workflow, row["input"] or {}, restored, next_seq, started_at, _rerun_of(row)
+        return (eid, workflow, row["input"] or {}, restored, next_seq, started_at, _rerun_of(row),
+                row.get("trigger_block"))  # fmt: skip
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""

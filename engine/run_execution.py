@@ -54,8 +54,11 @@ class RunExecution:
         key: str | None = None,
         started_at: float | None = None,
         rerun_of: str | None = None,
+        trigger_block: str | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
-        run = self._execute(eid, workflow, input, restored, next_seq, started_at, rerun_of)
+        run = self._execute(
+            eid, workflow, input, restored, next_seq, started_at, rerun_of, trigger_block
+        )
         return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
 
     async def _execute(
@@ -67,6 +70,7 @@ class RunExecution:
         next_seq: int,
         started_at: float | None = None,  # a resumed run's first start
         rerun_of: str | None = None,  # the run a re-run repeats (flowyard_runs.rerun_of)
+        trigger_block: str | None = None,  # where it starts (flowyard_runs.trigger_block)
     ) -> dict[str, Any]:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return await self._stored_end(eid, None)  # as the canceller recorded it
@@ -87,6 +91,7 @@ class RunExecution:
         transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.rerun_of = rerun_of
+        run.trigger_block = trigger_block
         run.secrets = secrets
         recorder.started()
         executor = Executor(run, self.metrics)

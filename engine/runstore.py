@@ -84,7 +84,7 @@ async def beat(pool: asyncpg.Pool, owner: str, held: Sequence[str]) -> set[str]:
 _ROW = (
     "execution_id, workflow, workflow_hash, status, trigger, input, input_redacted,"
     " idempotency_key, output, error, owner, heartbeat_at, created_at, started_at,"
-    " finished_at, concurrency_key, rerun_of"
+    " finished_at, concurrency_key, rerun_of, trigger_block"
 )
 
 

@@ -33,6 +33,7 @@ from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.run_execution import RunExecution
 from engine.runstore import FINAL_STATUSES
+from engine.triggers import started_by_hand
 from engine.workflows import WorkflowStore
 
 HEARTBEAT_S = 10.0
@@ -202,6 +203,7 @@ class Runtime(RunExecution, Resumption):
         same_request: SameRequest | None = None,
         tick: tuple[str, dt.datetime] | None = None,
         rerun_of: str | None = None,
+        trigger_block: str | None = None,
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
@@ -215,13 +217,23 @@ class Runtime(RunExecution, Resumption):
         otherwise), which still holds once retention has deleted the earlier
         tick's run and its idempotency key with it. ``rerun_of``: the run a re-run
         repeats (``<workflow.rerun_of>``).
+
+        ``trigger_block``: the trigger block the run starts from, the workflow's
+        other trigger blocks being skipped (engine/triggers.py); a tick's is its
+        schedule block. A run by hand (``trigger="manual"``) starts from the one
+        :func:`~engine.triggers.started_by_hand` picks, or raises
+        :class:`~engine.triggers.NoTriggerChosen` with nothing accepted.
         """
         input = input or {}
-        trigger_block = workflow.trigger()
-        if trigger == "manual" and trigger_block is not None and trigger_block.type == "schedule":
-            # Run by hand, a scheduled workflow gets the input its ticks get, what
-            # is given overriding it (`flowyard run report` of a daily report).
-            input = {**(trigger_block.config.get("input") or {}), **input}
+        if tick is not None:
+            trigger_block = tick[0]
+        elif trigger == "manual" and trigger_block is None:
+            start = started_by_hand(workflow)
+            trigger_block = start.id if start is not None else None
+            if start is not None and start.type == "schedule":
+                # Run by hand, a scheduled workflow gets the input its ticks get, what
+                # is given overriding it (`flowyard run report` of a daily report).
+                input = {**(start.config.get("input") or {}), **input}
         version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
         handoff = self.handoff and not self.local
         queue = None if self.local or handoff else self.queue
@@ -239,13 +251,14 @@ class Runtime(RunExecution, Resumption):
             self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
             key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,
             carried=carried, same_request=same_request, tick=tick,
-            shown=shown if redacted else None, rerun_of=rerun_of,
+            shown=shown if redacted else None, rerun_of=rerun_of, trigger_block=trigger_block,
         )  # fmt: skip
         if not created:  # a repeated delivery: hand back the first run, start nothing
             return Submission(eid, False)
         if self.local:
             self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
-                        key=concurrency_key, rerun_of=rerun_of)  # fmt: skip
+                        key=concurrency_key, rerun_of=rerun_of,
+                        trigger_block=trigger_block)  # fmt: skip
         return Submission(eid, True, retry_of)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
@@ -283,7 +296,7 @@ class Runtime(RunExecution, Resumption):
         # from the run's id, so a re-run of a delivery without one is the same event).
         return await self.submit(
             workflow, input, trigger="rerun", reuse=reused, concurrency_key=row["concurrency_key"],
-            rerun_of=str(row["rerun_of"] or execution_id),
+            rerun_of=str(row["rerun_of"] or execution_id), trigger_block=row["trigger_block"],
         )  # fmt: skip
 
     async def execute(

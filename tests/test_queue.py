@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -202,6 +203,40 @@ async def test_a_rerun_executed_in_another_process_knows_the_run_it_repeats(
         again = await server.wait(sub.execution_id, 60)
         assert again["status"] == "succeeded", again["error"]
         assert again["output"] == {"of": first["execution_id"]}
+
+
+TWO_TRIGGERS = """
+name: two_triggers_{suffix}
+blocks:
+  nightly: {{type: schedule, cron: "0 2 * * *"}}
+  start: {{type: manual}}
+  by_tick: {{type: function, isolation: inline, code: "return {{'branch': 'tick'}}"}}
+  by_hand: {{type: function, isolation: inline, code: "return {{'branch': 'hand'}}"}}
+edges: [nightly -> by_tick, start -> by_hand]
+"""
+
+
+@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
+async def test_a_run_executed_in_another_process_starts_from_its_own_trigger(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
+) -> None:
+    """The trigger block a run starts from is kept with it (flowyard_runs.trigger_block):
+    whoever executes it skips the workflow's other triggers too, not only the
+    accepting process."""
+    wf = write_workflow(TWO_TRIGGERS.format(suffix=uuid.uuid4().hex[:10]))
+    tick = dt.datetime(2030, 1, 1, 2, 0, tzinfo=dt.UTC)
+    async with _accepted_here_executed_there(
+        workspace, database_url, tmp_path, monkeypatch, hand_over
+    ) as server:
+        by_hand = await server.wait((await server.submit(wf, {})).execution_id, 60)
+        ticked = await server.wait(
+            (await server.submit(wf, {}, trigger="schedule", tick=("nightly", tick))).execution_id,
+            60,
+        )
+    assert by_hand["output"] == {"branch": "hand"}, by_hand
+    assert by_hand["blocks"]["nightly"]["status"] == "skipped"
+    assert ticked["output"] == {"branch": "tick"}, ticked
+    assert ticked["blocks"]["start"]["status"] == "skipped"
 
 
 def test_parse_duration() -> None:

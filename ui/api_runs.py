@@ -17,6 +17,7 @@ from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
 from engine.runtime import InputNotKept
+from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import webhooks
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, json_body, runtime
@@ -63,6 +64,17 @@ def run_input() -> tuple[dict[str, Any], Response | None]:
     if refused_why:
         return {}, error(400, refused_why)
     return data, None
+
+
+def start_refused(workflow: Any) -> Response | None:
+    """The 422 for a workflow a run by hand cannot tell where to start: several
+    trigger blocks and no manual one (engine/triggers.py). No run is recorded. The
+    reason is also its one problem: the editor lists a 422's problems to fix."""
+    try:
+        started_by_hand(workflow)
+    except NoTriggerChosen as exc:
+        return error(422, str(exc), problems=[str(exc)])
+    return None
 
 
 def input_refused(workflow: Any, data: dict[str, Any]) -> Response | None:
@@ -130,7 +142,7 @@ def start_run(name: str) -> Response:
     workflow, err = _load(name)
     if err is not None:
         return err
-    refused = input_refused(workflow, data)
+    refused = start_refused(workflow) or input_refused(workflow, data)
     if refused is not None:
         return refused
     wait = request.args.get("wait", "").lower()

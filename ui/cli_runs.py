@@ -19,6 +19,7 @@ from engine import runstore
 from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
+from engine.triggers import NoTriggerChosen, started_by_hand
 from ui.cli_workflows import missing_file, read_input
 from ui.config import check_start_settings, require_database
 
@@ -97,6 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 1
         rt.workflows.say_shared_name(wf)  # which file runs, when another has its name:
+        try:
+            started_by_hand(wf)
+        except NoTriggerChosen as exc:  # refused before any run, as the API's 422
+            print(f"flowyard run: {exc}", file=sys.stderr)
+            return 2
         problems = run_input_problems(wf, payload)
         if problems:  # refused before any run, as the API's 422
             print(

@@ -172,9 +172,11 @@ def document() -> dict[str, Any]:
                         "504": WAIT_504,
                         "404": NOT_FOUND,
                         "422": {
-                            "description": "an invalid workflow {error, problems}, or an"
-                            " input its input_schema refuses {error: 'the input does not"
-                            " match the workflow's input_schema', problems}",
+                            "description": "an invalid workflow {error, problems}; one with"
+                            " several trigger blocks and no manual one {error, problems}: a run"
+                            " by hand would not know where to start; or an input its"
+                            " input_schema refuses {error: 'the input does not match the"
+                            " workflow's input_schema', problems}",
                             "content": JSON,
                         },
                     },
