@@ -10,6 +10,7 @@ from blocks._json_schemas import outside_refs_problem, validation_errors
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
+from engine.triggers import NoTriggerChosen, started_by_hand
 
 
 @register
@@ -50,10 +51,15 @@ class ManualTrigger(BlockHandler):
 
 
 def run_input_problems(workflow: Any, data: Any) -> list[str]:
-    """Why ``data`` cannot start ``workflow`` by hand: it does not match the manual
-    trigger's ``input_schema`` (none: it does, or there is no manual trigger). The
-    API (422) and ``flowyard run`` (exit 2) refuse such an input before any run."""
-    trigger = workflow.trigger()
+    """Why ``data`` cannot start ``workflow`` by hand: it does not match the
+    ``input_schema`` of the manual trigger a run by hand starts from
+    (engine/triggers.py), wherever it is among the trigger blocks (none: it matches,
+    or the run does not start from a manual trigger). The API (422) and ``flowyard
+    run`` (exit 2) refuse such an input before any run."""
+    try:
+        trigger = started_by_hand(workflow)
+    except NoTriggerChosen:
+        return []  # refused as such before any input is looked at (ui/api_runs.py)
     if trigger is None or trigger.type != "manual":
         return []
     return input_errors(trigger.config.get("input_schema"), data)

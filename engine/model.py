@@ -101,6 +101,8 @@ class Workflow:
         return chain
 
     def trigger(self) -> BlockModel | None:
+        """The first trigger block in file order; the one a run starts from is
+        engine/triggers.py's to say (a workflow may have several)."""
         from engine.registry import handler_for
 
         for b in self.blocks.values():

@@ -60,6 +60,18 @@ blocks:
 edges: [nightly -> by_tick, start -> by_hand, nightly -> both, start -> both]
 """
 
+#: The report's two.yaml: a schedule declared before a manual trigger with an input_schema.
+SCHEDULE_THEN_TYPED_MANUAL = """
+name: NAME
+blocks:
+  tick: {type: schedule, cron: "0 2 * * *", catch_up: false}
+  start:
+    type: manual
+    input_schema: {type: object, required: [x]}
+  work: {type: function, code: "return {'at': input.tick.scheduled_for}"}
+edges: [tick -> work]
+"""
+
 WEBHOOK_AND_SCHEDULE = """
 name: NAME
 blocks:
@@ -209,3 +221,16 @@ async def test_a_delivery_runs_the_webhook_branch_and_a_tick_the_schedules(
     )
     assert again["output"] == {"branch": "tick"}
     assert _statuses(again)["hook"] == _statuses(again)["from_hook"] == "skipped"
+
+
+async def test_a_tick_does_not_go_through_the_manual_triggers_input_schema(
+    blocks_runtime: Any, install_workflow: Any
+) -> None:
+    # Every tick failed "input does not match input_schema": the manual trigger ran too.
+    wf = install_workflow(SCHEDULE_THEN_TYPED_MANUAL)
+    scheduler = _scheduler(blocks_runtime, wf.name, dt.datetime(2030, 1, 1, 1, 0, tzinfo=UTC))
+    [eid] = await scheduler.fire_due(dt.datetime(2030, 1, 1, 2, 0, 1, tzinfo=UTC))
+    ticked = await blocks_runtime.wait(eid, timeout=30)
+    assert ticked["status"] == "succeeded", ticked["error"]
+    assert ticked["output"] == {"at": "2030-01-01T02:00:00+00:00"}
+    assert _statuses(ticked)["start"] == "skipped"

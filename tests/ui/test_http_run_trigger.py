@@ -105,3 +105,31 @@ def test_a_run_by_hand_starts_from_the_manual_trigger_declared_after_a_schedule(
     assert run["status"] == "succeeded", run["error"]
     assert run["output"] == {"x": 1}
     assert run["blocks"]["tick"]["status"] == "skipped"
+
+
+def test_an_input_the_manual_trigger_after_a_schedule_refuses_is_422_and_starts_nothing(
+    client: FlaskClient, auth: dict[str, str], scratch: Callable[[str, str], Path]
+) -> None:
+    # Only the first trigger block (the schedule) was checked: 202, then a failed run.
+    name = f"two_{uuid.uuid4().hex[:8]}"
+    scratch(name, SCHEDULE_THEN_MANUAL)
+    resp = client.post(f"/api/workflows/{name}/runs", json={}, headers=auth)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json() == {
+        "error": "the input does not match the workflow's input_schema",
+        "problems": ["'x' is a required property"],
+    }
+    assert _runs(client, auth, name) == []
+
+
+def test_flowyard_run_with_an_input_the_manual_trigger_after_a_schedule_refuses_exits_2(
+    tmp_path: Path, database_url: str
+) -> None:
+    name = f"two_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "two.yaml").write_text(SCHEDULE_THEN_MANUAL.format(name=name))
+    proc = cli(["run", "two.yaml", "--input", "{}"], tmp_path, _env(database_url))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "input_schema" in proc.stderr and "'x' is a required property" in proc.stderr
+    assert proc.stdout == ""
+    runs = cli(["runs", "--workflow", name], tmp_path, _env(database_url))
+    assert name not in runs.stdout  # no run was made
