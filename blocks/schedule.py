@@ -68,10 +68,10 @@ class ScheduleBlock(BlockHandler):
         cron = self.config.get("cron")
         if isinstance(cron, str) and (wrong := _not_five_field_cron(cron)):
             out.append(Problem(wrong, block=self.block.id, field="cron"))
-        elif isinstance(cron, str) and (same := _SAME_ENDS.search(cron)):
+        elif isinstance(cron, str) and (same := _range_with_equal_ends(cron)):
             # croniter reads a range whose ends are equal as the whole field: `5-5 0 * * *`
-            # would run every minute of hour 0, `0 9-9 * * *` every hour.
-            message = f"the range {same.group(0)} in {cron!r} is one value: write {same.group(1)}"
+            # would run every minute of hour 0, `0 0 * * mon-mon` every day.
+            message = f"the range {same[0]} in {cron!r} is one value: write {same[1]}"
             out.append(Problem(message, block=self.block.id, field="cron"))
         elif isinstance(cron, str) and not _ever_fires(cron):
             message = f"the cron expression {cron!r} never fires (no such date, e.g. February 31)"
@@ -123,7 +123,40 @@ def _not_five_field_cron(cron: str) -> str | None:
     return None
 
 
-_SAME_ENDS = re.compile(r"(?<![\w/-])(\d+)-0*\1(?![\w-])")
+_RANGE = re.compile(r"([0-9a-z]+)-([0-9a-z]+)(?:/\d+)?", re.IGNORECASE)
+_MONTH_NAMES = {
+    m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
+}
+_DAY_NAMES = {d: n for n, d in enumerate("sun mon tue wed thu fri sat".split())}
+
+
+def _range_with_equal_ends(cron: str) -> tuple[str, str] | None:
+    """The first range of ``cron`` whose ends are the same value, however spelt
+    (``5-5``, ``05-5``, ``mon-mon``, ``1-mon``, ``6-jun``, ``mon-mon/2``, ``7-sun``),
+    with the single value to write instead; None when there is none."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return None
+    for position, field in enumerate(fields):
+        names = {3: _MONTH_NAMES, 4: _DAY_NAMES}.get(position, {})
+        for term in field.split(","):
+            written = _RANGE.fullmatch(term)
+            if written is None:
+                continue
+            start, end = (_cron_value(text, names) for text in written.groups())
+            if start is None or end is None:
+                continue
+            # Day 7 is Sunday as 0 is: `7-0` (`7-sun`) is Sunday alone, which croniter
+            # reads as the whole week too; `0-7` is the whole week as written.
+            if start == end or (position == 4 and (start, end) == (7, 0)):
+                return written.group(0), written.group(1)
+    return None
+
+
+def _cron_value(text: str, names: dict[str, int]) -> int | None:
+    if text.isdigit():
+        return int(text)
+    return names.get(text.lower())
 
 
 def _ever_fires(cron: str) -> bool:

@@ -160,7 +160,26 @@ async def test_one_schedule_without_a_next_tick_does_not_stop_the_others(
     await blocks_runtime.wait(started[0], timeout=30)
 
 
-@pytest.mark.parametrize("cron", ["5-5 0 * * *", "0 9-9 * * *", "0 0 * * 1-1", "0 0 31 2-2 *"])
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "5-5 0 * * *",
+        "0 9-9 * * *",
+        "0 0 * * 1-1",
+        "0 0 31 2-2 *",
+        # The same value spelt with names, leading zeros, a step or Sunday as 7:
+        # croniter reads each as the whole field too (`mon-mon` fired every day).
+        "0 0 * * mon-mon",
+        "0 0 * * sun-sun",
+        "0 0 * * 1-mon",
+        "0 0 * * MON-Mon",
+        "0 0 * 6-jun *",
+        "0 0 * * mon-mon/2",
+        "05-5 0 * * *",
+        "0 0 * * 7-sun",
+        "0 0 * * mon-1,3",
+    ],
+)
 def test_a_range_with_equal_ends_is_refused(tmp_path: Any, cron: str) -> None:
     """croniter reads `5-5` as the whole field (every minute, every hour, …)."""
     from engine.model import WorkflowError, load_file
@@ -171,6 +190,18 @@ def test_a_range_with_equal_ends_is_refused(tmp_path: Any, cron: str) -> None:
         load_file(file)
     [problem] = info.value.problems
     assert problem.field == "cron" and "is one value: write" in problem.message
+
+
+@pytest.mark.parametrize(
+    "cron", ["0 0 * * 0-7", "0 0 * * sun-7", "0 0 * * fri-mon", "0 0 * jan-dec *"]
+)
+def test_a_range_of_several_values_is_kept(tmp_path: Any, cron: str) -> None:
+    """`0-7` is the whole week as written (Sunday at both ends, but not one value)."""
+    from engine.model import load_file
+
+    file = tmp_path / "ranges.yaml"
+    file.write_text(EVERY_MINUTE.replace("NAME", "ranges").replace("* * * * *", cron))
+    assert load_file(file).blocks["tick"].config["cron"] == cron
 
 
 @pytest.mark.parametrize(("cron", "count"), [("0 0 2 * * *", 6), ("0 2 * *", 4)])
