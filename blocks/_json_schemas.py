@@ -5,6 +5,8 @@ jsonschema's default resolver fetched a ``$ref`` to a URL with urllib, with no t
 limit, on the engine's event loop: a schema from a run's input (a webhook body) could
 make the server request any URL, and one that never answered froze every run. Only
 references inside the schema itself (``#/$defs/…``) are read; any other is refused.
+Those are resolved when the workflow is validated (`refs_problem`): one to nothing, to
+no schema, or only to itself passed validation and then failed every run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import jsonschema
 import referencing
 import referencing.exceptions
+import referencing.jsonschema
 
 _REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
 
@@ -45,6 +48,88 @@ def outside_refs_problem(schema: Any) -> str | None:
     )
 
 
+def refs_problem(schema: Any) -> str | None:
+    """One line saying which ``$ref`` cannot be read: it points outside the schema,
+    to nothing in it, to no schema (``#/required``), or round to itself without
+    reading anything (``$defs: {a: {$ref: "#/$defs/a"}}``). None when all can."""
+    return outside_refs_problem(schema) or _inside_refs_problem(schema)
+
+
+# The keywords that apply their schemas to the very value the schema is applied to:
+# a chain of references through these alone never ends.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+
+
+def _inside_refs_problem(schema: Any) -> str | None:
+    dialect = schema.get("$schema", "") if isinstance(schema, dict) else ""
+    spec = referencing.jsonschema.specification_with(
+        dialect if isinstance(dialect, str) else "", default=referencing.jsonschema.DRAFT202012
+    )
+    root = spec.create_resource(schema)
+    resolver = referencing.Registry().with_resource("", root).crawl().resolver("")
+    targets: dict[int, list[Any]] = {}  # id(subschema) -> the schemas it refers to
+    subschemas: dict[int, Any] = {}
+    stack = [(root, resolver)]
+    while stack:
+        resource, outer = stack.pop()
+        here = outer.in_subresource(resource)
+        node = resource.contents
+        if isinstance(node, dict):
+            subschemas[id(node)] = node
+            for key in _REF_KEYS:
+                ref = node.get(key)
+                if not isinstance(ref, str):
+                    continue
+                try:
+                    target = here.lookup(ref).contents
+                except referencing.exceptions.Unresolvable as exc:
+                    return f"$ref {ref!r} cannot be resolved: {_unresolvable(exc)}"
+                if not isinstance(target, (dict, bool)):
+                    return f"$ref {ref!r} points to {target!r}, which is no schema"
+                targets.setdefault(id(node), []).append(target)
+        stack.extend((sub, here) for sub in resource.subresources())
+    return _ref_loop(subschemas, targets)
+
+
+def _ref_loop(subschemas: dict[int, Any], targets: dict[int, list[Any]]) -> str | None:
+    """A ``$ref`` that leads back to its own schema through references and in-place
+    keywords only: applying it would recurse until Python's stack ran out."""
+
+    def in_place(node: Any) -> list[Any]:
+        if not isinstance(node, dict):
+            return []
+        found = list(targets.get(id(node), []))
+        for key in _IN_PLACE:
+            value = node.get(key)
+            if isinstance(value, list):
+                found.extend(value)
+            elif isinstance(value, dict) and key == "dependentSchemas":
+                found.extend(value.values())
+            elif isinstance(value, dict):
+                found.append(value)
+        return found
+
+    for start in targets:
+        seen, stack = set(), in_place(subschemas[start])
+        while stack:
+            node = stack.pop()
+            if node is subschemas[start]:
+                ref = next(v for k, v in node.items() if k in _REF_KEYS)
+                return f"$ref {ref!r} refers back to itself: the schema would never be done"
+            if id(node) not in seen:
+                seen.add(id(node))
+                stack.extend(in_place(node))
+    return None
+
+
+def _unresolvable(exc: referencing.exceptions.Unresolvable) -> str:
+    if isinstance(exc, referencing.exceptions.PointerToNowhere):
+        return f"nothing at {exc.ref!r} in the schema"
+    if isinstance(exc, referencing.exceptions.NoSuchAnchor):
+        return f"no anchor {exc.anchor!r} in the schema"
+    return type(exc).__name__
+
+
 def validation_errors(schema: dict[str, Any], value: Any) -> list[jsonschema.ValidationError]:
     """Where ``value`` does not match ``schema`` (by the draft its ``$schema`` names,
     2020-12 by default), references resolved inside the schema only; raises
@@ -57,3 +142,5 @@ def validation_errors(schema: dict[str, Any], value: Any) -> list[jsonschema.Val
         return list(checker.iter_errors(value))
     except referencing.exceptions.Unresolvable as exc:  # `#/$defs/missing`
         raise ValueError(f"the schema's $ref cannot be resolved: {exc}") from None
+    except RecursionError:  # refused by refs_problem at validation; never a traceback
+        raise ValueError("the schema's $ref refers back to itself without end") from None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
-from blocks._json_schemas import outside_refs_problem, validation_errors
+from blocks._json_schemas import refs_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
@@ -142,7 +142,7 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     except jsonschema.SchemaError as exc:
         where = ".".join(str(p) for p in exc.absolute_path)
         return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
-    return outside_refs_problem(schema)
+    return refs_problem(schema)
 
 
 def _count(value: Any) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonschema
 
-from blocks._json_schemas import outside_refs_problem, validation_errors
+from blocks._json_schemas import refs_problem, validation_errors
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
@@ -38,8 +38,8 @@ class ManualTrigger(BlockHandler):
                     field="input_schema",
                 )
             ]
-        if (outside := outside_refs_problem(schema)) is not None:
-            return [Problem(outside, block=self.block.id, field="input_schema")]
+        if (unreadable := refs_problem(schema)) is not None:
+            return [Problem(unreadable, block=self.block.id, field="input_schema")]
         return []
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
@@ -62,7 +62,10 @@ def run_input_problems(workflow: Any, data: Any) -> list[str]:
         return []  # refused as such before any input is looked at (ui/api_runs.py)
     if trigger is None or trigger.type != "manual":
         return []
-    return input_errors(trigger.config.get("input_schema"), data)
+    try:
+        return input_errors(trigger.config.get("input_schema"), data)
+    except ValueError as exc:  # validation refuses such a schema; still, never a 500
+        return [f"the input_schema cannot be applied: {exc}"]
 
 
 def input_errors(schema: Any, given: Any) -> list[str]:
