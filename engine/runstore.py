@@ -88,6 +88,10 @@ _ROW = (
 )
 
 
+class NoSuchRun(LookupError):
+    """A run id that names no run (never made, or pruned by retention since)."""
+
+
 async def list_runs(
     pool: asyncpg.Pool,
     workflows: list[str] | None = None,
@@ -96,17 +100,27 @@ async def list_runs(
     before: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first; ``workflows``: the names a workflow is known by (any of them);
-    ``before``: only runs accepted before that run (the next page after it)."""
+    ``before``: only runs accepted before that run (the next page after it). Raises
+    ``NoSuchRun`` when ``before`` names no run: an empty page would tell a client
+    paging through runs that it reached the end, when its cursor's run was pruned."""
+    cursor = None
+    if before is not None:
+        cursor = await pool.fetchrow(
+            "SELECT created_at, execution_id FROM flowyard_runs WHERE execution_id = $1::uuid",
+            before,
+        )
+        if cursor is None:
+            raise NoSuchRun(before)
     rows = await pool.fetch(
         f"SELECT {_ROW} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
-        " AND ($2::text IS NULL OR status = $2) AND ($4::uuid IS NULL OR"
-        " (created_at, execution_id) < (SELECT created_at, execution_id FROM flowyard_runs"
-        " WHERE execution_id = $4::uuid))"
+        " AND ($2::text IS NULL OR status = $2) AND ($4::timestamptz IS NULL OR"
+        " (created_at, execution_id) < ($4::timestamptz, $5::uuid))"
         " ORDER BY created_at DESC, execution_id DESC LIMIT $3",
         workflows,
         status,
         max(1, min(int(limit), 1000)),
-        before,
+        cursor["created_at"] if cursor else None,
+        cursor["execution_id"] if cursor else None,
     )
     return [run_summary(r) for r in rows]
 

@@ -170,9 +170,17 @@ def list_runs() -> Response:
     refused = unstorable(workflow, "workflow")  # a NUL reached PostgreSQL: a 500
     if refused:
         return error(400, refused)
-    runs = bridge().call(
-        runtime().list_runs(workflow=workflow, status=status, limit=limit, before=before)
-    )
+    try:
+        runs = bridge().call(
+            runtime().list_runs(workflow=workflow, status=status, limit=limit, before=before)
+        )
+    except runstore.NoSuchRun:
+        # Not an empty page: a client paging on would take it for the end of the list.
+        return error(
+            400,
+            f"before names no run ({before}): it may have been deleted by retention;"
+            " list again from the newest (without before)",
+        )
     files = _api_names()
     for run in runs:
         run["file"] = files.get(run.get("workflow"))

@@ -190,7 +190,7 @@ def document() -> dict[str, Any]:
                     "list runs, newest first (limit at most 500; `next_before` when there may"
                     " be older ones: ask again with ?before=it). A run's `file` is the name its"
                     " workflow has here now (/api/workflows/{name}), null when no file has it",
-                    {**ok, "400": bad("a bad limit, status or before")},
+                    {**ok, "400": bad("a bad limit, status or before (or one that names no run)")},
                     query=["workflow", "status", "limit", "before"],
                 )
             },

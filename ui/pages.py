@@ -139,13 +139,21 @@ def editor(name: str) -> str:
 def runs_page() -> str:
     status = request.args.get("status", "")
     before = request.args.get("before", "")
+    before = before if runstore.is_run_id(before) else ""
+    # The page after a run deleted since (retention): the API refuses that cursor, so
+    # say so and show the newest runs, as an unknown status shows all of them.
+    pool = runtime().db.log_pool
+    gone_before = (
+        before if before and bridge().call(runstore.run_status(pool, before)) is None else ""
+    )
     return render_template(
         "runs.html",
         workflow=request.args.get("workflow", ""),
         status=status if status in runstore.RUN_STATUSES else "",
         unknown_status=status if status and status not in runstore.RUN_STATUSES else "",
         statuses=runstore.RUN_STATUSES,
-        before=before if runstore.is_run_id(before) else "",
+        before="" if gone_before else before,
+        gone_before=gone_before,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import yaml
@@ -189,6 +190,15 @@ def test_runs_page_through_older_ones_with_before(
     assert len(seen) == len(set(seen))  # none twice
     assert seen[: len(made)] == made[::-1]  # newest first, none skipped
     assert client.get("/api/runs?before=nope", headers=auth).status_code == 400
+
+
+def test_a_before_that_names_no_run_is_a_400(client: FlaskClient, auth: dict[str, str]) -> None:
+    """Its run pruned while a client paged, the cursor answered an empty page: the
+    client took it for the end of the list."""
+    gone = str(uuid.uuid4())
+    resp = client.get(f"/api/runs?limit=2&before={gone}", headers=auth)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.get_json()["error"].startswith(f"before names no run ({gone})")
 
 
 def test_a_file_whose_name_is_no_workflow_name_is_listed_as_ignored(

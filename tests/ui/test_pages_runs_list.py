@@ -140,6 +140,11 @@ def test_runs_list_filters_by_status_and_pages_to_older_runs(
             expect(rows).to_have_count(2)
             assert page.locator("#runs-empty").is_hidden()
 
+            gone = uuid.uuid4()  # a page after a run since deleted: said, not "No runs"
+            page.goto(f"/runs?workflow={stem}&before={gone}")
+            assert str(gone) in page.locator("#runs-gone-before").inner_text()
+            expect(rows).to_have_count(100)  # the newest, as the message says
+
             page.goto(f"/runs?workflow={stem}&status=bogus")  # was silently "any status"
             assert "bogus" in page.locator("#runs-bad-status").inner_text()
 

@@ -1,5 +1,5 @@
 // The runs list: newest first, refreshed every few seconds while visible.
-import { el, getJSON } from './api.js';
+import { el, failure, getJSON } from './api.js';
 import { fmtBetween, timeEl } from './run/format.js';
 
 const table = document.getElementById('runs');
@@ -30,6 +30,10 @@ function query(extra) {
 
 async function refresh() {
   const r = await getJSON(`/api/runs?${query({ before })}`);
+  const refused = document.getElementById('runs-error');
+  // A page after a run since deleted is refused: said, not shown as "No runs".
+  refused.hidden = r.ok || r.status !== 400;
+  if (!refused.hidden) refused.textContent = failure(r);
   if (!r.ok) return;
   table.tBodies[0].replaceChildren(...r.data.runs.map(row));
   document.getElementById('runs-empty').hidden = r.data.runs.length > 0;
