@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from croniter import CroniterBadDateError, croniter
 
+from blocks._submit_failures import SubmitFailures
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem
 from engine.references import references_in
@@ -253,6 +254,7 @@ class Scheduler:
         self.entries: dict[tuple[str, str], _Entry] = {}
         self._scanned = False
         self._unloadable: dict[str, str] = {}  # workflow name -> why it cannot load
+        self.failures = SubmitFailures()  # logs a failed submit once, not every second
 
     def rescan(self, now: dt.datetime) -> None:
         """Pick up new, changed and removed workflows. The first scan catches up."""
@@ -357,9 +359,10 @@ class Scheduler:
                 idempotency_key=tick_key(wf.name, tick, key_block(wf, entry.block)),
                 tick=(entry.block, tick.astimezone(dt.UTC)),
             )
-        except Exception:
-            log.exception("scheduler: cannot submit %s at %s; will retry", entry.workflow, tick)
+        except Exception as exc:  # retried every second: said once, not each time
+            self.failures.failed(entry.workflow, entry.block, tick, exc)
             return False
+        self.failures.submitted(entry.workflow, entry.block)
         return str(sub.execution_id) if sub.created else None
 
     def next_wakeup(self, now: dt.datetime, ceiling: float) -> float:
