@@ -130,14 +130,30 @@ def _unresolvable(exc: referencing.exceptions.Unresolvable) -> str:
     return type(exc).__name__
 
 
-def validation_errors(schema: dict[str, Any], value: Any) -> list[jsonschema.ValidationError]:
+#: The `format`s a manual trigger's input_schema asserts: those jsonschema checks with
+#: the standard library alone (`email`: that there is an @). The others (`date-time`,
+#: `uri`, `hostname`…) need packages flowyard does not depend on: checked or not
+#: depending on what else happens to be installed, they stay annotations, as JSON
+#: Schema 2020-12 has every format by default. Documented in docs/blocks/control.md.
+ASSERTED_FORMATS = ("date", "email", "idn-email", "ipv4", "ipv6", "regex", "uuid")
+
+
+def validation_errors(
+    schema: dict[str, Any], value: Any, *, formats: bool = False
+) -> list[jsonschema.ValidationError]:
     """Where ``value`` does not match ``schema`` (by the draft its ``$schema`` names,
     2020-12 by default), references resolved inside the schema only; raises
-    ``ValueError`` for one pointing elsewhere."""
+    ``ValueError`` for one pointing elsewhere. ``formats``: assert the
+    `ASSERTED_FORMATS` the draft knows (else ``format`` is an annotation only)."""
     if (why := outside_refs_problem(schema)) is not None:
         raise ValueError(why)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    checker = cls(schema, registry=referencing.Registry())  # an empty one: nothing fetched
+    format_checker = None
+    if formats:
+        known = cls.FORMAT_CHECKER.checkers
+        format_checker = jsonschema.FormatChecker([f for f in ASSERTED_FORMATS if f in known])
+    # An empty registry: nothing is fetched.
+    checker = cls(schema, registry=referencing.Registry(), format_checker=format_checker)
     try:
         return list(checker.iter_errors(value))
     except referencing.exceptions.Unresolvable as exc:  # `#/$defs/missing`

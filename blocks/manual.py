@@ -76,7 +76,7 @@ def input_errors(schema: Any, given: Any) -> list[str]:
     that fails a moment later."""
     if schema is None:
         return []
-    errors = sorted(validation_errors(schema, given), key=str)
+    errors = sorted(validation_errors(schema, given, formats=True), key=str)
     return [_reason(e) for e in errors[:5]]
 
 
