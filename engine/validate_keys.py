@@ -44,6 +44,13 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
         return (
             f"`blocks` is a list of Block Kit blocks, its JSON text or one reference, not {shown}"
         )
+    if field == "timezone" and err.validator == "type":
+        # Quoting it, as the general message below advises, makes 'null' or '5': no zone.
+        shown = text or json.dumps(err.instance)
+        return (
+            f"`timezone` is a time zone name such as 'Europe/Berlin' (leave it out for UTC),"
+            f" not {shown}"
+        )
     if path[2:] == ["accumulate", "next"] and err.validator == "type":
         # Quoting it, as the general message below advises, makes text that is no reference.
         body = _block_field(doc, path[1], "body")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from workflow_problems import problems
 
@@ -93,6 +94,18 @@ def test_a_number_as_text_says_what_was_written(tmp_path: Path) -> None:
     assert found == [
         f"{tmp_path / 'bad.yaml'}: field 'name': 0123 is read as a number (123), not text: "
         "write it in quotes ('0123') to keep it as text"
+    ]
+
+
+@pytest.mark.parametrize("written", ["null", "5", "~"])
+def test_a_time_zone_that_is_no_text_is_told_to_be_a_zone_name(
+    tmp_path: Path, written: str
+) -> None:
+    # "write it in quotes ('null')" was advised, and 'null' is then an unknown time zone.
+    text = f'name: t\nblocks:\n  tick: {{type: schedule, cron: "0 9 * * *", timezone: {written}}}\n'
+    assert problems(tmp_path, text) == [
+        f"{tmp_path / 'bad.yaml'}: block 'tick': field 'timezone': `timezone` is a time zone"
+        f" name such as 'Europe/Berlin' (leave it out for UTC), not {written}"
     ]
 
 

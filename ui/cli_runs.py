@@ -16,6 +16,7 @@ from typing import Any
 
 from blocks.manual import run_input_problems
 from engine import runstore
+from engine._json import dumps
 from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
@@ -142,6 +143,29 @@ def _fmt_ms(ms: Any) -> str:
     return f"{ms:.1f} ms" if isinstance(ms, (int, float)) else "-"
 
 
+def _when(result: dict[str, Any]) -> str:
+    """When the run started and finished: `None` was printed for a run cancelled
+    before it started and for one still running."""
+    ended = result["status"] in runstore.FINAL_STATUSES
+    started = result["started_at"] or ("— (never started)" if ended else "— (not yet)")
+    finished = result["finished_at"] or ("—" if ended else f"— (still {result['status']})")
+    return f"started {started}  finished {finished}"
+
+
+#: How much of a run's input or output `runs show` prints on its line.
+SHOWN_JSON = 200
+
+
+def _compact(value: Any, execution_id: str) -> str:
+    """``value`` as compact JSON (numbers exact), cut past `SHOWN_JSON` characters."""
+    text = dumps(value)
+    if len(text) <= SHOWN_JSON:
+        return text
+    return (
+        f"{text[:SHOWN_JSON]}… ({len(text):,} characters; all of it: GET /api/runs/{execution_id})"
+    )
+
+
 def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
     width = max([len(b) for b in blocks] + [5])
     print(f"{'block':<{width}}  {'status':<10} {'duration':>10}  attempts  error")
@@ -218,7 +242,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 return 1
             events = await rt.run_events(args.id)
             print(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
-            print(f"started {result['started_at']}  finished {result['finished_at']}\n")
+            print(_when(result))
+            # The input as stored (redacted), and the output: cut, with where the rest is.
+            ended = result["status"] in runstore.FINAL_STATUSES
+            print(f"input  {_compact(result['input'], result['execution_id'])}")
+            output = _compact(result["output"], result["execution_id"])
+            print(f"output {output if ended else '— (not finished)'}")
+            print()
             # Every top-level block (those not started: pending), each followed by its paths.
             every = runstore.blocks_from_events(events, top_level_only=False)
             _print_blocks(runstore.with_paths_inside(result["blocks"], every))
