@@ -50,8 +50,10 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
     "WebhookResponse",
     "accept",
     "flowyard_signature",
+    "not_answered",
     "resolve_secret",
     "standard_webhooks_signature",
+    "unfinished",
     "verify_signature",
 ]
 
@@ -215,6 +217,29 @@ def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:
     return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
 
 
+def not_answered(path: str) -> WebhookResponse:
+    """The answer to a delivery whose run the database did not store in time (it
+    hangs rather than refusing). As for an unreachable database — but the
+    statement was sent, and may still commit once the database resumes: the process
+    then runs it (engine/own_runs.py), and a resend with the same idempotency key is
+    answered with that run rather than starting another."""
+    log.warning("/webhooks/%s: delivery refused, the database did not answer in time", path)
+    reason = (
+        "the database did not answer in time; the delivery may still be stored and run:"
+        " resend it with the same idempotency key, which starts no second run"
+    )
+    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def unfinished(the_run: dict[str, Any]) -> WebhookResponse:
+    """A ``respond: sync`` delivery whose run did not end in time: it was accepted
+    and goes on, so say which, for the caller to follow it rather than resend."""
+    reason = "the run was accepted and goes on: follow it at status_url"
+    return WebhookResponse(504, {"error": "the run did not finish in time", "reason": reason,
+                                 **the_run})  # fmt: skip
+
+
 def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:
     found = runtime.find_webhook(path, method)
     if found is None:
@@ -250,9 +275,7 @@ async def sync_answer(
     try:
         result = await runtime.wait(the_run["execution_id"], timeout=sync_timeout)
     except TimeoutError:
-        # The run was accepted and goes on: say which, so the caller can follow it
-        # rather than resend (which would only be answered with this run).
-        return WebhookResponse(504, {"error": "the run did not finish in time", **the_run})
+        return unfinished(the_run)
     if result.get("status") != "succeeded":
         body = {**the_run, "status": result.get("status"), "error": result.get("error")}
         return WebhookResponse(500, body)

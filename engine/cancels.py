@@ -52,16 +52,18 @@ async def request_cancel(runtime: Any, execution_id: str) -> str | None:
     if status is None or status in FINAL_STATUSES:
         return status
     # Nobody has begun it (queued for a worker or the engine process), or its
-    # owner died: take it, and record its end here.
-    taken = await pool.fetchval(_CLAIM_UNBEGUN, execution_id, runtime.owner)
-    if taken is None:
-        taken = bool(await claim(pool, runtime.owner, execution_id))
-    if taken:
-        with contextlib.suppress(OwnershipLost):  # taken over meanwhile: theirs to end
-            await record_end(
-                pool, execution_id, runtime.owner, "cancelled", cancelled_error(), True
-            )
-            return "cancelled"
+    # owner died: take it, and record its end here — owned here meanwhile, in no
+    # task: not a run this process's sweep may start (engine/own_runs.py).
+    with runtime.starts.starting():
+        taken = await pool.fetchval(_CLAIM_UNBEGUN, execution_id, runtime.owner)
+        if taken is None:
+            taken = bool(await claim(pool, runtime.owner, execution_id))
+        if taken:
+            with contextlib.suppress(OwnershipLost):  # taken over meanwhile: theirs to end
+                await record_end(
+                    pool, execution_id, runtime.owner, "cancelled", cancelled_error(), True
+                )
+                return "cancelled"
     await pool.execute("SELECT pg_notify($1, $2)", CANCEL, execution_id)
     return "cancelling"
 

@@ -115,9 +115,10 @@ async def _listen_and_take(runtime: Any) -> None:
 
 async def _take(runtime: Any, eids: list[str] | None) -> None:
     while True:
-        rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
-        for row in in_acceptance_order(rows):
-            await runtime.take(row)
+        with runtime.starts.starting():  # owned here, not yet in tasks (engine/own_runs.py)
+            rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
+            for row in in_acceptance_order(rows):
+                await runtime.take(row)
         if len(rows) < BATCH:
             return
 

@@ -17,6 +17,7 @@ from engine.database import server_unreachable
 from engine.handoff import claim_stranded, in_acceptance_order
 from engine.inflight import InFlight
 from engine.model import Problem, Workflow, WorkflowError
+from engine.own_runs import OWN_UNBEATEN, RECLAIM_OWN, UNBEATEN_BEATS, Starts
 from engine.recorder import record_end
 from engine.recovery import claim, restorable
 from engine.validate import validate_document
@@ -43,6 +44,7 @@ class Resumption:
     notify_finish: bool
     _closing: bool
     _runs: InFlight
+    starts: Starts
     _execute: Callable[..., Any]
     _stored_end: Callable[..., Any]
     _versions: dict[str, Workflow]
@@ -52,11 +54,12 @@ class Resumption:
         """Claim runs whose process died (all, or one) — and runs left for an engine
         process when none runs — and continue them from their last completed block."""
         pool, resumed = self.db.log_pool, []
-        rows = await claim(pool, self.owner, execution_id, queued=False)
-        rows += await claim_stranded(pool, self.owner, execution_id)
-        for row in in_acceptance_order(rows):
-            if await self._continue(row) is not None:  # a key's runs chained in arrival order
-                resumed.append(str(row["execution_id"]))
+        with self.starts.starting():
+            rows = await claim(pool, self.owner, execution_id, queued=False)
+            rows += await claim_stranded(pool, self.owner, execution_id)
+            for row in in_acceptance_order(rows):
+                if await self._continue(row) is not None:  # a key's runs chained in order
+                    resumed.append(str(row["execution_id"]))
         return resumed
 
     async def take_over_orphans(self, interval: float) -> None:
@@ -67,24 +70,48 @@ class Resumption:
         would retry: without this, it waited for a start or `runs resume`. Runs
         handed to an engine process are left to the next engine process; a dead
         process's runs with a concurrency key, to the process that orders keys
-        until they are silent (recovery.claim, engine/key_order.py)."""
+        until they are silent (recovery.claim, engine/key_order.py).
+
+        And this process's own orphans (engine/own_runs.py): runs it owns but does
+        not execute — an accepting INSERT that committed after its caller gave up on
+        it — once unbeaten for UNBEATEN_BEATS heartbeats."""
         if not (self.resume_on_start and self.local):
             return  # a process that does not execute runs, or must not take others'
         while True:
             await asyncio.sleep(interval)
-            try:
-                rows = await claim(self.db.log_pool, self.owner, keyed=self.orders_keys)
-            except Exception as exc:
-                if not server_unreachable(exc):  # an outage: the heartbeat says so
-                    log.exception("looking for runs of dead processes failed")
-                continue
-            for row in rows:  # in acceptance order: a key's runs chain as they arrived
-                eid = row["execution_id"]
-                log.warning("taking over run %s: its process died or went silent", eid)
+            # Its own after the others': those it claims are in tasks by then.
+            for find in (self._silent_owners_runs, self._own_orphans):
                 try:
-                    await self._continue(row)
-                except Exception:  # unbeaten, it goes stale: another process takes it
-                    log.exception("run %s taken over cannot be continued", eid)
+                    rows = await find(interval)
+                except Exception as exc:
+                    if not server_unreachable(exc):  # an outage: the heartbeat says so
+                        log.exception("looking for runs of dead processes failed")
+                    break
+                for row in rows:  # in acceptance order: a key's runs chain as they arrived
+                    eid = row["execution_id"]
+                    log.warning("taking over run %s: its process died, went silent, or "
+                                "(this one) never started it", eid)  # fmt: skip
+                    try:
+                        await self._continue(row)
+                    except Exception:  # unbeaten, it goes stale: it is taken over again
+                        log.exception("run %s taken over cannot be continued", eid)
+
+    async def _silent_owners_runs(self, _interval: float) -> list[Any]:
+        return await claim(self.db.log_pool, self.owner, keyed=self.orders_keys)
+
+    async def _own_orphans(self, interval: float) -> list[Any]:
+        """Claim (beat) the runs this process owns but neither executes nor is about
+        to: every coroutine that may have made it their owner before they were read
+        has settled by then (its runs are in tasks), else they wait for the next look."""
+        pool, unbeaten = self.db.log_pool, UNBEATEN_BEATS * interval
+        seen = await pool.fetch(OWN_UNBEATEN, self.owner, unbeaten)
+        if not seen or not await self.starts.settled(self.starts.mark(), interval):
+            return []
+        eids = [str(r["execution_id"]) for r in seen]
+        idle = [eid for eid in eids if eid not in self._runs.tasks and not self.starts.holds(eid)]
+        if not idle:
+            return []
+        return in_acceptance_order(await pool.fetch(RECLAIM_OWN, self.owner, idle, unbeaten))
 
     async def take(self, row: Any) -> None:
         """Start a run handed to this process (engine/handoff.py), unless already started."""
@@ -100,7 +127,9 @@ class Resumption:
 
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
-        rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
+        with self.starts.starting():
+            rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
+            task = await self._continue(rows[0]) if rows else None
         if not rows:
             taken = self._runs.tasks.get(execution_id)
             if taken is not None:  # this process took it over already (take_over_orphans)
@@ -112,7 +141,6 @@ class Resumption:
                 # job loudly; the owner finishes the run, or it is resumed once it goes silent.
                 raise RuntimeError(f"run {execution_id} is owned by a live process")
             return  # finished already
-        task = await self._continue(rows[0])
         if task is not None:
             await task
 
@@ -178,6 +206,9 @@ class Resumption:
         args = await self._continuation(row)
         if args is None:
             return None
+        running = self._runs.tasks.get(args[0])
+        if running is not None:  # one task per run, however it was found
+            return running
         return self._spawn(*args[:5], row.get("concurrency_key"), *args[5:])
 
     async def _continuation(self, row: Any) -> tuple[Any, ...] | None:

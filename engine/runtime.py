@@ -25,6 +25,7 @@ from engine.intake import SameRequest
 from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow, WorkflowError
+from engine.own_runs import Starts
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, record_end
 from engine.recovery import carried_events, owner_id, rerun_reusable
@@ -95,6 +96,8 @@ class Runtime(RunExecution, Resumption):
         self.owner = owner_id()
         self._function_workers = function_workers
         self._runs = InFlight()
+        # What is about to own a run or to end one outside its task (engine/own_runs.py).
+        self.starts = Starts()
         self._known_versions: set[str] = set()
         self._versions: dict[str, Workflow] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -247,18 +250,21 @@ class Runtime(RunExecution, Resumption):
         shown, redacted = redactor.value(input)
         idempotency_key = _without_secret(idempotency_key, redactor)
         concurrency_key = _without_secret(concurrency_key, redactor)
-        eid, created, retry_of = await intake.accept(
-            self.db.log_pool, workflow.name, version, trigger, input, idempotency_key, owner,
-            key=concurrency_key, queue=queue.name if queue is not None else None, notify=handoff,
-            carried=carried, same_request=same_request, tick=tick,
-            shown=shown if redacted else None, rerun_of=rerun_of, trigger_block=trigger_block,
-        )  # fmt: skip
-        if not created:  # a repeated delivery: hand back the first run, start nothing
-            return Submission(eid, False)
-        if self.local:
-            self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
-                        key=concurrency_key, rerun_of=rerun_of,
-                        trigger_block=trigger_block)  # fmt: skip
+        # From the INSERT to the run's task: a caller that gives up meanwhile (a webhook
+        # answered 503) leaves a run this process's sweep finds and starts.
+        with self.starts.starting():
+            eid, created, retry_of = await intake.accept(
+                self.db.log_pool, workflow.name, version, trigger, input, idempotency_key,
+                owner, key=concurrency_key, queue=queue.name if queue is not None else None,
+                notify=handoff, carried=carried, same_request=same_request, tick=tick,
+                shown=shown if redacted else None, rerun_of=rerun_of, trigger_block=trigger_block,
+            )  # fmt: skip
+            if not created:  # a repeated delivery: hand back the first run, start nothing
+                return Submission(eid, False)
+            if self.local:
+                self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
+                            key=concurrency_key, rerun_of=rerun_of,
+                            trigger_block=trigger_block)  # fmt: skip
         return Submission(eid, True, retry_of)
 
     async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
@@ -343,15 +349,17 @@ class Runtime(RunExecution, Resumption):
         """Cancel a run this process holds: a running one records `cancelled` and rolls
         its transactions back; one that has not begun is recorded `cancelled` here
         and never begins (engine/inflight.py)."""
-        begun = self._runs.cancel(execution_id)
-        if begun is False:
-            try:
-                await record_end(
-                    self.db.log_pool, execution_id, self.owner, "cancelled", cancelled_error(),
-                    self.notify_finish,
-                )  # fmt: skip
-            except OwnershipLost:  # taken over meanwhile: the new owner runs it
-                return False
+        # Held until its end is written: withdrawn, the run is in no task meanwhile.
+        with self.starts.holding(execution_id):
+            begun = self._runs.cancel(execution_id)
+            if begun is False:
+                try:
+                    await record_end(
+                        self.db.log_pool, execution_id, self.owner, "cancelled",
+                        cancelled_error(), self.notify_finish,
+                    )  # fmt: skip
+                except OwnershipLost:  # taken over meanwhile: the new owner runs it
+                    return False
         return begun is not None
 
     async def run_result(self, execution_id: str) -> dict[str, Any] | None:

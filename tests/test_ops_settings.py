@@ -58,6 +58,19 @@ def test_a_max_body_that_is_no_positive_number_of_bytes_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("seconds", ["abc", "0", "301", "nan", "inf"])
+def test_an_accept_timeout_that_is_no_number_of_seconds_is_refused(
+    seconds: str, tmp_path: Path
+) -> None:
+    done = _serve(tmp_path, FLOWYARD_ACCEPT_TIMEOUT=seconds)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard serve: FLOWYARD_ACCEPT_TIMEOUT={seconds!r} is not a number of seconds"
+        " from 0.1 to 300\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["serve", "worker"])
 def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path) -> None:
     # Accepted, it killed the hourly pruning task on its first line: retention off.

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from werkzeug.exceptions import HTTPException
 
 from ui.bridge import EngineBridge
-from ui.config import DEFAULT_MAX_BODY, max_body
+from ui.config import DEFAULT_ACCEPT_TIMEOUT_S, DEFAULT_MAX_BODY, accept_timeout, max_body
 
 #: seconds a client is told to wait while the database is unreachable (as webhooks say)
 RETRY_AFTER_S = 5
@@ -43,6 +43,8 @@ class UIConfig:
     secret_key: str
     workflows_dir: Path
     max_body: int = DEFAULT_MAX_BODY
+    #: how long a webhook delivery waits for its run to be stored (FLOWYARD_ACCEPT_TIMEOUT)
+    accept_timeout: float = DEFAULT_ACCEPT_TIMEOUT_S
     #: poll interval of the SSE stream over the run event log
     stream_poll: float = 0.1
 
@@ -66,7 +68,9 @@ def create_app(
     else:
         if not token or not secret_key or workflows_dir is None:
             raise ValueError("create_app needs token, secret_key and workflows_dir")
-        cfg = UIConfig(bridge_or_config, token, secret_key, Path(workflows_dir), max_body())
+        cfg = UIConfig(
+            bridge_or_config, token, secret_key, Path(workflows_dir), max_body(), accept_timeout()
+        )
     if not cfg.token:
         raise ValueError("an empty token would let anyone in")
     if not cfg.secret_key:

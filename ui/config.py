@@ -158,6 +158,28 @@ def channel_timeout() -> int:
     return int(raw)
 
 
+DEFAULT_ACCEPT_TIMEOUT_S = 10.0
+
+
+def accept_timeout() -> float:
+    """FLOWYARD_ACCEPT_TIMEOUT: seconds a webhook delivery waits for the database to
+    store its run before it is answered 503 (default 10). A database that hangs
+    (paused, a lock held, a network that drops packets rather than refusing them)
+    otherwise held the sender, and a server thread, for as long as it hung."""
+    raw = os.environ.get("FLOWYARD_ACCEPT_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_ACCEPT_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 300:
+        raise SettingError(
+            f"FLOWYARD_ACCEPT_TIMEOUT={raw!r} is not a number of seconds from 0.1 to 300"
+        )
+    return seconds
+
+
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 
 
@@ -212,6 +234,7 @@ def check_start_settings(command: str) -> None:
             max_body()
             usable_connection_limit()
             channel_timeout()
+            accept_timeout()
     except SettingError as exc:
         print(f"flowyard {command}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

@@ -97,14 +97,15 @@ def webhook_op(method: str) -> dict[str, Any]:
                 " status, error}; or the webhook secret is not configured"
             },
             "503": {
-                "description": "nothing accepted, retry after Retry-After: the database cannot"
-                " be reached, the workflow file no longer loads, or the idempotency key"
-                " changed hands",
+                "description": "retry after Retry-After: the database cannot be reached, the"
+                " workflow file no longer loads, or the idempotency key changed hands (nothing"
+                " accepted); or the database did not store the run within"
+                " FLOWYARD_ACCEPT_TIMEOUT (it may still: resend with the same idempotency key)",
                 "headers": RETRY_AFTER,
             },
             "504": {
                 "description": "respond: sync and the run did not end within 300 s:"
-                " {error, execution_id, status_url}; the run goes on"
+                " {error, reason, execution_id, status_url}; the run goes on"
             },
         },
         body=True,

@@ -17,6 +17,7 @@ from typing import Any
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
 from ui.config import (
+    accept_timeout,
     channel_timeout,
     check_start_settings,
     max_body,
@@ -152,7 +153,9 @@ def build(
         )
     runtime = runtime or make_runtime(workflows_dir, workspace, worker, database_url)
     bridge = EngineBridge(runtime).start()
-    cfg = UIConfig(bridge, token, resolve_secret_key(workspace), workflows_dir, max_body())
+    cfg = UIConfig(
+        bridge, token, resolve_secret_key(workspace), workflows_dir, max_body(), accept_timeout()
+    )
     return create_app(cfg), bridge, token
 
 

@@ -22,7 +22,8 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: A sync webhook (and a manual run's `?wait=1`) waits this long for its run; past
 #: it ``accept`` answers 504 with the run's id and status_url.
 SYNC_TIMEOUT_S = 300.0
-#: The wait for ``accept`` itself past that: only a backstop for a loop that does not answer.
+#: The wait for ``sync_answer`` itself past that: only a backstop for a loop that does
+#: not answer. (Storing the run is bounded apart: UIConfig.accept_timeout.)
 BACKSTOP_S = 30.0
 
 
@@ -68,23 +69,31 @@ def deliver(path: str) -> Response:
     except ValueError as exc:
         return jresponse({"error": str(exc)}, 400)
     runtime = bridge().runtime
+    waited = settings().accept_timeout
     try:
+        # Bounded on its own: a database that hangs rather than refuses (paused, a
+        # network dropping packets) held the sender, and this thread, as long as it
+        # hung. Cancelled then, the INSERT may still commit: the engine runs it.
         resp = bridge().call(
             webhook.accept(runtime, path, request.method, headers, query, raw, wait=False),
-            timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
+            timeout=waited,
         )
-        if resp.waits_for is not None:  # respond: sync, its run accepted
+    except TimeoutError:
+        resp = webhook.not_answered(path)
+    if resp.waits_for is not None:  # respond: sync, its run accepted
+        the_run = resp.body
+        try:
             resp = bridge().wait(
-                webhook.sync_answer(runtime, resp.body, SYNC_TIMEOUT_S),
+                webhook.sync_answer(runtime, the_run, SYNC_TIMEOUT_S),
                 timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
             )
-    except concurrent.futures.CancelledError:
-        # The server is stopping (EngineBridge.release_waits): the run is accepted and
-        # resumes at its next start. A 2xx with its links, not a 500 a sender retries
-        # (a delivery without an idempotency key would start a second run).
-        pass
-    except TimeoutError:
-        return jresponse({"error": "the run did not finish in time"}, 504)
+        except concurrent.futures.CancelledError:
+            # The server is stopping (EngineBridge.release_waits): the run is accepted and
+            # resumes at its next start. A 2xx with its links, not a 500 a sender retries
+            # (a delivery without an idempotency key would start a second run).
+            pass
+        except TimeoutError:  # the run is stored all the same, and goes on
+            resp = webhook.unfinished(the_run)
     status = int(getattr(resp, "status", 500))
     body = getattr(resp, "body", None)
     extra = getattr(resp, "headers", None) or {}

@@ -384,6 +384,7 @@ async def test_a_sync_delivery_past_its_wait_is_504_naming_its_run(
     eid = response.body["execution_id"]
     assert response.body == {
         "error": "the run did not finish in time",
+        "reason": "the run was accepted and goes on: follow it at status_url",
         "execution_id": eid,
         "status_url": f"/api/runs/{eid}",
     }
