@@ -209,9 +209,12 @@ class WebhookBlock(BlockHandler):
         }
 
 
-def _unavailable(workflow: str, exc: BaseException) -> WebhookResponse:
+def _unavailable(workflow: str, exc: BaseException | None) -> WebhookResponse:
+    """503, nothing accepted. ``exc`` None: the database was not asked (it is known
+    not to answer: ui/db_watch.py, which logs that once)."""
     # Logged, not answered: the endpoint is public and the error names the database host.
-    log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
+    if exc is not None:
+        log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
     reason = "the run could not be stored; nothing was accepted, retry later"
     body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
     return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
@@ -291,12 +294,15 @@ async def accept(
     raw_body: bytes,
     sync_timeout: float = SYNC_TIMEOUT_S,
     wait: bool = True,
+    database_stalled: bool = False,
 ) -> WebhookResponse:
     """Verify, parse and durably submit one delivery; the route turns the result into HTTP.
 
     ``sync_timeout``: how long a ``respond: sync`` delivery waits for its run.
     ``wait=False``: a sync delivery is answered once accepted, with ``waits_for``:
-    the route waits apart (``sync_answer``), a wait a stopping server can end."""
+    the route waits apart (``sync_answer``), a wait a stopping server can end.
+    ``database_stalled``: the database is known not to answer (ui/db_watch.py): a
+    delivery it would store is answered 503 at once, without asking it."""
     path = normalize_path(path)
     workflow, block = _find(runtime, path, method.upper())
     if workflow is None or block is None:
@@ -371,6 +377,8 @@ async def accept(
                 "(and there is no Idempotency-Key or webhook-id header)"
             },
         )
+    if database_stalled:
+        return _unavailable(workflow.name, None)
     run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
     try:
         sub = await runtime.submit(

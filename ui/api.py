@@ -16,7 +16,7 @@ from uuid import UUID
 from flask import Blueprint, Response, request, url_for
 
 from engine._json import strict_loads
-from ui.app import bridge, settings
+from ui.app import bridge, db_watch, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("flowyard.ui")
@@ -61,13 +61,18 @@ def health() -> Response:
     queue = runtime().queue
     state = queue.worker_state if queue is not None else None
     worker = {"queue_worker": state} if state else {}
+    degraded = jresponse({"status": "degraded", "database": "unavailable", **worker}, 503)
+    if db_watch().stalled:  # known not to answer: said at once, no thread held waiting
+        return degraded
     try:
         pool = runtime().db.pool
         bridge().call(pool.fetchval("SELECT 1"), timeout=3)
         return jresponse({"status": "ok", "database": "ok", **worker})
     except Exception as exc:  # any failure means "not healthy"; say which part
         log.warning("health check: database unavailable: %s", type(exc).__name__)
-        return jresponse({"status": "degraded", "database": "unavailable", **worker}, 503)
+        if isinstance(exc, TimeoutError):  # it hangs: is it the database? (ui/db_watch.py)
+            db_watch().suspect()
+        return degraded
 
 
 def request_text() -> str | None:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ui.bridge import EngineBridge
 from ui.config import DEFAULT_ACCEPT_TIMEOUT_S, DEFAULT_MAX_BODY, accept_timeout, max_body
+from ui.db_watch import DatabaseWatch
 
 #: seconds a client is told to wait while the database is unreachable (as webhooks say)
 RETRY_AFTER_S = 5
@@ -57,6 +58,11 @@ def settings() -> UIConfig:
     return current_app.extensions["flowyard"]
 
 
+def db_watch() -> DatabaseWatch:
+    """Whether the database answers this server (ui/db_watch.py)."""
+    return current_app.extensions["flowyard_db_watch"]
+
+
 def create_app(
     bridge_or_config: EngineBridge | UIConfig,
     token: str | None = None,
@@ -90,6 +96,7 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["flowyard"] = cfg
+    app.extensions["flowyard_db_watch"] = DatabaseWatch(cfg.bridge)
 
     from ui import api, auth, metrics, pages, webhooks
 

@@ -56,6 +56,10 @@ class EngineBridge:
                 self._thread = None
 
     # -- calls from request threads -----------------------------------------
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the engine loop; its future, for the caller to wait on."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run ``coro`` on the engine loop and wait for its result in this thread."""
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ui.api import jresponse
-from ui.app import bridge, settings
+from ui.app import bridge, db_watch, settings
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("flowyard.ui")
@@ -69,15 +69,17 @@ def deliver(path: str) -> Response:
     except ValueError as exc:
         return jresponse({"error": str(exc)}, 400)
     runtime = bridge().runtime
-    waited = settings().accept_timeout
+    waited, watch = settings().accept_timeout, db_watch()
     try:
         # Bounded on its own: a database that hangs rather than refuses (paused, a
         # network dropping packets) held the sender, and this thread, as long as it
-        # hung. Cancelled then, the INSERT may still commit: the engine runs it.
-        resp = bridge().call(
-            webhook.accept(runtime, path, request.method, headers, query, raw, wait=False),
+        # hung — shorter still once it is known not to answer (ui/db_watch.py).
+        # Cancelled then, the INSERT may still commit: the engine runs it.
+        resp = watch.call(
+            webhook.accept(runtime, path, request.method, headers, query, raw, wait=False,
+                           database_stalled=watch.stalled),
             timeout=waited,
-        )
+        )  # fmt: skip
     except TimeoutError:
         resp = webhook.not_answered(path)
     if resp.waits_for is not None:  # respond: sync, its run accepted

@@ -15,9 +15,11 @@ waitress server) on a database of the test's own, its timings short.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,31 +57,52 @@ class Served(NamedTuple):
     url: str  # the webhook's URL
     direct: str  # the test's database
     log: Path  # one line per run of `note`
+    health: str  # /api/health's URL
+    bridge: Any
 
 
-@pytest.fixture
-def served(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+@contextlib.contextmanager
+def _serving(database_url: str, folder: Path, accept_timeout: float) -> Iterator[Served]:
     from ui.bridge import EngineBridge
 
-    monkeypatch.setattr("engine.runtime.HEARTBEAT_S", 0.2)  # beats and sweeps this often
     direct = asyncio.run(new_database(database_url, "hangs"))
-    workflows, log = tmp_path / "workflows", tmp_path / "note.log"
+    workflows, log = folder / "workflows", folder / "note.log"
     workflows.mkdir()
     (workflows / "frozen_hook.yaml").write_text(HOOK.format(log=str(log)))
-    bridge = EngineBridge(make_runtime(workflows, tmp_path, True, direct)).start()
+    bridge = EngineBridge(make_runtime(workflows, folder, True, direct)).start()
     background = start_background(bridge, worker=True, concurrency=2)
-    cfg = UIConfig(bridge, "t" * 20, "k" * 20, workflows, accept_timeout=ACCEPT_TIMEOUT_S)
+    cfg = UIConfig(bridge, "t" * 20, "k" * 20, workflows, accept_timeout=accept_timeout)
     server: Any = make_server(create_app(cfg), "127.0.0.1", 0)
     threading.Thread(target=server.run, name="waitress-test", daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.effective_port}/webhooks/frozen/events"
-        warm = httpx.post(url, json={"n": 0}, headers={"Idempotency-Key": "warm"}, timeout=30)
+        url = f"http://127.0.0.1:{server.effective_port}"
+        served = Served(f"{url}/webhooks/frozen/events", direct, log, f"{url}/api/health", bridge)
+        warm = httpx.post(served.url, json={"n": 0}, headers={"Idempotency-Key": "warm"})
         assert warm.status_code == 202, warm.text
-        yield Served(url, direct, log)
+        yield served
     finally:
         server.close()
         bridge.call(background.close(), timeout=30)
         bridge.stop()
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    monkeypatch.setattr("engine.runtime.HEARTBEAT_S", 0.2)  # beats and sweeps this often
+    with _serving(database_url, tmp_path, ACCEPT_TIMEOUT_S) as served:
+        yield served
+
+
+def _open_connections(bridge: Any) -> None:
+    """Fill the run-log pool with open connections: frozen, a statement is sent on
+    one of them and gets no answer (not stuck connecting, which is cancelled apart
+    from the database)."""
+    pool = bridge.runtime.db.log_pool
+
+    async def busy() -> None:
+        await asyncio.gather(*(pool.fetchval("SELECT pg_sleep(0.2)") for _ in range(8)))
+
+    bridge.call(busy())
 
 
 async def _runs_of(direct: str, key: str) -> list[Any]:
@@ -94,8 +117,8 @@ async def _runs_of(direct: str, key: str) -> list[Any]:
         await conn.close()
 
 
-def _deliver(served: Served, key: str) -> httpx.Response:
-    return httpx.post(served.url, json={"n": 1}, headers={"Idempotency-Key": key}, timeout=30)
+def _deliver(served: Served, key: str, n: int = 1, wait: float = 30) -> httpx.Response:
+    return httpx.post(served.url, json={"n": n}, headers={"Idempotency-Key": key}, timeout=wait)
 
 
 def _assert_not_answered(resp: httpx.Response) -> None:
@@ -173,3 +196,43 @@ def test_a_run_stored_after_its_delivery_was_answered_503_is_executed(
     again = _deliver(served, key)  # the sender's retry: that run, which has run
     assert again.status_code == 202, again.text
     assert again.json() == {**again.json(), "duplicate": True, "execution_id": eid}
+
+
+def test_while_the_database_hangs_every_delivery_and_the_health_check_are_answered(
+    database_url: str, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four server threads, and 30 s to store a run: deliveries held every thread that
+    long, and /api/health queued behind them got no answer. The first ones waiting
+    have the database probed: unanswered, it is known to hang, and every delivery
+    and health check is answered at once until it answers again."""
+    monkeypatch.setattr("engine.runtime.HEARTBEAT_S", 0.2)
+    monkeypatch.setenv("FLOWYARD_THREADS", "4")
+    keys = [f"k{n}-{uuid.uuid4().hex[:8]}" for n in range(1, 13)]
+    with _serving(database_url, tmp_path, accept_timeout=30) as served:
+        _open_connections(served.bridge)  # a probe's query is sent, and hangs
+        with frozen(workspace), ThreadPoolExecutor(len(keys)) as senders:
+            sent = [senders.submit(_deliver, served, key, n, 15) for n, key in enumerate(keys, 1)]
+            health = httpx.get(served.health, timeout=15)
+            answers = [future.result() for future in sent]
+        assert health.status_code == 503, health.text
+        assert health.json() == {"status": "degraded", "database": "unavailable"}
+        for resp in answers:
+            assert resp.status_code == 503, resp.text
+            assert resp.json()["error"] == "database unavailable"
+            assert int(resp.headers["Retry-After"]) > 0
+
+        async def healthy() -> bool:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(served.health, timeout=15)).status_code == 200
+
+        assert asyncio.run(until(healthy)), "never healthy again"
+        for n, key in enumerate(keys, 1):  # the senders' retries: each event applied once
+            again = _deliver(served, key, n)
+            assert again.status_code == 202, again.text
+
+        async def all_succeeded() -> bool:
+            runs = [await _runs_of(served.direct, key) for key in keys]
+            return all(len(r) == 1 and r[0]["status"] == "succeeded" for r in runs)
+
+        assert asyncio.run(until(all_succeeded))
+        assert sorted(map(int, served.log.read_text().split())) == list(range(13))
