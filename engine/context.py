@@ -80,6 +80,8 @@ class RunContext:
         # other trigger blocks are skipped. None: every one runs (no trigger, or a
         # run accepted before runs kept it).
         self.trigger_block: str | None = None
+        # A resumed run: the blocks its log already shows skipped (not logged again).
+        self.logged_skips: frozenset[str] = frozenset()
 
     def note_secret(self, value: Any) -> None:
         if isinstance(value, str) and value:

@@ -158,7 +158,8 @@ class Executor:
         ready.extend(activation.settle(node, port))
         newly_skipped = activation.skipped[before:]
         for skipped in newly_skipped:
-            self.run.recorder.add("block_skipped", prefix + skipped)
+            if prefix + skipped not in self.run.logged_skips:  # resumed: logged already
+                self.run.recorder.add("block_skipped", prefix + skipped)
             if not prefix:  # a top-level block
                 self.top_blocks[skipped] = dict(SKIPPED)
         return newly_skipped

@@ -163,6 +163,17 @@ def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[s
     return {path: rec for path, rec in done.items() if _top_level(path) not in stale or _lost(rec)}
 
 
+def logged_skips(events: list[dict[str, Any]]) -> frozenset[str]:
+    """The blocks a run's log shows skipped (their last event says so). A resumed run
+    settles its restored blocks again, skipping the same branches: those are not
+    logged a second time. One that ran since (a branch taken after all) is not here."""
+    last: dict[str, str] = {}
+    for ev in events:
+        if ev["block"] is not None and ev["type"].startswith("block_"):
+            last[ev["block"]] = ev["type"]
+    return frozenset(path for path, kind in last.items() if kind == "block_skipped")
+
+
 def carried_events(
     plan: Plan, reuse: dict[str, dict[str, Any]]
 ) -> list[tuple[str, str | None, dict[str, Any]]]:

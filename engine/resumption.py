@@ -19,7 +19,7 @@ from engine.inflight import InFlight
 from engine.model import Problem, Workflow, WorkflowError
 from engine.own_runs import OWN_UNBEATEN, RECLAIM_OWN, UNBEATEN_BEATS, Starts
 from engine.recorder import record_end
-from engine.recovery import claim, restorable
+from engine.recovery import claim, logged_skips, restorable
 from engine.validate import validate_document
 
 log = logging.getLogger("flowyard.runtime")
@@ -229,7 +229,7 @@ class Resumption:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         started_at = runstore.first_start(events)
         return (eid, workflow, row["input"] or {}, restored, next_seq, started_at, _rerun_of(row),
-                row.get("trigger_block"))  # fmt: skip
+                row.get("trigger_block"), logged_skips(events))  # fmt: skip
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""

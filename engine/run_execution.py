@@ -55,9 +55,10 @@ class RunExecution:
         started_at: float | None = None,
         rerun_of: str | None = None,
         trigger_block: str | None = None,
+        skipped: frozenset[str] = frozenset(),
     ) -> asyncio.Task[dict[str, Any]]:
         run = self._execute(
-            eid, workflow, input, restored, next_seq, started_at, rerun_of, trigger_block
+            eid, workflow, input, restored, next_seq, started_at, rerun_of, trigger_block, skipped
         )
         return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
 
@@ -71,6 +72,7 @@ class RunExecution:
         started_at: float | None = None,  # a resumed run's first start
         rerun_of: str | None = None,  # the run a re-run repeats (flowyard_runs.rerun_of)
         trigger_block: str | None = None,  # where it starts (flowyard_runs.trigger_block)
+        skipped: frozenset[str] = frozenset(),  # a resumed run's: skips its log holds
     ) -> dict[str, Any]:
         if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
             return await self._stored_end(eid, None)  # as the canceller recorded it
@@ -92,6 +94,7 @@ class RunExecution:
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.rerun_of = rerun_of
         run.trigger_block = trigger_block
+        run.logged_skips = skipped
         run.secrets = secrets
         recorder.started()
         executor = Executor(run, self.metrics)

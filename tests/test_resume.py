@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+
+from held_runs import HOLD, until
 
 from engine.runtime import Runtime
 
@@ -98,9 +103,6 @@ async def test_kill_9_mid_run_then_resume(
 async def test_shutting_down_leaves_runs_to_resume_not_cancelled(
     workspace: Path, database_url: str, tmp_path: Path
 ) -> None:
-    import asyncio
-    import socket
-
     wf_file = tmp_path / "slow.yaml"
     wf_file.write_text(
         "name: slow_shutdown\nblocks:\n  s: {type: manual}\n"
@@ -135,3 +137,55 @@ async def test_shutting_down_leaves_runs_to_resume_not_cancelled(
         assert result["status"] == "succeeded"
     finally:
         await second.close()
+
+
+async def test_a_resumed_run_logs_each_skipped_block_once(
+    workspace: Path, database_url: str, tmp_path: Path
+) -> None:
+    """The branch a condition did not take was recorded skipped before the restart;
+    the resumed run settles that condition again (its record is restored) and logged
+    the same skips a second time. A resume does log `run_started` again: it marks
+    where the resumed execution began (docs/engine.md, "Crash recovery")."""
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    wf_file = tmp_path / "skips.yaml"
+    wf_file.write_text(
+        f"name: resumed_skips_{uuid.uuid4().hex[:8]}\nblocks:\n  s: {{type: manual}}\n"
+        "  check: {type: condition, if: 'True'}\n"
+        "  nope: {type: function, code: 'return 1'}\n"
+        "  never: {type: function, code: 'return 2'}\n"
+        + HOLD.format(log=str(log), gate=str(gate))
+        + "\nedges: [s -> check, check.true -> hold, check.false -> nope, nope -> never]\n"
+    )
+    first = Runtime(
+        workspace / "workflows", database_url, workspace, function_workers=1, resume=False
+    )
+    await first.start()
+    eid = (await first.submit(first.load_workflow(wf_file), {})).execution_id
+
+    async def skips_logged() -> bool:
+        events = await first.run_events(eid)
+        return sum(e["type"] == "block_skipped" for e in events) == 2
+
+    assert await until(skips_logged)
+    await first.close()  # a restart while `hold` runs
+    second = Runtime(
+        workspace / "workflows", database_url, workspace, function_workers=1, resume=False
+    )
+    await second.start()
+    try:
+        await second.db.log_pool.execute(  # the first runtime's process, as if it had died
+            "UPDATE flowyard_runs SET owner = $2 WHERE execution_id = $1::uuid",
+            eid,
+            f"{socket.gethostname()}:1:1",
+        )
+        gate.write_text("open")
+        assert await second.resume_unfinished(eid) == [eid]
+        result = await asyncio.wait_for(second.wait(eid), 30)
+        assert result["status"] == "succeeded", result["error"]
+        events = await second.run_events(eid)
+    finally:
+        await second.close()
+    skipped = [e["block"] for e in events if e["type"] == "block_skipped"]
+    assert sorted(skipped) == ["never", "nope"]
+    assert [e["type"] for e in events].count("run_started") == 2
+    assert {result["blocks"][b]["status"] for b in ("nope", "never")} == {"skipped"}
