@@ -215,7 +215,8 @@ def test_while_the_database_hangs_every_delivery_and_the_health_check_are_answer
             health = httpx.get(served.health, timeout=15)
             answers = [future.result() for future in sent]
         assert health.status_code == 503, health.text
-        assert health.json() == {"status": "degraded", "database": "unavailable"}
+        # (plus `queue_worker` for a serve that runs one: docs/api.md)
+        assert health.json().items() >= {"status": "degraded", "database": "unavailable"}.items()
         for resp in answers:
             assert resp.status_code == 503, resp.text
             assert resp.json()["error"] == "database unavailable"
