@@ -3,7 +3,7 @@ orders apart. The process executing a run rebuilds the workflow from
 `flowyard_workflow_versions.source` (jsonb until schema version 7, which sorts keys),
 and the hash was of the document with its keys sorted: two files differing only in
 key order shared one version, and the second ran in the first one's order.
-(tests/ui/test_workflow_key_order_elsewhere.py runs such a workflow in real
+(tests/ui/test_http_run_wait_elsewhere.py runs such a workflow in real
 `serve --engine-process` and `flowyard worker` processes.)"""
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ back): `trigger`, `created_at`, `file` with the server's absolute path, `input`,
 per block `started_at`, `inputs`, `port`, `reused_from`, `rolled_back`. Real
 processes on the session's PostgreSQL; the in-process answer is the `client`
 fixture's (tests/ui/conftest.py).
+
+A mapping written in a workflow keeps its key order there too: those processes
+rebuild the workflow from its stored version (`flowyard_workflow_versions.source`),
+which was jsonb: a loop over `{zzz: 2, a: 1, cc: 3}` went a, cc, zzz, and the run's
+`output:` mapping came back with its keys in that order.
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ blocks:
   boom: {{type: database, transaction: g, query: "SELECT 1 / 0 AS x"}}
   never: {{type: function, isolation: inline, code: "return 3"}}
 edges: [start -> route, route.true -> read, route.false -> untaken, read -> boom, boom -> never]
+"""
+#: Neither sorted nor in jsonb's order (shorter keys first): any reordering shows.
+ORDER = ["zzz", "a", "cc"]
+LITERAL = """\
+name: {name}
+blocks:
+  start: {{type: manual}}
+  each: {{type: loop, items: {{zzz: 2, a: 1, cc: 3}}, body: [key]}}
+  key: {{type: function, isolation: inline, code: "return <item.key>"}}
+edges: [start -> each]
+output: {{zzz: <each.results>, a: 1, cc: <start.n>}}
 """
 #: The run's input: a mapping whose key order jsonb would change (shorter keys first).
 INPUT = {"n": 1, "prices": {"zzz": 2, "a": 1, "cc": 3}}
@@ -73,14 +89,21 @@ TOPOLOGIES = {
 }
 
 
-@pytest.fixture(params=list(TOPOLOGIES))
+@pytest.fixture(scope="module", params=list(TOPOLOGIES))
 def elsewhere(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, workflow_name: str
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    workflow_name: str,
 ) -> Iterator[httpx.Client]:
-    """A server whose runs execute in another process, and a client of it."""
+    """A server whose runs execute in another process, and a client of it; it serves
+    SHAPES as ``workflow_name`` and LITERAL as ``<workflow_name>_literal``."""
+    tmp_path = tmp_path_factory.mktemp("elsewhere")
     workflows = tmp_path / "workflows"
     workflows.mkdir()
     (workflows / f"{workflow_name}.yaml").write_text(SHAPES.format(name=workflow_name))
+    literal = f"{workflow_name}_literal"
+    (workflows / f"{literal}.yaml").write_text(LITERAL.format(name=literal))
     port = free_port()
     env = {
         **os.environ,
@@ -152,3 +175,20 @@ def test_a_run_executed_elsewhere_is_answered_as_one_executed_here(
     for answered in (there, in_process):
         assert list(answered["blocks"]["start"]["output"]["prices"]) == ["zzz", "a", "cc"]
     assert there["status_url"] == f"/api/runs/{there['execution_id']}"
+
+
+def test_a_literal_mapping_keeps_its_order_in_the_process_that_executes_the_run(
+    elsewhere: httpx.Client, workflow_name: str
+) -> None:
+    answer = elsewhere.post(f"/api/workflows/{workflow_name}_literal/runs?wait=1", json={"n": 3})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["status"] == "succeeded", result["error"]
+    # The loop went over the literal mapping as written...
+    assert [each["result"] for each in result["output"]["zzz"]] == ORDER
+    # ...and the workflow's output mapping has its keys as written.
+    assert list(result["output"]) == ORDER
+    # The stored run says the same (GET /api/runs/<id>, read back from the log).
+    stored = elsewhere.get(f"/api/runs/{result['execution_id']}").json()
+    assert list(stored["output"]) == ORDER
+    assert [each["result"] for each in stored["output"]["zzz"]] == ORDER
