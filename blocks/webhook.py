@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from blocks._delivery_keys import idempotency_key, request_path, request_value, same_delivery
@@ -23,6 +22,13 @@ from blocks._signatures import (
     standard_webhooks_signature,
     verify_signature,
     verify_token,
+)
+from blocks._webhook_answers import (
+    RETRY_AFTER_S,
+    WebhookResponse,
+    not_answered,
+    unavailable,
+    unfinished,
 )
 from blocks._webhook_request import (
     PATH_RULE,
@@ -66,21 +72,8 @@ HEADER_NAME_CHARS = frozenset(
 #: The methods a webhook block may listen on.
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 
-#: Seconds a sender is asked to wait (``Retry-After``) when the database is unreachable.
-RETRY_AFTER_S = 5
-
 #: How long a ``respond: sync`` delivery waits for its run; then a 504 naming the run.
 SYNC_TIMEOUT_S = 300.0
-
-
-@dataclass(slots=True)
-class WebhookResponse:
-    status: int
-    body: Any = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    #: A ``respond: sync`` delivery accepted by ``accept(..., wait=False)``: its run,
-    #: for the caller to wait for with ``sync_answer`` (body: the run's links).
-    waits_for: str | None = None
 
 
 @register
@@ -207,40 +200,6 @@ class WebhookBlock(BlockHandler):
             "path": normalize_path(str(self.config.get("path", ""))),
             "received_at": now_iso(),
         }
-
-
-def _unavailable(workflow: str, exc: BaseException | None) -> WebhookResponse:
-    """503, nothing accepted. ``exc`` None: the database was not asked (it is known
-    not to answer: ui/db_watch.py, which logs that once)."""
-    # Logged, not answered: the endpoint is public and the error names the database host.
-    if exc is not None:
-        log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
-    reason = "the run could not be stored; nothing was accepted, retry later"
-    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
-    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
-
-
-def not_answered(path: str) -> WebhookResponse:
-    """The answer to a delivery whose run the database did not store in time (it
-    hangs rather than refusing). As for an unreachable database — but the
-    statement was sent, and may still commit once the database resumes: the process
-    then runs it (engine/own_runs.py), and a resend with the same idempotency key is
-    answered with that run rather than starting another."""
-    log.warning("/webhooks/%s: delivery refused, the database did not answer in time", path)
-    reason = (
-        "the database did not answer in time; the delivery may still be stored and run:"
-        " resend it with the same idempotency key, which starts no second run"
-    )
-    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
-    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
-
-
-def unfinished(the_run: dict[str, Any]) -> WebhookResponse:
-    """A ``respond: sync`` delivery whose run did not end in time: it was accepted
-    and goes on, so say which, for the caller to follow it rather than resend."""
-    reason = "the run was accepted and goes on: follow it at status_url"
-    return WebhookResponse(504, {"error": "the run did not finish in time", "reason": reason,
-                                 **the_run})  # fmt: skip
 
 
 def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:
@@ -378,7 +337,7 @@ async def accept(
             },
         )
     if database_stalled:
-        return _unavailable(workflow.name, None)
+        return unavailable(workflow.name, None)
     run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
     try:
         sub = await runtime.submit(
@@ -404,7 +363,7 @@ async def accept(
         # bug that must stay a 500 with its traceback in the log.
         if not server_unreachable(exc):
             raise
-        return _unavailable(workflow.name, exc)
+        return unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)
     the_run = {"execution_id": execution_id, "status_url": f"/api/runs/{execution_id}"}
     if str(config.get("respond", "async")) == "sync":

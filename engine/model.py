@@ -89,7 +89,7 @@ class Workflow:
     file: str = ""
     source: dict[str, Any] = field(default_factory=dict)  # the document as loaded
     plan: Any = None  # engine.graph.Plan, built once at load time
-    content_hash: str = ""  # of file + source; set once by engine.runstore.save_version
+    content_hash: str = ""  # of file + source; set once by engine.workflow_versions.save_version
 
     def containers_of(self, block_id: str) -> list[str]:
         """The loops and parallels around ``block_id``, innermost first (none: it is at

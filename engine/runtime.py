@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import intake, runstore
+from engine import intake, runstore, workflow_versions
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import Services
 from engine.database import Database
@@ -237,7 +237,9 @@ class Runtime(RunExecution, Resumption):
                 # Run by hand, a scheduled workflow gets the input its ticks get, what
                 # is given overriding it (`flowyard run report` of a daily report).
                 input = {**(start.config.get("input") or {}), **input}
-        version = await runstore.save_version(self.db.log_pool, workflow, self._known_versions)
+        version = await workflow_versions.save_version(
+            self.db.log_pool, workflow, self._known_versions
+        )
         handoff = self.handoff and not self.local
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None

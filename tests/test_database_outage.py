@@ -20,7 +20,7 @@ import asyncpg
 import pytest_asyncio
 from held_runs import HELD, until
 
-from engine import runstore
+from engine import runstore, workflow_versions
 from engine.model import load_file
 from engine.runtime import Runtime
 
@@ -133,7 +133,7 @@ async def test_the_heartbeat_keeps_only_the_runs_this_process_holds(
     bug) is not beaten: it goes stale, and can be taken over."""
     pool = runtime.db.log_pool
     wf = write_workflow("name: beat_held\nblocks:\n  s: {type: manual}\n")
-    version = await runstore.save_version(pool, wf, set())
+    version = await workflow_versions.save_version(pool, wf, set())
     from engine import intake
 
     eid, _, _ = await intake.accept(pool, wf.name, version, "manual", {}, None, runtime.owner)

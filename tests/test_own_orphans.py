@@ -20,7 +20,7 @@ import pytest_asyncio
 from db_helpers import new_database
 from held_runs import HELD, until
 
-from engine import intake, runstore
+from engine import intake, runstore, workflow_versions
 from engine.model import load_file
 from engine.runtime import Runtime
 
@@ -90,7 +90,7 @@ async def test_a_run_it_owns_without_a_task_is_executed_once_nothing_may_start_i
     gate.write_text("open")
     workflow = load_file(wf)
     pool = rt.db.log_pool
-    version = await runstore.save_version(pool, workflow, set())
+    version = await workflow_versions.save_version(pool, workflow, set())
     with rt.starts.starting():  # an accept or claim of this process, not yet settled
         eid, _, _ = await intake.accept(pool, workflow.name, version, "manual", {}, None, rt.owner)
         await asyncio.sleep(10 * SWEEP_S)

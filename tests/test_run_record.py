@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine import intake, runstore
+from engine import intake, runstore, workflow_versions
 from engine.model import Workflow
 from engine.runtime import Runtime
 
@@ -92,7 +92,7 @@ async def test_a_resumed_run_reports_when_it_first_started(
     waiter gets says so, as the stored run does."""
     wf = write_workflow("name: times_resumed\nblocks:\n  s: {type: manual}\n")
     pool = runtime.db.log_pool
-    version = await runstore.save_version(pool, wf, set())
+    version = await workflow_versions.save_version(pool, wf, set())
     dead = f"{socket.gethostname()}:1:1"  # a process of this host that is gone
     eid, _, _ = await intake.accept(pool, wf.name, version, "manual", {}, None, dead)
     first = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)

@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 from db_helpers import new_database
 
-from engine import migrations, runstore
+from engine import migrations, workflow_versions
 from engine.intake import IdempotencyConflict, same_json
 from engine.model import Workflow
 from engine.runtime import InputNotKept, Runtime
@@ -221,7 +221,7 @@ async def test_runs_accepted_before_the_upgrade_resume_with_their_input(
             "ALTER TABLE flowyard_runs DROP COLUMN unredacted_input, DROP COLUMN input_redacted;"
             "DELETE FROM flowyard_schema; INSERT INTO flowyard_schema VALUES (5)"
         )
-        stored = await runstore.save_version(pool, verify, set())
+        stored = await workflow_versions.save_version(pool, verify, set())
         old = str(uuid.uuid4())
         await pool.execute(
             "INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, input,"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.model import Workflow
-from engine.runstore import version_hash
 from engine.runtime import Runtime
+from engine.workflow_versions import version_hash
 
 LITERAL = """
 name: literal_{suffix}

@@ -1,0 +1,57 @@
+"""What a webhook delivery is answered when it is not simply accepted: the database
+unavailable or not answering in time (503), a sync run still going (504)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("flowyard.webhook")
+
+#: Seconds a sender is asked to wait (``Retry-After``) when the database is unreachable.
+RETRY_AFTER_S = 5
+
+
+@dataclass(slots=True)
+class WebhookResponse:
+    status: int
+    body: Any = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    #: A ``respond: sync`` delivery accepted by ``accept(..., wait=False)``: its run,
+    #: for the caller to wait for with ``sync_answer`` (body: the run's links).
+    waits_for: str | None = None
+
+
+def unavailable(workflow: str, exc: BaseException | None) -> WebhookResponse:
+    """503, nothing accepted. ``exc`` None: the database was not asked (it is known
+    not to answer: ui/db_watch.py, which logs that once)."""
+    # Logged, not answered: the endpoint is public and the error names the database host.
+    if exc is not None:
+        log.warning("workflow %r: delivery refused, database unavailable: %r", workflow, exc)
+    reason = "the run could not be stored; nothing was accepted, retry later"
+    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def not_answered(path: str) -> WebhookResponse:
+    """The answer to a delivery whose run the database did not store in time (it
+    hangs rather than refusing). As for an unreachable database — but the
+    statement was sent, and may still commit once the database resumes: the process
+    then runs it (engine/own_runs.py), and a resend with the same idempotency key is
+    answered with that run rather than starting another."""
+    log.warning("/webhooks/%s: delivery refused, the database did not answer in time", path)
+    reason = (
+        "the database did not answer in time; the delivery may still be stored and run:"
+        " resend it with the same idempotency key, which starts no second run"
+    )
+    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S}
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def unfinished(the_run: dict[str, Any]) -> WebhookResponse:
+    """A ``respond: sync`` delivery whose run did not end in time: it was accepted
+    and goes on, so say which, for the caller to follow it rather than resend."""
+    reason = "the run was accepted and goes on: follow it at status_url"
+    return WebhookResponse(504, {"error": "the run did not finish in time", "reason": reason,
+                                 **the_run})  # fmt: skip
