@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 JSON = {"application/json": {"schema": {"type": "object"}}}
+#: Any JSON value: a sync webhook's body is its run's output, whatever its type (SPEC).
+ANY_JSON = {"application/json": {"schema": {}}}
 PROBLEMS = {
     "description": "invalid workflow: every problem found",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}},
@@ -82,7 +84,11 @@ def webhook_op(method: str) -> dict[str, Any]:
         f"{method} a webhook delivery: start the workflow whose webhook block has this path",
         {
             "202": {"description": "accepted: {execution_id, status_url}", "content": JSON},
-            "200": {"description": "respond: sync — the run's final output", "content": JSON},
+            "200": {
+                "description": "respond: sync — the run's final output, any JSON value"
+                " (`output: <f.a>` answers `1`)",
+                "content": ANY_JSON,
+            },
             "400": {"description": "bad JSON, a bad form or query, no idempotency key"},
             "401": {"description": "bad signature"},
             "404": {"description": "unknown path"},

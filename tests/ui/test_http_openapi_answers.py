@@ -1,0 +1,63 @@
+"""Real answers match what /api/openapi.json declares for them: their status code is
+one the operation lists, and a JSON body validates against the declared schema (a
+black-box schemathesis round found answers the document did not allow)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+
+def _document(client: FlaskClient, auth: dict[str, str]) -> dict[str, Any]:
+    return client.get("/api/openapi.json", headers=auth).get_json()
+
+
+def _conforms(doc: dict[str, Any], path: str, method: str, answer: TestResponse) -> None:
+    """``answer`` is one the operation at ``path`` (as the document spells it) lists,
+    and its JSON body, if the operation declares a schema for it, validates."""
+    responses = doc["paths"][path][method]["responses"]
+    status = str(answer.status_code)
+    assert status in responses, (method, path, status, answer.get_data(as_text=True)[:200])
+    content = responses[status].get("content", {})
+    if answer.mimetype in content and "schema" in content[answer.mimetype]:
+        # The components beside the schema, so that its #/components/… refs resolve.
+        schema = {**content[answer.mimetype]["schema"], "components": doc["components"]}
+        jsonschema.validate(
+            answer.get_json(),
+            schema,
+            cls=jsonschema.Draft202012Validator,
+            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+        )
+
+
+SCALAR_OUTPUT = """\
+version: 1
+name: NAME
+blocks:
+  hook: {type: webhook, path: PATH, respond: sync}
+  f:
+    type: function
+    code: |
+      return {"a": 1}
+edges: [hook -> f]
+output: <f.a>
+"""
+
+
+def test_a_sync_webhook_answering_a_number_is_a_declared_answer(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The 200 was declared an object, but a sync webhook's body is its output
+    (SPEC), whatever its type: `output: <f.a>` answers `1`."""
+    name = f"scalar_{uuid.uuid4().hex[:8]}"
+    path = f"openapi/{name}"
+    text = SCALAR_OUTPUT.replace("NAME", name).replace("PATH", path)
+    (workflows_dir / f"{name}.yaml").write_text(text)
+    answer = client.post(f"/webhooks/{path}", json={})
+    assert answer.status_code == 200 and answer.get_json() == 1
+    _conforms(_document(client, auth), "/webhooks/{path}", "post", answer)
