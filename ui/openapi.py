@@ -12,9 +12,11 @@ from typing import Any
 
 from ui.openapi_ops import (
     BAD_AFTER,
+    BAD_ORDER_ID,
     HTML,
     JSON,
     NOT_FOUND,
+    PAGE_NOT_FOUND,
     PROBLEMS,
     RETRY_AFTER,
     WAIT_504,
@@ -304,7 +306,9 @@ def document() -> dict[str, Any]:
             },
             "/api/events/orders/{order_id}": {
                 "get": op(
-                    "an order's events in order", {**ok, "404": NOT_FOUND}, params=["order_id"]
+                    "an order's events in order",
+                    {**ok, "400": BAD_ORDER_ID, "404": NOT_FOUND},
+                    params=["order_id"],
                 )
             },
             "/api/events/orders/{order_id}/replay": {
@@ -322,7 +326,8 @@ def document() -> dict[str, Any]:
                         },
                         "400": bad(
                             "a body that is not UTF-8, not JSON or not a JSON object;"
-                            " a key other than as_of and version"
+                            " a key other than as_of and version; an order id PostgreSQL"
+                            " cannot hold (a NUL or a lone surrogate)"
                         ),
                         "404": {"description": "no Replay Events workflow"},
                         "422": {
@@ -377,13 +382,17 @@ def document() -> dict[str, Any]:
             "/templates/{template_id}/use": {
                 "post": op(
                     "use a template (form, CSRF)",
-                    {"302": {"description": "to the editor"}},
+                    {"302": {"description": "to the editor"}, "404": PAGE_NOT_FOUND},
                     params=["template_id"],
                 )
             },
-            "/editor/{name}": {"get": op("the editor", {"200": HTML}, params=["name"])},
+            "/editor/{name}": {
+                "get": op("the editor", {"200": HTML, "404": PAGE_NOT_FOUND}, params=["name"])
+            },
             "/runs": {"get": op("runs page", {"200": HTML}, query=["workflow"])},
-            "/runs/{execution_id}": {"get": op("the run viewer", {"200": HTML}, params=run)},
+            "/runs/{execution_id}": {
+                "get": op("the run viewer", {"200": HTML, "404": PAGE_NOT_FOUND}, params=run)
+            },
             "/events": {
                 "get": op(
                     "event-sourcing page: an order's events, time travel, charts",

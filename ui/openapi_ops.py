@@ -24,6 +24,8 @@ UNAVAILABLE = {
     "headers": RETRY_AFTER,
 }
 HTML = {"description": "an HTML page", "content": {"text/html": {}}}
+#: A page for a run, workflow or template that does not exist (or a name no file can have).
+PAGE_NOT_FOUND = {**HTML, "description": "no such run, workflow or template: an HTML page"}
 UNSAFE = ("post", "put", "patch", "delete")
 
 
@@ -141,3 +143,4 @@ WAIT_504 = {
     " the run goes on"
 }
 BAD_AFTER = bad("after is not a whole number (a bad Last-Event-ID is ignored)")
+BAD_ORDER_ID = bad("an order id PostgreSQL cannot hold: a NUL character or a lone surrogate")
