@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui.openapi_ids import with_operation_ids
 from ui.openapi_ops import (
     BAD_AFTER,
     BAD_ORDER_ID,
@@ -26,6 +27,7 @@ from ui.openapi_ops import (
     webhook_options,
     with_csrf,
 )
+from ui.openapi_schemas import SCHEMAS, json_of
 
 
 def document() -> dict[str, Any]:
@@ -43,24 +45,7 @@ def document() -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "flowyard_session"},
             },
-            "schemas": {
-                "Problems": {
-                    "type": "object",
-                    "properties": {
-                        "error": {"type": "string"},
-                        "problems": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    k: {"type": ["string", "null"]}
-                                    for k in ("file", "block", "field", "message")
-                                },
-                            },
-                        },
-                    },
-                }
-            },
+            "schemas": SCHEMAS,
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
@@ -91,7 +76,10 @@ def document() -> dict[str, Any]:
             "/api/health": {
                 "get": op(
                     "database health",
-                    {**ok, "503": {"description": "database unavailable"}},
+                    {
+                        "200": json_of("Health", "the database answers"),
+                        "503": {"description": "database unavailable: {status: degraded, …}"},
+                    },
                     public=True,
                 )
             },
@@ -164,10 +152,10 @@ def document() -> dict[str, Any]:
                 "post": op(
                     "start a manual run; the JSON body is the input",
                     {
-                        "202": {
-                            "description": "queued: {execution_id, status_url, stream_url, run_url}"
-                        },
-                        "200": {"description": "?wait=1: the run result, whatever its status"},
+                        "202": json_of(
+                            "RunAccepted", "queued: {execution_id, status_url, stream_url, run_url}"
+                        ),
+                        "200": json_of("RunResult", "?wait=1: the run result, whatever its status"),
                         "400": bad(
                             "a body that is not UTF-8, not JSON or not a JSON object; a bad wait"
                         ),
@@ -192,14 +180,17 @@ def document() -> dict[str, Any]:
                     "list runs, newest first (limit at most 500; `next_before` when there may"
                     " be older ones: ask again with ?before=it). A run's `file` is the name its"
                     " workflow has here now (/api/workflows/{name}), null when no file has it",
-                    {**ok, "400": bad("a bad limit, status or before (or one that names no run)")},
+                    {
+                        "200": json_of("RunList", "{runs, next_before?}"),
+                        "400": bad("a bad limit, status or before (or one that names no run)"),
+                    },
                     query=["workflow", "status", "limit", "before"],
                 )
             },
             "/api/runs/{execution_id}": {
                 "get": op(
                     "one run with its blocks (the run result); `file` as the runs list says it",
-                    {**ok, "404": NOT_FOUND},
+                    {"200": json_of("RunResult", "the run result"), "404": NOT_FOUND},
                     params=run,
                 )
             },
@@ -401,5 +392,5 @@ def document() -> dict[str, Any]:
             },
         },
     }
-    with_csrf(doc["paths"])
+    with_operation_ids(with_csrf(doc["paths"]))
     return doc

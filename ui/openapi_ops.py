@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.runstore import RUN_STATUSES
+from ui.openapi_schemas import json_of
+
 JSON = {"application/json": {"schema": {"type": "object"}}}
 #: Any JSON value: a sync webhook's body is its run's output, whatever its type (SPEC).
 ANY_JSON = {"application/json": {"schema": {}}}
@@ -27,6 +30,21 @@ HTML = {"description": "an HTML page", "content": {"text/html": {}}}
 #: A page for a run, workflow or template that does not exist (or a name no file can have).
 PAGE_NOT_FOUND = {**HTML, "description": "no such run, workflow or template: an HTML page"}
 UNSAFE = ("post", "put", "patch", "delete")
+#: The query parameters with a rule (docs/api.md); any other is a plain string.
+QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    # More than 500 is capped, not refused: no maximum.
+    "limit": {"type": "integer", "minimum": 1, "default": 50},
+    "wait": {
+        "enum": ["1", "0", "true", "false", "yes", "no"],
+        "default": "0",
+        "description": "case is ignored: True and YES are true",
+    },
+    # Below 0 is taken for 0.
+    "after": {"type": "integer", "default": 0, "description": "an event's seq"},
+    "before": {"type": "string", "format": "uuid", "description": "a run's execution_id"},
+    "format": {"enum": ["yaml", "json"]},
+    "status": {"enum": list(RUN_STATUSES)},
+}
 
 
 def op(
@@ -50,7 +68,12 @@ def op(
         for p in params or []
     ]
     parameters += [
-        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        {
+            "name": q,
+            "in": "query",
+            "required": False,
+            "schema": QUERY_SCHEMAS.get(q, {"type": "string"}),
+        }
         for q in query or []
     ]
     parameters += [
@@ -85,7 +108,7 @@ def webhook_op(method: str) -> dict[str, Any]:
     return op(
         f"{method} a webhook delivery: start the workflow whose webhook block has this path",
         {
-            "202": {"description": "accepted: {execution_id, status_url}", "content": JSON},
+            "202": json_of("RunAccepted", "accepted: {execution_id, status_url}"),
             "200": {
                 "description": "respond: sync — the run's final output, any JSON value"
                 " (`output: <f.a>` answers `1`)",

@@ -108,3 +108,15 @@ def test_openapi_has_the_answers_every_route_may_give(
     headers = {p["name"] for p in save["parameters"] if p["in"] == "header"}
     assert {"If-Match", "If-None-Match"} <= headers
     assert "Allow" in doc["paths"]["/webhooks/{path}"]["post"]["responses"]["405"]["headers"]
+
+
+def test_every_operation_has_a_unique_operation_id(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """Clients and generated SDKs call an operation by its operationId: none had one."""
+    doc = client.get("/api/openapi.json", headers=auth).get_json()
+    ids = [op.get("operationId") for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) >= 46 and None not in ids
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids
+    assert len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
+    assert doc["paths"]["/api/workflows"]["get"]["operationId"] == "listWorkflows"

@@ -81,3 +81,85 @@ def test_pages_and_routes_answer_only_what_the_document_lists(
         answer = client.open(url, method=method.upper(), headers=auth)
         assert answer.status_code == status, (url, answer.get_data(as_text=True)[:200])
         _conforms(doc, path, method, answer)
+
+
+def test_the_main_answers_match_their_declared_bodies(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """The run result, the runs list, a run's and a webhook's 202 and health were
+    declared `{"type": "object"}`: now with their properties, which real answers meet."""
+    doc = _document(client, auth)
+    bodies = doc["components"]["schemas"]
+    assert {"execution_id", "status", "output", "blocks"} <= set(bodies["RunResult"]["required"])
+    waited = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth)
+    _conforms(doc, "/api/workflows/{name}/runs", "post", waited)
+    queued = client.post("/api/workflows/hello/runs", json={}, headers=auth)
+    assert queued.status_code == 202
+    _conforms(doc, "/api/workflows/{name}/runs", "post", queued)
+    run = waited.get_json()["execution_id"]
+    _conforms(doc, "/api/runs/{execution_id}", "get", client.get(f"/api/runs/{run}", headers=auth))
+    for listed in ("/api/runs?limit=1", f"/api/runs?before={run}&status=succeeded"):
+        answer = client.get(listed, headers=auth)
+        assert answer.status_code == 200 and answer.get_json()["runs"]
+        _conforms(doc, "/api/runs", "get", answer)
+    hook = client.post("/webhooks/test/async", json={"n": 1})
+    assert hook.status_code == 202
+    _conforms(doc, "/webhooks/{path}", "post", hook)
+    health = client.get("/api/health")
+    assert health.status_code == 200
+    _conforms(doc, "/api/health", "get", health)
+
+
+def _query(doc: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    params = doc["paths"][path][method]["parameters"]
+    return next(p["schema"] for p in params if p["in"] == "query" and p["name"] == name)
+
+
+def test_query_parameters_have_the_rules_the_server_applies(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """Every value a query parameter's schema allows is taken, and what it refuses is
+    a 400 (they were all plain strings)."""
+    doc = _document(client, auth)
+    run = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth).get_json()
+    events = f"/api/runs/{run['execution_id']}/events"
+    checks = [
+        ("/api/runs", "limit", "/api/runs?limit=", ["1", "600"], ["0", "x"]),
+        (
+            "/api/runs",
+            "status",
+            "/api/runs?status=",
+            _query(doc, "/api/runs", "get", "status")["enum"],
+            ["done"],
+        ),  # fmt: skip
+        ("/api/runs", "before", "/api/runs?before=", [run["execution_id"]], ["r-1"]),
+        ("/api/events/orders", "limit", "/api/events/orders?limit=", [], ["0", "x"]),
+        (
+            "/api/runs/{execution_id}/events",
+            "after",
+            f"{events}?after=",
+            ["0", "-2", "7"],
+            ["1.5", "a"],
+        ),  # fmt: skip
+        ("/api/workflows/{name}", "format", "/api/workflows/hello?format=", ["yaml", "json"], []),
+    ]
+    validator = jsonschema.Draft202012Validator
+    for path, name, url, taken, refused in checks:
+        schema = _query(doc, path, "get", name)
+        if name in ("limit", "after"):
+            assert schema["type"] == "integer", (path, name)
+        for value in taken:
+            raw: Any = int(value) if schema.get("type") == "integer" else value
+            assert validator(schema, format_checker=validator.FORMAT_CHECKER).is_valid(raw)
+            assert client.get(url + value, headers=auth).status_code == 200, (url, value)
+        for value in refused:
+            raw = int(value) if schema.get("type") == "integer" and value.isdigit() else value
+            assert not validator(schema, format_checker=validator.FORMAT_CHECKER).is_valid(raw)
+            assert client.get(url + value, headers=auth).status_code == 400, (url, value)
+    wait = _query(doc, "/api/workflows/{name}/runs", "post", "wait")["enum"]
+    assert {"1", "true", "yes", "0", "false", "no"} == set(wait)
+    for value in [*wait, "TRUE"]:
+        answer = client.post(f"/api/workflows/hello/runs?wait={value}", json={}, headers=auth)
+        assert answer.status_code in (200, 202), (value, answer.get_json())
+    maybe = client.post("/api/workflows/hello/runs?wait=maybe", json={}, headers=auth)
+    assert maybe.status_code == 400
