@@ -297,7 +297,9 @@ def document() -> dict[str, Any]:
             },
             "/api/events/orders/{order_id}": {
                 "get": op(
-                    "an order's events in order",
+                    "an order's events in order. An order id may hold '/' (`2024/ord-7`):"
+                    " GET …/o-1/replay reads the order `o-1/replay`, so OPTIONS on a replay"
+                    " path lists GET too; the replay itself is a POST",
                     {**ok, "400": BAD_ORDER_ID, "404": NOT_FOUND},
                     params=["order_id"],
                 )

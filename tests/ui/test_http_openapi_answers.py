@@ -12,6 +12,8 @@ import jsonschema
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
 
 def _document(client: FlaskClient, auth: dict[str, str]) -> dict[str, Any]:
     return client.get("/api/openapi.json", headers=auth).get_json()
@@ -163,3 +165,29 @@ def test_query_parameters_have_the_rules_the_server_applies(
         assert answer.status_code in (200, 202), (value, answer.get_json())
     maybe = client.post("/api/workflows/hello/runs?wait=maybe", json={}, headers=auth)
     assert maybe.status_code == 400
+
+
+def test_a_get_on_a_replay_path_reads_the_order_whose_id_ends_in_replay(
+    client: FlaskClient, auth: dict[str, str], engine_bridge: Any, order_id: str
+) -> None:
+    """OPTIONS …/o-1/replay listed GET beside POST, and a GET there was a 404 "no
+    events for order 'o-1/replay'": order ids may hold '/', so that GET reads the
+    order `o-1/replay`. Kept, and said in the document and docs/api.md."""
+    from templates.event_store import append_batch
+
+    # (order_id: the store's tables exist, with another order in them)
+    oid = f"o-{uuid.uuid4().hex[:8]}/replay"
+
+    async def setup() -> None:
+        async with engine_bridge.runtime.db.pool.acquire() as conn:
+            await append_batch(conn, [{"event_type": "order_created", "aggregate_id": oid}])
+
+    engine_bridge.call(setup())
+    doc = _document(client, auth)
+    assert "reads the order `o-1/replay`" in doc["paths"]["/api/events/orders/{order_id}"]["get"]["summary"]  # fmt: skip
+    answer = client.get(f"/api/events/orders/{oid}", headers=auth)
+    assert answer.status_code == 200 and answer.get_json()["order_id"] == oid
+    _conforms(doc, "/api/events/orders/{order_id}", "get", answer)
+    allow = client.options(f"/api/events/orders/{oid}", headers=auth).headers["Allow"]
+    assert {"GET", "POST"} <= {m.strip() for m in allow.split(",")}
+    assert "reads the order `o-1/replay`" in (DOCS / "api.md").read_text()
