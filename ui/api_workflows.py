@@ -40,6 +40,8 @@ def _wants_yaml() -> bool:
 
 @bp.get("/workflows/<name>")
 def get_workflow(name: str) -> Response:
+    if request.args.get("format", "json") not in ("json", "yaml"):
+        return error(400, "format is json or yaml")
     path = wf.find(settings().workflows_dir, name)
     if path is None:
         return error(404, f"no workflow named {name!r}")

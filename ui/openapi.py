@@ -98,6 +98,7 @@ def document() -> dict[str, Any]:
                                 "text/plain": {"schema": {"type": "string"}},
                             },
                         },
+                        "400": bad("a format other than json or yaml"),
                         "404": NOT_FOUND,
                         "422": PROBLEMS,
                     },

@@ -143,7 +143,13 @@ def test_query_parameters_have_the_rules_the_server_applies(
             ["0", "-2", "7"],
             ["1.5", "a"],
         ),  # fmt: skip
-        ("/api/workflows/{name}", "format", "/api/workflows/hello?format=", ["yaml", "json"], []),
+        (
+            "/api/workflows/{name}",
+            "format",
+            "/api/workflows/hello?format=",
+            ["yaml", "json"],
+            ["xml"],
+        ),
     ]
     validator = jsonschema.Draft202012Validator
     for path, name, url, taken, refused in checks:
