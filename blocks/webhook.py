@@ -141,6 +141,9 @@ class WebhookBlock(BlockHandler):
                 continue
             refs = [ref for _, _, ref in parse(key)]
             where = {"block": self.block.id, "field": key_field}
+            # Its text is stored with each run: PostgreSQL text holds no NUL (a 500).
+            if why := unstorable(key, f"the {key_field}"):
+                out.append(Problem(why, **where))
             if not refs:
                 why = "must hold a reference into the request, e.g. <webhook.body.order_id>"
                 out.append(Problem(f"{why} (or order:<webhook.body.order_id>)", **where))

@@ -21,6 +21,7 @@ from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_graph import container_retry_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
 from engine.validate_scope import missing_name_problem, names_in_scope, reads_own_names
+from engine.validate_stored import unstorable_problems
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
 
@@ -114,6 +115,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     problems = schema_problems(doc, file)
     blocks_doc = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
     problems += _reserved_id_problems(blocks_doc, file)
+    problems += unstorable_problems(doc, file)
     known_types = block_types()
 
     blocks: dict[str, BlockModel] = {}
