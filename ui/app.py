@@ -113,6 +113,7 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _database_outage)
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    app.wsgi_app = webhooks.merging_slashes(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

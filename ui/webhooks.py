@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -25,6 +27,25 @@ SYNC_TIMEOUT_S = 300.0
 #: The wait for ``sync_answer`` itself past that: only a backstop for a loop that does
 #: not answer. (Storing the run is bounded apart: UIConfig.accept_timeout.)
 BACKSTOP_S = 30.0
+
+
+_SLASHES = re.compile(r"/{2,}")
+_WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+def merging_slashes(wsgi_app: _WsgiApp) -> _WsgiApp:
+    """``wsgi_app`` with ``//`` merged in a ``/webhooks/`` path before routing, as
+    docs/blocks/webhook.md says: Werkzeug matched `test//hook` to no hook (a 404)
+    and answered `/webhooks//test/hook` with a 308 and an HTML page, a redirect not
+    every sender follows with its POST. Other paths are left to Werkzeug."""
+
+    def merged(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/webhooks/") and "//" in path:
+            environ["PATH_INFO"] = _SLASHES.sub("/", path)
+        return wsgi_app(environ, start_response)
+
+    return merged
 
 
 def _read_limited(limit: int) -> bytes | None:

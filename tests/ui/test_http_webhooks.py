@@ -135,3 +135,31 @@ def test_a_gitlab_token_sent_as_utf8_over_http_is_the_configured_secret(
     assert deliver(token.encode("utf-8")) == 202
     assert deliver(token.encode("latin-1")) == 401
     assert deliver(b"wrong") == 401
+
+
+@pytest.mark.parametrize("path", ["test//sync", "/test/sync", "//test///sync//"])
+def test_repeated_slashes_are_merged_before_routing_with_no_redirect(
+    live_server: str, path: str
+) -> None:
+    """docs/blocks/webhook.md: `a//b` is merged into `a/b` before routing. It was a
+    404 (`test//sync`), or Werkzeug's 308 with an HTML page (`/webhooks//test/sync`),
+    which not every sender follows with its POST."""
+    host, port = live_server.removeprefix("http://").split(":")
+
+    def send(method: str, hook: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            headers = {"Content-Type": "application/json"} if body else {}
+            conn.request(method, f"/webhooks/{hook}", body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    status, headers, body = send("POST", path, b'{"n": 21}')
+    assert (status, json.loads(body)) == (200, {"double": 42}), body
+    async_path = path.replace("sync", "async")
+    status, headers, _ = send("OPTIONS", async_path)
+    assert status == 204 and headers["Allow"] == "POST, OPTIONS"
+    status, headers, body = send("GET", async_path)
+    assert status == 405 and headers["Content-Type"] == "application/json", body
