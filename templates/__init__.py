@@ -188,7 +188,7 @@ def copy_stem(template_id: str, name: Any) -> str:
     stem = template_id if name is None else name
     if isinstance(stem, str) and stem.endswith((".yaml", ".yml")):
         stem = stem.rsplit(".", 1)[0]
-    if stem == "":
+    if isinstance(stem, str) and not stem.strip():  # blank: empty, not a bad name
         raise ValueError("a workflow name cannot be empty")
     # Only names the API and pages can address: a copy named otherwise would run
     # from the CLI but be missing from the workflow list and a 404 in the editor.

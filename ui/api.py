@@ -181,7 +181,9 @@ def instantiate_template(template_id: str) -> Response:
         return refused
     if not isinstance(body, dict):
         return error(400, 'the body must be a JSON object such as {"name": "orders"}')
-    name = body.get("name") or request.form.get("name") or None
+    # A name given empty is refused (400), not taken as none: `or` made `""` the
+    # template's default copy, or a false 409 when that copy was there.
+    name = body["name"] if "name" in body else request.form.get("name")
     # A name is checked by templates.copy_stem, whose refusal (a 400) is the one
     # `flowyard new` prints: the rule, its 100-character limit included.
     made, err = copy_template(template_id, name)

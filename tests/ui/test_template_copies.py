@@ -233,3 +233,18 @@ def test_a_name_put_refuses_is_said_as_the_template_copy_says_it(
         f"invalid workflow name {name!r}: letters, digits, '_' and '-',"
         " starting with a letter or digit, at most 100 characters"
     )
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+@pytest.mark.parametrize("as_form", [False, True])
+def test_an_empty_name_is_refused_not_taken_as_no_name(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, name: str, as_form: bool
+) -> None:
+    """`{"name": ""}` made the template's default copy (or a false 409 when it was
+    there): a name given empty is refused, as `flowyard new replay_events ""` does."""
+    before = sorted(p.name for p in workflows_dir.iterdir())
+    sent = {"data": {"name": name}} if as_form else {"json": {"name": name}}
+    resp = client.post("/api/templates/replay_events/instantiate", headers=auth, **sent)
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["error"] == "a workflow name cannot be empty"
+    assert sorted(p.name for p in workflows_dir.iterdir()) == before
