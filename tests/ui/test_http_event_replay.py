@@ -134,6 +134,35 @@ def test_a_bad_point_in_time_is_a_422_and_no_run(
     assert (same.status_code, same.get_json()) == (422, refused)
 
 
+@pytest.mark.parametrize(
+    ("as_of", "why"),
+    [
+        ("2024-02-30T00:00:00Z", "day is out of range for month"),
+        ("2024-01-01T23:59:60Z", "second must be in 0..59"),
+        ("9999-12-31T23:59:59-23:59", "in UTC it is outside the years 1 to 9999"),
+        ("2024-01-01T00:00:00+05:99", "the offset +05:99 is not between -23:59 and +23:59"),
+    ],
+)
+def test_a_time_that_never_was_is_a_422_and_no_run(
+    client: FlaskClient,
+    auth: dict[str, str],
+    replay_url: str,
+    engine_bridge: EngineBridge,
+    as_of: str,
+    why: str,
+) -> None:
+    """The shape passes input_schema's pattern but no such time exists: it started a
+    run that failed at check_input (a 200 {"status": "failed"}). Refused as
+    check_input refuses it, before a run is recorded."""
+    runs = _replay_runs(engine_bridge)
+    answer = client.post(replay_url, json={"as_of": as_of}, headers=auth)
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    refused = answer.get_json()
+    assert refused["error"] == "the input does not match the workflow's input_schema"
+    assert refused["problems"] == [f"as_of: {as_of!r} is not a real time: {why}"]
+    assert _replay_runs(engine_bridge) == runs
+
+
 def test_null_and_empty_mean_now(
     client: FlaskClient, auth: dict[str, str], replay_url: str
 ) -> None:
