@@ -158,6 +158,9 @@ def _database_outage(exc: Exception) -> Any:
         reason = "the database cannot be reached; retry later"
         body = jsonify(error="database unavailable", reason=reason, retry_after=RETRY_AFTER_S)
         return body, 503, headers
+    if request.path == "/metrics":  # a Prometheus scraper reads text, not a page
+        text = "# the database cannot be reached; retry later\n"
+        return Response(text, 503, headers, mimetype="text/plain; version=0.0.4")
     message = "The database cannot be reached; try again in a moment."
     return render_template("error.html", status=503, message=message), 503, headers
 

@@ -76,6 +76,24 @@ def test_api_routes_answer_503_with_retry_after_while_the_database_is_down(
     assert httpx.get(served + "/api/runs", headers=auth, timeout=60).status_code == 200
 
 
+def test_metrics_while_the_database_is_down_is_a_503_in_prometheus_text(
+    served: str, relayed_url: tuple[str, str, Any]
+) -> None:
+    """`/metrics` answered the pages' HTML error page: a scraper reads text/plain."""
+    relay = relayed_url[2]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    relay.cut()
+    for _ in range(2):  # pooled connections dropped, then refused
+        resp = httpx.get(served + "/metrics", headers=auth, timeout=60)
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["Content-Type"].startswith("text/plain"), resp.headers
+        assert resp.text == "# the database cannot be reached; retry later\n"
+        assert int(resp.headers["Retry-After"]) > 0
+    relay.restore()
+    back = httpx.get(served + "/metrics", headers=auth, timeout=60)
+    assert back.status_code == 200 and back.headers["Content-Type"].startswith("text/plain")
+
+
 def test_an_error_that_is_not_an_outage_stays_a_500(tmp_path: Path) -> None:
     # The handler sees every exception; a bug must keep Flask's 500 (and its logged
     # traceback), not pass for an outage. A ValueError and a KeyError are no outage.
