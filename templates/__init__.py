@@ -135,7 +135,9 @@ def instantiate(template_id: str, workflows_dir: Path, name: str | None = None) 
     return copy_template(template_id, workflows_dir, name).path
 
 
-def copy_template(template_id: str, workflows_dir: Path, name: str | None = None) -> TemplateCopy:
+def copy_template(
+    template_id: str, workflows_dir: Path, name: str | None = None, store: Any = None
+) -> TemplateCopy:
     """Copy a template into ``workflows_dir``.
 
     Writes ``<workflows_dir>/<name>.yaml`` (``name`` defaults to the template id),
@@ -149,6 +151,10 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
     by name would keep every delivery and lookup, silently. Then (only) those
     change: the path to ``<name>/<last segment>`` (``op_copy/events``), the name
     to ``<template name> (<name>)``; see docs/templates.md.
+
+    ``store``: the server's :class:`~engine.workflows.WorkflowStore` of
+    ``workflows_dir``, whose loaded workflows the clashes are looked for in (a new
+    one parses and validates every file of the folder again: 11 s with 420 copies).
     """
     src = template_dir(template_id)
     stem = copy_stem(template_id, name)
@@ -158,7 +164,8 @@ def copy_template(template_id: str, workflows_dir: Path, name: str | None = None
     if target.exists():
         raise FileExistsError(f"{target} already exists")
     text = (src / "workflow.yaml").read_text(encoding="utf-8")
-    doc, changes, webhooks = _without_clashes(_read_header(src / "workflow.yaml"), target, stem)
+    header = _read_header(src / "workflow.yaml")
+    doc, changes, webhooks = _without_clashes(header, target, stem, store)
     if changes:  # only the changed lines rewritten: the copy keeps its comments
         from engine.workflow_text import render_update
 
@@ -198,7 +205,7 @@ def copy_stem(template_id: str, name: Any) -> str:
 
 
 def _without_clashes(
-    doc: dict[str, Any], target: Path, stem: str
+    doc: dict[str, Any], target: Path, stem: str, store: Any = None
 ) -> tuple[dict[str, Any], list[Change], list[tuple[str, str, str]]]:
     """The template's document with each clash with the folder's workflows moved
     aside, the changes made, and the webhooks the result serves."""
@@ -206,7 +213,8 @@ def _without_clashes(
     from engine.validate import validate_document
     from engine.workflows import WorkflowStore, webhook_keys
 
-    store = WorkflowStore(target.parent)
+    if store is None or Path(store.folder).resolve() != target.parent.resolve():
+        store = WorkflowStore(target.parent)
     doc = copy.deepcopy(doc)
     changes: dict[tuple[str | None, str], Change] = {}
     for attempt in range(1, 100):  # a later try only when a derived value is taken too

@@ -212,7 +212,9 @@ def instantiate_template(template_id: str) -> Response:
 def copy_template(template_id: str, name: str | None) -> tuple[Any, Response | None]:
     """``templates.copy_template`` into the workflows folder, or the error response."""
     try:
-        made = _templates_module().copy_template(template_id, settings().workflows_dir, name=name)
+        made = _templates_module().copy_template(
+            template_id, settings().workflows_dir, name=name, store=runtime().workflows
+        )
     except (KeyError, LookupError) as exc:
         return None, error(404, f"no template {template_id!r}", detail=str(exc))
     except FileExistsError:

@@ -94,7 +94,9 @@ def use_template(template_id: str) -> Any:
     if not wf.valid_name(name):
         return _back_to_index(here[0], f"{name!r} is not a workflow name: {NAME_RULE}", here[1])
     try:
-        made = templates.copy_template(template_id, settings().workflows_dir, name=name)
+        made = templates.copy_template(
+            template_id, settings().workflows_dir, name=name, store=bridge().runtime.workflows
+        )
     except FileExistsError:
         # The field comes back with a free name filled in (see _templates).
         message = f"A workflow named {name!r} already exists: choose another name."

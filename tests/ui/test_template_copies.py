@@ -4,17 +4,20 @@ the installed original keeps its deliveries. Nothing else of the copy changes.""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from flask.testing import FlaskClient
 
+from engine.model import WorkflowError
 from engine.workflows import WorkflowStore
 from templates import instantiate
 from ui.bridge import EngineBridge
@@ -248,3 +251,46 @@ def test_an_empty_name_is_refused_not_taken_as_no_name(
     assert resp.status_code == 400, resp.get_json()
     assert resp.get_json()["error"] == "a workflow name cannot be empty"
     assert sorted(p.name for p in workflows_dir.iterdir()) == before
+
+
+def _counting_calls(code: Any) -> tuple[list[int], Callable[[], None]]:
+    """Count calls of the function whose code is ``code`` on this thread (where the
+    test client serves a request), until the returned stop is called."""
+    calls = [0]
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_code is code:
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    return calls, lambda: sys.setprofile(None)
+
+
+def test_instantiate_reads_no_workflow_the_server_has_loaded(
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    engine_bridge: EngineBridge,
+    stems: list[str],
+) -> None:
+    """Each instantiate parsed and validated every workflow of the folder again to
+    find clashes (11 s with 420 copies): the server's loaded workflows are used."""
+    from engine import model
+
+    made = [f"tr_pre_{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    copy = f"tr_copy_{uuid.uuid4().hex[:6]}"
+    stems += [*made, copy]
+    url = "/api/templates/replay_events/instantiate"
+    for stem in made:  # workflows the folder has, beside the shared workspace's
+        assert client.post(url, json={"name": stem}, headers=auth).status_code == 201
+    store = engine_bridge.runtime.workflows  # every file loaded, as serving loads them
+    for name in store.names():
+        with contextlib.suppress(WorkflowError):
+            store.load(name)
+    calls, stop = _counting_calls(model.load_file.__code__)
+    try:
+        resp = client.post(url, json={"name": copy}, headers=auth)
+    finally:
+        stop()
+    assert resp.status_code == 201, resp.get_json()
+    assert calls == [0]
