@@ -20,6 +20,7 @@ from ui.openapi_ops import (
     PAGE_NOT_FOUND,
     PROBLEMS,
     RETRY_AFTER,
+    TEXT,
     WAIT_504,
     bad,
     op,
@@ -66,11 +67,12 @@ def document() -> dict[str, Any]:
                 "get": op(
                     "Prometheus metrics: runs by status, block durations, queue depth",
                     {
-                        "200": {
-                            "description": "Prometheus text exposition format 0.0.4",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
+                        "200": {"description": "Prometheus text exposition format 0.0.4", **TEXT},
+                        "503": {
+                            "description": "the database cannot be reached (a comment line)",
+                            **TEXT,
+                        },
+                    },  # fmt: skip
                 )
             },
             "/api/health": {

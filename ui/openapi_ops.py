@@ -27,6 +27,8 @@ UNAVAILABLE = {
     "headers": RETRY_AFTER,
 }
 HTML = {"description": "an HTML page", "content": {"text/html": {}}}
+#: A text/plain answer (add a description).
+TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 #: A page for a run, workflow or template that does not exist (or a name no file can have).
 PAGE_NOT_FOUND = {**HTML, "description": "no such run, workflow or template: an HTML page"}
 UNSAFE = ("post", "put", "patch", "delete")
