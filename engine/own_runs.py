@@ -45,7 +45,7 @@ RECLAIM_OWN = """
        AND heartbeat_at < now() - make_interval(secs => $3)
     -- the input as it came, not as stored redacted (engine/intake.py)
     RETURNING execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
-              concurrency_key, created_at, rerun_of
+              concurrency_key, created_at, rerun_of, trigger_block
 """
 
 

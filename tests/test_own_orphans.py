@@ -101,3 +101,34 @@ async def test_a_run_it_owns_without_a_task_is_executed_once_nothing_may_start_i
 
     assert await until(succeeded), await _status(rt, eid)
     assert log.read_text().split() == ["hold", "after"]
+
+
+async def test_an_own_orphan_runs_from_the_trigger_it_was_accepted_from(
+    sweeping: Runtime, tmp_path: Path
+) -> None:
+    """The sweep's claim read the run back without `trigger_block`: a tick of the
+    second schedule, resumed so, ran every trigger's branch."""
+    rt = sweeping
+    log = tmp_path / "branches"
+    wf = tmp_path / "two_ticks.yaml"
+    wf.write_text(
+        f"name: two_ticks_{uuid.uuid4().hex[:8]}\n"
+        "blocks:\n"
+        "  every1: {type: schedule, cron: '0 0 1 1 *'}\n"
+        "  every2: {type: schedule, cron: '0 0 1 2 *'}\n"
+        f"  one: {{type: function, code: \"open(r'{log}', 'a').write('one '); return 1\"}}\n"
+        f"  two: {{type: function, code: \"open(r'{log}', 'a').write('two '); return 2\"}}\n"
+        "edges: [every1 -> one, every2 -> two]\n"
+    )
+    workflow = load_file(wf)
+    pool = rt.db.log_pool
+    version = await workflow_versions.save_version(pool, workflow, set())
+    eid, _, _ = await intake.accept(
+        pool, workflow.name, version, "schedule", {}, None, rt.owner, trigger_block="every2"
+    )
+
+    async def succeeded() -> bool:
+        return await _status(rt, eid) == "succeeded"
+
+    assert await until(succeeded), await _status(rt, eid)
+    assert log.read_text().split() == ["two"]
