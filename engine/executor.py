@@ -143,8 +143,7 @@ class Executor:
         others = [n for n in entries if n != started and handlers[n].category == "trigger"]
         ready = [n for n in entries if n not in others]
         for node in others:
-            self.run.recorder.add("block_skipped", node)
-            self.top_blocks[node] = dict(SKIPPED)
+            self._record_skip(node, "")
             skipped = self._settle(node, None, activation, ready, "")
             if self._after_needed(True):
                 await self._after(node, skipped, True)
@@ -158,11 +157,14 @@ class Executor:
         ready.extend(activation.settle(node, port))
         newly_skipped = activation.skipped[before:]
         for skipped in newly_skipped:
-            if prefix + skipped not in self.run.logged_skips:  # resumed: logged already
-                self.run.recorder.add("block_skipped", prefix + skipped)
-            if not prefix:  # a top-level block
-                self.top_blocks[skipped] = dict(SKIPPED)
+            self._record_skip(skipped, prefix)
         return newly_skipped
+
+    def _record_skip(self, node: str, prefix: str) -> None:
+        if prefix + node not in self.run.logged_skips:  # resumed: logged already
+            self.run.recorder.add("block_skipped", prefix + node)
+        if not prefix:  # a top-level block
+            self.top_blocks[node] = dict(SKIPPED)
 
     def _after_needed(self, top: bool) -> bool:
         # Checked before awaiting _after, so a plain chain creates no extra coroutine.

@@ -100,16 +100,21 @@ class Workflow:
             parent = self.blocks[parent].parent
         return chain
 
-    def trigger(self) -> BlockModel | None:
-        """The first trigger block in file order; the one a run starts from is
-        engine/triggers.py's to say (a workflow may have several)."""
+    def triggers(self) -> list[BlockModel]:
+        """The top-level trigger blocks (manual, webhook, schedule), in file order;
+        the one a run starts from is engine/triggers.py's to say."""
         from engine.registry import handler_for
 
+        found = []
         for b in self.blocks.values():
             h = handler_for(b.type)
-            if h is not None and h.category == "trigger":
-                return b
-        return None
+            if h is not None and h.category == "trigger" and b.parent is None:
+                found.append(b)
+        return found
+
+    def trigger(self) -> BlockModel | None:
+        """The first trigger block in file order."""
+        return next(iter(self.triggers()), None)
 
 
 def syntax_error_text(exc: Exception, text: str = "") -> str:

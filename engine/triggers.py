@@ -18,7 +18,6 @@ guess.
 from __future__ import annotations
 
 from engine.model import BlockModel, Workflow
-from engine.registry import handler_for
 
 
 class NoTriggerChosen(ValueError):
@@ -38,21 +37,11 @@ class NoTriggerChosen(ValueError):
         )
 
 
-def trigger_blocks(workflow: Workflow) -> list[BlockModel]:
-    """The workflow's trigger blocks, in file order (validation keeps them at the top)."""
-    found = []
-    for block in workflow.blocks.values():
-        handler = handler_for(block.type)
-        if handler is not None and handler.category == "trigger" and block.parent is None:
-            found.append(block)
-    return found
-
-
 def started_by_hand(workflow: Workflow) -> BlockModel | None:
     """The trigger block a run by hand starts from: the manual trigger, else the
     only trigger block; None for a workflow without one (every entry block runs).
     Raises :class:`NoTriggerChosen` when that leaves a choice."""
-    triggers = trigger_blocks(workflow)
+    triggers = workflow.triggers()
     manual = [b for b in triggers if b.type == "manual"]
     if len(manual) == 1:
         return manual[0]
