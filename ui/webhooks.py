@@ -14,18 +14,18 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from blocks.webhook import METHODS, SYNC_TIMEOUT_S
 from ui.api import jresponse
 from ui.app import bridge, db_watch, settings
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("flowyard.ui")
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-#: A sync webhook (and a manual run's `?wait=1`) waits this long for its run; past
-#: it ``accept`` answers 504 with the run's id and status_url.
-SYNC_TIMEOUT_S = 300.0
-#: The wait for ``sync_answer`` itself past that: only a backstop for a loop that does
-#: not answer. (Storing the run is bounded apart: UIConfig.accept_timeout.)
+#: A sync webhook (and a manual run's `?wait=1`) waits SYNC_TIMEOUT_S for its run (read
+#: from this module, so tests can shorten it); past it ``accept`` answers 504 with the
+#: run's id and status_url. BACKSTOP_S is the wait for ``sync_answer`` itself past that,
+#: only a backstop for a loop that does not answer. (Storing the run is bounded apart:
+#: UIConfig.accept_timeout.)
 BACKSTOP_S = 30.0
 
 
