@@ -232,8 +232,16 @@ def kept_snapshot_fixes(
     (to be dropped). A wrong kept snapshot is otherwise trusted for ever: every
     default replay and time travel starts from it, and a repair of the live
     snapshot alone leaves it to be folded on again.
+
+    A kept row whose ``points_at_its_event`` is false (its ``last_event_sequence``
+    or ``last_event_at`` names another event than the one at its version) is
+    listed too, whatever its state: time travel picks its start by those columns,
+    and a repair rewrites them. A row without the key (a workflow copied by an
+    earlier release does not load it) is judged by its state alone.
     """
+    kept = list(kept)
     wanted = {int(k["version"]): k["state"] for k in kept}
+    misplaced = {int(k["version"]) for k in kept if k.get("points_at_its_event") is False}
     found: dict[int, Any] = {}
     state: State | None = None
     for row in rows:
@@ -244,7 +252,7 @@ def kept_snapshot_fixes(
     return [
         {"version": v, "state": found.get(v)}
         for v, kept_state in sorted(wanted.items())
-        if v not in found or not json_equal(kept_state, found[v])
+        if v not in found or v in misplaced or not json_equal(kept_state, found[v])
     ]
 
 
