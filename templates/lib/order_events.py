@@ -222,7 +222,9 @@ def replay_step(state: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Stat
 
 
 def kept_snapshot_fixes(
-    rows: Iterable[Mapping[str, Any]], kept: Iterable[Mapping[str, Any]]
+    rows: Iterable[Mapping[str, Any]],
+    kept: Iterable[Mapping[str, Any]],
+    reached_head: bool = True,
 ) -> list[dict[str, Any]]:
     """The kept snapshots (``order_snapshot_history`` rows) that the events contradict,
     each as ``{version, state}`` with the state the events give at that version.
@@ -238,12 +240,18 @@ def kept_snapshot_fixes(
     listed too, whatever its state: time travel picks its start by those columns,
     and a repair rewrites them. A row without the key (a workflow copied by an
     earlier release does not load it) is judged by its state alone.
+
+    ``reached_head`` false: ``rows`` stop at a point before the order's last
+    event (``version``, ``as_of``). The kept snapshots the fold passed are judged
+    all the same (the events up to a version fix the state there, whatever came
+    later); a later one is not, since these rows give no state for it.
     """
     kept = list(kept)
     wanted = {int(k["version"]): k["state"] for k in kept}
     misplaced = {int(k["version"]) for k in kept if k.get("points_at_its_event") is False}
     found: dict[int, Any] = {}
     state: State | None = None
+    version = 0
     for row in rows:
         state = replay_step(state, row)
         version = int(row["aggregate_version"])
@@ -252,7 +260,8 @@ def kept_snapshot_fixes(
     return [
         {"version": v, "state": found.get(v)}
         for v, kept_state in sorted(wanted.items())
-        if v not in found or v in misplaced or not json_equal(kept_state, found[v])
+        if (reached_head or v <= version)
+        and (v not in found or v in misplaced or not json_equal(kept_state, found[v]))
     ]
 
 

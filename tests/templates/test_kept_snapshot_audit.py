@@ -4,14 +4,16 @@
 Black-box report: a kept snapshot whose ``last_event_at`` was wrong made time
 travel fold events past ``as_of``, and neither ``from_start`` nor ``repair``
 found it (they compared kept snapshots by state only); a wrong
-``last_event_sequence`` was not found either."""
+``last_event_sequence`` was not found either. And at any point short of the
+head, ``from_start`` and ``repair`` skipped the kept-snapshot audit altogether:
+a tampered kept snapshot at or before the point passed as consistent."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from es_support import SNAPSHOT_EVERY, deliver, lifecycle, stand_ins
+from es_support import SNAPSHOT_EVERY, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 #: Kept snapshots at SNAPSHOT_EVERY and 2 * SNAPSHOT_EVERY, and events after them.
@@ -128,3 +130,49 @@ async def test_the_agent_replay_does_not_start_from_a_kept_snapshot_naming_anoth
     assert result["status"] == "succeeded", result["error"]
     past = result["output"]
     assert past["events"] == point and past["from_version"] == SNAPSHOT_EVERY
+
+
+async def test_kept_snapshots_the_fold_passed_are_audited_at_a_past_point(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    rt = es_runtime
+    order = await long_order(rt, httpserver)
+    pool = rt.db.pool
+    await pool.execute(
+        "UPDATE order_snapshot_history SET state = jsonb_set(state, '{total_cents}', '999999')"
+        " WHERE order_id = $1 AND version = $2",
+        order,
+        SNAPSHOT_EVERY,
+    )
+    point = SNAPSHOT_EVERY + 5
+    for where in ({"version": point}, {"as_of": await created_at(rt, order, point)}):
+        audit = await replay(rt, order_id=order, from_start=True, **where)
+        assert audit["checked"] is False and audit["events"] == point
+        assert audit["consistent"] is False and audit["kept_mismatches"] == [SNAPSHOT_EVERY]
+    # The kept snapshot past the point is not judged there (the fold did not reach it).
+    before = await replay(rt, order_id=order, from_start=True, version=SNAPSHOT_EVERY - 1)
+    assert before["consistent"] is True and before["kept_mismatches"] == []
+
+    fixed = await replay(rt, order_id=order, repair=True, version=point)
+    assert fixed["repaired"] is True and fixed["kept_mismatches"] == [SNAPSHOT_EVERY]
+    total = await pool.fetchval(
+        "SELECT (state->>'total_cents')::int FROM order_snapshot_history"
+        " WHERE order_id = $1 AND version = $2",
+        order,
+        SNAPSHOT_EVERY,
+    )
+    assert total == 1250
+    recorded = await pool.fetchrow(
+        "SELECT consistent, repaired, replayed_version, snapshot_version FROM consistency_checks"
+        " WHERE id = $1",
+        fixed["check_id"],
+    )
+    assert tuple(recorded) == (False, True, point, None)
+    texts = [r.get_json()["text"] for r in calls(httpserver, "/slack/hook")]
+    said = [t for t in texts if order in t and f"Check id {fixed['check_id']}" in t]
+    assert said == [
+        f":warning: Order {order}: kept snapshots {SNAPSHOT_EVERY} do not match their events."
+        f" Repaired: true. Check id {fixed['check_id']}."
+    ]
+    audit = await replay(rt, order_id=order, from_start=True)
+    assert audit["consistent"] is True and audit["kept_mismatches"] == []
