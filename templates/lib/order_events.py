@@ -353,8 +353,18 @@ def _delivered(s: State, d: dict[str, Any]) -> None:
 
 
 def _cancelled(s: State, d: dict[str, Any]) -> None:
+    """The reason is ``cancellation_reason``, as the README documents, or ``reason``,
+    the only key earlier releases read: it comes first, so every stored event that
+    carries it replays to the state it always gave. A repeat cancellation (the same
+    one resent, or another) keeps the reason the order was cancelled with, and only
+    fills it in when none was given: it used to wipe it when it carried none."""
+    reason = d.get("reason")
+    if reason is None:
+        reason = d.get("cancellation_reason")
+    if s.get("status") == "cancelled" and s.get("cancellation_reason") is not None:
+        return
     s["status"] = "cancelled"
-    s["cancellation_reason"] = d.get("reason")
+    s["cancellation_reason"] = reason
 
 
 _HANDLERS: dict[str, Callable[[State, dict[str, Any]], None]] = {
