@@ -76,7 +76,9 @@ $$;
 -- CORRECTION: the seed made UPDATE and DELETE on events silent no-ops with
 -- rules (`DO INSTEAD NOTHING`), so a buggy or malicious statement "succeeded"
 -- and nobody learned that history was nearly rewritten. A trigger raises
--- instead, naming the table and the rule; TRUNCATE is refused as well.
+-- instead, naming the table and the rule; TRUNCATE is refused as well (a plain
+-- TRUNCATE by PostgreSQL first, with 0A000, as tables reference events; with
+-- CASCADE by this trigger).
 CREATE OR REPLACE FUNCTION events_are_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from templates import apply_schemas, schema_files
+
+ROOT = Path(__file__).resolve().parents[2]
 
 INSERT = """
 INSERT INTO events (event_id, event_type, aggregate_id, aggregate_version, data, metadata)
@@ -89,6 +92,28 @@ async def test_update_delete_truncate_fail_clearly(event_db: str, statement: str
         assert row["event_type"] == "item_added"
     finally:
         await conn.close()
+
+
+async def test_a_plain_truncate_is_refused_as_the_docs_say(event_db: str) -> None:
+    """Black-box report: docs/event-sourcing.md said TRUNCATE raises the append-only
+    message, but without CASCADE PostgreSQL refuses it first (the tables referencing
+    events), before any trigger runs. Either way nothing is emptied; the docs quote
+    both refusals."""
+    conn = await asyncpg.connect(event_db)
+    try:
+        if not await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = 'ro-2'"):
+            await _append(conn, "ro-2", 1)
+        with pytest.raises(asyncpg.FeatureNotSupportedError) as refused:
+            await conn.execute("TRUNCATE events")
+        assert refused.value.sqlstate == "0A000"
+        assert await conn.fetchval("SELECT count(*) FROM events WHERE aggregate_id = 'ro-2'") == 1
+    finally:
+        await conn.close()
+    docs = (ROOT / "docs" / "event-sourcing.md").read_text(encoding="utf-8")
+    section = docs.split("## Append-only, loudly", 1)[1].split("\n## ", 1)[0]
+    said = " ".join(section.split())  # as one line: the docs wrap their sentences
+    assert f"`0A000 {refused.value.args[0]}`" in said
+    assert "`TRUNCATE events CASCADE`" in said
 
 
 async def test_duplicate_event_id_appends_nothing(event_db: str) -> None:
