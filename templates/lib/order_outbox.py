@@ -88,12 +88,15 @@ def held_messages(
 ) -> dict[str, Any]:
     """What ``send_held`` sends: ``{"subscribers": [{"name", "messages"}]}``.
 
-    ``pending`` is what the order held per subscriber when the run read it
-    (``save_snapshot`` for a new event, ``duplicate`` for a repeat), this event's
-    messages included; ``slack_after_capture`` is Slack's list as ``correlate``
-    left it (None when no capture outcome was recorded), which adds or replaces
-    this event's message. A subscriber whose setting is unset now is not sent to:
-    what it holds from when it was set stays until it is set again.
+    ``pending`` is what the order held per subscriber when the run last read it,
+    this event's messages included: ``correlate``'s read once a capture's outcome
+    is recorded (a re-run from the failed block runs it again, while it carries
+    over the others, which may list messages sent since), else ``save_snapshot``'s
+    for a new event or ``duplicate``'s for a repeat. ``slack_after_capture``: Slack's
+    list alone, as the workflow of an earlier release has ``correlate`` return it,
+    which replaces ``pending``'s (None from this release's workflow). A subscriber
+    whose setting is unset now is not sent to: what it holds from when it was set
+    stays until it is set again.
     """
     lists = dict(pending or {})
     if slack_after_capture is not None:

@@ -314,3 +314,78 @@ async def test_a_rerun_after_a_failed_capture_captures_it_and_says_so(
     row = await correlation(rt, event["event_id"])
     assert (row["status"], row["http_status"]) == ("succeeded", 200)
     assert len(await stored(rt, order)) == 1
+
+
+def customer_calls(httpserver: HTTPServer, event_id: str) -> int:
+    """How often the customer system was sent the event's notification."""
+    return sum(
+        1 for r in calls(httpserver, "/customer/events") if r.headers["Idempotency-Key"] == event_id
+    )
+
+
+def ready(httpserver: HTTPServer, order: str) -> int:
+    return sum(1 for t in slack_for(httpserver, order) if t.endswith("ready for fulfillment."))
+
+
+async def failed_payment(
+    rt: Any, path: str, httpserver: HTTPServer, tag: str
+) -> tuple[Processor, str, str, dict[str, Any], dict[str, Any]]:
+    """An order whose payment (its event_id in the body) was stored by a run that
+    failed at the capture and told the customer system once: (stand-in, order,
+    event id, payment body, failed run's submission)."""
+    charge = f"ch_{tag}_{uuid.uuid4().hex[:8]}"
+    stripe = processor(httpserver, charge)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    event_id = str(uuid.uuid4())
+    paid = {**paid, "charge_id": charge, "event_id": event_id}
+    await deliver(rt, created, path=path)
+    first = await post(rt, path, paid)
+    run1 = await rt.wait(first["execution_id"], timeout=60)
+    assert run1["status"] == "failed" and "NOT captured" in run1["error"]["message"]
+    assert customer_calls(httpserver, event_id) == 1
+    assert any("FAILED" in t for t in slack_for(httpserver, order))
+    return stripe, order, event_id, paid, first
+
+
+async def test_a_rerun_after_a_failed_capture_does_not_notify_the_customer_again(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """A re-run from the failed block carried over `save_snapshot`'s list of what the
+    order held (the payment's customer notification, which the failed run had sent
+    and deleted) and sent it again. The capture it makes is Slack's news, once."""
+    rt, path = variant
+    stripe, order, event_id, _, first = await failed_payment(rt, path, httpserver, "rn1")
+    stripe.down = False
+    run2 = await rt.wait((await rt.rerun(first["execution_id"])).execution_id, timeout=60)
+    assert run2["status"] == "succeeded", run2["error"]
+    assert run2["output"]["capture"] == "succeeded"
+    assert customer_calls(httpserver, event_id) == 1
+    assert ready(httpserver, order) == 1
+    assert (await correlation(rt, uuid.UUID(event_id)))["status"] == "succeeded"
+    held = await rt.db.pool.fetchval(
+        "SELECT count(*) FROM subscriber_outbox WHERE order_id = $1", order
+    )
+    assert held == 0
+
+
+async def test_a_rerun_after_a_resend_captured_the_payment_tells_nobody_again(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """The resend captured the charge and told Slack; a re-run of the failed run
+    afterwards sent the customer notification and "ready for fulfillment" again."""
+    rt, path = variant
+    stripe, order, event_id, paid, first = await failed_payment(rt, path, httpserver, "rn2")
+    stripe.down = False
+    resend = await deliver(rt, paid, path=path)
+    assert resend["output"]["capture"] == "succeeded"
+    assert ready(httpserver, order) == 1
+    run3 = await rt.wait((await rt.rerun(first["execution_id"])).execution_id, timeout=60)
+    assert run3["status"] == "succeeded", run3["error"]
+    assert run3["output"]["capture"] == "succeeded"
+    assert customer_calls(httpserver, event_id) == 1
+    assert ready(httpserver, order) == 1
+    row = await correlation(rt, uuid.UUID(event_id))
+    assert (row["status"], row["http_status"]) == ("succeeded", 200)
+    # Whatever the re-run's capture was answered, it was sent with the event's key.
+    assert set(stripe.keys()) == {f"capture-{event_id}"}
