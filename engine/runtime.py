@@ -30,6 +30,7 @@ from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, record_end
 from engine.recovery import carried_events, owner_id, rerun_reusable
 from engine.redaction import Redactor, secrets_of
+from engine.rerun_names import refuse_renaming
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.run_execution import RunExecution
@@ -269,11 +270,16 @@ class Runtime(RunExecution, Resumption):
                             trigger_block=trigger_block)  # fmt: skip
         return Submission(eid, True, retry_of)
 
-    async def rerun(self, execution_id: str, from_failed: bool = True) -> Submission:
+    async def rerun(
+        self, execution_id: str, from_failed: bool = True, workflow: Workflow | None = None
+    ) -> Submission:
         """Run a finished run again with its input and workflow version.
 
         ``from_failed``: blocks that succeeded (and whose transactions committed) are
         not run again; their outputs are carried over and recorded as reused.
+        ``workflow``: run this version instead (the workflow as it is now, asked
+        for); with the stored one, a re-run of a delivery that would name itself is
+        refused (:class:`~engine.rerun_names.RerunNamesItself`), nothing accepted.
         """
         pool = self.db.log_pool
         row = await runstore.fetch_run_row(pool, execution_id)
@@ -284,7 +290,9 @@ class Runtime(RunExecution, Resumption):
             input = await runstore.input_as_it_came(pool, execution_id)
             if input is None:
                 raise InputNotKept(execution_id)
-        workflow = await self._version(row["workflow_hash"])
+        stored = workflow is None
+        if workflow is None:
+            workflow = await self._version(row["workflow_hash"])
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
@@ -297,6 +305,8 @@ class Runtime(RunExecution, Resumption):
             reused = {
                 p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()
             }
+        if stored:
+            await refuse_renaming(pool, row, workflow, reused)
         # The key too: a re-run of an order's event waits its turn with that order's
         # new events (and sends its outbox once), as the run it repeats did. And the
         # run it repeats (a re-run of a re-run: the first run), from_failed or not:

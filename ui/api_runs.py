@@ -16,6 +16,7 @@ from flask import Response, request, url_for
 from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
+from engine.rerun_names import RerunNamesItself
 from engine.runtime import InputNotKept
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import webhooks
@@ -351,10 +352,15 @@ def cancel(execution_id: str) -> Response:
     return jresponse(body, 202 if status == "cancelling" else 200)
 
 
+#: A re-run's body: each key true or false, and its default.
+_RERUN_KEYS = {"from_failed": True, "current_version": False}
+
+
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
     """Run a finished run again with the same input; from the failed block when the
-    engine can (``{"from_failed": false}``: every block again)."""
+    engine can (``{"from_failed": false}``: every block again); with the workflow
+    version it ran, or ``{"current_version": true}`` the workflow as it is now."""
     # Read as every JSON body is: `request.get_json(silent=True)` took a body sent
     # without `Content-Type: application/json` (curl -d) or not JSON at all for none,
     # so `{"from_failed": false}` re-ran from the failed block all the same.
@@ -363,15 +369,19 @@ def rerun(execution_id: str) -> Response:
         return refused
     if not isinstance(body, dict):
         return error(400, 'the body is a JSON object such as {"from_failed": false}')
-    if not isinstance(body.get("from_failed", True), bool):
-        got = json.dumps(body["from_failed"])
-        return error(400, f"from_failed is true or false, not {got}")
+    for key, default in _RERUN_KEYS.items():
+        if not isinstance(body.get(key, default), bool):
+            return error(400, f"{key} is true or false, not {json.dumps(body[key])}")
     # A misspelled `from_faild: false` was ignored: a re-run from the failed block
     # nobody asked for, its succeeded blocks' outputs carried over.
-    unknown = sorted(set(body) - {"from_failed"})
+    unknown = sorted(set(body) - set(_RERUN_KEYS))
     if unknown:
         keys = ", ".join(map(repr, unknown))
-        return error(400, f'unknown keys {keys}: the body is {{"from_failed": true|false}}')
+        return error(
+            400,
+            f"unknown keys {keys}: the body is"
+            ' {"from_failed": true|false, "current_version": true|false}',
+        )
     if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
@@ -383,9 +393,15 @@ def rerun(execution_id: str) -> Response:
         body = {"error": f"the run is {status}: re-run it once it has ended", "status": status}
         return jresponse(body, 409)
     from_failed = body.get("from_failed", True)
+    workflow = None
+    if body.get("current_version", False):
+        # The workflow as it is now, by the name the run was stored under.
+        workflow, err = _load(result["workflow"])
+        if err is not None:
+            return err
     try:
-        sub = bridge().call(runtime().rerun(execution_id, from_failed=from_failed))
-    except InputNotKept as exc:
+        sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow))
+    except (InputNotKept, RerunNamesItself) as exc:
         return jresponse({"error": str(exc), "status": result["status"]}, 409)
     eid = str(sub.execution_id)
     return jresponse({"execution_id": eid, "from_failed": from_failed, **_links(eid)}, 202)

@@ -237,15 +237,23 @@ def document() -> dict[str, Any]:
             "/api/runs/{execution_id}/rerun": {
                 "post": op(
                     "run an ended run again with the same input; body"
-                    ' {"from_failed": bool} (default true: reuse the blocks that succeeded)',
+                    ' {"from_failed": bool} (default true: reuse the blocks that succeeded),'
+                    ' {"current_version": bool} (default false: the workflow version the run'
+                    " ran; true: the workflow as it is now)",
                     {
                         "202": {"description": "queued"},
                         "400": bad("the body is no such JSON object (another key too)"),
-                        "404": NOT_FOUND,
+                        "404": {
+                            "description": "no such run, or (current_version) no workflow"
+                            " of its name now"
+                        },
                         "409": {
                             "description": "the run has not ended, or its input held a"
-                            " secret, which is not kept once a run has ended"
+                            " secret, which is not kept once a run has ended, or it is a"
+                            " delivery its stored version would re-run under a new id (a"
+                            " block reads <workflow.execution_id>, none <workflow.rerun_of>)"
                         },
+                        "422": PROBLEMS,
                     },
                     body=True,
                     params=run,

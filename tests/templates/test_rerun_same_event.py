@@ -18,6 +18,7 @@ from es_support import calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 from blocks.webhook import accept
+from engine.rerun_names import RerunNamesItself
 
 PATHS = ("orders/events", "orders/agent-events")
 
@@ -77,3 +78,51 @@ async def test_a_rerun_of_every_block_appends_and_captures_nothing_twice(
     metadata = event["metadata"]
     metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
     assert metadata["workflow_execution_id"] == first["execution_id"]
+
+
+async def test_a_run_of_a_copy_from_before_rerun_of_is_not_rerun_as_a_new_event(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """A copy made before `enrich` read <workflow.rerun_of> derives the event id of a
+    delivery without one from <workflow.execution_id>. Its runs keep that version: a
+    re-run of one appended the payment again and captured it again, also once the
+    file was edited. Refused; asked for, the edited file is the same delivery."""
+    rt = es_runtime
+    stand_ins(httpserver)
+    source = (rt.workflows_dir / "order_processing.yaml").read_text()
+    derived = "<workflow.rerun_of> or <workflow.execution_id>"
+    assert source.count(derived) == 1
+    copy = source.replace("path: orders/events", "path: orders/earlier-copy", 1).replace(
+        "name: Order Processing with Event Sourcing", "name: order_processing_earlier", 1
+    )
+    path = rt.workflows_dir / "order_processing_earlier.yaml"
+    path.write_text(copy.replace(derived, "<workflow.execution_id>"))
+    try:
+        order = f"ord-{uuid.uuid4().hex[:8]}"
+        created, paid = lifecycle(order)[:2]
+        await deliver(rt, created, path="orders/earlier-copy")
+        resp = await accept(  # no event_id, no Idempotency-Key, no webhook-id
+            rt, "orders/earlier-copy", "POST", {"Content-Type": "application/json"}, {},
+            json.dumps(paid).encode(),
+        )  # fmt: skip
+        first = await rt.wait(resp.body["execution_id"], timeout=60)
+        assert first["status"] == "succeeded", first["error"]
+        [event] = await payments(rt, order)
+        captures = len(calls(httpserver, "/v1/charges/ch_123/capture"))
+
+        with pytest.raises(RerunNamesItself) as refused:
+            await rt.rerun(first["execution_id"], from_failed=False)
+        assert refused.value.blocks == ["enrich"]
+        assert [e["event_id"] for e in await payments(rt, order)] == [event["event_id"]]
+
+        path.write_text(copy)  # the edit docs/event-sourcing.md gives
+        now = rt.load_workflow("order_processing_earlier")
+        sub = await rt.rerun(first["execution_id"], from_failed=False, workflow=now)
+        again = await rt.wait(sub.execution_id, timeout=60)
+        assert again["status"] == "succeeded", again["error"]
+        assert again["output"]["duplicate"] is True
+        assert again["output"]["event_id"] == str(event["event_id"])
+        assert [e["event_id"] for e in await payments(rt, order)] == [event["event_id"]]
+        assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == captures
+    finally:
+        path.unlink()

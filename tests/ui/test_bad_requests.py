@@ -270,6 +270,7 @@ def test_rerun_with_a_body_that_is_not_an_object_is_400(
         ([1], 'the body is a JSON object such as {"from_failed": false}'),
         ({"from_failed": "no"}, 'from_failed is true or false, not "no"'),
         ({"from_failed": 1}, "from_failed is true or false, not 1"),
+        ({"current_version": "yes"}, 'current_version is true or false, not "yes"'),
     ):
         resp = client.post(f"/api/runs/{run['execution_id']}/rerun", json=body, headers=auth)
         assert resp.status_code == 400, (body, resp.get_data(as_text=True))

@@ -3,6 +3,8 @@ run that has ended is run again."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -63,3 +65,65 @@ def test_a_run_that_has_not_ended_is_409(
         gate.write_text("open")
     done = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth)
     assert done.status_code == 200
+
+
+NAMES_ITS_RUN = """\
+name: {name}
+blocks:
+  hook: {{type: webhook, path: rerun-http/{name}}}
+  ident: {{type: function, code: "return {{'id': {expr}}}"}}
+edges: [hook -> ident]
+output: <ident.id>
+"""
+
+
+def test_a_delivery_whose_version_would_name_the_rerun_is_409_unless_asked(
+    client: FlaskClient, auth: dict[str, str], scratch: Callable[[str, str], Path]
+) -> None:
+    """A version that derives an id from <workflow.execution_id> and reads no
+    <workflow.rerun_of> (stored before it existed, or before the file was edited)
+    re-ran a delivery under a new id: Order Processing stored it as a second event."""
+    name = "rerun_names_itself"
+    path = scratch(name, NAMES_ITS_RUN.replace("{expr}", "<workflow.execution_id>"))
+    delivery = client.post(f"/webhooks/rerun-http/{name}", json={"n": 1})
+    assert delivery.status_code == 202
+    eid = delivery.get_json()["execution_id"]
+    assert _ended(client, auth, eid)["output"] == eid
+    url = f"/api/runs/{eid}/rerun"
+
+    refused = client.post(url, json={"from_failed": False}, headers=auth)
+    assert refused.status_code == 409, refused.get_json()
+    body = refused.get_json()
+    assert body["status"] == "succeeded"
+    assert "block 'ident' reads <workflow.execution_id>" in body["error"]
+    assert '{"current_version": true}' in body["error"]
+    [newest] = client.get(f"/api/runs?workflow={name}&limit=1", headers=auth).get_json()["runs"]
+    assert newest["execution_id"] == eid  # nothing re-run
+
+    edited = NAMES_ITS_RUN.replace("{expr}", "<workflow.rerun_of> or <workflow.execution_id>")
+    path.write_text(edited.format(name=name))
+    asked = client.post(url, json={"from_failed": False, "current_version": True}, headers=auth)
+    assert asked.status_code == 202, asked.get_json()
+    assert _ended(client, auth, asked.get_json()["execution_id"])["output"] == eid
+
+
+def test_the_current_version_of_a_workflow_without_a_file_is_404(
+    client: FlaskClient, auth: dict[str, str], scratch: Callable[[str, str], Path]
+) -> None:
+    name = "rerun_file_gone"
+    path = scratch(name, NAMES_ITS_RUN.replace("{expr}", "<workflow.execution_id>"))
+    eid = client.post(f"/webhooks/rerun-http/{name}", json={}).get_json()["execution_id"]
+    _ended(client, auth, eid)
+    path.unlink()
+    resp = client.post(f"/api/runs/{eid}/rerun", json={"current_version": True}, headers=auth)
+    assert resp.status_code == 404 and name in resp.get_json()["error"]
+
+
+def _ended(client: FlaskClient, auth: dict[str, str], eid: str) -> dict:
+    """The run once it has ended (its record read back as a caller polls it)."""
+    for _ in range(600):
+        run = client.get(f"/api/runs/{eid}", headers=auth).get_json()
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {eid} did not end")
