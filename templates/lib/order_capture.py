@@ -69,3 +69,25 @@ def repeated_capture(
     if refusal is not None:
         return {"action": "refuse", "capture": "refused", "capture_refused": refusal}
     return {"action": "capture", "capture": "due", "capture_refused": None}
+
+
+def failure_reason(
+    http_status: int | None, problem: str | None, error: Mapping[str, Any] | None
+) -> str:
+    """Why a payment's capture failed, for the run's error: the processor's HTTP
+    status; else the setting that kept the capture from being sent (``enrich``'s
+    ``capture_problem``); else what the ``capture`` step failed on (its error), so a
+    step that failed before sending anything says what (a reference it could not
+    read, a URL that is no URL) instead of "no answer from the processor"."""
+    if http_status:
+        return f"HTTP {http_status}"
+    if problem:
+        return str(problem)
+    if error and error.get("message"):
+        message = str(error["message"])
+        if error.get("type") == "HttpError":
+            # The HTTP block's own words name the request and what became of it
+            # (timed out, the connection refused, an invalid URL).
+            return message
+        return f"the capture was not sent: {error.get('type') or 'an error'}: {message}"
+    return "no answer from the processor"

@@ -1,6 +1,7 @@
 """Order Processing's step 2, ``enrich``: the event to store, read from one webhook
 delivery, and the template's settings. Both Order Processing variants call
-:func:`read_event`, so they store and refuse alike.
+:func:`read_order_event`, so they store and refuse alike; :func:`read_event` is what
+workflow files copied by earlier releases call.
 
 Everything here runs before anything is stored or sent: a refusal fails the run
 with words a person reads, and the event is not appended.
@@ -18,8 +19,35 @@ from typing import Any
 from order_events import version_error
 from order_inputs import read_data, read_envelope, read_order_id, read_version
 
+#: The processor's base URL when ``STRIPE_API_BASE`` is unset.
+STRIPE_API_DEFAULT = "https://api.stripe.com"
+
 
 def read_event(
+    webhook: Mapping[str, Any],
+    execution_id: str,
+    stripe_api_base: str | None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """:func:`read_order_event` with every field a workflow file copied by an earlier
+    release reads: ``workflows/lib/`` is shared by every copy of the folder and any
+    ``flowyard new`` replaces it with this release's, while the workflow files
+    copied before stay as they were (tests/templates/test_earlier_release_copies.py
+    runs them on this file).
+
+    ``stripe_api_base``: the processor's base URL, which copies made before the
+    capture's URL had a step of its own (``stripe_url``) capture at
+    (``<enrich.stripe_api_base>/v1/charges/…``); without it every payment of such a
+    copy failed. Set, it is a secret, so this step's record is redacted (and a
+    re-run runs the step again): the current templates call
+    :func:`read_order_event`, which does not return it.
+    """
+    event = read_order_event(webhook, execution_id, stripe_api_base, environ)
+    event["stripe_api_base"] = (stripe_api_base or STRIPE_API_DEFAULT).rstrip("/")
+    return event
+
+
+def read_order_event(
     webhook: Mapping[str, Any],
     execution_id: str,
     stripe_api_base: str | None,
@@ -29,9 +57,8 @@ def read_event(
 
     ``stripe_api_base`` is ``<env.STRIPE_API_BASE?>``, checked here but not
     returned: an output holding a secret is redacted in the run's records, and a
-    re-run cannot reuse it (this step would then run again, and a new run's id
-    would name a new event). The capture reads it itself (``stripe_url``). The
-    other settings are read from ``environ``.
+    re-run cannot reuse it (this step would then run again). The capture reads it
+    itself (``stripe_url``). The other settings are read from ``environ``.
     """
     # A body that is not an object with text event_type and order_id is refused
     # (an object as order_id was stored as the text of a Python dict). `body` is

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,3 +219,43 @@ async def test_text_from_the_body_is_escaped_in_slack(
     await pay(es_runtime, order, "ch_123")
     [text] = slack_texts(httpserver, order)
     assert "<" not in text and "&lt;!channel&gt; &lt;https://evil.example|refund portal&gt;" in text
+
+
+async def test_a_capture_that_failed_before_sending_says_what_failed(
+    es_runtime: Any, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Black-box report: a capture step that failed before sending anything (a
+    reference it could not read) was reported as "no answer from the processor".
+    A port no URL can have passes enrich's check and fails in the HTTP block."""
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:99999")
+    result = await submit(es_runtime, paid)
+    assert result["status"] == "failed" and result["error"]["block"] == "result"
+    message = result["error"]["message"]
+    # The HTTP block's own words: the request (its secret base URL redacted) and
+    # what became of it.
+    assert "failed (POST ***/v1/charges/ch_123/capture: " in message, message
+    assert "no answer from the processor" not in message
+    assert processor_calls(httpserver) == []
+
+
+def test_the_reason_of_a_failed_capture_names_what_failed(lib_path: Path) -> None:
+    from order_capture import failure_reason
+
+    unread = {
+        "type": "MissingReference",
+        "message": "reference <enrich.stripe_api_base> has no field 'stripe_api_base' in <enrich>",
+    }
+    assert failure_reason(None, None, unread) == (
+        "the capture was not sent: MissingReference: reference <enrich.stripe_api_base>"
+        " has no field 'stripe_api_base' in <enrich>"
+    )
+    assert failure_reason(502, None, {"type": "HttpError", "message": "…"}) == "HTTP 502"
+    unset = "the setting STRIPE_SECRET_KEY is not set, so no capture was sent"
+    assert failure_reason(None, unset, None) == unset
+    timed_out = {"type": "HttpError", "message": "POST http://h/v1/x: timed out (ReadTimeout)"}
+    assert failure_reason(None, None, timed_out) == timed_out["message"]
+    assert failure_reason(None, None, None) == "no answer from the processor"
