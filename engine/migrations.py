@@ -224,21 +224,41 @@ UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
 SCHEMA_VERSION = 7
 
 
+class NewerSchema(RuntimeError):
+    """The database's recorded schema version is above :data:`SCHEMA_VERSION`: a newer
+    flowyard has migrated it. This one does not know what that release changed (a
+    column's type, a key's form), so it must not use the database at all."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(newer_schema_message(found))
+        self.found = found
+
+
+def newer_schema_message(found: int) -> str:
+    """What a process of this release says about a database at schema version ``found``."""
+    return (
+        f"the database is at schema version {found}, newer than this flowyard's"
+        f" ({SCHEMA_VERSION}): a newer flowyard release has migrated it, and this one cannot"
+        " use its tables. Run the newer release (or a later one) on it; nothing was changed"
+    )
+
+
 async def migrate(pool: asyncpg.Pool) -> None:
     """Apply flowyard's own schema once per version; serialized across processes.
 
     Every process runs this on start, and even ``CREATE INDEX IF NOT EXISTS`` takes a
     lock on its table: a start would wait for, and then hold up, the run-log writes
-    of every running server. A database already at ``SCHEMA_VERSION`` is left alone.
+    of every running server. A database already at ``SCHEMA_VERSION`` is left alone;
+    one above it (migrated by a newer release) raises :class:`NewerSchema`.
     """
     async with pool.acquire() as conn:
         if await _current(conn):
             return
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(7146001)")
-            if await _current(conn):
+            if await _current(conn):  # another process migrated it meanwhile
                 return
-            was = await _version(conn)
+            was = await recorded_version(conn)
             for sql in MIGRATIONS:
                 await conn.execute(sql)
             for version, sql in sorted(UPGRADES.items()):
@@ -251,11 +271,14 @@ async def migrate(pool: asyncpg.Pool) -> None:
 
 
 async def _current(conn: asyncpg.Connection) -> bool:
-    return await _version(conn) >= SCHEMA_VERSION
+    found = await recorded_version(conn)
+    if found > SCHEMA_VERSION:
+        raise NewerSchema(found)
+    return found == SCHEMA_VERSION
 
 
-async def _version(conn: asyncpg.Connection) -> int:
+async def recorded_version(conn: asyncpg.Connection | asyncpg.Pool) -> int:
     """The schema version the database is at (0: none recorded, a new database)."""
     if not await conn.fetchval("SELECT to_regclass('flowyard_schema') IS NOT NULL"):
         return 0
-    return await conn.fetchval("SELECT coalesce(max(version), 0) FROM flowyard_schema")
+    return int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM flowyard_schema"))

@@ -121,7 +121,11 @@ class Runtime(RunExecution, Resumption):
         import blocks  # noqa: F401 - registers the block types
 
         self.db = await Database.open(self.database_url, self.workspace)
-        await migrate(self.db.log_pool)
+        try:
+            await migrate(self.db.log_pool)  # NewerSchema: a newer release's database
+        except BaseException:
+            await self.db.close()
+            raise
         functions = FunctionPool(self._function_workers)
         await functions.start()
         self.services = Services(db=self.db, functions=functions)

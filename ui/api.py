@@ -16,6 +16,7 @@ from uuid import UUID
 from flask import Blueprint, Response, request, url_for
 
 from engine._json import strict_loads
+from engine.migrations import SCHEMA_VERSION, newer_schema_message
 from ui.app import bridge, db_watch, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -66,7 +67,12 @@ def health() -> Response:
         return degraded
     try:
         pool = runtime().db.pool
-        bridge().call(pool.fetchval("SELECT 1"), timeout=3)
+        # The schema version, which this process's start recorded: above its own, a
+        # newer release has migrated the database since (its processes are to run).
+        found = bridge().call(pool.fetchval("SELECT max(version) FROM flowyard_schema"), timeout=3)
+        if found is not None and found > SCHEMA_VERSION:
+            newer = {"database": "newer_schema", "error": newer_schema_message(found)}
+            return jresponse({"status": "degraded", **newer, **worker}, 503)
         return jresponse({"status": "ok", "database": "ok", **worker})
     except Exception as exc:  # any failure means "not healthy"; say which part
         log.warning("health check: database unavailable: %s", type(exc).__name__)

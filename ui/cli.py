@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from engine.database import embedded_url, stop_embedded
+from engine.migrations import NewerSchema
 from engine.runtime import Runtime
 from ui.cli_runs import (
     add_runs_parser,
@@ -344,10 +345,16 @@ OUTPUT_CLOSED = 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
         args = build_parser().parse_args(argv)
         code = int(args.fn(args) or 0)
         sys.stdout.flush()  # what is still buffered can find the reader gone too
+    except NewerSchema as exc:
+        # A newer release migrated the database after the start-up check
+        # (require_database), or a command without it (`engine`): one line, as there.
+        print(f"flowyard {args.command if args else ''}: {exc}", file=sys.stderr, flush=True)
+        return 1
     except BrokenPipeError:
         if not _stdout_closed():
             raise  # another pipe (a peer's socket): not ours to hide

@@ -286,8 +286,9 @@ def database_problem(url: str) -> str | None:
 
 def require_database(command: str, workspace: Path) -> str:
     """The database URL (DATABASE_URL, or the workspace's embedded server, started),
-    once it answers; otherwise one line on stderr and exit 1, before the command has
-    written anything (no token, no templates, no run)."""
+    once it answers and a newer flowyard has not migrated it; otherwise one line on
+    stderr and exit 1, before the command has written anything (no token, no
+    templates, no run)."""
     from engine.database import resolve_url
 
     url = resolve_url(workspace)
@@ -296,4 +297,29 @@ def require_database(command: str, workspace: Path) -> str:
         source = " (DATABASE_URL)" if os.environ.get("DATABASE_URL") else ""
         print(f"flowyard {command}: {problem}{source}", file=sys.stderr, flush=True)
         raise SystemExit(1)
+    newer = newer_schema_problem(url)
+    if newer is not None:
+        print(f"flowyard {command}: {newer}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
     return url
+
+
+def newer_schema_problem(url: str) -> str | None:
+    """What to say when a newer flowyard has migrated the database at ``url`` (its
+    recorded schema version is above this release's), else None. Checked before a
+    command writes anything: the runtime's start refuses such a database too
+    (engine.migrations.NewerSchema), but ``serve`` would have installed the templates
+    by then, and ``new`` copied one."""
+    import asyncpg
+
+    from engine.migrations import SCHEMA_VERSION, newer_schema_message, recorded_version
+
+    async def read() -> int:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        try:
+            return await recorded_version(conn)
+        finally:
+            await conn.close()
+
+    found = asyncio.run(read())
+    return newer_schema_message(found) if found > SCHEMA_VERSION else None

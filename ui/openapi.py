@@ -80,7 +80,10 @@ def document() -> dict[str, Any]:
                     "database health",
                     {
                         "200": json_of("Health", "the database answers"),
-                        "503": {"description": "database unavailable: {status: degraded, …}"},
+                        "503": {
+                            "description": "database unavailable, or migrated by a newer"
+                            " flowyard: {status: degraded, …}"
+                        },
                     },
                     public=True,
                 )

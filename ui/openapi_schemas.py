@@ -123,7 +123,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "status": {"enum": ["ok", "degraded"]},
-            "database": {"enum": ["ok", "unavailable"]},
+            "database": {"enum": ["ok", "unavailable", "newer_schema"]},
+            "error": {
+                "type": "string",
+                "description": "with newer_schema: the versions, and what to do",
+            },
             "queue_worker": {
                 "enum": ["running", "restarting"],
                 "description": "a serve that runs a queue worker",
