@@ -12,7 +12,12 @@ on ``json`` as on ``jsonb``.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import asyncpg
+
+log = logging.getLogger("flowyard.migrations")
 
 MIGRATIONS: list[str] = [
     """
@@ -250,6 +255,11 @@ async def migrate(pool: asyncpg.Pool) -> None:
     lock on its table: a start would wait for, and then hold up, the run-log writes
     of every running server. A database already at ``SCHEMA_VERSION`` is left alone;
     one above it (migrated by a newer release) raises :class:`NewerSchema`.
+
+    Upgrading a database that holds a run log is logged before it starts and when it
+    is done (with its time, WARNING: every command shows it, also those that set up no
+    logging): it holds the run-log tables locked, so every other process waits, and
+    a version that rewrites them (7) takes longer the larger the run log is.
     """
     async with pool.acquire() as conn:
         if await _current(conn):
@@ -259,6 +269,16 @@ async def migrate(pool: asyncpg.Pool) -> None:
             if await _current(conn):  # another process migrated it meanwhile
                 return
             was = await recorded_version(conn)
+            upgrade = await conn.fetchval("SELECT to_regclass('flowyard_runs') IS NOT NULL")
+            started = time.monotonic()
+            if upgrade:  # a new database's tables are made at once: nothing to say
+                log.warning(
+                    "migrating the database from %s to %d: flowyard's run-log tables are"
+                    " locked until it is done, and this may take a while with a large run"
+                    " log (docs/deploy.md, Upgrading)",
+                    _named(was),
+                    SCHEMA_VERSION,
+                )
             for sql in MIGRATIONS:
                 await conn.execute(sql)
             for version, sql in sorted(UPGRADES.items()):
@@ -268,6 +288,18 @@ async def migrate(pool: asyncpg.Pool) -> None:
                 "CREATE TABLE IF NOT EXISTS flowyard_schema (version INTEGER PRIMARY KEY);"
                 f"INSERT INTO flowyard_schema VALUES ({SCHEMA_VERSION}) ON CONFLICT DO NOTHING"
             )
+    if upgrade:
+        log.warning(
+            "migrated the database from %s to %d in %.1f s",
+            _named(was),
+            SCHEMA_VERSION,
+            time.monotonic() - started,
+        )
+
+
+def _named(version: int) -> str:
+    # 0 with a run log: a release before versions were recorded (flowyard_schema).
+    return f"schema version {version}" + ("" if version else " (none recorded: an early release)")
 
 
 async def _current(conn: asyncpg.Connection) -> bool:
