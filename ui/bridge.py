@@ -14,6 +14,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from engine._loop import new_event_loop
+
 T = TypeVar("T")
 
 
@@ -23,7 +25,7 @@ class EngineBridge:
     def __init__(self, runtime: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.runtime = runtime
         self._own_loop = loop is None
-        self.loop = loop or asyncio.new_event_loop()
+        self.loop = loop or new_event_loop()
         self._thread: threading.Thread | None = None
         self._waits: set[concurrent.futures.Future[Any]] = set()
         self._waits_lock = threading.Lock()

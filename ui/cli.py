@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from engine._loop import run as run_loop
 from engine.database import embedded_url, stop_embedded
 from engine.migrations import NewerSchema
 from engine.runtime import Runtime
@@ -129,7 +130,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await rt.close()
         return 0
 
-    return asyncio.run(main())
+    return run_loop(main())
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -156,7 +157,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
             await rt.close(shutdown_grace())  # then what is still going is left to resume
         return 0
 
-    return asyncio.run(main())
+    return run_loop(main())
 
 
 def _stop_on_signals() -> asyncio.Event:

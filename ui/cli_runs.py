@@ -17,6 +17,7 @@ from typing import Any
 from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import dumps
+from engine._loop import run as run_loop
 from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
@@ -71,7 +72,7 @@ def with_runtime(
         finally:
             await rt.close()
 
-    return asyncio.run(main())
+    return run_loop(main())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
