@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import blocks  # noqa: E402,F401
+from engine._loop import run as run_loop  # noqa: E402
 from engine.expressions import Expression  # noqa: E402
 from engine.model import load_text  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
@@ -113,7 +114,7 @@ def rss_child(n: int) -> None:
             await rt.close()
             assert r["output"] == n, r
 
-    asyncio.run(go())
+    run_loop(go())
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

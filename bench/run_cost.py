@@ -35,6 +35,7 @@ from bench._wh_ceiling import sql_ceiling  # noqa: E402
 from bench._wh_load import event_body, flow_of  # noqa: E402
 from bench._wh_report import tree_cpu  # noqa: E402
 from bench.webhook_throughput import HELPERS, free_port  # noqa: E402
+from engine._loop import run as run_loop  # noqa: E402
 from engine.database import start_embedded  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from templates import apply_schemas, instantiate  # noqa: E402
@@ -137,7 +138,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowyard-cost-") as tmp:
-        asyncio.run(main_async(args, Path(tmp)))
+        run_loop(main_async(args, Path(tmp)))
 
 
 if __name__ == "__main__":

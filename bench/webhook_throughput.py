@@ -39,6 +39,7 @@ from bench._wh_ceiling import sql_ceiling  # noqa: E402
 from bench._wh_load import event_body, run_wrk, write_script  # noqa: E402
 from bench._wh_report import CpuMeter, chart, markdown_table, profile_summary  # noqa: E402
 from bench._wh_sql import check, drain, scenario_sql  # noqa: E402
+from engine._loop import run as run_loop  # noqa: E402
 from engine.database import embedded_url, pgdata_dir, stop_embedded  # noqa: E402
 from templates import apply_schemas, instantiate  # noqa: E402
 
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
     flask_meter = CpuMeter(flask_proc.pid, pg_pid)
     for c in conns:
         meter.start()
-        sql_rate = asyncio.run(sql_ceiling(ceiling_url, c, ceil_s, f"ceil{c}"))
+        sql_rate = run_loop(sql_ceiling(ceiling_url, c, ceil_s, f"ceil{c}"))
         a_cpu = meter.stop(ceil_s)
         flask_meter.start()
         fw = run_wrk(script, flask, "/webhooks/" + ASYNC_PATH, f"f{c}", c, ceil_s)

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engine._loop import run as run_loop  # noqa: E402
 from engine.database import embedded_url, stop_embedded  # noqa: E402
 from engine.runtime import Runtime  # noqa: E402
 from templates import apply_schemas, instantiate  # noqa: E402
@@ -153,4 +154,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_loop(main())
