@@ -254,7 +254,9 @@ def document() -> dict[str, Any]:
                             "description": "the run has not ended, or its input held a"
                             " secret, which is not kept once a run has ended, or it is a"
                             " delivery its stored version would re-run under a new id (a"
-                            " block reads <workflow.execution_id>, none <workflow.rerun_of>)"
+                            " block reads <workflow.execution_id>, none <workflow.rerun_of>;"
+                            " its `retry` is the body that re-runs it with the workflow as it"
+                            " is now)"
                         },
                         "422": PROBLEMS,
                     },

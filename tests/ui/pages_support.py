@@ -32,9 +32,11 @@ def browser_page(
     timezone_id: str = "Asia/Tokyo",
     locale: str = "en-GB",
     width: int = 1440,
+    refusals: tuple[int, ...] = (),
 ) -> Iterator[Any]:
     """A logged-in page in ``timezone_id``/``locale``; fails on JavaScript errors,
-    console errors and CSP violations."""
+    console errors and CSP violations. ``refusals``: HTTP statuses the test makes the
+    page meet, whose "Failed to load resource" lines Chromium logs as errors."""
     context = browser.new_context(
         base_url=live_server,
         viewport={"width": width, "height": 900},
@@ -45,7 +47,13 @@ def browser_page(
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    expected = tuple(f"the server responded with a status of {code} " for code in refusals)
+
+    def console(message: Any) -> None:
+        if message.type == "error" and not any(e in message.text for e in expected):
+            errors.append(message.text)
+
+    pg.on("console", console)
     pg.goto("/login")
     pg.fill("#token", TOKEN)
     pg.click("#login-submit")

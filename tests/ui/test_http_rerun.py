@@ -97,6 +97,8 @@ def test_a_delivery_whose_version_would_name_the_rerun_is_409_unless_asked(
     assert body["status"] == "succeeded"
     assert "block 'ident' reads <workflow.execution_id>" in body["error"]
     assert '{"current_version": true}' in body["error"]
+    # The way out, as a body to send (the run page's button sends it).
+    assert body["retry"] == {"from_failed": False, "current_version": True}
     [newest] = client.get(f"/api/runs?workflow={name}&limit=1", headers=auth).get_json()["runs"]
     assert newest["execution_id"] == eid  # nothing re-run
 

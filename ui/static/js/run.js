@@ -8,6 +8,7 @@ import { fmtMs } from './run/format.js';
 import { EXACT, pretty } from './run/exact.js';
 import { renderHeader } from './run/header.js';
 import { RunModel } from './run/model.js';
+import { wireRerun } from './run/rerun.js';
 
 const root = document.getElementById('run-viewer');
 const eid = root.dataset.executionId;
@@ -184,12 +185,7 @@ async function main() {
   $('run-workflow').textContent = wf;
   // `file`: the workflow's name in the editor now (null: no file has it any more).
   if (r.data.file) $('run-workflow').href = `/editor/${encodeURIComponent(r.data.file)}`;
-  $('rerun').addEventListener('click', async () => {
-    $('rerun').disabled = true;
-    const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/rerun`, { from_failed: true });
-    if (resp.ok) window.location.assign(resp.data.run_url);
-    else $('run-live').textContent = `re-run failed: ${failure(resp)}`;
-  });
+  wireRerun(eid, () => ({ from_failed: true }));
   $('cancel').addEventListener('click', async () => {
     $('cancel').disabled = true;
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/cancel`);
