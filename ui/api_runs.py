@@ -352,14 +352,16 @@ def cancel(execution_id: str) -> Response:
     return jresponse(body, 202 if status == "cancelling" else 200)
 
 
-#: A re-run's body: each key true or false, and its default.
+#: A re-run's body: each key true or false, and its default (``from_failed``'s for a
+#: run that failed or was cancelled: false for one that succeeded).
 _RERUN_KEYS = {"from_failed": True, "current_version": False}
 
 
 @bp.post("/runs/<execution_id>/rerun")
 def rerun(execution_id: str) -> Response:
-    """Run a finished run again with the same input; from the failed block when the
-    engine can (``{"from_failed": false}``: every block again); with the workflow
+    """Run a finished run again with the same input; from the failed block when it
+    failed or was cancelled (``{"from_failed": false}``, and the default for a run that
+    succeeded: every block again); with the workflow
     version it ran, or ``{"current_version": true}`` the workflow as it is now."""
     # Read as every JSON body is: `request.get_json(silent=True)` took a body sent
     # without `Content-Type: application/json` (curl -d) or not JSON at all for none,
@@ -392,7 +394,9 @@ def rerun(execution_id: str) -> Response:
         status = result["status"]
         body = {"error": f"the run is {status}: re-run it once it has ended", "status": status}
         return jresponse(body, 409)
-    from_failed = body.get("from_failed", True)
+    # A run that succeeded has no failed block to start from: from there, every block
+    # was carried over and nothing ran again, so by default it runs every block.
+    from_failed = body.get("from_failed", result["status"] != "succeeded")
     workflow = None
     if body.get("current_version", False):
         # The workflow as it is now, by the name the run was stored under.

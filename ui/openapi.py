@@ -240,7 +240,9 @@ def document() -> dict[str, Any]:
             "/api/runs/{execution_id}/rerun": {
                 "post": op(
                     "run an ended run again with the same input; body"
-                    ' {"from_failed": bool} (default true: reuse the blocks that succeeded),'
+                    ' {"from_failed": bool} (default true for a run that failed or was'
+                    " cancelled: reuse the blocks that succeeded; false for one that"
+                    " succeeded: every block again),"
                     ' {"current_version": bool} (default false: the workflow version the run'
                     " ran; true: the workflow as it is now)",
                     {

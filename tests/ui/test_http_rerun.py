@@ -35,6 +35,41 @@ def test_a_body_sent_without_a_json_content_type_is_read(
     assert blocks["one"]["reused_from"] is None  # run again, not carried over
 
 
+def test_a_succeeded_run_is_run_again_by_default(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    # From its failed block, a run that succeeded had every block carried over: the
+    # re-run ran nothing. The default for it is every block again.
+    (workflows_dir / "rerun_succeeds.yaml").write_text(
+        "name: rerun_succeeds\nblocks:\n  start: {type: manual}\n"
+        "  one: {type: function, code: 'return {\"x\": 1}'}\n"
+        "edges: [start -> one]\n"
+    )
+    run = client.post("/api/workflows/rerun_succeeds/runs?wait=1", json={}, headers=auth)
+    assert run.get_json()["status"] == "succeeded"
+    eid = run.get_json()["execution_id"]
+    again = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+    assert again.status_code == 202 and again.get_json()["from_failed"] is False
+    rerun = _ended(client, auth, again.get_json()["execution_id"])
+    assert rerun["status"] == "succeeded"
+    assert rerun["blocks"]["one"]["reused_from"] is None  # run again, not carried over
+    # Asked for, from the failed block carries it over still (docs/api.md).
+    copy = client.post(f"/api/runs/{eid}/rerun", json={"from_failed": True}, headers=auth)
+    assert copy.status_code == 202 and copy.get_json()["from_failed"] is True
+    copied = _ended(client, auth, copy.get_json()["execution_id"])
+    assert copied["blocks"]["one"]["reused_from"] == eid
+
+
+def test_a_failed_run_is_run_again_from_its_failed_block_by_default(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    eid = _failed_run(client, auth, workflows_dir)
+    again = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+    assert again.status_code == 202 and again.get_json()["from_failed"] is True
+    rerun = _ended(client, auth, again.get_json()["execution_id"])
+    assert rerun["blocks"]["one"]["reused_from"] == eid
+
+
 def test_a_body_that_is_not_json_is_400(
     client: FlaskClient, auth: dict[str, str], workflows_dir: Path
 ) -> None:

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import expect
 
 from tests.ui.conftest import BROWSER_TESTS
-from tests.ui.pages_support import browser_page, open_run
+from tests.ui.pages_support import browser_page, open_run, write_workflow
 
 pytestmark = BROWSER_TESTS
 
@@ -84,3 +84,42 @@ def test_a_refused_rerun_of_a_delivery_offers_the_workflow_as_it_is_now(
         assert page.inner_text("#run-status") == "succeeded"
         assert page.inner_text("#run-trigger") == "rerun"
         assert page.inner_text("#run-output") == f'"{first}"'
+
+
+TWO_STEPS = """\
+name: {name}
+blocks:
+  start: {{type: manual}}
+  one: {{type: function, code: 'return {{"x": 1}}'}}
+edges: [start -> one]
+"""
+
+
+def test_rerun_of_a_succeeded_run_runs_every_block_again(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    artifacts: Path,
+) -> None:
+    """The button sent {"from_failed": true}: every block was carried over (reused)
+    and the re-run ran nothing."""
+    name = f"rv_again_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, name, TWO_STEPS.format(name=name))
+    try:
+        resp = client.post(f"/api/workflows/{name}/runs?wait=1", json={}, headers=auth)
+        first = resp.get_json()["execution_id"]
+        assert resp.get_json()["status"] == "succeeded"
+        with browser_page(browser, live_server) as page:
+            open_run(page, first)
+            expect(page.locator("#rerun")).to_have_text("Re-run")
+            page.click("#rerun")
+            page.wait_for_url(_new_run_url(first))
+            page.wait_for_selector("#run-viewer[data-done='true']", timeout=30_000)
+            assert page.inner_text("#run-status") == "succeeded"
+            badges = page.locator("#blocks > details.block summary .badge")
+            expect(badges).to_have_text(["succeeded", "succeeded"])
+            expect(page.locator("a.reused-from")).to_have_count(0)
+    finally:
+        path.unlink()

@@ -185,7 +185,9 @@ async function main() {
   $('run-workflow').textContent = wf;
   // `file`: the workflow's name in the editor now (null: no file has it any more).
   if (r.data.file) $('run-workflow').href = `/editor/${encodeURIComponent(r.data.file)}`;
-  wireRerun(eid, () => ({ from_failed: true }));
+  // "Re-run from failed block" on a failed run; "Re-run" (a run that succeeded or was
+  // cancelled) runs every block again, as it says (docs/pages.md).
+  wireRerun(eid, () => ({ from_failed: model.status === 'failed' }));
   $('cancel').addEventListener('click', async () => {
     $('cancel').disabled = true;
     const resp = await api('POST', `/api/runs/${encodeURIComponent(eid)}/cancel`);
