@@ -1,6 +1,7 @@
 """Whether a re-run of a delivery names what the run it repeats named.
 
-A block reading ``<workflow.execution_id>`` gets the run's own id. A workflow that
+A block reading ``<workflow.execution_id>`` (or the whole ``<workflow>``, which holds
+it) gets the run's own id. A workflow that
 derives an identity from its run (Order Processing's event id for a delivery that
 carried none) writes ``<workflow.rerun_of> or <workflow.execution_id>``, so that a
 re-run names what the first run named and the re-run of a delivery is not a new
@@ -96,8 +97,16 @@ def _repeats_a_delivery(row: Mapping[str, Any], first: Mapping[str, Any] | None)
 
 
 def _workflow_fields(config: Any) -> set[str]:
-    """The ``<workflow.…>`` fields a block's settings read (code and SQL included)."""
-    return {ref.path[0] for ref in references_in(config) if ref.root == "workflow" and ref.path}
+    """The ``<workflow.…>`` fields a block's settings read (code and SQL included).
+
+    A reference to the whole ``<workflow>`` holds ``execution_id`` too, so it counts as
+    reading it. It does not count as reading ``rerun_of``: that it holds the field too
+    says nothing of whether its author meant the re-run to name the run it repeats."""
+    fields: set[str] = set()
+    for ref in references_in(config):
+        if ref.root == "workflow":
+            fields.add(ref.path[0] if ref.path else "execution_id")
+    return fields
 
 
 def _outermost(workflow: Workflow, block_id: str) -> str:

@@ -124,3 +124,34 @@ async def test_a_rerun_whose_first_run_is_unknown_counts_as_a_delivery(
     )
     with pytest.raises(RerunNamesItself):
         await runtime.rerun(str(rerun.execution_id), from_failed=False)
+
+
+#: The whole <workflow> kept by one block, and a later block that fails.
+WHOLE = """
+name: rerun_whole
+blocks:
+  hook: {type: webhook, path: rerun-names/rerun_whole}
+  whole: {type: function, code: 'return {"w": <workflow>}'}
+  fails: {type: function, code: 'raise ValueError("asked to fail")'}
+edges: [hook -> whole, whole -> fails]
+"""
+
+
+async def test_a_block_reading_the_whole_workflow_reads_its_execution_id(
+    runtime: Runtime, write_workflow: Callable[..., Workflow]
+) -> None:
+    """A reference to the whole <workflow> without a path was not counted: the
+    re-run of every block was accepted, and `whole` kept the re-run's id."""
+    workflow = write_workflow(WHOLE, "rerun_whole")
+    failed = await delivered(runtime, workflow, {})
+    assert failed["status"] == "failed"
+    assert failed["blocks"]["whole"]["output"]["w"]["execution_id"] == failed["execution_id"]
+    with pytest.raises(RerunNamesItself) as refused:
+        await runtime.rerun(failed["execution_id"], from_failed=False)
+    assert refused.value.blocks == ["whole"]
+    assert await reruns_of(runtime, failed["execution_id"]) == 0
+    # From the failed block, `whole` is carried over with what it kept: not refused.
+    again = await runtime.rerun(failed["execution_id"])
+    await runtime.wait(again.execution_id)
+    stored = await runtime.run_result(again.execution_id)
+    assert stored["blocks"]["whole"]["reused_from"] == failed["execution_id"]
