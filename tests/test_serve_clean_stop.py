@@ -9,6 +9,7 @@ deploy. A real `serve` on the session's PostgreSQL, in both of its modes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import uuid
@@ -115,3 +116,54 @@ async def _events_so_far(client: httpx.AsyncClient) -> str:
         return ""
     eid = runs["runs"][0]["execution_id"]
     return (await client.get(f"/api/runs/{eid}/events", headers={"Authorization": "Bearer t"})).text
+
+
+async def test_an_open_run_stream_ends_when_serve_stops(database_url: str, tmp_path: Path) -> None:
+    """A run page following a run in flight held its server thread through SIGTERM:
+    waitress waited 5 s for it (`1 thread(s) still running`) before the engine's grace
+    even began. The stream is closed at once; the browser reconnects from its last
+    event. (A database of its own: the run is left unfinished.)"""
+    database_url = await new_database(database_url, "streamstop")
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    gate = tmp_path / "gate"
+    (workflows / "held.yaml").write_text(
+        "name: held\nblocks:\n  start: {type: manual}\n  hold:\n    type: function\n"
+        "    timeout: 120\n    code: |\n      import os, time\n"
+        f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
+        "      return 1\nedges: [start -> hold]\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
+        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
+        "FLOWYARD_SHUTDOWN_GRACE": "1", "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    log = tmp_path / "serve.log"
+    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    auth = {"Authorization": "Bearer t"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            await until_healthy(client)
+            run = await client.post("/api/workflows/held/runs", json={}, headers=auth)
+            eid = run.json()["execution_id"]
+            while "block_started" not in await _events_so_far(client):
+                await asyncio.sleep(0.1)
+            async with client.stream("GET", f"/api/runs/{eid}/stream", headers=auth) as stream:
+                assert stream.status_code == 200
+                lines = stream.aiter_lines()
+                while "block_started" not in await anext(lines):
+                    pass  # the stream is following the run
+                server.send_signal(signal.SIGTERM)
+                # Closed by the server: an end, or a connection cut mid-body.
+                with contextlib.suppress(httpx.RemoteProtocolError, httpx.ReadError):
+                    rest = [line async for line in lines]
+                    assert "event: end" not in rest  # the run did not end
+        code = await asyncio.to_thread(server.wait, 60)
+    finally:
+        gate.touch()
+        stop([server])
+    text = log.read_text()
+    assert code == 0, text
+    assert "still running" not in text, text
+    assert [line for line in text.splitlines() if " ERROR " in line] == [], text

@@ -279,7 +279,8 @@ def stream_run(execution_id: str) -> Response:
 
     It polls the append-only event log (~100 ms) rather than holding a database
     listener per client: simple, and the log is the single source of truth. The
-    stream ends with an ``end`` event after the run's final event.
+    stream ends with an ``end`` event after the run's final event, and is closed
+    without one when the server stops (the browser reconnects from the last event).
     """
     b, rt, poll = bridge(), runtime(), settings().stream_poll
     pool = rt.db.log_pool
@@ -311,7 +312,7 @@ def stream_run(execution_id: str) -> Response:
     def follow() -> Iterator[str]:
         last, beat = after, time.monotonic()
         yield "retry: 1000\n\n"
-        while True:
+        while not b.stopping.is_set():
             events = b.call(rt.run_events(execution_id, after=last, limit=EVENTS_PAGE))
             for ev in events:
                 last = max(last, int(ev.get("seq", last)))
@@ -331,7 +332,8 @@ def stream_run(execution_id: str) -> Response:
                 if time.monotonic() - beat > HEARTBEAT_S:
                     beat = time.monotonic()
                     yield ": keep-alive\n\n"
-                time.sleep(poll)
+                # Woken at once when the server stops: waitress waits for this thread.
+                b.stopping.wait(poll)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return Response(generate(), mimetype="text/event-stream", headers=headers)

@@ -29,6 +29,9 @@ class EngineBridge:
         self._thread: threading.Thread | None = None
         self._waits: set[concurrent.futures.Future[Any]] = set()
         self._waits_lock = threading.Lock()
+        #: Set when the server stops (``release_waits``): live run streams end on it,
+        #: or waitress waits for their threads (5 s) before the engine even stops.
+        self.stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, start_runtime: bool = True, timeout: float = 120.0) -> EngineBridge:
@@ -89,7 +92,9 @@ class EngineBridge:
                 self._waits.discard(future)
 
     def release_waits(self) -> None:
-        """Answer every request waiting in ``wait`` now: the server is stopping."""
+        """Answer every request waiting in ``wait`` now, and end the live streams
+        watching ``stopping``: the server is stopping."""
+        self.stopping.set()
         with self._waits_lock:
             waits = list(self._waits)
         for future in waits:
