@@ -248,6 +248,19 @@ def newer_schema_message(found: int) -> str:
     )
 
 
+def migrated_under_us_message(found: int) -> str:
+    """What a server of this release, still running, says (its ``/api/health``) once a
+    newer release has migrated its database to ``found``. Not :func:`newer_schema_message`:
+    a start refused changes nothing, but this server goes on accepting and running."""
+    return (
+        f"the database is at schema version {found}, newer than this flowyard's"
+        f" ({SCHEMA_VERSION}): a newer flowyard release has migrated it while this server"
+        " was running. This server still accepts deliveries and runs them, writing to"
+        " tables whose new form it does not know: stop it, and run the newer release"
+        " (or a later one) instead"
+    )
+
+
 async def migrate(pool: asyncpg.Pool) -> None:
     """Apply flowyard's own schema once per version; serialized across processes.
 

@@ -23,7 +23,13 @@ import pytest_asyncio
 from db_helpers import new_database
 from processes import free_port
 
-from engine.migrations import SCHEMA_VERSION, NewerSchema, migrate, newer_schema_message
+from engine.migrations import (
+    SCHEMA_VERSION,
+    NewerSchema,
+    migrate,
+    migrated_under_us_message,
+    newer_schema_message,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWER = SCHEMA_VERSION + 1
@@ -129,6 +135,9 @@ def test_health_says_a_newer_release_has_migrated_the_database(
     from ui.server import make_server
 
     (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "hello.yaml").write_text(
+        "version: 1\nname: hello\nblocks:\n  start: {type: manual}\n"
+    )
     rt = Runtime(tmp_path / "workflows", migrated, tmp_path, function_workers=1, resume=False)
     bridge = EngineBridge(rt).start()
     cfg = UIConfig(bridge, TOKEN, "k" * 20, tmp_path / "workflows", max_body=1024 * 1024)
@@ -144,8 +153,15 @@ def test_health_says_a_newer_release_has_migrated_the_database(
         assert resp.json() == {
             "status": "degraded",
             "database": "newer_schema",
-            "error": newer_schema_message(NEWER),
+            "error": migrated_under_us_message(NEWER),
         }
+        # It said "nothing was changed" while this server went on accepting and running.
+        assert "nothing was changed" not in resp.json()["error"]
+        assert "still accepts deliveries and runs them" in resp.json()["error"]
+        # Which it does (docs/deploy.md, Upgrading).
+        runs = f"http://127.0.0.1:{server.effective_port}/api/workflows/hello/runs"
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert httpx.post(runs, json={}, headers=headers, timeout=30).status_code == 202
     finally:
         server.close()
         bridge.stop()

@@ -16,7 +16,7 @@ from uuid import UUID
 from flask import Blueprint, Response, request, url_for
 
 from engine._json import strict_loads
-from engine.migrations import SCHEMA_VERSION, newer_schema_message
+from engine.migrations import SCHEMA_VERSION, migrated_under_us_message
 from ui.app import bridge, db_watch, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -71,7 +71,7 @@ def health() -> Response:
         # newer release has migrated the database since (its processes are to run).
         found = bridge().call(pool.fetchval("SELECT max(version) FROM flowyard_schema"), timeout=3)
         if found is not None and found > SCHEMA_VERSION:
-            newer = {"database": "newer_schema", "error": newer_schema_message(found)}
+            newer = {"database": "newer_schema", "error": migrated_under_us_message(found)}
             return jresponse({"status": "degraded", **newer, **worker}, 503)
         return jresponse({"status": "ok", "database": "ok", **worker})
     except Exception as exc:  # any failure means "not healthy"; say which part
