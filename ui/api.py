@@ -245,4 +245,4 @@ def openapi() -> Response:
     return jresponse(document())
 
 
-from ui import api_events, api_runs, api_workflows  # noqa: E402,F401  (they register their routes on ``bp``)
+from ui import api_events, api_run_operations, api_runs, api_workflows  # noqa: E402,F401  (they register their routes on ``bp``)

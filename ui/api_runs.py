@@ -16,8 +16,6 @@ from flask import Response, request, url_for
 from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
-from engine.rerun_names import RerunNamesItself
-from engine.runtime import InputNotKept
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import webhooks
 from ui import workflow_files as wf
@@ -29,7 +27,7 @@ FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
 HEARTBEAT_S = 15.0
 
 
-def _load(name: str) -> tuple[Any, Response | None]:
+def load_by_name(name: str) -> tuple[Any, Response | None]:
     path = wf.find(settings().workflows_dir, name) or wf.find_by_title(
         settings().workflows_dir, name
     )
@@ -87,7 +85,7 @@ def input_refused(workflow: Any, data: dict[str, Any]) -> Response | None:
     return None
 
 
-def _links(execution_id: str) -> dict[str, str]:
+def run_links(execution_id: str) -> dict[str, str]:
     return {
         "status_url": url_for("api.get_run", execution_id=execution_id),
         "stream_url": url_for("api.stream_run", execution_id=execution_id),
@@ -99,11 +97,11 @@ def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
     sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
     eid = str(sub.execution_id)
     if not wait:
-        return jresponse({"execution_id": eid, **_links(eid)}, 202)
+        return jresponse({"execution_id": eid, **run_links(eid)}, 202)
     result = wait_for_run(eid)
     if isinstance(result, Response):
         return result
-    return jresponse({**result, **_links(eid)}, 200)
+    return jresponse({**result, **run_links(eid)}, 200)
 
 
 def wait_for_run(eid: str) -> dict[str, Any] | Response:
@@ -118,14 +116,14 @@ def wait_for_run(eid: str) -> dict[str, Any] | Response:
     stopping server ends (``EngineBridge.release_waits``): the run resumes at the next
     start, where a 500 (the wait cancelled) said it failed."""
     if not _long_requests().acquire(blocking=False):
-        return jresponse({"execution_id": eid, **_links(eid)}, 202)
+        return jresponse({"execution_id": eid, **run_links(eid)}, 202)
     try:
         # Bounded like a sync webhook's wait; the run goes on, its status_url tells.
         return bridge().wait(runtime().wait(eid), timeout=webhooks.SYNC_TIMEOUT_S)
     except concurrent.futures.CancelledError:
-        return jresponse({"execution_id": eid, **_links(eid)}, 202)
+        return jresponse({"execution_id": eid, **run_links(eid)}, 202)
     except TimeoutError:
-        body = {"error": "the run did not finish in time", "execution_id": eid, **_links(eid)}
+        body = {"error": "the run did not finish in time", "execution_id": eid, **run_links(eid)}
         return jresponse(body, 504)
     finally:
         _long_requests().release()
@@ -140,7 +138,7 @@ def start_run(name: str) -> Response:
     data, refused = run_input()
     if refused is not None:
         return refused
-    workflow, err = _load(name)
+    workflow, err = load_by_name(name)
     if err is not None:
         return err
     refused = start_refused(workflow) or input_refused(workflow, data)
@@ -337,82 +335,3 @@ def stream_run(execution_id: str) -> Response:
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return Response(generate(), mimetype="text/event-stream", headers=headers)
-
-
-@bp.post("/runs/<execution_id>/cancel")
-def cancel(execution_id: str) -> Response:
-    """Stop a run wherever it executes: 202 while its process stops it, 200 once it
-    is cancelled (asking again is fine), 409 when it had already ended otherwise."""
-    if not runstore.is_run_id(execution_id):
-        return error(404, f"no run {execution_id!r}")
-    status = bridge().call(runtime().request_cancel(execution_id))
-    if status is None:
-        return error(404, f"no run {execution_id!r}")
-    if status in ("succeeded", "failed"):
-        return jresponse({"error": f"the run already {status}", "status": status}, 409)
-    body = {"execution_id": execution_id, "status": status, **_links(execution_id)}
-    return jresponse(body, 202 if status == "cancelling" else 200)
-
-
-#: A re-run's body: each key true or false, and its default (``from_failed``'s for a
-#: run that failed or was cancelled: false for one that succeeded).
-_RERUN_KEYS = {"from_failed": True, "current_version": False}
-
-
-@bp.post("/runs/<execution_id>/rerun")
-def rerun(execution_id: str) -> Response:
-    """Run a finished run again with the same input; from the failed block when it
-    failed or was cancelled (``{"from_failed": false}``, and the default for a run that
-    succeeded: every block again); with the workflow
-    version it ran, or ``{"current_version": true}`` the workflow as it is now."""
-    # Read as every JSON body is: `request.get_json(silent=True)` took a body sent
-    # without `Content-Type: application/json` (curl -d) or not JSON at all for none,
-    # so `{"from_failed": false}` re-ran from the failed block all the same.
-    body, _, refused = json_body()
-    if refused is not None:
-        return refused
-    if not isinstance(body, dict):
-        return error(400, 'the body is a JSON object such as {"from_failed": false}')
-    for key, default in _RERUN_KEYS.items():
-        if not isinstance(body.get(key, default), bool):
-            return error(400, f"{key} is true or false, not {json.dumps(body[key])}")
-    # A misspelled `from_faild: false` was ignored: a re-run from the failed block
-    # nobody asked for, its succeeded blocks' outputs carried over.
-    unknown = sorted(set(body) - set(_RERUN_KEYS))
-    if unknown:
-        keys = ", ".join(map(repr, unknown))
-        return error(
-            400,
-            f"unknown keys {keys}: the body is"
-            ' {"from_failed": true|false, "current_version": true|false}',
-        )
-    if not runstore.is_run_id(execution_id):
-        return error(404, f"no run {execution_id!r}")
-    result = bridge().call(runtime().run_result(execution_id))
-    if result is None:
-        return error(404, f"no run {execution_id!r}")
-    if result["status"] not in runstore.FINAL_STATUSES:
-        # Its blocks may still act: a second run beside it would repeat their effects.
-        status = result["status"]
-        body = {"error": f"the run is {status}: re-run it once it has ended", "status": status}
-        return jresponse(body, 409)
-    # A run that succeeded has no failed block to start from: from there, every block
-    # was carried over and nothing ran again, so by default it runs every block.
-    from_failed = body.get("from_failed", result["status"] != "succeeded")
-    workflow = None
-    if body.get("current_version", False):
-        # The workflow as it is now, by the name the run was stored under.
-        workflow, err = _load(result["workflow"])
-        if err is not None:
-            return err
-    try:
-        sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow))
-    except InputNotKept as exc:
-        return jresponse({"error": str(exc), "status": result["status"]}, 409)
-    except RerunNamesItself as exc:
-        # The body a caller (the run page) sends to take the way out the message
-        # names, so it need not read the words.
-        retry = {"from_failed": from_failed, "current_version": True}
-        return jresponse({"error": str(exc), "status": result["status"], "retry": retry}, 409)
-    eid = str(sub.execution_id)
-    return jresponse({"execution_id": eid, "from_failed": from_failed, **_links(eid)}, 202)
