@@ -2,12 +2,13 @@
 
 The web process accepts a run as usual (one statement: the run row, owned by
 ``HANDOFF`` until an engine process claims it, and its ``run_queued`` event) and
-adds a NOTIFY that PostgreSQL sends on commit. The engine process listens,
-claims the announced runs in one statement and starts them in the order they
-were accepted, keeping per-``concurrency_key`` order with the same in-process
-chains as a single process. Runs accepted while no engine process was listening
-(it was starting, or being replaced after a crash) wait as ``HANDOFF`` and are
-claimed, in order, when one starts. The web process learns that a run ended from
+adds a NOTIFY that PostgreSQL sends on commit. The engine process listens; on
+each announcement (and every SWEEP_S without one) it claims every waiting run in
+one statement, never skipping one another statement holds for a moment, and
+starts them in the order they were accepted, keeping per-``concurrency_key``
+order with the same in-process chains as a single process. Runs accepted while
+no engine process was listening (it was starting, or being replaced after a
+crash) wait as ``HANDOFF`` and are claimed, in order, when one starts. The web process learns that a run ended from
 a second NOTIFY, sent by the statement that records the end.
 
 Why not procrastinate for this: its per-job work (the fetch with its lock check,
@@ -30,7 +31,7 @@ log = logging.getLogger("flowyard.handoff")
 ACCEPTED = "flowyard_accepted"  # payload: execution id (engine/runstore.py, accept)
 FINISHED = "flowyard_finished"  # payload: execution id (engine/recorder.py, finish)
 HANDOFF = "handoff"  # the owner of an accepted run no engine process has claimed yet
-SWEEP_S = 5.0  # also claim waiting runs nobody announced to this process
+SWEEP_S = 5.0  # also claim waiting runs when none was announced for this long
 
 BATCH = 500  # runs claimed per statement: a long backlog is taken a batch at a time
 #: Held (shared) by every engine process while it takes handed-over runs: when
@@ -46,7 +47,11 @@ _CLAIM = f"""
               AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
             ORDER BY created_at, execution_id
             LIMIT {BATCH}
-              FOR UPDATE SKIP LOCKED)
+              -- Waits for a row another statement holds for a moment (a repeated
+              -- delivery judging the key's run: engine/intake.py) instead of skipping
+              -- it: a skipped run was never announced again and later runs of its key
+              -- overtook it. Claimers lock in this order, so two never deadlock.
+              FOR UPDATE)
     -- the input as it came, not as stored redacted (engine/intake.py)
     RETURNING execution_id, workflow_hash, COALESCE(unredacted_input, input) AS input,
               concurrency_key, created_at, rerun_of, trigger_block,
@@ -95,28 +100,26 @@ async def _listen_and_take(runtime: Any) -> None:
     await conn.add_listener(ACCEPTED, lambda _c, _pid, _ch, eid: arrived.put_nowait(eid))
     conn.add_termination_listener(lambda _c: arrived.put_nowait(""))  # "": listen again
     try:
-        await _take(runtime, None)  # whatever waited while no engine process listened
         while True:
-            try:
-                first = await asyncio.wait_for(arrived.get(), SWEEP_S)
-            except TimeoutError:
-                await _take(runtime, None)
-                continue
-            eids = [first]
-            while not arrived.empty():
-                eids.append(arrived.get_nowait())
-            if "" in eids:
-                raise ConnectionError("the LISTEN connection was closed")
-            await _take(runtime, eids)
+            # Every waiting run, not only the announced ones: what waited while no
+            # engine process listened, and what an earlier claim did not get, is taken
+            # under steady traffic too, and before any later run of its key.
+            await _take(runtime)
+            with contextlib.suppress(TimeoutError):  # none announced: look anyway
+                announced = [await asyncio.wait_for(arrived.get(), SWEEP_S)]
+                while not arrived.empty():
+                    announced.append(arrived.get_nowait())
+                if "" in announced:
+                    raise ConnectionError("the LISTEN connection was closed")
     finally:
         with contextlib.suppress(Exception):
             await conn.close()
 
 
-async def _take(runtime: Any, eids: list[str] | None) -> None:
+async def _take(runtime: Any) -> None:
     while True:
         with runtime.starts.starting():  # owned here, not yet in tasks (engine/own_runs.py)
-            rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, eids)
+            rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, None)
             for row in in_acceptance_order(rows):
                 await runtime.take(row)
         if len(rows) < BATCH:
