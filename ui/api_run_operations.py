@@ -9,8 +9,8 @@ from flask import Response
 from engine import runstore
 from engine.rerun_names import RerunNamesItself
 from engine.runtime import InputNotKept
+from ui import api_runs  # read when called: api_runs imports ui.api, which imports this
 from ui.api import bp, error, jresponse, json_body, runtime
-from ui.api_runs import load_by_name, run_links
 from ui.app import bridge
 
 
@@ -25,7 +25,7 @@ def cancel(execution_id: str) -> Response:
         return error(404, f"no run {execution_id!r}")
     if status in ("succeeded", "failed"):
         return jresponse({"error": f"the run already {status}", "status": status}, 409)
-    body = {"execution_id": execution_id, "status": status, **run_links(execution_id)}
+    body = {"execution_id": execution_id, "status": status, **api_runs.run_links(execution_id)}
     return jresponse(body, 202 if status == "cancelling" else 200)
 
 
@@ -77,7 +77,7 @@ def rerun(execution_id: str) -> Response:
     workflow = None
     if body.get("current_version", False):
         # The workflow as it is now, by the name the run was stored under.
-        workflow, err = load_by_name(result["workflow"])
+        workflow, err = api_runs.load_by_name(result["workflow"])
         if err is not None:
             return err
     try:
@@ -90,4 +90,6 @@ def rerun(execution_id: str) -> Response:
         retry = {"from_failed": from_failed, "current_version": True}
         return jresponse({"error": str(exc), "status": result["status"], "retry": retry}, 409)
     eid = str(sub.execution_id)
-    return jresponse({"execution_id": eid, "from_failed": from_failed, **run_links(eid)}, 202)
+    return jresponse(
+        {"execution_id": eid, "from_failed": from_failed, **api_runs.run_links(eid)}, 202
+    )
