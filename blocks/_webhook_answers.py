@@ -49,6 +49,18 @@ def not_answered(path: str) -> WebhookResponse:
     return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
 
 
+def no_thread_to_wait() -> WebhookResponse:
+    """503 to a ``respond: sync`` delivery when every server thread waits may hold is
+    waiting already: refused before it is stored, so nothing is lost and the sender's
+    retry (same key or not) starts the one run."""
+    reason = (
+        "every server thread a sync delivery may wait in is waiting for a run;"
+        " nothing was accepted, retry later"
+    )
+    body = {"error": "server busy", "reason": reason, "retry_after": RETRY_AFTER_S}
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def unfinished(the_run: dict[str, Any]) -> WebhookResponse:
     """A ``respond: sync`` delivery whose run did not end in time: it was accepted
     and goes on, so say which, for the caller to follow it rather than resend."""

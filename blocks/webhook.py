@@ -26,6 +26,7 @@ from blocks._signatures import (
 from blocks._webhook_answers import (
     RETRY_AFTER_S,
     WebhookResponse,
+    no_thread_to_wait,
     not_answered,
     unavailable,
     unfinished,
@@ -56,6 +57,7 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
     "WebhookResponse",
     "accept",
     "flowyard_signature",
+    "no_thread_to_wait",
     "not_answered",
     "resolve_secret",
     "standard_webhooks_signature",
@@ -231,6 +233,14 @@ async def options(runtime: Any, path: str) -> WebhookResponse:
         error = f"no workflow listens on /webhooks/{normalize_path(path)}"
         return WebhookResponse(404, {"error": error})
     return WebhookResponse(204, None, {"Allow": ", ".join([*allowed, "OPTIONS"])})
+
+
+async def responds_sync(runtime: Any, path: str, method: str) -> bool:
+    """Whether a delivery to ``path`` waits for its run (``respond: sync``): the route
+    takes a thread slot for it before anything is stored (ui/long_requests.py). On the
+    engine loop, like ``accept``: the workflow index is rebuilt there."""
+    block = _find(runtime, normalize_path(path), method.upper())[1]
+    return block is not None and str(block.config.get("respond", "async")) == "sync"
 
 
 async def sync_answer(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +15,10 @@ from blocks.manual import run_input_problems
 from engine import runstore
 from engine._json import unstorable
 from engine.triggers import NoTriggerChosen, started_by_hand
-from ui import webhooks
+from ui import long_requests, webhooks
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, json_body, runtime
 from ui.app import bridge, settings
-from ui.config import server_threads
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
 HEARTBEAT_S = 15.0
@@ -115,7 +112,8 @@ def wait_for_run(eid: str) -> dict[str, Any] | Response:
     503 would have the caller retry a run that is already under way. So is a wait the
     stopping server ends (``EngineBridge.release_waits``): the run resumes at the next
     start, where a 500 (the wait cancelled) said it failed."""
-    if not _long_requests().acquire(blocking=False):
+    slot = long_requests.slots()
+    if not slot.acquire(blocking=False):
         return jresponse({"execution_id": eid, **run_links(eid)}, 202)
     try:
         # Bounded like a sync webhook's wait; the run goes on, its status_url tells.
@@ -126,7 +124,7 @@ def wait_for_run(eid: str) -> dict[str, Any] | Response:
         body = {"error": "the run did not finish in time", "execution_id": eid, **run_links(eid)}
         return jresponse(body, 504)
     finally:
-        _long_requests().release()
+        slot.release()
 
 
 _WAIT_VALUES = ("", "0", "1", "false", "true", "no", "yes")
@@ -258,14 +256,6 @@ def get_run_events(execution_id: str) -> Response:
 EVENTS_PAGE = 10_000
 
 
-@functools.cache
-def _long_requests() -> threading.BoundedSemaphore:
-    """How many requests may hold a server thread for long at once (live streams,
-    `?wait=1` runs): half the server's threads, so they never take the threads
-    webhooks and the API need (16 open streams on 16 threads made deliveries time out)."""
-    return threading.BoundedSemaphore(max(1, server_threads() // 2))
-
-
 def _sse(event: dict[str, Any]) -> str:
     payload = json.dumps(event, default=str, ensure_ascii=False)
     return f"id: {event.get('seq', '')}\nevent: run_event\ndata: {payload}\n\n"
@@ -292,7 +282,8 @@ def stream_run(execution_id: str) -> Response:
         return after
 
     def generate() -> Iterator[str]:
-        if not _long_requests().acquire(blocking=False):
+        slot = long_requests.slots()
+        if not slot.acquire(blocking=False):
             # Every thread streams and waits may hold is held: answer with what there is now and
             # close; the browser reconnects after `retry` from the last event it got.
             # Viewers then poll, and webhooks keep their threads.
@@ -305,7 +296,7 @@ def stream_run(execution_id: str) -> Response:
         try:
             yield from follow()
         finally:
-            _long_requests().release()
+            slot.release()
 
     def follow() -> Iterator[str]:
         last, beat = after, time.monotonic()

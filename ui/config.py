@@ -74,8 +74,8 @@ def secret_key_setting() -> str | None:
 
 def server_threads() -> int:
     """FLOWYARD_THREADS: the web server's threads (default 16). A live run-viewer
-    stream or a `?wait=1` run holds one for as long as it lasts; see ui/api_runs.py,
-    _long_requests."""
+    stream, a `?wait=1` run or a `respond: sync` delivery holds one for as long as it
+    lasts; see ui/long_requests.py."""
     raw = os.environ.get("FLOWYARD_THREADS", "").strip()
     if not raw:
         return 16

@@ -133,7 +133,9 @@ def webhook_op(method: str) -> dict[str, Any]:
                 "description": "retry after Retry-After: the database cannot be reached, the"
                 " workflow file no longer loads, or the idempotency key changed hands (nothing"
                 " accepted); or the database did not store the run within"
-                " FLOWYARD_ACCEPT_TIMEOUT (it may still: resend with the same idempotency key)",
+                " FLOWYARD_ACCEPT_TIMEOUT (it may still: resend with the same idempotency key);"
+                " or respond: sync and every thread waits may hold is waiting (server busy,"
+                " nothing accepted)",
                 "headers": RETRY_AFTER,
             },
             "504": {

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from blocks.webhook import METHODS, SYNC_TIMEOUT_S
+from ui import long_requests
 from ui.api import jresponse
 from ui.app import bridge, db_watch, settings
 
@@ -90,33 +91,59 @@ def deliver(path: str) -> Response:
     except ValueError as exc:
         return jresponse({"error": str(exc)}, 400)
     runtime = bridge().runtime
+    if not bridge().call(webhook.responds_sync(runtime, path, request.method)):
+        return _answer(_accept(webhook, runtime, path, headers, query, raw))
+    # A sync delivery holds this thread until its run ends: only with a slot of the
+    # cap it shares with streams and `?wait=1` (ui/long_requests.py), taken before
+    # anything is stored, so a refusal loses nothing and the sender's retry runs it.
+    slot = long_requests.slots()
+    if not slot.acquire(blocking=False):
+        return _answer(webhook.no_thread_to_wait())
+    try:
+        resp = _accept(webhook, runtime, path, headers, query, raw)
+        if resp.waits_for is not None:  # its run accepted
+            resp = _sync_answer(webhook, runtime, resp.body)
+        return _answer(resp)
+    finally:
+        slot.release()
+
+
+def _accept(
+    webhook: Any, runtime: Any, path: str, headers: dict[str, str], query: Any, raw: bytes
+) -> Any:
+    """``webhook.accept``'s answer, bounded by FLOWYARD_ACCEPT_TIMEOUT."""
     waited, watch = settings().accept_timeout, db_watch()
     try:
         # Bounded on its own: a database that hangs rather than refuses (paused, a
         # network dropping packets) held the sender, and this thread, as long as it
         # hung — shorter still once it is known not to answer (ui/db_watch.py).
         # Cancelled then, the INSERT may still commit: the engine runs it.
-        resp = watch.call(
+        return watch.call(
             webhook.accept(runtime, path, request.method, headers, query, raw, wait=False,
                            database_stalled=watch.stalled),
             timeout=waited,
         )  # fmt: skip
     except TimeoutError:
-        resp = webhook.not_answered(path)
-    if resp.waits_for is not None:  # respond: sync, its run accepted
-        the_run = resp.body
-        try:
-            resp = bridge().wait(
-                webhook.sync_answer(runtime, the_run, SYNC_TIMEOUT_S),
-                timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
-            )
-        except concurrent.futures.CancelledError:
-            # The server is stopping (EngineBridge.release_waits): the run is accepted and
-            # resumes at its next start. A 2xx with its links, not a 500 a sender retries
-            # (a delivery without an idempotency key would start a second run).
-            pass
-        except TimeoutError:  # the run is stored all the same, and goes on
-            resp = webhook.unfinished(the_run)
+        return webhook.not_answered(path)
+
+
+def _sync_answer(webhook: Any, runtime: Any, the_run: dict[str, Any]) -> Any:
+    """A ``respond: sync`` delivery's answer once its run was accepted."""
+    try:
+        return bridge().wait(
+            webhook.sync_answer(runtime, the_run, SYNC_TIMEOUT_S),
+            timeout=SYNC_TIMEOUT_S + BACKSTOP_S,
+        )
+    except concurrent.futures.CancelledError:
+        # The server is stopping (EngineBridge.release_waits): the run is accepted and
+        # resumes at its next start. A 2xx with its links, not a 500 a sender retries
+        # (a delivery without an idempotency key would start a second run).
+        return webhook.WebhookResponse(202, the_run)
+    except TimeoutError:  # the run is stored all the same, and goes on
+        return webhook.unfinished(the_run)
+
+
+def _answer(resp: Any) -> Response:
     status = int(getattr(resp, "status", 500))
     body = getattr(resp, "body", None)
     extra = getattr(resp, "headers", None) or {}

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.ui.conftest import BROWSER_TESTS
-from ui import api_runs, webhooks
+from ui import long_requests, webhooks
 from ui.bridge import EngineBridge
 
 pytestmark = BROWSER_TESTS
@@ -45,7 +45,7 @@ def waits_at_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request that may wait for a run is taken: a replay is answered 202."""
     taken = threading.BoundedSemaphore(1)
     taken.acquire()
-    monkeypatch.setattr(api_runs, "_long_requests", lambda: taken)
+    monkeypatch.setattr(long_requests, "slots", lambda: taken)
 
 
 class OrderLock:

@@ -19,7 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.ui.conftest import SECRET_KEY, TOKEN
-from ui import api_runs, webhooks
+from ui import long_requests, webhooks
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
 
@@ -50,7 +50,7 @@ def test_a_wait_nobody_runs_ends_in_504_with_the_runs_links(
     monkeypatch.setattr(webhooks, "SYNC_TIMEOUT_S", 0.3)
     # One slot: had the first wait kept it, the second would be answered 202.
     slot = threading.BoundedSemaphore(1)
-    monkeypatch.setattr(api_runs, "_long_requests", lambda: slot)
+    monkeypatch.setattr(long_requests, "slots", lambda: slot)
     for _ in range(2):
         answer = queue_only_client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth)
         assert answer.status_code == 504, answer.get_json()
@@ -75,7 +75,7 @@ def test_waits_and_live_streams_share_half_the_threads(
         "      return 1\nedges: [start -> hold]\n"
     )
     slot = threading.BoundedSemaphore(1)
-    monkeypatch.setattr(api_runs, "_long_requests", lambda: slot)
+    monkeypatch.setattr(long_requests, "slots", lambda: slot)
     try:
         started = client.post("/api/workflows/wait_held/runs", json={}, headers=auth)
         held_id = started.get_json()["execution_id"]

@@ -136,7 +136,7 @@ def test_streams_past_the_cap_answer_what_there_is_and_close(
     viewers of a live run cannot take the threads webhooks need."""
     import threading
 
-    from ui import api_runs
+    from ui import long_requests
 
     gate = workflows_dir / "stream_gate"
     (workflows_dir / "stream_held.yaml").write_text(
@@ -146,7 +146,7 @@ def test_streams_past_the_cap_answer_what_there_is_and_close(
         "      return 1\nedges: [start -> hold]\n"
     )
     one = threading.BoundedSemaphore(1)
-    monkeypatch.setattr(api_runs, "_long_requests", lambda: one)
+    monkeypatch.setattr(long_requests, "slots", lambda: one)
     try:
         started = client.post("/api/workflows/stream_held/runs", json={}, headers=auth)
         assert started.status_code == 202, started.get_json()
