@@ -34,6 +34,21 @@ def unavailable(workflow: str, exc: BaseException | None) -> WebhookResponse:
     return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
 
 
+def unavailable_waiting(the_run: dict[str, Any], exc: BaseException) -> WebhookResponse:
+    """503 to a ``respond: sync`` delivery whose run was accepted but whose end could not
+    be read: the database went away while it waited. The run goes on (or resumes);
+    a resend with the same idempotency key is answered with it, not a second run."""
+    log.warning("run %s: sync delivery not answered, database unavailable: %r",
+                the_run.get("execution_id"), exc)  # fmt: skip
+    reason = (
+        "the run was accepted, but the database went away while the delivery waited for"
+        " it: follow status_url, or resend with the same idempotency key"
+    )
+    body = {"error": "database unavailable", "reason": reason, "retry_after": RETRY_AFTER_S,
+            **the_run}  # fmt: skip
+    return WebhookResponse(503, body, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def not_answered(path: str) -> WebhookResponse:
     """The answer to a delivery whose run the database did not store in time (it
     hangs rather than refusing). As for an unreachable database — but the

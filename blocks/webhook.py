@@ -29,6 +29,7 @@ from blocks._webhook_answers import (
     no_thread_to_wait,
     not_answered,
     unavailable,
+    unavailable_waiting,
     unfinished,
 )
 from blocks._webhook_request import (
@@ -251,6 +252,13 @@ async def sync_answer(
         result = await runtime.wait(the_run["execution_id"], timeout=sync_timeout)
     except TimeoutError:
         return unfinished(the_run)
+    except Exception as exc:
+        # Its end is read from the database when another process runs it (`serve
+        # --no-worker`, `--engine-process`): gone meanwhile, the run is accepted all
+        # the same; a 503 naming it, not an HTML page or a 500 that says it failed.
+        if not server_unreachable(exc):
+            raise
+        return unavailable_waiting(the_run, exc)
     if result.get("status") != "succeeded":
         body = {**the_run, "status": result.get("status"), "error": result.get("error")}
         return WebhookResponse(500, body)

@@ -14,6 +14,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,9 +279,20 @@ _UNREACHABLE = (
 )
 
 
+#: A pooled connection the server ended while it sat idle (`flowyard db stop`, a
+#: restart, pg_terminate_backend): asyncpg reads the server's FATAL message in its
+#: idle state, keeps its protocol "consuming an error" (state 2) until the socket's
+#: end is read, and a statement sent in between fails with this error rather than
+#: ConnectionDoesNotExistError (MagicStack/asyncpg#1069). Only two operations on one
+#: connection could say it otherwise, and the pool never hands a connection out twice.
+_SERVER_ENDED = re.compile(r"^cannot switch to state \d+; another operation \(2\) is in progress")
+
+
 def server_unreachable(exc: BaseException) -> bool:
     """True when ``exc`` says PostgreSQL cannot be reached (worth a retry later)."""
     if isinstance(exc, _UNREACHABLE):
+        return True
+    if isinstance(exc, asyncpg.InternalClientError) and _SERVER_ENDED.search(str(exc)):
         return True
     # asyncpg's InterfaceError also covers misuse; only a closed pool/connection is an outage.
     return isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc)

@@ -154,7 +154,8 @@ def _database_outage(exc: Exception) -> Any:
     # Logged without a traceback: an outage is not a bug, and one line per request is enough.
     log.warning("%s %s: database unavailable: %r", request.method, request.path, exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)}
-    if request.path.startswith("/api/"):
+    # A webhook sender reads JSON, never a page (`/webhooks` itself too).
+    if request.path.startswith(("/api/", "/webhooks/")) or request.path == "/webhooks":
         reason = "the database cannot be reached; retry later"
         body = jsonify(error="database unavailable", reason=reason, retry_after=RETRY_AFTER_S)
         return body, 503, headers

@@ -135,7 +135,8 @@ def webhook_op(method: str) -> dict[str, Any]:
                 " accepted); or the database did not store the run within"
                 " FLOWYARD_ACCEPT_TIMEOUT (it may still: resend with the same idempotency key);"
                 " or respond: sync and every thread waits may hold is waiting (server busy,"
-                " nothing accepted)",
+                " nothing accepted); or respond: sync and the database went away while it"
+                " waited (the run accepted: execution_id, status_url)",
                 "headers": RETRY_AFTER,
             },
             "504": {

@@ -106,3 +106,18 @@ def test_an_error_that_is_not_an_outage_stays_a_500(tmp_path: Path) -> None:
     resp = app.test_client().get("/api/boom", headers={"Authorization": f"Bearer {TOKEN}"})
     assert resp.status_code == 500 and "Retry-After" not in resp.headers
     assert resp.get_json()["error"] == "internal server error"
+
+
+def test_a_webhook_path_that_meets_an_outage_answers_json_never_a_page(tmp_path: Path) -> None:
+    """A delivery that reached the outage handler got the pages' HTML 503 (with a
+    CSRF token): a webhook sender reads JSON, as on /api/."""
+    app = create_app(UIConfig(None, TOKEN, "k" * 20, tmp_path))  # type: ignore[arg-type]
+
+    def down() -> str:
+        raise ConnectionRefusedError("the database is stopped")
+
+    app.add_url_rule("/webhooks/down/here", view_func=down, methods=["POST"])
+    resp = app.test_client().post("/webhooks/down/here", json={})
+    assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
+    assert resp.content_type == "application/json", resp.get_data(as_text=True)
+    assert resp.get_json()["error"] == "database unavailable"
