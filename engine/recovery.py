@@ -26,6 +26,7 @@ import psutil
 
 from engine.graph import Plan
 from engine.handoff import HANDOFF, in_acceptance_order
+from engine.references import references_in
 
 #: The error type of a run that stopped on a block it can neither restore nor repeat.
 NOT_RESUMABLE = "NotResumable"
@@ -151,16 +152,38 @@ def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[s
     after it, and the run failed again for a charge that was captured. A block
     that succeeded but runs again only because its record lost its output (a
     Function whose output held a secret) gives what it gave: the records after it
-    stand, as a resume keeps them — else an INSERT after it was applied twice."""
+    stand, as a resume keeps them — else an INSERT after it was applied twice.
+    A top-level condition reading ``<workflow.rerun_of>`` is evaluated again, and
+    the blocks after it run again (:func:`asks_if_rerun`)."""
     done = restorable(plan, events)
     stands = restorable(plan, events, keep_lost=True)
     top = plan.top.graph()
     ran = {_top_level(ev["block"]) for ev in events if ev["type"] == "block_started"}
     again = {node for node in ran if node in top and node not in stands}
+    # A condition that asks whether this is a re-run was answered "no" by the run
+    # repeated: the re-run asks it again, and what follows it runs again (a
+    # workflow reads there what stands now instead of the lists it carried over).
+    asks = asks_if_rerun(plan) & ran
+    again |= asks
+    done = {path: rec for path, rec in done.items() if path not in asks}
     stale = set().union(*(nx.descendants(top, node) for node in again)) if again else set()
     # A record that lost its output is kept all the same: its block cannot run again
     # (not_resumable fails the re-run on it), and dropped it would.
     return {path: rec for path, rec in done.items() if _top_level(path) not in stale or _lost(rec)}
+
+
+def asks_if_rerun(plan: Plan) -> set[str]:
+    """The top-level condition blocks that read ``<workflow.rerun_of>``: a re-run
+    from the failed block evaluates them again (:func:`rerun_reusable`)."""
+    return {
+        node
+        for node in plan.top.nodes
+        if plan.workflow.blocks[node].type == "condition"
+        and any(
+            ref.root == "workflow" and ref.path[:1] == ("rerun_of",)
+            for ref in references_in(plan.workflow.blocks[node].config)
+        )
+    }
 
 
 def logged_skips(events: list[dict[str, Any]]) -> frozenset[str]:

@@ -97,3 +97,41 @@ async def test_a_rerun_is_told_which_run_it_repeats(run_yaml, runtime: Runtime) 
         (await runtime.rerun(again["execution_id"], from_failed=False)).execution_id
     )
     assert third["output"] == {"of": first["execution_id"], "me": third["execution_id"]}
+
+
+async def test_a_rerun_asks_again_whether_it_is_a_rerun(
+    run_yaml, runtime: Runtime, httpserver: HTTPServer
+) -> None:
+    """A condition reading <workflow.rerun_of> was carried over with the first run's
+    "no", so a workflow could not read again, in a re-run, what the run it repeats
+    had read (Order Processing sent notifications taken since). It is evaluated
+    again, and the blocks after it run again."""
+    answers = [500, 200]
+    sent: list[object] = []
+
+    def peer(request: Request) -> Response:
+        sent.append(request.get_json())
+        return Response("{}", status=answers.pop(0), content_type="application/json")
+
+    httpserver.expect_request("/send", method="POST").respond_with_handler(peer)
+    wf = f"""
+    name: asks_again
+    blocks:
+      start: {{type: manual}}
+      read: {{type: function, code: "return {{'list': 'as read first'}}"}}
+      is_rerun: {{type: condition, if: "<workflow.rerun_of> is not None"}}
+      reread: {{type: function, code: "return {{'list': 'as read again'}}"}}
+      pick: {{type: function, code: "return {{'list': <reread.list?> or <read.list>}}"}}
+      send: {{type: http, method: POST, url: "{httpserver.url_for("/send")}", json: <pick>}}
+    edges: [start -> read, read -> is_rerun, is_rerun.true -> reread, is_rerun.false -> pick,
+            reread -> pick, pick -> send]
+    """
+    first = await run_yaml(wf, {})
+    assert first["status"] == "failed" and first["error"]["block"] == "send"
+    again = await runtime.wait((await runtime.rerun(first["execution_id"])).execution_id)
+    assert again["status"] == "succeeded", again["error"]
+    assert sent == [{"list": "as read first"}, {"list": "as read again"}]
+    stored = await runtime.run_result(again["execution_id"])
+    assert stored["blocks"]["read"]["reused_from"] == first["execution_id"]
+    assert stored["blocks"]["is_rerun"]["reused_from"] is None
+    assert stored["blocks"]["is_rerun"]["output"]["branch"] == "true"
