@@ -222,9 +222,17 @@ _HTTP_URL = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
 
 def _capture_problem(environ: Mapping[str, str], stripe_api_base: str | None) -> str | None:
+    """``enrich``'s ``capture_problem``: read by workflow files copied before
+    ``stripe_url`` asked :func:`capture_problem` itself."""
+    return capture_problem(environ.get("STRIPE_SECRET_KEY"), stripe_api_base)
+
+
+def capture_problem(secret_key: str | None, stripe_api_base: str | None) -> str | None:
     """Why a payment cannot be captured with these settings, or None. Named by
-    setting, never by value: both are secrets."""
-    if not environ.get("STRIPE_SECRET_KEY", "").strip():
+    setting, never by value: both are secrets. ``stripe_url`` asks it where the
+    capture is sent, from ``<env.…>`` as they are then: a re-run from the failed
+    block runs that failed step again, so a setting fixed since is used."""
+    if not (secret_key or "").strip():
         return "the setting STRIPE_SECRET_KEY is not set, so no capture was sent"
     if stripe_api_base and not _HTTP_URL.fullmatch(stripe_api_base.strip()):
         return (
