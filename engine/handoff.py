@@ -8,8 +8,9 @@ one statement, never skipping one another statement holds for a moment, and
 starts them in the order they were accepted, keeping per-``concurrency_key``
 order with the same in-process chains as a single process. Runs accepted while
 no engine process was listening (it was starting, or being replaced after a
-crash) wait as ``HANDOFF`` and are claimed, in order, when one starts. The web process learns that a run ended from
-a second NOTIFY, sent by the statement that records the end.
+crash) wait as ``HANDOFF`` and are claimed, in order, when one starts. The web
+process learns that a run ended from a second NOTIFY, sent by the statement that
+records the end.
 
 Why not procrastinate for this: its per-job work (the fetch with its lock check,
 the finish, its events) halved the engine's throughput on 2 cores
