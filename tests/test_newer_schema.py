@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from db_helpers import new_database
-from processes import free_port
+from processes import cli, free_port
 
 from engine.migrations import (
     SCHEMA_VERSION,
@@ -82,15 +81,7 @@ def _flowyard(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProce
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     for name in ("FLOWYARD_TOKEN", "FLOWYARD_WORKFLOWS"):
         env.pop(name, None)
-    # A timeout only so that a command that starts after all fails the test instead.
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(args, cwd, env)
 
 
 @pytest.mark.parametrize(
