@@ -9,7 +9,7 @@ The Flask route only reads the request, enforces the size limit and calls it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from blocks._delivery_keys import idempotency_key, request_path, request_value, same_delivery
@@ -58,7 +58,6 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
     "WebhookResponse",
     "accept",
     "flowyard_signature",
-    "no_thread_to_wait",
     "not_answered",
     "resolve_secret",
     "standard_webhooks_signature",
@@ -236,14 +235,6 @@ async def options(runtime: Any, path: str) -> WebhookResponse:
     return WebhookResponse(204, None, {"Allow": ", ".join([*allowed, "OPTIONS"])})
 
 
-async def responds_sync(runtime: Any, path: str, method: str) -> bool:
-    """Whether a delivery to ``path`` waits for its run (``respond: sync``): the route
-    takes a thread slot for it before anything is stored (ui/long_requests.py). On the
-    engine loop, like ``accept``: the workflow index is rebuilt there."""
-    block = _find(runtime, normalize_path(path), method.upper())[1]
-    return block is not None and str(block.config.get("respond", "async")) == "sync"
-
-
 async def sync_answer(
     runtime: Any, the_run: dict[str, Any], sync_timeout: float = SYNC_TIMEOUT_S
 ) -> WebhookResponse:
@@ -275,6 +266,7 @@ async def accept(
     sync_timeout: float = SYNC_TIMEOUT_S,
     wait: bool = True,
     database_stalled: bool = False,
+    wait_slot: Callable[[], bool] | None = None,
 ) -> WebhookResponse:
     """Verify, parse and durably submit one delivery; the route turns the result into HTTP.
 
@@ -282,7 +274,9 @@ async def accept(
     ``wait=False``: a sync delivery is answered once accepted, with ``waits_for``:
     the route waits apart (``sync_answer``), a wait a stopping server can end.
     ``database_stalled``: the database is known not to answer (ui/db_watch.py): a
-    delivery it would store is answered 503 at once, without asking it."""
+    delivery it would store is answered 503 at once, without asking it.
+    ``wait_slot``: called for a sync delivery the route will wait for, before it is
+    stored; False (no server thread may wait) refuses it 503 (ui/long_requests.py)."""
     path = normalize_path(path)
     workflow, block = _find(runtime, path, method.upper())
     if workflow is None or block is None:
@@ -359,6 +353,9 @@ async def accept(
         )
     if database_stalled:
         return unavailable(workflow.name, None)
+    sync = str(config.get("respond", "async")) == "sync"
+    if sync and not wait and wait_slot is not None and not wait_slot():
+        return no_thread_to_wait()
     run_input = {"webhook": payload, "workflow": {"name": workflow.name}}
     try:
         sub = await runtime.submit(
@@ -387,7 +384,7 @@ async def accept(
         return unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)
     the_run = {"execution_id": execution_id, "status_url": f"/api/runs/{execution_id}"}
-    if str(config.get("respond", "async")) == "sync":
+    if sync:
         if not wait:
             return WebhookResponse(202, the_run, waits_for=execution_id)
         return await sync_answer(runtime, the_run, sync_timeout)

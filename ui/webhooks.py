@@ -91,17 +91,14 @@ def deliver(path: str) -> Response:
     except ValueError as exc:
         return jresponse({"error": str(exc)}, 400)
     runtime = bridge().runtime
-    if not bridge().call(webhook.responds_sync(runtime, path, request.method)):
-        return _answer(_accept(webhook, runtime, path, headers, query, raw))
     # A sync delivery holds this thread until its run ends: only with a slot of the
-    # cap it shares with streams and `?wait=1` (ui/long_requests.py), taken before
-    # anything is stored, so a refusal loses nothing and the sender's retry runs it.
-    slot = long_requests.slots()
-    if not slot.acquire(blocking=False):
-        return _answer(webhook.no_thread_to_wait())
+    # cap it shares with streams and `?wait=1` (ui/long_requests.py), taken by
+    # ``accept`` before anything is stored, so a refusal loses nothing and the
+    # sender's retry runs it.
+    slot = long_requests.WaitSlot()
     try:
-        resp = _accept(webhook, runtime, path, headers, query, raw)
-        if resp.waits_for is not None:  # its run accepted
+        resp = _accept(webhook, runtime, path, headers, query, raw, slot.take)
+        if resp.waits_for is not None:  # respond: sync, its run accepted
             resp = _sync_answer(webhook, runtime, resp.body)
         return _answer(resp)
     finally:
@@ -109,7 +106,13 @@ def deliver(path: str) -> Response:
 
 
 def _accept(
-    webhook: Any, runtime: Any, path: str, headers: dict[str, str], query: Any, raw: bytes
+    webhook: Any,
+    runtime: Any,
+    path: str,
+    headers: dict[str, str],
+    query: Any,
+    raw: bytes,
+    wait_slot: Callable[[], bool],
 ) -> Any:
     """``webhook.accept``'s answer, bounded by FLOWYARD_ACCEPT_TIMEOUT."""
     waited, watch = settings().accept_timeout, db_watch()
@@ -120,7 +123,7 @@ def _accept(
         # Cancelled then, the INSERT may still commit: the engine runs it.
         return watch.call(
             webhook.accept(runtime, path, request.method, headers, query, raw, wait=False,
-                           database_stalled=watch.stalled),
+                           database_stalled=watch.stalled, wait_slot=wait_slot),
             timeout=waited,
         )  # fmt: skip
     except TimeoutError:
