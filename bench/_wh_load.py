@@ -99,6 +99,12 @@ request = function()
     verified = true
     return wrk.format("GET", "/")
   end
+  if resend then
+    -- The server refused the last one 503 before storing it (a sync delivery with no
+    -- thread free to wait in): send it again, as a sender does after Retry-After.
+    resend = false
+    return last
+  end
   cursor = cursor % nslots + 1
   local s = slots[cursor]
   if s.order == nil or s.stage > #flows[s.flow] then
@@ -111,10 +117,20 @@ request = function()
   local etype = flows[s.flow][s.stage]
   s.stage = s.stage + 1
   sent = sent + 1
-  return wrk.format("POST", path, {
+  last = wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = string.format("%s-%d-%d", prefix, tid, sent),
   }, body_for(etype, s.order, s.n))
+  return last
+end
+
+response = function(status, headers, body)
+  if status == 503 then resend = true end
+end
+
+delay = function()
+  if resend then return 1000 end  -- the server's Retry-After
+  return 0
 end
 
 done = function(summary, latency, requests)

@@ -170,10 +170,6 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
                STRIPE_SECRET_KEY="sk_test_bench", CUSTOMER_WEBHOOK_URL=f"http://127.0.0.1:{stub_port}/customer")  # fmt: skip
     for var in ("SLACK_WEBHOOK_URL", "ORDER_EMAIL_FROM"):
         env.pop(var, None)
-    # A sync delivery waits for its run only within half the server's threads (the
-    # rest keep answering health and async deliveries; docs/blocks/webhook.md), and is
-    # refused 503 past that: 32 waiting senders need 64 threads, as docs/deploy.md says.
-    env["FLOWYARD_THREADS"] = str(max(16, 2 * max(conns)))
     serve = py + ["-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(fy_port),
                   "--workflows", str(wfdir)]  # fmt: skip
     if args.workers:  # the web process accepts into the queue; worker processes run
