@@ -172,6 +172,19 @@ def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[s
     return {path: rec for path, rec in done.items() if _top_level(path) not in stale or _lost(rec)}
 
 
+def rerun_records(
+    plan: Plan, events: list[dict[str, Any]], execution_id: str
+) -> dict[str, dict[str, Any]]:
+    """What a re-run from the failed block of run ``execution_id`` carries over: the
+    :func:`rerun_reusable` records, each marked ``reused_from`` that run. The blocks
+    that run again send the earlier run's idempotency keys (``key_of``; a re-run of a
+    re-run: the first run's): its HTTP POST may have reached the peer before the run
+    failed (a timeout), and a new key would make the peer do it twice."""
+    done = rerun_reusable(plan, events)
+    key_of = next((r["key_of"] for r in done.values() if r.get("key_of")), execution_id)
+    return {p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()}
+
+
 def asks_if_rerun(plan: Plan) -> set[str]:
     """The top-level condition blocks that read ``<workflow.rerun_of>``: a re-run
     from the failed block evaluates them again (:func:`rerun_reusable`)."""

@@ -28,7 +28,7 @@ from engine.model import BlockModel, Workflow, WorkflowError
 from engine.own_runs import Starts
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, record_end
-from engine.recovery import carried_events, owner_id, rerun_reusable
+from engine.recovery import carried_events, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
 from engine.rerun_names import refuse_renaming
 from engine.resumption import Resumption
@@ -300,15 +300,7 @@ class Runtime(RunExecution, Resumption):
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
-            done = rerun_reusable(workflow.plan, events)
-            # The blocks that run again send the earlier run's idempotency keys
-            # (a re-run of a re-run: the first run's): its HTTP POST may have
-            # reached the peer before the run failed (a timeout), and a new key
-            # would make the peer do it twice.
-            key_of = next((r["key_of"] for r in done.values() if r.get("key_of")), execution_id)
-            reused = {
-                p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()
-            }
+            reused = rerun_records(workflow.plan, events, execution_id)
         if stored:
             await refuse_renaming(pool, row, workflow, reused)
         # The key too: a re-run of an order's event waits its turn with that order's
