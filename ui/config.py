@@ -243,8 +243,9 @@ def check_start_settings(command: str) -> None:
 # -- the database --------------------------------------------------------------------
 
 
-def database_problem(url: str) -> str | None:
-    """Why flowyard cannot use the database at ``url`` (one line), or None when it can.
+def _database_probe(url: str) -> tuple[str | None, int]:
+    """Why flowyard cannot use the database at ``url`` (one line; None when it can),
+    and the schema version recorded in it (0 when it could not be read).
 
     One connection of its own, so that whatever fails here is about connecting
     (a refused or unknown host, a password, a database that does not exist, a
@@ -254,16 +255,20 @@ def database_problem(url: str) -> str | None:
     import asyncpg
 
     from engine.database import server_unreachable
+    from engine.migrations import recorded_version
 
     if not is_postgres_url(url):  # asyncpg's own words quote what it read as the scheme
-        return f"cannot use the database at {SOME_URL}: {NOT_A_URL}"
+        return f"cannot use the database at {SOME_URL}: {NOT_A_URL}", 0
 
-    async def connect() -> None:
+    async def connect() -> int:
         conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
-        await conn.close()
+        try:
+            return await recorded_version(conn)
+        finally:
+            await conn.close()
 
     try:
-        asyncio.run(connect())
+        version = asyncio.run(connect())
     except Exception as exc:
         place = where(url)
         if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError is one
@@ -280,46 +285,27 @@ def database_problem(url: str) -> str | None:
         else:
             reason = scrubbed(" ".join(str(exc).split()), url) or type(exc).__name__
         verb = "reach" if server_unreachable(exc) else "use"
-        return f"cannot {verb} the database at {place}: {reason}"
-    return None
+        return f"cannot {verb} the database at {place}: {reason}", 0
+    return None, version
 
 
 def require_database(command: str, workspace: Path) -> str:
     """The database URL (DATABASE_URL, or the workspace's embedded server, started),
     once it answers and a newer flowyard has not migrated it; otherwise one line on
     stderr and exit 1, before the command has written anything (no token, no
-    templates, no run)."""
+    templates, no run). A newer schema is refused here although the runtime's start
+    refuses it too (engine.migrations.NewerSchema): ``serve`` would have installed the
+    templates by then, and ``new`` copied one."""
     from engine.database import resolve_url
+    from engine.migrations import SCHEMA_VERSION, newer_schema_message
 
     url = resolve_url(workspace)
-    problem = database_problem(url)
+    problem, version = _database_probe(url)
     if problem is not None:
         source = " (DATABASE_URL)" if os.environ.get("DATABASE_URL") else ""
         print(f"flowyard {command}: {problem}{source}", file=sys.stderr, flush=True)
         raise SystemExit(1)
-    newer = newer_schema_problem(url)
-    if newer is not None:
-        print(f"flowyard {command}: {newer}", file=sys.stderr, flush=True)
+    if version > SCHEMA_VERSION:
+        print(f"flowyard {command}: {newer_schema_message(version)}", file=sys.stderr, flush=True)
         raise SystemExit(1)
     return url
-
-
-def newer_schema_problem(url: str) -> str | None:
-    """What to say when a newer flowyard has migrated the database at ``url`` (its
-    recorded schema version is above this release's), else None. Checked before a
-    command writes anything: the runtime's start refuses such a database too
-    (engine.migrations.NewerSchema), but ``serve`` would have installed the templates
-    by then, and ``new`` copied one."""
-    import asyncpg
-
-    from engine.migrations import SCHEMA_VERSION, newer_schema_message, recorded_version
-
-    async def read() -> int:
-        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
-        try:
-            return await recorded_version(conn)
-        finally:
-            await conn.close()
-
-    found = asyncio.run(read())
-    return newer_schema_message(found) if found > SCHEMA_VERSION else None
