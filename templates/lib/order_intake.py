@@ -43,8 +43,14 @@ def read_event(
     :func:`read_order_event`, which does not return it.
     """
     event = read_order_event(webhook, execution_id, stripe_api_base, environ)
-    event["stripe_api_base"] = (stripe_api_base or STRIPE_API_DEFAULT).rstrip("/")
+    event["stripe_api_base"] = stripe_api_url(stripe_api_base)
     return event
+
+
+def stripe_api_url(stripe_api_base: str | None) -> str:
+    """The processor's base URL the capture is sent to: ``STRIPE_API_BASE``, or
+    Stripe's own, without a trailing slash (``stripe_url``, and :func:`read_event`)."""
+    return (stripe_api_base or STRIPE_API_DEFAULT).rstrip("/")
 
 
 def read_order_event(
