@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import queue
+import struct
 import subprocess
 import sys
 import threading
@@ -50,6 +51,9 @@ class WorkerProcess:
         )
         os.close(to_child_r)
         os.close(from_child_w)
+        # Read as it arrives (ReplyReader), on any loop: uvloop's add_reader makes the
+        # fd non-blocking anyway, the standard loop's does not.
+        os.set_blocking(from_child_r, False)
         self.conn = Connection(from_child_r, writable=False)
         self._out = Connection(to_child_w, readable=False)
 
@@ -63,6 +67,55 @@ class WorkerProcess:
         finally:
             self.conn.close()
             self._out.close()
+
+
+_SIZE = struct.Struct("!i")
+_LONG_SIZE = struct.Struct("!Q")
+
+
+class ReplyReader:
+    """A worker's reply, read from its non-blocking pipe in pieces as they arrive.
+
+    The worker writes one message with ``Connection.send_bytes``: a 4-byte size (or -1
+    and an 8-byte size), then the bytes. One blocking ``recv_bytes`` cannot read it
+    from a non-blocking pipe once it outgrows the pipe's buffer (64 KiB): it raised
+    EAGAIN halfway, which looked like a dead worker.
+    """
+
+    __slots__ = ("_fd", "_buf")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buf = bytearray()
+
+    def read(self) -> bytes | None:
+        """Take what the pipe holds: the whole reply once it is complete, else None.
+
+        Raises EOFError when the worker closed its end before the reply was whole."""
+        while (reply := self._reply()) is None:
+            try:
+                chunk = os.read(self._fd, 1 << 20)
+            except BlockingIOError:
+                return None
+            if not chunk:
+                raise EOFError("the worker closed its pipe")
+            self._buf += chunk
+        return reply
+
+    def _reply(self) -> bytes | None:
+        buf = self._buf
+        if len(buf) < _SIZE.size:
+            return None
+        (size,) = _SIZE.unpack_from(buf)
+        start = _SIZE.size
+        if size == -1:  # over 2 GiB: send_bytes adds an 8-byte size
+            start += _LONG_SIZE.size
+            if len(buf) < start:
+                return None
+            (size,) = _LONG_SIZE.unpack_from(buf, _SIZE.size)
+        if len(buf) < start + size:
+            return None
+        return bytes(buf[start : start + size])
 
 
 class _Spawner:

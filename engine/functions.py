@@ -20,7 +20,7 @@ from typing import Any
 from engine._function_values import OutputNotJSON, encode_output, own
 from engine._function_worker import StateGuard
 from engine._json import loads_finite
-from engine._worker_processes import WorkerProcess, spawn
+from engine._worker_processes import ReplyReader, WorkerProcess, spawn
 from engine.function_libs import WATCH
 
 
@@ -107,15 +107,21 @@ class FunctionPool:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
         fd = worker.conn.fileno()
+        reader = ReplyReader(fd)
 
         def readable() -> None:
-            loop.remove_reader(fd)
             if fut.done():
+                loop.remove_reader(fd)
                 return
             try:
-                fut.set_result(worker.conn.recv_bytes())
+                raw = reader.read()
             except (EOFError, OSError) as exc:
+                loop.remove_reader(fd)
                 fut.set_exception(exc)
+                return
+            if raw is not None:  # else more is on its way: stay registered
+                loop.remove_reader(fd)
+                fut.set_result(raw)
 
         healthy = False
         try:

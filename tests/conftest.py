@@ -19,6 +19,7 @@ from db_helpers import new_database
 from relay import Relay, relay_to
 
 import blocks  # noqa: F401 - registers the block types
+from engine._loop import new_event_loop
 from engine.model import Workflow, load_file
 from engine.runtime import Runtime
 
@@ -87,3 +88,9 @@ def relayed_url(database_url: str) -> Iterator[tuple[str, str, Relay]]:
     through, relay = relay_to(direct)
     yield direct, through, relay
     relay.cut(missing_ok=True)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """Tests run on the loop the product runs on (uvloop, engine/_loop.py): some
+    behaviours differ, e.g. its add_reader makes a pipe non-blocking."""
+    return {"uvloop": new_event_loop}

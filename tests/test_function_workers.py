@@ -277,3 +277,23 @@ async def test_a_worker_that_dies_says_how(run_yaml, code: str, says: str) -> No
     )
     assert result["error"]["type"] == "WorkerDied"
     assert says in result["error"]["message"], result["error"]
+
+
+@pytest.mark.parametrize("size", [70_000, 3_000_000])
+async def test_a_reply_or_input_bigger_than_a_pipe_buffer_crosses_whole(
+    run_yaml, size: int
+) -> None:
+    # A pipe holds 64 KiB: the reply arrives in pieces, and the engine's loop (uvloop)
+    # reads the worker's pipe without blocking.
+    result = await run_yaml(
+        f"""
+        name: big_reply
+        blocks:
+          start: {{type: manual}}
+          big: {{type: function, code: "return {{'items': ['z' * 100 for _ in range({size // 100})]}}"}}
+          echo: {{type: function, code: "return {{'n': len(<big.items>), 'last': <big.items>[-1]}}"}}
+        edges: [start -> big, big -> echo]
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"n": size // 100, "last": "z" * 100}
