@@ -45,6 +45,21 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def duplicated_columns(names: list[str]) -> list[str]:
+    """The column names a result holds more than once, in the order they first repeat.
+
+    A row becomes an object keyed by column name, so of two columns named ``id`` (a
+    join's ``a.id, b.id``, or two unnamed ``?column?``) only the last would be kept.
+    """
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name in names:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
+
+
 def row_count_from_status(status: str | None, fetched: int) -> int:
     """``UPDATE 3`` → 3, ``INSERT 0 1`` → 1; a SELECT counts the rows it returned."""
     if status:

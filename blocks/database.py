@@ -30,7 +30,7 @@ from blocks._sql import (
 from blocks._sql_connection import acquired, block_pool
 from blocks._sql_in_lists import in_list_parameters
 from blocks._sql_messages import argument_error, scrub, untyped_parameter
-from blocks._sql_results import jsonable, row_count_from_status
+from blocks._sql_results import duplicated_columns, jsonable, row_count_from_status
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
@@ -66,6 +66,22 @@ class DatabaseError(RuntimeError):
         if hint:
             parts.append(f"Hint: {scrub(hint, values, quoted=True)}")
         return cls("\n".join(parts), sql, getattr(exc, "sqlstate", None))
+
+
+class DuplicateColumns(DatabaseError):
+    """A result with two columns of one name: refused before the statement runs, since
+    its rows (objects keyed by column name) would silently keep only the last of them."""
+
+    retriable = False  # the same statement gives the same columns
+
+    def __init__(self, names: list[str], sql: str) -> None:
+        quoted = ", ".join(repr(n) for n in names)
+        super().__init__(
+            f"the result has more than one column named {quoted}; a row keeps one value "
+            "per name, so the others would be lost: give each column its own name with "
+            "an alias (e.g. SELECT o.id AS order_id, c.id AS customer_id)",
+            sql,
+        )
 
 
 #: SQLSTATE active_sql_transaction: "… cannot run inside a transaction block".
@@ -312,6 +328,11 @@ class DatabaseBlock(BlockHandler):
                 sql = cast_from_text(sql, casts)
                 stmt = await _prepare(conn, sql)
                 args = [str(a) if isinstance(a, ServerCast) else a for a in args]
+            # Checked before the statement runs: an INSERT … RETURNING refused after
+            # running would have written its rows all the same.
+            repeated = duplicated_columns([a.name for a in stmt.get_attributes()])
+            if repeated:
+                raise DuplicateColumns(repeated, sql)
             records = await stmt.fetch(*args, timeout=self._statement_limit())
             status = stmt.get_statusmsg()
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
