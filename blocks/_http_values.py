@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from engine.references import to_text
 
 
@@ -36,3 +38,20 @@ def field_values(fields: Mapping[str, Any] | None) -> dict[str, str | list[str]]
 def body_text(body: Any) -> str | None:
     """A raw body as text; None (no body) for a null."""
     return None if body is None else to_text(body)
+
+
+def with_query_added(url: str, params: Mapping[str, str | list[str]]) -> str:
+    """``url`` with ``params`` percent-encoded and appended to its own query.
+
+    Added, not merged: a parameter the url already has stays, and one of the same
+    name follows it (``?a=1`` with ``{a: 3}`` is ``?a=1&a=3``), as a list repeats one.
+    The url's own query is kept as written (a signed url's signature covers its
+    text), where httpx's ``copy_merge_params`` replaced same-named parameters and
+    encoded the rest again. Raises ``httpx.InvalidURL`` for a url httpx refuses.
+    """
+    parsed = httpx.URL(url)
+    added = str(httpx.QueryParams(params)).encode("ascii")
+    if not added:
+        return url
+    own = parsed.query
+    return str(parsed.copy_with(query=own + b"&" + added if own else added))

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from blocks._http_values import body_text, field_values, header_values
+from blocks._http_values import body_text, field_values, header_values, with_query_added
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.executor import BlockFailed
@@ -350,7 +350,7 @@ class HttpBlock(BlockHandler):
             params = field_values(config["query"])
             # Added to the url's own query (`?pre=1`), which httpx's params= replaced.
             try:
-                url = str(httpx.URL(url).copy_merge_params(params))
+                url = with_query_added(url, params)
             except httpx.InvalidURL:
                 kwargs["params"] = params  # `send` says what is wrong, without the url
         note_basic_auth(ctx, url)

@@ -283,7 +283,8 @@ def _in_url(secret: str) -> set[str]:
     quoting of each part of a URL it builds is added for code that uses it directly.
     """
     sent: list[tuple[Callable[[], httpx.URL], Callable[[yarl.URL], str]]] = [
-        # `query:` values and keys (blocks/http.py merges them into the url).
+        # `query:` values and keys (blocks/http.py appends them to the url's query,
+        # encoded as copy_merge_params encodes them).
         (lambda: _BARE.copy_merge_params({"k": secret}), lambda u: u.raw_query_string[2:]),
         (lambda: _BARE.copy_merge_params({secret: "v"}), lambda u: u.raw_query_string[:-2]),
     ]

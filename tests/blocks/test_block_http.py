@@ -192,6 +192,46 @@ async def test_query_lists_repeat_the_parameter(run_yaml: Any, recorder: Recordi
     assert req.raw_query == "pre=1&l=1&l=a+b&flag=true&obj=%7B%22k%22:1%7D"
 
 
+async def test_query_adds_to_the_urls_own_parameters_of_the_same_name(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """docs/blocks/http.md: `query` is added to the url's own query. A parameter of
+    the same name replaced the url's one (httpx's merge): `?a=1` went out as `?a=3`."""
+    result = await run_yaml(
+        f"""
+        name: http_query_same_name
+        blocks:
+          get:
+            type: http
+            url: {recorder.url}/echo/q?a=1&b=two
+            query: {{a: 3, c: "x y&z"}}
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    assert req.raw_query == "a=1&b=two&a=3&c=x+y%26z"
+
+
+async def test_query_leaves_the_urls_own_query_as_written(
+    run_yaml: Any, recorder: RecordingServer
+) -> None:
+    """The url's own query is sent as written (a signed url's signature covers its
+    exact text): not parsed and encoded again, which turned a bare `flag` into `flag=`."""
+    result = await run_yaml(
+        f"""
+        name: http_query_own_text
+        blocks:
+          get:
+            type: http
+            url: {recorder.url}/q?flag&sig=a%20b#part
+            query: {{n: 1}}
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    [req] = recorder.requests
+    assert req.raw_query == "flag&sig=a%20b&n=1"
+
+
 async def test_connection_refused_is_retried_then_fails(run_yaml: Any) -> None:
     port = free_port()  # nobody listens on it
     result = await run_yaml(
