@@ -15,7 +15,7 @@ from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
 from engine.model import Problem
-from engine.references import compile_value, is_one_reference, parse
+from engine.references import compile_value, is_one_reference, loop_variables, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
 from engine.validate_keys import one_body_reference
@@ -221,7 +221,7 @@ class Loop(BlockHandler):
         for index, item in enumerate(self._iterations(config)):
             variables = {
                 self.var: item,
-                "loop": {"index": index, "iteration": index + 1},
+                "loop": loop_variables(index),
                 "state": state,
             }
             if self._while is not None and not self._holds(ctx, variables):

@@ -9,6 +9,7 @@ from typing import Any
 from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext
 from engine.model import Problem
+from engine.references import loop_variables
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
 from engine.stops import BlockFailed, error_dict, stop_reason, wait_out
@@ -117,7 +118,7 @@ class Parallel(BlockHandler):
             outcomes = await _gather(
                 ctx.path,
                 (
-                    one("body", str(i), {var: item, "loop": {"index": i, "iteration": i + 1}})
+                    one("body", str(i), {var: item, "loop": loop_variables(i)})
                     for i, item in enumerate(items)
                 ),
             )

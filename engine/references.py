@@ -25,6 +25,14 @@ REFERENCE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)((?:\.[\w\-]+)*)(\?)?>")
 
 #: Roots that are not block ids.
 SPECIAL_ROOTS = frozenset({"input", "env", "workflow", "loop", "state"})
+#: What ``<loop.…>`` holds in the body of a loop or a parallel over items: the
+#: iteration's number from 0 and from 1 (validation refuses any other field).
+LOOP_FIELDS = ("index", "iteration")
+
+
+def loop_variables(index: int) -> dict[str, int]:
+    """``<loop>`` for the iteration at ``index``: one field per name of LOOP_FIELDS."""
+    return {"index": index, "iteration": index + 1}
 
 
 class MissingReference(LookupError):

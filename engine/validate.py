@@ -20,7 +20,12 @@ from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_graph import container_retry_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
-from engine.validate_scope import missing_name_problem, names_in_scope, reads_own_names
+from engine.validate_scope import (
+    fixed_field_problem,
+    missing_name_problem,
+    names_in_scope,
+    reads_own_names,
+)
 from engine.validate_stored import unstorable_problems
 
 _validator_cache: dict[tuple[str, ...], jsonschema.Draft202012Validator] = {}
@@ -288,9 +293,6 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
     ]
 
 
-WORKFLOW_FIELDS = ("execution_id", "name", "rerun_of")  # what <workflow.…> holds
-
-
 def _reference_problems(plan: Plan) -> list[Problem]:
     wf = plan.workflow
     problems = []
@@ -299,14 +301,12 @@ def _reference_problems(plan: Plan) -> list[Problem]:
         inside = body_blocks(plan, bid) if h.body() else set()
         for key, value, in_body_scope in _checked_fields(h):
             # <loop.…>, <state> and `as` variables: given by the containers around it.
-            allowed = upstream | names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
+            scope = names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
+            allowed = upstream | scope
             for ref in references_in(value, plan.known_roots):
-                if ref.root == "workflow" and ref.path and ref.path[0] not in WORKFLOW_FIELDS:
-                    why = (
-                        "<workflow.execution_id>, <workflow.name> and <workflow.rerun_of>"
-                        " are the workflow's fields"
-                    )
-                    problems.append(Problem(f"{ref.text}: {why}", wf.file, bid, key))
+                # A block named `loop` it could read is refused by hidden_block_problems.
+                if bad_field := fixed_field_problem(ref, scope - upstream, wf, bid, key):
+                    problems.append(bad_field)
                 if ref.root in inside and not in_body_scope:
                     if not _said_by_the_loop(h, key, ref.root):
                         problems.append(_before_the_body(ref.text, ref.root, wf.file, bid, key))

@@ -7,14 +7,14 @@ A loop's body has its `as` variable (default ``item``), ``<loop.…>`` and
 once, with no item and no index), so there the others mean those of a container
 further out, or nothing: refused here, naming the block and field, rather than
 failing the run with "names 'loop', which has no value here" after validation said
-ok.
+ok. ``<loop.…>`` and ``<workflow.…>`` have fixed fields: another is refused too.
 """
 
 from __future__ import annotations
 
 from engine.graph import loop_variable_names
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import Reference
+from engine.references import LOOP_FIELDS, Reference
 from engine.registry import BlockHandler
 
 
@@ -43,6 +43,35 @@ def reads_own_names(h: BlockHandler, key: str, in_body_scope: bool) -> bool:
     ``while`` (checked with the iteration's variables) and ``accumulate.next`` (read
     after each iteration, ``in_body_scope``); not ``accumulate.initial``."""
     return h.type == "loop" and (key == "while" or in_body_scope)
+
+
+WORKFLOW_FIELDS = ("execution_id", "name", "rerun_of")  # what <workflow.…> holds
+
+
+def fixed_field_problem(
+    ref: Reference, scope: set[str], workflow: Workflow, block_id: str, key: str
+) -> Problem | None:
+    """Why a reference names a field its root never has, or None: ``<workflow.…>``
+    and ``<loop.…>`` hold fixed fields, so a typo there would fail every run with
+    MissingReference (a ``?`` does not excuse it: the field is never there).
+
+    ``<loop.…>`` only where a container gives it (``scope``, from names_in_scope):
+    elsewhere ``<loop.results>`` may read a loop block named ``loop``."""
+    if not ref.path:
+        return None
+    field, *rest = ref.path
+    if ref.root == "workflow" and field not in WORKFLOW_FIELDS:
+        said = (
+            "<workflow.execution_id>, <workflow.name> and <workflow.rerun_of>"
+            " are the workflow's fields"
+        )
+    elif ref.root != "loop" or "loop" not in scope or (field in LOOP_FIELDS and not rest):
+        return None
+    elif field in LOOP_FIELDS:
+        said = f"<loop.{field}> is a number, with no field {rest[0]!r}"
+    else:
+        said = "<loop.index> (from 0) and <loop.iteration> (from 1) are the fields of <loop>"
+    return Problem(f"{ref.text}: {said}", workflow.file, block_id, key)
 
 
 def missing_name_problem(
