@@ -147,66 +147,56 @@ class DatabaseBlock(BlockHandler):
         self.side_effects = not block.config.get("transaction")
 
     def problems(self) -> list[Problem]:
+        # Every problem, not the first: each check is said whatever the others find.
         query = self.config.get("query")
-        if isinstance(query, str) and (not query.strip() or statement_count(query) == 0):
-            # Only blanks, semicolons or comments: nothing PostgreSQL would run.
-            return [Problem("the query is empty", block=self.block.id, field="query")]
-        if isinstance(query, str) and (count := statement_count(query)) > 1:
-            # PostgreSQL refuses several commands in one prepared statement: say so
-            # now, not when a run reaches the block.
-            return [
-                Problem(
-                    f"the query holds {count} statements; a Database block runs one "
-                    "(one block per statement, sharing a `transaction` if they must "
-                    "commit together)",
-                    block=self.block.id,
-                    field="query",
-                )
-            ]
-        group = self.config.get("transaction")
-        control = isinstance(query, str) and transaction_control_problem(
-            query, group if isinstance(group, str) and group else None
-        )
-        if control:
-            return [Problem(control, block=self.block.id, field="query")]
-        if isinstance(query, str) and "<" in query:
-            for where, ref in sql_text_only_references(query):
-                return [
-                    Problem(
-                        f"{ref.text} is inside {where}, where it cannot become a bind "
-                        f"parameter (and is never spliced in as text): write it outside, "
-                        f"e.g. E'\\n' || {ref.text}",
-                        block=self.block.id,
-                        field="query",
-                    )
-                ]
+        found = self._query_problems(query) if isinstance(query, str) else []
         params = self.config.get("params")
         if isinstance(params, list) and isinstance(query, str) and "<" in query:
-            sql, refs = rewrite_sql(query)
-            if refs:
-                return [
-                    Problem(
-                        "a list of params (used as $1, $2…) cannot be mixed with references in the "
-                        "query; use a mapping of params (used as :name) instead",
-                        block=self.block.id,
-                        field="params",
-                    )
-                ]
-        if isinstance(query, str) and ":" in query and (missing := self._missing_param(query)):
-            return [Problem(missing, block=self.block.id, field="query")]
-        if self.config.get("transaction") and self.config.get("connection"):
-            return [
-                Problem(
-                    "a transaction group runs on the runner's database; `connection` cannot be "
-                    "used with `transaction` (remove one of them)",
-                    block=self.block.id,
-                    field="connection",
+            if rewrite_sql(query)[1]:
+                message = (
+                    "a list of params (used as $1, $2…) cannot be mixed with references in the "
+                    "query; use a mapping of params (used as :name) instead"
                 )
-            ]
-        return []
+                found.append(Problem(message, block=self.block.id, field="params"))
+        if self.config.get("transaction") and self.config.get("connection"):
+            message = (
+                "a transaction group runs on the runner's database; `connection` cannot be "
+                "used with `transaction` (remove one of them)"
+            )
+            found.append(Problem(message, block=self.block.id, field="connection"))
+        return found
 
-    def _missing_param(self, query: str) -> str | None:
-        """Why a ``:name`` placeholder has no value in ``params``, or None.
+    def _query_problems(self, query: str) -> list[Problem]:
+        """What is wrong with the query's text: each problem, once it holds a statement."""
+        if not query.strip() or statement_count(query) == 0:
+            # Only blanks, semicolons or comments: nothing PostgreSQL would run.
+            return [Problem("the query is empty", block=self.block.id, field="query")]
+        messages = []
+        if (count := statement_count(query)) > 1:
+            # PostgreSQL refuses several commands in one prepared statement: say so
+            # now, not when a run reaches the block.
+            messages.append(
+                f"the query holds {count} statements; a Database block runs one "
+                "(one block per statement, sharing a `transaction` if they must "
+                "commit together)"
+            )
+        group = self.config.get("transaction")
+        if control := transaction_control_problem(
+            query, group if isinstance(group, str) and group else None
+        ):
+            messages.append(control)
+        if "<" in query:
+            messages += [
+                f"{ref.text} is inside {where}, where it cannot become a bind parameter "
+                f"(and is never spliced in as text): write it outside, e.g. E'\\n' || {ref.text}"
+                for where, ref in sql_text_only_references(query)
+            ]
+        if ":" in query:
+            messages += self._missing_params(query)
+        return [Problem(m, block=self.block.id, field="query") for m in messages]
+
+    def _missing_params(self, query: str) -> list[str]:
+        """Why each ``:name`` placeholder without a value in ``params`` has none.
 
         PostgreSQL has no use for ``:name`` outside a subscript: left in, it fails
         every run with `syntax error at or near ":"`. ``params`` given as a
@@ -214,18 +204,20 @@ class DatabaseBlock(BlockHandler):
         """
         params = self.config.get("params")
         if params is not None and not isinstance(params, (dict, list)):
-            return None
+            return []
         names = params if isinstance(params, dict) else {}
+        missing: list[str] = []
         for _, _, name, in_subscript in named_placeholders(rewrite_sql(query)[0]):
-            if in_subscript or name in names:
+            said = f":{name} is a named placeholder, but "
+            if in_subscript or name in names or any(m.startswith(said) for m in missing):
                 continue
-            placeholder = f":{name} is a named placeholder, but "
             if params is None:
-                return placeholder + f"the block has no `params` (add `params: {{{name}: …}}`)"
-            if isinstance(params, list):
-                return placeholder + "`params` is a list (used as $1, $2…); make it a mapping"
-            return placeholder + f"`params` has no {name!r}"
-        return None
+                missing.append(said + f"the block has no `params` (add `params: {{{name}: …}}`)")
+            elif isinstance(params, list):
+                missing.append(said + "`params` is a list (used as $1, $2…); make it a mapping")
+            else:
+                missing.append(said + f"`params` has no {name!r}")
+        return missing
 
     def rewritten(self, known_roots: Any) -> tuple[str, list[Reference]]:
         """The query with references as ``$n``, computed once per loaded workflow."""

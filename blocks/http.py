@@ -289,27 +289,24 @@ class HttpBlock(BlockHandler):
     )
 
     def problems(self) -> list[Problem]:
+        # Every problem, not the first: each field's is said whatever the others' are.
+        found = []
         bodies = [k for k in ("json", "form", "body") if k in self.config]
         if len(bodies) > 1:
-            return [
-                Problem(
-                    f"use one of json, form and body, not {' and '.join(bodies)}",
-                    block=self.block.id,
-                    field=bodies[1],
-                )
-            ]
+            message = f"use one of json, form and body, not {' and '.join(bodies)}"
+            found.append(Problem(message, block=self.block.id, field=bodies[1]))
         method = self.config.get("method")
         if isinstance(method, str) and method.upper() not in METHODS:
-            return [Problem(f"unknown method {method!r}", block=self.block.id, field="method")]
+            found.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         url = self.config.get("url")
         if isinstance(url, str) and not url.strip():
-            return [Problem("the url is empty", block=self.block.id, field="url")]
-        if isinstance(url, str) and not url.startswith("<") and not is_http_url(url):
+            found.append(Problem("the url is empty", block=self.block.id, field="url"))
+        elif isinstance(url, str) and not url.startswith("<") and not is_http_url(url):
             # Written out (no reference where the scheme goes), it can only fail at run
             # time, as it did: `url: ftp://…` passed validate.
             message = f"the url must start with http:// or https://, {scheme_of(url)}"
-            return [Problem(message, block=self.block.id, field="url")]
-        return []
+            found.append(Problem(message, block=self.block.id, field="url"))
+        return found
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         method = str(config.get("method") or "GET").upper()

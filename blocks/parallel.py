@@ -47,36 +47,35 @@ class Parallel(BlockHandler):
         return ContainerBody({"body": block_ids(self.config.get("body"))})
 
     def problems(self) -> list[Problem]:
-        if ("branches" in self.config) == ("items" in self.config or "body" in self.config):
-            return [
-                Problem(
-                    "give either `branches`, or `items` with `body`",
-                    block=self.block.id,
-                    field="branches",
-                )
-            ]
-        if "body" in self.config and "items" not in self.config:
-            return [Problem("`body` needs `items`", block=self.block.id, field="items")]
+        # Every problem, not the first: each is said whatever the others are.
+        found = []
+        neither_or_both = ("branches" in self.config) == (
+            "items" in self.config or "body" in self.config
+        )
+        if neither_or_both:
+            message = "give either `branches`, or `items` with `body`"
+            found.append(Problem(message, block=self.block.id, field="branches"))
+        elif "body" in self.config and "items" not in self.config:
+            found.append(Problem("`body` needs `items`", block=self.block.id, field="items"))
         if "branches" in self.config and "as" in self.config:
             # Each branch runs once: there is no item to name (nor <loop.index>).
             message = (
                 "`as` names the item of a parallel over `items`; a parallel with "
                 "`branches` runs each branch once, with no item: remove `as`"
             )
-            return [Problem(message, block=self.block.id, field="as")]
+            found.append(Problem(message, block=self.block.id, field="as"))
         # As for a loop: an empty body or branch is a mistake, not work to skip.
         if "branches" in self.config and not self.config["branches"]:
-            return [
-                Problem(
-                    "a parallel needs at least one branch in `branches`",
-                    block=self.block.id,
-                    field="branches",
-                )
-            ]
+            message = "a parallel needs at least one branch in `branches`"
+            found.append(Problem(message, block=self.block.id, field="branches"))
         if "items" in self.config and (why := written_items_problem(self.config["items"])):
-            return [Problem(why, block=self.block.id, field="items")]
-        groups = self.body().groups
-        empty = [name for name, members in groups.items() if not members]
+            found.append(Problem(why, block=self.block.id, field="items"))
+        if not neither_or_both:  # else which groups it has is what is in question
+            found += self._empty_group_problems()
+        return found
+
+    def _empty_group_problems(self) -> list[Problem]:
+        """An empty `body`, or each branch with no blocks."""
         return [
             Problem(
                 "a parallel needs at least one block in `body`"
@@ -85,7 +84,8 @@ class Parallel(BlockHandler):
                 block=self.block.id,
                 field="body" if name == "body" else f"branches.{name}",
             )
-            for name in empty
+            for name, members in self.body().groups.items()
+            if not members
         ]
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:

@@ -96,9 +96,11 @@ class SlackBlock(BlockHandler):
     default_timeout = 30.0
 
     def problems(self) -> list[Problem]:
-        if "text" not in self.config and "blocks" not in self.config:
-            return [Problem("give text or blocks (or both)", block=self.block.id, field="text")]
         found = []
+        if "text" not in self.config and "blocks" not in self.config:
+            found.append(
+                Problem("give text or blocks (or both)", block=self.block.id, field="text")
+            )
         url = self.config.get("webhook_url")
         if isinstance(url, str) and not url.strip():
             found.append(
