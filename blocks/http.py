@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from blocks._http_headers import header_problem, written_header_problems
 from blocks._http_values import body_text, field_values, header_values, with_query_added
 from engine._json import loads_finite
 from engine.context import BlockContext
@@ -306,6 +307,8 @@ class HttpBlock(BlockHandler):
             # time, as it did: `url: ftp://…` passed validate.
             message = f"the url must start with http:// or https://, {scheme_of(url)}"
             found.append(Problem(message, block=self.block.id, field="url"))
+        for field, why in written_header_problems(self.config.get("headers")):
+            found.append(Problem(why, block=self.block.id, field=field))
         return found
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
@@ -342,6 +345,11 @@ class HttpBlock(BlockHandler):
                     "block": ctx.path,
                 }
             )
+        for name, value in headers.items():
+            # What references resolved to (the text written around them was checked
+            # at validation): httpx raised a bare UnicodeEncodeError naming no header.
+            if why := header_problem(name, value):
+                raise BlockFailed({"type": "HttpError", "message": why, "block": ctx.path})
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
         if config.get("query"):
             params = field_values(config["query"])
