@@ -101,6 +101,15 @@ def test_build_save_and_run_a_workflow(page: Any, workflows_dir: Path, artifacts
     drop(page, "function", 330, 430)
     node(page, "function_3").wait_for()
     select(page, "function_3")
+    # Inside the loop, its fields are offered too.
+    inner = page.locator("#props-form [data-field='code']")
+    inner.fill("return ")
+    inner.press("End")
+    inner.press_sequentially("<loop.")
+    page.wait_for_selector("#ref-suggest")
+    options = page.locator("#ref-suggest li").all_inner_texts()
+    assert any("<loop.index>" in o for o in options), options
+    assert any("<loop.iteration>" in o for o in options), options
     set_field(page, "code", 'return {"i": <item>}')
     select(page, "loop_1", {"x": 260, "y": 8})
     set_field(page, "items", "[1, 2]")

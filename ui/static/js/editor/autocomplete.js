@@ -32,7 +32,8 @@ export function suggestions(graph, node, types) {
     const as = config?.as || 'item';
     if (type === 'loop' || (type === 'parallel' && config?.items !== undefined)) {
       refs.push({ ref: `<${as}>`, hint: `${type} item` });
-      refs.push({ ref: '<loop.index>', hint: type });
+      refs.push({ ref: '<loop.index>', hint: `${type}, from 0` });
+      refs.push({ ref: '<loop.iteration>', hint: `${type}, from 1` });
     }
     if (type === 'loop' && config?.accumulate) refs.push({ ref: '<state>', hint: 'fold state' });
   }
