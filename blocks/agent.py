@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,6 +30,7 @@ from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
+from engine.redaction import excerpt
 from engine.references import references_in, to_text
 from engine.registry import BlockHandler, register
 
@@ -154,15 +156,17 @@ def _count(value: Any) -> int:
         return 0
 
 
-def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
-    """The reply as JSON (code fences tolerated), validated against ``schema``."""
+def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str] = ()) -> Any:
+    """The reply as JSON (code fences tolerated), validated against ``schema``. An
+    error quotes the reply's start, the run's ``secrets`` in it redacted before the
+    cut (a model may repeat a key the prompt held; a cut one is not recognised)."""
     m = _FENCE_RE.match(text)
     candidate = m.group(1) if m else text
     try:
         value = loads_finite(candidate)
     except ValueError as exc:
         raise AgentError(
-            f"the reply is not valid JSON ({exc}); raw reply: {text[:RAW_EXCERPT]}"
+            f"the reply is not valid JSON ({exc}); raw reply: {excerpt(text, RAW_EXCERPT, secrets)}"
         ) from None
     if schema is not None:
         try:
@@ -173,7 +177,7 @@ def parse_reply(text: str, schema: dict[str, Any] | None) -> Any:
             exc = jsonschema.exceptions.best_match(errors)
             where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
             raise AgentError(
-                f"the reply does not match the schema at {where}: {exc.message}; raw reply: {text[:RAW_EXCERPT]}"
+                f"the reply does not match the schema at {where}: {exc.message}; raw reply: {excerpt(text, RAW_EXCERPT, secrets)}"
             ) from None
     return value
 
@@ -336,7 +340,7 @@ class AgentBlock(BlockHandler):
             # base_url that is not an OpenAI-compatible API (the SDK hands back text).
             raise AgentError(
                 "the provider's answer is not a chat completion (is base_url an "
-                f"OpenAI-compatible API?): {str(reply)[:RAW_EXCERPT]}",
+                f"OpenAI-compatible API?): {excerpt(str(reply), RAW_EXCERPT, ctx.run.secrets)}",
                 retriable=False,
             )
         text = (reply.choices[0].message.content or "") if reply.choices else ""
@@ -350,7 +354,9 @@ class AgentBlock(BlockHandler):
             or prompt_tokens + completion_tokens,
         }
         content: Any = (
-            text if kind == "text" else parse_reply(text, schema["schema"] if schema else None)
+            text
+            if kind == "text"
+            else parse_reply(text, schema["schema"] if schema else None, ctx.run.secrets)
         )
         answered_model = reply.model or model
         return {

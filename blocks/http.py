@@ -18,6 +18,7 @@ import email.utils
 import json
 import re
 import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import httpx
@@ -28,6 +29,7 @@ from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
+from engine.redaction import excerpt
 from engine.registry import BlockHandler, register
 
 #: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
@@ -96,17 +98,23 @@ def parse_body(response: httpx.Response) -> Any:
     return text
 
 
-def status_error(response: httpx.Response, body: Any) -> HttpError:
-    excerpt = body if isinstance(body, str) else json.dumps(body, default=str)
-    if len(excerpt) > 500:
-        excerpt = excerpt[:500] + "…"
+#: How much of a peer's answer a status error quotes.
+BODY_EXCERPT = 500
+
+
+def status_error(response: httpx.Response, body: Any, secrets: Iterable[str]) -> HttpError:
+    """The error of a request answered with a failing status, quoting the start of
+    the answer. ``secrets``: the run's, redacted before the answer is cut (a peer
+    echoing the request may hand one back, and a cut one is no longer recognised)."""
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    shown = excerpt(text, BODY_EXCERPT, secrets)
     status = response.status_code
     retriable = status == 429 or status >= 500
     retry_after = (
         parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
     )
     return HttpError(
-        f"{response.request.method} {response.request.url.copy_with(query=None)} returned {status}: {excerpt}",
+        f"{response.request.method} {response.request.url.copy_with(query=None)} returned {status}: {shown}",
         retriable=retriable,
         status=status,
         retry_after=retry_after,
@@ -370,7 +378,7 @@ class HttpBlock(BlockHandler):
             response = await send(ctx, method, url, timeout=timeout, **kwargs)
             body_out = parse_body(response)
             if config.get("fail_on_status", True) and not response.is_success:
-                raise status_error(response, body_out)
+                raise status_error(response, body_out, ctx.run.secrets)
         except HttpError as exc:
             raise settle_failure(ctx, exc) from None
         return {

@@ -24,6 +24,8 @@ import uuid
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from engine._cut_secrets import CUT_MARK
+
 
 class AttrDict(dict):
     """``input.webhook.body.order_id``: a JSON object whose fields are also attributes,
@@ -252,4 +254,6 @@ def _shown(value: Any) -> str:
         text = repr(value)
     except Exception:  # an element's own __repr__ may raise
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "…"
+    # Cut where the run's secrets are not known (a worker process): the redactor
+    # blanks the beginning of one left before the "…" (engine/_cut_secrets.py).
+    return text if len(text) <= 60 else text[:57] + CUT_MARK

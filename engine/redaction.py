@@ -17,6 +17,10 @@ looked for at any depth of escaping: what escaping changes (``"``, ``\\``, contr
 and non-ASCII characters) is matched with however many backslashes it got, so a
 depth needs no form of its own (:class:`_Form`).
 
+A text cut short (``…``) may end inside a secret: the engine redacts before it
+cuts (:func:`excerpt`), and the redactor blanks the beginning of a secret left just
+before a ``…`` by a cut made elsewhere (engine/_cut_secrets.py).
+
 What is not tracked: a secret transformed other than by quoting, encoding or
 changing its case (sliced, reversed, hashed) is no longer that secret's text.
 """
@@ -35,6 +39,7 @@ import httpx
 import orjson
 import yarl
 
+from engine._cut_secrets import CUT_MARK, Beginnings
 from engine._json import dumps, loads
 from engine.references import references_in
 
@@ -81,10 +86,20 @@ def secrets_of(names: Iterable[str]) -> set[str]:
     return {value for name in names if (value := os.environ.get(name))}
 
 
+def excerpt(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """``text`` as a message quotes it: its first ``limit`` characters and ``…`` when
+    it is longer, the ``secrets`` in it (every form :class:`Redactor` knows) replaced
+    by ``***`` first. Cut first, a secret cut in two was no longer recognised, and
+    its beginning stayed in clear in the records and wherever the message went."""
+    if secrets:
+        text = Redactor(set(secrets)).text(text)
+    return text if len(text) <= limit else text[:limit] + CUT_MARK
+
+
 class Redactor:
     """Replaces secret values (as they appear in JSON text) with ``***``."""
 
-    __slots__ = ("secrets", "_noted", "_secrets", "_forms_of")
+    __slots__ = ("secrets", "_noted", "_secrets", "_forms_of", "_starts")
 
     def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
@@ -98,6 +113,7 @@ class Redactor:
             self._secrets = tuple(s for s in self.secrets if len(s) >= MIN_SECRET_CHARS)
             forms = {f.text: f for s in self._secrets for f in _forms_of(s)}
             self._forms_of = tuple(sorted(forms.values(), key=lambda f: len(f.text), reverse=True))
+            self._starts = Beginnings(forms, MIN_SECRET_CHARS)
             self._noted = len(self.secrets)
         return self._forms_of
 
@@ -141,11 +157,19 @@ class Redactor:
         redacted = self(text)
         return (value, False) if redacted is text else (loads(redacted), True)
 
+    def text(self, value: str) -> str:
+        """``value`` (a text, not JSON) with every form of the secrets replaced."""
+        for form in self._forms():
+            if form.needle in value:
+                value = form.out_of_text(value)
+        return value
+
     def __call__(self, text: str) -> str:
         redacted = text
         for form in self._forms():
             if form.needle in redacted:  # the common case: one substring search a form
                 redacted = form.out_of_json(redacted)
+        redacted = self._starts.blank(redacted)
         if redacted is text:
             return text
         # Replaced in the raw text (fast) and still JSON: every match was inside a
@@ -164,11 +188,13 @@ class Redactor:
             # record would become "***" for a one-bit "secret" like BB_DEBUG=true.
             return '"***"' if token in self._secrets and token not in _LITERALS else token
         forms = [f for f in self._forms_of if f.needle in token]
-        if not forms:
+        cut = self._starts.blank(token) is not token
+        if not forms and not cut:
             return token
         value = json.loads(token)
         for form in forms:
             value = form.out_of_text(value)
+        value = self._starts.blank(value)
         return json.dumps(value)  # ASCII-escaped: a lone surrogate stays an escape
 
 

@@ -110,6 +110,20 @@ async def test_unparsable_reply_is_an_error_with_the_raw_text(
     assert "Sure! The status is paid." in result["error"]["message"]
 
 
+async def test_a_reply_cut_inside_the_key_it_repeats_keeps_none_of_it(
+    run_yaml: Any, runtime: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """The error quotes the reply's first 4000 characters: a model repeating the
+    key at 3990 was cut inside it, and its beginning was stored in clear."""
+    key = openai_env.api_key
+    openai_env.reply_with("P" * 3990 + key)
+    result = await run_yaml(agent_workflow("response_format: json"), {"event": "x"})
+    assert result["status"] == "failed"
+    assert result["error"]["message"].endswith("raw reply: " + "P" * 3990 + "***")
+    stored = json.dumps(result) + await _stored_text(runtime, result["execution_id"])
+    assert not [key[:n] for n in range(4, len(key) + 1) if key[:n] in stored]
+
+
 async def test_missing_key_names_openai_api_key(
     run_yaml: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

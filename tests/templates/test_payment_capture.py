@@ -180,6 +180,37 @@ async def test_a_failed_capture_fails_the_run_and_is_said_to_slack_not_ready_for
     assert "ready for fulfillment." not in text.replace("not ready for fulfillment", "")
 
 
+async def test_a_refusal_cut_inside_the_key_it_echoes_keeps_none_of_it(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """A processor answering 402 with 470 characters, then the Authorization header
+    it got: the HTTP block quotes 500 characters of it, so the key was cut, and
+    what was left of it no longer matched the key the correlation blanks (nor the
+    run records' redaction)."""
+    stand_ins(httpserver)
+    httpserver.expect_request("/v1/charges/ch_echo/capture").respond_with_handler(
+        lambda request: Response(
+            "P" * 470 + " Authorization: " + request.headers["Authorization"], status=402
+        )
+    )
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    result = await submit(es_runtime, {**paid, "charge_id": "ch_echo"})
+    assert result["status"] == "failed" and result["error"]["block"] == "result"
+    event_id = await es_runtime.db.pool.fetchval(
+        "SELECT event_id::text FROM events WHERE aggregate_id = $1 AND aggregate_version = 2",
+        order,
+    )
+    row = await correlation(es_runtime, event_id)
+    assert (row["status"], row["http_status"]) == ("failed", 402)
+    error = json.loads(row["response"])["error"]
+    assert error.endswith(" Authorization: Bearer ***"), error
+    stored = await es_runtime.run_result(result["execution_id"])
+    for text in (row["response"], json.dumps(result), json.dumps(stored)):
+        assert not [n for n in range(4, len(STRIPE_KEY) + 1) if STRIPE_KEY[:n] in text], text
+
+
 async def test_a_payment_for_a_cancelled_order_is_stored_but_not_captured(
     es_runtime: Any, httpserver: HTTPServer
 ) -> None:
