@@ -13,10 +13,8 @@ that honours the header (Stripe does).
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
-import re
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -24,6 +22,14 @@ from typing import Any, ClassVar
 import httpx
 
 from blocks._http_headers import header_problem, written_header_problems
+from blocks._http_urls import (
+    USERINFO,
+    answered_url,
+    is_http_url,
+    scheme_of,
+    shown_url,
+    transport_words,
+)
 from blocks._http_values import body_text, field_values, header_values, with_query_added
 from engine._json import loads_finite
 from engine.context import BlockContext
@@ -102,10 +108,13 @@ def parse_body(response: httpx.Response) -> Any:
 BODY_EXCERPT = 500
 
 
-def status_error(response: httpx.Response, body: Any, secrets: Iterable[str]) -> HttpError:
-    """The error of a request answered with a failing status, quoting the start of
-    the answer. ``secrets``: the run's, redacted before the answer is cut (a peer
-    echoing the request may hand one back, and a cut one is no longer recognised)."""
+def status_error(
+    response: httpx.Response, body: Any, secrets: Iterable[str], url: str
+) -> HttpError:
+    """The error of a request to ``url`` (as given) answered with a failing status,
+    quoting the start of the answer. ``secrets``: the run's, redacted before the
+    answer or the URL is cut (a peer echoing the request may hand one back, and a
+    cut one is no longer recognised)."""
     text = body if isinstance(body, str) else json.dumps(body, default=str)
     shown = excerpt(text, BODY_EXCERPT, secrets)
     status = response.status_code
@@ -114,15 +123,12 @@ def status_error(response: httpx.Response, body: Any, secrets: Iterable[str]) ->
         parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
     )
     return HttpError(
-        f"{response.request.method} {response.request.url.copy_with(query=None)} returned {status}: {shown}",
+        f"{response.request.method} {answered_url(response.request.url, url, secrets)}"
+        f" returned {status}: {shown}",
         retriable=retriable,
         status=status,
         retry_after=retry_after,
     )
-
-
-#: ``user:password@`` after the scheme: basic-auth credentials, kept out of records.
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
 
 
 def note_basic_auth(ctx: BlockContext, url: str) -> None:
@@ -142,17 +148,6 @@ def note_basic_auth(ctx: BlockContext, url: str) -> None:
         request = httpx.Request("GET", parsed)
         flow = httpx.BasicAuth(parsed.username, parsed.password).auth_flow(request)
         ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
-
-
-def is_http_url(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
-
-
-def scheme_of(url: str) -> str:
-    """What a refused URL starts with, for its error: never the rest of it. Part of
-    a URL cut short may be part of a token the engine can no longer recognise."""
-    scheme, sep, _ = url.partition("://")
-    return f"not {scheme}://" if sep and scheme.isalnum() else "and this one has no scheme"
 
 
 def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
@@ -181,31 +176,6 @@ def _same_site(previous: httpx.URL, following: httpx.URL) -> bool:
     return was == now or (was == ("http", now[1], 80) and now == ("https", was[1], 443))
 
 
-def shown_url(url: str | httpx.URL) -> str:
-    """The URL as an error message says it: no ``user:password@``, query or fragment
-    (a key or token often rides there), as a status error says it too."""
-    try:
-        return str(httpx.URL(url).copy_with(userinfo=b"", query=None, fragment=None))
-    except (httpx.InvalidURL, TypeError):
-        return "the URL"
-
-
-def _without_url(exc: httpx.TransportError, url: str) -> str:
-    """The transport's own words, without the query or credentials of the URL it may
-    quote (aiohttp names the URL it could not reach or read)."""
-    text = str(exc)
-    urls = [url]
-    with contextlib.suppress(RuntimeError):  # no request attached
-        urls.append(str(exc.request.url))
-    for each in urls:
-        with contextlib.suppress(httpx.InvalidURL, TypeError):
-            parsed = httpx.URL(each)
-            for piece in (parsed.query, parsed.userinfo, parsed.fragment.encode()):
-                if piece:
-                    text = text.replace(piece.decode(errors="replace"), "…")
-    return text
-
-
 def redirect_headers(previous: httpx.Request, following: httpx.Request) -> None:
     """Take out of the request a redirect makes what httpx leaves in and it must not
     carry. A GET made of a POST (301/302/303) has no body: httpx drops the body, not
@@ -228,14 +198,17 @@ async def send(
     *,
     timeout: float | None = None,
     follow_redirects: bool = False,
+    given: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request (and the redirects it is answered with, when ``follow_redirects``,
     each request made by httpx and cleared by `redirect_headers`); transport failures
-    become a retriable :class:`HttpError`."""
+    become a retriable :class:`HttpError`. ``given``: the URL as the block was
+    given it, when ``url`` is rewritten from it (``query:`` merged in), for errors."""
     client = ctx.services.http
+    given = given or url
     # A connection error quoted the URL as written, its password and query with it.
-    where = f"{method} {shown_url(url)}"
+    where = f"{method} {shown_url(given, ctx.run.secrets)}"
     try:
         response = await client.request(
             method, url, timeout=timeout, follow_redirects=False, **kwargs
@@ -257,7 +230,8 @@ async def send(
         raise HttpError(f"{where}: timed out ({type(exc).__name__})", retriable=True) from None
     except httpx.TransportError as exc:
         raise HttpError(
-            f"{where}: {type(exc).__name__}: {_without_url(exc, url)}", retriable=True
+            f"{where}: {type(exc).__name__}: {transport_words(exc, url, given, ctx.run.secrets)}",
+            retriable=True,
         ) from None
     except httpx.InvalidURL as exc:
         # What is wrong, not the part of the URL httpx quotes ("Invalid port: '…'"):
@@ -339,7 +313,7 @@ class HttpBlock(BlockHandler):
         # fail: a failed block's record carries its inputs too.
         ctx.inputs = {
             **config,
-            "url": _USERINFO.sub(r"\1[redacted]@", url),
+            "url": USERINFO.sub(r"\1[redacted]@", url),
             "method": method,
             "headers": {
                 k: "[redacted]" if is_credential_header(k) else v for k, v in headers.items()
@@ -358,7 +332,8 @@ class HttpBlock(BlockHandler):
             # at validation): httpx raised a bare UnicodeEncodeError naming no header.
             if why := header_problem(name, value):
                 raise BlockFailed({"type": "HttpError", "message": why, "block": ctx.path})
-        kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True}
+        # Errors name the URL as given: one holding a secret is recognised as such.
+        kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": True, "given": url}
         if config.get("query"):
             params = field_values(config["query"])
             # Added to the url's own query (`?pre=1`), which httpx's params= replaced.
@@ -378,7 +353,7 @@ class HttpBlock(BlockHandler):
             response = await send(ctx, method, url, timeout=timeout, **kwargs)
             body_out = parse_body(response)
             if config.get("fail_on_status", True) and not response.is_success:
-                raise status_error(response, body_out, ctx.run.secrets)
+                raise status_error(response, body_out, ctx.run.secrets, kwargs["given"])
         except HttpError as exc:
             raise settle_failure(ctx, exc) from None
         return {

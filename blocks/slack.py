@@ -153,7 +153,7 @@ class SlackBlock(BlockHandler):
             response = await send(ctx, "POST", url, json=message)
             body = parse_body(response)
             if not response.is_success:
-                raise without_url(status_error(response, body, ctx.run.secrets))
+                raise without_url(status_error(response, body, ctx.run.secrets, url))
         except HttpError as exc:
             raise settle_failure(ctx, exc) from None
         return {"status": response.status_code, "ok": True, "body": body}
