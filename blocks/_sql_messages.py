@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from blocks._sql import unusable
+from engine.redaction import Redactor
 from engine.references import to_text
 
 #: asyncpg's own message when a codec refuses a value: "invalid input for query
@@ -59,6 +60,37 @@ def scrub(text: str, values: Sequence[Any], quoted: bool = False) -> str:
         if len(s) >= 3:
             text = text.replace(f'"{s}"', '"…"') if quoted else text.replace(s, "…")
     return text
+
+
+#: A detail line quoting the values of a row or a key: a not-null, check or
+#: partition violation's "Failing row contains (…)", "Partition key of the failing
+#: row contains (…) = (…)", a unique, foreign or exclusion key's "Key (…)=(…) …".
+_ROW_VALUES_RE = re.compile(r"^(?:Failing row contains |Partition key of the failing row |Key \()")
+
+#: What a detail left out says instead.
+ROW_VALUES_LEFT_OUT = (
+    "left out: it quotes the row's values, and a parameter of the statement holds a secret"
+)
+
+
+def holds_secret(values: Sequence[Any], secrets: Iterable[str]) -> bool:
+    """Whether a parameter value (or an item of one) holds one of the run's
+    ``secrets``, in any form the run's redaction knows."""
+    if not secrets:
+        return False
+    redactor = Redactor(set(secrets))
+    return any(redactor.text(text) != text for text in _texts(values))
+
+
+def without_row_values(detail: str) -> str:
+    """``detail`` without its lines that quote a row's or a key's values.
+
+    For a statement whose parameters hold a secret: the row may hold a value SQL
+    made of it (``substr('<env.CARD>', 2)``), neither the parameter's text, which
+    :func:`scrub` replaces, nor the secret's, which the run's redaction replaces."""
+    lines = detail.splitlines()
+    kept = [line for line in lines if not _ROW_VALUES_RE.match(line)]
+    return detail if len(kept) == len(lines) else "\n".join([*kept, ROW_VALUES_LEFT_OUT])
 
 
 def _texts(values: Any) -> Iterator[str]:

@@ -29,7 +29,13 @@ from blocks._sql import (
 )
 from blocks._sql_connection import acquired, block_pool
 from blocks._sql_in_lists import in_list_parameters
-from blocks._sql_messages import argument_error, scrub, untyped_parameter
+from blocks._sql_messages import (
+    argument_error,
+    holds_secret,
+    scrub,
+    untyped_parameter,
+    without_row_values,
+)
 from blocks._sql_results import duplicated_columns, jsonable, row_count_from_status
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
@@ -43,7 +49,9 @@ class DatabaseError(RuntimeError):
     """A failed statement: the server's message, SQLSTATE and the SQL with ``$n`` positions.
 
     Parameter values are never part of the message (they may be secrets); a server
-    detail that quotes one has it replaced by ``…``.
+    detail that quotes one has it replaced by ``…``, and one quoting a row's values
+    is left out when a parameter holds a secret (``secret``): SQL may have made a
+    value of it that is neither.
     """
 
     def __init__(self, message: str, sql: str, sqlstate: str | None = None) -> None:
@@ -54,14 +62,20 @@ class DatabaseError(RuntimeError):
 
     @classmethod
     def from_postgres(
-        cls, exc: asyncpg.PostgresError, sql: str, values: list[Any], labels: list[str]
+        cls,
+        exc: asyncpg.PostgresError,
+        sql: str,
+        values: list[Any],
+        labels: list[str],
+        secret: bool = False,
     ) -> DatabaseError:
         # The message itself may quote a value too, not only the detail.
         message = scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)
         parts = [untyped_parameter(message, labels) or message]
         detail = getattr(exc, "detail", None)
         if detail:
-            parts.append(f"Detail: {scrub(detail, values)}")
+            shown = without_row_values(detail) if secret else detail
+            parts.append(f"Detail: {scrub(shown, values)}")
         hint = getattr(exc, "hint", None)
         if hint:
             parts.append(f"Hint: {scrub(hint, values, quoted=True)}")
@@ -239,6 +253,8 @@ class DatabaseBlock(BlockHandler):
             labels += [f"${i + 1}" for i in range(len(refs), len(refs) + len(params))]
         # Recorded as the block's input; the engine redacts <env.…> values in it.
         ctx.inputs = {"sql": sql, "params": values}
+        # Errors then quote no row's values: they may be made of the secret.
+        secret = holds_secret(values, ctx.run.secrets)
 
         group = config.get("transaction")
         url = config.get("connection") or None
@@ -252,17 +268,17 @@ class DatabaseBlock(BlockHandler):
                 )
             async with ctx.transaction(str(group)) as conn:
                 if not self._may_go_on_after_failing(ctx.run.plan.workflow):
-                    return await self._execute(conn, sql, values, labels)
+                    return await self._execute(conn, sql, values, labels, secret)
                 # A savepoint: a failed or timed-out attempt is undone on its own (even
                 # if the server completed it), leaving the group's transaction usable
                 # for the retry or the blocks after a handled error, never applied twice.
                 async with conn.transaction():
-                    return await self._execute(conn, sql, values, labels)
+                    return await self._execute(conn, sql, values, labels, secret)
         pool = await block_pool(db, url)
         async with acquired(pool, url or db.url, own=not url) as conn:
             if not self.block.retries:
-                return await self._execute(conn, sql, values, labels)
-            return await self._execute_alone(conn, sql, values, labels)
+                return await self._execute(conn, sql, values, labels, secret)
+            return await self._execute_alone(conn, sql, values, labels, secret)
 
     def _may_go_on_after_failing(self, workflow: Workflow) -> bool:
         """Whether the run may go on after an attempt of this block fails: its own
@@ -276,19 +292,19 @@ class DatabaseBlock(BlockHandler):
         return any(b.on_error == "continue" for b in (self.block, *around))
 
     async def _execute_alone(
-        self, conn: Any, sql: str, values: list[Any], labels: list[str]
+        self, conn: Any, sql: str, values: list[Any], labels: list[str], secret: bool
     ) -> dict[str, Any]:
         """One attempt of a block that may be retried, in a transaction of its own: an
         attempt that timed out after the server completed its statement is rolled
         back, so the retry does not apply it a second time."""
         try:
             async with conn.transaction():
-                return await self._execute(conn, sql, values, labels)
+                return await self._execute(conn, sql, values, labels, secret)
         except DatabaseError as exc:
             if exc.sqlstate != _IN_A_TRANSACTION_BLOCK:
                 raise
         # VACUUM, CREATE INDEX CONCURRENTLY and the like cannot run in a transaction.
-        return await self._execute(conn, sql, values, labels)
+        return await self._execute(conn, sql, values, labels, secret)
 
     def _statement_limit(self) -> float | None:
         """The client-side limit of the statement: the pool's (None: STATEMENT_LIMIT),
@@ -299,7 +315,7 @@ class DatabaseBlock(BlockHandler):
         return None if timeout is None else timeout + 1
 
     async def _execute(
-        self, conn: Any, sql: str, values: list[Any], labels: list[str]
+        self, conn: Any, sql: str, values: list[Any], labels: list[str], secret: bool
     ) -> dict[str, Any]:
         types: list[Any] = []
         try:
@@ -333,7 +349,7 @@ class DatabaseBlock(BlockHandler):
             if refused is not None:
                 raise DatabaseError(refused, sql, getattr(exc, "sqlstate", None)) from None
             if isinstance(exc, asyncpg.PostgresError):
-                raise DatabaseError.from_postgres(exc, sql, values, labels) from None
+                raise DatabaseError.from_postgres(exc, sql, values, labels, secret) from None
             # Other client-side errors may quote a value too: scrub it.
             raise DatabaseError(scrub(str(exc), values), sql) from None
         except CoercionError as exc:
