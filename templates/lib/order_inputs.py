@@ -158,7 +158,8 @@ def read_data(data: dict[str, Any], event_type: str | None = None) -> None:
     ``total_cents`` past BIGINT or with a fraction failed the search index on
     every later event of the order. Money is never negative, and a v1 payment's
     ``amount`` has at most two decimals (``0.125`` was stored as 12 cents, rounded
-    half to even). ``null`` is taken as absent. ``event_type`` may be left out
+    half to even), and an ``order_created``'s customer is named in text
+    (:func:`read_customer`). ``null`` is taken as absent. ``event_type`` may be left out
     (a workflow copied before it was asked for): the rules of one type are then
     not applied.
     """
@@ -189,9 +190,40 @@ def read_data(data: dict[str, Any], event_type: str | None = None) -> None:
             f"amount must be a number from 0 with at most two decimals (such as 12.5),"
             f" not {amount!r:.40}"
         )
-    name = data.get("name") if event_type in (None, "order_created") else None
-    if name is not None and not isinstance(name, str):
-        raise ValueError(f"name must be text, not a JSON {_json_kind(name)}")
+    if event_type in (None, "order_created"):
+        read_customer(data)
+
+
+#: What an ``order_created`` names its customer by, as text: the reducer keeps the
+#: first value of each for good (a later ``order_created`` only fills in what is
+#: missing), the confirmation email goes to ``email``, and the search index holds
+#: ``email`` and ``last_name`` as text. ``name`` is v1's, upcast to the two names.
+_CUSTOMER_TEXT = ("email", "first_name", "last_name", "name")
+
+
+def read_customer(data: dict[str, Any]) -> None:
+    """Refuse an ``order_created``'s customer fields that are not text (``null`` is
+    taken as absent); ``user_id`` may also be a whole number (shops number their
+    users).
+
+    Stored, ``"email": ["a@x.com", "b@y.com"]`` (or ``5``) got no confirmation and
+    no reason, was indexed as the text ``'["a@x.com", …]'``, and made the corrected
+    ``order_created`` sent next skip its confirmation: the order already had an
+    address. Refused, the sender's correction is the order's first.
+    """
+    for key in _CUSTOMER_TEXT:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be text, not a JSON {_json_kind(value)}")
+    user_id = data.get("user_id")
+    if user_id is None or isinstance(user_id, str):
+        return
+    if _json_kind(user_id) != "number":
+        raise ValueError(
+            f"user_id must be text or a whole number, not a JSON {_json_kind(user_id)}"
+        )
+    if not (math.isfinite(user_id) and user_id == int(user_id)):
+        raise ValueError(f"user_id must be text or a whole number, not {user_id!r:.40}")
 
 
 def slack_text(value: Any) -> str:

@@ -54,7 +54,13 @@ def confirmation(
     ``skipped`` gives the Email block's own words, in the run's output.
     """
     address = data.get("email")
-    if event_type != "order_created" or not isinstance(address, str) or not address.strip():
+    if event_type != "order_created" or address is None:
+        return {"to": None, "skipped": None}
+    # `enrich` refuses an address that is not text (order_inputs.read_customer); a
+    # workflow whose `enrich` skips that check is still told why no email went.
+    if not isinstance(address, str):
+        return {"to": None, "skipped": f"the address is {_json_kind(address)}, not text"}
+    if not address.strip():  # no address given: nothing was owed
         return {"to": None, "skipped": None}
     state = state_before if isinstance(state_before, Mapping) else {}
     customer = state.get("customer")
@@ -68,6 +74,13 @@ def confirmation(
     if refused is not None:
         return {"to": None, "skipped": f"the Email block refuses the address ({refused})"}
     return {"to": address, "skipped": None}
+
+
+def _json_kind(value: Any) -> str:
+    # Here rather than imported: a workspace whose order_inputs.py was edited keeps
+    # it when this file is updated (docs/templates.md), and may not have a new name.
+    kinds = (("a JSON boolean", bool), ("a JSON number", (int, float)), ("a JSON array", list))
+    return next((kind for kind, types in kinds if isinstance(value, types)), "a JSON object")
 
 
 def refused_address(address: str) -> str | None:
