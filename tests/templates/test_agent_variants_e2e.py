@@ -204,3 +204,36 @@ async def test_the_model_is_sent_the_event_not_the_settings(
     prompt = stand_in_model.prompts[-1]
     assert f"Order id: {order}" in prompt and "Event type: order_created" in prompt
     assert os.environ["STRIPE_API_BASE"] not in prompt and "snapshot_every" not in prompt
+
+
+def state_line(prompt: str) -> str:
+    """What the prompt gave the model as the order's current state."""
+    label = "Current state:"
+    return next(line[len(label) :] for line in prompt.splitlines() if line.startswith(label))
+
+
+async def test_the_model_is_told_a_new_order_has_a_null_state(
+    agent_workflows: Any, httpserver: HTTPServer, stand_in_model: StandInModel
+) -> None:
+    """The system prompt says "A null current state means a new order", but a
+    reference in text renders null as nothing: both variants sent a new order's
+    state as `Current state: `, a blank the model was never told about."""
+    rt = agent_workflows
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path="orders/agent-events")
+    assert state_line(stand_in_model.prompts[-1]) == " null"
+    pending = await rt.db.pool.fetchval(
+        "SELECT state FROM order_snapshots WHERE order_id = $1", order
+    )
+    await deliver(rt, paid, path="orders/agent-events")
+    assert json.loads(state_line(stand_in_model.prompts[-1])) == pending
+
+    asked = len(stand_in_model.prompts)
+    result = await rt.execute(rt.load_workflow("replay_events_agent"), {"order_id": order})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["consistent"] is True
+    replayed = [state_line(p) for p in stand_in_model.prompts[asked:]]
+    assert len(replayed) == 2 and replayed[0] == " null"
+    assert json.loads(replayed[1]) == pending

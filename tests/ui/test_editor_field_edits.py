@@ -40,7 +40,7 @@ def test_a_field_added_to_a_block_keeps_its_flow_style_lists(
     client: FlaskClient, auth: dict[str, str], workflows_dir: Path
 ) -> None:
     original = (ROOT / "templates" / "replay_events_agent" / "workflow.yaml").read_text()
-    assert "    body: [step_agent, step]\n" in original
+    assert "    body: [step_state, step_agent, step]\n" in original
 
     def edit(doc: dict) -> None:
         doc["blocks"]["fold"]["max_iterations"] = 500
@@ -57,14 +57,15 @@ def test_a_changed_field_is_rewritten_alone(
     original = (ROOT / "templates" / "replay_events_agent" / "workflow.yaml").read_text()
 
     def edit(doc: dict) -> None:
-        doc["blocks"]["fold"]["body"] = ["step", "step_agent"]
+        doc["blocks"]["fold"]["body"] = ["step", "step_agent", "step_state"]
 
     after = _save(client, auth, workflows_dir, "rt_fields_body", edit)
     changed = [c for c in _changed_lines(original, after) if "name:" not in c]
     # The field rewritten the canonical way; the block's other fields untouched.
     assert changed == [
-        "-    body: [step_agent, step]",
+        "-    body: [step_state, step_agent, step]",
         "+    body:",
         "+    - step",
         "+    - step_agent",
+        "+    - step_state",
     ]
