@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -39,12 +39,17 @@ class InFlight:
         self.cancel_asked: set[str] = set()
 
     def spawn(
-        self, eid: str, run: Coroutine[Any, Any, dict[str, Any]], key: str | None
+        self, eid: str, run: Callable[[], Awaitable[dict[str, Any]]], key: str | None
     ) -> asyncio.Task[dict[str, Any]]:
-        """Start ``run`` as a task; with a ``key``, after the previous run with it."""
-        if key is not None:
-            run = _after(self._tails.get(key), run)
-        task = asyncio.create_task(run)
+        """Start ``run()`` in a task; with a ``key``, after the previous run with it.
+
+        ``run`` makes the run's coroutine when its turn comes, not before: one made
+        early and never started (its task cancelled as the process stops, while it
+        waits for its key) was reported at exit as ``RuntimeWarning: coroutine …
+        was never awaited``, which reads as a lost run (it resumes at the next start).
+        """
+        previous = self._tails.get(key) if key is not None else None
+        task = asyncio.create_task(_in_turn(previous, run))
         self.tasks[eid] = task
         task.add_done_callback(lambda _t: self._forget(eid))
         if key is not None:
@@ -91,10 +96,12 @@ class InFlight:
         self._withdrawn.discard(eid)
 
 
-async def _after(previous: asyncio.Task[Any] | None, run: Any) -> Any:
+async def _in_turn(
+    previous: asyncio.Task[Any] | None, run: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
     if previous is not None and not previous.done():
         await asyncio.wait([previous])
-    return await run
+    return await run()
 
 
 async def flush(runs: InFlight, interval: float) -> None:

@@ -57,10 +57,22 @@ class RunExecution:
         trigger_block: str | None = None,
         skipped: frozenset[str] = frozenset(),
     ) -> asyncio.Task[dict[str, Any]]:
-        run = self._execute(
-            eid, workflow, input, restored, next_seq, started_at, rerun_of, trigger_block, skipped
-        )
-        return self._runs.spawn(eid, self._or_continued_later(eid, run), key)
+        def run() -> Awaitable[dict[str, Any]]:
+            # Made when the run's turn comes (InFlight.spawn): none is left unawaited.
+            execution = self._execute(
+                eid,
+                workflow,
+                input,
+                restored,
+                next_seq,
+                started_at,
+                rerun_of,
+                trigger_block,
+                skipped,
+            )
+            return self._or_continued_later(eid, execution)
+
+        return self._runs.spawn(eid, run, key)
 
     async def _execute(
         self,

@@ -167,3 +167,51 @@ async def test_an_open_run_stream_ends_when_serve_stops(database_url: str, tmp_p
     assert code == 0, text
     assert "still running" not in text, text
     assert [line for line in text.splitlines() if " ERROR " in line] == [], text
+
+
+async def test_runs_waiting_for_their_key_leave_no_unawaited_coroutine(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Runs waiting behind another with their concurrency key when SIGTERM came
+    printed `RuntimeWarning: coroutine 'Resumption._or_continued_later' was never
+    awaited` (and `'RunExecution._execute'`): the runs were not lost (they resume at
+    the next start), but an operator reads the warning as loss. (A database of its
+    own: the runs are left unfinished.)"""
+    database_url = await new_database(database_url, "queuedstop")
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    gate, begun = tmp_path / "gate", tmp_path / "begun"
+    (workflows / "held.yaml").write_text(
+        "name: held\nblocks:\n  hook: {type: webhook, path: held, concurrency_key: <hook.body.key>}\n"
+        "  hold:\n    type: function\n    timeout: 120\n    code: |\n      import os, time\n"
+        f"      with open({str(begun)!r}, 'a') as f:\n          f.write('run\\n')\n"
+        f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
+        "      return 1\nedges: [hook -> hold]\n"
+    )
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
+        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
+        "FLOWYARD_SHUTDOWN_GRACE": "0", "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    log = tmp_path / "serve.log"
+    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            await until_healthy(client)
+            for order in ("a", "a", "a", "b", "b"):
+                resp = await client.post("/webhooks/held", json={"key": order})
+                assert resp.status_code == 202, resp.text
+            # Both keys' first runs are in their block; the others wait their turn.
+            while not begun.exists() or len(begun.read_text().splitlines()) < 2:
+                await asyncio.sleep(0.1)
+            server.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(server.wait, 60)
+    finally:
+        gate.touch()
+        stop([server])
+    text = log.read_text()
+    assert code == 0, text
+    assert "serving" in text  # the log is the server's
+    assert "never awaited" not in text, text
+    assert [line for line in text.splitlines() if " ERROR " in line] == [], text
