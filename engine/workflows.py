@@ -1,5 +1,8 @@
 """The workflows folder: names, paths, loading (cached per file version), webhook lookup.
 
+Only the folder's workflows are loaded by name, for webhooks and for schedules: a
+file it ignores (engine/workflow_folder.py: `my flow.yaml`) is logged once instead.
+
 Two files may not share a webhook path and method, nor a ``name:``: saving or
 validating such a pair is refused. A pair already on disk (edited by hand, two
 copies of a template) is logged when loaded; lookups by ``name:`` then take the
@@ -13,26 +16,13 @@ known as *broken*: deliveries there are refused with a 503 the sender retries, n
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 
 import yaml
 
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
-
-WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
-#: The workflow names the API and pages can address (a file stem that can never
-#: point outside the folder, docs/ui-security.md), and that rule in words: the one
-#: message of the API, the pages and `flowyard new`.
-WORKFLOW_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,99}")
-NAME_RULE = "letters, digits, '_' and '-', starting with a letter or digit, at most 100 characters"
-
-
-def valid_name(name: object) -> bool:
-    # fullmatch: with match, `$` also matched before a trailing newline ("a\n").
-    return isinstance(name, str) and bool(WORKFLOW_NAME_RE.fullmatch(name))
-
+from engine.workflow_folder import WORKFLOW_SUFFIXES, IgnoredFile, find_workflow, list_folder
 
 Route = tuple[str, str]  # (path, METHOD) of a webhook, as deliveries are matched
 
@@ -57,32 +47,36 @@ class WorkflowStore:
         self._hooks_at = -1e9
         self._folder_mtime = 0
         self._clashes_said: set[tuple[str, frozenset[str]]] = set()  # logged once each
+        self._ignored_said: set[IgnoredFile] = set()
 
     def names(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(
-            p.stem for p in self.folder.iterdir() if p.suffix in WORKFLOW_SUFFIXES and p.is_file()
-        )
+        """The workflows of the folder, by name: not the files it ignores
+        (engine/workflow_folder.py), which are logged once each instead."""
+        listing = list_folder(self.folder)
+        self._say_ignored(listing.ignored)
+        return list(listing.workflows)
 
     def path(self, name: str) -> Path:
-        for suffix in WORKFLOW_SUFFIXES:
-            p = self.folder / f"{name}{suffix}"
-            if p.exists():
-                return p
-        return self.folder / f"{name}.yaml"
+        """The file of the workflow ``name``; where a new one would be written if none."""
+        return find_workflow(self.folder, name) or self.folder / f"{name}.yaml"
 
     def load(self, name_or_path: str | Path) -> Workflow:
         """A workflow by file path or by name in the folder; re-read when the file changes."""
-        p = Path(name_or_path)
+        p: Path | None = Path(name_or_path)
         if not (p.suffix in WORKFLOW_SUFFIXES and p.exists()):
-            p = self.path(str(name_or_path))
-        if not p.exists():
+            # By name, only a workflow of the folder: never a file it ignores.
+            p = find_workflow(self.folder, str(name_or_path))
+        if p is None:
             by_name = self._by_display_name(str(name_or_path))
             if by_name is not None:
                 return by_name
             raise WorkflowError(
-                [Problem(f"no workflow named {str(name_or_path)!r} in {self.folder}", str(p))]
+                [
+                    Problem(
+                        f"no workflow named {str(name_or_path)!r} in {self.folder}",
+                        str(self.path(str(name_or_path))),
+                    )
+                ]
             )
         version = file_version(p)
         hit = self._cache.get(p)
@@ -99,6 +93,14 @@ class WorkflowStore:
             self._cache[p] = hit
             self._say_shared_name(hit[1])
         return hit[1]
+
+    def _say_ignored(self, ignored: list[IgnoredFile]) -> None:
+        """Log, once per file and reason, a file of the folder that is not loaded:
+        it looks like a workflow, and nothing else would tell why it never runs."""
+        for item in ignored:
+            if item not in self._ignored_said:
+                self._ignored_said.add(item)
+                log.warning("%s in %s is ignored: %s", item.file, self.folder, item.why)
 
     def _by_display_name(self, name: str) -> Workflow | None:
         """A workflow whose ``name:`` (not its file name) is ``name``: the first file

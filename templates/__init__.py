@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from engine.workflows import NAME_RULE, valid_name
+from engine.workflow_folder import NAME_RULE, valid_name
 
 ROOT = Path(__file__).resolve().parent
 LIB = ROOT / "lib"

@@ -13,25 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
+from engine.workflow_folder import NAME_RULE, find_workflow, list_folder, valid_name
 from engine.workflow_text import parse, render, render_update
-from engine.workflows import NAME_RULE, FileVersion, file_version, valid_name
+from engine.workflows import FileVersion, file_version
 
 __all__ = ["NAME_RULE", "parse", "render", "render_update", "valid_name"]  # from the engine
 
 if TYPE_CHECKING:
     from engine.workflows import WorkflowStore
 
-SUFFIXES = (".yaml", ".yml", ".json")
-
 
 def find(workflows_dir: Path, name: str) -> Path | None:
-    if not valid_name(name):
-        return None
-    for suffix in SUFFIXES:
-        p = workflows_dir / f"{name}{suffix}"
-        if p.is_file():
-            return p
-    return None
+    return find_workflow(workflows_dir, name)  # the file the engine runs by that name
 
 
 def find_by_title(workflows_dir: Path, title: str) -> Path | None:
@@ -46,25 +39,14 @@ def find_by_title(workflows_dir: Path, title: str) -> Path | None:
 
 
 def list_files(workflows_dir: Path) -> list[Path]:
-    if not workflows_dir.is_dir():
-        return []
-    seen: dict[str, Path] = {}
-    for p in sorted(workflows_dir.iterdir()):
-        if p.suffix in SUFFIXES and p.is_file() and valid_name(p.stem):
-            seen.setdefault(p.stem, p)
-    return list(seen.values())
+    """The workflow files, by name: the ones the engine loads (engine/workflow_folder.py)."""
+    return list(list_folder(workflows_dir).workflows.values())
 
 
 def ignored_files(workflows_dir: Path) -> list[str]:
-    """Workflow files no name can reach (``Ünï.yaml``, ``my flow.yaml``): listed where
-    the workflows are, since they were left out without a word."""
-    if not workflows_dir.is_dir():
-        return []
-    return [
-        p.name
-        for p in sorted(workflows_dir.iterdir())
-        if p.suffix in SUFFIXES and p.is_file() and not valid_name(p.stem)
-    ]
+    """Workflow files the engine does not load (``Ünï.yaml``, ``my flow.yaml``): listed
+    where the workflows are, since they were left out without a word."""
+    return [item.file for item in list_folder(workflows_dir).ignored]
 
 
 #: Summaries by file and file version: the runs list and the index ask for every

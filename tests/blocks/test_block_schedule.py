@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import os
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -272,3 +273,18 @@ async def test_invalid_cron_and_zone_are_validation_errors(write_workflow: Any) 
         write_workflow(bad.replace("NAME", "sched_bad"))
     text = str(info.value)
     assert "cron" in text and "Mars/Olympus" in text
+
+
+async def test_a_file_whose_name_is_no_workflow_name_schedules_nothing(
+    blocks_runtime: Any, blocks_workflows: Any
+) -> None:
+    """`GET /api/workflows` lists such a file as ignored, not loaded: its schedules ran."""
+    name = f"wf_{uuid.uuid4().hex[:10]}"
+    copy = blocks_workflows / f"Copy of {name}.yaml"
+    copy.write_text(EVERY_MINUTE.replace("NAME", name))
+    try:
+        scheduler = Scheduler(blocks_runtime)
+        scheduler.rescan(dt.datetime(2032, 1, 1, 12, 0, 30, tzinfo=dt.UTC))
+        assert [key for key in scheduler.entries if key[0] == name] == []
+    finally:
+        copy.unlink()
