@@ -75,3 +75,23 @@ def test_flowyard_run_does_not_run_an_ignored_file_by_its_name(
     assert proc.returncode == 1, proc.stdout
     assert "no workflow named 'Backup'" in proc.stderr
     assert "Orders backup.yaml in workflows is ignored: its file name is not" in proc.stderr
+
+
+def test_of_two_files_with_one_stem_the_store_names_one_and_says_which_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _workflow(tmp_path, "twin", "Twin", "twins/in")
+    (tmp_path / "twin.json").write_text(
+        '{"version": 1, "name": "Json twin", "blocks": {"start": {"type": "manual"}}}'
+    )
+    store = WorkflowStore(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="flowyard.workflows"):
+        assert store.names() == ["twin"]
+        assert store.load("twin").name == "Twin"
+        with pytest.raises(WorkflowError, match="no workflow named 'Json twin'"):
+            store.load("Json twin")
+        store.names()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"twin.json in {tmp_path} is ignored: twin.yaml is the workflow 'twin', read before"
+        " a .json file of that name; rename or delete one of them"
+    ]

@@ -24,7 +24,14 @@ def list_workflows() -> Response:
         item["url"] = url_for("api.get_workflow", name=item["name"])
         item["editor_url"] = url_for("pages.editor", name=item["name"])
     ignored = wf.ignored_files(settings().workflows_dir)
-    return jresponse({"workflows": items, "ignored": ignored, "name_rule": wf.NAME_RULE})
+    return jresponse(
+        {
+            "workflows": items,
+            "ignored": [item.file for item in ignored],
+            "ignored_why": {item.file: item.why for item in ignored},
+            "name_rule": wf.NAME_RULE,
+        }
+    )
 
 
 def _wants_yaml() -> bool:

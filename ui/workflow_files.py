@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
-from engine.workflow_folder import NAME_RULE, find_workflow, list_folder, valid_name
+from engine.workflow_folder import (
+    NAME_RULE,
+    IgnoredFile,
+    find_workflow,
+    list_folder,
+    valid_name,
+)
 from engine.workflow_text import parse, render, render_update
 from engine.workflows import FileVersion, file_version
 
@@ -43,10 +49,11 @@ def list_files(workflows_dir: Path) -> list[Path]:
     return list(list_folder(workflows_dir).workflows.values())
 
 
-def ignored_files(workflows_dir: Path) -> list[str]:
-    """Workflow files the engine does not load (``Ünï.yaml``, ``my flow.yaml``): listed
-    where the workflows are, since they were left out without a word."""
-    return [item.file for item in list_folder(workflows_dir).ignored]
+def ignored_files(workflows_dir: Path) -> list[IgnoredFile]:
+    """Workflow files the engine does not load (``Ünï.yaml``, ``my flow.yaml``, a
+    ``twin.json`` beside ``twin.yaml``), with the reason: listed where the workflows
+    are, since they were left out without a word."""
+    return list_folder(workflows_dir).ignored
 
 
 #: Summaries by file and file version: the runs list and the index ask for every

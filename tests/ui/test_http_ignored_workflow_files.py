@@ -51,3 +51,32 @@ def test_an_ignored_file_serves_no_webhook_not_even_another_workflows(
     finally:
         for file in (backup, real, alone):
             file.unlink()
+
+
+def test_of_two_files_with_one_stem_the_list_says_the_one_everything_else_uses(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The list said `twin.json` while the API, webhooks and runs used `twin.yaml`."""
+    stem = f"twin_{uuid.uuid4().hex[:8]}"
+    yaml_file = _sync_hook(workflows_dir, stem, f"twins/{stem}", f"yaml_{stem}")
+    json_file = workflows_dir / f"{stem}.json"
+    json_file.write_text(
+        f'{{"version": 1, "name": "json_{stem}", "blocks": {{"start": {{"type": "manual"}}}}}}'
+    )
+    try:
+        listed = client.get("/api/workflows", headers=auth).get_json()
+        [entry] = [w for w in listed["workflows"] if w["name"] == stem]
+        assert (entry["file"], entry["title"]) == (yaml_file.name, f"yaml_{stem}")
+        assert client.get(f"/api/workflows/{stem}", headers=auth).get_json()["name"] == (
+            f"yaml_{stem}"
+        )
+        assert json_file.name in listed["ignored"]
+        why = listed["ignored_why"][json_file.name]
+        assert why.startswith(f"{yaml_file.name} is the workflow '{stem}', read before")
+        page = client.get("/", headers=auth).get_data(as_text=True)
+        assert f"<li>{json_file.name}: {yaml_file.name} is the workflow" in page.replace(
+            "&#39;", "'"
+        )
+    finally:
+        yaml_file.unlink()
+        json_file.unlink()
