@@ -14,13 +14,14 @@ import networkx as nx
 
 from engine.graph import Plan, body_blocks, build_plan, upstream_of
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.references import SPECIAL_ROOTS, references_in
+from engine.references import SPECIAL_ROOTS, mistyped_references, references_in
 from engine.registry import BlockHandler, block_ids, block_types
 from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_graph import container_retry_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
 from engine.validate_scope import (
+    checked_fields,
     fixed_field_problem,
     missing_name_problem,
     names_in_scope,
@@ -202,6 +203,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         problems.extend(
             p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems()
         )
+    problems.extend(_mistyped_reference_problems(plan))
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
         problems.extend(hidden_block_problems(plan))
@@ -299,7 +301,7 @@ def _reference_problems(plan: Plan) -> list[Problem]:
     for bid, h in plan.handlers.items():
         upstream = upstream_of(plan, bid) | RUN_ROOTS
         inside = body_blocks(plan, bid) if h.body() else set()
-        for key, value, in_body_scope in _checked_fields(h):
+        for key, value, in_body_scope in checked_fields(h):
             # <loop.…>, <state> and `as` variables: given by the containers around it.
             scope = names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
             allowed = upstream | scope
@@ -353,22 +355,19 @@ def _reference_problems(plan: Plan) -> list[Problem]:
     return problems
 
 
-def _checked_fields(h: BlockHandler) -> list[tuple[str, Any, bool]]:
-    """(field, value, whether it is read in the body's scope) for each field whose
-    references must name blocks the field can see. A container resolves its fields
-    before its body runs (`items`, `count`, `max_concurrency`, `accumulate.initial`)
-    or checks them before each iteration (`while`): only `accumulate.next` is read
-    after an iteration, where the body's blocks have values."""
-    checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
-    fields = []
-    for key, value in checked.items():
-        if key == "accumulate" and isinstance(value, dict) and h.body():
-            # Only its two keys: another (a typo'd `nxt`) is an unknown key, said by
-            # the JSON Schema, and its references were blamed on `initial`.
-            fields += [(key, value.get("initial"), False), (key, value.get("next"), True)]
-        else:
-            fields.append((key, value, False))
-    return fields
+def _mistyped_reference_problems(plan: Plan) -> list[Problem]:
+    """`<f.result >`, `<f..result>`: no reference, so used as text where one was meant
+    (engine.references.mistyped_references). A raw field (an expression, SQL) is code."""
+    wf, problems = plan.workflow, []
+    fields = [
+        (bid, key, value, key in h.raw_keys)
+        for bid, h in plan.handlers.items()
+        for key, value, _ in checked_fields(h)
+    ]
+    for bid, key, value, code in [*fields, (None, "output", wf.output, False)]:
+        for typo in mistyped_references(value, plan.known_roots, code=code):
+            problems.append(Problem(typo.message, wf.file, bid, key))
+    return problems
 
 
 def _said_by_the_loop(h: BlockHandler, key: str, root: str) -> bool:

@@ -12,6 +12,8 @@ ok. ``<loop.…>`` and ``<workflow.…>`` have fixed fields: another is refused 
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.graph import loop_variable_names
 from engine.model import BlockModel, Problem, Workflow
 from engine.references import LOOP_FIELDS, Reference
@@ -111,3 +113,21 @@ def _where(workflow: Workflow, block_id: str) -> str:
             "which runs each branch once, with no item and no index"
         )
     return f"; block {block_id!r} is in the body of {container.type} {container.id!r}"
+
+
+def checked_fields(h: BlockHandler) -> list[tuple[str, Any, bool]]:
+    """(field, value, whether it is read in the body's scope) for each field whose
+    references must name blocks the field can see. A container resolves its fields
+    before its body runs (`items`, `count`, `max_concurrency`, `accumulate.initial`)
+    or checks them before each iteration (`while`): only `accumulate.next` is read
+    after an iteration, where the body's blocks have values."""
+    checked = {k: v for k, v in h.config.items() if k not in h.raw_keys} | h.references_in_raw()
+    fields = []
+    for key, value in checked.items():
+        if key == "accumulate" and isinstance(value, dict) and h.body():
+            # Only its two keys: another (a typo'd `nxt`) is an unknown key, said by
+            # the JSON Schema, and its references were blamed on `initial`.
+            fields += [(key, value.get("initial"), False), (key, value.get("next"), True)]
+        else:
+            fields.append((key, value, False))
+    return fields
