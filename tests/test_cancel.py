@@ -115,3 +115,33 @@ def test_cli_runs_cancel_says_what_happened(database_url: str, workspace: Path) 
     )  # fmt: skip
     assert done.returncode == 1
     assert f"{unknown}: no such run" in done.stderr
+
+
+async def test_flowyard_run_prints_a_run_level_error_without_a_block(
+    runtime: Runtime, database_url: str, write_workflow, tmp_path: Path
+) -> None:
+    """Cancelled from another shell, `flowyard run` printed `(block None)`."""
+    wf, log, gate = _held(tmp_path, write_workflow)
+    other = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "run", wf.file],
+        cwd=runtime.workspace,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert await until(log.exists), "the other process never began"
+        eid = await runtime.db.log_pool.fetchval(
+            "SELECT execution_id::text FROM flowyard_runs WHERE workflow = $1", wf.name
+        )
+        assert await runtime.request_cancel(eid) == "cancelling"
+        out, err = await asyncio.to_thread(other.communicate, timeout=60)
+    finally:
+        gate.write_text("open")
+        if other.poll() is None:
+            other.kill()
+            other.wait()
+    assert other.returncode == 1, err
+    [said] = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert "cancelled" in said and "(block" not in said, out

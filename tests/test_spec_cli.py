@@ -106,6 +106,8 @@ def test_run_that_fails_exits_1_with_the_error(ws: tuple[Path, dict[str, str]]) 
     assert "no luck" in result["error"]["message"]
     plain = cli(["run", name], cwd, env)
     assert plain.returncode == 1 and "no luck" in plain.stdout
+    [said] = [line for line in plain.stdout.splitlines() if line.startswith("error: ")]
+    assert said.endswith("(block boom)")  # a block's error names it; a run's has none
 
 
 def test_run_workflows_flag_and_env_pick_the_folder(

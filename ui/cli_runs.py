@@ -133,11 +133,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print_blocks(result["blocks"])
             print(f"\nrun {result['execution_id']} {result['status']}")
             if result["error"]:
-                print(f"error: {result['error']['message']} (block {result['error'].get('block')})")
+                print(_error_line(result["error"]))
             print(json.dumps(result["output"], indent=2, default=str))
         return 0 if result["status"] == "succeeded" else 1
 
     return with_runtime(args, body)
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    """A run's error, naming its block when a block failed: a run-level error
+    (cancelled, timed out) has none, and said `(block None)`."""
+    block = error.get("block")
+    return f"error: {error['message']}" + (f" (block {block})" if block is not None else "")
 
 
 def _fmt_ms(ms: Any) -> str:
