@@ -41,6 +41,7 @@ import yarl
 
 from engine._cut_secrets import CUT_MARK, Beginnings
 from engine._json import dumps, loads
+from engine._secret_url_parts import request_parts
 from engine.references import references_in
 
 #: Shorter secrets are not redacted: "***" would replace unrelated text everywhere.
@@ -280,8 +281,10 @@ def _in_text(secret: str) -> tuple[str, ...]:
     As is, and in each form a value may already hold it in: Python's quoting (a
     KeyError, ``{x!r}``), percent-encoded as a URL or a form carries it (an HTTP
     error quoting the URL it requested, a peer echoing its path: :func:`_in_url`),
-    lower-cased as a URL's host, and upper-cased. A plain lower-case ASCII token has
-    one form only. JSON-escaped (a payload built with json.dumps, a peer's JSON error
+    lower-cased as a URL's host, and upper-cased. A secret that is an http(s) URL
+    also as the request target and the path a peer echoes (``Cannot POST /hooks/…``:
+    :func:`request_parts`), each in all those forms. A plain lower-case ASCII token
+    has one form only. JSON-escaped (a payload built with json.dumps, a peer's JSON error
     body quoted in a message), each of them is found by :class:`_Form`, at any depth.
     """
     forms = {
@@ -295,6 +298,8 @@ def _in_text(secret: str) -> tuple[str, ...]:
         *(quote(secret, safe=safe) for safe in _QUOTE_SAFE),
         *_in_url(secret),
     }
+    for part in request_parts(secret):
+        forms.update(_in_text(part))  # a part is no URL: it has no parts of its own
     return _longest_first(forms)
 
 
