@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from es_support import SNAPSHOT_EVERY, deliver, lifecycle, stand_ins
+import pytest
+from es_support import SNAPSHOT_EVERY, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 
@@ -170,13 +171,41 @@ async def test_a_snapshot_without_events_is_removed_by_repair(
     assert tuple(await pool.fetchrow(index, order)) == ("pending", 1)
 
 
-async def test_an_order_that_never_existed_is_not_recorded_as_consistent(
-    es_runtime: Any,
+#: Every point a replay is asked at; the Agent variant refuses `repair` before it starts.
+POINTS = {
+    "head": {},
+    "version": {"version": 0},
+    "as_of": {"as_of": "2030-01-02T10:00:00Z"},
+    "from_start": {"from_start": True},
+    "repair": {"repair": True},
+}
+UNKNOWN_ORDER_REPLAYS = [("replay_events", p) for p in POINTS] + [
+    ("replay_events_agent", p) for p in POINTS if p != "repair"
+]
+
+
+@pytest.fixture
+def replay_rt(request: pytest.FixtureRequest, workflow: str) -> Any:
+    """The module's runtime; for the Agent variant, with its model stand-in."""
+    return request.getfixturevalue("agent_workflows" if "agent" in workflow else "es_runtime")
+
+
+@pytest.mark.parametrize(("workflow", "point"), UNKNOWN_ORDER_REPLAYS)
+async def test_an_order_that_never_existed_is_not_reported_consistent(
+    replay_rt: Any, httpserver: HTTPServer, workflow: str, point: str
 ) -> None:
+    """A mistyped order_id answered `consistent: true`: it read as a passed check.
+    It is not consistent, and not a mismatch either: nothing is recorded or alerted."""
+    rt = replay_rt
+    stand_ins(httpserver)  # Slack's hook among them: an alert would be taken
     order = f"no-such-order-{uuid.uuid4().hex[:8]}"
-    out = await replay(es_runtime, order_id=order)
-    assert out["found"] is False and out["checked"] is False and out["check_id"] is None
-    recorded = await es_runtime.db.pool.fetchval(
+    result = await rt.execute(rt.load_workflow(workflow), {"order_id": order, **POINTS[point]})
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert (out["found"], out["checked"], out["consistent"]) == (False, False, False)
+    assert out["check_id"] is None and out["repaired"] is False
+    recorded = await rt.db.pool.fetchval(
         "SELECT count(*) FROM consistency_checks WHERE order_id = $1", order
     )
     assert recorded == 0
+    assert [r for r in calls(httpserver, "/slack/hook") if order in r.get_data(as_text=True)] == []

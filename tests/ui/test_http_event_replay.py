@@ -11,6 +11,7 @@ time, so the order's CURRENT state came back as if it were the one asked for. A 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -170,3 +171,24 @@ def test_null_and_empty_mean_now(
         answer = client.post(replay_url, headers=auth, **kw)
         assert answer.status_code == 200, answer.get_data(as_text=True)
         assert answer.get_json()["output"]["version"] == 3
+
+
+def test_an_order_with_no_events_is_not_answered_consistent(
+    client: FlaskClient, auth: dict[str, str], replay_url: str, engine_bridge: EngineBridge
+) -> None:
+    """A mistyped order id answered `"consistent": true`, as if its check had passed.
+    The same through the runs route (the editor's Run, `flowyard run`)."""
+    order = f"typo-{uuid.uuid4().hex[:8]}"
+    answers = [
+        client.post(f"/api/events/orders/{order}/replay", json={}, headers=auth),
+        client.post(
+            "/api/workflows/replay_for_events/runs?wait=1", json={"order_id": order}, headers=auth
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        output = answer.get_json()["output"]
+        assert (output["found"], output["checked"], output["consistent"]) == (False, False, False)
+        assert output["check_id"] is None
+    sql = "SELECT count(*) FROM consistency_checks WHERE order_id = $1"
+    assert engine_bridge.call(engine_bridge.runtime.db.pool.fetchval(sql, order)) == 0
