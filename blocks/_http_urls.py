@@ -29,6 +29,12 @@ def is_http_url(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
+#: What the HTTP and Slack blocks accept as a URL written in the file: one starting
+#: with a reference (checked once resolved) or with http:// or https://, in any case
+#: (:func:`is_http_url`: no other character lower-cases to one of these).
+WRITTEN_URL = r"^(?:<|[Hh][Tt][Tt][Pp][Ss]?://)"
+
+
 def scheme_of(url: str) -> str:
     """What a refused URL starts with, for its error: never the rest of it. Part of
     a URL cut short may be part of a token the engine can no longer recognise."""

@@ -10,6 +10,10 @@ from typing import Any
 from blocks._form_data import parse_fields
 from blocks.http import is_credential_header
 from engine._json import strict_loads
+from engine.schema import any_case
+
+#: The methods a webhook block may listen on.
+METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 
 
 def normalize_path(path: str) -> str:
@@ -23,6 +27,26 @@ PATH_RULE = (
     "with no '.' or '..' segment"
 )
 _PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/")
+
+#: Every character ``str.strip()`` takes off (none is past U+3000), as ``\uXXXX``
+#: escapes, which Python's and ECMA-262's regular expressions both read.
+_STRIPPED = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+#: A segment: those characters, not `.` or `..` alone.
+_SEGMENT = r"(?:[A-Za-z0-9_~.\-]*[A-Za-z0-9_~\-][A-Za-z0-9_~.\-]*|\.{3,})"
+#: The paths :func:`normalize_path` and :func:`unreachable` let through, exactly:
+#: blanks, then slashes, around segments joined by one `/` (for the JSON Schema).
+PATH_PATTERN = rf"^[{_STRIPPED}]*/*{_SEGMENT}(?:/{_SEGMENT})*/*[{_STRIPPED}]*$"
+
+#: The webhook block's `path` and `method` as its problems() take them, for the JSON
+#: Schema (the method in any case).
+FIELD_RULES = (
+    {
+        "properties": {
+            "path": {"minLength": 1, "pattern": PATH_PATTERN},
+            "method": {"pattern": any_case(METHODS)},
+        }
+    },
+)
 
 
 def unreachable(path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from engine._function_values import OutputNotJSON, encode_output, first_not_json
@@ -12,6 +13,10 @@ from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, n
 from engine.model import Problem
 from engine.registry import BlockHandler, Result, register
 from engine.schema import one_of_keys
+
+#: What an edge can name as a port (engine.model.EDGE_RE: `route.<port> -> next`).
+PORT_NAME = r"^[A-Za-z0-9_\-]+$"
+_PORT_NAME = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 @register
@@ -30,19 +35,28 @@ class Condition(BlockHandler):
                 "type": "object",
                 "required": ["name", "if"],
                 "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]+$"},
-                    "if": EXPRESSION_SCHEMA,
-                },
+                "properties": {"name": {"type": "string"}, "if": EXPRESSION_SCHEMA},
             },
         },
         "else": {
             "type": "string",
-            "description": "Port taken when no case matches (default: else).",
+            "description": "Port taken when no case matches (default: else); with cases only.",
         },
     }
     raw_keys = frozenset({"if", "cases"})
-    schema_rules = (one_of_keys("if", "cases"),)
+    schema_rules = (
+        one_of_keys("if", "cases"),
+        # Port names an edge can write (problems() says it in words). `$` lets a
+        # trailing newline through in Python: problems() refuses it all the same.
+        {
+            "properties": {
+                "cases": {"items": {"properties": {"name": {"pattern": PORT_NAME}}}},
+                "else": {"pattern": PORT_NAME},
+            }
+        },
+        # `else` is a case port: with `if`, the ports are true and false.
+        {"if": {"required": ["if"]}, "then": {"not": {"required": ["else"]}}},
+    )
     outputs = ("branch", "value")
 
     def __init__(self, block: Any) -> None:
@@ -77,6 +91,12 @@ class Condition(BlockHandler):
         problems = list(self._errors)
         if ("if" in self.config) == ("cases" in self.config):
             problems.append(Problem("give either `if` or `cases`", block=self.block.id, field="if"))
+        elif "else" in self.config and "cases" not in self.config:  # it has `if`
+            why = (
+                "`else` names the port taken when no case matches, and `if` has no cases:"
+                " its ports are `true` and `false`; take `else` out, or write `cases`"
+            )
+            problems.append(Problem(why, block=self.block.id, field="else"))
         elif self.config.get("cases") == []:  # every run would take `else`
             problems.append(
                 Problem("`cases` needs at least one case", block=self.block.id, field="cases")
@@ -86,13 +106,26 @@ class Condition(BlockHandler):
         return problems
 
     def _port_name_problems(self) -> list[Problem]:
-        """Each case's port once, none of them `error` (the port a failed block takes)."""
+        """Each case's port once, none of them `error` (the port a failed block takes),
+        each a name an edge can write (`route.<port> -> next`)."""
         seen: set[str] = set()
-        ports = self.ports()
+        cases = self.config["cases"]  # a list: problems() looked
+        named = [
+            (f"cases.{i}.name", c.get("name")) for i, c in enumerate(cases) if isinstance(c, dict)
+        ]
+        named.append(("else", self.config.get("else", "else")))
         found = []
-        for i, name in enumerate(ports):
-            field = "else" if i == len(ports) - 1 else f"cases.{i}.name"
-            if name == "error":
+        for field, name in named:
+            if not isinstance(name, str):
+                continue  # missing or not text: the schema says so
+            if not _PORT_NAME.fullmatch(name):
+                # Accepted, no edge could leave the port: a run taking it went nowhere.
+                why = (
+                    f"port name {name!r} can only be letters, digits, '_' and '-':"
+                    f" an edge `{self.block.id}.<port> -> …` could not name it"
+                )
+                found.append(Problem(why, block=self.block.id, field=field))
+            elif name == "error":
                 why = "`error` is the port a failed block takes (on_error: continue)"
                 found.append(
                     Problem(f"{why}; name the case otherwise", block=self.block.id, field=field)

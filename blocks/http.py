@@ -24,6 +24,7 @@ import httpx
 from blocks._http_headers import header_problem, written_header_problems
 from blocks._http_urls import (
     USERINFO,
+    WRITTEN_URL,
     answered_url,
     is_http_url,
     scheme_of,
@@ -37,6 +38,7 @@ from engine.executor import BlockFailed
 from engine.model import Problem
 from engine.redaction import excerpt
 from engine.registry import BlockHandler, register
+from engine.schema import any_case
 
 #: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
 MAX_RETRY_AFTER = 60.0
@@ -48,6 +50,13 @@ CREDENTIAL_HEADERS = frozenset(
 CREDENTIAL_WORDS = ("token", "secret", "password", "api-key", "apikey")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def is_method(value: str, methods: Iterable[str]) -> bool:
+    """Whether ``value`` is one of ``methods`` in any case. ASCII only: ``poſt``
+    upper-cases to POST, and was taken for it, while a schema can only say "P, O,
+    S, T in either case"."""
+    return value.isascii() and value.upper() in methods
 
 
 def is_credential_header(name: str) -> bool:
@@ -267,8 +276,9 @@ class HttpBlock(BlockHandler):
     repeatable = True
     default_timeout = 30.0
 
+    # Said in words by problems(); the method in any case, as problems() takes it.
     schema_rules = (
-        {"properties": {"method": {"enum": [*METHODS, *(m.lower() for m in METHODS)]}}},
+        {"properties": {"method": {"pattern": any_case(METHODS)}, "url": {"pattern": WRITTEN_URL}}},
     )
 
     def problems(self) -> list[Problem]:
@@ -279,7 +289,7 @@ class HttpBlock(BlockHandler):
             message = f"use one of json, form and body, not {' and '.join(bodies)}"
             found.append(Problem(message, block=self.block.id, field=bodies[1]))
         method = self.config.get("method")
-        if isinstance(method, str) and method.upper() not in METHODS:
+        if isinstance(method, str) and not is_method(method, METHODS):
             found.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         url = self.config.get("url")
         if isinstance(url, str) and not url.strip():

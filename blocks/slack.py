@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from blocks._http_urls import WRITTEN_URL
 from blocks.http import (
     HttpError,
     is_http_url,
@@ -89,6 +90,8 @@ class SlackBlock(BlockHandler):
         "icon_emoji": {"type": "string"},
     }
     required = ("webhook_url",)
+    # Said in words by problems(), which also wants a host: the schema lets more through.
+    schema_rules = ({"properties": {"webhook_url": {"pattern": WRITTEN_URL}}},)
     outputs = ("status", "ok")
     side_effects = True
     # Incoming webhooks have no idempotency key: a repeat posts the message again.

@@ -33,6 +33,8 @@ from blocks._webhook_answers import (
     unfinished,
 )
 from blocks._webhook_request import (
+    FIELD_RULES,
+    METHODS,
     PATH_RULE,
     as_received,
     build_payload,
@@ -41,6 +43,7 @@ from blocks._webhook_request import (
     parse_body,
     unreachable,
 )
+from blocks.http import is_method
 from engine._json import unstorable
 from engine.context import BlockContext
 from engine.database import server_unreachable
@@ -70,9 +73,6 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
 HEADER_NAME_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
 )
-
-#: The methods a webhook block may listen on.
-METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 
 #: How long a ``respond: sync`` delivery waits for its run; then a 504 naming the run.
 SYNC_TIMEOUT_S = 300.0
@@ -113,6 +113,7 @@ class WebhookBlock(BlockHandler):
         },
     }
     required = ("path",)
+    schema_rules = FIELD_RULES  # said in words by problems()
     # `secret` is read at delivery time from the environment and never enters a run
     # record (nor does the header `secret_header` names: it is a name, not a value);
     # the two keys refer to this block's own output, which only exists once the
@@ -129,7 +130,7 @@ class WebhookBlock(BlockHandler):
             message = f"{path!r} is not a path a request can reach ({why}): {PATH_RULE}"
             out.append(Problem(message, block=self.block.id, field="path"))
         method = self.config.get("method")
-        if isinstance(method, str) and method.upper() not in METHODS:
+        if isinstance(method, str) and not is_method(method, METHODS):
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
         secret = self.config.get("secret")
         if isinstance(secret, str) and (

@@ -6,6 +6,8 @@ in sync); the validator, the editor and ``flowyard validate`` all use it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from engine.registry import block_types
@@ -65,6 +67,17 @@ def in_words(rule: Any) -> Any:
 def said_in_words(schema: Any) -> bool:
     """Whether a failing schema fragment is one of :func:`in_words`'s."""
     return isinstance(schema, dict) and schema.get("$comment") == IN_WORDS
+
+
+def any_case(words: Iterable[str]) -> str:
+    """A pattern for exactly ``words``, each in any mix of ASCII upper and lower case
+    (``post``, ``Post``): what ``value.isascii() and value.upper() in words`` accepts.
+    One character class a letter, so an ECMA-262 validator reads it as Python does."""
+    spelled = (
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+        for word in words
+    )
+    return "^(?:" + "|".join(spelled) + ")$"
 
 
 def one_of_keys(*keys: str) -> dict[str, Any]:
