@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -297,3 +298,36 @@ for _tag, _regex, _first in (
     _Dumper.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regex), list(_first))
 _Dumper.add_representer(str, _str_presenter)
 _Dumper.add_representer(list, _list_presenter)
+
+
+def dump_yaml_indented(data: dict[str, Any], indent: int, item_indent: int) -> str:
+    """``data`` as YAML in the order given, indented the way a hand-written file is:
+    ``indent`` spaces a mapping level (any width: PyYAML's own ``indent`` stops at
+    9), a list's ``- `` ``item_indent`` spaces right of its key, and a mapping or
+    list inside a list item right after its ``- `` (``- name: x``, not ``-   name:
+    x``). A save inserts such lines into a file indented so (engine/workflow_text.py)."""
+    dumper = _indented_dumper(indent, item_indent)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+@functools.cache
+def _indented_dumper(indent: int, item_indent: int) -> type[yaml.SafeDumper]:
+    class Indented(_Dumper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.best_indent = indent
+
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            # PyYAML's own rule with two of its steps set apart: a block list as a
+            # mapping value ("indentless") and a collection that is a list item.
+            self.indents.append(self.indent)
+            if self.indent is None:
+                self.indent = self.best_indent if flow else 0
+            elif self.sequence_context and not flow:
+                self.indent += 2
+            elif indentless:
+                self.indent += item_indent
+            else:
+                self.indent += self.best_indent
+
+    return Indented

@@ -8,11 +8,24 @@ The SPEC asks that a diff of a save shows the logic change alone: see
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
+from engine._text_lines import (
+    TOP_KEY,
+    Indents,
+    block_key,
+    field_key,
+    file_indents,
+    first_content,
+    indent_of,
+    is_note,
+    items_under,
+    opens_block,
+    sections,
+    written,
+)
 from engine.model import dump_yaml, syntax_error_text
 from engine.strict_load import load_yaml
 
@@ -44,35 +57,55 @@ def render(doc: dict[str, Any], suffix: str) -> str:
     return dump_yaml(doc)
 
 
-# A top-level key at column 0, a block id at column 2 (the layout `render` writes).
-_TOP_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
-_BLOCK_KEY = re.compile(r"  ([a-z][a-z0-9_]*):(?:\s|$)")
-_FIELD_KEY = re.compile(r"    ([A-Za-z_][\w-]*):(?:\s|$)")
-
-
 def render_update(old_text: str, doc: dict[str, Any], suffix: str) -> str:
+    """The text to save ``doc`` over a file that holds ``old_text``: ``update_text``'s."""
+    return update_text(old_text, doc, suffix).text
+
+
+class Update(NamedTuple):
+    """What a save writes over a file: ``text``; ``rewritten`` says why the whole file
+    was written anew the canonical way, its comments and formatting lost (None: the
+    file keeps its text but for what changed)."""
+
+    text: str
+    rewritten: str | None = None
+
+
+#: What a save's answer says when the file could not keep its text (ui/api_workflows.py).
+REWRITTEN = "the whole file was written anew the canonical way, without its comments and formatting"
+
+
+def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
     """The text to save ``doc`` over a file that holds ``old_text``.
 
     Saving what was loaded returns ``old_text`` itself: the file stays
     byte-identical, comments and flow style included. Otherwise only the
-    top-level sections, blocks and block fields whose value changed are rewritten; the rest
-    (with the comments above and inside them) keep their text, so a diff shows
-    the change alone. Comments inside a rewritten field are lost. Whenever the
-    patched text would not load back as exactly ``doc`` in the canonical order,
-    the whole file is written the canonical way instead.
+    top-level sections, blocks and block fields whose value changed are rewritten,
+    indented as the file indents; the rest (with the comments above and inside
+    them) keep their text, so a diff shows the change alone. Comments inside a
+    rewritten field are lost. Whenever the patched text would not load back as
+    exactly ``doc`` in the canonical order, the whole file is written the
+    canonical way instead, and ``rewritten`` says so. A ``.json`` file is always
+    written the canonical way: JSON has no comments to keep.
     """
     try:
         old = parse(old_text, f"x{suffix}")
     except ValueError:
-        return render(doc, suffix)
+        return Update(render(doc, suffix), f"{REWRITTEN}: the file it replaced did not load")
     if old == doc:
-        return old_text
+        return Update(old_text)
     doc = in_order_of(old, doc)
     full = render(doc, suffix)
     if suffix == ".json":
-        return full
+        return Update(full)
     patched = _patch(old_text, old, doc, full)
-    return patched if patched is not None else full
+    if patched is None:
+        why = (
+            "its layout could not be followed line by line"
+            " (an anchor shared between blocks, a document not starting at column 0)"
+        )
+        return Update(full, f"{REWRITTEN}: {why}")
+    return Update(patched)
 
 
 def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +147,8 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
     canonical = _load(full)
     if not old_text.endswith("\n"):
         old_text += "\n"
-    head, top = _sections(old_text.splitlines(keepends=True), _TOP_KEY)
+    head, top = sections(old_text.splitlines(keepends=True), TOP_KEY)
+    indents = file_indents(top)
     if top:  # the comment opening the file is the file's, whatever key comes first
         first = next(iter(top))
         head += top[first][0]
@@ -125,12 +159,15 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
         prefix, own = top.get(key, ([], []))
         if own and key in old and old[key] == doc[key]:
             out += prefix + own
-        elif key == "blocks" and own and own[0].strip() == "blocks:" and isinstance(old[key], dict):
-            out += prefix + [own[0]] + _patch_blocks(own[1:], old[key], doc[key])
-        elif key == "layout" and own and (lines := _patch_layout(own, old[key], doc[key])):
+        elif key == "blocks" and own and opens_block(own[0]) and isinstance(old[key], dict):
+            out += prefix + [own[0]] + _patch_blocks(own[1:], old[key], doc[key], indents)
+        elif key == "layout" and own and (lines := _patch_layout(own, old, doc, indents)):
             out += prefix + lines
         else:
-            out += prefix + _dump({key: doc[key]}, _indents_items(own))
+            value = doc[key]
+            if key == "blocks" and isinstance(value, dict):
+                value = {bid: _typed_first(block) for bid, block in value.items()}
+            out += prefix + written({key: value}, items_under(own, indents))
     text = "".join(out)
     try:
         saved = _load(text)
@@ -155,47 +192,61 @@ def _top_order(old: dict[str, Any], canonical: list[str]) -> list[str]:
     return [*order, "layout"] if "layout" in canonical else order
 
 
-def _patch_layout(own: list[str], old: Any, new: Any) -> list[str] | None:
+def _patch_layout(
+    own: list[str], old_doc: dict[str, Any], doc: dict[str, Any], indents: Indents
+) -> list[str] | None:
     """A changed ``layout`` written as the file writes it: one line ``{…}`` stays one
     line; one entry per line keeps each unchanged entry's line (and the comments
-    between them). None: neither, the section is written anew."""
+    between them; a renamed block's line under its new key). None: neither, the
+    section is written anew."""
+    old, new = old_doc["layout"], doc["layout"]
     if not (isinstance(old, dict) and isinstance(new, dict)):
         return None
+    blocks = old_doc.get("blocks"), doc.get("blocks")
+    renamed = renames(*blocks) if all(isinstance(b, dict) for b in blocks) else {}
     value = own[0].split(":", 1)[1].strip()
     if len(own) == 1 and value.startswith("{") and value.endswith("}"):
         flow = yaml.safe_dump(
             new, default_flow_style=True, width=10**9, sort_keys=False, allow_unicode=True
         )
         return [f"layout: {flow.strip()}\n"]
-    if value:
+    if not opens_block(own[0]):
         return None
-    head, entries = _sections(own[1:], _BLOCK_KEY)
-    if any(not _is_note(line, 2) for line in head):
+    first = first_content(own[1:])
+    at = indent_of(first) if first is not None else indents.unit
+    head, entries = sections(own[1:], block_key(at))
+    if at == 0 or any(not is_note(line, at) for line in head):
         return None
     out = [own[0], *head]
     for bid, box in new.items():
-        prefix, lines = entries.get(bid, ([], []))
-        if lines and bid in old and old[bid] == box:
-            out += prefix + lines
+        was = renamed.get(bid, bid) if bid not in old else bid
+        prefix, lines = entries.get(was, ([], []))
+        if lines and was in old and old[was] == box:
+            out += prefix + [f"{' ' * at}{bid}{lines[0][at + len(was) :]}", *lines[1:]]
         else:
-            out += prefix + _dump({"layout": {bid: box}})[1:]
+            out += prefix + written({bid: box}, indents, at)
     return out
 
 
-def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any) -> list[str]:
-    head, sections = _sections(lines, _BLOCK_KEY)
+def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any, indents: Indents) -> list[str]:
+    """The lines under ``blocks:``: an unchanged block keeps its text, a changed one
+    its unchanged fields' (``_patch_fields``); a new one is written at the column
+    the file's block keys are at, indented as the file indents."""
+    first = first_content(lines)
+    at = indent_of(first) if first is not None and indent_of(first) > 0 else indents.unit
+    head, blocks = sections(lines, block_key(at))
     renamed = renames(old, new or {})
     out = list(head)
     for bid, block in (new or {}).items():
         was = renamed.get(bid, bid)
-        prefix, own = sections.get(was, ([], []))
+        prefix, own = blocks.get(was, ([], []))
         if own and was != bid:  # the renamed block's text, under its new key
-            own = [f"  {bid}{own[0][2 + len(was) :]}", *own[1:]]
+            own = [f"{' ' * at}{bid}{own[0][at + len(was) :]}", *own[1:]]
         if own and was in old and old[was] == block:
             out += prefix + own
             continue
-        fields = _patch_fields(own, old.get(was), block) if own else None
-        out += prefix + (fields or _dump({"blocks": {bid: block}})[1:])  # without "blocks:"
+        fields = _patch_fields(own, old.get(was), block, indents) if own else None
+        out += prefix + (fields or written({bid: _typed_first(block)}, indents, at))
     return out
 
 
@@ -244,71 +295,32 @@ def _type_of(block: Any) -> Any:
     return block.get("type") if isinstance(block, dict) else None
 
 
-def _patch_fields(own: list[str], old: Any, new: Any) -> list[str] | None:
+def _patch_fields(own: list[str], old: Any, new: Any, indents: Indents) -> list[str] | None:
     """A changed block written one field per line: only the fields whose value
-    changed are rewritten, so ``body: [a, b]`` beside an edited ``max_iterations``
-    keeps its flow style and comments. None when the block is not written so."""
-    if not (isinstance(old, dict) and isinstance(new, dict) and own[0].rstrip().endswith(":")):
+    changed are rewritten (at the column of the block's other fields), so
+    ``body: [a, b]`` beside an edited ``max_iterations`` keeps its flow style and
+    comments. None when the block is not written so."""
+    if not (isinstance(old, dict) and isinstance(new, dict) and opens_block(own[0])):
         return None
-    head, fields = _sections(own[1:], _FIELD_KEY)
-    if any(not _is_note(line, 4) for line in head):
+    first = first_content(own[1:])
+    at = indent_of(first) if first is not None else indent_of(own[0]) + indents.unit
+    if at <= indent_of(own[0]):
+        return None
+    head, fields = sections(own[1:], field_key(at))
+    if any(not is_note(line, at) for line in head):
         return None
     out = [own[0], *head]
-    for key, value in _dump_order(new):
+    for key, value in _typed_first(new).items():
         prefix, lines = fields.get(key, ([], []))
         if lines and key in old and old[key] == value:
             out += prefix + lines
         else:
-            out += prefix + _dump({"blocks": {"b": {key: value}}})[2:]  # the field's lines
+            out += prefix + written({key: value}, items_under(lines, indents), at)
     return out
 
 
-def _dump_order(block: dict[str, Any]) -> list[tuple[str, Any]]:
+def _typed_first(block: Any) -> Any:
     """A block's fields in the order dump_yaml writes them: ``type`` first."""
-    return sorted(block.items(), key=lambda kv: kv[0] != "type")
-
-
-def _dump(doc: dict[str, Any], indent_items: bool = False) -> list[str]:
-    lines = dump_yaml(doc).splitlines(keepends=True)
-    if indent_items and len(lines) > 1 and lines[1].startswith("- "):
-        # The file indents its list items ("  - a -> b"): follow it, or adding
-        # one edge would re-indent every other edge line in the diff.
-        lines[1:] = ["  " + line if line.strip() else line for line in lines[1:]]
-    return lines
-
-
-def _indents_items(own: list[str]) -> bool:
-    return len(own) > 1 and own[1].startswith("  - ")
-
-
-def _sections(
-    lines: list[str], key_re: re.Pattern[str]
-) -> tuple[list[str], dict[str, tuple[list[str], list[str]]]]:
-    """Split at each key line: (lines before the first key, {key: (prefix, own lines)}).
-
-    A key's prefix is the run of blank lines and comments right above it, no
-    deeper than the key itself: a comment above a block describes that block
-    and stays with it even when the block is rewritten.
-    """
-    head: list[str] = []
-    sections: dict[str, tuple[list[str], list[str]]] = {}
-    body = head
-    for line in lines:
-        m = key_re.match(line)
-        if m is None or m.group(1) in sections:
-            body.append(line)
-            continue
-        depth = len(line) - len(line.lstrip(" "))
-        cut = len(body)
-        while cut > 0 and _is_note(body[cut - 1], depth):
-            cut -= 1
-        prefix = body[cut:]
-        del body[cut:]
-        body = [line]
-        sections[m.group(1)] = (prefix, body)
-    return head, sections
-
-
-def _is_note(line: str, depth: int) -> bool:
-    stripped = line.lstrip(" ")
-    return not stripped.strip() or (stripped.startswith("#") and len(line) - len(stripped) <= depth)
+    if not isinstance(block, dict):
+        return block
+    return dict(sorted(block.items(), key=lambda kv: kv[0] != "type"))

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
 
-from engine.model import not_utf8
+from engine.model import Problem, not_utf8
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
 from ui.app import settings
@@ -271,11 +271,14 @@ def _save(name: str, sent: _Sent) -> Response:
     else:
         # Only what changed is rewritten: an unchanged save leaves the file
         # (comments and all) byte-identical, and is not written at all.
-        text = wf.render_update(old_text, doc, path.suffix)
+        update = wf.update_text(old_text, doc, path.suffix)
+        text = update.text
+        if update.rewritten:  # the file's comments and formatting are gone: said
+            warnings.append(Problem(update.rewritten, file=path.name).to_dict())
     if text != old_text:
         wf.write_atomic(path, text)
     body: dict[str, Any] = {"name": name, "file": path.name, "saved": True}
-    if warnings:  # a name clash the file already had: saved, and said
+    if warnings:  # a name clash the file already had, a whole rewrite: saved, and said
         body["warnings"] = warnings
     response = jresponse(body, 200 if existing else 201)
     response.headers["ETag"] = _etag(text)

@@ -20,10 +20,10 @@ from engine.workflow_folder import (
     list_folder,
     valid_name,
 )
-from engine.workflow_text import parse, render, render_update
+from engine.workflow_text import parse, render, update_text
 from engine.workflows import FileVersion, file_version
 
-__all__ = ["NAME_RULE", "parse", "render", "render_update", "valid_name"]  # from the engine
+__all__ = ["NAME_RULE", "parse", "render", "update_text", "valid_name"]  # from the engine
 
 if TYPE_CHECKING:
     from engine.workflows import WorkflowStore

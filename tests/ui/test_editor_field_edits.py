@@ -61,11 +61,12 @@ def test_a_changed_field_is_rewritten_alone(
 
     after = _save(client, auth, workflows_dir, "rt_fields_body", edit)
     changed = [c for c in _changed_lines(original, after) if "name:" not in c]
-    # The field rewritten the canonical way; the block's other fields untouched.
+    # The field rewritten the canonical way, its list items indented as the file
+    # indents its lists (`cases:`, `edges:`); the block's other fields untouched.
     assert changed == [
         "-    body: [step_state, step_agent, step]",
         "+    body:",
-        "+    - step",
-        "+    - step_agent",
-        "+    - step_state",
+        "+      - step",
+        "+      - step_agent",
+        "+      - step_state",
     ]

@@ -93,7 +93,11 @@ async function save() {
   state.dropped = []; // gone from the file now, as the list said it would be
   setProblems([]);
   if (state.edits === edits) setDirty(false); // typed on while it saved: still unsaved
-  status(removed.length ? `Saved · removed ${removed.join(', ')}` : 'Saved', 'ok');
+  // Saved, and said: a name clash the file already had, or a file whose layout
+  // could not be followed, so the whole of it was rewritten (its comments gone).
+  const said = (r.data?.warnings ?? []).map((w) => w.message);
+  const notes = [...(removed.length ? [`removed ${removed.join(', ')}`] : []), ...said];
+  status(['Saved', ...notes].join(' · '), said.length ? 'warn' : 'ok');
   return true;
 }
 
