@@ -84,8 +84,8 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
     indented as the file indents; the rest (with the comments above and inside
     them) keep their text, so a diff shows the change alone. Comments inside a
     rewritten field are lost. Whenever the patched text would not load back as
-    exactly ``doc`` in the canonical order, the whole file is written the
-    canonical way instead, and ``rewritten`` says so. A ``.json`` file is always
+    exactly ``doc`` in the canonical order, each key once, the whole file is
+    written the canonical way instead, and ``rewritten`` says so. A ``.json`` file is always
     written the canonical way: JSON has no comments to keep.
     """
     try:
@@ -102,7 +102,7 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
     if patched is None:
         why = (
             "its layout could not be followed line by line"
-            " (an anchor shared between blocks, a document not starting at column 0)"
+            " (a quoted block id, an anchor shared between blocks, a document not at column 0)"
         )
         return Update(full, f"{REWRITTEN}: {why}")
     return Update(patched)
@@ -170,9 +170,12 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
             out += prefix + written({key: value}, items_under(own, indents))
     text = "".join(out)
     try:
-        saved = _load(text)
+        loaded = load_yaml(text)
     except (yaml.YAMLError, ValueError, RecursionError):
         return None
+    if loaded.found:  # a key twice (a quoted "add": kept, add: written again): not this text
+        return None
+    saved = loaded.doc
     same_order = isinstance(saved, dict) and list(saved) == order
     if same_order and "blocks" in saved:
         same_order = list(saved["blocks"] or {}) == list(canonical["blocks"] or {})

@@ -121,3 +121,44 @@ def test_a_key_the_file_lacks_goes_below_its_header_comment(
         "+layout: {start: [40, 80], add: [260, 80]}",
     ]
     assert after.startswith("# hand-written\nversion: 1\nname: hand_no_version\ndescription:")
+
+
+QUOTED_IDS = """\
+# ids quoted, as some YAML tools write them
+version: 1
+name: {name}
+blocks:
+  "start":
+    type: manual
+  "add":
+    type: function
+    timeout: 5
+    code: return 1
+edges: [start -> add]
+"""
+
+
+def test_a_file_with_quoted_block_ids_is_not_saved_with_each_block_twice(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """The patch did not know `"add":` for the block `add`: it kept those lines and
+    wrote the blocks again below them, a file with every block id twice (which the
+    next load reports as duplicate block ids). Such a file is written anew, and said."""
+    from engine.strict_load import load_yaml
+
+    name = "hand_quoted_ids"
+    path = workflows_dir / f"{name}.yaml"
+    path.write_text(QUOTED_IDS.format(name=name))
+    try:
+        doc = client.get(f"/api/workflows/{name}?format=json", headers=auth).get_json()
+        doc["blocks"]["add"]["timeout"] = 9
+        resp = client.put(f"/api/workflows/{name}", json=doc, headers=auth)
+        assert resp.status_code == 200, resp.get_json()
+        after = path.read_text()
+    finally:
+        path.unlink()
+    loaded = load_yaml(after)
+    assert [found.message for found in loaded.found] == []
+    assert loaded.doc == doc
+    [said] = resp.get_json()["warnings"]
+    assert said["message"].startswith("the whole file was written anew the canonical way")
