@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from engine.context import BlockContext
 from engine.model import Problem
-from engine.references import compile_value, references_in
+from engine.references import compile_value, references_in, to_text
 from engine.registry import BlockHandler, register
 
 
@@ -49,8 +49,9 @@ _ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+")
 def single_line(field: str, value: Any) -> str:
     """``value`` as header text, refused when it holds a line break: a reference
     resolving to an address, a CR/LF and ``Bcc: someone`` must not add a recipient
-    (getaddresses reads both lines) or a header."""
-    text = str(value)
+    (getaddresses reads both lines) or a header. A value that is not text is its
+    text as everywhere else (``true``, JSON for an object), not Python's."""
+    text = to_text(value)
     if any(c in _LINE_BREAKS for c in text):
         raise EmailError(f"`{field}` contains a line break", retriable=False)
     return text
@@ -200,6 +201,8 @@ class EmailBlock(BlockHandler):
         if settings.password:
             ctx.run.note_secret(settings.password)
         to, cc, bcc = (self._recipients(ctx, f, config.get(f)) for f in ("to", "cc", "bcc"))
+        # Addresses like the recipients': `{'a': 1}` went out as a Reply-To header.
+        reply_to = self._recipients(ctx, "reply_to", config.get("reply_to"))
         if not to:
             raise EmailError("no recipient: `to` is empty", retriable=False)
         # SMTP_USER is a default sender only when it is an address: a login name
@@ -220,14 +223,15 @@ class EmailBlock(BlockHandler):
             msg["To"] = ", ".join(formataddr(pair) for pair in to)
             if cc:
                 msg["Cc"] = ", ".join(formataddr(pair) for pair in cc)
-            if config.get("reply_to"):
-                msg["Reply-To"] = single_line("reply_to", config["reply_to"])
+            if reply_to:
+                msg["Reply-To"] = ", ".join(formataddr(pair) for pair in reply_to)
             msg["Subject"] = single_line("subject", config.get("subject") or "")
             msg["Date"] = formatdate(usegmt=True)  # RFC 5322; relays do not add it
             msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
-            msg.set_content(str(text) if text is not None else "This message has an HTML body.")
+            # `text: <a.order>` is the order's JSON, as inside longer text.
+            msg.set_content(to_text(text) if text is not None else "This message has an HTML body.")
             if html is not None:
-                msg.add_alternative(str(html), subtype="html")
+                msg.add_alternative(to_text(html), subtype="html")
         except (ValueError, TypeError) as exc:  # a header Python's email package refuses
             raise EmailError(f"the message cannot be built: {exc}", retriable=False) from None
         recipients = [addr for _, addr in to + cc + bcc]
