@@ -43,7 +43,11 @@ class EmailError(RuntimeError):
 
 #: Every character Python's header code takes as a line break, not only CR and LF.
 _LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-_ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+")
+#: ``local@domain``: a local part without the characters that end or quote one, and
+#: a domain of labels (letters, digits, inner hyphens) with dots between. Anything
+#: looser let ``a@x..y``, ``a@-`` and the ``'b@c.d'}`` of an object's text through.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"[^@\s<>(),;:\"\[\]]+@{_LABEL}(?:\.{_LABEL})*")
 
 
 def single_line(field: str, value: Any) -> str:
@@ -98,6 +102,12 @@ def addresses(field: str, value: Any, from_data: bool = False) -> list[tuple[str
         return []
     found = []
     for item in value if isinstance(value, (list, tuple)) else [value]:
+        if not isinstance(item, str):
+            # An object's text (`{"a": "b@c.d"}`) holds an address getaddresses
+            # would dig out; data that is not text names no recipient.
+            raise EmailError(
+                f"`{field}` holds {_kind(item)}, not an email address as text", retriable=False
+            )
         text = single_line(field, item)
         parsed = [(name, addr) for name, addr in getaddresses([text]) if addr]
         if from_data and len(parsed) != 1:
@@ -110,6 +120,16 @@ def addresses(field: str, value: Any, from_data: bool = False) -> list[tuple[str
                 raise EmailError(f"`{field}`: {addr!r} is not an email address", retriable=False)
         found += parsed
     return found
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list inside a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, (int, float)) else "null"
 
 
 def _is_reference(raw: Any) -> bool:

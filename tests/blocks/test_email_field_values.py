@@ -66,3 +66,55 @@ async def test_a_reply_to_that_is_not_an_address_is_refused(
     assert "`reply_to`" in result["error"]["message"]
     assert result["blocks"]["send"]["attempts"] == 1  # the same value fails again
     assert smtp.messages == []
+
+
+TO = """
+name: email_to
+blocks:
+  send:
+    type: email
+    to: <input.to>
+    subject: s
+    text: t
+    retries: 2
+    retry_backoff: 0.01
+"""
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        {"a": "b@c.d"},  # was sent to "'b@c.d'}"
+        [{"a": "b@c.d"}],
+        ["ann@shop.test", 5],
+        "a@-",
+        "a@x..y",
+        "a@.",
+        "a@x'}",
+        "a@-x.test",
+        "a@x-.test",
+        "a@x.test.",
+        "a@x_y.test",
+    ],
+)
+async def test_a_recipient_that_is_not_an_address_as_text_is_refused(
+    run_yaml: Any, smtp: Inbox, to: Any
+) -> None:
+    result = await run_yaml(TO, {"to": to})
+    assert result["status"] == "failed" and result["error"]["type"] == "EmailError"
+    assert "`to`" in result["error"]["message"]
+    assert result["blocks"]["send"]["attempts"] == 1
+    assert smtp.messages == []
+
+
+async def test_domains_of_letters_digits_and_inner_hyphens_are_addresses(
+    run_yaml: Any, smtp: Inbox
+) -> None:
+    to = ["a@localhost", "b.c+d@mail-1.x2.shop.test", "E <e@Shop.Test>"]
+    result = await run_yaml(TO, {"to": to})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["accepted"] == [
+        "a@localhost",
+        "b.c+d@mail-1.x2.shop.test",
+        "e@Shop.Test",
+    ]
