@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from engine.context import BlockContext
 from engine.model import Problem
-from engine.references import compile_value, references_in, to_text
+from engine.references import compile_value, masked, parse, references_in, to_text
 from engine.registry import BlockHandler, register
 
 
@@ -122,6 +122,36 @@ def addresses(field: str, value: Any, from_data: bool = False) -> list[tuple[str
     return found
 
 
+def list_items(text: str) -> list[str]:
+    """``text`` split at the commas that separate addresses, as getaddresses reads
+    them: not those in a quoted name (``"Doe, John" <j@x>``), a comment
+    (``j@x (Doe, John)``) or angle brackets. References are masked first, so what a
+    reference's path holds is never taken for a quote or a bracket."""
+    plain = masked(text, parse(text))
+    items, start, quoted, escaped, depth, angled = [], 0, False, False, 0, False
+    for i, c in enumerate(plain):
+        if escaped:
+            escaped = False
+        elif c == "\\" and (quoted or depth):
+            escaped = True
+        elif c == '"' and not depth:
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif c == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif c in "<>":
+            angled = c == "<"
+        elif c == "," and not angled:
+            items.append(text[start:i])
+            start = i + 1
+    return [*items, text[start:]]
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
@@ -208,7 +238,7 @@ class EmailBlock(BlockHandler):
         raw = self.config.get(field)
         if isinstance(raw, str) and "," in raw and _is_reference(raw):
             found = []
-            for part in (p.strip() for p in raw.split(",")):
+            for part in (p.strip() for p in list_items(raw)):
                 if _is_reference(part):
                     found += addresses(field, compile_value(part).resolve(ctx.frame), True)
                 else:

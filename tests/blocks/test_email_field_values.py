@@ -118,3 +118,19 @@ async def test_domains_of_letters_digits_and_inner_hyphens_are_addresses(
         "b.c+d@mail-1.x2.shop.test",
         "e@Shop.Test",
     ]
+
+
+async def test_a_written_quoted_name_with_a_comma_stays_one_address_beside_a_reference(
+    run_yaml: Any, smtp: Inbox
+) -> None:
+    """`'"Doe, John" <john@x.test>, <input.to>'` was refused: "'Doe' is not an email
+    address" (the written text was split on every comma)."""
+    wf = TO.replace(
+        "to: <input.to>", """to: '"Doe, John" <john@x.test>, ops@shop.test (Ops, EU), <input.to>'"""
+    )
+    assert wf != TO
+    result = await run_yaml(wf, {"to": "cy@shop.test"})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["accepted"] == ["john@x.test", "ops@shop.test", "cy@shop.test"]
+    [(_, msg)] = smtp.messages
+    assert msg["To"] == '"Doe, John" <john@x.test>, "Ops, EU" <ops@shop.test>, cy@shop.test'
