@@ -23,9 +23,22 @@ from blocks.http import (
 )
 from engine.context import BlockContext
 from engine.executor import BlockFailed
-from engine.model import Problem
-from engine.references import references_in, to_text
+from engine.model import BlockModel, Problem
+from engine.references import (
+    Compiled,
+    Interpolation,
+    ListValue,
+    LoneRef,
+    MappingValue,
+    compile_value,
+    is_one_reference,
+    parse,
+    to_text,
+)
 from engine.registry import BlockHandler, register
+
+#: Said with a JSON error in `blocks` text that holds references.
+_INSIDE_A_STRING = ': a reference in JSON text goes inside a string ("<a.b>")'
 
 
 def without_url(exc: HttpError) -> HttpError:
@@ -55,6 +68,35 @@ def message_blocks(value: Any) -> list[Any]:
             f"blocks must be a list of Block Kit blocks (or its JSON text), not {_kind(value)}"
         )
     return value
+
+
+def blocks_template(raw: Any, known_roots: Any) -> Compiled:
+    """``blocks`` as written, compiled for resolving at run time.
+
+    JSON text with references is parsed first, then each reference resolved inside
+    the string it sits in, as string contents: pasted into the text, a value's
+    quote broke the JSON and a crafted one added blocks (`<!channel>`) of its own.
+    A string that is exactly one reference is the value's text too (it was written
+    in quotes, and so was sent before). One reference for the whole field, or
+    blocks written as a list, resolve as any field does."""
+    if isinstance(raw, str) and is_one_reference(raw):
+        return compile_value(raw.strip(), known_roots)
+    if isinstance(raw, str) and parse(raw, known_roots):
+        try:
+            return _as_text(json.loads(raw), known_roots)
+        except ValueError as exc:
+            raise ValueError(f"blocks is not JSON ({exc}){_INSIDE_A_STRING}") from None
+    return compile_value(raw, known_roots)
+
+
+def _as_text(value: Any, known_roots: Any) -> Compiled:
+    """``value`` (parsed JSON) with every string's references rendered as text."""
+    if isinstance(value, dict):
+        return MappingValue({k: _as_text(v, known_roots) for k, v in value.items()})
+    if isinstance(value, list):
+        return ListValue([_as_text(v, known_roots) for v in value])
+    compiled = compile_value(value, known_roots)
+    return Interpolation([compiled.ref]) if isinstance(compiled, LoneRef) else compiled
 
 
 def _kind(value: Any) -> str:
@@ -97,6 +139,12 @@ class SlackBlock(BlockHandler):
     # Incoming webhooks have no idempotency key: a repeat posts the message again.
     repeatable = False
     default_timeout = 30.0
+    # Resolved by run(): JSON text is parsed before the references in it are.
+    raw_keys = frozenset({"blocks"})
+
+    def __init__(self, block: BlockModel) -> None:
+        super().__init__(block)
+        self._blocks: Compiled | None = None
 
     def problems(self) -> list[Problem]:
         found = []
@@ -118,12 +166,18 @@ class SlackBlock(BlockHandler):
             message = "the webhook_url names no host (https://hooks.slack.com/services/…)"
             found.append(Problem(message, block=self.block.id, field="webhook_url"))
         blocks = self.config.get("blocks")
-        if isinstance(blocks, str) and not any(references_in(blocks)):
+        if isinstance(blocks, str) and not is_one_reference(blocks):
             try:
                 message_blocks(blocks)
             except ValueError as exc:
-                found.append(Problem(str(exc), block=self.block.id, field="blocks"))
+                said = str(exc) + (_INSIDE_A_STRING if parse(blocks) else "")
+                found.append(Problem(said, block=self.block.id, field="blocks"))
         return found
+
+    def _resolved_blocks(self, ctx: BlockContext) -> Any:
+        if self._blocks is None:  # compiled once, with the workflow's block names
+            self._blocks = blocks_template(self.config["blocks"], ctx.run.plan.known_roots)
+        return self._blocks.resolve(ctx.frame)
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         url = str(config.get("webhook_url") or "")
@@ -139,14 +193,16 @@ class SlackBlock(BlockHandler):
                 }
             )
         message: dict[str, Any] = {}
-        for key in ("text", "blocks", "channel", "username", "icon_emoji"):
+        for key in ("text", "channel", "username", "icon_emoji"):
             if config.get(key) not in (None, ""):
                 # Slack takes text: `text: <a.total>` is its text, as inside longer
                 # text (`1250`, `true`, an object as JSON), not a JSON number.
-                message[key] = config[key] if key == "blocks" else to_text(config[key])
-        if "blocks" in message:
+                message[key] = to_text(config[key])
+        if "blocks" in self.config:
             try:
-                message["blocks"] = message_blocks(message["blocks"])
+                blocks = self._resolved_blocks(ctx)
+                if blocks not in (None, ""):
+                    message["blocks"] = message_blocks(blocks)
             except ValueError as exc:
                 raise BlockFailed(
                     {"type": "SlackError", "message": str(exc), "block": ctx.path}
