@@ -1,7 +1,8 @@
 """Slack block: post a message to a Slack incoming webhook.
 
 Failures follow the HTTP block's rules (429/5xx and connection errors are retried by
-the engine when ``retries`` is set; Slack's ``Retry-After`` is honoured).
+the engine when ``retries`` is set; Slack's ``Retry-After`` is honoured), but for a
+timeout after the message was sent, which is not retried (blocks/_slack_post.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any, ClassVar
 import httpx
 
 from blocks._http_urls import WRITTEN_URL
+from blocks._slack_post import post
 from blocks.http import (
     HttpError,
     is_http_url,
     parse_body,
     scheme_of,
-    send,
     settle_failure,
     status_error,
 )
@@ -139,6 +140,9 @@ class SlackBlock(BlockHandler):
     # Incoming webhooks have no idempotency key: a repeat posts the message again.
     repeatable = False
     default_timeout = 30.0
+    # The post keeps to `timeout` itself: a timeout after the message went out is
+    # not retried, one before it is (blocks/_slack_post.py).
+    times_itself = True
     # Resolved by run(): JSON text is parsed before the references in it are.
     raw_keys = frozenset({"blocks"})
 
@@ -208,8 +212,9 @@ class SlackBlock(BlockHandler):
                     {"type": "SlackError", "message": str(exc), "block": ctx.path}
                 ) from None
         ctx.inputs = dict(message)
+        timeout = ctx.block.timeout if ctx.block.timeout is not None else self.default_timeout
         try:
-            response = await send(ctx, "POST", url, json=message)
+            response = await post(ctx, url, message, timeout)
             body = parse_body(response)
             if not response.is_success:
                 raise without_url(status_error(response, body, ctx.run.secrets, url))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class Scripted:
     status: int = 200
     body: Any = field(default_factory=lambda: {"ok": True})
     headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # answer this late (the request is recorded on arrival)
 
 
 class RecordingServer:
@@ -79,6 +81,7 @@ class RecordingServer:
             self.requests.append(recorded)
             script = self._scripts.get(request.path)
             reply = (script.pop(0) if len(script) > 1 else script[0]) if script else Scripted()
+        time.sleep(reply.delay_s)
         if isinstance(reply.body, (dict, list)):
             response = Response(json.dumps(reply.body), reply.status, mimetype="application/json")
         else:
