@@ -2,7 +2,7 @@
 // save from the editor diffs as the logic change alone (layout is written last
 // by the server).
 import { stringifyExact } from '../exact_json.js';
-import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, EDGE_Z, findByBid, syncPorts } from './graph.js';
+import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, EDGE_Z } from './graph.js';
 
 const EDGE_RE = /^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$/;
 const DERIVED_KEYS = new Set(['type', 'body']); // body comes from what the container holds
@@ -220,5 +220,3 @@ export function graphToDoc(graph, base, types) {
   if (Object.keys(layout).length || base?.layout) doc.layout = Object.fromEntries(ordered(Object.keys(layout), Object.keys(base?.layout ?? {})).map((k) => [k, layout[k]]));
   return doc;
 }
-
-export { findByBid, syncPorts };

@@ -50,12 +50,13 @@ export function outPorts(type, config, typeInfo) {
   return ports;
 }
 
+// One out port, labelled with its name (but the plain `out`).
+export function portItem(id) {
+  return { id, group: 'out', attrs: { text: { text: id === 'out' ? '' : id } } };
+}
+
 function portItems(ports, hasIn) {
-  const items = hasIn ? [{ id: 'in', group: 'in' }] : [];
-  for (const p of ports) {
-    items.push({ id: p, group: 'out', attrs: { text: { text: p === 'out' ? '' : p } } });
-  }
-  return items;
+  return [...(hasIn ? [{ id: 'in', group: 'in' }] : []), ...ports.map(portItem)];
 }
 
 export function createGraph(container) {
@@ -203,25 +204,6 @@ export function addBlock(graph, spec, typeInfo) {
 }
 
 export const EDGE_ATTRS = { line: { stroke: '#5f6b7a', strokeWidth: 1.6, targetMarker: { name: 'classic', size: 7 } } };
-
-// Re-sync a node's ports with its config (condition cases, on_error), dropping
-// edges that hung off a port that no longer exists.
-export function syncPorts(graph, node, typeInfo) {
-  const { type, config } = node.getData();
-  const wanted = outPorts(type, config, typeInfo);
-  const have = node.getPorts().filter((p) => p.group === 'out').map((p) => p.id);
-  for (const id of have) {
-    if (!wanted.includes(id)) {
-      for (const e of graph.getConnectedEdges(node, { outgoing: true })) {
-        if (e.getSourcePortId() === id) e.remove();
-      }
-      node.removePort(id);
-    }
-  }
-  for (const id of wanted) {
-    if (!have.includes(id)) node.addPort({ id, group: 'out', attrs: { text: { text: id === 'out' ? '' : id } } });
-  }
-}
 
 export function findByBid(graph, bid) {
   return graph.getNodes().find((n) => n.getData()?.bid === bid) ?? null;

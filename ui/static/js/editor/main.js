@@ -7,8 +7,9 @@ import { createGraph, fitParent, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
 import { enableDrop, lockPalette, renderPalette } from './palette.js';
 import { asProblem, showProblems } from './problems.js';
+import { portRenames } from './ports.js';
 import { PropsPanel } from './props.js';
-import { followRename } from './rename.js';
+import { followPortRename, followRename } from './rename.js';
 import { initialView, wireZoom } from './view.js';
 
 const root = document.getElementById('editor');
@@ -216,6 +217,7 @@ async function main() {
   state.graph = graph;
   state.props = new PropsPanel($('props'), graph, state.types, typesResp.data.common ?? {}, () => setDirty(true), () => setDirty(true));
   state.props.getDoc = () => state.base;
+  state.props.onNotice = (text) => status(text, 'error');
   renderPalette($('palette'), state.types, (type) => state.addBlock?.(type));
   state.props.render(null);
   graph.fy.history.disable();
@@ -236,6 +238,8 @@ async function main() {
   if (wfResp?.ok !== false) state.addBlock = enableDrop(graph, $('canvas'), state.types, (node) => select(node));
   graph.on('node:change:data', ({ node, current, previous }) => {
     if (previous?.bid && current?.bid && previous.bid !== current.bid) followRename(state.base, previous.bid, current.bid);
+    // Likewise a renamed case: its edges keep their places in the file.
+    for (const [from, to] of portRenames(current?.type, previous?.config, current?.config)) followPortRename(state.base, current.bid, from, to);
     relabel(node);
   });
   graph.on('node:click', ({ node }) => select(node));

@@ -4,7 +4,8 @@ import { el } from '../api.js';
 import { numberExact, parseExact, prettyExact, stringifyExact } from '../exact_json.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
-import { removeAsOneStep, syncPorts } from './graph.js';
+import { removeAsOneStep } from './graph.js';
+import { portRenames, syncPorts } from './ports.js';
 import { renameReferences } from './rename.js';
 
 const MULTILINE = new Set(['code', 'query', 'prompt', 'system', 'text', 'html', 'if', 'while', 'body', 'description']);
@@ -263,8 +264,14 @@ export class PropsPanel {
     this.graph.startBatch('update');
     // overwrite: a removed key must disappear, not be deep-merged back.
     this.node.setData({ ...data, config }, { overwrite: true });
-    if (key === 'cases' || key === 'else' || key === 'on_error') syncPorts(this.graph, this.node, this.types[data.type]);
+    let removed = [];
+    if (key === 'cases' || key === 'else' || key === 'on_error') {
+      const renames = portRenames(data.type, data.config ?? {}, config);
+      removed = syncPorts(this.graph, this.node, this.types[data.type], renames);
+    }
     this.graph.stopBatch('update');
     this.onChange?.();
+    // An edge goes only with its port, and never unseen (a deleted case's wire).
+    if (removed.length) this.onNotice?.(`Removed ${removed.join(', ')}: ${removed.length > 1 ? 'their ports are' : 'its port is'} gone (Undo brings ${removed.length > 1 ? 'them' : 'it'} back)`);
   }
 }

@@ -45,3 +45,12 @@ export function followRename(doc, from, to) {
   }
   if (doc.output !== undefined) doc.output = swapper(from, to)(doc.output);
 }
+
+// The loaded document follows an edge moved to another port of its block (a
+// renamed case, its Undo or Redo), so the edge keeps its place in the file.
+export function followPortRename(doc, bid, from, to) {
+  if (!Array.isArray(doc.edges) || from === 'out' || to === 'out') return;
+  const literal = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); // a case may be named anything
+  const start = new RegExp(`^(\\s*${bid})\\.${literal}(?=\\s*->)`);
+  doc.edges = doc.edges.map((e) => (typeof e === 'string' ? e.replace(start, (_m, head) => `${head}.${to}`) : e));
+}
