@@ -73,3 +73,71 @@ def test_a_picked_reference_is_saved(page: Any, scratch: Any) -> None:
     expect(page.locator("#status")).to_have_text("Saved")
     saved = yaml.safe_load(path.read_text())["blocks"]["last"]["code"]
     assert saved == 'return {"m": 2} + <first>'
+
+
+TYPED = """\
+version: 1
+name: {name}
+description: |
+  Mails the report.
+blocks:
+  start:
+    type: manual
+  gate:
+    type: condition
+    if: true
+  notify:
+    type: email
+    to: [ops@example.com, finance@example.com]
+    subject: Daily report
+    text: hello
+  call:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: "42"
+edges:
+  - start -> gate
+  - gate.true -> notify
+  - notify -> call
+"""
+
+
+def test_a_field_entered_and_left_unedited_keeps_its_value_and_type(
+    page: Any, scratch: Any
+) -> None:
+    """`to: [a, b]` was saved as the string '["a","b"]', `if: true` as 'true' (then
+    refused as a bad expression), `json: "42"` as 42, the description without its
+    last newline, and each marked the workflow unsaved."""
+    path = scratch("focus_and_leave", TYPED)
+    original = path.read_text()
+    open_editor(page, "focus_and_leave")
+    for block, key in [("notify", "to"), ("gate", "if"), ("call", "json")]:
+        select(page, block)
+        page.click(f"#prop-{key}")
+        page.click("#prop-id")  # leaves the field: it commits
+    page.locator("#canvas").click(position={"x": 700, "y": 500})
+    page.wait_for_selector("#workflow-form")
+    page.click("#wf-description")
+    page.click("#wf-name")
+    page.click("#wf-output")
+    expect(page.locator("#dirty")).to_be_hidden()
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert path.read_text() == original  # nothing changed: not written at all
+
+
+def test_a_field_edited_and_typed_back_keeps_its_original_value(page: Any, scratch: Any) -> None:
+    path = scratch("edit_and_back", TYPED)
+    original = path.read_text()
+    open_editor(page, "edit_and_back")
+    select(page, "notify")
+    to = page.locator("#prop-to")
+    shown = to.input_value()
+    to.fill("ops@example.com")
+    page.click("#prop-id")
+    to.fill(shown)
+    page.click("#prop-id")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert yaml.safe_load(path.read_text()) == yaml.safe_load(original)

@@ -164,6 +164,7 @@ export class PropsPanel {
     if (!doc) { this.root.replaceChildren(form); return; }
     const top = this.problems.filter((p) => !p.block);
     for (const [key, multiline, help] of [['name', false, 'Display name'], ['description', true, 'Free text'], ['output', false, "The run's result: a reference, e.g. <last_block.field>"]]) {
+      const wasValue = doc[key];
       const value = doc[key] === undefined || doc[key] === null ? '' : typeof doc[key] === 'string' ? doc[key] : stringifyExact(doc[key]);
       const input = multiline ? el('textarea', { id: `wf-${key}`, rows: 3 }) : el('input', { id: `wf-${key}`, spellcheck: 'false', autocomplete: 'off' });
       input.value = value;
@@ -171,7 +172,11 @@ export class PropsPanel {
       const commit = () => {
         const v = input.value.trim();
         const before = stringifyExact(doc[key]);
-        if (v === '' && key !== 'name') delete doc[key];
+        // Left as shown: the value as it was (see field()), e.g. a `|` description's last newline.
+        if (input.value === value) {
+          if (wasValue === undefined) delete doc[key];
+          else doc[key] = wasValue;
+        } else if (v === '' && key !== 'name') delete doc[key];
         else doc[key] = key === 'output' && /^[[{]/.test(v) ? (() => { try { return parseExact(v); } catch { return v; } })() : v;
         // Committed twice (Save, then blur) is one edit: the second is no change.
         if (stringifyExact(doc[key]) !== before) this.onChange?.();
@@ -236,7 +241,11 @@ export class PropsPanel {
       input = el('input', { id, value: toText(value, kind, false), spellcheck: 'false', autocomplete: 'off' });
     }
     input.dataset.field = key;
-    const commit = () => this.update(key, fromText(input.value, kind));
+    // Text as the value was shown is the value itself, not that text converted back:
+    // a field entered and left without an edit had turned `to: [a, b]` into the
+    // string '["a","b"]', `if: true` into 'true' and `json: "42"` into 42.
+    const shownAs = input.value;
+    const commit = () => this.update(key, input.value === shownAs ? value : fromText(input.value, kind));
     this.bind(input, commit);
     if (input.tagName !== 'SELECT' && !PLAIN.has(key)) {
       attachAutocomplete(input, () => suggestions(this.graph, this.node, this.types), commit);
