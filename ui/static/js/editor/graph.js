@@ -227,15 +227,6 @@ export function uniqueBid(graph, base) {
   }
 }
 
-// Grow a container so a child dropped near its edge stays inside it.
-export function fitParent(parent, child) {
-  const p = parent.getBBox();
-  const c = child.getBBox();
-  const right = Math.max(p.x + p.width, c.x + c.width + 20);
-  const bottom = Math.max(p.y + p.height, c.y + c.height + 20);
-  if (right !== p.x + p.width || bottom !== p.y + p.height) parent.resize(right - p.x, bottom - p.y);
-}
-
 // The selected block gets a blue outline (X6's selection box would sit on top of
 // the ports and swallow the drag that starts an edge).
 export function markSelected(node, selected) {

@@ -3,7 +3,8 @@
 import { api, el, failure, getJSON } from '../api.js';
 import { parseExact } from '../exact_json.js';
 import { docToGraph, graphToDoc } from './convert.js';
-import { createGraph, fitParent, markSelected, relabel } from './graph.js';
+import { embedCovered, fitParent } from './containers.js';
+import { createGraph, markSelected, relabel } from './graph.js';
 import { watchRun } from './live.js';
 import { enableDrop, lockPalette, renderPalette } from './palette.js';
 import { asProblem, showProblems } from './problems.js';
@@ -246,6 +247,13 @@ async function main() {
   graph.on('blank:click', () => select(null));
   graph.on('cell:removed', ({ cell }) => { if (state.props.node === cell) select(null); });
   graph.on('node:embedded', ({ node, currentParent }) => { if (currentParent) fitParent(currentParent, node); });
+  // A container moved over blocks takes them, as one dropped there does.
+  graph.on('node:moved', ({ node }) => {
+    if (!node.getData()?.container) return;
+    graph.startBatch('embed');
+    embedCovered(graph, node);
+    graph.stopBatch('embed');
+  });
   wireToolbar();
   if (wfResp && !wfResp.ok) lock(wfResp);
   else if (wfResp) validateOnLoad().catch(() => { root.dataset.validated = 'true'; }); // offline: the save will tell

@@ -2,7 +2,8 @@
 // HTML5 drag-and-drop, or clicked to add it in the middle of the view. Landing
 // inside a Loop/Parallel embeds the block there.
 import { el } from '../api.js';
-import { addBlock, BLOCK_H, BLOCK_W, CONTAINER_H, CONTAINER_W, fitParent, uniqueBid } from './graph.js';
+import { embedCovered, fitParent } from './containers.js';
+import { addBlock, BLOCK_H, BLOCK_W, CONTAINER_H, CONTAINER_W, uniqueBid } from './graph.js';
 
 const MIME = 'application/x-flowyard-block';
 const CATEGORY_ORDER = ['trigger', 'action', 'logic', 'container'];
@@ -97,7 +98,8 @@ export function enableDrop(graph, canvasEl, types, onAdded) {
 }
 
 // One block of `type` at (x, y) (its top-left), embedded in the container under
-// that point if any; one undo step.
+// that point if any; a container takes the blocks it covers wholly (containers.js).
+// One undo step.
 function place(graph, types, type, x, y) {
   const info = types[type];
   const bid = uniqueBid(graph, type);
@@ -108,6 +110,7 @@ function place(graph, types, type, x, y) {
     parent.addChild(node);
     fitParent(parent, node);
   }
+  if (info.container) embedCovered(graph, node);
   graph.stopBatch('drop');
   return node;
 }

@@ -1,0 +1,85 @@
+"""Loop and Parallel boxes show what their body holds, in a real browser (Debian's
+chromium, as in test_browser_editor.py): what a container covers wholly is in it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.test_browser_editor import drop, node, open_editor
+
+pytestmark = BROWSER_TESTS
+
+# Each block's id and its container's (null: top level).
+PARENTS = """() => Object.fromEntries(window.flowyardEditor.graph.getNodes().map(
+  (n) => [n.getData().bid, n.getParent() ? n.getParent().getData().bid : null]))"""
+
+
+def sent(page: Any) -> dict[str, Any]:
+    """The document Save sends (whether or not the server takes it)."""
+    with page.expect_request(lambda r: r.method == "PUT") as request:
+        page.click("#btn-save")
+    return json.loads(request.value.post_data)
+
+
+def test_a_container_dropped_over_blocks_takes_those_it_covers(
+    page: Any,
+) -> None:
+    """The loop drew `function` inside it while the file kept it top level (run on
+    every run); `beside`, only partly covered, stays out, drawn across the border."""
+    open_editor(page, "drop_over_blocks")
+    drop(page, "manual", 60, 60)
+    drop(page, "function", 380, 260)
+    drop(page, "function", 600, 420)
+    node(page, "function_2").wait_for()
+    # The loop's top-left lands 40, 20 above the pointer: it covers (260, 180) to (680, 420).
+    drop(page, "loop", 300, 200)
+    node(page, "loop_1").wait_for()
+    assert page.evaluate(PARENTS) == {
+        "manual": None,
+        "function": "loop_1",
+        "function_2": None,
+        "loop_1": None,
+    }
+    assert sent(page)["blocks"]["loop_1"]["body"] == ["function"]
+
+    page.click("#btn-undo")  # the loop and what it took, one step
+    assert page.evaluate(PARENTS) == {"manual": None, "function": None, "function_2": None}
+
+
+MOVED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  lone:
+    type: function
+    code: |
+      return {{"n": 1}}
+  fold:
+    type: loop
+    count: 2
+    body: []
+edges:
+  - start -> lone
+layout: {{start: [40, 40], lone: [100, 200], fold: [500, 150, 420, 240]}}
+"""
+
+
+def test_a_container_moved_over_a_block_takes_it(page: Any, scratch: Any) -> None:
+    scratch("move_over_block", MOVED)
+    open_editor(page, "move_over_block")
+    page.click("#btn-zoom-out")  # scale and position as the view has them
+    fold = node(page, "fold").bounding_box()
+    lone = node(page, "lone").bounding_box()
+    # Grab the loop by its top-left corner and put it 40, 30 above-left of `lone`.
+    sx, sy = fold["x"] + 12, fold["y"] + 12
+    tx, ty = lone["x"] - 40 + 12, lone["y"] - 30 + 12
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(tx, ty, steps=10)
+    page.mouse.up()
+    assert page.evaluate(PARENTS) == {"start": None, "lone": "fold", "fold": None}
+    assert sent(page)["blocks"]["fold"]["body"] == ["lone"]
