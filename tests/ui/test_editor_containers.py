@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
+from playwright.sync_api import expect
+
 from tests.ui.conftest import BROWSER_TESTS
-from tests.ui.test_browser_editor import drop, node, open_editor
+from tests.ui.test_browser_editor import drop, node, open_editor, select, set_field
 
 pytestmark = BROWSER_TESTS
 
@@ -83,3 +86,46 @@ def test_a_container_moved_over_a_block_takes_it(page: Any, scratch: Any) -> Non
     page.mouse.up()
     assert page.evaluate(PARENTS) == {"start": None, "lone": "fold", "fold": None}
     assert sent(page)["blocks"]["fold"]["body"] == ["lone"]
+
+
+FAN = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  fan:
+    type: parallel
+    branches:
+      a: [x]
+  x:
+    type: function
+    code: 'return {{"x": 1}}'
+  y:
+    type: function
+    code: 'return {{"y": 1}}'
+edges: [start -> fan]
+"""
+
+
+def test_a_block_typed_into_a_parallels_branches_joins_it(page: Any, scratch: Any) -> None:
+    """`y` was left out of the saved branches without a word, and the save was then
+    refused: "branch 'b' has no blocks"."""
+    path = scratch("typed_branches", FAN)
+    open_editor(page, "typed_branches")
+    select(page, "fan", position={"x": 12, "y": 12})
+    set_field(page, "branches", '{"a": ["x"], "b": ["y"]}')
+    assert page.evaluate(PARENTS) == {"start": None, "fan": None, "x": "fan", "y": "fan"}
+    inside = """() => { const g = window.flowyardEditor.graph;
+      const box = (b) => g.getNodes().find((n) => n.getData().bid === b).getBBox();
+      return box('fan').containsRect(box('y')); }"""
+    assert page.evaluate(inside)
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    assert yaml.safe_load(path.read_text())["blocks"]["fan"]["branches"] == {
+        "a": ["x"],
+        "b": ["y"],
+    }
+
+    page.click("#btn-undo")  # the field and the move: one step
+    assert page.evaluate(PARENTS) == {"start": None, "fan": None, "x": "fan", "y": None}

@@ -27,6 +27,34 @@ export function embedCovered(graph, container) {
   return taken;
 }
 
+// A parallel's `branches` typed in the panel name its blocks: those not in its box
+// are moved into it (below what it holds), as dragging them in would. They had
+// been left out of the saved branches without a word, which then said "branch 'b'
+// has no blocks". Ids of no block, and the container's own ancestors, are left to
+// the save's validation. The ids moved in.
+export function embedListed(graph, container, branches) {
+  if (!branches || typeof branches !== 'object' || Array.isArray(branches)) return [];
+  const listed = new Set(Object.values(branches).flatMap((ids) => (Array.isArray(ids) ? ids : [])));
+  const moved = [];
+  for (const node of graph.getNodes()) {
+    const bid = node.getData()?.bid;
+    if (!listed.has(bid) || node === container || node.getParent() === container || isAncestor(node, container)) continue;
+    const box = container.getBBox();
+    const kids = (container.getChildren() ?? []).filter((c) => c.isNode()).map((c) => c.getBBox());
+    const top = kids.length ? Math.max(...kids.map((k) => k.y + k.height)) + 30 : box.y + 50;
+    node.setPosition(box.x + 20, top, { deep: true }); // a container takes what it holds along
+    container.addChild(node);
+    fitParent(container, node);
+    moved.push(bid);
+  }
+  return moved;
+}
+
+function isAncestor(node, of) {
+  for (let p = of.getParent(); p; p = p.getParent()) if (p === node) return true;
+  return false;
+}
+
 // Grow a container so a child dropped near its edge stays inside it.
 export function fitParent(parent, child) {
   const p = parent.getBBox();

@@ -4,6 +4,7 @@ import { el } from '../api.js';
 import { numberExact, parseExact, prettyExact, stringifyExact } from '../exact_json.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
+import { embedListed } from './containers.js';
 import { removeAsOneStep } from './graph.js';
 import { portRenames, syncPorts } from './ports.js';
 import { renameReferences } from './rename.js';
@@ -278,6 +279,7 @@ export class PropsPanel {
       const renames = portRenames(data.type, data.config ?? {}, config);
       removed = syncPorts(this.graph, this.node, this.types[data.type], renames);
     }
+    if (key === 'branches' && this.types[data.type]?.container) embedListed(this.graph, this.node, value);
     this.graph.stopBatch('update');
     this.onChange?.();
     // An edge goes only with its port, and never unseen (a deleted case's wire).
