@@ -50,6 +50,45 @@ def test_renaming_a_block_keeps_its_comments(page: Any, scratch: Any) -> None:
     )
 
 
+IN_A_BODY = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  lp:
+    type: loop
+    items: [1, 2, 3]
+    as: x
+    body: [step, step2]
+    accumulate: {{initial: 0, next: <step.total>}}
+  step:
+    type: function
+    code: 'return {{"total": input.state + input.x}}'
+  step2:
+    type: function
+    code: 'return {{"t": input.step.total}}'
+edges: [start -> lp, step -> step2]
+"""
+
+
+def test_a_block_renamed_in_a_loop_body_keeps_its_place(page: Any, scratch: Any) -> None:
+    """`[step, step2]` with step renamed was saved as `[step2, adder]`: the loop then
+    ran step2 before the block it reads."""
+    path = scratch("ids_in_body", IN_A_BODY)
+    open_editor(page, "ids_in_body")
+    select(page, "step")
+    page.fill("#prop-id", "adder")
+    page.press("#prop-id", "Tab")  # commits the id
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    saved = yaml.safe_load(path.read_text())
+    assert saved["blocks"]["lp"]["body"] == ["adder", "step2"]
+    assert saved["blocks"]["lp"]["accumulate"] == {"initial": 0, "next": "<adder.total>"}
+    assert list(saved["blocks"]) == ["start", "lp", "adder", "step2"]
+    assert saved["edges"] == ["start -> lp", "adder -> step2"]
+
+
 def test_two_loops_from_the_palette_get_ids_that_save(page: Any, workflows_dir: Path) -> None:
     """The first loop was `loop`, which a second loop after it hides in its body
     (`<loop>` there is the iteration's number): the save was refused until renamed."""

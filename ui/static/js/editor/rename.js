@@ -38,6 +38,18 @@ export function renameReferences(graph, from, to) {
 export function followRename(doc, from, to) {
   const renamedKey = (obj) => (obj && from in obj ? Object.fromEntries(Object.entries(obj).map(([k, v]) => [k === from ? to : k, v])) : obj);
   doc.blocks = renamedKey(doc.blocks);
+  // In its container's body too: the body is saved in the loaded order, and the new
+  // id, unknown to it, had gone last (`[step, step2]` saved as `[step2, adder]`).
+  const member = (ids) => (Array.isArray(ids) && ids.includes(from) ? ids.map((id) => (id === from ? to : id)) : ids);
+  for (const [bid, b] of Object.entries(doc.blocks ?? {})) {
+    if (!b || typeof b !== 'object' || Array.isArray(b)) continue;
+    const renamed = { ...b };
+    if (Array.isArray(b.body)) renamed.body = member(b.body);
+    if (b.branches && typeof b.branches === 'object' && !Array.isArray(b.branches)) {
+      renamed.branches = Object.fromEntries(Object.entries(b.branches).map(([k, ids]) => [k, member(ids)]));
+    }
+    if (stringifyExact(renamed) !== stringifyExact(b)) doc.blocks[bid] = renamed;
+  }
   doc.layout = renamedKey(doc.layout);
   if (Array.isArray(doc.edges)) {
     const end = new RegExp(`^(\\s*)${from}(?=[.\\s]|->)|(->\\s*)${from}(\\s*)$`, 'g');
