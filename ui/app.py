@@ -19,15 +19,16 @@ from ui.db_watch import DatabaseWatch
 RETRY_AFTER_S = 5
 log = logging.getLogger("flowyard.ui")
 
-# X6's Selection and Snapline plugins insert their CSS as a <style> element even
-# with autoInsertCSS off. The same rules are in vendor/x6.css; allowing exactly
-# these two texts by hash keeps the browser from refusing (and reporting) them.
-# (tests/ui/test_ui_security.py recomputes them from vendor/x6.min.js.)
+# X6's Selection, Snapline and Transform plugins insert their CSS as a <style>
+# element even with autoInsertCSS off. The same rules are in vendor/x6.css; allowing
+# exactly these texts by hash keeps the browser from refusing (and reporting) them.
+# (tests/ui/test_ui_pages_security.py recomputes them from vendor/x6.min.js.)
 X6_PLUGIN_STYLE_HASHES = (
     "'sha256-VkxowOVAlzxuSf/1AbtEFLdncjkOHvgEaOPGs9/N+2w='",  # selection
     "'sha256-clajVm1iTbc9FbK8pB6sgIupxwaBzILP64MpCEhlXLs='",  # snapline
+    "'sha256-UpK7mJ44Q3ty5CDqAqdm4hv8wDq8nlXUtKSAlwbeNAs='",  # transform
 )
-# Only our own origin: no inline script, no inline style but those two, data:
+# Only our own origin: no inline script, no inline style but those three, data:
 # images for X6's grid background, no framing.
 CSP = (
     "default-src 'self'; script-src 'self'; "

@@ -129,3 +129,88 @@ def test_a_block_typed_into_a_parallels_branches_joins_it(page: Any, scratch: An
 
     page.click("#btn-undo")  # the field and the move: one step
     assert page.evaluate(PARENTS) == {"start": None, "fan": None, "x": "fan", "y": None}
+
+
+HELD = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  fold:
+    type: loop
+    count: 2
+    body: [inner]
+  inner:
+    type: function
+    code: |
+      return {{"n": 1}}
+edges:
+  - start -> fold
+layout: {{start: [40, 40], fold: [300, 40, 420, 240], inner: [340, 100]}}
+"""
+
+# A block's box in canvas units (whole: as the layout saves them).
+BOX = """(bid) => { const n = window.flowyardEditor.graph.getNodes().find(
+  (c) => c.getData().bid === bid); const b = n.getBBox();
+  return [b.x, b.y, b.width, b.height].map(Math.round); }"""
+
+
+def drag(page: Any, start: tuple[float, float], by: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + by[0], start[1] + by[1], steps=10)
+    page.mouse.up()
+
+
+def test_a_container_resizes_from_its_corner_never_smaller_than_what_it_holds(
+    page: Any, scratch: Any
+) -> None:
+    """There was no handle: a loop stayed 420 x 240 whatever it held."""
+    scratch("resize_loop", HELD)
+    open_editor(page, "resize_loop")
+    select(page, "fold", position={"x": 12, "y": 12})
+    handle = page.locator(".x6-widget-transform-resize[data-position='bottom-right']")
+    expect(handle).to_be_visible()
+    # The other handles are hidden: the right one sat on the loop's `out` port.
+    expect(page.locator(".x6-widget-transform-resize:visible")).to_have_count(1)
+    box = handle.bounding_box()
+    drag(page, (box["x"] + 5, box["y"] + 5), (120, 90))
+    grown = page.evaluate(BOX, "fold")
+    x, y, width, height = grown
+    assert (x, y) == (300, 40) and width > 420 and height > 240
+
+    box = handle.bounding_box()
+    drag(page, (box["x"] + 5, box["y"] + 5), (-900, -900))  # as small as it goes
+    x, y, width, height = page.evaluate(BOX, "fold")
+    ix, iy, iw, ih = page.evaluate(BOX, "inner")
+    assert (x, y) == (300, 40)
+    assert (width, height) == (ix + iw + 20 - x, iy + ih + 20 - y)  # `inner` still inside
+    assert page.evaluate(PARENTS)["inner"] == "fold"
+    assert sent(page)["layout"]["fold"] == [300, 40, width, height]
+    page.click("#btn-undo")  # one step back: the size before
+    assert page.evaluate(BOX, "fold") == grown
+
+
+def test_a_body_block_dragged_across_the_edge_stays_and_the_container_grows(
+    page: Any, scratch: Any
+) -> None:
+    """Dragged near the loop's edge, `inner` left the body (drawn across the border,
+    top level in the file)."""
+    scratch("drag_to_edge", HELD)
+    open_editor(page, "drag_to_edge")
+    inner = node(page, "inner").bounding_box()
+    fold = node(page, "fold").bounding_box()
+    grab = (inner["x"] + 12, inner["y"] + 8)
+    # Its right part past the loop's right edge, its centre still inside.
+    past = fold["x"] + fold["width"] - (inner["x"] + inner["width"]) + inner["width"] * 0.3
+    drag(page, grab, (past, 0))
+    assert page.evaluate(PARENTS)["inner"] == "fold"
+    fx, fy, fw, fh = page.evaluate(BOX, "fold")
+    ix, iy, iw, ih = page.evaluate(BOX, "inner")
+    assert ix + iw <= fx + fw and iy + ih <= fy + fh  # the loop grew to hold it
+
+    # Wholly out, it leaves the body.
+    inner = node(page, "inner").bounding_box()
+    drag(page, (inner["x"] + 12, inner["y"] + 8), (0, fold["height"] + 60))
+    assert page.evaluate(PARENTS)["inner"] is None

@@ -109,8 +109,8 @@ def test_every_page_has_the_security_headers(
 
 
 def test_the_csp_allows_the_x6_plugin_styles_the_editor_uses() -> None:
-    """X6's Selection and Snapline insert a <style> whatever autoInsertCSS says: the
-    CSP allows exactly their text by hash. A new vendored X6 changes the text."""
+    """X6's Selection, Snapline and Transform insert a <style> whatever autoInsertCSS
+    says: the CSP allows exactly their text by hash. A new vendored X6 changes the text."""
     import base64
     import hashlib
     import json
@@ -119,7 +119,7 @@ def test_the_csp_allows_the_x6_plugin_styles_the_editor_uses() -> None:
 
     vendor = Path(__file__).resolve().parents[2] / "ui" / "static" / "vendor" / "x6.min.js"
     source = vendor.read_text()
-    for plugin in ("selection", "snapline"):
+    for plugin in ("selection", "snapline", "transform"):
         m = re.search(
             rf'this\.name="{plugin}".{{0,200}}?\(this\.name,("(?:[^"\\]|\\.)*")\)', source
         )

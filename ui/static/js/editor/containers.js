@@ -2,7 +2,7 @@
 // a container's box is in its body, whether it was dragged in or the container was
 // dropped (or moved) over it. A container dropped over blocks had drawn them inside
 // while the file kept them top level, run on every run.
-import { EDGE_Z } from './graph.js';
+import { BLOCK_H, BLOCK_W, EDGE_Z } from './graph.js';
 
 const sameParent = (a, b) => (a.getParent()?.id ?? null) === (b.getParent()?.id ?? null);
 
@@ -53,6 +53,22 @@ export function embedListed(graph, container, branches) {
 function isAncestor(node, of) {
   for (let p = of.getParent(); p; p = p.getParent()) if (p === node) return true;
   return false;
+}
+
+// The least size that keeps a container's blocks inside it, 20px from its right
+// and bottom edges (it is resized from its bottom-right corner); room for one
+// block when empty.
+export function holdingSize(container) {
+  const box = container.getBBox();
+  let width = BLOCK_W + 40;
+  let height = BLOCK_H + 70;
+  for (const child of container.getChildren() ?? []) {
+    if (!child.isNode()) continue;
+    const c = child.getBBox();
+    width = Math.max(width, c.x + c.width + 20 - box.x);
+    height = Math.max(height, c.y + c.height + 20 - box.y);
+  }
+  return { width, height };
 }
 
 // Grow a container so a child dropped near its edge stays inside it.

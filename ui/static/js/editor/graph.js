@@ -1,6 +1,7 @@
 // The X6 graph: node shapes with ports, containers (loop/parallel) that embed
 // blocks, history (undo/redo), selection and run-status colouring.
 /* global X6 */
+import { holdingSize } from './containers.js';
 import { fitLabel } from './labels.js';
 import { MAX_SCALE, MIN_SCALE } from './view.js';
 
@@ -91,11 +92,14 @@ export function createGraph(container) {
     },
     embedding: {
       enabled: true,
+      // A block goes into a container wholly inside its box, and stays in its own
+      // while its centre is inside (the container then grows to hold it: main.js,
+      // fitParent): dragged near the edge it had left the body.
       findParent({ node }) {
         const box = node.getBBox();
-        return this.getNodes().filter(
-          (n) => n !== node && n.getData()?.container && n.getBBox().containsRect(box),
-        );
+        const own = node.getParent();
+        return this.getNodes().filter((n) => n !== node && n.getData()?.container
+          && (n.getBBox().containsRect(box) || (n === own && n.getBBox().containsPoint(box.getCenter()))));
       },
     },
     highlighting: {
@@ -112,12 +116,27 @@ export function createGraph(container) {
   graph.use(selection);
   graph.use(new X6.Snapline({ enabled: true }));
   graph.use(keyboard);
+  graph.use(resizingContainers());
   graph.fy = { history, selection, keyboard };
   keyboard.bindKey(['backspace', 'delete'], () => {
     removeAsOneStep(graph, selection.getSelectedCells());
     return false;
   });
   return graph;
+}
+
+// A Loop or Parallel is resized from its bottom-right corner (the other handles
+// are hidden: app.css; the right one would cover its `out` port), never smaller
+// than what it holds. One undo step (X6 batches the resize).
+function resizingContainers() {
+  return new X6.Transform({
+    resizing: {
+      enabled: (node) => !!node.getData()?.container,
+      minWidth: (node) => holdingSize(node).width,
+      minHeight: (node) => holdingSize(node).height,
+      allowReverse: false, // dragged past its top-left, it had flipped over
+    },
+  });
 }
 
 // Removing a block removes its edges too: one undo step brings all of them back

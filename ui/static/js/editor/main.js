@@ -247,13 +247,15 @@ async function main() {
   graph.on('blank:click', () => select(null));
   graph.on('cell:removed', ({ cell }) => { if (state.props.node === cell) select(null); });
   graph.on('node:embedded', ({ node, currentParent }) => { if (currentParent) fitParent(currentParent, node); });
-  // A container moved over blocks takes them, as one dropped there does.
-  graph.on('node:moved', ({ node }) => {
+  // A container moved (or grown) over blocks takes them, as one dropped there does.
+  const takeCovered = ({ node }) => {
     if (!node.getData()?.container) return;
     graph.startBatch('embed');
     embedCovered(graph, node);
     graph.stopBatch('embed');
-  });
+  };
+  graph.on('node:moved', takeCovered);
+  graph.on('node:resized', takeCovered);
   wireToolbar();
   if (wfResp && !wfResp.ok) lock(wfResp);
   else if (wfResp) validateOnLoad().catch(() => { root.dataset.validated = 'true'; }); // offline: the save will tell
