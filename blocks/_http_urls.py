@@ -62,6 +62,18 @@ def shown_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
         return "the URL"
 
 
+def url_secrets(url: str) -> list[str]:
+    """The parts of ``url`` that are credentials when it comes from the environment:
+    the password of its ``user:password@`` and the values of its query (a proxy's
+    login, an ``?api-key=``). Nothing for a URL that does not parse."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return []
+    found = [parsed.password] if parsed.password else []
+    return found + [value for _, value in parsed.params.multi_items() if value]
+
+
 def answered_url(final: httpx.URL, given: str, secrets: Iterable[str]) -> str:
     """The URL a status error names: the one that answered (a redirect's target),
     or the URL as given when it held a secret. httpx writes a URL its own way

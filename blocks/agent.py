@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
+from blocks._http_urls import shown_url, url_secrets
 from blocks._json_schemas import refs_problem, validation_errors
-from blocks.http import MAX_RETRY_AFTER, parse_retry_after
+from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
@@ -216,6 +217,18 @@ def response_schema(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     return kind, schema
 
 
+def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: bool) -> None:
+    """Make what in ``base_url`` is a credential a secret of the run, so no record
+    holds it even where a provider or proxy quotes it back: the ``Basic`` token
+    httpx sends for a ``user:password@`` in it, and, for a URL from the environment
+    (``OPENAI_BASE_URL``, an ``<env.…>``), its password and query values on their own
+    (the engine redacts an ``<env.…>`` value whole, not the parts quoted alone)."""
+    note_basic_auth(ctx, base_url)
+    if from_environment or base_url in ctx.run.secrets:
+        for secret in url_secrets(base_url):
+            ctx.run.note_secret(secret)
+
+
 @register
 class AgentBlock(BlockHandler):
     type = "agent"
@@ -281,6 +294,12 @@ class AgentBlock(BlockHandler):
             )
         ctx.run.note_secret(str(api_key))
         base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
+        if base_url is not None:
+            base_url = str(base_url)
+            note_url_credentials(ctx, base_url, from_environment=not config.get("base_url"))
+        # Where the run records and errors say it went: without `user:password@` and
+        # query, which may be a proxy's login or an `?api-key=`.
+        shown_base_url = shown_url(base_url, ctx.run.secrets) if base_url else None
         model = str(config.get("model") or DEFAULT_MODEL)
         kind, schema = response_schema(config.get("response_format"))
 
@@ -312,7 +331,7 @@ class AgentBlock(BlockHandler):
         # Recorded inputs: what was asked, never the key.
         ctx.inputs = {k: v for k, v in kwargs.items() if k != "messages"} | {
             "messages": messages,
-            "base_url": base_url,
+            "base_url": shown_base_url,
         }
 
         try:
@@ -333,7 +352,7 @@ class AgentBlock(BlockHandler):
                 exc.status_code, exc.message, exc.response.headers.get("retry-after")
             ) from None
         except openai.APIConnectionError as exc:
-            raise AgentError(f"cannot reach {base_url or 'the OpenAI API'}: {exc}") from None
+            raise AgentError(f"cannot reach {shown_base_url or 'the OpenAI API'}: {exc}") from None
 
         if not hasattr(reply, "choices"):
             # A 200 that is no chat completion: a proxy's or captive portal's page, or a

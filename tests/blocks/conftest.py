@@ -48,6 +48,16 @@ def chat_standin() -> Iterator[ChatCompletionsStandIn]:
         yield server
 
 
+@pytest.fixture
+def openai_env(
+    chat_standin: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> ChatCompletionsStandIn:
+    """The stand-in as the Agent block's default server: OPENAI_API_KEY, OPENAI_BASE_URL."""
+    monkeypatch.setenv("OPENAI_API_KEY", chat_standin.api_key)
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_standin.base_url)
+    return chat_standin
+
+
 @pytest.fixture(scope="session")
 def blocks_workflows(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("blocks-workflows")

@@ -16,15 +16,6 @@ from workflow_problems import problems
 from blocks.agent import cost_usd
 
 
-@pytest.fixture
-def openai_env(
-    chat_standin: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
-) -> ChatCompletionsStandIn:
-    monkeypatch.setenv("OPENAI_API_KEY", chat_standin.api_key)
-    monkeypatch.setenv("OPENAI_BASE_URL", chat_standin.base_url)
-    return chat_standin
-
-
 def agent_workflow(extra: str = "") -> str:
     return f"""
         version: 1
