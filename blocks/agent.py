@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
+from blocks._agent_replies import UnusableAnswer, completion_of, reply_text, usage_of
 from blocks._http_urls import shown_url, url_secrets
 from blocks._json_schemas import refs_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
@@ -72,10 +73,15 @@ class AgentError(RuntimeError):
         self.retry_after = retry_after
 
 
+def retriable_status(status: int) -> bool:
+    """Whether a provider's answer with this HTTP status may pass on another attempt."""
+    return status in (408, 409, 429) or status >= 500
+
+
 def status_failure(status: int, message: str, retry_after_header: str | None) -> AgentError:
     """The provider's non-2xx answer: 408/409/429 and 5xx can pass, others will not
     (a 400 or 401 stays one however often it is asked)."""
-    retriable = status in (408, 409, 429) or status >= 500
+    retriable = retriable_status(status)
     wait = parse_retry_after(retry_after_header) if retriable else None
     return AgentError(
         f"the provider answered {status}: {message}",
@@ -146,15 +152,6 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
         where = ".".join(str(p) for p in exc.absolute_path)
         return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
     return refs_problem(schema)
-
-
-def _count(value: Any) -> int:
-    """A token count as the server reported it; 0 for none, or for one that is not a
-    finite number (a server's NaN made int() raise a ValueError out of the block)."""
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
 def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str] = ()) -> Any:
@@ -342,7 +339,9 @@ class AgentBlock(BlockHandler):
             async with openai.AsyncOpenAI(
                 api_key=str(api_key), base_url=base_url, max_retries=0
             ) as client:
-                reply = await client.chat.completions.create(**kwargs)
+                # The body as sent, read by completion_of: the SDK's models are built
+                # unchecked, and a completion without choices succeeded with "".
+                reply = await client.chat.completions.with_raw_response.create(**kwargs)
         except openai.AuthenticationError as exc:
             raise AgentError(
                 f"the provider refused the API key (401): {exc.message}", retriable=False
@@ -354,35 +353,24 @@ class AgentBlock(BlockHandler):
         except openai.APIConnectionError as exc:
             raise AgentError(f"cannot reach {shown_base_url or 'the OpenAI API'}: {exc}") from None
 
-        if not hasattr(reply, "choices"):
-            # A 200 that is no chat completion: a proxy's or captive portal's page, or a
-            # base_url that is not an OpenAI-compatible API (the SDK hands back text).
-            raise AgentError(
-                "the provider's answer is not a chat completion (is base_url an "
-                f"OpenAI-compatible API?): {excerpt(str(reply), RAW_EXCERPT, ctx.run.secrets)}",
-                retriable=False,
-            )
-        text = (reply.choices[0].message.content or "") if reply.choices else ""
-        usage = reply.usage
-        prompt_tokens = _count(getattr(usage, "prompt_tokens", 0))
-        completion_tokens = _count(getattr(usage, "completion_tokens", 0))
-        used = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": _count(getattr(usage, "total_tokens", 0))
-            or prompt_tokens + completion_tokens,
-        }
+        try:
+            completion = completion_of(reply.http_response, ctx.run.secrets)
+        except UnusableAnswer as exc:
+            retriable = exc.status is not None and retriable_status(exc.status)
+            raise AgentError(str(exc), retriable=retriable) from None
+        text = reply_text(completion)
+        used = usage_of(completion)
         content: Any = (
             text
             if kind == "text"
             else parse_reply(text, schema["schema"] if schema else None, ctx.run.secrets)
         )
-        answered_model = reply.model or model
+        answered_model = completion.get("model") or model
         return {
             "content": content,
             "model": answered_model,
             # A server that reports no usage: usage and cost are unknown, not 0.
-            "usage": used if usage is not None else None,
-            "cost_usd": call_cost(answered_model, model, used) if usage is not None else None,
-            "finish_reason": reply.choices[0].finish_reason if reply.choices else None,
+            "usage": used,
+            "cost_usd": call_cost(answered_model, model, used) if used is not None else None,
+            "finish_reason": completion["choices"][0].get("finish_reason"),
         }

@@ -6,6 +6,8 @@ shape the OpenAI API uses (id, model, choices[].message, usage), records each re
 answers with scripted reply texts in order (the last one repeats). Token counts are
 the number of whitespace-separated words, enough to check ``usage`` and ``cost_usd``.
 A request whose bearer token is not ``api_key`` gets a 401 as the real API would.
+``answer_with`` replaces the completion by bodies of the test's own (a provider's odd
+or broken 200 answers), sent as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ChatCompletionsStandIn:
         self.api_key = api_key
         self.model = model  # the model named in replies; None echoes the request's
         self.replies: list[str] = ["Hello from the stand-in."]
+        self.bodies: list[bytes] = []  # when set, answered instead of a completion
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
         self._lock = threading.Lock()
@@ -37,6 +40,12 @@ class ChatCompletionsStandIn:
         with self._lock:
             self.replies = list(texts)
 
+    def answer_with(self, *bodies: Any) -> None:
+        """Answer 200 with these bodies in turn (the last repeats): bytes as they are,
+        anything else as JSON (Python's, so ``float("nan")`` is sent as ``NaN``)."""
+        with self._lock:
+            self.bodies = [b if isinstance(b, bytes) else json.dumps(b).encode() for b in bodies]
+
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         if request.method != "POST" or request.path != "/v1/chat/completions":
@@ -47,6 +56,11 @@ class ChatCompletionsStandIn:
             self.authorizations.append(auth)
             self.requests.append(body)
             text = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            body_given = (
+                (self.bodies.pop(0) if len(self.bodies) > 1 else self.bodies[0])
+                if self.bodies
+                else None
+            )
         if auth != f"Bearer {self.api_key}":
             error = {
                 "error": {
@@ -58,6 +72,8 @@ class ChatCompletionsStandIn:
             return Response(json.dumps(error), 401, mimetype="application/json")(
                 environ, start_response
             )
+        if body_given is not None:
+            return Response(body_given, 200, mimetype="application/json")(environ, start_response)
         prompt_tokens = sum(
             len(str(m.get("content", "")).split()) for m in body.get("messages", [])
         )

@@ -1,0 +1,114 @@
+"""A provider's 200 answer to the Agent block, read from its body.
+
+Read here rather than through the openai SDK's models: those are built without
+checking (a body with no ``choices`` became a completion without a reply, and the
+block succeeded with ``""``), so what is missing or of the wrong kind has to be
+found by us anyway, and said plainly. An answer that holds no usable reply will
+hold none on another attempt either: it fails at once, unless it names a status
+the block retries (a gateway's 200 carrying a 429).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from engine.redaction import excerpt
+
+#: How much of an unusable answer an error quotes.
+ANSWER_EXCERPT = 4000
+
+_NOT_A_COMPLETION = (
+    "the provider's answer is not a chat completion (is base_url an OpenAI-compatible API?)"
+)
+
+
+class UnusableAnswer(ValueError):
+    """A 200 answer with no reply to use. ``status``: the HTTP status its error
+    object names (``{"error": {"code": 429}}``), for whether another attempt may help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str, Any]:
+    """The chat completion in ``response``'s body, with at least one choice."""
+    if "json" not in response.headers.get("content-type", "").lower():
+        # A proxy's or captive portal's page, or a base_url that is no OpenAI API.
+        raise UnusableAnswer(
+            f"{_NOT_A_COMPLETION}: {excerpt(response.text, ANSWER_EXCERPT, secrets)}"
+        )
+    answer = json.loads(response.content)
+    if not isinstance(answer, dict):
+        raise UnusableAnswer(f"{_NOT_A_COMPLETION}: {_quoted(answer, secrets)}")
+    choices = answer.get("choices")
+    if isinstance(choices, list) and choices:
+        return answer
+    error = answer.get("error")
+    if error:
+        raise UnusableAnswer(
+            f"the provider answered with an error: {_error_text(error, secrets)}",
+            status=_error_status(error),
+        )
+    raise UnusableAnswer(
+        f"the provider's answer holds no reply (no choices): {_quoted(answer, secrets)}"
+    )
+
+
+def reply_text(completion: dict[str, Any]) -> str:
+    """The text of the first choice's message."""
+    return completion["choices"][0]["message"].get("content") or ""
+
+
+def usage_of(completion: dict[str, Any]) -> dict[str, int] | None:
+    """The token counts the provider reported; None when it reported none."""
+    usage = completion.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    prompt_tokens = _count(usage.get("prompt_tokens"))
+    completion_tokens = _count(usage.get("completion_tokens"))
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": _count(usage.get("total_tokens")) or prompt_tokens + completion_tokens,
+    }
+
+
+def _count(value: Any) -> int:
+    """A token count as the server reported it; 0 for none, or for one that is not a
+    finite number (a server's NaN made int() raise a ValueError out of the block)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _quoted(value: Any, secrets: Iterable[str]) -> str:
+    return excerpt(json.dumps(value, ensure_ascii=False), ANSWER_EXCERPT, secrets)
+
+
+def _error_text(error: Any, secrets: Iterable[str]) -> str:
+    """The provider's own words: OpenAI's ``{"message": …}``, else the error as sent."""
+    message = error.get("message") if isinstance(error, dict) else error
+    if isinstance(message, str) and message:
+        return excerpt(message, ANSWER_EXCERPT, secrets)
+    return _quoted(error, secrets)
+
+
+def _error_status(error: Any) -> int | None:
+    """The HTTP status an error object names in ``code`` or ``status`` (some
+    gateways answer 200 and put the upstream's status there); None for a name
+    such as ``insufficient_quota``."""
+    if not isinstance(error, dict):
+        return None
+    for field in ("code", "status"):
+        value = error.get(field)
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    return None

@@ -1,0 +1,92 @@
+"""What the Agent block makes of a provider's 200 answers that are odd or broken,
+served by the chat-completions stand-in (`answer_with`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from standins.openai_standin import ChatCompletionsStandIn
+
+
+def agent_workflow(extra: str = "") -> str:
+    return f"""
+        name: agent_replies
+        blocks:
+          ask:
+            type: agent
+            model: gpt-4o-mini
+            prompt: hello
+            retries: 2
+            retry_backoff: 0.01
+            {extra}
+        """
+
+
+def completion(content: Any = "ok", **changes: Any) -> dict[str, Any]:
+    """A chat.completion body in OpenAI's shape, with ``changes`` to its fields."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-replies",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
+    }
+    return body | changes
+
+
+# -- answers with no reply in them --------------------------------------------------------
+
+QUOTA = {
+    "error": {
+        "message": "insufficient_quota: You exceeded your current quota",
+        "type": "insufficient_quota",
+        "code": "insufficient_quota",
+    }
+}
+
+
+@pytest.mark.parametrize("response_format", ["text", "json"])
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (QUOTA, "the provider answered with an error: insufficient_quota: You exceeded"),
+        (completion(choices=[]), "the provider's answer holds no reply (no choices)"),
+        (completion(choices=None), "the provider's answer holds no reply (no choices)"),
+        (None, "the provider's answer is not a chat completion"),
+    ],
+)
+async def test_an_answer_with_no_choices_fails_and_is_not_retried(
+    run_yaml: Any,
+    openai_env: ChatCompletionsStandIn,
+    body: Any,
+    said: str,
+    response_format: str,
+) -> None:
+    """It succeeded with content "" (text), or failed "not valid JSON; raw reply: " (json):
+    a downstream block ran on an empty answer."""
+    openai_env.answer_with(body)
+    result = await run_yaml(agent_workflow(f"response_format: {response_format}"))
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "AgentError"
+    assert result["error"]["message"].startswith(said)
+    assert result["blocks"]["ask"]["attempts"] == 1  # the same provider answers the same
+
+
+async def test_an_error_answer_with_a_retriable_status_is_retried(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """A gateway answering 200 with a rate-limit error in it: 429, as the table says."""
+    limited = {"error": {"message": "Rate limit reached", "code": 429}}
+    openai_env.answer_with(limited, completion("now it is fine"))
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["content"] == "now it is fine"
+    assert result["blocks"]["ask"]["attempts"] == 2
