@@ -58,6 +58,9 @@ PRICES: dict[str, tuple[str, str]] = {
 _FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 RAW_EXCERPT = 4000
 
+#: What an ``Authorization`` header can carry of a key: visible ASCII, no blanks.
+_SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
+
 
 class AgentError(RuntimeError):
     """A failed call; ``retriable`` and ``retry_after`` tell the engine's retry loop
@@ -280,6 +283,15 @@ class AgentBlock(BlockHandler):
             return []
         return [Problem(problem, block=self.block.id, field=schema_field(response_format))]
 
+    def key_setting(self) -> str:
+        """Where the key came from, for an error: never the key itself."""
+        written = self.config.get("api_key")
+        if not written:
+            return "OPENAI_API_KEY"
+        if any(references_in(written)):
+            return f"the block's api_key ({written})"
+        return "the block's api_key"
+
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         import openai  # imported by warm_sdk() when the workflow was loaded
 
@@ -290,6 +302,14 @@ class AgentBlock(BlockHandler):
                 retriable=False,
             )
         ctx.run.note_secret(str(api_key))
+        if not _SENDABLE_KEY.fullmatch(str(api_key)):
+            # httpx refused it (h11's "illegal header value" came out as a connection
+            # error, a non-ASCII one as a UnicodeEncodeError), on every attempt.
+            raise AgentError(
+                f"the API key in {self.key_setting()} has a space, a line break or a "
+                "non-ASCII character in it, which an HTTP header cannot carry: check the setting",
+                retriable=False,
+            )
         base_url = config.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
         if base_url is not None:
             base_url = str(base_url)

@@ -117,3 +117,44 @@ async def test_a_plain_base_url_is_recorded_as_it_is(
     result = await run_yaml(agent_workflow())
     assert result["status"] == "succeeded", result["error"]
     assert [i["base_url"] for i in await recorded_inputs(runtime, result)] == [openai_env.base_url]
+
+
+# -- api_key: what no HTTP header can carry ---------------------------------------------
+
+
+@pytest.mark.parametrize("spoilt", ["{key}\n", "{key} ", "sk-tëst-key", "sk-\u200bkey"])
+async def test_a_key_no_header_can_carry_is_refused_naming_the_setting(
+    run_yaml: Any,
+    runtime: Any,
+    openai_env: ChatCompletionsStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    spoilt: str,
+) -> None:
+    """A trailing newline was "cannot reach …: Connection error" after every attempt; a
+    non-ASCII key a raw UnicodeEncodeError, retried."""
+    key = spoilt.format(key=openai_env.api_key)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "failed"
+    assert result["error"] == {
+        "type": "AgentError",
+        "message": "the API key in OPENAI_API_KEY has a space, a line break or a non-ASCII "
+        "character in it, which an HTTP header cannot carry: check the setting",
+        "block": "ask",
+    }
+    assert result["blocks"]["ask"]["attempts"] == 1
+    assert openai_env.requests == []
+    assert key.strip() not in await stored_text(runtime, result)
+
+
+async def test_a_spoilt_key_from_the_block_names_its_api_key(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWYARD_AGENT_TEST_KEY", openai_env.api_key + "\r\n")
+    result = await run_yaml(agent_workflow("api_key: <env.FLOWYARD_AGENT_TEST_KEY>"))
+    assert result["status"] == "failed"
+    assert result["error"]["message"].startswith(
+        "the API key in the block's api_key (<env.FLOWYARD_AGENT_TEST_KEY>) has a space"
+    )
+    assert result["blocks"]["ask"]["attempts"] == 1
+    assert openai_env.requests == []
