@@ -42,7 +42,18 @@ def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str,
         raise UnusableAnswer(
             f"{_NOT_A_COMPLETION}: {excerpt(response.text, ANSWER_EXCERPT, secrets)}"
         )
-    answer = json.loads(response.content)
+    try:
+        body = response.content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnusableAnswer(
+            f"the provider's answer is not UTF-8 text, as JSON must be ({exc.reason} at byte {exc.start})"
+        ) from None
+    try:
+        answer = json.loads(body)
+    except ValueError as exc:
+        raise UnusableAnswer(
+            f"the provider's answer is not valid JSON ({exc}): {excerpt(body, ANSWER_EXCERPT, secrets)}"
+        ) from None
     if not isinstance(answer, dict):
         raise UnusableAnswer(f"{_NOT_A_COMPLETION}: {_quoted(answer, secrets)}")
     choices = answer.get("choices")
@@ -59,9 +70,38 @@ def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str,
     )
 
 
-def reply_text(completion: dict[str, Any]) -> str:
-    """The text of the first choice's message."""
-    return completion["choices"][0]["message"].get("content") or ""
+def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
+    """The text of the first choice's message: its content, or the text parts of a
+    content list (``[{"type": "text", "text": …}, …]``) joined; "" for none."""
+    choice = completion["choices"][0]
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        raise UnusableAnswer(
+            f"the provider's answer has no message in its first choice: {_quoted(choice, secrets)}"
+        )
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        return "".join(
+            part["text"]
+            for part in content
+            if part.get("type") == "text" and isinstance(part.get("text"), str)
+        )
+    raise UnusableAnswer(
+        f"the provider's answer is not text in its message's content: {_quoted(content, secrets)}"
+    )
+
+
+def answered_model(completion: dict[str, Any], asked: str) -> str:
+    """The model the answer names; the one asked when it names none (or a number)."""
+    model = completion.get("model")
+    return model if isinstance(model, str) and model else asked
+
+
+def finish_reason(completion: dict[str, Any]) -> Any:
+    choice = completion["choices"][0]
+    return choice.get("finish_reason") if isinstance(choice, dict) else None
 
 
 def usage_of(completion: dict[str, Any]) -> dict[str, int] | None:

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
-from blocks._agent_replies import UnusableAnswer, completion_of, reply_text, usage_of
+from blocks._agent_replies import (
+    UnusableAnswer,
+    answered_model,
+    completion_of,
+    finish_reason,
+    reply_text,
+    usage_of,
+)
 from blocks._http_urls import shown_url, url_secrets
 from blocks._json_schemas import refs_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
@@ -375,22 +382,22 @@ class AgentBlock(BlockHandler):
 
         try:
             completion = completion_of(reply.http_response, ctx.run.secrets)
+            text = reply_text(completion, ctx.run.secrets)
         except UnusableAnswer as exc:
             retriable = exc.status is not None and retriable_status(exc.status)
             raise AgentError(str(exc), retriable=retriable) from None
-        text = reply_text(completion)
         used = usage_of(completion)
         content: Any = (
             text
             if kind == "text"
             else parse_reply(text, schema["schema"] if schema else None, ctx.run.secrets)
         )
-        answered_model = completion.get("model") or model
+        answered = answered_model(completion, model)
         return {
             "content": content,
-            "model": answered_model,
+            "model": answered,
             # A server that reports no usage: usage and cost are unknown, not 0.
             "usage": used,
-            "cost_usd": call_cost(answered_model, model, used) if used is not None else None,
-            "finish_reason": completion["choices"][0].get("finish_reason"),
+            "cost_usd": call_cost(answered, model, used) if used is not None else None,
+            "finish_reason": finish_reason(completion),
         }

@@ -90,3 +90,73 @@ async def test_an_error_answer_with_a_retriable_status_is_retried(
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["content"] == "now it is fine"
     assert result["blocks"]["ask"]["attempts"] == 2
+
+
+# -- answers that are broken, or shaped their own way ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"choices": [{"message": ', "the provider's answer is not valid JSON (Expecting value"),
+        (
+            b'{"choices": [{"message": {"content": "caf\xe9"}}]}',
+            "the provider's answer is not UTF-8 text, as JSON must be",
+        ),
+        (
+            completion(choices=[{"index": 0, "finish_reason": "stop"}]),
+            "the provider's answer has no message in its first choice: ",
+        ),
+        (
+            completion(choices=[{"index": 0, "message": "ok"}]),
+            "the provider's answer has no message in its first choice: ",
+        ),
+        (completion(choices=["ok"]), "the provider's answer has no message in its first choice: "),
+        (
+            completion({"text": "ok"}),
+            "the provider's answer is not text in its message's content: ",
+        ),
+    ],
+)
+async def test_a_broken_answer_is_a_clear_error_and_not_retried(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, body: Any, said: str
+) -> None:
+    """They were JSONDecodeError, UnicodeDecodeError, AttributeError, retried."""
+    openai_env.answer_with(body)
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "AgentError"
+    assert result["error"]["message"].startswith(said)
+    assert result["blocks"]["ask"]["attempts"] == 1
+    assert len(openai_env.requests) == 1
+
+
+async def test_a_content_list_is_the_text_of_its_parts(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """A content list came back as the list itself in text mode."""
+    parts = [
+        {"type": "text", "text": '{"status": '},
+        {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/x.png"}},
+        {"type": "text", "text": '"paid"}'},
+    ]
+    openai_env.answer_with(completion(parts))
+    text = await run_yaml(agent_workflow())
+    assert text["status"] == "succeeded", text["error"]
+    assert text["output"]["content"] == '{"status": "paid"}'
+    parsed = await run_yaml(agent_workflow("response_format: json"))
+    assert parsed["status"] == "succeeded", parsed["error"]
+    assert parsed["output"]["content"] == {"status": "paid"}
+
+
+async def test_a_model_that_is_no_name_fails_nothing(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """A numeric `model` failed an otherwise good reply with an AttributeError."""
+    openai_env.answer_with(completion("fine", model=4))
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["content"] == "fine"
+    assert out["model"] == "gpt-4o-mini"  # the one asked, as for an answer naming none
+    assert out["cost_usd"] == pytest.approx((10 * 0.15 + 4 * 0.60) / 1e6)
