@@ -11,6 +11,7 @@ the block retries (a gateway's 200 carrying a 429).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,27 +105,33 @@ def finish_reason(completion: dict[str, Any]) -> Any:
     return choice.get("finish_reason") if isinstance(choice, dict) else None
 
 
-def usage_of(completion: dict[str, Any]) -> dict[str, int] | None:
-    """The token counts the provider reported; None when it reported none."""
+def usage_of(completion: dict[str, Any]) -> dict[str, int | None] | None:
+    """The token counts the provider reported; None when it reported none. A count
+    that is no usable number is None (unknown), not 0: a NaN or a 1e999 read as 0
+    made the call cost $0.0."""
     usage = completion.get("usage")
     if not isinstance(usage, dict):
         return None
     prompt_tokens = _count(usage.get("prompt_tokens"))
     completion_tokens = _count(usage.get("completion_tokens"))
+    total_tokens = _count(usage.get("total_tokens"))
+    if total_tokens is None and prompt_tokens is not None and completion_tokens is not None:
+        total_tokens = prompt_tokens + completion_tokens
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "total_tokens": _count(usage.get("total_tokens")) or prompt_tokens + completion_tokens,
+        "total_tokens": total_tokens,
     }
 
 
-def _count(value: Any) -> int:
-    """A token count as the server reported it; 0 for none, or for one that is not a
-    finite number (a server's NaN made int() raise a ValueError out of the block)."""
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
+def _count(value: Any) -> int | None:
+    """A token count as the server reported it, if it is one: a whole number, not
+    negative (``10.0`` too); None for none, NaN, infinity, text or a fraction."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value) if value >= 0 else None
 
 
 def _quoted(value: Any, secrets: Iterable[str]) -> str:

@@ -20,11 +20,11 @@ import functools
 import os
 import re
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
+from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
 from blocks._agent_replies import (
     UnusableAnswer,
     answered_model,
@@ -47,20 +47,6 @@ if TYPE_CHECKING:
     from engine.model import BlockModel
 
 DEFAULT_MODEL = "gpt-4o-mini"
-
-#: USD per million tokens (input, output), from the providers' public price lists.
-#: Dated snapshots (gpt-4o-mini-2024-07-18) match by prefix; the longest prefix wins.
-PRICES: dict[str, tuple[str, str]] = {
-    "gpt-4o-mini": ("0.15", "0.60"),
-    "gpt-4o": ("2.50", "10.00"),
-    "gpt-4.1-nano": ("0.10", "0.40"),
-    "gpt-4.1-mini": ("0.40", "1.60"),
-    "gpt-4.1": ("2.00", "8.00"),
-    "gpt-4-turbo": ("10.00", "30.00"),
-    "gpt-3.5-turbo": ("0.50", "1.50"),
-    "o3-mini": ("1.10", "4.40"),
-    "o4-mini": ("1.10", "4.40"),
-}
 
 _FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 RAW_EXCERPT = 4000
@@ -98,28 +84,6 @@ def status_failure(status: int, message: str, retry_after_header: str | None) ->
         retriable=retriable,
         retry_after=min(wait, MAX_RETRY_AFTER) if wait is not None else None,
     )
-
-
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """The call's price, or None for a model we have no price for."""
-    match = max(
-        (m for m in PRICES if model == m or model.startswith(m + "-")), key=len, default=None
-    )
-    if match is None:
-        return None
-    p_in, p_out = (Decimal(x) for x in PRICES[match])
-    total = (p_in * prompt_tokens + p_out * completion_tokens) / Decimal(1_000_000)
-    return float(round(total, 8))
-
-
-def call_cost(answered_model: str, asked_model: str, used: dict[str, int]) -> float | None:
-    """The price by the model that answered, else by the one asked: a dated or
-    renamed model in the reply may be unknown where the asked one is not."""
-    for name in (answered_model, asked_model):
-        price = cost_usd(name, used["prompt_tokens"], used["completion_tokens"])
-        if price is not None:
-            return price
-    return None
 
 
 def schema_of(response_format: Any) -> tuple[str, dict[str, Any] | None]:

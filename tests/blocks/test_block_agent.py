@@ -197,12 +197,18 @@ async def test_a_reply_without_usage_has_no_usage(run_yaml: Any, recorder: Any) 
     assert result["status"] == "succeeded", result["error"]
     out = result["output"]
     assert out["content"] == "ok" and out["usage"] is None and out["cost_usd"] is None
-    # Counts that are no finite number (NaN made int() raise out of the block) read as 0.
+    # A count that is no finite number (NaN made int() raise out of the block) is
+    # unknown, and so is the cost: not 0 (tests/blocks/test_block_agent_replies.py).
     nan_usage = {"prompt_tokens": 3, "completion_tokens": float("nan"), "total_tokens": None}
     recorder.respond("/v1/chat/completions", Scripted(200, {**completion, "usage": nan_usage}))
     odd = await run_yaml(_peer_workflow(recorder.url))
     assert odd["status"] == "succeeded", odd["error"]
-    assert odd["output"]["usage"] == {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
+    assert odd["output"]["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": None,
+        "total_tokens": None,
+    }
+    assert odd["output"]["cost_usd"] is None
 
 
 async def test_a_prompt_that_is_one_reference_is_its_text(

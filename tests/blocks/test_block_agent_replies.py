@@ -3,6 +3,7 @@ served by the chat-completions stand-in (`answer_with`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -159,4 +160,56 @@ async def test_a_model_that_is_no_name_fails_nothing(
     out = result["output"]
     assert out["content"] == "fine"
     assert out["model"] == "gpt-4o-mini"  # the one asked, as for an answer naming none
+    assert out["cost_usd"] == pytest.approx((10 * 0.15 + 4 * 0.60) / 1e6)
+
+
+# -- usage numbers --------------------------------------------------------------------------
+
+
+def _with_usage(usage: str) -> bytes:
+    """A completion whose usage is this JSON text (1e999 cannot be a Python float)."""
+    text = json.dumps(completion("ok", usage="USAGE"))
+    return text.replace('"USAGE"', usage).encode()
+
+
+@pytest.mark.parametrize(
+    ("usage", "reported"),
+    [
+        (
+            '{"prompt_tokens": 10, "completion_tokens": NaN, "total_tokens": null}',
+            {"prompt_tokens": 10, "completion_tokens": None, "total_tokens": None},
+        ),
+        (
+            '{"prompt_tokens": 1e999, "completion_tokens": 4, "total_tokens": 14}',
+            {"prompt_tokens": None, "completion_tokens": 4, "total_tokens": 14},
+        ),
+        (
+            '{"prompt_tokens": "a", "completion_tokens": 4, "total_tokens": "a"}',
+            {"prompt_tokens": None, "completion_tokens": 4, "total_tokens": None},
+        ),
+        (
+            '{"prompt_tokens": 10, "completion_tokens": -4}',
+            {"prompt_tokens": 10, "completion_tokens": None, "total_tokens": None},
+        ),
+    ],
+)
+async def test_unusable_usage_numbers_are_unknown_and_so_is_the_cost(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn, usage: str, reported: dict[str, Any]
+) -> None:
+    """They were read as 0, and the call was said to cost $0.0."""
+    openai_env.answer_with(_with_usage(usage))
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["usage"] == reported
+    assert result["output"]["cost_usd"] is None
+
+
+async def test_usable_usage_numbers_are_kept(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    openai_env.answer_with(_with_usage('{"prompt_tokens": 10.0, "completion_tokens": 4}'))
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
     assert out["cost_usd"] == pytest.approx((10 * 0.15 + 4 * 0.60) / 1e6)
