@@ -240,6 +240,21 @@ class AgentBlock(BlockHandler):
         warm_sdk()
 
     def problems(self) -> list[Problem]:
+        return self.key_problems() + self.schema_problems()
+
+    def key_problems(self) -> list[Problem]:
+        """A key written into the file: kept in clear there, in its copies and history,
+        and readable by anyone who can read workflows. (Never quoted.)"""
+        written = self.config.get("api_key")
+        if not isinstance(written, str) or not written or any(references_in(written)):
+            return []
+        message = (
+            "a key written into the workflow file: use <env.NAME> "
+            "(or leave api_key out for OPENAI_API_KEY)"
+        )
+        return [Problem(message, block=self.block.id, field="api_key")]
+
+    def schema_problems(self) -> list[Problem]:
         response_format = self.config.get("response_format")
         if isinstance(response_format, dict) and _a_reference(response_format.get("json_schema")):
             return []  # `{json_schema: <a.schema>}`: checked when the block runs

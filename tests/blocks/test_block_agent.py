@@ -166,7 +166,7 @@ def _peer_workflow(url: str) -> str:
     return f"""
         name: agent_peer
         blocks:
-          ask: {{type: agent, base_url: "{url}/v1", api_key: sk-x, prompt: hi, retries: 2, retry_backoff: 0.01}}
+          ask: {{type: agent, base_url: "{url}/v1", api_key: <input.key>, prompt: hi, retries: 2, retry_backoff: 0.01}}
         """
 
 
@@ -175,7 +175,7 @@ async def test_an_answer_that_is_no_chat_completion_is_a_clear_error(
 ) -> None:
     """A proxy's 200 HTML page gave "'str' object has no attribute 'choices'"."""
     recorder.respond("/v1/chat/completions", Scripted(200, "<html>gateway</html>"))
-    result = await run_yaml(_peer_workflow(recorder.url))
+    result = await run_yaml(_peer_workflow(recorder.url), {"key": "sk-x"})
     assert result["status"] == "failed" and result["error"]["type"] == "AgentError"
     assert "not a chat completion" in result["error"]["message"]
     assert "gateway" in result["error"]["message"]
@@ -193,7 +193,7 @@ async def test_a_reply_without_usage_has_no_usage(run_yaml: Any, recorder: Any) 
         ],
     }
     recorder.respond("/v1/chat/completions", Scripted(200, completion))
-    result = await run_yaml(_peer_workflow(recorder.url))
+    result = await run_yaml(_peer_workflow(recorder.url), {"key": "sk-x"})
     assert result["status"] == "succeeded", result["error"]
     out = result["output"]
     assert out["content"] == "ok" and out["usage"] is None and out["cost_usd"] is None
@@ -201,7 +201,7 @@ async def test_a_reply_without_usage_has_no_usage(run_yaml: Any, recorder: Any) 
     # unknown, and so is the cost: not 0 (tests/blocks/test_block_agent_replies.py).
     nan_usage = {"prompt_tokens": 3, "completion_tokens": float("nan"), "total_tokens": None}
     recorder.respond("/v1/chat/completions", Scripted(200, {**completion, "usage": nan_usage}))
-    odd = await run_yaml(_peer_workflow(recorder.url))
+    odd = await run_yaml(_peer_workflow(recorder.url), {"key": "sk-x"})
     assert odd["status"] == "succeeded", odd["error"]
     assert odd["output"]["usage"] == {
         "prompt_tokens": 3,

@@ -4,12 +4,14 @@ and a recording server: what of them a run records, which are refused, and when.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from processes import free_port
 from standins.openai_standin import ChatCompletionsStandIn
 from standins.recording import RecordingServer, Scripted
+from workflow_problems import problems
 
 
 def agent_workflow(extra: str = "") -> str:
@@ -158,3 +160,27 @@ async def test_a_spoilt_key_from_the_block_names_its_api_key(
     )
     assert result["blocks"]["ask"]["attempts"] == 1
     assert openai_env.requests == []
+
+
+# -- api_key: never a literal in the file -------------------------------------------------
+
+
+def test_a_key_written_into_the_workflow_file_fails_validation(tmp_path: Path) -> None:
+    """`api_key: sk-…` was accepted silently, the key kept in the file (and its history)."""
+    found = problems(
+        tmp_path,
+        """
+name: agent_literal_key
+blocks:
+  a: {type: agent, prompt: hi, api_key: sk-live-1234567890}
+  b: {type: agent, prompt: hi, api_key: <env.MY_OPENAI_KEY>}
+  c: {type: agent, prompt: hi, api_key: <input.key>}
+  d: {type: agent, prompt: hi}
+edges: [a -> b, b -> c, c -> d]
+""",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'a': field 'api_key': a key written into the "
+        "workflow file: use <env.NAME> (or leave api_key out for OPENAI_API_KEY)"
+    ]
+    assert "sk-live-1234567890" not in "".join(found)
