@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from engine.database import server_unreachable
 from engine.model import Workflow
 
 #: Commits group ``name``'s transaction on ``conn`` by calling ``commit``, writing
@@ -128,24 +129,41 @@ class Transactions:
                 elif commit:
                     await tx.commit()
                 else:
-                    await tx.rollback()
+                    await _roll_back(tx)
             except asyncpg.PostgresError as exc:
-                if conn.is_in_transaction():
-                    with contextlib.suppress(Exception):
-                        await tx.rollback()
+                await _abandon(conn, tx)
                 if commit:
                     raise GroupNotCommitted(group.name, exc) from exc
                 raise
             except BaseException:
                 # The commit did not happen (its marker failed, or the run was taken
                 # over): roll back here rather than leave it to the pool's reset.
-                if conn.is_in_transaction():
-                    with contextlib.suppress(Exception):
-                        await tx.rollback()
+                await _abandon(conn, tx)
                 raise
             finally:
                 await self._pool.release(conn)
             return True
+
+
+async def _roll_back(tx: asyncpg.transaction.Transaction) -> None:
+    """Roll ``tx`` back. If its connection is gone (PostgreSQL stopped, the network
+    dropped), so is the transaction: the server discards it with its session. That is
+    a rollback done, not a failure: raising here made the run's task die instead of
+    waiting for the database like a run without a group (engine/resumption.py)."""
+    try:
+        await tx.rollback()
+    except Exception as exc:
+        if not server_unreachable(exc):
+            raise
+
+
+async def _abandon(conn: asyncpg.Connection, tx: asyncpg.transaction.Transaction) -> None:
+    """Roll back what a failed COMMIT or ROLLBACK may have left open, without hiding
+    why it failed: a connection that dropped is handed back to the pool by asyncpg,
+    and asking it anything then raises InterfaceError (its transaction went with it)."""
+    with contextlib.suppress(Exception):
+        if conn.is_in_transaction():
+            await tx.rollback()
 
 
 def transaction_groups(workflow: Workflow) -> dict[str, frozenset[str]]:

@@ -154,3 +154,60 @@ async def test_the_heartbeat_keeps_only_the_runs_this_process_holds(
     await pool.execute(
         "UPDATE flowyard_runs SET status = 'failed' WHERE execution_id = $1::uuid", eid
     )
+
+
+_GROUPED = """
+name: grouped_{suffix}
+blocks:
+  start: {{type: manual}}
+  g1: {{type: database, transaction: t, query: "INSERT INTO ledger VALUES ('g1')"}}
+  g2: {{type: database, transaction: t, query: "SELECT pg_sleep(2)"}}
+  g3: {{type: database, transaction: t, query: "INSERT INTO ledger VALUES ('g3')"}}
+  after:
+    type: function
+    code: |
+      return {{"done": True}}
+edges: [start -> g1, g1 -> g2, g2 -> g3, g3 -> after]
+"""
+
+
+async def test_a_run_cut_off_inside_a_transaction_group_goes_on_once_it_is_back(
+    relayed_url: tuple[str, str, Any], tmp_path: Path
+) -> None:
+    """The group's connection drops under `g2`: rolling the group back on it failed
+    with asyncpg's "connection has been released back to the pool", which killed the
+    run's task (a sync caller got a 500, `flowyard run` exited 1, the run waited for
+    a takeover). Its waiter must get its real end, as without a group."""
+    direct, through, relay = relayed_url
+    conn = await asyncpg.connect(direct)
+    try:
+        await conn.execute("CREATE TABLE ledger (step text)")
+    finally:
+        await conn.close()
+    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
+    await rt.start()
+    try:
+        wf_file = tmp_path / "grouped.yaml"
+        wf_file.write_text(_GROUPED.format(suffix=uuid.uuid4().hex[:8]))
+        eid = (await rt.submit(load_file(wf_file), {})).execution_id
+        waiter = asyncio.create_task(rt.wait(eid))
+
+        async def g2_sleeping() -> bool:
+            return (await rt.run_result(eid))["blocks"]["g2"]["status"] == "running"
+
+        assert await until(g2_sleeping), "the run never reached `g2`"
+        relay.cut()  # PostgreSQL is gone while the group is open
+        await asyncio.sleep(1.5)
+        assert not waiter.done(), waiter.exception()  # still held here, still awaited
+        relay.restore()
+        result = await asyncio.wait_for(waiter, 60)  # the waiter gets the run's real end
+        assert result["status"] == "succeeded", result["error"]
+        assert await _status(direct, eid) == "succeeded"
+        conn = await asyncpg.connect(direct)
+        try:  # the cut attempt's insert went with its transaction: one of each
+            steps = sorted(r["step"] for r in await conn.fetch("SELECT step FROM ledger"))
+        finally:
+            await conn.close()
+        assert steps == ["g1", "g3"]
+    finally:
+        await rt.close()
