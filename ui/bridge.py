@@ -50,10 +50,24 @@ class EngineBridge:
             self.call(self.runtime.start(), timeout=timeout)
         return self
 
-    def stop(self, timeout: float = 30.0, grace: float = 0.0) -> None:
-        """Close the runtime, its runs in flight given ``grace`` seconds to end."""
+    def stop(
+        self,
+        timeout: float = 30.0,
+        grace: float = 0.0,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Close the runtime, its runs in flight given ``grace`` seconds to end; then
+        await ``then()`` (what must end on the loop before the loop stops)."""
+
+        async def close() -> None:
+            try:
+                await self.runtime.close(grace)
+            finally:
+                if then is not None:
+                    await then()
+
         try:
-            self.call(self.runtime.close(grace), timeout=timeout + grace)
+            self.call(close(), timeout=timeout + grace)
         finally:
             if self._own_loop and self._thread is not None:
                 self.loop.call_soon_threadsafe(self.loop.stop)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import os
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ui._serve_stop import stop_serving
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
 from ui.config import (
@@ -285,12 +285,7 @@ def serve(
         pass
     finally:
         server.close()
-        with contextlib.suppress(Exception):  # stopping goes on whatever it says
-            bridge.call(background.close(), timeout=10.0)
-        grace = shutdown_grace()  # checked at start
-        if engine is not None:
-            engine.stop(timeout=30.0 + grace)
-        bridge.stop(grace=grace)
+        stop_serving(bridge, background, shutdown_grace(), engine)  # grace checked at start
 
 
 def _say(message: str, log_format: str) -> None:
