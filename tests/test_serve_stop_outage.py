@@ -26,6 +26,7 @@ from ui._serve_stop import STOP_MARGIN_S
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_S = 2
+SLACK_S = 3
 
 #: `slow` writes its start to {log}, then outlasts the cut: the run's next record
 #: cannot be written, and it waits for the database in its task.
@@ -69,9 +70,11 @@ async def test_a_serve_stopped_while_the_database_is_away_ends_within_grace_and_
         relay.cut()  # PostgreSQL goes away under the run
         assert await until(lambda: "cannot be reached" in serve_log.read_text())
         server.send_signal(signal.SIGTERM)
-        # What a supervisor whose stop timeout is the grace plus the margin does.
+        # A supervisor whose stop timeout is the documented bound (the grace plus the
+        # margin) kills a serve that outlasts it. Waited for with slack for a busy
+        # machine: the old stop took the grace plus ~12 s, the bound is plus 5.
         try:
-            code = await asyncio.to_thread(server.wait, GRACE_S + STOP_MARGIN_S)
+            code = await asyncio.to_thread(server.wait, GRACE_S + STOP_MARGIN_S + SLACK_S)
         except subprocess.TimeoutExpired:
             code = None
     finally:
