@@ -104,6 +104,7 @@ class FunctionPool:
         except BaseException:
             self._idle.put_nowait(worker)
             raise
+        worker = await self._hand_over(worker, payload)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
         fd = worker.conn.fileno()
@@ -125,7 +126,6 @@ class FunctionPool:
 
         healthy = False
         try:
-            worker.send(payload)
             loop.add_reader(fd, readable)
             try:
                 # Not wait_for: on Python 3.11 it returns the result when the caller is
@@ -153,6 +153,22 @@ class FunctionPool:
             err = reply["error"]
             raise FunctionError(err["type"], err["message"], reply.get("stdout", ""))
         return reply.get("value"), reply.get("stdout", "")
+
+    async def _hand_over(self, worker: WorkerProcess, payload: bytes) -> WorkerProcess:
+        """Send the request to ``worker``, or to the next free one while a worker turns
+        out dead (killed while idle: SIGKILL, the out-of-memory killer). The call has
+        not started in a worker that never got it, so another may run it; the block's
+        timeout has not started either. Returns the worker that has the request."""
+        assert self._idle is not None
+        while True:
+            try:
+                if worker.process.poll() is None:  # one seen exited is not written to
+                    worker.send(payload)
+                    return worker
+            except (EOFError, OSError):  # BrokenPipeError: it died before reading it all
+                pass
+            self._replace(worker)
+            worker = await self._idle.get()
 
     def _replace(self, worker: WorkerProcess) -> None:
         """Kill a timed-out or dead worker and start another in the background."""
