@@ -67,10 +67,11 @@ class FunctionPool:
         workers = [await asyncio.wrap_future(f) for f in [spawn() for _ in range(self.size)]]
         for w in workers:
             self._all.add(w)
-            self._idle.put_nowait(w)
+            self._park(w)
 
     async def close(self) -> None:
         for w in list(self._all):
+            self._unwatch(w)
             w.kill()
         self._all.clear()
         self._idle = None
@@ -96,13 +97,13 @@ class FunctionPool:
             "lib_dirs": lib_dirs,
             "timeout": timeout,  # the worker's own backstop, should this process not act
         }
-        worker = await self._idle.get()
+        worker = await self._next_free()
         try:
             # Once a worker is free: a lib file changed during the wait is this call's.
             request["lib_version"] = WATCH.current(lib_dirs) if lib_dirs else None
             payload = json.dumps(request, default=str).encode()
         except BaseException:
-            self._idle.put_nowait(worker)
+            self._park(worker)
             raise
         worker = await self._hand_over(worker, payload)
         loop = asyncio.get_running_loop()
@@ -145,7 +146,7 @@ class FunctionPool:
             # closed fd would fire for whatever pipe reuses that number next.
             loop.remove_reader(fd)
             if healthy:
-                self._idle.put_nowait(worker)
+                self._park(worker)
             else:
                 self._replace(worker)
         reply = loads_finite(raw)
@@ -168,11 +169,43 @@ class FunctionPool:
             except (EOFError, OSError):  # BrokenPipeError: it died before reading it all
                 pass
             self._replace(worker)
+            worker = await self._next_free()
+
+    def _park(self, worker: WorkerProcess) -> None:
+        """Put a worker back among the free ones, its reply pipe watched meanwhile: an
+        idle worker writes nothing, so the pipe turns readable only when it closes, the
+        worker dead (killed, the out-of-memory killer). It is reaped and replaced then,
+        not at the next call: a pool that is never called (the web process of `serve
+        --engine-process`) kept it a zombie for good."""
+        assert self._idle is not None
+        asyncio.get_running_loop().add_reader(worker.conn.fileno(), self._died_idle, worker)
+        self._idle.put_nowait(worker)
+
+    def _died_idle(self, worker: WorkerProcess) -> None:
+        if worker in self._all:
+            self._replace(worker)  # its stale entry in the queue is skipped
+        else:
+            self._unwatch(worker)
+
+    def _unwatch(self, worker: WorkerProcess) -> None:
+        if not worker.conn.closed:
+            asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+
+    async def _next_free(self) -> WorkerProcess:
+        """The next free worker, no longer watched (its pipe now carries a reply);
+        entries of workers replaced while idle are skipped."""
+        assert self._idle is not None
+        while True:
             worker = await self._idle.get()
+            if worker in self._all:
+                self._unwatch(worker)
+                return worker
 
     def _replace(self, worker: WorkerProcess) -> None:
-        """Kill a timed-out or dead worker and start another in the background."""
+        """Kill a timed-out or dead worker (waiting for it: no zombie is left) and start
+        another in the background."""
         self._all.discard(worker)
+        self._unwatch(worker)
         worker.kill()
         loop = asyncio.get_running_loop()
 
@@ -182,7 +215,7 @@ class FunctionPool:
                 fresh.kill()
                 return
             self._all.add(fresh)
-            self._idle.put_nowait(fresh)
+            self._park(fresh)
 
         loop.create_task(respawn())
 

@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+from held_runs import until
+
 from engine.functions import FunctionPool
 
 PID = "import os\nreturn os.getpid()"
@@ -60,5 +62,23 @@ async def test_workers_killed_while_idle_fail_no_later_call() -> None:
         assert value not in idle
         again, _ = await pool.call(PID, [], [], {}, [], 30)
         assert again not in idle
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_killed_while_idle_is_reaped_and_replaced_at_once() -> None:
+    """Before any call: `serve --engine-process`'s web process never calls its pool, so
+    a worker killed there stayed a zombie (`[python] <defunct>`) for good."""
+    before = worker_pids()
+    pool = FunctionPool(size=2)
+    await pool.start()
+    try:
+        idle = worker_pids() - before
+        victim = min(idle)
+        kill_and_wait_for_exit(victim)
+        assert await until(lambda: state(victim) == "gone"), state(victim)
+        assert await until(lambda: len(worker_pids() - before) == 2)
+        replacement = worker_pids() - before - idle
+        assert len(replacement) == 1 and state(replacement.pop()) != "Z"
     finally:
         await pool.close()
