@@ -38,6 +38,13 @@ class InFlight:
         # (the database went away) is ended cancelled, never continued.
         self.cancel_asked: set[str] = set()
 
+    def say_interrupted(self) -> None:
+        """Name each run a stop is about to interrupt: an operator looks for it later,
+        as it stays `running` until the next start resumes it."""
+        for eid, task in self.tasks.items():
+            if not task.done():
+                log.warning("run %s is interrupted by the stop: the next start resumes it", eid)
+
     def spawn(
         self, eid: str, run: Callable[[], Awaitable[dict[str, Any]]], key: str | None
     ) -> asyncio.Task[dict[str, Any]]:

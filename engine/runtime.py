@@ -167,6 +167,7 @@ class Runtime(RunExecution, Resumption):
         self._closing = True
         for task in self._tasks:
             task.cancel()
+        self._runs.say_interrupted()
         for task in list(self._runs.tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._runs.tasks.values(), return_exceptions=True)

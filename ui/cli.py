@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from engine._loop import run as run_loop
@@ -100,7 +101,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
-    from ui.logs import configure_logging
+    from ui.logs import configure_logging, say_stopped, say_stopping
 
     bad = _bad_concurrency(args.concurrency) or bad_workflows_dir(args)
     if bad:
@@ -114,7 +115,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     async def main() -> int:
         rt = Runtime(workflows_dir(args), url, Path.cwd(), queue=True)
         await rt.start()
-        stop = _stop_on_signals()
+        stop = _stop_on_signals(lambda: say_stopping(rt.runs_in_flight, None))
         print(
             f"flowyard worker {rt.owner}: working the queue (concurrency {concurrency})",
             flush=True,
@@ -127,7 +128,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await rt.work(concurrency, stop)
             await scheduler
         finally:
-            await rt.close()
+            await rt.close()  # names the runs it interrupts (resumed ones, not jobs)
+            say_stopped()
         return 0
 
     return run_loop(main())
@@ -136,7 +138,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_engine(args: argparse.Namespace) -> int:
     """The engine process of `serve --engine-process`: runs what the web process hands it."""
     from engine.handoff import take_handoffs
-    from ui.logs import configure_logging
+    from ui.logs import configure_logging, say_stopped, say_stopping
 
     configure_logging(args.log_format)
 
@@ -144,7 +146,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
         rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
         rt.notify_finish = True
         await rt.start()
-        stop = _stop_on_signals()
+        grace = shutdown_grace()
+        stop = _stop_on_signals(lambda: say_stopping(rt.runs_in_flight, grace))
         taking = asyncio.create_task(take_handoffs(rt))
         orphaned = asyncio.create_task(_when_orphaned(stop))
         print(f"engine {rt.owner}", flush=True)  # tells the web process it is running
@@ -154,20 +157,27 @@ def cmd_engine(args: argparse.Namespace) -> int:
             for task in (taking, orphaned):
                 task.cancel()
             await asyncio.gather(taking, orphaned, return_exceptions=True)
-            await rt.close(shutdown_grace())  # then what is still going is left to resume
+            await rt.close(grace)  # then what is still going is named, left to resume
+            say_stopped()
         return 0
 
     return run_loop(main())
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """An event SIGINT or SIGTERM sets, so a process can finish its work and close."""
+def _stop_on_signals(say: Callable[[], None]) -> asyncio.Event:
+    """An event SIGINT or SIGTERM sets, so a process can finish its work and close;
+    ``say`` logs the stop at the signal (on the loop, not in a signal handler)."""
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        say()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping)
     return stop
 
 

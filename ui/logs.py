@@ -21,6 +21,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+stop_log = logging.getLogger("flowyard.stop")
+
+
+def say_stopping(runs: int, grace: float | None) -> None:
+    """The first line of a stop (SIGTERM, Ctrl-C): how long it may take, and for how
+    many runs; ``grace`` None for a worker, which lets its jobs end however long."""
+    what = f"{runs} run" + ("" if runs == 1 else "s")
+    if grace is None:
+        stop_log.info("stopping: waiting for %s to end", what)
+    else:
+        stop_log.info("stopping: waiting up to %g s for %s", grace, what)
+
+
+def say_stopped() -> None:
+    stop_log.info("stopped")
+
+
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     if log_format == "json":

@@ -234,7 +234,7 @@ def serve(
     log_format: str = "text",
     engine_process: bool = False,
 ) -> None:
-    from ui.logs import configure_logging
+    from ui.logs import configure_logging, say_stopped, say_stopping, stop_log
 
     configure_logging(log_format)
     check_start_settings("serve")  # before the port, the database, the token
@@ -284,8 +284,14 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        grace = shutdown_grace()  # checked at start
+        if engine is None:
+            say_stopping(bridge.runtime.runs_in_flight, grace)
+        else:  # its runs are the engine process's: it says how many
+            stop_log.info("stopping: the engine process gets up to %g s for its runs", grace)
         server.close()
-        stop_serving(bridge, background, shutdown_grace(), engine)  # grace checked at start
+        stop_serving(bridge, background, grace, engine)
+        say_stopped()
 
 
 def _say(message: str, log_format: str) -> None:
