@@ -23,6 +23,7 @@ import asyncpg
 
 if TYPE_CHECKING:
     from procrastinate import RetryStrategy
+    from procrastinate.worker import Worker
 
 log = logging.getLogger("flowyard.queue")
 
@@ -189,24 +190,28 @@ class RunQueue:
         the next one never executes a run beside them; a job of theirs retried
         meanwhile as a stalled worker's (no heartbeat while it waits) finds its run
         owned by this live process, here or elsewhere (Resumption.execute_claimed)."""
+        from procrastinate.worker import Worker  # noqa: F811 - imported lazily, like App
+
         pause = RESTART_FIRST_S
         stopping = asyncio.create_task(stop.wait())
         worker: asyncio.Task[None] | None = None
+        current: Worker | None = None
         try:
             while True:
                 self.worker_state = "running"
                 began = time.monotonic()
-                worker = asyncio.create_task(
-                    self.app.run_worker_async(
-                        queues=[self.name],
-                        concurrency=concurrency,
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=s["heartbeat"],
-                        stalled_worker_timeout=s["stalled_after"],
-                        fetch_job_polling_interval=s["poll"],
-                        delete_jobs="successful",
-                    )
+                self.app.perform_import_paths()  # as app.run_worker_async does
+                current = Worker(
+                    app=self.app,
+                    queues=[self.name],
+                    concurrency=concurrency,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=s["heartbeat"],
+                    stalled_worker_timeout=s["stalled_after"],
+                    fetch_job_polling_interval=s["poll"],
+                    delete_jobs="successful",
                 )
+                worker = asyncio.create_task(current.run())
                 await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if stopping.done():
                     return
@@ -224,10 +229,30 @@ class RunQueue:
                 log.info("starting the queue worker again")
         finally:
             stopping.cancel()
-            if worker is not None:
+            if worker is not None and current is not None:
                 worker.cancel()  # procrastinate stops taking jobs, lets its jobs end
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker
+                # It stops beating first, then waits: a drain longer than the stall
+                # limit had its own jobs retried as a stalled worker's, here and in
+                # every other process.
+                beating = asyncio.create_task(self._beat_while_draining(current, s["heartbeat"]))
+                try:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await worker
+                finally:
+                    beating.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await beating
+
+    async def _beat_while_draining(self, worker: Worker, every: float) -> None:
+        """The heartbeat of a stopping procrastinate worker, until it has unregistered
+        (its id then None) once its jobs ended. A beat at once: its last own one may
+        be nearly an interval old."""
+        while worker.worker_id is not None:
+            try:
+                await self.app.job_manager.update_heartbeat(worker.worker_id)
+            except Exception:  # the database away: the next beat tries again
+                log.debug("a draining worker's heartbeat failed", exc_info=True)
+            await asyncio.sleep(every)
 
     async def _retry_stalled(self, s: dict[str, float]) -> None:
         """Jobs whose worker stopped beating are put back; another worker resumes them."""
