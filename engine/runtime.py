@@ -158,10 +158,9 @@ class Runtime(RunExecution, Resumption):
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop. Runs in flight get ``grace`` seconds to end; those still going are
-        interrupted — they stay unfinished, their transactions roll back, and the next
-        start resumes them. A deploy wants a grace: an interrupted block whose effect
-        had already happened (its INSERT committed outside a group, its request sent)
-        runs again on resume, while one let finish is recorded done."""
+        interrupted (left unfinished, transactions rolled back, resumed by the next
+        start). A deploy wants a grace: an interrupted block whose effect had happened
+        (an INSERT outside a group, a request sent) runs again on resume."""
         if grace > 0 and self._runs.tasks:
             await asyncio.wait(list(self._runs.tasks.values()), timeout=grace)
         self._closing = True
