@@ -93,6 +93,21 @@ def without_row_values(detail: str) -> str:
     return detail if len(kept) == len(lines) else "\n".join([*kept, ROW_VALUES_LEFT_OUT])
 
 
+#: A value a server message quotes: ``"…"``, a quote inside doubled.
+_QUOTED_RE = re.compile(r'"(?:[^"]|"")*"')
+
+
+def without_quoted_values(message: str) -> str:
+    """``message`` with every ``"…"`` it quotes blanked to ``"…"``.
+
+    For a statement whose parameters hold a secret: the primary message of a data
+    error quotes the value it refused (``invalid input syntax for type integer:
+    "_live_…"``, ``invalid value "k_li" for "YYYY"``), which SQL may have made of
+    the secret. Applied to data exceptions (SQLSTATE class 22) only, whose quotes hold
+    values; other errors quote names (a relation, a constraint)."""
+    return _QUOTED_RE.sub('"…"', message)
+
+
 def _texts(values: Any) -> Iterator[str]:
     """The text of each value, and of each item of a list or value of a mapping
     (also of a string that holds one: it was bound as an array, item by item)."""

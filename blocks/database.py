@@ -34,6 +34,7 @@ from blocks._sql_messages import (
     holds_secret,
     scrub,
     untyped_parameter,
+    without_quoted_values,
     without_row_values,
 )
 from blocks._sql_results import duplicated_columns, jsonable, row_count_from_status
@@ -71,6 +72,10 @@ class DatabaseError(RuntimeError):
     ) -> DatabaseError:
         # The message itself may quote a value too, not only the detail.
         message = scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)
+        # A data exception (class 22) quotes the value it refused; others quote names.
+        values_quoted = secret and str(getattr(exc, "sqlstate", "") or "").startswith("22")
+        if values_quoted:
+            message = without_quoted_values(message)
         parts = [untyped_parameter(message, labels) or message]
         detail = getattr(exc, "detail", None)
         if detail:
@@ -78,7 +83,8 @@ class DatabaseError(RuntimeError):
             parts.append(f"Detail: {scrub(shown, values)}")
         hint = getattr(exc, "hint", None)
         if hint:
-            parts.append(f"Hint: {scrub(hint, values, quoted=True)}")
+            hint = scrub(hint, values, quoted=True)
+            parts.append(f"Hint: {without_quoted_values(hint) if values_quoted else hint}")
         return cls("\n".join(parts), sql, getattr(exc, "sqlstate", None))
 
 

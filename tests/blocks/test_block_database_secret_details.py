@@ -77,3 +77,32 @@ async def test_a_failing_row_is_still_quoted_when_no_parameter_is_a_secret(
     )
     assert result["status"] == "failed"
     assert "Detail: Failing row contains (lain-card-value, 2)." in result["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        (
+            "SELECT substr('<env.FY_CARD_SECRET>', 3)::int AS x",
+            "invalid input syntax for type integer",
+        ),
+        ("SELECT to_date(substr('<env.FY_CARD_SECRET>', 2), 'YYYY') AS x", "invalid value"),
+    ],
+)
+async def test_a_message_quoting_a_value_derived_from_a_secret_does_not_quote_it(
+    run_yaml: Any, runtime: Runtime, card_secret: str, query: str, says: str
+) -> None:
+    """The primary message quotes the value it refused (`invalid input syntax for type
+    integer: "_live_…"`): with a secret among the parameters, no quoted value is kept."""
+    result = await run_yaml(
+        f"""
+        name: db_message_secret
+        blocks:
+          q: {{type: database, query: "{query}"}}
+        """
+    )
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    assert says in message, message
+    assert CARD[2:10] not in message and CARD[1:5] not in message, message
+    assert CARD[2:10] not in await recorded_text(runtime, result)
