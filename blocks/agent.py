@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 import jsonschema
 
 from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
@@ -188,6 +189,18 @@ def response_schema(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     return kind, schema
 
 
+def _endpoint(base_url: str | None) -> dict[str, Any]:
+    """The client's ``base_url`` and ``default_query``: the SDK appends its path to
+    the whole text, so ``…/v1?api-key=K`` became ``/v1/?api-key=Kchat/completions``;
+    the query goes with each request instead."""
+    if not base_url:
+        return {"base_url": None}
+    url = httpx.URL(base_url)
+    if not url.query:
+        return {"base_url": base_url}
+    return {"base_url": str(url.copy_with(query=None)), "default_query": dict(url.params)}
+
+
 def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: bool) -> None:
     """Make what in ``base_url`` is a credential a secret of the run, so no record
     holds it even where a provider or proxy quotes it back: the ``Basic`` token
@@ -343,7 +356,7 @@ class AgentBlock(BlockHandler):
             # the engine's (`retries`), so each attempt is in the run log and
             # `retries: 0` means one call, not the SDK's three.
             async with openai.AsyncOpenAI(
-                api_key=str(api_key), base_url=base_url, max_retries=0
+                api_key=str(api_key), max_retries=0, **_endpoint(base_url)
             ) as client:
                 # The body as sent, read by completion_of: the SDK's models are built
                 # unchecked, and a completion without choices succeeded with "".

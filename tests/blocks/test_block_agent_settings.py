@@ -104,13 +104,18 @@ async def test_a_query_value_of_the_base_url_from_the_environment_is_a_secret(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-settings-key")
     monkeypatch.setenv("OPENAI_BASE_URL", f"{recorder.url}/v1?api-key=QKEY123SECRET")
-    # The SDK appends its path to the query (`/v1/?api-key=…chat/completions`).
-    recorder.respond("/v1/", Scripted(400, {"error": {"message": "unknown api-key QKEY123SECRET"}}))
+    recorder.respond(
+        "/v1/chat/completions",
+        Scripted(400, {"error": {"message": "unknown api-key QKEY123SECRET"}}),
+    )
     result = await run_yaml(agent_workflow())
     assert result["status"] == "failed"
     assert "unknown api-key" in result["error"]["message"]
     assert "QKEY123SECRET" not in await stored_text(runtime, result)
-    assert recorder.requests  # it was sent
+    # Sent to the endpoint with the query kept: the SDK appended its path after the
+    # query (`/v1/?api-key=QKEY123SECRETchat/completions`).
+    [sent] = recorder.requests
+    assert (sent.path, sent.query) == ("/v1/chat/completions", {"api-key": "QKEY123SECRET"})
 
 
 async def test_a_plain_base_url_is_recorded_as_it_is(
