@@ -141,3 +141,23 @@ def test_a_field_edited_and_typed_back_keeps_its_original_value(page: Any, scrat
     page.click("#btn-save")
     expect(page.locator("#status")).to_have_text("Saved")
     assert yaml.safe_load(path.read_text()) == yaml.safe_load(original)
+
+
+def test_a_list_typed_into_a_text_or_list_field_is_saved_as_a_list(page: Any, scratch: Any) -> None:
+    """Email `to` is text or a list: typed as a JSON list it was saved as the text
+    '["a@…", "b@…"]' (the panel read the schema's first type, text), which the block
+    then refused as no address."""
+    path = scratch("list_typed", TYPED)
+    open_editor(page, "list_typed")
+    select(page, "notify")
+    to = page.locator("#prop-to")
+    to.fill('["a@example.com", "b@example.com"]')
+    page.click("#prop-id")
+    select(page, "gate")
+    page.locator("#prop-if").fill("5 > 3")
+    page.click("#prop-id")
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    blocks = yaml.safe_load(path.read_text())["blocks"]
+    assert blocks["notify"]["to"] == ["a@example.com", "b@example.com"]
+    assert blocks["gate"]["if"] == "5 > 3"  # text stays text

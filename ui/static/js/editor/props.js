@@ -18,11 +18,13 @@ const DESCRIBING = ['name', 'description']; // a block's own, shown below its id
 const PLAIN = new Set(DESCRIBING);
 const ID_RE = /^[a-z][a-z0-9_]*$/;
 
+// A union with a structured type reads as that type (`to`: text or a list): its
+// text is JSON only when it reads as JSON (fromText), and stays text otherwise.
 function schemaType(s) {
   if (!s) return 'any';
   if (s.enum) return 'enum';
-  const t = Array.isArray(s.type) ? s.type.find((x) => x !== 'null') : s.type;
-  return t ?? 'any';
+  const types = (Array.isArray(s.type) ? s.type : [s.type]).filter((x) => x && x !== 'null');
+  return types.find((x) => x === 'object' || x === 'array') ?? types[0] ?? 'any';
 }
 
 // Values hold integers past 2^53 as BigInt (main.js reads the file exactly): shown
