@@ -14,6 +14,7 @@ the last block of the group settles.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 import asyncpg
@@ -51,8 +52,8 @@ class DatabaseError(RuntimeError):
 
     Parameter values are never part of the message (they may be secrets); a server
     detail that quotes one has it replaced by ``…``, and one quoting a row's values
-    is left out when a parameter holds a secret (``secret``): SQL may have made a
-    value of it that is neither.
+    is left out when a parameter holds one of the run's ``secrets``: SQL may have made
+    a value of it that is neither.
     """
 
     def __init__(self, message: str, sql: str, sqlstate: str | None = None) -> None:
@@ -68,8 +69,10 @@ class DatabaseError(RuntimeError):
         sql: str,
         values: list[Any],
         labels: list[str],
-        secret: bool = False,
+        secrets: Collection[str] = (),
     ) -> DatabaseError:
+        # Asked here, on the error's path: a statement that succeeds pays nothing for it.
+        secret = holds_secret(values, secrets)
         # The message itself may quote a value too, not only the detail.
         message = scrub(str(getattr(exc, "message", None) or exc), values, quoted=True)
         # A data exception (class 22) quotes the value it refused; others quote names.
@@ -259,8 +262,8 @@ class DatabaseBlock(BlockHandler):
             labels += [f"${i + 1}" for i in range(len(refs), len(refs) + len(params))]
         # Recorded as the block's input; the engine redacts <env.…> values in it.
         ctx.inputs = {"sql": sql, "params": values}
-        # Errors then quote no row's values: they may be made of the secret.
-        secret = holds_secret(values, ctx.run.secrets)
+        # Errors quote no row's values when a parameter holds a secret (from_postgres).
+        secrets = ctx.run.secrets
 
         group = config.get("transaction")
         url = config.get("connection") or None
@@ -274,17 +277,17 @@ class DatabaseBlock(BlockHandler):
                 )
             async with ctx.transaction(str(group)) as conn:
                 if not self._may_go_on_after_failing(ctx.run.plan.workflow):
-                    return await self._execute(conn, sql, values, labels, secret)
+                    return await self._execute(conn, sql, values, labels, secrets)
                 # A savepoint: a failed or timed-out attempt is undone on its own (even
                 # if the server completed it), leaving the group's transaction usable
                 # for the retry or the blocks after a handled error, never applied twice.
                 async with conn.transaction():
-                    return await self._execute(conn, sql, values, labels, secret)
+                    return await self._execute(conn, sql, values, labels, secrets)
         pool = await block_pool(db, url)
         async with acquired(pool, url or db.url, own=not url) as conn:
             if not self.block.retries:
-                return await self._execute(conn, sql, values, labels, secret)
-            return await self._execute_alone(conn, sql, values, labels, secret)
+                return await self._execute(conn, sql, values, labels, secrets)
+            return await self._execute_alone(conn, sql, values, labels, secrets)
 
     def _may_go_on_after_failing(self, workflow: Workflow) -> bool:
         """Whether the run may go on after an attempt of this block fails: its own
@@ -298,19 +301,19 @@ class DatabaseBlock(BlockHandler):
         return any(b.on_error == "continue" for b in (self.block, *around))
 
     async def _execute_alone(
-        self, conn: Any, sql: str, values: list[Any], labels: list[str], secret: bool
+        self, conn: Any, sql: str, values: list[Any], labels: list[str], secrets: Collection[str]
     ) -> dict[str, Any]:
         """One attempt of a block that may be retried, in a transaction of its own: an
         attempt that timed out after the server completed its statement is rolled
         back, so the retry does not apply it a second time."""
         try:
             async with conn.transaction():
-                return await self._execute(conn, sql, values, labels, secret)
+                return await self._execute(conn, sql, values, labels, secrets)
         except DatabaseError as exc:
             if exc.sqlstate != _IN_A_TRANSACTION_BLOCK:
                 raise
         # VACUUM, CREATE INDEX CONCURRENTLY and the like cannot run in a transaction.
-        return await self._execute(conn, sql, values, labels, secret)
+        return await self._execute(conn, sql, values, labels, secrets)
 
     def _statement_limit(self) -> float | None:
         """The client-side limit of the statement: the pool's (None: STATEMENT_LIMIT),
@@ -321,7 +324,7 @@ class DatabaseBlock(BlockHandler):
         return None if timeout is None else timeout + 1
 
     async def _execute(
-        self, conn: Any, sql: str, values: list[Any], labels: list[str], secret: bool
+        self, conn: Any, sql: str, values: list[Any], labels: list[str], secrets: Collection[str]
     ) -> dict[str, Any]:
         types: list[Any] = []
         try:
@@ -355,7 +358,7 @@ class DatabaseBlock(BlockHandler):
             if refused is not None:
                 raise DatabaseError(refused, sql, getattr(exc, "sqlstate", None)) from None
             if isinstance(exc, asyncpg.PostgresError):
-                raise DatabaseError.from_postgres(exc, sql, values, labels, secret) from None
+                raise DatabaseError.from_postgres(exc, sql, values, labels, secrets) from None
             # Other client-side errors may quote a value too: scrub it.
             raise DatabaseError(scrub(str(exc), values), sql) from None
         except CoercionError as exc:
