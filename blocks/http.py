@@ -216,8 +216,12 @@ async def send(
     given it, when ``url`` is rewritten from it (``query:`` merged in), for errors."""
     client = ctx.services.http
     given = given or url
-    # A connection error quoted the URL as written, its password and query with it.
-    where = f"{method} {shown_url(given, ctx.run.secrets)}"
+
+    def where() -> str:
+        # A connection error quoted the URL as written, its password and query with it.
+        # Made only for an error: it redacts with the run's secrets.
+        return f"{method} {shown_url(given, ctx.run.secrets)}"
+
     try:
         response = await client.request(
             method, url, timeout=timeout, follow_redirects=False, **kwargs
@@ -226,7 +230,7 @@ async def send(
         while follow_redirects and response.next_request is not None:
             if followed == client.max_redirects:
                 # A loop, or a chain no peer needs: another attempt goes the same way.
-                raise HttpError(f"{where}: more than {followed} redirects", retriable=False)
+                raise HttpError(f"{where()}: more than {followed} redirects", retriable=False)
             followed += 1
             following = response.next_request
             redirect_headers(response.request, following)
@@ -236,10 +240,10 @@ async def send(
             response = await client.send(following, follow_redirects=False)
         return response
     except httpx.TimeoutException as exc:
-        raise HttpError(f"{where}: timed out ({type(exc).__name__})", retriable=True) from None
+        raise HttpError(f"{where()}: timed out ({type(exc).__name__})", retriable=True) from None
     except httpx.TransportError as exc:
         raise HttpError(
-            f"{where}: {type(exc).__name__}: {transport_words(exc, url, given, ctx.run.secrets)}",
+            f"{where()}: {type(exc).__name__}: {transport_words(exc, url, given, ctx.run.secrets)}",
             retriable=True,
         ) from None
     except httpx.InvalidURL as exc:
