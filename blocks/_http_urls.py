@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from engine.redaction import Redactor
+from engine.redaction import redact_text
 
 #: ``user:password@`` after the scheme: basic-auth credentials, kept out of records.
 USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
@@ -42,18 +42,12 @@ def scheme_of(url: str) -> str:
     return f"not {scheme}://" if sep and scheme.isalnum() else "and this one has no scheme"
 
 
-def with_secrets_redacted(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each of the run's ``secrets`` in it (in each form the run's
-    redaction knows) replaced by ``***``."""
-    return Redactor(set(secrets)).text(text) if secrets else text
-
-
 def shown_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
     """The URL as an error message says it: no ``user:password@``, query or
     fragment. One holding a secret of the run: its text with the secrets as
     ``***`` first, then cut the same way (``POST ***`` for a URL that is one)."""
     text = str(url)
-    redacted = with_secrets_redacted(text, secrets)
+    redacted = redact_text(text, secrets)
     if redacted != text:
         return USERINFO.sub(r"\1", _QUERY_OR_FRAGMENT.split(redacted, maxsplit=1)[0])
     try:
@@ -80,7 +74,7 @@ def answered_url(final: httpx.URL, given: str, secrets: Iterable[str]) -> str:
     (the host lower-cased, ``:443`` dropped, characters percent-encoded), which
     may no longer be the secret's text; the target of a redirect of a secret
     hook URL is likely to hold its token too."""
-    if with_secrets_redacted(given, secrets) != given:
+    if redact_text(given, secrets) != given:
         return shown_url(given, secrets)
     return shown_url(final, secrets)
 
@@ -90,8 +84,8 @@ def transport_words(exc: httpx.TransportError, url: str, given: str, secrets: It
     quote (aiohttp names the URL it could not reach or read), nor any of the run's
     secrets, nor the path of a URL given holding one (its token, as aiohttp wrote
     it). ``url``: the one sent; ``given``: as the block was given it."""
-    text = with_secrets_redacted(str(exc), secrets)
-    holds_secret = with_secrets_redacted(given, secrets) != given
+    text = redact_text(str(exc), secrets)
+    holds_secret = redact_text(given, secrets) != given
     urls = [url, given]
     with contextlib.suppress(RuntimeError):  # no request attached
         urls.append(str(exc.request.url))

@@ -92,9 +92,14 @@ def excerpt(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
     it is longer, the ``secrets`` in it (every form :class:`Redactor` knows) replaced
     by ``***`` first. Cut first, a secret cut in two was no longer recognised, and
     its beginning stayed in clear in the records and wherever the message went."""
-    if secrets:
-        text = Redactor(set(secrets)).text(text)
+    text = redact_text(text, secrets)
     return text if len(text) <= limit else text[:limit] + CUT_MARK
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` in it, in every form :class:`Redactor` knows,
+    replaced by ``***``: for a message made outside the run's records."""
+    return Redactor(set(secrets)).text(text) if secrets else text
 
 
 class Redactor:
