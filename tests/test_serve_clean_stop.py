@@ -14,6 +14,7 @@ import os
 import signal
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,18 @@ from db_helpers import new_database
 from processes import free_port, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _serve(database_url: str, workflows: Path, tmp_path: Path, grace: str) -> tuple[Any, int, Path]:
+    """A `flowyard serve` of ``workflows`` on its own queue: the process, its port, its log."""
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
+        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
+        "FLOWYARD_SHUTDOWN_GRACE": grace, "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    log = tmp_path / "serve.log"
+    return start(["serve", "--port", str(port)], env, tmp_path, log), port, log
 
 
 @pytest.mark.parametrize("mode", [[], ["--no-worker"]], ids=["serve", "no-worker"])
@@ -79,14 +92,7 @@ async def test_a_request_waiting_for_a_run_is_answered_when_serve_stops(
         f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
         "      return 1\nedges: [start -> hold]\n"
     )
-    port = free_port()
-    env = {
-        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
-        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
-        "FLOWYARD_SHUTDOWN_GRACE": "1", "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
-    log = tmp_path / "serve.log"
-    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    server, port, log = _serve(database_url, workflows, tmp_path, grace="1")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await until_healthy(client)
@@ -133,14 +139,7 @@ async def test_an_open_run_stream_ends_when_serve_stops(database_url: str, tmp_p
         f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
         "      return 1\nedges: [start -> hold]\n"
     )
-    port = free_port()
-    env = {
-        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
-        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
-        "FLOWYARD_SHUTDOWN_GRACE": "1", "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
-    log = tmp_path / "serve.log"
-    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    server, port, log = _serve(database_url, workflows, tmp_path, grace="1")
     auth = {"Authorization": "Bearer t"}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -188,14 +187,7 @@ async def test_runs_waiting_for_their_key_leave_no_unawaited_coroutine(
         f"      while not os.path.exists({str(gate)!r}):\n          time.sleep(0.05)\n"
         "      return 1\nedges: [hook -> hold]\n"
     )
-    port = free_port()
-    env = {
-        **os.environ, "DATABASE_URL": database_url, "FLOWYARD_WORKFLOWS": str(workflows),
-        "FLOWYARD_TOKEN": "t", "FLOWYARD_QUEUE": f"stop-{uuid.uuid4().hex[:8]}",
-        "FLOWYARD_SHUTDOWN_GRACE": "0", "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
-    log = tmp_path / "serve.log"
-    server = start(["serve", "--port", str(port)], env, tmp_path, log)
+    server, port, log = _serve(database_url, workflows, tmp_path, grace="0")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await until_healthy(client)
