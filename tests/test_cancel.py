@@ -12,6 +12,7 @@ from pathlib import Path
 
 from held_runs import HELD, until
 
+from engine.model import Workflow
 from engine.runtime import Runtime
 
 
@@ -49,28 +50,8 @@ async def test_a_run_another_process_executes_is_cancelled_there(
 ) -> None:
     """`flowyard run` in another process holds the run; this one asks (NOTIFY)."""
     wf, log, gate = _held(tmp_path, write_workflow)
-    env = {**os.environ, "DATABASE_URL": database_url}
-    other = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "run", wf.file, "--json"],
-        cwd=runtime.workspace,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert await until(log.exists), "the other process never began"
-        eid = await runtime.db.log_pool.fetchval(
-            "SELECT execution_id::text FROM flowyard_runs WHERE workflow = $1", wf.name
-        )
-        assert await runtime.request_cancel(eid) == "cancelling"
-        out, err = await asyncio.to_thread(other.communicate, timeout=60)
-    finally:
-        gate.write_text("open")
-        if other.poll() is None:
-            other.kill()
-            other.wait()
-    assert other.returncode == 1, err  # the run did not succeed
+    eid, code, out, err = await _cancelled_cli_run(runtime, database_url, wf, log, gate, "--json")
+    assert code == 1, err  # the run did not succeed
     assert await _status(runtime, eid) == "cancelled"
     assert log.read_text().split() == ["hold"]
 
@@ -122,8 +103,19 @@ async def test_flowyard_run_prints_a_run_level_error_without_a_block(
 ) -> None:
     """Cancelled from another shell, `flowyard run` printed `(block None)`."""
     wf, log, gate = _held(tmp_path, write_workflow)
+    _, code, out, err = await _cancelled_cli_run(runtime, database_url, wf, log, gate)
+    assert code == 1, err
+    [said] = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert "cancelled" in said and "(block" not in said, out
+
+
+async def _cancelled_cli_run(
+    runtime: Runtime, database_url: str, wf: Workflow, log: Path, gate: Path, *args: str
+) -> tuple[str, int, str, str]:
+    """`flowyard run` of the held workflow in another process, cancelled from this one
+    once it holds: the run's id, the command's exit code, stdout and stderr."""
     other = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "run", wf.file],
+        [sys.executable, "-m", "ui.cli", "run", wf.file, *args],
         cwd=runtime.workspace,
         env={**os.environ, "DATABASE_URL": database_url},
         stdout=subprocess.PIPE,
@@ -142,6 +134,4 @@ async def test_flowyard_run_prints_a_run_level_error_without_a_block(
         if other.poll() is None:
             other.kill()
             other.wait()
-    assert other.returncode == 1, err
-    [said] = [line for line in out.splitlines() if line.startswith("error: ")]
-    assert "cancelled" in said and "(block" not in said, out
+    return eid, other.returncode, out, err
