@@ -116,10 +116,7 @@ class Redactor:
         A run's secrets may grow as its blocks read them: the forms are collected
         again when their number changes, not for every event."""
         if self._noted != len(self.secrets):
-            self._secrets = tuple(s for s in self.secrets if len(s) >= MIN_SECRET_CHARS)
-            forms = {f.text: f for s in self._secrets for f in _forms_of(s)}
-            self._forms_of = tuple(sorted(forms.values(), key=lambda f: len(f.text), reverse=True))
-            self._starts = Beginnings(forms, MIN_SECRET_CHARS)
+            self._secrets, self._forms_of, self._starts = _compiled(frozenset(self.secrets))
             self._noted = len(self.secrets)
         return self._forms_of
 
@@ -266,6 +263,16 @@ def _any_depth(escaped: str) -> str:
 
 def _alternatives(patterns: set[str]) -> str:
     return "|".join(sorted(patterns, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=256)  # ~70 µs a set; every run of a workflow reads the same
+def _compiled(secrets: frozenset[str]) -> tuple[tuple[str, ...], tuple[_Form, ...], Beginnings]:
+    """The secrets long enough to redact, every form of them longest first, and
+    the beginnings of those forms a cut may leave (:class:`Beginnings`)."""
+    kept = tuple(s for s in secrets if len(s) >= MIN_SECRET_CHARS)
+    forms = {f.text: f for s in kept for f in _forms_of(s)}
+    longest_first = tuple(sorted(forms.values(), key=lambda f: len(f.text), reverse=True))
+    return kept, longest_first, Beginnings(forms, MIN_SECRET_CHARS)
 
 
 @functools.lru_cache(maxsize=4096)
