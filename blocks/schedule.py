@@ -29,7 +29,7 @@ from croniter import CroniterBadDateError, croniter
 
 from blocks._submit_failures import SubmitFailures
 from engine.context import BlockContext
-from engine.model import BlockModel, Problem
+from engine.model import BlockModel, Problem, cut_middle
 from engine.references import references_in
 from engine.registry import BlockHandler, register
 
@@ -265,7 +265,9 @@ class Scheduler:
             except Exception as exc:  # an invalid file must not stop the other schedules
                 # Said once per problem, loudly: its ticks do not run until it is fixed.
                 if self._unloadable.get(name) != str(exc):
-                    log.warning("schedules of %s do not run: %s", name, exc)
+                    # Each problem is cut, but there may be many: `validate` lists all.
+                    why = cut_middle(str(exc), 4000)
+                    log.warning("schedules of %s do not run: %s", name, why)
                 self._unloadable[name] = str(exc)
                 continue
             self._unloadable.pop(name, None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from engine._cut_secrets import CUT_MARK
 from engine.strict_load import block_and_field
 
 BLOCK_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -18,6 +19,23 @@ EDGE_RE = re.compile(r"^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_\-]+))?\s*->\s*([a-
 
 #: Keys every block accepts, whatever its type.
 COMMON_KEYS = ("type", "retries", "retry_backoff", "timeout", "on_error", "name", "description")
+
+
+#: How long a problem's message, and its block id or field path, may be (characters).
+MAX_MESSAGE, MAX_NAME = 1000, 200
+
+
+def cut_middle(text: str, limit: int) -> str:
+    """``text``, when longer than ``limit``, cut to about ``limit`` characters: its
+    start and its end, where a message says what is wrong with the value it quotes
+    (`[[…]] is not of type 'object'`), and how much was left out between them."""
+    if len(text) <= limit:
+        return text
+    kept = limit - 40  # room for the mark (under 40 characters): never longer than limit
+    tail = kept // 4
+    head = kept - tail
+    left_out = len(text) - head - tail
+    return f"{text[:head]}{CUT_MARK} ({left_out:,} characters left out) {CUT_MARK}{text[-tail:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +46,14 @@ class Problem:
     file: str = ""
     block: str | None = None
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        # Cut here, where every problem passes, not where each quotes a value: a
+        # message quoting a whole value made a 7.7 MB 422 body and 34 MB log lines.
+        object.__setattr__(self, "message", cut_middle(self.message, MAX_MESSAGE))
+        for name in ("block", "field"):
+            if (value := getattr(self, name)) is not None:
+                object.__setattr__(self, name, cut_middle(value, MAX_NAME))
 
     def __str__(self) -> str:
         where = [self.file or "<workflow>"]
@@ -168,10 +194,12 @@ MAX_DEPTH = 100
 def read_document(text: str, file: str = "") -> dict[str, Any]:
     """Parse YAML (1.2 core schema) or JSON text into a mapping; a syntax error, a
     duplicate key or a key that is not text is a Problem (see engine.strict_load)."""
-    from engine.strict_load import load_json, load_yaml
+    from engine.strict_load import TooMuchRepeated, load_json, load_yaml
 
     try:
         loaded = load_json(text) if file.endswith(".json") else load_yaml(text)
+    except TooMuchRepeated as exc:
+        raise WorkflowError([Problem(exc.found.message, file, *exc.found[1:])]) from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise WorkflowError(
             [Problem(f"cannot parse: {syntax_error_text(exc, text)}", file)]

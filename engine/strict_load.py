@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
 from engine._json import _finite_float, _refuse_constant
+from engine._yaml_aliases import MAX_ALIASED, too_much_aliased
 
 STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -124,6 +125,15 @@ class Found(NamedTuple):
     message: str
     block: str | None
     field: str | None
+
+
+class TooMuchRepeated(ValueError):
+    """Aliases repeat more than MAX_ALIASED: refused before a value is built (see
+    engine._yaml_aliases); ``found`` says where."""
+
+    def __init__(self, found: Found) -> None:
+        super().__init__(found.message)
+        self.found = found
 
 
 class Loaded(NamedTuple):
@@ -282,6 +292,13 @@ class _StrictLoader(_Base):
         node = self.get_single_node()
         if node is None:
             return None
+        if (bomb := too_much_aliased(node)) is not None:
+            message = (
+                f"aliases repeat too much: with this one (of the anchor on line "
+                f"{bomb.anchor_line}) they add more than {MAX_ALIASED:,} values and "
+                "characters of text to the file; repeat smaller values, or write them out"
+            )
+            raise TooMuchRepeated(Found(message, *block_and_field(bomb.path)))
         self._walk(node, ())
         if isinstance(node, MappingNode):
             blocks = next((v for k, v in node.value if k.value == "blocks"), None)

@@ -209,13 +209,8 @@ def _document_from_request(name: str) -> _Sent:
     except WorkflowError as exc:
         return _not_a_workflow([p.to_dict() for p in exc.problems])
     except Exception as exc:  # ValueError, TypeError, yaml.YAMLError and friends
-        problem = {
-            "file": f"{name}.yaml",
-            "block": None,
-            "field": None,
-            "message": f"cannot parse: {exc}",
-        }
-        return _not_a_workflow([problem])
+        # A Problem: its message is cut as every problem's is (a key may be huge).
+        return _not_a_workflow([Problem(f"cannot parse: {exc}", f"{name}.yaml").to_dict()])
     if not isinstance(doc, dict):
         problem = {
             "file": f"{name}.yaml",
