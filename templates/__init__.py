@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from engine.workflow_folder import NAME_RULE, valid_name
+from engine.folder_lock import workflows_folder_locked
+from engine.workflow_folder import NAME_RULE, find_workflow, valid_name
 
 ROOT = Path(__file__).resolve().parent
 LIB = ROOT / "lib"
@@ -159,10 +160,20 @@ def copy_template(
     src = template_dir(template_id)
     stem = copy_stem(template_id, name)
     workflows_dir = Path(workflows_dir)
-    workflows_dir.mkdir(parents=True, exist_ok=True)
+    # From the checks (the name free, no clash) to the last file written, as a save or
+    # a delete holds it (in serve, or in another process: `flowyard new` beside serve):
+    # two copies of one name both made it, and a copy replaced a save told it created
+    # the file, or took the webhook path a save or another copy was just given.
+    with workflows_folder_locked(workflows_dir):
+        return _copy_unlocked(src, workflows_dir, stem, store)
+
+
+def _copy_unlocked(src: Path, workflows_dir: Path, stem: str, store: Any) -> TemplateCopy:
     target = workflows_dir / f"{stem}.yaml"
-    if target.exists():
-        raise FileExistsError(f"{target} already exists")
+    # Any suffix: a copy beside `<stem>.json` would be the workflow `<stem>` in its place.
+    existing = find_workflow(workflows_dir, stem)
+    if existing is not None:
+        raise FileExistsError(f"{existing} already exists")
     text = (src / "workflow.yaml").read_text(encoding="utf-8")
     header = _read_header(src / "workflow.yaml")
     doc, changes, webhooks = _without_clashes(header, target, stem, store)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
 
+from engine.folder_lock import workflows_folder_locked
 from engine.model import Problem, not_utf8
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, request_text, runtime
@@ -236,13 +236,12 @@ def save_workflow(name: str) -> Response:
     sent = _document_from_request(name)
     if sent.error is not None or sent.doc is None:
         return sent.error  # type: ignore[return-value]
-    # One save at a time, from the If-Match check to the write: two saves over the same
-    # version must not both pass the check (the second would undo the first unseen).
-    with _SAVING:
+    # One write of the folder at a time (a save, a template copy, here or in `flowyard
+    # new`: engine/folder_lock.py), from the If-Match check to the write: two saves
+    # over the same version must not both pass the check (the second would undo the
+    # first unseen), nor a save pass it beside a copy of its name.
+    with workflows_folder_locked(settings().workflows_dir):
         return _save(name, sent)
-
-
-_SAVING = threading.Lock()
 
 
 def _save(name: str, sent: _Sent) -> Response:
