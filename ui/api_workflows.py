@@ -236,10 +236,10 @@ def save_workflow(name: str) -> Response:
     sent = _document_from_request(name)
     if sent.error is not None or sent.doc is None:
         return sent.error  # type: ignore[return-value]
-    # One write of the folder at a time (a save, a template copy, here or in `flowyard
-    # new`: engine/folder_lock.py), from the If-Match check to the write: two saves
-    # over the same version must not both pass the check (the second would undo the
-    # first unseen), nor a save pass it beside a copy of its name.
+    # One write of the folder at a time (a save, a delete, a template copy, here or in
+    # `flowyard new`: engine/folder_lock.py), from the If-Match check to the write: two
+    # saves over the same version must not both pass the check (the second would undo
+    # the first unseen), nor a save pass it beside a delete or a copy of its name.
     with workflows_folder_locked(settings().workflows_dir):
         return _save(name, sent)
 
@@ -314,8 +314,12 @@ def _validated(problems: list[dict[str, Any]]) -> Response:
 
 @bp.delete("/workflows/<name>")
 def delete_workflow(name: str) -> Response:
-    path = wf.find(settings().workflows_dir, name)
-    if path is None:
-        return error(404, f"no workflow named {name!r}")
-    path.unlink()
+    # Under the lock saves hold: a save over the version it read, let through beside
+    # the delete, wrote the file again after this answered 204 (the workflow and its
+    # webhook live on); serialized, the save that comes second is a 412.
+    with workflows_folder_locked(settings().workflows_dir):
+        path = wf.find(settings().workflows_dir, name)
+        if path is None:
+            return error(404, f"no workflow named {name!r}")
+        path.unlink()
     return Response(status=204)

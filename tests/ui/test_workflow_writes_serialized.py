@@ -1,7 +1,7 @@
 """Writes to the workflows folder happen one at a time (docs/api.md, "One write of
-the workflows folder at a time"): a save (`PUT`) and a template copy (the API, the
-gallery form, `flowyard new` in another process) each check and write the folder
-under one lock, so every set of answers is that of some serial order.
+the workflows folder at a time"): a save (`PUT`), a delete and a template copy (the
+API, the gallery form, `flowyard new` in another process) each check and write the
+folder under one lock, so every set of answers is that of some serial order.
 
 The races are forced: each round releases its requests together from a barrier, over
 several rounds; without the lock, the check-then-write of one request interleaves
@@ -65,6 +65,36 @@ def stems(workflows_dir: Path) -> Iterator[list[str]]:
     for stem in made:
         for path in workflows_dir.glob(f"{stem}.*"):
             path.unlink()
+
+
+#: A workflow the folder's clash check takes ~20 ms to load (30 Function blocks).
+FILLER = (
+    "version: 1\nname: {name}\nblocks:\n  s: {{type: manual}}\n"
+    + "".join(
+        f"  f{i}:\n    type: function\n    code: |\n      # {{round}}\n      return {{{{'v': {i}}}}}\n"
+        for i in range(30)
+    )
+    + "edges: [s -> f0]\n"
+)
+
+
+@pytest.fixture
+def slow_checks(workflows_dir: Path) -> Iterator[Callable[[], None]]:
+    """Widens the window between a request's check of the folder and its write: each
+    call rewrites six workflows, which the next check must load again (~0.1 s)
+    after listing the folder. A request let through beside another lists the folder
+    before the other has written, in every round."""
+    names = [f"ws_filler_{uuid.uuid4().hex[:6]}" for _ in range(6)]
+    rounds = iter(range(1_000_000))
+
+    def renew() -> None:
+        n = next(rounds)
+        for name in names:
+            (workflows_dir / f"{name}.yaml").write_text(FILLER.format(name=name, round=n))
+
+    yield renew
+    for name in names:
+        (workflows_dir / f"{name}.yaml").unlink(missing_ok=True)
 
 
 def test_copies_of_one_name_at_once_make_one_and_409_the_others(
@@ -159,6 +189,40 @@ def test_copies_and_saves_at_once_never_share_a_webhook_path_or_name(
             for name in copies + saves:
                 for path in workflows_dir.glob(f"{name}.*"):
                     path.unlink()
+
+
+def test_a_delete_beside_a_save_over_the_version_it_read_is_one_or_the_other(
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    stems: list[str],
+    slow_checks: Callable[[], None],
+) -> None:
+    """The save first, then the delete: no file. The delete first: the save is 412
+    ("deleted since it was read"). A 204 for the delete and a file still there (the
+    save written after it) is neither."""
+    name = f"ws_pd_{uuid.uuid4().hex[:6]}"
+    stems.append(name)
+    yaml_type = {**auth, "Content-Type": "application/yaml"}
+    edited = MINE.format(name=name).replace("MY OWN", "edited")
+
+    def read_then_delete() -> Any:
+        # Sent once the save has read the file (its body is parsed by then), while it
+        # checks the folder: the delete lands between the save's check and its write.
+        assert client.get(f"/api/workflows/{name}", headers=auth).status_code in (200, 404)
+        return client.delete(f"/api/workflows/{name}", headers=auth)
+
+    for _ in range(8):
+        made = client.put(f"/api/workflows/{name}", data=MINE.format(name=name), headers=yaml_type)
+        assert made.status_code == 201, made.get_json()
+        if_match = {**yaml_type, "If-Match": made.headers["ETag"]}
+        slow_checks()
+        save, delete = _at_once(
+            lambda h=if_match: client.put(f"/api/workflows/{name}", data=edited, headers=h),
+            read_then_delete,
+        )
+        assert delete.status_code == 204 and save.status_code in (200, 412), save.get_json()
+        assert not (workflows_dir / f"{name}.yaml").exists(), (save.status_code, delete.status_code)
 
 
 def _waiting_for_lock(pid: int, folder: Path) -> bool:
