@@ -11,10 +11,6 @@ file the user edited: :func:`copy_lib`).
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
-import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,17 +21,16 @@ import yaml
 
 from engine.folder_lock import workflows_folder_locked
 from engine.workflow_folder import NAME_RULE, find_workflow, valid_name
+from templates._user_files import (  # noqa: F401  (imported from here by callers and tests)
+    LIB,
+    LIB_MANIFEST,
+    LIB_SHIPPED,
+    Change,
+    copy_beside,
+    copy_lib,
+)
 
 ROOT = Path(__file__).resolve().parent
-LIB = ROOT / "lib"
-#: In a workspace's ``lib/``: the sha256 of each file as flowyard last wrote it, so a
-#: later copy tells a file the user edited (kept) from one it wrote (updated).
-LIB_MANIFEST = ".flowyard-lib.json"
-#: The sha256 of every version of each ``lib/*.py`` flowyard shipped (rebuilt from
-#: git by ``python -m templates.lib_shipped``): a workspace file holding one of them
-#: is unedited, whether or not a manifest says flowyard wrote it.
-LIB_SHIPPED = ROOT / "lib_shipped.json"
-
 #: SQL files of a template that ``flowyard db init`` applies; the analytics
 #: queries are read-only examples and are copied, not applied.
 _SCHEMA_NAMES = ("schema.sql",)
@@ -92,34 +87,6 @@ def template_dir(template_id: str) -> Path:
         known = ", ".join(t["id"] for t in list_templates())
         raise UnknownTemplate(f"unknown template {template_id!r} (known: {known})")
     return d
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a copy does differently from its template, and why (``message`` is the
-    clash it avoids, as ``flowyard validate`` would have named it). ``field`` is
-    ``name``, ``path`` (of ``block``), or ``lib/<file>``: a lib file the user edited,
-    kept (``was``/``now``: the sha256 of the template's and of the kept one)."""
-
-    block: str | None
-    field: str
-    was: str
-    now: str
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def said(self) -> str:
-        """The change in a sentence, as `flowyard new` prints it and the editor shows it."""
-        if self.field.startswith("lib/"):
-            return self.message
-        now = (
-            f"named {self.now!r}"
-            if self.block is None
-            else f"block {self.block!r} is on {self.now}"
-        )
-        return f"{self.message}: in the copy, {now}"
 
 
 @dataclass(frozen=True)
@@ -186,14 +153,14 @@ def _copy_unlocked(src: Path, workflows_dir: Path, stem: str, store: Any) -> Tem
         target.write_text(text, encoding="utf-8")
     else:
         shutil.copyfile(src / "workflow.yaml", target)
-    for extra in sorted(src.iterdir()):
-        if extra.suffix in (".sql", ".md") and extra.is_file():
-            shutil.copyfile(extra, workflows_dir / f"{stem}.{extra.name}")
-    for sql in _shared_schema(src):
-        dest = workflows_dir / f"{stem}.{sql.name}"
-        if not dest.exists():
-            shutil.copyfile(sql, dest)
-    kept = copy_lib(workflows_dir)
+    beside = {
+        f"{stem}.{extra.name}": extra
+        for extra in sorted(src.iterdir())
+        if extra.suffix in (".sql", ".md") and extra.is_file()
+    }
+    for sql in _shared_schema(src):  # the template's own file of that name first
+        beside.setdefault(f"{stem}.{sql.name}", sql)
+    kept = copy_beside(beside, workflows_dir) + copy_lib(workflows_dir)
     return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes + kept)
 
 
@@ -274,86 +241,6 @@ def _move_urls(text: str, moved: dict[str, str]) -> str:
     for old, new in moved.items():
         text = re.sub(rf"/webhooks/{re.escape(old)}(?![\w/.-])", f"/webhooks/{new}", text)
     return text
-
-
-def copy_lib(workflows_dir: Path) -> list[Change]:
-    """Bring ``<workflows_dir>/lib`` to the shipped ``templates/lib``, file by file,
-    never over a user's edit; return a change for each file kept.
-
-    A file is written when it is missing, still what flowyard last wrote there (its
-    sha256 in :data:`LIB_MANIFEST`), or any version flowyard ever shipped (its sha256
-    in :data:`LIB_SHIPPED`): unedited, from this or an older release. The second test
-    alone kept every file of a workspace made before the manifest (or with it lost):
-    the new copy then ran on the old lib, and failed reading what the old lib lacks.
-    Any other content is the user's (the Order Processing README invites handlers
-    for new event types in ``order_events.py``): replacing it would silently change
-    the live reducer, so it is kept and reported. Files of the user's own (not
-    shipped) are never touched.
-    """
-    dest = Path(workflows_dir) / "lib"
-    dest.mkdir(parents=True, exist_ok=True)
-    written = _read_lib_manifest(dest)
-    released = _shipped_lib_sums()
-    kept: list[Change] = []
-    for f in sorted(LIB.iterdir()):
-        if not (f.is_file() and f.suffix == ".py"):
-            continue
-        shipped = f.read_bytes()
-        shipped_sum = _sha256(shipped)
-        target = dest / f.name
-        have = _sha256(target.read_bytes()) if target.is_file() else None
-        unedited = have == written.get(f.name) or have in released.get(f.name, ())
-        if have is None or (have != shipped_sum and unedited):
-            _write_atomically(target, shipped)  # a run may import it meanwhile
-        elif have != shipped_sum:
-            message = (
-                f"kept your edited lib/{f.name}: it is no version flowyard shipped, so the"
-                " copy runs with yours, and may fail until you merge the template's changes"
-                f" into it (compare it with {f})"
-            )
-            kept.append(
-                Change(None, f"lib/{f.name}", f"sha256:{shipped_sum}", f"sha256:{have}", message)
-            )
-            continue  # its entry stays what flowyard wrote: a revert is recognised
-        written[f.name] = shipped_sum
-    _write_atomically(
-        dest / LIB_MANIFEST, (json.dumps(written, indent=1, sort_keys=True) + "\n").encode()
-    )
-    return kept
-
-
-def _shipped_lib_sums() -> dict[str, frozenset[str]]:
-    """:data:`LIB_SHIPPED` read (empty when unreadable: then only the manifest tells
-    flowyard's files, and a differing file is kept, the safe side)."""
-    try:
-        doc = json.loads(LIB_SHIPPED.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    return {k: frozenset(v) for k, v in doc.items() if isinstance(v, list)}
-
-
-def _read_lib_manifest(lib: Path) -> dict[str, str]:
-    """What flowyard wrote into ``lib`` (empty when unreadable: then every differing
-    file is kept, the safe side)."""
-    try:
-        doc = json.loads((lib / LIB_MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _shared_schema(template: Path) -> list[Path]:

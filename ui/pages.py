@@ -111,12 +111,13 @@ def use_template(template_id: str) -> Any:
 
 def _say_what_changed(made: Any) -> None:
     """A copy beside a workflow with the template's webhook path or name gets its
-    own, and a lib/ file the user edited is kept (docs/templates.md): the editor
-    page says so, as `flowyard new` prints it."""
+    own, and a lib/ file the user edited (or the copy's SQL or README a deleted copy
+    left) is kept (docs/templates.md): the editor page says so, as `flowyard new`
+    prints it."""
     for c in made.changes:
-        if c.field.startswith("lib/"):
+        if c.kept_file:
             flash(f"{c.said()}.", NOTICE)
-    clashes = [c for c in made.changes if not c.field.startswith("lib/")]
+    clashes = [c for c in made.changes if not c.kept_file]
     if not clashes:
         return
     flash(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import subprocess
 import sys
 import uuid
@@ -294,3 +295,38 @@ def test_instantiate_reads_no_workflow_the_server_has_loaded(
         stop()
     assert resp.status_code == 201, resp.get_json()
     assert calls == [0]
+
+
+def test_a_copy_again_keeps_the_sql_and_readme_left_by_a_deleted_one(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, stems: list[str]
+) -> None:
+    """A deleted workflow's `<name>.schema.sql` and `<name>.README.md` are the user's and
+    stay (docs/api.md): a copy of that name again wrote the template's over the user's
+    edits, silently. Kept, and said in `changes` as a kept lib/ file is."""
+    stem = f"tk_{uuid.uuid4().hex[:6]}"
+    stems.append(stem)
+    url = "/api/templates/order_processing/instantiate"
+    assert client.post(url, json={"name": stem}, headers=auth).status_code == 201
+    schema, readme = workflows_dir / f"{stem}.schema.sql", workflows_dir / f"{stem}.README.md"
+    schema.write_bytes(schema.read_bytes() + b"-- my own index\n")
+    readme.write_bytes(readme.read_bytes() + b"\nOur team's notes.\n")
+    edited = {schema: schema.read_bytes(), readme: readme.read_bytes()}
+    assert client.delete(f"/api/workflows/{stem}", headers=auth).status_code == 204
+
+    again = client.post(url, json={"name": stem}, headers=auth)
+    assert again.status_code == 201, again.get_json()
+    assert {path: path.read_bytes() for path in edited} == edited
+    analytics = workflows_dir / f"{stem}.analytics.sql"  # unedited: the same, nothing said
+    assert analytics.read_bytes() == (SHIPPED / "order_processing" / "analytics.sql").read_bytes()
+    kept = {c["field"]: c for c in again.get_json()["changes"] if c["field"].startswith(stem)}
+    assert sorted(kept) == sorted([readme.name, schema.name])
+    for path, shipped in ((schema, "schema.sql"), (readme, "README.md")):
+        change = kept[path.name]
+        assert change["block"] is None
+        template_file = SHIPPED / "order_processing" / shipped
+        assert change["was"] == f"sha256:{hashlib.sha256(template_file.read_bytes()).hexdigest()}"
+        assert change["now"] == f"sha256:{hashlib.sha256(edited[path]).hexdigest()}"
+        assert change["message"] == (
+            f"kept your {path.name}: it differs from the template's {shipped}, which was not"
+            f" copied over it (compare it with {template_file})"
+        )
