@@ -187,6 +187,14 @@ def instantiate_template(template_id: str) -> Response:
         return refused
     if not isinstance(body, dict):
         return error(400, 'the body must be a JSON object such as {"name": "orders"}')
+    # A misspelled `{"nmae": …}` made the template's default copy, the name dropped
+    # without a word: named, as the re-run and replay routes name theirs.
+    if unknown := sorted(set(body) - {"name"}):
+        return error(
+            400,
+            f"unknown keys {', '.join(map(repr, unknown))}: the body is"
+            ' {"name": "<workflow name>"}, or {} for the template\'s id',
+        )
     # A name given empty is refused (400), not taken as none: `or` made `""` the
     # template's default copy, or a false 409 when that copy was there.
     name = body["name"] if "name" in body else request.form.get("name")

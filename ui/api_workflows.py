@@ -88,7 +88,9 @@ def _yaml_response(text: str, path: Path, headers: dict[str, str]) -> Response:
     ``?format=yaml`` alone (the editor's YAML link) the same text as
     ``text/plain``, inline: a browser shows that, where it saved an
     ``application/yaml`` answer as a file named after the workflow, without a suffix."""
-    if any(value in _YAML_TYPES for value, _quality in request.accept_mimetypes):
+    # Media types are case-insensitive (RFC 9110): `APPLICATION/YAML` chose YAML in
+    # _wants_yaml (werkzeug ignores case there) and must be answered as such here.
+    if any(value.lower() in _YAML_TYPES for value, _quality in request.accept_mimetypes):
         return Response(text, mimetype="application/yaml", headers=headers)
     shown = path.name if path.suffix in (".yaml", ".yml") else f"{path.stem}.yaml"
     return Response(

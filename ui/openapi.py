@@ -287,7 +287,8 @@ def document() -> dict[str, Any]:
                             "content": JSON,
                         },
                         "400": bad(
-                            "a body that is not a JSON object (or a form with name); a bad name"
+                            "a body that is not a JSON object (or a form with name), or with"
+                            " another key than name (named); a bad name"
                         ),
                         "404": NOT_FOUND,
                         "409": {"description": "exists"},

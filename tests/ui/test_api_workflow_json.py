@@ -71,3 +71,15 @@ def test_format_yaml_with_a_yaml_accept_is_still_application_yaml(
         resp = client.get("/api/workflows/hello?format=yaml", headers={**auth, "Accept": accept})
         assert resp.mimetype == "application/yaml", accept
         assert "Content-Disposition" not in resp.headers
+
+
+def test_a_yaml_accept_in_capitals_is_application_yaml(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """Media types are case-insensitive (RFC 9110): `APPLICATION/YAML` picked the YAML
+    text, then labelled it `text/plain` for a browser, as `?format=yaml` alone is."""
+    for accept in ("APPLICATION/YAML", "Application/X-YAML", "Text/Yaml"):
+        for url in ("/api/workflows/hello", "/api/workflows/hello?format=yaml"):
+            resp = client.get(url, headers={**auth, "Accept": accept})
+            assert resp.status_code == 200 and resp.mimetype == "application/yaml", (accept, url)
+            assert "Content-Disposition" not in resp.headers

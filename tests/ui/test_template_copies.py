@@ -330,3 +330,23 @@ def test_a_copy_again_keeps_the_sql_and_readme_left_by_a_deleted_one(
             f"kept your {path.name}: it differs from the template's {shipped}, which was not"
             f" copied over it (compare it with {template_file})"
         )
+
+
+def test_an_unknown_key_is_400_naming_it_and_nothing_is_copied(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """`{"nmae": "eu_replay"}` made the template's default copy, the misspelled name
+    dropped without a word; the re-run and replay routes name such a key (400)."""
+    before = sorted(p.name for p in workflows_dir.iterdir())
+    url = "/api/templates/replay_events_agent/instantiate"
+    for body, named in (
+        ({"nmae": "eu_replay"}, "'nmae'"),
+        ({"name": "eu_replay", "title": "x", "force": True}, "'force', 'title'"),
+    ):
+        resp = client.post(url, json=body, headers=auth)
+        assert resp.status_code == 400, resp.get_json()
+        assert resp.get_json()["error"] == (
+            f'unknown keys {named}: the body is {{"name": "<workflow name>"}}, or {{}} for'
+            " the template's id"
+        )
+    assert sorted(p.name for p in workflows_dir.iterdir()) == before
