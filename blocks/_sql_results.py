@@ -67,3 +67,13 @@ def row_count_from_status(status: str | None, fetched: int) -> int:
         if last.isdigit() and not status.startswith("SELECT"):
             return int(last)
     return fetched
+
+
+def output_field_columns(names: list[str], fields: tuple[str, ...]) -> list[str]:
+    """The column names a result shares with the block's own output fields, once each.
+
+    The first row's columns go at the top level of the output next to ``rows``,
+    ``row_count`` and ``row``; a column named like one of these would be hidden there
+    by the field (``SELECT count(*) AS row_count`` read back as the number of rows).
+    """
+    return [f for f in dict.fromkeys(names) if f in fields]

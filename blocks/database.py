@@ -38,7 +38,12 @@ from blocks._sql_messages import (
     without_quoted_values,
     without_row_values,
 )
-from blocks._sql_results import duplicated_columns, jsonable, row_count_from_status
+from blocks._sql_results import (
+    duplicated_columns,
+    jsonable,
+    output_field_columns,
+    row_count_from_status,
+)
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
@@ -103,6 +108,24 @@ class DuplicateColumns(DatabaseError):
             f"the result has more than one column named {quoted}; a row keeps one value "
             "per name, so the others would be lost: give each column its own name with "
             "an alias (e.g. SELECT o.id AS order_id, c.id AS customer_id)",
+            sql,
+        )
+
+
+class ReservedColumns(DatabaseError):
+    """A result column named like one of the block's own output fields: refused before
+    the statement runs, since the field would hide it at the top level of the output."""
+
+    retriable = False  # the same statement gives the same columns
+
+    def __init__(self, names: list[str], fields: tuple[str, ...], sql: str) -> None:
+        one = len(names) == 1
+        quoted = ", ".join(repr(n) for n in names)
+        super().__init__(
+            f"the result has {'a column' if one else 'columns'} named {quoted}, like the "
+            f"block's own output fields ({', '.join(fields)}), which would hide "
+            f"{'it' if one else 'them'} at the top level of the output: give "
+            f"{'it' if one else 'each'} another name with an alias (e.g. SELECT count(*) AS n)",
             sql,
         )
 
@@ -347,9 +370,11 @@ class DatabaseBlock(BlockHandler):
                 args = [str(a) if isinstance(a, ServerCast) else a for a in args]
             # Checked before the statement runs: an INSERT … RETURNING refused after
             # running would have written its rows all the same.
-            repeated = duplicated_columns([a.name for a in stmt.get_attributes()])
-            if repeated:
+            columns = [a.name for a in stmt.get_attributes()]
+            if repeated := duplicated_columns(columns):
                 raise DuplicateColumns(repeated, sql)
+            if hidden := output_field_columns(columns, self.outputs):
+                raise ReservedColumns(hidden, self.outputs, sql)
             records = await stmt.fetch(*args, timeout=self._statement_limit())
             status = stmt.get_statusmsg()
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -1,10 +1,14 @@
 """The Database block's result columns: a row is an object keyed by column name, so
 two columns of one name cannot both be kept. The block refuses such a statement
-instead of silently keeping only the last column of each name."""
+instead of silently keeping only the last column of each name. Nor can a column
+named like one of the block's own fields (`rows`, `row_count`, `row`) be kept at
+the top level of the output, where the first row's columns go."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
 
 
 async def test_two_columns_of_one_name_are_refused_naming_the_column(run_yaml: Any) -> None:
@@ -90,6 +94,72 @@ async def test_a_refused_statement_is_not_run(run_yaml: Any, pg: Any, table_name
     assert result["error"]["type"] == "DuplicateColumns"
     assert result["blocks"]["ins"]["attempts"] == 1  # the same statement, the same columns
     assert await pg.fetchval(f"SELECT count(*) FROM {table_name}") == 0
+
+
+@pytest.mark.parametrize("column", ["row_count", "rows", "row"])
+async def test_a_column_named_like_an_output_field_is_refused(run_yaml: Any, column: str) -> None:
+    """`SELECT count(*) AS row_count` would be hidden at the top level by the block's
+    own `row_count` (the number of rows, 1): `<q.row_count>` must not read 1."""
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: db_output_field_column
+        blocks:
+          q:
+            type: database
+            query: SELECT 5 AS {column}, 1 AS id
+        """
+    )
+    assert result["status"] == "failed"
+    error = result["error"]
+    assert error["type"] == "ReservedColumns"
+    assert error["block"] == "q"
+    assert f"a column named {column!r}" in error["message"]
+    assert "'id'" not in error["message"]
+    assert "AS n" in error["message"]
+    assert f"SQL: SELECT 5 AS {column}, 1 AS id" in error["message"]
+
+
+async def test_a_column_named_like_an_output_field_is_refused_before_it_runs(
+    run_yaml: Any, pg: Any, table_name: str
+) -> None:
+    """Refused before it runs, like same-named columns: the INSERT writes nothing, once."""
+    await pg.execute(f"CREATE TABLE {table_name} (id int, n int)")
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: db_output_field_insert
+        blocks:
+          ins:
+            type: database
+            retries: 2
+            retry_backoff: 0
+            query: INSERT INTO {table_name} VALUES (1, 2) RETURNING id, n AS row_count
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "ReservedColumns"
+    assert "'row_count'" in result["error"]["message"]
+    assert result["blocks"]["ins"]["attempts"] == 1  # the same statement, the same columns
+    assert await pg.fetchval(f"SELECT count(*) FROM {table_name}") == 0
+
+
+async def test_a_column_aliased_away_from_an_output_field_is_kept(run_yaml: Any) -> None:
+    result = await run_yaml(
+        """
+        version: 1
+        name: db_output_field_aliased
+        blocks:
+          q:
+            type: database
+            query: SELECT 5 AS n, 'x' AS row_id
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["n"] == 5
+    assert result["output"]["row_id"] == "x"
+    assert result["output"]["row_count"] == 1
+    assert result["output"]["row"] == {"n": 5, "row_id": "x"}
 
 
 async def test_aliased_columns_are_all_kept(run_yaml: Any) -> None:
