@@ -13,7 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from blocks._webhook_request import is_secret_header
+from blocks._webhook_request import header_key, is_secret_header
+from engine._json import unstorable
 from engine.intake import hashed, same_json
 from engine.references import MissingReference, Reference, parse, resolve
 
@@ -21,6 +22,9 @@ from engine.references import MissingReference, Reference, parse, resolve
 #: PostgreSQL's unique index on (workflow, idempotency_key), and procrastinate's
 #: on a job's lock (the concurrency key), refuse rows over ~2.7 KB with an error.
 MAX_KEY_CHARS = 255
+
+#: A webhook block's output: the request, as a run (and a key) reads it.
+REQUEST_FIELDS = ("body", "headers", "query", "method", "path", "received_at")
 
 
 def indexable(key: str | None) -> str | None:
@@ -41,6 +45,56 @@ def request_path(ref: Reference, block_id: str) -> tuple[str, ...] | None:
     if ref.root in (block_id, "webhook"):
         return ref.path
     return None
+
+
+def key_problems(field: str, key: str, block_id: str) -> list[str]:
+    """What is wrong with an ``idempotency_key`` or ``concurrency_key``: both are read
+    from the request before any block runs (the run does not exist yet), so they
+    may read only this block's own request, as <ID.body.…>, <webhook.…> or
+    <input.webhook.…>, and the workflow's name."""
+    refs = [ref for _, _, ref in parse(key)]
+    out = []
+    # Its text is stored with each run: PostgreSQL text holds no NUL (a 500).
+    if why := unstorable(key, f"the {field}"):
+        out.append(why)
+    if not refs:
+        why = "must hold a reference into the request, e.g. <webhook.body.order_id>"
+        out.append(f"{why} (or order:<webhook.body.order_id>)")
+    for ref in refs:
+        path = request_path(ref, block_id)
+        if _names_the_workflow(ref):
+            continue
+        if not path or path[0] not in REQUEST_FIELDS:
+            out.append(
+                f"{ref.text} is not read from the request: the key is taken before any block "
+                f"runs, so it can only read this block's own {', '.join(REQUEST_FIELDS)} "
+                f"(e.g. <{block_id}.body.order_id>)"
+            )
+        elif why := misspelt_header(ref, path):
+            out.append(why)
+    return out
+
+
+def _names_the_workflow(ref: Reference) -> bool:
+    return (ref.root == "input" and ref.path[:2] == ("workflow", "name")) or (
+        ref.root == "workflow" and ref.path == ("name",)
+    )
+
+
+def misspelt_header(ref: Reference, path: tuple[str, ...] | None) -> str | None:
+    """Why ``ref``, which reads ``path`` of a webhook's request (`request_path`), can
+    never find a value: it names a header as a sender writes it (``X-Request-Id``),
+    and the request holds each header under its `header_key` (``x_request_id``). It
+    validated, then every delivery keyed on it was refused with a 400."""
+    if not path or len(path) < 2 or path[0] != "headers" or header_key(path[1]) == path[1]:
+        return None
+    at = len(ref.path) - len(path) + 1  # the header's name in the reference's own path
+    fixed = (*ref.path[:at], header_key(path[1]), *ref.path[at + 1 :])
+    meant = f"<{'.'.join((ref.root, *fixed))}{'?' if ref.optional else ''}>"
+    return (
+        f"{ref.text} never has a value: a request's headers are named in lower case, "
+        f"with '_' for '-' ({path[1]} is {header_key(path[1])}): write {meant}"
+    )
 
 
 def reads_credential(ref: Reference, block_id: str, secret_header: str | None = None) -> bool:

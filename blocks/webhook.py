@@ -12,7 +12,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from blocks._delivery_keys import idempotency_key, request_path, request_value, same_delivery
+from blocks._delivery_keys import (
+    REQUEST_FIELDS,
+    idempotency_key,
+    key_problems,
+    misspelt_header,
+    request_path,
+    request_value,
+    same_delivery,
+)
 from blocks._signatures import (
     TOLERANCE_SECONDS,
     SignatureError,
@@ -49,7 +57,7 @@ from engine.context import BlockContext
 from engine.database import server_unreachable
 from engine.intake import IdempotencyBusy, IdempotencyConflict
 from engine.model import BlockModel, Problem
-from engine.references import Reference, parse
+from engine.references import Reference
 from engine.registry import BlockHandler, register
 
 log = logging.getLogger("flowyard.webhook")
@@ -119,7 +127,7 @@ class WebhookBlock(BlockHandler):
     # the two keys refer to this block's own output, which only exists once the
     # request has been turned into a payload (blocks/_delivery_keys.py).
     raw_keys = frozenset({"secret", "secret_header", "idempotency_key", "concurrency_key"})
-    outputs = ("body", "headers", "query", "method", "path", "received_at")
+    outputs = REQUEST_FIELDS
 
     def problems(self) -> list[Problem]:
         out = []
@@ -140,19 +148,11 @@ class WebhookBlock(BlockHandler):
         out += self._secret_header_problems()
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
-            if not isinstance(key, str):
-                continue
-            refs = [ref for _, _, ref in parse(key)]
-            where = {"block": self.block.id, "field": key_field}
-            # Its text is stored with each run: PostgreSQL text holds no NUL (a 500).
-            if why := unstorable(key, f"the {key_field}"):
-                out.append(Problem(why, **where))
-            if not refs:
-                why = "must hold a reference into the request, e.g. <webhook.body.order_id>"
-                out.append(Problem(f"{why} (or order:<webhook.body.order_id>)", **where))
-            for ref in refs:
-                if not self._reads_request(ref):
-                    out.append(Problem(self._not_request(ref), **where))
+            if isinstance(key, str):
+                where = {"block": self.block.id, "field": key_field}
+                out += [
+                    Problem(why, **where) for why in key_problems(key_field, key, self.block.id)
+                ]
         return out
 
     def _secret_header_problems(self) -> list[Problem]:
@@ -168,26 +168,11 @@ class WebhookBlock(BlockHandler):
             return [Problem(f"secret_header {why} (e.g. secret: <env.GITLAB_TOKEN>)", **where)]
         return []
 
-    def _reads_request(self, ref: Reference) -> bool:
-        """The keys are read from the request before any block runs (the run does not
-        exist yet): only this block's own output can be read, as
-        <ID.body.…>, <webhook.…> or <input.webhook.…> — and the workflow's name."""
-        if (
-            ref.path[:2] == ("workflow", "name")
-            and ref.root == "input"
-            or (ref.root == "workflow" and ref.path == ("name",))
-        ):
-            return True
-        path = request_path(ref, self.block.id)
-        return bool(path) and path[0] in self.outputs
-
-    def _not_request(self, ref: Reference) -> str:
-        fields = ", ".join(self.outputs)
-        return (
-            f"{ref.text} is not read from the request: the key is taken before any block "
-            f"runs, so it can only read this block's own {fields} "
-            f"(e.g. <{self.block.id}.body.order_id>)"
-        )
+    def reference_problem(self, ref: Reference) -> str | None:
+        # `<webhook.…>` is this block's request only in its own keys, or as its id.
+        if ref.root == "webhook" and self.block.id != "webhook":
+            return None
+        return misspelt_header(ref, request_path(ref, self.block.id))
 
     def references_in_raw(self) -> dict[str, Any]:
         return {}  # only <env.…> (secret) and this block's own payload (the two keys)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from engine.context import BlockContext
     from engine.model import BlockModel, Problem
+    from engine.references import Reference
 
 
 @dataclass(slots=True)
@@ -91,6 +92,13 @@ class BlockHandler:
         A handler leaves out keys whose references mean something else (a webhook's
         ``idempotency_key`` points into its own request)."""
         return {k: self.config[k] for k in self.raw_keys if k in self.config}
+
+    def reference_problem(self, ref: Reference) -> str | None:
+        """Why ``ref``, a reference in any block's field or the workflow's ``output``,
+        can never find a value in this block's output, or None (the default: any
+        field may be there). A webhook's ``<hook.headers.X-Request-Id>`` never is:
+        its headers are named ``x_request_id``."""
+        return None
 
     # -- run time --------------------------------------------------------
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:

@@ -25,6 +25,7 @@ from engine.validate_scope import (
     fixed_field_problem,
     missing_name_problem,
     names_in_scope,
+    never_found_problems,
     reads_own_names,
 )
 from engine.validate_stored import unstorable_problems
@@ -204,6 +205,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
             p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems()
         )
     problems.extend(_mistyped_reference_problems(plan))
+    problems.extend(never_found_problems(plan))
     if not any(p.message.startswith("edges form a cycle") for p in problems):
         problems.extend(_reference_problems(plan))
         problems.extend(hidden_block_problems(plan))

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.graph import loop_variable_names
+from engine.graph import Plan, loop_variable_names
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import LOOP_FIELDS, Reference
+from engine.references import LOOP_FIELDS, Reference, references_in
 from engine.registry import BlockHandler
 
 
@@ -131,3 +131,27 @@ def checked_fields(h: BlockHandler) -> list[tuple[str, Any, bool]]:
         else:
             fields.append((key, value, False))
     return fields
+
+
+def never_found_problems(plan: Plan) -> list[Problem]:
+    """References to a field the block they read never has in its output, as that
+    block's handler tells (``BlockHandler.reference_problem``): such a reference
+    validated, then failed every run (or read null, with a `?`)."""
+    readers = [
+        h
+        for h in plan.handlers.values()
+        if type(h).reference_problem is not BlockHandler.reference_problem
+    ]
+    if not readers:
+        return []
+    wf = plan.workflow
+    fields = [
+        (bid, key, value) for bid, h in plan.handlers.items() for key, value, _ in checked_fields(h)
+    ]
+    problems = []
+    for bid, key, value in [*fields, (None, "output", wf.output)]:
+        for ref in references_in(value, plan.known_roots):
+            for h in readers:
+                if (why := h.reference_problem(ref)) is not None:
+                    problems.append(Problem(why, wf.file, bid, key))
+    return problems
