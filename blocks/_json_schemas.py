@@ -138,6 +138,29 @@ def _unresolvable(exc: referencing.exceptions.Unresolvable) -> str:
 ASSERTED_FORMATS = ("date", "email", "idn-email", "ipv4", "ipv6", "regex", "uuid")
 
 
+def draft_of(schema: Any) -> type[jsonschema.protocols.Validator]:
+    """The validator of the draft ``schema``'s ``$schema`` names (draft-04, draft-07…),
+    2020-12 when it names none or one jsonschema does not know. One choice for both
+    checking the schema and applying it: a schema checked as 2020-12 and applied as
+    draft 4 was refused when valid, and accepted when invalid."""
+    dialect = schema.get("$schema") if isinstance(schema, dict) else None
+    if not isinstance(dialect, str):  # the 2020-12 meta-schema says what is wrong with it
+        return jsonschema.Draft202012Validator
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why ``schema`` is no JSON Schema of the draft it names (`draft_of`), in one
+    line (jsonschema's own error is a dump of the meta-schema), or why one of its
+    ``$ref`` cannot be read (`refs_problem`); None when it is one."""
+    try:
+        draft_of(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
+    return refs_problem(schema)
+
+
 def validation_errors(
     schema: dict[str, Any], value: Any, *, formats: bool = False
 ) -> list[jsonschema.ValidationError]:
@@ -147,7 +170,7 @@ def validation_errors(
     `ASSERTED_FORMATS` the draft knows (else ``format`` is an annotation only)."""
     if (why := outside_refs_problem(schema)) is not None:
         raise ValueError(why)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls = draft_of(schema)
     format_checker = None
     if formats:
         known = cls.FORMAT_CHECKER.checkers

@@ -35,7 +35,7 @@ from blocks._agent_replies import (
     usage_of,
 )
 from blocks._http_urls import shown_url, url_secrets
-from blocks._json_schemas import refs_problem, validation_errors
+from blocks._json_schemas import schema_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
@@ -111,22 +111,6 @@ def schema_field(response_format: dict[str, Any]) -> str:
         if isinstance(inner, dict) and isinstance(inner.get("schema"), dict)
         else where
     )
-
-
-def schema_problem(schema: dict[str, Any]) -> str | None:
-    """Why ``schema`` is no JSON Schema, in one line (jsonschema's own error is a
-    dump of the metaschema); None when it is one. Checked by the draft it names
-    (``$schema``), as the reply will be."""
-    if isinstance(schema.get("$schema", ""), str):
-        checker = jsonschema.validators.validator_for(schema)
-    else:
-        checker = jsonschema.Draft202012Validator  # which says what is wrong with it
-    try:
-        checker.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = ".".join(str(p) for p in exc.absolute_path)
-        return f"not a valid JSON Schema: {exc.message}" + (f" (at {where})" if where else "")
-    return refs_problem(schema)
 
 
 def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str] = ()) -> Any:

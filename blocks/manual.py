@@ -6,7 +6,7 @@ from typing import Any
 
 import jsonschema
 
-from blocks._json_schemas import refs_problem, validation_errors
+from blocks._json_schemas import schema_problem, validation_errors
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.registry import BlockHandler, register
@@ -26,21 +26,9 @@ class ManualTrigger(BlockHandler):
 
     def problems(self) -> list[Problem]:
         schema = self.config.get("input_schema")
-        if schema is None:
+        if schema is None or (why := schema_problem(schema)) is None:
             return []
-        try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            return [
-                Problem(
-                    f"not a valid JSON Schema: {exc.message}",
-                    block=self.block.id,
-                    field="input_schema",
-                )
-            ]
-        if (unreadable := refs_problem(schema)) is not None:
-            return [Problem(unreadable, block=self.block.id, field="input_schema")]
-        return []
+        return [Problem(why, block=self.block.id, field="input_schema")]
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
         given = ctx.run.input if isinstance(ctx.run.input, dict) else {"value": ctx.run.input}
