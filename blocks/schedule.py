@@ -19,7 +19,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import re
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, ClassVar
 
 from croniter import CroniterBadDateError, croniter
 
+from blocks._cron_checks import ever_fires, not_five_field_cron, range_with_equal_ends
 from blocks._submit_failures import SubmitFailures
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, cut_middle
@@ -34,6 +34,11 @@ from engine.references import references_in
 from engine.registry import BlockHandler, register
 
 log = logging.getLogger("flowyard.schedule")
+
+#: The keys a tick adds to its run's input beside the block's `input` (Scheduler._submit),
+#: with what each holds: an `input` key of the same name would be overwritten on every
+#: tick, so validation refuses one.
+TICK_KEYS = {"schedule": "{scheduled_for, cron, timezone}", "workflow": "{name}"}
 
 
 @register
@@ -67,16 +72,23 @@ class ScheduleBlock(BlockHandler):
     def problems(self) -> list[Problem]:
         out = []
         cron = self.config.get("cron")
-        if isinstance(cron, str) and (wrong := _not_five_field_cron(cron)):
+        if isinstance(cron, str) and (wrong := not_five_field_cron(cron)):
             out.append(Problem(wrong, block=self.block.id, field="cron"))
-        elif isinstance(cron, str) and (same := _range_with_equal_ends(cron)):
+        elif isinstance(cron, str) and (same := range_with_equal_ends(cron)):
             # croniter reads a range whose ends are equal as the whole field: `5-5 0 * * *`
             # would run every minute of hour 0, `0 0 * * mon-mon` every day.
             message = f"the range {same[0]} in {cron!r} is one value: write {same[1]}"
             out.append(Problem(message, block=self.block.id, field="cron"))
-        elif isinstance(cron, str) and not _ever_fires(cron):
+        elif isinstance(cron, str) and not ever_fires(cron):
             message = f"the cron expression {cron!r} never fires (no such date, e.g. February 31)"
             out.append(Problem(message, block=self.block.id, field="cron"))
+        given = self.config.get("input")
+        for key in [k for k in TICK_KEYS if isinstance(given, dict) and k in given]:
+            message = (
+                f"input key {key!r} is the tick's own: each tick's run input sets "
+                f"<input.{key}> to {TICK_KEYS[key]}; name yours otherwise"
+            )
+            out.append(Problem(message, block=self.block.id, field="input"))
         for ref in references_in(self.config.get("input")):
             # `<env.X>` was stored as its own text in every tick's input, read as the
             # value by nothing: a secret a user meant to pass never arrived.
@@ -102,70 +114,6 @@ class ScheduleBlock(BlockHandler):
         if not when:  # run by hand: "now", in the block's zone
             when = dt.datetime.now(_zone(config.get("timezone"))).isoformat()
         return {"scheduled_for": when}
-
-
-CRON_FIELDS = "minute hour day-of-month month day-of-week"
-
-
-def _not_five_field_cron(cron: str) -> str | None:
-    """Why ``cron`` is no five-field cron expression (or ``@daily``-style alias), None
-    when it is one. croniter also takes a sixth (seconds) and seventh (year) field:
-    ``0 0 2 * * *`` written Quartz-style would then run every second of a minute."""
-    fields = cron.split()
-    if len(fields) == 1 and fields[0].startswith("@"):
-        return None if croniter.is_valid(cron) else f"not a valid cron expression: {cron!r}"
-    if len(fields) != 5:
-        return (
-            f"{cron!r} has {len(fields)} fields: a cron expression has five ({CRON_FIELDS});"
-            " seconds and years are not supported"
-        )
-    if not croniter.is_valid(cron):
-        return f"not a valid cron expression: {cron!r} (five fields: {CRON_FIELDS})"
-    return None
-
-
-_RANGE = re.compile(r"([0-9a-z]+)-([0-9a-z]+)(?:/\d+)?", re.IGNORECASE)
-_MONTH_NAMES = {
-    m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
-}
-_DAY_NAMES = {d: n for n, d in enumerate("sun mon tue wed thu fri sat".split())}
-
-
-def _range_with_equal_ends(cron: str) -> tuple[str, str] | None:
-    """The first range of ``cron`` whose ends are the same value, however spelt
-    (``5-5``, ``05-5``, ``mon-mon``, ``1-mon``, ``6-jun``, ``mon-mon/2``, ``7-sun``),
-    with the single value to write instead; None when there is none."""
-    fields = cron.split()
-    if len(fields) != 5:
-        return None
-    for position, field in enumerate(fields):
-        names = {3: _MONTH_NAMES, 4: _DAY_NAMES}.get(position, {})
-        for term in field.split(","):
-            written = _RANGE.fullmatch(term)
-            if written is None:
-                continue
-            start, end = (_cron_value(text, names) for text in written.groups())
-            if start is None or end is None:
-                continue
-            # Day 7 is Sunday as 0 is: `7-0` (`7-sun`) is Sunday alone, which croniter
-            # reads as the whole week too; `0-7` is the whole week as written.
-            if start == end or (position == 4 and (start, end) == (7, 0)):
-                return written.group(0), written.group(1)
-    return None
-
-
-def _cron_value(text: str, names: dict[str, int]) -> int | None:
-    if text.isdigit():
-        return int(text)
-    return names.get(text.lower())
-
-
-def _ever_fires(cron: str) -> bool:
-    try:
-        croniter(cron, dt.datetime.now(dt.UTC)).get_next(dt.datetime)
-    except CroniterBadDateError:  # croniter looked years ahead and found no such day
-        return False
-    return True
 
 
 def _zone(name: Any) -> dt.tzinfo:

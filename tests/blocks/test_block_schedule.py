@@ -251,6 +251,33 @@ def test_a_reference_in_the_input_is_refused(tmp_path: Any) -> None:
     ]
 
 
+def test_the_keys_a_tick_sets_are_refused_in_the_input(tmp_path: Any) -> None:
+    """A tick's run input holds `schedule` and `workflow` of its own: the file's values
+    for them were overwritten on every tick (and kept in a run by hand), silently."""
+    from engine.model import WorkflowError, load_file
+
+    file = tmp_path / "reserved.yaml"
+    given = "{schedule: weekly, workflow: payroll, tick: 5}"
+    file.write_text(EVERY_MINUTE.replace("NAME", "reserved").replace("{report: daily}", given))
+    with pytest.raises(WorkflowError) as info:
+        load_file(file)
+    found = [(p.block, p.field, p.message) for p in info.value.problems]
+    assert found == [
+        (
+            "tick",
+            "input",
+            "input key 'schedule' is the tick's own: each tick's run input sets "
+            "<input.schedule> to {scheduled_for, cron, timezone}; name yours otherwise",
+        ),
+        (
+            "tick",
+            "input",
+            "input key 'workflow' is the tick's own: each tick's run input sets "
+            "<input.workflow> to {name}; name yours otherwise",
+        ),
+    ]
+
+
 async def test_manual_run_of_a_scheduled_workflow(run_yaml: Any) -> None:
     result = await run_yaml(EVERY_MINUTE.replace("NAME", "sched_manual"), {"report": "adhoc"})
     assert result["status"] == "succeeded", result["error"]
