@@ -226,8 +226,8 @@ class BlockContext:
     async def run_body(self, group: str, variables: dict[str, Any], label: str) -> Any:
         """Run this container's body ``group`` once, with ``variables`` in scope.
 
-        Returns a ``BodyResult``: ``.output`` is the body's output (its one sink's
-        output, or a mapping sink → output) and ``.frame`` its scope, for resolving
+        Returns a ``BodyResult``: ``.output`` is the body's last output (of the blocks
+        that ended it: engine.region_output.body_output) and ``.frame`` its scope, for resolving
         references into the body. ``label`` names the iteration: ``loop[3].add``.
         """
         return await self._executor.run_body(self, group, variables, label)

@@ -20,6 +20,7 @@ from engine.metrics import Metrics
 from engine.recorder import OwnershipLost, end_left_running
 from engine.recovery import not_resumable
 from engine.references import MissingReference, NotRun
+from engine.region_output import body_output, sink_output
 from engine.registry import Result
 from engine.stops import BlockFailed, Stops, error_dict, stop_reason
 
@@ -29,16 +30,6 @@ FLUSH_AT_EVENTS = 5000
 
 #: A skipped block's entry in the run result's ``blocks``.
 SKIPPED = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
-
-
-def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
-    """The output of the one sink that ran, or a mapping sink → output when several ran."""
-    ran = [s for s in region.sinks if s in outputs]
-    if len(ran) == 1:
-        return outputs[ran[0]]
-    if not ran:
-        return None
-    return {s: outputs[s] for s in ran}
 
 
 def _success(value: Any, ctx: BlockContext, duration: float) -> dict[str, Any]:
@@ -187,7 +178,7 @@ class Executor:
         region = self.plan.regions[(ctx.block.id, group)]
         frame = Frame(self.run, ctx.frame, variables)
         await self.execute_region(region, frame, f"{ctx.path}[{label}].")
-        return BodyResult(sink_output(region, frame.outputs), frame)
+        return BodyResult(body_output(region, frame.outputs), frame)
 
     # -- one block ------------------------------------------------------------
     async def _run_block(self, node: str, frame: Frame, prefix: str) -> str | None:

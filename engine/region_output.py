@@ -1,0 +1,46 @@
+"""What a region's run gives as its output when nothing names it: the two rules, side
+by side (engine/executor.py applies them).
+
+- The run's output without ``output:`` (SPEC "Run result"): the output of the one
+  *sink* that ran — a top-level block with no outgoing edges — or a mapping sink id →
+  output when several ran. The SPEC defines a sink by its edges, so a block whose
+  outgoing edges were all untaken (an error edge of a block that succeeded, the
+  branch a condition did not take) is none: name it in ``output:``.
+- A loop iteration's or a parallel item's or branch's output (`results`: "each
+  iteration's last body output"): the output of the body blocks that *ended* it —
+  they ran, and none of their outgoing edges leads to a block that ran. A body's sink
+  that ran is one; so is a block whose error edge was not taken, or a condition
+  whose branch was not (its `{branch, value}`). Bodies ended only at sinks gave null
+  for such an iteration, losing the output it produced.
+
+Both give the one block's output, a mapping block id → output (in file order) when
+several, or null when none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.graph import Region
+
+
+def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
+    """The run's output: of the top-level sinks that ran (``outputs``: the blocks that ran)."""
+    return _one_or_mapping([s for s in region.sinks if s in outputs], outputs)
+
+
+def body_output(region: Region, outputs: dict[str, Any]) -> Any:
+    """One iteration's (item's, branch's) last body output: of the blocks that ran
+    with no block after them that ran."""
+    ended = [
+        n
+        for n in region.nodes
+        if n in outputs and not any(e.target in outputs for e in region.outgoing[n])
+    ]
+    return _one_or_mapping(ended, outputs)
+
+
+def _one_or_mapping(blocks: list[str], outputs: dict[str, Any]) -> Any:
+    if len(blocks) == 1:
+        return outputs[blocks[0]]
+    return {b: outputs[b] for b in blocks} or None
