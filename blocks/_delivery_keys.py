@@ -19,8 +19,9 @@ from engine.intake import hashed, same_json
 from engine.references import MissingReference, Reference, parse, resolve
 
 #: Keys longer than this are stored and compared as their SHA-256 (`indexable`):
-#: PostgreSQL's unique index on (workflow, idempotency_key), and procrastinate's
-#: on a job's lock (the concurrency key), refuse rows over ~2.7 KB with an error.
+#: PostgreSQL's unique index on (workflow, key_scope, idempotency_key), and
+#: procrastinate's on a job's lock (the concurrency key), refuse rows over ~2.7 KB
+#: with an error.
 MAX_KEY_CHARS = 255
 
 #: A webhook block's output: the request, as a run (and a key) reads it.

@@ -2,9 +2,11 @@
 
 Each tick is submitted with ``idempotency_key = schedule:<workflow>:<tick in UTC ISO>``
 (``schedule:<workflow>:<block>:<tick>`` for any schedule block but the workflow's
-first: see tick_key), starts from its schedule block (the workflow's other trigger
-blocks are skipped: engine/triggers.py), and the block's last submitted tick (``flowyard_schedule_ticks``) is moved forward by
-the statement that accepts its run, which is only inserted if it did: that is what
+first: see tick_key; compared only with that block's keys, engine/_key_scopes.py, so
+no webhook delivery sent with a tick's key takes the tick), starts from its schedule
+block (the workflow's other trigger blocks are skipped: engine/triggers.py), and the
+block's last submitted tick (``flowyard_schedule_ticks``) is moved forward by the
+statement that accepts its run, which is only inserted if it did: that is what
 makes a tick run once however many processes run the scheduler, with no leader
 election — and after retention deleted the tick's run, and its key with it. After
 downtime, only the most recent missed tick is submitted (once), never one run per
@@ -168,7 +170,9 @@ def tick_key(workflow: str, tick: dt.datetime, block: str | None = None) -> str:
     """The idempotency key of a tick: ``schedule:<workflow>:<tick in UTC ISO>`` for the
     workflow's first schedule block (the key every earlier version gave a tick, so one
     it accepted still finds its key taken), ``schedule:<workflow>:<block>:<tick>`` for
-    ``block``, any other: two blocks' ticks at one time are two runs."""
+    ``block``, any other: two blocks' ticks at one time are two runs. (Since schema
+    version 8 each block's keys are apart anyway, engine/_key_scopes.py; the keys
+    stay as they were, those of earlier versions' ticks.)"""
     at = tick.astimezone(dt.UTC).isoformat()
     return f"schedule:{workflow}:{block}:{at}" if block else f"schedule:{workflow}:{at}"
 

@@ -348,7 +348,8 @@ async def accept(
             workflow,
             run_input,
             trigger="webhook",
-            # The run store's unique index is per workflow, so the raw key is enough.
+            # Keys are unique per workflow and trigger block (engine/_key_scopes.py):
+            # the raw key is enough, and no other trigger block's key can match it.
             idempotency_key=key,
             concurrency_key=request_value(
                 config.get("concurrency_key"), block.id, request, workflow.name, secret_header

@@ -18,6 +18,9 @@ repeat is a *retry*, and two rules keep it from losing or mixing up events:
   with :class:`IdempotencyConflict`: a key reused for a different event must not
   silently drop that event (what Stripe answers too: the key was used with other
   parameters).
+
+A repeat is one of the same workflow and **trigger block** (engine/_key_scopes.py):
+a webhook delivery never takes a schedule tick's key, nor another webhook block's.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from engine._json import dumps
+from engine._key_scopes import HOLDS, UNSCOPED_HOLDER, ScopedKey, key_scope
 from engine.handoff import ACCEPTED
 from engine.queue import DEFER_TAIL
 
@@ -86,24 +90,28 @@ class IdempotencyConflict(Exception):
 
 #: ``${raw}``: the input as accepted when ``$5`` is its redacted form, else NULL
 #: (engine/migrations.py, unredacted_input); ``${rerun}``: the run a re-run repeats,
-#: else NULL; ``${start}``, the last parameter: the trigger block the run starts
-#: from (engine/triggers.py), NULL for all of them.
-_INSERT_RUN = """
+#: else NULL; ``${start}``: the trigger block the run starts from
+#: (engine/triggers.py), NULL for all of them; ``${scope}``, the last parameter:
+#: the key's scope (engine/_key_scopes.py), in which the key must be free.
+_INSERT_RUN = f"""
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, rerun_of, trigger_block)
-        VALUES ($1::uuid, $2, $3, 'queued', $4, $5::json, $6, $7, now(), $8,
-                ${raw}::json, ${raw}::json IS NOT NULL, ${rerun}::uuid, ${start}::text)
+                                   unredacted_input, input_redacted, rerun_of, trigger_block,
+                                   key_scope)
+        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
+               now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{rerun}}::uuid,
+               ${{start}}::text, ${{scope}}::text
+         WHERE NOT EXISTS ({UNSCOPED_HOLDER})
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
 #: the same tick waits for that row's lock, then finds the tick taken. The run
 #: starts from that schedule block (``trigger_block``).
-_INSERT_TICKED_RUN = """
+_INSERT_TICKED_RUN = f"""
     WITH tick AS (
         INSERT INTO flowyard_schedule_ticks AS last (workflow, block, tick, execution_id)
-        VALUES ($2, ${block}, ${tick}, $1::uuid)
+        VALUES ($2, ${{block}}, ${{tick}}, $1::uuid)
         ON CONFLICT (workflow, block) DO UPDATE
            SET tick = EXCLUDED.tick, execution_id = EXCLUDED.execution_id
          WHERE last.tick < EXCLUDED.tick
@@ -111,13 +119,15 @@ _INSERT_TICKED_RUN = """
     ), ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, trigger_block)
+                                   unredacted_input, input_redacted, trigger_block, key_scope)
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
-               now(), $8::text, ${raw}::json, ${raw}::json IS NOT NULL, ${block}::text
-         WHERE EXISTS (SELECT FROM tick)
+               now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{block}}::text,
+               ${{scope}}::text
+         WHERE EXISTS (SELECT FROM tick) AND NOT EXISTS ({UNSCOPED_HOLDER})
 """
 #: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
-_ACCEPT = """        ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+_ACCEPT = """        ON CONFLICT (workflow, key_scope, idempotency_key) WHERE idempotency_key IS NOT NULL
+        DO NOTHING
         RETURNING execution_id
     ), ev AS (
         INSERT INTO flowyard_run_events (execution_id, seq, type, data)
@@ -155,6 +165,7 @@ _SEEN = """
       LEFT JOIN accepted AS a ON true
       LEFT JOIN flowyard_runs AS s
         ON a.execution_id IS NULL AND s.workflow = $2 AND s.idempotency_key = $6
+       AND {holds}
 """
 
 
@@ -162,19 +173,21 @@ _SEEN = """
 def _accept_sql(
     queued: bool, carried: bool, notify: bool, seen: bool = False, ticked: bool = False
 ) -> str:
-    head = _ACCEPT.removesuffix(_TAIL)
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
     after = first + (3 if carried else 0)
+    scope = after + 3  # the key's scope, the last parameter
     if ticked:  # its two parameters (block, tick), then the unredacted input
-        head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2) + head
+        head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2, scope=scope)
     else:
-        head = _INSERT_RUN.format(raw=after, rerun=after + 1, start=after + 2) + head
-    sql = head + extra + (DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL)
+        head = _INSERT_RUN.format(raw=after, rerun=after + 1, start=after + 2, scope=scope)
+    sql = head + _ACCEPT.removesuffix(_TAIL) + extra
+    sql += DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL
     if not seen:
         return sql
     ctes, _, final = sql.rpartition("\n    SELECT ")  # every tail ends `SELECT … FROM ins …`
-    return ctes + _SEEN.format(final=final.strip())
+    holds = HOLDS.format(run="s", scope=f"${scope}::text", trigger="$4")
+    return ctes + _SEEN.format(final=final.strip(), holds=holds)
 
 
 #: The block's last tick, when it is at or after the one being accepted.
@@ -184,9 +197,11 @@ _TICK_TAKEN = """
 """
 
 
-_FIRST = """
-    SELECT execution_id, status, input, unredacted_input, input_redacted FROM flowyard_runs
+#: The run holding a key (a :class:`ScopedKey`, its parameters).
+_FIRST = f"""
+    SELECT execution_id, status, input, unredacted_input, input_redacted FROM flowyard_runs AS r
      WHERE workflow = $1 AND idempotency_key = $2
+       AND {HOLDS.format(run="r", scope="$3", trigger="$4")}
 """
 #: The key leaves a run that ended without effect, so a retry can take it. Only if
 #: that run still holds it and is still failed or cancelled (a run's end is final).
@@ -232,7 +247,11 @@ async def accept(
 
     ``rerun_of``: the run a re-run repeats (``<workflow.rerun_of>``); never with a
     ``tick``. ``trigger_block``: the trigger block the run starts from (None: all
-    of them); a tick's is its schedule block, whatever is given."""
+    of them); a tick's is its schedule block, whatever is given. The key is looked
+    up in that block's namespace (engine/_key_scopes.py)."""
+    holder = ScopedKey(
+        workflow, idempotency_key, key_scope(trigger, tick[0] if tick else trigger_block), trigger
+    )
     stored = input if shown is None else shown
     raw = None if shown is None else input
     args: list[Any] = [None, workflow, version, trigger, stored, idempotency_key, owner, key]
@@ -242,20 +261,18 @@ async def accept(
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     if same_request is not None:
         sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
-        args += [raw, rerun_of, trigger_block]
-        return await _accept_delivery(
-            pool, sql, args, workflow, idempotency_key, (input, stored), same_request
-        )
+        args += [raw, rerun_of, trigger_block, holder.scope]
+        return await _accept_delivery(pool, sql, args, holder, (input, stored), same_request)
     if tick is not None:
-        args += [*tick, raw]
+        args += [*tick, raw, holder.scope]
     else:
-        args += [raw, rerun_of, trigger_block]
+        args += [raw, rerun_of, trigger_block, holder.scope]
     sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
             return Accepted(eid, True)
-        first = await pool.fetchrow(_FIRST, workflow, idempotency_key)
+        first = await pool.fetchrow(_FIRST, *holder)
         if first is not None:
             return Accepted(str(first["execution_id"]), False)
         # The tick was taken, its run since pruned (retention): it runs once.
@@ -270,8 +287,7 @@ async def _accept_delivery(
     pool: asyncpg.Pool,
     sql: str,
     args: list[Any],
-    workflow: str,
-    idempotency_key: str | None,
+    holder: ScopedKey,
     input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
 ) -> Accepted:
@@ -285,9 +301,7 @@ async def _accept_delivery(
     # arrived may be retried by it; any other holder is answered as it is.
     retry_of = str(row["seen_id"]) if row["seen_status"] in _RETRYABLE else None
     for _ in range(_ROUNDS):
-        accepted = await _repeat(
-            pool, sql, args, workflow, idempotency_key, input, same_request, retry_of
-        )
+        accepted = await _repeat(pool, sql, args, holder, input, same_request, retry_of)
         if accepted is not None:
             return accepted
         # The key was moved (or its run pruned) between two statements: whoever
@@ -295,7 +309,7 @@ async def _accept_delivery(
         _, accepted = await _insert_new(pool, sql, args)
         if accepted is not None:
             return accepted
-    raise IdempotencyBusy(str(idempotency_key))
+    raise IdempotencyBusy(str(holder.key))
 
 
 async def _insert_new(
@@ -312,8 +326,7 @@ async def _repeat(
     pool: asyncpg.Pool,
     sql: str,
     args: list[Any],
-    workflow: str,
-    idempotency_key: str | None,
+    holder: ScopedKey,
     input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
     retry_of: str | None,
@@ -327,18 +340,18 @@ async def _repeat(
     retry of the same failed run answers with this one's run instead of starting
     another. None: nobody holds the key now (moved or pruned meanwhile)."""
     async with pool.acquire() as conn, conn.transaction():
-        first = await conn.fetchrow(_FIRST + " FOR UPDATE", workflow, idempotency_key)
+        first = await conn.fetchrow(_FIRST + " FOR UPDATE", *holder)
         if first is None:
             return None
         first_id = str(first["execution_id"])
         if not same_request(*_compared(first, *input)):
-            raise IdempotencyConflict(str(idempotency_key), first_id)
+            raise IdempotencyConflict(str(holder.key), first_id)
         if first_id != retry_of or first["status"] not in _RETRYABLE:
             # Queued, running or succeeded; or it failed after this delivery arrived
             # (the delivery is a copy of the one that started it, not a retry); or it
             # is a concurrent retry's new run.
             return Accepted(first_id, False)
-        await conn.execute(_RELEASE, first["execution_id"], idempotency_key)
+        await conn.execute(_RELEASE, first["execution_id"], holder.key)
         args[0] = eid = new_execution_id()
         if (await conn.fetchrow(sql, *args))["execution_id"] is None:
             return None  # cannot happen while the row is locked; judged again if it does

@@ -44,9 +44,8 @@ MIGRATIONS: list[str] = [
         started_at TIMESTAMPTZ,
         finished_at TIMESTAMPTZ
     );
-    -- A repeated delivery (same workflow, same key) finds the first run.
-    CREATE UNIQUE INDEX IF NOT EXISTS flowyard_runs_idempotency
-        ON flowyard_runs (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    -- A repeated delivery's key: flowyard_runs_idempotency_scoped, below (schema
+    -- version 8; until then one index on (workflow, idempotency_key)).
     CREATE INDEX IF NOT EXISTS flowyard_runs_by_workflow ON flowyard_runs (workflow, created_at DESC);
     CREATE INDEX IF NOT EXISTS flowyard_runs_created ON flowyard_runs (created_at DESC);
     CREATE INDEX IF NOT EXISTS flowyard_runs_unfinished
@@ -172,6 +171,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (workflow, block)
     );
     """,
+    # Schema version 8: each trigger block is a namespace of idempotency keys of its
+    # own (engine/_key_scopes.py): a repeated delivery finds the first run of
+    # the same workflow, scope and key. Until then a key was one per workflow: a
+    # webhook delivery could take a schedule tick's key, or another webhook block's.
+    # `key_scope` NULL: a run accepted before, whose trigger block is unknown
+    # (KEY_SCOPES); its key is matched by its trigger. None is inserted any more.
+    """
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                        WHERE table_schema = current_schema()
+                          AND table_name = 'flowyard_runs' AND column_name = 'key_scope') THEN
+            ALTER TABLE flowyard_runs ADD COLUMN key_scope TEXT;
+            DROP INDEX IF EXISTS flowyard_runs_idempotency;
+        END IF;
+    END
+    $$;
+    CREATE UNIQUE INDEX IF NOT EXISTS flowyard_runs_idempotency_scoped
+        ON flowyard_runs (workflow, key_scope, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    """,
 ]
 
 
@@ -219,14 +238,27 @@ GLOBAL_KEYS = """
     $$;
 """
 
+#: Until version 8 a run's idempotency key was one per workflow. A run that names
+#: its trigger block (every run accepted since version 7 that starts from one) gets
+#: the scope a run accepted now gets, so a sender's resend of its delivery is still
+#: a repeat of it, and only of it. An earlier run's block is unknown (it started
+#: from all of them): its scope stays NULL, and its key is matched by its trigger
+#: (a webhook delivery's by the workflow's webhook deliveries, as before), until it
+#: is pruned (engine/_key_scopes.py).
+KEY_SCOPES = """
+    UPDATE flowyard_runs SET key_scope = trigger || ':' || trigger_block
+     WHERE idempotency_key IS NOT NULL AND trigger_block IS NOT NULL AND key_scope IS NULL;
+"""
+
 #: Changes to rows, not to the schema: each is taken once, by a database whose
 #: version was below its own (taken again, it would cut a key a second time).
-UPGRADES: dict[int, str] = {4: GLOBAL_KEYS}
+UPGRADES: dict[int, str] = {4: GLOBAL_KEYS, 8: KEY_SCOPES}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
 #: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
 #: stored workflow versions are json; flowyard_runs.rerun_of and trigger_block.
-SCHEMA_VERSION = 7
+#: 8: flowyard_runs.key_scope, idempotency keys unique per scope.
+SCHEMA_VERSION = 8
 
 
 class NewerSchema(RuntimeError):

@@ -148,6 +148,13 @@ async def test_a_tick_accepted_before_the_upgrade_does_not_run_again(
         idempotency_key=f"schedule:{wf.name}:{noon.isoformat()}",
     )
     await blocks_runtime.wait(old.execution_id, timeout=30)
+    # Such a run names no trigger block: the upgrade to schema version 8 leaves its
+    # key without a scope, to be matched by its trigger (engine/_key_scopes.py).
+    await blocks_runtime.db.pool.execute(
+        "UPDATE flowyard_runs SET key_scope = NULL, trigger_block = NULL"
+        " WHERE execution_id = $1::uuid",
+        old.execution_id,
+    )
     # The first start of the new version catches up the 12:00 tick of both blocks
     # (the workflow's file is older than the tick).
     scheduler = _scheduler(blocks_runtime, wf.name, noon + dt.timedelta(seconds=30))

@@ -163,7 +163,8 @@ async def test_retries_arriving_together_start_one_run_though_it_fails_at_once(
         # ...which fails at once, before the other retries look at it.
         await conn.execute(
             "INSERT INTO flowyard_runs (execution_id, workflow, status, trigger, input,"
-            " idempotency_key) VALUES ($1::uuid, $2, 'failed', 'webhook', $3::jsonb, 'k-1')",
+            " idempotency_key, key_scope)"
+            " VALUES ($1::uuid, $2, 'failed', 'webhook', $3::jsonb, 'k-1', 'webhook:')",
             new_run,
             workflow,
             INPUT,

@@ -175,8 +175,9 @@ def test_a_run_stored_after_its_delivery_was_answered_503_is_executed(
             holder = conn.transaction()
             await holder.start()
             await conn.execute(
-                "INSERT INTO flowyard_runs (execution_id, workflow, status, idempotency_key)"
-                " VALUES (gen_random_uuid(), 'frozen_hook', 'queued', $1)",
+                "INSERT INTO flowyard_runs (execution_id, workflow, status, trigger,"
+                " idempotency_key, key_scope) VALUES (gen_random_uuid(), 'frozen_hook',"
+                " 'queued', 'webhook', $1, 'webhook:hook')",
                 key,
             )
             delivery = asyncio.ensure_future(asyncio.to_thread(_deliver, served, key))
