@@ -28,7 +28,13 @@ log = logging.getLogger("flowyard.runtime")
 
 
 class InFlight:
-    def __init__(self) -> None:
+    """``max_active``: how many runs execute at once (None: no limit). A run past it
+    waits, `queued`, for one to end, in the order spawned: every run of an
+    overloaded process shares its one event loop, webhook answers and
+    ``/api/health`` included, and each extra run makes every turn of the loop longer."""
+
+    def __init__(self, max_active: int | None = None) -> None:
+        self._slots = asyncio.Semaphore(max_active) if max_active else None
         self.tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
         self._begun: set[str] = set()
@@ -56,7 +62,7 @@ class InFlight:
         was never awaited``, which reads as a lost run (it resumes at the next start).
         """
         previous = self._tails.get(key) if key is not None else None
-        task = asyncio.create_task(_in_turn(previous, run))
+        task = asyncio.create_task(_in_turn(previous, run, self._slots))
         self.tasks[eid] = task
         task.add_done_callback(lambda _t: self._forget(eid))
         if key is not None:
@@ -104,11 +110,18 @@ class InFlight:
 
 
 async def _in_turn(
-    previous: asyncio.Task[Any] | None, run: Callable[[], Awaitable[dict[str, Any]]]
+    previous: asyncio.Task[Any] | None,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    slots: asyncio.Semaphore | None,
 ) -> dict[str, Any]:
     if previous is not None and not previous.done():
         await asyncio.wait([previous])
-    return await run()
+    if slots is None:
+        return await run()
+    # Taken after the key's turn: a run waiting behind the run ahead with its key
+    # would hold a slot doing nothing, while runs that could execute wait for it.
+    async with slots:
+        return await run()
 
 
 async def flush(runs: InFlight, interval: float) -> None:

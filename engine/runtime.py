@@ -76,6 +76,7 @@ class Runtime(RunExecution, Resumption):
     ``local=True`` (the default): an accepted run executes in this process, right
     after the INSERT that accepts it. ``local=False`` with a ``queue``: the run is
     inserted together with a procrastinate job, and a worker executes it.
+    ``max_active_runs``: how many of its runs execute at once (engine/inflight.py).
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class Runtime(RunExecution, Resumption):
         resume: bool = True,
         queue: bool = False,
         local: bool = True,
+        max_active_runs: int | None = None,
     ) -> None:
         self.workflows = WorkflowStore(workflows_dir)
         self.workspace = Path(workspace)
@@ -96,7 +98,7 @@ class Runtime(RunExecution, Resumption):
         self.local = local or not queue
         self.owner = owner_id()
         self._function_workers = function_workers
-        self._runs = InFlight()
+        self._runs = InFlight(max_active_runs)
         # What is about to own a run or to end one outside its task (engine/own_runs.py).
         self.starts = Starts()
         self._known_versions: set[str] = set()

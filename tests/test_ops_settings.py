@@ -71,6 +71,19 @@ def test_an_accept_timeout_that_is_no_number_of_seconds_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("limit", ["abc", "0", "-1", "1.5", "²"])
+def test_a_max_active_runs_that_is_no_positive_number_is_refused(
+    limit: str, tmp_path: Path
+) -> None:
+    done = _serve(tmp_path, FLOWYARD_MAX_ACTIVE_RUNS=limit)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard serve: FLOWYARD_MAX_ACTIVE_RUNS={limit!r} is not a number of runs"
+        " from 1 to 100000\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["serve", "worker"])
 def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path) -> None:
     # Accepted, it killed the hourly pruning task on its first line: retention off.

@@ -26,7 +26,7 @@ from ui.cli_runs import (
     workflows_dir,
 )
 from ui.cli_workflows import cmd_validate
-from ui.config import check_start_settings, require_database, shutdown_grace
+from ui.config import check_start_settings, max_active_runs, require_database, shutdown_grace
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -143,7 +143,12 @@ def cmd_engine(args: argparse.Namespace) -> int:
     configure_logging(args.log_format)
 
     async def main() -> int:
-        rt = Runtime(workflows_dir(args), os.environ.get("DATABASE_URL"), Path.cwd())
+        rt = Runtime(
+            workflows_dir(args),
+            os.environ.get("DATABASE_URL"),
+            Path.cwd(),
+            max_active_runs=max_active_runs(),
+        )
         rt.notify_finish = True
         await rt.start()
         grace = shutdown_grace()

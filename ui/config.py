@@ -84,6 +84,22 @@ def server_threads() -> int:
     return int(raw)
 
 
+def max_active_runs() -> int | None:
+    """FLOWYARD_MAX_ACTIVE_RUNS: how many runs one process executes at once (default:
+    no limit). The rest wait `queued`, in order, and are still accepted at once: the
+    runs share the process's event loop with webhook answers and ``/api/health``, so
+    past what the CPU can execute each extra run only makes every answer slower
+    (engine/inflight.py; docs/deploy.md on sizing it)."""
+    raw = os.environ.get("FLOWYARD_MAX_ACTIVE_RUNS", "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100_000):
+        raise SettingError(
+            f"FLOWYARD_MAX_ACTIVE_RUNS={raw!r} is not a number of runs from 1 to 100000"
+        )
+    return int(raw)
+
+
 DEFAULT_CONNECTION_LIMIT = 1000
 #: Open files a server needs besides its clients' connections: database pools,
 #: function workers' pipes, log files, the listening socket.
@@ -223,6 +239,7 @@ def check_start_settings(command: str) -> None:
     try:
         run_retention()  # every process that runs an engine prunes
         shutdown_grace()  # and every one stops
+        max_active_runs()  # and executes runs (the web process of --engine-process reads it too)
         worker_timings()  # both have a run queue (serve --no-worker too: its retry wait)
         try:
             pool_size()  # and starts its Function workers

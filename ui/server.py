@@ -20,6 +20,7 @@ from ui.config import (
     accept_timeout,
     channel_timeout,
     check_start_settings,
+    max_active_runs,
     max_body,
     require_database,
     secret_key_setting,
@@ -86,6 +87,7 @@ def make_runtime(
         workspace=workspace,
         queue=True,
         local=worker,
+        max_active_runs=max_active_runs(),
     )
 
 
