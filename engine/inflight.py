@@ -43,12 +43,20 @@ class InFlight:
         # Runs asked to cancel while executing: one whose end could not be written
         # (the database went away) is ended cancelled, never continued.
         self.cancel_asked: set[str] = set()
+        #: Set as the process stops: a run that has not begun (waiting for its key's
+        #: turn or a slot) is left queued for the next start, not begun to be interrupted.
+        self.stopping = False
+
+    @property
+    def executing(self) -> int:
+        """Runs begun and not ended; the rest of ``tasks`` wait for their turn."""
+        return len(self._begun)
 
     def say_interrupted(self) -> None:
         """Name each run a stop is about to interrupt: an operator looks for it later,
         as it stays `running` until the next start resumes it."""
         for eid, task in self.tasks.items():
-            if not task.done():
+            if eid in self._begun and not task.done():
                 log.warning("run %s is interrupted by the stop: the next start resumes it", eid)
 
     def spawn(
@@ -62,7 +70,7 @@ class InFlight:
         was never awaited``, which reads as a lost run (it resumes at the next start).
         """
         previous = self._tails.get(key) if key is not None else None
-        task = asyncio.create_task(_in_turn(previous, run, self._slots))
+        task = asyncio.create_task(self._in_turn(previous, run))
         self.tasks[eid] = task
         task.add_done_callback(lambda _t: self._forget(eid))
         if key is not None:
@@ -102,26 +110,30 @@ class InFlight:
             recorder.lost = True
             task.cancel()
 
+    async def _in_turn(
+        self, previous: asyncio.Task[Any] | None, run: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        if self._slots is None:
+            return await self._unless_stopping(run)
+        # Taken after the key's turn: a run waiting behind the run ahead with its key
+        # would hold a slot doing nothing, while runs that could execute wait for it.
+        async with self._slots:
+            return await self._unless_stopping(run)
+
+    async def _unless_stopping(
+        self, run: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        if self.stopping:  # as if cancelled by the stop: the run stays queued
+            raise asyncio.CancelledError
+        return await run()
+
     def _forget(self, eid: str) -> None:
         self.tasks.pop(eid, None)
         self.cancel_asked.discard(eid)
         self._begun.discard(eid)
         self._withdrawn.discard(eid)
-
-
-async def _in_turn(
-    previous: asyncio.Task[Any] | None,
-    run: Callable[[], Awaitable[dict[str, Any]]],
-    slots: asyncio.Semaphore | None,
-) -> dict[str, Any]:
-    if previous is not None and not previous.done():
-        await asyncio.wait([previous])
-    if slots is None:
-        return await run()
-    # Taken after the key's turn: a run waiting behind the run ahead with its key
-    # would hold a slot doing nothing, while runs that could execute wait for it.
-    async with slots:
-        return await run()
 
 
 async def flush(runs: InFlight, interval: float) -> None:

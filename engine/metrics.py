@@ -93,4 +93,10 @@ async def render(runtime: Runtime) -> str:
         "# TYPE flowyard_runs_in_flight gauge",
     ]
     out.append(f"flowyard_runs_in_flight {runtime.runs_in_flight}")
+    out += [
+        "# HELP flowyard_runs_waiting Runs accepted by this process waiting for their"
+        " concurrency key's turn or a slot (FLOWYARD_MAX_ACTIVE_RUNS).",
+        "# TYPE flowyard_runs_waiting gauge",
+        f"flowyard_runs_waiting {runtime.runs_waiting}",
+    ]
     return "\n".join(out) + "\n"

@@ -163,6 +163,7 @@ class Runtime(RunExecution, Resumption):
         interrupted (left unfinished, transactions rolled back, resumed by the next
         start). A deploy wants a grace: an interrupted block whose effect had happened
         (an INSERT outside a group, a request sent) runs again on resume."""
+        self._runs.stopping = True  # runs not yet begun stay queued for the next start
         if grace > 0 and self._runs.tasks:
             await asyncio.wait(list(self._runs.tasks.values()), timeout=grace)
         self._closing = True
@@ -400,4 +401,8 @@ class Runtime(RunExecution, Resumption):
     # -- execution (of one run: engine/run_execution.py) -----------------------------
     @property
     def runs_in_flight(self) -> int:
-        return len(self._runs.tasks)
+        return self._runs.executing
+
+    @property
+    def runs_waiting(self) -> int:  # for their key's turn or a slot (FLOWYARD_MAX_ACTIVE_RUNS)
+        return len(self._runs.tasks) - self._runs.executing

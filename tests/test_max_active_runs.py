@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest_asyncio
 from test_spec_concurrency import _most_at_once
 
@@ -86,3 +87,38 @@ async def test_runs_with_one_key_take_a_slot_only_in_their_turn(
     assert ends == sorted(ends) and _most_at_once(ends) == 1  # the key's order, one at a time
     # The free run took the other slot at once, while the first of the key napped.
     assert results[4]["output"]["began"] < ends[0][1]
+
+
+async def test_a_stop_leaves_the_runs_not_begun_queued(
+    workspace: Path, database_url: str, write_workflow: Callable[[str], Workflow]
+) -> None:
+    """Stopping with a grace, the runs executing end; those still waiting for a slot
+    are not begun only to be interrupted: they stay queued for the next start."""
+    rt = Runtime(workspace / "workflows", database_url, workspace, resume=False, max_active_runs=1)
+    await rt.start()
+    workflow = _napping(write_workflow)
+    try:
+        ids = [(await rt.submit(workflow, {"nap": 0.5})).execution_id for _ in range(3)]
+        for _ in range(200):
+            if rt.runs_in_flight == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert (rt.runs_in_flight, rt.runs_waiting) == (1, 2)
+    finally:
+        await rt.close(grace=30)
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT status FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])"
+            " ORDER BY array_position($1::uuid[], execution_id)",
+            ids,
+        )
+        assert [r["status"] for r in rows] == ["succeeded", "queued", "queued"]
+    finally:
+        # Ended, so that no later test's server (one database) resumes them.
+        await conn.execute(
+            "UPDATE flowyard_runs SET status = 'cancelled', finished_at = now()"
+            " WHERE execution_id = ANY($1::uuid[]) AND status = 'queued'",
+            ids,
+        )
+        await conn.close()
