@@ -168,8 +168,10 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
     env = dict(os.environ, DATABASE_URL=url, FLOWYARD_TOKEN=secrets.token_urlsafe(16),
                PYTHONPATH=str(ROOT), STRIPE_API_BASE=f"http://127.0.0.1:{stub_port}",
                STRIPE_SECRET_KEY="sk_test_bench", CUSTOMER_WEBHOOK_URL=f"http://127.0.0.1:{stub_port}/customer")  # fmt: skip
-    for var in ("SLACK_WEBHOOK_URL", "ORDER_EMAIL_FROM"):
+    for var in ("SLACK_WEBHOOK_URL", "ORDER_EMAIL_FROM", "FLOWYARD_MAX_ACTIVE_RUNS"):
         env.pop(var, None)
+    if args.max_active_runs:
+        env["FLOWYARD_MAX_ACTIVE_RUNS"] = str(args.max_active_runs)
     serve = py + ["-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(fy_port),
                   "--workflows", str(wfdir)]  # fmt: skip
     if args.workers:  # the web process accepts into the queue; worker processes run
@@ -267,7 +269,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
             f"{r['mode']:5} c={r['connections']:<3} flowyard ÷ (a) {r['completed_per_s'] / c['sql']:.2f}x"
             f"   flowyard ÷ (b) {r['completed_per_s'] / c['flask']:.2f}x"
         )
-    print("\n" + machine(load_before))
+    limit = f"; FLOWYARD_MAX_ACTIVE_RUNS={args.max_active_runs}" if args.max_active_runs else ""
+    print("\n" + machine(load_before) + limit)
     print("\n" + markdown_table(rows, ceilings))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = ROOT / "bench" / "results"
@@ -305,6 +308,9 @@ def main() -> int:
         help="serve --no-worker plus N `flowyard worker` processes",
     )
     ap.add_argument("--engine-process", action="store_true", help="serve --engine-process")
+    ap.add_argument(
+        "--max-active-runs", type=int, default=0, help="FLOWYARD_MAX_ACTIVE_RUNS (0: unset)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.duration = 3.0
