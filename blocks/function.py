@@ -12,10 +12,10 @@ import io
 import logging
 import re
 import tokenize
-from pathlib import Path
 from typing import Any
 
 from engine.context import BlockContext
+from engine.function_libs import WATCH, lib_folders
 from engine.graph import upstream_of
 from engine.javascript_refs import rewrite_javascript
 from engine.model import Problem
@@ -241,8 +241,10 @@ class Function(BlockHandler):
             )
         elif self.config.get("isolation") == "inline":
             names = [f"__ref_{i}" for i in range(len(refs))]
+            libs = self._lib_dirs(ctx)
+            version = await WATCH.current(libs) if libs else None
             value, stdout = ctx.services.functions.inline.call(
-                source, names, args, visible, self._lib_dirs(ctx), timeout
+                source, names, args, visible, libs, version, timeout
             )
         else:
             value, stdout = await ctx.services.functions.call(
@@ -285,11 +287,8 @@ class Function(BlockHandler):
         return self._upstream
 
     def _lib_dirs(self, ctx: BlockContext) -> list[str]:
-        """Shared Python modules next to the workflow: ``lib/`` beside it or one level up."""
+        """Shared Python modules next to the workflow (engine/function_libs.py)."""
         if self._libs is None:
-            if not ctx.run.workflow.file:
-                self._libs = []
-            else:
-                here = Path(ctx.run.workflow.file).resolve().parent
-                self._libs = [str(d) for d in (here / "lib", here.parent / "lib") if d.is_dir()]
+            file = ctx.run.workflow.file
+            self._libs = lib_folders(file, ctx.services.lib_roots) if file else []
         return self._libs

@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.references import Compiled, Scope, Skipped, compile_value
@@ -28,6 +29,9 @@ class Services:
 
     db: Database
     functions: FunctionPool
+    #: Where a workflow's functions may find a ``lib/`` one folder above their file:
+    #: the workflows folder and the workspace (engine/function_libs.py).
+    lib_roots: tuple[Path, ...] = ()
     _http: httpx.AsyncClient | None = None
 
     @property

@@ -100,7 +100,7 @@ class FunctionPool:
         worker = await self._next_free()
         try:
             # Once a worker is free: a lib file changed during the wait is this call's.
-            request["lib_version"] = WATCH.current(lib_dirs) if lib_dirs else None
+            request["lib_version"] = await WATCH.current(lib_dirs) if lib_dirs else None
             payload = json.dumps(request, default=str).encode()
         except BaseException:
             self._park(worker)
@@ -296,8 +296,11 @@ class InlineRunner:
         args: list[Any],
         input: dict[str, Any],
         lib_dirs: list[str],
+        lib_version: int | None,
         timeout: float,
     ) -> tuple[Any, str]:
+        """Run ``code`` on this thread; ``lib_version``: ``await WATCH.current(lib_dirs)``,
+        taken by the caller (a look at the folders is not made on the event loop)."""
         from engine._function_worker import call as run_request
 
         if self._guard is None:
@@ -314,7 +317,7 @@ class InlineRunner:
             "args": own(args),
             "input": own(input),
             "lib_dirs": lib_dirs,
-            "lib_version": WATCH.current(lib_dirs) if lib_dirs else None,
+            "lib_version": lib_version,
         }
         timed_out = False
         environ = self._guard.before()

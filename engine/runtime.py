@@ -130,7 +130,9 @@ class Runtime(RunExecution, Resumption):
             raise
         functions = FunctionPool(self._function_workers)
         await functions.start()
-        self.services = Services(db=self.db, functions=functions)
+        self.services = Services(
+            db=self.db, functions=functions, lib_roots=(self.workflows_dir, self.workspace)
+        )
         if self.use_queue:
             self.queue = RunQueue(self.db.url)
             await self.queue.open(self.db.log_pool)

@@ -136,6 +136,7 @@ async def test_a_changed_lib_module_is_used_by_every_later_run(
 
     # Looked at on every call: the test does not wait out the look interval.
     monkeypatch.setattr(function_libs, "LOOK_EVERY_S", 0.0)
+    monkeypatch.setattr(function_libs, "LOOK_SHARE", 1.0)
     # Inline functions import in this process: let it cache bytecode, as a deployment
     # does (the test environment may say not to).
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
