@@ -66,7 +66,16 @@ _PRELUDE = r"""
   if (!globalThis.crypto.randomUUID) globalThis.crypto.randomUUID = randomUUID;
   if (!globalThis.crypto.getRandomValues) globalThis.crypto.getRandomValues = getRandomValues;
   const lines = [];
-  const fmt = (a) => (typeof a === "string" ? a : JSON.stringify(a));
+  // Printing never fails the code, as in Node: what JSON cannot hold (a BigInt, an
+  // object that contains itself) is shown as text. A failure here would be reported
+  // at a line of this prelude, which is no line of the user's code.
+  const shown = (k, v) => (typeof v === "bigint" ? v + "n" : v);
+  const fmt = (a) => {
+    if (typeof a === "string") return a;
+    if (typeof a === "bigint") return a + "n";
+    try { return JSON.stringify(a, shown); } catch (_) {}
+    try { return String(a); } catch (_) { return "[unprintable]"; }
+  };
   const log = (...args) => { lines.push(args.map(fmt).join(" ")); };
   globalThis.console = {log: log, info: log, warn: log, error: log, debug: log};
   globalThis.__flowyard_stdout = lines;
@@ -91,10 +100,18 @@ _WRAPPER = """
     try { shown = JSON.stringify(e); } catch (_) { shown = String(e); }
     throw "threw " + shown;
   }
-  return JSON.stringify({
-    value: __value === undefined ? null : __value,
-    stdout: globalThis.__flowyard_stdout.join("\\n"),
-  });
+  try {
+    return JSON.stringify({
+      value: __value === undefined ? null : __value,
+      stdout: globalThis.__flowyard_stdout.join("\\n"),
+    });
+  } catch (e) {
+    // Thrown by this wrapper, after the code: V8 would name a line past its end.
+    // Said as text (no line), naming what failed: the returned value.
+    const why = e instanceof Error ? e.message.split("\\n").map((s) => s.trim()).join(" ") : String(e);
+    const hint = why.includes("BigInt") ? " (return a BigInt as text, String(n), or as a Number)" : "";
+    throw "TypeError: the returned value is not JSON: " + why + hint;
+  }
 })()
 """
 
@@ -234,9 +251,9 @@ def run_js_parts(
             time.sleep(0.05)
             raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
         except js_exc.JSEvalException as exc:
-            raise JavaScriptError(_clean(str(exc))) from None
+            raise JavaScriptError(_clean(str(exc), code)) from None
         except js_exc.JSPromiseError as exc:
-            raise JavaScriptError(_clean(str(exc))) from None
+            raise JavaScriptError(_clean(str(exc), code)) from None
         except TimeoutError as exc:
             raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
     finally:
@@ -258,15 +275,17 @@ async def run_js_async(
     return await asyncio.to_thread(run_js, code, input, timeout, variables=variables)
 
 
-def _clean(message: str) -> str:
-    """V8's message without the wrapper's noise, with the line number of the user's code."""
+def _clean(message: str, code: str) -> str:
+    """V8's message without the wrapper's noise, with the line number of the user's
+    code: none when V8 names a line outside it (the wrapper's, before or after)."""
     message = message.replace("JavaScript rejected promise with reason: ", "")
+    lines = max(1, len(code.splitlines()))
     m = re.search(r"<anonymous>:(\d+): (.+)", message)
     if m:
         line = int(m.group(1)) - _CODE_LINE
-        return f"{m.group(2)} (line {line})" if line > 0 else m.group(2)
+        return f"{m.group(2)} (line {line})" if 0 < line <= lines else m.group(2)
     m = re.search(r"<anonymous>:(\d+):\d+", message)
     first = message.strip().splitlines()[0] if message.strip() else "JavaScript error"
-    if m and int(m.group(1)) - _CODE_LINE > 0:
+    if m and 0 < int(m.group(1)) - _CODE_LINE <= lines:
         return f"{first} (line {int(m.group(1)) - _CODE_LINE})"
     return first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -131,3 +132,44 @@ async def test_function_block_with_javascript_and_references(run_yaml) -> None: 
     assert result["status"] == "succeeded", result["error"]
     out = result["output"]
     assert out["order"] == "o-7" and out["again"] == "o-7" and UUID4.match(out["id"])
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (
+            "return 10n ** 30n",
+            "TypeError: the returned value is not JSON: Do not know how to serialize a BigInt"
+            " (return a BigInt as text, String(n), or as a Number)",
+        ),
+        (
+            "const o = {}; o.self = o;\nreturn o;",
+            "TypeError: the returned value is not JSON: Converting circular structure to JSON"
+            " --> starting at object with constructor 'Object' --- property 'self' closes the"
+            " circle",
+        ),
+    ],
+)
+async def test_a_returned_value_json_cannot_hold_is_said_without_a_line(  # type: ignore[no-untyped-def]
+    run_yaml, code: str, said: str
+) -> None:
+    """Black-box report: `return 10n ** 30n` failed with `… BigInt (line 14)` for code
+    of one line: the wrapper's JSON.stringify, after the code, threw."""
+    result = await run_yaml(
+        f"""
+        version: 1
+        name: js_not_json
+        blocks:
+          start: {{type: manual}}
+          f: {{type: function, language: javascript, code: {json.dumps(code)}}}
+        edges: [start -> f]
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["error"]["message"] == said
+
+
+def test_printing_what_json_cannot_hold_does_not_fail_the_code() -> None:
+    """It failed at a line of the console's own code (`(line 19)` for three lines)."""
+    code = "const o = {}; o.self = o;\nconsole.log('o', o, 5n, {n: 2n});\nreturn 1"
+    assert run_js(code, {}, timeout=5) == {"result": 1, "stdout": 'o [object Object] 5n {"n":"2n"}'}
