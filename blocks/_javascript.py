@@ -8,7 +8,8 @@ Function block, so a snippet written for Sim/n8n runs unchanged::
 
 Each call gets a fresh V8 context (about 5 ms): nothing a snippet leaves on
 ``globalThis`` can leak into another run. Values cross the boundary as JSON, so the
-result is plain dicts/lists/str/numbers. mini-racer is the optional ``flowyard[js]``
+result is plain dicts/lists/str/numbers; an integer beyond 2^53 goes in as a BigInt
+and a BigInt comes out as its exact integer (JavaScript's numbers would round it). mini-racer is the optional ``flowyard[js]``
 extra; it is imported lazily so the engine works without it.
 """
 
@@ -86,7 +87,7 @@ _PRELUDE = r"""
 # arrive as one JSON string literal and are parsed inside V8.
 _WRAPPER = """
 (async function () {
-  const __args = JSON.parse(%(args)s);
+  const __args = JSON.parse(%(args)s, %(reviver)s);
   const __fn = async function (input, %(names)s) {
 %(code)s
   };
@@ -100,23 +101,39 @@ _WRAPPER = """
     try { shown = JSON.stringify(e); } catch (_) { shown = String(e); }
     throw "threw " + shown;
   }
+  const __out = {
+    value: __value === undefined ? null : __value,
+    stdout: globalThis.__flowyard_stdout.join("\\n"),
+  };
   try {
-    return JSON.stringify({
-      value: __value === undefined ? null : __value,
-      stdout: globalThis.__flowyard_stdout.join("\\n"),
-    });
+    return JSON.stringify(__out);
+  } catch (_) {
+    // A BigInt (an integer beyond 2^53 from the input, or the code's own) is written
+    // as its exact digits; only then is the slower replacer worth it.
+  }
+  try {
+    return JSON.stringify(__out, (k, v) => (typeof v === "bigint" ? JSON.rawJSON(String(v)) : v));
   } catch (e) {
     // Thrown by this wrapper, after the code: V8 would name a line past its end.
     // Said as text (no line), naming what failed: the returned value.
     const why = e instanceof Error ? e.message.split("\\n").map((s) => s.trim()).join(" ") : String(e);
-    const hint = why.includes("BigInt") ? " (return a BigInt as text, String(n), or as a Number)" : "";
-    throw "TypeError: the returned value is not JSON: " + why + hint;
+    throw "TypeError: the returned value is not JSON: " + why;
   }
 })()
 """
 
 
 _REF_NAME = re.compile(r"^__ref_\d+$")
+
+#: JavaScript numbers hold integers exactly up to 2^53 - 1 (16 digits): one longer in
+#: the input (an ID, an amount in cents) would be rounded silently, so it reaches the
+#: code as a BigInt, parsed from its own digits. The reviver is used only when the
+#: input's JSON has 16 digits in a row somewhere (cheap to look for; it slows parsing).
+_MAYBE_BIG_INTEGER = re.compile(r"\d{16}")
+_EXACT_INTEGERS = (
+    "(k, v, c) => (typeof v === 'number' && !Number.isSafeInteger(v) && c"
+    " && /^-?[0-9]+$/.test(c.source) ? BigInt(c.source) : v)"
+)
 
 # Line of the wrapped source where the user's code starts, for error line numbers.
 _CODE_LINE = _WRAPPER[: _WRAPPER.index("%(code)s")].count("\n")
@@ -130,6 +147,7 @@ def _wrap(code: str, input: Any, variables: dict[str, Any]) -> str:
     args = json.dumps({"input": input, "vars": [variables[n] for n in names]}, default=str)
     return _WRAPPER % {
         "args": json.dumps(args),
+        "reviver": _EXACT_INTEGERS if _MAYBE_BIG_INTEGER.search(args) else "undefined",
         "names": ", ".join(names) or "__unused",
         "code": code,
     }

@@ -138,9 +138,8 @@ async def test_function_block_with_javascript_and_references(run_yaml) -> None: 
     ("code", "said"),
     [
         (
-            "return 10n ** 30n",
-            "TypeError: the returned value is not JSON: Do not know how to serialize a BigInt"
-            " (return a BigInt as text, String(n), or as a Number)",
+            "return {at: {toJSON() { throw new RangeError('no date') }}}",
+            "TypeError: the returned value is not JSON: no date",
         ),
         (
             "const o = {}; o.self = o;\nreturn o;",
@@ -153,8 +152,9 @@ async def test_function_block_with_javascript_and_references(run_yaml) -> None: 
 async def test_a_returned_value_json_cannot_hold_is_said_without_a_line(  # type: ignore[no-untyped-def]
     run_yaml, code: str, said: str
 ) -> None:
-    """Black-box report: `return 10n ** 30n` failed with `… BigInt (line 14)` for code
-    of one line: the wrapper's JSON.stringify, after the code, threw."""
+    """Black-box report: `return o` of an object containing itself failed with
+    `… (line 15)` for code of two lines: the wrapper's JSON.stringify, after the
+    code, threw."""
     result = await run_yaml(
         f"""
         version: 1
@@ -173,3 +173,50 @@ def test_printing_what_json_cannot_hold_does_not_fail_the_code() -> None:
     """It failed at a line of the console's own code (`(line 19)` for three lines)."""
     code = "const o = {}; o.self = o;\nconsole.log('o', o, 5n, {n: 2n});\nreturn 1"
     assert run_js(code, {}, timeout=5) == {"result": 1, "stdout": 'o [object Object] 5n {"n":"2n"}'}
+
+
+async def test_integers_beyond_2_to_the_53_stay_exact(run_yaml) -> None:  # type: ignore[no-untyped-def]
+    """Black-box report: `{"big": 12345678901234567890123, "id": 9007199254740993}`
+    came back as 1.2345678901234568e+22 and 9007199254740992, without a word. They
+    reach the code as BigInts, and a BigInt returned is its exact integer."""
+    result = await run_yaml(
+        """
+        version: 1
+        name: js_big_integers
+        blocks:
+          start: {type: manual}
+          f:
+            type: function
+            language: javascript
+            code: |
+              return {big: <start.big>, id: <start.id>, idx: input.start.id,
+                      kind: typeof input.start.id, safe: typeof input.start.safe,
+                      next: input.start.id + 1n, huge: 10n ** 30n, float: input.start.float}
+        edges: [start -> f]
+        """,
+        {
+            "big": 12345678901234567890123,
+            "id": 9007199254740993,
+            "safe": 9007199254740991,
+            "float": 1.5e22,
+        },
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {
+        "big": 12345678901234567890123,
+        "id": 9007199254740993,
+        "idx": 9007199254740993,
+        "kind": "bigint",
+        "safe": "number",
+        "next": 9007199254740994,
+        "huge": 10**30,
+        "float": 1.5e22,
+    }
+
+
+def test_mixing_a_big_integer_with_a_number_fails_at_its_line() -> None:
+    with pytest.raises(JavaScriptError) as info:
+        run_js("const n = 1;\nreturn input.id + n", {"id": 9007199254740993}, timeout=5)
+    assert str(info.value) == (
+        "TypeError: Cannot mix BigInt and other types, use explicit conversions (line 2)"
+    )
