@@ -76,6 +76,8 @@ async def append_one(
         await conn.fetch(sql["lock_order"][0], *bind(sql["lock_order"], vals))
         snap = await conn.fetchrow(sql["load_snapshot"][0], *bind(sql["load_snapshot"], vals))
         vals["<load_snapshot.version?>"] = snap["version"] if snap else None
+        # For a payment whose held payment's capture failed (NULL for an item_added).
+        vals["<load_snapshot.replaces_payment?>"] = snap["replaces_payment"] if snap else None
         stored = await conn.fetchrow(sql["store_event"][0], *bind(sql["store_event"], vals))
         state = apply_event(snap["state"] if snap else None, ev)
         version = stored["aggregate_version"]
@@ -92,4 +94,7 @@ async def append_one(
 
 def stored_values(order: str, version: int) -> dict[str, Any]:
     """What store_event reads for the order's ``version``-th event."""
-    return enriched(order, {"v": version})[1] | {"<load_snapshot.version?>": version - 1}
+    return enriched(order, {"v": version})[1] | {
+        "<load_snapshot.version?>": version - 1,
+        "<load_snapshot.replaces_payment?>": None,
+    }

@@ -84,6 +84,7 @@ async def _one_event(
         await conn.fetch(stmts["lock_order"][0], *args("lock_order"))
         snap = await conn.fetchrow(stmts["load_snapshot"][0], *args("load_snapshot"))
         vals["<load_snapshot.version?>"] = snap["version"] if snap else None
+        vals["<load_snapshot.replaces_payment?>"] = snap["replaces_payment"] if snap else None
         stored = await conn.fetchrow(stmts["store_event"][0], *args("store_event"))
         state = apply_event(snap["state"] if snap else None, ev)
         version = stored["aggregate_version"]

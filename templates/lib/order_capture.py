@@ -9,12 +9,25 @@ from typing import Any
 
 from order_rules import NOT_APPLIED_FROM, payment_taken
 
-#: How a refusal for an order that already took its payment starts (the Slack note
+#: How a refusal for an order whose payment was captured starts (the Slack note
 #: advises otherwise than for a cancelled order: the order's own payment stands).
 ALREADY_PAID = "the order is already paid"
+#: How a refusal for an order holding a payment not known to be captured starts:
+#: its capture has no outcome yet (the run that stored it stopped before it), or
+#: the caller (a workflow copied by an earlier release) does not say. Not "already
+#: paid": nobody is told to fulfil on money that may never be taken.
+HOLDS_PAYMENT = "the order already holds a payment"
+#: How the refusal of a repeat starts when a later payment took its place (its
+#: capture had failed): capturing it now would take the money twice.
+REPLACED = "a later payment took its place"
+
+#: ``payment_capture`` when the caller does not know the held payment's capture.
+_NOT_SAID = "not said"
 
 
-def capture_refusal(state: Mapping[str, Any] | None, event_type: str) -> str | None:
+def capture_refusal(
+    state: Mapping[str, Any] | None, event_type: str, payment_capture: str | None = _NOT_SAID
+) -> str | None:
     """Why the charge of a ``payment_received`` applied to ``state`` (the order
     before it) must not be captured, or None. Decided from the stored state, not
     from a model's answer, so both Order Processing variants refuse alike; the
@@ -22,16 +35,30 @@ def capture_refusal(state: Mapping[str, Any] | None, event_type: str) -> str | N
 
     A cancelled order takes no money, and a paid one is not paid twice: the same
     payment sent again under a new id (a new Idempotency-Key) was captured again,
-    with a key of its own, and Slack said "ready for fulfillment" twice."""
+    with a key of its own, and Slack said "ready for fulfillment" twice.
+
+    ``payment_capture`` is the ``event_correlations`` status of the payment the
+    order holds (``load_snapshot`` reads it under the order's lock; None: no row).
+    Only a captured one (``succeeded``) makes the order "already paid". One whose
+    capture ``failed`` (declined, the processor down past the retries) leaves the
+    order payable: this payment takes its place (the workflow records that with
+    the event, order_rules.REPLACES_PAYMENT, and the reducer applies it). One with
+    no outcome yet may still be captured by a resend of its delivery, so this one
+    is refused, without calling the order paid."""
     if event_type != "payment_received":
         return None
     status = (state or {}).get("status")
     if status in NOT_APPLIED_FROM["payment_received"]:
         return f"the order is {status}"
     taken = payment_taken(state)
-    if taken is not None:
-        return f"{ALREADY_PAID} (charge {taken.get('charge_id')})"
-    return None
+    if taken is None or payment_capture == "failed":
+        return None
+    charge = taken.get("charge_id")
+    if payment_capture == "succeeded":
+        return f"{ALREADY_PAID} (charge {charge})"
+    if payment_capture is None:
+        return f"{HOLDS_PAYMENT} (charge {charge}) whose capture has no outcome yet"
+    return f"{HOLDS_PAYMENT} (charge {charge})"
 
 
 def repeated_capture(
@@ -40,6 +67,7 @@ def repeated_capture(
     refused_before: str | None,
     order_status: str | None,
     not_applied: bool | None,
+    replaced_by: str | None = None,
 ) -> dict[str, Any]:
     """What a repeated delivery of a STORED event does about its charge, decided
     from durable state only (the run that stored it may have failed before or at
@@ -48,7 +76,9 @@ def repeated_capture(
     ``capture_status`` / ``refused_before`` are the event's ``payment_capture`` row
     in ``event_correlations`` (status, and the refusal's reason), ``order_status``
     the order's snapshot status now, ``not_applied`` whether the snapshot lists
-    this payment as not applied (a refusal recorded before refusals had a row).
+    this payment as not applied (a refusal recorded before refusals had a row),
+    ``replaced_by`` the charge of a later payment that took this one's place after
+    its capture failed (order_rules.REPLACES_PAYMENT), or None.
 
     ``action`` is ``"capture"`` (capture now, with the event's own
     Idempotency-Key), ``"refuse"`` (record the refusal, capture nothing) or None
@@ -64,6 +94,8 @@ def repeated_capture(
     # paid, when it arrived), or an order cancelled since, is not captured: money
     # follows the order. (The status alone: the order's payment may be this one.)
     refusal = capture_refusal({"status": order_status}, event_type)
+    if refusal is None and replaced_by is not None:
+        refusal = f"{REPLACED} (charge {replaced_by}) after its capture failed"
     if refusal is None and not_applied:
         refusal = "the order did not take this payment when it arrived (cancelled or already paid)"
     if refusal is not None:

@@ -45,6 +45,7 @@ from order_rules import (  # noqa: F401
     leaves_terminal,
     not_applied,
     payment_taken,
+    replaced_payment,
 )
 
 Event = dict[str, Any]
@@ -162,9 +163,12 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
         _anomaly(new, ev, f"unknown event type {etype!r}")
     elif too_new := version_error(etype, int(ev.get("event_version") or 1)):
         _anomaly(new, ev, f"{too_new}: not applied", unreadable=True)
-    elif refused := not_applied(new, etype):
+    elif refused := not_applied(new, etype, meta):
         _anomaly(new, ev, refused)
     else:
+        # A payment in place of one whose capture failed (recorded with the event
+        # when it was appended): the order takes it, and says which it replaced.
+        replaced = replaced_payment(new, meta) if etype == "payment_received" else None
         # On a copy: a handler that fails on odd data (written before the
         # templates refused it, or by another writer) leaves no half change, and
         # one that would take the order out of a terminal status is undone.
@@ -183,6 +187,9 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
             unusual = expected is not None and status not in expected
             if failed is None:
                 new = trial
+                if replaced is not None:
+                    why = f"replaces charge {replaced.get('charge_id')}, whose capture failed"
+                    _anomaly(new, ev, f"{etype} {why}")
             if unusual:
                 _anomaly(new, ev, f"{etype} while {status}")
             if failed is not None:

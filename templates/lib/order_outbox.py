@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from order_capture import ALREADY_PAID
+from order_capture import ALREADY_PAID, HOLDS_PAYMENT, REPLACED
 from order_inputs import slack_text
 from order_rules import TERMINAL
 
@@ -173,15 +173,9 @@ def payment_note(message: Mapping[str, Any]) -> str:
     charge = slack_text(message.get("charge_id"))
     if message.get("capture") == "refused":
         refused = str(message.get("refused") or "")
-        advice = (
-            "The order's own payment stands: fulfil on it, and release this charge if it"
-            " is another one."
-            if refused.startswith(ALREADY_PAID)
-            else "Do not fulfil; release or refund the charge."
-        )
         return (
             f":warning: Order {order}: a payment (charge {charge}) arrived but"
-            f" {slack_text(refused)}: it was NOT captured. {advice}"
+            f" {slack_text(refused)}: it was NOT captured. {_refusal_advice(refused)}"
         )
     if message.get("capture") == "succeeded":
         return f"Order {order} is paid (charge {charge}): ready for fulfillment."
@@ -192,3 +186,24 @@ def payment_note(message: Mapping[str, Any]) -> str:
         " ready for fulfillment. Fix the cause, then resend the event's delivery: the capture"
         " is retried, once."
     )
+
+
+def _refusal_advice(refused: str) -> str:
+    """What the team does about a refused charge. "Fulfil" only when the order's own
+    payment was captured (``ALREADY_PAID``): a refusal because the order holds a
+    payment whose capture is not known to have succeeded once told staff to ship
+    an order whose money was never taken."""
+    if refused.startswith(ALREADY_PAID):
+        return (
+            "The order's own payment stands: fulfil on it, and release this charge if it"
+            " is another one."
+        )
+    if refused.startswith(HOLDS_PAYMENT):
+        return (
+            "Fulfil only once the order's own payment is captured (see event_correlations);"
+            " release this charge if it is another one, or send it again once that"
+            " payment's capture has failed."
+        )
+    if refused.startswith(REPLACED):
+        return "Release this charge: the order's payment is the later one."
+    return "Do not fulfil; release or refund the charge."

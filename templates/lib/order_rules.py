@@ -39,21 +39,55 @@ NOT_APPLIED_FROM: dict[str, frozenset[str]] = {
 
 
 def payment_taken(state: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The payment the order already took, or None. An order is paid once: another
+    """The payment the order holds, or None. An order is paid once: another
     payment_received (a resend under a new id, or a second charge) is stored but not
-    applied, and its charge not captured (order_capture.capture_refusal)."""
+    applied, and its charge not captured (order_capture.capture_refusal), unless
+    the held payment's capture failed (:func:`replaced_payment`)."""
     payment = (state or {}).get("payment")
     return payment if isinstance(payment, Mapping) and payment else None
 
 
-def not_applied(state: Mapping[str, Any], event_type: str) -> str | None:
-    """The anomaly's reason when ``event_type`` is stored but not applied to
-    ``state``, judged before its handler runs, or None. (Leaving a terminal status
-    is judged on the handler's result: :func:`leaves_terminal`.)"""
+#: The key of a payment_received's ``metadata`` that says the payment the order
+#: held when it arrived could not be captured: ``{"event_id", "charge_id",
+#: "capture": "failed"}``. Written by the workflow at the append (``load_snapshot``
+#: reads the held payment's row in ``event_correlations`` under the order's lock),
+#: never by the sender. A capture's outcome is not an event, and rows of
+#: ``event_correlations`` change (a failed capture that a resend makes succeed),
+#: so the reducer cannot read them; the fact is kept with the event it decides,
+#: and a replay reads it there. Events stored without it replay as they did.
+REPLACES_PAYMENT = "replaces_payment"
+
+
+def replaced_payment(
+    state: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The payment held by ``state`` that a payment_received with ``metadata``
+    takes the place of, or None: only one whose capture failed, as recorded when
+    the event was appended (:data:`REPLACES_PAYMENT`), and only the payment the
+    order still holds (the same charge)."""
+    held = payment_taken(state)
+    marker = (metadata or {}).get(REPLACES_PAYMENT)
+    if held is None or not isinstance(marker, Mapping) or marker.get("capture") != "failed":
+        return None
+    charge = marker.get("charge_id")
+    return held if charge is not None and charge == held.get("charge_id") else None
+
+
+def not_applied(
+    state: Mapping[str, Any], event_type: str, metadata: Mapping[str, Any] | None = None
+) -> str | None:
+    """The anomaly's reason when ``event_type`` (with the event's ``metadata``) is
+    stored but not applied to ``state``, judged before its handler runs, or None.
+    (Leaving a terminal status is judged on the handler's result:
+    :func:`leaves_terminal`.)"""
     status = state.get("status")
     if status in NOT_APPLIED_FROM.get(event_type, ()):
         return f"{event_type} while {status}: not applied"
-    if event_type == "payment_received" and payment_taken(state) is not None:
+    if (
+        event_type == "payment_received"
+        and payment_taken(state) is not None
+        and replaced_payment(state, metadata) is None
+    ):
         shown = status if status == "paid" else f"{status}, already paid"
         return f"{event_type} while {shown}: not applied"
     return None

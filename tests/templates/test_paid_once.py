@@ -141,7 +141,9 @@ def test_a_second_charge_for_a_paid_order_is_neither_applied_nor_captured(
         return {"event_id": f"e{n}", "event_type": etype, "data": data}
 
     paid = fold([ev("order_created", 1), ev("payment_received", 2, charge_id="ch_a")])
-    assert capture_refusal(paid, "payment_received") == "the order is already paid (charge ch_a)"
+    assert capture_refusal(paid, "payment_received", "succeeded") == (
+        "the order is already paid (charge ch_a)"
+    )
     other = fold([ev("payment_received", 3, charge_id="ch_b")], paid)
     assert other["payment"]["charge_id"] == "ch_a"
     assert other["anomalies"][-1]["reason"] == "payment_received while paid: not applied"

@@ -97,10 +97,13 @@ async def test_a_run_of_a_copy_from_before_rerun_of_is_not_rerun_as_a_new_event(
     )
     path = rt.workflows_dir / "order_processing_earlier.yaml"
     # Before <workflow.rerun_of> existed nothing read it: nor did a re-run ask
-    # `is_rerun` (the condition the sending reads again by in this release).
+    # `is_rerun` (the condition the sending reads again by in this release), nor
+    # `first_capture` (the capture's).
     asked = "if: <workflow.rerun_of> is not None"
-    assert copy.count(asked) == 1
-    path.write_text(copy.replace(derived, "<workflow.execution_id>").replace(asked, "if: False"))
+    first_capture = "if: <workflow.rerun_of> is None"
+    assert copy.count(asked) == 1 and copy.count(first_capture) == 1
+    before = copy.replace(asked, "if: False").replace(first_capture, "if: True")
+    path.write_text(before.replace(derived, "<workflow.execution_id>"))
     try:
         order = f"ord-{uuid.uuid4().hex[:8]}"
         created, paid = lifecycle(order)[:2]
