@@ -98,8 +98,10 @@ def held_messages(
     pending: Mapping[str, Any] | None,
     slack_after_capture: Sequence[Any] | None,
     configured: Mapping[str, bool],
+    order_status: str | None = None,
 ) -> dict[str, Any]:
-    """What ``send_held`` sends: ``{"subscribers": [{"name", "messages"}]}``.
+    """What ``send_held`` sends: ``{"subscribers": [{"name", "messages"}]}``, and
+    ``"withdrawn"`` when a held message is no longer true of the order.
 
     ``pending`` is what the order held per subscriber when the run last read it,
     this event's messages included: ``correlate``'s read once a capture's outcome
@@ -110,17 +112,46 @@ def held_messages(
     which replaces ``pending``'s (None from this release's workflow). A subscriber
     whose setting is unset now is not sent to: what it holds from when it was set
     stays until it is set again.
+
+    ``order_status`` is the order's status as that same read found it (None: not
+    said, by a workflow of an earlier release). A message is written with what the
+    order was then and may be sent much later (its peer was down), so it is
+    checked again here: see :func:`recheck`.
     """
     lists = dict(pending or {})
     if slack_after_capture is not None:
         lists["slack"] = slack_after_capture
-    return {
-        "subscribers": [
-            {"name": name, "messages": list(lists[name])}
-            for name in SUBSCRIBERS
-            if configured.get(name) and lists.get(name)
+    subscribers: list[dict[str, Any]] = []
+    withdrawn: list[dict[str, Any]] = []
+    for name in SUBSCRIBERS:
+        if not (configured.get(name) and lists.get(name)):
+            continue
+        messages = [recheck(name, dict(m), order_status) for m in lists[name]]
+        subscribers.append({"name": name, "messages": messages})
+        withdrawn += [
+            {"subscriber": name, "event_id": m.get("event_id"), "why": m["withdrawn"]}
+            for m in messages
+            if m.get("withdrawn")
         ]
-    }
+    return {"subscribers": subscribers, **({"withdrawn": withdrawn} if withdrawn else {})}
+
+
+def recheck(name: str, message: dict[str, Any], order_status: str | None) -> dict[str, Any]:
+    """``message`` as it is sent to ``name`` now that the order is ``order_status``.
+
+    A confirmation email ("we will let you know when it ships") held while the SMTP
+    server was down is ``withdrawn`` once the order is cancelled or delivered, as
+    :func:`confirmation` would not have queued it then: it is taken off the outbox
+    in its place, unsent (``send_in_order``), so the order's later emails still go
+    in order. A Slack note carries the status, and :func:`payment_note` says the
+    order is cancelled instead of "ready for fulfillment". The customer system's
+    notifications are the order's events, each true when it happened: sent as held.
+    """
+    if name == "email" and isinstance(order_status, str) and order_status in TERMINAL:
+        message["withdrawn"] = f"the order is {order_status}"
+    elif name == "slack" and order_status is not None:
+        message["order_status"] = order_status
+    return message
 
 
 def subscriber_errors(
@@ -167,20 +198,41 @@ def held_failure(order_id: str, event_id: str, errors: Mapping[str, Any]) -> str
 def payment_note(message: Mapping[str, Any]) -> str:
     """Slack's text for a payment's capture outcome, from its outbox message (what
     ``correlate`` recorded): "ready for fulfillment" only when the charge was
-    captured; a failed or refused capture is said as such. Text from the event is
-    escaped for Slack (an order id ``<!channel>`` is shown, not a ping)."""
+    captured; a failed or refused capture is said as such. An order cancelled
+    since the message was written (``order_status``, :func:`recheck`) is said to
+    be: a held "ready for fulfillment" was posted to a cancelled order. Text from
+    the event is escaped for Slack (an order id ``<!channel>`` is shown, not a
+    ping)."""
     order = slack_text(message.get("order_id"))
     charge = slack_text(message.get("charge_id"))
+    cancelled = message.get("order_status") == "cancelled"
     if message.get("capture") == "refused":
         refused = str(message.get("refused") or "")
+        advice = (
+            "The order is cancelled since: do not fulfil; release this charge."
+            if cancelled
+            else _refusal_advice(refused)
+        )
         return (
             f":warning: Order {order}: a payment (charge {charge}) arrived but"
-            f" {slack_text(refused)}: it was NOT captured. {_refusal_advice(refused)}"
+            f" {slack_text(refused)}: it was NOT captured. {advice}"
         )
     if message.get("capture") == "succeeded":
+        if cancelled:
+            return (
+                f":warning: Order {order} was paid (charge {charge}), but it is cancelled"
+                " since: do not fulfil; refund the charge."
+            )
         return f"Order {order} is paid (charge {charge}): ready for fulfillment."
     status = message.get("http_status")
-    why = f"HTTP {status}" if status else message.get("problem") or "no answer from the processor"
+    problem = message.get("problem")
+    why = f"HTTP {status}" if status else problem or "no answer from the processor"
+    if cancelled:
+        return (
+            f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)}),"
+            " and the order is cancelled since: do not fulfil, and do not resend the payment;"
+            " release the charge if the processor holds it."
+        )
     return (
         f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)}): not"
         " ready for fulfillment. Fix the cause, then resend the event's delivery: the capture"

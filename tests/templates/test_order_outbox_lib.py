@@ -68,3 +68,33 @@ def test_slack_text_follows_the_recorded_outcome(lib_path: Path) -> None:
     assert "arrived but the order is cancelled: it was NOT captured" in refused
     pinged = payment_note({**SLACK, "order_id": "<!channel>"})
     assert "<" not in pinged and "&lt;!channel&gt;" in pinged
+
+
+def test_a_held_message_is_checked_against_the_order_when_it_is_sent(lib_path: Path) -> None:
+    from order_outbox import held_messages, payment_note
+
+    everyone = {"customer": True, "slack": True, "email": True}
+    email = {"event_id": "e1", "order_id": "o1", "version": 1, "to": "ada@example.com"}
+    pending = {"customer": [{"event_id": "e1"}], "slack": [SLACK], "email": [email]}
+    now = held_messages(pending, None, everyone, "cancelled")
+    listed = {s["name"]: s["messages"] for s in now["subscribers"]}
+    # Withdrawn in its place (so `took` deletes it), never sent; listed for the output.
+    assert listed["email"] == [{**email, "withdrawn": "the order is cancelled"}]
+    assert now["withdrawn"] == [
+        {"subscriber": "email", "event_id": "e1", "why": "the order is cancelled"}
+    ]
+    assert listed["customer"] == [{"event_id": "e1"}]  # every event, as it happened
+    [slack] = listed["slack"]
+    assert "ready for fulfillment" not in payment_note(slack)
+    assert "cancelled since: do not fulfil; refund the charge" in payment_note(slack)
+    paid_first = {**SLACK, "capture": "refused", "refused": "the order is already paid (charge x)"}
+    assert "fulfil on it" not in payment_note({**paid_first, "order_status": "cancelled"})
+    failed = payment_note({**SLACK, "capture": "failed", "order_status": "cancelled"})
+    assert "do not resend" in failed and "resend the event's delivery" not in failed
+    # Still pending or paid: sent as written. A delivered order gets no confirmation.
+    assert "withdrawn" not in held_messages(pending, None, everyone, "paid")
+    assert held_messages(pending, None, everyone, "delivered")["withdrawn"][0]["why"] == (
+        "the order is delivered"
+    )
+    # A workflow of an earlier release does not say the status: sent as written.
+    assert held_messages(pending, None, everyone)["subscribers"][2]["messages"] == [email]

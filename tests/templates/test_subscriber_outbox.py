@@ -287,3 +287,63 @@ async def test_the_agent_variant_keeps_a_slack_alert_alike(
     assert again["output"]["duplicate"] is True
     assert slack.about(order) == [f"Order {order} is paid (charge ch_123): ready for fulfillment."]
     assert await held(agent_workflows, order, "slack") == []
+
+
+async def test_a_held_ready_for_fulfillment_is_not_posted_for_an_order_cancelled_since(
+    variant: tuple[Any, str], slack: SlackStandIn
+) -> None:
+    """Black-box report bb81 #2a: Slack was down for the payment; the order's
+    cancellation then posted "ready for fulfillment". A held message is checked
+    against the order when it is sent: Slack hears the order is cancelled."""
+    rt, path = variant
+    order = new_order()
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path=path)
+    slack.down = True
+    assert (await deliver(rt, paid, path=path))["output"]["capture"] == "succeeded"
+    assert await held(rt, order, "slack") == [2]
+    slack.down = False
+    cancel = {"event_type": "order_cancelled", "order_id": order, "reason": "fraud"}
+    result = await deliver(rt, cancel, path=path)
+    assert not result["output"]["subscriber_errors"]
+    assert slack.about(order) == [
+        f":warning: Order {order} was paid (charge ch_123), but it is cancelled since: do not"
+        " fulfil; refund the charge."
+    ]
+    assert await held(rt, order, "slack") == []
+
+
+async def test_a_held_confirmation_is_not_sent_to_an_order_cancelled_since(
+    variant: tuple[Any, str],
+    slack: SlackStandIn,
+    mailbox: Mailbox,
+    smtp: SmtpSwitch,
+    httpserver: HTTPServer,
+) -> None:
+    """Black-box report bb81 #2b: SMTP was down for order_created; the order's
+    cancellation then emailed "We will let you know when it ships". The held email
+    is taken off the outbox unsent, in its place; the customer system still gets
+    every event, in order, once."""
+    rt, path = variant
+    order = new_order()
+    created = lifecycle(order)[0]
+    smtp.down()
+    first = await submit(rt, created, path=path)
+    assert first["status"] == "failed" and await held(rt, order, "email") == [1]
+    smtp.up()
+    cancel = {"event_type": "order_cancelled", "order_id": order, "reason": "fraud"}
+    result = await deliver(rt, cancel, path=path)
+    assert emails_for(mailbox, order) == []
+    created_id = await rt.db.pool.fetchval(
+        "SELECT event_id::text FROM events WHERE aggregate_id = $1 AND aggregate_version = 1",
+        order,
+    )
+    assert result["output"]["withdrawn"] == [
+        {"subscriber": "email", "event_id": created_id, "why": "the order is cancelled"}
+    ]
+    assert await held(rt, order, "email") == []
+    customer = [r.get_json() for r, _ in httpserver.log if r.path == "/customer/events"]
+    assert [m["version"] for m in customer if m["order_id"] == order] == [1, 2]
+    # Nothing of it is left to send: a later event sends no email either.
+    await deliver(rt, cancel, path=path)
+    assert emails_for(mailbox, order) == []
