@@ -100,7 +100,8 @@ async def _one_event(
         }
         await conn.fetch(stmts["save_snapshot"][0], *args("save_snapshot"))
     if ev["event_type"] == "payment_received":
-        vals |= {"<capture.ok?>": True, "<capture.status?>": 200, "<capture.body?>": CAPTURE_BODY}
+        vals |= {"<capture.ok?>": True, "<capture.status?>": 200, "<capture.body?>": CAPTURE_BODY,
+                 "<confirm.confirmed?>": True}  # fmt: skip
         await conn.fetch(stmts["correlate"][0], *args("correlate"))
     await conn.fetch(stmts["index_search"][0], *args("index_search"))
 

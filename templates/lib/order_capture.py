@@ -43,8 +43,10 @@ def capture_refusal(
     capture ``failed`` (declined, the processor down past the retries) leaves the
     order payable: this payment takes its place (the workflow records that with
     the event, order_rules.REPLACES_PAYMENT, and the reducer applies it). One with
-    no outcome yet may still be captured by a resend of its delivery, so this one
-    is refused, without calling the order paid."""
+    no outcome yet may still be captured by a resend of its delivery, and one
+    ``unconfirmed`` (a 2xx that did not say this charge was captured:
+    :func:`unconfirmed_capture`) may have taken the money, so this one is refused,
+    without calling the order paid."""
     if event_type != "payment_received":
         return None
     status = (state or {}).get("status")
@@ -58,7 +60,43 @@ def capture_refusal(
         return f"{ALREADY_PAID} (charge {charge})"
     if payment_capture is None:
         return f"{HOLDS_PAYMENT} (charge {charge}) whose capture has no outcome yet"
+    if payment_capture == "unconfirmed":
+        return f"{HOLDS_PAYMENT} (charge {charge}) whose capture is not confirmed"
     return f"{HOLDS_PAYMENT} (charge {charge})"
+
+
+def unconfirmed_capture(body: Any, charge_id: Any, amount_cents: Any) -> str | None:
+    """Why a 2xx answer to the capture of ``charge_id`` does not confirm it, or None.
+
+    A 2xx is not enough: a proxy, a firewall or a captive page answers 200 with HTML,
+    and a wrong ``STRIPE_API_BASE`` may answer anything, which counted every payment
+    as captured. The answer must be the charge (a JSON object; its ``object`` and
+    ``id``, when given, those of this charge) with ``captured: true`` and, for a
+    payment that gives its amount, ``amount_captured`` equal to it: a capture of
+    another amount (a partial capture, another authorisation) is not this
+    payment's. Such an answer is recorded as ``unconfirmed``, not ``failed``: the
+    processor said yes to something, so money may have been taken, and the order
+    is not offered to another charge (capture_refusal) until someone checks.
+
+    The words name no value the processor sent but ``amount_captured``'s number:
+    its body may echo the request's headers (the secret key)."""
+    if not isinstance(body, Mapping):
+        kind = "text" if isinstance(body, str) else "a JSON array" if isinstance(body, list) else ""
+        return f"the answer is {kind + ', ' if kind else ''}not a JSON charge object"
+    if body.get("object") not in (None, "charge"):
+        return 'the answer\'s "object" is not "charge"'
+    if body.get("id") is not None and body.get("id") != charge_id:
+        return "the answer is about another charge"
+    if body.get("captured") is not True:
+        return "the answer does not say captured: true"
+    if amount_cents is None or isinstance(amount_cents, bool):
+        return None
+    captured = body.get("amount_captured")
+    if not isinstance(captured, int) or isinstance(captured, bool):
+        return f"the answer gives no amount_captured to check against the payment's {amount_cents}"
+    if captured != amount_cents:
+        return f"amount_captured is {captured}, not the payment's amount_cents {amount_cents}"
+    return None
 
 
 def repeated_capture(
@@ -112,7 +150,8 @@ def failure_reason(
     step that failed before sending anything says what (a reference it could not
     read, a URL that is no URL) instead of "no answer from the processor"."""
     if http_status:
-        return f"HTTP {http_status}"
+        # A 2xx whose answer did not confirm the capture says why (unconfirmed_capture).
+        return f"HTTP {http_status}, but {problem}" if problem else f"HTTP {http_status}"
     if problem:
         return str(problem)
     if error and error.get("message"):

@@ -226,6 +226,15 @@ def payment_note(message: Mapping[str, Any]) -> str:
         return f"Order {order} is paid (charge {charge}): ready for fulfillment."
     status = message.get("http_status")
     problem = message.get("problem")
+    if message.get("capture") == "unconfirmed":
+        # A 2xx whose answer is not this charge captured (order_capture.unconfirmed_capture).
+        why = f"HTTP {status}, but {problem}" if problem else f"HTTP {status}"
+        since = " The order is cancelled since: do not fulfil." if cancelled else ""
+        return (
+            f":warning: Order {order}: the capture of charge {charge} is NOT confirmed"
+            f" ({slack_text(why)}): not ready for fulfillment. Check the charge with the"
+            f" processor: it may be captured.{since}"
+        )
     why = f"HTTP {status}" if status else problem or "no answer from the processor"
     if cancelled:
         return (

@@ -40,8 +40,11 @@ SELECT event_type,
 -- order they belong to. To retry a capture, fix the cause and resend the
 -- event's delivery (or POST the event again with its event_id in the body):
 -- the repeat captures it, with the same Idempotency-Key capture-<event_id>, and
--- this row becomes its new outcome. 'refused' rows (a payment for a cancelled
--- order, never captured) are not listed: release or refund those charges.
+-- this row becomes its new outcome. 'unconfirmed' rows (a 2xx whose answer did
+-- not say this charge was captured for the payment's amount: see response->>'error')
+-- are listed too: check those charges with the processor first, money may have been
+-- taken. 'refused' rows (a payment for a cancelled order, never captured) are not
+-- listed: release or refund those charges.
 SELECT c.created_at, e.aggregate_id AS order_id, c.correlation_type, c.external_id,
        c.http_status, c.response, c.event_id
   FROM event_correlations c

@@ -85,9 +85,18 @@ async def submit(
     return await rt.wait(resp.body["execution_id"], timeout=60)
 
 
+def charge(charge_id: str, amount_cents: int = 1250) -> dict[str, Any]:
+    """A processor's answer to a capture that took ``amount_cents`` (Stripe's charge
+    object, the fields the templates read): a 2xx that says less is not a capture."""
+    return {"id": charge_id, "object": "charge", "status": "succeeded", "captured": True,
+            "amount_captured": amount_cents}  # fmt: skip
+
+
 def stand_ins(httpserver: HTTPServer) -> None:
+    """The peers, answering as they should; the capture of ``ch_123`` for the
+    ``lifecycle`` payment's 1250 cents."""
     httpserver.expect_request("/v1/charges/ch_123/capture", method="POST").respond_with_json(
-        {"id": "ch_123", "captured": True}
+        charge("ch_123")
     )
     httpserver.expect_request("/customer/events", method="POST").respond_with_json({"ok": True})
     httpserver.expect_request("/slack/hook", method="POST").respond_with_data("ok")

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
-from es_support import VARIANTS, calls, deliver, lifecycle, stand_ins
+from es_support import VARIANTS, calls, charge, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -33,7 +33,7 @@ class Processor:
         self.seen.append(request)
         if self.down:
             return Response(json.dumps({"error": "processor down"}), status=500)
-        body = {"id": request.path.split("/")[3], "object": "charge", "captured": True}
+        body = charge(request.path.split("/")[3])
         return Response(json.dumps(body), content_type="application/json")
 
     def keys(self) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.templates.es_support import deliver, lifecycle, submit
+from tests.templates.es_support import charge, deliver, lifecycle, submit
 
 
 def customer_down_for(httpserver: HTTPServer, failures: int) -> list[dict[str, Any]]:
@@ -34,7 +34,7 @@ def customer_down_for(httpserver: HTTPServer, failures: int) -> list[dict[str, A
 
     httpserver.expect_request("/customer/events", method="POST").respond_with_handler(customer)
     httpserver.expect_request("/slack/hook").respond_with_data("ok")
-    httpserver.expect_request("/v1/charges/ch_123/capture").respond_with_json({"id": "ch_123"})
+    httpserver.expect_request("/v1/charges/ch_123/capture").respond_with_json(charge("ch_123"))
     return taken
 
 

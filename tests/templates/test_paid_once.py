@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_support import VARIANTS, Mailbox, calls, deliver, lifecycle, stand_ins
+from es_support import VARIANTS, Mailbox, calls, charge, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 
@@ -28,7 +28,7 @@ async def test_the_same_payment_sent_again_under_a_new_key_is_not_captured_again
     rt, path = variant
     stand_ins(httpserver)
     httpserver.expect_request("/v1/charges/ch_dup/capture", method="POST").respond_with_json(
-        {"id": "ch_dup", "captured": True}
+        charge("ch_dup", 1999)
     )
     order = order_id()
     payment = {"event_type": "payment_received", "order_id": order, "charge_id": "ch_dup",

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_support import STRIPE_KEY, calls, deliver, lifecycle, stand_ins, submit
+from es_support import STRIPE_KEY, calls, charge, deliver, lifecycle, stand_ins, submit
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from templates import instantiate
-
-OK = {"id": "ch_123", "captured": True}
 
 PATHS = ("orders/events", "orders/agent-events")
 
@@ -126,7 +124,8 @@ async def test_a_capture_answered_5xx_or_429_is_retried_until_it_succeeds(
 ) -> None:
     """D5: with fail_on_status off, a 500 was a success and never retried."""
     stand_ins(httpserver)
-    handler = answers((503, {"error": "busy"}), (429, {"error": "slow down"}), (200, OK))
+    flaky = charge("ch_flaky")
+    handler = answers((503, {"error": "busy"}), (429, {"error": "slow down"}), (200, flaky))
     httpserver.expect_request("/v1/charges/ch_flaky/capture").respond_with_handler(handler)
     order = f"ord-{uuid.uuid4().hex[:8]}"
     result = await pay(es_runtime, order, "ch_flaky")
@@ -138,7 +137,7 @@ async def test_a_capture_answered_5xx_or_429_is_retried_until_it_succeeds(
     row = await correlation(es_runtime, result["output"]["event_id"])
     assert (row["status"], row["http_status"]) == ("succeeded", 200)
     assert STRIPE_KEY not in row["response"]  # N8: the echoed headers are not kept
-    assert json.loads(row["response"]) == {"id": "ch_123", "captured": True}
+    assert json.loads(row["response"]) == flaky
     assert [t.endswith("ready for fulfillment.") for t in slack_texts(httpserver, order)] == [True]
 
 
@@ -290,3 +289,94 @@ def test_the_reason_of_a_failed_capture_names_what_failed(lib_path: Path) -> Non
     timed_out = {"type": "HttpError", "message": "POST http://h/v1/x: timed out (ReadTimeout)"}
     assert failure_reason(None, None, timed_out) == timed_out["message"]
     assert failure_reason(None, None, None) == "no answer from the processor"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "why"),
+    [
+        (200, "<html>not json</html>", "text/html", "the answer is text, not a JSON charge object"),
+        (200, "[1, 2, 3]", "application/json", "the answer is a JSON array, not a JSON charge object"),
+        (200, "{}", "application/json", "the answer does not say captured: true"),
+        (201, json.dumps({**charge("ch_odd"), "captured": False}), "application/json",
+         "the answer does not say captured: true"),
+        (200, json.dumps(charge("ch_odd", 100)), "application/json",
+         "amount_captured is 100, not the payment's amount_cents 1250"),
+        (200, json.dumps({"id": "ch_odd", "captured": True}), "application/json",
+         "the answer gives no amount_captured to check against the payment's 1250"),
+        (200, json.dumps(charge("ch_other")), "application/json",
+         "the answer is about another charge"),
+        (200, json.dumps({**charge("ch_odd"), "object": "list"}), "application/json",
+         'the answer\'s "object" is not "charge"'),
+    ],
+)  # fmt: skip
+async def test_a_2xx_that_does_not_confirm_the_capture_is_not_a_capture(
+    es_runtime: Any,
+    httpserver: HTTPServer,
+    status: int,
+    body: str,
+    content_type: str,
+    why: str,
+) -> None:
+    """Black-box report bb81 #3: a 200 with an HTML page (a proxy, a captive page, a
+    wrong STRIPE_API_BASE) or a JSON list was recorded `succeeded` with
+    `{"error": ""}`, and Slack said "ready for fulfillment"; an amount_captured of
+    100 for a 1000-cent payment was accepted. Now such an answer is `unconfirmed`:
+    the run fails saying why, and Slack is told to check the charge."""
+    stand_ins(httpserver)
+    httpserver.expect_request("/v1/charges/ch_odd/capture").respond_with_data(
+        body, status=status, content_type=content_type
+    )
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(es_runtime, created)
+    result = await submit(es_runtime, {**paid, "charge_id": "ch_odd"})
+    assert result["status"] == "failed" and result["error"]["block"] == "result"
+    message = result["error"]["message"]
+    assert f"is NOT confirmed (HTTP {status}, but {why}" in message, message
+    event_id = await es_runtime.db.pool.fetchval(
+        "SELECT event_id::text FROM events WHERE aggregate_id = $1 AND aggregate_version = 2",
+        order,
+    )
+    row = await correlation(es_runtime, event_id)
+    assert (row["status"], row["http_status"]) == ("unconfirmed", status)
+    assert json.loads(row["response"])["error"] == why
+    [text] = slack_texts(httpserver, order)
+    assert "is NOT confirmed" in text and "Check the charge with the processor" in text
+    assert "ready for fulfillment." not in text.replace("not ready for fulfillment", "")
+
+
+async def test_an_unconfirmed_capture_keeps_the_order_from_another_charge_until_a_resend_confirms(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """Money may have been taken: another charge is refused (not "already paid"),
+    and a resend asks again with the same key; confirmed, the row says succeeded."""
+    rt, path = variant
+    stand_ins(httpserver)
+    answers_given = ["<html>proxy</html>"]
+
+    def processor(request: Request) -> Response:
+        if answers_given:
+            return Response(answers_given.pop(), content_type="text/html")
+        return Response(json.dumps(charge("ch_unc")), content_type="application/json")
+
+    httpserver.expect_request("/v1/charges/ch_unc/capture").respond_with_handler(processor)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path=path)
+    key = {"Idempotency-Key": f"pay-{order}"}
+    first = await submit(rt, {**paid, "charge_id": "ch_unc"}, key, path)
+    assert first["status"] == "failed" and "NOT confirmed" in first["error"]["message"]
+
+    other = await deliver(rt, {**paid, "charge_id": "ch_123"}, path=path)
+    assert other["output"]["capture"] == "refused"
+    assert other["output"]["capture_refused"] == (
+        "the order already holds a payment (charge ch_unc) whose capture is not confirmed"
+    )
+    assert calls(httpserver, "/v1/charges/ch_123/capture") == []
+
+    again = await deliver(rt, {**paid, "charge_id": "ch_unc"}, key, path=path)
+    assert again["output"]["duplicate"] is True and again["output"]["capture"] == "succeeded"
+    row = await correlation(rt, again["output"]["event_id"])
+    assert row["status"] == "succeeded"
+    keys = {r.headers["Idempotency-Key"] for r in calls(httpserver, "/v1/charges/ch_unc/capture")}
+    assert keys == {f"capture-{again['output']['event_id']}"}

@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 import pytest
-from es_support import Mailbox, calls, deliver, lifecycle, submit
+from es_support import Mailbox, calls, charge, deliver, lifecycle, submit
 from processes import free_port
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -44,7 +44,7 @@ def customer_system(httpserver: HTTPServer) -> Customer:
     httpserver.expect_request("/customer/events", method="POST").respond_with_handler(customer)
     httpserver.expect_request("/slack/hook", method="POST").respond_with_data("ok")
     httpserver.expect_request("/v1/charges/ch_123/capture", method="POST").respond_with_json(
-        {"id": "ch_123", "object": "charge", "captured": True}
+        charge("ch_123")
     )
     return customer
 

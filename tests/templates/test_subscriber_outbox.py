@@ -11,12 +11,13 @@ resend of one of its events, once."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from typing import Any
 
 import pytest
-from es_support import Mailbox, deliver, lifecycle, submit
+from es_support import Mailbox, charge, deliver, lifecycle, submit
 from processes import free_port
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -47,7 +48,7 @@ def slack(httpserver: HTTPServer) -> SlackStandIn:
     stand_in = SlackStandIn()
     httpserver.expect_request("/slack/hook", method="POST").respond_with_handler(stand_in)
     httpserver.expect_request("/customer/events", method="POST").respond_with_json({"ok": True})
-    httpserver.expect_request("/v1/charges/ch_123/capture").respond_with_json({"id": "ch_123"})
+    httpserver.expect_request("/v1/charges/ch_123/capture").respond_with_json(charge("ch_123"))
     return stand_in
 
 
@@ -163,7 +164,7 @@ async def test_a_held_alert_says_where_the_charge_stands_when_it_is_posted(
     def capture(request: Request) -> Response:
         if processor["down"]:
             return Response('{"error": "down"}', status=500, content_type="application/json")
-        return Response('{"id": "ch_later"}', content_type="application/json")
+        return Response(json.dumps(charge("ch_later")), content_type="application/json")
 
     httpserver.expect_request("/v1/charges/ch_later/capture").respond_with_handler(capture)
     slack.down = True
