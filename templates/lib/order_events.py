@@ -44,8 +44,8 @@ from order_rules import (  # noqa: F401
     TERMINAL,
     leaves_terminal,
     not_applied,
+    payment_notes,
     payment_taken,
-    replaced_payment,
 )
 
 Event = dict[str, Any]
@@ -166,9 +166,9 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
     elif refused := not_applied(new, etype, meta):
         _anomaly(new, ev, refused)
     else:
-        # A payment in place of one whose capture failed (recorded with the event
-        # when it was appended): the order takes it, and says which it replaced.
-        replaced = replaced_payment(new, meta) if etype == "payment_received" else None
+        # What an applied payment is listed for, judged on the order before it (the
+        # failed payment it replaces; a currency or amount not the order's).
+        notes = payment_notes(new, ev.get("data"), meta) if etype == "payment_received" else []
         # On a copy: a handler that fails on odd data (written before the
         # templates refused it, or by another writer) leaves no half change, and
         # one that would take the order out of a terminal status is undone.
@@ -187,9 +187,8 @@ def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> St
             unusual = expected is not None and status not in expected
             if failed is None:
                 new = trial
-                if replaced is not None:
-                    why = f"replaces charge {replaced.get('charge_id')}, whose capture failed"
-                    _anomaly(new, ev, f"{etype} {why}")
+                for note in notes:
+                    _anomaly(new, ev, note)
             if unusual:
                 _anomaly(new, ev, f"{etype} while {status}")
             if failed is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from order_events import version_error
 from order_inputs import read_data, read_envelope, read_order_id, read_version
+from order_rules import RULES_VERSION
 
 #: The processor's base URL when ``STRIPE_API_BASE`` is unset.
 STRIPE_API_DEFAULT = "https://api.stripe.com"
@@ -100,6 +101,9 @@ def read_order_event(
             "user_agent": headers.get("user_agent"),
             "timestamp": webhook["received_at"],
             "workflow_execution_id": execution_id,
+            # The reducer's rules this event is stored under (order_rules.RULES_VERSION):
+            # a rule added later does not change what it replays to.
+            "rules": RULES_VERSION,
         },
         # Settings, read once per event. SNAPSHOT_EVERY and SMTP_HOST are not
         # secrets, so not read as <env.…> (which would redact "100" wherever it

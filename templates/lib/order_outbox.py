@@ -198,11 +198,29 @@ def held_failure(order_id: str, event_id: str, errors: Mapping[str, Any]) -> str
 def payment_note(message: Mapping[str, Any]) -> str:
     """Slack's text for a payment's capture outcome, from its outbox message (what
     ``correlate`` recorded): "ready for fulfillment" only when the charge was
-    captured; a failed or refused capture is said as such. An order cancelled
-    since the message was written (``order_status``, :func:`recheck`) is said to
-    be: a held "ready for fulfillment" was posted to a cancelled order. Text from
-    the event is escaped for Slack (an order id ``<!channel>`` is shown, not a
-    ping)."""
+    captured and the payment is what the order says; a failed or refused capture
+    is said as such. A payment whose currency or amount is not the order's
+    (``mismatch``: the reducer's anomalies, order_rules.payment_notes) is said to
+    be. An order cancelled since the message was written (``order_status``,
+    :func:`recheck`) is said to be: a held "ready for fulfillment" was posted to a
+    cancelled order. Text from the event is escaped for Slack (an order id
+    ``<!channel>`` is shown, not a ping)."""
+    text = _outcome_note(message)
+    mismatch = message.get("mismatch")
+    if not mismatch:
+        return text
+    said = f"the payment is not what the order says ({slack_text(mismatch)})"
+    if message.get("capture") == "succeeded" and message.get("order_status") != "cancelled":
+        order = slack_text(message.get("order_id"))
+        charge = slack_text(message.get("charge_id"))
+        return (
+            f":warning: Order {order} is paid (charge {charge}), but {said}: check it"
+            " before fulfilling."
+        )
+    return f"{text} Also, {said}."
+
+
+def _outcome_note(message: Mapping[str, Any]) -> str:
     order = slack_text(message.get("order_id"))
     charge = slack_text(message.get("charge_id"))
     cancelled = message.get("order_status") == "cancelled"

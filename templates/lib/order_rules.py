@@ -73,6 +73,57 @@ def replaced_payment(
     return held if charge is not None and charge == held.get("charge_id") else None
 
 
+#: The version of these rules an event was appended under: ``metadata["rules"]``,
+#: written by ``enrich`` (order_intake). A rule that would change what an event
+#: already stored replays to applies only from the version that brought it, so a
+#: stored event keeps replaying to the state it gave (Replay Events compares with
+#: kept snapshots): the eventsourcing library's ``class_version`` and
+#: ``upcast_v1_v2``, for the fold's rules rather than the data's shape. An event
+#: without the key (every event stored before it existed) reads as version 1
+#: (:func:`rules_version`, the upcast's default). Version 2: an applied payment is
+#: checked against the order (:func:`payment_notes`).
+RULES_VERSION = 2
+
+
+def rules_version(metadata: Mapping[str, Any] | None) -> int:
+    """The rules version ``metadata`` was stored with; 1 when it says none."""
+    raw = (metadata or {}).get("rules") if isinstance(metadata, Mapping) else None
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 1 else 1
+
+
+def payment_notes(
+    state: Mapping[str, Any], data: Any, metadata: Mapping[str, Any] | None
+) -> list[str]:
+    """What a payment_received applied to ``state`` (the order before it) is listed
+    for in ``state["anomalies"]``, the payment being stored and applied all the
+    same (a fact): the failed payment it takes the place of
+    (:func:`replaced_payment`); from rules version 2, a ``currency`` other than the
+    order's (letter case aside: Stripe writes ``usd``) or an ``amount_cents`` other
+    than the order's ``total_cents``, when both sides give one. Such a payment was
+    captured and announced "ready for fulfillment" without a word."""
+    data = data if isinstance(data, Mapping) else {}
+    notes = []
+    replaced = replaced_payment(state, metadata)
+    if replaced is not None:
+        charge = replaced.get("charge_id")
+        notes.append(f"payment_received replaces charge {charge}, whose capture failed")
+    if rules_version(metadata) < 2:
+        return notes
+    paid, ordered = data.get("currency"), state.get("currency")
+    if paid is not None and ordered is not None and _code(paid) != _code(ordered):
+        notes.append(f"payment_received currency {paid} is not the order's {ordered}")
+    amount, total = data.get("amount_cents"), state.get("total_cents")
+    if amount is not None and total is not None and amount != total:
+        notes.append(
+            f"payment_received amount_cents {amount} is not the order's total_cents {total}"
+        )
+    return notes
+
+
+def _code(currency: Any) -> Any:
+    return currency.upper() if isinstance(currency, str) else currency
+
+
 def not_applied(
     state: Mapping[str, Any], event_type: str, metadata: Mapping[str, Any] | None = None
 ) -> str | None:
