@@ -42,7 +42,7 @@ def event_body(event_type: str, order_id: str, n: int) -> dict[str, Any]:
             "first_name": "Ada",
             "last_name": f"Buyer{n % 100}",
             "currency": "EUR",
-            "total_cents": 4200 + n % 100,
+            "total_cents": 4200,  # what its payment captures (bench/_wh_servers.py)
             "items": [{"sku": f"SKU-{n % 50}", "qty": 1 + n % 3, "price_cents": 1400}],
         }
     elif event_type == "payment_received":
@@ -80,8 +80,8 @@ local function body_for(etype, order, n)
   local head = string.format('{"event_type":"%s","order_id":"%s","user_id":"u%d"', etype, order, n % 997)
   if etype == "order_created" then
     return head .. string.format(',"email":"buyer%d@example.test","first_name":"Ada","last_name":"Buyer%d",'
-      .. '"currency":"EUR","total_cents":%d,"items":[{"sku":"SKU-%d","qty":%d,"price_cents":1400}]}',
-      n, n % 100, 4200 + n % 100, n % 50, 1 + n % 3)
+      .. '"currency":"EUR","total_cents":4200,"items":[{"sku":"SKU-%d","qty":%d,"price_cents":1400}]}',
+      n, n % 100, n % 50, 1 + n % 3)
   elseif etype == "payment_received" then
     return head .. string.format(',"charge_id":"ch_%s","amount_cents":4200,"payment_method":"card"}',
       (string.gsub(order, "-", "_")))

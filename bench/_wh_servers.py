@@ -4,7 +4,7 @@
     python bench/_wh_servers.py flask PORT   # ceiling (b): bare Flask 202 under waitress
 
 The stub is a raw asyncio HTTP/1.1 server (keep-alive, Content-Length bodies) that
-answers every request at once with a small JSON body, so the workflow's capture and
+answers every request at once with a small JSON body (a capture: the charge object), so the workflow's capture and
 notify steps cost one loopback round trip and nothing else. Both listen on 127.0.0.1.
 """
 
@@ -17,13 +17,30 @@ import sys
 
 WAITRESS_THREADS = 16  # the same as ui/server.py
 
-_STUB_BODY = b'{"id":"ch_bench","status":"succeeded","captured":true}'
-_STUB_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-    + str(len(_STUB_BODY)).encode()
-    + b"\r\n\r\n"
-    + _STUB_BODY
-)
+#: What the bench's payments ask to capture (bench/_wh_load.py): the stub answers a
+#: capture with Stripe's charge object for it, as the template checks (an answer that
+#: does not confirm this charge captured for this amount is no capture).
+BENCH_AMOUNT_CENTS = 4200
+
+
+def _response(body: bytes) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    return head + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+_OK = _response(b'{"ok":true}')
+
+
+def _answer(request_line: bytes) -> bytes:
+    """The answer to one request: a capture's charge object, or a small ``ok``."""
+    parts = request_line.split(b" ")[1].split(b"/") if b" " in request_line else []
+    if len(parts) == 5 and parts[1:3] == [b"v1", b"charges"] and parts[4] == b"capture":
+        charge = parts[3]
+        return _response(
+            b'{"id":"%s","object":"charge","status":"succeeded","captured":true,'
+            b'"amount_captured":%d}' % (charge, BENCH_AMOUNT_CENTS)
+        )
+    return _OK
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -37,7 +54,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                     length = int(value.strip() or 0)
             if length:
                 await reader.readexactly(length)
-            writer.write(_STUB_RESPONSE)
+            writer.write(_answer(head.split(b"\r\n", 1)[0]))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
