@@ -21,12 +21,44 @@ HOLDS_PAYMENT = "the order already holds a payment"
 #: capture had failed): capturing it now would take the money twice.
 REPLACED = "a later payment took its place"
 
+#: Said of a held payment whose capture failed without the processor refusing it
+#: (no answer, a 5xx past the retries, 408/409/429: :func:`capture_declined`).
+NO_KNOWN_OUTCOME = "whose capture has no known outcome"
+
 #: ``payment_capture`` when the caller does not know the held payment's capture.
 _NOT_SAID = "not said"
 
+#: The HTTP statuses by which the processor refuses the capture itself: the request
+#: was read and said no (400: a card or request error, such as an authorisation
+#: expired; 401/403: the key is not accepted; 402: card declined; 404: no such
+#: charge), so no money was taken. Any other failure has no known outcome: no
+#: answer (a timeout, a dropped connection: the capture may have gone through), a
+#: 5xx past the retries, 408, 409 (Stripe: the same Idempotency-Key still being
+#: processed), 429 (an earlier attempt of the same capture may have timed out).
+#: The workflows' ``load_snapshot`` lists the same statuses (a test checks it).
+DECLINED_HTTP_STATUSES = frozenset({400, 401, 402, 403, 404})
+
+
+def capture_declined(http_status: int | None, answer: str | None = None) -> bool:
+    """Whether a failed capture was refused by the processor (no money taken), from
+    its ``event_correlations`` row: its ``http_status`` and its answer's words
+    (``response->>'error'``, which quotes the processor's body). Only then is the
+    order offered to another charge. A 400 that says the charge is already
+    captured (Stripe, once the Idempotency-Key's 24 hours are over) means the
+    money WAS taken: not a refusal. A row with no ``http_status`` (no answer, or a
+    row written before statuses were kept) is judged to have no known outcome."""
+    if http_status not in DECLINED_HTTP_STATUSES:
+        return False
+    words = (answer or "").lower()
+    return not ("already" in words and "captured" in words)
+
 
 def capture_refusal(
-    state: Mapping[str, Any] | None, event_type: str, payment_capture: str | None = _NOT_SAID
+    state: Mapping[str, Any] | None,
+    event_type: str,
+    payment_capture: str | None = _NOT_SAID,
+    payment_event_id: Any = None,
+    payment_http_status: int | None = None,
 ) -> str | None:
     """Why the charge of a ``payment_received`` applied to ``state`` (the order
     before it) must not be captured, or None. Decided from the stored state, not
@@ -38,26 +70,41 @@ def capture_refusal(
     with a key of its own, and Slack said "ready for fulfillment" twice.
 
     ``payment_capture`` is the ``event_correlations`` status of the payment the
-    order holds (``load_snapshot`` reads it under the order's lock; None: no row).
-    Only a captured one (``succeeded``) makes the order "already paid". One whose
-    capture ``failed`` (declined, the processor down past the retries) leaves the
-    order payable: this payment takes its place (the workflow records that with
-    the event, order_rules.REPLACES_PAYMENT, and the reducer applies it). One with
-    no outcome yet may still be captured by a resend of its delivery, and one
-    ``unconfirmed`` (a 2xx that did not say this charge was captured:
-    :func:`unconfirmed_capture`) may have taken the money, so this one is refused,
-    without calling the order paid."""
+    order holds (``load_snapshot`` reads it under the order's lock; None: no row),
+    a ``failed`` one judged as ``declined`` or ``unknown`` (:func:`capture_declined`);
+    ``payment_event_id`` / ``payment_http_status`` are that payment's event and the
+    status its capture was answered with, for the words.
+    Only a captured one (``succeeded``) makes the order "already paid". One the
+    processor ``declined`` leaves the order payable: this payment takes its place
+    (the workflow records that with the event, order_rules.REPLACES_PAYMENT, and
+    the reducer applies it). One whose capture failed with no known outcome (a
+    timeout, a 5xx: the processor may have captured it), one with no outcome yet
+    (a resend of its delivery may still capture it) and one ``unconfirmed`` (a 2xx
+    that did not say this charge was captured: :func:`unconfirmed_capture`) may
+    all take the money, so this one is refused, without calling the order paid:
+    capturing both charged the customer twice. (``failed`` unjudged, as workflow
+    files copied from the release that introduced replacements pass it, leaves
+    the order payable as it did there: their load_snapshot writes the replacement
+    into the event for every failed capture, and the reducer applies it.)"""
     if event_type != "payment_received":
         return None
     status = (state or {}).get("status")
     if status in NOT_APPLIED_FROM["payment_received"]:
         return f"the order is {status}"
     taken = payment_taken(state)
-    if taken is None or payment_capture == "failed":
+    if taken is None or payment_capture in ("declined", "failed"):
         return None
     charge = taken.get("charge_id")
     if payment_capture == "succeeded":
         return f"{ALREADY_PAID} (charge {charge})"
+    if payment_capture == "unknown":
+        why = f"HTTP {payment_http_status}" if payment_http_status else "no answer"
+        return (
+            f"{HOLDS_PAYMENT} (charge {charge}) {NO_KNOWN_OUTCOME} ({why}): the processor"
+            f" may have captured it. Resending that payment's delivery asks again"
+            f" (Idempotency-Key capture-{payment_event_id}: the processor answers with"
+            f" the first outcome)"
+        )
     if payment_capture is None:
         return f"{HOLDS_PAYMENT} (charge {charge}) whose capture has no outcome yet"
     if payment_capture == "unconfirmed":
@@ -162,3 +209,39 @@ def failure_reason(
             return message
         return f"the capture was not sent: {error.get('type') or 'an error'}: {message}"
     return "no answer from the processor"
+
+
+def failed_capture_error(
+    order_id: Any,
+    charge_id: Any,
+    event_id: Any,
+    http_status: int | None,
+    problem: str | None,
+    error: Mapping[str, Any] | None,
+) -> str:
+    """The run's error when capturing ``charge_id`` of payment ``event_id`` failed.
+
+    Refused by the processor (:func:`capture_declined`) or never sent (``problem``:
+    a setting), the charge is not captured. Otherwise (no answer, a 5xx past the
+    retries, 408/409/429) nobody knows: the processor may have captured it, so the
+    words say so and the order takes no other charge (capture_refusal) until a
+    resend asks again, with the same Idempotency-Key, which the processor answers
+    with the first outcome."""
+    why = failure_reason(http_status, problem, error)
+    key = f"capture-{event_id}"
+    answer = str(error.get("message") or "") if error else ""
+    if problem or capture_declined(http_status, answer):
+        return (
+            f"order {order_id}: capturing charge {charge_id} of payment {event_id} failed"
+            f" ({why}; see event_correlations): the event is stored, but the charge is NOT"
+            f" captured. Fix the cause, then resend this delivery (or any delivery of event"
+            f" {event_id}): the capture is retried, with Idempotency-Key {key}"
+        )
+    return (
+        f"order {order_id}: capturing charge {charge_id} of payment {event_id} has no known"
+        f" outcome ({why}; see event_correlations): the processor may have captured it. The"
+        f" event is stored, and the order takes no other charge until this one's outcome is"
+        f" known: not ready for fulfillment. Check the charge with the processor, or resend"
+        f" this delivery (or any delivery of event {event_id}): the capture is asked again,"
+        f" with Idempotency-Key {key}, and the processor answers with the first outcome"
+    )

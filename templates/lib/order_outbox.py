@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from order_capture import ALREADY_PAID, HOLDS_PAYMENT, REPLACED
+from order_capture import ALREADY_PAID, HOLDS_PAYMENT, NO_KNOWN_OUTCOME, REPLACED, capture_declined
 from order_inputs import slack_text
 from order_rules import TERMINAL
 
@@ -260,6 +260,17 @@ def _outcome_note(message: Mapping[str, Any]) -> str:
             " and the order is cancelled since: do not fulfil, and do not resend the payment;"
             " release the charge if the processor holds it."
         )
+    if not problem and not capture_declined(status):
+        # No answer, a 5xx past the retries, 408/409/429: the processor may have
+        # captured it (order_capture.capture_declined); the order takes no other
+        # charge until it is known.
+        return (
+            f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)})"
+            " with NO KNOWN OUTCOME: not ready for fulfillment, and no other charge is taken"
+            " for the order. The processor may have captured it: check the charge with the"
+            " processor. Resending the event's delivery asks again (same Idempotency-Key:"
+            " the processor answers with the first outcome)."
+        )
     return (
         f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)}): not"
         " ready for fulfillment. Fix the cause, then resend the event's delivery: the capture"
@@ -277,11 +288,17 @@ def _refusal_advice(refused: str) -> str:
             "The order's own payment stands: fulfil on it, and release this charge if it"
             " is another one."
         )
+    if refused.startswith(HOLDS_PAYMENT) and NO_KNOWN_OUTCOME in refused:
+        return (
+            "Do not fulfil: check the order's own charge with the processor, it may have"
+            " been captured. Release this charge if it is another one; send it again under"
+            " a new Idempotency-Key only once the processor says that charge was not captured."
+        )
     if refused.startswith(HOLDS_PAYMENT):
         return (
             "Fulfil only once the order's own payment is captured (see event_correlations);"
-            " release this charge if it is another one, or send it again once that"
-            " payment's capture has failed."
+            " release this charge if it is another one, or send it again once the processor"
+            " declined that payment's capture."
         )
     if refused.startswith(REPLACED):
         return "Release this charge: the order's payment is the later one."

@@ -49,9 +49,12 @@ def payment_taken(state: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
 
 #: The key of a payment_received's ``metadata`` that says the payment the order
 #: held when it arrived could not be captured: ``{"event_id", "charge_id",
-#: "capture": "failed"}``. Written by the workflow at the append (``load_snapshot``
-#: reads the held payment's row in ``event_correlations`` under the order's lock),
-#: never by the sender. A capture's outcome is not an event, and rows of
+#: "capture": "failed"}`` (and, from the release that judges failures, the
+#: ``http_status`` the processor refused it with). Written by the workflow at the
+#: append (``load_snapshot`` reads the held payment's row in ``event_correlations``
+#: under the order's lock, and writes it only for a capture the processor refused:
+#: order_capture.capture_declined; one with no known outcome may have taken the
+#: money), never by the sender. A capture's outcome is not an event, and rows of
 #: ``event_correlations`` change (a failed capture that a resend makes succeed),
 #: so the reducer cannot read them; the fact is kept with the event it decides,
 #: and a replay reads it there. Events stored without it replay as they did.

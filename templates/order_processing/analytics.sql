@@ -43,7 +43,11 @@ SELECT event_type,
 -- this row becomes its new outcome. 'unconfirmed' rows (a 2xx whose answer did
 -- not say this charge was captured for the payment's amount: see response->>'error')
 -- are listed too: check those charges with the processor first, money may have been
--- taken. 'refused' rows (a payment for a cancelled order, never captured) are not
+-- taken. A 'failed' row is a refusal by the processor (no money taken) only with
+-- http_status 400/401/402/403/404 and no "already captured" in response->>'error'
+-- (lib/order_capture.py, capture_declined); any other (no http_status, a 5xx, 408,
+-- 409, 429) has no known outcome: the charge may be captured, check it too.
+-- 'refused' rows (a payment for a cancelled order, never captured) are not
 -- listed: release or refund those charges.
 SELECT c.created_at, e.aggregate_id AS order_id, c.correlation_type, c.external_id,
        c.http_status, c.response, c.event_id

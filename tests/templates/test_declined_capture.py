@@ -66,6 +66,7 @@ async def test_a_declined_capture_leaves_the_order_payable_by_another_charge(
         uuid.UUID(out["event_id"]),
     )
     assert marker["charge_id"] == first and marker["capture"] == "failed"
+    assert marker["http_status"] == 402  # a refusal: no money was taken
     texts = slack_for(httpserver, order)
     assert texts[-1] == f"Order {order} is paid (charge {second}): ready for fulfillment."
     assert not any("fulfil on it" in t for t in texts)

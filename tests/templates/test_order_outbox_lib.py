@@ -58,7 +58,10 @@ def test_slack_text_follows_the_recorded_outcome(lib_path: Path) -> None:
 
     assert payment_note(SLACK) == "Order o1 is paid (charge ch_1): ready for fulfillment."
     failed = payment_note({**SLACK, "capture": "failed", "http_status": 500})
-    assert "FAILED (HTTP 500): not ready for fulfillment" in failed
+    assert "FAILED (HTTP 500) with NO KNOWN OUTCOME: not ready for fulfillment" in failed
+    assert "no other charge is taken" in failed and "check the charge" in failed
+    declined = payment_note({**SLACK, "capture": "failed", "http_status": 402})
+    assert "FAILED (HTTP 402): not ready for fulfillment" in declined
     unset = payment_note({**SLACK, "capture": "failed", "http_status": None,
                           "problem": "the setting STRIPE_SECRET_KEY is not set"})  # fmt: skip
     assert "FAILED (the setting STRIPE_SECRET_KEY is not set)" in unset
