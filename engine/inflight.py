@@ -29,7 +29,8 @@ log = logging.getLogger("flowyard.runtime")
 
 class InFlight:
     """``max_active``: how many runs execute at once (None: no limit). A run past it
-    waits, `queued`, for one to end, in the order spawned: every run of an
+    waits, `queued`, for one to end (a keyed run joins that queue once its key's
+    turn has come, :meth:`_in_turn`): every run of an
     overloaded process shares its one event loop, webhook answers and
     ``/api/health`` included, and each extra run makes every turn of the loop longer."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,7 @@ def _template_dict(t: Any) -> dict[str, Any]:
 
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @bp.post("/templates/<template_id>/instantiate")
@@ -181,8 +183,11 @@ def instantiate_template(template_id: str) -> Response:
     # `-d '{bad'` is form-typed and parsed as a form field named "{bad", and a
     # malformed body was taken as none (the default name, or a false 409).
     body, _, refused = json_body()  # read first: parsing the form would consume the body
-    if request.mimetype in _FORM_TYPES and set(request.form) <= {"name"}:
-        body, refused = {}, None
+    if request.mimetype in _FORM_TYPES and all(map(_FIELD_NAME.match, request.form)):
+        # A form of field names (not `{bad` parsed as one): its unknown keys are
+        # named below, as a JSON body's are.
+        body = {k: v for k, v in request.form.items() if k != "name"}
+        refused = None
     if refused is not None:
         return refused
     if not isinstance(body, dict):

@@ -28,6 +28,9 @@ SHIPPED = ROOT / "templates"
 ORDERS = "Order Processing with Event Sourcing"
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
 def _changed_lines(before: str, after: str) -> list[str]:
     diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
     return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
@@ -350,3 +353,18 @@ def test_an_unknown_key_is_400_naming_it_and_nothing_is_copied(
             " the template's id"
         )
     assert sorted(p.name for p in workflows_dir.iterdir()) == before
+
+
+def test_an_unknown_field_of_a_form_is_400_naming_it(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """`-d 'nmae=re9'` (curl's form) was answered "the body is not JSON"."""
+    before = sorted(p.name for p in workflows_dir.iterdir())
+    url = "/api/templates/replay_events/instantiate"
+    for form, named in (({"nmae": "re9"}, "'nmae'"), ({"name": "re9", "x": "1"}, "'x'")):
+        resp = client.post(url, data=form, headers=auth)
+        assert resp.status_code == 400, resp.get_json()
+        assert resp.get_json()["error"].startswith(f"unknown keys {named}: ")
+    assert sorted(p.name for p in workflows_dir.iterdir()) == before
+    resp = client.post(url, data="{bad", headers={**auth, "Content-Type": _FORM})
+    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]
