@@ -86,7 +86,7 @@ def server_threads() -> int:
 
 def max_active_runs() -> int | None:
     """FLOWYARD_MAX_ACTIVE_RUNS: how many runs one process executes at once (default:
-    no limit). The rest wait `queued`, in order, and are still accepted at once: the
+    no limit). The rest wait `queued` and are still accepted at once: the
     runs share the process's event loop with webhook answers and ``/api/health``, so
     past what the CPU can execute each extra run only makes every answer slower
     (engine/inflight.py; docs/deploy.md on sizing it)."""
