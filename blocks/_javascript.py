@@ -7,10 +7,12 @@ Function block, so a snippet written for Sim/n8n runs unchanged::
             order: input.webhook.body.order_id}
 
 Each call gets a fresh V8 context (about 5 ms): nothing a snippet leaves on
-``globalThis`` can leak into another run. Values cross the boundary as JSON, so the
-result is plain dicts/lists/str/numbers; an integer beyond 2^53 goes in as a BigInt
-and a BigInt comes out as its exact integer (JavaScript's numbers would round it). mini-racer is the optional ``flowyard[js]``
-extra; it is imported lazily so the engine works without it.
+``globalThis`` can leak into another run. A call cancelled (its run cancelled, the
+process stopping) ends the code at once, wherever it is (_javascript_evaluation.py).
+Values cross the boundary as JSON, so the result is plain dicts/lists/str/numbers;
+an integer beyond 2^53 goes in as a BigInt and a BigInt comes out as its exact
+integer (JavaScript's numbers would round it). mini-racer is the optional
+``flowyard[js]`` extra; it is imported lazily so the engine works without it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ import re
 import time
 from typing import Any
 
+from blocks._javascript_evaluation import Evaluation, EvaluationStopped, settling
+
 __all__ = [
+    "EvaluationStopped",
     "JavaScriptError",
     "JavaScriptUnavailable",
     "run_js",
     "run_js_parts",
     "run_js_async",
+    "run_js_parts_async",
     "syntax_error",
 ]
 
@@ -234,7 +240,10 @@ def run_js(
     ``engine.javascript_refs.rewrite_javascript``). Raises :class:`TimeoutError` past ``timeout``
     seconds and :class:`JavaScriptError` when the snippet fails.
     """
-    value, stdout = run_js_parts(code, input, timeout, variables=variables)
+    return _output(*run_js_parts(code, input, timeout, variables=variables))
+
+
+def _output(value: Any, stdout: str) -> dict[str, Any]:
     output: dict[str, Any] = value if isinstance(value, dict) else {"result": value}
     if stdout:  # as Python's: `stdout` only when something was printed
         output.setdefault("stdout", stdout)
@@ -247,39 +256,66 @@ def run_js_parts(
     timeout: float = 30.0,
     *,
     variables: dict[str, Any] | None = None,
+    evaluation: Evaluation | None = None,
 ) -> tuple[Any, str]:
     """:func:`run_js`'s returned value and console output, apart (the Function block
-    puts them together itself, as for Python)."""
-    MiniRacer, js_exc = _mini_racer()  # noqa: N806 - a class
+    puts them together itself, as for Python). Blocks the calling thread, which must
+    run no event loop; ``evaluation.stop()`` from another thread ends the code
+    (raising :class:`EvaluationStopped`)."""
+    _, js_exc = _mini_racer()
     if variables is None:
         # Callers that pass rewritten references inside `input` (as `__ref_N` keys)
         # still get them bound as the variables the rewritten code names.
         variables = {k: v for k, v in input.items() if isinstance(k, str) and _REF_NAME.match(k)}
-    source = _wrap(code, input, variables)
-    deadline = time.monotonic() + timeout
-    ctx = MiniRacer()
+    source = settling(_wrap(code, input, variables))
+    prelude = _PRELUDE % {"pool": json.dumps(list(os.urandom(512)))}
     try:
-        ctx.eval(_PRELUDE % {"pool": json.dumps(list(os.urandom(512)))})
-        try:
-            promise = ctx.eval(source, timeout_sec=timeout)
-            raw = promise.get(timeout=max(0.001, deadline - time.monotonic()))
-        except js_exc.JSTimeoutException as exc:
-            # V8 reports the terminated evaluation back a moment later; closing the
-            # context before that makes mini-racer call into a closed loop.
-            time.sleep(0.05)
-            raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
-        except js_exc.JSEvalException as exc:
-            raise JavaScriptError(_clean(str(exc), code)) from None
-        except js_exc.JSPromiseError as exc:
-            raise JavaScriptError(_clean(str(exc), code)) from None
-        except TimeoutError as exc:
-            raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
-    finally:
-        ctx.close()
-    if not isinstance(raw, str):
-        raise JavaScriptError("the function returned a value that cannot be converted to JSON")
-    result = json.loads(raw)
+        kind, said = (evaluation or Evaluation()).run(prelude, source, timeout)
+    except TimeoutError as exc:
+        raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
+    except js_exc.JSEvalException as exc:
+        raise JavaScriptError(_clean(str(exc), code)) from None
+    if kind == "e":
+        raise JavaScriptError(_clean(said, code))
+    result = json.loads(said)
     return result.get("value"), result.get("stdout", "")
+
+
+async def run_js_parts_async(
+    code: str,
+    input: dict[str, Any],
+    timeout: float = 30.0,
+    *,
+    variables: dict[str, Any] | None = None,
+) -> tuple[Any, str]:
+    """:func:`run_js_parts` in a worker thread, so V8 never blocks the event loop.
+
+    Cancelled (the run cancelled, the process stopping), it stops the code and waits
+    for the thread to end, within moments: nothing of the code runs on once the
+    block is recorded stopped, and no thread is left that a process exiting waits
+    for (it waited for the Function's timeout)."""
+    evaluation = Evaluation()
+    running = asyncio.ensure_future(
+        asyncio.to_thread(
+            run_js_parts, code, input, timeout, variables=variables, evaluation=evaluation
+        )
+    )
+    running.add_done_callback(_retrieved)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        # Under way: V8 is terminated, and its thread ends within moments. Not begun
+        # (no thread free yet): once it has one, it ends without running anything.
+        if evaluation.stop():
+            await asyncio.wait([running])
+        raise
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Take the outcome of a stopped evaluation nobody awaits (EvaluationStopped), so
+    asyncio does not log it as never retrieved."""
+    if not done.cancelled():
+        done.exception()
 
 
 async def run_js_async(
@@ -289,8 +325,8 @@ async def run_js_async(
     *,
     variables: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """:func:`run_js` in a worker thread, so V8 never blocks the event loop."""
-    return await asyncio.to_thread(run_js, code, input, timeout, variables=variables)
+    """:func:`run_js` in a worker thread, stopped when cancelled (:func:`run_js_parts_async`)."""
+    return _output(*await run_js_parts_async(code, input, timeout, variables=variables))
 
 
 def _clean(message: str, code: str) -> str:

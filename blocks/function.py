@@ -6,7 +6,6 @@ Python runs in the runtime's worker-process pool, so ``timeout`` can kill it.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import logging
@@ -233,12 +232,11 @@ class Function(BlockHandler):
         names = self._input_names if self.language == "python" else None
         visible = ctx.frame.visible(self._upstream_of(ctx), names)
         if self.language == "javascript":
-            from blocks._javascript import run_js_parts
+            from blocks._javascript import run_js_parts_async
 
+            # On a thread; a cancel of the run (or the process stopping) stops the code.
             variables = {f"__ref_{i}": a for i, a in enumerate(args)}
-            value, stdout = await asyncio.to_thread(
-                run_js_parts, source, visible, timeout, variables=variables
-            )
+            value, stdout = await run_js_parts_async(source, visible, timeout, variables=variables)
         elif self.config.get("isolation") == "inline":
             names = [f"__ref_{i}" for i in range(len(refs))]
             libs = self._lib_dirs(ctx)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 
 import py_mini_racer  # noqa: F401 - a test extra: missing, these tests must fail, not skip
 import pytest
+from held_runs import until
+from py_mini_racer._context import context_count
 
 from blocks._javascript import JavaScriptError, run_js, run_js_async
 
@@ -112,6 +115,20 @@ def test_runs_do_not_share_globals() -> None:
 async def test_async_wrapper_does_not_block_the_loop() -> None:
     out = await run_js_async("return {ok: true}", {}, timeout=5)
     assert out["ok"] is True
+
+
+@pytest.mark.parametrize("code", ["while (true) {}", "await null;\nwhile (true) {}"])
+async def test_a_cancelled_call_ends_the_code_before_it_returns(code: str) -> None:
+    """Cancelled, the call left V8 running the code on its thread until the timeout
+    (tests/test_javascript_stops.py: the run's process could not exit); after an
+    `await`, not even the timeout ended it. The next call gets a fresh context."""
+    call = asyncio.ensure_future(run_js_async("globalThis.leak = 1;\n" + code, {}, timeout=600))
+    assert await until(lambda: context_count() == 1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert context_count() == 0  # freed before the cancelled call returned
+    assert (await run_js_async("return typeof leak", {}, timeout=5))["result"] == "undefined"
 
 
 async def test_function_block_with_javascript_and_references(run_yaml) -> None:  # type: ignore[no-untyped-def]
