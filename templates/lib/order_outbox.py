@@ -226,6 +226,9 @@ def _outcome_note(message: Mapping[str, Any]) -> str:
     cancelled = message.get("order_status") == "cancelled"
     if message.get("capture") == "refused":
         refused = str(message.get("refused") or "")
+        own = message.get("charge_id")
+        if own is not None and _later_charge(refused) == own:
+            return _same_charge_note(order, charge, cancelled)
         advice = (
             "The order is cancelled since: do not fulfil; release this charge."
             if cancelled
@@ -303,3 +306,36 @@ def _refusal_advice(refused: str) -> str:
     if refused.startswith(REPLACED):
         return "Release this charge: the order's payment is the later one."
     return "Do not fulfil; release or refund the charge."
+
+
+def _later_charge(refused: str) -> str | None:
+    """The charge of the later payment that took this one's place, from the words
+    ``order_capture.repeated_capture`` refused it with (``REPLACED (charge …) after
+    its capture failed``), or None for another refusal. Read back from the words,
+    which every workflow copy records, rather than from a field of the message,
+    which only this release's ``correlate`` could add."""
+    head, tail = f"{REPLACED} (charge ", ") after its capture failed"
+    if refused.startswith(head) and refused.endswith(tail):
+        return refused[len(head) : -len(tail)]
+    return None
+
+
+def _same_charge_note(order: str, charge: str, cancelled: bool) -> str:
+    """Slack's text for a repeat of a payment refused because the SAME charge, sent
+    again under another Idempotency-Key, took its place: that charge is the order's
+    payment, so "release this charge" had staff refund the order's only payment."""
+    said = (
+        f"Order {order}: a repeat of a payment (charge {charge}) was not captured: the same"
+        " charge, sent since under another Idempotency-Key, took that payment's place after"
+        " its capture failed."
+    )
+    if cancelled:
+        return (
+            f":warning: {said} The order is cancelled since: do not fulfil. That charge is the"
+            " order's payment: refund it if its capture (the later payment's, see"
+            " event_correlations) went through, else release it."
+        )
+    return (
+        f":information_source: {said} It is the order's payment: do NOT release it. Its"
+        " capture is the later payment's (see event_correlations)."
+    )

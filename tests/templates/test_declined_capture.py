@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_support import VARIANTS, calls, deliver, lifecycle, stand_ins, submit
+from es_support import VARIANTS, calls, charge, deliver, lifecycle, stand_ins, submit
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -153,6 +153,72 @@ async def test_a_rerun_of_the_declined_run_decides_again_from_what_happened_sinc
         first,
     )
     assert row["status"] == "refused" and row["response"]["refused"].startswith(why)
+
+
+class ComesBack:
+    """A processor that answers ``status`` (402: declined; 500: down) to every
+    capture until it is back (``down`` False), then captures; ``captured`` lists the
+    Idempotency-Keys a capture was made under."""
+
+    def __init__(self, charge_id: str, status: int) -> None:
+        self.charge_id, self.status = charge_id, status
+        self.down = True
+        self.captured: list[str] = []
+
+    def __call__(self, request: Request) -> Response:
+        if self.down:
+            return Response(json.dumps({"error": {"message": "no"}}), status=self.status)
+        self.captured.append(request.headers.get("Idempotency-Key", ""))
+        return Response(json.dumps(charge(self.charge_id)), content_type="application/json")
+
+
+@pytest.mark.parametrize("status", [402, 500])
+async def test_the_same_charge_resent_under_a_new_key_is_never_called_one_to_release(
+    variant: tuple[Any, str], httpserver: HTTPServer, status: int
+) -> None:
+    """Black-box report bb83 #1: ch_down's capture was declined, the same charge sent
+    again under a new key took its place and was captured, then the first
+    delivery's retry was refused, and Slack said "Release this charge: the order's
+    payment is the later one": the order's only payment. (After a 500 the new key
+    is refused instead, and the retry captures: one capture either way.)"""
+    rt, path = variant
+    stand_ins(httpserver)
+    tag = uuid.uuid4().hex[:8]
+    same = f"ch_down_{tag}"
+    stripe = ComesBack(same, status)
+    httpserver.expect_request(f"/v1/charges/{same}/capture", method="POST").respond_with_handler(
+        stripe
+    )
+    order = f"same-{tag}"
+    created, paid = lifecycle(order)[:2]
+    paid = {**paid, "charge_id": same}
+    await deliver(rt, created, path=path)
+    failed = await submit(rt, paid, {"Idempotency-Key": f"kd-2-{tag}"}, path)
+    assert failed["status"] == "failed" and f"HTTP {status}" in failed["error"]["message"]
+
+    stripe.down = False
+    resent = await deliver(rt, paid, {"Idempotency-Key": f"kd-3-{tag}"}, path=path)
+    retry = await deliver(rt, paid, {"Idempotency-Key": f"kd-2-{tag}"}, path=path)
+    assert len(stripe.captured) == 1  # the customer is charged once
+    texts = slack_for(httpserver, order)
+    if status == 500:  # the first payment's outcome unknown: the new key waits for it
+        assert resent["output"]["capture"] == "refused"
+        assert retry["output"]["capture"] == "succeeded"
+        assert texts[-1] == f"Order {order} is paid (charge {same}): ready for fulfillment."
+        assert "Release this charge if it is another one" in texts[-2]
+        return
+    assert resent["output"]["capture"] == "succeeded"
+    assert retry["output"]["capture"] == "refused"
+    assert retry["output"]["capture_refused"].startswith(
+        f"a later payment took its place (charge {same})"
+    )
+    assert texts[-2] == f"Order {order} is paid (charge {same}): ready for fulfillment."
+    assert texts[-1] == (
+        f":information_source: Order {order}: a repeat of a payment (charge {same}) was not"
+        " captured: the same charge, sent since under another Idempotency-Key, took that"
+        " payment's place after its capture failed. It is the order's payment: do NOT release"
+        " it. Its capture is the later payment's (see event_correlations)."
+    )
 
 
 def ev(etype: str, n: int, metadata: dict[str, Any] | None = None, **data: Any) -> dict[str, Any]:

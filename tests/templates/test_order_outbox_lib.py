@@ -101,3 +101,28 @@ def test_a_held_message_is_checked_against_the_order_when_it_is_sent(lib_path: P
     )
     # A workflow of an earlier release does not say the status: sent as written.
     assert held_messages(pending, None, everyone)["subscribers"][2]["messages"] == [email]
+
+
+def test_a_repeat_replaced_by_its_own_charge_is_not_called_one_to_release(lib_path: Path) -> None:
+    """bb83 #1: the refusal names the later payment's charge; Slack compares it with
+    the repeat's own (repeated_capture's words, read back) before saying "release"."""
+    from order_capture import repeated_capture
+    from order_outbox import payment_note
+
+    def note(own: str, later: str, order_status: str | None = None) -> str:
+        refused = repeated_capture("payment_received", "failed", None, "paid", False, later)
+        return payment_note({**SLACK, "charge_id": own, "capture": "refused",
+                             "refused": refused["capture_refused"], "order_status": order_status})  # fmt: skip
+
+    other = note("ch_1", "ch_2")
+    assert "Release this charge: the order's payment is the later one." in other
+    same = note("ch_1", "ch_1")
+    assert "do NOT release it" in same and "Release this charge" not in same
+    assert "NOT captured" not in same  # the charge may well be: by the later payment
+    # A charge id the processor chose freely, with the refusal's own words in it.
+    tricky = "ch_x) after its capture failed (charge ch_x"
+    assert "do NOT release it" in note(tricky, tricky)
+    assert "Release this charge" in note(tricky, "ch_x")
+    cancelled = note("ch_1", "ch_1", "cancelled")
+    assert "refund it if its capture (the later payment's" in cancelled
+    assert "release this charge" not in cancelled.lower()
