@@ -22,6 +22,11 @@ from order_rules import TERMINAL
 # flowyard's own Email block: the rule that sends the confirmation decides what is queued.
 from blocks.email import EmailError, addresses
 
+#: How ``order_capture.capture_refusal`` refuses a payment for a cancelled order
+#: (here rather than imported: a workspace whose order_capture.py was edited keeps it
+#: when this file is updated, docs/templates.md, and may not have a new name).
+_CANCELLED = "the order is cancelled"
+
 #: The subscribers with an outbox, in the order the run lists them (each is sent on
 #: its own, side by side; the names are the ``subscriber`` column's values).
 SUBSCRIBERS = ("customer", "slack", "email")
@@ -229,9 +234,11 @@ def _outcome_note(message: Mapping[str, Any]) -> str:
         own = message.get("charge_id")
         if own is not None and _later_charge(refused) == own:
             return _same_charge_note(order, charge, cancelled)
+        # "Since" only when the refusal gave another reason: a payment refused
+        # because the order was cancelled met it cancelled, as its refusal says.
         advice = (
             "The order is cancelled since: do not fulfil; release this charge."
-            if cancelled
+            if cancelled and not refused.startswith(_CANCELLED)
             else _refusal_advice(refused)
         )
         return (
@@ -305,6 +312,8 @@ def _refusal_advice(refused: str) -> str:
         )
     if refused.startswith(REPLACED):
         return "Release this charge: the order's payment is the later one."
+    if refused.startswith(_CANCELLED):  # never captured: nothing to refund
+        return "Do not fulfil; release this charge."
     return "Do not fulfil; release or refund the charge."
 
 

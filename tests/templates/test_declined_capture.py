@@ -221,6 +221,34 @@ async def test_the_same_charge_resent_under_a_new_key_is_never_called_one_to_rel
     )
 
 
+async def test_a_payment_refused_on_an_order_cancelled_before_it_says_so_once(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """Black-box report bb83 #4: a payment arriving after the cancellation was said
+    to meet an order "cancelled since", after a sentence saying it was cancelled."""
+    rt, path = variant
+    stand_ins(httpserver)
+    tag = uuid.uuid4().hex[:8]
+    declined, ok = f"ch_no_{tag}", f"ch_ok_{tag}"
+    httpserver.expect_request(f"/v1/charges/{declined}/capture", method="POST").respond_with_json(
+        {"error": {"message": "card declined"}}, status=402
+    )
+    order = f"late-{tag}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path=path)
+    assert (await submit(rt, {**paid, "charge_id": declined}, path=path))["status"] == "failed"
+    cancel = {"event_type": "order_cancelled", "order_id": order, "reason": "fraud"}
+    await deliver(rt, cancel, path=path)
+
+    late = await deliver(rt, {**paid, "charge_id": ok}, path=path)
+    assert late["output"]["capture_refused"] == "the order is cancelled"
+    assert calls(httpserver, f"/v1/charges/{ok}/capture") == []
+    assert slack_for(httpserver, order)[-1] == (
+        f":warning: Order {order}: a payment (charge {ok}) arrived but the order is cancelled:"
+        " it was NOT captured. Do not fulfil; release this charge."
+    )
+
+
 def ev(etype: str, n: int, metadata: dict[str, Any] | None = None, **data: Any) -> dict[str, Any]:
     return {"event_id": f"e{n}", "event_type": etype, "data": data, "metadata": metadata or {}}
 

@@ -126,3 +126,22 @@ def test_a_repeat_replaced_by_its_own_charge_is_not_called_one_to_release(lib_pa
     cancelled = note("ch_1", "ch_1", "cancelled")
     assert "refund it if its capture (the later payment's" in cancelled
     assert "release this charge" not in cancelled.lower()
+
+
+def test_a_payment_refused_for_a_cancelled_order_is_not_said_to_meet_it_cancelled_since(
+    lib_path: Path,
+) -> None:
+    """bb83 #4; and a workflow of an earlier release (no order_status) says the same."""
+    from order_capture import capture_refusal
+    from order_outbox import payment_note
+
+    refused = capture_refusal({"status": "cancelled"}, "payment_received")
+    for status in ("cancelled", None):
+        note = payment_note({**SLACK, "capture": "refused", "refused": refused,
+                             "order_status": status})  # fmt: skip
+        assert note.endswith("the order is cancelled: it was NOT captured. Do not fulfil;"
+                             " release this charge.")  # fmt: skip
+    # Refused for another reason, the order cancelled since: said so.
+    paid = payment_note({**SLACK, "capture": "refused", "order_status": "cancelled",
+                         "refused": "the order is already paid (charge ch_0)"})  # fmt: skip
+    assert paid.endswith("The order is cancelled since: do not fulfil; release this charge.")
