@@ -94,3 +94,34 @@ async def test_a_replay_events_copy_of_an_earlier_release_replays_with_the_curre
     out = result["output"]
     assert out["state"]["status"] == "delivered" and out["events"] == 4
     assert out["checked"] is True and out["consistent"] is True
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("template", ["order_processing", "order_processing_agent"])
+async def test_an_earlier_release_copy_checks_the_payment_but_its_slack_note_does_not_say_so(
+    rt: Any, httpserver: HTTPServer, template: str, release: str
+) -> None:
+    """What the README's "Rules versions" and docs/event-sourcing.md say of such a
+    copy (report bb83): its `enrich` is the current lib's, so its events are stored
+    under the current rules and a payment that is not the order's total is listed in
+    `state.anomalies`; but its `correlate` (or its own Slack step) does not carry
+    that to Slack, which still says "ready for fulfillment"."""
+    stand_ins(httpserver)
+    path = install(rt.workflows_dir, template, release) + "/events"
+    order = f"amt-{release}-{uuid.uuid4().hex[:8]}"
+    created, paid = lifecycle(order)[:2]
+    await deliver(rt, created, path=path)
+    out = (await deliver(rt, {**paid, "amount_cents": 900}, path=path))["output"]
+    assert out["capture"] == "succeeded"
+    rules, state = await rt.db.pool.fetchrow(
+        "SELECT e.metadata->'rules', s.state FROM events e JOIN order_snapshots s"
+        " ON s.order_id = e.aggregate_id WHERE e.event_id = $1",
+        uuid.UUID(out["event_id"]),
+    )
+    assert rules == 2
+    assert {
+        "event_id": out["event_id"],
+        "reason": "payment_received amount_cents 900 is not the order's total_cents 1250",
+    } in state["anomalies"]
+    [note] = [t for r in calls(httpserver, "/slack/hook") if order in (t := r.get_json()["text"])]
+    assert note == f"Order {order} is paid (charge ch_123): ready for fulfillment."
