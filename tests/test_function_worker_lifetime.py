@@ -188,7 +188,8 @@ async def test_a_run_resumed_after_kill_9_of_serve_runs_its_function_once_at_a_t
             resp = await client.post(f"/webhooks/resume-{tag}", json={})
             assert resp.status_code == 202, resp.text
             eid = resp.json()["execution_id"]
-            assert await until_async(log.exists)
+            # Its first line, whole: the file exists from open(), before the write.
+            assert await until_async(lambda: log.exists() and log.read_text().endswith("\n"))
             worker = int(log.read_text().split()[1])
             first.kill()
             await asyncio.to_thread(first.wait)

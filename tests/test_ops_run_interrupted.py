@@ -33,6 +33,9 @@ async def test_ctrl_c_cancels_the_run(tmp_path: Path, database_url: str) -> None
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "run", "slow_to_interrupt"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal sends it: tests started in the background (`cmd &`)
+        # have SIGINT ignored, and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     conn = await asyncpg.connect(database_url)
     try:
