@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from engine.database_urls import (
     MALFORMED,
@@ -24,6 +25,21 @@ CONNECT_TIMEOUT_S = 10.0
 
 class SettingError(ValueError):
     """A setting that cannot be used; the message is the one line to print."""
+
+
+T = TypeVar("T")
+
+
+def _whole_number(name: str, unit: str, low: int, high: int, default: T) -> int | T:
+    """The setting ``name``: a whole number of ``unit`` from ``low`` to ``high``, or
+    ``default`` when unset or blank; anything else is refused (a SettingError), never
+    replaced by the default unsaid."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise SettingError(f"{name}={raw!r} is not a number of {unit} from {low} to {high}")
+    return int(raw)
 
 
 def max_body() -> int:
@@ -76,12 +92,7 @@ def server_threads() -> int:
     """FLOWYARD_THREADS: the web server's threads (default 16). A live run-viewer
     stream, a `?wait=1` run or a `respond: sync` delivery holds one for as long as it
     lasts; see ui/long_requests.py."""
-    raw = os.environ.get("FLOWYARD_THREADS", "").strip()
-    if not raw:
-        return 16
-    if not (raw.isascii() and raw.isdigit() and 2 <= int(raw) <= 1024):
-        raise SettingError(f"FLOWYARD_THREADS={raw!r} is not a number of threads from 2 to 1024")
-    return int(raw)
+    return _whole_number("FLOWYARD_THREADS", "threads", 2, 1024, 16)
 
 
 def max_active_runs() -> int | None:
@@ -90,14 +101,7 @@ def max_active_runs() -> int | None:
     runs share the process's event loop with webhook answers and ``/api/health``, so
     past what the CPU can execute each extra run only makes every answer slower
     (engine/inflight.py; docs/deploy.md on sizing it)."""
-    raw = os.environ.get("FLOWYARD_MAX_ACTIVE_RUNS", "").strip()
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100_000):
-        raise SettingError(
-            f"FLOWYARD_MAX_ACTIVE_RUNS={raw!r} is not a number of runs from 1 to 100000"
-        )
-    return int(raw)
+    return _whole_number("FLOWYARD_MAX_ACTIVE_RUNS", "runs", 1, 100_000, None)
 
 
 DEFAULT_CONNECTION_LIMIT = 1000
@@ -111,14 +115,9 @@ def connection_limit() -> int:
     (default 1000; waitress's own is 100). At the limit it accepts no more until one
     closes — every request waits, ``/api/health`` included — so a hundred idle or
     slow clients stopped the whole server."""
-    raw = os.environ.get("FLOWYARD_CONNECTION_LIMIT", "").strip()
-    if not raw:
-        return DEFAULT_CONNECTION_LIMIT
-    if not (raw.isascii() and raw.isdigit() and 10 <= int(raw) <= 100_000):
-        raise SettingError(
-            f"FLOWYARD_CONNECTION_LIMIT={raw!r} is not a number of connections from 10 to 100000"
-        )
-    return int(raw)
+    return _whole_number(
+        "FLOWYARD_CONNECTION_LIMIT", "connections", 10, 100_000, DEFAULT_CONNECTION_LIMIT
+    )
 
 
 def usable_connection_limit() -> int:
@@ -164,14 +163,7 @@ def channel_timeout() -> int:
     being answered, nothing received — before the server closes it (default 30;
     waitress's own is 120). A request being answered (a sync webhook's wait, a live
     run stream) is never cut by it."""
-    raw = os.environ.get("FLOWYARD_CHANNEL_TIMEOUT", "").strip()
-    if not raw:
-        return DEFAULT_CHANNEL_TIMEOUT_S
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 3600):
-        raise SettingError(
-            f"FLOWYARD_CHANNEL_TIMEOUT={raw!r} is not a number of seconds from 1 to 3600"
-        )
-    return int(raw)
+    return _whole_number("FLOWYARD_CHANNEL_TIMEOUT", "seconds", 1, 3600, DEFAULT_CHANNEL_TIMEOUT_S)
 
 
 DEFAULT_ACCEPT_TIMEOUT_S = 10.0
