@@ -24,7 +24,7 @@ from engine.inflight import InFlight, beat, flush
 from engine.intake import SameRequest
 from engine.metrics import Metrics
 from engine.migrations import migrate
-from engine.model import BlockModel, Workflow, WorkflowError
+from engine.model import BlockModel, Workflow
 from engine.own_runs import Starts
 from engine.queue import RunQueue
 from engine.recorder import OwnershipLost, record_end
@@ -34,7 +34,7 @@ from engine.rerun_names import refuse_renaming
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.run_execution import RunExecution
-from engine.runstore import FINAL_STATUSES
+from engine.run_reads import RunReads
 from engine.triggers import started_by_hand
 from engine.workflows import WorkflowStore
 
@@ -70,7 +70,7 @@ def _without_secret(key: str | None, redactor: Redactor) -> str | None:
     return intake.hashed(key)
 
 
-class Runtime(RunExecution, Resumption):
+class Runtime(RunExecution, Resumption, RunReads):
     """Owns the pools and the runs in flight.
 
     ``local=True`` (the default): an accepted run executes in this process, right
@@ -324,36 +324,6 @@ class Runtime(RunExecution, Resumption):
         sub = await self.submit(workflow, input, **kw)
         return await self.wait(sub.execution_id)
 
-    async def wait(self, execution_id: str, timeout: float | None = None) -> dict[str, Any]:
-        """The run's result once it ended, in the SPEC's shape whether this process
-        ran it or another did (`serve --engine-process`, a worker): its stored record."""
-        task = self._runs.tasks.get(execution_id)
-        if task is not None:
-            run = await asyncio.wait_for(asyncio.shield(task), timeout)
-        else:
-            run = await self._stored_end(execution_id, timeout)
-        return runstore.waited_result(run)
-
-    async def _stored_end(self, execution_id: str, timeout: float | None) -> dict[str, Any]:
-        """The run's result once its log says it ended (another process executes it)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            # Registered before the status is read: an end announced meanwhile still wakes us.
-            ended = self.finished.expect(execution_id) if self.finished else None
-            result = await self.run_result(execution_id)
-            if result is None:
-                raise KeyError(f"no run {execution_id}")
-            if result["status"] in FINAL_STATUSES:
-                return result
-            if deadline is not None and loop.time() > deadline:
-                raise TimeoutError(f"run {execution_id} is still {result['status']}")
-            if ended is None:
-                await asyncio.sleep(0.1)
-            else:  # a missed NOTIFY (a reconnect) costs a second, not the answer
-                await asyncio.wait({ended}, timeout=1.0)
-                ended.cancel()
-
     async def request_cancel(self, execution_id: str) -> str | None:
         """Cancel a run wherever it executes (engine/cancels.py)."""
         return await request_cancel(self, execution_id)
@@ -374,31 +344,6 @@ class Runtime(RunExecution, Resumption):
                 except OwnershipLost:  # taken over meanwhile: the new owner runs it
                     return False
         return begun is not None
-
-    async def run_result(self, execution_id: str) -> dict[str, Any] | None:
-        return await runstore.run_result(self.db.log_pool, execution_id)
-
-    async def run_events(
-        self, execution_id: str, after: int = 0, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
-
-    async def list_runs(
-        self,
-        workflow: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        before: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Runs, newest first; ``workflow`` may be its `name:` or its file name."""
-        names = None
-        if workflow is not None:
-            names = [workflow]
-            try:
-                names.append(self.load_workflow(workflow).name)
-            except WorkflowError:
-                pass  # runs of a workflow whose file is gone are still listed by name
-        return await runstore.list_runs(self.db.log_pool, names, status, limit, before)
 
     # -- execution (of one run: engine/run_execution.py) -----------------------------
     @property

@@ -1,0 +1,80 @@
+"""What the runtime answers about runs: their results, logs and lists, and the wait
+for a run's end wherever it executes.
+
+A mixin of :class:`engine.runtime.Runtime`, kept apart so the facade stays short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from engine import runstore
+from engine.handoff import FinishWatcher
+from engine.inflight import InFlight
+from engine.model import Workflow, WorkflowError
+from engine.runstore import FINAL_STATUSES
+
+
+class RunReads:
+    # Set by Runtime (engine/runtime.py).
+    db: Any
+    finished: FinishWatcher | None
+    _runs: InFlight
+    load_workflow: Callable[..., Workflow]
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """The run's result once it ended, in the SPEC's shape whether this process
+        ran it or another did (`serve --engine-process`, a worker): its stored record."""
+        task = self._runs.tasks.get(execution_id)
+        if task is not None:
+            run = await asyncio.wait_for(asyncio.shield(task), timeout)
+        else:
+            run = await self._stored_end(execution_id, timeout)
+        return runstore.waited_result(run)
+
+    async def _stored_end(self, execution_id: str, timeout: float | None) -> dict[str, Any]:
+        """The run's result once its log says it ended (another process executes it)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            # Registered before the status is read: an end announced meanwhile still wakes us.
+            ended = self.finished.expect(execution_id) if self.finished else None
+            result = await self.run_result(execution_id)
+            if result is None:
+                raise KeyError(f"no run {execution_id}")
+            if result["status"] in FINAL_STATUSES:
+                return result
+            if deadline is not None and loop.time() > deadline:
+                raise TimeoutError(f"run {execution_id} is still {result['status']}")
+            if ended is None:
+                await asyncio.sleep(0.1)
+            else:  # a missed NOTIFY (a reconnect) costs a second, not the answer
+                await asyncio.wait({ended}, timeout=1.0)
+                ended.cancel()
+
+    async def run_result(self, execution_id: str) -> dict[str, Any] | None:
+        return await runstore.run_result(self.db.log_pool, execution_id)
+
+    async def run_events(
+        self, execution_id: str, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
+
+    async def list_runs(
+        self,
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first; ``workflow`` may be its `name:` or its file name."""
+        names = None
+        if workflow is not None:
+            names = [workflow]
+            try:
+                names.append(self.load_workflow(workflow).name)
+            except WorkflowError:
+                pass  # runs of a workflow whose file is gone are still listed by name
+        return await runstore.list_runs(self.db.log_pool, names, status, limit, before)
