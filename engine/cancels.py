@@ -45,8 +45,9 @@ async def request_cancel(runtime: Any, execution_id: str) -> str | None:
     """Cancel a run wherever it executes: ``"cancelling"`` (its process was asked;
     it records the end), ``"cancelled"`` (ended here), the final status when it had
     already ended, or None for an unknown run."""
-    if await runtime.cancel(execution_id):
-        return "cancelling"
+    here = await runtime.cancel(execution_id)
+    if here is not None:
+        return here
     pool = runtime.db.log_pool
     status = await run_status(pool, execution_id)
     if status is None or status in FINAL_STATUSES:

@@ -8,8 +8,9 @@ not taken a step yet, or it waits for its turn behind a run with the same key â€
 withdrawn rather than its task cancelled: a cancelled task would end without a
 word, leaving the run `queued` for the next start to resume and execute, and the
 runs after it in the key's chain would stop waiting for the one ahead. So its
-task stays in the chain and returns at once when its turn comes, and the caller
-records the run's end.
+task stays in the chain and returns None when its turn comes, taking no slot, and
+the caller records the run's end; those waiting for the run are answered once that
+end is recorded (:meth:`InFlight.result`), not when its turn comes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class InFlight:
         self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
         self._begun: set[str] = set()
         self._withdrawn: set[str] = set()
+        # Set once a withdrawn run's end is recorded: wakes those waiting for it.
+        self._ended: dict[str, asyncio.Event] = {}
         self.recorders: dict[str, RunRecorder] = {}  # the runs executing, by id
         # Runs asked to cancel while executing: one whose end could not be written
         # (the database went away) is ended cancelled, never continued.
@@ -50,8 +53,13 @@ class InFlight:
 
     @property
     def executing(self) -> int:
-        """Runs begun and not ended; the rest of ``tasks`` wait for their turn."""
+        """Runs begun and not ended."""
         return len(self._begun)
+
+    @property
+    def waiting(self) -> int:
+        """Runs waiting for their key's turn or a slot (withdrawn ones not counted)."""
+        return len(self.tasks) - len(self._begun) - len(self._withdrawn)
 
     def say_interrupted(self) -> None:
         """Name each run a stop is about to interrupt: an operator looks for it later,
@@ -62,7 +70,7 @@ class InFlight:
 
     def spawn(
         self, eid: str, run: Callable[[], Awaitable[dict[str, Any]]], key: str | None
-    ) -> asyncio.Task[dict[str, Any]]:
+    ) -> asyncio.Task[dict[str, Any] | None]:
         """Start ``run()`` in a task; with a ``key``, after the previous run with it.
 
         ``run`` makes the run's coroutine when its turn comes, not before: one made
@@ -71,7 +79,7 @@ class InFlight:
         was never awaited``, which reads as a lost run (it resumes at the next start).
         """
         previous = self._tails.get(key) if key is not None else None
-        task = asyncio.create_task(self._in_turn(previous, run))
+        task = asyncio.create_task(self._in_turn(eid, previous, run))
         self.tasks[eid] = task
         task.add_done_callback(lambda _t: self._forget(eid))
         if key is not None:
@@ -81,26 +89,44 @@ class InFlight:
             )
         return task
 
-    def begin(self, eid: str) -> bool:
-        """Called by a run as it begins: False when it was withdrawn meanwhile."""
-        if eid in self._withdrawn:
-            return False
-        self._begun.add(eid)
-        return True
-
     def cancel(self, eid: str) -> bool | None:
-        """None: no such run here. True: it had begun, its task is cancelled (the run
-        records its own end). False: withdrawn before it began (record its end)."""
+        """None: no such run here (or withdrawn already). True: it had begun, its task
+        is cancelled (the run records its own end). False: withdrawn before it began:
+        the caller records its end, then calls :meth:`recorded` (or :meth:`restore`
+        when it could not)."""
         task = self.tasks.get(eid)
-        if task is None or task.done():
+        if task is None or task.done() or eid in self._withdrawn:
             return None
         if eid in self._begun:
             self.cancel_asked.add(eid)
             task.cancel()
             return True
         self._withdrawn.add(eid)
-        self.tasks.pop(eid, None)
         return False
+
+    def recorded(self, eid: str) -> None:
+        """A withdrawn run's end is recorded: answer those waiting for it."""
+        self._ended.setdefault(eid, asyncio.Event()).set()
+
+    def restore(self, eid: str) -> None:
+        """Undo a withdrawal whose end could not be recorded: the run executes as if
+        never cancelled (unless its turn came meanwhile; then it is left `queued` for
+        the next start or a takeover, like a run of a process that died)."""
+        self._withdrawn.discard(eid)
+
+    async def result(
+        self, eid: str, task: asyncio.Task[dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """The run's result, or None once it was withdrawn and its end recorded."""
+        if task.done():
+            return task.result()
+        ended = self._ended.setdefault(eid, asyncio.Event())
+        recorded = asyncio.ensure_future(ended.wait())
+        try:
+            await asyncio.wait([task, recorded], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            recorded.cancel()
+        return task.result() if task.done() else None
 
     def lose(self, eid: str) -> None:
         """Another process took run ``eid`` over: stop executing it here, writing
@@ -112,22 +138,28 @@ class InFlight:
             task.cancel()
 
     async def _in_turn(
-        self, previous: asyncio.Task[Any] | None, run: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
+        self,
+        eid: str,
+        previous: asyncio.Task[Any] | None,
+        run: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any] | None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        if self._slots is None:
-            return await self._unless_stopping(run)
+        if self._slots is None or eid in self._withdrawn:
+            return await self._begin(eid, run)
         # Taken after the key's turn: a run waiting behind the run ahead with its key
         # would hold a slot doing nothing, while runs that could execute wait for it.
         async with self._slots:
-            return await self._unless_stopping(run)
+            return await self._begin(eid, run)
 
-    async def _unless_stopping(
-        self, run: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> dict[str, Any]:
+    async def _begin(
+        self, eid: str, run: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any] | None:
         if self.stopping:  # as if cancelled by the stop: the run stays queued
             raise asyncio.CancelledError
+        if eid in self._withdrawn:  # cancelled before it began: its end is the canceller's
+            return None
+        self._begun.add(eid)
         return await run()
 
     def _forget(self, eid: str) -> None:
@@ -135,6 +167,7 @@ class InFlight:
         self.cancel_asked.discard(eid)
         self._begun.discard(eid)
         self._withdrawn.discard(eid)
+        self._ended.pop(eid, None)
 
 
 async def flush(runs: InFlight, interval: float) -> None:

@@ -86,8 +86,6 @@ class RunExecution:
         trigger_block: str | None = None,  # where it starts (flowyard_runs.trigger_block)
         skipped: frozenset[str] = frozenset(),  # a resumed run's: skips its log holds
     ) -> dict[str, Any]:
-        if not self._runs.begin(eid):  # cancelled before it began: its end is recorded
-            return await self._stored_end(eid, None)  # as the canceller recorded it
         plan = workflow.plan
         # Every secret its blocks name, known from the first event on: a value that
         # reaches the run before the block reading it runs (a webhook body's token a

@@ -28,9 +28,10 @@ class RunReads:
         """The run's result once it ended, in the SPEC's shape whether this process
         ran it or another did (`serve --engine-process`, a worker): its stored record."""
         task = self._runs.tasks.get(execution_id)
+        run = None
         if task is not None:
-            run = await asyncio.wait_for(asyncio.shield(task), timeout)
-        else:
+            run = await asyncio.wait_for(self._runs.result(execution_id, task), timeout)
+        if run is None:  # executed elsewhere, or cancelled before it began
             run = await self._stored_end(execution_id, timeout)
         return runstore.waited_result(run)
 

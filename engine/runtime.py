@@ -17,7 +17,7 @@ from typing import Any
 from engine import intake, runstore, workflow_versions
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import Services
-from engine.database import Database
+from engine.database import Database, server_unreachable
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
 from engine.inflight import InFlight, beat, flush
@@ -328,22 +328,42 @@ class Runtime(RunExecution, Resumption, RunReads):
         """Cancel a run wherever it executes (engine/cancels.py)."""
         return await request_cancel(self, execution_id)
 
-    async def cancel(self, execution_id: str) -> bool:
+    async def cancel(self, execution_id: str) -> str | None:
         """Cancel a run this process holds: a running one records `cancelled` and rolls
-        its transactions back; one that has not begun is recorded `cancelled` here
-        and never begins (engine/inflight.py)."""
-        # Held until its end is written: withdrawn, the run is in no task meanwhile.
+        its transactions back (``"cancelling"``); one that has not begun is recorded
+        `cancelled` here and never begins (``"cancelled"``; engine/inflight.py).
+        None: no such run here."""
+        # Held until its end is written: withdrawn, no task of it may begin the run.
         with self.starts.holding(execution_id):
             begun = self._runs.cancel(execution_id)
-            if begun is False:
-                try:
-                    await record_end(
-                        self.db.log_pool, execution_id, self.owner, "cancelled",
-                        cancelled_error(), self.notify_finish,
-                    )  # fmt: skip
-                except OwnershipLost:  # taken over meanwhile: the new owner runs it
-                    return False
-        return begun is not None
+            if begun is None:
+                return None
+            if begun:
+                return "cancelling"
+            try:
+                await record_end(
+                    self.db.log_pool, execution_id, self.owner, "cancelled",
+                    cancelled_error(), self.notify_finish,
+                )  # fmt: skip
+            except OwnershipLost:  # taken over meanwhile: the new owner runs it
+                return None
+            except Exception as exc:
+                if not server_unreachable(exc):
+                    self._runs.restore(execution_id)  # not cancelled: it runs as usual
+                    raise
+                # Asked all the same, as for a running run: ended once the database
+                # answers, and meanwhile it does not begin (nor hold a slot or its key).
+                later = asyncio.create_task(self._cancel_recorded_later(execution_id))
+                self._tasks.append(later)
+                later.add_done_callback(self._tasks.remove)
+                return "cancelling"
+        self._runs.recorded(execution_id)
+        return "cancelled"
+
+    async def _cancel_recorded_later(self, execution_id: str) -> None:
+        with self.starts.holding(execution_id):
+            await self._cancelled_when_reachable(execution_id)
+        self._runs.recorded(execution_id)
 
     # -- execution (of one run: engine/run_execution.py) -----------------------------
     @property
@@ -352,4 +372,4 @@ class Runtime(RunExecution, Resumption, RunReads):
 
     @property
     def runs_waiting(self) -> int:  # for their key's turn or a slot (FLOWYARD_MAX_ACTIVE_RUNS)
-        return len(self._runs.tasks) - self._runs.executing
+        return self._runs.waiting
