@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from blocks._earlier_keys import Part, read_key_forms, sent_key_forms
 from blocks._webhook_request import header_key, is_secret_header
 from engine._json import unstorable
 from engine.intake import hashed, same_json
@@ -124,6 +125,37 @@ class _PayloadScope:
         pass
 
 
+class DeliveryKey(NamedTuple):
+    key: str | None  # as this release stores it; None: the request carries none
+    earlier: tuple[str, ...]  # the forms earlier releases stored it in (_earlier_keys)
+
+
+def delivery_key(
+    template: str | None,
+    block_id: str,
+    payload: dict[str, Any],
+    lower_headers: Mapping[str, str],
+    workflow: str,
+    signed_id: str | None = None,
+    secret_header: str | None = None,
+) -> DeliveryKey:
+    """The delivery's dedup key, and the other forms earlier releases stored it in
+    (a resend of a delivery they accepted is looked up by those too).
+
+    ``signed_id``: the ``webhook-id`` a verified Standard Webhooks signature covers.
+    It is then the key, and an ``Idempotency-Key`` header beside it is ignored: that
+    header is not signed, so whoever captured a delivery could resend it within the
+    5-minute tolerance under a new key and start it again (a second capture)."""
+    read = _read(template, block_id, payload, workflow, secret_header)
+    if read is not None:
+        parts, secret = read
+        key = _stored(parts, secret)
+        return DeliveryKey(key, () if secret else read_key_forms(parts, key, MAX_KEY_CHARS))
+    sent = signed_id or lower_headers.get("idempotency-key") or lower_headers.get("webhook-id")
+    key = indexable(sent) or None
+    return DeliveryKey(key, sent_key_forms(sent, key))
+
+
 def idempotency_key(
     template: str | None,
     block_id: str,
@@ -133,19 +165,9 @@ def idempotency_key(
     signed_id: str | None = None,
     secret_header: str | None = None,
 ) -> str | None:
-    """The delivery's dedup key, or None when the request carries none.
-
-    ``signed_id``: the ``webhook-id`` a verified Standard Webhooks signature covers.
-    It is then the key, and an ``Idempotency-Key`` header beside it is ignored: that
-    header is not signed, so whoever captured a delivery could resend it within the
-    5-minute tolerance under a new key and start it again (a second capture)."""
-    value = request_value(template, block_id, payload, workflow, secret_header)
-    if value is not None:
-        return value
-    if signed_id:
-        return indexable(signed_id)
-    header = lower_headers.get("idempotency-key") or lower_headers.get("webhook-id")
-    return indexable(header) or None
+    """The delivery's dedup key (:func:`delivery_key`), or None when it has none."""
+    args = (template, block_id, payload, lower_headers, workflow, signed_id, secret_header)
+    return delivery_key(*args).key
 
 
 def request_value(
@@ -165,13 +187,26 @@ def request_value(
     credential header (the block's ``secret_header`` too) is returned `hashed`,
     whatever its length: the run's row, a job's lock and a 409's message then never
     hold the header's text."""
+    read = _read(template, block_id, payload, workflow, secret_header)
+    return None if read is None else _stored(*read)
+
+
+def _read(
+    template: str | None,
+    block_id: str,
+    payload: dict[str, Any],
+    workflow: str,
+    secret_header: str | None = None,
+) -> tuple[list[Part], bool] | None:
+    """``template``'s text and the values its references read from the request, and
+    whether one read a credential header; None when one found no value."""
     if not template:
         return None
     scope = _PayloadScope(block_id, payload, workflow)
-    text, secret = [], False
+    parts, secret = [], False
     for part in _parts(template):
         if isinstance(part, str):
-            text.append(part)
+            parts.append(Part(part, False))
             continue
         try:
             value = resolve(part, scope)
@@ -179,9 +214,15 @@ def request_value(
             return None
         if value in (None, ""):
             return None
-        text.append(_as_key(value))
+        parts.append(Part(value, True))
         secret = secret or reads_credential(part, block_id, secret_header)
-    return hashed("".join(text)) if secret else indexable("".join(text))
+    return parts, secret
+
+
+def _stored(parts: list[Part], secret: bool) -> str:
+    """The key as the run store keeps it: each value as its key text (`_as_key`)."""
+    text = "".join(_as_key(p.value) if p.read else p.value for p in parts)
+    return hashed(text) if secret else indexable(text)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from blocks._delivery_keys import (
     REQUEST_FIELDS,
-    idempotency_key,
+    delivery_key,
     key_problems,
     misspelt_header,
     request_path,
@@ -323,7 +323,7 @@ async def accept(
     # `[redacted]`, the same text on every delivery (every event one key).
     request = as_received(payload, headers)
     configured = config.get("idempotency_key")
-    key = idempotency_key(
+    key, earlier_keys = delivery_key(
         configured, block.id, request, lower, workflow.name, signed_id, secret_header
     )
     if configured and key is None and "?>" not in str(configured):
@@ -351,6 +351,9 @@ async def accept(
             # Keys are unique per workflow and trigger block (engine/_key_scopes.py):
             # the raw key is enough, and no other trigger block's key can match it.
             idempotency_key=key,
+            # A delivery an earlier release accepted holds its key in the form that
+            # release stored (blocks/_earlier_keys.py): its resend is still a repeat.
+            earlier_keys=earlier_keys,
             concurrency_key=request_value(
                 config.get("concurrency_key"), block.id, request, workflow.name, secret_header
             ),

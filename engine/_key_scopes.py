@@ -17,6 +17,15 @@ webhook delivery's among the workflow's webhook deliveries), so a sender's resen
 of a delivery accepted before the upgrade is still a repeat of it. No run is
 accepted without a scope any more: such runs only lose their keys (a retry takes
 it over, retention prunes them), so the unique index need not cover them.
+
+Earlier releases stored some keys in another form than this one computes
+(blocks/_earlier_keys.py: a 300-character key as it was, now its ``sha256:…``; a
+value read from the body as Python's text, ``True``, now its JSON, ``true``). The
+webhook hands those forms in beside the key, and they are matched only against
+runs without a scope, of the same trigger (:data:`EARLIER_HOLDS`): every run that
+stored one was accepted before schema version 3, long before runs had a scope, and
+every run accepted since the upgrade to version 8 has one — so a new delivery is
+never a repeat of another new one by an earlier form.
 """
 
 from __future__ import annotations
@@ -42,15 +51,32 @@ class ScopedKey(NamedTuple):
 
 
 #: A run of the accepting statement's workflow (``$2``) and trigger (``$4``) holding
-#: its key (``$6``) since before keys had a scope: the key is taken.
+#: its key since before keys had a scope: the key is taken. ``{held}``: how the run's
+#: key is compared, :data:`HELD_AS_SENT` or :func:`held_in_any_form`.
 UNSCOPED_HOLDER = """
           SELECT FROM flowyard_runs AS u
-           WHERE u.workflow = $2 AND u.idempotency_key = $6 AND u.key_scope IS NULL
+           WHERE u.workflow = $2 AND {held} AND u.key_scope IS NULL
              AND u.trigger = $4
 """
+#: The key as this release computes it (``$6``, the accepting statement's key).
+HELD_AS_SENT = "u.idempotency_key = $6"
+
+
+def held_in_any_form(forms: int) -> str:
+    """``{held}`` when the parameter ``$forms`` lists the key and its earlier forms."""
+    return f"u.idempotency_key = ANY(${forms}::text[])"
+
 
 #: A run ``{run}`` holds the key of the scope ``{scope}`` and the trigger ``{trigger}``
 #: (SQL expressions): a run of that scope, or one without a scope of that trigger.
 #: Never both at once: a run without one keeps a scoped run from being inserted
 #: (UNSCOPED_HOLDER) until its key moves to that run.
 HOLDS = "({run}.key_scope = {scope} OR ({run}.key_scope IS NULL AND {run}.trigger = {trigger}))"
+
+#: A run ``{run}`` without a scope, of the trigger ``{trigger}``, holding one of the
+#: key's forms ``{forms}`` (an SQL array of the key and the forms earlier releases
+#: stored it in).
+EARLIER_HOLDS = (
+    "({run}.key_scope IS NULL AND {run}.trigger = {trigger}"
+    " AND {run}.idempotency_key = ANY({forms}))"
+)

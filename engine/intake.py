@@ -26,7 +26,6 @@ a webhook delivery never takes a schedule tick's key, nor another webhook block'
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,10 +33,9 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from engine._accept_sql import FIRST, FIRST_EARLIER, RELEASE, TICK_TAKEN, accept_sql
 from engine._json import dumps
-from engine._key_scopes import HOLDS, UNSCOPED_HOLDER, ScopedKey, key_scope
-from engine.handoff import ACCEPTED
-from engine.queue import DEFER_TAIL
+from engine._key_scopes import ScopedKey, key_scope
 
 #: Tells whether a repeated delivery (stored input, new input) is the same request.
 SameRequest = Callable[[dict[str, Any], dict[str, Any]], bool]
@@ -88,129 +86,6 @@ class IdempotencyConflict(Exception):
         )
 
 
-#: ``${raw}``: the input as accepted when ``$5`` is its redacted form, else NULL
-#: (engine/migrations.py, unredacted_input); ``${rerun}``: the run a re-run repeats,
-#: else NULL; ``${start}``: the trigger block the run starts from
-#: (engine/triggers.py), NULL for all of them; ``${scope}``, the last parameter:
-#: the key's scope (engine/_key_scopes.py), in which the key must be free.
-_INSERT_RUN = f"""
-    WITH ins AS (
-        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, rerun_of, trigger_block,
-                                   key_scope)
-        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
-               now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{rerun}}::uuid,
-               ${{start}}::text, ${{scope}}::text
-         WHERE NOT EXISTS ({UNSCOPED_HOLDER})
-"""
-#: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
-#: statement moved the schedule block's last tick forward. A concurrent accept of
-#: the same tick waits for that row's lock, then finds the tick taken. The run
-#: starts from that schedule block (``trigger_block``).
-_INSERT_TICKED_RUN = f"""
-    WITH tick AS (
-        INSERT INTO flowyard_schedule_ticks AS last (workflow, block, tick, execution_id)
-        VALUES ($2, ${{block}}, ${{tick}}, $1::uuid)
-        ON CONFLICT (workflow, block) DO UPDATE
-           SET tick = EXCLUDED.tick, execution_id = EXCLUDED.execution_id
-         WHERE last.tick < EXCLUDED.tick
-        RETURNING 1
-    ), ins AS (
-        INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
-                                   idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, trigger_block, key_scope)
-        SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
-               now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{block}}::text,
-               ${{scope}}::text
-         WHERE EXISTS (SELECT FROM tick) AND NOT EXISTS ({UNSCOPED_HOLDER})
-"""
-#: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
-_ACCEPT = """        ON CONFLICT (workflow, key_scope, idempotency_key) WHERE idempotency_key IS NOT NULL
-        DO NOTHING
-        RETURNING execution_id
-    ), ev AS (
-        INSERT INTO flowyard_run_events (execution_id, seq, type, data)
-        SELECT execution_id, 1, 'run_queued', json_build_object('trigger', $4::text) FROM ins
-    )
-    SELECT execution_id FROM ins
-"""
-_TAIL = "    SELECT execution_id FROM ins\n"
-#: Handing the run to an engine process (serve --engine-process): NOTIFY is sent
-#: on commit, so it never announces a run that is not there.
-_NOTIFY_TAIL = (
-    f"    SELECT execution_id FROM ins, pg_notify('{ACCEPTED}', execution_id::text) AS n\n"
-)
-#: A re-run's carried-over records (type, block, data as text), seq 2, 3, … after
-#: `run_queued`: written with the run, so whoever executes or resumes it reuses them.
-_CARRIED = """
-    , carried AS (
-        INSERT INTO flowyard_run_events (execution_id, seq, type, block, data)
-        SELECT execution_id, 1 + c.n, c.type, c.block, c.data::json
-          FROM ins, unnest(${0}::text[], ${1}::text[], ${2}::text[])
-               WITH ORDINALITY AS c(type, block, data, n)
-    )
-"""
-
-
-#: With a webhook's rules, the accepting statement also returns the run that held
-#: the key as its snapshot saw it — the delivery's arrival — and that run's status
-#: then: a repeat is judged by that, however long it then waits for a row lock.
-#: Always one row; ``execution_id`` NULL when the key was taken. A holder committed
-#: after the snapshot (a concurrent copy's run) is not seen: NULL too.
-_SEEN = """
-    , accepted AS (SELECT {final})
-    SELECT a.execution_id, s.execution_id AS seen_id, s.status AS seen_status
-      FROM (SELECT 1) AS one
-      LEFT JOIN accepted AS a ON true
-      LEFT JOIN flowyard_runs AS s
-        ON a.execution_id IS NULL AND s.workflow = $2 AND s.idempotency_key = $6
-       AND {holds}
-"""
-
-
-@functools.cache  # one text per combination, built once (accepting is the hot path)
-def _accept_sql(
-    queued: bool, carried: bool, notify: bool, seen: bool = False, ticked: bool = False
-) -> str:
-    first = 10 if queued else 9  # the parameters after the accept's (and the job's)
-    extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
-    after = first + (3 if carried else 0)
-    scope = after + 3  # the key's scope, the last parameter
-    if ticked:  # its two parameters (block, tick), then the unredacted input
-        head = _INSERT_TICKED_RUN.format(block=after, tick=after + 1, raw=after + 2, scope=scope)
-    else:
-        head = _INSERT_RUN.format(raw=after, rerun=after + 1, start=after + 2, scope=scope)
-    sql = head + _ACCEPT.removesuffix(_TAIL) + extra
-    sql += DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL
-    if not seen:
-        return sql
-    ctes, _, final = sql.rpartition("\n    SELECT ")  # every tail ends `SELECT … FROM ins …`
-    holds = HOLDS.format(run="s", scope=f"${scope}::text", trigger="$4")
-    return ctes + _SEEN.format(final=final.strip(), holds=holds)
-
-
-#: The block's last tick, when it is at or after the one being accepted.
-_TICK_TAKEN = """
-    SELECT execution_id FROM flowyard_schedule_ticks
-     WHERE workflow = $1 AND block = $2 AND tick >= $3
-"""
-
-
-#: The run holding a key (a :class:`ScopedKey`, its parameters).
-_FIRST = f"""
-    SELECT execution_id, status, input, unredacted_input, input_redacted FROM flowyard_runs AS r
-     WHERE workflow = $1 AND idempotency_key = $2
-       AND {HOLDS.format(run="r", scope="$3", trigger="$4")}
-"""
-#: The key leaves a run that ended without effect, so a retry can take it. Only if
-#: that run still holds it and is still failed or cancelled (a run's end is final).
-_RELEASE = """
-    UPDATE flowyard_runs SET idempotency_key = NULL
-     WHERE execution_id = $1 AND idempotency_key = $2 AND status IN ('failed', 'cancelled')
-"""
-
-
 async def accept(
     pool: asyncpg.Pool,
     workflow: str,
@@ -228,6 +103,7 @@ async def accept(
     shown: dict[str, Any] | None = None,
     rerun_of: str | None = None,
     trigger_block: str | None = None,
+    earlier_keys: Sequence[str] = (),
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
@@ -248,7 +124,11 @@ async def accept(
     ``rerun_of``: the run a re-run repeats (``<workflow.rerun_of>``); never with a
     ``tick``. ``trigger_block``: the trigger block the run starts from (None: all
     of them); a tick's is its schedule block, whatever is given. The key is looked
-    up in that block's namespace (engine/_key_scopes.py)."""
+    up in that block's namespace (engine/_key_scopes.py).
+
+    ``earlier_keys`` (with ``same_request``): the forms earlier releases stored the
+    same key in (blocks/_earlier_keys.py); a run without a scope holding one of them
+    holds the key. Empty for most keys: the statement is then the one without them."""
     holder = ScopedKey(
         workflow, idempotency_key, key_scope(trigger, tick[0] if tick else trigger_block), trigger
     )
@@ -260,34 +140,41 @@ async def accept(
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
     if same_request is not None:
-        sql = _accept_sql(queue is not None, bool(carried), notify, seen=True)
-        args += [raw, rerun_of, trigger_block, holder.scope]
-        return await _accept_delivery(pool, sql, args, holder, (input, stored), same_request)
+        forms = [idempotency_key, *earlier_keys] if earlier_keys and idempotency_key else []
+        sql = accept_sql(queue is not None, bool(carried), notify, seen=True, earlier=bool(forms))
+        args += [raw, rerun_of, trigger_block, holder.scope, *([forms] if forms else [])]
+        lookup = (FIRST_EARLIER, (*holder, forms)) if forms else (FIRST, tuple(holder))
+        return await _accept_delivery(pool, sql, args, lookup, (input, stored), same_request)
     if tick is not None:
         args += [*tick, raw, holder.scope]
     else:
         args += [raw, rerun_of, trigger_block, holder.scope]
-    sql = _accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
+    sql = accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
             return Accepted(eid, True)
-        first = await pool.fetchrow(_FIRST, *holder)
+        first = await pool.fetchrow(FIRST, *holder)
         if first is not None:
             return Accepted(str(first["execution_id"]), False)
         # The tick was taken, its run since pruned (retention): it runs once.
-        taken = tick and await pool.fetchrow(_TICK_TAKEN, workflow, *tick)
+        taken = tick and await pool.fetchrow(TICK_TAKEN, workflow, *tick)
         if taken:
             return Accepted(str(taken["execution_id"]), False)
         # released meanwhile (a webhook's retry took it): try again
     raise IdempotencyBusy(str(idempotency_key))
 
 
+#: How a webhook's repeat finds its key's run: :data:`FIRST` or :data:`FIRST_EARLIER`,
+#: and its parameters (the second is the key as sent).
+FirstLookup = tuple[str, tuple[Any, ...]]
+
+
 async def _accept_delivery(
     pool: asyncpg.Pool,
     sql: str,
     args: list[Any],
-    holder: ScopedKey,
+    lookup: FirstLookup,
     input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
 ) -> Accepted:
@@ -301,7 +188,7 @@ async def _accept_delivery(
     # arrived may be retried by it; any other holder is answered as it is.
     retry_of = str(row["seen_id"]) if row["seen_status"] in _RETRYABLE else None
     for _ in range(_ROUNDS):
-        accepted = await _repeat(pool, sql, args, holder, input, same_request, retry_of)
+        accepted = await _repeat(pool, sql, args, lookup, input, same_request, retry_of)
         if accepted is not None:
             return accepted
         # The key was moved (or its run pruned) between two statements: whoever
@@ -309,7 +196,7 @@ async def _accept_delivery(
         _, accepted = await _insert_new(pool, sql, args)
         if accepted is not None:
             return accepted
-    raise IdempotencyBusy(str(holder.key))
+    raise IdempotencyBusy(str(lookup[1][1]))
 
 
 async def _insert_new(
@@ -326,7 +213,7 @@ async def _repeat(
     pool: asyncpg.Pool,
     sql: str,
     args: list[Any],
-    holder: ScopedKey,
+    lookup: FirstLookup,
     input: tuple[dict[str, Any], dict[str, Any]],
     same_request: SameRequest,
     retry_of: str | None,
@@ -340,18 +227,21 @@ async def _repeat(
     retry of the same failed run answers with this one's run instead of starting
     another. None: nobody holds the key now (moved or pruned meanwhile)."""
     async with pool.acquire() as conn, conn.transaction():
-        first = await conn.fetchrow(_FIRST + " FOR UPDATE", *holder)
+        sql_first, params = lookup
+        first = await conn.fetchrow(sql_first + " FOR UPDATE", *params)
         if first is None:
             return None
         first_id = str(first["execution_id"])
         if not same_request(*_compared(first, *input)):
-            raise IdempotencyConflict(str(holder.key), first_id)
+            raise IdempotencyConflict(str(params[1]), first_id)
         if first_id != retry_of or first["status"] not in _RETRYABLE:
             # Queued, running or succeeded; or it failed after this delivery arrived
             # (the delivery is a copy of the one that started it, not a retry); or it
             # is a concurrent retry's new run.
             return Accepted(first_id, False)
-        await conn.execute(_RELEASE, first["execution_id"], holder.key)
+        # As the run holds it: an earlier release's form, maybe (it moves to the new
+        # run in the form sent now).
+        await conn.execute(RELEASE, first["execution_id"], first["idempotency_key"])
         args[0] = eid = new_execution_id()
         if (await conn.fetchrow(sql, *args))["execution_id"] is None:
             return None  # cannot happen while the row is locked; judged again if it does

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,7 @@ class Runtime(RunExecution, Resumption, RunReads):
         tick: tuple[str, dt.datetime] | None = None,
         rerun_of: str | None = None,
         trigger_block: str | None = None,
+        earlier_keys: Sequence[str] = (),
     ) -> Submission:
         """Durably accept a run (one statement), then execute it here or enqueue it.
 
@@ -236,6 +238,9 @@ class Runtime(RunExecution, Resumption, RunReads):
         schedule block. A run by hand (``trigger="manual"``) starts from the one
         :func:`~engine.triggers.started_by_hand` picks, or raises
         :class:`~engine.triggers.NoTriggerChosen` with nothing accepted.
+
+        ``earlier_keys``: the forms earlier releases stored ``idempotency_key`` in
+        (a webhook's: engine/intake.py), looked up beside it.
         """
         input = input or {}
         if tick is not None:
@@ -260,7 +265,9 @@ class Runtime(RunExecution, Resumption, RunReads):
         # job's lock and a 409's message.
         redactor = Redactor(secrets_of(workflow.plan.env_names))
         shown, redacted = redactor.value(input)
-        idempotency_key = _without_secret(idempotency_key, redactor)
+        sent_key, idempotency_key = idempotency_key, _without_secret(idempotency_key, redactor)
+        if idempotency_key != sent_key:  # their earlier forms hold the secret in clear
+            earlier_keys = ()
         concurrency_key = _without_secret(concurrency_key, redactor)
         # From the INSERT to the run's task: a caller that gives up meanwhile (a webhook
         # answered 503) leaves a run this process's sweep finds and starts.
@@ -270,6 +277,7 @@ class Runtime(RunExecution, Resumption, RunReads):
                 owner, key=concurrency_key, queue=queue.name if queue is not None else None,
                 notify=handoff, carried=carried, same_request=same_request, tick=tick,
                 shown=shown if redacted else None, rerun_of=rerun_of, trigger_block=trigger_block,
+                earlier_keys=earlier_keys,
             )  # fmt: skip
             if not created:  # a repeated delivery: hand back the first run, start nothing
                 return Submission(eid, False)
