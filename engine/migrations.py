@@ -283,13 +283,16 @@ def newer_schema_message(found: int) -> str:
 def migrated_under_us_message(found: int) -> str:
     """What a server of this release, still running, says (its ``/api/health``) once a
     newer release has migrated its database to ``found``. Not :func:`newer_schema_message`:
-    a start refused changes nothing, but this server goes on accepting and running."""
+    a start refused changes nothing, but this server goes on. Not "it still accepts
+    deliveries" either: a migration can take away what its statements need (version 8
+    replaced the unique index a version-7 server's accepting statement names, and that
+    server answered every delivery with a 500), and which one does is not known here."""
     return (
         f"the database is at schema version {found}, newer than this flowyard's"
         f" ({SCHEMA_VERSION}): a newer flowyard release has migrated it while this server"
-        " was running. This server still accepts deliveries and runs them, writing to"
-        " tables whose new form it does not know: stop it, and run the newer release"
-        " (or a later one) instead"
+        " was running. Deliveries and runs this server accepts now may fail (a 500) where"
+        " the new tables refuse its statements, or be written to tables whose new form it"
+        " does not know: stop it, and run the newer release (or a later one) instead"
     )
 
 

@@ -114,7 +114,7 @@ async def test_every_command_refuses_a_database_of_a_newer_schema_in_one_line(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hello.yaml"]
 
 
-def test_health_says_a_newer_release_has_migrated_the_database(
+def test_health_says_a_newer_release_has_migrated_the_database_and_runs_may_fail(
     migrated: str, tmp_path: Path
 ) -> None:
     import asyncio
@@ -148,11 +148,32 @@ def test_health_says_a_newer_release_has_migrated_the_database(
         }
         # It said "nothing was changed" while this server went on accepting and running.
         assert "nothing was changed" not in resp.json()["error"]
-        assert "still accepts deliveries and runs them" in resp.json()["error"]
-        # Which it does (docs/deploy.md, Upgrading).
+        # A version that changed nothing this server's statements need: it accepts.
         runs = f"http://127.0.0.1:{server.effective_port}/api/workflows/hello/runs"
         headers = {"Authorization": f"Bearer {TOKEN}"}
         assert httpx.post(runs, json={}, headers=headers, timeout=30).status_code == 202
+        # One that did, as version 8 did to version 7's servers (report: every keyed
+        # delivery a 500 while its health said it "still accepts deliveries and runs
+        # them"): the unique index its accepting statement's ON CONFLICT names is
+        # replaced. Every run it accepts fails, and its health does not say otherwise.
+        asyncio.run(_replace_the_key_index(migrated))
+        assert httpx.post(runs, json={}, headers=headers, timeout=30).status_code == 500
+        said = httpx.get(health, timeout=30).json()["error"]
+        assert said == migrated_under_us_message(NEWER)
+        assert "still accepts" not in said and "may fail (a 500)" in said
     finally:
         server.close()
         bridge.stop()
+
+
+async def _replace_the_key_index(url: str) -> None:
+    """What a newer release's migration may do: a unique index on other columns."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "DROP INDEX flowyard_runs_idempotency_scoped;"
+            "CREATE UNIQUE INDEX flowyard_runs_idempotency_newer ON flowyard_runs"
+            " (workflow, key_scope, trigger, idempotency_key) WHERE idempotency_key IS NOT NULL"
+        )
+    finally:
+        await conn.close()
