@@ -13,9 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
+
 from templates import LIB, LIB_MANIFEST, copy_template, instantiate
 
 ROOT = Path(__file__).resolve().parents[2]
+EARLIER_RELEASE = Path(__file__).resolve().parent / "earlier_release"
 KEPT_REDUCER = (
     "kept your edited lib/order_events.py: it is no version flowyard shipped, so the copy"
     " runs with yours, and may fail until you merge the template's changes into it"
@@ -122,3 +126,56 @@ def test_flowyard_new_says_it_kept_an_edited_lib_file(tmp_path: Path, database_u
     assert done.returncode == 0, done.stderr
     assert reducer.read_bytes() == edited
     assert f"  {KEPT_REDUCER}\n" in done.stdout
+
+
+#: ``order_events.py`` of two earlier releases, as they shipped: the one that first
+#: shipped ``order_inputs.py`` (no ``kept_snapshot_fixes`` yet), and 63674be's (one
+#: without its ``reached_head``).
+EARLIER_REDUCERS = {
+    "ImportError: cannot import name 'kept_snapshot_fixes' from 'order_events'": (
+        EARLIER_RELEASE / "order_events.py.txt"
+    ),
+    "TypeError: kept_snapshot_fixes() got an unexpected keyword argument 'reached_head'": (
+        EARLIER_RELEASE / "lib.63674be" / "order_events.py.txt"
+    ),
+}
+
+
+@pytest.mark.parametrize("error", sorted(EARLIER_REDUCERS))
+def test_a_kept_file_of_an_earlier_release_fails_a_new_copy_as_the_docs_say(
+    tmp_path: Path, error: str
+) -> None:
+    """Report: docs/templates.md said such a copy fails every event with
+    `MissingReference`; a new Replay Events copy with an `order_events.py` edited from
+    63674be failed at `compare` with a TypeError instead (the new step passes
+    `reached_head`, which that release's function does not take)."""
+    folder = tmp_path / "workflows"
+    (folder / "lib").mkdir(parents=True)
+    reducer = folder / "lib" / "order_events.py"
+    reducer.write_bytes(EARLIER_REDUCERS[error].read_bytes() + EDIT.encode())  # the user's edit
+
+    made = copy_template("replay_events", folder)
+
+    assert [c.field for c in made.changes if c.field.startswith("lib/")] == ["lib/order_events.py"]
+    compare = yaml.safe_load((folder / "replay_events.yaml").read_text())["blocks"]["compare"]
+    assert "kept_snapshot_fixes(rows, kept, reached_head=checked)" in compare["code"]
+    # The call as the copy's `compare` makes it, with its lib/ on the path (as the
+    # engine puts it), on the kept file.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from order_events import kept_snapshot_fixes\n"
+            "kept_snapshot_fixes([], [], reached_head=True)",
+        ],
+        cwd=folder / "lib",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and error in done.stderr, done.stderr
+    docs = " ".join((ROOT / "docs" / "templates.md").read_text(encoding="utf-8").split())
+    assert "every event then fails with `MissingReference`" not in docs
+    said = error.split(": ", 1)[0]  # ImportError / TypeError: both named there
+    assert f"`{said}`" in docs
+    assert "`kept_snapshot_fixes() got an unexpected keyword argument 'reached_head'`" in docs
