@@ -161,3 +161,106 @@ def test_a_list_typed_into_a_text_or_list_field_is_saved_as_a_list(page: Any, sc
     blocks = yaml.safe_load(path.read_text())["blocks"]
     assert blocks["notify"]["to"] == ["a@example.com", "b@example.com"]
     assert blocks["gate"]["if"] == "5 > 3"  # text stays text
+
+
+JSON_BODIES = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  call:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+  flag:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: true
+  nothing:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: null
+  word:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: "true"
+  digits:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: "42"
+  quoted:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: '"hi"'
+  prose:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: hello there
+  ref:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: <input.body>
+  listed:
+    type: http
+    url: http://127.0.0.1:9/x
+    method: POST
+    json: [1, "a", {{"k": null}}]
+edges:
+  - start -> call
+"""
+
+
+def saved_json(page: Any, path: Any, block: str) -> Any:
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_have_text("Saved")
+    return yaml.safe_load(path.read_text())["blocks"][block].get("json", "(no key)")
+
+
+def test_any_json_value_typed_into_a_json_field_is_saved_as_that_value(
+    page: Any, scratch: Any
+) -> None:
+    """`true`, `null`, `"hello"` and `3.5e2` typed into the HTTP block's `json` (any
+    JSON value) were saved as the strings 'true', 'null', '"hello"' and '3.5e2'."""
+    path = scratch("json_typed", JSON_BODIES)
+    open_editor(page, "json_typed")
+    select(page, "call")
+    typed = [
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ('"hello"', "hello"),
+        ("3.5e2", 350),
+        ("-1.25E-1", -0.125),
+        ("42", 42),
+        ('{"a": [1, true]}', {"a": [1, True]}),
+        ("<input.body>", "<input.body>"),  # a reference stays a string
+        ("hello there", "hello there"),  # so does text that is not JSON
+    ]
+    for text, value in typed:
+        page.locator("#prop-json").fill(text)
+        page.click("#prop-id")  # leaves the field: it commits
+        assert saved_json(page, path, "call") == value, text
+
+
+def test_what_a_json_field_shows_reads_back_as_the_same_value(page: Any, scratch: Any) -> None:
+    """The text a field shows for a stored value, typed into another block's field,
+    is that value: `json: "true"` (a string) was shown as `true` and read back as
+    the boolean, `json: null` shown as nothing and left out."""
+    path = scratch("json_shown", JSON_BODIES)
+    stored = yaml.safe_load(path.read_text())["blocks"]
+    open_editor(page, "json_shown")
+    for block in ["flag", "nothing", "word", "digits", "quoted", "prose", "ref", "listed"]:
+        select(page, block)
+        shown = page.locator("#prop-json").input_value()
+        select(page, "call")
+        page.locator("#prop-json").fill(shown)
+        page.click("#prop-id")
+        assert saved_json(page, path, "call") == stored[block]["json"], (block, shown)

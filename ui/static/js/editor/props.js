@@ -1,10 +1,11 @@
 // The properties panel: one form per selected block, built from its type's
 // config schema, with reference autocomplete and the server's inline errors.
 import { el } from '../api.js';
-import { numberExact, parseExact, prettyExact, stringifyExact } from '../exact_json.js';
+import { parseExact, stringifyExact } from '../exact_json.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
 import { embedListed } from './containers.js';
+import { fromText, schemaType, toText } from './field_text.js';
 import { removeAsOneStep } from './graph.js';
 import { portRenames, syncPorts } from './ports.js';
 import { renameReferences } from './rename.js';
@@ -17,43 +18,6 @@ const DESCRIBING = ['name', 'description']; // a block's own, shown below its id
 // Free text: no reference suggestions (nothing resolves a reference in them).
 const PLAIN = new Set(DESCRIBING);
 const ID_RE = /^[a-z][a-z0-9_]*$/;
-
-// A union with a structured type reads as that type (`to`: text or a list): its
-// text is JSON only when it reads as JSON (fromText), and stays text otherwise.
-function schemaType(s) {
-  if (!s) return 'any';
-  if (s.enum) return 'enum';
-  const types = (Array.isArray(s.type) ? s.type : [s.type]).filter((x) => x && x !== 'null');
-  return types.find((x) => x === 'object' || x === 'array') ?? types[0] ?? 'any';
-}
-
-// Values hold integers past 2^53 as BigInt (main.js reads the file exactly): shown
-// and read back with their digits (exact_json.js).
-function toText(value, kind, multiline = true) {
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value;
-  if (kind === 'object' || kind === 'array' || kind === 'any' || typeof value === 'object') {
-    return multiline ? prettyExact(value) : stringifyExact(value);
-  }
-  return String(value);
-}
-
-// Text from a field back to a config value. References stay strings whatever the
-// schema says (`count: <x.n>` is valid), so only plain literals are converted.
-function fromText(text, kind) {
-  const t = text.trim();
-  if (t === '') return undefined;
-  if (kind === 'integer' || kind === 'number') return /^-?\d+(\.\d+)?$/.test(t) ? numberExact(t) : text;
-  if (kind === 'boolean') return t === 'true' ? true : t === 'false' ? false : text;
-  if (kind === 'object' || kind === 'array' || kind === 'any') {
-    if (/^[[{]/.test(t)) {
-      try { return parseExact(t); } catch { return text; }
-    }
-    if (kind === 'any' && /^-?\d+(\.\d+)?$/.test(t)) return numberExact(t);
-    return text;
-  }
-  return text;
-}
 
 // A field commits on `change` (blur), so what is being typed lives only in the
 // field: `commits` lets Save commit it first (PropsPanel.flush).
@@ -265,8 +229,10 @@ export class PropsPanel {
 
   update(key, value) {
     const data = this.node.getData();
-    // Committed twice (Save, then blur) is one edit: the second is no change.
-    if (stringifyExact(data.config?.[key]) === stringifyExact(value)) return;
+    // Committed twice (Save, then blur) is one edit: the second is no change. A key
+    // left out is not `null` (which stringifies alike): `json: null` is a value.
+    const was = data.config?.[key];
+    if ((was === undefined) === (value === undefined) && stringifyExact(was) === stringifyExact(value)) return;
     const config = { ...(data.config ?? {}) };
     if (value === undefined) delete config[key];
     else config[key] = value;
