@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from playwright.sync_api import expect
 
@@ -122,6 +123,38 @@ def test_clicking_save_with_an_invalid_block_id_typed_saves_nothing(
     expect(page.locator("#status")).to_have_text("Not saved: fix the field being edited first")
     assert path.read_text() == before
     expect(page.locator("#prop-id")).to_have_value("Bad Id")  # what was typed stays
+
+
+@pytest.mark.parametrize(
+    ("typed", "message", "then"),
+    [
+        ("Big-One", "ids are lower-case letters, digits and _", "type in description"),
+        ("start", "another block has this id", "type in description"),
+        ("Big-One", "ids are lower-case letters, digits and _", "click description"),
+    ],
+)
+def test_a_refused_block_id_stops_the_save_after_the_focus_moved_on(
+    page: Any, scratch: Any, typed: str, message: str, then: str
+) -> None:
+    """Tab (or a click) away from a refused id showed its error, but a commit of the
+    next field forgot the refusal: Ctrl+S said "Saved", the id went back and the
+    rename was lost."""
+    path = scratch("bad_id_then_on", SMALL)
+    before = path.read_text()
+    open_editor(page, "bad_id_then_on")
+    select(page, "add")
+    page.fill("#prop-id", typed)
+    page.press("#prop-id", "Tab")
+    expect(page.locator("#props-form .field-error").first).to_have_text(message)
+    description = page.locator("#props-form [data-field='description']")
+    description.click()
+    if then == "type in description":
+        page.keyboard.type("adds")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_have_text("Not saved: fix the field being edited first")
+    assert path.read_text() == before
+    expect(page.locator("#prop-id")).to_have_value(typed)
+    expect(page.locator("#props-form .field-error").first).to_have_text(message)
 
 
 READERS = """\

@@ -39,13 +39,17 @@ export class PropsPanel {
 
   // Commit the field being edited. False when its text cannot be committed (an
   // invalid block id): saving then would not save what is on screen.
-  // The field may have lost the focus already: clicking Save blurs it, and its
-  // refused commit must still stop the save (it had saved the old id as "Saved").
+  // A refused field stops the save even once it lost the focus: clicking Save
+  // blurs it, and Tab or a click moves on to another field; the focused field's
+  // commit had hidden it, and the save wrote the old id as "Saved".
   flush() {
     const active = document.activeElement;
-    const field = active && this.root.contains(active) ? active : this.refused;
-    if (!field || !field.isConnected) return true;
-    return commits.get(field)?.() !== false;
+    const fields = new Set([active && this.root.contains(active) ? active : null, this.refused]);
+    let ok = true;
+    for (const field of fields) {
+      if (field?.isConnected && commits.get(field)?.() === false) ok = false;
+    }
+    return ok;
   }
 
   // Tie a field to its commit: on change, on leaving it, on Save (flush), and typing
@@ -58,7 +62,9 @@ export class PropsPanel {
     const owner = this.node;
     const tracked = () => {
       const ok = commit() !== false;
-      this.refused = ok ? null : input;
+      // Only its own commit clears a refusal: another field's does not fix it.
+      if (!ok) this.refused = input;
+      else if (this.refused === input) this.refused = null;
       return ok;
     };
     commits.set(input, tracked);
