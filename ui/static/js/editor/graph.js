@@ -117,11 +117,8 @@ export function createGraph(container) {
   graph.use(new X6.Snapline({ enabled: true }));
   graph.use(keyboard);
   graph.use(resizingContainers());
+  // The keyboard plugin only focuses the canvas on a click; the keys are keys.js's.
   graph.fy = { history, selection, keyboard };
-  keyboard.bindKey(['backspace', 'delete'], () => {
-    removeAsOneStep(graph, selection.getSelectedCells());
-    return false;
-  });
   return graph;
 }
 
@@ -204,6 +201,7 @@ export function blockMeta({ bid, type, config, x, y, w, h }, typeInfo) {
     attrs: {
       body: {
         title: label.title,
+        tabindex: 0, // a Tab stop: keyboard-only use reaches every block (keys.js)
         fill: COLORS[category] ?? '#fff', stroke: '#5f6b7a', strokeWidth: 1.2, rx: 6, ry: 6,
         ...(container ? { strokeDasharray: '6 3' } : {}),
       },

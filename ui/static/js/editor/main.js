@@ -12,6 +12,7 @@ import { portRenames } from './ports.js';
 import { PropsPanel } from './props.js';
 import { followPortRename, followRename } from './rename.js';
 import { initialView, wireZoom } from './view.js';
+import { wireKeys } from './keys.js';
 
 const root = document.getElementById('editor');
 const name = root.dataset.name;
@@ -130,7 +131,7 @@ async function run(input) {
 
 function wireToolbar() {
   const g = state.graph;
-  const { history, keyboard } = g.fy;
+  const { history } = g.fy;
   const refreshHistory = () => {
     $('btn-undo').disabled = !history.canUndo();
     $('btn-redo').disabled = !history.canRedo();
@@ -141,8 +142,7 @@ function wireToolbar() {
   $('btn-undo').addEventListener('click', () => history.undo());
   $('btn-redo').addEventListener('click', () => history.redo());
   $('btn-save').addEventListener('click', save);
-  keyboard.bindKey(['meta+z', 'ctrl+z'], () => { history.undo(); return false; });
-  keyboard.bindKey(['meta+shift+z', 'ctrl+shift+z', 'ctrl+y'], () => { history.redo(); return false; });
+  wireKeys(g, $('canvas'), { select, locked: () => !!state.locked });
   document.addEventListener('keydown', (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); save(); }
   });
@@ -244,6 +244,13 @@ async function main() {
     relabel(node);
   });
   graph.on('node:click', ({ node }) => select(node));
+  // The panel lists the selected block's edges: a drawn or deleted one shows there.
+  const edgesChanged = ({ edge, cell }) => {
+    const source = (edge ?? cell)?.isEdge?.() ? (edge ?? cell).getSourceCellId() : null;
+    if (source && source === state.props.node?.id) state.props.render(state.props.node);
+  };
+  graph.on('edge:connected', edgesChanged);
+  graph.on('edge:removed', edgesChanged);
   graph.on('blank:click', () => select(null));
   graph.on('cell:removed', ({ cell }) => { if (state.props.node === cell) select(null); });
   graph.on('node:embedded', ({ node, currentParent }) => { if (currentParent) fitParent(currentParent, node); });

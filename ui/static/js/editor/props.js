@@ -4,6 +4,7 @@ import { el } from '../api.js';
 import { parseExact, stringifyExact } from '../exact_json.js';
 import { attachAutocomplete, suggestions } from './autocomplete.js';
 import { makeCodeField } from './codefield.js';
+import { connectionsField } from './connect.js';
 import { embedListed } from './containers.js';
 import { fromText, schemaType, toText } from './field_text.js';
 import { removeAsOneStep } from './graph.js';
@@ -125,6 +126,11 @@ export class PropsPanel {
       adv.append(this.field(key, schema, config?.[key], false, mine));
     }
     form.append(adv);
+    // After a connection is made or removed, the keyboard stays where it was.
+    form.append(connectionsField(this.graph, this.node, () => {
+      this.render(this.node);
+      (this.root.querySelector('#connect-to') ?? this.root.querySelector('#connections button'))?.focus();
+    }));
     form.append(el('button', { type: 'button', class: 'danger', id: 'delete-block', text: 'Delete block', onclick: () => removeAsOneStep(this.graph, [this.node]) }));
     this.root.replaceChildren(form);
   }
