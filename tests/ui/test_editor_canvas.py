@@ -162,6 +162,39 @@ def test_zoom_and_fit_controls_at_1024x700(page: Any, scratch: Any) -> None:
     assert outside(page) == []
 
 
+def long_chain(count: int) -> str:
+    ids = [f"step_{i}" for i in range(count)]
+    blocks = "".join(f"  {b}: {{type: function, code: 'return {{}}'}}\n" for b in ids[1:])
+    edges = "".join(f"  - {a} -> {b}\n" for a, b in zip(ids, ids[1:], strict=False))
+    layout = ", ".join(f"{b}: [{40 + 260 * i}, 80]" for i, b in enumerate(ids))
+    return (
+        f"version: 1\nname: chain\nblocks:\n  step_0: {{type: manual}}\n{blocks}"
+        f"edges:\n{edges}layout: {{{layout}}}\n"
+    )
+
+
+def shown_zoom(page: Any) -> float:
+    """The canvas's zoom, read off a block's drawn width (170 at 100%, its outline
+    a pixel more)."""
+    return node(page, "step_1").locator("rect").first.bounding_box()["width"] / 170
+
+
+def test_fit_never_zooms_below_the_least_zoom(page: Any, scratch: Any) -> None:
+    """At 800x800 Fit zoomed a long workflow to 15%, below the documented 20%, and
+    "−" then zoomed in to 20%."""
+    page.set_viewport_size({"width": 800, "height": 800})
+    scratch("fit_floor", long_chain(30))
+    open_editor(page, "fit_floor")
+    # Too long to fit at all: it opens readable at its left end.
+    assert shown_zoom(page) == pytest.approx(0.7, abs=0.01)
+    page.click("#btn-fit")
+    assert shown_zoom(page) == pytest.approx(0.2, abs=0.01)
+    page.click("#btn-zoom-out")
+    assert shown_zoom(page) == pytest.approx(0.2, abs=0.01)
+    page.click("#btn-zoom-in")
+    assert shown_zoom(page) == pytest.approx(0.25, abs=0.01)
+
+
 def test_a_click_on_a_palette_item_adds_the_block_in_view(page: Any, scratch: Any) -> None:
     scratch("palette_click", ROWS)
     open_editor(page, "palette_click")
