@@ -126,3 +126,23 @@ def test_the_run_badge_says_running_and_a_skipped_loop_greys_its_body(
     expect(status_of(page, "done")).to_have_attribute("data-status", "succeeded")
     expect(status_of(page, "fold")).to_have_attribute("data-status", "skipped")
     expect(status_of(page, "inner")).to_have_attribute("data-status", "skipped")
+
+
+def test_run_with_an_invalid_unsaved_edit_says_the_run_did_not_start(
+    page: Any, scratch: Any
+) -> None:
+    """Save and run with an edit the server refuses said "Not saved: 1 problem(s)"
+    and nothing said that the run had not started."""
+    path = scratch("ed_invalid_run", NEEDS_N)
+    before = path.read_text()
+    open_editor(page, "ed_invalid_run")
+    page.locator("g.x6-node[data-cell-id='double']").click(position={"x": 24, "y": 8})
+    code = page.locator("#props-form [data-field='code']")
+    code.fill("return <nosuch.x>")
+    page.click("#prop-id")  # leaves the field: it commits
+    run_with(page, '{"n": 7}')
+    expect(page.locator("#status")).to_have_text("Cannot run: fix the problems first")
+    expect(page.locator("#problem-list li")).to_have_count(1)
+    expect(page.locator("#problem-list li").first).to_contain_text("nosuch")
+    expect(page.locator("#run-link")).to_have_count(0)
+    assert path.read_text() == before

@@ -57,15 +57,20 @@ function currentDoc() {
   return graphToDoc(state.graph, state.base, state.types);
 }
 
+// What a save came to: run() says why a run did not start.
+const SAVED = 'saved';
+const INVALID = 'invalid'; // the server listed the workflow's problems
+const NOT_SAVED = 'not saved'; // the status line says why
+
 async function save() {
   if (state.locked) {
     status('Not saved: the file did not load, and saving would replace it', 'error');
-    return false;
+    return NOT_SAVED;
   }
   // What is on screen, including the field still being typed in (it commits on blur).
   if (!state.props.flush()) {
     status('Not saved: fix the field being edited first', 'error');
-    return false;
+    return NOT_SAVED;
   }
   status('Saving…');
   const edits = state.edits;
@@ -78,16 +83,16 @@ async function save() {
   const r = await api('PUT', `/api/workflows/${encodeURIComponent(name)}`, doc, { ...guard, exact: true });
   if (r.status === 412) {
     status('Not saved: the file changed since this page loaded it (created, edited on disk or saved elsewhere). Copy your change, reload, and apply it again', 'error');
-    return false;
+    return NOT_SAVED;
   }
   if (r.status === 422) {
     setProblems(r.data?.problems ?? []);
     status(`Not saved: ${state.problems.length} problem(s)`, 'error');
-    return false;
+    return INVALID;
   }
   if (!r.ok) {
     status(`Not saved: ${failure(r)}`, 'error');
-    return false;
+    return NOT_SAVED;
   }
   state.base = doc;
   state.etag = r.etag ?? state.etag;
@@ -101,11 +106,17 @@ async function save() {
   const said = (r.data?.warnings ?? []).map((w) => w.message);
   const notes = [...(removed.length ? [`removed ${removed.join(', ')}`] : []), ...said];
   status(['Saved', ...notes].join(' · '), said.length ? 'warn' : 'ok');
-  return true;
+  return SAVED;
 }
 
 async function run(input) {
-  if ((state.dirty || root.dataset.exists !== 'true') && !(await save())) return;
+  if (state.dirty || root.dataset.exists !== 'true') {
+    // A refused save must not read as the run's answer: the run did not start.
+    const saved = await save();
+    if (saved === INVALID) status('Cannot run: fix the problems first', 'error');
+    else if (saved !== SAVED) status(`Not run: ${$('status').textContent}`, 'error');
+    if (saved !== SAVED) return;
+  }
   root.dataset.exists = 'true';
   const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input, EXACT);
   if (r.status === 422) {
