@@ -214,3 +214,47 @@ def test_a_body_block_dragged_across_the_edge_stays_and_the_container_grows(
     inner = node(page, "inner").bounding_box()
     drag(page, (inner["x"] + 12, inner["y"] + 8), (0, fold["height"] + 60))
     assert page.evaluate(PARENTS)["inner"] is None
+
+
+LONE_PARALLEL = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  par:
+    type: parallel
+    branches: {{}}
+edges:
+  - start -> par
+layout: {{start: [-200, 160], par: [100, 100, 420, 240]}}
+"""
+
+
+def test_a_container_dropped_into_another_keeps_its_header_and_ports_clear(
+    page: Any, scratch: Any
+) -> None:
+    """A Loop dropped near a Parallel's top-left covered the Parallel's label (a
+    20px strip left to select it by), and the two `in` ports ended 10px apart, so a
+    drag aimed at one landed on the other."""
+    scratch("drop_into_parallel", LONE_PARALLEL)
+    open_editor(page, "drop_into_parallel")
+    canvas = page.locator("#canvas").bounding_box()
+    par = node(page, "par").locator("rect").first.bounding_box()
+    drop(page, "loop", par["x"] - canvas["x"] + 60, par["y"] - canvas["y"] + 30)
+    node(page, "loop_1").wait_for()
+    assert page.evaluate(PARENTS)["loop_1"] == "par"
+    px, py, pw, ph = page.evaluate(BOX, "par")
+    lx, ly, lw, lh = page.evaluate(BOX, "loop_1")
+    assert px < lx and py < ly and lx + lw < px + pw and ly + lh < py + ph
+    # Each port further from the other than the 24px a dragged edge snaps to.
+    in_ports = ((px, py + ph / 2), (lx, ly + lh / 2))
+    out_ports = ((px + pw, py + ph / 2), (lx + lw, ly + lh / 2))
+    for (ax, ay), (bx, by) in (in_ports, out_ports):
+        assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 > 30
+    # The Parallel's label shows above the loop, and a click on it selects the Parallel.
+    label = node(page, "par").locator("text").first.bounding_box()
+    loop_top = node(page, "loop_1").locator("rect").first.bounding_box()["y"]
+    assert label["y"] + label["height"] <= loop_top
+    page.mouse.click(label["x"] + 4, label["y"] + label["height"] / 2)
+    page.wait_for_selector("#props-form[data-bid='par']")

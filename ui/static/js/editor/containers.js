@@ -71,11 +71,31 @@ export function holdingSize(container) {
   return { width, height };
 }
 
-// Grow a container so a child dropped near its edge stays inside it.
-export function fitParent(parent, child) {
+// Grow a container so a child dropped near its edge stays inside it, `margin`
+// from its right and bottom edges.
+export function fitParent(parent, child, margin = 20) {
   const p = parent.getBBox();
   const c = child.getBBox();
-  const right = Math.max(p.x + p.width, c.x + c.width + 20);
-  const bottom = Math.max(p.y + p.height, c.y + c.height + 20);
+  const right = Math.max(p.x + p.width, c.x + c.width + margin);
+  const bottom = Math.max(p.y + p.height, c.y + c.height + margin);
   if (right !== p.x + p.width || bottom !== p.y + p.height) parent.resize(right - p.x, bottom - p.y);
+}
+
+// What a container keeps clear around a block dropped into it: its label (two
+// lines from its top) and its ports (mid-height on its left and right edges),
+// further than the 24px within which a dragged edge snaps to a port (graph.js). A
+// Loop dropped near a Parallel's top-left had hidden the Parallel's label and put
+// the two `in` ports 10px apart: a drag aimed at one landed on the other.
+const HEADER = 50;
+const PORT_CLEARANCE = 40;
+
+// Moves a block dropped into `parent` below its label and in from its ports, and
+// grows `parent` to hold it as far from its right-hand ports.
+export function placeInside(parent, node) {
+  const p = parent.getBBox();
+  const c = node.getBBox();
+  const x = Math.max(c.x, p.x + PORT_CLEARANCE);
+  const y = Math.max(c.y, p.y + HEADER);
+  if (x !== c.x || y !== c.y) node.setPosition(x, y, { deep: true });
+  fitParent(parent, node, PORT_CLEARANCE);
 }

@@ -2,7 +2,7 @@
 // HTML5 drag-and-drop, or clicked to add it in the middle of the view. Landing
 // inside a Loop/Parallel embeds the block there.
 import { el } from '../api.js';
-import { embedCovered, fitParent } from './containers.js';
+import { embedCovered, placeInside } from './containers.js';
 import { addBlock, BLOCK_H, BLOCK_W, CONTAINER_H, CONTAINER_W, uniqueBid } from './graph.js';
 
 const MIME = 'application/x-flowyard-block';
@@ -108,7 +108,7 @@ function place(graph, types, type, x, y) {
   const node = addBlock(graph, { bid, type, config: defaultConfig(type, info), x, y }, info);
   if (parent) {
     parent.addChild(node);
-    fitParent(parent, node);
+    placeInside(parent, node);
   }
   if (info.container) embedCovered(graph, node);
   graph.stopBatch('drop');
