@@ -39,6 +39,59 @@ def test_a_100_character_name_keeps_the_top_bar_in_the_window(
         path.unlink()
 
 
+INVALID = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  add:
+    type: function
+    code: |
+      return <nosuch.x>
+edges:
+  - start -> add
+"""
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_at_800px_the_editor_bar_wraps_and_the_problems_stay_on_screen(
+    page: Any, scratch: Any
+) -> None:
+    """At 800 px the title was cut to "fl", the status wrapped one word per line
+    (the bar ~100 px tall) and was drawn over "Log out", the toolbar overflowed, and
+    the problems list started below the fold."""
+    page.set_viewport_size({"width": 800, "height": 800})
+    scratch("layout_at_800px_wide", INVALID)
+    open_editor(page, "layout_at_800px_wide")
+    expect(page.locator("#status")).to_have_text("This file has 1 problem")
+    title = page.locator("#wf-title")
+    assert title.evaluate("t => t.scrollWidth <= t.clientWidth")  # the whole name shows
+    toolbar = page.locator("#toolbar")
+    assert toolbar.evaluate("t => t.scrollWidth <= t.clientWidth")
+    status = page.locator("#status")
+    line = float(status.evaluate("s => parseFloat(getComputedStyle(s).lineHeight)"))
+    assert status.bounding_box()["height"] < 2 * line  # one line, not a word per line
+    logout = page.locator(".logout").bounding_box()
+    for item in ("#wf-title", "#btn-save", "#btn-run", "#btn-yaml", "#status"):
+        assert not overlap(page.locator(item).bounding_box(), logout), item
+    # The problems list is in the window, below a long form too.
+    select(page, "add")
+    problem = page.locator("#problem-list li").first
+    box = problem.bounding_box()
+    assert box["y"] + box["height"] <= 800, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800
+
+
 LONG_IDS = """\
 version: 1
 name: {name}

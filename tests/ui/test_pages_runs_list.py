@@ -172,3 +172,31 @@ def test_the_workflow_filter_box_is_wide_enough_to_type_in(browser: Any, live_se
             button = page.locator("#runs-filter button").bounding_box()
             assert form is not None and button is not None
             assert button["x"] + button["width"] <= form["x"] + form["width"] + 1, (form, button)
+
+
+def test_at_800px_the_runs_table_scrolls_inside_its_card(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+) -> None:
+    """The table overflowed its card: the page scrolled sideways (scrollWidth 862)
+    and the Duration column was cut at the window's edge."""
+    stem = f"rl_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, stem, QUICK.format(name=stem))
+    try:
+        resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
+        assert resp.get_json()["status"] == "succeeded"
+        with browser_page(browser, live_server, width=800) as page:
+            page.goto(f"/runs?workflow={stem}")
+            page.locator("#runs tbody tr").first.wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 800
+            card = page.locator("section.card").bounding_box()
+            duration = page.locator("#runs thead th", has_text="Duration")
+            duration.scroll_into_view_if_needed()  # scrolls the table, not the page
+            box = duration.bounding_box()
+            assert box["x"] + box["width"] <= card["x"] + card["width"], (box, card)
+            assert page.evaluate("window.scrollX") == 0
+    finally:
+        path.unlink()
