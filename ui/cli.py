@@ -99,6 +99,12 @@ def cmd_new(args: argparse.Namespace) -> int:
     return with_runtime(args, body, resume=False, database_url=url)
 
 
+def worker_runtime(workflows: Path, url: str, workspace: Path, concurrency: int) -> Runtime:
+    """A worker's runtime: ``concurrency`` bounds the runs it takes over from dead
+    processes too, not only procrastinate's jobs — both execute in its one event loop."""
+    return Runtime(workflows, url, workspace, queue=True, max_active_runs=concurrency)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
     from ui.logs import configure_logging, say_stopped, say_stopping
@@ -113,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     url = require_database("worker", Path.cwd())
 
     async def main() -> int:
-        rt = Runtime(workflows_dir(args), url, Path.cwd(), queue=True)
+        rt = worker_runtime(workflows_dir(args), url, Path.cwd(), concurrency)
         await rt.start()
         stop = _stop_on_signals(lambda: say_stopping(rt.runs_in_flight, None))
         print(

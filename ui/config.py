@@ -231,13 +231,13 @@ def check_start_settings(command: str) -> None:
     try:
         run_retention()  # every process that runs an engine prunes
         shutdown_grace()  # and every one stops
-        max_active_runs()  # and executes runs (the web process of --engine-process reads it too)
         worker_timings()  # both have a run queue (serve --no-worker too: its retry wait)
         try:
             pool_size()  # and starts its Function workers
         except ValueError as exc:
             raise SettingError(str(exc)) from None
         if command == "serve":
+            max_active_runs()  # its engine's (a worker's bound is its --concurrency)
             server_threads()
             secret_key_setting()
             max_body()
