@@ -34,8 +34,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-# Re-exported: workflows (and copies made by earlier releases) import it from here.
+# Re-exported: workflows (and copies made by earlier releases) import them from here.
 from _order_json import json_equal  # noqa: F401
+from order_replay import kept_snapshot_fixes, repair_refusal  # noqa: F401
 
 # Re-exported for workflow files copied by earlier releases, which import them from
 # here: they moved to order_capture / order_inputs (templates/lib_imports.json).
@@ -150,16 +151,38 @@ def initial_state() -> State:
     return {"status": "new", "items": [], "anomalies": []}
 
 
+def _objects(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
+    """``event`` with a ``data`` or ``metadata`` that is not a JSON object (a stored
+    ``5``, ``"x"``, ``[]``: another writer, a hand edit) read as ``{}``, and what was
+    wrong. Handlers and rules read both with ``.get``: a crash would make the order
+    unreplayable, which a total reducer must not."""
+    odd = [
+        f"{key} is a {type(event[key]).__name__}, not an object"
+        for key in ("data", "metadata")
+        if event.get(key) is not None and not isinstance(event[key], Mapping)
+    ]
+    if not odd:
+        return event, []
+    objects = {k: v if isinstance(v := event.get(k), Mapping) else {} for k in ("data", "metadata")}
+    return {**event, **objects}, odd
+
+
 def apply_event(state: Mapping[str, Any] | None, event: Mapping[str, Any]) -> State:
     """Apply one (upcast) event to the order's state and return the new state."""
     new: State = dict(state) if state else initial_state()
     new.setdefault("items", [])
     new.setdefault("anomalies", [])
     unreadable_data: Exception | None = None
+    event, odd = _objects(event)
     try:
         ev = upcast(event)
     except _ODD_DATA as exc:  # "amount": "12,50" in a v1 payment: recorded below
         ev, unreadable_data = event, exc
+    for why in odd:  # data that is no object is not applied; such metadata is ignored
+        if why.startswith("data"):
+            unreadable_data = TypeError(why)
+        else:
+            _anomaly(new, ev, f"{why}: ignored")
     etype = str(ev.get("event_type") or "")
     meta: dict[str, Any] = ev.get("metadata") or {}
     handler = _HANDLERS.get(etype)
@@ -232,69 +255,11 @@ def replay_step(state: Mapping[str, Any] | None, row: Mapping[str, Any]) -> Stat
     return apply_event(state, row)
 
 
-def kept_snapshot_fixes(
-    rows: Iterable[Mapping[str, Any]],
-    kept: Iterable[Mapping[str, Any]],
-    reached_head: bool = True,
-) -> list[dict[str, Any]]:
-    """The kept snapshots (``order_snapshot_history`` rows) that the events contradict,
-    each as ``{version, state}`` with the state the events give at that version.
-
-    ``rows`` is a replay stream from event 1 (no kept snapshot in it); a kept
-    snapshot past its last event has no such state and is listed with state None
-    (to be dropped). A wrong kept snapshot is otherwise trusted for ever: every
-    default replay and time travel starts from it, and a repair of the live
-    snapshot alone leaves it to be folded on again.
-
-    A kept row whose ``points_at_its_event`` is false (its ``last_event_sequence``
-    or ``last_event_at`` names another event than the one at its version) is
-    listed too, whatever its state: time travel picks its start by those columns,
-    and a repair rewrites them. A row without the key (a workflow copied by an
-    earlier release does not load it) is judged by its state alone.
-
-    ``reached_head`` false: ``rows`` stop at a point before the order's last
-    event (``version``, ``as_of``). The kept snapshots the fold passed are judged
-    all the same (the events up to a version fix the state there, whatever came
-    later); a later one is not, since these rows give no state for it.
-    """
-    kept = list(kept)
-    wanted = {int(k["version"]): k["state"] for k in kept}
-    misplaced = {int(k["version"]) for k in kept if k.get("points_at_its_event") is False}
-    found: dict[int, Any] = {}
-    state: State | None = None
-    version = 0
-    for row in rows:
-        state = replay_step(state, row)
-        version = int(row["aggregate_version"])
-        if version in wanted:
-            found[version] = state
-    return [
-        {"version": v, "state": found.get(v)}
-        for v, kept_state in sorted(wanted.items())
-        if (reached_head or v <= version)
-        and (v not in found or v in misplaced or not json_equal(kept_state, found[v]))
-    ]
-
-
 def _anomaly(s: State, ev: Mapping[str, Any], reason: str, unreadable: bool = False) -> None:
     found = {"event_id": ev.get("event_id"), "reason": reason}
     if unreadable:  # not applied: a state folded without it lacks its effect
         found["unreadable"] = True
     s["anomalies"] = [*s["anomalies"], found]
-
-
-def repair_refusal(state: Mapping[str, Any] | None) -> str | None:
-    """Why a snapshot must not be rebuilt from ``state``, or None: an event this code
-    cannot read was left out of it, and a snapshot without its effect would pass for
-    the order's state until a release that reads it replays the order."""
-    unread = [a for a in (state or {}).get("anomalies", []) if a.get("unreadable")]
-    if not unread:
-        return None
-    first = unread[0]
-    return (
-        f"not repaired: event {first['event_id']} could not be read ({first['reason']});"
-        " rebuild the snapshot with a release that reads it"
-    )
 
 
 def _created(s: State, d: dict[str, Any]) -> None:

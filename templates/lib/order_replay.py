@@ -8,14 +8,18 @@ order's. These functions name such a fault, so that the check is reported
 inconsistent saying why, and a repair is refused instead of writing that state into
 the snapshot.
 
-Kept apart from ``order_events`` (the reducer): they judge the stream, not an event,
-and need nothing of it.
+Also here, what a replay judges the snapshots by: the kept snapshots the events
+contradict, and why a repair is refused. ``order_events`` re-exports those two, where
+workflows (and the copies earlier releases made) import them from. Kept apart from
+the reducer: they judge the stream and the snapshots, not an event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from _order_json import json_equal
 
 
 def stream_problems(breaks: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -76,3 +80,64 @@ def stream_refusal(problems: list[str]) -> str | None:
         f"not repaired: {problems[0]}. A snapshot folded from these events would pass for"
         " the order's state; restore the events (from a backup) first"
     )
+
+
+def repair_refusal(state: Mapping[str, Any] | None) -> str | None:
+    """Why a snapshot must not be rebuilt from ``state``, or None: an event this code
+    cannot read was left out of it, and a snapshot without its effect would pass for
+    the order's state until a release that reads it replays the order."""
+    unread = [a for a in (state or {}).get("anomalies", []) if a.get("unreadable")]
+    if not unread:
+        return None
+    first = unread[0]
+    return (
+        f"not repaired: event {first['event_id']} could not be read ({first['reason']});"
+        " rebuild the snapshot with a release that reads it"
+    )
+
+
+def kept_snapshot_fixes(
+    rows: Iterable[Mapping[str, Any]],
+    kept: Iterable[Mapping[str, Any]],
+    reached_head: bool = True,
+) -> list[dict[str, Any]]:
+    """The kept snapshots (``order_snapshot_history`` rows) that the events contradict,
+    each as ``{version, state}`` with the state the events give at that version.
+
+    ``rows`` is a replay stream from event 1 (no kept snapshot in it); a kept
+    snapshot past its last event has no such state and is listed with state None
+    (to be dropped). A wrong kept snapshot is otherwise trusted for ever: every
+    default replay and time travel starts from it, and a repair of the live
+    snapshot alone leaves it to be folded on again.
+
+    A kept row whose ``points_at_its_event`` is false (its ``last_event_sequence``
+    or ``last_event_at`` names another event than the one at its version) is
+    listed too, whatever its state: time travel picks its start by those columns,
+    and a repair rewrites them. A row without the key (a workflow copied by an
+    earlier release does not load it) is judged by its state alone.
+
+    ``reached_head`` false: ``rows`` stop at a point before the order's last
+    event (``version``, ``as_of``). The kept snapshots the fold passed are judged
+    all the same (the events up to a version fix the state there, whatever came
+    later); a later one is not, since these rows give no state for it.
+    """
+    # Imported here: order_events imports this module to re-export this function.
+    from order_events import replay_step
+
+    kept = list(kept)
+    wanted = {int(k["version"]): k["state"] for k in kept}
+    misplaced = {int(k["version"]) for k in kept if k.get("points_at_its_event") is False}
+    found: dict[int, Any] = {}
+    state: Mapping[str, Any] | None = None
+    version = 0
+    for row in rows:
+        state = replay_step(state, row)
+        version = int(row["aggregate_version"])
+        if version in wanted:
+            found[version] = state
+    return [
+        {"version": v, "state": found.get(v)}
+        for v, kept_state in sorted(wanted.items())
+        if (reached_head or v <= version)
+        and (v not in found or v in misplaced or not json_equal(kept_state, found[v]))
+    ]
