@@ -72,6 +72,44 @@ def as_of_problem(as_of: str | None, reached: int, first_later: int | None) -> s
     )
 
 
+def snapshot_differences(
+    snapshot: Mapping[str, Any], state: Any, version: int, wrong_columns: Iterable[str]
+) -> list[str]:
+    """What differs between the live ``snapshot`` (its ``version`` and ``state``) and the
+    replay at the head (``state`` after ``version``), one phrase each; empty: they agree.
+
+    ``wrong_columns`` are the snapshot's ``last_event_*`` columns that do not name the
+    event at its version (``load_current`` compares them); they are named only when the
+    versions agree, since a snapshot at another version points at another event anyway.
+    States are compared as JSON (``json_equal``), key by key to name the keys.
+    """
+    found: list[str] = []
+    at = int(snapshot["version"])
+    if at < version:
+        found.append(f"it lags {_versions(version - at)} behind the events")
+    elif at > version:
+        found.append(f"it runs {_versions(at - version)} past the last event")
+    kept = snapshot["state"]
+    if not json_equal(kept, state):
+        if isinstance(kept, Mapping) and isinstance(state, Mapping):
+            keys = sorted(
+                k for k in {*kept, *state} if k not in kept or k not in state
+                or not json_equal(kept[k], state[k])
+            )  # fmt: skip
+            found.append(f"its state differs from the events' in {', '.join(keys)}")
+        else:
+            found.append("its state differs from the events'")
+    columns = list(wrong_columns)
+    if at == version and columns:
+        verb = "does" if len(columns) == 1 else "do"
+        found.append(f"its {', '.join(columns)} {verb} not name the event at version {version}")
+    return found
+
+
+def _versions(n: int) -> str:
+    return f"{n} version" if n == 1 else f"{n} versions"
+
+
 def stream_refusal(problems: list[str]) -> str | None:
     """Why a repair must not rebuild the snapshot from these events, or None."""
     if not problems:
