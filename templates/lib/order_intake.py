@@ -87,7 +87,6 @@ def read_order_event(
             f"event {event_id} for order {order_id}: {too_new}; not appended"
             " (deploy the release that reads this version first)"
         )
-    forwarded = str(headers.get("x_forwarded_for") or "")
     return {
         "event_id": event_id,
         "event_type": event_type,
@@ -97,7 +96,7 @@ def read_order_event(
         "data": body,
         "metadata": {
             "user_id": body.get("user_id"),
-            "ip_address": forwarded.split(",")[0].strip() or None,
+            "ip_address": _address_the_proxy_saw(headers),
             "user_agent": headers.get("user_agent"),
             "timestamp": webhook["received_at"],
             "workflow_execution_id": execution_id,
@@ -121,6 +120,16 @@ def read_order_event(
         # whole by any `flowyard new`, their YAML is not).
         "smtp_configured": _is_set(environ, "SMTP_HOST"),
     }
+
+
+def _address_the_proxy_saw(headers: Mapping[str, Any]) -> str | None:
+    """X-Forwarded-For's right-most entry: the one the proxy in front of flowyard
+    appended, the address it saw (docs/deploy.md). The entries before it are the
+    client's claim, anything it wrote: the left-most one was stored, so any sender
+    chose the address its event was recorded from. None without the header (a
+    webhook's output does not carry the TCP peer)."""
+    forwarded = str(headers.get("x_forwarded_for") or "")
+    return forwarded.rsplit(",", 1)[-1].strip() or None
 
 
 def _is_set(environ: Mapping[str, str], name: str) -> bool:

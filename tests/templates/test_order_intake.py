@@ -241,3 +241,28 @@ def test_a_lib_called_the_old_way_still_reads_data() -> None:
     read_data({"items": [], "amount_cents": 5})
     with pytest.raises(ValueError, match="items must be a JSON array"):
         read_data({"items": 5})
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "stored"),
+    [
+        # The proxy appends the address it saw: the entries before it are the client's.
+        ({"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}, "10.0.0.1"),
+        ({"X-Forwarded-For": "198.51.100.7,203.0.113.9 ,  192.0.2.1 "}, "192.0.2.1"),
+        ({"X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"),
+        ({}, None),
+    ],
+)
+async def test_the_address_stored_is_the_one_the_proxy_added(
+    es_runtime: Any, httpserver: HTTPServer, forwarded: dict[str, str], stored: str | None
+) -> None:
+    """The left-most X-Forwarded-For entry was stored as `metadata.ip_address`: a
+    client's claim, whatever it wrote, where docs/deploy.md names the right-most."""
+    stand_ins(httpserver)
+    order = _order()
+    result = await submit(es_runtime, lifecycle(order)[0], forwarded)
+    assert result["status"] == "succeeded", result["error"]
+    meta = await es_runtime.db.pool.fetchval(
+        "SELECT metadata FROM events WHERE aggregate_id = $1", order
+    )
+    assert meta["ip_address"] == stored

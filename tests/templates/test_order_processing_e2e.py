@@ -41,7 +41,8 @@ async def test_full_lifecycle(es_runtime: Any, httpserver: HTTPServer, mailbox: 
     meta = await pool.fetchval(
         "SELECT metadata FROM events WHERE aggregate_id = $1 AND aggregate_version = 1", order
     )
-    assert meta["ip_address"] == "203.0.113.9" and meta["user_agent"] == "shop/1.0"
+    # `X-Forwarded-For: 203.0.113.9, 10.0.0.1`: the proxy added 10.0.0.1 (the right-most).
+    assert meta["ip_address"] == "10.0.0.1" and meta["user_agent"] == "shop/1.0"
     assert meta["workflow_execution_id"] == results[0]["execution_id"]
 
     capture = calls(httpserver, "/v1/charges/ch_123/capture")
