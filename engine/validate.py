@@ -206,8 +206,11 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     problems.extend(_mistyped_reference_problems(plan))
     problems.extend(never_found_problems(plan))
-    if not any(p.message.startswith("edges form a cycle") for p in problems):
-        problems.extend(_reference_problems(plan))
+    # A cycle leaves "upstream" without a meaning: what a block may read is said once
+    # it is gone. Every other reference problem is said now (validate lists them all).
+    ordered = not any(p.message.startswith("edges form a cycle") for p in problems)
+    problems.extend(_reference_problems(plan, ordered))
+    if ordered:
         problems.extend(hidden_block_problems(plan))
     problems.extend(string_literal_problems(plan))
     problems.extend(bare_name_problems(plan))
@@ -297,7 +300,9 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
     ]
 
 
-def _reference_problems(plan: Plan) -> list[Problem]:
+def _reference_problems(plan: Plan, ordered: bool = True) -> list[Problem]:
+    """References to what a block cannot read; ``ordered`` False (the edges form a
+    cycle): only those wrong whatever the order, such as an unknown block."""
     wf = plan.workflow
     problems = []
     for bid, h in plan.handlers.items():
@@ -317,6 +322,8 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     continue
                 if ref.root in allowed:
                     continue
+                if ref.root in wf.blocks and not ordered:
+                    continue  # upstream or not: said once the cycle is gone
                 if ref.root in wf.blocks:
                     why = "is not upstream of this block"
                     if (

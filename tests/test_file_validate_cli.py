@@ -42,3 +42,39 @@ def test_run_of_a_missing_path_says_no_such_file(tmp_path: Path) -> None:
     for spec in (str(tmp_path / "x" / "missing.yaml"), "missing.yaml", "sub/missing"):
         done = cli(["run", spec], tmp_path)
         assert (done.returncode, done.stderr) == (1, f"{spec}: no such file\n"), done.stderr
+
+
+CYCLE = """\
+name: cyc
+blocks:
+  a:
+    type: function
+    code: |
+      return {"x": <b.status>, "y": <nosuch.z>}
+  b: {type: function, code: 'return {"status": 1}'}
+edges: [a -> b, b -> a]
+output: <ghost.y>
+"""
+
+
+def test_a_cycle_does_not_hide_the_other_reference_problems(tmp_path: Path) -> None:
+    """validate lists every problem: with a cycle it said only the cycle, and the
+    unknown blocks came up one fix later. Whether `b` is upstream of `a` is what the
+    cycle leaves open: that is said once it is gone."""
+    (tmp_path / "cyc.yaml").write_text(CYCLE)
+    done = cli(["validate", "cyc.yaml"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "cyc.yaml: block 'a': field 'edges': edges form a cycle: a -> b -> a",
+        "cyc.yaml: block 'a': field 'code': reference <nosuch.z> names unknown block 'nosuch'",
+        "cyc.yaml: field 'output': reference <ghost.y> names unknown block 'ghost'",
+    ], done.stderr
+
+    (tmp_path / "cyc.yaml").write_text(CYCLE.replace(", b -> a]", "]"))
+    done = cli(["validate", "cyc.yaml"], tmp_path)
+    assert done.stderr.splitlines() == [
+        "cyc.yaml: block 'a': field 'code': reference <b.status>: block 'b' is not upstream"
+        " of this block",
+        "cyc.yaml: block 'a': field 'code': reference <nosuch.z> names unknown block 'nosuch'",
+        "cyc.yaml: field 'output': reference <ghost.y> names unknown block 'ghost'",
+    ], done.stderr
