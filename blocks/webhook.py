@@ -374,6 +374,10 @@ async def accept(
         return unavailable(workflow.name, exc)
     execution_id = str(sub.execution_id)
     the_run = {"execution_id": execution_id, "status_url": f"/api/runs/{execution_id}"}
+    if sub.pruned:
+        # A repeat of a delivery whose run retention has deleted: it ran, and nothing
+        # starts; its output is gone with it, so a sync delivery is answered so too.
+        return WebhookResponse(202, {**the_run, "duplicate": True, "pruned": True})
     if sync:
         if not wait:
             return WebhookResponse(202, the_run, waits_for=execution_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+from engine import pruned_keys
 from engine._key_scopes import (
     EARLIER_HOLDS,
     HELD_AS_SENT,
@@ -20,7 +21,8 @@ from engine.queue import DEFER_TAIL
 #: else NULL; ``${start}``: the trigger block the run starts from
 #: (engine/triggers.py), NULL for all of them; ``${scope}``, the last parameter (but
 #: for the key's forms, accept_sql): the key's scope (engine/_key_scopes.py), in which
-#: the key must be free.
+#: the key must be free. ``{pruned}``: with the key's forms, nor kept by retention in
+#: one of them (engine/pruned_keys.py); empty otherwise.
 _INSERT_RUN = f"""
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
@@ -30,7 +32,7 @@ _INSERT_RUN = f"""
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
                now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{rerun}}::uuid,
                ${{start}}::text, ${{scope}}::text
-         WHERE NOT EXISTS ({UNSCOPED_HOLDER})
+         WHERE NOT EXISTS ({UNSCOPED_HOLDER}){{pruned}}
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
 #: statement moved the schedule block's last tick forward. A concurrent accept of
@@ -98,10 +100,12 @@ _SEEN = """
 #: :data:`_SEEN` when the key has earlier forms (engine/_key_scopes.py): a run without
 #: a scope holding one of them holds the key too. Should a run hold it in each form
 #: (a resend accepted as new before earlier forms were looked up), the one holding
-#: the key as sent is taken: the one a run of this release found.
+#: the key as sent is taken: the one a run of this release found. ``pruned_id``: no
+#: run held it, and retention kept it in one of those forms (engine/pruned_keys.py).
 _SEEN_EARLIER = """
     , accepted AS (SELECT {final})
-    SELECT a.execution_id, s.execution_id AS seen_id, s.status AS seen_status
+    SELECT a.execution_id, s.execution_id AS seen_id, s.status AS seen_status,
+           pr.execution_id AS pruned_id
       FROM (SELECT 1) AS one
       LEFT JOIN accepted AS a ON true
       LEFT JOIN LATERAL (
@@ -110,6 +114,7 @@ _SEEN_EARLIER = """
                AND (h.idempotency_key = $6 AND {holds} OR {earlier})
              ORDER BY h.key_scope IS NULL LIMIT 1
       ) AS s ON true
+      LEFT JOIN LATERAL ({pruned} LIMIT 1) AS pr ON a.execution_id IS NULL
 """
 
 
@@ -128,13 +133,19 @@ def accept_sql(
     scope = after + 3  # the key's scope, the last parameter (but for the key's forms)
     forms = scope + 1  # with ``earlier``: the key and its earlier forms, a text[]
     held = held_in_any_form(forms) if earlier else HELD_AS_SENT
+    pruned = pruned_keys.earlier_form_pruned(f"${forms}::text[]") if earlier else ""
     if ticked:  # its two parameters (block, tick), then the unredacted input
         head = _INSERT_TICKED_RUN.format(
             block=after, tick=after + 1, raw=after + 2, scope=scope, held=held
         )
     else:
         head = _INSERT_RUN.format(
-            raw=after, rerun=after + 1, start=after + 2, scope=scope, held=held
+            raw=after,
+            rerun=after + 1,
+            start=after + 2,
+            scope=scope,
+            held=held,
+            pruned=f" AND NOT EXISTS ({pruned})" if pruned else "",
         )
     sql = head + _ACCEPT.removesuffix(_TAIL) + extra
     sql += DEFER_TAIL if queued else _NOTIFY_TAIL if notify else _TAIL
@@ -146,7 +157,9 @@ def accept_sql(
         return ctes + _SEEN.format(final=final.strip(), holds=holds)
     holds = HOLDS.format(run="h", scope=f"${scope}::text", trigger="$4")
     older = EARLIER_HOLDS.format(run="h", trigger="$4", forms=f"${forms}::text[]")
-    return ctes + _SEEN_EARLIER.format(final=final.strip(), holds=holds, earlier=older)
+    return ctes + _SEEN_EARLIER.format(
+        final=final.strip(), holds=holds, earlier=older, pruned=pruned.strip()
+    )
 
 
 #: The block's last tick, when it is at or after the one being accepted.

@@ -21,6 +21,8 @@ repeat is a *retry*, and two rules keep it from losing or mixing up events:
 
 A repeat is one of the same workflow and **trigger block** (engine/_key_scopes.py):
 a webhook delivery never takes a schedule tick's key, nor another webhook block's.
+A repeat of a run that retention has pruned is answered with that run too
+(``pruned``): its key outlives it (engine/pruned_keys.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from engine import pruned_keys
 from engine._accept_sql import FIRST, FIRST_EARLIER, RELEASE, TICK_TAKEN, accept_sql
 from engine._json import dumps
 from engine._key_scopes import ScopedKey, key_scope
@@ -57,6 +60,7 @@ class Accepted(NamedTuple):
     execution_id: str
     created: bool  # False: an earlier delivery with the same key owns the run
     retry_of: str | None = None  # the failed or cancelled run this delivery retries
+    pruned: bool = False  # the earlier delivery's run was since pruned (retention)
 
 
 class IdempotencyBusy(Exception):
@@ -139,17 +143,39 @@ async def accept(
         args.append(queue)
     if carried:
         args += [list(c) for c in zip(*((t, b, dumps(d)) for t, b, d in carried), strict=True)]
-    if same_request is not None:
-        forms = [idempotency_key, *earlier_keys] if earlier_keys and idempotency_key else []
-        sql = accept_sql(queue is not None, bool(carried), notify, seen=True, earlier=bool(forms))
-        args += [raw, rerun_of, trigger_block, holder.scope, *([forms] if forms else [])]
-        lookup = (FIRST_EARLIER, (*holder, forms)) if forms else (FIRST, tuple(holder))
-        return await _accept_delivery(pool, sql, args, lookup, (input, stored), same_request)
-    if tick is not None:
-        args += [*tick, raw, holder.scope]
-    else:
-        args += [raw, rerun_of, trigger_block, holder.scope]
-    sql = accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
+    try:
+        if same_request is not None:
+            forms = [idempotency_key, *earlier_keys] if earlier_keys and idempotency_key else []
+            sql = accept_sql(
+                queue is not None, bool(carried), notify, seen=True, earlier=bool(forms)
+            )
+            args += [raw, rerun_of, trigger_block, holder.scope, *([forms] if forms else [])]
+            lookup = (FIRST_EARLIER, (*holder, forms)) if forms else (FIRST, tuple(holder))
+            return await _accept_delivery(pool, sql, args, lookup, (input, stored), same_request)
+        if tick is not None:
+            args += [*tick, raw, holder.scope]
+        else:
+            args += [raw, rerun_of, trigger_block, holder.scope]
+        sql = accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
+        return await _accept_run(pool, sql, args, holder, tick)
+    except asyncpg.UniqueViolationError as exc:
+        if not pruned_keys.takes_a_pruned_key(exc):
+            raise
+        # A repeat of a delivery whose run retention pruned: answered with that run.
+        eid = await pruned_keys.pruned_holder(pool, holder)
+        if eid is None:  # its row deleted by hand meanwhile: the sender's retry runs
+            raise IdempotencyBusy(str(idempotency_key)) from None
+        return Accepted(eid, False, pruned=True)
+
+
+async def _accept_run(
+    pool: asyncpg.Pool,
+    sql: str,
+    args: list[Any],
+    holder: ScopedKey,
+    tick: tuple[str, dt.datetime] | None,
+) -> Accepted:
+    """Any run but a webhook delivery: a repeated key is answered with its run."""
     for _ in range(_ROUNDS):
         args[0] = eid = new_execution_id()
         if await pool.fetchrow(sql, *args) is not None:
@@ -158,11 +184,11 @@ async def accept(
         if first is not None:
             return Accepted(str(first["execution_id"]), False)
         # The tick was taken, its run since pruned (retention): it runs once.
-        taken = tick and await pool.fetchrow(TICK_TAKEN, workflow, *tick)
+        taken = tick and await pool.fetchrow(TICK_TAKEN, holder.workflow, *tick)
         if taken:
             return Accepted(str(taken["execution_id"]), False)
         # released meanwhile (a webhook's retry took it): try again
-    raise IdempotencyBusy(str(idempotency_key))
+    raise IdempotencyBusy(str(holder.key))
 
 
 #: How a webhook's repeat finds its key's run: :data:`FIRST` or :data:`FIRST_EARLIER`,
@@ -203,10 +229,14 @@ async def _insert_new(
     pool: asyncpg.Pool, sql: str, args: list[Any]
 ) -> tuple[asyncpg.Record, Accepted | None]:
     """The accepting statement under a new execution id: its row, and the new run
-    when it was inserted (None: the key has a holder, which the row names)."""
+    when it was inserted (None: the key has a holder, which the row names) — or the
+    pruned run that held the key in an earlier form (engine/pruned_keys.py)."""
     args[0] = eid = new_execution_id()
     row = await pool.fetchrow(sql, *args)
-    return row, Accepted(eid, True) if row["execution_id"] is not None else None
+    if row["execution_id"] is not None:
+        return row, Accepted(eid, True)
+    pruned = row.get("pruned_id") if row["seen_id"] is None else None
+    return row, None if pruned is None else Accepted(str(pruned), False, pruned=True)
 
 
 async def _repeat(

@@ -17,6 +17,8 @@ import time
 
 import asyncpg
 
+from engine import pruned_keys
+
 log = logging.getLogger("flowyard.migrations")
 
 MIGRATIONS: list[str] = [
@@ -191,6 +193,9 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX IF NOT EXISTS flowyard_runs_idempotency_scoped
         ON flowyard_runs (workflow, key_scope, idempotency_key) WHERE idempotency_key IS NOT NULL;
     """,
+    # Schema version 9: a pruned run's key is kept, so a resend of its delivery is
+    # still a repeat of it (engine/pruned_keys.py). Until then retention freed it.
+    pruned_keys.SCHEMA,
 ]
 
 
@@ -257,8 +262,8 @@ UPGRADES: dict[int, str] = {4: GLOBAL_KEYS, 8: KEY_SCOPES}
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
 #: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
 #: stored workflow versions are json; flowyard_runs.rerun_of and trigger_block.
-#: 8: flowyard_runs.key_scope, idempotency keys unique per scope.
-SCHEMA_VERSION = 8
+#: 8: flowyard_runs.key_scope, idempotency keys unique per scope. 9: flowyard_pruned_keys.
+SCHEMA_VERSION = 9
 
 
 class NewerSchema(RuntimeError):

@@ -1,7 +1,9 @@
 """Retention: old run records are deleted, whole runs at a time.
 
 Only flowyard's own run log (``flowyard_runs``, ``flowyard_run_events``) is pruned;
-the templates' ``events`` table is business data and is never touched here.
+the templates' ``events`` table is business data and is never touched here. A
+pruned run's idempotency key is kept, hashed (engine/pruned_keys.py), so a resend
+of its delivery never runs it a second time.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import asyncio
 import logging
 import os
 import re
+from typing import Any
 
 import asyncpg
+
+from engine import pruned_keys
 
 DEFAULT_RETENTION = "30d"
 log = logging.getLogger("flowyard.retention")
@@ -40,15 +45,22 @@ async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> t
             )
             if not ids:
                 return runs, events
-            keys = [r["execution_id"] for r in ids]
-            deleted = await conn.execute(
-                "DELETE FROM flowyard_run_events WHERE execution_id = ANY($1::uuid[])", keys
-            )
-            events += int(deleted.split()[-1])
-            await conn.execute(
-                "DELETE FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])", keys
-            )
-            runs += len(keys)
+            events += await forget_runs(conn, [r["execution_id"] for r in ids])
+            runs += len(ids)
+
+
+async def forget_runs(conn: asyncpg.Connection, execution_ids: list[Any]) -> int:
+    """Delete these finished runs and their events (returns how many events), keeping
+    what identifies their deliveries (engine/pruned_keys.py): a resend of one is still
+    a repeat of its run. In the caller's transaction, which set flowyard.pruning."""
+    await conn.execute(pruned_keys.KEEP, execution_ids)
+    deleted = await conn.execute(
+        "DELETE FROM flowyard_run_events WHERE execution_id = ANY($1::uuid[])", execution_ids
+    )
+    await conn.execute(
+        "DELETE FROM flowyard_runs WHERE execution_id = ANY($1::uuid[])", execution_ids
+    )
+    return int(deleted.split()[-1])
 
 
 def retention_s() -> float:

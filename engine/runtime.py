@@ -62,6 +62,7 @@ class Submission:
     execution_id: str
     created: bool  # False: an earlier delivery with the same idempotency key owns the run
     retry_of: str | None = None  # the failed or cancelled run a webhook's retry replaces
+    pruned: bool = False  # not created: the earlier run with its key was pruned since
 
 
 def _without_secret(key: str | None, redactor: Redactor) -> str | None:
@@ -272,7 +273,7 @@ class Runtime(RunExecution, Resumption, RunReads):
         # From the INSERT to the run's task: a caller that gives up meanwhile (a webhook
         # answered 503) leaves a run this process's sweep finds and starts.
         with self.starts.starting():
-            eid, created, retry_of = await intake.accept(
+            eid, created, retry_of, pruned = await intake.accept(
                 self.db.log_pool, workflow.name, version, trigger, input, idempotency_key,
                 owner, key=concurrency_key, queue=queue.name if queue is not None else None,
                 notify=handoff, carried=carried, same_request=same_request, tick=tick,
@@ -280,7 +281,7 @@ class Runtime(RunExecution, Resumption, RunReads):
                 earlier_keys=earlier_keys,
             )  # fmt: skip
             if not created:  # a repeated delivery: hand back the first run, start nothing
-                return Submission(eid, False)
+                return Submission(eid, False, pruned=pruned)
             if self.local:
                 self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
                             key=concurrency_key, rerun_of=rerun_of,

@@ -136,7 +136,7 @@ async def test_the_heartbeat_keeps_only_the_runs_this_process_holds(
     version = await workflow_versions.save_version(pool, wf, set())
     from engine import intake
 
-    eid, _, _ = await intake.accept(pool, wf.name, version, "manual", {}, None, runtime.owner)
+    eid, *_ = await intake.accept(pool, wf.name, version, "manual", {}, None, runtime.owner)
     await pool.execute(
         "UPDATE flowyard_runs SET status = 'running',"
         " heartbeat_at = now() - interval '10 minutes' WHERE execution_id = $1::uuid",

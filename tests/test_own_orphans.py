@@ -92,7 +92,7 @@ async def test_a_run_it_owns_without_a_task_is_executed_once_nothing_may_start_i
     pool = rt.db.log_pool
     version = await workflow_versions.save_version(pool, workflow, set())
     with rt.starts.starting():  # an accept or claim of this process, not yet settled
-        eid, _, _ = await intake.accept(pool, workflow.name, version, "manual", {}, None, rt.owner)
+        eid, *_ = await intake.accept(pool, workflow.name, version, "manual", {}, None, rt.owner)
         await asyncio.sleep(10 * SWEEP_S)
         assert await _status(rt, eid) == "queued" and not log.exists()
 
@@ -123,7 +123,7 @@ async def test_an_own_orphan_runs_from_the_trigger_it_was_accepted_from(
     workflow = load_file(wf)
     pool = rt.db.log_pool
     version = await workflow_versions.save_version(pool, workflow, set())
-    eid, _, _ = await intake.accept(
+    eid, *_ = await intake.accept(
         pool, workflow.name, version, "schedule", {}, None, rt.owner, trigger_block="every2"
     )
 

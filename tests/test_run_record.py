@@ -94,7 +94,7 @@ async def test_a_resumed_run_reports_when_it_first_started(
     pool = runtime.db.log_pool
     version = await workflow_versions.save_version(pool, wf, set())
     dead = f"{socket.gethostname()}:1:1"  # a process of this host that is gone
-    eid, _, _ = await intake.accept(pool, wf.name, version, "manual", {}, None, dead)
+    eid, *_ = await intake.accept(pool, wf.name, version, "manual", {}, None, dead)
     first = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     await pool.execute(
         "UPDATE flowyard_runs SET status = 'running', started_at = $2 WHERE execution_id = $1::uuid",
@@ -218,7 +218,7 @@ async def test_the_end_is_written_fenced_and_with_the_times_it_reports(
     from engine.recorder import OwnershipLost, RunRecorder
 
     pool = runtime.db.log_pool
-    eid, _, _ = await intake.accept(pool, "record_finish", None, "manual", {}, None, "me")
+    eid, *_ = await intake.accept(pool, "record_finish", None, "manual", {}, None, "me")
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(runtime.db.url)
     try:

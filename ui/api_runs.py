@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, request, url_for
 
 from blocks.manual import run_input_problems
-from engine import runstore
+from engine import pruned_keys, runstore
 from engine._json import unstorable
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import long_requests, webhooks
@@ -193,11 +193,21 @@ def get_run(execution_id: str) -> Response:
         return error(404, f"no run {execution_id!r}")
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
-        return error(404, f"no run {execution_id!r}")
+        return _no_run(execution_id)
     # The stored record's `file` is the path the run was started from (the server's,
     # absolute for a webhook run): said as the list says it instead.
     result["file"] = _api_names().get(result.get("workflow"))
     return jresponse(result)
+
+
+def _no_run(execution_id: str) -> Response:
+    """404; or 410 for a run retention pruned whose delivery's key it kept: the
+    status_url a resend of that delivery is answered with (engine/pruned_keys.py)."""
+    when = bridge().call(pruned_keys.pruned_at(runtime().db.log_pool, execution_id))
+    if when is None:
+        return error(404, f"no run {execution_id!r}")
+    said = f"run {execution_id!r} was pruned by retention (FLOWYARD_RUN_RETENTION)"
+    return error(410, said, pruned=True, pruned_at=when.isoformat())
 
 
 def _api_names() -> dict[str, str]:

@@ -196,7 +196,11 @@ def document() -> dict[str, Any]:
             "/api/runs/{execution_id}": {
                 "get": op(
                     "one run with its blocks (the run result); `file` as the runs list says it",
-                    {"200": json_of("RunResult", "the run result"), "404": NOT_FOUND},
+                    {
+                        "200": json_of("RunResult", "the run result"),
+                        "404": NOT_FOUND,
+                        "410": {"description": "pruned by retention: {error, pruned, pruned_at}"},
+                    },
                     params=run,
                 )
             },

@@ -128,7 +128,7 @@ async def test_copies_that_arrived_while_their_run_ran_repeat_it_though_it_faile
         )
         await tx.commit()
     answers = await asyncio.gather(*copies)
-    assert answers == [(first.execution_id, False, None)] * 5  # repeats, nothing new
+    assert answers == [(first.execution_id, False, None, False)] * 5  # repeats, nothing new
     # A delivery that arrives now, after the failure, is the sender's retry.
     retry = await _deliver(pool, workflow)
     assert retry.created and retry.retry_of == first.execution_id
@@ -173,6 +173,6 @@ async def test_retries_arriving_together_start_one_run_though_it_fails_at_once(
     answers = await asyncio.gather(*others)
     # They arrived when the first run had failed, not its retry: they answer with
     # the retry they raced (a failed run), and start no third run.
-    assert answers == [(new_run, False, None)] * 5
+    assert answers == [(new_run, False, None, False)] * 5
     count = "SELECT count(*) FROM flowyard_runs WHERE workflow = $1"
     assert await pool.fetchval(count, workflow) == 2
