@@ -34,11 +34,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-# Re-exported: workflows (and copies made by earlier releases) import them from here.
+# Re-exported: workflow files, those copied by earlier releases included, import them
+# from here; they moved to these modules (templates/lib_imports.json lists every name).
 from _order_json import json_equal  # noqa: F401
-
-# Re-exported for workflow files copied by earlier releases, which import them from
-# here: they moved to order_capture / order_inputs (templates/lib_imports.json).
 from order_capture import capture_refusal, repeated_capture  # noqa: F401
 from order_inputs import read_as_of, read_envelope, read_version  # noqa: F401
 from order_replay import kept_snapshot_fixes, repair_refusal  # noqa: F401
