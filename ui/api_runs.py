@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from flask import Response, request, url_for
 from blocks.manual import run_input_problems
 from engine import pruned_keys, runstore
 from engine._json import unstorable
+from engine.database import server_unreachable
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import long_requests, webhooks
 from ui import workflow_files as wf
@@ -22,6 +24,8 @@ from ui.app import bridge, settings
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
 HEARTBEAT_S = 15.0
+
+log = logging.getLogger("flowyard.ui")
 
 
 def load_by_name(name: str) -> tuple[Any, Response | None]:
@@ -292,6 +296,16 @@ def stream_run(execution_id: str) -> Response:
         return after
 
     def generate() -> Iterator[str]:
+        try:
+            yield from held_or_polled()
+        except Exception as exc:
+            if not server_unreachable(exc):
+                raise
+            # Ended as a stopping server ends it, not cut mid-answer (a traceback here, a
+            # broken response there): the page reopens it from its last event (run.js).
+            log.warning("run stream %s ended: database unavailable: %r", execution_id, exc)
+
+    def held_or_polled() -> Iterator[str]:
         slot = long_requests.slots()
         if not slot.acquire(blocking=False):
             # Every thread streams and waits may hold is held: answer with what there is now and

@@ -155,9 +155,21 @@ function schedule() {
   }
 }
 
+// The live view reopens its stream itself after any error, from its last event. A
+// browser's EventSource retries a cut stream by itself, but never after an error
+// status: a 503 while the database is away (or a proxy's 502 while the server restarts)
+// ended the live view for good, the page "reconnecting…" over a run long finished.
+// Backoff so an outage of minutes is not a request a second from every open page.
+const RECONNECT_FIRST_MS = 1000;
+const RECONNECT_MAX_MS = 15000;
+let reconnectMs = RECONNECT_FIRST_MS;
+
 function stream() {
-  $('run-live').textContent = 'live';
   const source = new EventSource(`/api/runs/${encodeURIComponent(eid)}/stream?after=${model.lastSeq}`);
+  source.onopen = () => {
+    reconnectMs = RECONNECT_FIRST_MS;
+    $('run-live').textContent = 'live';
+  };
   source.addEventListener('run_event', (msg) => {
     if (model.apply(parseExact(msg.data))) schedule();
   });
@@ -169,8 +181,11 @@ function stream() {
     root.dataset.done = 'true';
   });
   source.onerror = () => {
-    // EventSource retries by itself with Last-Event-ID; just say so.
+    // Closed here and reopened below with ?after=: the events seen are not asked again.
+    source.close();
     $('run-live').textContent = 'reconnecting…';
+    setTimeout(stream, reconnectMs);
+    reconnectMs = Math.min(2 * reconnectMs, RECONNECT_MAX_MS);
   };
 }
 
