@@ -49,6 +49,11 @@ _ROW = (
 )
 
 
+#: What ``run_summary`` shows, and all a list reads: a run's input and output may be
+#: megabytes each, and /runs polls its list every 3 s.
+_SUMMARY = "execution_id, workflow, status, trigger, created_at, started_at, finished_at, error"
+
+
 class NoSuchRun(LookupError):
     """A run id that names no run (never made, or pruned by retention since)."""
 
@@ -73,7 +78,7 @@ async def list_runs(
         if cursor is None:
             raise NoSuchRun(before)
     rows = await pool.fetch(
-        f"SELECT {_ROW} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
+        f"SELECT {_SUMMARY} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
         " AND ($2::text IS NULL OR status = $2) AND ($4::timestamptz IS NULL OR"
         " (created_at, execution_id) < ($4::timestamptz, $5::uuid))"
         " ORDER BY created_at DESC, execution_id DESC LIMIT $3",
@@ -139,6 +144,7 @@ def first_start(events: list[dict[str, Any]]) -> float | None:
 
 
 def run_summary(row: asyncpg.Record) -> dict[str, Any]:
+    """A run as a list shows it: the columns of ``_SUMMARY``."""
     return {
         "execution_id": str(row["execution_id"]),
         "workflow": row["workflow"],

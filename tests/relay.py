@@ -28,6 +28,8 @@ class Relay:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._server: socketserver.ThreadingTCPServer | None = None
+        #: Bytes the server sent through the relay: what a read costs on the wire.
+        self.bytes_from_upstream = 0
 
     def restore(self) -> None:
         relay = self
@@ -59,6 +61,9 @@ class Relay:
                         if not data:
                             return
                         key.data.sendall(data)
+                        if key.fileobj is upstream:
+                            with self._lock:
+                                self.bytes_from_upstream += len(data)
         finally:
             sel.close()
             with self._lock:
