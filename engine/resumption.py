@@ -16,6 +16,7 @@ from engine.cancels import cancelled_error
 from engine.database import server_unreachable
 from engine.handoff import claim_stranded, in_acceptance_order
 from engine.inflight import InFlight
+from engine.metrics import Metrics
 from engine.model import Problem, Workflow, WorkflowError
 from engine.own_runs import OWN_UNBEATEN, RECLAIM_OWN, UNBEATEN_BEATS, Starts
 from engine.recorder import record_end
@@ -43,6 +44,7 @@ class Resumption:
     orders_keys: bool
     notify_finish: bool
     _closing: bool
+    metrics: Metrics
     _runs: InFlight
     starts: Starts
     _execute: Callable[..., Any]
@@ -188,7 +190,10 @@ class Resumption:
             try:
                 await record_end(self.db.log_pool, eid, self.owner, "cancelled",
                                  cancelled_error(), self.notify_finish)  # fmt: skip
-                return await self._stored_end(eid, None)
+                ended = await self._stored_end(eid, None)
+                # Its execution did not count it: its end was not recorded then.
+                self.metrics.run_finished(ended["workflow"], ended["status"])
+                return ended
             except asyncio.CancelledError:
                 if self._closing:
                     raise

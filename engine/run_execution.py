@@ -123,11 +123,13 @@ class RunExecution:
                 status, output, error = "cancelled", None, cancelled_error()
             finally:
                 self._runs.recorders.pop(eid, None)
-            self.metrics.run_finished(workflow.name, status)
             recorder.add(f"run_{status}", None, {"output": output, "error": error})
             # The end as stored (a resumed run keeps its first start; one the database
             # refused to record in part ended failed): one run, one record.
             end = await asyncio.shield(recorder.finish(status, output, error))
+            # Counted once recorded: an end the database did not take is reached again
+            # when the run goes on from its log (engine/resumption.py), and counted then.
+            self.metrics.run_finished(workflow.name, end["status"])
         except OwnershipLost:
             log.warning("run %s was taken over by another process: stopped here", eid)
             return await self._stored_end(eid, None)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import asyncpg
+import pytest
 import pytest_asyncio
 from held_runs import HELD, until
 
@@ -91,6 +92,29 @@ async def test_a_run_cut_off_from_the_database_goes_on_once_it_is_back(held: Hel
     assert log.read_text().split().count("hold") == 2
 
 
+async def test_a_run_whose_end_waited_for_the_database_is_counted_finished_once(
+    held: Held, caplog: pytest.LogCaptureFixture
+) -> None:
+    """flowyard_runs_finished_total: counted when the end is recorded, not when the run
+    reached it, or a run continued from its log after an outage was counted twice."""
+    _, relay, rt, eid, log, gate = held
+    name = (await rt.run_result(eid))["workflow"]
+    waiter = asyncio.create_task(rt.wait(eid))
+    relay.cut()
+    gate.write_text("open")  # the run reaches its end; the end cannot be written
+
+    def stopped() -> bool:
+        said = f"run {eid} stopped, the database cannot be reached"
+        return any(said in r.getMessage() for r in caplog.records)
+
+    assert await until(stopped), "the run's end was not refused"
+    relay.restore()
+    result = await asyncio.wait_for(waiter, 60)
+    assert result["status"] == "succeeded", result["error"]
+    assert log.read_text().split().count("hold") == 2  # it was continued from its log
+    assert rt.metrics.runs_finished[(name, "succeeded")] == 1
+
+
 async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(held: Held) -> None:
     direct, relay, rt, eid, log, gate = held
     relay.cut()
@@ -100,6 +124,8 @@ async def test_a_cancel_while_the_database_is_away_ends_the_run_once_it_is_back(
     assert await rt.request_cancel(eid) == "cancelling"  # asked while it is away
     relay.restore()
     assert await until(_ended(direct, eid, "cancelled"))
+    name = (await rt.run_result(eid))["workflow"]
+    assert await until(lambda: rt.metrics.runs_finished[(name, "cancelled")] == 1)
     await asyncio.sleep(2.0)
     assert await _status(direct, eid) == "cancelled"
     assert log.read_text().split().count("hold") == 1  # it was not continued
@@ -118,6 +144,8 @@ async def test_a_cancel_while_a_block_runs_and_the_database_is_away_is_kept(held
     gate.write_text("open")
     relay.restore()
     assert await until(_ended(direct, eid, "cancelled"))
+    name = (await rt.run_result(eid))["workflow"]
+    assert await until(lambda: rt.metrics.runs_finished[(name, "cancelled")] == 1)
     await asyncio.sleep(2.5)  # long enough for a continuation to have begun
     assert await _status(direct, eid) == "cancelled"
     assert log.read_text().split() == ["hold"]  # not run again, `after` never
