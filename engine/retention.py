@@ -23,12 +23,22 @@ log = logging.getLogger("flowyard.retention")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+#: The longest age a duration may say. PostgreSQL's timestamps end 4713 BC: "now
+#: minus" much more was `interval out of range` at every prune, a traceback from `runs
+#: prune` and, from the hourly pruning, a failure logged every hour, retention off.
+MAX_DURATION_S = 36500 * 86400.0
+MAX_DURATION = "36500d (100 years)"
+
+
 def parse_duration(text: str) -> float:
-    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` → seconds."""
+    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` → seconds, from 0 to MAX_DURATION_S."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
     if not m:
         raise ValueError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not seconds <= MAX_DURATION_S:  # `not <=`: a number of 400 digits is inf
+        raise ValueError(f"too long: {text!r} (at most {MAX_DURATION})")
+    return seconds
 
 
 async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> tuple[int, int]:
@@ -64,8 +74,17 @@ async def forget_runs(conn: asyncpg.Connection, execution_ids: list[Any]) -> int
 
 
 def retention_s() -> float:
-    """FLOWYARD_RUN_RETENTION (default 30d) in seconds; ValueError when it is no duration."""
-    return parse_duration(os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION)
+    """FLOWYARD_RUN_RETENTION (default 30d) in seconds; ValueError when it is no
+    duration, too long, or 0: a setting of 0 deleted every finished run's record as
+    soon as the hourly pruning came (`runs prune --older-than 0s` asks it on purpose)."""
+    raw = os.environ.get("FLOWYARD_RUN_RETENTION") or DEFAULT_RETENTION
+    seconds = parse_duration(raw)
+    if seconds == 0:
+        raise ValueError(
+            f"{raw.strip()!r} would delete every finished run's record within the hour:"
+            f" give an age above 0 (unset, it is {DEFAULT_RETENTION})"
+        )
+    return seconds
 
 
 async def prune_hourly(pool: asyncpg.Pool) -> None:

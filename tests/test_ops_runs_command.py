@@ -49,6 +49,11 @@ PRUNE_TAKES = (
             ["prune", "--older-than", "abc"],
             "flowyard runs prune: bad --older-than: not a duration: 'abc'",
         ),
+        # A 43-line traceback: `interval out of range` from PostgreSQL.
+        (
+            ["prune", "--older-than", "99999999999w"],
+            "flowyard runs prune: bad --older-than: too long: '99999999999w' (at most 36500d",
+        ),
         # These pruned every finished run, whatever they named.
         (
             ["--workflow", "failing", "--status", "failed", "prune"],

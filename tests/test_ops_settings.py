@@ -98,6 +98,35 @@ def test_a_retention_that_is_no_duration_is_refused(command: str, tmp_path: Path
 
 @pytest.mark.parametrize("command", ["serve", "worker"])
 @pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        # `interval out of range` at every hourly prune, logged and retention off.
+        ("99999999999w", "too long: '99999999999w' (at most 36500d (100 years))"),
+        ("36501d", "too long: '36501d' (at most 36500d (100 years))"),
+        # Every finished run's record deleted at the first prune.
+        (
+            "0d",
+            "'0d' would delete every finished run's record within the hour: give an"
+            " age above 0 (unset, it is 30d)",
+        ),  # fmt: skip
+        (
+            "0s",
+            "'0s' would delete every finished run's record within the hour: give an"
+            " age above 0 (unset, it is 30d)",
+        ),  # fmt: skip
+    ],
+)
+def test_a_retention_out_of_range_is_refused(
+    command: str, value: str, said: str, tmp_path: Path
+) -> None:
+    done = _serve(tmp_path, command, FLOWYARD_RUN_RETENTION=value)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"flowyard {command}: FLOWYARD_RUN_RETENTION: {said}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize(
     ("name", "default"),
     [
         ("FLOWYARD_WORKER_POLL", "0.05"),
