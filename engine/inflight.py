@@ -24,6 +24,7 @@ import asyncpg
 
 from engine import runstore
 from engine.recorder import OwnershipLost, RunRecorder
+from engine.repeated_failures import RepeatedFailures
 
 log = logging.getLogger("flowyard.runtime")
 
@@ -172,6 +173,7 @@ class InFlight:
 
 async def flush(runs: InFlight, interval: float) -> None:
     """Write buffered run events at least every ``interval`` s (live progress)."""
+    failures = RepeatedFailures(log, "flushing run events")
     while True:
         await asyncio.sleep(interval)
         for recorder in list(runs.recorders.values()):
@@ -180,8 +182,10 @@ async def flush(runs: InFlight, interval: float) -> None:
                     await recorder.flush()
                 except OwnershipLost:
                     runs.lose(recorder.execution_id)
-                except Exception:  # the run's own final write reports real trouble
-                    log.exception("flushing run events failed")
+                except Exception as exc:  # the run's own final write reports real trouble
+                    failures.failed(exc)  # once, then at most once a minute
+                else:
+                    failures.worked()
 
 
 async def beat(runs: InFlight, pool: asyncpg.Pool, owner: str, interval: float) -> None:
