@@ -54,6 +54,10 @@ _ROW = (
 _SUMMARY = "execution_id, workflow, status, trigger, created_at, started_at, finished_at, error"
 
 
+#: The most runs one listing gives: a caller wanting more pages on with ``before``.
+MAX_LISTED = 1000
+
+
 class NoSuchRun(LookupError):
     """A run id that names no run (never made, or pruned by retention since)."""
 
@@ -84,7 +88,7 @@ async def list_runs(
         " ORDER BY created_at DESC, execution_id DESC LIMIT $3",
         workflows,
         status,
-        max(1, min(int(limit), 1000)),
+        max(1, min(int(limit), MAX_LISTED)),
         cursor["created_at"] if cursor else None,
         cursor["execution_id"] if cursor else None,
     )

@@ -22,6 +22,7 @@ from engine.model import WorkflowError
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 from engine.triggers import NoTriggerChosen, started_by_hand
+from ui.cli_runs_list import list_runs
 from ui.cli_workflows import missing_file, read_input
 from ui.config import check_start_settings, require_database
 
@@ -187,7 +188,7 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
 
 
 #: The options of `runs` and `runs list`, which the other actions do not take.
-LIST_OPTIONS = ("--workflow", "--status", "--limit")
+LIST_OPTIONS = ("--workflow", "--status", "--limit", "--before")
 #: What each other action takes, said when it is given one of LIST_OPTIONS.
 ACTION_TAKES = {
     "show": "show takes only a run id",
@@ -221,6 +222,8 @@ def runs_usage_problem(args: argparse.Namespace) -> str | None:
     if not (limit.isascii() and limit.isdigit() and int(limit) >= 1):
         return f"bad --limit {args.limit!r}: a number of at least 1"
     args.limit = int(limit)
+    if args.before is not None and not runstore.is_run_id(args.before):
+        return f"bad --before {args.before!r}: a run's execution id (the last one listed)"
     if args.action == "prune":
         try:
             args.older_than_s = parse_duration(args.older_than)
@@ -283,14 +286,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if args.id and not resumed:
                 return await _not_resumed(rt, args.id)
             return 0
-        runs = await rt.list_runs(args.workflow, args.status, args.limit)
-        # As wide as the longest name listed: a fixed 30 ran longer names into the date.
-        width = max([30] + [len(r["workflow"]) for r in runs])
-        for r in runs:
-            print(
-                f"{r['execution_id']}  {r['status']:<10} {r['workflow']:<{width}} {r['created_at']}"
-            )
-        return 0
+        return await list_runs(rt, args)
 
     return with_runtime(
         args, body, resume=False
@@ -311,7 +307,7 @@ def add_runs_parser(sub: Any, workflows_help: str) -> None:
     # After add_subparsers, whose own default (None) it replaces: no action is `list`.
     # Defaults too of what only some actions have; `list`'s options are SUPPRESSed,
     # so that one given before the action (`runs --limit 5 list`) stays.
-    s.set_defaults(fn=cmd_runs, action="list", id=None, older_than="30d")
+    s.set_defaults(fn=cmd_runs, action="list", id=None, older_than="30d", before=None)
 
     def action(name: str, text: str, run_id: str | None = None) -> argparse.ArgumentParser:
         # No abbreviations: `prune --workflow x` was read as --workflows (a folder).
@@ -347,6 +343,13 @@ def _list_options(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     p.add_argument("--status", default=unset, help="only runs with this status (queued, …)")
     # a string when given: cmd_runs checks it, in one line
     p.add_argument("--limit", default=unset or 50, help="at most this many runs (default 50)")
+    p.add_argument(
+        "--before",
+        default=unset,
+        metavar="ID",
+        help=f"only runs older than run ID: the next page after it (a list gives at most"
+        f" {runstore.MAX_LISTED})",
+    )
 
 
 async def _not_resumed(rt: Runtime, execution_id: str) -> int:
