@@ -195,7 +195,8 @@ def list_runs() -> Response:
 def get_run(execution_id: str) -> Response:
     if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
-    result = bridge().call(runtime().run_result(execution_id))
+    reading = runtime().run_result(execution_id)
+    result = bridge().call(reading, settings().read_timeout, what="reading the run")
     if result is None:
         return _no_run(execution_id)
     # The stored record's `file` is the path the run was started from (the server's,

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ui.bridge import EngineBridge
+from ui.bridge import EngineBridge, EngineTimeout
 from ui.config import DEFAULT_ACCEPT_TIMEOUT_S, DEFAULT_MAX_BODY, accept_timeout, max_body
 from ui.db_watch import DatabaseWatch
 
@@ -49,6 +49,8 @@ class UIConfig:
     accept_timeout: float = DEFAULT_ACCEPT_TIMEOUT_S
     #: poll interval of the SSE stream over the run event log
     stream_poll: float = 0.1
+    #: how long reading one run may take (GET /api/runs/<id>): a 504 after that
+    read_timeout: float = 30.0
 
 
 def bridge() -> EngineBridge:
@@ -147,9 +149,18 @@ def _database_outage(exc: Exception) -> Any:
     network down, no free connection slot): 503 with Retry-After, as a webhook
     delivery and /api/health answer then, so a client retries instead of reading a
     500 as a bug. One handler for every route; any other exception is re-raised to
-    Flask's own handling (logged with its traceback, a 500)."""
+    Flask's own handling (logged with its traceback, a 500). A wait for the engine that
+    ran out is a 503 only when the database does not answer either: otherwise a 504
+    saying what took too long (ui/slow_answers.py)."""
     from engine.database import server_unreachable
 
+    if isinstance(exc, EngineTimeout):  # slow work, or a database that hangs?
+        from ui.slow_answers import too_slow
+
+        slow = too_slow(exc)
+        if slow is not None:
+            log.warning("%s %s: %s (the database answers)", request.method, request.path, exc)
+            return slow
     if not server_unreachable(exc):
         raise exc
     # Logged without a traceback: an outage is not a bug, and one line per request is enough.

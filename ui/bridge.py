@@ -19,6 +19,18 @@ from engine._loop import new_event_loop
 T = TypeVar("T")
 
 
+class EngineTimeout(TimeoutError):
+    """A request's wait for the engine ran out (``EngineBridge.call``). Not, by itself,
+    a database outage, as the TimeoutError it is (an OSError) would be taken for: a read
+    of a huge run on a healthy database runs out too (ui/slow_answers.py tells them
+    apart). ``what``: what the request was doing ("reading the run"), if said."""
+
+    def __init__(self, seconds: float, what: str | None = None) -> None:
+        self.seconds = seconds
+        self.what = what or "the request"
+        super().__init__(f"{self.what} took longer than {seconds:g} s")
+
+
 class EngineBridge:
     """Runs an engine Runtime on a private event loop in a daemon thread."""
 
@@ -79,14 +91,19 @@ class EngineBridge:
         """Start ``coro`` on the engine loop; its future, for the caller to wait on."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
-        """Run ``coro`` on the engine loop and wait for its result in this thread."""
+    def call(
+        self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0, what: str | None = None
+    ) -> T:
+        """Run ``coro`` on the engine loop and wait for its result in this thread, at
+        most ``timeout`` s: then ``coro`` is cancelled and EngineTimeout raised."""
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)
         except TimeoutError:
+            if future.done():  # its own TimeoutError (a connect timeout), or just ended
+                return future.result()
             future.cancel()
-            raise
+            raise EngineTimeout(timeout or 0.0, what) from None
 
     def wait(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
         """``call`` for a request that only waits for a run's end (``?wait=1``):

@@ -200,6 +200,10 @@ def document() -> dict[str, Any]:
                         "200": json_of("RunResult", "the run result"),
                         "404": NOT_FOUND,
                         "410": {"description": "pruned by retention: {error, pruned, pruned_at}"},
+                        "504": {
+                            "description": "reading the run took longer than 30 s while the"
+                            " database answers (a very large run): {error, reason}"
+                        },
                     },
                     params=run,
                 )
