@@ -132,3 +132,10 @@ def variant(request: pytest.FixtureRequest, es_runtime: Any) -> tuple[Any, str]:
     if request.param == "orders/agent-events":
         return request.getfixturevalue("agent_workflows"), request.param
     return es_runtime, request.param
+
+
+@pytest.fixture
+def template_rt(request: pytest.FixtureRequest, template: str) -> Any:
+    """The module's runtime for ``template`` (a test's parameter, Replay Events or
+    its Agent variant); for an Agent variant, with its model stand-in installed."""
+    return request.getfixturevalue("agent_workflows" if "agent" in template else "es_runtime")

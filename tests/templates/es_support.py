@@ -35,6 +35,10 @@ STRIPE_KEY = "sk_test_flowyard_e2e_secret"
 #: checks the snapshots it writes (the ``variant`` fixture runs a test on both).
 VARIANTS = {"orders/events": "replay_events", "orders/agent-events": "replay_events_agent"}
 
+#: Replay Events and its Agent variant, for the checks both make (the ``template_rt``
+#: fixture gives a test the runtime, with the model stand-in for the Agent variant).
+REPLAYS = tuple(VARIANTS.values())
+
 
 class Mailbox:
     """aiosmtpd handler that keeps every message it accepts."""

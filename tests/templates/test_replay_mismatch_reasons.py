@@ -4,7 +4,8 @@ Black-box report: with only `order_snapshots.last_event_id` changed, or only
 `last_event_at` shifted by a second, a replay said `consistent: false` with
 `state == snapshot_state` and equal versions, and Slack was told the generic "does
 not match its events": nobody could tell what to look at. The output's `reasons`
-and the alert now name the column, the state's keys, or the versions that differ.
+and the alert now name the column, the state's keys, or the versions that differ,
+in Replay Events and in its Agent variant (whose model's state is the replay).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from es_support import calls, deliver, lifecycle, stand_ins
+from es_support import REPLAYS, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 #: A change to the live snapshot, and what the verdict must name.
@@ -43,19 +44,19 @@ EDITS = {
 }
 
 
+@pytest.mark.parametrize("template", REPLAYS)
 @pytest.mark.parametrize("edit", sorted(EDITS))
 async def test_the_verdict_names_what_differs(
-    es_runtime: Any, httpserver: HTTPServer, edit: str
+    template_rt: Any, httpserver: HTTPServer, edit: str, template: str
 ) -> None:
+    es_runtime = template_rt
     stand_ins(httpserver)
     sql, says = EDITS[edit]
     order = f"ord-{uuid.uuid4().hex[:8]}"
     for ev in lifecycle(order)[:2]:
         await deliver(es_runtime, ev)
     await es_runtime.db.pool.execute(sql, order)
-    result = await es_runtime.execute(
-        es_runtime.load_workflow("replay_events"), {"order_id": order}
-    )
+    result = await es_runtime.execute(es_runtime.load_workflow(template), {"order_id": order})
     assert result["status"] == "succeeded", result["error"]
     out = result["output"]
     assert out["consistent"] is False

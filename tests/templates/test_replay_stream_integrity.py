@@ -7,6 +7,8 @@ without a word; a duplicated version was folded twice and repaired in; and an `a
 whose events' `created_at` ran out of order with their versions folded versions 1
 and 4 and called it checked. Each is now an inconsistent check naming the fault, and
 a repair is refused (`repair_refused`), as for an event this release cannot read.
+Replay Events (Agent) makes the same check (its model folds the same stream), and
+refuses any repair in its first step.
 
 The faults are made the way they would arrive: by a hand edit or a restore that
 bypasses the append-only trigger (`session_replication_role = replica`).
@@ -20,14 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from es_support import calls, deliver, lifecycle, stand_ins
+from es_support import REPLAYS, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 SNAPSHOT = "SELECT version, state, last_event_id FROM order_snapshots WHERE order_id = $1"
 
 
-async def replay(rt: Any, **input: Any) -> dict[str, Any]:
-    result = await rt.execute(rt.load_workflow("replay_events"), input)
+async def replay(rt: Any, template: str = "replay_events", **input: Any) -> dict[str, Any]:
+    result = await rt.execute(rt.load_workflow(template), input)
     assert result["status"] == "succeeded", result["error"]
     return result["output"]
 
@@ -46,19 +48,29 @@ async def new_order(rt: Any, events: int) -> str:
     return order
 
 
-async def assert_repair_refused(rt: Any, order: str, says: str, **point: Any) -> None:
-    """A repair changes nothing, and says why with ``says``."""
+async def assert_repair_refused(
+    rt: Any, template: str, order: str, says: str, **point: Any
+) -> None:
+    """A repair changes nothing, and says why with ``says`` (the Agent variant
+    refuses every repair, before it reads the stream)."""
     before = await rt.db.pool.fetchrow(SNAPSHOT, order)
-    out = await replay(rt, order_id=order, repair=True, **point)
-    assert out["consistent"] is False and out["repaired"] is False
-    assert out["repair_refused"].startswith("not repaired:"), out["repair_refused"]
-    assert says in out["repair_refused"], out["repair_refused"]
+    if template == "replay_events_agent":
+        input = {"order_id": order, "repair": True, **point}
+        result = await rt.execute(rt.load_workflow(template), input)
+        assert result["status"] == "failed" and result["error"]["block"] == "check_input"
+    else:
+        out = await replay(rt, order_id=order, repair=True, **point)
+        assert out["consistent"] is False and out["repaired"] is False
+        assert out["repair_refused"].startswith("not repaired:"), out["repair_refused"]
+        assert says in out["repair_refused"], out["repair_refused"]
     assert await rt.db.pool.fetchrow(SNAPSHOT, order) == before
 
 
+@pytest.mark.parametrize("template", REPLAYS)
 async def test_a_missing_version_is_reported_and_not_repaired_over(
-    es_runtime: Any, httpserver: HTTPServer
+    template_rt: Any, httpserver: HTTPServer, template: str
 ) -> None:
+    es_runtime = template_rt
     stand_ins(httpserver)
     order = await new_order(es_runtime, 3)
     await tamper(
@@ -66,24 +78,26 @@ async def test_a_missing_version_is_reported_and_not_repaired_over(
         "DELETE FROM events WHERE aggregate_id = $1 AND aggregate_version = 2",
         order,
     )
-    out = await replay(es_runtime, order_id=order)
+    out = await replay(es_runtime, template, order_id=order)
     assert out["consistent"] is False
     assert out["events"] == 2 and out["replayed"] == 2  # what the state reflects
     assert "version 2 is missing" in " ".join(out["reasons"]), out["reasons"]
     alert = calls(httpserver, "/slack/hook")[-1].get_json()["text"]
     assert order in alert and "version 2 is missing" in alert
-    await assert_repair_refused(es_runtime, order, "version 2 is missing")
-    audit = await replay(es_runtime, order_id=order, from_start=True)
+    await assert_repair_refused(es_runtime, template, order, "version 2 is missing")
+    audit = await replay(es_runtime, template, order_id=order, from_start=True)
     assert audit["consistent"] is False and "version 2 is missing" in " ".join(audit["reasons"])
     # A point before the gap is no way around it: the order's stream is broken.
-    past = await replay(es_runtime, order_id=order, version=1)
+    past = await replay(es_runtime, template, order_id=order, version=1)
     assert past["consistent"] is False and past["checked"] is False
 
 
+@pytest.mark.parametrize("template", REPLAYS)
 @pytest.mark.parametrize("version", [0, -1])
 async def test_an_event_below_version_1_is_reported_not_left_out(
-    es_runtime: Any, httpserver: HTTPServer, version: int
+    template_rt: Any, httpserver: HTTPServer, version: int, template: str
 ) -> None:
+    es_runtime = template_rt
     stand_ins(httpserver)
     order = await new_order(es_runtime, 2)
     await tamper(
@@ -94,10 +108,10 @@ async def test_an_event_below_version_1_is_reported_not_left_out(
         order,
         version,
     )
-    out = await replay(es_runtime, order_id=order)
+    out = await replay(es_runtime, template, order_id=order)
     assert out["consistent"] is False
     assert f"version {version} is stored" in " ".join(out["reasons"]), out["reasons"]
-    await assert_repair_refused(es_runtime, order, f"version {version} is stored")
+    await assert_repair_refused(es_runtime, template, order, f"version {version} is stored")
 
 
 @pytest.fixture
@@ -115,9 +129,11 @@ async def without_version_key(es_runtime: Any) -> AsyncIterator[None]:
         )
 
 
+@pytest.mark.parametrize("template", REPLAYS)
 async def test_a_version_stored_twice_is_reported_not_folded_in(
-    es_runtime: Any, httpserver: HTTPServer, without_version_key: None
+    template_rt: Any, httpserver: HTTPServer, without_version_key: None, template: str
 ) -> None:
+    es_runtime = template_rt
     stand_ins(httpserver)
     order = await new_order(es_runtime, 3)
     copy = uuid.uuid4()
@@ -130,17 +146,19 @@ async def test_a_version_stored_twice_is_reported_not_folded_in(
         order,
     )
     try:
-        out = await replay(es_runtime, order_id=order, from_start=True)
+        out = await replay(es_runtime, template, order_id=order, from_start=True)
         assert out["consistent"] is False
         assert "version 2 is stored 2 times" in " ".join(out["reasons"]), out["reasons"]
-        await assert_repair_refused(es_runtime, order, "version 2 is stored 2 times")
+        await assert_repair_refused(es_runtime, template, order, "version 2 is stored 2 times")
     finally:
         await tamper(es_runtime, "DELETE FROM events WHERE event_id = $1", copy)
 
 
+@pytest.mark.parametrize("template", REPLAYS)
 async def test_an_as_of_that_selects_no_prefix_is_reported(
-    es_runtime: Any, httpserver: HTTPServer
+    template_rt: Any, httpserver: HTTPServer, template: str
 ) -> None:
+    es_runtime = template_rt
     stand_ins(httpserver)
     order = await new_order(es_runtime, 4)
     pool = es_runtime.db.pool
@@ -154,12 +172,12 @@ async def test_an_as_of_that_selects_no_prefix_is_reported(
         order,
         last + timedelta(seconds=5),
     )
-    out = await replay(es_runtime, order_id=order, as_of=last.isoformat())
+    out = await replay(es_runtime, template, order_id=order, as_of=last.isoformat())
     assert out["consistent"] is False and out["events"] == 2
     said = " ".join(out["reasons"])
     assert "does not select a prefix" in said and "version 2" in said, out["reasons"]
     await assert_repair_refused(
-        es_runtime, order, "does not select a prefix", as_of=last.isoformat()
+        es_runtime, template, order, "does not select a prefix", as_of=last.isoformat()
     )
     # The stream itself is whole: without as_of the order checks out.
-    assert (await replay(es_runtime, order_id=order))["consistent"] is True
+    assert (await replay(es_runtime, template, order_id=order))["consistent"] is True
