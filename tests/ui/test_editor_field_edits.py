@@ -43,11 +43,11 @@ def test_a_field_added_to_a_block_keeps_its_flow_style_lists(
     assert "    body: [step_state, step_agent, step]\n" in original
 
     def edit(doc: dict) -> None:
-        doc["blocks"]["fold"]["max_iterations"] = 500
+        doc["blocks"]["fold"]["timeout"] = 500
 
     after = _save(client, auth, workflows_dir, "rt_fields", edit)
     changed = _changed_lines(original, after)
-    assert changed[-1] == "+    max_iterations: 500"
+    assert changed[-1] == "+    timeout: 500"
     assert [c for c in changed if "name:" not in c][:-1] == []  # nothing else but the name
 
 
