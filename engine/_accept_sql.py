@@ -19,19 +19,20 @@ from engine.queue import DEFER_TAIL
 #: ``${raw}``: the input as accepted when ``$5`` is its redacted form, else NULL
 #: (engine/migrations.py, unredacted_input); ``${rerun}``: the run a re-run repeats,
 #: else NULL; ``${start}``: the trigger block the run starts from
-#: (engine/triggers.py), NULL for all of them; ``${scope}``, the last parameter (but
-#: for the key's forms, accept_sql): the key's scope (engine/_key_scopes.py), in which
-#: the key must be free. ``{pruned}``: with the key's forms, nor kept by retention in
+#: (engine/triggers.py), NULL for all of them; ``${scope}``: the key's scope
+#: (engine/_key_scopes.py), in which the key must be free; ``${deployment}``, the last
+#: parameter (but for the key's forms, accept_sql): the accepting deployment
+#: (engine/deployments.py). ``{pruned}``: with the key's forms, nor kept by retention in
 #: one of them (engine/pruned_keys.py); empty otherwise.
 _INSERT_RUN = f"""
     WITH ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
                                    unredacted_input, input_redacted, rerun_of, trigger_block,
-                                   key_scope)
+                                   key_scope, queue)
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
                now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{rerun}}::uuid,
-               ${{start}}::text, ${{scope}}::text
+               ${{start}}::text, ${{scope}}::text, ${{deployment}}::text
          WHERE NOT EXISTS ({UNSCOPED_HOLDER}){{pruned}}
 """
 #: A schedule's tick (engine/runtime.py, submit): the run is inserted only if this
@@ -49,10 +50,11 @@ _INSERT_TICKED_RUN = f"""
     ), ins AS (
         INSERT INTO flowyard_runs (execution_id, workflow, workflow_hash, status, trigger, input,
                                    idempotency_key, owner, heartbeat_at, concurrency_key,
-                                   unredacted_input, input_redacted, trigger_block, key_scope)
+                                   unredacted_input, input_redacted, trigger_block, key_scope,
+                                   queue)
         SELECT $1::uuid, $2::text, $3::text, 'queued', $4::text, $5::json, $6::text, $7::text,
                now(), $8::text, ${{raw}}::json, ${{raw}}::json IS NOT NULL, ${{block}}::text,
-               ${{scope}}::text
+               ${{scope}}::text, ${{deployment}}::text
          WHERE EXISTS (SELECT FROM tick) AND NOT EXISTS ({UNSCOPED_HOLDER})
 """
 #: The rest of the accepting statement: a repeated key inserts no run; the run's first event.
@@ -130,13 +132,19 @@ def accept_sql(
     first = 10 if queued else 9  # the parameters after the accept's (and the job's)
     extra = _CARRIED.format(first, first + 1, first + 2) if carried else ""
     after = first + (3 if carried else 0)
-    scope = after + 3  # the key's scope, the last parameter (but for the key's forms)
-    forms = scope + 1  # with ``earlier``: the key and its earlier forms, a text[]
+    scope = after + 3  # the key's scope, then the deployment (the last but for the forms)
+    deployment = scope + 1
+    forms = scope + 2  # with ``earlier``: the key and its earlier forms, a text[]
     held = held_in_any_form(forms) if earlier else HELD_AS_SENT
     pruned = pruned_keys.earlier_form_pruned(f"${forms}::text[]") if earlier else ""
     if ticked:  # its two parameters (block, tick), then the unredacted input
         head = _INSERT_TICKED_RUN.format(
-            block=after, tick=after + 1, raw=after + 2, scope=scope, held=held
+            block=after,
+            tick=after + 1,
+            raw=after + 2,
+            scope=scope,
+            deployment=deployment,
+            held=held,
         )
     else:
         head = _INSERT_RUN.format(
@@ -144,6 +152,7 @@ def accept_sql(
             rerun=after + 1,
             start=after + 2,
             scope=scope,
+            deployment=deployment,
             held=held,
             pruned=f" AND NOT EXISTS ({pruned})" if pruned else "",
         )

@@ -35,6 +35,7 @@ _CLAIM_UNBEGUN = f"""
        AND (owner IS NULL OR owner = '{HANDOFF}')
     RETURNING execution_id
 """
+_DEPLOYMENT = "SELECT queue FROM flowyard_runs WHERE execution_id = $1::uuid"
 
 
 def cancelled_error() -> dict[str, Any]:
@@ -58,7 +59,12 @@ async def request_cancel(runtime: Any, execution_id: str) -> str | None:
     with runtime.starts.starting():
         taken = await pool.fetchval(_CLAIM_UNBEGUN, execution_id, runtime.owner)
         if taken is None:
-            taken = bool(await claim(pool, runtime.owner, execution_id))
+            # Whichever deployment's it is: ending it cancelled executes nothing, so
+            # no environment is used (engine/deployments.py).
+            queue = await pool.fetchval(_DEPLOYMENT, execution_id)
+            taken = queue is not None and bool(
+                await claim(pool, runtime.owner, execution_id, deployment=queue)
+            )
         if taken:
             with contextlib.suppress(OwnershipLost):  # taken over meanwhile: theirs to end
                 await record_end(

@@ -27,6 +27,8 @@ from typing import Any
 
 import asyncpg
 
+from engine.deployments import lock_key
+
 log = logging.getLogger("flowyard.handoff")
 
 ACCEPTED = "flowyard_accepted"  # payload: execution id (engine/runstore.py, accept)
@@ -35,9 +37,10 @@ HANDOFF = "handoff"  # the owner of an accepted run no engine process has claime
 SWEEP_S = 5.0  # also claim waiting runs when none was announced for this long
 
 BATCH = 500  # runs claimed per statement: a long backlog is taken a batch at a time
-#: Held (shared) by every engine process while it takes handed-over runs: when
-#: nobody holds it, runs waiting for an engine process are stranded (serve restarted
-#: without --engine-process), and a process that executes runs takes them itself.
+#: Held (shared) by every engine process while it takes handed-over runs, one lock
+#: per deployment (lock_key): when nobody of its deployment holds it, runs waiting
+#: for an engine process are stranded (serve restarted without --engine-process),
+#: and a process of that deployment that executes runs takes them itself.
 ENGINE_LOCK = 0x666C7977  # "flyw"
 
 _CLAIM = f"""
@@ -46,6 +49,8 @@ _CLAIM = f"""
            SELECT execution_id FROM flowyard_runs
             WHERE owner = '{HANDOFF}' AND status = 'queued'
               AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
+              -- handed over by this deployment's web process (engine/deployments.py)
+              AND queue = $3
             ORDER BY created_at, execution_id
             LIMIT {BATCH}
               -- Waits for a row another statement holds for a moment (a repeated
@@ -97,7 +102,10 @@ async def take_handoffs(runtime: Any) -> None:
 async def _listen_and_take(runtime: Any) -> None:
     arrived: asyncio.Queue[str] = asyncio.Queue()
     conn = await asyncpg.connect(runtime.db.url)
-    await conn.execute("SELECT pg_advisory_lock_shared($1)", ENGINE_LOCK)  # released on close
+    # released on close
+    await conn.execute(
+        "SELECT pg_advisory_lock_shared($1, $2)", *lock_key(ENGINE_LOCK, runtime.deployment)
+    )
     await conn.add_listener(ACCEPTED, lambda _c, _pid, _ch, eid: arrived.put_nowait(eid))
     conn.add_termination_listener(lambda _c: arrived.put_nowait(""))  # "": listen again
     try:
@@ -120,7 +128,7 @@ async def _listen_and_take(runtime: Any) -> None:
 async def _take(runtime: Any) -> None:
     while True:
         with runtime.starts.starting():  # owned here, not yet in tasks (engine/own_runs.py)
-            rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, None)
+            rows = await runtime.db.log_pool.fetch(_CLAIM, runtime.owner, None, runtime.deployment)
             for row in in_acceptance_order(rows):
                 await runtime.take(row)
         if len(rows) < BATCH:
@@ -128,18 +136,20 @@ async def _take(runtime: Any) -> None:
 
 
 async def claim_stranded(
-    pool: asyncpg.Pool, owner: str, execution_id: str | None = None
+    pool: asyncpg.Pool, owner: str, deployment: str, execution_id: str | None = None
 ) -> list[asyncpg.Record]:
-    """Runs handed to an engine process while none runs (all, or one), claimed by
-    ``owner``; none while an engine process holds ENGINE_LOCK. One that starts
-    meanwhile waits for this claim to commit, then finds them taken."""
+    """Runs handed to an engine process of ``deployment`` while none runs (all, or
+    one), claimed by ``owner``; none while an engine process of it holds its
+    ENGINE_LOCK. One that starts meanwhile waits for this claim to commit, then
+    finds them taken."""
     eids = None if execution_id is None else [execution_id]
     rows: list[asyncpg.Record] = []
+    key = lock_key(ENGINE_LOCK, deployment)
     async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ENGINE_LOCK):
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", *key):
             return []
         while True:
-            batch = await conn.fetch(_CLAIM, owner, eids)
+            batch = await conn.fetch(_CLAIM, owner, eids, deployment)
             rows += batch
             if len(batch) < BATCH:
                 return in_acceptance_order(rows)

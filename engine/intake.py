@@ -39,6 +39,7 @@ from engine import pruned_keys
 from engine._accept_sql import FIRST, FIRST_EARLIER, RELEASE, TICK_TAKEN, accept_sql
 from engine._json import dumps
 from engine._key_scopes import ScopedKey, key_scope
+from engine.queue import DEFAULT_QUEUE
 
 #: Tells whether a repeated delivery (stored input, new input) is the same request.
 SameRequest = Callable[[dict[str, Any], dict[str, Any]], bool]
@@ -108,6 +109,7 @@ async def accept(
     rerun_of: str | None = None,
     trigger_block: str | None = None,
     earlier_keys: Sequence[str] = (),
+    deployment: str = DEFAULT_QUEUE,
 ) -> Accepted:
     """Durably accept a run in one statement: the run row (with its concurrency
     ``key``) and its `run_queued` event; with ``queue``, its procrastinate job
@@ -128,7 +130,8 @@ async def accept(
     ``rerun_of``: the run a re-run repeats (``<workflow.rerun_of>``); never with a
     ``tick``. ``trigger_block``: the trigger block the run starts from (None: all
     of them); a tick's is its schedule block, whatever is given. The key is looked
-    up in that block's namespace (engine/_key_scopes.py).
+    up in that block's namespace (engine/_key_scopes.py). ``deployment``: the
+    accepting process's FLOWYARD_QUEUE, whose processes alone execute the run.
 
     ``earlier_keys`` (with ``same_request``): the forms earlier releases stored the
     same key in (blocks/_earlier_keys.py); a run without a scope holding one of them
@@ -149,13 +152,14 @@ async def accept(
             sql = accept_sql(
                 queue is not None, bool(carried), notify, seen=True, earlier=bool(forms)
             )
-            args += [raw, rerun_of, trigger_block, holder.scope, *([forms] if forms else [])]
+            args += [raw, rerun_of, trigger_block, holder.scope, deployment]
+            args += [forms] if forms else []
             lookup = (FIRST_EARLIER, (*holder, forms)) if forms else (FIRST, tuple(holder))
             return await _accept_delivery(pool, sql, args, lookup, (input, stored), same_request)
         if tick is not None:
-            args += [*tick, raw, holder.scope]
+            args += [*tick, raw, holder.scope, deployment]
         else:
-            args += [raw, rerun_of, trigger_block, holder.scope]
+            args += [raw, rerun_of, trigger_block, holder.scope, deployment]
         sql = accept_sql(queue is not None, bool(carried), notify, ticked=tick is not None)
         return await _accept_run(pool, sql, args, holder, tick)
     except asyncpg.UniqueViolationError as exc:

@@ -11,7 +11,8 @@ ordered with a full serve's either. Taking the key's turn in the database instea
 would cost every keyed run a write and a wait on the hot path; one ordering process
 per database is the supported topology (docs/deploy.md, "Ordering per key").
 
-So each such process holds an advisory lock, on a connection of its own, for as long
+So each such process holds an advisory lock (its deployment's: runs of another
+FLOWYARD_QUEUE are never executed here, engine/deployments.py), on a connection of its own, for as long
 as it runs: exclusive for a process that orders keys in memory, shared for a server
 that only queues. One that cannot have it logs an error naming the other processes,
 tries again every heartbeat, and says so once it holds it (the others stopped, or
@@ -28,6 +29,8 @@ from typing import Any
 
 import asyncpg
 
+from engine.deployments import lock_key
+
 log = logging.getLogger("flowyard.key_order")
 
 KEY_ORDER_LOCK = 0x666C796B  # "flyk"
@@ -38,8 +41,8 @@ _QUIET_TRIES = 3
 
 _OTHERS = """
     SELECT DISTINCT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-     WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid::bigint = $1
-       AND l.objsubid = 1 AND l.granted AND l.pid <> pg_backend_pid()
+     WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2
+       AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 
@@ -50,15 +53,17 @@ async def hold_key_order(runtime: Any, what: str, exclusive: bool, interval: flo
     it only queues runs. Sets ``runtime.orders_keys`` while it holds it exclusively."""
     settings = {"application_name": f"{what} {runtime.owner}"[:63]}
     take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
+    # One per deployment: another deployment's serve orders runs it never sees.
+    key = lock_key(KEY_ORDER_LOCK, runtime.deployment)
     tries, said = 0, False
     while True:
         conn = None
         try:
             conn = await asyncpg.connect(runtime.db.url, server_settings=settings)
-            while not await conn.fetchval(f"SELECT {take}($1)", KEY_ORDER_LOCK):
+            while not await conn.fetchval(f"SELECT {take}($1, $2)", *key):
                 tries += 1
                 if tries == _QUIET_TRIES and not said:
-                    others = [r[0] for r in await conn.fetch(_OTHERS, KEY_ORDER_LOCK)]
+                    others = [r[0] for r in await conn.fetch(_OTHERS, *key)]
                     log.error(_clash(what, exclusive, others))
                     said = True
                 await asyncio.sleep(1.0 if tries < _QUIET_TRIES else interval)

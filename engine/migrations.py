@@ -18,6 +18,7 @@ import time
 import asyncpg
 
 from engine import pruned_keys
+from engine.deployments import DEPLOYMENT_COLUMN, DEPLOYMENT_OF_JOBS
 
 log = logging.getLogger("flowyard.migrations")
 
@@ -196,6 +197,9 @@ MIGRATIONS: list[str] = [
     # Schema version 9: a pruned run's key is kept, so a resend of its delivery is
     # still a repeat of it (engine/pruned_keys.py). Until then retention freed it.
     pruned_keys.SCHEMA,
+    # Schema version 10: the deployment (FLOWYARD_QUEUE) that accepted each run; only
+    # its processes execute, resume or take it over (engine/deployments.py).
+    DEPLOYMENT_COLUMN,
 ]
 
 
@@ -257,13 +261,14 @@ KEY_SCOPES = """
 
 #: Changes to rows, not to the schema: each is taken once, by a database whose
 #: version was below its own (taken again, it would cut a key a second time).
-UPGRADES: dict[int, str] = {4: GLOBAL_KEYS, 8: KEY_SCOPES}
+UPGRADES: dict[int, str] = {4: GLOBAL_KEYS, 8: KEY_SCOPES, 10: DEPLOYMENT_OF_JOBS}
 
 #: Raised whenever MIGRATIONS or UPGRADES change, so every database applies them once.
 #: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
 #: stored workflow versions are json; flowyard_runs.rerun_of and trigger_block.
 #: 8: flowyard_runs.key_scope, idempotency keys unique per scope. 9: flowyard_pruned_keys.
-SCHEMA_VERSION = 9
+#: 10: flowyard_runs.queue, the deployment a run belongs to.
+SCHEMA_VERSION = 10
 
 
 class NewerSchema(RuntimeError):

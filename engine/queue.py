@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("flowyard.queue")
 
 TASK = "flowyard.execute_run"
+#: The queue of a deployment that sets no FLOWYARD_QUEUE (and of the runs accepted
+#: before a run recorded its deployment: engine/deployments.py).
+DEFAULT_QUEUE = "flowyard"
 
 
 def queue_name() -> str:
     """The procrastinate queue (FLOWYARD_QUEUE): separate deployments sharing one
     database, or test sessions, use separate queues."""
-    return os.environ.get("FLOWYARD_QUEUE") or "flowyard"
+    return os.environ.get("FLOWYARD_QUEUE") or DEFAULT_QUEUE
 
 
 #: Ends the run-accepting statement (engine/runtime.py) in queue mode. The job CTE

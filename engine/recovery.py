@@ -277,6 +277,8 @@ _CLAIM = f"""
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
      WHERE status IN ('queued', 'running') AND owner IS DISTINCT FROM $1
        AND ($4::uuid IS NULL OR execution_id = $4::uuid)
+       -- only this deployment's runs: another's executes with its own environment
+       AND queue = $7
        AND ((owner IS NULL AND $5::bool)  -- a queued run: claimed by its job only
             -- a dead owner's run with a concurrency key: at once only by the process
             -- that orders keys (engine/key_order.py), else once it is silent too
@@ -297,7 +299,7 @@ _OWNERS = f"""
     SELECT owner, bool_or(heartbeat_at < now() - make_interval(secs => $3)) AS silent
       FROM flowyard_runs
      WHERE status IN ('queued', 'running') AND owner <> $1 AND owner <> '{HANDOFF}'
-       AND ($2::uuid IS NULL OR execution_id = $2::uuid)
+       AND ($2::uuid IS NULL OR execution_id = $2::uuid) AND queue = $4
      GROUP BY owner
 """
 
@@ -306,10 +308,13 @@ async def claim(
     pool: asyncpg.Pool,
     me: str,
     execution_id: str | None = None,
+    *,
+    deployment: str,
     queued: bool = False,
     keyed: bool = True,
 ) -> list[asyncpg.Record]:
-    """Take over runs of dead or silent owners (all, or one), in acceptance order;
+    """Take over runs of dead or silent owners (all, or one), in acceptance order,
+    of ``deployment`` only (its FLOWYARD_QUEUE: engine/deployments.py);
     with ``queued``, also an unowned queued run (a queue job claiming its run).
     Without ``keyed``, a dead owner's runs with a concurrency key are left until
     they are silent (STALE_AFTER_S): a process that does not order keys, looking
@@ -319,10 +324,10 @@ async def claim(
     The claim is one UPDATE whose conditions are checked again on each row it
     locks: of two processes claiming at once, the second waits for the first and
     then finds the run owned by a live process, so it takes nothing."""
-    owners = await pool.fetch(_OWNERS, me, execution_id, STALE_AFTER_S)
+    owners = await pool.fetch(_OWNERS, me, execution_id, STALE_AFTER_S, deployment)
     dead = [r["owner"] for r in owners if r["owner"] and owner_dead(r["owner"])]
     if not (dead or queued or any(r["silent"] for r in owners)):
         return []
     return in_acceptance_order(
-        await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued, keyed)
+        await pool.fetch(_CLAIM, me, dead, STALE_AFTER_S, execution_id, queued, keyed, deployment)
     )

@@ -39,6 +39,7 @@ class Resumption:
     # Set by Runtime (engine/runtime.py); _execute and _spawn are engine/run_execution.py's.
     db: Any
     owner: str
+    deployment: str  # FLOWYARD_QUEUE: only its runs are taken (engine/deployments.py)
     resume_on_start: bool
     local: bool
     orders_keys: bool
@@ -57,8 +58,8 @@ class Resumption:
         process when none runs — and continue them from their last completed block."""
         pool, resumed = self.db.log_pool, []
         with self.starts.starting():
-            rows = await claim(pool, self.owner, execution_id, queued=False)
-            rows += await claim_stranded(pool, self.owner, execution_id)
+            rows = await claim(pool, self.owner, execution_id, deployment=self.deployment)
+            rows += await claim_stranded(pool, self.owner, self.deployment, execution_id)
             for row in in_acceptance_order(rows):
                 if await self._continue(row) is not None:  # a key's runs chained in order
                     resumed.append(str(row["execution_id"]))
@@ -99,7 +100,9 @@ class Resumption:
                         log.exception("run %s taken over cannot be continued", eid)
 
     async def _silent_owners_runs(self, _interval: float) -> list[Any]:
-        return await claim(self.db.log_pool, self.owner, keyed=self.orders_keys)
+        return await claim(
+            self.db.log_pool, self.owner, deployment=self.deployment, keyed=self.orders_keys
+        )
 
     async def _own_orphans(self, interval: float) -> list[Any]:
         """Claim (beat) the runs this process owns but neither executes nor is about
@@ -130,7 +133,9 @@ class Resumption:
     async def execute_claimed(self, execution_id: str) -> None:
         """A queue worker's job: claim the run and execute it (resuming if it had started)."""
         with self.starts.starting():
-            rows = await claim(self.db.log_pool, self.owner, execution_id, queued=True)
+            rows = await claim(
+                self.db.log_pool, self.owner, execution_id, deployment=self.deployment, queued=True
+            )
             task = await self._continue(rows[0]) if rows else None
         if not rows:
             taken = self._runs.tasks.get(execution_id)

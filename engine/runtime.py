@@ -27,7 +27,7 @@ from engine.metrics import Metrics
 from engine.migrations import migrate
 from engine.model import BlockModel, Workflow
 from engine.own_runs import Starts
-from engine.queue import RunQueue
+from engine.queue import RunQueue, queue_name
 from engine.recorder import OwnershipLost, record_end
 from engine.recovery import carried_events, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
@@ -99,6 +99,9 @@ class Runtime(RunExecution, Resumption, RunReads):
         self.use_queue = queue
         self.local = local or not queue
         self.owner = owner_id()
+        # The deployment (FLOWYARD_QUEUE) its runs are recorded with; it executes,
+        # resumes and takes over runs of no other (engine/deployments.py).
+        self.deployment = queue_name()
         self._function_workers = function_workers
         self._runs = InFlight(max_active_runs)
         # What is about to own a run or to end one outside its task (engine/own_runs.py).
@@ -136,7 +139,7 @@ class Runtime(RunExecution, Resumption, RunReads):
             db=self.db, functions=functions, lib_roots=(self.workflows_dir, self.workspace)
         )
         if self.use_queue:
-            self.queue = RunQueue(self.db.url)
+            self.queue = RunQueue(self.db.url, self.deployment)
             await self.queue.open(self.db.log_pool)
         pool = self.db.log_pool
         self._tasks.append(asyncio.create_task(beat(self._runs, pool, self.owner, HEARTBEAT_S)))
@@ -278,7 +281,7 @@ class Runtime(RunExecution, Resumption, RunReads):
                 owner, key=concurrency_key, queue=queue.name if queue is not None else None,
                 notify=handoff, carried=carried, same_request=same_request, tick=tick,
                 shown=shown if redacted else None, rerun_of=rerun_of, trigger_block=trigger_block,
-                earlier_keys=earlier_keys,
+                earlier_keys=earlier_keys, deployment=self.deployment,
             )  # fmt: skip
             if not created:  # a repeated delivery: hand back the first run, start nothing
                 return Submission(eid, False, pruned=pruned)

@@ -20,6 +20,7 @@ from db_helpers import new_database
 from held_runs import until
 from processes import free_port, start, stop, until_healthy
 
+from engine.deployments import lock_key
 from engine.key_order import KEY_ORDER_LOCK, hold_key_order
 from engine.recovery import claim
 from engine.runtime import Runtime
@@ -84,9 +85,9 @@ async def test_queueing_servers_share_the_database_with_each_other_not_with_a_fu
         async def both_hold() -> bool:
             held = await first.db.log_pool.fetchval(
                 "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-                " WHERE locktype = 'advisory' AND objid::bigint = $1 AND granted"
-                " AND d.datname = current_database()",
-                KEY_ORDER_LOCK,
+                " WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2"
+                " AND granted AND d.datname = current_database()",
+                *lock_key(KEY_ORDER_LOCK, first.deployment),
             )
             return held == 2
 
@@ -118,9 +119,9 @@ async def test_a_dead_processs_keyed_run_is_left_to_the_process_ordering_keys(
     keyed = next(str(r["execution_id"]) for r in rows if r["concurrency_key"])
     plain = next(str(r["execution_id"]) for r in rows if not r["concurrency_key"])
 
-    taken = await claim(pool, "worker-host:3:3", keyed=False)
+    taken = await claim(pool, "worker-host:3:3", deployment="flowyard", keyed=False)
     assert [str(r["execution_id"]) for r in taken] == [plain]
-    taken = await claim(pool, "serve-host:4:4", keyed=True)
+    taken = await claim(pool, "serve-host:4:4", deployment="flowyard", keyed=True)
     assert [str(r["execution_id"]) for r in taken] == [keyed]
 
 

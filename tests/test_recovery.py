@@ -63,13 +63,16 @@ async def test_a_run_waiting_for_the_engine_process_is_only_claimed_by_it(runtim
         STALE_AFTER_S * 10,
     )
     try:  # claim only this run: other sessions' processes resume what they find
-        assert not await claim(pool, "someone:1:1", eid)
+        assert not await claim(pool, "someone:1:1", eid, deployment="flowyard")
         assert await pool.fetchval(owner, eid) == HANDOFF
         # the same row with an ordinary silent owner is taken over
         await pool.execute(
             "UPDATE flowyard_runs SET owner = 'gone:1:1' WHERE execution_id = $1::uuid", eid
         )
-        assert [str(r["execution_id"]) for r in await claim(pool, "someone:1:1", eid)] == [eid]
+        assert [
+            str(r["execution_id"])
+            for r in await claim(pool, "someone:1:1", eid, deployment="flowyard")
+        ] == [eid]
     finally:  # never leave a row for a later resume to find
         await pool.execute(
             "UPDATE flowyard_runs SET status = 'cancelled' WHERE execution_id = $1::uuid", eid
@@ -84,6 +87,7 @@ async def test_a_run_left_for_an_engine_process_when_none_runs_is_taken(
     start (or `runs resume`) — but not while an engine process is there to."""
     import asyncpg
 
+    from engine.deployments import lock_key
     from engine.handoff import ENGINE_LOCK
 
     monkeypatch.setenv("FLOWYARD_QUEUE", f"test-{tmp_path.name}")
@@ -98,15 +102,23 @@ async def test_a_run_left_for_an_engine_process_when_none_runs_is_taken(
         eid = (await web.submit(wf, {})).execution_id
     finally:
         await web.close()
+    # serve started again without the flag, in the same deployment (FLOWYARD_QUEUE)
+    serve = Runtime(workspace / "workflows", database_url, workspace, function_workers=1,
+                    resume=False)  # fmt: skip
+    await serve.start()
     engine = await asyncpg.connect(database_url)  # an engine process, as far as the lock says
     try:
-        await engine.execute("SELECT pg_advisory_lock_shared($1)", ENGINE_LOCK)
-        assert await runtime.resume_unfinished(eid) == []  # it is the engine process's
+        try:
+            key = lock_key(ENGINE_LOCK, serve.deployment)
+            await engine.execute("SELECT pg_advisory_lock_shared($1, $2)", *key)
+            assert await serve.resume_unfinished(eid) == []  # it is the engine process's
+        finally:
+            await engine.close()
+        assert await serve.resume_unfinished(eid) == [eid]  # nobody else will take it
+        result = await serve.wait(eid, 30)
+        assert result["status"] == "succeeded" and result["output"] == {"result": 7}
     finally:
-        await engine.close()
-    assert await runtime.resume_unfinished(eid) == [eid]  # nobody else will take it
-    result = await runtime.wait(eid, 30)
-    assert result["status"] == "succeeded" and result["output"] == {"result": 7}
+        await serve.close()
 
 
 async def test_resuming_a_run_whose_workflow_version_is_gone_fails_that_run_only(runtime) -> None:

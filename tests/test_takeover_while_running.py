@@ -27,6 +27,7 @@ from held_runs import HOLD, until
 from standins.recording import RecordingServer
 
 from engine.migrations import migrate
+from engine.queue import DEFAULT_QUEUE as D  # the deployment of runs inserted here
 from engine.recovery import claim
 from engine.runtime import Runtime
 
@@ -168,14 +169,16 @@ async def test_two_processes_claiming_at_once_never_both_take_a_run(own_database
         ]
         won: dict[str, list[str]] = {"a-host:1:1": [], "b-host:2:2": []}
         for eid in eids:
-            got = await asyncio.gather(claim(a, "a-host:1:1", eid), claim(b, "b-host:2:2", eid))
+            got = await asyncio.gather(
+                claim(a, "a-host:1:1", eid, deployment=D), claim(b, "b-host:2:2", eid, deployment=D)
+            )
             for me, rows in zip(won, got, strict=True):
                 won[me] += [str(r["execution_id"]) for r in rows]
         assert sorted(won["a-host:1:1"] + won["b-host:2:2"]) == sorted(eids)  # each once
         owners = dict(await a.fetch("SELECT execution_id::text, owner FROM flowyard_runs"))
         assert all(owners[eid] == me for me, taken in won.items() for eid in taken)
         # Both claimers are alive (other hosts, fresh heartbeats): a third takes nothing.
-        assert await claim(a, "c-host:3:3") == []
+        assert await claim(a, "c-host:3:3", deployment=D) == []
     finally:
         await a.close()
         await b.close()

@@ -360,9 +360,21 @@ async def _not_resumed(rt: Runtime, execution_id: str) -> int:
         why = "no such run"
     elif row["status"] not in ("queued", "running"):
         why = f"it already ended ({row['status']})"
+    elif (queue := await _deployment_of(rt, execution_id)) != rt.deployment:
+        # Executed here, it would use this deployment's environment (engine/deployments.py).
+        why = (
+            f"it belongs to the deployment FLOWYARD_QUEUE={queue}, not to this one"
+            f" ({rt.deployment}): resume it with that deployment's settings"
+        )
     else:
         why = (
             f"it is {row['status']} and owned by a live process ({row['owner'] or 'its queue job'})"
         )
     print(f"{execution_id} not resumed: {why}", file=sys.stderr)
     return 1
+
+
+async def _deployment_of(rt: Runtime, execution_id: str) -> str:
+    return await rt.db.log_pool.fetchval(
+        "SELECT queue FROM flowyard_runs WHERE execution_id = $1::uuid", execution_id
+    )
