@@ -44,6 +44,8 @@ from engine._key_scopes import ScopedKey
 KEY_HASH = "encode(sha256(convert_to({key}, 'UTF8')), 'hex')"
 #: The constraint a run row taking a pruned run's key violates (the trigger names it).
 CONSTRAINT = "flowyard_pruned_keys_pkey"
+#: The trigger's function: a migration replaces it (engine/privileges.py).
+TRIGGER_FUNCTION = "flowyard_runs_key_not_pruned"
 
 #: The table, and the trigger that keeps a pruned run's key from being taken. The
 #: scope of a run accepted before keys had one (NULL) is kept as its trigger, which
@@ -59,7 +61,7 @@ SCHEMA = f"""
         CONSTRAINT {CONSTRAINT} PRIMARY KEY (workflow, key_scope, key_hash)
     );
     CREATE INDEX IF NOT EXISTS flowyard_pruned_keys_run ON flowyard_pruned_keys (execution_id);
-    CREATE OR REPLACE FUNCTION flowyard_runs_key_not_pruned() RETURNS trigger AS $$
+    CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger AS $$
     BEGIN
         IF EXISTS (SELECT FROM flowyard_pruned_keys AS p
                     WHERE p.workflow = NEW.workflow
@@ -78,7 +80,7 @@ SCHEMA = f"""
                           AND tgrelid = 'flowyard_runs'::regclass) THEN
             CREATE TRIGGER flowyard_runs_key_not_pruned AFTER INSERT ON flowyard_runs
                 FOR EACH ROW WHEN (NEW.idempotency_key IS NOT NULL)
-                EXECUTE FUNCTION flowyard_runs_key_not_pruned();
+                EXECUTE FUNCTION {TRIGGER_FUNCTION}();
         END IF;
     END
     $$;

@@ -282,3 +282,26 @@ async def apply_schemas_in(pool: Any) -> list[Path]:
     """:func:`apply_schemas` on a connection of an asyncpg ``pool``."""
     async with pool.acquire() as conn:
         return await apply_schemas(conn)
+
+
+async def apply_schemas_where_allowed(pool: Any) -> list[Path]:
+    """:func:`apply_schemas_in`, when the database user may create in its schema. A
+    user that may only read and write rows (the owner ran ``flowyard db init``;
+    the start checked that the templates' tables are there: engine/privileges.py)
+    leaves them as they are: even an unchanged ``CREATE OR REPLACE`` is refused it."""
+    from engine.privileges import may_create
+
+    async with pool.acquire() as conn:
+        if not await may_create(conn):
+            return []
+        return await apply_schemas(conn)
+
+
+def template_tables() -> tuple[str, ...]:
+    """The tables the templates' schema files create (``CREATE TABLE IF NOT EXISTS``)."""
+    found: dict[str, None] = {}
+    for path in schema_files():
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"CREATE TABLE IF NOT EXISTS\s+(\w+)", text, re.IGNORECASE):
+            found[name] = None
+    return tuple(found)

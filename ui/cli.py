@@ -17,6 +17,8 @@ from pathlib import Path
 from engine._loop import run as run_loop
 from engine.database import embedded_url, stop_embedded
 from engine.migrations import NewerSchema
+from engine.privileges import Needs
+from engine.queue import ensure_schema
 from engine.runtime import Runtime
 from ui.cli_runs import (
     add_runs_parser,
@@ -50,14 +52,18 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("stopped" if stop_embedded(Path.cwd()) else "not running")
         return 0
 
-    async def body(rt: Runtime) -> int:  # init: flowyard's tables (on start) + template schemas
-        import templates
+    import templates
 
+    async def body(rt: Runtime) -> int:  # init: flowyard's tables (on start) + template schemas
+        # The queue's tables too: a user that may only write rows cannot create them
+        # at its first `serve` or `worker` (engine/privileges.py).
+        await ensure_schema(rt.db.log_pool)
         for path in await templates.apply_schemas_in(rt.db.pool):
             print(f"applied {path}")
         return 0
 
-    return with_runtime(args, body, resume=False)
+    needs = Needs("db init", queue=True, tables=templates.template_tables())
+    return with_runtime(args, body, resume=False, needs=needs)
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
@@ -77,7 +83,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         return 2
     # Checked before copying: a copy without its tables fails on its first run
     # ("relation does not exist") with nothing saying `db init` is missing.
-    url = require_database("new", Path.cwd())
+    url = require_database("new", Path.cwd(), Needs("new", tables=templates.template_tables()))
     try:
         made = templates.copy_template(args.template, workflows_dir(args), args.name)
     except (KeyError, FileExistsError, ValueError) as exc:
@@ -93,7 +99,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"  webhook: {method} /webhooks/{hook}")
 
     async def body(rt: Runtime) -> int:  # its tables too, so the template runs right away
-        await templates.apply_schemas_in(rt.db.pool)
+        await templates.apply_schemas_where_allowed(rt.db.pool)
         return 0
 
     return with_runtime(args, body, resume=False, database_url=url)
@@ -116,7 +122,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     concurrency = int(args.concurrency)
     configure_logging(args.log_format)
     check_start_settings("worker")
-    url = require_database("worker", Path.cwd())
+    url = require_database("worker", Path.cwd(), Needs("worker", queue=True))
 
     async def main() -> int:
         rt = worker_runtime(workflows_dir(args), url, Path.cwd(), concurrency)

@@ -19,6 +19,7 @@ from engine import runstore
 from engine._json import dumps
 from engine._loop import run as run_loop
 from engine.model import WorkflowError
+from engine.privileges import Needs
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 from engine.triggers import NoTriggerChosen, started_by_hand
@@ -55,12 +56,14 @@ def with_runtime(
     body: Callable[[Runtime], Awaitable[int]],
     resume: bool = True,
     database_url: str | None = None,
+    needs: Needs | None = None,
 ) -> int:
     """Run ``body`` on a started runtime. The database is checked first (unless the
     caller did, ``database_url``): one that does not answer is one line, exit 1, as
-    is a setting the engine cannot use (ui/config.py)."""
+    is a setting the engine cannot use (ui/config.py), or a right its user lacks for
+    ``needs`` (engine/privileges.py; flowyard's own tables by default)."""
     check_start_settings(args.command)
-    url = database_url or require_database(args.command, Path.cwd())
+    url = database_url or require_database(args.command, Path.cwd(), needs)
 
     async def main() -> int:
         rt = Runtime(workflows_dir(args), url, Path.cwd(), resume=resume)
@@ -288,9 +291,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             return 0
         return await list_runs(rt, args)
 
-    return with_runtime(
-        args, body, resume=False
-    )  # `runs resume` claims runs itself, to report them
+    # `runs list` and `show` only read: a user that may only read runs can use them.
+    needs = Needs("runs", writes=args.action in ("resume", "cancel", "prune"))
+    # `runs resume` claims runs itself, to report them
+    return with_runtime(args, body, resume=False, needs=needs)
 
 
 def add_runs_parser(sub: Any, workflows_help: str) -> None:

@@ -17,6 +17,7 @@ from engine.database_urls import (
     scrubbed,
     where,
 )
+from engine.privileges import Needs
 
 DEFAULT_MAX_BODY = 1024 * 1024
 #: how long the start-up check waits for PostgreSQL to answer
@@ -252,9 +253,12 @@ def check_start_settings(command: str) -> None:
 # -- the database --------------------------------------------------------------------
 
 
-def _database_probe(url: str) -> tuple[str | None, int]:
+def _database_probe(url: str, needs: Needs | None = None) -> tuple[str | None, int]:
     """Why flowyard cannot use the database at ``url`` (one line; None when it can),
-    and the schema version recorded in it (0 when it could not be read).
+    and the schema version recorded in it (0 when it could not be read). With
+    ``needs``, also whether its user may do what the command is about to
+    (engine/privileges.py): a permission met later was a traceback, after ``serve``
+    had written a token and the templates.
 
     One connection of its own, so that whatever fails here is about connecting
     (a refused or unknown host, a password, a database that does not exist, a
@@ -265,19 +269,22 @@ def _database_probe(url: str) -> tuple[str | None, int]:
 
     from engine.database import server_unreachable
     from engine.migrations import recorded_version
+    from engine.privileges import probe
 
     if not is_postgres_url(url):  # asyncpg's own words quote what it read as the scheme
         return f"cannot use the database at {SOME_URL}: {NOT_A_URL}", 0
 
-    async def connect() -> int:
+    async def connect() -> tuple[str | None, int]:
         conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
         try:
-            return await recorded_version(conn)
+            if needs is None:
+                return None, await recorded_version(conn)
+            return await probe(conn, needs)
         finally:
             await conn.close()
 
     try:
-        version = asyncio.run(connect())
+        problem, version = asyncio.run(connect())
     except Exception as exc:
         place = where(url)
         if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError is one
@@ -295,13 +302,16 @@ def _database_probe(url: str) -> tuple[str | None, int]:
             reason = scrubbed(" ".join(str(exc).split()), url) or type(exc).__name__
         verb = "reach" if server_unreachable(exc) else "use"
         return f"cannot {verb} the database at {place}: {reason}", 0
+    if problem is not None:
+        return f"cannot use the database at {where(url)}: {problem}", version
     return None, version
 
 
-def require_database(command: str, workspace: Path) -> str:
+def require_database(command: str, workspace: Path, needs: Needs | None = None) -> str:
     """The database URL (DATABASE_URL, or the workspace's embedded server, started),
-    once it answers and a newer flowyard has not migrated it; otherwise one line on
-    stderr and exit 1, before the command has written anything (no token, no
+    once it answers, a newer flowyard has not migrated it, and its user may do what
+    the command needs (``needs``; by default flowyard's own tables); otherwise one
+    line on stderr and exit 1, before the command has written anything (no token, no
     templates, no run). A newer schema is refused here although the runtime's start
     refuses it too (engine.migrations.NewerSchema): ``serve`` would have installed the
     templates by then, and ``new`` copied one."""
@@ -309,7 +319,7 @@ def require_database(command: str, workspace: Path) -> str:
     from engine.migrations import SCHEMA_VERSION, newer_schema_message
 
     url = resolve_url(workspace)
-    problem, version = _database_probe(url)
+    problem, version = _database_probe(url, needs or Needs(command))
     if problem is not None:
         source = " (DATABASE_URL)" if os.environ.get("DATABASE_URL") else ""
         print(f"flowyard {command}: {problem}{source}", file=sys.stderr, flush=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.privileges import Needs
+from templates import template_tables
 from ui._serve_stop import stop_serving
 from ui.app import UIConfig, create_app
 from ui.bridge import EngineBridge
@@ -247,7 +249,10 @@ def serve(
     late = _LateApp()
     server = listen(late, host, port)
     try:
-        url = require_database("serve", workspace)
+        # The queue's tables, and on a first start the templates': a user that may
+        # not create them is told now, before the token and templates are written.
+        tables = () if workflows_dir.exists() else template_tables()
+        url = require_database("serve", workspace, Needs("serve", queue=True, tables=tables))
         worker = worker and not engine_process  # this process only accepts, then
         installed = _install_templates_if_new(workflows_dir)
         late.app, bridge, _ = build(workflows_dir, workspace, worker=worker, database_url=url)
@@ -257,7 +262,7 @@ def serve(
     if installed:
         import templates
 
-        bridge.call(templates.apply_schemas_in(bridge.runtime.db.pool), timeout=60)
+        bridge.call(templates.apply_schemas_where_allowed(bridge.runtime.db.pool), timeout=60)
         _say(
             f"a new workspace: {', '.join(installed)} installed in {workflows_dir}"
             " (POST /webhooks/orders/events starts Order Processing)",
