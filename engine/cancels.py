@@ -87,7 +87,7 @@ async def listen_for_cancels(runtime: Any) -> None:
 
     while True:
         try:
-            conn = await asyncpg.connect(runtime.db.url)
+            conn = await runtime.db.connect()
         except (OSError, asyncpg.PostgresError):
             await asyncio.sleep(1.0)
             continue

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from engine._json import dumps, loads
+from engine.url_parameters import DriverUrls, for_drivers
 
 log = logging.getLogger("flowyard.database")
 
@@ -208,8 +209,12 @@ class Database:
     recording a run never waits behind user transactions holding every connection.
     """
 
-    def __init__(self, url: str, pool: asyncpg.Pool, log_pool: asyncpg.Pool) -> None:
-        self.url = url
+    def __init__(
+        self, url: str, pool: asyncpg.Pool, log_pool: asyncpg.Pool, urls: DriverUrls | None = None
+    ) -> None:
+        self.url = url  # as given (DATABASE_URL): what another process is handed
+        # Each driver's form of it (engine/url_parameters.py): asyncpg's, the queue's.
+        self.urls = urls or for_drivers(url)
         self.pool = pool
         self.log_pool = log_pool
         self._extra_pools: dict[str, asyncpg.Pool] = {}
@@ -223,9 +228,12 @@ class Database:
         max_size: int = 20,
     ) -> Database:
         url = resolve_url(workspace, url)
+        urls = for_drivers(url)
+        timeout = {"timeout": urls.connect_timeout} if urls.connect_timeout else {}
         # max_inactive_connection_lifetime=0: no idle timer armed on every release.
         pool = await asyncpg.create_pool(
-            url,
+            urls.asyncpg,
+            **timeout,
             min_size=min_size,
             max_size=max_size,
             init=init_block_connection,
@@ -235,14 +243,22 @@ class Database:
         # No command_timeout on the run log: its statements are short, and a timer per
         # statement is measurable on the hot path.
         log_pool = await asyncpg.create_pool(
-            url,
+            urls.asyncpg,
+            **timeout,
             min_size=1,
             max_size=8,
             init=init_connection,
             max_inactive_connection_lifetime=0,
             connection_class=_RunLogConnection,
         )
-        return cls(url, pool, log_pool)
+        return cls(url, pool, log_pool, urls)
+
+    async def connect(self, **settings: Any) -> asyncpg.Connection:
+        """A connection of its own (a LISTEN, a session's advisory lock), as the pools
+        connect; ``settings``: asyncpg.connect's keywords."""
+        if self.urls.connect_timeout:
+            settings.setdefault("timeout", self.urls.connect_timeout)
+        return await asyncpg.connect(self.urls.asyncpg, **settings)
 
     async def pool_for(self, url: str | None) -> asyncpg.Pool:
         """The pool for a Database block's ``connection`` (default: the runtime's)."""

@@ -101,7 +101,7 @@ async def take_handoffs(runtime: Any) -> None:
 
 async def _listen_and_take(runtime: Any) -> None:
     arrived: asyncio.Queue[str] = asyncio.Queue()
-    conn = await asyncpg.connect(runtime.db.url)
+    conn = await runtime.db.connect()
     # released on close
     await conn.execute(
         "SELECT pg_advisory_lock_shared($1, $2)", *lock_key(ENGINE_LOCK, runtime.deployment)
@@ -162,8 +162,9 @@ class FinishWatcher:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._conn: asyncpg.Connection | None = None
 
-    async def start(self, url: str) -> None:
-        self._conn = await asyncpg.connect(url)
+    async def start(self, db: Any) -> None:
+        """Listen on a connection of ``db`` (engine/database.py, Database)."""
+        self._conn = await db.connect()
         await self._conn.add_listener(FINISHED, self._finished)
 
     async def close(self) -> None:

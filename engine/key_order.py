@@ -27,8 +27,6 @@ import contextlib
 import logging
 from typing import Any
 
-import asyncpg
-
 from engine.deployments import lock_key
 
 log = logging.getLogger("flowyard.key_order")
@@ -59,7 +57,7 @@ async def hold_key_order(runtime: Any, what: str, exclusive: bool, interval: flo
     while True:
         conn = None
         try:
-            conn = await asyncpg.connect(runtime.db.url, server_settings=settings)
+            conn = await runtime.db.connect(server_settings=settings)
             while not await conn.fetchval(f"SELECT {take}($1, $2)", *key):
                 tries += 1
                 if tries == _QUIET_TRIES and not said:

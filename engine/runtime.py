@@ -139,7 +139,7 @@ class Runtime(RunExecution, Resumption, RunReads):
             db=self.db, functions=functions, lib_roots=(self.workflows_dir, self.workspace)
         )
         if self.use_queue:
-            self.queue = RunQueue(self.db.url, self.deployment)
+            self.queue = RunQueue(self.db.urls.libpq, self.deployment)
             await self.queue.open(self.db.log_pool)
         pool = self.db.log_pool
         self._tasks.append(asyncio.create_task(beat(self._runs, pool, self.owner, HEARTBEAT_S)))

@@ -270,12 +270,19 @@ def _database_probe(url: str, needs: Needs | None = None) -> tuple[str | None, i
     from engine.database import server_unreachable
     from engine.migrations import recorded_version
     from engine.privileges import probe
+    from engine.url_parameters import UnsupportedUrl, for_drivers
 
     if not is_postgres_url(url):  # asyncpg's own words quote what it read as the scheme
         return f"cannot use the database at {SOME_URL}: {NOT_A_URL}", 0
 
+    try:  # its query read alike by both drivers, or one line saying why not
+        urls = for_drivers(url)
+    except UnsupportedUrl as exc:
+        return f"cannot use the database at {where(url)}: {exc}", 0
+
     async def connect() -> tuple[str | None, int]:
-        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_S)
+        timeout = urls.connect_timeout or CONNECT_TIMEOUT_S
+        conn = await asyncpg.connect(urls.asyncpg, timeout=timeout)
         try:
             if needs is None:
                 return None, await recorded_version(conn)

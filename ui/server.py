@@ -330,7 +330,7 @@ def _start_engine_process(
 
     runtime = bridge.runtime
     watcher = FinishWatcher()
-    bridge.call(watcher.start(runtime.db.url))
+    bridge.call(watcher.start(runtime.db))
     runtime.finished, runtime.handoff = watcher, True
     folders = Path(workflows_dir).resolve(), Path(workspace).resolve()
     engine = EngineProcess(*folders, runtime.db.url, log_format)
