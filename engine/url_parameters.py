@@ -29,6 +29,8 @@ BOTH = (
 )  # fmt: skip
 #: Translated for one of them (above).
 TRANSLATED = ("search_path", "connect_timeout")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
 _SECRET_PARAMETERS = ("password", "sslpassword")
 
 
@@ -60,6 +62,7 @@ def for_drivers(url: str) -> DriverUrls:
     # Names and values are said only when no piece of a password can be among them:
     # none in the query, and a URL cut where meant (engine/database_urls.py, where).
     secret = where(url) == SOME_URL or any(name in _SECRET_PARAMETERS for name, _ in pairs)
+    _check_ports(parts.netloc.rpartition("@")[2], pairs)
     common: list[tuple[str, str]] = []
     options: list[str] = []
     timeout: str | None = None
@@ -98,5 +101,26 @@ def _with_query(parts: SplitResult, pairs: list[tuple[str, str]]) -> str:
 
 def _check_value(name: str, value: str, secret: bool) -> None:
     shown = "" if secret else f" {value!r}"
+    if name == "sslmode" and value not in SSLMODES:
+        raise UnsupportedUrl(f"sslmode{shown} is not one of {', '.join(SSLMODES)}")
+    if name == "target_session_attrs" and value not in SESSION_ATTRS:
+        raise UnsupportedUrl(
+            f"target_session_attrs{shown} is not one of {', '.join(SESSION_ATTRS)}"
+        )
     if name == "connect_timeout" and not value.isdigit():
         raise UnsupportedUrl(f"connect_timeout{shown} is not a whole number of seconds")
+
+
+def _check_ports(hosts: str, pairs: list[tuple[str, str]]) -> None:
+    """Each port, in the URL's host list (``h1:5432,h2``) or its ``port`` parameter,
+    is a number from 1 to 65535 (asyncpg overflowed on 99999, libpq refused it)."""
+    ports = [v for n, v in pairs if n == "port"]
+    for host in hosts.split(","):
+        if host.startswith("["):  # [IPv6]:port
+            ports.append(host.partition("]")[2].removeprefix(":"))
+        elif ":" in host:
+            ports.append(host.rpartition(":")[2])
+    for written in (p for port in ports for p in port.split(",")):
+        if written and not (written.isdigit() and 1 <= int(written) <= 65535):
+            # Not shown: a URL cut short reads a piece of its password as the port.
+            raise UnsupportedUrl("its port is not a number from 1 to 65535")

@@ -106,6 +106,12 @@ async def test_serve_with_search_path_and_connect_timeout_runs_an_order(
             "the query parameter 'statement_timeout' is not one flowyard passes on to both of"
             " its drivers (asyncpg, psycopg): use host, port, dbname, user, password,",
         ),
+        (
+            "sslmode=bogus",
+            "sslmode 'bogus' is not one of disable, allow, prefer, require, verify-ca,"
+            " verify-full (DATABASE_URL)",
+        ),
+        ("port=99999", "its port is not a number from 1 to 65535 (DATABASE_URL)"),
         ("connect_timeout=soon", "connect_timeout 'soon' is not a whole number of seconds"),
     ],
 )
@@ -118,3 +124,12 @@ def test_a_parameter_or_value_one_driver_cannot_take_is_one_line(
         [line] = done.stderr.splitlines()
         assert line.startswith(f"flowyard {command[0]}: cannot use the database at ")
         assert f": {reason}" in line
+
+
+def test_a_port_out_of_range_in_the_host_part_is_named(tmp_path: Path) -> None:
+    done = cli(["runs"], tmp_path, _env("postgresql://flowyard:pw@db.invalid:99999/flowyard"))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "flowyard runs: cannot use the database at the URL given: its port is not a number"
+        " from 1 to 65535 (DATABASE_URL)"
+    ]
