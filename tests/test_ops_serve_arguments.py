@@ -93,3 +93,15 @@ def test_a_concurrency_below_1_is_a_usage_error(command: str, value: str, tmp_pa
         f"flowyard {command}: bad --concurrency {value!r}: give a number of runs of at least 1\n"
     )
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_no_worker_with_an_engine_process_is_a_usage_error(tmp_path: Path) -> None:
+    """--no-worker was dropped without a word, and the engine process ran every run."""
+    done = _serve(["--no-worker", "--engine-process", "--port", "8080"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "flowyard serve: --no-worker and --engine-process cannot be used together:"
+        " --no-worker leaves runs to `flowyard worker`s, --engine-process executes them in"
+        " a second process of this serve; give one of them\n"
+    )
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []

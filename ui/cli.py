@@ -20,6 +20,7 @@ from engine.migrations import NewerSchema
 from engine.privileges import Needs
 from engine.queue import ensure_schema
 from engine.runtime import Runtime
+from ui.cli_arguments import bad_address, bad_concurrency, bad_serve_modes
 from ui.cli_runs import (
     add_runs_parser,
     bad_workflows_dir,
@@ -115,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """A worker process: runs queued jobs (and resumes runs of dead processes) until SIGTERM."""
     from ui.logs import configure_logging, say_stopped, say_stopping
 
-    bad = _bad_concurrency(args.concurrency) or bad_workflows_dir(args)
+    bad = bad_concurrency(args.concurrency) or bad_workflows_dir(args)
     if bad:
         print(f"flowyard worker: {bad}", file=sys.stderr)
         return 2
@@ -211,10 +212,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
     bad = (
-        _bad_address(args.host, args.port)
-        or _bad_concurrency(args.concurrency)
+        bad_address(args.host, args.port)
+        or bad_concurrency(args.concurrency)
         or bad_workflows_dir(args)
     )
+    bad = bad or bad_serve_modes(args.no_worker, args.engine_process)
     if bad:
         print(f"flowyard serve: {bad}", file=sys.stderr)
         return 2
@@ -229,31 +231,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine_process=args.engine_process,
     )
     return 0
-
-
-def _bad_address(host: str, port: str | int) -> str | None:
-    """What is wrong with ``--host``/``--port`` (None: nothing). Checked here, not by
-    the server: waitress took 99999 modulo 65536 (and said it served on 99999), and a
-    negative port or a host no resolver knows was a traceback."""
-    import socket
-
-    port = str(port)
-    if not (port.strip().isascii() and port.strip().isdigit() and 1 <= int(port) <= 65535):
-        return f"bad --port {port!r}: give a number from 1 to 65535"
-    try:
-        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a label over 63 characters
-        return f"bad --host {host!r}: not an address or a known host name ({exc})"
-    return None
-
-
-def _bad_concurrency(value: str | int) -> str | None:
-    """What is wrong with ``--concurrency`` (None: nothing): 0 or less started a worker
-    that never ran a run, and said nothing."""
-    text = str(value).strip()
-    if not (text.isascii() and text.isdigit() and int(text) >= 1):
-        return f"bad --concurrency {str(value)!r}: give a number of runs of at least 1"
-    return None
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
