@@ -156,20 +156,6 @@ def delivery_key(
     return DeliveryKey(key, sent_key_forms(sent, key))
 
 
-def idempotency_key(
-    template: str | None,
-    block_id: str,
-    payload: dict[str, Any],
-    lower_headers: Mapping[str, str],
-    workflow: str,
-    signed_id: str | None = None,
-    secret_header: str | None = None,
-) -> str | None:
-    """The delivery's dedup key (:func:`delivery_key`), or None when it has none."""
-    args = (template, block_id, payload, lower_headers, workflow, signed_id, secret_header)
-    return delivery_key(*args).key
-
-
 def request_value(
     template: str | None,
     block_id: str,

@@ -200,11 +200,11 @@ async def test_a_webhook_whose_file_broke_answers_503_until_it_is_fixed(
 
 def test_a_key_read_from_the_body_is_its_json_value() -> None:
     """The same JSON value written another way is the same key; another value is not."""
-    from blocks._delivery_keys import idempotency_key
+    from blocks._delivery_keys import delivery_key
 
     def key(value: Any) -> str | None:
         payload = {"body": {"event_id": value}}
-        return idempotency_key("<webhook.body.event_id>", "hook", payload, {}, "wf")
+        return delivery_key("<webhook.body.event_id>", "hook", payload, {}, "wf").key
 
     assert key(1) == key(1.0) == "1"
     assert key("abc") == "abc" and key(True) == "true" != key("True")
