@@ -41,7 +41,9 @@ class InFlight:
         self.tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
         self._begun: set[str] = set()
-        self._withdrawn: set[str] = set()
+        # Runs cancelled before they began, each with the canceller's outcome: True
+        # once their end is recorded, False when it could not be (they run after all).
+        self._withdrawn: dict[str, asyncio.Future[bool]] = {}
         # Set once a withdrawn run's end is recorded: wakes those waiting for it.
         self._ended: dict[str, asyncio.Event] = {}
         self.recorders: dict[str, RunRecorder] = {}  # the runs executing, by id
@@ -102,18 +104,31 @@ class InFlight:
             self.cancel_asked.add(eid)
             task.cancel()
             return True
-        self._withdrawn.add(eid)
+        self._withdrawn[eid] = asyncio.get_running_loop().create_future()
         return False
 
     def recorded(self, eid: str) -> None:
-        """A withdrawn run's end is recorded: answer those waiting for it."""
+        """A withdrawn run's end is recorded (or another process owns it now): it never
+        begins here; those waiting for it are answered."""
+        self._decide(eid, True)
         self._ended.setdefault(eid, asyncio.Event()).set()
 
     def restore(self, eid: str) -> None:
-        """Undo a withdrawal whose end could not be recorded: the run executes as if
-        never cancelled (unless its turn came meanwhile; then it is left `queued` for
-        the next start or a takeover, like a run of a process that died)."""
-        self._withdrawn.discard(eid)
+        """Undo a withdrawal whose end could not be recorded: the run executes in its
+        turn as if never cancelled (its turn waits for this outcome)."""
+        self._decide(eid, False)
+        self._withdrawn.pop(eid, None)
+
+    def _decide(self, eid: str, withdrawn: bool) -> None:
+        outcome = self._withdrawn.get(eid)
+        if outcome is not None and not outcome.done():
+            outcome.set_result(withdrawn)
+
+    async def _is_withdrawn(self, eid: str) -> bool:
+        """Whether the run was withdrawn, once its canceller knows (a run whose turn
+        comes while its cancel is being recorded waits for that)."""
+        outcome = self._withdrawn.get(eid)
+        return outcome is not None and await asyncio.shield(outcome)
 
     async def result(
         self, eid: str, task: asyncio.Task[dict[str, Any] | None]
@@ -146,7 +161,9 @@ class InFlight:
     ) -> dict[str, Any] | None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        if self._slots is None or eid in self._withdrawn:
+        if await self._is_withdrawn(eid):  # cancelled: it takes no slot
+            return None
+        if self._slots is None:
             return await self._begin(eid, run)
         # Taken after the key's turn: a run waiting behind the run ahead with its key
         # would hold a slot doing nothing, while runs that could execute wait for it.
@@ -158,7 +175,7 @@ class InFlight:
     ) -> dict[str, Any] | None:
         if self.stopping:  # as if cancelled by the stop: the run stays queued
             raise asyncio.CancelledError
-        if eid in self._withdrawn:  # cancelled before it began: its end is the canceller's
+        if await self._is_withdrawn(eid):  # cancelled while it waited for a slot
             return None
         self._begun.add(eid)
         return await run()
@@ -167,7 +184,7 @@ class InFlight:
         self.tasks.pop(eid, None)
         self.cancel_asked.discard(eid)
         self._begun.discard(eid)
-        self._withdrawn.discard(eid)
+        self._withdrawn.pop(eid, None)
         self._ended.pop(eid, None)
 
 

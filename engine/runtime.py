@@ -18,7 +18,7 @@ from typing import Any
 from engine import intake, runstore, workflow_versions
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import Services
-from engine.database import Database, server_unreachable
+from engine.database import Database
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
 from engine.inflight import InFlight, beat, flush
@@ -358,24 +358,17 @@ class Runtime(RunExecution, Resumption, RunReads):
                     cancelled_error(), self.notify_finish,
                 )  # fmt: skip
             except OwnershipLost:  # taken over meanwhile: the new owner runs it
+                self._runs.recorded(execution_id)  # not here
                 return None
-            except Exception as exc:
-                if not server_unreachable(exc):
-                    self._runs.restore(execution_id)  # not cancelled: it runs as usual
-                    raise
-                # Asked all the same, as for a running run: ended once the database
-                # answers, and meanwhile it does not begin (nor hold a slot or its key).
-                later = asyncio.create_task(self._cancel_recorded_later(execution_id))
-                self._tasks.append(later)
-                later.add_done_callback(self._tasks.remove)
-                return "cancelling"
+            except BaseException:
+                # Not recorded (the database is away): not cancelled. Kept in memory
+                # only, the cancel would be lost by a stop before the database came
+                # back, and the run executed after all; so the caller hears the error
+                # (a 503: ask again) and the run stays as it was.
+                self._runs.restore(execution_id)
+                raise
         self._runs.recorded(execution_id)
         return "cancelled"
-
-    async def _cancel_recorded_later(self, execution_id: str) -> None:
-        with self.starts.holding(execution_id):
-            await self._cancelled_when_reachable(execution_id)
-        self._runs.recorded(execution_id)
 
     # -- execution (of one run: engine/run_execution.py) -----------------------------
     @property
