@@ -22,13 +22,23 @@ from typing import Any
 from _order_json import json_equal
 
 
-def stream_problems(breaks: Iterable[Mapping[str, Any]]) -> list[str]:
+def stream_problems(
+    breaks: Iterable[Mapping[str, Any]], folded_past: Iterable[Mapping[str, Any]] = ()
+) -> list[str]:
     """What is wrong with an order's versions, from the rows that break the run 1, 2, 3 …
 
     ``breaks`` are ``{"version": v, "after": previous version or None}``, in version
     order: every stored version below 1, and every version that is not the one before
     it plus 1 (the first one: not 1). Replay Events' ``load_current`` selects them with
     ``lag()`` over the order's events. An empty list: the versions are whole.
+
+    ``folded_past`` are the snapshots past the stream's last version whose
+    ``last_event_*`` columns name an event no longer in ``events``, as
+    ``{"version": v, "after": the last version or None, "kept": bool}``: they were
+    folded from events deleted since (the last ones, which no gap between two stored
+    versions shows). A snapshot past the last event that names no such event (one
+    written by hand, or one whose version alone was edited) is not listed: the
+    snapshot is what is wrong, and a repair rebuilds it.
     """
     below: list[int] = []
     missing: list[str] = []
@@ -50,9 +60,19 @@ def stream_problems(breaks: Iterable[Mapping[str, Any]]) -> list[str]:
         *missing,
         *(f"version {v} is stored {n} times" for v, n in sorted(copies.items())),
     ]
-    if not found:
-        return []
-    return ["the events' versions do not run 1, 2, 3 … one each: " + "; ".join(found)]
+    problems = []
+    if found:
+        problems.append("the events' versions do not run 1, 2, 3 … one each: " + "; ".join(found))
+    for row in folded_past:
+        version, first = int(row["version"]), max(int(row["after"] or 0), 0) + 1
+        which = f"kept snapshot {version}" if row.get("kept") else "the snapshot"
+        if first < version:
+            problems.append(
+                f"versions {first} to {version} are missing: {which} was folded from them"
+            )
+        else:
+            problems.append(f"version {version} is missing: {which} was folded from it")
+    return problems
 
 
 def as_of_problem(as_of: str | None, reached: int, first_later: int | None) -> str | None:

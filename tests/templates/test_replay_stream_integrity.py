@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from es_support import REPLAYS, calls, deliver, lifecycle, stand_ins
+from es_support import REPLAYS, SNAPSHOT_EVERY, calls, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 SNAPSHOT = "SELECT version, state, last_event_id FROM order_snapshots WHERE order_id = $1"
@@ -181,3 +181,73 @@ async def test_an_as_of_that_selects_no_prefix_is_reported(
     )
     # The stream itself is whole: without as_of the order checks out.
     assert (await replay(es_runtime, template, order_id=order))["consistent"] is True
+
+
+@pytest.mark.parametrize("template", REPLAYS)
+async def test_a_missing_last_version_is_reported_and_not_repaired_over(
+    template_rt: Any, httpserver: HTTPServer, template: str
+) -> None:
+    """Black-box report: with the last of 3 events deleted, the replay said only that
+    the snapshot ran 1 version past the last event, and `repair: true` rewrote it to
+    version 2 without the item. The snapshot was folded from version 3: it is missing."""
+    es_runtime = template_rt
+    stand_ins(httpserver)
+    order = await new_order(es_runtime, 3)
+    assert (await es_runtime.db.pool.fetchrow(SNAPSHOT, order))["version"] == 3
+    await tamper(
+        es_runtime,
+        "DELETE FROM events WHERE aggregate_id = $1 AND aggregate_version = 3",
+        order,
+    )
+    says = "version 3 is missing: the snapshot was folded from it"
+    out = await replay(es_runtime, template, order_id=order)
+    assert out["consistent"] is False
+    assert says in " ".join(out["reasons"]), out["reasons"]
+    alert = calls(httpserver, "/slack/hook")[-1].get_json()["text"]
+    assert order in alert and says in alert
+    await assert_repair_refused(es_runtime, template, order, says)
+    audit = await replay(es_runtime, template, order_id=order, from_start=True)
+    assert audit["consistent"] is False and says in " ".join(audit["reasons"])
+
+
+@pytest.mark.parametrize("template", REPLAYS)
+async def test_a_kept_snapshot_past_deleted_events_is_a_stream_break(
+    template_rt: Any, httpserver: HTTPServer, template: str
+) -> None:
+    """The same with the events behind a kept snapshot deleted: the kept snapshot at
+    SNAPSHOT_EVERY names an event no longer there, so that version is missing."""
+    es_runtime = template_rt
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    await deliver(es_runtime, lifecycle(order)[0])
+    for i in range(SNAPSHOT_EVERY - 1):
+        await deliver(es_runtime, {"event_type": "item_added", "order_id": order, "sku": f"S{i}"})
+    pool = es_runtime.db.pool
+    assert (
+        await pool.fetchval("SELECT version FROM order_snapshot_history WHERE order_id = $1", order)
+        == SNAPSHOT_EVERY
+    )
+    await tamper(
+        es_runtime,
+        "DELETE FROM events WHERE aggregate_id = $1 AND aggregate_version >= $2",
+        order,
+        SNAPSHOT_EVERY - 1,
+    )
+    # The live snapshot too would name a deleted event: put it where the events end.
+    await pool.execute(
+        "UPDATE order_snapshots s SET version = e.aggregate_version, last_event_id = e.event_id,"
+        " last_event_sequence = e.sequence_number, last_event_at = e.created_at"
+        "  FROM events e WHERE s.order_id = $1 AND e.aggregate_id = $1"
+        "   AND e.aggregate_version = $2",
+        order,
+        SNAPSHOT_EVERY - 2,
+    )
+    says = f"versions {SNAPSHOT_EVERY - 1} to {SNAPSHOT_EVERY} are missing: kept snapshot"
+    out = await replay(es_runtime, template, order_id=order)
+    assert out["consistent"] is False
+    assert says in " ".join(out["reasons"]), out["reasons"]
+    await assert_repair_refused(es_runtime, template, order, says)
+    assert (
+        await pool.fetchval("SELECT version FROM order_snapshot_history WHERE order_id = $1", order)
+        == SNAPSHOT_EVERY
+    )
