@@ -206,10 +206,11 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     problems.extend(_mistyped_reference_problems(plan))
     problems.extend(never_found_problems(plan))
-    # A cycle leaves "upstream" without a meaning: what a block may read is said once
-    # it is gone. Every other reference problem is said now (validate lists them all).
+    # A cycle leaves open whether a block on it is upstream of another one on it:
+    # that is said once it is gone. Every other reference problem is said now
+    # (validate lists them all), a block upstream in no order among them.
     ordered = not any(p.message.startswith("edges form a cycle") for p in problems)
-    problems.extend(_reference_problems(plan, ordered))
+    problems.extend(_reference_problems(plan))
     if ordered:
         problems.extend(hidden_block_problems(plan))
     problems.extend(string_literal_problems(plan))
@@ -300,9 +301,14 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
     ]
 
 
-def _reference_problems(plan: Plan, ordered: bool = True) -> list[Problem]:
-    """References to what a block cannot read; ``ordered`` False (the edges form a
-    cycle): only those wrong whatever the order, such as an unknown block."""
+def _reference_problems(plan: Plan) -> list[Problem]:
+    """References to what a block cannot read.
+
+    With a cycle in the edges, upstream is what ``upstream_of`` gives with the
+    cycle's edges kept: a block reached only through the cycle passes (whether it
+    is upstream is the cycle's fix to decide, and said once it is gone), and one
+    not reached even so is upstream in no order the fix can leave (removing an
+    edge only takes upstream blocks away), so it is said now."""
     wf = plan.workflow
     problems = []
     for bid, h in plan.handlers.items():
@@ -322,8 +328,6 @@ def _reference_problems(plan: Plan, ordered: bool = True) -> list[Problem]:
                     continue
                 if ref.root in allowed:
                     continue
-                if ref.root in wf.blocks and not ordered:
-                    continue  # upstream or not: said once the cycle is gone
                 if ref.root in wf.blocks:
                     why = "is not upstream of this block"
                     if (
