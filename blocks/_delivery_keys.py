@@ -149,8 +149,11 @@ def delivery_key(
     read = _read(template, block_id, payload, workflow, secret_header)
     if read is not None:
         parts, secret = read
-        key = _stored(parts, secret)
-        return DeliveryKey(key, () if secret else read_key_forms(parts, key, MAX_KEY_CHARS))
+        text = _key_text(parts)
+        if secret:
+            return DeliveryKey(hashed(text), ())
+        key = indexable(text)
+        return DeliveryKey(key, read_key_forms(parts, text, key, MAX_KEY_CHARS))
     sent = signed_id or lower_headers.get("idempotency-key") or lower_headers.get("webhook-id")
     key = indexable(sent) or None
     return DeliveryKey(key, sent_key_forms(sent, key))
@@ -205,9 +208,14 @@ def _read(
     return parts, secret
 
 
+def _key_text(parts: list[Part]) -> str:
+    """The key's text: each value read as its key text (`_as_key`)."""
+    return "".join(_as_key(p.value) if p.read else p.value for p in parts)
+
+
 def _stored(parts: list[Part], secret: bool) -> str:
-    """The key as the run store keeps it: each value as its key text (`_as_key`)."""
-    text = "".join(_as_key(p.value) if p.read else p.value for p in parts)
+    """The key as the run store keeps it (a credential's, hashed whatever its length)."""
+    text = _key_text(parts)
     return hashed(text) if secret else indexable(text)
 
 

@@ -39,15 +39,15 @@ class Part(NamedTuple):
     read: bool  # a reference's value, not the template's own text
 
 
-def read_key_forms(parts: Sequence[Part], key: str, max_chars: int) -> tuple[str, ...]:
+def read_key_forms(parts: Sequence[Part], text: str, key: str, max_chars: int) -> tuple[str, ...]:
     """The forms earlier releases stored a key read from the request in, other than
-    ``key`` (how this release stores it), from the key's ``parts``."""
+    ``key`` (how this release stores it), from the key's ``parts`` and its ``text``
+    as this release writes it before a long one is hashed."""
     if len(parts) == 1 and parts[0].read:  # one reference, nothing around it
-        value = parts[0].value
-        forms = {str(value), _json_form(value)}  # before 2b5e5d9; then, whole
+        forms = {str(parts[0].value), text}  # before 2b5e5d9; then, whole
     else:
-        text = "".join(p.value if not p.read else _in_text(p.value) for p in parts)
-        forms = {text, text if len(text) <= max_chars else hashed(text)}
+        rendered = "".join(p.value if not p.read else _in_text(p.value) for p in parts)
+        forms = {rendered, rendered if len(rendered) <= max_chars else hashed(rendered)}
     forms.discard(key)
     return tuple(sorted(forms))
 
@@ -56,15 +56,6 @@ def sent_key_forms(sent: str | None, key: str | None) -> tuple[str, ...]:
     """A key sent in a header (or a signed ``webhook-id``): as it came, when this
     release stores it otherwise (its hash, when it is long)."""
     return (sent,) if sent and key and sent != key else ()
-
-
-def _json_form(value: Any) -> str:
-    """What releases from 2b5e5d9 stored: the value's JSON (as _delivery_keys does)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _in_text(value: Any) -> str:

@@ -131,7 +131,7 @@ async def _cannot_create(conn: asyncpg.Connection, needs: Needs, version: int) -
             " search_path that names one (docs/deploy.md, 'Database privileges')"
         )
     missing = await _to_create(conn, needs, version)
-    if missing and not await conn.fetchval("SELECT has_schema_privilege($1, 'CREATE')", schema):
+    if missing and not await may_create(conn):
         how = (
             "run it as the schema's owner (or grant CREATE on it)"
             if needs.command == "db init"

@@ -90,6 +90,20 @@ def relayed_url(database_url: str) -> Iterator[tuple[str, str, Relay]]:
     relay.cut(missing_ok=True)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def relayed_runtime(
+    relayed_url: tuple[str, str, Any], tmp_path: Path
+) -> AsyncIterator[tuple[Runtime, Any]]:
+    """A runtime reaching PostgreSQL through the relay (``relayed_url``), and the relay."""
+    _, through, relay = relayed_url
+    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
+    await rt.start()
+    try:
+        yield rt, relay
+    finally:
+        await rt.close()
+
+
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
     """Tests run on the loop the product runs on (uvloop, engine/_loop.py): some
     behaviours differ, e.g. its add_reader makes a pipe non-blocking."""

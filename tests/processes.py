@@ -62,3 +62,21 @@ async def until_healthy(client: Any, attempts: int = 300) -> None:
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.1)
+
+
+async def order_created_run(client: httpx.AsyncClient, token: str, order_id: str) -> dict:
+    """Send an `order_created` delivery to a served Order Processing (accepted: 202) and
+    return its run once it ended, or as it was after ~30 s."""
+    resp = await client.post(
+        "/webhooks/orders/events",
+        json={"event_type": "order_created", "order_id": order_id, "user_id": "u1"},
+    )
+    assert resp.status_code == 202, resp.text
+    client.headers["Authorization"] = f"Bearer {token}"
+    run: dict = {}
+    for _ in range(300):
+        run = (await client.get(resp.json()["status_url"])).json()
+        if run.get("status") in ("succeeded", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    return run

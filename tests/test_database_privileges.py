@@ -3,7 +3,6 @@ start, before anything is written (docs/deploy.md, "Database privileges")."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -12,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from db_helpers import new_database
-from processes import cli, free_port, start, stop, until_healthy
+from processes import cli, free_port, order_created_run, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_CREATE = (
@@ -115,18 +114,7 @@ async def test_after_the_owners_db_init_a_user_that_only_writes_rows_serves(
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             await until_healthy(client)
-            resp = await client.post(
-                "/webhooks/orders/events",
-                json={"event_type": "order_created", "order_id": "o-1", "user_id": "u1"},
-            )
-            assert resp.status_code == 202, resp.text
-            client.headers["Authorization"] = f"Bearer {token}"
-            run: dict = {}
-            for _ in range(300):
-                run = (await client.get(resp.json()["status_url"])).json()
-                if run.get("status") in ("succeeded", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+            run = await order_created_run(client, token, "o-1")
             assert run["status"] == "succeeded", run
     finally:
         stop([server])

@@ -4,7 +4,6 @@ start in one line naming why (engine/url_parameters.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 from db_helpers import new_database
-from processes import cli, free_port, start, stop, until_healthy
+from processes import cli, free_port, order_created_run, start, stop, until_healthy
 
 from engine.runtime import Runtime
 
@@ -74,18 +73,7 @@ async def test_serve_with_search_path_and_connect_timeout_runs_an_order(
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             await until_healthy(client)
-            resp = await client.post(
-                "/webhooks/orders/events",
-                json={"event_type": "order_created", "order_id": "o-1", "user_id": "u1"},
-            )
-            assert resp.status_code == 202, resp.text
-            client.headers["Authorization"] = f"Bearer {token}"
-            run: dict = {}
-            for _ in range(300):
-                run = (await client.get(resp.json()["status_url"])).json()
-                if run.get("status") in ("succeeded", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+            run = await order_created_run(client, token, "o-1")
             assert run["status"] == "succeeded", run
     finally:
         stop([server])

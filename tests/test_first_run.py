@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from pathlib import Path
 
 import httpx
 from db_helpers import new_database
-from processes import free_port, start, stop, until_healthy
+from processes import free_port, order_created_run, start, stop, until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,18 +23,7 @@ async def test_a_new_workspace_serves_order_webhooks(database_url: str, tmp_path
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             await until_healthy(client)
             order = f"first-run-{uuid.uuid4().hex[:8]}"
-            resp = await client.post(
-                "/webhooks/orders/events",
-                json={"event_type": "order_created", "order_id": order, "user_id": "u1"},
-            )
-            assert resp.status_code == 202, resp.text
-            client.headers["Authorization"] = f"Bearer {token}"
-            run: dict = {}
-            for _ in range(300):
-                run = (await client.get(resp.json()["status_url"])).json()
-                if run.get("status") in ("succeeded", "failed"):
-                    break
-                await asyncio.sleep(0.1)
+            run = await order_created_run(client, token, order)
             assert run["status"] == "succeeded", run
             names = {w["name"] for w in (await client.get("/api/workflows")).json()["workflows"]}
             assert {"order_processing", "replay_events"} <= names

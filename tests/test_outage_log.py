@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from held_runs import until
 
 from engine.model import load_file
@@ -44,19 +42,6 @@ edges: [start -> spin]
 """
 
 FLUSH_FAILED = "flushing run events failed"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def relayed_runtime(
-    relayed_url: tuple[str, str, Any], tmp_path: Path
-) -> AsyncIterator[tuple[Runtime, Any]]:
-    _, through, relay = relayed_url
-    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
-    await rt.start()
-    try:
-        yield rt, relay
-    finally:
-        await rt.close()
 
 
 async def test_an_outage_under_a_run_is_logged_once_and_its_end_once(

@@ -8,11 +8,8 @@ the server sends: what a list costs on the wire, whatever the machine's speed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest_asyncio
 
 from engine.model import load_file
 from engine.runtime import Runtime
@@ -29,19 +26,6 @@ edges: [start -> big]
 """
 
 RUNS = 4
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def relayed_runtime(
-    relayed_url: tuple[str, str, Any], tmp_path: Path
-) -> AsyncIterator[tuple[Runtime, Any]]:
-    _, through, relay = relayed_url
-    rt = Runtime(tmp_path / "workflows", through, tmp_path, function_workers=1, resume=False)
-    await rt.start()
-    try:
-        yield rt, relay
-    finally:
-        await rt.close()
 
 
 async def test_listing_runs_does_not_read_their_inputs_and_outputs(
