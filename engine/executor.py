@@ -24,10 +24,6 @@ from engine.region_output import body_output, sink_output
 from engine.registry import Result
 from engine.stops import BlockFailed, Stops, error_dict, stop_reason
 
-#: Buffered run events that force a flush: bounds memory in big loops, where the
-#: body never yields to the event loop and the periodic flusher cannot run.
-FLUSH_AT_EVENTS = 5000
-
 #: A skipped block's entry in the run result's ``blocks``.
 SKIPPED = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
 
@@ -159,17 +155,15 @@ class Executor:
 
     def _after_needed(self, top: bool) -> bool:
         # Checked before awaiting _after, so a plain chain creates no extra coroutine.
-        return (
-            top and bool(self.plan.transaction_groups)
-        ) or self.run.recorder.pending >= FLUSH_AT_EVENTS
+        return (top and bool(self.plan.transaction_groups)) or self.run.recorder.full
 
     async def _after(self, node: str, skipped: list[str], top: bool) -> None:
         """What a settled block may need the database for: committing its transaction
-        group, and flushing a run log that grew large (big loops never yield)."""
+        group, and flushing a run log that grew large (bounded memory in big loops)."""
         if top and self.plan.transaction_groups:
             for settled in (node, *skipped):
                 await self.run.transactions.settled(settled)
-        if self.run.recorder.pending >= FLUSH_AT_EVENTS:
+        if self.run.recorder.full:
             await self.run.recorder.flush()
 
     async def run_body(
@@ -177,6 +171,12 @@ class Executor:
     ) -> BodyResult:
         region = self.plan.regions[(ctx.block.id, group)]
         frame = Frame(self.run, ctx.frame, variables)
+        # One turn of the event loop per iteration. A body of blocks that never
+        # suspend (inline Functions, Conditions) otherwise held the loop for the whole
+        # container: no periodic flush (live progress), no heartbeat (past
+        # STALE_AFTER_S another process takes the run over and runs it again), no
+        # timeout or cancel, no other run and no webhook accept until it ended.
+        await asyncio.sleep(0)
         await self.execute_region(region, frame, f"{ctx.path}[{label}].")
         return BodyResult(body_output(region, frame.outputs), frame)
 

@@ -37,6 +37,13 @@ def _iso(epoch: float | None) -> str | None:
 #: One event row: seq, type, block, data (JSON text), time.
 Event = tuple[int, str, str | None, str, float]
 
+#: Buffered events, or characters of their JSON, that make the buffer ``full``: the
+#: executor then flushes before going on. Bounds a run's memory between the periodic
+#: flushes (engine/inflight.py): a loop folding a state that grows with each step
+#: buffers the whole state twice per step, so a count alone let megabytes pile up.
+FLUSH_AT_EVENTS = 5000
+FLUSH_AT_CHARS = 4 * 1024 * 1024
+
 
 def _columns(rows: list[Any]) -> list[list[Any]]:
     return [[e[i] for e in rows] for i in range(5)]
@@ -117,6 +124,7 @@ class RunRecorder:
         self.redact = Redactor(secrets)
         self.seq = next_seq
         self._buf: list[Event] = []
+        self._chars = 0  # of the buffered events' data
         # Buffered events a resume would reuse (all but block_started): what a
         # checkpoint before a side effect has to make durable.
         self._reusable = 0
@@ -135,6 +143,11 @@ class RunRecorder:
     def pending(self) -> int:
         return len(self._buf)
 
+    @property
+    def full(self) -> bool:
+        """Whether the buffer has grown enough to be written before the run goes on."""
+        return len(self._buf) >= FLUSH_AT_EVENTS or self._chars >= FLUSH_AT_CHARS
+
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
         self.append(self._event(type_, block, data))
 
@@ -151,6 +164,7 @@ class RunRecorder:
 
     def append(self, event: Event) -> None:
         self._buf.append(event)
+        self._chars += len(event[3])
         self._reusable += 1
 
     def _event(
@@ -201,6 +215,7 @@ class RunRecorder:
         """The buffer (emptied), its reusable count, and its events as columns."""
         rows, self._buf = self._buf, []
         reusable, self._reusable = self._reusable, 0
+        self._chars = 0
         return rows, reusable, _columns(rows)
 
     def _put_back(self, rows: list[Any], reusable: int) -> None:
@@ -208,6 +223,7 @@ class RunRecorder:
         error loses nothing (the next flush retries them)."""
         self._buf = rows + self._buf
         self._reusable += reusable
+        self._chars += sum(len(row[3]) for row in rows)
 
     def _check_owned(self) -> None:
         if self.lost:
