@@ -22,6 +22,12 @@ from engine.validate_keys import one_body_reference
 
 DEFAULT_MAX_ITERATIONS = 10_000
 
+#: What the event of a step of a fold (a loop with ``accumulate``) keeps at most, in
+#: characters of JSON: the state is in each step's record twice (read and returned),
+#: so a state that grows with the steps made a run log growing with their square
+#: (engine.context, ``Frame.step_limit``). An order's state is a few KB.
+FOLD_STEP_CHARS = 64 * 1024
+
 
 @register
 class Loop(BlockHandler):
@@ -218,6 +224,7 @@ class Loop(BlockHandler):
             ctx.inputs = dict(ctx.inputs)
         results: list[Any] = []
         iterations = 0
+        step_limit = FOLD_STEP_CHARS if self._next is not None else None
         for index, item in enumerate(self._iterations(config)):
             variables = {
                 self.var: item,
@@ -228,7 +235,7 @@ class Loop(BlockHandler):
                 break
             if index >= limit:
                 raise RuntimeError(f"loop stopped after max_iterations={limit}")
-            body = await ctx.run_body("body", variables, str(index))
+            body = await ctx.run_body("body", variables, str(index), step_limit)
             iterations += 1
             if collect:
                 results.append(body.output)

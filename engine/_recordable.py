@@ -42,14 +42,23 @@ def storable(text: str) -> str:
 MAX_RECORDED_CHARS = 64 * 1024 * 1024
 
 
-def within_limit(text: str, data: Any) -> str:
+def within_limit(text: str, data: Any, step_limit: int | None = None) -> str:
     """``text`` (``data`` as JSON), or when it is too big to keep, a note saying so in
     its place: for an event's ``data``, its output is not kept and the record is
     marked ``omitted`` (a resume or re-run runs the block again rather than reuse a
-    value it does not have); for a value (``data`` None), the note alone."""
-    if len(text) <= MAX_RECORDED_CHARS:
+    value it does not have); for a value (``data`` None), the note alone.
+
+    ``step_limit``: the smaller size a block in a fold's body keeps (engine.context,
+    ``Frame.step_limit``)."""
+    if step_limit is not None and step_limit < len(text) <= MAX_RECORDED_CHARS:
+        note = (
+            f"not recorded: {len(text):,} characters of JSON, over the {step_limit:,} a step"
+            " of a fold keeps (the loop's own record has the state it folded)"
+        )
+    elif len(text) <= MAX_RECORDED_CHARS:
         return text
-    note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
+    else:
+        note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
     if isinstance(data, dict):
         return omitted(data, note)
     return dumps({"omitted": note})

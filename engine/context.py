@@ -97,18 +97,27 @@ class RunContext:
 class Frame(Scope):
     """A scope of names: the outputs of a region's blocks, loop variables, and a parent."""
 
-    __slots__ = ("run", "outputs", "variables", "parent")
+    __slots__ = ("run", "outputs", "variables", "parent", "step_limit")
 
     def __init__(
         self,
         run: RunContext,
         parent: Frame | None = None,
         variables: dict[str, Any] | None = None,
+        step_limit: int | None = None,
     ) -> None:
         self.run = run
         self.parent = parent
         self.outputs: dict[str, Any] = {}
         self.variables = variables or {}
+        #: In a fold's body (and bodies inside it): the most characters of JSON the
+        #: event of a block without effects keeps. A state that grows with each step
+        #: was recorded whole at every step, a run log growing with the square of the
+        #: fold's length; over the limit the record says so, and a resume runs the
+        #: step again from the state before it (blocks with effects keep theirs).
+        self.step_limit = (
+            step_limit if step_limit is not None or parent is None else parent.step_limit
+        )
 
     def lookup(self, root: str) -> Any:
         frame: Frame | None = self
@@ -227,14 +236,17 @@ class BlockContext:
         )
         return compiled.resolve(self.frame)
 
-    async def run_body(self, group: str, variables: dict[str, Any], label: str) -> Any:
+    async def run_body(
+        self, group: str, variables: dict[str, Any], label: str, step_limit: int | None = None
+    ) -> Any:
         """Run this container's body ``group`` once, with ``variables`` in scope.
 
         Returns a ``BodyResult``: ``.output`` is the body's last output (of the blocks
         that ended it: engine.region_output.body_output) and ``.frame`` its scope, for resolving
         references into the body. ``label`` names the iteration: ``loop[3].add``.
+        ``step_limit``: ``Frame.step_limit`` for the body's blocks.
         """
-        return await self._executor.run_body(self, group, variables, label)
+        return await self._executor.run_body(self, group, variables, label, step_limit)
 
     @asynccontextmanager
     async def transaction(self, name: str) -> AsyncIterator[asyncpg.Connection]:

@@ -167,10 +167,15 @@ class Executor:
             await self.run.recorder.flush()
 
     async def run_body(
-        self, ctx: BlockContext, group: str, variables: dict[str, Any], label: str
+        self,
+        ctx: BlockContext,
+        group: str,
+        variables: dict[str, Any],
+        label: str,
+        step_limit: int | None = None,
     ) -> BodyResult:
         region = self.plan.regions[(ctx.block.id, group)]
-        frame = Frame(self.run, ctx.frame, variables)
+        frame = Frame(self.run, ctx.frame, variables, step_limit)
         # One turn of the event loop per iteration. A body of blocks that never
         # suspend (inline Functions, Conditions) otherwise held the loop for the whole
         # container: no periodic flush (live progress), no heartbeat (past
@@ -231,7 +236,8 @@ class Executor:
                 record = _success(value, ctx, (time.perf_counter() - t0) * 1000)
                 # Encoded within the attempt: an output the run log cannot hold fails
                 # this block, named (on_error applies), not the run outside any block.
-                succeeded = recorder.encoded("block_succeeded", path, record)
+                limit = None if handler.side_effects else frame.step_limit
+                succeeded = recorder.encoded("block_succeeded", path, record, limit)
                 break
             except asyncio.CancelledError:
                 self._interrupted(ctx, t0)

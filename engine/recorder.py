@@ -151,14 +151,16 @@ class RunRecorder:
     def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
         self.append(self._event(type_, block, data))
 
-    def encoded(self, type_: str, block: str, data: dict[str, Any]) -> Event:
+    def encoded(
+        self, type_: str, block: str, data: dict[str, Any], step_limit: int | None = None
+    ) -> Event:
         """A block's event made ahead of ``append``, inside the block's own error
         handling: a value the run log cannot hold (an integer too long to write)
         then fails the block, named, instead of the run outside any block with the
         block left `running` (engine/executor.py). ``append`` it at once: it has
-        taken the next seq."""
+        taken the next seq. ``step_limit``: engine._recordable.within_limit."""
         try:
-            return self._event(type_, block, data)
+            return self._event(type_, block, data, step_limit=step_limit)
         except (TypeError, ValueError, RecursionError) as exc:
             raise not_recordable(data.get("output"), exc) from None
 
@@ -168,7 +170,12 @@ class RunRecorder:
         self._reusable += 1
 
     def _event(
-        self, type_: str, block: str | None, data: dict[str, Any] | None, at: float | None = None
+        self,
+        type_: str,
+        block: str | None,
+        data: dict[str, Any] | None,
+        at: float | None = None,
+        step_limit: int | None = None,
     ) -> Event:
         """One event row, taking the next seq."""
         if not data:
@@ -181,7 +188,7 @@ class RunRecorder:
                 text, _ = self.redact.fields({**data, "redacted": True}, self._json)
         else:
             text = self._json(data)
-        text = within_limit(text, data)
+        text = within_limit(text, data, step_limit)
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)
 

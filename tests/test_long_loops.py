@@ -6,9 +6,20 @@ step is written as it goes instead of piling up in memory (real embedded Postgre
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+from held_runs import until
+
+from blocks.loop import FOLD_STEP_CHARS
 from engine import recorder
 from engine.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: A loop whose body is one Condition: nothing in it ever suspends.
 CHECKS = """
@@ -129,3 +140,101 @@ async def test_a_state_that_grows_is_written_as_the_fold_goes(
         result["execution_id"],
     )
     assert writes >= 50
+
+
+#: A fold whose state grows by 1,000 characters a step; step {hold_at} writes "hold"
+#: and waits for {gate}. Each step writes its index to {log}.
+LOGGED_FOLD = """
+name: {name}
+blocks:
+  start: {{type: manual}}
+  fold:
+    type: loop
+    count: <input.n>
+    body: [step]
+    collect: false
+    accumulate:
+      initial: {{items: []}}
+      next: <step.state>
+  step:
+    type: function
+    timeout: 120
+    code: |
+      import os, time
+      with open({log!r}, "a") as f:
+          f.write(f"{{<loop.index>}}\\n")
+      if <loop.index> == {hold_at}:
+          with open({log!r}, "a") as f:
+              f.write("hold\\n")
+          while not os.path.exists({gate!r}):
+              time.sleep(0.05)
+      return {{"state": {{"items": <state>["items"] + ["x" * 1000]}}}}
+edges: [start -> fold]
+output: <fold.state>
+"""
+
+
+async def _step_events(runtime: Runtime, execution_id: str) -> list[dict]:
+    rows = await runtime.db.pool.fetch(
+        "SELECT block, data::text AS text FROM flowyard_run_events WHERE execution_id = $1::uuid"
+        " AND type = 'block_succeeded' AND block LIKE 'fold[%' ORDER BY seq",
+        execution_id,
+    )
+    return [{"block": r["block"], "chars": len(r["text"]), **json.loads(r["text"])} for r in rows]
+
+
+async def test_a_fold_records_each_step_up_to_a_size_and_its_whole_state_once(
+    run_yaml, runtime: Runtime, tmp_path
+) -> None:
+    log = tmp_path / "steps.txt"
+    wf = LOGGED_FOLD.format(name="capped_fold", log=str(log), gate="", hold_at=-1)
+    result = await run_yaml(wf, {"n": 120})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"items": ["x" * 1000] * 120}  # the loop's record: whole
+    steps = await _step_events(runtime, result["execution_id"])
+    assert [s["block"] for s in steps] == [f"fold[{i}].step" for i in range(120)]
+    assert all(s["chars"] < FOLD_STEP_CHARS + 1000 for s in steps)
+    # The state is in a step's record twice (read and returned): kept while under the
+    # limit, then a note in its place.
+    kept = [s for s in steps if not s.get("omitted")]
+    assert kept == steps[: len(kept)] and 25 <= len(kept) <= 33
+    assert kept[-1]["output"]["state"]["items"] == ["x" * 1000] * len(kept)
+    note = steps[-1]["output"]["omitted"]
+    assert note.startswith("not recorded: ") and "a step of a fold keeps" in note
+    assert log.read_text().split() == [str(i) for i in range(120)]
+
+
+async def test_a_resumed_fold_runs_again_only_the_steps_it_did_not_keep(
+    runtime: Runtime, database_url: str, tmp_path
+) -> None:
+    log, gate = tmp_path / "steps.txt", tmp_path / "gate"
+    wf = tmp_path / "resumed_fold.yaml"
+    wf.write_text(LOGGED_FOLD.format(name="resumed_fold", log=str(log), gate=str(gate), hold_at=40))
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cli = [sys.executable, "-m", "ui.cli"]
+    proc = subprocess.Popen([*cli, "run", str(wf), "--input", '{"n": 50}'], cwd=ROOT, env=env)
+    try:
+        assert await until(lambda: log.exists() and "hold" in log.read_text())
+        await asyncio.sleep(0.8)  # the periodic flush records the steps before it
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    gate.touch()
+    eid = await runtime.db.pool.fetchval(
+        "SELECT execution_id::text FROM flowyard_runs WHERE workflow = 'resumed_fold'"
+    )
+    kept = [s for s in await _step_events(runtime, eid) if not s.get("omitted")]
+    assert 25 <= len(kept) <= 33
+
+    resumed = subprocess.run(
+        [*cli, "runs", "resume", eid], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    result = await runtime.run_result(eid)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"items": ["x" * 1000] * 50}  # every step folded once
+    runs = [int(line) for line in log.read_text().split() if line != "hold"]
+    # Kept steps are reused; the rest up to the one interrupted are run again, from
+    # the last kept state.
+    assert runs == [*range(41), *range(len(kept), 50)]
