@@ -8,7 +8,8 @@ the server offers it, and port 465 means implicit TLS.
 The ``Message-ID`` is derived from the execution id and block path: a retried or
 resumed send carries the same id, so a receiving system can drop the duplicate.
 Header fields are refused when they hold a line break (no injected Bcc), and a
-permanent (5xx) SMTP answer is not retried.
+permanent (5xx) SMTP answer is not retried, nor is a send that got no answer after
+its message went out (blocks/_smtp_send.py): SMTP servers deliver a repeat.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
+from blocks._smtp_send import Handover, send_message
 from engine.context import BlockContext
+from engine.executor import BlockFailed
 from engine.model import Problem
 from engine.references import compile_value, masked, parse, references_in, to_text
 from engine.registry import BlockHandler, register
@@ -172,28 +175,12 @@ def message_id(idempotency_key: str, host: str) -> str:
     return f"<{digest}@flowyard.{host or 'localhost'}>"
 
 
-def send_message(
-    settings: SmtpSettings, msg: EmailMessage, recipients: list[str], timeout: float
-) -> list[str]:
-    """Blocking send; returns the recipients the server accepted."""
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not settings.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    smtp: smtplib.SMTP
-    if settings.port == 465:
-        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-    with smtp:
-        smtp.ehlo()
-        if settings.port != 465 and smtp.has_extn("starttls"):
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if settings.user:
-            smtp.login(settings.user, settings.password or "")
-        refused = smtp.send_message(msg, to_addrs=recipients)
-    return [r for r in recipients if r not in refused]
+    return context
 
 
 def all_transient(replies: Iterable[tuple[int, bytes]]) -> bool:
@@ -225,6 +212,9 @@ class EmailBlock(BlockHandler):
     # Its Message-ID is the same on a repeat, but SMTP servers deliver it again.
     repeatable = False
     default_timeout = 60.0
+    # The send keeps to `timeout` itself: given up on after its message went out,
+    # it is not retried; before, it is (blocks/_smtp_send.py).
+    times_itself = True
 
     def problems(self) -> list[Problem]:
         if "text" not in self.config and "html" not in self.config:
@@ -294,8 +284,28 @@ class EmailBlock(BlockHandler):
             "smtp": f"{settings.host}:{settings.port}",
         }
         timeout = ctx.block.timeout or self.default_timeout or 60.0
+        handover = Handover(timeout)
+        login = (settings.user, settings.password or "") if settings.user else None
+        where = f"SMTP {settings.host}:{settings.port}"
         try:
-            accepted = await asyncio.to_thread(send_message, settings, msg, recipients, timeout)
+            async with asyncio.timeout(timeout):
+                accepted = await asyncio.to_thread(
+                    send_message,
+                    handover,
+                    settings.host,
+                    settings.port,
+                    tls_context(settings),
+                    login,
+                    msg,
+                    recipients,
+                )
+        except TimeoutError:
+            # The thread goes on until its own deadline, but hands no data over now.
+            if handover.give_up():
+                raise _not_again(ctx, where, f"timed out after {timeout:g} s") from None
+            raise EmailError(
+                f"{where}: timed out after {timeout:g} s, before the message was sent"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise EmailError(
                 f"every recipient was refused: {sorted(exc.recipients)}",
@@ -306,8 +316,20 @@ class EmailBlock(BlockHandler):
             raise EmailError(f"SMTP login failed ({exc.smtp_code})", retriable=False) from None
         except (smtplib.SMTPException, OSError) as exc:
             code = getattr(exc, "smtp_code", None)
+            if handover.sent and not isinstance(code, int):
+                # No answer to the message's data: the server may have queued it.
+                raise _not_again(ctx, where, f"{type(exc).__name__}: {exc}") from None
             raise EmailError(
-                f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}",
+                f"{where}: {type(exc).__name__}: {exc}",
                 retriable=not (isinstance(code, int) and code >= 500),
             ) from None
         return {"message_id": msg["Message-ID"], "accepted": accepted}
+
+
+def _not_again(ctx: BlockContext, where: str, what: str) -> BlockFailed:
+    """The final failure of a send that got no answer after its message went out."""
+    said = (
+        f"{where}: {what}, after the message was sent: the server may have accepted "
+        "it, so it is not sent again (SMTP has no idempotency key)"
+    )
+    return BlockFailed({"type": "EmailError", "message": said, "block": ctx.path})
