@@ -5,7 +5,9 @@ not be made again, or the channel reads the message twice (or three times with
 ``retries: 2``). The body goes to the transport as a stream that notes when it is
 first read. Until then the request has not been sent (the connection was still
 being made, or waited for a free one of the pool), so a timeout there is retried
-like a connection error; one after it fails the block for good.
+like a connection error; one after it fails the block for good, and so does a
+connection that broke after it (the hook read the message, then the connection
+dropped or was reset before its answer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from blocks.http import send
+from blocks.http import HttpError, send
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 
@@ -47,6 +49,14 @@ async def post(
         async with asyncio.timeout(timeout):
             # No timeout of the client's own: this one decides, and knows what was sent.
             return await send(ctx, "POST", url, content=body, headers=headers, timeout=None)
+    except HttpError as exc:
+        if not (body.sent and exc.status is None and exc.retriable):
+            raise
+        said = (
+            f"{exc}, after the message was sent: Slack may have posted it, so it is not "
+            "posted again (incoming webhooks have no idempotency key)"
+        )
+        raise BlockFailed({"type": "HttpError", "message": said, "block": ctx.path}) from None
     except TimeoutError:
         if not body.sent:
             raise TimeoutError(
