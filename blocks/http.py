@@ -16,11 +16,12 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import httpx
 
+from blocks._http_answers import TooBig, max_answer_bytes, read_answer
 from blocks._http_headers import header_problem, written_header_problems
 from blocks._http_urls import (
     USERINFO,
@@ -200,6 +201,39 @@ def redirect_headers(previous: httpx.Request, following: httpx.Request) -> None:
             del following.headers[name]
 
 
+async def _followed_and_read(
+    client: httpx.AsyncClient,
+    response: httpx.Response,
+    follow_redirects: bool,
+    where: Callable[[], str],
+) -> httpx.Response:
+    """``response`` (streamed), its redirects followed when asked (each request made
+    by httpx and cleared by `redirect_headers`), the last one's body read."""
+    followed = 0
+    while follow_redirects and response.next_request is not None:
+        await response.aclose()
+        if followed == client.max_redirects:
+            # A loop, or a chain no peer needs: another attempt goes the same way.
+            raise HttpError(f"{where()}: more than {followed} redirects", retriable=False)
+        followed += 1
+        following = response.next_request
+        redirect_headers(response.request, following)
+        # Its body read (none, or the 307/308 body kept): an unread one went out
+        # chunked, a GET with `Transfer-Encoding: chunked` some servers refuse.
+        await following.aread()
+        response = await client.send(following, stream=True, follow_redirects=False)
+    limit = max_answer_bytes()
+    try:
+        await read_answer(response, limit)
+    except TooBig:  # another attempt gets the same answer
+        raise HttpError(
+            f"{where()}: the answer is bigger than {limit:,} bytes, the most the block "
+            "reads (FLOWYARD_MAX_RESPONSE)",
+            retriable=False,
+        ) from None
+    return response
+
+
 async def send(
     ctx: BlockContext,
     method: str,
@@ -223,22 +257,11 @@ async def send(
         return f"{method} {shown_url(given, ctx.run.secrets)}"
 
     try:
-        response = await client.request(
-            method, url, timeout=timeout, follow_redirects=False, **kwargs
-        )
-        followed = 0
-        while follow_redirects and response.next_request is not None:
-            if followed == client.max_redirects:
-                # A loop, or a chain no peer needs: another attempt goes the same way.
-                raise HttpError(f"{where()}: more than {followed} redirects", retriable=False)
-            followed += 1
-            following = response.next_request
-            redirect_headers(response.request, following)
-            # Its body read (none, or the 307/308 body kept): an unread one went out
-            # chunked, a GET with `Transfer-Encoding: chunked` some servers refuse.
-            await following.aread()
-            response = await client.send(following, follow_redirects=False)
-        return response
+        # Streamed: a body is read up to FLOWYARD_MAX_RESPONSE bytes (_http_answers),
+        # a redirect's not at all.
+        request = client.build_request(method, url, timeout=timeout, **kwargs)
+        response = await client.send(request, stream=True, follow_redirects=False)
+        return await _followed_and_read(client, response, follow_redirects, where)
     except httpx.TimeoutException as exc:
         raise HttpError(f"{where()}: timed out ({type(exc).__name__})", retriable=True) from None
     except httpx.TransportError as exc:
