@@ -299,6 +299,11 @@ class EmailBlock(BlockHandler):
                     msg,
                     recipients,
                 )
+        except asyncio.CancelledError:
+            # The run is cancelled or its process stops: the thread goes on, but a
+            # message not yet handed over is not sent behind the run's back.
+            handover.give_up()
+            raise
         except TimeoutError:
             # The thread goes on until its own deadline, but hands no data over now.
             if handover.give_up():

@@ -103,6 +103,24 @@ async def test_a_send_whose_connection_dropped_after_the_data_is_not_sent_again(
     assert "after the message was sent" in result["error"]["message"]
 
 
+async def test_a_cancelled_run_sends_no_message_afterwards(
+    runtime: Any, write_workflow: Any, smtp_env: Any
+) -> None:
+    """The send went on in its thread and delivered the email once the slow server
+    answered, after the run had been recorded cancelled."""
+    inbox = SlowToGreet(delay=1.5, slow=1)
+    with serving(inbox) as port:
+        smtp_env(port)
+        wf = write_workflow(MAIL.format(timeout=10))
+        eid = (await runtime.submit(wf, {})).execution_id
+        await asyncio.sleep(0.5)  # the send is waiting for the server's greeting
+        assert await runtime.request_cancel(eid) == "cancelling"
+        result = await asyncio.wait_for(runtime.wait(eid), 30)
+        await asyncio.sleep(2.5)  # past the server's delay: the thread has gone on
+    assert result["status"] == "cancelled"
+    assert inbox.messages == []
+
+
 async def test_a_send_that_timed_out_before_the_message_went_out_is_retried(
     run_yaml: Any, smtp_env: Any
 ) -> None:
