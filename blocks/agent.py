@@ -363,11 +363,20 @@ class AgentBlock(BlockHandler):
             retriable = exc.status is not None and retriable_status(exc.status)
             raise AgentError(str(exc), retriable=retriable) from None
         used = usage_of(completion)
-        content: Any = (
-            text
-            if kind == "text"
-            else parse_reply(text, schema["schema"] if schema else None, ctx.run.secrets)
-        )
+        content: Any = text
+        if kind != "text":
+            try:
+                content = parse_reply(text, schema["schema"] if schema else None, ctx.run.secrets)
+            except AgentError as exc:
+                if finish_reason(completion) != "length":
+                    raise
+                # Cut off by the token limit: asked again, it is cut off again (and paid).
+                limit = f", max_tokens {kwargs['max_tokens']}" if "max_tokens" in kwargs else ""
+                raise AgentError(
+                    f"the reply was cut off at the token limit (finish_reason: length{limit}) "
+                    f"before its JSON ended: raise max_tokens; {exc}",
+                    retriable=False,
+                ) from None
         answered = answered_model(completion, model)
         return {
             "content": content,

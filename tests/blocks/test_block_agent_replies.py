@@ -213,3 +213,41 @@ async def test_usable_usage_numbers_are_kept(
     out = result["output"]
     assert out["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
     assert out["cost_usd"] == pytest.approx((10 * 0.15 + 4 * 0.60) / 1e6)
+
+
+async def test_json_cut_off_by_the_token_limit_says_so_and_is_not_asked_again(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    """It failed as "not valid JSON (Expecting ',' delimiter…)", naming no limit, and
+    each of `retries` paid for the same cut-off reply again."""
+    openai_env.answer_with(
+        {
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "message": {"role": "assistant", "content": '{"total": 1'},
+                    "finish_reason": "length",
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+        }
+    )
+    result = await run_yaml(
+        """
+        name: agent_cut_off
+        blocks:
+          ask:
+            type: agent
+            prompt: "Sum it up as JSON"
+            response_format: json
+            max_tokens: 5
+            retries: 2
+            retry_backoff: 0.01
+        """
+    )
+    assert result["status"] == "failed"
+    assert result["blocks"]["ask"]["attempts"] == 1
+    assert len(openai_env.requests) == 1
+    message = result["error"]["message"]
+    assert "cut off at the token limit (finish_reason: length, max_tokens 5)" in message
+    assert "raise max_tokens" in message and '{"total": 1' in message
