@@ -9,7 +9,8 @@ moment never hands its data over afterwards (the thread it runs in cannot be
 stopped), and is safe to retry; one given up on after it is not.
 
 Every read and write of the session waits at most until the deadline, so the
-thread ends about when the block stops waiting for it.
+thread ends by then (a name lookup that hangs aside: the block stops waiting for it
+a little later, and gives the send up).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Handover:
         if left <= 0:
             raise TimeoutError("timed out")
         return left
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
 
     def hand_over(self) -> None:
         """Called just before the data goes out; TimeoutError if the block gave up."""

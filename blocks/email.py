@@ -33,6 +33,9 @@ from engine.model import Problem
 from engine.references import compile_value, masked, parse, references_in, to_text
 from engine.registry import BlockHandler, register
 
+#: How long after its own deadline a send is waited for (blocks/_smtp_send.py).
+BACKSTOP_S = 1.0
+
 
 class EmailError(RuntimeError):
     """A failed send; ``retriable`` is False when another attempt cannot help."""
@@ -288,7 +291,9 @@ class EmailBlock(BlockHandler):
         login = (settings.user, settings.password or "") if settings.user else None
         where = f"SMTP {settings.host}:{settings.port}"
         try:
-            async with asyncio.timeout(timeout):
+            # The send keeps to `timeout` itself (every read and write of its session
+            # waits at most until then); this is a backstop, for a name lookup that hangs.
+            async with asyncio.timeout(timeout + BACKSTOP_S):
                 accepted = await asyncio.to_thread(
                     send_message,
                     handover,
@@ -304,13 +309,6 @@ class EmailBlock(BlockHandler):
             # message not yet handed over is not sent behind the run's back.
             handover.give_up()
             raise
-        except TimeoutError:
-            # The thread goes on until its own deadline, but hands no data over now.
-            if handover.give_up():
-                raise _not_again(ctx, where, f"timed out after {timeout:g} s") from None
-            raise EmailError(
-                f"{where}: timed out after {timeout:g} s, before the message was sent"
-            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise EmailError(
                 f"every recipient was refused: {sorted(exc.recipients)}",
@@ -319,14 +317,18 @@ class EmailBlock(BlockHandler):
         except smtplib.SMTPAuthenticationError as exc:
             # Not retried: repeating a refused login can lock the account.
             raise EmailError(f"SMTP login failed ({exc.smtp_code})", retriable=False) from None
-        except (smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:  # a timeout too
             code = getattr(exc, "smtp_code", None)
-            if handover.sent and not isinstance(code, int):
+            timed_out = handover.expired()
+            what = f"timed out after {timeout:g} s" if timed_out else f"{type(exc).__name__}: {exc}"
+            # From now on no data goes out (a thread left behind by the backstop).
+            if handover.give_up() and not isinstance(code, int):
                 # No answer to the message's data: the server may have queued it.
-                raise _not_again(ctx, where, f"{type(exc).__name__}: {exc}") from None
+                raise _not_again(ctx, where, what) from None
+            if timed_out:
+                what += ", before the message was sent"
             raise EmailError(
-                f"{where}: {type(exc).__name__}: {exc}",
-                retriable=not (isinstance(code, int) and code >= 500),
+                f"{where}: {what}", retriable=not (isinstance(code, int) and code >= 500)
             ) from None
         return {"message_id": msg["Message-ID"], "accepted": accepted}
 

@@ -49,6 +49,18 @@ class DropsAfterData(Inbox):
         return answer
 
 
+class SlowToSayGoodbye(Inbox):
+    """Takes the message at once, then ``delay`` s over answering QUIT."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay)
+        return "221 Bye"
+
+
 class SlowToGreet(Inbox):
     """Takes ``delay`` s over each of the first ``slow`` connections' EHLO."""
 
@@ -101,6 +113,19 @@ async def test_a_send_whose_connection_dropped_after_the_data_is_not_sent_again(
     assert result["status"] == "failed"
     assert result["blocks"]["confirm"]["attempts"] == 1
     assert "after the message was sent" in result["error"]["message"]
+
+
+async def test_a_message_taken_is_sent_however_late_quit_is_answered(
+    run_yaml: Any, smtp_env: Any
+) -> None:
+    """A late answer to QUIT, after the server took the message, is no failure."""
+    inbox = SlowToSayGoodbye(delay=2.5)
+    with serving(inbox) as port:
+        smtp_env(port)
+        result = await run_yaml(MAIL.format(timeout=1))
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["confirm"]["attempts"] == 1
+    assert len(inbox.messages) == 1
 
 
 async def test_a_cancelled_run_sends_no_message_afterwards(
