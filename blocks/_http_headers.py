@@ -59,3 +59,18 @@ def written_header_problems(headers: Any) -> list[tuple[str, str]]:
         if why := header_problem(str(name), written):
             found.append((f"headers.{name}", why))
     return found
+
+
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+)
+#: Words that make any other header a credential too: vendors name their own
+#: (GitLab's PRIVATE-TOKEN and X-Gitlab-Token, Telegram's X-Telegram-Bot-Api-Secret-Token).
+CREDENTIAL_WORDS = ("token", "secret", "password", "api-key", "apikey")
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header carries a credential, by its name in any case, with ``-``
+    or ``_`` (``X-Api-Key``, ``x_gitlab_token``)."""
+    key = name.lower().replace("_", "-")
+    return key in CREDENTIAL_HEADERS or any(word in key for word in CREDENTIAL_WORDS)

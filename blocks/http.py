@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import httpx
 
 from blocks._http_answers import TooBig, max_answer_bytes, read_answer
-from blocks._http_headers import header_problem, written_header_problems
+from blocks._http_headers import header_problem, is_credential_header, written_header_problems
+from blocks._http_redirects import redirect_headers
 from blocks._http_urls import (
     USERINFO,
     WRITTEN_URL,
@@ -43,12 +44,6 @@ from engine.schema import any_case
 
 #: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
 MAX_RETRY_AFTER = 60.0
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
-)
-#: Words that make any other header a credential too: vendors name their own
-#: (GitLab's PRIVATE-TOKEN and X-Gitlab-Token, Telegram's X-Telegram-Bot-Api-Secret-Token).
-CREDENTIAL_WORDS = ("token", "secret", "password", "api-key", "apikey")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -58,13 +53,6 @@ def is_method(value: str, methods: Iterable[str]) -> bool:
     upper-cases to POST, and was taken for it, while a schema can only say "P, O,
     S, T in either case"."""
     return value.isascii() and value.upper() in methods
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a header carries a credential, by its name in any case, with ``-``
-    or ``_`` (``X-Api-Key``, ``x_gitlab_token``)."""
-    key = name.lower().replace("_", "-")
-    return key in CREDENTIAL_HEADERS or any(word in key for word in CREDENTIAL_WORDS)
 
 
 class HttpError(RuntimeError):
@@ -160,6 +148,10 @@ def note_basic_auth(ctx: BlockContext, url: str) -> None:
         ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
 
 
+def _keyed(headers: dict[str, str]) -> bool:
+    return any(k.lower() == "idempotency-key" for k in headers)
+
+
 def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
     """What to raise for a failed attempt.
 
@@ -173,32 +165,6 @@ def settle_failure(ctx: BlockContext, exc: HttpError) -> BaseException:
     if exc.retry_after is not None:
         exc.retry_after = min(exc.retry_after, MAX_RETRY_AFTER)
     return exc
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
-
-
-def _same_site(previous: httpx.URL, following: httpx.URL) -> bool:
-    """The same origin, or the same host moved from http to https (where httpx keeps
-    ``Authorization``, as browsers do)."""
-    was, now = _origin(previous), _origin(following)
-    return was == now or (was == ("http", now[1], 80) and now == ("https", was[1], 443))
-
-
-def redirect_headers(previous: httpx.Request, following: httpx.Request) -> None:
-    """Take out of the request a redirect makes what httpx leaves in and it must not
-    carry. A GET made of a POST (301/302/303) has no body: httpx drops the body, not
-    its ``Content-Type`` or the ``Idempotency-Key`` of the write it no longer is. A
-    request to another origin carries none of the credentials this block knows:
-    httpx drops ``Authorization`` only, an ``X-Api-Key`` went along to whatever host
-    the redirect named."""
-    if following.method == "GET" and previous.method != "GET":
-        for name in ("Content-Type", "Idempotency-Key"):
-            following.headers.pop(name, None)
-    if not _same_site(previous.url, following.url):
-        for name in [k for k in following.headers if is_credential_header(k)]:
-            del following.headers[name]
 
 
 async def _followed_and_read(
@@ -390,7 +356,12 @@ class HttpBlock(BlockHandler):
             response = await send(ctx, method, url, timeout=timeout, **kwargs)
             body_out = parse_body(response)
             if config.get("fail_on_status", True) and not response.is_success:
-                raise status_error(response, body_out, ctx.run.secrets, kwargs["given"])
+                exc = status_error(response, body_out, ctx.run.secrets, kwargs["given"])
+                # A 409 to a keyed request: the first request with that key is still
+                # being processed (Stripe's idempotency_key_in_use); asked again
+                # later, the peer answers with its outcome.
+                exc.retriable |= exc.status == 409 and _keyed(headers)
+                raise exc
         except HttpError as exc:
             raise settle_failure(ctx, exc) from None
         return {
