@@ -17,6 +17,10 @@ looked for at any depth of escaping: what escaping changes (``"``, ``\\``, contr
 and non-ASCII characters) is matched with however many backslashes it got, so a
 depth needs no form of its own (:class:`_Form`).
 
+A page quoting a secret escapes it as markup (a peer's HTML error page, a SOAP
+fault): each form of a secret holding ``&``, ``<``, ``>``, ``"`` or ``'`` is also
+looked for as HTML and XML write it (:func:`_in_markup`).
+
 A text cut short (``…``) may end inside a secret: the engine redacts before it
 cuts (:func:`excerpt`), and the redactor blanks the beginning of a secret left just
 before a ``…`` by a cut made elsewhere (engine/_cut_secrets.py).
@@ -296,7 +300,7 @@ def _in_text(secret: str) -> tuple[str, ...]:
     lower-cased as a URL's host, and upper-cased. A secret that is an http(s) URL
     also as the request target and the path a peer echoes (``Cannot POST /hooks/…``:
     :func:`request_parts`), each in all those forms. A plain lower-case ASCII token
-    has one form only. JSON-escaped (a payload built with json.dumps, a peer's JSON error
+    has one form only. Escaped as markup (:func:`_in_markup`). JSON-escaped (a payload built with json.dumps, a peer's JSON error
     body quoted in a message), each of them is found by :class:`_Form`, at any depth.
     """
     forms = {
@@ -309,10 +313,41 @@ def _in_text(secret: str) -> tuple[str, ...]:
         quote_plus(secret, safe=""),
         *(quote(secret, safe=safe) for safe in _QUOTE_SAFE),
         *_in_url(secret),
+        *_in_markup(secret),
     }
     for part in request_parts(secret):
         forms.update(_in_text(part))  # a part is no URL: it has no parts of its own
     return _longest_first(forms)
+
+
+#: How markup writes `"` and `'`, after `&`, `<` and `>`: Python's html.escape,
+#: MarkupSafe (Jinja and Flask pages), PHP's htmlspecialchars, XML's named entities,
+#: and as they are (text outside an attribute: html.escape(quote=False)).
+_MARKUP_QUOTES = (
+    {'"': "&quot;", "'": "&#x27;"},
+    {'"': "&#34;", "'": "&#39;"},
+    {'"': "&quot;", "'": "&#039;"},
+    {'"': "&quot;", "'": "&apos;"},
+    {},
+)
+_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _in_markup(secret: str) -> set[str]:
+    """How an HTML or XML page quotes ``secret``: escaped as markup, as is and
+    JSON-escaped (a peer's error page showing the JSON request it got, where a `"`
+    in the secret reads ``\\&quot;``). A peer answering a refused request with such a
+    page had the secret recorded in clear in the HTTP block's error, which quotes
+    the body."""
+    if not any(c in secret for c in "&<>\"'"):
+        return set()
+    quoted = {secret, *(json.dumps(secret, ensure_ascii=a)[1:-1] for a in (False, True))}
+    forms = {
+        "".join(quotes.get(c, c) for c in text.translate(_MARKUP))
+        for text in quoted
+        for quotes in _MARKUP_QUOTES
+    }
+    return forms - quoted
 
 
 def _in_url(secret: str) -> set[str]:
