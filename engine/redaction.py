@@ -25,8 +25,9 @@ A text cut short (``…``) may end inside a secret: the engine redacts before it
 cuts (:func:`excerpt`), and the redactor blanks the beginning of a secret left just
 before a ``…`` by a cut made elsewhere (engine/_cut_secrets.py).
 
-What is not tracked: a secret transformed other than by quoting, encoding or
-changing its case (sliced, reversed, hashed) is no longer that secret's text.
+What is not tracked: a secret transformed other than by quoting, encoding,
+changing its case or stripping the blanks around it (sliced, reversed, hashed) is
+no longer that secret's text.
 """
 
 from __future__ import annotations
@@ -273,7 +274,12 @@ def _alternatives(patterns: set[str]) -> str:
 def _compiled(secrets: frozenset[str]) -> tuple[tuple[str, ...], tuple[_Form, ...], Beginnings]:
     """The secrets long enough to redact, every form of them longest first, and
     the beginnings of those forms a cut may leave (:class:`Beginnings`)."""
-    kept = tuple(s for s in secrets if len(s) >= MIN_SECRET_CHARS)
+    # Stripped too: a key read from a file (a mounted secret) ends with a line break
+    # the HTTP block refuses in a header, so a workflow strips it and sends the rest,
+    # the key itself, which redaction looking for the whole value did not recognise.
+    kept = tuple(
+        {s for s in {*secrets, *(s.strip() for s in secrets)} if len(s) >= MIN_SECRET_CHARS}
+    )
     forms = {f.text: f for s in kept for f in _forms_of(s)}
     longest_first = tuple(sorted(forms.values(), key=lambda f: len(f.text), reverse=True))
     return kept, longest_first, Beginnings(forms, MIN_SECRET_CHARS)
