@@ -16,7 +16,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar
 
 import httpx
@@ -172,9 +172,11 @@ async def _followed_and_read(
     response: httpx.Response,
     follow_redirects: bool,
     where: Callable[[], str],
+    secrets: Collection[str],
 ) -> httpx.Response:
     """``response`` (streamed), its redirects followed when asked (each request made
-    by httpx and cleared by `redirect_headers`), the last one's body read."""
+    by httpx and cleared by `redirect_headers` of the run's ``secrets``), the last
+    one's body read."""
     followed = 0
     while follow_redirects and response.next_request is not None:
         await response.aclose()
@@ -183,7 +185,7 @@ async def _followed_and_read(
             raise HttpError(f"{where()}: more than {followed} redirects", retriable=False)
         followed += 1
         following = response.next_request
-        redirect_headers(response.request, following)
+        redirect_headers(response.request, following, secrets)
         # Its body read (none, or the 307/308 body kept): an unread one went out
         # chunked, a GET with `Transfer-Encoding: chunked` some servers refuse.
         await following.aread()
@@ -227,7 +229,7 @@ async def send(
         # a redirect's not at all.
         request = client.build_request(method, url, timeout=timeout, **kwargs)
         response = await client.send(request, stream=True, follow_redirects=False)
-        return await _followed_and_read(client, response, follow_redirects, where)
+        return await _followed_and_read(client, response, follow_redirects, where, ctx.run.secrets)
     except httpx.TimeoutException as exc:
         raise HttpError(f"{where()}: timed out ({type(exc).__name__})", retriable=True) from None
     except httpx.TransportError as exc:

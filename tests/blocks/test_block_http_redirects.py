@@ -142,3 +142,48 @@ async def test_an_answer_that_cannot_be_read_is_the_blocks_own_error(run_yaml: A
     error = result["error"]
     assert (error["type"], error["block"]) == ("HttpError", "call"), error
     assert "RemoteProtocolError" in error["message"]
+
+
+SECRET_HEADERS = """
+name: http_redirect_secret_headers
+blocks:
+  call:
+    type: http
+    method: POST
+    url: {url}
+    headers:
+      X-Auth-Key: <env.FY_REDIRECT_KEY>
+      Ocp-Apim-Subscription-Key: "sub <env.FY_REDIRECT_KEY>"
+      X-Source: flowyard
+    json: {{amount: 1}}
+"""
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_a_redirect_to_another_origin_sends_no_header_holding_a_secret(
+    run_yaml: Any,
+    recorder: RecordingServer,
+    elsewhere: RecordingServer,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+) -> None:
+    """A key in a header of a name the block does not know as a credential
+    (Cloudflare's `X-Auth-Key`, Azure's `Ocp-Apim-Subscription-Key`) went along to
+    whatever host the redirect named: it holds an `<env.…>` value, a secret."""
+    monkeypatch.setenv("FY_REDIRECT_KEY", "cf_redirect_key_4242")
+    recorder.respond("/start", Scripted(status, "", {"Location": f"{elsewhere.url}/next"}))
+    recorder.respond("/here", Scripted(status, "", {"Location": "/next"}))
+    recorder.respond("/next", Scripted(200, {"done": True}))
+    elsewhere.respond("/next", Scripted(200, {"done": True}))
+    for path in ("/start", "/here"):
+        result = await run_yaml(SECRET_HEADERS.format(url=f"{recorder.url}{path}"))
+        assert result["status"] == "succeeded", result["error"]
+    first, _, same_origin = recorder.requests
+    [other_origin] = elsewhere.requests
+    assert first.headers["x-auth-key"] == "cf_redirect_key_4242"
+    assert first.headers["ocp-apim-subscription-key"] == "sub cf_redirect_key_4242"
+    assert "x-auth-key" not in other_origin.headers
+    assert "ocp-apim-subscription-key" not in other_origin.headers
+    assert other_origin.headers["x-source"] == "flowyard"  # no secret in it: it goes along
+    # The same origin is the peer the key was meant for: it goes along.
+    assert same_origin.headers["x-auth-key"] == "cf_redirect_key_4242"
