@@ -22,6 +22,11 @@ import time
 from typing import Any
 
 
+class NoTlsForLogin(Exception):
+    """The server offers no STARTTLS (or someone struck it from its answer): a login
+    would go over the network in clear, so the session ends before it."""
+
+
 class Handover:
     """Whether the message's data was handed to the server, decided once against
     the block giving up on the send."""
@@ -118,10 +123,15 @@ def send_message(
         smtp = _SMTP(handover, host, port, timeout=timeout)
     try:
         smtp.ehlo()
-        if port != 465 and smtp.has_extn("starttls"):
+        encrypted = port == 465
+        if not encrypted and smtp.has_extn("starttls"):
             smtp.starttls(context=context)
             smtp.ehlo()
+            encrypted = True
         if login:
+            if not encrypted:
+                # AUTH PLAIN and LOGIN are base64: the password in clear on the network.
+                raise NoTlsForLogin
             smtp.login(*login)
         refused = smtp.send_message(msg, to_addrs=recipients)
     finally:

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
-from blocks._smtp_send import Handover, send_message
+from blocks._smtp_send import Handover, NoTlsForLogin, send_message
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
@@ -313,6 +313,14 @@ class EmailBlock(BlockHandler):
             raise EmailError(
                 f"every recipient was refused: {sorted(exc.recipients)}",
                 retriable=all_transient(exc.recipients.values()),
+            ) from None
+        except NoTlsForLogin:
+            raise EmailError(
+                f"{where} offers no STARTTLS: the login (SMTP_USER, SMTP_PASSWORD) would go"
+                " over the network in clear, so nothing was sent. Use a port with TLS (465,"
+                " or one whose server offers STARTTLS), or unset SMTP_USER for a relay that"
+                " needs no login",
+                retriable=False,
             ) from None
         except smtplib.SMTPAuthenticationError as exc:
             # Not retried: repeating a refused login can lock the account.
