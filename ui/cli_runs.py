@@ -26,6 +26,7 @@ from engine.triggers import NoTriggerChosen, started_by_hand
 from ui.cli_runs_list import list_runs
 from ui.cli_workflows import missing_file, read_input
 from ui.config import check_start_settings, require_database
+from ui.terminal_text import printable
 
 
 def workflows_dir(args: argparse.Namespace) -> Path:
@@ -148,7 +149,8 @@ def _error_line(error: dict[str, Any]) -> str:
     """A run's error, naming its block when a block failed: a run-level error
     (cancelled, timed out) has none, and said `(block None)`."""
     block = error.get("block")
-    return f"error: {error['message']}" + (f" (block {block})" if block is not None else "")
+    said = f"error: {error['message']}" + (f" (block {block})" if block is not None else "")
+    return printable(said)
 
 
 def _fmt_ms(ms: Any) -> str:
@@ -172,8 +174,8 @@ def _compact(value: Any, execution_id: str) -> str:
     """``value`` as compact JSON (numbers exact), cut past `SHOWN_JSON` characters."""
     text = dumps(value)
     if len(text) <= SHOWN_JSON:
-        return text
-    return (
+        return printable(text)
+    return printable(
         f"{text[:SHOWN_JSON]}… ({len(text):,} characters; all of it: GET /api/runs/{execution_id})"
     )
 
@@ -186,7 +188,7 @@ def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
         if rec.get("rolled_back"):
             err = f"(rolled back with its transaction) {err}".rstrip()
         print(
-            f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {err[:80]}"
+            f"{bid:<{width}}  {rec['status']:<10} {_fmt_ms(rec.get('duration_ms')):>10}  {rec.get('attempts', 0):>8}  {printable(err[:80])}"
         )
 
 
@@ -255,7 +257,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 print(f"no run {args.id}", file=sys.stderr)
                 return 1
             events = await rt.run_events(args.id)
-            print(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
+            print(
+                printable(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
+            )
             print(_when(result))
             # The input as stored (redacted), and the output: cut, with where the rest is.
             ended = result["status"] in runstore.FINAL_STATUSES
@@ -267,7 +271,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             every = runstore.blocks_from_events(events, top_level_only=False)
             _print_blocks(runstore.with_paths_inside(result["blocks"], every))
             if result["error"]:
-                print(f"\nerror: {result['error']['message']}")
+                print(printable(f"\nerror: {result['error']['message']}"))
             return 0
         if args.action == "cancel":
             status = await rt.request_cancel(args.id)
