@@ -21,8 +21,9 @@ from typing import Any
 import asyncpg
 
 from engine.handoff import HANDOFF
-from engine.recorder import OwnershipLost, record_end
+from engine.recorder import OwnershipLost
 from engine.recovery import claim
+from engine.run_ends import record_end
 from engine.runstore import FINAL_STATUSES, run_status
 
 log = logging.getLogger("flowyard.runtime")

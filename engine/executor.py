@@ -17,11 +17,12 @@ from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
-from engine.recorder import OwnershipLost, end_left_running
+from engine.recorder import OwnershipLost
 from engine.recovery import not_resumable
 from engine.references import MissingReference, NotRun
 from engine.region_output import body_output, sink_output
 from engine.registry import Result
+from engine.run_ends import end_left_running
 from engine.stops import BlockFailed, Stops, error_dict, stop_reason
 
 #: A skipped block's entry in the run result's ``blocks``.

@@ -19,8 +19,8 @@ from engine.inflight import InFlight
 from engine.metrics import Metrics
 from engine.model import Problem, Workflow, WorkflowError
 from engine.own_runs import OWN_UNBEATEN, RECLAIM_OWN, UNBEATEN_BEATS, Starts
-from engine.recorder import record_end
 from engine.recovery import claim, logged_skips, restorable
+from engine.run_ends import record_end
 from engine.validate import validate_document
 
 log = logging.getLogger("flowyard.runtime")

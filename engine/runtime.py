@@ -28,12 +28,13 @@ from engine.migrations import migrate
 from engine.model import BlockModel, Workflow
 from engine.own_runs import Starts
 from engine.queue import RunQueue, queue_name
-from engine.recorder import OwnershipLost, record_end
+from engine.recorder import OwnershipLost
 from engine.recovery import carried_events, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
 from engine.rerun_names import refuse_renaming
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
+from engine.run_ends import record_end
 from engine.run_execution import RunExecution
 from engine.run_reads import RunReads
 from engine.triggers import started_by_hand
