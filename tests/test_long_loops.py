@@ -222,6 +222,7 @@ async def test_a_resumed_fold_runs_again_only_the_steps_it_did_not_keep(
     gate.touch()
     eid = await runtime.db.pool.fetchval(
         "SELECT execution_id::text FROM flowyard_runs WHERE workflow = 'resumed_fold'"
+        " ORDER BY created_at DESC LIMIT 1"
     )
     kept = [s for s in await _step_events(runtime, eid) if not s.get("omitted")]
     assert 25 <= len(kept) <= 33
