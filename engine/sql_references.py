@@ -55,7 +55,8 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
 
     ``'<ref>'`` → ``$n``, ``'<ref>'::jsonb`` → ``$n::jsonb``, bare ``<ref>`` → ``$n``,
     a typed literal ``date '<ref>'`` → ``$n::date``, and a reference inside a longer
-    literal ``'a-<ref>'`` → ``('a-' || $n::text)``. Literals, comments and
+    literal ``'a-<ref>'`` → ``('a-' || $n::text)`` (after a type name, cast to it:
+    ``interval '<ref> days'`` → ``($n::text || ' days')::interval``). Literals, comments and
     dollar-quoted bodies without references are untouched, so seed-style SQL runs
     unchanged; references in comments stay as written.
     """
@@ -86,13 +87,8 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
         elif found[0][:2] == (token.start + 1, token.end - 1):
             # The whole literal: `'<ref>'`. After a type name it is a typed
             # literal, `date '<ref>'`; `date $1` would not parse: `$1::date`.
-            before = out[-1] if out else ""
-            typed = TYPED_LITERAL_RE.search(before)
-            if typed:
-                out[-1] = before[: typed.start()]
-                out.append(param(found[0][2]) + "::" + " ".join(typed.group(1).split()))
-            else:
-                out.append(param(found[0][2]))
+            cast = _typed_literal_cast(out)
+            out.append(param(found[0][2]) + cast)
         else:
             # Text around the references: `('a-' || $1::text || '-b')`. The text
             # pieces keep their doubled quotes, so each is a literal as written.
@@ -104,5 +100,19 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
                 pos = ref_end
             if pos < token.end - 1:
                 pieces.append("'" + sql[pos : token.end - 1] + "'")
-            out.append("(" + " || ".join(pieces) + ")")
+            # After a type name (`interval '<n> days'`) the text is cast to it:
+            # `interval (…)` would not parse.
+            cast = _typed_literal_cast(out)
+            out.append("(" + " || ".join(pieces) + ")" + cast)
     return "".join(out), refs
+
+
+def _typed_literal_cast(out: list[str]) -> str:
+    """``::type`` when the SQL so far ends with the type name of a typed literal
+    (``date '…'``), taken off ``out``; else ``""``."""
+    before = out[-1] if out else ""
+    typed = TYPED_LITERAL_RE.search(before)
+    if not typed:
+        return ""
+    out[-1] = before[: typed.start()]
+    return "::" + " ".join(typed.group(1).split())

@@ -142,3 +142,29 @@ async def test_a_transaction_id_takes_text_or_a_number(run_yaml: Any, value: Any
     result = await run_yaml(workflow(query), {"v": value})
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["row"] == {"x8": int(value), "x": int(value), "t": str(value)}
+
+
+@pytest.mark.parametrize(
+    ("query", "inputs", "expected"),
+    [
+        # The form the docs above give for a number of hours: `'<ref> hours'`.
+        ("SELECT interval '<start.n> hours' AS out", {"n": 3}, "PT3H"),
+        ("SELECT (now() - INTERVAL '<start.n> days') < now() AS out", {"n": 2}, True),
+        ("SELECT date '<start.y>-<start.m>-01' AS out", {"y": 2024, "m": "02"}, "2024-02-01"),
+        (
+            "SELECT timestamptz '<start.day> 10:30:00+00' AS out",
+            {"day": "2024-01-15"},
+            "2024-01-15T10:30:00+00:00",
+        ),
+        ("SELECT interval '<start.n> hours 5 minutes' hour AS out", {"n": 3}, "PT3H"),
+    ],
+)
+async def test_a_typed_literal_with_text_around_a_reference_reads_as_the_literal(
+    run_yaml: Any, query: str, inputs: dict[str, Any], expected: Any
+) -> None:
+    """`INTERVAL '<ref> days'` ran as `INTERVAL ($1::text || ' days')`: "syntax error at
+    or near $1", so seed-style SQL such as `created_at > NOW() - INTERVAL '<f.days>
+    days'` failed every run."""
+    result = await run_yaml(workflow(query), inputs)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["out"] == expected
