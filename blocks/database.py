@@ -30,6 +30,7 @@ from blocks._sql import (
 )
 from blocks._sql_connection import acquired, block_pool
 from blocks._sql_in_lists import in_list_parameters
+from blocks._sql_literals import prepare_literals
 from blocks._sql_messages import (
     argument_error,
     holds_secret,
@@ -49,7 +50,7 @@ from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
 from engine.references import Reference, resolve
 from engine.registry import BlockHandler, register
-from engine.sql_references import rewrite_sql, sql_text_only_references
+from engine.sql_references import rewrite_sql, rewrite_sql_literals, sql_text_only_references
 
 
 class DatabaseError(RuntimeError):
@@ -184,7 +185,10 @@ class DatabaseBlock(BlockHandler):
 
     def __init__(self, block: BlockModel) -> None:
         super().__init__(block)
-        self._rewritten: tuple[str, list[Reference]] | None = None
+        self._rewritten: tuple[str, list[Reference], frozenset[int]] | None = None
+        # What each statement became once its untyped quoted literals were bound as
+        # text (blocks._sql_literals).
+        self._literal_sql: dict[str, str] = {}
         # DESIGN 4: a member of a transaction group changes nothing outside the run
         # until the group commits, so the executor need not checkpoint the run log
         # before it. That also keeps the log's flush from needing a pool connection
@@ -265,14 +269,15 @@ class DatabaseBlock(BlockHandler):
                 missing.append(said + f"`params` has no {name!r}")
         return missing
 
-    def rewritten(self, known_roots: Any) -> tuple[str, list[Reference]]:
-        """The query with references as ``$n``, computed once per loaded workflow."""
+    def rewritten(self, known_roots: Any) -> tuple[str, list[Reference], frozenset[int]]:
+        """The query with references as ``$n``, computed once per loaded workflow, and
+        the positions of its untyped quoted literals."""
         if self._rewritten is None:
-            self._rewritten = rewrite_sql(str(self.config["query"]), known_roots)
+            self._rewritten = rewrite_sql_literals(str(self.config["query"]), known_roots)
         return self._rewritten
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
-        sql, refs = self.rewritten(ctx.run.plan.known_roots)
+        sql, refs, _ = self.rewritten(ctx.run.plan.known_roots)
         values = [resolve(ref, ctx.frame) for ref in refs]
         labels = [ref.text for ref in refs]
         params = config.get("params")
@@ -350,8 +355,9 @@ class DatabaseBlock(BlockHandler):
         self, conn: Any, sql: str, values: list[Any], labels: list[str], secrets: Collection[str]
     ) -> dict[str, Any]:
         types: list[Any] = []
+        literals = self._rewritten[2] if self._rewritten else frozenset()
         try:
-            stmt = await _prepare(conn, sql)
+            sql, stmt = await prepare_literals(conn, sql, literals, _prepare, self._literal_sql)
             types = list(stmt.get_parameters())
             if len(types) != len(values):
                 raise DatabaseError(

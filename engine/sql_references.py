@@ -51,6 +51,15 @@ def sql_text_only_references(
 
 
 def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str, list[Reference]]:
+    """Turn every reference in SQL into a bind parameter; never splice text
+    (:func:`rewrite_sql_literals` without the literals' positions)."""
+    rewritten, refs, _ = rewrite_sql_literals(sql, known_roots)
+    return rewritten, refs
+
+
+def rewrite_sql_literals(
+    sql: str, known_roots: Iterable[str] | None = None
+) -> tuple[str, list[Reference], frozenset[int]]:
     """Turn every reference in SQL into a bind parameter; never splice text.
 
     ``'<ref>'`` → ``$n``, ``'<ref>'::jsonb`` → ``$n::jsonb``, bare ``<ref>`` → ``$n``,
@@ -59,8 +68,15 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
     ``interval '<ref> days'`` → ``($n::text || ' days')::interval``). Literals, comments and
     dollar-quoted bodies without references are untouched, so seed-style SQL runs
     unchanged; references in comments stay as written.
+
+    Also returned: the positions ``n`` of the parameters that stand for a whole
+    untyped literal ``'<ref>'``. Such a literal has no type of its own, and where its
+    position gives it none either (``jsonb_build_object('k', '<ref>')``, ``'<ref>' IS
+    NULL``) PostgreSQL reads it as text; a bare ``$n`` there is refused
+    (blocks._sql_literals binds it as text instead, as the literal was).
     """
     refs: list[Reference] = []
+    literals: set[int] = set()
 
     def param(ref: Reference) -> str:
         # One parameter per occurrence, even of the same reference: PostgreSQL gives
@@ -89,6 +105,8 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
             # literal, `date '<ref>'`; `date $1` would not parse: `$1::date`.
             cast = _typed_literal_cast(out)
             out.append(param(found[0][2]) + cast)
+            if not cast:
+                literals.add(len(refs))
         else:
             # Text around the references: `('a-' || $1::text || '-b')`. The text
             # pieces keep their doubled quotes, so each is a literal as written.
@@ -104,7 +122,7 @@ def rewrite_sql(sql: str, known_roots: Iterable[str] | None = None) -> tuple[str
             # `interval (…)` would not parse.
             cast = _typed_literal_cast(out)
             out.append("(" + " || ".join(pieces) + ")" + cast)
-    return "".join(out), refs
+    return "".join(out), refs, frozenset(literals)
 
 
 def _typed_literal_cast(out: list[str]) -> str:
