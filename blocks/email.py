@@ -214,6 +214,7 @@ class EmailBlock(BlockHandler):
     side_effects = True
     # Its Message-ID is the same on a repeat, but SMTP servers deliver it again.
     repeatable = False
+    recorded_at_once = True
     default_timeout = 60.0
     # The send keeps to `timeout` itself: given up on after its message went out,
     # it is not retried; before, it is (blocks/_smtp_send.py).

@@ -139,6 +139,7 @@ class SlackBlock(BlockHandler):
     side_effects = True
     # Incoming webhooks have no idempotency key: a repeat posts the message again.
     repeatable = False
+    recorded_at_once = True
     default_timeout = 30.0
     # The post keeps to `timeout` itself: a timeout after the message went out is
     # not retried, one before it is (blocks/_slack_post.py).

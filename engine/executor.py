@@ -9,6 +9,7 @@ blocks running beside it (and lets an effect under way finish) is engine/stops.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any, NamedTuple
 
@@ -285,6 +286,9 @@ class Executor:
         frame.outputs[node] = output = record["output"]
         recorder.append(succeeded)
         self._settled(ctx, "succeeded", attempt, record["duration_ms"], output, None)
+        if handler.recorded_at_once:
+            with contextlib.suppress(Exception):  # kept in the buffer: the next flush retries
+                await recorder.flush()
         return record["port"]
 
     def _interrupted(

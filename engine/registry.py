@@ -62,6 +62,12 @@ class BlockHandler:
     #: instance, even one that turns ``side_effects`` off (a Database block in a
     #: transaction group, whose writes stand once the group commits).
     repeatable: ClassVar[bool] = True
+    #: Whether the block's success is written to the run log as soon as it completes,
+    #: not with the next flush (up to FLUSH_INTERVAL_S later): an effect no key makes
+    #: idempotent (a Slack post, an email) would otherwise be sent again by the resume
+    #: of a process that died in between. A Database statement is not (one round trip
+    #: per statement on the hot path): make it idempotent (docs/blocks/database.md).
+    recorded_at_once: ClassVar[bool] = False
     #: Default per-attempt timeout in seconds (None: no limit).
     default_timeout: ClassVar[float | None] = None
     #: True when the handler enforces the block's ``timeout`` itself, over its own
