@@ -27,11 +27,19 @@ class TooBig(Exception):
 
 
 def max_answer_bytes() -> int:
-    """``FLOWYARD_MAX_RESPONSE`` in bytes (a whole number of at least 1), or the default."""
-    raw = os.environ.get("FLOWYARD_MAX_RESPONSE", "").strip().replace("_", "")
-    if raw.isdigit() and int(raw) >= 1:
-        return int(raw)
-    return DEFAULT_MAX_RESPONSE
+    """``FLOWYARD_MAX_RESPONSE`` in bytes (a whole number of at least 1), or the default
+    when unset or blank. Anything else is a ValueError (checked when a command starts:
+    ui/config.py), not the default unsaid: `10MB` read as 64 MiB."""
+    raw = os.environ.get("FLOWYARD_MAX_RESPONSE", "").strip()
+    if not raw:
+        return DEFAULT_MAX_RESPONSE
+    digits = raw.replace("_", "")
+    if not (digits.isascii() and digits.isdigit() and int(digits) >= 1):
+        raise ValueError(
+            f"FLOWYARD_MAX_RESPONSE={raw!r} is not a number of bytes of at least 1"
+            f" (unset, it is {DEFAULT_MAX_RESPONSE}: 64 MiB)"
+        )
+    return int(digits)
 
 
 async def read_answer(response: httpx.Response, limit: int) -> None:

@@ -178,6 +178,23 @@ def test_a_function_worker_count_that_is_no_number_of_processes_is_refused(
     assert [p.name for p in tmp_path.iterdir()] == ["wf.yaml"]
 
 
+@pytest.mark.parametrize("command", ["serve", "worker", "run"])
+@pytest.mark.parametrize("limit", ["10MB", "0", "-1", "1.5", "²"])
+def test_a_max_response_that_is_no_positive_number_of_bytes_is_refused(
+    command: str, limit: str, tmp_path: Path
+) -> None:
+    # It fell back to 64 MiB unsaid: `10MB` let 64 MiB answers in.
+    (tmp_path / "wf.yaml").write_text("name: wf\nblocks:\n  s: {type: manual}\n")
+    args = {"run": "run wf.yaml"}.get(command, command)
+    done = _serve(tmp_path, args, FLOWYARD_MAX_RESPONSE=limit)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"flowyard {command}: FLOWYARD_MAX_RESPONSE={limit!r} is not a number of bytes of"
+        " at least 1 (unset, it is 67108864: 64 MiB)\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["wf.yaml"]
+
+
 def test_max_body_and_retention_read_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.config import max_body, run_retention
 

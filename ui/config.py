@@ -227,6 +227,7 @@ def worker_timings() -> dict[str, float]:
 def check_start_settings(command: str) -> None:
     """Every setting ``command`` reads, checked before it starts anything (binds
     a port, writes a token): a wrong one is one line on stderr and exit 1."""
+    from blocks._http_answers import max_answer_bytes
     from engine.functions import pool_size
 
     try:
@@ -235,6 +236,7 @@ def check_start_settings(command: str) -> None:
         worker_timings()  # both have a run queue (serve --no-worker too: its retry wait)
         try:
             pool_size()  # and starts its Function workers
+            max_answer_bytes()  # and runs HTTP and Slack blocks
         except ValueError as exc:
             raise SettingError(str(exc)) from None
         if command == "serve":
