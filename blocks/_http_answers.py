@@ -7,13 +7,21 @@ grew the process by gigabytes a second until the block's timeout, or until the
 kernel killed the server and every run in it. A resume then ran the same request
 again, and was killed again. The limit matches the most a run record keeps of an
 output (engine/_recordable.py): a bigger body could not be recorded anyway.
+
+The body is undone here, a bounded piece at a time (:class:`_Layer`), not by httpx:
+httpx inflates each network read whole, through every layer of ``Content-Encoding``
+at once, so a body gzipped twice (``gzip, gzip``) of a few kilobytes became a
+gigabyte in memory before a byte of it could be counted.
 """
 
 from __future__ import annotations
 
 import os
+import zlib
+from collections.abc import Iterator
 
 import httpx
+from httpx._decoders import SUPPORTED_DECODERS
 
 DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024
 
@@ -42,18 +50,99 @@ def max_answer_bytes() -> int:
     return int(digits)
 
 
+#: The most a layer hands on from one call: what a read may hold beyond the limit.
+_PIECE = 64 * 1024
+#: Compressed bytes given at once to a decoder that takes no output bound (brotli, zstd).
+_SLICE = 1024
+
+
+class _Layer:
+    """One layer of ``Content-Encoding`` undone in pieces of at most ``_PIECE`` bytes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.zlib: zlib._Decompress | None = None  # type: ignore[name-defined]
+        self.other: httpx._decoders.ContentDecoder | None = None  # type: ignore[name-defined]
+        self.first = True
+        if name == "gzip":
+            self.zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif name == "deflate":
+            self.zlib = zlib.decompressobj()
+        else:
+            self.other = SUPPORTED_DECODERS[name]()
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        if self.other is not None:
+            for at in range(0, len(data), _SLICE):
+                if out := self.other.decode(data[at : at + _SLICE]):
+                    yield out
+            return
+        while data:
+            out = self._inflate(data)
+            data = self.zlib.unconsumed_tail
+            if out:
+                yield out
+        while len(out := self._inflate(b"")) > 0:  # what the last call held back
+            yield out
+
+    def _inflate(self, data: bytes) -> bytes:
+        first, self.first = self.first, False
+        try:
+            return self.zlib.decompress(data, _PIECE)
+        except zlib.error as exc:
+            if first and self.name == "deflate":  # raw deflate, as httpx also reads it
+                self.zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._inflate(data)
+            raise httpx.DecodingError(str(exc)) from exc
+
+    def end(self) -> bytes:
+        try:
+            return self.other.flush() if self.other is not None else self.zlib.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc)) from exc
+
+
+def _layers(response: httpx.Response) -> list[_Layer]:
+    """The ``Content-Encoding`` layers to undo, the last applied first (httpx's reading:
+    names it does not know are left as they are)."""
+    names = [v.strip().lower() for v in response.headers.get_list("content-encoding", True)]
+    return [_Layer(n) for n in reversed(names) if n in SUPPORTED_DECODERS and n != "identity"]
+
+
+def _through(layers: list[_Layer], data: bytes) -> Iterator[bytes]:
+    if not layers:
+        yield data
+        return
+    for piece in layers[0].pieces(data):
+        yield from _through(layers[1:], piece)
+
+
+def _ended(layers: list[_Layer]) -> Iterator[bytes]:
+    for i, layer in enumerate(layers):
+        yield from _through(layers[i + 1 :], layer.end())
+
+
 async def read_answer(response: httpx.Response, limit: int) -> None:
     """Read a streamed ``response``'s body into it (``.content``, ``.text`` then work
     as for one read whole), or close it and raise `TooBig` once it passes ``limit``
-    bytes as decoded (gzip and the like undone). Closed on any failure."""
+    bytes as decoded (gzip and the like undone, a bounded piece at a time). Closed
+    on any failure."""
     parts: list[bytes] = []
     size = 0
-    try:
-        async for part in response.aiter_bytes():
-            size += len(part)
+
+    def take(pieces: Iterator[bytes]) -> None:
+        nonlocal size
+        for piece in pieces:
+            size += len(piece)
             if size > limit:
                 raise TooBig(limit)
-            parts.append(part)
+            parts.append(piece)
+
+    try:
+        layers = _layers(response)
+        async for raw in response.aiter_raw():
+            take(_through(layers, raw))
+        take(_ended(layers))
     except BaseException:
         # As httpx's own `send` does for a body it fails to read: the connection
         # goes back to the pool (or is closed), also on a timeout or cancel.
