@@ -7,7 +7,7 @@ from typing import Any
 
 from engine._function_values import first_not_json
 from engine._json import SURROGATE, dumps
-from engine.refusals import omitted
+from engine.refusals import KEPT, omitted
 
 #: A NUL escape in JSON text, not preceded by an escaped backslash (``\\u0000`` is
 #: the six characters, not a NUL).
@@ -59,8 +59,8 @@ def within_limit(text: str, data: Any, step_limit: int | None = None) -> str:
         return text
     else:
         note = f"not recorded: {len(text):,} characters of JSON, over the {MAX_RECORDED_CHARS:,} a run record keeps"
-    if isinstance(data, dict):
-        return omitted(data, note)
+    if isinstance(data, dict):  # a failure keeps its error: it is small (an excerpt)
+        return omitted(data, note, (*KEPT, "error", "handled"))
     return dumps({"omitted": note})
 
 

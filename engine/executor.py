@@ -276,7 +276,8 @@ class Executor:
                 if handled:  # the stored run shows what the run went on with; a resume reuses it
                     port = choose_error_port(self.plan.region_of(node).outgoing[node])
                     data.update(output=output, port=port)
-                recorder.add("block_failed", path, data)
+                limit = None if handler.side_effects else frame.step_limit
+                recorder.add("block_failed", path, data, limit)
                 self._settled(ctx, "failed", attempt, duration, output, error)
                 if not handled:
                     raise BlockFailed(error) from exc

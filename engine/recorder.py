@@ -148,8 +148,14 @@ class RunRecorder:
         """Whether the buffer has grown enough to be written before the run goes on."""
         return len(self._buf) >= FLUSH_AT_EVENTS or self._chars >= FLUSH_AT_CHARS
 
-    def add(self, type_: str, block: str | None = None, data: dict[str, Any] | None = None) -> None:
-        self.append(self._event(type_, block, data))
+    def add(
+        self,
+        type_: str,
+        block: str | None = None,
+        data: dict[str, Any] | None = None,
+        step_limit: int | None = None,
+    ) -> None:
+        self.append(self._event(type_, block, data, step_limit=step_limit))
 
     def encoded(
         self, type_: str, block: str, data: dict[str, Any], step_limit: int | None = None

@@ -42,12 +42,16 @@ def reason(exc: Exception) -> str:
     return f"{message}: {detail}" if detail else message
 
 
-def omitted(data: dict[str, Any], note: str) -> str:
+#: What an omitted record keeps: how the block went, not the values it had.
+KEPT = ("attempts", "duration_ms", "port", "attempt")
+
+
+def omitted(data: dict[str, Any], note: str, keep: tuple[str, ...] = KEPT) -> str:
     """An event's data with its output (and what else a block made) replaced by
     ``note``, marked ``omitted``: a resume or re-run does not reuse a value its record
     does not have — it runs a repeatable block again, and stops before any other
-    (``NotResumable``, engine/recovery.py)."""
-    kept = {k: v for k, v in data.items() if k in ("attempts", "duration_ms", "port", "attempt")}
+    (``NotResumable``, engine/recovery.py). ``keep``: the fields kept as they are."""
+    kept = {k: v for k, v in data.items() if k in keep}
     return dumps({**kept, "output": {"omitted": note}, "omitted": True})
 
 

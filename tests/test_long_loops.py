@@ -239,3 +239,48 @@ async def test_a_resumed_fold_runs_again_only_the_steps_it_did_not_keep(
     # Kept steps are reused; the rest up to the one interrupted are run again, from
     # the last kept state.
     assert runs == [*range(41), *range(len(kept), 50)]
+
+
+async def test_a_failing_step_of_a_fold_keeps_its_error_but_not_a_state_past_the_limit(
+    run_yaml, runtime: Runtime
+) -> None:
+    wf = """
+name: failing_steps
+blocks:
+  start: {type: manual}
+  fold:
+    type: loop
+    count: 100
+    body: [check, grow]
+    collect: false
+    accumulate:
+      initial: {items: []}
+      next: <grow.state>
+  check:
+    type: function
+    isolation: inline
+    on_error: continue
+    code: |
+      raise ValueError(f"{len(<state>['items'])} items, all unchecked")
+  grow:
+    type: function
+    isolation: inline
+    code: |
+      return {"state": {"items": <state>["items"] + ["x" * 1000]}}
+edges: [start -> fold, check -> grow]
+output: <fold.iterations>
+"""
+    result = await run_yaml(wf)
+    assert result["status"] == "succeeded", result["error"]
+    rows = await runtime.db.pool.fetch(
+        "SELECT data::text AS text FROM flowyard_run_events WHERE execution_id = $1::uuid"
+        " AND type = 'block_failed' ORDER BY seq",
+        result["execution_id"],
+    )
+    failures = [json.loads(r["text"]) for r in rows]
+    assert len(failures) == 100
+    assert all(len(r["text"]) < FOLD_STEP_CHARS + 1000 for r in rows)
+    assert failures[0]["inputs"] == {"<state>": {"items": []}}
+    last = failures[-1]
+    assert last["omitted"] and last["handled"] and last["port"] == "default"
+    assert last["error"]["message"] == "99 items, all unchecked (line 1)"
