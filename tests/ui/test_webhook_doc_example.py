@@ -25,7 +25,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "blocks" / "webhook.md"
 #: The Example's address and webhook path, moved to the test server and to a path no
 #: other workflow of the test workspace serves.
 DOC_ADDRESS = "localhost:8080"
-DOC_PATH = "orders/events"
+DOC_PATH = "shop/events"
 TEST_PATH = "docs-example/orders/events"
 
 
