@@ -270,10 +270,12 @@ async def accept(
         # from a browser on a POST hook), not a 404 that says the path does not exist.
         allowed = allowed_methods(runtime, path)
         if allowed:
+            # `Allow` as OPTIONS answers it: every method the path supports (RFC 9110),
+            # OPTIONS too; the two answers disagreed on what the path allows.
             return WebhookResponse(
                 405,
                 {"error": f"/webhooks/{path} accepts {', '.join(allowed)}, not {method.upper()}"},
-                {"Allow": ", ".join(allowed)},
+                {"Allow": ", ".join([*allowed, "OPTIONS"])},
             )
         if runtime.broken_webhook(path, method) is not None:
             # The file's errors are logged, not answered: the endpoint is public.

@@ -347,7 +347,7 @@ def test_a_webhook_asked_with_the_wrong_method_is_405_naming_the_right_one(
 ) -> None:
     # It was a 404 "no workflow listens", though the path exists.
     resp = client.get("/webhooks/test/async")
-    assert resp.status_code == 405 and resp.headers["Allow"] == "POST"
+    assert resp.status_code == 405 and resp.headers["Allow"] == "POST, OPTIONS"
     assert "accepts POST, not GET" in resp.get_json()["error"]
     assert client.get("/webhooks/no/such/path").status_code == 404
 
