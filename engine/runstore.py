@@ -112,16 +112,31 @@ async def fetch_events(
         after,
         limit,
     )
-    return [
-        {
-            "seq": r["seq"],
-            "type": r["type"],
-            "block": r["block"],
-            "data": r["data"],
-            "at": _iso(r["at"]),
-        }
-        for r in rows
-    ]
+    return [_event(r) for r in rows]
+
+
+def _event(r: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "seq": r["seq"],
+        "type": r["type"],
+        "block": r["block"],
+        "data": r["data"],
+        "at": _iso(r["at"]),
+    }
+
+
+async def _top_level_events(pool: asyncpg.Pool, execution_id: str) -> list[dict[str, Any]]:
+    """The events ``blocks_from_events`` folds into a run's top-level records, the
+    rest left in the database: a loop of 300,000 iterations logs 600,000 events
+    inside its body, and reading them all to answer one ``GET /api/runs/<id>`` (or
+    each poll of a sync wait) held ~900 MB of the server's memory for 5-8 s."""
+    rows = await pool.fetch(
+        "SELECT seq, type, block, data, at FROM flowyard_run_events"
+        " WHERE execution_id = $1::uuid AND (type = 'transaction_rolled_back'"
+        " OR (strpos(block, '[') = 0 AND strpos(block, '.') = 0)) ORDER BY seq",
+        execution_id,
+    )
+    return [_event(r) for r in rows]
 
 
 async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record | None:
@@ -366,7 +381,7 @@ async def run_result(pool: asyncpg.Pool, execution_id: str) -> dict[str, Any] | 
     row = await fetch_run_row(pool, execution_id)
     if row is None:
         return None
-    events = await fetch_events(pool, execution_id)
+    events = await _top_level_events(pool, execution_id)
     result = run_summary(row)
     result["file"], top = await _version_shape(pool, row["workflow_hash"])
     result["input"] = row["input"]
