@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Container
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +150,7 @@ class Frame(Scope):
         self.run.note_secret(value)
 
     def visible(
-        self, upstream: frozenset[str], names: frozenset[str] | None = None
+        self, upstream: Container[str], names: frozenset[str] | None = None
     ) -> dict[str, Any]:
         """Every name this frame can see (outer first), for Function blocks' ``input``;
         with ``names``, only those (what the code reads), without merging the rest.

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from engine.graph import Plan, upstream_of
+from engine.graph import Plan, is_upstream
 from engine.model import Problem, Workflow
 from engine.references import SPECIAL_ROOTS
 from engine.strict_load import _kind
@@ -180,9 +180,18 @@ def hidden_block_problems(plan: Plan) -> list[Problem]:
             continue
         if not isinstance(container.config.get("as"), str):
             names.add("item")
-        visible = {b.id for b in wf.blocks.values() if b.parent == cid}
-        visible |= {b for b in upstream_of(plan, cid) if wf.blocks[b].parent in _around(wf, cid)}
-        for name in sorted(names & visible):
+        # Only these names can be hidden: each block's upstream, made as a set per
+        # container, made n containers cost n².
+        visible = {
+            n
+            for n in names
+            if n in wf.blocks
+            and (
+                wf.blocks[n].parent == cid
+                or (wf.blocks[n].parent in _around(wf, cid) and is_upstream(plan, n, cid))
+            )
+        }
+        for name in sorted(visible):
             if name == "item":
                 message = (
                     "loop variable 'item' (the default of `as`) would hide block 'item' in "
