@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from blocks._javascript_evaluation import Evaluation, EvaluationStopped, settling
+from engine._function_worker import MAX_PRINTED_CHARS, cut_note
 
 __all__ = [
     "EvaluationStopped",
@@ -83,7 +84,15 @@ _PRELUDE = r"""
     try { return JSON.stringify(a, shown); } catch (_) {}
     try { return String(a); } catch (_) { return "[unprintable]"; }
   };
-  const log = (...args) => { lines.push(args.map(fmt).join(" ")); };
+  // The first MAX_PRINTED_CHARS characters are kept, the rest counted (as Python's).
+  let room = %(room)d, dropped = 0;
+  const log = (...args) => {
+    const line = args.map(fmt).join(" ");
+    const kept = line.slice(0, Math.max(room, 0));
+    if (room > 0) { lines.push(kept); room -= kept.length + 1; }
+    dropped += line.length - kept.length;
+  };
+  globalThis.__flowyard_dropped = () => dropped;
   globalThis.console = {log: log, info: log, warn: log, error: log, debug: log};
   globalThis.__flowyard_stdout = lines;
 })();
@@ -110,6 +119,7 @@ _WRAPPER = """
   const __out = {
     value: __value === undefined ? null : __value,
     stdout: globalThis.__flowyard_stdout.join("\\n"),
+    dropped: globalThis.__flowyard_dropped(),
   };
   try {
     return JSON.stringify(__out);
@@ -268,7 +278,7 @@ def run_js_parts(
         # still get them bound as the variables the rewritten code names.
         variables = {k: v for k, v in input.items() if isinstance(k, str) and _REF_NAME.match(k)}
     source = settling(_wrap(code, input, variables))
-    prelude = _PRELUDE % {"pool": json.dumps(list(os.urandom(512)))}
+    prelude = _PRELUDE % {"pool": json.dumps(list(os.urandom(512))), "room": MAX_PRINTED_CHARS}
     try:
         kind, said = (evaluation or Evaluation()).run(prelude, source, timeout)
     except TimeoutError as exc:
@@ -278,7 +288,10 @@ def run_js_parts(
     if kind == "e":
         raise JavaScriptError(_clean(said, code))
     result = json.loads(said)
-    return result.get("value"), result.get("stdout", "")
+    stdout = result.get("stdout", "")
+    if result.get("dropped"):
+        stdout += cut_note(result["dropped"])
+    return result.get("value"), stdout
 
 
 async def run_js_parts_async(

@@ -94,13 +94,54 @@ def use_libs(dirs: list[str], version: int | None) -> None:
     _lib_version = version
 
 
+#: The printed text a call keeps (``stdout``), in characters: past it, what is printed
+#: is counted, not kept. A debug print in a loop of a million wrote 110 MB into the
+#: block's output, held several times over by the worker, the engine and the answer.
+MAX_PRINTED_CHARS = 1024 * 1024
+
+
+def cut_note(dropped: int) -> str:
+    """What ends printed text cut at MAX_PRINTED_CHARS (JavaScript's says the same)."""
+    return (
+        f"\n[flowyard: {dropped:,} more characters printed were not kept:"
+        f" a Function keeps the first {MAX_PRINTED_CHARS:,}]"
+    )
+
+
+class PrintedText(io.TextIOBase):
+    """``print``'s target during a call: the first MAX_PRINTED_CHARS characters, and
+    how many more there were."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._room = MAX_PRINTED_CHARS
+        self._dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # as StringIO says it
+            raise TypeError(f"string argument expected, got {type(text).__name__!r}")
+        kept = text[: self._room]
+        if kept:
+            self._parts.append(kept)
+            self._room -= len(kept)
+        self._dropped += len(text) - len(kept)
+        return len(text)
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        return text + cut_note(self._dropped) if self._dropped else text
+
+
 def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     """Run one request. Its ``input`` and ``args`` are the call's own (AttrDict,
     engine/_function_values.py): the code may change them as it likes."""
     use_libs(request.get("lib_dirs") or [], request.get("lib_version"))
     key = request["code"] + "\0" + ",".join(request["arg_names"])
     fn = cache.get(key)
-    out = io.StringIO()
+    out = PrintedText()
     try:
         if fn is None:
             fn = cache[key] = compile_function(request["code"], request["arg_names"])
