@@ -18,6 +18,10 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 MAX_CONNECTIONS = 100  # in flight at once, across every run of the runtime
+#: In flight at once to one host (and port): one slow peer took all 100, and every
+#: other HTTP and Slack block of every workflow, whatever host it called, waited for
+#: one of them until its timeout ("timed out after 5 s" to a peer answering at once).
+MAX_CONNECTIONS_PER_HOST = MAX_CONNECTIONS // 2
 KEEPALIVE_S = 5.0  # an idle connection is closed after this (httpx's default)
 
 
@@ -60,7 +64,10 @@ def _session() -> aiohttp.ClientSession:
     form), and aiohttp would add ``application/octet-stream`` to any other POST,
     PUT or PATCH, a text body or none at all."""
     connector = aiohttp.TCPConnector(
-        limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S, ssl=httpx.create_ssl_context()
+        limit=MAX_CONNECTIONS,
+        limit_per_host=MAX_CONNECTIONS_PER_HOST,
+        keepalive_timeout=KEEPALIVE_S,
+        ssl=httpx.create_ssl_context(),
     )
     return aiohttp.ClientSession(connector=connector, skip_auto_headers=("Content-Type",))
 
