@@ -50,8 +50,17 @@ _ROW = (
 
 
 #: What ``run_summary`` shows, and all a list reads: a run's input and output may be
-#: megabytes each, and /runs polls its list every 3 s.
-_SUMMARY = "execution_id, workflow, status, trigger, created_at, started_at, finished_at, error"
+#: megabytes each, and /runs polls 100 runs every 3 s. So may its error's message (a
+#: Function raising with a response's text in it): a list keeps its first
+#: LISTED_MESSAGE_CHARS characters, `GET /api/runs/<id>` the whole message.
+LISTED_MESSAGE_CHARS = 2000
+_LISTED = (
+    "execution_id, workflow, status, trigger, created_at, started_at, finished_at,"
+    " CASE WHEN length(error->>'message') > $6 THEN json_build_object('type', error->'type',"
+    " 'message', left(error->>'message', $6) || ' … (' || length(error->>'message')"
+    " || ' characters: the run has the whole message)', 'block', error->'block') ELSE error"
+    " END AS error"
+)
 
 
 #: The most runs one listing gives: a caller wanting more pages on with ``before``.
@@ -82,7 +91,7 @@ async def list_runs(
         if cursor is None:
             raise NoSuchRun(before)
     rows = await pool.fetch(
-        f"SELECT {_SUMMARY} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
+        f"SELECT {_LISTED} FROM flowyard_runs WHERE ($1::text[] IS NULL OR workflow = ANY($1::text[]))"
         " AND ($2::text IS NULL OR status = $2) AND ($4::timestamptz IS NULL OR"
         " (created_at, execution_id) < ($4::timestamptz, $5::uuid))"
         " ORDER BY created_at DESC, execution_id DESC LIMIT $3",
@@ -91,6 +100,7 @@ async def list_runs(
         max(1, min(int(limit), MAX_LISTED)),
         cursor["created_at"] if cursor else None,
         cursor["execution_id"] if cursor else None,
+        LISTED_MESSAGE_CHARS,
     )
     return [run_summary(r) for r in rows]
 
@@ -163,7 +173,7 @@ def first_start(events: list[dict[str, Any]]) -> float | None:
 
 
 def run_summary(row: asyncpg.Record) -> dict[str, Any]:
-    """A run as a list shows it: the columns of ``_SUMMARY``."""
+    """A run as a list shows it: the columns of ``_LISTED``."""
     return {
         "execution_id": str(row["execution_id"]),
         "workflow": row["workflow"],
