@@ -16,6 +16,9 @@ from engine.inflight import InFlight
 from engine.model import Workflow, WorkflowError
 from engine.runstore import FINAL_STATUSES
 
+#: The fields of an event's data a block table shows (runstore.blocks_from_events).
+OUTLINED = ("attempt", "attempts", "duration_ms", "error", "port", "blocks")
+
 
 class RunReads:
     # Set by Runtime (engine/runtime.py).
@@ -62,6 +65,23 @@ class RunReads:
         self, execution_id: str, after: int = 0, limit: int | None = None
     ) -> list[dict[str, Any]]:
         return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
+
+    async def run_event_outlines(
+        self, execution_id: str, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """A page of the run's events with only what a block table shows of their
+        data (no inputs, no outputs): `runs show` of a loop of 300,000 iterations read
+        its whole log, ~1 GB, to print a line per path."""
+        rows = await self.db.log_pool.fetch(
+            "SELECT seq, type, block, json_strip_nulls(json_build_object("
+            + ", ".join(f"'{k}', data->'{k}'" for k in OUTLINED)
+            + ")) AS data, at FROM flowyard_run_events WHERE execution_id = $1::uuid"
+            " AND seq > $2 ORDER BY seq LIMIT $3",
+            execution_id,
+            after,
+            limit,
+        )
+        return [dict(r) for r in rows]
 
     async def list_runs(
         self,

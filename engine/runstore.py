@@ -291,10 +291,11 @@ def with_paths_inside(
 
 
 def blocks_from_events(
-    events: list[dict[str, Any]], top_level_only: bool = True
+    events: list[dict[str, Any]], top_level_only: bool = True, into: dict | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Fold block events into per-block records (status, attempts, timings, output, error)."""
-    blocks: dict[str, dict[str, Any]] = {}
+    """Fold block events into per-block records (status, attempts, timings, output,
+    error); ``into``: records folded so far (a long log read page by page)."""
+    blocks: dict[str, dict[str, Any]] = {} if into is None else into
     for ev in events:
         path = ev["block"]
         if ev["type"] == "transaction_rolled_back":

@@ -180,6 +180,21 @@ def _compact(value: Any, execution_id: str) -> str:
     )
 
 
+#: Run events read at once by `runs show`.
+SHOW_PAGE = 10_000
+
+
+async def _paths_inside(rt: Runtime, execution_id: str) -> dict[str, dict[str, Any]]:
+    """Every path's record as the block table shows it: the log read page by page,
+    without the inputs and outputs the table does not show."""
+    every: dict[str, dict[str, Any]] = {}
+    after = 0
+    while page := await rt.run_event_outlines(execution_id, after, SHOW_PAGE):
+        runstore.blocks_from_events(page, top_level_only=False, into=every)
+        after = page[-1]["seq"]
+    return every
+
+
 def _print_blocks(blocks: dict[str, dict[str, Any]]) -> None:
     width = max([len(b) for b in blocks] + [5])
     print(f"{'block':<{width}}  {'status':<10} {'duration':>10}  attempts  error")
@@ -256,7 +271,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if result is None:
                 print(f"no run {args.id}", file=sys.stderr)
                 return 1
-            events = await rt.run_events(args.id)
+            every = await _paths_inside(rt, args.id)
             print(
                 printable(f"run {result['execution_id']}  {result['workflow']}  {result['status']}")
             )
@@ -268,7 +283,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"output {output if ended else '— (not finished)'}")
             print()
             # Every top-level block (those not started: pending), each followed by its paths.
-            every = runstore.blocks_from_events(events, top_level_only=False)
             _print_blocks(runstore.with_paths_inside(result["blocks"], every))
             if result["error"]:
                 print(printable(f"\nerror: {result['error']['message']}"))
