@@ -37,6 +37,7 @@ class InFlight:
     ``/api/health`` included, and each extra run makes every turn of the loop longer."""
 
     def __init__(self, max_active: int | None = None) -> None:
+        self._max_active = max_active or None
         self._slots = asyncio.Semaphore(max_active) if max_active else None
         self.tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._tails: dict[str, asyncio.Task[Any]] = {}  # the last run spawned per key
@@ -63,6 +64,13 @@ class InFlight:
     def waiting(self) -> int:
         """Runs waiting for their key's turn or a slot (withdrawn ones not counted)."""
         return len(self.tasks) - len(self._begun) - len(self._withdrawn)
+
+    def slot_wait(self) -> bool:
+        """Whether a run spawned now would wait for a slot: ``max_active`` runs are
+        here already, executing or waiting (their tasks may not have asked yet)."""
+        return self._max_active is not None and (
+            len(self.tasks) - len(self._withdrawn) >= self._max_active
+        )
 
     def say_interrupted(self) -> None:
         """Name each run a stop is about to interrupt: an operator looks for it later,

@@ -57,22 +57,30 @@ class RunExecution:
         trigger_block: str | None = None,
         skipped: frozenset[str] = frozenset(),
     ) -> asyncio.Task[dict[str, Any]]:
+        args: list[Any] = [eid, workflow, input, restored, next_seq, started_at, rerun_of]
+        args += [trigger_block, skipped]
+        if self._runs.slot_wait():
+            # Not held while it waits for a slot (FLOWYARD_MAX_ACTIVE_RUNS): read back
+            # when its turn comes. 1,500 deliveries of 500 KB waiting behind 8 slots
+            # held 2.2 GB, and memory grew with every delivery the backlog took.
+            args[2] = None
+
         def run() -> Awaitable[dict[str, Any]]:
             # Made when the run's turn comes (InFlight.spawn): none is left unawaited.
-            execution = self._execute(
-                eid,
-                workflow,
-                input,
-                restored,
-                next_seq,
-                started_at,
-                rerun_of,
-                trigger_block,
-                skipped,
-            )
-            return self._or_continued_later(eid, execution)
+            if args[2] is None:
+                return self._or_continued_later(eid, self._execute_stored(*args))
+            return self._or_continued_later(eid, self._execute(*args))
 
         return self._runs.spawn(eid, run, key)
+
+    async def _execute_stored(self, eid: str, workflow: Workflow, _: None, *rest: Any) -> Any:
+        """``_execute`` with the input the run was accepted with, read from its row."""
+        given = await self.db.log_pool.fetchval(
+            "SELECT COALESCE(unredacted_input, input) FROM flowyard_runs"
+            " WHERE execution_id = $1::uuid",
+            eid,
+        )
+        return await self._execute(eid, workflow, given, *rest)
 
     async def _execute(
         self,

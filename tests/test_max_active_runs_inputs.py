@@ -1,0 +1,68 @@
+"""Runs waiting for a slot (FLOWYARD_MAX_ACTIVE_RUNS) do not hold their inputs in
+memory: each is read back from its row when its turn comes, so a backlog of large
+deliveries costs the database, not the server's memory (real embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from engine.runtime import Runtime
+
+HELD = """
+name: held_by_lock
+blocks:
+  start: {type: manual}
+  wait: {type: database, query: "SELECT pg_advisory_xact_lock(424242) IS NULL AS locked"}
+  size:
+    type: function
+    isolation: inline
+    code: |
+      return {"chars": len(input.start.pad), "tail": input.start.pad[-3:]}
+edges: [start -> wait, wait -> size]
+output: <size>
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def runtime_of_one(workspace: Path, database_url: str) -> AsyncIterator[Runtime]:
+    rt = Runtime(workspace / "workflows", database_url, workspace, resume=False, max_active_runs=1)
+    await rt.start()
+    yield rt
+    await rt.close()
+
+
+async def test_runs_waiting_for_a_slot_do_not_hold_their_inputs(
+    runtime_of_one: Runtime, write_workflow
+) -> None:
+    rt, workflow = runtime_of_one, write_workflow(HELD)
+    lock = await rt.db.pool.acquire()
+    try:
+        await lock.execute("SELECT pg_advisory_lock(424242)")
+        first = await rt.submit(workflow, {"pad": "f"})  # takes the one slot, then waits
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            ids = [
+                (await rt.submit(workflow, {"pad": "p" * 200_000 + f"{i:03d}"})).execution_id
+                for i in range(30)
+            ]
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    finally:
+        await lock.execute("SELECT pg_advisory_unlock(424242)")
+        await rt.db.pool.release(lock)
+    # Each waiting run kept its 200 KB input: 6 MB and more.
+    assert held < 2_000_000, held
+    assert (await rt.wait(first.execution_id, 30))["status"] == "succeeded"
+    for i, eid in enumerate(ids):
+        done = await rt.wait(eid, 30)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["output"] == {"chars": 200_003, "tail": f"{i:03d}"}
