@@ -122,10 +122,10 @@ async def fetch_events(
         after,
         limit,
     )
-    return [_event(r) for r in rows]
+    return [event(r) for r in rows]
 
 
-def _event(r: asyncpg.Record) -> dict[str, Any]:
+def event(r: asyncpg.Record) -> dict[str, Any]:
     return {
         "seq": r["seq"],
         "type": r["type"],
@@ -146,7 +146,7 @@ async def _top_level_events(pool: asyncpg.Pool, execution_id: str) -> list[dict[
         " OR (strpos(block, '[') = 0 AND strpos(block, '.') = 0)) ORDER BY seq",
         execution_id,
     )
-    return [_event(r) for r in rows]
+    return [event(r) for r in rows]
 
 
 async def fetch_run_row(pool: asyncpg.Pool, execution_id: str) -> asyncpg.Record | None:

@@ -257,12 +257,12 @@ def get_run_events(execution_id: str) -> Response:
     if isinstance(after, Response):
         return after
     page = EVENTS_PAGE
-    events = bridge().call(runtime().run_events(execution_id, after=after, limit=page))
+    events, more = bridge().call(runtime().run_events_page(execution_id, after, page))
     pool = runtime().db.log_pool
     if not events and bridge().call(runstore.run_status(pool, execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
     body: dict[str, Any] = {"events": events}
-    if len(events) == page:  # there may be more: ask again with ?after=<next_after>
+    if more:  # a full page, or 8 MiB of data: ask again with ?after=<next_after>
         body["next_after"] = events[-1]["seq"]
     return jresponse(body)
 
@@ -313,7 +313,7 @@ def stream_run(execution_id: str) -> Response:
             # close; the browser reconnects after `retry` from the last event it got.
             # Viewers then poll, and webhooks keep their threads.
             yield "retry: 2000\n\n"
-            events = b.call(rt.run_events(execution_id, after=after, limit=EVENTS_PAGE))
+            events, _ = b.call(rt.run_events_page(execution_id, after, EVENTS_PAGE))
             yield from map(_sse, events)
             if any(ev.get("type") in FINAL_EVENTS for ev in events):
                 yield "event: end\ndata: {}\n\n"
@@ -327,7 +327,7 @@ def stream_run(execution_id: str) -> Response:
         last, beat = after, time.monotonic()
         yield "retry: 1000\n\n"
         while not b.stopping.is_set():
-            events = b.call(rt.run_events(execution_id, after=last, limit=EVENTS_PAGE))
+            events, _ = b.call(rt.run_events_page(execution_id, last, EVENTS_PAGE))
             for ev in events:
                 last = max(last, int(ev.get("seq", last)))
                 yield _sse(ev)
