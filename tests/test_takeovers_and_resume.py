@@ -129,11 +129,18 @@ async def test_an_owner_that_comes_back_after_a_takeover_applies_nothing_twice(
 
         assert await until(lambda: held_by(1))
         # This process goes silent: its heartbeat is stale, another process takes over.
-        await pool.execute(
+        stale = (
             "UPDATE flowyard_runs SET heartbeat_at = now() - interval '10 minutes'"
-            " WHERE execution_id = $1::uuid",
-            eid,
+            " WHERE execution_id = $1::uuid AND owner = $2"
         )
+        await pool.execute(stale, eid, runtime.owner)
+
+        async def taken_over() -> bool:
+            # Silent until then: this process's own heartbeat (every 10 s) made the run
+            # look held again before a resumer slow to start (a loaded machine) asked.
+            await pool.execute(stale, eid, runtime.owner)
+            return await held_by(2)
+
         env = {**os.environ, "DATABASE_URL": database_url}
         resumer = subprocess.Popen(
             [sys.executable, "-m", "ui.cli", "runs", "resume", eid],
@@ -146,7 +153,10 @@ async def test_an_owner_that_comes_back_after_a_takeover_applies_nothing_twice(
         try:
             # A generous deadline: the resumer is a new process (imports, a pool, a
             # function worker), which took over 30 s on a loaded 2-core machine.
-            assert await until(lambda: held_by(2), attempts=1800), "the run was not taken over"
+            if not await until(taken_over, attempts=1800):
+                resumer.kill()
+                said, _ = resumer.communicate()
+                raise AssertionError(f"the run was not taken over: {said}")
             assert (await pool.fetchrow(row, eid))["owner"] != runtime.owner
             gate.write_text("open")  # both come back
             out, _ = await asyncio.to_thread(resumer.communicate, timeout=180)
