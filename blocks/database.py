@@ -322,7 +322,7 @@ class DatabaseBlock(BlockHandler):
         `retries` or `on_error: continue`, or the `on_error: continue` of a loop or
         parallel around it, which goes on without the failed iteration or branch (and
         so does the group, which commits the rest). A container's `retries` cannot
-        hold a Database block (engine.validate_graph.container_retry_problems)."""
+        hold a Database block (engine.validate_graph.container_problems)."""
         if self.block.retries:
             return True
         around = [workflow.blocks[c] for c in workflow.containers_of(self.block.id)]

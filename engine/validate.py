@@ -18,7 +18,7 @@ from engine.references import SPECIAL_ROOTS, mistyped_references, references_in
 from engine.registry import BlockHandler, block_ids, block_types
 from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
-from engine.validate_graph import container_retry_problems, trigger_problems
+from engine.validate_graph import container_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
 from engine.validate_scope import (
     checked_fields,
@@ -232,7 +232,7 @@ def _graph_problems(plan: Plan) -> list[Problem]:
             cycle = nx.find_cycle(g)
             path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
             problems.append(Problem(f"edges form a cycle: {path}", file, cycle[0][0], "edges"))
-    problems += trigger_problems(plan) + container_retry_problems(plan)
+    problems += trigger_problems(plan) + container_problems(plan)
     for edge in plan.workflow.edges:
         h = plan.handlers.get(edge.source)
         # A condition case named `error` is refused on its own; saying "add on_error"

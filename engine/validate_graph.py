@@ -6,6 +6,11 @@ from __future__ import annotations
 from engine.graph import Plan
 from engine.model import Problem
 
+#: How deep loops and parallels may nest. Each level's body runs inside the one
+#: around it (a call chain per level), so ~200 levels exhausted Python's stack at run
+#: time; no real workflow comes near this.
+MAX_CONTAINER_DEPTH = 32
+
 
 def trigger_problems(plan: Plan) -> list[Problem]:
     """A trigger block (manual, webhook, schedule) is where a run starts: an edge into
@@ -33,7 +38,12 @@ def trigger_problems(plan: Plan) -> list[Problem]:
     return problems
 
 
-def container_retry_problems(plan: Plan) -> list[Problem]:
+def container_problems(plan: Plan) -> list[Problem]:
+    """What is wrong with how the loops and parallels are set up around their bodies."""
+    return _container_retry_problems(plan) + _container_depth_problems(plan)
+
+
+def _container_retry_problems(plan: Plan) -> list[Problem]:
     """`retries` on a loop or parallel run its whole body again, iterations that
     succeeded included: a Database statement, a Slack post or an email in it (not
     ``repeatable``) was applied once per attempt. Such a body retries its blocks
@@ -50,4 +60,22 @@ def container_retry_problems(plan: Plan) -> list[Problem]:
                     f"succeeded: put `retries` on {bid!r} (or the blocks that can fail) instead"
                 )
                 problems.append(Problem(message, wf.file, container, "retries"))
+    return problems
+
+
+def _container_depth_problems(plan: Plan) -> list[Problem]:
+    """A loop or parallel nested past ``MAX_CONTAINER_DEPTH``: named once, at the first
+    level past it (deeper ones are the same mistake)."""
+    wf, problems = plan.workflow, []
+    for bid, handler in plan.handlers.items():
+        if handler.category != "container":
+            continue
+        around = wf.containers_of(bid)
+        if len(around) == MAX_CONTAINER_DEPTH:
+            chain = " > ".join([*reversed(around), bid])
+            message = (
+                f"this loop or parallel is {len(around) + 1} containers deep ({chain}); "
+                f"loops and parallels nest at most {MAX_CONTAINER_DEPTH} deep"
+            )
+            problems.append(Problem(message, wf.file, bid, None))
     return problems
