@@ -25,9 +25,8 @@ A text cut short (``…``) may end inside a secret: the engine redacts before it
 cuts (:func:`excerpt`), and the redactor blanks the beginning of a secret left just
 before a ``…`` by a cut made elsewhere (engine/_cut_secrets.py).
 
-What is not tracked: a secret transformed other than by quoting, encoding,
-changing its case or stripping the blanks around it (sliced, reversed, hashed) is
-no longer that secret's text.
+Not tracked: a secret transformed other than by quoting, encoding (base64 too:
+engine/_secret_encodings.py), changing its case or stripping its blanks.
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ import yarl
 
 from engine._cut_secrets import CUT_MARK, Beginnings
 from engine._json import dumps, loads
+from engine._secret_encodings import in_base64
 from engine._secret_url_parts import request_parts
 from engine.references import references_in
 
@@ -288,7 +288,7 @@ def _compiled(secrets: frozenset[str]) -> tuple[tuple[str, ...], tuple[_Form, ..
 @functools.lru_cache(maxsize=4096)
 def _forms_of(secret: str) -> tuple[_Form, ...]:
     """Every form of ``secret`` (:func:`_in_text`), each to be found at any depth."""
-    return tuple(_Form(f) for f in _in_text(secret))
+    return tuple(_Form(f) for f in (*_in_text(secret), *in_base64(secret)))
 
 
 def _longest_first(forms: Iterable[str]) -> tuple[str, ...]:
