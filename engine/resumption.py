@@ -36,7 +36,7 @@ _HELD_ROW = """
 
 
 class Resumption:
-    # Set by Runtime (engine/runtime.py); _execute and _spawn are engine/run_execution.py's.
+    # Set by Runtime (engine/runtime.py); _execute_stored, _spawn: engine/run_execution.py.
     db: Any
     owner: str
     deployment: str  # FLOWYARD_QUEUE: only its runs are taken (engine/deployments.py)
@@ -48,7 +48,7 @@ class Resumption:
     metrics: Metrics
     _runs: InFlight
     starts: Starts
-    _execute: Callable[..., Any]
+    _execute_stored: Callable[..., Any]
     _stored_end: Callable[..., Any]
     _versions: dict[str, Workflow]
     _spawn: Callable[..., asyncio.Task[dict[str, Any]]]
@@ -185,7 +185,7 @@ class Resumption:
                 continue
             if again is None:  # its workflow version is gone: the run ended failed
                 return await self._stored_end(eid, None)
-            return await self._or_continued_later(eid, self._execute(*again))
+            return await self._or_continued_later(eid, self._execute_stored(*again))
 
     async def _cancelled_when_reachable(self, eid: str) -> dict[str, Any]:
         """Record the end of a run cancelled while the database was away, as soon as
@@ -222,8 +222,8 @@ class Resumption:
         return self._spawn(*args[:5], row.get("concurrency_key"), *args[5:])
 
     async def _continuation(self, row: Any) -> tuple[Any, ...] | None:
-        """What executing run ``row`` from its log takes (``_execute``'s arguments),
-        or None when it cannot be (its end is recorded)."""
+        """What executing run ``row`` from its log takes (``_execute_stored``'s
+        arguments), or None when it cannot be (its end is recorded)."""
         pool = self.db.log_pool
         eid = str(row["execution_id"])
         events = await runstore.fetch_events(pool, eid)
@@ -238,7 +238,8 @@ class Resumption:
         if restored:
             log.info("resuming run %s (%d blocks already done)", eid, len(restored))
         started_at = runstore.first_start(events)
-        return (eid, workflow, row["input"] or {}, restored, next_seq, started_at, _rerun_of(row),
+        # A claimed row has no input (engine/recovery.py): it is read when the run starts.
+        return (eid, workflow, row.get("input"), restored, next_seq, started_at, _rerun_of(row),
                 row.get("trigger_block"), logged_skips(events))  # fmt: skip
 
     async def _version(self, version: str) -> Workflow:

@@ -48,7 +48,7 @@ class RunExecution:
         self,
         eid: str,
         workflow: Workflow,
-        input: dict[str, Any],
+        input: dict[str, Any] | None,  # None: read from the run's row when it starts
         restored: dict[str, dict[str, Any]] | None = None,
         next_seq: int = 2,
         key: str | None = None,
@@ -67,20 +67,22 @@ class RunExecution:
 
         def run() -> Awaitable[dict[str, Any]]:
             # Made when the run's turn comes (InFlight.spawn): none is left unawaited.
-            if args[2] is None:
-                return self._or_continued_later(eid, self._execute_stored(*args))
-            return self._or_continued_later(eid, self._execute(*args))
+            return self._or_continued_later(eid, self._execute_stored(*args))
 
         return self._runs.spawn(eid, run, key)
 
-    async def _execute_stored(self, eid: str, workflow: Workflow, _: None, *rest: Any) -> Any:
-        """``_execute`` with the input the run was accepted with, read from its row."""
-        given = await self.db.log_pool.fetchval(
-            "SELECT COALESCE(unredacted_input, input) FROM flowyard_runs"
-            " WHERE execution_id = $1::uuid",
-            eid,
-        )
-        return await self._execute(eid, workflow, given, *rest)
+    async def _execute_stored(
+        self, eid: str, workflow: Workflow, input: dict[str, Any] | None, *rest: Any
+    ) -> Any:
+        """``_execute``; with no ``input`` (None), the one the run was accepted with,
+        read from its row (a run that waited for a slot, or was claimed to resume)."""
+        if input is None:
+            input = await self.db.log_pool.fetchval(
+                "SELECT COALESCE(unredacted_input, input) FROM flowyard_runs"
+                " WHERE execution_id = $1::uuid",
+                eid,
+            )
+        return await self._execute(eid, workflow, input or {}, *rest)
 
     async def _execute(
         self,
