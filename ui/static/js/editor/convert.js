@@ -5,17 +5,19 @@ import { stringifyExact } from '../exact_json.js';
 import { BLOCK_H, BLOCK_W, blockMeta, CONTAINER_H, CONTAINER_W, EDGE_ATTRS, EDGE_Z } from './graph.js';
 
 const EDGE_RE = /^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$/;
-const DERIVED_KEYS = new Set(['type', 'body']); // body comes from what the container holds
+// A container's `body` comes from what it holds; any other block's `body` (the HTTP
+// block's raw request body) is a field like the rest and is saved as edited.
+const isContainer = (types, type) => Boolean(types[type]?.container);
 
 export function parseEdge(text) {
   const m = EDGE_RE.exec(String(text));
   return m ? { source: m[1], port: m[2] ?? null, target: m[3] } : null;
 }
 
-function childrenOf(blocks) {
+function childrenOf(blocks, types) {
   const parent = {};
   for (const [bid, b] of Object.entries(blocks)) {
-    if (!b || typeof b !== 'object') continue;
+    if (!b || typeof b !== 'object' || !isContainer(types, b.type)) continue;
     if (Array.isArray(b.body)) for (const c of b.body) parent[c] = bid;
     if (b.branches && typeof b.branches === 'object') {
       for (const list of Object.values(b.branches)) if (Array.isArray(list)) for (const c of list) parent[c] = bid;
@@ -96,7 +98,7 @@ const shown = (v) => (typeof v === 'string' ? v : stringifyExact(v));
 export function docToGraph(graph, doc, types) {
   const blocks = doc.blocks && typeof doc.blocks === 'object' ? doc.blocks : {};
   const layout = doc.layout && typeof doc.layout === 'object' ? doc.layout : {};
-  const parent = childrenOf(blocks);
+  const parent = childrenOf(blocks, types);
   const { pos, sizes } = autoLayout(doc, parent);
   const nodes = {};
   // Top-level blocks laid out in a grid of columns; a container's children relative to it.
@@ -118,7 +120,7 @@ export function docToGraph(graph, doc, types) {
     }
     const { type, ...rest } = b;
     const config = {};
-    for (const [k, v] of Object.entries(rest)) if (!(k === 'body' && types[type]?.container)) config[k] = v;
+    for (const [k, v] of Object.entries(rest)) if (!(k === 'body' && isContainer(types, type))) config[k] = v;
     const p = absolute(bid);
     const s = sizes[bid];
     nodes[bid] = blockMeta({ bid, type, config, x: p.x, y: p.y, w: p.w ?? s?.w, h: p.h ?? s?.h }, types[type]);
@@ -188,9 +190,9 @@ export function graphToDoc(graph, base, types) {
     const { type, config } = node.getData();
     const block = { type };
     for (const [k, v] of Object.entries(config ?? {})) {
-      if (!DERIVED_KEYS.has(k) && v !== undefined && v !== '') block[k] = v;
+      if (k !== 'type' && !(k === 'body' && isContainer(types, type)) && v !== undefined && v !== '') block[k] = v;
     }
-    if (types[type]?.container) {
+    if (isContainer(types, type)) {
       const prev = base?.blocks?.[bid] ?? {};
       const kids = (node.getChildren() ?? []).filter((c) => c.isNode()).map((c) => c.getData().bid);
       if (block.branches && typeof block.branches === 'object') {
