@@ -171,6 +171,12 @@ function edgeText(graph, edge) {
   return `${s} -> ${tgt.getData().bid}`;
 }
 
+// An edge's text as edgeText writes it, however the file spaces it.
+function edgeKey(text) {
+  const e = parseEdge(text);
+  return e ? `${e.source}${e.port ? `.${e.port}` : ''} -> ${e.target}` : String(text).replace(/\s+/g, ' ').trim();
+}
+
 function ordered(list, previous) {
   const rank = new Map(previous.map((v, i) => [v, i]));
   return [...list].sort((a, b) => (rank.get(a) ?? 1e9) - (rank.get(b) ?? 1e9));
@@ -216,8 +222,13 @@ export function graphToDoc(graph, base, types) {
     layout[bid] = types[type]?.container ? [Math.round(x), Math.round(y), Math.round(width), Math.round(height)] : [Math.round(x), Math.round(y)];
   }
   doc.blocks = blocks;
+  // An edge the file has keeps its text and its place: `a->b` is the edge the canvas
+  // calls `a -> b`, and taking it for a new one moved it last and rewrote the file's
+  // whole `edges` section (its comments lost) on a save that changed no edge.
+  const asWritten = new Map();
+  for (const text of base?.edges ?? []) if (!asWritten.has(edgeKey(text))) asWritten.set(edgeKey(text), text);
   const edges = graph.getEdges().map((e) => edgeText(graph, e)).filter(Boolean);
-  doc.edges = ordered([...new Set(edges)], (base?.edges ?? []).map((t) => String(t).replace(/\s+/g, ' ').trim()));
+  doc.edges = ordered([...new Set(edges)], [...asWritten.keys()]).map((t) => asWritten.get(t) ?? t);
   // In the file's order, new blocks last (as blocks are), so a save diffs as the move alone.
   if (Object.keys(layout).length || base?.layout) doc.layout = Object.fromEntries(ordered(Object.keys(layout), Object.keys(base?.layout ?? {})).map((k) => [k, layout[k]]));
   return doc;
