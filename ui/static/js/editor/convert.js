@@ -195,11 +195,15 @@ export function graphToDoc(graph, base, types) {
     const node = byBid.get(bid);
     const { type, config } = node.getData();
     const block = { type };
+    // An empty text is a new block's required key still to fill in (palette.js), left
+    // out; the file's own `text: ""` is a value (an email sent with an empty body).
+    const fileBlock = base?.blocks?.[bid] ?? {};
     for (const [k, v] of Object.entries(config ?? {})) {
-      if (k !== 'type' && !(k === 'body' && isContainer(types, type)) && v !== undefined && v !== '') block[k] = v;
+      if (k === 'type' || (k === 'body' && isContainer(types, type)) || v === undefined) continue;
+      if (v !== '' || fileBlock[k] === '') block[k] = v;
     }
     if (isContainer(types, type)) {
-      const prev = base?.blocks?.[bid] ?? {};
+      const prev = fileBlock;
       const kids = (node.getChildren() ?? []).filter((c) => c.isNode()).map((c) => c.getData().bid);
       if (block.branches && typeof block.branches === 'object') {
         const assigned = new Set();
@@ -214,7 +218,7 @@ export function graphToDoc(graph, base, types) {
       }
     }
     // In the file's key order (a renamed container kept `body` where it was).
-    const fileKeys = Object.keys(base?.blocks?.[bid] ?? {});
+    const fileKeys = Object.keys(fileBlock);
     blocks[bid] = Object.fromEntries(ordered(Object.keys(block), fileKeys).map((k) => [k, block[k]]));
     const { x, y } = node.getPosition();
     const { width, height } = node.getSize();
