@@ -254,6 +254,10 @@ def _save(name: str, sent: _Sent) -> Response:
     stale = _stale(existing, old_text)
     if stale is not None:
         return stale
+    if sent.yaml is None and old_text is not None and (lost := wf.unshown(old_text, path.name)):
+        # The document was read from a file it could not hold whole (a key that is not
+        # text, a merge key…): saved, that part of the file went silently.
+        return error(422, "invalid workflow", problems=lost)
     was_named = _name_on_disk(existing)
     problems, warnings = wf.check(doc, path.name, runtime().workflows, was_named=was_named)
     if problems:

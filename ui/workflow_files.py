@@ -104,6 +104,29 @@ def validate(
     return check(doc, file, folder, was_named=was_named)[0]
 
 
+def unshown(text: str, file: str) -> list[dict[str, Any]]:
+    """What the file holds that its document (the JSON the editor is given) cannot:
+    a key that is not text, a merge key, the first of a key given twice, a tag or a
+    NaN read as text. A save of a document over that file would drop it unseen, so
+    it is refused until the file is fixed by hand. Unparseable text: nothing here."""
+    from engine.strict_load import load_json, load_yaml
+
+    try:
+        loaded = load_json(text) if file.endswith(".json") else load_yaml(text)
+    except Exception:  # noqa: BLE001 - a file that does not parse is the editor's to refuse
+        return []
+    return [
+        {
+            "file": file,
+            "block": f.block,
+            "field": f.field,
+            "message": f"{f.message}; the editor cannot show this and saving over it "
+            "would lose it: fix it in the file first",
+        }
+        for f in loaded.found
+    ]
+
+
 def check(
     doc: dict[str, Any],
     file: str,
