@@ -135,6 +135,12 @@ class PrintedText(io.TextIOBase):
         return text + cut_note(self._dropped) if self._dropped else text
 
 
+class InlineTimeout(BaseException):
+    """Raised inside runaway inline code by the watchdog (engine/functions.py;
+    BaseException: user code's ``except Exception`` cannot swallow it). The one
+    exception :func:`call` lets through."""
+
+
 def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     """Run one request. Its ``input`` and ``args`` are the call's own (AttrDict,
     engine/_function_values.py): the code may change them as it likes."""
@@ -148,10 +154,13 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         with contextlib.redirect_stdout(out):
             value = fn(request["input"], *request["args"])
         return {"value": value, "stdout": out.getvalue()}
-    # Report the user's error with its line in their code. SystemExit and
-    # KeyboardInterrupt too: raised through, they ended the worker ("died … out of
-    # memory or killed") or, inline, the engine's own event loop.
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+    except InlineTimeout:
+        raise
+    # Report the user's error with its line in their code, whatever it derives from:
+    # SystemExit, KeyboardInterrupt, GeneratorExit, asyncio.CancelledError or a class
+    # of the user's own raised through ended the worker ("exited with code 1"), or,
+    # inline, the engine's run task: the run never ended and was taken over again.
+    except BaseException as exc:
         tb = traceback.extract_tb(exc.__traceback__)
         lines = [f.lineno - 1 for f in tb if f.filename == "<function>" and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from engine._function_values import OutputNotJSON, encode_output, own
-from engine._function_worker import StateGuard
+from engine._function_worker import InlineTimeout, StateGuard
 from engine._json import loads_finite
 from engine._worker_processes import ReplyReader, WorkerProcess, spawn
 from engine.function_libs import WATCH
@@ -241,11 +241,6 @@ async def _how_it_died(worker: WorkerProcess) -> str:
         }.get(name, "")
         return f"{said}: killed by {name}{why}"
     return f"{said}: it exited with code {code} (os._exit, or a crash in a C extension)"
-
-
-class InlineTimeout(BaseException):
-    """Raised inside runaway inline code by the watchdog (BaseException: user code's
-    ``except Exception`` cannot swallow it)."""
 
 
 #: How often an idle inline watchdog looks for an armed call. A call whose deadline

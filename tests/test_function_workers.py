@@ -233,6 +233,12 @@ async def test_builtins_and_the_environment_a_function_changes_do_not_leak(
     [
         ("import sys\\nsys.exit(3)", "SystemExit", "the code called sys.exit(3) (line 2)"),
         ("raise KeyboardInterrupt", "KeyboardInterrupt", "raised KeyboardInterrupt (line 1)"),
+        # Other BaseExceptions: the worker died ("exited with code 1"); inline, the run's
+        # task ended on it, the run never ended and was taken over again every minute,
+        # or (CancelledError) the run said `cancelled` though nobody had cancelled it.
+        ("raise GeneratorExit", "GeneratorExit", "raised GeneratorExit (line 1)"),
+        ("import asyncio\\nraise asyncio.CancelledError()", "CancelledError", "raised Cancel"),
+        ("class Stop(BaseException): pass\\nraise Stop('no')", "Stop", "no (line 2)"),
     ],
 )
 async def test_exiting_code_fails_its_block_saying_so(
