@@ -61,9 +61,9 @@ def compile_function(code: str, arg_names: list[str]) -> Any:
     source = (
         f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
     )
-    tree = ast.fix_missing_locations(_Fields().visit(ast.parse(source, "<function>")))
+    tree = ast.fix_missing_locations(_Fields().visit(ast.parse(source, USER_CODE)))
     namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
-    exec(compile(tree, "<function>", "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
+    exec(compile(tree, USER_CODE, "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
     return namespace["__flowyard_function__"]
 
 
@@ -135,10 +135,45 @@ class PrintedText(io.TextIOBase):
         return text + cut_note(self._dropped) if self._dropped else text
 
 
+#: The file name the user's code is compiled under: its frames are the ones to stop.
+USER_CODE = "<function>"
+
+
 class InlineTimeout(BaseException):
     """Raised inside runaway inline code by the watchdog (engine/functions.py;
     BaseException: user code's ``except Exception`` cannot swallow it). The one
-    exception :func:`call` lets through."""
+    exception :func:`call` lets through.
+
+    A bare ``except:`` (or ``except BaseException``) inside the code's loop swallowed
+    it, and the loop went on holding the engine's thread, every run of the process,
+    for ever. So, made in that thread when the watchdog raises it, it also has every
+    later line of the user's code raise it again (a trace function, on the code's
+    frames only, those of its call: the engine's own are left alone), also inside
+    the handler that caught it, from where it leaves the code. The caller removes the trace function."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        below: list[Any] = []  # the frames :func:`call` runs: the code, what it called
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not call.__code__:
+            below.append(frame)
+            frame = frame.f_back
+        if frame is None:  # raised as the code had returned: nothing to stop
+            return
+        for frame in below:
+            frame.f_trace = _stop_line
+        sys.settrace(_stop_calls)
+
+
+def _stop_line(frame: Any, event: str, arg: Any) -> Any:
+    if event == "line":
+        raise InlineTimeout
+    return _stop_line
+
+
+def _stop_calls(frame: Any, event: str, arg: Any) -> Any:
+    """A function of the user's code called from here on stops at its first line."""
+    return _stop_line if frame.f_code.co_filename == USER_CODE else None
 
 
 def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +197,7 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     # inline, the engine's run task: the run never ended and was taken over again.
     except BaseException as exc:
         tb = traceback.extract_tb(exc.__traceback__)
-        lines = [f.lineno - 1 for f in tb if f.filename == "<function>" and f.lineno]
+        lines = [f.lineno - 1 for f in tb if f.filename == USER_CODE and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""
         if isinstance(exc, SystemExit):
             said = f"the code called sys.exit({exc.code!r}){where}; a function returns its output"

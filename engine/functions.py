@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -316,6 +317,7 @@ class InlineRunner:
         }
         timed_out = False
         environ = self._guard.before()
+        tracer = sys.gettrace()  # InlineTimeout replaces it (a debugger's, coverage's)
         try:
             with self._cond:
                 deadline = time.monotonic() + timeout
@@ -332,6 +334,8 @@ class InlineRunner:
                     # Fired just as the code finished: cancel the still-pending exception.
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)
                     timed_out = True
+            if timed_out:
+                sys.settrace(tracer)  # the one InlineTimeout set to stop the code
             # Disarmed first: no timeout can interrupt putting the state back.
             self._guard.after(environ)
         if timed_out:
