@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import runstore
 from engine.handoff import FinishWatcher
@@ -19,6 +19,34 @@ from engine.runstore import FINAL_STATUSES
 #: The characters of event data one page of a run's log holds at most (one event
 #: larger than that is a page of its own).
 PAGE_CHARS = 8 * 1024 * 1024
+
+#: Whether an event is given when only the first ``$5`` iterations of each container
+#: are asked for: the run's own events, a failure wherever it is, and a block's events
+#: when every iteration index in its path (`fold[3].add`) is below ``$5``; every
+#: event when ``$5`` is NULL.
+_SHOWN = (
+    "($5::bigint IS NULL OR block IS NULL OR type = 'block_failed' OR NOT EXISTS"
+    " (SELECT 1 FROM regexp_matches(block, '\\[([0-9]+)\\]', 'g') AS m(i)"
+    " WHERE m.i[1]::numeric >= $5))"
+)
+
+#: A page of a run's events (RunReads.run_events_page): the data of an event not
+#: shown is not read, and counts nothing toward PAGE_CHARS.
+_PAGE = (
+    "SELECT seq, type, block, data, at, shown, scanned FROM (SELECT *, count(*) OVER ()"
+    " AS scanned, sum(coalesce(octet_length(data::text), 0)) OVER (ORDER BY seq)"
+    " - coalesce(octet_length(data::text), 0) AS before FROM (SELECT seq, type, block, at,"
+    f" shown, CASE WHEN shown THEN data END AS data FROM (SELECT *, {_SHOWN} AS shown"
+    " FROM flowyard_run_events WHERE execution_id = $1::uuid AND seq > $2 ORDER BY seq"
+    " LIMIT $3) scan) page) sized WHERE before < $4 ORDER BY seq"
+)
+
+
+class EventsPage(NamedTuple):
+    events: list[dict[str, Any]]
+    more: bool  # a full page, or PAGE_CHARS of data: there may be more after it
+    last_seq: int  # the last event read, given or not: where the next page starts
+
 
 #: The fields of an event's data a block table shows (runstore.blocks_from_events).
 OUTLINED = ("attempt", "attempts", "duration_ms", "error", "port", "blocks")
@@ -71,25 +99,22 @@ class RunReads:
         return await runstore.fetch_events(self.db.log_pool, execution_id, after, limit)
 
     async def run_events_page(
-        self, execution_id: str, after: int, limit: int
-    ) -> tuple[list[dict[str, Any]], bool]:
+        self, execution_id: str, after: int, limit: int, iterations: int | None = None
+    ) -> EventsPage:
         """Up to ``limit`` events after ``after``, and as many as PAGE_CHARS of their
         data hold (always one at least); and whether there may be more. Ten thousand
         events of a loop whose body returns 100 KB were one 300 MB answer, ~1 GB of
-        the server's memory for each run viewer or client paging it."""
+        the server's memory for each run viewer or client paging it.
+
+        With ``iterations``, only the events of each container's first ``iterations``
+        iterations are given (:data:`_SHOWN`), the others read past without their
+        data: the run viewer's (ui/static/js/run.js)."""
         rows = await self.db.log_pool.fetch(
-            "SELECT seq, type, block, data, at, scanned FROM (SELECT seq, type, block, data,"
-            " at, count(*) OVER () AS scanned, sum(octet_length(data::text)) OVER (ORDER BY"
-            " seq) - octet_length(data::text) AS before FROM (SELECT * FROM"
-            " flowyard_run_events WHERE execution_id = $1::uuid AND seq > $2 ORDER BY seq"
-            " LIMIT $3) page) sized WHERE before IS NULL OR before < $4 ORDER BY seq",
-            execution_id,
-            after,
-            limit,
-            PAGE_CHARS,
+            _PAGE, execution_id, after, limit, PAGE_CHARS, iterations
         )
         more = bool(rows) and (rows[0]["scanned"] == limit or len(rows) < rows[0]["scanned"])
-        return [runstore.event(r) for r in rows], more
+        shown = [runstore.event(r) for r in rows if r["shown"]]
+        return EventsPage(shown, more, rows[-1]["seq"] if rows else after)
 
     async def run_event_outlines(
         self, execution_id: str, after: int, limit: int

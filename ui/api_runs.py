@@ -16,6 +16,7 @@ from blocks.manual import run_input_problems
 from engine import pruned_keys, runstore
 from engine._json import unstorable
 from engine.database import server_unreachable
+from engine.run_reads import EventsPage
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui import long_requests, webhooks
 from ui import workflow_files as wf
@@ -257,7 +258,7 @@ def get_run_events(execution_id: str) -> Response:
     if isinstance(after, Response):
         return after
     page = EVENTS_PAGE
-    events, more = bridge().call(runtime().run_events_page(execution_id, after, page))
+    events, more, _ = bridge().call(runtime().run_events_page(execution_id, after, page))
     pool = runtime().db.log_pool
     if not events and bridge().call(runstore.run_status(pool, execution_id)) is None:
         return error(404, f"no run {execution_id!r}")
@@ -274,6 +275,28 @@ EVENTS_PAGE = 10_000
 def _sse(event: dict[str, Any]) -> str:
     payload = json.dumps(event, default=str, ensure_ascii=False)
     return f"id: {event.get('seq', '')}\nevent: run_event\ndata: {payload}\n\n"
+
+
+def _read_past(page: EventsPage, after: int) -> str:
+    """A ``read_to`` event when the page read past events it did not give (a stream of
+    the first iterations only), else nothing: a page reopening the stream from its
+    last event would read them again, and a stream answered at once (every slot held)
+    would never get past them."""
+    sent = int(page.events[-1]["seq"]) if page.events else after
+    if page.last_seq <= sent:
+        return ""
+    return f"event: read_to\ndata: {json.dumps({'seq': page.last_seq})}\n\n"
+
+
+def _iterations() -> int | None | Response:
+    """``?iterations=N``: the events of each container's first N iterations only, and
+    failures wherever they are (the run viewer shows no more than that)."""
+    raw = request.args.get("iterations")
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        return error(400, f"iterations is a whole number of iterations from 1, not {raw!r}")
+    return int(raw)
 
 
 @bp.get("/runs/<execution_id>/stream")
@@ -295,6 +318,9 @@ def stream_run(execution_id: str) -> Response:
     after = _after()
     if isinstance(after, Response):
         return after
+    iterations = _iterations()
+    if isinstance(iterations, Response):
+        return iterations
 
     def generate() -> Iterator[str]:
         try:
@@ -313,10 +339,12 @@ def stream_run(execution_id: str) -> Response:
             # close; the browser reconnects after `retry` from the last event it got.
             # Viewers then poll, and webhooks keep their threads.
             yield "retry: 2000\n\n"
-            events, _ = b.call(rt.run_events_page(execution_id, after, EVENTS_PAGE))
-            yield from map(_sse, events)
-            if any(ev.get("type") in FINAL_EVENTS for ev in events):
+            page = b.call(rt.run_events_page(execution_id, after, EVENTS_PAGE, iterations))
+            yield from map(_sse, page.events)
+            if any(ev.get("type") in FINAL_EVENTS for ev in page.events):
                 yield "event: end\ndata: {}\n\n"
+            else:
+                yield _read_past(page, after)
             return
         try:
             yield from follow()
@@ -327,14 +355,16 @@ def stream_run(execution_id: str) -> Response:
         last, beat = after, time.monotonic()
         yield "retry: 1000\n\n"
         while not b.stopping.is_set():
-            events, _ = b.call(rt.run_events_page(execution_id, last, EVENTS_PAGE))
-            for ev in events:
-                last = max(last, int(ev.get("seq", last)))
+            page = b.call(rt.run_events_page(execution_id, last, EVENTS_PAGE, iterations))
+            for ev in page.events:
                 yield _sse(ev)
                 if ev.get("type") in FINAL_EVENTS:
                     yield "event: end\ndata: {}\n\n"
                     return
-            if not events:
+            if page.last_seq > last:
+                yield _read_past(page, last)
+                last = page.last_seq
+            else:
                 # A run finished before we subscribed past its final event. Its status
                 # alone: re-reading a long run's whole log every poll would not scale.
                 status = b.call(runstore.run_status(pool, execution_id))

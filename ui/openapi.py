@@ -225,11 +225,11 @@ def document() -> dict[str, Any]:
                             "description": "text/event-stream",
                             "content": {"text/event-stream": {}},
                         },
-                        "400": BAD_AFTER,
+                        "400": bad("after or iterations is not a whole number"),
                         "404": NOT_FOUND,
                     },
                     params=run,
-                    query=["after"],
+                    query=["after", "iterations"],
                     headers=["Last-Event-ID"],
                 )
             },

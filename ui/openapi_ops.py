@@ -43,6 +43,11 @@ QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     # Below 0 is taken for 0.
     "after": {"type": "integer", "default": 0, "description": "an event's seq"},
+    "iterations": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "only each container's first N iterations (and every failure)",
+    },
     "before": {"type": "string", "format": "uuid", "description": "a run's execution_id"},
     "format": {"enum": ["yaml", "json"]},
     "status": {"enum": list(RUN_STATUSES)},

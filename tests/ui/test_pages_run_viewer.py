@@ -221,7 +221,13 @@ def test_a_loop_of_many_iterations_shows_the_first_and_the_failed_ones(
         resp = client.post(f"/api/workflows/{stem}/runs?wait=1", json={}, headers=auth)
         eid = resp.get_json()["execution_id"]
         with browser_page(browser, live_server) as page:
+            # The stream sends no more than the page shows (its first 100 iterations).
+            streams: list[Any] = []
+            page.on("response", lambda r: streams.append(r) if "/stream" in r.url else None)
             open_run(page, eid)
+            assert "iterations=100" in streams[0].url
+            sent = streams[0].text().count("\nevent: run_event\n")
+            assert 0 < sent <= 2 * 100 + 10, sent  # of 2 * 150 + 10
             shown = page.locator("#blocks details.block[data-block='lp'] > details.iteration")
             assert shown.count() == 101  # the first 100 and the failed one (lp[140])
             assert page.locator("details.iteration[data-block='lp[140]']").count() == 1
