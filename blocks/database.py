@@ -172,6 +172,7 @@ class DatabaseBlock(BlockHandler):
         },
         "transaction": {
             "type": "string",
+            "minLength": 1,  # "" read as no group: each statement committed alone
             "description": "Transaction group: blocks of one run with the same name share one transaction.",
         },
     }

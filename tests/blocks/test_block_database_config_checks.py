@@ -79,3 +79,12 @@ def test_a_transaction_group_on_another_connection_is_refused(
     [problem] = info.value.problems
     assert (problem.block, problem.field) == ("d", "connection")
     assert "`connection` cannot be used with `transaction`" in problem.message
+
+
+def test_an_empty_transaction_group_name_is_refused(write_workflow: Any) -> None:
+    """`transaction: ""` validated and meant no group at all: every statement of the
+    "group" committed on its own, a failure after it rolling back nothing."""
+    with pytest.raises(WorkflowError) as info:
+        write_workflow(block("SELECT 1", transaction=""))
+    [problem] = info.value.problems
+    assert (problem.block, problem.field) == ("d", "transaction")
