@@ -82,7 +82,7 @@ class RunExecution:
                 " WHERE execution_id = $1::uuid",
                 eid,
             )
-        return await self._execute(eid, workflow, input or {}, *rest)
+        return await self._execute(eid, workflow, {} if input is None else input, *rest)
 
     async def _execute(
         self,
