@@ -31,7 +31,7 @@ from croniter import CroniterBadDateError, croniter
 from blocks._cron_checks import ever_fires, not_five_field_cron, range_with_equal_ends
 from blocks._submit_failures import SubmitFailures
 from engine.context import BlockContext
-from engine.model import BlockModel, Problem, cut_middle
+from engine.model import BlockModel, Problem, WorkflowError, cut_middle
 from engine.references import references_in
 from engine.registry import BlockHandler, register
 
@@ -186,10 +186,18 @@ def key_block(wf: Any, block_id: str) -> str | None:
     return None if block_id == first else block_id
 
 
+def _signature(block: BlockModel) -> str:
+    """What a schedule block's ticks depend on: its config, as text to compare."""
+    return json.dumps(block.config, sort_keys=True, default=str)
+
+
 @dataclass
 class _Entry:
     workflow: str
     block: str
+    #: The workflow's name in the folder (its file's), which finds its file again:
+    #: ``workflow``, its ``name:``, may be another file's name.
+    source: str
     cron: str
     tz: dt.tzinfo
     input: dict[str, Any]
@@ -228,13 +236,14 @@ class Scheduler:
                     continue
                 key = (wf.name, block.id)
                 seen.add(key)
-                signature = json.dumps(block.config, sort_keys=True, default=str)
+                signature = _signature(block)
                 current = self.entries.get(key)
                 if current is not None and current.signature == signature:
+                    current.source = name  # the file may have been renamed: its ticks go on
                     continue
                 try:
                     self.entries[key] = self._entry(
-                        wf, block, signature, now, catch_up=not self._scanned
+                        name, wf, block, signature, now, catch_up=not self._scanned
                     )
                 except Exception:  # validation should have refused it: say so, skip it
                     self.entries.pop(key, None)
@@ -244,7 +253,13 @@ class Scheduler:
         self._scanned = True
 
     def _entry(
-        self, wf: Any, block: BlockModel, signature: str, now: dt.datetime, catch_up: bool
+        self,
+        source: str,
+        wf: Any,
+        block: BlockModel,
+        signature: str,
+        now: dt.datetime,
+        catch_up: bool,
     ) -> _Entry:
         cfg = block.config
         tz = _zone(cfg.get("timezone"))
@@ -252,6 +267,7 @@ class Scheduler:
         entry = _Entry(
             wf.name,
             block.id,
+            source,
             cron,
             tz,
             dict(cfg.get("input") or {}),
@@ -298,7 +314,24 @@ class Scheduler:
     async def _submit(self, entry: _Entry, tick: dt.datetime) -> str | None | bool:
         """The new run's id, None for a tick that already ran, False when submitting failed."""
         try:
-            wf = self.runtime.load_workflow(entry.workflow)
+            wf = self._reload(entry)
+            block = wf.blocks.get(entry.block)
+            if (
+                block is None
+                or block.type != "schedule"
+                or block.parent is not None
+                or (_signature(block) != entry.signature)
+            ):
+                # Edited since the last rescan: this tick is the old schedule's. The
+                # next rescan (within 10 s) plans what the file says now.
+                log.info(
+                    "schedule %s.%s changed before its tick at %s; not submitted",
+                    entry.workflow,
+                    entry.block,
+                    tick,
+                )
+                self.entries.pop((entry.workflow, entry.block), None)
+                return None
             iso = tick.astimezone(entry.tz).isoformat()
             run_input = {
                 **entry.input,
@@ -318,6 +351,15 @@ class Scheduler:
             return False
         self.failures.submitted(entry.workflow, entry.block)
         return str(sub.execution_id) if sub.created else None
+
+    def _reload(self, entry: _Entry) -> Any:
+        """The workflow of the file that declared ``entry``: by its path, never by the
+        workflow's name, which a lookup reads as a file name first (and which may be
+        another file's)."""
+        path = self.runtime.workflow_path(entry.source)
+        if not path.is_file():
+            raise WorkflowError([Problem(f"{path.name} is gone", str(path))])
+        return self.runtime.load_workflow(path)
 
     def next_wakeup(self, now: dt.datetime, ceiling: float) -> float:
         if any(e.pending for e in self.entries.values()):
