@@ -110,9 +110,9 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
     if type_name in ("timestamptz", "timestamp"):
         stamp = value if isinstance(value, dt.datetime) else _parse_datetime(str(value))
         if type_name == "timestamptz" and stamp.tzinfo is None:
-            stamp = stamp.replace(
-                tzinfo=dt.UTC
-            )  # PostgreSQL's own reading of a bare literal in a UTC session
+            # A time without an offset is one in the session's time zone, as the literal
+            # is: only the server knows that zone (Europe/Berlin where it was set up so).
+            return ServerCast(stamp.isoformat())
         if type_name == "timestamp" and stamp.tzinfo is not None:
             stamp = stamp.replace(tzinfo=None)  # a timestamp literal ignores its offset
         return stamp
@@ -121,7 +121,10 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
             return value.date()
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
     if type_name in ("time", "timetz"):
-        return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
+        clock = value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
+        if type_name == "timetz" and clock.tzinfo is None:
+            return ServerCast(clock.isoformat())  # in the session's zone, as above
+        return clock
     if type_name == "interval":  # a string was cast by the server, above
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return dt.timedelta(seconds=value)
