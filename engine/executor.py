@@ -26,6 +26,10 @@ from engine.registry import Result
 from engine.run_ends import end_left_running
 from engine.stops import BlockFailed, Stops, error_dict, stop_reason
 
+#: `retry_backoff` doubles per retry up to this many times itself (Temporal's default
+#: maximum interval): uncapped, `retries: 30` waited years before its last attempt.
+MAX_BACKOFF_FACTOR = 100
+
 #: A skipped block's entry in the run result's ``blocks``.
 SKIPPED = {"status": "skipped", "attempts": 0, "duration_ms": None, "output": None, "error": None}
 
@@ -258,7 +262,7 @@ class Executor:
                 )
                 retriable = not settled and getattr(exc, "retriable", True)
                 if retriable and attempt <= block.retries and path not in self.stops.finishing:
-                    backoff = block.retry_backoff * (2 ** (attempt - 1))
+                    backoff = block.retry_backoff * min(2 ** (attempt - 1), MAX_BACKOFF_FACTOR)
                     delay = max(backoff, getattr(exc, "retry_after", None) or 0)
                     retrying = {"attempt": attempt, "error": error, "delay_s": delay}
                     recorder.add("block_retrying", path, retrying)

@@ -28,7 +28,7 @@ COMMON_PROPERTIES: dict[str, Any] = {
     },
     "retry_backoff": {
         **_DURATION,
-        "description": "Seconds before the first retry; doubles each retry.",
+        "description": "Seconds before the first retry; doubles each retry, up to 100 times itself.",
     },
     "timeout": {
         "type": "number",
