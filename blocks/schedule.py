@@ -123,10 +123,15 @@ def _zone(name: Any) -> dt.tzinfo:
 
 
 def _every_hour(cron: str) -> bool:
-    """True when the hour field is a wildcard (``*``, ``*/2``): such a job runs in
-    each real hour, so also in both copies of the hour the clocks fall back over."""
-    fields = cron.split()
-    return fields[:1] == ["@hourly"] or (len(fields) >= 2 and fields[1].startswith("*"))
+    """True when the hour field steps through the whole day (``*``, ``*/2``, and as
+    croniter also reads them ``0-23``, ``0-23/2``, ``0/2``, ``@hourly`` in any case):
+    such a job runs in each real hour, so also in both copies of the hour the clocks
+    fall back over. A list or a part of the day (``1,2``, ``1-5``) is fixed hours."""
+    fields = cron.lower().split()
+    if fields[:1] == ["@hourly"]:
+        return True
+    base, stepped, _ = fields[1].partition("/") if len(fields) >= 2 else ("", "", "")
+    return base in ("*", "0-23") or (base == "0" and bool(stepped))
 
 
 def _is_repeat(tick: dt.datetime) -> bool:

@@ -134,3 +134,22 @@ def test_cron_with_a_seconds_or_year_field_is_a_validation_error(
     with pytest.raises(WorkflowError) as info:
         write_workflow(text.replace("NAME", "sched_six_fields"))
     assert "tick" in str(info.value) and "cron" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "cron", ["@hourly", "@HOURLY", "0 0-23 * * *", "0 0/1 * * *", "0 0-23/1 * * *"]
+)
+async def test_an_hourly_job_runs_in_both_copies_of_the_repeated_hour(
+    runtime: Runtime, install: Callable[..., Workflow], cron: str
+) -> None:
+    # Every hour however it is spelt (croniter takes an alias in any case, a range
+    # over the whole day): the 02:00 CET tick, the hour after 02:00 CEST, was lost.
+    wf = install(DAILY_0230.replace('"30 2 * * *"', f'"{cron}"'))
+    scheduler = _scheduler(runtime, wf.name, dt.datetime(2030, 10, 26, 23, 30, tzinfo=UTC))
+    started: list[str] = []
+    for hour in (0, 1, 2):
+        started += await scheduler.fire_due(dt.datetime(2030, 10, 27, hour, 1, tzinfo=UTC))
+    await _finish(runtime, started)
+    assert await _keys(runtime, wf.name) == [
+        tick_key(wf.name, dt.datetime(2030, 10, 27, hour, 0, tzinfo=UTC)) for hour in (0, 1, 2)
+    ]
