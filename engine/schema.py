@@ -17,6 +17,11 @@ RESERVED_IDS = frozenset({"input", "env", "workflow"})
 
 _DURATION = {"type": "number", "minimum": 0}
 
+#: Ceilings: a timer cannot wait 1e308 s (a run waited for ever, and `flowyard run`
+#: never exited), and nothing sensible waits longer than these.
+MAX_TIMEOUT_S = 366 * 24 * 3600
+MAX_RETRY_BACKOFF_S = 24 * 3600
+
 COMMON_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string", "description": "Display name in the editor."},
     "description": {"type": "string"},
@@ -28,12 +33,14 @@ COMMON_PROPERTIES: dict[str, Any] = {
     },
     "retry_backoff": {
         **_DURATION,
-        "description": "Seconds before the first retry; doubles each retry, up to 100 times itself.",
+        "maximum": MAX_RETRY_BACKOFF_S,
+        "description": "Seconds before the first retry (a day at most); doubles each retry, up to 100 times itself.",
     },
     "timeout": {
         "type": "number",
         "exclusiveMinimum": 0,
-        "description": "Seconds per attempt (more than 0; left out: the block's default).",
+        "maximum": MAX_TIMEOUT_S,
+        "description": "Seconds per attempt (more than 0, a year at most; left out: the block's default).",
     },
     "on_error": {
         "enum": ["fail", "continue"],

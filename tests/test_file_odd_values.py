@@ -139,3 +139,26 @@ def test_a_layout_entry_is_two_or_four_numbers(tmp_path: Path) -> None:
         path = tmp_path / "ok.yaml"
         path.write_text(base.replace("POS", ok))
         load_file(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("timeout", "1e308"), ("timeout", "31622401"), ("retry_backoff", "1e308"),
+     ("retry_backoff", "86401")],
+)  # fmt: skip
+def test_a_duration_past_its_ceiling_is_a_problem(tmp_path: Path, field: str, value: str) -> None:
+    """`timeout: 1e308` validated, and `flowyard run` printed the run's result and
+    never exited; `retry_backoff: 1e308` waited for ever before its first retry (a
+    timer cannot wait that long). A timeout is at most a year, a backoff a day."""
+    text = HEAD + f"  f: {{type: function, code: 'return 1', retries: 1, {field}: {value}}}\n"
+    found = problems(tmp_path, text + "edges: [start -> f]\n")
+    assert len(found) == 1 and f"block 'f': field '{field}':" in found[0], found
+
+
+async def test_the_longest_durations_allowed_run(run_yaml) -> None:
+    text = HEAD + (
+        "  f: {type: function, code: 'return 1', retries: 1, timeout: 31622400,"
+        " retry_backoff: 86400}\nedges: [start -> f]\noutput: <f>\n"
+    )
+    result = await run_yaml(text)
+    assert result["status"] == "succeeded", result["error"]
