@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine._loop import run as run_loop
-from engine.database import embedded_url, stop_embedded
+from engine.database import EmbeddedPathError, embedded_url, stop_embedded
 from engine.migrations import NewerSchema
 from engine.privileges import Needs
 from engine.queue import ensure_schema
@@ -46,7 +46,11 @@ def cmd_db(args: argparse.Namespace) -> int:
         )
         return 1
     if args.action in ("url", "start"):
-        url = os.environ.get("DATABASE_URL") or embedded_url(Path.cwd())
+        try:
+            url = os.environ.get("DATABASE_URL") or embedded_url(Path.cwd())
+        except EmbeddedPathError as exc:
+            print(f"flowyard db {args.action}: {exc}", file=sys.stderr)
+            return 1
         print(url)
         return 0
     if args.action == "stop":

@@ -324,10 +324,14 @@ def require_database(command: str, workspace: Path, needs: Needs | None = None) 
     templates, no run). A newer schema is refused here although the runtime's start
     refuses it too (engine.migrations.NewerSchema): ``serve`` would have installed the
     templates by then, and ``new`` copied one."""
-    from engine.database import resolve_url
+    from engine.database import EmbeddedPathError, resolve_url
     from engine.migrations import SCHEMA_VERSION, newer_schema_message
 
-    url = resolve_url(workspace)
+    try:
+        url = resolve_url(workspace)
+    except EmbeddedPathError as exc:
+        print(f"flowyard {command}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     problem, version = _database_probe(url, needs or Needs(command))
     if problem is not None:
         source = " (DATABASE_URL)" if os.environ.get("DATABASE_URL") else ""
