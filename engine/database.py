@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import logging
@@ -375,8 +376,34 @@ _UNREACHABLE = (
 _SERVER_ENDED = re.compile(r"^cannot switch to state \d+; another operation \(2\) is in progress")
 
 
+#: A file's errors, never a socket's: the disk full or read-only, a folder where a
+#: file goes. (A socket's errors carry no file name either.)
+_FILE_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EFBIG,
+        errno.EISDIR,
+        errno.EEXIST,
+        errno.ENOTEMPTY,
+        errno.EMLINK,
+        errno.EXDEV,
+    }
+)
+
+
+def file_error(exc: BaseException) -> bool:
+    """True when ``exc`` is an error of a file the process reads or writes (the
+    workflows folder), which an OSError of a socket to PostgreSQL never is: those
+    carry no file name, and none of these numbers."""
+    return isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _FILE_ERRNOS)
+
+
 def server_unreachable(exc: BaseException) -> bool:
     """True when ``exc`` says PostgreSQL cannot be reached (worth a retry later)."""
+    if file_error(exc):  # a read-only or full workflows folder is no outage
+        return False
     if isinstance(exc, _UNREACHABLE):
         return True
     if isinstance(exc, asyncpg.InternalClientError) and _SERVER_ENDED.search(str(exc)):

@@ -152,8 +152,10 @@ def _database_outage(exc: Exception) -> Any:
     Flask's own handling (logged with its traceback, a 500). A wait for the engine that
     ran out is a 503 only when the database does not answer either: otherwise a 504
     saying what took too long (ui/slow_answers.py)."""
-    from engine.database import server_unreachable
+    from engine.database import file_error, server_unreachable
 
+    if file_error(exc):
+        return _folder_unwritable(exc)
     if isinstance(exc, EngineTimeout):  # slow work, or a database that hangs?
         from ui.slow_answers import too_slow
 
@@ -176,6 +178,23 @@ def _database_outage(exc: Exception) -> Any:
         return Response(text, 503, headers, mimetype="text/plain; version=0.0.4")
     message = "The database cannot be reached; try again in a moment."
     return render_template("error.html", status=503, message=message), 503, headers
+
+
+def _folder_unwritable(exc: BaseException) -> Any:
+    """A save, delete or template copy the file system refused (the workflows folder
+    read-only or full): a 500 that says so, naming the file by its name in the
+    folder, not a 503 that has clients retry what cannot succeed."""
+    log.error(
+        "%s %s: the workflows folder cannot be written: %s", request.method, request.path, exc
+    )
+    # A rename's second name is where the file was going (the first, a temporary file).
+    name = getattr(exc, "filename2", None) or getattr(exc, "filename", None)
+    strerror = getattr(exc, "strerror", None) or type(exc).__name__
+    reason = f"{strerror} ({Path(name).name})" if name else strerror
+    if request.path.startswith(("/api/", "/webhooks/")) or request.path == "/webhooks":
+        return jsonify(error="the workflows folder cannot be written", reason=reason), 500
+    message = f"The workflows folder cannot be written: {reason}."
+    return render_template("error.html", status=500, message=message), 500
 
 
 def _http_error(exc: HTTPException) -> Any:
