@@ -135,6 +135,19 @@ def copy_template(
         return _copy_unlocked(src, workflows_dir, stem, store)
 
 
+class CopyNotWritten(Exception):
+    """A template copy the file system refused (the workflows folder read-only or
+    full, a folder where a file goes): the workflow file was not written, nor kept
+    any file the copy had created before the refusal."""
+
+    def __init__(self, exc: OSError) -> None:
+        # A rename's second name is where the file was going; the first, a temporary one.
+        self.file = str(exc.filename2 or exc.filename or "")
+        self.reason = exc.strerror or type(exc).__name__
+        where = f" {self.file}" if self.file else " the workflows folder"
+        super().__init__(f"cannot write{where}: {self.reason}; nothing was copied")
+
+
 def _copy_unlocked(src: Path, workflows_dir: Path, stem: str, store: Any) -> TemplateCopy:
     target = workflows_dir / f"{stem}.yaml"
     # Any suffix: a copy beside `<stem>.json` would be the workflow `<stem>` in its place.
@@ -150,9 +163,6 @@ def _copy_unlocked(src: Path, workflows_dir: Path, stem: str, store: Any) -> Tem
         # URLs in descriptions and comments moved in the text itself, which keeps
         # their folded style; then the name and paths, field by field.
         text = render_update(_move_urls(text, _moved_paths(changes)), doc, ".yaml")
-        target.write_text(text, encoding="utf-8")
-    else:
-        shutil.copyfile(src / "workflow.yaml", target)
     beside = {
         f"{stem}.{extra.name}": extra
         for extra in sorted(src.iterdir())
@@ -160,8 +170,31 @@ def _copy_unlocked(src: Path, workflows_dir: Path, stem: str, store: Any) -> Tem
     }
     for sql in _shared_schema(src):  # the template's own file of that name first
         beside.setdefault(f"{stem}.{sql.name}", sql)
-    kept = copy_beside(beside, workflows_dir) + copy_lib(workflows_dir)
+    lib = workflows_dir / "lib"
+    had = _files_in(workflows_dir) | _files_in(lib)
+    try:
+        kept = copy_beside(beside, workflows_dir) + copy_lib(workflows_dir)
+        # The workflow file last: it appears (to a serve reading the folder too) only
+        # with the lib/ it imports. Written first, a lib/ that could not be written
+        # left a workflow that failed every run, and a retry "already exists".
+        if changes:
+            target.write_text(text, encoding="utf-8")
+        else:
+            shutil.copyfile(src / "workflow.yaml", target)
+    except OSError as exc:
+        # What this copy created goes; files that were there stay (the user's, or
+        # lib/ files brought to this release, which serve the other copies as well).
+        for made in (_files_in(workflows_dir) | _files_in(lib)) - had:
+            made.unlink(missing_ok=True)
+        raise CopyNotWritten(exc) from exc
     return TemplateCopy(target, str(doc.get("name") or stem), webhooks, changes + kept)
+
+
+def _files_in(folder: Path) -> set[Path]:
+    try:
+        return {p for p in folder.iterdir() if p.is_file()}
+    except OSError:  # missing, or no folder: nothing of it to keep or remove
+        return set()
 
 
 def copy_stem(template_id: str, name: Any) -> str:

@@ -238,6 +238,9 @@ def copy_template(template_id: str, name: str | None) -> tuple[Any, Response | N
         return None, error(404, f"no template {template_id!r}", detail=str(exc))
     except FileExistsError:
         return None, error(409, f"a workflow named {name or template_id!r} already exists")
+    except _templates_module().CopyNotWritten as exc:  # the folder read-only or full
+        reason = f"{exc.reason} ({Path(exc.file).name})" if exc.file else exc.reason
+        return None, error(500, "the workflows folder cannot be written", reason=reason)
     except ValueError as exc:
         return None, error(400, str(exc))
     except (ImportError, AttributeError):

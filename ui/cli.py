@@ -91,7 +91,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     url = require_database("new", Path.cwd(), Needs("new", tables=templates.template_tables()))
     try:
         made = templates.copy_template(args.template, workflows_dir(args), args.name)
-    except (KeyError, FileExistsError, ValueError) as exc:
+    except (KeyError, FileExistsError, ValueError, templates.CopyNotWritten) as exc:
         print(f"flowyard new: {exc}", file=sys.stderr)
         return 1
     print(f"created {made.path}")

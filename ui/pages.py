@@ -101,7 +101,7 @@ def use_template(template_id: str) -> Any:
         # The field comes back with a free name filled in (see _templates).
         message = f"A workflow named {name!r} already exists: choose another name."
         return _back_to_index(here[0], message, here[1])
-    except ValueError as exc:  # no free webhook path or name for the copy
+    except (ValueError, templates.CopyNotWritten) as exc:  # no free name; the folder unwritable
         return _back_to_index(here[0], str(exc), here[1])
     # Ready to run, as after the API and `flowyard new`: its tables exist.
     _apply_template_schemas()

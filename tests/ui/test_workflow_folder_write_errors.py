@@ -72,3 +72,29 @@ def test_a_full_disk_is_no_outage_and_a_refused_socket_is() -> None:
     gone = asyncio.run(refused(f"postgresql://u@/d?host=/tmp/flowyard-none-{uuid.uuid4().hex}"))
     assert server_unreachable(tcp), repr(tcp)
     assert server_unreachable(gone), repr(gone)  # a stopped embedded server's socket
+
+
+def test_a_template_copy_the_folder_refuses_is_a_500_and_leaves_nothing(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    name = f"unwritable_{uuid.uuid4().hex[:8]}"
+    in_the_way = workflows_dir / f"{name}.schema.sql"  # written after its README
+    (in_the_way / "kept").mkdir(parents=True)
+    try:
+        made = client.post(
+            "/api/templates/order_processing/instantiate", json={"name": name}, headers=auth
+        )
+        assert made.status_code == 500, made.get_json()
+        assert made.get_json() == {
+            "error": "the workflows folder cannot be written",
+            "reason": f"Is a directory ({name}.schema.sql)",
+        }
+        left = sorted(p.name for p in workflows_dir.iterdir() if p.name.startswith(name))
+        assert left == [in_the_way.name]  # no workflow file, no README of a copy not made
+    finally:
+        shutil.rmtree(in_the_way)
+    made = client.post(
+        "/api/templates/order_processing/instantiate", json={"name": name}, headers=auth
+    )
+    assert made.status_code == 201, made.get_json()
+    assert client.delete(f"/api/workflows/{name}", headers=auth).status_code == 204
