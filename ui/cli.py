@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine._loop import run as run_loop
-from engine.database import EmbeddedPathError, embedded_url, stop_embedded
+from engine.database import embedded_url, stop_embedded
+from engine.embedded_paths import EmbeddedPathError
 from engine.migrations import NewerSchema
 from engine.privileges import Needs
 from engine.queue import ensure_schema

@@ -324,7 +324,8 @@ def require_database(command: str, workspace: Path, needs: Needs | None = None) 
     templates, no run). A newer schema is refused here although the runtime's start
     refuses it too (engine.migrations.NewerSchema): ``serve`` would have installed the
     templates by then, and ``new`` copied one."""
-    from engine.database import EmbeddedPathError, resolve_url
+    from engine.database import resolve_url
+    from engine.embedded_paths import EmbeddedPathError
     from engine.migrations import SCHEMA_VERSION, newer_schema_message
 
     try:
