@@ -205,7 +205,6 @@ class _Entry:
     source: str
     cron: str
     tz: dt.tzinfo
-    input: dict[str, Any]
     signature: str
     next_due: dt.datetime
     pending: dt.datetime | None = None  # a tick to submit (catch-up, or a failed submit)
@@ -275,7 +274,6 @@ class Scheduler:
             source,
             cron,
             tz,
-            dict(cfg.get("input") or {}),
             signature,
             next_due=next_tick(cron, tz, now),
         )
@@ -325,10 +323,12 @@ class Scheduler:
                 block is None
                 or block.type != "schedule"
                 or block.parent is not None
-                or (_signature(block) != entry.signature)
+                or str(block.config.get("cron")) != entry.cron
+                or _zone(block.config.get("timezone")) != entry.tz
             ):
-                # Edited since the last rescan: this tick is the old schedule's. The
-                # next rescan (within 10 s) plans what the file says now.
+                # Re-timed or removed since the last rescan: this tick is the old
+                # schedule's. The next rescan (within 10 s) plans what the file says
+                # now. Anything else edited (its input) leaves the tick the schedule's.
                 log.info(
                     "schedule %s.%s changed before its tick at %s; not submitted",
                     entry.workflow,
@@ -339,7 +339,7 @@ class Scheduler:
                 return None
             iso = tick.astimezone(entry.tz).isoformat()
             run_input = {
-                **entry.input,
+                **dict(block.config.get("input") or {}),
                 "schedule": {"scheduled_for": iso, "cron": entry.cron, "timezone": str(entry.tz)},
                 "workflow": {"name": wf.name},
             }

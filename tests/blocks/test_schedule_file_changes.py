@@ -153,3 +153,24 @@ async def test_a_scheduled_file_renamed_while_serving_keeps_its_ticks(
         assert result["output"] == {"file": new}
     finally:
         (blocks_workflows / f"{new}.yaml").unlink(missing_ok=True)
+
+
+async def test_a_schedule_whose_input_is_edited_before_its_tick_fires_it_with_the_new_input(
+    blocks_runtime: Any, write: Any
+) -> None:
+    """Only when it fires decides whether the tick is still the schedule's: an edit
+    of its `input` a few seconds before a daily tick dropped that day's run."""
+    stem = _stem()
+    with_input = SCHEDULED.replace(
+        "    catch_up: CATCH_UP\n", '    catch_up: CATCH_UP\n    input: {report: "INPUT"}\n'
+    )
+    with_input = with_input.replace('return {"file": "FILE"}', 'return {"report": <input.report>}')
+    write(stem, with_input, TITLE=stem, CRON="* * * * *", CATCH_UP="false", INPUT="old")
+    planned = dt.datetime(2031, 5, 6, 7, 8, 30, tzinfo=dt.UTC)
+    scheduler = _scheduler(blocks_runtime, stem, planned)
+    write(stem, with_input, TITLE=stem, CRON="* * * * *", CATCH_UP="false", INPUT="new")
+    started = await scheduler.fire_due(planned.replace(minute=9, second=0))
+    assert len(started) == 1
+    result = await blocks_runtime.wait(started[0], timeout=30)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {"report": "new"}
