@@ -225,6 +225,12 @@ export function graphToDoc(graph, base, types) {
     if (node.getData().autoBox === boxOf({ x, y, width, height })) continue; // still where autoLayout put it
     layout[bid] = types[type]?.container ? [Math.round(x), Math.round(y), Math.round(width), Math.round(height)] : [Math.round(x), Math.round(y)];
   }
+  // An entry the file has for no block (hand-written, or kept for a block coming back)
+  // is the file's to keep: dropping it rewrote a file whose edits were all undone. A
+  // block the file had and the canvas no longer has (deleted, renamed) loses its entry.
+  for (const [key, value] of Object.entries(base?.layout ?? {})) {
+    if (!byBid.has(key) && !Object.hasOwn(base?.blocks ?? {}, key)) layout[key] = value;
+  }
   doc.blocks = blocks;
   // An edge the file has keeps its text and its place: `a->b` is the edge the canvas
   // calls `a -> b`, and taking it for a new one moved it last and rewrote the file's
