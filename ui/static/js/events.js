@@ -11,6 +11,9 @@ const pretty = (value) => (value === undefined ? '' : prettyExact(value));
 
 const $ = (id) => document.getElementById(id);
 let events = [];
+// The order whose events are listed: the slider replays it, never the box's text,
+// which may have been edited since (Load not pressed) and named another order.
+let shown = null;
 let timer = null;
 let latest = 0; // replays can finish out of order: only the newest request may paint
 
@@ -61,6 +64,7 @@ function note(text, runUrl) {
 
 function paint(version, result) {
   $('state').dataset.version = String(version);
+  $('state').dataset.order = shown;
   $('state').textContent = pretty(result.output?.state ?? result.output ?? result.error);
 }
 
@@ -81,11 +85,11 @@ async function follow(version, accepted, mine) {
 
 async function replay(version) {
   const ev = events.find((e) => e.aggregate_version === version);
-  if (!ev) return;
+  if (!ev || shown === null) return;
   $('state').textContent = 'replaying…';
   delete $('state').dataset.version;
   const mine = ++latest;
-  const r = await api('POST', `/api/events/orders/${encodeURIComponent($('order-id').value)}/replay`, { as_of: ev.created_at }, EXACT);
+  const r = await api('POST', `/api/events/orders/${encodeURIComponent(shown)}/replay`, { as_of: ev.created_at }, EXACT);
   if (mine !== latest) return;
   // 202: accepted but not waited for (every waiting request of the server taken).
   if (r.status === 202 && r.data?.status_url) { await follow(version, r.data, mine); return; }
@@ -97,8 +101,12 @@ async function replay(version) {
 // The previous order's stream and state go before the next one loads: a lookup
 // that found nothing had left them on screen under "no events for order …".
 function clear() {
-  latest += 1; // a replay still running for the previous order paints nothing
+  latest += 1; // a replay or lookup still running for the previous order paints nothing
+  clearTimeout(timer); // nor does a slider move waiting for its pause
   events = [];
+  shown = null;
+  $('shown-order').textContent = '';
+  delete $('state').dataset.order;
   $('event-list').replaceChildren();
   $('state').textContent = '';
   $('as-of').textContent = '—';
@@ -111,9 +119,13 @@ async function load(e) {
   if (!id) return;
   say('loading…');
   clear();
+  const mine = latest;
   const r = await getJSON(`/api/events/orders/${encodeURIComponent(id)}`, EXACT);
+  if (mine !== latest) return; // another Load since: its order is the one to show
   if (!r.ok) { say(r.data?.error ?? `error ${r.status}`); return; }
   events = r.data.events;
+  shown = id;
+  $('shown-order').textContent = id;
   say(`${events.length} events`);
   if (!events.length) return;
   $('event-list').replaceChildren(...events.map((ev) => el('li', { dataset: { version: ev.aggregate_version } },
