@@ -170,3 +170,18 @@ def test_a_blocks_display_name_is_shown_and_edited(page: Any, scratch: Any) -> N
     page.fill("#prop-name", "")  # no name: the id is the label again
     page.press("#prop-name", "Tab")
     assert label(page, "add") == ["add", "function"]
+
+
+def test_an_id_error_goes_once_the_id_is_corrected(page: Any, scratch: Any) -> None:
+    """ "ids are lower-case letters, digits and _" stayed under a corrected id: the
+    message was hidden (`hidden`), but `.field-error { display: block }` showed it."""
+    scratch("ids_error_goes", COMMENTED)
+    open_editor(page, "ids_error_goes")
+    select(page, "old")
+    page.fill("#prop-id", "Bad Id")
+    page.press("#prop-id", "Tab")
+    error = page.locator("#props-form .field-error", has_text="ids are lower-case")
+    expect(error).to_be_visible()
+    page.fill("#prop-id", "good_id")
+    page.press("#prop-id", "Tab")
+    expect(error).to_be_hidden()
