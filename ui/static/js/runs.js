@@ -28,13 +28,21 @@ function query(extra) {
   return q;
 }
 
+let shownAt = null; // when the rows on screen were read
+
 async function refresh() {
   const r = await getJSON(`/api/runs?${query({ before })}`);
   const refused = document.getElementById('runs-error');
-  // A page after a run since deleted is refused: said, not shown as "No runs".
-  refused.hidden = r.ok || r.status !== 400;
-  if (!refused.hidden) refused.textContent = failure(r);
-  if (!r.ok) return;
+  // Every refusal is said: a page after a run since deleted (400), the database away
+  // (503), a session ended (401). Only a 400 was, and a 503 left a blank table, or
+  // the last rows shown as if current (a `running` run long ended).
+  refused.hidden = r.ok;
+  if (!r.ok) {
+    const stale = shownAt ? ` — the runs below were read at ${shownAt.toLocaleTimeString()}, not refreshed since` : '';
+    refused.textContent = `Could not read the runs: ${failure(r)}${stale}`;
+    return;
+  }
+  shownAt = new Date();
   table.tBodies[0].replaceChildren(...r.data.runs.map(row));
   document.getElementById('runs-empty').hidden = r.data.runs.length > 0;
   const older = document.getElementById('runs-older');
