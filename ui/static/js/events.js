@@ -57,14 +57,27 @@ function showUpTo(version) {
 const FINAL = ['succeeded', 'failed', 'cancelled'];
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
+// What Replay found wrong with the order's stream or snapshot (`reasons`, with
+// `consistent: false`): a state folded over a missing or doubled event looks like
+// the order's, so it is never shown without them (docs/event-sourcing.md).
+function verdict(output) {
+  const reasons = output && output.consistent === false && Array.isArray(output.reasons) ? output.reasons : [];
+  const box = $('replay-problems');
+  box.hidden = reasons.length === 0;
+  box.replaceChildren(...(reasons.length ? [el('strong', { text: 'Replay found problems: this state is not to be trusted' }),
+    el('ul', {}, reasons.map((r) => el('li', { text: String(r) })))] : []));
+}
+
 // A message in the state panel, with a link to the replay's run when there is one.
 function note(text, runUrl) {
+  verdict(null);
   $('state').replaceChildren(text, ...(runUrl ? [' ', el('a', { href: runUrl, class: 'replay-run', text: 'see the run' })] : []));
 }
 
 function paint(version, result) {
   $('state').dataset.version = String(version);
   $('state').dataset.order = shown;
+  verdict(result.output);
   $('state').textContent = pretty(result.output?.state ?? result.output ?? result.error);
 }
 
@@ -87,6 +100,7 @@ async function replay(version) {
   const ev = events.find((e) => e.aggregate_version === version);
   if (!ev || shown === null) return;
   $('state').textContent = 'replaying…';
+  verdict(null);
   delete $('state').dataset.version;
   const mine = ++latest;
   const r = await api('POST', `/api/events/orders/${encodeURIComponent(shown)}/replay`, { as_of: ev.created_at }, EXACT);
@@ -109,6 +123,7 @@ function clear() {
   delete $('state').dataset.order;
   $('event-list').replaceChildren();
   $('state').textContent = '';
+  verdict(null);
   $('as-of').textContent = '—';
   $('time-slider').disabled = true;
 }
