@@ -127,6 +127,10 @@ export function docToGraph(graph, doc, types) {
     // Placed by autoLayout, not by the file: remembered so a save does not write
     // a position the user never chose (the block gets one once it is moved).
     if (!Array.isArray(layout[bid])) nodes[bid].data.autoBox = boxOf(nodes[bid]);
+    // Placed by the file: its entry as written, kept while the block stays there (a
+    // `[40.5, 80]`, a block's own size, a container's position without one), so a
+    // save that moved nothing writes it back unchanged, not rounded or resized.
+    else nodes[bid].data.fileLayout = { box: boxOf(nodes[bid]), entry: layout[bid] };
     cells.push(nodes[bid]);
   }
   for (const [child, par] of Object.entries(parent)) {
@@ -222,7 +226,10 @@ export function graphToDoc(graph, base, types) {
     blocks[bid] = Object.fromEntries(ordered(Object.keys(block), fileKeys).map((k) => [k, block[k]]));
     const { x, y } = node.getPosition();
     const { width, height } = node.getSize();
-    if (node.getData().autoBox === boxOf({ x, y, width, height })) continue; // still where autoLayout put it
+    const box = boxOf({ x, y, width, height });
+    if (node.getData().autoBox === box) continue; // still where autoLayout put it
+    const placed = node.getData().fileLayout;
+    if (placed?.box === box) { layout[bid] = placed.entry; continue; } // still where the file put it
     layout[bid] = types[type]?.container ? [Math.round(x), Math.round(y), Math.round(width), Math.round(height)] : [Math.round(x), Math.round(y)];
   }
   // An entry the file has for no block (hand-written, or kept for a block coming back)
