@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from engine._json import unstorable
 from ui import api_runs  # its wait_for_run, read when called (api_runs imports ui.api)
@@ -78,7 +80,26 @@ def _unreadable(order_id: str) -> Response | None:
     return None if why is None else error(400, why)
 
 
-@bp.get("/events/orders/<path:order_id>")
+class OrderIdConverter(PathConverter):
+    """An order id is any text the webhook took, slashes included, a leading one too:
+    ``path`` refuses a leading slash, and werkzeug merged the doubled one of
+    ``orders//ord-1`` with a 308 to ``orders/ord-1``, another order (the replay's POST
+    redirected alike)."""
+
+    regex = ".+?"
+    part_isolating = False  # set from the regex otherwise: one that has no "/" is one part
+
+
+@bp.record_once
+def _order_ids(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["orderid"] = OrderIdConverter
+
+
+#: The doubled slash is the id's, not one to merge.
+ORDER_ROUTE = {"merge_slashes": False}
+
+
+@bp.get("/events/orders/<orderid:order_id>", **ORDER_ROUTE)
 def event_stream(order_id: str) -> Response:
     if (refused := _unreadable(order_id)) is not None:
         return refused
@@ -98,7 +119,7 @@ def event_stream(order_id: str) -> Response:
     return jresponse({"order_id": order_id, "events": rows})
 
 
-@bp.post("/events/orders/<path:order_id>/replay")
+@bp.post("/events/orders/<orderid:order_id>/replay", **ORDER_ROUTE)
 def event_replay(order_id: str) -> Response:
     """The order's state as of a point in time, by running Replay Events (waits).
 
