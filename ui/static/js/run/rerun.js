@@ -28,7 +28,10 @@ export function wireRerun(eid, bodyFor) {
       current.disabled = false;
       refused.hidden = false;
     } else {
+      // Not started (a session ended, the database away…): it can be asked again, as
+      // the message says; only a delivery's 409 has a button of its own instead.
       $('run-live').textContent = `re-run failed: ${failure(resp)}`;
+      $('rerun').disabled = false;
     }
   });
   current.addEventListener('click', async () => {
