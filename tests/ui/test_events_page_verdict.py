@@ -67,3 +67,19 @@ def test_a_replay_that_finds_the_stream_broken_says_so(
     page.click("#order-form button")
     expect(page.locator("#state[data-version='3']")).to_contain_text(order_id, timeout=30_000)
     expect(problems).to_be_hidden()
+
+
+def test_a_version_the_stream_lacks_shows_no_state(
+    events_page: Any,  # noqa: F811
+    holed_order: str,
+) -> None:
+    """The slider runs over versions 1 to 3: at 2, which no event has, the state of the
+    version shown before stayed under "State as of —"."""
+    page = events_page
+    page.fill("#order-id", holed_order)
+    page.click("#order-form button")
+    expect(page.locator("#state[data-version='3']")).to_contain_text(holed_order, timeout=30_000)
+    page.locator("#time-slider").fill("2")
+    expect(page.locator("#state")).to_have_text("no event of this order has version 2")
+    assert page.locator("#state").get_attribute("data-version") is None
+    expect(page.locator("#as-of")).to_have_text("—")

@@ -160,6 +160,14 @@ $('time-slider').addEventListener('input', (e) => {
   const v = Number(e.target.value);
   showUpTo(v);
   clearTimeout(timer);
+  // A stream with a hole (docs/event-sourcing.md) has versions the slider passes over:
+  // no state there, rather than the last one shown left under "as of —".
+  if (!events.some((ev) => ev.aggregate_version === v)) {
+    latest += 1; // nor may a replay still running paint over it
+    note(`no event of this order has version ${v}`);
+    delete $('state').dataset.version;
+    return;
+  }
   timer = setTimeout(() => replay(v), 250); // one replay per pause, not per pixel
 });
 orders();
