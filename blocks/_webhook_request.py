@@ -75,6 +75,20 @@ def header_key(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
+def unread_encoding(content_encoding: str) -> str | None:
+    """Why a body sent with this ``Content-Encoding`` is not read (None: it is as
+    sent). Nothing is inflated: a few KB of gzip can be gigabytes of JSON, and read
+    as it is, a compressed body was "not valid JSON" (or, if it parsed, not what the
+    sender meant)."""
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
+    if all(c in ("", "identity") for c in codings):
+        return None
+    return (
+        f"the body has Content-Encoding {content_encoding.strip()!r}: "
+        "send it uncompressed (a webhook body is read as it is sent)"
+    )
+
+
 def parse_body(raw: bytes, content_type: str) -> Any:
     """JSON (the default) or a form; raises ValueError, saying which it was read as,
     for a body that is neither."""

@@ -50,6 +50,7 @@ from blocks._webhook_request import (
     now_iso,
     parse_body,
     unreachable,
+    unread_encoding,
 )
 from blocks.http import is_method
 from engine._json import unstorable
@@ -307,6 +308,9 @@ async def accept(
             log.error("workflow %r: %s", workflow.name, exc)
             return WebhookResponse(500, {"error": "the webhook secret is not configured"})
 
+    unread = unread_encoding(lower.get("content-encoding", ""))
+    if unread:
+        return WebhookResponse(415, {"error": unread})
     try:
         body = parse_body(raw_body, lower.get("content-type", ""))
     except ValueError as exc:

@@ -130,6 +130,7 @@ def webhook_op(method: str) -> dict[str, Any]:
             },
             "409": {"description": "the idempotency key was already used for a different request"},
             "413": {"description": "body over FLOWYARD_MAX_BODY"},
+            "415": {"description": "a Content-Encoding other than identity (gzip…)"},
             "500": {
                 "description": "respond: sync and the run failed {execution_id, status_url,"
                 " status, error}; or the webhook secret is not configured"

@@ -6,7 +6,9 @@ tests/ui/test_bad_requests.py."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,40 @@ def test_the_shipped_templates_still_validate() -> None:
     assert len(files) >= 4
     for file in files:
         load_file(file)  # raises WorkflowError naming the problem
+
+
+# -- Content-Encoding: the body is read as sent, never inflated --------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        pytest.param("gzip", gzip.compress(b'{"order_id": "o-1"}'), id="gzip"),
+        pytest.param("deflate", zlib.compress(b'{"order_id": "o-1"}'), id="deflate"),
+        # A body that parses as it is: it was taken as JSON though the sender said
+        # it was compressed, so the run saw other bytes than the sender meant.
+        pytest.param("br", b'{"order_id": "o-1"}', id="br"),
+        pytest.param("gzip, identity", gzip.compress(b"{}"), id="gzip-identity"),
+    ],
+)
+async def test_a_compressed_body_is_415_naming_the_encoding_and_starts_nothing(
+    blocks_runtime: Any, install_workflow: Any, encoding: str, body: bytes
+) -> None:
+    # gzip was a 400 "the body is not valid JSON: 'utf-8' codec can't decode byte
+    # 0x8b", which told the sender its JSON was wrong; `br` over plain JSON ran.
+    wf = install_workflow(WORKFLOW)
+    headers = {**JSON, "Content-Encoding": encoding}
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, body)
+    assert response.status == 415, response.body
+    assert f"Content-Encoding {encoding!r}" in response.body["error"], response.body
+    assert await _runs_of(blocks_runtime, wf.name) == 0
+
+
+@pytest.mark.parametrize("encoding", ["", "identity", "Identity"])
+async def test_an_identity_encoding_is_read_as_it_is(
+    blocks_runtime: Any, install_workflow: Any, encoding: str
+) -> None:
+    wf = install_workflow(WORKFLOW)
+    headers = {**JSON, "Content-Encoding": encoding}
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, b"{}")
+    assert response.status == 202, response.body
