@@ -186,7 +186,8 @@ def instantiate_template(template_id: str) -> Response:
     if request.mimetype in _FORM_TYPES and all(map(_FIELD_NAME.match, request.form)):
         # A form of field names (not `{bad` parsed as one): its unknown keys are
         # named below, as a JSON body's are.
-        body = {k: v for k, v in request.form.items() if k != "name"}
+        # `csrf_token` is the session's (ui/auth.py), not a field of the body.
+        body = {k: v for k, v in request.form.items() if k not in ("name", "csrf_token")}
         refused = None
     if refused is not None:
         return refused

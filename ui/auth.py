@@ -101,7 +101,12 @@ def _session_ok() -> bool:
 
 def _csrf_ok() -> bool:
     expected = session.get("csrf")
-    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    given = request.headers.get("X-CSRF-Token")
+    if not given:
+        # Cached first: parsing the form consumes the body, and the route (a run's
+        # input, a re-run's or replay's options) then read none — `{}`, the defaults.
+        request.get_data()
+        given = request.form.get("csrf_token", "")
     # Bytes: compare_digest raises TypeError on str with non-ASCII characters,
     # which made a crafted token a 500 instead of a 403.
     return bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
