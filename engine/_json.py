@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 import orjson
@@ -83,6 +84,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _whole_number(text: str) -> int:
+    # int() refuses more digits than this in Python's words ("use
+    # sys.set_int_max_str_digits()"), which a webhook's sender was answered with.
+    digits = len(text.lstrip("-"))
+    if digits > sys.get_int_max_str_digits() > 0:
+        raise ValueError(f"a number has {digits} digits (at most {sys.get_int_max_str_digits()})")
+    return int(text)
+
+
 def strict_loads(text: str | bytes) -> Any:
     """Parse JSON as RFC 8259 has it, integers of any size kept exact: ValueError for
     ``NaN``, ``Infinity`` and a number that overflows to infinity (``1e999999``).
@@ -112,7 +122,12 @@ def _strict_parse(text: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass  # parsed again below, for the standard library's verdict and wording
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_whole_number,
+        )
     except RecursionError:  # a caller's input, not our bug: no 500 for "[[[[…"
         raise ValueError(f"the JSON is nested too deeply (more than {MAX_DEPTH} levels)") from None
 

@@ -161,6 +161,25 @@ async def test_nan_infinity_and_overflowing_numbers_are_400_bad_json(
     assert await _runs_of(blocks_runtime, wf.name) == 0
 
 
+@pytest.mark.parametrize("sign", ["", "-"])
+async def test_an_integer_of_too_many_digits_is_400_saying_so(
+    blocks_runtime: Any, install_workflow: Any, sign: str
+) -> None:
+    # A 400 already, but in Python's words, telling the sender to "use
+    # sys.set_int_max_str_digits() to increase the limit".
+    wf = install_workflow(WORKFLOW)
+    body = b'{"amount": ' + sign.encode() + b"9" * 5000 + b"}"
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", JSON, {}, body)
+    assert response.status == 400, response.body
+    error = response.body["error"]
+    assert error == "the body is not valid JSON: a number has 5000 digits (at most 4300)", error
+    assert await _runs_of(blocks_runtime, wf.name) == 0
+    # 4300 digits are read, exactly.
+    body = b'{"amount": ' + sign.encode() + b"9" * 4300 + b"}"
+    response = await accept(blocks_runtime, f"test/{wf.name}", "POST", JSON, {}, body)
+    assert response.status == 202, response.body
+
+
 @pytest.mark.parametrize("depth", [1000, 100_000])
 async def test_json_nested_too_deeply_is_400_bad_json(
     blocks_runtime: Any, install_workflow: Any, depth: int
