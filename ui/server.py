@@ -11,7 +11,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from engine.privileges import Needs
 from templates import template_tables
@@ -60,17 +60,6 @@ def _stored_secret(workspace: Path, filename: str, env_var: str) -> tuple[str, b
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")
     return value, True
-
-
-def announce_token(token: str, path: Path, stream: TextIO) -> None:
-    """Say that ``serve`` generated an access token, never as a log record: its value
-    on a terminal only. A stderr that is a pipe or a file (systemd, docker, a log
-    collector) kept the one line that opens the whole API; it gets the file instead."""
-    if stream.isatty():
-        shown = f"flowyard: generated an access token (stored in {path}):\n  {token}"
-    else:
-        shown = f"flowyard: generated an access token: read it from {path}"
-    print(shown, file=stream, flush=True)
 
 
 def resolve_token(workspace: Path) -> tuple[str, bool]:
@@ -160,7 +149,12 @@ def build(
     workspace = Path(workspace).resolve()
     token, created = resolve_token(workspace)
     if created:
-        announce_token(token, workspace / ".flowyard" / "token", sys.stderr)
+        # Printed once, on the terminal only (never logged): the one time it is shown.
+        print(
+            f"flowyard: generated an access token (stored in {workspace / '.flowyard' / 'token'}):\n  {token}",
+            file=sys.stderr,
+            flush=True,
+        )
     runtime = runtime or make_runtime(workflows_dir, workspace, worker, database_url)
     bridge = EngineBridge(runtime).start()
     cfg = UIConfig(
