@@ -195,7 +195,8 @@ def failure_reason(
     status; else the setting that kept the capture from being sent (``enrich``'s
     ``capture_problem``); else what the ``capture`` step failed on (its error), so a
     step that failed before sending anything says what (a reference it could not
-    read, a URL that is no URL) instead of "no answer from the processor"."""
+    read, a URL that is no URL) instead of "no answer from the processor". A step
+    that timed out had sent its request, or was sending it: not "not sent"."""
     if http_status:
         # A 2xx whose answer did not confirm the capture says why (unconfirmed_capture).
         return f"HTTP {http_status}, but {problem}" if problem else f"HTTP {http_status}"
@@ -207,6 +208,11 @@ def failure_reason(
             # The HTTP block's own words name the request and what became of it
             # (timed out, the connection refused, an invalid URL).
             return message
+        if error.get("type") == "TimeoutError":
+            # The step's own timeout (the engine's), which fires with the HTTP
+            # client's: the request was on its way or sent, so nobody knows.
+            when = message.removeprefix("timed out after ")
+            return f"the processor did not answer within {when}"
         return f"the capture was not sent: {error.get('type') or 'an error'}: {message}"
     return "no answer from the processor"
 
