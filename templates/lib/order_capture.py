@@ -25,6 +25,10 @@ REPLACED = "a later payment took its place"
 #: (no answer, a 5xx past the retries, 408/409/429: :func:`capture_declined`).
 NO_KNOWN_OUTCOME = "whose capture has no known outcome"
 
+#: What a repeat reports (``capture``) for a payment it does not capture, the order
+#: taking no money now, whose earlier capture may have taken it (repeated_capture).
+UNKNOWN_OUTCOME = "unknown"
+
 #: ``payment_capture`` when the caller does not know the held payment's capture.
 _NOT_SAID = "not said"
 
@@ -153,6 +157,8 @@ def repeated_capture(
     order_status: str | None,
     not_applied: bool | None,
     replaced_by: str | None = None,
+    http_status: Any = _NOT_SAID,
+    answer: str | None = None,
 ) -> dict[str, Any]:
     """What a repeated delivery of a STORED event does about its charge, decided
     from durable state only (the run that stored it may have failed before or at
@@ -163,7 +169,11 @@ def repeated_capture(
     the order's snapshot status now, ``not_applied`` whether the snapshot lists
     this payment as not applied (a refusal recorded before refusals had a row),
     ``replaced_by`` the charge of a later payment that took this one's place after
-    its capture failed (order_rules.REPLACES_PAYMENT), or None.
+    its capture failed (order_rules.REPLACES_PAYMENT), or None. ``http_status`` /
+    ``answer`` are the row's status code and error words, which tell a ``failed``
+    capture the processor declined from one with no known outcome
+    (:func:`capture_declined`); workflow files copied by earlier releases do not
+    pass them.
 
     ``action`` is ``"capture"`` (capture now, with the event's own
     Idempotency-Key), ``"refuse"`` (record the refusal, capture nothing) or None
@@ -183,6 +193,30 @@ def repeated_capture(
         refusal = f"{REPLACED} (charge {replaced_by}) after its capture failed"
     if refusal is None and not_applied:
         refusal = "the order did not take this payment when it arrived (cancelled or already paid)"
+    if refusal is not None and (
+        capture_status == "unconfirmed"
+        or (
+            capture_status == "failed"
+            and http_status is not _NOT_SAID
+            and not capture_declined(http_status, answer)
+        )
+    ):
+        # The capture asked for before may have taken the money (no answer, a 5xx,
+        # a 2xx that did not confirm it): nothing is asked now, but a refusal
+        # recorded over it said "NOT captured … release this charge" for a charge
+        # that may need a refund. The row stays as the processor's answer left it.
+        why = "not confirmed" if capture_status == "unconfirmed" else "no known outcome"
+        said = f"HTTP {http_status}" if isinstance(http_status, int) else "no answer"
+        return {
+            "action": None,
+            "capture": UNKNOWN_OUTCOME,
+            "capture_refused": (
+                f"{refusal}, and the capture asked for before has {why} ({said}): the"
+                " processor may have captured it. Nothing was asked of the processor now"
+                " (the order takes no money): check the charge with the processor, and"
+                " refund it if it was captured"
+            ),
+        }
     if refusal is not None:
         return {"action": "refuse", "capture": "refused", "capture_refused": refusal}
     return {"action": "capture", "capture": "due", "capture_refused": None}
