@@ -64,3 +64,25 @@ async def test_the_verdict_names_what_differs(
     assert reason.startswith("the snapshot (version ") and says in reason, reason
     alert = calls(httpserver, "/slack/hook")[-1].get_json()["text"]
     assert order in alert and says in alert
+
+
+@pytest.mark.parametrize("template", REPLAYS)
+async def test_a_missing_snapshot_is_said_to_be_missing(
+    template_rt: Any, httpserver: HTTPServer, template: str
+) -> None:
+    """The snapshot row deleted: the verdict said `no snapshot does not match its
+    events (version 2)`, which reads as "nothing mismatches"."""
+    es_runtime = template_rt
+    stand_ins(httpserver)
+    order = f"ord-{uuid.uuid4().hex[:8]}"
+    for ev in lifecycle(order)[:2]:
+        await deliver(es_runtime, ev)
+    await es_runtime.db.pool.execute("DELETE FROM order_snapshots WHERE order_id = $1", order)
+    result = await es_runtime.execute(es_runtime.load_workflow(template), {"order_id": order})
+    assert result["status"] == "succeeded", result["error"]
+    out = result["output"]
+    assert out["consistent"] is False
+    [reason] = out["reasons"]
+    assert reason.startswith("the order has no snapshot, but its events run to version 2"), reason
+    alert = calls(httpserver, "/slack/hook")[-1].get_json()["text"]
+    assert order in alert and "has no snapshot, but its events run to version 2" in alert
