@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 import jsonschema
 
+from blocks._agent_client import bounded_client
 from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
 from blocks._agent_replies import (
     UnusableAnswer,
@@ -34,6 +34,7 @@ from blocks._agent_replies import (
     reply_text,
     usage_of,
 )
+from blocks._http_answers import TooBig
 from blocks._http_urls import shown_url, url_secrets
 from blocks._json_schemas import schema_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
@@ -171,18 +172,6 @@ def response_schema(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     if problem is not None:
         raise AgentError(f"{schema_field(response_format)}: {problem}", retriable=False)
     return kind, schema
-
-
-def _endpoint(base_url: str | None) -> dict[str, Any]:
-    """The client's ``base_url`` and ``default_query``: the SDK appends its path to
-    the whole text, so ``…/v1?api-key=K`` became ``/v1/?api-key=Kchat/completions``;
-    the query goes with each request instead."""
-    if not base_url:
-        return {"base_url": None}
-    url = httpx.URL(base_url)
-    if not url.query:
-        return {"base_url": base_url}
-    return {"base_url": str(url.copy_with(query=None)), "default_query": dict(url.params)}
 
 
 def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: bool) -> None:
@@ -336,15 +325,20 @@ class AgentBlock(BlockHandler):
 
         try:
             # A client per call: a model call takes far longer than a TLS handshake,
-            # and nothing is left open when the runtime stops. max_retries=0: retries are
-            # the engine's (`retries`), so each attempt is in the run log and
-            # `retries: 0` means one call, not the SDK's three.
-            async with openai.AsyncOpenAI(
-                api_key=str(api_key), max_retries=0, **_endpoint(base_url)
-            ) as client:
+            # and nothing is left open when the runtime stops. Its retries are off (they
+            # are the engine's: `retries: 0` means one call, not the SDK's three), and
+            # its answers are read up to FLOWYARD_MAX_RESPONSE bytes.
+            async with bounded_client(str(api_key), base_url) as client:
                 # The body as sent, read by completion_of: the SDK's models are built
                 # unchecked, and a completion without choices succeeded with "".
                 reply = await client.chat.completions.with_raw_response.create(**kwargs)
+        except TooBig as exc:
+            # Asked again, the provider answers the same (and is paid again).
+            raise AgentError(
+                f"the provider's answer is bigger than {exc.limit:,} bytes, the most the "
+                "block reads (FLOWYARD_MAX_RESPONSE)",
+                retriable=False,
+            ) from None
         except openai.AuthenticationError as exc:
             raise AgentError(
                 f"the provider refused the API key (401): {exc.message}", retriable=False

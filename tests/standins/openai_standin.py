@@ -7,7 +7,8 @@ answers with scripted reply texts in order (the last one repeats). Token counts 
 the number of whitespace-separated words, enough to check ``usage`` and ``cost_usd``.
 A request whose bearer token is not ``api_key`` gets a 401 as the real API would.
 ``answer_with`` replaces the completion by bodies of the test's own (a provider's odd
-or broken 200 answers), sent as they are.
+or broken 200 answers), sent as they are, with ``headers`` of its own if given (a
+``Content-Encoding``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ChatCompletionsStandIn:
         self.model = model  # the model named in replies; None echoes the request's
         self.replies: list[str] = ["Hello from the stand-in."]
         self.bodies: list[bytes] = []  # when set, answered instead of a completion
+        self.body_headers: dict[str, str] = {}  # sent with those bodies
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
         self._lock = threading.Lock()
@@ -40,10 +42,11 @@ class ChatCompletionsStandIn:
         with self._lock:
             self.replies = list(texts)
 
-    def answer_with(self, *bodies: Any) -> None:
+    def answer_with(self, *bodies: Any, headers: dict[str, str] | None = None) -> None:
         """Answer 200 with these bodies in turn (the last repeats): bytes as they are,
         anything else as JSON (Python's, so ``float("nan")`` is sent as ``NaN``)."""
         with self._lock:
+            self.body_headers = dict(headers or {})
             self.bodies = [b if isinstance(b, bytes) else json.dumps(b).encode() for b in bodies]
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -73,7 +76,9 @@ class ChatCompletionsStandIn:
                 environ, start_response
             )
         if body_given is not None:
-            return Response(body_given, 200, mimetype="application/json")(environ, start_response)
+            answer = Response(body_given, 200, mimetype="application/json")
+            answer.headers.update(self.body_headers)
+            return answer(environ, start_response)
         prompt_tokens = sum(
             len(str(m.get("content", "")).split()) for m in body.get("messages", [])
         )

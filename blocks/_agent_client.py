@@ -1,0 +1,48 @@
+"""The openai SDK client an Agent block's call goes through, its answers held to
+``FLOWYARD_MAX_RESPONSE`` bytes as the HTTP and Slack blocks' are.
+
+The SDK reads an answer whole (an error's too), however big: a 300 MB completion
+grew ``flowyard run`` to 1.6 GB, and a small gzip body that inflates to gigabytes,
+or a ``base_url`` that streams without end, grew the server until the block's
+timeout (or until the kernel killed it with every run in it), on every retry. A
+response hook reads the body first, bounded (`read_answer`), before the SDK's
+transport would read it whole; past the limit it raises `TooBig`, which the SDK
+passes on as it is (it wraps only its transport's own errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from blocks._http_answers import max_answer_bytes, read_answer
+
+
+def endpoint(base_url: str | None) -> dict[str, Any]:
+    """The client's ``base_url`` and ``default_query``: the SDK appends its path to
+    the whole text, so ``…/v1?api-key=K`` became ``/v1/?api-key=Kchat/completions``;
+    the query goes with each request instead."""
+    if not base_url:
+        return {"base_url": None}
+    url = httpx.URL(base_url)
+    if not url.query:
+        return {"base_url": base_url}
+    return {"base_url": str(url.copy_with(query=None)), "default_query": dict(url.params)}
+
+
+def bounded_client(api_key: str, base_url: str | None) -> Any:
+    """An ``AsyncOpenAI`` for one call (use it with ``async with``): the SDK's own
+    retries off (``retries`` are the engine's, each attempt in the run log), its
+    answers read up to ``FLOWYARD_MAX_RESPONSE`` bytes."""
+    import openai  # imported by warm_sdk() when the workflow was loaded
+
+    limit = max_answer_bytes()
+
+    async def read_bounded(response: Any) -> None:
+        await read_answer(response, limit)
+
+    http_client = openai.DefaultAsyncHttpxClient(event_hooks={"response": [read_bounded]})
+    return openai.AsyncOpenAI(
+        api_key=api_key, max_retries=0, http_client=http_client, **endpoint(base_url)
+    )
