@@ -115,7 +115,8 @@ def schema_field(response_format: dict[str, Any]) -> str:
 
 
 def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str] = ()) -> Any:
-    """The reply as JSON (code fences tolerated), validated against ``schema``. An
+    """The reply as JSON (code fences tolerated), validated against ``schema``; with
+    none (``json``), a JSON object. An
     error quotes the reply's start, the run's ``secrets`` in it redacted before the
     cut (a model may repeat a key the prompt held; a cut one is not recognised)."""
     m = _FENCE_RE.match(text)
@@ -126,6 +127,13 @@ def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str]
         raise AgentError(
             f"the reply is not valid JSON ({exc}); raw reply: {excerpt(text, RAW_EXCERPT, secrets)}"
         ) from None
+    if schema is None and not isinstance(value, dict):
+        # `json` asks for a JSON object (OpenAI's json_object): a list, text or number
+        # passed for one, and `<ask.content.status>` failed a later block instead.
+        raise AgentError(
+            f"the reply is JSON but not a JSON object, as response_format json asks for"
+            f" (it is {_json_kind(value)}); raw reply: {excerpt(text, RAW_EXCERPT, secrets)}"
+        )
     if schema is not None:
         try:
             errors = validation_errors(schema, value)
@@ -138,6 +146,16 @@ def parse_reply(text: str, schema: dict[str, Any] | None, secrets: Iterable[str]
                 f"the reply does not match the schema at {where}: {exc.message}; raw reply: {excerpt(text, RAW_EXCERPT, secrets)}"
             ) from None
     return value
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "text" if isinstance(value, str) else "an array"
 
 
 @functools.cache
