@@ -36,6 +36,11 @@ class UnusableAnswer(ValueError):
         self.status = status
 
 
+class Refused(ValueError):
+    """The model refused (OpenAI's ``message.refusal``, its content empty); the
+    message is its words."""
+
+
 def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str, Any]:
     """The chat completion in ``response``'s body, with at least one choice."""
     if "json" not in response.headers.get("content-type", "").lower():
@@ -73,7 +78,8 @@ def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str,
 
 def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
     """The text of the first choice's message: its content, or the text parts of a
-    content list (``[{"type": "text", "text": …}, …]``) joined; "" for none."""
+    content list (``[{"type": "text", "text": …}, …]``) joined; "" for none. `Refused`
+    when there is none but a refusal."""
     choice = completion["choices"][0]
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict):
@@ -81,17 +87,26 @@ def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
             f"the provider's answer has no message in its first choice: {_quoted(choice, secrets)}"
         )
     content = message.get("content")
+    refusals = [message.get("refusal")]
     if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
-        return "".join(
+        text = content or ""
+    elif isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        text = "".join(
             part["text"]
             for part in content
             if part.get("type") == "text" and isinstance(part.get("text"), str)
         )
-    raise UnusableAnswer(
-        f"the provider's answer is not text in its message's content: {_quoted(content, secrets)}"
-    )
+        refusals += [part.get("refusal") for part in content if part.get("type") == "refusal"]
+    else:
+        raise UnusableAnswer(
+            f"the provider's answer is not text in its message's content: {_quoted(content, secrets)}"
+        )
+    refused = " ".join(r for r in refusals if isinstance(r, str) and r.strip())
+    if not text and refused:
+        # Content null and the reason in `refusal`: read as "", it passed for an empty
+        # answer (text), or failed "not valid JSON; raw reply: " without the reason.
+        raise Refused(excerpt(refused, ANSWER_EXCERPT, secrets))
+    return text
 
 
 def answered_model(completion: dict[str, Any], asked: str) -> str:
