@@ -33,7 +33,10 @@ def request_parts(secret: str) -> set[str]:
     more. Empty for any other secret."""
     if not secret.lower().startswith(("http://", "https://")):
         return set()
-    written = urlsplit(secret)
+    try:
+        written = urlsplit(secret)
+    except ValueError:  # "Invalid IPv6 URL": no request goes to it, so no part is echoed
+        return set()
     targets = {written.path + (f"?{written.query}" if written.query else "")}
     try:
         sent = httpx.URL(secret)  # what the HTTP and Slack blocks send
