@@ -17,6 +17,23 @@ from typing import Any
 import httpx
 
 from blocks._http_answers import max_answer_bytes, read_answer
+from blocks._http_urls import is_http_url, scheme_of, url_secrets
+from blocks.http import note_basic_auth
+from engine.context import BlockContext
+
+
+def base_url_problem(base_url: str) -> str | None:
+    """Why ``base_url`` can be sent no request, as the HTTP block says it of a
+    ``url`` (its scheme only, never the rest: it may hold a proxy's login). Such a
+    URL failed every attempt as *cannot reach localhost:11434/v1: Connection
+    error.* (Ollama's address without http://), or with httpx's bare InvalidURL."""
+    if not is_http_url(base_url):
+        return f"the base_url must start with http:// or https://, {scheme_of(base_url)}"
+    try:
+        httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        return f"the base_url is not a valid URL: {exc}"
+    return None
 
 
 def endpoint(base_url: str | None) -> dict[str, Any]:
@@ -46,3 +63,15 @@ def bounded_client(api_key: str, base_url: str | None) -> Any:
     return openai.AsyncOpenAI(
         api_key=api_key, max_retries=0, http_client=http_client, **endpoint(base_url)
     )
+
+
+def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: bool) -> None:
+    """Make what in ``base_url`` is a credential a secret of the run, so no record
+    holds it even where a provider or proxy quotes it back: the ``Basic`` token
+    httpx sends for a ``user:password@`` in it, and, for a URL from the environment
+    (``OPENAI_BASE_URL``, an ``<env.…>``), its password and query values on their own
+    (the engine redacts an ``<env.…>`` value whole, not the parts quoted alone)."""
+    note_basic_auth(ctx, base_url)
+    if from_environment or base_url in ctx.run.secrets:
+        for secret in url_secrets(base_url):
+            ctx.run.note_secret(secret)

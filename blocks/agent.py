@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
-from blocks._agent_client import bounded_client
+from blocks._agent_client import base_url_problem, bounded_client, note_url_credentials
 from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
 from blocks._agent_replies import (
     Refused,
@@ -36,9 +36,9 @@ from blocks._agent_replies import (
     usage_of,
 )
 from blocks._http_answers import TooBig
-from blocks._http_urls import shown_url, url_secrets
+from blocks._http_urls import shown_url
 from blocks._json_schemas import schema_problem, validation_errors
-from blocks.http import MAX_RETRY_AFTER, note_basic_auth, parse_retry_after
+from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem
@@ -193,18 +193,6 @@ def response_schema(response_format: Any) -> tuple[str, dict[str, Any] | None]:
     return kind, schema
 
 
-def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: bool) -> None:
-    """Make what in ``base_url`` is a credential a secret of the run, so no record
-    holds it even where a provider or proxy quotes it back: the ``Basic`` token
-    httpx sends for a ``user:password@`` in it, and, for a URL from the environment
-    (``OPENAI_BASE_URL``, an ``<env.…>``), its password and query values on their own
-    (the engine redacts an ``<env.…>`` value whole, not the parts quoted alone)."""
-    note_basic_auth(ctx, base_url)
-    if from_environment or base_url in ctx.run.secrets:
-        for secret in url_secrets(base_url):
-            ctx.run.note_secret(secret)
-
-
 @register
 class AgentBlock(BlockHandler):
     type = "agent"
@@ -245,7 +233,14 @@ class AgentBlock(BlockHandler):
         warm_sdk()
 
     def problems(self) -> list[Problem]:
-        return self.key_problems() + self.schema_problems()
+        return self.key_problems() + self.base_url_problems() + self.schema_problems()
+
+    def base_url_problems(self) -> list[Problem]:
+        written = self.config.get("base_url")
+        if not isinstance(written, str) or not written or any(references_in(written)):
+            return []
+        problem = base_url_problem(written)
+        return [Problem(problem, block=self.block.id, field="base_url")] if problem else []
 
     def key_problems(self) -> list[Problem]:
         """A key written into the file: kept in clear there, in its copies and history,
@@ -274,14 +269,15 @@ class AgentBlock(BlockHandler):
             return []
         return [Problem(problem, block=self.block.id, field=schema_field(response_format))]
 
-    def key_setting(self) -> str:
-        """Where the key came from, for an error: never the key itself."""
-        written = self.config.get("api_key")
+    def setting(self, field: str) -> str:
+        """Where the key (``api_key``) or server (``base_url``) came from, for an
+        error: never its value."""
+        written = self.config.get(field)
         if not written:
-            return "OPENAI_API_KEY"
+            return "OPENAI_API_KEY" if field == "api_key" else "OPENAI_BASE_URL"
         if any(references_in(written)):
-            return f"the block's api_key ({written})"
-        return "the block's api_key"
+            return f"the block's {field} ({written})"
+        return f"the block's {field}"
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         import openai  # imported by warm_sdk() when the workflow was loaded
@@ -297,7 +293,7 @@ class AgentBlock(BlockHandler):
             # httpx refused it (h11's "illegal header value" came out as a connection
             # error, a non-ASCII one as a UnicodeEncodeError), on every attempt.
             raise AgentError(
-                f"the API key in {self.key_setting()} has a space, a line break or a "
+                f"the API key in {self.setting('api_key')} has a space, a line break or a "
                 "non-ASCII character in it, which an HTTP header cannot carry: check the setting",
                 retriable=False,
             )
@@ -305,6 +301,8 @@ class AgentBlock(BlockHandler):
         if base_url is not None:
             base_url = str(base_url)
             note_url_credentials(ctx, base_url, from_environment=not config.get("base_url"))
+            if problem := base_url_problem(base_url):  # a setting to fix, not to ask again
+                raise AgentError(f"{problem}: check {self.setting('base_url')}", retriable=False)
         # Where the run records and errors say it went: without `user:password@` and
         # query, which may be a proxy's login or an `?api-key=`.
         shown_base_url = shown_url(base_url, ctx.run.secrets) if base_url else None
