@@ -36,9 +36,11 @@ class UnusableAnswer(ValueError):
         self.status = status
 
 
-class Refused(ValueError):
-    """The model refused (OpenAI's ``message.refusal``, its content empty); the
-    message is its words."""
+class NoReply(ValueError):
+    """A message with no text in it but why: the model refused (OpenAI's
+    ``message.refusal``), called a tool, or the provider filtered the reply. Read as
+    "", each passed for an empty answer (text), or failed "not valid JSON; raw
+    reply: " without the reason (json)."""
 
 
 def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str, Any]:
@@ -78,8 +80,8 @@ def completion_of(response: httpx.Response, secrets: Iterable[str]) -> dict[str,
 
 def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
     """The text of the first choice's message: its content, or the text parts of a
-    content list (``[{"type": "text", "text": …}, …]``) joined; "" for none. `Refused`
-    when there is none but a refusal."""
+    content list (``[{"type": "text", "text": …}, …]``) joined; "" for none. `NoReply`
+    when there is none but a refusal, a tool call or a content filter."""
     choice = completion["choices"][0]
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict):
@@ -103,10 +105,26 @@ def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
         )
     refused = " ".join(r for r in refusals if isinstance(r, str) and r.strip())
     if not text and refused:
-        # Content null and the reason in `refusal`: read as "", it passed for an empty
-        # answer (text), or failed "not valid JSON; raw reply: " without the reason.
-        raise Refused(excerpt(refused, ANSWER_EXCERPT, secrets))
+        raise NoReply(f"the model refused to answer: {excerpt(refused, ANSWER_EXCERPT, secrets)}")
+    if content is None and (called := _tools_called(message)):
+        raise NoReply(
+            f"the model answered with a call of {excerpt(called, 200, secrets)} instead of"
+            " text: the Agent block offers the model no tools"
+        )
+    if content is None and choice.get("finish_reason") == "content_filter":
+        raise NoReply("the provider withheld the reply (finish_reason: content_filter)")
     return text
+
+
+def _tools_called(message: dict[str, Any]) -> str:
+    """The names of the tools (or the legacy function) ``message`` calls, if any."""
+    calls = message.get("tool_calls")
+    calls = calls if isinstance(calls, list) else []
+    calls = [c.get("function") for c in calls if isinstance(c, dict)] + [
+        message.get("function_call")
+    ]
+    names = [str(c.get("name") or "a tool") for c in calls if isinstance(c, dict)]
+    return ", ".join(names)
 
 
 def answered_model(completion: dict[str, Any], asked: str) -> str:

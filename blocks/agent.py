@@ -27,7 +27,7 @@ import jsonschema
 from blocks._agent_client import base_url_problem, bounded_client, note_url_credentials
 from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
 from blocks._agent_replies import (
-    Refused,
+    NoReply,
     UnusableAnswer,
     answered_model,
     completion_of,
@@ -373,8 +373,8 @@ class AgentBlock(BlockHandler):
         except UnusableAnswer as exc:
             retriable = exc.status is not None and retriable_status(exc.status)
             raise AgentError(str(exc), retriable=retriable) from None
-        except Refused as exc:  # the model's answer: asked again, it may answer
-            raise AgentError(f"the model refused to answer: {exc}") from None
+        except NoReply as exc:  # the model's answer: asked again, it may answer
+            raise AgentError(str(exc)) from None
         used = usage_of(completion)
         content: Any = text
         if kind != "text":

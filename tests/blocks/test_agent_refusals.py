@@ -1,5 +1,5 @@
-"""A model's refusal (OpenAI's `message.refusal`, its content null) is the Agent
-block's error, in its words, served by the chat-completions stand-in."""
+"""A reply with no content but a reason (a refusal, a tool call, a content filter)
+is the Agent block's error, saying which, served by the chat-completions stand-in."""
 
 from __future__ import annotations
 
@@ -56,3 +56,53 @@ async def test_a_refusal_is_an_error_that_quotes_it(
         "the model refused to answer: I can't help with that request."
     )
     assert result["blocks"]["ask"]["attempts"] == 2  # the model's answer: it may answer
+
+
+TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "refund", "arguments": "{"}}
+
+
+@pytest.mark.parametrize(
+    ("message", "finish", "said"),
+    [
+        (
+            {"tool_calls": [TOOL_CALL]},
+            "tool_calls",
+            "the model answered with a call of refund instead of text: the Agent block"
+            " offers the model no tools",
+        ),
+        (
+            {"function_call": {"name": "refund", "arguments": "{}"}},
+            "function_call",
+            "the model answered with a call of refund instead of text: the Agent block"
+            " offers the model no tools",
+        ),
+        ({}, "content_filter", "the provider withheld the reply (finish_reason: content_filter)"),
+    ],
+)
+@pytest.mark.parametrize("response_format", ["text", "json"])
+async def test_a_reply_with_no_content_but_a_reason_is_an_error_that_says_it(
+    run_yaml: Any,
+    openai_env: ChatCompletionsStandIn,
+    message: dict[str, Any],
+    finish: str,
+    said: str,
+    response_format: str,
+) -> None:
+    """A tool call (the block offers none: a proxy's or a fine-tune's habit) or Azure's
+    content filter, content null: it passed for an empty answer in text mode."""
+    body = completion(None, **message)
+    body["choices"][0]["finish_reason"] = finish
+    openai_env.answer_with(body)
+    result = await run_yaml(agent_workflow(f"response_format: {response_format}"))
+    assert result["status"] == "failed"
+    assert result["error"]["message"] == said
+    assert result["blocks"]["ask"]["attempts"] == 2
+
+
+async def test_an_empty_text_reply_is_still_a_reply(
+    run_yaml: Any, openai_env: ChatCompletionsStandIn
+) -> None:
+    openai_env.answer_with(completion(""))
+    result = await run_yaml(agent_workflow())
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["content"] == ""
