@@ -50,8 +50,9 @@ def endpoint(base_url: str | None) -> dict[str, Any]:
 
 def bounded_client(api_key: str, base_url: str | None) -> Any:
     """An ``AsyncOpenAI`` for one call (use it with ``async with``): the SDK's own
-    retries off (``retries`` are the engine's, each attempt in the run log), its
-    answers read up to ``FLOWYARD_MAX_RESPONSE`` bytes."""
+    retries and time limits off but connecting (``retries`` and ``timeout`` are the
+    engine's, each attempt in the run log), its answers read up to
+    ``FLOWYARD_MAX_RESPONSE`` bytes."""
     import openai  # imported by warm_sdk() when the workflow was loaded
 
     limit = max_answer_bytes()
@@ -60,8 +61,16 @@ def bounded_client(api_key: str, base_url: str | None) -> Any:
         await read_answer(response, limit)
 
     http_client = openai.DefaultAsyncHttpxClient(event_hooks={"response": [read_bounded]})
+    # The block's `timeout` (the engine's) bounds the call: the SDK's 600 s without a
+    # byte cut a longer one the block allowed, as "cannot reach …: Request timed
+    # out.", and it was asked (and paid for) again. Its connect limit stays.
+    waits = openai.Timeout(None, connect=openai.DEFAULT_TIMEOUT.connect)
     return openai.AsyncOpenAI(
-        api_key=api_key, max_retries=0, http_client=http_client, **endpoint(base_url)
+        api_key=api_key,
+        max_retries=0,
+        timeout=waits,
+        http_client=http_client,
+        **endpoint(base_url),
     )
 
 
