@@ -106,12 +106,13 @@ def reply_text(completion: dict[str, Any], secrets: Iterable[str]) -> str:
     refused = " ".join(r for r in refusals if isinstance(r, str) and r.strip())
     if not text and refused:
         raise NoReply(f"the model refused to answer: {excerpt(refused, ANSWER_EXCERPT, secrets)}")
-    if content is None and (called := _tools_called(message)):
+    # Null or "": OpenAI sends null beside a tool call, Ollama and vLLM send "".
+    if not text and (called := _tools_called(message)):
         raise NoReply(
             f"the model answered with a call of {excerpt(called, 200, secrets)} instead of"
             " text: the Agent block offers the model no tools"
         )
-    if content is None and choice.get("finish_reason") == "content_filter":
+    if not text and choice.get("finish_reason") == "content_filter":
         raise NoReply("the provider withheld the reply (finish_reason: content_filter)")
     return text
 

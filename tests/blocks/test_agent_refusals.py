@@ -80,6 +80,7 @@ TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "refund", 
     ],
 )
 @pytest.mark.parametrize("response_format", ["text", "json"])
+@pytest.mark.parametrize("content", [None, ""])
 async def test_a_reply_with_no_content_but_a_reason_is_an_error_that_says_it(
     run_yaml: Any,
     openai_env: ChatCompletionsStandIn,
@@ -87,10 +88,12 @@ async def test_a_reply_with_no_content_but_a_reason_is_an_error_that_says_it(
     finish: str,
     said: str,
     response_format: str,
+    content: str | None,
 ) -> None:
     """A tool call (the block offers none: a proxy's or a fine-tune's habit) or Azure's
-    content filter, content null: it passed for an empty answer in text mode."""
-    body = completion(None, **message)
+    content filter, content null (OpenAI) or "" (Ollama, vLLM): it passed for an empty
+    answer in text mode."""
+    body = completion(content, **message)
     body["choices"][0]["finish_reason"] = finish
     openai_env.answer_with(body)
     result = await run_yaml(agent_workflow(f"response_format: {response_format}"))
