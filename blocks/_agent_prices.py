@@ -9,6 +9,7 @@ from decimal import Decimal
 PRICES: dict[str, tuple[str, str]] = {
     "gpt-4o-mini": ("0.15", "0.60"),
     "gpt-4o": ("2.50", "10.00"),
+    "gpt-4o-2024-05-13": ("5.00", "15.00"),  # the first snapshot kept its launch price
     "gpt-4.1-nano": ("0.10", "0.40"),
     "gpt-4.1-mini": ("0.40", "1.60"),
     "gpt-4.1": ("2.00", "8.00"),
