@@ -54,6 +54,9 @@ DEFAULT_MODEL = "gpt-4o-mini"
 _FENCE_RE = re.compile(r"^\s*```(?:json|JSON)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 RAW_EXCERPT = 4000
 
+#: OpenAI's reasoning models (o1, o3-mini, o4-mini-2025-04-16 …).
+_REASONING = re.compile(r"o\d+(?:-|$)")
+
 #: What an ``Authorization`` header can carry of a key: visible ASCII, no blanks.
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]+")
 
@@ -316,10 +319,14 @@ class AgentBlock(BlockHandler):
             messages.append({"role": "system", "content": to_text(config["system"])})
         messages.append({"role": "user", "content": to_text(config.get("prompt"))})
         kwargs: dict[str, Any] = {"model": model, "messages": messages}
+        limit_name = None
         if config.get("temperature") is not None:
             kwargs["temperature"] = float(config["temperature"])
         if config.get("max_tokens") is not None:
-            kwargs["max_tokens"] = int(config["max_tokens"])
+            # OpenAI's reasoning models refuse `max_tokens` (a 400) and take this one;
+            # other servers may know no other.
+            limit_name = "max_completion_tokens" if _REASONING.match(model) else "max_tokens"
+            kwargs[limit_name] = int(config["max_tokens"])
         if kind == "json":
             kwargs["response_format"] = {"type": "json_object"}
             # OpenAI refuses json_object unless a message mentions JSON.
@@ -384,7 +391,7 @@ class AgentBlock(BlockHandler):
                 if finish_reason(completion) != "length":
                     raise
                 # Cut off by the token limit: asked again, it is cut off again (and paid).
-                limit = f", max_tokens {kwargs['max_tokens']}" if "max_tokens" in kwargs else ""
+                limit = f", max_tokens {config['max_tokens']}" if limit_name else ""
                 raise AgentError(
                     f"the reply was cut off at the token limit (finish_reason: length{limit}) "
                     f"before its JSON ended: raise max_tokens; {exc}",
