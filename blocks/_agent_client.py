@@ -12,6 +12,7 @@ passes on as it is (it wraps only its transport's own errors).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import httpx
@@ -84,3 +85,19 @@ def note_url_credentials(ctx: BlockContext, base_url: str, *, from_environment: 
     if from_environment or base_url in ctx.run.secrets:
         for secret in url_secrets(base_url):
             ctx.run.note_secret(secret)
+
+
+@functools.cache
+def warm_sdk() -> None:
+    """Import the openai SDK and build a first client, once per process, when a
+    workflow with an Agent block is loaded.
+
+    Done by the first call instead, it took 0.5-1 s (importing the SDK, then its
+    HTTP transport when the first client is built) out of that block's ``timeout``
+    before any request: ``timeout: 1`` timed out against a server answering at
+    once. Not at module import: every flowyard command, ``--help`` too, would
+    pay it (it doubles their start-up) for a block few workflows use."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1/")  # never sends
+    client.chat.completions  # noqa: B018 - imported on first use, as by the first call

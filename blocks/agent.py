@@ -16,7 +16,6 @@ missing key cannot, so they fail at once.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Iterable
@@ -24,7 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
-from blocks._agent_client import base_url_problem, bounded_client, note_url_credentials
+from blocks._agent_client import (
+    base_url_problem,
+    bounded_client,
+    note_url_credentials,
+    warm_sdk,
+)
 from blocks._agent_prices import PRICES, call_cost, cost_usd  # noqa: F401 - the block's prices, as before
 from blocks._agent_replies import (
     NoReply,
@@ -160,22 +164,6 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, (int, float)):
         return "a number"
     return "text" if isinstance(value, str) else "an array"
-
-
-@functools.cache
-def warm_sdk() -> None:
-    """Import the openai SDK and build a first client, once per process, when a
-    workflow with an Agent block is loaded.
-
-    Done by the first call instead, it took 0.5-1 s (importing the SDK, then its
-    HTTP transport when the first client is built) out of that block's ``timeout``
-    before any request: ``timeout: 1`` timed out against a server answering at
-    once. Not at module import: every flowyard command, ``--help`` too, would
-    pay it (it doubles their start-up) for a block few workflows use."""
-    import openai
-
-    client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1/")  # never sends
-    client.chat.completions  # noqa: B018 - imported on first use, as by the first call
 
 
 def _a_reference(value: Any) -> bool:
