@@ -189,6 +189,7 @@ class AgentBlock(BlockHandler):
     type = "agent"
     category = "action"
     description = "Ask an LLM (any OpenAI-compatible API); optionally get JSON back."
+    credential_fields = ("api_key",)
     config_schema: ClassVar[dict[str, Any]] = {
         "model": {"type": "string", "default": DEFAULT_MODEL},
         "system": {"type": "string"},

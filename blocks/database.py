@@ -157,6 +157,7 @@ class DatabaseBlock(BlockHandler):
     type = "database"
     category = "action"
     description = "Run one SQL statement on PostgreSQL; references become bind parameters."
+    credential_fields = ("connection",)
     config_schema: ClassVar[dict[str, Any]] = {
         "query": {
             "type": "string",

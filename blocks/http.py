@@ -276,6 +276,16 @@ class HttpBlock(BlockHandler):
         {"properties": {"method": {"pattern": any_case(METHODS)}, "url": {"pattern": WRITTEN_URL}}},
     )
 
+    def credential_texts(self) -> list[Any]:
+        """The values of headers named like credentials (``Authorization``,
+        ``X-Api-Key``, …), and of ``query`` parameters named so (``api_key``)."""
+        found = []
+        for field in ("headers", "query"):
+            given = self.config.get(field)
+            if isinstance(given, dict):
+                found += [v for k, v in given.items() if is_credential_header(str(k))]
+        return found
+
     def problems(self) -> list[Problem]:
         # Every problem, not the first: each field's is said whatever the others' are.
         found = []

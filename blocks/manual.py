@@ -30,8 +30,11 @@ class ManualTrigger(BlockHandler):
             return []
         return [Problem(why, block=self.block.id, field="input_schema")]
 
+    def output_for(self, run_input: Any) -> Any:
+        return run_input if isinstance(run_input, dict) else {"value": run_input}
+
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> Any:
-        given = ctx.run.input if isinstance(ctx.run.input, dict) else {"value": ctx.run.input}
+        given = self.output_for(ctx.run.input)
         errors = input_errors(self.config.get("input_schema"), given)
         if errors:
             raise ValueError("input does not match input_schema: " + "; ".join(errors))

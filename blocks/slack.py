@@ -121,6 +121,7 @@ class SlackBlock(BlockHandler):
     type = "slack"
     category = "action"
     description = "Post a message to a Slack incoming webhook."
+    credential_fields = ("webhook_url",)
     config_schema: ClassVar[dict[str, Any]] = {
         "webhook_url": {
             "type": "string",

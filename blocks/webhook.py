@@ -178,8 +178,8 @@ class WebhookBlock(BlockHandler):
     def references_in_raw(self) -> dict[str, Any]:
         return {}  # only <env.…> (secret) and this block's own payload (the two keys)
 
-    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
-        run_input = ctx.run.input if isinstance(ctx.run.input, dict) else {}
+    def output_for(self, run_input: Any) -> dict[str, Any]:
+        run_input = run_input if isinstance(run_input, dict) else {}
         payload = run_input.get("webhook")
         if isinstance(payload, dict):
             return payload
@@ -192,6 +192,9 @@ class WebhookBlock(BlockHandler):
             "path": normalize_path(str(self.config.get("path", ""))),
             "received_at": now_iso(),
         }
+
+    async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
+        return self.output_for(ctx.run.input)
 
 
 def _find(runtime: Any, path: str, method: str) -> tuple[Any, BlockModel | None]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.credentials import secret_text
 from engine.references import Compiled, Scope, Skipped, compile_value
 
 if TYPE_CHECKING:
@@ -88,10 +89,8 @@ class RunContext:
         self.logged_skips: frozenset[str] = frozenset()
 
     def note_secret(self, value: Any) -> None:
-        if isinstance(value, str) and value:
-            self.secrets.add(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.secrets.add(str(value))
+        if (text := secret_text(value)) is not None:
+            self.secrets.add(text)
 
 
 class Frame(Scope):

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from engine import runstore
 from engine.activation import Activation, choose_error_port
 from engine.context import BlockContext, Frame, RunContext
+from engine.credentials import note_read
 from engine.graph import TOP, Region
 from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
@@ -240,6 +241,8 @@ class Executor:
                     if handler.side_effects:
                         self.stops.effects_in_flight.discard(path)
                 record = _success(value, ctx, (time.perf_counter() - t0) * 1000)
+                if node in self.plan.credential_refs:  # before its output is recorded
+                    note_read(record["output"], self.plan.credential_refs[node], run.note_secret)
                 # Encoded within the attempt: an output the run log cannot hold fails
                 # this block, named (on_error applies), not the run outside any block.
                 limit = None if handler.side_effects else frame.step_limit

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from engine.credentials import credential_refs
 from engine.model import BlockModel, Edge, Problem, Workflow
 from engine.redaction import env_names
-from engine.references import SPECIAL_ROOTS, Compiled, compile_value
+from engine.references import SPECIAL_ROOTS, Compiled, Reference, compile_value
 from engine.registry import BlockHandler, handler_for
 from engine.transactions import transaction_groups
 
@@ -75,6 +76,8 @@ class Plan:
     transaction_groups: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Every ``<env.NAME>`` its blocks and output name: the run's secrets from its start.
     env_names: frozenset[str] = frozenset()
+    #: The references in credential fields, by what they read (engine/credentials.py).
+    credential_refs: dict[str, tuple[Reference, ...]] = field(default_factory=dict)
 
     @property
     def top(self) -> Region:
@@ -159,7 +162,9 @@ def build_plan(workflow: Workflow, problems: list[Problem]) -> Plan:
     output = compile_value(workflow.output, known) if workflow.output is not None else None
     groups = transaction_groups(workflow)
     names = env_names([*(b.config for b in workflow.blocks.values()), workflow.output])
-    return Plan(workflow, handlers, compiled, regions, known, output, groups, names)
+    plan = Plan(workflow, handlers, compiled, regions, known, output, groups, names)
+    plan.credential_refs = credential_refs(handlers)
+    return plan
 
 
 def _assign_parents(

@@ -68,6 +68,10 @@ class BlockHandler:
     #: of a process that died in between. A Database statement is not (one round trip
     #: per statement on the hot path): make it idempotent (docs/blocks/database.md).
     recorded_at_once: ClassVar[bool] = False
+    #: Config fields whose value is a credential (an API key, a URL holding one):
+    #: what their references read is a run secret as soon as it exists
+    #: (engine/credentials.py). ``credential_texts`` may say more.
+    credential_fields: ClassVar[tuple[str, ...]] = ()
     #: Default per-attempt timeout in seconds (None: no limit).
     default_timeout: ClassVar[float | None] = None
     #: True when the handler enforces the block's ``timeout`` itself, over its own
@@ -90,6 +94,15 @@ class BlockHandler:
 
     def body(self) -> ContainerBody | None:
         """Containers (loop, parallel) name their body blocks here."""
+        return None
+
+    def credential_texts(self) -> list[Any]:
+        """The config values that are credentials (``credential_fields``)."""
+        return [self.config[k] for k in self.credential_fields if k in self.config]
+
+    def output_for(self, run_input: Any) -> Any:
+        """A trigger's output for a run given ``run_input``, as ``run`` makes it
+        (None: not one that makes it from the input alone)."""
         return None
 
     def references_in_raw(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from engine import runstore
 from engine._json import as_recorded
 from engine.cancels import cancelled_error
 from engine.context import RunContext, Services
+from engine.credentials import input_credentials
 from engine.executor import Executor
 from engine.inflight import InFlight
 from engine.metrics import Metrics
@@ -101,6 +102,7 @@ class RunExecution:
         # reaches the run before the block reading it runs (a webhook body's token a
         # later condition checks) is redacted too. Blocks add what they read besides.
         secrets = secrets_of(plan.env_names)
+        secrets |= input_credentials(plan.credential_refs, plan.handlers, input)
         recorder = RunRecorder(
             self.db.log_pool, eid, secrets, self.owner, next_seq, self.notify_finish, started_at
         )

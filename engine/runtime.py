@@ -18,6 +18,7 @@ from typing import Any
 from engine import intake, runstore, workflow_versions
 from engine.cancels import cancelled_error, listen_for_cancels, request_cancel
 from engine.context import Services
+from engine.credentials import input_credentials
 from engine.database import Database
 from engine.functions import FunctionPool
 from engine.handoff import HANDOFF, FinishWatcher
@@ -264,11 +265,14 @@ class Runtime(RunExecution, Resumption, RunReads):
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
         carried = carried_events(workflow.plan, reuse) if reuse else []
-        # Stored and shown with the workflow's secrets redacted, as its events are; a
-        # key holding one (`evt:<webhook.body.token>`) is kept as its hash, as a key
-        # read from a credential header is: it was in clear in the run row, the
-        # job's lock and a 409's message.
-        redactor = Redactor(secrets_of(workflow.plan.env_names))
+        # Stored and shown with the workflow's secrets (and the credentials the input
+        # holds: engine/credentials.py) redacted, as its events are; a key holding
+        # one (`evt:<webhook.body.token>`) is kept as its hash, as a key read from a
+        # credential header is: it was in clear in the run row, the job's lock and a
+        # 409's message.
+        plan = workflow.plan
+        given = input_credentials(plan.credential_refs, plan.handlers, input)
+        redactor = Redactor(secrets_of(plan.env_names) | given)
         shown, redacted = redactor.value(input)
         sent_key, idempotency_key = idempotency_key, _without_secret(idempotency_key, redactor)
         if idempotency_key != sent_key:  # their earlier forms hold the secret in clear

@@ -1,0 +1,90 @@
+"""A credential a block is given from the run's input or another block's output is a
+secret from the moment its value exists (real embedded PostgreSQL, a stand-in peer
+on 127.0.0.1).
+
+A block notes its credential as a secret when it reads it, so the records written
+after are redacted; but the value was recorded before, in clear: `api_key:
+<input.key>` left the key in the stored input and the trigger's output, and
+`Authorization: "Bearer <login.token>"` left the token in the login Function's output
+and the run's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from standins.echo import EchoServer
+from test_secret_leaks import recorded_text
+
+from engine.runtime import Runtime
+
+TOKEN = "tok_live_9f8e7d6c5b4a"
+
+
+@pytest.fixture
+def peer() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+def _workflow(peer: EchoServer, authorization: str, before: str = "") -> str:
+    return f"""
+name: credentials
+blocks:
+  start: {{type: manual}}
+{before}
+  call:
+    type: http
+    method: POST
+    url: {peer.url}/orders
+    headers: {{Authorization: "{authorization}", X-Order: "<input.order>"}}
+edges: [start -> {"login" if before else "call"}{", login -> call" if before else ""}]
+"""
+
+
+async def test_a_token_from_the_run_input_is_redacted_from_the_start(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    result = await run_yaml(
+        _workflow(peer, "Bearer <input.token>"), {"token": TOKEN, "order": "ord-77"}
+    )
+    assert result["status"] == "succeeded", result["error"]
+    text = await recorded_text(runtime, result)
+    assert TOKEN not in text
+    assert "ord-77" in text  # the rest of the input is not a credential
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"token": "***", "order": "ord-77"}
+    assert stored["blocks"]["start"]["output"]["token"] == "***"
+
+
+async def test_a_token_another_block_made_is_redacted_in_its_output(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    login = f"""  login:
+    type: function
+    code: |
+      return {{"token": "{TOKEN}", "expires_in": 3600}}"""
+    result = await run_yaml(_workflow(peer, "Bearer <login.token>", login), {"order": "ord-78"})
+    assert result["status"] == "succeeded", result["error"]
+    assert TOKEN not in await recorded_text(runtime, result)
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["blocks"]["login"]["output"] == {"token": "***", "expires_in": 3600}
+    # The request itself carried the token: only the records lost it.
+    assert peer.headers[-1]["authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_a_connection_url_from_the_input_is_redacted(run_yaml: Any, runtime: Runtime) -> None:
+    url = "postgresql://app:pw-Zx81-secret@127.0.0.1:9/shop"
+    text = """
+name: db_credentials
+blocks:
+  start: {type: manual}
+  q: {type: database, query: "SELECT 1 AS one", connection: "<input.db>", on_error: continue}
+edges: [start -> q]
+"""
+    result = await run_yaml(text, {"db": url})
+    assert result["status"] == "succeeded", result["error"]
+    recorded = await recorded_text(runtime, result)
+    assert url not in recorded and "pw-Zx81-secret" not in recorded
