@@ -10,6 +10,7 @@ of a whole Order Processing run, and aiohttp's HTTP/1.1 client a fraction of it
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.request
 from collections.abc import Mapping
 
@@ -87,15 +88,38 @@ def proxy_mounts(env: Mapping[str, str]) -> dict[str, str | None]:
     for host in (h.strip() for h in env.get("no", "").split(",")):
         if host == "*":
             return {}
-        if "://" in host:
-            mounts[host] = None
-        elif ":" in host:  # an IPv6 address
-            mounts[f"all://[{host}]"] = None
-        elif host == "localhost" or host.replace(".", "").isdigit():
-            mounts[f"all://{host}"] = None
-        elif host:  # a domain: itself and its subdomains, as httpx reads it
-            mounts[f"all://*{host}"] = None
+        if host:
+            mounts[_no_proxy_pattern(host)] = None
     return mounts
+
+
+def _no_proxy_pattern(host: str) -> str:
+    """The httpx mount pattern of one NO_PROXY entry.
+
+    An entry may carry a port (``127.0.0.1:8080``, ``shop.test:443``) and an IPv6
+    address may come in brackets (``[::1]``): taken for a bare IPv6 address, each
+    became ``all://[shop.test:443]``, a pattern httpx refuses, and every HTTP and
+    Slack block of the process failed with ``Invalid IPv6 address``."""
+    if "://" in host:
+        return host
+    if host.startswith("["):  # [::1] or [::1]:8080: written as a URL writes it
+        return f"all://{host}"
+    if _is_address(host):  # a bare IPv6 address's colons are no port
+        return f"all://[{host}]" if ":" in host else f"all://{host}"
+    name, _, port = host.rpartition(":")
+    if host.lower() == "localhost" or (
+        port.isdigit() and (_is_address(name) or name.lower() == "localhost")
+    ):
+        return f"all://{host}"
+    return f"all://*{host}"  # a domain (and port): itself and its subdomains, as httpx reads it
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 class _NoCookies(httpx.Cookies):
