@@ -16,6 +16,7 @@ gigabyte in memory before a byte of it could be counted.
 
 from __future__ import annotations
 
+import codecs
 import os
 import zlib
 from collections.abc import Iterator
@@ -149,3 +150,26 @@ async def read_answer(response: httpx.Response, limit: int) -> None:
         await response.aclose()
         raise
     response._content = b"".join(parts)  # what httpx's own `aread` sets
+
+
+#: Byte order marks and the encoding each says, as the WHATWG encoding standard sniffs
+#: them (every browser): before the Content-Type's charset, which httpx alone reads.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def answer_text(response: httpx.Response) -> str:
+    """A read answer's text: decoded as its byte order mark says, when it starts with
+    one (the mark itself left out), else as httpx decodes it (the charset, else UTF-8).
+
+    httpx ignores a BOM: a JSON answer from a .NET service starting with a UTF-8 one
+    was the text ``\\ufeff{…}``, not the object; a UTF-16 one was replacement
+    characters between its letters."""
+    content = response.content
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom) :].decode(encoding, errors="replace")
+    return response.text

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from blocks._http_answers import TooBig, max_answer_bytes, read_answer
+from blocks._http_answers import TooBig, answer_text, max_answer_bytes, read_answer
 from blocks._http_headers import header_problem, is_credential_header, written_header_problems
 from blocks._http_redirects import redirect_headers
 from blocks._http_urls import (
@@ -93,7 +93,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def parse_body(response: httpx.Response) -> Any:
     """JSON when the response says so (or looks like it), otherwise text."""
     ctype = response.headers.get("content-type", "")
-    text = response.text
+    text = answer_text(response)
     if "json" in ctype or text[:1] in ("{", "["):
         try:
             return loads_finite(text) if text else None

@@ -84,6 +84,8 @@ class RecordingServer:
         time.sleep(reply.delay_s)
         if isinstance(reply.body, (dict, list)):
             response = Response(json.dumps(reply.body), reply.status, mimetype="application/json")
+        elif isinstance(reply.body, bytes):  # as given: another charset, binary
+            response = Response(reply.body, reply.status, mimetype="application/octet-stream")
         else:
             response = Response(str(reply.body), reply.status, mimetype="text/plain")
         for k, v in reply.headers.items():
