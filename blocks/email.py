@@ -67,6 +67,18 @@ def single_line(field: str, value: Any) -> str:
     return text
 
 
+def put_header(msg: EmailMessage, name: str, field: str, text: str) -> None:
+    """Set header ``name`` to ``text`` (checked by `single_line`), refused when it
+    holds a line break as the email package reads it: that decodes RFC 2047 encoded
+    words (``=?utf-8?q?1=0D=0ABcc:_x@evil.test?=``) and wrote the CR/LF they hid into
+    the message as they were, adding a header or, with a blank line, replacing the
+    body with the sender's text."""
+    msg[name] = text
+    if any(c in _LINE_BREAKS for c in str(msg[name])):
+        del msg[name]
+        raise EmailError(f"`{field}` contains a line break (in an encoded word)", retriable=False)
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
     host: str
@@ -262,14 +274,16 @@ class EmailBlock(BlockHandler):
         text, html = config.get("text"), config.get("html")
         msg = EmailMessage()
         try:
-            msg["From"] = sender
+            put_header(msg, "From", "from", sender)
             # Display names kept ("Ann B <ann@x>"), encoded by formataddr when not ASCII.
-            msg["To"] = ", ".join(formataddr(pair) for pair in to)
+            put_header(msg, "To", "to", ", ".join(formataddr(pair) for pair in to))
             if cc:
-                msg["Cc"] = ", ".join(formataddr(pair) for pair in cc)
+                put_header(msg, "Cc", "cc", ", ".join(formataddr(pair) for pair in cc))
             if reply_to:
-                msg["Reply-To"] = ", ".join(formataddr(pair) for pair in reply_to)
-            msg["Subject"] = single_line("subject", config.get("subject") or "")
+                shown = ", ".join(formataddr(pair) for pair in reply_to)
+                put_header(msg, "Reply-To", "reply_to", shown)
+            subject = single_line("subject", config.get("subject") or "")
+            put_header(msg, "Subject", "subject", subject)
             msg["Date"] = formatdate(usegmt=True)  # RFC 5322; relays do not add it
             msg["Message-ID"] = message_id(ctx.idempotency_key, settings.host)
             # `text: <a.order>` is the order's JSON, as inside longer text.
