@@ -98,9 +98,17 @@ class _Layer:
 
     def end(self) -> bytes:
         try:
-            return self.other.flush() if self.other is not None else self.zlib.flush()
+            if self.other is not None:
+                return self.other.flush()
+            out = self.zlib.flush()
         except zlib.error as exc:
             raise httpx.DecodingError(str(exc)) from exc
+        if not self.first and not self.zlib.eof:
+            # A body ending where the connection did (no Content-Length) looks whole to
+            # the transport: the stream's own end is the only sign that part is missing.
+            # (No data at all is no stream: a HEAD's, a 204's.)
+            raise httpx.DecodingError(f"the {self.name} body is cut short, its stream never ends")
+        return out
 
 
 def _layers(response: httpx.Response) -> list[_Layer]:

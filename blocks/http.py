@@ -237,6 +237,9 @@ async def send(
             f"{where()}: {type(exc).__name__}: {transport_words(exc, url, given, ctx.run.secrets)}",
             retriable=True,
         ) from None
+    except httpx.DecodingError as exc:
+        # A compressed answer cut short or corrupt: another attempt may get it whole.
+        raise HttpError(f"{where()}: the answer cannot be read: {exc}", retriable=True) from None
     except httpx.InvalidURL as exc:
         # What is wrong, not the part of the URL httpx quotes ("Invalid port: '…'"):
         # a password with an unencoded `#` or `/` ends up there, cut where the
