@@ -185,6 +185,21 @@ def _is_reference(raw: Any) -> bool:
     return next(references_in(raw), None) is not None
 
 
+def once(addrs: Iterable[str]) -> list[str]:
+    """Each address once, in order of first mention: a recipient in `to` and `bcc`
+    (or twice in a list from the data) was a `RCPT TO` each, and a server that does
+    not fold repeats delivered the message twice. Domains are the same in any case,
+    local parts not (RFC 5321), so `Ann@x` and `ann@x` stay two."""
+    seen: set[str] = set()
+    found = []
+    for addr in addrs:
+        local, _, domain = addr.rpartition("@")
+        if (key := f"{local}@{domain.lower()}") not in seen:
+            seen.add(key)
+            found.append(addr)
+    return found
+
+
 def message_id(idempotency_key: str, host: str) -> str:
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@flowyard.{host or 'localhost'}>"
@@ -292,7 +307,7 @@ class EmailBlock(BlockHandler):
                 msg.add_alternative(to_text(html), subtype="html")
         except (ValueError, TypeError) as exc:  # a header Python's email package refuses
             raise EmailError(f"the message cannot be built: {exc}", retriable=False) from None
-        recipients = [addr for _, addr in to + cc + bcc]
+        recipients = once([addr for _, addr in to + cc + bcc])
         ctx.inputs = {
             "from": sender,
             "to": [addr for _, addr in to],
