@@ -16,6 +16,7 @@ gigabyte in memory before a byte of it could be counted.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import os
 import zlib
@@ -181,3 +182,25 @@ def answer_text(response: httpx.Response) -> str:
         if content.startswith(bom):
             return content[len(bom) :].decode(encoding, errors="replace")
     return response.text
+
+
+#: Subtypes of a media type whose answer is text (besides ``text/*``, ``+json`` and
+#: ``+xml``), as n8n's HTTP node and browsers read them.
+_TEXT_SUBTYPES = frozenset(
+    {"json", "xml", "javascript", "ecmascript", "x-www-form-urlencoded", "graphql",
+     "x-ndjson", "yaml", "x-yaml", "csv", "sql", "x-sh", "html"}
+)  # fmt: skip
+
+
+def binary_body(response: httpx.Response) -> str | None:
+    """A read answer's bytes as base64 when its ``Content-Type`` names no text (an
+    image, a PDF, a zip, ``application/octet-stream``), else None (read it as text).
+    Decoded as UTF-8, a PNG was replacement characters its bytes could not be had
+    back from. No ``Content-Type``: text, as before."""
+    media = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    main, _, sub = media.partition("/")
+    if not media or main in ("text", "multipart") or sub in _TEXT_SUBTYPES:
+        return None
+    if sub.endswith(("+json", "+xml")):
+        return None
+    return base64.b64encode(response.content).decode("ascii")

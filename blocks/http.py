@@ -21,7 +21,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from blocks._http_answers import TooBig, answer_text, max_answer_bytes, read_answer
+from blocks._http_answers import (
+    TooBig,
+    answer_text,
+    binary_body,
+    max_answer_bytes,
+    read_answer,
+)
 from blocks._http_headers import header_problem, is_credential_header, written_header_problems
 from blocks._http_redirects import redirect_headers
 from blocks._http_urls import (
@@ -369,7 +375,8 @@ class HttpBlock(BlockHandler):
         timeout = ctx.block.timeout if ctx.block.timeout is not None else self.default_timeout
         try:
             response = await send(ctx, method, url, timeout=timeout, **kwargs)
-            body_out = parse_body(response)
+            encoded = binary_body(response)
+            body_out = parse_body(response) if encoded is None else encoded
             if config.get("fail_on_status", True) and not response.is_success:
                 exc = status_error(response, body_out, ctx.run.secrets, kwargs["given"])
                 # A 409 to a keyed request: the first request with that key is still
@@ -379,9 +386,10 @@ class HttpBlock(BlockHandler):
                 raise exc
         except HttpError as exc:
             raise settle_failure(ctx, exc) from None
-        return {
+        out = {
             "status": response.status_code,
             "ok": response.is_success,
             "headers": dict(response.headers.items()),
             "body": body_out,
         }
+        return out if encoded is None else {**out, "body_encoding": "base64"}
