@@ -35,6 +35,10 @@ def loop_variables(index: int) -> dict[str, int]:
     return {"index": index, "iteration": index + 1}
 
 
+#: Why `<env>` alone is refused, at validation and at run time.
+ENV_WHOLE_ADVICE = "write <env.NAME> for the one variable a block needs"
+
+
 class MissingReference(LookupError):
     """A reference could not be resolved (missing block output or field)."""
 
@@ -196,6 +200,10 @@ def _is_index(seg: str) -> bool:
 
 
 def resolve(ref: Reference, scope: Scope) -> Any:
+    if ref.root == "env" and not ref.path:
+        # The whole environment holds every secret of the server (the token, the
+        # database password), none of them redacted as one `<env.NAME>` read is.
+        raise MissingReference(ref, f"names no environment variable: {ENV_WHOLE_ADVICE}")
     try:
         root = scope.lookup(ref.root)
     except NotRun:

@@ -355,7 +355,9 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     )
     if wf.output is not None:
         for ref in references_in(wf.output, plan.known_roots):
-            if ref.root in BODY_ROOTS and ref.root not in wf.blocks:
+            if bad_field := fixed_field_problem(ref, set(), wf, None, "output"):
+                problems.append(bad_field)
+            elif ref.root in BODY_ROOTS and ref.root not in wf.blocks:
                 problems.append(_outside_a_body(ref.text, wf.file, None, "output"))
             elif ref.root not in SPECIAL_ROOTS and ref.root not in wf.blocks:
                 said = f"reference {ref.text} names unknown block {ref.root!r}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.graph import Plan, loop_variable_names
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import LOOP_FIELDS, Reference, references_in
+from engine.references import ENV_WHOLE_ADVICE, LOOP_FIELDS, Reference, references_in
 from engine.registry import BlockHandler
 
 
@@ -51,7 +51,7 @@ WORKFLOW_FIELDS = ("execution_id", "name", "rerun_of")  # what <workflow.…> ho
 
 
 def fixed_field_problem(
-    ref: Reference, scope: set[str], workflow: Workflow, block_id: str, key: str
+    ref: Reference, scope: set[str], workflow: Workflow, block_id: str | None, key: str
 ) -> Problem | None:
     """Why a reference names a field its root never has, or None: ``<workflow.…>``
     and ``<loop.…>`` hold fixed fields, so a typo there would fail every run with
@@ -59,6 +59,11 @@ def fixed_field_problem(
 
     ``<loop.…>`` only where a container gives it (``scope``, from names_in_scope):
     elsewhere ``<loop.results>`` may read a loop block named ``loop``."""
+    if ref.root == "env" and not ref.path:
+        # Never the whole environment: it would carry every secret of the server
+        # into the block's value and the run record, unredacted.
+        said = f"<env> alone is the whole environment, every secret in it; {ENV_WHOLE_ADVICE}"
+        return Problem(f"{ref.text}: {said}", workflow.file, block_id, key)
     if not ref.path:
         return None
     field, *rest = ref.path
