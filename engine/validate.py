@@ -14,7 +14,7 @@ import networkx as nx
 
 from engine.graph import Plan, Upstream, body_blocks, build_plan
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.references import SPECIAL_ROOTS, mistyped_references, references_in
+from engine.references import SPECIAL_ROOTS, references_in
 from engine.registry import BlockHandler, block_ids, block_types
 from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
 from engine.validate_code import bare_name_problems, string_literal_problems
@@ -24,6 +24,7 @@ from engine.validate_scope import (
     checked_fields,
     fixed_field_problem,
     missing_name_problem,
+    mistyped_reference_problems,
     names_in_scope,
     never_found_problems,
     reads_own_names,
@@ -205,7 +206,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         problems.extend(
             p if p.file else Problem(p.message, file, p.block, p.field) for p in h.problems()
         )
-    problems.extend(_mistyped_reference_problems(plan))
+    problems.extend(mistyped_reference_problems(plan))
     problems.extend(never_found_problems(plan))
     # A cycle leaves open whether a block on it is upstream of another one on it:
     # that is said once it is gone. Every other reference problem is said now
@@ -369,21 +370,6 @@ def _reference_problems(plan: Plan) -> list[Problem]:
                     f"is inside the body of {top!r}, whose output is <{top}.results>"
                 )
                 problems.append(Problem(said, wf.file, None, "output"))
-    return problems
-
-
-def _mistyped_reference_problems(plan: Plan) -> list[Problem]:
-    """`<f.result >`, `<f..result>`: no reference, so used as text where one was meant
-    (engine.references.mistyped_references). A raw field (an expression, SQL) is code."""
-    wf, problems = plan.workflow, []
-    fields = [
-        (bid, key, value, key in h.raw_keys)
-        for bid, h in plan.handlers.items()
-        for key, value, _ in checked_fields(h)
-    ]
-    for bid, key, value, code in [*fields, (None, "output", wf.output, False)]:
-        for typo in mistyped_references(value, plan.known_roots, code=code):
-            problems.append(Problem(typo.message, wf.file, bid, key))
     return problems
 
 

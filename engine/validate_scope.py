@@ -7,7 +7,8 @@ A loop's body has its `as` variable (default ``item``), ``<loop.…>`` and
 once, with no item and no index), so there the others mean those of a container
 further out, or nothing: refused here, naming the block and field, rather than
 failing the run with "names 'loop', which has no value here" after validation said
-ok. ``<loop.…>`` and ``<workflow.…>`` have fixed fields: another is refused too.
+ok. ``<loop.…>`` and ``<workflow.…>`` have fixed fields: another is refused too. And
+what was meant as a reference but is none (``<f.result >``): said, not sent as text.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any
 
 from engine.graph import Plan, loop_variable_names
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import ENV_WHOLE_ADVICE, LOOP_FIELDS, Reference, references_in
+from engine.references import (
+    ENV_WHOLE_ADVICE,
+    LOOP_FIELDS,
+    Reference,
+    mistyped_references,
+    references_in,
+)
 from engine.registry import BlockHandler
 
 
@@ -159,4 +166,19 @@ def never_found_problems(plan: Plan) -> list[Problem]:
             for h in readers:
                 if (why := h.reference_problem(ref)) is not None:
                     problems.append(Problem(why, wf.file, bid, key))
+    return problems
+
+
+def mistyped_reference_problems(plan: Plan) -> list[Problem]:
+    """`<f.result >`, `<f..result>`: no reference, so used as text where one was meant
+    (engine.references.mistyped_references). A raw field (an expression, SQL) is code."""
+    wf, problems = plan.workflow, []
+    fields = [
+        (bid, key, value, key in h.raw_keys)
+        for bid, h in plan.handlers.items()
+        for key, value, _ in checked_fields(h)
+    ]
+    for bid, key, value, code in [*fields, (None, "output", wf.output, False)]:
+        for typo in mistyped_references(value, plan.known_roots, code=code):
+            problems.append(Problem(typo.message, wf.file, bid, key))
     return problems
