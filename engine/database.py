@@ -242,6 +242,28 @@ class _RunLogConnection(asyncpg.Connection):
         return ""
 
 
+class _BlockConnection(asyncpg.Connection):
+    """A connection of a pool that runs Database blocks' SQL. Released, it is reset
+    as a fresh session: asyncpg's ``RESET ALL`` leaves the session user (``SET
+    SESSION AUTHORIZATION``), the role (``SET ROLE``), temporary tables and
+    ``currval`` in place, so one run's ``SET ROLE tenant`` made every later statement
+    on that connection, of any run, run as ``tenant`` (and a temporary table made the
+    next ``CREATE TEMP TABLE`` fail). ``DISCARD ALL`` would also drop asyncpg's
+    prepared statements, which the connection keeps in its statement cache."""
+
+    def get_reset_query(self) -> str:
+        if self._reset_query is None:
+            reset = super().get_reset_query()
+            if self._server_caps.sql_reset:  # PostgreSQL, not a look-alike (CockroachDB)
+                # First: the session's own user again, whose rights the rest needs.
+                reset = (
+                    "SET SESSION AUTHORIZATION DEFAULT;\nRESET ROLE;\n"
+                    f"{reset}\nDISCARD TEMP;\nDISCARD SEQUENCES;"
+                )
+            self._reset_query = reset
+        return self._reset_query
+
+
 class Database:
     """The runtime's connection pools and where they came from.
 
@@ -277,6 +299,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             init=init_block_connection,
+            connection_class=_BlockConnection,
             command_timeout=STATEMENT_LIMIT,
             max_inactive_connection_lifetime=0,
         )
@@ -307,7 +330,11 @@ class Database:
         pool = self._extra_pools.get(url)
         if pool is None:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=10, init=init_block_connection
+                url,
+                min_size=1,
+                max_size=10,
+                init=init_block_connection,
+                connection_class=_BlockConnection,
             )
             self._extra_pools[url] = pool
         return pool
