@@ -65,6 +65,17 @@ _INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
 #: takeover (an UPDATE of the owner) waits for it, then reads the commit marker and
 #: does not run the group again; or it went first, and the group rolls back.
 _INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
+#: Whether a transaction group's transaction is read-only (`SET TRANSACTION READ
+#: ONLY`): it cannot hold the commit marker.
+_READ_ONLY = "SELECT current_setting('transaction_read_only') = 'on'"
+#: The settings of flowyard's own statements, for the rest of a group's transaction:
+#: a member's `SET LOCAL ROLE`, `search_path` (a schema per tenant) or timeout
+#: made the commit marker fail (permission denied, no flowyard_run_events).
+_OWN_SETTINGS = """
+    SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT;
+    SET LOCAL search_path TO DEFAULT; SET LOCAL statement_timeout TO DEFAULT;
+    SET LOCAL lock_timeout TO DEFAULT
+"""
 
 #: The run ends at its final event's time ($12), decided once in ``finish``: the run
 #: row, the log (what the run viewer reads) and the result handed to a waiting caller
@@ -315,6 +326,15 @@ class RunRecorder:
         """
         async with self._lock:
             self._check_owned()
+            if await conn.fetchval(_READ_ONLY):
+                # Nothing to commit with it (nor could it be written there): a crash
+                # before the marker is flushed repeats a group that changed nothing.
+                await commit()
+                self.add(type_, None, data)
+                return
+            # The marker is flushed as flowyard, not as the role, schemas or limits
+            # the group's members set for their own statements.
+            await conn.execute(_OWN_SETTINGS)
             rows, reusable, cols = self._take()
             marker = self._event(type_, None, data)
             with_marker = [[*col, value] for col, value in zip(cols, marker, strict=True)]

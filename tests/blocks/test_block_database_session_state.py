@@ -9,6 +9,7 @@ run as `tenant`, and a `CREATE TEMP TABLE` made the next run's fail "already exi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.runtime import Runtime
@@ -60,3 +61,55 @@ async def test_a_role_or_temp_table_set_by_one_run_is_gone_for_the_next(
     assert row["tenant"] in (None, "")
     again = await run_yaml(LEAK)
     assert again["status"] == "succeeded", again["error"]
+
+
+def group(*queries: str) -> str:
+    """Database blocks b0, b1… in a chain, in transaction group g."""
+    lines = "".join(
+        f"  b{i}: {{type: database, transaction: g, query: {json.dumps(q)}}}\n"
+        for i, q in enumerate(queries)
+    )
+    chain = ", ".join(
+        f"{a} -> b{i}" for i, a in enumerate(["start", *(f"b{i}" for i in range(len(queries) - 1))])
+    )
+    return f"name: grp\nblocks:\n  start: {{type: manual}}\n{lines}edges: [{chain}]\n"
+
+
+async def test_a_read_only_group_commits(run_yaml: Any) -> None:
+    """`SET TRANSACTION … READ ONLY, DEFERRABLE` (a consistent snapshot for a report):
+    the group's commit marker was written inside it and refused, failing the run
+    "cannot execute INSERT in a read-only transaction"."""
+    result = await run_yaml(
+        group(
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE",
+            "SELECT current_setting('transaction_read_only') AS ro",
+        )
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["ro"] == "on"
+
+
+async def test_a_group_with_its_own_role_and_search_path_commits(
+    runtime: Runtime, run_yaml: Any, table: str
+) -> None:
+    """A schema per tenant (`SET LOCAL search_path`) or a role of its own (`SET LOCAL
+    ROLE`): the commit marker, written on the group's connection after them, failed
+    'relation "flowyard_run_events" does not exist' or 'permission denied', and the
+    group's writes were rolled back."""
+    schema = f"s_{table}"
+    await runtime.db.pool.execute(
+        f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.items (id int);"
+        f"GRANT USAGE ON SCHEMA {schema} TO {ROLE}; GRANT ALL ON {schema}.items TO {ROLE}"
+    )
+    try:
+        result = await run_yaml(
+            group(
+                f"SET LOCAL search_path TO {schema}",
+                f"SET LOCAL ROLE {ROLE}",
+                "INSERT INTO items VALUES (1)",
+            )
+        )
+        assert result["status"] == "succeeded", result["error"]
+        assert await runtime.db.pool.fetchval(f"SELECT count(*) FROM {schema}.items") == 1
+    finally:
+        await runtime.db.pool.execute(f"DROP SCHEMA {schema} CASCADE")
