@@ -6,10 +6,13 @@ import base64
 import datetime as dt
 import ipaddress
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+import asyncpg
 
 from engine.database import interval_iso8601
 
@@ -40,9 +43,39 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return str(value)
+    if isinstance(value, asyncpg.Range):
+        return range_text(value)
+    if isinstance(value, asyncpg.BitString):
+        return value.as_string()  # its str() is the repr "<BitString 101>"
     if hasattr(value, "items"):  # asyncpg.Record of a composite type
         return {str(k): jsonable(v) for k, v in value.items()}
     return str(value)
+
+
+#: A range bound PostgreSQL writes in double quotes (range_out): empty, or holding
+#: one of these.
+_QUOTED_BOUND = re.compile(r'[\s"\\()\[\],]')
+
+
+def range_text(value: asyncpg.Range) -> str:
+    """A range as PostgreSQL writes it and reads it back (``[1,5)``, ``(,3]``,
+    ``empty``), each bound converted as a column of its type is. Its str() is a
+    Python repr, ``<Range [datetime.datetime(2024, 1, 1, 0, 0, tzinfo=…), …)>``."""
+    if value.isempty:
+        return "empty"
+
+    def bound(b: Any) -> str:
+        if b is None:  # unbounded
+            return ""
+        text = str(jsonable(b))
+        if text and not _QUOTED_BOUND.search(text):
+            return text
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+
+    opening = "[" if value.lower_inc else "("
+    closing = "]" if value.upper_inc else ")"
+    return f"{opening}{bound(value.lower)},{bound(value.upper)}{closing}"
 
 
 def duplicated_columns(names: list[str]) -> list[str]:
