@@ -58,6 +58,11 @@ _SERVER_READS = {
 _SERVER_READS_KINDS = {"range", "multirange", "composite"}
 
 
+#: Types with the values 'infinity' and '-infinity' (the block writes them so).
+_INFINITE = frozenset({"timestamptz", "timestamp", "date"})
+_INFINITY = re.compile(r"\s*[+-]?infinity\s*", re.IGNORECASE)
+
+
 def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
     """Convert ``value`` to what asyncpg's codec for ``type_name`` accepts, or to a
     :class:`ServerCast` when the server must read it from text."""
@@ -67,6 +72,8 @@ def coerce(value: Any, type_name: str, kind: str = "scalar") -> Any:
         return _array(value, type_name[:-2])
     if isinstance(value, str) and (type_name in _SERVER_READS or kind in _SERVER_READS_KINDS):
         return ServerCast(value)
+    if isinstance(value, str) and type_name in _INFINITE and _INFINITY.fullmatch(value):
+        return ServerCast(value)  # no ISO 8601 time, but the literal it replaced is one
     if type_name in _TEXT:
         return value if isinstance(value, str) else to_text(value)
     if type_name in ("json", "jsonb"):

@@ -32,7 +32,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
+        return _infinity(value) or value.isoformat()
     if isinstance(value, dt.timedelta):  # the block's pools read intervals as text already
         return interval_iso8601((0, value.days, value.seconds * 1_000_000 + value.microseconds))
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -76,6 +76,18 @@ def range_text(value: asyncpg.Range) -> str:
     opening = "[" if value.lower_inc else "("
     closing = "]" if value.upper_inc else ")"
     return f"{opening}{bound(value.lower)},{bound(value.upper)}{closing}"
+
+
+def _infinity(value: dt.date | dt.time) -> str | None:
+    """``infinity``/``-infinity`` for asyncpg's stand-ins for them: the largest and
+    smallest datetime and date, without a time zone even for a timestamptz. (asyncpg
+    writes those back as infinity, so a real 9999-12-31 is one already.)"""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None and value in (dt.datetime.max, dt.datetime.min):
+            return "infinity" if value == dt.datetime.max else "-infinity"
+    elif isinstance(value, dt.date) and value in (dt.date.max, dt.date.min):
+        return "infinity" if value == dt.date.max else "-infinity"
+    return None
 
 
 def duplicated_columns(names: list[str]) -> list[str]:

@@ -52,3 +52,41 @@ async def test_ranges_and_bit_strings_are_postgresql_text(run_yaml: Any) -> None
         "vb": "1",
     }
     assert set(result["output"]["row"].values()) == {True}
+
+
+INFINITY = """
+    name: infinity
+    blocks:
+      start: {type: manual}
+      q:
+        type: database
+        query: |
+          SELECT 'infinity'::timestamptz AS a, '-infinity'::timestamptz AS b,
+                 'infinity'::timestamp AS c, 'infinity'::date AS d, '-infinity'::date AS e,
+                 timestamptz '9999-12-31 23:59:59.999999+00' AS last
+      back:
+        type: database
+        query: |
+          SELECT '<q.a>'::timestamptz = 'infinity' AS a, '<q.b>'::timestamptz = '-infinity' AS b,
+                 timestamp '<q.c>' = 'infinity' AS c, '<q.d>'::date = 'infinity' AS d,
+                 '<q.e>'::date = '-infinity' AS e, '<input.until>'::timestamptz = 'infinity' AS input
+    edges: [start -> q, q -> back]
+    """
+
+
+async def test_infinite_times_are_infinity_both_ways(run_yaml: Any) -> None:
+    """`valid_to = 'infinity'` came out as "9999-12-31T23:59:59.999999" without an
+    offset (and '-infinity' as year 1), asyncpg's stand-ins; "infinity" as a value
+    was refused as no ISO 8601 time, where the literal it replaced is one."""
+    result = await run_yaml(INFINITY, {"until": "Infinity"})
+    assert result["status"] == "succeeded", result["error"]
+    row = result["blocks"]["q"]["output"]["row"]
+    assert row == {
+        "a": "infinity",
+        "b": "-infinity",
+        "c": "infinity",
+        "d": "infinity",
+        "e": "-infinity",
+        "last": "9999-12-31T23:59:59.999999+00:00",
+    }
+    assert set(result["output"]["row"].values()) == {True}
