@@ -29,6 +29,7 @@ from blocks._sql import (
     statement_count,
 )
 from blocks._sql_connection import acquired, block_pool
+from blocks._sql_copy import copy_stream_problem
 from blocks._sql_errors import DatabaseError, DuplicateColumns, ReservedColumns
 from blocks._sql_in_lists import in_list_parameters
 from blocks._sql_literals import prepare_literals
@@ -155,6 +156,8 @@ class DatabaseBlock(BlockHandler):
             query, group if isinstance(group, str) and group else None
         ):
             messages.append(control)
+        if copy := copy_stream_problem(query):
+            messages.append(copy)
         if "<" in query:
             messages += [
                 f"{ref.text} is inside {where}, where it cannot become a bind parameter "

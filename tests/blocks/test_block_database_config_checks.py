@@ -88,3 +88,36 @@ def test_an_empty_transaction_group_name_is_refused(write_workflow: Any) -> None
         write_workflow(block("SELECT 1", transaction=""))
     [problem] = info.value.problems
     assert (problem.block, problem.field) == ("d", "transaction")
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("COPY orders FROM STDIN", "`COPY … FROM STDIN` waits for data"),
+        ("/* load */ copy orders (id, v) from stdin with (format csv);", "FROM STDIN"),
+        ("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER)", "`COPY … TO STDOUT` streams"),
+    ],
+)
+def test_a_copy_from_or_to_the_client_is_refused(
+    write_workflow: Any, query: str, says: str
+) -> None:
+    """`COPY … FROM STDIN` validated, and its run never ended: the server waited for
+    data, the block's `timeout` struck but the connection stayed inside the COPY.
+    `COPY … TO STDOUT` succeeded with no rows."""
+    with pytest.raises(WorkflowError) as info:
+        write_workflow(block(query))
+    [problem] = info.value.problems
+    assert (problem.block, problem.field) == ("d", "query")
+    assert says in problem.message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT 'COPY t FROM STDIN' AS a, 1 AS \"stdout\"",
+        "COPY (SELECT 'stdin' AS a) TO '/dev/null'",
+    ],
+)
+async def test_statements_that_only_mention_stdin_run(run_yaml: Any, query: str) -> None:
+    result = await run_yaml(block(query))
+    assert result["status"] == "succeeded", result["error"]
