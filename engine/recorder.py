@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from engine._group_commit import FENCED_APART, OWN_SETTINGS, TRANSACTION
 from engine._json import dumps
 from engine._recordable import not_recordable, storable, within_limit
 from engine.handoff import FINISHED
@@ -49,6 +50,19 @@ def _columns(rows: list[Any]) -> list[list[Any]]:
     return [[e[i] for e in rows] for i in range(5)]
 
 
+def _with(cols: list[list[Any]], event: Event) -> list[list[Any]]:
+    """Event columns with ``event`` added last."""
+    return [[*col, value] for col, value in zip(cols, event, strict=True)]
+
+
+async def _written_if(owned: Awaitable[Any], conn: asyncpg.Connection, sql: str, args: Any) -> str:
+    """``sql`` run on ``conn`` once ``owned`` found the run still this process's, else
+    the status of a fenced statement that wrote nothing."""
+    if await owned is None:
+        return "INSERT 0 0"
+    return await conn.execute(sql, *args)
+
+
 #: Every write to a run's log is fenced by its owner: once another process has taken
 #: the run over (this one was silent past recovery.STALE_AFTER_S: a paused VM, a cut
 #: network), this one's writes change nothing and it stops (OwnershipLost). The
@@ -65,17 +79,6 @@ _INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
 #: takeover (an UPDATE of the owner) waits for it, then reads the commit marker and
 #: does not run the group again; or it went first, and the group rolls back.
 _INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
-#: Whether a transaction group's transaction is read-only (`SET TRANSACTION READ
-#: ONLY`): it cannot hold the commit marker.
-_READ_ONLY = "SELECT current_setting('transaction_read_only') = 'on'"
-#: The settings of flowyard's own statements, for the rest of a group's transaction:
-#: a member's `SET LOCAL ROLE`, `search_path` (a schema per tenant) or timeout
-#: made the commit marker fail (permission denied, no flowyard_run_events).
-_OWN_SETTINGS = """
-    SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL role TO DEFAULT;
-    SET LOCAL search_path TO DEFAULT; SET LOCAL statement_timeout TO DEFAULT;
-    SET LOCAL lock_timeout TO DEFAULT
-"""
 
 #: The run ends at its final event's time ($12), decided once in ``finish``: the run
 #: row, the log (what the run viewer reads) and the result handed to a waiting caller
@@ -326,7 +329,8 @@ class RunRecorder:
         """
         async with self._lock:
             self._check_owned()
-            if await conn.fetchval(_READ_ONLY):
+            read_only, isolation = await conn.fetchrow(TRANSACTION)
+            if read_only:
                 # Nothing to commit with it (nor could it be written there): a crash
                 # before the marker is flushed repeats a group that changed nothing.
                 await commit()
@@ -334,21 +338,43 @@ class RunRecorder:
                 return
             # The marker is flushed as flowyard, not as the role, schemas or limits
             # the group's members set for their own statements.
-            await conn.execute(_OWN_SETTINGS)
+            await conn.execute(OWN_SETTINGS)
             rows, reusable, cols = self._take()
             marker = self._event(type_, None, data)
-            with_marker = [[*col, value] for col, value in zip(cols, marker, strict=True)]
-            try:
-                args = (self.execution_id, self.owner, *with_marker)
-                self._fenced(await conn.execute(_INSERT_EVENTS_LOCKED, *args))
-            except BaseException:
-                self._put_back(rows, reusable)
-                raise
-            try:
-                await commit()
-            except asyncpg.PostgresError:
-                self._put_back(rows, reusable)
-                raise
+            args = (self.execution_id, self.owner, *_with(cols, marker))
+            if isolation == "read committed":
+                await self._commit_marked(
+                    rows, reusable, commit, conn.execute(_INSERT_EVENTS_LOCKED, *args)
+                )
+                return
+            # From its snapshot the run's row cannot be locked once updated since (its
+            # own start, a heartbeat): 'could not serialize access'. The fence's lock is
+            # held on a connection of the log's meanwhile, until the commit is done.
+            async with self.pool.acquire() as fence, fence.transaction():
+                owned = fence.fetchval(f"{_OWNED} FOR SHARE", self.execution_id, self.owner)
+                await self._commit_marked(
+                    rows, reusable, commit, _written_if(owned, conn, FENCED_APART, args)
+                )
+
+    async def _commit_marked(
+        self,
+        rows: list[Any],
+        reusable: int,
+        commit: Callable[[], Awaitable[Any]],
+        marking: Awaitable[str],
+    ) -> None:
+        """Await ``marking`` (the fenced INSERT of the buffer's ``rows`` and the marker,
+        its status), then ``commit``; the rows are put back when surely not committed."""
+        try:
+            self._fenced(await marking)
+        except BaseException:
+            self._put_back(rows, reusable)
+            raise
+        try:
+            await commit()
+        except asyncpg.PostgresError:
+            self._put_back(rows, reusable)
+            raise
 
     async def finish(self, status: str, output: Any, error: Any) -> dict[str, Any]:
         """Write the remaining events and the run's final status in one statement.

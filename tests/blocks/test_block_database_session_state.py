@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from engine.runtime import Runtime
 
 ROLE = "flowyard_test_session_tenant"
@@ -113,3 +115,31 @@ async def test_a_group_with_its_own_role_and_search_path_commits(
         assert await runtime.db.pool.fetchval(f"SELECT count(*) FROM {schema}.items") == 1
     finally:
         await runtime.db.pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+ISOLATED = """
+    name: isolated
+    blocks:
+      start: {type: manual}
+      iso: {type: database, transaction: g, query: "SET TRANSACTION ISOLATION LEVEL %s"}
+      read: {type: database, transaction: g, query: "SELECT count(*) AS n FROM %s"}
+      beat:
+        type: database
+        query: "UPDATE flowyard_runs SET heartbeat_at = now() WHERE status = 'running'"
+      write: {type: database, transaction: g, query: "INSERT INTO %s VALUES (<read.n>::int)"}
+    edges: [start -> iso, iso -> read, read -> beat, beat -> write]
+    """
+
+
+@pytest.mark.parametrize("level", ["REPEATABLE READ", "SERIALIZABLE"])
+async def test_an_isolated_group_commits_though_its_run_was_beaten_meanwhile(
+    runtime: Runtime, run_yaml: Any, table: str, level: str
+) -> None:
+    """The commit marker share-locked the run's row inside the group's transaction: at
+    REPEATABLE READ or SERIALIZABLE, a row updated after the group's snapshot (the run's
+    own start, a heartbeat every 10 s) cannot be locked, so the group failed 'could not
+    serialize access due to concurrent update' — one run alone, every time it lasted."""
+    await runtime.db.pool.execute(f"CREATE TABLE {table} (n int)")
+    result = await run_yaml(ISOLATED % (level, table, table))
+    assert result["status"] == "succeeded", result["error"]
+    assert await runtime.db.pool.fetchval(f"SELECT count(*) FROM {table}") == 1
