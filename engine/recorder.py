@@ -16,10 +16,19 @@ from typing import Any
 
 import asyncpg
 
-from engine._group_commit import FENCED_APART, OWN_SETTINGS, TRANSACTION
 from engine._json import dumps
 from engine._recordable import not_recordable, storable, within_limit
-from engine.handoff import FINISHED
+from engine._recorder_sql import (
+    FENCED_APART,
+    FINISH_RUN,
+    FINISH_RUN_NOTIFY,
+    INSERT_EVENTS,
+    INSERT_EVENTS_LOCKED,
+    OWN_SETTINGS,
+    OWNED,
+    START_RUN,
+    TRANSACTION,
+)
 from engine.redaction import Redactor
 from engine.refusals import REFUSED, RunLogRefused, reason, refusal_error, salvage
 
@@ -63,47 +72,6 @@ async def _written_if(owned: Awaitable[Any], conn: asyncpg.Connection, sql: str,
     return await conn.execute(sql, *args)
 
 
-#: Every write to a run's log is fenced by its owner: once another process has taken
-#: the run over (this one was silent past recovery.STALE_AFTER_S: a paused VM, a cut
-#: network), this one's writes change nothing and it stops (OwnershipLost). The
-#: check is one primary-key lookup inside each statement, not an extra round trip.
-_OWNED = "SELECT 1 FROM flowyard_runs WHERE execution_id = $1::uuid AND owner = $2"
-
-_EVENT_ROWS = """
-    INSERT INTO flowyard_run_events (execution_id, seq, type, block, data, at)
-    SELECT $1::uuid, s, t, b, d::json, to_timestamp(a)
-    FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::float8[]) AS u(s, t, b, d, a)
-"""
-_INSERT_EVENTS = f"{_EVENT_ROWS.rstrip()} WHERE EXISTS ({_OWNED})"
-#: Inside a transaction group, the run's row stays share-locked until COMMIT: a
-#: takeover (an UPDATE of the owner) waits for it, then reads the commit marker and
-#: does not run the group again; or it went first, and the group rolls back.
-_INSERT_EVENTS_LOCKED = f"{_INSERT_EVENTS.rstrip(')')} FOR SHARE)"
-
-#: The run ends at its final event's time ($12), decided once in ``finish``: the run
-#: row, the log (what the run viewer reads) and the result handed to a waiting caller
-#: tell the same end, to the microsecond. The input as it came, kept while the run
-#: could still execute (its stored input was redacted: engine/intake.py), goes with it.
-_FINISH_UPDATE = """
-    UPDATE flowyard_runs SET status = $8, output = $9::text::json, error = $10::text::json,
-        started_at = COALESCE(started_at, to_timestamp($11)), finished_at = to_timestamp($12),
-        unredacted_input = NULL
-    WHERE execution_id = $1::uuid AND owner = $2
-"""
-_FINISH_RUN = f"WITH ev AS ({_INSERT_EVENTS.strip()}) {_FINISH_UPDATE}"
-#: The same, announcing the end to the web process waiting for it (serve --engine-process).
-_FINISH_RUN_NOTIFY = f"""
-    WITH ev AS ({_INSERT_EVENTS.strip()}), fin AS ({_FINISH_UPDATE} RETURNING execution_id)
-    SELECT pg_notify('{FINISHED}', execution_id::text) FROM fin
-"""
-
-_START_RUN = f"""
-    WITH ev AS ({_INSERT_EVENTS.strip()})
-    UPDATE flowyard_runs SET status = 'running', started_at = COALESCE(started_at, to_timestamp($8))
-    WHERE execution_id = $1::uuid AND owner = $2 AND status IN ('queued', 'running')
-"""
-
-
 class OwnershipLost(BaseException):
     """Another process has taken this run over: stop executing it and write nothing
     more, its log and its end are the new owner's. A BaseException, like
@@ -133,7 +101,7 @@ class RunRecorder:
         #: Set when a write found the run taken over (or the heartbeat did): every
         #: later write raises at once, without a round trip.
         self.lost = False
-        self._finish_sql = _FINISH_RUN_NOTIFY if notify_finish else _FINISH_RUN
+        self._finish_sql = FINISH_RUN_NOTIFY if notify_finish else FINISH_RUN
         self.execution_id = execution_id
         self.redact = Redactor(secrets)
         self.seq = next_seq
@@ -299,10 +267,10 @@ class RunRecorder:
             rows, reusable, cols = self._take()
             try:
                 if self._start_pending:
-                    await self._write(rows, reusable, _START_RUN, *cols, self._started_at)
+                    await self._write(rows, reusable, START_RUN, *cols, self._started_at)
                     self._start_pending = False
                 else:
-                    await self._write(rows, reusable, _INSERT_EVENTS, *cols)
+                    await self._write(rows, reusable, INSERT_EVENTS, *cols)
             except REFUSED as exc:  # put back: ``finish`` writes what it can of them
                 self.refused = reason(exc)
                 raise RunLogRefused(self.refused) from exc
@@ -344,14 +312,14 @@ class RunRecorder:
             args = (self.execution_id, self.owner, *_with(cols, marker))
             if isolation == "read committed":
                 await self._commit_marked(
-                    rows, reusable, commit, conn.execute(_INSERT_EVENTS_LOCKED, *args)
+                    rows, reusable, commit, conn.execute(INSERT_EVENTS_LOCKED, *args)
                 )
                 return
             # From its snapshot the run's row cannot be locked once updated since (its
             # own start, a heartbeat): 'could not serialize access'. The fence's lock is
             # held on a connection of the log's meanwhile, until the commit is done.
             async with self.pool.acquire() as fence, fence.transaction():
-                owned = fence.fetchval(f"{_OWNED} FOR SHARE", self.execution_id, self.owner)
+                owned = fence.fetchval(f"{OWNED} FOR SHARE", self.execution_id, self.owner)
                 await self._commit_marked(
                     rows, reusable, commit, _written_if(owned, conn, FENCED_APART, args)
                 )
@@ -422,4 +390,4 @@ class RunRecorder:
     async def _insert(self, rows: list[Any]) -> None:
         """Append ``rows`` to the log, fenced; nothing put back (engine/refusals.py)."""
         args = (self.execution_id, self.owner, *_columns(rows))
-        self._fenced(await self.pool.execute(_INSERT_EVENTS, *args))
+        self._fenced(await self.pool.execute(INSERT_EVENTS, *args))
