@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from engine._connections import BlockConnection, RunLogConnection
 from engine._json import dumps, loads
 from engine.embedded_lock import drop_stale_lock
 from engine.embedded_paths import check_workspace_path, socket_dir
@@ -231,39 +232,6 @@ def interval_iso8601(parts: tuple[int, int, int]) -> str:
     return text
 
 
-class _RunLogConnection(asyncpg.Connection):
-    """A connection of the run-log pool: only flowyard's own statements run on it,
-    and none of them leaves session state behind (its locks and settings are
-    transaction-scoped). So releasing one skips asyncpg's reset query, a round
-    trip that cost about five per run. Database blocks run user SQL, which may
-    SET or LISTEN, so their pool keeps the reset."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-
-class _BlockConnection(asyncpg.Connection):
-    """A connection of a pool that runs Database blocks' SQL. Released, it is reset
-    as a fresh session: asyncpg's ``RESET ALL`` leaves the session user (``SET
-    SESSION AUTHORIZATION``), the role (``SET ROLE``), temporary tables and
-    ``currval`` in place, so one run's ``SET ROLE tenant`` made every later statement
-    on that connection, of any run, run as ``tenant`` (and a temporary table made the
-    next ``CREATE TEMP TABLE`` fail). ``DISCARD ALL`` would also drop asyncpg's
-    prepared statements, which the connection keeps in its statement cache."""
-
-    def get_reset_query(self) -> str:
-        if self._reset_query is None:
-            reset = super().get_reset_query()
-            if self._server_caps.sql_reset:  # PostgreSQL, not a look-alike (CockroachDB)
-                # First: the session's own user again, whose rights the rest needs.
-                reset = (
-                    "SET SESSION AUTHORIZATION DEFAULT;\nRESET ROLE;\n"
-                    f"{reset}\nDISCARD TEMP;\nDISCARD SEQUENCES;"
-                )
-            self._reset_query = reset
-        return self._reset_query
-
-
 class Database:
     """The runtime's connection pools and where they came from.
 
@@ -299,7 +267,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             init=init_block_connection,
-            connection_class=_BlockConnection,
+            connection_class=BlockConnection,
             command_timeout=STATEMENT_LIMIT,
             max_inactive_connection_lifetime=0,
         )
@@ -312,7 +280,7 @@ class Database:
             max_size=8,
             init=init_connection,
             max_inactive_connection_lifetime=0,
-            connection_class=_RunLogConnection,
+            connection_class=RunLogConnection,
         )
         return cls(url, pool, log_pool, urls)
 
@@ -334,7 +302,7 @@ class Database:
                 min_size=1,
                 max_size=10,
                 init=init_block_connection,
-                connection_class=_BlockConnection,
+                connection_class=BlockConnection,
             )
             self._extra_pools[url] = pool
         return pool
