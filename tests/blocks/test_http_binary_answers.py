@@ -52,7 +52,7 @@ async def test_a_binary_answer_is_kept_as_base64(
 @pytest.mark.parametrize(
     ("ctype", "body", "expected"),
     [
-        ("text/plain; charset=utf-8", "plain words".encode(), "plain words"),
+        ("text/plain; charset=utf-8", b"plain words", "plain words"),
         ("application/json", b'{"a": 1}', {"a": 1}),
         ("application/problem+json", b'{"title": "x"}', {"title": "x"}),
         ("application/xml", b"<a>1</a>", "<a>1</a>"),
