@@ -74,3 +74,16 @@ def is_credential_header(name: str) -> bool:
     or ``_`` (``X-Api-Key``, ``x_gitlab_token``)."""
     key = name.lower().replace("_", "-")
     return key in CREDENTIAL_HEADERS or any(word in key for word in CREDENTIAL_WORDS)
+
+
+#: Query parameters that carry a credential, by name (lower case, `-` as `_`).
+_CREDENTIAL_PARAMS = frozenset(
+    {"api_key", "apikey", "access_token", "auth_token", "token", "client_secret", "secret",
+     "password", "signature", "sig"}
+)  # fmt: skip
+
+
+def is_credential_param(name: str) -> bool:
+    """Whether a query parameter carries a credential, by its name (``api_key``,
+    ``access_token``; not ``pageToken``, which points into a list)."""
+    return name.lower().replace("-", "_") in _CREDENTIAL_PARAMS

@@ -28,7 +28,12 @@ from blocks._http_answers import (
     max_answer_bytes,
     read_answer,
 )
-from blocks._http_headers import header_problem, is_credential_header, written_header_problems
+from blocks._http_headers import (
+    header_problem,
+    is_credential_header,
+    is_credential_param,
+    written_header_problems,
+)
 from blocks._http_redirects import redirect_headers
 from blocks._http_urls import (
     USERINFO,
@@ -286,13 +291,13 @@ class HttpBlock(BlockHandler):
     )
 
     def credential_texts(self) -> list[Any]:
-        """The values of headers named like credentials (``Authorization``,
-        ``X-Api-Key``, …), and of ``query`` parameters named so (``api_key``)."""
+        """The values of headers and ``query`` parameters named like credentials."""
+        headers, query = self.config.get("headers"), self.config.get("query")
         found = []
-        for field in ("headers", "query"):
-            given = self.config.get(field)
-            if isinstance(given, dict):
-                found += [v for k, v in given.items() if is_credential_header(str(k))]
+        if isinstance(headers, dict):
+            found += [v for k, v in headers.items() if is_credential_header(str(k))]
+        if isinstance(query, dict):
+            found += [v for k, v in query.items() if is_credential_param(str(k))]
         return found
 
     def problems(self) -> list[Problem]:

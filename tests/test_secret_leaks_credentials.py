@@ -88,3 +88,24 @@ edges: [start -> q]
     assert result["status"] == "succeeded", result["error"]
     recorded = await recorded_text(runtime, result)
     assert url not in recorded and "pw-Zx81-secret" not in recorded
+
+
+async def test_a_query_key_is_a_credential_by_name_but_a_page_token_is_not(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    """`api_key` in the query is a key; `pageToken` (Google's paging, `next_token`…)
+    only points into a list, and redacting it made the run's input unusable."""
+    text = f"""
+name: paged
+blocks:
+  start: {{type: manual}}
+  call:
+    type: http
+    url: {peer.url}/items
+    query: {{api_key: "<input.key>", pageToken: "<input.page>"}}
+edges: [start -> call]
+"""
+    result = await run_yaml(text, {"key": TOKEN, "page": "CAEQAhoGcGFnZS0y"})
+    assert result["status"] == "succeeded", result["error"]
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"key": "***", "page": "CAEQAhoGcGFnZS0y"}
