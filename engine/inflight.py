@@ -215,7 +215,10 @@ async def flush(runs: InFlight, interval: float) -> None:
 
 async def beat(runs: InFlight, pool: asyncpg.Pool, owner: str, interval: float) -> None:
     """Mark the runs ``owner`` holds alive every ``interval`` s; stop those another
-    process has taken over meanwhile (it found this one silent: a pause, a cut network)."""
+    process has taken over meanwhile (it found this one silent: a pause, a cut network).
+    A database outage is said once, then at most once a minute: each failed beat was an
+    ERROR with its traceback every ``interval`` s for as long as the outage lasted."""
+    failures = RepeatedFailures(log, "the heartbeat of the runs in flight")
     while True:
         await asyncio.sleep(interval)
         executing = list(runs.recorders)  # before the beat: later runs are not in it
@@ -223,9 +226,10 @@ async def beat(runs: InFlight, pool: asyncpg.Pool, owner: str, interval: float) 
             # Only runs held here: one whose task died of a bug must go stale, so a
             # restart, `runs resume` or another process can take it over.
             owned = await runstore.beat(pool, owner, list(runs.tasks))
-        except Exception:  # the next beat will try again
-            log.exception("heartbeat failed")
+        except Exception as exc:  # the next beat will try again
+            failures.failed(exc)
             continue
+        failures.worked()
         for eid in executing:
             if eid not in owned:
                 runs.lose(eid)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from engine.repeated_failures import RepeatedFailures
+
 if TYPE_CHECKING:
     from procrastinate import RetryStrategy
     from procrastinate.worker import Worker
@@ -258,7 +260,9 @@ class RunQueue:
             await asyncio.sleep(every)
 
     async def _retry_stalled(self, s: dict[str, float]) -> None:
-        """Jobs whose worker stopped beating are put back; another worker resumes them."""
+        """Jobs whose worker stopped beating are put back; another worker resumes them.
+        A database outage is said once, then at most once a minute (engine/repeated_failures.py)."""
+        failures = RepeatedFailures(log, "checking for stalled jobs")
         while True:
             await asyncio.sleep(s["heartbeat"])
             try:
@@ -270,8 +274,10 @@ class RunQueue:
                         "retrying job %s of a stalled worker (run %s)", job.id, job.task_kwargs
                     )
                     await self.app.job_manager.retry_job(job)
-            except Exception:  # the next round tries again
-                log.exception("checking for stalled jobs failed")
+            except Exception as exc:  # the next round tries again
+                failures.failed(exc)
+            else:
+                failures.worked()
 
     async def depth(self, pool: asyncpg.Pool) -> dict[str, int]:
         rows = await pool.fetch(

@@ -9,6 +9,7 @@ The runtime reaches PostgreSQL through a relay the test cuts (tests/relay.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from held_runs import until
 
+from engine.inflight import InFlight, beat
 from engine.model import load_file
 from engine.repeated_failures import RepeatedFailures
 from engine.runtime import Runtime
@@ -106,3 +108,48 @@ def test_a_long_outage_is_said_again_at_most_once_a_minute(
         "flushing run events works again (296 attempts failed over 60 s)"
     )
     assert len(caplog.records) == 3
+
+
+class _CountingPool:
+    """The runtime's pool, counting the heartbeat's statements (its attempts)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.calls = 0
+
+    async def fetch(self, *args: Any) -> Any:
+        self.calls += 1
+        return await self.pool.fetch(*args)
+
+
+async def test_an_outage_fails_the_heartbeat_in_one_line_not_a_traceback_per_beat(
+    relayed_runtime: tuple[Runtime, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The heartbeat beat every 10 s through an outage, each failure an ERROR with a
+    2 KB traceback: a log collector got one per beat for as long as it lasted."""
+    caplog.set_level(logging.INFO, logger="flowyard.runtime")
+    rt, relay = relayed_runtime
+    pool = _CountingPool(rt.db.log_pool)
+    beating = asyncio.create_task(beat(InFlight(), pool, "outage-log-test", 0.01))  # type: ignore[arg-type]
+    try:
+        relay.cut()
+        assert await until(lambda: pool.calls >= 30), "the heartbeat stopped trying"
+        said = [r for r in caplog.records if "heartbeat" in r.getMessage()]
+        assert len(said) == 1, [r.getMessage() for r in said]
+        assert said[0].levelno == logging.ERROR and said[0].exc_info is None
+        assert "the database cannot be reached" in said[0].getMessage()
+
+        relay.restore()
+
+        def recovered() -> bool:
+            return any(
+                r.levelno == logging.INFO and "heartbeat" in r.getMessage()
+                and "works again" in r.getMessage()
+                for r in caplog.records
+            )  # fmt: skip
+
+        assert await until(recovered), "no line said the heartbeat works again"
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
