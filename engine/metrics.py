@@ -34,7 +34,9 @@ class Metrics:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A label value as the text format escapes it (a line feed too: as a space, two
+    workflow names became one series)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 async def render(runtime: Runtime) -> str:
@@ -62,16 +64,18 @@ async def render(runtime: Runtime) -> str:
         for bound, n in zip((*BUCKETS_MS, "+Inf"), buckets, strict=True):
             cumulative += n
             out.append(
-                f'flowyard_block_duration_ms_bucket{{type="{btype}",le="{bound}"}} {cumulative}'
+                f'flowyard_block_duration_ms_bucket{{type="{_label(btype)}",le="{bound}"}} {cumulative}'
             )
-        out.append(f'flowyard_block_duration_ms_sum{{type="{btype}"}} {m.block_ms_sum[btype]:.3f}')
-        out.append(f'flowyard_block_duration_ms_count{{type="{btype}"}} {cumulative}')
+        out.append(
+            f'flowyard_block_duration_ms_sum{{type="{_label(btype)}"}} {m.block_ms_sum[btype]:.3f}'
+        )
+        out.append(f'flowyard_block_duration_ms_count{{type="{_label(btype)}"}} {cumulative}')
     out += [
         "# HELP flowyard_blocks_total Blocks this process settled.",
         "# TYPE flowyard_blocks_total counter",
     ]
     for (btype, status), n in sorted(m.block_count.items()):
-        out.append(f'flowyard_blocks_total{{type="{btype}",status="{status}"}} {n}')
+        out.append(f'flowyard_blocks_total{{type="{_label(btype)}",status="{status}"}} {n}')
     if runtime.queue is not None:
         out += [
             "# HELP flowyard_queue_jobs Jobs in the run queue by status.",
