@@ -63,6 +63,12 @@ def health() -> Response:
     queue = runtime().queue
     state = queue.worker_state if queue is not None else None
     worker = {"queue_worker": state} if state else {}
+    # `serve --engine-process`: its engine process, whose death left runs accepted and
+    # none executed while health said all was well. Reported, as the queue worker is,
+    # without changing `status`: this process still accepts runs, durably.
+    engine = bridge().engine_process
+    if engine is not None:
+        worker["engine_process"] = engine.state
     degraded = jresponse({"status": "degraded", "database": "unavailable", **worker}, 503)
     if db_watch().stalled:  # known not to answer: said at once, no thread held waiting
         return degraded

@@ -44,6 +44,9 @@ class EngineBridge:
         #: Set when the server stops (``release_waits``): live run streams end on it,
         #: or waitress waits for their threads (5 s) before the engine even stops.
         self.stopping = threading.Event()
+        #: ``serve --engine-process``'s engine process (ui/engine_process.py), whose
+        #: state /api/health and /metrics report.
+        self.engine_process: Any = None
 
     # -- lifecycle -----------------------------------------------------------
     def start(self, start_runtime: bool = True, timeout: float = 120.0) -> EngineBridge:

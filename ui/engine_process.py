@@ -72,6 +72,16 @@ class EngineProcess:
         self._last_words = ""  # the last text (not a log record) the engine wrote
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: True from its "engine <owner>" line to its exit: what /api/health says.
+        self._taking_runs = False
+        self.restarts = 0  # engine processes that exited and were started again (/metrics)
+
+    @property
+    def state(self) -> str:
+        """``running``, or ``restarting`` between an engine process that exited and
+        the next one taking runs (GET /api/health): runs are accepted meanwhile, and
+        nothing executes them."""
+        return "running" if self._taking_runs else "restarting"
 
     def start(self) -> None:
         self._spawn()
@@ -117,6 +127,7 @@ class EngineProcess:
                 self._stderr.join(5.0)  # its last words are relayed (and kept) first
             said = f": {self._last_words}" if self._last_words else ""
             raise EngineDidNotStart(code, said)
+        self._taking_runs = True
         log.info("engine process %s is taking runs", line.split(" ", 1)[1].strip())
         # Keep its stdout flowing (an inline Function may print): a full pipe would stall it.
         threading.Thread(target=self._relay, args=(proc,), daemon=True).start()
@@ -172,8 +183,10 @@ class EngineProcess:
             assert proc is not None
             began = time.monotonic()
             code = proc.wait()
+            self._taking_runs = False
             if self._stopping.is_set():
                 return
+            self.restarts += 1
             if time.monotonic() - began >= STEADY_S:
                 wait = 0.0  # it had run well: the next one starts at once
             log.error("the engine process exited (%s); starting it again%s", exit_reason(code),

@@ -132,6 +132,10 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["running", "restarting"],
                 "description": "a serve that runs a queue worker",
             },
+            "engine_process": {
+                "enum": ["running", "restarting"],
+                "description": "serve --engine-process: its engine process",
+            },
         },
         "required": ["status", "database"],
     },

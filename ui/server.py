@@ -335,4 +335,5 @@ def _start_engine_process(
     folders = Path(workflows_dir).resolve(), Path(workspace).resolve()
     engine = EngineProcess(*folders, runtime.db.url, log_format)
     engine.start()
+    bridge.engine_process = engine
     return engine
