@@ -73,7 +73,13 @@ def health() -> Response:
     if db_watch().stalled:  # known not to answer: said at once, no thread held waiting
         return degraded
     try:
-        pool = runtime().db.pool
+        # The run log's pool: what accepting a run needs. The blocks' pool (Database
+        # blocks, transaction groups) may be all in use by slow queries while the
+        # database answers: asked there, health waited 3 s and said "unavailable".
+        pool = runtime().db.log_pool
+        blocks = runtime().db.pool
+        if blocks.get_idle_size() == 0 and blocks.get_size() >= blocks.get_max_size():
+            worker["blocks_pool"] = "exhausted"  # runs' Database blocks wait for a connection
         # The schema version, which this process's start recorded: above its own, a
         # newer release has migrated the database since (its processes are to run).
         found = bridge().call(pool.fetchval("SELECT max(version) FROM flowyard_schema"), timeout=3)

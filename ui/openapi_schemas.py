@@ -132,6 +132,10 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["running", "restarting"],
                 "description": "a serve that runs a queue worker",
             },
+            "blocks_pool": {
+                "enum": ["exhausted"],
+                "description": "every connection of the Database blocks' pool is in use",
+            },
             "engine_process": {
                 "enum": ["running", "restarting"],
                 "description": "serve --engine-process: its engine process",
