@@ -86,9 +86,10 @@ def health() -> Response:
         if found is not None and found > SCHEMA_VERSION:
             newer = {"database": "newer_schema", "error": migrated_under_us_message(found)}
             return jresponse({"status": "degraded", **newer, **worker}, 503)
+        db_watch().health_failures.worked()
         return jresponse({"status": "ok", "database": "ok", **worker})
     except Exception as exc:  # any failure means "not healthy"; say which part
-        log.warning("health check: database unavailable: %s", type(exc).__name__)
+        db_watch().health_failures.failed(exc)  # once an outage, not once a probe
         if isinstance(exc, TimeoutError):  # it hangs: is it the database? (ui/db_watch.py)
             db_watch().suspect()
         return degraded

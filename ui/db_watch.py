@@ -22,6 +22,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from engine.repeated_failures import RepeatedFailures
 from ui.bridge import EngineBridge
 
 T = TypeVar("T")
@@ -44,6 +45,10 @@ class DatabaseWatch:
         self._stalled = False
         self._probing = False
         self._waiting: set[threading.Event] = set()
+        #: A load balancer probes /api/health every few seconds: a line per degraded
+        #: answer was 1,800 identical lines an hour of outage. Said once, at most once
+        #: a minute, and when it answers again.
+        self.health_failures = RepeatedFailures(log, "the health check")
 
     @property
     def stalled(self) -> bool:

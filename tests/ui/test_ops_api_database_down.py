@@ -9,6 +9,7 @@ server `flowyard serve` builds.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -121,3 +122,23 @@ def test_a_webhook_path_that_meets_an_outage_answers_json_never_a_page(tmp_path:
     assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
     assert resp.content_type == "application/json", resp.get_data(as_text=True)
     assert resp.get_json()["error"] == "database unavailable"
+
+
+def test_a_load_balancer_probing_health_through_an_outage_gets_one_log_line(
+    served: str, relayed_url: tuple[str, str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each probe answered `503 degraded` logged a WARNING: a load balancer probing
+    every 2 s wrote 1,800 identical lines an hour of outage. Now once (and again at
+    most once a minute), and once when the database answers again."""
+    caplog.set_level(logging.INFO, logger="flowyard.ui")
+    relay = relayed_url[2]
+    relay.cut()
+    for _ in range(10):
+        assert httpx.get(served + "/api/health", timeout=60).status_code == 503
+    said = [r for r in caplog.records if r.getMessage().startswith("the health check")]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert said[0].levelno == logging.ERROR and "database cannot be reached" in said[0].getMessage()
+    relay.restore()
+    assert httpx.get(served + "/api/health", timeout=60).status_code == 200
+    again = [r for r in caplog.records if r.getMessage().startswith("the health check works")]
+    assert len(again) == 1 and again[0].levelno == logging.INFO
