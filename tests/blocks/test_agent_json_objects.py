@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from standins.openai_standin import ChatCompletionsStandIn
+from standins.openai_standin import chat_completion as completion
 
 
 def agent_workflow(extra: str = "") -> str:
@@ -21,23 +22,6 @@ def agent_workflow(extra: str = "") -> str:
             retry_backoff: 0.01
             {extra}
         """
-
-
-def completion(content: Any, **message: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-shapes",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "gpt-4o-mini",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content, **message},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
-    }
 
 
 @pytest.mark.parametrize("reply", ["[1, 2, 3]", '"paid"', "42", "null"])

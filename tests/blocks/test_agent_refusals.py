@@ -7,37 +7,8 @@ from typing import Any
 
 import pytest
 from standins.openai_standin import ChatCompletionsStandIn
-
-
-def agent_workflow(extra: str = "") -> str:
-    return f"""
-        name: agent_reply_shapes
-        blocks:
-          ask:
-            type: agent
-            model: gpt-4o-mini
-            prompt: Answer as JSON
-            retries: 1
-            retry_backoff: 0.01
-            {extra}
-        """
-
-
-def completion(content: Any, **message: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-shapes",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "gpt-4o-mini",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content, **message},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
-    }
+from standins.openai_standin import chat_completion as completion
+from test_agent_json_objects import agent_workflow
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ export, JSON cut mid-object, which then came out as text), as if it were all."""
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from standins.loopback import serving
 
 ROWS = "".join(f"order-{i},{i * 7}.00\n" for i in range(2000)).encode()
 WHOLE = gzip.compress(ROWS)
@@ -49,12 +49,8 @@ class _Peer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def peer() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Peer) as url:
+        yield url
 
 
 def fetch(url: str, method: str = "GET") -> str:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import gzip
 import resource
-import threading
 import zlib
 from collections.abc import Iterator
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from standins.loopback import serving
 
 INFLATED = 1024 * 1024 * 1024  # what the twice-gzipped body inflates to
 
@@ -60,12 +60,8 @@ class _Peer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def peer() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Peer) as url:
+        yield url
 
 
 def fetch(url: str) -> str:

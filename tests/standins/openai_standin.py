@@ -22,6 +22,25 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 
+def chat_completion(content: Any, **message: Any) -> dict[str, Any]:
+    """A chat.completion body for ``answer_with``: ``content`` as the reply, with the
+    ``message``'s other fields (``refusal``, ``tool_calls``) as given."""
+    return {
+        "id": "chatcmpl-shapes",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, **message},
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14},
+    }
+
+
 class ChatCompletionsStandIn:
     def __init__(self, api_key: str = "sk-test-standin", model: str | None = None) -> None:
         self.api_key = api_key
