@@ -10,6 +10,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from engine.runstore import RUN_STATUSES
+
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
@@ -39,16 +41,24 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def runs_by_status(counts: dict[str, int]) -> list[str]:
+    """The gauge's samples, every status named: one with no runs says 0 rather than
+    vanishing (an alert on `flowyard_runs{status="failed"} > 0`, or a graph of the
+    queue, reads a missing series as "no data", not as none)."""
+    statuses = [*RUN_STATUSES, *sorted(set(counts) - set(RUN_STATUSES))]
+    return [f'flowyard_runs{{status="{_label(s)}"}} {counts.get(s, 0)}' for s in statuses]
+
+
 async def render(runtime: Runtime) -> str:
     m = runtime.metrics
     out = [
         "# HELP flowyard_runs Runs in the database by status.",
         "# TYPE flowyard_runs gauge",
     ]
-    for row in await runtime.db.log_pool.fetch(
+    rows = await runtime.db.log_pool.fetch(
         "SELECT status, count(*) AS n FROM flowyard_runs GROUP BY status"
-    ):
-        out.append(f'flowyard_runs{{status="{_label(row["status"])}"}} {row["n"]}')
+    )
+    out += runs_by_status({row["status"]: row["n"] for row in rows})
     out += [
         "# HELP flowyard_runs_finished_total Runs this process finished.",
         "# TYPE flowyard_runs_finished_total counter",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engine.metrics import render
+from engine.metrics import render, runs_by_status
 from engine.runtime import Runtime
 
 
@@ -52,3 +52,16 @@ async def test_a_workflow_name_with_a_line_break_is_escaped_not_merged(
     )
     series = [line.rsplit(" ", 1)[0] for line in finished]
     assert len(series) == len(set(series)), finished
+
+
+def test_a_status_with_no_runs_is_zero_not_missing() -> None:
+    """An alert on `flowyard_runs{status="failed"} > 0` or a graph of queued runs read
+    a status with no runs as "no data": the gauge dropped it instead of saying 0."""
+    lines = runs_by_status({"succeeded": 3})
+    assert lines == [
+        'flowyard_runs{status="queued"} 0',
+        'flowyard_runs{status="running"} 0',
+        'flowyard_runs{status="succeeded"} 3',
+        'flowyard_runs{status="failed"} 0',
+        'flowyard_runs{status="cancelled"} 0',
+    ]
