@@ -200,3 +200,62 @@ def test_at_800px_the_runs_table_scrolls_inside_its_card(
             assert page.evaluate("window.scrollX") == 0
     finally:
         path.unlink()
+
+
+HELD_BEHIND_KEY = """\
+version: 1
+name: {name}
+blocks:
+  hook: {{type: webhook, path: {name}, concurrency_key: "<webhook.body.key>"}}
+  hold:
+    type: function
+    timeout: 60
+    code: |
+      import os, time
+      while not os.path.exists({gate!r}):
+          time.sleep(0.05)
+      return {{"held": True}}
+edges:
+  - hook -> hold
+"""
+
+
+def test_a_run_not_started_shows_when_it_was_accepted_not_a_start(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """A run queued behind its concurrency key has no start: the list showed its
+    accepted time under "Started", and once cancelled its wait as a "Duration"."""
+    stem = f"rq_{uuid.uuid4().hex[:8]}"
+    gate = tmp_path / "gate"
+    path = write_workflow(workflows_dir, stem, HELD_BEHIND_KEY.format(name=stem, gate=str(gate)))
+    try:
+        first = client.post(f"/webhooks/{stem}", json={"key": stem})
+        second = client.post(f"/webhooks/{stem}", json={"key": stem})
+        assert first.status_code == second.status_code == 202, (first.text, second.text)
+        waiting = second.get_json()["execution_id"]
+        assert client.get(f"/api/runs/{waiting}", headers=auth).get_json()["status"] == "queued"
+        with browser_page(browser, live_server) as page:
+            page.goto(f"/runs?workflow={stem}")
+            row = page.locator(f"#runs tbody tr:has(a[href='/runs/{waiting}'])")
+            expect(row).to_have_count(1)
+            headers = page.locator("#runs thead th").all_inner_texts()
+            started = row.locator("td").nth(headers.index("Started"))
+            expect(started).to_contain_text("not started")
+            accepted = client.get(f"/api/runs?workflow={stem}", headers=auth).get_json()
+            created = next(r for r in accepted["runs"] if r["execution_id"] == waiting)
+            assert started.locator("time").get_attribute("datetime") == created["created_at"]
+
+            cancel = client.post(f"/api/runs/{waiting}/cancel", headers=auth)
+            assert cancel.status_code in (200, 202), cancel.text
+            page.reload()
+            expect(row.locator(".badge")).to_have_text("cancelled", timeout=30_000)
+            expect(started).to_contain_text("not started")
+            assert row.locator("td").nth(headers.index("Duration")).inner_text() == ""
+    finally:
+        gate.write_text("open")
+        path.unlink()

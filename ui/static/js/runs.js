@@ -13,10 +13,19 @@ function row(run) {
     el('td', {}, run.file ? el('a', { href: `/editor/${run.file}`, text: run.workflow }) : run.workflow),
     el('td', {}, el('span', { class: `badge ${run.status}`, text: run.status })),
     el('td', { text: run.trigger ?? '' }),
-    el('td', { class: 'when' }, timeEl(run.started_at ?? run.created_at)),
+    startedCell(run),
     el('td', { class: 'when' }, timeEl(run.finished_at)),
-    // A run still going has no duration yet (the list refreshes; the run page counts).
-    el('td', { class: 'when', text: done ? fmtBetween(run.started_at ?? run.created_at, run.finished_at) : '' }));
+    // A run still going has no duration yet (the list refreshes; the run page counts),
+    // nor has one that never started (cancelled while it waited).
+    el('td', { class: 'when', text: done && run.started_at ? fmtBetween(run.started_at, run.finished_at) : '' }));
+}
+
+// A run that has not started (queued behind its concurrency key, or cancelled while
+// it waited) shows when it was accepted, said as such: its accepted time read as a
+// start, and its wait in the queue as a duration.
+function startedCell(run) {
+  if (run.started_at) return el('td', { class: 'when' }, timeEl(run.started_at));
+  return el('td', { class: 'when muted' }, 'not started · accepted ', timeEl(run.created_at));
 }
 
 // The filter as the page got it: the API's query, and the next page's link.
