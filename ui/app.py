@@ -104,6 +104,7 @@ def create_app(
     from ui import api, auth, metrics, pages, webhooks
 
     app.extensions["flowyard_ended_sessions"] = auth.EndedSessions()
+    app.session_interface = auth.SessionOverHttps()
     app.register_blueprint(auth.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)

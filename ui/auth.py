@@ -32,6 +32,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 
 bp = Blueprint("auth", __name__)
 
@@ -255,3 +256,28 @@ def logout() -> Any:
         _ended().end(str(sid), lifetime)
     session.clear()
     return redirect(url_for("auth.login_form"))
+
+
+class SessionOverHttps(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` when the browser reached the site over https
+    — directly, or through a proxy that terminates TLS and says so in
+    ``X-Forwarded-Proto`` or ``Forwarded`` (the hop nearest the browser, the first).
+    Without the flag the browser also sent the session over plain http to the same
+    host. A client that claims https over http only gets a cookie its own browser
+    will not keep; served over http, the cookie stays without it (a browser drops a
+    Secure cookie set over http, and a login to http://10.0.0.5:8080 never held)."""
+
+    def get_cookie_secure(self, app: Any) -> bool:
+        return request.is_secure or _forwarded_proto() == "https"
+
+
+def _forwarded_proto() -> str:
+    first = request.headers.get("X-Forwarded-Proto", "").split(",")[0]
+    if first.strip():
+        return first.strip().lower()
+    hop = request.headers.get("Forwarded", "").split(",")[0]
+    for pair in hop.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name.lower() == "proto":
+            return value.strip('"').lower()
+    return ""

@@ -117,6 +117,35 @@ def test_session_cookie_flags(client: FlaskClient) -> None:
     assert TOKEN not in cookies[0]
 
 
+@pytest.mark.parametrize(
+    "proxy_says",
+    [{"X-Forwarded-Proto": "https"}, {"Forwarded": 'for=203.0.113.7;proto="https"'}],
+)
+def test_the_session_cookie_is_secure_when_the_browser_came_over_https(
+    app: Flask, proxy_says: dict[str, str]
+) -> None:
+    """Behind a proxy that terminates TLS the cookie had no `Secure` flag, so the
+    browser also sent the session over plain http to the same host (a first http://
+    visit before the proxy's redirect) for anyone on the network to read. Served
+    over http directly, it stays without the flag: a browser drops a Secure cookie
+    set over http, and logging in to http://10.0.0.5:8080 would never work."""
+    over_https = app.test_client()
+    over_https.environ_base.update(
+        {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in proxy_says.items()}
+    )
+    resp = over_https.post(
+        "/login", data={"token": TOKEN, "csrf_token": csrf_token(over_https), "next": "/"}
+    )
+    assert resp.status_code == 302
+    cookie = resp.headers.getlist("Set-Cookie")[0].lower()
+    assert cookie.startswith("flowyard_session=") and "; secure" in cookie, cookie
+
+    plain = app.test_client()
+    resp = plain.post("/login", data={"token": TOKEN, "csrf_token": csrf_token(plain), "next": "/"})
+    assert resp.status_code == 302
+    assert "; secure" not in resp.headers.getlist("Set-Cookie")[0].lower()
+
+
 def test_login_starts_a_fresh_session(client: FlaskClient) -> None:
     before = csrf_token(client)
     cookie_before = _session_cookie(client)
