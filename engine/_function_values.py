@@ -118,7 +118,10 @@ def encode_output(value: Any, ascii_only: bool = False) -> str:
     try:
         return _ENCODERS[ascii_only].encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
-        found = first_not_json(value, "" if isinstance(value, dict) else "result")
+        try:
+            found = first_not_json(value, "" if isinstance(value, dict) else "result")
+        except Exception as failed:  # the value's own code again: say that
+            raise _own_code_failed(failed) from None
         if found is None:  # not expected: the encoder's own words then
             raise OutputNotJSON(type(exc).__name__, f"the output is not JSON: {exc}") from None
         place = f"field {found.where}" if found.where else "the returned value"
@@ -126,6 +129,20 @@ def encode_output(value: Any, ascii_only: bool = False) -> str:
         raise OutputNotJSON(
             found.kind, f"the output is not JSON: {place} {found.what}{fix}"
         ) from None
+    except Exception as exc:
+        # Writing the value ran code of the user's own — a date subclass's isoformat,
+        # a dict subclass's items — which raised. Through to the worker's loop, that
+        # ended the worker, and the block said "WorkerDied … a crash in a C extension".
+        raise _own_code_failed(exc) from None
+
+
+def _own_code_failed(exc: Exception) -> OutputNotJSON:
+    args = ", ".join(a if isinstance(a, str) else type(a).__name__ for a in exc.args)
+    return OutputNotJSON(
+        "TypeError",
+        "the output is not JSON: writing it ran the returned value's own code, which"
+        f" raised {type(exc).__name__}: {args}",
+    )
 
 
 #: How deep the search for what is not JSON goes (the encoder gives up near 1000).

@@ -200,13 +200,46 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         lines = [f.lineno - 1 for f in tb if f.filename == USER_CODE and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""
         if isinstance(exc, SystemExit):
-            said = f"the code called sys.exit({exc.code!r}){where}; a function returns its output"
+            said = (
+                f"the code called sys.exit({_code_of(exc)}){where}; a function returns its output"
+            )
         else:
-            said = f"{str(exc) or 'raised ' + type(exc).__name__}{where}"
+            said = f"{_message_of(exc)}{where}"
         return {
             "error": {"type": type(exc).__name__, "message": said},
             "stdout": out.getvalue(),
         }
+
+
+def _message_of(exc: BaseException) -> str:
+    """``str(exc)`` — the user's code, when the exception is a class of theirs: a
+    ``__str__`` that raises (or returns no text) ended the worker here, and the
+    block said "WorkerDied … a crash in a C extension"."""
+    try:
+        return str(exc) or f"raised {type(exc).__name__}"
+    except InlineTimeout:
+        raise
+    except BaseException as failed:
+        return (
+            f"raised {type(exc).__name__}, whose message could not be made"
+            f" ({type(failed).__name__}: {_plain(failed)})"
+        )
+
+
+def _code_of(exc: SystemExit) -> str:
+    """``repr`` of what the code gave ``sys.exit``: its own object may fail that too."""
+    try:
+        return repr(exc.code)
+    except InlineTimeout:
+        raise
+    except BaseException:
+        return f"<{type(exc.code).__name__}>"
+
+
+def _plain(exc: BaseException) -> str:
+    """The message of an exception raised by the user's own method, without running
+    more of their code (its args, read directly: its ``__str__`` may fail too)."""
+    return ", ".join(a if isinstance(a, str) else type(a).__name__ for a in exc.args)
 
 
 #: The builtins the guard uses, bound here: module globals are looked up before the
