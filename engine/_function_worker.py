@@ -34,7 +34,19 @@ def field_or_attribute(value: Any, name: str) -> Any:
 class _Fields(ast.NodeTransformer):
     """``x.items`` not called becomes ``field_or_attribute(x, "items")``: the field
     of that name when there is one, so ``len(input.body.items)`` counts the items
-    while ``input.body.items()`` stays the method."""
+    while ``input.body.items()`` stays the method.
+
+    And each reference's variable ``__ref_N`` becomes ``__ref_N__``: inside a class
+    the code defines, Python mangles a name with two leading underscores (and not
+    two trailing ones), so a method reading ``<start.fee>`` looked up
+    ``_Order__ref_0`` and failed with a NameError naming what nobody wrote."""
+
+    def __init__(self, arg_names: list[str]) -> None:
+        self.renamed = {name: unmangled(name) for name in arg_names}
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self.renamed.get(node.id, node.id)
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         func = node.func
@@ -56,12 +68,17 @@ class _Fields(ast.NodeTransformer):
         return ast.copy_location(call, node)
 
 
+def unmangled(name: str) -> str:
+    """A reference's variable as the compiled code names it (see :class:`_Fields`)."""
+    return f"{name}__"
+
+
 def compile_function(code: str, arg_names: list[str]) -> Any:
-    params = ", ".join(["input", *arg_names])
+    params = ", ".join(["input", *map(unmangled, arg_names)])
     source = (
         f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
     )
-    tree = ast.fix_missing_locations(_Fields().visit(ast.parse(source, USER_CODE)))
+    tree = ast.fix_missing_locations(_Fields(arg_names).visit(ast.parse(source, USER_CODE)))
     namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
     exec(compile(tree, USER_CODE, "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
     return namespace["__flowyard_function__"]
