@@ -10,7 +10,6 @@ import io
 import json
 import os
 import sys
-import textwrap
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -75,10 +74,15 @@ def unmangled(name: str) -> str:
 
 def compile_function(code: str, arg_names: list[str]) -> Any:
     params = ", ".join(["input", *map(unmangled, arg_names)])
-    source = (
-        f"def __flowyard_function__({params}):\n{textwrap.indent(code, '    ') or '    pass'}\n"
-    )
-    tree = ast.fix_missing_locations(_Fields(arg_names).visit(ast.parse(source, USER_CODE)))
+    tree = ast.parse(f"def __flowyard_function__({params}):\n    pass\n", USER_CODE)
+    # The code parsed as written and put in the function as its body: indenting its
+    # text instead indented every line of a string spanning lines too, so a message
+    # or a SQL text came out with four more spaces on each line. Its lines are
+    # numbered from 2 as they were (errors name line - 1).
+    module = ast.parse(code, USER_CODE)
+    ast.increment_lineno(module, 1)
+    tree.body[0].body = module.body or [ast.Pass()]
+    tree = ast.fix_missing_locations(_Fields(arg_names).visit(tree))
     namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
     exec(compile(tree, USER_CODE, "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
     return namespace["__flowyard_function__"]
