@@ -207,7 +207,10 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     try:
         if fn is None:
             fn = cache[key] = compile_function(request["code"], request["arg_names"])
-        with contextlib.redirect_stdout(out):
+        # Standard error too, in the order written (JavaScript's console.error is kept
+        # alike): a worker's goes to /dev/null, and inline it reached the server's
+        # own standard error, unredacted.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             value = fn(request["input"], *request["args"])
         return {"value": value, "stdout": out.getvalue()}
     except InlineTimeout:
