@@ -77,10 +77,10 @@ def compile_function(code: str, arg_names: list[str]) -> Any:
     tree = ast.parse(f"def __flowyard_function__({params}):\n    pass\n", USER_CODE)
     # The code parsed as written and put in the function as its body: indenting its
     # text instead indented every line of a string spanning lines too, so a message
-    # or a SQL text came out with four more spaces on each line. Its lines are
-    # numbered from 2 as they were (errors name line - 1).
+    # or a SQL text came out with four more spaces on each line. Its lines keep
+    # their numbers (the `def` shares line 1), so a traceback the code prints or
+    # keeps names its lines as written, as the block's error does.
     module = ast.parse(code, USER_CODE)
-    ast.increment_lineno(module, 1)
     tree.body[0].body = module.body or [ast.Pass()]
     tree = ast.fix_missing_locations(_Fields(arg_names).visit(tree))
     namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
@@ -221,7 +221,7 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     # inline, the engine's run task: the run never ended and was taken over again.
     except BaseException as exc:
         tb = traceback.extract_tb(exc.__traceback__)
-        lines = [f.lineno - 1 for f in tb if f.filename == USER_CODE and f.lineno]
+        lines = [f.lineno for f in tb if f.filename == USER_CODE and f.lineno]
         where = f" (line {lines[-1]})" if lines else ""
         if isinstance(exc, SystemExit):
             said = (
