@@ -277,12 +277,17 @@ class Executor:
                     continue
                 duration = (time.perf_counter() - t0) * 1000
                 handled = block.on_error == "continue"
-                output = {"error": error} if handled else None
+                # What a failed Function printed (engine/functions.py): kept beside
+                # the error, or its output alone when the failure is not handled.
+                printed = getattr(exc, "printed_output", None)
+                output = {"error": error, **(printed or {})} if handled else printed
                 data = {"error": error, "attempts": attempt, "duration_ms": duration}
                 data.update(inputs=ctx.inputs, handled=handled)
                 if handled:  # the stored run shows what the run went on with; a resume reuses it
                     port = choose_error_port(self.plan.region_of(node).outgoing[node])
                     data.update(output=output, port=port)
+                elif printed:
+                    data.update(output=printed)
                 limit = None if handler.side_effects else frame.step_limit
                 recorder.add("block_failed", path, data, limit)
                 self._settled(ctx, "failed", attempt, duration, output, error)

@@ -33,6 +33,12 @@ class FunctionError(Exception):
         self.kind = kind
         self.stdout = stdout
 
+    @property
+    def printed_output(self) -> dict[str, str] | None:
+        """What the code printed before it failed, as the failed block's output
+        (engine/executor.py records it): the prints added to find a failure."""
+        return {"stdout": self.stdout} if self.stdout else None
+
 
 def pool_size() -> int:
     """FLOWYARD_FUNCTION_WORKERS: the Function worker processes of each engine process
