@@ -44,6 +44,23 @@ __all__ = [
 class JavaScriptError(RuntimeError):
     """The snippet threw, did not parse, or returned something JSON cannot carry."""
 
+    def __init__(self, message: str, stdout: str = "") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+
+    @property
+    def printed_output(self) -> dict[str, str] | None:
+        """What the code printed before it threw, as the failed block's output
+        (engine/executor.py records it), as a Python Function's."""
+        return {"stdout": self.stdout} if self.stdout else None
+
+
+#: What the code printed, read once it threw (the prelude's console keeps it).
+_PRINTED = (
+    "JSON.stringify({stdout: globalThis.__flowyard_stdout.join('\\n'),"
+    " dropped: globalThis.__flowyard_dropped()})"
+)
+
 
 class JavaScriptUnavailable(RuntimeError):
     """mini-racer is not installed."""
@@ -279,19 +296,31 @@ def run_js_parts(
         variables = {k: v for k, v in input.items() if isinstance(k, str) and _REF_NAME.match(k)}
     source = settling(_wrap(code, input, variables))
     prelude = _PRELUDE % {"pool": json.dumps(list(os.urandom(512))), "room": MAX_PRINTED_CHARS}
+    evaluation = evaluation or Evaluation()
     try:
-        kind, said = (evaluation or Evaluation()).run(prelude, source, timeout)
+        kind, said = evaluation.run(prelude, source, timeout, after_error=_PRINTED)
     except TimeoutError as exc:
         raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
     except js_exc.JSEvalException as exc:
         raise JavaScriptError(_clean(str(exc), code)) from None
     if kind == "e":
-        raise JavaScriptError(_clean(said, code))
+        raise JavaScriptError(_clean(said, code), _printed(evaluation.after_error))
     result = json.loads(said)
-    stdout = result.get("stdout", "")
-    if result.get("dropped"):
-        stdout += cut_note(result["dropped"])
-    return result.get("value"), stdout
+    return result.get("value"), _printed(said, result)
+
+
+def _printed(said: Any, result: Any = None) -> str:
+    """The console text in the JSON ``said`` (or its parsed ``result``), cut as it was."""
+    if result is None:
+        try:
+            result = json.loads(said) if isinstance(said, str) else {}
+        except ValueError:  # the code replaced the console's globals: nothing to say
+            return ""
+    stdout = result.get("stdout", "") if isinstance(result, dict) else ""
+    if not isinstance(stdout, str):
+        return ""
+    dropped = result.get("dropped")
+    return stdout + cut_note(dropped) if isinstance(dropped, int) and dropped else stdout
 
 
 async def run_js_parts_async(

@@ -83,14 +83,20 @@ class Evaluation:
         self._lock = threading.Lock()
         self._stopped = False
         self._running: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        #: Evaluated in the context once the code's promise is rejected (``run``'s
+        #: ``after_error``), before the context is freed: what it printed.
+        self.after_error: Any = None
 
-    def run(self, prelude: str, source: str, timeout: float) -> tuple[str, str]:
+    def run(
+        self, prelude: str, source: str, timeout: float, after_error: str | None = None
+    ) -> tuple[str, str]:
         """Evaluate ``prelude``, then ``source`` (made by :func:`settling`); return
-        ``("v", JSON text)`` or ``("e", what the rejection said)``. Raises
+        ``("v", JSON text)`` or ``("e", what the rejection said)``, and then with
+        ``after_error`` evaluated into :attr:`after_error`. Raises
         :class:`TimeoutError` past ``timeout`` seconds from the code's start,
         :class:`EvaluationStopped`, and mini-racer's ``JSEvalException`` (a syntax
         error)."""
-        return asyncio.run(self._run(prelude, source, timeout))
+        return asyncio.run(self._run(prelude, source, timeout, after_error))
 
     def stop(self) -> bool:
         """End the evaluation (or have it end before it starts); True when it was
@@ -105,7 +111,9 @@ class Evaluation:
             loop.call_soon_threadsafe(task.cancel)
         return True
 
-    async def _run(self, prelude: str, source: str, timeout: float) -> tuple[str, str]:
+    async def _run(
+        self, prelude: str, source: str, timeout: float, after_error: str | None
+    ) -> tuple[str, str]:
         from py_mini_racer import MiniRacer
 
         task = asyncio.current_task()
@@ -123,6 +131,11 @@ class Evaluation:
                 async with asyncio.timeout(timeout):
                     await racer.eval_cancelable(source)
                     settled = await _settled(racer)
+                    if settled.startswith("e") and after_error:
+                        try:
+                            self.after_error = await racer.eval_cancelable(after_error)
+                        except Exception:  # noqa: BLE001 - the code broke what it reads: the error stands
+                            self.after_error = None
             finally:
                 # Freeing the context terminates what still runs in it: code stopped
                 # or timed out, or left running by code that returned.
