@@ -14,6 +14,7 @@ import tokenize
 from collections.abc import Container
 from typing import Any
 
+from engine._function_worker import function_code
 from engine.context import BlockContext
 from engine.function_libs import WATCH, lib_folders
 from engine.graph import Upstream
@@ -146,17 +147,14 @@ class Function(BlockHandler):
             return self._javascript_problems(code)
         if self.language != "python":
             return []
-        source, _ = rewrite_python(code)
+        source, refs = rewrite_python(code)
         try:
-            compile(
-                "def _f(input):\n"
-                + "\n".join("    " + line for line in source.splitlines())
-                + "\n    pass\n",
-                "<function>",
-                "exec",
-            )
+            # As a run compiles it: the code indented below a line of our own named
+            # lines (and Python's own "on line N") one off, and refused code indented
+            # as a whole as "unindent does not match" on a line past its end.
+            function_code(source, [f"__ref_{i}" for i in range(len(refs))])
         except SyntaxError as exc:
-            line = (exc.lineno or 2) - 1
+            line = exc.lineno or 1
             lines = code.splitlines()
             text = lines[line - 1] if 0 < line <= len(lines) else ""
             found = _MALFORMED_REF_RE.finditer(text)

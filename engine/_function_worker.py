@@ -73,6 +73,15 @@ def unmangled(name: str) -> str:
 
 
 def compile_function(code: str, arg_names: list[str]) -> Any:
+    namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
+    exec(function_code(code, arg_names), namespace)  # noqa: S102 - the user's own code, in its own process
+    return namespace["__flowyard_function__"]
+
+
+def function_code(code: str, arg_names: list[str]) -> Any:
+    """The module defining the code as ``__flowyard_function__`` (running it runs none
+    of the code). Validation compiles it too (blocks/function.py), so a syntax error
+    is found there exactly as a run would meet it, at the line as written."""
     params = ", ".join(["input", *map(unmangled, arg_names)])
     tree = ast.parse(f"def __flowyard_function__({params}):\n    pass\n", USER_CODE)
     # The code parsed as written and put in the function as its body: indenting its
@@ -83,9 +92,7 @@ def compile_function(code: str, arg_names: list[str]) -> Any:
     module = ast.parse(code, USER_CODE)
     tree.body[0].body = module.body or [ast.Pass()]
     tree = ast.fix_missing_locations(_Fields(arg_names).visit(tree))
-    namespace: dict[str, Any] = {"__flowyard_field__": field_or_attribute}
-    exec(compile(tree, USER_CODE, "exec"), namespace)  # noqa: S102 - the user's own code, in its own process
-    return namespace["__flowyard_function__"]
+    return compile(tree, USER_CODE, "exec")
 
 
 #: The lib folders calls in this process named, and the lib version its modules
