@@ -337,11 +337,10 @@ async def run_js_parts_async(
     block is recorded stopped, and no thread is left that a process exiting waits
     for (it waited for the Function's timeout)."""
     evaluation = Evaluation()
-    running = asyncio.ensure_future(
-        asyncio.to_thread(
-            run_js_parts, code, input, timeout, variables=variables, evaluation=evaluation
-        )
+    call = functools.partial(
+        run_js_parts, code, input, timeout, variables=variables, evaluation=evaluation
     )
+    running = asyncio.get_running_loop().run_in_executor(_runners(), call)
     running.add_done_callback(_retrieved)
     try:
         return await asyncio.shield(running)
@@ -351,6 +350,16 @@ async def run_js_parts_async(
         if evaluation.stop():
             await asyncio.wait([running])
         raise
+
+
+@functools.cache
+def _runners() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads JavaScript Functions run on: as many as the loop's default executor
+    has, but not its own. That one also sends email (blocks/email.py): spinning
+    Functions held every thread of it, and an Email block of any run waited for a
+    JavaScript timeout before it could connect, failing on its own timeout."""
+    size = min(32, (os.cpu_count() or 1) + 4)  # the default executor's
+    return concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="flowyard-js")
 
 
 def _retrieved(done: asyncio.Future[Any]) -> None:
