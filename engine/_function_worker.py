@@ -14,6 +14,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine._cut_secrets import CUT_MARK
 from engine._function_values import AttrDict, OutputNotJSON, encode_output
 from engine._worker_lifetime import arm_backstop, die_with_parent, disarm_backstop
 
@@ -129,9 +130,14 @@ MAX_PRINTED_CHARS = 1024 * 1024
 
 
 def cut_note(dropped: int) -> str:
-    """What ends printed text cut at MAX_PRINTED_CHARS (JavaScript's says the same)."""
+    """What ends printed text cut at MAX_PRINTED_CHARS (JavaScript's says the same).
+
+    It begins with the cut mark, right where the text was cut: the cut is made
+    where the run's secrets are not known (a worker), and may leave a secret's first
+    characters; the redactor blanks such a beginning before a ``…``
+    (engine/_cut_secrets.py), and it recorded them without one."""
     return (
-        f"\n[flowyard: {dropped:,} more characters printed were not kept:"
+        f"{CUT_MARK}\n[flowyard: {dropped:,} more characters printed were not kept:"
         f" a Function keeps the first {MAX_PRINTED_CHARS:,}]"
     )
 
