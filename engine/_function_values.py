@@ -37,7 +37,7 @@ class AttrDict(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(_no_field(self, name)) from None
+            raise NoField(self, name) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
@@ -46,14 +46,60 @@ class AttrDict(dict):
         try:
             del self[name]
         except KeyError:
-            raise AttributeError(_no_field(self, name)) from None
+            raise NoField(self, name) from None
 
     def copy(self) -> AttrDict:  # dict.copy would give a plain dict: no attributes
         return AttrDict(self)
 
 
-def _no_field(fields: dict[Any, Any], name: str) -> str:
-    return f"no field {name!r} (fields: {', '.join(map(str, fields)) or 'none'})"
+#: The input of the call running in this process (set by engine/_function_worker.call;
+#: calls never overlap in a process), to say where a missing field was looked for.
+call_input: list[Any] = [None]
+
+
+class NoField(AttributeError):
+    """``x.owner`` or ``del x.owner`` on an object without that field. The message
+    names where the object is in the input (``input.start.meta``) — the field alone
+    left the author guessing which object of a long path lacked it. The place is
+    looked for only when the message is made (``hasattr``, ``getattr`` with a
+    default make none)."""
+
+    def __init__(self, fields: dict[Any, Any], name: str) -> None:
+        super().__init__(name=name, obj=fields)
+
+    def __str__(self) -> str:
+        fields = self.obj
+        where = _place(fields, call_input[0])
+        at = f" in {where}" if where else ""
+        return f"no field {self.name!r}{at} (fields: {', '.join(map(str, fields)) or 'none'})"
+
+
+# The code catches and reads it as the AttributeError it is: the block's error type
+# and a traceback the code prints say so, not this module's class name.
+NoField.__name__ = NoField.__qualname__ = "AttributeError"
+NoField.__module__ = "builtins"
+
+
+def _place(target: Any, root: Any) -> str | None:
+    """Where ``target`` is inside the call's input, as code reads it
+    (``input.start.rows[0]``), or None when it is not there (a reference's value, an
+    object the code made)."""
+    stack = [(root, "input")]
+    while stack:
+        value, path = stack.pop()
+        if value is target:
+            return path
+        if isinstance(value, dict):
+            stack += [
+                (v, f"{path}.{k}" if isinstance(k, str) and k.isidentifier() else f"{path}[{k!r}]")
+                for k, v in value.items()
+                if isinstance(v, (dict, list))
+            ]
+        elif isinstance(value, list):
+            stack += [
+                (v, f"{path}[{i}]") for i, v in enumerate(value) if isinstance(v, (dict, list))
+            ]
+    return None
 
 
 def own(value: Any) -> Any:

@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from engine._cut_secrets import CUT_MARK
-from engine._function_values import AttrDict, OutputNotJSON, encode_output
+from engine._function_values import AttrDict, OutputNotJSON, call_input, encode_output
 from engine._worker_lifetime import arm_backstop, die_with_parent, disarm_backstop
 
 #: Names a field may share with a dict method: `input.webhook.body.items` (an order's
@@ -217,6 +217,7 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     key = request["code"] + "\0" + ",".join(request["arg_names"])
     fn = cache.get(key)
     out = PrintedText()
+    call_input[0] = request["input"]  # a missing field's message says where it was
     try:
         if fn is None:
             fn = cache[key] = compile_function(request["code"], request["arg_names"])
@@ -246,6 +247,8 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
             "error": {"type": type(exc).__name__, "message": said},
             "stdout": out.getvalue(),
         }
+    finally:
+        call_input[0] = None
 
 
 def _message_of(exc: BaseException) -> str:

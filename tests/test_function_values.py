@@ -116,7 +116,7 @@ async def test_a_missing_field_read_or_deleted_by_attribute_is_named(
     result = await run_yaml(wf, {"id": 1, "name": "x"})
     error = result["blocks"]["f"]["error"]
     assert error["type"] == "AttributeError"
-    assert error["message"] == "no field 'owner' (fields: id, name) (line 1)"
+    assert error["message"] == "no field 'owner' in input.start (fields: id, name) (line 1)"
 
 
 # -- what a function returns ---------------------------------------------------------------

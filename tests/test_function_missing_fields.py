@@ -1,0 +1,68 @@
+"""A field a Python Function reads from ``input`` and does not find is named with
+where it was looked for: ``no field 'name' in input.start.rows[0] (fields: id)``.
+The message named the field alone, so in ``input.webhook.body.customer.address.zip``
+the author had to guess which object lacked it. ``hasattr`` and ``getattr`` with a
+default still just answer.
+
+Real worker processes and inline calls on the session runtime, embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ISOLATIONS = pytest.mark.parametrize("isolation", ["process", "inline"])
+GIVEN = {"order": {"rows": [{"id": 1}], "meta": {"owner": "ann"}}}
+
+
+async def _error(run_yaml, isolation: str, code: str) -> str:
+    result = await run_yaml(
+        json.dumps(
+            {
+                "name": f"missing_fields_{isolation}",
+                "blocks": {
+                    "start": {"type": "manual"},
+                    "f": {"type": "function", "isolation": isolation, "code": code},
+                },
+                "edges": ["start -> f"],
+            }
+        ),
+        GIVEN,
+    )
+    assert result["status"] == "failed"
+    assert result["error"]["type"] == "AttributeError", result["error"]
+    return result["error"]["message"]
+
+
+@ISOLATIONS
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        (
+            "x = 1\nreturn input.start.order.rows[0].name",
+            "no field 'name' in input.start.order.rows[0] (fields: id) (line 2)",
+        ),
+        ("rows = input.start.order\nreturn rows.lines", "no field 'lines' in input.start.order"),
+        ("del input.start.order.meta.team", "no field 'team' in input.start.order.meta"),
+        ("return input.nope", "no field 'nope' in input ("),
+        # A reference's value is not the input: the field alone, as before.
+        ("return <start.order>.lines", "no field 'lines' (fields: rows, meta) (line 1)"),
+    ],
+)
+async def test_a_missing_field_names_where_it_was_looked_for(
+    run_yaml, isolation: str, code: str, says: str
+) -> None:
+    assert (await _error(run_yaml, isolation, code)).startswith(says)
+
+
+@ISOLATIONS
+async def test_hasattr_and_getattr_with_a_default_still_answer(run_yaml, isolation: str) -> None:
+    code = (
+        "o = input.start.order\n"
+        "return {'has': hasattr(o, 'lines'), 'got': getattr(o.meta, 'team', 'none'),"
+        " 'x': input.start.order.meta.x}"
+    )
+    said = await _error(run_yaml, isolation, code)
+    assert said == "no field 'x' in input.start.order.meta (fields: owner) (line 2)"
