@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -48,6 +49,11 @@ class WorkerProcess:
             stderr=subprocess.DEVNULL,
             env=env,
             close_fds=True,
+            # A process group of its own, which the processes the code starts join:
+            # killed as a group (kill), they end with the worker rather than live on,
+            # adopted by init, a hung one for good and a busy one making its effect
+            # after the block failed. Nor does a terminal's Ctrl-C reach the code.
+            process_group=0,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -62,7 +68,11 @@ class WorkerProcess:
 
     def kill(self) -> None:
         try:
-            self.process.kill()
+            try:
+                # Its group id is its pid, kept while any process of the group lives.
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:  # the worker and all it started have ended
+                pass
             self.process.wait(timeout=2)
         finally:
             self.conn.close()
