@@ -230,6 +230,7 @@ class Function(BlockHandler):
         # so a loop body does not ship a whole upstream result list every iteration.
         names = self._input_names if self.language == "python" else None
         visible = ctx.frame.visible(self._upstream_of(ctx), names)
+        whole = names is None
         if self.language == "javascript":
             from blocks._javascript import run_js_parts_async
 
@@ -241,7 +242,7 @@ class Function(BlockHandler):
             libs = self._lib_dirs(ctx)
             version = await WATCH.current(libs) if libs else None
             value, stdout = ctx.services.functions.inline.call(
-                source, names, args, visible, libs, version, timeout
+                source, names, args, visible, libs, version, timeout, whole_input=whole
             )
         else:
             value, stdout = await ctx.services.functions.call(
@@ -251,6 +252,7 @@ class Function(BlockHandler):
                 visible,
                 self._lib_dirs(ctx),
                 timeout,  # the worker is killed at this deadline
+                whole_input=whole,
             )
         return self._output(ctx, value, stdout)
 

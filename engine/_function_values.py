@@ -52,9 +52,10 @@ class AttrDict(dict):
         return AttrDict(self)
 
 
-#: The input of the call running in this process (set by engine/_function_worker.call;
+#: The input of the call running in this process, and whether it holds all of it
+#: rather than only the fields the code reads (set by engine/_function_worker.call;
 #: calls never overlap in a process), to say where a missing field was looked for.
-call_input: list[Any] = [None]
+call_input: list[Any] = [None, True]
 
 
 class NoField(AttributeError):
@@ -69,7 +70,15 @@ class NoField(AttributeError):
 
     def __str__(self) -> str:
         fields = self.obj
-        where = _place(fields, call_input[0])
+        root, whole = call_input
+        if fields is root and not whole:
+            # Given only the fields the code reads, the input lists none of the rest:
+            # "(fields: none)" read as if nothing upstream had given anything.
+            return (
+                f"no field {self.name!r} in input: no block upstream that ran for this"
+                " one, loop variable or field of the run's input has that name"
+            )
+        where = _place(fields, root)
         at = f" in {where}" if where else ""
         return f"no field {self.name!r}{at} (fields: {', '.join(map(str, fields)) or 'none'})"
 

@@ -217,7 +217,8 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     key = request["code"] + "\0" + ",".join(request["arg_names"])
     fn = cache.get(key)
     out = PrintedText()
-    call_input[0] = request["input"]  # a missing field's message says where it was
+    # A missing field's message says where it was looked for.
+    call_input[:] = [request["input"], request.get("whole_input", True)]
     try:
         if fn is None:
             fn = cache[key] = compile_function(request["code"], request["arg_names"])
@@ -248,7 +249,7 @@ def call(cache: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
             "stdout": out.getvalue(),
         }
     finally:
-        call_input[0] = None
+        call_input[:] = [None, True]
 
 
 def _message_of(exc: BaseException) -> str:

@@ -91,8 +91,12 @@ class FunctionPool:
         input: dict[str, Any],
         lib_dirs: list[str],
         timeout: float,
+        *,
+        whole_input: bool = True,
     ) -> tuple[Any, str]:
-        """Run ``code`` as a function body; return (value, stdout)."""
+        """Run ``code`` as a function body; return (value, stdout). ``whole_input``:
+        False when ``input`` holds only the fields the code reads (a missing one's
+        message then lists none)."""
         if self._idle is None:
             await self.start()
         assert self._idle is not None
@@ -101,6 +105,7 @@ class FunctionPool:
             "arg_names": arg_names,
             "args": args,
             "input": input,
+            "whole_input": whole_input,
             "lib_dirs": lib_dirs,
             "timeout": timeout,  # the worker's own backstop, should this process not act
         }
@@ -300,6 +305,8 @@ class InlineRunner:
         lib_dirs: list[str],
         lib_version: int | None,
         timeout: float,
+        *,
+        whole_input: bool = True,
     ) -> tuple[Any, str]:
         """Run ``code`` on this thread; ``lib_version``: ``await WATCH.current(lib_dirs)``,
         taken by the caller (a look at the folders is not made on the event loop)."""
@@ -318,6 +325,7 @@ class InlineRunner:
             "arg_names": arg_names,
             "args": own(args),
             "input": own(input),
+            "whole_input": whole_input,
             "lib_dirs": lib_dirs,
             "lib_version": lib_version,
         }

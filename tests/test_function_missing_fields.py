@@ -46,7 +46,6 @@ async def _error(run_yaml, isolation: str, code: str) -> str:
         ),
         ("rows = input.start.order\nreturn rows.lines", "no field 'lines' in input.start.order"),
         ("del input.start.order.meta.team", "no field 'team' in input.start.order.meta"),
-        ("return input.nope", "no field 'nope' in input ("),
         # A reference's value is not the input: the field alone, as before.
         ("return <start.order>.lines", "no field 'lines' (fields: rows, meta) (line 1)"),
     ],
@@ -66,3 +65,20 @@ async def test_hasattr_and_getattr_with_a_default_still_answer(run_yaml, isolati
     )
     said = await _error(run_yaml, isolation, code)
     assert said == "no field 'x' in input.start.order.meta (fields: owner) (line 2)"
+
+
+@ISOLATIONS
+async def test_a_misspelt_block_name_is_not_said_to_leave_input_empty(
+    run_yaml, isolation: str
+) -> None:
+    """Only what the code reads crosses to the worker, so the input the code got held
+    none of the fields it did not name, and the message said "(fields: none)": as if
+    no block upstream had given anything."""
+    said = await _error(run_yaml, isolation, "return input.strat.order")
+    assert said == (
+        "no field 'strat' in input: no block upstream that ran for this one, loop variable or field"
+        " of the run's input has that name (line 1)"
+    )
+    # Code that reads input as a whole got all of it: the fields are listed.
+    said = await _error(run_yaml, isolation, "keys = list(input)\nreturn input.strat")
+    assert said == "no field 'strat' in input (fields: order, start) (line 2)"
