@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
+from werkzeug.datastructures import MIMEAccept
 
 from engine.folder_lock import workflows_folder_locked
 from engine.model import Problem, not_utf8
@@ -34,8 +35,18 @@ def list_workflows() -> Response:
     )
 
 
+def _accepted() -> MIMEAccept:
+    """The request's ``Accept``, each media type without its parameters. A type's
+    parameters (RFC 9110: ``application/yaml; charset=utf-8``) do not change what it
+    names, but werkzeug matches an offer only with the same parameters: such a
+    client got JSON, though a PUT with that ``Content-Type`` is taken as YAML."""
+    return MIMEAccept(
+        [(value.split(";", 1)[0].strip(), quality) for value, quality in request.accept_mimetypes]
+    )
+
+
 def _wants_yaml() -> bool:
-    best = request.accept_mimetypes.best_match(
+    best = _accepted().best_match(
         ["application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
     )
     return (
@@ -90,7 +101,7 @@ def _yaml_response(text: str, path: Path, headers: dict[str, str]) -> Response:
     ``application/yaml`` answer as a file named after the workflow, without a suffix."""
     # Media types are case-insensitive (RFC 9110): `APPLICATION/YAML` chose YAML in
     # _wants_yaml (werkzeug ignores case there) and must be answered as such here.
-    if any(value.lower() in _YAML_TYPES for value, _quality in request.accept_mimetypes):
+    if any(value.lower() in _YAML_TYPES for value, _quality in _accepted()):
         return Response(text, mimetype="application/yaml", headers=headers)
     shown = path.name if path.suffix in (".yaml", ".yml") else f"{path.stem}.yaml"
     return Response(

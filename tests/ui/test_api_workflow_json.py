@@ -83,3 +83,27 @@ def test_a_yaml_accept_in_capitals_is_application_yaml(
             resp = client.get(url, headers={**auth, "Accept": accept})
             assert resp.status_code == 200 and resp.mimetype == "application/yaml", (accept, url)
             assert "Content-Disposition" not in resp.headers
+
+
+def test_a_yaml_accept_with_parameters_is_application_yaml(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A media type's parameters (RFC 9110: `; charset=utf-8`) do not change what it
+    names. A PUT takes `Content-Type: application/yaml; charset=utf-8` as YAML, but a
+    GET with the same type in `Accept` answered JSON: a script syncing files with one
+    header for both wrote JSON into its `.yaml` files, comments lost."""
+    for accept in (
+        "application/yaml; charset=utf-8",
+        "text/yaml;charset=UTF-8",
+        "application/x-yaml; charset=utf-8, application/json;q=0.5",
+    ):
+        for url in ("/api/workflows/hello", "/api/workflows/hello?format=yaml"):
+            resp = client.get(url, headers={**auth, "Accept": accept})
+            assert resp.status_code == 200 and resp.mimetype == "application/yaml", (accept, url)
+            assert resp.get_data() == (workflows_dir / "hello.yaml").read_bytes(), accept
+    # `q` is a weight, not a parameter of the type: JSON still wins where it is preferred.
+    resp = client.get(
+        "/api/workflows/hello",
+        headers={**auth, "Accept": "application/yaml; charset=utf-8; q=0.2, application/json"},
+    )
+    assert resp.mimetype == "application/json"
