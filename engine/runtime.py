@@ -46,16 +46,18 @@ FLUSH_INTERVAL_S = 0.2  # live progress: buffered run events reach the log at le
 
 
 class InputNotKept(Exception):
-    """A re-run of a run whose input held a secret: it was stored redacted, and the
-    input as it came was kept only until the run ended. Re-run with ``***`` in
+    """A re-run of a run whose input held a secret (an ``<env.…>`` value, or a
+    credential a block reads from it: docs/engine.md, "Secrets"): it was stored
+    redacted, and the input as it came was kept only until the run ended. Re-run with ``***`` in
     place of the secret, the run would not be the one it repeats."""
 
     def __init__(self, execution_id: str) -> None:
         self.execution_id = execution_id
         super().__init__(
             f"run {execution_id} cannot be re-run: its input held a secret (a value of an"
-            " <env.…> its workflow names), which is not kept once a run has ended; submit"
-            " the input again instead"
+            " <env.…> its workflow names, or a credential a block reads from the input,"
+            " such as an Agent's api_key or an Authorization header), which is not kept"
+            " once a run has ended; submit the input again instead"
         )
 
 
