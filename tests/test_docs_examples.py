@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import blocks  # noqa: F401 - registers the block types
-from engine.model import WorkflowError, load_text, parse_edge
+from engine.model import WorkflowError, load_text, parse_edge, read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -98,7 +98,8 @@ def test_the_docs_have_examples() -> None:
 
 @pytest.mark.parametrize(("where", "text"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
 def test_an_example_validates(where: str, text: str) -> None:
-    doc = completed(yaml.safe_load(text), where)
+    # Read as flowyard reads a file (YAML 1.2: `yes` is text), not as PyYAML does.
+    doc = completed(read_document(text, where), where)
     whole = yaml.safe_dump(doc, sort_keys=False)
     try:
         load_text(whole, where)
@@ -107,3 +108,47 @@ def test_an_example_validates(where: str, text: str) -> None:
     schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text(encoding="utf-8"))
     refused = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(doc)]
     assert not refused, f"{where}: docs/workflow.schema.json refuses the example: {refused}"
+
+
+# Some examples also say what they do: run as completed above, with the blocks they
+# read standing in with the values the page describes, they must do it.
+
+
+def example(page: str, holding: str) -> dict[str, Any]:
+    [(where, text)] = [(w, t) for w, t in EXAMPLES if w.startswith(page + ":") and holding in t]
+    return completed(read_document(text, where), where)
+
+
+def standing_in(doc: dict[str, Any], **outputs: Any) -> str:
+    for block, output in outputs.items():
+        doc["blocks"][block] = {"type": "function", "code": f"return {json.dumps(output)}"}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+async def test_the_function_example_runs_as_described(run_yaml: Any) -> None:
+    doc = example("docs/blocks/function.md", "crypto.randomUUID()")
+    body = {"order_id": "o-1", "items": [{"price": 2}, {"price": 3.5}]}
+    result = await run_yaml(yaml.safe_dump(doc), {"webhook": {"body": body}})
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["enrich"] == {"order_id": "o-1", "total": 5.5}
+    tag = result["output"]["tag"]
+    assert tag["order"] == "o-1"
+    assert re.fullmatch(r"[0-9a-f-]{36}", tag["event_id"]), tag
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", tag["at"]), tag
+
+
+async def test_the_loop_example_folds_a_total(run_yaml: Any) -> None:
+    doc = example("docs/blocks/control.md", "accumulate:")
+    rows = [{"amount": 5}, {"amount": 7}, {"amount": 30}]
+    result = await run_yaml(standing_in(doc, load={"rows": rows}))
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["total"]["output"]["state"] == 42
+    assert result["blocks"]["total"]["output"]["iterations"] == 3
+
+
+async def test_the_condition_example_takes_its_case_else_its_else(run_yaml: Any) -> None:
+    doc = example("docs/blocks/control.md", "cases:")
+    for event_type, port in (("payment_received", "paid"), ("order_shipped", "other")):
+        result = await run_yaml(standing_in(doc, enrich={"event_type": event_type}))
+        assert result["status"] == "succeeded", result["error"]
+        assert result["blocks"]["route"]["output"]["branch"] == port, event_type
