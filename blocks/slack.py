@@ -109,7 +109,13 @@ def _kind(value: Any) -> str:
 
 
 def _has_host(url: str) -> bool:
-    """`http://` or `https:// x` passed as a URL: no request can be made of them."""
+    """`http://` or `https:// x` passed as a URL: no request can be made of them.
+
+    A reference in it is read as ``0``, which is a name and a port alike: the written
+    text of ``http://<env.HOST>:<env.PORT>/hooks/…`` has no number for a port, and it
+    was refused though it names its host once resolved."""
+    for start, end, _ in reversed(parse(url)):
+        url = url[:start] + "0" + url[end:]
     try:
         return bool(httpx.URL(url).host) and not any(c.isspace() for c in url.strip())
     except httpx.InvalidURL:

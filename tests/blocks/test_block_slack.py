@@ -157,3 +157,42 @@ async def test_blocks_from_a_reference_slack_cannot_take_fail_naming_the_field(
     assert says in error["message"]
     assert result["blocks"]["alert"]["attempts"] == 1
     assert recorder.requests == []
+
+
+async def test_a_url_whose_host_and_port_are_references_is_valid(
+    run_yaml: Any, recorder: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`http://<env.HOST>:<env.PORT>/hooks/…` (a self-hosted Slack-compatible hook on a
+    configured address) was refused at validation, "names no host": the check read the
+    written text, whose port `<env.PORT>` is no number. A reference there is judged
+    once resolved."""
+    recorder.respond("/services/T0/B0/SPLIT", Scripted(200, "ok"))
+    monkeypatch.setenv("DOC_SLACK_HOST", "127.0.0.1")
+    monkeypatch.setenv("DOC_SLACK_PORT", str(recorder.port))
+    result = await run_yaml(
+        """
+        name: slack_split_url
+        blocks:
+          alert:
+            type: slack
+            webhook_url: "http://<env.DOC_SLACK_HOST>:<env.DOC_SLACK_PORT>/services/T0/B0/SPLIT"
+            text: hi
+        """
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert [r.json["text"] for r in recorder.requests] == ["hi"]
+
+
+def test_a_written_url_with_no_host_is_still_refused_around_references(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+name: slack_nohost
+blocks:
+  pathref: {type: slack, webhook_url: "https:///services/<env.SLACK_TOKEN>", text: hi}
+""",
+    )
+    assert found == [
+        f"{tmp_path / 'bad.yaml'}: block 'pathref': field 'webhook_url': "
+        "the webhook_url names no host (https://hooks.slack.com/services/…)",
+    ]
