@@ -42,6 +42,18 @@ def scheme_of(url: str) -> str:
     return f"not {scheme}://" if sep and scheme.isalnum() else "and this one has no scheme"
 
 
+def no_host(url: str) -> str | None:
+    """Why no request is made of ``url`` when it names no host (``https:///v1``,
+    ``http://:8080/x``): a reference where the host goes came out empty, such as an
+    unset setting. httpx said ``UnsupportedProtocol: /v1`` of it (the protocol was
+    https), and the block retried what can only fail the same way. The URL is not
+    quoted: its path may hold a token."""
+    with contextlib.suppress(httpx.InvalidURL):  # send() says what is wrong then
+        if not httpx.URL(url).host:
+            return "not sent: the url names no host (did a reference where it goes come out empty?)"
+    return None
+
+
 def shown_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
     """The URL as an error message says it: no ``user:password@``, query or
     fragment. One holding a secret of the run: its text with the secrets as

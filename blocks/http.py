@@ -40,6 +40,7 @@ from blocks._http_urls import (
     WRITTEN_URL,
     answered_url,
     is_http_url,
+    no_host,
     scheme_of,
     shown_url,
     transport_words,
@@ -229,6 +230,8 @@ async def send(
     given it, when ``url`` is rewritten from it (``query:`` merged in), for errors."""
     client = ctx.services.http
     given = given or url
+    if why := no_host(url):
+        raise HttpError(f"{method} {why}", retriable=False)
 
     def where() -> str:
         # A connection error quoted the URL as written, its password and query with it.
