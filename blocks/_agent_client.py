@@ -31,10 +31,12 @@ def base_url_problem(base_url: str) -> str | None:
     if not is_http_url(base_url):
         return f"the base_url must start with http:// or https://, {scheme_of(base_url)}"
     try:
-        httpx.URL(base_url)
+        url = httpx.URL(base_url)
     except httpx.InvalidURL as exc:
         return f"the base_url is not a valid URL: {exc}"
-    return None
+    # `https://` or `http://:11434/v1` (a host setting left empty): every attempt
+    # said *cannot reach https:: Connection error.*, and was asked again.
+    return None if url.host else "the base_url names no host"
 
 
 def endpoint(base_url: str | None) -> dict[str, Any]:

@@ -25,7 +25,8 @@ blocks:
   c: {type: agent, prompt: hi, base_url: "HTTPS://models.test/v1"}
   d: {type: agent, prompt: hi, base_url: "<env.MY_BASE_URL>"}
   e: {type: agent, prompt: hi, base_url: "http://[::1/v1"}
-edges: [a -> b, b -> c, c -> d, d -> e]
+  f: {type: agent, prompt: hi, base_url: "http://:11434/v1"}
+edges: [a -> b, b -> c, c -> d, d -> e, e -> f]
 """,
     )
     where = f"{tmp_path / 'bad.yaml'}"
@@ -35,6 +36,9 @@ edges: [a -> b, b -> c, c -> d, d -> e]
         f"{where}: block 'b': field 'base_url': the base_url must start with http:// or"
         " https://, not ftp://",
         f"{where}: block 'e': field 'base_url': the base_url is not a valid URL: Invalid port: ':1'",
+        # No host (docs/blocks/agent.md: "a valid URL"): it was asked, and asked again,
+        # as *cannot reach http://:11434/v1: Connection error.*
+        f"{where}: block 'f': field 'base_url': the base_url names no host",
     ]
 
 
@@ -56,6 +60,8 @@ def agent_workflow(base_url: str) -> str:
     [
         ("localhost:11434/v1", "the base_url must start with http:// or https://, and this one"),
         ("http://[::1/v1", "the base_url is not a valid URL: Invalid port: ':1'"),
+        ("https://", "the base_url names no host"),
+        ("http://:11434/v1", "the base_url names no host"),
     ],
 )
 @pytest.mark.parametrize("source", ["OPENAI_BASE_URL", "<env.AGENT_BASE_URL>"])
