@@ -28,7 +28,7 @@ from blocks._sql import (
     named_placeholders,
     statement_count,
 )
-from blocks._sql_connection import acquired, block_pool
+from blocks._sql_connection import DatabaseConnectionError, acquired, block_pool
 from blocks._sql_copy import copy_stream_problem
 from blocks._sql_errors import DatabaseError, DuplicateColumns, ReservedColumns
 from blocks._sql_in_lists import in_list_parameters
@@ -46,7 +46,7 @@ from blocks._sql_results import (
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import Reference, resolve
+from engine.references import Reference, references_in, resolve
 from engine.registry import BlockHandler, register
 from engine.sql_references import rewrite_sql, rewrite_sql_literals, sql_text_only_references
 
@@ -218,6 +218,23 @@ class DatabaseBlock(BlockHandler):
 
         group = config.get("transaction")
         url = config.get("connection") or None
+        written = self.config.get("connection")
+        if (
+            isinstance(written, str)
+            and any(references_in(written))
+            and not (isinstance(url, str) and url.strip())
+        ):
+            # `<env.ORDERS_DATABASE_URL>` set but empty, `<input.db?>` with no value:
+            # not "no connection" (a literal "" still is). Read so, the statement ran
+            # on the runner's own database in its place (an INSERT meant for the
+            # orders database went into flowyard's). Retried, it comes out empty again.
+            error = DatabaseConnectionError(
+                f"cannot use the database of `connection`: `connection` is empty ({written}"
+                " has no value), so the statement was not run (never on the runner's"
+                " database in its place)"
+            )
+            error.retriable = False
+            raise error
         db = ctx.services.db
         if group:
             if url and url != db.url:
