@@ -20,6 +20,7 @@ import asyncpg
 
 from engine.database import server_unreachable
 from engine.database_urls import MALFORMED, NOT_A_URL, SOME_URL, is_postgres_url, scrubbed, where
+from engine.url_parameters import value_problem
 
 
 class DatabaseConnectionError(RuntimeError):
@@ -33,7 +34,7 @@ def connection_error(exc: Exception, url: str, own: bool) -> DatabaseConnectionE
     database = "the runner's database" if own else "the database of `connection`"
     if isinstance(exc, ValueError) and not isinstance(exc, asyncpg.PostgresError):
         # asyncpg could not take the URL apart (its ClientConfigurationError is one).
-        reason = MALFORMED if is_postgres_url(url) else NOT_A_URL
+        reason = (value_problem(url) or MALFORMED) if is_postgres_url(url) else NOT_A_URL
         return DatabaseConnectionError(f"cannot use {database}: {reason}")
     unreachable = server_unreachable(exc)
     if not (unreachable or isinstance(exc, asyncpg.PostgresError)):

@@ -124,3 +124,25 @@ def _check_ports(hosts: str, pairs: list[tuple[str, str]]) -> None:
         if written and not (written.isdigit() and 1 <= int(written) <= 65535):
             # Not shown: a URL cut short reads a piece of its password as the port.
             raise UnsupportedUrl("its port is not a number from 1 to 65535")
+
+
+def value_problem(url: str) -> str | None:
+    """What the start-up check would say of a query value or port of ``url``
+    (``sslmode 'bogus' is not one of …``), or None. For a Database block's
+    ``connection``, which asyncpg alone reads: told only that asyncpg could not take
+    the URL apart, the block said the user or password needed percent-encoding."""
+    try:
+        parts = urlsplit(url.strip())
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return None
+    if "#" in url or url.count("@") > 1 or ("@" in url and "@" not in parts.netloc):
+        return None  # cut elsewhere than meant: malformed, as for_drivers says
+    secret = where(url) == SOME_URL or any(name in _SECRET_PARAMETERS for name, _ in pairs)
+    try:
+        _check_ports(parts.netloc.rpartition("@")[2], pairs)
+        for name, value in pairs:
+            _check_value(name, value, secret)
+    except UnsupportedUrl as exc:
+        return str(exc)
+    return None

@@ -91,3 +91,25 @@ async def test_a_database_that_refuses_says_which(run_yaml: Any, database_url: s
     assert message.endswith(
         '/no_such_database: InvalidCatalogNameError: database "no_such_database" does not exist'
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("sslmode=bogus", "sslmode 'bogus' is not one of disable, allow, prefer"),
+        ("target_session_attrs=any-one", "target_session_attrs 'any-one' is not one of"),
+    ],
+)
+async def test_a_bad_query_value_is_named_not_called_malformed(
+    run_yaml: Any, query: str, said: str
+) -> None:
+    """`?sslmode=bogus` was "the URL is malformed (characters such as # / ? @ in the
+    user or password must be percent-encoded …)": the user and password were fine. It
+    says what DATABASE_URL's start-up check says of the same value (docs/deploy.md)."""
+    url = f"postgresql://app:{PASSWORD}@127.0.0.1:{free_port()}/orders?{query}"
+    result = await run_yaml(WORKFLOW, {"db": url})
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    assert message.startswith("cannot use the database of `connection`: " + said), message
+    assert "percent-encoded" not in message
+    assert_no_password(message)
