@@ -21,6 +21,7 @@ from blocks._http_answers import max_answer_bytes, read_answer
 from blocks._http_urls import is_http_url, scheme_of, url_secrets
 from blocks.http import note_basic_auth
 from engine.context import BlockContext
+from engine.references import references_in
 
 
 def base_url_problem(base_url: str) -> str | None:
@@ -103,3 +104,25 @@ def warm_sdk() -> None:
 
     client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1/")  # never sends
     client.chat.completions  # noqa: B018 - imported on first use, as by the first call
+
+
+#: What a block's own field stands in for when the block does not give it.
+DEFAULTS = {"api_key": "OPENAI_API_KEY", "base_url": "OPENAI_BASE_URL"}
+
+
+def empty_setting(written: dict[str, Any], resolved: dict[str, Any]) -> str | None:
+    """Why the call is not made when the block gives ``api_key`` or ``base_url`` and
+    it comes out empty (``<env.LOCAL_LLM>`` set to nothing, ``<input.key?>`` with no
+    value). Read as "not given", the prompt went to OPENAI_BASE_URL, or to OpenAI
+    itself, not to the server the workflow names; or OPENAI_API_KEY, the server's own
+    key, went to the block's base_url. Retried, it comes out empty again."""
+    for field, default in DEFAULTS.items():
+        value = resolved.get(field)
+        # Written as a reference: a literal "" (an editor's empty field) is "not given".
+        given = isinstance(written.get(field), str) and any(references_in(written[field]))
+        if given and (value is None or not str(value).strip()):
+            return (
+                f"the block's {field} is empty ({written[field]} has no value): nothing was"
+                f" sent, and {default} is not used in its place"
+            )
+    return None

@@ -26,6 +26,7 @@ import jsonschema
 from blocks._agent_client import (
     base_url_problem,
     bounded_client,
+    empty_setting,
     note_url_credentials,
     warm_sdk,
 )
@@ -274,6 +275,8 @@ class AgentBlock(BlockHandler):
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         import openai  # imported by warm_sdk() when the workflow was loaded
 
+        if why := empty_setting(self.config, config):
+            raise AgentError(why, retriable=False)
         api_key = config.get("api_key") or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             raise AgentError(
