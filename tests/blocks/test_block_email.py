@@ -113,3 +113,19 @@ async def test_a_sender_with_a_display_name_is_kept(run_yaml: Any, smtp: Inbox) 
     assert result["status"] == "succeeded", result["error"]
     [(_, msg)] = smtp.messages
     assert msg["From"] == "Shop Orders <orders@shop.test>"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+async def test_a_sender_from_a_reference_that_comes_out_empty_sends_nothing(
+    run_yaml: Any, smtp: Inbox, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """`from: <env.SHOP_FROM>` with the variable set to nothing went out from
+    SMTP_FROM, or `flowyard@localhost`, to the customer: a sender the workflow did
+    not name. docs/blocks/email.md: a `from` that is not one address fails the block."""
+    monkeypatch.setenv("DOC_SHOP_FROM", value)
+    wf = MAIL.replace("    type: email\n", "    type: email\n    from: <env.DOC_SHOP_FROM>\n")
+    result = await run_yaml(wf, {"to": "ann@shop.test", "order_id": "o-7"})
+    assert result["status"] == "failed"
+    assert "`from` is empty (<env.DOC_SHOP_FROM> has no value)" in result["error"]["message"]
+    assert result["blocks"]["confirm"]["attempts"] == 1
+    assert smtp.messages == []
