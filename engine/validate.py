@@ -128,7 +128,10 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
 
     blocks: dict[str, BlockModel] = {}
     for bid, raw in blocks_doc.items():
-        if not isinstance(raw, dict) or raw.get("type") not in known_types:
+        # A `type` that is a list or mapping is unhashable: the schema names it.
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            continue
+        if raw["type"] not in known_types:
             continue
         cfg = {
             k: v

@@ -162,3 +162,11 @@ async def test_the_longest_durations_allowed_run(run_yaml) -> None:
     )
     result = await run_yaml(text)
     assert result["status"] == "succeeded", result["error"]
+
+
+@pytest.mark.parametrize("value", ["[]", "[function]", "{}", "{a: 1}"])
+def test_a_block_type_that_is_a_list_or_mapping_is_a_problem(tmp_path: Path, value: str) -> None:
+    # `type: [function]` (a typo for a flow list, or a copy of the editor's palette)
+    # was a TypeError: `flowyard validate` printed a traceback and a save was a 500.
+    found = problems(tmp_path, HEAD + f"  f: {{type: {value}, code: 'return 1'}}\n")
+    assert any("block 'f': field 'type'" in p for p in found), found
