@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from flask import Response, request, url_for
 from werkzeug.datastructures import MIMEAccept
 
+from engine._json import _finite_float, _refuse_constant
 from engine.folder_lock import workflows_folder_locked
 from engine.model import Problem, not_utf8
 from ui import workflow_files as wf
@@ -212,7 +213,15 @@ def _document_from_request(name: str) -> _Sent:
         return _Sent(None, error(400, "the body is not UTF-8 text"), None)
     try:
         if "json" in ctype:
-            doc = json.loads(raw or "null", object_pairs_hook=_no_duplicate_keys)
+            # NaN, Infinity and 1e999 refused as `flowyard validate` refuses them in
+            # a .json file: Python's json reads them, `timeout: NaN` passed every
+            # check, and the file saved (`timeout: .nan`) was one no run could load.
+            doc = json.loads(
+                raw or "null",
+                object_pairs_hook=_no_duplicate_keys,
+                parse_constant=_refuse_constant,
+                parse_float=_finite_float,
+            )
             if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
                 doc = doc["document"]  # the envelope GET once returned: still accepted
         else:

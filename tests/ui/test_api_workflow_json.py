@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from flask.testing import FlaskClient
 
@@ -107,3 +108,28 @@ def test_a_yaml_accept_with_parameters_is_application_yaml(
         headers={**auth, "Accept": "application/yaml; charset=utf-8; q=0.2, application/json"},
     )
     assert resp.mimetype == "application/json"
+
+
+NON_FINITE = (
+    '{"name": "nan_save", "blocks": {"start": {"type": "manual"}, '
+    '"f": {"type": "function", "code": "return 1", "timeout": NUMBER}}, "edges": ["start -> f"]}'
+)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_json_save_with_a_number_json_has_not_is_422_as_validate_says(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, number: str
+) -> None:
+    # Python's json reads NaN, Infinity and 1e999 (as inf): `timeout: NaN` passed
+    # every check (NaN is neither below the minimum nor above the maximum), the save
+    # was a 201, and the file it wrote (`timeout: .nan`) was one `flowyard validate`,
+    # the runs route and the workflow list then refused.
+    body = NON_FINITE.replace("NUMBER", number)
+    json_type = {**auth, "Content-Type": "application/json"}
+    checked = client.post("/api/workflows/nan_save/validate", data=body, headers=json_type)
+    assert checked.status_code == 422, checked.get_json()
+    saved = client.put("/api/workflows/nan_save", data=body, headers=json_type)
+    assert saved.status_code == 422, saved.get_json()
+    [problem] = saved.get_json()["problems"]
+    assert number.lstrip("-") in problem["message"], problem
+    assert not (workflows_dir / "nan_save.yaml").exists()
