@@ -15,6 +15,7 @@ from collections.abc import Container
 from typing import Any
 
 from engine._function_worker import function_code
+from engine._json import SURROGATE
 from engine.context import BlockContext
 from engine.function_libs import WATCH, lib_folders
 from engine.graph import Upstream
@@ -130,6 +131,12 @@ class Function(BlockHandler):
         code = self.config.get("code")
         if not isinstance(code, str):
             return []
+        if lone := SURROGATE.search(code):
+            # YAML's or JSON's "\ud800": compiling it (or handing it to the JavaScript
+            # runner) raised UnicodeEncodeError, a traceback from `flowyard validate`
+            # and a 500 on save.
+            message = f"code contains a lone UTF-16 surrogate (\\u{ord(lone.group()):04x}), which is not text"
+            return [Problem(message, block=self.block.id, field="code")]
         if not _has_statement(code, self.language):
             # Refused rather than run as `return None`: the editor starts a new block
             # with empty code to show what to fill in, and Python code holding only

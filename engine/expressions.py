@@ -15,6 +15,7 @@ from typing import Any
 
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
+from engine._json import SURROGATE
 from engine.python_refs import rewrite_python
 from engine.references import MissingReference, Scope, resolve
 
@@ -173,6 +174,11 @@ class Expression:
             self.source, self.refs = repr(text), []
             self._tree: ast.expr = ast.Constant(text)
         elif isinstance(text, str):
+            if lone := SURROGATE.search(text):  # ast.parse raised UnicodeEncodeError
+                raise ExpressionError(
+                    f"bad expression {text!r}: it contains a lone UTF-16 surrogate "
+                    f"(\\u{ord(lone.group()):04x}), which is not text"
+                )
             self.source, self.refs = rewrite_python(text, known_roots)
             try:
                 self._tree = ast.parse(self.source.strip(), mode="eval").body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
+from engine._json import SURROGATE
 from engine.graph import Plan
 from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import Problem
@@ -52,8 +53,8 @@ def bare_name_problems(plan: Plan) -> list[Problem]:
         code = h.config.get("code")
         if h.type != "function" or h.language != "python":
             continue
-        if not isinstance(code, str):
-            continue
+        if not isinstance(code, str) or SURROGATE.search(code):
+            continue  # a lone surrogate cannot be compiled: the Function block says so
         source, _ = rewrite_python(code, plan.known_roots)
         try:
             compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")

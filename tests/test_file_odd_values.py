@@ -170,3 +170,35 @@ def test_a_block_type_that_is_a_list_or_mapping_is_a_problem(tmp_path: Path, val
     # was a TypeError: `flowyard validate` printed a traceback and a save was a 500.
     found = problems(tmp_path, HEAD + f"  f: {{type: {value}, code: 'return 1'}}\n")
     assert any("block 'f': field 'type'" in p for p in found), found
+
+
+@pytest.mark.parametrize("language", ["python", "javascript"])
+def test_code_with_a_lone_surrogate_is_a_problem_naming_block_and_field(
+    tmp_path: Path, language: str
+) -> None:
+    # YAML's "\ud800" (or JSON's, in an API save) is a lone UTF-16 surrogate, which no
+    # UTF-8 text holds: compiling the code raised UnicodeEncodeError, so `flowyard
+    # validate` printed a traceback and the editor's save was a 500.
+    found = problems(
+        tmp_path,
+        HEAD + f'  f: {{type: function, language: {language}, code: "return \\"\\ud800\\""}}\n'
+        "edges: [start -> f]\n",
+    )
+    assert len(found) == 1, found
+    assert "block 'f': field 'code': code contains a lone UTF-16 surrogate (\\ud800)" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ('{type: condition, if: "<start.x> == \\"\\ud800\\""}', "if"),
+        ('{type: loop, while: "<start.x> == \\"\\udfff\\"", body: []}', "while"),
+    ],
+)
+def test_an_expression_with_a_lone_surrogate_is_a_problem_naming_its_field(
+    tmp_path: Path, block: str, field: str
+) -> None:
+    # Was "block 'b': invalid config: 'utf-8' codec can't encode …", no field named.
+    found = problems(tmp_path, HEAD + f"  b: {block}\nedges: [start -> b]\n")
+    assert any(f"block 'b': field '{field}': bad expression" in p for p in found), found
+    assert any("lone UTF-16 surrogate" in p for p in found), found
