@@ -20,12 +20,15 @@ RUN_STATUSES = ("queued", "running", *FINAL_STATUSES)
 
 
 def is_run_id(execution_id: str) -> bool:
-    """Run ids are UUIDs: anything else is an unknown run, not a database error."""
+    """Run ids are UUIDs: anything else is an unknown run, not a database error. Hex
+    and hyphens only: uuid.UUID also reads `{…}` and `urn:uuid:…`, which PostgreSQL
+    refuses (the read was a 500)."""
+    text = str(execution_id)
     try:
-        uuid.UUID(str(execution_id))
+        uuid.UUID(text)
     except ValueError:
         return False
-    return True
+    return set(text) <= set("0123456789abcdefABCDEF-")
 
 
 async def beat(pool: asyncpg.Pool, owner: str, held: Sequence[str]) -> set[str]:

@@ -92,3 +92,18 @@ async def test_a_running_run_and_one_cancelled_before_it_started_say_so(
     assert lines[1].startswith("started — (never started)  finished 20"), lines[1]
     assert lines[3] == "output null"
     assert "None" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize("form", ["{%s}", "urn:uuid:%s"])
+def test_a_run_id_in_a_form_the_database_refuses_is_no_such_run(
+    database_url: str, form: str
+) -> None:
+    # uuid.UUID reads both forms and PostgreSQL refuses them: a DataError traceback.
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    run_id = form % uuid.uuid4()
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "runs", "show", run_id],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"no run {run_id}" in done.stderr

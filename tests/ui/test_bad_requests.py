@@ -185,6 +185,25 @@ def test_a_run_id_that_is_not_a_uuid_is_404(
     assert resp.status_code == 404 and resp.get_json() == {"error": "no run 'not-a-uuid'"}
 
 
+ODD_FORMS = ["{22133958-9d80-4e03-9b89-a393fb800ecd}", "urn:uuid:22133958-9d80-4e03-9b89-a393fb800ecd"]  # fmt: skip
+
+
+@pytest.mark.parametrize("run_id", ODD_FORMS)
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("GET", "/events"), ("GET", "/stream"), ("POST", "/rerun"), ("POST", "/cancel")],
+)
+def test_a_run_id_in_a_form_the_database_refuses_is_404(
+    client: FlaskClient, auth: dict[str, str], method: str, suffix: str, run_id: str
+) -> None:
+    # Python's uuid.UUID reads braces and a `urn:uuid:` prefix, PostgreSQL's uuid
+    # (through asyncpg) does not: each of these was a 500 with a DataError logged.
+    resp = client.open(f"/api/runs/{run_id}{suffix}", method=method, headers=auth)
+    assert resp.status_code == 404 and resp.get_json() == {"error": f"no run {run_id!r}"}
+    listed = client.get(f"/api/runs?before={run_id}", headers=auth)
+    assert listed.status_code == 400, listed.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("limit", ["0", "-5"])
 def test_a_limit_below_one_is_400(client: FlaskClient, auth: dict[str, str], limit: str) -> None:
     resp = client.get(f"/api/runs?limit={limit}", headers=auth)
