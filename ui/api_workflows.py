@@ -4,14 +4,12 @@ an ETag), save (validated; If-Match guarded; YAML kept as sent), validate, delet
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from flask import Response, request, url_for
 from werkzeug.datastructures import MIMEAccept
 
-from engine._json import _finite_float, _refuse_constant
 from engine.folder_lock import workflows_folder_locked
 from engine.model import Problem, not_utf8
 from ui import workflow_files as wf
@@ -181,17 +179,6 @@ def _exists(existing: Path | None, old_text: str | None) -> Response | None:
     )
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object, refusing a key given twice: json.loads would keep the last
-    copy (a second block with one id would silently replace the first)."""
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
 class _Sent(NamedTuple):
     doc: dict[str, Any] | None
     error: Response | None
@@ -213,16 +200,16 @@ def _document_from_request(name: str) -> _Sent:
         return _Sent(None, error(400, "the body is not UTF-8 text"), None)
     try:
         if "json" in ctype:
-            # NaN, Infinity and 1e999 refused as `flowyard validate` refuses them in
-            # a .json file: Python's json reads them, `timeout: NaN` passed every
-            # check, and the file saved (`timeout: .nan`) was one no run could load.
-            doc = json.loads(
-                raw or "null",
-                object_pairs_hook=_no_duplicate_keys,
-                parse_constant=_refuse_constant,
-                parse_float=_finite_float,
-            )
-            if isinstance(doc, dict) and "document" in doc and isinstance(doc["document"], dict):
+            # The engine's JSON loader, as `flowyard validate` reads a .json file: NaN,
+            # Infinity and 1e999 refused, a duplicate block id named, a value nested
+            # too deeply named (json.loads read 900 levels and compiling them was a
+            # RecursionError, a 500). Problems name the file a save writes.
+            try:
+                doc = read_document(raw or "null", f"{name}.json")
+            except WorkflowError as exc:
+                written = f"{name}.yaml"
+                return _not_a_workflow([{**p.to_dict(), "file": written} for p in exc.problems])
+            if "document" in doc and isinstance(doc["document"], dict):
                 doc = doc["document"]  # the envelope GET once returned: still accepted
         else:
             # The engine's strict loader: a duplicate block id or key is an error

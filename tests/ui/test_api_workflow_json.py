@@ -133,3 +133,39 @@ def test_a_json_save_with_a_number_json_has_not_is_422_as_validate_says(
     [problem] = saved.get_json()["problems"]
     assert number.lstrip("-") in problem["message"], problem
     assert not (workflows_dir / "nan_save.yaml").exists()
+
+
+def test_a_json_save_is_read_as_flowyard_validate_reads_a_json_file(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, tmp_path: Path
+) -> None:
+    # The API read a JSON body with json.loads, not the engine's JSON loader: an
+    # `output` nested 900 deep (within Python's recursion limit) was a 500 — a
+    # RecursionError compiling it — where `flowyard validate` says it is nested too
+    # deeply; and a duplicate block id named no block.
+    json_type = {**auth, "Content-Type": "application/json"}
+    deep = '{"name": "deep_save", "blocks": {"s": {"type": "manual"}}, "output": %s}' % (
+        "[" * 900 + "]" * 900
+    )
+    saved = client.put("/api/workflows/deep_save", data=deep, headers=json_type)
+    assert saved.status_code == 422, saved.get_data(as_text=True)[:300]
+    [problem] = saved.get_json()["problems"]
+    assert problem["file"] == "deep_save.yaml" and problem["field"].startswith("output.0.0")
+    assert "nested" in problem["message"]
+    (tmp_path / "deep_save.json").write_text(deep)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "validate", str(tmp_path / "deep_save.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1 and problem["message"] in proc.stderr, proc.stderr
+    assert not (workflows_dir / "deep_save.yaml").exists()
+
+    twice = (
+        '{"name": "dup_save", "blocks": {"start": {"type": "manual"},'
+        ' "work": {"type": "function", "code": "return 1"},'
+        ' "work": {"type": "function", "code": "return 2"}}, "edges": ["start -> work"]}'
+    )
+    saved = client.put("/api/workflows/dup_save", data=twice, headers=json_type)
+    assert saved.status_code == 422, saved.get_data(as_text=True)
+    [problem] = saved.get_json()["problems"]
+    assert (problem["file"], problem["block"]) == ("dup_save.yaml", "work"), problem
+    assert "duplicate block id 'work'" in problem["message"]

@@ -72,7 +72,8 @@ def test_put_json_with_a_duplicate_block_id_is_422_and_saves_nothing(
     headers = {**auth, "Content-Type": "application/json"}
     resp = client.put("/api/workflows/audit_dupj", data=text, headers=headers)
     assert resp.status_code == 422, resp.get_data(as_text=True)
-    assert "duplicate key 'work'" in resp.get_json()["problems"][0]["message"]
+    [problem] = resp.get_json()["problems"]
+    assert problem["block"] == "work" and "duplicate block id 'work'" in problem["message"]
     assert not (workflows_dir / "audit_dupj.yaml").exists()
 
 
