@@ -1,0 +1,181 @@
+"""Random workflows run by flowyard and by the SPEC's reference interpreter
+(tests/dag_reference.py) must give the same run: status, each top-level block's
+status, attempts, output and error, and the run's output.
+
+Branches and joins, cases, `on_error: continue` with `error` ports, retries,
+optional references to skipped blocks, `output:`, and loops and parallels (nested,
+with conditions in their bodies, `accumulate`, `errors`), on a fixed seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+from dag_random import Generator, to_yaml
+from dag_reference import Block, Edge, Interpreter, Read, Wf, matches
+
+from engine import runstore
+
+SEED = 20261128
+WORKFLOWS = 300
+SPEC_KEYS = ("status", "attempts", "output", "error")
+
+
+def path_differences(reference: Interpreter, events: list[dict[str, Any]]) -> list[str]:
+    """Each block path's status and attempts in the run log, body blocks too."""
+    found = []
+    records = runstore.blocks_from_events(events, top_level_only=False)
+    for path in sorted(set(records) | set(reference.paths)):
+        rec = records.get(path, {})
+        got = (rec.get("status"), rec.get("attempts"))
+        if any(path.startswith(p) for p in reference.uncertain) or reference.failed:
+            # Where a failure stopped blocks beside it, which ones it stopped depends
+            # on timing; what ended on its own ended as the reference says.
+            stopped = (rec.get("error") or {}).get("type") == "Cancelled"
+            if rec.get("status") in (None, "pending") or stopped:
+                continue
+        if got != reference.paths.get(path):
+            found.append(f"record of {path}: {got}, expected {reference.paths.get(path)}")
+    return found
+
+
+def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    found = []
+    if expected["status"] != actual["status"]:
+        return [f"status {actual['status']} ({actual['error']}), expected {expected['status']}"]
+    if expected["status"] == "failed":
+        if not matches(expected["error"], actual["error"]):
+            found.append(f"error {actual['error']}, expected {expected['error']}")
+        # Which blocks a failure stopped depends on timing; what did end, ended as
+        # the reference says (stopped ones end `Cancelled`, none is left running).
+        for bid, got in actual["blocks"].items():
+            want = expected["blocks"].get(bid)
+            if got["status"] == "pending" or (got["error"] or {}).get("type") == "Cancelled":
+                continue
+            if want is None or not all(matches(want[k], got[k]) for k in SPEC_KEYS):
+                found.append(f"{bid}: {got!r} in the failed run, expected {want!r}")
+        return found
+    if not matches(expected["output"], actual["output"]):
+        found.append(f"output {actual['output']!r}, expected {expected['output']!r}")
+    for bid, want in expected["blocks"].items():
+        got = actual["blocks"].get(bid, {})
+        for key in ("status", "attempts", "output", "error"):
+            if not matches(want[key], got.get(key)):
+                found.append(f"{bid}.{key}: {got.get(key)!r}, expected {want[key]!r}")
+    return found
+
+
+async def test_random_workflows_run_as_the_reference_says(runtime, run_yaml) -> None:
+    rng = random.Random(SEED)
+    wrong = []
+    for number in range(WORKFLOWS):
+        wf = Generator(random.Random(rng.random())).workflow()
+        text = to_yaml(wf, f"dag{number}")
+        actual = await run_yaml(text, {"n": wf.n})
+        reference = Interpreter(wf)
+        expected = reference.run()
+        found = differences(expected, actual)
+        stored = await runtime.run_result(actual["execution_id"])
+        for key in ("status", "output", "error"):
+            if stored[key] != actual[key]:
+                found.append(f"stored {key} {stored[key]!r} differs from {actual[key]!r}")
+        for bid, rec in actual["blocks"].items():
+            kept = {k: stored["blocks"].get(bid, {}).get(k) for k in SPEC_KEYS}
+            if kept != {k: rec.get(k) for k in SPEC_KEYS}:
+                found.append(f"stored {bid} {kept!r} differs from {rec!r}")
+        if True:
+            found += path_differences(reference, await runtime.run_events(actual["execution_id"]))
+        if found:
+            wrong.append(f"workflow {number} (input n={wf.n}):\n{text}" + "\n".join(found))
+    wrong.sort(key=len)  # the smallest first: the easiest to read
+    assert not wrong, f"{len(wrong)} of {WORKFLOWS} differ; the smallest:\n" + "\n\n".join(
+        wrong[:2]
+    )
+
+
+async def test_random_failed_runs_rerun_from_the_failed_block_as_a_fresh_run(
+    runtime, write_workflow
+) -> None:
+    """A failed run re-run from its failed block with the workflow as fixed (its
+    top-level Functions and Conditions no longer raise) gives what a fresh run of the
+    fixed workflow gives: what succeeded is carried over, what lies after a block
+    that did not succeed runs again (docs/engine.md, re-runs). A block keeps its value
+    when it does not raise, and bodies are not changed (a container that succeeded is
+    carried over whole, the errors it tolerated too), so a carried-over output is the
+    fresh one."""
+    rng = random.Random(SEED + 1)
+    wrong = []
+    tried = 0
+    for number in range(WORKFLOWS):
+        wf = Generator(random.Random(rng.random())).workflow()
+        if Interpreter(wf).run()["status"] != "failed":
+            continue
+        tried += 1
+        first = await runtime.execute(write_workflow(to_yaml(wf, f"rerun{number}")), {"n": wf.n})
+        fixed = copy.deepcopy(wf)
+        for b in fixed.blocks.values():
+            if b.parent is None:
+                b.fail = None
+        text = to_yaml(fixed, f"rerun{number}")
+        sub = await runtime.rerun(first["execution_id"], workflow=write_workflow(text))
+        actual = await runtime.wait(sub.execution_id)
+        found = differences(Interpreter(fixed).run(), actual)
+        if found:
+            wrong.append(f"workflow {number} (input n={wf.n}):\n{text}" + "\n".join(found))
+    wrong.sort(key=len)
+    assert tried > 50
+    assert not wrong, f"{len(wrong)} of {tried} differ; the smallest:\n" + "\n\n".join(wrong[:2])
+
+
+def test_the_reference_on_the_specs_own_cases() -> None:
+    """The reference itself, on cases the SPEC and docs/blocks/control.md spell out,
+    so a wrong reference cannot agree with a wrong engine unseen."""
+    start = Block("start", "manual")
+    # A join after a condition runs; it reads the untaken side as null only with `?`.
+    route = Block("route", "condition", k=1)  # 1 % 2: false
+    big = Block("big", "function", k=5)
+    join = Block("join", "function", reads=[Read("big", "v", True)])
+    strict = Block("strict", "function", on_error="continue", reads=[Read("big", "v", False)])
+    blocks = {b.id: b for b in (start, route, big, join, strict)}
+    edges = [
+        Edge("start", None, "route"),
+        Edge("route", "true", "big"),
+        Edge("big", None, "join"),
+        Edge("route", None, "join"),
+        Edge("route", None, "strict"),
+    ]
+    run = Interpreter(Wf(blocks, edges, None, 0)).run()
+    assert run["blocks"]["big"]["status"] == "skipped"
+    assert run["output"]["join"] == {"v": 0}
+    assert matches(run["output"]["strict"], {"error": _missing("strict")})
+    # `output:` reads a skipped block as null.
+    assert Interpreter(Wf(blocks, edges, Read("big", "v", False), 0)).run()["output"] is None
+
+    # A loop whose body ends on a condition's untaken branch gives the condition's output.
+    loop = Block("each", "loop", count=2, groups={"body": ["test", "after"]})
+    test = Block("test", "condition", uses_index=True, parent="each", group="body")
+    after = Block("after", "function", parent="each", group="body")
+    blocks = {b.id: b for b in (start, loop, test, after)}
+    edges = [Edge("start", None, "each"), Edge("test", "true", "after")]
+    run = Interpreter(Wf(blocks, edges, None, 0)).run()
+    assert run["output"]["results"] == [{"v": 0}, {"branch": "false", "value": False}]
+
+    # `on_error: continue` takes the `error` port when wired; the other edges are untaken.
+    fails = Block("fails", "function", fail=(1, 0), on_error="continue")
+    ok = Block("ok", "function", k=1)
+    recover = Block("recover", "function", k=2)
+    blocks = {b.id: b for b in (start, fails, ok, recover)}
+    edges = [
+        Edge("start", None, "fails"),
+        Edge("fails", None, "ok"),
+        Edge("fails", "error", "recover"),
+    ]
+    run = Interpreter(Wf(blocks, edges, None, 0)).run()
+    assert run["blocks"]["ok"]["status"] == "skipped"
+    assert run["output"] == {"v": 2}  # the one sink that ran
+
+
+def _missing(block: str) -> dict[str, Any]:
+    return {"type": "MissingReference", "message": "reference <big.v> …", "block": block}
