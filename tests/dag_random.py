@@ -109,6 +109,8 @@ class Generator:
                     if rng.random() < 0.2:
                         b.retries = rng.randint(1, 2)
                     b.worker = rng.random() < 0.2
+                    b.js = rng.random() < 0.15
+                    b.reads_input = rng.random() < 0.2
                 else:
                     b.cases = rng.random() < 0.4
                     if rng.random() < 0.2:
@@ -215,9 +217,13 @@ def to_yaml(wf: Wf, name: str) -> str:
         if b.retries:
             lines += [f"    retries: {b.retries}", "    retry_backoff: 0"]
         terms = [str(b.k)]
-        if b.type == "function":
+        if b.type == "function" and b.js:
+            lines += ["    language: javascript", "    code: |"]
+            lines += [f"      {c}" for c in javascript(b, terms)]
+        elif b.type == "function":
             terms += [f"c({r.text()})" for r in b.reads]
             terms += ["<loop.index>"] * b.uses_index + ["c(<state>)"] * b.uses_state
+            terms += ["len(list(input.keys()))"] * b.reads_input
             code = [
                 "def c(x):",
                 "    if x is None:",
@@ -278,3 +284,23 @@ def to_yaml(wf: Wf, name: str) -> str:
     if wf.output is not None:
         lines.append(f"output: {json.dumps(wf.output.text())}")
     return "\n".join(lines) + "\n"
+
+
+def javascript(b: Block, terms: list[str]) -> list[str]:
+    """A JavaScript Function's code: what the Python one does."""
+    terms += [f"c({r.text()})" for r in b.reads]
+    terms += ["<loop.index>"] * b.uses_index + ["c(<state>)"] * b.uses_state
+    terms += ["Object.keys(input).length"] * b.reads_input
+    code = [
+        "function c(x) {",
+        "  if (x === null || x === undefined) return 0;",
+        "  if (typeof x === 'boolean') return x ? 1 : 0;",
+        "  if (typeof x === 'number') return x;",
+        "  if (typeof x === 'string' || Array.isArray(x)) return x.length;",
+        "  return Object.keys(x).length;",
+        "}",
+        f"const t = {' + '.join(terms)};",
+    ]
+    if b.fail:
+        code.append(f'if (t % {b.fail[0]} === {b.fail[1]}) throw new Error("boom");')
+    return [*code, "return {v: t % 997};"]

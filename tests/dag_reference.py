@@ -53,6 +53,8 @@ class Block:
     on_error: str | None = None
     cases: bool = False  # condition: cases c0 / c1, else other (else: if, true / false)
     worker: bool = False  # function: in a worker process (else isolation: inline)
+    js: bool = False  # function: language: javascript
+    reads_input: bool = False  # function: adds how many names its `input` has
     loop_while: bool = False  # loop: `while: <loop.index> < count`
     collect: bool = True
     max_concurrency: int | None = None
@@ -298,6 +300,8 @@ class Interpreter:
                 t += scope.index
             if b.uses_state:
                 t += contribution(scope.state)
+            if b.reads_input:
+                t += self.input_size(b, scope)
             if b.type == "condition":
                 if b.fail and t % b.fail[0] == b.fail[1]:
                     raise Failed([_error("ZeroDivisionError", path)], b.retries + 1)
@@ -310,7 +314,8 @@ class Interpreter:
                         return {"branch": name, "value": True}, name, 1
                 return {"branch": "other", "value": None}, "other", 1
             if b.fail and t % b.fail[0] == b.fail[1]:
-                raise Failed([_error("ValueError", path, "boom")], b.retries + 1)
+                thrown = ("JavaScriptError", "Error: boom") if b.js else ("ValueError", "boom")
+                raise Failed([_error(thrown[0], path, thrown[1])], b.retries + 1)
             return {"v": t % 997}, "default", 1
         try:
             output = (
@@ -323,6 +328,37 @@ class Interpreter:
             )
             raise Failed(exc.errors, 1 if missing else b.retries + 1) from None
         return output, "default", 1
+
+    def input_size(self, b: Block, scope: Scope) -> int:
+        """How many names a Function's `input` has: the run input's fields, the blocks
+        upstream of it that ran (in its region, and upstream of each container around
+        it), and the loop variables of the bodies around it (docs/engine.md)."""
+        upstream: set[str] = set()
+        names = {"n"}  # the run input's one field
+        block: Block | None = b
+        while block is not None:
+            upstream |= self.ancestors(block.id)
+            container = self.wf.blocks.get(block.parent) if block.parent else None
+            if container is not None and "body" in container.groups:
+                names |= {"item", "loop"} | ({"state"} if container.type == "loop" else set())
+            block = container
+        for name in upstream:
+            try:
+                scope.lookup(name)
+                names.add(name)
+            except Missing:
+                pass  # skipped: not an input
+        return len(names)
+
+    def ancestors(self, node: str) -> set[str]:
+        found: set[str] = set()
+        todo = [node]
+        while todo:
+            for e in self.wf.incoming(todo.pop()):
+                if e.source not in found:
+                    found.add(e.source)
+                    todo.append(e.source)
+        return found
 
     def loop(self, b: Block, scope: Scope, path: str) -> dict[str, Any]:
         state = 0 if b.accumulate is not None else None
