@@ -126,6 +126,12 @@ class Parallel(BlockHandler):
             )
             results = [out for out, _ in outcomes]
             errors = [{"index": i, **err} for i, (_, err) in enumerate(outcomes) if err is not None]
+        failed = [err for _, err in outcomes if err is not None]
+        if failed and ctx.attempt <= self.block.retries:
+            # `retries` run the body again before `on_error: continue` collects what
+            # still fails, as for any block with both (docs/engine.md, "Timeouts and
+            # retries"): tolerating at once made a parallel's retries do nothing.
+            raise BlockFailed(failed[0])
         return {"results": results, "errors": errors}
 
 

@@ -327,6 +327,10 @@ class Interpreter:
                 e["type"] == "MissingReference" and e["block"] == path for e in exc.errors
             )
             raise Failed(exc.errors, 1 if missing else b.retries + 1) from None
+        if b.type == "parallel" and output["errors"]:
+            # `on_error: continue` collects the errors after the retries (each ran
+            # the whole body again).
+            return output, "default", b.retries + 1
         return output, "default", 1
 
     def input_size(self, b: Block, scope: Scope) -> int:
