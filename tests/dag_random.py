@@ -99,6 +99,7 @@ class Generator:
             if kind in ("function", "condition"):
                 b.reads = self.reads(visible, numeric=kind == "condition")
                 b.uses_index = iterating and rng.random() < 0.5
+                b.uses_item = iterating and kind == "function" and rng.random() < 0.3
                 b.uses_state = in_body and kind == "function" and rng.random() < 0.3
                 if kind == "function":
                     if rng.random() < 0.35:
@@ -223,6 +224,7 @@ def to_yaml(wf: Wf, name: str) -> str:
         elif b.type == "function":
             terms += [f"c({r.text()})" for r in b.reads]
             terms += ["<loop.index>"] * b.uses_index + ["c(<state>)"] * b.uses_state
+            terms += ["c(<item>)"] * b.uses_item
             terms += ["len(list(input.keys()))"] * b.reads_input
             code = [
                 "def c(x):",
@@ -290,6 +292,7 @@ def javascript(b: Block, terms: list[str]) -> list[str]:
     """A JavaScript Function's code: what the Python one does."""
     terms += [f"c({r.text()})" for r in b.reads]
     terms += ["<loop.index>"] * b.uses_index + ["c(<state>)"] * b.uses_state
+    terms += ["c(<item>)"] * b.uses_item
     terms += ["Object.keys(input).length"] * b.reads_input
     code = [
         "function c(x) {",

@@ -47,6 +47,7 @@ class Block:
     k: int = 0
     reads: list[Read] = field(default_factory=list)
     uses_index: bool = False
+    uses_item: bool = False  # reads <item>, the innermost loop's or parallel's item
     uses_state: bool = False
     fail: tuple[int, int] | None = None  # fails when t % m == r
     retries: int = 0
@@ -151,10 +152,13 @@ class Missing(Exception):
 
 
 class Scope:
-    def __init__(self, parent: Scope | None, index: int | None = None, state: Any = None) -> None:
+    def __init__(
+        self, parent: Scope | None, index: int | None = None, state: Any = None, item: Any = None
+    ) -> None:
         self.parent = parent
         self.outputs: dict[str, Any] = {}
         self.index = index if index is not None else (parent.index if parent else None)
+        self.item = item if index is not None else (parent.item if parent else None)
         self.state = state
 
     def lookup(self, root: str) -> Any:
@@ -298,6 +302,8 @@ class Interpreter:
             t = b.k + sum(contribution(v) for v in values)
             if b.uses_index:
                 t += scope.index
+            if b.uses_item:
+                t += contribution(scope.item)
             if b.uses_state:
                 t += contribution(scope.state)
             if b.reads_input:
@@ -368,9 +374,9 @@ class Interpreter:
         state = 0 if b.accumulate is not None else None
         results = []
         iterations = 0
-        runs = range(b.count) if b.count is not None else range(self.runs(b, scope, path))
-        for index in runs:
-            body = Scope(scope, index, state)
+        runs = list(range(b.count)) if b.count is not None else self.items(b, scope, path)
+        for index, item in enumerate(runs):
+            body = Scope(scope, index, state, item)
             output = self.region(b.id, "body", body, f"{path}[{index}].")
             if b.collect:
                 results.append(output)
@@ -382,11 +388,12 @@ class Interpreter:
                     raise Failed([_error("MissingReference", path)]) from None
         return {"results": results, "state": state, "iterations": iterations}
 
-    def runs(self, b: Block, scope: Scope, path: str) -> int:
-        """How many times a container over ``items`` (or a ``count`` reference) runs."""
+    def items(self, b: Block, scope: Scope, path: str) -> list[Any]:
+        """The items a container runs its body over (`items`, or a `count` reference's
+        0, 1, …): a list as is, a mapping as its {key, value} pairs, null as none."""
         read = b.items_ref or b.count_ref
         if read is None:
-            return len(b.items or [])
+            return list(b.items or [])
         try:
             value = resolve(scope, read)
         except Missing:
@@ -394,21 +401,24 @@ class Interpreter:
         if b.count_ref is not None:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise Failed([_error("ValueError", path)])
-            return value
+            return list(range(value))
         if value is None:
-            return 0
-        if isinstance(value, (list, dict)):
-            return len(value)
+            return []
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict):
+            return [{"key": k, "value": v} for k, v in value.items()]
         raise Failed([_error("TypeError", path)])
 
     def parallel(self, b: Block, scope: Scope, path: str) -> dict[str, Any]:
         if "body" in b.groups:
-            runs = [("body", str(i), i) for i in range(self.runs(b, scope, path))]
+            items = self.items(b, scope, path)
+            runs = [("body", str(i), i, item) for i, item in enumerate(items)]
         else:
-            runs = [(name, name, None) for name in b.groups]
+            runs = [(name, name, None, None) for name in b.groups]
         outcomes = []
-        for group, label, index in runs:
-            body = Scope(scope, index, scope.state if scope.parent else None)
+        for group, label, index, item in runs:
+            body = Scope(scope, index, scope.state if scope.parent else None, item)
             try:
                 outcomes.append((self.region(b.id, group, body, f"{path}[{label}]."), None))
             except Failed as exc:
@@ -425,7 +435,7 @@ class Interpreter:
                 if errs
             ]
         else:
-            names = [label for _, label, _ in runs]
+            names = [label for _, label, _, _ in runs]
             results = {n: out for n, (out, _) in zip(names, outcomes, strict=True)}
             errors = {n: OneOf(errs) for n, (_, errs) in zip(names, outcomes, strict=True) if errs}
         return {"results": results, "errors": errors}
