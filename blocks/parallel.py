@@ -94,16 +94,20 @@ class Parallel(BlockHandler):
         tolerate = self.block.on_error == "continue"
         var = str(self.config.get("as") or "item")
 
+        helps: list[bool] = []  # per failure collected: whether another attempt may help
+
         async def one(group: str, label: str, variables: dict[str, Any]) -> tuple[Any, Any]:
             try:
                 return (await ctx.run_body(group, variables, label)).output, None
             except BlockFailed as exc:
                 if not tolerate:
                     raise
+                helps.append(not exc.final)
                 return None, exc.error
             except Exception as exc:
                 if not tolerate:
                     raise
+                helps.append(getattr(exc, "retriable", True) is not False)
                 return None, error_dict(exc, f"{ctx.path}[{label}]")
 
         if "branches" in self.config:
@@ -127,10 +131,11 @@ class Parallel(BlockHandler):
             results = [out for out, _ in outcomes]
             errors = [{"index": i, **err} for i, (_, err) in enumerate(outcomes) if err is not None]
         failed = [err for _, err in outcomes if err is not None]
-        if failed and ctx.attempt <= self.block.retries:
+        if any(helps) and ctx.attempt <= self.block.retries:
             # `retries` run the body again before `on_error: continue` collects what
             # still fails, as for any block with both (docs/engine.md, "Timeouts and
-            # retries"): tolerating at once made a parallel's retries do nothing.
+            # retries"): tolerating at once made a parallel's retries do nothing. Not
+            # for failures another attempt cannot help (engine.executor._final).
             raise BlockFailed(failed[0])
         return {"results": results, "errors": errors}
 

@@ -52,6 +52,15 @@ def _success(value: Any, ctx: BlockContext, duration: float) -> dict[str, Any]:
     return record
 
 
+def _final(exc: Exception, category: str) -> bool:
+    """Whether another attempt cannot help: the handler said so (``retriable = False``,
+    or its own ``BlockFailed``), or, for a loop or parallel, the body's failure is such
+    a one: running the body again sent every earlier iteration's requests again."""
+    if isinstance(exc, BlockFailed):
+        return exc.final if category == "container" else True
+    return getattr(exc, "retriable", True) is False
+
+
 class _OutputScope:
     """The run's top-level scope, as the workflow's ``output:`` reads it.
 
@@ -259,11 +268,11 @@ class Executor:
                 # A handler can say another attempt cannot help (a 400 from an API),
                 # or how long the peer asked us to wait (Retry-After).
                 # A body's failure (BlockFailed) is retried with its container: its
-                # `retries` run the whole body again (SPEC: every block accepts them).
-                settled = isinstance(exc, MissingReference) or (
-                    isinstance(exc, BlockFailed) and handler.category != "container"
-                )
-                retriable = not settled and getattr(exc, "retriable", True)
+                # `retries` run the whole body again (SPEC: every block accepts them),
+                # unless that failure was final (_final).
+                final = _final(exc, handler.category)
+                settled = isinstance(exc, MissingReference) or final
+                retriable = not settled
                 if retriable and attempt <= block.retries and path not in self.stops.finishing:
                     backoff = block.retry_backoff * min(2 ** (attempt - 1), MAX_BACKOFF_FACTOR)
                     delay = max(backoff, getattr(exc, "retry_after", None) or 0)
@@ -292,7 +301,7 @@ class Executor:
                 recorder.add("block_failed", path, data, limit)
                 self._settled(ctx, "failed", attempt, duration, output, error)
                 if not handled:
-                    raise BlockFailed(error) from exc
+                    raise BlockFailed(error, final=final) from exc
                 frame.outputs[node] = output
                 return port
 

@@ -25,11 +25,16 @@ _STOPS: ContextVar[dict[str, dict[str, Any]]] = ContextVar("flowyard_stops")
 
 
 class BlockFailed(Exception):
-    """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``."""
+    """A block failed for good; ``error`` is the SPEC's ``{type, message, block}``.
 
-    def __init__(self, error: dict[str, Any]) -> None:
+    ``final``: another attempt cannot help (its handler said so: an HTTP 400, a
+    refused API key), so neither can running again the body of a loop or parallel
+    around it (engine/executor.py)."""
+
+    def __init__(self, error: dict[str, Any], final: bool = False) -> None:
         super().__init__(error["message"])
         self.error = error
+        self.final = final
 
 
 def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
