@@ -116,6 +116,7 @@ class Generator:
                     b.cases = rng.random() < 0.4
                     if rng.random() < 0.2:
                         b.fail = (3, rng.randrange(3))
+                        b.retries = rng.choice([0, 0, 1])
             else:
                 self.container(b, visible, depth, iterating)
             nodes.append(bid)
