@@ -112,6 +112,8 @@ class Generator:
                     b.worker = rng.random() < 0.2
                     b.js = rng.random() < 0.15
                     b.reads_input = rng.random() < 0.2
+                    if top and not b.js and rng.random() < 0.25:
+                        b.flaky = rng.randint(1, 2)
                 else:
                     b.cases = rng.random() < 0.4
                     if rng.random() < 0.2:
@@ -210,7 +212,9 @@ class Generator:
 # -- YAML -------------------------------------------------------------------------------
 
 
-def to_yaml(wf: Wf, name: str) -> str:
+def to_yaml(wf: Wf, name: str, folder: str | None = None) -> str:
+    """The workflow's YAML; ``folder``: where flaky Functions count their tries (a
+    workflow with flaky blocks needs one)."""
     lines = [f"name: {name}", "blocks:"]
     for b in wf.blocks.values():
         lines += [f"  {b.id}:", f"    type: {b.type}"]
@@ -236,6 +240,9 @@ def to_yaml(wf: Wf, name: str) -> str:
                 "    return len(x)",
                 f"t = {' + '.join(terms)}",
             ]
+            if b.flaky:
+                assert folder is not None, "a flaky Function counts its tries in a folder"
+                code += flaky(b, folder)
             if b.fail:
                 code += [f"if t % {b.fail[0]} == {b.fail[1]}:", '    raise ValueError("boom")']
             code.append('return {"v": t % 997}')
@@ -308,3 +315,17 @@ def javascript(b: Block, terms: list[str]) -> list[str]:
     if b.fail:
         code.append(f'if (t % {b.fail[0]} === {b.fail[1]}) throw new Error("boom");')
     return [*code, "return {v: t % 997};"]
+
+
+def flaky(b: Block, folder: str) -> list[str]:
+    """Python lines that fail the block's first ``b.flaky`` tries in a run."""
+    mark = f"{folder}/" + "{}-" + b.id
+    return [
+        "import os",
+        f"mark = {mark!r}.format(<workflow.execution_id>)",
+        "tried = os.path.getsize(mark) if os.path.exists(mark) else 0",
+        'with open(mark, "a") as f:',
+        '    f.write("x")',
+        f"if tried < {b.flaky}:",
+        '    raise ValueError("flaky")',
+    ]

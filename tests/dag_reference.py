@@ -50,6 +50,7 @@ class Block:
     uses_item: bool = False  # reads <item>, the innermost loop's or parallel's item
     uses_state: bool = False
     fail: tuple[int, int] | None = None  # fails when t % m == r
+    flaky: int = 0  # a top-level Python function: its first `flaky` tries fail
     retries: int = 0
     on_error: str | None = None
     cases: bool = False  # condition: cases c0 / c1, else other (else: if, true / false)
@@ -319,10 +320,12 @@ class Interpreter:
                     if t % 3 == r:
                         return {"branch": name, "value": True}, name, 1
                 return {"branch": "other", "value": None}, "other", 1
+            if b.flaky > b.retries:  # every try is one of its first failing ones
+                raise Failed([_error("ValueError", path, "flaky")], b.retries + 1)
             if b.fail and t % b.fail[0] == b.fail[1]:
                 thrown = ("JavaScriptError", "Error: boom") if b.js else ("ValueError", "boom")
                 raise Failed([_error(thrown[0], path, thrown[1])], b.retries + 1)
-            return {"v": t % 997}, "default", 1
+            return {"v": t % 997}, "default", b.flaky + 1
         try:
             output = (
                 self.loop(b, scope, path) if b.type == "loop" else self.parallel(b, scope, path)
