@@ -32,6 +32,7 @@ from engine.executor import BlockFailed
 from engine.model import Problem
 from engine.references import compile_value, masked, parse, references_in, to_text
 from engine.registry import BlockHandler, register
+from engine.schema import any_of_keys
 
 #: How long after its own deadline a send is waited for (blocks/_smtp_send.py).
 BACKSTOP_S = 1.0
@@ -237,6 +238,7 @@ class EmailBlock(BlockHandler):
         "html": {"type": "string", "description": "HTML body (sent with text as the alternative)"},
     }
     required = ("to", "subject")
+    schema_rules = (any_of_keys("text", "html"),)  # said in words by problems()
     outputs = ("message_id", "accepted")
     side_effects = True
     # Its Message-ID is the same on a repeat, but SMTP servers deliver it again.

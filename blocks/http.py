@@ -52,7 +52,7 @@ from engine.executor import BlockFailed
 from engine.model import Problem
 from engine.redaction import excerpt
 from engine.registry import BlockHandler, register
-from engine.schema import any_case
+from engine.schema import any_case, at_most_one_of_keys
 
 #: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
 MAX_RETRY_AFTER = 60.0
@@ -291,6 +291,7 @@ class HttpBlock(BlockHandler):
     # Said in words by problems(); the method in any case, as problems() takes it.
     schema_rules = (
         {"properties": {"method": {"pattern": any_case(METHODS)}, "url": {"pattern": WRITTEN_URL}}},
+        at_most_one_of_keys("json", "form", "body"),  # the SPEC's "json or form or body"
     )
 
     def credential_texts(self) -> list[Any]:

@@ -37,6 +37,7 @@ from engine.references import (
     to_text,
 )
 from engine.registry import BlockHandler, register
+from engine.schema import any_of_keys
 
 #: Said with a JSON error in `blocks` text that holds references.
 _INSIDE_A_STRING = ': a reference in JSON text goes inside a string ("<a.b>")'
@@ -141,7 +142,10 @@ class SlackBlock(BlockHandler):
     }
     required = ("webhook_url",)
     # Said in words by problems(), which also wants a host: the schema lets more through.
-    schema_rules = ({"properties": {"webhook_url": {"pattern": WRITTEN_URL}}},)
+    schema_rules = (
+        {"properties": {"webhook_url": {"pattern": WRITTEN_URL}}},
+        any_of_keys("text", "blocks"),
+    )
     outputs = ("status", "ok")
     side_effects = True
     # Incoming webhooks have no idempotency key: a repeat posts the message again.

@@ -92,6 +92,17 @@ def one_of_keys(*keys: str) -> dict[str, Any]:
     return {"oneOf": [{"required": [k]} for k in keys]}
 
 
+def any_of_keys(*keys: str) -> dict[str, Any]:
+    """At least one of ``keys`` is given."""
+    return {"anyOf": [{"required": [k]} for k in keys]}
+
+
+def at_most_one_of_keys(*keys: str) -> dict[str, Any]:
+    """No two of ``keys`` are given together."""
+    pairs = [[a, b] for i, a in enumerate(keys) for b in keys[i + 1 :]]
+    return {"not": {"anyOf": [{"required": pair} for pair in pairs]}}
+
+
 def block_schema(type_name: str) -> dict[str, Any]:
     handler = block_types()[type_name]
     props = {"type": {"const": type_name}, **COMMON_PROPERTIES, **handler.config_schema}

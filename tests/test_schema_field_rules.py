@@ -157,3 +157,37 @@ def test_else_beside_if_is_refused_by_the_schema_too() -> None:
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
     del block["else"]
     assert not list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
+
+
+KEY_RULES = [
+    ({"type": "http", "url": "http://x.example", "json": {"a": 1}, "body": "x"}, False),
+    ({"type": "http", "url": "http://x.example", "json": {"a": 1}, "form": {"a": 1}}, False),
+    ({"type": "http", "url": "http://x.example", "form": {"a": 1}, "body": "x"}, False),
+    ({"type": "http", "url": "http://x.example", "json": None}, True),
+    ({"type": "email", "to": "a@b.example", "subject": "s"}, False),
+    ({"type": "email", "to": "a@b.example", "subject": "s", "html": "<p>hi</p>"}, True),
+    ({"type": "slack", "webhook_url": "https://hooks.example/x"}, False),
+    ({"type": "slack", "webhook_url": "https://hooks.example/x", "blocks": []}, True),
+]
+
+
+@pytest.mark.parametrize(("block", "valid"), KEY_RULES)
+def test_the_schema_says_which_keys_go_together_as_validation_does(
+    block: dict[str, Any], valid: bool
+) -> None:
+    # The schema let through an HTTP block with both `json` and `body` (SPEC: json or
+    # form or body), an email with no body and a Slack post with nothing to post:
+    # an editor reading docs/workflow.schema.json marked them valid, validate did not.
+    doc = {"name": "rules", "blocks": {"start": {"type": "manual"}, "b": block}}
+    doc["edges"] = ["start -> b"]
+    assert validation_accepts_block(doc) == valid
+    schema_errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
+    assert (not schema_errors) == valid, schema_errors
+
+
+def validation_accepts_block(doc: dict[str, Any]) -> bool:
+    try:
+        validate_document(doc, "rules.yaml")
+    except WorkflowError as exc:
+        return not [p for p in exc.problems if p.block == "b"]
+    return True
