@@ -50,7 +50,7 @@ class Condition(BlockHandler):
         # trailing newline through in Python: problems() refuses it all the same.
         {
             "properties": {
-                "cases": {"items": {"properties": {"name": {"pattern": PORT_NAME}}}},
+                "cases": {"minItems": 1, "items": {"properties": {"name": {"pattern": PORT_NAME}}}},
                 "else": {"pattern": PORT_NAME},
             }
         },

@@ -36,7 +36,18 @@ class Parallel(BlockHandler):
     outputs = ("results", "errors")
     schema_rules = (
         one_of_keys("branches", "items"),
-        {"properties": {"body": {"minItems": 1}, "branches": {"minProperties": 1}}},
+        {
+            "properties": {
+                "body": {"minItems": 1},
+                "branches": {"minProperties": 1, "additionalProperties": {"minItems": 1}},
+            }
+        },
+        # `items` with `body`; `branches` alone, with no item to name `as`.
+        {"if": {"required": ["items"]}, "then": {"required": ["body"]}},
+        {
+            "if": {"required": ["branches"]},
+            "then": {"not": {"anyOf": [{"required": ["body"]}, {"required": ["as"]}]}},
+        },
     )
 
     def body(self) -> ContainerBody:

@@ -168,6 +168,12 @@ KEY_RULES = [
     ({"type": "email", "to": "a@b.example", "subject": "s", "html": "<p>hi</p>"}, True),
     ({"type": "slack", "webhook_url": "https://hooks.example/x"}, False),
     ({"type": "slack", "webhook_url": "https://hooks.example/x", "blocks": []}, True),
+    ({"type": "parallel", "items": [1]}, False),
+    ({"type": "parallel", "branches": {"a": ["x"]}, "body": ["x"]}, False),
+    ({"type": "parallel", "branches": {"a": ["x"]}, "as": "it"}, False),
+    ({"type": "parallel", "branches": {"a": []}}, False),
+    ({"type": "parallel", "items": [1], "body": ["x"], "as": "it"}, True),
+    ({"type": "condition", "cases": []}, False),
 ]
 
 
@@ -180,6 +186,8 @@ def test_the_schema_says_which_keys_go_together_as_validation_does(
     # an editor reading docs/workflow.schema.json marked them valid, validate did not.
     doc = {"name": "rules", "blocks": {"start": {"type": "manual"}, "b": block}}
     doc["edges"] = ["start -> b"]
+    if block["type"] == "parallel":  # its body's (or branch's) block
+        doc["blocks"]["x"] = {"type": "function", "code": "return 1"}
     assert validation_accepts_block(doc) == valid
     schema_errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
     assert (not schema_errors) == valid, schema_errors
