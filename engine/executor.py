@@ -291,7 +291,8 @@ class Executor:
                 printed = getattr(exc, "printed_output", None)
                 output = {"error": error, **(printed or {})} if handled else printed
                 data = {"error": error, "attempts": attempt, "duration_ms": duration}
-                data.update(inputs=ctx.inputs, handled=handled)
+                # Null when it read nothing, as a success records it (docs/engine.md).
+                data.update(inputs=ctx.inputs or None, handled=handled)
                 if handled:  # the stored run shows what the run went on with; a resume reuses it
                     port = choose_error_port(self.plan.region_of(node).outgoing[node])
                     data.update(output=output, port=port)
@@ -325,7 +326,7 @@ class Executor:
         error = error or {"type": "Cancelled", "message": interrupted, "block": ctx.path}
         duration = (time.perf_counter() - t0) * 1000
         data = {"error": error, "attempts": ctx.attempt, "duration_ms": duration}
-        self.run.recorder.add("block_failed", ctx.path, {**data, "inputs": ctx.inputs})
+        self.run.recorder.add("block_failed", ctx.path, {**data, "inputs": ctx.inputs or None})
         self._settled(ctx, "failed", ctx.attempt, duration, None, error)
 
     def _settled(

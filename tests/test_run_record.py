@@ -340,3 +340,27 @@ async def test_a_run_waited_for_elsewhere_has_the_result_of_one_waited_for_here(
     ]  # fmt: skip
     assert there["blocks"]["read"]["rolled_back"] is True  # the group was undone
     assert there == here
+
+
+async def test_a_block_that_read_nothing_records_null_inputs_whether_it_failed_or_not(
+    run_yaml: Callable[..., Any], runtime: Runtime
+) -> None:
+    # docs/engine.md: a record's `inputs` are null when the block read nothing. A
+    # failed block's were `{}` (its config, resolved: nothing), so the run viewer
+    # showed an empty "Input {}" beside a failed Function and none beside the rest.
+    result = await run_yaml(
+        """
+        name: read_nothing
+        blocks:
+          start: {type: manual}
+          fine: {type: function, code: 'return 1'}
+          broken: {type: function, on_error: continue, code: 'raise ValueError("no")'}
+          reads: {type: function, on_error: continue, code: 'raise ValueError(<start.n>)'}
+        edges: [start -> fine, start -> broken, start -> reads]
+        """,
+        {"n": 7},
+    )
+    stored = (await runtime.run_result(result["execution_id"]))["blocks"]
+    assert stored["broken"]["status"] == "failed" and stored["fine"]["status"] == "succeeded"
+    assert stored["broken"]["inputs"] is None and stored["fine"]["inputs"] is None
+    assert stored["reads"]["inputs"] == {"<start.n>": 7}
