@@ -63,7 +63,7 @@ class WorkflowStore:
     def load(self, name_or_path: str | Path) -> Workflow:
         """A workflow by file path or by name in the folder; re-read when the file changes."""
         p: Path | None = Path(name_or_path)
-        if not (p.suffix in WORKFLOW_SUFFIXES and p.exists()):
+        if not (p.suffix in WORKFLOW_SUFFIXES and _is_there(p)):
             # By name, only a workflow of the folder: never a file it ignores.
             p = find_workflow(self.folder, str(name_or_path))
         if p is None:
@@ -332,3 +332,13 @@ def name_clash(workflow: Workflow, taken_by: str) -> Problem:
         None,
         "name",
     )
+
+
+def _is_there(p: Path) -> bool:
+    """Whether ``p`` exists; a name the file system refuses (`File name too long`)
+    is no file, not an OSError: `GET /api/runs?workflow=` with one was a 500, and
+    `flowyard runs --workflow` and `flowyard run` a traceback."""
+    try:
+        return p.exists()
+    except OSError:
+        return False

@@ -127,3 +127,15 @@ def test_what_an_action_does_not_take_is_refused(args: list[str], tmp_path: Path
     done = _cli(["runs", *args], tmp_path, NOBODY)
     assert done.returncode == 2, done.stderr
     assert "unrecognized arguments" in done.stderr and "cannot reach" not in done.stderr
+
+
+def test_a_workflow_filter_no_file_can_be_named_lists_no_runs(
+    tmp_path: Path, database_url: str
+) -> None:
+    # An OSError (File name too long) traceback: the name was looked up as a path too.
+    (tmp_path / "workflows").mkdir()
+    listed = _cli(["runs", "--workflow", "a" * 300 + ".yaml"], tmp_path, database_url)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    ran = _cli(["run", "a" * 300 + ".yaml"], tmp_path, database_url)
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    assert "File name too long" in ran.stderr

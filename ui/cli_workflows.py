@@ -46,9 +46,13 @@ def missing_file(spec: str) -> str | None:
     workflow name instead, it said "no workflow named '/tmp/x/a.yaml'" about a
     `/tmp/x/a.yaml.yaml` nobody wrote."""
     looks_like_a_path = "/" in spec or Path(spec).suffix in (".yaml", ".yml", ".json")
-    if looks_like_a_path and not Path(spec).exists():
-        return f"{spec}: no such file"
-    return None
+    if not looks_like_a_path:
+        return None
+    try:
+        there = Path(spec).exists()
+    except OSError as exc:  # a name the file system refuses: File name too long
+        return f"{spec}: {exc.strerror}"
+    return None if there else f"{spec}: no such file"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
