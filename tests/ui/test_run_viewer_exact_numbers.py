@@ -69,3 +69,54 @@ def test_integers_past_2_53_are_shown_with_their_digits(
                     expect(shown).not_to_contain_text(rounded)
     finally:
         path.unlink()
+
+
+BIDI = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  pay:
+    type: function
+    code: |
+      if input.start.fail:
+          raise ValueError("refund " + input.start.amount)
+      return {{"amount": input.start.amount}}
+edges:
+  - start -> pay
+output: <pay>
+"""
+
+
+def test_bidirectional_controls_in_values_are_shown_escaped(
+    browser: Any,
+    live_server: str,
+    client: FlaskClient,
+    auth: dict[str, str],
+    workflows_dir: Path,
+) -> None:
+    # U+202E (right-to-left override) in a webhook's or peer's text reversed what
+    # followed it on the page: an amount "\u202e0001" read 1000 in the run viewer
+    # while the API said "\u202e0001". It is shown as its JSON escape.
+    stem = f"pv_bidi_{uuid.uuid4().hex[:8]}"
+    path = write_workflow(workflows_dir, stem, BIDI.format(name=stem))
+    amount = "\u202e0001"
+    try:
+        with browser_page(browser, live_server) as page:
+            for fail in (False, True):
+                resp = client.post(
+                    f"/api/workflows/{stem}/runs?wait=1",
+                    json={"amount": amount, "fail": fail},
+                    headers=auth,
+                )
+                body = resp.get_json()
+                assert body["status"] == ("failed" if fail else "succeeded"), body
+                open_run(page, body["execution_id"])
+                shown = page.locator("#run-error" if fail else "#run-output")
+                expect(shown).to_contain_text("\\u202e0001")
+                expect(page.locator("#run-input-json")).to_contain_text("\\u202e0001")
+                for where in (shown, page.locator("#run-input-json")):
+                    expect(where).not_to_contain_text(amount)
+    finally:
+        path.unlink()

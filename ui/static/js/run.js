@@ -5,7 +5,7 @@
 import { api, el, failure, getJSON } from './api.js';
 import { parseExact } from './exact_json.js';
 import { fmtMs } from './run/format.js';
-import { EXACT, pretty } from './run/exact.js';
+import { EXACT, pretty, visible } from './run/exact.js';
 import { renderHeader } from './run/header.js';
 import { RunModel } from './run/model.js';
 import { wireRerun } from './run/rerun.js';
@@ -159,7 +159,7 @@ function render() {
   if (model.output !== undefined) $('run-output').textContent = pretty(model.output);
   if (model.error) {
     $('run-error').hidden = false;
-    $('run-error').textContent = `${model.error.block ? `${model.error.block}: ` : ''}${model.error.message ?? pretty(model.error)}`;
+    $('run-error').textContent = visible(`${model.error.block ? `${model.error.block}: ` : ''}${model.error.message ?? pretty(model.error)}`);
   }
   $('rerun').disabled = !['succeeded', 'failed', 'cancelled'].includes(model.status);
   $('rerun').textContent = model.status === 'failed' ? 'Re-run from failed block' : 'Re-run';

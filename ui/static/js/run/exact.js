@@ -7,8 +7,17 @@ import { prettyExact } from '../exact_json.js';
 // The option api.js takes to read an answer's integers past 2^53 as BigInt.
 export const EXACT = { exact: true };
 
+// Bidirectional controls (LRE…RLO, LRI…PDI, LRM/RLM/ALM): shown, they reorder the text
+// after them, so "\u202e0001" read 1000 on the page while the API said otherwise.
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+// ``text`` with each bidirectional control written as its JSON escape (`\u202e`).
+export function visible(text) {
+  return String(text).replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 // A value as JSON with two spaces, BigInts as their digits; '' for no value.
 export function pretty(value) {
   if (value === undefined) return '';
-  try { return prettyExact(value); } catch { return String(value); }
+  try { return visible(prettyExact(value)); } catch { return visible(String(value)); }
 }
