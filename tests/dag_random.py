@@ -142,6 +142,18 @@ class Generator:
                 found.append(Read(root, self.rng.choice(fields), self.rng.random() < 0.6))
         return found
 
+    def flaky_body(self, b: Block) -> None:
+        """A top-level loop's or `on_error: continue` parallel's one-block body may
+        be a flaky Function: its tries then do not depend on timing (no block beside
+        it that a failure stops, no item stopped by another's failure)."""
+        if b.parent is not None or (b.type == "parallel" and b.on_error != "continue"):
+            return
+        for members in b.groups.values():
+            one = self.blocks[members[0]]
+            if len(members) == 1 and one.type == "function" and not one.js:
+                if self.rng.random() < 0.5:
+                    one.flaky = self.rng.randint(1, 2)
+
     def container(self, b: Block, visible: list[str], depth: int, iterating: bool) -> None:
         rng = self.rng
         if rng.random() < 0.2:
@@ -198,6 +210,7 @@ class Generator:
                 for x in list(self.blocks)[before:]
                 if (self.blocks[x].parent, self.blocks[x].group) == (b.id, group)
             ]
+        self.flaky_body(b)
         if b.type == "loop" and rng.random() < 0.4:
             funcs = [x for x in b.groups["body"] if self.blocks[x].type == "function"]
             if funcs:
@@ -319,10 +332,11 @@ def javascript(b: Block, terms: list[str]) -> list[str]:
 
 def flaky(b: Block, folder: str) -> list[str]:
     """Python lines that fail the block's first ``b.flaky`` tries in a run."""
-    mark = f"{folder}/" + "{}-" + b.id
+    index = "<loop.index>" if b.group == "body" else '""'
+    mark = f"{folder}/" + "{}-" + b.id + "-{}"
     return [
         "import os",
-        f"mark = {mark!r}.format(<workflow.execution_id>)",
+        f"mark = {mark!r}.format(<workflow.execution_id>, {index})",
         "tried = os.path.getsize(mark) if os.path.exists(mark) else 0",
         'with open(mark, "a") as f:',
         '    f.write("x")',

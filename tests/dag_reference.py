@@ -50,7 +50,7 @@ class Block:
     uses_item: bool = False  # reads <item>, the innermost loop's or parallel's item
     uses_state: bool = False
     fail: tuple[int, int] | None = None  # fails when t % m == r
-    flaky: int = 0  # a top-level Python function: its first `flaky` tries fail
+    flaky: int = 0  # a Python function: its first `flaky` tries fail (per loop index)
     retries: int = 0
     on_error: str | None = None
     cases: bool = False  # condition: cases c0 / c1, else other (else: if, true / false)
@@ -172,6 +172,8 @@ class Scope:
 
 
 def contribution(value: Any) -> int:
+    if isinstance(value, OneOf):  # an error: whichever it is, it has the same keys
+        value = value.options[0]
     if value is None:
         return 0
     if isinstance(value, bool):
@@ -215,6 +217,7 @@ class Interpreter:
         self.paths: dict[str, tuple[str, int]] = {}
         self.uncertain: list[str] = []
         self.failed = False  # the run failed: every record may have been stopped
+        self.tries: dict[tuple[str, int | None], int] = {}  # a flaky block's tries so far
 
     def run(self) -> dict[str, Any]:
         """``{"status", "output", "error", "blocks"}`` (error: a OneOf when failed)."""
@@ -320,27 +323,35 @@ class Interpreter:
                     if t % 3 == r:
                         return {"branch": name, "value": True}, name, 1
                 return {"branch": "other", "value": None}, "other", 1
-            if b.flaky > b.retries:  # every try is one of its first failing ones
-                raise Failed([_error("ValueError", path, "flaky")], b.retries + 1)
-            if b.fail and t % b.fail[0] == b.fail[1]:
-                thrown = ("JavaScriptError", "Error: boom") if b.js else ("ValueError", "boom")
-                raise Failed([_error(thrown[0], path, thrown[1])], b.retries + 1)
-            return {"v": t % 997}, "default", b.flaky + 1
-        try:
-            output = (
-                self.loop(b, scope, path) if b.type == "loop" else self.parallel(b, scope, path)
-            )
-        except Failed as exc:
-            self.uncertain.append(path + "[")
-            missing = all(
-                e["type"] == "MissingReference" and e["block"] == path for e in exc.errors
-            )
-            raise Failed(exc.errors, 1 if missing else b.retries + 1) from None
-        if b.type == "parallel" and output["errors"]:
-            # `on_error: continue` collects the errors after the retries (each ran
-            # the whole body again).
-            return output, "default", b.retries + 1
-        return output, "default", 1
+            thrown = ("JavaScriptError", "Error: boom") if b.js else ("ValueError", "boom")
+            key = (b.id, scope.index if b.parent else None)  # what its code counts by
+            for attempt in range(1, b.retries + 2):
+                tried = self.tries.get(key, 0)
+                self.tries[key] = tried + 1
+                if tried < b.flaky:
+                    error = _error("ValueError", path, "flaky")
+                elif b.fail and t % b.fail[0] == b.fail[1]:
+                    error = _error(thrown[0], path, thrown[1])
+                else:
+                    return {"v": t % 997}, "default", attempt
+            raise Failed([error], b.retries + 1)
+        for attempt in range(1, b.retries + 2):  # each runs the whole body again
+            try:
+                output = (
+                    self.loop(b, scope, path) if b.type == "loop" else self.parallel(b, scope, path)
+                )
+            except Failed as exc:
+                self.uncertain.append(path + "[")
+                missing = all(
+                    e["type"] == "MissingReference" and e["block"] == path for e in exc.errors
+                )
+                if missing or attempt > b.retries:
+                    raise Failed(exc.errors, attempt) from None
+                continue
+            if b.type == "parallel" and output["errors"] and attempt <= b.retries:
+                continue  # `on_error: continue` collects the errors after the retries
+            return output, "default", attempt
+        raise AssertionError("unreachable")
 
     def input_size(self, b: Block, scope: Scope) -> int:
         """How many names a Function's `input` has: the run input's fields, the blocks
