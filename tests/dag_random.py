@@ -256,10 +256,14 @@ def to_yaml(wf: Wf, name: str, folder: str | None = None) -> str:
             if b.flaky:
                 assert folder is not None, "a flaky Function counts its tries in a folder"
                 code += flaky(b, folder)
+            if b.gate:
+                assert folder is not None, "a gate is a file in a folder"
+                code += gate(folder)
             if b.fail:
                 code += [f"if t % {b.fail[0]} == {b.fail[1]}:", '    raise ValueError("boom")']
             code.append('return {"v": t % 997}')
-            lines += [] if b.worker else ["    isolation: inline"]
+            lines += [] if b.worker or b.gate else ["    isolation: inline"]
+            lines += ["    timeout: 120"] * b.gate
             lines += ["    code: |"] + [f"      {c}" for c in code]
         elif b.type == "condition":
             terms += [r.text() if not r.optional else f"({r.text()} or 0)" for r in b.reads]
@@ -342,4 +346,15 @@ def flaky(b: Block, folder: str) -> list[str]:
         '    f.write("x")',
         f"if tried < {b.flaky}:",
         '    raise ValueError("flaky")',
+    ]
+
+
+def gate(folder: str) -> list[str]:
+    """Python lines that say the run got here (a file named after the run) and wait
+    until the file `gate` exists."""
+    return [
+        "import os, time",
+        f"open(os.path.join({folder!r}, 'reached-' + str(<workflow.execution_id>)), 'w').close()",
+        f"while not os.path.exists(os.path.join({folder!r}, 'gate')):",
+        "    time.sleep(0.02)",
     ]

@@ -51,6 +51,7 @@ class Block:
     uses_state: bool = False
     fail: tuple[int, int] | None = None  # fails when t % m == r
     flaky: int = 0  # a Python function: its first `flaky` tries fail (per loop index)
+    gate: bool = False  # a Python function that first waits for a gate file (a resume test)
     retries: int = 0
     on_error: str | None = None
     cases: bool = False  # condition: cases c0 / c1, else other (else: if, true / false)

@@ -19,6 +19,7 @@ from typing import Any
 
 from dag_random import Generator, to_yaml
 from dag_reference import Block, Edge, Interpreter, Read, Wf, matches
+from held_runs import until
 
 from engine import runstore
 from engine.runtime import Runtime
@@ -220,23 +221,36 @@ def _missing(block: str) -> dict[str, Any]:
 
 
 async def test_random_runs_resumed_after_a_restart_end_as_the_reference_says(
-    workspace: Path, database_url: str, write_workflow
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path
 ) -> None:
-    """Runs cut off by a restart at random points (their process stopped mid-run) and
-    resumed by another process end as the reference says: a resume reuses what
-    completed (its outputs, the ports it took, the skips) and runs the rest."""
+    """Runs cut off by a restart (their process stopped mid-run) and resumed by another
+    process end as the reference says: a resume reuses what completed (its outputs,
+    the ports it took, the skips) and runs the rest. Each run waits at a gate, a
+    top-level Function chosen at random, and the restart comes once the runs that get
+    there wait at it."""
     rng = random.Random(SEED + 2)
-    wrong, cut = [], 0
+    wrong, cut, held = [], 0, 0
     for batch in range(3):
+        folder = tmp_path / str(batch)
+        folder.mkdir()
+        made = [Generator(random.Random(rng.random())).workflow() for _ in range(30)]
+        waiting = 0
+        for wf in made:
+            for b in wf.blocks.values():
+                b.flaky = 0  # a resumed flaky block's tries would depend on where it was cut
+            gates = [b for b in wf.blocks.values() if b.parent is None and b.type == "function"]
+            gates = [b for b in gates if not b.js]
+            if gates:
+                rng.choice(gates).gate = True
+                expected = Interpreter(wf).run()
+                ran = [b for b in gates if b.gate][0].id
+                if expected["status"] == "succeeded" and expected["blocks"][ran]["attempts"]:
+                    waiting += 1
+        texts = [to_yaml(wf, f"resume{batch}_{i}", str(folder)) for i, wf in enumerate(made)]
         first = Runtime(
             workspace / "workflows", database_url, workspace, function_workers=2, resume=False
         )
         await first.start()
-        made = [Generator(random.Random(rng.random())).workflow() for _ in range(30)]
-        for wf in made:  # a resumed flaky block's tries would depend on where it was cut
-            for b in wf.blocks.values():
-                b.flaky = 0
-        texts = [to_yaml(wf, f"resume{batch}_{i}") for i, wf in enumerate(made)]
         subs = await asyncio.gather(
             *(
                 first.submit(write_workflow(t), {"n": wf.n})
@@ -244,8 +258,13 @@ async def test_random_runs_resumed_after_a_restart_end_as_the_reference_says(
             )
         )
         runs = [(s.execution_id, wf, t) for s, wf, t in zip(subs, made, texts, strict=True)]
-        await asyncio.sleep((0, 0.01, 0.03)[batch])
-        await first.close()  # a restart, mid-run for some
+        # The gates hold the runtime's 2 Function workers: each other run that gets to
+        # its gate waits for a worker, so nothing passes a gate before the restart.
+        reached = min(waiting, 2)
+        assert await until(lambda: len(list(folder.glob("reached-*"))) >= reached)  # noqa: B023
+        await first.close()  # a restart, with the runs that get to their gate before it
+        held += waiting
+        (folder / "gate").touch()
         second = Runtime(
             workspace / "workflows", database_url, workspace, function_workers=2, resume=False
         )
@@ -271,5 +290,6 @@ async def test_random_runs_resumed_after_a_restart_end_as_the_reference_says(
         finally:
             await second.close()
     wrong.sort(key=len)
-    assert cut >= 10  # enough runs were cut off to say something
+    assert held >= 10  # enough runs are cut off to say something
+    assert cut >= held
     assert not wrong, f"{len(wrong)} of 90 differ; the smallest:\n" + "\n\n".join(wrong[:2])
