@@ -78,3 +78,18 @@ async def test_run_prints_no_control_characters_of_its_error(
     assert code == 1, printed
     _no_controls(printed)
     assert "error: \\x1b[2Jsucceeded\\r (line 1) (block f)" in printed
+
+
+async def test_runs_show_prints_bidirectional_controls_escaped(
+    runtime: Runtime, write_workflow: Any, database_url: str
+) -> None:
+    # U+202E (right-to-left override) reordered the rest of the line in a terminal
+    # that lays out bidirectional text: an amount "\u202e0001" read 1000. Shown as
+    # its escape, as the run viewer shows it (docs/pages.md).
+    wf = write_workflow(RAISES.format(name=f"bidi_{uuid.uuid4().hex[:8]}"))
+    result = await runtime.execute(wf, {"text": "refund \u202e0001 \u2067x\u2069"})
+    assert result["status"] == "failed"
+    code, shown = await _cli(database_url, "runs", "show", result["execution_id"])
+    assert code == 0, shown
+    assert not any(c in shown for c in "\u202e\u2067\u2069"), shown
+    assert "refund \\u202e0001 \\u2067x\\u2069" in shown

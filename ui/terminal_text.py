@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 
-#: C0 controls but tab and line feed, DEL, and C1 controls (U+009B is a CSI too).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: C0 controls but tab and line feed, DEL, and C1 controls (U+009B is a CSI too); and
+#: bidirectional controls, which reorder the rest of the line in a terminal that lays
+#: out bidirectional text ("\u202e0001" read 1000), as the run viewer escapes them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
