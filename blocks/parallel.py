@@ -39,7 +39,11 @@ class Parallel(BlockHandler):
         {
             "properties": {
                 "body": {"minItems": 1},
-                "branches": {"minProperties": 1, "additionalProperties": {"minItems": 1}},
+                "branches": {
+                    "minProperties": 1,
+                    "additionalProperties": {"minItems": 1},
+                    "propertyNames": {"pattern": "^[^\\[\\]]+$"},
+                },
             }
         },
         # `items` with `body`; `branches` alone, with no item to name `as`.
@@ -80,6 +84,13 @@ class Parallel(BlockHandler):
         if "branches" in self.config and not self.config["branches"]:
             message = "a parallel needs at least one branch in `branches`"
             found.append(Problem(message, block=self.block.id, field="branches"))
+        branches = self.config.get("branches")
+        for name in branches if isinstance(branches, dict) else ():
+            if not name or "[" in str(name) or "]" in str(name):
+                # Its blocks are recorded as `p[<branch>].x`: the run viewer (and anyone
+                # reading the paths) could not tell such a branch from the path.
+                message = f"branch name {name!r} cannot be empty or hold '[' or ']'"
+                found.append(Problem(message, block=self.block.id, field=f"branches.{name}"))
         if "items" in self.config and (why := written_items_problem(self.config["items"])):
             found.append(Problem(why, block=self.block.id, field="items"))
         if not neither_or_both:  # else which groups it has is what is in question

@@ -5,8 +5,10 @@ then every run failed with "reference <b.v> names 'b', which has no value here".
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from workflow_problems import problems
 
@@ -94,3 +96,38 @@ def test_accumulate_next_is_explained_with_a_block_of_the_file(
     assert f"block 'c': field '{field}': `accumulate.next` is one reference into the body," in found
     assert "such as <b.field>" in found and said in found, found
     assert "quotes" not in found and "add" not in found, found
+
+
+@pytest.mark.parametrize("name", ["", "x]", "a[0]", "[", "a.b]"])
+def test_a_branch_name_a_block_path_cannot_hold_is_a_problem(tmp_path: Path, name: str) -> None:
+    # A branch's blocks are recorded as `p[<branch>].x`: with a `[` or `]` in the name,
+    # or none, the run viewer could not tell the branch from the path and showed its
+    # blocks outside the parallel, unlabelled, while the API listed them in it.
+    text = (
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        f"  p: {{type: parallel, branches: {{{json.dumps(name)}: [x], ok: [y]}}}}\n"
+        "  x: {type: function, code: 'return 1'}\n  y: {type: function, code: 'return 2'}\n"
+        "edges: [start -> p]\n"
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1 and f"block 'p': field 'branches.{name}'" in found[0], found
+    schema = json.loads((Path(__file__).parent.parent / "docs/workflow.schema.json").read_text())
+    doc = {
+        "name": "t",
+        "blocks": {
+            "start": {"type": "manual"},
+            "p": {"type": "parallel", "branches": {name: ["x"]}},
+        },
+    }
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+
+
+def test_branch_names_with_dots_blanks_and_letters_of_any_script_validate(tmp_path: Path) -> None:
+    text = (
+        "name: t\nblocks:\n  start: {type: manual}\n"
+        "  p: {type: parallel, branches: {'v1.2': [x], 'notify customer': [y], 'ü': [z]}}\n"
+        "  x: {type: function, code: 'return 1'}\n  y: {type: function, code: 'return 2'}\n"
+        "  z: {type: function, code: 'return 3'}\nedges: [start -> p]\n"
+    )
+    (tmp_path / "ok.yaml").write_text(text)
+    load_file(tmp_path / "ok.yaml")
