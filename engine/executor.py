@@ -21,11 +21,11 @@ from engine.graph import TOP, Region
 from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
 from engine.recovery import not_resumable
-from engine.references import MissingReference, NotRun
-from engine.region_output import body_output, sink_output
+from engine.references import MissingReference
+from engine.region_output import OutputScope, body_output, sink_output
 from engine.registry import Result
 from engine.run_ends import end_left_running
-from engine.stops import BlockFailed, Stops, error_dict, stop_reason
+from engine.stops import BlockFailed, Stops, error_dict, is_final, stop_reason
 
 #: `retry_backoff` doubles per retry up to this many times itself (Temporal's default
 #: maximum interval): uncapped, `retries: 30` waited years before its last attempt.
@@ -50,39 +50,6 @@ def _success(value: Any, ctx: BlockContext, duration: float) -> dict[str, Any]:
     if ctx.inputs:
         record["inputs"] = ctx.inputs
     return record
-
-
-def _final(exc: Exception, category: str) -> bool:
-    """Whether another attempt cannot help: the handler said so (``retriable = False``,
-    or its own ``BlockFailed``), or, for a loop or parallel, the body's failure is such
-    a one: running the body again sent every earlier iteration's requests again."""
-    if isinstance(exc, BlockFailed):
-        return exc.final if category == "container" else True
-    return getattr(exc, "retriable", True) is False
-
-
-class _OutputScope:
-    """The run's top-level scope, as the workflow's ``output:`` reads it.
-
-    A block skipped on an untaken branch reads as null rather than failing a run
-    whose blocks all succeeded: the SPEC's own example ends ``output:
-    <capture.status>`` with ``capture`` behind a condition. A missing field of a
-    block that ran is still an error naming the reference."""
-
-    __slots__ = ("frame", "blocks")
-
-    def __init__(self, frame: Frame, blocks: dict[str, dict[str, Any]]) -> None:
-        self.frame = frame
-        self.blocks = blocks
-
-    def lookup(self, root: str) -> Any:
-        record = self.blocks.get(root)
-        if record is not None and record["status"] == "skipped":
-            raise NotRun(root)
-        return self.frame.lookup(root)
-
-    def note_secret(self, value: Any) -> None:
-        self.frame.note_secret(value)
 
 
 class BodyResult(NamedTuple):
@@ -269,8 +236,8 @@ class Executor:
                 # or how long the peer asked us to wait (Retry-After).
                 # A body's failure (BlockFailed) is retried with its container: its
                 # `retries` run the whole body again (SPEC: every block accepts them),
-                # unless that failure was final (_final).
-                final = _final(exc, handler.category)
+                # unless that failure was final (engine.stops.is_final).
+                final = is_final(exc, handler.category)
                 settled = isinstance(exc, MissingReference) or final
                 retriable = not settled
                 if retriable and attempt <= block.retries and path not in self.stops.finishing:
@@ -351,7 +318,7 @@ class Executor:
         try:
             await self.execute_region(self.plan.top, frame)
             output = (
-                self.plan.output.resolve(_OutputScope(frame, self.top_blocks))
+                self.plan.output.resolve(OutputScope(frame, self.top_blocks))
                 if self.plan.output is not None
                 else sink_output(self.plan.top, frame.outputs)
             )

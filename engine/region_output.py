@@ -19,9 +19,13 @@ several, or null when none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.graph import Region
+from engine.references import NotRun
+
+if TYPE_CHECKING:
+    from engine.context import Frame
 
 
 def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
@@ -44,3 +48,27 @@ def _one_or_mapping(blocks: list[str], outputs: dict[str, Any]) -> Any:
     if len(blocks) == 1:
         return outputs[blocks[0]]
     return {b: outputs[b] for b in blocks} or None
+
+
+class OutputScope:
+    """The run's top-level scope, as the workflow's ``output:`` reads it.
+
+    A block skipped on an untaken branch reads as null rather than failing a run
+    whose blocks all succeeded: the SPEC's own example ends ``output:
+    <capture.status>`` with ``capture`` behind a condition. A missing field of a
+    block that ran is still an error naming the reference."""
+
+    __slots__ = ("frame", "blocks")
+
+    def __init__(self, frame: Frame, blocks: dict[str, dict[str, Any]]) -> None:
+        self.frame = frame
+        self.blocks = blocks
+
+    def lookup(self, root: str) -> Any:
+        record = self.blocks.get(root)
+        if record is not None and record["status"] == "skipped":
+            raise NotRun(root)
+        return self.frame.lookup(root)
+
+    def note_secret(self, value: Any) -> None:
+        self.frame.note_secret(value)

@@ -37,6 +37,15 @@ class BlockFailed(Exception):
         self.final = final
 
 
+def is_final(exc: Exception, category: str) -> bool:
+    """Whether another attempt cannot help: the handler said so (``retriable = False``,
+    or its own ``BlockFailed``), or, for a loop or parallel, the body's failure is such
+    a one: running the body again sent every earlier iteration's requests again."""
+    if isinstance(exc, BlockFailed):
+        return exc.final if category == "container" else True
+    return getattr(exc, "retriable", True) is False
+
+
 def error_dict(exc: BaseException, block: str) -> dict[str, Any]:
     if isinstance(exc, BlockFailed):
         return exc.error
