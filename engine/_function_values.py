@@ -66,7 +66,8 @@ class NoField(AttributeError):
     default make none)."""
 
     def __init__(self, fields: dict[Any, Any], name: str) -> None:
-        super().__init__(name=name, obj=fields)
+        # args[0] as an AttributeError has it (`e.args[0]`), cheap to make.
+        super().__init__(f"no field {name!r}", name=name, obj=fields)
 
     def __str__(self) -> str:
         fields = self.obj

@@ -82,3 +82,32 @@ async def test_a_misspelt_block_name_is_not_said_to_leave_input_empty(
     # Code that reads input as a whole got all of it: the fields are listed.
     said = await _error(run_yaml, isolation, "keys = list(input)\nreturn input.strat")
     assert said == "no field 'strat' in input (fields: order, start) (line 2)"
+
+
+@ISOLATIONS
+async def test_the_error_reads_as_an_attribute_error_does(run_yaml, isolation: str) -> None:
+    """``e.args[0]``, ``e.name`` as Python's own AttributeError has them (args was empty)."""
+    result = await run_yaml(
+        json.dumps(
+            {
+                "name": f"missing_field_args_{isolation}",
+                "blocks": {
+                    "start": {"type": "manual"},
+                    "f": {
+                        "type": "function",
+                        "isolation": isolation,
+                        "code": "try:\n    input.start.order.zz\nexcept AttributeError as e:\n"
+                        "    return {'arg': e.args[0], 'name': e.name, 'said': str(e)}",
+                    },
+                },
+                "edges": ["start -> f"],
+            }
+        ),
+        GIVEN,
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"] == {
+        "arg": "no field 'zz'",
+        "name": "zz",
+        "said": "no field 'zz' in input.start.order (fields: rows, meta)",
+    }
