@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
 from engine.deployments import lock_key
+from engine.repeated_failures import RepeatedFailures
 
 log = logging.getLogger("flowyard.handoff")
 
@@ -86,12 +88,16 @@ async def take_handoffs(runtime: Any) -> None:
     # Runs of one key are chained here, in this process's memory: say so if another
     # process does the same on this database.
     ordering = asyncio.create_task(hold_key_order(runtime, "flowyard engine", True, beat))
+    # A database outage is said once, then at most once a minute, and once when runs
+    # are taken again: an ERROR with its traceback at every try, a second apart, was
+    # ~25 lines a second for as long as the outage lasted.
+    failures = RepeatedFailures(log, "taking handed-over runs")
     try:
         while True:
             try:
-                await _listen_and_take(runtime)
-            except Exception:
-                log.exception("taking handed-over runs failed; trying again in 1 s")
+                await _listen_and_take(runtime, failures.worked)
+            except Exception as exc:  # tried again in 1 s
+                failures.failed(exc)
                 await asyncio.sleep(1.0)
     finally:
         for task in (taking_over, ordering):
@@ -99,7 +105,9 @@ async def take_handoffs(runtime: Any) -> None:
         await asyncio.gather(taking_over, ordering, return_exceptions=True)
 
 
-async def _listen_and_take(runtime: Any) -> None:
+async def _listen_and_take(runtime: Any, listening: Callable[[], None]) -> None:
+    """Listen for announced runs and take them; ``listening`` is told once the
+    listener is set up and the waiting runs were taken."""
     arrived: asyncio.Queue[str] = asyncio.Queue()
     conn = await runtime.db.connect()
     # released on close
@@ -114,6 +122,7 @@ async def _listen_and_take(runtime: Any) -> None:
             # engine process listened, and what an earlier claim did not get, is taken
             # under steady traffic too, and before any later run of its key.
             await _take(runtime)
+            listening()
             with contextlib.suppress(TimeoutError):  # none announced: look anyway
                 announced = [await asyncio.wait_for(arrived.get(), SWEEP_S)]
                 while not arrived.empty():
