@@ -257,6 +257,9 @@ class Database:
         min_size: int = 2,
         max_size: int = 20,
     ) -> Database:
+        from engine.repeated_failures import quiet_pool_floor  # it imports this module
+
+        quiet_pool_floor()  # the pools' reconnects through an outage, in one line a minute
         url = resolve_url(workspace, url)
         urls = for_drivers(url)
         timeout = {"timeout": urls.connect_timeout} if urls.connect_timeout else {}

@@ -91,3 +91,52 @@ class RepeatedFailures:
 def _one_line(exc: Exception) -> str:
     text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+#: What asyncpg logs (a WARNING with the traceback) each time it fails to reconnect a
+#: pool below its ``min_size``, which it tries in the background after every release.
+_POOL_FLOOR = "Failed to restore the pool connection floor"
+
+
+class _PoolFloorOutage(logging.Filter):
+    """asyncpg's own retry, said as the tasks above say theirs. Through a database
+    outage every pool logged the failed reconnect with a 27-line traceback about once
+    a second (each health check, heartbeat or run released a connection and started
+    the retry anew): ~300 lines in 20 s from an idle engine process. The first one is
+    said in one line, then at most one a minute; one that is no outage passes as is."""
+
+    def __init__(self, say_again_after: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.say_again_after = say_again_after
+        self.clock = clock
+        self._said: float | None = None
+        self._unsaid = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not (isinstance(exc, Exception) and str(record.msg).startswith(_POOL_FLOOR)):
+            return True
+        if not server_unreachable(exc):
+            return True
+        now = self.clock()
+        if self._said is not None and now - self._said < self.say_again_after:
+            self._unsaid += 1
+            return False
+        more = f"; {self._unsaid} more since the last line" if self._unsaid else ""
+        record.msg = (
+            f"{_POOL_FLOOR}: the database cannot be reached ({_one_line(exc)}); asyncpg "
+            f"retries, said again at most once a minute{more}"
+        )
+        record.args, record.exc_info, record.exc_text = None, None, None
+        self._said, self._unsaid = now, 0
+        return True
+
+
+def quiet_pool_floor(
+    logger: logging.Logger | None = None, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Say asyncpg's failed pool reconnects through an outage in one line a minute
+    (once per process: every pool logs to the one ``asyncpg.pool`` logger)."""
+    logger = logger or logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _PoolFloorOutage) for f in logger.filters):
+        logger.addFilter(_PoolFloorOutage(clock=clock))
