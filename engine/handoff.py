@@ -48,11 +48,20 @@ ENGINE_LOCK = 0x666C7977  # "flyw"
 _CLAIM = f"""
     UPDATE flowyard_runs SET owner = $1, heartbeat_at = now()
      WHERE execution_id IN (
-           SELECT execution_id FROM flowyard_runs
+           SELECT execution_id FROM flowyard_runs AS r
             WHERE owner = '{HANDOFF}' AND status = 'queued'
               AND ($2::uuid[] IS NULL OR execution_id = ANY($2::uuid[]))
               -- handed over by this deployment's web process (engine/deployments.py)
               AND queue = $3
+              -- Not while an earlier run of its key is held by another process (an
+              -- engine process whose serve was killed runs on for seconds; another
+              -- owner not yet found dead): started here, it ran before them. It is
+              -- claimed once they ended, or were taken over here and chained.
+              AND NOT EXISTS (
+                    SELECT 1 FROM flowyard_runs AS o
+                     WHERE o.concurrency_key = r.concurrency_key
+                       AND o.status IN ('queued', 'running') AND o.created_at < r.created_at
+                       AND o.owner <> $1 AND o.owner <> '{HANDOFF}' AND o.queue = $3)
             ORDER BY created_at, execution_id
             LIMIT {BATCH}
               -- Waits for a row another statement holds for a moment (a repeated
