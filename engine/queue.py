@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from engine.repeated_failures import RepeatedFailures
+from engine.repeated_failures import RepeatedFailures, quiet_psycopg_connects
 
 if TYPE_CHECKING:
     from procrastinate import RetryStrategy
@@ -139,6 +139,7 @@ class RunQueue:
         self.url = url
         self.name = name or queue_name()
         wait = worker_settings()["connection_wait"]
+        quiet_psycopg_connects()  # its pool's tries through an outage, in one line a minute
         self.app = App(
             connector=PsycopgConnector(conninfo=url, min_size=1, max_size=10, timeout=wait)
         )

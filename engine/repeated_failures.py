@@ -96,14 +96,19 @@ def _one_line(exc: Exception) -> str:
 #: What asyncpg logs (a WARNING with the traceback) each time it fails to reconnect a
 #: pool below its ``min_size``, which it tries in the background after every release.
 _POOL_FLOOR = "Failed to restore the pool connection floor"
+#: What psycopg_pool logs (a WARNING) each time a connection attempt of the queue's
+#: pool fails: ``error connecting in %r: %s`` (the pool's name, the error).
+_PSYCOPG_CONNECT = "error connecting in "
 
 
-class _PoolFloorOutage(logging.Filter):
-    """asyncpg's own retry, said as the tasks above say theirs. Through a database
-    outage every pool logged the failed reconnect with a 27-line traceback about once
-    a second (each health check, heartbeat or run released a connection and started
-    the retry anew): ~300 lines in 20 s from an idle engine process. The first one is
-    said in one line, then at most one a minute; one that is no outage passes as is."""
+class _LibraryRetries(logging.Filter):
+    """A library's own retry, said as the tasks above say theirs: the first failed try
+    in one line, then at most one a minute, with the count of those not said. Through a
+    database outage asyncpg logged each failed reconnect of a pool with a 27-line
+    traceback about once a second per pool (each health check, heartbeat or run
+    released a connection and started the retry anew: ~300 lines in 20 s from an idle
+    engine process), and psycopg_pool, the queue's, a line every few seconds for as long
+    as it lasted. A record that is no such retry passes as it is."""
 
     def __init__(self, say_again_after: float = 60.0, clock: Callable[[], float] = time.monotonic):
         super().__init__()
@@ -112,24 +117,49 @@ class _PoolFloorOutage(logging.Filter):
         self._said: float | None = None
         self._unsaid = 0
 
+    def said(self, record: logging.LogRecord) -> str | None:
+        """The one line for ``record`` when it is a failed retry, else None."""
+        raise NotImplementedError
+
     def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if not (isinstance(exc, Exception) and str(record.msg).startswith(_POOL_FLOOR)):
-            return True
-        if not server_unreachable(exc):
+        line = self.said(record)
+        if line is None:
             return True
         now = self.clock()
         if self._said is not None and now - self._said < self.say_again_after:
             self._unsaid += 1
             return False
         more = f"; {self._unsaid} more since the last line" if self._unsaid else ""
-        record.msg = (
-            f"{_POOL_FLOOR}: the database cannot be reached ({_one_line(exc)}); asyncpg "
-            f"retries, said again at most once a minute{more}"
-        )
+        record.msg = f"{line}, said again at most once a minute{more}"
         record.args, record.exc_info, record.exc_text = None, None, None
         self._said, self._unsaid = now, 0
         return True
+
+
+class _PoolFloorOutage(_LibraryRetries):
+    """asyncpg's reconnects of a pool below its floor; one that is no outage (a bug)
+    keeps its traceback."""
+
+    def said(self, record: logging.LogRecord) -> str | None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not (isinstance(exc, Exception) and str(record.msg).startswith(_POOL_FLOOR)):
+            return None
+        if not server_unreachable(exc):
+            return None
+        return f"{_POOL_FLOOR}: the database cannot be reached ({_one_line(exc)}); asyncpg retries"
+
+
+class _PsycopgConnectRetries(_LibraryRetries):
+    """psycopg_pool's failed connection attempts (the queue's pool): whatever the cause
+    (an outage, a refused password), each try says the same."""
+
+    def said(self, record: logging.LogRecord) -> str | None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (str(record.msg).startswith(_PSYCOPG_CONNECT) and len(args) == 2):
+            return None
+        exc = args[1]
+        why = _one_line(exc) if isinstance(exc, Exception) else str(exc)
+        return f"{_PSYCOPG_CONNECT}{args[0]!r}: {why}; psycopg retries"
 
 
 def quiet_pool_floor(
@@ -137,6 +167,17 @@ def quiet_pool_floor(
 ) -> None:
     """Say asyncpg's failed pool reconnects through an outage in one line a minute
     (once per process: every pool logs to the one ``asyncpg.pool`` logger)."""
-    logger = logger or logging.getLogger("asyncpg.pool")
-    if not any(isinstance(f, _PoolFloorOutage) for f in logger.filters):
-        logger.addFilter(_PoolFloorOutage(clock=clock))
+    _quiet(logger or logging.getLogger("asyncpg.pool"), _PoolFloorOutage, clock)
+
+
+def quiet_psycopg_connects(
+    logger: logging.Logger | None = None, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Say the queue's failed connection attempts in one line a minute (once per
+    process: every psycopg pool logs to the one ``psycopg.pool`` logger)."""
+    _quiet(logger or logging.getLogger("psycopg.pool"), _PsycopgConnectRetries, clock)
+
+
+def _quiet(logger: logging.Logger, kind: type[_LibraryRetries], clock: Callable[[], float]) -> None:
+    if not any(isinstance(f, kind) for f in logger.filters):
+        logger.addFilter(kind(clock=clock))
