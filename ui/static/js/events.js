@@ -3,11 +3,14 @@
 /* global Chart */
 import { api, el, getJSON } from './api.js';
 import { prettyExact } from './exact_json.js';
+import { visible } from './run/exact.js';
 
 // An order's events and states are read and shown with their integers exact: a
 // BIGINT's 9223372036854775807 is not a double's 9223372036854776000.
 const EXACT = { exact: true };
-const pretty = (value) => (value === undefined ? '' : prettyExact(value));
+// Bidirectional controls (U+202E…) written as their escapes, as on the run page: shown
+// as such they reorder the text after them ("\u202e0001" read 1000).
+const pretty = (value) => (value === undefined ? '' : visible(prettyExact(value)));
 
 const $ = (id) => document.getElementById(id);
 let events = [];
@@ -65,7 +68,7 @@ function verdict(output) {
   const box = $('replay-problems');
   box.hidden = reasons.length === 0;
   box.replaceChildren(...(reasons.length ? [el('strong', { text: 'Replay found problems: this state is not to be trusted' }),
-    el('ul', {}, reasons.map((r) => el('li', { text: String(r) })))] : []));
+    el('ul', {}, reasons.map((r) => el('li', { text: visible(r) })))] : []));
 }
 
 // A message in the state panel, with a link to the replay's run when there is one.
@@ -140,11 +143,11 @@ async function load(e) {
   if (!r.ok) { say(r.data?.error ?? `error ${r.status}`); return; }
   events = r.data.events;
   shown = id;
-  $('shown-order').textContent = id;
+  $('shown-order').textContent = visible(id);
   say(`${events.length} events`);
   if (!events.length) return;
   $('event-list').replaceChildren(...events.map((ev) => el('li', { dataset: { version: ev.aggregate_version } },
-    el('strong', { text: `v${ev.aggregate_version} ${ev.event_type}` }), ' ', el('small', { class: 'muted', text: ev.created_at }),
+    el('strong', { text: visible(`v${ev.aggregate_version} ${ev.event_type}`) }), ' ', el('small', { class: 'muted', text: ev.created_at }),
     el('pre', { class: 'json', text: pretty(ev.data) }))));
   const slider = $('time-slider');
   slider.min = String(events[0].aggregate_version);
