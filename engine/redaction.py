@@ -45,6 +45,7 @@ import yarl
 
 from engine._cut_secrets import CUT_MARK, Beginnings
 from engine._json import dumps, loads
+from engine._json_escapes import escaped_forms
 from engine._secret_encodings import in_base64
 from engine._secret_url_parts import request_parts
 from engine.references import references_in
@@ -206,10 +207,10 @@ class Redactor:
         return json.dumps(value)  # ASCII-escaped: a lone surrogate stays an escape
 
 
-#: What splits a text into the runs of characters no JSON encoder escapes (printable
-#: ASCII but ``"`` and ``\``): such a run of a form of a secret is in the text
-#: whatever the depth of escaping.
-_ESCAPABLE = re.compile(r"[^ -!#-\[\]-~]")
+#: What splits a text into the runs of characters no common JSON encoder escapes
+#: (printable ASCII but ``"``, ``\`` and ``/<>&='``: engine/_json_escapes.py): such a
+#: run of a form of a secret is in the text whatever the depth of escaping.
+_ESCAPABLE = re.compile(r"[^ -!#-%(-.0-;?-\[\]-~]")
 
 _BACKSLASHES = re.compile(r"(\\+)")
 
@@ -234,7 +235,7 @@ class _Form:
         self._in_json: re.Pattern[str] | None = None
         self._in_text: re.Pattern[str] | None = None
         if self.needle != text:  # it has a character escaping changes
-            escaped = {_any_depth(json.dumps(text, ensure_ascii=a)[1:-1]) for a in (False, True)}
+            escaped = {_any_depth(f) for f in escaped_forms(text)}
             self._in_json = re.compile(_alternatives(escaped))
             # In a value, the form may also be there as is (depth 0).
             self._in_text = re.compile(_alternatives({*escaped, re.escape(text)}))
