@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from engine.references import MissingReference, Reference, references_in, walk
+from engine.references import MissingReference, Reference, parse, references_in, walk
 
 #: Credential references by what they read: ``input``, or a block's id.
 CredentialRefs = Mapping[str, tuple[Reference, ...]]
@@ -29,18 +29,75 @@ def credential_refs(handlers: Mapping[str, Any]) -> dict[str, tuple[Reference, .
     by_root: dict[str, list[Reference]] = {}
     for handler in handlers.values():
         for ref in references_in(handler.credential_texts()):
+            ref = _through_items(ref, handler, handlers)
             if ref.root == "input" or ref.root in handlers:
                 by_root.setdefault(ref.root, []).append(ref)
     return {root: tuple(refs) for root, refs in by_root.items()}
 
 
+#: A path segment for every item of a list (every ``{key, value}`` pair of a
+#: mapping), as a loop or a parallel over ``items`` hands them to its body; never a
+#: segment of a written reference (``[\w-]+``).
+EACH = "*"
+
+
+def _through_items(ref: Reference, handler: Any, handlers: Mapping[str, Any]) -> Reference:
+    """``ref`` read through the loop variables it starts with: ``<acct.key>`` in the
+    body of a loop over ``items: <input.accounts>`` (``as: acct``) reads
+    ``<input.accounts.*.key>``. Only ``<input.…>`` itself had been traced, and a key
+    given in the input's list was stored in clear. A variable whose ``items`` is no
+    single reference is left as it is (nothing before the run holds it)."""
+    block = handler.block
+    while True:
+        container = _binding(ref.root, block, handlers)
+        items = container.config.get("items") if container is not None else None
+        found = parse(items) if isinstance(items, str) else []
+        if len(found) != 1 or (found[0][0], found[0][1]) != (0, len(items)):
+            return ref
+        source = found[0][2]
+        path = (*source.path, EACH, *ref.path)
+        ref = Reference(source.root, path, ref.optional or source.optional, ref.text)
+        block = container.block  # its items may be an outer container's variable
+
+
+def _binding(name: str, block: Any, handlers: Mapping[str, Any]) -> Any:
+    """The nearest container around ``block`` whose variable is ``name``, or None."""
+    parent = block.parent
+    while parent is not None and parent in handlers:
+        container = handlers[parent]
+        if container.block.type in ("loop", "parallel"):
+            if str(container.config.get("as") or "item") == name:
+                return container
+        parent = container.block.parent
+    return None
+
+
+def _read(value: Any, ref: Reference) -> list[Any]:
+    """What ``ref`` reads in ``value``: one value, or one for each item :data:`EACH`
+    stands for; none where the value is missing."""
+    if EACH not in ref.path:
+        try:
+            return [walk(value, ref)]
+        except MissingReference:  # the block that reads it says so, if it matters
+            return []
+    cut = ref.path.index(EACH)
+    items = _read(value, Reference(ref.root, ref.path[:cut], True, ref.text))
+    rest = Reference(ref.root, ref.path[cut + 1 :], ref.optional, ref.text)
+    found = []
+    for each in items:
+        if isinstance(each, Mapping):  # iterated as its {key, value} pairs
+            each = [{"key": k, "value": v} for k, v in each.items()]
+        if isinstance(each, list):
+            for item in each:
+                found += _read(item, rest)
+    return found
+
+
 def note_read(value: Any, refs: Iterable[Reference], note: Callable[[Any], None]) -> None:
     """``note`` what each of ``refs`` reads in ``value`` (the output of their root)."""
     for ref in refs:
-        try:
-            note(walk(value, ref))
-        except MissingReference:  # the block that reads it says so, if it matters
-            pass
+        for found in _read(value, ref):
+            note(found)
 
 
 def secret_text(value: Any) -> str | None:

@@ -109,3 +109,48 @@ edges: [start -> call]
     assert result["status"] == "succeeded", result["error"]
     stored = await runtime.run_result(result["execution_id"])
     assert stored["input"] == {"key": "***", "page": "CAEQAhoGcGFnZS0y"}
+
+
+async def test_a_token_a_loop_item_holds_is_redacted_from_the_start(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    """A credential read through a loop's or a parallel's item (`<acct.key>` in a body
+    over `items: <input.accounts>`; `<item.value>` over a mapping) is the input's too:
+    it was left in clear in the stored input, the trigger's output and the
+    container's resolved `items`, since only `<input.…>` itself was traced."""
+    keys = ("tok_loop_a1b2c3d4e5", "tok_loop_f6g7h8i9j0", "tok_map_k1l2m3n4o5")
+    text = f"""
+name: item_credentials
+blocks:
+  start: {{type: manual}}
+  each:
+    type: loop
+    items: <input.accounts>
+    as: acct
+    body: [call]
+  call:
+    type: http
+    url: {peer.url}/accounts
+    headers: {{Authorization: "Bearer <acct.key>", X-Account: "<acct.name>"}}
+  fan:
+    type: parallel
+    items: <input.tenants>
+    body: [hit]
+  hit:
+    type: http
+    url: {peer.url}/tenants
+    headers: {{X-Api-Key: "<item.value>"}}
+edges: [start -> each, each -> fan]
+"""
+    accounts = [{"name": "acct-one", "key": keys[0]}, {"name": "acct-two", "key": keys[1]}]
+    result = await run_yaml(text, {"accounts": accounts, "tenants": {"acme": keys[2]}})
+    assert result["status"] == "succeeded", result["error"]
+    sent = [h.get("authorization") or h.get("x-api-key") for h in peer.headers]
+    assert sorted(sent) == sorted([f"Bearer {keys[0]}", f"Bearer {keys[1]}", keys[2]])
+    recorded = await recorded_text(runtime, result)
+    for key in keys:
+        assert key not in recorded
+    assert "acct-one" in recorded  # the rest of the items is no credential
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"]["accounts"][1] == {"name": "acct-two", "key": "***"}
+    assert stored["input"]["tenants"] == {"acme": "***"}
