@@ -22,7 +22,11 @@ from collections.abc import Iterable
 CUT_MARK = "…"
 
 #: The mark as JSON text holds it: as is, or ``\\u2026`` (escaped any number of times).
-_MARKS = re.compile(r"…|\\+u2026")
+#: Also V8's: a JavaScript Function's ``JSON.parse(text)`` error quotes a text of 20
+#: characters or more by its first 10, then ``"...`` (``"sk_test_St"... is not
+#: valid JSON``), the quote escaped as often as the message was.
+_MARKS = re.compile(r'…|\\+u2026|\\*"\.\.\.')
+_V8_MARK = '"...'
 
 #: A run of backslashes: JSON-escaping again makes each longer, and nothing else.
 _BACKSLASHES = re.compile(r"\\+")
@@ -59,7 +63,9 @@ class Beginnings:
         """``text`` with ``***`` for the longest end (``shortest`` characters or
         more) before each cut mark that is the beginning of a secret, at any depth
         of JSON escaping; the very object when there was none."""
-        if self._heads is None or (CUT_MARK not in text and "u2026" not in text):
+        if self._heads is None or (
+            CUT_MARK not in text and "u2026" not in text and _V8_MARK not in text
+        ):
             return text
         parts: list[str] = []
         done = 0  # where the text not yet copied to parts starts

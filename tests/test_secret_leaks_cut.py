@@ -115,3 +115,28 @@ def test_text_that_merely_ends_like_a_secret_begins_is_kept() -> None:
     for kept in ("… ends with sk_…", "a cut … and no secret", "sk_test is a prefix, no cut"):
         text = json.dumps({"message": kept})
         assert redactor(text) == text
+
+
+JSON_PARSE = """
+name: cut_by_javascript
+blocks:
+  parse:
+    type: function
+    language: javascript
+    code: |
+      return JSON.parse(<env.FY_CUT_SECRET>);
+"""
+
+
+async def test_a_secret_javascript_cuts_in_a_json_parse_error_keeps_none_of_it(
+    run_yaml: Any, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """V8's JSON.parse error quotes a text of 20 characters or more by its first 10
+    and `"...`: a cut the engine neither made nor marked with `…`, and the first
+    10 characters of the secret were stored in clear."""
+    monkeypatch.setenv("FY_CUT_SECRET", SECRET)
+    result = await run_yaml(JSON_PARSE)
+    assert result["status"] == "failed"
+    message = result["error"]["message"]
+    assert message.startswith("SyntaxError: Unexpected token 's', \"***\"... is not valid JSON")
+    assert_no_beginning(SECRET, await recorded_text(runtime, result))
