@@ -295,9 +295,12 @@ class HttpBlock(BlockHandler):
     )
 
     def credential_texts(self) -> list[Any]:
-        """The values of headers and ``query`` parameters named like credentials."""
-        headers, query = self.config.get("headers"), self.config.get("query")
-        found = []
+        """The values of headers and ``query`` parameters named like credentials, and
+        the url's ``user:password@`` (sent as Basic auth: ``<input.password>`` there
+        was kept in clear in the stored input)."""
+        headers, query, url = (self.config.get(k) for k in ("headers", "query", "url"))
+        userinfo = USERINFO.match(url) if isinstance(url, str) else None
+        found: list[Any] = [userinfo[0]] if userinfo else []
         if isinstance(headers, dict):
             found += [v for k, v in headers.items() if is_credential_header(str(k))]
         if isinstance(query, dict):

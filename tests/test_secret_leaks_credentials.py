@@ -154,3 +154,26 @@ edges: [start -> each, each -> fan]
     stored = await runtime.run_result(result["execution_id"])
     assert stored["input"]["accounts"][1] == {"name": "acct-two", "key": "***"}
     assert stored["input"]["tenants"] == {"acme": "***"}
+
+
+async def test_a_password_in_a_url_from_the_run_input_is_redacted_from_the_start(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    """`url: https://api:<input.password>@host/…`: the password the HTTP block sends
+    as Basic auth was left in clear in the stored input and the trigger's output
+    (the block's recorded URL showed `[redacted]@` for it)."""
+    password = "pw_from_input_7Hq2Zx"
+    url = peer.url.replace("://", "://api:<input.password>@")
+    text = f"""
+name: url_credentials
+blocks:
+  start: {{type: manual}}
+  call: {{type: http, url: "{url}/basic?user=<input.user>"}}
+edges: [start -> call]
+"""
+    result = await run_yaml(text, {"password": password, "user": "u-42"})
+    assert result["status"] == "succeeded", result["error"]
+    assert peer.headers[-1]["authorization"].startswith("Basic ")  # it was sent
+    assert password not in await recorded_text(runtime, result)
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"password": "***", "user": "u-42"}  # the query is no userinfo
