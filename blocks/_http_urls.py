@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote_plus
 
 import httpx
 
+from blocks._http_headers import is_credential_param
 from engine.redaction import redact_text
 
 #: ``user:password@`` after the scheme: basic-auth credentials, kept out of records.
@@ -23,6 +25,20 @@ USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
 
 #: Where a URL's query or fragment starts.
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+
+
+def written_credentials(url: str) -> list[str]:
+    """The parts of a url as written that carry credentials, for the references in
+    them (engine/credentials.py): its ``user:password@``, sent as Basic auth, and the
+    values of its own query's parameters named like one (``?api_key=<input.key>``,
+    not ``pageToken``), as the ``query:`` mapping's are."""
+    userinfo = USERINFO.match(url)
+    found = [userinfo[0]] if userinfo else []
+    for pair in url.partition("#")[0].partition("?")[2].split("&"):
+        name, _, value = pair.partition("=")
+        if value and is_credential_param(unquote_plus(name)):
+            found.append(value)
+    return found
 
 
 def is_http_url(url: str) -> bool:

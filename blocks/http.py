@@ -44,6 +44,7 @@ from blocks._http_urls import (
     scheme_of,
     shown_url,
     transport_words,
+    written_credentials,
 )
 from blocks._http_values import body_text, field_values, header_values, with_query_added
 from engine._json import loads_finite
@@ -296,11 +297,10 @@ class HttpBlock(BlockHandler):
 
     def credential_texts(self) -> list[Any]:
         """The values of headers and ``query`` parameters named like credentials, and
-        the url's ``user:password@`` (sent as Basic auth: ``<input.password>`` there
+        the url's (``user:password@``, ``?api_key=…``: what they read from the input
         was kept in clear in the stored input)."""
         headers, query, url = (self.config.get(k) for k in ("headers", "query", "url"))
-        userinfo = USERINFO.match(url) if isinstance(url, str) else None
-        found: list[Any] = [userinfo[0]] if userinfo else []
+        found: list[Any] = written_credentials(url) if isinstance(url, str) else []
         if isinstance(headers, dict):
             found += [v for k, v in headers.items() if is_credential_header(str(k))]
         if isinstance(query, dict):

@@ -177,3 +177,24 @@ edges: [start -> call]
     assert password not in await recorded_text(runtime, result)
     stored = await runtime.run_result(result["execution_id"])
     assert stored["input"] == {"password": "***", "user": "u-42"}  # the query is no userinfo
+
+
+async def test_a_key_in_the_urls_own_query_is_a_credential_by_name(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    """`url: …/items?api_key=<input.key>`, written in the url rather than `query:`:
+    the key was kept in clear in the stored input; `pageToken` there is no key."""
+    text = f"""
+name: paged_inline
+blocks:
+  start: {{type: manual}}
+  call:
+    type: http
+    url: "{peer.url}/items?pageToken=<input.page>&api_key=<input.key>#top"
+edges: [start -> call]
+"""
+    result = await run_yaml(text, {"key": TOKEN, "page": "CAEQAhoGcGFnZS0y"})
+    assert result["status"] == "succeeded", result["error"]
+    assert TOKEN not in await recorded_text(runtime, result)
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"key": "***", "page": "CAEQAhoGcGFnZS0y"}
