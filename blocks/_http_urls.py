@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote_plus
 
 import httpx
@@ -27,11 +28,13 @@ USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
-def written_credentials(url: str) -> list[str]:
+def written_credentials(url: Any) -> list[str]:
     """The parts of a url as written that carry credentials, for the references in
     them (engine/credentials.py): its ``user:password@``, sent as Basic auth, and the
     values of its own query's parameters named like one (``?api_key=<input.key>``,
-    not ``pageToken``), as the ``query:`` mapping's are."""
+    not ``pageToken``), as the ``query:`` mapping's are; nothing for what is no text."""
+    if not isinstance(url, str):
+        return []
     userinfo = USERINFO.match(url)
     found = [userinfo[0]] if userinfo else []
     for pair in url.partition("#")[0].partition("?")[2].split("&"):

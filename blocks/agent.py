@@ -41,7 +41,7 @@ from blocks._agent_replies import (
     usage_of,
 )
 from blocks._http_answers import TooBig
-from blocks._http_urls import shown_url
+from blocks._http_urls import shown_url, written_credentials
 from blocks._json_schemas import schema_problem, validation_errors
 from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
@@ -227,6 +227,10 @@ class AgentBlock(BlockHandler):
 
     def problems(self) -> list[Problem]:
         return self.key_problems() + self.base_url_problems() + self.schema_problems()
+
+    def credential_texts(self) -> list[Any]:
+        """``api_key``, and a proxy's ``user:password@`` or ``?key=`` in ``base_url``."""
+        return [*super().credential_texts(), *written_credentials(self.config.get("base_url"))]
 
     def base_url_problems(self) -> list[Problem]:
         written = self.config.get("base_url")

@@ -300,7 +300,7 @@ class HttpBlock(BlockHandler):
         the url's (``user:password@``, ``?api_key=…``: what they read from the input
         was kept in clear in the stored input)."""
         headers, query, url = (self.config.get(k) for k in ("headers", "query", "url"))
-        found: list[Any] = written_credentials(url) if isinstance(url, str) else []
+        found: list[Any] = written_credentials(url)
         if isinstance(headers, dict):
             found += [v for k, v in headers.items() if is_credential_header(str(k))]
         if isinstance(query, dict):

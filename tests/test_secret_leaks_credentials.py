@@ -198,3 +198,28 @@ edges: [start -> call]
     assert TOKEN not in await recorded_text(runtime, result)
     stored = await runtime.run_result(result["execution_id"])
     assert stored["input"] == {"key": "***", "page": "CAEQAhoGcGFnZS0y"}
+
+
+async def test_a_password_in_an_agents_base_url_from_the_input_is_redacted(
+    run_yaml: Any, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Agent behind a proxy with Basic auth (`base_url: https://u:<input.pw>@…`):
+    the password was kept in clear in the stored input and the trigger's output."""
+    password = "proxy_pw_from_input_4Kd9"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-agent-key")
+    text = """
+name: agent_base_url_credentials
+blocks:
+  start: {type: manual}
+  ask:
+    type: agent
+    base_url: "http://proxy:<input.pw>@127.0.0.1:9/v1"
+    prompt: hello
+    on_error: continue
+edges: [start -> ask]
+"""
+    result = await run_yaml(text, {"pw": password})
+    assert result["status"] == "succeeded", result["error"]
+    assert password not in await recorded_text(runtime, result)
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"pw": "***"}
