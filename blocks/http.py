@@ -296,15 +296,16 @@ class HttpBlock(BlockHandler):
     )
 
     def credential_texts(self) -> list[Any]:
-        """The values of headers and ``query`` parameters named like credentials, and
-        the url's (``user:password@``, ``?api_key=…``: what they read from the input
-        was kept in clear in the stored input)."""
+        """The values of headers, ``query`` parameters and ``form`` fields named like
+        credentials, and the url's (``user:password@``, ``?api_key=…``): what they
+        read from the input was kept in clear in the stored input."""
         headers, query, url = (self.config.get(k) for k in ("headers", "query", "url"))
         found: list[Any] = written_credentials(url)
         if isinstance(headers, dict):
             found += [v for k, v in headers.items() if is_credential_header(str(k))]
-        if isinstance(query, dict):
-            found += [v for k, v in query.items() if is_credential_param(str(k))]
+        for fields in (query, self.config.get("form")):  # an OAuth token request's password
+            if isinstance(fields, dict):
+                found += [v for k, v in fields.items() if is_credential_param(str(k))]
         return found
 
     def problems(self) -> list[Problem]:

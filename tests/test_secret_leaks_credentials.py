@@ -223,3 +223,28 @@ edges: [start -> ask]
     assert password not in await recorded_text(runtime, result)
     stored = await runtime.run_result(result["execution_id"])
     assert stored["input"] == {"pw": "***"}
+
+
+async def test_a_password_in_a_form_from_the_input_is_a_credential_by_name(
+    run_yaml: Any, runtime: Runtime, peer: EchoServer
+) -> None:
+    """An OAuth token request (`form: {grant_type: password, password: <input.pw>}`):
+    the password was kept in clear in the stored input and the block's inputs;
+    `username` is no credential."""
+    password = "form_pw_from_input_Zr41"
+    text = f"""
+name: form_credentials
+blocks:
+  start: {{type: manual}}
+  token:
+    type: http
+    method: POST
+    url: {peer.url}/oauth/token
+    form: {{grant_type: password, username: "<input.user>", password: "<input.pw>"}}
+edges: [start -> token]
+"""
+    result = await run_yaml(text, {"user": "ops-bot", "pw": password})
+    assert result["status"] == "succeeded", result["error"]
+    assert password not in await recorded_text(runtime, result)
+    stored = await runtime.run_result(result["execution_id"])
+    assert stored["input"] == {"user": "ops-bot", "pw": "***"}
