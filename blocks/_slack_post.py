@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from blocks.http import HttpError, send
+from blocks._http_errors import HttpError
+from blocks.http import send
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 

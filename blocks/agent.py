@@ -41,9 +41,9 @@ from blocks._agent_replies import (
     usage_of,
 )
 from blocks._http_answers import TooBig
+from blocks._http_errors import MAX_RETRY_AFTER, parse_retry_after
 from blocks._http_urls import shown_url, written_credentials
 from blocks._json_schemas import schema_problem, validation_errors
-from blocks.http import MAX_RETRY_AFTER, parse_retry_after
 from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.model import Problem

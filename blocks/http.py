@@ -13,9 +13,6 @@ that honours the header (Stripe does).
 
 from __future__ import annotations
 
-import email.utils
-import json
-import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar
 
@@ -28,6 +25,11 @@ from blocks._http_answers import (
     max_answer_bytes,
     read_answer,
 )
+from blocks._http_errors import (
+    MAX_RETRY_AFTER,
+    HttpError,
+    status_error,
+)
 from blocks._http_headers import (
     header_problem,
     is_credential_header,
@@ -38,7 +40,6 @@ from blocks._http_redirects import redirect_headers
 from blocks._http_urls import (
     USERINFO,
     WRITTEN_URL,
-    answered_url,
     is_http_url,
     no_host,
     scheme_of,
@@ -51,12 +52,9 @@ from engine._json import loads_finite
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import Problem
-from engine.redaction import excerpt
 from engine.registry import BlockHandler, register
 from engine.schema import any_case, at_most_one_of_keys
 
-#: Longest Retry-After the engine waits before the next attempt (a longer one is cut to it).
-MAX_RETRY_AFTER = 60.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -66,41 +64,6 @@ def is_method(value: str, methods: Iterable[str]) -> bool:
     upper-cases to POST, and was taken for it, while a schema can only say "P, O,
     S, T in either case"."""
     return value.isascii() and value.upper() in methods
-
-
-class HttpError(RuntimeError):
-    """A request that failed; ``retriable`` says whether another attempt can help."""
-
-    kind = "HttpError"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retriable: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retriable = retriable
-        self.status = status
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def parse_body(response: httpx.Response) -> Any:
@@ -113,33 +76,6 @@ def parse_body(response: httpx.Response) -> Any:
         except ValueError:
             pass
     return text
-
-
-#: How much of a peer's answer a status error quotes.
-BODY_EXCERPT = 500
-
-
-def status_error(
-    response: httpx.Response, body: Any, secrets: Iterable[str], url: str
-) -> HttpError:
-    """The error of a request to ``url`` (as given) answered with a failing status,
-    quoting the start of the answer. ``secrets``: the run's, redacted before the
-    answer or the URL is cut (a peer echoing the request may hand one back, and a
-    cut one is no longer recognised)."""
-    text = body if isinstance(body, str) else json.dumps(body, default=str)
-    shown = excerpt(text, BODY_EXCERPT, secrets)
-    status = response.status_code
-    retriable = status == 429 or status >= 500
-    retry_after = (
-        parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
-    )
-    return HttpError(
-        f"{response.request.method} {answered_url(response.request.url, url, secrets)}"
-        f" returned {status}: {shown}",
-        retriable=retriable,
-        status=status,
-        retry_after=retry_after,
-    )
 
 
 def note_basic_auth(ctx: BlockContext, url: str) -> None:

@@ -12,16 +12,10 @@ from typing import Any, ClassVar
 
 import httpx
 
+from blocks._http_errors import HttpError, status_error
 from blocks._http_urls import WRITTEN_URL
 from blocks._slack_post import post
-from blocks.http import (
-    HttpError,
-    is_http_url,
-    parse_body,
-    scheme_of,
-    settle_failure,
-    status_error,
-)
+from blocks.http import is_http_url, parse_body, scheme_of, settle_failure
 from engine.context import BlockContext
 from engine.executor import BlockFailed
 from engine.model import BlockModel, Problem

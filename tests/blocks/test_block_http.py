@@ -393,7 +393,8 @@ def test_retry_after_is_left_to_the_engine_and_capped() -> None:
     only caps it (the engine's wait is the one wait), and a final failure is final."""
     from types import SimpleNamespace
 
-    from blocks.http import MAX_RETRY_AFTER, HttpError, settle_failure
+    from blocks._http_errors import MAX_RETRY_AFTER, HttpError
+    from blocks.http import settle_failure
     from engine.executor import BlockFailed
 
     ctx: Any = SimpleNamespace(path="capture")
