@@ -160,6 +160,14 @@ class Function(BlockHandler):
             # lines (and Python's own "on line N") one off, and refused code indented
             # as a whole as "unindent does not match" on a line past its end.
             function_code(source, [f"__ref_{i}" for i in range(len(refs))])
+        except RecursionError:
+            # Python's own compiler gives up on an expression ~1,000 levels deep (a sum
+            # of a thousand terms); a traceback from `flowyard validate`, a 500 on save.
+            message = (
+                "code is nested too deeply for Python to compile (an expression of about "
+                "1,000 terms or levels): split it, e.g. sum([...]) over a list"
+            )
+            return [Problem(message, block=self.block.id, field="code")]
         except SyntaxError as exc:
             line = exc.lineno or 1
             lines = code.splitlines()

@@ -31,7 +31,7 @@ def field_or_attribute(value: Any, name: str) -> Any:
     return getattr(value, name)
 
 
-class _Fields(ast.NodeTransformer):
+def _rewrite_fields(tree: ast.AST, arg_names: list[str]) -> None:
     """``x.items`` not called becomes ``field_or_attribute(x, "items")``: the field
     of that name when there is one, so ``len(input.body.items)`` counts the items
     while ``input.body.items()`` stays the method.
@@ -39,37 +39,42 @@ class _Fields(ast.NodeTransformer):
     And each reference's variable ``__ref_N`` becomes ``__ref_N__``: inside a class
     the code defines, Python mangles a name with two leading underscores (and not
     two trailing ones), so a method reading ``<start.fee>`` looked up
-    ``_Order__ref_0`` and failed with a NameError naming what nobody wrote."""
+    ``_Order__ref_0`` and failed with a NameError naming what nobody wrote.
 
-    def __init__(self, arg_names: list[str]) -> None:
-        self.renamed = {name: unmangled(name) for name in arg_names}
+    A walk with a queue, not a recursive NodeTransformer: that used two Python
+    frames per level of the tree, so the join of a fan-out (``<f0.v> + … +
+    <f599.v>``, nested one level per ``+``) was a RecursionError at ~450 terms,
+    code Python itself compiles."""
+    renamed = {name: unmangled(name) for name in arg_names}
+    for node in ast.walk(tree):  # iterative (a deque); children are queued as found
+        if isinstance(node, ast.Name):
+            node.id = renamed.get(node.id, node.id)
+        method = node.func if isinstance(node, ast.Call) else None  # a method call stays
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                value[:] = [_field_read(v) if v is not method else v for v in value]
+            elif value is not method:
+                setattr(node, name, _field_read(value))
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        node.id = self.renamed.get(node.id, node.id)
+
+def _field_read(node: Any) -> Any:
+    """``node`` itself, or the call reading the field when it is ``x.<dict method>``
+    read (not called, not assigned)."""
+    if (
+        not isinstance(node, ast.Attribute)
+        or node.attr not in _METHOD_NAMES
+        or not isinstance(node.ctx, ast.Load)
+    ):
         return node
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        func = node.func
-        node.args = [self.visit(a) for a in node.args]
-        node.keywords = [self.visit(k) for k in node.keywords]
-        if isinstance(func, ast.Attribute):  # a method call: keep it, visit its object
-            func.value = self.visit(func.value)
-        else:
-            node.func = self.visit(func)
-        return node
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        self.generic_visit(node)
-        if node.attr not in _METHOD_NAMES or not isinstance(node.ctx, ast.Load):
-            return node
-        call = ast.Call(
-            ast.Name("__flowyard_field__", ast.Load()), [node.value, ast.Constant(node.attr)], []
-        )
-        return ast.copy_location(call, node)
+    # Each new node placed where the attribute was written (ast.fix_missing_locations
+    # would do it, recursing once per level again).
+    name = ast.copy_location(ast.Name("__flowyard_field__", ast.Load()), node)
+    call = ast.Call(name, [node.value, ast.copy_location(ast.Constant(node.attr), node)], [])
+    return ast.copy_location(call, node)
 
 
 def unmangled(name: str) -> str:
-    """A reference's variable as the compiled code names it (see :class:`_Fields`)."""
+    """A reference's variable as the compiled code names it (see :func:`_rewrite_fields`)."""
     return f"{name}__"
 
 
@@ -92,7 +97,7 @@ def function_code(code: str, arg_names: list[str]) -> Any:
     # keeps names its lines as written, as the block's error does.
     module = ast.parse(code, USER_CODE)
     tree.body[0].body = module.body or [ast.Pass()]
-    tree = ast.fix_missing_locations(_Fields(arg_names).visit(tree))
+    _rewrite_fields(tree, arg_names)
     return compile(tree, USER_CODE, "exec")
 
 

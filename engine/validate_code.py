@@ -58,6 +58,8 @@ def bare_name_problems(plan: Plan) -> list[Problem]:
         source, _ = rewrite_python(code, plan.known_roots)
         try:
             compile(f"def f():\n{textwrap.indent(source, '    ')}", "<code>", "exec")
+        except RecursionError:
+            continue  # too deeply nested to compile: the Function block says so
         except SyntaxError as exc:
             # The error may sit past the code's last line (empty code, an open bracket).
             lines, at = code.splitlines(), (exc.lineno or 2) - 2
