@@ -98,8 +98,29 @@ _EVALUATOR_NODES = frozenset(EvalWithCompoundTypes(names={}, functions={}).nodes
 _EVALUATOR_OPERATORS = frozenset(EvalWithCompoundTypes(names={}, functions={}).operators)
 
 
+#: How deep an expression may nest (``a + b + c`` is a level per ``+``). simpleeval
+#: evaluates recursively, several Python frames a level: a condition summing ~300
+#: references validated and then failed every run with a RecursionError. A list is
+#: not nested, so ``sum([<a.n>, <b.n>, …])`` has no such limit.
+MAX_EXPRESSION_DEPTH = 200
+
+
+def _check_depth(tree: ast.AST, text: str) -> None:
+    todo = [(tree, 1)]  # iterative: a recursive walk would hit the recursion limit itself
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(
+                f"bad expression {text!r}: nested more than {MAX_EXPRESSION_DEPTH} levels deep"
+                " (each operator applied to a result is a level); sum([...]) or all([...])"
+                " over a list of values is not nested"
+            )
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
 def _check_syntax(tree: ast.AST, text: str) -> None:
     """Refuse what simpleeval would refuse only when a run evaluates it."""
+    _check_depth(tree, text)
     listed: set[int] = set()  # `[*a, *b]` is the one place simpleeval takes a `*`
     for node in ast.walk(tree):  # breadth first: a list is seen before its items
         if isinstance(node, ast.List):
@@ -184,6 +205,10 @@ class Expression:
                 self._tree = ast.parse(self.source.strip(), mode="eval").body
             except SyntaxError as exc:
                 raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+            except RecursionError:  # too deep for Python's own parser (~1,000 levels)
+                raise ExpressionError(
+                    f"bad expression {text!r}: nested more than {MAX_EXPRESSION_DEPTH} levels deep"
+                ) from None
         else:
             raise ExpressionError(
                 f"bad expression {text!r}: an expression is text, true/false or a number"
