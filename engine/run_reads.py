@@ -90,8 +90,8 @@ class RunReads:
                 await asyncio.wait({ended}, timeout=1.0)
                 ended.cancel()
 
-    async def run_result(self, execution_id: str) -> dict[str, Any] | None:
-        return await runstore.run_result(self.db.log_pool, execution_id)
+    async def run_result(self, execution_id: str, outline: bool = False) -> dict[str, Any] | None:
+        return await runstore.run_result(self.db.log_pool, execution_id, outline)
 
     async def run_events(
         self, execution_id: str, after: int = 0, limit: int | None = None

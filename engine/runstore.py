@@ -138,13 +138,20 @@ def event(r: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _top_level_events(pool: asyncpg.Pool, execution_id: str) -> list[dict[str, Any]]:
+#: An event's data without a block's inputs and output (as json: jsonb refuses "\u0000").
+_OUTLINE = "coalesce((SELECT json_object_agg(key, value) FROM json_each(data) WHERE key NOT IN ('output', 'inputs')), '{}'::json)"
+
+
+async def _top_level_events(
+    pool: asyncpg.Pool, execution_id: str, outline: bool = False
+) -> list[dict[str, Any]]:
     """The events ``blocks_from_events`` folds into a run's top-level records, the
     rest left in the database: a loop of 300,000 iterations logs 600,000 events
     inside its body, and reading them all to answer one ``GET /api/runs/<id>`` (or
     each poll of a sync wait) held ~900 MB of the server's memory for 5-8 s."""
+    data = f"{_OUTLINE} AS data" if outline else "data"
     rows = await pool.fetch(
-        "SELECT seq, type, block, data, at FROM flowyard_run_events"
+        f"SELECT seq, type, block, {data}, at FROM flowyard_run_events"
         " WHERE execution_id = $1::uuid AND (type = 'transaction_rolled_back'"
         " OR (strpos(block, '[') = 0 AND strpos(block, '.') = 0)) ORDER BY seq",
         execution_id,
@@ -389,13 +396,17 @@ async def run_status(pool: asyncpg.Pool, execution_id: str) -> str | None:
     )
 
 
-async def run_result(pool: asyncpg.Pool, execution_id: str) -> dict[str, Any] | None:
+async def run_result(
+    pool: asyncpg.Pool, execution_id: str, outline: bool = False
+) -> dict[str, Any] | None:
     """The SPEC's run result, read back from the run row and its events; ``blocks``
-    lists every top-level block of the run's workflow version."""
+    lists every top-level block of the run's workflow version. ``outline``: without
+    blocks' inputs and outputs, for a table (`runs show` read a 50 MB output and the
+    next block's input of it, 900 MB of memory, to print 10 lines)."""
     row = await fetch_run_row(pool, execution_id)
     if row is None:
         return None
-    events = await _top_level_events(pool, execution_id)
+    events = await _top_level_events(pool, execution_id, outline)
     result = run_summary(row)
     result["file"], top = await _version_shape(pool, row["workflow_hash"])
     result["input"] = row["input"]

@@ -267,7 +267,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     async def body(rt: Runtime) -> int:
         if args.action == "show":
-            result = await rt.run_result(args.id)
+            result = await rt.run_result(args.id, outline=True)  # a table: no values
             if result is None:
                 print(f"no run {args.id}", file=sys.stderr)
                 return 1
