@@ -19,6 +19,12 @@ export async function api(method, url, body, options = {}) {
 // Why a request failed, in words for a status line.
 export function failure(r) {
   if (r.status === 401) return 'not logged in (log in again, then try again: nothing on this page is lost)';
+  // "payload too large" alone left a user whose workflow grew past 1 MiB of JSON no
+  // way to save it from the editor: say which limit, and the setting that raises it.
+  if (r.status === 413) {
+    const limit = Number.isInteger(r.data?.max_bytes) ? ` of ${r.data.max_bytes.toLocaleString('en')} bytes` : '';
+    return `larger than the server's request limit${limit} (FLOWYARD_MAX_BODY, docs/deploy.md: raise it to send this much)`;
+  }
   return r.data?.error ?? `HTTP ${r.status}`;
 }
 
