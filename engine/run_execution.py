@@ -18,6 +18,7 @@ from typing import Any
 
 from engine import runstore
 from engine._json import as_recorded
+from engine._version_shapes import top_order
 from engine.cancels import cancelled_error
 from engine.context import RunContext, Services
 from engine.credentials import input_credentials
@@ -27,7 +28,7 @@ from engine.metrics import Metrics
 from engine.model import Workflow
 from engine.recorder import OwnershipLost, RunRecorder
 from engine.redaction import secrets_of
-from engine.runstore import UNSTARTED_RESULT, top_order
+from engine.runstore import UNSTARTED_RESULT
 from engine.transactions import Transactions
 
 log = logging.getLogger("flowyard.runtime")
