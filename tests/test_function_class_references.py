@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.function_workflows import one_function
+
 CODE = """
 class Order:
     rate = <start.rate>
@@ -26,19 +28,8 @@ return {"total": Order().total(), "first": Order.Line.first, "fee": <start.fee>}
 async def test_references_inside_a_class_body_and_its_methods_read_their_values(
     run_yaml, isolation: str
 ) -> None:
-    body = "\n".join("              " + line for line in CODE.strip().splitlines())
     result = await run_yaml(
-        f"""
-        name: classes_{isolation}
-        blocks:
-          start: {{type: manual}}
-          f:
-            type: function
-            isolation: {isolation}
-            code: |
-{body}
-        edges: [start -> f]
-        """,
+        one_function(f"classes_{isolation}", CODE, isolation),
         {"rate": 2, "amounts": [1, 2], "fee": 10},
     )
     assert result["status"] == "succeeded", result["error"]

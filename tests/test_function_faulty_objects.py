@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.function_workflows import one_function
+
 ISOLATIONS = pytest.mark.parametrize("isolation", ["process", "inline"])
 
 FAULTY_MESSAGES = [
@@ -38,23 +40,8 @@ FAULTY_MESSAGES = [
 ]
 
 
-def _workflow(name: str, isolation: str, code: str) -> str:
-    body = "\n".join("          " + line for line in code.splitlines())
-    return f"""
-    name: {name}
-    blocks:
-      start: {{type: manual}}
-      f:
-        type: function
-        isolation: {isolation}
-        code: |
-{body}
-    edges: [start -> f]
-    """
-
-
 async def _still_works(run_yaml, isolation: str) -> None:
-    again = await run_yaml(_workflow("after", isolation, "return 2"))
+    again = await run_yaml(one_function("after", "return 2", isolation))
     assert again["output"] == {"result": 2}
 
 
@@ -63,7 +50,7 @@ async def _still_works(run_yaml, isolation: str) -> None:
 async def test_an_exception_whose_message_fails_is_named_with_its_line(
     run_yaml, isolation: str, code: str, kind: str, says: str
 ) -> None:
-    result = await run_yaml(_workflow("odd_message", isolation, code))
+    result = await run_yaml(one_function("odd_message", code, isolation))
     assert result["status"] == "failed"
     assert result["error"]["type"] == kind, result["error"]
     assert result["error"]["message"] == says
@@ -91,7 +78,7 @@ FAULTY_OUTPUTS = [
 async def test_a_returned_value_whose_own_code_fails_fails_the_block_saying_so(
     run_yaml, isolation: str, code: str, says: str
 ) -> None:
-    result = await run_yaml(_workflow("odd_output", isolation, code))
+    result = await run_yaml(one_function("odd_output", code, isolation))
     assert result["status"] == "failed"
     assert result["error"]["type"] == "TypeError", result["error"]
     assert result["error"]["message"] == says

@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from tests.function_workflows import one_function
+
 CODE = """
 import sys, traceback
 print("one")
@@ -30,20 +32,7 @@ async def test_text_written_to_standard_error_is_in_stdout_redacted(
     run_yaml, isolation: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(os.environ, "FN1_PRINTED_SECRET", "hunter2-printed-secret")
-    body = "\n".join("              " + line for line in CODE.strip().splitlines())
-    result = await run_yaml(
-        f"""
-        name: printed_errors_{isolation}
-        blocks:
-          start: {{type: manual}}
-          f:
-            type: function
-            isolation: {isolation}
-            code: |
-{body}
-        edges: [start -> f]
-        """
-    )
+    result = await run_yaml(one_function(f"printed_errors_{isolation}", CODE, isolation))
     assert result["status"] == "succeeded", result["error"]
     printed = result["output"]["stdout"]
     assert printed.startswith("one\ntwo ***\nTraceback (most recent call last):\n"), printed

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.function_workflows import one_function
+
 CODE = """
 import sys, traceback
 here = sys._getframe().f_lineno
@@ -23,20 +25,7 @@ return {"here": here, "kept": kept}
 
 @pytest.mark.parametrize("isolation", ["process", "inline"])
 async def test_lines_the_code_sees_are_its_own(run_yaml, isolation: str) -> None:
-    body = "\n".join("              " + line for line in CODE.strip().splitlines())
-    result = await run_yaml(
-        f"""
-        name: traceback_lines_{isolation}
-        blocks:
-          start: {{type: manual}}
-          f:
-            type: function
-            isolation: {isolation}
-            code: |
-{body}
-        edges: [start -> f]
-        """
-    )
+    result = await run_yaml(one_function(f"traceback_lines_{isolation}", CODE, isolation))
     assert result["status"] == "succeeded", result["error"]
     assert result["output"]["here"] == 2
     assert 'File "<function>", line 4, in ' in result["output"]["kept"]
