@@ -92,31 +92,25 @@ class _Constructor12(SafeConstructor):
 _Constructor12.add_constructor("tag:yaml.org,2002:int", _Constructor12.construct_yaml_int)
 _Constructor12.add_constructor("tag:yaml.org,2002:float", _Constructor12.construct_yaml_float)
 
-if hasattr(yaml, "CParser"):  # libyaml: a 300-block file parses several times faster
 
-    class _Base(yaml.CParser, _Constructor12, Resolver12):
-        def __init__(self, stream: str) -> None:
-            yaml.CParser.__init__(self, stream)
-            _Constructor12.__init__(self)
-            Resolver12.__init__(self)
+class _Base(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _Constructor12,
+    Resolver12,
+):
+    """PyYAML's own parser, not libyaml's: its errors (with the line and the column
+    they name) are the ones `flowyard validate` and the editor show."""
 
-else:  # pragma: no cover - PyYAML built without libyaml
-
-    class _Base(  # type: ignore[no-redef]
-        yaml.reader.Reader,
-        yaml.scanner.Scanner,
-        yaml.parser.Parser,
-        yaml.composer.Composer,
-        _Constructor12,
-        Resolver12,
-    ):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            _Constructor12.__init__(self)
-            Resolver12.__init__(self)
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Constructor12.__init__(self)
+        Resolver12.__init__(self)
 
 
 class Found(NamedTuple):
