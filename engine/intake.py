@@ -291,8 +291,26 @@ def _compared(
     if first["unredacted_input"] is not None:
         return first["unredacted_input"], input
     if first["input_redacted"]:
-        return first["input"] or {}, stored
+        return first["input"] or {}, _redacted_as(first["input"], stored, input)
     return first["input"] or {}, input
+
+
+def _redacted_as(first: Any, stored: Any, input: Any) -> Any:
+    """The repeat redacted where the first run's stored input is: each value as this
+    release stores it where the first run has that form, else as it came. The first
+    run may have been accepted by an earlier release that redacted less (8e57f3c kept
+    an HTTP URL's password in clear): compared redacted as a whole, the sender's
+    retry of its delivery was "a different request" (a 409) after the upgrade. A value
+    this release keeps in clear is compared as sent, as before."""
+    if isinstance(stored, dict) and isinstance(input, dict):
+        mine = first if isinstance(first, dict) else {}
+        return {k: _redacted_as(mine.get(k), stored.get(k), v) for k, v in input.items()}
+    if isinstance(stored, list) and isinstance(input, list) and len(stored) == len(input):
+        mine = (
+            first if isinstance(first, list) and len(first) == len(input) else [None] * len(input)
+        )
+        return [_redacted_as(f, s, v) for f, s, v in zip(mine, stored, input, strict=True)]
+    return stored if same_json(first, stored) else input
 
 
 def same_json(a: Any, b: Any) -> bool:
