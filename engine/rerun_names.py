@@ -112,3 +112,18 @@ def _workflow_fields(config: Any) -> set[str]:
 def _outermost(workflow: Workflow, block_id: str) -> str:
     containers = workflow.containers_of(block_id)
     return containers[-1] if containers else block_id
+
+
+class StoredVersionRefused(Exception):
+    """The run's stored workflow version does not load in this release: an earlier
+    release took what this one refuses at validation (docs/deploy.md, "Upgrading"),
+    or the version is not stored. Re-running it with the workflow as it is now is
+    the way out, as for :class:`RerunNamesItself`."""
+
+    def __init__(self, execution_id: str, problem: str) -> None:
+        self.execution_id = execution_id
+        super().__init__(
+            f"run {execution_id} cannot be re-run with the workflow version it ran, which"
+            f" does not load in this flowyard release: {problem}. Fix the workflow file,"
+            ' then re-run with {"current_version": true}'
+        )

@@ -26,13 +26,13 @@ from engine.inflight import InFlight, beat, flush
 from engine.intake import SameRequest
 from engine.metrics import Metrics
 from engine.migrations import migrate
-from engine.model import BlockModel, Workflow
+from engine.model import BlockModel, Workflow, WorkflowError
 from engine.own_runs import Starts
 from engine.queue import RunQueue, queue_name
 from engine.recorder import OwnershipLost
 from engine.recovery import carried_events, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
-from engine.rerun_names import refuse_renaming
+from engine.rerun_names import StoredVersionRefused, refuse_renaming
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
 from engine.run_ends import record_end
@@ -320,7 +320,10 @@ class Runtime(RunExecution, Resumption, RunReads):
                 raise InputNotKept(execution_id)
         stored = workflow is None
         if workflow is None:
-            workflow = await self._version(row["workflow_hash"])
+            try:
+                workflow = await self._version(row["workflow_hash"])
+            except WorkflowError as exc:  # an earlier release's version, say: not a 500
+                raise StoredVersionRefused(execution_id, str(exc)) from exc
         reused = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)

@@ -7,7 +7,7 @@ import json
 from flask import Response
 
 from engine import runstore
-from engine.rerun_names import RerunNamesItself
+from engine.rerun_names import RerunNamesItself, StoredVersionRefused
 from engine.runtime import InputNotKept
 from ui import api_runs  # read when called: api_runs imports ui.api, which imports this
 from ui.api import bp, error, jresponse, json_body, runtime
@@ -84,7 +84,7 @@ def rerun(execution_id: str) -> Response:
         sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow))
     except InputNotKept as exc:
         return jresponse({"error": str(exc), "status": result["status"]}, 409)
-    except RerunNamesItself as exc:
+    except (RerunNamesItself, StoredVersionRefused) as exc:
         # The body a caller (the run page) sends to take the way out the message
         # names, so it need not read the words.
         retry = {"from_failed": from_failed, "current_version": True}

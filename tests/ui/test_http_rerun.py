@@ -4,8 +4,10 @@ run that has ended is run again."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask.testing import FlaskClient
 
@@ -164,3 +166,53 @@ def _ended(client: FlaskClient, auth: dict[str, str], eid: str) -> dict:
             return run
         time.sleep(0.05)
     raise AssertionError(f"run {eid} did not end")
+
+
+def test_a_stored_version_this_release_refuses_is_409_with_the_way_out(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, engine_bridge: Any
+) -> None:
+    """A run an earlier release accepted with a workflow this one refuses at
+    validation (8e57f3c took a parallel branch named 'a[1]'): its re-run with that
+    version was a 500 (the WorkflowError raised from the re-run, logged as a
+    traceback). It is refused like a version that would name the re-run: the
+    problem, and the body that re-runs it with the workflow as it is now."""
+    eid = _failed_run(client, auth, workflows_dir)
+    earlier = {
+        "name": "rerun_fails",
+        "blocks": {
+            "start": {"type": "manual"},
+            "fan": {"type": "parallel", "branches": {"a[1]": ["one"]}},
+            "one": {"type": "function", "code": 'return {"x": 1}'},
+        },
+        "edges": ["start -> fan"],
+    }
+    version = f"earlier-{uuid.uuid4().hex}"
+    pool = engine_bridge.runtime.db.log_pool
+    engine_bridge.call(
+        pool.execute(
+            "INSERT INTO flowyard_workflow_versions (hash, name, file, source)"
+            " VALUES ($1, 'rerun_fails', 'rerun_fails', $2)",
+            version,
+            earlier,
+        )
+    )
+    engine_bridge.call(
+        pool.execute(
+            "UPDATE flowyard_runs SET workflow_hash = $2 WHERE execution_id = $1::uuid",
+            eid,
+            version,
+        )
+    )
+
+    refused = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+    body = refused.get_json()
+    assert body["status"] == "failed"
+    assert "branch name 'a[1]'" in body["error"]
+    assert '{"current_version": true}' in body["error"]
+    assert body["retry"] == {"from_failed": True, "current_version": True}
+    [newest] = client.get("/api/runs?workflow=rerun_fails&limit=1", headers=auth).get_json()["runs"]
+    assert newest["execution_id"] == eid  # nothing re-run
+
+    asked = client.post(f"/api/runs/{eid}/rerun", json=body["retry"], headers=auth)
+    assert asked.status_code == 202, asked.get_json()
