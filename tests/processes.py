@@ -6,6 +6,8 @@ import asyncio
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,13 @@ async def order_created_run(client: httpx.AsyncClient, token: str, order_id: str
             break
         await asyncio.sleep(0.1)
     return run
+
+
+def eventually(check: Callable[[], Any], attempts: int = 1200) -> bool:
+    """Whether ``check`` holds, polled every 0.1 s up to ~2 minutes (each start of an
+    engine process takes a while)."""
+    for _ in range(attempts):
+        if check():
+            return True
+        time.sleep(0.1)
+    return False

@@ -13,24 +13,15 @@ import logging
 import os
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import eventually
 
 from ui.engine_process import EngineProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _until(check: Any, attempts: int = 1200) -> bool:
-    """Poll every 0.1 s, up to ~2 minutes (each start of an engine process takes a while)."""
-    for _ in range(attempts):
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_an_engine_process_that_cannot_start_backs_off_and_logs_json(
@@ -54,7 +45,7 @@ def test_an_engine_process_that_cannot_start_backs_off_and_logs_json(
         def failures() -> list[str]:
             return [r.getMessage() for r in caplog.records if "did not start" in r.getMessage()]
 
-        assert _until(lambda: len(failures()) >= 3), caplog.text
+        assert eventually(lambda: len(failures()) >= 3), caplog.text
     finally:
         engine.stop()
     exits = [r.getMessage() for r in caplog.records if "engine process exited" in r.getMessage()]

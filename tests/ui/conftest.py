@@ -197,31 +197,34 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def order_id(engine_bridge: EngineBridge) -> str:
-    """Three events of one fresh order in the runtime's database (schema applied,
-    idempotently), appended the template's way: events and the order's snapshot."""
+def append_order(
+    engine_bridge: EngineBridge, oid: str, data: Callable[[int], dict[str, Any]]
+) -> None:
+    """Order ``oid``'s created, payment_received and shipped events (versions 1–3, each
+    with ``data(version)`` beside its order_id), appended the template's way: events
+    and the order's snapshot, the schema applied first (idempotently)."""
     from templates import apply_schemas
     from templates.event_store import append_batch
 
-    oid = f"ui-{uuid.uuid4().hex[:10]}"
-    pool = engine_bridge.runtime.db.pool
     kinds = ("order_created", "payment_received", "order_shipped")
     events = [
-        {
-            "event_type": kind,
-            "aggregate_id": oid,
-            "data": {"order_id": oid, "amount": 10 * v, "charge_id": "ch_ui"},
-        }
+        {"event_type": kind, "aggregate_id": oid, "data": {"order_id": oid, **data(v)}}
         for v, kind in enumerate(kinds, start=1)
     ]
 
     async def setup() -> None:
-        async with pool.acquire() as conn:
+        async with engine_bridge.runtime.db.pool.acquire() as conn:
             await apply_schemas(conn)
             assert await append_batch(conn, events) == 3
 
     engine_bridge.call(setup())
+
+
+@pytest.fixture(scope="session")
+def order_id(engine_bridge: EngineBridge) -> str:
+    """Three events of one fresh order in the runtime's database, amounts 10, 20, 30."""
+    oid = f"ui-{uuid.uuid4().hex[:10]}"
+    append_order(engine_bridge, oid, lambda v: {"amount": 10 * v, "charge_id": "ch_ui"})
     return oid
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.conftest import BROWSER_TESTS, append_order
 from tests.ui.test_browser_events_replay import events_page, load  # noqa: F401
 from ui.bridge import EngineBridge
 
@@ -23,24 +23,10 @@ OVERRIDE = "\u202e"
 
 @pytest.fixture
 def reversed_order(engine_bridge: EngineBridge) -> str:
-    from templates.event_store import append_batch
-
     oid = f"ui-bidi-{uuid.uuid4().hex[:8]}"
-    kinds = ("order_created", "payment_received", "order_shipped")
-    events = [
-        {
-            "event_type": kind,
-            "aggregate_id": oid,
-            "data": {"order_id": oid, "note": f"{OVERRIDE}0001", "amount": 1, "charge_id": "c"},
-        }
-        for kind in kinds
-    ]
-
-    async def setup() -> None:
-        async with engine_bridge.runtime.db.pool.acquire() as conn:
-            assert await append_batch(conn, events) == 3
-
-    engine_bridge.call(setup())
+    append_order(
+        engine_bridge, oid, lambda v: {"note": f"{OVERRIDE}0001", "amount": 1, "charge_id": "c"}
+    )
     return oid
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import BROWSER_TESTS
+from tests.ui.conftest import BROWSER_TESTS, append_order
 from tests.ui.test_browser_events_replay import events_page, load  # noqa: F401
 from ui.bridge import EngineBridge
 
@@ -21,24 +21,8 @@ pytestmark = BROWSER_TESTS
 @pytest.fixture
 def other_order(engine_bridge: EngineBridge, order_id: str) -> str:
     """A second order of three events, amounts 7, 8, 9 (order_id's are 10, 20, 30)."""
-    from templates.event_store import append_batch
-
     oid = f"ui-other-{uuid.uuid4().hex[:8]}"
-    kinds = ("order_created", "payment_received", "order_shipped")
-    events = [
-        {
-            "event_type": kind,
-            "aggregate_id": oid,
-            "data": {"order_id": oid, "amount": 6 + v, "charge_id": "ch_b"},
-        }
-        for v, kind in enumerate(kinds, start=1)
-    ]
-
-    async def setup() -> None:
-        async with engine_bridge.runtime.db.pool.acquire() as conn:
-            assert await append_batch(conn, events) == 3
-
-    engine_bridge.call(setup())
+    append_order(engine_bridge, oid, lambda v: {"amount": 6 + v, "charge_id": "ch_b"})
     return oid
 
 

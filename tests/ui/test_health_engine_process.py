@@ -12,26 +12,17 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from processes import eventually
 
 from ui.bridge import EngineBridge
 from ui.engine_process import EngineProcess
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def _until(check: Any, attempts: int = 1200) -> bool:
-    """Poll every 0.1 s, up to ~2 minutes (each start of an engine process takes a while)."""
-    for _ in range(attempts):
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_health_and_metrics_say_the_engine_process_is_gone(
@@ -61,7 +52,7 @@ def test_health_and_metrics_say_the_engine_process_is_gone(
         def gone() -> bool:
             return client.get("/api/health").get_json().get("engine_process") == "restarting"
 
-        assert _until(gone), client.get("/api/health").get_json()
+        assert eventually(gone), client.get("/api/health").get_json()
         health = client.get("/api/health")
         # This process's database answers: still 200 (it accepts runs, durably).
         assert health.status_code == 200 and health.get_json()["database"] == "ok"
@@ -71,7 +62,7 @@ def test_health_and_metrics_say_the_engine_process_is_gone(
         assert "# TYPE flowyard_engine_process_restarts_total counter" in metrics
 
         relay.restore()
-        assert _until(lambda: engine.state == "running")
+        assert eventually(lambda: engine.state == "running")
         assert client.get("/api/health").get_json()["engine_process"] == "running"
     finally:
         engine.stop()
