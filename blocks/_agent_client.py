@@ -21,7 +21,6 @@ from blocks._http_answers import max_answer_bytes, read_answer
 from blocks._http_urls import is_http_url, scheme_of, url_secrets
 from blocks.http import note_basic_auth
 from engine.context import BlockContext
-from engine.references import references_in
 
 
 def base_url_problem(base_url: str) -> str | None:
@@ -110,19 +109,15 @@ def warm_sdk() -> None:
 DEFAULTS = {"api_key": "OPENAI_API_KEY", "base_url": "OPENAI_BASE_URL"}
 
 
-def empty_setting(written: dict[str, Any], resolved: dict[str, Any]) -> str | None:
-    """Why the call is not made when the block gives ``api_key`` or ``base_url`` and
-    it comes out empty (``<env.LOCAL_LLM>`` set to nothing, ``<input.key?>`` with no
-    value). Read as "not given", the prompt went to OPENAI_BASE_URL, or to OpenAI
-    itself, not to the server the workflow names; or OPENAI_API_KEY, the server's own
-    key, went to the block's base_url. Retried, it comes out empty again."""
+def empty_setting(block: Any, resolved: dict[str, Any]) -> str | None:
+    """Why the call is not made when ``block`` gives ``api_key`` or ``base_url`` and it
+    comes out empty (BlockHandler.came_out_empty): read as "not given", the prompt went
+    to OPENAI_BASE_URL, or to OpenAI itself, not to the server the workflow names; or
+    OPENAI_API_KEY, the server's own key, went to the block's base_url."""
     for field, default in DEFAULTS.items():
-        value = resolved.get(field)
-        # Written as a reference: a literal "" (an editor's empty field) is "not given".
-        given = isinstance(written.get(field), str) and any(references_in(written[field]))
-        if given and (value is None or not str(value).strip()):
+        if block.came_out_empty(field, resolved):
             return (
-                f"the block's {field} is empty ({written[field]} has no value): nothing was"
-                f" sent, and {default} is not used in its place"
+                f"the block's {field} is empty ({block.config[field]} has no value): nothing"
+                f" was sent, and {default} is not used in its place"
             )
     return None

@@ -279,7 +279,7 @@ class AgentBlock(BlockHandler):
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         import openai  # imported by warm_sdk() when the workflow was loaded
 
-        if why := empty_setting(self.config, config):
+        if why := empty_setting(self, config):
             raise AgentError(why, retriable=False)
         api_key = config.get("api_key") or os.environ.get("OPENAI_API_KEY")
         if not api_key:

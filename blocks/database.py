@@ -46,7 +46,7 @@ from blocks._sql_results import (
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import Reference, references_in, resolve
+from engine.references import Reference, resolve
 from engine.registry import BlockHandler, register
 from engine.sql_references import rewrite_sql, rewrite_sql_literals, sql_text_only_references
 
@@ -218,18 +218,14 @@ class DatabaseBlock(BlockHandler):
 
         group = config.get("transaction")
         url = config.get("connection") or None
-        written = self.config.get("connection")
-        if (
-            isinstance(written, str)
-            and any(references_in(written))
-            and not (isinstance(url, str) and url.strip())
-        ):
+        if self.came_out_empty("connection", config):
             # `<env.ORDERS_DATABASE_URL>` set but empty, `<input.db?>` with no value:
             # not "no connection" (a literal "" still is). Read so, the statement ran
             # on the runner's own database in its place (an INSERT meant for the
             # orders database went into flowyard's). Retried, it comes out empty again.
             error = DatabaseConnectionError(
-                f"cannot use the database of `connection`: `connection` is empty ({written}"
+                "cannot use the database of `connection`: `connection` is empty"
+                f" ({self.config['connection']}"
                 " has no value), so the statement was not run (never on the runner's"
                 " database in its place)"
             )

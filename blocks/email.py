@@ -281,15 +281,12 @@ class EmailBlock(BlockHandler):
         # SMTP_USER is a default sender only when it is an address: a login name
         # (`mailer`, SendGrid's `apikey`) is not one.
         login_address = settings.user if settings.user and "@" in settings.user else None
-        written = self.config.get("from")
-        if (
-            isinstance(written, str)
-            and _is_reference(written)
-            and not str(config.get("from") or "").strip()
-        ):
+        if self.came_out_empty("from", config):
             # `<env.SHOP_FROM>` set to nothing: the defaults below are for a `from` left
             # out; in its place the customer got mail from SMTP_FROM or flowyard@localhost.
-            raise EmailError(f"`from` is empty ({written} has no value)", retriable=False)
+            raise EmailError(
+                f"`from` is empty ({self.config['from']} has no value)", retriable=False
+            )
         raw_sender = config.get("from") or settings.sender or login_address or "flowyard@localhost"
         # One address, checked like a recipient's: `notanemail` went out as From.
         senders = addresses("from", raw_sender)

@@ -10,8 +10,11 @@ once per attempt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from engine.references import references_in
 
 if TYPE_CHECKING:
     from engine.context import BlockContext
@@ -99,6 +102,18 @@ class BlockHandler:
     def credential_texts(self) -> list[Any]:
         """The config values that are credentials (``credential_fields``)."""
         return [self.config[k] for k in self.credential_fields if k in self.config]
+
+    def came_out_empty(self, field: str, resolved: Mapping[str, Any]) -> bool:
+        """Whether ``field``, written as a reference, resolved to no text (nothing, or
+        blanks: ``<env.X>`` set to nothing, ``<input.x?>`` with no value). Not "not
+        given", as a field left out or a literal "" is: read so, a block used its
+        default in the place of what the workflow names (the runner's own database,
+        OPENAI_BASE_URL, SMTP_FROM). Retried, it comes out empty again."""
+        written = self.config.get(field)
+        if not (isinstance(written, str) and next(references_in(written), None) is not None):
+            return False
+        value = resolved.get(field)
+        return not (isinstance(value, str) and value.strip())
 
     def output_for(self, run_input: Any) -> Any:
         """A trigger's output for a run given ``run_input``, as ``run`` makes it
