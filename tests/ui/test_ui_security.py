@@ -265,17 +265,24 @@ def test_the_login_forms_token_is_given_as_json_to_a_page_logging_in_again(
     assert as_json == {"csrf_token": csrf_token(client)}
 
 
+def _session_id(app: Flask, client: FlaskClient) -> str:
+    # The session's id, not the cookie: a permanent session's cookie is signed anew
+    # (with the current second) on every answer.
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return serializer.loads(_session_cookie(client))["sid"]
+
+
 def test_a_login_form_from_before_a_login_elsewhere_goes_on_logged_in(
-    client: FlaskClient,
+    app: Flask, client: FlaskClient
 ) -> None:
     """It was "403 · CSRF token missing or invalid"; the session is logged in
     already (another tab), so the form has nothing to do but go on."""
     stale = csrf_token(client)
     _login(client)
-    cookie = _session_cookie(client)
+    sid = _session_id(app, client)
     resp = client.post("/login", data={"token": TOKEN, "csrf_token": stale, "next": "/runs"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/runs"
-    assert _session_cookie(client) == cookie  # the same session, not a new one
+    assert _session_id(app, client) == sid  # the same session, not a new one
     assert client.get("/api/workflows").status_code == 200
 
 
