@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ui.bridge import EngineBridge, EngineTimeout
 from ui.config import DEFAULT_ACCEPT_TIMEOUT_S, DEFAULT_MAX_BODY, accept_timeout, max_body
 from ui.db_watch import DatabaseWatch
+from ui.wrong_tokens import WrongTokens
 
 #: seconds a client is told to wait while the database is unreachable (as webhooks say)
 RETRY_AFTER_S = 5
@@ -104,6 +105,7 @@ def create_app(
     from ui import api, auth, metrics, pages, webhooks
 
     app.extensions["flowyard_ended_sessions"] = auth.EndedSessions()
+    app.extensions["flowyard_wrong_tokens"] = WrongTokens()
     app.session_interface = auth.SessionOverHttps()
     app.register_blueprint(auth.bp)
     app.register_blueprint(webhooks.bp)

@@ -34,6 +34,8 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 
+from ui.wrong_tokens import WrongTokens
+
 bp = Blueprint("auth", __name__)
 
 PUBLIC_PREFIXES = ("/webhooks/", "/static/")
@@ -82,12 +84,40 @@ def csrf_token() -> str:
     return tok
 
 
-def _bearer_ok() -> bool:
+def _bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
-        return False
-    given = header[7:].strip()
-    return hmac.compare_digest(given.encode(), current_app.config["FLOWYARD_TOKEN"].encode())
+        return None
+    return header[7:].strip()
+
+
+def _token_ok(given: str) -> bool:
+    """Compare a token someone sent; a wrong one counts against their address."""
+    if hmac.compare_digest(given.encode(), current_app.config["FLOWYARD_TOKEN"].encode()):
+        return True
+    _wrong_tokens().record(str(request.remote_addr))
+    return False
+
+
+def _wrong_tokens() -> WrongTokens:
+    return current_app.extensions["flowyard_wrong_tokens"]
+
+
+def _too_many_wrong_tokens() -> Response | None:
+    """``429`` while this address is past its limit of wrong tokens (ui/wrong_tokens.py)."""
+    wait = _wrong_tokens().retry_after(str(request.remote_addr))
+    if not wait:
+        return None
+    message = f"too many wrong tokens from this address: try again in {wait} s"
+    if request.path == "/login":
+        nxt = _safe_next(request.form.get("next"))
+        body = render_template("login.html", next=nxt, error=message)
+        resp = Response(body, status=429, mimetype="text/html")
+    else:
+        resp = jsonify(error="too_many_requests", message=message)
+        resp.status_code = 429
+    resp.headers["Retry-After"] = str(wait)
+    return resp
 
 
 def _session_ok() -> bool:
@@ -120,11 +150,18 @@ def is_public(path: str) -> bool:
 def check_request() -> Response | tuple[Any, int] | None:
     """``before_request`` hook: None lets the request through."""
     if is_public(request.path):
-        if request.path == "/login" and request.method == "POST" and not _csrf_ok():
-            return _login_form_expired()
+        if request.path == "/login" and request.method == "POST":
+            if not _csrf_ok():
+                return _login_form_expired()
+            return _too_many_wrong_tokens()
         return None
-    if _bearer_ok():
-        return None
+    bearer = _bearer_token()
+    if bearer is not None:
+        refused = _too_many_wrong_tokens()
+        if refused is not None:
+            return refused
+        if _token_ok(bearer):
+            return None
     if _session_ok():
         if request.method not in SAFE_METHODS and not _csrf_ok():
             return _forbidden(CSRF_REFUSED, reason="csrf")
@@ -237,7 +274,7 @@ def current_session() -> Response:
 def login() -> Any:
     token = request.form.get("token", "")
     nxt = _safe_next(request.form.get("next"))
-    if not hmac.compare_digest(token.encode(), current_app.config["FLOWYARD_TOKEN"].encode()):
+    if not _token_ok(token):
         return render_template("login.html", next=nxt, error="That token is not valid."), 401
     # A fresh session on login (session fixation), with a new CSRF token.
     session.clear()

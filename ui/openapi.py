@@ -22,6 +22,7 @@ from ui.openapi_ops import (
     RETRY_AFTER,
     TEXT,
     WAIT_504,
+    WRONG_TOKENS,
     bad,
     op,
     webhook_op,
@@ -380,6 +381,10 @@ def document() -> dict[str, Any]:
                         "302": {"description": "logged in (or already, in another tab)"},
                         "401": {"description": "bad token"},
                         "403": {"description": "no CSRF token, or an expired one: the form again"},
+                        "429": {
+                            **WRONG_TOKENS,
+                            "description": "the form again: too many wrong tokens",
+                        },
                     },
                     public=True,
                 ),

@@ -20,6 +20,12 @@ NO_CSRF = {"description": "a logged-in session's request without its CSRF token"
 NOT_FOUND = {"description": "not found"}
 TOO_LARGE = {"description": "body over FLOWYARD_MAX_BODY: {error, max_bytes}"}
 RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
+#: A token from an address past its limit of wrong tokens (ui/wrong_tokens.py).
+WRONG_TOKENS = {
+    "description": "too many wrong tokens from this address: {error: 'too_many_requests',"
+    " message}; the token is not checked until Retry-After",
+    "headers": RETRY_AFTER,
+}
 #: Any route, while PostgreSQL cannot be reached (ui/app.py, _database_outage).
 UNAVAILABLE = {
     "description": "the database cannot be reached: {error: 'database unavailable', reason,"
@@ -67,6 +73,7 @@ def op(
     built: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
     if not public:
         built["responses"].setdefault("401", UNAUTHORIZED)
+        built["responses"].setdefault("429", WRONG_TOKENS)
     else:
         built["security"] = []
     built["responses"].setdefault("503", UNAVAILABLE)
