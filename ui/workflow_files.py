@@ -160,6 +160,12 @@ def check(
 
 def write_atomic(path: Path, text: str) -> None:
     # Write-then-rename, so a crash mid-save never leaves half a workflow in git.
+    # A symlinked workflow (`orders.yaml -> ../shared/orders.yaml`) is saved into the
+    # file it links to, as a text editor saves it: renamed over the link, the save
+    # replaced the link with a copy and the shared file kept the old text. (A link
+    # to nothing is no workflow: a new one replaces it.)
+    if path.is_symlink() and path.exists():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -180,7 +186,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def _mode_for(path: Path) -> int:
     try:
-        return stat.S_IMODE(path.lstat().st_mode) if not path.is_symlink() else _umask_mode()
+        return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return _umask_mode()
 

@@ -195,3 +195,33 @@ def test_a_save_keeps_the_files_mode(
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert "return 3" in path.read_text()
     assert path.stat().st_mode & 0o777 == mode
+
+
+def test_a_save_of_a_symlinked_workflow_writes_the_file_it_links_to(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path, tmp_path: Path
+) -> None:
+    """A workflow kept once in the repository and linked into the workflows folder
+    (`workflows/orders.yaml -> ../shared/orders.yaml`): a save replaced the link with
+    a file of its own, so the shared file kept the old text, git showed the link
+    turned into a file, and every other link to it kept running the old version."""
+    name = f"saves_{uuid.uuid4().hex[:8]}"
+    shared = tmp_path / "shared" / f"{name}.yaml"
+    shared.parent.mkdir()
+    shared.write_text(TEXT.format(name=name))
+    shared.chmod(0o640)
+    link = workflows_dir / f"{name}.yaml"
+    link.symlink_to(shared)
+    try:
+        read = client.get(f"/api/workflows/{name}?format=json", headers=auth)
+        doc = {**read.get_json(), "description": "edited in the editor"}
+        resp = client.put(
+            f"/api/workflows/{name}", json=doc, headers={**auth, "If-Match": read.headers["ETag"]}
+        )
+        assert resp.status_code == 200, resp.get_json()
+        assert link.is_symlink() and link.resolve() == shared.resolve()
+        assert "description: edited in the editor" in shared.read_text()
+        assert shared.stat().st_mode & 0o777 == 0o640
+        # Nothing but the shared file is written: no temporary file left anywhere.
+        assert sorted(p.name for p in shared.parent.iterdir()) == [shared.name]
+    finally:
+        link.unlink(missing_ok=True)
