@@ -8,6 +8,7 @@ The SPEC asks that a diff of a save shows the logic change alone: see
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
 
 import yaml
@@ -95,7 +96,7 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
     if old == doc:
         return Update(old_text)
     doc = in_order_of(old, doc)
-    full = render(doc, suffix)
+    full = _line_ends_of(old_text, render(doc, suffix))
     if suffix == ".json":
         return Update(full)
     patched = _patch(old_text, old, doc, full)
@@ -105,7 +106,16 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
             " (a quoted block id, an anchor shared between blocks, a document not at column 0)"
         )
         return Update(full, f"{REWRITTEN}: {why}")
-    return Update(patched)
+    return Update(_line_ends_of(old_text, patched))
+
+
+def _line_ends_of(old_text: str, text: str) -> str:
+    """``text`` with CRLF line ends when ``old_text`` has them all so (a repository
+    keeping Windows line ends): the lines a save writes ended in LF alone, and the
+    file mixed both. YAML and JSON read either alike, so the value is the same."""
+    if "\n" not in old_text or old_text.count("\n") != old_text.count("\r\n"):
+        return text
+    return re.sub(r"(?<!\r)\n", "\r\n", text)
 
 
 def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:

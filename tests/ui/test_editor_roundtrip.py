@@ -290,3 +290,32 @@ def test_the_editor_forms_follow_the_published_schema(
         assert {**info["config_schema"], **data["common"]} == props, name
         assert ["type", *info["required"]] == published["$defs"][name]["required"], name
     assert client.get("/api/schema", headers=auth).get_json() == published
+
+
+def test_an_edit_of_a_crlf_file_writes_its_lines_with_crlf(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A file kept with Windows line endings (a repository storing CRLF): the lines a
+    save wrote ended in LF alone, so the file mixed both and its diff showed every
+    rewritten line's ending changed besides the edit."""
+    path = workflows_dir / "rt_crlf.yaml"
+    original = COMMENTED.replace("\n", "\r\n").encode()
+    path.write_bytes(original)
+    doc = _get(client, auth, "rt_crlf")
+    doc["blocks"]["double"]["timeout"] = 9
+    doc["blocks"]["done"] = {"type": "function", "code": "x = 1\nreturn {}\n"}
+    doc["edges"].append("check.true -> done")
+    _put(client, auth, "rt_crlf", doc)
+    after = path.read_bytes()
+    assert after.count(b"\n") == after.count(b"\r\n")
+    assert _changed_lines(original.decode(), after.decode()) == [
+        "-    timeout: 5",
+        "+    timeout: 9",
+        "+  done:",
+        "+    type: function",
+        "+    code: |",
+        "+      x = 1",
+        "+      return {}",
+        "+  - check.true -> done",
+    ]
+    assert yaml.safe_load(after) == doc
