@@ -306,6 +306,10 @@ class _Dumper(yaml.SafeDumper):
 
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
     style = "|" if "\n" in data else None
+    if "\x85" in data:
+        # NEL is a line break to a YAML reader: PyYAML writes it raw in a `|` text or
+        # in quotes, where it read back as a newline or a space. Escaped (\N) instead.
+        style = '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

@@ -147,3 +147,13 @@ def test_text_a_yaml_12_reader_sees_as_a_number_is_written_quoted() -> None:
 def test_the_saved_form_of_a_yaml_11_word_loads_back() -> None:
     doc = read_document(HEAD + "  on: {type: function, code: 'return 5'}\nedges: [start -> on]\n")
     assert load_text(dump_yaml(doc), "t.yaml").blocks.keys() == {"start", "on"}
+
+
+@pytest.mark.parametrize("text", ["x\x85y", "ends\x85", "\x85", "a\x85b\nc", "l\u2028s\u2029p"])
+def test_text_holding_a_next_line_character_is_written_as_it_reads_back(text: str) -> None:
+    """U+0085 (NEL, what Windows-1252's "…" becomes read as Latin-1) is a line break
+    to YAML: written raw inside quotes it read back as a space, so a save (the editor's,
+    a template copy) changed the text — an email's body, a JSON field sent on."""
+    doc = {"name": "t", "json": {"a": text}}
+    written = dump_yaml(doc)
+    assert read_document(written) == doc and yaml.safe_load(written) == doc
