@@ -143,7 +143,7 @@ def _stale(existing: Path | None, old_text: str | None) -> Response | None:
     wanted = request.headers.get("If-Match")
     if wanted is None:
         return None
-    tags = {t.strip() for t in wanted.split(",")}
+    tags = _tags(wanted)
     if existing is None:
         if "*" not in tags:
             return error(412, "the workflow file was deleted since it was read")
@@ -159,6 +159,15 @@ def _stale(existing: Path | None, old_text: str | None) -> Response | None:
     )
 
 
+def _tags(header: str) -> set[str]:
+    """The entity tags of an ``If-Match`` / ``If-None-Match`` header, each as this
+    server wrote it: a reverse proxy that compresses the answer (nginx's gzip) turns
+    the strong ETag weak (``W/"…"``), and the editor sends that back. The tag is the
+    file's text hash, which compression does not change: compared without ``W/``,
+    saving behind such a proxy is not a 412 every time."""
+    return {t.strip().removeprefix("W/") for t in header.split(",")}
+
+
 def _exists(existing: Path | None, old_text: str | None) -> Response | None:
     """412 for ``If-None-Match: *`` (the editor's first save of a page opened on no
     file) when the file exists: another tab, a template copy or a `git pull` created
@@ -167,7 +176,7 @@ def _exists(existing: Path | None, old_text: str | None) -> Response | None:
     unwanted = request.headers.get("If-None-Match")
     if unwanted is None or existing is None:
         return None
-    tags = {t.strip() for t in unwanted.split(",")}
+    tags = _tags(unwanted)
     current = _etag(old_text or "")
     if "*" not in tags and current not in tags:
         return None

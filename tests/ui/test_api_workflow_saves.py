@@ -225,3 +225,27 @@ def test_a_save_of_a_symlinked_workflow_writes_the_file_it_links_to(
         assert sorted(p.name for p in shared.parent.iterdir()) == [shared.name]
     finally:
         link.unlink(missing_ok=True)
+
+
+def test_a_save_through_a_proxy_that_weakened_the_etag_is_saved_over_that_version(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    """nginx (docs/deploy.md puts one in front) turns a strong ETag weak when it
+    compresses the answer (`W/"…"`): the editor sends that back as `If-Match`, and every
+    save was a 412 "the file changed since this page loaded it", the file unchanged."""
+    name, path = named
+    read = client.get(f"/api/workflows/{name}?format=json", headers=auth)
+    weak = "W/" + read.headers["ETag"]
+    doc = {**read.get_json(), "description": "saved behind nginx"}
+    resp = client.put(f"/api/workflows/{name}", json=doc, headers={**auth, "If-Match": weak})
+    assert resp.status_code == 200, resp.get_json()
+    assert "description: saved behind nginx" in path.read_text()
+    # The version it names is still the one compared: the old one is now stale.
+    doc["description"] = "an edit of the old version"
+    stale = client.put(f"/api/workflows/{name}", json=doc, headers={**auth, "If-Match": weak})
+    assert stale.status_code == 412, stale.get_json()
+    assert "description: saved behind nginx" in path.read_text()
+    # A first save over a file that exists is refused whatever form its tag has.
+    now = "W/" + resp.headers["ETag"]
+    exists = client.put(f"/api/workflows/{name}", json=doc, headers={**auth, "If-None-Match": now})
+    assert exists.status_code == 412, exists.get_json()
