@@ -58,8 +58,9 @@ SELECT c.created_at, e.aggregate_id AS order_id, c.correlation_type, c.external_
  LIMIT 100;
 
 -- name: consistency_failures
--- Replay checks that found a snapshot disagreeing with its events.
-SELECT checked_at, order_id, replayed_version, snapshot_version, repaired, execution_id
+-- Replay checks that found a snapshot disagreeing with its events, and why
+-- (reasons: null for a check recorded by a workflow copy of an earlier release).
+SELECT checked_at, order_id, replayed_version, snapshot_version, repaired, execution_id, reasons
   FROM consistency_checks
  WHERE NOT consistent
  ORDER BY checked_at DESC

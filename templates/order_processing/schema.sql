@@ -172,8 +172,16 @@ CREATE TABLE IF NOT EXISTS consistency_checks (
     snapshot_state    JSONB,
     repaired          BOOLEAN NOT NULL DEFAULT false,
     execution_id      TEXT,
-    checked_at        TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    checked_at        TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    -- Why the check is not consistent (Replay's `reasons`, one line each; [] when it
+    -- is): the run that said it is pruned with the run log, and a failed check whose
+    -- two states are equal (a snapshot's last_event_* columns, a kept snapshot, a
+    -- missing version) said nothing without it. NULL: recorded by a workflow copy
+    -- of an earlier release.
+    reasons           JSONB
 );
+-- An installation from before the column: add it.
+ALTER TABLE consistency_checks ADD COLUMN IF NOT EXISTS reasons JSONB;
 CREATE INDEX IF NOT EXISTS consistency_checks_order_idx ON consistency_checks (order_id, checked_at);
 
 -- The "search index" subscriber of step 10: a flat, queryable row per order.

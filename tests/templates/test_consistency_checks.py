@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from es_support import deliver, lifecycle, stand_ins
+from es_support import REPLAYS, deliver, lifecycle, stand_ins
 from pytest_httpserver import HTTPServer
 
 from blocks.webhook import accept
@@ -175,3 +175,45 @@ async def test_replay_from_kept_snapshots_equals_replay_from_event_one_at_every_
     assert len(head["state"]["anomalies"]) == 10
     assert head["from_version"] == 20 and head["checked"] and head["consistent"]
     assert head["state"]["payment"]["amount_cents"] == 1250
+
+
+@pytest.mark.parametrize("template", REPLAYS)
+async def test_a_recorded_check_says_why_it_failed(
+    template_rt: Any, httpserver: HTTPServer, template: str
+) -> None:
+    """Compliance's record of a check is its ``consistency_checks`` row: the run that
+    said why (``reasons``) is pruned with the run log (30 days by default), and a row
+    saying ``consistent = false`` with the replayed and the snapshot state equal (here:
+    the snapshot's last_event_sequence names another event) explained nothing. The
+    row keeps the reasons; a consistent check's are empty."""
+    rt = template_rt
+    order = await new_order(rt, httpserver)
+    pool = rt.db.pool
+    await pool.execute(
+        "UPDATE order_snapshots SET last_event_sequence = last_event_sequence - 1"
+        " WHERE order_id = $1",
+        order,
+    )
+    result = await rt.execute(rt.load_workflow(template), {"order_id": order})
+    out = result["output"]
+    assert out["consistent"] is False and out["reasons"], out
+    row = await pool.fetchrow(
+        "SELECT consistent, replayed_state = snapshot_state AS same, reasons::text"
+        " FROM consistency_checks WHERE id = $1",
+        out["check_id"],
+    )
+    assert row["consistent"] is False and row["same"] is True
+    assert row["reasons"] is not None and json.loads(row["reasons"]) == out["reasons"]
+    assert "last_event_sequence" in out["reasons"][0]
+
+    await pool.execute(
+        "UPDATE order_snapshots SET last_event_sequence = last_event_sequence + 1"
+        " WHERE order_id = $1",
+        order,
+    )
+    again = await rt.execute(rt.load_workflow(template), {"order_id": order})
+    assert again["output"]["consistent"] is True, again["output"]
+    reasons = await pool.fetchval(
+        "SELECT reasons::text FROM consistency_checks WHERE id = $1", again["output"]["check_id"]
+    )
+    assert json.loads(reasons) == []
