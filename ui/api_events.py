@@ -105,7 +105,10 @@ def event_stream(order_id: str) -> Response:
         return refused
     try:
         rows = _fetch(
-            "SELECT sequence_number, aggregate_version, event_type, event_version, data, metadata, created_at"
+            # event_id: what the state's anomalies, event_correlations, subscriber_outbox,
+            # Slack and the runs' errors name an event by; an auditor ties them to it here.
+            "SELECT sequence_number, aggregate_version, event_id::text AS event_id, event_type,"
+            " event_version, data, metadata, created_at"
             " FROM events WHERE aggregate_type = 'order' AND aggregate_id = $1"
             " ORDER BY aggregate_version",
             order_id,

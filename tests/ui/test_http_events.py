@@ -64,3 +64,41 @@ def test_an_order_id_with_a_nul_is_400_not_500(
         assert "NUL" in resp.get_json()["error"]
     replay = client.post("/api/events/orders/a%00b/replay", json={}, headers=auth)
     assert replay.status_code == 400, replay.get_data(as_text=True)
+
+
+def test_each_event_names_its_id_and_the_run_that_stored_it(
+    client: FlaskClient, auth: dict[str, str], engine_bridge: EngineBridge, order_id: str
+) -> None:
+    """An auditor reading an order's stream must tie each event to what names it: the
+    state's anomalies, event_correlations, subscriber_outbox, Slack and the runs' errors
+    all say `event_id`, which the stream did not give; and to the run that stored it
+    (`metadata.workflow_execution_id`), which the page did not show. (``order_id``: the
+    template's schema applied.)"""
+    from templates.event_store import append_batch
+
+    oid = f"ui-audit-{uuid.uuid4().hex[:8]}"
+    run = str(uuid.uuid4())
+    given = str(uuid.uuid4())
+
+    async def setup() -> None:
+        async with engine_bridge.runtime.db.pool.acquire() as conn:
+            await append_batch(
+                conn,
+                [
+                    {"event_type": "order_created", "aggregate_id": oid, "event_id": given,
+                     "metadata": {"workflow_execution_id": run}},
+                    {"event_type": "item_added", "aggregate_id": oid},
+                ],
+            )  # fmt: skip
+
+    engine_bridge.call(setup())
+    events = client.get(f"/api/events/orders/{oid}", headers=auth).get_json()["events"]
+    assert events[0]["event_id"] == given
+    stored = engine_bridge.call(
+        engine_bridge.runtime.db.pool.fetchval(
+            "SELECT event_id::text FROM events WHERE aggregate_id = $1 AND aggregate_version = 2",
+            oid,
+        )
+    )
+    assert events[1]["event_id"] == stored
+    assert events[0]["metadata"]["workflow_execution_id"] == run

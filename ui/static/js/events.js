@@ -131,6 +131,19 @@ function clear() {
   $('time-slider').disabled = true;
 }
 
+// Who and what an event came from, for audits: its id (what the state's anomalies,
+// event_correlations, Slack and the runs' errors name it by) and the run that stored it
+// (Order Processing writes metadata.workflow_execution_id; an import may not).
+function provenance(ev) {
+  const parts = [el('div', { class: 'muted event-id', text: `event ${visible(String(ev.event_id))}` })];
+  const run = ev.metadata?.workflow_execution_id;
+  if (typeof run === 'string' && run) {
+    parts.push(el('div', { class: 'muted' }, 'stored by run ',
+      el('a', { class: 'event-run', href: `/runs/${encodeURIComponent(run)}`, text: visible(run) })));
+  }
+  return parts;
+}
+
 async function load(e) {
   e?.preventDefault();
   const id = $('order-id').value.trim();
@@ -148,6 +161,7 @@ async function load(e) {
   if (!events.length) return;
   $('event-list').replaceChildren(...events.map((ev) => el('li', { dataset: { version: ev.aggregate_version } },
     el('strong', { text: visible(`v${ev.aggregate_version} ${ev.event_type}`) }), ' ', el('small', { class: 'muted', text: ev.created_at }),
+    ...provenance(ev),
     el('pre', { class: 'json', text: pretty(ev.data) }))));
   const slider = $('time-slider');
   slider.min = String(events[0].aggregate_version);
