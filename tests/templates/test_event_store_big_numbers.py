@@ -136,3 +136,29 @@ async def test_json_equal_agrees_with_jsonb(
     assert json_equal(a, b) is jsonb_says
     assert json_equal(b, a) is jsonb_says
     assert json_equal({"ref": [a]}, {"ref": [b]}) is jsonb_says
+
+
+async def test_a_repair_indexes_a_total_at_the_bigint_maximum_as_the_live_path_does(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    """`enrich` takes `total_cents` up to BIGINT's maximum and the live `index_search`
+    stores it; Replay's repair rewrote the order's search index row with a NULL total
+    for any total of 19 digits (from 10**18 cents), which the live path kept."""
+    stand_ins(httpserver)
+    order = f"big-{uuid.uuid4().hex[:8]}"
+    top = 2**63 - 1
+    await deliver(es_runtime, {**lifecycle(order)[0], "total_cents": top})
+    pool = es_runtime.db.pool
+    index = "SELECT total_cents FROM order_search_index WHERE order_id = $1"
+    assert await pool.fetchval(index, order) == top
+    await pool.execute(
+        "UPDATE order_snapshots SET state = jsonb_set(state, '{status}', '\"x\"')"
+        " WHERE order_id = $1",
+        order,
+    )
+    result = await es_runtime.execute(
+        es_runtime.load_workflow("replay_events"), {"order_id": order, "repair": True}
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert result["output"]["repaired"] is True
+    assert await pool.fetchval(index, order) == top
