@@ -32,6 +32,7 @@ template and its Agent variant refuse the same inputs with the same words.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 # Re-exported: workflow files, those copied by earlier releases included, import them
@@ -74,8 +75,25 @@ def upcast_payment_received_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v1 sent ``amount`` in major units (12.5); v2 sends ``amount_cents`` (1250)."""
     out = {k: v for k, v in data.items() if k != "amount"}
     if "amount" in data and "amount_cents" not in data:
-        out["amount_cents"] = int(round(float(data["amount"]) * 100))
+        out["amount_cents"] = _cents(data["amount"])
     return out
+
+
+def _cents(amount: Any) -> int:
+    """A v1 ``amount`` in cents. One with at most two decimals (all that ``enrich``
+    takes) is multiplied exactly, as the number its JSON spells (a float's ``repr``):
+    as a float, ``123456789012345.67 * 100`` is ``12345678901234568`` (past 2**53
+    cents a float holds no exact cent). Below about 2 * 10**13 both agree, so what
+    stored events replay to does not change. One with more decimals, stored before
+    ``enrich`` refused it, keeps the float rounding it always replayed to."""
+    spelled = repr(amount) if isinstance(amount, float) else str(amount)
+    try:
+        exact = Decimal(spelled) * 100
+    except ArithmeticError:  # "12,50": the reducer keeps it as an anomaly
+        exact = None
+    if exact is not None and exact.is_finite() and exact == exact.to_integral_value():
+        return int(exact)
+    return int(round(float(amount) * 100))
 
 
 #: (event_type, from_version) -> function turning that version's data into the next.

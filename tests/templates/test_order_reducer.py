@@ -182,3 +182,36 @@ def test_fold_from_any_snapshot_equals_fold_from_start(
     snap = json.loads(json.dumps(snap)) if snap is not None else None
     assert oe.fold(events[cut:], snap) == full
     assert json.loads(json.dumps(full)) == full
+
+
+@pytest.mark.parametrize(
+    ("sent", "cents"),
+    [
+        ("19.99", 1999),
+        ("123456789012345.67", 12345678901234567),
+        ("45035996273704.97", 4503599627370497),
+        ("92233720368547758", 9223372036854775800),
+    ],
+)
+def test_a_v1_amount_enrich_takes_upcasts_to_its_exact_cents(
+    oe: Any, sent: str, cents: int
+) -> None:
+    """`enrich` takes a v1 `amount` with at most two decimals up to BIGINT's maximum in
+    cents; the upcast multiplied it as a float, so past about 2**53 cents it was off by
+    cents (123456789012345.67 became 12345678901234568) and, at the top, past BIGINT.
+    The payment's state, its check against the order and the capture's confirmation
+    all read that number."""
+    from order_inputs import read_data
+
+    data = json.loads(f'{{"charge_id": "ch_1", "amount": {sent}}}')  # as the webhook reads it
+    read_data(dict(data), "payment_received")  # enrich takes it
+    assert oe.upcast(ev("payment_received", 1, **data))["data"]["amount_cents"] == cents
+
+
+def test_a_v1_amount_stored_with_more_decimals_replays_as_it_did(oe: Any) -> None:
+    """Stored before `enrich` refused a third decimal: its cents stay what the float
+    upcast gave (half to even, after the float's error), or replays of those orders
+    would disagree with their snapshots."""
+    for amount, cents in ((0.125, 12), (2.675, 268), (1.005, 100)):
+        up = oe.upcast(ev("payment_received", 1, charge_id="ch_1", amount=amount))
+        assert up["data"]["amount_cents"] == cents
