@@ -74,7 +74,8 @@ class RunContext:
         self.restored = restored or {}
         self.env = os.environ
         # Whose idempotency keys this run's effects send: its own, or for a re-run
-        # from the failed block, the run it re-runs (recorded on what it carried).
+        # from the failed block, the run it re-runs (its `rerun_keys` event, set by
+        # the caller: engine.recovery.key_base; older re-runs: on what they carried).
         self.key_base = next(
             (r["key_of"] for r in self.restored.values() if r.get("key_of")), execution_id
         )

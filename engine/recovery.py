@@ -172,16 +172,39 @@ def rerun_reusable(plan: Plan, events: list[dict[str, Any]]) -> dict[str, dict[s
     return {path: rec for path, rec in done.items() if _top_level(path) not in stale or _lost(rec)}
 
 
+#: The event a re-run from the failed block is accepted with, saying whose
+#: idempotency keys it sends (``{"key_of": execution id}``): written whatever it
+#: carries over, also nothing at all (its first block failed).
+RERUN_KEYS = "rerun_keys"
+
+
+def key_base(events: list[dict[str, Any]], execution_id: str) -> str:
+    """Whose idempotency keys run ``execution_id`` (of these ``events``) sends: its
+    own, or for a re-run from the failed block, those of the run it repeats — kept on
+    its :data:`RERUN_KEYS` event, or (a re-run accepted before that event was) on the
+    records it carried over."""
+    for ev in events:
+        key_of = (
+            (ev["data"] or {}).get("key_of")
+            if ev["type"] in (RERUN_KEYS, "block_succeeded")
+            else None
+        )
+        if key_of:
+            return str(key_of)
+    return execution_id
+
+
 def rerun_records(
     plan: Plan, events: list[dict[str, Any]], execution_id: str
 ) -> dict[str, dict[str, Any]]:
     """What a re-run from the failed block of run ``execution_id`` carries over: the
     :func:`rerun_reusable` records, each marked ``reused_from`` that run. The blocks
-    that run again send the earlier run's idempotency keys (``key_of``; a re-run of a
-    re-run: the first run's): its HTTP POST may have reached the peer before the run
-    failed (a timeout), and a new key would make the peer do it twice."""
+    that run again send the earlier run's idempotency keys (``key_of``, the
+    :func:`key_base` of ``events``; a re-run of a re-run: the first run's): its HTTP
+    POST may have reached the peer before the run failed (a timeout), and a new key
+    would make the peer do it twice."""
     done = rerun_reusable(plan, events)
-    key_of = next((r["key_of"] for r in done.values() if r.get("key_of")), execution_id)
+    key_of = key_base(events, execution_id)
     return {p: {**rec, "reused_from": execution_id, "key_of": key_of} for p, rec in done.items()}
 
 
@@ -211,9 +234,11 @@ def logged_skips(events: list[dict[str, Any]]) -> frozenset[str]:
 
 
 def carried_events(
-    plan: Plan, reuse: dict[str, dict[str, Any]]
+    plan: Plan, reuse: dict[str, dict[str, Any]], key_of: str
 ) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """The events that record a re-run's carried-over blocks in the new run.
+    """The events that record a re-run's carried-over blocks in the new run, after
+    the :data:`RERUN_KEYS` event naming whose idempotency keys it sends (``key_of``):
+    the records alone said it, so a re-run carrying none sent keys of its own.
 
     Written when the run is accepted (not when it executes), so a worker in
     another process, or a resume after a crash, reuses them too instead of
@@ -225,6 +250,7 @@ def carried_events(
     blocks = {_block_id(path) for path in reuse}
     groups = [name for name in plan.transaction_groups if _group_blocks(plan, name) & blocks]
     return [
+        (RERUN_KEYS, None, {"key_of": key_of}),
         *(("transaction_committed", None, {"group": g, "carried": True}) for g in sorted(groups)),
         *(
             ("block_succeeded", path, {k: v for k, v in rec.items() if k != "status"})

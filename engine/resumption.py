@@ -19,7 +19,7 @@ from engine.inflight import InFlight
 from engine.metrics import Metrics
 from engine.model import Problem, Workflow, WorkflowError
 from engine.own_runs import OWN_UNBEATEN, RECLAIM_OWN, UNBEATEN_BEATS, Starts
-from engine.recovery import claim, logged_skips, restorable
+from engine.recovery import claim, key_base, logged_skips, restorable
 from engine.run_ends import record_end
 from engine.validate import validate_document
 
@@ -240,7 +240,7 @@ class Resumption:
         started_at = runstore.first_start(events)
         # A claimed row has no input (engine/recovery.py): it is read when the run starts.
         return (eid, workflow, row.get("input"), restored, next_seq, started_at, _rerun_of(row),
-                row.get("trigger_block"), logged_skips(events))  # fmt: skip
+                row.get("trigger_block"), logged_skips(events), key_base(events, eid))  # fmt: skip
 
     async def _version(self, version: str) -> Workflow:
         """The workflow a run was accepted with, validated once per process."""

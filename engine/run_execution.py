@@ -58,9 +58,10 @@ class RunExecution:
         rerun_of: str | None = None,
         trigger_block: str | None = None,
         skipped: frozenset[str] = frozenset(),
+        key_of: str | None = None,
     ) -> asyncio.Task[dict[str, Any]]:
         args: list[Any] = [eid, workflow, input, restored, next_seq, started_at, rerun_of]
-        args += [trigger_block, skipped]
+        args += [trigger_block, skipped, key_of]
         if self._runs.slot_wait():
             # Not held while it waits for a slot (FLOWYARD_MAX_ACTIVE_RUNS): read back
             # when its turn comes. 1,500 deliveries of 500 KB waiting behind 8 slots
@@ -97,6 +98,7 @@ class RunExecution:
         rerun_of: str | None = None,  # the run a re-run repeats (flowyard_runs.rerun_of)
         trigger_block: str | None = None,  # where it starts (flowyard_runs.trigger_block)
         skipped: frozenset[str] = frozenset(),  # a resumed run's: skips its log holds
+        key_of: str | None = None,  # a re-run from the failed block's: engine.recovery.key_base
     ) -> dict[str, Any]:
         plan = workflow.plan
         # Every secret its blocks name, known from the first event on: a value that
@@ -116,6 +118,7 @@ class RunExecution:
         transactions = Transactions(self.db.pool, plan.transaction_groups, commit_group)
         run = RunContext(eid, plan, input, self.services, recorder, transactions, restored)
         run.rerun_of = rerun_of
+        run.key_base = key_of or run.key_base
         run.trigger_block = trigger_block
         run.logged_skips = skipped
         run.secrets = secrets

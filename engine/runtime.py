@@ -30,7 +30,7 @@ from engine.model import BlockModel, Workflow, WorkflowError
 from engine.own_runs import Starts
 from engine.queue import RunQueue, queue_name
 from engine.recorder import OwnershipLost
-from engine.recovery import carried_events, owner_id, rerun_records
+from engine.recovery import carried_events, key_base, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
 from engine.rerun_names import StoredVersionRefused, refuse_renaming
 from engine.resumption import Resumption
@@ -222,6 +222,7 @@ class Runtime(RunExecution, Resumption, RunReads):
         idempotency_key: str | None = None,
         concurrency_key: str | None = None,
         reuse: dict[str, dict[str, Any]] | None = None,
+        key_of: str | None = None,
         same_request: SameRequest | None = None,
         tick: tuple[str, dt.datetime] | None = None,
         rerun_of: str | None = None,
@@ -239,7 +240,8 @@ class Runtime(RunExecution, Resumption, RunReads):
         if later than the last tick that block submitted (``created`` False
         otherwise), which still holds once retention has deleted the earlier
         tick's run and its idempotency key with it. ``rerun_of``: the run a re-run
-        repeats (``<workflow.rerun_of>``).
+        repeats (``<workflow.rerun_of>``). ``key_of``: a re-run from the failed block's
+        earlier run, whose idempotency keys it sends; ``reuse``, what it carries over.
 
         ``trigger_block``: the trigger block the run starts from, the workflow's
         other trigger blocks being skipped (engine/triggers.py); a tick's is its
@@ -266,7 +268,7 @@ class Runtime(RunExecution, Resumption, RunReads):
         handoff = self.handoff and not self.local
         queue = None if self.local or handoff else self.queue
         owner = self.owner if self.local else HANDOFF if handoff else None
-        carried = carried_events(workflow.plan, reuse) if reuse else []
+        carried = carried_events(workflow.plan, reuse or {}, key_of) if key_of else []
         # Stored and shown with the workflow's secrets (and the credentials the input
         # holds: engine/credentials.py) redacted, as its events are; a key holding
         # one (`evt:<webhook.body.token>`) is kept as its hash, as a key read from a
@@ -295,7 +297,7 @@ class Runtime(RunExecution, Resumption, RunReads):
             if self.local:
                 self._spawn(eid, workflow, input, reuse, next_seq=2 + len(carried),
                             key=concurrency_key, rerun_of=rerun_of,
-                            trigger_block=trigger_block)  # fmt: skip
+                            trigger_block=trigger_block, key_of=key_of)  # fmt: skip
         return Submission(eid, True, retry_of)
 
     async def rerun(
@@ -324,10 +326,11 @@ class Runtime(RunExecution, Resumption, RunReads):
                 workflow = await self._version(row["workflow_hash"])
             except WorkflowError as exc:  # an earlier release's version, say: not a 500
                 raise StoredVersionRefused(execution_id, str(exc)) from exc
-        reused = None
+        reused = key_of = None
         if from_failed:
             events = await runstore.fetch_events(pool, execution_id)
             reused = rerun_records(workflow.plan, events, execution_id)
+            key_of = key_base(events, execution_id)
         if stored:
             await refuse_renaming(pool, row, workflow, reused)
         # The key too: a re-run of an order's event waits its turn with that order's
@@ -336,7 +339,8 @@ class Runtime(RunExecution, Resumption, RunReads):
         # <workflow.rerun_of> lets it name what that run named (an event id derived
         # from the run's id, so a re-run of a delivery without one is the same event).
         return await self.submit(
-            workflow, input, trigger="rerun", reuse=reused, concurrency_key=row["concurrency_key"],
+            workflow, input, trigger="rerun", reuse=reused, key_of=key_of,
+            concurrency_key=row["concurrency_key"],
             rerun_of=str(row["rerun_of"] or execution_id), trigger_block=row["trigger_block"],
         )  # fmt: skip
 

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
@@ -267,3 +269,36 @@ async def _take_until(engine: Runtime, stop: asyncio.Event) -> None:
     await stop.wait()
     taking.cancel()
     await asyncio.gather(taking, return_exceptions=True)
+
+
+@pytest.mark.parametrize("hand_over", ["queue", "engine process"])
+async def test_a_queued_rerun_that_carries_nothing_sends_the_first_runs_key(
+    workspace: Path, database_url: str, write_workflow, tmp_path: Path, monkeypatch, hand_over
+) -> None:
+    """Executed in another process, a re-run from the failed block with no record to
+    carry over (its first block failed) still sends the key of the run it repeats."""
+    keys: list[str] = []
+
+    def peer(request: Request) -> Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return Response("{}", status=500 if len(keys) == 1 else 200)
+
+    with HTTPServer() as peer_server:
+        peer_server.expect_request("/capture").respond_with_handler(peer)
+        url = peer_server.url_for("/capture")
+        wf = write_workflow(
+            f"""
+            name: rerun_key_elsewhere
+            blocks:
+              capture: {{type: http, method: POST, url: "{url}"}}
+            """
+        )
+        async with _accepted_here_executed_there(
+            workspace, database_url, tmp_path, monkeypatch, hand_over
+        ) as server:
+            first = await server.wait((await server.submit(wf, {})).execution_id, 60)
+            assert first["status"] == "failed" and first["error"]["block"] == "capture"
+            rerun = await server.rerun(first["execution_id"])
+            again = await server.wait(rerun.execution_id, 60)
+            assert again["status"] == "succeeded", again["error"]
+    assert keys == [f"{first['execution_id']}:capture"] * 2

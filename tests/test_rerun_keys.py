@@ -135,3 +135,37 @@ async def test_a_rerun_asks_again_whether_it_is_a_rerun(
     assert stored["blocks"]["read"]["reused_from"] == first["execution_id"]
     assert stored["blocks"]["is_rerun"]["reused_from"] is None
     assert stored["blocks"]["is_rerun"]["output"]["branch"] == "true"
+
+
+async def test_a_rerun_that_carries_nothing_over_still_sends_the_first_runs_key(
+    run_yaml, runtime: Runtime, httpserver: HTTPServer
+) -> None:
+    """The earlier run's key travelled on the records a re-run carries over, so a re-run
+    of a workflow whose first block failed (no trigger block: `flowyard run` with an
+    input, a capture as its first step) carried none, and sent a key of its own: the
+    capture the first, timed-out request had made was made again."""
+    answers = [500, 200, 200]
+    keys: list[str] = []
+
+    def peer(request: Request) -> Response:
+        keys.append(request.headers["Idempotency-Key"])
+        return Response("{}", status=answers[len(keys) - 1], content_type="application/json")
+
+    httpserver.expect_request("/first_step", method="POST").respond_with_handler(peer)
+    wf = f"""
+    name: capture_first
+    blocks:
+      capture: {{type: http, method: POST, url: "{httpserver.url_for("/first_step")}",
+                json: {{charge: "<input.charge>"}}}}
+    """
+    first = await run_yaml(wf, {"charge": "ch_1"})
+    assert first["status"] == "failed" and first["error"]["block"] == "capture"
+    again = await runtime.wait((await runtime.rerun(first["execution_id"])).execution_id)
+    assert again["status"] == "succeeded", again["error"]
+    assert keys == [f"{first['execution_id']}:capture"] * 2
+    # From scratch, a re-run is a new run, with keys of its own.
+    fresh = await runtime.wait(
+        (await runtime.rerun(again["execution_id"], from_failed=False)).execution_id
+    )
+    assert fresh["status"] == "succeeded", fresh["error"]
+    assert keys[-1] == f"{fresh['execution_id']}:capture"
