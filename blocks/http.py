@@ -49,9 +49,9 @@ from blocks._http_urls import (
 )
 from blocks._http_values import body_text, field_values, header_values, with_query_added
 from engine._json import loads_finite
-from engine.context import BlockContext
+from engine.context import BlockContext, warm_http_client
 from engine.executor import BlockFailed
-from engine.model import Problem
+from engine.model import BlockModel, Problem
 from engine.registry import BlockHandler, register
 from engine.schema import any_case, at_most_one_of_keys
 
@@ -230,6 +230,10 @@ class HttpBlock(BlockHandler):
         {"properties": {"method": {"pattern": any_case(METHODS)}, "url": {"pattern": WRITTEN_URL}}},
         at_most_one_of_keys("json", "form", "body"),  # the SPEC's "json or form or body"
     )
+
+    def __init__(self, block: BlockModel) -> None:
+        super().__init__(block)
+        warm_http_client()  # not within the first request's timeout
 
     def credential_texts(self) -> list[Any]:
         """The values of headers, ``query`` parameters and ``form`` fields named like

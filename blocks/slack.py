@@ -16,7 +16,7 @@ from blocks._http_errors import HttpError, status_error
 from blocks._http_urls import WRITTEN_URL
 from blocks._slack_post import post
 from blocks.http import is_http_url, parse_body, scheme_of, settle_failure
-from engine.context import BlockContext
+from engine.context import BlockContext, warm_http_client
 from engine.executor import BlockFailed
 from engine.model import BlockModel, Problem
 from engine.references import (
@@ -155,6 +155,7 @@ class SlackBlock(BlockHandler):
     def __init__(self, block: BlockModel) -> None:
         super().__init__(block)
         self._blocks: Compiled | None = None
+        warm_http_client()  # not within the first post's timeout
 
     def problems(self) -> list[Problem]:
         found = []

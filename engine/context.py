@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Container
 from contextlib import asynccontextmanager
@@ -22,6 +23,20 @@ if TYPE_CHECKING:
     from engine.model import BlockModel
     from engine.recorder import RunRecorder
     from engine.transactions import Transactions
+
+
+@functools.cache
+def warm_http_client() -> None:
+    """Import the runtime's HTTP client (httpx over aiohttp: engine/_http.py) once per
+    process, when a workflow with an HTTP or Slack block is loaded.
+
+    Done by the first request instead, it took 0.5-1 s (importing aiohttp, which builds
+    its TLS contexts as it loads) out of that block's ``timeout`` before anything was
+    sent, blocking every run of the process meanwhile: the first capture after a start,
+    ``timeout: 1``, timed out against a peer answering at once, and was never sent.
+    Not at module import: every flowyard command would pay it (as the Agent block's
+    SDK: blocks/_agent_client.py, warm_sdk)."""
+    import engine._http  # noqa: F401
 
 
 @dataclass
