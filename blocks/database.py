@@ -39,10 +39,10 @@ from blocks._sql_messages import (
 )
 from blocks._sql_results import (
     duplicated_columns,
-    jsonable,
     output_field_columns,
     row_count_from_status,
 )
+from blocks._sql_rows import read_rows
 from blocks._sql_transaction_control import transaction_control_problem
 from engine.context import BlockContext
 from engine.model import BlockModel, Problem, Workflow
@@ -317,8 +317,12 @@ class DatabaseBlock(BlockHandler):
                 raise DuplicateColumns(repeated, sql)
             if hidden := output_field_columns(columns, self.outputs):
                 raise ReservedColumns(hidden, self.outputs, sql)
-            records = await stmt.fetch(*args, timeout=self._statement_limit())
-            status = stmt.get_statusmsg()
+            if columns:  # a result: read in chunks, within what a run record keeps
+                rows = await read_rows(conn, stmt, args, self._statement_limit(), sql)
+                count = len(rows)  # RETURNING gives a row for each row affected
+            else:  # nothing to read (and VACUUM and the like refuse a transaction)
+                await stmt.fetch(*args, timeout=self._statement_limit())
+                rows, count = [], row_count_from_status(stmt.get_statusmsg(), 0)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # asyncpg's own refusal of a value quotes it: say which parameter instead.
             refused = argument_error(str(exc), values, types, labels)
@@ -330,11 +334,5 @@ class DatabaseBlock(BlockHandler):
             raise DatabaseError(scrub(str(exc), values), sql) from None
         except CoercionError as exc:
             raise DatabaseError(str(exc), sql) from None
-        rows = [jsonable(dict(r.items())) for r in records]
         first = rows[0] if rows else None
-        return {
-            **(first or {}),
-            "rows": rows,
-            "row_count": row_count_from_status(status, len(rows)),
-            "row": first,
-        }
+        return {**(first or {}), "rows": rows, "row_count": count, "row": first}
