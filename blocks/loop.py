@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from blocks._collected import Collected
 from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
@@ -27,6 +28,12 @@ DEFAULT_MAX_ITERATIONS = 10_000
 #: so a state that grows with the steps made a run log growing with their square
 #: (engine.context, ``Frame.step_limit``). An order's state is a few KB.
 FOLD_STEP_CHARS = 64 * 1024
+
+
+_ADVICE = (
+    "set `collect: false` when only `state` is needed (a fold keeps that alone), or"
+    " return less from the body's last block (each iteration's output is kept)"
+)
 
 
 @register
@@ -223,6 +230,7 @@ class Loop(BlockHandler):
             # the loop, or that failed (references bound to the body change each time).
             ctx.inputs = dict(ctx.inputs)
         results: list[Any] = []
+        collected = Collected("iterations", _ADVICE)
         iterations = 0
         step_limit = FOLD_STEP_CHARS if self._next is not None else None
         for index, item in enumerate(self._iterations(config)):
@@ -238,6 +246,7 @@ class Loop(BlockHandler):
             body = await ctx.run_body("body", variables, str(index), step_limit)
             iterations += 1
             if collect:
+                collected.add(body.output, body.chars)  # raises past what a record keeps
                 results.append(body.output)
             if self._next is not None:
                 state = self._next.resolve(body.frame)

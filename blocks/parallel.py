@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
+from blocks._collected import Collected
 from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext
 from engine.model import Problem
@@ -117,10 +118,14 @@ class Parallel(BlockHandler):
         var = str(self.config.get("as") or "item")
 
         helps: list[bool] = []  # per failure collected: whether another attempt may help
+        branches = "branches" in self.config
+        collected = Collected(*(_BRANCHES if branches else _ITEMS))
 
         async def one(group: str, label: str, variables: dict[str, Any]) -> tuple[Any, Any]:
             try:
-                return (await ctx.run_body(group, variables, label)).output, None
+                body = await ctx.run_body(group, variables, label)
+                # Outside the failures `on_error: continue` collects: past what a
+                # record keeps, the whole parallel stops (its siblings too).
             except BlockFailed as exc:
                 if not tolerate:
                     raise
@@ -131,8 +136,10 @@ class Parallel(BlockHandler):
                     raise
                 helps.append(getattr(exc, "retriable", True) is not False)
                 return None, error_dict(exc, f"{ctx.path}[{label}]")
+            collected.add(body.output, body.chars, group if branches else None)
+            return body.output, None
 
-        if "branches" in self.config:
+        if branches:
             names = list(self.body().groups)
             outcomes = await _gather(ctx.path, width, [(one, (n, n, {})) for n in names])
             results = {n: out for n, (out, _) in zip(names, outcomes, strict=True)}
@@ -160,6 +167,15 @@ class Parallel(BlockHandler):
             # for failures another attempt cannot help (engine.executor._final).
             raise BlockFailed(failed[0])
         return {"results": results, "errors": errors}
+
+
+_ITEMS = (
+    "items",
+    "return less from the body's last block (each item's output is kept), or go"
+    " through the items in a loop with `collect: false` that folds what is needed"
+    " into its `state`",
+)
+_BRANCHES = ("branches", "return less from each branch's last block (its output is kept)")
 
 
 async def _gather(

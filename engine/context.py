@@ -112,7 +112,7 @@ class RunContext:
 class Frame(Scope):
     """A scope of names: the outputs of a region's blocks, loop variables, and a parent."""
 
-    __slots__ = ("run", "outputs", "variables", "parent", "step_limit")
+    __slots__ = ("run", "outputs", "sizes", "variables", "parent", "step_limit")
 
     def __init__(
         self,
@@ -124,6 +124,9 @@ class Frame(Scope):
         self.run = run
         self.parent = parent
         self.outputs: dict[str, Any] = {}
+        #: Characters of JSON of the outputs, as the run log encoded them, where known:
+        #: what a loop or parallel counts of its `results` (blocks/_collected.py).
+        self.sizes: dict[str, int] = {}
         self.variables = variables or {}
         #: In a fold's body (and bodies inside it): the most characters of JSON the
         #: event of a block without effects keeps. A state that grows with each step

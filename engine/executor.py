@@ -22,7 +22,7 @@ from engine.metrics import Metrics
 from engine.recorder import OwnershipLost
 from engine.recovery import not_resumable
 from engine.references import MissingReference
-from engine.region_output import OutputScope, body_output, sink_output
+from engine.region_output import OutputScope, body_chars, body_output, sink_output
 from engine.registry import Result
 from engine.run_ends import end_left_running
 from engine.stops import BlockFailed, Stops, error_dict, is_final, stop_reason
@@ -53,10 +53,12 @@ def _success(value: Any, ctx: BlockContext, duration: float) -> dict[str, Any]:
 
 
 class BodyResult(NamedTuple):
-    """One execution of a container body: its output, and its scope for later lookups."""
+    """One execution of a container body: its output, and its scope for later lookups;
+    ``chars``: its output's characters of JSON when known (engine.region_output)."""
 
     output: Any
     frame: Frame
+    chars: int | None = None
 
 
 class Executor:
@@ -166,7 +168,11 @@ class Executor:
         # timeout or cancel, no other run and no webhook accept until it ended.
         await asyncio.sleep(0)
         await self.execute_region(region, frame, f"{ctx.path}[{label}].")
-        return BodyResult(body_output(region, frame.outputs), frame)
+        return BodyResult(
+            body_output(region, frame.outputs),
+            frame,
+            body_chars(region, frame.outputs, frame.sizes),
+        )
 
     # -- one block ------------------------------------------------------------
     async def _run_block(self, node: str, frame: Frame, prefix: str) -> str | None:
@@ -222,7 +228,7 @@ class Executor:
                 # Encoded within the attempt: an output the run log cannot hold fails
                 # this block, named (on_error applies), not the run outside any block.
                 limit = None if handler.side_effects else frame.step_limit
-                succeeded = recorder.encoded("block_succeeded", path, record, limit)
+                succeeded, chars = recorder.encoded("block_succeeded", path, record, limit)
                 break
             except asyncio.CancelledError:
                 self._interrupted(ctx, t0)
@@ -274,6 +280,8 @@ class Executor:
                 return port
 
         frame.outputs[node] = output = record["output"]
+        if chars is not None:
+            frame.sizes[node] = chars
         recorder.append(succeeded)
         self._settled(ctx, "succeeded", attempt, record["duration_ms"], output, None)
         if handler.recorded_at_once:

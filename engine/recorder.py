@@ -141,14 +141,23 @@ class RunRecorder:
 
     def encoded(
         self, type_: str, block: str, data: dict[str, Any], step_limit: int | None = None
-    ) -> Event:
+    ) -> tuple[Event, int | None]:
         """A block's event made ahead of ``append``, inside the block's own error
         handling: a value the run log cannot hold (an integer too long to write)
         then fails the block, named, instead of the run outside any block with the
         block left `running` (engine/executor.py). ``append`` it at once: it has
-        taken the next seq. ``step_limit``: engine._recordable.within_limit."""
+        taken the next seq. ``step_limit``: engine._recordable.within_limit.
+
+        With it, the characters of JSON of ``data``'s ``output`` (its first key, encoded
+        apart from the rest for that; None in a run with secrets): what a loop or
+        parallel counts of its `results` without encoding them again (blocks/_collected.py)."""
         try:
-            return self._event(type_, block, data, step_limit=step_limit)
+            if self.redact.secrets or next(iter(data), None) != "output":
+                return self._event(type_, block, data, step_limit=step_limit), None
+            output = self._json(data["output"])
+            rest = self._json({k: v for k, v in data.items() if k != "output"})
+            text = '{"output":' + output + ("," + rest[1:] if len(rest) > 2 else "}")
+            return self._event(type_, block, data, step_limit=step_limit, text=text), len(output)
         except (TypeError, ValueError, RecursionError) as exc:
             raise not_recordable(data.get("output"), exc) from None
 
@@ -164,9 +173,12 @@ class RunRecorder:
         data: dict[str, Any] | None,
         at: float | None = None,
         step_limit: int | None = None,
+        text: str | None = None,
     ) -> Event:
-        """One event row, taking the next seq."""
-        if not data:
+        """One event row, taking the next seq (``text``: ``data`` encoded already)."""
+        if text is not None:
+            pass
+        elif not data:
             text = "{}"
         elif self.redact.secrets:  # encoded once, field by field
             text, lost = self.redact.fields(data, self._json)

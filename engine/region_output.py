@@ -36,12 +36,31 @@ def sink_output(region: Region, outputs: dict[str, Any]) -> Any:
 def body_output(region: Region, outputs: dict[str, Any]) -> Any:
     """One iteration's (item's, branch's) last body output: of the blocks that ran
     with no block after them that ran."""
-    ended = [
+    return _one_or_mapping(_ended(region, outputs), outputs)
+
+
+def body_chars(region: Region, outputs: dict[str, Any], sizes: dict[str, int]) -> int | None:
+    """The characters of JSON of ``body_output``, from the sizes of its blocks' outputs
+    as the run log encoded them (``sizes``; engine.recorder.RunRecorder.encoded), or
+    None when one of them is not known (restored on a resume, a handled failure)."""
+    ended = _ended(region, outputs)
+    if not ended:
+        return len("null")
+    if any(n not in sizes for n in ended):
+        return None
+    if len(ended) == 1:
+        return sizes[ended[0]]
+    # {"a":…,"b":…}: each key quoted, a colon, a comma between; braces around.
+    return sum(sizes[n] + len(n) + 4 for n in ended) + 1
+
+
+def _ended(region: Region, outputs: dict[str, Any]) -> list[str]:
+    """The blocks of ``region`` that ran with no block after them that ran."""
+    return [
         n
         for n in region.nodes
         if n in outputs and not any(e.target in outputs for e in region.outgoing[n])
     ]
-    return _one_or_mapping(ended, outputs)
 
 
 def _one_or_mapping(blocks: list[str], outputs: dict[str, Any]) -> Any:
