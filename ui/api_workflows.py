@@ -57,6 +57,13 @@ def _wants_yaml() -> bool:
 
 @bp.get("/workflows/<name>")
 def get_workflow(name: str) -> Response:
+    read = _read_workflow(name)
+    # Conditions apply to a read that succeeds (RFC 9110, 13.2.1): not to a 404 or 422.
+    unchanged = _read_condition(read.headers["ETag"]) if read.status_code == 200 else None
+    return read if unchanged is None else unchanged
+
+
+def _read_workflow(name: str) -> Response:
     if request.args.get("format", "json") not in ("json", "yaml"):
         return error(400, "format is json or yaml")
     path = wf.find(settings().workflows_dir, name)
@@ -88,6 +95,24 @@ def get_workflow(name: str) -> Response:
     response = jresponse(doc)
     response.headers.update(tag)
     return response
+
+
+def _read_condition(etag: str) -> Response | None:
+    """The answer to a read whose precondition fails (RFC 9110, 13.2.2: If-Match
+    first, then If-None-Match), else None: ``If-Match`` naming another version is a
+    412 as a save's is; ``If-None-Match`` naming this one (weak comparison: a proxy
+    may have made it ``W/"…"``) a 304, so a client that has the file need not read it
+    again. Only for a read that would succeed: a 404 or 400 stays one."""
+    wanted = request.headers.get("If-Match")
+    if wanted is not None and not ({t.strip() for t in wanted.split(",")} & {etag, "*"}):
+        return error(412, "the workflow file is not at the version If-Match names", etag=etag)
+    unwanted = request.headers.get("If-None-Match")
+    if unwanted is None:
+        return None
+    tags = {t.strip().removeprefix("W/") for t in unwanted.split(",")}
+    if etag in tags or "*" in tags:
+        return Response(status=304, headers={"ETag": etag})
+    return None
 
 
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")

@@ -20,6 +20,7 @@ from ui.openapi_ops import (
     PAGE_NOT_FOUND,
     PROBLEMS,
     RETRY_AFTER,
+    STALE,
     TEXT,
     WAIT_504,
     WRONG_TOKENS,
@@ -104,12 +105,18 @@ def document() -> dict[str, Any]:
                                 "text/plain": {"schema": {"type": "string"}},
                             },
                         },
+                        "304": {
+                            "description": "If-None-Match names the file's version (or *):"
+                            " not read again; ETag: that version"
+                        },
                         "400": bad("a format other than json or yaml"),
                         "404": NOT_FOUND,
+                        "412": STALE,
                         "422": PROBLEMS,
                     },
                     params=["name"],
                     query=["format"],
+                    headers=["If-None-Match", "If-Match"],
                 ),
                 "put": op(
                     "save (validated first); YAML or JSON body. If-Match: the ETag the"

@@ -179,6 +179,19 @@ def webhook_options() -> dict[str, Any]:
     )
 
 
+#: A conditional read of a workflow whose If-Match names another version.
+STALE = {
+    "description": "If-Match names another version than the file's: {error, etag}",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "etag": {"type": "string"}},
+                "required": ["error", "etag"],
+            }
+        }
+    },
+}
 WAIT_504 = {
     "description": "the run did not end within 300 s: {error, execution_id, status_url};"
     " the run goes on"
