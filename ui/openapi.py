@@ -14,22 +14,21 @@ from ui.openapi_ids import with_operation_ids
 from ui.openapi_ops import (
     BAD_AFTER,
     BAD_ORDER_ID,
-    HTML,
     JSON,
     NOT_FOUND,
-    PAGE_NOT_FOUND,
     PROBLEMS,
     RETRY_AFTER,
     STALE,
     TEXT,
+    UNWRITABLE,
     WAIT_504,
-    WRONG_TOKENS,
     bad,
     op,
     webhook_op,
     webhook_options,
     with_csrf,
 )
+from ui.openapi_pages import page_paths
 from ui.openapi_schemas import SCHEMAS, json_of
 
 
@@ -135,6 +134,7 @@ def document() -> dict[str, Any]:
                             " the file exists: {error, etag}"
                         },
                         "422": PROBLEMS,
+                        "500": UNWRITABLE,
                     },
                     body=True,
                     params=["name"],
@@ -142,7 +142,7 @@ def document() -> dict[str, Any]:
                 ),
                 "delete": op(
                     "delete a workflow file",
-                    {"204": {"description": "deleted"}, "404": NOT_FOUND},
+                    {"204": {"description": "deleted"}, "404": NOT_FOUND, "500": UNWRITABLE},
                     params=["name"],
                 ),
             },
@@ -308,6 +308,7 @@ def document() -> dict[str, Any]:
                         ),
                         "404": NOT_FOUND,
                         "409": {"description": "exists"},
+                        "500": UNWRITABLE,
                         "503": {
                             "description": "templates are not installed; or the"
                             " database cannot be reached",
@@ -376,61 +377,13 @@ def document() -> dict[str, Any]:
                     {**ok, "404": {"description": "no event store"}},
                 )
             },
-            "/login": {
-                "get": op(
-                    "login page; as JSON (Accept), {csrf_token} for the login form",
-                    {"200": {"description": "the page", "content": {**HTML["content"], **JSON}}},
-                    public=True,
-                ),
-                "post": op(
-                    "log in with the token (form, CSRF)",
-                    {
-                        "302": {"description": "logged in (or already, in another tab)"},
-                        "401": {"description": "bad token"},
-                        "403": {"description": "no CSRF token, or an expired one: the form again"},
-                        "429": {
-                            **WRONG_TOKENS,
-                            "description": "the form again: too many wrong tokens",
-                        },
-                    },
-                    public=True,
-                ),
-            },
             "/api/session": {
                 "get": op(
                     "{csrf_token}: the session's current CSRF token (null on a bearer token)",
                     ok,
                 )
             },
-            "/logout": {"post": op("log out (form, CSRF)", {"302": {"description": "logged out"}})},
-            "/": {"get": op("workflow list and templates gallery", {"200": HTML})},
-            "/new": {
-                "get": op(
-                    "open the editor on a new workflow",
-                    {"302": {"description": "to the editor"}},
-                    query=["name"],
-                )
-            },
-            "/templates/{template_id}/use": {
-                "post": op(
-                    "use a template (form, CSRF)",
-                    {"302": {"description": "to the editor"}, "404": PAGE_NOT_FOUND},
-                    params=["template_id"],
-                )
-            },
-            "/editor/{name}": {
-                "get": op("the editor", {"200": HTML, "404": PAGE_NOT_FOUND}, params=["name"])
-            },
-            "/runs": {"get": op("runs page", {"200": HTML}, query=["workflow"])},
-            "/runs/{execution_id}": {
-                "get": op("the run viewer", {"200": HTML, "404": PAGE_NOT_FOUND}, params=run)
-            },
-            "/events": {
-                "get": op(
-                    "event-sourcing page: an order's events, time travel, charts",
-                    {"200": HTML},
-                )
-            },
+            **page_paths(),
         },
     }
     with_operation_ids(with_csrf(doc["paths"]))

@@ -32,6 +32,21 @@ UNAVAILABLE = {
     " retry_after} (an HTML page for pages); retry after Retry-After",
     "headers": RETRY_AFTER,
 }
+#: A save, delete or template copy the file system refused (ui/app.py, _folder_unwritable):
+#: not retried, unlike the 503 (docs/api.md).
+UNWRITABLE = {
+    "description": "the workflows folder cannot be written (read-only, full):"
+    " {error, reason}; retrying does not help until the folder is fixed",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+                "required": ["error", "reason"],
+            }
+        }
+    },
+}
 HTML = {"description": "an HTML page", "content": {"text/html": {}}}
 #: A text/plain answer (add a description).
 TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}

@@ -197,3 +197,30 @@ def test_a_get_on_a_replay_path_reads_the_order_whose_id_ends_in_replay(
     allow = client.options(f"/api/events/orders/{oid}", headers=auth).headers["Allow"]
     assert {"GET", "POST"} <= {m.strip() for m in allow.split(",")}
     assert "reads the order `o-1/replay`" in (DOCS / "api.md").read_text()
+
+
+def test_a_folder_that_cannot_be_written_is_a_declared_answer(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """docs/api.md: a save, delete or template copy the file system refuses is a
+    `500 {error, reason}`; the document listed no 500 for them, so a client built
+    from it had no branch for the one answer that says "fix the folder"."""
+    doc = _document(client, auth)
+    for path, method in [
+        ("/api/workflows/{name}", "put"),
+        ("/api/workflows/{name}", "delete"),
+        ("/api/templates/{template_id}/instantiate", "post"),
+    ]:
+        assert "500" in doc["paths"][path][method]["responses"], (method, path)
+    name = f"unwritable_{uuid.uuid4().hex[:8]}"
+    in_the_way = workflows_dir / f"{name}.yaml"
+    (in_the_way / "kept").mkdir(parents=True)  # a folder (not a file) holds the name
+    try:
+        text = f"version: 1\nname: {name}\nblocks:\n  start: {{type: manual}}\n"
+        saved = client.put(f"/api/workflows/{name}", data=text, headers=auth)
+    finally:
+        (in_the_way / "kept").rmdir()
+        in_the_way.rmdir()
+    assert saved.status_code == 500, saved.get_data(as_text=True)[:200]
+    _conforms(doc, "/api/workflows/{name}", "put", saved)
+    assert set(saved.get_json()) == {"error", "reason"}
