@@ -100,9 +100,13 @@ def request_text() -> str | None:
 
     Flask's ``get_data(as_text=True)`` would swap bad bytes for U+FFFD, and a
     saved workflow or a run input would silently lose them.
+
+    A leading byte order mark is skipped, as RFC 8259 allows and the webhooks do:
+    Windows tools write one (PowerShell's ``Out-File -Encoding utf8``), and the JSON
+    bodies were refused with Python's "decode using utf-8-sig".
     """
     try:
-        return request.get_data().decode("utf-8")
+        return request.get_data().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         return None
 
