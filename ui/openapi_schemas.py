@@ -114,9 +114,26 @@ SCHEMAS: dict[str, Any] = {
         "required": ["runs"],
     },
     "RunAccepted": {
-        "description": "a manual run's 202 (a webhook's has only execution_id and status_url)",
+        "description": "a manual run's 202 (a webhook's has only execution_id and status_url,"
+        " and for a repeated delivery what it was: docs/blocks/webhook.md, Responses)",
         "type": "object",
-        "properties": {"execution_id": RUN_ID, **LINKS},
+        "properties": {
+            "execution_id": RUN_ID,
+            **LINKS,
+            "duplicate": {
+                "const": True,
+                "description": "a repeat of a delivery: the first run's id, nothing started",
+            },
+            "pruned": {
+                "const": True,
+                "description": "with duplicate: retention has pruned that run since",
+            },
+            "retry_of": {
+                **RUN_ID,
+                "description": "a repeat of a delivery whose run failed or was cancelled:"
+                " that run's id; this one is new and the key moved to it",
+            },
+        },
         "required": ["execution_id", "status_url"],
     },
     "Health": {

@@ -224,3 +224,55 @@ def test_a_folder_that_cannot_be_written_is_a_declared_answer(
     assert saved.status_code == 500, saved.get_data(as_text=True)[:200]
     _conforms(doc, "/api/workflows/{name}", "put", saved)
     assert set(saved.get_json()) == {"error", "reason"}
+
+
+FAILING_HOOK = """\
+version: 1
+name: NAME
+blocks:
+  hook: {type: webhook, path: PATH}
+  boom:
+    type: function
+    code: |
+      raise ValueError("declined")
+edges: [hook -> boom]
+"""
+
+
+def _undeclared(doc: dict[str, Any], schema: str, body: dict[str, Any]) -> set[str]:
+    return set(body) - set(doc["components"]["schemas"][schema]["properties"])
+
+
+def test_a_repeated_delivery_s_keys_are_declared(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A repeat's `duplicate` and a retry's `retry_of` (docs/blocks/webhook.md) were
+    in no schema: a client generated from the document dropped them, and could not
+    tell a repeat that started nothing from a new run."""
+    from processes import eventually
+
+    doc = _document(client, auth)
+    key = {"Idempotency-Key": f"openapi-{uuid.uuid4()}"}
+    first = client.post("/webhooks/test/async", json={"n": 1}, headers=key)
+    repeat = client.post("/webhooks/test/async", json={"n": 1}, headers=key)
+    assert repeat.status_code == 202 and repeat.get_json()["duplicate"] is True
+    assert repeat.get_json()["execution_id"] == first.get_json()["execution_id"]
+    name = f"failing_{uuid.uuid4().hex[:8]}"
+    path = f"openapi/{name}"
+    (workflows_dir / f"{name}.yaml").write_text(
+        FAILING_HOOK.replace("NAME", name).replace("PATH", path)
+    )
+    try:
+        failed = client.post(f"/webhooks/{path}", json={}, headers=key).get_json()["execution_id"]
+
+        def ended() -> bool:
+            return client.get(f"/api/runs/{failed}", headers=auth).get_json()["status"] == "failed"
+
+        assert eventually(ended)
+        retry = client.post(f"/webhooks/{path}", json={}, headers=key)
+    finally:
+        (workflows_dir / f"{name}.yaml").unlink()
+    assert retry.status_code == 202 and retry.get_json()["retry_of"] == failed
+    for answer in (repeat, retry):
+        _conforms(doc, "/webhooks/{path}", "post", answer)
+        assert _undeclared(doc, "RunAccepted", answer.get_json()) == set(), answer.get_json()
