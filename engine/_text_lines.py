@@ -94,8 +94,15 @@ def items_under(own: list[str], indents: Indents) -> Indents:
 def written(mapping: dict[str, Any], indents: Indents, at: int = 0) -> list[str]:
     """``mapping``'s lines written in the file's indentation, its keys at column ``at``."""
     text = dump_yaml_indented(mapping, indents.unit, indents.items)
-    # An empty line stays empty: inside a `|` text, spaces on it would be text.
-    return [" " * at + line if line.strip() else line for line in text.splitlines(keepends=True)]
+    # A text ending in blank lines (`|+`) ends the document it is written as (`...`):
+    # inside the file the keys that follow end the text, and the marker would end
+    # the file there.
+    text = text.removesuffix("\n...\n") + "\n" if text.endswith("\n...\n") else text
+    # An empty line stays empty: inside a `|` text, spaces on it would be text; a line
+    # of blanks the text holds is moved right with the rest.
+    return [
+        " " * at + line if line.strip("\n") else line for line in text.splitlines(keepends=True)
+    ]
 
 
 def sections(lines: list[str], key_re: re.Pattern[str]) -> tuple[list[str], Sections]:

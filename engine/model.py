@@ -301,7 +301,28 @@ def dump_yaml(doc: dict[str, Any]) -> str:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def analyze_scalar(self, scalar: str) -> Any:
+        # PyYAML writes no block text holding a line's trailing blanks or a tab: code
+        # with a blank line keeping its indentation became one double-quoted line
+        # ("if a:\n    b\n    \n…"), and a one-line edit's diff one unreadable line.
+        # A literal block keeps both as written (YAML reads a line's characters after
+        # its indentation as they are), so it is allowed for such text too.
+        analysis = super().analyze_scalar(scalar)
+        if not analysis.allow_block and _literal_fits(scalar):
+            analysis.allow_block = True
+        return analysis
+
+
+#: What a literal block holds as written: printable text, tabs and \n line breaks
+#: (not \r, NEL or U+2028/9, which YAML reads as other breaks, nor a BOM).
+_LITERAL_TEXT = re.compile(
+    "[\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*"
+)
+
+
+def _literal_fits(text: str) -> bool:
+    # The text's last blank, after the last line break, is PyYAML's to refuse still.
+    return "\n" in text and not text.endswith((" ", "\t")) and bool(_LITERAL_TEXT.fullmatch(text))
 
 
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:

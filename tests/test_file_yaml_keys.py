@@ -157,3 +157,26 @@ def test_text_holding_a_next_line_character_is_written_as_it_reads_back(text: st
     doc = {"name": "t", "json": {"a": text}}
     written = dump_yaml(doc)
     assert read_document(written) == doc and yaml.safe_load(written) == doc
+
+
+LITERAL_TEXTS = [
+    "if a:\n    b\n    \nreturn 2\n",  # a blank line keeping its indentation
+    "x = 1   \nreturn x\n",  # trailing blanks on a line
+    "x = 1\n\treturn x\n",  # a tab
+    "  indented\n\n    more\nlast",  # leading blanks, no final newline
+    "\n\nafter two newlines\n",
+    "x = 1\n\n\n",  # blank lines at the end
+    "a  \n  \n\t\n b\t\n",
+]
+
+
+@pytest.mark.parametrize("text", LITERAL_TEXTS)
+def test_multi_line_text_with_blanks_at_line_ends_or_tabs_is_a_literal_block(text: str) -> None:
+    """Code with a line's trailing blanks, a blank line keeping its indentation or a tab
+    (what a text area and a pasted snippet hold) was written as one double-quoted line,
+    "if a:\\n    b\\n    \\nreturn 2\\n": the file's diff of a one-line edit of the code
+    was one unreadable line. A literal block holds such text as written."""
+    doc = {"name": "t", "code": text}
+    written = dump_yaml(doc)
+    assert written.startswith("name: t\ncode: |"), written
+    assert read_document(written) == doc and yaml.safe_load(written) == doc

@@ -319,3 +319,33 @@ def test_an_edit_of_a_crlf_file_writes_its_lines_with_crlf(
         "+  - check.true -> done",
     ]
     assert yaml.safe_load(after) == doc
+
+
+def test_code_with_blank_lines_and_trailing_blanks_is_saved_as_its_own_lines(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """Code as a text area holds it — a blank line keeping its indentation, a line's
+    trailing blanks, blank lines at the end — was written as one double-quoted line
+    ("if n:\\n    m = 1\\n    \\n…"), or, ending in blank lines, ended the YAML
+    document mid-file (`...`), so the whole file was rewritten without its comments."""
+    path = workflows_dir / "rt_code_blanks.yaml"
+    path.write_text(COMMENTED)
+    doc = _get(client, auth, "rt_code_blanks")
+    code = 'n = 2   \nif n:\n    m = 1\n    \nreturn {"n": n}\n\n\n'
+    doc["blocks"]["double"]["code"] = code
+    resp = client.put("/api/workflows/rt_code_blanks", json=doc, headers=auth)
+    assert resp.status_code == 200 and "warnings" not in resp.get_json(), resp.get_json()
+    after = path.read_text()
+    assert _changed_lines(COMMENTED, after) == [
+        "-    code: |",
+        '-      return {"n": 2}   # two',
+        "+    code: |+",
+        "+      n = 2   ",
+        "+      if n:",
+        "+          m = 1",
+        "+          ",
+        '+      return {"n": n}',
+        "+",
+        "+",
+    ]
+    assert _get(client, auth, "rt_code_blanks")["blocks"]["double"]["code"] == code
