@@ -99,14 +99,17 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
     full = _line_ends_of(old_text, render(doc, suffix))
     if suffix == ".json":
         return Update(full)
-    patched = _patch(old_text, old, doc, full)
+    # A byte order mark (Windows Notepad, PowerShell) is no part of the first key's
+    # line: the file's lines are patched without it, and it is kept.
+    bom = "\ufeff" if old_text.startswith("\ufeff") else ""
+    patched = _patch(old_text.removeprefix(bom), old, doc, full)
     if patched is None:
         why = (
             "its layout could not be followed line by line"
             " (a quoted block id, an anchor shared between blocks, a document not at column 0)"
         )
         return Update(full, f"{REWRITTEN}: {why}")
-    return Update(_line_ends_of(old_text, patched))
+    return Update(_line_ends_of(old_text, bom + patched))
 
 
 def _line_ends_of(old_text: str, text: str) -> str:

@@ -349,3 +349,21 @@ def test_code_with_blank_lines_and_trailing_blanks_is_saved_as_its_own_lines(
         "+",
     ]
     assert _get(client, auth, "rt_code_blanks")["blocks"]["double"]["code"] == code
+
+
+def test_an_edit_of_a_file_starting_with_a_byte_order_mark_keeps_its_text(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A file saved by Windows Notepad or PowerShell starts with a UTF-8 byte order
+    mark: its first key was not found after it, and every save wrote the whole file
+    anew, comments gone ("its layout could not be followed")."""
+    path = workflows_dir / "rt_bom.yaml"
+    original = COMMENTED.split("\n", 1)[1]  # starting with `version: 1`, right after the mark
+    path.write_text("\ufeff" + original, encoding="utf-8")
+    doc = _get(client, auth, "rt_bom")
+    doc["blocks"]["double"]["timeout"] = 9
+    resp = client.put("/api/workflows/rt_bom", json=doc, headers=auth)
+    assert resp.status_code == 200 and "warnings" not in resp.get_json(), resp.get_json()
+    after = path.read_text(encoding="utf-8")
+    assert after.startswith("\ufeffversion: 1\n")
+    assert _changed_lines(original, after[1:]) == ["-    timeout: 5", "+    timeout: 9"]
