@@ -58,6 +58,14 @@ async def test_schema_is_idempotent(event_db: str) -> None:
         await apply_schemas(conn)
         created = "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_created_idx'"
         assert "USING brin (created_at)" in await conn.fetchval(created)
+        # An older installation's consistency_checks, without `reasons`, gets it.
+        await conn.execute("ALTER TABLE consistency_checks DROP COLUMN reasons")
+        await apply_schemas(conn)
+        column = (
+            "SELECT data_type FROM information_schema.columns"
+            " WHERE table_name = 'consistency_checks' AND column_name = 'reasons'"
+        )
+        assert await conn.fetchval(column) == "jsonb"
         for table in (
             "order_snapshots",
             "order_snapshot_history",
