@@ -72,6 +72,7 @@ def read_order_event(
     # the rest: the event's data.
     event_type, order_id, body = read_envelope(webhook["body"])
     headers = webhook["headers"]
+    sent_id = _sender_event_id(body, headers)
     event_id = _event_id(body, headers, execution_id, order_id)
     # A version newer than the reducer reads would be folded as a guess at its
     # shape (and replayed as an anomaly). Data the reducer cannot apply as meant
@@ -100,6 +101,10 @@ def read_order_event(
             "user_agent": headers.get("user_agent"),
             "timestamp": webhook["received_at"],
             "workflow_execution_id": execution_id,
+            # The sender's own id for the event, as read (the stored id is its hash):
+            # what the shop reconciles its events with, and which delivery this was,
+            # kept after the run log (headers and all) is pruned.
+            "sender_event_id": sent_id,
             # The reducer's rules this event is stored under (order_rules.RULES_VERSION):
             # a rule added later does not change what it replays to.
             "rules": RULES_VERSION,
@@ -134,6 +139,21 @@ def _address_the_proxy_saw(headers: Mapping[str, Any]) -> str | None:
 
 def _is_set(environ: Mapping[str, str], name: str) -> bool:
     return bool(environ.get(name, "").strip())
+
+
+def _sender_event_id(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | None:
+    """The id the sender gave the event, as text, or None: read as :func:`_event_id`
+    reads it (the body's ``event_id``, else webhook-id, else Idempotency-Key; a whole
+    number as its digits). One :func:`event_uuid` refuses is refused there."""
+    raw: Any = body.get("event_id")
+    if raw is None:
+        raw = headers.get("webhook_id") or headers.get("idempotency_key") or None
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        try:
+            return read_order_id(raw, "event_id")
+        except ValueError:
+            return None
+    return raw if isinstance(raw, str) else None
 
 
 def _event_id(

@@ -266,3 +266,38 @@ async def test_the_address_stored_is_the_one_the_proxy_added(
         "SELECT metadata FROM events WHERE aggregate_id = $1", order
     )
     assert meta["ip_address"] == stored
+
+
+@pytest.mark.parametrize(
+    "given", ["body text", "body number", "Idempotency-Key", "webhook-id", None]
+)
+async def test_the_event_keeps_the_id_its_sender_gave_it(
+    es_runtime: Any, httpserver: HTTPServer, given: str | None
+) -> None:
+    """The shop's own id for an event (`event_id` in the body, else the delivery's
+    webhook-id or Idempotency-Key) was stored only hashed to a UUID: once the run log
+    is pruned (30 days by default), nothing in the book of record said which of the
+    shop's events or deliveries a stored event was, and "did you book evt-7?" had no
+    answer short of recomputing the hash. It is kept, as read, in
+    `metadata.sender_event_id` (null when none was given)."""
+    stand_ins(httpserver)
+    order = _order()
+    number = uuid.uuid4().int % 2**52
+    body, headers, kept = lifecycle(order)[0], {}, None
+    if given == "body text":
+        body, kept = {**body, "event_id": f"evt-{order}"}, f"evt-{order}"
+    elif given == "body number":  # a whole number is its digits, as for order_id
+        body, kept = {**body, "event_id": float(number)}, str(number)
+    elif given == "Idempotency-Key":
+        headers, kept = {"Idempotency-Key": f"k-{order}"}, f"k-{order}"
+    elif given == "webhook-id":  # it comes first, as for the event's id
+        headers, kept = (
+            {"webhook-id": f"msg-{order}", "Idempotency-Key": f"k-{order}"},
+            f"msg-{order}",
+        )
+    result = await submit(es_runtime, body, headers)
+    assert result["status"] == "succeeded", result["error"]
+    meta = await es_runtime.db.pool.fetchval(
+        "SELECT metadata FROM events WHERE aggregate_id = $1", order
+    )
+    assert meta["sender_event_id"] == kept
