@@ -239,7 +239,8 @@ def _outcome_note(message: Mapping[str, Any]) -> str:
         advice = (
             "The order is cancelled since: do not fulfil; release this charge."
             if cancelled and not refused.startswith(_CANCELLED)
-            else _refusal_advice(refused)
+            else _short_payment_advice(message.get("held_mismatch"), refused)
+            or _refusal_advice(refused)
         )
         return (
             f":warning: Order {order}: a payment (charge {charge}) arrived but"
@@ -285,6 +286,21 @@ def _outcome_note(message: Mapping[str, Any]) -> str:
         f":warning: Order {order}: capturing charge {charge} FAILED ({slack_text(why)}): not"
         " ready for fulfillment. Fix the cause, then resend the event's delivery: the capture"
         " is retried, once."
+    )
+
+
+def _short_payment_advice(held_mismatch: Any, refused: str) -> str | None:
+    """The advice for a payment refused because the order is paid, when the payment
+    the order holds is not what the order says (``held_mismatch``: its anomalies, as
+    ``correlate`` reads them): a partial payment, so this charge may be its balance.
+    "Fulfil on it, and release this charge" shipped a half-paid order and gave the
+    balance back. None: the usual advice (:func:`_refusal_advice`)."""
+    if not held_mismatch or not refused.startswith(ALREADY_PAID):
+        return None
+    return (
+        f"But the order's own payment is not what the order says ({slack_text(held_mismatch)}):"
+        " this charge may be its balance. Do not fulfil, and do not release this charge,"
+        " before checking the order's payments with the customer and the processor."
     )
 
 

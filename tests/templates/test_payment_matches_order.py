@@ -101,3 +101,38 @@ def test_the_webhook_stores_its_events_under_the_current_rules(lib_path: Path) -
     webhook = {"body": {"event_type": "item_added", "order_id": "o1"}, "headers": {},
                "received_at": "2026-01-01T00:00:00Z"}  # fmt: skip
     assert read_order_event(webhook, "run-1", None, {})["metadata"]["rules"] == RULES_VERSION
+
+
+async def test_a_second_payment_refused_for_a_short_one_is_not_told_to_be_released(
+    variant: tuple[Any, str], httpserver: HTTPServer
+) -> None:
+    """An order of 1000 paid 500 (captured, listed as short: the shop may take a
+    partial payment), then a second payment of 500, the balance: an order is paid once,
+    so it is refused and not captured, and Slack told staff "The order's own payment
+    stands: fulfil on it, and release this charge": ship an order half paid and give
+    the customer's balance back. Slack now says the order's payment is short and that
+    this charge may be its balance: check before fulfilling or releasing it."""
+    rt, path = variant
+    stand_ins(httpserver)
+    tag = uuid.uuid4().hex[:8]
+    order, first, second = f"bal-{tag}", f"ch_dep_{tag}", f"ch_bal_{tag}"
+    for charge_id in (first, second):
+        httpserver.expect_request(
+            f"/v1/charges/{charge_id}/capture", method="POST"
+        ).respond_with_json(charge(charge_id, 500))
+    created = {"event_type": "order_created", "order_id": order, "email": "ada@example.com",
+               "currency": "EUR", "total_cents": 1000, "event_version": 2}  # fmt: skip
+    await deliver(rt, created, path=path)
+    for charge_id in (first, second):
+        paid = {"event_type": "payment_received", "order_id": order, "charge_id": charge_id,
+                "currency": "EUR", "amount_cents": 500, "event_version": 2}  # fmt: skip
+        out = (await deliver(rt, paid, path=path))["output"]
+    assert out["capture"] == "refused" and out["capture_refused"].startswith(
+        "the order is already paid"
+    )
+    assert len(calls(httpserver, f"/v1/charges/{second}/capture")) == 0
+    [text] = [r.get_json()["text"] for r in calls(httpserver, "/slack/hook")
+              if second in r.get_json()["text"]]  # fmt: skip
+    assert "fulfil on it" not in text and "and release this charge" not in text, text
+    assert "amount_cents 500 is not the order's total_cents 1000" in text, text
+    assert "may be its balance" in text, text
