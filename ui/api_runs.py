@@ -22,6 +22,7 @@ from ui import long_requests, webhooks
 from ui import workflow_files as wf
 from ui.api import bp, error, jresponse, json_body, runtime
 from ui.app import bridge, settings
+from ui.run_keys import keyed, refused, repeat_of, run_key
 
 FINAL_EVENTS = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
 HEARTBEAT_S = 15.0
@@ -96,14 +97,19 @@ def run_links(execution_id: str) -> dict[str, str]:
 
 
 def _submit(workflow: Any, data: dict[str, Any], wait: bool) -> Response:
-    sub = bridge().call(runtime().submit(workflow, data, trigger="manual"))
-    eid = str(sub.execution_id)
-    if not wait:
-        return jresponse({"execution_id": eid, **run_links(eid)}, 202)
+    try:  # an Idempotency-Key names one run (ui/run_keys.py)
+        sub = bridge().call(runtime().submit(workflow, data, trigger="manual", **keyed(run_key())))
+    except Exception as exc:
+        if (answer := refused(exc)) is None:
+            raise
+        return answer
+    eid, repeat = str(sub.execution_id), repeat_of(sub)
+    if not wait or sub.pruned:  # a pruned run's result went with it
+        return jresponse({"execution_id": eid, **run_links(eid), **repeat}, 202)
     result = wait_for_run(eid)
     if isinstance(result, Response):
         return result
-    return jresponse({**result, **run_links(eid)}, 200)
+    return jresponse({**result, **run_links(eid), **repeat}, 200)
 
 
 def wait_for_run(eid: str) -> dict[str, Any] | Response:

@@ -175,6 +175,11 @@ def document() -> dict[str, Any]:
                         ),
                         "504": WAIT_504,
                         "404": NOT_FOUND,
+                        "409": {
+                            "description": "the Idempotency-Key is the key of a run with"
+                            " another input {error, execution_id}: nothing started",
+                            "content": JSON,
+                        },
                         "422": {
                             "description": "an invalid workflow {error, problems}; one with"
                             " several trigger blocks and no manual one {error, problems}: a run"
@@ -187,6 +192,7 @@ def document() -> dict[str, Any]:
                     body=True,
                     params=["name"],
                     query=["wait"],
+                    headers=["Idempotency-Key"],
                 )
             },
             "/api/runs": {
