@@ -32,6 +32,7 @@ from engine.queue import RunQueue, queue_name
 from engine.recorder import OwnershipLost
 from engine.recovery import carried_events, key_base, owner_id, rerun_records
 from engine.redaction import Redactor, secrets_of
+from engine.rerun_guard import one_rerun_at_a_time
 from engine.rerun_names import StoredVersionRefused, refuse_renaming
 from engine.resumption import Resumption
 from engine.retention import prune_hourly
@@ -338,11 +339,13 @@ class Runtime(RunExecution, Resumption, RunReads):
         # run it repeats (a re-run of a re-run: the first run), from_failed or not:
         # <workflow.rerun_of> lets it name what that run named (an event id derived
         # from the run's id, so a re-run of a delivery without one is the same event).
-        return await self.submit(
-            workflow, input, trigger="rerun", reuse=reused, key_of=key_of,
-            concurrency_key=row["concurrency_key"],
-            rerun_of=str(row["rerun_of"] or execution_id), trigger_block=row["trigger_block"],
-        )  # fmt: skip
+        first = str(row["rerun_of"] or execution_id)
+        async with one_rerun_at_a_time(self.db, execution_id, first):  # engine/rerun_guard.py
+            return await self.submit(
+                workflow, input, trigger="rerun", reuse=reused, key_of=key_of,
+                concurrency_key=row["concurrency_key"], rerun_of=first,
+                trigger_block=row["trigger_block"],
+            )  # fmt: skip
 
     async def execute(
         self, workflow: Workflow, input: dict[str, Any] | None = None, **kw: Any

@@ -7,6 +7,7 @@ import json
 from flask import Response
 
 from engine import runstore
+from engine.rerun_guard import RerunUnderWay
 from engine.rerun_names import RerunNamesItself, StoredVersionRefused
 from engine.runtime import InputNotKept
 from ui import api_runs  # read when called: api_runs imports ui.api, which imports this
@@ -84,6 +85,9 @@ def rerun(execution_id: str) -> Response:
         sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow))
     except InputNotKept as exc:
         return jresponse({"error": str(exc), "status": result["status"]}, 409)
+    except RerunUnderWay as exc:  # a re-run of the same work is unfinished: the one to follow
+        body = {"error": str(exc), "status": result["status"], "execution_id": exc.running}
+        return jresponse(body, 409)
     except (RerunNamesItself, StoredVersionRefused) as exc:
         # The body a caller (the run page) sends to take the way out the message
         # names, so it need not read the words.

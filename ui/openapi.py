@@ -275,7 +275,9 @@ def document() -> dict[str, Any]:
                             " of its name now"
                         },
                         "409": {
-                            "description": "the run has not ended, or its input held a"
+                            "description": "the run has not ended, or a re-run of the same"
+                            " work (of it, or of the run it re-ran) has not (its"
+                            " execution_id), or its input held a"
                             " secret, which is not kept once a run has ended, or it is a"
                             " delivery its stored version would re-run under a new id (a"
                             " block reads <workflow.execution_id>, none <workflow.rerun_of>;"

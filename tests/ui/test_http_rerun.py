@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from processes import eventually
 
 
 def _failed_run(client: FlaskClient, auth: dict[str, str], workflows_dir: Path) -> str:
@@ -98,6 +99,18 @@ def test_a_run_that_has_not_ended_is_409(
         resp = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
         assert resp.status_code == 409, resp.get_json()
         assert resp.get_json()["status"] in ("queued", "running")
+        # Nor is a run re-run while a re-run of it is unfinished (engine/rerun_guard.py).
+        cancelled = client.post(f"/api/runs/{eid}/cancel", headers=auth)
+        assert cancelled.status_code in (200, 202)
+        assert eventually(
+            lambda: client.get(f"/api/runs/{eid}", headers=auth).get_json()["status"] == "cancelled"
+        )
+        rerun = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+        assert rerun.status_code == 202, rerun.get_json()
+        again = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+        assert again.status_code == 409, again.get_json()
+        assert again.get_json()["execution_id"] == rerun.get_json()["execution_id"]
+        assert "re-run once it has ended" in again.get_json()["error"]
     finally:
         gate.write_text("open")
     done = client.post("/api/workflows/hello/runs?wait=1", json={}, headers=auth)
