@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from blocks._javascript_evaluation import Evaluation, EvaluationStopped, settling
+from engine._function_values import MAX_OUTPUT_CHARS, encode_output
 from engine._function_worker import MAX_PRINTED_CHARS, cut_note
 
 __all__ = [
@@ -306,6 +307,11 @@ def run_js_parts(
     if kind == "e":
         raise JavaScriptError(_clean(said, code), _printed(evaluation.after_error))
     result = json.loads(said)
+    if len(said) > MAX_OUTPUT_CHARS:
+        # Printed text aside, the value may pass what a run record keeps: the block
+        # fails as a Python Function's does (OutputTooLarge). V8 caps a string at
+        # ~512 MB, so this text is bounded; the value is measured only when it is big.
+        encode_output(result.get("value"))
     return result.get("value"), _printed(said, result)
 
 

@@ -168,11 +168,41 @@ class OutputNotJSON(Exception):
         self.kind = kind
 
 
+#: The most characters of JSON a Function's output may have: what a run record keeps
+#: of an output (engine._recordable.MAX_RECORDED_CHARS, which imports this module; a
+#: test holds them equal). Returned whole, a 400 MB output took the server to 2.1 GB
+#: (the worker's reply, the engine's copy, the run's result) and a bigger one killed
+#: it with every run in it, while its record kept none of it. Checked where the
+#: output is encoded, so a worker's never reaches the engine.
+MAX_OUTPUT_CHARS = 64 * 1024 * 1024
+
+
+def too_large(text: str, value: Any) -> None:
+    """Raise :class:`OutputNotJSON` (``OutputTooLarge``) when ``text``, the JSON of the
+    returned ``value``, passes MAX_OUTPUT_CHARS as the run log counts it (text as it
+    is, not escaped as a worker's ASCII reply escapes it: re-encoded only then)."""
+    if len(text) <= MAX_OUTPUT_CHARS:
+        return
+    chars = len(text) if "\\u" not in text else len(_ENCODERS[False].encode(value))
+    if chars > MAX_OUTPUT_CHARS:
+        raise OutputNotJSON(
+            "OutputTooLarge",
+            f"the output is {chars:,} characters of JSON, over the {MAX_OUTPUT_CHARS:,} a run"
+            " record keeps of an output: return less (store big data in the database, or"
+            " work on it in pieces in a loop, and return what later blocks need)",
+        )
+
+
 def encode_output(value: Any, ascii_only: bool = False) -> str:
     """The returned ``value`` as JSON text, or :class:`OutputNotJSON` saying where
-    and what is not JSON (looked for only once the encoder refused)."""
+    and what is not JSON (looked for only once the encoder refused), or that it is
+    too large to keep (:func:`too_large`)."""
     try:
-        return _ENCODERS[ascii_only].encode(value)
+        text = _ENCODERS[ascii_only].encode(value)
+        too_large(text, value)
+        return text
+    except OutputNotJSON:
+        raise
     except (TypeError, ValueError, RecursionError) as exc:
         try:
             found = first_not_json(value, "" if isinstance(value, dict) else "result")
