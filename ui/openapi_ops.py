@@ -47,6 +47,12 @@ UNWRITABLE = {
         }
     },
 }
+#: Any route whose work took longer than 30 s while the database answers (ui/slow_answers.py).
+TOO_SLOW = {
+    "description": "the database answers, but the answer took longer than 30 s to build:"
+    " {error: '… took longer than 30 s', reason} (an HTML page for pages); not an outage,"
+    " and a retry likely takes as long (docs/deploy.md)"
+}
 HTML = {"description": "an HTML page", "content": {"text/html": {}}}
 #: A text/plain answer (add a description).
 TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
@@ -92,6 +98,7 @@ def op(
     else:
         built["security"] = []
     built["responses"].setdefault("503", UNAVAILABLE)
+    built["responses"].setdefault("504", TOO_SLOW)
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
         for p in params or []

@@ -98,11 +98,14 @@ def test_openapi_has_the_answers_every_route_may_give(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
     """The 503 any route answers while the database is down (docs/api.md's first
-    lines), the If-Match and If-None-Match a save takes, and the 405's Allow."""
+    lines), the 504 of one whose work took longer than 30 s on a database that
+    answers (docs/deploy.md: only GET /api/runs/<id> listed it), the If-Match and
+    If-None-Match a save takes, and the 405's Allow."""
     doc = client.get("/api/openapi.json", headers=auth).get_json()
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert "503" in op["responses"], (method, path)
+            assert "504" in op["responses"], (method, path)
     save = doc["paths"]["/api/workflows/{name}"]["put"]
     assert {"400", "412", "422"} <= set(save["responses"])
     headers = {p["name"] for p in save["parameters"] if p["in"] == "header"}
