@@ -17,14 +17,22 @@ from flask import Response, request
 
 from blocks._delivery_keys import indexable
 from blocks._webhook_answers import RETRY_AFTER_S
+from engine._json import unstorable
 from engine.intake import IdempotencyBusy, IdempotencyConflict, same_json
 from ui.api import jresponse
 
 
+class UnstorableKey(ValueError):
+    """A key PostgreSQL cannot hold (a NUL, a lone surrogate): the client's error."""
+
+
 def run_key() -> str | None:
     """The request's ``Idempotency-Key``, as the run store keeps it (a long one as its
-    ``sha256:``); None without one, or an empty one."""
+    ``sha256:``); None without one, or an empty one. :class:`UnstorableKey` for one the
+    run's INSERT would fail on (a 500 otherwise)."""
     key = (request.headers.get("Idempotency-Key") or "").strip()
+    if why := unstorable(key, "the Idempotency-Key header"):
+        raise UnstorableKey(why)
     return indexable(key) if key else None
 
 
@@ -36,6 +44,8 @@ def keyed(key: str | None) -> dict[str, Any]:
 
 def refused(exc: Exception) -> Response | None:
     """The answer to a keyed request that started nothing, or None for another error."""
+    if isinstance(exc, UnstorableKey):
+        return jresponse({"error": str(exc)}, 400)
     if isinstance(exc, IdempotencyConflict):
         return jresponse({"error": str(exc), "execution_id": exc.execution_id}, 409)
     if isinstance(exc, IdempotencyBusy):  # nothing accepted: the client's retry is judged anew

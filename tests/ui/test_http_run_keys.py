@@ -38,3 +38,12 @@ def test_the_same_key_and_input_are_answered_with_the_first_run(
         for h in (auth, auth, {**auth, "Idempotency-Key": ""})
     ]
     assert len({p["execution_id"] for p in plain} | {eid}) == 4
+
+
+def test_a_key_the_database_cannot_hold_is_a_400(client: FlaskClient, auth: dict[str, str]) -> None:
+    # PostgreSQL text holds no NUL: it was the run's INSERT failing, a 500.
+    resp = client.post(
+        "/api/workflows/hello/runs", json={}, headers={**auth, "Idempotency-Key": "a\x00b"}
+    )
+    assert resp.status_code == 400
+    assert "Idempotency-Key" in resp.get_json()["error"]
