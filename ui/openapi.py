@@ -185,8 +185,8 @@ def document() -> dict[str, Any]:
                             " several trigger blocks and no manual one {error, problems}: a run"
                             " by hand would not know where to start; or an input its"
                             " input_schema refuses {error: 'the input does not match the"
-                            " workflow's input_schema', problems}",
-                            "content": JSON,
+                            " workflow's input_schema', problems} (texts)",
+                            "content": json_of("RunRefused", "")["content"],
                         },
                     },
                     body=True,
@@ -371,7 +371,7 @@ def document() -> dict[str, Any]:
                             "description": "as_of or version refused by Replay Events'"
                             " input_schema {error: 'the input does not match the workflow's"
                             " input_schema', problems}; no run is started",
-                            "content": JSON,
+                            "content": json_of("RunRefused", "")["content"],
                         },
                         "504": WAIT_504,
                     },

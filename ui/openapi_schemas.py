@@ -45,6 +45,11 @@ BLOCK = {
     },
     "required": ["status", "attempts", "duration_ms", "output", "error"],
 }
+#: One problem of a workflow (validation): where, and what.
+PROBLEM = {
+    "type": "object",
+    "properties": {k: TEXT_OR_NULL for k in ("file", "block", "field", "message")},
+}
 #: A run as the runs list gives it (no blocks, no output).
 RUN_SUMMARY_PROPERTIES: dict[str, Any] = {
     "execution_id": RUN_ID,
@@ -67,14 +72,26 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "error": {"type": "string"},
+            "problems": {"type": "array", "items": PROBLEM},
+        },
+    },
+    # A manual run's (and a time travel's) 422: a workflow's problems are objects, an
+    # input its input_schema refuses is said in texts, as `flowyard run` prints them.
+    "RunRefused": {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
             "problems": {
                 "type": "array",
                 "items": {
-                    "type": "object",
-                    "properties": {k: TEXT_OR_NULL for k in ("file", "block", "field", "message")},
+                    "anyOf": [
+                        PROBLEM,
+                        {"type": "string", "description": "n: 'seven' is not of type 'integer'"},
+                    ]
                 },
             },
         },
+        "required": ["error", "problems"],
     },
     "RunResult": {
         "description": "SPEC, Run result; GET /api/runs/{id} adds the stored record's"

@@ -276,3 +276,47 @@ def test_a_repeated_delivery_s_keys_are_declared(
     for answer in (repeat, retry):
         _conforms(doc, "/webhooks/{path}", "post", answer)
         assert _undeclared(doc, "RunAccepted", answer.get_json()) == set(), answer.get_json()
+
+
+TYPED_INPUT = """\
+version: 1
+name: NAME
+blocks:
+  start:
+    type: manual
+    input_schema:
+      type: object
+      properties: {n: {type: integer}}
+  f:
+    type: function
+    code: |
+      return {"n": <start.n>}
+edges: [start -> f]
+"""
+
+
+def test_a_refused_input_s_problems_are_declared_as_the_texts_they_are(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A manual run's 422 has `problems` as objects for an invalid workflow and as
+    texts for an input its input_schema refuses (as `flowyard run` prints them): the
+    document declared a bare object, so a client reading `problems[0].message` met
+    a string without a word of warning."""
+    doc = _document(client, auth)
+    name = f"typed_{uuid.uuid4().hex[:8]}"
+    (workflows_dir / f"{name}.yaml").write_text(TYPED_INPUT.replace("NAME", name))
+    try:
+        refused = client.post(f"/api/workflows/{name}/runs", json={"n": "seven"}, headers=auth)
+    finally:
+        (workflows_dir / f"{name}.yaml").unlink()
+    assert refused.status_code == 422
+    assert refused.get_json()["problems"] == ["n: 'seven' is not of type 'integer'"]
+    _conforms(doc, "/api/workflows/{name}/runs", "post", refused)
+    for path in ("/api/workflows/{name}/runs", "/api/events/orders/{order_id}/replay"):
+        declared = doc["paths"][path]["post"]["responses"]["422"]["content"]["application/json"]
+        validator = jsonschema.Draft202012Validator(
+            {**declared["schema"], "components": doc["components"]}
+        )
+        assert validator.is_valid({"error": "e", "problems": ["n: 'x' is not an integer"]})
+        assert validator.is_valid({"error": "e", "problems": [{"block": "f", "message": "m"}]})
+        assert not validator.is_valid({"error": "e", "problems": [7]}), path
