@@ -368,5 +368,10 @@ def delete_workflow(name: str) -> Response:
         path = wf.find(settings().workflows_dir, name)
         if path is None:
             return error(404, f"no workflow named {name!r}")
+        # With If-Match, only the version the client read: a teammate's change saved
+        # since (another tab, a `git pull`) is a 412 as it is for a save, not deleted unseen.
+        stale = _stale(path, _file_text(path))
+        if stale is not None:
+            return stale
         path.unlink()
     return Response(status=204)

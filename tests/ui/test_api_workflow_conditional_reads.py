@@ -75,3 +75,24 @@ def test_the_document_lists_the_conditions_and_their_answers(
     refused = client.get(url, headers={**auth, "If-Match": '"0000"'})
     schema = read["responses"]["412"]["content"]["application/json"]["schema"]
     jsonschema.validate(refused.get_json(), schema)
+
+
+def test_a_delete_of_a_version_changed_since_it_was_read_is_412(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    """A delete took no `If-Match`: a client deleting the workflow it read removed a
+    teammate's change saved since, unseen, where a save over it is a 412."""
+    name, path = named
+    url = f"/api/workflows/{name}"
+    etag = client.get(url, headers=auth).headers["ETag"]
+    path.write_text(TEXT.format(name=name) + "description: a teammate's change\n")
+    refused = client.delete(url, headers={**auth, "If-Match": etag})
+    assert refused.status_code == 412, refused.get_data(as_text=True)
+    assert refused.get_json()["etag"] != etag and path.exists()
+    current = client.get(url, headers=auth).headers["ETag"]
+    assert client.delete(url, headers={**auth, "If-Match": current}).status_code == 204
+    assert not path.exists()
+    doc = client.get("/api/openapi.json", headers=auth).get_json()
+    delete = doc["paths"]["/api/workflows/{name}"]["delete"]
+    assert "412" in delete["responses"]
+    assert "If-Match" in {p["name"] for p in delete["parameters"] if p["in"] == "header"}
