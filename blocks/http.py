@@ -13,6 +13,7 @@ that honours the header (Stripe does).
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar
 
@@ -95,6 +96,21 @@ def note_basic_auth(ctx: BlockContext, url: str) -> None:
         request = httpx.Request("GET", parsed)
         flow = httpx.BasicAuth(parsed.username, parsed.password).auth_flow(request)
         ctx.run.note_secret(next(flow).headers["Authorization"].removeprefix("Basic "))
+
+
+#: What the derived Idempotency-Key keeps as it is: printable ASCII but `%`.
+_KEY_TEXT = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def derived_key(ctx: BlockContext) -> str:
+    """The block's ``Idempotency-Key``: ``<execution_id>:<block path>`` as header text.
+
+    A parallel branch may be named in any script or hold a line break (``paiement
+    reçu``): the path's other characters, and ``%`` (so a branch named ``%C3%A7`` does
+    not get the key of one named ``ç``), are percent-encoded as UTF-8. Sent as they
+    were, every POST of such a branch failed before it went out, on a header the
+    workflow never set. Any other path's key is the same as before."""
+    return urllib.parse.quote(ctx.idempotency_key, safe=_KEY_TEXT)
 
 
 def _keyed(headers: dict[str, str]) -> bool:
@@ -281,7 +297,7 @@ class HttpBlock(BlockHandler):
             # derived key, as an empty key would be every run's same key, and the
             # peer would answer each later capture with the first one's response.
             headers = {k: v for k, v in headers.items() if k.lower() != "idempotency-key"}
-            headers["Idempotency-Key"] = ctx.idempotency_key
+            headers["Idempotency-Key"] = derived_key(ctx)
         body = body_text(config.get("body"))  # one of json, form and body (problems())
         if body and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "text/plain; charset=utf-8"  # a header of yours wins
