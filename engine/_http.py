@@ -10,7 +10,10 @@ of a whole Order Processing run, and aiohttp's HTTP/1.1 client a fraction of it
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
+import ssl
 import urllib.request
 from collections.abc import Mapping
 
@@ -58,6 +61,20 @@ class _Transport(AiohttpTransport):
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
 
 
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR: the cache key
+
+
+def tls_context() -> ssl.SSLContext:
+    """The certificates the client trusts (docs/blocks/http.md, "Certificates"), built
+    once per SSL_CERT_FILE / SSL_CERT_DIR, when a workflow with an HTTP or Slack block
+    is loaded (engine.context.warm_http_client). Built by each client, its transports
+    and its first connection instead, it took ~50 ms of CPU apiece (reading certifi's
+    bundle) from the first request's `timeout`."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 def _session() -> aiohttp.ClientSession:
     """aiohttp's pool, made on first use (inside the runtime's event loop).
 
@@ -68,7 +85,7 @@ def _session() -> aiohttp.ClientSession:
         limit=MAX_CONNECTIONS,
         limit_per_host=MAX_CONNECTIONS_PER_HOST,
         keepalive_timeout=KEEPALIVE_S,
-        ssl=httpx.create_ssl_context(),
+        ssl=tls_context(),
     )
     return aiohttp.ClientSession(connector=connector, skip_auto_headers=("Content-Type",))
 
@@ -150,8 +167,9 @@ _NO_COOKIES = _NoCookies()
 
 def new_client() -> httpx.AsyncClient:
     """A pooled client (keep-alive across runs); one per runtime."""
+    tls = tls_context()  # a transport builds one of its own unless given one
     mounts = {
-        pattern: _Transport(client=_session, proxy=httpx.Proxy(url) if url else None)
+        pattern: _Transport(client=_session, verify=tls, proxy=httpx.Proxy(url) if url else None)
         for pattern, url in proxy_mounts(urllib.request.getproxies()).items()
     }
-    return _Client(timeout=30.0, transport=_Transport(client=_session), mounts=mounts)
+    return _Client(timeout=30.0, transport=_Transport(client=_session, verify=tls), mounts=mounts)

@@ -31,12 +31,14 @@ def warm_http_client() -> None:
     process, when a workflow with an HTTP or Slack block is loaded.
 
     Done by the first request instead, it took 0.5-1 s (importing aiohttp, which builds
-    its TLS contexts as it loads) out of that block's ``timeout`` before anything was
+    its TLS contexts as it loads, then the client's own) out of that block's ``timeout`` before anything was
     sent, blocking every run of the process meanwhile: the first capture after a start,
     ``timeout: 1``, timed out against a peer answering at once, and was never sent.
     Not at module import: every flowyard command would pay it (as the Agent block's
     SDK: blocks/_agent_client.py, warm_sdk)."""
-    import engine._http  # noqa: F401
+    from engine._http import tls_context
+
+    tls_context()
 
 
 @dataclass
