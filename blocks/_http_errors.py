@@ -4,6 +4,7 @@ Slack and Agent blocks."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import time
@@ -51,6 +52,10 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        # An HTTP date is GMT (RFC 9110) also where its form has no zone (asctime, a
+        # `-0000`): read naive, it was taken in the server's own time zone.
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, when.timestamp() - time.time())
 
 
