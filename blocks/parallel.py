@@ -120,20 +120,20 @@ class Parallel(BlockHandler):
         helps: list[bool] = []  # per failure collected: whether another attempt may help
         branches = "branches" in self.config
         collected = Collected(*(_BRANCHES if branches else _ITEMS))
+        waits: list[float] = [0.0]  # and how long its peer asked to be left alone
 
         async def one(group: str, label: str, variables: dict[str, Any]) -> tuple[Any, Any]:
             try:
                 body = await ctx.run_body(group, variables, label)
                 # Outside the failures `on_error: continue` collects: past what a
                 # record keeps, the whole parallel stops (its siblings too).
-            except BlockFailed as exc:
-                if not tolerate:
-                    raise
-                helps.append(not exc.final)
-                return None, exc.error
             except Exception as exc:
                 if not tolerate:
                     raise
+                waits.append(getattr(exc, "retry_after", None) or 0.0)
+                if isinstance(exc, BlockFailed):
+                    helps.append(not exc.final)
+                    return None, exc.error
                 helps.append(getattr(exc, "retriable", True) is not False)
                 return None, error_dict(exc, f"{ctx.path}[{label}]")
             collected.add(body.output, body.chars, group if branches else None)
@@ -165,7 +165,7 @@ class Parallel(BlockHandler):
             # still fails, as for any block with both (docs/engine.md, "Timeouts and
             # retries"): tolerating at once made a parallel's retries do nothing. Not
             # for failures another attempt cannot help (engine.executor._final).
-            raise BlockFailed(failed[0])
+            raise BlockFailed(failed[0], retry_after=max(waits))
         return {"results": results, "errors": errors}
 
 

@@ -275,7 +275,8 @@ class Executor:
                 recorder.add("block_failed", path, data, limit)
                 self._settled(ctx, "failed", attempt, duration, output, error)
                 if not handled:
-                    raise BlockFailed(error, final=final) from exc
+                    wait = getattr(exc, "retry_after", None)  # for a container's retries
+                    raise BlockFailed(error, final=final, retry_after=wait) from exc
                 frame.outputs[node] = output
                 return port
 

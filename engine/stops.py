@@ -29,12 +29,17 @@ class BlockFailed(Exception):
 
     ``final``: another attempt cannot help (its handler said so: an HTTP 400, a
     refused API key), so neither can running again the body of a loop or parallel
-    around it (engine/executor.py)."""
+    around it (engine/executor.py). ``retry_after``: the seconds its peer asked to be
+    left alone (a 429's Retry-After), which a container's `retries` wait out too
+    before they run the body again."""
 
-    def __init__(self, error: dict[str, Any], final: bool = False) -> None:
+    def __init__(
+        self, error: dict[str, Any], final: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(error["message"])
         self.error = error
         self.final = final
+        self.retry_after = retry_after
 
 
 def is_final(exc: Exception, category: str) -> bool:

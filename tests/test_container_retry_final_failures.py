@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from http.server import BaseHTTPRequestHandler
 
+import pytest
 from standins.loopback import serving
+from standins.recording import RecordingServer, Scripted
 
 SEEN: list[int] = []
 
@@ -92,3 +94,33 @@ async def test_a_failure_another_attempt_may_help_still_runs_the_body_again(run_
     result = await run_yaml(wf)
     assert result["status"] == "failed"
     assert result["blocks"]["each"]["attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    "container",
+    ["type: loop, count: 1", "type: parallel, items: [1], on_error: continue"],
+)
+async def test_a_containers_retry_waits_as_long_as_its_body_blocks_peer_asked(
+    run_yaml, runtime, container: str
+) -> None:
+    """A body block's `Retry-After` (a 429) was lost at its container, whose `retries`
+    asked the peer again after their own backoff (0.01 s here): at once, against a
+    peer that had asked for a second."""
+    with RecordingServer() as peer:
+        peer.respond(
+            "/limited", Scripted(status=429, headers={"Retry-After": "1"}), Scripted(status=200)
+        )
+        result = await run_yaml(
+            f"""
+            name: container_retry_after
+            blocks:
+              start: {{type: manual}}
+              each: {{{container}, retries: 1, retry_backoff: 0.01, body: [send]}}
+              send: {{type: http, method: POST, url: "{peer.url}/limited"}}
+            edges: [start -> each]
+            """
+        )
+    assert result["status"] == "succeeded", result["error"]
+    events = await runtime.run_events(result["execution_id"])
+    [retrying] = [e for e in events if e["type"] == "block_retrying" and e["block"] == "each"]
+    assert retrying["data"]["delay_s"] == 1.0
