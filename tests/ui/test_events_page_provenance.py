@@ -22,13 +22,14 @@ pytestmark = BROWSER_TESTS
 @pytest.fixture
 def audited_order(engine_bridge: EngineBridge, order_id: str) -> tuple[str, str, str]:
     """An order of two events (order_id made the schema): the first stored by a run
-    (as Order Processing writes it), the second imported without one."""
+    from the shop's event evt-… (as Order Processing writes it), the second imported
+    without either."""
     from templates.event_store import append_batch
 
     oid, run, first = f"ui-prov-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()), str(uuid.uuid4())
     events = [
         {"event_type": "order_created", "aggregate_id": oid, "event_id": first,
-         "metadata": {"workflow_execution_id": run}},
+         "metadata": {"workflow_execution_id": run, "sender_event_id": f"evt-{oid}"}},
         {"event_type": "item_added", "aggregate_id": oid},
     ]  # fmt: skip
 
@@ -50,8 +51,9 @@ def test_each_event_shows_its_id_and_the_run_that_stored_it(
     page.click("#order-form button")
     items = page.locator("#event-list li")
     expect(items).to_have_count(2)
-    expect(items.nth(0)).to_contain_text(f"event {first}")
+    expect(items.nth(0)).to_contain_text(f"event {first} · sent as evt-{oid}")
     link = items.nth(0).locator("a.event-run")
     expect(link).to_have_attribute("href", f"/runs/{run}")
     expect(items.nth(1)).to_contain_text("event ")
+    expect(items.nth(1)).not_to_contain_text("sent as")
     expect(items.nth(1).locator("a.event-run")).to_have_count(0)

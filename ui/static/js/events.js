@@ -135,7 +135,9 @@ function clear() {
 // event_correlations, Slack and the runs' errors name it by) and the run that stored it
 // (Order Processing writes metadata.workflow_execution_id; an import may not).
 function provenance(ev) {
-  const parts = [el('div', { class: 'muted event-id', text: `event ${visible(String(ev.event_id))}` })];
+  const sent = ev.metadata?.sender_event_id; // the shop's own id for it (the stored one is its hash)
+  const said = typeof sent === 'string' ? ` · sent as ${visible(sent)}` : '';
+  const parts = [el('div', { class: 'muted event-id', text: `event ${visible(String(ev.event_id))}${said}` })];
   const run = ev.metadata?.workflow_execution_id;
   if (typeof run === 'string' && run) {
     parts.push(el('div', { class: 'muted' }, 'stored by run ',
