@@ -49,7 +49,8 @@ MIGRATIONS: list[str] = [
     );
     -- A repeated delivery's key: flowyard_runs_idempotency_scoped, below (schema
     -- version 8; until then one index on (workflow, idempotency_key)).
-    CREATE INDEX IF NOT EXISTS flowyard_runs_by_workflow ON flowyard_runs (workflow, created_at DESC);
+    -- A list's filters: flowyard_runs_listed_by_*, below (schema version 11; until
+    -- then flowyard_runs_by_workflow on (workflow, created_at DESC) alone).
     CREATE INDEX IF NOT EXISTS flowyard_runs_created ON flowyard_runs (created_at DESC);
     CREATE INDEX IF NOT EXISTS flowyard_runs_unfinished
         ON flowyard_runs (status) WHERE status IN ('queued', 'running');
@@ -200,6 +201,19 @@ MIGRATIONS: list[str] = [
     # Schema version 10: the deployment (FLOWYARD_QUEUE) that accepted each run; only
     # its processes execute, resume or take it over (engine/deployments.py).
     DEPLOYMENT_COLUMN,
+    # Schema version 11: a list of runs filtered by workflow or status (`GET
+    # /api/runs`, the /runs page's poll, `flowyard runs`) reads its page from an index
+    # in the list's own order (engine/runstore.py, list_statement). Until then a
+    # status had no index, and a workflow's lacked the tie-breaker: on a year's
+    # million runs a list of a status no recent run has walked every run (0.3 s),
+    # and a prepared list could prefer walking every run to sorting a workflow's.
+    """
+    CREATE INDEX IF NOT EXISTS flowyard_runs_listed_by_workflow
+        ON flowyard_runs (workflow, created_at DESC, execution_id DESC) INCLUDE (status);
+    CREATE INDEX IF NOT EXISTS flowyard_runs_listed_by_status
+        ON flowyard_runs (status, created_at DESC, execution_id DESC);
+    DROP INDEX IF EXISTS flowyard_runs_by_workflow;
+    """,
 ]
 
 
@@ -267,8 +281,9 @@ UPGRADES: dict[int, str] = {4: GLOBAL_KEYS, 8: KEY_SCOPES, 10: DEPLOYMENT_OF_JOB
 #: 6: flowyard_runs.unredacted_input and input_redacted. 7: a run's values and the
 #: stored workflow versions are json; flowyard_runs.rerun_of and trigger_block.
 #: 8: flowyard_runs.key_scope, idempotency keys unique per scope. 9: flowyard_pruned_keys.
-#: 10: flowyard_runs.queue, the deployment a run belongs to.
-SCHEMA_VERSION = 10
+#: 10: flowyard_runs.queue, the deployment a run belongs to. 11: the run list's
+#: indexes by workflow and by status.
+SCHEMA_VERSION = 11
 
 
 class NewerSchema(RuntimeError):

@@ -13,6 +13,8 @@ import httpx
 from db_helpers import new_database
 from processes import cli, free_port, order_created_run, start, stop, until_healthy
 
+from engine.migrations import SCHEMA_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
 NO_CREATE = (
     "permission denied for schema public: the database user needs CREATE on it to create"
@@ -221,7 +223,8 @@ async def test_a_migration_needs_the_owner_of_the_pruned_keys_trigger_function(
     assert refused.returncode == 1, refused.stderr
     [line] = refused.stderr.splitlines()
     assert line.endswith(
-        ": the database is at schema version 9, and this flowyard migrates it to 10, which"
+        f": the database is at schema version 9, and this flowyard migrates it to {SCHEMA_VERSION},"
+        " which"
         " only the owner of flowyard's tables and of flowyard_runs_key_not_pruned()"
         f" ({function_owner}) may: run `flowyard db init` as that user first (DATABASE_URL)"
     )
