@@ -41,18 +41,33 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+#: A batch of finished runs older than the cutoff. A run was accepted before it
+#: finished, so ``created_at`` is before the cutoff too (a skew between the clocks of
+#: the database and of the process that ended it only puts a run off to the next
+#: prune): the runs are found among the old ones through an index on it, where
+#: ``finished_at`` alone, which no index has, read every
+#: run at each batch and at each hourly prune, also one with nothing to prune: 1.2 s
+#: on a year's million runs, in every serve and worker, at its start and every hour.
+_OLD_RUNS = (
+    "SELECT execution_id FROM flowyard_runs WHERE status IN ('succeeded', 'failed', 'cancelled')"
+    " AND created_at < {cutoff} AND finished_at < {cutoff} LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+
+
+def _cutoff(older_than_s: float) -> str:
+    """The cutoff as SQL, its age a number in the text: as a parameter, a connection
+    that pruned a few times plans it generically, for a third of the runs, and reads
+    them all again."""
+    return f"(now() - make_interval(secs => {float(older_than_s)!r}))"
+
+
 async def prune(pool: asyncpg.Pool, older_than_s: float, batch: int = 5000) -> tuple[int, int]:
     """Delete finished runs older than the cutoff; returns (runs, events) deleted."""
     runs = events = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SET LOCAL flowyard.pruning = 'on'")
-            ids = await conn.fetch(
-                "SELECT execution_id FROM flowyard_runs WHERE status IN ('succeeded', 'failed', 'cancelled')"
-                " AND finished_at < now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED",
-                older_than_s,
-                batch,
-            )
+            ids = await conn.fetch(_OLD_RUNS.format(cutoff=_cutoff(older_than_s)), batch)
             if not ids:
                 return runs, events
             events += await forget_runs(conn, [r["execution_id"] for r in ids])

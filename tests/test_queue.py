@@ -253,7 +253,8 @@ async def test_prune_deletes_old_runs_only(runtime: Runtime, run_yaml) -> None:
     fresh = await run_yaml("name: keep_me\nblocks:\n  s: {type: manual}\n")
     pool = runtime.db.log_pool
     await pool.execute(
-        "UPDATE flowyard_runs SET finished_at = now() - interval '40 days' WHERE execution_id = $1::uuid",
+        "UPDATE flowyard_runs SET finished_at = now() - interval '40 days',"
+        " created_at = now() - interval '41 days' WHERE execution_id = $1::uuid",
         old["execution_id"],
     )
     runs, events = await prune(pool, parse_duration("30d"))

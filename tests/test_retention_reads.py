@@ -84,3 +84,30 @@ async def test_pruning_finds_the_runs_events_through_the_index(history: str) -> 
     assert (runs, events) == (OLD, OLD * EVENTS)
     assert left == (RUNS - OLD) * EVENTS  # the count itself scans: after `scans`
     assert await _log_scans(history) - scans == 1, "pruning read the whole run log"
+
+
+async def _run_scans(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'flowyard_runs'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_prune_finds_the_old_runs_without_reading_every_run(history: str) -> None:
+    """Every serve and worker prunes at its start and every hour; most prunes find
+    little or nothing, and each read every run to find it. Several prunes on one
+    connection: a prepared statement is planned generically after five."""
+    scans = await _run_scans(history)
+    pool = await asyncpg.create_pool(history, min_size=1, max_size=1)
+    try:
+        assert await prune(pool, 30 * 86400, batch=OLD) == (OLD, OLD * EVENTS)
+        for _ in range(8):
+            assert await prune(pool, 30 * 86400, batch=OLD) == (0, 0)
+    finally:
+        await pool.close()
+    assert await _run_scans(history) == scans, "pruning read every run"

@@ -47,8 +47,8 @@ async def _deliver(rt: Any, wf: Any, key: str, body: dict[str, Any]) -> Any:
 async def _age_and_prune(rt: Any, execution_id: str) -> None:
     """Make the run 31 days old, then prune as the default 30 d does."""
     await rt.db.log_pool.execute(
-        "UPDATE flowyard_runs SET finished_at = finished_at - interval '31 days'"
-        " WHERE execution_id = $1::uuid",
+        "UPDATE flowyard_runs SET finished_at = finished_at - interval '31 days',"
+        " created_at = created_at - interval '31 days' WHERE execution_id = $1::uuid",
         execution_id,
     )
     await prune(rt.db.log_pool, 30 * DAY_S)

@@ -15,8 +15,8 @@ def _prune_run(engine_bridge: EngineBridge, execution_id: str) -> None:
     """Make the run 31 days old, then prune as the default 30 d does."""
     pool = engine_bridge.runtime.db.log_pool
     age = (
-        "UPDATE flowyard_runs SET finished_at = finished_at - interval '31 days'"
-        " WHERE execution_id = $1::uuid"
+        "UPDATE flowyard_runs SET finished_at = finished_at - interval '31 days',"
+        " created_at = created_at - interval '31 days' WHERE execution_id = $1::uuid"
     )
     engine_bridge.call(pool.execute(age, execution_id))
     engine_bridge.call(prune(pool, 30 * 86400.0))
