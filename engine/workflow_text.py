@@ -93,9 +93,9 @@ def update_text(old_text: str, doc: dict[str, Any], suffix: str) -> Update:
         old = parse(old_text, f"x{suffix}")
     except ValueError:
         return Update(render(doc, suffix), f"{REWRITTEN}: the file it replaced did not load")
-    if old == doc:
-        return Update(old_text)
     doc = in_order_of(old, doc)
+    if same(old, doc):
+        return Update(old_text)
     full = _line_ends_of(old_text, render(doc, suffix))
     if suffix == ".json":
         return Update(full)
@@ -119,6 +119,59 @@ def _line_ends_of(old_text: str, text: str) -> str:
     if "\n" not in old_text or old_text.count("\n") != old_text.count("\r\n"):
         return text
     return re.sub(r"(?<!\r)\n", "\r\n", text)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether a save of ``b`` over a file holding ``a`` changes nothing. Python's ==
+    cannot tell what a save must: to it `0` is `false` and `1` is `true` (an edit of
+    `notify: 0` to `false` answered "Saved" and left the file as it was), and a
+    mapping is the same in any order (a parallel's `branches` reordered, whose order
+    is the order of its results, was not saved). A whole number is still the float it
+    equals: the editor (JavaScript) cannot tell `10.0` from `10`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return _same_order(list(a), list(b)) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
+
+
+def _same_block(a: Any, b: Any) -> bool:
+    """``same``, but for the order of the block's fields, which the file keeps (and a
+    save writes `type` first in a new block): only what they hold is compared so."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return same(a, b)
+
+
+def _same_file(saved: Any, doc: dict[str, Any]) -> bool:
+    """Whether the patched file ``saved`` holds ``doc``: ``same`` for each section, each
+    block by ``_same_block`` (the order of sections and blocks is checked apart)."""
+    if not isinstance(saved, dict) or saved.keys() != doc.keys():
+        return False
+    blocks, want = saved.get("blocks"), doc.get("blocks")
+    if not isinstance(want, dict):
+        return all(same(saved[k], doc[k]) for k in doc)
+    if not isinstance(blocks, dict) or blocks.keys() != want.keys():
+        return False
+    return all(_same_block(blocks[b], want[b]) for b in want) and all(
+        same(saved[k], doc[k]) for k in doc if k != "blocks"
+    )
+
+
+#: A key JavaScript orders first, by its number, in any object: an array index.
+_INDEX = re.compile(r"0|[1-9][0-9]{0,9}")
+
+
+def _same_order(keys: list[Any], sent: list[Any]) -> bool:
+    """``sent`` is ``keys`` in their order, or in the order a browser gives them (its
+    objects list integer-like keys first, by number): the editor sends a field it did
+    not edit so, which is no edit of its order."""
+    if keys == sent:
+        return True
+    index = [k for k in keys if isinstance(k, str) and _INDEX.fullmatch(k) and int(k) < 2**32 - 1]
+    return sent == sorted(index, key=int) + [k for k in keys if k not in index]
 
 
 def in_order_of(old: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +223,7 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
     order = _top_order(old, list(canonical))
     for key in order:
         prefix, own = top.get(key, ([], []))
-        if own and key in old and old[key] == doc[key]:
+        if own and key in old and same(old[key], doc[key]):
             out += prefix + own
         elif key == "blocks" and own and opens_block(own[0]) and isinstance(old[key], dict):
             out += prefix + [own[0]] + _patch_blocks(own[1:], old[key], doc[key], indents)
@@ -192,7 +245,7 @@ def _patch(old_text: str, old: dict[str, Any], doc: dict[str, Any], full: str) -
     same_order = isinstance(saved, dict) and list(saved) == order
     if same_order and "blocks" in saved:
         same_order = list(saved["blocks"] or {}) == list(canonical["blocks"] or {})
-    return text if same_order and saved == doc else None
+    return text if same_order and _same_file(saved, doc) else None
 
 
 def _top_order(old: dict[str, Any], canonical: list[str]) -> list[str]:
@@ -237,7 +290,7 @@ def _patch_layout(
     for bid, box in new.items():
         was = renamed.get(bid, bid) if bid not in old else bid
         prefix, lines = entries.get(was, ([], []))
-        if lines and was in old and old[was] == box:
+        if lines and was in old and same(old[was], box):
             out += prefix + [f"{' ' * at}{bid}{lines[0][at + len(was) :]}", *lines[1:]]
         else:
             out += prefix + written({bid: box}, indents, at)
@@ -258,7 +311,7 @@ def _patch_blocks(lines: list[str], old: dict[str, Any], new: Any, indents: Inde
         prefix, own = blocks.get(was, ([], []))
         if own and was != bid:  # the renamed block's text, under its new key
             own = [f"{' ' * at}{bid}{own[0][at + len(was) :]}", *own[1:]]
-        if own and was in old and old[was] == block:
+        if own and was in old and _same_block(old[was], block):
             out += prefix + own
             continue
         fields = _patch_fields(own, old.get(was), block, indents) if own else None
@@ -280,7 +333,7 @@ def renames(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
     old_places, new_places = _places(old, new), _places(new, old)
 
     def same_block(was: str, bid: str) -> bool:
-        return bool(old[was] == new[bid])
+        return _same_block(old[was], new[bid])
 
     def same_place(was: str, bid: str) -> bool:
         return old_places[was] == new_places[bid] and _type_of(old[was]) == _type_of(new[bid])
@@ -328,7 +381,7 @@ def _patch_fields(own: list[str], old: Any, new: Any, indents: Indents) -> list[
     out = [own[0], *head]
     for key, value in _typed_first(new).items():
         prefix, lines = fields.get(key, ([], []))
-        if lines and key in old and old[key] == value:
+        if lines and key in old and same(old[key], value):
             out += prefix + lines
         else:
             out += prefix + written({key: value}, items_under(lines, indents), at)

@@ -367,3 +367,80 @@ def test_an_edit_of_a_file_starting_with_a_byte_order_mark_keeps_its_text(
     after = path.read_text(encoding="utf-8")
     assert after.startswith("\ufeffversion: 1\n")
     assert _changed_lines(original, after[1:]) == ["-    timeout: 5", "+    timeout: 9"]
+
+
+TYPED = """\
+version: 1
+name: {name}
+blocks:
+  start:
+    type: manual
+  par:
+    type: parallel
+    branches: {{a: [fa], b: [fb]}}
+  fa:
+    type: function
+    code: return 1
+  fb:
+    type: function
+    code: return 2
+  call:
+    type: http
+    method: POST
+    url: http://127.0.0.1:9/x
+    json: {{notify: 0, sign: true, b: 1, "10": 2}}
+edges:
+  - start -> par
+  - par -> call
+"""
+
+
+def _saved(client: FlaskClient, auth: dict[str, str], name: str, doc: dict[str, Any]) -> Any:
+    resp = client.put(f"/api/workflows/{name}", json=doc, headers=auth)
+    assert resp.status_code == 200, resp.get_json()
+    return _get(client, auth, name)
+
+
+def test_an_edit_from_a_number_to_a_boolean_is_saved(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """`notify: 0` edited to `false` (an API refusing the 0) answered "Saved" and left
+    the file as it was: the save compared with Python's ==, where 0 is False and 1 is
+    True, and took the edit for no change. Every run went on sending 0."""
+    (workflows_dir / "rt_typed.yaml").write_text(TYPED.format(name="rt_typed"))
+    doc = _get(client, auth, "rt_typed")
+    doc["blocks"]["call"]["json"]["notify"] = False
+    assert _saved(client, auth, "rt_typed", doc)["blocks"]["call"]["json"]["notify"] is False
+    doc["blocks"]["call"]["json"]["sign"] = 1
+    assert _saved(client, auth, "rt_typed", doc)["blocks"]["call"]["json"]["sign"] == 1
+    assert "sign: 1" in (workflows_dir / "rt_typed.yaml").read_text()
+
+
+def test_a_reordered_mapping_inside_a_field_is_saved_in_the_order_sent(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """docs/editor.md: deeper mappings keep the order sent — a parallel's `branches`
+    order is the order of its results. A save that only reordered them was taken for
+    no change (== ignores key order) and the file kept the old order."""
+    path = workflows_dir / "rt_reorder.yaml"
+    path.write_text(TYPED.format(name="rt_reorder"))
+    doc = _get(client, auth, "rt_reorder")
+    doc["blocks"]["par"]["branches"] = {"b": ["fb"], "a": ["fa"]}
+    assert list(_saved(client, auth, "rt_reorder", doc)["blocks"]["par"]["branches"]) == ["b", "a"]
+    assert list(yaml.safe_load(path.read_text())["blocks"]["par"]["branches"]) == ["b", "a"]
+
+
+def test_a_mapping_the_browser_reordered_by_itself_is_left_as_written(
+    client: FlaskClient, auth: dict[str, str], workflows_dir: Path
+) -> None:
+    """A browser puts a mapping's integer-like keys first (`{"10": 2, "b": 1}` for the
+    file's `{b: 1, "10": 2}`): the editor sends that order for a field nobody edited,
+    which is no edit of its order."""
+    path = workflows_dir / "rt_js_order.yaml"
+    original = TYPED.format(name="rt_js_order")
+    path.write_text(original)
+    doc = _get(client, auth, "rt_js_order")
+    doc["blocks"]["call"]["json"] = {"10": 2, "notify": 0, "sign": True, "b": 1}
+    doc["blocks"]["call"]["method"] = "PUT"
+    _saved(client, auth, "rt_js_order", doc)
+    assert _changed_lines(original, path.read_text()) == ["-    method: POST", "+    method: PUT"]
