@@ -19,7 +19,7 @@ from ui.app import settings
 
 @bp.get("/workflows")
 def list_workflows() -> Response:
-    items = [wf.summary(p) for p in wf.list_files(settings().workflows_dir)]
+    items = wf.summaries(settings().workflows_dir, runtime().workflows)
     for item in items:
         item["url"] = url_for("api.get_workflow", name=item["name"])
         item["editor_url"] = url_for("pages.editor", name=item["name"])

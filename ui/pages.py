@@ -50,7 +50,7 @@ def index() -> str:
     folder = settings().workflows_dir
     return render_template(
         "index.html",
-        workflows=[wf.summary(p) for p in wf.list_files(folder)],
+        workflows=wf.summaries(folder, runtime().workflows),
         ignored=wf.ignored_files(folder),
         templates=_templates(),
         name_rule=NAME_RULE,

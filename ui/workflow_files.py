@@ -93,6 +93,38 @@ def _summary(path: Path) -> dict[str, Any]:
     return info
 
 
+def summaries(workflows_dir: Path, store: WorkflowStore) -> list[dict[str, Any]]:
+    """Each workflow file's summary, with ``invalid`` (its first problem) for a file
+    that parses but does not load."""
+    items = []
+    for path in list_files(workflows_dir):
+        item = summary(path)
+        if not item.get("broken") and (why := why_invalid(store, path)) is not None:
+            item["invalid"] = why
+        items.append(item)
+    return items
+
+
+def why_invalid(store: WorkflowStore, path: Path) -> str | None:
+    """The first problem of a workflow file that parses but does not load, by its file
+    name (None: it loads, or it is gone). Such a file's webhooks answer 503, its
+    schedules stop and its runs are refused: the lists say so, where it looked like
+    any other. The store keeps each file version's load, so a list reads no file twice."""
+    from dataclasses import replace
+
+    from engine.model import WorkflowError
+
+    try:
+        store.load(path)
+    except WorkflowError as exc:
+        if not exc.problems:
+            return str(exc)
+        return str(replace(exc.problems[0], file=path.name))
+    except OSError:
+        return None
+    return None
+
+
 def validate(
     doc: dict[str, Any],
     file: str,
