@@ -68,6 +68,15 @@ def run_input() -> tuple[dict[str, Any], Response | None]:
     return data, None
 
 
+def _not_the_version_read(workflow: Any) -> Response | None:
+    """The 412 for a run asked with ``If-Match`` (the editor's Run…: the version its
+    page shows) when the workflow's file is no longer at that version: a `git pull`
+    or another tab's save since, which would run what the page does not show."""
+    from ui.api_workflows import stale_version
+
+    return stale_version(Path(workflow.file)) if request.headers.get("If-Match") else None
+
+
 def start_refused(workflow: Any) -> Response | None:
     """The 422 for a workflow a run by hand cannot tell where to start: several
     trigger blocks and no manual one (engine/triggers.py). No run is recorded. The
@@ -150,7 +159,8 @@ def start_run(name: str) -> Response:
     workflow, err = load_by_name(name)
     if err is not None:
         return err
-    refused = start_refused(workflow) or input_refused(workflow, data)
+    refused = _not_the_version_read(workflow) or start_refused(workflow)
+    refused = refused or input_refused(workflow, data)
     if refused is not None:
         return refused
     wait = request.args.get("wait", "").lower()

@@ -193,6 +193,15 @@ def _tags(header: str) -> set[str]:
     return {t.strip().removeprefix("W/") for t in header.split(",")}
 
 
+def stale_version(path: Path) -> Response | None:
+    """``_stale`` for the file at ``path`` (a run asked with ``If-Match``)."""
+    try:
+        text = _file_text(path)
+    except OSError:
+        return _stale(None, None)
+    return _stale(path, text)
+
+
 def _exists(existing: Path | None, old_text: str | None) -> Response | None:
     """412 for ``If-None-Match: *`` (the editor's first save of a page opened on no
     file) when the file exists: another tab, a template copy or a `git pull` created

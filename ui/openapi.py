@@ -194,11 +194,16 @@ def document() -> dict[str, Any]:
                             " workflow's input_schema', problems} (texts)",
                             "content": json_of("RunRefused", "")["content"],
                         },
+                        "412": {
+                            "description": "If-Match names another version than the"
+                            " workflow file's (changed since it was read): {error, etag};"
+                            " no run is started"
+                        },
                     },
                     body=True,
                     params=["name"],
                     query=["wait"],
-                    headers=["Idempotency-Key"],
+                    headers=["Idempotency-Key", "If-Match"],
                 )
             },
             "/api/runs": {

@@ -118,7 +118,13 @@ async function run(input) {
     if (saved !== SAVED) return;
   }
   root.dataset.exists = 'true';
-  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input, EXACT);
+  // The version on screen, or no run: with nothing unsaved, a file changed on disk
+  // since (a `git pull`, another tab) ran what this page does not show.
+  const r = await api('POST', `/api/workflows/${encodeURIComponent(name)}/runs`, input, { ...EXACT, ifMatch: state.etag ?? undefined });
+  if (r.status === 412) {
+    status('Not run: the file changed since this page loaded it (edited on disk or saved elsewhere). Reload to run what it holds now', 'error');
+    return;
+  }
   if (r.status === 422) {
     // The workflow's problems, or the input's against the trigger's input_schema.
     setProblems((r.data?.problems ?? []).map(asProblem));
