@@ -68,7 +68,8 @@ class SubmitFailures:
             )
         elif isinstance(exc, WorkflowError):  # deleted or broken since the last rescan
             log.warning(
-                "scheduler: schedule %s.%s not submitted at %s: %s (the next rescan drops it)",
+                "scheduler: schedule %s.%s not submitted at %s: %s (retried every second, it"
+                " runs once the file loads again; a deleted file's is dropped at the next rescan)",
                 workflow,
                 block,
                 tick,

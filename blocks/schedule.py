@@ -233,6 +233,9 @@ class Scheduler:
                     why = cut_middle(str(exc), 4000)
                     log.warning("schedules of %s do not run: %s", name, why)
                 self._unloadable[name] = str(exc)
+                # Kept (its webhooks answer 503, not 404): a tick due meanwhile waits and
+                # runs once the file loads again, where a typo fixed minutes later lost it.
+                seen.update(key for key, entry in self.entries.items() if entry.source == name)
                 continue
             self._unloadable.pop(name, None)
             for block in wf.blocks.values():

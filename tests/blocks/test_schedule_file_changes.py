@@ -174,3 +174,30 @@ async def test_a_schedule_whose_input_is_edited_before_its_tick_fires_it_with_th
     result = await blocks_runtime.wait(started[0], timeout=30)
     assert result["status"] == "succeeded", result["error"]
     assert result["output"] == {"report": "new"}
+
+
+async def test_a_tick_due_while_its_file_does_not_load_runs_once_it_loads_again(
+    blocks_runtime: Any, blocks_workflows: Path, write: Any
+) -> None:
+    """A typo pushed at 01:55 and fixed at 02:10 (a file that does not load while
+    serving): its webhooks answered 503 and their deliveries came once it was fixed,
+    but the rescan that found it broken dropped its schedule, and the one that found it
+    fixed planned the next tick only — that night's 02:00 run never happened."""
+    stem = _stem()
+    write(stem, SCHEDULED, TITLE=stem, CRON="* * * * *", CATCH_UP="false")
+    planned = dt.datetime(2031, 5, 6, 7, 8, 30, tzinfo=dt.UTC)
+    scheduler = _scheduler(blocks_runtime, stem, planned)
+    path = blocks_workflows / f"{stem}.yaml"
+    good = path.read_text()
+    path.write_text(good.replace("type: function", "type: functoin"))  # broken
+    scheduler.rescan(planned.replace(second=45))
+    assert await scheduler.fire_due(planned.replace(minute=9, second=0)) == []  # it waits
+    assert await _runs(blocks_runtime, stem) == []
+
+    path.write_text(good)  # fixed
+    scheduler.rescan(planned.replace(minute=9, second=20))
+    started = await scheduler.fire_due(planned.replace(minute=9, second=21))
+    assert len(started) == 1
+    result = await blocks_runtime.wait(started[0], timeout=30)
+    assert result["status"] == "succeeded", result["error"]
+    assert result["blocks"]["tick"]["output"]["scheduled_for"] == "2031-05-06T07:09:00+00:00"
