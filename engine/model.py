@@ -243,11 +243,36 @@ def _shape_problems(doc: dict[str, Any], file: str) -> list[Problem]:
     return []
 
 
+#: The largest workflow file read, in bytes: four times what the editor can save in
+#: one request (FLOWYARD_MAX_BODY's 1 MiB: ~400 Function blocks of 60 lines). Files
+#: are parsed and validated on the engine's event loop at ~15 µs a byte: a 60 MB one
+#: held it for minutes, on every lookup that found the file changed, and meanwhile no
+#: webhook of any workflow was accepted and /api/health said the database was down.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def too_big(path: Path) -> str | None:
+    """Why the workflow file ``path`` is not read (over MAX_FILE_BYTES), else None."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # said by the read that follows
+    if size <= MAX_FILE_BYTES:
+        return None
+    return (
+        f"the file is {size:,} bytes, over the {MAX_FILE_BYTES:,} a workflow file may have:"
+        " keep long code in a lib/ module beside the workflows (docs/blocks/function.md)"
+        " and data in the database"
+    )
+
+
 def load_file(path: str | Path) -> Workflow:
     """Load and validate a workflow file."""
     from engine.validate import validate_document
 
     p = Path(path)
+    if why := too_big(p):
+        raise WorkflowError([Problem(why, str(p))])
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

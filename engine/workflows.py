@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file
+from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file, too_big
 from engine.workflow_folder import WORKFLOW_SUFFIXES, IgnoredFile, find_workflow, list_folder
 
 Route = tuple[str, str]  # (path, METHOD) of a webhook, as deliveries are matched
@@ -291,7 +291,10 @@ def webhook_keys(workflow: Workflow) -> list[tuple[tuple[str, str], BlockModel]]
 
 def _declared_routes(file: Path) -> list[Route] | None:
     """(path, METHOD) of each webhook block a workflow file declares, read leniently
-    (it failed validation); None when its text does not even parse."""
+    (it failed validation); None when its text does not even parse, or is too big to
+    read (engine.model.too_big: parsing it is what must not happen)."""
+    if too_big(file):
+        return None
     try:
         doc = yaml.safe_load(file.read_text(encoding="utf-8"))  # JSON parses as YAML too
     except (OSError, UnicodeDecodeError, yaml.YAMLError):

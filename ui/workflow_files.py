@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blocks  # noqa: F401 - registers the block types the validator and palette need
+from engine.model import too_big
 from engine.workflow_folder import (
     NAME_RULE,
     IgnoredFile,
@@ -79,6 +80,9 @@ def summary(path: Path) -> dict[str, Any]:
 
 def _summary(path: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"name": path.stem, "file": path.name, "title": path.stem}
+    if too_big(path):  # never parsed (engine.model.MAX_FILE_BYTES): loading says why
+        info["broken"] = True
+        return info
     try:
         doc = parse(path.read_text(encoding="utf-8"), path.name)
     except (OSError, ValueError):
