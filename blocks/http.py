@@ -13,6 +13,7 @@ that honours the header (Stripe does).
 
 from __future__ import annotations
 
+import sys
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar
@@ -76,6 +77,14 @@ def parse_body(response: httpx.Response) -> Any:
             return loads_finite(text) if text else None
         except ValueError:
             pass
+        except RecursionError:
+            # Past Python's recursion limit (~1,000 levels): said as what it is, not
+            # as an internal error, and not asked again (the same answer comes back).
+            raise HttpError(
+                "the answer's JSON is nested too deeply to read (more levels than the"
+                f" {sys.getrecursionlimit():,} Python's parser follows)",
+                retriable=False,
+            ) from None
     return text
 
 
