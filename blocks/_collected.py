@@ -27,7 +27,8 @@ class ResultsTooLarge(RuntimeError):
 class Collected:
     """The characters of JSON of a container's `results` so far (``add`` each output)."""
 
-    def __init__(self, kind: str, advice: str) -> None:
+    def __init__(self, container: str, kind: str, advice: str) -> None:
+        self.container = container  # "loop", "parallel"
         self.kind = kind  # "iterations", "items", "branches"
         self.advice = advice
         self.cap = engine._recordable.MAX_RECORDED_CHARS  # read now: tests lower it
@@ -43,7 +44,7 @@ class Collected:
         self.count += 1
         if self.chars > self.cap:
             raise ResultsTooLarge(
-                f"its results are over the {self.cap:,} characters of JSON a run record keeps"
+                f"the {self.container}'s results are over the {self.cap:,} characters of JSON a run record keeps"
                 f" of an output after {self.count:,} {self.kind}, so it stopped there:"
                 f" {self.advice}"
             )

@@ -230,7 +230,7 @@ class Loop(BlockHandler):
             # the loop, or that failed (references bound to the body change each time).
             ctx.inputs = dict(ctx.inputs)
         results: list[Any] = []
-        collected = Collected("iterations", _ADVICE)
+        collected = Collected("loop", "iterations", _ADVICE)
         iterations = 0
         step_limit = FOLD_STEP_CHARS if self._next is not None else None
         for index, item in enumerate(self._iterations(config)):

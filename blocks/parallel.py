@@ -119,7 +119,7 @@ class Parallel(BlockHandler):
 
         helps: list[bool] = []  # per failure collected: whether another attempt may help
         branches = "branches" in self.config
-        collected = Collected(*(_BRANCHES if branches else _ITEMS))
+        collected = Collected("parallel", *(_BRANCHES if branches else _ITEMS))
         waits: list[float] = [0.0]  # and how long its peer asked to be left alone
 
         async def one(group: str, label: str, variables: dict[str, Any]) -> tuple[Any, Any]:
