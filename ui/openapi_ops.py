@@ -90,7 +90,11 @@ def op(
     params: list[str] | None = None,
     query: list[str] | None = None,
     headers: list[str] | None = None,
+    page_query: list[str] | None = None,
 ) -> dict[str, Any]:
+    """One operation. ``query``: the API's parameters, with their rules
+    (QUERY_SCHEMAS); ``page_query``: a page's, plain strings whatever their name — a
+    page shows what it cannot use (an unknown status) rather than refusing it."""
     built: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
     if not public:
         built["responses"].setdefault("401", UNAUTHORIZED)
@@ -111,6 +115,10 @@ def op(
             "schema": QUERY_SCHEMAS.get(q, {"type": "string"}),
         }
         for q in query or []
+    ]
+    parameters += [
+        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        for q in page_query or []
     ]
     parameters += [
         {"name": h, "in": "header", "required": False, "schema": {"type": "string"}}

@@ -14,9 +14,11 @@ def page_paths() -> dict[str, Any]:
     return {
         "/login": {
             "get": op(
-                "login page; as JSON (Accept), {csrf_token} for the login form",
+                "login page; as JSON (Accept), {csrf_token} for the login form. next: the"
+                " page (a same-site path) to return to once logged in",
                 {"200": {"description": "the page", "content": {**HTML["content"], **JSON}}},
                 public=True,
+                page_query=["next"],
             ),
             "post": op(
                 "log in with the token (form, CSRF)",
@@ -48,7 +50,15 @@ def page_paths() -> dict[str, Any]:
         "/editor/{name}": {
             "get": op("the editor", {"200": HTML, "404": PAGE_NOT_FOUND}, params=["name"])
         },
-        "/runs": {"get": op("runs page", {"200": HTML}, query=["workflow"])},
+        "/runs": {
+            "get": op(
+                "runs page: a workflow's, of a status, older than a run (before: its"
+                " execution_id, as the API's next_before); an unknown status or a before"
+                " naming no run is said on the page and the newest runs shown",
+                {"200": HTML},
+                page_query=["workflow", "status", "before"],
+            )
+        },
         "/runs/{execution_id}": {
             "get": op("the run viewer", {"200": HTML, "404": PAGE_NOT_FOUND}, params=run)
         },

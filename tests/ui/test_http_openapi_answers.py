@@ -320,3 +320,26 @@ def test_a_refused_input_s_problems_are_declared_as_the_texts_they_are(
         assert validator.is_valid({"error": "e", "problems": ["n: 'x' is not an integer"]})
         assert validator.is_valid({"error": "e", "problems": [{"block": "f", "message": "m"}]})
         assert not validator.is_valid({"error": "e", "problems": [7]}), path
+
+
+def test_the_pages_query_parameters_are_documented(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """`/runs` reads `status` and `before` (its filter and its pages) and `/login`
+    reads `next`, but the document listed only `workflow`: a link built from it
+    could not keep the filter or the page. A page takes any value (an unknown status
+    is said on the page and all runs shown; a before naming no run, the newest)."""
+    doc = _document(client, auth)
+
+    def query(path: str) -> dict[str, Any]:
+        params = doc["paths"][path]["get"].get("parameters", [])
+        return {p["name"]: p["schema"] for p in params if p["in"] == "query"}
+
+    runs = query("/runs")
+    assert {"workflow", "status", "before"} <= set(runs)
+    assert "enum" not in runs["status"] and "format" not in runs["before"]
+    assert "next" in query("/login")
+    for url in ("/runs?status=done", f"/runs?before={uuid.uuid4()}", "/runs?before=x"):
+        answer = client.get(url, headers=auth)
+        assert answer.status_code == 200, url
+        _conforms(doc, "/runs", "get", answer)
