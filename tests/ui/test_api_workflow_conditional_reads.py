@@ -96,3 +96,20 @@ def test_a_delete_of_a_version_changed_since_it_was_read_is_412(
     delete = doc["paths"]["/api/workflows/{name}"]["delete"]
     assert "412" in delete["responses"]
     assert "If-Match" in {p["name"] for p in delete["parameters"] if p["in"] == "header"}
+
+
+def test_a_save_if_none_match_a_weakened_version_is_412(
+    client: FlaskClient, auth: dict[str, str], named: tuple[str, Path]
+) -> None:
+    """If-None-Match compares weakly (RFC 9110, 13.1.2): the file's version as a proxy
+    that compresses answers hands it on, `W/"…"`, is still that version. A save with it
+    was written over the file the client said it must not be."""
+    name, path = named
+    url = f"/api/workflows/{name}"
+    read = client.get(url, headers=auth)
+    before = path.read_text()
+    doc = {**read.get_json(), "description": "must not land"}
+    weak = {**auth, "If-None-Match": f"W/{read.headers['ETag']}"}
+    refused = client.put(url, json=doc, headers=weak)
+    assert refused.status_code == 412, refused.get_data(as_text=True)
+    assert path.read_text() == before
