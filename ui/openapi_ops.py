@@ -18,7 +18,21 @@ PROBLEMS = {
 UNAUTHORIZED = {"description": "no token and no logged-in session"}
 NO_CSRF = {"description": "a logged-in session's request without its CSRF token"}
 NOT_FOUND = {"description": "not found"}
-TOO_LARGE = {"description": "body over FLOWYARD_MAX_BODY: {error, max_bytes}"}
+TOO_LARGE = {
+    "description": "body over FLOWYARD_MAX_BODY: {error: 'payload too large', max_bytes};"
+    " more than 64 KiB over it, the web server refuses it itself as it arrives: plain"
+    " text, the connection closed (docs/deploy.md)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "max_bytes": {"type": "integer"}},
+                "required": ["error", "max_bytes"],
+            }
+        },
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
 RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
 #: A token from an address past its limit of wrong tokens (ui/wrong_tokens.py).
 WRONG_TOKENS = {
@@ -166,7 +180,7 @@ def webhook_op(method: str) -> dict[str, Any]:
                 "headers": {"Allow": {"schema": {"type": "string"}}},
             },
             "409": {"description": "the idempotency key was already used for a different request"},
-            "413": {"description": "body over FLOWYARD_MAX_BODY"},
+            "413": TOO_LARGE,
             "415": {"description": "a Content-Encoding other than identity (gzip…)"},
             "500": {
                 "description": "respond: sync and the run failed {execution_id, status_url,"

@@ -189,3 +189,25 @@ def test_the_default_connection_limit_fits_the_open_files_there_are(tmp_path: An
     done = _serve_with_open_files(512, tmp_path)
     assert done.returncode == 1
     assert "cannot reach the database" in done.stderr, done.stderr
+
+
+def test_both_413s_are_the_answers_the_document_declares(
+    served: tuple[str, int], client: Any, auth: dict[str, str]
+) -> None:
+    """The app's 413 is JSON {error, max_bytes}; waitress's, for a body far over the
+    limit, plain text (docs/deploy.md). The document declared the JSON one only, so a
+    client built from it failed to read the other."""
+    doc = client.get("/api/openapi.json", headers=auth).get_json()
+    run = doc["paths"]["/api/workflows/{name}/runs"]["post"]["responses"]["413"]["content"]
+    hook = doc["paths"]["/webhooks/{path}"]["post"]["responses"]["413"]["content"]
+    base = f"http://{served[0]}:{served[1]}"
+    headers = {**auth, "Content-Type": "application/json"}
+    for body in (b"x" * (MAX_BODY + 1), b"x" * (MAX_BODY + 200 * 1024)):
+        for url, declared in (("/api/workflows/hello/runs", run), ("/webhooks/test/async", hook)):
+            try:
+                answer = httpx.post(base + url, content=body, headers=headers, timeout=GUARD_S)
+            except httpx.TransportError:  # closed while it sent: no answer to read
+                continue
+            assert answer.status_code == 413, url
+            mimetype = answer.headers["Content-Type"].split(";")[0]
+            assert mimetype in declared, (url, len(body), mimetype)
