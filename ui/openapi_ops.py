@@ -15,9 +15,18 @@ PROBLEMS = {
     "description": "invalid workflow: every problem found",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}},
 }
-UNAUTHORIZED = {"description": "no token and no logged-in session"}
-NO_CSRF = {"description": "a logged-in session's request without its CSRF token"}
-NOT_FOUND = {"description": "not found"}
+#: An error's JSON body: {error, …} (components.schemas.Error).
+ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+#: A page answers 401 with the login form itself; the API (and Accept: JSON) JSON.
+UNAUTHORIZED = {
+    "description": "no token and no logged-in session: {error, message}",
+    "content": {**ERROR_JSON, "text/html": {}},
+}
+NO_CSRF = {
+    "description": "a logged-in session's request without its CSRF token",
+    "content": {**ERROR_JSON, "text/html": {}},
+}
+NOT_FOUND = {"description": "not found: {error}", "content": ERROR_JSON}
 TOO_LARGE = {
     "description": "body over FLOWYARD_MAX_BODY: {error: 'payload too large', max_bytes};"
     " more than 64 KiB over it, the web server refuses it itself as it arrives: plain"
@@ -148,7 +157,7 @@ def op(
 
 def bad(what: str) -> dict[str, Any]:
     """A 400 (a request the route cannot read): why, in its ``error``."""
-    return {"description": f"{what}: {{error}}"}
+    return {"description": f"{what}: {{error}}", "content": ERROR_JSON}
 
 
 def with_csrf(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -68,6 +68,13 @@ RUN_SUMMARY_PROPERTIES: dict[str, Any] = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    # Every error the API answers (docs/api.md): why, in `error`; some add more
+    # (`message`, `reason`, `execution_id`, `etag`, `problems`…).
+    "Error": {
+        "type": "object",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+    },
     "Problems": {
         "type": "object",
         "properties": {
