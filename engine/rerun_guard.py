@@ -26,7 +26,7 @@ from typing import Any
 RERUN_LOCK = 0x666C7972
 
 _UNFINISHED = """
-    SELECT execution_id, status FROM flowyard_runs
+    SELECT execution_id, status, idempotency_key FROM flowyard_runs
      WHERE status IN ('queued', 'running')
        AND (execution_id = $1::uuid OR rerun_of = $1::uuid)
      ORDER BY created_at
@@ -48,10 +48,14 @@ class RerunUnderWay(Exception):
 
 
 @contextlib.asynccontextmanager
-async def one_rerun_at_a_time(db: Any, execution_id: str, first: str) -> AsyncIterator[None]:
+async def one_rerun_at_a_time(
+    db: Any, execution_id: str, first: str, key: str | None = None
+) -> AsyncIterator[None]:
     """Hold the line of re-runs of ``first`` (the first run of ``execution_id``'s
     chain) while a re-run of ``execution_id`` is accepted inside; raise
-    :class:`RerunUnderWay` when one of them is unfinished. A connection of its own:
+    :class:`RerunUnderWay` when one of them is unfinished — unless that one is the
+    re-run this request's idempotency ``key`` started (a client's resend after a
+    timeout: accepting answers it with that re-run). A connection of its own:
     taken from the run log's pool, while accepting takes another, requests enough at
     once would wait on each other for good."""
     conn = await db.connect()
@@ -60,7 +64,7 @@ async def one_rerun_at_a_time(db: Any, execution_id: str, first: str) -> AsyncIt
             lock = zlib.crc32(first.encode("utf-8")) & 0x7FFFFFFF
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", RERUN_LOCK, lock)
             row = await conn.fetchrow(_UNFINISHED, first)
-            if row is not None:
+            if row is not None and (key is None or row["idempotency_key"] != key):
                 raise RerunUnderWay(execution_id, str(row["execution_id"]), row["status"])
             yield
     finally:

@@ -302,7 +302,11 @@ class Runtime(RunExecution, Resumption, RunReads):
         return Submission(eid, True, retry_of)
 
     async def rerun(
-        self, execution_id: str, from_failed: bool = True, workflow: Workflow | None = None
+        self,
+        execution_id: str,
+        from_failed: bool = True,
+        workflow: Workflow | None = None,
+        idempotency_key: str | None = None,
     ) -> Submission:
         """Run a finished run again with its input and workflow version.
 
@@ -311,6 +315,8 @@ class Runtime(RunExecution, Resumption, RunReads):
         ``workflow``: run this version instead (the workflow as it is now, asked
         for); with the stored one, a re-run of a delivery that would name itself is
         refused (:class:`~engine.rerun_names.RerunNamesItself`), nothing accepted.
+        ``idempotency_key``: a client's key for this re-run of this run; a repeat of it
+        is answered with the re-run it started (``created`` False).
         """
         pool = self.db.log_pool
         row = await runstore.fetch_run_row(pool, execution_id)
@@ -340,11 +346,14 @@ class Runtime(RunExecution, Resumption, RunReads):
         # <workflow.rerun_of> lets it name what that run named (an event id derived
         # from the run's id, so a re-run of a delivery without one is the same event).
         first = str(row["rerun_of"] or execution_id)
-        async with one_rerun_at_a_time(self.db, execution_id, first):  # engine/rerun_guard.py
+        # Re-runs of one workflow share a key namespace: the run re-run is part of the
+        # key, so one key sent for re-runs of two runs starts both.
+        key = None if idempotency_key is None else f"{execution_id}:{idempotency_key}"
+        async with one_rerun_at_a_time(self.db, execution_id, first, key):  # engine/rerun_guard.py
             return await self.submit(
                 workflow, input, trigger="rerun", reuse=reused, key_of=key_of,
                 concurrency_key=row["concurrency_key"], rerun_of=first,
-                trigger_block=row["trigger_block"],
+                trigger_block=row["trigger_block"], idempotency_key=key,
             )  # fmt: skip
 
     async def execute(

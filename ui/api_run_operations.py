@@ -10,7 +10,7 @@ from engine import runstore
 from engine.rerun_guard import RerunUnderWay
 from engine.rerun_names import RerunNamesItself, StoredVersionRefused
 from engine.runtime import InputNotKept
-from ui import api_runs  # read when called: api_runs imports ui.api, which imports this
+from ui import api_runs, run_keys  # read when called: api_runs imports ui.api, which imports this
 from ui.api import bp, error, jresponse, json_body, runtime
 from ui.app import bridge
 
@@ -64,6 +64,11 @@ def rerun(execution_id: str) -> Response:
         )
     if not runstore.is_run_id(execution_id):
         return error(404, f"no run {execution_id!r}")
+    # As a manual run's (ui/run_keys.py): a re-run resent after a timeout is the first one.
+    try:
+        key = run_keys.run_key()
+    except run_keys.UnstorableKey as exc:
+        return error(400, str(exc))
     result = bridge().call(runtime().run_result(execution_id))
     if result is None:
         return error(404, f"no run {execution_id!r}")
@@ -82,7 +87,11 @@ def rerun(execution_id: str) -> Response:
         if err is not None:
             return err
     try:
-        sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow))
+        # The options are part of what the key names: the same key asking for another
+        # kind of re-run is another request, not a repeat answered as if it were one.
+        if key is not None:
+            key = f"{int(from_failed)}{int(workflow is not None)}:{key}"
+        sub = bridge().call(runtime().rerun(execution_id, from_failed, workflow, key))
     except InputNotKept as exc:
         return jresponse({"error": str(exc), "status": result["status"]}, 409)
     except RerunUnderWay as exc:  # a re-run of the same work is unfinished: the one to follow
@@ -93,7 +102,6 @@ def rerun(execution_id: str) -> Response:
         # names, so it need not read the words.
         retry = {"from_failed": from_failed, "current_version": True}
         return jresponse({"error": str(exc), "status": result["status"], "retry": retry}, 409)
-    eid = str(sub.execution_id)
-    return jresponse(
-        {"execution_id": eid, "from_failed": from_failed, **api_runs.run_links(eid)}, 202
-    )
+    eid, said = str(sub.execution_id), run_keys.repeat_of(sub)
+    body = {"execution_id": eid, "from_failed": from_failed, **api_runs.run_links(eid), **said}
+    return jresponse(body, 202)

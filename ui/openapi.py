@@ -279,7 +279,11 @@ def document() -> dict[str, Any]:
                     ' {"current_version": bool} (default false: the workflow version the run'
                     " ran; true: the workflow as it is now)",
                     {
-                        "202": {"description": "queued"},
+                        "202": {
+                            "description": "queued: {execution_id, from_failed, status_url,"
+                            " stream_url, run_url}; with an Idempotency-Key already sent for"
+                            " such a re-run of this run, that re-run and duplicate: true"
+                        },
                         "400": bad("the body is no such JSON object (another key too)"),
                         "404": {
                             "description": "no such run, or (current_version) no workflow"
@@ -299,6 +303,7 @@ def document() -> dict[str, Any]:
                     },
                     body=True,
                     params=run,
+                    headers=["Idempotency-Key"],
                 )
             },
             "/api/block-types": {"get": op("block types for the editor palette", ok)},

@@ -8,8 +8,11 @@ same input again is answered with that run (`duplicate`), another input is a 409
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from flask.testing import FlaskClient
+from processes import eventually
 
 
 def test_the_same_key_and_input_are_answered_with_the_first_run(
@@ -47,3 +50,66 @@ def test_a_key_the_database_cannot_hold_is_a_400(client: FlaskClient, auth: dict
     )
     assert resp.status_code == 400
     assert "Idempotency-Key" in resp.get_json()["error"]
+
+
+FAILING = """\
+version: 1
+name: {name}
+blocks:
+  start: {{type: manual}}
+  charge:
+    type: function
+    code: |
+      import time
+      if <workflow.rerun_of>:
+          time.sleep(2)  # a re-run still going when the client resends
+      if <start.fail?>:
+          raise ValueError("declined")
+      return {{"charged": <start.amount>}}
+edges: [start -> charge]
+"""
+
+
+def _wait_ended(client: FlaskClient, auth: dict[str, str], eid: str) -> None:
+    assert eventually(
+        lambda: (
+            client.get(f"/api/runs/{eid}", headers=auth).get_json()["status"]
+            in ("succeeded", "failed", "cancelled")
+        )
+    )
+
+
+def test_a_rerun_resent_with_the_same_key_is_the_first_rerun(
+    client: FlaskClient, auth: dict[str, str], scratch: Callable[[str, str], Path]
+) -> None:
+    """A re-run resent after its answer was lost ran the failed block again in a second
+    re-run (a second capture): with the same key it is the re-run the first started,
+    whether that one is still going or has ended."""
+    name = f"charge_{uuid.uuid4().hex[:8]}"
+    scratch(name, FAILING)
+    url = f"/api/workflows/{name}/runs?wait=1"
+    failed = [
+        client.post(url, json={"amount": 5, "fail": True}, headers=auth).get_json()["execution_id"]
+        for _ in range(2)
+    ]
+    keyed = {**auth, "Idempotency-Key": "rerun-once"}
+    first = client.post(f"/api/runs/{failed[0]}/rerun", json={}, headers=keyed)
+    assert first.status_code == 202 and "duplicate" not in first.get_json()
+    rerun = first.get_json()["execution_id"]
+    # At once (the re-run may still be going) and after it ended: the same re-run.
+    for _ in range(2):
+        again = client.post(f"/api/runs/{failed[0]}/rerun", json={}, headers=keyed)
+        assert again.status_code == 202, again.get_json()
+        assert again.get_json()["execution_id"] == rerun and again.get_json()["duplicate"] is True
+        _wait_ended(client, auth, rerun)
+    # Asked for another kind of re-run (every block again), it is another request.
+    full = client.post(f"/api/runs/{failed[0]}/rerun", json={"from_failed": False}, headers=keyed)
+    assert full.status_code == 202 and "duplicate" not in full.get_json()
+    assert full.get_json()["from_failed"] is False
+    _wait_ended(client, auth, full.get_json()["execution_id"])
+    # The key names a re-run of that run: the same key on another run is its own re-run.
+    other = client.post(f"/api/runs/{failed[1]}/rerun", json={}, headers=keyed)
+    assert other.status_code == 202 and "duplicate" not in other.get_json()
+    assert other.get_json()["execution_id"] != rerun
+    runs = client.get(f"/api/runs?workflow={name}", headers=auth).get_json()["runs"]
+    assert len(runs) == 5
