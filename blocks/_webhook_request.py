@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from blocks._form_data import parse_fields
-from blocks.http import is_credential_header
+from blocks.http import is_credential_header, is_credential_param
 from engine._json import strict_loads
 from engine.schema import any_case
 
@@ -142,3 +142,20 @@ def as_received(payload: dict[str, Any], headers: Mapping[str, str]) -> dict[str
     delivery one key). Never recorded: blocks/_delivery_keys.py hashes a key that
     reads a credential header."""
     return {**payload, "headers": {header_key(k): v for k, v in headers.items()}}
+
+
+def credential_query_values(run_input: Any) -> list[Any]:
+    """A delivery's query parameters named as credentials (``?token=``, ``?api_key=``,
+    as the HTTP block knows them): senders that sign nothing put their shared token
+    there. Unlike a credential header (``[redacted]`` to the run), the run sees the
+    value — a workflow checks it itself, there being no ``secret_header`` for a query
+    — and its records show ``***`` (BlockHandler.input_secrets)."""
+    payload = run_input.get("webhook") if isinstance(run_input, dict) else None
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, dict):
+        return []
+    found: list[Any] = []
+    for name, value in query.items():
+        if is_credential_param(str(name)):
+            found += value if isinstance(value, list) else [value]
+    return found

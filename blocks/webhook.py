@@ -46,6 +46,7 @@ from blocks._webhook_request import (
     PATH_RULE,
     as_received,
     build_payload,
+    credential_query_values,
     normalize_path,
     now_iso,
     parse_body,
@@ -192,6 +193,9 @@ class WebhookBlock(BlockHandler):
             "path": normalize_path(str(self.config.get("path", ""))),
             "received_at": now_iso(),
         }
+
+    def input_secrets(self, run_input: Any) -> list[Any]:
+        return credential_query_values(run_input)
 
     async def run(self, ctx: BlockContext, config: dict[str, Any]) -> dict[str, Any]:
         return self.output_for(ctx.run.input)

@@ -114,7 +114,8 @@ def input_credentials(
     refs: CredentialRefs, handlers: Mapping[str, Any], run_input: Any
 ) -> set[str]:
     """The credentials a run's input holds: what ``<input.…>`` and the references to
-    a trigger's output (made from the input) read in it."""
+    a trigger's output (made from the input) read in it, and what a trigger says is
+    one by itself (BlockHandler.input_secrets)."""
     found: set[str] = set()
 
     def note(value: Any) -> None:
@@ -126,4 +127,8 @@ def input_credentials(
             note_read(run_input, root_refs, note)
         elif handlers[root].category == "trigger":
             note_read(handlers[root].output_for(run_input), root_refs, note)
+    for handler in handlers.values():
+        if handler.category == "trigger":
+            for value in handler.input_secrets(run_input):
+                note(value)
     return found

@@ -120,6 +120,12 @@ class BlockHandler:
         (None: not one that makes it from the input alone)."""
         return None
 
+    def input_secrets(self, run_input: Any) -> list[Any]:
+        """Values of a trigger's ``run_input`` that are credentials whatever reads them
+        (a webhook's ``?token=``): the run uses them, its records show ``***``, as
+        for an ``<env.…>`` secret (engine/credentials.py, input_credentials)."""
+        return []
+
     def references_in_raw(self) -> dict[str, Any]:
         """Raw values (key → value) whose references must name upstream blocks.
 
