@@ -55,3 +55,6 @@ def test_a_query_token_is_used_by_the_run_and_recorded_as_stars(
     assert "tok-5f2a9c1e77" not in shown
     assert run["blocks"]["hook"]["output"]["query"] == {"token": "***", "page": "2"}
     assert run["output"]["seen"] == "***"
+    # Its input held a secret, not kept once the run ended: no re-run of it (docs).
+    rerun = client.post(f"/api/runs/{eid}/rerun", json={}, headers=auth)
+    assert rerun.status_code == 409 and "secret" in rerun.get_json()["error"]
