@@ -26,7 +26,12 @@ import re
 import time
 from typing import Any
 
-from blocks._javascript_evaluation import Evaluation, EvaluationStopped, settling
+from blocks._javascript_evaluation import (
+    JS_MEMORY_LIMIT,
+    Evaluation,
+    EvaluationStopped,
+    settling,
+)
 from engine._function_values import MAX_OUTPUT_CHARS, encode_output
 from engine._function_worker import MAX_PRINTED_CHARS, cut_note
 
@@ -302,6 +307,11 @@ def run_js_parts(
         kind, said = evaluation.run(prelude, source, timeout, after_error=_PRINTED)
     except TimeoutError as exc:
         raise TimeoutError(f"JavaScript ran longer than {timeout:g}s") from exc
+    except js_exc.JSOOMException:
+        raise JavaScriptError(
+            f"the code used more than the {JS_MEMORY_LIMIT // 2**20} MiB of memory a"
+            " JavaScript Function may take, and was stopped"
+        ) from None
     except js_exc.JSEvalException as exc:
         raise JavaScriptError(_clean(str(exc), code)) from None
     if kind == "e":

@@ -126,6 +126,7 @@ class Evaluation:
             # Created in this running loop, it uses the loop (eval_cancelable is
             # awaited here) and starts no thread of its own for one.
             racer = MiniRacer()
+            racer.set_hard_memory_limit(JS_MEMORY_LIMIT)
             try:
                 await racer.eval_cancelable(prelude)
                 async with asyncio.timeout(timeout):
@@ -146,6 +147,15 @@ class Evaluation:
             with self._lock:
                 self._running = None
         return settled[0], settled[1:]
+
+
+#: The most memory one JavaScript call's heap may take. Code that allocates without
+#: end ran V8 into its own heap limit (~1.4 GB), which is fatal to the whole process
+#: ("Fatal JavaScript out of memory"): the server and every run in it, and again on
+#: every restart, as the resumed run ran the code again. Past this limit V8 ends the
+#: code (checked as it collects garbage, so well below its own) and the block fails.
+#: One allocation past V8's limit at once (`new Array(3e8)`) is still fatal.
+JS_MEMORY_LIMIT = 512 * 1024 * 1024
 
 
 async def _settled(racer: Any) -> str:
