@@ -95,7 +95,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from waitress import create_server
 
-    from engine.model import dump_yaml
+    from engine.yaml_writer import dump_yaml
     from ui.server import build
 
     temporary = opts.workspace is None

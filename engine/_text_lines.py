@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.model import dump_yaml_indented
+from engine.yaml_writer import dump_yaml_indented
 
 #: A top-level key, at column 0.
 TOP_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")

@@ -27,8 +27,9 @@ from engine._text_lines import (
     sections,
     written,
 )
-from engine.model import dump_yaml, syntax_error_text
+from engine.model import syntax_error_text
 from engine.strict_load import load_yaml
+from engine.yaml_writer import dump_yaml
 
 
 def _load(text: str) -> Any:

@@ -13,7 +13,8 @@ import yaml
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
-from engine.model import dump_yaml, load_file, load_text, read_document
+from engine.model import load_file, load_text, read_document
+from engine.yaml_writer import dump_yaml
 
 HEAD = "name: t\nblocks:\n  start: {type: manual}\n"
 
