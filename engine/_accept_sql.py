@@ -202,3 +202,12 @@ RELEASE = """
     UPDATE flowyard_runs SET idempotency_key = NULL
      WHERE execution_id = $1 AND idempotency_key = $2 AND status IN ('failed', 'cancelled')
 """
+
+
+#: A re-run of the failed delivery run ``$1`` (POST /api/runs/<id>/rerun) doing or
+#: done with its work: a sender's retry of that delivery is answered with it.
+RERUN_STANDING = """
+    SELECT execution_id FROM flowyard_runs
+     WHERE rerun_of = $1::uuid AND status IN ('queued', 'running', 'succeeded')
+     ORDER BY created_at DESC LIMIT 1
+"""

@@ -36,7 +36,14 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from engine import pruned_keys
-from engine._accept_sql import FIRST, FIRST_EARLIER, RELEASE, TICK_TAKEN, accept_sql
+from engine._accept_sql import (
+    FIRST,
+    FIRST_EARLIER,
+    RELEASE,
+    RERUN_STANDING,
+    TICK_TAKEN,
+    accept_sql,
+)
 from engine._json import dumps
 from engine._key_scopes import ScopedKey, key_scope
 from engine.queue import DEFAULT_QUEUE
@@ -273,6 +280,14 @@ async def _repeat(
             # (the delivery is a copy of the one that started it, not a retry); or it
             # is a concurrent retry's new run.
             return Accepted(first_id, False)
+        # An operator re-ran the failed run (the customer system back, say) and that
+        # re-run is doing or did the delivery's work: the sender's retry is answered
+        # with it, not a second run beside it repeating its effects (a capture, an
+        # event appended) — the key stays with the failed run, for a retry should the
+        # re-run fail too.
+        rerun = await conn.fetchval(RERUN_STANDING, first["execution_id"])
+        if rerun is not None:
+            return Accepted(str(rerun), False)
         # As the run holds it: an earlier release's form, maybe (it moves to the new
         # run in the form sent now).
         await conn.execute(RELEASE, first["execution_id"], first["idempotency_key"])

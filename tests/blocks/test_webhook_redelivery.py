@@ -210,3 +210,50 @@ def test_a_key_read_from_the_body_is_its_json_value() -> None:
     assert key("abc") == "abc" and key(True) == "true" != key("True")
     assert key({"a": 1, "b": [2]}) == key({"b": [2], "a": 1})
     assert key(None) is None and key("") is None
+
+
+async def test_a_retry_after_an_operator_reran_the_failed_run_is_answered_with_that_rerun(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    """The customer system came back, an operator re-ran the failed delivery, and then
+    the sender's retry arrived: it started a second run beside the re-run, repeating
+    its effects (a capture, an event appended). It is that re-run's repeat now."""
+    flag = tmp_path / "up"
+    wf = install_workflow(FLAKY.format(flag=str(flag)))
+    body = {"order_id": "o-9", "event_type": "paid"}
+    first = await _deliver(blocks_runtime, wf, "k-9", body)
+    failed_id = first.body["execution_id"]
+    assert (await blocks_runtime.wait(failed_id, timeout=30))["status"] == "failed"
+
+    flag.write_text("up")
+    rerun = await blocks_runtime.rerun(failed_id)
+    assert (await blocks_runtime.wait(str(rerun.execution_id), timeout=30))["status"] == (
+        "succeeded"
+    )
+    retry = await _deliver(blocks_runtime, wf, "k-9", body, **{"X-Retry": "1"})
+    assert retry.status == 202, retry.body
+    assert retry.body["execution_id"] == str(rerun.execution_id)
+    assert retry.body["duplicate"] is True
+    assert [r[0] for r in await _runs(blocks_runtime, wf.name)] == [
+        failed_id,
+        str(rerun.execution_id),
+    ]
+
+
+async def test_a_retry_after_the_rerun_failed_too_runs_again(
+    blocks_runtime: Any, install_workflow: Any, tmp_path: Path
+) -> None:
+    flag = tmp_path / "up"
+    wf = install_workflow(FLAKY.format(flag=str(flag)))
+    body = {"order_id": "o-10", "event_type": "paid"}
+    first = await _deliver(blocks_runtime, wf, "k-10", body)
+    failed_id = first.body["execution_id"]
+    assert (await blocks_runtime.wait(failed_id, timeout=30))["status"] == "failed"
+    rerun = await blocks_runtime.rerun(failed_id)  # still down: fails again
+    assert (await blocks_runtime.wait(str(rerun.execution_id), timeout=30))["status"] == "failed"
+
+    flag.write_text("up")
+    retry = await _deliver(blocks_runtime, wf, "k-10", body, **{"X-Retry": "1"})
+    assert retry.status == 202 and retry.body["retry_of"] == failed_id
+    done = await blocks_runtime.wait(retry.body["execution_id"], timeout=30)
+    assert done["status"] == "succeeded"
