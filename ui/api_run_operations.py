@@ -26,6 +26,8 @@ def cancel(execution_id: str) -> Response:
         return error(404, f"no run {execution_id!r}")
     if status in ("succeeded", "failed"):
         return jresponse({"error": f"the run already {status}", "status": status}, 409)
+    # As every answer spells a run's id (lower case): `ABC…` in the path was echoed.
+    execution_id = execution_id.lower()
     body = {"execution_id": execution_id, "status": status, **api_runs.run_links(execution_id)}
     return jresponse(body, 202 if status == "cancelling" else 200)
 

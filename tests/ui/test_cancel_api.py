@@ -57,6 +57,9 @@ def test_cancel_a_running_run(
         assert _wait_for(cancelled)
         again = client.post(f"/api/runs/{eid}/cancel", headers=auth)
         assert again.status_code == 200 and again.get_json()["status"] == "cancelled"
+        # The id spelt in upper case is the same run, answered as every answer spells it.
+        upper = client.post(f"/api/runs/{eid.upper()}/cancel", headers=auth).get_json()
+        assert upper["execution_id"] == eid and upper["status_url"] == f"/api/runs/{eid}"
     finally:
         gate.write_text("open")
         path.unlink()
