@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from blocks._earlier_keys import Part, read_key_forms, sent_key_forms
+from blocks._signatures import message_id
 from blocks._webhook_request import header_key, is_secret_header
 from engine._json import unstorable
 from engine.intake import hashed, same_json
@@ -154,7 +155,8 @@ def delivery_key(
             return DeliveryKey(hashed(text), ())
         key = indexable(text)
         return DeliveryKey(key, read_key_forms(parts, text, key, MAX_KEY_CHARS))
-    sent = signed_id or lower_headers.get("idempotency-key") or lower_headers.get("webhook-id")
+    # webhook-id, or Svix's svix-id: a Svix retry carries the same one (unsigned here).
+    sent = signed_id or lower_headers.get("idempotency-key") or message_id(lower_headers)
     key = indexable(sent) or None
     return DeliveryKey(key, sent_key_forms(sent, key))
 

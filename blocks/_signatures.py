@@ -18,6 +18,18 @@ from engine.references import parse
 #: Standard Webhooks: signatures older (or newer) than this are refused as replays.
 TOLERANCE_SECONDS = 5 * 60
 
+#: The prefixes of the Standard Webhooks headers (``<prefix>id``, ``timestamp``,
+#: ``signature``): the standard's own, and Svix's branded ``svix-``, which Svix sends
+#: unless an account has them white-labelled — the same scheme, and Svix's libraries
+#: read either. Without it every delivery from a Svix-powered provider was a 401.
+STANDARD_PREFIXES = ("webhook-", "svix-")
+
+
+def message_id(headers: Mapping[str, str]) -> str | None:
+    """The Standard Webhooks message id a delivery carries (``webhook-id`` or Svix's
+    ``svix-id``), the same on the sender's retries; None: none. Lower-case names."""
+    return next((headers[p + "id"] for p in STANDARD_PREFIXES if headers.get(p + "id")), None)
+
 
 class SignatureError(ValueError):
     """Why a delivery's signature was refused (said in the 401 body)."""
@@ -123,29 +135,30 @@ def verify_signature(
     Returns the ``webhook-id`` a Standard Webhooks signature covers (the delivery's
     signed identity), None for ``X-Flowyard-Signature``, which signs the body only.
     """
-    if "webhook-signature" in headers:
-        msg_id = headers.get("webhook-id", "")
-        stamp = headers.get("webhook-timestamp", "")
+    prefix = next((p for p in STANDARD_PREFIXES if p + "signature" in headers), None)
+    if prefix is not None:
+        msg_id = headers.get(prefix + "id", "")
+        stamp = headers.get(prefix + "timestamp", "")
         if not msg_id or not stamp:
-            raise SignatureError("webhook-id and webhook-timestamp headers are required")
+            raise SignatureError(f"{prefix}id and {prefix}timestamp headers are required")
         # ASCII digits only: int() also reads `1764_000_000`, blanks, `+` and other
         # scripts' digits — spellings of a time no sender writes.
         if not (stamp.isascii() and stamp.isdigit()):
-            raise SignatureError("webhook-timestamp is not a Unix time (ASCII digits)")
+            raise SignatureError(f"{prefix}timestamp is not a Unix time (ASCII digits)")
         # int() refuses more than 4300 digits with a ValueError (a 500 to the sender);
         # 20 digits outlast any time this check could accept.
         if len(stamp) > 20:
-            raise SignatureError("webhook-timestamp is not a Unix time (more than 20 digits)")
+            raise SignatureError(f"{prefix}timestamp is not a Unix time (more than 20 digits)")
         sent = int(stamp)
         now = time.time() if now is None else now
         if abs(now - sent) > TOLERANCE_SECONDS:
-            raise SignatureError("webhook-timestamp is outside the 5-minute tolerance (replayed?)")
+            raise SignatureError(f"{prefix}timestamp is outside the 5-minute tolerance (replayed?)")
         expected = standard_webhooks_signature(secret, msg_id, stamp, body).encode()
         # The header may carry several space-separated signatures (key rotation).
-        for candidate in headers["webhook-signature"].split():
+        for candidate in headers[prefix + "signature"].split():
             if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
                 return msg_id
-        raise SignatureError("webhook-signature does not match")
+        raise SignatureError(f"{prefix}signature does not match")
     given = headers.get("x-flowyard-signature")
     if not given:
         raise SignatureError("missing X-Flowyard-Signature (or Standard Webhooks) header")

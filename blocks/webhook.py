@@ -113,7 +113,7 @@ class WebhookBlock(BlockHandler):
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
             "type": "string",
-            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the signed webhook-id (Standard Webhooks), else the Idempotency-Key or webhook-id header",
+            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the signed webhook-id (Standard Webhooks; svix-id from Svix), else the Idempotency-Key, webhook-id or svix-id header",
         },
         "concurrency_key": {
             "type": "string",
@@ -347,7 +347,7 @@ async def accept(
             400,
             {
                 "error": f"no idempotency key: {configured} is missing or empty in the request "
-                "(and there is no Idempotency-Key or webhook-id header)"
+                "(and there is no Idempotency-Key, webhook-id or svix-id header)"
             },
         )
     if database_stalled:
