@@ -141,13 +141,19 @@ def _is_set(environ: Mapping[str, str], name: str) -> bool:
     return bool(environ.get(name, "").strip())
 
 
+def _message_id(headers: Mapping[str, Any]) -> Any:
+    """The Standard Webhooks message id: ``webhook-id``, or ``svix-id`` as Svix (and
+    the providers it sends for) names it — the same id on every retry of the event."""
+    return headers.get("webhook_id") or headers.get("svix_id")
+
+
 def _sender_event_id(body: Mapping[str, Any], headers: Mapping[str, Any]) -> str | None:
     """The id the sender gave the event, as text, or None: read as :func:`_event_id`
-    reads it (the body's ``event_id``, else webhook-id, else Idempotency-Key; a whole
+    reads it (the body's ``event_id``, else webhook-id/svix-id, else Idempotency-Key; a whole
     number as its digits). One :func:`event_uuid` refuses is refused there."""
     raw: Any = body.get("event_id")
     if raw is None:
-        raw = headers.get("webhook_id") or headers.get("idempotency_key") or None
+        raw = _message_id(headers) or headers.get("idempotency_key") or None
     if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
         try:
             return read_order_id(raw, "event_id")
@@ -167,7 +173,7 @@ def _event_id(
     captured delivery resent with a new one was stored and captured again."""
     raw: Any = body.pop("event_id", None)
     if raw is None:
-        raw = headers.get("webhook_id") or headers.get("idempotency_key") or None
+        raw = _message_id(headers) or headers.get("idempotency_key") or None
     try:
         given = event_uuid(raw)
     except ValueError as exc:

@@ -222,6 +222,28 @@ async def test_a_signed_webhook_id_names_the_event_whatever_idempotency_key_come
     assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
 
 
+async def test_a_svix_id_names_the_event_as_a_webhook_id_does(
+    es_runtime: Any, httpserver: HTTPServer
+) -> None:
+    # Svix sends the Standard Webhooks id as `svix-id`: read only as `webhook-id`,
+    # the event's id came from the run, so its redelivery under a new
+    # Idempotency-Key (or its retry after a failed run) was stored and captured again.
+    stand_ins(httpserver)
+    order = _order()
+    await deliver(es_runtime, lifecycle(order)[0])
+    hook_id = f"msg_{order}"
+    first = await deliver(
+        es_runtime, lifecycle(order)[1], {"svix-id": hook_id, "Idempotency-Key": f"k1-{order}"}
+    )
+    again = await deliver(
+        es_runtime, lifecycle(order)[1], {"svix-id": hook_id, "Idempotency-Key": f"k2-{order}"}
+    )
+    assert again["output"]["duplicate"] is True
+    assert again["output"]["event_id"] == first["output"]["event_id"]
+    assert await _stored(es_runtime, order) == ["order_created", "payment_received"]
+    assert len(calls(httpserver, "/v1/charges/ch_123/capture")) == 1
+
+
 async def test_other_events_may_carry_amount_and_name_of_their_own(es_runtime: Any) -> None:
     """The v1 rules for `amount` and `name` were applied to every event type: an
     item's `"name": {"en": …}` or `"amount": 0.125` (kg) was refused."""
