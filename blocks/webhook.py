@@ -26,7 +26,6 @@ from blocks._signatures import (
     SignatureError,
     flowyard_signature,
     resolve_secret,
-    secret_problem,
     standard_webhooks_signature,
     verify_signature,
     verify_token,
@@ -40,6 +39,7 @@ from blocks._webhook_answers import (
     unavailable_waiting,
     unfinished,
 )
+from blocks._webhook_auth import PROVIDERS, auth_problems, verify_provider
 from blocks._webhook_request import (
     FIELD_RULES,
     METHODS,
@@ -79,11 +79,6 @@ __all__ = [  # the signature helpers are part of this module's surface (senders,
 ]
 
 
-#: What a header's name is made of (RFC 9110's token), for `secret_header`.
-HEADER_NAME_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"
-)
-
 #: How long a ``respond: sync`` delivery waits for its run; then a 504 naming the run.
 SYNC_TIMEOUT_S = 300.0
 
@@ -109,6 +104,13 @@ class WebhookBlock(BlockHandler):
             "description": "A header that carries the secret itself, e.g. X-Gitlab-Token or "
             "X-Telegram-Bot-Api-Secret-Token: the delivery must send the secret there "
             "(a shared token; no signature is checked)",
+        },
+        "signature": {
+            "type": "string",
+            "enum": list(PROVIDERS),
+            "description": "The sender's own signing scheme, checked with secret instead of "
+            "X-Flowyard-Signature/Standard Webhooks: Stripe-Signature, GitHub's "
+            "X-Hub-Signature-256, X-Shopify-Hmac-Sha256 or X-Slack-Signature",
         },
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
@@ -142,12 +144,7 @@ class WebhookBlock(BlockHandler):
         method = self.config.get("method")
         if isinstance(method, str) and not is_method(method, METHODS):
             out.append(Problem(f"unknown method {method!r}", block=self.block.id, field="method"))
-        secret = self.config.get("secret")
-        if isinstance(secret, str) and (
-            why := secret_problem(secret, token=bool(self.config.get("secret_header")))
-        ):
-            out.append(Problem(why, block=self.block.id, field="secret"))
-        out += self._secret_header_problems()
+        out += auth_problems(self.config, self.block.id)
         for key_field in ("idempotency_key", "concurrency_key"):
             key = self.config.get(key_field)
             if isinstance(key, str):
@@ -156,19 +153,6 @@ class WebhookBlock(BlockHandler):
                     Problem(why, **where) for why in key_problems(key_field, key, self.block.id)
                 ]
         return out
-
-    def _secret_header_problems(self) -> list[Problem]:
-        header = self.config.get("secret_header")
-        if not isinstance(header, str):
-            return []
-        where = {"block": self.block.id, "field": "secret_header"}
-        if not header or any(c not in HEADER_NAME_CHARS for c in header):
-            why = "is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
-            return [Problem(f"{header!r} {why}, e.g. X-Gitlab-Token", **where)]
-        if self.config.get("secret") is None:  # a blank one is a `secret` problem
-            why = "needs a secret: the token the request must carry in that header"
-            return [Problem(f"secret_header {why} (e.g. secret: <env.GITLAB_TOKEN>)", **where)]
-        return []
 
     def reference_problem(self, ref: Reference) -> str | None:
         # `<webhook.…>` is this block's request only in its own keys, or as its id.
@@ -305,6 +289,10 @@ async def accept(
         try:
             if secret_header:
                 verify_token(resolve_secret(str(secret), token=True), str(secret_header), lower)
+            elif (scheme := config.get("signature")) in PROVIDERS:
+                # The provider's scheme alone: its secret is a key as text (Stripe's
+                # whsec_ too), and no other scheme is tried (blocks/_webhook_auth.py).
+                verify_provider(scheme, resolve_secret(str(secret), token=True), lower, raw_body)
             else:
                 signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
         except SignatureError as exc:
