@@ -126,7 +126,11 @@ def standard_webhooks_signature(secret: str, msg_id: str, timestamp: str, body: 
 
 
 def verify_signature(
-    secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    only: str | None = None,
 ) -> str | None:
     """Raise :class:`SignatureError` unless the delivery is signed with ``secret``.
 
@@ -134,9 +138,16 @@ def verify_signature(
     otherwise ``X-Flowyard-Signature`` is required. Comparisons are constant-time.
     Returns the ``webhook-id`` a Standard Webhooks signature covers (the delivery's
     signed identity), None for ``X-Flowyard-Signature``, which signs the body only.
+
+    ``only``: the block's ``signature``, ``flowyard`` or ``standard_webhooks``: that
+    scheme alone. With a secret that is not ``whsec_`` both key the HMAC alike, so a
+    captured Standard Webhooks MAC over ``<id>.<ts>.<body>`` was, past its 5 minutes
+    and forever, a valid ``X-Flowyard-Signature`` for a form body of those bytes.
     """
     prefix = next((p for p in STANDARD_PREFIXES if p + "signature" in headers), None)
-    if prefix is not None:
+    if only == "standard_webhooks" and prefix is None:
+        raise SignatureError("missing Standard Webhooks (webhook-signature) header")
+    if prefix is not None and only != "flowyard":
         msg_id = headers.get(prefix + "id", "")
         stamp = headers.get(prefix + "timestamp", "")
         if not msg_id or not stamp:
@@ -161,7 +172,8 @@ def verify_signature(
         raise SignatureError(f"{prefix}signature does not match")
     given = headers.get("x-flowyard-signature")
     if not given:
-        raise SignatureError("missing X-Flowyard-Signature (or Standard Webhooks) header")
+        also = "" if only == "flowyard" else " (or Standard Webhooks)"
+        raise SignatureError(f"missing X-Flowyard-Signature{also} header")
     if not hmac.compare_digest(
         given.strip().lower().encode(), flowyard_signature(secret, body).encode()
     ):

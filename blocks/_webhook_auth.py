@@ -26,6 +26,10 @@ from engine.model import Problem
 #: text: Stripe's ``whsec_…`` is not base64 to decode, as a Standard Webhooks one is.
 PROVIDERS = ("stripe", "github", "shopify", "slack")
 
+#: Every value of ``signature``: one of the two default schemes alone (unset: either,
+#: blocks/_signatures.py), or a provider's.
+SCHEMES = ("flowyard", "standard_webhooks", *PROVIDERS)
+
 #: What a header's name is made of (RFC 9110's token), for `secret_header`.
 HEADER_NAME_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"

@@ -39,7 +39,7 @@ from blocks._webhook_answers import (
     unavailable_waiting,
     unfinished,
 )
-from blocks._webhook_auth import PROVIDERS, auth_problems, verify_provider
+from blocks._webhook_auth import PROVIDERS, SCHEMES, auth_problems, verify_provider
 from blocks._webhook_request import (
     FIELD_RULES,
     METHODS,
@@ -107,10 +107,10 @@ class WebhookBlock(BlockHandler):
         },
         "signature": {
             "type": "string",
-            "enum": list(PROVIDERS),
-            "description": "The sender's own signing scheme, checked with secret instead of "
-            "X-Flowyard-Signature/Standard Webhooks: Stripe-Signature, GitHub's "
-            "X-Hub-Signature-256, X-Shopify-Hmac-Sha256 or X-Slack-Signature",
+            "enum": list(SCHEMES),
+            "description": "The one scheme secret is checked with: flowyard "
+            "(X-Flowyard-Signature), standard_webhooks (webhook-*/svix-*), or the sender's own: "
+            "stripe, github, shopify, slack; unset: flowyard or standard_webhooks",
         },
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
@@ -294,7 +294,10 @@ async def accept(
                 # whsec_ too), and no other scheme is tried (blocks/_webhook_auth.py).
                 verify_provider(scheme, resolve_secret(str(secret), token=True), lower, raw_body)
             else:
-                signed_id = verify_signature(resolve_secret(str(secret)), lower, raw_body)
+                only = config.get("signature")  # flowyard | standard_webhooks | None: either
+                signed_id = verify_signature(
+                    resolve_secret(str(secret)), lower, raw_body, only=only
+                )
         except SignatureError as exc:
             error = "invalid token" if secret_header else "invalid signature"
             return WebhookResponse(401, {"error": error, "reason": str(exc)})

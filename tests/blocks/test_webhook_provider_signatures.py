@@ -10,6 +10,7 @@ a run; a tampered, wrongly keyed, stale or unsigned one is a 401 and starts noth
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from workflow_problems import problems
 
 from blocks._webhook_auth import provider_signature
-from blocks.webhook import accept, flowyard_signature
+from blocks.webhook import accept, flowyard_signature, standard_webhooks_signature
 
 VARIABLE = "FLOWYARD_TEST_PROVIDER_SECRET"
 #: Stripe's secrets start with whsec_ but are keys as text, not base64 to decode.
@@ -144,3 +145,79 @@ def test_a_signature_needs_a_secret(tmp_path: Path) -> None:
     )
     found = problems(tmp_path, text)
     assert any("signature needs a secret" in p for p in found), found
+
+
+DEFAULT = """
+version: 1
+name: NAME
+blocks:
+  hook:
+    type: webhook
+    path: test/NAME
+    secret: <env.VARIABLE>
+    EXTRA
+  echo:
+    type: function
+    code: |
+      return {"body": input.hook.body}
+edges: [hook -> echo]
+""".replace("VARIABLE", VARIABLE)
+
+
+@pytest.mark.parametrize("extra", ["", "signature: standard_webhooks"])
+async def test_a_standard_webhooks_mac_replayed_as_a_flowyard_signature(
+    blocks_runtime: Any, install_workflow: Any, monkeypatch: Any, extra: str
+) -> None:
+    # A secret that is not whsec_ keys both default schemes alike: the MAC of a
+    # Standard Webhooks delivery over `<id>.<ts>.<body>`, captured, is an
+    # X-Flowyard-Signature for a form body of those bytes — with no time to go stale.
+    # `signature: standard_webhooks` takes that scheme alone; without it either is
+    # taken (docs/blocks/webhook.md), as before.
+    monkeypatch.setenv(VARIABLE, "plain-shared-secret")
+    wf = install_workflow(DEFAULT.replace("EXTRA", extra))
+    path, stamp = f"test/{wf.name}", str(int(time.time()) - 3600)
+    captured = standard_webhooks_signature("plain-shared-secret", "msg_1", stamp, BODY)
+    replayed = b"msg_1." + stamp.encode() + b"." + BODY
+    form = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Flowyard-Signature": "sha256=" + base64.b64decode(captured[3:]).hex(),
+    }
+    answer = await accept(blocks_runtime, path, "POST", form, {}, replayed)
+    if extra:
+        assert answer.status == 401 and answer.body["error"] == "invalid signature"
+        assert await _runs_of(blocks_runtime, wf.name) == 0
+        now = str(int(time.time()))
+        fresh = {
+            "Content-Type": "application/json",
+            "webhook-id": "msg_2",
+            "webhook-timestamp": now,
+            "webhook-signature": standard_webhooks_signature(
+                "plain-shared-secret", "msg_2", now, BODY
+            ),
+        }
+        ok = await accept(blocks_runtime, path, "POST", fresh, {}, BODY)
+        assert ok.status == 202, ok.body
+        await blocks_runtime.wait(ok.body["execution_id"], timeout=30)
+    else:
+        assert answer.status == 202  # the documented risk of taking either scheme
+        await blocks_runtime.wait(answer.body["execution_id"], timeout=30)
+
+
+async def test_signature_flowyard_takes_no_standard_webhooks_delivery(
+    blocks_runtime: Any, install_workflow: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv(VARIABLE, "plain-shared-secret")
+    wf = install_workflow(DEFAULT.replace("EXTRA", "signature: flowyard"))
+    path, now = f"test/{wf.name}", str(int(time.time()))
+    standard = {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_1",
+        "webhook-timestamp": now,
+        "webhook-signature": standard_webhooks_signature("plain-shared-secret", "msg_1", now, BODY),
+    }
+    refused = await accept(blocks_runtime, path, "POST", standard, {}, BODY)
+    assert refused.status == 401 and "X-Flowyard-Signature" in refused.body["reason"]
+    signed = {"X-Flowyard-Signature": flowyard_signature("plain-shared-secret", BODY)}
+    ok = await accept(blocks_runtime, path, "POST", signed, {}, BODY)
+    assert ok.status == 202, ok.body
+    await blocks_runtime.wait(ok.body["execution_id"], timeout=30)
