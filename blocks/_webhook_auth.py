@@ -125,6 +125,8 @@ def verify_provider(
         raise SignatureError("Stripe-Signature does not match")
     if scheme in ("github", "shopify"):
         name = "X-Hub-Signature-256" if scheme == "github" else "X-Shopify-Hmac-Sha256"
+        if scheme == "shopify" and name.lower() not in headers:
+            name = "Shopify-Hmac-Sha256"  # Shopify's Events deliveries drop the X-
         given = _header(headers, name)
         if not _same(given, provider_signature(scheme, secret, body)):
             raise SignatureError(f"{name} does not match")
@@ -137,3 +139,17 @@ def verify_provider(
             raise SignatureError("X-Slack-Signature does not match")
         return
     raise SignatureError(f"unknown signature scheme {scheme!r}")
+
+
+def provider_delivery_id(scheme: Any, headers: Mapping[str, str], body: Any) -> str | None:
+    """The id ``scheme``'s provider gives a delivery, the same on each of its retries
+    (its default idempotency key): none of them sends an ``Idempotency-Key``, and
+    Shopify retries 8 times, Slack 3, Stripe for days. Stripe's event ``id`` and
+    Slack's ``event_id`` are in the signed body; GitHub's and Shopify's are headers."""
+    if scheme == "github":
+        return headers.get("x-github-delivery") or None
+    if scheme == "shopify":
+        return headers.get("x-shopify-webhook-id") or headers.get("shopify-webhook-id") or None
+    field = {"stripe": "id", "slack": "event_id"}.get(str(scheme))
+    value = body.get(field) if field and isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None

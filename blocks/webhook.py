@@ -39,7 +39,13 @@ from blocks._webhook_answers import (
     unavailable_waiting,
     unfinished,
 )
-from blocks._webhook_auth import PROVIDERS, SCHEMES, auth_problems, verify_provider
+from blocks._webhook_auth import (
+    PROVIDERS,
+    SCHEMES,
+    auth_problems,
+    provider_delivery_id,
+    verify_provider,
+)
 from blocks._webhook_request import (
     FIELD_RULES,
     METHODS,
@@ -115,7 +121,7 @@ class WebhookBlock(BlockHandler):
         "respond": {"type": "string", "enum": ["async", "sync"], "default": "async"},
         "idempotency_key": {
             "type": "string",
-            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the signed webhook-id (Standard Webhooks; svix-id from Svix), else the Idempotency-Key, webhook-id or svix-id header",
+            "description": "Reference into the request, e.g. <webhook.body.event_id>; default the provider's delivery id (signature: stripe…), the signed webhook-id (Standard Webhooks; svix-id from Svix), else the Idempotency-Key, webhook-id or svix-id header",
         },
         "concurrency_key": {
             "type": "string",
@@ -327,6 +333,8 @@ async def accept(
     # `[redacted]`, the same text on every delivery (every event one key).
     request = as_received(payload, headers)
     configured = config.get("idempotency_key")
+    # A provider's own delivery id is its default key (blocks/_webhook_auth.py).
+    signed_id = signed_id or provider_delivery_id(config.get("signature"), lower, body)
     key, earlier_keys = delivery_key(
         configured, block.id, request, lower, workflow.name, signed_id, secret_header
     )

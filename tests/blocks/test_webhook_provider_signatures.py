@@ -221,3 +221,56 @@ async def test_signature_flowyard_takes_no_standard_webhooks_delivery(
     ok = await accept(blocks_runtime, path, "POST", signed, {}, BODY)
     assert ok.status == 202, ok.body
     await blocks_runtime.wait(ok.body["execution_id"], timeout=30)
+
+
+def _retry_headers(scheme: str, body: bytes, sent: int, delivery: str) -> dict[str, str]:
+    """A provider's delivery of ``body``; its retry has the same ``delivery`` id."""
+    headers = _signed(scheme, body, sent)
+    if scheme == "github":
+        headers["X-GitHub-Delivery"] = delivery
+    elif scheme == "shopify":
+        headers["X-Shopify-Webhook-Id"] = delivery
+    return headers
+
+
+@pytest.mark.parametrize("scheme", ["stripe", "github", "shopify", "slack"])
+async def test_a_provider_retry_starts_nothing_without_an_idempotency_key(
+    blocks_runtime: Any, install_workflow: Any, monkeypatch: Any, scheme: str
+) -> None:
+    # None of them sends an Idempotency-Key: each retry (Shopify's 8, Slack's 3 after
+    # a slow answer, Stripe's for days) ran the event again — a second fulfilment.
+    monkeypatch.setenv(VARIABLE, SECRET)
+    wf = install_workflow(WORKFLOW.replace("SCHEME", scheme))
+    path, now = f"test/{wf.name}", int(time.time())
+    event = {"id": "evt_1", "event_id": "Ev1", "type": "charge.succeeded"}
+    body = json.dumps(event).encode()
+    first = await accept(
+        blocks_runtime, path, "POST", _retry_headers(scheme, body, now, "d-1"), {}, body
+    )
+    retry_headers = _retry_headers(scheme, body, now + 40, "d-1")
+    retry_headers["X-Slack-Retry-Num"] = "1"
+    retry = await accept(blocks_runtime, path, "POST", retry_headers, {}, body)
+    assert first.status == retry.status == 202, (first.body, retry.body)
+    assert retry.body.get("duplicate") is True
+    assert retry.body["execution_id"] == first.body["execution_id"]
+
+    other = json.dumps({**event, "id": "evt_2", "event_id": "Ev2"}).encode()
+    new = await accept(
+        blocks_runtime, path, "POST", _retry_headers(scheme, other, now, "d-2"), {}, other
+    )
+    assert new.status == 202 and "duplicate" not in new.body
+    for answer in (first, new):
+        await blocks_runtime.wait(answer.body["execution_id"], timeout=30)
+    assert await _runs_of(blocks_runtime, wf.name) == 2
+
+
+async def test_shopify_events_deliveries_sign_in_shopify_hmac_sha256(
+    blocks_runtime: Any, install_workflow: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv(VARIABLE, SECRET)
+    wf = install_workflow(WORKFLOW.replace("SCHEME", "shopify"))
+    sig = provider_signature("shopify", SECRET, BODY)
+    headers = {"Content-Type": "application/json", "Shopify-Hmac-Sha256": sig}
+    ok = await accept(blocks_runtime, f"test/{wf.name}", "POST", headers, {}, BODY)
+    assert ok.status == 202, ok.body
+    await blocks_runtime.wait(ok.body["execution_id"], timeout=30)
