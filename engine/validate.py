@@ -12,22 +12,18 @@ from typing import Any
 import jsonschema
 import networkx as nx
 
-from engine.graph import Plan, Upstream, body_blocks, build_plan
+from engine.graph import Plan, build_plan
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
-from engine.references import SPECIAL_ROOTS, references_in
-from engine.registry import BlockHandler, block_ids, block_types
-from engine.schema import RESERVED_IDS, said_in_words, workflow_schema
+from engine.registry import block_types
+from engine.schema import said_in_words, workflow_schema
+from engine.suggest import closest, did_you_mean
 from engine.validate_code import bare_name_problems, string_literal_problems
 from engine.validate_graph import container_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
+from engine.validate_refs import RUN_ROOTS, reference_problems
 from engine.validate_scope import (
-    checked_fields,
-    fixed_field_problem,
-    missing_name_problem,
     mistyped_reference_problems,
-    names_in_scope,
     never_found_problems,
-    reads_own_names,
 )
 from engine.validate_stored import unstorable_problems
 
@@ -87,26 +83,40 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
                 )
             )
         elif err.validator == "additionalProperties":
+            # A key the object already has is no suggestion for its misspelling.
+            free = [k for k in err.schema.get("properties", {}) if k not in err.instance]
             for key in _unexpected_keys(err):
-                what = f" for a {btype} block" if btype and len(inner) == 0 else ""
-                problems.append(
-                    Problem(f"unknown key {key!r}{what}", file, block, ".".join([*inner, str(key)]))
-                )
+                what = f" for {_a(btype)} block" if btype and len(inner) == 0 else ""
+                said = f"unknown key {key!r}{what}{did_you_mean(key, free)}"
+                problems.append(Problem(said, file, block, ".".join([*inner, str(key)])))
         elif err.validator == "required":
             key = err.message.split("'")[1] if "'" in err.message else ""
+            # `tpye: manual`: with no type, no key of the block can be called unknown,
+            # so the misspelling is named here (elsewhere `unknown key` names it).
+            near = [k for k in err.instance if closest(k, [key]) == key and key == "type"]
+            hint = f"; is {near[0]!r} a misspelling of it?" if near else ""
             problems.append(
-                Problem(f"missing required key {key!r}", file, block, ".".join([*inner, key]))
+                Problem(f"missing required key {key!r}{hint}", file, block, ".".join([*inner, key]))
             )
         elif err.validator == "enum" and inner == ["type"]:
             known = ", ".join(sorted(block_types()))
+            hint = did_you_mean(err.instance, block_types())
             problems.append(
                 Problem(
-                    f"unknown block type {err.instance!r} (known: {known})", file, block, "type"
+                    f"unknown block type {err.instance!r}{hint} (known: {known})",
+                    file,
+                    block,
+                    "type",
                 )
             )
         else:
             problems.append(Problem(schema_message(err, doc), file, block, ".".join(inner) or None))
     return _dedupe(problems)
+
+
+def _a(word: str) -> str:
+    """``word`` with its article: an http block, an agent block, a function block."""
+    return f"an {word}" if word[:1] in "aeiou" or word.startswith("http") else f"a {word}"
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -182,9 +192,8 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         for end in (edge.source, edge.target):
             if end not in blocks_doc:
                 # Located at the edge, not "block 'ghost'": that block is what is missing.
-                problems.append(
-                    Problem(f"edge {edge} names missing block {end!r}", file, None, f"edges.{i}")
-                )
+                said = f"edge {edge} names missing block {end!r}{did_you_mean(end, blocks_doc)}"
+                problems.append(Problem(said, file, None, f"edges.{i}"))
         if edge in seen:  # kept once, it would vanish from the file at the next save
             problems.append(Problem(f"edge {edge} is listed twice", file, None, f"edges.{i}"))
         elif edge.source in blocks_doc and edge.target in blocks_doc:
@@ -215,7 +224,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
     # that is said once it is gone. Every other reference problem is said now
     # (validate lists them all), a block upstream in no order among them.
     ordered = not any(p.message.startswith("edges form a cycle") for p in problems)
-    problems.extend(_reference_problems(plan))
+    problems.extend(reference_problems(plan))
     if ordered:
         problems.extend(hidden_block_problems(plan))
     problems.extend(string_literal_problems(plan))
@@ -284,11 +293,7 @@ _RUN_ROOT_MEANING = {
     "env": "an environment variable",
     "workflow": "the run itself",
 }
-#: Roots every block can read, wherever it is.
-RUN_ROOTS = RESERVED_IDS
 assert set(_RUN_ROOT_MEANING) == RUN_ROOTS
-#: Roots that exist only inside a container body (`<loop.index>`, `<state>`).
-BODY_ROOTS = SPECIAL_ROOTS - RUN_ROOTS
 
 
 def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem]:
@@ -304,95 +309,3 @@ def _reserved_id_problems(blocks_doc: dict[str, Any], file: str) -> list[Problem
         for bid in blocks_doc
         if bid in RUN_ROOTS
     ]
-
-
-def _reference_problems(plan: Plan) -> list[Problem]:
-    """References to what a block cannot read.
-
-    With a cycle in the edges, upstream is what ``upstream_of`` gives with the
-    cycle's edges kept: a block reached only through the cycle passes (whether it
-    is upstream is the cycle's fix to decide, and said once it is gone), and one
-    not reached even so is upstream in no order the fix can leave (removing an
-    edge only takes upstream blocks away), so it is said now."""
-    wf = plan.workflow
-    problems = []
-    for bid, h in plan.handlers.items():
-        # Asked name by name: a set of each block's upstream made n blocks cost n².
-        upstream = Upstream(plan, bid)
-        inside = body_blocks(plan, bid) if h.body() else set()
-        for key, value, in_body_scope in checked_fields(h):
-            # <loop.…>, <state> and `as` variables: given by the containers around it.
-            scope = names_in_scope(wf, bid, own=reads_own_names(h, key, in_body_scope))
-            shadowing = {n for n in scope if n not in RUN_ROOTS and n not in upstream}
-            for ref in references_in(value, plan.known_roots):
-                # A block named `loop` it could read is refused by hidden_block_problems.
-                if bad_field := fixed_field_problem(ref, shadowing, wf, bid, key):
-                    problems.append(bad_field)
-                if ref.root in inside and not in_body_scope:
-                    if not _said_by_the_loop(h, key, ref.root):
-                        problems.append(_before_the_body(ref.text, ref.root, wf.file, bid, key))
-                    continue
-                if ref.root in RUN_ROOTS or ref.root in scope or ref.root in upstream:
-                    continue
-                if ref.root in wf.blocks:
-                    why = "is not upstream of this block"
-                    if (
-                        wf.blocks[ref.root].parent is not None
-                        and wf.blocks[ref.root].parent != wf.blocks[bid].parent
-                    ):
-                        why = f"is inside the body of {wf.blocks[ref.root].parent!r}; use <{wf.blocks[ref.root].parent}.results>"
-                    problems.append(
-                        Problem(
-                            f"reference {ref.text}: block {ref.root!r} {why}", wf.file, bid, key
-                        )
-                    )
-                elif missing := missing_name_problem(ref, wf, bid, key):
-                    problems.append(missing)
-                else:
-                    problems.append(
-                        Problem(
-                            f"reference {ref.text} names unknown block {ref.root!r}",
-                            wf.file,
-                            bid,
-                            key,
-                        )
-                    )
-    if wf.output is not None:
-        for ref in references_in(wf.output, plan.known_roots):
-            if bad_field := fixed_field_problem(ref, set(), wf, None, "output"):
-                problems.append(bad_field)
-            elif ref.root in BODY_ROOTS and ref.root not in wf.blocks:
-                problems.append(_outside_a_body(ref.text, wf.file, None, "output"))
-            elif ref.root not in SPECIAL_ROOTS and ref.root not in wf.blocks:
-                said = f"reference {ref.text} names unknown block {ref.root!r}"
-                problems.append(Problem(said, wf.file, None, "output"))
-            elif ref.root not in SPECIAL_ROOTS and wf.blocks[ref.root].parent:
-                top = wf.containers_of(ref.root)[-1]  # the top-level one, however deep
-                said = (
-                    f"reference {ref.text} must name a top-level block: block {ref.root!r} "
-                    f"is inside the body of {top!r}, whose output is <{top}.results>"
-                )
-                problems.append(Problem(said, wf.file, None, "output"))
-    return problems
-
-
-def _said_by_the_loop(h: BlockHandler, key: str, root: str) -> bool:
-    """A loop's `while` naming one of its own body blocks is refused by the Loop
-    handler, with advice on carrying the value in `accumulate`."""
-    return h.type == "loop" and key == "while" and root in block_ids(h.config.get("body"))
-
-
-def _before_the_body(text: str, root: str, file: str, block: str, key: str) -> Problem:
-    when = (
-        "is checked before each iteration" if key == "while" else "is resolved before the body runs"
-    )
-    field = "accumulate.initial" if key == "accumulate" else key
-    message = (
-        f"reference {text}: `{field}` {when}, where block {root!r} of its body has no value "
-        "yet; a container's fields read only blocks upstream of it"
-    )
-    return Problem(message, file, block, key)
-
-
-def _outside_a_body(text: str, file: str, block: str | None, key: str) -> Problem:
-    return Problem(f"reference {text} exists only inside a loop or parallel body", file, block, key)

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from engine.model import BlockModel, Problem, Workflow, WorkflowError, load_file, too_big
+from engine.suggest import did_you_mean
 from engine.workflow_folder import WORKFLOW_SUFFIXES, IgnoredFile, find_workflow, list_folder
 
 Route = tuple[str, str]  # (path, METHOD) of a webhook, as deliveries are matched
@@ -73,7 +74,8 @@ class WorkflowStore:
             raise WorkflowError(
                 [
                     Problem(
-                        f"no workflow named {str(name_or_path)!r} in {self.folder}",
+                        f"no workflow named {str(name_or_path)!r} in {self.folder}"
+                        + did_you_mean(str(name_or_path), self.names()),
                         str(self.path(str(name_or_path))),
                     )
                 ]

@@ -74,7 +74,7 @@ def test_a_cycle_does_not_hide_the_other_reference_problems(tmp_path: Path) -> N
     done = cli(["validate", "cyc.yaml"], tmp_path)
     assert done.stderr.splitlines() == [
         "cyc.yaml: block 'a': field 'code': reference <b.status>: block 'b' is not upstream"
-        " of this block",
+        " of this block: it runs after it",
         "cyc.yaml: block 'a': field 'code': reference <nosuch.z> names unknown block 'nosuch'",
         "cyc.yaml: field 'output': reference <ghost.y> names unknown block 'ghost'",
     ], done.stderr
@@ -103,7 +103,9 @@ def test_a_cycle_does_not_hide_a_block_that_is_upstream_in_no_order(tmp_path: Pa
         "cyc.yaml: block 'a': field 'edges': edges form a cycle: a -> b -> a",
         "cyc.yaml: block 'a': field 'code': reference <nosuch.z> names unknown block 'nosuch'",
         "cyc.yaml: block 'e': field 'code': reference <d.result>: block 'd' is not upstream"
-        " of this block",
+        " of this block: add an edge that leads from it here (d -> e, or through the blocks"
+        " between them)",
         "cyc.yaml: block 'g': field 'code': reference <d.result>: block 'd' is not upstream"
-        " of this block",
+        " of this block: add an edge that leads from it here (d -> g, or through the blocks"
+        " between them)",
     ], done.stderr

@@ -305,7 +305,7 @@ def test_a_typo_in_accumulate_is_an_unknown_key_not_blamed_on_initial(tmp_path: 
     found = problems(tmp_path, text)
     assert [p.split(": ", 1)[1] for p in found] == [
         "block 'lp': field 'accumulate.next': missing required key 'next'",
-        "block 'lp': field 'accumulate.nxt': unknown key 'nxt'",
+        "block 'lp': field 'accumulate.nxt': unknown key 'nxt'; did you mean 'next'?",
     ], found
 
 

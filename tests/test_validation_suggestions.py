@@ -1,0 +1,118 @@
+"""A newcomer's misspellings are named with the word they meant: `timout`, `tpye`,
+`functoin`, `<strat.name>`, an edge to `gret`, `flowyard run helo`. Validation said
+only "unknown key 'timout'" (or, for `tpye: manual`, just "missing required key
+'type'"), leaving the user to hunt for the right word in the docs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from workflow_problems import problems
+
+import blocks  # noqa: F401 - registers the block types
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "name: t\nblocks:\n  start: {type: manual}\n"
+
+
+def test_a_misspelt_key_is_named_with_the_key_meant(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        BASE
+        + "  f: {type: function, code: 'return 1', timout: 3}\n"
+        + "  h: {type: http, url: 'http://x', header: {a: b}}\n"
+        + "edges: [start -> f, f -> h]\n",
+    )
+    assert any(
+        "block 'f': field 'timout': unknown key 'timout' for a function block; "
+        "did you mean 'timeout'?" in p
+        for p in found
+    ), found
+    assert any(
+        "unknown key 'header' for an http block; did you mean 'headers'?" in p for p in found
+    )
+
+
+def test_a_top_level_key_and_a_word_far_from_any_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, BASE + "ouput: <start>\n")
+    assert found == [
+        f"{tmp_path}/bad.yaml: field 'ouput': unknown key 'ouput'; did you mean 'output'?"
+    ]
+    found = problems(tmp_path, BASE + "  f: {type: function, code: 'return 1', colour: red}\n")
+    assert found[0].endswith("unknown key 'colour' for a function block"), found
+
+
+def test_a_key_already_there_is_not_suggested(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, BASE + "  f: {type: function, code: 'return 1', timeout: 3, timout: 3}\n"
+    )
+    assert found[0].endswith("unknown key 'timout' for a function block"), found
+
+
+def test_a_misspelt_type_key_is_named(tmp_path: Path) -> None:
+    found = problems(tmp_path, BASE + "  f: {tpye: function, code: 'return 1'}\n")
+    assert found == [
+        f"{tmp_path}/bad.yaml: block 'f': field 'type': missing required key 'type'; "
+        "is 'tpye' a misspelling of it?"
+    ]
+
+
+def test_a_misspelt_block_type_is_named(tmp_path: Path) -> None:
+    found = problems(tmp_path, BASE + "  f: {type: functoin, code: 'return 1'}\n")
+    assert "unknown block type 'functoin'; did you mean 'function'? (known: agent," in found[0]
+
+
+def test_a_misspelt_block_id_in_a_reference_an_edge_and_the_output(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        BASE
+        + "  greet: {type: function, code: 'return <strat.name>'}\n"
+        + "edges: [start -> greet, gret -> greet]\noutput: <gret.x>\n",
+    )
+    assert any(
+        "block 'greet': field 'code': reference <strat.name> names unknown block 'strat'; "
+        "did you mean 'start'?" in p
+        for p in found
+    ), found
+    assert any(
+        "edge gret -> greet names missing block 'gret'; did you mean 'greet'?" in p for p in found
+    )
+    assert any(
+        "field 'output': reference <gret.x> names unknown block 'gret'; did you mean 'greet'?" in p
+        for p in found
+    ), found
+
+
+def test_a_block_not_upstream_says_which_edge_is_missing(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        BASE
+        + "  a: {type: function, code: 'return 1'}\n"
+        + "  b: {type: http, url: 'http://h/<a.result>/<b.status>'}\n"
+        + "edges: [start -> a, start -> b]\n",
+    )
+    assert sorted(found) == sorted(
+        [
+            f"{tmp_path}/bad.yaml: block 'b': field 'url': reference <a.result>: block 'a' is "
+            "not upstream of this block: add an edge that leads from it here (a -> b, or "
+            "through the blocks between them)",
+            f"{tmp_path}/bad.yaml: block 'b': field 'url': reference <b.status>: block 'b' is "
+            "this block itself: a block reads the outputs of blocks before it, not its own",
+        ]
+    )
+
+
+def test_run_of_a_misspelt_workflow_name(tmp_path: Path) -> None:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "hello.yaml").write_text(BASE)
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "run", "helo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert "no workflow named 'helo' in workflows; did you mean 'hello'?" in done.stderr
