@@ -56,6 +56,8 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
         body = _block_field(doc, path[1], "body")
         shown = text or json.dumps(err.instance)
         return f"`accumulate.next` is {one_body_reference(body)}, not {shown}"
+    if err.validator == "type" and (shape := _shape_message(path, err.instance)):
+        return shape
     if err.validator != "type" or text is None:
         return err.message
     expected = (
@@ -72,6 +74,46 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
             f"{text} is read as {read}, not text: write it in quotes ('{text}') to keep it as text"
         )
     return f"{text} is read as {read}, not of type {' or '.join(map(repr, expected))}"
+
+
+def _shape_message(path: list[str], value: Any) -> str | None:
+    """What the file should look like where its outline is wrong: `blocks` written as
+    a list (`- start:`), a block as text (`type:manual`, no blank after the colon),
+    `edges` as one text or an edge as a mapping (`- start: f`). The schema said
+    "[{'start': …}] is not of type 'object'", Python's text of the value. Null (`start:`
+    with nothing below) is "is empty", said by schema_message."""
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        shown = json.dumps(value)
+    else:
+        shown = "a list" if isinstance(value, list) else "a mapping"
+    if path == ["blocks"]:
+        fix = ": remove the '- ' before each block id" if isinstance(value, list) else ""
+        return (
+            "`blocks` is a mapping of block id to block, each id on a line of its own "
+            f"(`start:` with `type: manual` indented below it), not {shown}{fix}"
+        )
+    if len(path) == 2 and path[0] == "blocks":
+        fix = (
+            f": a key needs a blank after its colon ({value.replace(':', ': ', 1)!r})"
+            if isinstance(value, str) and ":" in value and ": " not in value
+            else ""
+        )
+        return f"a block is a mapping of its keys (`type: …` and the rest), not {shown}{fix}"
+    if path == ["edges"]:
+        return (
+            "`edges` is a list: write each edge on a line of its own, starting with '- ' "
+            f"(`- start -> f`), not {shown}"
+        )
+    if len(path) == 2 and path[0] == "edges" and isinstance(value, (dict, list)):
+        example = (
+            f"'{next(iter(value))} -> {next(iter(value.values()))}'"
+            if isinstance(value, dict) and len(value) == 1
+            else "'a -> b'"
+        )
+        return f"an edge is text such as {example}, not {shown}"
+    return None
 
 
 def one_body_reference(body: Any) -> str:

@@ -47,7 +47,7 @@ def test_a_block_without_type_is_one_problem(tmp_path: Path) -> None:
 def test_edges_as_one_string_is_one_problem(tmp_path: Path) -> None:
     # It was walked character by character: "edge '-' is not of the form …" and so on.
     found = problems(tmp_path, BASE + "edges: 'start -> work'\n")
-    assert len(found) == 1 and "field 'edges'" in found[0] and "not of type 'array'" in found[0]
+    assert len(found) == 1 and "field 'edges'" in found[0] and "`edges` is a list" in found[0]
 
 
 def test_a_yaml_syntax_error_says_where_in_words(tmp_path: Path) -> None:
