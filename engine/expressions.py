@@ -10,10 +10,16 @@ cannot run, a name that would be undefined.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
+from simpleeval import (
+    DEFAULT_FUNCTIONS,
+    AttributeDoesNotExist,
+    EvalWithCompoundTypes,
+    InvalidExpression,
+)
 
 from engine._json import SURROGATE
 from engine.python_refs import rewrite_python
@@ -65,6 +71,10 @@ SAFE_METHODS = frozenset(
 
 class ExpressionError(ValueError):
     pass
+
+
+#: The name a reference is bound to in the expression's source (``__ref_0``).
+_BOUND_NAME = re.compile(r"__ref_(\d+)")
 
 
 def _check_calls(tree: ast.AST, text: str) -> None:
@@ -241,8 +251,52 @@ class Expression:
         evaluator.names = names
         try:
             return evaluator.eval(self.source, previously_parsed=self._tree)
+        except AttributeDoesNotExist as exc:
+            raise ExpressionError(self._no_attribute(exc.attr)) from None
         except InvalidExpression as exc:  # the caller names the expression (`named`)
-            raise ExpressionError(str(exc)) from None
+            raise ExpressionError(self._as_written(str(exc))) from None
+        except KeyError as exc:  # Python says only the key: `'k'`
+            key = exc.args[0] if exc.args else None
+            raise ExpressionFailed("KeyError", self._no_key(key)) from None
+
+    def _as_written(self, message: str) -> str:
+        """``message`` with the names references were bound to (``__ref_0``) turned
+        back into the references as written: the user never wrote ``__ref_0``."""
+        return _BOUND_NAME.sub(lambda m: self._texts[int(m[1])], message)
+
+    def _no_attribute(self, attr: str) -> str:
+        """simpleeval's "Attribute 'k' does not exist in expression '__ref_0.k'" in the
+        user's words: what was read, and how a field or a length is written."""
+        node = next(
+            (n for n in ast.walk(self._tree) if isinstance(n, ast.Attribute) and n.attr == attr),
+            None,
+        )
+        read = self._as_written(ast.unparse(node.value)) if node is not None else "the value"
+        if attr in ("length", "size"):
+            return f"{read} has no field {attr!r}: a list's or text's length is len({read})"
+        return f"{read} has no field {attr!r}{_if_missing(read, attr)}"
+
+    def _no_key(self, key: Any) -> str:
+        """A KeyError's message, which is the key alone (`'k'`), with what was read."""
+        node = next(
+            (
+                n
+                for n in ast.walk(self._tree)
+                if isinstance(n, ast.Subscript)
+                and isinstance(n.slice, ast.Constant)
+                and n.slice.value == key
+            ),
+            None,
+        )
+        read = self._as_written(ast.unparse(node.value)) if node is not None else "the mapping"
+        return f"{read} has no key {key!r}{_if_missing(read, key)}"
+
+
+def _if_missing(read: str, key: Any) -> str:
+    """How a field that may be missing is read: ``<a.b.k?>`` is null then."""
+    if isinstance(key, str) and key.isidentifier() and re.fullmatch(r"<[^<>]+>", read):
+        return f"; for a field that may be missing write <{read[1:-1].rstrip('?')}.{key}?>"
+    return f"; for a key that may be missing write .get({key!r})"
 
 
 class ExpressionFailed(Exception):
