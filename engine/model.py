@@ -12,6 +12,7 @@ import yaml
 
 from engine._cut_secrets import CUT_MARK
 from engine.strict_load import block_and_field
+from engine.yaml_errors import syntax_error_text
 
 BLOCK_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 EDGE_RE = re.compile(r"^\s*([a-z][a-z0-9_]*)(?:\.([A-Za-z0-9_\-]+))?\s*->\s*([a-z][a-z0-9_]*)\s*$")
@@ -141,42 +142,6 @@ class Workflow:
     def trigger(self) -> BlockModel | None:
         """The first trigger block in file order."""
         return next(iter(self.triggers()), None)
-
-
-def syntax_error_text(exc: Exception, text: str = "") -> str:
-    """A YAML or JSON syntax error as a person reads it: where, then what
-    (PyYAML's own text says ``in "<unicode string>"`` twice), then how to write it
-    when the line holds one of the two mistakes YAML users make most (``text``: the
-    source, to read that line)."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
-        if exc.context and exc.context_mark is not None:
-            ctx = exc.context_mark
-            where += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
-        lines = text.splitlines()
-        line = lines[mark.line] if mark.line < len(lines) else ""
-        return where + _syntax_hint(str(exc.problem), line)
-    if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
-    return str(exc)
-
-
-#: ``<a.b?>`` unquoted in a flow mapping: YAML 1.1 (libyaml) reads ``?`` there as a
-#: mapping key indicator, so ``{next: <a.b?>}`` does not parse.
-_OPTIONAL_REFERENCE = re.compile(r"<[^<>\s]*\?>")
-
-
-def _syntax_hint(problem: str, line: str) -> str:
-    optional = _OPTIONAL_REFERENCE.search(line) if "'?'" in problem else None
-    if optional:
-        return f'; inside {{…}} or […] write a reference ending in ? in quotes: "{optional[0]}"'
-    if problem.startswith("mapping values are not allowed"):
-        return (
-            "; a value holding ': ' must be quoted, or written as a block: "
-            "`key: |` with the text indented on the lines below"
-        )
-    return ""
 
 
 class Document(dict):  # type: ignore[type-arg]
