@@ -157,12 +157,47 @@ def _check_names(tree: ast.AST, text: str, defined: frozenset[str]) -> None:
     (``__ref_N``), a function of the allow-list, or a comprehension's variable."""
     for name in _free_names(tree, defined):
         hint = _NAME_HINTS.get(name.lower())
-        why = (
-            f"did you mean {hint}?"
-            if hint and hint != name
-            else "a value is written as a reference, e.g. <block.field> or <item>"
+        # `start.x == "a"`: a block's field written without its <…>.
+        field = next(
+            (
+                n.attr
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == name
+            ),
+            None,
         )
+        if "{{" in text:
+            why = _other_language(text).removeprefix("; ")
+        elif hint and hint != name:
+            why = f"did you mean {hint}?"
+        elif field is not None:
+            why = f"a value is written as a reference: did you mean <{name}.{field}>?"
+        else:
+            why = "a value is written as a reference, e.g. <block.field> or <item>"
         raise ExpressionError(f"bad expression {text!r}: {name!r} is not defined; {why}")
+
+
+#: JavaScript's and Jinja's ways of writing what a Python-style expression writes
+#: otherwise: what newcomers from n8n, Zapier or Ansible type first.
+_OTHER_SYNTAX = (
+    (re.compile(r"\{\{|\}\}"), "a value is a reference such as <block.field>, not {{ … }}"),
+    (re.compile(r"[=!]=="), "compare with == and != (not === and !==)"),
+    (re.compile(r"&&"), "write and (not &&)"),
+    (re.compile(r"\|\|"), "write or (not ||)"),
+    (re.compile(r"!(?!=)"), "write not (not !)"),
+    (re.compile(r"(?<![=!<>])=(?!=)"), "compare with == (= is no comparison)"),
+)
+_QUOTED = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+
+
+def _other_language(text: str) -> str:
+    """``"; write and (not &&) …"`` when ``text`` (its quoted strings left out) is
+    written the JavaScript or Jinja way; ``""`` otherwise."""
+    code = _QUOTED.sub('""', text)
+    said = [words for pattern, words in _OTHER_SYNTAX if pattern.search(code)]
+    return f"; expressions are Python-style: {', '.join(said)}" if said else ""
 
 
 def _free_names(node: ast.AST, bound: frozenset[str]) -> Iterator[str]:
@@ -214,7 +249,8 @@ class Expression:
             try:
                 self._tree = ast.parse(self.source.strip(), mode="eval").body
             except SyntaxError as exc:
-                raise ExpressionError(f"bad expression {text!r}: {exc.msg}") from None
+                hint = _other_language(text)
+                raise ExpressionError(f"bad expression {text!r}: {exc.msg}{hint}") from None
             except RecursionError:  # too deep for Python's own parser (~1,000 levels)
                 raise ExpressionError(
                     f"bad expression {text!r}: nested more than {MAX_EXPRESSION_DEPTH} levels deep"
