@@ -35,6 +35,28 @@ def trigger_problems(plan: Plan) -> list[Problem]:
             "inside a body, which runs within a run"
         )
         problems.append(Problem(message, wf.file, block.parent, field))
+    return problems + _shared_route_problems(plan)
+
+
+def _shared_route_problems(plan: Plan) -> list[Problem]:
+    """Two webhook blocks of one workflow on one path and method: deliveries reach the
+    first alone (engine.workflows' index keeps the first), so what only the second
+    leads to never ran, and nothing said so. Across files the folder's check says it
+    (engine.workflows.webhook_clashes); matched as there (`/a/b` is `a/b`)."""
+    wf, problems = plan.workflow, []
+    first: dict[tuple[str, str], str] = {}
+    for bid, block in wf.blocks.items():
+        if block.type != "webhook" or not isinstance(block.config.get("path"), str):
+            continue
+        path = block.config["path"].strip("/")
+        method = str(block.config.get("method", "POST")).upper()
+        taken = first.setdefault((path, method), bid)
+        if taken != bid:
+            message = (
+                f"{method} /webhooks/{path} is already the route of webhook block {taken!r}, "
+                "which alone would receive its deliveries: give this one another path or method"
+            )
+            problems.append(Problem(message, wf.file, bid, "path"))
     return problems
 
 
