@@ -17,7 +17,7 @@ from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edg
 from engine.registry import block_types
 from engine.schema import said_in_words, workflow_schema
 from engine.suggest import closest, did_you_mean
-from engine.validate_code import bare_name_problems, string_literal_problems
+from engine.validate_code import bare_name_problems, no_return_problems, string_literal_problems
 from engine.validate_graph import container_problems, trigger_problems
 from engine.validate_keys import hidden_block_problems, loop_variable_problems, schema_message
 from engine.validate_refs import RUN_ROOTS, reference_problems
@@ -220,6 +220,7 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
         )
     problems.extend(mistyped_reference_problems(plan))
     problems.extend(never_found_problems(plan))
+    problems.extend(no_return_problems(plan))
     # A cycle leaves open whether a block on it is upstream of another one on it:
     # that is said once it is gone. Every other reference problem is said now
     # (validate lists them all), a block upstream in no order among them.

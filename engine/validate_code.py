@@ -4,6 +4,7 @@ neither a reference nor code. A part of engine.validate, kept apart to stay shor
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 from engine._json import SURROGATE
@@ -11,7 +12,8 @@ from engine.graph import Plan
 from engine.javascript_refs import LiteralReference, references_in_javascript_literals
 from engine.model import Problem
 from engine.python_refs import StringReference, references_in_python_strings, rewrite_python
-from engine.references import REFERENCE_RE
+from engine.references import REFERENCE_RE, references_in
+from engine.validate_scope import checked_fields
 
 
 def string_literal_problems(plan: Plan) -> list[Problem]:
@@ -73,6 +75,59 @@ def bare_name_problems(plan: Plan) -> list[Problem]:
                     problems.append(Problem(message, plan.workflow.file, bid, "code"))
                     break
     return problems
+
+
+#: What a Function block's output holds however its code ends: a non-dict return's
+#: `result`, printed text's `stdout`, and with `on_error: continue` the `error`.
+_ALWAYS_THERE = frozenset({"result", "stdout", "error"})
+
+
+def no_return_problems(plan: Plan) -> list[Problem]:
+    """A reference to a field of a Python Function whose code has no `return`: its
+    output is always {result: null}, so `<f.total>` failed every run, blamed on the
+    block reading it (or, in Function code, as NoneType arithmetic) while the mistake
+    is the forgotten `return`. Said at the reference, naming the block to fix."""
+    silent = {
+        bid
+        for bid, h in plan.handlers.items()
+        if h.type == "function" and h.language == "python" and _never_returns(h.config.get("code"))
+    }
+    if not silent:
+        return []
+    wf, problems = plan.workflow, []
+    fields = [
+        (bid, key, value) for bid, h in plan.handlers.items() for key, value, _ in checked_fields(h)
+    ]
+    for bid, key, value in [*fields, (None, "output", wf.output)]:
+        for ref in references_in(value, plan.known_roots):
+            if ref.root in silent and ref.path and ref.path[0] not in _ALWAYS_THERE:
+                message = (
+                    f"reference {ref.text}: the code of block {ref.root!r} has no return "
+                    f"statement, so its output is always {{result: null}}: end that code with "
+                    f'return {{"{ref.path[0]}": …}}'
+                )
+                problems.append(Problem(message, wf.file, bid, key))
+    return problems
+
+
+def _never_returns(code: object) -> bool:
+    """Whether Python Function code has no `return` of its own (one inside a function
+    or class it defines does not count); False for code that does not compile."""
+    if not isinstance(code, str) or SURROGATE.search(code):
+        return False
+    source, _ = rewrite_python(code)
+    try:
+        tree = ast.parse(f"def f():\n{textwrap.indent(source, '    ')}")
+    except (SyntaxError, RecursionError, ValueError):
+        return False
+    todo: list[ast.AST] = list(tree.body[0].body) if tree.body else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return):
+            return False
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return True
 
 
 def _in_a_string(found: StringReference, where: str) -> str:
