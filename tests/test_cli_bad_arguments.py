@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -74,8 +76,37 @@ def test_input_at_without_a_file_name_says_so(ws: tuple[Path, dict[str, str], st
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
-        == "flowyard run: bad --input: a file name is needed after @ (--input @FILE)"
+        == "flowyard run: bad --input: a file name is needed after @ (--input @FILE, or @- for "
+        "stdin)"
     )
+
+
+@pytest.mark.parametrize("spec", ["-", "@-"])
+def test_input_from_stdin(ws: tuple[Path, dict[str, str], str], spec: str) -> None:
+    # `echo '{…}' | flowyard run f --input -` said "Expecting value: line 1 column 1".
+    cwd, env, name = ws
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "run", name, "--input", spec, "--json"],
+        cwd=cwd,
+        env=env,
+        input='{"x": "piped"}',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == {"got": "piped"}
+
+
+def test_input_from_a_missing_file_says_so_in_words(ws: tuple[Path, dict[str, str], str]) -> None:
+    # It said "[Errno 2] No such file or directory: 'nope.json'".
+    cwd, env, name = ws
+    proc = cli(["run", name, "--input", "@nope.json"], cwd, env)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "flowyard run: bad --input: no file 'nope.json' (give @FILE, a JSON file to read)\n"
+    )
+    assert _runs_listed(ws) == []
 
 
 def test_input_from_a_file_that_begins_with_a_bom_is_read(

@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run a workflow and print its result")
     s.add_argument("workflow", help="a workflow file or a name in the workflows folder")
-    s.add_argument("--input", help="JSON, or @file.json")
+    s.add_argument("--input", help="JSON, or @file.json, or - (or @-) to read it from stdin")
     s.add_argument("--json", action="store_true", help="print the run result as JSON")
     s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_run)

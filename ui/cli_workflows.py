@@ -20,9 +20,15 @@ def read_input(spec: str | None) -> dict[str, Any]:
     if not spec:
         return {}
     if spec == "@":  # else Path("") reads as ".", and the error says "Is a directory"
-        raise ValueError("a file name is needed after @ (--input @FILE)")
-    # utf-8-sig: a file some Windows editors began with a byte-order mark is still JSON.
-    text = Path(spec[1:]).read_text(encoding="utf-8-sig") if spec.startswith("@") else spec
+        raise ValueError("a file name is needed after @ (--input @FILE, or @- for stdin)")
+    if spec in ("-", "@-"):
+        # `… | flowyard run f --input -` (curl's `-d @-`): it was parsed as JSON, and
+        # "-" said "Expecting value: line 1 column 1 (char 0)".
+        text = sys.stdin.read().removeprefix("\ufeff")
+    elif spec.startswith("@"):
+        text = _read_file(Path(spec[1:]))
+    else:
+        text = spec
     if not text.strip():
         return {}
     # Strict, as the API and webhooks parse: NaN and 1e999999 would be stored as null.
@@ -35,6 +41,20 @@ def read_input(spec: str | None) -> dict[str, Any]:
     if refused:
         raise ValueError(refused)
     return value
+
+
+def _read_file(path: Path) -> str:
+    """The file's text; a file that cannot be read is said in words, not as
+    "[Errno 2] No such file or directory: 'in.json'"."""
+    try:
+        # utf-8-sig: a file some Windows editors began with a byte-order mark is still JSON.
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"no file {str(path)!r} (give @FILE, a JSON file to read)") from None
+    except IsADirectoryError:
+        raise ValueError(f"{str(path)!r} is a folder, not a JSON file") from None
+    except PermissionError:
+        raise ValueError(f"{str(path)!r} cannot be read: permission denied") from None
 
 
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}  # fmt: skip
