@@ -18,9 +18,16 @@ def items_to_run(value: Any, block_type: str) -> list[Any] | tuple[Any, ...]:
         return [{"key": key, "value": item} for key, item in value.items()]
     if isinstance(value, (list, tuple)):
         return value
-    raise TypeError(
-        f"{block_type} `items` must be a list, a mapping or null, got {type(value).__name__}"
-    )
+    kind = _KINDS.get(type(value), "a value of another kind")
+    hint = ""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        # A list sent as JSON text (a form field, a header): it is one string.
+        hint = ": JSON text is not parsed; return json.loads(…) of it from a Function block"
+    raise TypeError(f"{block_type} `items` must be a list, a mapping or null, got {kind}{hint}")
+
+
+#: What a value is, in the words of JSON rather than Python's type names (`str`).
+_KINDS = {str: "text", int: "a number", float: "a number", bool: "a boolean"}
 
 
 def written_items_problem(value: Any) -> str | None:

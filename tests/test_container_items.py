@@ -43,11 +43,23 @@ async def test_null_items_run_no_iteration(run_yaml, kind: str) -> None:
 
 
 @CONTAINERS
-@pytest.mark.parametrize(("value", "kind_name"), [("abc", "str"), (0, "int"), (False, "bool")])
+@pytest.mark.parametrize(
+    ("value", "kind_name"),
+    [
+        ("abc", "text"),
+        (0, "a number"),
+        (False, "a boolean"),
+        (
+            ' ["a", "b"]',
+            "text: JSON text is not parsed; return json.loads(…) of it from a Function block",
+        ),
+    ],
+)
 async def test_other_items_fail_the_block_naming_what_they_are(
     run_yaml, kind: str, value: object, kind_name: str
 ) -> None:
-    """A parallel read a falsy value (0, "", false) as no items: `items or []`."""
+    """A parallel read a falsy value (0, "", false) as no items: `items or []`. What
+    it got was said as Python's type name (`got str`)."""
     result = await run_yaml(_workflow(kind), {"items": value})
     assert result["status"] == "failed"
     assert result["error"]["message"] == (
