@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from engine.folder_lock import workflows_folder_locked
+from engine.suggest import did_you_mean
 from engine.workflow_folder import NAME_RULE, find_workflow, valid_name
 from templates._user_files import (  # noqa: F401  (imported from here by callers and tests)
     LIB,
@@ -84,8 +85,9 @@ class UnknownTemplate(KeyError):
 def template_dir(template_id: str) -> Path:
     d = ROOT / template_id
     if not _NAME_RE.match(template_id) or not (d / "workflow.yaml").is_file():
-        known = ", ".join(t["id"] for t in list_templates())
-        raise UnknownTemplate(f"unknown template {template_id!r} (known: {known})")
+        ids = [t["id"] for t in list_templates()]
+        hint = did_you_mean(template_id, ids)
+        raise UnknownTemplate(f"unknown template {template_id!r}{hint} (known: {', '.join(ids)})")
     return d
 
 

@@ -102,3 +102,22 @@ def test_runs_prune_and_workflows_after_the_action() -> None:
     args = build_parser().parse_args(["runs", "prune", "--older-than", "7d", "--workflows", "f"])
     assert (args.action, args.older_than, args.workflows) == ("prune", "7d", "f")
     assert build_parser().parse_args(["runs", "--workflows", "f", "show", "x"]).workflows == "f"
+
+
+@pytest.mark.parametrize(
+    ("command", "argument", "says"),
+    [
+        (["validate"], "FILE", "a workflow file"),
+        (["new"], "template", "a template id, as `flowyard templates` lists them"),
+        (["new"], "name", "the copy's workflow name"),
+        (["db"], "{init,url,start,stop}", "init: create the templates' tables"),
+    ],
+)
+def test_each_positional_argument_is_described(
+    command: list[str], argument: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's `flowyard new --help` listed `template` and `name` with no word on
+    what either is (and `validate`'s `files`, `db`'s actions, the same)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    text = _help(*command).split("positional arguments:", 1)[1].split("options:", 1)[0]
+    assert f"{argument} {says}" in " ".join(text.split()), text

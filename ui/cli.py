@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("validate", help="validate workflow files; print every problem")
-    s.add_argument("files", nargs="+")
+    s.add_argument("files", nargs="+", metavar="FILE", help="a workflow file (.yaml, .yml, .json)")
     s.set_defaults(fn=cmd_validate)
 
     add_runs_parser(sub, WORKFLOWS_HELP)
@@ -321,7 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_engine)
 
     s = sub.add_parser("db", help="the database: init (template schemas), url, start, stop")
-    s.add_argument("action", choices=["init", "url", "start", "stop"])
+    s.add_argument(
+        "action",
+        choices=["init", "url", "start", "stop"],
+        help="init: create the templates' tables; url: print the database URL; start, stop:"
+        " the embedded PostgreSQL of this workspace",
+    )
     s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_db)
 
@@ -329,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_templates)
 
     s = sub.add_parser("new", help="copy a template into the workflows folder")
-    s.add_argument("template")
-    s.add_argument("name", nargs="?")
+    s.add_argument("template", help="a template id, as `flowyard templates` lists them")
+    s.add_argument("name", nargs="?", help="the copy's workflow name (default: the template id)")
     s.add_argument("--workflows", metavar="DIR", help=WORKFLOWS_HELP)
     s.set_defaults(fn=cmd_new)
 

@@ -77,6 +77,11 @@ def test_instantiate_refuses_to_overwrite_and_unknown_ids(tmp_path: Path) -> Non
         instantiate("replay_events", tmp_path)
     with pytest.raises(KeyError, match="unknown template 'nope'"):
         instantiate("nope", tmp_path)
+    # A newcomer's typo is named with the id meant.
+    with pytest.raises(
+        KeyError, match="unknown template 'replay_event'; did you mean 'replay_events'"
+    ):
+        instantiate("replay_event", tmp_path)
     with pytest.raises(KeyError):
         instantiate("../order_processing", tmp_path)
     with pytest.raises(ValueError):
