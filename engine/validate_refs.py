@@ -5,6 +5,9 @@ inside another body, or in a body the field is read before — and the workflow'
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from engine.graph import Plan, Upstream, body_blocks, is_upstream
 from engine.model import Problem
 from engine.references import SPECIAL_ROOTS, references_in
@@ -71,6 +74,8 @@ def reference_problems(plan: Plan) -> list[Problem]:
                     said = f"reference {ref.text} names unknown block {ref.root!r}"
                     said += did_you_mean(ref.root, wf.blocks)
                     problems.append(Problem(said, wf.file, bid, key))
+    if bare := _bare_output(wf.output, wf.blocks):
+        problems.append(Problem(bare, wf.file, None, "output"))
     if wf.output is not None:
         for ref in references_in(wf.output, plan.known_roots):
             if bad_field := fixed_field_problem(ref, set(), wf, None, "output"):
@@ -89,6 +94,25 @@ def reference_problems(plan: Plan) -> list[Problem]:
                 )
                 problems.append(Problem(said, wf.file, None, "output"))
     return problems
+
+
+#: `f.total`, `input.order_id`: a reference written without its `<…>`.
+_BARE_REFERENCE = re.compile(r"[a-z][a-z0-9_]*(\.[\w-]+)+")
+
+
+def _bare_output(output: Any, blocks: Any) -> str | None:
+    """`output: f.total`, the angle brackets forgotten: the run's result was the text
+    "f.total", silently. Refused when the text is a block id (or `input`, `env`,
+    `workflow`) followed by a dotted path; other text stays a constant."""
+    if not isinstance(output, str) or not _BARE_REFERENCE.fullmatch(output.strip()):
+        return None
+    root = output.strip().split(".", 1)[0]
+    if root not in blocks and root not in RUN_ROOTS:
+        return None
+    return (
+        f"{output.strip()!r} is text, so every run's result would be those characters: "
+        f"did you mean <{output.strip()}>?"
+    )
 
 
 def _not_upstream(plan: Plan, root: str, bid: str) -> str:
