@@ -13,7 +13,7 @@ import jsonschema
 import networkx as nx
 
 from engine.graph import Plan, build_plan
-from engine.model import BlockModel, Problem, Workflow, WorkflowError, parse_edge
+from engine.model import BLOCK_ID_RE, BlockModel, Problem, Workflow, WorkflowError, parse_edge
 from engine.registry import block_types
 from engine.schema import said_in_words, workflow_schema
 from engine.suggest import closest, did_you_mean
@@ -76,7 +76,7 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
             problems.append(
                 Problem(
                     f"block id {err.instance!r} must be lower-case letters, digits and '_', "
-                    "starting with a letter",
+                    f"starting with a letter{_id_like(err.instance)}",
                     file,
                     str(err.instance),
                     "blocks",
@@ -112,6 +112,16 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
         else:
             problems.append(Problem(schema_message(err, doc), file, block, ".".join(inner) or None))
     return _dedupe(problems)
+
+
+def _id_like(written: object) -> str:
+    """``"; did you mean 'send_email'?"`` for `send-email`, `sendEmail`, `Send Email`:
+    the id a newcomer's name becomes (edges and references must then use it too)."""
+    if not isinstance(written, str):
+        return ""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", written).lower()
+    snake = re.sub(r"[^a-z0-9_]+", "_", snake).strip("_")
+    return f"; did you mean {snake!r}?" if BLOCK_ID_RE.match(snake) else ""
 
 
 def _a(word: str) -> str:

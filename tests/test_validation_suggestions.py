@@ -116,3 +116,18 @@ def test_run_of_a_misspelt_workflow_name(tmp_path: Path) -> None:
         timeout=60,
     )
     assert "no workflow named 'helo' in workflows; did you mean 'hello'?" in done.stderr
+
+
+def test_a_block_id_written_as_a_name_is_given_its_id(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "name: t\nblocks:\n  Start: {type: manual}\n  send-email: {type: function, code: 'return 1'}\n"
+        "  sendSlack: {type: function, code: 'return 1'}\n  2nd: {type: function, code: 'return 1'}\n",
+    )
+    rule = "must be lower-case letters, digits and '_', starting with a letter"
+    assert sorted(p.split("field 'blocks': ", 1)[1] for p in found) == [
+        f"block id '2nd' {rule}",
+        f"block id 'Start' {rule}; did you mean 'start'?",
+        f"block id 'send-email' {rule}; did you mean 'send_email'?",
+        f"block id 'sendSlack' {rule}; did you mean 'send_slack'?",
+    ]
