@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from engine._cut_secrets import CUT_MARK
+from engine.suggest import did_you_mean
 
 
 class AttrDict(dict):
@@ -81,7 +82,8 @@ class NoField(AttributeError):
             )
         where = _place(fields, root)
         at = f" in {where}" if where else ""
-        return f"no field {self.name!r}{at} (fields: {', '.join(map(str, fields)) or 'none'})"
+        listed = ", ".join(map(str, fields)) or "none"
+        return f"no field {self.name!r}{at} (fields: {listed}){did_you_mean(self.name, fields)}"
 
 
 # The code catches and reads it as the AttributeError it is: the block's error type

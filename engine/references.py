@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.suggest import did_you_mean
+
 # `<root.path.to.0.field?>`: a root name, dotted segments, an optional `?`.
 # Spaces are not allowed inside, so `a < b and c > d` is never a reference. A root
 # is ASCII (block ids are); a path segment is any word (`größe`, `数量`) or `-`, as
@@ -197,7 +199,8 @@ def walk(value: Any, ref: Reference, start: int = 0) -> Any:
         if ref.optional:
             return None
         where = ".".join((ref.root, *ref.path[:i])) or ref.root
-        raise MissingReference(ref, f"has no field {seg!r} in <{where}>")
+        hint = did_you_mean(seg, value) if isinstance(value, dict) else ""
+        raise MissingReference(ref, f"has no field {seg!r} in <{where}>{hint}")
     return value
 
 

@@ -81,7 +81,9 @@ async def test_a_misspelt_block_name_is_not_said_to_leave_input_empty(
     )
     # Code that reads input as a whole got all of it: the fields are listed.
     said = await _error(run_yaml, isolation, "keys = list(input)\nreturn input.strat")
-    assert said == "no field 'strat' in input (fields: order, start) (line 2)"
+    assert (
+        said == "no field 'strat' in input (fields: order, start); did you mean 'start'? (line 2)"
+    )
 
 
 @ISOLATIONS
