@@ -6,6 +6,7 @@ by a body's own names."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -14,6 +15,7 @@ from engine.graph import Plan, is_upstream
 from engine.model import Problem, Workflow
 from engine.references import SPECIAL_ROOTS
 from engine.strict_load import _kind
+from engine.suggest import did_you_mean
 
 
 def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
@@ -58,6 +60,8 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
         return f"`accumulate.next` is {one_body_reference(body)}, not {shown}"
     if err.validator == "type" and (shape := _shape_message(path, err.instance)):
         return shape
+    if words := _value_message(err, field, text):
+        return words
     if err.validator != "type" or text is None:
         return err.message
     expected = (
@@ -74,6 +78,37 @@ def schema_message(err: jsonschema.ValidationError, doc: dict[str, Any]) -> str:
             f"{text} is read as {read}, not text: write it in quotes ('{text}') to keep it as text"
         )
     return f"{text} is read as {read}, not of type {' or '.join(map(repr, expected))}"
+
+
+#: `timeout: 5s`, `retry_backoff: 2 seconds`: a duration written with its unit.
+_WITH_UNIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?)?\s*", re.IGNORECASE)
+
+
+def _value_message(
+    err: jsonschema.ValidationError, field: str | None, text: str | None
+) -> str | None:
+    """A value out of a fixed set, a `version` other than 1, or seconds written with
+    their unit, in words: the schema said "'ignore' is not one of ['fail', 'continue']"
+    (a Python list), "1 was expected" (for `version: "1"`, which reads as 1 to a
+    person) and "'5s' is not of type 'number'"."""
+    value = err.instance
+    shown = text or (repr(value) if isinstance(value, str) else json.dumps(value))
+    if err.validator == "enum" and isinstance(err.validator_value, list):
+        values = ", ".join(str(v) for v in err.validator_value)
+        return f"{shown} is not one of {values}{did_you_mean(value, err.validator_value)}"
+    if err.validator == "const" and list(err.absolute_path) == ["version"]:
+        return (
+            "`version` is the format's version, the number 1 (no quotes): write "
+            f"`version: 1`, not {shown}"
+        )
+    if (
+        field in ("timeout", "retry_backoff")
+        and err.validator == "type"
+        and isinstance(value, str)
+        and (m := _WITH_UNIT.fullmatch(value))
+    ):
+        return f"`{field}` is a number of seconds, not text: write `{field}: {m[1]}`, not {shown}"
+    return None
 
 
 def _shape_message(path: list[str], value: Any) -> str | None:
