@@ -109,3 +109,22 @@ def test_a_cycle_does_not_hide_a_block_that_is_upstream_in_no_order(tmp_path: Pa
         " of this block: add an edge that leads from it here (d -> g, or through the blocks"
         " between them)",
     ], done.stderr
+
+
+def test_a_folder_is_validated_as_its_workflow_files(tmp_path: Path) -> None:
+    """`flowyard validate workflows` said "workflows: cannot read: Is a directory"."""
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "b.yaml").write_text(HOOK.replace("name: a", "name: b").replace("a/one", "b/one"))
+    (folder / "a.yaml").write_text(HOOK)
+    (folder / "Bad Name.yaml").write_text(HOOK)
+    (folder / "notes.txt").write_text("not a workflow")
+    done = cli(["validate", "workflows"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "workflows/a.yaml: ok\nworkflows/b.yaml: ok\n"
+    assert done.stderr.startswith("workflows/Bad Name.yaml: not loaded: its file name is not")
+
+    (tmp_path / "empty").mkdir()
+    done = cli(["validate", "empty"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == "empty: no workflow files (.yaml, .yml, .json) in this folder\n"

@@ -302,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("validate", help="validate workflow files; print every problem")
-    s.add_argument("files", nargs="+", metavar="FILE", help="a workflow file (.yaml, .yml, .json)")
+    s.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a workflow file (.yaml, .yml, .json) or a folder of them",
+    )
     s.set_defaults(fn=cmd_validate)
 
     add_runs_parser(sub, WORKFLOWS_HELP)

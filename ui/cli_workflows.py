@@ -75,19 +75,40 @@ def missing_file(spec: str) -> str | None:
     return None if there else f"{spec}: no such file"
 
 
+def _files_of(given: list[str]) -> tuple[list[str], int]:
+    """The files given, a folder (`flowyard validate workflows`) as the workflow files
+    `serve` would load from it, by name: it said "cannot read: Is a directory". And
+    how many of those given were a folder without any (said on stderr)."""
+    from engine.workflow_folder import list_folder
+
+    files, empty = [], 0
+    for f in given:
+        if not Path(f).is_dir():
+            files.append(f)
+            continue
+        listing = list_folder(Path(f))
+        files += [str(Path(f) / p.name) for p in listing.workflows.values()]
+        for ignored in listing.ignored:
+            print(f"{Path(f) / ignored.file}: not loaded: {ignored.why}", file=sys.stderr)
+        if not listing.workflows:
+            print(f"{f}: no workflow files (.yaml, .yml, .json) in this folder", file=sys.stderr)
+            empty += 1
+    return files, empty
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Every problem of each file, then what clashes between the files given (a
     webhook path and method, a `name:`): only one of such a pair would be found."""
     import blocks  # noqa: F401 - registers the block types
     from engine.workflows import name_clash, webhook_keys
 
-    failed = 0
+    given, failed = _files_of(args.files)
     served: dict[tuple[str, str], str] = {}  # (path, METHOD) -> the first file with it
     named: dict[str, str] = {}  # name: -> the first file with it
     # A file given twice (`a.yaml ./a.yaml`, an overlapping glob) is checked once:
     # it would otherwise clash with itself over its name and its webhook path.
     once: dict[Path, str] = {}
-    for f in args.files:
+    for f in given:
         once.setdefault(Path(f).resolve(), f)
     for f in once.values():
         try:
