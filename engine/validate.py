@@ -114,6 +114,16 @@ def schema_problems(doc: dict[str, Any], file: str) -> list[Problem]:
     return _dedupe(problems)
 
 
+#: Arrows other tools draw (`=>`, `>`, `→`, `-->`, `- >`), or none but a comma.
+_OTHER_ARROW = re.compile(r"\s*(?:-+\s*>|=+>|>|→|,)\s*")
+
+
+def _arrow_meant(text: str) -> str:
+    """``"; did you mean 'a -> b'?"`` for `a => b`, `a > b`, `a→b`, `a --> b`."""
+    meant = _OTHER_ARROW.sub(" -> ", text, count=1).strip()
+    return f"; did you mean {meant!r}?" if parse_edge(meant) is not None else ""
+
+
 def _id_like(written: object) -> str:
     """``"; did you mean 'send_email'?"`` for `send-email`, `sendEmail`, `Send Email`:
     the id a newcomer's name becomes (edges and references must then use it too)."""
@@ -192,7 +202,8 @@ def validate_document(doc: dict[str, Any], file: str = "") -> Workflow:
             if isinstance(text, str):
                 problems.append(
                     Problem(
-                        f"edge {text!r} is not of the form 'a -> b' or 'a.port -> b'",
+                        f"edge {text!r} is not of the form 'a -> b' or 'a.port -> b'"
+                        + _arrow_meant(text),
                         file,
                         None,
                         f"edges.{i}",

@@ -131,3 +131,21 @@ def test_a_block_id_written_as_a_name_is_given_its_id(tmp_path: Path) -> None:
         f"block id 'send-email' {rule}; did you mean 'send_email'?",
         f"block id 'sendSlack' {rule}; did you mean 'send_slack'?",
     ]
+
+
+def test_an_edge_drawn_with_another_arrow_is_given_the_one_meant(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        BASE
+        + "  f: {type: function, code: 'return 1'}\n"
+        + "edges: ['start => f', 'start > f', 'start --> f', 'start→f', 'start f']\n",
+    )
+    rule = "is not of the form 'a -> b' or 'a.port -> b'"
+    meant = "; did you mean 'start -> f'?"
+    assert [p.split(": edge ", 1)[1] for p in found] == [
+        f"'start => f' {rule}{meant}",
+        f"'start > f' {rule}{meant}",
+        f"'start --> f' {rule}{meant}",
+        f"'start→f' {rule}{meant}",
+        f"'start f' {rule}",
+    ]
