@@ -29,6 +29,8 @@ def syntax_error_text(exc: Exception, text: str = "") -> str:
             at = exc.context_mark.line  # the line read as a key: PyYAML marks the next one
         line = lines[at] if at < len(lines) else ""
         above = next((x for x in reversed(lines[:at]) if x.strip()), "")
+        if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:
+            return where + _quote_hint(str(exc.problem), exc.context_mark.line + 1)
         return where + _syntax_hint(str(exc.problem), line, above)
     if isinstance(exc, json.JSONDecodeError):
         return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -38,6 +40,19 @@ def syntax_error_text(exc: Exception, text: str = "") -> str:
 #: ``<a.b?>`` unquoted in a flow mapping: YAML 1.1 (libyaml) reads ``?`` there as a
 #: mapping key indicator, so ``{next: <a.b?>}`` does not parse.
 _OPTIONAL_REFERENCE = re.compile(r"<[^<>\s]*\?>")
+
+
+def _quote_hint(problem: str, line: int) -> str:
+    """A quoted text never closed, or a backslash in double quotes (a regex, a Windows
+    path) read as an escape: YAML's words name neither the fix nor the quote."""
+    if problem.startswith("found unknown escape character"):
+        return (
+            "; inside double quotes a backslash starts an escape: write the text in single "
+            "quotes, double the backslash, or put code in a block (`code: |`, lines below)"
+        )
+    if "end of stream" in problem or "document" in problem:
+        return f"; the quote opened on line {line} is never closed"
+    return ""
 
 
 def _indent(line: str) -> int:

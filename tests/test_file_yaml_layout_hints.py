@@ -47,6 +47,16 @@ HEAD = "name: t\nblocks:\n  start:\n    type: manual\n"
             HEAD + '  f: {type: function, code: "return 1"\nedges: []\n',
             "; a `{` is not closed by its `}` (or a value in it holding ', ' needs quotes)",
         ),
+        (
+            HEAD + '  f: {type: function, code: "return re.findall(\\"\\d+\\", x)"}\n',
+            "; inside double quotes a backslash starts an escape: write the text in single "
+            "quotes, double the backslash, or put code in a block (`code: |`, lines below)",
+        ),
+        (
+            'name: "t\nblocks: {}\n',
+            "found unexpected end of stream (while scanning a quoted scalar at line 1, column "
+            "7); the quote opened on line 1 is never closed",
+        ),
     ],
 )
 def test_a_layout_mistake_is_told_its_fix(tmp_path: Path, text: str, says: str) -> None:
