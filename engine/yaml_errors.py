@@ -31,7 +31,8 @@ def syntax_error_text(exc: Exception, text: str = "") -> str:
         above = next((x for x in reversed(lines[:at]) if x.strip()), "")
         if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:
             return where + _quote_hint(str(exc.problem), exc.context_mark.line + 1)
-        return where + _syntax_hint(str(exc.problem), line, above)
+        column = mark.column if at == mark.line else None
+        return where + _syntax_hint(str(exc.problem), line, above, column)
     if isinstance(exc, json.JSONDecodeError):
         return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
     return str(exc)
@@ -59,7 +60,7 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _syntax_hint(problem: str, line: str, above: str = "") -> str:
+def _syntax_hint(problem: str, line: str, above: str = "", column: int | None = None) -> str:
     """How to write it, for the mistakes newcomers make most: a tab, a line indented
     more or less than its neighbours, a key without its colon, text holding ': '.
     ``above``: the last line before ``line`` that is not blank."""
@@ -69,6 +70,13 @@ def _syntax_hint(problem: str, line: str, above: str = "") -> str:
     if "'\\t'" in problem or "'\t'" in problem:
         return "; YAML indents with spaces, never tabs: replace the tab with spaces"
     above_text = above.strip()
+    if problem.startswith("expected <block end>") and column is not None and column > _indent(line):
+        # Mid-line: `if: "<start.x>" == "a"`, text after a quoted value's closing quote.
+        return (
+            "; text follows a quoted value's closing quote: put all of the text inside the "
+            'quotes (`url: "https://x/<a.id>"`); an expression needs none around its '
+            'references (`if: <a.b> == "x"`)'
+        )
     if problem.startswith("expected <block end>"):
         return (
             "; this line is indented less than the one above it and more than the key "

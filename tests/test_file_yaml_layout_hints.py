@@ -57,6 +57,13 @@ HEAD = "name: t\nblocks:\n  start:\n    type: manual\n"
             "found unexpected end of stream (while scanning a quoted scalar at line 1, column "
             "7); the quote opened on line 1 is never closed",
         ),
+        (
+            HEAD + '  r:\n    type: condition\n    if: "<start.x>" == "a"\n',
+            "line 7, column 21: expected <block end>, but found '<scalar>' (while parsing a "
+            "block mapping at line 6, column 5); text follows a quoted value's closing quote: "
+            'put all of the text inside the quotes (`url: "https://x/<a.id>"`); an expression '
+            'needs none around its references (`if: <a.b> == "x"`)',
+        ),
     ],
 )
 def test_a_layout_mistake_is_told_its_fix(tmp_path: Path, text: str, says: str) -> None:
