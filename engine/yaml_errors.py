@@ -97,7 +97,7 @@ def _syntax_hint(problem: str, line: str, above: str = "", column: int | None = 
         and _indent(line) > _indent(above)
         and not above_text.endswith((":", "|", ">", "|-", ">-"))
     ):
-        if ":" not in above_text:
+        if re.fullmatch(r"[\w-]+", above_text):  # `start` alone: a key without its colon
             return f"; the line above needs a colon after its key: `{above_text}:`"
         return (
             f"; this line is indented further than the line above it (`{above_text}`), so YAML "

@@ -64,6 +64,12 @@ HEAD = "name: t\nblocks:\n  start:\n    type: manual\n"
             'put all of the text inside the quotes (`url: "https://x/<a.id>"`); an expression '
             'needs none around its references (`if: <a.b> == "x"`)',
         ),
+        (
+            HEAD + "  f: {type: function, code: return 1}\nedges:\n  - start -> f\n    x: 1\n",
+            "mapping values are not allowed here; this line is indented further than the line "
+            "above it (`- start -> f`), so YAML reads it as the rest of that value: start it in "
+            "the same column",
+        ),
     ],
 )
 def test_a_layout_mistake_is_told_its_fix(tmp_path: Path, text: str, says: str) -> None:
