@@ -199,7 +199,12 @@ def walk(value: Any, ref: Reference, start: int = 0) -> Any:
         if ref.optional:
             return None
         where = ".".join((ref.root, *ref.path[:i])) or ref.root
-        hint = did_you_mean(seg, value) if isinstance(value, dict) else ""
+        hint = did_you_mean(seg, value) if isinstance(value, Mapping) else ""
+        if ref.root == "env" and i == 0:
+            # "has no field 'ORDERS_DB' in <env>" read as if <env> were a block's output.
+            raise MissingReference(
+                ref, f"is not set: the environment has no variable {seg!r}{hint}"
+            )
         raise MissingReference(ref, f"has no field {seg!r} in <{where}>{hint}")
     return value
 

@@ -32,3 +32,25 @@ async def test_a_misspelt_field_is_named_with_the_one_meant(run_yaml, isolation:
         "g": "reference <start.nmae> has no field 'nmae' in <start>; did you mean 'name'?",
         "h": "reference <start.zzz> has no field 'zzz' in <start>",
     }
+
+
+async def test_an_unset_environment_variable_is_said_as_such(run_yaml, monkeypatch) -> None:
+    """It said "<env.ORDERS_DB> has no field 'ORDERS_DB' in <env>", as if <env> were a
+    block's output."""
+    monkeypatch.setenv("ORDER_DB_URL_X", "postgresql://u@h/d")
+    result = await run_yaml(
+        "name: env_unset\nblocks:\n  start: {type: manual}\n"
+        "  f: {type: function, isolation: inline, code: 'return len(<env.ORDERS_DB_URL_X>)'}\n"
+        "edges: [start -> f]\n"
+    )
+    assert result["error"]["message"] == (
+        "reference <env.ORDERS_DB_URL_X> is not set: the environment has no variable "
+        "'ORDERS_DB_URL_X'; did you mean 'ORDER_DB_URL_X'?"
+    )
+
+
+def test_nothing_is_suggested_among_very_many_names() -> None:
+    from engine.suggest import MAX_CHOICES, closest
+
+    assert closest("nmae", ["name", *map(str, range(MAX_CHOICES))]) is None
+    assert closest("nmae", ["name", *map(str, range(MAX_CHOICES - 1))]) == "name"
