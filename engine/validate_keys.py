@@ -141,6 +141,15 @@ def _shape_message(path: list[str], value: Any) -> str | None:
             "`edges` is a list: write each edge on a line of its own, starting with '- ' "
             f"(`- start -> f`), not {shown}"
         )
+    inner = path[2:] if len(path) > 2 and path[0] == "blocks" else []
+    listed = inner == ["body"] or (len(inner) == 2 and inner[0] == "branches")
+    if listed and isinstance(value, str):
+        return f"a list of block ids, not {shown}: write [{value}]"
+    if inner == ["branches"] and isinstance(value, list):
+        return (
+            "`branches` maps each branch's name to its list of block ids "
+            "(`branches: {first: [a], second: [b]}`), not a list"
+        )
     if len(path) == 2 and path[0] == "edges" and isinstance(value, (dict, list)):
         example = (
             f"'{next(iter(value))} -> {next(iter(value.values()))}'"

@@ -50,6 +50,17 @@ HEAD = "name: t\n"
             "edges:\n  - [start, f]\n",
             "field 'edges.0': an edge is text such as 'a -> b', not a list",
         ),
+        (
+            "blocks:\n  start: {type: manual}\n  l: {type: loop, count: 2, body: g}\n"
+            "  g: {type: function, code: return 1}\nedges: [start -> l]\n",
+            "block 'l': field 'body': a list of block ids, not \"g\": write [g]",
+        ),
+        (
+            "blocks:\n  start: {type: manual}\n  p: {type: parallel, branches: [a]}\n"
+            "  a: {type: function, code: return 1}\nedges: [start -> p]\n",
+            "block 'p': field 'branches': `branches` maps each branch's name to its list of "
+            "block ids (`branches: {first: [a], second: [b]}`), not a list",
+        ),
     ],
 )
 def test_the_outline_is_said_in_words(tmp_path: Path, text: str, says: str) -> None:
