@@ -139,3 +139,17 @@ def test_a_workflow_filter_no_file_can_be_named_lists_no_runs(
     ran = _cli(["run", "a" * 300 + ".yaml"], tmp_path, database_url)
     assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
     assert "File name too long" in ran.stderr
+
+
+def test_no_runs_of_a_misspelt_workflow_says_so(tmp_path: Path, database_url: str) -> None:
+    """`flowyard runs --workflow helo` printed nothing, as for a workflow never run."""
+    (tmp_path / "workflows").mkdir()
+    name = f"echo_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "workflows" / f"{name}.yaml").write_text(ECHO.replace("NAME", name))
+    done = _cli(["runs", "--workflow", name[:-1]], tmp_path, database_url)
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    assert done.stderr == (
+        f"flowyard runs: no runs of workflow {name[:-1]!r}; did you mean {name!r}?\n"
+    )
+    done = _cli(["runs", "--workflow", name, "--status", "failed"], tmp_path, database_url)
+    assert done.stderr == f"flowyard runs: no failed runs of workflow {name!r}\n"

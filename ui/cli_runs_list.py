@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from engine import runstore
+from engine.suggest import did_you_mean
 
 
 async def list_runs(rt: Any, args: argparse.Namespace) -> int:
@@ -26,6 +27,12 @@ async def list_runs(rt: Any, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if not runs and args.workflow and args.before is None:
+        # An empty list for `--workflow helo` looked like a workflow never run: say it,
+        # with the name meant when the folder has one close to it (stdout stays empty).
+        hint = did_you_mean(args.workflow, rt.workflows.names())
+        which = f"{args.status} " if args.status else ""
+        print(f"flowyard runs: no {which}runs of workflow {args.workflow!r}{hint}", file=sys.stderr)
     # As wide as the longest name listed: a fixed 30 ran longer names into the date.
     width = max([30] + [len(r["workflow"]) for r in runs])
     for r in runs:
