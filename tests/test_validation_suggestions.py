@@ -104,17 +104,23 @@ def test_a_block_not_upstream_says_which_edge_is_missing(tmp_path: Path) -> None
     )
 
 
-def test_run_of_a_misspelt_workflow_name(tmp_path: Path) -> None:
-    (tmp_path / "workflows").mkdir()
-    (tmp_path / "workflows" / "hello.yaml").write_text(BASE)
-    done = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "run", "helo"],
+def _run(tmp_path: Path, database_url: str, name: str) -> subprocess.CompletedProcess[str]:
+    """`flowyard run NAME` in ``tmp_path``, on the tests' database (without one it
+    would start an embedded PostgreSQL in the folder, left running)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli", "run", name],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
         timeout=60,
     )
+
+
+def test_run_of_a_misspelt_workflow_name(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "hello.yaml").write_text(BASE)
+    done = _run(tmp_path, database_url, "helo")
     assert "no workflow named 'helo' in workflows; did you mean 'hello'?" in done.stderr
 
 
@@ -149,3 +155,16 @@ def test_an_edge_drawn_with_another_arrow_is_given_the_one_meant(tmp_path: Path)
         f"'start→f' {rule}{meant}",
         f"'start f' {rule}",
     ]
+
+
+def test_run_of_a_name_whose_file_is_in_the_current_folder(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A newcomer's hello.yaml beside them, not in workflows/: `flowyard run hello`
+    said only "no workflow named 'hello' in workflows"."""
+    (tmp_path / "hello.yaml").write_text(BASE)
+    done = _run(tmp_path, database_url, "hello")
+    assert done.stderr == (
+        "workflows/hello.yaml: no workflow named 'hello' in workflows; hello.yaml here is "
+        "not in that folder: run it by its path (flowyard run hello.yaml)\n"
+    )

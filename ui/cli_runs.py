@@ -24,7 +24,7 @@ from engine.retention import parse_duration, prune
 from engine.runtime import Runtime
 from engine.triggers import NoTriggerChosen, started_by_hand
 from ui.cli_runs_list import list_runs
-from ui.cli_workflows import missing_file, read_input
+from ui.cli_workflows import file_beside, missing_file, read_input
 from ui.config import check_start_settings, require_database
 from ui.terminal_text import printable
 
@@ -102,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             wf = rt.load_workflow(args.workflow)
         except WorkflowError as exc:
-            print(exc, file=sys.stderr)
+            print(f"{exc}{file_beside(args.workflow, exc)}", file=sys.stderr)
             return 1
         rt.workflows.say_shared_name(wf)  # which file runs, when another has its name:
         try:

@@ -60,6 +60,22 @@ def _read_file(path: Path) -> str:
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}  # fmt: skip
 
 
+def file_beside(name: str, exc: WorkflowError) -> str:
+    """For `flowyard run hello` refused as "no workflow named 'hello' in workflows"
+    while hello.yaml sits in the current folder (a newcomer's first file): how to run
+    it. A name is looked up in the workflows folder only."""
+    said = exc.problems[0].message if len(exc.problems) == 1 else ""
+    if not said.startswith("no workflow named"):
+        return ""
+    for suffix in (".yaml", ".yml", ".json"):
+        if Path(f"{name}{suffix}").is_file():
+            return (
+                f"; {name}{suffix} here is not in that folder: run it by its path "
+                f"(flowyard run {name}{suffix})"
+            )
+    return ""
+
+
 def missing_file(spec: str) -> str | None:
     """The message for `flowyard run FILE` when FILE looks like a path (a `/`, or a
     workflow file's suffix) and does not exist; None otherwise. Looked up as a
