@@ -34,13 +34,24 @@ def syntax_error_text(exc: Exception, text: str = "") -> str:
         column = mark.column if at == mark.line else None
         return where + _syntax_hint(str(exc.problem), line, above, column)
     if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}{_json_hint(exc)}"
     return str(exc)
 
 
 #: ``<a.b?>`` unquoted in a flow mapping: YAML 1.1 (libyaml) reads ``?`` there as a
 #: mapping key indicator, so ``{next: <a.b?>}`` does not parse.
 _OPTIONAL_REFERENCE = re.compile(r"<[^<>\s]*\?>")
+
+
+def _json_hint(exc: json.JSONDecodeError) -> str:
+    """JSON's two mistakes people make most: a comma after the last item (as JavaScript
+    and Python allow), and text in single quotes."""
+    before = exc.doc[: exc.pos].rstrip()
+    if before.endswith(",") and exc.doc[exc.pos : exc.pos + 1] in ("}", "]"):
+        return "; JSON has no comma after the last item: remove it"
+    if exc.doc[exc.pos : exc.pos + 1] == "'":
+        return '; JSON text is in double quotes ("…"), not single ones'
+    return ""
 
 
 def _quote_hint(problem: str, line: int) -> str:

@@ -82,3 +82,23 @@ def test_text_holding_a_colon_is_still_told_to_be_quoted(tmp_path: Path) -> None
     text = HEAD + "  f:\n    type: function\n    code: return {'a': 1}\n"
     (found,) = problems(tmp_path, text)
     assert found.endswith("`key: |` with the text indented on the lines below"), found
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            '{"name": "t", "blocks": {"start": {"type": "manual"},}}',
+            "Expecting property name enclosed in double quotes; JSON has no comma after the "
+            "last item: remove it",
+        ),
+        (
+            "{'name': 't'}",
+            'Expecting property name enclosed in double quotes; JSON text is in double quotes ("…"), '
+            "not single ones",
+        ),
+    ],
+)
+def test_a_json_file_mistake_is_told_its_fix(tmp_path: Path, text: str, says: str) -> None:
+    (found,) = problems(tmp_path, text, name="bad.json")
+    assert found.endswith(says), found
