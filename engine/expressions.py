@@ -222,6 +222,34 @@ def _free_names(node: ast.AST, bound: frozenset[str]) -> Iterator[str]:
         yield from _free_names(child, bound)
 
 
+class _Evaluator(EvalWithCompoundTypes):
+    """simpleeval, where ``.name`` on a JSON object reads its field, as a reference's
+    path does. simpleeval looked the attribute up on the Python dict first: a field
+    named like a dict method (``items``, ``values``, ``keys``, ``get``) read as that
+    method, always true, so ``not <f.cart>.items`` took the wrong branch for an
+    empty cart. A method is an attribute that is called (``<f.cart>.get("k")``)."""
+
+    def __init__(self, tree: ast.AST) -> None:
+        # A copy of FUNCTIONS: the evaluator adds to the dict it is given.
+        super().__init__(names={}, functions=dict(FUNCTIONS))
+        self._called = frozenset(
+            id(n.func)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        )
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        if id(node) in self._called:
+            return super()._eval_attribute(node)
+        value = self._eval(node.value)
+        if not isinstance(value, dict):
+            return super()._eval_attribute(node)
+        if node.attr in value:
+            return value[node.attr]
+        # As simpleeval says a missing attribute: Expression.evaluate words it.
+        raise AttributeDoesNotExist(node.attr, self.expr)
+
+
 class Expression:
     """A compiled expression: source with references turned into names.
 
@@ -265,9 +293,8 @@ class Expression:
         refs = {f"__ref_{i}" for i in range(len(self.refs))}
         _check_names(self._tree, str(text), frozenset(FUNCTIONS) | refs | frozenset(names))
         # Building an evaluator costs more than evaluating: keep one, swap its names.
-        # Safe because evaluation is synchronous on the event loop's thread. A copy of
-        # FUNCTIONS: the evaluator adds to the dict it is given.
-        self._evaluator = EvalWithCompoundTypes(names={}, functions=dict(FUNCTIONS))
+        # Safe because evaluation is synchronous on the event loop's thread.
+        self._evaluator = _Evaluator(self._tree)
 
     def evaluate(
         self,
