@@ -165,13 +165,19 @@ def mistyped_references(
             yield from mistyped_references(v, known, code=code)
 
 
+#: `[0]`, `[-1]`, `["total"]`: an index or key in brackets, as JavaScript and n8n write
+#: it (`<f.rows[0].id>`); a reference's path joins them with dots (`<f.rows.0.id>`).
+_BRACKETED_RE = re.compile(r"""\[\s*(-?\d+|"[\w\-]+"|'[\w\-]+')\s*\]""")
+
+
 def _mistyped(
     written: str, inner: str, known: frozenset[str], code: bool
 ) -> MistypedReference | None:
-    if "." not in inner or REFERENCE_RE.fullmatch(written):
+    if ("." not in inner and "[" not in inner) or REFERENCE_RE.fullmatch(written):
         return None  # undotted (`<b>`, `<br/>`, `x <f and y>`), or a reference already
     if len(_BLANK_IN_A_NAME_RE.findall(inner.strip())) > (0 if code else 1):
         return None
+    inner = _BRACKETED_RE.sub(lambda m: "." + m.group(1).strip("'\""), inner)
     tidied = re.sub(r"\.{2,}", ".", "".join(inner.split()))
     tidied = re.sub(r"\.+(\??)$", r"\1", tidied)  # `<f.result.>`, `<f.>`, `<f.x.?>`
     meant = REFERENCE_RE.fullmatch(f"<{tidied}>")

@@ -146,3 +146,28 @@ def test_words_apart_in_sql_and_expressions_are_code(tmp_path: Path) -> None:
     _loads(tmp_path, _with(f"h:\n  type: database\n  query: '{sql}'\n"))
     condition = "h: {type: condition, if: '<f.result> < 3 and <input.n> > 1'}\n"
     _loads(tmp_path, _with(condition))
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("<f.rows[0].id>", "<f.rows.0.id>"),
+        ("<f.rows[-1]>", "<f.rows.-1>"),
+        ("<f[0]>", "<f.0>"),
+        ('<f.order["total"]>', "<f.order.total>"),
+        ("id=<f.rows[0].id>&x=1", "<f.rows.0.id>"),
+    ],
+)
+def test_a_bracketed_index_is_named_at_validation(tmp_path: Path, written: str, meant: str) -> None:
+    # `rows[0]` as JavaScript and n8n write it was no reference: the text was sent as
+    # it is (`id=<f.rows[0].id>` in a message, a URL), silently.
+    slack = f"h:\n  type: slack\n  webhook_url: http://127.0.0.1:9/\n  text: '{written}'\n"
+    [said] = problems(tmp_path, _with(slack))
+    assert "block 'h': field 'text'" in said and said.endswith(f"write {meant}")
+
+
+def test_a_bracketed_index_in_an_expression_is_named_too(tmp_path: Path) -> None:
+    said = problems(tmp_path, _with("h: {type: condition, if: '<f.rows[0].id> == 7'}\n"))
+    assert any(s.endswith("write <f.rows.0.id>") for s in said), said
+    # Indexing the value a reference holds is the expression's own syntax.
+    _loads(tmp_path, _with("h: {type: condition, if: '<f.rows>[0].id == 7'}\n"))
