@@ -16,14 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.graph import Plan, loop_variable_names
+from engine.mistyped_references import mistyped_references
 from engine.model import BlockModel, Problem, Workflow
-from engine.references import (
-    ENV_WHOLE_ADVICE,
-    LOOP_FIELDS,
-    Reference,
-    mistyped_references,
-    references_in,
-)
+from engine.references import ENV_WHOLE_ADVICE, LOOP_FIELDS, Reference, references_in
 from engine.registry import BlockHandler
 
 
@@ -171,7 +166,7 @@ def never_found_problems(plan: Plan) -> list[Problem]:
 
 def mistyped_reference_problems(plan: Plan) -> list[Problem]:
     """`<f.result >`, `<f..result>`: no reference, so used as text where one was meant
-    (engine.references.mistyped_references). A raw field (an expression, SQL) is code."""
+    (engine.mistyped_references). A raw field (an expression, SQL) is code."""
     wf, problems = plan.workflow, []
     fields = [
         (bid, key, value, key in h.raw_keys)
