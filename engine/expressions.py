@@ -23,7 +23,7 @@ from simpleeval import (
 
 from engine._json import SURROGATE
 from engine.python_refs import rewrite_python
-from engine.references import MissingReference, Scope, resolve
+from engine.references import MissingReference, Reference, Scope, resolve
 
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,
@@ -250,6 +250,37 @@ class _Evaluator(EvalWithCompoundTypes):
         raise AttributeDoesNotExist(node.attr, self.expr)
 
 
+class _Names(dict):
+    """An expression's names, each reference (``__ref_N``) resolved when the
+    evaluator first reads it. ``and``, ``or`` and ``x if c else y`` then read only the
+    side they take, as in Python: every reference used to be resolved first, so the
+    guard ``<a.coupon?> and <a.coupon.code> == "VIP"`` failed the run on a missing
+    ``<a.coupon.code>`` for exactly the orders it was written for."""
+
+    def __init__(self, refs: list[Reference], scope: Scope) -> None:
+        super().__init__()
+        self._refs, self._scope = refs, scope
+
+    def __missing__(self, name: str) -> Any:
+        m = _BOUND_NAME.fullmatch(name)
+        if m is None or int(m.group(1)) >= len(self._refs):
+            raise KeyError(name)
+        value = self[name] = resolve(self._refs[int(m.group(1))], self._scope)
+        return value
+
+    def recorded(self, texts: tuple[str, ...]) -> dict[str, Any]:
+        """Each reference's text and value for the block's record: those read, and
+        those not read that resolve (the record shows what the expression could
+        see); one left unread because it is missing is not there."""
+        shown = {}
+        for i, text in enumerate(texts):
+            try:
+                shown[text] = self[f"__ref_{i}"]
+            except MissingReference:
+                continue
+        return shown
+
+
 class Expression:
     """A compiled expression: source with references turned into names.
 
@@ -303,11 +334,9 @@ class Expression:
         inputs: dict[str, Any] | None = None,
     ) -> Any:
         """The expression's value. ``inputs``: filled with each reference's text and
-        value before the expression is evaluated, so a block records what it read
-        (SPEC: a block's resolved inputs), also when the evaluation then fails."""
-        names = {f"__ref_{i}": resolve(ref, scope) for i, ref in enumerate(self.refs)}
-        if inputs is not None:
-            inputs.update(zip(self._texts, names.values(), strict=True))
+        value, so a block records what it read (SPEC: a block's resolved inputs), also
+        when the evaluation fails."""
+        names = _Names(self.refs, scope)
         if extra:
             names.update(extra)
         evaluator = self._evaluator
@@ -321,6 +350,9 @@ class Expression:
         except KeyError as exc:  # Python says only the key: `'k'`
             key = exc.args[0] if exc.args else None
             raise ExpressionFailed("KeyError", self._no_key(key)) from None
+        finally:
+            if inputs is not None:
+                inputs.update(names.recorded(self._texts))
 
     def _as_written(self, message: str) -> str:
         """``message`` with the names references were bound to (``__ref_0``) turned
