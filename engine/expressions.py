@@ -10,7 +10,9 @@ cannot run, a name that would be undefined.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -25,6 +27,26 @@ from engine._json import SURROGATE
 from engine.python_refs import rewrite_python
 from engine.references import MissingReference, Reference, Scope, resolve
 
+
+def timestamp(value: Any) -> float:
+    """ISO 8601 text (or epoch seconds) as seconds since the epoch, to compare
+    instants: as text, `…T10:00:00+02:00` sorts after `…T09:00:00Z`, which it precedes.
+    Text without an offset is UTC, the zone every run record and webhook writes."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(
+            f"timestamp() reads ISO 8601 text or epoch seconds, not {type(value).__name__}"
+        )
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"timestamp(): {value!r} is not an ISO 8601 date or time: {exc}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
 FUNCTIONS = {
     **DEFAULT_FUNCTIONS,
     "len": len,
@@ -38,6 +60,8 @@ FUNCTIONS = {
     "bool": bool,
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
+    "timestamp": timestamp,
+    "now": time.time,
     # EvalWithCompoundTypes adds these to whatever dict it is given; named here so the
     # allow-list is the same whether or not an evaluator was built before.
     "list": list,
