@@ -16,7 +16,7 @@ from blocks._items import items_to_run, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
 from engine.model import Problem
-from engine.references import compile_value, is_one_reference, loop_variables, parse
+from engine.references import Skipped, compile_value, is_one_reference, loop_variables, parse
 from engine.registry import BlockHandler, ContainerBody, block_ids, register
 from engine.schema import one_of_keys
 from engine.validate_keys import one_body_reference
@@ -104,7 +104,11 @@ class Loop(BlockHandler):
                 self._error = Problem(str(exc), block=block.id, field="while")
         acc = self.config.get("accumulate") or {}
         self._initial = compile_value(acc.get("initial"))
-        self._next = compile_value(acc.get("next")) if acc.get("next") is not None else None
+        nxt = acc.get("next")
+        # Stripped, as validation reads it (one reference): " <add.state>" compiled
+        # as text made the state the JSON text of the value.
+        written = nxt.strip() if isinstance(nxt, str) else nxt
+        self._next = compile_value(written) if nxt is not None else None
 
     def body(self) -> ContainerBody:
         return ContainerBody({"body": block_ids(self.config.get("body"))})
@@ -249,5 +253,20 @@ class Loop(BlockHandler):
                 collected.add(body.output, body.chars)  # raises past what a record keeps
                 results.append(body.output)
             if self._next is not None:
-                state = self._next.resolve(body.frame)
+                state = self._next_state(body.frame, state)
         return {"results": results, "state": state, "iterations": iterations}
+
+    def _next_state(self, frame: Frame, state: Any) -> Any:
+        """The state after an iteration: `next`'s value, or the state unchanged when
+        the block `next` names was skipped (a condition in the body routed around the
+        step), as a reducer ignoring an event returns its accumulator. That failed the
+        loop, and `?` made the state null for the next iteration."""
+        ref = getattr(self._next, "ref", None)
+        if ref is not None:
+            try:
+                frame.lookup(ref.root)
+            except Skipped:
+                return state
+            except KeyError:
+                pass  # resolve() says what is missing
+        return self._next.resolve(frame)

@@ -15,6 +15,8 @@ SPEC (and docs/engine.md, docs/blocks/control.md where the SPEC is silent) gives
 - loop / parallel results: each iteration's (item's, branch's) last body output —
   of the body blocks that ran with no body block after them that ran, one's output
   or a mapping id → output in file order, null when none ran;
+- a fold's `accumulate.next`: its value after each iteration, the state unchanged
+  when the block it names was skipped in that iteration;
 - the run's output: the `output:` reference (a skipped block reads as null), else
   the one top-level sink that ran, or a mapping sink id → output, or null.
 
@@ -397,6 +399,10 @@ class Interpreter:
                 results.append(output)
             iterations = index + 1
             if b.accumulate is not None:
+                try:
+                    body.lookup(b.accumulate.root)
+                except Missing:
+                    continue  # `next`'s block was skipped: the state carries over
                 try:
                     state = resolve(body, b.accumulate)
                 except Missing:
