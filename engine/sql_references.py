@@ -64,7 +64,8 @@ def rewrite_sql_literals(
 
     ``'<ref>'`` → ``$n``, ``'<ref>'::jsonb`` → ``$n::jsonb``, bare ``<ref>`` → ``$n``,
     a typed literal ``date '<ref>'`` → ``$n::date``, and a reference inside a longer
-    literal ``'a-<ref>'`` → ``('a-' || $n::text)`` (after a type name, cast to it:
+    literal ``'a-<ref>'`` → ``('a-' || coalesce($n::text, ''))`` (a null is nothing, as
+    inside any text; after a type name, cast to it, a null then NULL:
     ``interval '<ref> days'`` → ``($n::text || ' days')::interval``). Literals, comments and
     dollar-quoted bodies without references are untouched, so seed-style SQL runs
     unchanged; references in comments stay as written.
@@ -108,19 +109,23 @@ def rewrite_sql_literals(
             if not cast:
                 literals.add(len(refs))
         else:
-            # Text around the references: `('a-' || $1::text || '-b')`. The text
-            # pieces keep their doubled quotes, so each is a literal as written.
+            # Text around the references: `('a-' || coalesce($1::text, '') || '-b')`.
+            # The text pieces keep their doubled quotes, so each is a literal as written.
+            # After a type name (`interval '<n> days'`) the text is cast to it:
+            # `interval (…)` would not parse.
+            cast = _typed_literal_cast(out)
             pieces, pos = [], token.start + 1
             for ref_start, ref_end, ref in found:
                 if ref_start > pos:
                     pieces.append("'" + sql[pos:ref_start] + "'")
-                pieces.append(param(ref) + "::text")
+                # A null is nothing, as inside any text (docs/engine.md): `||` made the
+                # whole text NULL, `'order-<f.id?>'` a NULL where text said `order-`.
+                # Typed, a null stays NULL: ` days` is no interval.
+                text = param(ref) + "::text"
+                pieces.append(text if cast else f"coalesce({text}, '')")
                 pos = ref_end
             if pos < token.end - 1:
                 pieces.append("'" + sql[pos : token.end - 1] + "'")
-            # After a type name (`interval '<n> days'`) the text is cast to it:
-            # `interval (…)` would not parse.
-            cast = _typed_literal_cast(out)
             out.append("(" + " || ".join(pieces) + ")" + cast)
     return "".join(out), refs, frozenset(literals)
 

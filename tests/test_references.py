@@ -89,7 +89,7 @@ def test_sql_rewriting_forms() -> None:
     assert sql == "SELECT $1, $2::jsonb, $3, $4 -- '<a.q>'"
     assert [r.text for r in refs] == ["<a.x>", "<a.y>", "<a.z>", "<a.x>"]
     sql, refs = rewrite_sql("SELECT 'id-<a.x>-end', $tag$ <a.y> $tag$")
-    assert sql == "SELECT ('id-' || $1::text || '-end'), $tag$ <a.y> $tag$"
+    assert sql == "SELECT ('id-' || coalesce($1::text, '') || '-end'), $tag$ <a.y> $tag$"
 
 
 async def test_sql_injection_value_is_stored_verbatim(database_url: str, tmp_path) -> None:
