@@ -35,6 +35,22 @@ _DICT_METHODS = frozenset(dir(dict))
 _MALFORMED_REF_RE = re.compile(r"<[A-Za-z_][A-Za-z0-9_]*\.[^<>\n]*>")
 
 
+def _malformed_reference(code: str, line: int) -> str | None:
+    """What is wrong on ``line`` of code that does not compile, when it holds text
+    such as `<start..x>` or `<f.rows[0].id>`: no reference, so it stayed as text and
+    broke the code; said rather than the compiler's "invalid syntax"."""
+    lines = code.splitlines()
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    found = _MALFORMED_REF_RE.finditer(text)
+    bad = next((m for m in found if not REFERENCE_RE.fullmatch(m.group(0))), None)
+    if bad is None:
+        return None
+    return (
+        f"{bad.group(0)} on line {line} is not a valid reference: its path is "
+        "names or list indexes joined by single dots, e.g. <start.x> or <start.rows.0>"
+    )
+
+
 def input_names(code: str) -> frozenset[str] | None:
     """The fields of ``input`` the code reads (``input.x``, ``input["x"]``), or None
     when it uses ``input`` as a whole (``dict(input)``, ``input.get(...)``, ``input[k]``)."""
@@ -170,18 +186,8 @@ class Function(BlockHandler):
             return [Problem(message, block=self.block.id, field="code")]
         except SyntaxError as exc:
             line = exc.lineno or 1
-            lines = code.splitlines()
-            text = lines[line - 1] if 0 < line <= len(lines) else ""
-            found = _MALFORMED_REF_RE.finditer(text)
-            bad = next((m for m in found if not REFERENCE_RE.fullmatch(m.group(0))), None)
-            if bad:
-                # `<start..x>` is no reference, so it stayed as text and broke the Python:
-                # say what is wrong with it rather than "invalid syntax".
-                message = (
-                    f"{bad.group(0)} on line {line} is not a valid reference: its path is "
-                    "names or list indexes joined by single dots, e.g. <start.x> or <start.rows.0>"
-                )
-                return [Problem(message, block=self.block.id, field="code")]
+            if bad := _malformed_reference(code, line):
+                return [Problem(bad, block=self.block.id, field="code")]
             return [
                 Problem(
                     f"Python syntax error on line {line}: {exc.msg}",
@@ -213,7 +219,11 @@ class Function(BlockHandler):
                 "(a bracket, brace, quote, comment or expression) or closed once too often"
             )
         else:
-            message = f"JavaScript syntax error on line {line}: {message}"
+            # V8 said "Unexpected token '<'" for `<f.rows[0].id>`, as Python said
+            # "invalid syntax": the reference is named for both.
+            message = _malformed_reference(code, line) or (
+                f"JavaScript syntax error on line {line}: {message}"
+            )
         return [Problem(message, block=self.block.id, field="code")]
 
     def references_in_raw(self) -> dict[str, Any]:

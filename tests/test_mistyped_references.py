@@ -171,3 +171,15 @@ def test_a_bracketed_index_in_an_expression_is_named_too(tmp_path: Path) -> None
     assert any(s.endswith("write <f.rows.0.id>") for s in said), said
     # Indexing the value a reference holds is the expression's own syntax.
     _loads(tmp_path, _with("h: {type: condition, if: '<f.rows>[0].id == 7'}\n"))
+
+
+@pytest.mark.parametrize("written", ["<f.rows[0].id>", "<f..result>", "<f.result.>"])
+def test_javascript_code_names_a_mistyped_reference_as_python_code_does(
+    tmp_path: Path, written: str
+) -> None:
+    # V8 said only "JavaScript syntax error on line 2: Unexpected token '<'".
+    code = f"const a = 1;\nreturn {written};"
+    js = f"h:\n  type: function\n  language: javascript\n  code: |\n{textwrap.indent(code, '    ')}\n"
+    [said] = problems(tmp_path, _with(js))
+    assert "block 'h': field 'code'" in said
+    assert f"{written} on line 2 is not a valid reference" in said, said
