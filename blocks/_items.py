@@ -40,3 +40,17 @@ def written_items_problem(value: Any) -> str | None:
         return None
     shown = json.dumps(value, ensure_ascii=False)
     return f"`items` is a list, a mapping or one reference, not {shown}"
+
+
+def one_reference_fields(config: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``config`` with each of ``keys`` that is one reference written with blanks
+    around it (`items: " <start.xs> "`) stripped: validation takes it for the one
+    reference it is, while compiled as it stood it was text (the list's JSON), and
+    every run failed (`items` must be a list … got str). A copy: the file's own
+    config is what the editor saves."""
+    stripped = {
+        k: config[k].strip()
+        for k in keys
+        if isinstance(config.get(k), str) and is_one_reference(config[k])
+    }
+    return {**config, **stripped} if stripped else config

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from blocks._collected import Collected
-from blocks._items import items_to_run, written_items_problem
+from blocks._items import items_to_run, one_reference_fields, written_items_problem
 from engine.context import BlockContext, Frame
 from engine.expressions import EXPRESSION_SCHEMA, Expression, ExpressionError, named
 from engine.model import Problem
@@ -91,6 +91,7 @@ class Loop(BlockHandler):
 
     def __init__(self, block: Any) -> None:
         super().__init__(block)
+        self.config = one_reference_fields(self.config, ("items", "count"))
         self.var = str(self.config.get("as") or "item")
         self._while: Expression | None = None
         self._error: Problem | None = None

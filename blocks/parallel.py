@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from blocks._collected import Collected
-from blocks._items import items_to_run, written_items_problem
+from blocks._items import items_to_run, one_reference_fields, written_items_problem
 from engine.context import BlockContext
 from engine.model import Problem
 from engine.references import loop_variables
@@ -34,6 +34,11 @@ class Parallel(BlockHandler):
         "max_concurrency": {"type": "integer", "minimum": 1},
     }
     raw_keys = frozenset({"branches", "body"})
+
+    def __init__(self, block: Any) -> None:
+        super().__init__(block)
+        self.config = one_reference_fields(self.config, ("items",))
+
     outputs = ("results", "errors")
     schema_rules = (
         one_of_keys("branches", "items"),
