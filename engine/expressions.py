@@ -202,7 +202,11 @@ def _check_names(tree: ast.AST, text: str, defined: frozenset[str]) -> None:
         elif field is not None:
             why = f"a value is written as a reference: did you mean <{name}.{field}>?"
         else:
-            why = "a value is written as a reference, e.g. <block.field> or <item>"
+            # `<start.status> == paid`: the text meant, without its quotes.
+            why = (
+                "a value is written as a reference, e.g. <block.field> or <item>, and text "
+                f'in quotes: "{name}"'
+            )
         raise ExpressionError(f"bad expression {text!r}: {name!r} is not defined; {why}")
 
 

@@ -40,6 +40,11 @@ FLOW = "name: t\nblocks:\n  start: {type: manual}\n  c: {type: condition, if: IF
             'start.x == "a"',
             "'start' is not defined; a value is written as a reference: did you mean <start.x>?",
         ),
+        (
+            "<start.status> == paid",
+            "'paid' is not defined; a value is written as a reference, e.g. <block.field> or "
+            '<item>, and text in quotes: "paid"',
+        ),
     ],
 )
 def test_another_language_is_told_the_python_style(
