@@ -179,7 +179,7 @@ class ValueNotJSON(Exception):
 
 
 #: What an expression's value of these kinds can be turned into instead: the
-#: functions an expression may call (engine.expressions.FUNCTIONS).
+#: functions an expression may call (engine.expression_rules.FUNCTIONS).
 _AS_LIST = (set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from workflow_problems import problems
 
-MAX_EXPRESSION_DEPTH = 200  # engine/expressions.py
+MAX_EXPRESSION_DEPTH = 200  # engine/expression_rules.py
 
 
 def _sum(n: int) -> str:
