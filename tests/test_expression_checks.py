@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scopes import Scope
 from workflow_problems import problems
 
 import blocks  # noqa: F401 - registers the block types
@@ -19,17 +20,6 @@ from engine.model import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "name: t\nblocks:\n  start: {type: manual}\n"
-
-
-class Scope:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def lookup(self, root: str) -> Any:
-        return self.values[root]
-
-    def note_secret(self, value: Any) -> None:
-        pass
 
 
 SCOPE = Scope({"a": {"list": [1, 2, 3], "d": {"k": 2}, "s": "Paid"}})

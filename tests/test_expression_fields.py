@@ -10,21 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from scopes import Scope
 
 from engine.expressions import Expression, ExpressionError
 
 ROOTS = {"f"}
-
-
-class Scope:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def lookup(self, root: str) -> Any:
-        return self.values[root]
-
-    def note_secret(self, value: Any) -> None:
-        pass
 
 
 CART = {"items": [], "values": [3, 4], "keys": "k-1", "get": 0, "total": 3}

@@ -6,23 +6,10 @@ limit and no way round it; the error now says both."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from scopes import Scope
 
 from engine.expressions import Expression, ExpressionError
-
-
-class Scope:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def lookup(self, root: str) -> Any:
-        return self.values[root]
-
-    def note_secret(self, value: Any) -> None:
-        pass
-
 
 ROWS = {"db": {"rows": [{"ok": True}] * 10_001, "s": "x" * 60_000}}
 

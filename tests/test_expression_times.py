@@ -11,21 +11,11 @@ import time
 from typing import Any
 
 import pytest
+from scopes import Scope
 
 from engine.expressions import Expression, ExpressionError
 
 ROOTS = {"a"}
-
-
-class Scope:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def lookup(self, root: str) -> Any:
-        return self.values[root]
-
-    def note_secret(self, value: Any) -> None:
-        pass
 
 
 def value(text: str, **fields: Any) -> Any:

@@ -9,23 +9,11 @@ import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scopes import Scope as DictScope
 
 from engine.python_refs import rewrite_python
 from engine.references import MissingReference, compile_value, parse, resolve
 from engine.sql_references import rewrite_sql
-
-
-class DictScope:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-        self.secrets: set[str] = set()
-
-    def lookup(self, root: str) -> Any:
-        return self.values[root]
-
-    def note_secret(self, value: Any) -> None:
-        self.secrets.add(value)
-
 
 SCOPE = DictScope(
     {
