@@ -176,21 +176,21 @@ class RunRecorder:
         text: str | None = None,
     ) -> Event:
         """One event row, taking the next seq (``text``: ``data`` encoded already)."""
-        if text is not None:
-            pass
-        elif not data:
-            text = "{}"
-        elif self.redact.secrets:  # encoded once, field by field
-            text, lost = self.redact.fields(data, self._json)
-            if type_ in ("block_succeeded", "block_failed") and "output" in lost:
-                # The output a resume or a re-run would reuse lost a secret: they
-                # run the block again instead (engine/recovery.py).
-                text, _ = self.redact.fields({**data, "redacted": True}, self._json)
-        else:
-            text = self._json(data)
-        text = within_limit(text, data, step_limit)
+        text = within_limit(self._text(type_, data) if text is None else text, data, step_limit)
         self.seq += 1
         return (self.seq - 1, type_, block, text, _now() if at is None else at)
+
+    def _text(self, type_: str, data: dict[str, Any] | None) -> str:
+        if not data:
+            return "{}"
+        if not self.redact.secrets:
+            return self._json(data)
+        text, lost = self.redact.fields(data, self._json)  # encoded once, field by field
+        if type_ in ("block_succeeded", "block_failed") and "output" in lost:
+            # The output a resume or a re-run would reuse lost a secret: they run the
+            # block again instead (engine/recovery.py).
+            text, _ = self.redact.fields({**data, "redacted": True}, self._json)
+        return text
 
     def _json(self, value: Any) -> str:
         """``value`` as JSON text the run log can store (see ``replaced``)."""
