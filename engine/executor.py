@@ -228,7 +228,9 @@ class Executor:
                 # Encoded within the attempt: an output the run log cannot hold fails
                 # this block, named (on_error applies), not the run outside any block.
                 limit = None if handler.side_effects else frame.step_limit
-                succeeded, chars = recorder.encoded("block_succeeded", path, record, limit)
+                succeeded, chars = recorder.encoded(
+                    "block_succeeded", path, record, limit, measure=frame.parent is not None
+                )
                 break
             except asyncio.CancelledError:
                 self._interrupted(ctx, t0)

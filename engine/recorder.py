@@ -140,7 +140,12 @@ class RunRecorder:
         self.append(self._event(type_, block, data, step_limit=step_limit))
 
     def encoded(
-        self, type_: str, block: str, data: dict[str, Any], step_limit: int | None = None
+        self,
+        type_: str,
+        block: str,
+        data: dict[str, Any],
+        step_limit: int | None = None,
+        measure: bool = False,
     ) -> tuple[Event, int | None]:
         """A block's event made ahead of ``append``, inside the block's own error
         handling: a value the run log cannot hold (an integer too long to write)
@@ -148,11 +153,13 @@ class RunRecorder:
         block left `running` (engine/executor.py). ``append`` it at once: it has
         taken the next seq. ``step_limit``: engine._recordable.within_limit.
 
-        With it, the characters of JSON of ``data``'s ``output`` (its first key, encoded
-        apart from the rest for that; None in a run with secrets): what a loop or
-        parallel counts of its `results` without encoding them again (blocks/_collected.py)."""
+        With it, when ``measure`` (a block of a container's body), the characters of
+        JSON of ``data``'s ``output`` (its first key, encoded apart from the rest for
+        that; None in a run with secrets): what a loop or parallel counts of its
+        `results` without encoding them again (blocks/_collected.py). A top-level block's
+        event is encoded in one piece: nothing counts its size."""
         try:
-            if self.redact.secrets or next(iter(data), None) != "output":
+            if not measure or self.redact.secrets or next(iter(data), None) != "output":
                 return self._event(type_, block, data, step_limit=step_limit), None
             output = self._json(data["output"])
             rest = self._json({k: v for k, v in data.items() if k != "output"})
